@@ -1,0 +1,20 @@
+//! Shared vocabulary of tandem: the domain newtypes every other crate speaks.
+//!
+//! - [`Lsn`], [`TimeLineId`], [`Xid`], [`Oid`]: positions and identifiers, printed
+//!   the way PostgreSQL prints them (`0/16B3748`).
+//! - [`PgError`] and [`SqlState`]: the one error type that reaches a client, carrying
+//!   PostgreSQL's severity, SQLSTATE, message, detail and hint.
+//! - [`Value`] and [`DataType`]: SQL datums and their types (text and binary I/O in
+//!   `value.rs`).
+//! - [`elog`]: PostgreSQL-style log lines (`... [pid] LOG:  message`).
+//!
+//! Read `ids.rs` first, then `error.rs`.
+
+pub mod elog;
+pub mod error;
+pub mod ids;
+pub mod value;
+
+pub use error::{PgError, PgResult, Severity, SqlState};
+pub use ids::{Lsn, Oid, TimeLineId, Xid};
+pub use value::{DataType, Value};
