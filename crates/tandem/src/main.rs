@@ -1,1 +1,101 @@
-fn main() {}
+//! `tandem`: the command-line entry point, modelled on PostgreSQL's tools.
+//!
+//! | subcommand | PostgreSQL tool |
+//! | --- | --- |
+//! | `initdb -D DIR` | `initdb` |
+//! | `server -D DIR` | `postgres -D DIR` (foreground) |
+//! | `start` / `stop` / `restart` / `status` / `reload` | `pg_ctl` |
+//!
+//! Each subcommand lives in its own module; `ctl.rs` (the pg_ctl part) is the one
+//! to read first. Exit codes follow pg_ctl: 0 success, 1 failure, 3 for `status`
+//! when no server runs.
+
+mod ctl;
+mod initdb;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "tandem", version, about = "A PostgreSQL-compatible server whose logical replication survives failover")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a new data directory (like initdb).
+    Initdb(initdb::InitdbArgs),
+    /// Run the server in the foreground (like postgres -D).
+    Server {
+        #[arg(short = 'D', long = "pgdata")]
+        datadir: PathBuf,
+        /// Port to listen on (overrides postgresql.conf).
+        #[arg(short = 'p', long)]
+        port: Option<u16>,
+        /// Set a run-time parameter, name=value (repeatable).
+        #[arg(short = 'c', value_name = "NAME=VALUE")]
+        settings: Vec<String>,
+    },
+    /// Start the server in the background and wait until it accepts connections.
+    Start(ctl::StartArgs),
+    /// Stop a running server.
+    Stop(ctl::StopArgs),
+    /// Stop, then start again.
+    Restart(ctl::StartArgs),
+    /// Tell whether a server runs on the data directory.
+    Status {
+        #[arg(short = 'D', long = "pgdata")]
+        datadir: PathBuf,
+    },
+    /// Make the server reload its configuration files (SIGHUP).
+    Reload {
+        #[arg(short = 'D', long = "pgdata")]
+        datadir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Initdb(args) => initdb::run(args),
+        Command::Server { datadir, port, settings } => run_server(datadir, port, settings),
+        Command::Start(args) => ctl::start(&args),
+        Command::Stop(args) => ctl::stop(&args),
+        Command::Restart(args) => ctl::restart(&args),
+        Command::Status { datadir } => return ctl::status(&datadir),
+        Command::Reload { datadir } => ctl::reload(&datadir),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tandem: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Splits `-c name=value` options.
+pub fn parse_settings(settings: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    settings
+        .iter()
+        .map(|s| {
+            let (k, v) = s
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("-c {s} requires a value (name=value)"))?;
+            Ok((k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect()
+}
+
+fn run_server(datadir: PathBuf, port: Option<u16>, settings: Vec<String>) -> anyhow::Result<()> {
+    let mut overrides = parse_settings(&settings)?;
+    if let Some(p) = port {
+        overrides.push(("port".into(), p.to_string()));
+    }
+    // The server logs its own FATAL line; only the exit status is left to set.
+    tandem_server::run(&datadir, overrides).map_err(|e| anyhow::anyhow!("{}", e.message))
+}
