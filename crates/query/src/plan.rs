@@ -1,0 +1,305 @@
+//! The plan: bound expressions ([`Expr`]) and executor nodes ([`Node`]).
+//!
+//! The binder (`bind/`) turns sqlparser ASTs into these trees and the executor
+//! (`exec/`) runs them. A plan is immutable and reusable across executions (prepared
+//! statements): everything that varies per execution (parameters, snapshot, outer
+//! rows of correlated subqueries) arrives at run time.
+//!
+//! Rows are `Vec<Value>`; a bound column reference is a position in the row its
+//! node sees. Correlated references ([`Expr::Outer`]) walk up the chain of outer
+//! rows (`exec::Env`): depth 1 is the row of the query level directly around.
+//!
+//! Corresponds to PostgreSQL's `nodes/primnodes.h` + `nodes/plannodes.h`, much
+//! simplified.
+
+use tandem_expr::{BinOp, FunctionSig, UnaryOp};
+use tandem_types::{DataType, Oid, Value};
+
+use crate::aggregates::AggKind;
+use crate::table_functions::TableFunc;
+
+/// A bound scalar expression.
+#[derive(Clone, Debug)]
+pub enum Expr {
+    Const(Value),
+    /// Column of the current row.
+    Column(usize),
+    /// Column of an outer row (correlated subquery, LATERAL).
+    Outer { depth: usize, index: usize },
+    /// `$n`, 0-based.
+    Param(usize),
+    Binary { op: BinOp, l: Box<Expr>, r: Box<Expr> },
+    Unary { op: UnaryOp, e: Box<Expr> },
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    IsNull { e: Box<Expr>, negated: bool },
+    /// `IS [NOT] TRUE|FALSE`
+    IsBool { e: Box<Expr>, value: bool, negated: bool },
+    IsDistinct { l: Box<Expr>, r: Box<Expr>, negated: bool },
+    InList { e: Box<Expr>, list: Vec<Expr>, negated: bool },
+    InSubquery { e: Box<Expr>, sub: Box<SubPlan>, negated: bool },
+    Exists { sub: Box<SubPlan>, negated: bool },
+    ScalarSub(Box<SubPlan>),
+    ArraySub(Box<SubPlan>),
+    /// `l op ANY/ALL (array)`
+    AnyAll { l: Box<Expr>, op: BinOp, r: Box<Expr>, all: bool },
+    Case { operand: Option<Box<Expr>>, whens: Vec<(Expr, Expr)>, otherwise: Option<Box<Expr>> },
+    Coalesce(Vec<Expr>),
+    NullIf(Box<Expr>, Box<Expr>),
+    Greatest(Vec<Expr>),
+    Least(Vec<Expr>),
+    Cast { e: Box<Expr>, ty: DataType },
+    /// text -> regclass at run time (needs the catalog).
+    ToRegClass(Box<Expr>),
+    Func { sig: FunctionSig, args: Vec<Expr> },
+    Array(Vec<Expr>),
+    Subscript { e: Box<Expr>, index: Box<Expr> },
+    /// `now()`, `current_timestamp`: transaction start.
+    TxnTimestamp,
+    StmtTimestamp,
+    CurrentUser,
+    /// Placeholder for aggregate `n` while binding a grouped query; replaced by a
+    /// column of the Aggregate node's output before execution.
+    AggRef(usize),
+}
+
+/// A subquery inside an expression.
+#[derive(Clone, Debug)]
+pub struct SubPlan {
+    /// Unique in the statement: results of uncorrelated subqueries are cached by it.
+    pub id: usize,
+    pub node: Node,
+    /// References columns of enclosing query levels (re-run per outer row).
+    pub correlated: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinKind {
+    Inner,
+    Left,
+    Right,
+    Full,
+}
+
+#[derive(Clone, Debug)]
+pub struct SortKey {
+    pub expr: Expr,
+    pub desc: bool,
+    pub nulls_first: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct AggCall {
+    pub kind: AggKind,
+    pub args: Vec<Expr>,
+    pub distinct: bool,
+    pub filter: Option<Expr>,
+    /// `ORDER BY` inside the call (`array_agg(x ORDER BY y)`).
+    pub order: Vec<SortKey>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetOpKind {
+    Union,
+    Intersect,
+    Except,
+}
+
+/// An executor node. Every node produces rows of a fixed width.
+#[derive(Clone, Debug)]
+pub enum Node {
+    /// Literal rows (`VALUES`, or one empty row for `SELECT` without `FROM`).
+    Values { rows: Vec<Vec<Expr>> },
+    /// Full scan of a stored table; `filter` is applied while scanning.
+    SeqScan { table: Oid, filter: Option<Expr>, pure_filter: bool },
+    /// Primary-key point lookup: `key` values in key-column order, with the key
+    /// columns' types.
+    PkLookup { table: Oid, key: Vec<(Expr, DataType)>, filter: Option<Expr> },
+    /// A virtual catalog table of `tandem_expr`.
+    Virtual { schema: &'static str, name: &'static str },
+    TableFunc { func: TableFunc, args: Vec<Expr> },
+    Filter { input: Box<Node>, pred: Expr },
+    Project { input: Box<Node>, exprs: Vec<Expr> },
+    /// Joins; output is left row ++ right row. `equi` pairs (left expr, right expr)
+    /// make it a hash join; `lateral` re-runs the right side per left row.
+    Join {
+        left: Box<Node>,
+        right: Box<Node>,
+        kind: JoinKind,
+        equi: Vec<(Expr, Expr)>,
+        cond: Option<Expr>,
+        lateral: bool,
+        left_width: usize,
+        right_width: usize,
+    },
+    /// Output: group key values ++ aggregate results.
+    Aggregate { input: Box<Node>, groups: Vec<Expr>, aggs: Vec<AggCall> },
+    Sort { input: Box<Node>, keys: Vec<SortKey> },
+    /// `DISTINCT` (on: None) or `DISTINCT ON (exprs)` (input already sorted).
+    Distinct { input: Box<Node>, on: Option<Vec<Expr>> },
+    Limit { input: Box<Node>, limit: Option<Expr>, offset: Option<Expr> },
+    SetOp { left: Box<Node>, right: Box<Node>, op: SetOpKind, all: bool },
+    /// `SELECT ... FOR UPDATE` over a single table: locks each row it returns.
+    LockRows { input: Box<Node>, table: Oid, key_cols: Vec<usize> },
+}
+
+impl Expr {
+    pub fn boxed(self) -> Box<Expr> {
+        Box::new(self)
+    }
+
+    /// Visits this expression and its children (not into subplans).
+    pub fn walk(&self, f: &mut dyn FnMut(&Expr)) {
+        f(self);
+        self.for_each_child(&mut |c| c.walk(f));
+    }
+
+    fn for_each_child(&self, f: &mut dyn FnMut(&Expr)) {
+        match self {
+            Expr::Binary { l, r, .. }
+            | Expr::And(l, r)
+            | Expr::Or(l, r)
+            | Expr::IsDistinct { l, r, .. }
+            | Expr::NullIf(l, r)
+            | Expr::AnyAll { l, r, .. } => {
+                f(l);
+                f(r);
+            }
+            Expr::Subscript { e, index } => {
+                f(e);
+                f(index);
+            }
+            Expr::Unary { e, .. }
+            | Expr::Not(e)
+            | Expr::IsNull { e, .. }
+            | Expr::IsBool { e, .. }
+            | Expr::Cast { e, .. }
+            | Expr::ToRegClass(e)
+            | Expr::InSubquery { e, .. } => f(e),
+            Expr::InList { e, list, .. } => {
+                f(e);
+                list.iter().for_each(f);
+            }
+            Expr::Case { operand, whens, otherwise } => {
+                if let Some(o) = operand {
+                    f(o);
+                }
+                for (w, t) in whens {
+                    f(w);
+                    f(t);
+                }
+                if let Some(o) = otherwise {
+                    f(o);
+                }
+            }
+            Expr::Coalesce(v) | Expr::Greatest(v) | Expr::Least(v) | Expr::Array(v) => v.iter().for_each(f),
+            Expr::Func { args, .. } => args.iter().for_each(f),
+            _ => {}
+        }
+    }
+
+    /// Rewrites the expression bottom-up-optional: `f` returns `Some(replacement)`
+    /// to replace a node (its children are then not visited).
+    pub fn rewrite(self, f: &mut dyn FnMut(&Expr) -> Option<Expr>) -> Expr {
+        if let Some(r) = f(&self) {
+            return r;
+        }
+        let mut rw = |b: Box<Expr>| Box::new((*b).rewrite(f));
+        match self {
+            Expr::Binary { op, l, r } => {
+                let l = rw(l);
+                Expr::Binary { op, l, r: rw(r) }
+            }
+            Expr::And(l, r) => {
+                let l = rw(l);
+                Expr::And(l, rw(r))
+            }
+            Expr::Or(l, r) => {
+                let l = rw(l);
+                Expr::Or(l, rw(r))
+            }
+            Expr::IsDistinct { l, r, negated } => {
+                let l = rw(l);
+                Expr::IsDistinct { l, r: rw(r), negated }
+            }
+            Expr::NullIf(l, r) => {
+                let l = rw(l);
+                Expr::NullIf(l, rw(r))
+            }
+            Expr::AnyAll { l, op, r, all } => {
+                let l = rw(l);
+                Expr::AnyAll { l, op, r: rw(r), all }
+            }
+            Expr::Subscript { e, index } => {
+                let e = rw(e);
+                Expr::Subscript { e, index: rw(index) }
+            }
+            Expr::Unary { op, e } => Expr::Unary { op, e: rw(e) },
+            Expr::Not(e) => Expr::Not(rw(e)),
+            Expr::IsNull { e, negated } => Expr::IsNull { e: rw(e), negated },
+            Expr::IsBool { e, value, negated } => Expr::IsBool { e: rw(e), value, negated },
+            Expr::Cast { e, ty } => Expr::Cast { e: rw(e), ty },
+            Expr::ToRegClass(e) => Expr::ToRegClass(rw(e)),
+            Expr::InSubquery { e, sub, negated } => Expr::InSubquery { e: rw(e), sub, negated },
+            Expr::InList { e, list, negated } => {
+                let e = rw(e);
+                Expr::InList { e, list: list.into_iter().map(|x| x.rewrite(f)).collect(), negated }
+            }
+            Expr::Case { operand, whens, otherwise } => {
+                let operand = operand.map(&mut rw);
+                let whens = whens.into_iter().map(|(w, t)| (w.rewrite(f), t.rewrite(f))).collect();
+                let otherwise = otherwise.map(|o| Box::new((*o).rewrite(f)));
+                Expr::Case { operand, whens, otherwise }
+            }
+            Expr::Coalesce(v) => Expr::Coalesce(v.into_iter().map(|x| x.rewrite(f)).collect()),
+            Expr::Greatest(v) => Expr::Greatest(v.into_iter().map(|x| x.rewrite(f)).collect()),
+            Expr::Least(v) => Expr::Least(v.into_iter().map(|x| x.rewrite(f)).collect()),
+            Expr::Array(v) => Expr::Array(v.into_iter().map(|x| x.rewrite(f)).collect()),
+            Expr::Func { sig, args } => Expr::Func { sig, args: args.into_iter().map(|x| x.rewrite(f)).collect() },
+            other => other,
+        }
+    }
+
+    /// True when evaluation needs nothing but the row and parameters (no function
+    /// calls, subqueries or catalog access): such filters run inside storage scans.
+    pub fn is_pure(&self) -> bool {
+        let mut pure = true;
+        self.walk(&mut |e| {
+            if matches!(
+                e,
+                Expr::Func { .. }
+                    | Expr::InSubquery { .. }
+                    | Expr::Exists { .. }
+                    | Expr::ScalarSub(_)
+                    | Expr::ArraySub(_)
+                    | Expr::ToRegClass(_)
+                    | Expr::AggRef(_)
+            ) {
+                pure = false;
+            }
+        });
+        pure
+    }
+
+    /// Columns of the current row this expression reads.
+    pub fn columns(&self, out: &mut Vec<usize>) {
+        self.walk(&mut |e| {
+            if let Expr::Column(i) = e {
+                out.push(*i);
+            }
+        });
+    }
+
+    /// Shifts column references by `-by` (pushing an expression down to a node
+    /// whose row starts at `by`).
+    pub fn shift_columns(self, by: usize) -> Expr {
+        if by == 0 {
+            return self;
+        }
+        self.rewrite(&mut |e| match e {
+            Expr::Column(i) => Some(Expr::Column(i - by)),
+            _ => None,
+        })
+    }
+}
