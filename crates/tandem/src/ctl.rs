@@ -82,7 +82,10 @@ fn read_pid_file(datadir: &Path) -> Option<PidFile> {
     let text = fs::read_to_string(pid_file_path(datadir)).ok()?;
     let lines: Vec<&str> = text.lines().collect();
     let pid = lines.first()?.trim().parse().ok()?;
-    let status = lines.get(7).map(|s| s.trim().to_string()).unwrap_or_default();
+    let status = lines
+        .get(7)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
     Some(PidFile { pid, status })
 }
 
@@ -94,7 +97,10 @@ fn process_alive(pid: i32) -> bool {
 pub fn start(args: &StartArgs) -> anyhow::Result<()> {
     let dir = &args.datadir;
     if !dir.join("global").join("control").exists() && !dir.join("postgresql.conf").exists() {
-        bail!("directory \"{}\" is not a database cluster directory", dir.display());
+        bail!(
+            "directory \"{}\" is not a database cluster directory",
+            dir.display()
+        );
     }
     if let Some(pf) = read_pid_file(dir) {
         if process_alive(pf.pid) {
@@ -113,9 +119,14 @@ pub fn start(args: &StartArgs) -> anyhow::Result<()> {
     cmd.stdin(Stdio::null());
     match &args.logfile {
         Some(path) => {
-            let f = fs::OpenOptions::new().create(true).append(true).open(path)
+            let f = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
                 .with_context(|| format!("could not open log file \"{}\"", path.display()))?;
-            let f2 = f.try_clone().context("could not duplicate log file handle")?;
+            let f2 = f
+                .try_clone()
+                .context("could not duplicate log file handle")?;
             cmd.stdout(f).stderr(f2);
         }
         None => {
@@ -156,7 +167,10 @@ pub fn start(args: &StartArgs) -> anyhow::Result<()> {
 pub fn stop(args: &StopArgs) -> anyhow::Result<()> {
     let dir = &args.datadir;
     let Some(pf) = read_pid_file(dir) else {
-        bail!("PID file \"{}\" does not exist\nIs server running?", pid_file_path(dir).display());
+        bail!(
+            "PID file \"{}\" does not exist\nIs server running?",
+            pid_file_path(dir).display()
+        );
     };
     // SAFETY: plain kill(2) on a PID read from the pid file.
     if unsafe { libc::kill(pf.pid, args.mode.signal()) } != 0 {
@@ -187,9 +201,16 @@ pub fn stop(args: &StopArgs) -> anyhow::Result<()> {
 
 pub fn restart(args: &StartArgs) -> anyhow::Result<()> {
     if read_pid_file(&args.datadir).is_some_and(|pf| process_alive(pf.pid)) {
-        stop(&StopArgs { datadir: args.datadir.clone(), mode: args.mode, timeout: args.timeout })?;
+        stop(&StopArgs {
+            datadir: args.datadir.clone(),
+            mode: args.mode,
+            timeout: args.timeout,
+        })?;
     } else {
-        eprintln!("tandem: PID file \"{}\" does not exist", pid_file_path(&args.datadir).display());
+        eprintln!(
+            "tandem: PID file \"{}\" does not exist",
+            pid_file_path(&args.datadir).display()
+        );
         eprintln!("Is server running?");
         eprintln!("trying to start server anyway");
     }
@@ -219,11 +240,18 @@ pub fn status(datadir: &Path) -> ExitCode {
 
 pub fn reload(datadir: &Path) -> anyhow::Result<()> {
     let Some(pf) = read_pid_file(datadir) else {
-        bail!("PID file \"{}\" does not exist\nIs server running?", pid_file_path(datadir).display());
+        bail!(
+            "PID file \"{}\" does not exist\nIs server running?",
+            pid_file_path(datadir).display()
+        );
     };
     // SAFETY: plain kill(2).
     if unsafe { libc::kill(pf.pid, libc::SIGHUP) } != 0 {
-        bail!("could not send reload signal (PID: {}): {}", pf.pid, std::io::Error::last_os_error());
+        bail!(
+            "could not send reload signal (PID: {}): {}",
+            pf.pid,
+            std::io::Error::last_os_error()
+        );
     }
     println!("server signaled");
     Ok(())

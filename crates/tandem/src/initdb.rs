@@ -49,7 +49,8 @@ pub fn run(args: InitdbArgs) -> anyhow::Result<()> {
     }
     let password = match &args.pwfile {
         Some(f) => {
-            let text = fs::read_to_string(f).with_context(|| format!("could not open file \"{}\" for reading", f.display()))?;
+            let text = fs::read_to_string(f)
+                .with_context(|| format!("could not open file \"{}\" for reading", f.display()))?;
             let first = text.lines().next().unwrap_or("").to_string();
             if first.is_empty() {
                 bail!("password file \"{}\" is empty", f.display());
@@ -62,24 +63,42 @@ pub fn run(args: InitdbArgs) -> anyhow::Result<()> {
         bail!("must specify a password for the superuser to enable password authentication");
     }
 
-    println!("The files belonging to this database system will be owned by user \"{}\".", current_os_user());
+    println!(
+        "The files belonging to this database system will be owned by user \"{}\".",
+        current_os_user()
+    );
     println!("This user must also own the server process.\n");
     println!("The database cluster will be initialized with locale \"C.UTF-8\".");
     println!("The default database encoding has accordingly been set to \"UTF8\".\n");
 
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
         .with_context(|| format!("could not create directory \"{}\"", dir.display()))?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("could not change permissions of directory \"{}\"", dir.display()))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).with_context(|| {
+        format!(
+            "could not change permissions of directory \"{}\"",
+            dir.display()
+        )
+    })?;
 
     print!("creating configuration files ... ");
-    write_file(&dir.join("postgresql.conf"), &tandem_config::sample_postgresql_conf(args.port))?;
-    write_file(&dir.join("postgresql.auto.conf"), tandem_config::auto_conf_header())?;
+    write_file(
+        &dir.join("postgresql.conf"),
+        &tandem_config::sample_postgresql_conf(args.port),
+    )?;
+    write_file(
+        &dir.join("postgresql.auto.conf"),
+        tandem_config::auto_conf_header(),
+    )?;
     write_file(&dir.join("pg_hba.conf"), &hba_conf(args.auth))?;
     println!("ok");
 
     print!("running bootstrap script ... ");
-    let verifier = password.as_deref().map(tandem_protocol::scram::make_verifier);
+    let verifier = password
+        .as_deref()
+        .map(tandem_protocol::scram::make_verifier);
     tandem_storage::Database::bootstrap(
         dir,
         tandem_storage::BootstrapOptions {
@@ -113,7 +132,9 @@ fn check_target_dir(dir: &Path) -> anyhow::Result<()> {
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("could not access directory \"{}\"", dir.display())),
+        Err(e) => {
+            Err(e).with_context(|| format!("could not access directory \"{}\"", dir.display()))
+        }
     }
 }
 
@@ -142,10 +163,16 @@ fn hba_conf(auth: AuthMethod) -> String {
 }
 
 fn write_file(path: &Path, content: &str) -> anyhow::Result<()> {
-    let mut f = fs::OpenOptions::new().write(true).create_new(true).mode_0600().open(path)
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode_0600()
+        .open(path)
         .with_context(|| format!("could not create file \"{}\"", path.display()))?;
-    f.write_all(content.as_bytes()).with_context(|| format!("could not write file \"{}\"", path.display()))?;
-    f.sync_all().with_context(|| format!("could not fsync file \"{}\"", path.display()))?;
+    f.write_all(content.as_bytes())
+        .with_context(|| format!("could not write file \"{}\"", path.display()))?;
+    f.sync_all()
+        .with_context(|| format!("could not fsync file \"{}\"", path.display()))?;
     Ok(())
 }
 
@@ -166,7 +193,9 @@ fn current_os_user() -> String {
 
 fn shell_quote(p: &Path) -> String {
     let s = p.display().to_string();
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c)) {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
+    {
         s
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))

@@ -19,7 +19,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "tandem", version, about = "A PostgreSQL-compatible server whose logical replication survives failover")]
+#[command(
+    name = "tandem",
+    version,
+    about = "A PostgreSQL-compatible server whose logical replication survives failover"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -62,7 +66,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Initdb(args) => initdb::run(args),
-        Command::Server { datadir, port, settings } => run_server(datadir, port, settings),
+        Command::Server {
+            datadir,
+            port,
+            settings,
+        } => run_server(datadir, port, settings),
         Command::Start(args) => ctl::start(&args),
         Command::Stop(args) => ctl::stop(&args),
         Command::Restart(args) => ctl::restart(&args),

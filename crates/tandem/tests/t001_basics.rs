@@ -10,13 +10,24 @@ async fn startup_reports_a_postgres_17_server() {
     let mut node = Node::init("basics-startup");
     node.start();
     let c = node.connect().await;
-    let v: String = c.query_one("SHOW server_version", &[]).await.unwrap().get(0);
+    let v: String = c
+        .query_one("SHOW server_version", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert!(v.starts_with("17."), "server_version = {v}");
-    let n: String = c.query_one("SHOW server_version_num", &[]).await.unwrap().get(0);
+    let n: String = c
+        .query_one("SHOW server_version_num", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n.parse::<i32>().unwrap() / 10000, 17);
     let one: i32 = c.query_one("SELECT 1", &[]).await.unwrap().get(0);
     assert_eq!(one, 1);
-    let rows = c.simple_query("SELECT 1 AS a, 'x' AS b; SELECT 2").await.unwrap();
+    let rows = c
+        .simple_query("SELECT 1 AS a, 'x' AS b; SELECT 2")
+        .await
+        .unwrap();
     // two result sets: RowDescription + row + CommandComplete each
     let data: Vec<_> = rows
         .iter()
@@ -40,7 +51,10 @@ async fn ddl_dml_round_trip() {
     )
     .await
     .unwrap();
-    let rows = c.query("SELECT a, b, c::text, d FROM bdt ORDER BY a", &[]).await.unwrap();
+    let rows = c
+        .query("SELECT a, b, c::text, d FROM bdt ORDER BY a", &[])
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[0].get::<_, i32>(0), 1);
     assert_eq!(rows[0].get::<_, Option<String>>(1).as_deref(), Some("one"));
@@ -48,21 +62,39 @@ async fn ddl_dml_round_trip() {
     assert!(rows[0].get::<_, bool>(3));
     assert_eq!(rows[2].get::<_, Option<String>>(1), None);
 
-    let n = c.execute("UPDATE bdt SET b = upper(b) WHERE a <= $1", &[&2i32]).await.unwrap();
+    let n = c
+        .execute("UPDATE bdt SET b = upper(b) WHERE a <= $1", &[&2i32])
+        .await
+        .unwrap();
     assert_eq!(n, 2);
-    let n = c.execute("DELETE FROM bdt WHERE b IS NULL", &[]).await.unwrap();
+    let n = c
+        .execute("DELETE FROM bdt WHERE b IS NULL", &[])
+        .await
+        .unwrap();
     assert_eq!(n, 1);
     let rows = c.query("SELECT b FROM bdt ORDER BY a", &[]).await.unwrap();
     let bs: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(bs, vec!["ONE", "TWO"]);
 
-    let ret = c.query("INSERT INTO bdt (a, b) VALUES (10, 'ten') RETURNING a, d", &[]).await.unwrap();
+    let ret = c
+        .query(
+            "INSERT INTO bdt (a, b) VALUES (10, 'ten') RETURNING a, d",
+            &[],
+        )
+        .await
+        .unwrap();
     assert_eq!(ret[0].get::<_, i32>(0), 10);
     assert!(ret[0].get::<_, bool>(1));
 
-    let e = c.execute("INSERT INTO bdt VALUES (1, 'dup')", &[]).await.unwrap_err();
+    let e = c
+        .execute("INSERT INTO bdt VALUES (1, 'dup')", &[])
+        .await
+        .unwrap_err();
     assert_eq!(sqlstate(&e).as_deref(), Some("23505"));
-    assert_eq!(message(&e), "duplicate key value violates unique constraint \"bdt_pkey\"");
+    assert_eq!(
+        message(&e),
+        "duplicate key value violates unique constraint \"bdt_pkey\""
+    );
 
     let e = c.query("SELECT * FROM nosuch", &[]).await.unwrap_err();
     assert_eq!(sqlstate(&e).as_deref(), Some("42P01"));
@@ -100,7 +132,10 @@ async fn binary_and_text_types() {
     )
     .await
     .unwrap();
-    let r = c.query_one("SELECT id, s, i, b, r, d, t, v, ch, flag, by FROM ty", &[]).await.unwrap();
+    let r = c
+        .query_one("SELECT id, s, i, b, r, d, t, v, ch, flag, by FROM ty", &[])
+        .await
+        .unwrap();
     assert_eq!(r.get::<_, i64>(0), 1);
     assert_eq!(r.get::<_, i16>(1), 7);
     assert_eq!(r.get::<_, i32>(2), -42);
@@ -114,17 +149,27 @@ async fn binary_and_text_types() {
     assert_eq!(r.get::<_, Vec<u8>>(10), vec![0u8, 1, 255]);
 
     // text format through the simple protocol
-    let msgs = c.simple_query("SELECT by, flag, r, ch FROM ty").await.unwrap();
+    let msgs = c
+        .simple_query("SELECT by, flag, r, ch FROM ty")
+        .await
+        .unwrap();
     let row = msgs
         .iter()
         .find_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => Some((0..4).map(|i| r.get(i).unwrap().to_string()).collect::<Vec<_>>()),
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                (0..4)
+                    .map(|i| r.get(i).unwrap().to_string())
+                    .collect::<Vec<_>>(),
+            ),
             _ => None,
         })
         .unwrap();
     assert_eq!(row, vec!["\\x0001ff", "t", "1.5", "x  "]);
 
-    let e = c.execute("INSERT INTO ty (v) VALUES ('toolong')", &[]).await.unwrap_err();
+    let e = c
+        .execute("INSERT INTO ty (v) VALUES ('toolong')", &[])
+        .await
+        .unwrap_err();
     assert_eq!(sqlstate(&e).as_deref(), Some("22001"));
     assert_eq!(message(&e), "value too long for type character varying(5)");
     node.stop();
@@ -152,13 +197,23 @@ async fn queries_joins_aggregates_subqueries() {
         )
         .await
         .unwrap();
-    let got: Vec<(String, i64, Option<i64>)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    let got: Vec<(String, i64, Option<i64>)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
     assert_eq!(
         got,
-        vec![("empty".into(), 0, None), ("eng".into(), 5, Some(3000)), ("ops".into(), 5, Some(2500))]
+        vec![
+            ("empty".into(), 0, None),
+            ("eng".into(), 5, Some(3000)),
+            ("ops".into(), 5, Some(2500))
+        ]
     );
     let n: i64 = c
-        .query_one("SELECT count(*) FROM emp WHERE dept IN (SELECT id FROM dept WHERE name = 'eng')", &[])
+        .query_one(
+            "SELECT count(*) FROM emp WHERE dept IN (SELECT id FROM dept WHERE name = 'eng')",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -172,20 +227,34 @@ async fn queries_joins_aggregates_subqueries() {
         .collect();
     assert_eq!(names, vec!["ops".to_string()]);
     let s: String = c
-        .query_one("SELECT string_agg(name, ',' ORDER BY id) FROM (SELECT * FROM emp WHERE id < 4) sub", &[])
+        .query_one(
+            "SELECT string_agg(name, ',' ORDER BY id) FROM (SELECT * FROM emp WHERE id < 4) sub",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
     assert_eq!(s, "e1,e2,e3");
     let v: String = c
-        .query_one("SELECT CASE WHEN count(*) > 5 THEN 'many' ELSE 'few' END FROM emp CROSS JOIN dept", &[])
+        .query_one(
+            "SELECT CASE WHEN count(*) > 5 THEN 'many' ELSE 'few' END FROM emp CROSS JOIN dept",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
     assert_eq!(v, "many");
-    let q: String = c.query_one("SELECT quote_literal('it''s') || quote_ident('Mixed')", &[]).await.unwrap().get(0);
+    let q: String = c
+        .query_one("SELECT quote_literal('it''s') || quote_ident('Mixed')", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(q, "'it''s'\"Mixed\"");
-    let co: String = c.query_one("SELECT coalesce(NULL, concat('a', 1, NULL, 'b'))", &[]).await.unwrap().get(0);
+    let co: String = c
+        .query_one("SELECT coalesce(NULL, concat('a', 1, NULL, 'b'))", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(co, "a1b");
     node.stop();
 }

@@ -14,7 +14,9 @@ async fn acknowledged_commits_survive_sigkill() {
     let mut node = Node::init("dur-kill");
     node.start();
     let c = node.connect().await;
-    c.batch_execute("CREATE TABLE acked (id bigint PRIMARY KEY, payload text)").await.unwrap();
+    c.batch_execute("CREATE TABLE acked (id bigint PRIMARY KEY, payload text)")
+        .await
+        .unwrap();
     drop(c);
 
     // Four writers insert rows one commit at a time and remember what was acknowledged.
@@ -28,7 +30,10 @@ async fn acknowledged_commits_survive_sigkill() {
             let mut i = 0i64;
             while !stop.load(Ordering::Relaxed) {
                 let id = w * 1_000_000 + i;
-                match cl.execute("INSERT INTO acked VALUES ($1, repeat('x', 100))", &[&id]).await {
+                match cl
+                    .execute("INSERT INTO acked VALUES ($1, repeat('x', 100))", &[&id])
+                    .await
+                {
                     Ok(_) => acked.push(id),
                     Err(_) => break,
                 }
@@ -41,11 +46,18 @@ async fn acknowledged_commits_survive_sigkill() {
     let probe = node.connect().await;
     let deadline = std::time::Instant::now() + common::DEADLINE;
     loop {
-        let n: i64 = probe.query_one("SELECT count(*) FROM acked", &[]).await.unwrap().get(0);
+        let n: i64 = probe
+            .query_one("SELECT count(*) FROM acked", &[])
+            .await
+            .unwrap()
+            .get(0);
         if n >= 2000 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "writers made no progress");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "writers made no progress"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     drop(probe);
@@ -59,11 +71,23 @@ async fn acknowledged_commits_survive_sigkill() {
 
     node.start();
     let c = node.connect().await;
-    let present: std::collections::HashSet<i64> =
-        c.query("SELECT id FROM acked", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
+    let present: std::collections::HashSet<i64> = c
+        .query("SELECT id FROM acked", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     let missing: Vec<_> = acked.iter().filter(|id| !present.contains(id)).collect();
-    assert!(missing.is_empty(), "{} acknowledged commits lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
-    assert!(node.log().contains("database system was not properly shut down; automatic recovery in progress"));
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged commits lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    assert!(node
+        .log()
+        .contains("database system was not properly shut down; automatic recovery in progress"));
     node.stop();
 }
 
@@ -79,20 +103,30 @@ async fn checkpoint_then_crash_then_recover() {
     c.batch_execute("UPDATE t SET v = 'after' WHERE k <= 500; DELETE FROM t WHERE k > 900; ALTER TABLE t ADD COLUMN extra int DEFAULT 7")
         .await
         .unwrap();
-    let lsn_before: String = c.query_one("SELECT pg_current_wal_lsn()::text", &[]).await.unwrap().get(0);
+    let lsn_before: String = c
+        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .await
+        .unwrap()
+        .get(0);
     drop(c);
     node.kill9();
     node.start();
     let c = node.connect().await;
     let r = c
-        .query_one("SELECT count(*), sum(CASE WHEN v = 'after' THEN 1 ELSE 0 END), sum(extra) FROM t", &[])
+        .query_one(
+            "SELECT count(*), sum(CASE WHEN v = 'after' THEN 1 ELSE 0 END), sum(extra) FROM t",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(r.get::<_, i64>(0), 900);
     assert_eq!(r.get::<_, i64>(1), 500);
     assert_eq!(r.get::<_, i64>(2), 6300);
     let ge: bool = c
-        .query_one("SELECT pg_current_wal_lsn() >= $1::text::pg_lsn", &[&lsn_before])
+        .query_one(
+            "SELECT pg_current_wal_lsn() >= $1::text::pg_lsn",
+            &[&lsn_before],
+        )
         .await
         .unwrap()
         .get(0);
@@ -105,7 +139,9 @@ async fn torn_wal_tail_is_ignored() {
     let mut node = Node::init("dur-torn");
     node.start();
     let c = node.connect().await;
-    c.batch_execute("CREATE TABLE t (k int PRIMARY KEY); INSERT INTO t VALUES (1), (2), (3)").await.unwrap();
+    c.batch_execute("CREATE TABLE t (k int PRIMARY KEY); INSERT INTO t VALUES (1), (2), (3)")
+        .await
+        .unwrap();
     drop(c);
     node.kill9();
     // Append garbage after the end of WAL in the newest segment: a torn write.
@@ -127,13 +163,21 @@ async fn torn_wal_tail_is_ignored() {
     std::fs::write(last, &bytes).unwrap();
     node.start();
     let c = node.connect().await;
-    let n: i64 = c.query_one("SELECT count(*) FROM t", &[]).await.unwrap().get(0);
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 3);
     c.batch_execute("INSERT INTO t VALUES (4)").await.unwrap();
     drop(c);
     node.restart();
     let c = node.connect().await;
-    let n: i64 = c.query_one("SELECT count(*) FROM t", &[]).await.unwrap().get(0);
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 4);
     node.stop();
 }
@@ -161,8 +205,16 @@ async fn pgbench_killed_mid_run_loses_nothing() {
     }
     let mut node = Node::init("dur-pgbench");
     node.start();
-    let out = node.bin_command("pgbench").args(["-i", "-s", "1", "-q"]).output().unwrap();
-    assert!(out.status.success(), "pgbench -i: {}", String::from_utf8_lossy(&out.stderr));
+    let out = node
+        .bin_command("pgbench")
+        .args(["-i", "-s", "1", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pgbench -i: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let child = node
         .bin_command("pgbench")
         .args(["-c", "4", "-j", "2", "-T", "30", "-n"])
@@ -174,11 +226,18 @@ async fn pgbench_killed_mid_run_loses_nothing() {
     let probe = node.connect().await;
     let deadline = std::time::Instant::now() + common::DEADLINE;
     loop {
-        let n: i64 = probe.query_one("SELECT count(*) FROM pgbench_history", &[]).await.unwrap().get(0);
+        let n: i64 = probe
+            .query_one("SELECT count(*) FROM pgbench_history", &[])
+            .await
+            .unwrap()
+            .get(0);
         if n >= 1000 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "pgbench made no progress");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pgbench made no progress"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     drop(probe);
@@ -190,13 +249,25 @@ async fn pgbench_killed_mid_run_loses_nothing() {
         .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
         .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no transaction count in pgbench output:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+        .unwrap_or_else(|| {
+            panic!(
+                "no transaction count in pgbench output:\n{stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
     node.start();
     let c = node.connect().await;
-    let history: i64 = c.query_one("SELECT count(*) FROM pgbench_history", &[]).await.unwrap().get(0);
+    let history: i64 = c
+        .query_one("SELECT count(*) FROM pgbench_history", &[])
+        .await
+        .unwrap()
+        .get(0);
     // Each committed TPC-B transaction inserts one history row; transactions in
     // flight at the kill may have committed without pgbench hearing of it.
-    assert!(history >= processed, "pgbench counted {processed} commits but only {history} survived");
+    assert!(
+        history >= processed,
+        "pgbench counted {processed} commits but only {history} survived"
+    );
     check_pgbench_invariants(&c).await;
     node.stop();
 }

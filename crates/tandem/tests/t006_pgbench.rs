@@ -43,16 +43,27 @@ async fn pgbench_tpcb_simple_and_prepared() {
     node.start();
     run_pgbench(&node, &["-i", "-s", "1"]);
     let c = node.connect().await;
-    let n: i64 = c.query_one("SELECT count(*) FROM pgbench_accounts", &[]).await.unwrap().get(0);
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM pgbench_accounts", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 100_000);
     let seconds = std::env::var("TANDEM_PGBENCH_SECONDS").unwrap_or_else(|_| "20".into());
     let out = run_pgbench(&node, &["-c", "4", "-j", "2", "-T", &seconds]);
     assert!(processed(&out) > 0);
     assert_eq!(failed(&out), 0, "{out}");
-    let out = run_pgbench(&node, &["-c", "4", "-j", "2", "-T", &seconds, "-M", "prepared"]);
+    let out = run_pgbench(
+        &node,
+        &["-c", "4", "-j", "2", "-T", &seconds, "-M", "prepared"],
+    );
     assert!(processed(&out) > 0);
     assert_eq!(failed(&out), 0, "{out}");
-    let history: i64 = c.query_one("SELECT count(*) FROM pgbench_history", &[]).await.unwrap().get(0);
+    let history: i64 = c
+        .query_one("SELECT count(*) FROM pgbench_history", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert!(history > 0);
     let r = c
         .query_one(
@@ -63,7 +74,11 @@ async fn pgbench_tpcb_simple_and_prepared() {
         .await
         .unwrap();
     let (a, t, b, h): (i64, i64, i64, i64) = (r.get(0), r.get(1), r.get(2), r.get(3));
-    assert_eq!((a, t, b), (h, h, h), "balances must equal the sum of history deltas");
+    assert_eq!(
+        (a, t, b),
+        (h, h, h),
+        "balances must equal the sum of history deltas"
+    );
     // select-only and the no-branch-update variant also run clean
     let out = run_pgbench(&node, &["-c", "2", "-T", "3", "-S", "-n"]);
     assert_eq!(failed(&out), 0);

@@ -56,7 +56,10 @@ fn connect_raw(node: &Node) -> TcpStream {
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     s.write_all(&startup_packet("postgres")).unwrap();
     let (seen, err) = read_until_ready(&mut s);
-    assert!(err.is_none() && seen.last() == Some(&b'Z'), "startup failed: {err:?}");
+    assert!(
+        err.is_none() && seen.last() == Some(&b'Z'),
+        "startup failed: {err:?}"
+    );
     s
 }
 
@@ -122,16 +125,30 @@ async fn huge_query_and_wrong_types() {
     let big = format!("SELECT '{}'::text IS NULL", "x".repeat(100 * 1024 * 1024));
     match c.simple_query(&big).await {
         Ok(_) => {}
-        Err(e) => assert!(e.as_db_error().is_some(), "expected a server error, got {e}"),
+        Err(e) => assert!(
+            e.as_db_error().is_some(),
+            "expected a server error, got {e}"
+        ),
     }
     let one: i32 = other.query_one("SELECT 1", &[]).await.unwrap().get(0);
     assert_eq!(one, 1);
 
-    c.batch_execute("CREATE TABLE t (a int PRIMARY KEY, d date)").await.unwrap();
-    let e = c.batch_execute("INSERT INTO t VALUES ('abc', '2026-01-01')").await.unwrap_err();
+    c.batch_execute("CREATE TABLE t (a int PRIMARY KEY, d date)")
+        .await
+        .unwrap();
+    let e = c
+        .batch_execute("INSERT INTO t VALUES ('abc', '2026-01-01')")
+        .await
+        .unwrap_err();
     assert_eq!(sqlstate(&e).as_deref(), Some("22P02"));
-    assert_eq!(message(&e), "invalid input syntax for type integer: \"abc\"");
-    let e = c.batch_execute("INSERT INTO t VALUES (1, 'notadate')").await.unwrap_err();
+    assert_eq!(
+        message(&e),
+        "invalid input syntax for type integer: \"abc\""
+    );
+    let e = c
+        .batch_execute("INSERT INTO t VALUES (1, 'notadate')")
+        .await
+        .unwrap_err();
     assert_eq!(sqlstate(&e).as_deref(), Some("22007"));
     let e = c.batch_execute("SELECT a + d FROM t").await.unwrap_err();
     assert_eq!(sqlstate(&e).as_deref(), Some("42883"));
@@ -141,7 +158,10 @@ async fn huge_query_and_wrong_types() {
     let e = c.batch_execute("SELECT 2147483647 + 1").await.unwrap_err();
     assert_eq!(sqlstate(&e).as_deref(), Some("22003"));
     assert_eq!(message(&e), "integer out of range");
-    let e = c.batch_execute("CREATE TABLE t2 (a int REFERENCES t(a))").await.unwrap_err();
+    let e = c
+        .batch_execute("CREATE TABLE t2 (a int REFERENCES t(a))")
+        .await
+        .unwrap_err();
     assert_eq!(sqlstate(&e).as_deref(), Some("0A000"));
     let e = c.batch_execute("LISTEN foo").await.unwrap_err();
     assert_eq!(sqlstate(&e).as_deref(), Some("0A000"));

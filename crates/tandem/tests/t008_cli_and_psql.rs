@@ -18,9 +18,18 @@ fn initdb_start_status_stop() {
     let d = dir.to_str().unwrap();
     let port = free_port().to_string();
     let out = tandem(&["initdb", "-D", d, "--port", &port]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("enabling \"trust\" authentication"));
-    for f in ["postgresql.conf", "postgresql.auto.conf", "pg_hba.conf", "global/control"] {
+    for f in [
+        "postgresql.conf",
+        "postgresql.auto.conf",
+        "pg_hba.conf",
+        "global/control",
+    ] {
         assert!(dir.join(f).exists(), "{f} missing");
     }
     std::fs::write(
@@ -35,26 +44,52 @@ fn initdb_start_status_stop() {
 
     let log = tmp.path().join("log");
     let out = tandem(&["start", "-D", d, "-l", log.to_str().unwrap()]);
-    assert!(out.status.success(), "start: {}{}", String::from_utf8_lossy(&out.stdout), std::fs::read_to_string(&log).unwrap_or_default());
-    let pid: i32 = std::fs::read_to_string(dir.join("postmaster.pid")).unwrap().lines().next().unwrap().parse().unwrap();
+    assert!(
+        out.status.success(),
+        "start: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let pid: i32 = std::fs::read_to_string(dir.join("postmaster.pid"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let out = tandem(&["status", "-D", d]);
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("server is running (PID: {pid})")));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("server is running (PID: {pid})"))
+    );
 
     // a second server on the same directory is refused
     let out = tandem(&["server", "-D", d]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("lock file \"postmaster.pid\" already exists"), "{err}");
+    assert!(
+        err.contains("lock file \"postmaster.pid\" already exists"),
+        "{err}"
+    );
 
     let out = tandem(&["stop", "-D", d, "-m", "fast"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!dir.join("postmaster.pid").exists());
     let out = tandem(&["status", "-D", d]);
     assert_eq!(out.status.code(), Some(3));
     let logtext = std::fs::read_to_string(&log).unwrap();
-    assert!(logtext.contains("database system is ready to accept connections"), "{logtext}");
-    assert!(logtext.contains("database system is shut down"), "{logtext}");
+    assert!(
+        logtext.contains("database system is ready to accept connections"),
+        "{logtext}"
+    );
+    assert!(
+        logtext.contains("database system is shut down"),
+        "{logtext}"
+    );
 }
 
 #[test]
@@ -64,10 +99,29 @@ fn psql_runs_the_seed_statements() {
     }
     let mut node = Node::init("psql-seeds");
     node.start();
-    let script = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sql/seeds_basic.sql")).unwrap();
-    let expected = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sql/seeds_basic.out")).unwrap();
+    let script = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/sql/seeds_basic.sql"
+    ))
+    .unwrap();
+    let expected = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/sql/seeds_basic.out"
+    ))
+    .unwrap();
     let mut child = Command::new("psql")
-        .args(["-X", "-a", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-f", "-"])
+        .args([
+            "-X",
+            "-a",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-f",
+            "-",
+        ])
         .arg("-p")
         .arg(node.port.to_string())
         .stdin(std::process::Stdio::piped())
@@ -76,9 +130,18 @@ fn psql_runs_the_seed_statements() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    let got = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let got = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     // errors interleave on stderr; compare the sorted line multisets and the stdout order
     let mut g: Vec<&str> = got.lines().collect();
     let mut e: Vec<&str> = expected.lines().collect();

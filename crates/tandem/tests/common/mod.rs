@@ -60,7 +60,10 @@ impl Node {
     }
 
     pub fn init_with(name: &str, extra_initdb_args: &[&str]) -> Node {
-        let tmp = tempfile::Builder::new().prefix(&format!("tandem-{name}-")).tempdir().expect("tempdir");
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!("tandem-{name}-"))
+            .tempdir()
+            .expect("tempdir");
         let datadir = tmp.path().join("data");
         let port = free_port();
         let out = Command::new(TANDEM)
@@ -72,8 +75,18 @@ impl Node {
             .args(extra_initdb_args)
             .output()
             .expect("run tandem initdb");
-        assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
-        let node = Node { name: name.to_string(), _tmp: tmp, datadir, port, child: None };
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let node = Node {
+            name: name.to_string(),
+            _tmp: tmp,
+            datadir,
+            port,
+            child: None,
+        };
         node.append_conf("listen_addresses = '127.0.0.1'\nunix_socket_directories = ''\n");
         node
     }
@@ -97,7 +110,11 @@ impl Node {
     /// Starts `tandem server` and waits until postmaster.pid says `ready`.
     pub fn start(&mut self) {
         assert!(self.child.is_none(), "node {} already started", self.name);
-        let log = fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("log file");
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("log file");
         let log2 = log.try_clone().expect("clone log");
         let child = Command::new(TANDEM)
             .arg("server")
@@ -116,13 +133,19 @@ impl Node {
         loop {
             if let Ok(text) = fs::read_to_string(&pidfile) {
                 let lines: Vec<&str> = text.lines().collect();
-                if lines.first().map(|l| l.trim()) == Some(&pid.to_string()) && lines.get(7).map(|l| l.trim()) == Some("ready") {
+                if lines.first().map(|l| l.trim()) == Some(&pid.to_string())
+                    && lines.get(7).map(|l| l.trim()) == Some("ready")
+                {
                     return;
                 }
             }
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
                 self.child = None;
-                panic!("node {} exited during start ({status}); log:\n{}", self.name, self.log());
+                panic!(
+                    "node {} exited during start ({status}); log:\n{}",
+                    self.name,
+                    self.log()
+                );
             }
             if Instant::now() > end {
                 panic!("timed out waiting for {what}; log:\n{}", self.log());
@@ -136,7 +159,9 @@ impl Node {
     }
 
     fn signal_and_wait(&mut self, sig: libc::c_int) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         // SAFETY: kill(2) on our own child's PID.
         unsafe {
             libc::kill(child.id() as i32, sig);
@@ -149,7 +174,11 @@ impl Node {
                 _ => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    panic!("node {} did not stop after signal {sig}; log:\n{}", self.name, self.log());
+                    panic!(
+                        "node {} did not stop after signal {sig}; log:\n{}",
+                        self.name,
+                        self.log()
+                    );
                 }
             }
         }
@@ -176,7 +205,10 @@ impl Node {
     }
 
     pub fn conninfo(&self, user: &str) -> String {
-        format!("host=127.0.0.1 port={} user={user} dbname=postgres", self.port)
+        format!(
+            "host=127.0.0.1 port={} user={user} dbname=postgres",
+            self.port
+        )
     }
 
     /// A tokio-postgres connection as `postgres`.
@@ -185,19 +217,39 @@ impl Node {
     }
 
     pub async fn connect_as(&self, user: &str) -> Client {
-        connect(&self.conninfo(user)).await.unwrap_or_else(|e| panic!("connect to {}: {e}", self.name))
+        connect(&self.conninfo(user))
+            .await
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.name))
     }
 
     /// Runs `psql -X -A -t -v ON_ERROR_STOP=1 -c sql` and returns stdout; panics on failure.
     pub fn safe_psql(&self, sql: &str) -> String {
         let out = self.psql(sql);
-        assert!(out.status.success(), "psql failed on {}: {}\n{}", self.name, String::from_utf8_lossy(&out.stderr), sql);
+        assert!(
+            out.status.success(),
+            "psql failed on {}: {}\n{}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr),
+            sql
+        );
         String::from_utf8_lossy(&out.stdout).trim_end().to_string()
     }
 
     pub fn psql(&self, sql: &str) -> Output {
         Command::new("psql")
-            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres"])
+            .args([
+                "-X",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+            ])
             .arg("-p")
             .arg(self.port.to_string())
             .arg("-c")
@@ -208,7 +260,10 @@ impl Node {
 
     pub fn bin_command(&self, program: &str) -> Command {
         let mut c = Command::new(program);
-        c.env("PGHOST", "127.0.0.1").env("PGPORT", self.port.to_string()).env("PGUSER", "postgres").env("PGDATABASE", "postgres");
+        c.env("PGHOST", "127.0.0.1")
+            .env("PGPORT", self.port.to_string())
+            .env("PGUSER", "postgres")
+            .env("PGDATABASE", "postgres");
         c
     }
 }
@@ -238,11 +293,18 @@ pub fn sqlstate(e: &tokio_postgres::Error) -> Option<String> {
 
 /// The message of a server error.
 pub fn message(e: &tokio_postgres::Error) -> String {
-    e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string())
+    e.as_db_error()
+        .map(|d| d.message().to_string())
+        .unwrap_or_else(|| e.to_string())
 }
 
 pub fn have_program(name: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().map(|o| o.status.success()).unwrap_or(false)
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 /// Requires a client program; in CI (`CI` set) its absence fails the test instead of skipping.

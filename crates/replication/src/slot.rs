@@ -1,0 +1,756 @@
+//! Replication slots: the registry, acquire/release, persistence
+//! (PostgreSQL's `slot.c`; the SQL functions live elsewhere, as `slotfuncs.c` does).
+//!
+//! A slot is a named promise to keep WAL (`restart_lsn`) and, for logical slots,
+//! catalog history (`catalog_xmin`) until its consumer has confirmed it. Slots are
+//! not catalog rows: they must exist and change on a read-only standby, so each
+//! persistent slot is a file `pg_replslot/<name>/state`:
+//!
+//! ```text
+//! magic u32 | version u32 | crc32c u32 (over the body) | body length u32 | body
+//! ```
+//!
+//! written to `state.tmp`, fsynced, renamed over `state`, and the directory fsynced.
+//!
+//! Ordering rules:
+//! - **Persist before effect.** A change that lets WAL or catalog history go
+//!   (advancing `restart_lsn`, `xmin`, `catalog_xmin`) is written to disk before the
+//!   in-memory horizon that retention reads ([`SlotRegistry::horizons`]) moves, so a
+//!   crash can never leave a slot needing data that was already removed.
+//! - Positions never move backward ([`SlotRegistry::update`] rejects it).
+//! - One active user per slot: [`SlotRegistry::acquire`] fails with
+//!   `55006 replication slot "x" is active for PID n` otherwise.
+//! - Ephemeral slots (being created) and temporary slots are never restored at
+//!   startup; temporary ones are dropped when their session ends.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use parking_lot::{Condvar, Mutex};
+use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Xid};
+
+const STATE_MAGIC: u32 = 0x0105_1CA1;
+const STATE_VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Persistency {
+    Persistent,
+    /// being created; dropped on release or error
+    Ephemeral,
+    /// dropped at session end
+    Temporary,
+}
+
+/// Why a slot was invalidated (`invalidation_reason`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invalidation {
+    WalRemoved,
+    RowsRemoved,
+    WalLevelInsufficient,
+}
+
+impl Invalidation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Invalidation::WalRemoved => "wal_removed",
+            Invalidation::RowsRemoved => "rows_removed",
+            Invalidation::WalLevelInsufficient => "wal_level_insufficient",
+        }
+    }
+}
+
+/// The persistent part of a slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotData {
+    pub name: String,
+    /// `None` for physical slots.
+    pub database: Option<Oid>,
+    pub plugin: Option<String>,
+    pub persistency: Persistency,
+    pub xmin: Option<Xid>,
+    pub catalog_xmin: Option<Xid>,
+    pub restart_lsn: Option<Lsn>,
+    pub confirmed_flush: Option<Lsn>,
+    pub invalidated: Option<Invalidation>,
+    pub two_phase: bool,
+    pub two_phase_at: Option<Lsn>,
+    pub failover: bool,
+    pub synced: bool,
+}
+
+impl SlotData {
+    pub fn physical(name: &str, persistency: Persistency) -> SlotData {
+        SlotData {
+            name: name.to_string(),
+            database: None,
+            plugin: None,
+            persistency,
+            xmin: None,
+            catalog_xmin: None,
+            restart_lsn: None,
+            confirmed_flush: None,
+            invalidated: None,
+            two_phase: false,
+            two_phase_at: None,
+            failover: false,
+            synced: false,
+        }
+    }
+
+    pub fn is_logical(&self) -> bool {
+        self.database.is_some()
+    }
+}
+
+/// A slot as the registry shows it (`pg_replication_slots`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotInfo {
+    pub data: SlotData,
+    pub active_pid: Option<i32>,
+    /// microseconds since 2000-01-01 UTC
+    pub inactive_since: Option<i64>,
+}
+
+struct Entry {
+    data: SlotData,
+    active_pid: Option<i32>,
+    inactive_since: Option<i64>,
+}
+
+/// The retention horizons over all slots: what WAL and catalog history must stay.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Horizons {
+    pub restart_lsn: Option<Lsn>,
+    pub xmin: Option<Xid>,
+    pub catalog_xmin: Option<Xid>,
+}
+
+/// All slots of a node. Share as `Arc<SlotRegistry>`.
+pub struct SlotRegistry {
+    dir: PathBuf,
+    max_slots: usize,
+    slots: Mutex<BTreeMap<String, Entry>>,
+    /// signalled whenever a slot is released or dropped (DROP_REPLICATION_SLOT WAIT)
+    released: Condvar,
+}
+
+/// `42602` for names PostgreSQL would refuse (`ReplicationSlotValidateName`).
+pub fn validate_name(name: &str) -> PgResult<()> {
+    if name.is_empty() {
+        return Err(PgError::new(
+            SqlState("42602"),
+            format!("replication slot name \"{name}\" is too short"),
+        ));
+    }
+    if name.len() >= 64 {
+        return Err(PgError::new(
+            SqlState("42602"),
+            format!("replication slot name \"{name}\" is too long"),
+        ));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(PgError::new(SqlState("42602"), format!("replication slot name \"{name}\" contains invalid character"))
+            .with_hint("Replication slot names may only contain lower case letters, numbers, and the underscore character."));
+    }
+    Ok(())
+}
+
+fn not_found(name: &str) -> PgError {
+    PgError::new(
+        SqlState::UNDEFINED_OBJECT,
+        format!("replication slot \"{name}\" does not exist"),
+    )
+}
+
+fn active_for(name: &str, pid: i32) -> PgError {
+    PgError::new(
+        SqlState::OBJECT_IN_USE,
+        format!("replication slot \"{name}\" is active for PID {pid}"),
+    )
+}
+
+impl SlotRegistry {
+    /// Opens `pg_replslot` (creating it), restoring every persistent slot and
+    /// removing leftovers of ephemeral/temporary ones. `now` stamps `inactive_since`.
+    pub fn open(dir: &Path, max_slots: usize, now: i64) -> PgResult<SlotRegistry> {
+        fs::create_dir_all(dir)
+            .map_err(|e| PgError::io(format!("create directory \"{}\"", dir.display()), &e))?;
+        let mut slots = BTreeMap::new();
+        let entries = fs::read_dir(dir)
+            .map_err(|e| PgError::io(format!("open directory \"{}\"", dir.display()), &e))?;
+        for entry in entries {
+            let entry = entry
+                .map_err(|e| PgError::io(format!("read directory \"{}\"", dir.display()), &e))?;
+            let path = entry.path();
+            if !path.is_dir() {
+                continue;
+            }
+            let state = path.join("state");
+            let data = match fs::read(&state) {
+                Ok(bytes) => decode_state(&bytes, &state)?,
+                Err(_) => {
+                    // a slot directory without state: an interrupted creation
+                    let _ = fs::remove_dir_all(&path);
+                    continue;
+                }
+            };
+            if data.persistency != Persistency::Persistent {
+                let _ = fs::remove_dir_all(&path);
+                continue;
+            }
+            slots.insert(
+                data.name.clone(),
+                Entry {
+                    data,
+                    active_pid: None,
+                    inactive_since: Some(now),
+                },
+            );
+        }
+        Ok(SlotRegistry {
+            dir: dir.to_path_buf(),
+            max_slots,
+            slots: Mutex::new(slots),
+            released: Condvar::new(),
+        })
+    }
+
+    /// Creates a slot owned (active) by `pid`. Errors as PostgreSQL:
+    /// `42710 replication slot "x" already exists`,
+    /// `53400 all replication slots are in use`.
+    pub fn create(&self, data: SlotData, pid: i32) -> PgResult<()> {
+        validate_name(&data.name)?;
+        let mut slots = self.slots.lock();
+        if slots.contains_key(&data.name) {
+            return Err(PgError::new(
+                SqlState::DUPLICATE_OBJECT,
+                format!("replication slot \"{}\" already exists", data.name),
+            ));
+        }
+        if slots.len() >= self.max_slots {
+            return Err(PgError::new(
+                SqlState::CONFIGURATION_LIMIT_EXCEEDED,
+                "all replication slots are in use",
+            )
+            .with_hint("Free one or increase \"max_replication_slots\"."));
+        }
+        if data.persistency == Persistency::Persistent {
+            self.write_state(&data)?;
+        }
+        slots.insert(
+            data.name.clone(),
+            Entry {
+                data,
+                active_pid: Some(pid),
+                inactive_since: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Makes `pid` the slot's active user. With `wait`, waits for another user to
+    /// release it; without, `55006 replication slot "x" is active for PID n`.
+    pub fn acquire(&self, name: &str, pid: i32, wait: bool) -> PgResult<SlotData> {
+        let mut slots = self.slots.lock();
+        loop {
+            let entry = slots.get_mut(name).ok_or_else(|| not_found(name))?;
+            match entry.active_pid {
+                Some(other) if other != pid => {
+                    if !wait {
+                        return Err(active_for(name, other));
+                    }
+                    self.released.wait(&mut slots);
+                }
+                _ => {
+                    entry.active_pid = Some(pid);
+                    entry.inactive_since = None;
+                    return Ok(entry.data.clone());
+                }
+            }
+        }
+    }
+
+    /// Ends `pid`'s use. Ephemeral slots are dropped; temporary slots stay owned by
+    /// the session (as PostgreSQL keeps their `active_pid`); persistent ones become
+    /// inactive.
+    pub fn release(&self, name: &str, pid: i32, now: i64) {
+        let mut slots = self.slots.lock();
+        let Some(entry) = slots.get_mut(name) else {
+            return;
+        };
+        if entry.active_pid != Some(pid) {
+            return;
+        }
+        match entry.data.persistency {
+            Persistency::Ephemeral => {
+                slots.remove(name);
+            }
+            Persistency::Temporary => entry.inactive_since = Some(now),
+            Persistency::Persistent => {
+                entry.active_pid = None;
+                entry.inactive_since = Some(now);
+            }
+        }
+        self.released.notify_all();
+    }
+
+    /// Turns an ephemeral slot into a persistent one (end of creation).
+    pub fn persist(&self, name: &str) -> PgResult<()> {
+        let mut slots = self.slots.lock();
+        let entry = slots.get_mut(name).ok_or_else(|| not_found(name))?;
+        let mut data = entry.data.clone();
+        data.persistency = Persistency::Persistent;
+        self.write_state(&data)?;
+        entry.data = data;
+        Ok(())
+    }
+
+    /// Drops a slot not in use by another process (`wait` waits for it to be released).
+    pub fn drop_slot(&self, name: &str, pid: i32, wait: bool) -> PgResult<()> {
+        let mut slots = self.slots.lock();
+        loop {
+            let entry = slots.get(name).ok_or_else(|| not_found(name))?;
+            match entry.active_pid {
+                Some(other) if other != pid => {
+                    if !wait {
+                        return Err(active_for(name, other));
+                    }
+                    self.released.wait(&mut slots);
+                }
+                _ => break,
+            }
+        }
+        let dir = self.dir.join(name);
+        if dir.exists() {
+            // rename first so a crash mid-removal never leaves a half-deleted slot
+            let doomed = self.dir.join(format!("{name}.tmp"));
+            fs::rename(&dir, &doomed)
+                .map_err(|e| PgError::io(format!("rename file \"{}\"", dir.display()), &e))?;
+            fsync_dir(&self.dir)?;
+            let _ = fs::remove_dir_all(&doomed);
+        }
+        slots.remove(name);
+        self.released.notify_all();
+        Ok(())
+    }
+
+    /// Drops every temporary slot owned by `pid` (session end or error).
+    pub fn cleanup_session(&self, pid: i32) {
+        let mut slots = self.slots.lock();
+        slots.retain(|_, e| {
+            !(e.active_pid == Some(pid) && e.data.persistency != Persistency::Persistent)
+        });
+        for e in slots.values_mut() {
+            if e.active_pid == Some(pid) {
+                e.active_pid = None;
+            }
+        }
+        self.released.notify_all();
+    }
+
+    /// Changes a slot's positions/fields through `change`, persisting first when the
+    /// slot is persistent. Positions moving backward are a broken invariant and are
+    /// refused with an internal error.
+    pub fn update(&self, name: &str, change: impl FnOnce(&mut SlotData)) -> PgResult<SlotData> {
+        let mut slots = self.slots.lock();
+        let entry = slots.get_mut(name).ok_or_else(|| not_found(name))?;
+        let mut data = entry.data.clone();
+        change(&mut data);
+        let backward =
+            |old: Option<Lsn>, new: Option<Lsn>| matches!((old, new), (Some(o), Some(n)) if n < o);
+        if backward(entry.data.confirmed_flush, data.confirmed_flush) {
+            return Err(PgError::internal(format!(
+                "confirmed_flush_lsn of replication slot \"{name}\" cannot move backward"
+            )));
+        }
+        if data.persistency == Persistency::Persistent && data != entry.data {
+            self.write_state(&data)?;
+        }
+        entry.data = data.clone();
+        Ok(data)
+    }
+
+    pub fn get(&self, name: &str) -> Option<SlotInfo> {
+        let slots = self.slots.lock();
+        slots.get(name).map(|e| SlotInfo {
+            data: e.data.clone(),
+            active_pid: e.active_pid,
+            inactive_since: e.inactive_since,
+        })
+    }
+
+    /// Every slot, in name order (for `pg_replication_slots`).
+    pub fn list(&self) -> Vec<SlotInfo> {
+        let slots = self.slots.lock();
+        slots
+            .values()
+            .map(|e| SlotInfo {
+                data: e.data.clone(),
+                active_pid: e.active_pid,
+                inactive_since: e.inactive_since,
+            })
+            .collect()
+    }
+
+    /// The oldest WAL and xids any valid slot still needs.
+    pub fn horizons(&self) -> Horizons {
+        let slots = self.slots.lock();
+        let mut h = Horizons::default();
+        for e in slots.values().filter(|e| e.data.invalidated.is_none()) {
+            h.restart_lsn = min_opt(h.restart_lsn, e.data.restart_lsn);
+            h.xmin = min_opt(h.xmin, e.data.xmin);
+            h.catalog_xmin = min_opt(h.catalog_xmin, e.data.catalog_xmin);
+        }
+        h
+    }
+
+    fn write_state(&self, data: &SlotData) -> PgResult<()> {
+        let dir = self.dir.join(&data.name);
+        fs::create_dir_all(&dir)
+            .map_err(|e| PgError::io(format!("create directory \"{}\"", dir.display()), &e))?;
+        let tmp = dir.join("state.tmp");
+        let path = dir.join("state");
+        let bytes = encode_state(data);
+        let mut f = fs::File::create(&tmp)
+            .map_err(|e| PgError::io(format!("create file \"{}\"", tmp.display()), &e))?;
+        f.write_all(&bytes)
+            .map_err(|e| PgError::io(format!("write to file \"{}\"", tmp.display()), &e))?;
+        f.sync_all()
+            .map_err(|e| PgError::io(format!("fsync file \"{}\"", tmp.display()), &e))?;
+        fs::rename(&tmp, &path)
+            .map_err(|e| PgError::io(format!("rename file \"{}\"", tmp.display()), &e))?;
+        fsync_dir(&dir)?;
+        fsync_dir(&self.dir)
+    }
+}
+
+fn min_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+fn fsync_dir(dir: &Path) -> PgResult<()> {
+    let f = fs::File::open(dir)
+        .map_err(|e| PgError::io(format!("open directory \"{}\"", dir.display()), &e))?;
+    f.sync_all()
+        .map_err(|e| PgError::io(format!("fsync directory \"{}\"", dir.display()), &e))
+}
+
+fn put_opt_u64(out: &mut Vec<u8>, v: Option<u64>) {
+    out.push(v.is_some() as u8);
+    out.extend_from_slice(&v.unwrap_or(0).to_le_bytes());
+}
+
+fn put_str(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        None => out.extend_from_slice(&u32::MAX.to_le_bytes()),
+        Some(s) => {
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
+}
+
+fn encode_state(d: &SlotData) -> Vec<u8> {
+    let mut body = Vec::new();
+    put_str(&mut body, Some(&d.name));
+    put_opt_u64(&mut body, d.database.map(|o| o.0 as u64));
+    put_str(&mut body, d.plugin.as_deref());
+    body.push(match d.persistency {
+        Persistency::Persistent => 0,
+        Persistency::Ephemeral => 1,
+        Persistency::Temporary => 2,
+    });
+    put_opt_u64(&mut body, d.xmin.map(|x| x.0 as u64));
+    put_opt_u64(&mut body, d.catalog_xmin.map(|x| x.0 as u64));
+    put_opt_u64(&mut body, d.restart_lsn.map(|l| l.0));
+    put_opt_u64(&mut body, d.confirmed_flush.map(|l| l.0));
+    body.push(match d.invalidated {
+        None => 0,
+        Some(Invalidation::WalRemoved) => 1,
+        Some(Invalidation::RowsRemoved) => 2,
+        Some(Invalidation::WalLevelInsufficient) => 3,
+    });
+    body.push(d.two_phase as u8);
+    put_opt_u64(&mut body, d.two_phase_at.map(|l| l.0));
+    body.push(d.failover as u8);
+    body.push(d.synced as u8);
+    let mut out = Vec::with_capacity(body.len() + 16);
+    out.extend_from_slice(&STATE_MAGIC.to_le_bytes());
+    out.extend_from_slice(&STATE_VERSION.to_le_bytes());
+    out.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let s = self.b.get(self.pos..self.pos.checked_add(n)?)?;
+        self.pos += n;
+        Some(s)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|s| s[0])
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4)
+            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    }
+    fn opt_u64(&mut self) -> Option<Option<u64>> {
+        let present = self.u8()? != 0;
+        let s = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(s);
+        Some(present.then_some(u64::from_le_bytes(a)))
+    }
+    fn str(&mut self) -> Option<Option<String>> {
+        let n = self.u32()?;
+        if n == u32::MAX {
+            return Some(None);
+        }
+        let s = self.take(n as usize)?;
+        Some(Some(String::from_utf8(s.to_vec()).ok()?))
+    }
+}
+
+fn decode_state(bytes: &[u8], path: &Path) -> PgResult<SlotData> {
+    let corrupt = |what: &str| {
+        PgError::new(
+            SqlState::DATA_CORRUPTED,
+            format!("replication slot file \"{}\" {what}", path.display()),
+        )
+    };
+    let mut r = Reader { b: bytes, pos: 0 };
+    let (Some(magic), Some(version), Some(crc), Some(len)) = (r.u32(), r.u32(), r.u32(), r.u32())
+    else {
+        return Err(corrupt("is truncated"));
+    };
+    if magic != STATE_MAGIC {
+        return Err(corrupt(&format!(
+            "has wrong magic number: {magic} instead of {STATE_MAGIC}"
+        )));
+    }
+    if version != STATE_VERSION {
+        return Err(corrupt(&format!("has unsupported version {version}")));
+    }
+    let body = r
+        .take(len as usize)
+        .ok_or_else(|| corrupt("has wrong length"))?;
+    let actual = crc32c::crc32c(body);
+    if actual != crc {
+        return Err(corrupt(&format!(
+            "checksum mismatch: is {actual}, should be {crc}"
+        )));
+    }
+    let mut r = Reader { b: body, pos: 0 };
+    let parse = |r: &mut Reader| -> Option<SlotData> {
+        let name = r.str()??;
+        let database = r.opt_u64()?.map(|o| Oid(o as u32));
+        let plugin = r.str()?;
+        let persistency = match r.u8()? {
+            0 => Persistency::Persistent,
+            1 => Persistency::Ephemeral,
+            _ => Persistency::Temporary,
+        };
+        let xmin = r.opt_u64()?.map(|x| Xid(x as u32));
+        let catalog_xmin = r.opt_u64()?.map(|x| Xid(x as u32));
+        let restart_lsn = r.opt_u64()?.map(Lsn);
+        let confirmed_flush = r.opt_u64()?.map(Lsn);
+        let invalidated = match r.u8()? {
+            0 => None,
+            1 => Some(Invalidation::WalRemoved),
+            2 => Some(Invalidation::RowsRemoved),
+            _ => Some(Invalidation::WalLevelInsufficient),
+        };
+        let two_phase = r.u8()? != 0;
+        let two_phase_at = r.opt_u64()?.map(Lsn);
+        let failover = r.u8()? != 0;
+        let synced = r.u8()? != 0;
+        Some(SlotData {
+            name,
+            database,
+            plugin,
+            persistency,
+            xmin,
+            catalog_xmin,
+            restart_lsn,
+            confirmed_flush,
+            invalidated,
+            two_phase,
+            two_phase_at,
+            failover,
+            synced,
+        })
+    };
+    parse(&mut r).ok_or_else(|| corrupt("is malformed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn logical(name: &str) -> SlotData {
+        SlotData {
+            database: Some(Oid(5)),
+            plugin: Some("test_decoding".into()),
+            restart_lsn: Some(Lsn(0x1000)),
+            confirmed_flush: Some(Lsn(0x1100)),
+            catalog_xmin: Some(Xid(740)),
+            failover: true,
+            ..SlotData::physical(name, Persistency::Persistent)
+        }
+    }
+
+    #[test]
+    fn slots_survive_reopen_and_temporary_ones_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = SlotRegistry::open(dir.path(), 10, 0).unwrap();
+        reg.create(logical("keep"), 1).unwrap();
+        reg.create(SlotData::physical("temp", Persistency::Temporary), 1)
+            .unwrap();
+        reg.create(SlotData::physical("half", Persistency::Ephemeral), 1)
+            .unwrap();
+        reg.update("keep", |d| d.confirmed_flush = Some(Lsn(0x2000)))
+            .unwrap();
+        drop(reg); // a crash: nothing else is written
+        let reg = SlotRegistry::open(dir.path(), 10, 7).unwrap();
+        let all = reg.list();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].data.name, "keep");
+        assert_eq!(all[0].data.confirmed_flush, Some(Lsn(0x2000)));
+        assert_eq!(
+            all[0].data,
+            SlotData {
+                confirmed_flush: Some(Lsn(0x2000)),
+                ..logical("keep")
+            }
+        );
+        assert_eq!(all[0].active_pid, None);
+        assert_eq!(all[0].inactive_since, Some(7));
+    }
+
+    #[test]
+    fn errors_as_postgres() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = SlotRegistry::open(dir.path(), 2, 0).unwrap();
+        reg.create(logical("a"), 1).unwrap();
+        let e = reg.create(logical("a"), 2).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                SqlState::DUPLICATE_OBJECT,
+                "replication slot \"a\" already exists"
+            )
+        );
+        let e = reg.acquire("a", 2, false).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                SqlState::OBJECT_IN_USE,
+                "replication slot \"a\" is active for PID 1"
+            )
+        );
+        let e = reg.drop_slot("a", 2, false).unwrap_err();
+        assert_eq!(e.code, SqlState::OBJECT_IN_USE);
+        let e = reg.acquire("nope", 2, false).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                SqlState::UNDEFINED_OBJECT,
+                "replication slot \"nope\" does not exist"
+            )
+        );
+        reg.create(SlotData::physical("b", Persistency::Persistent), 3)
+            .unwrap();
+        let e = reg
+            .create(SlotData::physical("c", Persistency::Persistent), 3)
+            .unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                SqlState::CONFIGURATION_LIMIT_EXCEEDED,
+                "all replication slots are in use"
+            )
+        );
+        let e = validate_name("Bad-Name").unwrap_err();
+        assert_eq!(
+            e.message,
+            "replication slot name \"Bad-Name\" contains invalid character"
+        );
+        reg.release("a", 1, 5);
+        reg.drop_slot("a", 2, false).unwrap();
+        assert!(reg.get("a").is_none());
+        assert!(!dir.path().join("a").exists());
+    }
+
+    #[test]
+    fn drop_wait_waits_for_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = std::sync::Arc::new(SlotRegistry::open(dir.path(), 10, 0).unwrap());
+        reg.create(logical("busy"), 1).unwrap();
+        let r2 = reg.clone();
+        let t = std::thread::spawn(move || r2.drop_slot("busy", 2, true));
+        // the dropper must not finish while pid 1 holds the slot
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(reg.get("busy").is_some());
+        reg.release("busy", 1, 0);
+        t.join().unwrap().unwrap();
+        assert!(reg.get("busy").is_none());
+    }
+
+    #[test]
+    fn horizons_skip_invalidated_slots_and_backward_moves_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = SlotRegistry::open(dir.path(), 10, 0).unwrap();
+        reg.create(logical("a"), 1).unwrap();
+        reg.create(
+            SlotData {
+                restart_lsn: Some(Lsn(0x500)),
+                ..logical("b")
+            },
+            1,
+        )
+        .unwrap();
+        assert_eq!(reg.horizons().restart_lsn, Some(Lsn(0x500)));
+        reg.update("b", |d| d.invalidated = Some(Invalidation::WalRemoved))
+            .unwrap();
+        assert_eq!(reg.horizons().restart_lsn, Some(Lsn(0x1000)));
+        assert!(reg
+            .update("a", |d| d.confirmed_flush = Some(Lsn(0x10)))
+            .is_err());
+        assert_eq!(
+            reg.get("a").unwrap().data.confirmed_flush,
+            Some(Lsn(0x1100))
+        );
+    }
+
+    #[test]
+    fn corrupt_state_file_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = SlotRegistry::open(dir.path(), 10, 0).unwrap();
+        reg.create(logical("x"), 1).unwrap();
+        drop(reg);
+        let state = dir.path().join("x").join("state");
+        let mut b = fs::read(&state).unwrap();
+        let last = b.len() - 1;
+        b[last] ^= 0xff;
+        fs::write(&state, b).unwrap();
+        let e = SlotRegistry::open(dir.path(), 10, 0).err().unwrap();
+        assert_eq!(e.code, SqlState::DATA_CORRUPTED);
+        assert!(e.message.contains("checksum mismatch"), "{}", e.message);
+    }
+}
