@@ -1,19 +1,51 @@
 //! The write-ahead log: record format, segment files, group commit, reading.
 //!
-//! INTERFACE STUB (written by the lead): the wal helper owns this crate and replaces
-//! the bodies; keep the signatures (extend freely).
-//!
 //! The WAL is one endless byte stream; an [`Lsn`] is a byte offset in it. Segment
-//! files in `pg_wal/` hold consecutive slices of the stream (16 MB each by default,
+//! files in `pg_wal/` hold consecutive slices of the stream (16 MiB each by default,
 //! named like PostgreSQL's: `TTTTTTTTXXXXXXXXYYYYYYYY`). A record is
-//! `header (len, crc32c, prev, kind, xid) + payload`; the payload is opaque here
-//! (the storage crate defines it). The end of WAL is the first record that does not
-//! check out (torn tail).
+//! `header (len, crc32c, prev, kind, xid) + payload`, 8-byte aligned; the payload is
+//! opaque here (the storage crate defines it). The end of WAL is the first record
+//! that does not check out (torn tail). Byte layout, invariants and what is assumed
+//! of the disk: `docs/wal-format.md`.
+//!
+//! The life of a commit through this crate:
+//! 1. `append(records)` encodes the records into the in-memory pending buffer under
+//!    a short lock, assigning consecutive LSNs (`writer`); no I/O.
+//! 2. `flush(end)` makes them durable by group commit: one leader pwrites every
+//!    pending byte to the segment files ([`segment`]), fdatasyncs once, publishes
+//!    `flush_lsn` and wakes every waiter (also [`Wal::wait_for_flush`] callers).
+//! 3. Readers ([`WalReader`], [`Wal::read_raw`]) see bytes up to `flush_lsn` only.
+//! 4. After a crash, `open(redo)` scans to the end of valid WAL (`startup`) and
+//!    wipes what lies behind it before appends continue there.
+//!
+//! Modules: [`record`] (format, pure), [`segment`] (files), `writer` (insert
+//! buffer, group commit), [`reader`] (decoding, sequential reader), `startup`
+//! (create/open).
+//!
+//! PostgreSQL counterpart: `src/backend/access/transam/xlog.c`, `xlogreader.c`,
+//! `src/include/access/xlogrecord.h`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tandem_types::{Lsn, PgError, TimeLineId, Xid};
+
+pub mod reader;
+pub mod record;
+pub mod segment;
+mod startup;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use reader::WalReader;
+pub use record::{EndOfWal, Invalid, HEADER_SIZE, MAX_RECORD_SIZE, RECORD_ALIGN};
+pub use segment::{
+    list_segments, parse_segment_name, segment_file_name, segment_name, SegmentFile,
+    DEFAULT_SEGMENT_SIZE,
+};
 
 /// What a record is. Values 0..=15 are reserved for the WAL itself; storage uses
 /// 16.. for heap and catalog records, replication later uses its own range.
@@ -23,7 +55,7 @@ pub type RecordKind = u8;
 pub mod kinds {
     use super::RecordKind;
     /// pg_switch_wal(): the rest of the segment is unused; next record starts at the
-    /// next segment boundary.
+    /// next segment boundary. Written only by [`crate::Wal::switch_segment`].
     pub const SWITCH: RecordKind = 1;
     /// A no-op record (tests, padding).
     pub const NOOP: RecordKind = 2;
@@ -42,7 +74,8 @@ pub struct Record {
 pub struct ReadRecord {
     /// Where the record starts.
     pub lsn: Lsn,
-    /// Where the next record starts (this record's end).
+    /// Where the next record starts (this record's end, 8-aligned; for a SWITCH
+    /// record the next segment boundary).
     pub end_lsn: Lsn,
     pub kind: RecordKind,
     pub xid: Xid,
@@ -54,104 +87,174 @@ pub struct WalOptions {
     /// `DATADIR/pg_wal`
     pub dir: PathBuf,
     pub timeline: TimeLineId,
-    /// bytes; default 16 MiB
+    /// bytes; default 16 MiB; a power of two between 1 KiB and 1 GiB
     pub segment_size: u64,
     /// `fsync` setting; when false, flush() only writes (no fdatasync).
     pub fsync: bool,
 }
 
+/// Counters in the spirit of `pg_stat_wal` (since this `Wal` was opened).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WalStats {
+    /// Records appended.
+    pub wal_records: u64,
+    /// Bytes appended (padding included; raw bytes for a standby).
+    pub wal_bytes: u64,
+    /// Write passes to the segment files (each may cover many records).
+    pub wal_write: u64,
+    /// fdatasync calls.
+    pub wal_sync: u64,
+    /// Time spent in fdatasync.
+    pub wal_sync_time: Duration,
+}
+
 /// The WAL of one node. Thread-safe; share it as `Arc<Wal>`.
 pub struct Wal {
-    _private: (),
+    shared: Arc<writer::Shared>,
 }
 
 impl Wal {
-    /// Creates an empty WAL whose first record will be at `start` (initdb).
+    /// Creates an empty WAL whose first record will be at `start` (initdb). `start`
+    /// must be non-zero and 8-aligned; the directory must hold no segments.
     pub fn create(opts: WalOptions, start: Lsn) -> Result<Arc<Wal>, PgError> {
-        let _ = (opts, start);
-        todo!()
+        let shared = startup::create(opts, start)?;
+        Ok(Arc::new(Wal {
+            shared: Arc::new(shared),
+        }))
     }
 
     /// Opens an existing WAL, scanning forward from `from` (the checkpoint's redo LSN,
     /// which must be a record start) to the end of valid WAL. Appends continue at
-    /// that end; anything after it (a torn tail) is overwritten.
+    /// that end; anything after it (a torn tail) is wiped before this returns.
+    ///
+    /// If there is no valid record at `from` at all, the next record is written
+    /// there with an invalid prev-link (it cannot be known): callers should pass
+    /// the start of a record that exists, e.g. the checkpoint record.
     pub fn open(opts: WalOptions, from: Lsn) -> Result<Arc<Wal>, PgError> {
-        let _ = (opts, from);
-        todo!()
+        let shared = startup::open(opts, from)?;
+        Ok(Arc::new(Wal {
+            shared: Arc::new(shared),
+        }))
     }
 
     /// Appends records contiguously (no other append interleaves). Returns the start
     /// LSN of each record and the end LSN of the last. The bytes are not yet durable:
-    /// call [`Wal::flush`].
+    /// call [`Wal::flush`]. Kind [`kinds::SWITCH`] is refused (use
+    /// [`Wal::switch_segment`]); a record over [`MAX_RECORD_SIZE`] fails with
+    /// `54000 oversized WAL record`.
     pub fn append(&self, records: &[Record]) -> Result<(Vec<Lsn>, Lsn), PgError> {
-        let _ = records;
-        todo!()
+        self.shared.append(records)
     }
 
     /// Blocks until everything up to `upto` is written and fsynced (group commit:
     /// one fdatasync serves every waiter whose LSN it covers). An fsync failure is
-    /// fatal for the server (PostgreSQL's PANIC): returns an error the caller must
-    /// treat as fatal.
+    /// fatal for the server (PostgreSQL's PANIC): returns an error (severity PANIC)
+    /// the caller must treat as fatal; every later call fails the same way.
+    /// `upto` past the insert position is cut to it.
     pub fn flush(&self, upto: Lsn) -> Result<(), PgError> {
-        let _ = upto;
-        todo!()
+        self.shared.flush(upto)
     }
 
     /// Waits until `flush_lsn() > after` or `timeout` passes; returns the flush LSN.
     /// (Walsenders and the walwriter use this instead of polling.)
-    pub fn wait_for_flush(&self, after: Lsn, timeout: std::time::Duration) -> Lsn {
-        let _ = (after, timeout);
-        todo!()
+    pub fn wait_for_flush(&self, after: Lsn, timeout: Duration) -> Lsn {
+        self.shared.wait_for_flush(after, timeout)
     }
 
-    /// End of the last appended record (`pg_current_wal_insert_lsn`).
+    /// End of the last appended record (`pg_current_wal_insert_lsn`). After a
+    /// segment switch: the next segment's start.
     pub fn insert_lsn(&self) -> Lsn {
-        todo!()
+        Lsn(self
+            .shared
+            .insert_lsn
+            .load(std::sync::atomic::Ordering::Acquire))
     }
     /// Written to the OS (`pg_current_wal_lsn`).
     pub fn write_lsn(&self) -> Lsn {
-        todo!()
+        Lsn(self
+            .shared
+            .write_lsn
+            .load(std::sync::atomic::Ordering::Acquire))
     }
     /// Durable (`pg_current_wal_flush_lsn`).
     pub fn flush_lsn(&self) -> Lsn {
-        todo!()
+        Lsn(self
+            .shared
+            .flush_lsn
+            .load(std::sync::atomic::Ordering::Acquire))
+    }
+    /// Start of the last appended record (the next record's prev-link);
+    /// `Lsn::INVALID` if unknown.
+    pub fn last_record_lsn(&self) -> Lsn {
+        self.shared.last_record_lsn()
     }
 
-    /// `pg_switch_wal()`: appends a SWITCH record (if the current segment holds any
-    /// record since the last switch), flushes, and returns the switch record's end
-    /// LSN as PostgreSQL returns it.
+    /// `pg_switch_wal()`: appends a SWITCH record (unless the insert position is at a
+    /// segment start, i.e. nothing was written since the last switch), flushes, and
+    /// returns the switch record's end LSN as PostgreSQL returns it (the current
+    /// position when nothing was switched). The next record starts at the next
+    /// segment boundary.
     pub fn switch_segment(&self) -> Result<Lsn, PgError> {
-        todo!()
+        self.shared.switch_segment()
     }
 
     /// Reader over durable records starting at `from` (a record start).
     pub fn reader(&self, from: Lsn) -> WalReader {
-        let _ = from;
-        todo!()
+        WalReader::new(self.shared.clone(), from)
     }
 
-    /// Removes (or recycles) whole segments that end at or before `keep_from`.
-    /// Returns how many were removed.
+    /// Durable WAL bytes from `from`, at most `max`, cut at the flush LSN (empty if
+    /// `from` is at or past it). Byte-identical to what was appended, so a standby
+    /// can store it with [`Wal::append_raw`]. Fails with `58P01 requested WAL
+    /// segment ... has already been removed` if the segment is gone.
+    pub fn read_raw(&self, from: Lsn, max: usize) -> Result<Vec<u8>, PgError> {
+        self.shared.read_raw(from, max)
+    }
+
+    /// Standby side of physical replication: stores WAL bytes received from the
+    /// primary at `at` byte-identically (flush them with [`Wal::flush`]). `at` may
+    /// be before the insert position (the overlap is assumed identical and
+    /// skipped) but not after it. Returns the new insert position. Once raw bytes
+    /// were appended, record appends and switches are refused until the WAL is
+    /// reopened (promotion reopens it to find the last record).
+    pub fn append_raw(&self, at: Lsn, bytes: &[u8]) -> Result<Lsn, PgError> {
+        self.shared.append_raw(at, bytes)
+    }
+
+    /// Removes whole segments (of any timeline) that end at or before `keep_from`,
+    /// never the segment of the insert position. Returns how many were removed.
     pub fn remove_segments_before(&self, keep_from: Lsn) -> Result<usize, PgError> {
-        let _ = keep_from;
-        todo!()
+        self.shared.remove_segments_before(keep_from)
+    }
+
+    /// Segment files in this WAL's directory, oldest first.
+    pub fn segments(&self) -> Result<Vec<SegmentFile>, PgError> {
+        list_segments(&self.shared.opts.dir, self.shared.opts.segment_size)
+    }
+
+    /// Why the scan of [`Wal::open`] stopped (`None` for a created WAL), e.g.
+    /// `invalid record length at 0/16B3748: expected at least 24, got 0`; the
+    /// caller logs it as PostgreSQL logs the end of redo.
+    pub fn end_of_wal_at_open(&self) -> Option<&EndOfWal> {
+        self.shared.opened_end.as_ref()
+    }
+
+    pub fn stats(&self) -> WalStats {
+        self.shared.stats()
     }
 
     pub fn timeline(&self) -> TimeLineId {
-        todo!()
+        self.shared.opts.timeline
     }
     pub fn segment_size(&self) -> u64 {
-        todo!()
+        self.shared.opts.segment_size
     }
 }
 
-/// Sequential reader of records. `next()` returns `Ok(None)` at the end of valid WAL.
-pub struct WalReader {
-    _private: (),
-}
-
-impl WalReader {
-    pub fn next_record(&mut self) -> Result<Option<ReadRecord>, PgError> {
-        todo!()
+impl Drop for Wal {
+    /// Closing the WAL does not flush: unflushed records are lost, as in a crash.
+    /// It waits for a background segment preallocation to finish.
+    fn drop(&mut self) {
+        self.shared.join_preallocation();
     }
 }

@@ -173,7 +173,10 @@ impl fmt::Display for EndOfWal {
             ),
             Invalid::BadLength(len) => write!(f, "record length {len} at {at} too long"),
             Invalid::BadHeader => write!(f, "invalid record header at {at}"),
-            Invalid::BadCrc => write!(f, "incorrect resource manager data checksum in record at {at}"),
+            Invalid::BadCrc => write!(
+                f,
+                "incorrect resource manager data checksum in record at {at}"
+            ),
             Invalid::BadPrev { found, .. } => {
                 write!(f, "record with incorrect prev-link {found} at {at}")
             }
@@ -208,7 +211,14 @@ mod tests {
     fn encode_then_decode_round_trips_and_pads_to_eight() {
         let mut out = Vec::new();
         let payload = b"hello wal";
-        let n = encode_record(&mut out, Lsn(0x1234), 42, Xid(7), payload, payload_crc(payload));
+        let n = encode_record(
+            &mut out,
+            Lsn(0x1234),
+            42,
+            Xid(7),
+            payload,
+            payload_crc(payload),
+        );
         assert_eq!(n, 40); // 24 + 9 = 33, padded to 40
         assert_eq!(out.len(), 40);
         assert!(out[33..].iter().all(|&b| b == 0));
@@ -234,7 +244,11 @@ mod tests {
         for byte in [0usize, 8, 16, 20] {
             let mut changed = hb;
             changed[byte] ^= 1;
-            assert_ne!(record_crc(payload_crc(payload), &changed), good, "byte {byte}");
+            assert_ne!(
+                record_crc(payload_crc(payload), &changed),
+                good,
+                "byte {byte}"
+            );
         }
         assert_ne!(record_crc(payload_crc(b"abd"), &hb), good);
     }
@@ -248,15 +262,24 @@ mod tests {
         h.tot_len = 24;
         h.reserved = [0, 1, 0];
         assert_eq!(check_header(&h), Err(Invalid::BadHeader));
-        let end = EndOfWal { at: Lsn(0x16B3748), reason: Invalid::ZeroLength };
+        let end = EndOfWal {
+            at: Lsn(0x16B3748),
+            reason: Invalid::ZeroLength,
+        };
         assert_eq!(
             end.to_string(),
             "invalid record length at 0/16B3748: expected at least 24, got 0"
         );
         let end = EndOfWal {
             at: Lsn(0x100),
-            reason: Invalid::BadPrev { expected: Lsn(0x80), found: Lsn(0x40) },
+            reason: Invalid::BadPrev {
+                expected: Lsn(0x80),
+                found: Lsn(0x40),
+            },
         };
-        assert_eq!(end.to_string(), "record with incorrect prev-link 0/40 at 0/100");
+        assert_eq!(
+            end.to_string(),
+            "record with incorrect prev-link 0/40 at 0/100"
+        );
     }
 }

@@ -1,0 +1,186 @@
+//! Reading records back: decoding the record at a position and checking it (length,
+//! CRC, prev-link), and the sequential [`WalReader`] over durable WAL.
+//!
+//! Two users, one decoder (`decode_at`):
+//! - startup (`Wal::open`) scans with no limit; the first record that does not check
+//!   out is the end of WAL (torn tail), whatever the reason.
+//! - a [`WalReader`] of a running WAL reads only below the flush LSN. There, a record
+//!   that runs past the flush LSN is "not yet" (`Ok(None)`, call again later), while
+//!   a bad record below it is corruption (`XX001`), and a removed segment is
+//!   PostgreSQL's `requested WAL segment ... has already been removed`.
+//!
+//! After a SWITCH record the next record starts at the next segment boundary; the
+//! reader reports the switch record with `end_lsn` at that boundary, as
+//! PostgreSQL's xlogreader does.
+//!
+//! PostgreSQL counterpart: `XLogReadRecord`, `ValidXLogRecordHeader` and
+//! `ValidXLogRecord` in `src/backend/access/transam/xlogreader.c`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tandem_types::{Lsn, PgError, SqlState};
+
+use crate::record::{
+    align_up, check_header, payload_crc, record_crc, EndOfWal, Invalid, RecordHeader, HEADER_SIZE,
+    RECORD_ALIGN,
+};
+use crate::segment::{removed_error, ReadError, SegmentSource};
+use crate::writer::Shared;
+use crate::{kinds, ReadRecord};
+
+/// Payload bytes read per step by [`decode_at`].
+const PAYLOAD_PIECE: usize = 1 << 20;
+
+/// What [`decode_at`] found at a position.
+pub(crate) enum Decoded {
+    Record(ReadRecord),
+    End(EndOfWal),
+}
+
+/// Decodes and checks the record at `pos`. `expected_prev` is the start of the
+/// record read before it (`None` for the first record read: its prev-link cannot
+/// be checked). I/O errors other than a missing segment are returned as errors.
+pub(crate) fn decode_at(
+    src: &mut SegmentSource,
+    pos: Lsn,
+    expected_prev: Option<Lsn>,
+    segsize: u64,
+) -> Result<Decoded, PgError> {
+    let end = |reason| Ok(Decoded::End(EndOfWal { at: pos, reason }));
+    let mut hb = [0u8; HEADER_SIZE];
+    match read_exact(src, pos.0, &mut hb)? {
+        Ok(()) => {}
+        Err(reason) => return end(reason),
+    }
+    let header = RecordHeader::decode(&hb);
+    if let Err(reason) = check_header(&header) {
+        return end(reason);
+    }
+    // Read the payload in pieces so that a garbage length in a torn tail costs no
+    // more memory than the bytes that really exist.
+    let len = header.tot_len as usize - HEADER_SIZE;
+    let mut payload = Vec::with_capacity(len.min(PAYLOAD_PIECE));
+    while payload.len() < len {
+        let old = payload.len();
+        payload.resize(old + (len - old).min(PAYLOAD_PIECE), 0);
+        let at = pos.0 + (HEADER_SIZE + old) as u64;
+        if let Err(reason) = read_exact(src, at, &mut payload[old..])? {
+            return end(reason);
+        }
+    }
+    if record_crc(payload_crc(&payload), &hb) != header.crc {
+        return end(Invalid::BadCrc);
+    }
+    if let Some(expected) = expected_prev {
+        if header.prev != expected {
+            return end(Invalid::BadPrev {
+                expected,
+                found: header.prev,
+            });
+        }
+    }
+    let rec_end = pos.0 + u64::from(header.tot_len);
+    let end_lsn = if header.kind == kinds::SWITCH {
+        align_up(rec_end, segsize)
+    } else {
+        align_up(rec_end, RECORD_ALIGN)
+    };
+    Ok(Decoded::Record(ReadRecord {
+        lsn: pos,
+        end_lsn: Lsn(end_lsn),
+        kind: header.kind,
+        xid: header.xid,
+        payload,
+    }))
+}
+
+/// Fills `out` from `pos`, or says why it cannot (not durable yet, file short,
+/// segment missing).
+fn read_exact(
+    src: &mut SegmentSource,
+    pos: u64,
+    out: &mut [u8],
+) -> Result<Result<(), Invalid>, PgError> {
+    if pos.saturating_add(out.len() as u64) > src.limit {
+        return Ok(Err(Invalid::NotYetAvailable));
+    }
+    match src.read(pos, out) {
+        Ok(n) if n == out.len() => Ok(Ok(())),
+        Ok(_) => Ok(Err(Invalid::Truncated)),
+        Err(ReadError::Missing(name)) => Ok(Err(Invalid::MissingSegment(name))),
+        Err(ReadError::Io(e)) => Err(e),
+    }
+}
+
+/// Sequential reader of durable records. `next_record()` returns `Ok(None)` when it
+/// has reached the flush LSN (or a record not wholly flushed yet); calling it again
+/// later continues as the WAL grows. Use [`crate::Wal::wait_for_flush`] to wait.
+pub struct WalReader {
+    shared: Arc<Shared>,
+    src: SegmentSource,
+    pos: Lsn,
+    /// Start of the last record returned (checked against the next one's prev).
+    prev: Option<Lsn>,
+}
+
+impl WalReader {
+    pub(crate) fn new(shared: Arc<Shared>, from: Lsn) -> WalReader {
+        let src = SegmentSource::new(
+            shared.opts.dir.clone(),
+            shared.opts.timeline,
+            shared.opts.segment_size,
+            0,
+        );
+        WalReader {
+            shared,
+            src,
+            pos: from,
+            prev: None,
+        }
+    }
+
+    /// Where the next record is expected.
+    pub fn position(&self) -> Lsn {
+        self.pos
+    }
+
+    pub fn next_record(&mut self) -> Result<Option<ReadRecord>, PgError> {
+        let limit = self.shared.flush_lsn.load(Ordering::Acquire);
+        if self.pos.0 >= limit {
+            return Ok(None);
+        }
+        self.src.limit = limit;
+        match decode_at(
+            &mut self.src,
+            self.pos,
+            self.prev,
+            self.shared.opts.segment_size,
+        )? {
+            Decoded::Record(record) => {
+                self.prev = Some(record.lsn);
+                self.pos = record.end_lsn;
+                Ok(Some(record))
+            }
+            Decoded::End(EndOfWal {
+                reason: Invalid::NotYetAvailable,
+                ..
+            }) => Ok(None),
+            Decoded::End(EndOfWal {
+                reason: Invalid::MissingSegment(name),
+                ..
+            }) => Err(removed_error(&name)),
+            Decoded::End(end) => Err(PgError::new(SqlState::DATA_CORRUPTED, end.to_string())),
+        }
+    }
+}
+
+impl Iterator for WalReader {
+    type Item = Result<ReadRecord, PgError>;
+
+    /// Records until the current flush LSN (`None` there; the iterator may yield
+    /// more later).
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_record().transpose()
+    }
+}

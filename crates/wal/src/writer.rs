@@ -1,0 +1,573 @@
+//! The insert buffer and the writer: appending records under a short lock, writing
+//! them to segment files and group commit.
+//!
+//! ```text
+//!   append()  --insert lock-->  pending chunks [write_lsn .. insert_lsn)   (memory)
+//!   flush()   --leader only-->  pwrite to segments, fdatasync  -> flush_lsn, notify_all
+//! ```
+//!
+//! Three locks, always taken in this order, never the other way round:
+//! 1. `sync` (flush state + condvar): who is the flush leader, the flush LSN, a
+//!    recorded failure. Held only to read/update those fields, never across I/O.
+//! 2. `io` (open segment files, which are dirty): held by whoever writes, for the
+//!    whole take-write-sync sequence, so chunks reach the files in LSN order and
+//!    `write_lsn` only moves forward.
+//! 3. `insert` (insert position, prev-link, pending bytes): held only to encode
+//!    records into the pending buffer or to take it. No I/O under it.
+//!
+//! Group commit: `flush(upto)` returns at once if `flush_lsn >= upto`. Otherwise,
+//! if a flush is in progress the caller waits on the condvar (its LSN may be
+//! covered; if not, it retries when woken); if none is, it becomes the leader:
+//! it takes *every* pending byte (not just up to `upto`), writes, fdatasyncs each
+//! dirtied segment once, publishes the new flush LSN and wakes every waiter. While
+//! a leader syncs, new commits pile up and the next leader syncs them all at once.
+//!
+//! Ordering decisions:
+//! - `flush_lsn` is published only after fdatasync returned for every segment that
+//!   holds bytes below it (or after the write, with `fsync = off`).
+//! - A failed write or fsync poisons the WAL: the bytes taken are gone from memory
+//!   and may or may not be on disk, so every later append/flush fails too and the
+//!   caller must PANIC (PostgreSQL PANICs on `XLogWrite`/`issue_xlog_fsync` errors).
+//! - Appenders that let the pending buffer grow past [`WRITE_BEHIND_BYTES`] write
+//!   it out (without fsync) after releasing the insert lock, bounding memory.
+//!
+//! PostgreSQL counterpart: `XLogInsertRecord`, `XLogWrite`, `XLogFlush`,
+//! `RequestXLogSwitch` in `src/backend/access/transam/xlog.c`.
+
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use tandem_types::{Lsn, PgError, SqlState, Xid};
+
+use crate::record::{
+    align_up, encode_record, payload_crc, EndOfWal, HEADER_SIZE, MAX_RECORD_SIZE, RECORD_ALIGN,
+};
+use crate::segment::{
+    create_segment, fsync_error, list_segments, open_segment_rw, removed_error, segment_path,
+    ReadError, SegmentSource,
+};
+use crate::{kinds, Record, WalOptions, WalStats};
+
+/// Pending bytes above which an appender writes them out itself.
+pub const WRITE_BEHIND_BYTES: usize = 8 << 20;
+
+/// A run of contiguous pending bytes starting at `start`.
+struct Chunk {
+    start: Lsn,
+    bytes: Vec<u8>,
+}
+
+/// What the insert lock protects.
+struct InsertState {
+    /// Where the next record starts.
+    insert_lsn: Lsn,
+    /// Start of the last record (the next record's prev-link); INVALID if unknown.
+    prev_lsn: Lsn,
+    /// Appended but not yet taken by a writer, in LSN order.
+    pending: Vec<Chunk>,
+    pending_bytes: usize,
+    /// Raw (received) WAL was appended: the last record start is unknown, so record
+    /// appends are refused until the WAL is reopened.
+    raw: bool,
+}
+
+/// What the sync lock protects.
+struct SyncState {
+    flush_lsn: Lsn,
+    in_progress: bool,
+    failed: Option<PgError>,
+}
+
+/// What the io lock protects: open segment files.
+struct Io {
+    files: BTreeMap<u64, File>,
+    dirty: BTreeSet<u64>,
+}
+
+/// The state shared by a [`crate::Wal`] and its readers.
+pub(crate) struct Shared {
+    pub(crate) opts: WalOptions,
+    insert: Mutex<InsertState>,
+    io: Mutex<Io>,
+    sync: Mutex<SyncState>,
+    flushed: Condvar,
+    pub(crate) insert_lsn: AtomicU64,
+    pub(crate) write_lsn: AtomicU64,
+    pub(crate) flush_lsn: AtomicU64,
+    poisoned: AtomicBool,
+    pub(crate) opened_end: Option<EndOfWal>,
+    stats: Counters,
+    prealloc: Prealloc,
+}
+
+/// The background creation of the next segment.
+#[derive(Default)]
+struct Prealloc {
+    /// Highest segment number known to exist.
+    ready: Arc<AtomicU64>,
+    handle: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+#[derive(Default)]
+struct Counters {
+    records: AtomicU64,
+    bytes: AtomicU64,
+    writes: AtomicU64,
+    syncs: AtomicU64,
+    sync_micros: AtomicU64,
+}
+
+impl Shared {
+    /// A WAL whose next record starts at `end`, after the record at `prev`; every
+    /// byte before `end` is durable.
+    pub(crate) fn new(
+        opts: WalOptions,
+        end: Lsn,
+        prev: Lsn,
+        opened_end: Option<EndOfWal>,
+    ) -> Shared {
+        Shared {
+            insert: Mutex::new(InsertState {
+                insert_lsn: end,
+                prev_lsn: prev,
+                pending: Vec::new(),
+                pending_bytes: 0,
+                raw: false,
+            }),
+            io: Mutex::new(Io {
+                files: BTreeMap::new(),
+                dirty: BTreeSet::new(),
+            }),
+            sync: Mutex::new(SyncState {
+                flush_lsn: end,
+                in_progress: false,
+                failed: None,
+            }),
+            flushed: Condvar::new(),
+            insert_lsn: AtomicU64::new(end.0),
+            write_lsn: AtomicU64::new(end.0),
+            flush_lsn: AtomicU64::new(end.0),
+            poisoned: AtomicBool::new(false),
+            opened_end,
+            stats: Counters::default(),
+            prealloc: Prealloc::default(),
+            opts,
+        }
+    }
+
+    fn check_poisoned(&self) -> Result<(), PgError> {
+        if self.poisoned.load(Ordering::Acquire) {
+            if let Some(e) = &self.sync.lock().failed {
+                return Err(e.clone());
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn append(&self, records: &[Record]) -> Result<(Vec<Lsn>, Lsn), PgError> {
+        self.check_poisoned()?;
+        // Everything that does not depend on the position happens before the lock.
+        let mut crcs = Vec::with_capacity(records.len());
+        let mut total = 0usize;
+        for r in records {
+            let len = HEADER_SIZE + r.payload.len();
+            if len > MAX_RECORD_SIZE {
+                return Err(
+                    PgError::new(SqlState::PROGRAM_LIMIT_EXCEEDED, "oversized WAL record")
+                        .with_detail(format!(
+                            "WAL record would be {len} bytes (of maximum {MAX_RECORD_SIZE} bytes)."
+                        )),
+                );
+            }
+            if r.kind == kinds::SWITCH {
+                return Err(PgError::internal(
+                    "SWITCH records are written by switch_segment only",
+                ));
+            }
+            crcs.push(payload_crc(&r.payload));
+            total += align_up(len as u64, RECORD_ALIGN) as usize;
+        }
+        let mut starts = Vec::with_capacity(records.len());
+        let (end, pending) = {
+            let mut ins = self.insert.lock();
+            if ins.raw {
+                return Err(PgError::internal(
+                    "cannot append WAL records after received WAL without reopening the WAL",
+                ));
+            }
+            let start = ins.insert_lsn;
+            let ins = &mut *ins;
+            let buf = chunk_for(&mut ins.pending, start, total);
+            let mut pos = start;
+            for (r, crc) in records.iter().zip(crcs) {
+                starts.push(pos);
+                let n = encode_record(buf, ins.prev_lsn, r.kind, r.xid, &r.payload, crc);
+                ins.prev_lsn = pos;
+                pos = pos.advance(n);
+            }
+            ins.insert_lsn = pos;
+            ins.pending_bytes += total;
+            self.insert_lsn.store(pos.0, Ordering::Release);
+            (pos, ins.pending_bytes)
+        };
+        self.stats
+            .records
+            .fetch_add(records.len() as u64, Ordering::Relaxed);
+        self.stats.bytes.fetch_add(total as u64, Ordering::Relaxed);
+        if pending > WRITE_BEHIND_BYTES {
+            self.write_behind()?;
+        }
+        Ok((starts, end))
+    }
+
+    /// Appends a SWITCH record unless the insert position is on a segment boundary,
+    /// moves the insert position to the next boundary and flushes. Returns the end
+    /// of the switch record (or the boundary when nothing was switched).
+    pub(crate) fn switch_segment(&self) -> Result<Lsn, PgError> {
+        self.check_poisoned()?;
+        let segsize = self.opts.segment_size;
+        let (switch_end, boundary) = {
+            let mut ins = self.insert.lock();
+            if ins.raw {
+                return Err(PgError::internal(
+                    "cannot switch WAL segments on received WAL",
+                ));
+            }
+            let start = ins.insert_lsn;
+            if start.0.is_multiple_of(segsize) {
+                (start, start)
+            } else {
+                let ins = &mut *ins;
+                let buf = chunk_for(&mut ins.pending, start, HEADER_SIZE);
+                let n = encode_record(
+                    buf,
+                    ins.prev_lsn,
+                    kinds::SWITCH,
+                    Xid::INVALID,
+                    &[],
+                    payload_crc(&[]),
+                );
+                let end = start.advance(n);
+                let boundary = Lsn(align_up(end.0, segsize));
+                ins.prev_lsn = start;
+                ins.insert_lsn = boundary;
+                ins.pending_bytes += n as usize;
+                self.insert_lsn.store(boundary.0, Ordering::Release);
+                (end, boundary)
+            }
+        };
+        self.flush(boundary)?;
+        Ok(switch_end)
+    }
+
+    /// Queues bytes received from a primary at `at` (byte-identical WAL). Bytes
+    /// before the current insert position are assumed identical and skipped.
+    pub(crate) fn append_raw(&self, at: Lsn, bytes: &[u8]) -> Result<Lsn, PgError> {
+        self.check_poisoned()?;
+        let pending = {
+            let mut ins = self.insert.lock();
+            let cur = ins.insert_lsn;
+            if at > cur {
+                return Err(PgError::internal(format!(
+                    "received WAL at {at} does not continue the local WAL ending at {cur}"
+                )));
+            }
+            let skip = (cur.0 - at.0).min(bytes.len() as u64) as usize;
+            let rest = &bytes[skip..];
+            if !rest.is_empty() {
+                let ins = &mut *ins;
+                chunk_for(&mut ins.pending, cur, rest.len()).extend_from_slice(rest);
+                ins.insert_lsn = cur.advance(rest.len() as u64);
+                ins.pending_bytes += rest.len();
+                ins.raw = true;
+                ins.prev_lsn = Lsn::INVALID;
+                self.insert_lsn.store(ins.insert_lsn.0, Ordering::Release);
+                self.stats
+                    .bytes
+                    .fetch_add(rest.len() as u64, Ordering::Relaxed);
+            }
+            ins.pending_bytes
+        };
+        if pending > WRITE_BEHIND_BYTES {
+            self.write_behind()?;
+        }
+        Ok(Lsn(self.insert_lsn.load(Ordering::Acquire)))
+    }
+
+    /// Group commit (see the module comment).
+    pub(crate) fn flush(&self, upto: Lsn) -> Result<(), PgError> {
+        let upto = upto.min(Lsn(self.insert_lsn.load(Ordering::Acquire)));
+        if self.flush_lsn.load(Ordering::Acquire) >= upto.0
+            && !self.poisoned.load(Ordering::Acquire)
+        {
+            return Ok(());
+        }
+        let mut st = self.sync.lock();
+        loop {
+            if let Some(e) = &st.failed {
+                return Err(e.clone());
+            }
+            if st.flush_lsn >= upto {
+                return Ok(());
+            }
+            if !st.in_progress {
+                break;
+            }
+            self.flushed.wait(&mut st);
+        }
+        st.in_progress = true;
+        drop(st);
+        let result = self.write_pending(self.opts.fsync);
+        let mut st = self.sync.lock();
+        st.in_progress = false;
+        let out = match result {
+            Ok(lsn) => {
+                if lsn > st.flush_lsn {
+                    st.flush_lsn = lsn;
+                    self.flush_lsn.store(lsn.0, Ordering::Release);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                st.failed = Some(e.clone());
+                self.poisoned.store(true, Ordering::Release);
+                Err(e)
+            }
+        };
+        drop(st);
+        self.flushed.notify_all();
+        if out.is_ok() {
+            self.maybe_preallocate();
+        }
+        out
+    }
+
+    /// Once the write position is past the middle of its segment, creates the next
+    /// segment in a background thread (one at a time), so that no commit waits for
+    /// a 16 MiB zero-fill. Racing with the writer is harmless: creation never
+    /// replaces an existing file.
+    fn maybe_preallocate(&self) {
+        let segsize = self.opts.segment_size;
+        let written = self.write_lsn.load(Ordering::Acquire);
+        let next = written / segsize + 1;
+        if written % segsize < segsize / 2 || self.prealloc.ready.load(Ordering::Acquire) >= next {
+            return;
+        }
+        let mut handle = self.prealloc.handle.lock();
+        if handle.as_ref().is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        if let Some(h) = handle.take() {
+            let _ = h.join();
+        }
+        let (dir, tli, fsync) = (self.opts.dir.clone(), self.opts.timeline, self.opts.fsync);
+        let ready = Arc::clone(&self.prealloc.ready);
+        let spawned = std::thread::Builder::new()
+            .name("wal prealloc".into())
+            .spawn(move || {
+                // An error here is not fatal: the writer creates the segment itself
+                // when it gets there, and reports failure then.
+                if create_segment(&dir, tli, next, segsize, fsync).is_ok() {
+                    ready.fetch_max(next, Ordering::AcqRel);
+                }
+            });
+        *handle = spawned.ok();
+    }
+
+    /// Waits for a background preallocation to finish (at drop, so that no file
+    /// appears in the directory after the WAL is closed).
+    pub(crate) fn join_preallocation(&self) {
+        if let Some(h) = self.prealloc.handle.lock().take() {
+            let _ = h.join();
+        }
+    }
+
+    /// Writes pending bytes without fsync (the buffer grew large).
+    fn write_behind(&self) -> Result<(), PgError> {
+        if let Err(e) = self.write_pending(false) {
+            let mut st = self.sync.lock();
+            st.failed = Some(e.clone());
+            self.poisoned.store(true, Ordering::Release);
+            drop(st);
+            self.flushed.notify_all();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Takes every pending byte, writes it to the segment files and, if `sync`,
+    /// fdatasyncs every segment written since the last sync. Returns the position
+    /// up to which everything is written (and synced, if `sync`).
+    fn write_pending(&self, sync: bool) -> Result<Lsn, PgError> {
+        let mut io = self.io.lock();
+        let (chunks, upto) = {
+            let mut ins = self.insert.lock();
+            ins.pending_bytes = 0;
+            (std::mem::take(&mut ins.pending), ins.insert_lsn)
+        };
+        for chunk in &chunks {
+            self.write_chunk(&mut io, chunk.start, &chunk.bytes)?;
+        }
+        if !chunks.is_empty() {
+            self.stats.writes.fetch_add(1, Ordering::Relaxed);
+        }
+        self.write_lsn.fetch_max(upto.0, Ordering::AcqRel);
+        if sync {
+            let started = Instant::now();
+            let dirty = std::mem::take(&mut io.dirty);
+            for segno in &dirty {
+                if let Some(f) = io.files.get(segno) {
+                    f.sync_data()
+                        .map_err(|e| fsync_error(&self.path(*segno), &e))?;
+                    self.stats.syncs.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            let micros = started.elapsed().as_micros() as u64;
+            self.stats.sync_micros.fetch_add(micros, Ordering::Relaxed);
+            // Keep only the newest file open; older ones are complete and synced.
+            while io.files.len() > 1 {
+                io.files.pop_first();
+            }
+        }
+        Ok(upto)
+    }
+
+    fn path(&self, segno: u64) -> std::path::PathBuf {
+        segment_path(
+            &self.opts.dir,
+            self.opts.timeline,
+            segno,
+            self.opts.segment_size,
+        )
+    }
+
+    fn write_chunk(&self, io: &mut Io, start: Lsn, bytes: &[u8]) -> Result<(), PgError> {
+        let segsize = self.opts.segment_size;
+        let mut done = 0usize;
+        while done < bytes.len() {
+            let pos = start.0 + done as u64;
+            let segno = pos / segsize;
+            let offset = pos % segsize;
+            let n = ((segsize - offset) as usize).min(bytes.len() - done);
+            let file = match io.files.entry(segno) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
+                    let dir = &self.opts.dir;
+                    create_segment(dir, self.opts.timeline, segno, segsize, self.opts.fsync)?;
+                    e.insert(open_segment_rw(&self.path(segno))?)
+                }
+            };
+            file.write_all_at(&bytes[done..done + n], offset)
+                .map_err(|e| {
+                    let mut err = PgError::io(
+                        format_args!(
+                            "write to log file \"{}\" at offset {offset}, length {n}",
+                            self.path(segno).display()
+                        ),
+                        &e,
+                    );
+                    err.severity = tandem_types::Severity::Panic;
+                    err
+                })?;
+            io.dirty.insert(segno);
+            done += n;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn wait_for_flush(&self, after: Lsn, timeout: Duration) -> Lsn {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.sync.lock();
+        while st.flush_lsn <= after && st.failed.is_none() {
+            if self.flushed.wait_until(&mut st, deadline).timed_out() {
+                break;
+            }
+        }
+        st.flush_lsn
+    }
+
+    /// Durable bytes `[from, from + max)`, cut at the flush LSN.
+    pub(crate) fn read_raw(&self, from: Lsn, max: usize) -> Result<Vec<u8>, PgError> {
+        let limit = self.flush_lsn.load(Ordering::Acquire);
+        if from.0 >= limit {
+            return Ok(Vec::new());
+        }
+        let len = ((limit - from.0).min(max as u64)) as usize;
+        let mut src = SegmentSource::new(
+            self.opts.dir.clone(),
+            self.opts.timeline,
+            self.opts.segment_size,
+            limit,
+        );
+        let mut out = vec![0u8; len];
+        match src.read(from.0, &mut out) {
+            Ok(n) if n == len => Ok(out),
+            Ok(n) => {
+                let at = from.advance(n as u64);
+                let name = crate::segment_file_name(self.opts.timeline, at, self.opts.segment_size);
+                Err(removed_error(&name))
+            }
+            Err(ReadError::Missing(name)) => Err(removed_error(&name)),
+            Err(ReadError::Io(e)) => Err(e),
+        }
+    }
+
+    /// Removes segments (of any timeline) that end at or before `keep_from` and are
+    /// older than the segment of the insert position.
+    pub(crate) fn remove_segments_before(&self, keep_from: Lsn) -> Result<usize, PgError> {
+        let segsize = self.opts.segment_size;
+        let current = self.insert_lsn.load(Ordering::Acquire) / segsize;
+        let mut removed = 0;
+        for seg in list_segments(&self.opts.dir, segsize)? {
+            if (seg.segno + 1) * segsize <= keep_from.0 && seg.segno < current {
+                std::fs::remove_file(&seg.path).map_err(|e| {
+                    PgError::io(format_args!("remove file \"{}\"", seg.path.display()), &e)
+                })?;
+                removed += 1;
+            }
+        }
+        if removed > 0 && self.opts.fsync {
+            crate::segment::fsync_dir(&self.opts.dir)?;
+        }
+        Ok(removed)
+    }
+
+    pub(crate) fn last_record_lsn(&self) -> Lsn {
+        self.insert.lock().prev_lsn
+    }
+
+    pub(crate) fn stats(&self) -> WalStats {
+        let s = &self.stats;
+        WalStats {
+            wal_records: s.records.load(Ordering::Relaxed),
+            wal_bytes: s.bytes.load(Ordering::Relaxed),
+            wal_write: s.writes.load(Ordering::Relaxed),
+            wal_sync: s.syncs.load(Ordering::Relaxed),
+            wal_sync_time: Duration::from_micros(s.sync_micros.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+/// The pending buffer to which bytes starting at `start` go: the last chunk if it
+/// ends at `start`, else a new chunk (after a segment switch).
+fn chunk_for(pending: &mut Vec<Chunk>, start: Lsn, reserve: usize) -> &mut Vec<u8> {
+    let contiguous =
+        matches!(pending.last(), Some(c) if c.start.0 + c.bytes.len() as u64 == start.0);
+    if !contiguous {
+        pending.push(Chunk {
+            start,
+            bytes: Vec::with_capacity(reserve.max(64 * 1024)),
+        });
+    }
+    let Some(last) = pending.last_mut() else {
+        unreachable!("a chunk was just pushed")
+    };
+    last.bytes.reserve(reserve);
+    &mut last.bytes
+}
