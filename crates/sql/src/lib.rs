@@ -1,22 +1,67 @@
-//! SQL sessions: the statement dispatcher behind every client connection.
-//!
-//! INTERFACE STUB (written by the lead): the sql helper owns this crate and replaces
-//! the bodies; keep the signatures (extend freely).
+//! SQL sessions: the statement dispatcher behind every client connection
+//! (PostgreSQL's `tcop/postgres.c`, `tcop/utility.c`, `access/transam/xact.c`'s
+//! block states, `commands/*`).
 //!
 //! A [`Session`] receives simple-query strings and extended-protocol steps from the
 //! server crate, and answers through a [`QuerySink`]. It owns transaction state
 //! (implicit, explicit, failed), prepared statements and portals, SET/SHOW, DDL,
 //! COPY, utility statements. SELECT/INSERT/UPDATE/DELETE are planned and run by
 //! `tandem-query`; scalar functions and catalog views come from `tandem-expr`.
+//!
+//! The life of one simple-query message:
+//!
+//! ```text
+//! simple_query(sql)
+//!   front_parser::parse_query   split on `;` (quotes, dollar quotes, comments
+//!                               respected), then per piece: hand parser for what
+//!                               sqlparser rejects (ALTER SYSTEM, CHECKPOINT, VACUUM,
+//!                               ANALYZE, COPY, CREATE SEQUENCE, publications), else
+//!                               sqlparser. Any syntax error: nothing runs.
+//!   for each statement:
+//!     transaction::Xact          25P02 check, implicit transaction start
+//!     dispatch::execute          query plans, DDL (ddl/*), utilities, COPY
+//!     commit (last statement of an implicit transaction), notices, CommandComplete
+//! ```
+//!
+//! Contract with the server crate:
+//! - Errors returned from [`Session::simple_query`] / [`Session::execute`] and the
+//!   other extended steps are to be sent as ErrorResponse; the session has already
+//!   marked its transaction failed (calling [`Session::on_error`] again is harmless).
+//!   An error with FATAL/PANIC severity ([`PgError::is_fatal`]) ends the connection
+//!   (a WAL flush failure at commit is PANIC).
+//! - COPY FROM STDIN: the session sends CopyInResponse through
+//!   [`QuerySink::copy_in_response`] and reads with [`QuerySink::copy_in_read`] until
+//!   it returns `Ok(None)` (CopyDone). If the session returns an error before it saw
+//!   CopyDone (bad data, constraint violation), **the server must discard the
+//!   client's remaining CopyData messages up to CopyDone/CopyFail** before sending
+//!   ErrorResponse and ReadyForQuery, as PostgreSQL does. `copy_in_read` returning
+//!   `Err` (CopyFail) ends the COPY with that error.
+//! - Extended protocol: after an error the server skips messages until Sync, then
+//!   calls [`Session::sync`]; ReadyForQuery uses [`Session::transaction_status`].
 
-use std::sync::atomic::AtomicBool;
+mod copy;
+mod ddl;
+mod dispatch;
+mod extended;
+mod front_parser;
+mod scan;
+mod session;
+mod tags;
+mod transaction;
+mod types;
+mod utility;
+
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
 use tandem_config::Config;
 use tandem_expr::context::ServerHooks;
-use tandem_expr::SessionInfo;
 use tandem_storage::Database;
 use tandem_types::{DataType, PgError, PgResult, Value};
+
+pub use session::Session;
 
 /// A RowDescription field.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,104 +113,4 @@ pub enum ExecuteOutcome {
     Complete,
     /// `max_rows` reached; PortalSuspended must be sent.
     Suspended,
-}
-
-/// One client session (a backend, in PostgreSQL's words).
-pub struct Session {
-    _private: (),
-}
-
-impl Session {
-    /// `startup` are the StartupMessage parameters (user, database, options...).
-    /// Fails with FATAL for an unknown database (`3D000 database "x" does not exist`).
-    pub fn new(engine: Arc<Engine>, info: SessionInfo, startup: &[(String, String)]) -> PgResult<Session> {
-        let _ = (engine, info, startup);
-        todo!()
-    }
-
-    /// ParameterStatus values to send after authentication.
-    pub fn reported_parameters(&self) -> Vec<(String, String)> {
-        todo!()
-    }
-
-    /// The cancel flag a CancelRequest for this backend sets.
-    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
-        todo!()
-    }
-
-    /// Simple query protocol: runs every statement of `sql` in order (an implicit
-    /// transaction around them unless they manage transactions), answering into
-    /// `sink`. An error aborts the rest and is returned (the caller sends
-    /// ErrorResponse); ReadyForQuery is the caller's.
-    pub fn simple_query(&mut self, sql: &str, sink: &mut dyn QuerySink) -> PgResult<()> {
-        let _ = (sql, sink);
-        todo!()
-    }
-
-    /// Parse: `param_oids` as sent (0 = unspecified).
-    pub fn parse(&mut self, name: &str, sql: &str, param_oids: &[u32]) -> PgResult<()> {
-        let _ = (name, sql, param_oids);
-        todo!()
-    }
-
-    pub fn bind(
-        &mut self,
-        portal: &str,
-        statement: &str,
-        param_formats: &[i16],
-        params: &[Option<Vec<u8>>],
-        result_formats: &[i16],
-    ) -> PgResult<()> {
-        let _ = (portal, statement, param_formats, params, result_formats);
-        todo!()
-    }
-
-    /// Describe 'S': ParameterDescription then RowDescription or NoData.
-    pub fn describe_statement(&mut self, name: &str, sink: &mut dyn QuerySink) -> PgResult<()> {
-        let _ = (name, sink);
-        todo!()
-    }
-
-    /// Describe 'P': RowDescription or NoData.
-    pub fn describe_portal(&mut self, name: &str, sink: &mut dyn QuerySink) -> PgResult<()> {
-        let _ = (name, sink);
-        todo!()
-    }
-
-    /// Execute: `max_rows == 0` means all.
-    pub fn execute(&mut self, portal: &str, max_rows: u32, sink: &mut dyn QuerySink) -> PgResult<ExecuteOutcome> {
-        let _ = (portal, max_rows, sink);
-        todo!()
-    }
-
-    pub fn close_statement(&mut self, name: &str) {
-        let _ = name;
-        todo!()
-    }
-    pub fn close_portal(&mut self, name: &str) {
-        let _ = name;
-        todo!()
-    }
-
-    /// Sync: ends an implicit extended-protocol transaction (commit, or rollback if
-    /// it failed). Errors from the commit are returned.
-    pub fn sync(&mut self) -> PgResult<()> {
-        todo!()
-    }
-
-    /// Marks the current transaction failed after an error (the server calls this
-    /// for errors it reports, so later statements get 25P02 until ROLLBACK).
-    pub fn on_error(&mut self) {
-        todo!()
-    }
-
-    /// ReadyForQuery status: `b'I'` idle, `b'T'` in transaction, `b'E'` failed.
-    pub fn transaction_status(&self) -> u8 {
-        todo!()
-    }
-
-    /// Ends the session: rolls back any open transaction.
-    pub fn terminate(&mut self) {
-        todo!()
-    }
 }

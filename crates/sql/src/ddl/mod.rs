@@ -1,0 +1,47 @@
+//! DDL: tables, roles and sequences (PostgreSQL's `commands/tablecmds.c`,
+//! `commands/user.c`, `commands/sequence.c`). Catalog changes go through the
+//! session's storage transaction, so DDL inside a transaction block is
+//! transactional and invisible to others until COMMIT.
+
+pub(crate) mod role;
+pub(crate) mod sequence;
+pub(crate) mod table;
+
+use sqlparser::ast::{ObjectName, ObjectType};
+use tandem_types::{PgError, PgResult, SqlState};
+
+use crate::session::Session;
+
+/// `DROP TABLE|SEQUENCE|ROLE|USER ...`
+pub(crate) fn drop(
+    s: &mut Session,
+    object_type: &ObjectType,
+    if_exists: bool,
+    names: &[ObjectName],
+    cascade: bool,
+    text: &str,
+) -> PgResult<String> {
+    let _ = cascade;
+    match object_type {
+        ObjectType::Table => table::drop(s, names, if_exists),
+        ObjectType::Sequence => sequence::drop(s, names, if_exists),
+        ObjectType::Role | ObjectType::User => role::drop(s, names, if_exists),
+        _ => Err(PgError::unsupported(crate::dispatch::construct_name(text))),
+    }
+}
+
+/// `relation "x" does not exist` (42P01).
+pub(crate) fn undefined_relation(name: &str) -> PgError {
+    PgError::new(
+        SqlState::UNDEFINED_TABLE,
+        format!("relation \"{name}\" does not exist"),
+    )
+}
+
+/// `NOTICE: ... skipping` for IF [NOT] EXISTS.
+pub(crate) fn skipping(code: SqlState, message: String) -> PgError {
+    PgError {
+        code,
+        ..PgError::notice(message)
+    }
+}

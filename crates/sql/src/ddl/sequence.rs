@@ -1,0 +1,226 @@
+//! CREATE SEQUENCE / DROP SEQUENCE, and the owned sequences of serial columns
+//! (PostgreSQL's `commands/sequence.c`). Values themselves (`nextval`) are the
+//! storage layer's; this module validates options and writes definitions.
+
+use sqlparser::ast::ObjectName;
+use tandem_expr::ExecContext;
+use tandem_storage::SequenceDef;
+use tandem_types::{DataType, Oid, PgError, PgResult, SqlState};
+
+use super::{skipping, undefined_relation};
+use crate::front_parser::SequenceStmt;
+use crate::session::Session;
+use crate::types::{front_relation_name, parse_type_name, relation_name};
+
+fn invalid(msg: String) -> PgError {
+    PgError::new(SqlState::INVALID_PARAMETER_VALUE, msg)
+}
+
+/// Builds a validated definition from options (PostgreSQL's `init_params`).
+pub(crate) fn build_def(
+    oid: Oid,
+    name: &str,
+    data_type: DataType,
+    opts: &SequenceStmt,
+    owned_by: Option<(Oid, usize)>,
+) -> PgResult<SequenceDef> {
+    let (type_min, type_max) = match data_type {
+        DataType::Int2 => (i16::MIN as i64, i16::MAX as i64),
+        DataType::Int4 => (i32::MIN as i64, i32::MAX as i64),
+        DataType::Int8 => (i64::MIN, i64::MAX),
+        _ => {
+            return Err(invalid(
+                "sequence type must be smallint, integer, or bigint".into(),
+            ))
+        }
+    };
+    let increment = opts.increment.unwrap_or(1);
+    if increment == 0 {
+        return Err(invalid("INCREMENT must not be zero".into()));
+    }
+    let max_value = opts
+        .max_value
+        .flatten()
+        .unwrap_or(if increment > 0 { type_max } else { -1 });
+    let min_value = opts
+        .min_value
+        .flatten()
+        .unwrap_or(if increment > 0 { 1 } else { type_min });
+    let type_name = data_type.display_name();
+    if max_value > type_max || max_value < type_min {
+        return Err(invalid(format!(
+            "MAXVALUE ({max_value}) is out of range for sequence data type {type_name}"
+        )));
+    }
+    if min_value < type_min || min_value > type_max {
+        return Err(invalid(format!(
+            "MINVALUE ({min_value}) is out of range for sequence data type {type_name}"
+        )));
+    }
+    if min_value >= max_value {
+        return Err(invalid(format!(
+            "MINVALUE ({min_value}) must be less than MAXVALUE ({max_value})"
+        )));
+    }
+    let start = opts
+        .start
+        .unwrap_or(if increment > 0 { min_value } else { max_value });
+    if start < min_value {
+        return Err(invalid(format!(
+            "START value ({start}) cannot be less than MINVALUE ({min_value})"
+        )));
+    }
+    if start > max_value {
+        return Err(invalid(format!(
+            "START value ({start}) cannot be greater than MAXVALUE ({max_value})"
+        )));
+    }
+    let cache = opts.cache.unwrap_or(1);
+    if cache < 1 {
+        return Err(invalid(format!(
+            "CACHE ({cache}) must be greater than zero"
+        )));
+    }
+    Ok(SequenceDef {
+        oid,
+        schema: "public".into(),
+        name: name.to_string(),
+        data_type,
+        start,
+        increment,
+        min_value,
+        max_value,
+        cache,
+        cycle: opts.cycle.unwrap_or(false),
+        owned_by,
+    })
+}
+
+/// Is the name taken by any relation (table or sequence)?
+pub(crate) fn relation_exists(ctx: &ExecContext<'_>, name: &str) -> bool {
+    let cat = ctx.txn.catalog();
+    cat.table_by_name("public", name).is_some() || cat.sequence_by_name("public", name).is_some()
+}
+
+pub(crate) fn create(s: &mut Session, stmt: &SequenceStmt) -> PgResult<String> {
+    s.check_writable("CREATE SEQUENCE")?;
+    let name = front_relation_name(&stmt.name)?;
+    let data_type = match &stmt.type_name {
+        Some(t) => parse_type_name(t)?.0,
+        None => DataType::Int8,
+    };
+    s.with_ctx(&[], |ctx| {
+        if relation_exists(ctx, &name) {
+            if stmt.if_not_exists {
+                ctx.notices.push(skipping(
+                    SqlState::DUPLICATE_TABLE,
+                    format!("relation \"{name}\" already exists, skipping"),
+                ));
+                return Ok(());
+            }
+            return Err(PgError::new(
+                SqlState::DUPLICATE_TABLE,
+                format!("relation \"{name}\" already exists"),
+            ));
+        }
+        let owned_by = match &stmt.owned_by {
+            None => None,
+            Some((t, c)) => {
+                let tname = front_relation_name(t)?;
+                let cat = ctx.txn.catalog();
+                let table = cat
+                    .table_by_name("public", &tname)
+                    .ok_or_else(|| undefined_relation(t))?;
+                let pos = table
+                    .columns
+                    .iter()
+                    .position(|col| !col.dropped && col.name == *c)
+                    .ok_or_else(|| {
+                        PgError::new(
+                            SqlState::UNDEFINED_COLUMN,
+                            format!("column \"{c}\" of relation \"{tname}\" does not exist"),
+                        )
+                    })?;
+                Some((table.oid, pos))
+            }
+        };
+        let oid = ctx.txn.allocate_oid();
+        let def = build_def(oid, &name, data_type.clone(), stmt, owned_by)?;
+        ctx.txn.put_sequence(def)
+    })?;
+    Ok("CREATE SEQUENCE".into())
+}
+
+pub(crate) fn drop(s: &mut Session, names: &[ObjectName], if_exists: bool) -> PgResult<String> {
+    s.check_writable("DROP SEQUENCE")?;
+    let names = names
+        .iter()
+        .map(relation_name)
+        .collect::<PgResult<Vec<_>>>()?;
+    s.with_ctx(&[], |ctx| {
+        for name in &names {
+            let cat = ctx.txn.catalog();
+            match cat.sequence_by_name("public", name) {
+                Some(seq) => {
+                    let oid = seq.oid;
+                    ctx.txn.drop_sequence(oid)?;
+                }
+                None if if_exists => ctx.notices.push(skipping(
+                    SqlState::SUCCESSFUL_COMPLETION,
+                    format!("sequence \"{name}\" does not exist, skipping"),
+                )),
+                None => {
+                    return Err(PgError::new(
+                        SqlState::UNDEFINED_TABLE,
+                        format!("sequence \"{name}\" does not exist"),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok("DROP SEQUENCE".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_defaults_and_checks() {
+        let d =
+            build_def(Oid(1), "s", DataType::Int8, &SequenceStmt::default(), None).expect("valid");
+        assert_eq!(
+            (d.start, d.increment, d.min_value, d.max_value, d.cache),
+            (1, 1, 1, i64::MAX, 1)
+        );
+        let desc = SequenceStmt {
+            increment: Some(-1),
+            ..Default::default()
+        };
+        let d = build_def(Oid(1), "s", DataType::Int4, &desc, None).expect("valid");
+        assert_eq!(
+            (d.start, d.min_value, d.max_value),
+            (-1, i32::MIN as i64, -1)
+        );
+        let bad = SequenceStmt {
+            start: Some(0),
+            ..Default::default()
+        };
+        let e = build_def(Oid(1), "s", DataType::Int8, &bad, None).unwrap_err();
+        assert_eq!(
+            e.message,
+            "START value (0) cannot be less than MINVALUE (1)"
+        );
+        let zero = SequenceStmt {
+            increment: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(
+            build_def(Oid(1), "s", DataType::Int8, &zero, None)
+                .unwrap_err()
+                .message,
+            "INCREMENT must not be zero"
+        );
+    }
+}

@@ -1,0 +1,615 @@
+//! CREATE TABLE, ALTER TABLE, DROP TABLE, TRUNCATE (PostgreSQL's
+//! `commands/tablecmds.c`, `parser/parse_utilcmd.c` for serial expansion).
+//!
+//! Column defaults are stored as SQL text and evaluated by whoever inserts.
+//! `serial` columns expand as in PostgreSQL: an owned sequence `t_col_seq`, NOT
+//! NULL, `DEFAULT nextval('t_col_seq'::regclass)`. UNIQUE, CHECK and REFERENCES
+//! are refused (0A000) rather than accepted unenforced.
+
+use sqlparser::ast::{
+    AlterColumnOperation, AlterTable, AlterTableOperation, ColumnDef as AstColumnDef, ColumnOption,
+    CreateTable, CreateTableOptions, ObjectName, ReplicaIdentity as AstReplicaIdentity,
+    TableConstraint, Truncate, TruncateIdentityOption,
+};
+use tandem_expr::ExecContext;
+use tandem_storage::{ColumnDef, PrimaryKey, ReplicaIdentity, TableDef};
+use tandem_types::{Oid, PgError, PgResult, SqlState, Value};
+
+use super::sequence::{build_def, relation_exists};
+use super::{skipping, undefined_relation};
+use crate::front_parser::SequenceStmt;
+use crate::session::Session;
+use crate::types::{ident, parse_type_name, relation_name, Serial};
+
+/// A column being defined, before the table has an oid.
+struct NewColumn {
+    def: ColumnDef,
+    serial: Option<Serial>,
+    primary_key: bool,
+}
+
+fn duplicate_column(name: &str) -> PgError {
+    PgError::new(
+        SqlState::DUPLICATE_COLUMN,
+        format!("column \"{name}\" specified more than once"),
+    )
+}
+
+fn column_missing(col: &str, table: &str) -> PgError {
+    PgError::new(
+        SqlState::UNDEFINED_COLUMN,
+        format!("column \"{col}\" of relation \"{table}\" does not exist"),
+    )
+}
+
+fn multiple_pk(table: &str) -> PgError {
+    PgError::new(
+        SqlState::INVALID_TABLE_DEFINITION,
+        format!("multiple primary keys for table \"{table}\" are not allowed"),
+    )
+}
+
+/// Translates a column definition (type and column constraints).
+fn column_from_ast(c: &AstColumnDef) -> PgResult<NewColumn> {
+    let name = ident(&c.name);
+    let (data_type, serial) = parse_type_name(&c.data_type.to_string())?;
+    let mut col = NewColumn {
+        def: ColumnDef {
+            name,
+            data_type,
+            not_null: serial.is_some(),
+            default: None,
+            dropped: false,
+        },
+        serial,
+        primary_key: false,
+    };
+    for opt in &c.options {
+        match &opt.option {
+            ColumnOption::NotNull => col.def.not_null = true,
+            ColumnOption::Null => {
+                if col.serial.is_some() {
+                    return Err(PgError::syntax(format!(
+                        "conflicting NULL/NOT NULL declarations for column \"{}\" of table",
+                        col.def.name
+                    )));
+                }
+                col.def.not_null = false
+            }
+            ColumnOption::Default(e) => {
+                if col.serial.is_some() {
+                    return Err(PgError::syntax(format!(
+                        "multiple default values specified for column \"{}\"",
+                        col.def.name
+                    )));
+                }
+                col.def.default = Some(e.to_string());
+            }
+            ColumnOption::PrimaryKey(_) => {
+                col.primary_key = true;
+                col.def.not_null = true;
+            }
+            ColumnOption::Unique(_) => return Err(PgError::unsupported("UNIQUE constraints")),
+            ColumnOption::Check(_) => return Err(PgError::unsupported("CHECK constraints")),
+            ColumnOption::ForeignKey(_) => {
+                return Err(PgError::unsupported("REFERENCES constraints"))
+            }
+            ColumnOption::Generated { .. } | ColumnOption::Identity(_) => {
+                return Err(PgError::unsupported("identity and generated columns"))
+            }
+            ColumnOption::Collation(_) => return Err(PgError::unsupported("COLLATE")),
+            other => return Err(PgError::unsupported(format!("column option {other}"))),
+        }
+    }
+    Ok(col)
+}
+
+/// Column names of a PRIMARY KEY constraint.
+fn pk_columns(pk: &sqlparser::ast::PrimaryKeyConstraint) -> PgResult<Vec<String>> {
+    pk.columns
+        .iter()
+        .map(|c| match &c.column.expr {
+            sqlparser::ast::Expr::Identifier(i) => Ok(ident(i)),
+            other => Err(PgError::syntax(format!(
+                "syntax error at or near \"{other}\""
+            ))),
+        })
+        .collect()
+}
+
+/// Creates serial sequences for `cols` of table `table` and sets their defaults.
+fn create_serial_sequences(
+    ctx: &mut ExecContext<'_>,
+    table: &str,
+    table_oid: Oid,
+    cols: &mut [ColumnDef],
+    serials: &[(usize, Serial)],
+) -> PgResult<()> {
+    for &(pos, kind) in serials {
+        let col = &mut cols[pos];
+        let mut seq_name = format!("{table}_{}_seq", col.name);
+        let mut n = 0;
+        while relation_exists(ctx, &seq_name) {
+            n += 1;
+            seq_name = format!("{table}_{}_seq{n}", col.name);
+        }
+        let opts = SequenceStmt {
+            max_value: Some(Some(kind.max_value())),
+            ..Default::default()
+        };
+        let oid = ctx.txn.allocate_oid();
+        let def = build_def(
+            oid,
+            &seq_name,
+            col.data_type.clone(),
+            &opts,
+            Some((table_oid, pos)),
+        )?;
+        ctx.txn.put_sequence(def)?;
+        col.default = Some(format!("nextval('{seq_name}'::regclass)"));
+    }
+    Ok(())
+}
+
+pub(crate) fn create(s: &mut Session, ct: &CreateTable) -> PgResult<String> {
+    s.check_writable("CREATE TABLE")?;
+    if ct.query.is_some() {
+        return Err(PgError::unsupported("CREATE TABLE AS"));
+    }
+    if ct.like.is_some() || ct.clone.is_some() || ct.inherits.is_some() || ct.partition_by.is_some()
+    {
+        return Err(PgError::unsupported("this form of CREATE TABLE"));
+    }
+    if ct.temporary {
+        return Err(PgError::unsupported("temporary tables"));
+    }
+    match &ct.table_options {
+        CreateTableOptions::None | CreateTableOptions::With(_) => {}
+        _ => return Err(PgError::unsupported("this form of CREATE TABLE")),
+    }
+    let name = relation_name(&ct.name)?;
+    let mut cols: Vec<NewColumn> = ct
+        .columns
+        .iter()
+        .map(column_from_ast)
+        .collect::<PgResult<_>>()?;
+    for (i, c) in cols.iter().enumerate() {
+        if cols[..i].iter().any(|o| o.def.name == c.def.name) {
+            return Err(duplicate_column(&c.def.name));
+        }
+    }
+    let mut pk: Option<(Option<String>, Vec<usize>)> = None;
+    for (i, c) in cols.iter().enumerate() {
+        if c.primary_key {
+            if pk.is_some() {
+                return Err(multiple_pk(&name));
+            }
+            pk = Some((None, vec![i]));
+        }
+    }
+    for con in &ct.constraints {
+        match con {
+            TableConstraint::PrimaryKey(p) => {
+                if pk.is_some() {
+                    return Err(multiple_pk(&name));
+                }
+                let mut positions = Vec::new();
+                for cname in pk_columns(p)? {
+                    let pos = cols
+                        .iter()
+                        .position(|c| c.def.name == cname)
+                        .ok_or_else(|| {
+                            PgError::new(
+                                SqlState::UNDEFINED_COLUMN,
+                                format!("column \"{cname}\" named in key does not exist"),
+                            )
+                        })?;
+                    cols[pos].def.not_null = true;
+                    positions.push(pos);
+                }
+                pk = Some((p.name.as_ref().map(ident), positions));
+            }
+            TableConstraint::Unique(_) => return Err(PgError::unsupported("UNIQUE constraints")),
+            TableConstraint::Check(_) => return Err(PgError::unsupported("CHECK constraints")),
+            TableConstraint::ForeignKey(_) => {
+                return Err(PgError::unsupported("FOREIGN KEY constraints"))
+            }
+            _ => return Err(PgError::unsupported("this table constraint")),
+        }
+    }
+    let serials: Vec<(usize, Serial)> = cols
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.serial.map(|k| (i, k)))
+        .collect();
+    let if_not_exists = ct.if_not_exists;
+    s.with_ctx(&[], |ctx| {
+        if relation_exists(ctx, &name) {
+            if if_not_exists {
+                ctx.notices.push(skipping(
+                    SqlState::DUPLICATE_TABLE,
+                    format!("relation \"{name}\" already exists, skipping"),
+                ));
+                return Ok(());
+            }
+            return Err(PgError::new(
+                SqlState::DUPLICATE_TABLE,
+                format!("relation \"{name}\" already exists"),
+            ));
+        }
+        let oid = ctx.txn.allocate_oid();
+        let mut columns: Vec<ColumnDef> = cols.into_iter().map(|c| c.def).collect();
+        create_serial_sequences(ctx, &name, oid, &mut columns, &serials)?;
+        let def = TableDef {
+            oid,
+            schema: "public".into(),
+            name: name.clone(),
+            columns,
+            primary_key: pk.map(|(n, columns)| PrimaryKey {
+                name: n.unwrap_or_else(|| format!("{name}_pkey")),
+                columns,
+            }),
+            replica_identity: ReplicaIdentity::Default,
+            owner: Oid(ctx.session.user_oid),
+        };
+        ctx.txn.put_table(def, None)
+    })?;
+    Ok("CREATE TABLE".into())
+}
+
+/// The table definition by name, or 42P01.
+fn lookup(ctx: &ExecContext<'_>, name: &str) -> PgResult<TableDef> {
+    ctx.txn
+        .catalog()
+        .table_by_name("public", name)
+        .map(|t| (**t).clone())
+        .ok_or_else(|| undefined_relation(name))
+}
+
+fn has_rows(ctx: &ExecContext<'_>, table: Oid, col: Option<usize>) -> PgResult<bool> {
+    let mut found = false;
+    ctx.txn.scan(table, &mut |_, row| {
+        let hit = match col {
+            None => true,
+            Some(c) => row.get(c).is_none_or(Value::is_null),
+        };
+        if hit {
+            found = true;
+        }
+        Ok(!hit)
+    })?;
+    Ok(found)
+}
+
+pub(crate) fn alter(s: &mut Session, at: &AlterTable) -> PgResult<String> {
+    s.check_writable("ALTER TABLE")?;
+    let name = relation_name(&at.name)?;
+    let if_exists = at.if_exists;
+    s.with_ctx(&[], |ctx| {
+        if if_exists && ctx.txn.catalog().table_by_name("public", &name).is_none() {
+            ctx.notices.push(skipping(
+                SqlState::SUCCESSFUL_COMPLETION,
+                format!("relation \"{name}\" does not exist, skipping"),
+            ));
+            return Ok(());
+        }
+        for op in &at.operations {
+            alter_one(ctx, &name, op)?;
+        }
+        Ok(())
+    })?;
+    Ok("ALTER TABLE".into())
+}
+
+fn find_column(def: &TableDef, col: &str) -> Option<usize> {
+    def.columns.iter().position(|c| !c.dropped && c.name == col)
+}
+
+fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -> PgResult<()> {
+    let mut def = lookup(ctx, table)?;
+    match op {
+        AlterTableOperation::AddColumn {
+            if_not_exists,
+            column_def,
+            ..
+        } => {
+            let col = column_from_ast(column_def)?;
+            if find_column(&def, &col.def.name).is_some() {
+                if *if_not_exists {
+                    ctx.notices.push(skipping(
+                        SqlState::DUPLICATE_COLUMN,
+                        format!(
+                            "column \"{}\" of relation \"{table}\" already exists, skipping",
+                            col.def.name
+                        ),
+                    ));
+                    return Ok(());
+                }
+                return Err(PgError::new(
+                    SqlState::DUPLICATE_COLUMN,
+                    format!(
+                        "column \"{}\" of relation \"{table}\" already exists",
+                        col.def.name
+                    ),
+                ));
+            }
+            if col.serial.is_some() {
+                return Err(PgError::unsupported("adding a serial column"));
+            }
+            if col.primary_key {
+                return Err(PgError::unsupported("ADD COLUMN ... PRIMARY KEY"));
+            }
+            let fill = match &col.def.default {
+                Some(d) => Some(tandem_query::eval_expr_text(
+                    d,
+                    Some(&col.def.data_type),
+                    ctx,
+                )?),
+                None => None,
+            };
+            if col.def.not_null
+                && fill.as_ref().is_none_or(Value::is_null)
+                && has_rows(ctx, def.oid, None)?
+            {
+                return Err(PgError::new(
+                    SqlState::NOT_NULL_VIOLATION,
+                    format!(
+                        "column \"{}\" of relation \"{table}\" contains null values",
+                        col.def.name
+                    ),
+                ));
+            }
+            def.columns.push(col.def);
+            ctx.txn.put_table(def, fill)
+        }
+        AlterTableOperation::DropColumn {
+            column_names,
+            if_exists,
+            ..
+        } => {
+            for cname in column_names.iter().map(ident) {
+                let Some(pos) = find_column(&def, &cname) else {
+                    if *if_exists {
+                        ctx.notices.push(skipping(
+                            SqlState::SUCCESSFUL_COMPLETION,
+                            format!("column \"{cname}\" of relation \"{table}\" does not exist, skipping"),
+                        ));
+                        continue;
+                    }
+                    return Err(column_missing(&cname, table));
+                };
+                if def
+                    .primary_key
+                    .as_ref()
+                    .is_some_and(|pk| pk.columns.contains(&pos))
+                {
+                    return Err(PgError::unsupported("dropping a primary key column"));
+                }
+                def.columns[pos].dropped = true;
+                def.columns[pos].not_null = false;
+                def.columns[pos].default = None;
+                def.columns[pos].name = format!("........pg.dropped.{}........", pos + 1);
+                drop_owned_sequences(ctx, def.oid, Some(pos))?;
+            }
+            ctx.txn.put_table(def, None)
+        }
+        AlterTableOperation::AddConstraint { constraint, .. } => match constraint {
+            TableConstraint::PrimaryKey(p) => {
+                if def.primary_key.is_some() {
+                    return Err(multiple_pk(table));
+                }
+                let mut positions = Vec::new();
+                for cname in pk_columns(p)? {
+                    let pos = find_column(&def, &cname).ok_or_else(|| {
+                        PgError::new(
+                            SqlState::UNDEFINED_COLUMN,
+                            format!("column \"{cname}\" of relation \"{table}\" does not exist"),
+                        )
+                    })?;
+                    positions.push(pos);
+                }
+                let pk = PrimaryKey {
+                    name: p
+                        .name
+                        .as_ref()
+                        .map(ident)
+                        .unwrap_or_else(|| format!("{table}_pkey")),
+                    columns: positions.clone(),
+                };
+                ctx.txn.add_primary_key(def.oid, pk)?;
+                let mut def = lookup(ctx, table)?;
+                if positions.iter().any(|&p| !def.columns[p].not_null) {
+                    for p in positions {
+                        def.columns[p].not_null = true;
+                    }
+                    ctx.txn.put_table(def, None)?;
+                }
+                Ok(())
+            }
+            TableConstraint::Unique(_) => Err(PgError::unsupported("UNIQUE constraints")),
+            TableConstraint::Check(_) => Err(PgError::unsupported("CHECK constraints")),
+            TableConstraint::ForeignKey(_) => Err(PgError::unsupported("FOREIGN KEY constraints")),
+            _ => Err(PgError::unsupported("this table constraint")),
+        },
+        AlterTableOperation::AlterColumn { column_name, op } => {
+            let cname = ident(column_name);
+            let pos = find_column(&def, &cname).ok_or_else(|| column_missing(&cname, table))?;
+            match op {
+                AlterColumnOperation::SetNotNull => {
+                    if !def.columns[pos].not_null && has_rows(ctx, def.oid, Some(pos))? {
+                        return Err(PgError::new(
+                            SqlState::NOT_NULL_VIOLATION,
+                            format!(
+                                "column \"{cname}\" of relation \"{table}\" contains null values"
+                            ),
+                        ));
+                    }
+                    def.columns[pos].not_null = true;
+                }
+                AlterColumnOperation::DropNotNull => {
+                    if def
+                        .primary_key
+                        .as_ref()
+                        .is_some_and(|pk| pk.columns.contains(&pos))
+                    {
+                        return Err(PgError::new(
+                            SqlState::INVALID_TABLE_DEFINITION,
+                            format!("column \"{cname}\" is in a primary key"),
+                        ));
+                    }
+                    def.columns[pos].not_null = false;
+                }
+                AlterColumnOperation::SetDefault { value } => {
+                    def.columns[pos].default = Some(value.to_string())
+                }
+                AlterColumnOperation::DropDefault => def.columns[pos].default = None,
+                AlterColumnOperation::SetDataType { .. } => {
+                    return Err(PgError::unsupported("ALTER COLUMN TYPE"))
+                }
+                AlterColumnOperation::AddGenerated { .. } => {
+                    return Err(PgError::unsupported("identity columns"))
+                }
+            }
+            ctx.txn.put_table(def, None)
+        }
+        AlterTableOperation::ReplicaIdentity { identity } => {
+            def.replica_identity = match identity {
+                AstReplicaIdentity::Default => ReplicaIdentity::Default,
+                AstReplicaIdentity::Full => ReplicaIdentity::Full,
+                AstReplicaIdentity::Nothing => ReplicaIdentity::Nothing,
+                AstReplicaIdentity::Index(_) => {
+                    return Err(PgError::unsupported("REPLICA IDENTITY USING INDEX"))
+                }
+            };
+            ctx.txn.put_table(def, None)
+        }
+        AlterTableOperation::RenameColumn {
+            old_column_name,
+            new_column_name,
+        } => {
+            let old = ident(old_column_name);
+            let new = ident(new_column_name);
+            let pos = find_column(&def, &old).ok_or_else(|| column_missing(&old, table))?;
+            if find_column(&def, &new).is_some() {
+                return Err(PgError::new(
+                    SqlState::DUPLICATE_COLUMN,
+                    format!("column \"{new}\" of relation \"{table}\" already exists"),
+                ));
+            }
+            def.columns[pos].name = new;
+            ctx.txn.put_table(def, None)
+        }
+        AlterTableOperation::RenameTable { table_name } => {
+            let new_name = match table_name {
+                sqlparser::ast::RenameTableNameKind::To(n)
+                | sqlparser::ast::RenameTableNameKind::As(n) => relation_name(n)?,
+            };
+            if relation_exists(ctx, &new_name) {
+                return Err(PgError::new(
+                    SqlState::DUPLICATE_TABLE,
+                    format!("relation \"{new_name}\" already exists"),
+                ));
+            }
+            def.name = new_name;
+            ctx.txn.put_table(def, None)
+        }
+        other => Err(PgError::unsupported(format!(
+            "ALTER TABLE {}",
+            op_name(other)
+        ))),
+    }
+}
+
+fn op_name(op: &AlterTableOperation) -> String {
+    let text = op.to_string();
+    text.split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Drops sequences owned by the table (or by one of its columns).
+fn drop_owned_sequences(
+    ctx: &mut ExecContext<'_>,
+    table: Oid,
+    column: Option<usize>,
+) -> PgResult<()> {
+    let owned: Vec<Oid> = ctx
+        .txn
+        .catalog()
+        .sequences
+        .values()
+        .filter(|s| {
+            s.owned_by
+                .is_some_and(|(t, c)| t == table && column.is_none_or(|col| col == c))
+        })
+        .map(|s| s.oid)
+        .collect();
+    for oid in owned {
+        ctx.txn.drop_sequence(oid)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn drop(s: &mut Session, names: &[ObjectName], if_exists: bool) -> PgResult<String> {
+    s.check_writable("DROP TABLE")?;
+    let names = names
+        .iter()
+        .map(relation_name)
+        .collect::<PgResult<Vec<_>>>()?;
+    s.with_ctx(&[], |ctx| {
+        let mut oids = Vec::new();
+        for name in &names {
+            match ctx.txn.catalog().table_by_name("public", name) {
+                Some(t) => oids.push(t.oid),
+                None if if_exists => ctx.notices.push(skipping(
+                    SqlState::SUCCESSFUL_COMPLETION,
+                    format!("table \"{name}\" does not exist, skipping"),
+                )),
+                None => {
+                    return Err(PgError::new(
+                        SqlState::UNDEFINED_TABLE,
+                        format!("table \"{name}\" does not exist"),
+                    ))
+                }
+            }
+        }
+        for oid in oids {
+            drop_owned_sequences(ctx, oid, None)?;
+            ctx.txn.drop_table(oid)?;
+        }
+        Ok(())
+    })?;
+    Ok("DROP TABLE".into())
+}
+
+pub(crate) fn truncate(s: &mut Session, t: &Truncate) -> PgResult<String> {
+    s.check_writable("TRUNCATE TABLE")?;
+    let names = t
+        .table_names
+        .iter()
+        .map(|n| relation_name(&n.name))
+        .collect::<PgResult<Vec<_>>>()?;
+    let restart = matches!(t.identity, Some(TruncateIdentityOption::Restart));
+    s.with_ctx(&[], |ctx| {
+        let cat = ctx.txn.catalog();
+        let oids = names
+            .iter()
+            .map(|n| {
+                cat.table_by_name("public", n)
+                    .map(|t| t.oid)
+                    .ok_or_else(|| undefined_relation(n))
+            })
+            .collect::<PgResult<Vec<_>>>()?;
+        ctx.txn.truncate(&oids)?;
+        if restart {
+            for seq in cat.sequences.values() {
+                if seq.owned_by.is_some_and(|(t, _)| oids.contains(&t)) {
+                    ctx.db.setval(seq.oid, seq.start, false)?;
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok("TRUNCATE TABLE".into())
+}

@@ -1,0 +1,1037 @@
+//! The front of parsing: splits a query string into statements and parses each one,
+//! by hand for what sqlparser 0.63 rejects or gets wrong, by sqlparser otherwise
+//! (PostgreSQL's `parser/scan.l` + `gram.y` roles, much reduced).
+//!
+//! Splitting (on `;` outside quotes, dollar quotes and comments) and tokenizing
+//! live in [`crate::scan`]. Every piece is
+//! parsed before anything runs, as PostgreSQL parses a whole message first: one
+//! syntax error means no statement of the message executes.
+//!
+//! Hand-parsed ([`FrontStmt`]): `ALTER SYSTEM`, `CHECKPOINT`, `VACUUM`, `ANALYZE`,
+//! `COPY`, `CREATE SEQUENCE` (sqlparser wants a fixed option order),
+//! `CREATE/ALTER/DROP PUBLICATION/SUBSCRIPTION` (0A000 for now, routed here so the
+//! later implementation slots in). `CREATE USER` is rewritten in place to
+//! `CREATE ROLE` (same length, so error positions stay right) and flagged.
+//!
+//! Errors carry PostgreSQL's text and a 1-based character position into the whole
+//! query string: `42601 syntax error at or near "x"`, `syntax error at end of input`.
+
+use sqlparser::ast::Statement;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+use tandem_types::{PgError, PgResult, SqlState};
+
+pub(crate) use crate::scan::{lex, split_statements, Piece, Tok, Token};
+
+/// One parsed statement with its source text.
+#[derive(Clone, Debug)]
+pub(crate) struct ParsedStmt {
+    pub kind: StmtKind,
+    /// The statement's own text (without the `;`).
+    pub text: String,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum StmtKind {
+    /// Parsed by sqlparser. `create_user` marks a rewritten `CREATE USER`.
+    Sql {
+        stmt: Box<Statement>,
+        create_user: bool,
+    },
+    Front(FrontStmt),
+}
+
+/// Statements the hand-written parser owns.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum FrontStmt {
+    /// `ALTER SYSTEM SET name = value` (`Some`), `RESET name` / `SET name TO DEFAULT`
+    /// (`None`); `RESET ALL` has name `all`.
+    AlterSystem {
+        name: String,
+        value: Option<String>,
+    },
+    Checkpoint,
+    Vacuum {
+        tables: Vec<String>,
+        analyze: bool,
+    },
+    Analyze {
+        tables: Vec<String>,
+    },
+    Copy(CopyStmt),
+    CreateSequence(SequenceStmt),
+    /// Recognised but not implemented yet; the string names the construct.
+    Unsupported(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum CopySource {
+    Table {
+        name: String,
+        columns: Vec<String>,
+    },
+    /// `COPY (query) TO STDOUT`
+    Query(Box<Statement>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CopyFormat {
+    Text,
+    Csv,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct CopyStmt {
+    pub source: CopySource,
+    /// true: `FROM STDIN`; false: `TO STDOUT`
+    pub from: bool,
+    pub format: CopyFormat,
+    pub delimiter: Option<u8>,
+    pub null: Option<String>,
+    pub header: bool,
+    pub quote: Option<u8>,
+    pub escape: Option<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub(crate) struct SequenceStmt {
+    pub name: String,
+    pub if_not_exists: bool,
+    pub type_name: Option<String>,
+    pub increment: Option<i64>,
+    /// `Some(None)` is `NO MINVALUE`.
+    pub min_value: Option<Option<i64>>,
+    pub max_value: Option<Option<i64>>,
+    pub start: Option<i64>,
+    pub cache: Option<i64>,
+    pub cycle: Option<bool>,
+    /// `OWNED BY t.c`
+    pub owned_by: Option<(String, String)>,
+}
+
+/// Parses a whole simple-query string. Empty result: EmptyQueryResponse.
+pub(crate) fn parse_query(sql: &str) -> PgResult<Vec<ParsedStmt>> {
+    split_statements(sql)
+        .into_iter()
+        .map(|piece| parse_piece(sql, &piece))
+        .collect()
+}
+
+/// Parses one statement (extended protocol Parse: the string must hold at most one).
+pub(crate) fn parse_single(sql: &str) -> PgResult<Option<ParsedStmt>> {
+    let mut stmts = parse_query(sql)?;
+    if stmts.len() > 1 {
+        return Err(PgError::syntax(
+            "cannot insert multiple commands into a prepared statement",
+        ));
+    }
+    Ok(stmts.pop())
+}
+
+fn parse_piece(whole: &str, piece: &Piece<'_>) -> PgResult<ParsedStmt> {
+    let base = whole[..piece.offset].chars().count();
+    let text = piece.text.to_string();
+    let toks = lex(piece.text)
+        .map_err(|(msg, at)| PgError::syntax(msg).with_position(char_pos(piece.text, at, base)))?;
+    let words: Vec<&str> = toks
+        .iter()
+        .take(3)
+        .map(|t| t.word().unwrap_or(""))
+        .collect();
+    let w = |i: usize| words.get(i).copied().unwrap_or("");
+    let front = matches!(
+        (w(0), w(1)),
+        ("alter", "system")
+            | ("checkpoint" | "vacuum" | "analyze" | "analyse" | "copy", _)
+            | ("create", "sequence")
+            | ("create" | "alter" | "drop", "publication" | "subscription")
+    );
+    if front {
+        let mut p = FrontParser {
+            toks: &toks,
+            pos: 0,
+            text: piece.text,
+            base,
+            terminated: piece.terminated,
+        };
+        let stmt = p.statement()?;
+        return Ok(ParsedStmt {
+            kind: StmtKind::Front(stmt),
+            text,
+        });
+    }
+    let mut sql_text = piece.text.to_string();
+    let create_user = w(0) == "create" && w(1) == "user";
+    if create_user {
+        if let Some(t) = toks.get(1) {
+            sql_text.replace_range(t.start..t.end, "ROLE");
+        }
+    }
+    let stmt = parse_with_sqlparser(&sql_text, piece.text, base, piece.terminated)?;
+    Ok(ParsedStmt {
+        kind: StmtKind::Sql {
+            stmt: Box::new(stmt),
+            create_user,
+        },
+        text,
+    })
+}
+
+/// Runs sqlparser on one statement's text; maps its errors to PostgreSQL's.
+fn parse_with_sqlparser(
+    sql: &str,
+    original: &str,
+    base: usize,
+    terminated: bool,
+) -> PgResult<Statement> {
+    let dialect = PostgreSqlDialect {};
+    let result = Parser::new(&dialect)
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_statements());
+    match result {
+        Ok(mut stmts) if stmts.len() == 1 => Ok(stmts.remove(0)),
+        Ok(_) => Err(PgError::syntax("syntax error at or near \";\"")),
+        Err(e) => Err(map_parser_error(&e.to_string(), original, base, terminated)),
+    }
+}
+
+/// Turns sqlparser's "Expected: X, found: T at Line: L, Column: C" into
+/// `syntax error at or near "T"` with PostgreSQL's position.
+fn map_parser_error(msg: &str, text: &str, base: usize, terminated: bool) -> PgError {
+    let end_of_input = || {
+        if terminated {
+            PgError::syntax("syntax error at or near \";\"")
+                .with_position((base + text.chars().count() + 1) as u32)
+        } else {
+            PgError::syntax("syntax error at end of input")
+                .with_position((base + text.chars().count() + 1) as u32)
+        }
+    };
+    let loc = parse_location(msg);
+    if msg.contains("Unterminated string literal") {
+        if let Some((l, c)) = loc {
+            let at = line_col_to_byte(text, l, c);
+            let rest = &text[at..];
+            return PgError::syntax(format!("unterminated quoted string at or near \"{rest}\""))
+                .with_position(char_pos(text, at, base));
+        }
+    }
+    if let Some(idx) = msg.find("found: ") {
+        let after = &msg[idx + 7..];
+        let token = match after.rfind(" at Line: ") {
+            Some(e) => &after[..e],
+            None => after,
+        };
+        if token == "EOF" {
+            return end_of_input();
+        }
+        if let Some((l, c)) = loc {
+            let at = line_col_to_byte(text, l, c);
+            let tok = token_text_at(text, at).unwrap_or(token);
+            return PgError::syntax(format!("syntax error at or near \"{tok}\""))
+                .with_position(char_pos(text, at, base));
+        }
+        return PgError::syntax(format!("syntax error at or near \"{token}\""));
+    }
+    if msg.contains("EOF") {
+        return end_of_input();
+    }
+    PgError::syntax(format!(
+        "syntax error: {}",
+        msg.trim_start_matches("sql parser error: ")
+    ))
+}
+
+fn parse_location(msg: &str) -> Option<(usize, usize)> {
+    let idx = msg.rfind("Line: ")?;
+    let rest = &msg[idx + 6..];
+    let comma = rest.find(',')?;
+    let line: usize = rest[..comma].trim().parse().ok()?;
+    let cidx = rest.find("Column: ")?;
+    let col: String = rest[cidx + 8..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    Some((line, col.parse().ok()?))
+}
+
+/// Byte offset of 1-based (line, column) (columns count characters).
+fn line_col_to_byte(text: &str, line: usize, col: usize) -> usize {
+    let mut cur_line = 1;
+    let mut cur_col = 1;
+    for (i, ch) in text.char_indices() {
+        if cur_line == line && cur_col == col {
+            return i;
+        }
+        if ch == '\n' {
+            cur_line += 1;
+            cur_col = 1;
+        } else {
+            cur_col += 1;
+        }
+    }
+    text.len()
+}
+
+/// The source text of the token starting at byte `at` (as PostgreSQL quotes it).
+fn token_text_at(text: &str, at: usize) -> Option<&str> {
+    let toks = lex(&text[at..]).ok()?;
+    let t = toks.first()?;
+    (t.start == 0 || text[at..at + t.start].trim().is_empty())
+        .then(|| &text[at + t.start..at + t.end])
+}
+
+fn char_pos(text: &str, byte: usize, base: usize) -> u32 {
+    let byte = byte.min(text.len());
+    (base + text[..byte].chars().count() + 1) as u32
+}
+
+// ---------------------------------------------------------------------------
+// The hand-written statement parser.
+
+struct FrontParser<'a> {
+    toks: &'a [Token],
+    pos: usize,
+    text: &'a str,
+    base: usize,
+    terminated: bool,
+}
+
+impl<'a> FrontParser<'a> {
+    fn peek(&self) -> Option<&'a Token> {
+        self.toks.get(self.pos)
+    }
+
+    fn peek_word(&self) -> Option<&'a str> {
+        self.peek().and_then(|t| t.word())
+    }
+
+    fn error(&self) -> PgError {
+        match self.peek() {
+            Some(t) => PgError::syntax(format!(
+                "syntax error at or near \"{}\"",
+                &self.text[t.start..t.end]
+            ))
+            .with_position(char_pos(self.text, t.start, self.base)),
+            None => {
+                let msg = if self.terminated {
+                    "syntax error at or near \";\""
+                } else {
+                    "syntax error at end of input"
+                };
+                PgError::syntax(msg)
+                    .with_position((self.base + self.text.chars().count() + 1) as u32)
+            }
+        }
+    }
+
+    fn eat_word(&mut self, w: &str) -> bool {
+        if self.peek_word() == Some(w) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect_word(&mut self, w: &str) -> PgResult<()> {
+        if self.eat_word(w) {
+            Ok(())
+        } else {
+            Err(self.error())
+        }
+    }
+
+    fn eat_punct(&mut self, c: char) -> bool {
+        if matches!(self.peek(), Some(Token { tok: Tok::Punct(p), .. }) if *p == c) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect_punct(&mut self, c: char) -> PgResult<()> {
+        if self.eat_punct(c) {
+            Ok(())
+        } else {
+            Err(self.error())
+        }
+    }
+
+    fn at_end(&self) -> bool {
+        self.pos >= self.toks.len()
+    }
+
+    fn expect_end(&self) -> PgResult<()> {
+        if self.at_end() {
+            Ok(())
+        } else {
+            Err(self.error())
+        }
+    }
+
+    /// Any identifier (quoted or not).
+    fn ident(&mut self) -> PgResult<String> {
+        match self.peek() {
+            Some(Token {
+                tok: Tok::Word { text, .. },
+                ..
+            }) => {
+                self.pos += 1;
+                Ok(text.clone())
+            }
+            _ => Err(self.error()),
+        }
+    }
+
+    /// `name` or `schema.name` (kept as written, dots included).
+    fn qualified_name(&mut self) -> PgResult<String> {
+        let mut name = self.ident()?;
+        while self.eat_punct('.') {
+            name.push('.');
+            name.push_str(&self.ident()?);
+        }
+        Ok(name)
+    }
+
+    fn string(&mut self) -> PgResult<String> {
+        match self.peek() {
+            Some(Token {
+                tok: Tok::Str(s), ..
+            }) => {
+                self.pos += 1;
+                Ok(s.clone())
+            }
+            _ => Err(self.error()),
+        }
+    }
+
+    fn signed_int(&mut self) -> PgResult<i64> {
+        let neg = self.eat_punct('-');
+        if !neg {
+            self.eat_punct('+');
+        }
+        match self.peek() {
+            Some(Token {
+                tok: Tok::Num(n), ..
+            }) => {
+                let v: i64 = n.parse().map_err(|_| self.error())?;
+                self.pos += 1;
+                Ok(if neg { -v } else { v })
+            }
+            _ => Err(self.error()),
+        }
+    }
+
+    fn statement(&mut self) -> PgResult<FrontStmt> {
+        let first = self.peek_word().unwrap_or("");
+        match first {
+            "alter" => {
+                self.pos += 1;
+                if self.eat_word("system") {
+                    return self.alter_system();
+                }
+                let what = self.ident()?;
+                Ok(FrontStmt::Unsupported(format!(
+                    "ALTER {}",
+                    what.to_uppercase()
+                )))
+            }
+            "create" | "drop" => {
+                self.pos += 1;
+                let what = self.ident()?;
+                if first == "create" && what == "sequence" {
+                    return self.create_sequence().map(FrontStmt::CreateSequence);
+                }
+                Ok(FrontStmt::Unsupported(format!(
+                    "{} {}",
+                    first.to_uppercase(),
+                    what.to_uppercase()
+                )))
+            }
+            "checkpoint" => {
+                self.pos += 1;
+                self.expect_end()?;
+                Ok(FrontStmt::Checkpoint)
+            }
+            "vacuum" => {
+                self.pos += 1;
+                self.vacuum()
+            }
+            "analyze" | "analyse" => {
+                self.pos += 1;
+                self.eat_word("verbose");
+                let tables = self.table_list()?;
+                Ok(FrontStmt::Analyze { tables })
+            }
+            "copy" => {
+                self.pos += 1;
+                self.copy().map(FrontStmt::Copy)
+            }
+            _ => Err(self.error()),
+        }
+    }
+
+    fn alter_system(&mut self) -> PgResult<FrontStmt> {
+        if self.eat_word("reset") {
+            let name = self.qualified_name()?;
+            self.expect_end()?;
+            return Ok(FrontStmt::AlterSystem { name, value: None });
+        }
+        self.expect_word("set")?;
+        let name = self.qualified_name()?;
+        if !self.eat_punct('=') {
+            self.expect_word("to")?;
+        }
+        if self.eat_word("default") {
+            self.expect_end()?;
+            return Ok(FrontStmt::AlterSystem { name, value: None });
+        }
+        let mut values = Vec::new();
+        loop {
+            values.push(self.setting_value()?);
+            if !self.eat_punct(',') {
+                break;
+            }
+        }
+        self.expect_end()?;
+        Ok(FrontStmt::AlterSystem {
+            name,
+            value: Some(values.join(", ")),
+        })
+    }
+
+    /// A setting value: string, (signed) number, or word.
+    fn setting_value(&mut self) -> PgResult<String> {
+        let neg = self.eat_punct('-');
+        let t = self.peek().ok_or_else(|| self.error())?;
+        let v = match &t.tok {
+            Tok::Str(s) if !neg => s.clone(),
+            Tok::Num(n) => {
+                if neg {
+                    format!("-{n}")
+                } else {
+                    n.clone()
+                }
+            }
+            Tok::Word { text, .. } if !neg => text.clone(),
+            _ => return Err(self.error()),
+        };
+        self.pos += 1;
+        Ok(v)
+    }
+
+    fn table_list(&mut self) -> PgResult<Vec<String>> {
+        let mut tables = Vec::new();
+        if self.at_end() {
+            return Ok(tables);
+        }
+        loop {
+            tables.push(self.qualified_name()?);
+            if self.eat_punct('(') {
+                // column list: accepted and ignored
+                while !self.eat_punct(')') {
+                    if self.at_end() {
+                        return Err(self.error());
+                    }
+                    self.pos += 1;
+                }
+            }
+            if !self.eat_punct(',') {
+                break;
+            }
+        }
+        self.expect_end()?;
+        Ok(tables)
+    }
+
+    fn vacuum(&mut self) -> PgResult<FrontStmt> {
+        let mut analyze = false;
+        if self.eat_punct('(') {
+            loop {
+                let opt = self.ident()?;
+                if opt == "analyze" || opt == "analyse" {
+                    analyze = true;
+                }
+                // optional boolean/number argument
+                if !matches!(
+                    self.peek(),
+                    Some(Token {
+                        tok: Tok::Punct(',' | ')'),
+                        ..
+                    })
+                ) {
+                    self.pos += 1;
+                }
+                if self.eat_punct(')') {
+                    break;
+                }
+                self.expect_punct(',')?;
+            }
+        } else {
+            loop {
+                match self.peek_word() {
+                    Some("full" | "freeze" | "verbose") => self.pos += 1,
+                    Some("analyze" | "analyse") => {
+                        analyze = true;
+                        self.pos += 1;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        let tables = self.table_list()?;
+        Ok(FrontStmt::Vacuum { tables, analyze })
+    }
+
+    fn copy(&mut self) -> PgResult<CopyStmt> {
+        let source = if matches!(
+            self.peek(),
+            Some(Token {
+                tok: Tok::Punct('('),
+                ..
+            })
+        ) {
+            let open = self.pos;
+            let mut depth = 0;
+            let mut close = None;
+            for (k, t) in self.toks.iter().enumerate().skip(open) {
+                match t.tok {
+                    Tok::Punct('(') => depth += 1,
+                    Tok::Punct(')') => {
+                        depth -= 1;
+                        if depth == 0 {
+                            close = Some(k);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let close = close.ok_or_else(|| {
+                self.pos = self.toks.len();
+                self.error()
+            })?;
+            let from = self.toks[open].end;
+            let to = self.toks[close].start;
+            let inner = &self.text[from..to];
+            let inner_base = self.base + self.text[..from].chars().count();
+            let stmt = parse_with_sqlparser(inner, inner, inner_base, false)?;
+            self.pos = close + 1;
+            CopySource::Query(Box::new(stmt))
+        } else {
+            let name = self.qualified_name()?;
+            let mut columns = Vec::new();
+            if self.eat_punct('(') {
+                loop {
+                    columns.push(self.ident()?);
+                    if self.eat_punct(')') {
+                        break;
+                    }
+                    self.expect_punct(',')?;
+                }
+            }
+            CopySource::Table { name, columns }
+        };
+        let from = if self.eat_word("from") {
+            true
+        } else if self.eat_word("to") {
+            false
+        } else {
+            return Err(self.error());
+        };
+        if let CopySource::Query(_) = source {
+            if from {
+                self.pos -= 1;
+                return Err(self.error());
+            }
+        }
+        match self.peek() {
+            Some(t) if t.word() == Some("stdin") && from => self.pos += 1,
+            Some(t) if t.word() == Some("stdout") && !from => self.pos += 1,
+            Some(Token {
+                tok: Tok::Str(_), ..
+            }) => {
+                return Err(PgError::unsupported(if from {
+                    "COPY FROM a file"
+                } else {
+                    "COPY TO a file"
+                }))
+            }
+            Some(t) if t.word() == Some("program") => {
+                return Err(PgError::unsupported("COPY PROGRAM"))
+            }
+            _ => return Err(self.error()),
+        }
+        let mut stmt = CopyStmt {
+            source,
+            from,
+            format: CopyFormat::Text,
+            delimiter: None,
+            null: None,
+            header: false,
+            quote: None,
+            escape: None,
+        };
+        self.eat_word("with");
+        if self.eat_punct('(') {
+            loop {
+                self.copy_option(&mut stmt, true)?;
+                if self.eat_punct(')') {
+                    break;
+                }
+                self.expect_punct(',')?;
+            }
+        } else {
+            while !self.at_end() {
+                self.copy_option(&mut stmt, false)?;
+            }
+        }
+        self.expect_end()?;
+        Ok(stmt)
+    }
+
+    /// One COPY option; `modern` is the parenthesized `(name value, ...)` syntax.
+    fn copy_option(&mut self, stmt: &mut CopyStmt, modern: bool) -> PgResult<()> {
+        let name = self.ident()?;
+        let single_byte = |p: &mut Self, what: &str| -> PgResult<u8> {
+            p.eat_word("as");
+            let s = p.string()?;
+            if s.len() != 1 {
+                return Err(PgError::new(
+                    SqlState::FEATURE_NOT_SUPPORTED,
+                    format!("COPY {what} must be a single one-byte character"),
+                ));
+            }
+            Ok(s.as_bytes()[0])
+        };
+        match name.as_str() {
+            "format" if modern => {
+                let f = self.ident()?;
+                stmt.format = match f.as_str() {
+                    "text" => CopyFormat::Text,
+                    "csv" => CopyFormat::Csv,
+                    "binary" => return Err(PgError::unsupported("COPY BINARY")),
+                    _ => {
+                        return Err(PgError::new(
+                            SqlState::INVALID_PARAMETER_VALUE,
+                            format!("COPY format \"{f}\" not recognized"),
+                        ))
+                    }
+                };
+            }
+            "csv" if !modern => stmt.format = CopyFormat::Csv,
+            "binary" if !modern => return Err(PgError::unsupported("COPY BINARY")),
+            "freeze" | "header" => {
+                let on = self.optional_bool(modern)?;
+                if name == "header" {
+                    stmt.header = on;
+                }
+            }
+            "delimiter" => stmt.delimiter = Some(single_byte(self, "delimiter")?),
+            "quote" => stmt.quote = Some(single_byte(self, "quote")?),
+            "escape" => stmt.escape = Some(single_byte(self, "escape")?),
+            "null" => {
+                self.eat_word("as");
+                stmt.null = Some(self.string()?);
+            }
+            "encoding" => {
+                let enc = self.string()?;
+                let e = enc.to_ascii_lowercase().replace(['-', '_'], "");
+                if e != "utf8" && e != "sqlascii" {
+                    return Err(PgError::unsupported(format!("COPY ENCODING '{enc}'")));
+                }
+            }
+            "force_quote" | "force_not_null" | "force_null" => {
+                return Err(PgError::unsupported(format!(
+                    "COPY {}",
+                    name.to_uppercase()
+                )))
+            }
+            _ => {
+                self.pos -= 1;
+                if modern {
+                    return Err(PgError::new(
+                        SqlState::SYNTAX_ERROR,
+                        format!("option \"{name}\" not recognized"),
+                    )
+                    .with_position(char_pos(
+                        self.text,
+                        self.toks[self.pos].start,
+                        self.base,
+                    )));
+                }
+                return Err(self.error());
+            }
+        }
+        Ok(())
+    }
+
+    /// `[true|false|on|off|1|0]` after a boolean option (modern syntax only).
+    fn optional_bool(&mut self, modern: bool) -> PgResult<bool> {
+        if !modern {
+            return Ok(true);
+        }
+        let t = match self.peek() {
+            Some(t) => t,
+            None => return Ok(true),
+        };
+        let v = match &t.tok {
+            Tok::Word { text, .. } => match text.as_str() {
+                "true" | "on" | "yes" => Some(true),
+                "false" | "off" | "no" => Some(false),
+                "match" => Some(true),
+                _ => None,
+            },
+            Tok::Num(n) if n == "1" => Some(true),
+            Tok::Num(n) if n == "0" => Some(false),
+            Tok::Str(s) => match s.to_ascii_lowercase().as_str() {
+                "true" | "on" => Some(true),
+                "false" | "off" => Some(false),
+                _ => None,
+            },
+            _ => return Ok(true),
+        };
+        match v {
+            Some(b) => {
+                self.pos += 1;
+                Ok(b)
+            }
+            None => Err(self.error()),
+        }
+    }
+
+    fn create_sequence(&mut self) -> PgResult<SequenceStmt> {
+        let mut s = SequenceStmt::default();
+        if self.eat_word("if") {
+            self.expect_word("not")?;
+            self.expect_word("exists")?;
+            s.if_not_exists = true;
+        }
+        s.name = self.qualified_name()?;
+        while !self.at_end() {
+            let w = self.ident()?;
+            match w.as_str() {
+                "as" => {
+                    let mut ty = self.ident()?;
+                    if ty == "double" || ty == "character" {
+                        ty.push(' ');
+                        ty.push_str(&self.ident()?);
+                    }
+                    s.type_name = Some(ty);
+                }
+                "increment" => {
+                    self.eat_word("by");
+                    s.increment = Some(self.signed_int()?);
+                }
+                "minvalue" => s.min_value = Some(Some(self.signed_int()?)),
+                "maxvalue" => s.max_value = Some(Some(self.signed_int()?)),
+                "start" => {
+                    self.eat_word("with");
+                    s.start = Some(self.signed_int()?);
+                }
+                "cache" => s.cache = Some(self.signed_int()?),
+                "cycle" => s.cycle = Some(true),
+                "no" => {
+                    let what = self.ident()?;
+                    match what.as_str() {
+                        "minvalue" => s.min_value = Some(None),
+                        "maxvalue" => s.max_value = Some(None),
+                        "cycle" => s.cycle = Some(false),
+                        _ => {
+                            self.pos -= 1;
+                            return Err(self.error());
+                        }
+                    }
+                }
+                "owned" => {
+                    self.expect_word("by")?;
+                    if self.eat_word("none") {
+                        continue;
+                    }
+                    let full = self.qualified_name()?;
+                    match full.rsplit_once('.') {
+                        Some((t, c)) => s.owned_by = Some((t.to_string(), c.to_string())),
+                        None => {
+                            return Err(PgError::syntax(
+                                "invalid relation name in OWNED BY option",
+                            ));
+                        }
+                    }
+                }
+                _ => {
+                    self.pos -= 1;
+                    return Err(self.error());
+                }
+            }
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn front(sql: &str) -> FrontStmt {
+        match parse_query(sql).expect("parses").remove(0).kind {
+            StmtKind::Front(f) => f,
+            other => panic!("not a front statement: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn alter_system_forms() {
+        assert_eq!(
+            front("ALTER SYSTEM SET work_mem = '1MB'"),
+            FrontStmt::AlterSystem {
+                name: "work_mem".into(),
+                value: Some("1MB".into())
+            }
+        );
+        assert_eq!(
+            front("alter system set wal_level to logical"),
+            FrontStmt::AlterSystem {
+                name: "wal_level".into(),
+                value: Some("logical".into())
+            }
+        );
+        assert_eq!(
+            front("ALTER SYSTEM SET x TO DEFAULT"),
+            FrontStmt::AlterSystem {
+                name: "x".into(),
+                value: None
+            }
+        );
+        assert_eq!(
+            front("ALTER SYSTEM RESET ALL"),
+            FrontStmt::AlterSystem {
+                name: "all".into(),
+                value: None
+            }
+        );
+        assert_eq!(
+            front("ALTER SYSTEM SET a = -1"),
+            FrontStmt::AlterSystem {
+                name: "a".into(),
+                value: Some("-1".into())
+            }
+        );
+    }
+
+    #[test]
+    fn vacuum_analyze_checkpoint() {
+        assert_eq!(front("CHECKPOINT"), FrontStmt::Checkpoint);
+        assert_eq!(
+            front("vacuum analyze pgbench_branches"),
+            FrontStmt::Vacuum {
+                tables: vec!["pgbench_branches".into()],
+                analyze: true
+            }
+        );
+        assert_eq!(
+            front("VACUUM (FULL, ANALYZE true) a, b"),
+            FrontStmt::Vacuum {
+                tables: vec!["a".into(), "b".into()],
+                analyze: true
+            }
+        );
+        assert_eq!(front("ANALYZE"), FrontStmt::Analyze { tables: vec![] });
+        assert_eq!(
+            front("analyze t"),
+            FrontStmt::Analyze {
+                tables: vec!["t".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn copy_forms() {
+        let FrontStmt::Copy(c) = front("copy pgbench_accounts from stdin with (freeze on)") else {
+            panic!()
+        };
+        assert!(c.from);
+        assert_eq!(
+            c.source,
+            CopySource::Table {
+                name: "pgbench_accounts".into(),
+                columns: vec![]
+            }
+        );
+        let FrontStmt::Copy(c) =
+            front("COPY t (a, b) FROM STDIN WITH (FORMAT csv, HEADER, DELIMITER ';', NULL 'x')")
+        else {
+            panic!()
+        };
+        assert_eq!(c.format, CopyFormat::Csv);
+        assert!(c.header);
+        assert_eq!(c.delimiter, Some(b';'));
+        assert_eq!(c.null.as_deref(), Some("x"));
+        let FrontStmt::Copy(c) = front("COPY (select a from t where b = ')') TO STDOUT CSV HEADER")
+        else {
+            panic!()
+        };
+        assert!(!c.from);
+        assert!(matches!(c.source, CopySource::Query(_)));
+        assert_eq!(c.format, CopyFormat::Csv);
+        assert!(parse_query("COPY t FROM '/etc/passwd'").is_err());
+    }
+
+    #[test]
+    fn create_sequence_any_order() {
+        let FrontStmt::CreateSequence(s) =
+            front("CREATE SEQUENCE IF NOT EXISTS s MINVALUE 1 MAXVALUE 100 START 5 INCREMENT BY -1 CACHE 1 NO CYCLE")
+        else {
+            panic!()
+        };
+        assert!(s.if_not_exists);
+        assert_eq!(s.increment, Some(-1));
+        assert_eq!(s.start, Some(5));
+        assert_eq!(s.max_value, Some(Some(100)));
+        assert_eq!(s.cycle, Some(false));
+    }
+
+    #[test]
+    fn publications_are_routed_here() {
+        assert_eq!(
+            front("CREATE PUBLICATION p FOR ALL TABLES"),
+            FrontStmt::Unsupported("CREATE PUBLICATION".into())
+        );
+        assert_eq!(
+            front("drop subscription s"),
+            FrontStmt::Unsupported("DROP SUBSCRIPTION".into())
+        );
+    }
+
+    #[test]
+    fn syntax_errors_have_postgres_text_and_position() {
+        let e = parse_query("SELEC 1").unwrap_err();
+        assert_eq!(e.code, SqlState::SYNTAX_ERROR);
+        assert_eq!(e.message, "syntax error at or near \"SELEC\"");
+        assert_eq!(e.position, Some(1));
+        let e = parse_query("select 1; select * from t where").unwrap_err();
+        assert_eq!(e.message, "syntax error at end of input");
+        assert_eq!(e.position, Some(32));
+        let e = parse_query("select 1; VACUUM ANALYZE t u").unwrap_err();
+        assert_eq!(e.message, "syntax error at or near \"u\"");
+        assert_eq!(e.position, Some(28));
+        let e = parse_query("select 'abc").unwrap_err();
+        assert_eq!(e.message, "unterminated quoted string at or near \"'abc\"");
+        assert_eq!(e.position, Some(8));
+    }
+
+    #[test]
+    fn create_user_is_rewritten_as_role() {
+        let p = parse_query("CREATE USER bob LOGIN")
+            .expect("parses")
+            .remove(0);
+        match p.kind {
+            StmtKind::Sql { stmt, create_user } => {
+                assert!(create_user);
+                assert!(matches!(*stmt, Statement::CreateRole(_)));
+            }
+            _ => panic!(),
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! `Session`: one client backend (PostgreSQL's `tcop/postgres.c` main loop
+//! without the socket). Owns the session's settings, its transaction
+//! ([`crate::transaction::Xact`]), prepared statements and portals, and pending
+//! notices; runs simple-query messages statement by statement.
+//!
+//! Ordering rules enforced here:
+//! - the whole message is parsed before any statement runs;
+//! - an implicit transaction commits after its last statement and *before* that
+//!   statement's CommandComplete (a commit failure replaces it), as PostgreSQL;
+//! - a commit waits for WAL durability (`wait_for_commit_durability`) before the
+//!   client hears about it; a flush failure is PANIC.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tandem_config::SessionConfig;
+use tandem_expr::{ExecContext, SessionInfo};
+use tandem_types::elog::{self, Level};
+use tandem_types::{Lsn, PgError, PgResult, Severity, SqlState, Value};
+
+use crate::dispatch::{self, Output, RowMode};
+use crate::extended::{Portal, Prepared};
+use crate::front_parser::{self, FrontStmt, ParsedStmt, StmtKind};
+use crate::transaction::{parse_isolation, BlockState, Effect, Xact};
+use crate::{Engine, QuerySink};
+
+/// One client session (a backend, in PostgreSQL's words).
+pub struct Session {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) info: SessionInfo,
+    pub(crate) config: SessionConfig,
+    pub(crate) cancel: Arc<AtomicBool>,
+    pub(crate) xact: Xact,
+    /// `config.begin_transaction()` was called and not yet ended.
+    xact_open: bool,
+    pub(crate) prepared: HashMap<String, Arc<Prepared>>,
+    pub(crate) portals: HashMap<String, Portal>,
+    /// NOTICEs and WARNINGs to send before the next CommandComplete.
+    pub(crate) notices: Vec<PgError>,
+    /// Incremented per statement; the storage transaction starts a statement
+    /// (fresh READ COMMITTED snapshot) when it sees a new value.
+    pub(crate) statement_seq: u64,
+    pub(crate) stmt_start: i64,
+    /// Running a simple-query message of more than one statement (VACUUM and
+    /// friends refuse to run then).
+    pub(crate) multi_statement: bool,
+}
+
+/// Microseconds since 2000-01-01 00:00:00 UTC.
+pub(crate) fn now_pg_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros() - 946_684_800_000_000
+}
+
+impl Session {
+    /// `startup` are the StartupMessage parameters (user, database, options...).
+    /// Fails with FATAL for an unknown database (`3D000 database "x" does not exist`).
+    pub fn new(
+        engine: Arc<Engine>,
+        info: SessionInfo,
+        startup: &[(String, String)],
+    ) -> PgResult<Session> {
+        let database = startup
+            .iter()
+            .find(|(k, _)| k == "database")
+            .map(|(_, v)| v.clone())
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| info.database.clone());
+        if database != "postgres" && database != "template1" {
+            return Err(PgError::fatal(
+                SqlState::UNDEFINED_DATABASE,
+                format!("database \"{database}\" does not exist"),
+            ));
+        }
+        let config = SessionConfig::new(Arc::clone(&engine.config), startup)?;
+        Ok(Session {
+            engine,
+            info,
+            config,
+            cancel: Arc::new(AtomicBool::new(false)),
+            xact: Xact::new(),
+            xact_open: false,
+            prepared: HashMap::new(),
+            portals: HashMap::new(),
+            notices: Vec::new(),
+            statement_seq: 0,
+            stmt_start: 0,
+            multi_statement: false,
+        })
+    }
+
+    /// ParameterStatus values to send after authentication.
+    pub fn reported_parameters(&self) -> Vec<(String, String)> {
+        let mut params = self.config.reported();
+        let mut put = |name: &str, value: String| match params.iter_mut().find(|(n, _)| n == name) {
+            Some(p) => p.1 = value,
+            None => params.push((name.to_string(), value)),
+        };
+        put(
+            "is_superuser",
+            if self.info.superuser { "on" } else { "off" }.to_string(),
+        );
+        put("session_authorization", self.info.user.clone());
+        params
+    }
+
+    /// The cancel flag a CancelRequest for this backend sets.
+    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.cancel)
+    }
+
+    /// Simple query protocol: runs every statement of `sql` in order (an implicit
+    /// transaction around them unless they manage transactions), answering into
+    /// `sink`. An error aborts the rest and is returned (the caller sends
+    /// ErrorResponse); ReadyForQuery is the caller's.
+    pub fn simple_query(&mut self, sql: &str, sink: &mut dyn QuerySink) -> PgResult<()> {
+        let result = self.simple_query_inner(sql, sink);
+        self.multi_statement = false;
+        if result.is_err() {
+            let _ = self.flush_notices(sink);
+            self.on_error();
+        }
+        result
+    }
+
+    fn simple_query_inner(&mut self, sql: &str, sink: &mut dyn QuerySink) -> PgResult<()> {
+        let stmts = front_parser::parse_query(sql)?;
+        self.log_statement(sql, &stmts);
+        if stmts.is_empty() {
+            return sink.empty_query();
+        }
+        self.multi_statement = stmts.len() > 1;
+        let count = stmts.len();
+        for (i, stmt) in stmts.iter().enumerate() {
+            self.begin_statement();
+            self.enter_statement(is_exit_statement(stmt))?;
+            let mut out = Output::new(sink, RowMode::Simple);
+            let tag = dispatch::execute(self, stmt, &mut out)?;
+            if i + 1 == count {
+                self.end_of_batch()?;
+            }
+            self.flush_notices(sink)?;
+            sink.command_complete(&tag)?;
+        }
+        Ok(())
+    }
+
+    /// Marks the current transaction failed after an error (the server calls this
+    /// for errors it reports, so later statements get 25P02 until ROLLBACK).
+    pub fn on_error(&mut self) {
+        let (state, effect) = self.xact.state.error();
+        self.xact.state = state;
+        if effect == Effect::Rollback {
+            self.rollback_storage();
+        }
+    }
+
+    /// ReadyForQuery status: `b'I'` idle, `b'T'` in transaction, `b'E'` failed.
+    pub fn transaction_status(&self) -> u8 {
+        self.xact.state.status_byte()
+    }
+
+    /// Ends the session: rolls back any open transaction.
+    pub fn terminate(&mut self) {
+        self.xact.state = BlockState::Idle;
+        self.rollback_storage();
+        self.prepared.clear();
+    }
+
+    // ---- statement and transaction plumbing (used by dispatch/extended) ----
+
+    /// A new statement: cancel flag reset, statement timestamp, new snapshot.
+    pub(crate) fn begin_statement(&mut self) {
+        self.cancel.store(false, Ordering::Relaxed);
+        self.statement_seq += 1;
+        self.stmt_start = now_pg_micros();
+    }
+
+    /// Applies the block-state rule for a statement about to run: 25P02 in a
+    /// failed block (unless `exit`), implicit transaction start when idle.
+    pub(crate) fn enter_statement(&mut self, exit: bool) -> PgResult<()> {
+        let prev = self.xact.state;
+        let next = prev.statement(exit)?;
+        if prev == BlockState::Idle {
+            self.start_transaction();
+        }
+        self.xact.state = next;
+        Ok(())
+    }
+
+    /// Transaction start: characteristics from the session defaults.
+    fn start_transaction(&mut self) {
+        self.xact.isolation = self
+            .config
+            .show("default_transaction_isolation")
+            .ok()
+            .and_then(|s| parse_isolation(&s))
+            .unwrap_or(tandem_storage::IsolationLevel::ReadCommitted);
+        self.xact.read_only = self
+            .config
+            .show("default_transaction_read_only")
+            .map(|v| v == "on")
+            .unwrap_or(false);
+        self.xact.start_time = now_pg_micros();
+        self.config.begin_transaction();
+        self.xact_open = true;
+    }
+
+    /// End of a simple-query message or Sync: commits an implicit transaction.
+    pub(crate) fn end_of_batch(&mut self) -> PgResult<()> {
+        let (state, effect) = self.xact.state.end_of_batch();
+        self.xact.state = state;
+        self.apply(effect)
+    }
+
+    /// Carries out a transition's effect on the storage transaction.
+    pub(crate) fn apply(&mut self, effect: Effect) -> PgResult<()> {
+        match effect {
+            Effect::None => Ok(()),
+            Effect::Commit => self.commit_storage(),
+            Effect::Rollback => {
+                self.rollback_storage();
+                Ok(())
+            }
+            Effect::Warn(w) => {
+                self.notices.push(w);
+                Ok(())
+            }
+            Effect::WarnThen(w, then) => {
+                self.notices.push(w);
+                self.apply(*then)
+            }
+        }
+    }
+
+    fn commit_storage(&mut self) -> PgResult<()> {
+        let result = match self.xact.txn.take() {
+            Some(t) => t.commit(),
+            None => Ok(None),
+        };
+        self.end_xact(result.is_ok());
+        if let Some(lsn) = result? {
+            self.wait_for_commit_durability(lsn)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn rollback_storage(&mut self) {
+        if let Some(t) = self.xact.txn.take() {
+            t.rollback();
+        }
+        self.end_xact(false);
+    }
+
+    fn end_xact(&mut self, committed: bool) {
+        if self.xact_open {
+            self.config.end_transaction(committed);
+            self.xact_open = false;
+        }
+        self.portals.clear();
+    }
+
+    /// The one place a commit waits to be durable: local WAL flush unless
+    /// `synchronous_commit = off` (later: standby acknowledgements). A flush
+    /// failure is PANIC: the commit record's fate is unknown.
+    pub(crate) fn wait_for_commit_durability(&mut self, lsn: Lsn) -> PgResult<()> {
+        let sync = self
+            .config
+            .show("synchronous_commit")
+            .unwrap_or_else(|_| "on".into());
+        if sync == "off" {
+            return Ok(());
+        }
+        self.engine.db.wal().flush(lsn).map_err(|e| PgError {
+            severity: Severity::Panic,
+            ..e
+        })
+    }
+
+    /// Refuses writes in a read-only transaction (later also on a hot standby).
+    pub(crate) fn check_writable(&self, command: &str) -> PgResult<()> {
+        if self.xact.read_only {
+            return Err(PgError::new(
+                SqlState::READ_ONLY_SQL_TRANSACTION,
+                format!("cannot execute {command} in a read-only transaction"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// PostgreSQL's `PreventInTransactionBlock`.
+    pub(crate) fn prevent_in_block(&self, what: &str) -> PgResult<()> {
+        let in_block = match self.xact.state {
+            BlockState::InBlock | BlockState::Failed => true,
+            BlockState::Implicit => self.multi_statement,
+            BlockState::Idle => false,
+        };
+        if in_block {
+            return Err(PgError::new(
+                SqlState::ACTIVE_SQL_TRANSACTION,
+                format!("{what} cannot run inside a transaction block"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs `f` with an execution context over the (lazily started) transaction.
+    pub(crate) fn with_ctx<R>(
+        &mut self,
+        params: &[Value],
+        f: impl FnOnce(&mut ExecContext<'_>) -> PgResult<R>,
+    ) -> PgResult<R> {
+        let engine = Arc::clone(&self.engine);
+        let txn_start = self.xact.start_time;
+        let txn = self
+            .xact
+            .storage(&engine.db, &self.cancel, self.statement_seq);
+        let mut ctx = ExecContext {
+            db: &engine.db,
+            txn,
+            config: &mut self.config,
+            session: &self.info,
+            hooks: &*engine.hooks,
+            params,
+            txn_start,
+            stmt_start: self.stmt_start,
+            cancel: &self.cancel,
+            notices: &mut self.notices,
+        };
+        f(&mut ctx)
+    }
+
+    pub(crate) fn flush_notices(&mut self, sink: &mut dyn QuerySink) -> PgResult<()> {
+        for n in std::mem::take(&mut self.notices) {
+            sink.notice(&n)?;
+        }
+        Ok(())
+    }
+
+    /// The session user's superuser flag (from the catalog when it is there).
+    pub(crate) fn is_superuser(&self) -> bool {
+        self.info.superuser
+    }
+
+    /// `log_statement`: logs the whole message once if any statement qualifies.
+    fn log_statement(&self, sql: &str, stmts: &[ParsedStmt]) {
+        let setting = self
+            .config
+            .show("log_statement")
+            .unwrap_or_else(|_| "none".into());
+        let threshold = match setting.as_str() {
+            "all" => 0,
+            "mod" => 1,
+            "ddl" => 2,
+            _ => return,
+        };
+        if stmts.iter().any(|s| log_class(s) >= threshold) {
+            elog::emit(Level::Log, &format!("statement: {sql}"), None, None);
+        }
+    }
+
+    pub(crate) fn log_extended(&self, what: &str, name: &str, sql: &str) {
+        let setting = self
+            .config
+            .show("log_statement")
+            .unwrap_or_else(|_| "none".into());
+        if setting == "all" {
+            let name = if name.is_empty() { "<unnamed>" } else { name };
+            elog::emit(Level::Log, &format!("{what} {name}: {sql}"), None, None);
+        }
+    }
+}
+
+/// ROLLBACK and COMMIT are accepted in a failed transaction block.
+pub(crate) fn is_exit_statement(stmt: &ParsedStmt) -> bool {
+    use sqlparser::ast::Statement;
+    matches!(
+        &stmt.kind,
+        StmtKind::Sql { stmt, .. } if matches!(**stmt, Statement::Commit { .. } | Statement::Rollback { .. })
+    )
+}
+
+/// 0: logged only with `all`; 1: `mod`; 2: `ddl`.
+fn log_class(stmt: &ParsedStmt) -> u8 {
+    use sqlparser::ast::Statement as S;
+    match &stmt.kind {
+        StmtKind::Front(FrontStmt::Copy(c)) if c.from => 1,
+        StmtKind::Front(FrontStmt::AlterSystem { .. } | FrontStmt::CreateSequence(_)) => 2,
+        StmtKind::Front(_) => 0,
+        StmtKind::Sql { stmt, .. } => match &**stmt {
+            S::Insert(_) | S::Update(_) | S::Delete(_) | S::Truncate(_) => 1,
+            S::CreateTable(_)
+            | S::AlterTable(_)
+            | S::Drop { .. }
+            | S::CreateRole(_)
+            | S::AlterRole { .. }
+            | S::CreateIndex(_)
+            | S::CreateView(_) => 2,
+            _ => 0,
+        },
+    }
+}

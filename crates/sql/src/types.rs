@@ -1,0 +1,302 @@
+//! Names to types and identifiers: SQL type names as written in DDL
+//! (`character varying(10)`, `serial`, `timestamp with time zone`) to
+//! [`DataType`], parameter OIDs from Parse to [`DataType`], and PostgreSQL's
+//! identifier folding (PostgreSQL's `parser/parse_type.c`, `scansup.c`).
+
+use sqlparser::ast::{Ident, ObjectName, ObjectNamePart};
+use tandem_types::{DataType, PgError, PgResult, SqlState};
+
+/// Serial pseudo-types create an owned sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Serial {
+    Small,
+    Regular,
+    Big,
+}
+
+impl Serial {
+    pub(crate) fn max_value(self) -> i64 {
+        match self {
+            Serial::Small => i16::MAX as i64,
+            Serial::Regular => i32::MAX as i64,
+            Serial::Big => i64::MAX,
+        }
+    }
+}
+
+/// Parses a type name (case-insensitive, as sqlparser prints it or as written).
+pub(crate) fn parse_type_name(name: &str) -> PgResult<(DataType, Option<Serial>)> {
+    let raw = name.trim();
+    if let Some(elem) = raw.strip_suffix("[]") {
+        let (t, serial) = parse_type_name(elem)?;
+        if serial.is_some() {
+            return Err(undefined_type(raw));
+        }
+        return Ok((DataType::Array(Box::new(t)), None));
+    }
+    if raw == "\"char\"" {
+        return Ok((DataType::Char, None));
+    }
+    let lower = raw.to_ascii_lowercase();
+    // pull out "(args)" wherever it is: `timestamp(3) with time zone`
+    let (base, args) = match (lower.find('('), lower.rfind(')')) {
+        (Some(o), Some(c)) if c > o => {
+            let args: Vec<String> = lower[o + 1..c]
+                .split(',')
+                .map(|a| a.trim().to_string())
+                .collect();
+            (format!("{} {}", &lower[..o], &lower[c + 1..]), args)
+        }
+        _ => (lower.clone(), Vec::new()),
+    };
+    let base = base.split_whitespace().collect::<Vec<_>>().join(" ");
+    let base = base.trim_start_matches("pg_catalog.");
+    let num = |i: usize| -> PgResult<Option<u32>> {
+        match args.get(i) {
+            None => Ok(None),
+            Some(a) => a.parse::<u32>().map(Some).map_err(|_| {
+                PgError::new(
+                    SqlState::SYNTAX_ERROR,
+                    format!("syntax error at or near \"{a}\""),
+                )
+            }),
+        }
+    };
+    let ty = match base {
+        "smallint" | "int2" => DataType::Int2,
+        "integer" | "int" | "int4" => DataType::Int4,
+        "bigint" | "int8" => DataType::Int8,
+        "smallserial" | "serial2" => return Ok((DataType::Int2, Some(Serial::Small))),
+        "serial" | "serial4" => return Ok((DataType::Int4, Some(Serial::Regular))),
+        "bigserial" | "serial8" => return Ok((DataType::Int8, Some(Serial::Big))),
+        "real" | "float4" => DataType::Float4,
+        "double precision" | "float8" => DataType::Float8,
+        "float" => match num(0)? {
+            Some(p) if p == 0 || p > 53 => {
+                return Err(PgError::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    if p == 0 {
+                        "precision for type float must be at least 1 bit"
+                    } else {
+                        "precision for type float must be less than 54 bits"
+                    },
+                ))
+            }
+            Some(p) if p <= 24 => DataType::Float4,
+            _ => DataType::Float8,
+        },
+        "numeric" | "decimal" | "dec" => match num(0)? {
+            None => DataType::Numeric(None),
+            Some(p) => {
+                let s = num(1)?.unwrap_or(0);
+                if p == 0 || p > 1000 {
+                    return Err(PgError::new(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        format!("NUMERIC precision {p} must be between 1 and 1000"),
+                    ));
+                }
+                if s > p {
+                    return Err(PgError::new(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        format!("NUMERIC scale {s} must be between 0 and precision {p}"),
+                    ));
+                }
+                DataType::Numeric(Some((p, s)))
+            }
+        },
+        "text" => DataType::Text,
+        "varchar" | "character varying" | "char varying" => {
+            DataType::Varchar(length(num(0)?, "varchar")?)
+        }
+        "char" | "character" => DataType::Bpchar(Some(length(num(0)?, "char")?.unwrap_or(1))),
+        "bpchar" => DataType::Bpchar(length(num(0)?, "char")?),
+        "boolean" | "bool" => DataType::Bool,
+        "bytea" => DataType::Bytea,
+        "date" => DataType::Date,
+        "timestamp" | "timestamp without time zone" => DataType::Timestamp,
+        "timestamptz" | "timestamp with time zone" => DataType::TimestampTz,
+        "interval" => DataType::Interval,
+        "name" => DataType::Name,
+        "oid" => DataType::Oid,
+        "xid" => DataType::Xid,
+        "pg_lsn" => DataType::PgLsn,
+        "uuid" => DataType::Uuid,
+        "json" | "jsonb" => DataType::Json,
+        "regclass" => DataType::RegClass,
+        "regtype" => DataType::RegType,
+        _ => return Err(undefined_type(raw)),
+    };
+    Ok((ty, None))
+}
+
+fn length(n: Option<u32>, what: &str) -> PgResult<Option<u32>> {
+    match n {
+        Some(0) => Err(PgError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("length for type {what} must be at least 1"),
+        )),
+        n => Ok(n),
+    }
+}
+
+fn undefined_type(name: &str) -> PgError {
+    PgError::new(
+        SqlState::UNDEFINED_OBJECT,
+        format!("type \"{}\" does not exist", name.to_ascii_lowercase()),
+    )
+}
+
+/// A Parse message's parameter type OID (0: to be inferred).
+pub(crate) fn type_from_oid(oid: u32) -> PgResult<DataType> {
+    Ok(match oid {
+        0 | 705 => DataType::Unknown,
+        16 => DataType::Bool,
+        17 => DataType::Bytea,
+        18 => DataType::Char,
+        19 => DataType::Name,
+        20 => DataType::Int8,
+        21 => DataType::Int2,
+        23 => DataType::Int4,
+        25 => DataType::Text,
+        26 => DataType::Oid,
+        28 => DataType::Xid,
+        114 | 3802 => DataType::Json,
+        700 => DataType::Float4,
+        701 => DataType::Float8,
+        1042 => DataType::Bpchar(None),
+        1043 => DataType::Varchar(None),
+        1082 => DataType::Date,
+        1114 => DataType::Timestamp,
+        1184 => DataType::TimestampTz,
+        1186 => DataType::Interval,
+        1700 => DataType::Numeric(None),
+        2205 => DataType::RegClass,
+        2206 => DataType::RegType,
+        2950 => DataType::Uuid,
+        3220 => DataType::PgLsn,
+        1000 => DataType::Array(Box::new(DataType::Bool)),
+        1005 => DataType::Array(Box::new(DataType::Int2)),
+        1007 => DataType::Array(Box::new(DataType::Int4)),
+        1009 => DataType::Array(Box::new(DataType::Text)),
+        1016 => DataType::Array(Box::new(DataType::Int8)),
+        1022 => DataType::Array(Box::new(DataType::Float8)),
+        1015 => DataType::Array(Box::new(DataType::Varchar(None))),
+        _ => {
+            return Err(PgError::new(
+                SqlState::UNDEFINED_OBJECT,
+                format!("type with OID {oid} does not exist"),
+            ))
+        }
+    })
+}
+
+/// PostgreSQL folds unquoted identifiers to lower case.
+pub(crate) fn ident(i: &Ident) -> String {
+    match i.quote_style {
+        None => i.value.to_lowercase(),
+        Some(_) => i.value.clone(),
+    }
+}
+
+/// `[schema.]name` of a relation; only `public` (and no schema) exist.
+pub(crate) fn relation_name(name: &ObjectName) -> PgResult<String> {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| match p {
+            ObjectNamePart::Identifier(i) => Ok(ident(i)),
+            ObjectNamePart::Function(_) => Err(PgError::syntax(format!(
+                "syntax error at or near \"{name}\""
+            ))),
+        })
+        .collect::<PgResult<_>>()?;
+    split_qualified(&parts)
+}
+
+/// Applies the schema rule to already-folded parts.
+pub(crate) fn split_qualified(parts: &[String]) -> PgResult<String> {
+    match parts {
+        [n] => Ok(n.clone()),
+        [s, n] if s == "public" => Ok(n.clone()),
+        [s, _] => Err(PgError::new(
+            SqlState::INVALID_SCHEMA_NAME,
+            format!("schema \"{s}\" does not exist"),
+        )),
+        [db, s, n] if s == "public" && (db == "postgres" || db == "template1") => Ok(n.clone()),
+        _ => Err(PgError::new(
+            SqlState::FEATURE_NOT_SUPPORTED,
+            format!(
+                "cross-database references are not implemented: {}",
+                parts.join(".")
+            ),
+        )),
+    }
+}
+
+/// A front-parser name (`a`, `public.a`, already folded).
+pub(crate) fn front_relation_name(name: &str) -> PgResult<String> {
+    let parts: Vec<String> = name.split('.').map(str::to_string).collect();
+    split_qualified(&parts)
+}
+
+/// Quotes an identifier for generated SQL text when needed.
+pub(crate) fn quote_ident(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ddl_type_names() {
+        let t = |s: &str| parse_type_name(s).expect(s);
+        assert_eq!(t("INT"), (DataType::Int4, None));
+        assert_eq!(t("int8"), (DataType::Int8, None));
+        assert_eq!(t("serial"), (DataType::Int4, Some(Serial::Regular)));
+        assert_eq!(t("bigserial"), (DataType::Int8, Some(Serial::Big)));
+        assert_eq!(t("NUMERIC(10,2)"), (DataType::Numeric(Some((10, 2))), None));
+        assert_eq!(t("DECIMAL(5)"), (DataType::Numeric(Some((5, 0))), None));
+        assert_eq!(
+            t("CHARACTER VARYING(5)"),
+            (DataType::Varchar(Some(5)), None)
+        );
+        assert_eq!(t("CHAR(84)"), (DataType::Bpchar(Some(84)), None));
+        assert_eq!(t("CHAR"), (DataType::Bpchar(Some(1)), None));
+        assert_eq!(t("TIMESTAMP WITH TIME ZONE"), (DataType::TimestampTz, None));
+        assert_eq!(t("TIMESTAMP(3)"), (DataType::Timestamp, None));
+        assert_eq!(t("DOUBLE PRECISION"), (DataType::Float8, None));
+        assert_eq!(t("FLOAT"), (DataType::Float8, None));
+        assert_eq!(t("FLOAT(10)"), (DataType::Float4, None));
+        assert_eq!(t("JSONB"), (DataType::Json, None));
+        assert_eq!(
+            t("INT[]"),
+            (DataType::Array(Box::new(DataType::Int4)), None)
+        );
+        assert_eq!(t("\"char\""), (DataType::Char, None));
+        let e = parse_type_name("foo").unwrap_err();
+        assert_eq!(e.message, "type \"foo\" does not exist");
+    }
+
+    #[test]
+    fn qualified_names() {
+        assert_eq!(front_relation_name("public.t").expect("ok"), "t");
+        assert_eq!(
+            front_relation_name("x.t").unwrap_err().message,
+            "schema \"x\" does not exist"
+        );
+        assert_eq!(quote_ident("abc_1"), "abc_1");
+        assert_eq!(quote_ident("Abc"), "\"Abc\"");
+    }
+}
