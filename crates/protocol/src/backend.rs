@@ -18,7 +18,10 @@ use std::sync::Mutex;
 
 use tandem_types::{PgError, PgResult, Severity, SqlState};
 
-use crate::buf::{begin_message, check_utf8, finish_message, protocol_violation, put_cstr, put_i16, put_i32, put_u32, Reader};
+use crate::buf::{
+    begin_message, check_utf8, finish_message, protocol_violation, put_cstr, put_i16, put_i32,
+    put_u32, Reader,
+};
 
 /// One RowDescription field, in wire terms.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,7 +44,10 @@ pub struct ErrorFields {
 
 impl ErrorFields {
     pub fn get(&self, code: u8) -> Option<&str> {
-        self.fields.iter().find(|(c, _)| *c == code).map(|(_, v)| v.as_str())
+        self.fields
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn code(&self) -> &str {
@@ -95,13 +101,23 @@ fn intern_sqlstate(code: &str) -> &'static str {
 pub enum BackendMessage {
     AuthenticationOk,
     AuthenticationCleartextPassword,
-    AuthenticationMd5Password { salt: [u8; 4] },
+    AuthenticationMd5Password {
+        salt: [u8; 4],
+    },
     /// Mechanisms offered, e.g. `["SCRAM-SHA-256"]`.
-    AuthenticationSasl { mechanisms: Vec<String> },
+    AuthenticationSasl {
+        mechanisms: Vec<String>,
+    },
     AuthenticationSaslContinue(Vec<u8>),
     AuthenticationSaslFinal(Vec<u8>),
-    ParameterStatus { name: String, value: String },
-    BackendKeyData { pid: i32, secret: u32 },
+    ParameterStatus {
+        name: String,
+        value: String,
+    },
+    BackendKeyData {
+        pid: i32,
+        secret: u32,
+    },
     /// `b'I'`, `b'T'` or `b'E'`.
     ReadyForQuery(u8),
     RowDescription(Vec<FieldDesc>),
@@ -116,12 +132,24 @@ pub enum BackendMessage {
     NoData,
     ParameterDescription(Vec<u32>),
     PortalSuspended,
-    CopyInResponse { format: u8, column_formats: Vec<i16> },
-    CopyOutResponse { format: u8, column_formats: Vec<i16> },
-    CopyBothResponse { format: u8, column_formats: Vec<i16> },
+    CopyInResponse {
+        format: u8,
+        column_formats: Vec<i16>,
+    },
+    CopyOutResponse {
+        format: u8,
+        column_formats: Vec<i16>,
+    },
+    CopyBothResponse {
+        format: u8,
+        column_formats: Vec<i16>,
+    },
     CopyData(Vec<u8>),
     CopyDone,
-    NegotiateProtocolVersion { newest_minor: u32, unrecognized: Vec<String> },
+    NegotiateProtocolVersion {
+        newest_minor: u32,
+        unrecognized: Vec<String>,
+    },
 }
 
 /// Appends an ErrorResponse (`E`) or, for warnings and below, a NoticeResponse
@@ -246,7 +274,11 @@ impl BackendMessage {
             }
             BackendMessage::EmptyQueryResponse => simple(buf, b'I', &[]),
             BackendMessage::ErrorResponse(f) | BackendMessage::NoticeResponse(f) => {
-                let tag = if matches!(self, BackendMessage::ErrorResponse(_)) { b'E' } else { b'N' };
+                let tag = if matches!(self, BackendMessage::ErrorResponse(_)) {
+                    b'E'
+                } else {
+                    b'N'
+                };
                 let at = begin_message(buf, tag);
                 for (code, value) in &f.fields {
                     field(buf, *code, value);
@@ -267,18 +299,24 @@ impl BackendMessage {
                 }
                 finish_message(buf, at);
             }
-            BackendMessage::CopyInResponse { format, column_formats } => {
-                copy_response(buf, b'G', *format, column_formats)
-            }
-            BackendMessage::CopyOutResponse { format, column_formats } => {
-                copy_response(buf, b'H', *format, column_formats)
-            }
-            BackendMessage::CopyBothResponse { format, column_formats } => {
-                copy_response(buf, b'W', *format, column_formats)
-            }
+            BackendMessage::CopyInResponse {
+                format,
+                column_formats,
+            } => copy_response(buf, b'G', *format, column_formats),
+            BackendMessage::CopyOutResponse {
+                format,
+                column_formats,
+            } => copy_response(buf, b'H', *format, column_formats),
+            BackendMessage::CopyBothResponse {
+                format,
+                column_formats,
+            } => copy_response(buf, b'W', *format, column_formats),
             BackendMessage::CopyData(d) => simple(buf, b'd', d),
             BackendMessage::CopyDone => simple(buf, b'c', &[]),
-            BackendMessage::NegotiateProtocolVersion { newest_minor, unrecognized } => {
+            BackendMessage::NegotiateProtocolVersion {
+                newest_minor,
+                unrecognized,
+            } => {
                 let at = begin_message(buf, b'v');
                 put_u32(buf, *newest_minor);
                 put_u32(buf, unrecognized.len() as u32);
@@ -300,7 +338,9 @@ impl BackendMessage {
                 3 => BackendMessage::AuthenticationCleartextPassword,
                 5 => {
                     let s = r.get_bytes(4)?;
-                    BackendMessage::AuthenticationMd5Password { salt: [s[0], s[1], s[2], s[3]] }
+                    BackendMessage::AuthenticationMd5Password {
+                        salt: [s[0], s[1], s[2], s[3]],
+                    }
                 }
                 10 => {
                     let mut mechanisms = Vec::new();
@@ -315,13 +355,20 @@ impl BackendMessage {
                 }
                 11 => BackendMessage::AuthenticationSaslContinue(r.get_rest().to_vec()),
                 12 => BackendMessage::AuthenticationSaslFinal(r.get_rest().to_vec()),
-                other => return Err(protocol_violation(format!("unsupported authentication request {other}"))),
+                other => {
+                    return Err(protocol_violation(format!(
+                        "unsupported authentication request {other}"
+                    )))
+                }
             },
             b'S' => BackendMessage::ParameterStatus {
                 name: r.get_cstr()?.to_string(),
                 value: r.get_cstr()?.to_string(),
             },
-            b'K' => BackendMessage::BackendKeyData { pid: r.get_i32()?, secret: r.get_u32()? },
+            b'K' => BackendMessage::BackendKeyData {
+                pid: r.get_i32()?,
+                secret: r.get_u32()?,
+            },
             b'Z' => BackendMessage::ReadyForQuery(r.get_u8()?),
             b'T' => {
                 let n = r.get_i16()? as u16 as usize;
@@ -393,9 +440,18 @@ impl BackendMessage {
                     column_formats.push(r.get_i16()?);
                 }
                 match tag {
-                    b'G' => BackendMessage::CopyInResponse { format, column_formats },
-                    b'H' => BackendMessage::CopyOutResponse { format, column_formats },
-                    _ => BackendMessage::CopyBothResponse { format, column_formats },
+                    b'G' => BackendMessage::CopyInResponse {
+                        format,
+                        column_formats,
+                    },
+                    b'H' => BackendMessage::CopyOutResponse {
+                        format,
+                        column_formats,
+                    },
+                    _ => BackendMessage::CopyBothResponse {
+                        format,
+                        column_formats,
+                    },
                 }
             }
             b'd' => BackendMessage::CopyData(r.get_rest().to_vec()),
@@ -407,9 +463,16 @@ impl BackendMessage {
                 for _ in 0..n {
                     unrecognized.push(check_utf8(r.get_cstr_bytes()?)?.to_string());
                 }
-                BackendMessage::NegotiateProtocolVersion { newest_minor, unrecognized }
+                BackendMessage::NegotiateProtocolVersion {
+                    newest_minor,
+                    unrecognized,
+                }
             }
-            other => return Err(protocol_violation(format!("unexpected message type 0x{other:02X}"))),
+            other => {
+                return Err(protocol_violation(format!(
+                    "unexpected message type 0x{other:02X}"
+                )))
+            }
         };
         r.finish()?;
         Ok(msg)
@@ -427,12 +490,18 @@ pub fn parse_backend_message(buf: &[u8]) -> PgResult<Option<(BackendMessage, usi
     }
     let len = u32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize;
     if len < 4 || len - 4 > MAX_BACKEND_MESSAGE {
-        return Err(PgError::new(SqlState::PROTOCOL_VIOLATION, "invalid message length"));
+        return Err(PgError::new(
+            SqlState::PROTOCOL_VIOLATION,
+            "invalid message length",
+        ));
     }
     if buf.len() < 1 + len {
         return Ok(None);
     }
-    Ok(Some((BackendMessage::decode(buf[0], &buf[5..1 + len])?, 1 + len)))
+    Ok(Some((
+        BackendMessage::decode(buf[0], &buf[5..1 + len])?,
+        1 + len,
+    )))
 }
 
 #[cfg(test)]
@@ -454,11 +523,19 @@ mod tests {
             AuthenticationOk,
             AuthenticationCleartextPassword,
             AuthenticationMd5Password { salt: [1, 2, 3, 4] },
-            AuthenticationSasl { mechanisms: vec!["SCRAM-SHA-256".into()] },
+            AuthenticationSasl {
+                mechanisms: vec!["SCRAM-SHA-256".into()],
+            },
             AuthenticationSaslContinue(b"r=abc".to_vec()),
             AuthenticationSaslFinal(b"v=xyz".to_vec()),
-            ParameterStatus { name: "server_version".into(), value: "17.0".into() },
-            BackendKeyData { pid: 1234, secret: 0xdead_beef },
+            ParameterStatus {
+                name: "server_version".into(),
+                value: "17.0".into(),
+            },
+            BackendKeyData {
+                pid: 1234,
+                secret: 0xdead_beef,
+            },
             ReadyForQuery(b'I'),
             RowDescription(vec![FieldDesc {
                 name: "a".into(),
@@ -472,20 +549,36 @@ mod tests {
             DataRow(vec![Some(b"1".to_vec()), None, Some(vec![])]),
             CommandComplete("SELECT 1".into()),
             EmptyQueryResponse,
-            ErrorResponse(ErrorFields { fields: vec![(b'S', "ERROR".into()), (b'C', "42P01".into())] }),
-            NoticeResponse(ErrorFields { fields: vec![(b'M', "hi".into())] }),
+            ErrorResponse(ErrorFields {
+                fields: vec![(b'S', "ERROR".into()), (b'C', "42P01".into())],
+            }),
+            NoticeResponse(ErrorFields {
+                fields: vec![(b'M', "hi".into())],
+            }),
             ParseComplete,
             BindComplete,
             CloseComplete,
             NoData,
             ParameterDescription(vec![23, 25]),
             PortalSuspended,
-            CopyInResponse { format: 0, column_formats: vec![0, 0] },
-            CopyOutResponse { format: 0, column_formats: vec![0] },
-            CopyBothResponse { format: 0, column_formats: vec![] },
+            CopyInResponse {
+                format: 0,
+                column_formats: vec![0, 0],
+            },
+            CopyOutResponse {
+                format: 0,
+                column_formats: vec![0],
+            },
+            CopyBothResponse {
+                format: 0,
+                column_formats: vec![],
+            },
             CopyData(b"x".to_vec()),
             CopyDone,
-            NegotiateProtocolVersion { newest_minor: 0, unrecognized: vec!["_pq_.foo".into()] },
+            NegotiateProtocolVersion {
+                newest_minor: 0,
+                unrecognized: vec!["_pq_.foo".into()],
+            },
         ] {
             roundtrip(m);
         }
@@ -501,7 +594,9 @@ mod tests {
         encode_error(&err, &mut buf);
         assert_eq!(buf[0], b'E');
         let (msg, _) = parse_backend_message(&buf).unwrap().unwrap();
-        let BackendMessage::ErrorResponse(f) = msg else { panic!("not an error: {msg:?}") };
+        let BackendMessage::ErrorResponse(f) = msg else {
+            panic!("not an error: {msg:?}")
+        };
         assert_eq!(f.get(b'S'), Some("ERROR"));
         assert_eq!(f.get(b'V'), Some("ERROR"));
         assert_eq!(f.code(), "42P01");
@@ -518,7 +613,9 @@ mod tests {
         let tags = b"RSKZTDCIEN123nstGHWdcvx";
         for _ in 0..20_000 {
             let len = rng.gen_range(0..40);
-            let body: Vec<u8> = (0..len).map(|_| if rng.gen_bool(0.3) { 0 } else { rng.gen() }).collect();
+            let body: Vec<u8> = (0..len)
+                .map(|_| if rng.gen_bool(0.3) { 0 } else { rng.gen() })
+                .collect();
             let tag = tags[rng.gen_range(0..tags.len())];
             let _ = BackendMessage::decode(tag, &body);
             let _ = parse_backend_message(&body);

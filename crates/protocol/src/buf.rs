@@ -33,10 +33,17 @@ pub fn check_utf8(bytes: &[u8]) -> PgResult<&str> {
             } else {
                 1
             };
-            let shown: Vec<String> = rest.iter().take(want).map(|b| format!("0x{b:02x}")).collect();
+            let shown: Vec<String> = rest
+                .iter()
+                .take(want)
+                .map(|b| format!("0x{b:02x}"))
+                .collect();
             Err(PgError::new(
                 SqlState::CHARACTER_NOT_IN_REPERTOIRE,
-                format!("invalid byte sequence for encoding \"UTF8\": {}", shown.join(" ")),
+                format!(
+                    "invalid byte sequence for encoding \"UTF8\": {}",
+                    shown.join(" ")
+                ),
             ))
         }
     }
@@ -190,9 +197,15 @@ mod tests {
     fn invalid_utf8_names_the_bad_bytes() {
         let e = check_utf8(b"select \xff").unwrap_err();
         assert_eq!(e.code.code(), "22021");
-        assert_eq!(e.message, "invalid byte sequence for encoding \"UTF8\": 0xff");
+        assert_eq!(
+            e.message,
+            "invalid byte sequence for encoding \"UTF8\": 0xff"
+        );
         let e = check_utf8(b"x\xe2\x82").unwrap_err();
-        assert_eq!(e.message, "invalid byte sequence for encoding \"UTF8\": 0xe2 0x82");
+        assert_eq!(
+            e.message,
+            "invalid byte sequence for encoding \"UTF8\": 0xe2 0x82"
+        );
         assert_eq!(check_utf8("é".as_bytes()).unwrap(), "é");
     }
 

@@ -21,7 +21,10 @@
 
 use tandem_types::{PgError, PgResult, SqlState};
 
-use crate::buf::{begin_message, check_utf8, finish_message, protocol_violation, put_cstr, put_i16, put_i32, put_u32, Reader};
+use crate::buf::{
+    begin_message, check_utf8, finish_message, protocol_violation, put_cstr, put_i16, put_i32,
+    put_u32, Reader,
+};
 
 /// Longest startup packet accepted (`MAX_STARTUP_PACKET_LENGTH`).
 pub const MAX_STARTUP_PACKET_LENGTH: usize = 10_000;
@@ -45,8 +48,15 @@ pub const PROTOCOL_MINOR: u16 = 0;
 pub enum StartupPacket {
     SslRequest,
     GssEncRequest,
-    CancelRequest { pid: i32, secret: u32 },
-    Startup { major: u16, minor: u16, params: Vec<(String, String)> },
+    CancelRequest {
+        pid: i32,
+        secret: u32,
+    },
+    Startup {
+        major: u16,
+        minor: u16,
+        params: Vec<(String, String)>,
+    },
 }
 
 /// Validates the 4-byte length word of a startup packet; returns the length of
@@ -82,27 +92,48 @@ pub fn decode_startup(body: &[u8]) -> PgResult<StartupPacket> {
             let (major, minor) = ((version >> 16) as u16, (version & 0xffff) as u16);
             if major != PROTOCOL_MAJOR {
                 // The parameters of other versions have another layout: stop here.
-                return Ok(StartupPacket::Startup { major, minor, params: Vec::new() });
+                return Ok(StartupPacket::Startup {
+                    major,
+                    minor,
+                    params: Vec::new(),
+                });
             }
             let params = decode_startup_params(r.get_rest())?;
-            Ok(StartupPacket::Startup { major, minor, params })
+            Ok(StartupPacket::Startup {
+                major,
+                minor,
+                params,
+            })
         }
     }
 }
 
 fn decode_startup_params(rest: &[u8]) -> PgResult<Vec<(String, String)>> {
-    let layout = || protocol_violation("invalid startup packet layout: expected terminator as last byte");
+    let layout =
+        || protocol_violation("invalid startup packet layout: expected terminator as last byte");
     if rest.last() != Some(&0) {
         return Err(layout());
     }
     let mut r = Reader::new(rest);
     let mut params = Vec::new();
     loop {
-        let name = r.get_cstr().map_err(|e| if e.code == SqlState::PROTOCOL_VIOLATION { layout() } else { e })?;
+        let name = r.get_cstr().map_err(|e| {
+            if e.code == SqlState::PROTOCOL_VIOLATION {
+                layout()
+            } else {
+                e
+            }
+        })?;
         if name.is_empty() {
             break;
         }
-        let value = r.get_cstr().map_err(|e| if e.code == SqlState::PROTOCOL_VIOLATION { layout() } else { e })?;
+        let value = r.get_cstr().map_err(|e| {
+            if e.code == SqlState::PROTOCOL_VIOLATION {
+                layout()
+            } else {
+                e
+            }
+        })?;
         params.push((name.to_string(), value.to_string()));
     }
     r.finish().map_err(|_| layout())?;
@@ -144,7 +175,11 @@ impl Target {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FrontendMessage {
     Query(String),
-    Parse { name: String, query: String, param_types: Vec<u32> },
+    Parse {
+        name: String,
+        query: String,
+        param_types: Vec<u32>,
+    },
     Bind {
         portal: String,
         statement: String,
@@ -152,12 +187,21 @@ pub enum FrontendMessage {
         params: Vec<Option<Vec<u8>>>,
         result_formats: Vec<i16>,
     },
-    Describe { target: Target, name: String },
+    Describe {
+        target: Target,
+        name: String,
+    },
     /// `max_rows == 0` means all rows (a negative count on the wire also does).
-    Execute { portal: String, max_rows: u32 },
+    Execute {
+        portal: String,
+        max_rows: u32,
+    },
     Sync,
     Flush,
-    Close { target: Target, name: String },
+    Close {
+        target: Target,
+        name: String,
+    },
     Terminate,
     CopyData(Vec<u8>),
     CopyDone,
@@ -181,7 +225,10 @@ pub fn message_limit(tag: u8) -> PgResult<usize> {
 }
 
 pub fn invalid_message_type(tag: u8) -> PgError {
-    PgError::fatal(SqlState::PROTOCOL_VIOLATION, format!("invalid frontend message type {tag}"))
+    PgError::fatal(
+        SqlState::PROTOCOL_VIOLATION,
+        format!("invalid frontend message type {tag}"),
+    )
 }
 
 /// Validates a typed message header (tag and length word); returns the body
@@ -192,7 +239,10 @@ pub fn decode_header(header: [u8; 5]) -> PgResult<(u8, usize)> {
     let limit = message_limit(tag)?;
     let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
     if len < 4 || len - 4 > limit {
-        return Err(PgError::fatal(SqlState::PROTOCOL_VIOLATION, "invalid message length"));
+        return Err(PgError::fatal(
+            SqlState::PROTOCOL_VIOLATION,
+            "invalid message length",
+        ));
     }
     Ok((tag, len - 4))
 }
@@ -210,7 +260,11 @@ pub fn decode_message(tag: u8, body: &[u8]) -> PgResult<FrontendMessage> {
             for _ in 0..n {
                 param_types.push(r.get_u32()?);
             }
-            FrontendMessage::Parse { name, query, param_types }
+            FrontendMessage::Parse {
+                name,
+                query,
+                param_types,
+            }
         }
         b'B' => decode_bind(&mut r)?,
         b'D' | b'C' => {
@@ -220,7 +274,9 @@ pub fn decode_message(tag: u8, body: &[u8]) -> PgResult<FrontendMessage> {
                 b'P' => Target::Portal,
                 other => {
                     let what = if tag == b'D' { "DESCRIBE" } else { "CLOSE" };
-                    return Err(protocol_violation(format!("invalid {what} message subtype {other}")));
+                    return Err(protocol_violation(format!(
+                        "invalid {what} message subtype {other}"
+                    )));
                 }
             };
             let name = r.get_cstr()?.to_string();
@@ -282,7 +338,13 @@ fn decode_bind(r: &mut Reader<'_>) -> PgResult<FrontendMessage> {
     for _ in 0..nresults {
         result_formats.push(r.get_i16()?);
     }
-    Ok(FrontendMessage::Bind { portal, statement, param_formats, params, result_formats })
+    Ok(FrontendMessage::Bind {
+        portal,
+        statement,
+        param_formats,
+        params,
+        result_formats,
+    })
 }
 
 /// Decodes a whole buffer: `Ok(None)` while it holds less than one complete
@@ -302,7 +364,9 @@ pub fn parse_message(buf: &[u8]) -> PgResult<Option<(FrontendMessage, usize)>> {
 /// A PasswordMessage body (cleartext password).
 pub fn decode_password(body: &[u8]) -> PgResult<String> {
     let mut r = Reader::new(body);
-    let pw = r.get_cstr_bytes().map_err(|_| protocol_violation("invalid password packet size"))?;
+    let pw = r
+        .get_cstr_bytes()
+        .map_err(|_| protocol_violation("invalid password packet size"))?;
     if r.remaining() != 0 {
         return Err(protocol_violation("invalid password packet size"));
     }
@@ -356,7 +420,10 @@ pub fn encode_special(packet: &StartupPacket, buf: &mut Vec<u8>) {
             put_u32(buf, *secret);
         }
         StartupPacket::Startup { params, .. } => {
-            let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let refs: Vec<(&str, &str)> = params
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             encode_startup(&refs, buf);
         }
     }
@@ -387,7 +454,11 @@ impl FrontendMessage {
                 put_cstr(buf, q);
                 finish_message(buf, at);
             }
-            FrontendMessage::Parse { name, query, param_types } => {
+            FrontendMessage::Parse {
+                name,
+                query,
+                param_types,
+            } => {
                 let at = begin_message(buf, b'P');
                 put_cstr(buf, name);
                 put_cstr(buf, query);
@@ -397,7 +468,13 @@ impl FrontendMessage {
                 }
                 finish_message(buf, at);
             }
-            FrontendMessage::Bind { portal, statement, param_formats, params, result_formats } => {
+            FrontendMessage::Bind {
+                portal,
+                statement,
+                param_formats,
+                params,
+                result_formats,
+            } => {
                 let at = begin_message(buf, b'B');
                 put_cstr(buf, portal);
                 put_cstr(buf, statement);
@@ -421,8 +498,13 @@ impl FrontendMessage {
                 }
                 finish_message(buf, at);
             }
-            FrontendMessage::Describe { target, name } | FrontendMessage::Close { target, name } => {
-                let tag = if matches!(self, FrontendMessage::Describe { .. }) { b'D' } else { b'C' };
+            FrontendMessage::Describe { target, name }
+            | FrontendMessage::Close { target, name } => {
+                let tag = if matches!(self, FrontendMessage::Describe { .. }) {
+                    b'D'
+                } else {
+                    b'C'
+                };
                 let at = begin_message(buf, tag);
                 buf.push(target.byte());
                 put_cstr(buf, name);
@@ -478,7 +560,11 @@ mod tests {
     #[test]
     fn every_message_roundtrips() {
         roundtrip(FrontendMessage::Query("select 1".into()));
-        roundtrip(FrontendMessage::Parse { name: "s1".into(), query: "select $1".into(), param_types: vec![23, 0] });
+        roundtrip(FrontendMessage::Parse {
+            name: "s1".into(),
+            query: "select $1".into(),
+            param_types: vec![23, 0],
+        });
         roundtrip(FrontendMessage::Bind {
             portal: "".into(),
             statement: "s1".into(),
@@ -486,9 +572,18 @@ mod tests {
             params: vec![Some(vec![0, 0, 0, 1]), None],
             result_formats: vec![0, 1],
         });
-        roundtrip(FrontendMessage::Describe { target: Target::Statement, name: "s1".into() });
-        roundtrip(FrontendMessage::Close { target: Target::Portal, name: "p".into() });
-        roundtrip(FrontendMessage::Execute { portal: "p".into(), max_rows: 10 });
+        roundtrip(FrontendMessage::Describe {
+            target: Target::Statement,
+            name: "s1".into(),
+        });
+        roundtrip(FrontendMessage::Close {
+            target: Target::Portal,
+            name: "p".into(),
+        });
+        roundtrip(FrontendMessage::Execute {
+            portal: "p".into(),
+            max_rows: 10,
+        });
         roundtrip(FrontendMessage::Sync);
         roundtrip(FrontendMessage::Flush);
         roundtrip(FrontendMessage::Terminate);
@@ -510,7 +605,10 @@ mod tests {
             StartupPacket::Startup {
                 major: 3,
                 minor: 0,
-                params: vec![("user".into(), "alice".into()), ("database".into(), "db".into())]
+                params: vec![
+                    ("user".into(), "alice".into()),
+                    ("database".into(), "db".into())
+                ]
             }
         );
         for special in [
@@ -522,13 +620,22 @@ mod tests {
             encode_special(&special, &mut buf);
             assert_eq!(decode_startup(&buf[4..]).unwrap(), special);
         }
-        assert_eq!(decode_startup(&80877103u32.to_be_bytes()).unwrap(), StartupPacket::SslRequest);
+        assert_eq!(
+            decode_startup(&80877103u32.to_be_bytes()).unwrap(),
+            StartupPacket::SslRequest
+        );
         // missing final terminator
         let mut body = 0x0003_0000u32.to_be_bytes().to_vec();
         body.extend_from_slice(b"user\0a\0");
         let e = decode_startup(&body).unwrap_err();
-        assert_eq!(e.message, "invalid startup packet layout: expected terminator as last byte");
-        assert_eq!(startup_packet_len(3u32.to_be_bytes()).unwrap_err().message, "invalid length of startup packet");
+        assert_eq!(
+            e.message,
+            "invalid startup packet layout: expected terminator as last byte"
+        );
+        assert_eq!(
+            startup_packet_len(3u32.to_be_bytes()).unwrap_err().message,
+            "invalid length of startup packet"
+        );
         assert!(startup_packet_len(20_000u32.to_be_bytes()).is_err());
     }
 
@@ -537,7 +644,10 @@ mod tests {
         let e = check_protocol_version(2, 0).unwrap_err();
         assert_eq!(e.code.code(), "0A000");
         assert!(e.is_fatal());
-        assert_eq!(e.message, "unsupported frontend protocol 2.0: server supports 3.0 to 3.0");
+        assert_eq!(
+            e.message,
+            "unsupported frontend protocol 2.0: server supports 3.0 to 3.0"
+        );
         assert_eq!(check_protocol_version(3, 0).unwrap(), None);
         assert_eq!(check_protocol_version(3, 2).unwrap(), Some(0));
     }
@@ -547,25 +657,55 @@ mod tests {
         let e = decode_header([b'z', 0, 0, 0, 4]).unwrap_err();
         assert_eq!(e.message, "invalid frontend message type 122");
         assert!(e.is_fatal());
-        assert_eq!(decode_header([b'Q', 0, 0, 0, 3]).unwrap_err().message, "invalid message length");
-        assert_eq!(decode_header([b'Q', 0x40, 0, 0, 4]).unwrap_err().message, "invalid message length");
+        assert_eq!(
+            decode_header([b'Q', 0, 0, 0, 3]).unwrap_err().message,
+            "invalid message length"
+        );
+        assert_eq!(
+            decode_header([b'Q', 0x40, 0, 0, 4]).unwrap_err().message,
+            "invalid message length"
+        );
         assert!(decode_header([b'Q', 0x3f, 0xff, 0xff, 0xff]).is_ok());
-        assert_eq!(decode_header([b'S', 0, 1, 0, 0]).unwrap_err().message, "invalid message length");
-        assert_eq!(decode_message(b'Q', b"select 1").unwrap_err().message, "invalid string in message");
-        assert_eq!(decode_message(b'Q', b"a\0b\0").unwrap_err().message, "invalid message format");
-        assert_eq!(decode_message(b'S', b"x").unwrap_err().message, "invalid message format");
-        assert_eq!(decode_message(b'D', b"Xa\0").unwrap_err().message, "invalid DESCRIBE message subtype 88");
-        assert_eq!(decode_message(b'E', b"p\0\0\0").unwrap_err().message, "insufficient data left in message");
+        assert_eq!(
+            decode_header([b'S', 0, 1, 0, 0]).unwrap_err().message,
+            "invalid message length"
+        );
+        assert_eq!(
+            decode_message(b'Q', b"select 1").unwrap_err().message,
+            "invalid string in message"
+        );
+        assert_eq!(
+            decode_message(b'Q', b"a\0b\0").unwrap_err().message,
+            "invalid message format"
+        );
+        assert_eq!(
+            decode_message(b'S', b"x").unwrap_err().message,
+            "invalid message format"
+        );
+        assert_eq!(
+            decode_message(b'D', b"Xa\0").unwrap_err().message,
+            "invalid DESCRIBE message subtype 88"
+        );
+        assert_eq!(
+            decode_message(b'E', b"p\0\0\0").unwrap_err().message,
+            "insufficient data left in message"
+        );
         let e = decode_message(b'Q', b"select \xc3\x28\0").unwrap_err();
         assert_eq!(e.code.code(), "22021");
         assert!(!e.is_fatal());
         // bind with a parameter length pointing past the end
         let mut body = b"\0\0\0\0\0\x01\0\0\0\x10ab".to_vec();
         body.extend_from_slice(&[0, 0]);
-        assert_eq!(decode_message(b'B', &body).unwrap_err().message, "insufficient data left in message");
+        assert_eq!(
+            decode_message(b'B', &body).unwrap_err().message,
+            "insufficient data left in message"
+        );
         assert_eq!(
             decode_message(b'E', b"\0\xff\xff\xff\xff").unwrap(),
-            FrontendMessage::Execute { portal: String::new(), max_rows: 0 }
+            FrontendMessage::Execute {
+                portal: String::new(),
+                max_rows: 0
+            }
         );
     }
 

@@ -1,16 +1,25 @@
-//! PostgreSQL frontend/backend protocol, sans I/O: message encoding and decoding for
-//! both sides (server: decode frontend, encode backend; client, for the later
-//! walreceiver and apply worker: the reverse), and SCRAM-SHA-256.
+//! PostgreSQL frontend/backend protocol version 3.0, sans I/O: message encoding
+//! and decoding for both sides (server: decode frontend, encode backend; client,
+//! for the walreceiver and the apply worker: the reverse), and SCRAM-SHA-256.
 //!
-//! INTERFACE STUB (written by the lead): the server helper owns this crate.
+//! Nothing here touches a socket. The server reads a header, asks
+//! [`frontend::decode_header`] how long the body may be, reads it, and hands it to
+//! [`frontend::decode_message`]; it answers by appending
+//! [`backend::BackendMessage`]s (or the hot-path helpers in [`buf`]) to a buffer it
+//! flushes when it chooses. Every decoder validates as PostgreSQL does and returns
+//! `08P01` errors with PostgreSQL's texts; none panics on any input.
+//!
+//! | module     | PostgreSQL                                   |
+//! |------------|----------------------------------------------|
+//! | `buf`      | `libpq/pqformat.c`                           |
+//! | `frontend` | `postmaster/backend_startup.c`, `tcop/postgres.c` |
+//! | `backend`  | `libpq/pqformat.c`, `utils/error/elog.c`     |
+//! | `scram`    | `libpq/auth-scram.c`, `interfaces/libpq/fe-auth-scram.c` |
 
-pub mod scram {
-    //! SCRAM-SHA-256 (RFC 5802/7677) as PostgreSQL uses it.
+pub mod backend;
+pub mod buf;
+pub mod frontend;
+pub mod scram;
 
-    /// Builds a PostgreSQL-format verifier for `password`:
-    /// `SCRAM-SHA-256$4096:<salt b64>$<StoredKey b64>:<ServerKey b64>`.
-    pub fn make_verifier(password: &str) -> String {
-        let _ = password;
-        todo!()
-    }
-}
+pub use backend::{encode_error, BackendMessage, ErrorFields, FieldDesc};
+pub use frontend::{FrontendMessage, StartupPacket, Target};

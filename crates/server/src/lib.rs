@@ -1,20 +1,66 @@
 //! The node: postmaster (listener, connection threads, background workers,
 //! signals, shutdown order, postmaster.pid), connection handling (startup, TLS,
 //! pg_hba.conf, authentication, the query loop for simple and extended protocol
-//! and COPY, cancel requests).
+//! and COPY, cancel requests), and the walsender entry.
 //!
-//! INTERFACE STUB (written by the lead): the server helper owns this crate.
+//! Process model: one OS thread per client connection with blocking I/O, like
+//! PostgreSQL's process per backend. The life of a connection:
+//!
+//! ```text
+//! postmaster::Postmaster::serve     poll listeners, accept, spawn a thread
+//!   connection::serve               register (virtual pid, cancel key)
+//!     read_startup                  SSLRequest -> 'S' + TLS / 'N', GSSENC -> 'N',
+//!                                   CancelRequest -> registry, StartupMessage
+//!     authenticate                  hba::find -> auth::authenticate (SCRAM...)
+//!                                   -> AuthenticationOk, role checks
+//!     Session::new                  (tandem-sql) ParameterStatus, BackendKeyData
+//!     QueryLoop::run                simple + extended protocol, COPY (sink.rs)
+//!   or walsender::run               replication=... connections
+//! ```
+//!
+//! | file          | PostgreSQL |
+//! |---------------|------------|
+//! | postmaster.rs | postmaster/postmaster.c |
+//! | listen.rs     | libpq/pqcomm.c (StreamServerPort) |
+//! | pidfile.rs    | utils/init/miscinit.c (CreateLockFile) |
+//! | connection.rs | postmaster/backend_startup.c, tcop/postgres.c |
+//! | stream.rs     | libpq/pqcomm.c, libpq/be-secure.c |
+//! | tls.rs        | libpq/be-secure-openssl.c |
+//! | hba.rs        | libpq/hba.c |
+//! | auth.rs       | libpq/auth.c |
+//! | sink.rs       | access/common/printtup.c, commands/copyfromparse.c |
+//! | registry.rs   | storage/ipc/procarray.c, utils/activity/backend_status.c |
+//! | bgworker.rs   | postmaster/walwriter.c, postmaster/checkpointer.c |
+//! | walsender.rs  | replication/walsender.c |
+//! | settings.rs   | unit parsing of utils/misc/guc.c |
+
+mod auth;
+mod bgworker;
+mod connection;
+pub mod hba;
+mod listen;
+mod pidfile;
+mod postmaster;
+mod registry;
+mod settings;
+mod sink;
+mod stream;
+mod tls;
+mod walsender;
 
 use std::path::Path;
 
 use tandem_types::PgResult;
 
+pub use postmaster::{ServerHandle, ShutdownMode};
+
 /// Runs the server in the foreground until shutdown (SIGTERM smart, SIGINT fast,
-/// SIGQUIT immediate). `overrides` are `-c name=value` options. Writes
-/// `postmaster.pid` (refusing to start if a live server holds it), opens the
-/// database (crash recovery), listens, and logs
-/// `database system is ready to accept connections`.
+/// SIGQUIT immediate; SIGHUP reloads). `overrides` are `-c name=value` options.
+/// Writes `postmaster.pid` (refusing to start if a live server holds it), opens
+/// the database (crash recovery), listens, and logs `database system is ready to
+/// accept connections`. A startup failure is logged as FATAL here and returned.
+/// After an immediate shutdown the caller should exit the process promptly:
+/// session threads were told to stop but are not waited for.
 pub fn run(datadir: &Path, overrides: Vec<(String, String)>) -> PgResult<()> {
-    let _ = (datadir, overrides);
-    todo!()
+    postmaster::run(datadir, overrides)
 }

@@ -1,0 +1,511 @@
+//! The postmaster: startup order, the accept loop, reloads and shutdown.
+//!
+//! Startup, in this order (each failure is FATAL, logged, and ends `run`):
+//!
+//! ```text
+//! Config::load -> log_min_messages -> postmaster.pid (status "starting")
+//! -> TLS files (ssl = on) -> pg_hba.conf -> listening sockets
+//! -> Database::open (crash recovery) -> walwriter, checkpointer
+//! -> postmaster.pid "ready" -> "database system is ready to accept connections"
+//! ```
+//!
+//! The loop polls the listening sockets (100 ms ticks) and spawns one thread per
+//! connection ([`crate::connection::serve`]). Between ticks it acts on flags that
+//! the signal handlers (or [`ServerHandle`], or `pg_reload_conf()`) raise:
+//!
+//! | request | what happens |
+//! |---|---|
+//! | SIGHUP  | `Config::reload`, pg_hba.conf and TLS files re-read (kept if broken) |
+//! | SIGTERM | smart: new connections get 57P03, wait until every session ended |
+//! | SIGINT  | fast: every session ends with FATAL 57P01, then as smart |
+//! | SIGQUIT | immediate: sessions are cut, no checkpoint, exit at once |
+//!
+//! Shutdown order (smart and fast): no session left -> status "stopping" ->
+//! background threads stopped -> shutdown checkpoint -> lock files removed ->
+//! `database system is shut down`. The checkpoint comes after the sessions so it
+//! covers every commit; the background threads stop first so no other checkpoint
+//! runs concurrently.
+//!
+//! Corresponds to PostgreSQL's `src/backend/postmaster/postmaster.c`.
+
+use std::net::TcpListener;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+use tandem_config::Config;
+use tandem_sql::Engine;
+use tandem_storage::{Database, OpenOptions};
+use tandem_types::elog::{self, Level};
+use tandem_types::{PgError, PgResult, SqlState};
+
+use crate::bgworker::BgWorkers;
+use crate::hba::{self, HbaLine};
+use crate::listen::{self, Listeners};
+use crate::pidfile::{self, LockFile};
+use crate::registry::{Hooks, Registry};
+use crate::settings;
+use crate::stream::{Peer, Stream};
+use crate::tls;
+
+/// How the server is asked to stop (SIGTERM, SIGINT, SIGQUIT).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ShutdownMode {
+    Smart = 1,
+    Fast = 2,
+    Immediate = 3,
+}
+
+/// Requests raised by signal handlers or by an in-process owner.
+#[derive(Default)]
+pub(crate) struct Requests {
+    pub reload: Arc<AtomicBool>,
+    pub smart: Arc<AtomicBool>,
+    pub fast: Arc<AtomicBool>,
+    pub immediate: Arc<AtomicBool>,
+}
+
+/// What every connection thread shares.
+pub(crate) struct Shared {
+    pub datadir: PathBuf,
+    pub config: Arc<Config>,
+    pub db: Arc<Database>,
+    pub engine: Arc<Engine>,
+    pub registry: Arc<Registry>,
+    pub hba: RwLock<Arc<Vec<HbaLine>>>,
+    pub hba_path: PathBuf,
+    pub tls: RwLock<Option<Arc<rustls::ServerConfig>>>,
+    shutdown: AtomicU8,
+}
+
+impl Shared {
+    pub fn shutdown_mode(&self) -> Option<ShutdownMode> {
+        match self.shutdown.load(Ordering::SeqCst) {
+            1 => Some(ShutdownMode::Smart),
+            2 => Some(ShutdownMode::Fast),
+            3 => Some(ShutdownMode::Immediate),
+            _ => None,
+        }
+    }
+}
+
+fn log(msg: &str) {
+    elog::emit(Level::Log, msg, None, None);
+}
+
+/// Logs a startup failure as FATAL and returns it.
+fn fatal_startup(err: PgError) -> PgError {
+    let err = crate::stream::fatal(err);
+    elog::emit_error(&err);
+    err
+}
+
+fn hba_path(datadir: &Path, config: &Config) -> PathBuf {
+    match config.show("hba_file").filter(|s| !s.is_empty()) {
+        Some(p) if Path::new(&p).is_absolute() => PathBuf::from(p),
+        Some(p) => datadir.join(p),
+        None => datadir.join("pg_hba.conf"),
+    }
+}
+
+fn load_hba(path: &Path) -> PgResult<Vec<HbaLine>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        PgError::fatal(
+            SqlState::UNDEFINED_FILE,
+            format!(
+                "could not open file \"{}\": {}",
+                path.display(),
+                listen::os_text(&e)
+            ),
+        )
+    })?;
+    hba::parse(&text, &path.display().to_string())
+}
+
+fn load_tls(datadir: &Path, config: &Config) -> PgResult<Option<Arc<rustls::ServerConfig>>> {
+    if !settings::get_bool(config, "ssl", false) {
+        return Ok(None);
+    }
+    let cert = settings::get_str(config, "ssl_cert_file", "server.crt");
+    let key = settings::get_str(config, "ssl_key_file", "server.key");
+    tls::load(datadir, &cert, &key).map(Some)
+}
+
+fn apply_log_level(config: &Config) {
+    if let Some(level) = config
+        .show("log_min_messages")
+        .and_then(|v| Level::from_setting(&v))
+    {
+        elog::set_min_level(level);
+    }
+}
+
+/// A started server: sockets bound, database open, ready for connections.
+pub(crate) struct Postmaster {
+    shared: Arc<Shared>,
+    listeners: Listeners,
+    pidfile: LockFile,
+    workers: Option<BgWorkers>,
+    requests: Arc<Requests>,
+    pub port: u16,
+}
+
+impl Postmaster {
+    pub fn start(
+        datadir: &Path,
+        overrides: &[(String, String)],
+        requests: Arc<Requests>,
+    ) -> PgResult<Postmaster> {
+        let config = Config::load(datadir, overrides).map_err(fatal_startup)?;
+        apply_log_level(&config);
+        let port = settings::get_int(&config, "port", 5432);
+        if !(1..=65535).contains(&port) {
+            return Err(fatal_startup(PgError::fatal(
+                SqlState::INVALID_PARAMETER_VALUE,
+                format!("{port} is outside the valid range for parameter \"port\" (1 .. 65535)"),
+            )));
+        }
+        let port = port as u16;
+        let listen =
+            settings::split_list(&settings::get_str(&config, "listen_addresses", "localhost"));
+        let socket_dirs = settings::split_list(&settings::get_str(
+            &config,
+            "unix_socket_directories",
+            "/tmp",
+        ));
+        let mut pidfile = pidfile::create_postmaster_pid(
+            datadir,
+            port,
+            socket_dirs.first().map(String::as_str).unwrap_or(""),
+            listen.first().map(String::as_str).unwrap_or(""),
+        )
+        .map_err(fatal_startup)?;
+        let tls = load_tls(datadir, &config).map_err(fatal_startup)?;
+        let hba_path = hba_path(datadir, &config);
+        let hba_lines = load_hba(&hba_path).map_err(|e| {
+            elog::emit(Level::Log, &e.message, e.detail.as_deref(), None);
+            fatal_startup(PgError::fatal(
+                SqlState("F0000"),
+                format!("could not load {}", hba_path.display()),
+            ))
+        })?;
+        let listeners =
+            listen::open(datadir, &listen, &socket_dirs, port).map_err(fatal_startup)?;
+        let fsync = settings::get_bool(&config, "fsync", true);
+        let db = Database::open(datadir, OpenOptions { fsync }).map_err(fatal_startup)?;
+        let registry = Registry::new();
+        let hooks = Arc::new(Hooks {
+            registry: registry.clone(),
+            reload: requests.reload.clone(),
+        });
+        let engine = Arc::new(Engine {
+            db: db.clone(),
+            config: config.clone(),
+            hooks,
+        });
+        let shared = Arc::new(Shared {
+            datadir: datadir.to_path_buf(),
+            config: config.clone(),
+            db: db.clone(),
+            engine,
+            registry,
+            hba: RwLock::new(Arc::new(hba_lines)),
+            hba_path,
+            tls: RwLock::new(tls),
+            shutdown: AtomicU8::new(0),
+        });
+        let workers = Some(BgWorkers::start(db, config));
+        pidfile.set_line(8, pidfile::STATUS_READY);
+        log("database system is ready to accept connections");
+        Ok(Postmaster {
+            shared,
+            listeners,
+            pidfile,
+            workers,
+            requests,
+            port,
+        })
+    }
+
+    fn reload(&self) {
+        let shared = &self.shared;
+        if let Err(e) = shared.config.reload() {
+            elog::emit_error(&PgError {
+                severity: tandem_types::error::Severity::Log,
+                ..e
+            });
+        }
+        apply_log_level(&shared.config);
+        match load_hba(&shared.hba_path) {
+            Ok(lines) => *shared.hba.write() = Arc::new(lines),
+            Err(e) => {
+                elog::emit(Level::Log, &e.message, e.detail.as_deref(), None);
+                log(&format!(
+                    "{} was not reloaded",
+                    shared
+                        .hba_path
+                        .file_name()
+                        .and_then(|f| f.to_str())
+                        .unwrap_or("pg_hba.conf")
+                ));
+            }
+        }
+        match load_tls(&shared.datadir, &shared.config) {
+            Ok(t) => *shared.tls.write() = t,
+            Err(e) => elog::emit(Level::Log, &e.message, None, None),
+        }
+    }
+
+    /// Requested shutdown mode (the strongest raised so far).
+    fn requested(&self) -> Option<ShutdownMode> {
+        let r = &self.requests;
+        if r.immediate.load(Ordering::SeqCst) {
+            Some(ShutdownMode::Immediate)
+        } else if r.fast.load(Ordering::SeqCst) {
+            Some(ShutdownMode::Fast)
+        } else if r.smart.load(Ordering::SeqCst) {
+            Some(ShutdownMode::Smart)
+        } else {
+            None
+        }
+    }
+
+    fn accept_ready(&self, timeout_ms: i32) {
+        let mut fds: Vec<libc::pollfd> = self
+            .listeners
+            .tcp
+            .iter()
+            .map(|l| l.as_raw_fd())
+            .chain(self.listeners.unix.iter().map(|(l, _)| l.as_raw_fd()))
+            .map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        // SAFETY: `fds` is a valid, exclusively borrowed array of pollfd for the call.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        if n <= 0 {
+            return;
+        }
+        let ntcp = self.listeners.tcp.len();
+        for (i, fd) in fds.iter().enumerate() {
+            if fd.revents == 0 {
+                continue;
+            }
+            if i < ntcp {
+                self.accept_tcp(&self.listeners.tcp[i]);
+            } else {
+                self.accept_unix(&self.listeners.unix[i - ntcp].0);
+            }
+        }
+    }
+
+    fn accept_tcp(&self, l: &TcpListener) {
+        while let Ok((s, addr)) = l.accept() {
+            let _ = s.set_nonblocking(false);
+            let _ = s.set_nodelay(true);
+            let local = s.local_addr().ok();
+            self.spawn(
+                Stream::Tcp(s),
+                Peer {
+                    addr: Some(addr),
+                    local,
+                },
+            );
+        }
+    }
+
+    fn accept_unix(&self, l: &UnixListener) {
+        while let Ok((s, _)) = l.accept() {
+            let _ = UnixStream::set_nonblocking(&s, false);
+            self.spawn(
+                Stream::Unix(s),
+                Peer {
+                    addr: None,
+                    local: None,
+                },
+            );
+        }
+    }
+
+    fn spawn(&self, stream: Stream, peer: Peer) {
+        let shared = self.shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name("backend".into())
+            .stack_size(16 * 1024 * 1024)
+            .spawn(move || crate::connection::serve(shared, stream, peer));
+        if let Err(e) = spawned {
+            elog::emit(
+                Level::Log,
+                &format!("could not fork new process for connection: {e}"),
+                None,
+                None,
+            );
+        }
+    }
+
+    /// Serves until a shutdown request has been carried out.
+    pub fn serve(self) -> PgResult<()> {
+        let mut mode: Option<ShutdownMode> = None;
+        loop {
+            self.accept_ready(100);
+            if self.requests.reload.swap(false, Ordering::SeqCst) {
+                self.reload();
+            }
+            let wanted = self.requested();
+            if wanted > mode {
+                if let Some(w) = wanted {
+                    self.begin_shutdown(w);
+                }
+                mode = wanted;
+            }
+            match mode {
+                Some(ShutdownMode::Immediate) => return self.finish(false),
+                Some(_) if self.shared.registry.len() == 0 => return self.finish(true),
+                _ => {}
+            }
+        }
+    }
+
+    fn begin_shutdown(&self, mode: ShutdownMode) {
+        self.shared.shutdown.store(mode as u8, Ordering::SeqCst);
+        match mode {
+            ShutdownMode::Smart => log("received smart shutdown request"),
+            ShutdownMode::Fast => {
+                log("received fast shutdown request");
+                log("aborting any active transactions");
+                self.shared.registry.terminate_all();
+            }
+            ShutdownMode::Immediate => {
+                log("received immediate shutdown request");
+                self.shared.registry.terminate_all();
+            }
+        }
+    }
+
+    fn finish(mut self, checkpoint: bool) -> PgResult<()> {
+        self.pidfile.set_line(8, pidfile::STATUS_STOPPING);
+        let mut result = Ok(());
+        if checkpoint {
+            // Sessions are gone; wait briefly for threads still leaving.
+            self.shared.registry.wait_empty(Duration::from_secs(5));
+            if let Some(w) = self.workers.take() {
+                w.stop();
+            }
+            log("shutting down");
+            if let Err(e) = self.shared.db.checkpoint("shutdown") {
+                elog::emit_error(&e);
+                result = Err(e);
+            }
+        }
+        log("database system is shut down");
+        // Listeners (socket files, socket locks) and then postmaster.pid go away on drop.
+        Ok::<(), PgError>(()).and(result)
+    }
+}
+
+/// A server running on its own thread inside this process (tests, tools).
+pub struct ServerHandle {
+    requests: Arc<Requests>,
+    port: u16,
+    thread: Option<std::thread::JoinHandle<PgResult<()>>>,
+}
+
+impl ServerHandle {
+    /// Starts a server on `datadir` and returns once it accepts connections.
+    /// No signal handlers are installed: use [`ServerHandle::shutdown`] and
+    /// [`ServerHandle::reload`].
+    pub fn start(datadir: &Path, overrides: Vec<(String, String)>) -> PgResult<ServerHandle> {
+        let requests = Arc::new(Requests::default());
+        let pm = Postmaster::start(datadir, &overrides, requests.clone())?;
+        let port = pm.port;
+        let thread = std::thread::Builder::new()
+            .name("postmaster".into())
+            .spawn(move || pm.serve())
+            .map_err(|e| {
+                PgError::fatal(
+                    SqlState::INTERNAL_ERROR,
+                    format!("could not start postmaster thread: {e}"),
+                )
+            })?;
+        Ok(ServerHandle {
+            requests,
+            port,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// What SIGHUP does.
+    pub fn reload(&self) {
+        self.requests.reload.store(true, Ordering::SeqCst);
+    }
+
+    /// What SIGTERM / SIGINT / SIGQUIT do; waits for the server to stop.
+    pub fn shutdown(mut self, mode: ShutdownMode) -> PgResult<()> {
+        self.request(mode);
+        self.join()
+    }
+
+    fn request(&self, mode: ShutdownMode) {
+        let flag = match mode {
+            ShutdownMode::Smart => &self.requests.smart,
+            ShutdownMode::Fast => &self.requests.fast,
+            ShutdownMode::Immediate => &self.requests.immediate,
+        };
+        flag.store(true, Ordering::SeqCst);
+    }
+
+    fn join(&mut self) -> PgResult<()> {
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(PgError::internal("postmaster thread panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.request(ShutdownMode::Fast);
+            let _ = self.join();
+        }
+    }
+}
+
+/// `run`: installs the signal handlers, starts, serves until shutdown.
+pub(crate) fn run(datadir: &Path, overrides: Vec<(String, String)>) -> PgResult<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    let requests = Arc::new(Requests::default());
+    let mut ids = Vec::new();
+    for (sig, flag) in [
+        (SIGHUP, &requests.reload),
+        (SIGTERM, &requests.smart),
+        (SIGINT, &requests.fast),
+        (SIGQUIT, &requests.immediate),
+    ] {
+        match signal_hook::flag::register(sig, flag.clone()) {
+            Ok(id) => ids.push(id),
+            Err(e) => {
+                return Err(fatal_startup(PgError::fatal(
+                    SqlState::INTERNAL_ERROR,
+                    format!("could not install signal handler: {e}"),
+                )))
+            }
+        }
+    }
+    let result = Postmaster::start(datadir, &overrides, requests).and_then(|pm| pm.serve());
+    for id in ids {
+        signal_hook::low_level::unregister(id);
+    }
+    result
+}
