@@ -4,6 +4,7 @@
 //! Shared vocabulary of the expr, query and sql crates (written by the lead).
 //! Change only additively.
 
+use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -35,6 +36,32 @@ pub trait ServerHooks: Send + Sync {
     /// Rows for `pg_stat_activity`: (pid, usename, application_name, client_addr,
     /// backend_start, state, query).
     fn activity(&self) -> Vec<Vec<Value>>;
+    /// `pg_is_in_recovery()` (a standby replaying WAL). Default: false.
+    fn in_recovery(&self) -> bool {
+        false
+    }
+    /// `pg_postmaster_start_time()`, microseconds since 2000-01-01 UTC.
+    /// Default: unknown (0 = 2000-01-01).
+    fn postmaster_start_time(&self) -> i64 {
+        0
+    }
+    /// `pg_conf_load_time()`, microseconds since 2000-01-01 UTC. Default: the
+    /// postmaster start time.
+    fn conf_load_time(&self) -> i64 {
+        self.postmaster_start_time()
+    }
+}
+
+/// Per-session state that functions keep between statements (`currval`,
+/// `lastval`). Kept by the expr crate per backend pid (see
+/// `functions::sequence`); the session calls `tandem_expr::session_ended(pid)`
+/// when it exits.
+#[derive(Clone, Debug, Default)]
+pub struct SessionState {
+    /// `currval()`: last value `nextval()` returned in this session, per sequence oid.
+    pub currval: HashMap<u32, i64>,
+    /// `lastval()`: the last value `nextval()` returned in this session.
+    pub lastval: Option<i64>,
 }
 
 /// Everything an expression, query or statement may need while it runs.

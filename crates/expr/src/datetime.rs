@@ -150,7 +150,10 @@ pub fn format_timestamp(ts: i64, with_tz: bool, out: &mut String) {
         _ => {
             let tm = tm_from_ts(ts);
             push_year(out, tm.year);
-            out.push_str(&format!("-{:02}-{:02} {:02}:{:02}:", tm.month, tm.day, tm.hour, tm.minute));
+            out.push_str(&format!(
+                "-{:02}-{:02} {:02}:{:02}:",
+                tm.month, tm.day, tm.hour, tm.minute
+            ));
             push_seconds(out, tm.second, tm.usec);
             if with_tz {
                 out.push_str("+00");
@@ -167,7 +170,11 @@ pub fn format_interval(months: i32, days: i32, usecs: i64, out: &mut String) {
     let mut is_zero = true;
     let years = months / 12;
     let mons = months % 12;
-    for (v, unit) in [(years as i64, "year"), (mons as i64, "mon"), (days as i64, "day")] {
+    for (v, unit) in [
+        (years as i64, "year"),
+        (mons as i64, "mon"),
+        (days as i64, "day"),
+    ] {
         if v == 0 {
             continue;
         }
@@ -217,7 +224,17 @@ fn out_of_range(text: &str) -> PgError {
 }
 
 const MONTH_NAMES: [&str; 12] = [
-    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
     "december",
 ];
 
@@ -230,7 +247,10 @@ fn month_by_name(word: &str) -> Option<u32> {
     if w == "sept" {
         return Some(9);
     }
-    MONTH_NAMES.iter().position(|m| m.starts_with(&w)).map(|i| i as u32 + 1)
+    MONTH_NAMES
+        .iter()
+        .position(|m| m.starts_with(&w))
+        .map(|i| i as u32 + 1)
 }
 
 /// What a date/time string said, before it is turned into a value.
@@ -270,17 +290,22 @@ fn tokenize(s: &str) -> Vec<String> {
         let c = chars[i];
         if c.is_whitespace() || c == ',' {
             flush(&mut cur, &mut toks);
-        } else if (c == '+' || c == '-') && !cur.is_empty() && !cur.chars().all(|c| c.is_ascii_digit()) {
+        } else if (c == '+' || c == '-')
+            && !cur.is_empty()
+            && !cur.chars().all(|c| c.is_ascii_digit())
+        {
             // `10:00:00+05` or `2026-11-21T10:00-08`: a sign after a time starts an offset
             if cur.contains(':') || cur.chars().any(|c| c.is_ascii_alphabetic()) {
                 flush(&mut cur, &mut toks);
             }
             cur.push(c);
-        } else if c.is_ascii_alphabetic() && cur.chars().last().is_some_and(|p| p.is_ascii_digit()) {
+        } else if c.is_ascii_alphabetic() && cur.chars().last().is_some_and(|p| p.is_ascii_digit())
+        {
             // `2026-11-21T10:00:00Z`
             flush(&mut cur, &mut toks);
             cur.push(c);
-        } else if c.is_ascii_digit() && cur.chars().last().is_some_and(|p| p.is_ascii_alphabetic()) {
+        } else if c.is_ascii_digit() && cur.chars().last().is_some_and(|p| p.is_ascii_alphabetic())
+        {
             flush(&mut cur, &mut toks);
             cur.push(c);
         } else {
@@ -339,7 +364,19 @@ fn parse_offset(tok: &str) -> Option<i64> {
     if matches!(lower.as_str(), "z" | "utc" | "gmt" | "zulu" | "ut") {
         return Some(0);
     }
-    let named = [("pst", -8), ("pdt", -7), ("est", -5), ("edt", -4), ("cst", -6), ("cdt", -5), ("mst", -7), ("mdt", -6), ("cet", 1), ("cest", 2), ("jst", 9)];
+    let named = [
+        ("pst", -8),
+        ("pdt", -7),
+        ("est", -5),
+        ("edt", -4),
+        ("cst", -6),
+        ("cdt", -5),
+        ("mst", -7),
+        ("mdt", -6),
+        ("cet", 1),
+        ("cest", 2),
+        ("jst", 9),
+    ];
     if let Some((_, h)) = named.iter().find(|(n, _)| *n == lower) {
         return Some(h * 3600);
     }
@@ -350,11 +387,19 @@ fn parse_offset(tok: &str) -> Option<i64> {
     };
     let (h, m, s) = if let Some((h, rest)) = rest.split_once(':') {
         let (m, s) = rest.split_once(':').unwrap_or((rest, "0"));
-        (parse_num::<i64>(h)?, parse_num::<i64>(m)?, parse_num::<i64>(s)?)
+        (
+            parse_num::<i64>(h)?,
+            parse_num::<i64>(m)?,
+            parse_num::<i64>(s)?,
+        )
     } else if rest.len() <= 2 {
         (parse_num::<i64>(rest)?, 0, 0)
     } else if rest.len() == 4 {
-        (parse_num::<i64>(&rest[..2])?, parse_num::<i64>(&rest[2..])?, 0)
+        (
+            parse_num::<i64>(&rest[..2])?,
+            parse_num::<i64>(&rest[2..])?,
+            0,
+        )
     } else {
         return None;
     };
@@ -366,7 +411,10 @@ fn parse_offset(tok: &str) -> Option<i64> {
 
 /// A date token: `2026-11-21`, `20261121`, `11/21/2026` (MDY), `2026/11/21`.
 fn parse_date_token(tok: &str) -> Option<(i64, u32, u32)> {
-    if let Some(parts) = split3(tok, '-').or_else(|| split3(tok, '/')).or_else(|| split3(tok, '.')) {
+    if let Some(parts) = split3(tok, '-')
+        .or_else(|| split3(tok, '/'))
+        .or_else(|| split3(tok, '.'))
+    {
         let (a, b, c) = parts;
         if a.len() >= 3 {
             return Some((parse_num(a)?, parse_num(b)?, parse_num(c)?));
@@ -379,7 +427,11 @@ fn parse_date_token(tok: &str) -> Option<(i64, u32, u32)> {
         return Some((y, parse_num(a)?, parse_num(b)?));
     }
     if tok.len() == 8 && tok.bytes().all(|b| b.is_ascii_digit()) {
-        return Some((parse_num(&tok[..4])?, parse_num(&tok[4..6])?, parse_num(&tok[6..])?));
+        return Some((
+            parse_num(&tok[..4])?,
+            parse_num(&tok[4..6])?,
+            parse_num(&tok[6..])?,
+        ));
     }
     None
 }
@@ -476,18 +528,26 @@ fn parse_datetime(text: &str, type_name: &str) -> PgResult<Parsed> {
         if p.date.is_some() || loose.len() != 2 {
             return Err(err());
         }
-        let (d, y) = if loose[0] > 31 { (loose[1], loose[0]) } else { (loose[0], loose[1]) };
+        let (d, y) = if loose[0] > 31 {
+            (loose[1], loose[0])
+        } else {
+            (loose[0], loose[1])
+        };
         p.date = Some((y, m, d as u32));
     } else if !loose.is_empty() {
         return Err(err());
     }
     if let Some((y, m, d)) = p.date {
         if y == 0 && bc {
-            return Err(out_of_range(text).with_hint("Perhaps you need a different \"datestyle\" setting."));
+            return Err(
+                out_of_range(text).with_hint("Perhaps you need a different \"datestyle\" setting.")
+            );
         }
         let y = if bc { 1 - y } else { y };
         if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
-            return Err(out_of_range(text).with_hint("Perhaps you need a different \"datestyle\" setting."));
+            return Err(
+                out_of_range(text).with_hint("Perhaps you need a different \"datestyle\" setting.")
+            );
         }
         p.date = Some((y, m, d));
     }
@@ -534,22 +594,33 @@ pub fn parse_date(text: &str) -> PgResult<i32> {
     let (y, m, d) = p.date.ok_or_else(|| syntax("date", text))?;
     let days = days_from_ymd(y, m, d);
     if days < days_from_ymd(-4713, 11, 24) || days > days_from_ymd(5_874_897, 12, 31) {
-        return Err(PgError::new(SqlState::DATETIME_FIELD_OVERFLOW, format!("date out of range: \"{text}\"")));
+        return Err(PgError::new(
+            SqlState::DATETIME_FIELD_OVERFLOW,
+            format!("date out of range: \"{text}\""),
+        ));
     }
     Ok(days as i32)
 }
 
 /// `timestamp_in` / `timestamptz_in` (offsets are applied only `with_tz`).
 pub fn parse_timestamp(text: &str, with_tz: bool) -> PgResult<i64> {
-    let type_name = if with_tz { "timestamp with time zone" } else { "timestamp without time zone" };
+    let type_name = if with_tz {
+        "timestamp with time zone"
+    } else {
+        "timestamp without time zone"
+    };
     let p = parse_datetime(text, type_name)?;
     if let Some(s) = p.special {
-        if p.time.is_some() && matches!(s, Special::Infinity | Special::NegInfinity | Special::Now) {
+        if p.time.is_some() && matches!(s, Special::Infinity | Special::NegInfinity | Special::Now)
+        {
             return Err(syntax(type_name, text));
         }
         let mut ts = resolve_special(s, now_micros());
         if let Some((h, m, sec, us)) = p.time {
-            ts += h as i64 * USECS_PER_HOUR + m as i64 * USECS_PER_MINUTE + sec as i64 * USECS_PER_SEC + us as i64;
+            ts += h as i64 * USECS_PER_HOUR
+                + m as i64 * USECS_PER_MINUTE
+                + sec as i64 * USECS_PER_SEC
+                + us as i64;
         }
         return Ok(ts);
     }
@@ -651,22 +722,34 @@ pub fn parse_interval(text: &str) -> PgResult<(i32, i32, i64)> {
             .unwrap_or(tok.len());
         let (num_s, glued_unit) = tok.split_at(split);
         let num: f64 = num_s.parse().map_err(|_| err())?;
-        if !num.is_finite() || num_s.eq_ignore_ascii_case("nan") || num_s.contains(['e', 'E', 'i', 'I', 'n', 'N']) {
+        if !num.is_finite()
+            || num_s.eq_ignore_ascii_case("nan")
+            || num_s.contains(['e', 'E', 'i', 'I', 'n', 'N'])
+        {
             return Err(err());
         }
         let unit = if !glued_unit.is_empty() {
             glued_unit.to_ascii_lowercase()
-        } else if i + 1 < toks.len() && toks[i + 1].chars().all(|c| c.is_ascii_alphabetic()) && toks[i + 1] != "ago" {
+        } else if i + 1 < toks.len()
+            && toks[i + 1].chars().all(|c| c.is_ascii_alphabetic())
+            && toks[i + 1] != "ago"
+        {
             i += 1;
             toks[i].to_ascii_lowercase()
         } else {
             "second".to_string()
         };
         match unit.as_str() {
-            "microsecond" | "microseconds" | "us" | "usec" | "usecs" | "useconds" => acc.usecs += num,
-            "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" | "mseconds" => acc.usecs += num * 1000.0,
+            "microsecond" | "microseconds" | "us" | "usec" | "usecs" | "useconds" => {
+                acc.usecs += num
+            }
+            "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" | "mseconds" => {
+                acc.usecs += num * 1000.0
+            }
             "second" | "seconds" | "s" | "sec" | "secs" => acc.usecs += num * USECS_PER_SEC as f64,
-            "minute" | "minutes" | "m" | "min" | "mins" => acc.usecs += num * USECS_PER_MINUTE as f64,
+            "minute" | "minutes" | "m" | "min" | "mins" => {
+                acc.usecs += num * USECS_PER_MINUTE as f64
+            }
             "hour" | "hours" | "h" | "hr" | "hrs" => acc.usecs += num * USECS_PER_HOUR as f64,
             "day" | "days" | "d" => acc.add_days(num),
             "week" | "weeks" | "w" => acc.add_days(num * 7.0),
@@ -684,7 +767,10 @@ pub fn parse_interval(text: &str) -> PgResult<(i32, i32, i64)> {
         return Err(err());
     }
     finish_interval(acc, ago).ok_or_else(|| {
-        PgError::new(SqlState::DATETIME_FIELD_OVERFLOW, format!("interval out of range: \"{text}\""))
+        PgError::new(
+            SqlState::DATETIME_FIELD_OVERFLOW,
+            format!("interval out of range: \"{text}\""),
+        )
     })
 }
 
@@ -751,14 +837,23 @@ pub fn ts_add_interval(ts: i64, months: i32, days: i32, usecs: i64) -> PgResult<
 
 /// `timestamp - timestamp`: days and a time part below 24 hours (`justify_hours`).
 pub fn ts_diff(a: i64, b: i64) -> PgResult<(i32, i32, i64)> {
-    if [a, b].iter().any(|t| *t == TS_INFINITY || *t == TS_NEG_INFINITY) {
-        return Err(PgError::new(SqlState::DATETIME_FIELD_OVERFLOW, "cannot subtract infinite timestamps"));
+    if [a, b]
+        .iter()
+        .any(|t| *t == TS_INFINITY || *t == TS_NEG_INFINITY)
+    {
+        return Err(PgError::new(
+            SqlState::DATETIME_FIELD_OVERFLOW,
+            "cannot subtract infinite timestamps",
+        ));
     }
     let diff = a as i128 - b as i128;
     let days = diff / USECS_PER_DAY as i128;
     let rest = diff % USECS_PER_DAY as i128;
     if days.abs() > i32::MAX as i128 {
-        return Err(PgError::new(SqlState::DATETIME_FIELD_OVERFLOW, "interval out of range"));
+        return Err(PgError::new(
+            SqlState::DATETIME_FIELD_OVERFLOW,
+            "interval out of range",
+        ));
     }
     Ok((0, days as i32, rest as i64))
 }
@@ -770,7 +865,12 @@ pub fn interval_key(months: i32, days: i32, usecs: i64) -> i128 {
 
 /// `interval * factor` with the fractional cascade of `interval_mul`.
 pub fn interval_mul(months: i32, days: i32, usecs: i64, factor: f64) -> PgResult<(i32, i32, i64)> {
-    let err = || PgError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "interval out of range");
+    let err = || {
+        PgError::new(
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+            "interval out of range",
+        )
+    };
     if !factor.is_finite() {
         return Err(err());
     }
@@ -832,7 +932,10 @@ mod tests {
         assert_eq!(date("Nov 21, 2026"), "2026-11-21");
         assert_eq!(date("infinity"), "infinity");
         let e = parse_date("2026-13-01").unwrap_err();
-        assert_eq!(e.message, "date/time field value out of range: \"2026-13-01\"");
+        assert_eq!(
+            e.message,
+            "date/time field value out of range: \"2026-13-01\""
+        );
         assert_eq!(e.code, SqlState::DATETIME_FIELD_OVERFLOW);
         assert_eq!(parse_date("2026-02-30").unwrap_err().code.0, "22008");
         let e = parse_date("x").unwrap_err();
@@ -842,21 +945,36 @@ mod tests {
 
     #[test]
     fn timestamps_as_postgres_prints_them() {
-        assert_eq!(ts("2026-11-21 10:00:00.123456"), "2026-11-21 10:00:00.123456");
-        assert_eq!(ts("2026-11-21 10:00:00.1234567"), "2026-11-21 10:00:00.123457");
+        assert_eq!(
+            ts("2026-11-21 10:00:00.123456"),
+            "2026-11-21 10:00:00.123456"
+        );
+        assert_eq!(
+            ts("2026-11-21 10:00:00.1234567"),
+            "2026-11-21 10:00:00.123457"
+        );
         assert_eq!(ts("2026-11-21 10:00:00.120"), "2026-11-21 10:00:00.12");
         assert_eq!(ts("2026-11-21"), "2026-11-21 00:00:00");
         assert_eq!(ts("infinity"), "infinity");
         assert_eq!(tstz("2026-11-21T10:00:00+05:30"), "2026-11-21 04:30:00+00");
         assert_eq!(tstz("2026-11-21 10:00:00-0800"), "2026-11-21 18:00:00+00");
         assert_eq!(tstz("2026-11-21 10:00:00Z"), "2026-11-21 10:00:00+00");
-        assert_eq!(tstz("2026-11-21 10:00:00.123+00"), "2026-11-21 10:00:00.123+00");
+        assert_eq!(
+            tstz("2026-11-21 10:00:00.123+00"),
+            "2026-11-21 10:00:00.123+00"
+        );
         assert_eq!(tstz("epoch"), "1970-01-01 00:00:00+00");
         assert_eq!(tstz("2026-11-21 10:00:00 PST"), "2026-11-21 18:00:00+00");
         let e = parse_timestamp("2026-11-21 25:00", false).unwrap_err();
-        assert_eq!(e.message, "date/time field value out of range: \"2026-11-21 25:00\"");
+        assert_eq!(
+            e.message,
+            "date/time field value out of range: \"2026-11-21 25:00\""
+        );
         let e = parse_timestamp("x", true).unwrap_err();
-        assert_eq!(e.message, "invalid input syntax for type timestamp with time zone: \"x\"");
+        assert_eq!(
+            e.message,
+            "invalid input syntax for type timestamp with time zone: \"x\""
+        );
     }
 
     #[test]
@@ -864,7 +982,10 @@ mod tests {
         assert_eq!(iv("-1 day"), "-1 days");
         assert_eq!(iv("1 day -2 hours"), "1 day -02:00:00");
         assert_eq!(iv("-1 day +2 hours"), "-1 days +02:00:00");
-        assert_eq!(iv("1 year 2 mons 3 days 04:05:06.5"), "1 year 2 mons 3 days 04:05:06.5");
+        assert_eq!(
+            iv("1 year 2 mons 3 days 04:05:06.5"),
+            "1 year 2 mons 3 days 04:05:06.5"
+        );
         assert_eq!(iv("-00:00:01.5"), "-00:00:01.5");
         assert_eq!(iv("1 mon -1 day"), "1 mon -1 days");
         assert_eq!(iv("25 hours"), "25:00:00");
@@ -874,7 +995,10 @@ mod tests {
         assert_eq!(iv("@ 2 hours ago"), "-02:00:00");
         assert_eq!(iv("P1Y2M3DT4H5M6S"), "1 year 2 mons 3 days 04:05:06");
         assert_eq!(iv("10min"), "00:10:00");
-        assert_eq!(parse_interval("x").unwrap_err().message, "invalid input syntax for type interval: \"x\"");
+        assert_eq!(
+            parse_interval("x").unwrap_err().message,
+            "invalid input syntax for type interval: \"x\""
+        );
     }
 
     #[test]
@@ -888,6 +1012,9 @@ mod tests {
         let b = parse_timestamp("2026-01-01 12:00", false).unwrap();
         assert_eq!(ts_diff(a, b).unwrap(), (0, 59, 12 * USECS_PER_HOUR));
         assert_eq!(interval_mul(12, 0, 0, 1.5).unwrap(), (18, 0, 0));
-        assert_eq!(interval_mul(0, 1, 0, 1.0 / 3.0).unwrap(), (0, 0, 8 * USECS_PER_HOUR));
+        assert_eq!(
+            interval_mul(0, 1, 0, 1.0 / 3.0).unwrap(),
+            (0, 0, 8 * USECS_PER_HOUR)
+        );
     }
 }

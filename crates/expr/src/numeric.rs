@@ -14,7 +14,10 @@ use tandem_types::{PgError, PgResult, SqlState};
 pub const MAX_SCALE: u32 = 28;
 
 pub fn overflow() -> PgError {
-    PgError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value overflows numeric format")
+    PgError::new(
+        SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+        "value overflows numeric format",
+    )
 }
 
 fn syntax(text: &str) -> PgError {
@@ -36,7 +39,10 @@ pub fn normalize_zero(mut d: Decimal) -> Decimal {
 pub fn parse(text: &str) -> PgResult<Decimal> {
     let t = text.trim();
     let lower = t.to_ascii_lowercase();
-    if matches!(lower.as_str(), "nan" | "infinity" | "+infinity" | "-infinity" | "inf" | "+inf" | "-inf") {
+    if matches!(
+        lower.as_str(),
+        "nan" | "infinity" | "+infinity" | "-infinity" | "inf" | "+inf" | "-inf"
+    ) {
         return Err(PgError::new(
             SqlState::FEATURE_NOT_SUPPORTED,
             format!("numeric value \"{t}\" is not supported"),
@@ -70,7 +76,9 @@ pub fn parse(text: &str) -> PgResult<Decimal> {
                 any_digit = true;
                 prev_digit = true;
             }
-            b'_' if prev_digit && bytes.get(i + 1).is_some_and(|b| b.is_ascii_digit()) => prev_digit = false,
+            b'_' if prev_digit && bytes.get(i + 1).is_some_and(|b| b.is_ascii_digit()) => {
+                prev_digit = false
+            }
             b'.' if !seen_point => {
                 seen_point = true;
                 prev_digit = false;
@@ -171,7 +179,11 @@ pub fn apply_typmod(d: Decimal, precision: u32, scale: u32) -> PgResult<Decimal>
     let r = round_to_scale(d, scale);
     let max_int_digits = precision.saturating_sub(scale);
     if integer_digits(&r) > max_int_digits {
-        let bound = if max_int_digits > 0 { format!("10^{max_int_digits}") } else { "1".to_string() };
+        let bound = if max_int_digits > 0 {
+            format!("10^{max_int_digits}")
+        } else {
+            "1".to_string()
+        };
         return Err(PgError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "numeric field overflow").with_detail(
             format!("A field with precision {precision}, scale {scale} must round to an absolute value less than {bound}."),
         ));
@@ -197,7 +209,10 @@ pub fn div_scale(a: &Decimal, b: &Decimal) -> u32 {
     if f1 < f2 {
         qweight -= 1;
     }
-    let rscale = (16 - qweight * 4).max(a.scale() as i32).max(b.scale() as i32).max(0);
+    let rscale = (16 - qweight * 4)
+        .max(a.scale() as i32)
+        .max(b.scale() as i32)
+        .max(0);
     (rscale as u32).min(MAX_SCALE)
 }
 
@@ -214,9 +229,20 @@ pub fn div(a: Decimal, b: Decimal) -> PgResult<Decimal> {
 /// Result scale for functions computed in floating point (`sqrt`, `^`, `ln`):
 /// 16 significant digits, at least the input's scale.
 pub fn approx_scale(result: f64, min_scale: u32) -> u32 {
-    let digits_before = if result.abs() >= 1.0 { result.abs().log10().floor() as i32 + 1 } else { 0 };
-    let leading_zeros = if result != 0.0 && result.abs() < 1.0 { (-result.abs().log10()).floor() as i32 } else { 0 };
-    ((16 - digits_before + leading_zeros).max(min_scale as i32).max(0) as u32).min(MAX_SCALE)
+    let digits_before = if result.abs() >= 1.0 {
+        result.abs().log10().floor() as i32 + 1
+    } else {
+        0
+    };
+    let leading_zeros = if result != 0.0 && result.abs() < 1.0 {
+        (-result.abs().log10()).floor() as i32
+    } else {
+        0
+    };
+    ((16 - digits_before + leading_zeros)
+        .max(min_scale as i32)
+        .max(0) as u32)
+        .min(MAX_SCALE)
 }
 
 /// A float result as numeric with `scale` digits (through 17 significant digits).
@@ -244,7 +270,15 @@ pub fn from_f64(f: f64, sig: usize) -> PgResult<Decimal> {
     let digits_trimmed = digits.trim_end_matches('0');
     let dropped = digits.len() - digits_trimmed.len();
     let scale = fp.len() as i64 - exp - dropped as i64;
-    from_digits(neg, if digits_trimmed.is_empty() { "0" } else { digits_trimmed }, scale)
+    from_digits(
+        neg,
+        if digits_trimmed.is_empty() {
+            "0"
+        } else {
+            digits_trimmed
+        },
+        scale,
+    )
 }
 
 pub fn to_f64(d: &Decimal) -> f64 {
@@ -257,9 +291,15 @@ fn to_base10000(d: &Decimal) -> (Vec<i16>, i16) {
     let scale = d.scale() as usize;
     let mant = d.mantissa().unsigned_abs().to_string();
     let (mut ip, mut fp) = if mant.len() > scale {
-        (mant[..mant.len() - scale].to_string(), mant[mant.len() - scale..].to_string())
+        (
+            mant[..mant.len() - scale].to_string(),
+            mant[mant.len() - scale..].to_string(),
+        )
     } else {
-        (String::new(), format!("{}{}", "0".repeat(scale - mant.len()), mant))
+        (
+            String::new(),
+            format!("{}{}", "0".repeat(scale - mant.len()), mant),
+        )
     };
     while ip.len() % 4 != 0 {
         ip.insert(0, '0');
@@ -290,7 +330,11 @@ fn to_base10000(d: &Decimal) -> (Vec<i16>, i16) {
 /// `numeric_send`: ndigits, weight, sign, dscale (all int16), then base-10000 digits.
 pub fn send(d: &Decimal, out: &mut Vec<u8>) {
     let (groups, weight) = to_base10000(d);
-    let sign: u16 = if d.is_sign_negative() && !d.is_zero() { 0x4000 } else { 0 };
+    let sign: u16 = if d.is_sign_negative() && !d.is_zero() {
+        0x4000
+    } else {
+        0
+    };
     out.extend_from_slice(&(groups.len() as i16).to_be_bytes());
     out.extend_from_slice(&weight.to_be_bytes());
     out.extend_from_slice(&sign.to_be_bytes());
@@ -317,7 +361,10 @@ pub fn recv(bytes: &[u8]) -> PgResult<Decimal> {
     match sign {
         0 | 0x4000 => {}
         0xC000 | 0xD000 | 0xF000 => {
-            return Err(PgError::new(SqlState::FEATURE_NOT_SUPPORTED, "numeric NaN and infinity are not supported"))
+            return Err(PgError::new(
+                SqlState::FEATURE_NOT_SUPPORTED,
+                "numeric NaN and infinity are not supported",
+            ))
         }
         _ => return Err(bad("invalid sign in external \"numeric\" value")),
     }
@@ -328,7 +375,10 @@ pub fn recv(bytes: &[u8]) -> PgResult<Decimal> {
         if !(0..10000).contains(&g) {
             return Err(bad("invalid digit in external \"numeric\" value"));
         }
-        mantissa = mantissa.checked_mul(10000).and_then(|m| m.checked_add(g as i128)).ok_or_else(overflow)?;
+        mantissa = mantissa
+            .checked_mul(10000)
+            .and_then(|m| m.checked_add(g as i128))
+            .ok_or_else(overflow)?;
     }
     // value = mantissa * 10000^(weight - (n - 1))
     let exp4 = weight - (n - 1);
@@ -379,14 +429,22 @@ mod tests {
 
     #[test]
     fn typmod_rounds_half_away_and_checks_precision() {
-        assert_eq!(s(apply_typmod(parse("2.345").unwrap(), 5, 2).unwrap()), "2.35");
-        assert_eq!(s(apply_typmod(parse("-2.345").unwrap(), 5, 2).unwrap()), "-2.35");
+        assert_eq!(
+            s(apply_typmod(parse("2.345").unwrap(), 5, 2).unwrap()),
+            "2.35"
+        );
+        assert_eq!(
+            s(apply_typmod(parse("-2.345").unwrap(), 5, 2).unwrap()),
+            "-2.35"
+        );
         assert_eq!(s(apply_typmod(parse("2").unwrap(), 5, 2).unwrap()), "2.00");
         let e = apply_typmod(parse("1000").unwrap(), 5, 2).unwrap_err();
         assert_eq!(e.message, "numeric field overflow");
         assert_eq!(
             e.detail.as_deref(),
-            Some("A field with precision 5, scale 2 must round to an absolute value less than 10^3.")
+            Some(
+                "A field with precision 5, scale 2 must round to an absolute value less than 10^3."
+            )
         );
         let e = apply_typmod(parse("1").unwrap(), 2, 2).unwrap_err();
         assert_eq!(
@@ -397,11 +455,29 @@ mod tests {
 
     #[test]
     fn division_scale_matches_postgres() {
-        assert_eq!(s(div(parse("10").unwrap(), parse("4").unwrap()).unwrap()), "2.5000000000000000");
-        assert_eq!(s(div(parse("1").unwrap(), parse("3").unwrap()).unwrap()), "0.33333333333333333333");
-        assert_eq!(s(div(parse("100000").unwrap(), parse("3").unwrap()).unwrap()), "33333.333333333333");
-        assert_eq!(s(div(parse("1").unwrap(), parse("3.0").unwrap()).unwrap()), "0.33333333333333333333");
-        assert_eq!(div(parse("1").unwrap(), parse("0").unwrap()).unwrap_err().code.0, "22012");
+        assert_eq!(
+            s(div(parse("10").unwrap(), parse("4").unwrap()).unwrap()),
+            "2.5000000000000000"
+        );
+        assert_eq!(
+            s(div(parse("1").unwrap(), parse("3").unwrap()).unwrap()),
+            "0.33333333333333333333"
+        );
+        assert_eq!(
+            s(div(parse("100000").unwrap(), parse("3").unwrap()).unwrap()),
+            "33333.333333333333"
+        );
+        assert_eq!(
+            s(div(parse("1").unwrap(), parse("3.0").unwrap()).unwrap()),
+            "0.33333333333333333333"
+        );
+        assert_eq!(
+            div(parse("1").unwrap(), parse("0").unwrap())
+                .unwrap_err()
+                .code
+                .0,
+            "22012"
+        );
     }
 
     #[test]
@@ -427,7 +503,15 @@ mod tests {
         let mut o = Vec::new();
         send(&parse("100000000").unwrap(), &mut o);
         assert_eq!(o, [0, 1, 0, 2, 0, 0, 0, 0, 0, 1]);
-        for t in ["1.50", "-12345.678", "0", "0.00", "100000000", "0.0001", "123456789.123456789"] {
+        for t in [
+            "1.50",
+            "-12345.678",
+            "0",
+            "0.00",
+            "100000000",
+            "0.0001",
+            "123456789.123456789",
+        ] {
             let d = parse(t).unwrap();
             let mut o = Vec::new();
             send(&d, &mut o);

@@ -1,0 +1,363 @@
+//! `information_schema.tables`, `information_schema.columns` and
+//! `information_schema.schemata`, computed from the catalog like PostgreSQL's
+//! `information_schema.sql` views.
+
+use tandem_storage::Catalog;
+use tandem_types::{DataType, PgResult, Value};
+
+use super::*;
+
+use DataType as T;
+
+pub static TABLES: View = View {
+    schema: "information_schema",
+    name: "tables",
+    oid: 13_200,
+    relkind: b'v',
+    columns: tables_cols,
+    rows: tables_rows,
+};
+pub static COLUMNS: View = View {
+    schema: "information_schema",
+    name: "columns",
+    oid: 13_201,
+    relkind: b'v',
+    columns: columns_cols,
+    rows: columns_rows,
+};
+pub static SCHEMATA: View = View {
+    schema: "information_schema",
+    name: "schemata",
+    oid: 13_202,
+    relkind: b'v',
+    columns: schemata_cols,
+    rows: schemata_rows,
+};
+
+fn tables_cols() -> Vec<(&'static str, DataType)> {
+    vec![
+        ("table_catalog", T::Name),
+        ("table_schema", T::Name),
+        ("table_name", T::Name),
+        ("table_type", T::Text),
+        ("self_referencing_column_name", T::Name),
+        ("reference_generation", T::Text),
+        ("user_defined_type_catalog", T::Name),
+        ("user_defined_type_schema", T::Name),
+        ("user_defined_type_name", T::Name),
+        ("is_insertable_into", T::Text),
+        ("is_typed", T::Text),
+        ("commit_action", T::Text),
+    ]
+}
+
+pub fn build_tables(cat: &Catalog, db: &str) -> Vec<Vec<Value>> {
+    let row = |schema: &str, table: &str, kind: &str, insertable: bool| {
+        vec![
+            name(db),
+            name(schema),
+            name(table),
+            text(kind),
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            text(if insertable { "YES" } else { "NO" }),
+            text("NO"),
+            Value::Null,
+        ]
+    };
+    let mut out: Vec<Vec<Value>> = cat
+        .tables
+        .values()
+        .map(|t| row(&t.schema, &t.name, "BASE TABLE", true))
+        .collect();
+    for v in VIEWS {
+        out.push(row(
+            v.schema,
+            v.name,
+            if v.relkind == b'v' {
+                "VIEW"
+            } else {
+                "BASE TABLE"
+            },
+            false,
+        ));
+    }
+    out
+}
+
+fn tables_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    Ok(build_tables(&ctx.txn.catalog(), &ctx.session.database))
+}
+
+fn columns_cols() -> Vec<(&'static str, DataType)> {
+    let mut v = vec![
+        ("table_catalog", T::Name),
+        ("table_schema", T::Name),
+        ("table_name", T::Name),
+        ("column_name", T::Name),
+        ("ordinal_position", T::Int4),
+        ("column_default", T::Text),
+        ("is_nullable", T::Text),
+        ("data_type", T::Text),
+        ("character_maximum_length", T::Int4),
+        ("character_octet_length", T::Int4),
+        ("numeric_precision", T::Int4),
+        ("numeric_precision_radix", T::Int4),
+        ("numeric_scale", T::Int4),
+        ("datetime_precision", T::Int4),
+        ("interval_type", T::Text),
+        ("interval_precision", T::Int4),
+    ];
+    for n in [
+        "character_set_catalog",
+        "character_set_schema",
+        "character_set_name",
+        "collation_catalog",
+        "collation_schema",
+        "collation_name",
+        "domain_catalog",
+        "domain_schema",
+        "domain_name",
+        "udt_catalog",
+        "udt_schema",
+        "udt_name",
+        "scope_catalog",
+        "scope_schema",
+        "scope_name",
+    ] {
+        v.push((n, T::Name));
+    }
+    v.extend([
+        ("maximum_cardinality", T::Int4),
+        ("dtd_identifier", T::Name),
+        ("is_self_referencing", T::Text),
+        ("is_identity", T::Text),
+        ("identity_generation", T::Text),
+        ("identity_start", T::Text),
+        ("identity_increment", T::Text),
+        ("identity_maximum", T::Text),
+        ("identity_minimum", T::Text),
+        ("identity_cycle", T::Text),
+        ("is_generated", T::Text),
+        ("generation_expression", T::Text),
+        ("is_updatable", T::Text),
+    ]);
+    v
+}
+
+/// `data_type` as the information schema spells it.
+fn sql_data_type(t: &DataType) -> String {
+    match t {
+        T::Array(_) => "ARRAY".into(),
+        other => crate::errors::type_name(other),
+    }
+}
+
+/// One column as `information_schema.columns` describes it.
+struct Col<'a> {
+    schema: &'a str,
+    table: &'a str,
+    name: &'a str,
+    pos: usize,
+    ty: &'a DataType,
+    nullable: bool,
+    default: Option<&'a str>,
+}
+
+fn column_row(db: &str, c: Col<'_>) -> Vec<Value> {
+    let Col {
+        schema,
+        table,
+        name: col,
+        pos,
+        ty,
+        nullable,
+        default,
+    } = c;
+    let int = |v: Option<i64>| v.map(|x| i4(x as i32)).unwrap_or(Value::Null);
+    let char_len = match ty {
+        T::Varchar(Some(n)) | T::Bpchar(Some(n)) => Some(*n as i64),
+        T::Bpchar(None) => Some(1),
+        _ => None,
+    };
+    let octet_len = match ty {
+        T::Varchar(_) | T::Bpchar(_) | T::Text => {
+            Some(char_len.map(|n| n * 4).unwrap_or(1_073_741_824))
+        }
+        _ => None,
+    };
+    let (prec, radix, scale) = match ty {
+        T::Int2 => (Some(16), Some(2), Some(0)),
+        T::Int4 => (Some(32), Some(2), Some(0)),
+        T::Int8 => (Some(64), Some(2), Some(0)),
+        T::Float4 => (Some(24), Some(2), None),
+        T::Float8 => (Some(53), Some(2), None),
+        T::Numeric(Some((p, s))) => (Some(*p as i64), Some(10), Some(*s as i64)),
+        T::Numeric(None) => (None, Some(10), None),
+        _ => (None, None, None),
+    };
+    let dt_prec = match ty {
+        T::Date => Some(0),
+        T::Timestamp | T::TimestampTz | T::Interval => Some(6),
+        _ => None,
+    };
+    let textual = matches!(ty, T::Text | T::Varchar(_) | T::Bpchar(_));
+    let mut row = vec![
+        name(db),
+        name(schema),
+        name(table),
+        name(col),
+        i4(pos as i32),
+        opt_text(default),
+        text(if nullable { "YES" } else { "NO" }),
+        text(&sql_data_type(ty)),
+        int(char_len),
+        int(octet_len),
+        int(prec),
+        int(radix),
+        int(scale),
+        int(dt_prec),
+        Value::Null,
+        Value::Null,
+        Value::Null,
+        Value::Null,
+        Value::Null,
+        if textual { name(db) } else { Value::Null },
+        if textual {
+            name("pg_catalog")
+        } else {
+            Value::Null
+        },
+        if textual {
+            name("default")
+        } else {
+            Value::Null
+        },
+        Value::Null,
+        Value::Null,
+        Value::Null,
+        name(db),
+        name("pg_catalog"),
+        name(&type_internal_name(ty)),
+        Value::Null,
+        Value::Null,
+        Value::Null,
+        Value::Null,
+        name(&pos.to_string()),
+        text("NO"),
+        text("NO"),
+    ];
+    row.extend(std::iter::repeat_n(Value::Null, 6));
+    row.push(text("NEVER"));
+    row.push(Value::Null);
+    row.push(text(if schema == "public" { "YES" } else { "NO" }));
+    row
+}
+
+pub fn build_columns(cat: &Catalog, db: &str) -> Vec<Vec<Value>> {
+    let mut out = Vec::new();
+    for t in cat.tables.values() {
+        for (i, c) in t.columns.iter().enumerate().filter(|(_, c)| !c.dropped) {
+            out.push(column_row(
+                db,
+                Col {
+                    schema: &t.schema,
+                    table: &t.name,
+                    name: &c.name,
+                    pos: i + 1,
+                    ty: &c.data_type,
+                    nullable: !c.not_null,
+                    default: c.default.as_deref(),
+                },
+            ));
+        }
+    }
+    for v in VIEWS {
+        for (i, (n, ty)) in (v.columns)().iter().enumerate() {
+            let col = Col {
+                schema: v.schema,
+                table: v.name,
+                name: n,
+                pos: i + 1,
+                ty,
+                nullable: true,
+                default: None,
+            };
+            out.push(column_row(db, col));
+        }
+    }
+    out
+}
+
+fn columns_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    Ok(build_columns(&ctx.txn.catalog(), &ctx.session.database))
+}
+
+fn schemata_cols() -> Vec<(&'static str, DataType)> {
+    vec![
+        ("catalog_name", T::Name),
+        ("schema_name", T::Name),
+        ("schema_owner", T::Name),
+        ("default_character_set_catalog", T::Name),
+        ("default_character_set_schema", T::Name),
+        ("default_character_set_name", T::Name),
+        ("sql_path", T::Text),
+    ]
+}
+
+fn schemata_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    let cat = ctx.txn.catalog();
+    let owner = role_name(&cat, BOOTSTRAP_SUPERUSER);
+    Ok(["pg_catalog", "public", "information_schema", "pg_toast"]
+        .iter()
+        .map(|s| {
+            vec![
+                name(&ctx.session.database),
+                name(s),
+                name(if *s == "public" {
+                    "pg_database_owner"
+                } else {
+                    &owner
+                }),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+            ]
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_of_a_user_table() {
+        let rows = build_columns(&testing::sample(), "postgres");
+        let t: Vec<&Vec<Value>> = rows.iter().filter(|r| r[2] == name("t")).collect();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0][7], text("integer"));
+        assert_eq!(t[0][6], text("NO"));
+        assert_eq!(t[0][10], i4(32));
+        assert_eq!(t[1][7], text("character varying"));
+        assert_eq!(t[1][8], i4(10));
+        assert_eq!(t[1][27], name("varchar"));
+        assert_eq!(t[1][5], text("'x'::character varying"));
+        assert!(rows.iter().all(|r| r.len() == columns_cols().len()));
+        let tables = build_tables(&testing::sample(), "postgres");
+        assert_eq!(
+            tables[0][..4],
+            [
+                name("postgres"),
+                name("public"),
+                name("t"),
+                text("BASE TABLE")
+            ]
+        );
+        assert!(tables.iter().all(|r| r.len() == tables_cols().len()));
+    }
+}

@@ -1,0 +1,334 @@
+//! Virtual system tables: `pg_catalog.*` and `information_schema.*` computed on
+//! read from the transaction's catalog (`Transaction::catalog()`), the session
+//! (`ExecContext`) and the server hooks.
+//!
+//! Each table is one file holding a [`View`]: its schema, name, OID, PostgreSQL's
+//! column names and types (in PostgreSQL's order, so `SELECT *` matches), and a
+//! row builder. Adding a table is one small file plus one line in [`VIEWS`].
+//! Row builders that only need the catalog are pure functions of it (tested
+//! without a server).
+//!
+//! OIDs: user objects carry the OIDs storage allocated. Objects tandem has no
+//! stored OID for get stable synthetic ones from [`pkey_index_oid`],
+//! [`pkey_constraint_oid`] and [`attrdef_oid`]. Namespaces are PostgreSQL's
+//! (`pg_catalog` 11, `public` 2200). Corresponds to PostgreSQL's
+//! `catalog/pg_*.h` and `catalog/system_views.sql`, `information_schema.sql`.
+
+mod information_schema;
+mod pg_am;
+mod pg_attrdef;
+mod pg_attribute;
+mod pg_class;
+mod pg_collation;
+mod pg_constraint;
+mod pg_database;
+mod pg_empty;
+mod pg_extension;
+mod pg_index;
+mod pg_indexes;
+mod pg_namespace;
+mod pg_proc;
+mod pg_roles;
+mod pg_sequences;
+mod pg_settings;
+mod pg_stat_activity;
+mod pg_tables;
+mod pg_tablespace;
+mod pg_type;
+
+use tandem_types::{DataType, PgResult, Value};
+
+use crate::ExecContext;
+
+pub use pg_type::{type_category, type_internal_name};
+
+pub const PG_CATALOG_NAMESPACE: u32 = 11;
+pub const PG_TOAST_NAMESPACE: u32 = 99;
+pub const PUBLIC_NAMESPACE: u32 = 2200;
+pub const INFORMATION_SCHEMA_NAMESPACE: u32 = 13_183;
+/// The bootstrap superuser's role OID.
+pub const BOOTSTRAP_SUPERUSER: u32 = 10;
+pub const HEAP_AM: u32 = 2;
+pub const BTREE_AM: u32 = 403;
+pub const DEFAULT_TABLESPACE: u32 = 1663;
+pub const DEFAULT_COLLATION: u32 = 100;
+/// `pg_database.oid` of the database tandem serves.
+pub const DATABASE_OID: u32 = 5;
+
+/// Synthetic OID of a table's primary-key index (`t_pkey` in `pg_class`).
+pub fn pkey_index_oid(table: u32) -> u32 {
+    0x7000_0000u32.wrapping_add(table)
+}
+
+/// Synthetic OID of a table's primary-key constraint (`pg_constraint`).
+pub fn pkey_constraint_oid(table: u32) -> u32 {
+    0x6000_0000u32.wrapping_add(table)
+}
+
+/// Synthetic OID of a column default (`pg_attrdef`).
+pub fn attrdef_oid(table: u32, attnum: i16) -> u32 {
+    0x5000_0000u32
+        .wrapping_add(table.wrapping_mul(2048))
+        .wrapping_add(attnum as u32)
+}
+
+/// OID of a schema name.
+pub fn namespace_oid(schema: &str) -> Option<u32> {
+    Some(match schema {
+        "pg_catalog" => PG_CATALOG_NAMESPACE,
+        "public" => PUBLIC_NAMESPACE,
+        "information_schema" => INFORMATION_SCHEMA_NAMESPACE,
+        "pg_toast" => PG_TOAST_NAMESPACE,
+        _ => return None,
+    })
+}
+
+pub type Columns = fn() -> Vec<(&'static str, DataType)>;
+pub type Rows = fn(&mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>>;
+
+/// One virtual table.
+pub struct View {
+    pub schema: &'static str,
+    pub name: &'static str,
+    pub oid: u32,
+    /// `r` for PostgreSQL's catalog tables, `v` for its system views
+    pub relkind: u8,
+    pub columns: Columns,
+    pub rows: Rows,
+}
+
+/// All virtual tables (add new ones here).
+pub static VIEWS: &[&View] = &[
+    &pg_class::VIEW,
+    &pg_namespace::VIEW,
+    &pg_attribute::VIEW,
+    &pg_type::VIEW,
+    &pg_index::VIEW,
+    &pg_constraint::VIEW,
+    &pg_attrdef::VIEW,
+    &pg_am::VIEW,
+    &pg_database::VIEW,
+    &pg_roles::PG_ROLES,
+    &pg_roles::PG_AUTHID,
+    &pg_roles::PG_USER,
+    &pg_settings::VIEW,
+    &pg_stat_activity::VIEW,
+    &pg_tables::VIEW,
+    &pg_indexes::VIEW,
+    &pg_sequences::PG_SEQUENCES,
+    &pg_sequences::PG_SEQUENCE,
+    &pg_tablespace::VIEW,
+    &pg_proc::VIEW,
+    &pg_collation::VIEW,
+    &pg_extension::VIEW,
+    &pg_empty::PG_VIEWS,
+    &pg_empty::PG_INHERITS,
+    &pg_empty::PG_PARTITIONED_TABLE,
+    &pg_empty::PG_DESCRIPTION,
+    &pg_empty::PG_SHDESCRIPTION,
+    &pg_empty::PG_RANGE,
+    &pg_empty::PG_ENUM,
+    &pg_empty::PG_TRIGGER,
+    &pg_empty::PG_REWRITE,
+    &pg_empty::PG_POLICY,
+    &pg_empty::PG_STATISTIC_EXT,
+    &pg_empty::PG_FOREIGN_TABLE,
+    &pg_empty::PG_DEPEND,
+    &information_schema::TABLES,
+    &information_schema::COLUMNS,
+    &information_schema::SCHEMATA,
+];
+
+/// A virtual system table/view as the query crate sees it.
+pub struct VirtualTable {
+    pub schema: &'static str,
+    pub name: &'static str,
+    pub columns: Vec<(String, DataType)>,
+}
+
+pub fn view_by_name(schema: &str, name: &str) -> Option<&'static View> {
+    VIEWS
+        .iter()
+        .copied()
+        .find(|v| v.schema == schema && v.name == name)
+}
+
+pub fn view_by_oid(oid: u32) -> Option<&'static View> {
+    VIEWS.iter().copied().find(|v| v.oid == oid)
+}
+
+/// `(schema, name)` lookup; unqualified names resolve in `pg_catalog` (the
+/// caller has already looked in `public`).
+pub fn lookup(schema: Option<&str>, name: &str) -> Option<VirtualTable> {
+    let v = match schema {
+        Some(s) => view_by_name(s, name)?,
+        None => view_by_name("pg_catalog", name)?,
+    };
+    Some(VirtualTable {
+        schema: v.schema,
+        name: v.name,
+        columns: (v.columns)()
+            .into_iter()
+            .map(|(n, t)| (n.to_string(), t))
+            .collect(),
+    })
+}
+
+/// Materializes a virtual table for the current transaction.
+pub fn rows(table: &VirtualTable, ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    match view_by_name(table.schema, table.name) {
+        Some(v) => (v.rows)(ctx),
+        None => Ok(Vec::new()),
+    }
+}
+
+// ---- small constructors shared by the view files ----
+
+pub(crate) fn name(s: &str) -> Value {
+    Value::Text(s.to_string())
+}
+
+pub(crate) fn text(s: &str) -> Value {
+    Value::Text(s.to_string())
+}
+
+pub(crate) fn opt_text(s: Option<&str>) -> Value {
+    s.map(text).unwrap_or(Value::Null)
+}
+
+pub(crate) fn oid(o: u32) -> Value {
+    Value::Oid(o)
+}
+
+pub(crate) fn ch(c: u8) -> Value {
+    Value::Char(c)
+}
+
+pub(crate) fn b(v: bool) -> Value {
+    Value::Bool(v)
+}
+
+pub(crate) fn i2(v: i16) -> Value {
+    Value::Int2(v)
+}
+
+pub(crate) fn i4(v: i32) -> Value {
+    Value::Int4(v)
+}
+
+/// Name of a role by OID (for `*owner` columns of the views).
+pub(crate) fn role_name(cat: &tandem_storage::Catalog, role: u32) -> String {
+    cat.roles
+        .get(&tandem_types::Oid(role))
+        .map(|r| r.name.clone())
+        .unwrap_or_else(|| format!("unknown (OID={role})"))
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::Arc;
+
+    use tandem_storage::{
+        Catalog, ColumnDef, PrimaryKey, ReplicaIdentity, RoleDef, SequenceDef, TableDef,
+    };
+    use tandem_types::{DataType, Oid};
+
+    /// A catalog with a superuser, `t(id int primary key, name varchar(10) default 'x')`
+    /// and its serial-style sequence `t_id_seq`.
+    pub fn sample() -> Catalog {
+        let mut c = Catalog::default();
+        c.roles.insert(
+            Oid(10),
+            RoleDef {
+                oid: Oid(10),
+                name: "postgres".into(),
+                superuser: true,
+                inherit: true,
+                createrole: true,
+                createdb: true,
+                login: true,
+                replication: true,
+                bypassrls: true,
+                connection_limit: -1,
+                password: Some("SCRAM-SHA-256$4096:x$y:z".into()),
+            },
+        );
+        let col = |n: &str, t: DataType, nn: bool, d: Option<&str>| ColumnDef {
+            name: n.into(),
+            data_type: t,
+            not_null: nn,
+            default: d.map(|s| s.to_string()),
+            dropped: false,
+        };
+        c.tables.insert(
+            Oid(16384),
+            Arc::new(TableDef {
+                oid: Oid(16384),
+                schema: "public".into(),
+                name: "t".into(),
+                columns: vec![
+                    col(
+                        "id",
+                        DataType::Int4,
+                        true,
+                        Some("nextval('t_id_seq'::regclass)"),
+                    ),
+                    col(
+                        "name",
+                        DataType::Varchar(Some(10)),
+                        false,
+                        Some("'x'::character varying"),
+                    ),
+                ],
+                primary_key: Some(PrimaryKey {
+                    name: "t_pkey".into(),
+                    columns: vec![0],
+                }),
+                replica_identity: ReplicaIdentity::Default,
+                owner: Oid(10),
+            }),
+        );
+        c.sequences.insert(
+            Oid(16390),
+            Arc::new(SequenceDef {
+                oid: Oid(16390),
+                schema: "public".into(),
+                name: "t_id_seq".into(),
+                data_type: DataType::Int4,
+                start: 1,
+                increment: 1,
+                min_value: 1,
+                max_value: i32::MAX as i64,
+                cache: 1,
+                cycle: false,
+                owned_by: Some((Oid(16384), 0)),
+            }),
+        );
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_view_is_found_by_name_and_has_unique_oid() {
+        let mut oids = std::collections::HashSet::new();
+        for v in VIEWS {
+            assert!(oids.insert(v.oid), "duplicate oid for {}", v.name);
+            let t = lookup(Some(v.schema), v.name).unwrap();
+            assert!(!t.columns.is_empty());
+        }
+        assert!(lookup(None, "pg_class").is_some());
+        assert!(lookup(None, "tables").is_none());
+        assert!(lookup(Some("information_schema"), "columns").is_some());
+        let cols: Vec<String> = lookup(None, "pg_namespace")
+            .unwrap()
+            .columns
+            .into_iter()
+            .map(|c| c.0)
+            .collect();
+        assert_eq!(cols, ["oid", "nspname", "nspowner", "nspacl"]);
+    }
+}

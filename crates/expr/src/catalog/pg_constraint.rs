@@ -1,0 +1,99 @@
+//! `pg_catalog.pg_constraint`: primary keys (`contype = 'p'`).
+
+use tandem_storage::Catalog;
+use tandem_types::{DataType, PgResult, Value};
+
+use super::*;
+
+use DataType as T;
+
+pub static VIEW: View = View {
+    schema: "pg_catalog",
+    name: "pg_constraint",
+    oid: 2606,
+    relkind: b'r',
+    columns,
+    rows,
+};
+
+fn columns() -> Vec<(&'static str, DataType)> {
+    let arr = |t: T| T::Array(Box::new(t));
+    vec![
+        ("oid", T::Oid),
+        ("conname", T::Name),
+        ("connamespace", T::Oid),
+        ("contype", T::Char),
+        ("condeferrable", T::Bool),
+        ("condeferred", T::Bool),
+        ("convalidated", T::Bool),
+        ("conrelid", T::Oid),
+        ("contypid", T::Oid),
+        ("conindid", T::Oid),
+        ("conparentid", T::Oid),
+        ("confrelid", T::Oid),
+        ("confupdtype", T::Char),
+        ("confdeltype", T::Char),
+        ("confmatchtype", T::Char),
+        ("conislocal", T::Bool),
+        ("coninhcount", T::Int2),
+        ("connoinherit", T::Bool),
+        ("conkey", arr(T::Int2)),
+        ("confkey", arr(T::Int2)),
+        ("conpfeqop", arr(T::Oid)),
+        ("conppeqop", arr(T::Oid)),
+        ("conffeqop", arr(T::Oid)),
+        ("confdelsetcols", arr(T::Int2)),
+        ("conexclop", arr(T::Oid)),
+        ("conbin", T::Text),
+    ]
+}
+
+pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
+    cat.tables
+        .values()
+        .filter_map(|t| {
+            let pk = t.primary_key.as_ref()?;
+            let mut row = vec![
+                oid(pkey_constraint_oid(t.oid.0)),
+                name(&pk.name),
+                oid(namespace_oid(&t.schema).unwrap_or(PUBLIC_NAMESPACE)),
+                ch(b'p'),
+                b(false),
+                b(false),
+                b(true),
+                oid(t.oid.0),
+                oid(0),
+                oid(pkey_index_oid(t.oid.0)),
+                oid(0),
+                oid(0),
+                ch(b' '),
+                ch(b' '),
+                ch(b' '),
+                b(true),
+                i2(0),
+                b(true),
+                Value::Array(pk.columns.iter().map(|c| i2(*c as i16 + 1)).collect()),
+            ];
+            row.extend(std::iter::repeat_n(Value::Null, 7));
+            Some(row)
+        })
+        .collect()
+}
+
+fn rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    Ok(build(&ctx.txn.catalog()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn primary_keys() {
+        let rows = build(&testing::sample());
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0][1], Value::Text("t_pkey".into()));
+        assert_eq!(rows[0][18], Value::Array(vec![Value::Int2(1)]));
+        assert_eq!(rows[0].len(), columns().len());
+    }
+}

@@ -1,0 +1,77 @@
+//! `pg_catalog.pg_database`: `postgres` (the database tandem serves, or the
+//! session's database name), `template1` and `template0`.
+
+use tandem_types::{DataType, PgResult, Value};
+
+use super::*;
+
+use DataType as T;
+
+pub static VIEW: View = View {
+    schema: "pg_catalog",
+    name: "pg_database",
+    oid: 1262,
+    relkind: b'r',
+    columns,
+    rows,
+};
+
+fn columns() -> Vec<(&'static str, DataType)> {
+    vec![
+        ("oid", T::Oid),
+        ("datname", T::Name),
+        ("datdba", T::Oid),
+        ("encoding", T::Int4),
+        ("datlocprovider", T::Char),
+        ("datistemplate", T::Bool),
+        ("datallowconn", T::Bool),
+        ("dathasloginevt", T::Bool),
+        ("datconnlimit", T::Int4),
+        ("datfrozenxid", T::Xid),
+        ("datminmxid", T::Xid),
+        ("dattablespace", T::Oid),
+        ("datcollate", T::Text),
+        ("datctype", T::Text),
+        ("datlocale", T::Text),
+        ("daticurules", T::Text),
+        ("datcollversion", T::Text),
+        ("datacl", T::Array(Box::new(T::Text))),
+    ]
+}
+
+fn db_row(o: u32, n: &str, template: bool, allow: bool) -> Vec<Value> {
+    vec![
+        oid(o),
+        name(n),
+        oid(BOOTSTRAP_SUPERUSER),
+        i4(6),
+        ch(b'c'),
+        b(template),
+        b(allow),
+        b(false),
+        i4(-1),
+        Value::Xid(3),
+        Value::Xid(1),
+        oid(DEFAULT_TABLESPACE),
+        text("C.UTF-8"),
+        text("C.UTF-8"),
+        Value::Null,
+        Value::Null,
+        Value::Null,
+        Value::Null,
+    ]
+}
+
+pub fn build(session_db: &str) -> Vec<Vec<Value>> {
+    let mut out = vec![db_row(DATABASE_OID, "postgres", false, true)];
+    if session_db != "postgres" && session_db != "template1" && session_db != "template0" {
+        out.push(db_row(16_383, session_db, false, true));
+    }
+    out.push(db_row(1, "template1", true, true));
+    out.push(db_row(4, "template0", true, false));
+    out
+}
+
+fn rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    Ok(build(&ctx.session.database))
+}

@@ -1,0 +1,41 @@
+//! `pg_catalog.pg_extension`: `plpgsql`, which every PostgreSQL database has.
+
+use tandem_types::{DataType, PgResult, Value};
+
+use super::*;
+
+pub static VIEW: View = View {
+    schema: "pg_catalog",
+    name: "pg_extension",
+    oid: 3079,
+    relkind: b'r',
+    columns,
+    rows,
+};
+
+fn columns() -> Vec<(&'static str, DataType)> {
+    use DataType as T;
+    vec![
+        ("oid", T::Oid),
+        ("extname", T::Name),
+        ("extowner", T::Oid),
+        ("extnamespace", T::Oid),
+        ("extrelocatable", T::Bool),
+        ("extversion", T::Text),
+        ("extconfig", T::Array(Box::new(T::Oid))),
+        ("extcondition", T::Array(Box::new(T::Text))),
+    ]
+}
+
+fn rows(_: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    Ok(vec![vec![
+        oid(13_566),
+        name("plpgsql"),
+        oid(BOOTSTRAP_SUPERUSER),
+        oid(PG_CATALOG_NAMESPACE),
+        b(false),
+        text("1.0"),
+        Value::Null,
+        Value::Null,
+    ]])
+}

@@ -1,0 +1,339 @@
+//! System information functions that psql, drivers and ORMs call while
+//! describing a database: `pg_typeof`, `format_type`, `pg_get_userbyid`,
+//! `pg_table_is_visible`, `pg_get_expr`, `pg_get_constraintdef`,
+//! `pg_get_indexdef`, `obj_description`, `has_*_privilege`,
+//! `pg_encoding_to_char`, `to_regclass`.
+//!
+//! Privileges are not enforced yet, so the `has_*_privilege` family answers
+//! true. Corresponds to PostgreSQL's `utils/adt/format_type.c`, `ruleutils.c`,
+//! `acl.c`, `misc.c`.
+
+use tandem_storage::{Catalog, TableDef};
+use tandem_types::{DataType, Oid, PgResult, Value};
+
+use super::{arg_i64, arg_text, r, t, Arg, Def, FunctionSig};
+use crate::catalog;
+use crate::errors::type_name;
+use crate::functions::quote_ident;
+use crate::io_text::type_by_oid;
+use crate::reg::lookup_relation;
+use crate::ExecContext;
+
+use DataType as T;
+
+pub(super) fn defs() -> Vec<Def> {
+    let oid = || t(T::Oid);
+    let text = || t(T::Text);
+    let mut d = vec![
+        Def::typed("pg_typeof", vec![Arg::Any], r(T::RegType), |_, sig| {
+            let ty = sig.arg_types.first().cloned().unwrap_or(T::Unknown);
+            Ok(Value::Text(type_name(&ty)))
+        })
+        .lax(),
+        Def::pure("format_type", vec![oid(), t(T::Int4)], r(T::Text), |a| {
+            let Value::Oid(o) = a[0] else {
+                return Ok(Value::Null);
+            };
+            let typmod = if a[1].is_null() {
+                -1
+            } else {
+                arg_i64(a, 1)? as i32
+            };
+            Ok(Value::Text(format_type(o, typmod)))
+        })
+        .lax(),
+        Def::ctx("pg_get_userbyid", vec![oid()], r(T::Name), |a, _, c| {
+            let o = arg_i64(a, 0)? as u32;
+            let cat = c.txn.catalog();
+            Ok(Value::Text(match cat.roles.get(&Oid(o)) {
+                Some(role) => role.name.clone(),
+                None => format!("unknown (OID={o})"),
+            }))
+        })
+        .stable(),
+        Def::pure("pg_get_expr", vec![text(), oid()], r(T::Text), |a| {
+            Ok(a[0].clone())
+        }),
+        Def::pure(
+            "pg_get_expr",
+            vec![text(), oid(), t(T::Bool)],
+            r(T::Text),
+            |a| Ok(a[0].clone()),
+        ),
+        Def::ctx(
+            "pg_get_constraintdef",
+            vec![oid()],
+            r(T::Text),
+            constraintdef,
+        )
+        .stable(),
+        Def::ctx(
+            "pg_get_constraintdef",
+            vec![oid(), t(T::Bool)],
+            r(T::Text),
+            constraintdef,
+        )
+        .stable(),
+        Def::ctx("pg_get_indexdef", vec![oid()], r(T::Text), indexdef).stable(),
+        Def::ctx(
+            "pg_get_indexdef",
+            vec![oid(), t(T::Int4), t(T::Bool)],
+            r(T::Text),
+            indexdef,
+        )
+        .stable(),
+        Def::pure("pg_get_viewdef", vec![oid()], r(T::Text), |_| {
+            Ok(Value::Null)
+        }),
+        Def::pure(
+            "pg_get_viewdef",
+            vec![oid(), t(T::Bool)],
+            r(T::Text),
+            |_| Ok(Value::Null),
+        ),
+        Def::pure("pg_get_partkeydef", vec![oid()], r(T::Text), |_| {
+            Ok(Value::Null)
+        }),
+        Def::pure("pg_tablespace_location", vec![oid()], r(T::Text), |_| {
+            Ok(Value::Text(String::new()))
+        }),
+        Def::pure("obj_description", vec![oid()], r(T::Text), |_| {
+            Ok(Value::Null)
+        }),
+        Def::pure(
+            "obj_description",
+            vec![oid(), t(T::Name)],
+            r(T::Text),
+            |_| Ok(Value::Null),
+        ),
+        Def::pure(
+            "shobj_description",
+            vec![oid(), t(T::Name)],
+            r(T::Text),
+            |_| Ok(Value::Null),
+        ),
+        Def::pure(
+            "col_description",
+            vec![oid(), t(T::Int4)],
+            r(T::Text),
+            |_| Ok(Value::Null),
+        ),
+        Def::pure("pg_encoding_to_char", vec![t(T::Int4)], r(T::Name), |a| {
+            Ok(Value::Text(
+                match arg_i64(a, 0)? {
+                    0 => "SQL_ASCII",
+                    6 => "UTF8",
+                    8 => "LATIN1",
+                    _ => "",
+                }
+                .to_string(),
+            ))
+        }),
+        Def::pure("pg_char_to_encoding", vec![t(T::Name)], r(T::Int4), |a| {
+            Ok(Value::Int4(
+                match arg_text(a, 0)
+                    .to_ascii_uppercase()
+                    .replace(['-', '_'], "")
+                    .as_str()
+                {
+                    "SQLASCII" => 0,
+                    "UTF8" | "UNICODE" => 6,
+                    "LATIN1" => 8,
+                    _ => -1,
+                },
+            ))
+        }),
+        Def::ctx("to_regclass", vec![text()], r(T::RegClass), |a, _, c| {
+            let cat = c.txn.catalog();
+            Ok(lookup_relation(&arg_text(a, 0), &cat)
+                .map(|(o, _)| Value::Oid(o))
+                .unwrap_or(Value::Null))
+        })
+        .stable(),
+        Def::pure("to_regtype", vec![text()], r(T::RegType), |a| {
+            Ok(crate::io_text::type_by_name(&arg_text(a, 0))
+                .map(|t| Value::Oid(t.oid()))
+                .unwrap_or(Value::Null))
+        }),
+        Def::pure("to_regnamespace", vec![text()], r(T::Oid), |a| {
+            Ok(
+                catalog::namespace_oid(&crate::reg::parse_qualified(&arg_text(a, 0)).1)
+                    .map(Value::Oid)
+                    .unwrap_or(Value::Null),
+            )
+        }),
+    ];
+    for vis in [
+        "pg_table_is_visible",
+        "pg_type_is_visible",
+        "pg_function_is_visible",
+    ] {
+        d.push(Def::pure(vis, vec![oid()], r(T::Bool), |_| {
+            Ok(Value::Bool(true))
+        }));
+    }
+    for name in [
+        "has_table_privilege",
+        "has_schema_privilege",
+        "has_database_privilege",
+        "has_sequence_privilege",
+        "has_function_privilege",
+        "has_tablespace_privilege",
+        "has_any_column_privilege",
+        "pg_has_role",
+    ] {
+        d.push(Def::pure(
+            name,
+            vec![Arg::Any, Arg::Any],
+            r(T::Bool),
+            |_| Ok(Value::Bool(true)),
+        ));
+        d.push(Def::pure(
+            name,
+            vec![Arg::Any, Arg::Any, Arg::Any],
+            r(T::Bool),
+            |_| Ok(Value::Bool(true)),
+        ));
+    }
+    d.push(Def::pure(
+        "has_column_privilege",
+        vec![Arg::Any, Arg::Any, Arg::Any],
+        r(T::Bool),
+        |_| Ok(Value::Bool(true)),
+    ));
+    d.push(Def::pure(
+        "has_column_privilege",
+        vec![Arg::Any, Arg::Any, Arg::Any, Arg::Any],
+        r(T::Bool),
+        |_| Ok(Value::Bool(true)),
+    ));
+    d
+}
+
+/// `format_type(type_oid, typmod)`: `integer`, `character varying(10)`,
+/// `numeric(10,2)`, `integer[]`; `???` for an unknown OID.
+pub fn format_type(oid: u32, typmod: i32) -> String {
+    let Some(ty) = type_by_oid(oid) else {
+        return "???".to_string();
+    };
+    let with_mod = match (&ty, typmod) {
+        (T::Varchar(_), m) if m >= 4 => T::Varchar(Some((m - 4) as u32)),
+        (T::Bpchar(_), m) if m >= 4 => T::Bpchar(Some((m - 4) as u32)),
+        (T::Bpchar(_), _) => return "character".to_string(),
+        (T::Numeric(_), m) if m >= 4 => {
+            T::Numeric(Some((((m - 4) >> 16) as u32, ((m - 4) & 0xffff) as u32)))
+        }
+        _ => ty,
+    };
+    with_mod.display_name()
+}
+
+fn table_with(cat: &Catalog, pred: impl Fn(&TableDef) -> bool) -> Option<&TableDef> {
+    cat.tables.values().map(|t| t.as_ref()).find(|t| pred(t))
+}
+
+fn key_columns(t: &TableDef) -> Vec<String> {
+    t.primary_key
+        .as_ref()
+        .map(|pk| {
+            pk.columns
+                .iter()
+                .filter_map(|&i| t.columns.get(i))
+                .map(|c| quote_ident(&c.name))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn constraintdef(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {
+    let o = arg_i64(a, 0)? as u32;
+    let cat = c.txn.catalog();
+    Ok(
+        match table_with(&cat, |t| {
+            t.primary_key.is_some() && catalog::pkey_constraint_oid(t.oid.0) == o
+        }) {
+            Some(t) => Value::Text(format!("PRIMARY KEY ({})", key_columns(t).join(", "))),
+            None => Value::Null,
+        },
+    )
+}
+
+fn indexdef(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {
+    let o = arg_i64(a, 0)? as u32;
+    let column = if a.len() > 1 { arg_i64(a, 1)? } else { 0 };
+    let cat = c.txn.catalog();
+    let Some(t) = table_with(&cat, |t| {
+        t.primary_key.is_some() && catalog::pkey_index_oid(t.oid.0) == o
+    }) else {
+        return Ok(Value::Null);
+    };
+    let cols = key_columns(t);
+    if column > 0 {
+        return Ok(cols
+            .get(column as usize - 1)
+            .map(|c| Value::Text(c.clone()))
+            .unwrap_or(Value::Text(String::new())));
+    }
+    let name = t
+        .primary_key
+        .as_ref()
+        .map(|pk| pk.name.clone())
+        .unwrap_or_default();
+    Ok(Value::Text(format!(
+        "CREATE UNIQUE INDEX {} ON {}.{} USING btree ({})",
+        quote_ident(&name),
+        quote_ident(&t.schema),
+        quote_ident(&t.name),
+        cols.join(", ")
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::functions::call_pure;
+
+    #[test]
+    fn format_type_matches_postgres() {
+        assert_eq!(format_type(23, -1), "integer");
+        assert_eq!(format_type(1043, 14), "character varying(10)");
+        assert_eq!(format_type(1043, -1), "character varying");
+        assert_eq!(format_type(1042, 5), "character(1)");
+        assert_eq!(format_type(1700, (10 << 16) + 2 + 4), "numeric(10,2)");
+        assert_eq!(format_type(1114, -1), "timestamp without time zone");
+        assert_eq!(format_type(1007, -1), "integer[]");
+        assert_eq!(format_type(99999, -1), "???");
+        assert_eq!(
+            crate::to_text(&call_pure("format_type", vec![Value::Oid(25), Value::Null]).unwrap()),
+            "text"
+        );
+    }
+
+    #[test]
+    fn pg_typeof_names_the_argument_type() {
+        assert_eq!(
+            crate::to_text(&call_pure("pg_typeof", vec![Value::Int4(1)]).unwrap()),
+            "integer"
+        );
+        assert_eq!(
+            crate::to_text(&call_pure("pg_typeof", vec![Value::Null]).unwrap()),
+            "unknown"
+        );
+        let sig = crate::functions::resolve("pg_typeof", &[T::Varchar(Some(3))]).unwrap();
+        assert_eq!(sig.ret, T::RegType);
+        assert_eq!(
+            crate::to_text(
+                &call_pure(
+                    "has_table_privilege",
+                    vec![Value::Text("t".into()), Value::Text("select".into())]
+                )
+                .unwrap()
+            ),
+            "t"
+        );
+        assert_eq!(
+            crate::to_text(&call_pure("pg_encoding_to_char", vec![Value::Int4(6)]).unwrap()),
+            "UTF8"
+        );
+    }
+}

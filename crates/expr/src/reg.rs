@@ -1,0 +1,202 @@
+//! The OID alias types `regclass`, `regtype`, `regproc`: names ⇄ OIDs through the
+//! catalog.
+//!
+//! A `Value` of these types is a `Value::Oid`. Turning a name into an OID (and
+//! back, for output) needs the catalog, so the context-free `cast`/`text_out`
+//! only handle numbers; callers with an `ExecContext` use [`cast_in_context`] and
+//! [`text_out_typed`]. Names follow SQL identifier rules: unquoted parts fold to
+//! lower case, `"Quoted"` parts keep their case, `schema.name` qualifies.
+//! Relations are looked up in `public` then `pg_catalog` (the search path);
+//! `information_schema` must be named. Corresponds to PostgreSQL's
+//! `utils/adt/regproc.c`.
+
+use tandem_storage::Catalog;
+use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
+
+use crate::cast::{cast, is_string_type};
+use crate::catalog;
+use crate::io_text::{text_out, type_by_name, type_by_oid};
+use crate::ExecContext;
+
+/// Splits `a.b` / `"A".b` into (schema, name) with identifier case folding.
+pub fn parse_qualified(text: &str) -> (Option<String>, String) {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut chars = text.trim().chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                cur.push('"');
+            }
+            '"' => quoted = !quoted,
+            '.' if !quoted => parts.push(std::mem::take(&mut cur)),
+            c if quoted => cur.push(c),
+            c => cur.extend(c.to_lowercase()),
+        }
+    }
+    parts.push(cur);
+    let name = parts.pop().unwrap_or_default();
+    (parts.pop(), name)
+}
+
+/// What kind of relation an OID names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RelKind {
+    Table,
+    Index,
+    Sequence,
+    View,
+}
+
+/// The relation called `text` (a table, sequence, primary-key index or
+/// system view) and its kind.
+pub fn lookup_relation(text: &str, cat: &Catalog) -> Option<(u32, RelKind)> {
+    let (schema, name) = parse_qualified(text);
+    let schemas: Vec<&str> = match &schema {
+        Some(s) => vec![s.as_str()],
+        None => vec!["public", "pg_catalog"],
+    };
+    for s in schemas {
+        if let Some(t) = cat.table_by_name(s, &name) {
+            return Some((t.oid.0, RelKind::Table));
+        }
+        if let Some(q) = cat.sequence_by_name(s, &name) {
+            return Some((q.oid.0, RelKind::Sequence));
+        }
+        if let Some(t) = cat
+            .tables
+            .values()
+            .find(|t| t.schema == s && t.primary_key.as_ref().is_some_and(|pk| pk.name == name))
+        {
+            return Some((catalog::pkey_index_oid(t.oid.0), RelKind::Index));
+        }
+        if let Some(v) = catalog::view_by_name(s, &name) {
+            return Some((v.oid, RelKind::View));
+        }
+    }
+    None
+}
+
+/// `42P01 relation "x" does not exist`.
+pub fn undefined_relation(name: &str) -> PgError {
+    PgError::new(
+        SqlState::UNDEFINED_TABLE,
+        format!("relation \"{name}\" does not exist"),
+    )
+}
+
+/// The name `regclass` output prints for `oid` (unqualified when visible on
+/// the search path), or `None` if no relation has it.
+pub fn regclass_name(oid: u32, cat: &Catalog) -> Option<String> {
+    if let Some(t) = cat.tables.get(&tandem_types::Oid(oid)) {
+        return Some(qualify(&t.schema, &t.name));
+    }
+    if let Some(s) = cat.sequences.get(&tandem_types::Oid(oid)) {
+        return Some(qualify(&s.schema, &s.name));
+    }
+    if let Some(t) = cat
+        .tables
+        .values()
+        .find(|t| catalog::pkey_index_oid(t.oid.0) == oid)
+    {
+        return t
+            .primary_key
+            .as_ref()
+            .map(|pk| qualify(&t.schema, &pk.name));
+    }
+    catalog::view_by_oid(oid).map(|v| qualify(v.schema, v.name))
+}
+
+fn qualify(schema: &str, name: &str) -> String {
+    let q = crate::functions::quote_ident(name);
+    if schema == "public" || schema == "pg_catalog" {
+        q
+    } else {
+        format!("{}.{q}", crate::functions::quote_ident(schema))
+    }
+}
+
+/// `format_type`-style name of a type OID for `regtype` output.
+pub fn regtype_name(oid: u32) -> Option<String> {
+    type_by_oid(oid).map(|t| t.display_name())
+}
+
+/// Casts with catalog access: names to `regclass`/`regtype`/`regproc` and OID
+/// alias values to text by name; everything else as [`cast`].
+pub fn cast_in_context(
+    value: Value,
+    from: &DataType,
+    to: &DataType,
+    ctx: &ExecContext<'_>,
+) -> PgResult<Value> {
+    match (&value, to) {
+        (Value::Text(s), DataType::RegClass) if !s.trim().bytes().all(|b| b.is_ascii_digit()) => {
+            let cat = ctx.txn.catalog();
+            lookup_relation(s, &cat)
+                .map(|(oid, _)| Value::Oid(oid))
+                .ok_or_else(|| undefined_relation(s))
+        }
+        (Value::Text(s), DataType::RegType) if !s.trim().bytes().all(|b| b.is_ascii_digit()) => {
+            type_by_name(s).map(|t| Value::Oid(t.oid())).ok_or_else(|| {
+                PgError::new(
+                    SqlState::UNDEFINED_OBJECT,
+                    format!("type \"{s}\" does not exist"),
+                )
+            })
+        }
+        (Value::Oid(o), t)
+            if is_string_type(t) && matches!(from, DataType::RegClass | DataType::RegType) =>
+        {
+            let mut s = String::new();
+            text_out_typed(&Value::Oid(*o), from, ctx, &mut s);
+            cast(Value::Text(s), to)
+        }
+        _ => cast(value, to),
+    }
+}
+
+/// Text output knowing the column type: `regclass`/`regtype` print names.
+pub fn text_out_typed(value: &Value, ty: &DataType, ctx: &ExecContext<'_>, out: &mut String) {
+    match (value, ty) {
+        (Value::Oid(0), DataType::RegClass | DataType::RegType | DataType::RegProc) => {
+            out.push('-')
+        }
+        (Value::Oid(o), DataType::RegClass) => match regclass_name(*o, &ctx.txn.catalog()) {
+            Some(n) => out.push_str(&n),
+            None => out.push_str(&o.to_string()),
+        },
+        (Value::Oid(o), DataType::RegType) => match regtype_name(*o) {
+            Some(n) => out.push_str(&n),
+            None => out.push_str(&o.to_string()),
+        },
+        _ => text_out(value, out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qualified_names_fold_case_like_identifiers() {
+        assert_eq!(parse_qualified("Foo"), (None, "foo".to_string()));
+        assert_eq!(
+            parse_qualified("public.\"MyTab\""),
+            (Some("public".to_string()), "MyTab".to_string())
+        );
+        assert_eq!(parse_qualified("\"a.b\""), (None, "a.b".to_string()));
+        assert_eq!(
+            parse_qualified("pg_catalog.pg_class"),
+            (Some("pg_catalog".to_string()), "pg_class".to_string())
+        );
+    }
+
+    #[test]
+    fn regtype_names() {
+        assert_eq!(regtype_name(23).as_deref(), Some("integer"));
+        assert_eq!(regtype_name(1043).as_deref(), Some("character varying"));
+        assert_eq!(regtype_name(1007).as_deref(), Some("integer[]"));
+    }
+}
