@@ -25,36 +25,86 @@ pub enum Expr {
     /// Column of the current row.
     Column(usize),
     /// Column of an outer row (correlated subquery, LATERAL).
-    Outer { depth: usize, index: usize },
+    Outer {
+        depth: usize,
+        index: usize,
+    },
     /// `$n`, 0-based.
     Param(usize),
-    Binary { op: BinOp, l: Box<Expr>, r: Box<Expr> },
-    Unary { op: UnaryOp, e: Box<Expr> },
+    Binary {
+        op: BinOp,
+        l: Box<Expr>,
+        r: Box<Expr>,
+    },
+    Unary {
+        op: UnaryOp,
+        e: Box<Expr>,
+    },
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
-    IsNull { e: Box<Expr>, negated: bool },
+    IsNull {
+        e: Box<Expr>,
+        negated: bool,
+    },
     /// `IS [NOT] TRUE|FALSE`
-    IsBool { e: Box<Expr>, value: bool, negated: bool },
-    IsDistinct { l: Box<Expr>, r: Box<Expr>, negated: bool },
-    InList { e: Box<Expr>, list: Vec<Expr>, negated: bool },
-    InSubquery { e: Box<Expr>, sub: Box<SubPlan>, negated: bool },
-    Exists { sub: Box<SubPlan>, negated: bool },
+    IsBool {
+        e: Box<Expr>,
+        value: bool,
+        negated: bool,
+    },
+    IsDistinct {
+        l: Box<Expr>,
+        r: Box<Expr>,
+        negated: bool,
+    },
+    InList {
+        e: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
+    InSubquery {
+        e: Box<Expr>,
+        sub: Box<SubPlan>,
+        negated: bool,
+    },
+    Exists {
+        sub: Box<SubPlan>,
+        negated: bool,
+    },
     ScalarSub(Box<SubPlan>),
     ArraySub(Box<SubPlan>),
     /// `l op ANY/ALL (array)`
-    AnyAll { l: Box<Expr>, op: BinOp, r: Box<Expr>, all: bool },
-    Case { operand: Option<Box<Expr>>, whens: Vec<(Expr, Expr)>, otherwise: Option<Box<Expr>> },
+    AnyAll {
+        l: Box<Expr>,
+        op: BinOp,
+        r: Box<Expr>,
+        all: bool,
+    },
+    Case {
+        operand: Option<Box<Expr>>,
+        whens: Vec<(Expr, Expr)>,
+        otherwise: Option<Box<Expr>>,
+    },
     Coalesce(Vec<Expr>),
     NullIf(Box<Expr>, Box<Expr>),
     Greatest(Vec<Expr>),
     Least(Vec<Expr>),
-    Cast { e: Box<Expr>, ty: DataType },
+    Cast {
+        e: Box<Expr>,
+        ty: DataType,
+    },
     /// text -> regclass at run time (needs the catalog).
     ToRegClass(Box<Expr>),
-    Func { sig: FunctionSig, args: Vec<Expr> },
+    Func {
+        sig: FunctionSig,
+        args: Vec<Expr>,
+    },
     Array(Vec<Expr>),
-    Subscript { e: Box<Expr>, index: Box<Expr> },
+    Subscript {
+        e: Box<Expr>,
+        index: Box<Expr>,
+    },
     /// `now()`, `current_timestamp`: transaction start.
     TxnTimestamp,
     StmtTimestamp,
@@ -92,6 +142,8 @@ pub struct SortKey {
 #[derive(Clone, Debug)]
 pub struct AggCall {
     pub kind: AggKind,
+    /// Type of the first argument (picks the transition state).
+    pub arg_type: DataType,
     pub args: Vec<Expr>,
     pub distinct: bool,
     pub filter: Option<Expr>,
@@ -110,17 +162,39 @@ pub enum SetOpKind {
 #[derive(Clone, Debug)]
 pub enum Node {
     /// Literal rows (`VALUES`, or one empty row for `SELECT` without `FROM`).
-    Values { rows: Vec<Vec<Expr>> },
+    Values {
+        rows: Vec<Vec<Expr>>,
+    },
     /// Full scan of a stored table; `filter` is applied while scanning.
-    SeqScan { table: Oid, filter: Option<Expr>, pure_filter: bool },
+    SeqScan {
+        table: Oid,
+        filter: Option<Expr>,
+        pure_filter: bool,
+    },
     /// Primary-key point lookup: `key` values in key-column order, with the key
     /// columns' types.
-    PkLookup { table: Oid, key: Vec<(Expr, DataType)>, filter: Option<Expr> },
+    PkLookup {
+        table: Oid,
+        key: Vec<(Expr, DataType)>,
+        filter: Option<Expr>,
+    },
     /// A virtual catalog table of `tandem_expr`.
-    Virtual { schema: &'static str, name: &'static str },
-    TableFunc { func: TableFunc, args: Vec<Expr> },
-    Filter { input: Box<Node>, pred: Expr },
-    Project { input: Box<Node>, exprs: Vec<Expr> },
+    Virtual {
+        schema: &'static str,
+        name: &'static str,
+    },
+    TableFunc {
+        func: TableFunc,
+        args: Vec<Expr>,
+    },
+    Filter {
+        input: Box<Node>,
+        pred: Expr,
+    },
+    Project {
+        input: Box<Node>,
+        exprs: Vec<Expr>,
+    },
     /// Joins; output is left row ++ right row. `equi` pairs (left expr, right expr)
     /// make it a hash join; `lateral` re-runs the right side per left row.
     Join {
@@ -134,14 +208,37 @@ pub enum Node {
         right_width: usize,
     },
     /// Output: group key values ++ aggregate results.
-    Aggregate { input: Box<Node>, groups: Vec<Expr>, aggs: Vec<AggCall> },
-    Sort { input: Box<Node>, keys: Vec<SortKey> },
+    Aggregate {
+        input: Box<Node>,
+        groups: Vec<Expr>,
+        aggs: Vec<AggCall>,
+    },
+    Sort {
+        input: Box<Node>,
+        keys: Vec<SortKey>,
+    },
     /// `DISTINCT` (on: None) or `DISTINCT ON (exprs)` (input already sorted).
-    Distinct { input: Box<Node>, on: Option<Vec<Expr>> },
-    Limit { input: Box<Node>, limit: Option<Expr>, offset: Option<Expr> },
-    SetOp { left: Box<Node>, right: Box<Node>, op: SetOpKind, all: bool },
+    Distinct {
+        input: Box<Node>,
+        on: Option<Vec<Expr>>,
+    },
+    Limit {
+        input: Box<Node>,
+        limit: Option<Expr>,
+        offset: Option<Expr>,
+    },
+    SetOp {
+        left: Box<Node>,
+        right: Box<Node>,
+        op: SetOpKind,
+        all: bool,
+    },
     /// `SELECT ... FOR UPDATE` over a single table: locks each row it returns.
-    LockRows { input: Box<Node>, table: Oid, key_cols: Vec<usize> },
+    LockRows {
+        input: Box<Node>,
+        table: Oid,
+        key_cols: Vec<usize>,
+    },
 }
 
 impl Expr {
@@ -181,7 +278,11 @@ impl Expr {
                 f(e);
                 list.iter().for_each(f);
             }
-            Expr::Case { operand, whens, otherwise } => {
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => {
                 if let Some(o) = operand {
                     f(o);
                 }
@@ -193,7 +294,9 @@ impl Expr {
                     f(o);
                 }
             }
-            Expr::Coalesce(v) | Expr::Greatest(v) | Expr::Least(v) | Expr::Array(v) => v.iter().for_each(f),
+            Expr::Coalesce(v) | Expr::Greatest(v) | Expr::Least(v) | Expr::Array(v) => {
+                v.iter().for_each(f)
+            }
             Expr::Func { args, .. } => args.iter().for_each(f),
             _ => {}
         }
@@ -221,7 +324,11 @@ impl Expr {
             }
             Expr::IsDistinct { l, r, negated } => {
                 let l = rw(l);
-                Expr::IsDistinct { l, r: rw(r), negated }
+                Expr::IsDistinct {
+                    l,
+                    r: rw(r),
+                    negated,
+                }
             }
             Expr::NullIf(l, r) => {
                 let l = rw(l);
@@ -229,34 +336,68 @@ impl Expr {
             }
             Expr::AnyAll { l, op, r, all } => {
                 let l = rw(l);
-                Expr::AnyAll { l, op, r: rw(r), all }
+                Expr::AnyAll {
+                    l,
+                    op,
+                    r: rw(r),
+                    all,
+                }
             }
             Expr::Subscript { e, index } => {
                 let e = rw(e);
-                Expr::Subscript { e, index: rw(index) }
+                Expr::Subscript {
+                    e,
+                    index: rw(index),
+                }
             }
             Expr::Unary { op, e } => Expr::Unary { op, e: rw(e) },
             Expr::Not(e) => Expr::Not(rw(e)),
             Expr::IsNull { e, negated } => Expr::IsNull { e: rw(e), negated },
-            Expr::IsBool { e, value, negated } => Expr::IsBool { e: rw(e), value, negated },
+            Expr::IsBool { e, value, negated } => Expr::IsBool {
+                e: rw(e),
+                value,
+                negated,
+            },
             Expr::Cast { e, ty } => Expr::Cast { e: rw(e), ty },
             Expr::ToRegClass(e) => Expr::ToRegClass(rw(e)),
-            Expr::InSubquery { e, sub, negated } => Expr::InSubquery { e: rw(e), sub, negated },
+            Expr::InSubquery { e, sub, negated } => Expr::InSubquery {
+                e: rw(e),
+                sub,
+                negated,
+            },
             Expr::InList { e, list, negated } => {
                 let e = rw(e);
-                Expr::InList { e, list: list.into_iter().map(|x| x.rewrite(f)).collect(), negated }
+                Expr::InList {
+                    e,
+                    list: list.into_iter().map(|x| x.rewrite(f)).collect(),
+                    negated,
+                }
             }
-            Expr::Case { operand, whens, otherwise } => {
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => {
                 let operand = operand.map(&mut rw);
-                let whens = whens.into_iter().map(|(w, t)| (w.rewrite(f), t.rewrite(f))).collect();
+                let whens = whens
+                    .into_iter()
+                    .map(|(w, t)| (w.rewrite(f), t.rewrite(f)))
+                    .collect();
                 let otherwise = otherwise.map(|o| Box::new((*o).rewrite(f)));
-                Expr::Case { operand, whens, otherwise }
+                Expr::Case {
+                    operand,
+                    whens,
+                    otherwise,
+                }
             }
             Expr::Coalesce(v) => Expr::Coalesce(v.into_iter().map(|x| x.rewrite(f)).collect()),
             Expr::Greatest(v) => Expr::Greatest(v.into_iter().map(|x| x.rewrite(f)).collect()),
             Expr::Least(v) => Expr::Least(v.into_iter().map(|x| x.rewrite(f)).collect()),
             Expr::Array(v) => Expr::Array(v.into_iter().map(|x| x.rewrite(f)).collect()),
-            Expr::Func { sig, args } => Expr::Func { sig, args: args.into_iter().map(|x| x.rewrite(f)).collect() },
+            Expr::Func { sig, args } => Expr::Func {
+                sig,
+                args: args.into_iter().map(|x| x.rewrite(f)).collect(),
+            },
             other => other,
         }
     }

@@ -1,0 +1,1304 @@
+//! Binding scalar expressions: AST -> [`Expr`] with a result type.
+//!
+//! Typing follows PostgreSQL's parse analysis:
+//! - `'...'` literals and untyped `$n` start as `unknown` and take the type their
+//!   context wants (the other operand, the target column, the function argument);
+//!   a literal is converted right here with the type's input function, so
+//!   `'abc' = int_col` fails at bind time as in PostgreSQL.
+//! - `$n` types are recorded in `Binder::params` the first time context fixes them
+//!   (this is what ParameterDescription reports).
+//! - integer literals are `integer`, then `bigint`, then `numeric`; decimals are
+//!   `numeric`.
+//!
+//! Output column names follow PostgreSQL's `FigureColname` ([`figure_colname`]).
+//!
+//! Corresponds to PostgreSQL's `parser/parse_expr.c`, `parse_coerce.c`,
+//! `parse_func.c`, `parse_target.c`.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use sqlparser::ast::{
+    self, BinaryOperator, CastKind, DuplicateTreatment, FunctionArg, FunctionArgExpr,
+    FunctionArgumentClause, FunctionArguments, Subscript, UnaryOperator, Value as AstValue,
+};
+use tandem_expr::{BinOp, UnaryOp};
+use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
+
+use super::{ident_name, object_parts, Binder, OutCol};
+use crate::aggregates::{self, AggKind};
+use crate::plan::{AggCall, Expr, SortKey, SubPlan};
+use crate::sqltype::{base_type, common_type, convert_type, internal_name};
+
+fn mismatch(msg: String) -> PgError {
+    PgError::new(SqlState::DATATYPE_MISMATCH, msg)
+}
+
+/// Maps sqlparser's binary operators onto tandem's.
+pub fn map_binop(op: &BinaryOperator) -> Option<BinOp> {
+    Some(match op {
+        BinaryOperator::Plus => BinOp::Add,
+        BinaryOperator::Minus => BinOp::Sub,
+        BinaryOperator::Multiply => BinOp::Mul,
+        BinaryOperator::Divide => BinOp::Div,
+        BinaryOperator::Modulo => BinOp::Mod,
+        BinaryOperator::PGExp => BinOp::Pow,
+        BinaryOperator::Eq => BinOp::Eq,
+        BinaryOperator::NotEq => BinOp::NotEq,
+        BinaryOperator::Lt => BinOp::Lt,
+        BinaryOperator::LtEq => BinOp::LtEq,
+        BinaryOperator::Gt => BinOp::Gt,
+        BinaryOperator::GtEq => BinOp::GtEq,
+        BinaryOperator::StringConcat => BinOp::Concat,
+        BinaryOperator::PGRegexMatch => BinOp::RegexMatch,
+        BinaryOperator::PGRegexIMatch => BinOp::RegexIMatch,
+        BinaryOperator::PGRegexNotMatch => BinOp::RegexNotMatch,
+        BinaryOperator::PGRegexNotIMatch => BinOp::RegexNotIMatch,
+        BinaryOperator::PGLikeMatch => BinOp::Like,
+        BinaryOperator::PGILikeMatch => BinOp::ILike,
+        BinaryOperator::PGNotLikeMatch => BinOp::NotLike,
+        BinaryOperator::PGNotILikeMatch => BinOp::NotILike,
+        BinaryOperator::BitwiseAnd => BinOp::BitAnd,
+        BinaryOperator::BitwiseOr => BinOp::BitOr,
+        BinaryOperator::PGBitwiseXor | BinaryOperator::BitwiseXor => BinOp::BitXor,
+        BinaryOperator::PGBitwiseShiftLeft => BinOp::ShiftLeft,
+        BinaryOperator::PGBitwiseShiftRight => BinOp::ShiftRight,
+        BinaryOperator::PGCustomBinaryOperator(parts) => {
+            return op_by_symbol(parts.last()?.as_str())
+        }
+        _ => return None,
+    })
+}
+
+/// `OPERATOR(pg_catalog.~)` and friends.
+fn op_by_symbol(sym: &str) -> Option<BinOp> {
+    Some(match sym {
+        "+" => BinOp::Add,
+        "-" => BinOp::Sub,
+        "*" => BinOp::Mul,
+        "/" => BinOp::Div,
+        "%" => BinOp::Mod,
+        "^" => BinOp::Pow,
+        "=" => BinOp::Eq,
+        "<>" | "!=" => BinOp::NotEq,
+        "<" => BinOp::Lt,
+        "<=" => BinOp::LtEq,
+        ">" => BinOp::Gt,
+        ">=" => BinOp::GtEq,
+        "||" => BinOp::Concat,
+        "~" => BinOp::RegexMatch,
+        "~*" => BinOp::RegexIMatch,
+        "!~" => BinOp::RegexNotMatch,
+        "!~*" => BinOp::RegexNotIMatch,
+        "~~" => BinOp::Like,
+        "~~*" => BinOp::ILike,
+        "!~~" => BinOp::NotLike,
+        "!~~*" => BinOp::NotILike,
+        _ => return None,
+    })
+}
+
+fn is_comparison(op: BinOp) -> bool {
+    matches!(
+        op,
+        BinOp::Eq | BinOp::NotEq | BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq
+    )
+}
+
+fn is_text_op(op: BinOp) -> bool {
+    matches!(
+        op,
+        BinOp::Like
+            | BinOp::NotLike
+            | BinOp::ILike
+            | BinOp::NotILike
+            | BinOp::RegexMatch
+            | BinOp::RegexIMatch
+            | BinOp::RegexNotMatch
+            | BinOp::RegexNotIMatch
+    )
+}
+
+/// Types a numeric literal: `integer`, else `bigint`, else `numeric`.
+pub fn number_literal(s: &str) -> PgResult<(Value, DataType)> {
+    if let Ok(i) = s.parse::<i32>() {
+        return Ok((Value::Int4(i), DataType::Int4));
+    }
+    if let Ok(i) = s.parse::<i64>() {
+        return Ok((Value::Int8(i), DataType::Int8));
+    }
+    let d = if s.contains(['e', 'E']) {
+        Decimal::from_scientific(s)
+    } else {
+        Decimal::from_str(s)
+    };
+    d.map(|d| (Value::Numeric(d), DataType::Numeric(None)))
+        .map_err(|_| {
+            PgError::new(
+                SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                format!("value \"{s}\" is out of range for type numeric"),
+            )
+        })
+}
+
+/// The output column name PostgreSQL gives an expression (`?column?` if none).
+pub fn figure_colname(e: &ast::Expr) -> String {
+    colname(e).unwrap_or_else(|| "?column?".to_string())
+}
+
+fn colname(e: &ast::Expr) -> Option<String> {
+    use ast::Expr as E;
+    match e {
+        E::Identifier(id) => Some(ident_name(id)),
+        E::CompoundIdentifier(ids) => ids.last().map(ident_name),
+        E::Function(f) => object_parts(&f.name).ok()?.pop(),
+        E::Cast {
+            expr, data_type, ..
+        } => colname(expr).or_else(|| convert_type(data_type).ok().map(|t| internal_name(&t))),
+        E::TypedString(ts) => convert_type(&ts.data_type).ok().map(|t| internal_name(&t)),
+        E::Interval(_) => Some("interval".into()),
+        E::Case { .. } => Some("case".into()),
+        E::Nested(inner) | E::Collate { expr: inner, .. } => colname(inner),
+        E::CompoundFieldAccess { root, access_chain } => match access_chain.last() {
+            Some(ast::AccessExpr::Dot(E::Identifier(id))) => Some(ident_name(id)),
+            _ => colname(root),
+        },
+        E::Array(_) => Some("array".into()),
+        E::Exists { .. } => Some("exists".into()),
+        E::Subquery(q) => match q.body.as_ref() {
+            ast::SetExpr::Select(s) => match s.projection.first() {
+                Some(ast::SelectItem::ExprWithAlias { alias, .. }) => Some(ident_name(alias)),
+                Some(ast::SelectItem::UnnamedExpr(e)) => colname(e),
+                _ => None,
+            },
+            _ => None,
+        },
+        E::Extract { .. } => Some("extract".into()),
+        E::Substring { .. } => Some("substring".into()),
+        E::Trim { .. } => Some("btrim".into()),
+        E::Position { .. } => Some("position".into()),
+        E::Ceil { .. } => Some("ceil".into()),
+        E::Floor { .. } => Some("floor".into()),
+        E::AtTimeZone { .. } => Some("timezone".into()),
+        _ => None,
+    }
+}
+
+fn no_bool(what: &str, ty: &DataType) -> PgError {
+    mismatch(format!(
+        "argument of {what} must be type boolean, not type {}",
+        ty.display_name()
+    ))
+}
+
+impl Binder<'_> {
+    /// Converts `e` of type `from` to `to`: unknown literals are converted now,
+    /// untyped parameters get the type, anything else is cast at run time.
+    pub fn coerce(&mut self, e: Expr, from: &DataType, to: &DataType) -> PgResult<Expr> {
+        if from == to || *to == DataType::Unknown {
+            return Ok(e);
+        }
+        match e {
+            Expr::Const(Value::Null) => Ok(Expr::Const(Value::Null)),
+            Expr::Const(Value::Text(s)) if *from == DataType::Unknown => {
+                if *to == DataType::RegClass {
+                    return Ok(Expr::Const(self.regclass_lookup(&s)?));
+                }
+                let base = base_type(to);
+                let mut v = tandem_expr::text_in(&s, &base)?;
+                if base != *to {
+                    v = tandem_expr::cast(v, to)?;
+                }
+                Ok(Expr::Const(v))
+            }
+            Expr::Param(n) if self.params.get(n) == Some(&DataType::Unknown) => {
+                self.params[n] = base_type(to);
+                if base_type(to) == *to {
+                    Ok(Expr::Param(n))
+                } else {
+                    Ok(Expr::Cast {
+                        e: Box::new(Expr::Param(n)),
+                        ty: to.clone(),
+                    })
+                }
+            }
+            Expr::Const(v) if *from != DataType::Unknown && !matches!(to, DataType::RegClass) => {
+                Ok(Expr::Const(tandem_expr::cast(v, to)?))
+            }
+            other => {
+                if *to == DataType::RegClass
+                    && (crate::sqltype::is_string(from) || *from == DataType::Unknown)
+                {
+                    return Ok(Expr::ToRegClass(Box::new(other)));
+                }
+                Ok(Expr::Cast {
+                    e: Box::new(other),
+                    ty: to.clone(),
+                })
+            }
+        }
+    }
+
+    /// Resolves a relation name as `regclass` input does.
+    pub fn regclass_lookup(&self, text: &str) -> PgResult<Value> {
+        let parts: Vec<String> = text
+            .split('.')
+            .map(|p| {
+                if p.starts_with('"') && p.ends_with('"') && p.len() >= 2 {
+                    p[1..p.len() - 1].to_string()
+                } else {
+                    p.to_lowercase()
+                }
+            })
+            .collect();
+        let (schema, name) = match parts.as_slice() {
+            [n] => ("public".to_string(), n.clone()),
+            [s, n] => (s.clone(), n.clone()),
+            _ => {
+                return Err(PgError::new(
+                    SqlState::UNDEFINED_TABLE,
+                    format!("relation \"{text}\" does not exist"),
+                ))
+            }
+        };
+        if let Some(t) = self.catalog.table_by_name(&schema, &name) {
+            return Ok(Value::Oid(t.oid.0));
+        }
+        if let Some(s) = self.catalog.sequence_by_name(&schema, &name) {
+            return Ok(Value::Oid(s.oid.0));
+        }
+        Err(PgError::new(
+            SqlState::UNDEFINED_TABLE,
+            format!("relation \"{text}\" does not exist"),
+        ))
+    }
+
+    /// Binds a condition (`WHERE`, `ON`, `HAVING`, `CASE WHEN`): must be boolean.
+    pub fn bind_condition(&mut self, e: &ast::Expr, what: &str) -> PgResult<Expr> {
+        let (x, ty) = self.bind_expr(e)?;
+        self.coerce_bool(x, &ty, what)
+    }
+
+    fn coerce_bool(&mut self, x: Expr, ty: &DataType, what: &str) -> PgResult<Expr> {
+        match ty {
+            DataType::Bool => Ok(x),
+            DataType::Unknown => self.coerce(x, ty, &DataType::Bool),
+            other => Err(no_bool(what, other)),
+        }
+    }
+
+    /// Binds an expression with an unknown result resolved to text (target lists).
+    pub fn bind_resolved(&mut self, e: &ast::Expr) -> PgResult<(Expr, DataType)> {
+        let (x, ty) = self.bind_expr(e)?;
+        if ty == DataType::Unknown {
+            return Ok((self.coerce(x, &ty, &DataType::Text)?, DataType::Text));
+        }
+        Ok((x, ty))
+    }
+
+    pub fn bind_expr(&mut self, e: &ast::Expr) -> PgResult<(Expr, DataType)> {
+        use ast::Expr as E;
+        match e {
+            E::Identifier(id) => {
+                let r = super::scope::resolve(&mut self.levels, None, &ident_name(id))?;
+                Ok((r.expr, r.ty))
+            }
+            E::CompoundIdentifier(ids) => {
+                let names: Vec<String> = ids.iter().map(ident_name).collect();
+                let (q, n) = match names.as_slice() {
+                    [t, c] => (t.as_str(), c.as_str()),
+                    [_, t, c] => (t.as_str(), c.as_str()),
+                    _ => return Err(PgError::unsupported(format!("column reference {e}"))),
+                };
+                let r = super::scope::resolve(&mut self.levels, Some(q), n)?;
+                Ok((r.expr, r.ty))
+            }
+            E::Value(v) => self.bind_value(&v.value),
+            E::Nested(inner) => self.bind_expr(inner),
+            E::Collate { expr, .. } => self.bind_expr(expr),
+            E::BinaryOp { left, op, right } => self.bind_binary(left, op, right),
+            E::UnaryOp { op, expr } => self.bind_unary(op, expr),
+            E::IsNull(x) | E::IsNotNull(x) => {
+                let (b, _) = self.bind_expr(x)?;
+                Ok((
+                    Expr::IsNull {
+                        e: b.boxed(),
+                        negated: matches!(e, E::IsNotNull(_)),
+                    },
+                    DataType::Bool,
+                ))
+            }
+            E::IsUnknown(x) | E::IsNotUnknown(x) => {
+                let b = self.bind_condition(x, "IS UNKNOWN")?;
+                Ok((
+                    Expr::IsNull {
+                        e: b.boxed(),
+                        negated: matches!(e, E::IsNotUnknown(_)),
+                    },
+                    DataType::Bool,
+                ))
+            }
+            E::IsTrue(x) | E::IsNotTrue(x) | E::IsFalse(x) | E::IsNotFalse(x) => {
+                let (value, negated, what) = match e {
+                    E::IsTrue(_) => (true, false, "IS TRUE"),
+                    E::IsNotTrue(_) => (true, true, "IS NOT TRUE"),
+                    E::IsFalse(_) => (false, false, "IS FALSE"),
+                    _ => (false, true, "IS NOT FALSE"),
+                };
+                let b = self.bind_condition(x, what)?;
+                Ok((
+                    Expr::IsBool {
+                        e: b.boxed(),
+                        value,
+                        negated,
+                    },
+                    DataType::Bool,
+                ))
+            }
+            E::IsDistinctFrom(l, r) | E::IsNotDistinctFrom(l, r) => {
+                let (l, r, _) = self.bind_pair(l, r)?;
+                Ok((
+                    Expr::IsDistinct {
+                        l: l.boxed(),
+                        r: r.boxed(),
+                        negated: matches!(e, E::IsNotDistinctFrom(..)),
+                    },
+                    DataType::Bool,
+                ))
+            }
+            E::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                let (x, xt) = self.bind_expr(expr)?;
+                let mut items = Vec::with_capacity(list.len());
+                let mut types = vec![xt.clone()];
+                for it in list {
+                    let (b, t) = self.bind_expr(it)?;
+                    types.push(t.clone());
+                    items.push((b, t));
+                }
+                let common = common_type(&types).unwrap_or(xt.clone());
+                let common = if common == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    common
+                };
+                let x = self.coerce(x, &xt, &common)?;
+                let mut list = Vec::with_capacity(items.len());
+                for (b, t) in items {
+                    list.push(self.coerce(b, &t, &common)?);
+                }
+                Ok((
+                    Expr::InList {
+                        e: x.boxed(),
+                        list,
+                        negated: *negated,
+                    },
+                    DataType::Bool,
+                ))
+            }
+            E::InSubquery {
+                expr,
+                subquery,
+                negated,
+            } => {
+                let (x, xt) = self.bind_expr(expr)?;
+                let (sub, cols) = self.bind_subquery(subquery)?;
+                if cols.len() != 1 {
+                    return Err(PgError::syntax("subquery has too many columns"));
+                }
+                let x = if xt == DataType::Unknown {
+                    self.coerce(x, &xt, &cols[0].ty)?
+                } else {
+                    x
+                };
+                Ok((
+                    Expr::InSubquery {
+                        e: x.boxed(),
+                        sub: Box::new(sub),
+                        negated: *negated,
+                    },
+                    DataType::Bool,
+                ))
+            }
+            E::Exists { subquery, negated } => {
+                let (sub, _) = self.bind_subquery(subquery)?;
+                Ok((
+                    Expr::Exists {
+                        sub: Box::new(sub),
+                        negated: *negated,
+                    },
+                    DataType::Bool,
+                ))
+            }
+            E::Subquery(q) => {
+                let (sub, cols) = self.bind_subquery(q)?;
+                if cols.len() != 1 {
+                    return Err(PgError::syntax("subquery must return only one column"));
+                }
+                Ok((Expr::ScalarSub(Box::new(sub)), cols[0].ty.clone()))
+            }
+            E::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => {
+                let (x, xt) = self.bind_expr(expr)?;
+                let (lo, lt) = self.bind_expr(low)?;
+                let (hi, ht) = self.bind_expr(high)?;
+                let ge = self.make_binary(BinOp::GtEq, x.clone(), xt.clone(), lo, lt)?;
+                let le = self.make_binary(BinOp::LtEq, x, xt, hi, ht)?;
+                let both = Expr::And(ge.0.boxed(), le.0.boxed());
+                Ok((
+                    if *negated {
+                        Expr::Not(both.boxed())
+                    } else {
+                        both
+                    },
+                    DataType::Bool,
+                ))
+            }
+            E::Like {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+                any: false,
+            }
+            | E::ILike {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+                any: false,
+            } => {
+                if escape_char.is_some() {
+                    return Err(PgError::unsupported("LIKE ... ESCAPE"));
+                }
+                let op = match (matches!(e, E::ILike { .. }), negated) {
+                    (false, false) => BinOp::Like,
+                    (false, true) => BinOp::NotLike,
+                    (true, false) => BinOp::ILike,
+                    (true, true) => BinOp::NotILike,
+                };
+                let (l, lt) = self.bind_expr(expr)?;
+                let (r, rt) = self.bind_expr(pattern)?;
+                self.make_binary(op, l, lt, r, rt)
+            }
+            E::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            }
+            | E::AllOp {
+                left,
+                compare_op,
+                right,
+            } => {
+                let all = matches!(e, E::AllOp { .. });
+                let op = map_binop(compare_op)
+                    .ok_or_else(|| PgError::unsupported(format!("operator {compare_op}")))?;
+                if let E::Subquery(q) = right.as_ref() {
+                    if op == BinOp::Eq && !all {
+                        return self.bind_expr(&E::InSubquery {
+                            expr: left.clone(),
+                            subquery: q.clone(),
+                            negated: false,
+                        });
+                    }
+                    if op == BinOp::NotEq && all {
+                        return self.bind_expr(&E::InSubquery {
+                            expr: left.clone(),
+                            subquery: q.clone(),
+                            negated: true,
+                        });
+                    }
+                    return Err(PgError::unsupported(
+                        "ANY/ALL (subquery) with this operator",
+                    ));
+                }
+                let (l, lt) = self.bind_expr(left)?;
+                let (r, rt) = self.bind_expr(right)?;
+                let (l, lt, r) = match &rt {
+                    DataType::Array(elem) => {
+                        let l = if lt == DataType::Unknown {
+                            self.coerce(l, &lt, elem)?
+                        } else {
+                            l
+                        };
+                        let lt2 = if lt == DataType::Unknown {
+                            (**elem).clone()
+                        } else {
+                            lt
+                        };
+                        (l, lt2, r)
+                    }
+                    DataType::Unknown => {
+                        let lt2 = if lt == DataType::Unknown {
+                            DataType::Text
+                        } else {
+                            lt
+                        };
+                        let l = self.coerce(l, &DataType::Unknown, &lt2)?;
+                        let arr = DataType::Array(Box::new(base_type(&lt2)));
+                        (l, lt2, self.coerce(r, &rt, &arr)?)
+                    }
+                    other => {
+                        return Err(mismatch(format!(
+                            "op ANY/ALL (array) requires array on right side, not {}",
+                            other.display_name()
+                        )))
+                    }
+                };
+                let _ = lt;
+                Ok((
+                    Expr::AnyAll {
+                        l: l.boxed(),
+                        op,
+                        r: r.boxed(),
+                        all,
+                    },
+                    DataType::Bool,
+                ))
+            }
+            E::Cast {
+                kind,
+                expr,
+                data_type,
+                ..
+            } => {
+                if matches!(kind, CastKind::TryCast | CastKind::SafeCast) {
+                    return Err(PgError::unsupported("TRY_CAST"));
+                }
+                let to = convert_type(data_type)?;
+                let (x, from) = self.bind_expr(expr)?;
+                Ok((self.coerce(x, &from, &to)?, to))
+            }
+            E::TypedString(ts) => {
+                let to = convert_type(&ts.data_type)?;
+                let s = literal_string(&ts.value.value)
+                    .ok_or_else(|| PgError::unsupported(format!("literal {e}")))?;
+                Ok((
+                    self.coerce(Expr::Const(Value::Text(s)), &DataType::Unknown, &to)?,
+                    to,
+                ))
+            }
+            E::Interval(iv) => {
+                let (x, xt) = self.bind_expr(&iv.value)?;
+                let x = match (x, &iv.leading_field) {
+                    (Expr::Const(Value::Text(s)), Some(f)) if xt == DataType::Unknown => {
+                        Expr::Const(Value::Text(format!("{s} {f}")))
+                    }
+                    (x, _) => x,
+                };
+                Ok((
+                    self.coerce(x, &xt, &DataType::Interval)?,
+                    DataType::Interval,
+                ))
+            }
+            E::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => self.bind_case(operand.as_deref(), conditions, else_result.as_deref()),
+            E::Function(f) => self.bind_function(f),
+            E::Array(arr) => {
+                let mut items = Vec::new();
+                let mut types = Vec::new();
+                for it in &arr.elem {
+                    let (b, t) = self.bind_expr(it)?;
+                    items.push((b, t.clone()));
+                    types.push(t);
+                }
+                let common = common_type(&types)?;
+                let common = if common == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    common
+                };
+                let mut out = Vec::new();
+                for (b, t) in items {
+                    out.push(self.coerce(b, &t, &common)?);
+                }
+                Ok((Expr::Array(out), DataType::Array(Box::new(common))))
+            }
+            E::CompoundFieldAccess { root, access_chain } => {
+                let (mut x, mut ty) = self.bind_expr(root)?;
+                for acc in access_chain {
+                    match acc {
+                        ast::AccessExpr::Subscript(Subscript::Index { index }) => {
+                            let DataType::Array(elem) = ty.clone() else {
+                                return Err(mismatch(format!(
+                                    "cannot subscript type {} because it does not support subscripting",
+                                    ty.display_name()
+                                )));
+                            };
+                            let (i, it) = self.bind_expr(index)?;
+                            let i = self.coerce(i, &it, &DataType::Int4)?;
+                            x = Expr::Subscript {
+                                e: x.boxed(),
+                                index: i.boxed(),
+                            };
+                            ty = *elem;
+                        }
+                        _ => return Err(PgError::unsupported(format!("expression {e}"))),
+                    }
+                }
+                Ok((x, ty))
+            }
+            E::Extract { field, expr, .. } => {
+                let field = Expr::Const(Value::Text(field.to_string().to_lowercase()));
+                let (x, xt) = self.bind_expr(expr)?;
+                self.call_named("date_part", vec![(field, DataType::Text), (x, xt)])
+            }
+            E::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
+                let mut args = vec![self.bind_expr(expr)?];
+                if let Some(f) = substring_from {
+                    args.push(self.bind_expr(f)?);
+                } else {
+                    args.push((Expr::Const(Value::Int4(1)), DataType::Int4));
+                }
+                if let Some(f) = substring_for {
+                    args.push(self.bind_expr(f)?);
+                }
+                self.call_named("substring", args)
+            }
+            E::Position { expr, r#in } => {
+                let args = vec![self.bind_expr(r#in)?, self.bind_expr(expr)?];
+                self.call_named("strpos", args)
+            }
+            E::Trim {
+                trim_where,
+                trim_what,
+                expr,
+                ..
+            } => {
+                let name = match trim_where {
+                    Some(ast::TrimWhereField::Leading) => "ltrim",
+                    Some(ast::TrimWhereField::Trailing) => "rtrim",
+                    _ => "btrim",
+                };
+                let mut args = vec![self.bind_expr(expr)?];
+                if let Some(w) = trim_what {
+                    args.push(self.bind_expr(w)?);
+                }
+                self.call_named(name, args)
+            }
+            E::Ceil { expr, .. } => {
+                let a = self.bind_expr(expr)?;
+                self.call_named("ceil", vec![a])
+            }
+            E::Floor { expr, .. } => {
+                let a = self.bind_expr(expr)?;
+                self.call_named("floor", vec![a])
+            }
+            E::AtTimeZone {
+                timestamp,
+                time_zone,
+            } => {
+                let args = vec![self.bind_expr(time_zone)?, self.bind_expr(timestamp)?];
+                self.call_named("timezone", args)
+            }
+            E::Tuple(_) => Err(PgError::unsupported("row constructors")),
+            other => Err(PgError::unsupported(format!("expression {other}"))),
+        }
+    }
+
+    fn bind_value(&mut self, v: &AstValue) -> PgResult<(Expr, DataType)> {
+        match v {
+            AstValue::Number(s, _) => {
+                let (v, t) = number_literal(s)?;
+                Ok((Expr::Const(v), t))
+            }
+            AstValue::Boolean(b) => Ok((Expr::Const(Value::Bool(*b)), DataType::Bool)),
+            AstValue::Null => Ok((Expr::Const(Value::Null), DataType::Unknown)),
+            AstValue::Placeholder(p) => {
+                let n: usize = p
+                    .trim_start_matches('$')
+                    .parse()
+                    .map_err(|_| PgError::syntax(format!("syntax error at or near \"{p}\"")))?;
+                if n == 0 || n > 65535 {
+                    return Err(PgError::new(
+                        SqlState::UNDEFINED_PARAMETER,
+                        format!("there is no parameter ${n}"),
+                    ));
+                }
+                if self.params.len() < n {
+                    self.params.resize(n, DataType::Unknown);
+                }
+                Ok((Expr::Param(n - 1), self.params[n - 1].clone()))
+            }
+            other => match literal_string(other) {
+                Some(s) => Ok((Expr::Const(Value::Text(s)), DataType::Unknown)),
+                None => Err(PgError::unsupported(format!("literal {other}"))),
+            },
+        }
+    }
+
+    /// Binds both sides, resolving an unknown side to the other's type.
+    fn bind_pair(&mut self, l: &ast::Expr, r: &ast::Expr) -> PgResult<(Expr, Expr, DataType)> {
+        let (l, lt) = self.bind_expr(l)?;
+        let (r, rt) = self.bind_expr(r)?;
+        let (l, r, lt, _) = self.unify_unknown(l, lt, r, rt, false)?;
+        Ok((l, r, lt))
+    }
+
+    fn unify_unknown(
+        &mut self,
+        l: Expr,
+        lt: DataType,
+        r: Expr,
+        rt: DataType,
+        text_op: bool,
+    ) -> PgResult<(Expr, Expr, DataType, DataType)> {
+        let unk = DataType::Unknown;
+        Ok(match (lt == unk, rt == unk) {
+            (true, true) => {
+                let l = self.coerce(l, &unk, &DataType::Text)?;
+                let r = self.coerce(r, &unk, &DataType::Text)?;
+                (l, r, DataType::Text, DataType::Text)
+            }
+            (true, false) => {
+                let to = if text_op {
+                    DataType::Text
+                } else {
+                    base_type(&rt)
+                };
+                let l = self.coerce(l, &unk, &to)?;
+                (l, r, to, rt)
+            }
+            (false, true) => {
+                let to = if text_op {
+                    DataType::Text
+                } else {
+                    base_type(&lt)
+                };
+                let r = self.coerce(r, &unk, &to)?;
+                (l, r, lt, to)
+            }
+            (false, false) => (l, r, lt, rt),
+        })
+    }
+
+    /// `l op r` with unknown operands resolved and the result type from tandem_expr.
+    pub fn make_binary(
+        &mut self,
+        op: BinOp,
+        l: Expr,
+        lt: DataType,
+        r: Expr,
+        rt: DataType,
+    ) -> PgResult<(Expr, DataType)> {
+        let text_op = is_text_op(op);
+        let concat_unknown =
+            op == BinOp::Concat && (lt == DataType::Unknown || rt == DataType::Unknown);
+        let (l, r, lt, rt) = if concat_unknown {
+            let other = if lt == DataType::Unknown { &rt } else { &lt };
+            let to = if matches!(other, DataType::Array(_)) {
+                other.clone()
+            } else {
+                DataType::Text
+            };
+            let l = self.coerce(
+                l,
+                &lt.clone(),
+                if lt == DataType::Unknown { &to } else { &lt },
+            )?;
+            let r = self.coerce(
+                r,
+                &rt.clone(),
+                if rt == DataType::Unknown { &to } else { &rt },
+            )?;
+            let lt2 = if lt == DataType::Unknown {
+                to.clone()
+            } else {
+                lt
+            };
+            let rt2 = if rt == DataType::Unknown { to } else { rt };
+            (l, r, lt2, rt2)
+        } else {
+            self.unify_unknown(l, lt, r, rt, text_op)?
+        };
+        let ty = tandem_expr::binary_op_type(op, &lt, &rt)?;
+        Ok((
+            Expr::Binary {
+                op,
+                l: l.boxed(),
+                r: r.boxed(),
+            },
+            ty,
+        ))
+    }
+
+    fn bind_binary(
+        &mut self,
+        left: &ast::Expr,
+        op: &BinaryOperator,
+        right: &ast::Expr,
+    ) -> PgResult<(Expr, DataType)> {
+        match op {
+            BinaryOperator::And | BinaryOperator::Or => {
+                let what = if *op == BinaryOperator::And {
+                    "AND"
+                } else {
+                    "OR"
+                };
+                let l = self.bind_condition(left, what)?;
+                let r = self.bind_condition(right, what)?;
+                let e = if *op == BinaryOperator::And {
+                    Expr::And(l.boxed(), r.boxed())
+                } else {
+                    Expr::Or(l.boxed(), r.boxed())
+                };
+                Ok((e, DataType::Bool))
+            }
+            _ => {
+                let bop = map_binop(op).ok_or_else(|| {
+                    PgError::new(
+                        SqlState::UNDEFINED_FUNCTION,
+                        format!("operator does not exist: {op}"),
+                    )
+                })?;
+                let (l, lt) = self.bind_expr(left)?;
+                let (r, rt) = self.bind_expr(right)?;
+                let _ = is_comparison(bop);
+                self.make_binary(bop, l, lt, r, rt)
+            }
+        }
+    }
+
+    fn bind_unary(&mut self, op: &UnaryOperator, x: &ast::Expr) -> PgResult<(Expr, DataType)> {
+        match op {
+            UnaryOperator::Not => {
+                let b = self.bind_condition(x, "NOT")?;
+                Ok((Expr::Not(b.boxed()), DataType::Bool))
+            }
+            UnaryOperator::Minus => {
+                if let ast::Expr::Value(v) = x {
+                    if let AstValue::Number(s, _) = &v.value {
+                        let (v, t) = number_literal(&format!("-{s}"))?;
+                        return Ok((Expr::Const(v), t));
+                    }
+                }
+                let (b, t) = self.bind_expr(x)?;
+                let (b, t) = if t == DataType::Unknown {
+                    (
+                        self.coerce(b, &t, &DataType::Numeric(None))?,
+                        DataType::Numeric(None),
+                    )
+                } else {
+                    (b, t)
+                };
+                Ok((
+                    Expr::Unary {
+                        op: UnaryOp::Neg,
+                        e: b.boxed(),
+                    },
+                    t,
+                ))
+            }
+            UnaryOperator::Plus => self.bind_expr(x),
+            UnaryOperator::BitwiseNot => {
+                let (b, t) = self.bind_expr(x)?;
+                Ok((
+                    Expr::Unary {
+                        op: UnaryOp::BitNot,
+                        e: b.boxed(),
+                    },
+                    t,
+                ))
+            }
+            other => Err(PgError::unsupported(format!("operator {other}"))),
+        }
+    }
+
+    fn bind_case(
+        &mut self,
+        operand: Option<&ast::Expr>,
+        conditions: &[ast::CaseWhen],
+        else_result: Option<&ast::Expr>,
+    ) -> PgResult<(Expr, DataType)> {
+        let operand = match operand {
+            Some(o) => Some(self.bind_expr(o)?),
+            None => None,
+        };
+        let mut whens = Vec::new();
+        let mut results = Vec::new();
+        for cw in conditions {
+            let cond = match &operand {
+                Some((o, ot)) => {
+                    let (v, vt) = self.bind_expr(&cw.condition)?;
+                    self.make_binary(BinOp::Eq, o.clone(), ot.clone(), v, vt)?.0
+                }
+                None => self.bind_condition(&cw.condition, "CASE")?,
+            };
+            whens.push(cond);
+            results.push(self.bind_expr(&cw.result)?);
+        }
+        let otherwise = match else_result {
+            Some(e) => Some(self.bind_expr(e)?),
+            None => None,
+        };
+        let mut types: Vec<DataType> = results.iter().map(|r| r.1.clone()).collect();
+        if let Some((_, t)) = &otherwise {
+            types.push(t.clone());
+        }
+        let common = common_type(&types).map_err(|e| PgError {
+            message: e.message.replace("types", "CASE types"),
+            ..e
+        })?;
+        let common = if common == DataType::Unknown {
+            DataType::Text
+        } else {
+            common
+        };
+        let mut pairs = Vec::new();
+        for (w, (r, rt)) in whens.into_iter().zip(results) {
+            pairs.push((w, self.coerce(r, &rt, &common)?));
+        }
+        let otherwise = match otherwise {
+            Some((e, t)) => Some(Box::new(self.coerce(e, &t, &common)?)),
+            None => None,
+        };
+        // With an operand, the conditions compare the operand; binding kept it
+        // inside each condition, so the plain searched form suffices.
+        Ok((
+            Expr::Case {
+                operand: None,
+                whens: pairs,
+                otherwise,
+            },
+            common,
+        ))
+    }
+
+    /// Binds a subquery as a new query level.
+    pub fn bind_subquery(&mut self, q: &ast::Query) -> PgResult<(SubPlan, Vec<OutCol>)> {
+        self.levels.push(super::scope::Level::new());
+        let res = self.bind_query(q);
+        let level = self.levels.pop();
+        let (node, cols) = res?;
+        let correlated = level.map(|l| l.correlated).unwrap_or(true);
+        let id = self.next_subplan;
+        self.next_subplan += 1;
+        Ok((
+            SubPlan {
+                id,
+                node,
+                correlated,
+            },
+            cols,
+        ))
+    }
+
+    /// Calls a function by name with bound arguments (SQL-syntax functions such as
+    /// `EXTRACT`, `SUBSTRING ... FROM`).
+    fn call_named(
+        &mut self,
+        name: &str,
+        args: Vec<(Expr, DataType)>,
+    ) -> PgResult<(Expr, DataType)> {
+        let types: Vec<DataType> = args.iter().map(|a| a.1.clone()).collect();
+        let sig = tandem_expr::resolve_function(name, &types)?;
+        let mut out = Vec::with_capacity(args.len());
+        for (i, (a, t)) in args.into_iter().enumerate() {
+            let to = sig.arg_types.get(i).cloned().unwrap_or(t.clone());
+            out.push(self.coerce(a, &t, &to)?);
+        }
+        let ret = sig.ret.clone();
+        Ok((Expr::Func { sig, args: out }, ret))
+    }
+
+    fn bind_function(&mut self, f: &ast::Function) -> PgResult<(Expr, DataType)> {
+        let mut parts = object_parts(&f.name)?;
+        if parts.len() == 2 && parts[0] == "pg_catalog" {
+            parts.remove(0);
+        }
+        if parts.len() != 1 {
+            return Err(PgError::new(
+                SqlState::UNDEFINED_FUNCTION,
+                format!("function {}() does not exist", parts.join(".")),
+            ));
+        }
+        let name = parts.remove(0);
+        if f.over.is_some() {
+            return Err(PgError::unsupported("window functions"));
+        }
+        if !f.within_group.is_empty() {
+            return Err(PgError::unsupported("WITHIN GROUP"));
+        }
+        let (args, distinct, order) = match &f.args {
+            FunctionArguments::None => {
+                if let Some(r) = self.keyword_function(&name)? {
+                    return Ok(r);
+                }
+                (Vec::new(), false, Vec::new())
+            }
+            FunctionArguments::Subquery(q) if name == "array" => {
+                let (sub, cols) = self.bind_subquery(q)?;
+                if cols.len() != 1 {
+                    return Err(PgError::syntax("subquery must return only one column"));
+                }
+                let elem = crate::sqltype::base_type(&cols[0].ty);
+                return Ok((
+                    Expr::ArraySub(Box::new(sub)),
+                    DataType::Array(Box::new(elem)),
+                ));
+            }
+            FunctionArguments::Subquery(_) => {
+                return Err(PgError::unsupported("function call with subquery argument"))
+            }
+            FunctionArguments::List(list) => {
+                let mut order = Vec::new();
+                for c in &list.clauses {
+                    match c {
+                        FunctionArgumentClause::OrderBy(o) => order = o.clone(),
+                        other => {
+                            return Err(PgError::unsupported(format!(
+                                "function argument clause {other}"
+                            )))
+                        }
+                    }
+                }
+                let distinct =
+                    matches!(list.duplicate_treatment, Some(DuplicateTreatment::Distinct));
+                (list.args.clone(), distinct, order)
+            }
+        };
+        let is_star = matches!(
+            args.as_slice(),
+            [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)]
+        );
+        if let Some(kind) = aggregates::lookup(&name) {
+            let kind = if is_star && kind == AggKind::Count {
+                AggKind::CountStar
+            } else {
+                kind
+            };
+            return self.bind_aggregate(
+                kind,
+                &name,
+                if is_star { &[] } else { &args },
+                distinct,
+                &order,
+                f.filter.as_deref(),
+            );
+        }
+        if distinct || !order.is_empty() || f.filter.is_some() {
+            return Err(PgError::new(
+                SqlState::WRONG_OBJECT_TYPE,
+                format!("DISTINCT specified, but {name} is not an aggregate function"),
+            ));
+        }
+        let mut bound = Vec::with_capacity(args.len());
+        for a in &args {
+            match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => bound.push(self.bind_expr(e)?),
+                _ => return Err(PgError::unsupported(format!("function argument {a}"))),
+            }
+        }
+        if let Some(r) = self.special_function(&name, &mut bound)? {
+            return Ok(r);
+        }
+        self.call_named(&name, bound)
+    }
+
+    /// SQL value functions written without parentheses (`CURRENT_TIMESTAMP`).
+    fn keyword_function(&mut self, name: &str) -> PgResult<Option<(Expr, DataType)>> {
+        Ok(Some(match name {
+            "current_timestamp" => (Expr::TxnTimestamp, DataType::TimestampTz),
+            "localtimestamp" => (
+                Expr::Cast {
+                    e: Expr::TxnTimestamp.boxed(),
+                    ty: DataType::Timestamp,
+                },
+                DataType::Timestamp,
+            ),
+            "current_date" => (
+                Expr::Cast {
+                    e: Expr::TxnTimestamp.boxed(),
+                    ty: DataType::Date,
+                },
+                DataType::Date,
+            ),
+            "current_user" | "session_user" | "user" | "current_role" => {
+                (Expr::CurrentUser, DataType::Name)
+            }
+            "current_schema" => (Expr::Const(Value::Text("public".into())), DataType::Name),
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Functions with special typing rules, and those the query crate evaluates.
+    fn special_function(
+        &mut self,
+        name: &str,
+        args: &mut Vec<(Expr, DataType)>,
+    ) -> PgResult<Option<(Expr, DataType)>> {
+        match name {
+            "coalesce" | "greatest" | "least" => {
+                if args.is_empty() {
+                    return Err(PgError::syntax(format!(
+                        "syntax error at or near \")\" in {name}"
+                    )));
+                }
+                let types: Vec<DataType> = args.iter().map(|a| a.1.clone()).collect();
+                let common = common_type(&types).map_err(|e| PgError {
+                    message: e
+                        .message
+                        .replace("types", &format!("{} types", name.to_uppercase())),
+                    ..e
+                })?;
+                let common = if common == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    common
+                };
+                let mut out = Vec::new();
+                for (a, t) in args.drain(..) {
+                    out.push(self.coerce(a, &t, &common)?);
+                }
+                let e = match name {
+                    "coalesce" => Expr::Coalesce(out),
+                    "greatest" => Expr::Greatest(out),
+                    _ => Expr::Least(out),
+                };
+                Ok(Some((e, common)))
+            }
+            "nullif" => {
+                if args.len() != 2 {
+                    return Err(PgError::new(
+                        SqlState::UNDEFINED_FUNCTION,
+                        "function nullif does not exist",
+                    ));
+                }
+                let (r, rt) = args
+                    .pop()
+                    .unwrap_or((Expr::Const(Value::Null), DataType::Unknown));
+                let (l, lt) = args
+                    .pop()
+                    .unwrap_or((Expr::Const(Value::Null), DataType::Unknown));
+                let (l, r, lt, _) = self.unify_unknown(l, lt, r, rt, false)?;
+                Ok(Some((Expr::NullIf(l.boxed(), r.boxed()), lt)))
+            }
+            "now" | "transaction_timestamp" if args.is_empty() => {
+                Ok(Some((Expr::TxnTimestamp, DataType::TimestampTz)))
+            }
+            "statement_timestamp" if args.is_empty() => {
+                Ok(Some((Expr::StmtTimestamp, DataType::TimestampTz)))
+            }
+            "current_user" | "session_user" if args.is_empty() => {
+                Ok(Some((Expr::CurrentUser, DataType::Name)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn bind_aggregate(
+        &mut self,
+        kind: AggKind,
+        name: &str,
+        args: &[FunctionArg],
+        distinct: bool,
+        order: &[ast::OrderByExpr],
+        filter: Option<&ast::Expr>,
+    ) -> PgResult<(Expr, DataType)> {
+        let level = self.level();
+        if let Some(clause) = level.agg_forbidden {
+            return Err(PgError::new(
+                SqlState::GROUPING_ERROR,
+                format!("aggregate functions are not allowed in {clause}"),
+            ));
+        }
+        if level.in_agg {
+            return Err(PgError::new(
+                SqlState::GROUPING_ERROR,
+                "aggregate function calls cannot be nested",
+            ));
+        }
+        level.in_agg = true;
+        let res = self.bind_agg_parts(kind, name, args, order, filter);
+        self.level().in_agg = false;
+        let (args, types, order, filter) = res?;
+        let ty = aggregates::result_type(kind, name, &types)?;
+        let level = self.level();
+        let arg_type = types.first().cloned().unwrap_or(DataType::Unknown);
+        level.aggs.push(AggCall {
+            kind,
+            arg_type: arg_type.clone(),
+            args,
+            distinct,
+            filter,
+            order,
+        });
+        level.agg_types.push(arg_type);
+        Ok((Expr::AggRef(level.aggs.len() - 1), ty))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn bind_agg_parts(
+        &mut self,
+        kind: AggKind,
+        name: &str,
+        args: &[FunctionArg],
+        order: &[ast::OrderByExpr],
+        filter: Option<&ast::Expr>,
+    ) -> PgResult<(Vec<Expr>, Vec<DataType>, Vec<SortKey>, Option<Expr>)> {
+        let mut bound = Vec::new();
+        let mut types = Vec::new();
+        for a in args {
+            let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = a else {
+                return Err(PgError::unsupported(format!(
+                    "aggregate argument {a} in {name}"
+                )));
+            };
+            let (mut x, mut t) = self.bind_expr(e)?;
+            if t == DataType::Unknown || kind == AggKind::StringAgg && crate::sqltype::is_string(&t)
+            {
+                x = self.coerce(x, &t, &DataType::Text)?;
+                t = DataType::Text;
+            }
+            bound.push(x);
+            types.push(t);
+        }
+        let mut keys = Vec::new();
+        for o in order {
+            let (x, _) = self.bind_expr(&o.expr)?;
+            let desc = matches!(o.options.sort, Some(ast::OrderBySort::Desc));
+            keys.push(SortKey {
+                expr: x,
+                desc,
+                nulls_first: o.options.nulls_first.unwrap_or(desc),
+            });
+        }
+        let filter = match filter {
+            Some(f) => Some(self.bind_condition(f, "FILTER")?),
+            None => None,
+        };
+        Ok((bound, types, keys, filter))
+    }
+}
+
+/// The text of a string literal of any quoting style.
+pub fn literal_string(v: &AstValue) -> Option<String> {
+    match v {
+        AstValue::SingleQuotedString(s)
+        | AstValue::EscapedStringLiteral(s)
+        | AstValue::UnicodeStringLiteral(s)
+        | AstValue::NationalStringLiteral(s)
+        | AstValue::TripleSingleQuotedString(s)
+        | AstValue::DoubleQuotedString(s) => Some(s.clone()),
+        AstValue::DollarQuotedString(d) => Some(d.value.clone()),
+        _ => None,
+    }
+}

@@ -1,0 +1,102 @@
+//! The binder: sqlparser AST + catalog -> plan ([`crate::plan`]).
+//!
+//! - `scope.rs`: which columns a name can mean (query levels, outer references).
+//! - `expr.rs`: scalar expressions: literals typed by context, `$n` type inference,
+//!   operators, functions, subqueries, output column names.
+//! - `select.rs`: queries: FROM (tables, virtual tables, subqueries, VALUES, table
+//!   functions, joins, LATERAL), WHERE pushdown and primary-key lookups, GROUP BY /
+//!   aggregates / HAVING, DISTINCT [ON], ORDER BY, LIMIT, set operations, CTEs.
+//!
+//! Corresponds to PostgreSQL's `parser/analyze.c` + the parts of
+//! `optimizer/plan/planner.c` a small OLTP executor needs.
+
+pub mod expr;
+pub mod scope;
+pub mod select;
+
+use std::sync::Arc;
+
+use sqlparser::ast::{self, Ident, ObjectName, ObjectNamePart};
+use tandem_storage::Catalog;
+use tandem_types::{DataType, Oid, PgError, PgResult};
+
+use scope::Level;
+
+/// A common table expression visible to the query being bound.
+#[derive(Clone, Debug)]
+pub struct CteDef {
+    pub name: String,
+    pub query: ast::Query,
+    pub columns: Vec<String>,
+}
+
+/// Binding state of one statement.
+pub struct Binder<'p> {
+    pub catalog: Arc<Catalog>,
+    /// Parameter types: given by Parse, filled in by inference.
+    pub params: &'p mut Vec<DataType>,
+    pub levels: Vec<Level>,
+    pub next_subplan: usize,
+    pub ctes: Vec<CteDef>,
+    /// Correlation of the FROM item bound last (see `select.rs` item_level).
+    pub last_subquery_correlated: Option<bool>,
+}
+
+/// An output column of a bound query.
+#[derive(Clone, Debug)]
+pub struct OutCol {
+    pub name: String,
+    pub ty: DataType,
+    pub table_oid: Oid,
+    pub attnum: i16,
+}
+
+impl<'p> Binder<'p> {
+    pub fn new(catalog: Arc<Catalog>, params: &'p mut Vec<DataType>) -> Binder<'p> {
+        Binder {
+            catalog,
+            params,
+            levels: Vec::new(),
+            next_subplan: 0,
+            ctes: Vec::new(),
+            last_subquery_correlated: None,
+        }
+    }
+
+    pub fn level(&mut self) -> &mut Level {
+        if self.levels.is_empty() {
+            self.levels.push(Level::new());
+        }
+        let n = self.levels.len();
+        &mut self.levels[n - 1]
+    }
+
+    /// After binding: parameters nobody gave a type become `text`.
+    pub fn finish_params(&mut self) {
+        for p in self.params.iter_mut() {
+            if *p == DataType::Unknown {
+                *p = DataType::Text;
+            }
+        }
+    }
+}
+
+/// An identifier as PostgreSQL folds it: unquoted ones lower-case.
+pub fn ident_name(id: &Ident) -> String {
+    if id.quote_style.is_some() {
+        id.value.clone()
+    } else {
+        id.value.to_lowercase()
+    }
+}
+
+/// The parts of an object name, folded.
+pub fn object_parts(name: &ObjectName) -> PgResult<Vec<String>> {
+    name.0
+        .iter()
+        .map(|p| match p {
+            ObjectNamePart::Identifier(id) => Ok(ident_name(id)),
+            ObjectNamePart::Function(_) => Err(PgError::unsupported(format!("name {name}"))),
+        })
+        .collect()
+}

@@ -1,0 +1,1536 @@
+//! Binding queries: `SELECT`, `VALUES`, set operations, `WITH`, and the FROM
+//! clause, producing executor nodes.
+//!
+//! The FROM clause is first bound into a [`FromTree`] whose leaves own contiguous
+//! column ranges of the query level's row. WHERE conjuncts are then pushed down:
+//! to a leaf when they read only its columns (a stored table leaf whose filters
+//! pin every primary-key column to a value becomes a point lookup), to an inner
+//! join's condition when they span its sides, else they stay above the joins.
+//! Equality conjuncts between the two sides of a join make it a hash join.
+//!
+//! A grouped query becomes `Aggregate` (output: group keys ++ aggregate results);
+//! target list, HAVING and ORDER BY are rewritten onto that row, and a column
+//! neither grouped nor aggregated is the 42803 error. ORDER BY items that are not
+//! in the target list ride along as hidden trailing columns, dropped at the end.
+//!
+//! Corresponds to PostgreSQL's `parser/analyze.c` (transformSelectStmt,
+//! transformSetOperationStmt, transformValuesClause), `parse_clause.c`
+//! (transformFromClause, transformSortClause, transformGroupClause),
+//! `parse_agg.c` (check_ungrouped_columns) and the pushdown half of
+//! `optimizer/plan/initsplan.c`.
+
+use std::sync::Arc;
+
+use sqlparser::ast::{
+    self, Distinct, GroupByExpr, JoinConstraint, JoinOperator, LimitClause, OrderByKind,
+    SelectItem, SelectItemQualifiedWildcardKind, SetExpr, SetOperator, SetQuantifier, TableAlias,
+    TableFactor, TableWithJoins,
+};
+use tandem_storage::TableDef;
+use tandem_types::{DataType, Oid, PgError, PgResult, SqlState, Value};
+
+use super::expr::figure_colname;
+use super::scope::{Level, ScopeColumn};
+use super::{ident_name, object_parts, Binder, CteDef, OutCol};
+use crate::plan::{Expr, JoinKind, Node, SetOpKind, SortKey};
+use crate::sqltype::common_type;
+use crate::table_functions::{self, TableFunc};
+
+/// The FROM clause while binding.
+pub enum FromTree {
+    Leaf {
+        start: usize,
+        width: usize,
+        src: LeafSrc,
+        filters: Vec<Expr>,
+    },
+    Join {
+        kind: JoinKind,
+        left: Box<FromTree>,
+        right: Box<FromTree>,
+        /// Conditions over the level's row (global column numbers).
+        on: Vec<Expr>,
+        lateral: bool,
+        start: usize,
+        width: usize,
+    },
+}
+
+pub enum LeafSrc {
+    Table(Arc<TableDef>),
+    Node(Box<Node>),
+}
+
+impl FromTree {
+    fn range(&self) -> (usize, usize) {
+        match self {
+            FromTree::Leaf { start, width, .. } | FromTree::Join { start, width, .. } => {
+                (*start, *width)
+            }
+        }
+    }
+}
+
+/// Splits a condition into its AND-ed parts.
+pub fn split_and(e: Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::And(l, r) => {
+            split_and(*l, out);
+            split_and(*r, out);
+        }
+        other => out.push(other),
+    }
+}
+
+pub fn and_all(mut v: Vec<Expr>) -> Option<Expr> {
+    let first = if v.is_empty() {
+        return None;
+    } else {
+        v.remove(0)
+    };
+    Some(
+        v.into_iter()
+            .fold(first, |acc, e| Expr::And(acc.boxed(), e.boxed())),
+    )
+}
+
+/// Whether an expression contains a subquery (such conjuncts are not pushed down:
+/// a correlated subquery addresses the full row of its level).
+pub fn has_subplan(e: &Expr) -> bool {
+    let mut found = false;
+    e.walk(&mut |x| {
+        if matches!(
+            x,
+            Expr::InSubquery { .. } | Expr::Exists { .. } | Expr::ScalarSub(_) | Expr::ArraySub(_)
+        ) {
+            found = true;
+        }
+    });
+    found
+}
+
+/// `col = value` with `value` free of this row's columns.
+fn eq_column_value(e: &Expr) -> Option<(usize, &Expr)> {
+    if let Expr::Binary {
+        op: tandem_expr::BinOp::Eq,
+        l,
+        r,
+    } = e
+    {
+        let free = |x: &Expr| {
+            let mut cols = Vec::new();
+            x.columns(&mut cols);
+            cols.is_empty() && !has_subplan(x)
+        };
+        match (l.as_ref(), r.as_ref()) {
+            (Expr::Column(c), v) if free(v) => return Some((*c, v)),
+            (v, Expr::Column(c)) if free(v) => return Some((*c, v)),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Access path for a stored table with filters (table-local columns): a
+/// primary-key lookup when every key column is pinned, else a sequential scan.
+pub fn scan_node(def: &TableDef, filters: Vec<Expr>) -> Node {
+    if let Some(pk) = &def.primary_key {
+        let mut key: Vec<Option<Expr>> = vec![None; pk.columns.len()];
+        let mut rest = Vec::new();
+        for f in &filters {
+            if let Some((col, v)) = eq_column_value(f) {
+                if let Some(pos) = pk.columns.iter().position(|c| *c == col) {
+                    if key[pos].is_none() {
+                        key[pos] = Some(v.clone());
+                        continue;
+                    }
+                }
+            }
+            rest.push(f.clone());
+        }
+        if key.iter().all(Option::is_some) && !pk.columns.is_empty() {
+            let key = key
+                .into_iter()
+                .zip(&pk.columns)
+                .filter_map(|(k, c)| Some((k?, def.columns[*c].data_type.clone())))
+                .collect();
+            return Node::PkLookup {
+                table: def.oid,
+                key,
+                filter: and_all(rest),
+            };
+        }
+    }
+    let filter = and_all(filters);
+    let pure_filter = filter.as_ref().map(Expr::is_pure).unwrap_or(true);
+    Node::SeqScan {
+        table: def.oid,
+        filter,
+        pure_filter,
+    }
+}
+
+/// Converts the bound FROM tree into executor nodes.
+pub fn build_from(tree: FromTree) -> Node {
+    match tree {
+        FromTree::Leaf {
+            src: LeafSrc::Table(def),
+            filters,
+            ..
+        } => scan_node(&def, filters),
+        FromTree::Leaf {
+            src: LeafSrc::Node(n),
+            filters,
+            ..
+        } => match and_all(filters) {
+            Some(pred) => Node::Filter { input: n, pred },
+            None => *n,
+        },
+        FromTree::Join {
+            kind,
+            left,
+            right,
+            on,
+            lateral,
+            start,
+            ..
+        } => {
+            let (_, lw) = left.range();
+            let (_, rw) = right.range();
+            let left = build_from(*left);
+            let right = build_from(*right);
+            let mut equi = Vec::new();
+            let mut rest = Vec::new();
+            for c in on {
+                let c = c.shift_columns(start);
+                if !lateral && !has_subplan(&c) {
+                    if let Expr::Binary {
+                        op: tandem_expr::BinOp::Eq,
+                        l,
+                        r,
+                    } = &c
+                    {
+                        let side = |x: &Expr| {
+                            let mut cols = Vec::new();
+                            x.columns(&mut cols);
+                            if cols.is_empty() {
+                                0
+                            } else if cols.iter().all(|i| *i < lw) {
+                                1
+                            } else if cols.iter().all(|i| *i >= lw) {
+                                2
+                            } else {
+                                0
+                            }
+                        };
+                        match (side(l), side(r)) {
+                            (1, 2) => {
+                                equi.push(((**l).clone(), (**r).clone().shift_columns(lw)));
+                                continue;
+                            }
+                            (2, 1) => {
+                                equi.push(((**r).clone(), (**l).clone().shift_columns(lw)));
+                                continue;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                rest.push(c);
+            }
+            Node::Join {
+                left: Box::new(left),
+                right: Box::new(right),
+                kind,
+                equi,
+                cond: and_all(rest),
+                lateral,
+                left_width: lw,
+                right_width: rw,
+            }
+        }
+    }
+}
+
+/// Pushes a WHERE conjunct (global columns `cols`) as deep as it may go.
+fn push_down(tree: &mut FromTree, conj: Expr, cols: &[usize]) -> Result<(), Expr> {
+    let within = |t: &FromTree| {
+        let (s, w) = t.range();
+        cols.iter().all(|c| *c >= s && *c < s + w)
+    };
+    match tree {
+        FromTree::Leaf { start, filters, .. } => {
+            filters.push(conj.shift_columns(*start));
+            Ok(())
+        }
+        FromTree::Join {
+            kind,
+            left,
+            right,
+            on,
+            ..
+        } => {
+            if within(left) && matches!(kind, JoinKind::Inner | JoinKind::Left) {
+                return push_down(left, conj, cols);
+            }
+            if within(right) && matches!(kind, JoinKind::Inner | JoinKind::Right) {
+                return push_down(right, conj, cols);
+            }
+            if *kind == JoinKind::Inner {
+                on.push(conj);
+                return Ok(());
+            }
+            Err(conj)
+        }
+    }
+}
+
+fn unsupported_if<T>(cond: bool, what: &str) -> PgResult<Option<T>> {
+    if cond {
+        Err(PgError::unsupported(what))
+    } else {
+        Ok(None)
+    }
+}
+
+fn ordinal(e: &ast::Expr) -> Option<i64> {
+    if let ast::Expr::Value(v) = e {
+        if let ast::Value::Number(s, _) = &v.value {
+            return s.parse().ok();
+        }
+    }
+    None
+}
+
+fn debug_key(e: &Expr) -> String {
+    format!("{e:?}")
+}
+
+impl Binder<'_> {
+    /// Binds a query in the current (innermost) level.
+    pub fn bind_query(&mut self, q: &ast::Query) -> PgResult<(Node, Vec<OutCol>)> {
+        let saved = self.ctes.len();
+        if let Some(with) = &q.with {
+            if with.recursive {
+                self.ctes.truncate(saved);
+                return Err(PgError::unsupported("WITH RECURSIVE"));
+            }
+            for cte in &with.cte_tables {
+                self.ctes.push(CteDef {
+                    name: ident_name(&cte.alias.name),
+                    query: (*cte.query).clone(),
+                    columns: cte
+                        .alias
+                        .columns
+                        .iter()
+                        .map(|c| ident_name(&c.name))
+                        .collect(),
+                });
+            }
+        }
+        let res = self.bind_query_body(q);
+        self.ctes.truncate(saved);
+        res
+    }
+
+    fn bind_query_body(&mut self, q: &ast::Query) -> PgResult<(Node, Vec<OutCol>)> {
+        if q.for_clause.is_some()
+            || q.settings.is_some()
+            || q.format_clause.is_some()
+            || !q.pipe_operators.is_empty()
+        {
+            return Err(PgError::unsupported(format!("query {q}")));
+        }
+        if let SetExpr::Select(s) = q.body.as_ref() {
+            return self.bind_select(s, q);
+        }
+        if !q.locks.is_empty() {
+            return Err(PgError::unsupported(
+                "FOR UPDATE with UNION/INTERSECT/EXCEPT or VALUES",
+            ));
+        }
+        let (mut node, cols) = self.bind_set_expr(&q.body)?;
+        if let Some(ob) = &q.order_by {
+            let OrderByKind::Expressions(items) = &ob.kind else {
+                return Err(PgError::unsupported("ORDER BY ALL"));
+            };
+            let mut keys = Vec::new();
+            for o in items {
+                let idx =
+                    match (&o.expr, ordinal(&o.expr)) {
+                        (_, Some(n)) if n >= 1 && (n as usize) <= cols.len() => n as usize - 1,
+                        (_, Some(n)) => {
+                            return Err(PgError::new(
+                                SqlState::INVALID_COLUMN_REFERENCE,
+                                format!("ORDER BY position {n} is not in select list"),
+                            ))
+                        }
+                        (ast::Expr::Identifier(id), None)
+                            if cols.iter().any(|c| c.name == ident_name(id)) =>
+                        {
+                            cols.iter()
+                                .position(|c| c.name == ident_name(id))
+                                .unwrap_or(0)
+                        }
+                        _ => return Err(PgError::new(
+                            SqlState::FEATURE_NOT_SUPPORTED,
+                            "invalid UNION/INTERSECT/EXCEPT ORDER BY clause",
+                        )
+                        .with_detail(
+                            "Only result column names can be used, not expressions or functions.",
+                        )),
+                    };
+                keys.push(sort_key(Expr::Column(idx), &o.options));
+            }
+            node = Node::Sort {
+                input: Box::new(node),
+                keys,
+            };
+        }
+        node = self.bind_limit(node, q)?;
+        Ok((node, cols))
+    }
+
+    fn bind_limit(&mut self, node: Node, q: &ast::Query) -> PgResult<Node> {
+        let (mut limit, mut offset) = (None, None);
+        match &q.limit_clause {
+            Some(LimitClause::LimitOffset {
+                limit: l,
+                offset: o,
+                limit_by,
+            }) => {
+                unsupported_if::<()>(!limit_by.is_empty(), "LIMIT BY")?;
+                if let Some(l) = l {
+                    limit = Some(self.bind_count(l, "LIMIT")?);
+                }
+                if let Some(o) = o {
+                    offset = Some(self.bind_count(&o.value, "OFFSET")?);
+                }
+            }
+            Some(LimitClause::OffsetCommaLimit { .. }) => {
+                return Err(PgError::unsupported("LIMIT offset, count"))
+            }
+            None => {}
+        }
+        if let Some(f) = &q.fetch {
+            if f.percent || f.with_ties {
+                return Err(PgError::unsupported("FETCH ... PERCENT/WITH TIES"));
+            }
+            limit = Some(match &f.quantity {
+                Some(e) => self.bind_count(e, "LIMIT")?,
+                None => Expr::Const(Value::Int8(1)),
+            });
+        }
+        if limit.is_none() && offset.is_none() {
+            return Ok(node);
+        }
+        Ok(Node::Limit {
+            input: Box::new(node),
+            limit,
+            offset,
+        })
+    }
+
+    fn bind_count(&mut self, e: &ast::Expr, clause: &'static str) -> PgResult<Expr> {
+        let saved = self.level().agg_forbidden.replace(clause);
+        let r = self.bind_expr(e);
+        self.level().agg_forbidden = saved;
+        let (x, t) = r?;
+        self.coerce(x, &t, &DataType::Int8)
+    }
+
+    pub fn bind_set_expr(&mut self, body: &SetExpr) -> PgResult<(Node, Vec<OutCol>)> {
+        match body {
+            SetExpr::Select(s) => {
+                let q = ast::Query {
+                    with: None,
+                    body: Box::new(SetExpr::Select(s.clone())),
+                    order_by: None,
+                    limit_clause: None,
+                    fetch: None,
+                    locks: vec![],
+                    for_clause: None,
+                    settings: None,
+                    format_clause: None,
+                    pipe_operators: vec![],
+                };
+                self.bind_select(s, &q)
+            }
+            SetExpr::Query(q) => self.bind_query(q),
+            SetExpr::Values(v) => self.bind_values(&v.rows, None),
+            SetExpr::SetOperation {
+                left,
+                op,
+                set_quantifier,
+                right,
+            } => {
+                let (ln, lc) = self.bind_set_expr(left)?;
+                let (rn, rc) = self.bind_set_expr(right)?;
+                let opname = match op {
+                    SetOperator::Union => "UNION",
+                    SetOperator::Intersect => "INTERSECT",
+                    SetOperator::Except | SetOperator::Minus => "EXCEPT",
+                };
+                if lc.len() != rc.len() {
+                    return Err(PgError::syntax(format!(
+                        "each {opname} query must have the same number of columns"
+                    )));
+                }
+                let mut cols = Vec::new();
+                let (mut lcast, mut rcast) = (Vec::new(), Vec::new());
+                for (i, (l, r)) in lc.iter().zip(&rc).enumerate() {
+                    let ty = common_type(&[l.ty.clone(), r.ty.clone()]).map_err(|e| PgError {
+                        message: format!("{opname} {}", e.message),
+                        ..e
+                    })?;
+                    let ty = if ty == DataType::Unknown {
+                        DataType::Text
+                    } else {
+                        ty
+                    };
+                    lcast.push(if l.ty == ty {
+                        Expr::Column(i)
+                    } else {
+                        Expr::Cast {
+                            e: Expr::Column(i).boxed(),
+                            ty: ty.clone(),
+                        }
+                    });
+                    rcast.push(if r.ty == ty {
+                        Expr::Column(i)
+                    } else {
+                        Expr::Cast {
+                            e: Expr::Column(i).boxed(),
+                            ty: ty.clone(),
+                        }
+                    });
+                    cols.push(OutCol {
+                        name: l.name.clone(),
+                        ty,
+                        table_oid: Oid(0),
+                        attnum: 0,
+                    });
+                }
+                let wrap = |n: Node, casts: Vec<Expr>| {
+                    if casts.iter().all(|c| matches!(c, Expr::Column(_))) {
+                        n
+                    } else {
+                        Node::Project {
+                            input: Box::new(n),
+                            exprs: casts,
+                        }
+                    }
+                };
+                let kind = match op {
+                    SetOperator::Union => SetOpKind::Union,
+                    SetOperator::Intersect => SetOpKind::Intersect,
+                    _ => SetOpKind::Except,
+                };
+                let all = matches!(set_quantifier, SetQuantifier::All);
+                Ok((
+                    Node::SetOp {
+                        left: Box::new(wrap(ln, lcast)),
+                        right: Box::new(wrap(rn, rcast)),
+                        op: kind,
+                        all,
+                    },
+                    cols,
+                ))
+            }
+            SetExpr::Table(_) => Err(PgError::unsupported("TABLE command")),
+            _ => Err(PgError::unsupported(
+                "data-modifying statements in WITH or subqueries",
+            )),
+        }
+    }
+
+    /// `VALUES (...), (...)`; `targets` gives the column types wanted (INSERT).
+    pub fn bind_values(
+        &mut self,
+        rows: &[ast::Parens<Vec<ast::Expr>>],
+        targets: Option<&[DataType]>,
+    ) -> PgResult<(Node, Vec<OutCol>)> {
+        let width = rows.first().map(|r| r.content.len()).unwrap_or(0);
+        let mut bound = Vec::new();
+        for r in rows {
+            if r.content.len() != width {
+                return Err(PgError::syntax("VALUES lists must all be the same length"));
+            }
+            let mut row = Vec::new();
+            for e in &r.content {
+                row.push(self.bind_expr(e)?);
+            }
+            bound.push(row);
+        }
+        let mut types = Vec::new();
+        for c in 0..width {
+            let ty = match targets.and_then(|t| t.get(c)) {
+                Some(t) => t.clone(),
+                None => {
+                    let col: Vec<DataType> = bound.iter().map(|r| r[c].1.clone()).collect();
+                    let t = common_type(&col).map_err(|e| PgError {
+                        message: format!("VALUES {}", e.message),
+                        ..e
+                    })?;
+                    if t == DataType::Unknown {
+                        DataType::Text
+                    } else {
+                        t
+                    }
+                }
+            };
+            types.push(ty);
+        }
+        let mut out = Vec::new();
+        for row in bound {
+            let mut r = Vec::new();
+            for (c, (x, t)) in row.into_iter().enumerate() {
+                let want = &types[c];
+                // INSERT targets: unknowns take the column type, the rest is
+                // assignment-cast at insert time.
+                if targets.is_some() && t != DataType::Unknown && !matches!(x, Expr::Param(_)) {
+                    r.push(x);
+                } else {
+                    r.push(self.coerce(x, &t, want)?);
+                }
+            }
+            out.push(r);
+        }
+        let cols = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| OutCol {
+                name: format!("column{}", i + 1),
+                ty: t.clone(),
+                table_oid: Oid(0),
+                attnum: 0,
+            })
+            .collect();
+        Ok((Node::Values { rows: out }, cols))
+    }
+
+    fn reset_level(&mut self) {
+        let l = self.level();
+        let correlated = l.correlated;
+        *l = Level::new();
+        l.correlated = correlated;
+    }
+
+    /// Runs `f` for a FROM item: LATERAL items see the level's columns so far as
+    /// an outer level; others see only the enclosing queries.
+    fn item_level<T>(
+        &mut self,
+        lateral: bool,
+        f: impl FnOnce(&mut Self) -> PgResult<T>,
+    ) -> PgResult<T> {
+        if lateral {
+            return f(self);
+        }
+        let cur = self.levels.pop().unwrap_or_default();
+        let res = f(self);
+        let mut cur = cur;
+        if let Some(inner_correlated) = self.last_subquery_correlated.take() {
+            cur.correlated |= inner_correlated;
+        }
+        self.levels.push(cur);
+        res
+    }
+
+    fn add_columns(
+        &mut self,
+        alias: &str,
+        cols: Vec<(String, DataType, Oid, i16)>,
+        rename: Option<&TableAlias>,
+    ) -> PgResult<(usize, usize)> {
+        let level = self.level();
+        let start = level.columns.len();
+        let names: Vec<String> = rename
+            .map(|a| a.columns.iter().map(|c| ident_name(&c.name)).collect())
+            .unwrap_or_default();
+        if names.len() > cols.len() {
+            return Err(PgError::syntax(format!(
+                "table \"{alias}\" has {} columns available but {} columns specified",
+                cols.len(),
+                names.len()
+            )));
+        }
+        let width = cols.len();
+        for (i, (name, ty, table_oid, attnum)) in cols.into_iter().enumerate() {
+            let hidden = name.starts_with('\0');
+            let name = names.get(i).cloned().unwrap_or(name);
+            level.columns.push(ScopeColumn {
+                table: Some(alias.to_string()),
+                name,
+                ty,
+                table_oid,
+                attnum,
+                using_hidden: hidden,
+            });
+        }
+        if level.tables.iter().any(|t| t == alias) && !alias.is_empty() {
+            return Err(PgError::new(
+                SqlState::DUPLICATE_OBJECT,
+                format!("table name \"{alias}\" specified more than once"),
+            ));
+        }
+        level.tables.push(alias.to_string());
+        Ok((start, width))
+    }
+
+    fn leaf(
+        &mut self,
+        alias: &str,
+        cols: Vec<(String, DataType, Oid, i16)>,
+        rename: Option<&TableAlias>,
+        src: LeafSrc,
+    ) -> PgResult<FromTree> {
+        let (start, width) = self.add_columns(alias, cols, rename)?;
+        Ok(FromTree::Leaf {
+            start,
+            width,
+            src,
+            filters: Vec::new(),
+        })
+    }
+
+    /// Binds one FROM item; returns it and whether it is LATERAL.
+    fn bind_table_factor(
+        &mut self,
+        tf: &TableFactor,
+        has_left: bool,
+    ) -> PgResult<(FromTree, bool)> {
+        match tf {
+            TableFactor::Table {
+                name,
+                alias,
+                args,
+                with_ordinality,
+                ..
+            } => {
+                if *with_ordinality {
+                    return Err(PgError::unsupported("WITH ORDINALITY"));
+                }
+                let parts = object_parts(name)?;
+                if let Some(args) = args {
+                    let fargs: Vec<ast::FunctionArg> = args.args.clone();
+                    return self.bind_from_function(&parts, &fargs, alias.as_ref(), has_left);
+                }
+                self.bind_relation(&parts, alias.as_ref())
+                    .map(|t| (t, false))
+            }
+            TableFactor::Function {
+                lateral,
+                name,
+                args,
+                with_ordinality,
+                alias,
+            } => {
+                if *with_ordinality {
+                    return Err(PgError::unsupported("WITH ORDINALITY"));
+                }
+                let parts = object_parts(name)?;
+                self.bind_from_function(&parts, args, alias.as_ref(), has_left || *lateral)
+            }
+            TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset,
+                with_ordinality,
+                ..
+            } => {
+                if *with_offset || *with_ordinality || array_exprs.len() != 1 {
+                    return Err(PgError::unsupported("this form of UNNEST"));
+                }
+                let args = vec![ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(
+                    array_exprs[0].clone(),
+                ))];
+                self.bind_from_function(&["unnest".to_string()], &args, alias.as_ref(), has_left)
+            }
+            TableFactor::Derived {
+                lateral,
+                subquery,
+                alias,
+                ..
+            } => {
+                let lateral = *lateral && has_left;
+                let (node, cols) = self.item_level(lateral, |b| b.bind_from_subquery(subquery))?;
+                let name = alias
+                    .as_ref()
+                    .map(|a| ident_name(&a.name))
+                    .unwrap_or_default();
+                let cols = cols
+                    .into_iter()
+                    .map(|c| (c.name, c.ty, Oid(0), 0))
+                    .collect();
+                Ok((
+                    self.leaf(&name, cols, alias.as_ref(), LeafSrc::Node(Box::new(node)))?,
+                    lateral,
+                ))
+            }
+            TableFactor::NestedJoin {
+                table_with_joins,
+                alias,
+            } => {
+                if alias.is_some() {
+                    return Err(PgError::unsupported("alias on a parenthesized join"));
+                }
+                let tree = self.bind_from_item(table_with_joins, None)?;
+                Ok((tree, false))
+            }
+            other => Err(PgError::unsupported(format!("FROM item {other}"))),
+        }
+    }
+
+    /// A subquery in FROM: its own level; records correlation for `item_level`.
+    fn bind_from_subquery(&mut self, q: &ast::Query) -> PgResult<(Node, Vec<OutCol>)> {
+        let (sub, cols) = self.bind_subquery(q)?;
+        self.last_subquery_correlated = Some(sub.correlated);
+        Ok((sub.node, cols))
+    }
+
+    fn bind_relation(
+        &mut self,
+        parts: &[String],
+        alias: Option<&TableAlias>,
+    ) -> PgResult<FromTree> {
+        let (schema, name) = match parts {
+            [n] => (None, n.clone()),
+            [s, n] => (Some(s.clone()), n.clone()),
+            [_, s, n] => (Some(s.clone()), n.clone()),
+            _ => return Err(PgError::syntax("improper qualified name")),
+        };
+        let alias_name = alias
+            .map(|a| ident_name(&a.name))
+            .unwrap_or_else(|| name.clone());
+        if schema.is_none() {
+            if let Some(cte) = self.ctes.iter().rev().find(|c| c.name == name).cloned() {
+                let saved = self.ctes.len();
+                // A CTE sees only the CTEs defined before it.
+                let pos = self.ctes.iter().rposition(|c| c.name == name).unwrap_or(0);
+                let hidden: Vec<CteDef> = self.ctes.drain(pos..).collect();
+                let res = self.item_level(false, |b| b.bind_from_subquery(&cte.query));
+                self.ctes.extend(hidden);
+                self.ctes.truncate(saved);
+                let (node, cols) = res?;
+                let mut cols: Vec<(String, DataType, Oid, i16)> = cols
+                    .into_iter()
+                    .map(|c| (c.name, c.ty, Oid(0), 0))
+                    .collect();
+                for (i, n) in cte.columns.iter().enumerate() {
+                    if let Some(c) = cols.get_mut(i) {
+                        c.0 = n.clone();
+                    }
+                }
+                return self.leaf(&alias_name, cols, alias, LeafSrc::Node(Box::new(node)));
+            }
+        }
+        let public = schema.as_deref().unwrap_or("public");
+        if public == "public" {
+            if let Some(def) = self.catalog.table_by_name("public", &name).cloned() {
+                let cols = def
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let n = if c.dropped {
+                            format!("\0dropped{i}")
+                        } else {
+                            c.name.clone()
+                        };
+                        (n, c.data_type.clone(), def.oid, (i + 1) as i16)
+                    })
+                    .collect();
+                return self.leaf(&alias_name, cols, alias, LeafSrc::Table(def));
+            }
+        }
+        if let Some(vt) = tandem_expr::virtual_table(schema.as_deref(), &name) {
+            let cols = vt
+                .columns
+                .iter()
+                .map(|(n, t)| (n.clone(), t.clone(), Oid(0), 0))
+                .collect();
+            return self.leaf(
+                &alias_name,
+                cols,
+                alias,
+                LeafSrc::Node(Box::new(Node::Virtual {
+                    schema: vt.schema,
+                    name: vt.name,
+                })),
+            );
+        }
+        let shown = match &schema {
+            Some(s) => format!("{s}.{name}"),
+            None => name,
+        };
+        Err(PgError::new(
+            SqlState::UNDEFINED_TABLE,
+            format!("relation \"{shown}\" does not exist"),
+        ))
+    }
+
+    fn bind_from_function(
+        &mut self,
+        parts: &[String],
+        args: &[ast::FunctionArg],
+        alias: Option<&TableAlias>,
+        lateral: bool,
+    ) -> PgResult<(FromTree, bool)> {
+        let name = match parts {
+            [n] => n.clone(),
+            [s, n] if s == "pg_catalog" => n.clone(),
+            _ => {
+                return Err(PgError::unsupported(format!(
+                    "function {}",
+                    parts.join(".")
+                )))
+            }
+        };
+        let bound = self.item_level(lateral, |b| {
+            b.levels.push(Level::new());
+            let mut out = Vec::new();
+            let mut res = Ok(());
+            for a in args {
+                match a {
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                        match b.bind_expr(e) {
+                            Ok(x) => out.push(x),
+                            Err(e) => {
+                                res = Err(e);
+                                break;
+                            }
+                        }
+                    }
+                    other => {
+                        res = Err(PgError::unsupported(format!("function argument {other}")));
+                        break;
+                    }
+                }
+            }
+            let level = b.levels.pop();
+            b.last_subquery_correlated = level.map(|l| l.correlated);
+            res.map(|_| out)
+        })?;
+        let types: Vec<DataType> = bound.iter().map(|a| a.1.clone()).collect();
+        let alias_name = alias
+            .map(|a| ident_name(&a.name))
+            .unwrap_or_else(|| name.clone());
+        // A scalar result column is named after the alias (PostgreSQL: `FROM
+        // generate_series(1, 10) AS bid` has column `bid`), else the function.
+        let col_name = match alias {
+            Some(a) if a.columns.is_empty() => ident_name(&a.name),
+            _ => name.clone(),
+        };
+        let (func, arg_types, ret) = match table_functions::resolve(&name, &types)? {
+            Some(r) => r,
+            None => {
+                if args.is_empty() {
+                    if let Some(vt) = tandem_expr::virtual_table(Some("pg_catalog"), &name) {
+                        let cols = vt
+                            .columns
+                            .iter()
+                            .map(|(n, t)| (n.clone(), t.clone(), Oid(0), 0))
+                            .collect();
+                        let node = Node::Virtual {
+                            schema: vt.schema,
+                            name: vt.name,
+                        };
+                        return Ok((
+                            self.leaf(&alias_name, cols, alias, LeafSrc::Node(Box::new(node)))?,
+                            false,
+                        ));
+                    }
+                }
+                let sig = tandem_expr::resolve_function(&name, &types)?;
+                if sig.ret == DataType::Record {
+                    let Some(cols) = tandem_expr::function_columns(&name) else {
+                        return Err(PgError::unsupported(format!(
+                            "record-returning function {name} in FROM"
+                        )));
+                    };
+                    let mut args_out = Vec::new();
+                    for (i, (x, t)) in bound.into_iter().enumerate() {
+                        let to = sig.arg_types.get(i).cloned().unwrap_or(t.clone());
+                        args_out.push(self.coerce(x, &t, &to)?);
+                    }
+                    let width = cols.len();
+                    let node = Node::TableFunc {
+                        func: TableFunc::Composite(sig, width),
+                        args: args_out,
+                    };
+                    let cols = cols.into_iter().map(|(n, t)| (n, t, Oid(0), 0)).collect();
+                    let tree =
+                        self.leaf(&alias_name, cols, alias, LeafSrc::Node(Box::new(node)))?;
+                    return Ok((tree, lateral));
+                }
+                let ret = sig.ret.clone();
+                let at = sig.arg_types.clone();
+                (TableFunc::Scalar(sig), at, ret)
+            }
+        };
+        let mut args_out = Vec::new();
+        for (i, (x, t)) in bound.into_iter().enumerate() {
+            let to = arg_types.get(i).cloned().unwrap_or(t.clone());
+            args_out.push(self.coerce(x, &t, &to)?);
+        }
+        let node = Node::TableFunc {
+            func,
+            args: args_out,
+        };
+        let tree = self.leaf(
+            &alias_name,
+            vec![(col_name, ret, Oid(0), 0)],
+            alias,
+            LeafSrc::Node(Box::new(node)),
+        )?;
+        Ok((tree, lateral))
+    }
+
+    /// Binds `relation JOIN ... JOIN ...`, joined onto `left` if given.
+    fn bind_from_item(
+        &mut self,
+        twj: &TableWithJoins,
+        left: Option<FromTree>,
+    ) -> PgResult<FromTree> {
+        let (first, lateral) = self.bind_table_factor(&twj.relation, left.is_some())?;
+        let mut tree = match left {
+            None => first,
+            Some(l) => join_trees(JoinKind::Inner, l, first, Vec::new(), lateral),
+        };
+        for j in &twj.joins {
+            let (kind, constraint) = match &j.join_operator {
+                JoinOperator::Join(c) | JoinOperator::Inner(c) | JoinOperator::CrossJoin(c) => {
+                    (JoinKind::Inner, c)
+                }
+                JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
+                JoinOperator::Right(c) | JoinOperator::RightOuter(c) => (JoinKind::Right, c),
+                JoinOperator::FullOuter(c) => (JoinKind::Full, c),
+                other => return Err(PgError::unsupported(format!("join {other:?}"))),
+            };
+            let (lstart, lwidth) = tree.range();
+            let (right, lateral) = self.bind_table_factor(&j.relation, true)?;
+            if lateral && matches!(kind, JoinKind::Right | JoinKind::Full) {
+                return Err(
+                    PgError::syntax("invalid reference to FROM-clause entry for table").with_hint(
+                        "The combining JOIN type must be INNER or LEFT for a LATERAL reference.",
+                    ),
+                );
+            }
+            let mut on = Vec::new();
+            match constraint {
+                JoinConstraint::On(e) => {
+                    let saved = self.level().agg_forbidden.replace("JOIN conditions");
+                    let r = self.bind_condition(e, "JOIN/ON");
+                    self.level().agg_forbidden = saved;
+                    split_and(r?, &mut on);
+                }
+                JoinConstraint::Using(names) => {
+                    let (rstart, rwidth) = right.range();
+                    for n in names {
+                        let col = object_parts(n)?.pop().unwrap_or_default();
+                        let level = self.level();
+                        let find = |from: usize, width: usize| {
+                            level.columns[from..from + width]
+                                .iter()
+                                .position(|c| c.name == col && !c.using_hidden)
+                                .map(|p| p + from)
+                        };
+                        let (Some(l), Some(r)) = (find(lstart, lwidth), find(rstart, rwidth))
+                        else {
+                            return Err(PgError::new(
+                                SqlState::UNDEFINED_COLUMN,
+                                format!("column \"{col}\" specified in USING clause does not exist in left table"),
+                            ));
+                        };
+                        level.columns[r].using_hidden = true;
+                        on.push(Expr::Binary {
+                            op: tandem_expr::BinOp::Eq,
+                            l: Expr::Column(l).boxed(),
+                            r: Expr::Column(r).boxed(),
+                        });
+                    }
+                }
+                JoinConstraint::Natural => return Err(PgError::unsupported("NATURAL JOIN")),
+                JoinConstraint::None => {}
+            }
+            tree = join_trees(kind, tree, right, on, lateral);
+        }
+        Ok(tree)
+    }
+
+    /// Binds `SELECT` with the ORDER BY / LIMIT / locking of its query.
+    pub fn bind_select(
+        &mut self,
+        s: &ast::Select,
+        q: &ast::Query,
+    ) -> PgResult<(Node, Vec<OutCol>)> {
+        if s.into.is_some() {
+            return Err(PgError::unsupported("SELECT INTO"));
+        }
+        if s.top.is_some()
+            || !s.lateral_views.is_empty()
+            || s.prewhere.is_some()
+            || s.qualify.is_some()
+            || !s.connect_by.is_empty()
+        {
+            return Err(PgError::unsupported(format!("SELECT clause in {s}")));
+        }
+        if !s.named_window.is_empty() {
+            return Err(PgError::unsupported("window functions"));
+        }
+        self.reset_level();
+        // FROM
+        let mut tree: Option<FromTree> = None;
+        for twj in &s.from {
+            tree = Some(self.bind_from_item(twj, tree.take())?);
+        }
+        // WHERE
+        let mut conjuncts = Vec::new();
+        if let Some(w) = &s.selection {
+            self.level().agg_forbidden = Some("WHERE");
+            let r = self.bind_condition(w, "WHERE");
+            self.level().agg_forbidden = None;
+            split_and(r?, &mut conjuncts);
+        }
+        // target list
+        let mut items: Vec<(Expr, OutCol)> = Vec::new();
+        for item in &s.projection {
+            self.bind_select_item(item, s.from.is_empty(), &mut items)?;
+        }
+        let nvisible = items.len();
+        // GROUP BY
+        let groups;
+        match &s.group_by {
+            GroupByExpr::Expressions(exprs, mods) => {
+                if !mods.is_empty() {
+                    return Err(PgError::unsupported("GROUP BY modifiers"));
+                }
+                self.level().agg_forbidden = Some("GROUP BY");
+                let r = self.bind_group_by(exprs, &items);
+                self.level().agg_forbidden = None;
+                groups = r?;
+            }
+            GroupByExpr::All(_) => return Err(PgError::unsupported("GROUP BY ALL")),
+        }
+        let having = match &s.having {
+            Some(h) => Some(self.bind_condition(h, "HAVING")?),
+            None => None,
+        };
+        // ORDER BY: indexes into the projection, hidden items appended.
+        let mut order_keys = Vec::new();
+        if let Some(ob) = &q.order_by {
+            let OrderByKind::Expressions(obs) = &ob.kind else {
+                return Err(PgError::unsupported("ORDER BY ALL"));
+            };
+            for o in obs {
+                let idx = self.bind_sort_target(&o.expr, &mut items, nvisible, "ORDER BY")?;
+                order_keys.push(sort_key(Expr::Column(idx), &o.options));
+            }
+        }
+        let mut distinct_on = None;
+        match &s.distinct {
+            Some(Distinct::On(exprs)) => {
+                let mut idx = Vec::new();
+                for e in exprs {
+                    idx.push(self.bind_sort_target(e, &mut items, nvisible, "DISTINCT ON")?);
+                }
+                distinct_on = Some(idx);
+            }
+            Some(Distinct::Distinct) if items.len() > nvisible => {
+                return Err(PgError::new(
+                    SqlState::INVALID_COLUMN_REFERENCE,
+                    "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
+                ))
+            }
+            _ => {}
+        }
+        // Build: FROM + WHERE
+        let mut node = self.build_from_where(tree, conjuncts, !q.locks.is_empty())?;
+        // GROUP BY / aggregates
+        let level = self.level();
+        let aggs = std::mem::take(&mut level.aggs);
+        level.agg_types.clear();
+        let mut exprs: Vec<Expr> = items.iter().map(|(e, _)| e.clone()).collect();
+        let mut having = having;
+        if !groups.is_empty() || !aggs.is_empty() || having.is_some() {
+            let keys: Vec<String> = groups.iter().map(debug_key).collect();
+            let ngroups = groups.len();
+            node = Node::Aggregate {
+                input: Box::new(node),
+                groups,
+                aggs,
+            };
+            let mut rewritten = Vec::new();
+            for e in exprs {
+                rewritten.push(self.group_rewrite(e, &keys, ngroups)?);
+            }
+            exprs = rewritten;
+            if let Some(h) = having.take() {
+                having = Some(self.group_rewrite(h, &keys, ngroups)?);
+            }
+        }
+        if let Some(h) = having {
+            node = Node::Filter {
+                input: Box::new(node),
+                pred: h,
+            };
+        }
+        node = Node::Project {
+            input: Box::new(node),
+            exprs,
+        };
+        match (&s.distinct, distinct_on) {
+            (_, Some(on)) => {
+                let mut keys: Vec<SortKey> = on
+                    .iter()
+                    .map(|i| SortKey {
+                        expr: Expr::Column(*i),
+                        desc: false,
+                        nulls_first: false,
+                    })
+                    .collect();
+                // ORDER BY must start with the DISTINCT ON keys; its direction wins.
+                for (k, ok) in keys.iter_mut().zip(&order_keys) {
+                    if debug_key(&k.expr) == debug_key(&ok.expr) {
+                        *k = ok.clone();
+                    }
+                }
+                keys.extend(order_keys.iter().skip(on.len()).cloned());
+                node = Node::Sort {
+                    input: Box::new(node),
+                    keys,
+                };
+                let on_exprs = on.iter().map(|i| Expr::Column(*i)).collect();
+                node = Node::Distinct {
+                    input: Box::new(node),
+                    on: Some(on_exprs),
+                };
+            }
+            (Some(Distinct::Distinct), None) => {
+                node = Node::Distinct {
+                    input: Box::new(node),
+                    on: None,
+                };
+                if !order_keys.is_empty() {
+                    node = Node::Sort {
+                        input: Box::new(node),
+                        keys: order_keys,
+                    };
+                }
+            }
+            _ => {
+                if !order_keys.is_empty() {
+                    node = Node::Sort {
+                        input: Box::new(node),
+                        keys: order_keys,
+                    };
+                }
+            }
+        }
+        node = self.bind_limit(node, q)?;
+        if items.len() > nvisible {
+            node = Node::Project {
+                input: Box::new(node),
+                exprs: (0..nvisible).map(Expr::Column).collect(),
+            };
+        }
+        let cols = items.into_iter().take(nvisible).map(|(_, c)| c).collect();
+        Ok((node, cols))
+    }
+
+    fn build_from_where(
+        &mut self,
+        tree: Option<FromTree>,
+        conjuncts: Vec<Expr>,
+        lock: bool,
+    ) -> PgResult<Node> {
+        let Some(mut tree) = tree else {
+            let node = Node::Values { rows: vec![vec![]] };
+            return Ok(match and_all(conjuncts) {
+                Some(pred) => Node::Filter {
+                    input: Box::new(node),
+                    pred,
+                },
+                None => node,
+            });
+        };
+        let mut top = Vec::new();
+        for c in conjuncts {
+            let mut cols = Vec::new();
+            c.columns(&mut cols);
+            if cols.is_empty() || has_subplan(&c) {
+                top.push(c);
+                continue;
+            }
+            if let Err(c) = push_down(&mut tree, c, &cols) {
+                top.push(c);
+            }
+        }
+        let lock_target = match &tree {
+            FromTree::Leaf {
+                src: LeafSrc::Table(def),
+                ..
+            } if lock => def
+                .primary_key
+                .as_ref()
+                .map(|pk| (def.oid, pk.columns.clone())),
+            _ => None,
+        };
+        let mut node = build_from(tree);
+        if let Some(pred) = and_all(top) {
+            node = Node::Filter {
+                input: Box::new(node),
+                pred,
+            };
+        }
+        if let Some((table, key_cols)) = lock_target {
+            node = Node::LockRows {
+                input: Box::new(node),
+                table,
+                key_cols,
+            };
+        }
+        Ok(node)
+    }
+
+    /// Binds one target-list item (RETURNING uses this too).
+    pub fn bind_select_item_pub(
+        &mut self,
+        item: &SelectItem,
+        items: &mut Vec<(Expr, OutCol)>,
+    ) -> PgResult<()> {
+        self.bind_select_item(item, false, items)
+    }
+
+    fn bind_select_item(
+        &mut self,
+        item: &SelectItem,
+        no_from: bool,
+        items: &mut Vec<(Expr, OutCol)>,
+    ) -> PgResult<()> {
+        match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                let (x, ty) = self.bind_resolved(e)?;
+                let name = match item {
+                    SelectItem::ExprWithAlias { alias, .. } => ident_name(alias),
+                    _ => figure_colname(e),
+                };
+                let (table_oid, attnum) = match (&x, e) {
+                    (
+                        Expr::Column(i),
+                        ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_),
+                    ) => {
+                        let c = &self.level().columns[*i];
+                        (c.table_oid, c.attnum)
+                    }
+                    _ => (Oid(0), 0),
+                };
+                items.push((
+                    x,
+                    OutCol {
+                        name,
+                        ty,
+                        table_oid,
+                        attnum,
+                    },
+                ));
+            }
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                let qualifier = match item {
+                    SelectItem::QualifiedWildcard(
+                        SelectItemQualifiedWildcardKind::ObjectName(n),
+                        _,
+                    ) => object_parts(n)?.pop(),
+                    SelectItem::QualifiedWildcard(..) => {
+                        return Err(PgError::unsupported("expression.*"))
+                    }
+                    _ => None,
+                };
+                if no_from && qualifier.is_none() {
+                    return Err(PgError::syntax(
+                        "SELECT * with no tables specified is not valid",
+                    ));
+                }
+                for (i, c) in super::scope::wildcard(self.level(), qualifier.as_deref())? {
+                    items.push((
+                        Expr::Column(i),
+                        OutCol {
+                            name: c.name,
+                            ty: c.ty,
+                            table_oid: c.table_oid,
+                            attnum: c.attnum,
+                        },
+                    ));
+                }
+            }
+            SelectItem::ExprWithAliases { .. } => {
+                return Err(PgError::unsupported("multiple aliases"))
+            }
+        }
+        Ok(())
+    }
+
+    fn bind_group_by(
+        &mut self,
+        exprs: &[ast::Expr],
+        items: &[(Expr, OutCol)],
+    ) -> PgResult<Vec<Expr>> {
+        let mut groups = Vec::new();
+        for g in exprs {
+            if let Some(n) = ordinal(g) {
+                if n < 1 || n as usize > items.len() {
+                    return Err(PgError::new(
+                        SqlState::INVALID_COLUMN_REFERENCE,
+                        format!("GROUP BY position {n} is not in select list"),
+                    ));
+                }
+                let e = items[n as usize - 1].0.clone();
+                let mut agg = false;
+                e.walk(&mut |x| agg |= matches!(x, Expr::AggRef(_)));
+                if agg {
+                    return Err(PgError::new(
+                        SqlState::GROUPING_ERROR,
+                        "aggregate functions are not allowed in GROUP BY",
+                    ));
+                }
+                groups.push(e);
+                continue;
+            }
+            match self.bind_resolved(g) {
+                Ok((x, _)) => groups.push(x),
+                Err(err) if err.code == SqlState::UNDEFINED_COLUMN => {
+                    let ast::Expr::Identifier(id) = g else {
+                        return Err(err);
+                    };
+                    match items.iter().find(|(_, c)| c.name == ident_name(id)) {
+                        Some((e, _)) => groups.push(e.clone()),
+                        None => return Err(err),
+                    }
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(groups)
+    }
+
+    /// Resolves an ORDER BY / DISTINCT ON item to a projection index, adding a
+    /// hidden item when it is not in the target list.
+    fn bind_sort_target(
+        &mut self,
+        e: &ast::Expr,
+        items: &mut Vec<(Expr, OutCol)>,
+        nvisible: usize,
+        clause: &str,
+    ) -> PgResult<usize> {
+        if let Some(n) = ordinal(e) {
+            if n < 1 || n as usize > nvisible {
+                return Err(PgError::new(
+                    SqlState::INVALID_COLUMN_REFERENCE,
+                    format!("{clause} position {n} is not in select list"),
+                ));
+            }
+            return Ok(n as usize - 1);
+        }
+        if let ast::Expr::Identifier(id) = e {
+            let name = ident_name(id);
+            let hits: Vec<usize> = items[..nvisible]
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, c))| c.name == name)
+                .map(|(i, _)| i)
+                .collect();
+            if hits.len() == 1 {
+                return Ok(hits[0]);
+            }
+            if hits.len() > 1 {
+                let first = debug_key(&items[hits[0]].0);
+                if hits.iter().all(|h| debug_key(&items[*h].0) == first) {
+                    return Ok(hits[0]);
+                }
+                return Err(PgError::new(
+                    SqlState::AMBIGUOUS_COLUMN,
+                    format!("{clause} \"{name}\" is ambiguous"),
+                ));
+            }
+        }
+        let (x, ty) = self.bind_resolved(e)?;
+        let key = debug_key(&x);
+        if let Some(i) = items.iter().position(|(ie, _)| debug_key(ie) == key) {
+            return Ok(i);
+        }
+        items.push((
+            x,
+            OutCol {
+                name: "?column?".into(),
+                ty,
+                table_oid: Oid(0),
+                attnum: 0,
+            },
+        ));
+        Ok(items.len() - 1)
+    }
+
+    /// Rewrites an expression of a grouped query onto the Aggregate node's row.
+    fn group_rewrite(&mut self, e: Expr, keys: &[String], ngroups: usize) -> PgResult<Expr> {
+        let mut bad: Option<usize> = None;
+        let out = e.rewrite(&mut |x| {
+            if matches!(x, Expr::Const(_) | Expr::Param(_)) {
+                return None;
+            }
+            let k = debug_key(x);
+            if let Some(i) = keys.iter().position(|g| *g == k) {
+                return Some(Expr::Column(i));
+            }
+            match x {
+                Expr::AggRef(j) => Some(Expr::Column(ngroups + j)),
+                Expr::Column(i) => {
+                    bad.get_or_insert(*i);
+                    Some(Expr::Const(Value::Null))
+                }
+                _ => None,
+            }
+        });
+        if let Some(i) = bad {
+            let c = &self.level().columns[i];
+            let name = match &c.table {
+                Some(t) if !t.is_empty() => format!("{t}.{}", c.name),
+                _ => c.name.clone(),
+            };
+            return Err(PgError::new(
+                SqlState::GROUPING_ERROR,
+                format!("column \"{name}\" must appear in the GROUP BY clause or be used in an aggregate function"),
+            ));
+        }
+        Ok(out)
+    }
+}
+
+fn join_trees(
+    kind: JoinKind,
+    left: FromTree,
+    right: FromTree,
+    on: Vec<Expr>,
+    lateral: bool,
+) -> FromTree {
+    let (start, lw) = left.range();
+    let (_, rw) = right.range();
+    FromTree::Join {
+        kind,
+        left: Box::new(left),
+        right: Box::new(right),
+        on,
+        lateral,
+        start,
+        width: lw + rw,
+    }
+}
+
+fn sort_key(expr: Expr, o: &ast::OrderByOptions) -> SortKey {
+    let desc = matches!(o.sort, Some(ast::OrderBySort::Desc));
+    // PostgreSQL: NULLS LAST by default for ASC, NULLS FIRST for DESC.
+    SortKey {
+        expr,
+        desc,
+        nulls_first: o.nulls_first.unwrap_or(desc),
+    }
+}

@@ -1,0 +1,591 @@
+//! INSERT, UPDATE and DELETE: binding and execution.
+//!
+//! INSERT evaluates its source (VALUES or a query) row by row, fills the other
+//! columns from their DEFAULT expressions (`ColumnDef.default`, parsed and bound
+//! at plan time), applies assignment casts, checks NOT NULL and inserts.
+//!
+//! UPDATE and DELETE find their target rows through the same access paths as
+//! SELECT (a primary-key lookup when the WHERE pins the key), then for each row:
+//!
+//! ```text
+//!   lock_row ── Unchanged ──────────────────────────────┐
+//!       ├──── Updated(newer) ── WHERE still true? ─ yes ┤── apply SET / delete
+//!       │                                     └─ no: skip
+//!       └──── Deleted: skip
+//! ```
+//!
+//! which is PostgreSQL's READ COMMITTED EvalPlanQual: a concurrent committed
+//! update is not lost, the SET is applied to the latest version.
+//!
+//! Corresponds to PostgreSQL's `parser/analyze.c` (transformInsertStmt,
+//! transformUpdateStmt, transformDeleteStmt) and `executor/nodeModifyTable.c`.
+
+use std::sync::Arc;
+
+use sqlparser::ast::{
+    self, AssignmentTarget, FromTable, SelectItem, SetExpr, TableFactor, TableObject,
+};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+use tandem_storage::{LockResult, TableDef};
+use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
+
+use crate::bind::scope::Level;
+use crate::bind::select::{and_all, scan_node, split_and};
+use crate::bind::{ident_name, object_parts, Binder, OutCol};
+use crate::exec::eval::{eval_full, truthy};
+use crate::exec::scan::target_rows;
+use crate::exec::{run, Exec};
+use crate::plan::{Expr, Node};
+
+/// Where an inserted column's value comes from.
+#[derive(Clone, Debug)]
+pub enum Fill {
+    Source(usize),
+    Default(Expr),
+    Null,
+}
+
+#[derive(Clone, Debug)]
+pub struct InsertPlan {
+    pub table: Arc<TableDef>,
+    pub source: Node,
+    pub fill: Vec<Fill>,
+    pub returning: Option<Vec<Expr>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct UpdatePlan {
+    pub table: Arc<TableDef>,
+    pub scan: Node,
+    /// The WHERE clause, re-checked on a concurrently updated row.
+    pub recheck: Option<Expr>,
+    pub sets: Vec<(usize, Expr)>,
+    pub returning: Option<Vec<Expr>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct DeletePlan {
+    pub table: Arc<TableDef>,
+    pub scan: Node,
+    pub recheck: Option<Expr>,
+    pub returning: Option<Vec<Expr>>,
+}
+
+fn target_table(b: &Binder, parts: &[String]) -> PgResult<Arc<TableDef>> {
+    let (schema, name) = match parts {
+        [n] => ("public", n.as_str()),
+        [s, n] => (s.as_str(), n.as_str()),
+        _ => return Err(PgError::syntax("improper qualified name")),
+    };
+    if let Some(t) = b.catalog.table_by_name(schema, name) {
+        return Ok(t.clone());
+    }
+    if tandem_expr::virtual_table(Some(schema), name).is_some()
+        || tandem_expr::virtual_table(None, name).is_some()
+    {
+        return Err(PgError::new(
+            SqlState::WRONG_OBJECT_TYPE,
+            format!("cannot change relation \"{name}\""),
+        ));
+    }
+    let shown = if parts.len() == 2 {
+        format!("{schema}.{name}")
+    } else {
+        name.to_string()
+    };
+    Err(PgError::new(
+        SqlState::UNDEFINED_TABLE,
+        format!("relation \"{shown}\" does not exist"),
+    ))
+}
+
+fn column_index(def: &TableDef, name: &str) -> PgResult<usize> {
+    def.columns
+        .iter()
+        .position(|c| !c.dropped && c.name == name)
+        .ok_or_else(|| {
+            PgError::new(
+                SqlState::UNDEFINED_COLUMN,
+                format!(
+                    "column \"{name}\" of relation \"{}\" does not exist",
+                    def.name
+                ),
+            )
+        })
+}
+
+/// Parses and binds a column's DEFAULT expression.
+pub fn default_expr(b: &mut Binder, def: &TableDef, col: usize) -> PgResult<Option<Expr>> {
+    let Some(text) = &def.columns[col].default else {
+        return Ok(None);
+    };
+    let ast = parse_expr(text)?;
+    b.levels.push(Level::new());
+    let r = b.bind_expr(&ast);
+    b.levels.pop();
+    let (e, t) = r?;
+    Ok(Some(b.coerce(
+        e,
+        &t,
+        &crate::sqltype::base_type(&def.columns[col].data_type),
+    )?))
+}
+
+pub fn parse_expr(text: &str) -> PgResult<ast::Expr> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| PgError::syntax(e.to_string()))
+}
+
+fn is_default_keyword(e: &ast::Expr) -> bool {
+    matches!(e, ast::Expr::Identifier(id) if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("default"))
+}
+
+/// Makes the top level show the target table's columns (WHERE, SET, RETURNING).
+fn table_level(b: &mut Binder, def: &TableDef, alias: Option<&str>) {
+    let level = b.level();
+    *level = Level::new();
+    let name = alias.unwrap_or(&def.name).to_string();
+    for (i, c) in def.columns.iter().enumerate() {
+        level.columns.push(crate::bind::scope::ScopeColumn {
+            table: Some(name.clone()),
+            name: if c.dropped {
+                format!("\0dropped{i}")
+            } else {
+                c.name.clone()
+            },
+            ty: c.data_type.clone(),
+            table_oid: def.oid,
+            attnum: (i + 1) as i16,
+            using_hidden: c.dropped,
+        });
+    }
+    level.tables.push(name);
+}
+
+fn bind_returning(
+    b: &mut Binder,
+    items: &Option<Vec<SelectItem>>,
+) -> PgResult<(Option<Vec<Expr>>, Vec<OutCol>)> {
+    let Some(items) = items else {
+        return Ok((None, Vec::new()));
+    };
+    let mut bound = Vec::new();
+    for it in items {
+        b.bind_select_item_pub(it, &mut bound)?;
+    }
+    let exprs = bound.iter().map(|(e, _)| e.clone()).collect();
+    let cols = bound.into_iter().map(|(_, c)| c).collect();
+    Ok((Some(exprs), cols))
+}
+
+pub fn bind_insert(b: &mut Binder, ins: &ast::Insert) -> PgResult<(InsertPlan, Vec<OutCol>)> {
+    if ins.on.is_some() {
+        return Err(PgError::unsupported("ON CONFLICT"));
+    }
+    if ins.or.is_some()
+        || ins.ignore
+        || ins.replace_into
+        || ins.overwrite
+        || !ins.assignments.is_empty()
+        || ins.partitioned.is_some()
+    {
+        return Err(PgError::unsupported("this form of INSERT"));
+    }
+    let TableObject::TableName(name) = &ins.table else {
+        return Err(PgError::unsupported("INSERT into a table function"));
+    };
+    let def = target_table(b, &object_parts(name)?)?;
+    let mut targets: Vec<usize> = if ins.columns.is_empty() {
+        (0..def.columns.len())
+            .filter(|i| !def.columns[*i].dropped)
+            .collect()
+    } else {
+        let mut t = Vec::new();
+        for c in &ins.columns {
+            let n = object_parts(c)?.pop().unwrap_or_default();
+            let i = column_index(&def, &n)?;
+            if t.contains(&i) {
+                return Err(PgError::new(
+                    SqlState::DUPLICATE_COLUMN,
+                    format!("column \"{n}\" specified more than once"),
+                ));
+            }
+            t.push(i);
+        }
+        t
+    };
+    // Without a column list, a shorter VALUES row fills the leading columns.
+    if ins.columns.is_empty() {
+        if let Some(q) = &ins.source {
+            if let SetExpr::Values(v) = q.body.as_ref() {
+                let width = v.rows.first().map(|r| r.content.len()).unwrap_or(0);
+                if width < targets.len() {
+                    targets.truncate(width);
+                }
+            }
+        }
+    }
+    let target_types: Vec<DataType> = targets
+        .iter()
+        .map(|i| def.columns[*i].data_type.clone())
+        .collect();
+    let mut query_width = None;
+    let source = match &ins.source {
+        None => Node::Values { rows: vec![vec![]] },
+        Some(q) => match q.body.as_ref() {
+            SetExpr::Values(v)
+                if q.with.is_none() && q.order_by.is_none() && q.limit_clause.is_none() =>
+            {
+                let mut rows = Vec::new();
+                for r in &v.rows {
+                    if r.content.len() > targets.len() {
+                        return Err(PgError::syntax(
+                            "INSERT has more expressions than target columns",
+                        ));
+                    }
+                    if r.content.len() < targets.len() {
+                        return Err(PgError::syntax(
+                            "INSERT has more target columns than expressions",
+                        ));
+                    }
+                    let mut row = Vec::new();
+                    for (j, e) in r.content.iter().enumerate() {
+                        if is_default_keyword(e) {
+                            row.push(
+                                default_expr(b, &def, targets[j])?
+                                    .unwrap_or(Expr::Const(Value::Null)),
+                            );
+                            continue;
+                        }
+                        let (x, t) = b.bind_expr(e)?;
+                        let want = crate::sqltype::base_type(&target_types[j]);
+                        let x = if t == DataType::Unknown {
+                            b.coerce(x, &t, &want)?
+                        } else {
+                            x
+                        };
+                        row.push(x);
+                    }
+                    rows.push(row);
+                }
+                Node::Values { rows }
+            }
+            _ => {
+                let (node, cols) = b.bind_query(q)?;
+                if cols.len() > targets.len() {
+                    return Err(PgError::syntax(
+                        "INSERT has more expressions than target columns",
+                    ));
+                }
+                if cols.len() < targets.len() && !ins.columns.is_empty() {
+                    return Err(PgError::syntax(
+                        "INSERT has more target columns than expressions",
+                    ));
+                }
+                query_width = Some(cols.len());
+                node
+            }
+        },
+    };
+    if let Some(w) = query_width {
+        targets.truncate(w);
+    }
+    let source_width = match &ins.source {
+        None => 0,
+        Some(_) => targets.len(),
+    };
+    let mut fill = Vec::with_capacity(def.columns.len());
+    for i in 0..def.columns.len() {
+        match targets.iter().position(|t| *t == i) {
+            Some(j) if j < source_width => fill.push(Fill::Source(j)),
+            _ => fill.push(match default_expr(b, &def, i)? {
+                Some(e) => Fill::Default(e),
+                None => Fill::Null,
+            }),
+        }
+    }
+    let alias = ins.table_alias.as_ref().map(|a| ident_name(&a.alias));
+    table_level(b, &def, alias.as_deref());
+    let (returning, cols) = bind_returning(b, &ins.returning)?;
+    Ok((
+        InsertPlan {
+            table: def,
+            source,
+            fill,
+            returning,
+        },
+        cols,
+    ))
+}
+
+fn bind_where(b: &mut Binder, selection: &Option<ast::Expr>) -> PgResult<Vec<Expr>> {
+    let mut conj = Vec::new();
+    if let Some(w) = selection {
+        b.level().agg_forbidden = Some("WHERE");
+        let r = b.bind_condition(w, "WHERE");
+        b.level().agg_forbidden = None;
+        split_and(r?, &mut conj);
+    }
+    Ok(conj)
+}
+
+fn single_table(b: &Binder, rel: &TableFactor) -> PgResult<(Arc<TableDef>, Option<String>)> {
+    match rel {
+        TableFactor::Table {
+            name,
+            alias,
+            args: None,
+            ..
+        } => {
+            let def = target_table(b, &object_parts(name)?)?;
+            Ok((def, alias.as_ref().map(|a| ident_name(&a.name))))
+        }
+        other => Err(PgError::unsupported(format!("DML target {other}"))),
+    }
+}
+
+pub fn bind_update(b: &mut Binder, u: &ast::Update) -> PgResult<(UpdatePlan, Vec<OutCol>)> {
+    if u.from.is_some() {
+        return Err(PgError::unsupported("UPDATE ... FROM"));
+    }
+    if !u.table.joins.is_empty() || u.or.is_some() || !u.order_by.is_empty() || u.limit.is_some() {
+        return Err(PgError::unsupported("this form of UPDATE"));
+    }
+    let (def, alias) = single_table(b, &u.table.relation)?;
+    table_level(b, &def, alias.as_deref());
+    let conj = bind_where(b, &u.selection)?;
+    let mut sets = Vec::new();
+    for a in &u.assignments {
+        let AssignmentTarget::ColumnName(n) = &a.target else {
+            return Err(PgError::unsupported("multiple-column UPDATE assignments"));
+        };
+        let parts = object_parts(n)?;
+        let col = column_index(&def, parts.last().map(String::as_str).unwrap_or(""))?;
+        if sets.iter().any(|(c, _)| *c == col) {
+            return Err(PgError::syntax(format!(
+                "multiple assignments to same column \"{}\"",
+                def.columns[col].name
+            )));
+        }
+        let e = if is_default_keyword(&a.value) {
+            default_expr(b, &def, col)?.unwrap_or(Expr::Const(Value::Null))
+        } else {
+            b.level().agg_forbidden = Some("UPDATE");
+            let r = b.bind_expr(&a.value);
+            b.level().agg_forbidden = None;
+            let (x, t) = r?;
+            let want = crate::sqltype::base_type(&def.columns[col].data_type);
+            if t == DataType::Unknown {
+                b.coerce(x, &t, &want)?
+            } else {
+                x
+            }
+        };
+        sets.push((col, e));
+    }
+    let (returning, cols) = bind_returning(b, &u.returning)?;
+    let scan = scan_node(&def, conj.clone());
+    Ok((
+        UpdatePlan {
+            table: def,
+            scan,
+            recheck: and_all(conj),
+            sets,
+            returning,
+        },
+        cols,
+    ))
+}
+
+pub fn bind_delete(b: &mut Binder, d: &ast::Delete) -> PgResult<(DeletePlan, Vec<OutCol>)> {
+    if !d.tables.is_empty() || d.using.is_some() || !d.order_by.is_empty() || d.limit.is_some() {
+        return Err(PgError::unsupported("this form of DELETE"));
+    }
+    let from = match &d.from {
+        FromTable::WithFromKeyword(v) | FromTable::WithoutKeyword(v) => v,
+    };
+    let [twj] = from.as_slice() else {
+        return Err(PgError::unsupported("DELETE from several tables"));
+    };
+    if !twj.joins.is_empty() {
+        return Err(PgError::unsupported("DELETE with joins"));
+    }
+    let (def, alias) = single_table(b, &twj.relation)?;
+    table_level(b, &def, alias.as_deref());
+    let conj = bind_where(b, &d.selection)?;
+    let (returning, cols) = bind_returning(b, &d.returning)?;
+    let scan = scan_node(&def, conj.clone());
+    Ok((
+        DeletePlan {
+            table: def,
+            scan,
+            recheck: and_all(conj),
+            returning,
+        },
+        cols,
+    ))
+}
+
+/// Assignment casts, dropped columns to NULL, and the NOT NULL check.
+fn finalize_row(def: &TableDef, row: &mut [Value], cast: &dyn Fn(usize) -> bool) -> PgResult<()> {
+    for (i, col) in def.columns.iter().enumerate() {
+        if col.dropped {
+            row[i] = Value::Null;
+            continue;
+        }
+        if !row[i].is_null() && cast(i) {
+            let v = std::mem::replace(&mut row[i], Value::Null);
+            row[i] = tandem_expr::assign_cast(v, &col.data_type)?;
+        }
+        let in_pk = def
+            .primary_key
+            .as_ref()
+            .map(|pk| pk.columns.contains(&i))
+            .unwrap_or(false);
+        if row[i].is_null() && (col.not_null || in_pk) {
+            let shown: Vec<String> = def
+                .columns
+                .iter()
+                .zip(row.iter())
+                .filter(|(c, _)| !c.dropped)
+                .map(|(_, v)| {
+                    if v.is_null() {
+                        "null".to_string()
+                    } else {
+                        let mut s = String::new();
+                        tandem_expr::text_out(v, &mut s);
+                        s
+                    }
+                })
+                .collect();
+            return Err(PgError::new(
+                SqlState::NOT_NULL_VIOLATION,
+                format!(
+                    "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                    col.name, def.name
+                ),
+            )
+            .with_detail(format!("Failing row contains ({}).", shown.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+fn emit_returning(
+    ex: &mut Exec,
+    returning: &Option<Vec<Expr>>,
+    row: &[Value],
+    emit: &mut dyn FnMut(Vec<Value>) -> PgResult<()>,
+) -> PgResult<()> {
+    if let Some(exprs) = returning {
+        let mut out = Vec::with_capacity(exprs.len());
+        for e in exprs {
+            out.push(eval_full(ex, e, row, None)?);
+        }
+        emit(out)?;
+    }
+    Ok(())
+}
+
+pub fn exec_insert(
+    ex: &mut Exec,
+    p: &InsertPlan,
+    emit: &mut dyn FnMut(Vec<Value>) -> PgResult<()>,
+) -> PgResult<u64> {
+    let mut count = 0u64;
+    let oid = p.table.oid;
+    run(ex, &p.source, None, &mut |ex, src| {
+        ex.tick()?;
+        let mut row = Vec::with_capacity(p.fill.len());
+        for f in &p.fill {
+            row.push(match f {
+                Fill::Source(i) => src.get(*i).cloned().unwrap_or(Value::Null),
+                Fill::Default(e) => eval_full(ex, e, &[], None)?,
+                Fill::Null => Value::Null,
+            });
+        }
+        finalize_row(&p.table, &mut row, &|_| true)?;
+        if p.returning.is_some() {
+            ex.ctx.txn.insert(oid, row.clone())?;
+            emit_returning(ex, &p.returning, &row, emit)?;
+        } else {
+            ex.ctx.txn.insert(oid, row)?;
+        }
+        count += 1;
+        Ok(true)
+    })?;
+    Ok(count)
+}
+
+/// Locks a target row; returns the version to modify, or None to skip it.
+fn lock_target(
+    ex: &mut Exec,
+    table: &TableDef,
+    recheck: &Option<Expr>,
+    key: tandem_storage::RowKey,
+    row: Vec<Value>,
+) -> PgResult<Option<(tandem_storage::RowKey, Vec<Value>)>> {
+    match ex.ctx.txn.lock_row(table.oid, &key)? {
+        LockResult::Unchanged => Ok(Some((key, row))),
+        LockResult::Updated(newer_key, newer) => {
+            if let Some(r) = recheck {
+                if !truthy(&eval_full(ex, r, &newer, None)?) {
+                    return Ok(None);
+                }
+            }
+            Ok(Some((newer_key, newer)))
+        }
+        LockResult::Deleted => Ok(None),
+    }
+}
+
+pub fn exec_update(
+    ex: &mut Exec,
+    p: &UpdatePlan,
+    emit: &mut dyn FnMut(Vec<Value>) -> PgResult<()>,
+) -> PgResult<u64> {
+    let targets = target_rows(ex, &p.scan)?;
+    let mut count = 0u64;
+    for (key, row) in targets {
+        ex.tick()?;
+        let Some((key, row)) = lock_target(ex, &p.table, &p.recheck, key, row)? else {
+            continue;
+        };
+        let mut new = row.clone();
+        new.resize(p.table.columns.len(), Value::Null);
+        for (c, e) in &p.sets {
+            new[*c] = eval_full(ex, e, &row, None)?;
+        }
+        finalize_row(&p.table, &mut new, &|i| p.sets.iter().any(|(c, _)| *c == i))?;
+        if p.returning.is_some() {
+            ex.ctx.txn.update(p.table.oid, &key, new.clone())?;
+            emit_returning(ex, &p.returning, &new, emit)?;
+        } else {
+            ex.ctx.txn.update(p.table.oid, &key, new)?;
+        }
+        count += 1;
+    }
+    Ok(count)
+}
+
+pub fn exec_delete(
+    ex: &mut Exec,
+    p: &DeletePlan,
+    emit: &mut dyn FnMut(Vec<Value>) -> PgResult<()>,
+) -> PgResult<u64> {
+    let targets = target_rows(ex, &p.scan)?;
+    let mut count = 0u64;
+    for (key, row) in targets {
+        ex.tick()?;
+        let Some((key, row)) = lock_target(ex, &p.table, &p.recheck, key, row)? else {
+            continue;
+        };
+        ex.ctx.txn.delete(p.table.oid, &key)?;
+        emit_returning(ex, &p.returning, &row, emit)?;
+        count += 1;
+    }
+    Ok(count)
+}

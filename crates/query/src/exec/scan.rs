@@ -1,0 +1,264 @@
+//! Leaf nodes: sequential scans and primary-key lookups of stored tables (with
+//! the row keys UPDATE/DELETE need), virtual catalog tables, table functions, and
+//! `FOR UPDATE` row locking.
+//!
+//! A scan's filter runs inside the storage callback when it is pure (no function
+//! calls or subqueries), so only matching rows are copied out; otherwise every
+//! row is copied and filtered afterwards with the full context.
+//!
+//! Corresponds to PostgreSQL's `nodeSeqscan.c`, `nodeIndexscan.c`,
+//! `nodeFunctionscan.c`, `nodeLockRows.c`.
+
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+use tandem_storage::{LockResult, RowKey};
+use tandem_types::{DataType, Oid, PgError, PgResult, Value};
+
+use super::eval::{eval, eval_full, truthy, Cx, PureCx};
+use super::{check_cancel, Env, Exec, Sink};
+use crate::plan::{Expr, Node};
+use crate::table_functions::{self, TableFunc};
+
+/// Rows of a stored table matching `filter`, with their keys.
+pub fn scan_rows(
+    ex: &mut Exec,
+    table: Oid,
+    filter: Option<&Expr>,
+    pure: bool,
+    env: Option<&Env>,
+) -> PgResult<Vec<(RowKey, Vec<Value>)>> {
+    let mut out = Vec::new();
+    {
+        let ctx = &*ex.ctx;
+        let pcx = PureCx {
+            params: ctx.params,
+            txn_start: ctx.txn_start,
+            stmt_start: ctx.stmt_start,
+            user: &ctx.session.user,
+        };
+        let mut n: u32 = 0;
+        ctx.txn.scan(table, &mut |key, row| {
+            n = n.wrapping_add(1);
+            if n.is_multiple_of(4096) {
+                check_cancel(ctx)?;
+            }
+            if let (Some(f), true) = (filter, pure) {
+                if !truthy(&eval(&mut Cx::Pure(&pcx), f, row, env)?) {
+                    return Ok(true);
+                }
+            }
+            out.push((key.clone(), row.to_vec()));
+            Ok(true)
+        })?;
+    }
+    if let (Some(f), false) = (filter, pure) {
+        let mut kept = Vec::with_capacity(out.len());
+        for (k, r) in out {
+            ex.tick()?;
+            if truthy(&eval_full(ex, f, &r, env)?) {
+                kept.push((k, r));
+            }
+        }
+        return Ok(kept);
+    }
+    Ok(out)
+}
+
+/// Converts a key value to the key column's type, or None when no row can
+/// match (NULL, a fraction for an integer column, out of range).
+pub fn key_value(v: Value, ty: &DataType) -> PgResult<Option<Value>> {
+    let as_i64 = |v: &Value| -> Option<i64> {
+        match v {
+            Value::Int2(i) => Some(*i as i64),
+            Value::Int4(i) => Some(*i as i64),
+            Value::Int8(i) => Some(*i),
+            Value::Numeric(d) if d.fract().is_zero() => d.to_i64(),
+            Value::Float4(f) if f.fract() == 0.0 => Some(*f as i64),
+            Value::Float8(f) if f.fract() == 0.0 => Some(*f as i64),
+            _ => None,
+        }
+    };
+    Ok(match (ty, v) {
+        (_, Value::Null) => None,
+        (DataType::Int2, v) => as_i64(&v)
+            .and_then(|i| i16::try_from(i).ok())
+            .map(Value::Int2),
+        (DataType::Int4, v) => as_i64(&v)
+            .and_then(|i| i32::try_from(i).ok())
+            .map(Value::Int4),
+        (DataType::Int8, v) => as_i64(&v).map(Value::Int8),
+        (DataType::Numeric(None), Value::Numeric(d)) => Some(Value::Numeric(d)),
+        (DataType::Numeric(None), v) => as_i64(&v).map(|i| Value::Numeric(Decimal::from(i))),
+        (DataType::Text | DataType::Varchar(_) | DataType::Name, Value::Text(s)) => {
+            Some(Value::Text(s))
+        }
+        (ty, v) => Some(tandem_expr::cast(v, ty)?),
+    })
+}
+
+/// Evaluates a point lookup's key; None when no row can match.
+pub fn lookup_key(
+    ex: &mut Exec,
+    key: &[(Expr, DataType)],
+    env: Option<&Env>,
+) -> PgResult<Option<Vec<Value>>> {
+    let mut vals = Vec::with_capacity(key.len());
+    for (e, ty) in key {
+        let v = eval_full(ex, e, &[], env)?;
+        match key_value(v, ty)? {
+            Some(v) => vals.push(v),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(vals))
+}
+
+pub fn seq_scan(
+    ex: &mut Exec,
+    table: Oid,
+    filter: Option<&Expr>,
+    pure: bool,
+    env: Option<&Env>,
+    sink: &mut Sink,
+) -> PgResult<bool> {
+    let rows = scan_rows(ex, table, filter, pure, env)?;
+    for (_, r) in rows {
+        if !sink(ex, &r)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The row (with key) a primary-key lookup finds, if it passes `filter`.
+pub fn pk_row(
+    ex: &mut Exec,
+    table: Oid,
+    key: &[(Expr, DataType)],
+    filter: Option<&Expr>,
+    env: Option<&Env>,
+) -> PgResult<Option<(RowKey, Vec<Value>)>> {
+    let Some(vals) = lookup_key(ex, key, env)? else {
+        return Ok(None);
+    };
+    let Some((k, row)) = ex.ctx.txn.get_by_pk(table, &vals)? else {
+        return Ok(None);
+    };
+    if let Some(f) = filter {
+        if !truthy(&eval_full(ex, f, &row, env)?) {
+            return Ok(None);
+        }
+    }
+    Ok(Some((k, row)))
+}
+
+pub fn pk_lookup(
+    ex: &mut Exec,
+    table: Oid,
+    key: &[(Expr, DataType)],
+    filter: Option<&Expr>,
+    env: Option<&Env>,
+    sink: &mut Sink,
+) -> PgResult<bool> {
+    match pk_row(ex, table, key, filter, env)? {
+        Some((_, row)) => sink(ex, &row),
+        None => Ok(true),
+    }
+}
+
+/// Rows and keys of a DML target node (a `SeqScan` or `PkLookup`).
+pub fn target_rows(ex: &mut Exec, node: &Node) -> PgResult<Vec<(RowKey, Vec<Value>)>> {
+    match node {
+        Node::SeqScan {
+            table,
+            filter,
+            pure_filter,
+        } => scan_rows(ex, *table, filter.as_ref(), *pure_filter, None),
+        Node::PkLookup { table, key, filter } => {
+            Ok(pk_row(ex, *table, key, filter.as_ref(), None)?
+                .into_iter()
+                .collect())
+        }
+        _ => Err(PgError::internal("DML target must be a table scan")),
+    }
+}
+
+pub fn virtual_scan(ex: &mut Exec, schema: &str, name: &str, sink: &mut Sink) -> PgResult<bool> {
+    let vt = tandem_expr::virtual_table(Some(schema), name)
+        .ok_or_else(|| PgError::internal(format!("virtual table {schema}.{name} vanished")))?;
+    let rows = tandem_expr::virtual_rows(&vt, ex.ctx)?;
+    for r in rows {
+        if !sink(ex, &r)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+pub fn table_function(
+    ex: &mut Exec,
+    func: &TableFunc,
+    args: &[Expr],
+    env: Option<&Env>,
+    sink: &mut Sink,
+) -> PgResult<bool> {
+    let mut vals = Vec::with_capacity(args.len());
+    for a in args {
+        vals.push(eval_full(ex, a, &[], env)?);
+    }
+    let mut out = Vec::new();
+    let cancel = ex.ctx.cancel.clone();
+    let mut n: u32 = 0;
+    table_functions::run(func, vals, ex.ctx, &mut |v| {
+        n = n.wrapping_add(1);
+        if n.is_multiple_of(4096) && cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(PgError::new(
+                tandem_types::SqlState::QUERY_CANCELED,
+                "canceling statement due to user request",
+            ));
+        }
+        out.push(v);
+        Ok(true)
+    })?;
+    for v in out {
+        let cont = match (func, v) {
+            (TableFunc::Composite(..), Value::Record(fields)) => sink(ex, &fields)?,
+            (TableFunc::Composite(_, width), _) => sink(ex, &vec![Value::Null; *width])?,
+            (_, v) => sink(ex, std::slice::from_ref(&v))?,
+        };
+        if !cont {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// `FOR UPDATE`: locks each row of the (single-table) input before passing it on;
+/// a row changed meanwhile is passed on in its latest version, a deleted one is
+/// skipped.
+pub fn lock_rows(
+    ex: &mut Exec,
+    input: &Node,
+    table: Oid,
+    key_cols: &[usize],
+    env: Option<&Env>,
+    sink: &mut Sink,
+) -> PgResult<bool> {
+    let rows = super::collect(ex, input, env)?;
+    for row in rows {
+        let pk: Vec<Value> = key_cols
+            .iter()
+            .map(|c| row.get(*c).cloned().unwrap_or(Value::Null))
+            .collect();
+        let key = ex.ctx.txn.encode_key(table, &pk)?;
+        let latest = match ex.ctx.txn.lock_row(table, &key)? {
+            LockResult::Unchanged => row,
+            LockResult::Updated(_, newer) => newer,
+            LockResult::Deleted => continue,
+        };
+        if !sink(ex, &latest)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}

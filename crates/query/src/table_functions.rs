@@ -1,0 +1,258 @@
+//! Set-returning functions in `FROM`: `generate_series` (integers, numerics and
+//! timestamps with an interval step), `unnest(array)`, and scalar functions used
+//! as a one-row table (`SELECT * FROM pg_current_wal_lsn()`). Composite-returning
+//! system functions without arguments (`pg_control_system()`) are virtual tables of
+//! `tandem_expr` and bound as such.
+//!
+//! Corresponds to PostgreSQL's `utils/adt/int.c` (generate_series_int4),
+//! `arrayfuncs.c` (array_unnest) and `nodeFunctionscan.c`.
+
+use tandem_expr::{ExecContext, FunctionSig};
+use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
+
+#[derive(Clone, Debug)]
+pub enum TableFunc {
+    /// `generate_series(start, stop[, step])` over an integer type.
+    SeriesInt(DataType),
+    SeriesNumeric,
+    /// Timestamps with an interval step.
+    SeriesTimestamp(DataType),
+    Unnest,
+    /// A scalar function yielding one row.
+    Scalar(FunctionSig),
+    /// A composite-returning function (`pg_control_system()`): one row of its
+    /// record's fields (`width` columns, described by `tandem_expr::function_columns`).
+    Composite(FunctionSig, usize),
+}
+
+/// Binds a table function by name and argument types: the function, the types to
+/// coerce the arguments to, and the result column type.
+pub fn resolve(
+    name: &str,
+    args: &[DataType],
+) -> PgResult<Option<(TableFunc, Vec<DataType>, DataType)>> {
+    let known = |t: &DataType| {
+        if *t == DataType::Unknown {
+            DataType::Int4
+        } else {
+            t.clone()
+        }
+    };
+    match name {
+        "generate_series" => {
+            if !(2..=3).contains(&args.len()) {
+                return Err(no_function(name, args));
+            }
+            let types: Vec<DataType> = args.iter().map(known).collect();
+            let ty =
+                crate::sqltype::common_type(&types[..2]).map_err(|_| no_function(name, args))?;
+            match ty {
+                DataType::Int2 | DataType::Int4 | DataType::Int8 => {
+                    let t = if ty == DataType::Int2 {
+                        DataType::Int4
+                    } else {
+                        ty
+                    };
+                    let step_t =
+                        crate::sqltype::common_type(&types).map_err(|_| no_function(name, args))?;
+                    let t = if step_t == DataType::Int8 {
+                        DataType::Int8
+                    } else {
+                        t
+                    };
+                    if !matches!(step_t, DataType::Int2 | DataType::Int4 | DataType::Int8) {
+                        return Err(no_function(name, args));
+                    }
+                    Ok(Some((
+                        TableFunc::SeriesInt(t.clone()),
+                        vec![t.clone(); args.len()],
+                        t,
+                    )))
+                }
+                DataType::Numeric(_) => {
+                    let t = DataType::Numeric(None);
+                    Ok(Some((
+                        TableFunc::SeriesNumeric,
+                        vec![t.clone(); args.len()],
+                        t,
+                    )))
+                }
+                DataType::Timestamp | DataType::TimestampTz | DataType::Date => {
+                    if args.len() != 3 {
+                        return Err(no_function(name, args));
+                    }
+                    let t = if ty == DataType::Date {
+                        DataType::TimestampTz
+                    } else {
+                        ty
+                    };
+                    Ok(Some((
+                        TableFunc::SeriesTimestamp(t.clone()),
+                        vec![t.clone(), t.clone(), DataType::Interval],
+                        t,
+                    )))
+                }
+                _ => Err(no_function(name, args)),
+            }
+        }
+        "unnest" => match args {
+            [DataType::Array(elem)] => {
+                Ok(Some((TableFunc::Unnest, args.to_vec(), (**elem).clone())))
+            }
+            [DataType::Unknown] => Err(PgError::new(
+                SqlState::INDETERMINATE_DATATYPE,
+                "could not determine polymorphic type because input has type unknown",
+            )),
+            _ => Err(no_function(name, args)),
+        },
+        _ => Ok(None),
+    }
+}
+
+fn no_function(name: &str, args: &[DataType]) -> PgError {
+    let list: Vec<String> = args.iter().map(|t| t.display_name()).collect();
+    PgError::new(SqlState::UNDEFINED_FUNCTION, format!("function {name}({}) does not exist", list.join(", ")))
+        .with_hint("No function matches the given name and argument types. You might need to add explicit type casts.")
+}
+
+fn step_zero() -> PgError {
+    PgError::new(
+        SqlState::INVALID_PARAMETER_VALUE,
+        "step size cannot equal zero",
+    )
+}
+
+fn as_i64(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int2(i) => Some(*i as i64),
+        Value::Int4(i) => Some(*i as i64),
+        Value::Int8(i) => Some(*i),
+        _ => None,
+    }
+}
+
+/// Produces the function's rows (one value each); `emit` returns false to stop.
+pub fn run(
+    func: &TableFunc,
+    args: Vec<Value>,
+    ctx: &mut ExecContext<'_>,
+    emit: &mut dyn FnMut(Value) -> PgResult<bool>,
+) -> PgResult<()> {
+    if !matches!(func, TableFunc::Scalar(_) | TableFunc::Composite(..))
+        && args.iter().any(Value::is_null)
+    {
+        return Ok(());
+    }
+    match func {
+        TableFunc::SeriesInt(ty) => {
+            let start = as_i64(&args[0]).unwrap_or(0);
+            let stop = as_i64(&args[1]).unwrap_or(0);
+            let step = args.get(2).and_then(as_i64).unwrap_or(1);
+            if step == 0 {
+                return Err(step_zero());
+            }
+            let mut i = start;
+            while (step > 0 && i <= stop) || (step < 0 && i >= stop) {
+                let v = if *ty == DataType::Int8 {
+                    Value::Int8(i)
+                } else {
+                    Value::Int4(i as i32)
+                };
+                if !emit(v)? {
+                    break;
+                }
+                match i.checked_add(step) {
+                    Some(n) => i = n,
+                    None => break,
+                }
+            }
+        }
+        TableFunc::SeriesNumeric => {
+            let num = |v: &Value| match v {
+                Value::Numeric(d) => *d,
+                other => rust_decimal::Decimal::from(as_i64(other).unwrap_or(0)),
+            };
+            let (start, stop) = (num(&args[0]), num(&args[1]));
+            let step = args.get(2).map(num).unwrap_or(rust_decimal::Decimal::ONE);
+            if step.is_zero() {
+                return Err(step_zero());
+            }
+            let mut i = start;
+            while (step.is_sign_positive() && i <= stop) || (step.is_sign_negative() && i >= stop) {
+                if !emit(Value::Numeric(i))? {
+                    break;
+                }
+                i += step;
+            }
+        }
+        TableFunc::SeriesTimestamp(ty) => {
+            let ts = |v: &Value| match v {
+                Value::Timestamp(t) | Value::TimestampTz(t) => *t,
+                _ => 0,
+            };
+            let (start, stop) = (ts(&args[0]), ts(&args[1]));
+            let Value::Interval(months, days, us) = args[2] else {
+                return Err(PgError::internal(
+                    "generate_series step must be an interval",
+                ));
+            };
+            if months == 0 && days == 0 && us == 0 {
+                return Err(step_zero());
+            }
+            let step = Value::Interval(months, days, us);
+            let mut cur = args[0].clone();
+            let forward = months > 0 || days > 0 || (months == 0 && days == 0 && us > 0);
+            let _ = start;
+            loop {
+                let c = ts(&cur);
+                if (forward && c > stop) || (!forward && c < stop) {
+                    break;
+                }
+                let out = if *ty == DataType::Timestamp {
+                    Value::Timestamp(c)
+                } else {
+                    Value::TimestampTz(c)
+                };
+                if !emit(out)? {
+                    break;
+                }
+                cur = tandem_expr::binary_op(tandem_expr::BinOp::Add, cur, step.clone())?;
+            }
+        }
+        TableFunc::Unnest => {
+            if let Some(Value::Array(items)) = args.into_iter().next() {
+                for v in items {
+                    if !emit(v)? {
+                        break;
+                    }
+                }
+            }
+        }
+        TableFunc::Scalar(sig) | TableFunc::Composite(sig, _) => {
+            let v = tandem_expr::call_function(sig, args, ctx)?;
+            emit(v)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generate_series_types() {
+        let (f, args, ret) = resolve("generate_series", &[DataType::Int4, DataType::Int4])
+            .unwrap()
+            .unwrap();
+        assert!(matches!(f, TableFunc::SeriesInt(DataType::Int4)));
+        assert_eq!(args, vec![DataType::Int4, DataType::Int4]);
+        assert_eq!(ret, DataType::Int4);
+        let (_, _, ret) = resolve("generate_series", &[DataType::Int4, DataType::Int8])
+            .unwrap()
+            .unwrap();
+        assert_eq!(ret, DataType::Int8);
+        assert!(resolve("generate_series", &[DataType::Text, DataType::Int4]).is_err());
+        assert!(resolve("foo", &[]).unwrap().is_none());
+    }
+}
