@@ -112,7 +112,12 @@ pub fn emit_error(err: &PgError) {
         Severity::Log => Level::Log,
         Severity::Debug => Level::Debug,
     };
-    emit(level, &err.message, err.detail.as_deref(), err.hint.as_deref());
+    emit(
+        level,
+        &err.message,
+        err.detail.as_deref(),
+        err.hint.as_deref(),
+    );
 }
 
 /// `log!("...")`-style helpers.

@@ -181,7 +181,10 @@ impl PgError {
 
     /// `0A000`: something PostgreSQL supports and tandem does not (yet).
     pub fn unsupported(what: impl fmt::Display) -> PgError {
-        PgError::new(SqlState::FEATURE_NOT_SUPPORTED, format!("{what} is not supported"))
+        PgError::new(
+            SqlState::FEATURE_NOT_SUPPORTED,
+            format!("{what} is not supported"),
+        )
     }
 
     pub fn syntax(message: impl Into<String>) -> PgError {

@@ -46,7 +46,8 @@ impl FromStr for Lsn {
     /// Parses `X/Y` where X and Y are 1 to 8 hex digits, as PostgreSQL's `pg_lsn_in`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (hi, lo) = s.split_once('/').ok_or(LsnParseError)?;
-        let ok = |p: &str| !p.is_empty() && p.len() <= 8 && p.bytes().all(|b| b.is_ascii_hexdigit());
+        let ok =
+            |p: &str| !p.is_empty() && p.len() <= 8 && p.bytes().all(|b| b.is_ascii_hexdigit());
         if !ok(hi) || !ok(lo) {
             return Err(LsnParseError);
         }
