@@ -64,13 +64,23 @@ async fn show_set_reset_and_errors() {
         "unrecognized configuration parameter \"no_such_setting\""
     );
     let e = c
-        .batch_execute("SET hot_standby_feedback = maybe")
+        .batch_execute("SET default_transaction_read_only = maybe")
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&e).as_deref(), Some("22023"));
     assert_eq!(
         message(&e),
-        "parameter \"hot_standby_feedback\" requires a Boolean value"
+        "parameter \"default_transaction_read_only\" requires a Boolean value"
+    );
+    // a reload-only setting is refused before its value is looked at (as PostgreSQL 17)
+    let e = c
+        .batch_execute("SET hot_standby_feedback = maybe")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e).as_deref(), Some("55P02"));
+    assert_eq!(
+        message(&e),
+        "parameter \"hot_standby_feedback\" cannot be changed now"
     );
     let e = c
         .batch_execute("SET wal_level = logical")

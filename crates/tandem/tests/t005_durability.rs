@@ -142,25 +142,33 @@ async fn torn_wal_tail_is_ignored() {
     c.batch_execute("CREATE TABLE t (k int PRIMARY KEY); INSERT INTO t VALUES (1), (2), (3)")
         .await
         .unwrap();
+    // Where the WAL ends, as the server says, and in which segment file.
+    let (end_lsn, segment): (String, String) = {
+        let r = c
+            .query_one(
+                "SELECT pg_current_wal_flush_lsn()::text, pg_walfile_name(pg_current_wal_flush_lsn())",
+                &[],
+            )
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
     drop(c);
     node.kill9();
-    // Append garbage after the end of WAL in the newest segment: a torn write.
-    let wal = node.datadir.join("pg_wal");
-    let mut segs: Vec<_> = std::fs::read_dir(&wal)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.file_name().map(|n| n.len() == 24).unwrap_or(false))
-        .collect();
-    segs.sort();
-    let last = segs.last().expect("a WAL segment");
-    let mut bytes = std::fs::read(last).unwrap();
-    let end = bytes.iter().rposition(|b| *b != 0).unwrap_or(0) + 1;
-    let pad = (end + 7) & !7;
-    for (i, b) in bytes.iter_mut().enumerate().skip(pad).take(64) {
+    // Garbage right after the end of WAL: what a torn write leaves behind.
+    let (hi, lo) = end_lsn.split_once('/').unwrap();
+    let lsn = (u64::from_str_radix(hi, 16).unwrap() << 32) | u64::from_str_radix(lo, 16).unwrap();
+    let offset = (lsn % (16 * 1024 * 1024)) as usize;
+    let path = node.datadir.join("pg_wal").join(&segment);
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert!(
+        bytes[offset..offset + 64].iter().all(|b| *b == 0),
+        "WAL continues past the flush LSN"
+    );
+    for (i, b) in bytes.iter_mut().enumerate().skip(offset).take(64) {
         *b = (i * 37 % 251) as u8 | 1;
     }
-    std::fs::write(last, &bytes).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
     node.start();
     let c = node.connect().await;
     let n: i64 = c
