@@ -1,0 +1,266 @@
+//! Wire-protocol features beyond plain queries: COPY in both directions, cancel
+//! requests, TLS (`sslmode=require`), the WAL position functions and `pg_lsn`,
+//! and WAL recycling at checkpoints.
+
+mod common;
+
+use std::process::Command;
+
+use common::{message, require_program, sqlstate, Node};
+use futures_util::{SinkExt, StreamExt};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_from_stdin_and_to_stdout() {
+    let mut node = Node::init("copy");
+    node.start();
+    let c = node.connect().await;
+    c.batch_execute("CREATE TABLE c (id int PRIMARY KEY, name text, note text)")
+        .await
+        .unwrap();
+    let sink = c
+        .copy_in("COPY c (id, name, note) FROM STDIN")
+        .await
+        .unwrap();
+    futures_util::pin_mut!(sink);
+    let mut data = String::new();
+    for i in 0..1000 {
+        data.push_str(&format!(
+            "{i}\tname {i}\t{}\n",
+            if i % 10 == 0 {
+                "\\N".to_string()
+            } else {
+                format!("tab\\there {i}")
+            }
+        ));
+    }
+    sink.send(bytes::Bytes::from(data)).await.unwrap();
+    let n = sink.finish().await.unwrap();
+    assert_eq!(n, 1000);
+    let nulls: i64 = c
+        .query_one("SELECT count(*) FROM c WHERE note IS NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(nulls, 100);
+    let note: String = c
+        .query_one("SELECT note FROM c WHERE id = 7", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(note, "tab\there 7");
+
+    let stream = c
+        .copy_out("COPY (SELECT id, note FROM c WHERE id < 3 ORDER BY id) TO STDOUT")
+        .await
+        .unwrap();
+    let chunks: Vec<_> = stream.collect().await;
+    let text: String = chunks
+        .into_iter()
+        .map(|b| String::from_utf8(b.unwrap().to_vec()).unwrap())
+        .collect();
+    assert_eq!(text, "0\t\\N\n1\ttab\\there 1\n2\ttab\\there 2\n");
+
+    // a bad row fails the whole COPY and the connection stays usable
+    let sink = c.copy_in("COPY c FROM STDIN").await.unwrap();
+    futures_util::pin_mut!(sink);
+    sink.send(bytes::Bytes::from_static(
+        b"5000\tok\tx\nnot-a-number\tx\tx\n",
+    ))
+    .await
+    .unwrap();
+    let e = sink.finish().await.unwrap_err();
+    assert_eq!(sqlstate(&e).as_deref(), Some("22P02"));
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM c", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1000);
+    node.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_request_stops_a_running_query() {
+    let mut node = Node::init("cancel");
+    node.start();
+    let c = node.connect().await;
+    let token = c.cancel_token();
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        token.cancel_query(tokio_postgres::NoTls).await.unwrap();
+    });
+    let started = std::time::Instant::now();
+    let e = c.batch_execute("SELECT pg_sleep(30)").await.unwrap_err();
+    assert_eq!(sqlstate(&e).as_deref(), Some("57014"));
+    assert_eq!(message(&e), "canceling statement due to user request");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    canceller.await.unwrap();
+    let one: i32 = c.query_one("SELECT 1", &[]).await.unwrap().get(0);
+    assert_eq!(one, 1);
+    node.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wal_functions_and_pg_lsn() {
+    let mut node = Node::init("walfns");
+    node.start();
+    let c = node.connect().await;
+    let r = c
+        .query_one(
+            "SELECT pg_current_wal_lsn() <= pg_current_wal_insert_lsn(), pg_current_wal_flush_lsn() <= pg_current_wal_insert_lsn(),
+                    pg_is_in_recovery(), pg_wal_lsn_diff('0/3000060', '0/3000000')::text,
+                    '16/B374D848'::pg_lsn::text, '0/10'::pg_lsn > '0/F'::pg_lsn",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(r.get::<_, bool>(0));
+    assert!(r.get::<_, bool>(1));
+    assert!(!r.get::<_, bool>(2));
+    assert_eq!(r.get::<_, String>(3), "96");
+    assert_eq!(r.get::<_, String>(4), "16/B374D848");
+    assert!(r.get::<_, bool>(5));
+    let e = c.query("SELECT 'junk'::pg_lsn", &[]).await.unwrap_err();
+    assert_eq!(sqlstate(&e).as_deref(), Some("22P02"));
+    assert_eq!(
+        message(&e),
+        "invalid input syntax for type pg_lsn: \"junk\""
+    );
+
+    let sysid: i64 = c
+        .query_one("SELECT system_identifier FROM pg_control_system()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(sysid != 0);
+    // the identifier is stable across restarts
+    drop(c);
+    node.restart();
+    let c = node.connect().await;
+    let again: i64 = c
+        .query_one("SELECT system_identifier FROM pg_control_system()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(sysid, again);
+
+    // pg_switch_wal moves to the next segment
+    c.batch_execute("CREATE TABLE w (a int); INSERT INTO w VALUES (1)")
+        .await
+        .unwrap();
+    let (before, switched): (String, String) = {
+        let r = c
+            .query_one(
+                "SELECT pg_walfile_name(pg_current_wal_lsn()), pg_switch_wal()::text",
+                &[],
+            )
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    c.batch_execute("INSERT INTO w VALUES (2)").await.unwrap();
+    let after: String = c
+        .query_one("SELECT pg_walfile_name(pg_current_wal_lsn())", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(after > before, "{before} -> {after} (switch at {switched})");
+    node.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_recycle_old_wal_segments() {
+    let mut node = Node::init_with("recycle", &["--wal-segsize", "1"]);
+    node.append_conf("max_wal_size = '64MB'\nwal_keep_size = 0");
+    node.start();
+    let c = node.connect().await;
+    c.batch_execute("CREATE TABLE r (id int PRIMARY KEY, pad text)")
+        .await
+        .unwrap();
+    for round in 0..8 {
+        c.batch_execute(&format!(
+            "INSERT INTO r SELECT g, repeat('x', 500) FROM generate_series({}, {}) g",
+            round * 2000,
+            round * 2000 + 1999
+        ))
+        .await
+        .unwrap();
+    }
+    let segs = |n: &Node| {
+        std::fs::read_dir(n.datadir.join("pg_wal"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().len() == 24)
+            .count()
+    };
+    let before = segs(&node);
+    assert!(before >= 6, "expected several 1 MB segments, got {before}");
+    c.batch_execute("CHECKPOINT").await.unwrap();
+    let after = segs(&node);
+    assert!(
+        after < before,
+        "checkpoint removed no segment ({before} -> {after})"
+    );
+    drop(c);
+    node.kill9();
+    node.start();
+    let c = node.connect().await;
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM r", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 16000);
+    node.stop();
+}
+
+#[test]
+fn tls_with_sslmode_require() {
+    if !require_program("psql") || !require_program("openssl") {
+        return;
+    }
+    let mut node = Node::init("tls");
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-new",
+            "-x509",
+            "-days",
+            "2",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-newkey",
+            "rsa:2048",
+        ])
+        .arg("-keyout")
+        .arg(node.datadir.join("server.key"))
+        .arg("-out")
+        .arg(node.datadir.join("server.crt"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    node.append_conf("ssl = on");
+    node.start();
+    let out = Command::new("psql")
+        .arg(format!(
+            "host=127.0.0.1 port={} user=postgres dbname=postgres sslmode=require",
+            node.port
+        ))
+        .args(["-X", "-c", "\\conninfo", "-c", "SELECT 42"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("SSL connection"), "{stdout}");
+    assert!(stdout.contains("42"));
+    node.stop();
+}
