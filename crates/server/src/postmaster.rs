@@ -201,6 +201,7 @@ impl Postmaster {
         let hooks = Arc::new(Hooks {
             registry: registry.clone(),
             reload: requests.reload.clone(),
+            start_time: pg_now_micros(),
         });
         let engine = Arc::new(Engine {
             db: db.clone(),
@@ -508,4 +509,14 @@ pub(crate) fn run(datadir: &Path, overrides: Vec<(String, String)>) -> PgResult<
         signal_hook::low_level::unregister(id);
     }
     result
+}
+
+/// Now as PostgreSQL timestamps count: microseconds since 2000-01-01 00:00 UTC.
+fn pg_now_micros() -> i64 {
+    const PG_EPOCH_UNIX_SECS: i64 = 946_684_800;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0);
+    now - PG_EPOCH_UNIX_SECS * 1_000_000
 }

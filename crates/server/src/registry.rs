@@ -239,6 +239,8 @@ pub(crate) struct Hooks {
     pub registry: Arc<Registry>,
     /// Set to ask the postmaster loop to reload (what SIGHUP does).
     pub reload: Arc<AtomicBool>,
+    /// When the postmaster started, microseconds since 2000-01-01 UTC.
+    pub start_time: i64,
 }
 
 impl ServerHooks for Hooks {
@@ -267,6 +269,10 @@ impl ServerHooks for Hooks {
 
     fn activity(&self) -> Vec<Vec<Value>> {
         self.registry.activity_rows()
+    }
+
+    fn postmaster_start_time(&self) -> i64 {
+        self.start_time
     }
 }
 
@@ -304,6 +310,7 @@ mod tests {
         let hooks = Hooks {
             registry: r.clone(),
             reload: Arc::new(AtomicBool::new(false)),
+            start_time: 0,
         };
         let rows = hooks.activity();
         assert_eq!(rows.len(), 1);

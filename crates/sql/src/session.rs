@@ -165,6 +165,8 @@ impl Session {
         self.xact.state = BlockState::Idle;
         self.rollback_storage();
         self.prepared.clear();
+        // currval()/lastval() state lives in expr, keyed by backend pid
+        tandem_expr::session_ended(self.info.pid);
     }
 
     // ---- statement and transaction plumbing (used by dispatch/extended) ----

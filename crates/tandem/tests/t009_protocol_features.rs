@@ -127,6 +127,15 @@ async fn wal_functions_and_pg_lsn() {
         "invalid input syntax for type pg_lsn: \"junk\""
     );
 
+    let recent: bool = c
+        .query_one(
+            "SELECT pg_postmaster_start_time() BETWEEN now() - interval '10 minutes' AND now()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(recent, "pg_postmaster_start_time() is not the server's start");
     let sysid: i64 = c
         .query_one("SELECT system_identifier FROM pg_control_system()", &[])
         .await
