@@ -1,9 +1,6 @@
 //! Storage: the MVCC heap, transactions and row locks, the catalog, checkpoints,
 //! crash recovery and the control file.
 //!
-//! INTERFACE STUB (written by the lead): the storage helper owns this crate and
-//! replaces the bodies; keep the signatures (extend freely).
-//!
 //! Model (DESIGN.md §3-4): rows live in memory, per table an ordered map from
 //! [`RowKey`] (memcomparable encoding of the primary key, or a hidden row id for
 //! tables without one) to a version chain. Each version is stamped with the commit
@@ -12,13 +9,45 @@
 //! changes are appended to the WAL contiguously, followed by a commit record, then
 //! applied to the heap under the commit lock, then row locks are released. Durability
 //! waits (fsync, later standbys) happen after, in the caller, via `Wal::flush`.
+//!
+//! Map of the crate (read in this order):
+//! - `keycode.rs`: primary key values -> memcomparable [`RowKey`]
+//! - `heap.rs`: per-table version chains, visibility, pruning
+//! - `mvcc/`: snapshots (`mod.rs`) and [`Transaction`] (`txn.rs`)
+//! - `locks.rs`: row and DDL locks, waits, deadlock detection
+//! - `database.rs`: [`Database`] and the commit path
+//! - `catalog.rs`: catalog operations, bootstrap catalog, history
+//! - `record.rs` + `codec.rs`: WAL payloads; `sequence.rs`: nextval/setval
+//! - `checkpoint.rs`, `control.rs`, `recovery.rs`: durability and startup
+//!
+//! `docs/storage.md` has the on-disk formats and the visibility rule.
+
+pub mod catalog;
+pub mod checkpoint;
+pub mod codec;
+pub mod control;
+mod database;
+pub mod display;
+mod fileutil;
+pub mod heap;
+pub mod keycode;
+pub mod locks;
+pub mod mvcc;
+pub mod record;
+pub mod recovery;
+pub mod sequence;
 
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use tandem_types::{DataType, Lsn, Oid, PgResult, TimeLineId, Value, Xid};
 use tandem_wal::Wal;
+
+pub use catalog::{CatalogOp, DatabaseDef};
+pub use control::{read_control, ControlFile, DbState};
+pub use database::{Database, RetentionFloor};
+pub use mvcc::txn::{Savepoint, Transaction};
+pub use record::{CommitOrigin, OldTuple};
 
 /// The memcomparable key of a row inside its table (primary key columns encoded in
 /// order, or an 8-byte hidden row id when the table has no primary key).
@@ -113,17 +142,26 @@ pub struct Catalog {
     pub tables: std::collections::BTreeMap<Oid, Arc<TableDef>>,
     pub roles: std::collections::BTreeMap<Oid, RoleDef>,
     pub sequences: std::collections::BTreeMap<Oid, Arc<SequenceDef>>,
+    /// `pg_database`: postgres (5), template1 (1), template0 (4), plus created ones.
+    pub databases: std::collections::BTreeMap<Oid, DatabaseDef>,
+    /// Per table, the value each column added by ALTER TABLE ADD COLUMN reads as in
+    /// rows written before it (PostgreSQL's `attmissingval`); index = column position.
+    pub missing_values: std::collections::BTreeMap<Oid, Vec<Value>>,
 }
 
 impl Catalog {
     pub fn table_by_name(&self, schema: &str, name: &str) -> Option<&Arc<TableDef>> {
-        self.tables.values().find(|t| t.name == name && t.schema == schema)
+        self.tables
+            .values()
+            .find(|t| t.name == name && t.schema == schema)
     }
     pub fn role_by_name(&self, name: &str) -> Option<&RoleDef> {
         self.roles.values().find(|r| r.name == name)
     }
     pub fn sequence_by_name(&self, schema: &str, name: &str) -> Option<&Arc<SequenceDef>> {
-        self.sequences.values().find(|s| s.name == name && s.schema == schema)
+        self.sequences
+            .values()
+            .find(|s| s.name == name && s.schema == schema)
     }
 }
 
@@ -170,18 +208,12 @@ pub enum LockResult {
     Deleted,
 }
 
-/// One node's database. Share as `Arc<Database>`.
-pub struct Database {
-    _private: (),
-}
-
 impl Database {
     /// initdb: creates `global/control`, an initial checkpoint in `base/` holding the
-    /// bootstrap superuser (oid 10), and `pg_wal/`. Fails if `datadir` already has a
-    /// control file.
+    /// bootstrap superuser (oid 10) and databases, and `pg_wal/`. Fails if `datadir`
+    /// already has a control file.
     pub fn bootstrap(datadir: &Path, opts: BootstrapOptions) -> PgResult<()> {
-        let _ = (datadir, opts);
-        todo!()
+        recovery::bootstrap(datadir, opts)
     }
 
     /// Opens the data directory: reads the control file, loads the last checkpoint,
@@ -189,203 +221,70 @@ impl Database {
     /// `database system was not properly shut down; automatic recovery in progress`,
     /// `redo starts at X/X`, `redo done at X/X` as PostgreSQL does.
     pub fn open(datadir: &Path, opts: OpenOptions) -> PgResult<Arc<Database>> {
-        let _ = (datadir, opts);
-        todo!()
+        recovery::open(datadir, opts)
     }
 
     pub fn wal(&self) -> &Arc<Wal> {
-        todo!()
+        &self.wal
     }
 
     pub fn control(&self) -> ControlInfo {
-        todo!()
+        let c = self.control.lock();
+        ControlInfo {
+            system_identifier: c.system_identifier,
+            timeline: c.timeline,
+            checkpoint_lsn: c.checkpoint_lsn,
+            redo_lsn: c.redo_lsn,
+            checkpoint_time: c.checkpoint_time,
+            next_xid: Xid(self.next_xid.load(std::sync::atomic::Ordering::Relaxed)),
+            next_oid: Oid(self.next_oid.load(std::sync::atomic::Ordering::Relaxed)),
+        }
+    }
+
+    /// The whole control file as last written (state, segment size, ...).
+    pub fn control_file(&self) -> ControlFile {
+        self.control.lock().clone()
     }
 
     /// The latest committed catalog.
     pub fn catalog(&self) -> Arc<Catalog> {
-        todo!()
+        self.catalog.read().latest().clone()
     }
 
     pub fn begin(self: &Arc<Self>, isolation: IsolationLevel, read_only: bool) -> Transaction {
-        let _ = (isolation, read_only);
-        todo!()
+        Transaction::new(self.clone(), isolation, read_only)
     }
 
     /// Writes a checkpoint (consistent heap snapshot at a redo LSN, control file
     /// update, WAL segment removal). `reason` is logged: "time", "wal",
     /// "immediate force wait", "shutdown".
     pub fn checkpoint(&self, reason: &str) -> PgResult<CheckpointStats> {
-        let _ = reason;
-        todo!()
+        checkpoint::run(self, reason)
+    }
+
+    /// Shutdown checkpoint; the control file then says "shut down". Later commits
+    /// are not expected (the server stops sessions first).
+    pub fn shutdown(&self) -> PgResult<CheckpointStats> {
+        checkpoint::run(self, "shutdown")
     }
 
     /// Bytes of WAL written since the last checkpoint's redo LSN (for max_wal_size).
     pub fn wal_since_checkpoint(&self) -> u64 {
-        todo!()
+        let redo = self.control.lock().redo_lsn;
+        self.wal.insert_lsn().0.saturating_sub(redo.0)
     }
 
     /// `nextval()`: non-transactional, WAL-logged ahead in batches as PostgreSQL does.
     /// Errors: `2200H nextval: reached maximum value of sequence "s" (N)`.
+    /// (A sequence created by a still-open transaction: use [`Transaction::nextval`].)
     pub fn nextval(&self, seq: Oid) -> PgResult<i64> {
-        let _ = seq;
-        todo!()
+        let def = self.committed_sequence(seq)?;
+        self.nextval_def(&def)
     }
 
     /// `setval(seq, value, is_called)`.
     pub fn setval(&self, seq: Oid, value: i64, is_called: bool) -> PgResult<i64> {
-        let _ = (seq, value, is_called);
-        todo!()
-    }
-}
-
-/// A transaction. Dropping it without `commit` rolls it back.
-pub struct Transaction {
-    _private: (),
-}
-
-impl Transaction {
-    /// Assigned at the first write (or by `txid_current()` via [`Transaction::assign_xid`]).
-    pub fn xid(&self) -> Option<Xid> {
-        todo!()
-    }
-    pub fn assign_xid(&mut self) -> Xid {
-        todo!()
-    }
-    pub fn isolation(&self) -> IsolationLevel {
-        todo!()
-    }
-    pub fn read_only(&self) -> bool {
-        todo!()
-    }
-    /// Set by the session so lock waits end with `57014 canceling statement due to user request`.
-    pub fn set_cancel_flag(&mut self, flag: Arc<AtomicBool>) {
-        let _ = flag;
-        todo!()
-    }
-
-    /// Starts a statement: READ COMMITTED takes a fresh snapshot here.
-    pub fn start_statement(&mut self) {
-        todo!()
-    }
-
-    /// The snapshot LSN of the current statement.
-    pub fn snapshot_lsn(&self) -> Lsn {
-        todo!()
-    }
-
-    /// The catalog as this transaction sees it (committed + its own DDL).
-    pub fn catalog(&self) -> Arc<Catalog> {
-        todo!()
-    }
-
-    /// Visits every visible row in key order; the visitor returns `Ok(false)` to stop.
-    pub fn scan(
-        &self,
-        table: Oid,
-        visit: &mut dyn FnMut(&RowKey, &[Value]) -> PgResult<bool>,
-    ) -> PgResult<()> {
-        let _ = (table, visit);
-        todo!()
-    }
-
-    /// Point lookup by primary key values (in key-column order, already of the
-    /// columns' types).
-    pub fn get_by_pk(&self, table: Oid, pk: &[Value]) -> PgResult<Option<(RowKey, Vec<Value>)>> {
-        let _ = (table, pk);
-        todo!()
-    }
-
-    /// Encodes primary key values as the table's RowKey.
-    pub fn encode_key(&self, table: Oid, pk: &[Value]) -> PgResult<RowKey> {
-        let _ = (table, pk);
-        todo!()
-    }
-
-    /// Inserts a row (all columns, dropped ones as NULL). Enforces the primary key:
-    /// waits for an in-progress inserter of the same key, then
-    /// `23505 duplicate key value violates unique constraint "t_pkey"` with
-    /// `DETAIL:  Key (id)=(1) already exists.`
-    pub fn insert(&mut self, table: Oid, row: Vec<Value>) -> PgResult<RowKey> {
-        let _ = (table, row);
-        todo!()
-    }
-
-    /// Locks a row seen by this statement before UPDATE/DELETE, waiting for another
-    /// writer to finish. REPEATABLE READ: a concurrent committed change is
-    /// `40001 could not serialize access due to concurrent update`.
-    /// Deadlocks: `40P01 deadlock detected`.
-    pub fn lock_row(&mut self, table: Oid, key: &RowKey) -> PgResult<LockResult> {
-        let _ = (table, key);
-        todo!()
-    }
-
-    /// Replaces a locked row (the key may change if primary key columns change).
-    pub fn update(&mut self, table: Oid, key: &RowKey, new_row: Vec<Value>) -> PgResult<RowKey> {
-        let _ = (table, key, new_row);
-        todo!()
-    }
-
-    /// Deletes a locked row.
-    pub fn delete(&mut self, table: Oid, key: &RowKey) -> PgResult<()> {
-        let _ = (table, key);
-        todo!()
-    }
-
-    pub fn truncate(&mut self, tables: &[Oid]) -> PgResult<()> {
-        let _ = tables;
-        todo!()
-    }
-
-    /// Allocates an OID for a new catalog object.
-    pub fn allocate_oid(&mut self) -> Oid {
-        todo!()
-    }
-
-    /// Creates or replaces a table definition (CREATE TABLE, ADD/DROP COLUMN,
-    /// REPLICA IDENTITY). Adding a column fills existing rows with `fill` for it.
-    pub fn put_table(&mut self, def: TableDef, fill: Option<Value>) -> PgResult<()> {
-        let _ = (def, fill);
-        todo!()
-    }
-
-    /// ALTER TABLE ADD PRIMARY KEY: re-keys the table; duplicates give
-    /// `23505 could not create unique index "t_pkey"` /
-    /// `DETAIL:  Key (id)=(1) is duplicated.`; NULLs give 23502.
-    pub fn add_primary_key(&mut self, table: Oid, pk: PrimaryKey) -> PgResult<()> {
-        let _ = (table, pk);
-        todo!()
-    }
-
-    pub fn drop_table(&mut self, table: Oid) -> PgResult<()> {
-        let _ = table;
-        todo!()
-    }
-
-    pub fn put_role(&mut self, role: RoleDef) -> PgResult<()> {
-        let _ = role;
-        todo!()
-    }
-    pub fn drop_role(&mut self, role: Oid) -> PgResult<()> {
-        let _ = role;
-        todo!()
-    }
-    pub fn put_sequence(&mut self, seq: SequenceDef) -> PgResult<()> {
-        let _ = seq;
-        todo!()
-    }
-    pub fn drop_sequence(&mut self, seq: Oid) -> PgResult<()> {
-        let _ = seq;
-        todo!()
-    }
-
-    /// Commits. Returns the commit record's end LSN if anything was written (the
-    /// caller then waits for `Wal::flush` according to `synchronous_commit`), `None`
-    /// for a read-only transaction.
-    pub fn commit(self) -> PgResult<Option<Lsn>> {
-        todo!()
-    }
-
-    pub fn rollback(self) {
-        todo!()
+        let def = self.committed_sequence(seq)?;
+        self.setval_def(&def, value, is_called)
     }
 }

@@ -1,0 +1,337 @@
+//! The catalog's life cycle: the bootstrap catalog, DDL operations ([`CatalogOp`])
+//! and how they change a [`Catalog`], and the history of committed catalogs.
+//!
+//! The catalog is one immutable value (`Arc<Catalog>`). A DDL transaction takes the
+//! global DDL lock, clones the latest committed catalog, applies its operations to
+//! the private copy and logs each one; its commit installs the copy as a new
+//! version stamped with the commit LSN. Recovery applies the same logged operations
+//! with [`apply_op`], so a replayed catalog equals the one that was committed.
+//!
+//! [`CatalogHistory`] keeps every installed version with its LSN: logical decoding
+//! needs a table's definition as of each change (`catalog_at`). Pruning comes with
+//! slots (catalog_xmin). PostgreSQL counterparts: the system catalogs
+//! (`pg_class`, `pg_attribute`, `pg_authid`, `pg_database`, `pg_sequence`) and the
+//! historic snapshots of `snapbuild.c`.
+
+use std::sync::Arc;
+
+use tandem_types::{Lsn, Oid, Value};
+
+use crate::{Catalog, PrimaryKey, RoleDef, SequenceDef, TableDef};
+
+/// The first OID handed to user objects (PostgreSQL's `FirstNormalObjectId`).
+pub const FIRST_NORMAL_OID: u32 = 16384;
+/// The bootstrap superuser (PostgreSQL's `BOOTSTRAP_SUPERUSERID`).
+pub const BOOTSTRAP_SUPERUSER_OID: Oid = Oid(10);
+/// `postgres`, `template1`, `template0` as initdb creates them.
+pub const POSTGRES_DB_OID: Oid = Oid(5);
+pub const TEMPLATE1_DB_OID: Oid = Oid(1);
+pub const TEMPLATE0_DB_OID: Oid = Oid(4);
+
+/// A database (`pg_database` row).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatabaseDef {
+    pub oid: Oid,
+    pub name: String,
+    pub owner: Oid,
+    pub is_template: bool,
+    pub allow_connections: bool,
+}
+
+/// One logged DDL step.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CatalogOp {
+    /// Create or replace a table; columns beyond the previous definition's read as
+    /// `fill` in rows written before (PostgreSQL's `attmissingval`).
+    PutTable {
+        def: TableDef,
+        fill: Option<Value>,
+    },
+    DropTable(Oid),
+    /// ALTER TABLE ADD PRIMARY KEY: sets the key (and NOT NULL on its columns) and
+    /// re-keys the table's rows.
+    AddPrimaryKey {
+        table: Oid,
+        pk: PrimaryKey,
+    },
+    PutRole(RoleDef),
+    DropRole(Oid),
+    PutSequence(SequenceDef),
+    DropSequence(Oid),
+    PutDatabase(DatabaseDef),
+    DropDatabase(Oid),
+}
+
+/// The catalog initdb creates.
+pub fn bootstrap_catalog(superuser: &str, password: Option<String>) -> Catalog {
+    let mut cat = Catalog::default();
+    cat.roles.insert(
+        BOOTSTRAP_SUPERUSER_OID,
+        RoleDef {
+            oid: BOOTSTRAP_SUPERUSER_OID,
+            name: superuser.to_string(),
+            superuser: true,
+            inherit: true,
+            createrole: true,
+            createdb: true,
+            login: true,
+            replication: true,
+            bypassrls: true,
+            connection_limit: -1,
+            password,
+        },
+    );
+    for (oid, name, is_template, allow) in [
+        (TEMPLATE1_DB_OID, "template1", true, true),
+        (TEMPLATE0_DB_OID, "template0", true, false),
+        (POSTGRES_DB_OID, "postgres", false, true),
+    ] {
+        cat.databases.insert(
+            oid,
+            DatabaseDef {
+                oid,
+                name: name.to_string(),
+                owner: BOOTSTRAP_SUPERUSER_OID,
+                is_template,
+                allow_connections: allow,
+            },
+        );
+    }
+    cat
+}
+
+/// Applies one DDL step to a catalog (live DDL and recovery alike).
+pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
+    match op {
+        CatalogOp::PutTable { def, fill } => {
+            let old_len = cat.tables.get(&def.oid).map(|t| t.columns.len());
+            if let Some(old_len) = old_len {
+                if def.columns.len() > old_len {
+                    if let Some(fill) = fill.as_ref().filter(|v| !v.is_null()) {
+                        let missing = cat.missing_values.entry(def.oid).or_default();
+                        missing.resize(def.columns.len(), Value::Null);
+                        for slot in missing.iter_mut().skip(old_len) {
+                            *slot = fill.clone();
+                        }
+                    }
+                }
+            } else {
+                cat.missing_values.remove(&def.oid);
+            }
+            cat.tables.insert(def.oid, Arc::new(def.clone()));
+        }
+        CatalogOp::DropTable(oid) => {
+            cat.tables.remove(oid);
+            cat.missing_values.remove(oid);
+        }
+        CatalogOp::AddPrimaryKey { table, pk } => {
+            if let Some(t) = cat.tables.get(table) {
+                let mut def = (**t).clone();
+                for &c in &pk.columns {
+                    if let Some(col) = def.columns.get_mut(c) {
+                        col.not_null = true;
+                    }
+                }
+                def.primary_key = Some(pk.clone());
+                cat.tables.insert(*table, Arc::new(def));
+            }
+        }
+        CatalogOp::PutRole(r) => {
+            cat.roles.insert(r.oid, r.clone());
+        }
+        CatalogOp::DropRole(oid) => {
+            cat.roles.remove(oid);
+        }
+        CatalogOp::PutSequence(s) => {
+            cat.sequences.insert(s.oid, Arc::new(s.clone()));
+        }
+        CatalogOp::DropSequence(oid) => {
+            cat.sequences.remove(oid);
+        }
+        CatalogOp::PutDatabase(d) => {
+            cat.databases.insert(d.oid, d.clone());
+        }
+        CatalogOp::DropDatabase(oid) => {
+            cat.databases.remove(oid);
+        }
+    }
+}
+
+/// The highest OID a step names (recovery keeps the OID counter above it).
+pub fn op_oid(op: &CatalogOp) -> Oid {
+    match op {
+        CatalogOp::PutTable { def, .. } => def.oid,
+        CatalogOp::DropTable(o)
+        | CatalogOp::DropRole(o)
+        | CatalogOp::DropSequence(o)
+        | CatalogOp::DropDatabase(o) => *o,
+        CatalogOp::AddPrimaryKey { table, .. } => *table,
+        CatalogOp::PutRole(r) => r.oid,
+        CatalogOp::PutSequence(s) => s.oid,
+        CatalogOp::PutDatabase(d) => d.oid,
+    }
+}
+
+impl Catalog {
+    /// Pads a row written before columns were added: missing trailing columns read
+    /// as their ADD COLUMN fill value, or NULL.
+    pub fn pad_row(&self, table: Oid, row: &[Value]) -> Option<Vec<Value>> {
+        let ncols = self.tables.get(&table)?.columns.len();
+        if row.len() >= ncols {
+            return None;
+        }
+        let missing = self.missing_values.get(&table);
+        let mut out = row.to_vec();
+        for i in row.len()..ncols {
+            out.push(
+                missing
+                    .and_then(|m| m.get(i))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            );
+        }
+        Some(out)
+    }
+
+    pub fn database_by_name(&self, name: &str) -> Option<&DatabaseDef> {
+        self.databases.values().find(|d| d.name == name)
+    }
+}
+
+/// Every committed catalog version with the commit LSN that installed it, oldest
+/// first. The first entry is stamped `Lsn::INVALID` (valid from the beginning).
+pub struct CatalogHistory {
+    versions: Vec<(Lsn, Arc<Catalog>)>,
+}
+
+impl CatalogHistory {
+    pub fn new(initial: Arc<Catalog>) -> CatalogHistory {
+        CatalogHistory {
+            versions: vec![(Lsn::INVALID, initial)],
+        }
+    }
+
+    pub fn latest(&self) -> &Arc<Catalog> {
+        // Never empty: `new` puts one version in and nothing removes the last.
+        &self.versions[self.versions.len() - 1].1
+    }
+
+    pub fn install(&mut self, lsn: Lsn, cat: Arc<Catalog>) {
+        self.versions.push((lsn, cat));
+    }
+
+    /// The catalog as of `lsn`: the last version installed at or before it.
+    pub fn at(&self, lsn: Lsn) -> Arc<Catalog> {
+        let idx = self.versions.partition_point(|(l, _)| *l <= lsn);
+        self.versions[idx.saturating_sub(1)].1.clone()
+    }
+
+    /// LSNs at which the catalog changed (for decoding and tests).
+    pub fn change_lsns(&self) -> Vec<Lsn> {
+        self.versions.iter().map(|(l, _)| *l).collect()
+    }
+
+    /// Drops versions no longer needed by anything reading at or after `horizon`
+    /// (keeps the one in force at `horizon`).
+    pub fn prune_before(&mut self, horizon: Lsn) {
+        let idx = self.versions.partition_point(|(l, _)| *l <= horizon);
+        if idx > 1 {
+            self.versions.drain(..idx - 1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ColumnDef, ReplicaIdentity};
+    use tandem_types::DataType;
+
+    fn table(ncols: usize) -> TableDef {
+        TableDef {
+            oid: Oid(16384),
+            schema: "public".into(),
+            name: "t".into(),
+            columns: (0..ncols)
+                .map(|i| ColumnDef {
+                    name: format!("c{i}"),
+                    data_type: DataType::Int4,
+                    not_null: false,
+                    default: None,
+                    dropped: false,
+                })
+                .collect(),
+            primary_key: None,
+            replica_identity: ReplicaIdentity::Default,
+            owner: BOOTSTRAP_SUPERUSER_OID,
+        }
+    }
+
+    #[test]
+    fn bootstrap_has_superuser_and_three_databases() {
+        let cat = bootstrap_catalog("alice", None);
+        assert_eq!(cat.role_by_name("alice").map(|r| r.oid), Some(Oid(10)));
+        assert_eq!(
+            cat.database_by_name("postgres").map(|d| d.oid),
+            Some(Oid(5))
+        );
+        assert_eq!(cat.databases.len(), 3);
+    }
+
+    #[test]
+    fn added_column_reads_as_fill_in_old_rows() {
+        let mut cat = Catalog::default();
+        apply_op(
+            &mut cat,
+            &CatalogOp::PutTable {
+                def: table(1),
+                fill: None,
+            },
+        );
+        apply_op(
+            &mut cat,
+            &CatalogOp::PutTable {
+                def: table(2),
+                fill: Some(Value::Int4(7)),
+            },
+        );
+        apply_op(
+            &mut cat,
+            &CatalogOp::PutTable {
+                def: table(3),
+                fill: None,
+            },
+        );
+        assert_eq!(
+            cat.pad_row(Oid(16384), &[Value::Int4(1)]),
+            Some(vec![Value::Int4(1), Value::Int4(7), Value::Null])
+        );
+        assert_eq!(
+            cat.pad_row(
+                Oid(16384),
+                &[Value::Int4(1), Value::Int4(2), Value::Int4(3)]
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn history_answers_as_of_an_lsn() {
+        let mut h = CatalogHistory::new(Arc::new(Catalog::default()));
+        let mut c1 = Catalog::default();
+        apply_op(
+            &mut c1,
+            &CatalogOp::PutTable {
+                def: table(1),
+                fill: None,
+            },
+        );
+        h.install(Lsn(100), Arc::new(c1));
+        assert!(h.at(Lsn(99)).tables.is_empty());
+        assert_eq!(h.at(Lsn(100)).tables.len(), 1);
+        assert_eq!(h.at(Lsn(5000)).tables.len(), 1);
+        h.prune_before(Lsn(200));
+        assert_eq!(h.change_lsns(), vec![Lsn(100)]);
+        assert_eq!(h.at(Lsn(50)).tables.len(), 1);
+    }
+}

@@ -1,0 +1,305 @@
+//! [`Database`]: one node's storage, shared by every session as `Arc<Database>`.
+//!
+//! It owns the WAL handle, the heap, the catalog history, the row lock manager,
+//! the snapshot registry, the sequence counters, the id counters (xid, OID, hidden
+//! row id) and the control file. The commit path lives here:
+//!
+//! ```text
+//!  Transaction::commit
+//!    encode records (outside any lock)
+//!    ┌ commit mutex ───────────────────────────────────────────────┐
+//!    │ wal.append(changes.., COMMIT)  -> end LSN                   │
+//!    │ heap.apply_change(each change, stamp = end)                 │
+//!    │ install catalog version (DDL)                                │
+//!    │ applied_lsn = end                                           │
+//!    └─────────────────────────────────────────────────────────────┘
+//!    release row locks, DDL lock
+//!  caller: wal.flush(end) per synchronous_commit  (no fsync under the mutex)
+//! ```
+//! Appends and heap application happen in the same order because both are under
+//! the one mutex; this is what makes "a snapshot is an LSN" sound. Sequence
+//! records are appended under the same mutex (see `sequence.rs`).
+//! Bootstrap and open are in `recovery.rs`, checkpoints in `checkpoint.rs`.
+//! PostgreSQL counterparts: `xact.c` (RecordTransactionCommit), `postinit.c`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex, RwLock};
+use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Xid};
+use tandem_wal::{Record, Wal};
+
+use crate::catalog::{CatalogHistory, CatalogOp};
+use crate::control::ControlFile;
+use crate::heap::Heap;
+use crate::locks::LockManager;
+use crate::mvcc::SnapshotRegistry;
+use crate::record::{self, Change};
+use crate::sequence::Sequences;
+use crate::{Catalog, SequenceDef};
+
+/// A function giving the oldest LSN some other component (slots, wal_keep_size)
+/// needs kept; checkpoints never remove WAL at or after it.
+pub type RetentionFloor = Box<dyn Fn() -> Option<Lsn> + Send + Sync>;
+
+/// What startup loaded from the checkpoint image.
+pub(crate) struct Loaded {
+    pub catalog: Catalog,
+    pub heap: Heap,
+    pub sequences: Sequences,
+    /// The image's redo LSN: everything before it is in the heap.
+    pub applied: Lsn,
+}
+
+static NEXT_DB_ID: AtomicU64 = AtomicU64::new(1);
+
+/// One node's database. Share as `Arc<Database>`.
+pub struct Database {
+    /// Distinguishes instances in one process (per-thread own-commit LSN).
+    pub(crate) id: u64,
+    pub(crate) datadir: PathBuf,
+    pub(crate) fsync: bool,
+    pub(crate) wal: Arc<Wal>,
+    pub(crate) commit_lock: Mutex<()>,
+    pub(crate) applied_lsn: AtomicU64,
+    /// Signalled whenever `applied_lsn` advances (waiters: remote_apply, standbys).
+    applied_cv: (Mutex<()>, Condvar),
+    pub(crate) heap: Heap,
+    pub(crate) catalog: RwLock<CatalogHistory>,
+    pub(crate) locks: LockManager,
+    pub(crate) snapshots: SnapshotRegistry,
+    pub(crate) sequences: Sequences,
+    pub(crate) next_xid: AtomicU32,
+    pub(crate) next_oid: AtomicU32,
+    pub(crate) next_rowid: AtomicU64,
+    pub(crate) control: Mutex<ControlFile>,
+    pub(crate) checkpoint_lock: Mutex<()>,
+    pub(crate) retention_floor: RwLock<Option<RetentionFloor>>,
+    /// Sequences created or altered by still-open transactions, so `nextval(oid)`
+    /// works inside the creating transaction (CREATE TABLE ... serial; INSERT).
+    pub(crate) pending_sequences: Mutex<HashMap<Oid, Arc<SequenceDef>>>,
+    deadlock_timeout_ms: AtomicU64,
+}
+
+impl Database {
+    pub(crate) fn assemble(
+        datadir: PathBuf,
+        fsync: bool,
+        wal: Arc<Wal>,
+        control: ControlFile,
+        state: Loaded,
+    ) -> Database {
+        let Loaded {
+            catalog,
+            heap,
+            sequences,
+            applied,
+        } = state;
+        Database {
+            id: NEXT_DB_ID.fetch_add(1, Ordering::Relaxed),
+            datadir,
+            fsync,
+            wal,
+            commit_lock: Mutex::new(()),
+            applied_lsn: AtomicU64::new(applied.0),
+            applied_cv: (Mutex::new(()), Condvar::new()),
+            heap,
+            catalog: RwLock::new(CatalogHistory::new(Arc::new(catalog))),
+            locks: LockManager::default(),
+            snapshots: SnapshotRegistry::default(),
+            sequences,
+            next_xid: AtomicU32::new(control.next_xid.0),
+            next_oid: AtomicU32::new(control.next_oid.0),
+            next_rowid: AtomicU64::new(control.next_rowid),
+            control: Mutex::new(control),
+            checkpoint_lock: Mutex::new(()),
+            retention_floor: RwLock::new(None),
+            pending_sequences: Mutex::new(HashMap::new()),
+            deadlock_timeout_ms: AtomicU64::new(1000),
+        }
+    }
+
+    pub(crate) fn allocate_xid(&self) -> Xid {
+        Xid(self.next_xid.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub(crate) fn allocate_oid(&self) -> Oid {
+        Oid(self.next_oid.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub(crate) fn allocate_rowid(&self) -> u64 {
+        self.next_rowid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Keeps a counter above a value seen in recovered WAL.
+    pub(crate) fn bump_ids(&self, xid: Option<Xid>, oid: Option<Oid>, rowid: Option<u64>) {
+        if let Some(x) = xid {
+            self.next_xid
+                .fetch_max(x.0.saturating_add(1), Ordering::Relaxed);
+        }
+        if let Some(o) = oid {
+            self.next_oid
+                .fetch_max(o.0.saturating_add(1), Ordering::Relaxed);
+        }
+        if let Some(r) = rowid {
+            self.next_rowid
+                .fetch_max(r.saturating_add(1), Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn deadlock_timeout(&self) -> Duration {
+        Duration::from_millis(self.deadlock_timeout_ms.load(Ordering::Relaxed))
+    }
+
+    /// The `deadlock_timeout` setting (default 1s).
+    pub fn set_deadlock_timeout(&self, d: Duration) {
+        self.deadlock_timeout_ms
+            .store(d.as_millis().max(1) as u64, Ordering::Relaxed);
+    }
+
+    /// Installs the WAL retention hook consulted by checkpoints (replication slots,
+    /// `wal_keep_size`).
+    pub fn set_retention_floor(&self, f: RetentionFloor) {
+        *self.retention_floor.write() = Some(f);
+    }
+
+    /// End of the last COMMIT applied to the heap (every commit up to here is
+    /// visible to a snapshot at this LSN once durable).
+    pub fn applied_lsn(&self) -> Lsn {
+        Lsn(self.applied_lsn.load(Ordering::Acquire))
+    }
+
+    /// The catalog as of `lsn` (logical decoding: definitions as of a change).
+    pub fn catalog_at(&self, lsn: Lsn) -> Arc<Catalog> {
+        self.catalog.read().at(lsn)
+    }
+
+    /// LSNs at which committed DDL changed the catalog.
+    pub fn catalog_change_lsns(&self) -> Vec<Lsn> {
+        self.catalog.read().change_lsns()
+    }
+
+    /// The oldest snapshot any transaction still reads at.
+    pub fn oldest_snapshot(&self) -> Option<Lsn> {
+        self.snapshots.oldest()
+    }
+
+    /// Heap statistics of a table: (keys in the map, dead versions not yet pruned),
+    /// for `pg_stat_user_tables.n_dead_tup` and tests.
+    pub fn table_stats(&self, table: Oid) -> Option<(usize, usize)> {
+        let t = self.heap.table(table)?;
+        let t = t.read();
+        Some((t.key_count(), t.dead_versions()))
+    }
+
+    /// Number of row/DDL locks held right now (monitoring, tests).
+    pub fn locks_held(&self) -> usize {
+        self.locks.held_count()
+    }
+
+    /// Sequence counter: (last_value, is_called, log_cnt) for `SELECT * FROM seq`.
+    pub fn sequence_state(&self, seq: Oid) -> Option<(i64, bool, i64)> {
+        self.sequences
+            .state(seq)
+            .map(|s| (s.last_value, s.is_called, s.log_cnt))
+    }
+
+    /// Appends a commit's records and applies its changes, in LSN order.
+    pub(crate) fn commit_changes(
+        &self,
+        changes: &[Change],
+        records: &[Record],
+        new_catalog: Option<Arc<Catalog>>,
+    ) -> PgResult<Lsn> {
+        let _commit = self.commit_lock.lock();
+        let (_, end) = self.wal.append(records)?;
+        self.apply_committed(changes, end, new_catalog);
+        Ok(end)
+    }
+
+    /// Applies a committed transaction's changes stamped `end` (commit path and
+    /// recovery; the caller serializes).
+    pub(crate) fn apply_committed(
+        &self,
+        changes: &[Change],
+        end: Lsn,
+        new_catalog: Option<Arc<Catalog>>,
+    ) {
+        let horizon = self.snapshots.horizon(self);
+        let cat = new_catalog
+            .clone()
+            .unwrap_or_else(|| self.catalog.read().latest().clone());
+        for change in changes {
+            self.heap.apply_change(change, end, &cat, horizon);
+            if let Change::Catalog(op) = change {
+                match op {
+                    CatalogOp::PutSequence(def) if self.sequences.state(def.oid).is_none() => {
+                        self.sequences.reset(def)
+                    }
+                    CatalogOp::DropSequence(oid) => self.sequences.remove(*oid),
+                    _ => {}
+                }
+            }
+        }
+        if let Some(c) = new_catalog {
+            self.catalog.write().install(end, c);
+        }
+        self.applied_lsn.store(end.0, Ordering::Release);
+        let _g = self.applied_cv.0.lock();
+        self.applied_cv.1.notify_all();
+    }
+
+    /// Waits until `applied_lsn() > after` or `timeout` passes; returns it.
+    /// Commits advance it in LSN order (the commit order of the node).
+    pub fn wait_for_applied(&self, after: Lsn, timeout: Duration) -> Lsn {
+        let deadline = Instant::now() + timeout;
+        let mut g = self.applied_cv.0.lock();
+        loop {
+            let now = self.applied_lsn();
+            if now > after || Instant::now() >= deadline {
+                return now;
+            }
+            self.applied_cv.1.wait_until(&mut g, deadline);
+        }
+    }
+
+    fn append_sequence(&self, rec: &record::SequenceRecord) -> PgResult<()> {
+        self.wal.append(&[record::sequence_record(rec)]).map(|_| ())
+    }
+
+    /// nextval of a sequence given its definition.
+    pub fn nextval_def(&self, def: &SequenceDef) -> PgResult<i64> {
+        if let Some(v) = self.sequences.nextval_fast(def)? {
+            return Ok(v);
+        }
+        let _commit = self.commit_lock.lock();
+        self.sequences
+            .nextval_logged(def, |rec| self.append_sequence(rec))
+    }
+
+    /// setval of a sequence given its definition.
+    pub fn setval_def(&self, def: &SequenceDef, value: i64, is_called: bool) -> PgResult<i64> {
+        let _commit = self.commit_lock.lock();
+        self.sequences
+            .setval(def, value, is_called, |rec| self.append_sequence(rec))
+    }
+
+    pub(crate) fn committed_sequence(&self, seq: Oid) -> PgResult<Arc<SequenceDef>> {
+        if let Some(def) = self.catalog().sequences.get(&seq) {
+            return Ok(def.clone());
+        }
+        self.pending_sequences
+            .lock()
+            .get(&seq)
+            .cloned()
+            .ok_or_else(|| {
+                PgError::new(
+                    SqlState::UNDEFINED_TABLE,
+                    format!("relation with OID {seq} does not exist"),
+                )
+            })
+    }
+}

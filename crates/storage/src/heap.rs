@@ -1,0 +1,485 @@
+//! The in-memory MVCC heap: per table an ordered map from [`RowKey`] to the row's
+//! version chain.
+//!
+//! ```text
+//!  key ──► [ v1 created=0/1A0 deleted=0/2F8 ] [ v2 created=0/2F8 deleted=- ]
+//!            └ visible to snapshots in [0/1A0, 0/2F8)   └ visible from 0/2F8 on
+//! ```
+//! A version is stamped with the end LSN of the COMMIT record that created it and of
+//! the one that deleted it (`Lsn::INVALID` = not deleted; rows loaded from a
+//! checkpoint are created at `Lsn::INVALID`, i.e. frozen). A snapshot is an LSN `S`;
+//! a version is visible when `created <= S` and it was not deleted at or before `S`.
+//! Versions of one key never overlap in time, so at most one is visible.
+//!
+//! Only the commit path changes the heap, under the database's commit mutex and in
+//! LSN order (`apply_change`); readers take a table's read lock briefly and copy
+//! out `Arc`ed rows in batches, so a slow client never blocks commits.
+//! Garbage: a version deleted at or before the oldest live snapshot (the horizon) is
+//! pruned when its key is written again, and by a sweep at checkpoint.
+//! PostgreSQL counterparts: `heapam.c`, `heapam_visibility.c`, `pruneheap.c`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use tandem_types::{Lsn, Oid, Value};
+
+use crate::catalog::CatalogOp;
+use crate::keycode::encode_key;
+use crate::record::Change;
+use crate::{Catalog, RowKey};
+
+pub type Row = Arc<[Value]>;
+
+#[derive(Clone, Debug)]
+pub struct Version {
+    pub row: Row,
+    pub created: Lsn,
+    /// `Lsn::INVALID` while live.
+    pub deleted: Lsn,
+}
+
+impl Version {
+    fn live(&self) -> bool {
+        !self.deleted.is_valid()
+    }
+    fn visible_at(&self, snapshot: Lsn) -> bool {
+        self.created <= snapshot && (self.live() || self.deleted > snapshot)
+    }
+}
+
+/// One table's rows.
+#[derive(Default)]
+pub struct TableHeap {
+    rows: BTreeMap<RowKey, Vec<Version>>,
+    /// Versions deleted but not yet pruned.
+    dead: usize,
+    /// Set when DROP TABLE committed; older snapshots still read the rows until a
+    /// sweep removes the table.
+    dropped_at: Option<Lsn>,
+}
+
+impl TableHeap {
+    fn hidden_at(&self, snapshot: Lsn) -> bool {
+        self.dropped_at.is_some_and(|d| d <= snapshot)
+    }
+
+    /// The version of `key` visible at `snapshot`.
+    pub fn get(&self, key: &RowKey, snapshot: Lsn) -> Option<Row> {
+        if self.hidden_at(snapshot) {
+            return None;
+        }
+        let chain = self.rows.get(key)?;
+        let v = chain.iter().rev().find(|v| v.created <= snapshot)?;
+        v.visible_at(snapshot).then(|| v.row.clone())
+    }
+
+    /// The latest committed version of `key` if it is live (whatever any snapshot says).
+    pub fn latest(&self, key: &RowKey) -> Option<&Version> {
+        if self.dropped_at.is_some() {
+            return None;
+        }
+        self.rows.get(key)?.last().filter(|v| v.live())
+    }
+
+    /// Copies up to `limit` rows visible at `snapshot` with keys after `from` into
+    /// `out`; returns true when there may be more.
+    pub fn visible_batch(
+        &self,
+        from: Bound<&RowKey>,
+        snapshot: Lsn,
+        limit: usize,
+        out: &mut Vec<(RowKey, Row)>,
+    ) -> bool {
+        if self.hidden_at(snapshot) {
+            return false;
+        }
+        for (key, chain) in self.rows.range::<RowKey, _>((from, Bound::Unbounded)) {
+            if out.len() >= limit {
+                return true;
+            }
+            if let Some(v) = chain.iter().rev().find(|v| v.created <= snapshot) {
+                if v.visible_at(snapshot) {
+                    out.push((key.clone(), v.row.clone()));
+                }
+            }
+        }
+        false
+    }
+
+    /// Number of keys (live or not) in the map.
+    pub fn key_count(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn dead_versions(&self) -> usize {
+        self.dead
+    }
+
+    fn prune_key(&mut self, key: &RowKey, horizon: Lsn) {
+        if let Some(chain) = self.rows.get_mut(key) {
+            let before = chain.len();
+            chain.retain(|v| v.live() || v.deleted > horizon);
+            self.dead -= before - chain.len();
+            if chain.is_empty() {
+                self.rows.remove(key);
+            }
+        }
+    }
+
+    fn insert(&mut self, key: RowKey, row: Row, commit: Lsn, horizon: Lsn) {
+        self.prune_key(&key, horizon);
+        // A live version here would be a uniqueness bug upstream; end it rather
+        // than keep two live versions of one key.
+        self.delete(&key, commit);
+        self.rows.entry(key).or_default().push(Version {
+            row,
+            created: commit,
+            deleted: Lsn::INVALID,
+        });
+    }
+
+    fn delete(&mut self, key: &RowKey, commit: Lsn) {
+        let Some(chain) = self.rows.get_mut(key) else {
+            return;
+        };
+        let Some(last) = chain.last_mut().filter(|v| v.live()) else {
+            return;
+        };
+        if last.created == commit {
+            // Created and deleted by the same transaction: nobody ever sees it.
+            chain.pop();
+            if chain.is_empty() {
+                self.rows.remove(key);
+            }
+        } else {
+            last.deleted = commit;
+            self.dead += 1;
+        }
+    }
+
+    fn truncate(&mut self, commit: Lsn) {
+        let keys: Vec<RowKey> = self
+            .rows
+            .iter()
+            .filter(|(_, c)| c.last().is_some_and(|v| v.live()))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in keys {
+            self.delete(&k, commit);
+        }
+    }
+
+    /// Re-keys the table by primary key columns (ALTER TABLE ADD PRIMARY KEY): keeps
+    /// the latest live version of each row. Rows too short for the key are padded
+    /// with the table's missing values first.
+    fn rekey(&mut self, table: Oid, pk: &[usize], cat: &Catalog) {
+        let old = std::mem::take(&mut self.rows);
+        self.dead = 0;
+        for (_, chain) in old {
+            let Some(v) = chain.into_iter().last().filter(|v| v.live()) else {
+                continue;
+            };
+            let row: Row = match cat.pad_row(table, &v.row) {
+                Some(padded) => padded.into(),
+                None => v.row.clone(),
+            };
+            let key_vals: Vec<Value> = pk
+                .iter()
+                .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
+                .collect();
+            self.rows.insert(
+                encode_key(&key_vals),
+                vec![Version {
+                    row,
+                    created: v.created,
+                    deleted: Lsn::INVALID,
+                }],
+            );
+        }
+    }
+
+    /// Removes every version invisible to all snapshots at or after `horizon`.
+    pub fn sweep(&mut self, horizon: Lsn) {
+        if self.dead == 0 {
+            return;
+        }
+        let mut dead = 0;
+        self.rows.retain(|_, chain| {
+            chain.retain(|v| v.live() || v.deleted > horizon);
+            dead += chain.iter().filter(|v| !v.live()).count();
+            !chain.is_empty()
+        });
+        self.dead = dead;
+    }
+
+    /// Loads one row from a checkpoint (frozen).
+    pub fn load(&mut self, key: RowKey, row: Row) {
+        self.rows.insert(
+            key,
+            vec![Version {
+                row,
+                created: Lsn::INVALID,
+                deleted: Lsn::INVALID,
+            }],
+        );
+    }
+}
+
+/// All tables' heaps.
+#[derive(Default)]
+pub struct Heap {
+    tables: RwLock<HashMap<Oid, Arc<RwLock<TableHeap>>>>,
+}
+
+impl Heap {
+    pub fn table(&self, oid: Oid) -> Option<Arc<RwLock<TableHeap>>> {
+        self.tables.read().get(&oid).cloned()
+    }
+
+    fn table_or_create(&self, oid: Oid) -> Arc<RwLock<TableHeap>> {
+        if let Some(t) = self.table(oid) {
+            return t;
+        }
+        self.tables.write().entry(oid).or_default().clone()
+    }
+
+    pub fn table_oids(&self) -> Vec<Oid> {
+        let mut v: Vec<Oid> = self.tables.read().keys().copied().collect();
+        v.sort();
+        v
+    }
+
+    /// Applies one committed change with commit stamp `commit`. `cat` is the catalog
+    /// as the committing transaction left it; `horizon` the oldest live snapshot.
+    /// Called only under the commit mutex (or single-threaded recovery).
+    pub fn apply_change(&self, change: &Change, commit: Lsn, cat: &Catalog, horizon: Lsn) {
+        match change {
+            Change::Insert { table, key, row } => {
+                self.table_or_create(*table).write().insert(
+                    key.clone(),
+                    row.clone(),
+                    commit,
+                    horizon,
+                );
+            }
+            Change::Update {
+                table,
+                old_key,
+                key,
+                row,
+                ..
+            } => {
+                let t = self.table_or_create(*table);
+                let mut t = t.write();
+                if old_key != key {
+                    t.delete(old_key, commit);
+                }
+                t.insert(key.clone(), row.clone(), commit, horizon);
+            }
+            Change::Delete { table, key, .. } => {
+                if let Some(t) = self.table(*table) {
+                    let mut t = t.write();
+                    t.delete(key, commit);
+                    t.prune_key(key, horizon);
+                }
+            }
+            Change::Truncate { tables } => {
+                for oid in tables {
+                    if let Some(t) = self.table(*oid) {
+                        t.write().truncate(commit);
+                    }
+                }
+            }
+            Change::Catalog(op) => match op {
+                CatalogOp::PutTable { def, .. } => {
+                    self.table_or_create(def.oid);
+                }
+                CatalogOp::DropTable(oid) => {
+                    if let Some(t) = self.table(*oid) {
+                        t.write().dropped_at = Some(commit);
+                    }
+                }
+                CatalogOp::AddPrimaryKey { table, pk } => {
+                    self.table_or_create(*table)
+                        .write()
+                        .rekey(*table, &pk.columns, cat);
+                }
+                _ => {}
+            },
+        }
+    }
+
+    /// Prunes dead versions and forgets dropped tables no snapshot can read.
+    pub fn sweep(&self, horizon: Lsn) {
+        let mut gone = Vec::new();
+        for oid in self.table_oids() {
+            if let Some(t) = self.table(oid) {
+                let mut t = t.write();
+                if t.dropped_at.is_some_and(|d| d <= horizon) {
+                    gone.push(oid);
+                } else {
+                    t.sweep(horizon);
+                }
+            }
+        }
+        if !gone.is_empty() {
+            let mut tables = self.tables.write();
+            for oid in gone {
+                tables.remove(&oid);
+            }
+        }
+    }
+
+    /// Installs a table loaded from a checkpoint.
+    pub fn install(&self, oid: Oid, table: TableHeap) {
+        self.tables
+            .write()
+            .insert(oid, Arc::new(RwLock::new(table)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::OldTuple;
+
+    fn row(v: i32) -> Row {
+        vec![Value::Int4(v)].into()
+    }
+    fn k(b: u8) -> RowKey {
+        RowKey(vec![b])
+    }
+    const T: Oid = Oid(16384);
+
+    #[test]
+    fn versions_are_visible_between_their_commit_stamps() {
+        let heap = Heap::default();
+        let cat = Catalog::default();
+        heap.apply_change(
+            &Change::Insert {
+                table: T,
+                key: k(1),
+                row: row(1),
+            },
+            Lsn(100),
+            &cat,
+            Lsn(0),
+        );
+        heap.apply_change(
+            &Change::Update {
+                table: T,
+                old_key: k(1),
+                key: k(1),
+                row: row(2),
+                old: OldTuple::None,
+            },
+            Lsn(200),
+            &cat,
+            Lsn(0),
+        );
+        heap.apply_change(
+            &Change::Delete {
+                table: T,
+                key: k(1),
+                old: OldTuple::None,
+            },
+            Lsn(300),
+            &cat,
+            Lsn(0),
+        );
+        let t = heap.table(T).unwrap();
+        let t = t.read();
+        assert_eq!(t.get(&k(1), Lsn(99)), None);
+        assert_eq!(t.get(&k(1), Lsn(100)), Some(row(1)));
+        assert_eq!(t.get(&k(1), Lsn(199)), Some(row(1)));
+        assert_eq!(t.get(&k(1), Lsn(200)), Some(row(2)));
+        assert_eq!(t.get(&k(1), Lsn(300)), None);
+        assert!(t.latest(&k(1)).is_none());
+        assert_eq!(t.dead_versions(), 2);
+    }
+
+    #[test]
+    fn pruning_keeps_what_the_horizon_can_see() {
+        let heap = Heap::default();
+        let cat = Catalog::default();
+        for (i, lsn) in [100u64, 200, 300, 400].iter().enumerate() {
+            heap.apply_change(
+                &Change::Update {
+                    table: T,
+                    old_key: k(1),
+                    key: k(1),
+                    row: row(i as i32),
+                    old: OldTuple::None,
+                },
+                Lsn(*lsn),
+                &cat,
+                Lsn(250),
+            );
+        }
+        let t = heap.table(T).unwrap();
+        // v0 (deleted at 200) is gone; v1 (deleted at 300 > horizon 250) stays.
+        assert_eq!(t.read().get(&k(1), Lsn(150)), None);
+        assert_eq!(t.read().get(&k(1), Lsn(250)), Some(row(1)));
+        heap.sweep(Lsn(1000));
+        assert_eq!(t.read().dead_versions(), 0);
+        assert_eq!(t.read().get(&k(1), Lsn(1000)), Some(row(3)));
+    }
+
+    #[test]
+    fn same_transaction_insert_then_delete_leaves_nothing() {
+        let heap = Heap::default();
+        let cat = Catalog::default();
+        heap.apply_change(
+            &Change::Insert {
+                table: T,
+                key: k(1),
+                row: row(1),
+            },
+            Lsn(100),
+            &cat,
+            Lsn(0),
+        );
+        heap.apply_change(
+            &Change::Delete {
+                table: T,
+                key: k(1),
+                old: OldTuple::None,
+            },
+            Lsn(100),
+            &cat,
+            Lsn(0),
+        );
+        assert_eq!(heap.table(T).unwrap().read().key_count(), 0);
+    }
+
+    #[test]
+    fn batches_resume_after_the_last_key() {
+        let heap = Heap::default();
+        let cat = Catalog::default();
+        for b in 0..10u8 {
+            heap.apply_change(
+                &Change::Insert {
+                    table: T,
+                    key: k(b),
+                    row: row(b as i32),
+                },
+                Lsn(100),
+                &cat,
+                Lsn(0),
+            );
+        }
+        let t = heap.table(T).unwrap();
+        let mut out = Vec::new();
+        assert!(t
+            .read()
+            .visible_batch(Bound::Unbounded, Lsn(100), 4, &mut out));
+        let last = out[3].0.clone();
+        assert!(!t
+            .read()
+            .visible_batch(Bound::Excluded(&last), Lsn(100), 100, &mut out));
+        assert_eq!(out.len(), 10);
+        assert!(out.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+}

@@ -1,0 +1,834 @@
+//! A transaction: snapshot, private write set, row locks, DDL, commit.
+//!
+//! Reads merge the private write set over the heap as of the snapshot. Writes go
+//! to the write set only: `overlay` (per table, key -> new row or deletion) is what
+//! this transaction's reads see, `ops` is the list of changes in statement order
+//! that commit logs to WAL and applies to the heap.
+//!
+//! Row locks (see `locks.rs`): inserting a primary key and `lock_row` before
+//! UPDATE/DELETE take the row's lock, waiting for another writer to finish, then
+//! look at the latest committed version (PostgreSQL's EvalPlanQual):
+//! - unchanged since the snapshot: go ahead;
+//! - READ COMMITTED: a newer version is returned for the caller to re-check
+//!   (`LockResult::Updated`), a deletion makes the caller skip the row;
+//! - REPEATABLE READ / SERIALIZABLE: `40001 could not serialize access ...`.
+//!
+//! Tables created, truncated or re-keyed by this transaction are "shadowed": its
+//! reads ignore the heap for them and need no row locks (nobody else can see the
+//! new contents before commit). DDL takes the global DDL lock (held to the end) and
+//! changes a private copy of the latest catalog. PostgreSQL counterparts: `xact.c`,
+//! `heapam.c` (heap_update/heap_lock_tuple), `nodeModifyTable.c` (EPQ).
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Value, Xid};
+
+use crate::catalog::{apply_op, CatalogOp, DatabaseDef};
+use crate::display::values_text;
+use crate::heap::Row;
+use crate::keycode::{encode_key, rowid_key};
+use crate::locks::{LockTag, WaitOptions};
+use crate::record::{self, Change, CommitOrigin, CommitRecord, OldTuple};
+use crate::{
+    Catalog, Database, IsolationLevel, LockResult, PrimaryKey, ReplicaIdentity, RoleDef, RowKey,
+    SequenceDef, TableDef,
+};
+
+/// Rows copied out of the heap per read-lock acquisition during a scan.
+const SCAN_BATCH: usize = 256;
+
+/// The xid PostgreSQL's first user transaction gets in a fresh cluster is in the
+/// 700s; we start here so outputs look familiar.
+pub const FIRST_XID: u32 = 740;
+
+#[derive(Clone, Default)]
+struct TableOverlay {
+    /// Ignore the heap (created, truncated or re-keyed by this transaction).
+    shadow: bool,
+    rows: BTreeMap<RowKey, Option<Row>>,
+}
+
+/// A point to roll back to inside a transaction (SAVEPOINT). Rolling back undoes
+/// the writes and DDL made after it; row locks taken since stay held until the
+/// transaction ends, and `nextval` calls are never undone (as in PostgreSQL).
+pub struct Savepoint {
+    ops_len: usize,
+    overlay: HashMap<Oid, TableOverlay>,
+    ddl_catalog: Option<Arc<Catalog>>,
+}
+
+/// A transaction. Dropping it without `commit` rolls it back.
+pub struct Transaction {
+    db: Arc<Database>,
+    isolation: IsolationLevel,
+    read_only: bool,
+    xid: Option<Xid>,
+    snapshot: Lsn,
+    snapshot_id: u64,
+    /// RR/SERIALIZABLE: the first statement has taken the transaction snapshot.
+    snapshot_fixed: bool,
+    /// Catalog as of the snapshot (when this transaction did no DDL).
+    snapshot_catalog: Arc<Catalog>,
+    /// Private catalog of a DDL transaction.
+    ddl_catalog: Option<Arc<Catalog>>,
+    overlay: HashMap<Oid, TableOverlay>,
+    ops: Vec<Change>,
+    cancel: Option<Arc<AtomicBool>>,
+    pid: i32,
+    origin: Option<CommitOrigin>,
+    /// Sequences this transaction registered in `Database::pending_sequences`.
+    pending_sequences: Vec<Oid>,
+    finished: bool,
+}
+
+/// Microseconds since 2000-01-01 UTC (PostgreSQL's TimestampTz epoch).
+pub fn now_pg_micros() -> i64 {
+    let unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    unix.as_micros() as i64 - 946_684_800_000_000
+}
+
+fn read_only_error(what: &str) -> PgError {
+    PgError::new(
+        SqlState::READ_ONLY_SQL_TRANSACTION,
+        format!("cannot execute {what} in a read-only transaction"),
+    )
+}
+
+fn no_table(oid: Oid) -> PgError {
+    PgError::new(
+        SqlState::UNDEFINED_TABLE,
+        format!("relation with OID {oid} does not exist"),
+    )
+}
+
+fn concurrent(what: &str) -> PgError {
+    PgError::new(
+        SqlState::T_R_SERIALIZATION_FAILURE,
+        format!("could not serialize access due to concurrent {what}"),
+    )
+}
+
+fn key_columns(def: &TableDef, pk: &PrimaryKey) -> String {
+    pk.columns
+        .iter()
+        .map(|&c| def.columns.get(c).map_or("?", |col| col.name.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn key_values(pk: &PrimaryKey, row: &[Value]) -> Vec<Value> {
+    pk.columns
+        .iter()
+        .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
+        .collect()
+}
+
+fn duplicate_key(def: &TableDef, pk: &PrimaryKey, row: &[Value]) -> PgError {
+    PgError::new(
+        SqlState::UNIQUE_VIOLATION,
+        format!(
+            "duplicate key value violates unique constraint \"{}\"",
+            pk.name
+        ),
+    )
+    .with_detail(format!(
+        "Key ({})=({}) already exists.",
+        key_columns(def, pk),
+        values_text(&key_values(pk, row))
+    ))
+}
+
+impl Transaction {
+    pub(crate) fn new(
+        db: Arc<Database>,
+        isolation: IsolationLevel,
+        read_only: bool,
+    ) -> Transaction {
+        let (snapshot_id, snapshot) = db.snapshots.take(&db, None);
+        let snapshot_catalog = db.catalog_at(snapshot);
+        Transaction {
+            db,
+            isolation,
+            read_only,
+            xid: None,
+            snapshot,
+            snapshot_id,
+            snapshot_fixed: false,
+            snapshot_catalog,
+            ddl_catalog: None,
+            overlay: HashMap::new(),
+            ops: Vec::new(),
+            cancel: None,
+            pid: std::process::id() as i32,
+            origin: None,
+            pending_sequences: Vec::new(),
+            finished: false,
+        }
+    }
+
+    pub fn xid(&self) -> Option<Xid> {
+        self.xid
+    }
+
+    pub fn assign_xid(&mut self) -> Xid {
+        match self.xid {
+            Some(x) => x,
+            None => {
+                let x = self.db.allocate_xid();
+                self.xid = Some(x);
+                x
+            }
+        }
+    }
+
+    pub fn isolation(&self) -> IsolationLevel {
+        self.isolation
+    }
+
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    pub fn set_cancel_flag(&mut self, flag: Arc<AtomicBool>) {
+        self.cancel = Some(flag);
+    }
+
+    /// The backend pid named in deadlock reports (defaults to the process id).
+    pub fn set_pid(&mut self, pid: i32) {
+        self.pid = pid;
+    }
+
+    /// Replication origin recorded in the COMMIT record (subscription apply).
+    pub fn set_origin(&mut self, origin: Option<CommitOrigin>) {
+        self.origin = origin;
+    }
+
+    /// Starts a statement: READ COMMITTED takes a fresh snapshot; REPEATABLE READ
+    /// takes its one snapshot at its first statement, as PostgreSQL does.
+    pub fn start_statement(&mut self) {
+        if self.isolation == IsolationLevel::ReadCommitted || !self.snapshot_fixed {
+            let (_, lsn) = self.db.snapshots.take(&self.db, Some(self.snapshot_id));
+            self.snapshot = lsn;
+            self.snapshot_catalog = self.db.catalog_at(lsn);
+            self.snapshot_fixed = true;
+        }
+    }
+
+    pub fn snapshot_lsn(&self) -> Lsn {
+        self.snapshot
+    }
+
+    /// Has this transaction written anything (rows or catalog)?
+    pub fn has_writes(&self) -> bool {
+        !self.ops.is_empty()
+    }
+
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.ddl_catalog
+            .clone()
+            .unwrap_or_else(|| self.snapshot_catalog.clone())
+    }
+
+    fn cat(&self) -> &Catalog {
+        self.ddl_catalog
+            .as_deref()
+            .unwrap_or(&self.snapshot_catalog)
+    }
+
+    fn table_def(&self, table: Oid) -> PgResult<Arc<TableDef>> {
+        self.cat()
+            .tables
+            .get(&table)
+            .cloned()
+            .ok_or_else(|| no_table(table))
+    }
+
+    fn wait_options(&self) -> WaitOptions<'_> {
+        WaitOptions {
+            pid: self.pid,
+            cancel: self.cancel.as_deref(),
+            deadlock_timeout: self.db.deadlock_timeout(),
+        }
+    }
+
+    fn check_cancel(&self) -> PgResult<()> {
+        if self
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            return Err(crate::locks::canceled());
+        }
+        Ok(())
+    }
+
+    fn pad(&self, table: Oid, row: &Row) -> Row {
+        match self.cat().pad_row(table, row) {
+            Some(p) => p.into(),
+            None => row.clone(),
+        }
+    }
+
+    fn shadowed(&self, table: Oid) -> bool {
+        self.overlay.get(&table).is_some_and(|o| o.shadow)
+    }
+
+    /// The row at `key` as this transaction sees it (unpadded).
+    fn visible(&self, table: Oid, key: &RowKey) -> Option<Row> {
+        if let Some(o) = self.overlay.get(&table) {
+            if let Some(entry) = o.rows.get(key) {
+                return entry.clone();
+            }
+            if o.shadow {
+                return None;
+            }
+        }
+        let t = self.db.heap.table(table)?;
+        let row = t.read().get(key, self.snapshot);
+        row
+    }
+
+    // ---- reads ----
+
+    /// Visits every visible row in key order; the visitor returns `Ok(false)` to stop.
+    pub fn scan(
+        &self,
+        table: Oid,
+        visit: &mut dyn FnMut(&RowKey, &[Value]) -> PgResult<bool>,
+    ) -> PgResult<()> {
+        let overlay = self.overlay.get(&table);
+        let heap = if self.shadowed(table) {
+            None
+        } else {
+            self.db.heap.table(table)
+        };
+        let mut lower: Bound<RowKey> = Bound::Unbounded;
+        loop {
+            self.check_cancel()?;
+            let mut batch = Vec::new();
+            let more = match &heap {
+                Some(t) => {
+                    t.read()
+                        .visible_batch(lower.as_ref(), self.snapshot, SCAN_BATCH, &mut batch)
+                }
+                None => false,
+            };
+            let upper = match (more, batch.last()) {
+                (true, Some((k, _))) => Bound::Included(k.clone()),
+                _ => Bound::Unbounded,
+            };
+            let mut mine = overlay.map(|o| o.rows.range((lower.clone(), upper)).peekable());
+            let mut theirs = batch.iter().peekable();
+            loop {
+                let take_mine = match (mine.as_mut().and_then(|m| m.peek()), theirs.peek()) {
+                    (None, None) => break,
+                    (Some(_), None) => true,
+                    (None, Some(_)) => false,
+                    (Some((mk, _)), Some((tk, _))) => *mk <= tk,
+                };
+                let (key, row) = if take_mine {
+                    let Some((mk, entry)) = mine.as_mut().and_then(|m| m.next()) else {
+                        break;
+                    };
+                    if theirs.peek().is_some_and(|(tk, _)| tk == mk) {
+                        theirs.next();
+                    }
+                    match entry {
+                        Some(r) => (mk, r),
+                        None => continue,
+                    }
+                } else {
+                    let Some((tk, r)) = theirs.next() else { break };
+                    (tk, r)
+                };
+                let row = self.pad(table, row);
+                if !visit(key, &row)? {
+                    return Ok(());
+                }
+            }
+            match (more, batch.last()) {
+                (true, Some((k, _))) => lower = Bound::Excluded(k.clone()),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Point lookup by primary key values (in key-column order).
+    pub fn get_by_pk(&self, table: Oid, pk: &[Value]) -> PgResult<Option<(RowKey, Vec<Value>)>> {
+        let key = encode_key(pk);
+        Ok(self.visible(table, &key).map(|r| {
+            let r = self.pad(table, &r);
+            (key, r.to_vec())
+        }))
+    }
+
+    /// Point lookup by RowKey.
+    pub fn get(&self, table: Oid, key: &RowKey) -> Option<Vec<Value>> {
+        self.visible(table, key)
+            .map(|r| self.pad(table, &r).to_vec())
+    }
+
+    pub fn encode_key(&self, table: Oid, pk: &[Value]) -> PgResult<RowKey> {
+        let _ = table;
+        Ok(encode_key(pk))
+    }
+
+    // ---- writes ----
+
+    /// Pads a short row with NULLs and enforces NOT NULL.
+    fn prepare_row(&self, def: &TableDef, mut row: Vec<Value>) -> PgResult<Row> {
+        if row.len() > def.columns.len() {
+            return Err(PgError::internal(format!(
+                "row has {} values but relation \"{}\" has {} columns",
+                row.len(),
+                def.name,
+                def.columns.len()
+            )));
+        }
+        row.resize(def.columns.len(), Value::Null);
+        for (col, v) in def.columns.iter().zip(&row) {
+            if col.not_null && !col.dropped && v.is_null() {
+                let live = def
+                    .columns
+                    .iter()
+                    .zip(&row)
+                    .filter(|(c, _)| !c.dropped)
+                    .map(|(_, v)| v);
+                return Err(PgError::new(
+                    SqlState::NOT_NULL_VIOLATION,
+                    format!("null value in column \"{}\" of relation \"{}\" violates not-null constraint", col.name, def.name),
+                )
+                .with_detail(format!("Failing row contains ({}).", values_text(live))));
+            }
+        }
+        Ok(row.into())
+    }
+
+    /// Makes sure no other row has `key` (waiting for an in-progress inserter).
+    fn check_unique(
+        &mut self,
+        def: &TableDef,
+        pk: &PrimaryKey,
+        key: &RowKey,
+        row: &[Value],
+    ) -> PgResult<()> {
+        if let Some(o) = self.overlay.get(&def.oid) {
+            match o.rows.get(key) {
+                Some(Some(_)) => return Err(duplicate_key(def, pk, row)),
+                Some(None) => return Ok(()),
+                None if o.shadow => return Ok(()),
+                None => {}
+            }
+        }
+        let xid = self.assign_xid();
+        self.db.locks.acquire(
+            xid,
+            LockTag::Row(def.oid, key.clone()),
+            &self.wait_options(),
+        )?;
+        if let Some(t) = self.db.heap.table(def.oid) {
+            if t.read().latest(key).is_some() {
+                return Err(duplicate_key(def, pk, row));
+            }
+        }
+        Ok(())
+    }
+
+    fn overlay_mut(&mut self, table: Oid) -> &mut TableOverlay {
+        self.overlay.entry(table).or_default()
+    }
+
+    /// Inserts a row (all columns, dropped ones as NULL); enforces the primary key.
+    pub fn insert(&mut self, table: Oid, row: Vec<Value>) -> PgResult<RowKey> {
+        if self.read_only {
+            return Err(read_only_error("INSERT"));
+        }
+        let def = self.table_def(table)?;
+        let row = self.prepare_row(&def, row)?;
+        self.assign_xid();
+        let key = match &def.primary_key {
+            Some(pk) => {
+                let key = encode_key(&key_values(pk, &row));
+                self.check_unique(&def, pk, &key, &row)?;
+                key
+            }
+            None => rowid_key(self.db.allocate_rowid()),
+        };
+        self.overlay_mut(table)
+            .rows
+            .insert(key.clone(), Some(row.clone()));
+        self.ops.push(Change::Insert {
+            table,
+            key: key.clone(),
+            row,
+        });
+        Ok(key)
+    }
+
+    /// Locks a row seen by this statement before UPDATE/DELETE.
+    pub fn lock_row(&mut self, table: Oid, key: &RowKey) -> PgResult<LockResult> {
+        if let Some(o) = self.overlay.get(&table) {
+            match o.rows.get(key) {
+                Some(Some(_)) => return Ok(LockResult::Unchanged),
+                Some(None) => return Ok(LockResult::Deleted),
+                None if o.shadow => return Ok(LockResult::Deleted),
+                None => {}
+            }
+        }
+        let xid = self.assign_xid();
+        self.db
+            .locks
+            .acquire(xid, LockTag::Row(table, key.clone()), &self.wait_options())?;
+        let latest = self
+            .db
+            .heap
+            .table(table)
+            .and_then(|t| t.read().latest(key).map(|v| (v.created, v.row.clone())));
+        let rr = self.isolation != IsolationLevel::ReadCommitted;
+        match latest {
+            None if rr => Err(concurrent("delete")),
+            None => Ok(LockResult::Deleted),
+            Some((created, _)) if created <= self.snapshot => Ok(LockResult::Unchanged),
+            Some(_) if rr => Err(concurrent("update")),
+            Some((_, row)) => Ok(LockResult::Updated(
+                key.clone(),
+                self.pad(table, &row).to_vec(),
+            )),
+        }
+    }
+
+    /// The current row at a key this transaction has locked (or written).
+    fn locked_row(&mut self, table: Oid, key: &RowKey) -> PgResult<Row> {
+        if let Some(o) = self.overlay.get(&table) {
+            match o.rows.get(key) {
+                Some(Some(r)) => return Ok(r.clone()),
+                Some(None) => return Err(concurrent("delete")),
+                None if o.shadow => return Err(concurrent("delete")),
+                None => {}
+            }
+        }
+        let xid = self.assign_xid();
+        self.db
+            .locks
+            .acquire(xid, LockTag::Row(table, key.clone()), &self.wait_options())?;
+        let t = self.db.heap.table(table).ok_or_else(|| no_table(table))?;
+        let row = t.read().latest(key).map(|v| v.row.clone());
+        row.ok_or_else(|| concurrent("delete"))
+    }
+
+    fn old_tuple(&self, def: &TableDef, old: &Row) -> OldTuple {
+        match def.replica_identity {
+            ReplicaIdentity::Full => OldTuple::Full(self.pad(def.oid, old).to_vec()),
+            ReplicaIdentity::Nothing => OldTuple::None,
+            ReplicaIdentity::Default => match &def.primary_key {
+                Some(pk) => {
+                    let mut r = vec![Value::Null; def.columns.len()];
+                    for &c in &pk.columns {
+                        if let (Some(slot), Some(v)) = (r.get_mut(c), old.get(c)) {
+                            *slot = v.clone();
+                        }
+                    }
+                    OldTuple::Key(r)
+                }
+                None => OldTuple::None,
+            },
+        }
+    }
+
+    /// Replaces a locked row (the key changes if primary key columns change).
+    pub fn update(&mut self, table: Oid, key: &RowKey, new_row: Vec<Value>) -> PgResult<RowKey> {
+        if self.read_only {
+            return Err(read_only_error("UPDATE"));
+        }
+        let def = self.table_def(table)?;
+        let row = self.prepare_row(&def, new_row)?;
+        let old_row = self.locked_row(table, key)?;
+        let new_key = match &def.primary_key {
+            Some(pk) => {
+                let nk = encode_key(&key_values(pk, &row));
+                if &nk != key {
+                    self.check_unique(&def, pk, &nk, &row)?;
+                }
+                nk
+            }
+            None => key.clone(),
+        };
+        let old = self.old_tuple(&def, &old_row);
+        let o = self.overlay_mut(table);
+        if &new_key != key {
+            o.rows.insert(key.clone(), None);
+        }
+        o.rows.insert(new_key.clone(), Some(row.clone()));
+        self.ops.push(Change::Update {
+            table,
+            old_key: key.clone(),
+            key: new_key.clone(),
+            row,
+            old,
+        });
+        Ok(new_key)
+    }
+
+    /// Deletes a locked row.
+    pub fn delete(&mut self, table: Oid, key: &RowKey) -> PgResult<()> {
+        if self.read_only {
+            return Err(read_only_error("DELETE"));
+        }
+        let def = self.table_def(table)?;
+        let old_row = self.locked_row(table, key)?;
+        let old = self.old_tuple(&def, &old_row);
+        self.overlay_mut(table).rows.insert(key.clone(), None);
+        self.ops.push(Change::Delete {
+            table,
+            key: key.clone(),
+            old,
+        });
+        Ok(())
+    }
+
+    /// TRUNCATE: this transaction sees the tables empty; at commit every row
+    /// visible then is deleted.
+    pub fn truncate(&mut self, tables: &[Oid]) -> PgResult<()> {
+        if self.read_only {
+            return Err(read_only_error("TRUNCATE TABLE"));
+        }
+        for &t in tables {
+            self.table_def(t)?;
+        }
+        self.assign_xid();
+        for &t in tables {
+            let o = self.overlay_mut(t);
+            o.shadow = true;
+            o.rows.clear();
+        }
+        self.ops.push(Change::Truncate {
+            tables: tables.to_vec(),
+        });
+        Ok(())
+    }
+
+    // ---- DDL ----
+
+    pub fn allocate_oid(&mut self) -> Oid {
+        self.db.allocate_oid()
+    }
+
+    /// Takes the DDL lock (first time) and applies `op` to the private catalog.
+    fn ddl(&mut self, op: CatalogOp) -> PgResult<()> {
+        if self.read_only {
+            return Err(read_only_error("DDL"));
+        }
+        if self.ddl_catalog.is_none() {
+            let xid = self.assign_xid();
+            self.db
+                .locks
+                .acquire(xid, LockTag::Ddl, &self.wait_options())?;
+            self.ddl_catalog = Some(self.db.catalog());
+        }
+        if let Some(cat) = self.ddl_catalog.as_mut() {
+            apply_op(Arc::make_mut(cat), &op);
+        }
+        self.ops.push(Change::Catalog(op));
+        Ok(())
+    }
+
+    /// Creates or replaces a table definition; a new column reads as `fill` in
+    /// existing rows.
+    pub fn put_table(&mut self, def: TableDef, fill: Option<Value>) -> PgResult<()> {
+        let oid = def.oid;
+        let is_new =
+            !self.cat().tables.contains_key(&oid) && !self.db.catalog().tables.contains_key(&oid);
+        self.ddl(CatalogOp::PutTable { def, fill })?;
+        if is_new {
+            self.overlay_mut(oid).shadow = true;
+        }
+        Ok(())
+    }
+
+    /// ALTER TABLE ADD PRIMARY KEY: validates the visible rows, then re-keys.
+    pub fn add_primary_key(&mut self, table: Oid, pk: PrimaryKey) -> PgResult<()> {
+        let def = self.table_def(table)?;
+        let mut rows: BTreeMap<RowKey, Option<Row>> = BTreeMap::new();
+        let mut failure = None;
+        self.scan(table, &mut |_, row| {
+            let vals = key_values(&pk, row);
+            if let Some(i) = vals.iter().position(|v| v.is_null()) {
+                let col = def
+                    .columns
+                    .get(pk.columns[i])
+                    .map_or("?", |c| c.name.as_str());
+                failure = Some(PgError::new(
+                    SqlState::NOT_NULL_VIOLATION,
+                    format!(
+                        "column \"{col}\" of relation \"{}\" contains null values",
+                        def.name
+                    ),
+                ));
+                return Ok(false);
+            }
+            let key = encode_key(&vals);
+            if rows.contains_key(&key) {
+                failure = Some(
+                    PgError::new(
+                        SqlState::UNIQUE_VIOLATION,
+                        format!("could not create unique index \"{}\"", pk.name),
+                    )
+                    .with_detail(format!(
+                        "Key ({})=({}) is duplicated.",
+                        key_columns(&def, &pk),
+                        values_text(&vals)
+                    )),
+                );
+                return Ok(false);
+            }
+            rows.insert(key, Some(row.to_vec().into()));
+            Ok(true)
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        self.ddl(CatalogOp::AddPrimaryKey { table, pk })?;
+        let o = self.overlay_mut(table);
+        o.shadow = true;
+        o.rows = rows;
+        Ok(())
+    }
+
+    pub fn drop_table(&mut self, table: Oid) -> PgResult<()> {
+        self.ddl(CatalogOp::DropTable(table))?;
+        self.overlay.remove(&table);
+        Ok(())
+    }
+
+    pub fn put_role(&mut self, role: RoleDef) -> PgResult<()> {
+        self.ddl(CatalogOp::PutRole(role))
+    }
+    pub fn drop_role(&mut self, role: Oid) -> PgResult<()> {
+        self.ddl(CatalogOp::DropRole(role))
+    }
+    pub fn put_sequence(&mut self, seq: SequenceDef) -> PgResult<()> {
+        let (oid, def) = (seq.oid, Arc::new(seq.clone()));
+        self.ddl(CatalogOp::PutSequence(seq))?;
+        self.db.pending_sequences.lock().insert(oid, def);
+        self.pending_sequences.push(oid);
+        Ok(())
+    }
+    pub fn drop_sequence(&mut self, seq: Oid) -> PgResult<()> {
+        self.ddl(CatalogOp::DropSequence(seq))
+    }
+    pub fn put_database(&mut self, db: DatabaseDef) -> PgResult<()> {
+        self.ddl(CatalogOp::PutDatabase(db))
+    }
+    pub fn drop_database(&mut self, db: Oid) -> PgResult<()> {
+        self.ddl(CatalogOp::DropDatabase(db))
+    }
+
+    /// `nextval()` of a sequence this transaction can see (also one it created).
+    pub fn nextval(&self, seq: Oid) -> PgResult<i64> {
+        let def = self.sequence_def(seq)?;
+        self.db.nextval_def(&def)
+    }
+
+    pub fn setval(&self, seq: Oid, value: i64, is_called: bool) -> PgResult<i64> {
+        let def = self.sequence_def(seq)?;
+        self.db.setval_def(&def, value, is_called)
+    }
+
+    fn sequence_def(&self, seq: Oid) -> PgResult<Arc<SequenceDef>> {
+        self.cat()
+            .sequences
+            .get(&seq)
+            .cloned()
+            .ok_or_else(|| no_table(seq))
+    }
+
+    // ---- savepoints ----
+
+    /// `SAVEPOINT`: remembers the write set as it is now.
+    pub fn savepoint(&self) -> Savepoint {
+        Savepoint {
+            ops_len: self.ops.len(),
+            overlay: self.overlay.clone(),
+            ddl_catalog: self.ddl_catalog.clone(),
+        }
+    }
+
+    /// `ROLLBACK TO SAVEPOINT`: forgets the writes and DDL made since `sp`.
+    pub fn rollback_to(&mut self, sp: &Savepoint) {
+        self.ops.truncate(sp.ops_len);
+        self.overlay = sp.overlay.clone();
+        if self.ddl_catalog.is_some() {
+            // Keep the DDL lock (held to the end), but go back to the catalog then:
+            // the latest committed one if there was no DDL before the savepoint.
+            self.ddl_catalog = Some(sp.ddl_catalog.clone().unwrap_or_else(|| self.db.catalog()));
+        }
+    }
+
+    pub fn database(&self) -> &Arc<Database> {
+        &self.db
+    }
+
+    // ---- end ----
+
+    /// Commits: logs the changes and a COMMIT record, applies them, releases locks.
+    /// Returns the COMMIT record's end LSN (the caller waits for `Wal::flush`), or
+    /// `None` when no xid was assigned.
+    pub fn commit(mut self) -> PgResult<Option<Lsn>> {
+        let Some(xid) = self.xid else {
+            self.finish();
+            return Ok(None);
+        };
+        let mut records: Vec<_> = self
+            .ops
+            .iter()
+            .map(|c| record::change_record(c, xid))
+            .collect();
+        records.push(record::commit_record(
+            &CommitRecord {
+                commit_time: now_pg_micros(),
+                origin: self.origin,
+            },
+            xid,
+        ));
+        let result = self
+            .db
+            .commit_changes(&self.ops, &records, self.ddl_catalog.clone());
+        self.finish();
+        let end = result?;
+        crate::mvcc::note_own_commit(&self.db, end);
+        Ok(Some(end))
+    }
+
+    pub fn rollback(mut self) {
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        if !self.pending_sequences.is_empty() {
+            let mut pending = self.db.pending_sequences.lock();
+            for oid in &self.pending_sequences {
+                pending.remove(oid);
+            }
+        }
+        if let Some(xid) = self.xid {
+            self.db.locks.release_all(xid);
+        }
+        self.db.snapshots.release(self.snapshot_id);
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}

@@ -1,0 +1,712 @@
+//! WAL payloads written by storage: row changes, DDL, commits, sequences,
+//! checkpoints. The WAL crate frames them (length, CRC, kind, xid); this module
+//! defines the kinds (16..=31) and the payload bytes.
+//!
+//! A transaction's records are appended at commit, contiguously, in the order its
+//! statements made the changes, followed by its COMMIT record; rollback writes
+//! nothing. Rows are logged whole so logical decoding needs only WAL plus the table
+//! definition as of the change (see `docs/storage.md` for byte layouts):
+//!
+//! ```text
+//! INSERT    table oid | key | new row
+//! UPDATE    table oid | old key | new key | new row | old tuple
+//! DELETE    table oid | key | old tuple
+//! TRUNCATE  n | table oids
+//! CATALOG   op tag | op body (whole TableDef / RoleDef / SequenceDef / DatabaseDef, or an oid)
+//! COMMIT    commit time (us since 2000-01-01 UTC) | origin? (id, remote lsn, remote time)
+//! SEQUENCE  sequence oid | last_value | is_called         (non-transactional, xid 0)
+//! CHECKPOINT redo | timeline | next xid | next oid | shutdown
+//! ```
+//! An "old tuple" is a tag: 0 none, 1 key (row-shaped, non-key columns NULL: REPLICA
+//! IDENTITY DEFAULT with a primary key), 2 full (REPLICA IDENTITY FULL), then the row.
+//! PostgreSQL counterparts: `heapam_xlog.h` (xl_heap_insert/update/delete),
+//! `xact.h` (xl_xact_commit), `sequence.h` (xl_seq_rec), `pg_control.h` (CheckPoint).
+
+use std::sync::Arc;
+
+use tandem_types::{Lsn, Oid, PgResult, TimeLineId, Value, Xid};
+use tandem_wal::{Record, RecordKind};
+
+use crate::catalog::{CatalogOp, DatabaseDef};
+use crate::codec::{corrupt, Reader, Writer};
+use crate::{
+    Catalog, ColumnDef, PrimaryKey, ReplicaIdentity, RoleDef, RowKey, SequenceDef, TableDef,
+};
+
+/// Record kinds owned by storage.
+pub mod kinds {
+    use tandem_wal::RecordKind;
+    pub const INSERT: RecordKind = 16;
+    pub const UPDATE: RecordKind = 17;
+    pub const DELETE: RecordKind = 18;
+    pub const TRUNCATE: RecordKind = 19;
+    pub const CATALOG: RecordKind = 20;
+    pub const COMMIT: RecordKind = 21;
+    pub const SEQUENCE: RecordKind = 22;
+    pub const CHECKPOINT: RecordKind = 23;
+}
+
+/// The old row image logged with an UPDATE or DELETE.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OldTuple {
+    None,
+    /// Row-shaped; only the primary key columns are set (REPLICA IDENTITY DEFAULT).
+    Key(Vec<Value>),
+    /// The whole old row (REPLICA IDENTITY FULL).
+    Full(Vec<Value>),
+}
+
+/// One change of a transaction, in statement order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    Insert {
+        table: Oid,
+        key: RowKey,
+        row: Arc<[Value]>,
+    },
+    Update {
+        table: Oid,
+        old_key: RowKey,
+        key: RowKey,
+        row: Arc<[Value]>,
+        old: OldTuple,
+    },
+    Delete {
+        table: Oid,
+        key: RowKey,
+        old: OldTuple,
+    },
+    Truncate {
+        tables: Vec<Oid>,
+    },
+    Catalog(CatalogOp),
+}
+
+/// Replication origin of a commit (a subscription's apply worker sets it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommitOrigin {
+    pub origin: u16,
+    pub remote_lsn: Lsn,
+    pub remote_time: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitRecord {
+    /// Microseconds since 2000-01-01 UTC.
+    pub commit_time: i64,
+    pub origin: Option<CommitOrigin>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SequenceRecord {
+    pub seq: Oid,
+    pub last_value: i64,
+    pub is_called: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointRecord {
+    pub redo: Lsn,
+    pub timeline: TimeLineId,
+    pub next_xid: Xid,
+    pub next_oid: Oid,
+    pub shutdown: bool,
+}
+
+/// A decoded storage record.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StorageRecord {
+    Change(Change),
+    Commit(CommitRecord),
+    Sequence(SequenceRecord),
+    Checkpoint(CheckpointRecord),
+}
+
+fn old_tuple(w: &mut Writer, old: &OldTuple) {
+    match old {
+        OldTuple::None => w.u8(0),
+        OldTuple::Key(r) => {
+            w.u8(1);
+            w.values(r);
+        }
+        OldTuple::Full(r) => {
+            w.u8(2);
+            w.values(r);
+        }
+    }
+}
+
+fn read_old_tuple(r: &mut Reader<'_>) -> PgResult<OldTuple> {
+    Ok(match r.u8()? {
+        0 => OldTuple::None,
+        1 => OldTuple::Key(r.values()?),
+        2 => OldTuple::Full(r.values()?),
+        _ => return Err(corrupt("WAL record")),
+    })
+}
+
+/// Encodes a change as a WAL record of transaction `xid`.
+pub fn change_record(change: &Change, xid: Xid) -> Record {
+    let mut w = Writer::new();
+    let kind = match change {
+        Change::Insert { table, key, row } => {
+            w.oid(*table);
+            w.bytes(&key.0);
+            w.values(row);
+            kinds::INSERT
+        }
+        Change::Update {
+            table,
+            old_key,
+            key,
+            row,
+            old,
+        } => {
+            w.oid(*table);
+            w.bytes(&old_key.0);
+            w.bytes(&key.0);
+            w.values(row);
+            old_tuple(&mut w, old);
+            kinds::UPDATE
+        }
+        Change::Delete { table, key, old } => {
+            w.oid(*table);
+            w.bytes(&key.0);
+            old_tuple(&mut w, old);
+            kinds::DELETE
+        }
+        Change::Truncate { tables } => {
+            w.u32(tables.len() as u32);
+            for t in tables {
+                w.oid(*t);
+            }
+            kinds::TRUNCATE
+        }
+        Change::Catalog(op) => {
+            catalog_op(&mut w, op);
+            kinds::CATALOG
+        }
+    };
+    Record {
+        kind,
+        xid,
+        payload: w.buf,
+    }
+}
+
+pub fn commit_record(c: &CommitRecord, xid: Xid) -> Record {
+    let mut w = Writer::new();
+    w.i64(c.commit_time);
+    match &c.origin {
+        Some(o) => {
+            w.u8(1);
+            w.u16(o.origin);
+            w.lsn(o.remote_lsn);
+            w.i64(o.remote_time);
+        }
+        None => w.u8(0),
+    }
+    Record {
+        kind: kinds::COMMIT,
+        xid,
+        payload: w.buf,
+    }
+}
+
+pub fn sequence_record(s: &SequenceRecord) -> Record {
+    let mut w = Writer::new();
+    w.oid(s.seq);
+    w.i64(s.last_value);
+    w.bool(s.is_called);
+    Record {
+        kind: kinds::SEQUENCE,
+        xid: Xid::INVALID,
+        payload: w.buf,
+    }
+}
+
+pub fn checkpoint_record(c: &CheckpointRecord) -> Record {
+    let mut w = Writer::new();
+    w.lsn(c.redo);
+    w.u32(c.timeline.0);
+    w.xid(c.next_xid);
+    w.oid(c.next_oid);
+    w.bool(c.shutdown);
+    Record {
+        kind: kinds::CHECKPOINT,
+        xid: Xid::INVALID,
+        payload: w.buf,
+    }
+}
+
+/// Decodes a record payload; `Ok(None)` for kinds storage does not own.
+pub fn decode(kind: RecordKind, payload: &[u8]) -> PgResult<Option<StorageRecord>> {
+    let mut r = Reader::new(payload, "WAL record");
+    let rec = match kind {
+        kinds::INSERT => StorageRecord::Change(Change::Insert {
+            table: r.oid()?,
+            key: RowKey(r.bytes()?.to_vec()),
+            row: r.values()?.into(),
+        }),
+        kinds::UPDATE => StorageRecord::Change(Change::Update {
+            table: r.oid()?,
+            old_key: RowKey(r.bytes()?.to_vec()),
+            key: RowKey(r.bytes()?.to_vec()),
+            row: r.values()?.into(),
+            old: read_old_tuple(&mut r)?,
+        }),
+        kinds::DELETE => StorageRecord::Change(Change::Delete {
+            table: r.oid()?,
+            key: RowKey(r.bytes()?.to_vec()),
+            old: read_old_tuple(&mut r)?,
+        }),
+        kinds::TRUNCATE => {
+            let n = r.u32()? as usize;
+            let mut tables = Vec::new();
+            for _ in 0..n {
+                tables.push(r.oid()?);
+            }
+            StorageRecord::Change(Change::Truncate { tables })
+        }
+        kinds::CATALOG => StorageRecord::Change(Change::Catalog(read_catalog_op(&mut r)?)),
+        kinds::COMMIT => StorageRecord::Commit(CommitRecord {
+            commit_time: r.i64()?,
+            origin: if r.bool()? {
+                Some(CommitOrigin {
+                    origin: r.u16()?,
+                    remote_lsn: r.lsn()?,
+                    remote_time: r.i64()?,
+                })
+            } else {
+                None
+            },
+        }),
+        kinds::SEQUENCE => StorageRecord::Sequence(SequenceRecord {
+            seq: r.oid()?,
+            last_value: r.i64()?,
+            is_called: r.bool()?,
+        }),
+        kinds::CHECKPOINT => StorageRecord::Checkpoint(CheckpointRecord {
+            redo: r.lsn()?,
+            timeline: TimeLineId(r.u32()?),
+            next_xid: r.xid()?,
+            next_oid: r.oid()?,
+            shutdown: r.bool()?,
+        }),
+        _ => return Ok(None),
+    };
+    Ok(Some(rec))
+}
+
+// ---- catalog objects ----
+
+fn replica_identity(ri: ReplicaIdentity) -> u8 {
+    match ri {
+        ReplicaIdentity::Default => b'd',
+        ReplicaIdentity::Nothing => b'n',
+        ReplicaIdentity::Full => b'f',
+    }
+}
+
+fn read_replica_identity(b: u8) -> PgResult<ReplicaIdentity> {
+    Ok(match b {
+        b'd' => ReplicaIdentity::Default,
+        b'n' => ReplicaIdentity::Nothing,
+        b'f' => ReplicaIdentity::Full,
+        _ => return Err(corrupt("catalog")),
+    })
+}
+
+fn primary_key(w: &mut Writer, pk: &PrimaryKey) {
+    w.str(&pk.name);
+    w.u32(pk.columns.len() as u32);
+    for c in &pk.columns {
+        w.u32(*c as u32);
+    }
+}
+
+fn read_primary_key(r: &mut Reader<'_>) -> PgResult<PrimaryKey> {
+    let name = r.string()?;
+    let n = r.u32()? as usize;
+    let mut columns = Vec::new();
+    for _ in 0..n {
+        columns.push(r.u32()? as usize);
+    }
+    Ok(PrimaryKey { name, columns })
+}
+
+pub fn table_def(w: &mut Writer, t: &TableDef) {
+    w.oid(t.oid);
+    w.str(&t.schema);
+    w.str(&t.name);
+    w.u32(t.columns.len() as u32);
+    for c in &t.columns {
+        w.str(&c.name);
+        w.data_type(&c.data_type);
+        w.bool(c.not_null);
+        w.opt_str(c.default.as_deref());
+        w.bool(c.dropped);
+    }
+    match &t.primary_key {
+        Some(pk) => {
+            w.u8(1);
+            primary_key(w, pk);
+        }
+        None => w.u8(0),
+    }
+    w.u8(replica_identity(t.replica_identity));
+    w.oid(t.owner);
+}
+
+pub fn read_table_def(r: &mut Reader<'_>) -> PgResult<TableDef> {
+    let oid = r.oid()?;
+    let schema = r.string()?;
+    let name = r.string()?;
+    let n = r.u32()? as usize;
+    let mut columns = Vec::new();
+    for _ in 0..n {
+        columns.push(ColumnDef {
+            name: r.string()?,
+            data_type: r.data_type()?,
+            not_null: r.bool()?,
+            default: r.opt_string()?,
+            dropped: r.bool()?,
+        });
+    }
+    let primary_key = if r.bool()? {
+        Some(read_primary_key(r)?)
+    } else {
+        None
+    };
+    Ok(TableDef {
+        oid,
+        schema,
+        name,
+        columns,
+        primary_key,
+        replica_identity: read_replica_identity(r.u8()?)?,
+        owner: r.oid()?,
+    })
+}
+
+pub fn role_def(w: &mut Writer, ro: &RoleDef) {
+    w.oid(ro.oid);
+    w.str(&ro.name);
+    for b in [
+        ro.superuser,
+        ro.inherit,
+        ro.createrole,
+        ro.createdb,
+        ro.login,
+        ro.replication,
+        ro.bypassrls,
+    ] {
+        w.bool(b);
+    }
+    w.i32(ro.connection_limit);
+    w.opt_str(ro.password.as_deref());
+}
+
+pub fn read_role_def(r: &mut Reader<'_>) -> PgResult<RoleDef> {
+    Ok(RoleDef {
+        oid: r.oid()?,
+        name: r.string()?,
+        superuser: r.bool()?,
+        inherit: r.bool()?,
+        createrole: r.bool()?,
+        createdb: r.bool()?,
+        login: r.bool()?,
+        replication: r.bool()?,
+        bypassrls: r.bool()?,
+        connection_limit: r.i32()?,
+        password: r.opt_string()?,
+    })
+}
+
+pub fn sequence_def(w: &mut Writer, s: &SequenceDef) {
+    w.oid(s.oid);
+    w.str(&s.schema);
+    w.str(&s.name);
+    w.data_type(&s.data_type);
+    for v in [s.start, s.increment, s.min_value, s.max_value, s.cache] {
+        w.i64(v);
+    }
+    w.bool(s.cycle);
+    match s.owned_by {
+        Some((t, c)) => {
+            w.u8(1);
+            w.oid(t);
+            w.u32(c as u32);
+        }
+        None => w.u8(0),
+    }
+}
+
+pub fn read_sequence_def(r: &mut Reader<'_>) -> PgResult<SequenceDef> {
+    Ok(SequenceDef {
+        oid: r.oid()?,
+        schema: r.string()?,
+        name: r.string()?,
+        data_type: r.data_type()?,
+        start: r.i64()?,
+        increment: r.i64()?,
+        min_value: r.i64()?,
+        max_value: r.i64()?,
+        cache: r.i64()?,
+        cycle: r.bool()?,
+        owned_by: if r.bool()? {
+            Some((r.oid()?, r.u32()? as usize))
+        } else {
+            None
+        },
+    })
+}
+
+pub fn database_def(w: &mut Writer, d: &DatabaseDef) {
+    w.oid(d.oid);
+    w.str(&d.name);
+    w.oid(d.owner);
+    w.bool(d.is_template);
+    w.bool(d.allow_connections);
+}
+
+pub fn read_database_def(r: &mut Reader<'_>) -> PgResult<DatabaseDef> {
+    Ok(DatabaseDef {
+        oid: r.oid()?,
+        name: r.string()?,
+        owner: r.oid()?,
+        is_template: r.bool()?,
+        allow_connections: r.bool()?,
+    })
+}
+
+fn catalog_op(w: &mut Writer, op: &CatalogOp) {
+    match op {
+        CatalogOp::PutTable { def, fill } => {
+            w.u8(1);
+            table_def(w, def);
+            w.opt_value(fill.as_ref());
+        }
+        CatalogOp::DropTable(o) => {
+            w.u8(2);
+            w.oid(*o);
+        }
+        CatalogOp::AddPrimaryKey { table, pk } => {
+            w.u8(3);
+            w.oid(*table);
+            primary_key(w, pk);
+        }
+        CatalogOp::PutRole(r) => {
+            w.u8(4);
+            role_def(w, r);
+        }
+        CatalogOp::DropRole(o) => {
+            w.u8(5);
+            w.oid(*o);
+        }
+        CatalogOp::PutSequence(s) => {
+            w.u8(6);
+            sequence_def(w, s);
+        }
+        CatalogOp::DropSequence(o) => {
+            w.u8(7);
+            w.oid(*o);
+        }
+        CatalogOp::PutDatabase(d) => {
+            w.u8(8);
+            database_def(w, d);
+        }
+        CatalogOp::DropDatabase(o) => {
+            w.u8(9);
+            w.oid(*o);
+        }
+    }
+}
+
+fn read_catalog_op(r: &mut Reader<'_>) -> PgResult<CatalogOp> {
+    Ok(match r.u8()? {
+        1 => CatalogOp::PutTable {
+            def: read_table_def(r)?,
+            fill: r.opt_value()?,
+        },
+        2 => CatalogOp::DropTable(r.oid()?),
+        3 => CatalogOp::AddPrimaryKey {
+            table: r.oid()?,
+            pk: read_primary_key(r)?,
+        },
+        4 => CatalogOp::PutRole(read_role_def(r)?),
+        5 => CatalogOp::DropRole(r.oid()?),
+        6 => CatalogOp::PutSequence(read_sequence_def(r)?),
+        7 => CatalogOp::DropSequence(r.oid()?),
+        8 => CatalogOp::PutDatabase(read_database_def(r)?),
+        9 => CatalogOp::DropDatabase(r.oid()?),
+        _ => return Err(corrupt("WAL record")),
+    })
+}
+
+/// A whole catalog (checkpoint file).
+pub fn catalog(w: &mut Writer, cat: &Catalog) {
+    w.u32(cat.tables.len() as u32);
+    for t in cat.tables.values() {
+        table_def(w, t);
+    }
+    w.u32(cat.roles.len() as u32);
+    for ro in cat.roles.values() {
+        role_def(w, ro);
+    }
+    w.u32(cat.sequences.len() as u32);
+    for s in cat.sequences.values() {
+        sequence_def(w, s);
+    }
+    w.u32(cat.databases.len() as u32);
+    for d in cat.databases.values() {
+        database_def(w, d);
+    }
+    w.u32(cat.missing_values.len() as u32);
+    for (oid, vals) in &cat.missing_values {
+        w.oid(*oid);
+        w.values(vals);
+    }
+}
+
+pub fn read_catalog(r: &mut Reader<'_>) -> PgResult<Catalog> {
+    let mut cat = Catalog::default();
+    for _ in 0..r.u32()? {
+        let t = read_table_def(r)?;
+        cat.tables.insert(t.oid, Arc::new(t));
+    }
+    for _ in 0..r.u32()? {
+        let ro = read_role_def(r)?;
+        cat.roles.insert(ro.oid, ro);
+    }
+    for _ in 0..r.u32()? {
+        let s = read_sequence_def(r)?;
+        cat.sequences.insert(s.oid, Arc::new(s));
+    }
+    for _ in 0..r.u32()? {
+        let d = read_database_def(r)?;
+        cat.databases.insert(d.oid, d);
+    }
+    for _ in 0..r.u32()? {
+        let oid = r.oid()?;
+        cat.missing_values.insert(oid, r.values()?);
+    }
+    Ok(cat)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::bootstrap_catalog;
+    use tandem_types::DataType;
+
+    fn def() -> TableDef {
+        TableDef {
+            oid: Oid(16384),
+            schema: "public".into(),
+            name: "t".into(),
+            columns: vec![ColumnDef {
+                name: "id".into(),
+                data_type: DataType::Int4,
+                not_null: true,
+                default: Some("nextval('t_id_seq'::regclass)".into()),
+                dropped: false,
+            }],
+            primary_key: Some(PrimaryKey {
+                name: "t_pkey".into(),
+                columns: vec![0],
+            }),
+            replica_identity: ReplicaIdentity::Full,
+            owner: Oid(10),
+        }
+    }
+
+    fn round_trip(change: Change) {
+        let rec = change_record(&change, Xid(741));
+        assert_eq!(rec.xid, Xid(741));
+        assert_eq!(
+            decode(rec.kind, &rec.payload).unwrap(),
+            Some(StorageRecord::Change(change))
+        );
+    }
+
+    #[test]
+    fn changes_round_trip() {
+        let row: Arc<[Value]> = vec![Value::Int4(1), Value::Text("a".into())].into();
+        round_trip(Change::Insert {
+            table: Oid(16384),
+            key: RowKey(vec![1, 2]),
+            row: row.clone(),
+        });
+        round_trip(Change::Update {
+            table: Oid(16384),
+            old_key: RowKey(vec![1]),
+            key: RowKey(vec![2]),
+            row: row.clone(),
+            old: OldTuple::Key(vec![Value::Int4(0), Value::Null]),
+        });
+        round_trip(Change::Delete {
+            table: Oid(1),
+            key: RowKey(vec![]),
+            old: OldTuple::Full(row.to_vec()),
+        });
+        round_trip(Change::Truncate {
+            tables: vec![Oid(1), Oid(2)],
+        });
+        round_trip(Change::Catalog(CatalogOp::PutTable {
+            def: def(),
+            fill: Some(Value::Int4(3)),
+        }));
+        round_trip(Change::Catalog(CatalogOp::AddPrimaryKey {
+            table: Oid(5),
+            pk: PrimaryKey {
+                name: "x_pkey".into(),
+                columns: vec![1, 0],
+            },
+        }));
+    }
+
+    #[test]
+    fn commit_sequence_checkpoint_round_trip() {
+        let c = CommitRecord {
+            commit_time: 12345,
+            origin: Some(CommitOrigin {
+                origin: 1,
+                remote_lsn: Lsn(99),
+                remote_time: 5,
+            }),
+        };
+        let rec = commit_record(&c, Xid(750));
+        assert_eq!(
+            decode(rec.kind, &rec.payload).unwrap(),
+            Some(StorageRecord::Commit(c))
+        );
+        let s = SequenceRecord {
+            seq: Oid(16390),
+            last_value: 33,
+            is_called: true,
+        };
+        let rec = sequence_record(&s);
+        assert_eq!(
+            decode(rec.kind, &rec.payload).unwrap(),
+            Some(StorageRecord::Sequence(s))
+        );
+        assert_eq!(decode(200, &[]).unwrap(), None);
+        assert!(decode(kinds::INSERT, &[1, 2]).is_err());
+    }
+
+    #[test]
+    fn catalog_round_trips() {
+        let mut cat = bootstrap_catalog("postgres", Some("SCRAM-SHA-256$4096:x$y:z".into()));
+        cat.tables.insert(Oid(16384), Arc::new(def()));
+        cat.missing_values
+            .insert(Oid(16384), vec![Value::Null, Value::Int4(4)]);
+        let mut w = Writer::new();
+        catalog(&mut w, &cat);
+        let back = read_catalog(&mut Reader::new(&w.buf, "catalog")).unwrap();
+        assert_eq!(back.tables, cat.tables);
+        assert_eq!(back.roles, cat.roles);
+        assert_eq!(back.databases, cat.databases);
+        assert_eq!(back.missing_values, cat.missing_values);
+    }
+}
