@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use tandem_config::SessionConfig;
 use tandem_storage::{Database, Transaction};
-use tandem_types::Value;
+use tandem_types::{Lsn, PgError, PgResult, Value};
 
 /// Who and where the session is (for `current_user`, `pg_backend_pid()`, ...).
 #[derive(Clone, Debug)]
@@ -49,6 +49,33 @@ pub trait ServerHooks: Send + Sync {
     /// postmaster start time.
     fn conf_load_time(&self) -> i64 {
         self.postmaster_start_time()
+    }
+    /// `pg_create_physical_replication_slot(name, immediately_reserve, temporary)`
+    /// for the session `pid` (a temporary slot belongs to that session): the
+    /// slot name and its `restart_lsn` when WAL was reserved.
+    fn create_physical_slot(
+        &self,
+        pid: i32,
+        name: &str,
+        reserve: bool,
+        temporary: bool,
+    ) -> PgResult<(String, Option<Lsn>)> {
+        let _ = (pid, name, reserve, temporary);
+        Err(PgError::unsupported("replication slots"))
+    }
+    /// `pg_drop_replication_slot(name)` from session `pid`.
+    fn drop_replication_slot(&self, pid: i32, name: &str) -> PgResult<()> {
+        let _ = (pid, name);
+        Err(PgError::unsupported("replication slots"))
+    }
+    /// Rows of `pg_replication_slots`, in that view's column order.
+    fn replication_slots(&self) -> Vec<Vec<Value>> {
+        Vec::new()
+    }
+    /// Rows of `pg_stat_replication`, in that view's column order
+    /// (`usesysid` may be NULL: the view fills it from `usename`).
+    fn stat_replication(&self) -> Vec<Vec<Value>> {
+        Vec::new()
     }
 }
 

@@ -14,11 +14,13 @@
 //! | `buf`      | `libpq/pqformat.c`                           |
 //! | `frontend` | `postmaster/backend_startup.c`, `tcop/postgres.c` |
 //! | `backend`  | `libpq/pqformat.c`, `utils/error/elog.c`     |
+//! | `replication` | `replication/walsender.c`, `walreceiver.c` (CopyBoth payloads) |
 //! | `scram`    | `libpq/auth-scram.c`, `interfaces/libpq/fe-auth-scram.c` |
 
 pub mod backend;
 pub mod buf;
 pub mod frontend;
+pub mod replication;
 pub mod scram;
 
 pub use backend::{encode_error, BackendMessage, ErrorFields, FieldDesc};

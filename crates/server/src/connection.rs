@@ -86,6 +86,9 @@ pub(crate) fn serve(shared: Arc<Shared>, stream: Stream, peer: Peer) {
     }
     let pid = reg.entry.pid;
     let outcome = catch_unwind(AssertUnwindSafe(|| run_backend(&shared, conn, &reg)));
+    // Temporary slots die with their session, however it ended; slots it was
+    // using become inactive.
+    shared.slots.cleanup_session(pid);
     if let Err(panic) = outcome {
         let what = panic_text(&panic);
         elog::emit(
@@ -121,6 +124,18 @@ fn run_backend(shared: &Arc<Shared>, conn: Conn, reg: &Registration) {
         return;
     };
     let started = Instant::now();
+    // A walsender takes one of max_wal_senders slots before authenticating (as
+    // PostgreSQL's InitProcess), held until the connection ends.
+    let walsnd = if startup.replication == Replication::No {
+        None
+    } else {
+        let max = settings::get_int(&shared.config, "max_wal_senders", 10).max(0) as usize;
+        let port = conn.peer.addr.map(|a| a.port());
+        match shared.walsenders.register(reg.entry.clone(), port, max) {
+            Ok(g) => Some(g),
+            Err(e) => return fail(&mut conn, &e, None),
+        }
+    };
     let Some(role) = authenticate(shared, &mut conn, &startup, reg) else {
         return;
     };
@@ -201,7 +216,9 @@ fn run_backend(shared: &Arc<Shared>, conn: Conn, reg: &Registration) {
             }
         }
         Replication::Physical | Replication::Logical => {
-            walsender::run(shared, &mut conn, &reg.entry, &startup, session)
+            if let Some(w) = &walsnd {
+                walsender::run(shared, &mut conn, &reg.entry, w, &startup, session)
+            }
         }
     }
     if settings::get_bool(&shared.config, "log_disconnections", false) {

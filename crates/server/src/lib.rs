@@ -32,6 +32,8 @@
 //! | registry.rs   | storage/ipc/procarray.c, utils/activity/backend_status.c |
 //! | bgworker.rs   | postmaster/walwriter.c, postmaster/checkpointer.c |
 //! | walsender.rs  | replication/walsender.c |
+//! | walsenders.rs | WalSndCtl, pg_stat_get_wal_senders (walsender.c) |
+//! | slots.rs      | replication/slot.c, slotfuncs.c (server side) |
 //! | settings.rs   | unit parsing of utils/misc/guc.c |
 
 mod auth;
@@ -44,9 +46,11 @@ mod postmaster;
 mod registry;
 mod settings;
 mod sink;
+mod slots;
 mod stream;
 mod tls;
 mod walsender;
+mod walsenders;
 
 use std::path::Path;
 

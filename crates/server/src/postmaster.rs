@@ -5,7 +5,8 @@
 //! ```text
 //! Config::load -> log_min_messages -> postmaster.pid (status "starting")
 //! -> TLS files (ssl = on) -> pg_hba.conf -> listening sockets
-//! -> Database::open (crash recovery) -> walwriter, checkpointer
+//! -> Database::open (crash recovery) -> pg_replslot (slots), WAL retention
+//! floor, walsender wakeup thread -> walwriter, checkpointer
 //! -> postmaster.pid "ready" -> "database system is ready to accept connections"
 //! ```
 //!
@@ -47,10 +48,12 @@ use crate::bgworker::BgWorkers;
 use crate::hba::{self, HbaLine};
 use crate::listen::{self, Listeners};
 use crate::pidfile::{self, LockFile};
-use crate::registry::{Hooks, Registry};
+use crate::registry::{Hooks, Registry, ReplHooks};
 use crate::settings;
 use crate::stream::{Peer, Stream};
 use crate::tls;
+use crate::walsenders::WalSenders;
+use tandem_replication::slot::SlotRegistry;
 
 /// How the server is asked to stop (SIGTERM, SIGINT, SIGQUIT).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -76,6 +79,8 @@ pub(crate) struct Shared {
     pub db: Arc<Database>,
     pub engine: Arc<Engine>,
     pub registry: Arc<Registry>,
+    pub slots: Arc<SlotRegistry>,
+    pub walsenders: Arc<WalSenders>,
     pub hba: RwLock<Arc<Vec<HbaLine>>>,
     pub hba_path: PathBuf,
     pub tls: RwLock<Option<Arc<rustls::ServerConfig>>>,
@@ -198,10 +203,21 @@ impl Postmaster {
         let fsync = settings::get_bool(&config, "fsync", true);
         let db = Database::open(datadir, OpenOptions { fsync }).map_err(fatal_startup)?;
         let registry = Registry::new();
+        // SHOW wal_segment_size reports the data directory's segment size.
+        let _ = config.set_runtime("wal_segment_size", &db.wal().segment_size().to_string());
+        let slots = crate::slots::open(datadir, &config).map_err(fatal_startup)?;
+        crate::slots::install_retention(&db, slots.clone(), config.clone(), registry.clone());
+        let walsenders = WalSenders::start(db.wal().clone());
         let hooks = Arc::new(Hooks {
             registry: registry.clone(),
             reload: requests.reload.clone(),
             start_time: pg_now_micros(),
+            repl: Some(ReplHooks {
+                slots: slots.clone(),
+                walsenders: walsenders.clone(),
+                db: db.clone(),
+                config: config.clone(),
+            }),
         });
         let engine = Arc::new(Engine {
             db: db.clone(),
@@ -214,6 +230,8 @@ impl Postmaster {
             db: db.clone(),
             engine,
             registry,
+            slots,
+            walsenders,
             hba: RwLock::new(Arc::new(hba_lines)),
             hba_path,
             tls: RwLock::new(tls),
@@ -404,6 +422,7 @@ impl Postmaster {
                 result = Err(e);
             }
         }
+        self.shared.walsenders.stop();
         log("database system is shut down");
         // Listeners (socket files, socket locks) and then postmaster.pid go away on drop.
         Ok::<(), PgError>(()).and(result)

@@ -241,6 +241,20 @@ pub(crate) struct Hooks {
     pub reload: Arc<AtomicBool>,
     /// When the postmaster started, microseconds since 2000-01-01 UTC.
     pub start_time: i64,
+    /// Slots and walsenders (`None` only in unit tests).
+    pub repl: Option<ReplHooks>,
+}
+
+/// What the replication functions and views reach through the hooks.
+pub(crate) struct ReplHooks {
+    pub slots: Arc<tandem_replication::slot::SlotRegistry>,
+    pub walsenders: Arc<crate::walsenders::WalSenders>,
+    pub db: Arc<tandem_storage::Database>,
+    pub config: Arc<tandem_config::Config>,
+}
+
+fn no_slots() -> tandem_types::PgError {
+    tandem_types::PgError::unsupported("replication slots")
 }
 
 impl ServerHooks for Hooks {
@@ -269,6 +283,39 @@ impl ServerHooks for Hooks {
 
     fn activity(&self) -> Vec<Vec<Value>> {
         self.registry.activity_rows()
+    }
+
+    fn create_physical_slot(
+        &self,
+        pid: i32,
+        name: &str,
+        reserve: bool,
+        temporary: bool,
+    ) -> tandem_types::PgResult<(String, Option<tandem_types::Lsn>)> {
+        let r = self.repl.as_ref().ok_or_else(no_slots)?;
+        let lsn = crate::slots::create_physical(
+            &r.slots, &r.db, &r.config, pid, name, reserve, temporary,
+        )?;
+        Ok((name.to_string(), lsn))
+    }
+
+    fn drop_replication_slot(&self, pid: i32, name: &str) -> tandem_types::PgResult<()> {
+        let r = self.repl.as_ref().ok_or_else(no_slots)?;
+        crate::slots::drop_slot(&r.slots, &r.config, pid, name, false)
+    }
+
+    fn replication_slots(&self) -> Vec<Vec<Value>> {
+        match &self.repl {
+            Some(r) => crate::slots::rows(&r.slots, &r.db, &r.config),
+            None => Vec::new(),
+        }
+    }
+
+    fn stat_replication(&self) -> Vec<Vec<Value>> {
+        match &self.repl {
+            Some(r) => r.walsenders.rows(),
+            None => Vec::new(),
+        }
     }
 
     fn postmaster_start_time(&self) -> i64 {
@@ -311,6 +358,7 @@ mod tests {
             registry: r.clone(),
             reload: Arc::new(AtomicBool::new(false)),
             start_time: 0,
+            repl: None,
         };
         let rows = hooks.activity();
         assert_eq!(rows.len(), 1);

@@ -64,6 +64,22 @@ pub(crate) enum SocketHandle {
 }
 
 impl SocketHandle {
+    /// Reads from the socket (a walsender's reader thread; plain sockets only).
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            SocketHandle::Tcp(s) => s.read(buf),
+            SocketHandle::Unix(s) => s.read(buf),
+        }
+    }
+
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            SocketHandle::Tcp(s) => s.as_raw_fd(),
+            SocketHandle::Unix(s) => s.as_raw_fd(),
+        }
+    }
+
     pub(crate) fn wake_reader(&self) {
         let _ = match self {
             SocketHandle::Tcp(s) => s.shutdown(Shutdown::Read),
@@ -149,6 +165,24 @@ impl Conn {
             Stream::Unix(s) => s.try_clone().ok().map(SocketHandle::Unix),
             Stream::Tls(s) => s.sock.try_clone().ok().map(SocketHandle::Tcp),
         }
+    }
+
+    /// A second handle for reading this connection from another thread while
+    /// this one writes (a streaming walsender). `None` for TLS, whose state
+    /// cannot be shared.
+    pub fn plain_read_clone(&self) -> Option<SocketHandle> {
+        match self.reader.get_ref() {
+            Stream::Tls(_) => None,
+            _ => self.socket_handle(),
+        }
+    }
+
+    /// Takes the input read from the socket but not consumed yet.
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        use std::io::BufRead;
+        let b = self.reader.buffer().to_vec();
+        self.reader.consume(b.len());
+        b
     }
 
     /// Output buffer, for encoders that append directly.

@@ -188,9 +188,13 @@ fn hba_decisions_and_password_failures_use_postgresql_texts() {
         other => panic!("expected an error, got {other:?}"),
     }
 
-    let mut c = Client::connect(node.port);
-    c.startup("postgres", "postgres");
-    assert_eq!(c.scram("sekret"), Some(BackendMessage::AuthenticationOk));
+    {
+        // an authenticated session; it ends here, before the smart shutdown
+        // below, which (as PostgreSQL's) waits for every session to end
+        let mut c = Client::connect(node.port);
+        c.startup("postgres", "postgres");
+        assert_eq!(c.scram("sekret"), Some(BackendMessage::AuthenticationOk));
+    }
 
     // cleartext password method, unknown role: the same 28P01
     let mut c = Client::connect(node.port);

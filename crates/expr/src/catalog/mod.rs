@@ -28,6 +28,7 @@ mod pg_index;
 mod pg_indexes;
 mod pg_namespace;
 mod pg_proc;
+mod pg_replication_slots;
 mod pg_roles;
 mod pg_sequences;
 mod pg_settings;
@@ -113,6 +114,8 @@ pub static VIEWS: &[&View] = &[
     &pg_roles::PG_USER,
     &pg_settings::VIEW,
     &pg_stat_activity::VIEW,
+    &pg_replication_slots::SLOTS,
+    &pg_replication_slots::STAT_REPLICATION,
     &pg_tables::VIEW,
     &pg_indexes::VIEW,
     &pg_sequences::PG_SEQUENCES,

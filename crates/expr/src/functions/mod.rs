@@ -20,6 +20,7 @@ mod array;
 mod datetime;
 mod info;
 mod math;
+mod replication;
 mod sequence;
 mod string;
 mod system;
@@ -173,6 +174,7 @@ fn registry() -> &'static Registry {
         defs.extend(array::defs());
         defs.extend(system::defs());
         defs.extend(wal::defs());
+        defs.extend(replication::defs());
         defs.extend(sequence::defs());
         defs.extend(info::defs());
         let mut by_name: HashMap<&'static str, Vec<usize>> = HashMap::new();
@@ -438,6 +440,7 @@ pub fn function_columns(name: &str) -> Option<Vec<(String, DataType)>> {
     let name = name.strip_prefix("pg_catalog.").unwrap_or(&name);
     wal::composite_columns(name)
         .or_else(|| system::composite_columns(name))
+        .or_else(|| replication::composite_columns(name))
         .map(|cols| cols.into_iter().map(|(n, t)| (n.to_string(), t)).collect())
 }
 

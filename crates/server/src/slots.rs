@@ -1,0 +1,251 @@
+//! Replication slots in the running server: opening the registry at startup
+//! (`pg_replslot/`, `max_replication_slots`), the WAL retention floor that
+//! checkpoints consult (slots' `restart_lsn`, `wal_keep_size`, and invalidation
+//! past `max_slot_wal_keep_size`), creating/dropping slots for SQL functions and
+//! replication commands, and the rows of `pg_replication_slots`.
+//!
+//! Corresponds to PostgreSQL's `replication/slot.c` (`StartupReplicationSlots`,
+//! `InvalidateObsoleteReplicationSlots`, `ReplicationSlotReserveWal`) and
+//! `slotfuncs.c` (`pg_get_replication_slots`).
+
+use std::sync::Arc;
+
+use tandem_config::Config;
+use tandem_replication::retention::{self, RetentionSettings};
+use tandem_replication::slot::{Invalidation, Persistency, SlotData, SlotRegistry};
+use tandem_storage::Database;
+use tandem_types::elog::{self, Level};
+use tandem_types::{Lsn, PgError, PgResult, SqlState, Value};
+
+use crate::registry::{now_pg_micros, Registry};
+use crate::settings;
+
+const MB: u64 = 1024 * 1024;
+
+/// Opens `DATADIR/pg_replslot` with `max_replication_slots`.
+pub(crate) fn open(datadir: &std::path::Path, config: &Config) -> PgResult<Arc<SlotRegistry>> {
+    let max = settings::get_int(config, "max_replication_slots", 10).max(0) as usize;
+    SlotRegistry::open(&datadir.join("pg_replslot"), max, now_pg_micros()).map(Arc::new)
+}
+
+fn size_mb(config: &Config, name: &str, default: i64) -> i64 {
+    match config.show(name) {
+        Some(v) if v.trim() == "-1" => -1,
+        Some(v) => settings::parse_bytes(&v, MB)
+            .map(|b| (b / MB) as i64)
+            .unwrap_or(default),
+        None => default,
+    }
+}
+
+/// The retention settings as they are now (they change on reload).
+pub(crate) fn retention_settings(config: &Config, segment_size: u64) -> RetentionSettings {
+    RetentionSettings {
+        segment_size,
+        wal_keep_size_mb: size_mb(config, "wal_keep_size", 0).max(0) as u64,
+        max_slot_wal_keep_size_mb: size_mb(config, "max_slot_wal_keep_size", -1),
+        max_wal_size_mb: size_mb(config, "max_wal_size", 1024).max(0) as u64,
+    }
+}
+
+/// Installs the checkpoint's retention floor: invalidates slots that hold more
+/// WAL than `max_slot_wal_keep_size` allows (terminating a walsender using one),
+/// then keeps what the remaining slots and `wal_keep_size` need.
+pub(crate) fn install_retention(
+    db: &Arc<Database>,
+    slots: Arc<SlotRegistry>,
+    config: Arc<Config>,
+    registry: Arc<Registry>,
+) {
+    let wal = db.wal().clone();
+    db.set_retention_floor(Box::new(move || {
+        let s = retention_settings(&config, wal.segment_size());
+        let curr = wal.insert_lsn();
+        let holding: Vec<(String, Lsn)> = slots
+            .list()
+            .into_iter()
+            .filter(|i| i.data.invalidated.is_none())
+            .filter_map(|i| i.data.restart_lsn.map(|l| (i.data.name, l)))
+            .collect();
+        for (name, restart, excess) in retention::slots_to_invalidate(curr, &holding, &s) {
+            let detail =
+                format!("The slot's restart_lsn {restart} exceeds the limit by {excess} bytes.");
+            let hint = "You might need to increase \"max_slot_wal_keep_size\".";
+            if let Some(pid) = slots.get(&name).and_then(|i| i.active_pid) {
+                if let Some(b) = registry.get(pid) {
+                    elog::emit(
+                        Level::Log,
+                        &format!(
+                            "terminating process {pid} to release replication slot \"{name}\""
+                        ),
+                        Some(&detail),
+                        Some(hint),
+                    );
+                    b.request_terminate();
+                }
+            }
+            let done = slots.update(&name, |d| {
+                d.invalidated = Some(Invalidation::WalRemoved);
+                d.restart_lsn = None;
+            });
+            match done {
+                Ok(_) => elog::emit(
+                    Level::Log,
+                    &format!("invalidating obsolete replication slot \"{name}\""),
+                    Some(&detail),
+                    Some(hint),
+                ),
+                Err(e) => elog::emit_error(&e),
+            }
+        }
+        Some(retention::keep_floor(
+            curr,
+            slots.horizons().restart_lsn,
+            &s,
+        ))
+    }));
+}
+
+/// `55000 replication slots can only be used if max_replication_slots > 0`.
+fn check_requirements(config: &Config) -> PgResult<()> {
+    if settings::get_int(config, "max_replication_slots", 10) <= 0 {
+        return Err(PgError::new(
+            SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "replication slots can only be used if max_replication_slots > 0",
+        ));
+    }
+    Ok(())
+}
+
+/// Creates a physical slot for `pid` (released at once; a temporary one stays
+/// owned by `pid` until its session ends). With `reserve`, its `restart_lsn` is
+/// the last checkpoint's redo position, as PostgreSQL reserves WAL on a primary.
+pub(crate) fn create_physical(
+    slots: &SlotRegistry,
+    db: &Database,
+    config: &Config,
+    pid: i32,
+    name: &str,
+    reserve: bool,
+    temporary: bool,
+) -> PgResult<Option<Lsn>> {
+    check_requirements(config)?;
+    let persistency = if temporary {
+        Persistency::Temporary
+    } else {
+        Persistency::Persistent
+    };
+    let mut data = SlotData::physical(name, persistency);
+    if reserve {
+        let redo = db.control().redo_lsn;
+        data.restart_lsn = Some(if redo.is_valid() {
+            redo
+        } else {
+            db.wal().insert_lsn()
+        });
+    }
+    let restart = data.restart_lsn;
+    slots.create(data, pid)?;
+    slots.release(name, pid, now_pg_micros());
+    Ok(restart)
+}
+
+/// Drops a slot (`wait`: wait for its user to release it).
+pub(crate) fn drop_slot(
+    slots: &SlotRegistry,
+    config: &Config,
+    pid: i32,
+    name: &str,
+    wait: bool,
+) -> PgResult<()> {
+    check_requirements(config)?;
+    slots.drop_slot(name, pid, wait)
+}
+
+fn opt_lsn(l: Option<Lsn>) -> Value {
+    l.filter(|l| l.is_valid())
+        .map(Value::PgLsn)
+        .unwrap_or(Value::Null)
+}
+
+/// Rows of `pg_replication_slots` (PostgreSQL 17 columns, in order).
+pub(crate) fn rows(slots: &SlotRegistry, db: &Database, config: &Config) -> Vec<Vec<Value>> {
+    let wal = db.wal();
+    let s = retention_settings(config, wal.segment_size());
+    let curr = wal.write_lsn();
+    let slots_min = slots.horizons().restart_lsn;
+    let oldest_segno = wal
+        .segments()
+        .ok()
+        .and_then(|segs| segs.first().map(|f| f.segno))
+        .unwrap_or(1);
+    let catalog = db.catalog();
+    slots
+        .list()
+        .into_iter()
+        .map(|info| {
+            let d = &info.data;
+            let status = retention::wal_status(
+                d.restart_lsn,
+                d.invalidated == Some(Invalidation::WalRemoved),
+                curr,
+                slots_min,
+                oldest_segno,
+                info.active_pid.is_some(),
+                &s,
+            );
+            let safe = retention::safe_wal_size(d.restart_lsn, status, curr, &s);
+            let database = d.database.map(|oid| {
+                catalog
+                    .databases
+                    .get(&oid)
+                    .map(|db| Value::Text(db.name.clone()))
+                    .unwrap_or(Value::Null)
+            });
+            vec![
+                Value::Text(d.name.clone()),
+                d.plugin.clone().map(Value::Text).unwrap_or(Value::Null),
+                Value::Text(
+                    if d.is_logical() {
+                        "logical"
+                    } else {
+                        "physical"
+                    }
+                    .into(),
+                ),
+                d.database.map(|o| Value::Oid(o.0)).unwrap_or(Value::Null),
+                database.unwrap_or(Value::Null),
+                Value::Bool(d.persistency == Persistency::Temporary),
+                Value::Bool(info.active_pid.is_some()),
+                info.active_pid.map(Value::Int4).unwrap_or(Value::Null),
+                d.xmin.map(|x| Value::Xid(x.0)).unwrap_or(Value::Null),
+                d.catalog_xmin
+                    .map(|x| Value::Xid(x.0))
+                    .unwrap_or(Value::Null),
+                opt_lsn(d.restart_lsn),
+                opt_lsn(d.confirmed_flush),
+                status
+                    .map(|w| Value::Text(w.as_str().into()))
+                    .unwrap_or(Value::Null),
+                safe.map(Value::Int8).unwrap_or(Value::Null),
+                Value::Bool(d.two_phase),
+                info.inactive_since
+                    .map(Value::TimestampTz)
+                    .unwrap_or(Value::Null),
+                if d.is_logical() {
+                    Value::Bool(matches!(
+                        d.invalidated,
+                        Some(Invalidation::RowsRemoved | Invalidation::WalLevelInsufficient)
+                    ))
+                } else {
+                    Value::Null
+                },
+                d.invalidated
+                    .map(|i| Value::Text(i.as_str().into()))
+                    .unwrap_or(Value::Null),
+                Value::Bool(d.failover),
+                Value::Bool(d.synced),
+            ]
+        })
+        .collect()
+}

@@ -1,0 +1,227 @@
+//! The walsender registry: one entry per replication connection, holding what
+//! `pg_stat_replication` shows (state, sent/write/flush/replay LSN, lags, reply
+//! time), the `max_wal_senders` limit, and each walsender's wakeup: an inbox of
+//! standby messages (filled by the walsender's socket reader thread) and a
+//! generation counter bumped whenever WAL is flushed or a message arrives, so a
+//! streaming walsender sleeps on one condition variable and wakes for either.
+//!
+//! The flush side of the wakeup is one thread per server (`walsender-wakeup`)
+//! that waits on [`tandem_wal::Wal::wait_for_flush`] and bumps every walsender.
+//!
+//! Corresponds to PostgreSQL's `WalSndCtl` shared memory (`walsender_private.h`),
+//! `WalSndWakeup`, and `pg_stat_get_wal_senders`.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+use tandem_replication::physical::{Lags, WalSndState};
+use tandem_types::{Lsn, PgError, PgResult, SqlState, Value, Xid};
+use tandem_wal::Wal;
+
+use crate::registry::BackendEntry;
+
+/// What the socket reader hands the streaming loop.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// A framed message (tag, body).
+    Message(u8, Vec<u8>),
+    /// The client closed the connection (or the socket failed).
+    Eof,
+    /// A framing error; the connection is unusable.
+    Broken(PgError),
+}
+
+#[derive(Default)]
+pub(crate) struct Inbox {
+    pub events: VecDeque<Event>,
+    /// Bumped on every wakeup (WAL flushed, message queued).
+    pub generation: u64,
+}
+
+/// Displayed replication state of one walsender.
+#[derive(Clone, Debug)]
+pub(crate) struct Progress {
+    pub state: WalSndState,
+    pub sent: Lsn,
+    pub write: Lsn,
+    pub flush: Lsn,
+    pub apply: Lsn,
+    pub lags: Lags,
+    /// microseconds since 2000-01-01 UTC
+    pub reply_time: Option<i64>,
+    pub backend_xmin: Option<Xid>,
+}
+
+pub(crate) struct WalSnd {
+    pub entry: Arc<BackendEntry>,
+    pub client_port: Option<u16>,
+    pub progress: Mutex<Progress>,
+    pub inbox: Mutex<Inbox>,
+    pub wake: Condvar,
+}
+
+impl WalSnd {
+    /// Wakes the walsender (new WAL, a message, a request).
+    pub fn wakeup(&self) {
+        let mut i = self.inbox.lock();
+        i.generation = i.generation.wrapping_add(1);
+        self.wake.notify_all();
+    }
+
+    pub fn push(&self, ev: Event) {
+        let mut i = self.inbox.lock();
+        i.events.push_back(ev);
+        i.generation = i.generation.wrapping_add(1);
+        self.wake.notify_all();
+    }
+}
+
+pub(crate) struct WalSenders {
+    list: Mutex<Vec<Arc<WalSnd>>>,
+    stop: AtomicBool,
+}
+
+/// Removes the walsender from the registry when its connection ends.
+pub(crate) struct WalSndGuard {
+    pub walsnd: Arc<WalSnd>,
+    senders: Arc<WalSenders>,
+}
+
+impl Drop for WalSndGuard {
+    fn drop(&mut self) {
+        self.senders
+            .list
+            .lock()
+            .retain(|w| !Arc::ptr_eq(w, &self.walsnd));
+    }
+}
+
+fn lsn_value(l: Lsn) -> Value {
+    if l.is_valid() {
+        Value::PgLsn(l)
+    } else {
+        Value::Null
+    }
+}
+
+fn lag_value(us: Option<i64>) -> Value {
+    us.map(|u| Value::Interval(0, 0, u)).unwrap_or(Value::Null)
+}
+
+impl WalSenders {
+    /// The registry plus its wakeup thread following `wal`'s flush position.
+    pub fn start(wal: Arc<Wal>) -> Arc<WalSenders> {
+        let senders = Arc::new(WalSenders {
+            list: Mutex::new(Vec::new()),
+            stop: AtomicBool::new(false),
+        });
+        let s2 = senders.clone();
+        let _ = std::thread::Builder::new()
+            .name("walsender-wakeup".into())
+            .spawn(move || {
+                let mut last = wal.flush_lsn();
+                while !s2.stop.load(Ordering::SeqCst) {
+                    let now = wal.wait_for_flush(last, Duration::from_secs(1));
+                    if now > last {
+                        last = now;
+                        let list = s2.list.lock().clone();
+                        for w in list {
+                            w.wakeup();
+                        }
+                    }
+                }
+            });
+        senders
+    }
+
+    /// Stops the wakeup thread (server shutdown).
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Takes a walsender slot; `FATAL 53300 number of requested standby
+    /// connections exceeds "max_wal_senders" (currently N)` when all are used.
+    pub fn register(
+        self: &Arc<Self>,
+        entry: Arc<BackendEntry>,
+        client_port: Option<u16>,
+        max: usize,
+    ) -> PgResult<WalSndGuard> {
+        let mut list = self.list.lock();
+        if list.len() >= max {
+            return Err(PgError::fatal(
+                SqlState::TOO_MANY_CONNECTIONS,
+                format!(
+                    "number of requested standby connections exceeds \"max_wal_senders\" (currently {max})"
+                ),
+            ));
+        }
+        let walsnd = Arc::new(WalSnd {
+            entry,
+            client_port,
+            progress: Mutex::new(Progress {
+                state: WalSndState::Startup,
+                sent: Lsn::INVALID,
+                write: Lsn::INVALID,
+                flush: Lsn::INVALID,
+                apply: Lsn::INVALID,
+                lags: Lags::default(),
+                reply_time: None,
+                backend_xmin: None,
+            }),
+            inbox: Mutex::new(Inbox::default()),
+            wake: Condvar::new(),
+        });
+        list.push(walsnd.clone());
+        Ok(WalSndGuard {
+            walsnd,
+            senders: self.clone(),
+        })
+    }
+
+    /// Rows of `pg_stat_replication` (usesysid left NULL for the view to fill).
+    pub fn rows(&self) -> Vec<Vec<Value>> {
+        let mut list = self.list.lock().clone();
+        list.sort_by_key(|w| w.entry.pid);
+        list.iter()
+            .map(|w| {
+                let a = w.entry.activity.lock().clone();
+                let p = w.progress.lock().clone();
+                vec![
+                    Value::Int4(w.entry.pid),
+                    Value::Null,
+                    Value::Text(a.user),
+                    Value::Text(a.application_name),
+                    w.entry
+                        .client_addr
+                        .clone()
+                        .map(Value::Text)
+                        .unwrap_or(Value::Null),
+                    Value::Null,
+                    match (&w.entry.client_addr, w.client_port) {
+                        (Some(_), Some(port)) => Value::Int4(port as i32),
+                        _ => Value::Int4(-1),
+                    },
+                    Value::TimestampTz(w.entry.backend_start),
+                    p.backend_xmin
+                        .map(|x| Value::Xid(x.0))
+                        .unwrap_or(Value::Null),
+                    Value::Text(p.state.as_str().to_string()),
+                    lsn_value(p.sent),
+                    lsn_value(p.write),
+                    lsn_value(p.flush),
+                    lsn_value(p.apply),
+                    lag_value(p.lags.write),
+                    lag_value(p.lags.flush),
+                    lag_value(p.lags.apply),
+                    Value::Int4(0),
+                    Value::Text("async".into()),
+                    p.reply_time.map(Value::TimestampTz).unwrap_or(Value::Null),
+                ]
+            })
+            .collect()
+    }
+}
