@@ -22,8 +22,8 @@ TPORT=$((20000 + RANDOM % 10000)); PPORT=$((TPORT + 1))
 PGBENCH=${PGBENCH:-pgbench}
 [ -x "$PGBIN/pgbench" ] && PGBENCH="$PGBIN/pgbench"
 
-cargo build --release -q
-T=$PWD/target/release/tandem
+if [ -z "${TANDEM_BIN:-}" ]; then cargo build --release -q; fi
+T=${TANDEM_BIN:-$PWD/target/release/tandem}
 
 cleanup() {
   "$T" stop -D "$WORK/tandem" -m immediate >/dev/null 2>&1 || true

@@ -100,6 +100,11 @@ pub fn parse_settings(settings: &[String]) -> anyhow::Result<Vec<(String, String
 }
 
 fn run_server(datadir: PathBuf, port: Option<u16>, settings: Vec<String>) -> anyhow::Result<()> {
+    // Work with an absolute path: the server resolves pg_hba.conf, pg_wal and
+    // friends against it, and logs it.
+    let datadir = std::fs::canonicalize(&datadir).map_err(|e| {
+        anyhow::anyhow!("could not access directory \"{}\": {e}", datadir.display())
+    })?;
     let mut overrides = parse_settings(&settings)?;
     if let Some(p) = port {
         overrides.push(("port".into(), p.to_string()));
