@@ -74,6 +74,31 @@ pub enum BinOp {
     ShiftRight,
 }
 
+impl BinOp {
+    /// `=`, `<>`, `<`, `<=`, `>`, `>=`: the result is boolean.
+    pub fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            BinOp::Eq | BinOp::NotEq | BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq
+        )
+    }
+
+    /// LIKE/ILIKE and the regular-expression match operators: text on both sides.
+    pub fn is_pattern(self) -> bool {
+        matches!(
+            self,
+            BinOp::Like
+                | BinOp::NotLike
+                | BinOp::ILike
+                | BinOp::NotILike
+                | BinOp::RegexMatch
+                | BinOp::RegexIMatch
+                | BinOp::RegexNotMatch
+                | BinOp::RegexNotIMatch
+        )
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum UnaryOp {
     Neg,

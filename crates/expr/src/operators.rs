@@ -95,27 +95,6 @@ fn is_datetime(t: &DataType) -> bool {
     )
 }
 
-fn is_comparison(op: BinOp) -> bool {
-    matches!(
-        op,
-        BinOp::Eq | BinOp::NotEq | BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq
-    )
-}
-
-fn is_pattern(op: BinOp) -> bool {
-    matches!(
-        op,
-        BinOp::Like
-            | BinOp::NotLike
-            | BinOp::ILike
-            | BinOp::NotILike
-            | BinOp::RegexMatch
-            | BinOp::RegexIMatch
-            | BinOp::RegexNotMatch
-            | BinOp::RegexNotIMatch
-    )
-}
-
 /// Arithmetic result type of two numeric types.
 fn numeric_result(l: &DataType, r: &DataType) -> DataType {
     match (l, r) {
@@ -165,7 +144,7 @@ pub fn resolve_binary(
     let unknown_l = *l == T::Unknown;
     let unknown_r = *r == T::Unknown;
     if unknown_l && unknown_r {
-        if matches!(op, BinOp::Concat) || is_comparison(op) || is_pattern(op) {
+        if matches!(op, BinOp::Concat) || op.is_comparison() || op.is_pattern() {
             let ret = if op == BinOp::Concat {
                 T::Text
             } else {
@@ -187,8 +166,8 @@ pub fn resolve_binary(
                     T::Text
                 }
             }
-            _ if is_pattern(op) => T::Text,
-            _ if is_comparison(op) => r.clone(),
+            _ if op.is_pattern() => T::Text,
+            _ if op.is_comparison() => r.clone(),
             _ => match r {
                 T::Interval if op == BinOp::Add => T::Timestamp,
                 T::Date | T::Timestamp | T::TimestampTz if op == BinOp::Add => T::Interval,
@@ -207,7 +186,7 @@ pub fn resolve_binary(
                     T::Text
                 }
             }
-            _ if is_pattern(op) => {
+            _ if op.is_pattern() => {
                 if *l == T::Bytea {
                     T::Bytea
                 } else {
@@ -215,7 +194,7 @@ pub fn resolve_binary(
                 }
             }
             BinOp::ShiftLeft | BinOp::ShiftRight => T::Int4,
-            _ if is_comparison(op) => l.clone(),
+            _ if op.is_comparison() => l.clone(),
             _ => datetime_partner(op, l),
         };
         (l.clone(), t)
@@ -231,7 +210,7 @@ fn resolve_known(op: BinOp, l: &DataType, r: &DataType) -> Option<(DataType, Dat
     let num_r = numeric_rank(r).is_some();
     let same = |t: DataType, ret: DataType| Some((t.clone(), t, ret));
     match op {
-        _ if is_comparison(op) => {
+        _ if op.is_comparison() => {
             if num_l && num_r {
                 let t = numeric_result(l, r);
                 return Some((t.clone(), t, T::Bool));
@@ -308,7 +287,7 @@ fn resolve_known(op: BinOp, l: &DataType, r: &DataType) -> Option<(DataType, Dat
             }
             None
         }
-        _ if is_pattern(op) => {
+        _ if op.is_pattern() => {
             let like = matches!(
                 op,
                 BinOp::Like | BinOp::NotLike | BinOp::ILike | BinOp::NotILike
@@ -439,7 +418,7 @@ pub fn binary_op(op: BinOp, l: Value, r: Value) -> PgResult<Value> {
     let (lc, rc, ret) = resolve_binary(op, &lt, &rt)?;
     let l = coerce(l, &lc)?;
     let r = coerce(r, &rc)?;
-    if is_comparison(op) {
+    if op.is_comparison() {
         let o = compare(&l, &r);
         use std::cmp::Ordering::*;
         return Ok(Value::Bool(match op {
