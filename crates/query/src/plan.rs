@@ -112,6 +112,16 @@ pub enum Expr {
     /// Placeholder for aggregate `n` while binding a grouped query; replaced by a
     /// column of the Aggregate node's output before execution.
     AggRef(usize),
+    /// Placeholder for set-returning function `n` of the target list while binding;
+    /// replaced by a column of the `ProjectSet` node's output before execution.
+    SrfRef(usize),
+}
+
+/// A set-returning function call in a target list (see [`Node::ProjectSet`]).
+#[derive(Clone, Debug)]
+pub struct SrfCall {
+    pub func: TableFunc,
+    pub args: Vec<Expr>,
 }
 
 /// A subquery inside an expression.
@@ -232,6 +242,14 @@ pub enum Node {
         right: Box<Node>,
         op: SetOpKind,
         all: bool,
+    },
+    /// Set-returning functions of a target list (PostgreSQL's ProjectSet): per
+    /// input row, runs every call in lockstep and emits input row ++ one value per
+    /// call, as many rows as the longest call yields (shorter ones padded with
+    /// NULL; none when every call is empty).
+    ProjectSet {
+        input: Box<Node>,
+        srfs: Vec<SrfCall>,
     },
     /// `SELECT ... FOR UPDATE` over a single table: locks each row it returns.
     LockRows {
@@ -416,6 +434,7 @@ impl Expr {
                     | Expr::ArraySub(_)
                     | Expr::ToRegClass(_)
                     | Expr::AggRef(_)
+                    | Expr::SrfRef(_)
             ) {
                 pure = false;
             }

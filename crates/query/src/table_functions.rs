@@ -31,19 +31,31 @@ pub fn resolve(
     name: &str,
     args: &[DataType],
 ) -> PgResult<Option<(TableFunc, Vec<DataType>, DataType)>> {
-    let known = |t: &DataType| {
-        if *t == DataType::Unknown {
-            DataType::Int4
-        } else {
-            t.clone()
-        }
-    };
     match name {
         "generate_series" => {
             if !(2..=3).contains(&args.len()) {
                 return Err(no_function(name, args));
             }
-            let types: Vec<DataType> = args.iter().map(known).collect();
+            // Unknown literals take the type of the other bound (the step of a
+            // timestamp series is an interval), as function resolution does.
+            let base = args[..2]
+                .iter()
+                .find(|t| **t != DataType::Unknown)
+                .cloned()
+                .unwrap_or(DataType::Int4);
+            let timelike = matches!(
+                base,
+                DataType::Timestamp | DataType::TimestampTz | DataType::Date
+            );
+            let types: Vec<DataType> = args
+                .iter()
+                .enumerate()
+                .map(|(i, t)| match t {
+                    DataType::Unknown if i == 2 && timelike => DataType::Interval,
+                    DataType::Unknown => base.clone(),
+                    t => t.clone(),
+                })
+                .collect();
             let ty =
                 crate::sqltype::common_type(&types[..2]).map_err(|_| no_function(name, args))?;
             match ty {

@@ -586,3 +586,214 @@ fn composite_functions_in_from() {
     let o = h.run("select string_agg(x::text, ',' order by x desc), array_agg(x), bool_and(x > 0), count(distinct x % 2) from generate_series(1, 3) x", vec![]).unwrap();
     assert_eq!(o.rows, vec![r(&["3,2,1", "{1,2,3}", "t", "2"])]);
 }
+
+#[test]
+fn set_returning_functions_in_target_lists() {
+    let mut h = Harness::new();
+    h.create(
+        "t",
+        &[
+            ("x", DataType::Int4, false, None),
+            ("v", DataType::Int4, false, None),
+        ],
+        &[],
+    );
+    h.rows("insert into t values (1, 1), (2, 2), (3, null), (0, 5)");
+    let o = h.run("select generate_series(1, 3)", vec![]).unwrap();
+    assert_eq!(o.plan.columns[0].name, "generate_series");
+    assert_eq!(o.plan.columns[0].data_type, DataType::Int4);
+    assert_eq!(o.rows, vec![r(&["1"]), r(&["2"]), r(&["3"])]);
+    assert_eq!(
+        h.rows("select x, generate_series(1, x) from t order by 1, 2"),
+        vec![
+            r(&["1", "1"]),
+            r(&["2", "1"]),
+            r(&["2", "2"]),
+            r(&["3", "1"]),
+            r(&["3", "2"]),
+            r(&["3", "3"])
+        ]
+    );
+    let o = h.run("select unnest(array[1, 2, 3])", vec![]).unwrap();
+    assert_eq!(o.plan.columns[0].name, "unnest");
+    assert_eq!(o.rows, vec![r(&["1"]), r(&["2"]), r(&["3"])]);
+    // lockstep, shorter calls padded with NULL
+    assert_eq!(
+        h.rows("select generate_series(1,3) a, generate_series(1,5) b, unnest(array['x','y']) c"),
+        vec![
+            r(&["1", "1", "x"]),
+            r(&["2", "2", "y"]),
+            r(&["3", "3", "NULL"]),
+            r(&["NULL", "4", "NULL"]),
+            r(&["NULL", "5", "NULL"])
+        ]
+    );
+    let o = h.run("select generate_series(1,3) * 2", vec![]).unwrap();
+    assert_eq!(o.plan.columns[0].name, "?column?");
+    assert_eq!(o.rows, vec![r(&["2"]), r(&["4"]), r(&["6"])]);
+    assert_eq!(
+        h.rows("select abs(generate_series(-2, -1))"),
+        vec![r(&["2"]), r(&["1"])]
+    );
+    assert!(h.rows("select generate_series(1, 0), 5").is_empty());
+    assert!(h.rows("select x, unnest(null::int[]) from t").is_empty());
+    assert_eq!(
+        h.rows("select generate_series(1,3) as g order by g desc limit 2"),
+        vec![r(&["3"]), r(&["2"])]
+    );
+    assert_eq!(
+        h.rows("select distinct generate_series(1,3) % 2 order by 1"),
+        vec![r(&["0"]), r(&["1"])]
+    );
+    // after grouping: arguments may use aggregates and grouped columns
+    assert_eq!(
+        h.rows("select count(*), generate_series(1, count(*)::int) from t"),
+        vec![
+            r(&["4", "1"]),
+            r(&["4", "2"]),
+            r(&["4", "3"]),
+            r(&["4", "4"])
+        ]
+    );
+    assert_eq!(
+        h.rows("select x % 2, generate_series(1, 2) from t group by 1 order by 1, 2"),
+        vec![
+            r(&["0", "1"]),
+            r(&["0", "2"]),
+            r(&["1", "1"]),
+            r(&["1", "2"])
+        ]
+    );
+    // nested calls: the inner one runs in a lower ProjectSet
+    assert_eq!(
+        h.rows("select generate_series(1, generate_series(1, 3))"),
+        vec![
+            r(&["1"]),
+            r(&["1"]),
+            r(&["2"]),
+            r(&["1"]),
+            r(&["2"]),
+            r(&["3"])
+        ]
+    );
+    assert_eq!(
+        h.rows("select generate_series(1,3), unnest(array[10,20]) from t where x = 1"),
+        vec![r(&["1", "10"]), r(&["2", "20"]), r(&["3", "NULL"])]
+    );
+    assert_eq!(
+        h.rows("select (select generate_series(1,3) limit 1)"),
+        vec![r(&["1"])]
+    );
+    assert_eq!(
+        h.rows("select x from t where x < 2 order by generate_series(1, 2), x"),
+        vec![r(&["0"]), r(&["1"]), r(&["0"]), r(&["1"])]
+    );
+    assert_eq!(
+        h.rows("select generate_series('2020-01-01'::timestamp, '2020-01-02', '12 hours')"),
+        vec![
+            r(&["2020-01-01 00:00:00"]),
+            r(&["2020-01-01 12:00:00"]),
+            r(&["2020-01-02 00:00:00"])
+        ]
+    );
+    // where they are not allowed
+    let cases = [
+        (
+            "select * from t where generate_series(1,2) = 1",
+            "0A000",
+            "set-returning functions are not allowed in WHERE",
+        ),
+        (
+            "select count(generate_series(1,3))",
+            "0A000",
+            "aggregate function calls cannot contain set-returning function calls",
+        ),
+        (
+            "select case when true then generate_series(1,3) end",
+            "0A000",
+            "set-returning functions are not allowed in CASE",
+        ),
+        (
+            "select coalesce(generate_series(1,3), 0)",
+            "0A000",
+            "set-returning functions are not allowed in COALESCE",
+        ),
+        (
+            "select 1 from t having generate_series(1,2) > 1",
+            "0A000",
+            "set-returning functions are not allowed in HAVING",
+        ),
+        (
+            "update t set v = generate_series(1,2)",
+            "0A000",
+            "set-returning functions are not allowed in UPDATE",
+        ),
+        (
+            "insert into t values (1, 2) returning generate_series(1,2)",
+            "0A000",
+            "set-returning functions are not allowed in RETURNING",
+        ),
+        (
+            "select * from t join t t2 on generate_series(1,2) = 1",
+            "0A000",
+            "set-returning functions are not allowed in JOIN conditions",
+        ),
+        (
+            "select 1 limit generate_series(1,2)",
+            "0A000",
+            "set-returning functions are not allowed in LIMIT",
+        ),
+        (
+            "select generate_series(1,2) in (1)",
+            "42804",
+            "argument of IN must not return a set",
+        ),
+    ];
+    for (sql, code, msg) in cases {
+        let e = h.err(sql);
+        assert_eq!((e.code.code(), e.message.as_str()), (code, msg), "{sql}");
+    }
+}
+
+#[test]
+fn aggregate_filter_clause() {
+    let mut h = Harness::new();
+    h.create(
+        "t",
+        &[
+            ("x", DataType::Int4, false, None),
+            ("v", DataType::Int4, false, None),
+        ],
+        &[],
+    );
+    h.rows("insert into t values (1, 1), (2, 2), (3, null), (0, 5)");
+    assert_eq!(
+        h.rows("select count(*) filter (where v > 1), sum(x) filter (where v is not null), count(*) filter (where x > 100) from t"),
+        vec![r(&["2", "3", "0"])]
+    );
+    assert_eq!(
+        h.rows("select x % 2, count(*) filter (where v > 1), array_agg(x order by x) filter (where x > 0) from t group by 1 order by 1"),
+        vec![r(&["0", "2", "{2}"]), r(&["1", "0", "{1,3}"])]
+    );
+    let cases = [
+        (
+            "select sum(x) filter (where count(*) > 1) from t",
+            "42803",
+            "aggregate functions are not allowed in FILTER",
+        ),
+        (
+            "select abs(x) filter (where x > 1) from t",
+            "42809",
+            "FILTER specified, but abs is not an aggregate function",
+        ),
+        (
+            "select count(*) filter (where 1) from t",
+            "42804",
+            "argument of FILTER must be type boolean, not type integer",
+        ),
+    ];
+    for (sql, code, msg) in cases {
+        let e = h.err(sql);
+        assert_eq!((e.code.code(), e.message.as_str()), (code, msg), "{sql}");
+    }
+}

@@ -27,7 +27,7 @@ use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
 
 use super::{ident_name, object_parts, Binder, OutCol};
 use crate::aggregates::{self, AggKind};
-use crate::plan::{AggCall, Expr, SortKey, SubPlan};
+use crate::plan::{AggCall, Expr, SortKey, SrfCall, SubPlan};
 use crate::sqltype::{base_type, common_type, convert_type, internal_name};
 
 fn mismatch(msg: String) -> PgError {
@@ -182,6 +182,27 @@ fn colname(e: &ast::Expr) -> Option<String> {
         E::AtTimeZone { .. } => Some("timezone".into()),
         _ => None,
     }
+}
+
+const SRF_HINT: &str =
+    "You might be able to move the set-returning function into a LATERAL FROM item.";
+
+fn contains_srf(e: &Expr) -> bool {
+    let mut found = false;
+    e.walk(&mut |x| found |= matches!(x, Expr::SrfRef(_)));
+    found
+}
+
+/// `CASE` and `COALESCE` may not contain set-returning functions (PostgreSQL 10+).
+fn forbid_srf(e: &Expr, what: &str) -> PgResult<()> {
+    if contains_srf(e) {
+        return Err(PgError::new(
+            SqlState::FEATURE_NOT_SUPPORTED,
+            format!("set-returning functions are not allowed in {what}"),
+        )
+        .with_hint(SRF_HINT));
+    }
+    Ok(())
 }
 
 fn no_bool(what: &str, ty: &DataType) -> PgError {
@@ -372,6 +393,9 @@ impl Binder<'_> {
                 negated,
             } => {
                 let (x, xt) = self.bind_expr(expr)?;
+                if contains_srf(&x) {
+                    return Err(mismatch("argument of IN must not return a set".into()));
+                }
                 let mut items = Vec::with_capacity(list.len());
                 let mut types = vec![xt.clone()];
                 for it in list {
@@ -970,6 +994,13 @@ impl Binder<'_> {
             Some((e, t)) => Some(Box::new(self.coerce(e, &t, &common)?)),
             None => None,
         };
+        for (w, t) in &pairs {
+            forbid_srf(w, "CASE")?;
+            forbid_srf(t, "CASE")?;
+        }
+        if let Some(o) = &otherwise {
+            forbid_srf(o, "CASE")?;
+        }
         // With an operand, the conditions compare the operand; binding kept it
         // inside each condition, so the plain searched form suffices.
         Ok((
@@ -1094,10 +1125,19 @@ impl Binder<'_> {
                 f.filter.as_deref(),
             );
         }
-        if distinct || !order.is_empty() || f.filter.is_some() {
+        let misplaced = if distinct {
+            Some("DISTINCT")
+        } else if !order.is_empty() {
+            Some("ORDER BY")
+        } else if f.filter.is_some() {
+            Some("FILTER")
+        } else {
+            None
+        };
+        if let Some(what) = misplaced {
             return Err(PgError::new(
                 SqlState::WRONG_OBJECT_TYPE,
-                format!("DISTINCT specified, but {name} is not an aggregate function"),
+                format!("{what} specified, but {name} is not an aggregate function"),
             ));
         }
         let mut bound = Vec::with_capacity(args.len());
@@ -1108,9 +1148,74 @@ impl Binder<'_> {
             }
         }
         if let Some(r) = self.special_function(&name, &mut bound)? {
+            if matches!(name.as_str(), "coalesce") {
+                forbid_srf(&r.0, "COALESCE")?;
+            }
             return Ok(r);
         }
+        if matches!(name.as_str(), "generate_series" | "unnest") {
+            let types: Vec<DataType> = bound.iter().map(|a| a.1.clone()).collect();
+            if let Some((func, arg_types, ret)) = crate::table_functions::resolve(&name, &types)? {
+                return self.bind_srf(&name, func, bound, &arg_types, ret);
+            }
+        }
         self.call_named(&name, bound)
+    }
+
+    /// A set-returning function in a target list: recorded in the level (calls
+    /// with equal arguments share one entry) and referenced as `Expr::SrfRef`;
+    /// elsewhere PostgreSQL's "not allowed" errors.
+    fn bind_srf(
+        &mut self,
+        name: &str,
+        func: crate::table_functions::TableFunc,
+        args: Vec<(Expr, DataType)>,
+        arg_types: &[DataType],
+        ret: DataType,
+    ) -> PgResult<(Expr, DataType)> {
+        let level = self.level();
+        let not_allowed = |clause: &str| {
+            PgError::new(
+                SqlState::FEATURE_NOT_SUPPORTED,
+                format!("set-returning functions are not allowed in {clause}"),
+            )
+        };
+        match level.agg_forbidden {
+            Some("GROUP BY") => {
+                return Err(PgError::unsupported("set-returning functions in GROUP BY"))
+            }
+            Some(clause) => return Err(not_allowed(clause)),
+            None => {}
+        }
+        if level.in_agg {
+            return Err(PgError::new(
+                SqlState::FEATURE_NOT_SUPPORTED,
+                "aggregate function calls cannot contain set-returning function calls",
+            )
+            .with_hint(SRF_HINT));
+        }
+        if !level.srf_allowed {
+            return Err(match level.srf_clause {
+                Some(clause) => not_allowed(clause),
+                None => PgError::unsupported(format!("set-returning function {name}() here")),
+            });
+        }
+        let mut out = Vec::with_capacity(args.len());
+        for (i, (a, t)) in args.into_iter().enumerate() {
+            let to = arg_types.get(i).cloned().unwrap_or(t.clone());
+            out.push(self.coerce(a, &t, &to)?);
+        }
+        let call = SrfCall { func, args: out };
+        let key = format!("{call:?}");
+        let level = self.level();
+        let idx = match level.srfs.iter().position(|(_, k)| *k == key) {
+            Some(i) => i,
+            None => {
+                level.srfs.push((call, key));
+                level.srfs.len() - 1
+            }
+        };
+        Ok((Expr::SrfRef(idx), ret))
     }
 
     /// SQL value functions written without parentheses (`CURRENT_TIMESTAMP`).
@@ -1282,7 +1387,12 @@ impl Binder<'_> {
             });
         }
         let filter = match filter {
-            Some(f) => Some(self.bind_condition(f, "FILTER")?),
+            Some(f) => {
+                let saved = self.level().agg_forbidden.replace("FILTER");
+                let r = self.bind_condition(f, "FILTER");
+                self.level().agg_forbidden = saved;
+                Some(r?)
+            }
             None => None,
         };
         Ok((bound, types, keys, filter))

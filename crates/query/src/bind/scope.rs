@@ -12,7 +12,7 @@
 
 use tandem_types::{DataType, Oid, PgError, PgResult, SqlState};
 
-use crate::plan::{AggCall, Expr};
+use crate::plan::{AggCall, Expr, SrfCall};
 
 /// A column visible in a FROM clause.
 #[derive(Clone, Debug)]
@@ -43,6 +43,14 @@ pub struct Level {
     pub agg_forbidden: Option<&'static str>,
     /// Set while binding an aggregate's arguments (nested aggregates are errors).
     pub in_agg: bool,
+    /// Set-returning functions of this level's target list, with a key that
+    /// dedupes identical calls (they would run in lockstep anyway).
+    pub srfs: Vec<(SrfCall, String)>,
+    /// Set-returning functions are allowed right now (target list, ORDER BY).
+    pub srf_allowed: bool,
+    /// The clause being bound when that is where SRFs are not allowed (`HAVING`,
+    /// `RETURNING`) and `agg_forbidden` does not name it.
+    pub srf_clause: Option<&'static str>,
 }
 
 impl Level {

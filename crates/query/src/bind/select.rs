@@ -12,11 +12,14 @@
 //! target list, HAVING and ORDER BY are rewritten onto that row, and a column
 //! neither grouped nor aggregated is the 42803 error. ORDER BY items that are not
 //! in the target list ride along as hidden trailing columns, dropped at the end.
+//! Set-returning functions in the target list (and ORDER BY / DISTINCT ON) run in
+//! `ProjectSet` nodes between the grouping and the final projection.
 //!
 //! Corresponds to PostgreSQL's `parser/analyze.c` (transformSelectStmt,
 //! transformSetOperationStmt, transformValuesClause), `parse_clause.c`
 //! (transformFromClause, transformSortClause, transformGroupClause),
-//! `parse_agg.c` (check_ungrouped_columns) and the pushdown half of
+//! `parse_agg.c` (check_ungrouped_columns), `optimizer/util/tlist.c`
+//! (split_pathtarget_at_srfs) and the pushdown half of
 //! `optimizer/plan/initsplan.c`.
 
 use std::sync::Arc;
@@ -32,7 +35,7 @@ use tandem_types::{DataType, Oid, PgError, PgResult, SqlState, Value};
 use super::expr::figure_colname;
 use super::scope::{Level, ScopeColumn};
 use super::{ident_name, object_parts, Binder, CteDef, OutCol};
-use crate::plan::{Expr, JoinKind, Node, SetOpKind, SortKey};
+use crate::plan::{Expr, JoinKind, Node, SetOpKind, SortKey, SrfCall};
 use crate::sqltype::common_type;
 use crate::table_functions::{self, TableFunc};
 
@@ -1094,9 +1097,15 @@ impl Binder<'_> {
         }
         // target list
         let mut items: Vec<(Expr, OutCol)> = Vec::new();
+        self.level().srf_allowed = true;
         for item in &s.projection {
-            self.bind_select_item(item, s.from.is_empty(), &mut items)?;
+            let r = self.bind_select_item(item, s.from.is_empty(), &mut items);
+            if r.is_err() {
+                self.level().srf_allowed = false;
+            }
+            r?;
         }
+        self.level().srf_allowed = false;
         let nvisible = items.len();
         // GROUP BY
         let groups;
@@ -1113,37 +1122,19 @@ impl Binder<'_> {
             GroupByExpr::All(_) => return Err(PgError::unsupported("GROUP BY ALL")),
         }
         let having = match &s.having {
-            Some(h) => Some(self.bind_condition(h, "HAVING")?),
+            Some(h) => {
+                self.level().srf_clause = Some("HAVING");
+                let r = self.bind_condition(h, "HAVING");
+                self.level().srf_clause = None;
+                Some(r?)
+            }
             None => None,
         };
-        // ORDER BY: indexes into the projection, hidden items appended.
-        let mut order_keys = Vec::new();
-        if let Some(ob) = &q.order_by {
-            let OrderByKind::Expressions(obs) = &ob.kind else {
-                return Err(PgError::unsupported("ORDER BY ALL"));
-            };
-            for o in obs {
-                let idx = self.bind_sort_target(&o.expr, &mut items, nvisible, "ORDER BY")?;
-                order_keys.push(sort_key(Expr::Column(idx), &o.options));
-            }
-        }
-        let mut distinct_on = None;
-        match &s.distinct {
-            Some(Distinct::On(exprs)) => {
-                let mut idx = Vec::new();
-                for e in exprs {
-                    idx.push(self.bind_sort_target(e, &mut items, nvisible, "DISTINCT ON")?);
-                }
-                distinct_on = Some(idx);
-            }
-            Some(Distinct::Distinct) if items.len() > nvisible => {
-                return Err(PgError::new(
-                    SqlState::INVALID_COLUMN_REFERENCE,
-                    "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
-                ))
-            }
-            _ => {}
-        }
+        // ORDER BY and DISTINCT ON items join the target list: SRFs allowed.
+        self.level().srf_allowed = true;
+        let res = self.bind_select_sorting(s, q, &mut items, nvisible);
+        self.level().srf_allowed = false;
+        let (order_keys, distinct_on) = res?;
         // Build: FROM + WHERE
         let mut node = self.build_from_where(tree, conjuncts, !q.locks.is_empty())?;
         // GROUP BY / aggregates
@@ -1151,10 +1142,23 @@ impl Binder<'_> {
         let aggs = std::mem::take(&mut level.aggs);
         level.agg_types.clear();
         let mut exprs: Vec<Expr> = items.iter().map(|(e, _)| e.clone()).collect();
+        let mut srfs: Vec<SrfCall> = std::mem::take(&mut level.srfs)
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect();
+        // Width of the row the target list is evaluated on.
+        let mut width = level.columns.len();
         let mut having = having;
         if !groups.is_empty() || !aggs.is_empty() || having.is_some() {
             let keys: Vec<String> = groups.iter().map(debug_key).collect();
             let ngroups = groups.len();
+            width = ngroups + aggs.len();
+            for call in srfs.iter_mut() {
+                let args = std::mem::take(&mut call.args);
+                for a in args {
+                    call.args.push(self.group_rewrite(a, &keys, ngroups)?);
+                }
+            }
             node = Node::Aggregate {
                 input: Box::new(node),
                 groups,
@@ -1174,6 +1178,9 @@ impl Binder<'_> {
                 input: Box::new(node),
                 pred: h,
             };
+        }
+        if !srfs.is_empty() {
+            (node, exprs) = project_set(node, srfs, exprs, width);
         }
         node = Node::Project {
             input: Box::new(node),
@@ -1238,6 +1245,47 @@ impl Binder<'_> {
         Ok((node, cols))
     }
 
+    /// ORDER BY and DISTINCT ON of a SELECT: sort keys as indexes into the
+    /// projection (hidden items appended), and the DISTINCT ON indexes.
+    #[allow(clippy::type_complexity)]
+    fn bind_select_sorting(
+        &mut self,
+        s: &ast::Select,
+        q: &ast::Query,
+        items: &mut Vec<(Expr, OutCol)>,
+        nvisible: usize,
+    ) -> PgResult<(Vec<SortKey>, Option<Vec<usize>>)> {
+        // ORDER BY: indexes into the projection, hidden items appended.
+        let mut order_keys = Vec::new();
+        if let Some(ob) = &q.order_by {
+            let OrderByKind::Expressions(obs) = &ob.kind else {
+                return Err(PgError::unsupported("ORDER BY ALL"));
+            };
+            for o in obs {
+                let idx = self.bind_sort_target(&o.expr, items, nvisible, "ORDER BY")?;
+                order_keys.push(sort_key(Expr::Column(idx), &o.options));
+            }
+        }
+        let mut distinct_on = None;
+        match &s.distinct {
+            Some(Distinct::On(exprs)) => {
+                let mut idx = Vec::new();
+                for e in exprs {
+                    idx.push(self.bind_sort_target(e, items, nvisible, "DISTINCT ON")?);
+                }
+                distinct_on = Some(idx);
+            }
+            Some(Distinct::Distinct) if items.len() > nvisible => {
+                return Err(PgError::new(
+                    SqlState::INVALID_COLUMN_REFERENCE,
+                    "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
+                ))
+            }
+            _ => {}
+        }
+        Ok((order_keys, distinct_on))
+    }
+
     fn build_from_where(
         &mut self,
         tree: Option<FromTree>,
@@ -1299,7 +1347,10 @@ impl Binder<'_> {
         item: &SelectItem,
         items: &mut Vec<(Expr, OutCol)>,
     ) -> PgResult<()> {
-        self.bind_select_item(item, false, items)
+        let saved = self.level().srf_clause.replace("RETURNING");
+        let r = self.bind_select_item(item, false, items);
+        self.level().srf_clause = saved;
+        r
     }
 
     fn bind_select_item(
@@ -1503,6 +1554,63 @@ impl Binder<'_> {
         }
         Ok(out)
     }
+}
+
+/// Plans the set-returning functions of a target list as PostgreSQL does: one
+/// `ProjectSet` per nesting depth (`generate_series(1, generate_series(1, 3))`
+/// runs the inner call below the outer), calls of equal depth in lockstep. Each
+/// call's value becomes a column appended to the `width`-wide input row; the
+/// `SrfRef`s of the target list and of the calls' arguments are rewritten to
+/// those columns.
+fn project_set(
+    mut node: Node,
+    srfs: Vec<SrfCall>,
+    exprs: Vec<Expr>,
+    width: usize,
+) -> (Node, Vec<Expr>) {
+    // A call's arguments reference only calls bound before it (lower indexes).
+    let mut depth = vec![0usize; srfs.len()];
+    for (j, call) in srfs.iter().enumerate() {
+        let mut d = 0;
+        for a in &call.args {
+            a.walk(&mut |x| {
+                if let Expr::SrfRef(k) = x {
+                    d = d.max(depth.get(*k).copied().unwrap_or(0) + 1);
+                }
+            });
+        }
+        depth[j] = d;
+    }
+    let mut order: Vec<usize> = (0..srfs.len()).collect();
+    order.sort_by_key(|j| (depth[*j], *j));
+    let mut pos = vec![0usize; srfs.len()];
+    for (rank, j) in order.iter().enumerate() {
+        pos[*j] = width + rank;
+    }
+    let to_columns = |e: Expr| {
+        e.rewrite(&mut |x| match x {
+            Expr::SrfRef(k) => Some(Expr::Column(pos[*k])),
+            _ => None,
+        })
+    };
+    let max_depth = depth.iter().copied().max().unwrap_or(0);
+    let mut calls: Vec<Option<SrfCall>> = srfs.into_iter().map(Some).collect();
+    for d in 0..=max_depth {
+        let mut level_calls = Vec::new();
+        for j in order.iter().copied().filter(|j| depth[*j] == d) {
+            if let Some(call) = calls[j].take() {
+                level_calls.push(SrfCall {
+                    func: call.func,
+                    args: call.args.into_iter().map(to_columns).collect(),
+                });
+            }
+        }
+        node = Node::ProjectSet {
+            input: Box::new(node),
+            srfs: level_calls,
+        };
+    }
+    (node, exprs.into_iter().map(to_columns).collect())
 }
 
 fn join_trees(

@@ -10,7 +10,7 @@
 //! the transaction is borrowed by the scan callback, then pass them on.
 //!
 //! - `scan.rs`: sequential scans, primary-key lookups, virtual tables, table
-//!   functions, row locks
+//!   functions (also in target lists: ProjectSet), row locks
 //! - `join.rs`: hash and nested-loop joins, LATERAL
 //! - `agg.rs`: grouping and aggregates
 //! - `sort.rs`: sort, distinct, limit, set operations
@@ -159,6 +159,7 @@ pub fn run(ex: &mut Exec, node: &Node, env: Option<&Env>, sink: &mut Sink) -> Pg
             op,
             all,
         } => sort::set_op(ex, left, right, *op, *all, env, sink),
+        Node::ProjectSet { input, srfs } => scan::project_set(ex, input, srfs, env, sink),
         Node::LockRows {
             input,
             table,

@@ -1,13 +1,13 @@
 //! Leaf nodes: sequential scans and primary-key lookups of stored tables (with
-//! the row keys UPDATE/DELETE need), virtual catalog tables, table functions, and
-//! `FOR UPDATE` row locking.
+//! the row keys UPDATE/DELETE need), virtual catalog tables, table functions (in
+//! FROM, and in target lists: `ProjectSet`), and `FOR UPDATE` row locking.
 //!
 //! A scan's filter runs inside the storage callback when it is pure (no function
 //! calls or subqueries), so only matching rows are copied out; otherwise every
 //! row is copied and filtered afterwards with the full context.
 //!
 //! Corresponds to PostgreSQL's `nodeSeqscan.c`, `nodeIndexscan.c`,
-//! `nodeFunctionscan.c`, `nodeLockRows.c`.
+//! `nodeFunctionscan.c`, `nodeProjectSet.c`, `nodeLockRows.c`.
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -16,7 +16,7 @@ use tandem_types::{DataType, Oid, PgError, PgResult, Value};
 
 use super::eval::{eval, eval_full, truthy, Cx, PureCx};
 use super::{check_cancel, Env, Exec, Sink};
-use crate::plan::{Expr, Node};
+use crate::plan::{Expr, Node, SrfCall};
 use crate::table_functions::{self, TableFunc};
 
 /// Rows of a stored table matching `filter`, with their keys.
@@ -206,20 +206,7 @@ pub fn table_function(
     for a in args {
         vals.push(eval_full(ex, a, &[], env)?);
     }
-    let mut out = Vec::new();
-    let cancel = ex.ctx.cancel.clone();
-    let mut n: u32 = 0;
-    table_functions::run(func, vals, ex.ctx, &mut |v| {
-        n = n.wrapping_add(1);
-        if n.is_multiple_of(4096) && cancel.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(PgError::new(
-                tandem_types::SqlState::QUERY_CANCELED,
-                "canceling statement due to user request",
-            ));
-        }
-        out.push(v);
-        Ok(true)
-    })?;
+    let out = function_values(ex, func, vals)?;
     for v in out {
         let cont = match (func, v) {
             (TableFunc::Composite(..), Value::Record(fields)) => sink(ex, &fields)?,
@@ -231,6 +218,69 @@ pub fn table_function(
         }
     }
     Ok(true)
+}
+
+/// Runs a table function to completion and collects its values (checking for
+/// cancellation every few thousand values).
+pub fn function_values(ex: &mut Exec, func: &TableFunc, args: Vec<Value>) -> PgResult<Vec<Value>> {
+    let mut out = Vec::new();
+    let cancel = ex.ctx.cancel.clone();
+    let mut n: u32 = 0;
+    table_functions::run(func, args, ex.ctx, &mut |v| {
+        n = n.wrapping_add(1);
+        if n.is_multiple_of(4096) && cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(PgError::new(
+                tandem_types::SqlState::QUERY_CANCELED,
+                "canceling statement due to user request",
+            ));
+        }
+        out.push(v);
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+/// `ProjectSet`: per input row, every set-returning call in lockstep; output
+/// rows are the input row followed by one value per call, NULL once a call is
+/// exhausted, as many as the longest call yields.
+pub fn project_set(
+    ex: &mut Exec,
+    input: &Node,
+    srfs: &[SrfCall],
+    env: Option<&Env>,
+    sink: &mut Sink,
+) -> PgResult<bool> {
+    super::run(ex, input, env, &mut |ex, row| {
+        let mut results = Vec::with_capacity(srfs.len());
+        for call in srfs {
+            let mut vals = Vec::with_capacity(call.args.len());
+            for a in &call.args {
+                vals.push(eval_full(ex, a, row, env)?);
+            }
+            results.push(function_values(ex, &call.func, vals)?.into_iter());
+        }
+        loop {
+            ex.tick()?;
+            let mut out = Vec::with_capacity(row.len() + results.len());
+            out.extend_from_slice(row);
+            let mut any = false;
+            for r in results.iter_mut() {
+                match r.next() {
+                    Some(v) => {
+                        any = true;
+                        out.push(v);
+                    }
+                    None => out.push(Value::Null),
+                }
+            }
+            if !any {
+                return Ok(true);
+            }
+            if !sink(ex, &out)? {
+                return Ok(false);
+            }
+        }
+    })
 }
 
 /// `FOR UPDATE`: locks each row of the (single-table) input before passing it on;
