@@ -98,26 +98,6 @@ fn op_by_symbol(sym: &str) -> Option<BinOp> {
     })
 }
 
-fn is_comparison(op: BinOp) -> bool {
-    matches!(
-        op,
-        BinOp::Eq | BinOp::NotEq | BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq
-    )
-}
-
-fn is_text_op(op: BinOp) -> bool {
-    matches!(
-        op,
-        BinOp::Like
-            | BinOp::NotLike
-            | BinOp::ILike
-            | BinOp::NotILike
-            | BinOp::RegexMatch
-            | BinOp::RegexIMatch
-            | BinOp::RegexNotMatch
-            | BinOp::RegexNotIMatch
-    )
-}
 
 /// Types a numeric literal: `integer`, else `bigint`, else `numeric`.
 pub fn number_literal(s: &str) -> PgResult<(Value, DataType)> {
@@ -823,7 +803,7 @@ impl Binder<'_> {
         r: Expr,
         rt: DataType,
     ) -> PgResult<(Expr, DataType)> {
-        let text_op = is_text_op(op);
+        let text_op = op.is_pattern();
         let concat_unknown =
             op == BinOp::Concat && (lt == DataType::Unknown || rt == DataType::Unknown);
         let (l, r, lt, rt) = if concat_unknown {
@@ -895,7 +875,6 @@ impl Binder<'_> {
                 })?;
                 let (l, lt) = self.bind_expr(left)?;
                 let (r, rt) = self.bind_expr(right)?;
-                let _ = is_comparison(bop);
                 self.make_binary(bop, l, lt, r, rt)
             }
         }
