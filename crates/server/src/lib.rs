@@ -37,6 +37,7 @@
 //! | settings.rs   | unit parsing of utils/misc/guc.c |
 
 mod auth;
+pub mod basebackup;
 mod bgworker;
 mod connection;
 pub mod hba;
@@ -44,11 +45,13 @@ mod listen;
 mod pidfile;
 mod postmaster;
 mod registry;
+pub mod replclient;
 mod settings;
 mod sink;
 mod slots;
 mod stream;
 mod tls;
+mod walreceiver;
 mod walsender;
 mod walsenders;
 

@@ -155,6 +155,8 @@ pub(crate) struct Postmaster {
     listeners: Listeners,
     pidfile: LockFile,
     workers: Option<BgWorkers>,
+    /// Standby mode: the startup (replay) and walreceiver threads.
+    standby: Option<crate::walreceiver::Standby>,
     requests: Arc<Requests>,
     pub port: u16,
 }
@@ -201,7 +203,20 @@ impl Postmaster {
         let listeners =
             listen::open(datadir, &listen, &socket_dirs, port).map_err(fatal_startup)?;
         let fsync = settings::get_bool(&config, "fsync", true);
-        let db = Database::open(datadir, OpenOptions { fsync }).map_err(fatal_startup)?;
+        let standby_mode = datadir.join("standby.signal").exists();
+        let (db, replay) = if standby_mode {
+            let (db, replay) =
+                Database::open_standby(datadir, OpenOptions { fsync }).map_err(fatal_startup)?;
+            // hot standby: every transaction is read-only
+            let _ = config.set_runtime("default_transaction_read_only", "on");
+            let _ = config.set_runtime("in_hot_standby", "on");
+            (db, Some(replay))
+        } else {
+            (
+                Database::open(datadir, OpenOptions { fsync }).map_err(fatal_startup)?,
+                None,
+            )
+        };
         let registry = Registry::new();
         // SHOW wal_segment_size reports the data directory's segment size.
         let _ = config.set_runtime("wal_segment_size", &db.wal().segment_size().to_string());
@@ -237,14 +252,21 @@ impl Postmaster {
             tls: RwLock::new(tls),
             shutdown: AtomicU8::new(0),
         });
+        let standby =
+            replay.map(|r| crate::walreceiver::Standby::start(db.clone(), config.clone(), r));
         let workers = Some(BgWorkers::start(db, config));
         pidfile.set_line(8, pidfile::STATUS_READY);
-        log("database system is ready to accept connections");
+        if standby.is_some() {
+            log("database system is ready to accept read-only connections");
+        } else {
+            log("database system is ready to accept connections");
+        }
         Ok(Postmaster {
             shared,
             listeners,
             pidfile,
             workers,
+            standby,
             requests,
             port,
         })
@@ -409,6 +431,9 @@ impl Postmaster {
 
     fn finish(mut self, checkpoint: bool) -> PgResult<()> {
         self.pidfile.set_line(8, pidfile::STATUS_STOPPING);
+        if let Some(s) = self.standby.take() {
+            s.stop();
+        }
         let mut result = Ok(());
         if checkpoint {
             // Sessions are gone; wait briefly for threads still leaving.

@@ -258,6 +258,10 @@ fn no_slots() -> tandem_types::PgError {
 }
 
 impl ServerHooks for Hooks {
+    fn in_recovery(&self) -> bool {
+        self.repl.as_ref().is_some_and(|r| r.db.in_recovery())
+    }
+
     /// `pg_reload_conf()`: raises the same flag SIGHUP raises, so the postmaster
     /// loop reloads postgresql.conf and pg_hba.conf within its next tick. (Setting
     /// the flag instead of `kill(getpid(), SIGHUP)` also works when the server runs

@@ -15,6 +15,7 @@
 //! | DROP_REPLICATION_SLOT s [WAIT] | - |
 //! | READ_REPLICATION_SLOT s | slot_type text, restart_lsn text, restart_tli int8 (NULLs if no slot) |
 //! | START_REPLICATION [SLOT s] [PHYSICAL] X/X [TIMELINE n] | CopyBoth stream, then START_STREAMING |
+//! | BASE_BACKUP [(options)] | start recptr/tli, CopyOut of tandem's backup format, end recptr/tli (`crate::basebackup`) |
 //!
 //! Streaming (PostgreSQL's `WalSndLoop` + `XLogSendPhysical`): after
 //! CopyBothResponse a reader thread (a second handle on the socket) frames the
@@ -479,6 +480,9 @@ impl WalSender<'_> {
                 }
                 sink.data_row(&row, &[DataType::Text, DataType::Text, DataType::Int8], &[])?;
                 sink.command_complete("READ_REPLICATION_SLOT")
+            }
+            ReplCommand::BaseBackup { options } => {
+                crate::basebackup::send(shared, &mut sink, &options)
             }
             other => Err(PgError::unsupported(format!(
                 "replication command {}",

@@ -82,6 +82,13 @@ pub struct Database {
     /// works inside the creating transaction (CREATE TABLE ... serial; INSERT).
     pub(crate) pending_sequences: Mutex<HashMap<Oid, Arc<SequenceDef>>>,
     deadlock_timeout_ms: AtomicU64,
+    /// A standby replaying WAL (read-only, no checkpoints, no WAL appends).
+    pub(crate) in_recovery: std::sync::atomic::AtomicBool,
+    /// End of the last WAL record replayed (standby).
+    pub(crate) replay_lsn: AtomicU64,
+    /// Commit time of the last COMMIT a standby replayed (µs since 2000-01-01;
+    /// `i64::MIN`: none yet).
+    pub(crate) replay_commit_time: std::sync::atomic::AtomicI64,
 }
 
 impl Database {
@@ -119,6 +126,9 @@ impl Database {
             retention_floor: RwLock::new(None),
             pending_sequences: Mutex::new(HashMap::new()),
             deadlock_timeout_ms: AtomicU64::new(1000),
+            in_recovery: std::sync::atomic::AtomicBool::new(false),
+            replay_lsn: AtomicU64::new(0),
+            replay_commit_time: std::sync::atomic::AtomicI64::new(i64::MIN),
         }
     }
 
@@ -164,6 +174,23 @@ impl Database {
     /// `wal_keep_size`).
     pub fn set_retention_floor(&self, f: RetentionFloor) {
         *self.retention_floor.write() = Some(f);
+    }
+
+    /// True while the node is a standby replaying WAL (`pg_is_in_recovery()`).
+    pub fn in_recovery(&self) -> bool {
+        self.in_recovery.load(Ordering::Acquire)
+    }
+
+    /// End of the last WAL record a standby replayed (`pg_last_wal_replay_lsn()`).
+    pub fn replay_lsn(&self) -> Lsn {
+        Lsn(self.replay_lsn.load(Ordering::Acquire))
+    }
+
+    /// Commit time of the last transaction a standby replayed, µs since
+    /// 2000-01-01 UTC (`pg_last_xact_replay_timestamp()`); `None` before any.
+    pub fn last_replay_commit_time(&self) -> Option<i64> {
+        let t = self.replay_commit_time.load(Ordering::Acquire);
+        (t != i64::MIN).then_some(t)
     }
 
     /// End of the last COMMIT applied to the heap (every commit up to here is
@@ -267,6 +294,12 @@ impl Database {
     }
 
     fn append_sequence(&self, rec: &record::SequenceRecord) -> PgResult<()> {
+        if self.in_recovery() {
+            return Err(PgError::new(
+                SqlState::READ_ONLY_SQL_TRANSACTION,
+                "cannot execute nextval() in a read-only transaction",
+            ));
+        }
         self.wal.append(&[record::sequence_record(rec)]).map(|_| ())
     }
 

@@ -224,6 +224,15 @@ impl Database {
         recovery::open(datadir, opts)
     }
 
+    /// Opens a standby's data directory (`standby.signal`): see
+    /// [`recovery::open_standby`].
+    pub fn open_standby(
+        datadir: &Path,
+        opts: OpenOptions,
+    ) -> PgResult<(Arc<Database>, recovery::StandbyReplay)> {
+        recovery::open_standby(datadir, opts)
+    }
+
     pub fn wal(&self) -> &Arc<Wal> {
         &self.wal
     }
@@ -252,19 +261,34 @@ impl Database {
     }
 
     pub fn begin(self: &Arc<Self>, isolation: IsolationLevel, read_only: bool) -> Transaction {
-        Transaction::new(self.clone(), isolation, read_only)
+        Transaction::new(self.clone(), isolation, read_only || self.in_recovery())
     }
 
     /// Writes a checkpoint (consistent heap snapshot at a redo LSN, control file
     /// update, WAL segment removal). `reason` is logged: "time", "wal",
     /// "immediate force wait", "shutdown".
     pub fn checkpoint(&self, reason: &str) -> PgResult<CheckpointStats> {
+        if self.in_recovery() {
+            // A standby's WAL is the primary's, byte for byte: it writes no
+            // checkpoint records (restartpoints are not implemented yet). The
+            // shutdown checkpoint only records "shut down in recovery".
+            if reason == "shutdown" {
+                return self.shutdown();
+            }
+            return Ok(CheckpointStats::default());
+        }
         checkpoint::run(self, reason)
     }
 
     /// Shutdown checkpoint; the control file then says "shut down". Later commits
     /// are not expected (the server stops sessions first).
     pub fn shutdown(&self) -> PgResult<CheckpointStats> {
+        if self.in_recovery() {
+            let mut c = self.control.lock();
+            c.state = DbState::ShutDownInRecovery;
+            control::write_control(&self.datadir, &c, self.fsync)?;
+            return Ok(CheckpointStats::default());
+        }
         checkpoint::run(self, "shutdown")
     }
 

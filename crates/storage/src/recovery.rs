@@ -298,3 +298,117 @@ fn replay_commit(db: &Database, changes: &[Change], end: Lsn) {
     }
     db.apply_committed(changes, end, new_catalog);
 }
+
+/// A standby's replay state (PostgreSQL's startup process in standby mode): the
+/// redo buffer and the reader position over the node's own, growing WAL.
+pub struct StandbyReplay {
+    redo: Redo,
+    reader: tandem_wal::WalReader,
+    replayed: Lsn,
+    last_commit_time: Option<i64>,
+}
+
+impl StandbyReplay {
+    /// Applies every durable record not yet applied; returns how many were applied.
+    /// Records past the WAL's flush LSN wait for the next call.
+    pub fn replay_available(&mut self, db: &Database) -> PgResult<u64> {
+        let mut n = 0;
+        while let Some(rec) = self.reader.next_record()? {
+            if rec.kind == record::kinds::COMMIT {
+                if let Ok(Some(StorageRecord::Commit(c))) = record::decode(rec.kind, &rec.payload) {
+                    self.last_commit_time = Some(c.commit_time);
+                    db.replay_commit_time
+                        .store(c.commit_time, std::sync::atomic::Ordering::Release);
+                }
+            }
+            self.redo.apply(db, &rec)?;
+            self.replayed = rec.end_lsn;
+            db.replay_lsn
+                .store(rec.end_lsn.0, std::sync::atomic::Ordering::Release);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// End of the last record replayed.
+    pub fn replayed(&self) -> Lsn {
+        self.replayed
+    }
+
+    /// Commit time of the last replayed COMMIT (µs since 2000-01-01).
+    pub fn last_commit_time(&self) -> Option<i64> {
+        self.last_commit_time
+    }
+}
+
+/// Opens a data directory in standby mode (`standby.signal`): loads the image,
+/// replays the WAL present, and stays in recovery: read-only, no checkpoints, no
+/// WAL appends except received bytes (`Wal::append_raw`). The returned
+/// [`StandbyReplay`] applies WAL as it becomes durable.
+pub fn open_standby(datadir: &Path, opts: OpenOptions) -> PgResult<(Arc<Database>, StandbyReplay)> {
+    let control = read_control(datadir)?;
+    let image = load_image(datadir)?;
+    let redo = image.header.redo;
+    emit(Level::Log, "entering standby mode", None, None);
+    let wal = Wal::open(
+        WalOptions {
+            dir: datadir.join("pg_wal"),
+            timeline: control.timeline,
+            segment_size: control.wal_segment_size,
+            fsync: opts.fsync,
+        },
+        redo,
+    )?;
+    let heap = Heap::default();
+    for (oid, t) in image.tables {
+        heap.install(oid, t);
+    }
+    let sequences = Sequences::default();
+    for (seq, last_value, is_called) in &image.sequences {
+        sequences.redo(&record::SequenceRecord {
+            seq: *seq,
+            last_value: *last_value,
+            is_called: *is_called,
+        });
+    }
+    let mut start_control = control.clone();
+    start_control.next_xid = control.next_xid.max(image.header.next_xid);
+    start_control.next_oid = control.next_oid.max(image.header.next_oid);
+    start_control.next_rowid = control.next_rowid.max(image.header.next_rowid);
+    let db = Arc::new(Database::assemble(
+        datadir.to_path_buf(),
+        opts.fsync,
+        wal,
+        start_control,
+        Loaded {
+            catalog: image.catalog,
+            heap,
+            sequences,
+            applied: redo,
+        },
+    ));
+    db.in_recovery
+        .store(true, std::sync::atomic::Ordering::Release);
+    db.replay_lsn
+        .store(redo.0, std::sync::atomic::Ordering::Release);
+    let mut replay = StandbyReplay {
+        redo: Redo::new(),
+        reader: db.wal.reader(redo),
+        replayed: redo,
+        last_commit_time: None,
+    };
+    emit(Level::Log, &format!("redo starts at {redo}"), None, None);
+    replay.replay_available(&db)?;
+    {
+        let mut c = db.control.lock();
+        c.state = DbState::InArchiveRecovery;
+        write_control(datadir, &c, opts.fsync)?;
+    }
+    emit(
+        Level::Log,
+        &format!("consistent recovery state reached at {}", replay.replayed()),
+        None,
+        None,
+    );
+    Ok((db, replay))
+}

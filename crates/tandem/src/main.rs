@@ -4,12 +4,14 @@
 //! | --- | --- |
 //! | `initdb -D DIR` | `initdb` |
 //! | `server -D DIR` | `postgres -D DIR` (foreground) |
+//! | `basebackup -d CONNINFO -D DIR` | `pg_basebackup` |
 //! | `start` / `stop` / `restart` / `status` / `reload` | `pg_ctl` |
 //!
 //! Each subcommand lives in its own module; `ctl.rs` (the pg_ctl part) is the one
 //! to read first. Exit codes follow pg_ctl: 0 success, 1 failure, 3 for `status`
 //! when no server runs.
 
+mod basebackup;
 mod ctl;
 mod initdb;
 
@@ -55,6 +57,8 @@ enum Command {
         #[arg(short = 'D', long = "pgdata")]
         datadir: PathBuf,
     },
+    /// Take a base backup of a running server (like pg_basebackup).
+    Basebackup(basebackup::BasebackupArgs),
     /// Make the server reload its configuration files (SIGHUP).
     Reload {
         #[arg(short = 'D', long = "pgdata")]
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         Command::Restart(args) => ctl::restart(&args),
         Command::Status { datadir } => return ctl::status(&datadir),
         Command::Reload { datadir } => ctl::reload(&datadir),
+        Command::Basebackup(args) => basebackup::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -135,7 +135,10 @@ async fn wal_functions_and_pg_lsn() {
         .await
         .unwrap()
         .get(0);
-    assert!(recent, "pg_postmaster_start_time() is not the server's start");
+    assert!(
+        recent,
+        "pg_postmaster_start_time() is not the server's start"
+    );
     let sysid: i64 = c
         .query_one("SELECT system_identifier FROM pg_control_system()", &[])
         .await

@@ -65,11 +65,22 @@ pub(super) fn defs() -> Vec<Def> {
         }),
         Def::ctx("pg_last_wal_replay_lsn", vec![], r(T::PgLsn), |_, _, c| {
             Ok(if c.hooks.in_recovery() {
-                Value::PgLsn(c.db.wal().write_lsn())
+                Value::PgLsn(c.db.replay_lsn())
             } else {
                 Value::Null
             })
         }),
+        Def::ctx(
+            "pg_last_xact_replay_timestamp",
+            vec![],
+            r(T::TimestampTz),
+            |_, _, c| {
+                Ok(match c.db.last_replay_commit_time() {
+                    Some(t) if c.hooks.in_recovery() => Value::TimestampTz(t),
+                    _ => Value::Null,
+                })
+            },
+        ),
         Def::pure(
             "pg_wal_lsn_diff",
             vec![t(T::PgLsn), t(T::PgLsn)],

@@ -98,7 +98,6 @@ fn op_by_symbol(sym: &str) -> Option<BinOp> {
     })
 }
 
-
 /// Types a numeric literal: `integer`, else `bigint`, else `numeric`.
 pub fn number_literal(s: &str) -> PgResult<(Value, DataType)> {
     if let Ok(i) = s.parse::<i32>() {

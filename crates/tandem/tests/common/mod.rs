@@ -322,3 +322,41 @@ pub fn require_program(name: &str) -> bool {
 pub fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
+
+impl Node {
+    /// `tandem basebackup -d <primary conninfo> -D <new dir> <args>` into a fresh
+    /// temporary directory; the new node gets its own free port (appended to
+    /// postgresql.conf). Panics if the backup fails.
+    pub fn basebackup(name: &str, primary: &Node, args: &[&str]) -> Node {
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!("tandem-{name}-"))
+            .tempdir()
+            .expect("tempdir");
+        let datadir = tmp.path().join("data");
+        let out = Command::new(TANDEM)
+            .arg("basebackup")
+            .arg("-d")
+            .arg(primary.conninfo("postgres"))
+            .arg("-D")
+            .arg(&datadir)
+            .args(args)
+            .output()
+            .expect("run tandem basebackup");
+        assert!(
+            out.status.success(),
+            "basebackup failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            primary.log()
+        );
+        let node = Node {
+            name: name.to_string(),
+            _tmp: tmp,
+            datadir,
+            port: free_port(),
+            child: None,
+        };
+        let _ = fs::remove_file(node.log_path());
+        node.append_conf(&format!("port = {}", node.port));
+        node
+    }
+}

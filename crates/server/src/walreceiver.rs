@@ -1,0 +1,240 @@
+//! Standby mode: the startup (replay) thread and the walreceiver thread.
+//! PostgreSQL counterparts: `replication/walreceiver.c` and the standby loop of
+//! `access/transam/xlogrecovery.c`.
+//!
+//! - The walreceiver connects to `primary_conninfo` (re-read at every attempt, so
+//!   a reload takes effect at the next reconnect), runs
+//!   `START_REPLICATION [SLOT primary_slot_name] PHYSICAL <local WAL end> TIMELINE n`,
+//!   stores each XLogData byte-identically with `Wal::append_raw`, flushes, and
+//!   answers with a standby status update `r` (write / flush / apply) after each
+//!   flush, when asked by a keepalive and every `wal_receiver_status_interval`;
+//!   with `hot_standby_feedback` it also sends `h`. A broken connection, an error
+//!   or `wal_receiver_timeout` of silence ends the attempt; the next comes after
+//!   `wal_retrieve_retry_interval`.
+//! - The startup thread applies records as they become durable
+//!   (`StandbyReplay::replay_available`), waking on the WAL's flush condition.
+//!
+//! Both stop when [`Standby::stop`] is called (server shutdown).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tandem_config::Config;
+use tandem_protocol::replication::{
+    decode_primary_message, encode_standby_message, PrimaryMessage, StandbyMessage,
+};
+use tandem_protocol::BackendMessage;
+use tandem_storage::recovery::StandbyReplay;
+use tandem_storage::Database;
+use tandem_types::elog::{self, Level};
+use tandem_types::{PgError, PgResult};
+
+use crate::registry::now_pg_micros;
+use crate::replclient::{quote_conninfo_value, ReplClient};
+use crate::settings;
+
+/// The running standby threads.
+pub(crate) struct Standby {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Standby {
+    pub fn start(db: Arc<Database>, config: Arc<Config>, mut replay: StandbyReplay) -> Standby {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        let (db2, stop2) = (db.clone(), stop.clone());
+        if let Ok(h) = std::thread::Builder::new()
+            .name("startup".into())
+            .spawn(move || {
+                while !stop2.load(Ordering::Acquire) {
+                    if let Err(e) = replay.replay_available(&db2) {
+                        elog::emit_error(&PgError {
+                            severity: tandem_types::error::Severity::Log,
+                            ..e
+                        });
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                    db2.wal()
+                        .wait_for_flush(replay.replayed(), Duration::from_millis(100));
+                }
+            })
+        {
+            threads.push(h);
+        }
+        let stop3 = stop.clone();
+        if let Ok(h) = std::thread::Builder::new()
+            .name("walreceiver".into())
+            .spawn(move || walreceiver(&db, &config, &stop3))
+        {
+            threads.push(h);
+        }
+        Standby { stop, threads }
+    }
+
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Release);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn log(msg: &str) {
+    elog::emit(Level::Log, msg, None, None);
+}
+
+fn walreceiver(db: &Arc<Database>, config: &Arc<Config>, stop: &AtomicBool) {
+    while !stop.load(Ordering::Acquire) {
+        let conninfo = settings::get_str(config, "primary_conninfo", "");
+        if !conninfo.is_empty() {
+            if let Err(e) = stream_once(db, config, stop, &conninfo) {
+                elog::emit(Level::Log, &e.message, e.detail.as_deref(), None);
+            }
+        }
+        let retry = settings::get_int(config, "wal_retrieve_retry_interval", 5000).max(1) as u64;
+        let until = Instant::now() + Duration::from_millis(retry);
+        while Instant::now() < until && !stop.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn status(db: &Database, reply_requested: bool) -> Vec<u8> {
+    let wal = db.wal();
+    encode_standby_message(&StandbyMessage::Status {
+        write: wal.write_lsn(),
+        flush: wal.flush_lsn(),
+        apply: db.replay_lsn(),
+        send_time: now_pg_micros(),
+        reply_requested,
+    })
+}
+
+fn feedback(db: &Database) -> Vec<u8> {
+    let next = db.control().next_xid.0;
+    encode_standby_message(&StandbyMessage::HotStandbyFeedback {
+        send_time: now_pg_micros(),
+        xmin: next,
+        xmin_epoch: 0,
+        catalog_xmin: next,
+        catalog_xmin_epoch: 0,
+    })
+}
+
+/// One connection: streams until an error, the primary ends the stream, or stop.
+fn stream_once(
+    db: &Arc<Database>,
+    config: &Arc<Config>,
+    stop: &AtomicBool,
+    conninfo: &str,
+) -> PgResult<()> {
+    let conninfo = if conninfo.contains("application_name") {
+        conninfo.to_string()
+    } else {
+        let name = settings::get_str(config, "cluster_name", "");
+        let name = if name.is_empty() {
+            "walreceiver".to_string()
+        } else {
+            name
+        };
+        format!(
+            "{conninfo} application_name={}",
+            quote_conninfo_value(&name)
+        )
+    };
+    let mut client = ReplClient::connect(&conninfo).map_err(|e| PgError {
+        message: format!("could not connect to the primary server: {}", e.message),
+        ..e
+    })?;
+    let wal = db.wal().clone();
+    let tli = wal.timeline();
+    let start = wal.insert_lsn();
+    let slot = settings::get_str(config, "primary_slot_name", "");
+    let cmd = if slot.is_empty() {
+        format!("START_REPLICATION PHYSICAL {start} TIMELINE {}", tli.0)
+    } else {
+        format!(
+            "START_REPLICATION SLOT \"{slot}\" PHYSICAL {start} TIMELINE {}",
+            tli.0
+        )
+    };
+    client.send_query(&cmd)?;
+    loop {
+        match client.read_message()? {
+            BackendMessage::CopyBothResponse { .. } => break,
+            BackendMessage::ErrorResponse(e) => return Err(e.to_pg_error()),
+            _ => {}
+        }
+    }
+    log(&format!(
+        "started streaming WAL from primary at {start} on timeline {}",
+        tli.0
+    ));
+    client.set_read_timeout(Some(Duration::from_millis(100)));
+    let mut last_recv = Instant::now();
+    let mut last_status = Instant::now();
+    loop {
+        if stop.load(Ordering::Acquire) {
+            let _ = client.send_copy_done();
+            client.close();
+            return Ok(());
+        }
+        let status_interval =
+            settings::get_int(config, "wal_receiver_status_interval", 10).max(0) as u64;
+        let timeout = settings::get_int(config, "wal_receiver_timeout", 60000).max(0) as u64;
+        let hsf = settings::get_bool(config, "hot_standby_feedback", false);
+        let mut received = false;
+        let mut reply_now = false;
+        // drain what is there, then flush once
+        while let Some(msg) = client.try_read_message()? {
+            last_recv = Instant::now();
+            match msg {
+                BackendMessage::CopyData(payload) => match decode_primary_message(&payload)? {
+                    PrimaryMessage::XLogData { start, data, .. } => {
+                        if !data.is_empty() {
+                            wal.append_raw(start, &data)?;
+                            received = true;
+                        }
+                    }
+                    PrimaryMessage::Keepalive {
+                        reply_requested, ..
+                    } => reply_now |= reply_requested,
+                },
+                BackendMessage::CopyDone => {
+                    let _ = client.send_copy_done();
+                    client.close();
+                    return Ok(());
+                }
+                BackendMessage::ErrorResponse(e) => return Err(e.to_pg_error()),
+                _ => {}
+            }
+            if received && wal.insert_lsn().0 - wal.flush_lsn().0 > 1 << 20 {
+                break;
+            }
+        }
+        if received {
+            wal.flush(wal.insert_lsn())?;
+            reply_now = true;
+        }
+        if status_interval > 0 && last_status.elapsed() >= Duration::from_secs(status_interval) {
+            reply_now = true;
+        }
+        if reply_now {
+            client.send_copy_data(&status(db, false))?;
+            if hsf {
+                client.send_copy_data(&feedback(db))?;
+            }
+            last_status = Instant::now();
+        }
+        if timeout > 0 && last_recv.elapsed() >= Duration::from_millis(timeout) {
+            client.close();
+            return Err(PgError::new(
+                tandem_types::SqlState("08006"),
+                "terminating walreceiver due to timeout",
+            ));
+        }
+    }
+}

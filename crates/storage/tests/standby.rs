@@ -1,0 +1,100 @@
+//! Standby mode: a copy made of a checkpoint image, the control file and the WAL
+//! from the image's redo (what BASE_BACKUP ships) opens with `open_standby`,
+//! replays, is read-only, writes no WAL of its own, and applies WAL bytes shipped
+//! later with `Wal::append_raw` once they are flushed.
+
+mod common;
+
+use common::*;
+use tandem_storage::{Database, DbState, IsolationLevel, OpenOptions};
+use tandem_types::{Lsn, SqlState};
+use tandem_wal::{Wal, WalOptions};
+
+fn ship(primary: &Database, standby_wal: &Wal, from: Lsn) -> Lsn {
+    let pw = primary.wal();
+    pw.flush(pw.insert_lsn()).unwrap();
+    let mut pos = from;
+    loop {
+        let bytes = pw.read_raw(pos, 64 * 1024).unwrap();
+        if bytes.is_empty() {
+            break;
+        }
+        pos = standby_wal.append_raw(pos, &bytes).unwrap();
+    }
+    standby_wal.flush(pos).unwrap();
+    pos
+}
+
+#[test]
+fn standby_replays_shipped_wal_and_stays_read_only() {
+    let (pdir, primary) = fresh();
+    let t = create_table(&primary, "t", true);
+    insert_rows(&primary, t, &[(1, 1), (2, 2)]);
+    primary.checkpoint("immediate force wait").unwrap();
+    insert_rows(&primary, t, &[(3, 3)]);
+
+    // the "backup": image, control file, WAL from the image's redo
+    let sdir = tempfile::tempdir().unwrap();
+    for sub in ["base", "global"] {
+        std::fs::create_dir_all(sdir.path().join(sub)).unwrap();
+    }
+    for f in ["base/checkpoint", "global/control"] {
+        std::fs::copy(pdir.path().join(f), sdir.path().join(f)).unwrap();
+    }
+    let redo = primary.control().redo_lsn;
+    {
+        let wal = Wal::create(
+            WalOptions {
+                dir: sdir.path().join("pg_wal"),
+                timeline: primary.wal().timeline(),
+                segment_size: primary.wal().segment_size(),
+                fsync: false,
+            },
+            redo,
+        )
+        .unwrap();
+        ship(&primary, &wal, redo);
+    }
+
+    let (standby, mut replay) =
+        Database::open_standby(sdir.path(), OpenOptions { fsync: false }).unwrap();
+    assert!(standby.in_recovery());
+    assert!(!primary.in_recovery());
+    assert_eq!(standby.control_file().state, DbState::InArchiveRecovery);
+    assert_eq!(
+        snapshot_rows(&standby, t),
+        vec![row(1, 1), row(2, 2), row(3, 3)]
+    );
+    assert_eq!(standby.replay_lsn(), standby.wal().flush_lsn());
+
+    // read-only: even a transaction begun read-write refuses writes
+    let mut txn = standby.begin(IsolationLevel::ReadCommitted, false);
+    let e = txn.insert(t, row(9, 9)).unwrap_err();
+    assert_eq!(e.code, SqlState::READ_ONLY_SQL_TRANSACTION);
+    drop(txn);
+    // checkpoints write nothing: the WAL stays the primary's byte for byte
+    let before = standby.wal().insert_lsn();
+    standby.checkpoint("time").unwrap();
+    assert_eq!(standby.wal().insert_lsn(), before);
+
+    // more WAL arrives: not visible until flushed and replayed
+    insert_rows(&primary, t, &[(4, 4)]);
+    let end = ship(&primary, standby.wal(), before);
+    assert!(end > before);
+    assert_eq!(snapshot_rows(&standby, t).len(), 3);
+    assert!(replay.replay_available(&standby).unwrap() > 0);
+    assert_eq!(replay.replayed(), end);
+    assert!(replay.last_commit_time().is_some());
+    assert_eq!(standby.last_replay_commit_time(), replay.last_commit_time());
+    assert_eq!(primary.last_replay_commit_time(), None);
+    assert_eq!(snapshot_rows(&standby, t).len(), 4);
+
+    // shutdown keeps it a standby; reopening replays again to the same state
+    standby.checkpoint("shutdown").unwrap();
+    assert_eq!(standby.control_file().state, DbState::ShutDownInRecovery);
+    drop(replay);
+    drop(standby);
+    let (standby, _replay) =
+        Database::open_standby(sdir.path(), OpenOptions { fsync: false }).unwrap();
+    assert_eq!(snapshot_rows(&standby, t).len(), 4);
+}
