@@ -20,6 +20,7 @@
 //! | SIGTERM | smart: new connections get 57P03, wait until every session ended |
 //! | SIGINT  | fast: every session ends with FATAL 57P01, then as smart |
 //! | SIGQUIT | immediate: sessions are cut, no checkpoint, exit at once |
+//! | SIGUSR1 | a `promote` file in the data directory: removed, promotion requested |
 //!
 //! Shutdown order (smart and fast): no session left -> status "stopping" ->
 //! background threads stopped -> shutdown checkpoint -> lock files removed ->
@@ -70,6 +71,8 @@ pub(crate) struct Requests {
     pub smart: Arc<AtomicBool>,
     pub fast: Arc<AtomicBool>,
     pub immediate: Arc<AtomicBool>,
+    /// SIGUSR1: a `promote` signal file may be waiting in the data directory.
+    pub promote: Arc<AtomicBool>,
 }
 
 /// What every connection thread shares.
@@ -204,6 +207,8 @@ impl Postmaster {
             listen::open(datadir, &listen, &socket_dirs, port).map_err(fatal_startup)?;
         let fsync = settings::get_bool(&config, "fsync", true);
         let standby_mode = datadir.join("standby.signal").exists();
+        let configured_read_only =
+            settings::get_str(&config, "default_transaction_read_only", "off");
         let (db, replay) = if standby_mode {
             let (db, replay) =
                 Database::open_standby(datadir, OpenOptions { fsync }).map_err(fatal_startup)?;
@@ -252,8 +257,15 @@ impl Postmaster {
             tls: RwLock::new(tls),
             shutdown: AtomicU8::new(0),
         });
-        let standby =
-            replay.map(|r| crate::walreceiver::Standby::start(db.clone(), config.clone(), r));
+        let standby = replay.map(|r| {
+            crate::walreceiver::Standby::start(
+                db.clone(),
+                config.clone(),
+                r,
+                datadir.to_path_buf(),
+                configured_read_only,
+            )
+        });
         let workers = Some(BgWorkers::start(db, config));
         pidfile.set_line(8, pidfile::STATUS_READY);
         if standby.is_some() {
@@ -398,6 +410,13 @@ impl Postmaster {
             if self.requests.reload.swap(false, Ordering::SeqCst) {
                 self.reload();
             }
+            if self.requests.promote.swap(false, Ordering::SeqCst) {
+                let file = self.shared.datadir.join("promote");
+                if file.exists() {
+                    let _ = std::fs::remove_file(&file);
+                    self.shared.db.request_promote();
+                }
+            }
             let wanted = self.requested();
             if wanted > mode {
                 if let Some(w) = wanted {
@@ -529,7 +548,7 @@ impl Drop for ServerHandle {
 
 /// `run`: installs the signal handlers, starts, serves until shutdown.
 pub(crate) fn run(datadir: &Path, overrides: Vec<(String, String)>) -> PgResult<()> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1};
     let requests = Arc::new(Requests::default());
     let mut ids = Vec::new();
     for (sig, flag) in [
@@ -537,6 +556,7 @@ pub(crate) fn run(datadir: &Path, overrides: Vec<(String, String)>) -> PgResult<
         (SIGTERM, &requests.smart),
         (SIGINT, &requests.fast),
         (SIGQUIT, &requests.immediate),
+        (SIGUSR1, &requests.promote),
     ] {
         match signal_hook::flag::register(sig, flag.clone()) {
             Ok(id) => ids.push(id),

@@ -16,9 +16,12 @@
 //!
 //! Both stop when [`Standby::stop`] is called (server shutdown).
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use tandem_config::Config;
@@ -39,17 +42,47 @@ use crate::settings;
 pub(crate) struct Standby {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    /// The walreceiver thread (stopped by its own flag: at promotion or shutdown).
+    receiver: Arc<Mutex<Option<JoinHandle<()>>>>,
+    receiver_stop: Arc<AtomicBool>,
 }
 
 impl Standby {
-    pub fn start(db: Arc<Database>, config: Arc<Config>, mut replay: StandbyReplay) -> Standby {
+    /// `configured_read_only`: `default_transaction_read_only` as configured,
+    /// restored when the node is promoted.
+    pub fn start(
+        db: Arc<Database>,
+        config: Arc<Config>,
+        replay: StandbyReplay,
+        datadir: PathBuf,
+        configured_read_only: String,
+    ) -> Standby {
         let stop = Arc::new(AtomicBool::new(false));
+        let receiver_stop = Arc::new(AtomicBool::new(false));
+        let receiver: Arc<Mutex<Option<JoinHandle<()>>>> = Arc::new(Mutex::new(None));
         let mut threads = Vec::new();
         let (db2, stop2) = (db.clone(), stop.clone());
+        let (config2, receiver_stop2, receiver2) =
+            (config.clone(), receiver_stop.clone(), receiver.clone());
+        let mut replay = Some(replay);
         if let Ok(h) = std::thread::Builder::new()
             .name("startup".into())
             .spawn(move || {
                 while !stop2.load(Ordering::Acquire) {
+                    if db2.promote_requested() {
+                        log("received promote request");
+                        receiver_stop2.store(true, Ordering::Release);
+                        if let Some(h) = receiver2.lock().take() {
+                            let _ = h.join();
+                        }
+                        if let Some(r) = replay.take() {
+                            promote(&db2, &config2, r, &datadir, &configured_read_only);
+                        }
+                        return;
+                    }
+                    let Some(replay) = replay.as_mut() else {
+                        return;
+                    };
                     if let Err(e) = replay.replay_available(&db2) {
                         elog::emit_error(&PgError {
                             severity: tandem_types::error::Severity::Log,
@@ -64,21 +97,58 @@ impl Standby {
         {
             threads.push(h);
         }
-        let stop3 = stop.clone();
         if let Ok(h) = std::thread::Builder::new()
             .name("walreceiver".into())
-            .spawn(move || walreceiver(&db, &config, &stop3))
+            .spawn({
+                let receiver_stop = receiver_stop.clone();
+                move || walreceiver(&db, &config, &receiver_stop)
+            })
         {
-            threads.push(h);
+            *receiver.lock() = Some(h);
         }
-        Standby { stop, threads }
+        Standby {
+            stop,
+            threads,
+            receiver,
+            receiver_stop,
+        }
     }
 
     pub fn stop(self) {
         self.stop.store(true, Ordering::Release);
+        self.receiver_stop.store(true, Ordering::Release);
+        // the startup thread first: a promotion in progress finishes
         for t in self.threads {
             let _ = t.join();
         }
+        let receiver = self.receiver.lock().take();
+        if let Some(h) = receiver {
+            let _ = h.join();
+        }
+    }
+}
+
+/// The end of recovery, after the walreceiver stopped: storage switches the
+/// timeline and leaves recovery; then the server allows writes again and
+/// removes `standby.signal`.
+fn promote(
+    db: &Arc<Database>,
+    config: &Config,
+    replay: StandbyReplay,
+    datadir: &Path,
+    configured_read_only: &str,
+) {
+    match tandem_storage::recovery::promote(db, replay) {
+        Ok(_) => {
+            let _ = config.set_runtime("default_transaction_read_only", configured_read_only);
+            let _ = config.set_runtime("in_hot_standby", "off");
+            let _ = std::fs::remove_file(datadir.join("standby.signal"));
+            log("database system is ready to accept connections");
+        }
+        Err(e) => elog::emit_error(&PgError {
+            severity: tandem_types::error::Severity::Log,
+            ..e
+        }),
     }
 }
 

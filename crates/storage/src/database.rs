@@ -89,6 +89,8 @@ pub struct Database {
     /// Commit time of the last COMMIT a standby replayed (µs since 2000-01-01;
     /// `i64::MIN`: none yet).
     pub(crate) replay_commit_time: std::sync::atomic::AtomicI64,
+    /// `pg_promote()` / `tandem promote` asked a standby to end recovery.
+    pub(crate) promote_requested: std::sync::atomic::AtomicBool,
 }
 
 impl Database {
@@ -129,6 +131,7 @@ impl Database {
             in_recovery: std::sync::atomic::AtomicBool::new(false),
             replay_lsn: AtomicU64::new(0),
             replay_commit_time: std::sync::atomic::AtomicI64::new(i64::MIN),
+            promote_requested: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -179,6 +182,21 @@ impl Database {
     /// True while the node is a standby replaying WAL (`pg_is_in_recovery()`).
     pub fn in_recovery(&self) -> bool {
         self.in_recovery.load(Ordering::Acquire)
+    }
+
+    /// Asks a standby to promote (the startup thread acts on it); false when the
+    /// node is not in recovery.
+    pub fn request_promote(&self) -> bool {
+        if !self.in_recovery() {
+            return false;
+        }
+        self.promote_requested.store(true, Ordering::Release);
+        true
+    }
+
+    /// True once a promotion was requested and not yet carried out.
+    pub fn promote_requested(&self) -> bool {
+        self.promote_requested.load(Ordering::Acquire)
     }
 
     /// End of the last WAL record a standby replayed (`pg_last_wal_replay_lsn()`).

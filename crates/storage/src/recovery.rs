@@ -305,6 +305,8 @@ pub struct StandbyReplay {
     redo: Redo,
     reader: tandem_wal::WalReader,
     replayed: Lsn,
+    /// Start of the last record replayed (INVALID: none yet).
+    last_record: Lsn,
     last_commit_time: Option<i64>,
 }
 
@@ -323,6 +325,7 @@ impl StandbyReplay {
             }
             self.redo.apply(db, &rec)?;
             self.replayed = rec.end_lsn;
+            self.last_record = rec.lsn;
             db.replay_lsn
                 .store(rec.end_lsn.0, std::sync::atomic::Ordering::Release);
             n += 1;
@@ -395,6 +398,7 @@ pub fn open_standby(datadir: &Path, opts: OpenOptions) -> PgResult<(Arc<Database
         redo: Redo::new(),
         reader: db.wal.reader(redo),
         replayed: redo,
+        last_record: Lsn::INVALID,
         last_commit_time: None,
     };
     emit(Level::Log, &format!("redo starts at {redo}"), None, None);
@@ -411,4 +415,58 @@ pub fn open_standby(datadir: &Path, opts: OpenOptions) -> PgResult<(Arc<Database
         None,
     );
     Ok((db, replay))
+}
+
+/// Promotion (PostgreSQL's end of archive recovery in `StartupXLOG`): replays
+/// every durable record left, picks timeline N+1, continues the WAL on it from the
+/// end of the replayed WAL (the switch point), writes its history file, writes the
+/// control file with the new timeline, takes an end-of-recovery checkpoint and
+/// leaves recovery (writes allowed). The caller has stopped the walreceiver and
+/// removes `standby.signal`. Returns the new timeline.
+pub fn promote(db: &Database, mut replay: StandbyReplay) -> PgResult<TimeLineId> {
+    replay.replay_available(db)?;
+    let switch = replay.replayed();
+    if replay.last_record.is_valid() {
+        emit(
+            Level::Log,
+            &format!(
+                "redo done at {} system usage: CPU: user: 0.00 s, system: 0.00 s, elapsed: 0.00 s",
+                replay.last_record
+            ),
+            None,
+            None,
+        );
+    }
+    let old = db.wal.timeline();
+    let dir = db.datadir.join("pg_wal");
+    let mut new = TimeLineId(old.0 + 1);
+    while dir.join(tandem_wal::history_file_name(new)).exists() {
+        new = TimeLineId(new.0 + 1);
+    }
+    let last_record = if replay.last_record.is_valid() {
+        replay.last_record
+    } else {
+        db.wal.last_record_lsn()
+    };
+    emit(
+        Level::Log,
+        &format!("selected new timeline ID: {}", new.0),
+        None,
+        None,
+    );
+    db.wal
+        .write_history_file(new, old, switch, "no recovery target specified")?;
+    db.wal.switch_timeline(new, switch, last_record)?;
+    {
+        let mut c = db.control.lock();
+        c.timeline = new;
+        write_control(&db.datadir, &c, db.fsync)?;
+    }
+    emit(Level::Log, "archive recovery complete", None, None);
+    db.in_recovery
+        .store(false, std::sync::atomic::Ordering::Release);
+    db.promote_requested
+        .store(false, std::sync::atomic::Ordering::Release);
+    checkpoint::run(db, "end-of-recovery immediate wait")?;
+    Ok(new)
 }

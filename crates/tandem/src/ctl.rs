@@ -256,3 +256,67 @@ pub fn reload(datadir: &Path) -> anyhow::Result<()> {
     println!("server signaled");
     Ok(())
 }
+
+#[derive(clap::Args, Debug)]
+pub struct PromoteArgs {
+    #[arg(short = 'D', long = "pgdata")]
+    pub datadir: PathBuf,
+    /// Wait for the promotion to complete (default).
+    #[arg(short = 'w', long = "wait")]
+    pub wait: bool,
+    /// Do not wait.
+    #[arg(short = 'W', long = "no-wait", conflicts_with = "wait")]
+    pub no_wait: bool,
+    /// Seconds to wait (default 60).
+    #[arg(short = 't', long = "timeout", default_value_t = 60)]
+    pub timeout: u64,
+}
+
+/// `pg_ctl promote`: writes `DATADIR/promote` and sends SIGUSR1; with wait, waits
+/// until the server removed `standby.signal` (the end of its promotion).
+pub fn promote(args: &PromoteArgs) -> anyhow::Result<()> {
+    let dir = &args.datadir;
+    let Some(pf) = read_pid_file(dir).filter(|pf| process_alive(pf.pid)) else {
+        bail!(
+            "PID file \"{}\" does not exist\nIs server running?",
+            pid_file_path(dir).display()
+        );
+    };
+    let signal_file = dir.join("standby.signal");
+    if !signal_file.exists() {
+        eprintln!("tandem: cannot promote server; server is not in standby mode");
+        std::process::exit(1);
+    }
+    let promote_file = dir.join("promote");
+    fs::write(&promote_file, b"").map_err(|e| {
+        anyhow::anyhow!(
+            "could not create promote signal file \"{}\": {e}",
+            promote_file.display()
+        )
+    })?;
+    // SAFETY: plain kill(2) on a PID read from the pid file.
+    if unsafe { libc::kill(pf.pid, libc::SIGUSR1) } != 0 {
+        let err = std::io::Error::last_os_error();
+        let _ = fs::remove_file(&promote_file);
+        bail!("could not send promote signal (PID: {}): {err}", pf.pid);
+    }
+    if args.no_wait {
+        println!("server promoting");
+        return Ok(());
+    }
+    print!("waiting for server to promote...");
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.timeout);
+    while std::time::Instant::now() < deadline {
+        if !signal_file.exists() {
+            println!(" done");
+            println!("server promoted");
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        print!(".");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    }
+    println!(" stopped waiting");
+    bail!("server did not promote in time");
+}

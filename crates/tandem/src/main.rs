@@ -59,6 +59,8 @@ enum Command {
     },
     /// Take a base backup of a running server (like pg_basebackup).
     Basebackup(basebackup::BasebackupArgs),
+    /// Promote a standby to a primary (like pg_ctl promote).
+    Promote(ctl::PromoteArgs),
     /// Make the server reload its configuration files (SIGHUP).
     Reload {
         #[arg(short = 'D', long = "pgdata")]
@@ -80,6 +82,7 @@ fn main() -> ExitCode {
         Command::Restart(args) => ctl::restart(&args),
         Command::Status { datadir } => return ctl::status(&datadir),
         Command::Reload { datadir } => ctl::reload(&datadir),
+        Command::Promote(args) => ctl::promote(&args),
         Command::Basebackup(args) => basebackup::run(args),
     };
     match result {

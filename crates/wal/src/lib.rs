@@ -43,8 +43,8 @@ mod tests;
 pub use reader::WalReader;
 pub use record::{EndOfWal, Invalid, HEADER_SIZE, MAX_RECORD_SIZE, RECORD_ALIGN};
 pub use segment::{
-    list_segments, parse_segment_name, segment_file_name, segment_name, SegmentFile,
-    DEFAULT_SEGMENT_SIZE,
+    history_file_name, list_segments, parse_segment_name, segment_file_name, segment_name,
+    SegmentFile, DEFAULT_SEGMENT_SIZE,
 };
 
 /// What a record is. Values 0..=15 are reserved for the WAL itself; storage uses
@@ -244,8 +244,33 @@ impl Wal {
     }
 
     pub fn timeline(&self) -> TimeLineId {
-        self.shared.opts.timeline
+        self.shared.timeline()
     }
+    /// Promotion: continues this WAL on timeline `new` from `switch` (the end of
+    /// the last valid record, which starts at `last_record`), copying the switch
+    /// segment's prefix into the new timeline's segment. Ends raw (standby) mode.
+    pub fn switch_timeline(
+        &self,
+        new: TimeLineId,
+        switch: Lsn,
+        last_record: Lsn,
+    ) -> Result<(), PgError> {
+        self.shared.switch_timeline(new, switch, last_record)
+    }
+
+    /// Writes `pg_wal/<new>.history` (PostgreSQL's format): the parent's history
+    /// lines, then `parent<TAB>switch<TAB>reason`. Written to a temporary file,
+    /// fsynced, renamed.
+    pub fn write_history_file(
+        &self,
+        new: TimeLineId,
+        parent: TimeLineId,
+        switch: Lsn,
+        reason: &str,
+    ) -> Result<(), PgError> {
+        segment::write_history_file(&self.shared.opts.dir, new, parent, switch, reason)
+    }
+
     pub fn segment_size(&self) -> u64 {
         self.shared.opts.segment_size
     }

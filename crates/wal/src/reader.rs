@@ -128,7 +128,7 @@ impl WalReader {
     pub(crate) fn new(shared: Arc<Shared>, from: Lsn) -> WalReader {
         let src = SegmentSource::new(
             shared.opts.dir.clone(),
-            shared.opts.timeline,
+            shared.timeline(),
             shared.opts.segment_size,
             0,
         );

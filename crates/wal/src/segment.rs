@@ -203,6 +203,38 @@ pub(crate) fn open_segment_rw(path: &Path) -> Result<File, PgError> {
         .map_err(|e| PgError::io(format_args!("open file \"{}\"", path.display()), &e))
 }
 
+/// `TTTTTTTT.history` of timeline `tli`.
+pub fn history_file_name(tli: TimeLineId) -> String {
+    format!("{:08X}.history", tli.0)
+}
+
+/// Writes the history file of timeline `new` (see `Wal::write_history_file`).
+pub(crate) fn write_history_file(
+    dir: &Path,
+    new: TimeLineId,
+    parent: TimeLineId,
+    switch: Lsn,
+    reason: &str,
+) -> Result<(), PgError> {
+    let mut text = std::fs::read_to_string(dir.join(history_file_name(parent))).unwrap_or_default();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&format!("{}\t{switch}\t{reason}\n", parent.0));
+    let path = dir.join(history_file_name(new));
+    let tmp = dir.join(format!("{}.tmp", history_file_name(new)));
+    let io_err = |e: io::Error| PgError::io(format_args!("write file \"{}\"", tmp.display()), &e);
+    {
+        let f = File::create(&tmp).map_err(io_err)?;
+        use std::io::Write;
+        (&f).write_all(text.as_bytes()).map_err(io_err)?;
+        f.sync_all().map_err(|e| fsync_error(&tmp, &e))?;
+    }
+    std::fs::rename(&tmp, &path)
+        .map_err(|e| PgError::io(format_args!("rename file \"{}\"", tmp.display()), &e))?;
+    fsync_dir(dir)
+}
+
 /// Reads byte ranges of the stream out of the segment files of one timeline, with
 /// read-ahead. Never reads at or past `limit` (so nothing not yet durable is ever
 /// cached: bytes below the flush LSN do not change).
@@ -248,7 +280,20 @@ impl SegmentSource {
                 self.current = Some((segno, f));
                 Ok(())
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(ReadError::Missing(name)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // Segments before a timeline switch exist only under an ancestor
+                // timeline (the switch segment itself is copied to the new one).
+                for older in (1..self.tli.0).rev() {
+                    let p = self
+                        .dir
+                        .join(segment_name(TimeLineId(older), segno, self.segsize));
+                    if let Ok(f) = File::open(&p) {
+                        self.current = Some((segno, f));
+                        return Ok(());
+                    }
+                }
+                Err(ReadError::Missing(name))
+            }
             Err(e) => Err(ReadError::Io(PgError::io(
                 format_args!("open file \"{}\"", path.display()),
                 &e,

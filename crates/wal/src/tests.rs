@@ -715,3 +715,62 @@ fn next_segment_is_preallocated_in_the_background() {
     let wal = Wal::open(o, Lsn(4096)).unwrap();
     assert_eq!(read_all(&wal, Lsn(4096)).len(), 20);
 }
+
+#[test]
+fn switch_timeline_copies_prefix_and_continues_on_new_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let seg = 1024;
+    let wal = Wal::create(opts(dir.path(), seg, true), Lsn(seg)).unwrap();
+    let mut last = Lsn::INVALID;
+    for i in 0..40 {
+        let (starts, end) = wal
+            .append(&[rec(kinds::NOOP, i, &payload(i as u64, 40))])
+            .unwrap();
+        wal.flush(end).unwrap();
+        last = starts[0];
+    }
+    let switch = wal.insert_lsn();
+    wal.write_history_file(
+        TimeLineId(2),
+        TimeLineId(1),
+        switch,
+        "no recovery target specified",
+    )
+    .unwrap();
+    wal.switch_timeline(TimeLineId(2), switch, last).unwrap();
+    assert_eq!(wal.timeline(), TimeLineId(2));
+    let history = fs::read_to_string(dir.path().join("pg_wal/00000002.history")).unwrap();
+    assert_eq!(
+        history,
+        format!("1\t{switch}\tno recovery target specified\n")
+    );
+    let (_, end) = wal.append(&[rec(kinds::NOOP, 99, b"after")]).unwrap();
+    wal.flush(end).unwrap();
+    assert!(dir
+        .path()
+        .join("pg_wal")
+        .join(segment_file_name(TimeLineId(2), switch, seg))
+        .exists());
+    // reading from the start crosses from timeline 1 segments into timeline 2
+    let mut r = wal.reader(Lsn(seg));
+    let mut n = 0;
+    let mut kinds_xids = Vec::new();
+    while let Some(rec) = r.next_record().unwrap() {
+        kinds_xids.push(rec.xid.0);
+        n += 1;
+    }
+    assert_eq!(n, 41);
+    assert_eq!(kinds_xids.last(), Some(&99));
+    drop(r);
+    drop(wal);
+    // reopened on timeline 2 from the first record: the same 41 records
+    let wal = Wal::open(
+        WalOptions {
+            timeline: TimeLineId(2),
+            ..opts(dir.path(), seg, true)
+        },
+        Lsn(seg),
+    )
+    .unwrap();
+    assert_eq!(wal.insert_lsn(), end);
+}

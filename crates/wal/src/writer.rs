@@ -43,7 +43,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
-use tandem_types::{Lsn, PgError, SqlState, Xid};
+use tandem_types::{Lsn, PgError, SqlState, TimeLineId, Xid};
 
 use crate::record::{
     align_up, encode_record, payload_crc, EndOfWal, HEADER_SIZE, MAX_RECORD_SIZE, RECORD_ALIGN,
@@ -93,6 +93,8 @@ struct Io {
 /// The state shared by a [`crate::Wal`] and its readers.
 pub(crate) struct Shared {
     pub(crate) opts: WalOptions,
+    /// The current timeline (starts as `opts.timeline`; promotion switches it).
+    tli: std::sync::atomic::AtomicU32,
     insert: Mutex<InsertState>,
     io: Mutex<Io>,
     sync: Mutex<SyncState>,
@@ -133,6 +135,7 @@ impl Shared {
         opened_end: Option<EndOfWal>,
     ) -> Shared {
         Shared {
+            tli: std::sync::atomic::AtomicU32::new(opts.timeline.0),
             insert: Mutex::new(InsertState {
                 insert_lsn: end,
                 prev_lsn: prev,
@@ -159,6 +162,72 @@ impl Shared {
             prealloc: Prealloc::default(),
             opts,
         }
+    }
+
+    pub(crate) fn timeline(&self) -> TimeLineId {
+        TimeLineId(self.tli.load(Ordering::Acquire))
+    }
+
+    /// Promotion: continues the WAL on timeline `new` from `switch` (the end of the
+    /// last replayed record, which starts at `last_record`). The switch segment's
+    /// valid prefix `[segment start, switch)` is copied into the new timeline's
+    /// segment (as PostgreSQL does); later appends go to the new timeline's files.
+    /// Everything up to the insert position must be flushed first.
+    pub(crate) fn switch_timeline(
+        &self,
+        new: TimeLineId,
+        switch: Lsn,
+        last_record: Lsn,
+    ) -> Result<(), PgError> {
+        self.check_poisoned()?;
+        self.flush(Lsn(self.insert_lsn.load(Ordering::Acquire)))?;
+        let mut ins = self.insert.lock();
+        let mut io = self.io.lock();
+        if !ins.pending.is_empty() {
+            return Err(PgError::internal("WAL timeline switch with unflushed WAL"));
+        }
+        let segsize = self.opts.segment_size;
+        let old = self.timeline();
+        let segno = switch.0 / segsize;
+        let prefix_len = (switch.0 - segno * segsize) as usize;
+        let mut prefix = vec![0u8; prefix_len];
+        if prefix_len > 0 {
+            let mut src = SegmentSource::new(self.opts.dir.clone(), old, segsize, switch.0);
+            match src.read(segno * segsize, &mut prefix) {
+                Ok(n) if n == prefix_len => {}
+                Ok(_) | Err(ReadError::Missing(_)) => {
+                    return Err(PgError::internal(format!(
+                        "could not read WAL up to the switch point {switch}"
+                    )))
+                }
+                Err(ReadError::Io(e)) => return Err(e),
+            }
+        }
+        io.files.clear();
+        io.dirty.clear();
+        create_segment(&self.opts.dir, new, segno, segsize, self.opts.fsync)?;
+        let path = segment_path(&self.opts.dir, new, segno, segsize);
+        let file = open_segment_rw(&path)?;
+        file.write_all_at(&prefix, 0)
+            .map_err(|e| PgError::io(format_args!("write to file \"{}\"", path.display()), &e))?;
+        if self.opts.fsync {
+            file.sync_data()
+                .map_err(|e| crate::segment::fsync_error(&path, &e))?;
+        }
+        self.tli.store(new.0, Ordering::Release);
+        io.files.insert(segno, file);
+        ins.insert_lsn = switch;
+        ins.prev_lsn = last_record;
+        ins.raw = false;
+        self.insert_lsn.store(switch.0, Ordering::Release);
+        self.write_lsn.store(switch.0, Ordering::Release);
+        {
+            let mut st = self.sync.lock();
+            st.flush_lsn = switch;
+        }
+        self.flush_lsn.store(switch.0, Ordering::Release);
+        self.prealloc.ready.store(segno, Ordering::Release);
+        Ok(())
     }
 
     fn check_poisoned(&self) -> Result<(), PgError> {
@@ -366,7 +435,7 @@ impl Shared {
         if let Some(h) = handle.take() {
             let _ = h.join();
         }
-        let (dir, tli, fsync) = (self.opts.dir.clone(), self.opts.timeline, self.opts.fsync);
+        let (dir, tli, fsync) = (self.opts.dir.clone(), self.timeline(), self.opts.fsync);
         let ready = Arc::clone(&self.prealloc.ready);
         let spawned = std::thread::Builder::new()
             .name("wal prealloc".into())
@@ -441,7 +510,7 @@ impl Shared {
     fn path(&self, segno: u64) -> std::path::PathBuf {
         segment_path(
             &self.opts.dir,
-            self.opts.timeline,
+            self.timeline(),
             segno,
             self.opts.segment_size,
         )
@@ -459,7 +528,7 @@ impl Shared {
                 Entry::Occupied(e) => e.into_mut(),
                 Entry::Vacant(e) => {
                     let dir = &self.opts.dir;
-                    create_segment(dir, self.opts.timeline, segno, segsize, self.opts.fsync)?;
+                    create_segment(dir, self.timeline(), segno, segsize, self.opts.fsync)?;
                     e.insert(open_segment_rw(&self.path(segno))?)
                 }
             };
@@ -501,7 +570,7 @@ impl Shared {
         let len = ((limit - from.0).min(max as u64)) as usize;
         let mut src = SegmentSource::new(
             self.opts.dir.clone(),
-            self.opts.timeline,
+            self.timeline(),
             self.opts.segment_size,
             limit,
         );
@@ -510,7 +579,7 @@ impl Shared {
             Ok(n) if n == len => Ok(out),
             Ok(n) => {
                 let at = from.advance(n as u64);
-                let name = crate::segment_file_name(self.opts.timeline, at, self.opts.segment_size);
+                let name = crate::segment_file_name(self.timeline(), at, self.opts.segment_size);
                 Err(removed_error(&name))
             }
             Err(ReadError::Missing(name)) => Err(removed_error(&name)),

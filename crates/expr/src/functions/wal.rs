@@ -109,6 +109,14 @@ pub(super) fn defs() -> Vec<Def> {
                 )))
             },
         ),
+        Def::ctx("pg_promote", vec![], r(T::Bool), pg_promote),
+        Def::ctx("pg_promote", vec![t(T::Bool)], r(T::Bool), pg_promote),
+        Def::ctx(
+            "pg_promote",
+            vec![t(T::Bool), t(T::Int4)],
+            r(T::Bool),
+            pg_promote,
+        ),
         Def::ctx("pg_control_system", vec![], r(T::Record), control_system).stable(),
         Def::ctx(
             "pg_control_checkpoint",
@@ -118,6 +126,53 @@ pub(super) fn defs() -> Vec<Def> {
         )
         .stable(),
     ]
+}
+
+/// `pg_promote(wait boolean DEFAULT true, wait_seconds integer DEFAULT 60)`:
+/// asks the standby's startup thread to promote; with `wait`, polls (ten times
+/// a second, as PostgreSQL) until recovery ended or `wait_seconds` passed.
+fn pg_promote(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {
+    if !c.session.superuser {
+        return Err(PgError::new(
+            SqlState::INSUFFICIENT_PRIVILEGE,
+            "permission denied for function pg_promote",
+        ));
+    }
+    let wait = !matches!(a.first(), Some(Value::Bool(false)));
+    let secs = match a.get(1) {
+        Some(Value::Int4(n)) => i64::from(*n),
+        _ => 60,
+    };
+    if secs <= 0 {
+        return Err(PgError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            "\"wait_seconds\" must not be negative or zero",
+        ));
+    }
+    if !c.hooks.in_recovery() || !c.db.request_promote() {
+        return Err(PgError::new(
+            SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "recovery is not in progress",
+        )
+        .with_hint("Recovery control functions can only be executed during recovery."));
+    }
+    if !wait {
+        return Ok(Value::Bool(true));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs as u64);
+    while std::time::Instant::now() < deadline {
+        if !c.db.in_recovery() {
+            return Ok(Value::Bool(true));
+        }
+        if c.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(PgError::new(
+                SqlState("57014"),
+                "canceling statement due to user request",
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Ok(Value::Bool(!c.db.in_recovery()))
 }
 
 fn not_in_recovery(c: &ExecContext<'_>) -> PgResult<()> {
