@@ -14,3 +14,4 @@ pub mod command;
 pub mod physical;
 pub mod retention;
 pub mod slot;
+pub mod syncrep;

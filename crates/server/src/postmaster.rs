@@ -228,6 +228,7 @@ impl Postmaster {
         let slots = crate::slots::open(datadir, &config).map_err(fatal_startup)?;
         crate::slots::install_retention(&db, slots.clone(), config.clone(), registry.clone());
         let walsenders = WalSenders::start(db.wal().clone());
+        walsenders.configure_syncrep(&config);
         let hooks = Arc::new(Hooks {
             registry: registry.clone(),
             reload: requests.reload.clone(),
@@ -243,6 +244,7 @@ impl Postmaster {
             db: db.clone(),
             config: config.clone(),
             hooks,
+            syncrep: Some(walsenders.syncrep.clone()),
         });
         let shared = Arc::new(Shared {
             datadir: datadir.to_path_buf(),
@@ -267,12 +269,14 @@ impl Postmaster {
             )
         });
         let workers = Some(BgWorkers::start(db, config));
-        pidfile.set_line(8, pidfile::STATUS_READY);
+        // Log before announcing readiness in postmaster.pid: whoever waits on the
+        // pid file (pg_ctl-style tools, tests) then finds the line in the log.
         if standby.is_some() {
             log("database system is ready to accept read-only connections");
         } else {
             log("database system is ready to accept connections");
         }
+        pidfile.set_line(8, pidfile::STATUS_READY);
         Ok(Postmaster {
             shared,
             listeners,
@@ -293,6 +297,7 @@ impl Postmaster {
             });
         }
         apply_log_level(&shared.config);
+        shared.walsenders.configure_syncrep(&shared.config);
         match load_hba(&shared.hba_path) {
             Ok(lines) => *shared.hba.write() = Arc::new(lines),
             Err(e) => {
@@ -439,10 +444,12 @@ impl Postmaster {
             ShutdownMode::Fast => {
                 log("received fast shutdown request");
                 log("aborting any active transactions");
+                self.shared.walsenders.syncrep.shutdown();
                 self.shared.registry.terminate_all();
             }
             ShutdownMode::Immediate => {
                 log("received immediate shutdown request");
+                self.shared.walsenders.syncrep.shutdown();
                 self.shared.registry.terminate_all();
             }
         }

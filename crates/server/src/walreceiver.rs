@@ -7,7 +7,9 @@
 //!   `START_REPLICATION [SLOT primary_slot_name] PHYSICAL <local WAL end> TIMELINE n`,
 //!   stores each XLogData byte-identically with `Wal::append_raw`, flushes, and
 //!   answers with a standby status update `r` (write / flush / apply) after each
-//!   flush, when asked by a keepalive and every `wal_receiver_status_interval`;
+//!   flush, when replay has advanced past the last reported apply position
+//!   (checked every 100 ms read timeout; this releases `remote_apply` commits),
+//!   when asked by a keepalive and every `wal_receiver_status_interval`;
 //!   with `hot_standby_feedback` it also sends `h`. A broken connection, an error
 //!   or `wal_receiver_timeout` of silence ends the attempt; the next comes after
 //!   `wal_retrieve_retry_interval`.
@@ -246,6 +248,9 @@ fn stream_once(
     client.set_read_timeout(Some(Duration::from_millis(100)));
     let mut last_recv = Instant::now();
     let mut last_status = Instant::now();
+    // the apply position last reported: a reply goes out when replay passes
+    // it, so a primary's remote_apply commits are released promptly
+    let mut reported_apply = db.replay_lsn();
     loop {
         if stop.load(Ordering::Acquire) {
             let _ = client.send_copy_done();
@@ -292,7 +297,12 @@ fn stream_once(
         if status_interval > 0 && last_status.elapsed() >= Duration::from_secs(status_interval) {
             reply_now = true;
         }
+        let applied = db.replay_lsn();
+        if applied > reported_apply {
+            reply_now = true;
+        }
         if reply_now {
+            reported_apply = applied;
             client.send_copy_data(&status(db, false))?;
             if hsf {
                 client.send_copy_data(&feedback(db))?;

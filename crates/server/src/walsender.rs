@@ -711,10 +711,17 @@ impl WalSender<'_> {
                         break;
                     }
                 }
-                let mut p = self.walsnd.progress.lock();
-                p.sent = sent;
-                if sent >= flush && p.state == WalSndState::Catchup {
-                    p.state = WalSndState::Streaming;
+                let caught_up = {
+                    let mut p = self.walsnd.progress.lock();
+                    p.sent = sent;
+                    let c = sent >= flush && p.state == WalSndState::Catchup;
+                    if c {
+                        p.state = WalSndState::Streaming;
+                    }
+                    c
+                };
+                if caught_up {
+                    self.shared.walsenders.sync_recompute();
                 }
             }
             // 4. Keepalive asking for a reply after half the timeout in silence.
@@ -767,6 +774,7 @@ impl WalSender<'_> {
                     p.apply = apply;
                     p.reply_time = Some(send_time);
                 }
+                self.shared.walsenders.sync_recompute();
                 if let (Some(name), true) = (slot, flush.is_valid()) {
                     // restart_lsn only moves forward, and never on an
                     // invalidated slot (its WAL is gone)

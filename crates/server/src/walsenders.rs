@@ -8,6 +8,11 @@
 //! The flush side of the wakeup is one thread per server (`walsender-wakeup`)
 //! that waits on [`tandem_wal::Wal::wait_for_flush`] and bumps every walsender.
 //!
+//! Synchronous replication: the registry owns the node's
+//! [`SyncRepWaiters`]; after each standby reply (and when a walsender comes or
+//! goes, or `synchronous_standby_names` is reloaded) it recomputes the sync
+//! standbys and safe LSNs with [`syncrep::decide`] and releases waiting commits.
+//!
 //! Corresponds to PostgreSQL's `WalSndCtl` shared memory (`walsender_private.h`),
 //! `WalSndWakeup`, and `pg_stat_get_wal_senders`.
 
@@ -17,7 +22,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
+use tandem_config::Config;
 use tandem_replication::physical::{Lags, WalSndState};
+use tandem_replication::syncrep::{self, StandbyInfo, SyncDecision, SyncRepWaiters};
+use tandem_types::elog::{self, Level};
 use tandem_types::{Lsn, PgError, PgResult, SqlState, Value, Xid};
 use tandem_wal::Wal;
 
@@ -82,6 +90,8 @@ impl WalSnd {
 pub(crate) struct WalSenders {
     list: Mutex<Vec<Arc<WalSnd>>>,
     stop: AtomicBool,
+    /// Where commits wait for synchronous standbys.
+    pub syncrep: Arc<SyncRepWaiters>,
 }
 
 /// Removes the walsender from the registry when its connection ends.
@@ -96,6 +106,7 @@ impl Drop for WalSndGuard {
             .list
             .lock()
             .retain(|w| !Arc::ptr_eq(w, &self.walsnd));
+        self.senders.sync_recompute();
     }
 }
 
@@ -117,6 +128,7 @@ impl WalSenders {
         let senders = Arc::new(WalSenders {
             list: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
+            syncrep: Arc::new(SyncRepWaiters::new()),
         });
         let s2 = senders.clone();
         let _ = std::thread::Builder::new()
@@ -140,6 +152,47 @@ impl WalSenders {
     /// Stops the wakeup thread (server shutdown).
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
+        self.syncrep.shutdown();
+    }
+
+    /// (Re)reads `synchronous_standby_names` (startup, reload). An invalid value
+    /// is logged and the previous one kept, as a failed GUC check would.
+    pub fn configure_syncrep(&self, config: &Config) {
+        let value = config.get_str("synchronous_standby_names");
+        match syncrep::parse_standby_names(&value) {
+            Ok(cfg) => {
+                if cfg != self.syncrep.config() {
+                    self.syncrep.set_config(cfg);
+                    self.sync_recompute();
+                }
+            }
+            Err(e) => elog::emit(Level::Log, &e.message, e.detail.as_deref(), None),
+        }
+    }
+
+    fn decision(&self, list: &[Arc<WalSnd>]) -> SyncDecision {
+        let infos: Vec<StandbyInfo> = list
+            .iter()
+            .map(|w| {
+                let p = w.progress.lock();
+                StandbyInfo {
+                    application_name: w.entry.activity.lock().application_name.clone(),
+                    state: p.state,
+                    write: p.write,
+                    flush: p.flush,
+                    apply: p.apply,
+                }
+            })
+            .collect();
+        syncrep::decide(self.syncrep.config().as_ref(), &infos)
+    }
+
+    /// Recomputes the safe LSNs and releases the commits they cover (called
+    /// after every standby reply, PostgreSQL's `SyncRepReleaseWaiters`).
+    pub fn sync_recompute(&self) {
+        let list = self.list.lock().clone();
+        let d = self.decision(&list);
+        self.syncrep.update(d.safe);
     }
 
     /// Takes a walsender slot; `FATAL 53300 number of requested standby
@@ -186,8 +239,10 @@ impl WalSenders {
     pub fn rows(&self) -> Vec<Vec<Value>> {
         let mut list = self.list.lock().clone();
         list.sort_by_key(|w| w.entry.pid);
+        let d = self.decision(&list);
         list.iter()
-            .map(|w| {
+            .enumerate()
+            .map(|(i, w)| {
                 let a = w.entry.activity.lock().clone();
                 let p = w.progress.lock().clone();
                 vec![
@@ -217,8 +272,8 @@ impl WalSenders {
                     lag_value(p.lags.write),
                     lag_value(p.lags.flush),
                     lag_value(p.lags.apply),
-                    Value::Int4(0),
-                    Value::Text("async".into()),
+                    Value::Int4(d.priorities.get(i).copied().unwrap_or(0)),
+                    Value::Text(d.states.get(i).copied().unwrap_or("async").into()),
                     p.reply_time.map(Value::TimestampTz).unwrap_or(Value::Null),
                 ]
             })

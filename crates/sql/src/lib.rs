@@ -104,6 +104,8 @@ pub struct Engine {
     pub db: Arc<Database>,
     pub config: Arc<Config>,
     pub hooks: Arc<dyn ServerHooks>,
+    /// Where commits wait for synchronous standbys (None: never wait).
+    pub syncrep: Option<Arc<tandem_replication::syncrep::SyncRepWaiters>>,
 }
 
 /// Outcome of an extended-protocol Execute.

@@ -14,8 +14,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tandem_config::SessionConfig;
+use tandem_config::{SessionConfig, SyncCommit};
 use tandem_expr::{ExecContext, SessionInfo};
+use tandem_replication::syncrep::{WaitMode, WaitOutcome};
 use tandem_types::elog::{self, Level};
 use tandem_types::{Lsn, PgError, PgResult, Severity, SqlState, Value};
 
@@ -263,20 +264,39 @@ impl Session {
     }
 
     /// The one place a commit waits to be durable: local WAL flush unless
-    /// `synchronous_commit = off` (later: standby acknowledgements). A flush
-    /// failure is PANIC: the commit record's fate is unknown.
+    /// `synchronous_commit = off`, then, with `remote_write` / `on` /
+    /// `remote_apply` and a non-empty `synchronous_standby_names`, the
+    /// synchronous standbys' acknowledgement (PostgreSQL's `SyncRepWaitForLSN`).
+    /// A flush failure is PANIC: the commit record's fate is unknown. A cancel
+    /// during the standby wait is a WARNING: the commit has happened locally.
     pub(crate) fn wait_for_commit_durability(&mut self, lsn: Lsn) -> PgResult<()> {
-        let sync = self
-            .config
-            .show("synchronous_commit")
-            .unwrap_or_else(|_| "on".into());
-        if sync == "off" {
+        let sync = self.config.synchronous_commit();
+        if sync == SyncCommit::Off {
             return Ok(());
         }
         self.engine.db.wal().flush(lsn).map_err(|e| PgError {
             severity: Severity::Panic,
             ..e
-        })
+        })?;
+        let mode = match sync {
+            SyncCommit::Off | SyncCommit::Local => return Ok(()),
+            SyncCommit::RemoteWrite => WaitMode::Write,
+            SyncCommit::On => WaitMode::Flush,
+            SyncCommit::RemoteApply => WaitMode::Apply,
+        };
+        let Some(waiters) = self.engine.syncrep.clone() else {
+            return Ok(());
+        };
+        if waiters.wait(lsn, mode, &self.cancel) == WaitOutcome::Canceled {
+            self.cancel.store(false, Ordering::SeqCst);
+            self.notices.push(
+                PgError::warning("canceling wait for synchronous replication due to user request")
+                    .with_detail(
+                        "The transaction has already committed locally, but might not have been replicated to the standby.",
+                    ),
+            );
+        }
+        Ok(())
     }
 
     /// Refuses writes in a read-only transaction (later also on a hot standby).

@@ -52,6 +52,7 @@ fn fixture() -> Fixture {
             db,
             config: Config::defaults(),
             hooks: Arc::new(NoHooks),
+            syncrep: None,
         }),
     }
 }
