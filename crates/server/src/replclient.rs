@@ -328,6 +328,17 @@ impl ReplClient {
         }
     }
 
+    /// Whether a whole message is already buffered (the next `try_read_message`
+    /// returns it without touching the socket).
+    pub fn has_buffered_message(&self) -> bool {
+        if self.inbuf.len() < 5 {
+            return false;
+        }
+        let len = u32::from_be_bytes([self.inbuf[1], self.inbuf[2], self.inbuf[3], self.inbuf[4]]);
+        // one type byte plus `len` (which counts itself)
+        self.inbuf.len() > len as usize
+    }
+
     /// Next message, failing if the read timeout passes.
     pub fn read_message(&mut self) -> PgResult<BackendMessage> {
         self.try_read_message()?

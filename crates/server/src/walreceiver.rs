@@ -263,8 +263,18 @@ fn stream_once(
         let hsf = settings::get_bool(config, "hot_standby_feedback", false);
         let mut received = false;
         let mut reply_now = false;
-        // drain what is there, then flush once
-        while let Some(msg) = client.try_read_message()? {
+        // Wait (up to the read timeout) for the first message, then take only what
+        // has already arrived, and flush and reply at once: a primary waiting for
+        // this standby (synchronous replication) must not wait for a read timeout.
+        let mut first = true;
+        loop {
+            if !first && !client.has_buffered_message() {
+                break;
+            }
+            first = false;
+            let Some(msg) = client.try_read_message()? else {
+                break;
+            };
             last_recv = Instant::now();
             match msg {
                 BackendMessage::CopyData(payload) => match decode_primary_message(&payload)? {
