@@ -147,43 +147,7 @@ pub fn open(datadir: &Path, opts: OpenOptions) -> PgResult<Arc<Database>> {
             None,
         );
     }
-    let wal = Wal::open(
-        WalOptions {
-            dir: datadir.join("pg_wal"),
-            timeline: control.timeline,
-            segment_size: control.wal_segment_size,
-            fsync: opts.fsync,
-        },
-        redo,
-    )?;
-    let heap = Heap::default();
-    for (oid, t) in image.tables {
-        heap.install(oid, t);
-    }
-    let sequences = Sequences::default();
-    for (seq, last_value, is_called) in &image.sequences {
-        sequences.redo(&record::SequenceRecord {
-            seq: *seq,
-            last_value: *last_value,
-            is_called: *is_called,
-        });
-    }
-    let mut start_control = control.clone();
-    start_control.next_xid = control.next_xid.max(image.header.next_xid);
-    start_control.next_oid = control.next_oid.max(image.header.next_oid);
-    start_control.next_rowid = control.next_rowid.max(image.header.next_rowid);
-    let db = Arc::new(Database::assemble(
-        datadir.to_path_buf(),
-        opts.fsync,
-        wal,
-        start_control,
-        Loaded {
-            catalog: image.catalog,
-            heap,
-            sequences,
-            applied: redo,
-        },
-    ));
+    let db = assemble_from_image(datadir, &opts, &control, image)?;
     let replayed = replay(&db, redo, crash)?;
     if crash && replayed > 0 {
         checkpoint::run(&db, "end-of-recovery immediate wait")?;
@@ -353,43 +317,7 @@ pub fn open_standby(datadir: &Path, opts: OpenOptions) -> PgResult<(Arc<Database
     let image = load_image(datadir)?;
     let redo = image.header.redo;
     emit(Level::Log, "entering standby mode", None, None);
-    let wal = Wal::open(
-        WalOptions {
-            dir: datadir.join("pg_wal"),
-            timeline: control.timeline,
-            segment_size: control.wal_segment_size,
-            fsync: opts.fsync,
-        },
-        redo,
-    )?;
-    let heap = Heap::default();
-    for (oid, t) in image.tables {
-        heap.install(oid, t);
-    }
-    let sequences = Sequences::default();
-    for (seq, last_value, is_called) in &image.sequences {
-        sequences.redo(&record::SequenceRecord {
-            seq: *seq,
-            last_value: *last_value,
-            is_called: *is_called,
-        });
-    }
-    let mut start_control = control.clone();
-    start_control.next_xid = control.next_xid.max(image.header.next_xid);
-    start_control.next_oid = control.next_oid.max(image.header.next_oid);
-    start_control.next_rowid = control.next_rowid.max(image.header.next_rowid);
-    let db = Arc::new(Database::assemble(
-        datadir.to_path_buf(),
-        opts.fsync,
-        wal,
-        start_control,
-        Loaded {
-            catalog: image.catalog,
-            heap,
-            sequences,
-            applied: redo,
-        },
-    ));
+    let db = assemble_from_image(datadir, &opts, &control, image)?;
     db.in_recovery
         .store(true, std::sync::atomic::Ordering::Release);
     db.replay_lsn
@@ -469,4 +397,54 @@ pub fn promote(db: &Database, mut replay: StandbyReplay) -> PgResult<TimeLineId>
         .store(false, std::sync::atomic::Ordering::Release);
     checkpoint::run(db, "end-of-recovery immediate wait")?;
     Ok(new)
+}
+
+/// Builds the in-memory database from a checkpoint image (heap, sequences,
+/// catalog) with the WAL opened at the image's redo LSN; shared by crash
+/// recovery and standby mode, which differ only in what they replay after.
+fn assemble_from_image(
+    datadir: &Path,
+    opts: &OpenOptions,
+    control: &ControlFile,
+    image: crate::checkpoint::Image,
+) -> PgResult<Arc<Database>> {
+    let redo = image.header.redo;
+    let wal = Wal::open(
+        WalOptions {
+            dir: datadir.join("pg_wal"),
+            timeline: control.timeline,
+            segment_size: control.wal_segment_size,
+            fsync: opts.fsync,
+        },
+        redo,
+    )?;
+    let heap = Heap::default();
+    for (oid, t) in image.tables {
+        heap.install(oid, t);
+    }
+    let sequences = Sequences::default();
+    for (seq, last_value, is_called) in &image.sequences {
+        sequences.redo(&record::SequenceRecord {
+            seq: *seq,
+            last_value: *last_value,
+            is_called: *is_called,
+        });
+    }
+    let mut start_control = control.clone();
+    start_control.next_xid = control.next_xid.max(image.header.next_xid);
+    start_control.next_oid = control.next_oid.max(image.header.next_oid);
+    start_control.next_rowid = control.next_rowid.max(image.header.next_rowid);
+    let db = Arc::new(Database::assemble(
+        datadir.to_path_buf(),
+        opts.fsync,
+        wal,
+        start_control,
+        Loaded {
+            catalog: image.catalog,
+            heap,
+            sequences,
+            applied: redo,
+        },
+    ));
+    Ok(db)
 }

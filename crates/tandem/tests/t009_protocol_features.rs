@@ -85,8 +85,28 @@ async fn cancel_request_stops_a_running_query() {
     node.start();
     let c = node.connect().await;
     let token = c.cancel_token();
+    let watcher = node.connect().await;
     let canceller = tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        // cancel once the sleep is really running (pg_stat_activity says so)
+        let deadline = std::time::Instant::now() + common::DEADLINE;
+        loop {
+            let n: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'SELECT pg_sleep%'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if n == 1 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pg_sleep never showed up as active"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         token.cancel_query(tokio_postgres::NoTls).await.unwrap();
     });
     let started = std::time::Instant::now();
