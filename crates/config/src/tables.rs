@@ -395,6 +395,7 @@ static GUCS: &[GucDef] = &[
     i("max_slot_wal_keep_size", Sighup, REPL_SEND, "-1", -1, MAX_KB, "Sets the maximum WAL size that can be reserved by replication slots.").unit(Unit::Mb),
     i("wal_sender_timeout", User, REPL_SEND, "60000", 0, INT_MAX, "Sets the maximum time to wait for WAL replication.").unit(Unit::Ms),
     b("track_commit_timestamp", Postmaster, REPL_SEND, "off", "Collects transaction commit time."),
+    s("output_plugin_libraries", Superuser, REPL_SEND, "pgoutput, test_decoding", "Lists libraries that may be named as logical decoding output plugins."),
     s("synchronous_standby_names", Sighup, REPL_PRIMARY, "", "Number of synchronous standbys and list of names of potential synchronous ones."),
     s("synchronized_standby_slots", Sighup, REPL_PRIMARY, "", "Lists streaming replication standby server replication slot names that logical WAL sender processes will wait for."),
     s("primary_conninfo", Sighup, REPL_STANDBY, "", "Sets the connection string to be used to connect to the sending server."),

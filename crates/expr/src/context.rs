@@ -68,6 +68,29 @@ pub trait ServerHooks: Send + Sync {
         let _ = (pid, name);
         Err(PgError::unsupported("replication slots"))
     }
+    /// `pg_create_logical_replication_slot(name, plugin, temporary, twophase,
+    /// failover)` for session `pid` connected to `database`: the consistent
+    /// point.
+    fn create_logical_slot(&self, pid: i32, req: &LogicalSlotRequest) -> PgResult<Lsn> {
+        let _ = (pid, req);
+        Err(PgError::unsupported("logical replication slots"))
+    }
+    /// `pg_logical_slot_{get,peek}_[binary_]changes`: rows `(lsn, xid, data)`.
+    fn logical_slot_changes(&self, pid: i32, req: &ChangesRequest) -> PgResult<Vec<ChangeRow>> {
+        let _ = (pid, req);
+        Err(PgError::unsupported("logical decoding"))
+    }
+    /// `pg_replication_slot_advance(name, upto_lsn)`: the slot's new position.
+    fn advance_slot(&self, pid: i32, name: &str, upto: Lsn) -> PgResult<Lsn> {
+        let _ = (pid, name, upto);
+        Err(PgError::unsupported("replication slots"))
+    }
+    /// `pg_copy_{logical,physical}_replication_slot(src, dst [, temporary [,
+    /// plugin]])`: the new slot's position.
+    fn copy_slot(&self, pid: i32, req: &CopySlotRequest) -> PgResult<Lsn> {
+        let _ = (pid, req);
+        Err(PgError::unsupported("replication slots"))
+    }
     /// Rows of `pg_replication_slots`, in that view's column order.
     fn replication_slots(&self) -> Vec<Vec<Value>> {
         Vec::new()
@@ -77,6 +100,53 @@ pub trait ServerHooks: Send + Sync {
     fn stat_replication(&self) -> Vec<Vec<Value>> {
         Vec::new()
     }
+}
+
+/// Arguments of `pg_create_logical_replication_slot`.
+#[derive(Clone, Debug)]
+pub struct LogicalSlotRequest {
+    pub name: String,
+    pub plugin: String,
+    pub temporary: bool,
+    pub two_phase: bool,
+    pub failover: bool,
+    /// Oid of the session's database.
+    pub database: u32,
+    /// The session's `output_plugin_libraries`.
+    pub allowed_plugins: String,
+}
+
+/// Arguments of `pg_logical_slot_{get,peek}_[binary_]changes`.
+#[derive(Clone, Debug)]
+pub struct ChangesRequest {
+    pub name: String,
+    pub upto_lsn: Option<Lsn>,
+    pub upto_nchanges: Option<i64>,
+    pub options: Vec<(String, Option<String>)>,
+    pub peek: bool,
+    pub binary: bool,
+    /// Oid of the session's database.
+    pub database: u32,
+    /// The session's `output_plugin_libraries`.
+    pub allowed_plugins: String,
+}
+
+/// One output row of a logical decoding function.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChangeRow {
+    pub lsn: Lsn,
+    pub xid: u32,
+    pub data: Vec<u8>,
+}
+
+/// Arguments of `pg_copy_{logical,physical}_replication_slot`.
+#[derive(Clone, Debug)]
+pub struct CopySlotRequest {
+    pub src: String,
+    pub dst: String,
+    pub temporary: Option<bool>,
+    pub plugin: Option<String>,
+    pub logical: bool,
 }
 
 /// Per-session state that functions keep between statements (`currval`,

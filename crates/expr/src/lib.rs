@@ -33,7 +33,10 @@ pub mod reg;
 
 pub use cast::{base_type, can_assign_cast, value_type};
 pub use catalog::VirtualTable;
-pub use context::{ExecContext, SessionInfo, SessionState};
+pub use context::{
+    ChangeRow, ChangesRequest, CopySlotRequest, ExecContext, LogicalSlotRequest, SessionInfo,
+    SessionState,
+};
 pub use functions::{function_columns, session_ended, FunctionSig};
 pub use io_text::{to_text, validate_utf8};
 pub use operators::{resolve_binary, unary_op_type};

@@ -77,6 +77,7 @@ impl ErrorFields {
             detail: self.get(b'D').map(str::to_string),
             hint: self.get(b'H').map(str::to_string),
             position: self.get(b'P').and_then(|p| p.parse().ok()),
+            context: self.get(b'W').map(str::to_string),
         }
     }
 }
@@ -173,6 +174,9 @@ pub fn encode_error(err: &PgError, buf: &mut Vec<u8>) {
     }
     if let Some(p) = err.position {
         field(buf, b'P', &p.to_string());
+    }
+    if let Some(w) = &err.context {
+        field(buf, b'W', w);
     }
     buf.push(0);
     finish_message(buf, at);

@@ -209,6 +209,7 @@ fn run_backend(shared: &Arc<Shared>, conn: Conn, reg: &Registration) {
                 QueryLoop {
                     conn: &mut conn,
                     entry: &reg.entry,
+                    slots: &shared.slots,
                     session,
                     ignore_till_sync: false,
                 }
@@ -546,6 +547,9 @@ pub(crate) fn admin_shutdown_error() -> PgError {
 struct QueryLoop<'a> {
     conn: &'a mut Conn,
     entry: &'a Arc<BackendEntry>,
+    /// Temporary slots of this backend are dropped on any error, as
+    /// PostgreSQL's `ReplicationSlotCleanup` does.
+    slots: &'a tandem_replication::slot::SlotRegistry,
     session: Session,
     ignore_till_sync: bool,
 }
@@ -648,6 +652,7 @@ impl QueryLoop<'_> {
         }
         self.conn.send_error(&err);
         self.session.on_error();
+        self.slots.cleanup_session(self.entry.pid);
         if extended {
             self.ignore_till_sync = true;
         }

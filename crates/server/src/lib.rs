@@ -42,6 +42,7 @@ mod bgworker;
 mod connection;
 pub mod hba;
 mod listen;
+mod logical;
 mod pidfile;
 mod postmaster;
 mod registry;
@@ -53,6 +54,7 @@ mod stream;
 mod tls;
 mod walreceiver;
 mod walsender;
+mod walsender_physical;
 mod walsenders;
 
 use std::path::Path;

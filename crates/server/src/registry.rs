@@ -308,6 +308,82 @@ impl ServerHooks for Hooks {
         crate::slots::drop_slot(&r.slots, &r.config, pid, name, false)
     }
 
+    fn create_logical_slot(
+        &self,
+        pid: i32,
+        req: &tandem_expr::LogicalSlotRequest,
+    ) -> tandem_types::PgResult<tandem_types::Lsn> {
+        let r = self.repl.as_ref().ok_or_else(no_slots)?;
+        let lsn = crate::logical::create(
+            &r.slots,
+            &r.db,
+            &r.config,
+            pid,
+            &crate::logical::NewLogicalSlot {
+                name: &req.name,
+                plugin: &req.plugin,
+                temporary: req.temporary,
+                two_phase: req.two_phase,
+                failover: req.failover,
+                database: tandem_types::Oid(req.database),
+                allowed_plugins: &req.allowed_plugins,
+            },
+        )?;
+        r.slots.release(&req.name, pid, now_pg_micros());
+        Ok(lsn)
+    }
+
+    fn logical_slot_changes(
+        &self,
+        pid: i32,
+        req: &tandem_expr::ChangesRequest,
+    ) -> tandem_types::PgResult<Vec<tandem_expr::ChangeRow>> {
+        let r = self.repl.as_ref().ok_or_else(no_slots)?;
+        let rows = crate::logical::get_changes(
+            &r.slots,
+            &r.db,
+            &r.config,
+            pid,
+            crate::logical::GetChanges {
+                name: &req.name,
+                upto_lsn: req.upto_lsn,
+                upto_nchanges: req.upto_nchanges,
+                options: req.options.clone(),
+                peek: req.peek,
+                binary: req.binary,
+                database: Some(tandem_types::Oid(req.database)),
+                allowed_plugins: &req.allowed_plugins,
+            },
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|o| tandem_expr::ChangeRow {
+                lsn: o.lsn,
+                xid: o.xid.0,
+                data: o.data,
+            })
+            .collect())
+    }
+
+    fn advance_slot(
+        &self,
+        pid: i32,
+        name: &str,
+        upto: tandem_types::Lsn,
+    ) -> tandem_types::PgResult<tandem_types::Lsn> {
+        let r = self.repl.as_ref().ok_or_else(no_slots)?;
+        crate::logical::advance(&r.slots, &r.db, pid, name, upto)
+    }
+
+    fn copy_slot(
+        &self,
+        pid: i32,
+        req: &tandem_expr::CopySlotRequest,
+    ) -> tandem_types::PgResult<tandem_types::Lsn> {
+        let r = self.repl.as_ref().ok_or_else(no_slots)?;
+        crate::logical::copy(&r.slots, &r.config, pid, req)
+    }
+
     fn replication_slots(&self) -> Vec<Vec<Value>> {
         match &self.repl {
             Some(r) => crate::slots::rows(&r.slots, &r.db, &r.config),

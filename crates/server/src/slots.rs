@@ -57,6 +57,15 @@ pub(crate) fn install_retention(
     config: Arc<Config>,
     registry: Arc<Registry>,
 ) {
+    let logical_slots = slots.clone();
+    db.set_catalog_floor(Box::new(move || {
+        logical_slots
+            .list()
+            .into_iter()
+            .filter(|i| i.data.is_logical() && i.data.invalidated.is_none())
+            .filter_map(|i| i.data.restart_lsn)
+            .min()
+    }));
     let wal = db.wal().clone();
     db.set_retention_floor(Box::new(move || {
         let s = retention_settings(&config, wal.segment_size());

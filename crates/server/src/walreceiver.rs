@@ -34,7 +34,8 @@ use tandem_protocol::BackendMessage;
 use tandem_storage::recovery::StandbyReplay;
 use tandem_storage::Database;
 use tandem_types::elog::{self, Level};
-use tandem_types::{PgError, PgResult};
+use tandem_types::{Lsn, PgError, PgResult, TimeLineId};
+use tandem_wal::{Timelines, Wal};
 
 use crate::registry::now_pg_micros;
 use crate::replclient::{quote_conninfo_value, ReplClient};
@@ -162,13 +163,21 @@ fn walreceiver(db: &Arc<Database>, config: &Arc<Config>, stop: &AtomicBool) {
     while !stop.load(Ordering::Acquire) {
         let conninfo = settings::get_str(config, "primary_conninfo", "");
         if !conninfo.is_empty() {
-            if let Err(e) = stream_once(db, config, stop, &conninfo) {
-                elog::emit(Level::Log, &e.message, e.detail.as_deref(), None);
+            match stream_once(db, config, stop, &conninfo) {
+                // primary_conninfo / primary_slot_name changed: reconnect at once
+                Ok(Attempt::Reconnect) => continue,
+                Ok(Attempt::Done) => {}
+                Err(e) => elog::emit(Level::Log, &e.message, e.detail.as_deref(), None),
             }
         }
-        let retry = settings::get_int(config, "wal_retrieve_retry_interval", 5000).max(1) as u64;
+        // (a reload that changes primary_conninfo ends the wait: PostgreSQL
+        // restarts its walreceiver for a new primary_conninfo)
+        let retry = settings::get_ms(config, "wal_retrieve_retry_interval", 5000, 1).max(1);
         let until = Instant::now() + Duration::from_millis(retry);
-        while Instant::now() < until && !stop.load(Ordering::Acquire) {
+        while Instant::now() < until
+            && !stop.load(Ordering::Acquire)
+            && settings::get_str(config, "primary_conninfo", "") == conninfo
+        {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -196,15 +205,144 @@ fn feedback(db: &Database) -> Vec<u8> {
     })
 }
 
-/// One connection: streams until an error, the primary ends the stream, or stop.
+/// How a connection attempt ended without an error.
+enum Attempt {
+    /// Stopped, or the primary ended streaming: retry after the retry interval.
+    Done,
+    /// The connection settings changed (reload): connect again at once.
+    Reconnect,
+}
+
+/// How one START_REPLICATION ended.
+enum Streamed {
+    Stopped,
+    Reconnect,
+    /// The primary ended the copy (the end of a historic timeline).
+    EndOfStream,
+}
+
+/// `XX000` error text of the walreceiver.
+fn rcv_error(msg: String) -> PgError {
+    PgError::new(tandem_types::SqlState::INTERNAL_ERROR, msg)
+}
+
+/// IDENTIFY_SYSTEM: the primary's system identifier and timeline.
+fn identify_system(client: &mut ReplClient) -> PgResult<(String, TimeLineId)> {
+    let rows = client.query("IDENTIFY_SYSTEM")?;
+    let row = rows
+        .first()
+        .filter(|r| r.len() >= 3)
+        .ok_or_else(|| rcv_error("invalid response from primary server".into()))?;
+    let sysid = row[0].clone().unwrap_or_default();
+    let tli = row[1]
+        .as_deref()
+        .and_then(|t| t.parse::<u32>().ok())
+        .ok_or_else(|| rcv_error("invalid response from primary server".into()))?;
+    Ok((sysid, TimeLineId(tli)))
+}
+
+/// Fetches the history files of timelines `(ours, primary]` that are missing
+/// locally (`WalRcvFetchTimeLineHistoryFiles`).
+fn fetch_history_files(
+    client: &mut ReplClient,
+    wal: &Wal,
+    ours: TimeLineId,
+    primary: TimeLineId,
+) -> PgResult<()> {
+    for t in (ours.0 + 1)..=primary.0 {
+        let tli = TimeLineId(t);
+        if t == 1 || wal.has_history_file(tli) {
+            continue;
+        }
+        log(&format!(
+            "fetching timeline history file for timeline {t} from primary server"
+        ));
+        let rows = client.query(&format!("TIMELINE_HISTORY {t}"))?;
+        let content = rows
+            .first()
+            .and_then(|r| r.get(1).cloned().flatten())
+            .ok_or_else(|| rcv_error("invalid response from primary server".into()))?;
+        wal.store_history_file(tli, content.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Moves the local WAL onto the next timeline(s) of `target` for every switch
+/// point it has reached (PostgreSQL's startup process picks the new recovery
+/// target timeline, `rescanLatestTimeLine`).
+fn follow_switch_points(wal: &Wal, target: &Timelines) -> PgResult<()> {
+    loop {
+        let tli = wal.timeline();
+        let Some((switch, next)) = target.switch_point(tli) else {
+            return Ok(());
+        };
+        let end = wal.insert_lsn();
+        if end < switch {
+            return Ok(());
+        }
+        if end > switch {
+            return Err(rcv_error(format!(
+                "new timeline {} forked off current database system timeline {} before current recovery point {end}",
+                next.0, tli.0
+            )));
+        }
+        wal.follow_timeline(next, switch)?;
+        log(&format!("new target timeline is {}", next.0));
+    }
+}
+
+/// After START_REPLICATION ended without (more) COPY: reads up to ReadyForQuery;
+/// returns the next timeline's result set if there is one.
+fn read_end_of_streaming(
+    client: &mut ReplClient,
+    stop: &AtomicBool,
+) -> PgResult<Option<(TimeLineId, Lsn)>> {
+    let mut next = None;
+    let mut err = None;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if stop.load(Ordering::Acquire) || Instant::now() > deadline {
+            return Ok(None);
+        }
+        let Some(msg) = client.try_read_message()? else {
+            continue;
+        };
+        match msg {
+            BackendMessage::DataRow(cols) => {
+                let text = |i: usize| {
+                    cols.get(i)
+                        .cloned()
+                        .flatten()
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                };
+                let tli = text(0).and_then(|t| t.parse::<u32>().ok());
+                let pos = text(1).and_then(|p| p.parse::<Lsn>().ok());
+                if let (Some(t), Some(p)) = (tli, pos) {
+                    next = Some((TimeLineId(t), p));
+                }
+            }
+            BackendMessage::ErrorResponse(e) => err = Some(e.to_pg_error()),
+            BackendMessage::ReadyForQuery(_) => break,
+            _ => {}
+        }
+    }
+    match err {
+        Some(e) => Err(e),
+        None => Ok(next),
+    }
+}
+
+/// One connection: identifies the primary, follows its timeline history, and
+/// streams (again after each end of a historic timeline) until an error, the
+/// primary ends streaming, a settings change, or stop.
 fn stream_once(
     db: &Arc<Database>,
     config: &Arc<Config>,
     stop: &AtomicBool,
-    conninfo: &str,
-) -> PgResult<()> {
-    let conninfo = if conninfo.contains("application_name") {
-        conninfo.to_string()
+    conninfo_setting: &str,
+) -> PgResult<Attempt> {
+    let conninfo = if conninfo_setting.contains("application_name") {
+        conninfo_setting.to_string()
     } else {
         let name = settings::get_str(config, "cluster_name", "");
         let name = if name.is_empty() {
@@ -213,7 +351,7 @@ fn stream_once(
             name
         };
         format!(
-            "{conninfo} application_name={}",
+            "{conninfo_setting} application_name={}",
             quote_conninfo_value(&name)
         )
     };
@@ -221,31 +359,139 @@ fn stream_once(
         message: format!("could not connect to the primary server: {}", e.message),
         ..e
     })?;
-    let wal = db.wal().clone();
-    let tli = wal.timeline();
-    let start = wal.insert_lsn();
     let slot = settings::get_str(config, "primary_slot_name", "");
-    let cmd = if slot.is_empty() {
-        format!("START_REPLICATION PHYSICAL {start} TIMELINE {}", tli.0)
-    } else {
-        format!(
-            "START_REPLICATION SLOT \"{slot}\" PHYSICAL {start} TIMELINE {}",
-            tli.0
+    let wal = db.wal().clone();
+    let (sysid, primary_tli) = identify_system(&mut client)?;
+    let ours = db.control().system_identifier.to_string();
+    if sysid != ours {
+        return Err(
+            rcv_error("database system identifier differs between the primary and standby".into())
+                .with_detail(format!(
+                    "The primary's identifier is {sysid}, the standby's identifier is {ours}."
+                )),
+        );
+    }
+    let tli = wal.timeline();
+    if primary_tli < tli {
+        return Err(rcv_error(format!(
+            "highest timeline {} of the primary is behind recovery timeline {}",
+            primary_tli.0, tli.0
+        )));
+    }
+    fetch_history_files(&mut client, &wal, tli, primary_tli)?;
+    let target = wal.read_history(primary_tli)?;
+    if !target.contains(tli) {
+        return Err(rcv_error(format!(
+            "new timeline {} is not a child of database system timeline {}",
+            primary_tli.0, tli.0
+        )));
+    }
+    let settings_now = || {
+        (
+            settings::get_str(config, "primary_conninfo", ""),
+            settings::get_str(config, "primary_slot_name", ""),
         )
     };
-    client.send_query(&cmd)?;
+    let used = (conninfo_setting.to_string(), slot.clone());
+    let changed = || settings_now() != used;
+    let mut first = true;
     loop {
-        match client.read_message()? {
-            BackendMessage::CopyBothResponse { .. } => break,
-            BackendMessage::ErrorResponse(e) => return Err(e.to_pg_error()),
-            _ => {}
+        follow_switch_points(&wal, &target)?;
+        let tli = wal.timeline();
+        let start = wal.insert_lsn();
+        let cmd = if slot.is_empty() {
+            format!("START_REPLICATION PHYSICAL {start} TIMELINE {}", tli.0)
+        } else {
+            format!(
+                "START_REPLICATION SLOT \"{slot}\" PHYSICAL {start} TIMELINE {}",
+                tli.0
+            )
+        };
+        client.set_read_timeout(Some(Duration::from_secs(30)));
+        client.send_query(&cmd)?;
+        let copy = loop {
+            match client.read_message()? {
+                BackendMessage::CopyBothResponse { .. } => break true,
+                // a historic timeline with nothing left: the next-timeline row
+                BackendMessage::RowDescription(_) => break false,
+                BackendMessage::ErrorResponse(e) => return Err(e.to_pg_error()),
+                _ => {}
+            }
+        };
+        client.set_read_timeout(Some(Duration::from_millis(100)));
+        if copy {
+            if first {
+                log(&format!(
+                    "started streaming WAL from primary at {start} on timeline {}",
+                    tli.0
+                ));
+            } else {
+                log(&format!(
+                    "restarted WAL streaming at {start} on timeline {}",
+                    tli.0
+                ));
+            }
+            first = false;
+            match stream_copy(db, config, stop, &mut client, &changed)? {
+                Streamed::Stopped => {
+                    let _ = client.send_copy_done();
+                    client.close();
+                    return Ok(Attempt::Done);
+                }
+                Streamed::Reconnect => {
+                    let _ = client.send_copy_done();
+                    client.close();
+                    return Ok(Attempt::Reconnect);
+                }
+                Streamed::EndOfStream => {
+                    elog::emit(
+                        Level::Log,
+                        "replication terminated by primary server",
+                        Some(&format!(
+                            "End of WAL reached on timeline {} at {}.",
+                            tli.0,
+                            wal.write_lsn()
+                        )),
+                        None,
+                    );
+                }
+            }
+        } else {
+            log(&format!(
+                "primary server contains no more WAL on requested timeline {}",
+                tli.0
+            ));
+        }
+        match read_end_of_streaming(&mut client, stop)? {
+            // the primary moved on to a newer timeline: switch and stream it
+            Some((next, _)) if next.0 > tli.0 && target.contains(next) => {}
+            _ => {
+                client.close();
+                return Ok(Attempt::Done);
+            }
+        }
+        if wal.insert_lsn()
+            < target
+                .switch_point(tli)
+                .map(|(s, _)| s)
+                .unwrap_or(Lsn::INVALID)
+        {
+            // not all of the old timeline arrived: start over
+            client.close();
+            return Ok(Attempt::Done);
         }
     }
-    log(&format!(
-        "started streaming WAL from primary at {start} on timeline {}",
-        tli.0
-    ));
-    client.set_read_timeout(Some(Duration::from_millis(100)));
+}
+
+/// The COPY phase of one START_REPLICATION: stores XLogData, flushes, replies.
+fn stream_copy(
+    db: &Arc<Database>,
+    config: &Arc<Config>,
+    stop: &AtomicBool,
+    client: &mut ReplClient,
+    settings_changed: &dyn Fn() -> bool,
+) -> PgResult<Streamed> {
+    let wal = db.wal().clone();
     let mut last_recv = Instant::now();
     let mut last_status = Instant::now();
     // the apply position last reported: a reply goes out when replay passes
@@ -253,13 +499,14 @@ fn stream_once(
     let mut reported_apply = db.replay_lsn();
     loop {
         if stop.load(Ordering::Acquire) {
-            let _ = client.send_copy_done();
-            client.close();
-            return Ok(());
+            return Ok(Streamed::Stopped);
         }
-        let status_interval =
-            settings::get_int(config, "wal_receiver_status_interval", 10).max(0) as u64;
-        let timeout = settings::get_int(config, "wal_receiver_timeout", 60000).max(0) as u64;
+        if settings_changed() {
+            return Ok(Streamed::Reconnect);
+        }
+        // (units: a bare number is seconds / milliseconds, as in PostgreSQL)
+        let status_interval = settings::get_ms(config, "wal_receiver_status_interval", 10_000, 1000);
+        let timeout = settings::get_ms(config, "wal_receiver_timeout", 60_000, 1);
         let hsf = settings::get_bool(config, "hot_standby_feedback", false);
         let mut received = false;
         let mut reply_now = false;
@@ -289,9 +536,10 @@ fn stream_once(
                     } => reply_now |= reply_requested,
                 },
                 BackendMessage::CopyDone => {
-                    let _ = client.send_copy_done();
-                    client.close();
-                    return Ok(());
+                    wal.flush(wal.insert_lsn())?;
+                    client.send_copy_data(&status(db, false))?;
+                    client.send_copy_done()?;
+                    return Ok(Streamed::EndOfStream);
                 }
                 BackendMessage::ErrorResponse(e) => return Err(e.to_pg_error()),
                 _ => {}
@@ -304,7 +552,7 @@ fn stream_once(
             wal.flush(wal.insert_lsn())?;
             reply_now = true;
         }
-        if status_interval > 0 && last_status.elapsed() >= Duration::from_secs(status_interval) {
+        if status_interval > 0 && last_status.elapsed() >= Duration::from_millis(status_interval) {
             reply_now = true;
         }
         let applied = db.replay_lsn();
@@ -320,7 +568,6 @@ fn stream_once(
             last_status = Instant::now();
         }
         if timeout > 0 && last_recv.elapsed() >= Duration::from_millis(timeout) {
-            client.close();
             return Err(PgError::new(
                 tandem_types::SqlState("08006"),
                 "terminating walreceiver due to timeout",

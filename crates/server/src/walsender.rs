@@ -55,6 +55,8 @@ use crate::sink::{drain_copy_in, SocketSink};
 use crate::stream::{Conn, ReadError, SocketHandle};
 use crate::walsenders::{Event, WalSnd, WalSndGuard};
 
+mod logical;
+
 /// ParameterStatus values a walsender without a session reports.
 pub(crate) fn reported_parameters(shared: &Shared) -> Vec<(String, String)> {
     [
@@ -241,17 +243,6 @@ impl Drop for SlotUse<'_> {
     }
 }
 
-/// `XX000 requested timeline N is not in this server's history`.
-fn timeline_not_in_history(tli: TimeLineId) -> PgError {
-    PgError::new(
-        SqlState::INTERNAL_ERROR,
-        format!(
-            "requested timeline {} is not in this server's history",
-            tli.0
-        ),
-    )
-}
-
 /// `pg_wal/0000000N.history`, relative to the data directory (as PostgreSQL
 /// names it in messages).
 fn history_file_name(tli: TimeLineId) -> String {
@@ -312,9 +303,12 @@ impl WalSender<'_> {
             kind,
             start,
             timeline,
-            ..
+            options,
         } = cmd
         {
+            if kind == SlotKind::Logical {
+                return self.start_logical(conn, slot, start, &options);
+            }
             return self.start_replication(conn, slot, kind, start, timeline);
         }
         let mut sink = SocketSink {
@@ -392,10 +386,10 @@ impl WalSender<'_> {
                 temporary,
                 kind,
                 options,
-                ..
+                plugin,
             } => {
                 if kind == SlotKind::Logical {
-                    return Err(PgError::unsupported("logical replication slots"));
+                    return self.create_logical_slot(&mut sink, name, temporary, plugin, &options);
                 }
                 let mut reserve = false;
                 let mut seen = false;
@@ -484,6 +478,9 @@ impl WalSender<'_> {
             ReplCommand::BaseBackup { options } => {
                 crate::basebackup::send(shared, &mut sink, &options)
             }
+            ReplCommand::AlterReplicationSlot { name, options } => {
+                self.alter_slot(&mut sink, name, &options)
+            }
             other => Err(PgError::unsupported(format!(
                 "replication command {}",
                 command_name(&other)
@@ -524,28 +521,18 @@ impl WalSender<'_> {
             }
             None => None,
         };
-        let current = wal.timeline();
-        if let Some(t) = timeline.filter(|t| *t != current) {
-            let history = timeline_history(shared, current);
-            let Some((_, switchpoint)) = history.iter().find(|(h, _)| *h == t) else {
-                return Err(timeline_not_in_history(t));
-            };
-            if *switchpoint < start {
-                return Err(PgError::new(
-                    SqlState::INTERNAL_ERROR,
-                    format!(
-                        "requested starting point {start} on timeline {} is not in this server's history",
-                        t.0
-                    ),
-                )
-                .with_detail(format!(
-                    "This server's history forked from timeline {} at {switchpoint}.",
-                    t.0
-                )));
+        // an ancestor timeline streams up to its switch point (walsender_physical)
+        let historic = crate::walsender_physical::historic_timeline(&wal, start, timeline)?;
+        if !crate::walsender_physical::enters_copy(historic.as_ref(), start) {
+            if let Some(h) = &historic {
+                let mut sink = SocketSink {
+                    conn,
+                    entry: self.entry,
+                };
+                crate::walsender_physical::send_next_timeline(&mut sink, h)?;
             }
-            // Streaming an ancestor timeline up to its switch point is the
-            // standby side's part (cascading, promotion).
-            return Err(PgError::unsupported("streaming from a historic timeline"));
+            conn.send(&BackendMessage::CommandComplete("START_STREAMING".into()));
+            return Ok(());
         }
         let Some(reader_handle) = conn.plain_read_clone() else {
             return Err(PgError::unsupported(
@@ -583,7 +570,7 @@ impl WalSender<'_> {
                 .name("walsender-reader".into())
                 .spawn_scoped(scope, || read_standby(reader_handle, pre, &walsnd, &stop));
             let r = match reader {
-                Ok(_) => self.stream(conn, slot.as_deref(), start),
+                Ok(_) => self.stream(conn, slot.as_deref(), start, historic),
                 Err(e) => Err(PgError::internal(format!("could not start reader: {e}"))),
             };
             stop.store(true, Ordering::SeqCst);
@@ -591,6 +578,13 @@ impl WalSender<'_> {
         });
         match outcome {
             Ok(StreamEnd::Completed) => {
+                if let Some(h) = &historic {
+                    let mut sink = SocketSink {
+                        conn,
+                        entry: self.entry,
+                    };
+                    crate::walsender_physical::send_next_timeline(&mut sink, h)?;
+                }
                 conn.send(&BackendMessage::CommandComplete("START_STREAMING".into()));
                 Ok(())
             }
@@ -609,7 +603,13 @@ impl WalSender<'_> {
 
     /// The streaming loop; returns when both sides ended the copy, or the
     /// connection must end.
-    fn stream(&mut self, conn: &mut Conn, slot: Option<&str>, start: Lsn) -> PgResult<StreamEnd> {
+    fn stream(
+        &mut self,
+        conn: &mut Conn,
+        slot: Option<&str>,
+        start: Lsn,
+        historic: Option<crate::walsender_physical::Historic>,
+    ) -> PgResult<StreamEnd> {
         let shared = self.shared;
         let wal = shared.db.wal().clone();
         let timeout_ms = settings::get_ms(&shared.config, "wal_sender_timeout", 60_000, 1);
@@ -689,7 +689,7 @@ impl WalSender<'_> {
                 return Ok(StreamEnd::Exit);
             }
             // 3. WAL, a bounded amount per round so replies are not starved.
-            let flush = wal.flush_lsn();
+            let flush = crate::walsender_physical::send_limit(wal.flush_lsn(), historic);
             if !done_sending {
                 let mut budget = 16 * physical::MAX_SEND_SIZE;
                 while let Some((from, to)) =
@@ -723,6 +723,11 @@ impl WalSender<'_> {
                 if caught_up {
                     self.shared.walsenders.sync_recompute();
                 }
+                // the end of a historic timeline: end the copy (XLogSendPhysical)
+                if crate::walsender_physical::reached_end_of_timeline(historic, sent) {
+                    conn.send(&BackendMessage::CopyDone);
+                    done_sending = true;
+                }
             }
             // 4. Keepalive asking for a reply after half the timeout in silence.
             if !done_sending && timers.keepalive_due(now) {
@@ -733,7 +738,8 @@ impl WalSender<'_> {
                 return Ok(StreamEnd::Exit);
             }
             // 5. Sleep until new WAL, a message, or a timer.
-            if sent < wal.flush_lsn() && !done_sending {
+            let limit = crate::walsender_physical::send_limit(wal.flush_lsn(), historic);
+            if sent < limit && !done_sending {
                 continue;
             }
             let sleep_us = timers.sleep_time(now_pg_micros(), 10_000_000).max(1);

@@ -231,6 +231,33 @@ impl CatalogHistory {
         self.versions.iter().map(|(l, _)| *l).collect()
     }
 
+    /// A history whose older versions were kept on disk for logical decoding
+    /// (`catalog_file`): `older` (oldest first; the first one is treated as
+    /// valid from the beginning) followed by nothing else — their last entry is
+    /// the catalog as of the checkpoint. Empty `older` means `new(current)`.
+    pub fn with_older(older: Vec<(Lsn, Arc<Catalog>)>, current: Arc<Catalog>) -> CatalogHistory {
+        if older.is_empty() {
+            return CatalogHistory::new(current);
+        }
+        let mut versions = older;
+        versions[0].0 = Lsn::INVALID;
+        CatalogHistory { versions }
+    }
+
+    /// The version in force at `lsn` and every later one up to `upto`
+    /// (inclusive), oldest first.
+    pub fn versions_between(&self, lsn: Lsn, upto: Lsn) -> Vec<(Lsn, Arc<Catalog>)> {
+        let first = self
+            .versions
+            .partition_point(|(l, _)| *l <= lsn)
+            .saturating_sub(1);
+        self.versions[first..]
+            .iter()
+            .filter(|(l, _)| *l <= upto)
+            .cloned()
+            .collect()
+    }
+
     /// Drops versions no longer needed by anything reading at or after `horizon`
     /// (keeps the one in force at `horizon`).
     pub fn prune_before(&mut self, horizon: Lsn) {

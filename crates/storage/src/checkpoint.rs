@@ -291,6 +291,20 @@ pub fn run(db: &Database, reason: &str) -> PgResult<CheckpointStats> {
     let result = (|| {
         // 2. The image must not get ahead of durable WAL.
         db.wal.flush(redo)?;
+        // 2b. Catalog history logical slots still need (before the image, so
+        // any image startup finds is covered), and pruning of the rest.
+        let floor = db.catalog_floor.read().as_ref().and_then(|f| f());
+        let keep = match floor {
+            Some(f) if f < redo => db.catalog.read().versions_between(f, redo),
+            _ => Vec::new(),
+        };
+        crate::catalog_file::write(&db.datadir, &keep, db.fsync)?;
+        let horizon = [Some(snapshot), floor, db.snapshots.oldest()]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(snapshot);
+        db.catalog.write().prune_before(horizon);
         // 3. The image.
         let header = ImageHeader {
             redo,

@@ -78,6 +78,9 @@ pub struct Database {
     pub(crate) control: Mutex<ControlFile>,
     pub(crate) checkpoint_lock: Mutex<()>,
     pub(crate) retention_floor: RwLock<Option<RetentionFloor>>,
+    /// The oldest LSN logical decoding needs the catalog for (the server's
+    /// logical slots); checkpoints keep catalog history from there.
+    pub(crate) catalog_floor: RwLock<Option<RetentionFloor>>,
     /// Sequences created or altered by still-open transactions, so `nextval(oid)`
     /// works inside the creating transaction (CREATE TABLE ... serial; INSERT).
     pub(crate) pending_sequences: Mutex<HashMap<Oid, Arc<SequenceDef>>>,
@@ -107,6 +110,15 @@ impl Database {
             sequences,
             applied,
         } = state;
+        // Catalog versions older than the image that logical slots still need
+        // (see `catalog_file`); an unreadable file only costs decoding history.
+        let older_catalogs: Vec<(Lsn, Arc<Catalog>)> = match crate::catalog_file::load(&datadir) {
+            Ok(v) => v.into_iter().filter(|(l, _)| *l <= applied).collect(),
+            Err(e) => {
+                tandem_types::elog::emit_error(&e);
+                Vec::new()
+            }
+        };
         Database {
             id: NEXT_DB_ID.fetch_add(1, Ordering::Relaxed),
             datadir,
@@ -116,7 +128,7 @@ impl Database {
             applied_lsn: AtomicU64::new(applied.0),
             applied_cv: (Mutex::new(()), Condvar::new()),
             heap,
-            catalog: RwLock::new(CatalogHistory::new(Arc::new(catalog))),
+            catalog: RwLock::new(CatalogHistory::with_older(older_catalogs, Arc::new(catalog))),
             locks: LockManager::default(),
             snapshots: SnapshotRegistry::default(),
             sequences,
@@ -126,6 +138,7 @@ impl Database {
             control: Mutex::new(control),
             checkpoint_lock: Mutex::new(()),
             retention_floor: RwLock::new(None),
+            catalog_floor: RwLock::new(None),
             pending_sequences: Mutex::new(HashMap::new()),
             deadlock_timeout_ms: AtomicU64::new(1000),
             in_recovery: std::sync::atomic::AtomicBool::new(false),
@@ -179,6 +192,12 @@ impl Database {
         *self.retention_floor.write() = Some(f);
     }
 
+    /// Installs the hook giving the oldest LSN logical decoding needs table
+    /// definitions for (the oldest logical slot's `restart_lsn`).
+    pub fn set_catalog_floor(&self, f: RetentionFloor) {
+        *self.catalog_floor.write() = Some(f);
+    }
+
     /// True while the node is a standby replaying WAL (`pg_is_in_recovery()`).
     pub fn in_recovery(&self) -> bool {
         self.in_recovery.load(Ordering::Acquire)
@@ -230,6 +249,12 @@ impl Database {
     /// The oldest snapshot any transaction still reads at.
     pub fn oldest_snapshot(&self) -> Option<Lsn> {
         self.snapshots.oldest()
+    }
+
+    /// The xid the next writing transaction will get (`pg_current_xact_id()`
+    /// of a new writer; a new logical slot's `catalog_xmin`).
+    pub fn next_xid(&self) -> Xid {
+        Xid(self.next_xid.load(Ordering::Relaxed))
     }
 
     /// Heap statistics of a table: (keys in the map, dead versions not yet pruned),

@@ -285,7 +285,7 @@ impl Heap {
                     t.prune_key(key, horizon);
                 }
             }
-            Change::Truncate { tables } => {
+            Change::Truncate { tables, .. } => {
                 for oid in tables {
                     if let Some(t) = self.table(*oid) {
                         t.write().truncate(commit);

@@ -23,6 +23,7 @@
 //! `docs/storage.md` has the on-disk formats and the visibility rule.
 
 pub mod catalog;
+pub mod catalog_file;
 pub mod checkpoint;
 pub mod codec;
 pub mod control;

@@ -11,16 +11,20 @@
 //! INSERT    table oid | key | new row
 //! UPDATE    table oid | old key | new key | new row | old tuple
 //! DELETE    table oid | key | old tuple
-//! TRUNCATE  n | table oids
+//! TRUNCATE  n | table oids | restart_seqs | cascade
+//! MESSAGE   transactional | prefix | content             (pg_logical_emit_message)
 //! CATALOG   op tag | op body (whole TableDef / RoleDef / SequenceDef / DatabaseDef, or an oid)
 //! COMMIT    commit time (us since 2000-01-01 UTC) | origin? (id, remote lsn, remote time)
 //! SEQUENCE  sequence oid | last_value | is_called         (non-transactional, xid 0)
 //! CHECKPOINT redo | timeline | next xid | next oid | shutdown
 //! ```
+//! A transactional MESSAGE is one of its transaction's records (between its
+//! changes, in order); a non-transactional one is appended at once, with the xid of
+//! the emitting transaction if it had one, else 0. Redo ignores messages.
 //! An "old tuple" is a tag: 0 none, 1 key (row-shaped, non-key columns NULL: REPLICA
 //! IDENTITY DEFAULT with a primary key), 2 full (REPLICA IDENTITY FULL), then the row.
 //! PostgreSQL counterparts: `heapam_xlog.h` (xl_heap_insert/update/delete),
-//! `xact.h` (xl_xact_commit), `sequence.h` (xl_seq_rec), `pg_control.h` (CheckPoint).
+//! `xact.h` (xl_xact_commit), `sequence.h` (xl_seq_rec), `pg_control.h` (CheckPoint), `message.h` (xl_logical_message).
 
 use std::sync::Arc;
 
@@ -44,6 +48,7 @@ pub mod kinds {
     pub const COMMIT: RecordKind = 21;
     pub const SEQUENCE: RecordKind = 22;
     pub const CHECKPOINT: RecordKind = 23;
+    pub const MESSAGE: RecordKind = 24;
 }
 
 /// The old row image logged with an UPDATE or DELETE.
@@ -78,6 +83,10 @@ pub enum Change {
     },
     Truncate {
         tables: Vec<Oid>,
+        /// `TRUNCATE ... RESTART IDENTITY`
+        restart_seqs: bool,
+        /// `TRUNCATE ... CASCADE`
+        cascade: bool,
     },
     Catalog(CatalogOp),
 }
@@ -104,6 +113,14 @@ pub struct SequenceRecord {
     pub is_called: bool,
 }
 
+/// `pg_logical_emit_message(transactional, prefix, content)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageRecord {
+    pub transactional: bool,
+    pub prefix: String,
+    pub content: Vec<u8>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckpointRecord {
     pub redo: Lsn,
@@ -120,6 +137,7 @@ pub enum StorageRecord {
     Commit(CommitRecord),
     Sequence(SequenceRecord),
     Checkpoint(CheckpointRecord),
+    Message(MessageRecord),
 }
 
 fn old_tuple(w: &mut Writer, old: &OldTuple) {
@@ -175,11 +193,17 @@ pub fn change_record(change: &Change, xid: Xid) -> Record {
             old_tuple(&mut w, old);
             kinds::DELETE
         }
-        Change::Truncate { tables } => {
+        Change::Truncate {
+            tables,
+            restart_seqs,
+            cascade,
+        } => {
             w.u32(tables.len() as u32);
             for t in tables {
                 w.oid(*t);
             }
+            w.bool(*restart_seqs);
+            w.bool(*cascade);
             kinds::TRUNCATE
         }
         Change::Catalog(op) => {
@@ -225,6 +249,20 @@ pub fn sequence_record(s: &SequenceRecord) -> Record {
     }
 }
 
+/// A MESSAGE record of transaction `xid` (`Xid::INVALID` for a
+/// non-transactional message emitted outside a transaction with an xid).
+pub fn message_record(m: &MessageRecord, xid: Xid) -> Record {
+    let mut w = Writer::new();
+    w.bool(m.transactional);
+    w.str(&m.prefix);
+    w.bytes(&m.content);
+    Record {
+        kind: kinds::MESSAGE,
+        xid,
+        payload: w.buf,
+    }
+}
+
 pub fn checkpoint_record(c: &CheckpointRecord) -> Record {
     let mut w = Writer::new();
     w.lsn(c.redo);
@@ -266,7 +304,11 @@ pub fn decode(kind: RecordKind, payload: &[u8]) -> PgResult<Option<StorageRecord
             for _ in 0..n {
                 tables.push(r.oid()?);
             }
-            StorageRecord::Change(Change::Truncate { tables })
+            StorageRecord::Change(Change::Truncate {
+                tables,
+                restart_seqs: r.bool()?,
+                cascade: r.bool()?,
+            })
         }
         kinds::CATALOG => StorageRecord::Change(Change::Catalog(read_catalog_op(&mut r)?)),
         kinds::COMMIT => StorageRecord::Commit(CommitRecord {
@@ -292,6 +334,11 @@ pub fn decode(kind: RecordKind, payload: &[u8]) -> PgResult<Option<StorageRecord
             next_xid: r.xid()?,
             next_oid: r.oid()?,
             shutdown: r.bool()?,
+        }),
+        kinds::MESSAGE => StorageRecord::Message(MessageRecord {
+            transactional: r.bool()?,
+            prefix: r.string()?,
+            content: r.bytes()?.to_vec(),
         }),
         _ => return Ok(None),
     };
@@ -652,6 +699,8 @@ mod tests {
         });
         round_trip(Change::Truncate {
             tables: vec![Oid(1), Oid(2)],
+            restart_seqs: true,
+            cascade: false,
         });
         round_trip(Change::Catalog(CatalogOp::PutTable {
             def: def(),
@@ -690,6 +739,17 @@ mod tests {
         assert_eq!(
             decode(rec.kind, &rec.payload).unwrap(),
             Some(StorageRecord::Sequence(s))
+        );
+        let m = MessageRecord {
+            transactional: true,
+            prefix: "p".into(),
+            content: b"abc".to_vec(),
+        };
+        let rec = message_record(&m, Xid(751));
+        assert_eq!(rec.kind, kinds::MESSAGE);
+        assert_eq!(
+            decode(rec.kind, &rec.payload).unwrap(),
+            Some(StorageRecord::Message(m))
         );
         assert_eq!(decode(200, &[]).unwrap(), None);
         assert!(decode(kinds::INSERT, &[1, 2]).is_err());

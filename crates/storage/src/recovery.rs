@@ -6,7 +6,8 @@
 //! live commit path applies them (`Database::apply_committed`, stamped with the
 //! COMMIT record's end LSN), so the recovered heap and catalog equal the committed
 //! ones. Changes without a COMMIT (the torn tail of a crash) are dropped. SEQUENCE
-//! records apply at once (non-transactional). Id counters (xid, OID, row id) are
+//! records apply at once (non-transactional); MESSAGE records (logical decoding
+//! messages) are skipped. Id counters (xid, OID, row id) are
 //! raised past every value seen. After crash recovery an end-of-recovery checkpoint
 //! is written; the control file says "in production" while the node runs.
 //! PostgreSQL counterparts: `initdb.c`, `xlogrecovery.c`, `xlog.c` (StartupXLOG).
@@ -189,6 +190,14 @@ impl Redo {
             }
             StorageRecord::Sequence(s) => db.sequences.redo(&s),
             StorageRecord::Checkpoint(_) => return Ok(false),
+            // Logical decoding messages change nothing; only keep the xid counter
+            // past the emitting transaction's xid.
+            StorageRecord::Message(_) => {
+                if rec.xid.is_valid() {
+                    db.bump_ids(Some(rec.xid), None, None);
+                }
+                return Ok(false);
+            }
         }
         Ok(true)
     }
@@ -272,6 +281,8 @@ pub struct StandbyReplay {
     /// Start of the last record replayed (INVALID: none yet).
     last_record: Lsn,
     last_commit_time: Option<i64>,
+    /// The timeline of the last record replayed (the control file's).
+    timeline: TimeLineId,
 }
 
 impl StandbyReplay {
@@ -288,6 +299,9 @@ impl StandbyReplay {
                 }
             }
             self.redo.apply(db, &rec)?;
+            if db.wal.timeline() != self.timeline {
+                self.follow_timeline(db, rec.lsn)?;
+            }
             self.replayed = rec.end_lsn;
             self.last_record = rec.lsn;
             db.replay_lsn
@@ -295,6 +309,21 @@ impl StandbyReplay {
             n += 1;
         }
         Ok(n)
+    }
+
+    /// The WAL moved to a new timeline (the walreceiver follows a promoted
+    /// node): once replay reaches a record of the new timeline, the control
+    /// file records it (IDENTIFY_SYSTEM and `pg_control_checkpoint()` report it,
+    /// and a restart opens the WAL on it).
+    fn follow_timeline(&mut self, db: &Database, lsn: Lsn) -> PgResult<()> {
+        let tli = db.wal.timeline_of(lsn);
+        if tli != self.timeline {
+            self.timeline = tli;
+            let mut c = db.control.lock();
+            c.timeline = tli;
+            write_control(&db.datadir, &c, db.fsync)?;
+        }
+        Ok(())
     }
 
     /// End of the last record replayed.
@@ -328,6 +357,7 @@ pub fn open_standby(datadir: &Path, opts: OpenOptions) -> PgResult<(Arc<Database
         replayed: redo,
         last_record: Lsn::INVALID,
         last_commit_time: None,
+        timeline: control.timeline,
     };
     emit(Level::Log, &format!("redo starts at {redo}"), None, None);
     replay.replay_available(&db)?;

@@ -44,6 +44,7 @@ impl SqlState {
     pub const INVALID_BINARY_REPRESENTATION: SqlState = SqlState("22P03");
     pub const CARDINALITY_VIOLATION: SqlState = SqlState("21000");
     pub const NOT_NULL_VIOLATION: SqlState = SqlState("23502");
+    pub const NULL_VALUE_NOT_ALLOWED: SqlState = SqlState("22004");
     pub const UNIQUE_VIOLATION: SqlState = SqlState("23505");
     pub const INVALID_TABLE_DEFINITION: SqlState = SqlState("42P16");
     pub const INVALID_COLUMN_REFERENCE: SqlState = SqlState("42P10");
@@ -126,6 +127,8 @@ pub struct PgError {
     pub hint: Option<String>,
     /// 1-based character position in the query text, if known.
     pub position: Option<u32>,
+    /// Where it happened (`CONTEXT:` line, protocol field `W`).
+    pub context: Option<String>,
 }
 
 pub type PgResult<T> = Result<T, PgError>;
@@ -140,6 +143,7 @@ impl PgError {
             detail: None,
             hint: None,
             position: None,
+            context: None,
         }
     }
 
@@ -171,6 +175,11 @@ impl PgError {
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> PgError {
         self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn with_context(mut self, context: impl Into<String>) -> PgError {
+        self.context = Some(context.into());
         self
     }
 

@@ -18,7 +18,8 @@
 //! 4. After a crash, `open(redo)` scans to the end of valid WAL (`startup`) and
 //!    wipes what lies behind it before appends continue there.
 //!
-//! Modules: [`record`] (format, pure), [`segment`] (files), `writer` (insert
+//! Modules: [`record`] (format, pure), [`segment`] (files), [`timeline`]
+//! (history files, which timeline's file holds a segment), `writer` (insert
 //! buffer, group commit), [`reader`] (decoding, sequential reader), `startup`
 //! (create/open).
 //!
@@ -35,6 +36,7 @@ pub mod reader;
 pub mod record;
 pub mod segment;
 mod startup;
+pub mod timeline;
 mod writer;
 
 #[cfg(test)]
@@ -46,6 +48,7 @@ pub use segment::{
     history_file_name, list_segments, parse_segment_name, segment_file_name, segment_name,
     SegmentFile, DEFAULT_SEGMENT_SIZE,
 };
+pub use timeline::{parse_history, Timelines};
 
 /// What a record is. Values 0..=15 are reserved for the WAL itself; storage uses
 /// 16.. for heap and catalog records, replication later uses its own range.
@@ -255,7 +258,26 @@ impl Wal {
         switch: Lsn,
         last_record: Lsn,
     ) -> Result<(), PgError> {
-        self.shared.switch_timeline(new, switch, last_record)
+        self.shared.change_timeline(new, switch, Some(last_record))
+    }
+
+    /// A standby following a promoted node: the received WAL ends at `switch`,
+    /// the end of the current timeline in `new`'s history; received bytes from
+    /// `switch` on belong to timeline `new`. Like [`Wal::switch_timeline`] it
+    /// copies the switch segment's prefix, but stays in raw mode. Fails unless
+    /// the WAL ends exactly at `switch`.
+    pub fn follow_timeline(&self, new: TimeLineId, switch: Lsn) -> Result<(), PgError> {
+        self.shared.change_timeline(new, switch, None)
+    }
+
+    /// The current timeline's history (ancestors with their switch points).
+    pub fn timelines(&self) -> Arc<Timelines> {
+        self.shared.timelines()
+    }
+
+    /// The timeline that owns the byte at `lsn` in the current history.
+    pub fn timeline_of(&self, lsn: Lsn) -> TimeLineId {
+        self.shared.timelines().timeline_of(lsn)
     }
 
     /// Writes `pg_wal/<new>.history` (PostgreSQL's format): the parent's history
@@ -269,6 +291,24 @@ impl Wal {
         reason: &str,
     ) -> Result<(), PgError> {
         segment::write_history_file(&self.shared.opts.dir, new, parent, switch, reason)
+    }
+
+    /// Stores a history file received from a primary (`TIMELINE_HISTORY`)
+    /// byte-identically, durably. The content must parse.
+    pub fn store_history_file(&self, tli: TimeLineId, content: &[u8]) -> Result<(), PgError> {
+        parse_history(&String::from_utf8_lossy(content))?;
+        timeline::write_history_bytes(&self.shared.opts.dir, tli, content)
+    }
+
+    /// Whether `pg_wal/<tli>.history` exists.
+    pub fn has_history_file(&self, tli: TimeLineId) -> bool {
+        self.shared.opts.dir.join(history_file_name(tli)).exists()
+    }
+
+    /// The history of timeline `tli` as its history file in this WAL's directory
+    /// says (no ancestors when there is no file).
+    pub fn read_history(&self, tli: TimeLineId) -> Result<Timelines, PgError> {
+        timeline::read_history(&self.shared.opts.dir, tli)
     }
 
     pub fn segment_size(&self) -> u64 {

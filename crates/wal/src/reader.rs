@@ -128,7 +128,7 @@ impl WalReader {
     pub(crate) fn new(shared: Arc<Shared>, from: Lsn) -> WalReader {
         let src = SegmentSource::new(
             shared.opts.dir.clone(),
-            shared.timeline(),
+            shared.timelines(),
             shared.opts.segment_size,
             0,
         );
@@ -149,6 +149,12 @@ impl WalReader {
         let limit = self.shared.flush_lsn.load(Ordering::Acquire);
         if self.pos.0 >= limit {
             return Ok(None);
+        }
+        // Follow a timeline switch (promotion, or a standby following a promoted
+        // node). Checked after loading the limit: WAL on a new timeline is
+        // published only after the switch.
+        if self.shared.timeline() != self.src.timelines().current {
+            self.src.set_timelines(self.shared.timelines());
         }
         self.src.limit = limit;
         match decode_at(

@@ -22,8 +22,11 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use tandem_types::{Lsn, PgError, SqlState, TimeLineId};
+
+use crate::timeline::Timelines;
 
 /// Bytes of zeros written per call when zero-filling.
 const ZERO_CHUNK: usize = 1 << 20;
@@ -221,26 +224,15 @@ pub(crate) fn write_history_file(
         text.push('\n');
     }
     text.push_str(&format!("{}\t{switch}\t{reason}\n", parent.0));
-    let path = dir.join(history_file_name(new));
-    let tmp = dir.join(format!("{}.tmp", history_file_name(new)));
-    let io_err = |e: io::Error| PgError::io(format_args!("write file \"{}\"", tmp.display()), &e);
-    {
-        let f = File::create(&tmp).map_err(io_err)?;
-        use std::io::Write;
-        (&f).write_all(text.as_bytes()).map_err(io_err)?;
-        f.sync_all().map_err(|e| fsync_error(&tmp, &e))?;
-    }
-    std::fs::rename(&tmp, &path)
-        .map_err(|e| PgError::io(format_args!("rename file \"{}\"", tmp.display()), &e))?;
-    fsync_dir(dir)
+    crate::timeline::write_history_bytes(dir, new, text.as_bytes())
 }
 
-/// Reads byte ranges of the stream out of the segment files of one timeline, with
-/// read-ahead. Never reads at or past `limit` (so nothing not yet durable is ever
+/// Reads byte ranges of the stream out of the segment files, with read-ahead; the
+/// file of each segment is chosen by the timeline history (`crate::timeline`). Never reads at or past `limit` (so nothing not yet durable is ever
 /// cached: bytes below the flush LSN do not change).
 pub(crate) struct SegmentSource {
     dir: PathBuf,
-    tli: TimeLineId,
+    timelines: Arc<Timelines>,
     segsize: u64,
     current: Option<(u64, File)>,
     buf: Vec<u8>,
@@ -256,10 +248,15 @@ pub(crate) enum ReadError {
 }
 
 impl SegmentSource {
-    pub(crate) fn new(dir: PathBuf, tli: TimeLineId, segsize: u64, limit: u64) -> SegmentSource {
+    pub(crate) fn new(
+        dir: PathBuf,
+        timelines: Arc<Timelines>,
+        segsize: u64,
+        limit: u64,
+    ) -> SegmentSource {
         SegmentSource {
             dir,
-            tli,
+            timelines,
             segsize,
             current: None,
             buf: Vec::new(),
@@ -268,37 +265,47 @@ impl SegmentSource {
         }
     }
 
-    /// Makes `current` the file of `segno`.
+    /// The history this source reads by.
+    pub(crate) fn timelines(&self) -> &Arc<Timelines> {
+        &self.timelines
+    }
+
+    /// Reads by a new history from now on (the WAL switched timelines); drops the
+    /// open file and the read-ahead.
+    pub(crate) fn set_timelines(&mut self, timelines: Arc<Timelines>) {
+        self.timelines = timelines;
+        self.current = None;
+        self.buf.clear();
+    }
+
+    /// Makes `current` the file of `segno`: the first candidate timeline's file
+    /// that exists (see `Timelines::segment_candidates`).
     fn open_file(&mut self, segno: u64) -> Result<(), ReadError> {
         if matches!(&self.current, Some((s, _)) if *s == segno) {
             return Ok(());
         }
-        let name = segment_name(self.tli, segno, self.segsize);
-        let path = self.dir.join(&name);
-        match File::open(&path) {
-            Ok(f) => {
-                self.current = Some((segno, f));
-                Ok(())
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                // Segments before a timeline switch exist only under an ancestor
-                // timeline (the switch segment itself is copied to the new one).
-                for older in (1..self.tli.0).rev() {
-                    let p = self
-                        .dir
-                        .join(segment_name(TimeLineId(older), segno, self.segsize));
-                    if let Ok(f) = File::open(&p) {
-                        self.current = Some((segno, f));
-                        return Ok(());
-                    }
+        let candidates = self.timelines.segment_candidates(segno, self.segsize);
+        let first = candidates
+            .first()
+            .copied()
+            .unwrap_or(self.timelines.current);
+        for tli in candidates {
+            let path = segment_path(&self.dir, tli, segno, self.segsize);
+            match File::open(&path) {
+                Ok(f) => {
+                    self.current = Some((segno, f));
+                    return Ok(());
                 }
-                Err(ReadError::Missing(name))
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(ReadError::Io(PgError::io(
+                        format_args!("open file \"{}\"", path.display()),
+                        &e,
+                    )))
+                }
             }
-            Err(e) => Err(ReadError::Io(PgError::io(
-                format_args!("open file \"{}\"", path.display()),
-                &e,
-            ))),
         }
+        Err(ReadError::Missing(segment_name(first, segno, self.segsize)))
     }
 
     /// Reads `out.len()` bytes at `lsn` (fewer if a file is short or `limit` is
@@ -357,7 +364,11 @@ impl SegmentSource {
     }
 
     fn read_err(&self, pos: u64, e: &io::Error) -> ReadError {
-        let name = segment_name(self.tli, pos / self.segsize, self.segsize);
+        let name = segment_name(
+            self.timelines.timeline_of(Lsn(pos)),
+            pos / self.segsize,
+            self.segsize,
+        );
         ReadError::Io(PgError::io(
             format_args!(
                 "read from WAL segment {name}, offset {}",
@@ -393,6 +404,10 @@ pub(crate) fn removed_error(name: &str) -> PgError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tl1() -> Arc<Timelines> {
+        Arc::new(Timelines::new(TimeLineId(1)))
+    }
 
     #[test]
     fn names_match_postgres() {
@@ -454,7 +469,7 @@ mod tests {
             let f = open_segment_rw(&segment_path(dir.path(), TimeLineId(1), segno, 1024)).unwrap();
             f.write_all_at(&[segno as u8 + 1; 1024], 0).unwrap();
         }
-        let mut src = SegmentSource::new(dir.path().to_path_buf(), TimeLineId(1), 1024, u64::MAX);
+        let mut src = SegmentSource::new(dir.path().to_path_buf(), tl1(), 1024, u64::MAX);
         let mut out = vec![0u8; 16];
         assert_eq!(src.read(1016, &mut out).ok(), Some(16));
         assert_eq!(&out[..8], &[1; 8]);
@@ -465,7 +480,7 @@ mod tests {
             src.read(2048, &mut out),
             Err(ReadError::Missing(_))
         ));
-        let mut limited = SegmentSource::new(dir.path().to_path_buf(), TimeLineId(1), 1024, 1020);
+        let mut limited = SegmentSource::new(dir.path().to_path_buf(), tl1(), 1024, 1020);
         assert_eq!(limited.read(1010, &mut out).ok(), Some(10));
     }
 }

@@ -22,6 +22,7 @@
 //! (`src/backend/access/transam/xlog.c`) and `xlogrecovery.c`'s read loop.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use tandem_types::{Lsn, PgError, SqlState};
 
@@ -31,6 +32,7 @@ use crate::segment::{
     create_segment, fsync_dir, fsync_error, list_segments, segment_path, write_zeros,
     SegmentSource, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE,
 };
+use crate::timeline::{read_history, Timelines};
 use crate::writer::Shared;
 use crate::WalOptions;
 
@@ -91,25 +93,37 @@ pub(crate) fn create(opts: WalOptions, start: Lsn) -> Result<Shared, PgError> {
         opts.segment_size,
         opts.fsync,
     )?;
-    Ok(Shared::new(opts, start, Lsn::INVALID, None))
+    let timelines = Timelines::new(opts.timeline);
+    Ok(Shared::new(opts, start, Lsn::INVALID, None, timelines))
 }
 
 pub(crate) fn open(opts: WalOptions, from: Lsn) -> Result<Shared, PgError> {
     check_options(&opts)?;
     check_start(from)?;
-    let scan = scan(&opts, from)?;
+    let timelines = read_history(&opts.dir, opts.timeline)?;
+    let scan = scan(&opts, &timelines, from)?;
     clean_tail(&opts, scan.end)?;
     Ok(Shared::new(
         opts,
         scan.end,
         scan.last_record,
         Some(scan.reason),
+        timelines,
     ))
 }
 
 /// Reads records from `from` until one does not check out.
-pub(crate) fn scan(opts: &WalOptions, from: Lsn) -> Result<ScanResult, PgError> {
-    let mut src = SegmentSource::new(opts.dir.clone(), opts.timeline, opts.segment_size, u64::MAX);
+pub(crate) fn scan(
+    opts: &WalOptions,
+    timelines: &Timelines,
+    from: Lsn,
+) -> Result<ScanResult, PgError> {
+    let mut src = SegmentSource::new(
+        opts.dir.clone(),
+        Arc::new(timelines.clone()),
+        opts.segment_size,
+        u64::MAX,
+    );
     let mut pos = from;
     let mut prev = None;
     loop {

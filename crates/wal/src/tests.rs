@@ -774,3 +774,113 @@ fn switch_timeline_copies_prefix_and_continues_on_new_timeline() {
     .unwrap();
     assert_eq!(wal.insert_lsn(), end);
 }
+
+/// Ships the primary's durable WAL from `pos` to the standby; returns the new end.
+fn ship(primary: &Wal, standby: &Wal, mut pos: Lsn, upto: Lsn) -> Lsn {
+    while pos < upto {
+        let bytes = primary
+            .read_raw(pos, (upto.0 - pos.0).min(700) as usize)
+            .unwrap();
+        assert!(!bytes.is_empty());
+        pos = standby.append_raw(pos, &bytes).unwrap();
+    }
+    standby.flush(pos).unwrap();
+    pos
+}
+
+#[test]
+fn a_standby_follows_a_promoted_node_across_the_timeline_switch() {
+    let dir = tempfile::tempdir().unwrap();
+    let seg = 1024;
+    let po = opts(&dir.path().join("promoted"), seg, false);
+    let so = opts(&dir.path().join("follower"), seg, false);
+    let promoted = Wal::create(po.clone(), Lsn(seg)).unwrap();
+    let follower = Wal::create(so.clone(), Lsn(seg)).unwrap();
+    let mut last = Lsn::INVALID;
+    for i in 0..30 {
+        let (starts, end) = promoted
+            .append(&[rec(kinds::NOOP, i, &payload(i as u64, 50))])
+            .unwrap();
+        promoted.flush(end).unwrap();
+        last = starts[0];
+    }
+    let switch = promoted.insert_lsn();
+    // the follower received part of timeline 1 before the old primary went away
+    let mid = Lsn(seg + 3 * 64);
+    let mid = read_all(&promoted, Lsn(seg))
+        .into_iter()
+        .map(|r| r.end_lsn)
+        .find(|e| *e > mid)
+        .unwrap();
+    ship(&promoted, &follower, Lsn(seg), mid);
+    promoted
+        .write_history_file(TimeLineId(2), TimeLineId(1), switch, "x")
+        .unwrap();
+    promoted.switch_timeline(TimeLineId(2), switch, last).unwrap();
+    for i in 30..60 {
+        let (_, end) = promoted
+            .append(&[rec(kinds::NOOP, i, &payload(i as u64, 50))])
+            .unwrap();
+        promoted.flush(end).unwrap();
+    }
+    assert_eq!(promoted.timeline_of(Lsn(seg)), TimeLineId(1));
+    assert_eq!(promoted.timeline_of(switch), TimeLineId(2));
+    // A stale timeline-1 file past the switch on the promoted node must not be
+    // read: reading the old timeline up to the switch, then the new one.
+    let stale = po
+        .dir
+        .join(segment_file_name(TimeLineId(1), Lsn(switch.0 + seg), seg));
+    fs::write(&stale, vec![0xAB; seg as usize]).unwrap();
+    assert_eq!(read_all(&promoted, Lsn(seg)).len(), 60);
+
+    // The follower: rest of timeline 1 up to the switch point, the history
+    // file, the switch, then timeline 2.
+    let pos = ship(&promoted, &follower, mid, switch);
+    assert_eq!(pos, switch);
+    assert!(follower.follow_timeline(TimeLineId(2), Lsn(switch.0 + 8)).is_err());
+    let text = fs::read(po.dir.join("00000002.history")).unwrap();
+    assert!(follower.store_history_file(TimeLineId(2), b"garbage\n").is_err());
+    follower.store_history_file(TimeLineId(2), &text).unwrap();
+    assert!(follower.has_history_file(TimeLineId(2)));
+    let mut reader = follower.reader(Lsn(seg));
+    let mut seen = Vec::new();
+    while let Some(r) = reader.next_record().unwrap() {
+        seen.push(r);
+    }
+    assert_eq!(seen.len(), 30);
+    follower.follow_timeline(TimeLineId(2), switch).unwrap();
+    assert_eq!(follower.timeline(), TimeLineId(2));
+    assert!(follower.append(&[rec(50, 1, b"x")]).is_err(), "still raw");
+    ship(&promoted, &follower, switch, promoted.flush_lsn());
+    // the reader created before the switch follows it
+    while let Some(r) = reader.next_record().unwrap() {
+        seen.push(r);
+    }
+    assert_eq!(seen, read_all(&promoted, Lsn(seg)));
+    assert_eq!(
+        follower.read_raw(Lsn(seg), 1 << 20).unwrap(),
+        promoted.read_raw(Lsn(seg), 1 << 20).unwrap()
+    );
+    assert!(so
+        .dir
+        .join(segment_file_name(TimeLineId(2), switch, seg))
+        .exists());
+    let end = follower.flush_lsn();
+    drop(reader);
+    drop(follower);
+    // reopened on timeline 2 (its history file is there): the same WAL
+    let follower = Wal::open(
+        WalOptions {
+            timeline: TimeLineId(2),
+            ..so
+        },
+        Lsn(seg),
+    )
+    .unwrap();
+    assert_eq!(follower.insert_lsn(), end);
+    assert_eq!(read_all(&follower, Lsn(seg)).len(), 60);
+    assert_eq!(
+        follower.timelines().switch_point(TimeLineId(1)),
+        Some((switch, TimeLineId(2)))
+    );
+}

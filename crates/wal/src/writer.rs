@@ -52,6 +52,7 @@ use crate::segment::{
     create_segment, fsync_error, list_segments, open_segment_rw, removed_error, segment_path,
     ReadError, SegmentSource,
 };
+use crate::timeline::Timelines;
 use crate::{kinds, Record, WalOptions, WalStats};
 
 /// Pending bytes above which an appender writes them out itself.
@@ -95,6 +96,8 @@ pub(crate) struct Shared {
     pub(crate) opts: WalOptions,
     /// The current timeline (starts as `opts.timeline`; promotion switches it).
     tli: std::sync::atomic::AtomicU32,
+    /// The current timeline's history (replaced together with `tli`).
+    timelines: Mutex<Arc<Timelines>>,
     insert: Mutex<InsertState>,
     io: Mutex<Io>,
     sync: Mutex<SyncState>,
@@ -133,9 +136,11 @@ impl Shared {
         end: Lsn,
         prev: Lsn,
         opened_end: Option<EndOfWal>,
+        timelines: Timelines,
     ) -> Shared {
         Shared {
             tli: std::sync::atomic::AtomicU32::new(opts.timeline.0),
+            timelines: Mutex::new(Arc::new(timelines)),
             insert: Mutex::new(InsertState {
                 insert_lsn: end,
                 prev_lsn: prev,
@@ -168,16 +173,24 @@ impl Shared {
         TimeLineId(self.tli.load(Ordering::Acquire))
     }
 
-    /// Promotion: continues the WAL on timeline `new` from `switch` (the end of the
-    /// last replayed record, which starts at `last_record`). The switch segment's
-    /// valid prefix `[segment start, switch)` is copied into the new timeline's
-    /// segment (as PostgreSQL does); later appends go to the new timeline's files.
-    /// Everything up to the insert position must be flushed first.
-    pub(crate) fn switch_timeline(
+    /// The current timeline's history.
+    pub(crate) fn timelines(&self) -> Arc<Timelines> {
+        self.timelines.lock().clone()
+    }
+
+    /// Continues the WAL on timeline `new` from `switch`. Promotion passes the
+    /// start of the last replayed record as `prev` (record appends follow); a
+    /// standby following a promoted node passes `None` and stays in raw mode
+    /// (received bytes follow). The switch segment's valid prefix
+    /// `[segment start, switch)` is copied into the new timeline's segment (as
+    /// PostgreSQL does; the rest of that file is zeroed and later files of the new
+    /// timeline are removed, in case an earlier attempt left some); later appends
+    /// go to the new timeline's files. Everything appended must end at `switch`.
+    pub(crate) fn change_timeline(
         &self,
         new: TimeLineId,
         switch: Lsn,
-        last_record: Lsn,
+        prev: Option<Lsn>,
     ) -> Result<(), PgError> {
         self.check_poisoned()?;
         self.flush(Lsn(self.insert_lsn.load(Ordering::Acquire)))?;
@@ -186,13 +199,20 @@ impl Shared {
         if !ins.pending.is_empty() {
             return Err(PgError::internal("WAL timeline switch with unflushed WAL"));
         }
+        if prev.is_none() && ins.insert_lsn != switch {
+            return Err(PgError::internal(format!(
+                "cannot switch to timeline {} at {switch}: the WAL ends at {}",
+                new.0, ins.insert_lsn
+            )));
+        }
         let segsize = self.opts.segment_size;
-        let old = self.timeline();
+        let old = self.timelines();
         let segno = switch.0 / segsize;
         let prefix_len = (switch.0 - segno * segsize) as usize;
         let mut prefix = vec![0u8; prefix_len];
         if prefix_len > 0 {
-            let mut src = SegmentSource::new(self.opts.dir.clone(), old, segsize, switch.0);
+            let mut src =
+                SegmentSource::new(self.opts.dir.clone(), old.clone(), segsize, switch.0);
             match src.read(segno * segsize, &mut prefix) {
                 Ok(n) if n == prefix_len => {}
                 Ok(_) | Err(ReadError::Missing(_)) => {
@@ -205,20 +225,41 @@ impl Shared {
         }
         io.files.clear();
         io.dirty.clear();
-        create_segment(&self.opts.dir, new, segno, segsize, self.opts.fsync)?;
+        let created = create_segment(&self.opts.dir, new, segno, segsize, self.opts.fsync)?;
         let path = segment_path(&self.opts.dir, new, segno, segsize);
         let file = open_segment_rw(&path)?;
         file.write_all_at(&prefix, 0)
             .map_err(|e| PgError::io(format_args!("write to file \"{}\"", path.display()), &e))?;
+        if !created {
+            crate::segment::write_zeros(&file, &path, prefix_len as u64, segsize)?;
+            let mut removed = false;
+            for seg in list_segments(&self.opts.dir, segsize)? {
+                if seg.timeline == new && seg.segno > segno {
+                    std::fs::remove_file(&seg.path).map_err(|e| {
+                        PgError::io(format_args!("remove file \"{}\"", seg.path.display()), &e)
+                    })?;
+                    removed = true;
+                }
+            }
+            if removed && self.opts.fsync {
+                crate::segment::fsync_dir(&self.opts.dir)?;
+            }
+        }
         if self.opts.fsync {
             file.sync_data()
                 .map_err(|e| crate::segment::fsync_error(&path, &e))?;
         }
+        *self.timelines.lock() = Arc::new(old.child(new, switch));
         self.tli.store(new.0, Ordering::Release);
         io.files.insert(segno, file);
         ins.insert_lsn = switch;
-        ins.prev_lsn = last_record;
-        ins.raw = false;
+        match prev {
+            Some(last_record) => {
+                ins.prev_lsn = last_record;
+                ins.raw = false;
+            }
+            None => ins.prev_lsn = Lsn::INVALID,
+        }
         self.insert_lsn.store(switch.0, Ordering::Release);
         self.write_lsn.store(switch.0, Ordering::Release);
         {
@@ -568,9 +609,12 @@ impl Shared {
             return Ok(Vec::new());
         }
         let len = ((limit - from.0).min(max as u64)) as usize;
+        // the history is taken after the limit: bytes below a flush position on
+        // a new timeline are only published after the switch
+        let timelines = self.timelines();
         let mut src = SegmentSource::new(
             self.opts.dir.clone(),
-            self.timeline(),
+            timelines.clone(),
             self.opts.segment_size,
             limit,
         );
@@ -579,7 +623,11 @@ impl Shared {
             Ok(n) if n == len => Ok(out),
             Ok(n) => {
                 let at = from.advance(n as u64);
-                let name = crate::segment_file_name(self.timeline(), at, self.opts.segment_size);
+                let name = crate::segment_file_name(
+                    timelines.timeline_of(at),
+                    at,
+                    self.opts.segment_size,
+                );
                 Err(removed_error(&name))
             }
             Err(ReadError::Missing(name)) => Err(removed_error(&name)),

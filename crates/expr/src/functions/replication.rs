@@ -7,13 +7,15 @@
 
 use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
 
-use super::{arg_bool, arg_text, r, t, Def, FunctionSig};
+use super::{arg_bool, arg_text, r, t, Arg, Def, FunctionSig};
+use crate::context::{ChangesRequest, CopySlotRequest, LogicalSlotRequest};
 use crate::ExecContext;
 
 use DataType as T;
 
 pub(super) fn defs() -> Vec<Def> {
-    vec![
+    let mut defs = logical_defs();
+    defs.extend(vec![
         Def::ctx(
             "pg_create_physical_replication_slot",
             vec![t(T::Name)],
@@ -43,14 +45,121 @@ pub(super) fn defs() -> Vec<Def> {
                 Ok(Value::Null)
             },
         ),
-    ]
+    ]);
+    defs
+}
+
+/// Logical slot functions (`replication/logical/logicalfuncs.c`, `slotfuncs.c`).
+fn logical_defs() -> Vec<Def> {
+    let mut defs = Vec::new();
+    for n in 2..=5 {
+        let mut args = vec![t(T::Name), t(T::Name)];
+        args.extend(std::iter::repeat_n(t(T::Bool), n - 2));
+        defs.push(Def::ctx(
+            "pg_create_logical_replication_slot",
+            args,
+            r(T::Record),
+            create_logical,
+        ));
+    }
+    for name in [
+        "pg_logical_slot_get_changes",
+        "pg_logical_slot_peek_changes",
+        "pg_logical_slot_get_binary_changes",
+        "pg_logical_slot_peek_binary_changes",
+    ] {
+        defs.push(
+            Def::ctx(
+                name,
+                vec![t(T::Name), t(T::PgLsn), t(T::Int4), Arg::VarAny],
+                r(T::Record),
+                changes,
+            )
+            .lax(),
+        );
+    }
+    defs.push(Def::ctx(
+        "pg_replication_slot_advance",
+        vec![t(T::Name), t(T::PgLsn)],
+        r(T::Record),
+        advance,
+    ));
+    for n in 2..=4 {
+        let mut args = vec![t(T::Name), t(T::Name)];
+        if n >= 3 {
+            args.push(t(T::Bool));
+        }
+        if n == 4 {
+            args.push(t(T::Name));
+        }
+        defs.push(Def::ctx(
+            "pg_copy_logical_replication_slot",
+            args,
+            r(T::Record),
+            copy_logical,
+        ));
+    }
+    for n in 2..=3 {
+        let mut args = vec![t(T::Name), t(T::Name)];
+        if n == 3 {
+            args.push(t(T::Bool));
+        }
+        defs.push(Def::ctx(
+            "pg_copy_physical_replication_slot",
+            args,
+            r(T::Record),
+            copy_physical,
+        ));
+    }
+    for content in [T::Text, T::Bytea] {
+        defs.push(Def::ctx(
+            "pg_logical_emit_message",
+            vec![t(T::Bool), t(T::Text), t(content.clone())],
+            r(T::PgLsn),
+            emit_message,
+        ));
+        defs.push(Def::ctx(
+            "pg_logical_emit_message",
+            vec![t(T::Bool), t(T::Text), t(content), t(T::Bool)],
+            r(T::PgLsn),
+            emit_message,
+        ));
+    }
+    defs.push(Def::ctx(
+        "pg_log_standby_snapshot",
+        vec![],
+        r(T::PgLsn),
+        |_, _, c| {
+            if c.hooks.in_recovery() {
+                return Err(PgError::new(
+                    SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    "recovery is in progress",
+                )
+                .with_hint("pg_log_standby_snapshot() cannot be executed during recovery."));
+            }
+            // tandem's WAL needs no running-xacts record for decoding on a
+            // standby to reach a consistent point; report where WAL stands.
+            Ok(Value::PgLsn(c.db.wal().insert_lsn()))
+        },
+    ));
+    defs
 }
 
 /// Columns of the composite-returning functions in this file.
 pub(super) fn composite_columns(name: &str) -> Option<Vec<(&'static str, DataType)>> {
     match name {
-        "pg_create_physical_replication_slot" => {
+        "pg_create_physical_replication_slot"
+        | "pg_create_logical_replication_slot"
+        | "pg_copy_logical_replication_slot"
+        | "pg_copy_physical_replication_slot" => {
             Some(vec![("slot_name", T::Name), ("lsn", T::PgLsn)])
+        }
+        "pg_replication_slot_advance" => Some(vec![("slot_name", T::Name), ("end_lsn", T::PgLsn)]),
+        "pg_logical_slot_get_changes" | "pg_logical_slot_peek_changes" => {
+            Some(vec![("lsn", T::PgLsn), ("xid", T::Xid), ("data", T::Text)])
+        }
+        "pg_logical_slot_get_binary_changes" | "pg_logical_slot_peek_binary_changes" => {
+            Some(vec![("lsn", T::PgLsn), ("xid", T::Xid), ("data", T::Bytea)])
         }
         _ => None,
     }
@@ -87,4 +196,180 @@ fn create_physical(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgR
         Value::Text(slot),
         lsn.map(Value::PgLsn).unwrap_or(Value::Null),
     ]))
+}
+
+/// Oid of the session's database (slots remember where they were created).
+fn session_database(c: &ExecContext<'_>) -> u32 {
+    c.txn
+        .catalog()
+        .database_by_name(&c.session.database)
+        .map(|d| d.oid.0)
+        .unwrap_or(5)
+}
+
+fn allowed_plugins(c: &ExecContext<'_>) -> String {
+    c.config
+        .show("output_plugin_libraries")
+        .unwrap_or_else(|_| "pgoutput, test_decoding".into())
+}
+
+fn create_logical(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {
+    check_slot_permissions(c)?;
+    // The consistent point must not fall inside this session's own writes.
+    if c.txn.has_writes() {
+        return Err(PgError::new(
+            SqlState::ACTIVE_SQL_TRANSACTION,
+            "cannot create logical replication slot in transaction that has performed writes",
+        ));
+    }
+    let req = LogicalSlotRequest {
+        name: arg_text(a, 0),
+        plugin: arg_text(a, 1),
+        temporary: a.len() > 2 && arg_bool(a, 2),
+        two_phase: a.len() > 3 && arg_bool(a, 3),
+        failover: a.len() > 4 && arg_bool(a, 4),
+        database: session_database(c),
+        allowed_plugins: allowed_plugins(c),
+    };
+    let lsn = c.hooks.create_logical_slot(c.session.pid, &req)?;
+    Ok(Value::Record(vec![Value::Text(req.name), Value::PgLsn(lsn)]))
+}
+
+/// `pg_logical_slot_{get,peek}_[binary_]changes(slot_name, upto_lsn,
+/// upto_nchanges, VARIADIC options)`: a set of `(lsn, xid, data)` records
+/// (returned as an array of records; table functions expand it).
+fn changes(a: &[Value], sig: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {
+    check_slot_permissions(c)?;
+    if a[0].is_null() {
+        return Err(PgError::new(
+            SqlState::NULL_VALUE_NOT_ALLOWED,
+            "slot name must not be null",
+        ));
+    }
+    let binary = sig.name.contains("binary");
+    let peek = sig.name.contains("peek");
+    let upto_lsn = match &a[1] {
+        Value::PgLsn(l) => Some(*l),
+        _ => None,
+    };
+    let upto_nchanges = match &a[2] {
+        Value::Null => None,
+        v => Some(super::arg_i64(std::slice::from_ref(v), 0)?),
+    };
+    let rest = &a[3..];
+    if !rest.len().is_multiple_of(2) {
+        return Err(PgError::new(
+            SqlState::ARRAY_SUBSCRIPT_ERROR,
+            "array must have even number of elements",
+        ));
+    }
+    let mut options = Vec::new();
+    for pair in rest.chunks(2) {
+        if pair[0].is_null() {
+            return Err(PgError::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                "parameter name must not be null",
+            ));
+        }
+        if pair[1].is_null() {
+            return Err(PgError::new(
+                SqlState::FEATURE_NOT_SUPPORTED,
+                "array must not contain nulls",
+            ));
+        }
+        options.push((arg_text(pair, 0), Some(arg_text(pair, 1))));
+    }
+    let req = ChangesRequest {
+        name: arg_text(a, 0),
+        upto_lsn,
+        upto_nchanges,
+        options,
+        peek,
+        binary,
+        database: session_database(c),
+        allowed_plugins: allowed_plugins(c),
+    };
+    let rows = c.hooks.logical_slot_changes(c.session.pid, &req)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let data = if binary {
+            Value::Bytea(row.data)
+        } else {
+            Value::Text(String::from_utf8(row.data).map_err(|_| {
+                PgError::new(
+                    SqlState::CHARACTER_NOT_IN_REPERTOIRE,
+                    "invalid byte sequence for encoding \"UTF8\"",
+                )
+            })?)
+        };
+        out.push(Value::Record(vec![
+            Value::PgLsn(row.lsn),
+            Value::Xid(row.xid),
+            data,
+        ]));
+    }
+    Ok(Value::Array(out))
+}
+
+fn advance(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {
+    check_slot_permissions(c)?;
+    let name = arg_text(a, 0);
+    let Value::PgLsn(upto) = a[1] else {
+        return Err(PgError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            "invalid target WAL LSN",
+        ));
+    };
+    let end = c.hooks.advance_slot(c.session.pid, &name, upto)?;
+    Ok(Value::Record(vec![Value::Text(name), Value::PgLsn(end)]))
+}
+
+fn copy_slot(a: &[Value], c: &mut ExecContext<'_>, logical: bool) -> PgResult<Value> {
+    check_slot_permissions(c)?;
+    let req = CopySlotRequest {
+        src: arg_text(a, 0),
+        dst: arg_text(a, 1),
+        temporary: (a.len() > 2).then(|| arg_bool(a, 2)),
+        plugin: (a.len() > 3).then(|| arg_text(a, 3)),
+        logical,
+    };
+    let lsn = c.hooks.copy_slot(c.session.pid, &req)?;
+    Ok(Value::Record(vec![
+        Value::Text(req.dst),
+        if lsn.is_valid() {
+            Value::PgLsn(lsn)
+        } else {
+            Value::Null
+        },
+    ]))
+}
+
+fn copy_logical(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {
+    copy_slot(a, c, true)
+}
+
+fn copy_physical(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {
+    copy_slot(a, c, false)
+}
+
+/// `pg_logical_emit_message(transactional, prefix, content [, flush])`.
+fn emit_message(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {
+    let transactional = arg_bool(a, 0);
+    let prefix = arg_text(a, 1);
+    let content = match &a[2] {
+        Value::Bytea(b) => b.clone(),
+        v => crate::io_text::to_text(v).into_bytes(),
+    };
+    if transactional {
+        // PostgreSQL returns the record's end; tandem writes the record at
+        // commit, so this is the WAL position when it was queued (a lower bound).
+        let lsn = c.txn.emit_message(&prefix, &content)?;
+        return Ok(Value::PgLsn(lsn));
+    }
+    let flush = a.len() > 3 && arg_bool(a, 3);
+    let xid = c.txn.xid();
+    let lsn = c
+        .db
+        .emit_message_nontransactional(&prefix, &content, xid, flush)?;
+    Ok(Value::PgLsn(lsn))
 }

@@ -210,6 +210,21 @@ pub fn table_function(
     for v in out {
         let cont = match (func, v) {
             (TableFunc::Composite(..), Value::Record(fields)) => sink(ex, &fields)?,
+            // A set-returning composite function (pg_logical_slot_get_changes)
+            // yields its rows as an array of records.
+            (TableFunc::Composite(_, width), Value::Array(rows)) => {
+                let mut cont = true;
+                for row in rows {
+                    cont = match row {
+                        Value::Record(fields) => sink(ex, &fields)?,
+                        _ => sink(ex, &vec![Value::Null; *width])?,
+                    };
+                    if !cont {
+                        break;
+                    }
+                }
+                cont
+            }
             (TableFunc::Composite(_, width), _) => sink(ex, &vec![Value::Null; *width])?,
             (_, v) => sink(ex, std::slice::from_ref(&v))?,
         };

@@ -591,6 +591,7 @@ pub(crate) fn truncate(s: &mut Session, t: &Truncate) -> PgResult<String> {
         .map(|n| relation_name(&n.name))
         .collect::<PgResult<Vec<_>>>()?;
     let restart = matches!(t.identity, Some(TruncateIdentityOption::Restart));
+    let cascade = matches!(t.cascade, Some(sqlparser::ast::CascadeOption::Cascade));
     s.with_ctx(&[], |ctx| {
         let cat = ctx.txn.catalog();
         let oids = names
@@ -601,7 +602,8 @@ pub(crate) fn truncate(s: &mut Session, t: &Truncate) -> PgResult<String> {
                     .ok_or_else(|| undefined_relation(n))
             })
             .collect::<PgResult<Vec<_>>>()?;
-        ctx.txn.truncate(&oids)?;
+        // Both flags are logged for decoding (test_decoding prints them).
+        ctx.txn.truncate_with(&oids, restart, cascade)?;
         if restart {
             for seq in cat.sequences.values() {
                 if seq.owned_by.is_some_and(|(t, _)| oids.contains(&t)) {

@@ -16,8 +16,11 @@
 //! Tables created, truncated or re-keyed by this transaction are "shadowed": its
 //! reads ignore the heap for them and need no row locks (nobody else can see the
 //! new contents before commit). DDL takes the global DDL lock (held to the end) and
-//! changes a private copy of the latest catalog. PostgreSQL counterparts: `xact.c`,
-//! `heapam.c` (heap_update/heap_lock_tuple), `nodeModifyTable.c` (EPQ).
+//! changes a private copy of the latest catalog. Transactional logical decoding
+//! messages (`pg_logical_emit_message(true, ...)`) are queued beside `ops` and
+//! logged among its changes in emission order. PostgreSQL counterparts: `xact.c`,
+//! `heapam.c` (heap_update/heap_lock_tuple), `nodeModifyTable.c` (EPQ),
+//! `replication/logical/message.c`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -32,7 +35,7 @@ use crate::display::values_text;
 use crate::heap::Row;
 use crate::keycode::{encode_key, rowid_key};
 use crate::locks::{LockTag, WaitOptions};
-use crate::record::{self, Change, CommitOrigin, CommitRecord, OldTuple};
+use crate::record::{self, Change, CommitOrigin, CommitRecord, MessageRecord, OldTuple};
 use crate::{
     Catalog, Database, IsolationLevel, LockResult, PrimaryKey, ReplicaIdentity, RoleDef, RowKey,
     SequenceDef, TableDef,
@@ -57,6 +60,7 @@ struct TableOverlay {
 /// transaction ends, and `nextval` calls are never undone (as in PostgreSQL).
 pub struct Savepoint {
     ops_len: usize,
+    messages_len: usize,
     overlay: HashMap<Oid, TableOverlay>,
     ddl_catalog: Option<Arc<Catalog>>,
 }
@@ -77,6 +81,9 @@ pub struct Transaction {
     ddl_catalog: Option<Arc<Catalog>>,
     overlay: HashMap<Oid, TableOverlay>,
     ops: Vec<Change>,
+    /// Transactional messages, each with `ops.len()` when it was emitted (it is
+    /// logged before `ops[n]`).
+    messages: Vec<(usize, MessageRecord)>,
     cancel: Option<Arc<AtomicBool>>,
     pid: i32,
     origin: Option<CommitOrigin>,
@@ -164,6 +171,7 @@ impl Transaction {
             ddl_catalog: None,
             overlay: HashMap::new(),
             ops: Vec::new(),
+            messages: Vec::new(),
             cancel: None,
             pid: std::process::id() as i32,
             origin: None,
@@ -224,9 +232,10 @@ impl Transaction {
         self.snapshot
     }
 
-    /// Has this transaction written anything (rows or catalog)?
+    /// Has this transaction written anything (rows, catalog or transactional
+    /// messages)?
     pub fn has_writes(&self) -> bool {
-        !self.ops.is_empty()
+        !self.ops.is_empty() || !self.messages.is_empty()
     }
 
     pub fn catalog(&self) -> Arc<Catalog> {
@@ -593,8 +602,21 @@ impl Transaction {
     }
 
     /// TRUNCATE: this transaction sees the tables empty; at commit every row
-    /// visible then is deleted.
+    /// visible then is deleted. Same as [`Transaction::truncate_with`] without
+    /// RESTART IDENTITY or CASCADE.
     pub fn truncate(&mut self, tables: &[Oid]) -> PgResult<()> {
+        self.truncate_with(tables, false, false)
+    }
+
+    /// TRUNCATE with PostgreSQL's flags as logged for logical decoding:
+    /// `restart_seqs` for `RESTART IDENTITY`, `cascade` for `CASCADE` (the caller
+    /// restarts the owned sequences and lists the cascaded tables in `tables`).
+    pub fn truncate_with(
+        &mut self,
+        tables: &[Oid],
+        restart_seqs: bool,
+        cascade: bool,
+    ) -> PgResult<()> {
         if self.read_only {
             return Err(read_only_error("TRUNCATE TABLE"));
         }
@@ -609,8 +631,40 @@ impl Transaction {
         }
         self.ops.push(Change::Truncate {
             tables: tables.to_vec(),
+            restart_seqs,
+            cascade,
         });
         Ok(())
+    }
+
+    // ---- logical decoding messages ----
+
+    /// `pg_logical_emit_message(true, prefix, content)`: queues a transactional
+    /// message, logged at commit among this transaction's changes in the order
+    /// they were made (nothing is logged if the transaction rolls back). Assigns
+    /// an xid, so the transaction writes a COMMIT even with no other change.
+    ///
+    /// PostgreSQL returns the end LSN of the message record; tandem logs a
+    /// transaction's records only at commit, so the position is not known yet:
+    /// this returns the WAL insert position now (a lower bound of the real one).
+    /// Errors as PostgreSQL's on a standby: `XX000 cannot assign TransactionIds
+    /// during recovery`.
+    pub fn emit_message(&mut self, prefix: &str, content: &[u8]) -> PgResult<Lsn> {
+        if self.db.in_recovery() {
+            return Err(PgError::internal(
+                "cannot assign TransactionIds during recovery",
+            ));
+        }
+        self.assign_xid();
+        self.messages.push((
+            self.ops.len(),
+            MessageRecord {
+                transactional: true,
+                prefix: prefix.to_string(),
+                content: content.to_vec(),
+            },
+        ));
+        Ok(self.db.wal.insert_lsn())
     }
 
     // ---- DDL ----
@@ -754,6 +808,7 @@ impl Transaction {
     pub fn savepoint(&self) -> Savepoint {
         Savepoint {
             ops_len: self.ops.len(),
+            messages_len: self.messages.len(),
             overlay: self.overlay.clone(),
             ddl_catalog: self.ddl_catalog.clone(),
         }
@@ -762,6 +817,7 @@ impl Transaction {
     /// `ROLLBACK TO SAVEPOINT`: forgets the writes and DDL made since `sp`.
     pub fn rollback_to(&mut self, sp: &Savepoint) {
         self.ops.truncate(sp.ops_len);
+        self.messages.truncate(sp.messages_len);
         self.overlay = sp.overlay.clone();
         if self.ddl_catalog.is_some() {
             // Keep the DDL lock (held to the end), but go back to the catalog then:
@@ -784,11 +840,17 @@ impl Transaction {
             self.finish();
             return Ok(None);
         };
-        let mut records: Vec<_> = self
-            .ops
-            .iter()
-            .map(|c| record::change_record(c, xid))
-            .collect();
+        let mut records = Vec::with_capacity(self.ops.len() + self.messages.len() + 1);
+        let mut messages = self.messages.iter().peekable();
+        for (i, c) in self.ops.iter().enumerate() {
+            while let Some((_, m)) = messages.next_if(|(at, _)| *at <= i) {
+                records.push(record::message_record(m, xid));
+            }
+            records.push(record::change_record(c, xid));
+        }
+        for (_, m) in messages {
+            records.push(record::message_record(m, xid));
+        }
         records.push(record::commit_record(
             &CommitRecord {
                 commit_time: now_pg_micros(),
@@ -824,6 +886,44 @@ impl Transaction {
             self.db.locks.release_all(xid);
         }
         self.db.snapshots.release(self.snapshot_id);
+    }
+}
+
+impl Database {
+    /// `pg_logical_emit_message(false, prefix, content, flush)`: appends a
+    /// non-transactional MESSAGE record now, stamped with `xid` (the emitting
+    /// transaction's xid if it has one; decoding reports it), and flushes it when
+    /// `flush` (PostgreSQL 17's fourth argument, default false). Returns the END
+    /// LSN of the record, as PostgreSQL's `LogLogicalMessage` does. On a standby:
+    /// `XX000 cannot make new WAL entries during recovery`.
+    pub fn emit_message_nontransactional(
+        &self,
+        prefix: &str,
+        content: &[u8],
+        xid: Option<Xid>,
+        flush: bool,
+    ) -> PgResult<Lsn> {
+        if self.in_recovery() {
+            return Err(PgError::internal(
+                "cannot make new WAL entries during recovery",
+            ));
+        }
+        let rec = record::message_record(
+            &MessageRecord {
+                transactional: false,
+                prefix: prefix.to_string(),
+                content: content.to_vec(),
+            },
+            xid.unwrap_or(Xid::INVALID),
+        );
+        let end = {
+            let _commit = self.commit_lock.lock();
+            self.wal.append(&[rec])?.1
+        };
+        if flush {
+            self.wal.flush(end)?;
+        }
+        Ok(end)
     }
 }
 

@@ -1,0 +1,529 @@
+//! Logical replication slots in the running server: creating them (SQL and
+//! replication command), decoding changes through them for the SQL functions
+//! (`pg_logical_slot_get_changes` and friends), advancing and copying them, and
+//! the position bookkeeping shared with the logical walsender.
+//!
+//! Positions: tandem writes each transaction's records contiguously at commit,
+//! so any record boundary between transactions is a consistent point. A slot's
+//! `restart_lsn` is always such a boundary (where decoding resumes) and its
+//! `confirmed_flush_lsn` is what the consumer confirmed; transactions whose
+//! COMMIT record starts before `confirmed_flush_lsn` are not sent again, as
+//! PostgreSQL's `SnapBuildXactNeedsSkip`. The catalog as of `restart_lsn` is
+//! kept by storage's catalog history.
+//!
+//! Corresponds to PostgreSQL's `replication/logical/logicalfuncs.c`,
+//! `replication/logical/logical.c` (`CreateInitDecodingContext`,
+//! `CheckLogicalDecodingRequirements`) and `slotfuncs.c`.
+
+use std::sync::Arc;
+
+use tandem_config::Config;
+use tandem_decoding::{Decoded, OutputRow};
+use tandem_replication::slot::{Invalidation, Persistency, SlotData, SlotRegistry};
+use tandem_storage::Database;
+use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Xid};
+
+use crate::registry::now_pg_micros;
+use crate::settings;
+
+/// `CheckLogicalDecodingRequirements`: slots enabled and `wal_level = logical`.
+pub(crate) fn check_requirements(config: &Config) -> PgResult<()> {
+    if settings::get_int(config, "max_replication_slots", 10) <= 0 {
+        return Err(PgError::new(
+            SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "replication slots can only be used if max_replication_slots > 0",
+        ));
+    }
+    if settings::get_str(config, "wal_level", "replica") != "logical" {
+        return Err(PgError::new(
+            SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "logical decoding requires \"wal_level\" >= \"logical\"",
+        ));
+    }
+    Ok(())
+}
+
+/// Where a new logical slot starts: the end of WAL written so far, a boundary
+/// between transactions (each transaction's records are appended as one batch).
+/// On a standby, the end of replayed WAL.
+fn consistent_point(db: &Database) -> Lsn {
+    if db.in_recovery() {
+        db.replay_lsn()
+    } else {
+        db.wal().insert_lsn()
+    }
+}
+
+/// How far decoding may read: flushed WAL on a primary, replayed WAL on a
+/// standby (a standby must not decode what it has not applied).
+pub(crate) fn end_of_wal(db: &Database) -> Lsn {
+    if db.in_recovery() {
+        db.replay_lsn()
+    } else {
+        db.wal().flush_lsn()
+    }
+}
+
+/// The xid shown as a slot's `catalog_xmin`: the oldest transaction whose
+/// catalog view decoding may still need (the next one to be assigned when
+/// nothing is in flight).
+fn catalog_xmin_now(db: &Database) -> Xid {
+    db.next_xid()
+}
+
+/// What `CREATE_REPLICATION_SLOT ... LOGICAL` and
+/// `pg_create_logical_replication_slot` ask for.
+pub(crate) struct NewLogicalSlot<'a> {
+    pub name: &'a str,
+    pub plugin: &'a str,
+    pub temporary: bool,
+    pub two_phase: bool,
+    pub failover: bool,
+    pub database: Oid,
+    /// `output_plugin_libraries` of the requesting session.
+    pub allowed_plugins: &'a str,
+}
+
+/// Creates a logical slot owned by `pid` and returns its consistent point.
+/// The slot stays acquired by `pid` (the caller releases it, or keeps it for
+/// a walsender's SNAPSHOT 'use').
+pub(crate) fn create(
+    slots: &SlotRegistry,
+    db: &Database,
+    config: &Config,
+    pid: i32,
+    req: &NewLogicalSlot<'_>,
+) -> PgResult<Lsn> {
+    check_requirements(config)?;
+    tandem_replication::slot::validate_name(req.name)?;
+    if req.failover && req.temporary {
+        return Err(PgError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            "cannot enable failover for a temporary replication slot",
+        ));
+    }
+    if req.failover && db.in_recovery() {
+        return Err(PgError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            "cannot enable failover for a replication slot created on the standby",
+        ));
+    }
+    tandem_decoding::check_plugin_allowed(req.plugin, req.allowed_plugins)?;
+    tandem_decoding::check_plugin(req.plugin)?;
+    let start = consistent_point(db);
+    let data = SlotData {
+        name: req.name.to_string(),
+        database: Some(req.database),
+        plugin: Some(req.plugin.to_string()),
+        persistency: if req.temporary {
+            Persistency::Temporary
+        } else {
+            Persistency::Persistent
+        },
+        xmin: None,
+        catalog_xmin: Some(catalog_xmin_now(db)),
+        restart_lsn: Some(start),
+        confirmed_flush: Some(start),
+        invalidated: None,
+        two_phase: req.two_phase,
+        two_phase_at: req.two_phase.then_some(start),
+        failover: req.failover,
+        synced: false,
+    };
+    slots.create(data, pid)?;
+    Ok(start)
+}
+
+/// `cannot use physical replication slot for logical decoding` and the other
+/// checks of `CreateDecodingContext` on an acquired slot.
+pub(crate) fn check_usable(data: &SlotData, database: Option<Oid>) -> PgResult<()> {
+    if !data.is_logical() {
+        return Err(PgError::new(
+            SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "cannot use physical replication slot for logical decoding",
+        ));
+    }
+    if let (Some(want), Some(have)) = (database, data.database) {
+        if want != have {
+            return Err(PgError::new(
+                SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!(
+                    "replication slot \"{}\" was not created in this database",
+                    data.name
+                ),
+            ));
+        }
+    }
+    if let Some(inv) = data.invalidated {
+        let detail = match inv {
+            Invalidation::WalRemoved => {
+                "This slot has been invalidated because it exceeded the maximum reserved size."
+            }
+            Invalidation::RowsRemoved | Invalidation::WalLevelInsufficient => {
+                "This slot has been invalidated because it was conflicting with recovery."
+            }
+        };
+        return Err(PgError::new(
+            SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!(
+                "can no longer get changes from replication slot \"{}\"",
+                data.name
+            ),
+        )
+        .with_detail(detail));
+    }
+    Ok(())
+}
+
+/// A decoding session over one acquired slot: decoder, plugin and the
+/// positions it has reached.
+pub(crate) struct Session {
+    decoder: tandem_decoding::Decoder,
+    plugin: Box<dyn tandem_decoding::OutputPlugin>,
+    /// Transactions whose COMMIT starts before this were already confirmed.
+    skip_before: Lsn,
+}
+
+impl Session {
+    /// Starts decoding `data` (an acquired logical slot) from its
+    /// `restart_lsn`, skipping what is confirmed before `start_at` (at least
+    /// the slot's `confirmed_flush_lsn`).
+    pub(crate) fn start(
+        db: &Arc<Database>,
+        data: &SlotData,
+        options: &[(String, Option<String>)],
+        start_at: Lsn,
+        allowed_plugins: &str,
+    ) -> PgResult<Session> {
+        let plugin_name = data.plugin.clone().unwrap_or_default();
+        tandem_decoding::check_plugin_allowed(&plugin_name, allowed_plugins)?;
+        let plugin = tandem_decoding::start_plugin(&plugin_name, options).map_err(|e| {
+            e.with_context(format!(
+                "slot \"{}\", output plugin \"{plugin_name}\", in the startup callback",
+                data.name
+            ))
+        })?;
+        let restart = data.restart_lsn.unwrap_or(Lsn::INVALID);
+        let confirmed = data.confirmed_flush.unwrap_or(restart);
+        let decoder =
+            tandem_decoding::decoder(db.wal().clone(), db.catalog_at(restart), restart);
+        Ok(Session {
+            decoder,
+            plugin,
+            skip_before: confirmed.max(start_at),
+        })
+    }
+
+    pub(crate) fn textual(&self) -> bool {
+        self.plugin.textual()
+    }
+
+    /// Decodes the next item ending at or before `limit`, sending its output
+    /// rows to `out`. `Ok(None)`: nothing complete before `limit` yet.
+    /// `Ok(Some(end))`: an item was consumed (maybe skipped or filtered, then
+    /// nothing was output); `end` is the consistent point after it.
+    pub(crate) fn step(
+        &mut self,
+        limit: Lsn,
+        out: &mut dyn FnMut(OutputRow) -> PgResult<()>,
+    ) -> PgResult<Option<ItemEnd>> {
+        let Some(item) = self.decoder.next(limit)? else {
+            return Ok(None);
+        };
+        let end = self.decoder.position();
+        match &item {
+            Decoded::Txn(txn) => {
+                let xid = txn.info.xid;
+                if txn.info.commit_lsn >= self.skip_before {
+                    self.plugin.transaction(txn, out)?;
+                }
+                Ok(Some(ItemEnd {
+                    end,
+                    xid: Some(xid),
+                }))
+            }
+            Decoded::Message(msg) => {
+                if msg.lsn >= self.skip_before {
+                    self.plugin.message(msg, out)?;
+                }
+                Ok(Some(ItemEnd {
+                    end,
+                    xid: None,
+                }))
+            }
+        }
+    }
+
+    /// Where decoding stands (a consistent point).
+    pub(crate) fn position(&self) -> Lsn {
+        self.decoder.position()
+    }
+}
+
+/// The end of one decoded item.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ItemEnd {
+    /// Consistent point after the item.
+    pub end: Lsn,
+    pub xid: Option<Xid>,
+}
+
+/// Arguments of `pg_logical_slot_{get,peek}_[binary_]changes`.
+pub(crate) struct GetChanges<'a> {
+    pub name: &'a str,
+    pub upto_lsn: Option<Lsn>,
+    pub upto_nchanges: Option<i64>,
+    pub options: Vec<(String, Option<String>)>,
+    pub peek: bool,
+    pub binary: bool,
+    pub database: Option<Oid>,
+    pub allowed_plugins: &'a str,
+}
+
+/// `pg_logical_slot_get_changes_guts`: decodes from the slot's position to the
+/// end of WAL (or `upto_lsn` / `upto_nchanges`), returning the plugin's rows;
+/// unless peeking, confirms what was read.
+pub(crate) fn get_changes(
+    slots: &SlotRegistry,
+    db: &Arc<Database>,
+    config: &Config,
+    pid: i32,
+    req: GetChanges<'_>,
+) -> PgResult<Vec<OutputRow>> {
+    check_requirements(config)?;
+    let data = slots.acquire(req.name, pid, false)?;
+    let result = (|| {
+        check_usable(&data, req.database)?;
+        let mut session = Session::start(
+            db,
+            &data,
+            &req.options,
+            Lsn::INVALID,
+            req.allowed_plugins,
+        )?;
+        if !req.binary && !session.textual() {
+            let func = format!(
+                "pg_logical_slot_{}_changes(name,pg_lsn,integer,text[])",
+                if req.peek { "peek" } else { "get" }
+            );
+            return Err(PgError::new(
+                SqlState::FEATURE_NOT_SUPPORTED,
+                format!(
+                    "logical decoding output plugin \"{}\" produces binary output, but function \"{func}\" expects textual data",
+                    data.plugin.clone().unwrap_or_default()
+                ),
+            ));
+        }
+        let end_of_wal = end_of_wal(db);
+        let mut rows = Vec::new();
+        let mut last: Option<ItemEnd> = None;
+        loop {
+            if let Some(upto) = req.upto_lsn {
+                if session.position() >= upto {
+                    break;
+                }
+            }
+            // PostgreSQL checks the limit after each record; a negative one
+            // stops before any transaction is complete.
+            if let Some(n) = req.upto_nchanges {
+                if n != 0 && rows.len() as i64 >= n {
+                    break;
+                }
+            }
+            // `upto_lsn` cuts between items: an item is read when it starts
+            // before `upto_lsn` (PostgreSQL stops once a record ends past it).
+            let stepped = session.step(end_of_wal, &mut |row| {
+                rows.push(row);
+                Ok(())
+            })?;
+            match stepped {
+                Some(e) => last = Some(e),
+                None => break,
+            }
+        }
+        if !req.peek {
+            let reached = session.position();
+            confirm(slots, db, req.name, reached, last.and_then(|l| l.xid))?;
+        }
+        Ok(rows)
+    })();
+    slots.release(req.name, pid, now_pg_micros());
+    result
+}
+
+/// Moves an acquired slot's `confirmed_flush_lsn` and `restart_lsn` to
+/// `reached` (a consistent point), persisting it when it moved.
+pub(crate) fn confirm(
+    slots: &SlotRegistry,
+    db: &Database,
+    name: &str,
+    reached: Lsn,
+    last_xid: Option<Xid>,
+) -> PgResult<()> {
+    let next_xid = last_xid
+        .map(|x| Xid(x.0.wrapping_add(1)))
+        .unwrap_or_else(|| db.next_xid());
+    slots.update(name, |d| {
+        if d.confirmed_flush.is_none_or(|c| c < reached) {
+            d.confirmed_flush = Some(reached);
+        }
+        if d.restart_lsn.is_none_or(|r| r < reached) {
+            d.restart_lsn = Some(reached);
+            if d.catalog_xmin.is_none_or(|c| c.0 < next_xid.0) {
+                d.catalog_xmin = Some(next_xid);
+            }
+        }
+    })?;
+    Ok(())
+}
+
+/// `pg_replication_slot_advance(slot_name, upto_lsn)`: moves a slot forward
+/// (logical: by decoding without output up to the last consistent point at or
+/// before `upto`; physical: straight to `upto`). Returns the slot's new end
+/// position.
+pub(crate) fn advance(
+    slots: &SlotRegistry,
+    db: &Arc<Database>,
+    pid: i32,
+    name: &str,
+    upto: Lsn,
+) -> PgResult<Lsn> {
+    if !upto.is_valid() {
+        return Err(PgError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            "invalid target WAL LSN",
+        ));
+    }
+    let data = slots.acquire(name, pid, false)?;
+    let result = (|| {
+        if data.restart_lsn.is_none() || data.invalidated.is_some() {
+            return Err(PgError::new(
+                SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!("replication slot \"{name}\" cannot be advanced"),
+            )
+            .with_detail(
+                "This slot has never previously reserved WAL, or it has been invalidated.",
+            ));
+        }
+        let end = end_of_wal(db);
+        let target = upto.min(end);
+        let minimum = if data.is_logical() {
+            data.confirmed_flush.unwrap_or(Lsn::INVALID)
+        } else {
+            data.restart_lsn.unwrap_or(Lsn::INVALID)
+        };
+        if target < minimum {
+            return Err(PgError::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                format!("cannot advance replication slot to {target}, minimum is {minimum}"),
+            ));
+        }
+        if !data.is_logical() {
+            slots.update(name, |d| {
+                if d.restart_lsn.is_none_or(|r| r < target) {
+                    d.restart_lsn = Some(target);
+                }
+            })?;
+            return Ok(target);
+        }
+        // Advancing runs no plugin code, so no plugin check either.
+        let mut session = Session::start(db, &data, &[], Lsn::INVALID, data.plugin.as_deref().unwrap_or(""))?;
+        let mut last_xid = None;
+        while session.position() < target {
+            match session.step(target, &mut |_| Ok(()))? {
+                Some(e) => last_xid = e.xid.or(last_xid),
+                None => break,
+            }
+        }
+        let reached = session.position();
+        confirm(slots, db, name, reached, last_xid)?;
+        // PostgreSQL moves confirmed_flush_lsn to the target even inside a
+        // transaction; the next decoding then skips that transaction.
+        slots.update(name, |d| {
+            if d.confirmed_flush.is_none_or(|c| c < target) {
+                d.confirmed_flush = Some(target);
+            }
+        })?;
+        Ok(target)
+    })();
+    slots.release(name, pid, now_pg_micros());
+    result
+}
+
+/// `pg_copy_logical_replication_slot(src, dst [, temporary [, plugin]])`: a new
+/// slot at the source's positions.
+pub(crate) fn copy(
+    slots: &SlotRegistry,
+    config: &Config,
+    pid: i32,
+    req: &tandem_expr::CopySlotRequest,
+) -> PgResult<Lsn> {
+    let (src, dst, logical) = (req.src.as_str(), req.dst.as_str(), req.logical);
+    let (temporary, plugin) = (req.temporary, req.plugin.as_deref());
+    let info = slots.get(src).ok_or_else(|| {
+        PgError::new(
+            SqlState::UNDEFINED_OBJECT,
+            format!("replication slot \"{src}\" does not exist"),
+        )
+    })?;
+    let s = info.data;
+    if logical {
+        check_requirements(config)?;
+        if !s.is_logical() {
+            return Err(PgError::new(
+                SqlState::FEATURE_NOT_SUPPORTED,
+                // PostgreSQL's wording (the adjectives are swapped there too)
+                format!("cannot copy logical replication slot \"{src}\" as a physical replication slot"),
+            ));
+        }
+    } else if s.is_logical() {
+        return Err(PgError::new(
+            SqlState::FEATURE_NOT_SUPPORTED,
+            format!("cannot copy physical replication slot \"{src}\" as a logical replication slot"),
+        ));
+    }
+    if s.restart_lsn.is_none() {
+        return Err(PgError::new(
+            SqlState::FEATURE_NOT_SUPPORTED,
+            "cannot copy a replication slot that doesn't reserve WAL",
+        ));
+    }
+    if s.invalidated.is_some() {
+        return Err(PgError::new(
+            SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("cannot copy invalidated replication slot \"{src}\""),
+        ));
+    }
+    if let Some(p) = plugin {
+        tandem_decoding::check_plugin_allowed(p, &settings::get_str(config, "output_plugin_libraries", "pgoutput, test_decoding"))?;
+        tandem_decoding::check_plugin(p)?;
+    }
+    let temporary = temporary.unwrap_or(s.persistency == Persistency::Temporary);
+    let data = SlotData {
+        name: dst.to_string(),
+        database: s.database,
+        plugin: plugin.map(str::to_string).or(s.plugin.clone()),
+        persistency: if temporary {
+            Persistency::Temporary
+        } else {
+            Persistency::Persistent
+        },
+        xmin: s.xmin,
+        catalog_xmin: s.catalog_xmin,
+        restart_lsn: s.restart_lsn,
+        confirmed_flush: s.confirmed_flush,
+        invalidated: None,
+        two_phase: s.two_phase,
+        two_phase_at: s.two_phase_at,
+        // PostgreSQL does not copy the failover property.
+        failover: false,
+        synced: false,
+    };
+    slots.create(data, pid)?;
+    slots.release(dst, pid, now_pg_micros());
+    Ok(if logical {
+        s.confirmed_flush.or(s.restart_lsn).unwrap_or(Lsn::INVALID)
+    } else {
+        s.restart_lsn.unwrap_or(Lsn::INVALID)
+    })
+}
