@@ -20,6 +20,8 @@ use tandem_storage::{Catalog, CommitOrigin, TableDef};
 use tandem_types::{Lsn, PgError, PgResult, SqlState, Value, Xid};
 use tandem_wal::Wal;
 
+pub mod pgoutput;
+pub mod pgoutput_read;
 pub mod reader;
 pub mod test_decoding;
 
@@ -131,15 +133,19 @@ pub trait OutputPlugin: Send {
     /// Emits the rows of one committed transaction (nothing when filtered out,
     /// e.g. `only-local` and the transaction has an origin, or
     /// `skip-empty-xacts` and nothing printable).
+    /// `catalog` is the decoder's catalog after the transaction (publications,
+    /// relation definitions for plugins that need more than `rel`).
     fn transaction(
         &mut self,
         txn: &DecodedTxn,
+        catalog: &Catalog,
         out: &mut dyn FnMut(OutputRow) -> PgResult<()>,
     ) -> PgResult<()>;
     /// Emits a non-transactional message.
     fn message(
         &mut self,
         msg: &DecodedMessage,
+        catalog: &Catalog,
         out: &mut dyn FnMut(OutputRow) -> PgResult<()>,
     ) -> PgResult<()>;
 }
@@ -186,10 +192,7 @@ pub fn start_plugin(
 ) -> PgResult<Box<dyn OutputPlugin>> {
     match name {
         "test_decoding" => Ok(Box::new(test_decoding::TestDecoding::new(options)?)),
-        "pgoutput" => Err(PgError::new(
-            SqlState::FEATURE_NOT_SUPPORTED,
-            "output plugin \"pgoutput\" is not supported yet",
-        )),
+        "pgoutput" => Ok(Box::new(pgoutput::PgOutput::new(options)?)),
         _ => check_plugin(name).and_then(|()| {
             Err(PgError::internal(format!(
                 "output plugin \"{name}\" has no implementation"

@@ -7,7 +7,7 @@
 use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
 
 use crate::{DecodedChange, DecodedMessage, DecodedTxn, OldRow, OutputPlugin, OutputRow};
-use tandem_storage::TableDef;
+use tandem_storage::{Catalog, TableDef};
 
 /// One `test_decoding` session with its options.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,6 +142,7 @@ impl OutputPlugin for TestDecoding {
     fn transaction(
         &mut self,
         txn: &DecodedTxn,
+        _catalog: &Catalog,
         out: &mut dyn FnMut(OutputRow) -> PgResult<()>,
     ) -> PgResult<()> {
         if self.only_local && txn.info.origin.is_some() {
@@ -172,6 +173,7 @@ impl OutputPlugin for TestDecoding {
     fn message(
         &mut self,
         msg: &DecodedMessage,
+        _catalog: &Catalog,
         out: &mut dyn FnMut(OutputRow) -> PgResult<()>,
     ) -> PgResult<()> {
         out(OutputRow {

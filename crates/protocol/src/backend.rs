@@ -77,7 +77,7 @@ impl ErrorFields {
             detail: self.get(b'D').map(str::to_string),
             hint: self.get(b'H').map(str::to_string),
             position: self.get(b'P').and_then(|p| p.parse().ok()),
-            context: self.get(b'W').map(str::to_string),
+            context: self.get(b'W').map(Box::from),
         }
     }
 }

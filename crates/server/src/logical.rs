@@ -205,8 +205,7 @@ impl Session {
         })?;
         let restart = data.restart_lsn.unwrap_or(Lsn::INVALID);
         let confirmed = data.confirmed_flush.unwrap_or(restart);
-        let decoder =
-            tandem_decoding::decoder(db.wal().clone(), db.catalog_at(restart), restart);
+        let decoder = tandem_decoding::decoder(db.wal().clone(), db.catalog_at(restart), restart);
         Ok(Session {
             decoder,
             plugin,
@@ -235,7 +234,7 @@ impl Session {
             Decoded::Txn(txn) => {
                 let xid = txn.info.xid;
                 if txn.info.commit_lsn >= self.skip_before {
-                    self.plugin.transaction(txn, out)?;
+                    self.plugin.transaction(txn, self.decoder.catalog(), out)?;
                 }
                 Ok(Some(ItemEnd {
                     end,
@@ -244,12 +243,9 @@ impl Session {
             }
             Decoded::Message(msg) => {
                 if msg.lsn >= self.skip_before {
-                    self.plugin.message(msg, out)?;
+                    self.plugin.message(msg, self.decoder.catalog(), out)?;
                 }
-                Ok(Some(ItemEnd {
-                    end,
-                    xid: None,
-                }))
+                Ok(Some(ItemEnd { end, xid: None }))
             }
         }
     }
@@ -294,13 +290,8 @@ pub(crate) fn get_changes(
     let data = slots.acquire(req.name, pid, false)?;
     let result = (|| {
         check_usable(&data, req.database)?;
-        let mut session = Session::start(
-            db,
-            &data,
-            &req.options,
-            Lsn::INVALID,
-            req.allowed_plugins,
-        )?;
+        let mut session =
+            Session::start(db, &data, &req.options, Lsn::INVALID, req.allowed_plugins)?;
         if !req.binary && !session.textual() {
             let func = format!(
                 "pg_logical_slot_{}_changes(name,pg_lsn,integer,text[])",
@@ -427,7 +418,13 @@ pub(crate) fn advance(
             return Ok(target);
         }
         // Advancing runs no plugin code, so no plugin check either.
-        let mut session = Session::start(db, &data, &[], Lsn::INVALID, data.plugin.as_deref().unwrap_or(""))?;
+        let mut session = Session::start(
+            db,
+            &data,
+            &[],
+            Lsn::INVALID,
+            data.plugin.as_deref().unwrap_or(""),
+        )?;
         let mut last_xid = None;
         while session.position() < target {
             match session.step(target, &mut |_| Ok(()))? {
@@ -473,13 +470,17 @@ pub(crate) fn copy(
             return Err(PgError::new(
                 SqlState::FEATURE_NOT_SUPPORTED,
                 // PostgreSQL's wording (the adjectives are swapped there too)
-                format!("cannot copy logical replication slot \"{src}\" as a physical replication slot"),
+                format!(
+                    "cannot copy logical replication slot \"{src}\" as a physical replication slot"
+                ),
             ));
         }
     } else if s.is_logical() {
         return Err(PgError::new(
             SqlState::FEATURE_NOT_SUPPORTED,
-            format!("cannot copy physical replication slot \"{src}\" as a logical replication slot"),
+            format!(
+                "cannot copy physical replication slot \"{src}\" as a logical replication slot"
+            ),
         ));
     }
     if s.restart_lsn.is_none() {
@@ -495,7 +496,10 @@ pub(crate) fn copy(
         ));
     }
     if let Some(p) = plugin {
-        tandem_decoding::check_plugin_allowed(p, &settings::get_str(config, "output_plugin_libraries", "pgoutput, test_decoding"))?;
+        tandem_decoding::check_plugin_allowed(
+            p,
+            &settings::get_str(config, "output_plugin_libraries", "pgoutput, test_decoding"),
+        )?;
         tandem_decoding::check_plugin(p)?;
     }
     let temporary = temporary.unwrap_or(s.persistency == Persistency::Temporary);

@@ -2,8 +2,11 @@
 //! PostgreSQL counterparts: `replication/walreceiver.c` and the standby loop of
 //! `access/transam/xlogrecovery.c`.
 //!
-//! - The walreceiver connects to `primary_conninfo` (re-read at every attempt, so
-//!   a reload takes effect at the next reconnect), runs
+//! - The walreceiver connects to `primary_conninfo` (re-read at every attempt; a
+//!   reload that changes it or `primary_slot_name` ends the current connection
+//!   and reconnects at once, as PostgreSQL restarts its walreceiver), checks
+//!   IDENTIFY_SYSTEM (same system identifier; the primary's timeline not behind
+//!   ours), runs
 //!   `START_REPLICATION [SLOT primary_slot_name] PHYSICAL <local WAL end> TIMELINE n`,
 //!   stores each XLogData byte-identically with `Wal::append_raw`, flushes, and
 //!   answers with a standby status update `r` (write / flush / apply) after each
@@ -13,6 +16,15 @@
 //!   with `hot_standby_feedback` it also sends `h`. A broken connection, an error
 //!   or `wal_receiver_timeout` of silence ends the attempt; the next comes after
 //!   `wal_retrieve_retry_interval`.
+//! - Timeline following (a primary on a newer timeline, e.g. a promoted
+//!   standby): the missing history files are fetched with TIMELINE_HISTORY and
+//!   stored; while our timeline is an ancestor of the primary's, we ask for our
+//!   own timeline, the primary streams it up to the switch point and ends the
+//!   copy with the next-timeline result set (`replication terminated by primary
+//!   server`); once the local WAL ends exactly at the switch point it moves to
+//!   the next timeline (`Wal::follow_timeline`: `new target timeline is N`) and
+//!   streaming restarts on it over the same connection. A local WAL past the
+//!   switch point cannot follow (PostgreSQL's "forked off" error, retried).
 //! - The startup thread applies records as they become durable
 //!   (`StandbyReplay::replay_available`), waking on the WAL's flush condition.
 //!
@@ -364,12 +376,12 @@ fn stream_once(
     let (sysid, primary_tli) = identify_system(&mut client)?;
     let ours = db.control().system_identifier.to_string();
     if sysid != ours {
-        return Err(
-            rcv_error("database system identifier differs between the primary and standby".into())
-                .with_detail(format!(
-                    "The primary's identifier is {sysid}, the standby's identifier is {ours}."
-                )),
-        );
+        return Err(rcv_error(
+            "database system identifier differs between the primary and standby".into(),
+        )
+        .with_detail(format!(
+            "The primary's identifier is {sysid}, the standby's identifier is {ours}."
+        )));
     }
     let tli = wal.timeline();
     if primary_tli < tli {
@@ -505,7 +517,8 @@ fn stream_copy(
             return Ok(Streamed::Reconnect);
         }
         // (units: a bare number is seconds / milliseconds, as in PostgreSQL)
-        let status_interval = settings::get_ms(config, "wal_receiver_status_interval", 10_000, 1000);
+        let status_interval =
+            settings::get_ms(config, "wal_receiver_status_interval", 10_000, 1000);
         let timeout = settings::get_ms(config, "wal_receiver_timeout", 60_000, 1);
         let hsf = settings::get_bool(config, "hot_standby_feedback", false);
         let mut received = false;

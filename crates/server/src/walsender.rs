@@ -522,7 +522,7 @@ impl WalSender<'_> {
             None => None,
         };
         // an ancestor timeline streams up to its switch point (walsender_physical)
-        let historic = crate::walsender_physical::historic_timeline(&wal, start, timeline)?;
+        let mut historic = crate::walsender_physical::historic_timeline(&wal, start, timeline)?;
         if !crate::walsender_physical::enters_copy(historic.as_ref(), start) {
             if let Some(h) = &historic {
                 let mut sink = SocketSink {
@@ -570,7 +570,7 @@ impl WalSender<'_> {
                 .name("walsender-reader".into())
                 .spawn_scoped(scope, || read_standby(reader_handle, pre, &walsnd, &stop));
             let r = match reader {
-                Ok(_) => self.stream(conn, slot.as_deref(), start, historic),
+                Ok(_) => self.stream(conn, slot.as_deref(), start, &mut historic),
                 Err(e) => Err(PgError::internal(format!("could not start reader: {e}"))),
             };
             stop.store(true, Ordering::SeqCst);
@@ -608,10 +608,11 @@ impl WalSender<'_> {
         conn: &mut Conn,
         slot: Option<&str>,
         start: Lsn,
-        historic: Option<crate::walsender_physical::Historic>,
+        historic: &mut Option<crate::walsender_physical::Historic>,
     ) -> PgResult<StreamEnd> {
         let shared = self.shared;
         let wal = shared.db.wal().clone();
+        let start_tli = wal.timeline();
         let timeout_ms = settings::get_ms(&shared.config, "wal_sender_timeout", 60_000, 1);
         let mut timers = Timers::new(timeout_ms, now_pg_micros());
         let mut lag = LagTracker::default();
@@ -689,7 +690,10 @@ impl WalSender<'_> {
                 return Ok(StreamEnd::Exit);
             }
             // 3. WAL, a bounded amount per round so replies are not starved.
-            let flush = crate::walsender_physical::send_limit(wal.flush_lsn(), historic);
+            // (a cascading walsender whose node changed timeline streams on
+            // only up to the old timeline's end)
+            crate::walsender_physical::check_timeline_switch(&wal, start_tli, historic);
+            let flush = crate::walsender_physical::send_limit(wal.flush_lsn(), *historic);
             if !done_sending {
                 let mut budget = 16 * physical::MAX_SEND_SIZE;
                 while let Some((from, to)) =
@@ -724,7 +728,7 @@ impl WalSender<'_> {
                     self.shared.walsenders.sync_recompute();
                 }
                 // the end of a historic timeline: end the copy (XLogSendPhysical)
-                if crate::walsender_physical::reached_end_of_timeline(historic, sent) {
+                if crate::walsender_physical::reached_end_of_timeline(*historic, sent) {
                     conn.send(&BackendMessage::CopyDone);
                     done_sending = true;
                 }
@@ -738,7 +742,7 @@ impl WalSender<'_> {
                 return Ok(StreamEnd::Exit);
             }
             // 5. Sleep until new WAL, a message, or a timer.
-            let limit = crate::walsender_physical::send_limit(wal.flush_lsn(), historic);
+            let limit = crate::walsender_physical::send_limit(wal.flush_lsn(), *historic);
             if sent < limit && !done_sending {
                 continue;
             }

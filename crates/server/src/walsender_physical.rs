@@ -72,6 +72,26 @@ pub(crate) fn historic_timeline(
     }))
 }
 
+/// A walsender streaming the current timeline `streaming` of a node that has
+/// since moved to a newer timeline (a cascading standby following its upstream,
+/// or a promoted standby) now streams a historic timeline: it ends at the old
+/// timeline's switch point, as PostgreSQL's `XLogSendPhysical` decides.
+pub(crate) fn check_timeline_switch(
+    wal: &Wal,
+    streaming: TimeLineId,
+    historic: &mut Option<Historic>,
+) {
+    if historic.is_some() || wal.timeline() == streaming {
+        return;
+    }
+    if let Some((valid_upto, next_tli)) = wal.timelines().switch_point(streaming) {
+        *historic = Some(Historic {
+            next_tli,
+            valid_upto,
+        });
+    }
+}
+
 /// Whether a START_REPLICATION enters COPY mode: always on the current
 /// timeline, on a historic one only when there is WAL before its switch point.
 pub(crate) fn enters_copy(historic: Option<&Historic>, start: Lsn) -> bool {
@@ -171,12 +191,20 @@ mod tests {
         let e = historic_timeline(&wal, past, Some(TimeLineId(1))).unwrap_err();
         assert_eq!(
             e.message,
-            format!("requested starting point {past} on timeline 1 is not in this server's history")
+            format!(
+                "requested starting point {past} on timeline 1 is not in this server's history"
+            )
         );
         assert_eq!(
             e.detail.as_deref(),
             Some(format!("This server's history forked from timeline 1 at {end}.").as_str())
         );
+        // a walsender that was streaming timeline 1 when the node switched
+        let mut streaming = None;
+        check_timeline_switch(&wal, TimeLineId(2), &mut streaming);
+        assert_eq!(streaming, None);
+        check_timeline_switch(&wal, TimeLineId(1), &mut streaming);
+        assert_eq!(streaming, Some(h));
         let e = historic_timeline(&wal, Lsn(1024), Some(TimeLineId(3))).unwrap_err();
         assert_eq!(
             e.message,

@@ -9,8 +9,9 @@
 //!
 //! Hand-parsed ([`FrontStmt`]): `ALTER SYSTEM`, `CHECKPOINT`, `VACUUM`, `ANALYZE`,
 //! `COPY`, `CREATE SEQUENCE` (sqlparser wants a fixed option order),
-//! `CREATE/ALTER/DROP PUBLICATION/SUBSCRIPTION` (0A000 for now, routed here so the
-//! later implementation slots in). `CREATE USER` is rewritten in place to
+//! `CREATE/ALTER/DROP PUBLICATION` (in [`publication`]), and
+//! `CREATE/ALTER/DROP SUBSCRIPTION` (0A000 for now, routed here so the later
+//! implementation slots in). `CREATE USER` is rewritten in place to
 //! `CREATE ROLE` (same length, so error positions stay right) and flagged.
 //!
 //! Errors carry PostgreSQL's text and a 1-based character position into the whole
@@ -22,6 +23,10 @@ use sqlparser::parser::Parser;
 use tandem_types::{PgError, PgResult, SqlState};
 
 pub(crate) use crate::scan::{lex, split_statements, Piece, Tok, Token};
+
+mod publication;
+
+pub(crate) use publication::{AlterPubAction, PubObject, PubOption, PubTarget, PublicationStmt};
 
 /// One parsed statement with its source text.
 #[derive(Clone, Debug)]
@@ -60,6 +65,7 @@ pub(crate) enum FrontStmt {
     },
     Copy(CopyStmt),
     CreateSequence(SequenceStmt),
+    Publication(PublicationStmt),
     /// Recognised but not implemented yet; the string names the construct.
     Unsupported(String),
 }
@@ -432,6 +438,9 @@ impl<'a> FrontParser<'a> {
                 if self.eat_word("system") {
                     return self.alter_system();
                 }
+                if self.eat_word("publication") {
+                    return self.alter_publication().map(FrontStmt::Publication);
+                }
                 let what = self.ident()?;
                 Ok(FrontStmt::Unsupported(format!(
                     "ALTER {}",
@@ -443,6 +452,14 @@ impl<'a> FrontParser<'a> {
                 let what = self.ident()?;
                 if first == "create" && what == "sequence" {
                     return self.create_sequence().map(FrontStmt::CreateSequence);
+                }
+                if what == "publication" {
+                    return if first == "create" {
+                        self.create_publication()
+                    } else {
+                        self.drop_publication()
+                    }
+                    .map(FrontStmt::Publication);
                 }
                 Ok(FrontStmt::Unsupported(format!(
                     "{} {}",
@@ -996,7 +1013,11 @@ mod tests {
     fn publications_are_routed_here() {
         assert_eq!(
             front("CREATE PUBLICATION p FOR ALL TABLES"),
-            FrontStmt::Unsupported("CREATE PUBLICATION".into())
+            FrontStmt::Publication(PublicationStmt::Create {
+                name: "p".into(),
+                target: PubTarget::AllTables,
+                options: vec![],
+            })
         );
         assert_eq!(
             front("drop subscription s"),

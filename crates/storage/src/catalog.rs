@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use tandem_types::{Lsn, Oid, Value};
 
-use crate::{Catalog, PrimaryKey, RoleDef, SequenceDef, TableDef};
+use crate::{Catalog, PrimaryKey, PublicationDef, RoleDef, SequenceDef, TableDef};
 
 /// The first OID handed to user objects (PostgreSQL's `FirstNormalObjectId`).
 pub const FIRST_NORMAL_OID: u32 = 16384;
@@ -60,6 +60,9 @@ pub enum CatalogOp {
     DropSequence(Oid),
     PutDatabase(DatabaseDef),
     DropDatabase(Oid),
+    /// Create or replace a publication (`pg_publication` and its `pg_publication_rel`).
+    PutPublication(PublicationDef),
+    DropPublication(Oid),
 }
 
 /// The catalog initdb creates.
@@ -123,6 +126,11 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
         CatalogOp::DropTable(oid) => {
             cat.tables.remove(oid);
             cat.missing_values.remove(oid);
+            // A dropped table leaves every publication (its pg_publication_rel
+            // rows go with it, as in PostgreSQL).
+            for p in cat.publications.values_mut() {
+                p.tables.remove(oid);
+            }
         }
         CatalogOp::AddPrimaryKey { table, pk } => {
             if let Some(t) = cat.tables.get(table) {
@@ -154,6 +162,12 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
         CatalogOp::DropDatabase(oid) => {
             cat.databases.remove(oid);
         }
+        CatalogOp::PutPublication(p) => {
+            cat.publications.insert(p.oid, p.clone());
+        }
+        CatalogOp::DropPublication(oid) => {
+            cat.publications.remove(oid);
+        }
     }
 }
 
@@ -164,11 +178,13 @@ pub fn op_oid(op: &CatalogOp) -> Oid {
         CatalogOp::DropTable(o)
         | CatalogOp::DropRole(o)
         | CatalogOp::DropSequence(o)
-        | CatalogOp::DropDatabase(o) => *o,
+        | CatalogOp::DropDatabase(o)
+        | CatalogOp::DropPublication(o) => *o,
         CatalogOp::AddPrimaryKey { table, .. } => *table,
         CatalogOp::PutRole(r) => r.oid,
         CatalogOp::PutSequence(s) => s.oid,
         CatalogOp::PutDatabase(d) => d.oid,
+        CatalogOp::PutPublication(p) => p.oid,
     }
 }
 
@@ -292,6 +308,56 @@ mod tests {
             replica_identity: ReplicaIdentity::Default,
             owner: BOOTSTRAP_SUPERUSER_OID,
         }
+    }
+
+    fn publication(oid: u32, tables: &[u32]) -> PublicationDef {
+        PublicationDef {
+            oid: Oid(oid),
+            name: format!("p{oid}"),
+            owner: BOOTSTRAP_SUPERUSER_OID,
+            all_tables: false,
+            pub_insert: true,
+            pub_update: true,
+            pub_delete: false,
+            pub_truncate: true,
+            via_root: false,
+            tables: tables.iter().map(|&o| Oid(o)).collect(),
+        }
+    }
+
+    #[test]
+    fn publications_put_drop_and_lose_dropped_tables() {
+        let mut cat = bootstrap_catalog("alice", None);
+        apply_op(
+            &mut cat,
+            &CatalogOp::PutTable {
+                def: table(1),
+                fill: None,
+            },
+        );
+        let op = CatalogOp::PutPublication(publication(16390, &[16384, 16385]));
+        assert_eq!(op_oid(&op), Oid(16390));
+        apply_op(&mut cat, &op);
+        apply_op(
+            &mut cat,
+            &CatalogOp::PutPublication(publication(16391, &[16384])),
+        );
+        assert_eq!(
+            cat.publication_by_name("p16390").map(|p| p.tables.len()),
+            Some(2)
+        );
+        apply_op(&mut cat, &CatalogOp::DropTable(Oid(16384)));
+        let left: Vec<Vec<Oid>> = cat
+            .publications
+            .values()
+            .map(|p| p.tables.iter().copied().collect())
+            .collect();
+        assert_eq!(left, vec![vec![Oid(16385)], vec![]]);
+        let drop = CatalogOp::DropPublication(Oid(16391));
+        assert_eq!(op_oid(&drop), Oid(16391));
+        apply_op(&mut cat, &drop);
+        assert!(cat.publication_by_name("p16391").is_none());
+        assert!(cat.publication_by_name("p16390").is_some());
     }
 
     #[test]

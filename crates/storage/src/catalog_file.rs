@@ -98,19 +98,27 @@ mod tests {
 
     #[test]
     fn round_trip_and_removal() {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string()).unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir()
+            .map_err(|e| e.to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
         let a = Arc::new(crate::catalog::bootstrap_catalog("postgres", None));
         let mut b = (*a).clone();
-        b.missing_values.insert(tandem_types::Oid(16384), Vec::new());
+        b.missing_values
+            .insert(tandem_types::Oid(16384), Vec::new());
         let versions = vec![(Lsn(100), a.clone()), (Lsn(200), Arc::new(b))];
         write(dir.path(), &versions, false).unwrap_or_else(|e| panic!("{e}"));
         let back = load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back.len(), 2);
         assert_eq!(back[0].0, Lsn(100));
         assert_eq!(back[1].0, Lsn(200));
-        assert!(back[1].1.missing_values.contains_key(&tandem_types::Oid(16384)));
+        assert!(back[1]
+            .1
+            .missing_values
+            .contains_key(&tandem_types::Oid(16384)));
         write(dir.path(), &[], false).unwrap_or_else(|e| panic!("{e}"));
-        assert!(load(dir.path()).unwrap_or_else(|e| panic!("{e}")).is_empty());
+        assert!(load(dir.path())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty());
     }
 
     #[test]

@@ -128,7 +128,10 @@ impl Database {
             applied_lsn: AtomicU64::new(applied.0),
             applied_cv: (Mutex::new(()), Condvar::new()),
             heap,
-            catalog: RwLock::new(CatalogHistory::with_older(older_catalogs, Arc::new(catalog))),
+            catalog: RwLock::new(CatalogHistory::with_older(
+                older_catalogs,
+                Arc::new(catalog),
+            )),
             locks: LockManager::default(),
             snapshots: SnapshotRegistry::default(),
             sequences,

@@ -137,6 +137,33 @@ pub struct SequenceDef {
     pub owned_by: Option<(Oid, usize)>,
 }
 
+/// A publication (`pg_publication` row plus its `pg_publication_rel` members).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicationDef {
+    pub oid: Oid,
+    pub name: String,
+    pub owner: Oid,
+    /// `FOR ALL TABLES`
+    pub all_tables: bool,
+    /// `publish = 'insert, update, delete, truncate'`
+    pub pub_insert: bool,
+    pub pub_update: bool,
+    pub pub_delete: bool,
+    pub pub_truncate: bool,
+    /// `publish_via_partition_root` (no partitions in tandem; kept for the view)
+    pub via_root: bool,
+    /// Member tables of a `FOR TABLE` publication (empty with `all_tables`).
+    pub tables: std::collections::BTreeSet<Oid>,
+}
+
+impl PublicationDef {
+    /// Whether changes of `table` are published (membership only; the
+    /// `pub_*` flags say which kinds).
+    pub fn includes(&self, table: Oid) -> bool {
+        self.all_tables || self.tables.contains(&table)
+    }
+}
+
 /// The catalog as one immutable value; a DDL commit installs a new one.
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
@@ -148,6 +175,8 @@ pub struct Catalog {
     /// Per table, the value each column added by ALTER TABLE ADD COLUMN reads as in
     /// rows written before it (PostgreSQL's `attmissingval`); index = column position.
     pub missing_values: std::collections::BTreeMap<Oid, Vec<Value>>,
+    /// `pg_publication`, by oid.
+    pub publications: std::collections::BTreeMap<Oid, PublicationDef>,
 }
 
 impl Catalog {
@@ -158,6 +187,9 @@ impl Catalog {
     }
     pub fn role_by_name(&self, name: &str) -> Option<&RoleDef> {
         self.roles.values().find(|r| r.name == name)
+    }
+    pub fn publication_by_name(&self, name: &str) -> Option<&PublicationDef> {
+        self.publications.values().find(|p| p.name == name)
     }
     pub fn sequence_by_name(&self, schema: &str, name: &str) -> Option<&Arc<SequenceDef>> {
         self.sequences

@@ -13,7 +13,8 @@
 //! DELETE    table oid | key | old tuple
 //! TRUNCATE  n | table oids | restart_seqs | cascade
 //! MESSAGE   transactional | prefix | content             (pg_logical_emit_message)
-//! CATALOG   op tag | op body (whole TableDef / RoleDef / SequenceDef / DatabaseDef, or an oid)
+//! CATALOG   op tag | op body (whole TableDef / RoleDef / SequenceDef / DatabaseDef /
+//!           PublicationDef, or an oid)
 //! COMMIT    commit time (us since 2000-01-01 UTC) | origin? (id, remote lsn, remote time)
 //! SEQUENCE  sequence oid | last_value | is_called         (non-transactional, xid 0)
 //! CHECKPOINT redo | timeline | next xid | next oid | shutdown
@@ -34,7 +35,8 @@ use tandem_wal::{Record, RecordKind};
 use crate::catalog::{CatalogOp, DatabaseDef};
 use crate::codec::{corrupt, Reader, Writer};
 use crate::{
-    Catalog, ColumnDef, PrimaryKey, ReplicaIdentity, RoleDef, RowKey, SequenceDef, TableDef,
+    Catalog, ColumnDef, PrimaryKey, PublicationDef, ReplicaIdentity, RoleDef, RowKey, SequenceDef,
+    TableDef,
 };
 
 /// Record kinds owned by storage.
@@ -527,6 +529,45 @@ pub fn read_database_def(r: &mut Reader<'_>) -> PgResult<DatabaseDef> {
     })
 }
 
+pub fn publication_def(w: &mut Writer, p: &PublicationDef) {
+    w.oid(p.oid);
+    w.str(&p.name);
+    w.oid(p.owner);
+    for b in [
+        p.all_tables,
+        p.pub_insert,
+        p.pub_update,
+        p.pub_delete,
+        p.pub_truncate,
+        p.via_root,
+    ] {
+        w.bool(b);
+    }
+    w.u32(p.tables.len() as u32);
+    for t in &p.tables {
+        w.oid(*t);
+    }
+}
+
+pub fn read_publication_def(r: &mut Reader<'_>) -> PgResult<PublicationDef> {
+    let mut p = PublicationDef {
+        oid: r.oid()?,
+        name: r.string()?,
+        owner: r.oid()?,
+        all_tables: r.bool()?,
+        pub_insert: r.bool()?,
+        pub_update: r.bool()?,
+        pub_delete: r.bool()?,
+        pub_truncate: r.bool()?,
+        via_root: r.bool()?,
+        tables: Default::default(),
+    };
+    for _ in 0..r.u32()? {
+        p.tables.insert(r.oid()?);
+    }
+    Ok(p)
+}
+
 fn catalog_op(w: &mut Writer, op: &CatalogOp) {
     match op {
         CatalogOp::PutTable { def, fill } => {
@@ -567,6 +608,14 @@ fn catalog_op(w: &mut Writer, op: &CatalogOp) {
             w.u8(9);
             w.oid(*o);
         }
+        CatalogOp::PutPublication(p) => {
+            w.u8(10);
+            publication_def(w, p);
+        }
+        CatalogOp::DropPublication(o) => {
+            w.u8(11);
+            w.oid(*o);
+        }
     }
 }
 
@@ -587,6 +636,8 @@ fn read_catalog_op(r: &mut Reader<'_>) -> PgResult<CatalogOp> {
         7 => CatalogOp::DropSequence(r.oid()?),
         8 => CatalogOp::PutDatabase(read_database_def(r)?),
         9 => CatalogOp::DropDatabase(r.oid()?),
+        10 => CatalogOp::PutPublication(read_publication_def(r)?),
+        11 => CatalogOp::DropPublication(r.oid()?),
         _ => return Err(corrupt("WAL record")),
     })
 }
@@ -614,6 +665,10 @@ pub fn catalog(w: &mut Writer, cat: &Catalog) {
         w.oid(*oid);
         w.values(vals);
     }
+    w.u32(cat.publications.len() as u32);
+    for p in cat.publications.values() {
+        publication_def(w, p);
+    }
 }
 
 pub fn read_catalog(r: &mut Reader<'_>) -> PgResult<Catalog> {
@@ -637,6 +692,13 @@ pub fn read_catalog(r: &mut Reader<'_>) -> PgResult<Catalog> {
     for _ in 0..r.u32()? {
         let oid = r.oid()?;
         cat.missing_values.insert(oid, r.values()?);
+    }
+    // Publications came last and later: an image written before them ends here.
+    if !r.is_empty() {
+        for _ in 0..r.u32()? {
+            let p = read_publication_def(r)?;
+            cat.publications.insert(p.oid, p);
+        }
     }
     Ok(cat)
 }
@@ -713,6 +775,23 @@ mod tests {
                 columns: vec![1, 0],
             },
         }));
+        round_trip(Change::Catalog(CatalogOp::PutPublication(publication())));
+        round_trip(Change::Catalog(CatalogOp::DropPublication(Oid(16400))));
+    }
+
+    fn publication() -> PublicationDef {
+        PublicationDef {
+            oid: Oid(16400),
+            name: "pub".into(),
+            owner: Oid(10),
+            all_tables: false,
+            pub_insert: true,
+            pub_update: false,
+            pub_delete: true,
+            pub_truncate: false,
+            via_root: true,
+            tables: [Oid(16384), Oid(16390)].into_iter().collect(),
+        }
     }
 
     #[test]
@@ -768,5 +847,24 @@ mod tests {
         assert_eq!(back.roles, cat.roles);
         assert_eq!(back.databases, cat.databases);
         assert_eq!(back.missing_values, cat.missing_values);
+        assert!(back.publications.is_empty());
+
+        cat.publications.insert(Oid(16400), publication());
+        let mut w = Writer::new();
+        catalog(&mut w, &cat);
+        let back = read_catalog(&mut Reader::new(&w.buf, "catalog")).unwrap();
+        assert_eq!(back.publications, cat.publications);
+        assert_eq!(back.tables, cat.tables);
+        // An image from before publications (no trailing section) still reads.
+        let old = &w.buf[..w.buf.len() - 4 - publication_bytes()];
+        let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
+        assert!(back.publications.is_empty());
+        assert_eq!(back.missing_values, cat.missing_values);
+    }
+
+    fn publication_bytes() -> usize {
+        let mut w = Writer::new();
+        publication_def(&mut w, &publication());
+        w.buf.len()
     }
 }

@@ -127,8 +127,9 @@ pub struct PgError {
     pub hint: Option<String>,
     /// 1-based character position in the query text, if known.
     pub position: Option<u32>,
-    /// Where it happened (`CONTEXT:` line, protocol field `W`).
-    pub context: Option<String>,
+    /// Where it happened (`CONTEXT:` line, protocol field `W`). Boxed to keep
+    /// `PgError` (the error type of every `PgResult`) small.
+    pub context: Option<Box<str>>,
 }
 
 pub type PgResult<T> = Result<T, PgError>;
@@ -179,7 +180,7 @@ impl PgError {
     }
 
     pub fn with_context(mut self, context: impl Into<String>) -> PgError {
-        self.context = Some(context.into());
+        self.context = Some(context.into().into_boxed_str());
         self
     }
 

@@ -816,7 +816,9 @@ fn a_standby_follows_a_promoted_node_across_the_timeline_switch() {
     promoted
         .write_history_file(TimeLineId(2), TimeLineId(1), switch, "x")
         .unwrap();
-    promoted.switch_timeline(TimeLineId(2), switch, last).unwrap();
+    promoted
+        .switch_timeline(TimeLineId(2), switch, last)
+        .unwrap();
     for i in 30..60 {
         let (_, end) = promoted
             .append(&[rec(kinds::NOOP, i, &payload(i as u64, 50))])
@@ -837,9 +839,13 @@ fn a_standby_follows_a_promoted_node_across_the_timeline_switch() {
     // file, the switch, then timeline 2.
     let pos = ship(&promoted, &follower, mid, switch);
     assert_eq!(pos, switch);
-    assert!(follower.follow_timeline(TimeLineId(2), Lsn(switch.0 + 8)).is_err());
+    assert!(follower
+        .follow_timeline(TimeLineId(2), Lsn(switch.0 + 8))
+        .is_err());
     let text = fs::read(po.dir.join("00000002.history")).unwrap();
-    assert!(follower.store_history_file(TimeLineId(2), b"garbage\n").is_err());
+    assert!(follower
+        .store_history_file(TimeLineId(2), b"garbage\n")
+        .is_err());
     follower.store_history_file(TimeLineId(2), &text).unwrap();
     assert!(follower.has_history_file(TimeLineId(2)));
     let mut reader = follower.reader(Lsn(seg));

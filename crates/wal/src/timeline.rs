@@ -99,7 +99,11 @@ impl Timelines {
             out.push(self.current);
         }
         for (i, (t, end)) in self.ancestors.iter().enumerate().rev() {
-            let begin = if i == 0 { 0 } else { self.ancestors[i - 1].1 .0 };
+            let begin = if i == 0 {
+                0
+            } else {
+                self.ancestors[i - 1].1 .0
+            };
             if begin < seg_end && end.0 > seg_start {
                 out.push(*t);
             }
@@ -126,7 +130,9 @@ pub fn parse_history(text: &str) -> Result<Vec<(TimeLineId, Lsn)>, PgError> {
                 tandem_types::SqlState::DATA_CORRUPTED,
                 "syntax error in history file",
             )
-            .with_detail("Expected a numeric timeline ID and a write-ahead log switchpoint location."));
+            .with_detail(
+                "Expected a numeric timeline ID and a write-ahead log switchpoint location.",
+            ));
         };
         if out.last().is_some_and(|(t, _)| t.0 >= tli) {
             return Err(PgError::new(

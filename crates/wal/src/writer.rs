@@ -211,8 +211,7 @@ impl Shared {
         let prefix_len = (switch.0 - segno * segsize) as usize;
         let mut prefix = vec![0u8; prefix_len];
         if prefix_len > 0 {
-            let mut src =
-                SegmentSource::new(self.opts.dir.clone(), old.clone(), segsize, switch.0);
+            let mut src = SegmentSource::new(self.opts.dir.clone(), old.clone(), segsize, switch.0);
             match src.read(segno * segsize, &mut prefix) {
                 Ok(n) if n == prefix_len => {}
                 Ok(_) | Err(ReadError::Missing(_)) => {
@@ -623,11 +622,8 @@ impl Shared {
             Ok(n) if n == len => Ok(out),
             Ok(n) => {
                 let at = from.advance(n as u64);
-                let name = crate::segment_file_name(
-                    timelines.timeline_of(at),
-                    at,
-                    self.opts.segment_size,
-                );
+                let name =
+                    crate::segment_file_name(timelines.timeline_of(at), at, self.opts.segment_size);
                 Err(removed_error(&name))
             }
             Err(ReadError::Missing(name)) => Err(removed_error(&name)),

@@ -108,6 +108,7 @@ fn printed(items: &[Decoded], options: &[(&str, Option<&str>)]) -> Vec<String> {
         .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
         .collect();
     let mut p = TestDecoding::new(&opts).unwrap();
+    let cat = tandem_storage::Catalog::default();
     let mut rows = Vec::new();
     let mut push = |r: crate::OutputRow| {
         rows.push(String::from_utf8_lossy(&r.data).into_owned());
@@ -115,8 +116,8 @@ fn printed(items: &[Decoded], options: &[(&str, Option<&str>)]) -> Vec<String> {
     };
     for item in items {
         match item {
-            Decoded::Txn(t) => p.transaction(t, &mut push).unwrap(),
-            Decoded::Message(m) => p.message(m, &mut push).unwrap(),
+            Decoded::Txn(t) => p.transaction(t, &cat, &mut push).unwrap(),
+            Decoded::Message(m) => p.message(m, &cat, &mut push).unwrap(),
         }
     }
     rows

@@ -108,15 +108,19 @@ fn run(plugin: &mut TestDecoding, txns: &[DecodedTxn]) -> Vec<String> {
     let mut rows = Vec::new();
     for t in txns {
         plugin
-            .transaction(t, &mut |r| {
-                rows.push(format!(
-                    "{}|{}|{}",
-                    r.lsn,
-                    r.xid.0,
-                    String::from_utf8_lossy(&r.data)
-                ));
-                Ok(())
-            })
+            .transaction(
+                t,
+                &tandem_storage::Catalog::default(),
+                &mut |r: crate::OutputRow| {
+                    rows.push(format!(
+                        "{}|{}|{}",
+                        r.lsn,
+                        r.xid.0,
+                        String::from_utf8_lossy(&r.data)
+                    ));
+                    Ok(())
+                },
+            )
             .unwrap();
     }
     rows
@@ -392,15 +396,19 @@ fn messages_match_postgres() {
             prefix: prefix.into(),
             content: content.as_bytes().to_vec(),
         };
-        p.message(&msg, &mut |r| {
-            rows.push(format!(
-                "{}|{}|{}",
-                r.lsn,
-                r.xid.0,
-                String::from_utf8_lossy(&r.data)
-            ));
-            Ok(())
-        })
+        p.message(
+            &msg,
+            &tandem_storage::Catalog::default(),
+            &mut |r: crate::OutputRow| {
+                rows.push(format!(
+                    "{}|{}|{}",
+                    r.lsn,
+                    r.xid.0,
+                    String::from_utf8_lossy(&r.data)
+                ));
+                Ok(())
+            },
+        )
         .unwrap();
     }
     assert_eq!(
@@ -569,7 +577,7 @@ fn plugins_are_checked_by_name() {
     assert!(crate::start_plugin("test_decoding", &[]).unwrap().textual());
     assert_eq!(
         crate::start_plugin("pgoutput", &[]).err().map(|e| e.code),
-        Some(SqlState::FEATURE_NOT_SUPPORTED)
+        Some(SqlState::INVALID_PARAMETER_VALUE)
     );
     assert_eq!(
         crate::start_plugin("nope", &[]).err().map(|e| e.code),

@@ -28,6 +28,7 @@ mod pg_index;
 mod pg_indexes;
 mod pg_namespace;
 mod pg_proc;
+mod pg_publication;
 mod pg_replication_slots;
 mod pg_roles;
 mod pg_sequences;
@@ -41,6 +42,7 @@ use tandem_types::{DataType, PgResult, Value};
 
 use crate::ExecContext;
 
+pub use pg_publication::{publication_rel_oid, published_tables};
 pub use pg_type::{type_category, type_internal_name};
 
 pub const PG_CATALOG_NAMESPACE: u32 = 11;
@@ -116,6 +118,10 @@ pub static VIEWS: &[&View] = &[
     &pg_stat_activity::VIEW,
     &pg_replication_slots::SLOTS,
     &pg_replication_slots::STAT_REPLICATION,
+    &pg_publication::PG_PUBLICATION,
+    &pg_publication::PG_PUBLICATION_REL,
+    &pg_publication::PG_PUBLICATION_NAMESPACE,
+    &pg_publication::PG_PUBLICATION_TABLES,
     &pg_tables::VIEW,
     &pg_indexes::VIEW,
     &pg_sequences::PG_SEQUENCES,

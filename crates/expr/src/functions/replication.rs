@@ -232,7 +232,10 @@ fn create_logical(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgRe
         allowed_plugins: allowed_plugins(c),
     };
     let lsn = c.hooks.create_logical_slot(c.session.pid, &req)?;
-    Ok(Value::Record(vec![Value::Text(req.name), Value::PgLsn(lsn)]))
+    Ok(Value::Record(vec![
+        Value::Text(req.name),
+        Value::PgLsn(lsn),
+    ]))
 }
 
 /// `pg_logical_slot_{get,peek}_[binary_]changes(slot_name, upto_lsn,
@@ -368,8 +371,7 @@ fn emit_message(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResu
     }
     let flush = a.len() > 3 && arg_bool(a, 3);
     let xid = c.txn.xid();
-    let lsn = c
-        .db
-        .emit_message_nontransactional(&prefix, &content, xid, flush)?;
+    let lsn =
+        c.db.emit_message_nontransactional(&prefix, &content, xid, flush)?;
     Ok(Value::PgLsn(lsn))
 }

@@ -367,7 +367,9 @@ impl WalSender<'_> {
         // before the client's flush position.
         let mut boundaries: VecDeque<(Lsn, Option<Xid>)> = VecDeque::new();
         let mut sent = session.position();
-        let mut announced = sent;
+        // Nothing announced yet: the first idle round tells the client where
+        // WAL stands (pg_recvlogical --endpos may already be reached).
+        let mut announced = Lsn::INVALID;
         let mut done_sending = false;
         let mut done_receiving = false;
         loop {
@@ -464,6 +466,13 @@ impl WalSender<'_> {
                         Ok(())
                     })?;
                     let Some(end) = stepped else {
+                        // Records without output (checkpoints, ...) still move
+                        // the position: a consistent point like any item end.
+                        let pos = session.position();
+                        if pos > sent {
+                            sent = pos;
+                            boundaries.push_back((pos, None));
+                        }
                         break;
                     };
                     sent = end.end;

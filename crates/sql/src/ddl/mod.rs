@@ -1,8 +1,10 @@
-//! DDL: tables, roles and sequences (PostgreSQL's `commands/tablecmds.c`,
-//! `commands/user.c`, `commands/sequence.c`). Catalog changes go through the
+//! DDL: tables, roles, sequences and publications (PostgreSQL's
+//! `commands/tablecmds.c`, `commands/user.c`, `commands/sequence.c`,
+//! `commands/publicationcmds.c`). Catalog changes go through the
 //! session's storage transaction, so DDL inside a transaction block is
 //! transactional and invisible to others until COMMIT.
 
+pub(crate) mod publication;
 pub(crate) mod role;
 pub(crate) mod sequence;
 pub(crate) mod table;

@@ -37,8 +37,8 @@ use crate::keycode::{encode_key, rowid_key};
 use crate::locks::{LockTag, WaitOptions};
 use crate::record::{self, Change, CommitOrigin, CommitRecord, MessageRecord, OldTuple};
 use crate::{
-    Catalog, Database, IsolationLevel, LockResult, PrimaryKey, ReplicaIdentity, RoleDef, RowKey,
-    SequenceDef, TableDef,
+    Catalog, Database, IsolationLevel, LockResult, PrimaryKey, PublicationDef, ReplicaIdentity,
+    RoleDef, RowKey, SequenceDef, TableDef,
 };
 
 /// Rows copied out of the heap per read-lock acquisition during a scan.
@@ -781,6 +781,14 @@ impl Transaction {
     }
     pub fn drop_database(&mut self, db: Oid) -> PgResult<()> {
         self.ddl(CatalogOp::DropDatabase(db))
+    }
+    /// Creates or replaces a publication (membership included); visible to this
+    /// transaction at once, to others at commit.
+    pub fn put_publication(&mut self, def: PublicationDef) -> PgResult<()> {
+        self.ddl(CatalogOp::PutPublication(def))
+    }
+    pub fn drop_publication(&mut self, publication: Oid) -> PgResult<()> {
+        self.ddl(CatalogOp::DropPublication(publication))
     }
 
     /// `nextval()` of a sequence this transaction can see (also one it created).

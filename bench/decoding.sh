@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Logical decoding throughput: tandem beside PostgreSQL on the same machine and
+# the same workload, through pg_logical_slot_peek_changes (test_decoding) and
+# through pg_recvlogical streaming to /dev/null.
+#
+#   bench/decoding.sh [ROWS]
+#
+# Workloads, each decoded from a slot created before it ran:
+#   bulk   ROWS inserts in transactions of 1000 rows
+#   small  pgbench -N for SECS seconds (3 updates + 1 insert per transaction)
+# Prints changes/s (INSERT/UPDATE/DELETE rows of test_decoding output).
+# PostgreSQL: $PGBIN or /opt/pgref/17/bin, run as $PGUSER_OS (default pgref) when root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS=${1:-200000}
+SECS=${SECS:-10}
+PGBIN=${PGBIN:-/opt/pgref/17/bin}
+PGUSER_OS=${PGUSER_OS:-pgref}
+WORK=$(mktemp -d /tmp/tandem-decbench.XXXXXX)
+chmod 755 "$WORK"
+TPORT=$((20000 + RANDOM % 10000)); PPORT=$((TPORT + 1))
+PGBENCH=pgbench; [ -x "$PGBIN/pgbench" ] && PGBENCH="$PGBIN/pgbench"
+RECVLOGICAL=pg_recvlogical; [ -x "$PGBIN/pg_recvlogical" ] && RECVLOGICAL="$PGBIN/pg_recvlogical"
+PSQL=psql
+
+if [ -z "${TANDEM_BIN:-}" ]; then cargo build --release -q; fi
+T=${TANDEM_BIN:-$PWD/target/release/tandem}
+
+run_pg() {
+  if [ "$(id -u)" = 0 ]; then su "$PGUSER_OS" -s /bin/bash -c "$(printf '%q ' "$@")"; else "$@"; fi
+}
+cleanup() {
+  "$T" stop -D "$WORK/tandem" -m immediate >/dev/null 2>&1 || true
+  if [ -x "$PGBIN/pg_ctl" ]; then run_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1 || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+q() { PGHOST=127.0.0.1 PGPORT=$1 PGUSER=postgres "$PSQL" -X -A -t -q -v ON_ERROR_STOP=1 -d postgres -c "$2"; }
+declare -A R
+
+bench_one() { # label port
+  local label=$1 port=$2 t0 t1 n lsn
+  q "$port" "CREATE TABLE bulk (id int PRIMARY KEY, v text)"
+  q "$port" "SELECT 'x' FROM pg_create_logical_replication_slot('bulk', 'test_decoding')"
+  q "$port" "SELECT 'x' FROM pg_create_logical_replication_slot('bulk2', 'test_decoding')"
+  local i=0
+  while [ $i -lt "$ROWS" ]; do
+    q "$port" "INSERT INTO bulk SELECT g, 'row ' || g FROM generate_series($((i + 1)), $((i + 1000))) g"
+    i=$((i + 1000))
+  done
+  t0=$(now)
+  n=$(q "$port" "SELECT count(*) FROM pg_logical_slot_peek_changes('bulk', NULL, NULL) WHERE data LIKE 'table%'")
+  t1=$(now)
+  R["$label/bulk/sql"]=$(echo "$n / ($t1 - $t0)" | bc)
+  lsn=$(q "$port" "SELECT pg_current_wal_lsn()")
+  t0=$(now)
+  "$RECVLOGICAL" -d "host=127.0.0.1 port=$port user=postgres dbname=postgres" --slot bulk2 --start \
+    --no-loop --endpos "$lsn" -f /dev/null
+  t1=$(now)
+  R["$label/bulk/recv"]=$(echo "$n / ($t1 - $t0)" | bc)
+
+  PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres "$PGBENCH" -i -s 1 -q postgres >/dev/null 2>&1
+  q "$port" "SELECT 'x' FROM pg_create_logical_replication_slot('small', 'test_decoding')"
+  q "$port" "SELECT 'x' FROM pg_create_logical_replication_slot('small2', 'test_decoding')"
+  PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres "$PGBENCH" -N -n -c 8 -j 2 -T "$SECS" postgres >/dev/null 2>&1
+  t0=$(now)
+  n=$(q "$port" "SELECT count(*) FROM pg_logical_slot_peek_changes('small', NULL, NULL) WHERE data LIKE 'table%'")
+  t1=$(now)
+  R["$label/small/sql"]=$(echo "$n / ($t1 - $t0)" | bc)
+  R["$label/small/n"]=$n
+  lsn=$(q "$port" "SELECT pg_current_wal_lsn()")
+  t0=$(now)
+  "$RECVLOGICAL" -d "host=127.0.0.1 port=$port user=postgres dbname=postgres" --slot small2 --start \
+    --no-loop --endpos "$lsn" -f /dev/null
+  t1=$(now)
+  R["$label/small/recv"]=$(echo "$n / ($t1 - $t0)" | bc)
+}
+
+echo "== tandem (port $TPORT)"
+"$T" initdb -D "$WORK/tandem" --port "$TPORT" >/dev/null 2>&1
+cat >> "$WORK/tandem/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''
+wal_level = logical
+CONF
+"$T" start -D "$WORK/tandem" -l "$WORK/tandem.log" >/dev/null
+bench_one tandem "$TPORT"
+"$T" stop -D "$WORK/tandem" >/dev/null
+
+have_pg=0
+if [ -x "$PGBIN/postgres" ]; then
+  have_pg=1
+  echo "== PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') (port $PPORT)"
+  mkdir -p "$WORK/pg"; chmod 700 "$WORK/pg"
+  [ "$(id -u)" = 0 ] && chown "$PGUSER_OS" "$WORK/pg" "$WORK"
+  run_pg "$PGBIN/initdb" -D "$WORK/pg" -U postgres -A trust >/dev/null
+  run_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w \
+    -o "-p $PPORT -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c wal_level=logical" start >/dev/null
+  bench_one postgres "$PPORT"
+fi
+
+echo
+echo "decoding throughput, changes/s (bulk: $ROWS inserts in 1000-row transactions; small: pgbench -N ${SECS}s, tandem ${R[tandem/small/n]} changes)"
+printf '%-8s %-22s %12s' workload interface tandem
+[ $have_pg = 1 ] && printf ' %12s' "postgres"
+echo
+for w in bulk small; do
+  for i in sql recv; do
+    name=$([ $i = sql ] && echo "peek_changes (SQL)" || echo "pg_recvlogical")
+    printf '%-8s %-22s %12s' "$w" "$name" "${R[tandem/$w/$i]}"
+    [ $have_pg = 1 ] && printf ' %12s' "${R[postgres/$w/$i]}"
+    echo
+  done
+done
