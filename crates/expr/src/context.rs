@@ -95,11 +95,70 @@ pub trait ServerHooks: Send + Sync {
     fn replication_slots(&self) -> Vec<Vec<Value>> {
         Vec::new()
     }
+    /// The row of `pg_stat_wal_receiver` (none when no walreceiver runs).
+    fn stat_wal_receiver(&self) -> Vec<Vec<Value>> {
+        Vec::new()
+    }
+    /// What CREATE / ALTER / DROP SUBSCRIPTION ask of a publisher (slot
+    /// creation, drop and failover change over a `replication=database`
+    /// connection; the list of published tables). Errors carry PostgreSQL's
+    /// texts (`could not connect to the publisher: ...`, 08006, ...).
+    fn subscription_remote(
+        &self,
+        req: &SubscriptionRemoteRequest,
+    ) -> PgResult<SubscriptionRemoteResult> {
+        let _ = req;
+        Err(PgError::unsupported("subscriptions"))
+    }
     /// Rows of `pg_stat_replication`, in that view's column order
     /// (`usesysid` may be NULL: the view fills it from `usename`).
     fn stat_replication(&self) -> Vec<Vec<Value>> {
         Vec::new()
     }
+}
+
+/// One action of a subscription command on its publisher.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubscriptionRemoteAction {
+    /// `CREATE_REPLICATION_SLOT "slot" LOGICAL pgoutput (TWO_PHASE b,
+    /// FAILOVER b, SNAPSHOT 'nothing')`.
+    CreateSlot {
+        slot: String,
+        two_phase: bool,
+        failover: bool,
+    },
+    /// `DROP_REPLICATION_SLOT "slot" WAIT`.
+    DropSlot { slot: String },
+    /// `ALTER_REPLICATION_SLOT "slot" (FAILOVER b)`.
+    AlterSlot { slot: String, failover: bool },
+    /// The tables the publications publish (`pg_publication_tables`) and which
+    /// of the publications exist on the publisher.
+    PublishedTables { publications: Vec<String> },
+}
+
+/// A remote action with where to run it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscriptionRemoteRequest {
+    /// The subscription's `subconninfo`.
+    pub conninfo: String,
+    /// The subscription's name (the connection's default `application_name`).
+    pub subscription: String,
+    pub action: SubscriptionRemoteAction,
+}
+
+/// What a remote action returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubscriptionRemoteResult {
+    /// Slot dropped or altered.
+    Done,
+    /// Slot created; its consistent point.
+    SlotCreated { lsn: Lsn },
+    /// `(schema, table)` pairs published (no duplicates), and the requested
+    /// publications that exist on the publisher.
+    Tables {
+        tables: Vec<(String, String)>,
+        existing_publications: Vec<String>,
+    },
 }
 
 /// Arguments of `pg_create_logical_replication_slot`.

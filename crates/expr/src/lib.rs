@@ -35,7 +35,7 @@ pub use cast::{base_type, can_assign_cast, value_type};
 pub use catalog::VirtualTable;
 pub use context::{
     ChangeRow, ChangesRequest, CopySlotRequest, ExecContext, LogicalSlotRequest, SessionInfo,
-    SessionState,
+    SessionState, SubscriptionRemoteAction, SubscriptionRemoteRequest, SubscriptionRemoteResult,
 };
 pub use functions::{function_columns, session_ended, FunctionSig};
 pub use io_text::{to_text, validate_utf8};

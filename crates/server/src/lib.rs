@@ -51,6 +51,7 @@ mod settings;
 mod sink;
 mod slots;
 mod stream;
+mod subscription_remote;
 mod tls;
 mod walreceiver;
 mod walsender;

@@ -229,6 +229,7 @@ impl Postmaster {
         crate::slots::install_retention(&db, slots.clone(), config.clone(), registry.clone());
         let walsenders = WalSenders::start(db.wal().clone());
         walsenders.configure_syncrep(&config);
+        let walrcv: crate::walreceiver::WalRcvShared = Default::default();
         let hooks = Arc::new(Hooks {
             registry: registry.clone(),
             reload: requests.reload.clone(),
@@ -238,6 +239,7 @@ impl Postmaster {
                 walsenders: walsenders.clone(),
                 db: db.clone(),
                 config: config.clone(),
+                walrcv: walrcv.clone(),
             }),
         });
         let engine = Arc::new(Engine {
@@ -266,6 +268,7 @@ impl Postmaster {
                 r,
                 datadir.to_path_buf(),
                 configured_read_only,
+                walrcv.clone(),
             )
         });
         let workers = Some(BgWorkers::start(db, config));

@@ -251,6 +251,8 @@ pub(crate) struct ReplHooks {
     pub walsenders: Arc<crate::walsenders::WalSenders>,
     pub db: Arc<tandem_storage::Database>,
     pub config: Arc<tandem_config::Config>,
+    /// The walreceiver's state (`pg_stat_wal_receiver`).
+    pub walrcv: crate::walreceiver::WalRcvShared,
 }
 
 fn no_slots() -> tandem_types::PgError {
@@ -391,11 +393,26 @@ impl ServerHooks for Hooks {
         }
     }
 
+    fn stat_wal_receiver(&self) -> Vec<Vec<Value>> {
+        match &self.repl {
+            Some(r) => crate::walreceiver::stat_row(&r.walrcv, &r.db),
+            None => Vec::new(),
+        }
+    }
+
     fn stat_replication(&self) -> Vec<Vec<Value>> {
         match &self.repl {
             Some(r) => r.walsenders.rows(),
             None => Vec::new(),
         }
+    }
+
+    /// CREATE / ALTER / DROP SUBSCRIPTION's actions on the publisher.
+    fn subscription_remote(
+        &self,
+        req: &tandem_expr::SubscriptionRemoteRequest,
+    ) -> tandem_types::PgResult<tandem_expr::SubscriptionRemoteResult> {
+        crate::subscription_remote::run(req)
     }
 
     fn postmaster_start_time(&self) -> i64 {

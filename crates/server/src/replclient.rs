@@ -169,6 +169,12 @@ fn io_err(what: &str, e: &std::io::Error) -> PgError {
 impl ReplClient {
     /// Connects and authenticates with `replication=true`.
     pub fn connect(conninfo: &str) -> PgResult<ReplClient> {
+        Self::connect_mode(conninfo, "true")
+    }
+
+    /// Connects with `replication=<mode>`: `true` (physical) or `database`
+    /// (logical; the startup packet then names `dbname`, default the user).
+    pub fn connect_mode(conninfo: &str, mode: &str) -> PgResult<ReplClient> {
         let opts = parse_conninfo(conninfo)?;
         let host = opts.get("host").cloned().unwrap_or_else(|| "/tmp".into());
         let port: u16 = opts
@@ -216,14 +222,16 @@ impl ReplClient {
         };
         let _ = c.sock.set_read_timeout(Some(Duration::from_secs(30)));
         let mut buf = Vec::new();
-        encode_startup(
-            &[
-                ("user", user.as_str()),
-                ("replication", "true"),
-                ("application_name", appname.as_str()),
-            ],
-            &mut buf,
-        );
+        let dbname = opts.get("dbname").cloned().unwrap_or_else(|| user.clone());
+        let mut startup = vec![
+            ("user", user.as_str()),
+            ("replication", mode),
+            ("application_name", appname.as_str()),
+        ];
+        if mode == "database" {
+            startup.push(("database", dbname.as_str()));
+        }
+        encode_startup(&startup, &mut buf);
         c.write_all(&buf)?;
         let mut scram: Option<ScramClient> = None;
         loop {

@@ -53,6 +53,89 @@ use crate::registry::now_pg_micros;
 use crate::replclient::{quote_conninfo_value, ReplClient};
 use crate::settings;
 
+/// What `pg_stat_wal_receiver` shows (PostgreSQL's `WalRcvData`), shared
+/// between the walreceiver thread and the SQL hooks.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct WalRcvInfo {
+    /// `streaming` while connected, `waiting` between attempts; `None`: no
+    /// walreceiver (not a standby, or promoted) and the view has no row.
+    pub status: Option<&'static str>,
+    pub receive_start_lsn: Lsn,
+    pub receive_start_tli: u32,
+    pub received_tli: u32,
+    /// microseconds since 2000-01-01 UTC
+    pub last_msg_send_time: Option<i64>,
+    pub last_msg_receipt_time: Option<i64>,
+    pub latest_end_lsn: Lsn,
+    pub latest_end_time: Option<i64>,
+    pub slot_name: String,
+    pub sender_host: Option<String>,
+    pub sender_port: Option<i32>,
+    /// `primary_conninfo` with any password masked.
+    pub conninfo: String,
+}
+
+pub(crate) type WalRcvShared = Arc<Mutex<WalRcvInfo>>;
+
+/// The `pg_stat_wal_receiver` row.
+pub(crate) fn stat_row(info: &WalRcvShared, db: &Database) -> Vec<Vec<tandem_types::Value>> {
+    use tandem_types::Value as V;
+    let i = info.lock().clone();
+    let Some(status) = i.status else {
+        return Vec::new();
+    };
+    let lsn = |l: Lsn| if l.is_valid() { V::PgLsn(l) } else { V::Null };
+    let ts = |t: Option<i64>| t.map(V::TimestampTz).unwrap_or(V::Null);
+    let wal = db.wal();
+    vec![vec![
+        V::Int4(std::process::id() as i32),
+        V::Text(status.into()),
+        lsn(i.receive_start_lsn),
+        V::Int4(i.receive_start_tli as i32),
+        lsn(wal.write_lsn()),
+        lsn(wal.flush_lsn()),
+        V::Int4(i.received_tli as i32),
+        ts(i.last_msg_send_time),
+        ts(i.last_msg_receipt_time),
+        lsn(i.latest_end_lsn),
+        ts(i.latest_end_time),
+        if i.slot_name.is_empty() {
+            V::Null
+        } else {
+            V::Text(i.slot_name)
+        },
+        i.sender_host.map(V::Text).unwrap_or(V::Null),
+        i.sender_port.map(V::Int4).unwrap_or(V::Null),
+        V::Text(i.conninfo),
+    ]]
+}
+
+/// `primary_conninfo` as PostgreSQL shows it: passwords replaced.
+fn masked_conninfo(conninfo: &str) -> String {
+    match crate::replclient::parse_conninfo(conninfo) {
+        Ok(opts) => {
+            let mut keys: Vec<_> = opts.into_iter().collect();
+            keys.sort();
+            keys.into_iter()
+                .map(|(k, v)| {
+                    let v = if k == "password" {
+                        "********".to_string()
+                    } else {
+                        v
+                    };
+                    if v.is_empty() || v.contains([' ', '\'', '\\']) {
+                        format!("{k}={}", quote_conninfo_value(&v))
+                    } else {
+                        format!("{k}={v}")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+        Err(_) => String::new(),
+    }
+}
+
 /// The running standby threads.
 pub(crate) struct Standby {
     stop: Arc<AtomicBool>,
@@ -71,6 +154,7 @@ impl Standby {
         replay: StandbyReplay,
         datadir: PathBuf,
         configured_read_only: String,
+        info: WalRcvShared,
     ) -> Standby {
         let stop = Arc::new(AtomicBool::new(false));
         let receiver_stop = Arc::new(AtomicBool::new(false));
@@ -116,7 +200,10 @@ impl Standby {
             .name("walreceiver".into())
             .spawn({
                 let receiver_stop = receiver_stop.clone();
-                move || walreceiver(&db, &config, &receiver_stop)
+                move || {
+                    walreceiver(&db, &config, &receiver_stop, &info);
+                    info.lock().status = None;
+                }
             })
         {
             *receiver.lock() = Some(h);
@@ -171,11 +258,13 @@ fn log(msg: &str) {
     elog::emit(Level::Log, msg, None, None);
 }
 
-fn walreceiver(db: &Arc<Database>, config: &Arc<Config>, stop: &AtomicBool) {
+fn walreceiver(db: &Arc<Database>, config: &Arc<Config>, stop: &AtomicBool, info: &WalRcvShared) {
     while !stop.load(Ordering::Acquire) {
         let conninfo = settings::get_str(config, "primary_conninfo", "");
         if !conninfo.is_empty() {
-            match stream_once(db, config, stop, &conninfo) {
+            let attempt = stream_once(db, config, stop, &conninfo, info);
+            info.lock().status = None;
+            match attempt {
                 // primary_conninfo / primary_slot_name changed: reconnect at once
                 Ok(Attempt::Reconnect) => continue,
                 Ok(Attempt::Done) => {}
@@ -352,6 +441,7 @@ fn stream_once(
     config: &Arc<Config>,
     stop: &AtomicBool,
     conninfo_setting: &str,
+    info: &WalRcvShared,
 ) -> PgResult<Attempt> {
     let conninfo = if conninfo_setting.contains("application_name") {
         conninfo_setting.to_string()
@@ -444,7 +534,22 @@ fn stream_once(
                 ));
             }
             first = false;
-            match stream_copy(db, config, stop, &mut client, &changed)? {
+            {
+                let opts = crate::replclient::parse_conninfo(&conninfo).unwrap_or_default();
+                let mut i = info.lock();
+                *i = WalRcvInfo {
+                    status: Some("streaming"),
+                    receive_start_lsn: start,
+                    receive_start_tli: tli.0,
+                    received_tli: tli.0,
+                    slot_name: slot.clone(),
+                    sender_host: opts.get("host").cloned(),
+                    sender_port: opts.get("port").and_then(|p| p.parse().ok()).or(Some(5432)),
+                    conninfo: masked_conninfo(&conninfo),
+                    ..WalRcvInfo::default()
+                };
+            }
+            match stream_copy(db, config, stop, &mut client, &changed, info)? {
                 Streamed::Stopped => {
                     let _ = client.send_copy_done();
                     client.close();
@@ -495,6 +600,18 @@ fn stream_once(
     }
 }
 
+/// Message times and the primary's WAL end for `pg_stat_wal_receiver`.
+fn note_message(info: &WalRcvShared, wal_end: Lsn, send_time: i64) {
+    let now = now_pg_micros();
+    let mut i = info.lock();
+    i.last_msg_send_time = Some(send_time);
+    i.last_msg_receipt_time = Some(now);
+    if wal_end != i.latest_end_lsn {
+        i.latest_end_lsn = wal_end;
+        i.latest_end_time = Some(send_time);
+    }
+}
+
 /// The COPY phase of one START_REPLICATION: stores XLogData, flushes, replies.
 fn stream_copy(
     db: &Arc<Database>,
@@ -502,6 +619,7 @@ fn stream_copy(
     stop: &AtomicBool,
     client: &mut ReplClient,
     settings_changed: &dyn Fn() -> bool,
+    info: &WalRcvShared,
 ) -> PgResult<Streamed> {
     let wal = db.wal().clone();
     let mut last_recv = Instant::now();
@@ -538,15 +656,26 @@ fn stream_copy(
             last_recv = Instant::now();
             match msg {
                 BackendMessage::CopyData(payload) => match decode_primary_message(&payload)? {
-                    PrimaryMessage::XLogData { start, data, .. } => {
+                    PrimaryMessage::XLogData {
+                        start,
+                        wal_end,
+                        send_time,
+                        data,
+                    } => {
+                        note_message(info, wal_end, send_time);
                         if !data.is_empty() {
                             wal.append_raw(start, &data)?;
                             received = true;
                         }
                     }
                     PrimaryMessage::Keepalive {
-                        reply_requested, ..
-                    } => reply_now |= reply_requested,
+                        wal_end,
+                        send_time,
+                        reply_requested,
+                    } => {
+                        note_message(info, wal_end, send_time);
+                        reply_now |= reply_requested
+                    }
                 },
                 BackendMessage::CopyDone => {
                     wal.flush(wal.insert_lsn())?;

@@ -117,6 +117,7 @@ fn execute_front(s: &mut Session, stmt: &FrontStmt, out: &mut Output<'_, '_>) ->
         FrontStmt::Copy(c) => copy::copy(s, c, out),
         FrontStmt::CreateSequence(seq) => ddl::sequence::create(s, seq),
         FrontStmt::Publication(p) => ddl::publication::execute(s, p),
+        FrontStmt::Subscription(sub) => ddl::subscription::execute(s, sub),
         FrontStmt::Unsupported(what) => Err(PgError::unsupported(what)),
     }
 }

@@ -10,8 +10,7 @@
 //! Hand-parsed ([`FrontStmt`]): `ALTER SYSTEM`, `CHECKPOINT`, `VACUUM`, `ANALYZE`,
 //! `COPY`, `CREATE SEQUENCE` (sqlparser wants a fixed option order),
 //! `CREATE/ALTER/DROP PUBLICATION` (in [`publication`]), and
-//! `CREATE/ALTER/DROP SUBSCRIPTION` (0A000 for now, routed here so the later
-//! implementation slots in). `CREATE USER` is rewritten in place to
+//! `CREATE/ALTER/DROP SUBSCRIPTION` (in [`subscription`]). `CREATE USER` is rewritten in place to
 //! `CREATE ROLE` (same length, so error positions stay right) and flagged.
 //!
 //! Errors carry PostgreSQL's text and a 1-based character position into the whole
@@ -25,8 +24,10 @@ use tandem_types::{PgError, PgResult, SqlState};
 pub(crate) use crate::scan::{lex, split_statements, Piece, Tok, Token};
 
 mod publication;
+mod subscription;
 
 pub(crate) use publication::{AlterPubAction, PubObject, PubOption, PubTarget, PublicationStmt};
+pub(crate) use subscription::{AlterSubAction, SubscriptionStmt};
 
 /// One parsed statement with its source text.
 #[derive(Clone, Debug)]
@@ -66,6 +67,7 @@ pub(crate) enum FrontStmt {
     Copy(CopyStmt),
     CreateSequence(SequenceStmt),
     Publication(PublicationStmt),
+    Subscription(SubscriptionStmt),
     /// Recognised but not implemented yet; the string names the construct.
     Unsupported(String),
 }
@@ -441,6 +443,9 @@ impl<'a> FrontParser<'a> {
                 if self.eat_word("publication") {
                     return self.alter_publication().map(FrontStmt::Publication);
                 }
+                if self.eat_word("subscription") {
+                    return self.alter_subscription().map(FrontStmt::Subscription);
+                }
                 let what = self.ident()?;
                 Ok(FrontStmt::Unsupported(format!(
                     "ALTER {}",
@@ -460,6 +465,14 @@ impl<'a> FrontParser<'a> {
                         self.drop_publication()
                     }
                     .map(FrontStmt::Publication);
+                }
+                if what == "subscription" {
+                    return if first == "create" {
+                        self.create_subscription()
+                    } else {
+                        self.drop_subscription()
+                    }
+                    .map(FrontStmt::Subscription);
                 }
                 Ok(FrontStmt::Unsupported(format!(
                     "{} {}",
@@ -1021,7 +1034,10 @@ mod tests {
         );
         assert_eq!(
             front("drop subscription s"),
-            FrontStmt::Unsupported("DROP SUBSCRIPTION".into())
+            FrontStmt::Subscription(SubscriptionStmt::Drop {
+                name: "s".into(),
+                if_exists: false,
+            })
         );
     }
 

@@ -17,7 +17,10 @@ use std::sync::Arc;
 
 use tandem_types::{Lsn, Oid, Value};
 
-use crate::{Catalog, PrimaryKey, PublicationDef, RoleDef, SequenceDef, TableDef};
+use crate::{
+    Catalog, PrimaryKey, PublicationDef, RoleDef, SequenceDef, SubscriptionDef,
+    SubscriptionRelState, TableDef,
+};
 
 /// The first OID handed to user objects (PostgreSQL's `FirstNormalObjectId`).
 pub const FIRST_NORMAL_OID: u32 = 16384;
@@ -63,6 +66,21 @@ pub enum CatalogOp {
     /// Create or replace a publication (`pg_publication` and its `pg_publication_rel`).
     PutPublication(PublicationDef),
     DropPublication(Oid),
+    /// Create or replace a subscription (`pg_subscription` and, whole, its
+    /// `pg_subscription_rel` rows).
+    PutSubscription(SubscriptionDef),
+    DropSubscription(Oid),
+    /// Insert or update one `pg_subscription_rel` row (the apply worker's
+    /// table-sync state changes; transactional like any catalog op).
+    PutSubscriptionRel {
+        subscription: Oid,
+        rel: SubscriptionRelState,
+    },
+    /// Remove one `pg_subscription_rel` row.
+    DropSubscriptionRel {
+        subscription: Oid,
+        relid: Oid,
+    },
 }
 
 /// The catalog initdb creates.
@@ -131,6 +149,9 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
             for p in cat.publications.values_mut() {
                 p.tables.remove(oid);
             }
+            for sub in cat.subscriptions.values_mut() {
+                sub.relations.remove(oid);
+            }
         }
         CatalogOp::AddPrimaryKey { table, pk } => {
             if let Some(t) = cat.tables.get(table) {
@@ -168,6 +189,25 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
         CatalogOp::DropPublication(oid) => {
             cat.publications.remove(oid);
         }
+        CatalogOp::PutSubscription(sub) => {
+            cat.subscriptions.insert(sub.oid, sub.clone());
+        }
+        CatalogOp::DropSubscription(oid) => {
+            cat.subscriptions.remove(oid);
+        }
+        CatalogOp::PutSubscriptionRel { subscription, rel } => {
+            if let Some(sub) = cat.subscriptions.get_mut(subscription) {
+                sub.relations.insert(rel.relid, rel.clone());
+            }
+        }
+        CatalogOp::DropSubscriptionRel {
+            subscription,
+            relid,
+        } => {
+            if let Some(sub) = cat.subscriptions.get_mut(subscription) {
+                sub.relations.remove(relid);
+            }
+        }
     }
 }
 
@@ -179,7 +219,11 @@ pub fn op_oid(op: &CatalogOp) -> Oid {
         | CatalogOp::DropRole(o)
         | CatalogOp::DropSequence(o)
         | CatalogOp::DropDatabase(o)
-        | CatalogOp::DropPublication(o) => *o,
+        | CatalogOp::DropPublication(o)
+        | CatalogOp::DropSubscription(o) => *o,
+        CatalogOp::PutSubscriptionRel { subscription, .. }
+        | CatalogOp::DropSubscriptionRel { subscription, .. } => *subscription,
+        CatalogOp::PutSubscription(s) => s.oid,
         CatalogOp::AddPrimaryKey { table, .. } => *table,
         CatalogOp::PutRole(r) => r.oid,
         CatalogOp::PutSequence(s) => s.oid,
@@ -284,6 +328,47 @@ impl CatalogHistory {
     }
 }
 
+/// A sample subscription for unit tests: two `pg_subscription_rel` rows
+/// (16384 ready at 0/1000, 16385 init).
+#[cfg(test)]
+pub(crate) fn test_subscription(oid: u32) -> SubscriptionDef {
+    SubscriptionDef {
+        oid: Oid(oid),
+        database: POSTGRES_DB_OID,
+        name: format!("s{oid}"),
+        owner: BOOTSTRAP_SUPERUSER_OID,
+        enabled: true,
+        conninfo: "host=127.0.0.1 port=5432 dbname=postgres".into(),
+        slot_name: Some(format!("s{oid}")),
+        publications: vec!["p1".into(), "p2".into()],
+        binary: false,
+        streaming: b'p',
+        two_phase: b'd',
+        disable_on_error: false,
+        failover: true,
+        synchronous_commit: "off".into(),
+        origin: "any".into(),
+        password_required: true,
+        run_as_owner: false,
+        skip_lsn: Lsn::INVALID,
+        relations: [
+            SubscriptionRelState {
+                relid: Oid(16384),
+                state: b'r',
+                lsn: Some(Lsn(0x1000)),
+            },
+            SubscriptionRelState {
+                relid: Oid(16385),
+                state: b'i',
+                lsn: None,
+            },
+        ]
+        .into_iter()
+        .map(|r| (r.relid, r))
+        .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,6 +443,66 @@ mod tests {
         apply_op(&mut cat, &drop);
         assert!(cat.publication_by_name("p16391").is_none());
         assert!(cat.publication_by_name("p16390").is_some());
+    }
+
+    #[test]
+    fn subscriptions_put_rel_states_and_drop() {
+        let mut cat = bootstrap_catalog("alice", None);
+        apply_op(
+            &mut cat,
+            &CatalogOp::PutTable {
+                def: table(1),
+                fill: None,
+            },
+        );
+        let sub = test_subscription(16400);
+        let op = CatalogOp::PutSubscription(sub.clone());
+        assert_eq!(op_oid(&op), Oid(16400));
+        apply_op(&mut cat, &op);
+        assert_eq!(cat.subscription_by_name("s16400"), Some(&sub));
+        let put_rel = CatalogOp::PutSubscriptionRel {
+            subscription: Oid(16400),
+            rel: SubscriptionRelState {
+                relid: Oid(16384),
+                state: b'r',
+                lsn: Some(Lsn(0x1000)),
+            },
+        };
+        assert_eq!(op_oid(&put_rel), Oid(16400));
+        apply_op(&mut cat, &put_rel);
+        let states = |cat: &Catalog| -> Vec<(Oid, u8)> {
+            cat.subscriptions
+                .get(&Oid(16400))
+                .map(|s| s.relations.values().map(|r| (r.relid, r.state)).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(states(&cat), vec![(Oid(16384), b'r'), (Oid(16385), b'i')]);
+        apply_op(
+            &mut cat,
+            &CatalogOp::DropSubscriptionRel {
+                subscription: Oid(16400),
+                relid: Oid(16385),
+            },
+        );
+        assert_eq!(states(&cat), vec![(Oid(16384), b'r')]);
+        // a dropped table leaves pg_subscription_rel too
+        apply_op(&mut cat, &CatalogOp::DropTable(Oid(16384)));
+        assert_eq!(states(&cat), vec![]);
+        // rel-state ops on an unknown subscription change nothing
+        apply_op(
+            &mut cat,
+            &CatalogOp::PutSubscriptionRel {
+                subscription: Oid(1),
+                rel: SubscriptionRelState {
+                    relid: Oid(16384),
+                    state: b'i',
+                    lsn: None,
+                },
+            },
+        );
+        assert_eq!(cat.subscriptions.len(), 1);
+        apply_op(&mut cat, &CatalogOp::DropSubscription(Oid(16400)));
+        assert!(cat.subscriptions.is_empty());
     }
 
     #[test]

@@ -164,6 +164,51 @@ impl PublicationDef {
     }
 }
 
+/// One `pg_subscription_rel` row: a table a subscription replicates and how
+/// far its initial synchronization got.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscriptionRelState {
+    pub relid: Oid,
+    /// `srsubstate`: `i` init, `d` data copy, `f` copy finished, `s` synced,
+    /// `r` ready.
+    pub state: u8,
+    /// `srsublsn`: the remote LSN of the state change (NULL for `i`/`d`).
+    pub lsn: Option<Lsn>,
+}
+
+/// A subscription (`pg_subscription` row plus its `pg_subscription_rel` rows).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscriptionDef {
+    pub oid: Oid,
+    /// `subdbid`
+    pub database: Oid,
+    pub name: String,
+    pub owner: Oid,
+    pub enabled: bool,
+    /// `subconninfo`: the publisher's libpq connection string.
+    pub conninfo: String,
+    /// `subslotname`; `None` is `slot_name = NONE`.
+    pub slot_name: Option<String>,
+    pub publications: Vec<String>,
+    pub binary: bool,
+    /// `substream`: `f` off, `t` on, `p` parallel.
+    pub streaming: u8,
+    /// `subtwophasestate`: `d` disabled, `p` pending, `e` enabled.
+    pub two_phase: u8,
+    pub disable_on_error: bool,
+    pub failover: bool,
+    /// `subsynccommit`: the apply worker's `synchronous_commit`.
+    pub synchronous_commit: String,
+    /// `suborigin`: `any` or `none`.
+    pub origin: String,
+    pub password_required: bool,
+    pub run_as_owner: bool,
+    /// `subskiplsn`: 0/0 when no transaction is to be skipped.
+    pub skip_lsn: Lsn,
+    /// `pg_subscription_rel`, by table oid.
+    pub relations: std::collections::BTreeMap<Oid, SubscriptionRelState>,
+}
+
 /// The catalog as one immutable value; a DDL commit installs a new one.
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
@@ -177,6 +222,8 @@ pub struct Catalog {
     pub missing_values: std::collections::BTreeMap<Oid, Vec<Value>>,
     /// `pg_publication`, by oid.
     pub publications: std::collections::BTreeMap<Oid, PublicationDef>,
+    /// `pg_subscription` (with `pg_subscription_rel`), by oid.
+    pub subscriptions: std::collections::BTreeMap<Oid, SubscriptionDef>,
 }
 
 impl Catalog {
@@ -190,6 +237,9 @@ impl Catalog {
     }
     pub fn publication_by_name(&self, name: &str) -> Option<&PublicationDef> {
         self.publications.values().find(|p| p.name == name)
+    }
+    pub fn subscription_by_name(&self, name: &str) -> Option<&SubscriptionDef> {
+        self.subscriptions.values().find(|s| s.name == name)
     }
     pub fn sequence_by_name(&self, schema: &str, name: &str) -> Option<&Arc<SequenceDef>> {
         self.sequences

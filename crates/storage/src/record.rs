@@ -14,7 +14,7 @@
 //! TRUNCATE  n | table oids | restart_seqs | cascade
 //! MESSAGE   transactional | prefix | content             (pg_logical_emit_message)
 //! CATALOG   op tag | op body (whole TableDef / RoleDef / SequenceDef / DatabaseDef /
-//!           PublicationDef, or an oid)
+//!           PublicationDef / SubscriptionDef, a pg_subscription_rel row, or an oid)
 //! COMMIT    commit time (us since 2000-01-01 UTC) | origin? (id, remote lsn, remote time)
 //! SEQUENCE  sequence oid | last_value | is_called         (non-transactional, xid 0)
 //! CHECKPOINT redo | timeline | next xid | next oid | shutdown
@@ -36,7 +36,7 @@ use crate::catalog::{CatalogOp, DatabaseDef};
 use crate::codec::{corrupt, Reader, Writer};
 use crate::{
     Catalog, ColumnDef, PrimaryKey, PublicationDef, ReplicaIdentity, RoleDef, RowKey, SequenceDef,
-    TableDef,
+    SubscriptionDef, SubscriptionRelState, TableDef,
 };
 
 /// Record kinds owned by storage.
@@ -568,6 +568,96 @@ pub fn read_publication_def(r: &mut Reader<'_>) -> PgResult<PublicationDef> {
     Ok(p)
 }
 
+fn subscription_rel(w: &mut Writer, rel: &SubscriptionRelState) {
+    w.oid(rel.relid);
+    w.u8(rel.state);
+    match rel.lsn {
+        Some(l) => {
+            w.u8(1);
+            w.lsn(l);
+        }
+        None => w.u8(0),
+    }
+}
+
+fn read_subscription_rel(r: &mut Reader<'_>) -> PgResult<SubscriptionRelState> {
+    Ok(SubscriptionRelState {
+        relid: r.oid()?,
+        state: r.u8()?,
+        lsn: if r.bool()? { Some(r.lsn()?) } else { None },
+    })
+}
+
+pub fn subscription_def(w: &mut Writer, s: &SubscriptionDef) {
+    w.oid(s.oid);
+    w.oid(s.database);
+    w.str(&s.name);
+    w.oid(s.owner);
+    w.bool(s.enabled);
+    w.str(&s.conninfo);
+    w.opt_str(s.slot_name.as_deref());
+    w.u32(s.publications.len() as u32);
+    for p in &s.publications {
+        w.str(p);
+    }
+    w.bool(s.binary);
+    w.u8(s.streaming);
+    w.u8(s.two_phase);
+    for b in [s.disable_on_error, s.failover] {
+        w.bool(b);
+    }
+    w.str(&s.synchronous_commit);
+    w.str(&s.origin);
+    for b in [s.password_required, s.run_as_owner] {
+        w.bool(b);
+    }
+    w.lsn(s.skip_lsn);
+    w.u32(s.relations.len() as u32);
+    for rel in s.relations.values() {
+        subscription_rel(w, rel);
+    }
+}
+
+pub fn read_subscription_def(r: &mut Reader<'_>) -> PgResult<SubscriptionDef> {
+    let oid = r.oid()?;
+    let database = r.oid()?;
+    let name = r.string()?;
+    let owner = r.oid()?;
+    let enabled = r.bool()?;
+    let conninfo = r.string()?;
+    let slot_name = r.opt_string()?;
+    let mut publications = Vec::new();
+    for _ in 0..r.u32()? {
+        publications.push(r.string()?);
+    }
+    let mut s = SubscriptionDef {
+        oid,
+        database,
+        name,
+        owner,
+        enabled,
+        conninfo,
+        slot_name,
+        publications,
+        binary: r.bool()?,
+        streaming: r.u8()?,
+        two_phase: r.u8()?,
+        disable_on_error: r.bool()?,
+        failover: r.bool()?,
+        synchronous_commit: r.string()?,
+        origin: r.string()?,
+        password_required: r.bool()?,
+        run_as_owner: r.bool()?,
+        skip_lsn: r.lsn()?,
+        relations: Default::default(),
+    };
+    for _ in 0..r.u32()? {
+        let rel = read_subscription_rel(r)?;
+        s.relations.insert(rel.relid, rel);
+    }
+    Ok(s)
+}
+
 fn catalog_op(w: &mut Writer, op: &CatalogOp) {
     match op {
         CatalogOp::PutTable { def, fill } => {
@@ -616,6 +706,27 @@ fn catalog_op(w: &mut Writer, op: &CatalogOp) {
             w.u8(11);
             w.oid(*o);
         }
+        CatalogOp::PutSubscription(sub) => {
+            w.u8(12);
+            subscription_def(w, sub);
+        }
+        CatalogOp::DropSubscription(o) => {
+            w.u8(13);
+            w.oid(*o);
+        }
+        CatalogOp::PutSubscriptionRel { subscription, rel } => {
+            w.u8(14);
+            w.oid(*subscription);
+            subscription_rel(w, rel);
+        }
+        CatalogOp::DropSubscriptionRel {
+            subscription,
+            relid,
+        } => {
+            w.u8(15);
+            w.oid(*subscription);
+            w.oid(*relid);
+        }
     }
 }
 
@@ -638,6 +749,16 @@ fn read_catalog_op(r: &mut Reader<'_>) -> PgResult<CatalogOp> {
         9 => CatalogOp::DropDatabase(r.oid()?),
         10 => CatalogOp::PutPublication(read_publication_def(r)?),
         11 => CatalogOp::DropPublication(r.oid()?),
+        12 => CatalogOp::PutSubscription(read_subscription_def(r)?),
+        13 => CatalogOp::DropSubscription(r.oid()?),
+        14 => CatalogOp::PutSubscriptionRel {
+            subscription: r.oid()?,
+            rel: read_subscription_rel(r)?,
+        },
+        15 => CatalogOp::DropSubscriptionRel {
+            subscription: r.oid()?,
+            relid: r.oid()?,
+        },
         _ => return Err(corrupt("WAL record")),
     })
 }
@@ -669,6 +790,10 @@ pub fn catalog(w: &mut Writer, cat: &Catalog) {
     for p in cat.publications.values() {
         publication_def(w, p);
     }
+    w.u32(cat.subscriptions.len() as u32);
+    for sub in cat.subscriptions.values() {
+        subscription_def(w, sub);
+    }
 }
 
 pub fn read_catalog(r: &mut Reader<'_>) -> PgResult<Catalog> {
@@ -698,6 +823,13 @@ pub fn read_catalog(r: &mut Reader<'_>) -> PgResult<Catalog> {
         for _ in 0..r.u32()? {
             let p = read_publication_def(r)?;
             cat.publications.insert(p.oid, p);
+        }
+    }
+    // Subscriptions came after publications: older images end before them.
+    if !r.is_empty() {
+        for _ in 0..r.u32()? {
+            let sub = read_subscription_def(r)?;
+            cat.subscriptions.insert(sub.oid, sub);
         }
     }
     Ok(cat)
@@ -777,6 +909,47 @@ mod tests {
         }));
         round_trip(Change::Catalog(CatalogOp::PutPublication(publication())));
         round_trip(Change::Catalog(CatalogOp::DropPublication(Oid(16400))));
+        let sub = crate::catalog::test_subscription(16410);
+        round_trip(Change::Catalog(CatalogOp::PutSubscription(sub.clone())));
+        let bare = SubscriptionDef {
+            slot_name: None,
+            relations: Default::default(),
+            ..sub
+        };
+        round_trip(Change::Catalog(CatalogOp::PutSubscription(bare)));
+        round_trip(Change::Catalog(CatalogOp::DropSubscription(Oid(16410))));
+        round_trip(Change::Catalog(CatalogOp::PutSubscriptionRel {
+            subscription: Oid(16410),
+            rel: SubscriptionRelState {
+                relid: Oid(16384),
+                state: b's',
+                lsn: Some(Lsn(0x2000)),
+            },
+        }));
+        round_trip(Change::Catalog(CatalogOp::DropSubscriptionRel {
+            subscription: Oid(16410),
+            relid: Oid(16384),
+        }));
+    }
+
+    #[test]
+    fn catalog_image_with_subscriptions() {
+        let mut cat = bootstrap_catalog("alice", None);
+        cat.publications.insert(Oid(16400), publication());
+        let sub = crate::catalog::test_subscription(16410);
+        cat.subscriptions.insert(sub.oid, sub);
+        let mut w = Writer::new();
+        catalog(&mut w, &cat);
+        let back = read_catalog(&mut Reader::new(&w.buf, "catalog")).unwrap();
+        assert_eq!(back.subscriptions, cat.subscriptions);
+        assert_eq!(back.publications, cat.publications);
+        // An image from before subscriptions (ends after publications) still reads.
+        let mut sw = Writer::new();
+        subscription_def(&mut sw, &crate::catalog::test_subscription(16410));
+        let old = &w.buf[..w.buf.len() - 4 - sw.buf.len()];
+        let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
+        assert!(back.subscriptions.is_empty());
+        assert_eq!(back.publications, cat.publications);
     }
 
     fn publication() -> PublicationDef {
@@ -856,7 +1029,7 @@ mod tests {
         assert_eq!(back.publications, cat.publications);
         assert_eq!(back.tables, cat.tables);
         // An image from before publications (no trailing section) still reads.
-        let old = &w.buf[..w.buf.len() - 4 - publication_bytes()];
+        let old = &w.buf[..w.buf.len() - 4 - 4 - publication_bytes()];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.publications.is_empty());
         assert_eq!(back.missing_values, cat.missing_values);

@@ -68,6 +68,22 @@ async fn standby_replays_rows_and_ddl_and_is_read_only() {
     p.safe_psql("UPDATE before_backup SET v = 'changed' WHERE id = 1");
     p.safe_psql("DELETE FROM before_backup WHERE id = 2");
     wait_value(&s, "SELECT sum(n) FROM after_backup", "3");
+    // pg_stat_wal_receiver: one streaming row on the standby, none on the primary
+    wait_value(
+        &s,
+        &format!(
+            "SELECT status, slot_name, sender_host, sender_port, flushed_lsn >= '{}', \
+             received_tli, latest_end_lsn IS NOT NULL, conninfo LIKE '%port={}%' \
+             FROM pg_stat_wal_receiver",
+            p.safe_psql("SELECT pg_current_wal_lsn()"),
+            p.port
+        ),
+        &format!("streaming|standby1|127.0.0.1|{}|t|1|t|t", p.port),
+    );
+    assert_eq!(
+        p.safe_psql("SELECT count(*) FROM pg_stat_wal_receiver"),
+        "0"
+    );
     // commits replay in order: the DELETE is the last one
     wait_value(&s, "SELECT count(*) FROM before_backup WHERE id = 2", "0");
     // the replay position covers the primary's last commit, and it has a time

@@ -34,6 +34,7 @@ mod pg_roles;
 mod pg_sequences;
 mod pg_settings;
 mod pg_stat_activity;
+mod pg_subscription;
 mod pg_tables;
 mod pg_tablespace;
 mod pg_type;
@@ -118,10 +119,14 @@ pub static VIEWS: &[&View] = &[
     &pg_stat_activity::VIEW,
     &pg_replication_slots::SLOTS,
     &pg_replication_slots::STAT_REPLICATION,
+    &pg_replication_slots::STAT_WAL_RECEIVER,
     &pg_publication::PG_PUBLICATION,
     &pg_publication::PG_PUBLICATION_REL,
     &pg_publication::PG_PUBLICATION_NAMESPACE,
     &pg_publication::PG_PUBLICATION_TABLES,
+    &pg_subscription::PG_SUBSCRIPTION,
+    &pg_subscription::PG_SUBSCRIPTION_REL,
+    &pg_subscription::PG_STAT_SUBSCRIPTION,
     &pg_tables::VIEW,
     &pg_indexes::VIEW,
     &pg_sequences::PG_SEQUENCES,

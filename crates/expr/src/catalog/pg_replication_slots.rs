@@ -3,7 +3,8 @@
 //! (`ServerHooks::replication_slots` / `stat_replication`), which owns the slot
 //! registry and the walsenders; this file fixes the columns and fills
 //! `usesysid` from the role name. PostgreSQL: `system_views.sql`,
-//! `slotfuncs.c` (`pg_get_replication_slots`), `walsender.c` (`pg_stat_get_wal_senders`).
+//! `slotfuncs.c` (`pg_get_replication_slots`), `walsender.c` (`pg_stat_get_wal_senders`),
+//! `walreceiver.c` (`pg_stat_get_wal_receiver`, for `pg_stat_wal_receiver`).
 
 use tandem_types::{DataType, PgResult, Value};
 
@@ -28,6 +29,40 @@ pub static STAT_REPLICATION: View = View {
     columns: stat_columns,
     rows: stat_rows,
 };
+
+pub static STAT_WAL_RECEIVER: View = View {
+    schema: "pg_catalog",
+    name: "pg_stat_wal_receiver",
+    oid: 12_022,
+    relkind: b'v',
+    columns: wal_receiver_columns,
+    rows: wal_receiver_rows,
+};
+
+/// PostgreSQL 17's `pg_stat_wal_receiver` columns.
+pub fn wal_receiver_columns() -> Vec<(&'static str, DataType)> {
+    vec![
+        ("pid", T::Int4),
+        ("status", T::Text),
+        ("receive_start_lsn", T::PgLsn),
+        ("receive_start_tli", T::Int4),
+        ("written_lsn", T::PgLsn),
+        ("flushed_lsn", T::PgLsn),
+        ("received_tli", T::Int4),
+        ("last_msg_send_time", T::TimestampTz),
+        ("last_msg_receipt_time", T::TimestampTz),
+        ("latest_end_lsn", T::PgLsn),
+        ("latest_end_time", T::TimestampTz),
+        ("slot_name", T::Text),
+        ("sender_host", T::Text),
+        ("sender_port", T::Int4),
+        ("conninfo", T::Text),
+    ]
+}
+
+fn wal_receiver_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    Ok(ctx.hooks.stat_wal_receiver())
+}
 
 pub fn slot_columns() -> Vec<(&'static str, DataType)> {
     vec![

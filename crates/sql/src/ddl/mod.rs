@@ -1,4 +1,4 @@
-//! DDL: tables, roles, sequences and publications (PostgreSQL's
+//! DDL: tables, roles, sequences, publications and subscriptions (PostgreSQL's
 //! `commands/tablecmds.c`, `commands/user.c`, `commands/sequence.c`,
 //! `commands/publicationcmds.c`). Catalog changes go through the
 //! session's storage transaction, so DDL inside a transaction block is
@@ -7,6 +7,7 @@
 pub(crate) mod publication;
 pub(crate) mod role;
 pub(crate) mod sequence;
+pub(crate) mod subscription;
 pub(crate) mod table;
 
 use sqlparser::ast::{ObjectName, ObjectType};

@@ -38,7 +38,7 @@ use crate::locks::{LockTag, WaitOptions};
 use crate::record::{self, Change, CommitOrigin, CommitRecord, MessageRecord, OldTuple};
 use crate::{
     Catalog, Database, IsolationLevel, LockResult, PrimaryKey, PublicationDef, ReplicaIdentity,
-    RoleDef, RowKey, SequenceDef, TableDef,
+    RoleDef, RowKey, SequenceDef, SubscriptionDef, SubscriptionRelState, TableDef,
 };
 
 /// Rows copied out of the heap per read-lock acquisition during a scan.
@@ -789,6 +789,31 @@ impl Transaction {
     }
     pub fn drop_publication(&mut self, publication: Oid) -> PgResult<()> {
         self.ddl(CatalogOp::DropPublication(publication))
+    }
+    /// Creates or replaces a subscription (its `pg_subscription_rel` rows
+    /// included); visible to this transaction at once, to others at commit.
+    pub fn put_subscription(&mut self, def: SubscriptionDef) -> PgResult<()> {
+        self.ddl(CatalogOp::PutSubscription(def))
+    }
+    pub fn drop_subscription(&mut self, subscription: Oid) -> PgResult<()> {
+        self.ddl(CatalogOp::DropSubscription(subscription))
+    }
+    /// Inserts or updates one `pg_subscription_rel` row (what the apply and
+    /// table-sync workers change as a table's synchronization advances); it
+    /// commits or rolls back with this transaction.
+    pub fn set_subscription_rel_state(
+        &mut self,
+        subscription: Oid,
+        rel: SubscriptionRelState,
+    ) -> PgResult<()> {
+        self.ddl(CatalogOp::PutSubscriptionRel { subscription, rel })
+    }
+    /// Removes one `pg_subscription_rel` row.
+    pub fn drop_subscription_rel(&mut self, subscription: Oid, relid: Oid) -> PgResult<()> {
+        self.ddl(CatalogOp::DropSubscriptionRel {
+            subscription,
+            relid,
+        })
     }
 
     /// `nextval()` of a sequence this transaction can see (also one it created).
