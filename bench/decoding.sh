@@ -43,8 +43,8 @@ declare -A R
 bench_one() { # label port
   local label=$1 port=$2 t0 t1 n lsn
   q "$port" "CREATE TABLE bulk (id int PRIMARY KEY, v text)"
-  q "$port" "SELECT 'x' FROM pg_create_logical_replication_slot('bulk', 'test_decoding')"
-  q "$port" "SELECT 'x' FROM pg_create_logical_replication_slot('bulk2', 'test_decoding')"
+  q "$port" "SELECT 'x' FROM pg_create_logical_replication_slot('bulk', 'test_decoding')" >/dev/null
+  q "$port" "SELECT 'x' FROM pg_create_logical_replication_slot('bulk2', 'test_decoding')" >/dev/null
   local i=0
   while [ $i -lt "$ROWS" ]; do
     q "$port" "INSERT INTO bulk SELECT g, 'row ' || g FROM generate_series($((i + 1)), $((i + 1000))) g"
@@ -62,8 +62,8 @@ bench_one() { # label port
   R["$label/bulk/recv"]=$(echo "$n / ($t1 - $t0)" | bc)
 
   PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres "$PGBENCH" -i -s 1 -q postgres >/dev/null 2>&1
-  q "$port" "SELECT 'x' FROM pg_create_logical_replication_slot('small', 'test_decoding')"
-  q "$port" "SELECT 'x' FROM pg_create_logical_replication_slot('small2', 'test_decoding')"
+  q "$port" "SELECT 'x' FROM pg_create_logical_replication_slot('small', 'test_decoding')" >/dev/null
+  q "$port" "SELECT 'x' FROM pg_create_logical_replication_slot('small2', 'test_decoding')" >/dev/null
   PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres "$PGBENCH" -N -n -c 8 -j 2 -T "$SECS" postgres >/dev/null 2>&1
   t0=$(now)
   n=$(q "$port" "SELECT count(*) FROM pg_logical_slot_peek_changes('small', NULL, NULL) WHERE data LIKE 'table%'")
@@ -102,7 +102,9 @@ if [ -x "$PGBIN/postgres" ]; then
 fi
 
 echo
-echo "decoding throughput, changes/s (bulk: $ROWS inserts in 1000-row transactions; small: pgbench -N ${SECS}s, tandem ${R[tandem/small/n]} changes)"
+echo "decoding throughput, changes/s (bulk: $ROWS inserts in 1000-row transactions; small: pgbench -N ${SECS}s,"
+echo "tandem ${R[tandem/small/n]} changes, postgres ${R[postgres/small/n]:-n/a} changes). pg_recvlogical times include"
+echo "connecting and stopping at --endpos."
 printf '%-8s %-22s %12s' workload interface tandem
 [ $have_pg = 1 ] && printf ' %12s' "postgres"
 echo
