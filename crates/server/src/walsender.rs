@@ -625,68 +625,27 @@ impl WalSender<'_> {
                 return Err(admin_shutdown_error());
             }
             // 1. What the standby said.
-            let events: Vec<Event> = self.walsnd.inbox.lock().events.drain(..).collect();
-            for ev in events {
-                let now = now_pg_micros();
-                match ev {
-                    Event::Eof => {
-                        elog::emit(
-                            Level::Log,
-                            "unexpected EOF on standby connection",
-                            None,
-                            None,
-                        );
-                        return Ok(StreamEnd::Exit);
-                    }
-                    Event::Broken(e) => {
-                        elog::emit(Level::Log, &e.message, None, None);
-                        return Ok(StreamEnd::Exit);
-                    }
-                    Event::Message(b'd', payload) => {
-                        timers.heard_from_standby(now);
-                        let msg = match wire::decode_standby_message(&payload) {
-                            Ok(m) => m,
-                            Err(e) => {
-                                // PostgreSQL: COMMERROR and exit
-                                elog::emit(Level::Log, &e.message, None, None);
-                                return Ok(StreamEnd::Exit);
-                            }
-                        };
-                        if self.on_standby_message(conn, msg, slot, sent, &mut lag, now)? {
-                            wire::put_keepalive(conn.out(), sent, now, false);
-                        }
-                    }
-                    Event::Message(b'c', _) => {
-                        timers.heard_from_standby(now);
-                        if !done_sending {
-                            conn.send(&BackendMessage::CopyDone);
-                            done_sending = true;
-                        }
-                        done_receiving = true;
-                    }
-                    Event::Message(b'X', _) => return Ok(StreamEnd::Exit),
-                    Event::Message(tag, _) => {
-                        return Err(PgError::fatal(
-                            SqlState::PROTOCOL_VIOLATION,
-                            format!("invalid standby message type \"{}\"", tag as char),
-                        ));
-                    }
+            let walsnd = self.walsnd.clone();
+            let mut on_msg = |conn: &mut Conn, msg: StandbyMessage, now: i64| {
+                if self.on_standby_message(conn, msg, slot, sent, &mut lag, now)? {
+                    wire::put_keepalive(conn.out(), sent, now, false);
                 }
-            }
-            if done_receiving && done_sending {
-                let _ = conn.flush();
-                return Ok(StreamEnd::Completed);
+                Ok(())
+            };
+            if let Some(end) = drain_client(
+                &walsnd,
+                conn,
+                &mut timers,
+                &mut done_sending,
+                &mut done_receiving,
+                &mut on_msg,
+            )? {
+                return Ok(end);
             }
             let now = now_pg_micros();
             // 2. A silent standby is dropped (without telling it: the link is
             // presumably broken).
-            if timers.timed_out(now) {
-                elog::emit(
-                    Level::Log,
-                    "terminating walsender process due to replication timeout",
-                    None,
-                    None,
-                );
+            if replication_timeout(&timers, now) {
                 return Ok(StreamEnd::Exit);
             }
             // 3. WAL, a bounded amount per round so replies are not starved.
@@ -825,6 +784,83 @@ impl WalSender<'_> {
             }
         }
     }
+}
+
+/// Handles the client's messages queued by the reader thread: standby
+/// messages go to `on_msg`, CopyDone is answered (once) with CopyDone.
+/// `Some(end)`: streaming must stop (client gone, both copies done).
+fn drain_client(
+    walsnd: &WalSnd,
+    conn: &mut Conn,
+    timers: &mut Timers,
+    done_sending: &mut bool,
+    done_receiving: &mut bool,
+    on_msg: &mut dyn FnMut(&mut Conn, StandbyMessage, i64) -> PgResult<()>,
+) -> PgResult<Option<StreamEnd>> {
+    let events: Vec<Event> = walsnd.inbox.lock().events.drain(..).collect();
+    for ev in events {
+        let now = now_pg_micros();
+        match ev {
+            Event::Eof => {
+                elog::emit(
+                    Level::Log,
+                    "unexpected EOF on standby connection",
+                    None,
+                    None,
+                );
+                return Ok(Some(StreamEnd::Exit));
+            }
+            Event::Broken(e) => {
+                elog::emit(Level::Log, &e.message, None, None);
+                return Ok(Some(StreamEnd::Exit));
+            }
+            Event::Message(b'd', payload) => {
+                timers.heard_from_standby(now);
+                match wire::decode_standby_message(&payload) {
+                    Ok(msg) => on_msg(conn, msg, now)?,
+                    Err(e) => {
+                        // PostgreSQL: COMMERROR and exit
+                        elog::emit(Level::Log, &e.message, None, None);
+                        return Ok(Some(StreamEnd::Exit));
+                    }
+                }
+            }
+            Event::Message(b'c', _) => {
+                timers.heard_from_standby(now);
+                if !*done_sending {
+                    conn.send(&BackendMessage::CopyDone);
+                    *done_sending = true;
+                }
+                *done_receiving = true;
+            }
+            Event::Message(b'X', _) => return Ok(Some(StreamEnd::Exit)),
+            Event::Message(tag, _) => {
+                return Err(PgError::fatal(
+                    SqlState::PROTOCOL_VIOLATION,
+                    format!("invalid standby message type \"{}\"", tag as char),
+                ));
+            }
+        }
+    }
+    if *done_receiving && *done_sending {
+        let _ = conn.flush();
+        return Ok(Some(StreamEnd::Completed));
+    }
+    Ok(None)
+}
+
+/// `wal_sender_timeout` passed without a word from the client (logged).
+fn replication_timeout(timers: &Timers, now: i64) -> bool {
+    let out = timers.timed_out(now);
+    if out {
+        elog::emit(
+            Level::Log,
+            "terminating walsender process due to replication timeout",
+            None,
+            None,
+        );
+    }
+    out
 }
 
 /// How streaming ended without an error.

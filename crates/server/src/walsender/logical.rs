@@ -26,14 +26,15 @@ use tandem_sql::QuerySink;
 use tandem_types::elog::{self, Level};
 use tandem_types::{DataType, Lsn, Oid, PgError, PgResult, SqlState, Value, Xid};
 
-use super::{read_standby, text_field, SlotUse, StreamEnd, WalSender};
+use super::{
+    drain_client, read_standby, replication_timeout, text_field, SlotUse, StreamEnd, WalSender,
+};
 use crate::connection::{admin_shutdown_error, Replication};
 use crate::logical::{self, NewLogicalSlot};
 use crate::registry::now_pg_micros;
 use crate::settings;
 use crate::sink::SocketSink;
 use crate::stream::Conn;
-use crate::walsenders::Event;
 
 fn conflicting() -> PgError {
     PgError::new(SqlState::SYNTAX_ERROR, "conflicting or redundant options")
@@ -377,82 +378,42 @@ impl WalSender<'_> {
             if self.entry.terminating() {
                 return Err(admin_shutdown_error());
             }
-            let events: Vec<Event> = self.walsnd.inbox.lock().events.drain(..).collect();
-            for ev in events {
-                let now = now_pg_micros();
-                match ev {
-                    Event::Eof => {
-                        elog::emit(
-                            Level::Log,
-                            "unexpected EOF on standby connection",
-                            None,
-                            None,
-                        );
-                        return Ok(StreamEnd::Exit);
+            let walsnd = self.walsnd.clone();
+            let mut on_msg = |conn: &mut Conn, msg: StandbyMessage, now: i64| {
+                if let StandbyMessage::Status {
+                    write,
+                    flush,
+                    apply,
+                    send_time,
+                    reply_requested,
+                } = msg
+                {
+                    {
+                        let mut p = walsnd.progress.lock();
+                        p.write = write;
+                        p.flush = flush;
+                        p.apply = apply;
+                        p.reply_time = Some(send_time);
                     }
-                    Event::Broken(e) => {
-                        elog::emit(Level::Log, &e.message, None, None);
-                        return Ok(StreamEnd::Exit);
-                    }
-                    Event::Message(b'd', payload) => {
-                        timers.heard_from_standby(now);
-                        let msg = match wire::decode_standby_message(&payload) {
-                            Ok(m) => m,
-                            Err(e) => {
-                                elog::emit(Level::Log, &e.message, None, None);
-                                return Ok(StreamEnd::Exit);
-                            }
-                        };
-                        if let StandbyMessage::Status {
-                            write,
-                            flush,
-                            apply,
-                            send_time,
-                            reply_requested,
-                        } = msg
-                        {
-                            {
-                                let mut p = self.walsnd.progress.lock();
-                                p.write = write;
-                                p.flush = flush;
-                                p.apply = apply;
-                                p.reply_time = Some(send_time);
-                            }
-                            self.confirm(slot, flush, &mut boundaries)?;
-                            if reply_requested {
-                                wire::put_keepalive(conn.out(), sent, now, false);
-                            }
-                        }
-                    }
-                    Event::Message(b'c', _) => {
-                        timers.heard_from_standby(now);
-                        if !done_sending {
-                            conn.send(&BackendMessage::CopyDone);
-                            done_sending = true;
-                        }
-                        done_receiving = true;
-                    }
-                    Event::Message(b'X', _) => return Ok(StreamEnd::Exit),
-                    Event::Message(tag, _) => {
-                        return Err(PgError::fatal(
-                            SqlState::PROTOCOL_VIOLATION,
-                            format!("invalid standby message type \"{}\"", tag as char),
-                        ));
+                    self.confirm(slot, flush, &mut boundaries)?;
+                    if reply_requested {
+                        wire::put_keepalive(conn.out(), sent, now, false);
                     }
                 }
-            }
-            if done_receiving && done_sending {
-                let _ = conn.flush();
-                return Ok(StreamEnd::Completed);
+                Ok(())
+            };
+            if let Some(end) = drain_client(
+                &walsnd,
+                conn,
+                &mut timers,
+                &mut done_sending,
+                &mut done_receiving,
+                &mut on_msg,
+            )? {
+                return Ok(end);
             }
             let now = now_pg_micros();
-            if timers.timed_out(now) {
-                elog::emit(
-                    Level::Log,
-                    "terminating walsender process due to replication timeout",
-                    None,
-                    None,
-                );
+            if replication_timeout(&timers, now) {
                 return Ok(StreamEnd::Exit);
             }
             // Decode a bounded number of items per round so replies are read.

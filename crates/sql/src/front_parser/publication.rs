@@ -81,7 +81,7 @@ impl<'a> FrontParser<'a> {
             PubTarget::Empty
         };
         let options = if self.eat_word("with") {
-            self.publication_options()?
+            self.option_list()?
         } else {
             Vec::new()
         };
@@ -114,7 +114,7 @@ impl<'a> FrontParser<'a> {
                         ..
                     })
                 ) {
-                    AlterPubAction::Options(self.publication_options()?)
+                    AlterPubAction::Options(self.option_list()?)
                 } else {
                     AlterPubAction::Set(self.publication_objects()?)
                 }
@@ -245,8 +245,9 @@ impl<'a> FrontParser<'a> {
         Ok(())
     }
 
-    /// `( name [= value] [, ...] )`.
-    fn publication_options(&mut self) -> PgResult<Vec<PubOption>> {
+    /// `( name [= value] [, ...] )` of CREATE/ALTER PUBLICATION and
+    /// SUBSCRIPTION, each option with its position for error reports.
+    pub(super) fn option_list(&mut self) -> PgResult<Vec<PubOption>> {
         self.expect_punct('(')?;
         let mut opts = Vec::new();
         loop {

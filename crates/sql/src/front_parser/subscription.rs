@@ -6,7 +6,7 @@
 
 use tandem_types::PgResult;
 
-use super::{char_pos, FrontParser, PubOption, Tok, Token};
+use super::{FrontParser, PubOption, Tok, Token};
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum AlterSubAction {
@@ -84,7 +84,7 @@ impl<'a> FrontParser<'a> {
                     let names = self.name_list()?;
                     AlterSubAction::SetPublication(names, self.opt_with_options()?)
                 } else {
-                    AlterSubAction::Options(self.subscription_options()?)
+                    AlterSubAction::Options(self.option_list()?)
                 }
             }
             Some("add") => {
@@ -106,7 +106,7 @@ impl<'a> FrontParser<'a> {
             }
             Some("skip") => {
                 self.pos += 1;
-                AlterSubAction::Skip(self.subscription_options()?)
+                AlterSubAction::Skip(self.option_list()?)
             }
             Some("owner") => {
                 self.pos += 1;
@@ -168,38 +168,10 @@ impl<'a> FrontParser<'a> {
 
     fn opt_with_options(&mut self) -> PgResult<Vec<PubOption>> {
         if self.eat_word("with") {
-            self.subscription_options()
+            self.option_list()
         } else {
             Ok(Vec::new())
         }
-    }
-
-    /// `( name [= value] [, ...] )`.
-    fn subscription_options(&mut self) -> PgResult<Vec<PubOption>> {
-        self.expect_punct('(')?;
-        let mut opts = Vec::new();
-        loop {
-            let position = match self.peek() {
-                Some(t) => char_pos(self.text, t.start, self.base),
-                None => return Err(self.error()),
-            };
-            let name = self.ident()?;
-            let value = if self.eat_punct('=') {
-                Some(self.setting_value()?)
-            } else {
-                None
-            };
-            opts.push(PubOption {
-                name,
-                value,
-                position,
-            });
-            if !self.eat_punct(',') {
-                break;
-            }
-        }
-        self.expect_punct(')')?;
-        Ok(opts)
     }
 }
 
