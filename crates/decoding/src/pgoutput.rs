@@ -47,9 +47,11 @@ pub enum Streaming {
     Parallel,
 }
 
-/// Looks up a replication origin's name by its id (`replorigin_by_oid`).
-/// Without one (or when it answers `None`), no Origin message is sent, as
-/// PostgreSQL does for an origin whose name it cannot find.
+/// Looks up a replication origin's name by its id (`replorigin_by_oid`), for
+/// origins the decoder's catalog does not name (the catalog passed to
+/// `transaction`, `Catalog::origins`, is asked first). When neither knows the
+/// id, no Origin message is sent, as PostgreSQL does for an origin whose name
+/// it cannot find.
 pub type OriginNames = Box<dyn Fn(u16) -> Option<String> + Send>;
 
 /// One `pgoutput` session: options plus the relation cache.
@@ -432,8 +434,14 @@ impl PgOutput {
         self.sent_relations.insert(rel.oid, rel.clone());
     }
 
-    fn origin_name(&self, origin: u16) -> Option<String> {
-        self.origin_names.as_ref().and_then(|f| f(origin))
+    /// The name of origin `origin`: from the decoder's catalog, else the
+    /// installed lookup.
+    fn origin_name(&self, origin: u16, catalog: &Catalog) -> Option<String> {
+        catalog
+            .origins
+            .get(&origin)
+            .cloned()
+            .or_else(|| self.origin_names.as_ref().and_then(|f| f(origin)))
     }
 
     /// The messages one change produces (empty when it is not published),
@@ -452,7 +460,7 @@ impl PgOutput {
                 if !self.pub_actions(catalog, rel.oid)?.insert {
                     return Ok(msgs);
                 }
-                self.begin_messages(txn, begun, &mut msgs);
+                self.begin_messages(txn, catalog, begun, &mut msgs);
                 self.maybe_send_relation(rel, &mut msgs);
                 let mut buf = Vec::new();
                 write_insert(&mut buf, rel, new, self.binary);
@@ -462,7 +470,7 @@ impl PgOutput {
                 if !self.pub_actions(catalog, rel.oid)?.update {
                     return Ok(msgs);
                 }
-                self.begin_messages(txn, begun, &mut msgs);
+                self.begin_messages(txn, catalog, begun, &mut msgs);
                 self.maybe_send_relation(rel, &mut msgs);
                 let mut buf = Vec::new();
                 write_update(&mut buf, rel, old.as_ref(), new, self.binary);
@@ -477,7 +485,7 @@ impl PgOutput {
                 let Some(old) = old else {
                     return Ok(msgs);
                 };
-                self.begin_messages(txn, begun, &mut msgs);
+                self.begin_messages(txn, catalog, begun, &mut msgs);
                 self.maybe_send_relation(rel, &mut msgs);
                 let mut buf = Vec::new();
                 write_delete(&mut buf, rel, old, self.binary);
@@ -497,7 +505,7 @@ impl PgOutput {
                 if published.is_empty() {
                     return Ok(msgs);
                 }
-                self.begin_messages(txn, begun, &mut msgs);
+                self.begin_messages(txn, catalog, begun, &mut msgs);
                 for rel in &published {
                     // TRUNCATE gives the table a new relfilenode, which
                     // invalidates it: its schema always goes out again.
@@ -514,7 +522,7 @@ impl PgOutput {
                     return Ok(msgs);
                 }
                 // A transactional message's LSN is the end of its record.
-                self.begin_messages(txn, begun, &mut msgs);
+                self.begin_messages(txn, catalog, begun, &mut msgs);
                 let mut buf = Vec::new();
                 write_message(&mut buf, true, lsn, prefix, content);
                 msgs.push(buf);
@@ -523,7 +531,13 @@ impl PgOutput {
         Ok(msgs)
     }
 
-    fn begin_messages(&self, txn: &DecodedTxn, begun: &mut bool, msgs: &mut Vec<Vec<u8>>) {
+    fn begin_messages(
+        &self,
+        txn: &DecodedTxn,
+        catalog: &Catalog,
+        begun: &mut bool,
+        msgs: &mut Vec<Vec<u8>>,
+    ) {
         if *begun {
             return;
         }
@@ -537,7 +551,7 @@ impl PgOutput {
         );
         msgs.push(buf);
         if let Some(origin) = &txn.info.origin {
-            if let Some(name) = self.origin_name(origin.origin) {
+            if let Some(name) = self.origin_name(origin.origin, catalog) {
                 let mut buf = Vec::new();
                 write_origin(&mut buf, origin.remote_lsn, &name);
                 msgs.push(buf);

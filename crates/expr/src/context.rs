@@ -110,11 +110,39 @@ pub trait ServerHooks: Send + Sync {
         let _ = req;
         Err(PgError::unsupported("subscriptions"))
     }
+    /// Stops the apply and tablesync workers of subscription `subid` and waits
+    /// until they are gone (DROP SUBSCRIPTION, before it drops the remote slot
+    /// that the apply worker's walsender holds). The launcher does not restart
+    /// them for a while. Default: nothing runs.
+    fn stop_subscription_workers(&self, subid: tandem_types::Oid) {
+        let _ = subid;
+    }
+    /// Running subscription workers for `pg_stat_subscription`.
+    fn subscription_workers(&self) -> Vec<SubscriptionWorkerStat> {
+        Vec::new()
+    }
     /// Rows of `pg_stat_replication`, in that view's column order
     /// (`usesysid` may be NULL: the view fills it from `usename`).
     fn stat_replication(&self) -> Vec<Vec<Value>> {
         Vec::new()
     }
+}
+
+/// One running logical replication worker (`pg_stat_subscription` row).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubscriptionWorkerStat {
+    pub subid: tandem_types::Oid,
+    /// `apply` or `table synchronization`.
+    pub worker_type: &'static str,
+    pub pid: i32,
+    /// The table a tablesync worker copies.
+    pub relid: Option<tandem_types::Oid>,
+    pub received_lsn: Option<Lsn>,
+    /// Microseconds since 2000-01-01 UTC.
+    pub last_msg_send_time: Option<i64>,
+    pub last_msg_receipt_time: Option<i64>,
+    pub latest_end_lsn: Option<Lsn>,
+    pub latest_end_time: Option<i64>,
 }
 
 /// One action of a subscription command on its publisher.

@@ -36,6 +36,7 @@ pub use catalog::VirtualTable;
 pub use context::{
     ChangeRow, ChangesRequest, CopySlotRequest, ExecContext, LogicalSlotRequest, SessionInfo,
     SessionState, SubscriptionRemoteAction, SubscriptionRemoteRequest, SubscriptionRemoteResult,
+    SubscriptionWorkerStat,
 };
 pub use functions::{function_columns, session_ended, FunctionSig};
 pub use io_text::{to_text, validate_utf8};

@@ -35,7 +35,9 @@
 //! | walsenders.rs | WalSndCtl, pg_stat_get_wal_senders (walsender.c) |
 //! | slots.rs      | replication/slot.c, slotfuncs.c (server side) |
 //! | settings.rs   | unit parsing of utils/misc/guc.c |
+//! | apply/        | replication/logical/launcher.c, worker.c, tablesync.c |
 
+mod apply;
 mod auth;
 pub mod basebackup;
 mod bgworker;

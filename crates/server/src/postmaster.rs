@@ -158,6 +158,8 @@ pub(crate) struct Postmaster {
     listeners: Listeners,
     pidfile: LockFile,
     workers: Option<BgWorkers>,
+    /// Subscription apply workers (stopped first at shutdown).
+    launcher: Arc<crate::apply::Launcher>,
     /// Standby mode: the startup (replay) and walreceiver threads.
     standby: Option<crate::walreceiver::Standby>,
     requests: Arc<Requests>,
@@ -230,6 +232,7 @@ impl Postmaster {
         let walsenders = WalSenders::start(db.wal().clone());
         walsenders.configure_syncrep(&config);
         let walrcv: crate::walreceiver::WalRcvShared = Default::default();
+        let launcher = crate::apply::Launcher::new();
         let hooks = Arc::new(Hooks {
             registry: registry.clone(),
             reload: requests.reload.clone(),
@@ -240,6 +243,7 @@ impl Postmaster {
                 db: db.clone(),
                 config: config.clone(),
                 walrcv: walrcv.clone(),
+                launcher: launcher.clone(),
             }),
         });
         let engine = Arc::new(Engine {
@@ -271,6 +275,7 @@ impl Postmaster {
                 walrcv.clone(),
             )
         });
+        launcher.start(db.clone(), config.clone(), shared.registry.clone());
         let workers = Some(BgWorkers::start(db, config));
         // Log before announcing readiness in postmaster.pid: whoever waits on the
         // pid file (pg_ctl-style tools, tests) then finds the line in the log.
@@ -285,6 +290,7 @@ impl Postmaster {
             listeners,
             pidfile,
             workers,
+            launcher,
             standby,
             requests,
             port,
@@ -442,6 +448,8 @@ impl Postmaster {
 
     fn begin_shutdown(&self, mode: ShutdownMode) {
         self.shared.shutdown.store(mode as u8, Ordering::SeqCst);
+        // apply workers are background workers: they end with any shutdown
+        self.launcher.shutdown();
         match mode {
             ShutdownMode::Smart => log("received smart shutdown request"),
             ShutdownMode::Fast => {

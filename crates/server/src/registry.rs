@@ -253,6 +253,8 @@ pub(crate) struct ReplHooks {
     pub config: Arc<tandem_config::Config>,
     /// The walreceiver's state (`pg_stat_wal_receiver`).
     pub walrcv: crate::walreceiver::WalRcvShared,
+    /// Subscription apply workers.
+    pub launcher: Arc<crate::apply::Launcher>,
 }
 
 fn no_slots() -> tandem_types::PgError {
@@ -289,6 +291,19 @@ impl ServerHooks for Hooks {
 
     fn activity(&self) -> Vec<Vec<Value>> {
         self.registry.activity_rows()
+    }
+
+    fn stop_subscription_workers(&self, subid: tandem_types::Oid) {
+        if let Some(r) = &self.repl {
+            r.launcher.stop_workers(subid);
+        }
+    }
+
+    fn subscription_workers(&self) -> Vec<tandem_expr::SubscriptionWorkerStat> {
+        self.repl
+            .as_ref()
+            .map(|r| r.launcher.stats())
+            .unwrap_or_default()
     }
 
     fn create_physical_slot(

@@ -230,6 +230,21 @@ pub(crate) fn run(
     }
 }
 
+/// Sends a result set the walsender computed itself (all columns text).
+fn send_canned(sink: &mut SocketSink<'_>, result: &logical::CannedResult) -> PgResult<()> {
+    let fields: Vec<FieldDescription> = result.columns.iter().map(|c| text_field(c)).collect();
+    let types = vec![DataType::Text; fields.len()];
+    sink.row_description(&fields)?;
+    for row in &result.rows {
+        let values: Vec<Value> = row
+            .iter()
+            .map(|v| v.clone().map(Value::Text).unwrap_or(Value::Null))
+            .collect();
+        sink.data_row(&values, &types, &[])?;
+    }
+    sink.command_complete(&format!("SELECT {}", result.rows.len()))
+}
+
 /// Releases an acquired slot when streaming ends, however it ends.
 struct SlotUse<'a> {
     slots: &'a SlotRegistry,
@@ -282,7 +297,13 @@ impl WalSender<'_> {
                         conn,
                         entry: self.entry,
                     };
-                    session.simple_query(sql, &mut sink)
+                    let canned = (session.transaction_status() != b'E')
+                        .then(|| logical::subscriber_catalog_query(&self.shared.db.catalog(), sql))
+                        .flatten();
+                    match canned {
+                        Some(result) => send_canned(&mut sink, &result),
+                        None => session.simple_query(sql, &mut sink),
+                    }
                 }
                 _ => Err(PgError::new(
                     SqlState::FEATURE_NOT_SUPPORTED,

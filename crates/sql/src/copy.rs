@@ -224,6 +224,19 @@ fn split_text_line<'l>(
     Ok(())
 }
 
+/// Splits one line of `COPY ... TO STDOUT` default text format (tab
+/// delimiter, `\N` for NULL, backslash escapes) into fields; for clients of
+/// other servers' COPY output (the subscription tablesync).
+pub fn split_copy_text_line(line: &str) -> PgResult<Vec<Option<String>>> {
+    line.split('\t')
+        .map(|raw| match raw {
+            "\\N" => Ok(None),
+            r if r.contains('\\') => unescape_text(r).map(Some),
+            r => Ok(Some(r.to_string())),
+        })
+        .collect()
+}
+
 /// Text-format backslash escapes: `\b \f \n \r \t \v \\`, octal `\123`, hex `\x41`.
 fn unescape_text(raw: &str) -> PgResult<String> {
     let b = raw.as_bytes();

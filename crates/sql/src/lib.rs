@@ -61,7 +61,8 @@ use tandem_expr::context::ServerHooks;
 use tandem_storage::Database;
 use tandem_types::{DataType, PgError, PgResult, Value};
 
-pub use session::Session;
+pub use copy::split_copy_text_line;
+pub use session::{Session, SnapshotRefusal};
 
 /// A RowDescription field.
 #[derive(Clone, Debug, PartialEq)]

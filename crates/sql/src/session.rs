@@ -48,6 +48,21 @@ pub struct Session {
     pub(crate) multi_statement: bool,
 }
 
+/// Why the open transaction cannot adopt a given snapshot
+/// ([`Session::prepare_snapshot_import`]), in the order PostgreSQL's
+/// `CreateReplicationSlot` checks for `SNAPSHOT 'use'`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotRefusal {
+    /// Not inside a `BEGIN` block.
+    NotInBlock,
+    /// The block's isolation level is not REPEATABLE READ.
+    NotRepeatableRead,
+    /// The block is not READ ONLY.
+    NotReadOnly,
+    /// A query already took the transaction snapshot.
+    SnapshotTaken,
+}
+
 /// Microseconds since 2000-01-01 00:00:00 UTC.
 pub(crate) fn now_pg_micros() -> i64 {
     chrono::Utc::now().timestamp_micros() - 946_684_800_000_000
@@ -153,6 +168,52 @@ impl Session {
         self.xact.state = state;
         if effect == Effect::Rollback {
             self.rollback_storage();
+        }
+    }
+
+    /// First step of giving the open transaction block a snapshot chosen by
+    /// the caller (a logical slot's consistent point): checks that the block
+    /// is a READ ONLY, REPEATABLE READ block whose snapshot was not taken
+    /// yet, and opens its storage transaction now, which holds back pruning
+    /// from this moment on. Then [`Session::set_snapshot_lsn`].
+    pub fn prepare_snapshot_import(&mut self) -> Result<(), SnapshotRefusal> {
+        if self.xact.state != BlockState::InBlock {
+            return Err(SnapshotRefusal::NotInBlock);
+        }
+        if self.xact.isolation != tandem_storage::IsolationLevel::RepeatableRead {
+            return Err(SnapshotRefusal::NotRepeatableRead);
+        }
+        if !self.xact.read_only {
+            return Err(SnapshotRefusal::NotReadOnly);
+        }
+        if self.xact.txn.as_ref().is_some_and(|t| t.snapshot_taken()) {
+            return Err(SnapshotRefusal::SnapshotTaken);
+        }
+        if self.xact.txn.is_none() {
+            let mut t = self
+                .engine
+                .db
+                .begin(self.xact.isolation, self.xact.read_only);
+            t.set_cancel_flag(self.cancel.clone());
+            self.xact.txn = Some(t);
+            // This statement must not take the snapshot.
+            self.xact.statement_seen = self.statement_seq;
+        }
+        Ok(())
+    }
+
+    /// Makes the open transaction block (after a successful
+    /// [`Session::prepare_snapshot_import`]) read exactly the data committed
+    /// at or before `lsn`: no later commit, as PostgreSQL's tablesync needs
+    /// for `CREATE_REPLICATION_SLOT ... (SNAPSHOT 'use')` then COPY. `lsn`
+    /// must be a boundary between transactions not older than the moment of
+    /// `prepare_snapshot_import` (a slot created after it).
+    pub fn set_snapshot_lsn(&mut self, lsn: Lsn) -> PgResult<()> {
+        match self.xact.txn.as_mut() {
+            Some(t) => t.set_snapshot(lsn),
+            None => Err(PgError::internal(
+                "no transaction to set the snapshot of (prepare_snapshot_import first)",
+            )),
         }
     }
 

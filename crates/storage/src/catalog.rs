@@ -81,6 +81,13 @@ pub enum CatalogOp {
         subscription: Oid,
         relid: Oid,
     },
+    /// Create a replication origin (`pg_replication_origin` row).
+    PutOrigin {
+        id: u16,
+        name: String,
+    },
+    /// Drop a replication origin (its progress goes with it).
+    DropOrigin(u16),
 }
 
 /// The catalog initdb creates.
@@ -208,12 +215,20 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
                 sub.relations.remove(relid);
             }
         }
+        CatalogOp::PutOrigin { id, name } => {
+            cat.origins.insert(*id, name.clone());
+        }
+        CatalogOp::DropOrigin(id) => {
+            cat.origins.remove(id);
+        }
     }
 }
 
-/// The highest OID a step names (recovery keeps the OID counter above it).
+/// The highest OID a step names (recovery keeps the OID counter above it;
+/// origins have no OID: 0).
 pub fn op_oid(op: &CatalogOp) -> Oid {
     match op {
+        CatalogOp::PutOrigin { .. } | CatalogOp::DropOrigin(_) => Oid(0),
         CatalogOp::PutTable { def, .. } => def.oid,
         CatalogOp::DropTable(o)
         | CatalogOp::DropRole(o)

@@ -4,7 +4,7 @@
 //! Order of a checkpoint (each step durable before the next):
 //! 1. Under the commit mutex, briefly: `redo = wal.insert_lsn()`, snapshot
 //!    `S = applied_lsn` (registered so pruning keeps what `S` sees), the catalog,
-//!    the sequences' logged states. Every commit ending at or before `redo` is in
+//!    the sequences' logged states, the replication origins' progress. Every commit ending at or before `redo` is in
 //!    `S`; every later one will be replayed from WAL.
 //! 2. `wal.flush(redo)`: the image never holds a commit the WAL could lose.
 //! 3. Write rows visible at `S` to `base/checkpoint.tmp`, fsync, rename to
@@ -19,10 +19,13 @@
 //! after step 5). File layout (little-endian, CRC32C of everything before it at the
 //! end):
 //! ```text
-//! "TNDMCKP1" | redo u64 | timeline u32 | next_xid u32 | next_oid u32 | next_rowid u64 | time i64
+//! "TNDMCKP2" | redo u64 | timeline u32 | next_xid u32 | next_oid u32 | next_rowid u64 | time i64
 //! catalog (len u32 + bytes) | nseq u32 + (oid u32, last_value i64, is_called u8)*
+//! norigins u32 + (roident u16, remote_lsn u64, local_lsn u64)*
 //! ntables u32 + (oid u32, (1u8, key bytes, row values)*, 0u8)* | crc32c u32
 //! ```
+//! A `"TNDMCKP1"` image (before replication origins) has no origins section
+//! and is read as "no origin progress".
 //! PostgreSQL counterpart: `checkpointer.c`, `xlog.c` (CreateCheckPoint).
 
 use std::fs::File;
@@ -39,10 +42,13 @@ use crate::codec::{Reader, Writer};
 use crate::control::{write_control, DbState};
 use crate::fileutil::durable_rename;
 use crate::heap::{Row, TableHeap};
+use crate::origin::OriginProgress;
 use crate::record::{self, CheckpointRecord};
 use crate::{Catalog, CheckpointStats, Database, RowKey};
 
-const MAGIC: &[u8; 8] = b"TNDMCKP1";
+const MAGIC: &[u8; 8] = b"TNDMCKP2";
+/// Images written before replication origins: no origins section.
+const MAGIC_V1: &[u8; 8] = b"TNDMCKP1";
 
 pub fn checkpoint_path(datadir: &Path) -> PathBuf {
     datadir.join("base").join("checkpoint")
@@ -65,6 +71,8 @@ pub struct Image {
     pub header: ImageHeader,
     pub catalog: Catalog,
     pub sequences: Vec<(Oid, i64, bool)>,
+    /// Replication origin progress as of the redo LSN, by roident.
+    pub origins: Vec<(u16, OriginProgress)>,
     pub tables: Vec<(Oid, TableHeap)>,
 }
 
@@ -88,6 +96,7 @@ impl ImageWriter {
         header: &ImageHeader,
         catalog: &Catalog,
         sequences: &[(Oid, i64, bool)],
+        origins: &[(u16, OriginProgress)],
         ntables: usize,
     ) -> PgResult<ImageWriter> {
         let target = checkpoint_path(datadir);
@@ -117,6 +126,12 @@ impl ImageWriter {
             b.oid(*oid);
             b.i64(*last);
             b.bool(*called);
+        }
+        b.u32(origins.len() as u32);
+        for (id, p) in origins {
+            b.u16(*id);
+            b.lsn(p.remote_lsn);
+            b.lsn(p.local_lsn);
         }
         b.u32(ntables as u32);
         w.flush_buf()?;
@@ -184,9 +199,10 @@ fn corrupt_image() -> PgError {
 pub fn load_image(datadir: &Path) -> PgResult<Image> {
     let path = checkpoint_path(datadir);
     let bytes = std::fs::read(&path).map_err(|e| io_err("read", &path, &e))?;
-    if bytes.len() < 12 || &bytes[..8] != MAGIC {
+    if bytes.len() < 12 || (&bytes[..8] != MAGIC && &bytes[..8] != MAGIC_V1) {
         return Err(corrupt_image());
     }
+    let has_origins = &bytes[..8] == MAGIC;
     let (body, crc) = bytes.split_at(bytes.len() - 4);
     if crc32c::crc32c(body) != u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]) {
         return Err(corrupt_image());
@@ -206,6 +222,19 @@ pub fn load_image(datadir: &Path) -> PgResult<Image> {
     for _ in 0..r.u32()? {
         sequences.push((r.oid()?, r.i64()?, r.bool()?));
     }
+    let mut origins = Vec::new();
+    if has_origins {
+        for _ in 0..r.u32()? {
+            let id = r.u16()?;
+            origins.push((
+                id,
+                OriginProgress {
+                    remote_lsn: r.lsn()?,
+                    local_lsn: r.lsn()?,
+                },
+            ));
+        }
+    }
     let mut tables = Vec::new();
     for _ in 0..r.u32()? {
         let oid = r.oid()?;
@@ -224,6 +253,7 @@ pub fn load_image(datadir: &Path) -> PgResult<Image> {
         header,
         catalog,
         sequences,
+        origins,
         tables,
     })
 }
@@ -275,7 +305,7 @@ pub fn run(db: &Database, reason: &str) -> PgResult<CheckpointStats> {
     let prev_redo = db.control.lock().redo_lsn;
 
     // 1. The consistent point.
-    let (redo, snapshot, snap_id, catalog, sequences) = {
+    let (redo, snapshot, snap_id, catalog, sequences, origins) = {
         let _commit = db.commit_lock.lock();
         let snapshot = db.applied_lsn();
         let redo = db.wal.insert_lsn();
@@ -286,6 +316,7 @@ pub fn run(db: &Database, reason: &str) -> PgResult<CheckpointStats> {
             snap_id,
             db.catalog(),
             db.sequences.logged_states(),
+            db.origin_progress_all(),
         )
     };
     let result = (|| {
@@ -319,6 +350,7 @@ pub fn run(db: &Database, reason: &str) -> PgResult<CheckpointStats> {
             &header,
             &catalog,
             &sequences,
+            &origins,
             catalog.tables.len(),
         )?;
         for oid in catalog.tables.keys() {
@@ -413,8 +445,22 @@ mod tests {
             time: 1_700_000_000,
         };
         let cat = bootstrap_catalog("postgres", None);
-        let mut w =
-            ImageWriter::create(dir.path(), &header, &cat, &[(Oid(16385), 33, true)], 2).unwrap();
+        let origins = vec![(
+            3u16,
+            OriginProgress {
+                remote_lsn: Lsn(0x3000),
+                local_lsn: Lsn(0x1000100),
+            },
+        )];
+        let mut w = ImageWriter::create(
+            dir.path(),
+            &header,
+            &cat,
+            &[(Oid(16385), 33, true)],
+            &origins,
+            2,
+        )
+        .unwrap();
         w.begin_table(Oid(16384)).unwrap();
         w.row(&RowKey(vec![1]), &[Value::Int4(1), Value::Text("a".into())])
             .unwrap();
@@ -427,6 +473,7 @@ mod tests {
         let img = load_image(dir.path()).unwrap();
         assert_eq!(img.header, header);
         assert_eq!(img.sequences, vec![(Oid(16385), 33, true)]);
+        assert_eq!(img.origins, origins);
         assert_eq!(img.catalog.roles.len(), 1);
         assert_eq!(img.tables.len(), 2);
         assert_eq!(
@@ -442,5 +489,41 @@ mod tests {
         bytes[n / 2] ^= 0x40;
         std::fs::write(&path, &bytes).unwrap();
         assert!(load_image(dir.path()).is_err());
+    }
+
+    #[test]
+    fn version_1_image_reads_as_no_origins() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("base")).unwrap();
+        let header = ImageHeader {
+            redo: Lsn(0x1000000),
+            timeline: TimeLineId(1),
+            next_xid: Xid(740),
+            next_oid: Oid(16384),
+            next_rowid: 1,
+            time: 1_700_000_000,
+        };
+        let cat = bootstrap_catalog("postgres", None);
+        ImageWriter::create(dir.path(), &header, &cat, &[], &[], 0)
+            .unwrap()
+            .finish(false)
+            .unwrap();
+        // A version 1 image is this one without the origins count (the four
+        // bytes before ntables and the CRC), under the old magic.
+        let path = checkpoint_path(dir.path());
+        let v2 = std::fs::read(&path).unwrap();
+        let n = v2.len();
+        let mut v1 = Vec::new();
+        v1.extend_from_slice(MAGIC_V1);
+        v1.extend_from_slice(&v2[8..n - 12]);
+        v1.extend_from_slice(&v2[n - 8..n - 4]);
+        let crc = crc32c::crc32c(&v1);
+        v1.extend_from_slice(&crc.to_le_bytes());
+        std::fs::write(&path, &v1).unwrap();
+        let img = load_image(dir.path()).unwrap();
+        assert_eq!(img.header, header);
+        assert!(img.origins.is_empty());
+        assert_eq!(img.catalog.roles.len(), 1);
+        assert!(img.tables.is_empty());
     }
 }

@@ -37,7 +37,8 @@ use crate::control::ControlFile;
 use crate::heap::Heap;
 use crate::locks::LockManager;
 use crate::mvcc::SnapshotRegistry;
-use crate::record::{self, Change};
+use crate::origin::ProgressMap;
+use crate::record::{self, Change, CommitOrigin};
 use crate::sequence::Sequences;
 use crate::{Catalog, SequenceDef};
 
@@ -52,6 +53,8 @@ pub(crate) struct Loaded {
     pub sequences: Sequences,
     /// The image's redo LSN: everything before it is in the heap.
     pub applied: Lsn,
+    /// Replication origin progress as of the image's redo LSN.
+    pub origins: ProgressMap,
 }
 
 static NEXT_DB_ID: AtomicU64 = AtomicU64::new(1);
@@ -94,6 +97,9 @@ pub struct Database {
     pub(crate) replay_commit_time: std::sync::atomic::AtomicI64,
     /// `pg_promote()` / `tandem promote` asked a standby to end recovery.
     pub(crate) promote_requested: std::sync::atomic::AtomicBool,
+    /// Replication origin progress (`origin.rs`); changed only under the
+    /// commit mutex (or by the single redo thread).
+    pub(crate) origin_progress: Mutex<ProgressMap>,
 }
 
 impl Database {
@@ -109,6 +115,7 @@ impl Database {
             heap,
             sequences,
             applied,
+            origins,
         } = state;
         // Catalog versions older than the image that logical slots still need
         // (see `catalog_file`); an unreadable file only costs decoding history.
@@ -148,6 +155,7 @@ impl Database {
             replay_lsn: AtomicU64::new(0),
             replay_commit_time: std::sync::atomic::AtomicI64::new(i64::MIN),
             promote_requested: std::sync::atomic::AtomicBool::new(false),
+            origin_progress: Mutex::new(origins),
         }
     }
 
@@ -281,25 +289,30 @@ impl Database {
     }
 
     /// Appends a commit's records and applies its changes, in LSN order.
+    /// `origin` is the COMMIT record's replication origin (progress moves with
+    /// the commit, under the same mutex).
     pub(crate) fn commit_changes(
         &self,
         changes: &[Change],
         records: &[Record],
         new_catalog: Option<Arc<Catalog>>,
+        origin: Option<CommitOrigin>,
     ) -> PgResult<Lsn> {
         let _commit = self.commit_lock.lock();
         let (_, end) = self.wal.append(records)?;
-        self.apply_committed(changes, end, new_catalog);
+        self.apply_committed(changes, end, new_catalog, origin);
         Ok(end)
     }
 
     /// Applies a committed transaction's changes stamped `end` (commit path and
-    /// recovery; the caller serializes).
+    /// recovery; the caller serializes), and the progress of its replication
+    /// origin, if any, before it becomes visible.
     pub(crate) fn apply_committed(
         &self,
         changes: &[Change],
         end: Lsn,
         new_catalog: Option<Arc<Catalog>>,
+        origin: Option<CommitOrigin>,
     ) {
         let horizon = self.snapshots.horizon(self);
         let cat = new_catalog
@@ -317,12 +330,39 @@ impl Database {
                 }
             }
         }
+        self.apply_origin_progress(changes, end, &cat, origin);
         if let Some(c) = new_catalog {
             self.catalog.write().install(end, c);
         }
         self.applied_lsn.store(end.0, Ordering::Release);
         let _g = self.applied_cv.0.lock();
         self.applied_cv.1.notify_all();
+    }
+
+    /// Moves the commit's origin (if it exists as of the commit) and forgets
+    /// the progress of origins the transaction dropped.
+    fn apply_origin_progress(
+        &self,
+        changes: &[Change],
+        end: Lsn,
+        cat: &Catalog,
+        origin: Option<CommitOrigin>,
+    ) {
+        let dropped = changes.iter().filter_map(|c| match c {
+            Change::Catalog(CatalogOp::DropOrigin(id)) => Some(*id),
+            _ => None,
+        });
+        let dropped: Vec<u16> = dropped.collect();
+        if origin.is_none() && dropped.is_empty() {
+            return;
+        }
+        let mut map = self.origin_progress.lock();
+        if let Some(o) = origin.filter(|o| cat.origins.contains_key(&o.origin)) {
+            crate::origin::note_commit(&mut map, &o, end, !changes.is_empty());
+        }
+        for id in dropped {
+            map.remove(&id);
+        }
     }
 
     /// Waits until `applied_lsn() > after` or `timeout` passes; returns it.
@@ -337,6 +377,13 @@ impl Database {
             }
             self.applied_cv.1.wait_until(&mut g, deadline);
         }
+    }
+
+    /// Wakes every [`Database::wait_for_applied`] waiter without a commit (a
+    /// background thread asked to stop, or to look at its work again).
+    pub fn notify_waiters(&self) {
+        let _g = self.applied_cv.0.lock();
+        self.applied_cv.1.notify_all();
     }
 
     fn append_sequence(&self, rec: &record::SequenceRecord) -> PgResult<()> {

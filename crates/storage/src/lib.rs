@@ -34,6 +34,7 @@ pub mod heap;
 pub mod keycode;
 pub mod locks;
 pub mod mvcc;
+pub mod origin;
 pub mod record;
 pub mod recovery;
 pub mod sequence;
@@ -48,6 +49,7 @@ pub use catalog::{CatalogOp, DatabaseDef};
 pub use control::{read_control, ControlFile, DbState};
 pub use database::{Database, RetentionFloor};
 pub use mvcc::txn::{Savepoint, Transaction};
+pub use origin::OriginProgress;
 pub use record::{CommitOrigin, OldTuple};
 
 /// The memcomparable key of a row inside its table (primary key columns encoded in
@@ -224,6 +226,8 @@ pub struct Catalog {
     pub publications: std::collections::BTreeMap<Oid, PublicationDef>,
     /// `pg_subscription` (with `pg_subscription_rel`), by oid.
     pub subscriptions: std::collections::BTreeMap<Oid, SubscriptionDef>,
+    /// `pg_replication_origin`: roident -> roname.
+    pub origins: std::collections::BTreeMap<u16, String>,
 }
 
 impl Catalog {
@@ -237,6 +241,13 @@ impl Catalog {
     }
     pub fn publication_by_name(&self, name: &str) -> Option<&PublicationDef> {
         self.publications.values().find(|p| p.name == name)
+    }
+    /// `pg_replication_origin.roident` of origin `name`.
+    pub fn origin_id(&self, name: &str) -> Option<u16> {
+        self.origins
+            .iter()
+            .find(|(_, n)| n.as_str() == name)
+            .map(|(id, _)| *id)
     }
     pub fn subscription_by_name(&self, name: &str) -> Option<&SubscriptionDef> {
         self.subscriptions.values().find(|s| s.name == name)

@@ -14,7 +14,8 @@
 //! TRUNCATE  n | table oids | restart_seqs | cascade
 //! MESSAGE   transactional | prefix | content             (pg_logical_emit_message)
 //! CATALOG   op tag | op body (whole TableDef / RoleDef / SequenceDef / DatabaseDef /
-//!           PublicationDef / SubscriptionDef, a pg_subscription_rel row, or an oid)
+//!           PublicationDef / SubscriptionDef, a pg_subscription_rel row, an oid,
+//!           or a replication origin: id u16 [+ name])
 //! COMMIT    commit time (us since 2000-01-01 UTC) | origin? (id, remote lsn, remote time)
 //! SEQUENCE  sequence oid | last_value | is_called         (non-transactional, xid 0)
 //! CHECKPOINT redo | timeline | next xid | next oid | shutdown
@@ -727,6 +728,15 @@ fn catalog_op(w: &mut Writer, op: &CatalogOp) {
             w.oid(*subscription);
             w.oid(*relid);
         }
+        CatalogOp::PutOrigin { id, name } => {
+            w.u8(16);
+            w.u16(*id);
+            w.str(name);
+        }
+        CatalogOp::DropOrigin(id) => {
+            w.u8(17);
+            w.u16(*id);
+        }
     }
 }
 
@@ -759,6 +769,11 @@ fn read_catalog_op(r: &mut Reader<'_>) -> PgResult<CatalogOp> {
             subscription: r.oid()?,
             relid: r.oid()?,
         },
+        16 => CatalogOp::PutOrigin {
+            id: r.u16()?,
+            name: r.string()?,
+        },
+        17 => CatalogOp::DropOrigin(r.u16()?),
         _ => return Err(corrupt("WAL record")),
     })
 }
@@ -793,6 +808,11 @@ pub fn catalog(w: &mut Writer, cat: &Catalog) {
     w.u32(cat.subscriptions.len() as u32);
     for sub in cat.subscriptions.values() {
         subscription_def(w, sub);
+    }
+    w.u32(cat.origins.len() as u32);
+    for (id, name) in &cat.origins {
+        w.u16(*id);
+        w.str(name);
     }
 }
 
@@ -830,6 +850,13 @@ pub fn read_catalog(r: &mut Reader<'_>) -> PgResult<Catalog> {
         for _ in 0..r.u32()? {
             let sub = read_subscription_def(r)?;
             cat.subscriptions.insert(sub.oid, sub);
+        }
+    }
+    // Replication origins came after subscriptions.
+    if !r.is_empty() {
+        for _ in 0..r.u32()? {
+            let id = r.u16()?;
+            cat.origins.insert(id, r.string()?);
         }
     }
     Ok(cat)
@@ -946,7 +973,8 @@ mod tests {
         // An image from before subscriptions (ends after publications) still reads.
         let mut sw = Writer::new();
         subscription_def(&mut sw, &crate::catalog::test_subscription(16410));
-        let old = &w.buf[..w.buf.len() - 4 - sw.buf.len()];
+        // (the empty origins section, 4 bytes, comes after the subscriptions)
+        let old = &w.buf[..w.buf.len() - 4 - 4 - sw.buf.len()];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.subscriptions.is_empty());
         assert_eq!(back.publications, cat.publications);
@@ -1029,10 +1057,45 @@ mod tests {
         assert_eq!(back.publications, cat.publications);
         assert_eq!(back.tables, cat.tables);
         // An image from before publications (no trailing section) still reads.
-        let old = &w.buf[..w.buf.len() - 4 - 4 - publication_bytes()];
+        let old = &w.buf[..w.buf.len() - 4 - 4 - 4 - publication_bytes()];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.publications.is_empty());
         assert_eq!(back.missing_values, cat.missing_values);
+    }
+
+    #[test]
+    fn origins_round_trip_in_ops_and_images() {
+        for op in [
+            CatalogOp::PutOrigin {
+                id: 7,
+                name: "pg_16400".into(),
+            },
+            CatalogOp::DropOrigin(7),
+        ] {
+            let rec = change_record(&Change::Catalog(op.clone()), Xid(741));
+            assert_eq!(
+                decode(rec.kind, &rec.payload).unwrap(),
+                Some(StorageRecord::Change(Change::Catalog(op)))
+            );
+        }
+        let mut cat = bootstrap_catalog("alice", None);
+        cat.origins.insert(1, "a".into());
+        cat.origins.insert(3, "".into());
+        let mut w = Writer::new();
+        catalog(&mut w, &cat);
+        let back = read_catalog(&mut Reader::new(&w.buf, "catalog")).unwrap();
+        assert_eq!(back.origins, cat.origins);
+        // An image from before origins (ends after subscriptions) still reads.
+        let mut ow = Writer::new();
+        ow.u32(2);
+        ow.u16(1);
+        ow.str("a");
+        ow.u16(3);
+        ow.str("");
+        let old = &w.buf[..w.buf.len() - ow.buf.len()];
+        let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
+        assert!(back.origins.is_empty());
+        assert_eq!(back.roles, cat.roles);
     }
 
     fn publication_bytes() -> usize {

@@ -7,7 +7,8 @@
 //! COMMIT record's end LSN), so the recovered heap and catalog equal the committed
 //! ones. Changes without a COMMIT (the torn tail of a crash) are dropped. SEQUENCE
 //! records apply at once (non-transactional); MESSAGE records (logical decoding
-//! messages) are skipped. Id counters (xid, OID, row id) are
+//! messages) are skipped. A COMMIT carrying a replication origin moves that
+//! origin's progress (`origin.rs`), so standbys and restarts keep it. Id counters (xid, OID, row id) are
 //! raised past every value seen. After crash recovery an end-of-recovery checkpoint
 //! is written; the control file says "in production" while the node runs.
 //! PostgreSQL counterparts: `initdb.c`, `xlogrecovery.c`, `xlog.c` (StartupXLOG).
@@ -81,7 +82,7 @@ pub fn bootstrap(datadir: &Path, opts: BootstrapOptions) -> PgResult<()> {
         next_rowid: 1,
         time: unix_now(),
     };
-    ImageWriter::create(datadir, &header, &catalog, &[], 0)?.finish(true)?;
+    ImageWriter::create(datadir, &header, &catalog, &[], &[], 0)?.finish(true)?;
     let rec = CheckpointRecord {
         redo,
         timeline,
@@ -183,10 +184,10 @@ impl Redo {
                 db.bump_ids(Some(rec.xid), None, None);
                 self.pending.entry(rec.xid).or_default().push(c);
             }
-            StorageRecord::Commit(_) => {
+            StorageRecord::Commit(c) => {
                 db.bump_ids(Some(rec.xid), None, None);
                 let changes = self.pending.remove(&rec.xid).unwrap_or_default();
-                replay_commit(db, &changes, rec.end_lsn);
+                replay_commit(db, &changes, rec.end_lsn, c.origin);
             }
             StorageRecord::Sequence(s) => db.sequences.redo(&s),
             StorageRecord::Checkpoint(_) => return Ok(false),
@@ -245,7 +246,12 @@ fn replay(db: &Database, redo: Lsn, crash: bool) -> PgResult<u64> {
     Ok(applied)
 }
 
-fn replay_commit(db: &Database, changes: &[Change], end: Lsn) {
+fn replay_commit(
+    db: &Database,
+    changes: &[Change],
+    end: Lsn,
+    origin: Option<record::CommitOrigin>,
+) {
     let mut new_catalog = None;
     for c in changes {
         if let Change::Catalog(op) = c {
@@ -269,7 +275,7 @@ fn replay_commit(db: &Database, changes: &[Change], end: Lsn) {
             }
         }
     }
-    db.apply_committed(changes, end, new_catalog);
+    db.apply_committed(changes, end, new_catalog, origin);
 }
 
 /// A standby's replay state (PostgreSQL's startup process in standby mode): the
@@ -474,6 +480,7 @@ fn assemble_from_image(
             heap,
             sequences,
             applied: redo,
+            origins: image.origins.into_iter().collect(),
         },
     ));
     Ok(db)

@@ -5,7 +5,9 @@
 //! `pg_subscription_rel` from the publisher's published tables; ALTER ... SET
 //! (failover) is refused while enabled and reaches the remote slot when
 //! disabled; DROP SUBSCRIPTION drops the remote slot unless `slot_name = NONE`;
-//! the catalog survives a restart. Nothing is applied yet: there is no worker.
+//! the catalog survives a restart. The subscriber runs no apply workers
+//! (`max_logical_replication_workers = 0`), so table states stay as the DDL
+//! left them; `t022_apply.rs` tests apply.
 
 mod common;
 
@@ -37,6 +39,8 @@ fn subscription_ddl_against_a_tandem_publisher() {
          create publication p for table t, u; create publication p_more for table only_pub",
     );
     let mut sub = Node::init("t019_sub");
+    // catalog state only: no apply workers (t022 tests apply)
+    sub.append_conf("max_logical_replication_workers = 0");
     sub.start();
     sub.safe_psql("create table t (a int primary key); create table u (b text)");
     let conn = publisher.conninfo("postgres");

@@ -71,6 +71,17 @@ pub fn set_log_file(file: File) {
 
 /// Writes one log entry, plus `DETAIL:`/`HINT:` lines, if `level` passes the filter.
 pub fn emit(level: Level, message: &str, detail: Option<&str>, hint: Option<&str>) {
+    emit_with_context(level, message, detail, hint, None)
+}
+
+/// [`emit`] with a `CONTEXT:` line (after DETAIL and HINT, as PostgreSQL logs).
+pub fn emit_with_context(
+    level: Level,
+    message: &str,
+    detail: Option<&str>,
+    hint: Option<&str>,
+    context: Option<&str>,
+) {
     if (level as u8) < MIN_LEVEL.load(Ordering::Relaxed) {
         return;
     }
@@ -85,6 +96,9 @@ pub fn emit(level: Level, message: &str, detail: Option<&str>, hint: Option<&str
     }
     if let Some(h) = hint {
         text.push_str(&format!("{prefix}HINT:  {h}\n"));
+    }
+    if let Some(c) = context {
+        text.push_str(&format!("{prefix}CONTEXT:  {c}\n"));
     }
     let mut guard = match LOG_FILE.lock() {
         Ok(g) => g,
@@ -112,11 +126,12 @@ pub fn emit_error(err: &PgError) {
         Severity::Log => Level::Log,
         Severity::Debug => Level::Debug,
     };
-    emit(
+    emit_with_context(
         level,
         &err.message,
         err.detail.as_deref(),
         err.hint.as_deref(),
+        err.context.as_deref(),
     );
 }
 

@@ -128,6 +128,7 @@ fn insert(rel: &Arc<TableDef>, new: Vec<Value>) -> DecodedChange {
     }
 }
 
+#[allow(clippy::large_enum_variant)] // test data, built once
 enum Item {
     Txn(DecodedTxn, Catalog),
     Msg(DecodedMessage),
@@ -505,6 +506,24 @@ fn origin_identity_and_truncate_match_postgres() {
     ];
     expected.extend(SECOND_TAIL.iter().map(|s| s.to_string()));
     assert_eq!(rows, expected);
+}
+
+#[test]
+fn origin_name_comes_from_the_decoders_catalog() {
+    // No lookup installed: the name of origin 1 is in the historic catalog.
+    let mut items = second_session();
+    for item in &mut items {
+        if let Item::Txn(_, cat) = item {
+            cat.origins.insert(1, "myorig".into());
+        }
+    }
+    let mut p = plugin(&[("proto_version", "4"), ("publication_names", "pall")]);
+    let rows = after(run(&mut p, &items).unwrap(), "0/14B26A8");
+    assert_eq!(rows[1], "0/14B2940|747|4f0000000000abcdef6d796f72696700");
+    // Neither the catalog nor a lookup knows it: no Origin message.
+    let mut p = plugin(&[("proto_version", "4"), ("publication_names", "pall")]);
+    let rows = after(run(&mut p, &second_session()).unwrap(), "0/14B26A8");
+    assert_eq!(rows[1], format!("0/14B2940|747|{R_T}"));
 }
 
 #[test]

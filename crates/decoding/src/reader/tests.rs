@@ -492,3 +492,62 @@ fn recovery_skips_messages_and_decoding_works_after_restart() {
         ]
     );
 }
+
+#[test]
+fn origins_create_advance_drop_and_only_local() {
+    let (_dir, db) = fresh();
+    let mut t = begin(&db);
+    let def = create(&mut t, "t", true);
+    commit(&db, t);
+    let (mut dec, _) = decoder_at_start(&db);
+    // create: a catalog-only transaction (BEGIN/COMMIT as in PostgreSQL)
+    let mut t = begin(&db);
+    let id = t.create_origin("o1").unwrap();
+    let create_xid = t.xid().unwrap();
+    commit(&db, t);
+    // advance: an empty commit with an origin; decoded as nothing
+    let end = db.advance_origin(id, Lsn(0x5555)).unwrap();
+    db.wal().flush(end).unwrap();
+    // an applied remote transaction, then a local one
+    let mut t = begin(&db);
+    t.insert(def.oid, row(1, "remote")).unwrap();
+    t.set_origin(Some(tandem_storage::CommitOrigin {
+        origin: id,
+        remote_lsn: Lsn(0x6000),
+        remote_time: 0,
+    }));
+    let remote_xid = t.xid().unwrap();
+    commit(&db, t);
+    let mut t = begin(&db);
+    t.insert(def.oid, row(2, "local")).unwrap();
+    let local_xid = t.xid().unwrap();
+    commit(&db, t);
+    let items = all(&mut dec, &db);
+    assert_eq!(items.len(), 3);
+    assert_eq!(txn(&items[0]).info.xid, create_xid);
+    assert_eq!(txn(&items[1]).info.origin.map(|o| o.origin), Some(id));
+    assert_eq!(
+        printed(&items, &[]),
+        vec![
+            format!("BEGIN {create_xid}"),
+            format!("COMMIT {create_xid}"),
+            format!("BEGIN {remote_xid}"),
+            "table public.t: INSERT: id[integer]:1 v[text]:'remote'".to_string(),
+            format!("COMMIT {remote_xid}"),
+            format!("BEGIN {local_xid}"),
+            "table public.t: INSERT: id[integer]:2 v[text]:'local'".to_string(),
+            format!("COMMIT {local_xid}"),
+        ]
+    );
+    assert_eq!(
+        printed(
+            &items,
+            &[("skip-empty-xacts", Some("1")), ("only-local", Some("1"))]
+        ),
+        vec![
+            format!("BEGIN {local_xid}"),
+            "table public.t: INSERT: id[integer]:2 v[text]:'local'".to_string(),
+            format!("COMMIT {local_xid}"),
+        ]
+    );
+}

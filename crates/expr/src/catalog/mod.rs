@@ -29,6 +29,7 @@ mod pg_indexes;
 mod pg_namespace;
 mod pg_proc;
 mod pg_publication;
+mod pg_replication_origin;
 mod pg_replication_slots;
 mod pg_roles;
 mod pg_sequences;
@@ -117,6 +118,8 @@ pub static VIEWS: &[&View] = &[
     &pg_roles::PG_USER,
     &pg_settings::VIEW,
     &pg_stat_activity::VIEW,
+    &pg_replication_origin::PG_REPLICATION_ORIGIN,
+    &pg_replication_origin::PG_REPLICATION_ORIGIN_STATUS,
     &pg_replication_slots::SLOTS,
     &pg_replication_slots::STAT_REPLICATION,
     &pg_replication_slots::STAT_WAL_RECEIVER,

@@ -132,17 +132,41 @@ pub fn build_subscription_rel(cat: &Catalog) -> Vec<Vec<Value>> {
         .collect()
 }
 
-/// One row per subscription; the worker columns stay NULL until apply
-/// workers exist.
-pub fn build_stat_subscription(cat: &Catalog) -> Vec<Vec<Value>> {
-    cat.subscriptions
-        .values()
-        .map(|s| {
+/// One row per running worker of each subscription (`workers`), or one row
+/// with NULL worker columns for a subscription without workers (PostgreSQL's
+/// view left-joins the workers to `pg_subscription`).
+pub fn build_stat_subscription(
+    cat: &Catalog,
+    workers: &[crate::SubscriptionWorkerStat],
+) -> Vec<Vec<Value>> {
+    let mut rows = Vec::new();
+    for s in cat.subscriptions.values() {
+        let mut any = false;
+        for w in workers.iter().filter(|w| w.subid == s.oid) {
+            any = true;
+            let lsn = |l: Option<tandem_types::Lsn>| l.map(Value::PgLsn).unwrap_or(Value::Null);
+            let ts = |t: Option<i64>| t.map(Value::TimestampTz).unwrap_or(Value::Null);
+            rows.push(vec![
+                oid(s.oid.0),
+                name(&s.name),
+                text(w.worker_type),
+                Value::Int4(w.pid),
+                Value::Null,
+                w.relid.map(|r| oid(r.0)).unwrap_or(Value::Null),
+                lsn(w.received_lsn),
+                ts(w.last_msg_send_time),
+                ts(w.last_msg_receipt_time),
+                lsn(w.latest_end_lsn),
+                ts(w.latest_end_time),
+            ]);
+        }
+        if !any {
             let mut row = vec![oid(s.oid.0), name(&s.name)];
             row.resize(stat_cols().len(), Value::Null);
-            row
-        })
-        .collect()
+            rows.push(row);
+        }
+    }
+    rows
 }
 
 fn sub_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
@@ -154,7 +178,10 @@ fn rel_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
 }
 
 fn stat_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
-    Ok(build_stat_subscription(&ctx.txn.catalog()))
+    Ok(build_stat_subscription(
+        &ctx.txn.catalog(),
+        &ctx.hooks.subscription_workers(),
+    ))
 }
 
 #[cfg(test)]
@@ -234,7 +261,7 @@ mod tests {
                 vec![oid(16600), oid(16390), ch(b'i'), Value::Null],
             ]
         );
-        let stat = build_stat_subscription(&cat);
+        let stat = build_stat_subscription(&cat, &[]);
         assert_eq!(stat.len(), 1);
         assert_eq!(stat[0].len(), stat_cols().len());
         assert_eq!(stat[0][1], name("s1"));

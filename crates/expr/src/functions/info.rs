@@ -1,7 +1,7 @@
 //! System information functions that psql, drivers and ORMs call while
 //! describing a database: `pg_typeof`, `format_type`, `pg_get_userbyid`,
 //! `pg_table_is_visible`, `pg_get_expr`, `pg_get_constraintdef`,
-//! `pg_get_indexdef`, `obj_description`, `has_*_privilege`,
+//! `pg_get_indexdef`, `pg_get_replica_identity_index`, `obj_description`, `has_*_privilege`,
 //! `pg_encoding_to_char`, `to_regclass`.
 //!
 //! Privileges are not enforced yet, so the `has_*_privilege` family answers
@@ -72,6 +72,13 @@ pub(super) fn defs() -> Vec<Def> {
             vec![oid(), t(T::Bool)],
             r(T::Text),
             constraintdef,
+        )
+        .stable(),
+        Def::ctx(
+            "pg_get_replica_identity_index",
+            vec![t(T::RegClass)],
+            r(T::RegClass),
+            replica_identity_index,
         )
         .stable(),
         Def::ctx("pg_get_indexdef", vec![oid()], r(T::Text), indexdef).stable(),
@@ -256,6 +263,27 @@ fn constraintdef(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgRes
             None => Value::Null,
         },
     )
+}
+
+/// `pg_get_replica_identity_index(regclass)`: the primary key's index of a
+/// table whose replica identity is DEFAULT (tandem has no other indexes, so
+/// `REPLICA IDENTITY USING INDEX` does not exist), else NULL.
+fn replica_identity_index(
+    a: &[Value],
+    _: &FunctionSig,
+    c: &mut ExecContext<'_>,
+) -> PgResult<Value> {
+    let o = arg_i64(a, 0)? as u32;
+    let cat = c.txn.catalog();
+    Ok(cat
+        .tables
+        .get(&Oid(o))
+        .filter(|t| {
+            t.primary_key.is_some()
+                && t.replica_identity == tandem_storage::ReplicaIdentity::Default
+        })
+        .map(|t| Value::Oid(catalog::pkey_index_oid(t.oid.0)))
+        .unwrap_or(Value::Null))
 }
 
 fn indexdef(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {

@@ -20,6 +20,7 @@ mod array;
 mod datetime;
 mod info;
 mod math;
+mod origin;
 mod replication;
 mod sequence;
 mod string;
@@ -175,6 +176,7 @@ fn registry() -> &'static Registry {
         defs.extend(system::defs());
         defs.extend(wal::defs());
         defs.extend(replication::defs());
+        defs.extend(origin::defs());
         defs.extend(sequence::defs());
         defs.extend(info::defs());
         let mut by_name: HashMap<&'static str, Vec<usize>> = HashMap::new();

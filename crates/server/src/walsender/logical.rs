@@ -22,7 +22,7 @@ use tandem_protocol::replication::{self as wire, StandbyMessage};
 use tandem_protocol::BackendMessage;
 use tandem_replication::command::{OptionValue, Options};
 use tandem_replication::physical::{Timers, WalSndState};
-use tandem_sql::QuerySink;
+use tandem_sql::{QuerySink, SnapshotRefusal};
 use tandem_types::elog::{self, Level};
 use tandem_types::{DataType, Lsn, Oid, PgError, PgResult, SqlState, Value, Xid};
 
@@ -127,11 +127,26 @@ impl WalSender<'_> {
             .session
             .as_ref()
             .is_some_and(|s| s.transaction_status() != b'I');
-        if snapshot == "use" && !in_txn {
-            return Err(PgError::new(
-                SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
-                "CREATE_REPLICATION_SLOT ... (SNAPSHOT 'use') must be called inside a transaction",
-            ));
+        if snapshot == "use" {
+            // PostgreSQL's checks (errmsg only: XX000), in its order. The
+            // storage transaction opens now, before the consistent point is
+            // chosen, so pruning cannot pass it.
+            const USE: &str = "CREATE_REPLICATION_SLOT ... (SNAPSHOT 'use')";
+            let refusal = match self.session.as_mut() {
+                Some(s) => s.prepare_snapshot_import().err(),
+                None => Some(SnapshotRefusal::NotInBlock),
+            };
+            if let Some(r) = refusal {
+                let what = match r {
+                    SnapshotRefusal::NotInBlock => "must be called inside a transaction",
+                    SnapshotRefusal::NotRepeatableRead => {
+                        "must be called in REPEATABLE READ isolation mode transaction"
+                    }
+                    SnapshotRefusal::NotReadOnly => "must be called in a read-only transaction",
+                    SnapshotRefusal::SnapshotTaken => "must be called before any query",
+                };
+                return Err(PgError::internal(format!("{USE} {what}")));
+            }
         }
         if snapshot == "export" && in_txn {
             return Err(PgError::new(
@@ -158,6 +173,13 @@ impl WalSender<'_> {
             },
         )?;
         shared.slots.release(&name, pid, now_pg_micros());
+        if snapshot == "use" {
+            // The transaction reads exactly what committed up to the slot's
+            // consistent point; decoding sends what commits after it.
+            if let Some(s) = self.session.as_mut() {
+                s.set_snapshot_lsn(lsn)?;
+            }
+        }
         // tandem cannot import snapshots yet: an exported snapshot is named
         // (clients print it) but SET TRANSACTION SNAPSHOT does not accept it.
         let snapshot_name = (snapshot == "export").then(|| {
@@ -336,7 +358,10 @@ impl WalSender<'_> {
         });
         match outcome {
             Ok(StreamEnd::Completed) => {
+                // PostgreSQL ends the COPY (`COPY 0`), then the command:
+                // libpqrcv_endstreaming reads both results.
                 conn.send(&BackendMessage::CommandComplete("COPY 0".into()));
+                conn.send(&BackendMessage::CommandComplete("START_REPLICATION".into()));
                 Ok(())
             }
             Ok(StreamEnd::Exit) => {
@@ -532,5 +557,179 @@ impl WalSender<'_> {
             }
         })?;
         Ok(())
+    }
+}
+
+/// A result set computed by the walsender itself: column names and text rows.
+pub(super) struct CannedResult {
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+/// Collapses runs of whitespace into one space (PostgreSQL's subscriber
+/// builds its queries with newlines and indentation).
+fn squash_whitespace(sql: &str) -> String {
+    sql.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Parses a list of `quote_literal` strings separated by commas (`'a', 'b'`,
+/// `E'c\\d'`); `None` if anything else is there.
+fn parse_literal_list(text: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut chars = text.trim().chars().peekable();
+    loop {
+        while chars.peek() == Some(&' ') {
+            chars.next();
+        }
+        let escaped = matches!(chars.peek(), Some('E') | Some('e'));
+        if escaped {
+            chars.next();
+        }
+        if chars.next() != Some('\'') {
+            return None;
+        }
+        let mut s = String::new();
+        loop {
+            match chars.next()? {
+                '\'' if chars.peek() == Some(&'\'') => {
+                    chars.next();
+                    s.push('\'');
+                }
+                '\'' => break,
+                '\\' if escaped => s.push(chars.next()?),
+                c => s.push(c),
+            }
+        }
+        out.push(s);
+        while chars.peek() == Some(&' ') {
+            chars.next();
+        }
+        match chars.next() {
+            None => return Some(out),
+            Some(',') => continue,
+            Some(_) => return None,
+        }
+    }
+}
+
+/// `prefix <relid> suffix ( <publication list> )`: the relid and the list.
+fn relid_and_publications(rest: &str, middle: &str) -> Option<(u32, Vec<String>)> {
+    let (relid, after) = rest.split_once(middle)?;
+    let relid = relid.trim().parse().ok()?;
+    let list = after.strip_suffix(')')?;
+    Some((relid, parse_literal_list(list)?))
+}
+
+/// The catalog queries of PostgreSQL 16 and 17 subscribers that call
+/// `pg_get_publication_tables` (a set-returning function over composite
+/// results that tandem's SQL does not run), answered from the catalog.
+/// tandem has neither column lists nor row filters, so every published
+/// table is published whole. Other queries (`None`) go to the SQL session.
+///
+/// - `fetch_table_list` (CREATE SUBSCRIPTION, ALTER SUBSCRIPTION ... REFRESH
+///   PUBLICATION): `nspname, relname, attrs` of every table the named
+///   publications publish, `attrs` its live columns' numbers;
+/// - the tablesync worker's column-list query: one NULL (all columns) per
+///   published table;
+/// - its row-filter query: one NULL (no filter).
+pub(super) fn subscriber_catalog_query(
+    catalog: &tandem_storage::Catalog,
+    sql: &str,
+) -> Option<CannedResult> {
+    const TABLE_LIST: &str = "SELECT DISTINCT n.nspname, c.relname, gpt.attrs FROM pg_class c \
+        JOIN pg_namespace n ON n.oid = c.relnamespace JOIN ( SELECT \
+        (pg_get_publication_tables(VARIADIC array_agg(pubname::text))).* FROM pg_publication \
+        WHERE pubname IN (";
+    const TABLE_LIST_END: &str = ")) AS gpt ON gpt.relid = c.oid";
+    const COLUMN_LIST: &str = "SELECT DISTINCT (CASE WHEN (array_length(gpt.attrs, 1) = \
+        c.relnatts) THEN NULL ELSE gpt.attrs END) FROM pg_publication p, LATERAL \
+        pg_get_publication_tables(p.pubname) gpt, pg_class c WHERE gpt.relid =";
+    const COLUMN_LIST_MIDDLE: &str = "AND c.oid = gpt.relid AND p.pubname IN (";
+    const ROW_FILTER: &str = "SELECT DISTINCT pg_get_expr(gpt.qual, gpt.relid) FROM \
+        pg_publication p, LATERAL pg_get_publication_tables(p.pubname) gpt WHERE gpt.relid =";
+    const ROW_FILTER_MIDDLE: &str = "AND p.pubname IN (";
+
+    let q = squash_whitespace(sql);
+    let q = q.trim_end_matches(';').trim_end();
+    let published = |pubs: &[String], table: &tandem_storage::TableDef| {
+        catalog
+            .publications
+            .values()
+            .any(|p| pubs.contains(&p.name) && p.includes(table.oid))
+    };
+    if let Some(rest) = q.strip_prefix(TABLE_LIST) {
+        let pubs = parse_literal_list(rest.strip_suffix(TABLE_LIST_END)?)?;
+        let mut rows: Vec<Vec<Option<String>>> = catalog
+            .tables
+            .values()
+            .filter(|t| published(&pubs, t))
+            .map(|t| {
+                let attrs: Vec<String> = t
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| !c.dropped)
+                    .map(|(i, _)| (i + 1).to_string())
+                    .collect();
+                vec![
+                    Some(t.schema.clone()),
+                    Some(t.name.clone()),
+                    Some(attrs.join(" ")),
+                ]
+            })
+            .collect();
+        rows.sort();
+        return Some(CannedResult {
+            columns: vec!["nspname", "relname", "attrs"],
+            rows,
+        });
+    }
+    let (column, (relid, pubs)) = if let Some(rest) = q.strip_prefix(COLUMN_LIST) {
+        ("attrs", relid_and_publications(rest, COLUMN_LIST_MIDDLE)?)
+    } else if let Some(rest) = q.strip_prefix(ROW_FILTER) {
+        (
+            "pg_get_expr",
+            relid_and_publications(rest, ROW_FILTER_MIDDLE)?,
+        )
+    } else {
+        return None;
+    };
+    let published = catalog
+        .tables
+        .get(&Oid(relid))
+        .is_some_and(|t| published(&pubs, t));
+    Some(CannedResult {
+        columns: vec![column],
+        rows: if published { vec![vec![None]] } else { vec![] },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_lists() {
+        assert_eq!(
+            parse_literal_list(" 'p', 'it''s' ,E'a\\\\b'"),
+            Some(vec!["p".into(), "it's".into(), "a\\b".into()])
+        );
+        assert_eq!(parse_literal_list("'p' 'q'"), None);
+        assert_eq!(parse_literal_list("p"), None);
+    }
+
+    #[test]
+    fn pg17_queries_are_recognized() {
+        let cat = tandem_storage::Catalog::default();
+        let list = "SELECT DISTINCT n.nspname, c.relname, gpt.attrs\n       FROM pg_class c\n         JOIN pg_namespace n ON n.oid = c.relnamespace\n         JOIN ( SELECT (pg_get_publication_tables(VARIADIC array_agg(pubname::text))).*\n                FROM pg_publication\n                WHERE pubname IN ( 'p' )) AS gpt\n             ON gpt.relid = c.oid\n";
+        let r = subscriber_catalog_query(&cat, list).map(|r| r.columns);
+        assert_eq!(r, Some(vec!["nspname", "relname", "attrs"]));
+        let cols = "SELECT DISTINCT  (CASE WHEN (array_length(gpt.attrs, 1) = c.relnatts)   THEN NULL ELSE gpt.attrs END)  FROM pg_publication p,  LATERAL pg_get_publication_tables(p.pubname) gpt,  pg_class c WHERE gpt.relid = 16384 AND c.oid = gpt.relid   AND p.pubname IN ( 'p' )";
+        let r = subscriber_catalog_query(&cat, cols).map(|r| r.columns);
+        assert_eq!(r, Some(vec!["attrs"]));
+        let filt = "SELECT DISTINCT pg_get_expr(gpt.qual, gpt.relid)  FROM pg_publication p,  LATERAL pg_get_publication_tables(p.pubname) gpt WHERE gpt.relid = 16384   AND p.pubname IN ( 'p', 'q' )";
+        let r = subscriber_catalog_query(&cat, filt).map(|r| r.rows.len());
+        assert_eq!(r, Some(0));
+        assert!(subscriber_catalog_query(&cat, "SELECT 1").is_none());
     }
 }

@@ -705,7 +705,16 @@ fn create(
         );
     }
     sub.oid = ctx.txn.allocate_oid();
+    // The apply worker's replication origin, "pg_<subscription oid>" as in
+    // PostgreSQL; committed (or rolled back) with the subscription.
+    ctx.txn.create_origin(&origin_name(sub.oid))?;
     ctx.txn.put_subscription(sub)
+}
+
+/// The name of a subscription's replication origin (PostgreSQL's
+/// `ReplicationOriginNameForLogicalRep` for the apply worker).
+pub(crate) fn origin_name(sub: Oid) -> String {
+    format!("pg_{}", sub.0)
 }
 
 fn alter(
@@ -935,6 +944,8 @@ fn drop(ctx: &mut ExecContext<'_>, in_block: bool, name: &str, if_exists: bool) 
         if in_block {
             return Err(in_block_error("DROP SUBSCRIPTION"));
         }
+        // The apply worker's walsender holds the slot: stop the workers first.
+        ctx.hooks.stop_subscription_workers(sub.oid);
         remote(
             ctx,
             &sub,
@@ -943,6 +954,24 @@ fn drop(ctx: &mut ExecContext<'_>, in_block: bool, name: &str, if_exists: bool) 
         ctx.notices.push(PgError::notice(format!(
             "dropped replication slot \"{slot}\" on publisher"
         )));
+    }
+    // Its replication origins go with it (missing ones are fine, as
+    // PostgreSQL's `replorigin_drop_by_name(.., missing_ok)`): the apply
+    // worker's "pg_<oid>" and table sync ones, "pg_<oid>_<relid>".
+    let apply_origin = origin_name(sub.oid);
+    let sync_prefix = format!("{apply_origin}_");
+    let origins: Vec<u16> = cat
+        .origins
+        .iter()
+        .filter(|(_, n)| {
+            **n == apply_origin
+                || n.strip_prefix(&sync_prefix)
+                    .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(|(id, _)| *id)
+        .collect();
+    for id in origins {
+        ctx.txn.drop_origin(id)?;
     }
     ctx.txn.drop_subscription(sub.oid)
 }

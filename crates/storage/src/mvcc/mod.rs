@@ -97,6 +97,12 @@ impl SnapshotRegistry {
         id
     }
 
+    /// Moves snapshot `id` to `lsn` (a transaction adopting a given
+    /// snapshot, `Transaction::set_snapshot`).
+    pub(crate) fn set(&self, id: u64, lsn: Lsn) {
+        self.inner.lock().active.insert(id, lsn);
+    }
+
     pub fn release(&self, id: u64) {
         self.inner.lock().active.remove(&id);
     }

@@ -232,6 +232,46 @@ impl Transaction {
         self.snapshot
     }
 
+    /// Has the transaction snapshot been taken (a REPEATABLE READ statement
+    /// ran, or [`Transaction::set_snapshot`])? PostgreSQL's `FirstSnapshotSet`.
+    pub fn snapshot_taken(&self) -> bool {
+        self.snapshot_fixed
+    }
+
+    /// Makes this REPEATABLE READ transaction read exactly the commits that
+    /// ended at or before `lsn`, a boundary between transactions at or
+    /// before the end of WAL (a logical slot's consistent point: the
+    /// walsender's `CREATE_REPLICATION_SLOT ... (SNAPSHOT 'use')`). Only
+    /// before the snapshot was taken, and `lsn` must not be older than the
+    /// snapshot registered when the transaction began (which keeps pruning
+    /// from removing what `lsn` sees). Waits for WAL up to `lsn` to be
+    /// durable and for every commit appended before now to be applied.
+    pub fn set_snapshot(&mut self, lsn: Lsn) -> PgResult<()> {
+        if self.snapshot_fixed {
+            return Err(PgError::internal(
+                "cannot set the snapshot of a transaction after its first query",
+            ));
+        }
+        if lsn < self.snapshot || lsn > self.db.wal.insert_lsn() {
+            return Err(PgError::internal(format!(
+                "snapshot {lsn} is outside {}..{}",
+                self.snapshot,
+                self.db.wal.insert_lsn()
+            )));
+        }
+        if !self.db.in_recovery() {
+            self.db.wal.flush(lsn)?;
+        }
+        // Commits append and apply under the commit lock: once we hold it,
+        // every commit that ended at or before `lsn` is in the heap.
+        drop(self.db.commit_lock.lock());
+        self.db.snapshots.set(self.snapshot_id, lsn);
+        self.snapshot = lsn;
+        self.snapshot_catalog = self.db.catalog_at(lsn);
+        self.snapshot_fixed = true;
+        Ok(())
+    }
+
     /// Has this transaction written anything (rows, catalog or transactional
     /// messages)?
     pub fn has_writes(&self) -> bool {
@@ -673,8 +713,9 @@ impl Transaction {
         self.db.allocate_oid()
     }
 
-    /// Takes the DDL lock (first time) and applies `op` to the private catalog.
-    fn ddl(&mut self, op: CatalogOp) -> PgResult<()> {
+    /// Takes the DDL lock (first time): from then on the private catalog is
+    /// the latest committed one plus this transaction's DDL.
+    fn take_ddl_lock(&mut self) -> PgResult<()> {
         if self.read_only {
             return Err(read_only_error("DDL"));
         }
@@ -685,6 +726,12 @@ impl Transaction {
                 .acquire(xid, LockTag::Ddl, &self.wait_options())?;
             self.ddl_catalog = Some(self.db.catalog());
         }
+        Ok(())
+    }
+
+    /// Takes the DDL lock (first time) and applies `op` to the private catalog.
+    fn ddl(&mut self, op: CatalogOp) -> PgResult<()> {
+        self.take_ddl_lock()?;
         if let Some(cat) = self.ddl_catalog.as_mut() {
             apply_op(Arc::make_mut(cat), &op);
         }
@@ -816,6 +863,49 @@ impl Transaction {
         })
     }
 
+    /// `pg_replication_origin_create`: adds origin `name` with the lowest free
+    /// roident from 1 (as PostgreSQL's `replorigin_create`), committed with
+    /// this transaction. Names are not checked for reservation here (the SQL
+    /// function does that; subscriptions use `pg_<oid>`). A duplicate name:
+    /// `23505 duplicate key value violates unique constraint
+    /// "pg_replication_origin_roname_index"`; no free id: `54000 could not
+    /// find free replication origin ID`.
+    pub fn create_origin(&mut self, name: &str) -> PgResult<u16> {
+        self.take_ddl_lock()?;
+        let cat = self.cat();
+        if cat.origin_id(name).is_some() {
+            return Err(PgError::new(
+                SqlState::UNIQUE_VIOLATION,
+                "duplicate key value violates unique constraint \"pg_replication_origin_roname_index\"",
+            )
+            .with_detail(format!("Key (roname)=({name}) already exists.")));
+        }
+        let id = (1..=u16::MAX)
+            .find(|i| !cat.origins.contains_key(i))
+            .ok_or_else(|| {
+                PgError::new(
+                    SqlState::PROGRAM_LIMIT_EXCEEDED,
+                    "could not find free replication origin ID",
+                )
+            })?;
+        self.ddl(CatalogOp::PutOrigin {
+            id,
+            name: name.to_string(),
+        })?;
+        Ok(id)
+    }
+
+    /// `pg_replication_origin_drop`: removes origin `id` and, at commit, its
+    /// progress. Unknown id: `42704 replication origin with ID N does not
+    /// exist`.
+    pub fn drop_origin(&mut self, id: u16) -> PgResult<()> {
+        self.take_ddl_lock()?;
+        if !self.cat().origins.contains_key(&id) {
+            return Err(crate::origin::undefined_origin_id(id));
+        }
+        self.ddl(CatalogOp::DropOrigin(id))
+    }
+
     /// `nextval()` of a sequence this transaction can see (also one it created).
     pub fn nextval(&self, seq: Oid) -> PgResult<i64> {
         let def = self.sequence_def(seq)?;
@@ -891,9 +981,9 @@ impl Transaction {
             },
             xid,
         ));
-        let result = self
-            .db
-            .commit_changes(&self.ops, &records, self.ddl_catalog.clone());
+        let result =
+            self.db
+                .commit_changes(&self.ops, &records, self.ddl_catalog.clone(), self.origin);
         self.finish();
         let end = result?;
         crate::mvcc::note_own_commit(&self.db, end);

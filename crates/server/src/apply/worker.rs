@@ -1,0 +1,745 @@
+//! One subscription's apply worker (PostgreSQL's `replication/logical/worker.c`,
+//! `ApplyWorkerMain` / `LogicalRepApplyLoop`), run on its own thread by the
+//! launcher (`mod.rs`).
+//!
+//! A run: read the subscription; make sure its replication origin `pg_<oid>`
+//! exists; copy the tables still in state `i`/`d` (`tablesync.rs`); connect to
+//! the publisher with `replication=database`; `START_REPLICATION SLOT s
+//! LOGICAL <origin progress> (proto_version '4', origin '...',
+//! publication_names '...' [, binary 'true'])`; then apply every remote
+//! transaction in one local transaction whose COMMIT record carries the
+//! origin and the remote end LSN. That commit is what makes apply exactly-once:
+//! the data and "applied up to X" become durable together, and the next run
+//! starts streaming at X.
+//!
+//! Durability and feedback: each applied transaction commits locally without
+//! waiting; at the end of every batch of received messages one WAL flush makes
+//! the batch's commits durable (a group flush: tandem shows a commit to other
+//! sessions only once it is durable, so this is also what makes applied rows
+//! visible promptly). With `synchronous_commit` other than `off` each commit is
+//! flushed at once. Standby status updates report `write` = the last position
+//! received, `flush` = the remote end LSN of the newest applied transaction
+//! whose local COMMIT is on disk, or, when nothing is pending and no remote
+//! transaction is open, the last position received; `apply` = the last applied
+//! remote end. The publisher moves the slot's `confirmed_flush_lsn` only on
+//! `flush`, so it never passes a transaction that a crash here could lose.
+//! After half of `wal_receiver_timeout` in silence the worker asks the
+//! publisher for a keepalive (PostgreSQL's ping).
+//!
+//! A table in state `s` (copied at a consistent point C) gets changes only from
+//! transactions whose commit LSN is at or after C (PostgreSQL's
+//! `should_apply_changes_for_rel`); it becomes `r` once the stream passes C.
+//! Changes to tables that are not in `pg_subscription_rel` are ignored, as in
+//! PostgreSQL.
+//!
+//! The run ends with an error (logged as ERROR with a CONTEXT line; the
+//! launcher restarts the worker after `wal_retrieve_retry_interval`, or the
+//! subscription is disabled when `disable_on_error` is set), when the
+//! subscription is dropped or disabled, or when one of its connection
+//! parameters changes (the worker restarts at once, as PostgreSQL's does).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tandem_config::Config;
+use tandem_decoding::pgoutput_read::{parse_message, LogicalMessage};
+use tandem_protocol::replication::{
+    decode_primary_message, encode_standby_message, PrimaryMessage, StandbyMessage,
+};
+use tandem_protocol::BackendMessage;
+use tandem_storage::{
+    CommitOrigin, Database, IsolationLevel, SubscriptionDef, SubscriptionRelState, Transaction,
+};
+use tandem_types::elog::{self, Level};
+use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState};
+
+use super::changes::{self, Outcome, RelationMap, RemoteRel, RemoteXact};
+use super::WorkerStat;
+use crate::registry::now_pg_micros;
+use crate::replclient::{quote_conninfo_value, ReplClient};
+use crate::settings;
+
+fn log(msg: &str) {
+    elog::emit(Level::Log, msg, None, None);
+}
+
+/// Why a run ended without an error.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RunEnd {
+    /// Stop requested (shutdown, DROP SUBSCRIPTION) or the subscription is
+    /// gone / disabled: do not restart.
+    Stopped,
+    /// A parameter changed or tables need a sync: start a new run at once.
+    Restart,
+}
+
+/// What a worker thread shares with the launcher.
+pub(crate) struct WorkerCtx {
+    pub db: Arc<Database>,
+    pub config: Arc<Config>,
+    pub subid: Oid,
+    pub stop: Arc<AtomicBool>,
+    pub stat: Arc<Mutex<WorkerStat>>,
+    pub terminating: Box<dyn Fn() -> bool + Send + Sync>,
+}
+
+impl WorkerCtx {
+    pub fn should_stop(&self) -> bool {
+        self.stop.load(Ordering::Acquire) || (self.terminating)()
+    }
+}
+
+/// The subscription's origin name, `pg_<oid>` (PostgreSQL's
+/// `ReplicationOriginNameForLogicalRep`).
+pub(crate) fn origin_name(subid: Oid) -> String {
+    format!("pg_{}", subid.0)
+}
+
+/// The origin id, created if missing (a subscription from before origins).
+pub(crate) fn ensure_origin(db: &Arc<Database>, name: &str) -> PgResult<u16> {
+    if let Some(id) = db.catalog().origin_id(name) {
+        return Ok(id);
+    }
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    let id = txn.create_origin(name)?;
+    if let Some(end) = txn.commit()? {
+        db.wal().flush(end)?;
+    }
+    Ok(id)
+}
+
+/// `publication_names` as pgoutput wants it: a quoted, comma-separated list.
+fn publication_names(pubs: &[String]) -> String {
+    pubs.iter()
+        .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The connection string with the subscription name as default
+/// application_name (the conninfo's own setting wins: later keys override).
+pub(crate) fn conninfo_for(sub: &SubscriptionDef, application_name: &str) -> String {
+    format!(
+        "application_name={} {}",
+        quote_conninfo_value(application_name),
+        sub.conninfo
+    )
+}
+
+/// The parts of a subscription whose change restarts the worker.
+fn run_parameters(s: &SubscriptionDef) -> impl PartialEq {
+    (
+        s.conninfo.clone(),
+        s.slot_name.clone(),
+        s.publications.clone(),
+        s.binary,
+        s.origin.clone(),
+        s.synchronous_commit.clone(),
+        s.skip_lsn,
+        s.disable_on_error,
+    )
+}
+
+/// One run of the worker; see the module comment.
+pub(crate) fn run(ctx: &WorkerCtx) -> PgResult<RunEnd> {
+    let db = &ctx.db;
+    let cat = db.catalog();
+    let Some(sub) = cat.subscriptions.get(&ctx.subid).cloned() else {
+        return Ok(RunEnd::Stopped);
+    };
+    if !sub.enabled {
+        return Ok(RunEnd::Stopped);
+    }
+    let Some(slot) = sub.slot_name.clone() else {
+        return Ok(RunEnd::Stopped);
+    };
+    let origin = origin_name(sub.oid);
+    let origin_id = ensure_origin(db, &origin)?;
+    // tables waiting for their initial copy: copy them before streaming
+    if super::tablesync::sync_pending(ctx, &sub)? == RunEnd::Stopped {
+        return Ok(RunEnd::Stopped);
+    }
+    let sub = match db.catalog().subscriptions.get(&ctx.subid).cloned() {
+        Some(s) if s.enabled => s,
+        _ => return Ok(RunEnd::Stopped),
+    };
+    let mut client =
+        ReplClient::connect_mode(&conninfo_for(&sub, &sub.name), "database").map_err(|e| {
+            PgError::new(
+                SqlState::CONNECTION_FAILURE,
+                format!("could not connect to the publisher: {}", e.message),
+            )
+        })?;
+    let start = db
+        .origin_progress(origin_id)
+        .map(|p| p.remote_lsn)
+        .unwrap_or(Lsn::INVALID);
+    let mut options = vec![
+        "proto_version '4'".to_string(),
+        format!("origin {}", literal(&sub.origin)),
+        format!(
+            "publication_names {}",
+            literal(&publication_names(&sub.publications))
+        ),
+    ];
+    if sub.binary {
+        options.push("binary 'true'".into());
+    }
+    let cmd = format!(
+        "START_REPLICATION SLOT \"{}\" LOGICAL {start} ({})",
+        slot.replace('"', "\"\""),
+        options.join(", ")
+    );
+    client.send_query(&cmd)?;
+    loop {
+        match client.read_message()? {
+            BackendMessage::CopyBothResponse { .. } => break,
+            BackendMessage::ErrorResponse(e) => {
+                let e = e.to_pg_error();
+                return Err(PgError {
+                    message: format!("could not start WAL streaming: ERROR:  {}", e.message),
+                    ..e
+                });
+            }
+            _ => {}
+        }
+    }
+    {
+        let mut st = ctx.stat.lock();
+        st.received_lsn = Some(start);
+    }
+    let mut apply = Apply {
+        ctx,
+        sub,
+        origin,
+        origin_id,
+        relmap: RelationMap::default(),
+        txn: None,
+        xact: RemoteXact::default(),
+        skipping: false,
+        duplicate: false,
+        resume_from: start,
+        pending: VecDeque::new(),
+        last_received: start,
+        last_applied: start,
+        reported: (Lsn::INVALID, Lsn::INVALID),
+        last_feedback: Instant::now(),
+        syncing: false,
+        catalog_seen: db.catalog(),
+    };
+    apply.refresh_syncing();
+    let end = apply.stream(&mut client);
+    if let Some(t) = apply.txn.take() {
+        t.rollback();
+    }
+    match end {
+        Ok(e) => {
+            let _ = client.send_copy_done();
+            client.close();
+            Ok(e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The apply state of one streaming connection.
+struct Apply<'a> {
+    ctx: &'a WorkerCtx,
+    sub: SubscriptionDef,
+    origin: String,
+    origin_id: u16,
+    relmap: RelationMap,
+    /// The local transaction of the open remote transaction (created at the
+    /// first change that applies).
+    txn: Option<Transaction>,
+    /// The open remote transaction (`final_lsn` valid between Begin and Commit).
+    xact: RemoteXact,
+    /// Skipping the transaction at `subskiplsn` (ALTER SUBSCRIPTION SKIP).
+    skipping: bool,
+    /// Skipping a transaction applied before (commit LSN before the origin
+    /// progress this run started from: a publisher whose slot is behind, e.g.
+    /// a promoted standby, may send it again).
+    duplicate: bool,
+    /// The origin progress this run started from.
+    resume_from: Lsn,
+    /// Applied remote transactions whose local commit may not be durable yet:
+    /// (remote end LSN, local commit end LSN).
+    pending: VecDeque<(Lsn, Lsn)>,
+    last_received: Lsn,
+    /// Remote end LSN of the last applied (or skipped) transaction.
+    last_applied: Lsn,
+    /// (write, flush) last reported.
+    reported: (Lsn, Lsn),
+    last_feedback: Instant,
+    /// Some table is in state `s` (waits for the stream to pass its LSN).
+    syncing: bool,
+    catalog_seen: Arc<tandem_storage::Catalog>,
+}
+
+impl Apply<'_> {
+    fn db(&self) -> &Arc<Database> {
+        &self.ctx.db
+    }
+
+    fn in_remote_xact(&self) -> bool {
+        self.xact.final_lsn.is_valid()
+    }
+
+    fn stream(&mut self, client: &mut ReplClient) -> PgResult<RunEnd> {
+        client.set_read_timeout(Some(Duration::from_millis(100)));
+        let mut last_recv = Instant::now();
+        let mut ping_sent = false;
+        loop {
+            if self.ctx.should_stop() {
+                return Ok(RunEnd::Stopped);
+            }
+            let mut force = false;
+            if let Some(msg) = client.try_read_message()? {
+                last_recv = Instant::now();
+                ping_sent = false;
+                match msg {
+                    BackendMessage::CopyData(payload) => match decode_primary_message(&payload)? {
+                        PrimaryMessage::XLogData {
+                            start,
+                            wal_end,
+                            send_time,
+                            data,
+                        } => {
+                            self.note(start.max(wal_end), send_time, false);
+                            self.dispatch(&data)?;
+                        }
+                        PrimaryMessage::Keepalive {
+                            wal_end,
+                            send_time,
+                            reply_requested,
+                        } => {
+                            self.note(wal_end, send_time, true);
+                            force = reply_requested;
+                        }
+                    },
+                    BackendMessage::CopyDone => {
+                        // the publisher ended streaming: reconnect
+                        return Ok(RunEnd::Restart);
+                    }
+                    BackendMessage::ErrorResponse(e) => {
+                        let e = e.to_pg_error();
+                        return Err(PgError {
+                            message: format!(
+                                "could not receive data from WAL stream: ERROR:  {}",
+                                e.message
+                            ),
+                            ..e
+                        });
+                    }
+                    _ => {}
+                }
+                if client.has_buffered_message() && !force {
+                    continue;
+                }
+            } else {
+                let timeout = settings::get_ms(&self.ctx.config, "wal_receiver_timeout", 60_000, 1);
+                let silent = last_recv.elapsed();
+                if timeout > 0 && silent >= Duration::from_millis(timeout) {
+                    return Err(PgError::new(
+                        SqlState::CONNECTION_FAILURE,
+                        "terminating logical replication worker due to timeout",
+                    ));
+                }
+                // half the timeout in silence: ask the publisher for a keepalive
+                if timeout > 0 && !ping_sent && silent >= Duration::from_millis(timeout / 2) {
+                    self.send_status(client, true)?;
+                    ping_sent = true;
+                }
+            }
+            // the end of a batch: make the applied commits durable (and
+            // visible) in one WAL flush
+            self.flush_local()?;
+            // between batches: parameter changes, table states, feedback
+            if !self.in_remote_xact() {
+                if let Some(end) = self.check_catalog()? {
+                    self.send_feedback(client, true)?;
+                    return Ok(end);
+                }
+                if self.syncing && self.pending.is_empty() {
+                    self.mark_ready(self.last_received)?;
+                }
+            }
+            self.send_feedback(client, force)?;
+        }
+    }
+
+    /// Message receipt bookkeeping (`pg_stat_subscription`).
+    fn note(&mut self, pos: Lsn, send_time: i64, keepalive: bool) {
+        if pos > self.last_received {
+            self.last_received = pos;
+        }
+        let mut st = self.ctx.stat.lock();
+        st.last_msg_send_time = Some(send_time);
+        st.last_msg_receipt_time = Some(now_pg_micros());
+        if pos > st.received_lsn.unwrap_or(Lsn::INVALID) {
+            st.received_lsn = Some(pos);
+        }
+        if keepalive {
+            st.latest_end_lsn = Some(pos);
+            st.latest_end_time = Some(send_time);
+        }
+    }
+
+    /// Whether the catalog changed in a way that ends this run.
+    fn check_catalog(&mut self) -> PgResult<Option<RunEnd>> {
+        let cat = self.db().catalog();
+        if Arc::ptr_eq(&cat, &self.catalog_seen) {
+            return Ok(None);
+        }
+        self.catalog_seen = cat.clone();
+        let Some(now) = cat.subscriptions.get(&self.sub.oid) else {
+            log(&format!(
+                "logical replication apply worker for subscription \"{}\" will stop because the subscription was removed",
+                self.sub.name
+            ));
+            return Ok(Some(RunEnd::Stopped));
+        };
+        if !now.enabled {
+            log(&format!(
+                "logical replication apply worker for subscription \"{}\" will stop because the subscription was disabled",
+                now.name
+            ));
+            return Ok(Some(RunEnd::Stopped));
+        }
+        if run_parameters(now) != run_parameters(&self.sub) || now.name != self.sub.name {
+            log(&format!(
+                "logical replication apply worker for subscription \"{}\" will restart because of a parameter change",
+                now.name
+            ));
+            return Ok(Some(RunEnd::Restart));
+        }
+        if now
+            .relations
+            .values()
+            .any(|r| r.state == b'i' || r.state == b'd')
+        {
+            // REFRESH PUBLICATION added tables: copy them, then stream again
+            return Ok(Some(RunEnd::Restart));
+        }
+        self.sub = now.clone();
+        self.refresh_syncing();
+        Ok(None)
+    }
+
+    fn refresh_syncing(&mut self) {
+        self.syncing = self.sub.relations.values().any(|r| r.state == b's');
+    }
+
+    /// Tables in state `s` whose sync LSN the stream has passed become `r`.
+    fn mark_ready(&mut self, reached: Lsn) -> PgResult<()> {
+        let ready: Vec<SubscriptionRelState> = self
+            .sub
+            .relations
+            .values()
+            .filter(|r| r.state == b's' && r.lsn.is_some_and(|l| l <= reached))
+            .map(|r| SubscriptionRelState {
+                relid: r.relid,
+                state: b'r',
+                lsn: Some(reached),
+            })
+            .collect();
+        if ready.is_empty() {
+            return Ok(());
+        }
+        let mut txn = self.db().begin(IsolationLevel::ReadCommitted, false);
+        for r in &ready {
+            txn.set_subscription_rel_state(self.sub.oid, r.clone())?;
+        }
+        if let Some(end) = txn.commit()? {
+            self.db().wal().flush(end)?;
+        }
+        for r in ready {
+            self.sub.relations.insert(r.relid, r);
+        }
+        self.catalog_seen = self.db().catalog();
+        self.refresh_syncing();
+        Ok(())
+    }
+
+    /// Whether changes to local table `relid` apply in the open transaction.
+    fn applies_to(&self, relid: Oid) -> bool {
+        match self.sub.relations.get(&relid) {
+            Some(r) if r.state == b'r' => true,
+            Some(r) if r.state == b's' => r.lsn.is_some_and(|l| l <= self.xact.final_lsn),
+            _ => false,
+        }
+    }
+
+    fn dispatch(&mut self, data: &[u8]) -> PgResult<()> {
+        let msg = parse_message(data)?;
+        match msg {
+            LogicalMessage::Begin { final_lsn, xid, .. } => {
+                self.xact = RemoteXact { xid, final_lsn };
+                self.duplicate = final_lsn < self.resume_from;
+                if self.sub.skip_lsn.is_valid() && self.sub.skip_lsn == final_lsn {
+                    self.skipping = true;
+                    log(&format!(
+                        "logical replication starts skipping transaction at LSN {final_lsn}"
+                    ));
+                }
+                Ok(())
+            }
+            LogicalMessage::Commit {
+                end_lsn,
+                commit_time,
+                ..
+            } => self.commit(end_lsn, commit_time),
+            LogicalMessage::Relation {
+                oid,
+                namespace,
+                name,
+                columns,
+                ..
+            } => {
+                self.relmap.define(
+                    oid,
+                    RemoteRel {
+                        namespace,
+                        name,
+                        columns,
+                    },
+                );
+                Ok(())
+            }
+            LogicalMessage::Insert { relid, new, .. } => {
+                self.change("INSERT", relid, |txn, local, remote| {
+                    changes::insert(txn, local, remote, &new)
+                })
+            }
+            LogicalMessage::Update {
+                relid, old, new, ..
+            } => self.change("UPDATE", relid, |txn, local, remote| {
+                changes::update(txn, local, remote, old.as_ref(), &new)
+            }),
+            LogicalMessage::Delete { relid, old, .. } => {
+                self.change("DELETE", relid, |txn, local, remote| {
+                    changes::delete(txn, local, remote, &old)
+                })
+            }
+            LogicalMessage::Truncate { flags, relids, .. } => self.truncate(flags, &relids),
+            // Origin, Type and Message carry nothing to apply
+            LogicalMessage::Origin { .. }
+            | LogicalMessage::Type { .. }
+            | LogicalMessage::Message { .. } => Ok(()),
+            other => Err(PgError::new(
+                SqlState::PROTOCOL_VIOLATION,
+                format!("invalid logical replication message type \"{other:?}\""),
+            )),
+        }
+    }
+
+    fn local_txn(&mut self) -> &mut Transaction {
+        let db = self.ctx.db.clone();
+        self.txn
+            .get_or_insert_with(|| db.begin(IsolationLevel::ReadCommitted, false))
+    }
+
+    /// One INSERT / UPDATE / DELETE.
+    fn change(
+        &mut self,
+        kind: &str,
+        relid: Oid,
+        f: impl FnOnce(&mut Transaction, &changes::LocalRel, &RemoteRel) -> PgResult<Outcome>,
+    ) -> PgResult<()> {
+        if self.skipping || self.duplicate {
+            return Ok(());
+        }
+        let cat = self.db().catalog();
+        let remote = self.relmap.remote(relid)?.clone();
+        let relation = remote.qualified();
+        let context = |xact: &RemoteXact, origin: &str| {
+            changes::error_context(origin, kind, Some(&relation), xact)
+        };
+        let local = match self.relmap.resolve(relid, &cat) {
+            Ok(l) => l.clone(),
+            Err(e) => return Err(e.with_context(context(&self.xact, &self.origin))),
+        };
+        if !self.applies_to(local.table.oid) {
+            return Ok(());
+        }
+        let (xact, origin) = (self.xact, self.origin.clone());
+        let txn = self.local_txn();
+        match f(txn, &local, &remote) {
+            Ok(Outcome::Applied) => Ok(()),
+            Ok(Outcome::Missing) => {
+                changes::log_missing(kind, &relation, &context(&xact, &origin));
+                Ok(())
+            }
+            Err(e) => Err(e.with_context(context(&xact, &origin))),
+        }
+    }
+
+    fn truncate(&mut self, flags: u8, relids: &[Oid]) -> PgResult<()> {
+        if self.skipping || self.duplicate {
+            return Ok(());
+        }
+        let cat = self.db().catalog();
+        let mut tables = Vec::new();
+        for relid in relids {
+            let local = self.relmap.resolve(*relid, &cat).map_err(|e| {
+                e.with_context(changes::error_context(
+                    &self.origin,
+                    "TRUNCATE",
+                    None,
+                    &self.xact,
+                ))
+            })?;
+            let oid = local.table.oid;
+            if self.applies_to(oid) && !tables.contains(&oid) {
+                tables.push(oid);
+            }
+        }
+        if tables.is_empty() {
+            return Ok(());
+        }
+        let (xact, origin) = (self.xact, self.origin.clone());
+        let txn = self.local_txn();
+        txn.start_statement();
+        txn.truncate_with(&tables, flags & 2 != 0, flags & 1 != 0)
+            .map_err(|e| e.with_context(changes::error_context(&origin, "TRUNCATE", None, &xact)))
+    }
+
+    /// Commit: the local transaction commits with the origin and the remote
+    /// end LSN; a skipped or empty remote transaction still moves the origin
+    /// (an empty local commit carrying it) so a restart does not ask for it
+    /// again.
+    fn commit(&mut self, end_lsn: Lsn, commit_time: i64) -> PgResult<()> {
+        let origin = Some(CommitOrigin {
+            origin: self.origin_id,
+            remote_lsn: end_lsn,
+            remote_time: commit_time,
+        });
+        if std::mem::take(&mut self.duplicate) {
+            self.xact = RemoteXact::default();
+            return Ok(());
+        }
+        let skipped = std::mem::take(&mut self.skipping);
+        let mut txn = match self.txn.take() {
+            Some(t) => t,
+            None if skipped => self.db().begin(IsolationLevel::ReadCommitted, false),
+            None => {
+                // nothing applied locally: no commit needed; the position can
+                // be confirmed once earlier commits are durable
+                self.finish_xact(end_lsn, None);
+                return Ok(());
+            }
+        };
+        if skipped {
+            // clear subskiplsn in the same commit
+            if let Some(mut s) = self
+                .db()
+                .catalog()
+                .subscriptions
+                .get(&self.sub.oid)
+                .cloned()
+            {
+                s.skip_lsn = Lsn::INVALID;
+                txn.put_subscription(s.clone())?;
+                self.sub.skip_lsn = Lsn::INVALID;
+            }
+            txn.assign_xid();
+        }
+        txn.set_origin(origin);
+        let local_end = txn.commit().map_err(|e| {
+            e.with_context(changes::error_context(
+                &self.origin,
+                "COMMIT",
+                None,
+                &self.xact,
+            ))
+        })?;
+        if skipped {
+            log(&format!(
+                "logical replication completed skipping transaction at LSN {}",
+                self.xact.final_lsn
+            ));
+            self.catalog_seen = self.db().catalog();
+        }
+        if let Some(end) = local_end {
+            if self.sub.synchronous_commit != "off" {
+                self.db().wal().flush(end)?;
+            }
+        }
+        self.finish_xact(end_lsn, local_end);
+        Ok(())
+    }
+
+    fn finish_xact(&mut self, remote_end: Lsn, local_end: Option<Lsn>) {
+        self.pending
+            .push_back((remote_end, local_end.unwrap_or(Lsn::INVALID)));
+        self.last_applied = remote_end;
+        if remote_end > self.last_received {
+            self.last_received = remote_end;
+        }
+        self.xact = RemoteXact::default();
+    }
+
+    /// The flush position to report: see the module comment.
+    fn flush_position(&mut self) -> Lsn {
+        let flushed = self.db().wal().flush_lsn();
+        let mut pos = Lsn::INVALID;
+        while let Some(&(remote, local)) = self.pending.front() {
+            if local > flushed {
+                break;
+            }
+            pos = remote;
+            self.pending.pop_front();
+        }
+        if self.pending.is_empty() && !self.in_remote_xact() {
+            return self.last_received;
+        }
+        pos.max(self.reported.1)
+    }
+
+    /// Flushes WAL up to the newest local commit of an applied transaction.
+    fn flush_local(&mut self) -> PgResult<()> {
+        let newest = self.pending.iter().map(|(_, l)| *l).max();
+        match newest {
+            Some(l) if l > self.ctx.db.wal().flush_lsn() => self.ctx.db.wal().flush(l),
+            _ => Ok(()),
+        }
+    }
+
+    fn send_feedback(&mut self, client: &mut ReplClient, force: bool) -> PgResult<()> {
+        let interval = settings::get_ms(
+            &self.ctx.config,
+            "wal_receiver_status_interval",
+            10_000,
+            1000,
+        );
+        let due = interval > 0 && self.last_feedback.elapsed() >= Duration::from_millis(interval);
+        let flush = self.flush_position();
+        if !force && !due && (self.last_received, flush) == self.reported {
+            return Ok(());
+        }
+        self.send_status(client, false)
+    }
+
+    /// One standby status update (`r`); `reply_requested` asks for a keepalive.
+    fn send_status(&mut self, client: &mut ReplClient, reply_requested: bool) -> PgResult<()> {
+        let flush = self.flush_position();
+        let write = self.last_received;
+        client.send_copy_data(&encode_standby_message(&StandbyMessage::Status {
+            write,
+            flush,
+            apply: self.last_applied.max(flush),
+            send_time: now_pg_micros(),
+            reply_requested,
+        }))?;
+        self.reported = (write, flush);
+        self.last_feedback = Instant::now();
+        Ok(())
+    }
+}
