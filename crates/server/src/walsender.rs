@@ -17,6 +17,10 @@
 //! | START_REPLICATION [SLOT s] [PHYSICAL] X/X [TIMELINE n] | CopyBoth stream, then START_STREAMING |
 //! | BASE_BACKUP [(options)] | start recptr/tli, CopyOut of tandem's backup format, end recptr/tli (`crate::basebackup`) |
 //!
+//! On a `replication=database` connection, the catalog queries of PostgreSQL
+//! subscribers that call `pg_get_publication_tables` are answered from the
+//! catalog (`logical::subscriber_catalog_query`, docs/logical-decoding.md).
+//!
 //! Streaming (PostgreSQL's `WalSndLoop` + `XLogSendPhysical`): after
 //! CopyBothResponse a reader thread (a second handle on the socket) frames the
 //! client's messages into the walsender's inbox ([`crate::walsenders`]); this

@@ -496,6 +496,67 @@ fn checkpoint_and_alter_system_checks() {
 }
 
 /// The server runs each session on its own thread: the session must be movable.
+/// `CREATE_REPLICATION_SLOT ... (SNAPSHOT 'use')`: only a READ ONLY,
+/// REPEATABLE READ block whose snapshot was not taken may adopt one, and it
+/// then reads exactly what committed at or before the given LSN.
+#[test]
+fn snapshot_import_reads_as_of_the_given_lsn() {
+    use crate::SnapshotRefusal;
+    let f = fixture();
+    let mut s1 = session(&f);
+    let mut s2 = session(&f);
+    run(&mut s2, "create table t (id int primary key)");
+    run(&mut s2, "insert into t values (1)");
+    assert_eq!(
+        s1.prepare_snapshot_import(),
+        Err(SnapshotRefusal::NotInBlock)
+    );
+    run(&mut s1, "begin read only");
+    assert_eq!(
+        s1.prepare_snapshot_import(),
+        Err(SnapshotRefusal::NotRepeatableRead)
+    );
+    run(&mut s1, "rollback");
+    run(&mut s1, "begin isolation level repeatable read");
+    assert_eq!(
+        s1.prepare_snapshot_import(),
+        Err(SnapshotRefusal::NotReadOnly)
+    );
+    run(&mut s1, "rollback");
+    run(&mut s1, "begin read only isolation level repeatable read");
+    run(&mut s1, "select 1");
+    assert_eq!(
+        s1.prepare_snapshot_import(),
+        Err(SnapshotRefusal::SnapshotTaken)
+    );
+    run(&mut s1, "rollback");
+
+    run(&mut s1, "begin read only isolation level repeatable read");
+    assert_eq!(s1.prepare_snapshot_import(), Ok(()));
+    run(&mut s2, "insert into t values (2)");
+    let point = f.engine.db.wal().insert_lsn();
+    run(&mut s2, "insert into t values (3)");
+    s1.set_snapshot_lsn(point).expect("set snapshot");
+    assert_eq!(
+        run(&mut s1, "select array_agg(id order by id) from t"),
+        vec!["T array_agg", "D {1,2}", "C SELECT 1"]
+    );
+    assert_eq!(
+        s1.prepare_snapshot_import(),
+        Err(SnapshotRefusal::SnapshotTaken)
+    );
+    run(&mut s2, "insert into t values (4)");
+    assert_eq!(
+        run(&mut s1, "select count(*) from t"),
+        vec!["T count", "D 2", "C SELECT 1"]
+    );
+    run(&mut s1, "commit");
+    assert_eq!(
+        run(&mut s1, "select count(*) from t"),
+        vec!["T count", "D 4", "C SELECT 1"]
+    );
+}
+
 #[test]
 fn session_is_send() {
     fn assert_send<T: Send>() {}

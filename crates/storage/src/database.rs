@@ -70,6 +70,9 @@ pub struct Database {
     pub(crate) applied_lsn: AtomicU64,
     /// Signalled whenever `applied_lsn` advances (waiters: remote_apply, standbys).
     applied_cv: (Mutex<()>, Condvar),
+    /// Catalog changes committed (or wake-ups requested) so far, signalled on
+    /// each (waiters: the subscription launcher).
+    catalog_cv: (Mutex<u64>, Condvar),
     pub(crate) heap: Heap,
     pub(crate) catalog: RwLock<CatalogHistory>,
     pub(crate) locks: LockManager,
@@ -134,6 +137,7 @@ impl Database {
             commit_lock: Mutex::new(()),
             applied_lsn: AtomicU64::new(applied.0),
             applied_cv: (Mutex::new(()), Condvar::new()),
+            catalog_cv: (Mutex::new(0), Condvar::new()),
             heap,
             catalog: RwLock::new(CatalogHistory::with_older(
                 older_catalogs,
@@ -331,10 +335,14 @@ impl Database {
             }
         }
         self.apply_origin_progress(changes, end, &cat, origin);
+        let catalog_changed = new_catalog.is_some();
         if let Some(c) = new_catalog {
             self.catalog.write().install(end, c);
         }
         self.applied_lsn.store(end.0, Ordering::Release);
+        if catalog_changed {
+            self.bump_catalog_version();
+        }
         let _g = self.applied_cv.0.lock();
         self.applied_cv.1.notify_all();
     }
@@ -382,8 +390,34 @@ impl Database {
     /// Wakes every [`Database::wait_for_applied`] waiter without a commit (a
     /// background thread asked to stop, or to look at its work again).
     pub fn notify_waiters(&self) {
-        let _g = self.applied_cv.0.lock();
-        self.applied_cv.1.notify_all();
+        {
+            let _g = self.applied_cv.0.lock();
+            self.applied_cv.1.notify_all();
+        }
+        self.bump_catalog_version();
+    }
+
+    fn bump_catalog_version(&self) {
+        let mut v = self.catalog_cv.0.lock();
+        *v += 1;
+        self.catalog_cv.1.notify_all();
+    }
+
+    /// A counter that moves with every committed catalog change (and every
+    /// [`Database::notify_waiters`]).
+    pub fn catalog_version(&self) -> u64 {
+        *self.catalog_cv.0.lock()
+    }
+
+    /// Waits until [`Database::catalog_version`] differs from `seen` or
+    /// `timeout` passes; returns the version.
+    pub fn wait_for_catalog_change(&self, seen: u64, timeout: Duration) -> u64 {
+        let deadline = Instant::now() + timeout;
+        let mut v = self.catalog_cv.0.lock();
+        while *v == seen && Instant::now() < deadline {
+            self.catalog_cv.1.wait_until(&mut v, deadline);
+        }
+        *v
     }
 
     fn append_sequence(&self, rec: &record::SequenceRecord) -> PgResult<()> {

@@ -49,6 +49,9 @@ pub(crate) struct LocalRel {
     pub table: Arc<TableDef>,
     /// For each remote column: the local column position it fills.
     pub map: Vec<Option<usize>>,
+    /// Local columns the publisher does not send that have a DEFAULT:
+    /// (position, expression text), filled on INSERT as PostgreSQL does.
+    pub defaults: Vec<(usize, String)>,
 }
 
 /// Where the current remote transaction stands (for error CONTEXT lines).
@@ -148,9 +151,17 @@ fn resolve(remote: &RemoteRel, catalog: &Catalog) -> PgResult<LocalRel> {
             ),
         ));
     }
+    let defaults = table
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| !c.dropped && !map.contains(&Some(*i)))
+        .filter_map(|(i, c)| c.default.clone().map(|d| (i, d)))
+        .collect();
     Ok(LocalRel {
         table: table.clone(),
         map,
+        defaults,
     })
 }
 
@@ -199,19 +210,27 @@ pub(crate) enum Outcome {
     Missing,
 }
 
+/// Evaluates a column DEFAULT expression (text) in the apply transaction.
+pub(crate) type DefaultEval<'e> =
+    dyn FnMut(&mut Transaction, &str, &DataType) -> PgResult<Value> + 'e;
+
 /// Applies one INSERT.
 pub(crate) fn insert(
     txn: &mut Transaction,
     rel: &LocalRel,
     remote: &RemoteRel,
     new: &[TupleColumn],
+    eval_default: &mut DefaultEval<'_>,
 ) -> PgResult<Outcome> {
     let values = local_values(rel, remote, new, false)?;
-    let row: Vec<Value> = values
+    let mut row: Vec<Value> = values
         .into_iter()
         .map(|v| v.unwrap_or(Value::Null))
         .collect();
     txn.start_statement();
+    for (pos, expr) in &rel.defaults {
+        row[*pos] = eval_default(txn, expr, &rel.table.columns[*pos].data_type)?;
+    }
     txn.insert(rel.table.oid, row)?;
     Ok(Outcome::Applied)
 }

@@ -9,8 +9,8 @@
 //! The launcher thread keeps one worker thread per enabled subscription with
 //! a slot, on a primary (none run during recovery; they start after a
 //! promotion). It wakes when a commit changes the catalog (CREATE / ALTER
-//! SUBSCRIPTION ... ENABLE start a worker at once) and at least every second
-//! to reap workers that ended. A worker that failed is restarted after
+//! SUBSCRIPTION ... ENABLE start a worker at once) or a worker ends, and at
+//! least every second. A worker that failed is restarted after
 //! `wal_retrieve_retry_interval` (PostgreSQL's launcher throttles the same
 //! way); one that ended because its subscription changed is restarted at
 //! once. At most `max_logical_replication_workers` run (PostgreSQL's
@@ -184,7 +184,7 @@ impl Launcher {
     }
 
     fn run(self: &Arc<Self>, env: &Env) {
-        let mut seen_applied = env.db.applied_lsn();
+        let mut seen_version = env.db.catalog_version();
         let mut seen_catalog = None;
         while !self.stop.load(Ordering::Acquire) {
             if !env.db.in_recovery() {
@@ -193,10 +193,10 @@ impl Launcher {
                 seen_catalog = Some(cat.clone());
                 self.reconcile(env, &cat, changed);
             }
-            // wake on the next commit (a catalog change is one) or after 1 s
-            seen_applied = env
+            // wake on the next catalog change (or a worker's exit), else after 1 s
+            seen_version = env
                 .db
-                .wait_for_applied(seen_applied, Duration::from_secs(1));
+                .wait_for_catalog_change(seen_version, Duration::from_secs(1));
         }
     }
 
@@ -271,6 +271,7 @@ impl Launcher {
                     stop: stop2,
                     stat: stat2,
                     terminating: Box::new(move || entry.terminating()),
+                    data_error: AtomicBool::new(false),
                 };
                 let end = run_worker(&ctx);
                 restart2.store(end == Some(RunEnd::Restart), Ordering::Release);
@@ -321,7 +322,9 @@ fn run_worker(ctx: &WorkerCtx) -> Option<RunEnd> {
                 severity: tandem_types::error::Severity::Error,
                 ..e
             });
-            disable_on_error(&ctx.db, ctx.subid);
+            if ctx.data_error.load(Ordering::Acquire) {
+                disable_on_error(&ctx.db, ctx.subid);
+            }
             None
         }
     }

@@ -84,7 +84,7 @@ pub(crate) fn sync_pending(ctx: &WorkerCtx, sub: &SubscriptionDef) -> PgResult<R
             let mut st = ctx.stat.lock();
             st.syncing = Some(relid);
         }
-        let result = copy_table(&ctx.db, sub, &table);
+        let result = copy_table(&ctx.db, sub, &table, &ctx.data_error);
         ctx.stat.lock().syncing = None;
         result?;
         log(&format!(
@@ -104,7 +104,12 @@ fn set_state(db: &Arc<Database>, subid: Oid, rel: SubscriptionRelState) -> PgRes
     Ok(())
 }
 
-fn copy_table(db: &Arc<Database>, sub: &SubscriptionDef, table: &Arc<TableDef>) -> PgResult<()> {
+fn copy_table(
+    db: &Arc<Database>,
+    sub: &SubscriptionDef,
+    table: &Arc<TableDef>,
+    data_error: &std::sync::atomic::AtomicBool,
+) -> PgResult<()> {
     set_state(
         db,
         sub.oid,
@@ -230,6 +235,7 @@ fn copy_table(db: &Arc<Database>, sub: &SubscriptionDef, table: &Arc<TableDef>) 
     }
     if let Some(e) = err {
         txn.rollback();
+        data_error.store(true, std::sync::atomic::Ordering::Release);
         return Err(e.with_context(format!("COPY {}, line {}", table.name, copied + 1)));
     }
     txn.set_subscription_rel_state(

@@ -84,6 +84,10 @@ pub(crate) struct WorkerCtx {
     pub stop: Arc<AtomicBool>,
     pub stat: Arc<Mutex<WorkerStat>>,
     pub terminating: Box<dyn Fn() -> bool + Send + Sync>,
+    /// Set when the run failed while applying or copying data (not while
+    /// connecting): only such errors disable a subscription with
+    /// `disable_on_error`, as in PostgreSQL.
+    pub data_error: AtomicBool,
 }
 
 impl WorkerCtx {
@@ -197,18 +201,32 @@ pub(crate) fn run(ctx: &WorkerCtx) -> PgResult<RunEnd> {
         slot.replace('"', "\"\""),
         options.join(", ")
     );
-    client.send_query(&cmd)?;
+    // The slot may still be held by the walsender of this worker's previous
+    // run (a restart after a parameter change): retry that briefly.
+    let mut attempts = 0;
     loop {
-        match client.read_message()? {
-            BackendMessage::CopyBothResponse { .. } => break,
-            BackendMessage::ErrorResponse(e) => {
-                let e = e.to_pg_error();
+        client.send_query(&cmd)?;
+        let started = loop {
+            match client.read_message()? {
+                BackendMessage::CopyBothResponse { .. } => break Ok(()),
+                BackendMessage::ErrorResponse(e) => break Err(e.to_pg_error()),
+                _ => {}
+            }
+        };
+        match started {
+            Ok(()) => break,
+            Err(e) if e.code == SqlState::OBJECT_IN_USE && attempts < 30 && !ctx.should_stop() => {
+                attempts += 1;
+                // wait for ReadyForQuery, then try again
+                while !matches!(client.read_message()?, BackendMessage::ReadyForQuery(_)) {}
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => {
                 return Err(PgError {
                     message: format!("could not start WAL streaming: ERROR:  {}", e.message),
                     ..e
-                });
+                })
             }
-            _ => {}
         }
     }
     {
@@ -233,6 +251,7 @@ pub(crate) fn run(ctx: &WorkerCtx) -> PgResult<RunEnd> {
         last_feedback: Instant::now(),
         syncing: false,
         catalog_seen: db.catalog(),
+        defaults: None,
     };
     apply.refresh_syncing();
     let end = apply.stream(&mut client);
@@ -281,6 +300,74 @@ struct Apply<'a> {
     /// Some table is in state `s` (waits for the stream to pass its LSN).
     syncing: bool,
     catalog_seen: Arc<tandem_storage::Catalog>,
+    /// Evaluation context for subscriber-side column defaults (made on first use).
+    defaults: Option<Defaults>,
+}
+
+/// What evaluating a column DEFAULT needs (a session's settings and
+/// identity: the apply worker runs as a superuser session would).
+struct Defaults {
+    config: tandem_config::SessionConfig,
+    info: tandem_expr::SessionInfo,
+    cancel: Arc<AtomicBool>,
+}
+
+/// Server hooks for default expressions: none of them act on the server.
+struct NoHooks;
+
+impl tandem_expr::context::ServerHooks for NoHooks {
+    fn reload_conf(&self) -> bool {
+        false
+    }
+    fn signal_backend(&self, _pid: i32, _terminate: bool) -> bool {
+        false
+    }
+    fn activity(&self) -> Vec<Vec<tandem_types::Value>> {
+        Vec::new()
+    }
+}
+
+impl Defaults {
+    fn new(config: &Arc<Config>) -> PgResult<Defaults> {
+        Ok(Defaults {
+            config: tandem_config::SessionConfig::new(config.clone(), &[])?,
+            info: tandem_expr::SessionInfo {
+                pid: 0,
+                user: "postgres".into(),
+                user_oid: 10,
+                superuser: true,
+                database: "postgres".into(),
+                application_name: String::new(),
+                client_addr: None,
+                backend_start: now_pg_micros(),
+            },
+            cancel: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    fn eval(
+        &mut self,
+        db: &Arc<Database>,
+        txn: &mut Transaction,
+        expr: &str,
+        ty: &tandem_types::DataType,
+    ) -> PgResult<tandem_types::Value> {
+        let now = now_pg_micros();
+        let mut notices = Vec::new();
+        let mut ctx = tandem_expr::ExecContext {
+            db,
+            txn,
+            config: &mut self.config,
+            session: &self.info,
+            hooks: &NoHooks,
+            params: &[],
+            txn_start: now,
+            stmt_start: now,
+            cancel: &self.cancel,
+            notices: &mut notices,
+        };
+        tandem_query::eval_expr_text(expr, Some(ty), &mut ctx)
+    }
 }
 
 impl Apply<'_> {
@@ -313,7 +400,10 @@ impl Apply<'_> {
                             data,
                         } => {
                             self.note(start.max(wal_end), send_time, false);
-                            self.dispatch(&data)?;
+                            if let Err(e) = self.dispatch(&data) {
+                                self.ctx.data_error.store(true, Ordering::Release);
+                                return Err(e);
+                            }
                         }
                         PrimaryMessage::Keepalive {
                             wal_end,
@@ -514,9 +604,23 @@ impl Apply<'_> {
                 Ok(())
             }
             LogicalMessage::Insert { relid, new, .. } => {
-                self.change("INSERT", relid, |txn, local, remote| {
-                    changes::insert(txn, local, remote, &new)
-                })
+                let mut defaults = self.defaults.take();
+                let (db, config) = (self.ctx.db.clone(), self.ctx.config.clone());
+                let r = self.change("INSERT", relid, |txn, local, remote| {
+                    let mut eval =
+                        |txn: &mut Transaction, expr: &str, ty: &tandem_types::DataType| {
+                            if defaults.is_none() {
+                                defaults = Some(Defaults::new(&config)?);
+                            }
+                            match defaults.as_mut() {
+                                Some(d) => d.eval(&db, txn, expr, ty),
+                                None => Err(PgError::internal("no default evaluation context")),
+                            }
+                        };
+                    changes::insert(txn, local, remote, &new, &mut eval)
+                });
+                self.defaults = defaults;
+                r
             }
             LogicalMessage::Update {
                 relid, old, new, ..

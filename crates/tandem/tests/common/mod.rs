@@ -10,6 +10,8 @@
 
 #![allow(dead_code)]
 
+pub mod pg17;
+
 use std::fs;
 use std::io::Write;
 use std::net::TcpListener;
