@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Xid};
@@ -111,12 +112,55 @@ pub struct SlotInfo {
     pub active_pid: Option<i32>,
     /// microseconds since 2000-01-01 UTC
     pub inactive_since: Option<i64>,
+    /// The oldest WAL position the slot needs after a crash: its `restart_lsn`,
+    /// or for a persistent slot with unsaved moves, the one on disk.
+    pub retained_restart_lsn: Option<Lsn>,
 }
+
+/// How often a streaming client's confirmations are written to a slot's
+/// state file at most ([`SlotRegistry::update_lazily`]).
+pub const LAZY_SAVE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
 
 struct Entry {
     data: SlotData,
     active_pid: Option<i32>,
     inactive_since: Option<i64>,
+    /// `restart_lsn` in the slot's state file (persistent slots).
+    saved_restart_lsn: Option<Lsn>,
+    /// Positions moved since the state file was written
+    /// ([`SlotRegistry::update_lazily`]).
+    dirty: bool,
+    last_write: Option<Instant>,
+}
+
+impl Entry {
+    fn new(data: SlotData, active_pid: Option<i32>, inactive_since: Option<i64>) -> Entry {
+        Entry {
+            saved_restart_lsn: data.restart_lsn,
+            data,
+            active_pid,
+            inactive_since,
+            dirty: false,
+            last_write: None,
+        }
+    }
+
+    fn retained_restart_lsn(&self) -> Option<Lsn> {
+        if self.data.persistency == Persistency::Persistent {
+            min_opt(self.data.restart_lsn, self.saved_restart_lsn)
+        } else {
+            self.data.restart_lsn
+        }
+    }
+
+    fn info(&self) -> SlotInfo {
+        SlotInfo {
+            data: self.data.clone(),
+            active_pid: self.active_pid,
+            inactive_since: self.inactive_since,
+            retained_restart_lsn: self.retained_restart_lsn(),
+        }
+    }
 }
 
 /// The retention horizons over all slots: what WAL and catalog history must stay.
@@ -203,14 +247,7 @@ impl SlotRegistry {
                 let _ = fs::remove_dir_all(&path);
                 continue;
             }
-            slots.insert(
-                data.name.clone(),
-                Entry {
-                    data,
-                    active_pid: None,
-                    inactive_since: Some(now),
-                },
-            );
+            slots.insert(data.name.clone(), Entry::new(data, None, Some(now)));
         }
         Ok(SlotRegistry {
             dir: dir.to_path_buf(),
@@ -242,14 +279,7 @@ impl SlotRegistry {
         if data.persistency == Persistency::Persistent {
             self.write_state(&data)?;
         }
-        slots.insert(
-            data.name.clone(),
-            Entry {
-                data,
-                active_pid: Some(pid),
-                inactive_since: None,
-            },
-        );
+        slots.insert(data.name.clone(), Entry::new(data, Some(pid), None));
         Ok(())
     }
 
@@ -285,6 +315,11 @@ impl SlotRegistry {
         };
         if entry.active_pid != Some(pid) {
             return;
+        }
+        if entry.dirty {
+            if let Err(e) = self.save(entry) {
+                tandem_types::elog::emit_error(&e);
+            }
         }
         match entry.data.persistency {
             Persistency::Ephemeral => {
@@ -368,33 +403,76 @@ impl SlotRegistry {
                 "confirmed_flush_lsn of replication slot \"{name}\" cannot move backward"
             )));
         }
-        if data.persistency == Persistency::Persistent && data != entry.data {
+        if data.persistency == Persistency::Persistent && (data != entry.data || entry.dirty) {
             self.write_state(&data)?;
+            entry.saved_restart_lsn = data.restart_lsn;
+            entry.dirty = false;
+            entry.last_write = Some(Instant::now());
         }
         entry.data = data.clone();
         Ok(data)
     }
 
+    /// [`SlotRegistry::update`] for the positions a streaming client confirms:
+    /// the state file is written at most once per `interval` (PostgreSQL
+    /// writes a logical slot's confirmed position only at checkpoints); moves
+    /// in between stay in memory until the next write, the slot's release, or
+    /// [`SlotRegistry::save_dirty`]. After a crash the slot resumes from the
+    /// saved, older position, so a client may receive some changes again
+    /// (PostgreSQL's behaviour too); the WAL it needs is kept, because
+    /// retention looks at [`SlotInfo::retained_restart_lsn`].
+    pub fn update_lazily(
+        &self,
+        name: &str,
+        interval: std::time::Duration,
+        change: impl FnOnce(&mut SlotData),
+    ) -> PgResult<()> {
+        let mut slots = self.slots.lock();
+        let entry = slots.get_mut(name).ok_or_else(|| not_found(name))?;
+        let before = entry.data.clone();
+        change(&mut entry.data);
+        if entry.data.confirmed_flush < before.confirmed_flush {
+            entry.data = before;
+            return Err(PgError::internal(format!(
+                "confirmed_flush_lsn of replication slot \"{name}\" cannot move backward"
+            )));
+        }
+        if entry.data == before || entry.data.persistency != Persistency::Persistent {
+            return Ok(());
+        }
+        entry.dirty = true;
+        if entry.last_write.is_none_or(|t| t.elapsed() >= interval) {
+            self.save(entry)?;
+        }
+        Ok(())
+    }
+
+    /// Writes every slot with unsaved moves (shutdown).
+    pub fn save_dirty(&self) -> PgResult<()> {
+        let mut slots = self.slots.lock();
+        for entry in slots.values_mut().filter(|e| e.dirty) {
+            self.save(entry)?;
+        }
+        Ok(())
+    }
+
+    fn save(&self, entry: &mut Entry) -> PgResult<()> {
+        self.write_state(&entry.data)?;
+        entry.saved_restart_lsn = entry.data.restart_lsn;
+        entry.dirty = false;
+        entry.last_write = Some(Instant::now());
+        Ok(())
+    }
+
     pub fn get(&self, name: &str) -> Option<SlotInfo> {
         let slots = self.slots.lock();
-        slots.get(name).map(|e| SlotInfo {
-            data: e.data.clone(),
-            active_pid: e.active_pid,
-            inactive_since: e.inactive_since,
-        })
+        slots.get(name).map(Entry::info)
     }
 
     /// Every slot, in name order (for `pg_replication_slots`).
     pub fn list(&self) -> Vec<SlotInfo> {
         let slots = self.slots.lock();
-        slots
-            .values()
-            .map(|e| SlotInfo {
-                data: e.data.clone(),
-                active_pid: e.active_pid,
-                inactive_since: e.inactive_since,
-            })
-            .collect()
+        slots.values().map(Entry::info).collect()
     }
 
     /// The oldest WAL and xids any valid slot still needs.
@@ -402,7 +480,7 @@ impl SlotRegistry {
         let slots = self.slots.lock();
         let mut h = Horizons::default();
         for e in slots.values().filter(|e| e.data.invalidated.is_none()) {
-            h.restart_lsn = min_opt(h.restart_lsn, e.data.restart_lsn);
+            h.restart_lsn = min_opt(h.restart_lsn, e.retained_restart_lsn());
             h.xmin = min_opt(h.xmin, e.data.xmin);
             h.catalog_xmin = min_opt(h.catalog_xmin, e.data.catalog_xmin);
         }
@@ -641,6 +719,46 @@ mod tests {
         );
         assert_eq!(all[0].active_pid, None);
         assert_eq!(all[0].inactive_since, Some(7));
+    }
+
+    #[test]
+    fn lazy_updates_keep_the_saved_restart_lsn_for_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = SlotRegistry::open(dir.path(), 10, 0).unwrap();
+        reg.create(logical("s"), 1).unwrap();
+        reg.update("s", |d| d.restart_lsn = Some(Lsn(0x1000)))
+            .unwrap();
+        let long = std::time::Duration::from_secs(3600);
+        // the first lazy move is written (no write yet), the next waits
+        reg.update_lazily("s", long, |d| d.restart_lsn = Some(Lsn(0x2000)))
+            .unwrap();
+        reg.update_lazily("s", long, |d| {
+            d.restart_lsn = Some(Lsn(0x3000));
+            d.confirmed_flush = Some(Lsn(0x3000));
+        })
+        .unwrap();
+        let info = reg.get("s").unwrap();
+        assert_eq!(info.data.restart_lsn, Some(Lsn(0x3000)));
+        assert_eq!(info.retained_restart_lsn, Some(Lsn(0x2000)));
+        assert_eq!(reg.horizons().restart_lsn, Some(Lsn(0x2000)));
+        // a crash now: the file has the older position
+        let crashed = SlotRegistry::open(dir.path(), 10, 0).unwrap();
+        assert_eq!(
+            crashed.get("s").unwrap().data.restart_lsn,
+            Some(Lsn(0x2000))
+        );
+        drop(crashed);
+        // release writes what is pending
+        reg.release("s", 1, 0);
+        let reopened = SlotRegistry::open(dir.path(), 10, 0).unwrap();
+        let d = reopened.get("s").unwrap().data;
+        assert_eq!(
+            (d.restart_lsn, d.confirmed_flush),
+            (Some(Lsn(0x3000)), Some(Lsn(0x3000)))
+        );
+        assert!(reg
+            .update_lazily("s", long, |d| d.confirmed_flush = Some(Lsn(0x10)))
+            .is_err());
     }
 
     #[test]

@@ -485,6 +485,9 @@ impl Postmaster {
             }
         }
         self.shared.walsenders.stop();
+        if let Err(e) = self.shared.slots.save_dirty() {
+            elog::emit_error(&e);
+        }
         log("database system is shut down");
         // Listeners (socket files, socket locks) and then postmaster.pid go away on drop.
         Ok::<(), PgError>(()).and(result)

@@ -63,7 +63,7 @@ pub(crate) fn install_retention(
             .list()
             .into_iter()
             .filter(|i| i.data.is_logical() && i.data.invalidated.is_none())
-            .filter_map(|i| i.data.restart_lsn)
+            .filter_map(|i| i.retained_restart_lsn)
             .min()
     }));
     let wal = db.wal().clone();
@@ -74,7 +74,7 @@ pub(crate) fn install_retention(
             .list()
             .into_iter()
             .filter(|i| i.data.invalidated.is_none())
-            .filter_map(|i| i.data.restart_lsn.map(|l| (i.data.name, l)))
+            .filter_map(|i| i.retained_restart_lsn.map(|l| (i.data.name, l)))
             .collect();
         for (name, restart, excess) in retention::slots_to_invalidate(curr, &holding, &s) {
             let detail =

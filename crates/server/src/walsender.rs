@@ -776,9 +776,11 @@ impl WalSender<'_> {
                     let valid = info.as_ref().is_some_and(|i| i.data.invalidated.is_none());
                     let cur = info.and_then(|i| i.data.restart_lsn);
                     if valid && cur.is_none_or(|c| flush > c) {
-                        self.shared
-                            .slots
-                            .update(name, |d| d.restart_lsn = Some(flush))?;
+                        self.shared.slots.update_lazily(
+                            name,
+                            tandem_replication::slot::LAZY_SAVE_INTERVAL,
+                            |d| d.restart_lsn = Some(flush),
+                        )?;
                     }
                 }
                 Ok(reply_requested)

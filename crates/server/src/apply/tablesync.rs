@@ -27,7 +27,9 @@
 use std::sync::Arc;
 
 use tandem_protocol::BackendMessage;
-use tandem_storage::{Database, IsolationLevel, SubscriptionDef, SubscriptionRelState, TableDef};
+use tandem_storage::{
+    Catalog, Database, IsolationLevel, SubscriptionDef, SubscriptionRelState, TableDef,
+};
 use tandem_types::elog::{self, Level};
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Value};
 
@@ -60,14 +62,23 @@ fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// Tables of `sub` that wait for their initial copy and still exist locally.
+fn pending(sub: &SubscriptionDef, cat: &Catalog) -> Vec<Oid> {
+    sub.relations
+        .values()
+        .filter(|r| (r.state == b'i' || r.state == b'd') && cat.tables.contains_key(&r.relid))
+        .map(|r| r.relid)
+        .collect()
+}
+
+/// Whether some table of `sub` waits for its initial copy.
+pub(crate) fn needs_sync(sub: &SubscriptionDef, cat: &Catalog) -> bool {
+    !pending(sub, cat).is_empty()
+}
+
 /// Copies every table of `sub` still waiting for its initial data.
 pub(crate) fn sync_pending(ctx: &WorkerCtx, sub: &SubscriptionDef) -> PgResult<RunEnd> {
-    let pending: Vec<Oid> = sub
-        .relations
-        .values()
-        .filter(|r| r.state == b'i' || r.state == b'd')
-        .map(|r| r.relid)
-        .collect();
+    let pending = pending(sub, &ctx.db.catalog());
     for relid in pending {
         if ctx.should_stop() {
             return Ok(RunEnd::Stopped);

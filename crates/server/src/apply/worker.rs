@@ -510,11 +510,7 @@ impl Apply<'_> {
             ));
             return Ok(Some(RunEnd::Restart));
         }
-        if now
-            .relations
-            .values()
-            .any(|r| r.state == b'i' || r.state == b'd')
-        {
+        if super::tablesync::needs_sync(now, &cat) {
             // REFRESH PUBLICATION added tables: copy them, then stream again
             return Ok(Some(RunEnd::Restart));
         }
