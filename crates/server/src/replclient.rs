@@ -103,6 +103,22 @@ pub fn quote_conninfo_value(v: &str) -> String {
     s
 }
 
+/// A quoted SQL string literal for queries this client sends.
+pub fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A double-quoted identifier (replication commands: slot names).
+pub fn quote_repl_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// `conninfo` with `name` as default `application_name` (a setting in
+/// `conninfo` itself wins: later keys override earlier ones).
+pub fn with_application_name(conninfo: &str, name: &str) -> String {
+    format!("application_name={} {conninfo}", quote_conninfo_value(name))
+}
+
 fn conn_error(msg: impl Into<String>) -> PgError {
     PgError::new(SqlState("08001"), msg)
 }

@@ -9,7 +9,9 @@
 use tandem_expr::{SubscriptionRemoteAction, SubscriptionRemoteRequest, SubscriptionRemoteResult};
 use tandem_types::{Lsn, PgError, PgResult, SqlState};
 
-use crate::replclient::{quote_conninfo_value, ReplClient};
+use crate::replclient::{
+    quote_literal as literal, quote_repl_ident as ident, with_application_name, ReplClient,
+};
 
 /// libpq's rendering of a server error (`ERROR:  message`).
 fn libpq_text(e: &PgError) -> String {
@@ -25,25 +27,12 @@ fn connect_text(e: &PgError) -> String {
     }
 }
 
-/// A quoted SQL string literal.
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// A quoted replication-command identifier.
-fn ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
 fn connect(req: &SubscriptionRemoteRequest) -> Result<ReplClient, PgError> {
-    // The subscription name is the default application_name; the conninfo's
-    // own setting (parsed later) wins.
-    let conninfo = format!(
-        "application_name={} {}",
-        quote_conninfo_value(&req.subscription),
-        req.conninfo
-    );
-    ReplClient::connect_mode(&conninfo, "database")
+    // The subscription name is the default application_name.
+    ReplClient::connect_mode(
+        &with_application_name(&req.conninfo, &req.subscription),
+        "database",
+    )
 }
 
 /// Runs one remote action for a subscription command.

@@ -66,8 +66,8 @@ pub(crate) struct RemoteXact {
 /// catalog version.
 #[derive(Default)]
 pub(crate) struct RelationMap {
-    remote: HashMap<Oid, RemoteRel>,
-    local: HashMap<Oid, LocalRel>,
+    remote: HashMap<Oid, Arc<RemoteRel>>,
+    local: HashMap<Oid, Arc<LocalRel>>,
     /// The catalog the `local` entries were resolved against.
     catalog: Option<Arc<Catalog>>,
 }
@@ -76,11 +76,11 @@ impl RelationMap {
     /// A Relation message: (re)defines remote relation `oid`.
     pub fn define(&mut self, oid: Oid, rel: RemoteRel) {
         self.local.remove(&oid);
-        self.remote.insert(oid, rel);
+        self.remote.insert(oid, Arc::new(rel));
     }
 
-    pub fn remote(&self, oid: Oid) -> PgResult<&RemoteRel> {
-        self.remote.get(&oid).ok_or_else(|| {
+    pub fn remote(&self, oid: Oid) -> PgResult<Arc<RemoteRel>> {
+        self.remote.get(&oid).cloned().ok_or_else(|| {
             PgError::new(
                 SqlState::PROTOCOL_VIOLATION,
                 format!("no relation map entry for remote relation ID {}", oid.0),
@@ -90,7 +90,7 @@ impl RelationMap {
 
     /// The local table for remote relation `oid` under `catalog`: PostgreSQL's
     /// errors when it does not exist or lacks a replicated column.
-    pub fn resolve(&mut self, oid: Oid, catalog: &Arc<Catalog>) -> PgResult<&LocalRel> {
+    pub fn resolve(&mut self, oid: Oid, catalog: &Arc<Catalog>) -> PgResult<Arc<LocalRel>> {
         if !self
             .catalog
             .as_ref()
@@ -99,14 +99,13 @@ impl RelationMap {
             self.local.clear();
             self.catalog = Some(catalog.clone());
         }
-        if !self.local.contains_key(&oid) {
-            let remote = self.remote(oid)?;
-            let resolved = resolve(remote, catalog)?;
-            self.local.insert(oid, resolved);
+        if let Some(l) = self.local.get(&oid) {
+            return Ok(l.clone());
         }
-        self.local
-            .get(&oid)
-            .ok_or_else(|| PgError::internal("relation map entry vanished"))
+        let remote = self.remote(oid)?;
+        let resolved = Arc::new(resolve(&remote, catalog)?);
+        self.local.insert(oid, resolved.clone());
+        Ok(resolved)
     }
 }
 

@@ -34,7 +34,8 @@ use tandem_types::elog::{self, Level};
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Value};
 
 use super::worker::{conninfo_for, RunEnd, WorkerCtx};
-use crate::replclient::ReplClient;
+use crate::replclient::{quote_literal, quote_repl_ident, ReplClient};
+use tandem_expr::functions::quote_ident;
 
 fn log(msg: &str) {
     elog::emit(Level::Log, msg, None, None);
@@ -44,22 +45,6 @@ fn log(msg: &str) {
 /// subscription oid, the table oid and this node's system identifier.
 pub(crate) fn sync_slot_name(subid: Oid, relid: Oid, sysid: u64) -> String {
     format!("pg_{}_sync_{}_{}", subid.0, relid.0, sysid)
-}
-
-fn quote_ident(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !s.starts_with(|c: char| c.is_ascii_digit());
-    if plain {
-        s.to_string()
-    } else {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    }
-}
-
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 /// Tables of `sub` that wait for their initial copy and still exist locally.
@@ -151,8 +136,8 @@ fn copy_table(
          JOIN pg_catalog.pg_namespace n ON c.relnamespace = n.oid \
          WHERE n.nspname = {} AND c.relname = {} AND a.attnum > 0 AND NOT a.attisdropped \
          ORDER BY a.attnum",
-        literal(&table.schema),
-        literal(&table.name)
+        quote_literal(&table.schema),
+        quote_literal(&table.name)
     ))?;
     let remote_cols: Vec<String> = cols
         .into_iter()
@@ -197,7 +182,8 @@ fn copy_table(
     }
     client.query("BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ")?;
     let created = client.query(&format!(
-        "CREATE_REPLICATION_SLOT \"{slot}\" TEMPORARY LOGICAL pgoutput (SNAPSHOT 'use')"
+        "CREATE_REPLICATION_SLOT {} TEMPORARY LOGICAL pgoutput (SNAPSHOT 'use')",
+        quote_repl_ident(&slot)
     ))?;
     let consistent: Lsn = created
         .first()
@@ -296,13 +282,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn slot_names_and_quoting() {
+    fn slot_names() {
         assert_eq!(
             sync_slot_name(Oid(16394), Oid(16384), 7441234567890123456),
             "pg_16394_sync_16384_7441234567890123456"
         );
-        assert_eq!(quote_ident("t"), "t");
-        assert_eq!(quote_ident("Mixed"), "\"Mixed\"");
-        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
     }
 }

@@ -59,7 +59,7 @@ use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState};
 use super::changes::{self, Outcome, RelationMap, RemoteRel, RemoteXact};
 use super::WorkerStat;
 use crate::registry::now_pg_micros;
-use crate::replclient::{quote_conninfo_value, ReplClient};
+use crate::replclient::{quote_literal, quote_repl_ident, with_application_name, ReplClient};
 use crate::settings;
 
 fn log(msg: &str) {
@@ -123,18 +123,9 @@ fn publication_names(pubs: &[String]) -> String {
         .join(",")
 }
 
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// The connection string with the subscription name as default
-/// application_name (the conninfo's own setting wins: later keys override).
+/// The subscription's connection string with `application_name` as default.
 pub(crate) fn conninfo_for(sub: &SubscriptionDef, application_name: &str) -> String {
-    format!(
-        "application_name={} {}",
-        quote_conninfo_value(application_name),
-        sub.conninfo
-    )
+    with_application_name(&sub.conninfo, application_name)
 }
 
 /// The parts of a subscription whose change restarts the worker.
@@ -187,18 +178,18 @@ pub(crate) fn run(ctx: &WorkerCtx) -> PgResult<RunEnd> {
         .unwrap_or(Lsn::INVALID);
     let mut options = vec![
         "proto_version '4'".to_string(),
-        format!("origin {}", literal(&sub.origin)),
+        format!("origin {}", quote_literal(&sub.origin)),
         format!(
             "publication_names {}",
-            literal(&publication_names(&sub.publications))
+            quote_literal(&publication_names(&sub.publications))
         ),
     ];
     if sub.binary {
         options.push("binary 'true'".into());
     }
     let cmd = format!(
-        "START_REPLICATION SLOT \"{}\" LOGICAL {start} ({})",
-        slot.replace('"', "\"\""),
+        "START_REPLICATION SLOT {} LOGICAL {start} ({})",
+        quote_repl_ident(&slot),
         options.join(", ")
     );
     // The slot may still be held by the walsender of this worker's previous
@@ -249,6 +240,12 @@ pub(crate) fn run(ctx: &WorkerCtx) -> PgResult<RunEnd> {
         last_applied: start,
         reported: (Lsn::INVALID, Lsn::INVALID),
         last_feedback: Instant::now(),
+        status_interval: Duration::from_millis(settings::get_ms(
+            &ctx.config,
+            "wal_receiver_status_interval",
+            10_000,
+            1000,
+        )),
         syncing: false,
         catalog_seen: db.catalog(),
         defaults: None,
@@ -297,6 +294,8 @@ struct Apply<'a> {
     /// (write, flush) last reported.
     reported: (Lsn, Lsn),
     last_feedback: Instant,
+    /// `wal_receiver_status_interval`, read when the run starts.
+    status_interval: Duration,
     /// Some table is in state `s` (waits for the stream to pass its LSN).
     syncing: bool,
     catalog_seen: Arc<tandem_storage::Catalog>,
@@ -657,27 +656,35 @@ impl Apply<'_> {
             return Ok(());
         }
         let cat = self.db().catalog();
-        let remote = self.relmap.remote(relid)?.clone();
-        let relation = remote.qualified();
+        let remote = self.relmap.remote(relid)?;
+        // (the relation's name is only formatted for an error or a conflict)
         let context = |xact: &RemoteXact, origin: &str| {
-            changes::error_context(origin, kind, Some(&relation), xact)
+            changes::error_context(origin, kind, Some(&remote.qualified()), xact)
         };
         let local = match self.relmap.resolve(relid, &cat) {
-            Ok(l) => l.clone(),
+            Ok(l) => l,
             Err(e) => return Err(e.with_context(context(&self.xact, &self.origin))),
         };
         if !self.applies_to(local.table.oid) {
             return Ok(());
         }
-        let (xact, origin) = (self.xact, self.origin.clone());
-        let txn = self.local_txn();
-        match f(txn, &local, &remote) {
+        let mut txn = match self.txn.take() {
+            Some(t) => t,
+            None => self.db().begin(IsolationLevel::ReadCommitted, false),
+        };
+        let outcome = f(&mut txn, &local, &remote);
+        self.txn = Some(txn);
+        match outcome {
             Ok(Outcome::Applied) => Ok(()),
             Ok(Outcome::Missing) => {
-                changes::log_missing(kind, &relation, &context(&xact, &origin));
+                changes::log_missing(
+                    kind,
+                    &remote.qualified(),
+                    &context(&self.xact, &self.origin),
+                );
                 Ok(())
             }
-            Err(e) => Err(e.with_context(context(&xact, &origin))),
+            Err(e) => Err(e.with_context(context(&self.xact, &self.origin))),
         }
     }
 
@@ -805,7 +812,13 @@ impl Apply<'_> {
 
     /// Flushes WAL up to the newest local commit of an applied transaction.
     fn flush_local(&mut self) -> PgResult<()> {
-        let newest = self.pending.iter().map(|(_, l)| *l).max();
+        // commit order: the newest local commit is the last valid one
+        let newest = self
+            .pending
+            .iter()
+            .rev()
+            .map(|(_, l)| *l)
+            .find(|l| l.is_valid());
         match newest {
             Some(l) if l > self.ctx.db.wal().flush_lsn() => self.ctx.db.wal().flush(l),
             _ => Ok(()),
@@ -813,13 +826,8 @@ impl Apply<'_> {
     }
 
     fn send_feedback(&mut self, client: &mut ReplClient, force: bool) -> PgResult<()> {
-        let interval = settings::get_ms(
-            &self.ctx.config,
-            "wal_receiver_status_interval",
-            10_000,
-            1000,
-        );
-        let due = interval > 0 && self.last_feedback.elapsed() >= Duration::from_millis(interval);
+        let interval = self.status_interval;
+        let due = !interval.is_zero() && self.last_feedback.elapsed() >= interval;
         let flush = self.flush_position();
         if !force && !due && (self.last_received, flush) == self.reported {
             return Ok(());
