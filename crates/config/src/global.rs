@@ -33,7 +33,7 @@ use tandem_types::{PgError, PgResult, SqlState};
 
 use crate::auto_conf::AUTO_CONF_FILE;
 use crate::file::{self, ConfItem, Parsed};
-use crate::tables::{is_custom_name, registry, Context, GucDef, Kind, NOT_IN_FILE};
+use crate::tables::{is_custom_name, registry, Context, GucDef, Kind, Unit, NOT_IN_FILE};
 use crate::value::{format_value, parse_value, Val};
 
 /// Where a value came from (pg_settings.source), in priority order.
@@ -513,6 +513,38 @@ impl Config {
     /// Any setting, formatted as SHOW prints it (strings and enums as they are).
     pub fn get_str(&self, name: &str) -> String {
         self.str_at(GucId(index_of(name)))
+    }
+
+    /// A time setting in milliseconds, whatever its base unit (`checkpoint_timeout`
+    /// is stored in seconds, `wal_sender_timeout` in ms); `None` when the value is
+    /// negative, PostgreSQL's "disabled" (-1).
+    pub fn get_ms(&self, name: &str) -> Option<u64> {
+        self.scaled(name, Unit::is_time)
+    }
+
+    /// A memory setting in bytes, whatever its base unit (`max_wal_size` is stored
+    /// in MB); `None` when negative (-1, "no limit").
+    pub fn get_bytes(&self, name: &str) -> Option<u64> {
+        self.scaled(name, Unit::is_memory)
+    }
+
+    /// A comma-separated list setting (`listen_addresses`,
+    /// `unix_socket_directories`, `output_plugin_libraries`): items trimmed, double
+    /// quotes removed, empty items dropped.
+    pub fn get_list(&self, name: &str) -> Vec<String> {
+        self.get_str(name)
+            .split(',')
+            .map(|s| s.trim().trim_matches('"').trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    fn scaled(&self, name: &str, unit_ok: fn(Unit) -> bool) -> Option<u64> {
+        let idx = index_of(name);
+        let unit = registry().def(idx).unit;
+        assert!(unit_ok(unit), "{name} has no unit of this kind (a programming error)");
+        let v = self.int_at(GucId(idx));
+        (v >= 0).then(|| (v as f64 * unit.base_size()) as u64)
     }
 
     pub fn bool_at(&self, id: GucId) -> bool {

@@ -655,3 +655,18 @@ fn sample_conf_loads_cleanly() {
     assert_eq!(c.show("DateStyle").as_deref(), Some("ISO, MDY"));
     assert!(sample_postgresql_conf(5499).contains("#wal_level = replica"));
 }
+
+#[test]
+fn typed_getters_convert_from_the_base_unit() {
+    let dir = datadir(
+        "checkpoint_timeout = '2min'\nwal_sender_timeout = 1500\nmax_wal_size = '2GB'\n\
+         listen_addresses = ' a, \"b\" ,,c'\n",
+    );
+    let c = load(dir.path());
+    assert_eq!(c.get_ms("checkpoint_timeout"), Some(120_000));
+    assert_eq!(c.get_ms("wal_sender_timeout"), Some(1500));
+    assert_eq!(c.get_ms("wal_receiver_status_interval"), Some(10_000));
+    assert_eq!(c.get_bytes("max_wal_size"), Some(2 << 30));
+    assert_eq!(c.get_bytes("max_slot_wal_keep_size"), None);
+    assert_eq!(c.get_list("listen_addresses"), ["a", "b", "c"]);
+}

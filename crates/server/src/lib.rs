@@ -1,70 +1,57 @@
-//! The node: postmaster (listener, connection threads, background workers,
-//! signals, shutdown order, postmaster.pid), connection handling (startup, TLS,
-//! pg_hba.conf, authentication, the query loop for simple and extended protocol
-//! and COPY, cancel requests), and the walsender entry.
+//! The node: every thread of a running tandem server. Folders and files are
+//! named after PostgreSQL's processes and concepts, so a reader who knows
+//! PostgreSQL finds each one where its name says:
+//!
+//! | module | what it is | PostgreSQL |
+//! |---|---|---|
+//! | `postmaster/` | startup order, accept loop, signals, reload, shutdown; `backend_startup.rs` turns an accepted socket into a backend or a walsender; `bgworker.rs` the walwriter and checkpointer; `listen.rs`, `pidfile.rs` | `postmaster/postmaster.c`, `backend_startup.c`, `walwriter.c`, `checkpointer.c`, `libpq/pqcomm.c`, `utils/init/miscinit.c` |
+//! | `backend/` | one client connection: startup packet and authentication (`startup.rs`, `hba.rs`, `auth.rs`, `tls.rs`), the query loop (`postgres.rs`), sockets and framing (`pqcomm.rs`), rows and COPY out (`printtup.rs`) | `backend_startup.c`, `postinit.c`, `tcop/postgres.c`, `libpq/*`, `printtup.c` |
+//! | `walsender/` | replication connections: commands, physical and logical streaming over one CopyBoth loop, BASE_BACKUP, the walsender array (`walsndctl.rs`) | `replication/walsender.c`, `basebackup.c` |
+//! | `walreceiver.rs` | a standby's connection to its primary | `replication/walreceiver.c` |
+//! | `startup.rs` | a standby's replay thread and promotion | `postmaster/startup.c`, `xlogrecovery.c` |
+//! | `slot/` | replication slots in the server: retention, physical and logical slots, decoding through the SQL functions | `replication/slot.c`, `logical/logical.c`, `logicalfuncs.c` |
+//! | `subscription/` | the launcher, apply workers, table copies, publisher-side subscription calls | `replication/logical/launcher.c`, `worker.c`, `tablesync.c` |
+//! | `procarray.rs` | live backends: virtual pids, cancel keys, terminate, `pg_stat_activity` | `storage/ipc/procarray.c`, `backend_status.c` |
+//! | `sqlfuncs.rs` | the server side of SQL functions and views (`ServerHooks`) | `slotfuncs.c`, `walreceiverfuncs.c`, `pgstatfuncs.c` |
+//! | `shared.rs` | what every thread shares | shared memory (`storage/ipc/ipci.c`) |
 //!
 //! Process model: one OS thread per client connection with blocking I/O, like
 //! PostgreSQL's process per backend. The life of a connection:
 //!
 //! ```text
-//! postmaster::Postmaster::serve     poll listeners, accept, spawn a thread
-//!   connection::serve               register (virtual pid, cancel key)
-//!     read_startup                  SSLRequest -> 'S' + TLS / 'N', GSSENC -> 'N',
-//!                                   CancelRequest -> registry, StartupMessage
-//!     authenticate                  hba::find -> auth::authenticate (SCRAM...)
-//!                                   -> AuthenticationOk, role checks
-//!     Session::new                  (tandem-sql) ParameterStatus, BackendKeyData
-//!     QueryLoop::run                simple + extended protocol, COPY (sink.rs)
-//!   or walsender::run               replication=... connections
+//! postmaster::Postmaster::serve        poll listeners, accept, spawn a thread
+//!   postmaster::backend_startup::serve register in the procarray (virtual pid, cancel key)
+//!     backend::startup::read_startup   SSLRequest -> 'S' + TLS / 'N', GSSENC -> 'N',
+//!                                      CancelRequest -> procarray, StartupMessage
+//!     backend::startup::authenticate   hba::find -> auth::authenticate (SCRAM...)
+//!                                      -> AuthenticationOk, role checks
+//!     Session::new                     (tandem-sql) ParameterStatus, BackendKeyData
+//!     backend::postgres::QueryLoop     simple + extended protocol, COPY
+//!   or walsender::run                  replication=... connections
 //! ```
 //!
-//! | file          | PostgreSQL |
-//! |---------------|------------|
-//! | postmaster.rs | postmaster/postmaster.c |
-//! | listen.rs     | libpq/pqcomm.c (StreamServerPort) |
-//! | pidfile.rs    | utils/init/miscinit.c (CreateLockFile) |
-//! | connection.rs | postmaster/backend_startup.c, tcop/postgres.c |
-//! | stream.rs     | libpq/pqcomm.c, libpq/be-secure.c |
-//! | tls.rs        | libpq/be-secure-openssl.c |
-//! | hba.rs        | libpq/hba.c |
-//! | auth.rs       | libpq/auth.c |
-//! | sink.rs       | access/common/printtup.c, commands/copyfromparse.c |
-//! | registry.rs   | storage/ipc/procarray.c, utils/activity/backend_status.c |
-//! | bgworker.rs   | postmaster/walwriter.c, postmaster/checkpointer.c |
-//! | walsender.rs  | replication/walsender.c |
-//! | walsenders.rs | WalSndCtl, pg_stat_get_wal_senders (walsender.c) |
-//! | slots.rs      | replication/slot.c, slotfuncs.c (server side) |
-//! | settings.rs   | unit parsing of utils/misc/guc.c |
-//! | apply/        | replication/logical/launcher.c, worker.c, tablesync.c |
+//! Import order (no cycles): `shared`, `procarray` and `backend::pqcomm` are
+//! leaves that the rest uses; `postmaster` sits on top and starts everything.
 
-mod apply;
-mod auth;
+mod backend;
 pub mod basebackup;
-mod bgworker;
-mod connection;
-pub mod hba;
-mod listen;
-mod logical;
-mod pidfile;
 mod postmaster;
-mod registry;
+mod procarray;
 pub mod replclient;
-mod settings;
-mod sink;
-mod slots;
-mod stream;
-mod subscription_remote;
-mod tls;
+mod shared;
+mod slot;
+mod sqlfuncs;
+mod startup;
+mod subscription;
 mod walreceiver;
 mod walsender;
-mod walsender_physical;
-mod walsenders;
 
 use std::path::Path;
 
 use tandem_types::PgResult;
 
-pub use postmaster::{ServerHandle, ShutdownMode};
+pub use postmaster::ServerHandle;
+pub use shared::ShutdownMode;
 
 /// Runs the server in the foreground until shutdown (SIGTERM smart, SIGINT fast,
 /// SIGQUIT immediate; SIGHUP reloads). `overrides` are `-c name=value` options.

@@ -1,6 +1,6 @@
-//! Standby mode: the startup (replay) thread and the walreceiver thread.
-//! PostgreSQL counterparts: `replication/walreceiver.c` and the standby loop of
-//! `access/transam/xlogrecovery.c`.
+//! The walreceiver: a standby's connection to its primary, writing the WAL it
+//! receives (the startup thread, `startup.rs`, replays it).
+//! PostgreSQL counterpart: `replication/walreceiver.c`.
 //!
 //! - The walreceiver connects to `primary_conninfo` (re-read at every attempt; a
 //!   reload that changes it or `primary_slot_name` ends the current connection
@@ -25,15 +25,11 @@
 //!   the next timeline (`Wal::follow_timeline`: `new target timeline is N`) and
 //!   streaming restarts on it over the same connection. A local WAL past the
 //!   switch point cannot follow (PostgreSQL's "forked off" error, retried).
-//! - The startup thread applies records as they become durable
-//!   (`StandbyReplay::replay_available`), waking on the WAL's flush condition.
 //!
-//! Both stop when [`Standby::stop`] is called (server shutdown).
+//! The thread stops when its stop flag is set (promotion or server shutdown).
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use parking_lot::Mutex;
 use std::time::{Duration, Instant};
@@ -43,15 +39,13 @@ use tandem_protocol::replication::{
     decode_primary_message, encode_standby_message, PrimaryMessage, StandbyMessage,
 };
 use tandem_protocol::BackendMessage;
-use tandem_storage::recovery::StandbyReplay;
 use tandem_storage::Database;
 use tandem_types::elog::{self, Level};
 use tandem_types::{Lsn, PgError, PgResult, TimeLineId};
 use tandem_wal::{Timelines, Wal};
 
-use crate::registry::now_pg_micros;
+use crate::procarray::now_pg_micros;
 use crate::replclient::{quote_conninfo_value, ReplClient};
-use crate::settings;
 
 /// What `pg_stat_wal_receiver` shows (PostgreSQL's `WalRcvData`), shared
 /// between the walreceiver thread and the SQL hooks.
@@ -136,131 +130,20 @@ fn masked_conninfo(conninfo: &str) -> String {
     }
 }
 
-/// The running standby threads.
-pub(crate) struct Standby {
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
-    /// The walreceiver thread (stopped by its own flag: at promotion or shutdown).
-    receiver: Arc<Mutex<Option<JoinHandle<()>>>>,
-    receiver_stop: Arc<AtomicBool>,
-}
-
-impl Standby {
-    /// `configured_read_only`: `default_transaction_read_only` as configured,
-    /// restored when the node is promoted.
-    pub fn start(
-        db: Arc<Database>,
-        config: Arc<Config>,
-        replay: StandbyReplay,
-        datadir: PathBuf,
-        configured_read_only: String,
-        info: WalRcvShared,
-    ) -> Standby {
-        let stop = Arc::new(AtomicBool::new(false));
-        let receiver_stop = Arc::new(AtomicBool::new(false));
-        let receiver: Arc<Mutex<Option<JoinHandle<()>>>> = Arc::new(Mutex::new(None));
-        let mut threads = Vec::new();
-        let (db2, stop2) = (db.clone(), stop.clone());
-        let (config2, receiver_stop2, receiver2) =
-            (config.clone(), receiver_stop.clone(), receiver.clone());
-        let mut replay = Some(replay);
-        if let Ok(h) = std::thread::Builder::new()
-            .name("startup".into())
-            .spawn(move || {
-                while !stop2.load(Ordering::Acquire) {
-                    if db2.promote_requested() {
-                        log("received promote request");
-                        receiver_stop2.store(true, Ordering::Release);
-                        if let Some(h) = receiver2.lock().take() {
-                            let _ = h.join();
-                        }
-                        if let Some(r) = replay.take() {
-                            promote(&db2, &config2, r, &datadir, &configured_read_only);
-                        }
-                        return;
-                    }
-                    let Some(replay) = replay.as_mut() else {
-                        return;
-                    };
-                    if let Err(e) = replay.replay_available(&db2) {
-                        elog::emit_error(&PgError {
-                            severity: tandem_types::error::Severity::Log,
-                            ..e
-                        });
-                        std::thread::sleep(Duration::from_secs(1));
-                    }
-                    db2.wal()
-                        .wait_for_flush(replay.replayed(), Duration::from_millis(100));
-                }
-            })
-        {
-            threads.push(h);
-        }
-        if let Ok(h) = std::thread::Builder::new()
-            .name("walreceiver".into())
-            .spawn({
-                let receiver_stop = receiver_stop.clone();
-                move || {
-                    walreceiver(&db, &config, &receiver_stop, &info);
-                    info.lock().status = None;
-                }
-            })
-        {
-            *receiver.lock() = Some(h);
-        }
-        Standby {
-            stop,
-            threads,
-            receiver,
-            receiver_stop,
-        }
-    }
-
-    pub fn stop(self) {
-        self.stop.store(true, Ordering::Release);
-        self.receiver_stop.store(true, Ordering::Release);
-        // the startup thread first: a promotion in progress finishes
-        for t in self.threads {
-            let _ = t.join();
-        }
-        let receiver = self.receiver.lock().take();
-        if let Some(h) = receiver {
-            let _ = h.join();
-        }
-    }
-}
-
-/// The end of recovery, after the walreceiver stopped: storage switches the
-/// timeline and leaves recovery; then the server allows writes again and
-/// removes `standby.signal`.
-fn promote(
-    db: &Arc<Database>,
-    config: &Config,
-    replay: StandbyReplay,
-    datadir: &Path,
-    configured_read_only: &str,
-) {
-    match tandem_storage::recovery::promote(db, replay) {
-        Ok(_) => {
-            let _ = config.set_runtime("default_transaction_read_only", configured_read_only);
-            let _ = config.set_runtime("in_hot_standby", "off");
-            let _ = std::fs::remove_file(datadir.join("standby.signal"));
-            log("database system is ready to accept connections");
-        }
-        Err(e) => elog::emit_error(&PgError {
-            severity: tandem_types::error::Severity::Log,
-            ..e
-        }),
-    }
-}
-
 fn log(msg: &str) {
     elog::emit(Level::Log, msg, None, None);
 }
 
-fn walreceiver(db: &Arc<Database>, config: &Arc<Config>, stop: &AtomicBool, info: &WalRcvShared) {
+/// The walreceiver thread's body: connect, stream, retry, until `stop` is set
+/// (promotion or shutdown).
+pub(crate) fn run(
+    db: &Arc<Database>,
+    config: &Arc<Config>,
+    stop: &AtomicBool,
+    info: &WalRcvShared,
+) {
     while !stop.load(Ordering::Acquire) {
-        let conninfo = settings::get_str(config, "primary_conninfo", "");
+        let conninfo = config.get_str("primary_conninfo");
         if !conninfo.is_empty() {
             let attempt = stream_once(db, config, stop, &conninfo, info);
             info.lock().status = None;
@@ -273,11 +156,14 @@ fn walreceiver(db: &Arc<Database>, config: &Arc<Config>, stop: &AtomicBool, info
         }
         // (a reload that changes primary_conninfo ends the wait: PostgreSQL
         // restarts its walreceiver for a new primary_conninfo)
-        let retry = settings::get_ms(config, "wal_retrieve_retry_interval", 5000, 1).max(1);
+        let retry = config
+            .get_ms("wal_retrieve_retry_interval")
+            .unwrap_or(5000)
+            .max(1);
         let until = Instant::now() + Duration::from_millis(retry);
         while Instant::now() < until
             && !stop.load(Ordering::Acquire)
-            && settings::get_str(config, "primary_conninfo", "") == conninfo
+            && config.get_str("primary_conninfo") == conninfo
         {
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -446,7 +332,7 @@ fn stream_once(
     let conninfo = if conninfo_setting.contains("application_name") {
         conninfo_setting.to_string()
     } else {
-        let name = settings::get_str(config, "cluster_name", "");
+        let name = config.get_str("cluster_name");
         let name = if name.is_empty() {
             "walreceiver".to_string()
         } else {
@@ -461,7 +347,7 @@ fn stream_once(
         message: format!("could not connect to the primary server: {}", e.message),
         ..e
     })?;
-    let slot = settings::get_str(config, "primary_slot_name", "");
+    let slot = config.get_str("primary_slot_name");
     let wal = db.wal().clone();
     let (sysid, primary_tli) = identify_system(&mut client)?;
     let ours = db.control().system_identifier.to_string();
@@ -490,8 +376,8 @@ fn stream_once(
     }
     let settings_now = || {
         (
-            settings::get_str(config, "primary_conninfo", ""),
-            settings::get_str(config, "primary_slot_name", ""),
+            config.get_str("primary_conninfo"),
+            config.get_str("primary_slot_name"),
         )
     };
     let used = (conninfo_setting.to_string(), slot.clone());
@@ -635,10 +521,11 @@ fn stream_copy(
             return Ok(Streamed::Reconnect);
         }
         // (units: a bare number is seconds / milliseconds, as in PostgreSQL)
-        let status_interval =
-            settings::get_ms(config, "wal_receiver_status_interval", 10_000, 1000);
-        let timeout = settings::get_ms(config, "wal_receiver_timeout", 60_000, 1);
-        let hsf = settings::get_bool(config, "hot_standby_feedback", false);
+        let status_interval = config
+            .get_ms("wal_receiver_status_interval")
+            .unwrap_or(10_000);
+        let timeout = config.get_ms("wal_receiver_timeout").unwrap_or(60_000);
+        let hsf = config.get_bool("hot_standby_feedback");
         let mut received = false;
         let mut reply_now = false;
         // Wait (up to the read timeout) for the first message, then take only what

@@ -29,12 +29,11 @@ use tandem_types::{DataType, Lsn, Oid, PgError, PgResult, SqlState, Value, Xid};
 use super::{
     drain_client, read_standby, replication_timeout, text_field, SlotUse, StreamEnd, WalSender,
 };
-use crate::connection::{admin_shutdown_error, Replication};
-use crate::logical::{self, NewLogicalSlot};
-use crate::registry::now_pg_micros;
-use crate::settings;
-use crate::sink::SocketSink;
-use crate::stream::Conn;
+use crate::backend::pqcomm::Conn;
+use crate::backend::printtup::SocketSink;
+use crate::backend::startup::{admin_shutdown_error, Replication};
+use crate::procarray::now_pg_micros;
+use crate::slot::logical::{self, NewLogicalSlot};
 
 fn conflicting() -> PgError {
     PgError::new(SqlState::SYNTAX_ERROR, "conflicting or redundant options")
@@ -58,7 +57,7 @@ fn plugin_options(options: &Options) -> Vec<(String, Option<String>)> {
 
 /// `output_plugin_libraries` (a walsender has no SET of its own for it).
 fn allowed_plugins(config: &tandem_config::Config) -> String {
-    settings::get_str(config, "output_plugin_libraries", "pgoutput, test_decoding")
+    config.get_str("output_plugin_libraries")
 }
 
 impl WalSender<'_> {
@@ -386,7 +385,7 @@ impl WalSender<'_> {
     ) -> PgResult<StreamEnd> {
         let shared = self.shared;
         let db = shared.db.clone();
-        let timeout_ms = settings::get_ms(&shared.config, "wal_sender_timeout", 60_000, 1);
+        let timeout_ms = shared.config.get_ms("wal_sender_timeout").unwrap_or(60_000);
         let mut timers = Timers::new(timeout_ms, now_pg_micros());
         // Consistent points reached (item ends) not yet confirmed, with the
         // last xid before each: restart_lsn moves to the newest one at or

@@ -43,7 +43,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
 use tandem_config::Config;
 use tandem_decoding::pgoutput_read::{parse_message, LogicalMessage};
 use tandem_protocol::replication::{
@@ -57,62 +56,12 @@ use tandem_types::elog::{self, Level};
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState};
 
 use super::changes::{self, Outcome, RelationMap, RemoteRel, RemoteXact};
-use super::WorkerStat;
-use crate::registry::now_pg_micros;
-use crate::replclient::{quote_literal, quote_repl_ident, with_application_name, ReplClient};
-use crate::settings;
+use super::worker_internal::{conninfo_for, ensure_origin, origin_name, RunEnd, WorkerCtx};
+use crate::procarray::now_pg_micros;
+use crate::replclient::{quote_literal, quote_repl_ident, ReplClient};
 
 fn log(msg: &str) {
     elog::emit(Level::Log, msg, None, None);
-}
-
-/// Why a run ended without an error.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum RunEnd {
-    /// Stop requested (shutdown, DROP SUBSCRIPTION) or the subscription is
-    /// gone / disabled: do not restart.
-    Stopped,
-    /// A parameter changed or tables need a sync: start a new run at once.
-    Restart,
-}
-
-/// What a worker thread shares with the launcher.
-pub(crate) struct WorkerCtx {
-    pub db: Arc<Database>,
-    pub config: Arc<Config>,
-    pub subid: Oid,
-    pub stop: Arc<AtomicBool>,
-    pub stat: Arc<Mutex<WorkerStat>>,
-    pub terminating: Box<dyn Fn() -> bool + Send + Sync>,
-    /// Set when the run failed while applying or copying data (not while
-    /// connecting): only such errors disable a subscription with
-    /// `disable_on_error`, as in PostgreSQL.
-    pub data_error: AtomicBool,
-}
-
-impl WorkerCtx {
-    pub fn should_stop(&self) -> bool {
-        self.stop.load(Ordering::Acquire) || (self.terminating)()
-    }
-}
-
-/// The subscription's origin name, `pg_<oid>` (PostgreSQL's
-/// `ReplicationOriginNameForLogicalRep`).
-pub(crate) fn origin_name(subid: Oid) -> String {
-    format!("pg_{}", subid.0)
-}
-
-/// The origin id, created if missing (a subscription from before origins).
-pub(crate) fn ensure_origin(db: &Arc<Database>, name: &str) -> PgResult<u16> {
-    if let Some(id) = db.catalog().origin_id(name) {
-        return Ok(id);
-    }
-    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
-    let id = txn.create_origin(name)?;
-    if let Some(end) = txn.commit()? {
-        db.wal().flush(end)?;
-    }
-    Ok(id)
 }
 
 /// `publication_names` as pgoutput wants it: a quoted, comma-separated list.
@@ -121,11 +70,6 @@ fn publication_names(pubs: &[String]) -> String {
         .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// The subscription's connection string with `application_name` as default.
-pub(crate) fn conninfo_for(sub: &SubscriptionDef, application_name: &str) -> String {
-    with_application_name(&sub.conninfo, application_name)
 }
 
 /// The parts of a subscription whose change restarts the worker.
@@ -240,12 +184,11 @@ pub(crate) fn run(ctx: &WorkerCtx) -> PgResult<RunEnd> {
         last_applied: start,
         reported: (Lsn::INVALID, Lsn::INVALID),
         last_feedback: Instant::now(),
-        status_interval: Duration::from_millis(settings::get_ms(
-            &ctx.config,
-            "wal_receiver_status_interval",
-            10_000,
-            1000,
-        )),
+        status_interval: Duration::from_millis(
+            ctx.config
+                .get_ms("wal_receiver_status_interval")
+                .unwrap_or(10_000),
+        ),
         syncing: false,
         catalog_seen: db.catalog(),
         defaults: None,
@@ -433,7 +376,11 @@ impl Apply<'_> {
                     continue;
                 }
             } else {
-                let timeout = settings::get_ms(&self.ctx.config, "wal_receiver_timeout", 60_000, 1);
+                let timeout = self
+                    .ctx
+                    .config
+                    .get_ms("wal_receiver_timeout")
+                    .unwrap_or(60_000);
                 let silent = last_recv.elapsed();
                 if timeout > 0 && silent >= Duration::from_millis(timeout) {
                     return Err(PgError::new(

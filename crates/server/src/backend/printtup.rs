@@ -19,8 +19,8 @@ use tandem_protocol::{BackendMessage, FieldDesc};
 use tandem_sql::{FieldDescription, QuerySink};
 use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
 
-use crate::registry::BackendEntry;
-use crate::stream::{Conn, ReadError};
+use crate::backend::pqcomm::{Conn, ReadError};
+use crate::procarray::BackendEntry;
 
 pub(crate) struct SocketSink<'a> {
     pub conn: &'a mut Conn,

@@ -33,7 +33,7 @@ use tandem_storage::{
 use tandem_types::elog::{self, Level};
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Value};
 
-use super::worker::{conninfo_for, RunEnd, WorkerCtx};
+use super::worker_internal::{conninfo_for, RunEnd, WorkerCtx};
 use crate::replclient::{quote_literal, quote_repl_ident, ReplClient};
 use tandem_expr::functions::quote_ident;
 

@@ -1,10 +1,5 @@
-//! Logical replication on the subscriber: the launcher (this file) and the
-//! apply worker it runs for each enabled subscription. PostgreSQL
-//! counterparts: `replication/logical/launcher.c`, `worker.c`, `tablesync.c`.
-//!
-//! Read in this order: `worker.rs` (one subscription's apply loop and the
-//! exactly-once argument), `changes.rs` (rows onto local tables),
-//! `tablesync.rs` (initial copy).
+//! The logical replication launcher (PostgreSQL's
+//! `replication/logical/launcher.c`).
 //!
 //! The launcher thread keeps one worker thread per enabled subscription with
 //! a slot, on a primary (none run during recovery; they start after a
@@ -14,12 +9,9 @@
 //! `wal_retrieve_retry_interval` (PostgreSQL's launcher throttles the same
 //! way); one that ended because its subscription changed is restarted at
 //! once. At most `max_logical_replication_workers` run (PostgreSQL's
-//! WARNING `out of logical replication worker slots` otherwise; 0 runs none). Each worker is registered like a backend (a pid in
-//! `pg_stat_activity`) and reports its position in `pg_stat_subscription`.
-
-mod changes;
-mod tablesync;
-mod worker;
+//! WARNING `out of logical replication worker slots` otherwise; 0 runs none).
+//! Each worker is registered like a backend (a pid in `pg_stat_activity`) and
+//! reports its position in `pg_stat_subscription`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,24 +24,11 @@ use tandem_config::Config;
 use tandem_expr::SubscriptionWorkerStat;
 use tandem_storage::{Database, IsolationLevel};
 use tandem_types::elog::{self, Level};
-use tandem_types::{Lsn, Oid, PgError};
+use tandem_types::{Oid, PgError};
 
-use crate::registry::Registry;
-use crate::settings;
-use worker::{RunEnd, WorkerCtx};
-
-/// What a worker reports for `pg_stat_subscription`.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct WorkerStat {
-    pub pid: i32,
-    pub received_lsn: Option<Lsn>,
-    pub last_msg_send_time: Option<i64>,
-    pub last_msg_receipt_time: Option<i64>,
-    pub latest_end_lsn: Option<Lsn>,
-    pub latest_end_time: Option<i64>,
-    /// The table being copied, while a copy runs.
-    pub syncing: Option<Oid>,
-}
+use super::worker;
+use super::worker_internal::{RunEnd, WorkerCtx, WorkerStat};
+use crate::procarray::Registry;
 
 struct Running {
     stop: Arc<AtomicBool>,
@@ -210,7 +189,10 @@ impl Launcher {
             .map(|(id, _)| *id)
             .collect();
         let retry = Duration::from_millis(
-            settings::get_ms(&env.config, "wal_retrieve_retry_interval", 5000, 1).max(1),
+            env.config
+                .get_ms("wal_retrieve_retry_interval")
+                .unwrap_or(5000)
+                .max(1),
         );
         for id in ended {
             if let Some(r) = st.running.remove(&id) {
@@ -226,7 +208,7 @@ impl Launcher {
         }
         let now = Instant::now();
         st.not_before.retain(|_, t| *t > now);
-        let max_workers = settings::get_int(&env.config, "max_logical_replication_workers", 4);
+        let max_workers = env.config.get_int("max_logical_replication_workers");
         for sub in cat.subscriptions.values() {
             if !sub.enabled || sub.slot_name.is_none() || st.running.contains_key(&sub.oid) {
                 continue;

@@ -15,7 +15,7 @@
 //! | DROP_REPLICATION_SLOT s [WAIT] | - |
 //! | READ_REPLICATION_SLOT s | slot_type text, restart_lsn text, restart_tli int8 (NULLs if no slot) |
 //! | START_REPLICATION [SLOT s] [PHYSICAL] X/X [TIMELINE n] | CopyBoth stream, then START_STREAMING |
-//! | BASE_BACKUP [(options)] | start recptr/tli, CopyOut of tandem's backup format, end recptr/tli (`crate::basebackup`) |
+//! | BASE_BACKUP [(options)] | start recptr/tli, CopyOut of tandem's backup format, end recptr/tli (`basebackup.rs`) |
 //!
 //! On a `replication=database` connection, the catalog queries of PostgreSQL
 //! subscribers that call `pg_get_publication_tables` are answered from the
@@ -45,21 +45,23 @@ use std::time::Duration;
 use tandem_protocol::replication::{self as wire, StandbyMessage};
 use tandem_protocol::{BackendMessage, FrontendMessage};
 use tandem_replication::command::{self, ReplCommand, SlotKind};
-use tandem_replication::physical::{self, LagTracker, Timers, WalSndState};
+use tandem_replication::physical::{LagTracker, Timers, WalSndState};
 use tandem_replication::slot::SlotRegistry;
 use tandem_sql::{FieldDescription, QuerySink, Session};
 use tandem_types::elog::{self, Level};
 use tandem_types::{DataType, Lsn, PgError, PgResult, SqlState, TimeLineId, Value, Xid};
 
-use crate::connection::{admin_shutdown_error, fail, Replication, StartupInfo};
-use crate::postmaster::Shared;
-use crate::registry::{now_pg_micros, BackendEntry};
-use crate::settings;
-use crate::sink::{drain_copy_in, SocketSink};
-use crate::stream::{Conn, ReadError, SocketHandle};
-use crate::walsenders::{Event, WalSnd, WalSndGuard};
+use crate::backend::pqcomm::{Conn, ReadError, SocketHandle};
+use crate::backend::printtup::{drain_copy_in, SocketSink};
+use crate::backend::startup::{admin_shutdown_error, fail, Replication, StartupInfo};
+use crate::procarray::{now_pg_micros, BackendEntry};
+use crate::shared::Shared;
+use crate::walsender::walsndctl::{Event, WalSnd, WalSndGuard};
 
+pub(crate) mod basebackup;
 mod logical;
+mod physical;
+pub(crate) mod walsndctl;
 
 /// ParameterStatus values a walsender without a session reports.
 pub(crate) fn reported_parameters(shared: &Shared) -> Vec<(String, String)> {
@@ -390,7 +392,7 @@ impl WalSender<'_> {
                         SqlState::UNDEFINED_FILE,
                         format!(
                             "could not open file \"{name}\": {}",
-                            crate::listen::os_text(&e)
+                            crate::postmaster::listen::os_text(&e)
                         ),
                     )
                 })?;
@@ -437,7 +439,7 @@ impl WalSender<'_> {
                         return Err(PgError::internal(format!("unrecognized option: {opt}")));
                     }
                 }
-                crate::slots::create_physical(
+                crate::slot::create_physical(
                     &shared.slots,
                     &shared.db,
                     &shared.config,
@@ -465,7 +467,7 @@ impl WalSender<'_> {
                 sink.command_complete("CREATE_REPLICATION_SLOT")
             }
             ReplCommand::DropReplicationSlot { name, wait } => {
-                crate::slots::drop_slot(&shared.slots, &shared.config, pid, &name, wait)?;
+                crate::slot::drop_slot(&shared.slots, &shared.config, pid, &name, wait)?;
                 sink.command_complete("DROP_REPLICATION_SLOT")
             }
             ReplCommand::ReadReplicationSlot(name) => {
@@ -500,9 +502,7 @@ impl WalSender<'_> {
                 sink.data_row(&row, &[DataType::Text, DataType::Text, DataType::Int8], &[])?;
                 sink.command_complete("READ_REPLICATION_SLOT")
             }
-            ReplCommand::BaseBackup { options } => {
-                crate::basebackup::send(shared, &mut sink, &options)
-            }
+            ReplCommand::BaseBackup { options } => basebackup::send(shared, &mut sink, &options),
             ReplCommand::AlterReplicationSlot { name, options } => {
                 self.alter_slot(&mut sink, name, &options)
             }
@@ -547,14 +547,14 @@ impl WalSender<'_> {
             None => None,
         };
         // an ancestor timeline streams up to its switch point (walsender_physical)
-        let mut historic = crate::walsender_physical::historic_timeline(&wal, start, timeline)?;
-        if !crate::walsender_physical::enters_copy(historic.as_ref(), start) {
+        let mut historic = crate::walsender::physical::historic_timeline(&wal, start, timeline)?;
+        if !crate::walsender::physical::enters_copy(historic.as_ref(), start) {
             if let Some(h) = &historic {
                 let mut sink = SocketSink {
                     conn,
                     entry: self.entry,
                 };
-                crate::walsender_physical::send_next_timeline(&mut sink, h)?;
+                crate::walsender::physical::send_next_timeline(&mut sink, h)?;
             }
             conn.send(&BackendMessage::CommandComplete("START_STREAMING".into()));
             return Ok(());
@@ -608,7 +608,7 @@ impl WalSender<'_> {
                         conn,
                         entry: self.entry,
                     };
-                    crate::walsender_physical::send_next_timeline(&mut sink, h)?;
+                    crate::walsender::physical::send_next_timeline(&mut sink, h)?;
                 }
                 conn.send(&BackendMessage::CommandComplete("START_STREAMING".into()));
                 Ok(())
@@ -633,12 +633,12 @@ impl WalSender<'_> {
         conn: &mut Conn,
         slot: Option<&str>,
         start: Lsn,
-        historic: &mut Option<crate::walsender_physical::Historic>,
+        historic: &mut Option<crate::walsender::physical::Historic>,
     ) -> PgResult<StreamEnd> {
         let shared = self.shared;
         let wal = shared.db.wal().clone();
         let start_tli = wal.timeline();
-        let timeout_ms = settings::get_ms(&shared.config, "wal_sender_timeout", 60_000, 1);
+        let timeout_ms = shared.config.get_ms("wal_sender_timeout").unwrap_or(60_000);
         let mut timers = Timers::new(timeout_ms, now_pg_micros());
         let mut lag = LagTracker::default();
         let mut sent = start;
@@ -676,13 +676,15 @@ impl WalSender<'_> {
             // 3. WAL, a bounded amount per round so replies are not starved.
             // (a cascading walsender whose node changed timeline streams on
             // only up to the old timeline's end)
-            crate::walsender_physical::check_timeline_switch(&wal, start_tli, historic);
-            let flush = crate::walsender_physical::send_limit(wal.flush_lsn(), *historic);
+            crate::walsender::physical::check_timeline_switch(&wal, start_tli, historic);
+            let flush = crate::walsender::physical::send_limit(wal.flush_lsn(), *historic);
             if !done_sending {
-                let mut budget = 16 * physical::MAX_SEND_SIZE;
-                while let Some((from, to)) =
-                    physical::next_chunk(sent, flush, physical::MAX_SEND_SIZE)
-                {
+                let mut budget = 16 * tandem_replication::physical::MAX_SEND_SIZE;
+                while let Some((from, to)) = tandem_replication::physical::next_chunk(
+                    sent,
+                    flush,
+                    tandem_replication::physical::MAX_SEND_SIZE,
+                ) {
                     let data = wal.read_raw(from, (to.0 - from.0) as usize)?;
                     if data.is_empty() {
                         break;
@@ -712,7 +714,7 @@ impl WalSender<'_> {
                     self.shared.walsenders.sync_recompute();
                 }
                 // the end of a historic timeline: end the copy (XLogSendPhysical)
-                if crate::walsender_physical::reached_end_of_timeline(*historic, sent) {
+                if crate::walsender::physical::reached_end_of_timeline(*historic, sent) {
                     conn.send(&BackendMessage::CopyDone);
                     done_sending = true;
                 }
@@ -726,7 +728,7 @@ impl WalSender<'_> {
                 return Ok(StreamEnd::Exit);
             }
             // 5. Sleep until new WAL, a message, or a timer.
-            let limit = crate::walsender_physical::send_limit(wal.flush_lsn(), *historic);
+            let limit = crate::walsender::physical::send_limit(wal.flush_lsn(), *historic);
             if sent < limit && !done_sending {
                 continue;
             }

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use tandem_types::elog::{self, Level};
 use tandem_types::{PgError, PgResult, SqlState};
 
-use crate::pidfile::LockFile;
+use super::pidfile::LockFile;
 
 pub(crate) struct Listeners {
     pub tcp: Vec<TcpListener>,

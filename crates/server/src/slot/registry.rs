@@ -17,34 +17,21 @@ use tandem_storage::Database;
 use tandem_types::elog::{self, Level};
 use tandem_types::{Lsn, PgError, PgResult, SqlState, Value};
 
-use crate::registry::{now_pg_micros, Registry};
-use crate::settings;
-
-const MB: u64 = 1024 * 1024;
+use crate::procarray::{now_pg_micros, Registry};
 
 /// Opens `DATADIR/pg_replslot` with `max_replication_slots`.
 pub(crate) fn open(datadir: &std::path::Path, config: &Config) -> PgResult<Arc<SlotRegistry>> {
-    let max = settings::get_int(config, "max_replication_slots", 10).max(0) as usize;
+    let max = config.get_int("max_replication_slots").max(0) as usize;
     SlotRegistry::open(&datadir.join("pg_replslot"), max, now_pg_micros()).map(Arc::new)
-}
-
-fn size_mb(config: &Config, name: &str, default: i64) -> i64 {
-    match config.show(name) {
-        Some(v) if v.trim() == "-1" => -1,
-        Some(v) => settings::parse_bytes(&v, MB)
-            .map(|b| (b / MB) as i64)
-            .unwrap_or(default),
-        None => default,
-    }
 }
 
 /// The retention settings as they are now (they change on reload).
 pub(crate) fn retention_settings(config: &Config, segment_size: u64) -> RetentionSettings {
     RetentionSettings {
         segment_size,
-        wal_keep_size_mb: size_mb(config, "wal_keep_size", 0).max(0) as u64,
-        max_slot_wal_keep_size_mb: size_mb(config, "max_slot_wal_keep_size", -1),
-        max_wal_size_mb: size_mb(config, "max_wal_size", 1024).max(0) as u64,
+        wal_keep_size_mb: config.get_int("wal_keep_size").max(0) as u64,
+        max_slot_wal_keep_size_mb: config.get_int("max_slot_wal_keep_size"),
+        max_wal_size_mb: config.get_int("max_wal_size").max(0) as u64,
     }
 }
 
@@ -116,8 +103,8 @@ pub(crate) fn install_retention(
 }
 
 /// `55000 replication slots can only be used if max_replication_slots > 0`.
-fn check_requirements(config: &Config) -> PgResult<()> {
-    if settings::get_int(config, "max_replication_slots", 10) <= 0 {
+pub(super) fn check_requirements(config: &Config) -> PgResult<()> {
+    if config.get_int("max_replication_slots") <= 0 {
         return Err(PgError::new(
             SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
             "replication slots can only be used if max_replication_slots > 0",

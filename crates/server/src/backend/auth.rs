@@ -19,8 +19,8 @@ use tandem_protocol::BackendMessage;
 use tandem_storage::RoleDef;
 use tandem_types::{PgError, SqlState};
 
-use crate::hba::{HbaLine, Method};
-use crate::stream::{fatal, protocol_fatal, Conn, ReadError};
+use crate::backend::hba::{HbaLine, Method};
+use crate::backend::pqcomm::{fatal, protocol_fatal, Conn, ReadError};
 
 pub(crate) enum AuthOutcome {
     Ok,

@@ -11,7 +11,7 @@
 //! ```
 //!
 //! The loop polls the listening sockets (100 ms ticks) and spawns one thread per
-//! connection ([`crate::connection::serve`]). Between ticks it acts on flags that
+//! connection ([`backend_startup::serve`]). Between ticks it acts on flags that
 //! the signal handlers (or [`ServerHandle`], or `pg_reload_conf()`) raise:
 //!
 //! | request | what happens |
@@ -30,11 +30,16 @@
 //!
 //! Corresponds to PostgreSQL's `src/backend/postmaster/postmaster.c`.
 
+mod backend_startup;
+pub(crate) mod bgworker;
+pub(crate) mod listen;
+mod pidfile;
+
 use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,61 +50,16 @@ use tandem_storage::{Database, OpenOptions};
 use tandem_types::elog::{self, Level};
 use tandem_types::{PgError, PgResult, SqlState};
 
-use crate::bgworker::BgWorkers;
-use crate::hba::{self, HbaLine};
-use crate::listen::{self, Listeners};
-use crate::pidfile::{self, LockFile};
-use crate::registry::{Hooks, Registry, ReplHooks};
-use crate::settings;
-use crate::stream::{Peer, Stream};
-use crate::tls;
-use crate::walsenders::WalSenders;
-use tandem_replication::slot::SlotRegistry;
-
-/// How the server is asked to stop (SIGTERM, SIGINT, SIGQUIT).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ShutdownMode {
-    Smart = 1,
-    Fast = 2,
-    Immediate = 3,
-}
-
-/// Requests raised by signal handlers or by an in-process owner.
-#[derive(Default)]
-pub(crate) struct Requests {
-    pub reload: Arc<AtomicBool>,
-    pub smart: Arc<AtomicBool>,
-    pub fast: Arc<AtomicBool>,
-    pub immediate: Arc<AtomicBool>,
-    /// SIGUSR1: a `promote` signal file may be waiting in the data directory.
-    pub promote: Arc<AtomicBool>,
-}
-
-/// What every connection thread shares.
-pub(crate) struct Shared {
-    pub datadir: PathBuf,
-    pub config: Arc<Config>,
-    pub db: Arc<Database>,
-    pub engine: Arc<Engine>,
-    pub registry: Arc<Registry>,
-    pub slots: Arc<SlotRegistry>,
-    pub walsenders: Arc<WalSenders>,
-    pub hba: RwLock<Arc<Vec<HbaLine>>>,
-    pub hba_path: PathBuf,
-    pub tls: RwLock<Option<Arc<rustls::ServerConfig>>>,
-    shutdown: AtomicU8,
-}
-
-impl Shared {
-    pub fn shutdown_mode(&self) -> Option<ShutdownMode> {
-        match self.shutdown.load(Ordering::SeqCst) {
-            1 => Some(ShutdownMode::Smart),
-            2 => Some(ShutdownMode::Fast),
-            3 => Some(ShutdownMode::Immediate),
-            _ => None,
-        }
-    }
-}
+use self::bgworker::BgWorkers;
+use self::listen::Listeners;
+use self::pidfile::LockFile;
+use crate::backend::hba::{self, HbaLine};
+use crate::backend::pqcomm::{Peer, Stream};
+use crate::backend::tls;
+use crate::procarray::Registry;
+use crate::shared::{Requests, Shared, ShutdownMode};
+use crate::sqlfuncs::{Hooks, ReplHooks};
+use crate::walsender::walsndctl::WalSenders;
 
 fn log(msg: &str) {
     elog::emit(Level::Log, msg, None, None);
@@ -107,7 +67,7 @@ fn log(msg: &str) {
 
 /// Logs a startup failure as FATAL and returns it.
 fn fatal_startup(err: PgError) -> PgError {
-    let err = crate::stream::fatal(err);
+    let err = crate::backend::pqcomm::fatal(err);
     elog::emit_error(&err);
     err
 }
@@ -135,11 +95,11 @@ fn load_hba(path: &Path) -> PgResult<Vec<HbaLine>> {
 }
 
 fn load_tls(datadir: &Path, config: &Config) -> PgResult<Option<Arc<rustls::ServerConfig>>> {
-    if !settings::get_bool(config, "ssl", false) {
+    if !config.get_bool("ssl") {
         return Ok(None);
     }
-    let cert = settings::get_str(config, "ssl_cert_file", "server.crt");
-    let key = settings::get_str(config, "ssl_key_file", "server.key");
+    let cert = config.get_str("ssl_cert_file");
+    let key = config.get_str("ssl_key_file");
     tls::load(datadir, &cert, &key).map(Some)
 }
 
@@ -159,9 +119,9 @@ pub(crate) struct Postmaster {
     pidfile: LockFile,
     workers: Option<BgWorkers>,
     /// Subscription apply workers (stopped first at shutdown).
-    launcher: Arc<crate::apply::Launcher>,
+    launcher: Arc<crate::subscription::Launcher>,
     /// Standby mode: the startup (replay) and walreceiver threads.
-    standby: Option<crate::walreceiver::Standby>,
+    standby: Option<crate::startup::Standby>,
     requests: Arc<Requests>,
     pub port: u16,
 }
@@ -174,7 +134,7 @@ impl Postmaster {
     ) -> PgResult<Postmaster> {
         let config = Config::load(datadir, overrides).map_err(fatal_startup)?;
         apply_log_level(&config);
-        let port = settings::get_int(&config, "port", 5432);
+        let port = config.get_int("port");
         if !(1..=65535).contains(&port) {
             return Err(fatal_startup(PgError::fatal(
                 SqlState::INVALID_PARAMETER_VALUE,
@@ -182,13 +142,8 @@ impl Postmaster {
             )));
         }
         let port = port as u16;
-        let listen =
-            settings::split_list(&settings::get_str(&config, "listen_addresses", "localhost"));
-        let socket_dirs = settings::split_list(&settings::get_str(
-            &config,
-            "unix_socket_directories",
-            "/tmp",
-        ));
+        let listen = config.get_list("listen_addresses");
+        let socket_dirs = config.get_list("unix_socket_directories");
         let mut pidfile = pidfile::create_postmaster_pid(
             datadir,
             port,
@@ -207,10 +162,9 @@ impl Postmaster {
         })?;
         let listeners =
             listen::open(datadir, &listen, &socket_dirs, port).map_err(fatal_startup)?;
-        let fsync = settings::get_bool(&config, "fsync", true);
+        let fsync = config.get_bool("fsync");
         let standby_mode = datadir.join("standby.signal").exists();
-        let configured_read_only =
-            settings::get_str(&config, "default_transaction_read_only", "off");
+        let configured_read_only = config.get_str("default_transaction_read_only");
         let (db, replay) = if standby_mode {
             let (db, replay) =
                 Database::open_standby(datadir, OpenOptions { fsync }).map_err(fatal_startup)?;
@@ -227,12 +181,12 @@ impl Postmaster {
         let registry = Registry::new();
         // SHOW wal_segment_size reports the data directory's segment size.
         let _ = config.set_runtime("wal_segment_size", &db.wal().segment_size().to_string());
-        let slots = crate::slots::open(datadir, &config).map_err(fatal_startup)?;
-        crate::slots::install_retention(&db, slots.clone(), config.clone(), registry.clone());
+        let slots = crate::slot::open(datadir, &config).map_err(fatal_startup)?;
+        crate::slot::install_retention(&db, slots.clone(), config.clone(), registry.clone());
         let walsenders = WalSenders::start(db.wal().clone());
         walsenders.configure_syncrep(&config);
         let walrcv: crate::walreceiver::WalRcvShared = Default::default();
-        let launcher = crate::apply::Launcher::new();
+        let launcher = crate::subscription::Launcher::new();
         let hooks = Arc::new(Hooks {
             registry: registry.clone(),
             reload: requests.reload.clone(),
@@ -266,7 +220,7 @@ impl Postmaster {
             shutdown: AtomicU8::new(0),
         });
         let standby = replay.map(|r| {
-            crate::walreceiver::Standby::start(
+            crate::startup::Standby::start(
                 db.clone(),
                 config.clone(),
                 r,
@@ -405,7 +359,7 @@ impl Postmaster {
         let spawned = std::thread::Builder::new()
             .name("backend".into())
             .stack_size(16 * 1024 * 1024)
-            .spawn(move || crate::connection::serve(shared, stream, peer));
+            .spawn(move || backend_startup::serve(shared, stream, peer));
         if let Err(e) = spawned {
             elog::emit(
                 Level::Log,

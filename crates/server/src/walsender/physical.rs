@@ -17,7 +17,7 @@ use tandem_sql::{FieldDescription, QuerySink};
 use tandem_types::{DataType, Lsn, PgError, PgResult, SqlState, TimeLineId, Value};
 use tandem_wal::Wal;
 
-use crate::sink::SocketSink;
+use crate::backend::printtup::SocketSink;
 
 /// Streaming an ancestor timeline: where it ends and which timeline follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -24,8 +24,6 @@ use tandem_config::Config;
 use tandem_storage::Database;
 use tandem_types::elog::{self, Level};
 
-use crate::settings;
-
 struct StopSignal {
     stopped: Mutex<bool>,
     cv: Condvar,
@@ -87,7 +85,7 @@ impl BgWorkers {
 
 fn walwriter(db: &Database, config: &Config, stop: &StopSignal) {
     loop {
-        let delay = settings::get_ms(config, "wal_writer_delay", 200, 1).max(1);
+        let delay = config.get_ms("wal_writer_delay").unwrap_or(200).max(1);
         if stop.sleep(Duration::from_millis(delay)) {
             return;
         }
@@ -114,9 +112,12 @@ fn checkpointer(db: &Database, config: &Config, stop: &StopSignal) {
             return;
         }
         let timeout = Duration::from_millis(
-            settings::get_ms(config, "checkpoint_timeout", 300_000, 1000).max(1000),
+            config
+                .get_ms("checkpoint_timeout")
+                .unwrap_or(300_000)
+                .max(1000),
         );
-        let max_wal = settings::get_bytes(config, "max_wal_size", 1 << 30, 1024 * 1024);
+        let max_wal = config.get_bytes("max_wal_size").unwrap_or(1 << 30);
         let reason = if last.elapsed() >= timeout {
             Some("time")
         } else if db.wal_since_checkpoint() > max_wal / 2 {

@@ -29,7 +29,7 @@ use tandem_types::elog::{self, Level};
 use tandem_types::{Lsn, PgError, PgResult, SqlState, Value, Xid};
 use tandem_wal::Wal;
 
-use crate::registry::BackendEntry;
+use crate::procarray::BackendEntry;
 
 /// What the socket reader hands the streaming loop.
 #[derive(Debug)]

@@ -23,18 +23,12 @@ use tandem_replication::slot::{Invalidation, Persistency, SlotData, SlotRegistry
 use tandem_storage::Database;
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Xid};
 
-use crate::registry::now_pg_micros;
-use crate::settings;
+use crate::procarray::now_pg_micros;
 
 /// `CheckLogicalDecodingRequirements`: slots enabled and `wal_level = logical`.
 pub(crate) fn check_requirements(config: &Config) -> PgResult<()> {
-    if settings::get_int(config, "max_replication_slots", 10) <= 0 {
-        return Err(PgError::new(
-            SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
-            "replication slots can only be used if max_replication_slots > 0",
-        ));
-    }
-    if settings::get_str(config, "wal_level", "replica") != "logical" {
+    super::registry::check_requirements(config)?;
+    if config.get_str("wal_level") != "logical" {
         return Err(PgError::new(
             SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
             "logical decoding requires \"wal_level\" >= \"logical\"",
@@ -496,10 +490,7 @@ pub(crate) fn copy(
         ));
     }
     if let Some(p) = plugin {
-        tandem_decoding::check_plugin_allowed(
-            p,
-            &settings::get_str(config, "output_plugin_libraries", "pgoutput, test_decoding"),
-        )?;
+        tandem_decoding::check_plugin_allowed(p, &config.get_str("output_plugin_libraries"))?;
         tandem_decoding::check_plugin(p)?;
     }
     let temporary = temporary.unwrap_or(s.persistency == Persistency::Temporary);

@@ -48,8 +48,9 @@ pub enum Method {
     Unsupported(String),
 }
 
+#[cfg(test)]
 impl Method {
-    pub fn name(&self) -> &str {
+    fn name(&self) -> &str {
         match self {
             Method::Trust => "trust",
             Method::Reject => "reject",

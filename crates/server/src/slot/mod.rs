@@ -1,0 +1,12 @@
+//! Replication slots in the running server. The slot itself (state file, ordering
+//! rules, positions) is `tandem_replication::slot`; this module is what the server
+//! does with slots.
+//!
+//! Read `registry.rs` first (the slots at startup, WAL retention and
+//! invalidation, physical slots, `pg_replication_slots`), then `logical.rs`
+//! (logical slots: creation, decoding for the SQL functions, advance, copy).
+
+pub(crate) mod logical;
+mod registry;
+
+pub(crate) use registry::{create_physical, drop_slot, install_retention, open, rows};

@@ -1,0 +1,258 @@
+//! The server side of the SQL functions and views that need more than one
+//! session can see: `pg_stat_activity`, `pg_cancel_backend`/`pg_terminate_backend`,
+//! `pg_reload_conf`, the replication slot functions and `pg_replication_slots`,
+//! `pg_stat_replication`, `pg_stat_wal_receiver`, subscription workers and the
+//! publisher-side calls of CREATE/ALTER/DROP SUBSCRIPTION. The sql and expr crates
+//! reach all of it through the [`ServerHooks`] trait; [`Hooks`] implements it by
+//! delegating to the module that owns each concept.
+//!
+//! Corresponds to PostgreSQL's `replication/slotfuncs.c`,
+//! `replication/walreceiverfuncs.c`, `utils/adt/pgstatfuncs.c` and
+//! `storage/ipc/signalfuncs.c`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tandem_expr::context::ServerHooks;
+use tandem_types::Value;
+
+use crate::procarray::{now_pg_micros, Registry};
+
+/// [`ServerHooks`] for sessions of this server.
+pub(crate) struct Hooks {
+    pub registry: Arc<Registry>,
+    /// Set to ask the postmaster loop to reload (what SIGHUP does).
+    pub reload: Arc<AtomicBool>,
+    /// When the postmaster started, microseconds since 2000-01-01 UTC.
+    pub start_time: i64,
+    /// Slots and walsenders (`None` only in unit tests).
+    pub repl: Option<ReplHooks>,
+}
+
+/// What the replication functions and views reach through the hooks.
+pub(crate) struct ReplHooks {
+    pub slots: Arc<tandem_replication::slot::SlotRegistry>,
+    pub walsenders: Arc<crate::walsender::walsndctl::WalSenders>,
+    pub db: Arc<tandem_storage::Database>,
+    pub config: Arc<tandem_config::Config>,
+    /// The walreceiver's state (`pg_stat_wal_receiver`).
+    pub walrcv: crate::walreceiver::WalRcvShared,
+    /// Subscription apply workers.
+    pub launcher: Arc<crate::subscription::Launcher>,
+}
+
+fn no_slots() -> tandem_types::PgError {
+    tandem_types::PgError::unsupported("replication slots")
+}
+
+impl ServerHooks for Hooks {
+    fn in_recovery(&self) -> bool {
+        self.repl.as_ref().is_some_and(|r| r.db.in_recovery())
+    }
+
+    /// `pg_reload_conf()`: raises the same flag SIGHUP raises, so the postmaster
+    /// loop reloads postgresql.conf and pg_hba.conf within its next tick. (Setting
+    /// the flag instead of `kill(getpid(), SIGHUP)` also works when the server runs
+    /// inside a test process that installed no handler.)
+    fn reload_conf(&self) -> bool {
+        self.reload.store(true, Ordering::SeqCst);
+        true
+    }
+
+    fn signal_backend(&self, pid: i32, terminate: bool) -> bool {
+        match self.registry.get(pid) {
+            Some(b) => {
+                if terminate {
+                    b.request_terminate();
+                } else {
+                    b.cancel();
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn activity(&self) -> Vec<Vec<Value>> {
+        self.registry.activity_rows()
+    }
+
+    fn stop_subscription_workers(&self, subid: tandem_types::Oid) {
+        if let Some(r) = &self.repl {
+            r.launcher.stop_workers(subid);
+        }
+    }
+
+    fn subscription_workers(&self) -> Vec<tandem_expr::SubscriptionWorkerStat> {
+        self.repl
+            .as_ref()
+            .map(|r| r.launcher.stats())
+            .unwrap_or_default()
+    }
+
+    fn create_physical_slot(
+        &self,
+        pid: i32,
+        name: &str,
+        reserve: bool,
+        temporary: bool,
+    ) -> tandem_types::PgResult<(String, Option<tandem_types::Lsn>)> {
+        let r = self.repl.as_ref().ok_or_else(no_slots)?;
+        let lsn = crate::slot::create_physical(
+            &r.slots, &r.db, &r.config, pid, name, reserve, temporary,
+        )?;
+        Ok((name.to_string(), lsn))
+    }
+
+    fn drop_replication_slot(&self, pid: i32, name: &str) -> tandem_types::PgResult<()> {
+        let r = self.repl.as_ref().ok_or_else(no_slots)?;
+        crate::slot::drop_slot(&r.slots, &r.config, pid, name, false)
+    }
+
+    fn create_logical_slot(
+        &self,
+        pid: i32,
+        req: &tandem_expr::LogicalSlotRequest,
+    ) -> tandem_types::PgResult<tandem_types::Lsn> {
+        let r = self.repl.as_ref().ok_or_else(no_slots)?;
+        let lsn = crate::slot::logical::create(
+            &r.slots,
+            &r.db,
+            &r.config,
+            pid,
+            &crate::slot::logical::NewLogicalSlot {
+                name: &req.name,
+                plugin: &req.plugin,
+                temporary: req.temporary,
+                two_phase: req.two_phase,
+                failover: req.failover,
+                database: tandem_types::Oid(req.database),
+                allowed_plugins: &req.allowed_plugins,
+            },
+        )?;
+        r.slots.release(&req.name, pid, now_pg_micros());
+        Ok(lsn)
+    }
+
+    fn logical_slot_changes(
+        &self,
+        pid: i32,
+        req: &tandem_expr::ChangesRequest,
+    ) -> tandem_types::PgResult<Vec<tandem_expr::ChangeRow>> {
+        let r = self.repl.as_ref().ok_or_else(no_slots)?;
+        let rows = crate::slot::logical::get_changes(
+            &r.slots,
+            &r.db,
+            &r.config,
+            pid,
+            crate::slot::logical::GetChanges {
+                name: &req.name,
+                upto_lsn: req.upto_lsn,
+                upto_nchanges: req.upto_nchanges,
+                options: req.options.clone(),
+                peek: req.peek,
+                binary: req.binary,
+                database: Some(tandem_types::Oid(req.database)),
+                allowed_plugins: &req.allowed_plugins,
+            },
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|o| tandem_expr::ChangeRow {
+                lsn: o.lsn,
+                xid: o.xid.0,
+                data: o.data,
+            })
+            .collect())
+    }
+
+    fn advance_slot(
+        &self,
+        pid: i32,
+        name: &str,
+        upto: tandem_types::Lsn,
+    ) -> tandem_types::PgResult<tandem_types::Lsn> {
+        let r = self.repl.as_ref().ok_or_else(no_slots)?;
+        crate::slot::logical::advance(&r.slots, &r.db, pid, name, upto)
+    }
+
+    fn copy_slot(
+        &self,
+        pid: i32,
+        req: &tandem_expr::CopySlotRequest,
+    ) -> tandem_types::PgResult<tandem_types::Lsn> {
+        let r = self.repl.as_ref().ok_or_else(no_slots)?;
+        crate::slot::logical::copy(&r.slots, &r.config, pid, req)
+    }
+
+    fn replication_slots(&self) -> Vec<Vec<Value>> {
+        match &self.repl {
+            Some(r) => crate::slot::rows(&r.slots, &r.db, &r.config),
+            None => Vec::new(),
+        }
+    }
+
+    fn stat_wal_receiver(&self) -> Vec<Vec<Value>> {
+        match &self.repl {
+            Some(r) => crate::walreceiver::stat_row(&r.walrcv, &r.db),
+            None => Vec::new(),
+        }
+    }
+
+    fn stat_replication(&self) -> Vec<Vec<Value>> {
+        match &self.repl {
+            Some(r) => r.walsenders.rows(),
+            None => Vec::new(),
+        }
+    }
+
+    /// CREATE / ALTER / DROP SUBSCRIPTION's actions on the publisher.
+    fn subscription_remote(
+        &self,
+        req: &tandem_expr::SubscriptionRemoteRequest,
+    ) -> tandem_types::PgResult<tandem_expr::SubscriptionRemoteResult> {
+        crate::subscription::remote::run(req)
+    }
+
+    fn postmaster_start_time(&self) -> i64 {
+        self.start_time
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn activity_rows_and_terminate() {
+        let r = Registry::new();
+        let reg = r.register(Some("127.0.0.1".into()), None);
+        {
+            let mut a = reg.entry.activity.lock();
+            a.user = "alice".into();
+            a.application_name = "psql".into();
+        }
+        reg.entry.set_state("active", Some("select 1"));
+        let hooks = Hooks {
+            registry: r.clone(),
+            reload: Arc::new(AtomicBool::new(false)),
+            start_time: 0,
+            repl: None,
+        };
+        let rows = hooks.activity();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0][0], Value::Int4(reg.entry.pid));
+        assert_eq!(rows[0][1], Value::Text("alice".into()));
+        assert_eq!(rows[0][5], Value::Text("active".into()));
+        assert_eq!(rows[0][6], Value::Text("select 1".into()));
+        assert!(hooks.signal_backend(reg.entry.pid, true));
+        assert!(reg.entry.terminating());
+        assert!(!hooks.signal_backend(-5, false));
+        assert!(hooks.reload_conf());
+        assert!(hooks.reload.load(Ordering::SeqCst));
+        assert!(!r.wait_empty(Duration::from_millis(10)));
+        drop(reg);
+        assert!(r.wait_empty(Duration::from_millis(10)));
+    }
+}

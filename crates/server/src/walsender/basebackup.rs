@@ -1,0 +1,167 @@
+//! BASE_BACKUP, the walsender side ([`send`]): takes a fresh checkpoint and
+//! streams the files a node needs to start from it. The client side, which
+//! writes them into a directory, is `tandem basebackup`'s.
+//! PostgreSQL counterpart: `replication/basebackup.c`.
+//!
+//! The payload is tandem's own format (PostgreSQL sends tar archives). Result
+//! shapes around it are PostgreSQL's: a first result set `recptr text, tli int8`
+//! with the start position, then a CopyOutResponse whose CopyData payloads are
+//!
+//! | first byte | body | meaning |
+//! |---|---|---|
+//! | `t` | total u64 | bytes that follow in `d` messages (for progress) |
+//! | `f` | path cstring, size u64 | a file; its bytes follow in `d` messages |
+//! | `w` | start u64, end u64 | WAL bytes `[start, end)` follow in `d` messages |
+//! | `d` | bytes | contents of the current file / WAL range |
+//!
+//! (integers big-endian), CopyDone, and a second result set with the end position.
+//!
+//! Files sent: `base/checkpoint` (the image of the backup's own checkpoint),
+//! `postgresql.conf`, `pg_hba.conf`, `postgresql.auto.conf`, `pg_ident.conf`
+//! when present, and `global/control` last. WAL runs from the image's redo LSN to
+//! the flush LSN after the image was read. The client writes `global/control`
+//! only after everything else is durable, so an interrupted backup leaves a
+//! directory without a control file, which refuses to start.
+
+use std::path::Path;
+
+use tandem_replication::command::Options;
+use tandem_sql::{FieldDescription, QuerySink};
+use tandem_storage::checkpoint::checkpoint_path;
+use tandem_types::{DataType, Lsn, PgError, PgResult, SqlState, TimeLineId, Value};
+
+use crate::backend::printtup::SocketSink;
+use crate::shared::Shared;
+
+const CHUNK: usize = 256 * 1024;
+const CONFIG_FILES: &[&str] = &[
+    "postgresql.conf",
+    "pg_hba.conf",
+    "postgresql.auto.conf",
+    "pg_ident.conf",
+];
+
+pub(crate) fn io_error(what: &str, path: &Path, e: &std::io::Error) -> PgError {
+    PgError::new(
+        SqlState("58030"),
+        format!("could not {what} \"{}\": {e}", path.display()),
+    )
+}
+
+fn field(name: &str, data_type: DataType) -> FieldDescription {
+    FieldDescription {
+        name: name.to_string(),
+        table_oid: 0,
+        column_id: 0,
+        data_type,
+        format: 0,
+    }
+}
+
+fn lsn_row(sink: &mut SocketSink<'_>, lsn: Lsn, tli: TimeLineId) -> PgResult<()> {
+    sink.row_description(&[
+        field("recptr", DataType::Text),
+        field("tli", DataType::Int8),
+    ])?;
+    sink.data_row(
+        &[Value::Text(lsn.to_string()), Value::Int8(tli.0 as i64)],
+        &[DataType::Text, DataType::Int8],
+        &[],
+    )?;
+    sink.command_complete("SELECT")
+}
+
+/// Walsender side of BASE_BACKUP.
+pub(crate) fn send(shared: &Shared, sink: &mut SocketSink<'_>, options: &Options) -> PgResult<()> {
+    let mut fast = false;
+    for (name, value) in options {
+        if name == "checkpoint" {
+            match value.as_text().unwrap_or("").to_ascii_lowercase().as_str() {
+                "fast" => fast = true,
+                "spread" => fast = false,
+                other => {
+                    return Err(PgError::new(
+                        SqlState::SYNTAX_ERROR,
+                        format!("unrecognized checkpoint type: \"{other}\""),
+                    ))
+                }
+            }
+        } else if name == "fast" {
+            fast = true;
+        }
+    }
+    let db = &shared.db;
+    if db.in_recovery() {
+        return Err(PgError::new(
+            SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "base backups from a standby are not supported",
+        ));
+    }
+    db.checkpoint(if fast {
+        "immediate force wait"
+    } else {
+        "force wait"
+    })?;
+    let datadir = &shared.datadir;
+    let image_path = checkpoint_path(datadir);
+    let image = std::fs::read(&image_path).map_err(|e| io_error("read file", &image_path, &e))?;
+    // the image header: "TNDMCKP1" | redo u64 (little endian) | ...
+    let start = image
+        .get(8..16)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(|b| Lsn(u64::from_le_bytes(b)))
+        .ok_or_else(|| PgError::internal("checkpoint image too short"))?;
+    let control_path = datadir.join("global/control");
+    let control =
+        std::fs::read(&control_path).map_err(|e| io_error("read file", &control_path, &e))?;
+    let mut files: Vec<(String, Vec<u8>)> = vec![("base/checkpoint".into(), image)];
+    for name in CONFIG_FILES {
+        let p = datadir.join(name);
+        if let Ok(bytes) = std::fs::read(&p) {
+            files.push(((*name).to_string(), bytes));
+        }
+    }
+    files.push(("global/control".into(), control));
+    let wal = db.wal();
+    wal.flush(wal.insert_lsn())?;
+    let end = wal.flush_lsn();
+    let tli = wal.timeline();
+    lsn_row(sink, start, tli)?;
+    sink.copy_out_response(0)?;
+    let total: u64 = files.iter().map(|(_, b)| b.len() as u64).sum::<u64>() + (end.0 - start.0);
+    let mut msg = vec![b't'];
+    msg.extend_from_slice(&total.to_be_bytes());
+    sink.copy_out_data(&msg)?;
+    for (name, bytes) in &files {
+        let mut msg = vec![b'f'];
+        msg.extend_from_slice(name.as_bytes());
+        msg.push(0);
+        msg.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+        sink.copy_out_data(&msg)?;
+        for chunk in bytes.chunks(CHUNK) {
+            let mut m = Vec::with_capacity(chunk.len() + 1);
+            m.push(b'd');
+            m.extend_from_slice(chunk);
+            sink.copy_out_data(&m)?;
+        }
+    }
+    let mut msg = vec![b'w'];
+    msg.extend_from_slice(&start.0.to_be_bytes());
+    msg.extend_from_slice(&end.0.to_be_bytes());
+    sink.copy_out_data(&msg)?;
+    let mut pos = start;
+    while pos < end {
+        let bytes = wal.read_raw(pos, CHUNK.min((end.0 - pos.0) as usize))?;
+        if bytes.is_empty() {
+            break;
+        }
+        pos = pos.advance(bytes.len() as u64);
+        let mut m = Vec::with_capacity(bytes.len() + 1);
+        m.push(b'd');
+        m.extend_from_slice(&bytes);
+        sink.copy_out_data(&m)?;
+    }
+    sink.copy_out_done()?;
+    lsn_row(sink, end, tli)?;
+    sink.command_complete("BASE_BACKUP")
+}
