@@ -15,14 +15,14 @@
 #     commits a marker row on the publisher every 50 ms during the load and
 #     polls the subscriber until it is visible.
 #   bench/apply.sh [SECONDS]
-# PostgreSQL 17 comes from $PG17 (default /opt/pgref/17/bin), run as user
-# $PGREF_USER (default pgref) when this runs as root; set PG17= (empty) to
+# PostgreSQL 17 comes from $PG17_BIN (default /opt/pgref/17/bin), run as user
+# $PGREF_USER (default pgref) when this runs as root; set PG17_BIN= (empty) to
 # measure tandem only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-15}
 CLIENTS=${CLIENTS:-8}
-PG17=${PG17-/opt/pgref/17/bin}
+PG17_BIN=${PG17_BIN-/opt/pgref/17/bin}
 PGREF_USER=${PGREF_USER:-pgref}
 if [ -z "${TANDEM_BIN:-}" ]; then
   cargo build --release -q -p tandem --bins --example apply_probe
@@ -36,9 +36,9 @@ as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u "$PGREF_USER" -- "$@"; else "$@
 cleanup() {
   "$T" stop -D "$WORK/sub" -m immediate >/dev/null 2>&1 || true
   "$T" stop -D "$WORK/pub" -m immediate >/dev/null 2>&1 || true
-  if [ -n "$PG17" ] && [ -d "$WORK/pg" ]; then
-    as_pg "$PG17/pg_ctl" stop -D "$WORK/pg/sub" -m immediate >/dev/null 2>&1 || true
-    as_pg "$PG17/pg_ctl" stop -D "$WORK/pg/pub" -m immediate >/dev/null 2>&1 || true
+  if [ -n "$PG17_BIN" ] && [ -d "$WORK/pg" ]; then
+    as_pg "$PG17_BIN/pg_ctl" stop -D "$WORK/pg/sub" -m immediate >/dev/null 2>&1 || true
+    as_pg "$PG17_BIN/pg_ctl" stop -D "$WORK/pg/pub" -m immediate >/dev/null 2>&1 || true
   fi
   rm -rf "$WORK"
 }
@@ -129,25 +129,25 @@ measure "$P" "$S" tandem
 
 # PostgreSQL 17, same setup
 have_pg=0
-if [ -n "$PG17" ] && [ -x "$PG17/postgres" ]; then
+if [ -n "$PG17_BIN" ] && [ -x "$PG17_BIN/postgres" ]; then
   have_pg=1
-  PGVER=$("$PG17/postgres" --version | awk '{print $3}')
+  PGVER=$("$PG17_BIN/postgres" --version | awk '{print $3}')
   mkdir -p "$WORK/pg"
   [ "$(id -u)" = 0 ] && chown "$PGREF_USER" "$WORK/pg"
   for n in pub sub; do
     port=$([ $n = pub ] && echo "$PP" || echo "$PS")
-    as_pg "$PG17/initdb" -D "$WORK/pg/$n" -U postgres -A trust >/dev/null
+    as_pg "$PG17_BIN/initdb" -D "$WORK/pg/$n" -U postgres -A trust >/dev/null
     printf "port = %s\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n" "$port" >> "$WORK/pg/$n/postgresql.conf"
   done
   echo "wal_level = logical" >> "$WORK/pg/pub/postgresql.conf"
-  as_pg "$PG17/pg_ctl" start -D "$WORK/pg/pub" -l "$WORK/pg/pub.log" -w >/dev/null
-  as_pg "$PG17/pg_ctl" start -D "$WORK/pg/sub" -l "$WORK/pg/sub.log" -w >/dev/null
+  as_pg "$PG17_BIN/pg_ctl" start -D "$WORK/pg/pub" -l "$WORK/pg/pub.log" -w >/dev/null
+  as_pg "$PG17_BIN/pg_ctl" start -D "$WORK/pg/sub" -l "$WORK/pg/sub.log" -w >/dev/null
   echo "== PostgreSQL $PGVER (publisher $PP, subscriber $PS)"
   measure "$PP" "$PS" postgres
-  as_pg "$PG17/pg_ctl" stop -D "$WORK/pg/sub" >/dev/null 2>&1 || true
-  as_pg "$PG17/pg_ctl" stop -D "$WORK/pg/pub" >/dev/null 2>&1 || true
+  as_pg "$PG17_BIN/pg_ctl" stop -D "$WORK/pg/sub" >/dev/null 2>&1 || true
+  as_pg "$PG17_BIN/pg_ctl" stop -D "$WORK/pg/pub" >/dev/null 2>&1 || true
 else
-  echo "== PostgreSQL 17 not found at '${PG17:-}' (set PG17=DIR, or scripts/install-pg17.sh): measuring tandem only"
+  echo "== PostgreSQL 17 not found at '${PG17_BIN:-}' (set PG17_BIN=DIR, or scripts/install-pg17.sh): measuring tandem only"
 fi
 
 echo

@@ -9,29 +9,30 @@
 #   bulk   ROWS inserts in transactions of 1000 rows
 #   small  pgbench -N for SECS seconds (3 updates + 1 insert per transaction)
 # Prints changes/s (INSERT/UPDATE/DELETE rows of test_decoding output).
-# PostgreSQL: $PGBIN or /opt/pgref/17/bin, run as $PGUSER_OS (default pgref) when root.
+# PostgreSQL 17: the programs in $PG17_BIN (default /opt/pgref/17/bin; empty:
+# tandem only), run as $PGREF_USER (default pgref) when root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${1:-200000}
 SECS=${SECS:-10}
-PGBIN=${PGBIN:-/opt/pgref/17/bin}
-PGUSER_OS=${PGUSER_OS:-pgref}
+PG17_BIN=${PG17_BIN-/opt/pgref/17/bin}
+PGREF_USER=${PGREF_USER:-pgref}
 WORK=$(mktemp -d /tmp/tandem-decbench.XXXXXX)
 chmod 755 "$WORK"
 TPORT=$((20000 + RANDOM % 10000)); PPORT=$((TPORT + 1))
-PGBENCH=pgbench; [ -x "$PGBIN/pgbench" ] && PGBENCH="$PGBIN/pgbench"
-RECVLOGICAL=pg_recvlogical; [ -x "$PGBIN/pg_recvlogical" ] && RECVLOGICAL="$PGBIN/pg_recvlogical"
+PGBENCH=pgbench; [ -x "$PG17_BIN/pgbench" ] && PGBENCH="$PG17_BIN/pgbench"
+RECVLOGICAL=pg_recvlogical; [ -x "$PG17_BIN/pg_recvlogical" ] && RECVLOGICAL="$PG17_BIN/pg_recvlogical"
 PSQL=psql
 
 if [ -z "${TANDEM_BIN:-}" ]; then cargo build --release -q; fi
 T=${TANDEM_BIN:-$PWD/target/release/tandem}
 
 run_pg() {
-  if [ "$(id -u)" = 0 ]; then su "$PGUSER_OS" -s /bin/bash -c "$(printf '%q ' "$@")"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then su "$PGREF_USER" -s /bin/bash -c "$(printf '%q ' "$@")"; else "$@"; fi
 }
 cleanup() {
   "$T" stop -D "$WORK/tandem" -m immediate >/dev/null 2>&1 || true
-  if [ -x "$PGBIN/pg_ctl" ]; then run_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1 || true; fi
+  if [ -x "$PG17_BIN/pg_ctl" ]; then run_pg "$PG17_BIN/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1 || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -90,13 +91,13 @@ bench_one tandem "$TPORT"
 "$T" stop -D "$WORK/tandem" >/dev/null
 
 have_pg=0
-if [ -x "$PGBIN/postgres" ]; then
+if [ -x "$PG17_BIN/postgres" ]; then
   have_pg=1
-  echo "== PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') (port $PPORT)"
+  echo "== PostgreSQL $("$PG17_BIN/postgres" --version | awk '{print $3}') (port $PPORT)"
   mkdir -p "$WORK/pg"; chmod 700 "$WORK/pg"
-  [ "$(id -u)" = 0 ] && chown "$PGUSER_OS" "$WORK/pg" "$WORK"
-  run_pg "$PGBIN/initdb" -D "$WORK/pg" -U postgres -A trust >/dev/null
-  run_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w \
+  [ "$(id -u)" = 0 ] && chown "$PGREF_USER" "$WORK/pg" "$WORK"
+  run_pg "$PG17_BIN/initdb" -D "$WORK/pg" -U postgres -A trust >/dev/null
+  run_pg "$PG17_BIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w \
     -o "-p $PPORT -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c wal_level=logical" start >/dev/null
   bench_one postgres "$PPORT"
 fi

@@ -4,9 +4,10 @@
 #
 #   bench/pgbench.sh [SECONDS]
 #
-# PostgreSQL: $PGBIN (a bin/ directory with initdb, pg_ctl, postgres) or
-# /opt/pgref/17/bin (installed by ../shared/pgref/install.sh). PostgreSQL refuses
-# to run as root: when root, its server runs as user $PGUSER_OS (default pgref).
+# PostgreSQL 17: the programs in $PG17_BIN (default /opt/pgref/17/bin, where
+# scripts/install-pg17.sh puts them; set PG17_BIN= (empty) to measure tandem
+# only). PostgreSQL refuses to run as root: when root, its server runs as user
+# $PGREF_USER (default pgref).
 # Prints a table of TPS and average latency per workload.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,26 +15,26 @@ SECS=${1:-30}
 SCALE=${SCALE:-1}
 CLIENTS=${CLIENTS:-8}
 THREADS=${THREADS:-2}
-PGBIN=${PGBIN:-/opt/pgref/17/bin}
-PGUSER_OS=${PGUSER_OS:-pgref}
+PG17_BIN=${PG17_BIN-/opt/pgref/17/bin}
+PGREF_USER=${PGREF_USER:-pgref}
 WORK=$(mktemp -d /tmp/tandem-bench.XXXXXX)
 chmod 755 "$WORK"
 TPORT=$((20000 + RANDOM % 10000)); PPORT=$((TPORT + 1))
 PGBENCH=${PGBENCH:-pgbench}
-[ -x "$PGBIN/pgbench" ] && PGBENCH="$PGBIN/pgbench"
+[ -x "$PG17_BIN/pgbench" ] && PGBENCH="$PG17_BIN/pgbench"
 
 if [ -z "${TANDEM_BIN:-}" ]; then cargo build --release -q; fi
 T=${TANDEM_BIN:-$PWD/target/release/tandem}
 
 cleanup() {
   "$T" stop -D "$WORK/tandem" -m immediate >/dev/null 2>&1 || true
-  if [ -x "$PGBIN/pg_ctl" ]; then run_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1 || true; fi
+  if [ -x "$PG17_BIN/pg_ctl" ]; then run_pg "$PG17_BIN/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1 || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 run_pg() {
-  if [ "$(id -u)" = 0 ]; then su "$PGUSER_OS" -s /bin/bash -c "$(printf '%q ' "$@")"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then su "$PGREF_USER" -s /bin/bash -c "$(printf '%q ' "$@")"; else "$@"; fi
 }
 
 workloads=("tpcb:" "simple-update:-N" "select-only:-S")
@@ -70,18 +71,18 @@ CONF
 bench_one tandem "$TPORT"
 "$T" stop -D "$WORK/tandem" >/dev/null
 
-if [ -x "$PGBIN/postgres" ]; then
-  echo "== PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') (port $PPORT)"
+if [ -x "$PG17_BIN/postgres" ]; then
+  echo "== PostgreSQL $("$PG17_BIN/postgres" --version | awk '{print $3}') (port $PPORT)"
   mkdir -p "$WORK/pg"; chmod 700 "$WORK/pg"
-  [ "$(id -u)" = 0 ] && chown "$PGUSER_OS" "$WORK/pg" "$WORK"
-  run_pg "$PGBIN/initdb" -D "$WORK/pg" -U postgres -A trust >/dev/null
-  run_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w \
+  [ "$(id -u)" = 0 ] && chown "$PGREF_USER" "$WORK/pg" "$WORK"
+  run_pg "$PG17_BIN/initdb" -D "$WORK/pg" -U postgres -A trust >/dev/null
+  run_pg "$PG17_BIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w \
     -o "-p $PPORT -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c fsync=on -c synchronous_commit=on" start >/dev/null
   bench_one postgres "$PPORT"
-  run_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -m fast stop >/dev/null
+  run_pg "$PG17_BIN/pg_ctl" -D "$WORK/pg" -m fast stop >/dev/null
   HAVE_PG=1
 else
-  echo "(no PostgreSQL server at $PGBIN: run ../shared/pgref/install.sh 17 or set PGBIN)"
+  echo "(no PostgreSQL server at '$PG17_BIN': run scripts/install-pg17.sh or set PG17_BIN)"
   HAVE_PG=0
 fi
 

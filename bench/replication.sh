@@ -7,14 +7,14 @@
 #   - TPS with the standby synchronous (synchronous_standby_names = 's1',
 #     synchronous_commit = on).
 #   bench/replication.sh [SECONDS]
-# PostgreSQL 17 comes from $PG17 (default /opt/pgref/17/bin), run as user
-# $PGREF_USER (default pgref); set PG17= (empty) to measure tandem only.
+# PostgreSQL 17 comes from $PG17_BIN (default /opt/pgref/17/bin), run as user
+# $PGREF_USER (default pgref); set PG17_BIN= (empty) to measure tandem only.
 # The standby of each is made by its own basebackup tool with -R -C -S s1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-15}
 CLIENTS=${CLIENTS:-8}
-PG17=${PG17-/opt/pgref/17/bin}
+PG17_BIN=${PG17_BIN-/opt/pgref/17/bin}
 PGREF_USER=${PGREF_USER:-pgref}
 if [ -z "${TANDEM_BIN:-}" ]; then cargo build --release -q; fi
 T=${TANDEM_BIN:-$PWD/target/release/tandem}
@@ -24,9 +24,9 @@ P=$((22000 + RANDOM % 8000)); S=$((P + 1))
 cleanup() {
   "$T" stop -D "$WORK/standby" -m immediate >/dev/null 2>&1 || true
   "$T" stop -D "$WORK/primary" -m immediate >/dev/null 2>&1 || true
-  if [ -n "$PG17" ] && [ -d "$WORK/pg" ]; then
-    runuser -u "$PGREF_USER" -- "$PG17/pg_ctl" stop -D "$WORK/pg/standby" -m immediate >/dev/null 2>&1 || true
-    runuser -u "$PGREF_USER" -- "$PG17/pg_ctl" stop -D "$WORK/pg/primary" -m immediate >/dev/null 2>&1 || true
+  if [ -n "$PG17_BIN" ] && [ -d "$WORK/pg" ]; then
+    runuser -u "$PGREF_USER" -- "$PG17_BIN/pg_ctl" stop -D "$WORK/pg/standby" -m immediate >/dev/null 2>&1 || true
+    runuser -u "$PGREF_USER" -- "$PG17_BIN/pg_ctl" stop -D "$WORK/pg/primary" -m immediate >/dev/null 2>&1 || true
   fi
   rm -rf "$WORK"
 }
@@ -86,16 +86,16 @@ TANDEM_OUT=$(measure "$P" tandem)
 echo "$TANDEM_OUT"
 
 # PostgreSQL 17, same setup
-if [ -n "$PG17" ]; then
+if [ -n "$PG17_BIN" ] && [ -x "$PG17_BIN/postgres" ]; then
   PP=$((P + 2)); PS=$((P + 3))
   as_pg() { runuser -u "$PGREF_USER" -- "$@"; }
   mkdir -p "$WORK/pg" && chown "$PGREF_USER" "$WORK/pg"
-  as_pg "$PG17/initdb" -D "$WORK/pg/primary" -U postgres -A trust >/dev/null
+  as_pg "$PG17_BIN/initdb" -D "$WORK/pg/primary" -U postgres -A trust >/dev/null
   printf "port = %s\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n" "$PP" >> "$WORK/pg/primary/postgresql.conf"
-  as_pg "$PG17/pg_ctl" start -D "$WORK/pg/primary" -l "$WORK/pg/primary.log" -w >/dev/null
+  as_pg "$PG17_BIN/pg_ctl" start -D "$WORK/pg/primary" -l "$WORK/pg/primary.log" -w >/dev/null
   PGPORT=$PP pgbench -i -s 1 -q >/dev/null 2>&1
-  as_pg "$PG17/pg_basebackup" -h 127.0.0.1 -p "$PP" -U postgres -D "$WORK/pg/standby" -R -C -S s1 >/dev/null
+  as_pg "$PG17_BIN/pg_basebackup" -h 127.0.0.1 -p "$PP" -U postgres -D "$WORK/pg/standby" -R -C -S s1 >/dev/null
   printf "port = %s\nprimary_conninfo = 'host=127.0.0.1 port=%s user=postgres dbname=postgres application_name=s1'\n" "$PS" "$PP" >> "$WORK/pg/standby/postgresql.auto.conf"
-  as_pg "$PG17/pg_ctl" start -D "$WORK/pg/standby" -l "$WORK/pg/standby.log" -w >/dev/null
+  as_pg "$PG17_BIN/pg_ctl" start -D "$WORK/pg/standby" -l "$WORK/pg/standby.log" -w >/dev/null
   measure "$PP" "PostgreSQL 17"
 fi

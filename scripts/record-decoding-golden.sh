@@ -7,7 +7,7 @@
 #   scripts/record-decoding-golden.sh            # every NAME.sql
 #   scripts/record-decoding-golden.sh 04_types   # only the named scripts
 #
-# Environment: PGBIN (default /opt/pgref/17/bin), PSQL (default /usr/bin/psql,
+# Environment: PG17_BIN (default /opt/pgref/17/bin), PSQL (default /usr/bin/psql,
 # the client the test uses too), PGREF_USER (default pgref).
 #
 # It starts a throwaway cluster (initdb -U postgres --auth=trust, wal_level =
@@ -32,15 +32,15 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=$ROOT/crates/tandem/tests/decoding
-PGBIN=${PGBIN:-/opt/pgref/17/bin}
+PG17_BIN=${PG17_BIN:-/opt/pgref/17/bin}
 PSQL=${PSQL:-/usr/bin/psql}
 PGREF_USER=${PGREF_USER:-pgref}
 
 die() { printf 'record-decoding-golden: %s\n' "$*" >&2; exit 1; }
 
-[ -x "$PGBIN/postgres" ] || die "no PostgreSQL in $PGBIN"
+[ -x "$PG17_BIN/postgres" ] || die "no PostgreSQL in $PG17_BIN"
 [ -x "$PSQL" ] || die "no psql at $PSQL"
-"$PGBIN/postgres" --version | grep -q ' 17\.' || die "$PGBIN/postgres is not PostgreSQL 17"
+"$PG17_BIN/postgres" --version | grep -q ' 17\.' || die "$PG17_BIN/postgres is not PostgreSQL 17"
 
 as_pg() {
   if [ "$(id -u)" = 0 ]; then runuser -u "$PGREF_USER" -- "$@"; else "$@"; fi
@@ -87,7 +87,7 @@ PORT=$(free_port)
 
 cleanup() {
   if [ -f "$PGDATA/postmaster.pid" ]; then
-    as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true
+    as_pg "$PG17_BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true
   fi
   rm -rf "$TMP"
 }
@@ -95,9 +95,9 @@ trap cleanup EXIT
 
 export LC_ALL=C LANG=C
 unset PGTZ PGOPTIONS PGDATESTYLE PGCLIENTENCODING || true
-as_pg "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --locale=C >"$TMP/initdb.log" 2>&1 \
+as_pg "$PG17_BIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --locale=C >"$TMP/initdb.log" 2>&1 \
   || { cat "$TMP/initdb.log" >&2; die "initdb failed"; }
-as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$TMP/server.log" -w -t 60 \
+as_pg "$PG17_BIN/pg_ctl" -D "$PGDATA" -l "$TMP/server.log" -w -t 60 \
   -o "-c wal_level=logical -c listen_addresses=127.0.0.1 -c unix_socket_directories= -p $PORT -c autovacuum=off" \
   start >/dev/null || { cat "$TMP/server.log" >&2; die "server did not start"; }
 

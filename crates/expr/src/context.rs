@@ -1,8 +1,7 @@
 //! `ExecContext`: what evaluating SQL may touch (the transaction, the database,
 //! the session's settings and identity, bound parameters).
 //!
-//! Shared vocabulary of the expr, query and sql crates (written by the lead).
-//! Change only additively.
+//! Shared vocabulary of the expr, query and sql crates.
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;

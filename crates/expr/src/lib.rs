@@ -12,8 +12,7 @@
 //! - `functions/`: the function registry (`resolve_function`, `call_function`).
 //! - `catalog/`: virtual `pg_catalog` / `information_schema` tables.
 //!
-//! `context.rs` is shared vocabulary with the query and sql crates: change it only
-//! additively.
+//! `context.rs` is the vocabulary shared with the query and sql crates.
 
 pub mod array;
 pub mod cast;

@@ -1,14 +1,17 @@
 //! Replication: the walsender's command grammar, replication slots, the physical
-//! walsender's decisions and WAL retention; (next issues) the walreceiver,
-//! logical decoding and slot sync.
+//! walsender's decisions, WAL retention and synchronous replication. Pure logic
+//! and state, no sockets: the walsender, walreceiver and apply worker loops that
+//! use it are in the server crate, logical decoding is the decoding crate.
 //!
 //! Read `command.rs` (the replication command language of a `replication=...`
 //! connection, PostgreSQL's repl_gram.y), `slot.rs` (the slot registry and its
 //! on-disk state, PostgreSQL's slot.c), `physical.rs` (what a physical walsender
-//! sends when, keepalives, timeouts, lag tracking: walsender.c) and
+//! sends when, keepalives, timeouts, lag tracking: walsender.c),
 //! `retention.rs` (what WAL slots and `wal_keep_size` keep, invalidation past
-//! `max_slot_wal_keep_size`, `wal_status`: xlog.c). The socket loop that uses them
-//! is `server::walsender`.
+//! `max_slot_wal_keep_size`, `wal_status`: xlog.c) and `syncrep.rs`
+//! (`synchronous_standby_names`, which standbys are synchronous, the wait point
+//! of committing sessions: syncrep.c). The socket loop that uses them is
+//! `server::walsender`.
 
 pub mod command;
 pub mod physical;

@@ -1,14 +1,14 @@
 //! Storage: the MVCC heap, transactions and row locks, the catalog, checkpoints,
 //! crash recovery and the control file.
 //!
-//! Model (DESIGN.md §3-4): rows live in memory, per table an ordered map from
-//! [`RowKey`] (memcomparable encoding of the primary key, or a hidden row id for
-//! tables without one) to a version chain. Each version is stamped with the commit
-//! LSN that created it and the one that deleted it. A snapshot is an LSN. A
+//! Model: rows live in memory, per table an ordered map from [`RowKey`]
+//! (memcomparable encoding of the primary key, or a hidden row id for tables
+//! without one) to a version chain. Each version is stamped with the commit LSN
+//! that created it and the one that deleted it. A snapshot is an LSN. A
 //! transaction keeps its write set private and reads through it; at commit its
 //! changes are appended to the WAL contiguously, followed by a commit record, then
 //! applied to the heap under the commit lock, then row locks are released. Durability
-//! waits (fsync, later standbys) happen after, in the caller, via `Wal::flush`.
+//! waits (`Wal::flush`, then synchronous standbys) happen after, in the caller.
 //!
 //! Map of the crate (read in this order):
 //! - `keycode.rs`: primary key values -> memcomparable [`RowKey`]

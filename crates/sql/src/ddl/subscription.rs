@@ -9,8 +9,10 @@
 //! logical slot; listing the published tables) goes through
 //! [`tandem_expr::ServerHooks::subscription_remote`]: this crate opens no
 //! connections. Remote actions run before the catalog change, so a failed one
-//! leaves the catalog untouched. No apply worker exists yet: a subscription is
-//! catalog state only.
+//! leaves the catalog untouched. The apply workers (one per enabled
+//! subscription, started by the launcher; each copies its subscription's new
+//! tables before streaming) live in the server crate and follow this catalog
+//! state.
 
 use std::collections::{BTreeMap, BTreeSet};
 
