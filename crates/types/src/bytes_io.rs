@@ -67,7 +67,9 @@ pub struct ByteReader<'a, E = ReadError> {
 }
 
 impl<'a, E: From<ReadError>> ByteReader<'a, E> {
-    /// A reader whose errors are `E::from(ReadError)`.
+    /// A reader whose errors are `E::from(ReadError)`; name the type where it
+    /// is not otherwise known (`let r: ByteReader = ByteReader::new(data)` for
+    /// plain [`ReadError`]s, `ByteReader::<PgError>::new(data)` for `08P01`).
     pub fn new(data: &'a [u8]) -> ByteReader<'a, E> {
         ByteReader::with_errors(data, E::from)
     }
