@@ -6,15 +6,19 @@
 //!   PostgreSQL's severity, SQLSTATE, message, detail and hint.
 //! - [`Value`] and [`DataType`]: SQL datums and their types (text and binary I/O in
 //!   `value.rs`).
+//! - [`bytes_io`]: the bounds-checked [`ByteReader`] and the writer helpers every
+//!   wire message and on-disk format is read and written with.
 //! - [`elog`]: PostgreSQL-style log lines (`... [pid] LOG:  message`).
 //!
 //! Read `ids.rs` first, then `error.rs`.
 
+pub mod bytes_io;
 pub mod elog;
 pub mod error;
 pub mod ids;
 pub mod value;
 
+pub use bytes_io::{ByteReader, ReadError};
 pub use error::{PgError, PgResult, Severity, SqlState};
 pub use ids::{Lsn, Oid, TimeLineId, Xid};
 pub use value::{DataType, Value};
