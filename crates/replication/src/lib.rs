@@ -8,9 +8,11 @@
 //! sends when, keepalives, timeouts, lag tracking: walsender.c) and
 //! `retention.rs` (what WAL slots and `wal_keep_size` keep, invalidation past
 //! `max_slot_wal_keep_size`, `wal_status`: xlog.c). The socket loop that uses them
-//! is `server::walsender`.
+//! is `server::walsender`. `origin.rs` names the replication origins of
+//! subscriptions (worker.c).
 
 pub mod command;
+pub mod origin;
 pub mod physical;
 pub mod retention;
 pub mod slot;
