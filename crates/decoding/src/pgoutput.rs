@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use tandem_storage::{Catalog, PublicationDef, ReplicaIdentity, TableDef};
 use tandem_types::bytes_io::{BufMut, PutBytes};
+use tandem_types::ident::truncate_identifier;
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Value, Xid};
 
 use crate::{DecodedChange, DecodedMessage, DecodedTxn, OldRow, OutputPlugin, OutputRow};
@@ -36,9 +37,6 @@ pub const TRUNCATE_CASCADE: u8 = 1;
 pub const TRUNCATE_RESTART_SEQS: u8 = 2;
 /// Message flag: the message is transactional.
 pub const MESSAGE_TRANSACTIONAL: u8 = 1;
-
-/// PostgreSQL's `NAMEDATALEN - 1`: identifiers are truncated to this many bytes.
-const MAX_IDENTIFIER_LEN: usize = 63;
 
 /// The `streaming` option.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,18 +162,6 @@ fn parse_proto_version(value: Option<&str>) -> PgResult<u32> {
     })
 }
 
-/// Truncates an identifier to `NAMEDATALEN - 1` bytes at a character boundary.
-fn truncate_identifier(mut name: String) -> String {
-    if name.len() > MAX_IDENTIFIER_LEN {
-        let mut end = MAX_IDENTIFIER_LEN;
-        while !name.is_char_boundary(end) {
-            end -= 1;
-        }
-        name.truncate(end);
-    }
-    name
-}
-
 /// PostgreSQL's `SplitIdentifierString(s, ',')`: names separated by commas,
 /// white space around them ignored, double-quoted names kept as written (`""`
 /// for a quote), other names folded to lower case. `None` on bad syntax.
@@ -187,7 +173,7 @@ pub fn split_identifier_list(s: &str) -> Option<Vec<String>> {
         return Some(names);
     }
     loop {
-        let name;
+        let mut name;
         if let Some(quoted) = rest.strip_prefix('"') {
             let mut value = String::new();
             let mut chars = quoted.char_indices();
@@ -221,7 +207,9 @@ pub fn split_identifier_list(s: &str) -> Option<Vec<String>> {
             name = rest[..end].to_ascii_lowercase();
             rest = &rest[end..];
         }
-        names.push(truncate_identifier(name));
+        // SplitIdentifierString truncates without a notice
+        let _ = truncate_identifier(&mut name);
+        names.push(name);
         rest = rest.trim_start_matches(is_space);
         if let Some(after) = rest.strip_prefix(',') {
             rest = after.trim_start_matches(is_space);

@@ -30,6 +30,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
+use tandem_types::fsutil::fsync_dir;
+use tandem_types::ident::NAMEDATALEN;
 use tandem_types::ByteReader;
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Xid};
 
@@ -181,17 +183,19 @@ pub struct SlotRegistry {
     released: Condvar,
 }
 
-/// `42602` for names PostgreSQL would refuse (`ReplicationSlotValidateName`).
+/// PostgreSQL's `ReplicationSlotValidateName`: a slot name is 1 to
+/// `NAMEDATALEN - 1` bytes of `[a-z0-9_]` (it names a directory). Errors:
+/// `42602` too short, `42622` too long, `42602` invalid character (with a hint).
 pub fn validate_name(name: &str) -> PgResult<()> {
     if name.is_empty() {
         return Err(PgError::new(
-            SqlState("42602"),
+            SqlState::INVALID_NAME,
             format!("replication slot name \"{name}\" is too short"),
         ));
     }
-    if name.len() >= 64 {
+    if name.len() >= NAMEDATALEN {
         return Err(PgError::new(
-            SqlState("42602"),
+            SqlState::NAME_TOO_LONG,
             format!("replication slot name \"{name}\" is too long"),
         ));
     }
@@ -199,8 +203,13 @@ pub fn validate_name(name: &str) -> PgResult<()> {
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     {
-        return Err(PgError::new(SqlState("42602"), format!("replication slot name \"{name}\" contains invalid character"))
-            .with_hint("Replication slot names may only contain lower case letters, numbers, and the underscore character."));
+        return Err(PgError::new(
+            SqlState::INVALID_NAME,
+            format!("replication slot name \"{name}\" contains invalid character"),
+        )
+        .with_hint(
+            "Replication slot names may only contain lower case letters, numbers, and the underscore character.",
+        ));
     }
     Ok(())
 }
@@ -514,13 +523,6 @@ fn min_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
         (a, None) => a,
         (None, b) => b,
     }
-}
-
-fn fsync_dir(dir: &Path) -> PgResult<()> {
-    let f = fs::File::open(dir)
-        .map_err(|e| PgError::io(format!("open directory \"{}\"", dir.display()), &e))?;
-    f.sync_all()
-        .map_err(|e| PgError::io(format!("fsync directory \"{}\"", dir.display()), &e))
 }
 
 fn put_opt_u64(out: &mut Vec<u8>, v: Option<u64>) {
@@ -857,5 +859,32 @@ mod tests {
         let e = SlotRegistry::open(dir.path(), 10, 0).err().unwrap();
         assert_eq!(e.code, SqlState::DATA_CORRUPTED);
         assert!(e.message.contains("checksum mismatch"), "{}", e.message);
+    }
+
+    #[test]
+    fn slot_names_are_checked_as_postgresql_does() {
+        assert!(validate_name("sub_1").is_ok());
+        assert!(validate_name(&"a".repeat(63)).is_ok());
+        let short = validate_name("").unwrap_err();
+        assert_eq!(
+            (short.code, short.message.as_str()),
+            (
+                SqlState::INVALID_NAME,
+                "replication slot name \"\" is too short"
+            )
+        );
+        let name = "a".repeat(64);
+        let long = validate_name(&name).unwrap_err();
+        assert_eq!(long.code, SqlState::NAME_TOO_LONG);
+        assert_eq!(
+            long.message,
+            format!("replication slot name \"{name}\" is too long")
+        );
+        let bad = validate_name("Bad-Name").unwrap_err();
+        assert_eq!(bad.code, SqlState::INVALID_NAME);
+        assert_eq!(
+            bad.hint.as_deref(),
+            Some("Replication slot names may only contain lower case letters, numbers, and the underscore character.")
+        );
     }
 }
