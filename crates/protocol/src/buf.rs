@@ -8,7 +8,6 @@
 //! Corresponds to PostgreSQL's `src/backend/libpq/pqformat.c` (`pq_getmsg*`,
 //! `pq_beginmessage`/`pq_endmessage`).
 
-use tandem_types::bytes_io::BufMut;
 use tandem_types::{ByteReader, PgError, PgResult, SqlState};
 
 /// `08P01` with PostgreSQL's wording for a malformed message.
@@ -82,16 +81,6 @@ pub fn begin_message(buf: &mut Vec<u8>, tag: u8) -> usize {
 pub fn finish_message(buf: &mut [u8], at: usize) {
     let len = (buf.len() - at) as u32;
     buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
-}
-
-/// `v` in network order; the same as `BufMut::put_i16`.
-pub fn put_i16(buf: &mut Vec<u8>, v: i16) {
-    buf.put_i16(v);
-}
-
-/// `v` in network order; the same as `BufMut::put_i32`.
-pub fn put_i32(buf: &mut Vec<u8>, v: i32) {
-    buf.put_i32(v);
 }
 
 #[cfg(test)]
