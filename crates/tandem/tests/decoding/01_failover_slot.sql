@@ -1,5 +1,5 @@
--- Seed 001: a failover logical slot consumed with test_decoding, statements
--- as the seed shows them (the CREATE TABLE transaction decodes as an empty
+-- A failover logical slot consumed with test_decoding, as a failover-slot
+-- setup uses it (the CREATE TABLE transaction decodes as an empty
 -- BEGIN/COMMIT pair because skip-empty-xacts is off by default).
 SELECT 'init' FROM pg_create_logical_replication_slot('logical_slot', 'test_decoding', false, false, true);
 select slot_name, failover from pg_replication_slots where slot_name = 'logical_slot';
