@@ -1,4 +1,4 @@
-//! Helpers over several nodes: the primary + standby pair of physical
+//! Functions over several nodes: the primary + standby pair of physical
 //! replication tests, waiting for a query result, comparing a table across
 //! two nodes (tandem or PostgreSQL, in any combination), and reading errors
 //! out of server logs.

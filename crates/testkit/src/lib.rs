@@ -7,7 +7,7 @@
 //! fresh temporary directory, a TCP port, and (while it runs) a child process
 //! whose standard output and error go to `server.log` in the data directory.
 //! A node is either a tandem server or a real PostgreSQL 17 server; both have
-//! the same methods, so a helper written for one works on the other (tables
+//! the same methods, so a function written for one works on the other (tables
 //! compared across a tandem publisher and a PostgreSQL subscriber, a wait
 //! for a query result on either).
 //!
