@@ -10,11 +10,14 @@
 //! `retention.rs` (what WAL slots and `wal_keep_size` keep, invalidation past
 //! `max_slot_wal_keep_size`, `wal_status`: xlog.c) and `syncrep.rs`
 //! (`synchronous_standby_names`, which standbys are synchronous, the wait point
-//! of committing sessions: syncrep.c). The socket loop that uses them is
-//! `server::walsender`.
+//! of committing sessions: syncrep.c), `walreceiver.rs` (a standby's checks of
+//! its primary, timeline following, when it replies and times out:
+//! walreceiver.c). The socket loops that use them are `server::walsender` and
+//! `server::walreceiver`.
 
 pub mod command;
 pub mod physical;
 pub mod retention;
 pub mod slot;
 pub mod syncrep;
+pub mod walreceiver;
