@@ -182,7 +182,17 @@ impl Timers {
     /// `wal_receiver_status_interval` and `wal_receiver_timeout` in
     /// milliseconds (read again at each turn: a reload changes them).
     pub fn set_intervals(&mut self, status_interval_ms: u64, timeout_ms: u64) {
+        self.set_status_interval(status_interval_ms);
+        self.set_timeout(timeout_ms);
+    }
+
+    /// `wal_receiver_status_interval` in milliseconds.
+    pub fn set_status_interval(&mut self, status_interval_ms: u64) {
         self.status_interval_us = (status_interval_ms as i64).saturating_mul(1000);
+    }
+
+    /// `wal_receiver_timeout` in milliseconds.
+    pub fn set_timeout(&mut self, timeout_ms: u64) {
         self.timeout_us = (timeout_ms as i64).saturating_mul(1000);
     }
 
