@@ -38,6 +38,8 @@ pub struct ApplyFeedback {
     /// (remote end LSN, local commit end LSN or invalid when nothing was
     /// committed locally), in commit order.
     pending: VecDeque<(Lsn, Lsn)>,
+    /// Remote end LSN of the newest applied transaction found durable.
+    flushed: Lsn,
     last_received: Lsn,
     /// Remote end LSN of the last applied (or skipped) transaction.
     last_applied: Lsn,
@@ -50,6 +52,7 @@ impl ApplyFeedback {
     pub fn new(start: Lsn) -> ApplyFeedback {
         ApplyFeedback {
             pending: VecDeque::new(),
+            flushed: Lsn::INVALID,
             last_received: start,
             last_applied: start,
             reported: (Lsn::INVALID, Lsn::INVALID),
@@ -94,20 +97,21 @@ impl ApplyFeedback {
 
     /// The flush position to report, the local WAL being durable up to
     /// `local_flush`; `in_remote_xact`: a remote transaction is open (received
-    /// in part). Forgets the pending transactions that became durable.
+    /// in part). Moves the pending transactions that became durable into the
+    /// flushed position; asking again gives the same answer.
     pub fn flush_position(&mut self, local_flush: Lsn, in_remote_xact: bool) -> Lsn {
-        let mut pos = Lsn::INVALID;
         while let Some(&(remote, local)) = self.pending.front() {
             if local > local_flush {
                 break;
             }
-            pos = remote;
+            // commit order: remote ends increase
+            self.flushed = remote;
             self.pending.pop_front();
         }
         if self.pending.is_empty() && !in_remote_xact {
             return self.last_received;
         }
-        pos.max(self.reported.1)
+        self.flushed.max(self.reported.1)
     }
 
     /// Whether the positions differ from those last reported.
@@ -156,6 +160,20 @@ mod tests {
             f.sent(&st);
         }
         assert!(!f.has_pending());
+    }
+
+    #[test]
+    fn a_durable_position_is_reported_even_when_computed_before() {
+        let mut f = ApplyFeedback::new(Lsn(100));
+        f.applied(Lsn(200), Some(Lsn(1_000)));
+        f.applied(Lsn(300), Some(Lsn(2_000)));
+        // the worker first asks whether anything changed, then builds the update
+        assert!(f.changed(Lsn(1_500), false));
+        let st = f.status(Lsn(1_500), false);
+        assert_eq!(st.flush, Lsn(200));
+        f.sent(&st);
+        assert!(!f.changed(Lsn(1_500), false));
+        assert_eq!(f.flush_position(Lsn(1_500), false), Lsn(200));
     }
 
     #[test]
