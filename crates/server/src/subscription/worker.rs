@@ -4,27 +4,24 @@
 //!
 //! A run: read the subscription; make sure its replication origin `pg_<oid>`
 //! exists; copy the tables still in state `i`/`d` (`tablesync.rs`); connect to
-//! the publisher with `replication=database`; `START_REPLICATION SLOT s
-//! LOGICAL <origin progress> (proto_version '4', origin '...',
-//! publication_names '...' [, binary 'true'])`; then apply every remote
-//! transaction in one local transaction whose COMMIT record carries the
-//! origin and the remote end LSN. That commit is what makes apply exactly-once:
-//! the data and "applied up to X" become durable together, and the next run
-//! starts streaming at X.
+//! the publisher and start streaming from the slot at the origin's progress
+//! (`libpqwalreceiver.rs`); then apply every remote transaction in one local
+//! transaction whose COMMIT record carries the origin and the remote end LSN.
+//! That commit is what makes apply exactly-once: the data and "applied up to
+//! X" become durable together, and the next run starts streaming at X.
 //!
 //! Durability and feedback: each applied transaction commits locally without
 //! waiting; at the end of every batch of received messages one WAL flush makes
 //! the batch's commits durable (a group flush: tandem shows a commit to other
 //! sessions only once it is durable, so this is also what makes applied rows
 //! visible promptly). With `synchronous_commit` other than `off` each commit is
-//! flushed at once. Standby status updates report `write` = the last position
-//! received, `flush` = the remote end LSN of the newest applied transaction
-//! whose local COMMIT is on disk, or, when nothing is pending and no remote
-//! transaction is open, the last position received; `apply` = the last applied
-//! remote end. The publisher moves the slot's `confirmed_flush_lsn` only on
-//! `flush`, so it never passes a transaction that a crash here could lose.
-//! After half of `wal_receiver_timeout` in silence the worker asks the
-//! publisher for a keepalive (PostgreSQL's ping).
+//! flushed at once. Standby status updates report as `flush` only remote
+//! positions whose local COMMIT is on disk (`tandem_replication::apply_feedback`);
+//! the publisher moves the slot's `confirmed_flush_lsn` only on `flush`, so it
+//! never passes a transaction that a crash here could lose. After half of
+//! `wal_receiver_timeout` in silence the worker asks the publisher for a
+//! keepalive (PostgreSQL's ping; the schedule is
+//! `tandem_replication::walreceiver::Timers`).
 //!
 //! A table in state `s` (copied at a consistent point C) gets changes only from
 //! transactions whose commit LSN is at or after C (PostgreSQL's
@@ -57,20 +54,13 @@ use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState};
 
 use super::changes::{self, Outcome, RelationMap, RemoteRel, RemoteXact};
 use super::defaults::Defaults;
-use super::worker_internal::{conninfo_for, ensure_origin, origin_name, RunEnd, WorkerCtx};
+use super::libpqwalreceiver::start_streaming;
+use super::worker_internal::{ensure_origin, origin_name, RunEnd, WorkerCtx};
 use crate::procarray::now_pg_micros;
-use crate::replclient::{quote_literal, quote_repl_ident, ReplClient};
+use crate::replclient::ReplClient;
 
 fn log(msg: &str) {
     elog::emit(Level::Log, msg, None, None);
-}
-
-/// `publication_names` as pgoutput wants it: a quoted, comma-separated list.
-fn publication_names(pubs: &[String]) -> String {
-    pubs.iter()
-        .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// The parts of a subscription whose change restarts the worker.
@@ -110,61 +100,11 @@ pub(crate) fn run(ctx: &WorkerCtx) -> PgResult<RunEnd> {
         Some(s) if s.enabled => s,
         _ => return Ok(RunEnd::Stopped),
     };
-    let mut client =
-        ReplClient::connect_mode(&conninfo_for(&sub, &sub.name), "database").map_err(|e| {
-            PgError::new(
-                SqlState::CONNECTION_FAILURE,
-                format!("could not connect to the publisher: {}", e.message),
-            )
-        })?;
     let start = db
         .origin_progress(origin_id)
         .map(|p| p.remote_lsn)
         .unwrap_or(Lsn::INVALID);
-    let mut options = vec![
-        "proto_version '4'".to_string(),
-        format!("origin {}", quote_literal(&sub.origin)),
-        format!(
-            "publication_names {}",
-            quote_literal(&publication_names(&sub.publications))
-        ),
-    ];
-    if sub.binary {
-        options.push("binary 'true'".into());
-    }
-    let cmd = format!(
-        "START_REPLICATION SLOT {} LOGICAL {start} ({})",
-        quote_repl_ident(&slot),
-        options.join(", ")
-    );
-    // The slot may still be held by the walsender of this worker's previous
-    // run (a restart after a parameter change): retry that briefly.
-    let mut attempts = 0;
-    loop {
-        client.send_query(&cmd)?;
-        let started = loop {
-            match client.read_message()? {
-                BackendMessage::CopyBothResponse { .. } => break Ok(()),
-                BackendMessage::ErrorResponse(e) => break Err(e.to_pg_error()),
-                _ => {}
-            }
-        };
-        match started {
-            Ok(()) => break,
-            Err(e) if e.code == SqlState::OBJECT_IN_USE && attempts < 30 && !ctx.should_stop() => {
-                attempts += 1;
-                // wait for ReadyForQuery, then try again
-                while !matches!(client.read_message()?, BackendMessage::ReadyForQuery(_)) {}
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(e) => {
-                return Err(PgError {
-                    message: format!("could not start WAL streaming: ERROR:  {}", e.message),
-                    ..e
-                })
-            }
-        }
-    }
+    let mut client = start_streaming(ctx, &sub, &slot, start)?;
     {
         let mut st = ctx.stat.lock();
         st.received_lsn = Some(start);
