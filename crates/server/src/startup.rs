@@ -151,3 +151,138 @@ fn promote(
 fn log(msg: &str) {
     elog::emit(Level::Log, msg, None, None);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Instant;
+
+    use tandem_storage::{BootstrapOptions, OpenOptions};
+    use tandem_types::{Lsn, TimeLineId};
+    use tandem_wal::{Wal, WalOptions};
+
+    use super::*;
+
+    /// Copies WAL `[from, primary's end)` into `wal` and flushes it.
+    fn ship(primary: &Database, wal: &Wal, from: Lsn) -> Lsn {
+        let pw = primary.wal();
+        pw.flush(pw.insert_lsn()).unwrap();
+        let mut pos = from;
+        loop {
+            let bytes = pw.read_raw(pos, 64 * 1024).unwrap();
+            if bytes.is_empty() {
+                break;
+            }
+            pos = wal.append_raw(pos, &bytes).unwrap();
+        }
+        wal.flush(pos).unwrap();
+        pos
+    }
+
+    /// A primary, and a standby data directory made from its checkpoint (what
+    /// a base backup holds), with `standby.signal`.
+    fn primary_and_standby(
+        pdir: &Path,
+        sdir: &Path,
+    ) -> (Arc<Database>, Arc<Database>, StandbyReplay) {
+        Database::bootstrap(
+            pdir,
+            BootstrapOptions {
+                superuser: "postgres".into(),
+                password_verifier: None,
+                wal_segment_size: 1 << 20,
+            },
+        )
+        .unwrap();
+        let primary = Database::open(pdir, OpenOptions { fsync: false }).unwrap();
+        primary.checkpoint("immediate force wait").unwrap();
+        for sub in ["base", "global"] {
+            std::fs::create_dir_all(sdir.join(sub)).unwrap();
+        }
+        for f in ["base/checkpoint", "global/control"] {
+            std::fs::copy(pdir.join(f), sdir.join(f)).unwrap();
+        }
+        let redo = primary.control().redo_lsn;
+        {
+            let wal = Wal::create(
+                WalOptions {
+                    dir: sdir.join("pg_wal"),
+                    timeline: primary.wal().timeline(),
+                    segment_size: primary.wal().segment_size(),
+                    fsync: false,
+                },
+                redo,
+            )
+            .unwrap();
+            ship(&primary, &wal, redo);
+        }
+        std::fs::write(sdir.join("standby.signal"), b"").unwrap();
+        let (standby, replay) = Database::open_standby(sdir, OpenOptions { fsync: false }).unwrap();
+        (primary, standby, replay)
+    }
+
+    fn wait_until(what: &str, cond: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !cond() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn the_startup_thread_replays_wal_once_it_is_flushed() {
+        let (pdir, sdir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (primary, standby, replay) = primary_and_standby(pdir.path(), sdir.path());
+        let config = Config::defaults();
+        let threads = Standby::start(
+            standby.clone(),
+            config,
+            replay,
+            sdir.path().to_path_buf(),
+            "off".into(),
+            WalRcvShared::default(),
+        );
+        let before = standby.wal().insert_lsn();
+        assert_eq!(standby.replay_lsn(), before);
+        primary.checkpoint("immediate force wait").unwrap();
+        let end = ship(&primary, standby.wal(), before);
+        assert!(end > before);
+        wait_until("replay", || standby.replay_lsn() == end);
+        threads.stop();
+        // stopping is not promoting: still a standby
+        assert!(standby.in_recovery());
+        assert!(sdir.path().join("standby.signal").exists());
+    }
+
+    #[test]
+    fn promotion_stops_the_walreceiver_then_leaves_recovery() {
+        let (pdir, sdir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (_primary, standby, replay) = primary_and_standby(pdir.path(), sdir.path());
+        let config = Config::defaults();
+        // as the postmaster starts a standby
+        config
+            .set_runtime("default_transaction_read_only", "on")
+            .unwrap();
+        config.set_runtime("in_hot_standby", "on").unwrap();
+        let threads = Standby::start(
+            standby.clone(),
+            config.clone(),
+            replay,
+            sdir.path().to_path_buf(),
+            "off".into(),
+            WalRcvShared::default(),
+        );
+        assert!(threads.receiver.lock().is_some());
+        assert!(standby.request_promote());
+        let signal = sdir.path().join("standby.signal");
+        wait_until("promotion", || !signal.exists());
+        assert!(!standby.in_recovery());
+        assert_eq!(standby.wal().timeline(), TimeLineId(2));
+        assert_eq!(config.get_str("default_transaction_read_only"), "off");
+        assert_eq!(config.get_str("in_hot_standby"), "off");
+        // the walreceiver was stopped and joined before the timeline switch
+        assert!(threads.receiver_stop.load(Ordering::Acquire));
+        assert!(threads.receiver.lock().is_none());
+        threads.stop();
+    }
+}

@@ -27,6 +27,11 @@
 //!   switch point cannot follow (PostgreSQL's "forked off" error, retried).
 //!
 //! The thread stops when its stop flag is set (promotion or server shutdown).
+//!
+//! This file is the socket shell: what is checked, followed and sent when is
+//! decided in `tandem_replication::walreceiver`. A connection is
+//! `stream_once`: connect, `identify_primary`, then per timeline
+//! `follow_switch_points`, `start_streaming` and the COPY loop `stream_copy`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -39,6 +44,7 @@ use tandem_protocol::replication::{
     decode_primary_message, encode_standby_message, PrimaryMessage, StandbyMessage,
 };
 use tandem_protocol::BackendMessage;
+use tandem_replication::walreceiver::{self as walrcv, Follow, Identity, Timers};
 use tandem_storage::Database;
 use tandem_types::elog::{self, Level};
 use tandem_types::{Lsn, PgError, PgResult, TimeLineId};
@@ -199,24 +205,22 @@ enum Streamed {
     EndOfStream,
 }
 
-/// `XX000` error text of the walreceiver.
-fn rcv_error(msg: String) -> PgError {
-    PgError::new(tandem_types::SqlState::INTERNAL_ERROR, msg)
-}
-
 /// IDENTIFY_SYSTEM: the primary's system identifier and timeline.
-fn identify_system(client: &mut ReplClient) -> PgResult<(String, TimeLineId)> {
+fn identify_system(client: &mut ReplClient) -> PgResult<Identity> {
     let rows = client.query("IDENTIFY_SYSTEM")?;
     let row = rows
         .first()
         .filter(|r| r.len() >= 3)
-        .ok_or_else(|| rcv_error("invalid response from primary server".into()))?;
+        .ok_or_else(|| walrcv::error("invalid response from primary server"))?;
     let sysid = row[0].clone().unwrap_or_default();
     let tli = row[1]
         .as_deref()
         .and_then(|t| t.parse::<u32>().ok())
-        .ok_or_else(|| rcv_error("invalid response from primary server".into()))?;
-    Ok((sysid, TimeLineId(tli)))
+        .ok_or_else(|| walrcv::error("invalid response from primary server"))?;
+    Ok(Identity {
+        system_identifier: sysid,
+        timeline: TimeLineId(tli),
+    })
 }
 
 /// Fetches the history files of timelines `(ours, primary]` that are missing
@@ -227,46 +231,83 @@ fn fetch_history_files(
     ours: TimeLineId,
     primary: TimeLineId,
 ) -> PgResult<()> {
-    for t in (ours.0 + 1)..=primary.0 {
-        let tli = TimeLineId(t);
-        if t == 1 || wal.has_history_file(tli) {
+    for tli in walrcv::history_to_fetch(ours, primary) {
+        if wal.has_history_file(tli) {
             continue;
         }
         log(&format!(
-            "fetching timeline history file for timeline {t} from primary server"
+            "fetching timeline history file for timeline {} from primary server",
+            tli.0
         ));
-        let rows = client.query(&format!("TIMELINE_HISTORY {t}"))?;
+        let rows = client.query(&format!("TIMELINE_HISTORY {}", tli.0))?;
         let content = rows
             .first()
             .and_then(|r| r.get(1).cloned().flatten())
-            .ok_or_else(|| rcv_error("invalid response from primary server".into()))?;
+            .ok_or_else(|| walrcv::error("invalid response from primary server"))?;
         wal.store_history_file(tli, content.as_bytes())?;
     }
     Ok(())
+}
+
+/// Checks the primary (IDENTIFY_SYSTEM), fetches the history files it has and
+/// we lack, and returns the primary's timeline history, which must contain our
+/// timeline.
+fn identify_primary(client: &mut ReplClient, db: &Database, wal: &Wal) -> PgResult<Timelines> {
+    let primary = identify_system(client)?;
+    let ours = Identity {
+        system_identifier: db.control().system_identifier.to_string(),
+        timeline: wal.timeline(),
+    };
+    walrcv::check_primary(&ours, &primary)?;
+    fetch_history_files(client, wal, ours.timeline, primary.timeline)?;
+    let target = wal.read_history(primary.timeline)?;
+    walrcv::check_history(&target, ours.timeline)?;
+    Ok(target)
 }
 
 /// Moves the local WAL onto the next timeline(s) of `target` for every switch
 /// point it has reached (PostgreSQL's startup process picks the new recovery
 /// target timeline, `rescanLatestTimeLine`).
 fn follow_switch_points(wal: &Wal, target: &Timelines) -> PgResult<()> {
-    loop {
-        let tli = wal.timeline();
-        let Some((switch, next)) = target.switch_point(tli) else {
-            return Ok(());
-        };
-        let end = wal.insert_lsn();
-        if end < switch {
-            return Ok(());
-        }
-        if end > switch {
-            return Err(rcv_error(format!(
-                "new timeline {} forked off current database system timeline {} before current recovery point {end}",
-                next.0, tli.0
-            )));
-        }
-        wal.follow_timeline(next, switch)?;
+    while let Follow::Switch { next, at } =
+        walrcv::follow(target, wal.timeline(), wal.insert_lsn())?
+    {
+        wal.follow_timeline(next, at)?;
         log(&format!("new target timeline is {}", next.0));
     }
+    Ok(())
+}
+
+/// Sends START_REPLICATION for timeline `tli` from `start`: `true` when the
+/// primary starts streaming (CopyBoth), `false` when the timeline is a historic
+/// one with nothing left to send (the next-timeline result set follows).
+fn start_streaming(
+    client: &mut ReplClient,
+    slot: &str,
+    start: Lsn,
+    tli: TimeLineId,
+) -> PgResult<bool> {
+    let cmd = if slot.is_empty() {
+        format!("START_REPLICATION PHYSICAL {start} TIMELINE {}", tli.0)
+    } else {
+        format!(
+            "START_REPLICATION SLOT \"{slot}\" PHYSICAL {start} TIMELINE {}",
+            tli.0
+        )
+    };
+    client.set_read_timeout(Some(Duration::from_secs(30)));
+    client.send_query(&cmd)?;
+    let copy = loop {
+        match client.read_message()? {
+            BackendMessage::CopyBothResponse { .. } => break true,
+            // a historic timeline with nothing left: the next-timeline row
+            BackendMessage::RowDescription(_) => break false,
+            BackendMessage::ErrorResponse(e) => return Err(e.to_pg_error()),
+            _ => {}
+        }
+    };
+    client.set_read_timeout(Some(Duration::from_millis(100)));
+    Ok(copy)
 }
 
 /// After START_REPLICATION ended without (more) COPY: reads up to ReadyForQuery;
@@ -340,31 +381,7 @@ fn stream_once(
     })?;
     let slot = config.get_str("primary_slot_name");
     let wal = db.wal().clone();
-    let (sysid, primary_tli) = identify_system(&mut client)?;
-    let ours = db.control().system_identifier.to_string();
-    if sysid != ours {
-        return Err(rcv_error(
-            "database system identifier differs between the primary and standby".into(),
-        )
-        .with_detail(format!(
-            "The primary's identifier is {sysid}, the standby's identifier is {ours}."
-        )));
-    }
-    let tli = wal.timeline();
-    if primary_tli < tli {
-        return Err(rcv_error(format!(
-            "highest timeline {} of the primary is behind recovery timeline {}",
-            primary_tli.0, tli.0
-        )));
-    }
-    fetch_history_files(&mut client, &wal, tli, primary_tli)?;
-    let target = wal.read_history(primary_tli)?;
-    if !target.contains(tli) {
-        return Err(rcv_error(format!(
-            "new timeline {} is not a child of database system timeline {}",
-            primary_tli.0, tli.0
-        )));
-    }
+    let target = identify_primary(&mut client, db, &wal)?;
     let settings_now = || {
         (
             config.get_str("primary_conninfo"),
@@ -378,27 +395,7 @@ fn stream_once(
         follow_switch_points(&wal, &target)?;
         let tli = wal.timeline();
         let start = wal.insert_lsn();
-        let cmd = if slot.is_empty() {
-            format!("START_REPLICATION PHYSICAL {start} TIMELINE {}", tli.0)
-        } else {
-            format!(
-                "START_REPLICATION SLOT \"{slot}\" PHYSICAL {start} TIMELINE {}",
-                tli.0
-            )
-        };
-        client.set_read_timeout(Some(Duration::from_secs(30)));
-        client.send_query(&cmd)?;
-        let copy = loop {
-            match client.read_message()? {
-                BackendMessage::CopyBothResponse { .. } => break true,
-                // a historic timeline with nothing left: the next-timeline row
-                BackendMessage::RowDescription(_) => break false,
-                BackendMessage::ErrorResponse(e) => return Err(e.to_pg_error()),
-                _ => {}
-            }
-        };
-        client.set_read_timeout(Some(Duration::from_millis(100)));
-        if copy {
+        if start_streaming(&mut client, &slot, start, tli)? {
             if first {
                 log(&format!(
                     "started streaming WAL from primary at {start} on timeline {}",
@@ -411,21 +408,7 @@ fn stream_once(
                 ));
             }
             first = false;
-            {
-                let opts = crate::replclient::parse_conninfo(&conninfo).unwrap_or_default();
-                let mut i = info.lock();
-                *i = WalRcvInfo {
-                    status: Some("streaming"),
-                    receive_start_lsn: start,
-                    receive_start_tli: tli.0,
-                    received_tli: tli.0,
-                    slot_name: slot.clone(),
-                    sender_host: opts.get("host").cloned(),
-                    sender_port: opts.get("port").and_then(|p| p.parse().ok()).or(Some(5432)),
-                    conninfo: masked_conninfo(&conninfo),
-                    ..WalRcvInfo::default()
-                };
-            }
+            *info.lock() = streaming_info(&conninfo, &slot, start, tli);
             match stream_copy(db, config, stop, &mut client, &changed, info)? {
                 Streamed::Stopped => {
                     let _ = client.send_copy_done();
@@ -456,24 +439,29 @@ fn stream_once(
                 tli.0
             ));
         }
-        match read_end_of_streaming(&mut client, stop)? {
-            // the primary moved on to a newer timeline: switch and stream it
-            Some((next, _)) if next.0 > tli.0 && target.contains(next) => {}
-            _ => {
-                client.close();
-                return Ok(Attempt::Done);
-            }
-        }
-        if wal.insert_lsn()
-            < target
-                .switch_point(tli)
-                .map(|(s, _)| s)
-                .unwrap_or(Lsn::INVALID)
-        {
-            // not all of the old timeline arrived: start over
+        // the primary moved on to a newer timeline: switch and stream it, once
+        // all of the old timeline arrived; otherwise start over
+        let next = read_end_of_streaming(&mut client, stop)?.map(|(t, _)| t);
+        if !walrcv::stream_next_timeline(&target, tli, next, wal.insert_lsn()) {
             client.close();
             return Ok(Attempt::Done);
         }
+    }
+}
+
+/// The `pg_stat_wal_receiver` state of a connection that started streaming.
+fn streaming_info(conninfo: &str, slot: &str, start: Lsn, tli: TimeLineId) -> WalRcvInfo {
+    let opts = crate::replclient::parse_conninfo(conninfo).unwrap_or_default();
+    WalRcvInfo {
+        status: Some("streaming"),
+        receive_start_lsn: start,
+        receive_start_tli: tli.0,
+        received_tli: tli.0,
+        slot_name: slot.to_string(),
+        sender_host: opts.get("host").cloned(),
+        sender_port: opts.get("port").and_then(|p| p.parse().ok()).or(Some(5432)),
+        conninfo: masked_conninfo(conninfo),
+        ..WalRcvInfo::default()
     }
 }
 
@@ -499,11 +487,9 @@ fn stream_copy(
     info: &WalRcvShared,
 ) -> PgResult<Streamed> {
     let wal = db.wal().clone();
-    let mut last_recv = Instant::now();
-    let mut last_status = Instant::now();
-    // the apply position last reported: a reply goes out when replay passes
-    // it, so a primary's remote_apply commits are released promptly
-    let mut reported_apply = db.replay_lsn();
+    let epoch = Instant::now();
+    let now = || i64::try_from(epoch.elapsed().as_micros()).unwrap_or(i64::MAX);
+    let mut timers = Timers::new(now(), db.replay_lsn());
     loop {
         if stop.load(Ordering::Acquire) {
             return Ok(Streamed::Stopped);
@@ -512,13 +498,15 @@ fn stream_copy(
             return Ok(Streamed::Reconnect);
         }
         // (units: a bare number is seconds / milliseconds, as in PostgreSQL)
-        let status_interval = config
-            .get_ms("wal_receiver_status_interval")
-            .unwrap_or(10_000);
-        let timeout = config.get_ms("wal_receiver_timeout").unwrap_or(60_000);
+        timers.set_intervals(
+            config
+                .get_ms("wal_receiver_status_interval")
+                .unwrap_or(10_000),
+            config.get_ms("wal_receiver_timeout").unwrap_or(60_000),
+        );
         let hsf = config.get_bool("hot_standby_feedback");
         let mut received = false;
-        let mut reply_now = false;
+        let mut requested = false;
         // Wait (up to the read timeout) for the first message, then take only what
         // has already arrived, and flush and reply at once: a primary waiting for
         // this standby (synchronous replication) must not wait for a read timeout.
@@ -531,7 +519,7 @@ fn stream_copy(
             let Some(msg) = client.try_read_message()? else {
                 break;
             };
-            last_recv = Instant::now();
+            timers.heard_from_primary(now());
             match msg {
                 BackendMessage::CopyData(payload) => match decode_primary_message(&payload)? {
                     PrimaryMessage::XLogData {
@@ -552,7 +540,7 @@ fn stream_copy(
                         reply_requested,
                     } => {
                         note_message(info, wal_end, send_time);
-                        reply_now |= reply_requested
+                        requested |= reply_requested
                     }
                 },
                 BackendMessage::CopyDone => {
@@ -564,30 +552,22 @@ fn stream_copy(
                 BackendMessage::ErrorResponse(e) => return Err(e.to_pg_error()),
                 _ => {}
             }
-            if received && wal.insert_lsn().0 - wal.flush_lsn().0 > 1 << 20 {
+            if received && walrcv::batch_full(wal.insert_lsn(), wal.flush_lsn()) {
                 break;
             }
         }
         if received {
             wal.flush(wal.insert_lsn())?;
-            reply_now = true;
-        }
-        if status_interval > 0 && last_status.elapsed() >= Duration::from_millis(status_interval) {
-            reply_now = true;
         }
         let applied = db.replay_lsn();
-        if applied > reported_apply {
-            reply_now = true;
-        }
-        if reply_now {
-            reported_apply = applied;
+        if timers.reply_due(now(), received, requested, applied) {
             client.send_copy_data(&status(db, false))?;
             if hsf {
                 client.send_copy_data(&feedback(db))?;
             }
-            last_status = Instant::now();
+            timers.replied(now(), applied);
         }
-        if timeout > 0 && last_recv.elapsed() >= Duration::from_millis(timeout) {
+        if timers.timed_out(now()) {
             return Err(PgError::new(
                 tandem_types::SqlState("08006"),
                 "terminating walreceiver due to timeout",

@@ -5,13 +5,17 @@
 //! `worker.c`, `tablesync.c`, `relation.c`.
 //!
 //! Read in this order: `launcher.rs` (when workers run), `worker.rs` (one
-//! subscription's apply loop and the exactly-once argument), `changes.rs` (rows
-//! onto local tables), `tablesync.rs` (initial copy), `worker_internal.rs` (what
-//! they share), `remote.rs` (the publisher-side calls of CREATE/ALTER/DROP
-//! SUBSCRIPTION).
+//! subscription's apply loop and the exactly-once argument; the positions it
+//! reports are `tandem_replication::apply_feedback`; `libpqwalreceiver.rs`
+//! connects and starts streaming), `changes.rs` (rows onto
+//! local tables, with `defaults.rs` for missing columns), `tablesync.rs`
+//! (initial copy), `worker_internal.rs` (what they share), `remote.rs` (the
+//! publisher-side calls of CREATE/ALTER/DROP SUBSCRIPTION).
 
 mod changes;
+mod defaults;
 mod launcher;
+mod libpqwalreceiver;
 pub(crate) mod remote;
 mod tablesync;
 mod worker;

@@ -4,27 +4,24 @@
 //!
 //! A run: read the subscription; make sure its replication origin `pg_<oid>`
 //! exists; copy the tables still in state `i`/`d` (`tablesync.rs`); connect to
-//! the publisher with `replication=database`; `START_REPLICATION SLOT s
-//! LOGICAL <origin progress> (proto_version '4', origin '...',
-//! publication_names '...' [, binary 'true'])`; then apply every remote
-//! transaction in one local transaction whose COMMIT record carries the
-//! origin and the remote end LSN. That commit is what makes apply exactly-once:
-//! the data and "applied up to X" become durable together, and the next run
-//! starts streaming at X.
+//! the publisher and start streaming from the slot at the origin's progress
+//! (`libpqwalreceiver.rs`); then apply every remote transaction in one local
+//! transaction whose COMMIT record carries the origin and the remote end LSN.
+//! That commit is what makes apply exactly-once: the data and "applied up to
+//! X" become durable together, and the next run starts streaming at X.
 //!
 //! Durability and feedback: each applied transaction commits locally without
 //! waiting; at the end of every batch of received messages one WAL flush makes
 //! the batch's commits durable (a group flush: tandem shows a commit to other
 //! sessions only once it is durable, so this is also what makes applied rows
 //! visible promptly). With `synchronous_commit` other than `off` each commit is
-//! flushed at once. Standby status updates report `write` = the last position
-//! received, `flush` = the remote end LSN of the newest applied transaction
-//! whose local COMMIT is on disk, or, when nothing is pending and no remote
-//! transaction is open, the last position received; `apply` = the last applied
-//! remote end. The publisher moves the slot's `confirmed_flush_lsn` only on
-//! `flush`, so it never passes a transaction that a crash here could lose.
-//! After half of `wal_receiver_timeout` in silence the worker asks the
-//! publisher for a keepalive (PostgreSQL's ping).
+//! flushed at once. Standby status updates report as `flush` only remote
+//! positions whose local COMMIT is on disk (`tandem_replication::apply_feedback`);
+//! the publisher moves the slot's `confirmed_flush_lsn` only on `flush`, so it
+//! never passes a transaction that a crash here could lose. After half of
+//! `wal_receiver_timeout` in silence the worker asks the publisher for a
+//! keepalive (PostgreSQL's ping; the schedule is
+//! `tandem_replication::walreceiver::Timers`).
 //!
 //! A table in state `s` (copied at a consistent point C) gets changes only from
 //! transactions whose commit LSN is at or after C (PostgreSQL's
@@ -38,17 +35,17 @@
 //! subscription is dropped or disabled, or when one of its connection
 //! parameters changes (the worker restarts at once, as PostgreSQL's does).
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tandem_config::Config;
 use tandem_decoding::pgoutput_read::{parse_message, LogicalMessage};
 use tandem_protocol::replication::{
     decode_primary_message, encode_standby_message, PrimaryMessage, StandbyMessage,
 };
 use tandem_protocol::BackendMessage;
+use tandem_replication::apply_feedback::ApplyFeedback;
+use tandem_replication::walreceiver::Timers;
 use tandem_storage::{
     CommitOrigin, Database, IsolationLevel, SubscriptionDef, SubscriptionRelState, Transaction,
 };
@@ -56,20 +53,14 @@ use tandem_types::elog::{self, Level};
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState};
 
 use super::changes::{self, Outcome, RelationMap, RemoteRel, RemoteXact};
-use super::worker_internal::{conninfo_for, ensure_origin, origin_name, RunEnd, WorkerCtx};
+use super::defaults::Defaults;
+use super::libpqwalreceiver::start_streaming;
+use super::worker_internal::{ensure_origin, origin_name, RunEnd, WorkerCtx};
 use crate::procarray::now_pg_micros;
-use crate::replclient::{quote_literal, quote_repl_ident, ReplClient};
+use crate::replclient::ReplClient;
 
 fn log(msg: &str) {
     elog::emit(Level::Log, msg, None, None);
-}
-
-/// `publication_names` as pgoutput wants it: a quoted, comma-separated list.
-fn publication_names(pubs: &[String]) -> String {
-    pubs.iter()
-        .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// The parts of a subscription whose change restarts the worker.
@@ -109,61 +100,11 @@ pub(crate) fn run(ctx: &WorkerCtx) -> PgResult<RunEnd> {
         Some(s) if s.enabled => s,
         _ => return Ok(RunEnd::Stopped),
     };
-    let mut client =
-        ReplClient::connect_mode(&conninfo_for(&sub, &sub.name), "database").map_err(|e| {
-            PgError::new(
-                SqlState::CONNECTION_FAILURE,
-                format!("could not connect to the publisher: {}", e.message),
-            )
-        })?;
     let start = db
         .origin_progress(origin_id)
         .map(|p| p.remote_lsn)
         .unwrap_or(Lsn::INVALID);
-    let mut options = vec![
-        "proto_version '4'".to_string(),
-        format!("origin {}", quote_literal(&sub.origin)),
-        format!(
-            "publication_names {}",
-            quote_literal(&publication_names(&sub.publications))
-        ),
-    ];
-    if sub.binary {
-        options.push("binary 'true'".into());
-    }
-    let cmd = format!(
-        "START_REPLICATION SLOT {} LOGICAL {start} ({})",
-        quote_repl_ident(&slot),
-        options.join(", ")
-    );
-    // The slot may still be held by the walsender of this worker's previous
-    // run (a restart after a parameter change): retry that briefly.
-    let mut attempts = 0;
-    loop {
-        client.send_query(&cmd)?;
-        let started = loop {
-            match client.read_message()? {
-                BackendMessage::CopyBothResponse { .. } => break Ok(()),
-                BackendMessage::ErrorResponse(e) => break Err(e.to_pg_error()),
-                _ => {}
-            }
-        };
-        match started {
-            Ok(()) => break,
-            Err(e) if e.code == SqlState::OBJECT_IN_USE && attempts < 30 && !ctx.should_stop() => {
-                attempts += 1;
-                // wait for ReadyForQuery, then try again
-                while !matches!(client.read_message()?, BackendMessage::ReadyForQuery(_)) {}
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(e) => {
-                return Err(PgError {
-                    message: format!("could not start WAL streaming: ERROR:  {}", e.message),
-                    ..e
-                })
-            }
-        }
-    }
+    let mut client = start_streaming(ctx, &sub, &slot, start)?;
     {
         let mut st = ctx.stat.lock();
         st.received_lsn = Some(start);
@@ -179,20 +120,18 @@ pub(crate) fn run(ctx: &WorkerCtx) -> PgResult<RunEnd> {
         skipping: false,
         duplicate: false,
         resume_from: start,
-        pending: VecDeque::new(),
-        last_received: start,
-        last_applied: start,
-        reported: (Lsn::INVALID, Lsn::INVALID),
-        last_feedback: Instant::now(),
-        status_interval: Duration::from_millis(
-            ctx.config
-                .get_ms("wal_receiver_status_interval")
-                .unwrap_or(10_000),
-        ),
+        feedback: ApplyFeedback::new(start),
+        timers: Timers::new(0, Lsn::INVALID),
+        epoch: Instant::now(),
         syncing: false,
         catalog_seen: db.catalog(),
         defaults: None,
     };
+    apply.timers.set_status_interval(
+        ctx.config
+            .get_ms("wal_receiver_status_interval")
+            .unwrap_or(10_000),
+    );
     apply.refresh_syncing();
     let end = apply.stream(&mut client);
     if let Some(t) = apply.txn.take() {
@@ -228,85 +167,18 @@ struct Apply<'a> {
     duplicate: bool,
     /// The origin progress this run started from.
     resume_from: Lsn,
-    /// Applied remote transactions whose local commit may not be durable yet:
-    /// (remote end LSN, local commit end LSN).
-    pending: VecDeque<(Lsn, Lsn)>,
-    last_received: Lsn,
-    /// Remote end LSN of the last applied (or skipped) transaction.
-    last_applied: Lsn,
-    /// (write, flush) last reported.
-    reported: (Lsn, Lsn),
-    last_feedback: Instant,
-    /// `wal_receiver_status_interval`, read when the run starts.
-    status_interval: Duration,
+    /// The positions reported to the publisher.
+    feedback: ApplyFeedback,
+    /// Status updates, keepalive requests and `wal_receiver_timeout`
+    /// (`wal_receiver_status_interval` is read when the run starts).
+    timers: Timers,
+    /// The start of the timers' clock (microseconds since then).
+    epoch: Instant,
     /// Some table is in state `s` (waits for the stream to pass its LSN).
     syncing: bool,
     catalog_seen: Arc<tandem_storage::Catalog>,
     /// Evaluation context for subscriber-side column defaults (made on first use).
     defaults: Option<Defaults>,
-}
-
-/// What evaluating a column DEFAULT needs (a session's settings and
-/// identity: the apply worker runs as a superuser session would).
-struct Defaults {
-    config: tandem_config::SessionConfig,
-    info: tandem_expr::SessionInfo,
-    cancel: Arc<AtomicBool>,
-}
-
-/// Server hooks for default expressions: none of them act on the server.
-struct NoHooks;
-
-impl tandem_expr::context::ServerHooks for NoHooks {
-    fn reload_conf(&self) -> bool {
-        false
-    }
-    fn signal_backend(&self, _pid: i32, _terminate: bool) -> bool {
-        false
-    }
-}
-
-impl Defaults {
-    fn new(config: &Arc<Config>) -> PgResult<Defaults> {
-        Ok(Defaults {
-            config: tandem_config::SessionConfig::new(config.clone(), &[])?,
-            info: tandem_expr::SessionInfo {
-                pid: 0,
-                user: "postgres".into(),
-                user_oid: 10,
-                superuser: true,
-                database: "postgres".into(),
-                application_name: String::new(),
-                client_addr: None,
-                backend_start: now_pg_micros(),
-            },
-            cancel: Arc::new(AtomicBool::new(false)),
-        })
-    }
-
-    fn eval(
-        &mut self,
-        db: &Arc<Database>,
-        txn: &mut Transaction,
-        expr: &str,
-        ty: &tandem_types::DataType,
-    ) -> PgResult<tandem_types::Value> {
-        let now = now_pg_micros();
-        let mut notices = Vec::new();
-        let mut ctx = tandem_expr::ExecContext {
-            db,
-            txn,
-            config: &mut self.config,
-            session: &self.info,
-            hooks: &NoHooks,
-            params: &[],
-            txn_start: now,
-            stmt_start: now,
-            cancel: &self.cancel,
-            notices: &mut notices,
-        };
-        tandem_query::eval_expr_text(expr, Some(ty), &mut ctx)
-    }
 }
 
 impl Apply<'_> {
@@ -318,18 +190,23 @@ impl Apply<'_> {
         self.xact.final_lsn.is_valid()
     }
 
+    /// The timers' clock: microseconds since the run started.
+    fn now(&self) -> i64 {
+        i64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(i64::MAX)
+    }
+
     fn stream(&mut self, client: &mut ReplClient) -> PgResult<RunEnd> {
         client.set_read_timeout(Some(Duration::from_millis(100)));
-        let mut last_recv = Instant::now();
-        let mut ping_sent = false;
+        let now = self.now();
+        self.timers.heard_from_primary(now);
         loop {
             if self.ctx.should_stop() {
                 return Ok(RunEnd::Stopped);
             }
             let mut force = false;
             if let Some(msg) = client.try_read_message()? {
-                last_recv = Instant::now();
-                ping_sent = false;
+                let now = self.now();
+                self.timers.heard_from_primary(now);
                 match msg {
                     BackendMessage::CopyData(payload) => match decode_primary_message(&payload)? {
                         PrimaryMessage::XLogData {
@@ -373,22 +250,23 @@ impl Apply<'_> {
                     continue;
                 }
             } else {
-                let timeout = self
-                    .ctx
-                    .config
-                    .get_ms("wal_receiver_timeout")
-                    .unwrap_or(60_000);
-                let silent = last_recv.elapsed();
-                if timeout > 0 && silent >= Duration::from_millis(timeout) {
+                self.timers.set_timeout(
+                    self.ctx
+                        .config
+                        .get_ms("wal_receiver_timeout")
+                        .unwrap_or(60_000),
+                );
+                let now = self.now();
+                if self.timers.timed_out(now) {
                     return Err(PgError::new(
                         SqlState::CONNECTION_FAILURE,
                         "terminating logical replication worker due to timeout",
                     ));
                 }
                 // half the timeout in silence: ask the publisher for a keepalive
-                if timeout > 0 && !ping_sent && silent >= Duration::from_millis(timeout / 2) {
+                if self.timers.ping_due(now) {
                     self.send_status(client, true)?;
-                    ping_sent = true;
+                    self.timers.pinged();
                 }
             }
             // the end of a batch: make the applied commits durable (and
@@ -400,8 +278,8 @@ impl Apply<'_> {
                     self.send_feedback(client, true)?;
                     return Ok(end);
                 }
-                if self.syncing && self.pending.is_empty() {
-                    self.mark_ready(self.last_received)?;
+                if self.syncing && !self.feedback.has_pending() {
+                    self.mark_ready(self.feedback.last_received())?;
                 }
             }
             self.send_feedback(client, force)?;
@@ -410,9 +288,7 @@ impl Apply<'_> {
 
     /// Message receipt bookkeeping (`pg_stat_subscription`).
     fn note(&mut self, pos: Lsn, send_time: i64, keepalive: bool) {
-        if pos > self.last_received {
-            self.last_received = pos;
-        }
+        self.feedback.received(pos);
         let mut st = self.ctx.stat.lock();
         st.last_msg_send_time = Some(send_time);
         st.last_msg_receipt_time = Some(now_pg_micros());
@@ -683,7 +559,8 @@ impl Apply<'_> {
             None => {
                 // nothing applied locally: no commit needed; the position can
                 // be confirmed once earlier commits are durable
-                self.finish_xact(end_lsn, None);
+                self.feedback.applied(end_lsn, None);
+                self.xact = RemoteXact::default();
                 return Ok(());
             }
         };
@@ -723,57 +600,24 @@ impl Apply<'_> {
                 self.db().wal().flush(end)?;
             }
         }
-        self.finish_xact(end_lsn, local_end);
-        Ok(())
-    }
-
-    fn finish_xact(&mut self, remote_end: Lsn, local_end: Option<Lsn>) {
-        self.pending
-            .push_back((remote_end, local_end.unwrap_or(Lsn::INVALID)));
-        self.last_applied = remote_end;
-        if remote_end > self.last_received {
-            self.last_received = remote_end;
-        }
+        self.feedback.applied(end_lsn, local_end);
         self.xact = RemoteXact::default();
-    }
-
-    /// The flush position to report: see the module comment.
-    fn flush_position(&mut self) -> Lsn {
-        let flushed = self.db().wal().flush_lsn();
-        let mut pos = Lsn::INVALID;
-        while let Some(&(remote, local)) = self.pending.front() {
-            if local > flushed {
-                break;
-            }
-            pos = remote;
-            self.pending.pop_front();
-        }
-        if self.pending.is_empty() && !self.in_remote_xact() {
-            return self.last_received;
-        }
-        pos.max(self.reported.1)
+        Ok(())
     }
 
     /// Flushes WAL up to the newest local commit of an applied transaction.
     fn flush_local(&mut self) -> PgResult<()> {
-        // commit order: the newest local commit is the last valid one
-        let newest = self
-            .pending
-            .iter()
-            .rev()
-            .map(|(_, l)| *l)
-            .find(|l| l.is_valid());
-        match newest {
+        match self.feedback.newest_local_commit() {
             Some(l) if l > self.ctx.db.wal().flush_lsn() => self.ctx.db.wal().flush(l),
             _ => Ok(()),
         }
     }
 
+    /// A status update when one is due, forced, or the positions changed.
     fn send_feedback(&mut self, client: &mut ReplClient, force: bool) -> PgResult<()> {
-        let interval = self.status_interval;
-        let due = !interval.is_zero() && self.last_feedback.elapsed() >= interval;
-        let flush = self.flush_position();
-        if !force && !due && (self.last_received, flush) == self.reported {
+        let due = self.timers.status_due(self.now());
+        let flushed = self.db().wal().flush_lsn();
+        if !force && !due && !self.feedback.changed(flushed, self.in_remote_xact()) {
             return Ok(());
         }
         self.send_status(client, false)
@@ -781,17 +625,18 @@ impl Apply<'_> {
 
     /// One standby status update (`r`); `reply_requested` asks for a keepalive.
     fn send_status(&mut self, client: &mut ReplClient, reply_requested: bool) -> PgResult<()> {
-        let flush = self.flush_position();
-        let write = self.last_received;
+        let flushed = self.db().wal().flush_lsn();
+        let st = self.feedback.status(flushed, self.in_remote_xact());
         client.send_copy_data(&encode_standby_message(&StandbyMessage::Status {
-            write,
-            flush,
-            apply: self.last_applied.max(flush),
+            write: st.write,
+            flush: st.flush,
+            apply: st.apply,
             send_time: now_pg_micros(),
             reply_requested,
         }))?;
-        self.reported = (write, flush);
-        self.last_feedback = Instant::now();
+        self.feedback.sent(&st);
+        let now = self.now();
+        self.timers.replied(now, st.apply);
         Ok(())
     }
 }

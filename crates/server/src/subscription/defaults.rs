@@ -1,0 +1,76 @@
+//! Evaluating subscriber-side column defaults in the apply worker: a remote
+//! INSERT that does not carry a column gets the local table's DEFAULT, computed
+//! as a superuser session would (PostgreSQL's apply worker fills missing
+//! columns with `slot_fill_defaults` in `replication/logical/worker.c`).
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use tandem_config::Config;
+use tandem_storage::{Database, Transaction};
+use tandem_types::PgResult;
+
+use crate::procarray::now_pg_micros;
+
+/// What evaluating a column DEFAULT needs (a session's settings and
+/// identity: the apply worker runs as a superuser session would).
+pub(super) struct Defaults {
+    config: tandem_config::SessionConfig,
+    info: tandem_expr::SessionInfo,
+    cancel: Arc<AtomicBool>,
+}
+
+/// Server hooks for default expressions: none of them act on the server.
+struct NoHooks;
+
+impl tandem_expr::context::ServerHooks for NoHooks {
+    fn reload_conf(&self) -> bool {
+        false
+    }
+    fn signal_backend(&self, _pid: i32, _terminate: bool) -> bool {
+        false
+    }
+}
+
+impl Defaults {
+    pub(super) fn new(config: &Arc<Config>) -> PgResult<Defaults> {
+        Ok(Defaults {
+            config: tandem_config::SessionConfig::new(config.clone(), &[])?,
+            info: tandem_expr::SessionInfo {
+                pid: 0,
+                user: "postgres".into(),
+                user_oid: 10,
+                superuser: true,
+                database: "postgres".into(),
+                application_name: String::new(),
+                client_addr: None,
+                backend_start: now_pg_micros(),
+            },
+            cancel: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    pub(super) fn eval(
+        &mut self,
+        db: &Arc<Database>,
+        txn: &mut Transaction,
+        expr: &str,
+        ty: &tandem_types::DataType,
+    ) -> PgResult<tandem_types::Value> {
+        let now = now_pg_micros();
+        let mut notices = Vec::new();
+        let mut ctx = tandem_expr::ExecContext {
+            db,
+            txn,
+            config: &mut self.config,
+            session: &self.info,
+            hooks: &NoHooks,
+            params: &[],
+            txn_start: now,
+            stmt_start: now,
+            cancel: &self.cancel,
+            notices: &mut notices,
+        };
+        tandem_query::eval_expr_text(expr, Some(ty), &mut ctx)
+    }
+}
