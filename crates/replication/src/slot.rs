@@ -17,7 +17,9 @@
 //!   (advancing `restart_lsn`, `xmin`, `catalog_xmin`) is written to disk before the
 //!   in-memory horizon that retention reads ([`SlotRegistry::horizons`]) moves, so a
 //!   crash can never leave a slot needing data that was already removed.
-//! - Positions never move backward ([`SlotRegistry::update`] rejects it).
+//! - Positions never move backward ([`SlotRegistry::update`] rejects it). How a
+//!   consumer's report moves them is one pure rule per slot kind,
+//!   [`advance_physical`] and [`advance_logical`], which every caller applies.
 //! - One active user per slot: [`SlotRegistry::acquire`] fails with
 //!   `55006 replication slot "x" is active for PID n` otherwise.
 //! - Ephemeral slots (being created) and temporary slots are never restored at
@@ -106,6 +108,92 @@ impl SlotData {
     pub fn is_logical(&self) -> bool {
         self.database.is_some()
     }
+}
+
+/// New positions for a slot, computed by [`advance_physical`] or
+/// [`advance_logical`]; a `None` field stays as it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlotAdvance {
+    pub restart_lsn: Option<Lsn>,
+    pub confirmed_flush: Option<Lsn>,
+    pub catalog_xmin: Option<Xid>,
+}
+
+impl SlotAdvance {
+    /// Writes the moved positions into `data` (inside a registry update).
+    pub fn apply(&self, data: &mut SlotData) {
+        if let Some(l) = self.restart_lsn {
+            data.restart_lsn = Some(l);
+        }
+        if let Some(l) = self.confirmed_flush {
+            data.confirmed_flush = Some(l);
+        }
+        if let Some(x) = self.catalog_xmin {
+            data.catalog_xmin = Some(x);
+        }
+    }
+}
+
+/// A consistent point a logical slot may restart decoding from, with the
+/// `catalog_xmin` it needs from there on (the xid after the last transaction
+/// decoded before it, [`catalog_xmin_after`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RestartPoint {
+    pub lsn: Lsn,
+    pub catalog_xmin: Option<Xid>,
+}
+
+/// The `catalog_xmin` a logical slot needs after decoding transaction `last`:
+/// the next xid (catalog rows older than it are no longer read).
+pub fn catalog_xmin_after(last: Xid) -> Xid {
+    Xid(last.0.wrapping_add(1))
+}
+
+/// The advance rule of a physical slot: a consumer (a standby's status
+/// update, `pg_replication_slot_advance`, or slot synchronization applying a
+/// remote slot's position) reports that everything before `flush` is safe.
+/// `restart_lsn` moves to `flush` only forward, never from an invalid
+/// position, and never on an invalidated slot (its WAL is gone). `None` when
+/// nothing moves (PostgreSQL's `PhysicalConfirmReceivedLocation`).
+pub fn advance_physical(slot: &SlotData, flush: Lsn) -> Option<SlotAdvance> {
+    if !flush.is_valid() || slot.invalidated.is_some() {
+        return None;
+    }
+    if slot.restart_lsn.is_some_and(|r| flush <= r) {
+        return None;
+    }
+    Some(SlotAdvance {
+        restart_lsn: Some(flush),
+        ..SlotAdvance::default()
+    })
+}
+
+/// The advance rule of a logical slot: the consumer confirmed everything
+/// before `confirmed_flush` (a walsender's client, the SQL decoding
+/// functions, `pg_replication_slot_advance`, or slot synchronization applying
+/// a remote slot's positions), and decoding may restart at `restart` (a
+/// consistent point at or before it, if one was reached). Each position
+/// moves only forward and an invalid one moves nothing; `catalog_xmin` moves
+/// (forward) with `restart_lsn` only. `None` when nothing moves (PostgreSQL's
+/// `LogicalConfirmReceivedLocation` and `LogicalIncreaseRestartDecodingForSlot`).
+pub fn advance_logical(
+    slot: &SlotData,
+    confirmed_flush: Lsn,
+    restart: Option<RestartPoint>,
+) -> Option<SlotAdvance> {
+    let mut adv = SlotAdvance::default();
+    if confirmed_flush.is_valid() && slot.confirmed_flush.is_none_or(|c| c < confirmed_flush) {
+        adv.confirmed_flush = Some(confirmed_flush);
+    }
+    if let Some(r) = restart.filter(|r| r.lsn.is_valid()) {
+        if slot.restart_lsn.is_none_or(|c| c < r.lsn) {
+            adv.restart_lsn = Some(r.lsn);
+            adv.catalog_xmin = r
+                .catalog_xmin
+                .filter(|x| slot.catalog_xmin.is_none_or(|c| c.0 < x.0));
+        }
+    }
+    (adv != SlotAdvance::default()).then_some(adv)
 }
 
 /// A slot as the registry shows it (`pg_replication_slots`).
@@ -680,6 +768,80 @@ mod tests {
             failover: true,
             ..SlotData::physical(name, Persistency::Persistent)
         }
+    }
+
+    #[test]
+    fn physical_advance_moves_restart_lsn_forward_only() {
+        let mut s = SlotData::physical("p", Persistency::Persistent);
+        // a slot that reserved nothing starts at the first valid position
+        assert_eq!(advance_physical(&s, Lsn::INVALID), None);
+        let adv = advance_physical(&s, Lsn(0x100)).unwrap();
+        assert_eq!(
+            adv,
+            SlotAdvance {
+                restart_lsn: Some(Lsn(0x100)),
+                ..SlotAdvance::default()
+            }
+        );
+        adv.apply(&mut s);
+        assert_eq!(s.restart_lsn, Some(Lsn(0x100)));
+        assert_eq!(advance_physical(&s, Lsn(0x100)), None);
+        assert_eq!(advance_physical(&s, Lsn(0x80)), None);
+        assert!(advance_physical(&s, Lsn(0x101)).is_some());
+        s.invalidated = Some(Invalidation::WalRemoved);
+        assert_eq!(advance_physical(&s, Lsn(0x200)), None);
+    }
+
+    #[test]
+    fn logical_advance_moves_each_position_forward_only() {
+        let s = logical("l"); // restart 0x1000, confirmed 0x1100, catalog_xmin 740
+        let at = |lsn, xid: Option<u32>| {
+            Some(RestartPoint {
+                lsn: Lsn(lsn),
+                catalog_xmin: xid.map(Xid),
+            })
+        };
+        // nothing new
+        assert_eq!(advance_logical(&s, Lsn(0x1100), None), None);
+        assert_eq!(
+            advance_logical(&s, Lsn(0x1000), at(0x1000, Some(900))),
+            None
+        );
+        assert_eq!(advance_logical(&s, Lsn::INVALID, at(0, Some(900))), None);
+        // confirmed only
+        assert_eq!(
+            advance_logical(&s, Lsn(0x1200), at(0x0800, Some(900))),
+            Some(SlotAdvance {
+                confirmed_flush: Some(Lsn(0x1200)),
+                ..SlotAdvance::default()
+            })
+        );
+        // restart with its catalog_xmin; an older xid keeps the slot's
+        let mut d = s.clone();
+        let adv = advance_logical(&s, Lsn(0x1050), at(0x1050, Some(800))).unwrap();
+        adv.apply(&mut d);
+        assert_eq!(
+            (d.restart_lsn, d.confirmed_flush, d.catalog_xmin),
+            (Some(Lsn(0x1050)), Some(Lsn(0x1100)), Some(Xid(800)))
+        );
+        let adv = advance_logical(&d, Lsn(0x1300), at(0x1300, Some(700))).unwrap();
+        assert_eq!(adv.catalog_xmin, None);
+        adv.apply(&mut d);
+        assert_eq!(
+            (d.restart_lsn, d.confirmed_flush, d.catalog_xmin),
+            (Some(Lsn(0x1300)), Some(Lsn(0x1300)), Some(Xid(800)))
+        );
+        // a restart point without a transaction leaves catalog_xmin
+        let adv = advance_logical(&d, Lsn(0x1300), at(0x1400, None)).unwrap();
+        assert_eq!(
+            adv,
+            SlotAdvance {
+                restart_lsn: Some(Lsn(0x1400)),
+                ..SlotAdvance::default()
+            }
+        );
+        assert_eq!(catalog_xmin_after(Xid(u32::MAX)), Xid(0));
+        assert_eq!(catalog_xmin_after(Xid(799)), Xid(800));
     }
 
     #[test]

@@ -72,14 +72,6 @@ impl SocketHandle {
         }
     }
 
-    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
-        use std::os::fd::AsRawFd;
-        match self {
-            SocketHandle::Tcp(s) => s.as_raw_fd(),
-            SocketHandle::Unix(s) => s.as_raw_fd(),
-        }
-    }
-
     pub(crate) fn wake_reader(&self) {
         let _ = match self {
             SocketHandle::Tcp(s) => s.shutdown(Shutdown::Read),

@@ -19,7 +19,10 @@ use std::sync::Arc;
 
 use tandem_config::Config;
 use tandem_decoding::{Decoded, OutputRow};
-use tandem_replication::slot::{Invalidation, Persistency, SlotData, SlotRegistry};
+use tandem_replication::slot::{
+    advance_logical, advance_physical, catalog_xmin_after, Invalidation, Persistency, RestartPoint,
+    SlotData, SlotRegistry,
+};
 use tandem_storage::Database;
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Xid};
 
@@ -337,7 +340,9 @@ pub(crate) fn get_changes(
 }
 
 /// Moves an acquired slot's `confirmed_flush_lsn` and `restart_lsn` to
-/// `reached` (a consistent point), persisting it when it moved.
+/// `reached` (a consistent point), persisting it when it moved
+/// ([`advance_logical`]: forward only; `catalog_xmin` follows `restart_lsn`,
+/// to the xid after `last_xid`, or the next xid when no transaction was read).
 pub(crate) fn confirm(
     slots: &SlotRegistry,
     db: &Database,
@@ -345,18 +350,13 @@ pub(crate) fn confirm(
     reached: Lsn,
     last_xid: Option<Xid>,
 ) -> PgResult<()> {
-    let next_xid = last_xid
-        .map(|x| Xid(x.0.wrapping_add(1)))
-        .unwrap_or_else(|| db.next_xid());
+    let restart = RestartPoint {
+        lsn: reached,
+        catalog_xmin: Some(last_xid.map_or_else(|| db.next_xid(), catalog_xmin_after)),
+    };
     slots.update(name, |d| {
-        if d.confirmed_flush.is_none_or(|c| c < reached) {
-            d.confirmed_flush = Some(reached);
-        }
-        if d.restart_lsn.is_none_or(|r| r < reached) {
-            d.restart_lsn = Some(reached);
-            if d.catalog_xmin.is_none_or(|c| c.0 < next_xid.0) {
-                d.catalog_xmin = Some(next_xid);
-            }
+        if let Some(adv) = advance_logical(d, reached, Some(restart)) {
+            adv.apply(d);
         }
     })?;
     Ok(())
@@ -405,8 +405,8 @@ pub(crate) fn advance(
         }
         if !data.is_logical() {
             slots.update(name, |d| {
-                if d.restart_lsn.is_none_or(|r| r < target) {
-                    d.restart_lsn = Some(target);
+                if let Some(adv) = advance_physical(d, target) {
+                    adv.apply(d);
                 }
             })?;
             return Ok(target);
@@ -431,8 +431,8 @@ pub(crate) fn advance(
         // PostgreSQL moves confirmed_flush_lsn to the target even inside a
         // transaction; the next decoding then skips that transaction.
         slots.update(name, |d| {
-            if d.confirmed_flush.is_none_or(|c| c < target) {
-                d.confirmed_flush = Some(target);
+            if let Some(adv) = advance_logical(d, target, None) {
+                adv.apply(d);
             }
         })?;
         Ok(target)

@@ -1,46 +1,265 @@
-//! Physical streaming of a historic timeline: what `START_REPLICATION PHYSICAL X/X
-//! TIMELINE n` does when `n` is an ancestor of the server's timeline (a standby of
-//! the old primary following a promoted node).
+//! Physical streaming: `START_REPLICATION [SLOT s] [PHYSICAL] X/X [TIMELINE n]`
+//! sends WAL bytes over the CopyBoth loop (`copyboth.rs`) and applies the
+//! standby's replies.
 //!
-//! The walsender checks the request against the server's timeline history
-//! (`tliSwitchPoint`), streams timeline `n`'s WAL only up to its switch point,
-//! then ends the copy with CopyDone and, once the standby answered with its own
-//! CopyDone, sends a one-row result set `next_tli int8, next_tli_startpos text`
-//! before `START_STREAMING` completes. A start exactly at the switch point skips
-//! the copy and answers with the result set at once. Bytes before a switch point
+//! Each round reads up to 16 × `MAX_SEND_SIZE` bytes of flushed WAL with
+//! `Wal::read_raw` and sends them as XLogData messages
+//! (`tandem_replication::physical::next_chunk`). A standby's status update
+//! moves `pg_stat_replication`'s positions and lags, recomputes the
+//! synchronous standbys, and advances the slot's `restart_lsn`
+//! ([`tandem_replication::slot::advance_physical`]); hot standby feedback
+//! holds the slot's `xmin`/`catalog_xmin`, or without a slot this backend's
+//! xmin.
+//!
+//! Historic timelines (a standby of the old primary following a promoted
+//! node): when the requested timeline `n` is an ancestor of the server's, the
+//! request is checked against the timeline history (`tliSwitchPoint`), WAL is
+//! streamed only up to `n`'s switch point, the copy ends with CopyDone and,
+//! once the standby answered with its own CopyDone, a one-row result set
+//! `next_tli int8, next_tli_startpos text` goes out before `START_STREAMING`
+//! completes. A start exactly at the switch point skips the copy and answers
+//! with the result set at once. A walsender whose node changes timeline while
+//! it streams ends the old timeline the same way. Bytes before a switch point
 //! are read by `Wal::read_raw`, which picks each segment's file by the history.
+//! These decisions are functions of the history alone ([`Timelines`]).
 //!
-//! Corresponds to the historic-timeline parts of `StartReplication` and
-//! `XLogSendPhysical` in PostgreSQL's `src/backend/replication/walsender.c`.
+//! Corresponds to `StartReplication`, `XLogSendPhysical` and
+//! `ProcessStandbyReplyMessage`/`ProcessStandbyHSFeedbackMessage` in
+//! PostgreSQL's `src/backend/replication/walsender.c`.
 
-use tandem_sql::{FieldDescription, QuerySink};
-use tandem_types::{DataType, Lsn, PgError, PgResult, SqlState, TimeLineId, Value};
-use tandem_wal::Wal;
+use std::sync::Arc;
 
+use tandem_protocol::replication::{self as wire, StandbyMessage};
+use tandem_protocol::BackendMessage;
+use tandem_replication::physical::{next_chunk, LagTracker, MAX_SEND_SIZE};
+use tandem_replication::slot::advance_physical;
+use tandem_sql::QuerySink;
+use tandem_types::{DataType, Lsn, PgError, PgResult, SqlState, TimeLineId, Value, Xid};
+use tandem_wal::{Timelines, Wal};
+
+use crate::backend::pqcomm::Conn;
 use crate::backend::printtup::SocketSink;
+use crate::procarray::now_pg_micros;
+use crate::shared::Shared;
+use crate::walsender::copyboth::{self, Round, StreamSource};
+use crate::walsender::sender::{advance_slot, text_field, typed_field, SlotUse, WalSender};
+use crate::walsender::walsndctl::WalSnd;
+
+impl WalSender<'_> {
+    /// `START_REPLICATION [SLOT s] [PHYSICAL] X/X [TIMELINE n]`.
+    pub(super) fn start_physical(
+        &mut self,
+        conn: &mut Conn,
+        slot: Option<String>,
+        start: Lsn,
+        timeline: Option<TimeLineId>,
+    ) -> PgResult<()> {
+        let shared = self.shared;
+        let pid = self.entry.pid;
+        let wal = shared.db.wal().clone();
+        let _slot_use = match &slot {
+            Some(name) => {
+                let data = shared.slots.acquire(name, pid, false)?;
+                let usage = SlotUse {
+                    slots: &shared.slots,
+                    name: name.clone(),
+                    pid,
+                };
+                if data.is_logical() {
+                    return Err(PgError::new(
+                        SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "cannot use a logical replication slot for physical replication",
+                    ));
+                }
+                Some(usage)
+            }
+            None => None,
+        };
+        // an ancestor timeline streams up to its switch point
+        let historic = historic_timeline(&wal.timelines(), start, timeline)?;
+        if !enters_copy(historic.as_ref(), start) {
+            if let Some(h) = &historic {
+                let mut sink = SocketSink {
+                    conn,
+                    entry: self.entry,
+                };
+                send_next_timeline(&mut sink, h)?;
+            }
+            conn.send(&BackendMessage::CommandComplete("START_STREAMING".into()));
+            return Ok(());
+        }
+        let reader = copyboth::reader_handle(conn)?;
+        let mut source = PhysicalSource {
+            shared,
+            walsnd: self.walsnd,
+            start_tli: wal.timeline(),
+            wal,
+            slot,
+            start,
+            historic,
+            lag: LagTracker::default(),
+            sent: start,
+        };
+        copyboth::run_copy_both(self, conn, reader, &mut source)
+    }
+}
+
+/// WAL bytes for the CopyBoth loop, and what a standby's replies do.
+struct PhysicalSource<'a> {
+    shared: &'a Shared,
+    walsnd: &'a WalSnd,
+    wal: Arc<Wal>,
+    /// The slot streamed from, held by the command.
+    slot: Option<String>,
+    start: Lsn,
+    /// The node's timeline when streaming started.
+    start_tli: TimeLineId,
+    /// Set when streaming an ancestor of the node's timeline.
+    historic: Option<Historic>,
+    lag: LagTracker,
+    sent: Lsn,
+}
+
+impl StreamSource for PhysicalSource<'_> {
+    fn begin(&mut self) -> PgResult<Lsn> {
+        self.start_tli = self.wal.timeline();
+        let flush = self.wal.flush_lsn();
+        let start = self.start;
+        if flush < start {
+            return Err(PgError::new(
+                SqlState::INTERNAL_ERROR,
+                format!(
+                    "requested starting point {start} is ahead of the WAL flush position of this server {flush}"
+                ),
+            ));
+        }
+        Ok(start)
+    }
+
+    fn send(&mut self, conn: &mut Conn) -> PgResult<Option<Round>> {
+        // a cascading walsender whose node changed timeline streams on only
+        // up to the old timeline's end
+        check_timeline_switch(&self.wal.timelines(), self.start_tli, &mut self.historic);
+        let flush = send_limit(self.wal.flush_lsn(), self.historic);
+        let mut budget = 16 * MAX_SEND_SIZE;
+        while let Some((from, to)) = next_chunk(self.sent, flush, MAX_SEND_SIZE) {
+            let data = self.wal.read_raw(from, (to.0 - from.0) as usize)?;
+            if data.is_empty() {
+                break;
+            }
+            let end = from.advance(data.len() as u64);
+            wire::put_xlog_data(conn.out(), from, flush, now_pg_micros(), &data);
+            self.sent = end;
+            self.lag.write(self.sent, now_pg_micros());
+            if conn.maybe_flush().is_err() {
+                return Ok(None);
+            }
+            budget = budget.saturating_sub(data.len() as u64);
+            if budget == 0 {
+                break;
+            }
+        }
+        Ok(Some(Round {
+            caught_up: self.sent >= flush,
+            // the end of a historic timeline ends the copy (XLogSendPhysical)
+            end_of_copy: reached_end_of_timeline(self.historic, self.sent),
+        }))
+    }
+
+    fn sent(&self) -> Lsn {
+        self.sent
+    }
+
+    fn has_more(&self) -> bool {
+        self.sent < send_limit(self.wal.flush_lsn(), self.historic)
+    }
+
+    fn on_standby_message(&mut self, msg: StandbyMessage, now: i64) -> PgResult<()> {
+        match msg {
+            StandbyMessage::Status {
+                write,
+                flush,
+                apply,
+                send_time,
+                ..
+            } => {
+                {
+                    let mut p = self.walsnd.progress.lock();
+                    let mut lags = p.lags;
+                    lags.on_reply(&mut self.lag, self.sent, write, flush, apply, now);
+                    p.lags = lags;
+                    p.write = write;
+                    p.flush = flush;
+                    p.apply = apply;
+                    p.reply_time = Some(send_time);
+                }
+                self.shared.walsenders.sync_recompute();
+                if let Some(name) = &self.slot {
+                    advance_slot(&self.shared.slots, name, |d| advance_physical(d, flush))?;
+                }
+            }
+            StandbyMessage::HotStandbyFeedback {
+                xmin, catalog_xmin, ..
+            } => {
+                let xmin = (xmin != 0).then_some(Xid(xmin));
+                let catalog_xmin = (catalog_xmin != 0).then_some(Xid(catalog_xmin));
+                match &self.slot {
+                    Some(name) => {
+                        self.shared.slots.update(name, |d| {
+                            d.xmin = xmin;
+                            d.catalog_xmin = catalog_xmin;
+                        })?;
+                        self.walsnd.progress.lock().backend_xmin = None;
+                    }
+                    None => {
+                        // without a slot the feedback holds this backend's xmin
+                        let both = match (xmin, catalog_xmin) {
+                            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+                            (a, b) => a.or(b),
+                        };
+                        self.walsnd.progress.lock().backend_xmin = both;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn max_sleep_us(&self) -> i64 {
+        10_000_000
+    }
+
+    fn finish(&mut self, sink: &mut SocketSink<'_>) -> PgResult<()> {
+        if let Some(h) = &self.historic {
+            send_next_timeline(sink, h)?;
+        }
+        sink.conn
+            .send(&BackendMessage::CommandComplete("START_STREAMING".into()));
+        Ok(())
+    }
+}
 
 /// Streaming an ancestor timeline: where it ends and which timeline follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Historic {
+struct Historic {
     /// The timeline after the requested one (`sendTimeLineNextTLI`).
-    pub next_tli: TimeLineId,
+    next_tli: TimeLineId,
     /// The requested timeline's switch point (`sendTimeLineValidUpto`).
-    pub valid_upto: Lsn,
+    valid_upto: Lsn,
 }
 
 /// Checks `START_REPLICATION ... start TIMELINE requested` against the WAL's
-/// history: `None` streams the current timeline; `Some` an ancestor up to its
-/// switch point. PostgreSQL's errors for a timeline not in the history and for a
-/// start point past the fork.
-pub(crate) fn historic_timeline(
-    wal: &Wal,
+/// history ([`Wal::timelines`]): `None` streams the current timeline; `Some` an
+/// ancestor up to its switch point. PostgreSQL's errors for a timeline not in
+/// the history and for a start point past the fork.
+fn historic_timeline(
+    history: &Timelines,
     start: Lsn,
     requested: Option<TimeLineId>,
 ) -> PgResult<Option<Historic>> {
     let Some(tli) = requested else {
         return Ok(None);
     };
-    let history = wal.timelines();
     if tli == history.current {
         return Ok(None);
     }
@@ -76,15 +295,16 @@ pub(crate) fn historic_timeline(
 /// since moved to a newer timeline (a cascading standby following its upstream,
 /// or a promoted standby) now streams a historic timeline: it ends at the old
 /// timeline's switch point, as PostgreSQL's `XLogSendPhysical` decides.
-pub(crate) fn check_timeline_switch(
-    wal: &Wal,
+/// `history` is the node's current one ([`Wal::timelines`]).
+fn check_timeline_switch(
+    history: &Timelines,
     streaming: TimeLineId,
     historic: &mut Option<Historic>,
 ) {
-    if historic.is_some() || wal.timeline() == streaming {
+    if historic.is_some() || history.current == streaming {
         return;
     }
-    if let Some((valid_upto, next_tli)) = wal.timelines().switch_point(streaming) {
+    if let Some((valid_upto, next_tli)) = history.switch_point(streaming) {
         *historic = Some(Historic {
             next_tli,
             valid_upto,
@@ -94,13 +314,13 @@ pub(crate) fn check_timeline_switch(
 
 /// Whether a START_REPLICATION enters COPY mode: always on the current
 /// timeline, on a historic one only when there is WAL before its switch point.
-pub(crate) fn enters_copy(historic: Option<&Historic>, start: Lsn) -> bool {
+fn enters_copy(historic: Option<&Historic>, start: Lsn) -> bool {
     historic.is_none_or(|h| start < h.valid_upto)
 }
 
 /// The position streaming may reach now: the flush position, or the switch
 /// point of a historic timeline.
-pub(crate) fn send_limit(flush: Lsn, historic: Option<Historic>) -> Lsn {
+fn send_limit(flush: Lsn, historic: Option<Historic>) -> Lsn {
     match historic {
         Some(h) => h.valid_upto.min(flush),
         None => flush,
@@ -109,23 +329,16 @@ pub(crate) fn send_limit(flush: Lsn, historic: Option<Historic>) -> Lsn {
 
 /// Whether everything of a historic timeline has been sent (time to end the
 /// copy with CopyDone).
-pub(crate) fn reached_end_of_timeline(historic: Option<Historic>, sent: Lsn) -> bool {
+fn reached_end_of_timeline(historic: Option<Historic>, sent: Lsn) -> bool {
     historic.is_some_and(|h| sent >= h.valid_upto)
 }
 
 /// The result set after streaming a historic timeline: `next_tli int8,
 /// next_tli_startpos text` (the caller completes with `START_STREAMING`).
-pub(crate) fn send_next_timeline(sink: &mut SocketSink<'_>, h: &Historic) -> PgResult<()> {
-    let field = |name: &str, data_type| FieldDescription {
-        name: name.to_string(),
-        table_oid: 0,
-        column_id: 0,
-        data_type,
-        format: 0,
-    };
+fn send_next_timeline(sink: &mut SocketSink<'_>, h: &Historic) -> PgResult<()> {
     sink.row_description(&[
-        field("next_tli", DataType::Int8),
-        field("next_tli_startpos", DataType::Text),
+        typed_field("next_tli", DataType::Int8),
+        text_field("next_tli_startpos"),
     ])?;
     sink.data_row(
         &[
@@ -140,38 +353,21 @@ pub(crate) fn send_next_timeline(sink: &mut SocketSink<'_>, h: &Historic) -> PgR
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tandem_wal::{Record, WalOptions};
 
     #[test]
     fn historic_requests_are_checked_against_the_history() {
-        let dir = tempfile::tempdir().unwrap();
-        let wal = Wal::create(
-            WalOptions {
-                dir: dir.path().to_path_buf(),
-                timeline: TimeLineId(1),
-                segment_size: 1024,
-                fsync: false,
-            },
-            Lsn(1024),
-        )
-        .unwrap();
-        let (starts, end) = wal
-            .append(&[Record {
-                kind: 2,
-                xid: tandem_types::Xid(0),
-                payload: vec![1; 100],
-            }])
-            .unwrap();
-        wal.flush(end).unwrap();
-        wal.write_history_file(TimeLineId(2), TimeLineId(1), end, "x")
-            .unwrap();
-        wal.switch_timeline(TimeLineId(2), end, starts[0]).unwrap();
-        assert_eq!(historic_timeline(&wal, Lsn(1024), None).unwrap(), None);
+        // timeline 1 ended at `end`, the node is on timeline 2
+        let end = Lsn(0x1_0468);
+        let history = Timelines {
+            current: TimeLineId(2),
+            ancestors: vec![(TimeLineId(1), end)],
+        };
+        assert_eq!(historic_timeline(&history, Lsn(1024), None).unwrap(), None);
         assert_eq!(
-            historic_timeline(&wal, Lsn(5000), Some(TimeLineId(2))).unwrap(),
+            historic_timeline(&history, Lsn(5000), Some(TimeLineId(2))).unwrap(),
             None
         );
-        let h = historic_timeline(&wal, Lsn(1024), Some(TimeLineId(1)))
+        let h = historic_timeline(&history, Lsn(1024), Some(TimeLineId(1)))
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -184,11 +380,11 @@ mod tests {
         assert!(enters_copy(Some(&h), Lsn(1024)));
         assert!(!enters_copy(Some(&h), end));
         assert!(enters_copy(None, end));
-        assert_eq!(send_limit(Lsn(9999), Some(h)), end);
+        assert_eq!(send_limit(Lsn(0x9_9999), Some(h)), end);
         assert!(reached_end_of_timeline(Some(h), end));
         assert!(!reached_end_of_timeline(None, end));
         let past = end.advance(8);
-        let e = historic_timeline(&wal, past, Some(TimeLineId(1))).unwrap_err();
+        let e = historic_timeline(&history, past, Some(TimeLineId(1))).unwrap_err();
         assert_eq!(
             e.message,
             format!(
@@ -201,11 +397,11 @@ mod tests {
         );
         // a walsender that was streaming timeline 1 when the node switched
         let mut streaming = None;
-        check_timeline_switch(&wal, TimeLineId(2), &mut streaming);
+        check_timeline_switch(&history, TimeLineId(2), &mut streaming);
         assert_eq!(streaming, None);
-        check_timeline_switch(&wal, TimeLineId(1), &mut streaming);
+        check_timeline_switch(&history, TimeLineId(1), &mut streaming);
         assert_eq!(streaming, Some(h));
-        let e = historic_timeline(&wal, Lsn(1024), Some(TimeLineId(3))).unwrap_err();
+        let e = historic_timeline(&history, Lsn(1024), Some(TimeLineId(3))).unwrap_err();
         assert_eq!(
             e.message,
             "requested timeline 3 is not in this server's history"

@@ -1,0 +1,97 @@
+//! What one walsender connection carries from command to command (PostgreSQL
+//! keeps it in `walsender.c`'s file-level variables: `MyWalSnd`, the session,
+//! whether the connection must end), and the helpers every command file of the
+//! walsender shares: text result columns, a slot held for the length of a
+//! command, and applying a streaming client's confirmation to its slot.
+//!
+//! A leaf of `walsender/`: the command files (`mod.rs`, `physical.rs`,
+//! `logical.rs`, `copyboth.rs`, `subscriber_queries.rs`) import it, it imports
+//! none of them.
+
+use std::sync::Arc;
+
+use tandem_replication::slot::{SlotAdvance, SlotData, SlotRegistry, LAZY_SAVE_INTERVAL};
+use tandem_sql::{FieldDescription, Session};
+use tandem_types::{DataType, PgResult};
+
+use crate::backend::startup::StartupInfo;
+use crate::procarray::{now_pg_micros, BackendEntry};
+use crate::shared::Shared;
+use crate::walsender::walsndctl::WalSnd;
+
+/// One replication connection after authentication.
+pub(super) struct WalSender<'a> {
+    pub shared: &'a Arc<Shared>,
+    pub entry: &'a Arc<BackendEntry>,
+    /// This walsender's entry in the walsender array (`MyWalSnd`).
+    pub walsnd: &'a Arc<WalSnd>,
+    pub startup: &'a StartupInfo,
+    /// The SQL session of a logical (`replication=database`) connection.
+    pub session: Option<Session>,
+    /// Set when streaming ended in a way that ends the connection.
+    pub exit: bool,
+}
+
+impl WalSender<'_> {
+    /// Ends the SQL session, if any (the connection is closing).
+    pub(super) fn end(&mut self) {
+        if let Some(s) = self.session.as_mut() {
+            s.terminate();
+        }
+    }
+}
+
+/// A text result column.
+pub(super) fn text_field(name: &str) -> FieldDescription {
+    FieldDescription {
+        name: name.to_string(),
+        table_oid: 0,
+        column_id: 0,
+        data_type: DataType::Text,
+        format: 0,
+    }
+}
+
+/// A result column of type `data_type`.
+pub(super) fn typed_field(name: &str, data_type: DataType) -> FieldDescription {
+    FieldDescription {
+        data_type,
+        ..text_field(name)
+    }
+}
+
+/// Releases an acquired slot when a command ends, however it ends.
+pub(super) struct SlotUse<'a> {
+    pub slots: &'a SlotRegistry,
+    pub name: String,
+    pub pid: i32,
+}
+
+impl Drop for SlotUse<'_> {
+    fn drop(&mut self) {
+        self.slots.release(&self.name, self.pid, now_pg_micros());
+    }
+}
+
+/// Applies a streaming client's confirmation to the slot it streams from:
+/// `rule` ([`tandem_replication::slot::advance_physical`] or
+/// [`tandem_replication::slot::advance_logical`]) decides on the slot's
+/// current data. Written lazily ([`SlotRegistry::update_lazily`]): the client
+/// confirms often. A slot that is gone is left alone.
+pub(super) fn advance_slot(
+    slots: &SlotRegistry,
+    name: &str,
+    rule: impl Fn(&SlotData) -> Option<SlotAdvance>,
+) -> PgResult<()> {
+    let Some(info) = slots.get(name) else {
+        return Ok(());
+    };
+    if rule(&info.data).is_none() {
+        return Ok(());
+    }
+    slots.update_lazily(name, LAZY_SAVE_INTERVAL, |d| {
+        if let Some(adv) = rule(d) {
+            adv.apply(d);
+        }
+    })
+}
