@@ -26,6 +26,7 @@ use parking_lot::{Condvar, Mutex};
 use tandem_expr::BackendActivityRow;
 
 use crate::backend::pqcomm::SocketHandle;
+use tandem_types::PgTimestamp;
 
 /// Bytes of query text kept for pg_stat_activity (`track_activity_query_size`).
 const QUERY_TEXT_LIMIT: usize = 1024;
@@ -107,11 +108,6 @@ impl Drop for Registration {
     }
 }
 
-pub(crate) fn now_pg_micros() -> i64 {
-    const UNIX_TO_PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
-    chrono::Utc::now().timestamp_micros() - UNIX_TO_PG_EPOCH_MICROS
-}
-
 impl Registry {
     pub fn new() -> Arc<Registry> {
         let base = std::process::id().min(i32::MAX as u32 - 1_000_000) as i32;
@@ -132,7 +128,7 @@ impl Registry {
             pid,
             secret: rand::random(),
             client_addr,
-            backend_start: now_pg_micros(),
+            backend_start: PgTimestamp::now().as_micros(),
             cancel: Mutex::new(Arc::new(AtomicBool::new(false))),
             terminate: AtomicBool::new(false),
             counted: AtomicBool::new(false),

@@ -24,7 +24,8 @@ use std::sync::Arc;
 
 use tandem_expr::context::ServerHooks;
 
-use crate::procarray::{now_pg_micros, Registry};
+use crate::procarray::Registry;
+use tandem_types::PgTimestamp;
 
 /// [`ServerHooks`] for sessions of this server.
 pub(crate) struct Hooks {
@@ -138,7 +139,8 @@ impl ServerHooks for Hooks {
                 allowed_plugins: &req.allowed_plugins,
             },
         )?;
-        r.slots.release(&req.name, pid, now_pg_micros());
+        r.slots
+            .release(&req.name, pid, PgTimestamp::now().as_micros());
         Ok(lsn)
     }
 

@@ -25,7 +25,7 @@ use parking_lot::Mutex;
 use tandem_config::Config;
 use tandem_storage::recovery::StandbyReplay;
 use tandem_storage::Database;
-use tandem_types::elog::{self, Level};
+use tandem_types::elog::{self, log};
 use tandem_types::PgError;
 
 use crate::walreceiver::WalRcvShared;
@@ -146,10 +146,6 @@ fn promote(
             ..e
         }),
     }
-}
-
-fn log(msg: &str) {
-    elog::emit(Level::Log, msg, None, None);
 }
 
 #[cfg(test)]

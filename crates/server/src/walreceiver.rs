@@ -46,12 +46,12 @@ use tandem_protocol::replication::{
 use tandem_protocol::BackendMessage;
 use tandem_replication::walreceiver::{self as walrcv, Follow, Identity, Timers};
 use tandem_storage::Database;
-use tandem_types::elog::{self, Level};
+use tandem_types::elog::{self, log, Level};
 use tandem_types::{Lsn, PgError, PgResult, TimeLineId};
 use tandem_wal::{Timelines, Wal};
 
-use crate::procarray::now_pg_micros;
 use crate::replclient::{quote_conninfo_value, ReplClient};
+use tandem_types::PgTimestamp;
 
 /// What `pg_stat_wal_receiver` shows (PostgreSQL's `WalRcvData`), shared
 /// between the walreceiver thread and the SQL hooks.
@@ -127,10 +127,6 @@ fn masked_conninfo(conninfo: &str) -> String {
     }
 }
 
-fn log(msg: &str) {
-    elog::emit(Level::Log, msg, None, None);
-}
-
 /// The walreceiver thread's body: connect, stream, retry, until `stop` is set
 /// (promotion or shutdown).
 pub(crate) fn run(
@@ -173,7 +169,7 @@ fn status(db: &Database, reply_requested: bool) -> Vec<u8> {
         write: wal.write_lsn(),
         flush: wal.flush_lsn(),
         apply: db.replay_lsn(),
-        send_time: now_pg_micros(),
+        send_time: PgTimestamp::now().as_micros(),
         reply_requested,
     })
 }
@@ -181,7 +177,7 @@ fn status(db: &Database, reply_requested: bool) -> Vec<u8> {
 fn feedback(db: &Database) -> Vec<u8> {
     let next = db.control().next_xid.0;
     encode_standby_message(&StandbyMessage::HotStandbyFeedback {
-        send_time: now_pg_micros(),
+        send_time: PgTimestamp::now().as_micros(),
         xmin: next,
         xmin_epoch: 0,
         catalog_xmin: next,
@@ -467,7 +463,7 @@ fn streaming_info(conninfo: &str, slot: &str, start: Lsn, tli: TimeLineId) -> Wa
 
 /// Message times and the primary's WAL end for `pg_stat_wal_receiver`.
 fn note_message(info: &WalRcvShared, wal_end: Lsn, send_time: i64) {
-    let now = now_pg_micros();
+    let now = PgTimestamp::now().as_micros();
     let mut i = info.lock();
     i.last_msg_send_time = Some(send_time);
     i.last_msg_receipt_time = Some(now);

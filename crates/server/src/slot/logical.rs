@@ -16,6 +16,7 @@
 //! `CheckLogicalDecodingRequirements`) and `slotfuncs.c`.
 
 use std::sync::Arc;
+use tandem_types::PgTimestamp;
 
 use tandem_config::Config;
 use tandem_decoding::{Decoded, OutputRow};
@@ -25,8 +26,6 @@ use tandem_replication::slot::{
 };
 use tandem_storage::Database;
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Xid};
-
-use crate::procarray::now_pg_micros;
 
 /// `CheckLogicalDecodingRequirements`: slots enabled and `wal_level = logical`.
 pub(crate) fn check_requirements(config: &Config) -> PgResult<()> {
@@ -335,7 +334,7 @@ pub(crate) fn get_changes(
         }
         Ok(rows)
     })();
-    slots.release(req.name, pid, now_pg_micros());
+    slots.release(req.name, pid, PgTimestamp::now().as_micros());
     result
 }
 
@@ -437,7 +436,7 @@ pub(crate) fn advance(
         })?;
         Ok(target)
     })();
-    slots.release(name, pid, now_pg_micros());
+    slots.release(name, pid, PgTimestamp::now().as_micros());
     result
 }
 
@@ -515,7 +514,7 @@ pub(crate) fn copy(
         synced: false,
     };
     slots.create(data, pid)?;
-    slots.release(dst, pid, now_pg_micros());
+    slots.release(dst, pid, PgTimestamp::now().as_micros());
     Ok(if logical {
         s.confirmed_flush.or(s.restart_lsn).unwrap_or(Lsn::INVALID)
     } else {

@@ -18,12 +18,18 @@ use tandem_storage::Database;
 use tandem_types::elog::{self, Level};
 use tandem_types::{Lsn, PgError, PgResult, SqlState};
 
-use crate::procarray::{now_pg_micros, Registry};
+use crate::procarray::Registry;
+use tandem_types::PgTimestamp;
 
 /// Opens `DATADIR/pg_replslot` with `max_replication_slots`.
 pub(crate) fn open(datadir: &std::path::Path, config: &Config) -> PgResult<Arc<SlotRegistry>> {
     let max = config.get_int("max_replication_slots").max(0) as usize;
-    SlotRegistry::open(&datadir.join("pg_replslot"), max, now_pg_micros()).map(Arc::new)
+    SlotRegistry::open(
+        &datadir.join("pg_replslot"),
+        max,
+        PgTimestamp::now().as_micros(),
+    )
+    .map(Arc::new)
 }
 
 /// The retention settings as they are now (they change on reload).
@@ -143,7 +149,7 @@ pub(crate) fn create_physical(
     }
     let restart = data.restart_lsn;
     slots.create(data, pid)?;
-    slots.release(name, pid, now_pg_micros());
+    slots.release(name, pid, PgTimestamp::now().as_micros());
     Ok(restart)
 }
 

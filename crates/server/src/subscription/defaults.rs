@@ -5,12 +5,11 @@
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use tandem_types::PgTimestamp;
 
 use tandem_config::Config;
 use tandem_storage::{Database, Transaction};
 use tandem_types::PgResult;
-
-use crate::procarray::now_pg_micros;
 
 /// What evaluating a column DEFAULT needs (a session's settings and
 /// identity: the apply worker runs as a superuser session would).
@@ -44,7 +43,7 @@ impl Defaults {
                 database: "postgres".into(),
                 application_name: String::new(),
                 client_addr: None,
-                backend_start: now_pg_micros(),
+                backend_start: PgTimestamp::now().as_micros(),
             },
             cancel: Arc::new(AtomicBool::new(false)),
         })
@@ -57,7 +56,7 @@ impl Defaults {
         expr: &str,
         ty: &tandem_types::DataType,
     ) -> PgResult<tandem_types::Value> {
-        let now = now_pg_micros();
+        let now = PgTimestamp::now().as_micros();
         let mut notices = Vec::new();
         let mut ctx = tandem_expr::ExecContext {
             db,

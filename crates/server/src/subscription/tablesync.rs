@@ -30,16 +30,12 @@ use tandem_protocol::BackendMessage;
 use tandem_storage::{
     Catalog, Database, IsolationLevel, SubscriptionDef, SubscriptionRelState, TableDef,
 };
-use tandem_types::elog::{self, Level};
+use tandem_types::elog::log;
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Value};
 
 use super::worker_internal::{conninfo_for, RunEnd, WorkerCtx};
 use crate::replclient::{quote_literal, quote_repl_ident, ReplClient};
 use tandem_expr::functions::quote_ident;
-
-fn log(msg: &str) {
-    elog::emit(Level::Log, msg, None, None);
-}
 
 /// PostgreSQL's tablesync slot name (`ReplicationSlotNameForTablesync`): the
 /// subscription oid, the table oid and this node's system identifier.

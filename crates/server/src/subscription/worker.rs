@@ -49,19 +49,16 @@ use tandem_replication::walreceiver::Timers;
 use tandem_storage::{
     CommitOrigin, Database, IsolationLevel, SubscriptionDef, SubscriptionRelState, Transaction,
 };
-use tandem_types::elog::{self, Level};
+use tandem_types::elog::log;
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState};
 
 use super::changes::{self, Outcome, RelationMap, RemoteRel, RemoteXact};
 use super::defaults::Defaults;
 use super::libpqwalreceiver::start_streaming;
-use super::worker_internal::{ensure_origin, origin_name, RunEnd, WorkerCtx};
-use crate::procarray::now_pg_micros;
+use super::worker_internal::{ensure_origin, RunEnd, WorkerCtx};
 use crate::replclient::ReplClient;
-
-fn log(msg: &str) {
-    elog::emit(Level::Log, msg, None, None);
-}
+use tandem_replication::origin::origin_name;
+use tandem_types::PgTimestamp;
 
 /// The parts of a subscription whose change restarts the worker.
 fn run_parameters(s: &SubscriptionDef) -> impl PartialEq {
@@ -291,7 +288,7 @@ impl Apply<'_> {
         self.feedback.received(pos);
         let mut st = self.ctx.stat.lock();
         st.last_msg_send_time = Some(send_time);
-        st.last_msg_receipt_time = Some(now_pg_micros());
+        st.last_msg_receipt_time = Some(PgTimestamp::now().as_micros());
         if pos > st.received_lsn.unwrap_or(Lsn::INVALID) {
             st.received_lsn = Some(pos);
         }
@@ -631,7 +628,7 @@ impl Apply<'_> {
             write: st.write,
             flush: st.flush,
             apply: st.apply,
-            send_time: now_pg_micros(),
+            send_time: PgTimestamp::now().as_micros(),
             reply_requested,
         }))?;
         self.feedback.sent(&st);

@@ -59,12 +59,6 @@ impl WorkerCtx {
     }
 }
 
-/// The subscription's origin name, `pg_<oid>` (PostgreSQL's
-/// `ReplicationOriginNameForLogicalRep`).
-pub(crate) fn origin_name(subid: Oid) -> String {
-    format!("pg_{}", subid.0)
-}
-
 /// The origin id, created if missing (a subscription from before origins).
 pub(crate) fn ensure_origin(db: &Arc<Database>, name: &str) -> PgResult<u16> {
     if let Some(id) = db.catalog().origin_id(name) {

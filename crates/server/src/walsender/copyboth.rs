@@ -58,9 +58,9 @@ use tandem_types::{Lsn, PgError, PgResult, SqlState};
 use crate::backend::pqcomm::{Conn, SocketHandle};
 use crate::backend::printtup::SocketSink;
 use crate::backend::startup::admin_shutdown_error;
-use crate::procarray::now_pg_micros;
 use crate::walsender::sender::WalSender;
 use crate::walsender::walsndctl::{Event, WalSnd};
+use tandem_types::PgTimestamp;
 
 /// What one call of [`StreamSource::send`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,7 +189,7 @@ fn stream(
         .config
         .get_ms("wal_sender_timeout")
         .unwrap_or(60_000);
-    let mut timers = Timers::new(timeout_ms, now_pg_micros());
+    let mut timers = Timers::new(timeout_ms, PgTimestamp::now().as_micros());
     let mut copy = CopyState::default();
     // Nothing announced yet: the first idle round tells the client where the
     // source stands (pg_recvlogical --endpos may already be reached).
@@ -203,7 +203,7 @@ fn stream(
         if let Some(end) = drain_client(walsnd, conn, &mut timers, &mut copy, source)? {
             return Ok(end);
         }
-        let now = now_pg_micros();
+        let now = PgTimestamp::now().as_micros();
         // 2. A silent client is dropped (without telling it: the link is
         // presumably broken).
         if replication_timeout(&timers, now) {
@@ -254,7 +254,7 @@ fn stream(
         }
         // 5. Sleep until new WAL, a message, or a timer.
         let sleep_us = timers
-            .sleep_time(now_pg_micros(), source.max_sleep_us())
+            .sleep_time(PgTimestamp::now().as_micros(), source.max_sleep_us())
             .max(1);
         let mut inbox = walsnd.inbox.lock();
         if inbox.generation == seen && inbox.events.is_empty() {
@@ -285,7 +285,7 @@ fn drain_client(
 ) -> PgResult<Option<StreamEnd>> {
     let events: Vec<Event> = walsnd.inbox.lock().events.drain(..).collect();
     for ev in events {
-        let now = now_pg_micros();
+        let now = PgTimestamp::now().as_micros();
         match ev {
             Event::Eof => {
                 elog::emit(

@@ -29,12 +29,12 @@ use tandem_types::{DataType, Lsn, Oid, PgError, PgResult, SqlState, Value, Xid};
 use crate::backend::pqcomm::Conn;
 use crate::backend::printtup::SocketSink;
 use crate::backend::startup::Replication;
-use crate::procarray::now_pg_micros;
 use crate::shared::Shared;
 use crate::slot::logical::{self, NewLogicalSlot};
 use crate::walsender::copyboth::{self, Round, StreamSource};
 use crate::walsender::sender::{advance_slot, text_field, SlotUse, WalSender};
 use crate::walsender::walsndctl::WalSnd;
+use tandem_types::PgTimestamp;
 
 fn conflicting() -> PgError {
     PgError::new(SqlState::SYNTAX_ERROR, "conflicting or redundant options")
@@ -172,7 +172,9 @@ impl WalSender<'_> {
                 allowed_plugins: &allowed_plugins(&shared.config),
             },
         )?;
-        shared.slots.release(&name, pid, now_pg_micros());
+        shared
+            .slots
+            .release(&name, pid, PgTimestamp::now().as_micros());
         if snapshot == "use" {
             // The transaction reads exactly what committed up to the slot's
             // consistent point; decoding sends what commits after it.
@@ -394,7 +396,13 @@ impl StreamSource for LogicalSource<'_> {
         for _ in 0..64 {
             let out = conn.out();
             let stepped = self.session.step(limit, &mut |row| {
-                wire::put_xlog_data(out, row.lsn, row.lsn, now_pg_micros(), &row.data);
+                wire::put_xlog_data(
+                    out,
+                    row.lsn,
+                    row.lsn,
+                    PgTimestamp::now().as_micros(),
+                    &row.data,
+                );
                 Ok(())
             })?;
             let Some(end) = stepped else {

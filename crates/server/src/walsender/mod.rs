@@ -239,7 +239,12 @@ impl WalSender<'_> {
                 )),
             };
         }
-        let cmd = command::parse(sql)?;
+        // An over-long identifier is truncated with a NOTICE, as PostgreSQL's
+        // replication scanner does.
+        let (cmd, notices) = command::parse_with_notices(sql)?;
+        for notice in &notices {
+            conn.send_error(notice);
+        }
         self.command(conn, cmd)
     }
 

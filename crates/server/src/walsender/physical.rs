@@ -39,11 +39,11 @@ use tandem_wal::{Timelines, Wal};
 
 use crate::backend::pqcomm::Conn;
 use crate::backend::printtup::SocketSink;
-use crate::procarray::now_pg_micros;
 use crate::shared::Shared;
 use crate::walsender::copyboth::{self, Round, StreamSource};
 use crate::walsender::sender::{advance_slot, text_field, typed_field, SlotUse, WalSender};
 use crate::walsender::walsndctl::WalSnd;
+use tandem_types::PgTimestamp;
 
 impl WalSender<'_> {
     /// `START_REPLICATION [SLOT s] [PHYSICAL] X/X [TIMELINE n]`.
@@ -148,9 +148,15 @@ impl StreamSource for PhysicalSource<'_> {
                 break;
             }
             let end = from.advance(data.len() as u64);
-            wire::put_xlog_data(conn.out(), from, flush, now_pg_micros(), &data);
+            wire::put_xlog_data(
+                conn.out(),
+                from,
+                flush,
+                PgTimestamp::now().as_micros(),
+                &data,
+            );
             self.sent = end;
-            self.lag.write(self.sent, now_pg_micros());
+            self.lag.write(self.sent, PgTimestamp::now().as_micros());
             if conn.maybe_flush().is_err() {
                 return Ok(None);
             }

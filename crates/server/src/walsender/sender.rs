@@ -15,9 +15,10 @@ use tandem_sql::{FieldDescription, Session};
 use tandem_types::{DataType, PgResult};
 
 use crate::backend::startup::StartupInfo;
-use crate::procarray::{now_pg_micros, BackendEntry};
+use crate::procarray::BackendEntry;
 use crate::shared::Shared;
 use crate::walsender::walsndctl::WalSnd;
+use tandem_types::PgTimestamp;
 
 /// One replication connection after authentication.
 pub(super) struct WalSender<'a> {
@@ -69,7 +70,8 @@ pub(super) struct SlotUse<'a> {
 
 impl Drop for SlotUse<'_> {
     fn drop(&mut self) {
-        self.slots.release(&self.name, self.pid, now_pg_micros());
+        self.slots
+            .release(&self.name, self.pid, PgTimestamp::now().as_micros());
     }
 }
 
