@@ -34,6 +34,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
+use tandem_client::{parse_conninfo, with_application_name, ReplClient};
 use tandem_config::Config;
 use tandem_protocol::replication::{
     decode_primary_message, encode_standby_message, PrimaryMessage, StandbyMessage,
@@ -45,7 +46,6 @@ use tandem_types::{Lsn, PgError, PgResult, TimeLineId};
 use tandem_wal::{Timelines, Wal};
 
 use crate::procarray::now_pg_micros;
-use crate::replclient::{quote_conninfo_value, ReplClient};
 
 /// What `pg_stat_wal_receiver` shows (PostgreSQL's `WalRcvData`), shared
 /// between the walreceiver thread and the SQL hooks.
@@ -106,28 +106,9 @@ pub(crate) fn stat_row(info: &WalRcvShared, db: &Database) -> Vec<Vec<tandem_typ
 
 /// `primary_conninfo` as PostgreSQL shows it: passwords replaced.
 fn masked_conninfo(conninfo: &str) -> String {
-    match crate::replclient::parse_conninfo(conninfo) {
-        Ok(opts) => {
-            let mut keys: Vec<_> = opts.into_iter().collect();
-            keys.sort();
-            keys.into_iter()
-                .map(|(k, v)| {
-                    let v = if k == "password" {
-                        "********".to_string()
-                    } else {
-                        v
-                    };
-                    if v.is_empty() || v.contains([' ', '\'', '\\']) {
-                        format!("{k}={}", quote_conninfo_value(&v))
-                    } else {
-                        format!("{k}={v}")
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        }
-        Err(_) => String::new(),
-    }
+    parse_conninfo(conninfo)
+        .map(|c| c.masked())
+        .unwrap_or_default()
 }
 
 fn log(msg: &str) {
@@ -329,20 +310,14 @@ fn stream_once(
     conninfo_setting: &str,
     info: &WalRcvShared,
 ) -> PgResult<Attempt> {
-    let conninfo = if conninfo_setting.contains("application_name") {
-        conninfo_setting.to_string()
+    // application_name defaults to cluster_name, else "walreceiver"
+    let name = config.get_str("cluster_name");
+    let name = if name.is_empty() {
+        "walreceiver"
     } else {
-        let name = config.get_str("cluster_name");
-        let name = if name.is_empty() {
-            "walreceiver".to_string()
-        } else {
-            name
-        };
-        format!(
-            "{conninfo_setting} application_name={}",
-            quote_conninfo_value(&name)
-        )
+        &name
     };
+    let conninfo = with_application_name(conninfo_setting, name);
     let mut client = ReplClient::connect(&conninfo).map_err(|e| PgError {
         message: format!("could not connect to the primary server: {}", e.message),
         ..e
@@ -421,7 +396,7 @@ fn stream_once(
             }
             first = false;
             {
-                let opts = crate::replclient::parse_conninfo(&conninfo).unwrap_or_default();
+                let opts = parse_conninfo(&conninfo).unwrap_or_default();
                 let mut i = info.lock();
                 *i = WalRcvInfo {
                     status: Some("streaming"),
@@ -429,7 +404,7 @@ fn stream_once(
                     receive_start_tli: tli.0,
                     received_tli: tli.0,
                     slot_name: slot.clone(),
-                    sender_host: opts.get("host").cloned(),
+                    sender_host: opts.get("host").map(str::to_string),
                     sender_port: opts.get("port").and_then(|p| p.parse().ok()).or(Some(5432)),
                     conninfo: masked_conninfo(&conninfo),
                     ..WalRcvInfo::default()

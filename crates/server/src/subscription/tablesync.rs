@@ -26,6 +26,7 @@
 
 use std::sync::Arc;
 
+use tandem_client::{quote_literal, quote_repl_ident, ReplClient};
 use tandem_protocol::BackendMessage;
 use tandem_storage::{
     Catalog, Database, IsolationLevel, SubscriptionDef, SubscriptionRelState, TableDef,
@@ -34,7 +35,6 @@ use tandem_types::elog::{self, Level};
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Value};
 
 use super::worker_internal::{conninfo_for, RunEnd, WorkerCtx};
-use crate::replclient::{quote_literal, quote_repl_ident, ReplClient};
 use tandem_expr::functions::quote_ident;
 
 fn log(msg: &str) {

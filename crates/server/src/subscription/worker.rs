@@ -43,6 +43,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tandem_client::{quote_literal, quote_repl_ident, ReplClient};
 use tandem_config::Config;
 use tandem_decoding::pgoutput_read::{parse_message, LogicalMessage};
 use tandem_protocol::replication::{
@@ -58,7 +59,6 @@ use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState};
 use super::changes::{self, Outcome, RelationMap, RemoteRel, RemoteXact};
 use super::worker_internal::{conninfo_for, ensure_origin, origin_name, RunEnd, WorkerCtx};
 use crate::procarray::now_pg_micros;
-use crate::replclient::{quote_literal, quote_repl_ident, ReplClient};
 
 fn log(msg: &str) {
     elog::emit(Level::Log, msg, None, None);
