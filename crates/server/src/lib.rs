@@ -15,6 +15,11 @@
 //! | `sqlfuncs.rs` | the server side of SQL functions and views (`ServerHooks`) | `slotfuncs.c`, `walreceiverfuncs.c`, `pgstatfuncs.c` |
 //! | `shared.rs` | what every thread shares | shared memory (`storage/ipc/ipci.c`) |
 //!
+//! Where the server is a client of another server (the walreceiver, apply
+//! workers and table copies, the publisher side of subscription commands) it
+//! connects through the `tandem-client` crate, as PostgreSQL's backends reach
+//! libpq through `libpqwalreceiver`; so does `tandem basebackup`.
+//!
 //! Process model: one OS thread per client connection with blocking I/O, like
 //! PostgreSQL's process per backend. The life of a connection:
 //!
@@ -34,10 +39,8 @@
 //! leaves that the rest uses; `postmaster` sits on top and starts everything.
 
 mod backend;
-pub mod basebackup;
 mod postmaster;
 mod procarray;
-pub mod replclient;
 mod shared;
 mod slot;
 mod sqlfuncs;

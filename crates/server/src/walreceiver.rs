@@ -39,6 +39,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
+use tandem_client::{parse_conninfo, with_application_name, ReplClient};
 use tandem_config::Config;
 use tandem_protocol::replication::{
     decode_primary_message, encode_standby_message, PrimaryMessage, StandbyMessage,
@@ -47,11 +48,8 @@ use tandem_protocol::BackendMessage;
 use tandem_replication::walreceiver::{self as walrcv, Follow, Identity, Timers};
 use tandem_storage::Database;
 use tandem_types::elog::{self, log, Level};
-use tandem_types::{Lsn, PgError, PgResult, TimeLineId};
+use tandem_types::{Lsn, PgError, PgResult, PgTimestamp, TimeLineId};
 use tandem_wal::{Timelines, Wal};
-
-use crate::replclient::{quote_conninfo_value, ReplClient};
-use tandem_types::PgTimestamp;
 
 /// What `pg_stat_wal_receiver` shows (PostgreSQL's `WalRcvData`), shared
 /// between the walreceiver thread and the SQL hooks.
@@ -103,28 +101,9 @@ pub(crate) fn stat_row(info: &WalRcvShared, db: &Database) -> Option<tandem_expr
 
 /// `primary_conninfo` as PostgreSQL shows it: passwords replaced.
 fn masked_conninfo(conninfo: &str) -> String {
-    match crate::replclient::parse_conninfo(conninfo) {
-        Ok(opts) => {
-            let mut keys: Vec<_> = opts.into_iter().collect();
-            keys.sort();
-            keys.into_iter()
-                .map(|(k, v)| {
-                    let v = if k == "password" {
-                        "********".to_string()
-                    } else {
-                        v
-                    };
-                    if v.is_empty() || v.contains([' ', '\'', '\\']) {
-                        format!("{k}={}", quote_conninfo_value(&v))
-                    } else {
-                        format!("{k}={v}")
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        }
-        Err(_) => String::new(),
-    }
+    parse_conninfo(conninfo)
+        .map(|c| c.masked())
+        .unwrap_or_default()
 }
 
 /// The walreceiver thread's body: connect, stream, retry, until `stop` is set
@@ -357,20 +336,14 @@ fn stream_once(
     conninfo_setting: &str,
     info: &WalRcvShared,
 ) -> PgResult<Attempt> {
-    let conninfo = if conninfo_setting.contains("application_name") {
-        conninfo_setting.to_string()
+    // application_name defaults to cluster_name, else "walreceiver"
+    let name = config.get_str("cluster_name");
+    let name = if name.is_empty() {
+        "walreceiver"
     } else {
-        let name = config.get_str("cluster_name");
-        let name = if name.is_empty() {
-            "walreceiver".to_string()
-        } else {
-            name
-        };
-        format!(
-            "{conninfo_setting} application_name={}",
-            quote_conninfo_value(&name)
-        )
+        &name
     };
+    let conninfo = with_application_name(conninfo_setting, name);
     let mut client = ReplClient::connect(&conninfo).map_err(|e| PgError {
         message: format!("could not connect to the primary server: {}", e.message),
         ..e
@@ -447,14 +420,14 @@ fn stream_once(
 
 /// The `pg_stat_wal_receiver` state of a connection that started streaming.
 fn streaming_info(conninfo: &str, slot: &str, start: Lsn, tli: TimeLineId) -> WalRcvInfo {
-    let opts = crate::replclient::parse_conninfo(conninfo).unwrap_or_default();
+    let opts = parse_conninfo(conninfo).unwrap_or_default();
     WalRcvInfo {
         status: Some("streaming"),
         receive_start_lsn: start,
         receive_start_tli: tli.0,
         received_tli: tli.0,
         slot_name: slot.to_string(),
-        sender_host: opts.get("host").cloned(),
+        sender_host: opts.get("host").map(str::to_string),
         sender_port: opts.get("port").and_then(|p| p.parse().ok()).or(Some(5432)),
         conninfo: masked_conninfo(conninfo),
         ..WalRcvInfo::default()

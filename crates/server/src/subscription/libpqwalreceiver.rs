@@ -11,7 +11,7 @@ use tandem_storage::SubscriptionDef;
 use tandem_types::{Lsn, PgError, PgResult, SqlState};
 
 use super::worker_internal::{conninfo_for, WorkerCtx};
-use crate::replclient::{quote_literal, quote_repl_ident, ReplClient};
+use tandem_client::{quote_literal, quote_repl_ident, ReplClient};
 
 /// `publication_names` as pgoutput wants it: a quoted, comma-separated list.
 fn publication_names(pubs: &[String]) -> String {

@@ -6,12 +6,11 @@
 //! the remote parts of `commands/subscriptioncmds.c`
 //! (`ReplicationSlotDropAtPubNode`, `fetch_table_list`, `check_publications`).
 
-use tandem_expr::{SubscriptionRemoteAction, SubscriptionRemoteRequest, SubscriptionRemoteResult};
-use tandem_types::{Lsn, PgError, PgResult, SqlState};
-
-use crate::replclient::{
+use tandem_client::{
     quote_literal as literal, quote_repl_ident as ident, with_application_name, ReplClient,
 };
+use tandem_expr::{SubscriptionRemoteAction, SubscriptionRemoteRequest, SubscriptionRemoteResult};
+use tandem_types::{Lsn, PgError, PgResult, SqlState};
 
 /// libpq's rendering of a server error (`ERROR:  message`).
 fn libpq_text(e: &PgError) -> String {

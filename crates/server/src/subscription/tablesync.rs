@@ -26,6 +26,7 @@
 
 use std::sync::Arc;
 
+use tandem_client::{quote_literal, quote_repl_ident, ReplClient};
 use tandem_protocol::BackendMessage;
 use tandem_storage::{
     Catalog, Database, IsolationLevel, SubscriptionDef, SubscriptionRelState, TableDef,
@@ -34,8 +35,7 @@ use tandem_types::elog::log;
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Value};
 
 use super::worker_internal::{conninfo_for, RunEnd, WorkerCtx};
-use crate::replclient::{quote_literal, quote_repl_ident, ReplClient};
-use tandem_expr::functions::quote_ident;
+use tandem_types::ident::quote_identifier;
 
 /// PostgreSQL's tablesync slot name (`ReplicationSlotNameForTablesync`): the
 /// subscription oid, the table oid and this node's system identifier.
@@ -122,8 +122,8 @@ fn copy_table(
         })?;
     let qualified = format!(
         "{}.{}",
-        quote_ident(&table.schema),
-        quote_ident(&table.name)
+        quote_identifier(&table.schema),
+        quote_identifier(&table.name)
     );
     // the publisher's columns, in attnum order
     let cols = client.query(&format!(
@@ -193,7 +193,7 @@ fn copy_table(
         })?;
     let column_list = remote_cols
         .iter()
-        .map(|c| quote_ident(c))
+        .map(|c| quote_identifier(c))
         .collect::<Vec<_>>()
         .join(", ");
     client.send_query(&format!("COPY {qualified} ({column_list}) TO STDOUT"))?;

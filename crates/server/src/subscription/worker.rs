@@ -56,7 +56,7 @@ use super::changes::{self, Outcome, RelationMap, RemoteRel, RemoteXact};
 use super::defaults::Defaults;
 use super::libpqwalreceiver::start_streaming;
 use super::worker_internal::{ensure_origin, RunEnd, WorkerCtx};
-use crate::replclient::ReplClient;
+use tandem_client::ReplClient;
 use tandem_replication::origin::origin_name;
 use tandem_types::PgTimestamp;
 

@@ -10,11 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
+use tandem_client::with_application_name;
 use tandem_config::Config;
 use tandem_storage::{Database, IsolationLevel, SubscriptionDef};
 use tandem_types::{Lsn, Oid, PgResult};
-
-use crate::replclient::with_application_name;
 
 /// What a worker reports for `pg_stat_subscription`.
 #[derive(Clone, Debug, Default)]

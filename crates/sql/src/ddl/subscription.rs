@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use tandem_client::check_conninfo;
 use tandem_expr::{
     ExecContext, SubscriptionRemoteAction, SubscriptionRemoteRequest, SubscriptionRemoteResult,
 };
@@ -349,111 +350,6 @@ fn check_create_rules(o: &mut SubOptions) -> PgResult<()> {
         }
     }
     Ok(())
-}
-
-/// libpq's connection option keywords (for `walrcv_check_conninfo`).
-const CONNINFO_KEYWORDS: &[&str] = &[
-    "service",
-    "user",
-    "password",
-    "passfile",
-    "channel_binding",
-    "connect_timeout",
-    "dbname",
-    "host",
-    "hostaddr",
-    "port",
-    "client_encoding",
-    "options",
-    "application_name",
-    "fallback_application_name",
-    "keepalives",
-    "keepalives_idle",
-    "keepalives_interval",
-    "keepalives_count",
-    "tcp_user_timeout",
-    "sslmode",
-    "sslnegotiation",
-    "sslcompression",
-    "sslcert",
-    "sslkey",
-    "sslcertmode",
-    "sslpassword",
-    "sslrootcert",
-    "sslcrl",
-    "sslcrldir",
-    "sslsni",
-    "requirepeer",
-    "require_auth",
-    "ssl_min_protocol_version",
-    "ssl_max_protocol_version",
-    "gssencmode",
-    "krbsrvname",
-    "gsslib",
-    "gssdelegation",
-    "replication",
-    "target_session_attrs",
-    "load_balance_hosts",
-];
-
-/// `walrcv_check_conninfo`: the string must parse as libpq keyword/value
-/// pairs (or be a URI). The message ends in a newline, as libpq's does.
-pub(crate) fn check_conninfo(conninfo: &str) -> PgResult<()> {
-    if conninfo.starts_with("postgresql://") || conninfo.starts_with("postgres://") {
-        return Ok(());
-    }
-    let bad = |m: String| syntax(format!("invalid connection string syntax: {m}\n"));
-    let chars: Vec<char> = conninfo.chars().collect();
-    let mut i = 0;
-    let skip_ws = |i: &mut usize| {
-        while *i < chars.len() && chars[*i].is_whitespace() {
-            *i += 1;
-        }
-    };
-    loop {
-        skip_ws(&mut i);
-        if i >= chars.len() {
-            return Ok(());
-        }
-        let start = i;
-        while i < chars.len() && chars[i] != '=' && !chars[i].is_whitespace() {
-            i += 1;
-        }
-        let key: String = chars[start..i].iter().collect();
-        skip_ws(&mut i);
-        if i >= chars.len() || chars[i] != '=' {
-            return Err(bad(format!(
-                "missing \"=\" after \"{key}\" in connection info string"
-            )));
-        }
-        i += 1;
-        skip_ws(&mut i);
-        if i < chars.len() && chars[i] == '\'' {
-            i += 1;
-            loop {
-                match chars.get(i) {
-                    None => {
-                        return Err(bad(
-                            "unterminated quoted string in connection info string".into()
-                        ))
-                    }
-                    Some('\\') => i += 2,
-                    Some('\'') => {
-                        i += 1;
-                        break;
-                    }
-                    Some(_) => i += 1,
-                }
-            }
-        } else {
-            while i < chars.len() && !chars[i].is_whitespace() {
-                i += if chars[i] == '\\' { 2 } else { 1 };
-            }
-        }
-        if !CONNINFO_KEYWORDS.contains(&key.as_str()) {
-            return Err(bad(format!("invalid connection option \"{key}\"")));
-        }
-    }
 }
 
 // ---- privileges ----

@@ -1,13 +1,19 @@
-//! A small blocking client for replication connections: what the walreceiver and
-//! `tandem basebackup` use to talk to a primary's walsender (libpq's role in
-//! PostgreSQL's `libpqwalreceiver.c` / `pg_basebackup`).
+//! The replication connection ([`ReplClient`]): connects to a server's
+//! walsender with `replication=true` (physical) or `replication=database`
+//! (logical), authenticates, runs replication commands as simple queries and
+//! reads raw backend messages for the COPY streams. Blocking, with a read
+//! timeout the caller sets.
 //!
-//! It parses a key=value connection string (`host`, `port`, `user`, `password`,
-//! `dbname`, `application_name`; `host` may be a Unix socket directory), sends a
-//! startup packet with `replication=true`, answers trust, cleartext and
-//! SCRAM-SHA-256 authentication, runs simple-query replication commands and reads
-//! raw backend messages for COPY streams. Everything is blocking with an optional
-//! read timeout.
+//! Authentication: trust, cleartext password and SCRAM-SHA-256 (md5 is
+//! refused). The password comes from the connection string or `PGPASSWORD`;
+//! the user from the string, `PGUSER` or `USER`.
+//!
+//! Of the connection string's [`Target`]s only the first is tried; libpq
+//! would go on to the next host when one fails.
+//!
+//! PostgreSQL counterparts: `libpqrcv_connect` and friends in
+//! `replication/libpqwalreceiver/libpqwalreceiver.c`, over libpq's
+//! `fe-connect.c` (startup, authentication) and `fe-protocol3.c` (messages).
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -21,89 +27,12 @@ use tandem_protocol::scram::ScramClient;
 use tandem_protocol::{BackendMessage, FrontendMessage};
 use tandem_types::{PgError, PgResult, SqlState};
 
-/// Parses `key=value key2='quoted value'` (libpq's conninfo keyword form).
-pub fn parse_conninfo(s: &str) -> PgResult<HashMap<String, String>> {
-    let mut out = HashMap::new();
-    let mut chars = s.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        if chars.peek().is_none() {
-            return Ok(out);
-        }
-        let mut key = String::new();
-        while let Some(&c) = chars.peek() {
-            if c == '=' || c.is_whitespace() {
-                break;
-            }
-            key.push(c);
-            chars.next();
-        }
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        if chars.next() != Some('=') {
-            return Err(conn_error(format!(
-                "missing \"=\" after \"{key}\" in connection info string"
-            )));
-        }
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        let mut value = String::new();
-        if chars.peek() == Some(&'\'') {
-            chars.next();
-            loop {
-                match chars.next() {
-                    None => {
-                        return Err(conn_error(
-                            "unterminated quoted string in connection info string",
-                        ))
-                    }
-                    Some('\\') => {
-                        if let Some(c) = chars.next() {
-                            value.push(c);
-                        }
-                    }
-                    Some('\'') => break,
-                    Some(c) => value.push(c),
-                }
-            }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c.is_whitespace() {
-                    break;
-                }
-                if c == '\\' {
-                    chars.next();
-                    if let Some(c) = chars.next() {
-                        value.push(c);
-                    }
-                    continue;
-                }
-                value.push(c);
-                chars.next();
-            }
-        }
-        out.insert(key, value);
-    }
-}
+use crate::conninfo::{ConnInfo, Target};
 
-/// Quotes a value for a conninfo string.
-pub fn quote_conninfo_value(v: &str) -> String {
-    let mut s = String::from("'");
-    for c in v.chars() {
-        if c == '\'' || c == '\\' {
-            s.push('\\');
-        }
-        s.push(c);
-    }
-    s.push('\'');
-    s
-}
-
-/// A quoted SQL string literal for queries this client sends.
+/// A string literal for the commands this client sends, SQL and replication
+/// commands alike: quotes doubled, never the `E'...'` form, because the
+/// replication command grammar has only standard-conforming literals (SQL's
+/// `quote_literal()` is `tandem_types::ident::quote_literal`).
 pub fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
@@ -111,12 +40,6 @@ pub fn quote_literal(s: &str) -> String {
 /// A double-quoted identifier (replication commands: slot names).
 pub fn quote_repl_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-/// `conninfo` with `name` as default `application_name` (a setting in
-/// `conninfo` itself wins: later keys override earlier ones).
-pub fn with_application_name(conninfo: &str, name: &str) -> String {
-    format!("application_name={} {conninfo}", quote_conninfo_value(name))
 }
 
 fn conn_error(msg: impl Into<String>) -> PgError {
@@ -182,6 +105,36 @@ fn io_err(what: &str, e: &std::io::Error) -> PgError {
     conn_error(format!("{what}: {e}"))
 }
 
+/// Opens the socket to one target: `<dir>/.s.PGSQL.<port>` for a socket
+/// directory, TCP (no Nagle) otherwise.
+fn open_socket(target: &Target) -> PgResult<Sock> {
+    let port = target.port;
+    if target.is_socket_dir() {
+        let path = format!("{}/.s.PGSQL.{port}", target.host);
+        let s = UnixStream::connect(&path).map_err(|e| {
+            io_err(
+                &format!("connection to server on socket \"{path}\" failed"),
+                &e,
+            )
+        })?;
+        return Ok(Sock::Unix(s));
+    }
+    let host = &target.host;
+    let (addr, shown) = match &target.hostaddr {
+        Some(a) if a != host => (a, format!("\"{host}\" ({a})")),
+        Some(a) => (a, format!("\"{a}\"")),
+        None => (host, format!("\"{host}\"")),
+    };
+    let s = TcpStream::connect((addr.as_str(), port)).map_err(|e| {
+        io_err(
+            &format!("connection to server at {shown}, port {port} failed"),
+            &e,
+        )
+    })?;
+    let _ = s.set_nodelay(true);
+    Ok(Sock::Tcp(s))
+}
+
 impl ReplClient {
     /// Connects and authenticates with `replication=true`.
     pub fn connect(conninfo: &str) -> PgResult<ReplClient> {
@@ -191,45 +144,25 @@ impl ReplClient {
     /// Connects with `replication=<mode>`: `true` (physical) or `database`
     /// (logical; the startup packet then names `dbname`, default the user).
     pub fn connect_mode(conninfo: &str, mode: &str) -> PgResult<ReplClient> {
-        let opts = parse_conninfo(conninfo)?;
-        let host = opts.get("host").cloned().unwrap_or_else(|| "/tmp".into());
-        let port: u16 = opts
-            .get("port")
-            .map(|p| p.parse())
-            .transpose()
-            .map_err(|_| conn_error("invalid port number"))?
-            .unwrap_or(5432);
-        let sock = if host.starts_with('/') {
-            let path = format!("{host}/.s.PGSQL.{port}");
-            Sock::Unix(UnixStream::connect(&path).map_err(|e| {
-                io_err(
-                    &format!("connection to server on socket \"{path}\" failed"),
-                    &e,
-                )
-            })?)
-        } else {
-            let s = TcpStream::connect((host.as_str(), port)).map_err(|e| {
-                io_err(
-                    &format!("connection to server at \"{host}\", port {port} failed"),
-                    &e,
-                )
-            })?;
-            let _ = s.set_nodelay(true);
-            Sock::Tcp(s)
-        };
+        let opts = ConnInfo::parse(conninfo)?;
+        let targets = opts.targets()?;
+        let target = targets
+            .first()
+            .ok_or_else(|| conn_error("no host to connect to"))?;
+        let sock = open_socket(target)?;
         let user = opts
             .get("user")
-            .cloned()
+            .map(str::to_string)
             .or_else(|| std::env::var("PGUSER").ok())
             .or_else(|| std::env::var("USER").ok())
             .unwrap_or_else(|| "postgres".into());
         let password = opts
             .get("password")
-            .cloned()
+            .map(str::to_string)
             .or_else(|| std::env::var("PGPASSWORD").ok());
         let appname = opts
             .get("application_name")
-            .cloned()
+            .map(str::to_string)
             .unwrap_or_else(|| "walreceiver".into());
         let mut c = ReplClient {
             sock,
@@ -238,7 +171,9 @@ impl ReplClient {
         };
         let _ = c.sock.set_read_timeout(Some(Duration::from_secs(30)));
         let mut buf = Vec::new();
-        let dbname = opts.get("dbname").cloned().unwrap_or_else(|| user.clone());
+        let dbname = opts
+            .get("dbname")
+            .map_or_else(|| user.clone(), str::to_string);
         let mut startup = vec![
             ("user", user.as_str()),
             ("replication", mode),
@@ -405,22 +340,5 @@ impl ReplClient {
         FrontendMessage::Terminate.encode(&mut b);
         let _ = self.sock.write_all(&b);
         self.sock.shutdown();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn conninfo_parses_quotes_and_escapes() {
-        let m = parse_conninfo("host=127.0.0.1 port = 5433 password='a b\\'c' user=rep").unwrap();
-        assert_eq!(m["host"], "127.0.0.1");
-        assert_eq!(m["port"], "5433");
-        assert_eq!(m["password"], "a b'c");
-        assert_eq!(m["user"], "rep");
-        assert!(parse_conninfo("host").is_err());
-        let q = quote_conninfo_value("a'b");
-        assert_eq!(parse_conninfo(&format!("x={q}")).unwrap()["x"], "a'b");
     }
 }
