@@ -70,6 +70,8 @@ struct Reply {
     tag: Option<String>,
     /// (severity, code, message, detail)
     error: Option<(String, String, String, Option<String>)>,
+    /// NoticeResponses, as the error fields.
+    notices: Vec<(String, String, String, Option<String>)>,
 }
 
 fn error_fields(body: &[u8]) -> (String, String, String, Option<String>) {
@@ -199,6 +201,7 @@ impl ReplConn {
                 }
                 b'C' => r.tag = Some(String::from_utf8_lossy(&body[..body.len() - 1]).to_string()),
                 b'E' => r.error = Some(error_fields(&body)),
+                b'N' => r.notices.push(error_fields(&body)),
                 b'Z' => return r,
                 _ => {}
             }
@@ -899,4 +902,31 @@ fn removed_segment_and_database_connections() {
     assert_eq!(d.query("SELECT 40 + 2").rows, vec![vec![Some("42".into())]]);
     let r = d.query("IDENTIFY_SYSTEM");
     assert_eq!(r.rows[0][3].as_deref(), Some("postgres"));
+}
+
+/// An over-long slot name in a replication command is truncated to 63 bytes
+/// with PostgreSQL's NOTICE (42622), not refused.
+#[test]
+fn over_long_slot_name_in_a_replication_command_is_truncated_with_a_notice() {
+    let mut node = small_segment_node("walsnd-longname", "max_wal_senders = 3");
+    node.start();
+    let mut c = ReplConn::connect(&node, "true").expect("replication connection");
+    let long = "s".repeat(70);
+    let short = "s".repeat(63);
+    let r = c.query(&format!("CREATE_REPLICATION_SLOT {long} PHYSICAL"));
+    assert_eq!(r.error, None);
+    assert_eq!(
+        r.notices,
+        [(
+            "NOTICE".to_string(),
+            "42622".to_string(),
+            format!("identifier \"{long}\" will be truncated to \"{short}\""),
+            None
+        )]
+    );
+    assert_eq!(r.rows[0][0].as_deref(), Some(short.as_str()));
+    assert_eq!(
+        node.safe_psql("SELECT slot_name FROM pg_replication_slots"),
+        short
+    );
 }

@@ -1,6 +1,9 @@
 //! One subscription's apply worker (PostgreSQL's `replication/logical/worker.c`,
 //! `ApplyWorkerMain` / `LogicalRepApplyLoop`), run on its own thread by the
-//! launcher (`mod.rs`).
+//! launcher (`launcher.rs`). The file is over 600 lines because each
+//! message handler stays beside the transaction state it changes; the pure
+//! parts live elsewhere (`tandem_replication::apply_feedback`, `changes.rs`,
+//! `libpqwalreceiver.rs`, `defaults.rs`).
 //!
 //! A run: read the subscription; make sure its replication origin `pg_<oid>`
 //! exists; copy the tables still in state `i`/`d` (`tablesync.rs`); connect to
