@@ -24,7 +24,7 @@ use tandem_replication::command::{OptionValue, Options};
 use tandem_replication::slot::{advance_logical, catalog_xmin_after, RestartPoint};
 use tandem_sql::{QuerySink, SnapshotRefusal};
 use tandem_types::elog::{self, Level};
-use tandem_types::{DataType, Lsn, Oid, PgError, PgResult, SqlState, Value, Xid};
+use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Xid};
 
 use crate::backend::pqcomm::Conn;
 use crate::backend::printtup::SocketSink;
@@ -32,7 +32,7 @@ use crate::backend::startup::Replication;
 use crate::shared::Shared;
 use crate::slot::logical::{self, NewLogicalSlot};
 use crate::walsender::copyboth::{self, Round, StreamSource};
-use crate::walsender::sender::{advance_slot, text_field, SlotUse, WalSender};
+use crate::walsender::sender::{advance_slot, send_created_slot, SlotUse, WalSender};
 use crate::walsender::walsndctl::WalSnd;
 use tandem_types::PgTimestamp;
 
@@ -184,30 +184,9 @@ impl WalSender<'_> {
         }
         // tandem cannot import snapshots yet: an exported snapshot is named
         // (clients print it) but SET TRANSACTION SNAPSHOT does not accept it.
-        let snapshot_name = (snapshot == "export").then(|| {
-            Value::Text(format!(
-                "{:08X}-{:08X}-1",
-                pid as u32,
-                shared.db.next_xid().0
-            ))
-        });
-        sink.row_description(&[
-            text_field("slot_name"),
-            text_field("consistent_point"),
-            text_field("snapshot_name"),
-            text_field("output_plugin"),
-        ])?;
-        sink.data_row(
-            &[
-                Value::Text(name),
-                Value::Text(lsn.to_string()),
-                snapshot_name.unwrap_or(Value::Null),
-                Value::Text(plugin),
-            ],
-            &[const { DataType::Text }; 4],
-            &[],
-        )?;
-        sink.command_complete("CREATE_REPLICATION_SLOT")
+        let snapshot_name = (snapshot == "export")
+            .then(|| format!("{:08X}-{:08X}-1", pid as u32, shared.db.next_xid().0));
+        send_created_slot(sink, name, lsn, snapshot_name, Some(plugin))
     }
 
     /// `ALTER_REPLICATION_SLOT s (FAILOVER [bool], TWO_PHASE [bool])`.

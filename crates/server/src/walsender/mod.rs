@@ -55,7 +55,7 @@ use crate::backend::printtup::{drain_copy_in, SocketSink};
 use crate::backend::startup::{admin_shutdown_error, fail, Replication, StartupInfo};
 use crate::procarray::BackendEntry;
 use crate::shared::Shared;
-use crate::walsender::sender::{text_field, typed_field, WalSender};
+use crate::walsender::sender::{send_created_slot, text_field, typed_field, WalSender};
 use crate::walsender::walsndctl::WalSndGuard;
 
 pub(crate) mod basebackup;
@@ -422,23 +422,7 @@ impl WalSender<'_> {
             reserve,
             temporary,
         )?;
-        sink.row_description(&[
-            text_field("slot_name"),
-            text_field("consistent_point"),
-            text_field("snapshot_name"),
-            text_field("output_plugin"),
-        ])?;
-        sink.data_row(
-            &[
-                Value::Text(name),
-                Value::Text(Lsn::INVALID.to_string()),
-                Value::Null,
-                Value::Null,
-            ],
-            &[const { DataType::Text }; 4],
-            &[],
-        )?;
-        sink.command_complete("CREATE_REPLICATION_SLOT")
+        send_created_slot(sink, name, Lsn::INVALID, None, None)
     }
 
     /// `DROP_REPLICATION_SLOT s [WAIT]`.

@@ -11,9 +11,10 @@
 use std::sync::Arc;
 
 use tandem_replication::slot::{SlotAdvance, SlotData, SlotRegistry, LAZY_SAVE_INTERVAL};
-use tandem_sql::{FieldDescription, Session};
-use tandem_types::{DataType, PgResult};
+use tandem_sql::{FieldDescription, QuerySink, Session};
+use tandem_types::{DataType, Lsn, PgResult, Value};
 
+use crate::backend::printtup::SocketSink;
 use crate::backend::startup::StartupInfo;
 use crate::procarray::BackendEntry;
 use crate::shared::Shared;
@@ -43,6 +44,35 @@ impl WalSender<'_> {
 }
 
 /// A text result column.
+/// The result of CREATE_REPLICATION_SLOT, physical and logical alike:
+/// `slot_name, consistent_point, snapshot_name, output_plugin`.
+pub(super) fn send_created_slot(
+    sink: &mut SocketSink<'_>,
+    name: String,
+    consistent_point: Lsn,
+    snapshot_name: Option<String>,
+    plugin: Option<String>,
+) -> PgResult<()> {
+    sink.row_description(&[
+        text_field("slot_name"),
+        text_field("consistent_point"),
+        text_field("snapshot_name"),
+        text_field("output_plugin"),
+    ])?;
+    let text = |v: Option<String>| v.map(Value::Text).unwrap_or(Value::Null);
+    sink.data_row(
+        &[
+            Value::Text(name),
+            Value::Text(consistent_point.to_string()),
+            text(snapshot_name),
+            text(plugin),
+        ],
+        &[const { DataType::Text }; 4],
+        &[],
+    )?;
+    sink.command_complete("CREATE_REPLICATION_SLOT")
+}
+
 pub(super) fn text_field(name: &str) -> FieldDescription {
     FieldDescription {
         name: name.to_string(),
