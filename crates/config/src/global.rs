@@ -542,7 +542,10 @@ impl Config {
     fn scaled(&self, name: &str, unit_ok: fn(Unit) -> bool) -> Option<u64> {
         let idx = index_of(name);
         let unit = registry().def(idx).unit;
-        assert!(unit_ok(unit), "{name} has no unit of this kind (a programming error)");
+        assert!(
+            unit_ok(unit),
+            "{name} has no unit of this kind (a programming error)"
+        );
         let v = self.int_at(GucId(idx));
         (v >= 0).then(|| (v as f64 * unit.base_size()) as u64)
     }

@@ -4,7 +4,7 @@
 //!
 //! Read `reader.rs` first (WAL → [`Decoded`] items), then `test_decoding.rs`.
 //! Slots, positions and the SQL/replication interfaces are the server's
-//! (`crates/server/src/logical.rs`); this crate owns only "bytes of WAL in,
+//! (`crates/server/src/slot/logical.rs`); this crate owns only "bytes of WAL in,
 //! plugin output out".
 //!
 //! tandem writes a transaction's records contiguously at commit (see

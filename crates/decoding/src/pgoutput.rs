@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tandem_storage::{Catalog, PublicationDef, ReplicaIdentity, TableDef};
+use tandem_types::bytes_io::{BufMut, PutBytes};
+use tandem_types::ident::truncate_identifier;
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Value, Xid};
 
 use crate::{DecodedChange, DecodedMessage, DecodedTxn, OldRow, OutputPlugin, OutputRow};
@@ -35,9 +37,6 @@ pub const TRUNCATE_CASCADE: u8 = 1;
 pub const TRUNCATE_RESTART_SEQS: u8 = 2;
 /// Message flag: the message is transactional.
 pub const MESSAGE_TRANSACTIONAL: u8 = 1;
-
-/// PostgreSQL's `NAMEDATALEN - 1`: identifiers are truncated to this many bytes.
-const MAX_IDENTIFIER_LEN: usize = 63;
 
 /// The `streaming` option.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,18 +162,6 @@ fn parse_proto_version(value: Option<&str>) -> PgResult<u32> {
     })
 }
 
-/// Truncates an identifier to `NAMEDATALEN - 1` bytes at a character boundary.
-fn truncate_identifier(mut name: String) -> String {
-    if name.len() > MAX_IDENTIFIER_LEN {
-        let mut end = MAX_IDENTIFIER_LEN;
-        while !name.is_char_boundary(end) {
-            end -= 1;
-        }
-        name.truncate(end);
-    }
-    name
-}
-
 /// PostgreSQL's `SplitIdentifierString(s, ',')`: names separated by commas,
 /// white space around them ignored, double-quoted names kept as written (`""`
 /// for a quote), other names folded to lower case. `None` on bad syntax.
@@ -186,7 +173,7 @@ pub fn split_identifier_list(s: &str) -> Option<Vec<String>> {
         return Some(names);
     }
     loop {
-        let name;
+        let mut name;
         if let Some(quoted) = rest.strip_prefix('"') {
             let mut value = String::new();
             let mut chars = quoted.char_indices();
@@ -220,7 +207,9 @@ pub fn split_identifier_list(s: &str) -> Option<Vec<String>> {
             name = rest[..end].to_ascii_lowercase();
             rest = &rest[end..];
         }
-        names.push(truncate_identifier(name));
+        // SplitIdentifierString truncates without a notice
+        let _ = truncate_identifier(&mut name);
+        names.push(name);
         rest = rest.trim_start_matches(is_space);
         if let Some(after) = rest.strip_prefix(',') {
             rest = after.trim_start_matches(is_space);
@@ -658,58 +647,28 @@ impl OutputPlugin for PgOutput {
 
 // ---- message encoding (proto.c) ----
 
-fn put_u8(buf: &mut Vec<u8>, v: u8) {
-    buf.push(v);
-}
-
-fn put_i16(buf: &mut Vec<u8>, v: i16) {
-    buf.extend_from_slice(&v.to_be_bytes());
-}
-
-fn put_u32(buf: &mut Vec<u8>, v: u32) {
-    buf.extend_from_slice(&v.to_be_bytes());
-}
-
-fn put_i32(buf: &mut Vec<u8>, v: i32) {
-    buf.extend_from_slice(&v.to_be_bytes());
-}
-
-fn put_u64(buf: &mut Vec<u8>, v: u64) {
-    buf.extend_from_slice(&v.to_be_bytes());
-}
-
-fn put_i64(buf: &mut Vec<u8>, v: i64) {
-    buf.extend_from_slice(&v.to_be_bytes());
-}
-
-/// A NUL-terminated string (`pq_sendstring`).
-fn put_cstr(buf: &mut Vec<u8>, s: &str) {
-    buf.extend_from_slice(s.as_bytes());
-    buf.push(0);
-}
-
 /// Begin: `B`, final (commit record) LSN, commit time, xid.
 pub fn write_begin(buf: &mut Vec<u8>, final_lsn: Lsn, commit_time: i64, xid: Xid) {
-    put_u8(buf, b'B');
-    put_u64(buf, final_lsn.0);
-    put_i64(buf, commit_time);
-    put_u32(buf, xid.0);
+    buf.put_u8(b'B');
+    buf.put_u64(final_lsn.0);
+    buf.put_i64(commit_time);
+    buf.put_u32(xid.0);
 }
 
 /// Commit: `C`, flags (0), commit LSN, end LSN, commit time.
 pub fn write_commit(buf: &mut Vec<u8>, commit_lsn: Lsn, end_lsn: Lsn, commit_time: i64) {
-    put_u8(buf, b'C');
-    put_u8(buf, 0);
-    put_u64(buf, commit_lsn.0);
-    put_u64(buf, end_lsn.0);
-    put_i64(buf, commit_time);
+    buf.put_u8(b'C');
+    buf.put_u8(0);
+    buf.put_u64(commit_lsn.0);
+    buf.put_u64(end_lsn.0);
+    buf.put_i64(commit_time);
 }
 
 /// Origin: `O`, the commit's LSN on the origin server, origin name.
 pub fn write_origin(buf: &mut Vec<u8>, origin_lsn: Lsn, name: &str) {
-    put_u8(buf, b'O');
-    put_u64(buf, origin_lsn.0);
-    put_cstr(buf, name);
+    buf.put_u8(b'O');
+    buf.put_u64(origin_lsn.0);
+    buf.put_cstr(name);
 }
 
 /// `d`, `n`, `f` (`i` is USING INDEX, which tandem does not have).
@@ -724,21 +683,18 @@ pub fn replica_identity_char(ri: &ReplicaIdentity) -> u8 {
 /// Relation: `R`, oid, namespace, name, replica identity, then the live
 /// columns: flags (1 = part of the identity key), name, type oid, typmod.
 pub fn write_relation(buf: &mut Vec<u8>, rel: &TableDef) {
-    put_u8(buf, b'R');
-    put_u32(buf, rel.oid.0);
+    buf.put_u8(b'R');
+    buf.put_u32(rel.oid.0);
     // PostgreSQL sends an empty namespace for pg_catalog.
-    put_cstr(
-        buf,
-        if rel.schema == "pg_catalog" {
-            ""
-        } else {
-            &rel.schema
-        },
-    );
-    put_cstr(buf, &rel.name);
-    put_u8(buf, replica_identity_char(&rel.replica_identity));
+    buf.put_cstr(if rel.schema == "pg_catalog" {
+        ""
+    } else {
+        &rel.schema
+    });
+    buf.put_cstr(&rel.name);
+    buf.put_u8(replica_identity_char(&rel.replica_identity));
     let live = rel.columns.iter().filter(|c| !c.dropped).count();
-    put_i16(buf, live as i16);
+    buf.put_i16(live as i16);
     for (i, col) in rel.columns.iter().enumerate() {
         if col.dropped {
             continue;
@@ -751,10 +707,10 @@ pub fn write_relation(buf: &mut Vec<u8>, rel: &TableDef) {
                 .is_some_and(|pk| pk.columns.contains(&i)),
             ReplicaIdentity::Nothing => false,
         };
-        put_u8(buf, if key { COLUMN_IS_KEY } else { 0 });
-        put_cstr(buf, &col.name);
-        put_u32(buf, col.data_type.oid());
-        put_i32(buf, col.data_type.typmod());
+        buf.put_u8(if key { COLUMN_IS_KEY } else { 0 });
+        buf.put_cstr(&col.name);
+        buf.put_u32(col.data_type.oid());
+        buf.put_i32(col.data_type.typmod());
     }
 }
 
@@ -762,47 +718,46 @@ pub fn write_relation(buf: &mut Vec<u8>, rel: &TableDef) {
 /// length + text, or `b` + int32 length + binary (`binary = true`).
 pub fn write_tuple(buf: &mut Vec<u8>, rel: &TableDef, row: &[Value], binary: bool) {
     let live = rel.columns.iter().filter(|c| !c.dropped).count();
-    put_i16(buf, live as i16);
+    buf.put_i16(live as i16);
     for (i, col) in rel.columns.iter().enumerate() {
         if col.dropped {
             continue;
         }
         let value = row.get(i).unwrap_or(&Value::Null);
         if value.is_null() {
-            put_u8(buf, b'n');
+            buf.put_u8(b'n');
             continue;
         }
         let mut data = Vec::new();
         if binary {
-            put_u8(buf, b'b');
+            buf.put_u8(b'b');
             tandem_expr::binary_out(value, &col.data_type, &mut data);
         } else {
-            put_u8(buf, b't');
+            buf.put_u8(b't');
             let mut text = String::new();
             tandem_expr::text_out(value, &mut text);
             data = text.into_bytes();
         }
-        put_u32(buf, data.len() as u32);
-        buf.extend_from_slice(&data);
+        buf.put_u32_prefixed(&data);
     }
 }
 
 /// Insert: `I`, relation oid, `N`, new tuple.
 pub fn write_insert(buf: &mut Vec<u8>, rel: &TableDef, new: &[Value], binary: bool) {
-    put_u8(buf, b'I');
-    put_u32(buf, rel.oid.0);
-    put_u8(buf, b'N');
+    buf.put_u8(b'I');
+    buf.put_u32(rel.oid.0);
+    buf.put_u8(b'N');
     write_tuple(buf, rel, new, binary);
 }
 
 fn write_old(buf: &mut Vec<u8>, rel: &TableDef, old: &OldRow, binary: bool) {
     match old {
         OldRow::Key(values) => {
-            put_u8(buf, b'K');
+            buf.put_u8(b'K');
             write_tuple(buf, rel, values, binary);
         }
         OldRow::Full(values) => {
-            put_u8(buf, b'O');
+            buf.put_u8(b'O');
             write_tuple(buf, rel, values, binary);
         }
     }
@@ -817,26 +772,26 @@ pub fn write_update(
     new: &[Value],
     binary: bool,
 ) {
-    put_u8(buf, b'U');
-    put_u32(buf, rel.oid.0);
+    buf.put_u8(b'U');
+    buf.put_u32(rel.oid.0);
     if let Some(old) = old {
         write_old(buf, rel, old, binary);
     }
-    put_u8(buf, b'N');
+    buf.put_u8(b'N');
     write_tuple(buf, rel, new, binary);
 }
 
 /// Delete: `D`, relation oid, `K` or `O` old tuple.
 pub fn write_delete(buf: &mut Vec<u8>, rel: &TableDef, old: &OldRow, binary: bool) {
-    put_u8(buf, b'D');
-    put_u32(buf, rel.oid.0);
+    buf.put_u8(b'D');
+    buf.put_u32(rel.oid.0);
     write_old(buf, rel, old, binary);
 }
 
 /// Truncate: `T`, relation count, flags, relation oids.
 pub fn write_truncate(buf: &mut Vec<u8>, rels: &[Oid], cascade: bool, restart_seqs: bool) {
-    put_u8(buf, b'T');
-    put_u32(buf, rels.len() as u32);
+    buf.put_u8(b'T');
+    buf.put_u32(rels.len() as u32);
     let mut flags = 0;
     if cascade {
         flags |= TRUNCATE_CASCADE;
@@ -844,9 +799,9 @@ pub fn write_truncate(buf: &mut Vec<u8>, rels: &[Oid], cascade: bool, restart_se
     if restart_seqs {
         flags |= TRUNCATE_RESTART_SEQS;
     }
-    put_u8(buf, flags);
+    buf.put_u8(flags);
     for oid in rels {
-        put_u32(buf, oid.0);
+        buf.put_u32(oid.0);
     }
 }
 
@@ -859,19 +814,15 @@ pub fn write_message(
     prefix: &str,
     content: &[u8],
 ) {
-    put_u8(buf, b'M');
-    put_u8(
-        buf,
-        if transactional {
-            MESSAGE_TRANSACTIONAL
-        } else {
-            0
-        },
-    );
-    put_u64(buf, lsn.0);
-    put_cstr(buf, prefix);
-    put_u32(buf, content.len() as u32);
-    buf.extend_from_slice(content);
+    buf.put_u8(b'M');
+    buf.put_u8(if transactional {
+        MESSAGE_TRANSACTIONAL
+    } else {
+        0
+    });
+    buf.put_u64(lsn.0);
+    buf.put_cstr(prefix);
+    buf.put_u32_prefixed(content);
 }
 
 #[cfg(test)]

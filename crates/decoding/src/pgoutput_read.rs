@@ -6,7 +6,7 @@
 //! PostgreSQL counterpart: the `logicalrep_read_*` functions of
 //! `src/backend/replication/logical/proto.c`.
 
-use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Xid};
+use tandem_types::{ByteReader, Lsn, Oid, PgError, PgResult, ReadError, SqlState, Xid};
 
 /// One column of a TupleData.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,12 +165,6 @@ pub enum LogicalMessage {
     },
 }
 
-/// A cursor over one message (`pq_getmsg*`).
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
 fn insufficient() -> PgError {
     PgError::new(
         SqlState::PROTOCOL_VIOLATION,
@@ -178,55 +172,54 @@ fn insufficient() -> PgError {
     )
 }
 
-impl<'a> Reader<'a> {
-    fn bytes(&mut self, n: usize) -> PgResult<&'a [u8]> {
-        let end = self.pos.checked_add(n).ok_or_else(insufficient)?;
-        let b = self.buf.get(self.pos..end).ok_or_else(insufficient)?;
-        self.pos = end;
-        Ok(b)
-    }
-    fn array<const N: usize>(&mut self) -> PgResult<[u8; N]> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.bytes(N)?);
-        Ok(a)
-    }
-    fn u8(&mut self) -> PgResult<u8> {
-        Ok(self.array::<1>()?[0])
-    }
-    fn i16(&mut self) -> PgResult<i16> {
-        Ok(i16::from_be_bytes(self.array()?))
-    }
-    fn u32(&mut self) -> PgResult<u32> {
-        Ok(u32::from_be_bytes(self.array()?))
-    }
-    fn i32(&mut self) -> PgResult<i32> {
-        Ok(i32::from_be_bytes(self.array()?))
-    }
-    fn i64(&mut self) -> PgResult<i64> {
-        Ok(i64::from_be_bytes(self.array()?))
-    }
+fn invalid_string() -> PgError {
+    PgError::new(SqlState::PROTOCOL_VIOLATION, "invalid string in message")
+}
+
+/// A reader over one message (`pq_getmsg*`): every short read, single bytes
+/// included, is `insufficient data left in message`.
+type Reader<'a> = ByteReader<'a, PgError>;
+
+fn reader(bytes: &[u8]) -> Reader<'_> {
+    ByteReader::with_errors(bytes, |e| match e {
+        ReadError::Unterminated => invalid_string(),
+        _ => insufficient(),
+    })
+}
+
+/// The logical replication protocol's fields, on top of the integer reads.
+trait LogicalReads {
+    fn lsn(&mut self) -> PgResult<Lsn>;
+    fn xid(&mut self) -> PgResult<Xid>;
+    fn oid(&mut self) -> PgResult<Oid>;
+    /// A NUL-terminated UTF-8 string (`pq_getmsgstring`).
+    fn cstr(&mut self) -> PgResult<String>;
+    /// A byte string after its `int32` length; a negative length is refused.
+    fn counted(&mut self) -> PgResult<Vec<u8>>;
+    fn xid_if(&mut self, streamed: bool) -> PgResult<Option<Xid>>;
+    fn tuple(&mut self) -> PgResult<Vec<TupleColumn>>;
+    fn old_kind(&mut self, action: u8) -> PgResult<OldKind>;
+}
+
+impl LogicalReads for Reader<'_> {
     fn lsn(&mut self) -> PgResult<Lsn> {
-        Ok(Lsn(u64::from_be_bytes(self.array()?)))
+        Ok(Lsn(self.get_u64()?))
     }
     fn xid(&mut self) -> PgResult<Xid> {
-        Ok(Xid(self.u32()?))
+        Ok(Xid(self.get_u32()?))
     }
     fn oid(&mut self) -> PgResult<Oid> {
-        Ok(Oid(self.u32()?))
+        Ok(Oid(self.get_u32()?))
     }
-    /// A NUL-terminated string (`pq_getmsgstring`).
     fn cstr(&mut self) -> PgResult<String> {
-        let rest = self.buf.get(self.pos..).unwrap_or_default();
-        let len = rest.iter().position(|&b| b == 0).ok_or_else(|| {
-            PgError::new(SqlState::PROTOCOL_VIOLATION, "invalid string in message")
-        })?;
-        let s = String::from_utf8(rest[..len].to_vec())
-            .map_err(|_| PgError::new(SqlState::PROTOCOL_VIOLATION, "invalid string in message"))?;
-        self.pos += len + 1;
-        Ok(s)
+        let bytes = self.get_cstr_bytes()?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| invalid_string())
     }
-    fn remaining(&self) -> usize {
-        self.buf.len().saturating_sub(self.pos)
+    fn counted(&mut self) -> PgResult<Vec<u8>> {
+        match self.get_i32_prefixed()? {
+            Some(data) => Ok(data.to_vec()),
+            None => Err(insufficient()),
+        }
     }
     fn xid_if(&mut self, streamed: bool) -> PgResult<Option<Xid>> {
         if streamed {
@@ -237,23 +230,15 @@ impl<'a> Reader<'a> {
     }
 
     fn tuple(&mut self) -> PgResult<Vec<TupleColumn>> {
-        let n = self.i16()?;
+        let n = self.get_i16()?;
         let mut cols = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
         for _ in 0..n {
-            let kind = self.u8()?;
+            let kind = self.get_u8()?;
             cols.push(match kind {
                 b'n' => TupleColumn::Null,
                 b'u' => TupleColumn::UnchangedToast,
-                b't' | b'b' => {
-                    let len = self.i32()?;
-                    let len = usize::try_from(len).map_err(|_| insufficient())?;
-                    let data = self.bytes(len)?.to_vec();
-                    if kind == b't' {
-                        TupleColumn::Text(data)
-                    } else {
-                        TupleColumn::Binary(data)
-                    }
-                }
+                b't' => TupleColumn::Text(self.counted()?),
+                b'b' => TupleColumn::Binary(self.counted()?),
                 other => {
                     return Err(PgError::new(
                         SqlState::PROTOCOL_VIOLATION,
@@ -292,33 +277,32 @@ pub fn parse_message(bytes: &[u8]) -> PgResult<LogicalMessage> {
 /// `insufficient data left in message`, `invalid logical replication message
 /// type "??? (N)"`, and the like.
 pub fn parse_message_in(bytes: &[u8], streamed: bool) -> PgResult<LogicalMessage> {
-    let mut r = Reader { buf: bytes, pos: 0 };
-    let kind = r.u8()?;
+    let mut r = reader(bytes);
+    let kind = r.get_u8()?;
     let msg = match kind {
         b'B' => LogicalMessage::Begin {
             final_lsn: r.lsn()?,
-            commit_time: r.i64()?,
+            commit_time: r.get_i64()?,
             xid: r.xid()?,
         },
         b'M' => {
             let xid = r.xid_if(streamed)?;
-            let flags = r.u8()?;
+            let flags = r.get_u8()?;
             let lsn = r.lsn()?;
             let prefix = r.cstr()?;
-            let len = usize::try_from(r.i32()?).map_err(|_| insufficient())?;
             LogicalMessage::Message {
                 xid,
                 flags,
                 lsn,
                 prefix,
-                content: r.bytes(len)?.to_vec(),
+                content: r.counted()?,
             }
         }
         b'C' => LogicalMessage::Commit {
-            flags: r.u8()?,
+            flags: r.get_u8()?,
             commit_lsn: r.lsn()?,
             end_lsn: r.lsn()?,
-            commit_time: r.i64()?,
+            commit_time: r.get_i64()?,
         },
         b'O' => LogicalMessage::Origin {
             origin_lsn: r.lsn()?,
@@ -329,15 +313,15 @@ pub fn parse_message_in(bytes: &[u8], streamed: bool) -> PgResult<LogicalMessage
             let oid = r.oid()?;
             let namespace = r.cstr()?;
             let name = r.cstr()?;
-            let replica_identity = r.u8()?;
-            let n = r.i16()?;
+            let replica_identity = r.get_u8()?;
+            let n = r.get_i16()?;
             let mut columns = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
             for _ in 0..n {
                 columns.push(RelationColumn {
-                    flags: r.u8()?,
+                    flags: r.get_u8()?,
                     name: r.cstr()?,
-                    type_oid: r.u32()?,
-                    typmod: r.i32()?,
+                    type_oid: r.get_u32()?,
+                    typmod: r.get_i32()?,
                 });
             }
             LogicalMessage::Relation {
@@ -351,14 +335,14 @@ pub fn parse_message_in(bytes: &[u8], streamed: bool) -> PgResult<LogicalMessage
         }
         b'Y' => LogicalMessage::Type {
             xid: r.xid_if(streamed)?,
-            oid: r.u32()?,
+            oid: r.get_u32()?,
             namespace: r.cstr()?,
             name: r.cstr()?,
         },
         b'I' => {
             let xid = r.xid_if(streamed)?;
             let relid = r.oid()?;
-            let action = r.u8()?;
+            let action = r.get_u8()?;
             if action != b'N' {
                 return Err(expected_action("new tuple", action));
             }
@@ -371,12 +355,12 @@ pub fn parse_message_in(bytes: &[u8], streamed: bool) -> PgResult<LogicalMessage
         b'U' => {
             let xid = r.xid_if(streamed)?;
             let relid = r.oid()?;
-            let mut action = r.u8()?;
+            let mut action = r.get_u8()?;
             let mut old = None;
             if action == b'K' || action == b'O' {
                 let kind = r.old_kind(action)?;
                 old = Some((kind, r.tuple()?));
-                action = r.u8()?;
+                action = r.get_u8()?;
             }
             if action != b'N' {
                 return Err(expected_action("action 'N'", action));
@@ -391,7 +375,7 @@ pub fn parse_message_in(bytes: &[u8], streamed: bool) -> PgResult<LogicalMessage
         b'D' => {
             let xid = r.xid_if(streamed)?;
             let relid = r.oid()?;
-            let action = r.u8()?;
+            let action = r.get_u8()?;
             let kind = r.old_kind(action)?;
             LogicalMessage::Delete {
                 xid,
@@ -401,8 +385,8 @@ pub fn parse_message_in(bytes: &[u8], streamed: bool) -> PgResult<LogicalMessage
         }
         b'T' => {
             let xid = r.xid_if(streamed)?;
-            let n = r.u32()?;
-            let flags = r.u8()?;
+            let n = r.get_u32()?;
+            let flags = r.get_u8()?;
             let mut relids = Vec::new();
             for _ in 0..n {
                 relids.push(r.oid()?);
@@ -411,21 +395,21 @@ pub fn parse_message_in(bytes: &[u8], streamed: bool) -> PgResult<LogicalMessage
         }
         b'S' => LogicalMessage::StreamStart {
             xid: r.xid()?,
-            first_segment: r.u8()? == 1,
+            first_segment: r.get_u8()? == 1,
         },
         b'E' => LogicalMessage::StreamStop,
         b'c' => LogicalMessage::StreamCommit {
             xid: r.xid()?,
-            flags: r.u8()?,
+            flags: r.get_u8()?,
             commit_lsn: r.lsn()?,
             end_lsn: r.lsn()?,
-            commit_time: r.i64()?,
+            commit_time: r.get_i64()?,
         },
         b'A' => {
             let xid = r.xid()?;
             let subxid = r.xid()?;
             let abort = if r.remaining() >= 16 {
-                Some((r.lsn()?, r.i64()?))
+                Some((r.lsn()?, r.get_i64()?))
             } else {
                 None
             };
@@ -434,15 +418,15 @@ pub fn parse_message_in(bytes: &[u8], streamed: bool) -> PgResult<LogicalMessage
         b'b' => LogicalMessage::BeginPrepare {
             prepare_lsn: r.lsn()?,
             end_lsn: r.lsn()?,
-            prepare_time: r.i64()?,
+            prepare_time: r.get_i64()?,
             xid: r.xid()?,
             gid: r.cstr()?,
         },
         b'P' | b'p' => {
-            let flags = r.u8()?;
+            let flags = r.get_u8()?;
             let prepare_lsn = r.lsn()?;
             let end_lsn = r.lsn()?;
-            let prepare_time = r.i64()?;
+            let prepare_time = r.get_i64()?;
             let xid = r.xid()?;
             let gid = r.cstr()?;
             if kind == b'P' {
@@ -466,19 +450,19 @@ pub fn parse_message_in(bytes: &[u8], streamed: bool) -> PgResult<LogicalMessage
             }
         }
         b'K' => LogicalMessage::CommitPrepared {
-            flags: r.u8()?,
+            flags: r.get_u8()?,
             commit_lsn: r.lsn()?,
             end_lsn: r.lsn()?,
-            commit_time: r.i64()?,
+            commit_time: r.get_i64()?,
             xid: r.xid()?,
             gid: r.cstr()?,
         },
         b'r' => LogicalMessage::RollbackPrepared {
-            flags: r.u8()?,
+            flags: r.get_u8()?,
             prepare_end_lsn: r.lsn()?,
             rollback_end_lsn: r.lsn()?,
-            prepare_time: r.i64()?,
-            rollback_time: r.i64()?,
+            prepare_time: r.get_i64()?,
+            rollback_time: r.get_i64()?,
             xid: r.xid()?,
             gid: r.cstr()?,
         },

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tandem_config::SessionConfig;
 use tandem_storage::{Database, Transaction};
-use tandem_types::{Lsn, PgError, PgResult, Value};
+use tandem_types::{Lsn, Oid, PgError, PgResult, TimeLineId, Value, Xid};
 
 /// Who and where the session is (for `current_user`, `pg_backend_pid()`, ...).
 #[derive(Clone, Debug)]
@@ -26,15 +26,20 @@ pub struct SessionInfo {
 }
 
 /// Server-wide hooks the session layer provides to functions that act on the
-/// server (`pg_reload_conf()`, `pg_cancel_backend()`, CHECKPOINT, activity).
+/// server (`pg_reload_conf()`, `pg_cancel_backend()`, CHECKPOINT) and to the
+/// system views whose rows live in the server (`pg_stat_activity`,
+/// `pg_replication_slots`, `pg_stat_replication`, `pg_stat_wal_receiver`,
+/// `pg_stat_subscription`). View rows cross as typed structs (`*Row` below);
+/// each view in `catalog/` maps their fields onto its columns.
 pub trait ServerHooks: Send + Sync {
     /// `pg_reload_conf()`: signal the server to reload; true if sent.
     fn reload_conf(&self) -> bool;
     /// `pg_cancel_backend(pid)` / `pg_terminate_backend(pid)`.
     fn signal_backend(&self, pid: i32, terminate: bool) -> bool;
-    /// Rows for `pg_stat_activity`: (pid, usename, application_name, client_addr,
-    /// backend_start, state, query).
-    fn activity(&self) -> Vec<Vec<Value>>;
+    /// The sessions for `pg_stat_activity`, in pid order. Default: none.
+    fn activity(&self) -> Vec<BackendActivityRow> {
+        Vec::new()
+    }
     /// `pg_is_in_recovery()` (a standby replaying WAL). Default: false.
     fn in_recovery(&self) -> bool {
         false
@@ -90,13 +95,14 @@ pub trait ServerHooks: Send + Sync {
         let _ = (pid, req);
         Err(PgError::unsupported("replication slots"))
     }
-    /// Rows of `pg_replication_slots`, in that view's column order.
-    fn replication_slots(&self) -> Vec<Vec<Value>> {
+    /// The slots for `pg_replication_slots`.
+    fn replication_slots(&self) -> Vec<ReplicationSlotRow> {
         Vec::new()
     }
-    /// The row of `pg_stat_wal_receiver` (none when no walreceiver runs).
-    fn stat_wal_receiver(&self) -> Vec<Vec<Value>> {
-        Vec::new()
+    /// The walreceiver for `pg_stat_wal_receiver` (none when no walreceiver
+    /// runs: the view is empty).
+    fn stat_wal_receiver(&self) -> Option<WalReceiverRow> {
+        None
     }
     /// What CREATE / ALTER / DROP SUBSCRIPTION ask of a publisher (slot
     /// creation, drop and failover change over a `replication=database`
@@ -120,11 +126,121 @@ pub trait ServerHooks: Send + Sync {
     fn subscription_workers(&self) -> Vec<SubscriptionWorkerStat> {
         Vec::new()
     }
-    /// Rows of `pg_stat_replication`, in that view's column order
-    /// (`usesysid` may be NULL: the view fills it from `usename`).
-    fn stat_replication(&self) -> Vec<Vec<Value>> {
+    /// The walsenders for `pg_stat_replication`, in pid order.
+    fn stat_replication(&self) -> Vec<WalSenderRow> {
         Vec::new()
     }
+}
+
+// ---- rows of the server-side system views ----
+//
+// Fields carry PostgreSQL's column names and domain types; the view files in
+// `catalog/` own the column lists and map fields to columns. Timestamps are
+// microseconds since 2000-01-01 UTC (`timestamptz`). An `Lsn` field shows
+// NULL when it is `Lsn::INVALID` (PostgreSQL's InvalidXLogRecPtr), as does an
+// `Option` that is `None`.
+
+/// One session of `pg_stat_activity` (what the server tracks of a backend;
+/// the view adds the database, `usesysid` and the constant columns).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BackendActivityRow {
+    pub pid: i32,
+    /// The session's role; `None` before authentication.
+    pub usename: Option<String>,
+    pub application_name: String,
+    /// `None` for a Unix-domain socket (the view shows `client_port` -1).
+    pub client_addr: Option<String>,
+    pub backend_start: i64,
+    /// `active`, `idle`, `idle in transaction`, ...
+    pub state: String,
+    pub query: String,
+}
+
+/// One slot of `pg_replication_slots` (PostgreSQL's
+/// `pg_get_replication_slots()` plus the database name).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReplicationSlotRow {
+    pub slot_name: String,
+    /// The output plugin; `None` for a physical slot.
+    pub plugin: Option<String>,
+    /// `physical` or `logical`.
+    pub slot_type: &'static str,
+    pub datoid: Option<Oid>,
+    /// The name of `datoid` (`None` if that database is gone).
+    pub database: Option<String>,
+    pub temporary: bool,
+    pub active: bool,
+    pub active_pid: Option<i32>,
+    pub xmin: Option<Xid>,
+    pub catalog_xmin: Option<Xid>,
+    pub restart_lsn: Option<Lsn>,
+    pub confirmed_flush_lsn: Option<Lsn>,
+    /// `reserved`, `extended`, `unreserved` or `lost`.
+    pub wal_status: Option<&'static str>,
+    pub safe_wal_size: Option<i64>,
+    pub two_phase: bool,
+    pub inactive_since: Option<i64>,
+    /// `None` for a physical slot.
+    pub conflicting: Option<bool>,
+    /// `wal_removed`, `rows_removed`, `wal_level_insufficient`, ...
+    pub invalidation_reason: Option<&'static str>,
+    pub failover: bool,
+    pub synced: bool,
+}
+
+/// One walsender of `pg_stat_replication` (its backend's activity joined with
+/// PostgreSQL's `pg_stat_get_wal_senders()`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WalSenderRow {
+    pub pid: i32,
+    /// `None`: the view looks the role up by `usename`.
+    pub usesysid: Option<Oid>,
+    pub usename: String,
+    pub application_name: String,
+    /// `None` for a Unix-domain socket.
+    pub client_addr: Option<String>,
+    pub client_hostname: Option<String>,
+    /// The client's TCP port (shown only with a `client_addr`; -1 otherwise).
+    pub client_port: Option<u16>,
+    pub backend_start: i64,
+    pub backend_xmin: Option<Xid>,
+    /// `startup`, `catchup`, `streaming`, `backup` or `stopping`.
+    pub state: &'static str,
+    pub sent_lsn: Lsn,
+    pub write_lsn: Lsn,
+    pub flush_lsn: Lsn,
+    pub replay_lsn: Lsn,
+    /// Lags in microseconds (`interval`).
+    pub write_lag: Option<i64>,
+    pub flush_lag: Option<i64>,
+    pub replay_lag: Option<i64>,
+    pub sync_priority: i32,
+    /// `async`, `potential`, `sync` or `quorum`.
+    pub sync_state: &'static str,
+    pub reply_time: Option<i64>,
+}
+
+/// The walreceiver of `pg_stat_wal_receiver` (PostgreSQL's
+/// `pg_stat_get_wal_receiver()`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WalReceiverRow {
+    pub pid: i32,
+    /// `streaming`, `waiting`, ...
+    pub status: &'static str,
+    pub receive_start_lsn: Lsn,
+    pub receive_start_tli: TimeLineId,
+    pub written_lsn: Lsn,
+    pub flushed_lsn: Lsn,
+    pub received_tli: TimeLineId,
+    pub last_msg_send_time: Option<i64>,
+    pub last_msg_receipt_time: Option<i64>,
+    pub latest_end_lsn: Lsn,
+    pub latest_end_time: Option<i64>,
+    pub slot_name: Option<String>,
+    pub sender_host: Option<String>,
+    pub sender_port: Option<i32>,
+    /// `primary_conninfo` with its password masked.
+    pub conninfo: String,
 }
 
 /// One running logical replication worker (`pg_stat_subscription` row).

@@ -10,7 +10,7 @@
 //! PostgreSQL does. Corresponds to PostgreSQL's `utils/adt/date.c`,
 //! `timestamp.c` and `datetime.c` (parsing and `EncodeInterval`).
 
-use tandem_types::{PgError, PgResult, SqlState};
+use tandem_types::{PgError, PgResult, PgTimestamp, SqlState};
 
 pub const USECS_PER_SEC: i64 = 1_000_000;
 pub const USECS_PER_MINUTE: i64 = 60 * USECS_PER_SEC;
@@ -573,14 +573,6 @@ fn resolve_special(s: Special, now_ts: i64) -> i64 {
     }
 }
 
-/// Current time as microseconds since 2000-01-01 UTC.
-pub fn now_micros() -> i64 {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    d.as_micros() as i64 - UNIX_EPOCH_DAYS * USECS_PER_DAY
-}
-
 /// `date_in`.
 pub fn parse_date(text: &str) -> PgResult<i32> {
     let p = parse_datetime(text, "date")?;
@@ -588,7 +580,8 @@ pub fn parse_date(text: &str) -> PgResult<i32> {
         return Ok(match s {
             Special::Infinity => DATE_INFINITY,
             Special::NegInfinity => DATE_NEG_INFINITY,
-            other => resolve_special(other, now_micros()).div_euclid(USECS_PER_DAY) as i32,
+            other => resolve_special(other, PgTimestamp::now().as_micros())
+                .div_euclid(USECS_PER_DAY) as i32,
         });
     }
     let (y, m, d) = p.date.ok_or_else(|| syntax("date", text))?;
@@ -615,7 +608,7 @@ pub fn parse_timestamp(text: &str, with_tz: bool) -> PgResult<i64> {
         {
             return Err(syntax(type_name, text));
         }
-        let mut ts = resolve_special(s, now_micros());
+        let mut ts = resolve_special(s, PgTimestamp::now().as_micros());
         if let Some((h, m, sec, us)) = p.time {
             ts += h as i64 * USECS_PER_HOUR
                 + m as i64 * USECS_PER_MINUTE

@@ -14,7 +14,8 @@
 //! ```
 //! Corresponds to the `*send`/`*recv` functions of PostgreSQL's `utils/adt/`.
 
-use tandem_types::{DataType, Lsn, PgError, PgResult, SqlState, Value};
+use tandem_types::bytes_io::{put_i32_sized, BufMut};
+use tandem_types::{ByteReader, DataType, Lsn, PgError, PgResult, SqlState, Value};
 
 use crate::cast::{cast, value_type};
 use crate::io_text::{fit_length, format_uuid, text_out, validate_utf8};
@@ -33,6 +34,10 @@ fn insufficient() -> PgError {
         "insufficient data left in message",
     )
 }
+
+/// A cursor over an array's bytes; short reads are `08P01 insufficient data
+/// left in message`.
+type Reader<'a> = ByteReader<'a, PgError>;
 
 /// Fixed-width input: exactly `N` bytes.
 fn fixed<const N: usize>(bytes: &[u8]) -> PgResult<[u8; N]> {
@@ -96,35 +101,11 @@ pub fn binary_in(bytes: &[u8], ty: &DataType) -> PgResult<Value> {
     })
 }
 
-struct Reader<'a> {
-    b: &'a [u8],
-    pos: usize,
-}
-
-impl Reader<'_> {
-    fn i32(&mut self) -> PgResult<i32> {
-        let s = self
-            .b
-            .get(self.pos..self.pos + 4)
-            .ok_or_else(insufficient)?;
-        self.pos += 4;
-        Ok(i32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-    }
-    fn bytes(&mut self, n: usize) -> PgResult<&[u8]> {
-        let s = self
-            .b
-            .get(self.pos..self.pos + n)
-            .ok_or_else(insufficient)?;
-        self.pos += n;
-        Ok(s)
-    }
-}
-
 fn recv_array(bytes: &[u8], elem: &DataType) -> PgResult<Value> {
-    let mut r = Reader { b: bytes, pos: 0 };
-    let ndim = r.i32()?;
-    let _has_nulls = r.i32()?;
-    let _elem_oid = r.i32()?;
+    let mut r = Reader::new(bytes);
+    let ndim = r.get_i32()?;
+    let _has_nulls = r.get_i32()?;
+    let _elem_oid = r.get_i32()?;
     if !(0..=6).contains(&ndim) {
         return Err(PgError::new(
             SqlState::INVALID_BINARY_REPRESENTATION,
@@ -133,8 +114,8 @@ fn recv_array(bytes: &[u8], elem: &DataType) -> PgResult<Value> {
     }
     let mut dims = Vec::new();
     for _ in 0..ndim {
-        let len = r.i32()?;
-        let _lbound = r.i32()?;
+        let len = r.get_i32()?;
+        let _lbound = r.get_i32()?;
         if len < 0 {
             return Err(bad_format());
         }
@@ -144,26 +125,23 @@ fn recv_array(bytes: &[u8], elem: &DataType) -> PgResult<Value> {
         return Ok(Value::Array(Vec::new()));
     }
     let v = recv_level(&mut r, &dims, elem)?;
-    if r.pos != bytes.len() {
+    if !r.is_empty() {
         return Err(bad_format());
     }
     Ok(v)
 }
 
-fn recv_level(r: &mut Reader<'_>, dims: &[usize], elem: &DataType) -> PgResult<Value> {
+fn recv_level(r: &mut Reader, dims: &[usize], elem: &DataType) -> PgResult<Value> {
     let mut items = Vec::with_capacity(dims[0].min(1 << 16));
     for _ in 0..dims[0] {
         if dims.len() > 1 {
             items.push(recv_level(r, &dims[1..], elem)?);
             continue;
         }
-        let len = r.i32()?;
-        if len < 0 {
-            items.push(Value::Null);
-        } else {
-            let b = r.bytes(len as usize)?;
-            items.push(binary_in(b, elem)?);
-        }
+        items.push(match r.get_i32_prefixed()? {
+            None => Value::Null,
+            Some(b) => binary_in(b, elem)?,
+        });
     }
     Ok(Value::Array(items))
 }
@@ -192,12 +170,12 @@ pub fn binary_out(value: &Value, ty: &DataType, out: &mut Vec<u8>) {
         }
     };
     match (value, ty) {
-        (Value::Bool(b), _) => out.push(*b as u8),
-        (Value::Int2(v), _) => out.extend_from_slice(&v.to_be_bytes()),
-        (Value::Int4(v), _) => out.extend_from_slice(&v.to_be_bytes()),
-        (Value::Int8(v), _) => out.extend_from_slice(&v.to_be_bytes()),
-        (Value::Float4(v), _) => out.extend_from_slice(&v.to_be_bytes()),
-        (Value::Float8(v), _) => out.extend_from_slice(&v.to_be_bytes()),
+        (Value::Bool(b), _) => out.put_u8(*b as u8),
+        (Value::Int2(v), _) => out.put_i16(*v),
+        (Value::Int4(v), _) => out.put_i32(*v),
+        (Value::Int8(v), _) => out.put_i64(*v),
+        (Value::Float4(v), _) => out.put_f32(*v),
+        (Value::Float8(v), _) => out.put_f64(*v),
         (Value::Numeric(d), _) => numeric::send(d, out),
         (Value::Text(s), DataType::Uuid) => match crate::io_text::parse_uuid(s) {
             Ok(b) => out.extend_from_slice(&b),
@@ -205,18 +183,16 @@ pub fn binary_out(value: &Value, ty: &DataType, out: &mut Vec<u8>) {
         },
         (Value::Text(s), _) => out.extend_from_slice(s.as_bytes()),
         (Value::Bytea(b), _) => out.extend_from_slice(b),
-        (Value::Date(d), _) => out.extend_from_slice(&d.to_be_bytes()),
-        (Value::Timestamp(t), _) | (Value::TimestampTz(t), _) => {
-            out.extend_from_slice(&t.to_be_bytes())
-        }
+        (Value::Date(d), _) => out.put_i32(*d),
+        (Value::Timestamp(t), _) | (Value::TimestampTz(t), _) => out.put_i64(*t),
         (Value::Interval(m, d, u), _) => {
-            out.extend_from_slice(&u.to_be_bytes());
-            out.extend_from_slice(&d.to_be_bytes());
-            out.extend_from_slice(&m.to_be_bytes());
+            out.put_i64(*u);
+            out.put_i32(*d);
+            out.put_i32(*m);
         }
-        (Value::Oid(o), _) | (Value::Xid(o), _) => out.extend_from_slice(&o.to_be_bytes()),
-        (Value::PgLsn(l), _) => out.extend_from_slice(&l.0.to_be_bytes()),
-        (Value::Char(c), _) => out.push(*c),
+        (Value::Oid(o), _) | (Value::Xid(o), _) => out.put_u32(*o),
+        (Value::PgLsn(l), _) => out.put_u64(l.0),
+        (Value::Char(c), _) => out.put_u8(*c),
         (Value::Array(items), DataType::Array(elem)) => send_array(items, elem, out),
         (Value::Array(items), _) => send_array(items, &DataType::Text, out),
         (Value::Record(fields), _) => send_record(fields, out),
@@ -272,15 +248,9 @@ fn array_dims(items: &[Value], dims: &mut Vec<i32>) {
 fn send_elements(items: &[Value], elem: &DataType, out: &mut Vec<u8>) {
     for item in items {
         match item {
-            Value::Null => out.extend_from_slice(&(-1i32).to_be_bytes()),
+            Value::Null => out.put_i32(-1),
             Value::Array(inner) => send_elements(inner, elem, out),
-            v => {
-                let len_at = out.len();
-                out.extend_from_slice(&[0; 4]);
-                binary_out(v, elem, out);
-                let len = (out.len() - len_at - 4) as i32;
-                out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
-            }
+            v => put_i32_sized(out, |out| binary_out(v, elem, out)),
         }
     }
 }
@@ -296,25 +266,25 @@ fn has_nulls(items: &[Value]) -> bool {
 fn send_array(items: &[Value], elem: &DataType, out: &mut Vec<u8>) {
     let elem_oid = elem.oid();
     if items.is_empty() {
-        out.extend_from_slice(&0i32.to_be_bytes());
-        out.extend_from_slice(&0i32.to_be_bytes());
-        out.extend_from_slice(&elem_oid.to_be_bytes());
+        out.put_i32(0);
+        out.put_i32(0);
+        out.put_u32(elem_oid);
         return;
     }
     let mut dims = Vec::new();
     array_dims(items, &mut dims);
-    out.extend_from_slice(&(dims.len() as i32).to_be_bytes());
-    out.extend_from_slice(&(has_nulls(items) as i32).to_be_bytes());
-    out.extend_from_slice(&elem_oid.to_be_bytes());
+    out.put_i32(dims.len() as i32);
+    out.put_i32(has_nulls(items) as i32);
+    out.put_u32(elem_oid);
     for d in dims {
-        out.extend_from_slice(&d.to_be_bytes());
-        out.extend_from_slice(&1i32.to_be_bytes());
+        out.put_i32(d);
+        out.put_i32(1);
     }
     send_elements(items, elem, out);
 }
 
 fn send_record(fields: &[Value], out: &mut Vec<u8>) {
-    out.extend_from_slice(&(fields.len() as i32).to_be_bytes());
+    out.put_i32(fields.len() as i32);
     for f in fields {
         let ty = value_type(f);
         let oid = if f.is_null() {
@@ -322,16 +292,12 @@ fn send_record(fields: &[Value], out: &mut Vec<u8>) {
         } else {
             ty.oid()
         };
-        out.extend_from_slice(&oid.to_be_bytes());
+        out.put_u32(oid);
         if f.is_null() {
-            out.extend_from_slice(&(-1i32).to_be_bytes());
+            out.put_i32(-1);
             continue;
         }
-        let len_at = out.len();
-        out.extend_from_slice(&[0; 4]);
-        binary_out(f, &ty, out);
-        let len = (out.len() - len_at - 4) as i32;
-        out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+        put_i32_sized(out, |out| binary_out(f, &ty, out));
     }
 }
 

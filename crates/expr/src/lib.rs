@@ -33,9 +33,10 @@ pub mod reg;
 pub use cast::{base_type, can_assign_cast, value_type};
 pub use catalog::VirtualTable;
 pub use context::{
-    ChangeRow, ChangesRequest, CopySlotRequest, ExecContext, LogicalSlotRequest, SessionInfo,
-    SessionState, SubscriptionRemoteAction, SubscriptionRemoteRequest, SubscriptionRemoteResult,
-    SubscriptionWorkerStat,
+    BackendActivityRow, ChangeRow, ChangesRequest, CopySlotRequest, ExecContext,
+    LogicalSlotRequest, ReplicationSlotRow, SessionInfo, SessionState, SubscriptionRemoteAction,
+    SubscriptionRemoteRequest, SubscriptionRemoteResult, SubscriptionWorkerStat, WalReceiverRow,
+    WalSenderRow,
 };
 pub use functions::{function_columns, session_ended, FunctionSig};
 pub use io_text::{to_text, validate_utf8};

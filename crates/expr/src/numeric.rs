@@ -9,7 +9,8 @@
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
-use tandem_types::{PgError, PgResult, SqlState};
+use tandem_types::bytes_io::BufMut;
+use tandem_types::{ByteReader, PgError, PgResult, SqlState};
 
 pub const MAX_SCALE: u32 = 28;
 
@@ -335,27 +336,26 @@ pub fn send(d: &Decimal, out: &mut Vec<u8>) {
     } else {
         0
     };
-    out.extend_from_slice(&(groups.len() as i16).to_be_bytes());
-    out.extend_from_slice(&weight.to_be_bytes());
-    out.extend_from_slice(&sign.to_be_bytes());
-    out.extend_from_slice(&(d.scale() as u16).to_be_bytes());
+    out.put_i16(groups.len() as i16);
+    out.put_i16(weight);
+    out.put_u16(sign);
+    out.put_u16(d.scale() as u16);
     for g in groups {
-        out.extend_from_slice(&g.to_be_bytes());
+        out.put_i16(g);
     }
 }
 
 /// `numeric_recv`.
 pub fn recv(bytes: &[u8]) -> PgResult<Decimal> {
-    let bad = |m: &str| PgError::new(SqlState::INVALID_BINARY_REPRESENTATION, m.to_string());
-    if bytes.len() < 8 {
-        return Err(bad("insufficient data left in message"));
+    fn bad(m: &str) -> PgError {
+        PgError::new(SqlState::INVALID_BINARY_REPRESENTATION, m.to_string())
     }
-    let rd = |i: usize| i16::from_be_bytes([bytes[i], bytes[i + 1]]);
-    let ndigits = rd(0);
-    let weight = rd(2) as i32;
-    let sign = rd(4) as u16;
-    let dscale = rd(6) as u16 as u32;
-    if ndigits < 0 || bytes.len() != 8 + 2 * ndigits as usize {
+    let mut r = ByteReader::with_errors(bytes, |_| bad("insufficient data left in message"));
+    let ndigits = r.get_i16()?;
+    let weight = r.get_i16()? as i32;
+    let sign = r.get_u16()?;
+    let dscale = r.get_u16()? as u32;
+    if ndigits < 0 || r.remaining() != 2 * ndigits as usize {
         return Err(bad("insufficient data left in message"));
     }
     match sign {
@@ -370,8 +370,8 @@ pub fn recv(bytes: &[u8]) -> PgResult<Decimal> {
     }
     let n = ndigits as i32;
     let mut mantissa: i128 = 0;
-    for i in 0..n as usize {
-        let g = rd(8 + 2 * i);
+    for _ in 0..n {
+        let g = r.get_i16()?;
         if !(0..10000).contains(&g) {
             return Err(bad("invalid digit in external \"numeric\" value"));
         }

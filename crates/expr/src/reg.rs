@@ -110,11 +110,11 @@ pub fn regclass_name(oid: u32, cat: &Catalog) -> Option<String> {
 }
 
 fn qualify(schema: &str, name: &str) -> String {
-    let q = crate::functions::quote_ident(name);
+    let q = tandem_types::ident::quote_identifier(name);
     if schema == "public" || schema == "pg_catalog" {
         q
     } else {
-        format!("{}.{q}", crate::functions::quote_ident(schema))
+        format!("{}.{q}", tandem_types::ident::quote_identifier(schema))
     }
 }
 

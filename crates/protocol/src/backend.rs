@@ -18,10 +18,9 @@ use std::sync::Mutex;
 
 use tandem_types::{PgError, PgResult, Severity, SqlState};
 
-use crate::buf::{
-    begin_message, check_utf8, finish_message, protocol_violation, put_cstr, put_i16, put_i32,
-    put_u32, Reader,
-};
+use tandem_types::bytes_io::{BufMut, PutBytes};
+
+use crate::buf::{begin_message, check_utf8, finish_message, protocol_violation, GetStr, Reader};
 
 /// One RowDescription field, in wire terms.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -184,21 +183,21 @@ pub fn encode_error(err: &PgError, buf: &mut Vec<u8>) {
 
 fn field(buf: &mut Vec<u8>, code: u8, value: &str) {
     buf.push(code);
-    put_cstr(buf, value);
+    buf.put_cstr(value);
 }
 
 /// Appends a RowDescription.
 pub fn encode_row_description(fields: &[FieldDesc], buf: &mut Vec<u8>) {
     let at = begin_message(buf, b'T');
-    put_i16(buf, fields.len() as i16);
+    buf.put_i16(fields.len() as i16);
     for f in fields {
-        put_cstr(buf, &f.name);
-        put_u32(buf, f.table_oid);
-        put_i16(buf, f.column_id);
-        put_u32(buf, f.type_oid);
-        put_i16(buf, f.type_size);
-        put_i32(buf, f.type_modifier);
-        put_i16(buf, f.format);
+        buf.put_cstr(&f.name);
+        buf.put_u32(f.table_oid);
+        buf.put_i16(f.column_id);
+        buf.put_u32(f.type_oid);
+        buf.put_i16(f.type_size);
+        buf.put_i32(f.type_modifier);
+        buf.put_i16(f.format);
     }
     finish_message(buf, at);
 }
@@ -206,16 +205,16 @@ pub fn encode_row_description(fields: &[FieldDesc], buf: &mut Vec<u8>) {
 fn copy_response(buf: &mut Vec<u8>, tag: u8, format: u8, column_formats: &[i16]) {
     let at = begin_message(buf, tag);
     buf.push(format);
-    put_i16(buf, column_formats.len() as i16);
+    buf.put_i16(column_formats.len() as i16);
     for f in column_formats {
-        put_i16(buf, *f);
+        buf.put_i16(*f);
     }
     finish_message(buf, at);
 }
 
 fn auth(buf: &mut Vec<u8>, code: i32, payload: &[u8]) {
     let at = begin_message(buf, b'R');
-    put_i32(buf, code);
+    buf.put_i32(code);
     buf.extend_from_slice(payload);
     finish_message(buf, at);
 }
@@ -236,7 +235,7 @@ impl BackendMessage {
             BackendMessage::AuthenticationSasl { mechanisms } => {
                 let mut payload = Vec::new();
                 for m in mechanisms {
-                    put_cstr(&mut payload, m);
+                    payload.put_cstr(m);
                 }
                 payload.push(0);
                 auth(buf, 10, &payload)
@@ -245,26 +244,26 @@ impl BackendMessage {
             BackendMessage::AuthenticationSaslFinal(d) => auth(buf, 12, d),
             BackendMessage::ParameterStatus { name, value } => {
                 let at = begin_message(buf, b'S');
-                put_cstr(buf, name);
-                put_cstr(buf, value);
+                buf.put_cstr(name);
+                buf.put_cstr(value);
                 finish_message(buf, at);
             }
             BackendMessage::BackendKeyData { pid, secret } => {
                 let at = begin_message(buf, b'K');
-                put_i32(buf, *pid);
-                put_u32(buf, *secret);
+                buf.put_i32(*pid);
+                buf.put_u32(*secret);
                 finish_message(buf, at);
             }
             BackendMessage::ReadyForQuery(s) => simple(buf, b'Z', &[*s]),
             BackendMessage::RowDescription(fields) => encode_row_description(fields, buf),
             BackendMessage::DataRow(values) => {
                 let at = begin_message(buf, b'D');
-                put_i16(buf, values.len() as i16);
+                buf.put_i16(values.len() as i16);
                 for v in values {
                     match v {
-                        None => put_i32(buf, -1),
+                        None => buf.put_i32(-1),
                         Some(b) => {
-                            put_i32(buf, b.len() as i32);
+                            buf.put_i32(b.len() as i32);
                             buf.extend_from_slice(b);
                         }
                     }
@@ -273,7 +272,7 @@ impl BackendMessage {
             }
             BackendMessage::CommandComplete(tag) => {
                 let at = begin_message(buf, b'C');
-                put_cstr(buf, tag);
+                buf.put_cstr(tag);
                 finish_message(buf, at);
             }
             BackendMessage::EmptyQueryResponse => simple(buf, b'I', &[]),
@@ -297,9 +296,9 @@ impl BackendMessage {
             BackendMessage::PortalSuspended => simple(buf, b's', &[]),
             BackendMessage::ParameterDescription(oids) => {
                 let at = begin_message(buf, b't');
-                put_i16(buf, oids.len() as i16);
+                buf.put_i16(oids.len() as i16);
                 for o in oids {
-                    put_u32(buf, *o);
+                    buf.put_u32(*o);
                 }
                 finish_message(buf, at);
             }
@@ -322,10 +321,10 @@ impl BackendMessage {
                 unrecognized,
             } => {
                 let at = begin_message(buf, b'v');
-                put_u32(buf, *newest_minor);
-                put_u32(buf, unrecognized.len() as u32);
+                buf.put_u32(*newest_minor);
+                buf.put_u32(unrecognized.len() as u32);
                 for o in unrecognized {
-                    put_cstr(buf, o);
+                    buf.put_cstr(o);
                 }
                 finish_message(buf, at);
             }

@@ -1,12 +1,14 @@
-//! Byte-level helpers shared by both directions of the codec: a bounds-checked
-//! [`Reader`] over one message body, whose every failure is PostgreSQL's
-//! `08P01` protocol-violation error, and the writer helpers that frame a message
-//! (`tag`, then a length that counts itself but not the tag).
+//! Byte-level helpers shared by both directions of the codec: [`Reader`], the
+//! bounds-checked reader of `tandem_types::bytes_io` over one message body whose
+//! every failure is PostgreSQL's `08P01` protocol-violation error, its UTF-8
+//! checked string read, and the framing of a message (`tag`, then a length
+//! that counts itself but not the tag). Integers and strings are written with
+//! `BufMut` and `PutBytes` from `tandem_types::bytes_io`.
 //!
 //! Corresponds to PostgreSQL's `src/backend/libpq/pqformat.c` (`pq_getmsg*`,
 //! `pq_beginmessage`/`pq_endmessage`).
 
-use tandem_types::{PgError, PgResult, SqlState};
+use tandem_types::{ByteReader, PgError, PgResult, SqlState};
 
 /// `08P01` with PostgreSQL's wording for a malformed message.
 pub fn protocol_violation(message: impl Into<String>) -> PgError {
@@ -49,93 +51,20 @@ pub fn check_utf8(bytes: &[u8]) -> PgResult<&str> {
     }
 }
 
-/// A cursor over one message body. Every getter fails with `08P01` instead of
-/// reading past the end, so decoding arbitrary bytes never panics.
-pub struct Reader<'a> {
-    data: &'a [u8],
-    pos: usize,
+/// A cursor over one message body: every read fails with `08P01` (the texts of
+/// `pqformat.c`) instead of reading past the end, so decoding arbitrary bytes
+/// never panics.
+pub type Reader<'a> = ByteReader<'a, PgError>;
+
+/// The encoding-checked string read of a message body.
+pub trait GetStr<'a> {
+    /// A NUL-terminated UTF-8 string (`pq_getmsgstring`).
+    fn get_cstr(&mut self) -> PgResult<&'a str>;
 }
 
-impl<'a> Reader<'a> {
-    pub fn new(data: &'a [u8]) -> Reader<'a> {
-        Reader { data, pos: 0 }
-    }
-
-    pub fn remaining(&self) -> usize {
-        self.data.len() - self.pos
-    }
-
-    pub fn get_u8(&mut self) -> PgResult<u8> {
-        let b = *self
-            .data
-            .get(self.pos)
-            .ok_or_else(|| protocol_violation("no data left in message"))?;
-        self.pos += 1;
-        Ok(b)
-    }
-
-    fn get_array<const N: usize>(&mut self) -> PgResult<[u8; N]> {
-        let bytes = self.get_bytes(N)?;
-        let mut out = [0u8; N];
-        out.copy_from_slice(bytes);
-        Ok(out)
-    }
-
-    pub fn get_i16(&mut self) -> PgResult<i16> {
-        Ok(i16::from_be_bytes(self.get_array()?))
-    }
-
-    pub fn get_i32(&mut self) -> PgResult<i32> {
-        Ok(i32::from_be_bytes(self.get_array()?))
-    }
-
-    pub fn get_u32(&mut self) -> PgResult<u32> {
-        Ok(u32::from_be_bytes(self.get_array()?))
-    }
-
-    pub fn get_i64(&mut self) -> PgResult<i64> {
-        Ok(i64::from_be_bytes(self.get_array()?))
-    }
-
-    /// `n` raw bytes (`pq_getmsgbytes`).
-    pub fn get_bytes(&mut self, n: usize) -> PgResult<&'a [u8]> {
-        if n > self.remaining() {
-            return Err(protocol_violation("insufficient data left in message"));
-        }
-        let out = &self.data[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(out)
-    }
-
-    /// Everything left.
-    pub fn get_rest(&mut self) -> &'a [u8] {
-        let out = &self.data[self.pos..];
-        self.pos = self.data.len();
-        out
-    }
-
-    /// A NUL-terminated string's bytes, without the NUL (`pq_getmsgstring`).
-    pub fn get_cstr_bytes(&mut self) -> PgResult<&'a [u8]> {
-        let rest = &self.data[self.pos..];
-        let end = rest
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or_else(|| protocol_violation("invalid string in message"))?;
-        self.pos += end + 1;
-        Ok(&rest[..end])
-    }
-
-    /// A NUL-terminated UTF-8 string.
-    pub fn get_cstr(&mut self) -> PgResult<&'a str> {
+impl<'a> GetStr<'a> for Reader<'a> {
+    fn get_cstr(&mut self) -> PgResult<&'a str> {
         check_utf8(self.get_cstr_bytes()?)
-    }
-
-    /// `pq_getmsgend`: the body must be fully consumed.
-    pub fn finish(&self) -> PgResult<()> {
-        if self.remaining() != 0 {
-            return Err(protocol_violation("invalid message format"));
-        }
-        Ok(())
     }
 }
 
@@ -152,28 +81,6 @@ pub fn begin_message(buf: &mut Vec<u8>, tag: u8) -> usize {
 pub fn finish_message(buf: &mut [u8], at: usize) {
     let len = (buf.len() - at) as u32;
     buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
-}
-
-pub fn put_i16(buf: &mut Vec<u8>, v: i16) {
-    buf.extend_from_slice(&v.to_be_bytes());
-}
-
-pub fn put_i32(buf: &mut Vec<u8>, v: i32) {
-    buf.extend_from_slice(&v.to_be_bytes());
-}
-
-pub fn put_u32(buf: &mut Vec<u8>, v: u32) {
-    buf.extend_from_slice(&v.to_be_bytes());
-}
-
-pub fn put_i64(buf: &mut Vec<u8>, v: i64) {
-    buf.extend_from_slice(&v.to_be_bytes());
-}
-
-/// A string plus its terminating NUL.
-pub fn put_cstr(buf: &mut Vec<u8>, s: &str) {
-    buf.extend_from_slice(s.as_bytes());
-    buf.push(0);
 }
 
 #[cfg(test)]

@@ -21,10 +21,9 @@
 
 use tandem_types::{PgError, PgResult, SqlState};
 
-use crate::buf::{
-    begin_message, check_utf8, finish_message, protocol_violation, put_cstr, put_i16, put_i32,
-    put_u32, Reader,
-};
+use tandem_types::bytes_io::{BufMut, PutBytes};
+
+use crate::buf::{begin_message, check_utf8, finish_message, protocol_violation, GetStr, Reader};
 
 /// Longest startup packet accepted (`MAX_STARTUP_PACKET_LENGTH`).
 pub const MAX_STARTUP_PACKET_LENGTH: usize = 10_000;
@@ -393,10 +392,10 @@ pub fn decode_sasl_initial(body: &[u8]) -> PgResult<(String, Option<Vec<u8>>)> {
 pub fn encode_startup(params: &[(&str, &str)], buf: &mut Vec<u8>) {
     let at = buf.len();
     buf.extend_from_slice(&[0, 0, 0, 0]);
-    put_u32(buf, ((PROTOCOL_MAJOR as u32) << 16) | PROTOCOL_MINOR as u32);
+    buf.put_u32(((PROTOCOL_MAJOR as u32) << 16) | PROTOCOL_MINOR as u32);
     for (k, v) in params {
-        put_cstr(buf, k);
-        put_cstr(buf, v);
+        buf.put_cstr(k);
+        buf.put_cstr(v);
     }
     buf.push(0);
     finish_message(buf, at);
@@ -406,18 +405,18 @@ pub fn encode_startup(params: &[(&str, &str)], buf: &mut Vec<u8>) {
 pub fn encode_special(packet: &StartupPacket, buf: &mut Vec<u8>) {
     match packet {
         StartupPacket::SslRequest => {
-            put_i32(buf, 8);
-            put_u32(buf, SSL_REQUEST_CODE);
+            buf.put_i32(8);
+            buf.put_u32(SSL_REQUEST_CODE);
         }
         StartupPacket::GssEncRequest => {
-            put_i32(buf, 8);
-            put_u32(buf, GSSENC_REQUEST_CODE);
+            buf.put_i32(8);
+            buf.put_u32(GSSENC_REQUEST_CODE);
         }
         StartupPacket::CancelRequest { pid, secret } => {
-            put_i32(buf, 16);
-            put_u32(buf, CANCEL_REQUEST_CODE);
-            put_i32(buf, *pid);
-            put_u32(buf, *secret);
+            buf.put_i32(16);
+            buf.put_u32(CANCEL_REQUEST_CODE);
+            buf.put_i32(*pid);
+            buf.put_u32(*secret);
         }
         StartupPacket::Startup { params, .. } => {
             let refs: Vec<(&str, &str)> = params
@@ -432,8 +431,8 @@ pub fn encode_special(packet: &StartupPacket, buf: &mut Vec<u8>) {
 /// A SASLInitialResponse body (client side), wrapped as a `p` message.
 pub fn encode_sasl_initial(mechanism: &str, data: &[u8], buf: &mut Vec<u8>) {
     let at = begin_message(buf, b'p');
-    put_cstr(buf, mechanism);
-    put_i32(buf, data.len() as i32);
+    buf.put_cstr(mechanism);
+    buf.put_i32(data.len() as i32);
     buf.extend_from_slice(data);
     finish_message(buf, at);
 }
@@ -441,7 +440,7 @@ pub fn encode_sasl_initial(mechanism: &str, data: &[u8], buf: &mut Vec<u8>) {
 /// A PasswordMessage (client side).
 pub fn encode_password(password: &str, buf: &mut Vec<u8>) {
     let at = begin_message(buf, b'p');
-    put_cstr(buf, password);
+    buf.put_cstr(password);
     finish_message(buf, at);
 }
 
@@ -451,7 +450,7 @@ impl FrontendMessage {
         match self {
             FrontendMessage::Query(q) => {
                 let at = begin_message(buf, b'Q');
-                put_cstr(buf, q);
+                buf.put_cstr(q);
                 finish_message(buf, at);
             }
             FrontendMessage::Parse {
@@ -460,11 +459,11 @@ impl FrontendMessage {
                 param_types,
             } => {
                 let at = begin_message(buf, b'P');
-                put_cstr(buf, name);
-                put_cstr(buf, query);
-                put_i16(buf, param_types.len() as i16);
+                buf.put_cstr(name);
+                buf.put_cstr(query);
+                buf.put_i16(param_types.len() as i16);
                 for t in param_types {
-                    put_u32(buf, *t);
+                    buf.put_u32(*t);
                 }
                 finish_message(buf, at);
             }
@@ -476,25 +475,25 @@ impl FrontendMessage {
                 result_formats,
             } => {
                 let at = begin_message(buf, b'B');
-                put_cstr(buf, portal);
-                put_cstr(buf, statement);
-                put_i16(buf, param_formats.len() as i16);
+                buf.put_cstr(portal);
+                buf.put_cstr(statement);
+                buf.put_i16(param_formats.len() as i16);
                 for f in param_formats {
-                    put_i16(buf, *f);
+                    buf.put_i16(*f);
                 }
-                put_i16(buf, params.len() as i16);
+                buf.put_i16(params.len() as i16);
                 for p in params {
                     match p {
-                        None => put_i32(buf, -1),
+                        None => buf.put_i32(-1),
                         Some(b) => {
-                            put_i32(buf, b.len() as i32);
+                            buf.put_i32(b.len() as i32);
                             buf.extend_from_slice(b);
                         }
                     }
                 }
-                put_i16(buf, result_formats.len() as i16);
+                buf.put_i16(result_formats.len() as i16);
                 for f in result_formats {
-                    put_i16(buf, *f);
+                    buf.put_i16(*f);
                 }
                 finish_message(buf, at);
             }
@@ -507,13 +506,13 @@ impl FrontendMessage {
                 };
                 let at = begin_message(buf, tag);
                 buf.push(target.byte());
-                put_cstr(buf, name);
+                buf.put_cstr(name);
                 finish_message(buf, at);
             }
             FrontendMessage::Execute { portal, max_rows } => {
                 let at = begin_message(buf, b'E');
-                put_cstr(buf, portal);
-                put_u32(buf, *max_rows);
+                buf.put_cstr(portal);
+                buf.put_u32(*max_rows);
                 finish_message(buf, at);
             }
             FrontendMessage::Sync => empty(buf, b'S'),
@@ -528,7 +527,7 @@ impl FrontendMessage {
             }
             FrontendMessage::CopyFail(msg) => {
                 let at = begin_message(buf, b'f');
-                put_cstr(buf, msg);
+                buf.put_cstr(msg);
                 finish_message(buf, at);
             }
             FrontendMessage::AuthResponse(data) => {

@@ -16,7 +16,8 @@
 //! directions are encoded and decoded here (the server's walsender and, later,
 //! the walreceiver), with PostgreSQL's `08P01` texts for malformed input.
 
-use tandem_types::{Lsn, PgError, PgResult, SqlState};
+use tandem_types::bytes_io::BufMut;
+use tandem_types::{ByteReader, Lsn, PgError, PgResult, ReadError, SqlState};
 
 /// Bytes of the XLogData header inside the CopyData payload ('w' + 3 x i64).
 pub const XLOG_DATA_HEADER: usize = 25;
@@ -57,27 +58,27 @@ pub enum PrimaryMessage {
 }
 
 fn put_copy_data_header(out: &mut Vec<u8>, payload_len: usize) {
-    out.push(b'd');
-    out.extend_from_slice(&((payload_len + 4) as u32).to_be_bytes());
+    out.put_u8(b'd');
+    out.put_u32((payload_len + 4) as u32);
 }
 
 /// Appends a whole CopyData message holding XLogData for `data` starting at `start`.
 pub fn put_xlog_data(out: &mut Vec<u8>, start: Lsn, wal_end: Lsn, send_time: i64, data: &[u8]) {
     put_copy_data_header(out, XLOG_DATA_HEADER + data.len());
-    out.push(b'w');
-    out.extend_from_slice(&start.0.to_be_bytes());
-    out.extend_from_slice(&wal_end.0.to_be_bytes());
-    out.extend_from_slice(&send_time.to_be_bytes());
-    out.extend_from_slice(data);
+    out.put_u8(b'w');
+    out.put_u64(start.0);
+    out.put_u64(wal_end.0);
+    out.put_i64(send_time);
+    out.put_slice(data);
 }
 
 /// Appends a whole CopyData message holding a primary keepalive.
 pub fn put_keepalive(out: &mut Vec<u8>, wal_end: Lsn, send_time: i64, reply_requested: bool) {
     put_copy_data_header(out, 18);
-    out.push(b'k');
-    out.extend_from_slice(&wal_end.0.to_be_bytes());
-    out.extend_from_slice(&send_time.to_be_bytes());
-    out.push(reply_requested as u8);
+    out.put_u8(b'k');
+    out.put_u64(wal_end.0);
+    out.put_i64(send_time);
+    out.put_u8(reply_requested as u8);
 }
 
 /// The CopyData payload of a standby message (for the walreceiver side).
@@ -91,12 +92,12 @@ pub fn encode_standby_message(msg: &StandbyMessage) -> Vec<u8> {
             send_time,
             reply_requested,
         } => {
-            out.push(b'r');
+            out.put_u8(b'r');
             for v in [write.0, flush.0, apply.0] {
-                out.extend_from_slice(&v.to_be_bytes());
+                out.put_u64(v);
             }
-            out.extend_from_slice(&send_time.to_be_bytes());
-            out.push(reply_requested as u8);
+            out.put_i64(send_time);
+            out.put_u8(reply_requested as u8);
         }
         StandbyMessage::HotStandbyFeedback {
             send_time,
@@ -105,19 +106,14 @@ pub fn encode_standby_message(msg: &StandbyMessage) -> Vec<u8> {
             catalog_xmin,
             catalog_xmin_epoch,
         } => {
-            out.push(b'h');
-            out.extend_from_slice(&send_time.to_be_bytes());
+            out.put_u8(b'h');
+            out.put_i64(send_time);
             for v in [xmin, xmin_epoch, catalog_xmin, catalog_xmin_epoch] {
-                out.extend_from_slice(&v.to_be_bytes());
+                out.put_u32(v);
             }
         }
     }
     out
-}
-
-struct Cursor<'a> {
-    b: &'a [u8],
-    pos: usize,
 }
 
 fn insufficient() -> PgError {
@@ -127,41 +123,17 @@ fn insufficient() -> PgError {
     )
 }
 
-impl Cursor<'_> {
-    fn take(&mut self, n: usize) -> PgResult<&[u8]> {
-        let s = self
-            .b
-            .get(self.pos..self.pos + n)
-            .ok_or_else(insufficient)?;
-        self.pos += n;
-        Ok(s)
-    }
-    fn u8(&mut self) -> PgResult<u8> {
-        Ok(self.take(1)?[0])
-    }
-    fn u32(&mut self) -> PgResult<u32> {
-        let s = self.take(4)?;
-        Ok(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-    }
-    fn i64(&mut self) -> PgResult<i64> {
-        let s = self.take(8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(s);
-        Ok(i64::from_be_bytes(a))
-    }
-    fn lsn(&mut self) -> PgResult<Lsn> {
-        Ok(Lsn(self.i64()? as u64))
-    }
-    fn end(&self) -> PgResult<()> {
-        if self.pos == self.b.len() {
-            Ok(())
-        } else {
-            Err(PgError::new(
-                SqlState::PROTOCOL_VIOLATION,
-                "invalid message format",
-            ))
-        }
-    }
+/// A reader over a message after its type byte: every short read, single
+/// bytes included, is `insufficient data left in message`.
+fn reader(payload: &[u8]) -> ByteReader<'_, PgError> {
+    ByteReader::with_errors(payload, |e| match e {
+        ReadError::Trailing { .. } => e.into(),
+        _ => insufficient(),
+    })
+}
+
+fn get_lsn(r: &mut ByteReader<'_, PgError>) -> PgResult<Lsn> {
+    Ok(Lsn(r.get_u64()?))
 }
 
 /// Decodes the CopyData payload of a standby message. Errors as PostgreSQL's
@@ -171,21 +143,21 @@ pub fn decode_standby_message(payload: &[u8]) -> PgResult<StandbyMessage> {
     let Some((&kind, rest)) = payload.split_first() else {
         return Err(insufficient());
     };
-    let mut c = Cursor { b: rest, pos: 0 };
+    let mut c = reader(rest);
     let msg = match kind {
         b'r' => StandbyMessage::Status {
-            write: c.lsn()?,
-            flush: c.lsn()?,
-            apply: c.lsn()?,
-            send_time: c.i64()?,
-            reply_requested: c.u8()? != 0,
+            write: get_lsn(&mut c)?,
+            flush: get_lsn(&mut c)?,
+            apply: get_lsn(&mut c)?,
+            send_time: c.get_i64()?,
+            reply_requested: c.get_u8()? != 0,
         },
         b'h' => StandbyMessage::HotStandbyFeedback {
-            send_time: c.i64()?,
-            xmin: c.u32()?,
-            xmin_epoch: c.u32()?,
-            catalog_xmin: c.u32()?,
-            catalog_xmin_epoch: c.u32()?,
+            send_time: c.get_i64()?,
+            xmin: c.get_u32()?,
+            xmin_epoch: c.get_u32()?,
+            catalog_xmin: c.get_u32()?,
+            catalog_xmin_epoch: c.get_u32()?,
         },
         other => {
             return Err(PgError::new(
@@ -194,7 +166,7 @@ pub fn decode_standby_message(payload: &[u8]) -> PgResult<StandbyMessage> {
             ))
         }
     };
-    c.end()?;
+    c.finish()?;
     Ok(msg)
 }
 
@@ -203,26 +175,26 @@ pub fn decode_primary_message(payload: &[u8]) -> PgResult<PrimaryMessage> {
     let Some((&kind, rest)) = payload.split_first() else {
         return Err(insufficient());
     };
-    let mut c = Cursor { b: rest, pos: 0 };
+    let mut c = reader(rest);
     match kind {
         b'w' => {
-            let start = c.lsn()?;
-            let wal_end = c.lsn()?;
-            let send_time = c.i64()?;
+            let start = get_lsn(&mut c)?;
+            let wal_end = get_lsn(&mut c)?;
+            let send_time = c.get_i64()?;
             Ok(PrimaryMessage::XLogData {
                 start,
                 wal_end,
                 send_time,
-                data: rest[c.pos..].to_vec(),
+                data: c.get_rest().to_vec(),
             })
         }
         b'k' => {
             let m = PrimaryMessage::Keepalive {
-                wal_end: c.lsn()?,
-                send_time: c.i64()?,
-                reply_requested: c.u8()? != 0,
+                wal_end: get_lsn(&mut c)?,
+                send_time: c.get_i64()?,
+                reply_requested: c.get_u8()? != 0,
             };
-            c.end()?;
+            c.finish()?;
             Ok(m)
         }
         other => Err(PgError::new(

@@ -27,9 +27,6 @@ impl ServerHooks for NoHooks {
     fn signal_backend(&self, _pid: i32, _terminate: bool) -> bool {
         false
     }
-    fn activity(&self) -> Vec<Vec<Value>> {
-        Vec::new()
-    }
 }
 
 struct Harness {

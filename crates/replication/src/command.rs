@@ -24,6 +24,7 @@
 //! tells which): a `replication=database` connection runs it as SQL, a physical one
 //! refuses it.
 
+use tandem_types::ident::{truncate_identifier, NAMEDATALEN};
 use tandem_types::{Lsn, PgError, PgResult, SqlState, TimeLineId};
 
 /// Value of a generic option: `(name value, ...)`.
@@ -397,12 +398,44 @@ impl Parser {
     }
 }
 
+/// Parses one replication command, dropping the NOTICEs of
+/// [`parse_with_notices`].
+pub fn parse(text: &str) -> PgResult<ReplCommand> {
+    parse_with_notices(text).map(|(command, _)| command)
+}
+
+/// Whether an unquoted word is an identifier as PostgreSQL's scanner reads one
+/// (`ident_start ident_cont*`), not a number, an LSN or punctuation.
+fn is_identifier_word(w: &str) -> bool {
+    w.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && w.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
+}
+
 /// Parses one replication command. Errors: `42601 syntax error` (PostgreSQL's
 /// replication grammar reports no position).
-pub fn parse(text: &str) -> PgResult<ReplCommand> {
+///
+/// The NOTICEs are those the scanner raises while reading the command, to send
+/// to the client before its result: an identifier of `NAMEDATALEN` bytes or
+/// more is cut to 63 (`42622 identifier "..." will be truncated to "..."`), as
+/// `repl_scanner.l` does for quoted and unquoted identifiers alike.
+pub fn parse_with_notices(text: &str) -> PgResult<(ReplCommand, Vec<PgError>)> {
     let mut lx = Lexer::new(text);
     let mut toks = Vec::new();
-    while let Some(t) = lx.next_token()? {
+    let mut notices = Vec::new();
+    while let Some(mut t) = lx.next_token()? {
+        match &mut t {
+            Token::Ident(id) => notices.extend(truncate_identifier(id)),
+            Token::Word(w) if w.len() >= NAMEDATALEN && is_identifier_word(w) => {
+                // unquoted identifiers fold to lower case before they are cut
+                let mut folded = w.to_ascii_lowercase();
+                notices.extend(truncate_identifier(&mut folded));
+                *w = folded;
+            }
+            _ => {}
+        }
         toks.push(t);
     }
     let mut p = Parser { toks, pos: 0 };
@@ -444,7 +477,7 @@ pub fn parse(text: &str) -> PgResult<ReplCommand> {
         _ => return Err(syntax_error()),
     };
     p.end()?;
-    Ok(result)
+    Ok((result, notices))
 }
 
 fn parse_create_slot(p: &mut Parser) -> PgResult<ReplCommand> {
@@ -689,6 +722,53 @@ mod tests {
             let e = parse(bad).unwrap_err();
             assert_eq!(e.code, SqlState::SYNTAX_ERROR, "{bad}");
         }
+    }
+
+    #[test]
+    fn long_identifiers_are_truncated_with_a_notice() {
+        let long = "Slot_".repeat(14); // 70 bytes
+        let (cmd, notices) = parse_with_notices(&format!("DROP_REPLICATION_SLOT {long}")).unwrap();
+        let folded = long.to_ascii_lowercase();
+        assert_eq!(
+            cmd,
+            ReplCommand::DropReplicationSlot {
+                name: folded[..63].to_string(),
+                wait: false
+            }
+        );
+        assert_eq!(notices.len(), 1);
+        assert_eq!(notices[0].severity, tandem_types::Severity::Notice);
+        assert_eq!(notices[0].code, SqlState::NAME_TOO_LONG);
+        assert_eq!(
+            notices[0].message,
+            format!(
+                "identifier \"{folded}\" will be truncated to \"{}\"",
+                &folded[..63]
+            )
+        );
+
+        // quoted identifiers keep their case; every long one gets its notice
+        let plugin = "p".repeat(64);
+        let (cmd, notices) = parse_with_notices(&format!(
+            "CREATE_REPLICATION_SLOT \"{long}\" LOGICAL {plugin}"
+        ))
+        .unwrap();
+        match cmd {
+            ReplCommand::CreateReplicationSlot { name, plugin, .. } => {
+                assert_eq!(name, long[..63]);
+                assert_eq!(plugin.as_deref(), Some(&"p".repeat(63)[..]));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(notices.len(), 2);
+        assert!(notices[0]
+            .message
+            .starts_with(&format!("identifier \"{long}\"")));
+
+        // 63 bytes fit: no notice
+        let (_, notices) =
+            parse_with_notices(&format!("READ_REPLICATION_SLOT {}", "s".repeat(63))).unwrap();
+        assert!(notices.is_empty());
     }
 
     #[test]

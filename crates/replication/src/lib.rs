@@ -11,10 +11,14 @@
 //! `max_slot_wal_keep_size`, `wal_status`: xlog.c) and `syncrep.rs`
 //! (`synchronous_standby_names`, which standbys are synchronous, the wait point
 //! of committing sessions: syncrep.c). The socket loop that uses them is
-//! `server::walsender`.
+//! `server::walsender`. `origin.rs` names the replication origins of
+//! subscriptions (worker.c). `slotsync.rs` decides what one failover slot
+//! synchronization cycle on a standby does (logical/slotsync.c).
 
 pub mod command;
+pub mod origin;
 pub mod physical;
 pub mod retention;
 pub mod slot;
+pub mod slotsync;
 pub mod syncrep;

@@ -32,6 +32,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
+use tandem_types::fsutil::fsync_dir;
+use tandem_types::ident::NAMEDATALEN;
+use tandem_types::ByteReader;
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Xid};
 
 const STATE_MAGIC: u32 = 0x0105_1CA1;
@@ -268,17 +271,19 @@ pub struct SlotRegistry {
     released: Condvar,
 }
 
-/// `42602` for names PostgreSQL would refuse (`ReplicationSlotValidateName`).
+/// PostgreSQL's `ReplicationSlotValidateName`: a slot name is 1 to
+/// `NAMEDATALEN - 1` bytes of `[a-z0-9_]` (it names a directory). Errors:
+/// `42602` too short, `42622` too long, `42602` invalid character (with a hint).
 pub fn validate_name(name: &str) -> PgResult<()> {
     if name.is_empty() {
         return Err(PgError::new(
-            SqlState("42602"),
+            SqlState::INVALID_NAME,
             format!("replication slot name \"{name}\" is too short"),
         ));
     }
-    if name.len() >= 64 {
+    if name.len() >= NAMEDATALEN {
         return Err(PgError::new(
-            SqlState("42602"),
+            SqlState::NAME_TOO_LONG,
             format!("replication slot name \"{name}\" is too long"),
         ));
     }
@@ -286,8 +291,13 @@ pub fn validate_name(name: &str) -> PgResult<()> {
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     {
-        return Err(PgError::new(SqlState("42602"), format!("replication slot name \"{name}\" contains invalid character"))
-            .with_hint("Replication slot names may only contain lower case letters, numbers, and the underscore character."));
+        return Err(PgError::new(
+            SqlState::INVALID_NAME,
+            format!("replication slot name \"{name}\" contains invalid character"),
+        )
+        .with_hint(
+            "Replication slot names may only contain lower case letters, numbers, and the underscore character.",
+        ));
     }
     Ok(())
 }
@@ -603,13 +613,6 @@ fn min_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
     }
 }
 
-fn fsync_dir(dir: &Path) -> PgResult<()> {
-    let f = fs::File::open(dir)
-        .map_err(|e| PgError::io(format!("open directory \"{}\"", dir.display()), &e))?;
-    f.sync_all()
-        .map_err(|e| PgError::io(format!("fsync directory \"{}\"", dir.display()), &e))
-}
-
 fn put_opt_u64(out: &mut Vec<u8>, v: Option<u64>) {
     out.push(v.is_some() as u8);
     out.extend_from_slice(&v.unwrap_or(0).to_le_bytes());
@@ -658,39 +661,21 @@ fn encode_state(d: &SlotData) -> Vec<u8> {
     out
 }
 
-struct Reader<'a> {
-    b: &'a [u8],
-    pos: usize,
+/// A presence byte, then eight little-endian bytes (zero when absent).
+fn get_opt_u64(r: &mut ByteReader) -> Option<Option<u64>> {
+    let present = r.get_u8().ok()? != 0;
+    let v = r.get_u64_le().ok()?;
+    Some(present.then_some(v))
 }
 
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
-        let s = self.b.get(self.pos..self.pos.checked_add(n)?)?;
-        self.pos += n;
-        Some(s)
+/// A little-endian `u32` length (`u32::MAX` for none), then UTF-8 bytes.
+fn get_str(r: &mut ByteReader) -> Option<Option<String>> {
+    let n = r.get_u32_le().ok()?;
+    if n == u32::MAX {
+        return Some(None);
     }
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1).map(|s| s[0])
-    }
-    fn u32(&mut self) -> Option<u32> {
-        self.take(4)
-            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-    }
-    fn opt_u64(&mut self) -> Option<Option<u64>> {
-        let present = self.u8()? != 0;
-        let s = self.take(8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(s);
-        Some(present.then_some(u64::from_le_bytes(a)))
-    }
-    fn str(&mut self) -> Option<Option<String>> {
-        let n = self.u32()?;
-        if n == u32::MAX {
-            return Some(None);
-        }
-        let s = self.take(n as usize)?;
-        Some(Some(String::from_utf8(s.to_vec()).ok()?))
-    }
+    let s = r.get_bytes(n as usize).ok()?;
+    Some(Some(String::from_utf8(s.to_vec()).ok()?))
 }
 
 fn decode_state(bytes: &[u8], path: &Path) -> PgResult<SlotData> {
@@ -700,9 +685,13 @@ fn decode_state(bytes: &[u8], path: &Path) -> PgResult<SlotData> {
             format!("replication slot file \"{}\" {what}", path.display()),
         )
     };
-    let mut r = Reader { b: bytes, pos: 0 };
-    let (Some(magic), Some(version), Some(crc), Some(len)) = (r.u32(), r.u32(), r.u32(), r.u32())
-    else {
+    let mut r: ByteReader = ByteReader::new(bytes);
+    let (Ok(magic), Ok(version), Ok(crc), Ok(len)) = (
+        r.get_u32_le(),
+        r.get_u32_le(),
+        r.get_u32_le(),
+        r.get_u32_le(),
+    ) else {
         return Err(corrupt("is truncated"));
     };
     if magic != STATE_MAGIC {
@@ -714,38 +703,38 @@ fn decode_state(bytes: &[u8], path: &Path) -> PgResult<SlotData> {
         return Err(corrupt(&format!("has unsupported version {version}")));
     }
     let body = r
-        .take(len as usize)
-        .ok_or_else(|| corrupt("has wrong length"))?;
+        .get_bytes(len as usize)
+        .map_err(|_| corrupt("has wrong length"))?;
     let actual = crc32c::crc32c(body);
     if actual != crc {
         return Err(corrupt(&format!(
             "checksum mismatch: is {actual}, should be {crc}"
         )));
     }
-    let mut r = Reader { b: body, pos: 0 };
-    let parse = |r: &mut Reader| -> Option<SlotData> {
-        let name = r.str()??;
-        let database = r.opt_u64()?.map(|o| Oid(o as u32));
-        let plugin = r.str()?;
-        let persistency = match r.u8()? {
+    let mut r: ByteReader = ByteReader::new(body);
+    let parse = |r: &mut ByteReader| -> Option<SlotData> {
+        let name = get_str(r)??;
+        let database = get_opt_u64(r)?.map(|o| Oid(o as u32));
+        let plugin = get_str(r)?;
+        let persistency = match r.get_u8().ok()? {
             0 => Persistency::Persistent,
             1 => Persistency::Ephemeral,
             _ => Persistency::Temporary,
         };
-        let xmin = r.opt_u64()?.map(|x| Xid(x as u32));
-        let catalog_xmin = r.opt_u64()?.map(|x| Xid(x as u32));
-        let restart_lsn = r.opt_u64()?.map(Lsn);
-        let confirmed_flush = r.opt_u64()?.map(Lsn);
-        let invalidated = match r.u8()? {
+        let xmin = get_opt_u64(r)?.map(|x| Xid(x as u32));
+        let catalog_xmin = get_opt_u64(r)?.map(|x| Xid(x as u32));
+        let restart_lsn = get_opt_u64(r)?.map(Lsn);
+        let confirmed_flush = get_opt_u64(r)?.map(Lsn);
+        let invalidated = match r.get_u8().ok()? {
             0 => None,
             1 => Some(Invalidation::WalRemoved),
             2 => Some(Invalidation::RowsRemoved),
             _ => Some(Invalidation::WalLevelInsufficient),
         };
-        let two_phase = r.u8()? != 0;
-        let two_phase_at = r.opt_u64()?.map(Lsn);
-        let failover = r.u8()? != 0;
-        let synced = r.u8()? != 0;
+        let two_phase = r.get_u8().ok()? != 0;
+        let two_phase_at = get_opt_u64(r)?.map(Lsn);
+        let failover = r.get_u8().ok()? != 0;
+        let synced = r.get_u8().ok()? != 0;
         Some(SlotData {
             name,
             database,
@@ -1032,5 +1021,32 @@ mod tests {
         let e = SlotRegistry::open(dir.path(), 10, 0).err().unwrap();
         assert_eq!(e.code, SqlState::DATA_CORRUPTED);
         assert!(e.message.contains("checksum mismatch"), "{}", e.message);
+    }
+
+    #[test]
+    fn slot_names_are_checked_as_postgresql_does() {
+        assert!(validate_name("sub_1").is_ok());
+        assert!(validate_name(&"a".repeat(63)).is_ok());
+        let short = validate_name("").unwrap_err();
+        assert_eq!(
+            (short.code, short.message.as_str()),
+            (
+                SqlState::INVALID_NAME,
+                "replication slot name \"\" is too short"
+            )
+        );
+        let name = "a".repeat(64);
+        let long = validate_name(&name).unwrap_err();
+        assert_eq!(long.code, SqlState::NAME_TOO_LONG);
+        assert_eq!(
+            long.message,
+            format!("replication slot name \"{name}\" is too long")
+        );
+        let bad = validate_name("Bad-Name").unwrap_err();
+        assert_eq!(bad.code, SqlState::INVALID_NAME);
+        assert_eq!(
+            bad.hint.as_deref(),
+            Some("Replication slot names may only contain lower case letters, numbers, and the underscore character.")
+        );
     }
 }

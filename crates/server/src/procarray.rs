@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
-use tandem_types::Value;
+use tandem_expr::BackendActivityRow;
 
 use crate::backend::pqcomm::SocketHandle;
 
@@ -205,29 +205,23 @@ impl Registry {
         map.is_empty()
     }
 
-    pub(crate) fn activity_rows(&self) -> Vec<Vec<Value>> {
+    /// The sessions as `pg_stat_activity` shows them, in pid order.
+    pub(crate) fn activity_rows(&self) -> Vec<BackendActivityRow> {
         let mut entries: Vec<Arc<BackendEntry>> = self.backends.lock().values().cloned().collect();
         entries.sort_by_key(|b| b.pid);
         entries
             .iter()
             .map(|b| {
                 let a = b.activity.lock().clone();
-                vec![
-                    Value::Int4(b.pid),
-                    if a.user.is_empty() {
-                        Value::Null
-                    } else {
-                        Value::Text(a.user)
-                    },
-                    Value::Text(a.application_name),
-                    b.client_addr
-                        .clone()
-                        .map(Value::Text)
-                        .unwrap_or(Value::Null),
-                    Value::TimestampTz(b.backend_start),
-                    Value::Text(a.state),
-                    Value::Text(a.query),
-                ]
+                BackendActivityRow {
+                    pid: b.pid,
+                    usename: Some(a.user).filter(|u| !u.is_empty()),
+                    application_name: a.application_name,
+                    client_addr: b.client_addr.clone(),
+                    backend_start: b.backend_start,
+                    state: a.state,
+                    query: a.query,
+                }
             })
             .collect()
     }

@@ -6,6 +6,15 @@
 //! reach all of it through the [`ServerHooks`] trait; [`Hooks`] implements it by
 //! delegating to the module that owns each concept.
 //!
+//! The views' rows cross as typed structs with PostgreSQL's column names
+//! (`tandem_expr::context::{BackendActivityRow, ReplicationSlotRow,
+//! WalSenderRow, WalReceiverRow, SubscriptionWorkerStat}`), filled by the
+//! modules that own the state (`procarray`, `slot`, `walsender::walsndctl`,
+//! `walreceiver`, `subscription::launcher`). Each view's column list and its
+//! field-to-column mapping are one table in `tandem_expr::catalog`; a new
+//! column is a field of the struct, an entry in that table, and the line of
+//! the owning module that fills it. Nothing here knows column positions.
+//!
 //! Corresponds to PostgreSQL's `replication/slotfuncs.c`,
 //! `replication/walreceiverfuncs.c`, `utils/adt/pgstatfuncs.c` and
 //! `storage/ipc/signalfuncs.c`.
@@ -14,7 +23,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tandem_expr::context::ServerHooks;
-use tandem_types::Value;
 
 use crate::procarray::{now_pg_micros, Registry};
 
@@ -73,7 +81,7 @@ impl ServerHooks for Hooks {
         }
     }
 
-    fn activity(&self) -> Vec<Vec<Value>> {
+    fn activity(&self) -> Vec<tandem_expr::BackendActivityRow> {
         self.registry.activity_rows()
     }
 
@@ -185,21 +193,19 @@ impl ServerHooks for Hooks {
         crate::slot::logical::copy(&r.slots, &r.config, pid, req)
     }
 
-    fn replication_slots(&self) -> Vec<Vec<Value>> {
+    fn replication_slots(&self) -> Vec<tandem_expr::ReplicationSlotRow> {
         match &self.repl {
             Some(r) => crate::slot::rows(&r.slots, &r.db, &r.config),
             None => Vec::new(),
         }
     }
 
-    fn stat_wal_receiver(&self) -> Vec<Vec<Value>> {
-        match &self.repl {
-            Some(r) => crate::walreceiver::stat_row(&r.walrcv, &r.db),
-            None => Vec::new(),
-        }
+    fn stat_wal_receiver(&self) -> Option<tandem_expr::WalReceiverRow> {
+        let r = self.repl.as_ref()?;
+        crate::walreceiver::stat_row(&r.walrcv, &r.db)
     }
 
-    fn stat_replication(&self) -> Vec<Vec<Value>> {
+    fn stat_replication(&self) -> Vec<tandem_expr::WalSenderRow> {
         match &self.repl {
             Some(r) => r.walsenders.rows(),
             None => Vec::new(),
@@ -242,10 +248,10 @@ mod tests {
         };
         let rows = hooks.activity();
         assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0][0], Value::Int4(reg.entry.pid));
-        assert_eq!(rows[0][1], Value::Text("alice".into()));
-        assert_eq!(rows[0][5], Value::Text("active".into()));
-        assert_eq!(rows[0][6], Value::Text("select 1".into()));
+        assert_eq!(rows[0].pid, reg.entry.pid);
+        assert_eq!(rows[0].usename.as_deref(), Some("alice"));
+        assert_eq!(rows[0].state, "active");
+        assert_eq!(rows[0].query, "select 1");
         assert!(hooks.signal_backend(reg.entry.pid, true));
         assert!(reg.entry.terminating());
         assert!(!hooks.signal_backend(-5, false));

@@ -71,37 +71,28 @@ pub(crate) struct WalRcvInfo {
 
 pub(crate) type WalRcvShared = Arc<Mutex<WalRcvInfo>>;
 
-/// The `pg_stat_wal_receiver` row.
-pub(crate) fn stat_row(info: &WalRcvShared, db: &Database) -> Vec<Vec<tandem_types::Value>> {
-    use tandem_types::Value as V;
+/// The walreceiver as `pg_stat_wal_receiver` shows it (`None`: no walreceiver).
+pub(crate) fn stat_row(info: &WalRcvShared, db: &Database) -> Option<tandem_expr::WalReceiverRow> {
     let i = info.lock().clone();
-    let Some(status) = i.status else {
-        return Vec::new();
-    };
-    let lsn = |l: Lsn| if l.is_valid() { V::PgLsn(l) } else { V::Null };
-    let ts = |t: Option<i64>| t.map(V::TimestampTz).unwrap_or(V::Null);
+    let status = i.status?;
     let wal = db.wal();
-    vec![vec![
-        V::Int4(std::process::id() as i32),
-        V::Text(status.into()),
-        lsn(i.receive_start_lsn),
-        V::Int4(i.receive_start_tli as i32),
-        lsn(wal.write_lsn()),
-        lsn(wal.flush_lsn()),
-        V::Int4(i.received_tli as i32),
-        ts(i.last_msg_send_time),
-        ts(i.last_msg_receipt_time),
-        lsn(i.latest_end_lsn),
-        ts(i.latest_end_time),
-        if i.slot_name.is_empty() {
-            V::Null
-        } else {
-            V::Text(i.slot_name)
-        },
-        i.sender_host.map(V::Text).unwrap_or(V::Null),
-        i.sender_port.map(V::Int4).unwrap_or(V::Null),
-        V::Text(i.conninfo),
-    ]]
+    Some(tandem_expr::WalReceiverRow {
+        pid: std::process::id() as i32,
+        status,
+        receive_start_lsn: i.receive_start_lsn,
+        receive_start_tli: TimeLineId(i.receive_start_tli),
+        written_lsn: wal.write_lsn(),
+        flushed_lsn: wal.flush_lsn(),
+        received_tli: TimeLineId(i.received_tli),
+        last_msg_send_time: i.last_msg_send_time,
+        last_msg_receipt_time: i.last_msg_receipt_time,
+        latest_end_lsn: i.latest_end_lsn,
+        latest_end_time: i.latest_end_time,
+        slot_name: Some(i.slot_name).filter(|s| !s.is_empty()),
+        sender_host: i.sender_host,
+        sender_port: i.sender_port,
+        conninfo: i.conninfo,
+    })
 }
 
 /// `primary_conninfo` as PostgreSQL shows it: passwords replaced.

@@ -15,13 +15,14 @@ use std::borrow::Cow;
 
 use tandem_expr::ExecContext;
 use tandem_storage::TableDef;
+use tandem_types::ident::quote_identifier;
 use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
 
 use crate::dispatch::Output;
 use crate::front_parser::{CopyFormat, CopySource, CopyStmt};
 use crate::session::Session;
 use crate::tags::copy_tag;
-use crate::types::{front_relation_name, quote_ident};
+use crate::types::front_relation_name;
 
 fn bad_copy(msg: impl Into<String>) -> PgError {
     PgError::new(SqlState::BAD_COPY_FILE_FORMAT, msg)
@@ -548,12 +549,12 @@ fn copy_to(s: &mut Session, c: &CopyStmt, out: &mut Output<'_, '_>) -> PgResult<
             let cols: Vec<String> = target
                 .input
                 .iter()
-                .map(|&i| quote_ident(&target.table.columns[i].name))
+                .map(|&i| quote_identifier(&target.table.columns[i].name))
                 .collect();
             let sql = format!(
                 "SELECT {} FROM {}",
                 cols.join(", "),
-                quote_ident(&target.table.name)
+                quote_identifier(&target.table.name)
             );
             let dialect = sqlparser::dialect::PostgreSqlDialect {};
             let mut stmts = sqlparser::parser::Parser::parse_sql(&dialect, &sql)

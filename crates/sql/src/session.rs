@@ -18,7 +18,7 @@ use tandem_config::{SessionConfig, SyncCommit};
 use tandem_expr::{ExecContext, SessionInfo};
 use tandem_replication::syncrep::{WaitMode, WaitOutcome};
 use tandem_types::elog::{self, Level};
-use tandem_types::{Lsn, PgError, PgResult, Severity, SqlState, Value};
+use tandem_types::{Lsn, PgError, PgResult, PgTimestamp, Severity, SqlState, Value};
 
 use crate::dispatch::{self, Output, RowMode};
 use crate::extended::{Portal, Prepared};
@@ -61,11 +61,6 @@ pub enum SnapshotRefusal {
     NotReadOnly,
     /// A query already took the transaction snapshot.
     SnapshotTaken,
-}
-
-/// Microseconds since 2000-01-01 00:00:00 UTC.
-pub(crate) fn now_pg_micros() -> i64 {
-    chrono::Utc::now().timestamp_micros() - 946_684_800_000_000
 }
 
 impl Session {
@@ -237,7 +232,7 @@ impl Session {
     pub(crate) fn begin_statement(&mut self) {
         self.cancel.store(false, Ordering::Relaxed);
         self.statement_seq += 1;
-        self.stmt_start = now_pg_micros();
+        self.stmt_start = PgTimestamp::now().as_micros();
     }
 
     /// Applies the block-state rule for a statement about to run: 25P02 in a
@@ -265,7 +260,7 @@ impl Session {
             .show("default_transaction_read_only")
             .map(|v| v == "on")
             .unwrap_or(false);
-        self.xact.start_time = now_pg_micros();
+        self.xact.start_time = PgTimestamp::now().as_micros();
         self.config.begin_transaction();
         self.xact_open = true;
     }

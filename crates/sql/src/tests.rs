@@ -11,7 +11,7 @@ use tandem_config::Config;
 use tandem_expr::context::ServerHooks;
 use tandem_expr::SessionInfo;
 use tandem_storage::{BootstrapOptions, Database, OpenOptions};
-use tandem_types::{PgError, SqlState, Value};
+use tandem_types::{PgError, SqlState};
 
 use self::sink::MemSink;
 use crate::{Engine, ExecuteOutcome, Session};
@@ -24,9 +24,6 @@ impl ServerHooks for NoHooks {
     }
     fn signal_backend(&self, _pid: i32, _terminate: bool) -> bool {
         false
-    }
-    fn activity(&self) -> Vec<Vec<Value>> {
-        Vec::new()
     }
 }
 

@@ -239,25 +239,10 @@ pub(crate) fn front_relation_name(name: &str) -> PgResult<String> {
     split_qualified(&parts)
 }
 
-/// Quotes an identifier for generated SQL text when needed.
-pub(crate) fn quote_ident(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tandem_types::ident::quote_identifier;
 
     #[test]
     fn ddl_type_names() {
@@ -296,7 +281,7 @@ mod tests {
             front_relation_name("x.t").unwrap_err().message,
             "schema \"x\" does not exist"
         );
-        assert_eq!(quote_ident("abc_1"), "abc_1");
-        assert_eq!(quote_ident("Abc"), "\"Abc\"");
+        assert_eq!(quote_identifier("abc_1"), "abc_1");
+        assert_eq!(quote_identifier("Abc"), "\"Abc\"");
     }
 }

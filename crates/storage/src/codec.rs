@@ -9,7 +9,8 @@
 //! `pq_sendint`/`pq_getmsgint` helpers for our own formats.)
 
 use rust_decimal::Decimal;
-use tandem_types::{DataType, Lsn, Oid, PgError, PgResult, SqlState, Value, Xid};
+use tandem_types::bytes_io::{BufMut, PutBytes};
+use tandem_types::{ByteReader, DataType, Lsn, Oid, PgError, PgResult, SqlState, Value, Xid};
 
 /// Appends encoded values to a byte vector.
 #[derive(Default)]
@@ -22,22 +23,22 @@ impl Writer {
         Writer { buf: Vec::new() }
     }
     pub fn u8(&mut self, v: u8) {
-        self.buf.push(v);
+        self.buf.put_u8(v);
     }
     pub fn u16(&mut self, v: u16) {
-        self.buf.extend_from_slice(&v.to_le_bytes());
+        self.buf.put_u16_le(v);
     }
     pub fn u32(&mut self, v: u32) {
-        self.buf.extend_from_slice(&v.to_le_bytes());
+        self.buf.put_u32_le(v);
     }
     pub fn i32(&mut self, v: i32) {
-        self.buf.extend_from_slice(&v.to_le_bytes());
+        self.buf.put_i32_le(v);
     }
     pub fn u64(&mut self, v: u64) {
-        self.buf.extend_from_slice(&v.to_le_bytes());
+        self.buf.put_u64_le(v);
     }
     pub fn i64(&mut self, v: i64) {
-        self.buf.extend_from_slice(&v.to_le_bytes());
+        self.buf.put_i64_le(v);
     }
     pub fn bool(&mut self, v: bool) {
         self.u8(v as u8);
@@ -52,8 +53,7 @@ impl Writer {
         self.u32(v.0);
     }
     pub fn bytes(&mut self, v: &[u8]) {
-        self.u32(v.len() as u32);
-        self.buf.extend_from_slice(v);
+        self.buf.put_u32_le_prefixed(v);
     }
     pub fn str(&mut self, v: &str) {
         self.bytes(v.as_bytes());
@@ -78,7 +78,7 @@ impl Writer {
             }
             Value::Int2(i) => {
                 self.u8(2);
-                self.buf.extend_from_slice(&i.to_le_bytes());
+                self.buf.put_i16_le(*i);
             }
             Value::Int4(i) => {
                 self.u8(3);
@@ -98,7 +98,7 @@ impl Writer {
             }
             Value::Numeric(d) => {
                 self.u8(7);
-                self.buf.extend_from_slice(&d.serialize());
+                self.buf.put_slice(&d.serialize());
             }
             Value::Text(s) => {
                 self.u8(8);
@@ -234,8 +234,7 @@ impl Writer {
 
 /// Reads what [`Writer`] wrote. `what` names the structure for error messages.
 pub struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+    r: ByteReader<'a>,
     what: &'static str,
 }
 
@@ -246,45 +245,34 @@ pub fn corrupt(what: &str) -> PgError {
 
 impl<'a> Reader<'a> {
     pub fn new(buf: &'a [u8], what: &'static str) -> Reader<'a> {
-        Reader { buf, pos: 0, what }
+        Reader {
+            r: ByteReader::new(buf),
+            what,
+        }
     }
     pub fn is_empty(&self) -> bool {
-        self.pos >= self.buf.len()
+        self.r.is_empty()
     }
     pub fn position(&self) -> usize {
-        self.pos
-    }
-    fn take(&mut self, n: usize) -> PgResult<&'a [u8]> {
-        if self.buf.len() - self.pos < n {
-            return Err(corrupt(self.what));
-        }
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-    fn arr<const N: usize>(&mut self) -> PgResult<[u8; N]> {
-        let s = self.take(N)?;
-        let mut a = [0u8; N];
-        a.copy_from_slice(s);
-        Ok(a)
+        self.r.position()
     }
     pub fn u8(&mut self) -> PgResult<u8> {
-        Ok(self.take(1)?[0])
+        self.r.get_u8().map_err(|_| corrupt(self.what))
     }
     pub fn u16(&mut self) -> PgResult<u16> {
-        Ok(u16::from_le_bytes(self.arr()?))
+        self.r.get_u16_le().map_err(|_| corrupt(self.what))
     }
     pub fn u32(&mut self) -> PgResult<u32> {
-        Ok(u32::from_le_bytes(self.arr()?))
+        self.r.get_u32_le().map_err(|_| corrupt(self.what))
     }
     pub fn i32(&mut self) -> PgResult<i32> {
-        Ok(i32::from_le_bytes(self.arr()?))
+        self.r.get_i32_le().map_err(|_| corrupt(self.what))
     }
     pub fn u64(&mut self) -> PgResult<u64> {
-        Ok(u64::from_le_bytes(self.arr()?))
+        self.r.get_u64_le().map_err(|_| corrupt(self.what))
     }
     pub fn i64(&mut self) -> PgResult<i64> {
-        Ok(i64::from_le_bytes(self.arr()?))
+        self.r.get_i64_le().map_err(|_| corrupt(self.what))
     }
     pub fn bool(&mut self) -> PgResult<bool> {
         Ok(self.u8()? != 0)
@@ -299,8 +287,7 @@ impl<'a> Reader<'a> {
         Ok(Xid(self.u32()?))
     }
     pub fn bytes(&mut self) -> PgResult<&'a [u8]> {
-        let n = self.u32()? as usize;
-        self.take(n)
+        self.r.get_u32_le_prefixed().map_err(|_| corrupt(self.what))
     }
     pub fn string(&mut self) -> PgResult<String> {
         let b = self.bytes()?;
@@ -318,12 +305,14 @@ impl<'a> Reader<'a> {
         Ok(match self.u8()? {
             0 => Value::Null,
             1 => Value::Bool(self.bool()?),
-            2 => Value::Int2(i16::from_le_bytes(self.arr()?)),
+            2 => Value::Int2(self.r.get_i16_le().map_err(|_| corrupt(self.what))?),
             3 => Value::Int4(self.i32()?),
             4 => Value::Int8(self.i64()?),
             5 => Value::Float4(f32::from_bits(self.u32()?)),
             6 => Value::Float8(f64::from_bits(self.u64()?)),
-            7 => Value::Numeric(Decimal::deserialize(self.arr()?)),
+            7 => Value::Numeric(Decimal::deserialize(
+                self.r.get_array().map_err(|_| corrupt(self.what))?,
+            )),
             8 => Value::Text(self.string()?),
             9 => Value::Bytea(self.bytes()?.to_vec()),
             10 => Value::Date(self.i32()?),
@@ -343,7 +332,7 @@ impl<'a> Reader<'a> {
     pub fn values(&mut self) -> PgResult<Vec<Value>> {
         let n = self.u32()? as usize;
         // Each value takes at least one byte: refuse counts the input cannot hold.
-        if n > self.buf.len() - self.pos {
+        if n > self.r.remaining() {
             return Err(corrupt(self.what));
         }
         let mut out = Vec::with_capacity(n);

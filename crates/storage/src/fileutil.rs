@@ -6,15 +6,8 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
 
+use tandem_types::fsutil::fsync_dir;
 use tandem_types::{PgError, PgResult};
-
-/// fsyncs a directory so a rename inside it is durable.
-pub fn fsync_dir(dir: &Path) -> PgResult<()> {
-    let d = File::open(dir)
-        .map_err(|e| PgError::io(format_args!("open directory \"{}\"", dir.display()), &e))?;
-    d.sync_all()
-        .map_err(|e| PgError::io(format_args!("fsync directory \"{}\"", dir.display()), &e))
-}
 
 /// Atomically replaces `path` with `bytes` (tmp + fsync + rename + fsync dir).
 pub fn write_atomically(path: &Path, bytes: &[u8], fsync: bool) -> PgResult<()> {

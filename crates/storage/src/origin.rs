@@ -24,7 +24,7 @@
 
 use std::collections::BTreeMap;
 
-use tandem_types::{Lsn, PgError, PgResult, SqlState};
+use tandem_types::{Lsn, PgError, PgResult, PgTimestamp, SqlState};
 
 use crate::record::{self, CommitOrigin, CommitRecord};
 use crate::Database;
@@ -116,7 +116,7 @@ impl Database {
         };
         let rec = record::commit_record(
             &CommitRecord {
-                commit_time: crate::mvcc::txn::now_pg_micros(),
+                commit_time: PgTimestamp::now().as_micros(),
                 origin: Some(origin),
             },
             xid,

@@ -1,9 +1,7 @@
 //! One node, basic use over tokio-postgres: startup parameters, simple and extended
 //! query, DDL/DML round trips, types in text and binary format, errors.
 
-mod common;
-
-use common::{message, sqlstate, Node};
+use tandem_testkit::{message, sqlstate, Node};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn startup_reports_a_postgres_17_server() {

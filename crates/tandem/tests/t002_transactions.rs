@@ -1,9 +1,7 @@
 //! Transactions: blocks, isolation levels, the failed-transaction state (25P02),
 //! and no lost updates under concurrent sessions.
 
-mod common;
-
-use common::{message, sqlstate, Node};
+use tandem_testkit::{message, sqlstate, Node};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commit_rollback_and_failed_transactions() {

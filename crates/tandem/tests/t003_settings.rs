@@ -1,9 +1,7 @@
 //! Settings: SHOW/SET/RESET, current_setting/set_config, ALTER SYSTEM + reload,
 //! and PostgreSQL's errors for unknown names, bad values and restart-only settings.
 
-mod common;
-
-use common::{message, sqlstate, wait_for, Node, DEADLINE};
+use tandem_testkit::{message, sqlstate, wait_for, Node, DEADLINE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn show_set_reset_and_errors() {

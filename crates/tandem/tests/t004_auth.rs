@@ -1,9 +1,7 @@
 //! Roles and authentication: CREATE/ALTER/DROP ROLE, pg_hba.conf with trust,
 //! reject and scram-sha-256, and PostgreSQL's FATAL texts.
 
-mod common;
-
-use common::{connect, message, sqlstate, Node};
+use tandem_testkit::{connect, message, sqlstate, Node};
 
 fn write_hba(node: &Node, lines: &str) {
     std::fs::write(node.datadir.join("pg_hba.conf"), lines).unwrap();

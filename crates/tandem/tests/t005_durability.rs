@@ -2,12 +2,10 @@
 //! in the middle of a pgbench run; recovery stops cleanly at a torn WAL tail;
 //! checkpoints and WAL recycling do not lose data.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use common::{require_program, Node};
+use tandem_testkit::{require_program, Node};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_commits_survive_sigkill() {
@@ -44,7 +42,7 @@ async fn acknowledged_commits_survive_sigkill() {
     }
     // Let them commit a while, then crash the server under them.
     let probe = node.connect().await;
-    let deadline = std::time::Instant::now() + common::DEADLINE;
+    let deadline = std::time::Instant::now() + tandem_testkit::DEADLINE;
     loop {
         let n: i64 = probe
             .query_one("SELECT count(*) FROM acked", &[])
@@ -232,7 +230,7 @@ async fn pgbench_killed_mid_run_loses_nothing() {
         .unwrap();
     // Kill the server once enough transactions have committed.
     let probe = node.connect().await;
-    let deadline = std::time::Instant::now() + common::DEADLINE;
+    let deadline = std::time::Instant::now() + tandem_testkit::DEADLINE;
     loop {
         let n: i64 = probe
             .query_one("SELECT count(*) FROM pgbench_history", &[])

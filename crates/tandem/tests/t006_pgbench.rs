@@ -1,9 +1,7 @@
 //! pgbench, the real client: initialization, then TPC-B with the simple and the
 //! prepared protocol, no failed transaction, and the balance invariants after.
 
-mod common;
-
-use common::{require_program, Node};
+use tandem_testkit::{require_program, Node};
 
 fn run_pgbench(node: &Node, args: &[&str]) -> String {
     let out = node.bin_command("pgbench").args(args).output().unwrap();

@@ -2,13 +2,11 @@
 //! being served: malformed protocol messages, a 100 MB query, invalid UTF-8,
 //! unknown functions and wrong types.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{message, sqlstate, Node};
+use tandem_testkit::{message, sqlstate, Node};
 
 fn startup_packet(user: &str) -> Vec<u8> {
     let mut body = Vec::new();

@@ -1,14 +1,13 @@
 //! The command line (initdb, start, status, stop, the postmaster.pid lock) and the
-//! real psql client running the seeds' non-replication statements.
-
-mod common;
+//! real psql client running what a failover-slot setup runs outside replication
+//! (tables, DML, SHOW, ALTER SYSTEM and reload, errors), with PostgreSQL 17's output.
 
 use std::process::Command;
 
-use common::{free_port, require_program, Node, TANDEM};
+use tandem_testkit::{free_port, require_program, tandem_bin, Node};
 
 fn tandem(args: &[&str]) -> std::process::Output {
-    Command::new(TANDEM).args(args).output().unwrap()
+    Command::new(tandem_bin()).args(args).output().unwrap()
 }
 
 #[test]
@@ -93,20 +92,20 @@ fn initdb_start_status_stop() {
 }
 
 #[test]
-fn psql_runs_the_seed_statements() {
+fn psql_runs_basic_statements_like_pg17() {
     if !require_program("psql") {
         return;
     }
-    let mut node = Node::init("psql-seeds");
+    let mut node = Node::init("psql-basic");
     node.start();
     let script = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/sql/seeds_basic.sql"
+        "/tests/sql/basic_statements.sql"
     ))
     .unwrap();
     let expected = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/sql/seeds_basic.out"
+        "/tests/sql/basic_statements.out"
     ))
     .unwrap();
     let mut child = Command::new("psql")

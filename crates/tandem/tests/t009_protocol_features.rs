@@ -2,12 +2,10 @@
 //! requests, TLS (`sslmode=require`), the WAL position functions and `pg_lsn`,
 //! and WAL recycling at checkpoints.
 
-mod common;
-
 use std::process::Command;
 
-use common::{message, require_program, sqlstate, Node};
 use futures_util::{SinkExt, StreamExt};
+use tandem_testkit::{message, require_program, sqlstate, Node};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_from_stdin_and_to_stdout() {
@@ -88,7 +86,7 @@ async fn cancel_request_stops_a_running_query() {
     let watcher = node.connect().await;
     let canceller = tokio::spawn(async move {
         // cancel once the sleep is really running (pg_stat_activity says so)
-        let deadline = std::time::Instant::now() + common::DEADLINE;
+        let deadline = std::time::Instant::now() + tandem_testkit::DEADLINE;
         loop {
             let n: i64 = watcher
                 .query_one(

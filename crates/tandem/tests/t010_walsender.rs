@@ -13,37 +13,16 @@
 //!   `wal_sender_timeout`, `max_wal_senders`.
 //!
 //! pg_receivewal: PostgreSQL 15's refuses servers newer than 15, so the tests use
-//! PostgreSQL 17's (`/opt/pgref/17/bin`, or `$PG_RECEIVEWAL`).
-
-mod common;
+//! PostgreSQL 17's (`PG17_BIN`, see `tandem_testkit::pg17`).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{message, sqlstate, wait_for, Node, DEADLINE};
+use tandem_testkit::{message, require_pg17_program, sqlstate, wait_for, Node, DEADLINE};
 
 const SEG: u64 = 1024 * 1024;
-
-fn pg_receivewal() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var("PG_RECEIVEWAL").unwrap_or_default(),
-        "/opt/pgref/17/bin/pg_receivewal".to_string(),
-    ];
-    for c in candidates.iter().filter(|c| !c.is_empty()) {
-        let p = PathBuf::from(c);
-        if p.exists() {
-            return Some(p);
-        }
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("pg_receivewal of PostgreSQL 16+ is required in CI");
-    }
-    eprintln!("skipping: no pg_receivewal for PostgreSQL 16+ found");
-    None
-}
 
 fn parse_lsn(s: &str) -> u64 {
     let (hi, lo) = s.trim().split_once('/').expect("lsn");
@@ -303,7 +282,9 @@ impl Drop for Receiver {
 
 #[test]
 fn pg_receivewal_streams_byte_identical_wal_through_its_slot() {
-    let Some(prw) = pg_receivewal() else { return };
+    let Some(prw) = require_pg17_program("pg_receivewal") else {
+        return;
+    };
     let mut node = small_segment_node("walsnd-recv", "");
     node.start();
     node.safe_psql("CREATE TABLE filler (a int)");

@@ -2,9 +2,7 @@
 //! in target lists (ProjectSet semantics of PostgreSQL 10+) and aggregate FILTER.
 //! Expected results were checked against PostgreSQL 17.
 
-mod common;
-
-use common::{message, sqlstate, Node};
+use tandem_testkit::{message, sqlstate, Node};
 
 /// Rows of a simple-protocol query as text cells (`None` for NULL).
 async fn texts(c: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {

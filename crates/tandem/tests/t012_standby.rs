@@ -4,38 +4,17 @@
 //! and catches up from its slot; the primary's `pg_stat_replication` shows it
 //! streaming; an interrupted backup (no control file) refuses to start.
 
-mod common;
-
-use common::{message, sqlstate, wait_for, Node, DEADLINE};
-
-fn primary(name: &str) -> Node {
-    let mut p = Node::init_with(name, &["--wal-segsize", "1"]);
-    p.append_conf("wal_sender_timeout = 60s\nwal_receiver_status_interval = 1s");
-    p.start();
-    p
-}
+use tandem_testkit::{message, sqlstate, wait_for, wait_value, Node, DEADLINE};
 
 fn standby_of(name: &str, primary: &Node, slot: &str) -> Node {
-    let s = Node::basebackup(name, primary, &["-R", "-C", "-S", slot, "-c", "fast"]);
-    s.append_conf("wal_retrieve_retry_interval = 200ms\nhot_standby_feedback = on");
+    let s = Node::standby(name, primary, slot);
+    s.append_conf("hot_standby_feedback = on");
     s
-}
-
-fn wait_value(node: &Node, sql: &str, want: &str) {
-    wait_for(
-        &format!("{} to return {want:?} for {sql}", node.name),
-        DEADLINE,
-        || {
-            let out = node.psql(sql);
-            (out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == want)
-                .then_some(())
-        },
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standby_replays_rows_and_ddl_and_is_read_only() {
-    let mut p = primary("t012-primary");
+    let mut p = Node::streaming_primary("t012-primary");
     p.safe_psql("CREATE TABLE before_backup (id int PRIMARY KEY, v text)");
     p.safe_psql("INSERT INTO before_backup SELECT g, 'x' || g FROM generate_series(1, 100) g");
 
@@ -174,7 +153,7 @@ async fn standby_replays_rows_and_ddl_and_is_read_only() {
 
 #[test]
 fn interrupted_backup_does_not_start() {
-    let p = primary("t012-partial");
+    let p = Node::streaming_primary("t012-partial");
     let s = Node::basebackup("t012-partial-copy", &p, &["-c", "fast"]);
     // a backup interrupted before its end has no control file: simulate it
     std::fs::remove_file(s.datadir.join("global/control")).unwrap();
@@ -189,7 +168,7 @@ fn interrupted_backup_does_not_start() {
 
 #[test]
 fn basebackup_without_r_restores_a_primary_with_progress() {
-    let mut p = primary("t012-plain");
+    let mut p = Node::streaming_primary("t012-plain");
     p.safe_psql("CREATE TABLE t (a int); INSERT INTO t VALUES (1), (2)");
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("copy");

@@ -3,42 +3,16 @@
 //! node keeps every replayed row, accepts writes, leaves recovery, runs on
 //! timeline 2 with `pg_wal/00000002.history`, and survives SIGKILL + restart.
 
-mod common;
-
 use std::process::Command;
 
-use common::{wait_for, Node, DEADLINE, TANDEM};
-
-fn primary(name: &str) -> Node {
-    let mut p = Node::init_with(name, &["--wal-segsize", "1"]);
-    p.append_conf("wal_sender_timeout = 60s\nwal_receiver_status_interval = 1s");
-    p.start();
-    p
-}
-
-fn wait_value(node: &Node, sql: &str, want: &str) {
-    wait_for(
-        &format!("{} to return {want:?} for {sql}", node.name),
-        DEADLINE,
-        || {
-            let out = node.psql(sql);
-            (out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == want)
-                .then_some(())
-        },
-    );
-}
+use tandem_testkit::{tandem_bin, wait_value, Node};
 
 /// Primary with rows, a streaming standby that has replayed them, primary stopped.
 fn standby_after_primary_stopped(prefix: &str) -> Node {
-    let mut p = primary(&format!("{prefix}-primary"));
+    let mut p = Node::streaming_primary(&format!("{prefix}-primary"));
     p.safe_psql("CREATE TABLE t (id int PRIMARY KEY, v text)");
     p.safe_psql("INSERT INTO t SELECT g, 'a' || g FROM generate_series(1, 100) g");
-    let mut s = Node::basebackup(
-        &format!("{prefix}-standby"),
-        &p,
-        &["-R", "-C", "-S", "s1", "-c", "fast"],
-    );
-    s.append_conf("wal_retrieve_retry_interval = 200ms");
+    let mut s = Node::standby(&format!("{prefix}-standby"), &p, "s1");
     s.start();
     // streamed after the backup
     p.safe_psql("INSERT INTO t SELECT g, 'b' || g FROM generate_series(101, 250) g");
@@ -117,8 +91,8 @@ fn check_promoted(s: &mut Node) {
     assert_eq!(s.safe_psql("SELECT count(*) FROM t"), "301");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pg_promote_ends_recovery_on_timeline_2() {
+#[test]
+fn pg_promote_ends_recovery_on_timeline_2() {
     let mut s = standby_after_primary_stopped("t013-sql");
     assert_eq!(s.safe_psql("SELECT pg_is_in_recovery()"), "t");
     assert_eq!(s.safe_psql("SELECT pg_promote()"), "t");
@@ -134,10 +108,10 @@ async fn pg_promote_ends_recovery_on_timeline_2() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tandem_promote_ends_recovery_on_timeline_2() {
+#[test]
+fn tandem_promote_ends_recovery_on_timeline_2() {
     let mut s = standby_after_primary_stopped("t013-cli");
-    let out = Command::new(TANDEM)
+    let out = Command::new(tandem_bin())
         .args(["promote", "-D"])
         .arg(&s.datadir)
         .output()
@@ -155,7 +129,7 @@ async fn tandem_promote_ends_recovery_on_timeline_2() {
     assert!(stdout.contains("done"), "{stdout}");
     assert!(stdout.contains("server promoted"), "{stdout}");
     check_promoted(&mut s);
-    let out = Command::new(TANDEM)
+    let out = Command::new(tandem_bin())
         .args(["promote", "-D"])
         .arg(&s.datadir)
         .output()

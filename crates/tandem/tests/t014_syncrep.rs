@@ -12,27 +12,13 @@
 //! yet the INSERT has not returned. The only fixed delay is a bounded
 //! observation window (`OBSERVE`) during which the INSERT must stay blocked.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{wait_for, Node, DEADLINE};
+use tandem_testkit::{wait_value, Node, DEADLINE};
 
 /// How long a blocked commit is watched to stay blocked.
 const OBSERVE: Duration = Duration::from_millis(1500);
-
-fn wait_value(node: &Node, sql: &str, want: &str) {
-    wait_for(
-        &format!("{} to return {want:?} for {sql}", node.name),
-        DEADLINE,
-        || {
-            let out = node.psql(sql);
-            (out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == want)
-                .then_some(())
-        },
-    );
-}
 
 fn set_names(p: &Node, value: &str) {
     p.append_conf(&format!("synchronous_standby_names = '{value}'"));

@@ -1,4 +1,4 @@
-//! Golden tests for logical decoding (issue 4): each `tests/decoding/NAME.sql` is
+//! Golden tests for logical decoding: each `tests/decoding/NAME.sql` is
 //! run by the real psql against a fresh tandem node with `wal_level = logical`,
 //! and its output (stdout and stderr in one stream, as psql interleaves them)
 //! must equal `NAME.out`, recorded from PostgreSQL 17 by
@@ -9,14 +9,12 @@
 //! widths follow their lengths, so those are normalised before comparing.
 //! Corresponds to PostgreSQL's contrib/test_decoding regression suite.
 
-mod common;
-
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{require_program, Node};
+use tandem_testkit::{require_program, Node};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/decoding");
 
@@ -324,7 +322,7 @@ macro_rules! golden_tests {
 }
 
 golden_tests! {
-    seed_001_failover_slot => "01_seed",
+    failover_slot_with_test_decoding => "01_failover_slot",
     dml_with_primary_key => "02_dml_primary_key",
     replica_identity => "03_replica_identity",
     types => "04_types",

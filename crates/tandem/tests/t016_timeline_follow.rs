@@ -7,32 +7,9 @@
 //! START_REPLICATION requests as PostgreSQL does (next-timeline result set,
 //! errors for a start past the fork or an unknown timeline).
 
-mod common;
-
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
-use common::{Node, DEADLINE};
-
-/// Polls `sql` on `node` until it returns `want`; on timeout the panic shows
-/// the node's log.
-fn wait_value(node: &Node, sql: &str, want: &str) {
-    let end = Instant::now() + DEADLINE;
-    loop {
-        let out = node.psql(sql);
-        if out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == want {
-            return;
-        }
-        if Instant::now() > end {
-            panic!(
-                "timed out waiting for {} to return {want:?} for {sql}; log:\n{}",
-                node.name,
-                node.log()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use tandem_testkit::{wait_value, Node};
 
 /// psql on a physical replication connection (`replication=true`).
 fn repl_psql(node: &Node, cmd: &str) -> Output {
@@ -74,11 +51,9 @@ fn count(node: &Node) -> String {
     node.safe_psql("SELECT count(*) FROM t")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn second_standby_follows_the_promoted_node_to_timeline_2() {
-    let mut p = Node::init_with("t016-primary", &["--wal-segsize", "1"]);
-    p.append_conf("wal_sender_timeout = 60s\nwal_receiver_status_interval = 1s");
-    p.start();
+#[test]
+fn second_standby_follows_the_promoted_node_to_timeline_2() {
+    let mut p = Node::streaming_primary("t016-primary");
     p.safe_psql("CREATE TABLE t (id int PRIMARY KEY, v text)");
     p.safe_psql("INSERT INTO t SELECT g, 'a' || g FROM generate_series(1, 100) g");
     let mut s1 = Node::basebackup("t016-standby1", &p, &["-R", "-C", "-S", "s1", "-c", "fast"]);

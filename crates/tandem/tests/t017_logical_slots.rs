@@ -1,4 +1,4 @@
-//! Logical slots end to end (issue 4):
+//! Logical slots end to end:
 //!
 //! - the real `pg_recvlogical` creates a slot, streams test_decoding output
 //!   while rows are inserted, stops at an end position, resumes from the
@@ -9,25 +9,23 @@
 //! - the slot's columns and PostgreSQL's errors for misuse (slot active,
 //!   physical slot, `wal_level` too low, advancing backwards, unknown plugin).
 //!
-//! pg_recvlogical: PostgreSQL 17's (`/opt/pgref/17/bin`) when installed, else
-//! the system's (15 works against newer servers).
-
-mod common;
+//! pg_recvlogical: PostgreSQL 17's (`PG17_BIN`, see `tandem_testkit::pg17`)
+//! when installed, else the system's (15 works against newer servers).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use common::{message, sqlstate, wait_for, Node, DEADLINE};
+use tandem_testkit::{message, pg17_program, sqlstate, wait_for, Node, DEADLINE};
 
 fn pg_recvlogical() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var("PG_RECVLOGICAL").unwrap_or_default(),
-        "/opt/pgref/17/bin/pg_recvlogical".to_string(),
-        "/usr/bin/pg_recvlogical".to_string(),
-        "/usr/lib/postgresql/15/bin/pg_recvlogical".to_string(),
-    ];
-    for c in candidates.iter().filter(|c| !c.is_empty()) {
+    if let Some(p) = pg17_program("pg_recvlogical") {
+        return Some(p);
+    }
+    for c in [
+        "/usr/bin/pg_recvlogical",
+        "/usr/lib/postgresql/15/bin/pg_recvlogical",
+    ] {
         let p = PathBuf::from(c);
         if p.exists() {
             return Some(p);

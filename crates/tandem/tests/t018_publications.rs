@@ -1,15 +1,13 @@
-//! Publications end to end (issue 5, item 1): psql runs CREATE / ALTER / DROP
+//! Publications end to end: psql runs CREATE / ALTER / DROP
 //! PUBLICATION and reads `pg_publication` / `pg_publication_tables`; the
 //! output, errors included, must equal what PostgreSQL 17 prints for the same
 //! script (captured below). Publications are catalog state: they survive a
 //! clean restart and a SIGKILL (WAL replay, then a checkpoint image).
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::Node;
+use tandem_testkit::Node;
 
 const SCRIPT: &str = r#"create table t1(a int primary key, b text);
 create table t2(x int);

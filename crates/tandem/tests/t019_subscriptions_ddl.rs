@@ -1,5 +1,5 @@
-//! Subscriptions as catalog state (issue 5, item 3, without the apply worker):
-//! two tandem nodes, a publisher (`wal_level = logical`, a publication) and a
+//! Subscriptions as catalog state, without the apply worker: two tandem
+//! nodes, a publisher (`wal_level = logical`, a publication) and a
 //! subscriber. CREATE SUBSCRIPTION creates the logical slot on the publisher
 //! (pgoutput, failover per option) and fills `pg_subscription` /
 //! `pg_subscription_rel` from the publisher's published tables; ALTER ... SET
@@ -9,9 +9,7 @@
 //! (`max_logical_replication_workers = 0`), so table states stay as the DDL
 //! left them; `t022_apply.rs` tests apply.
 
-mod common;
-
-use common::Node;
+use tandem_testkit::Node;
 
 const SUBS: &str = "select subname, subenabled, subfailover, subslotname, subpublications, \
                     substream, subtwophasestate, subsynccommit, suborigin, subconninfo \

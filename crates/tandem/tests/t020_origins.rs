@@ -7,9 +7,7 @@
 //! names and progress across a clean restart, CHECKPOINT + SIGKILL, and
 //! SIGKILL without a checkpoint (progress recovered from WAL).
 
-mod common;
-
-use common::Node;
+use tandem_testkit::Node;
 
 const ORIGINS: &str = "select roident, roname from pg_replication_origin order by 1";
 const STATUS: &str = "select local_id, external_id, remote_lsn, local_lsn \

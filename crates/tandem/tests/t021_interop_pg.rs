@@ -8,23 +8,20 @@
 //! REPEATABLE READ transaction), also with a concurrent writer, the sync slot
 //! dropped at the end, and the `SNAPSHOT 'use'` errors compared with
 //! PostgreSQL's. Tables are compared whole on both sides
-//! (`common::pg17::assert_tables_equal`).
+//! (`tandem_testkit::assert_tables_equal`).
 //!
-//! The PostgreSQL nodes come from `common::pg17` (skipped without
-//! PostgreSQL 17, a failure in CI). Tests where PostgreSQL publishes and
+//! The PostgreSQL nodes are `tandem_testkit::Node::init_pg17` (skipped
+//! without PostgreSQL 17, a failure in CI). Tests where PostgreSQL publishes and
 //! tandem subscribes belong here too: build them from [`tandem_publisher`]'s
 //! counterparts and the same comparison helpers.
-
-mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::pg17::{
-    self, assert_tables_equal, log_errors, wait_for_result, wait_tables_equal, PgNode, SqlNode,
+use tandem_testkit::{
+    assert_tables_equal, log_errors, pg17, wait_for_result, wait_tables_equal, Node,
 };
-use common::Node;
 
 /// Long operations (the 20k-row transaction, initial sync).
 const LONG: Duration = Duration::from_secs(120);
@@ -38,8 +35,8 @@ fn tandem_publisher(name: &str) -> Node {
 }
 
 /// A PostgreSQL 17 node for subscribing, started.
-fn pg_subscriber(name: &str) -> PgNode {
-    let mut node = PgNode::init(
+fn pg_subscriber(name: &str) -> Node {
+    let mut node = Node::init_pg17(
         name,
         &[
             ("wal_level", "logical"),
@@ -55,7 +52,7 @@ fn pg_subscriber(name: &str) -> PgNode {
 
 /// `CREATE SUBSCRIPTION <name> CONNECTION '<publisher>' PUBLICATION <publication> <with>`
 /// on `sub`.
-fn subscribe(sub: &PgNode, publisher: &Node, name: &str, publication: &str, with: &str) {
+fn subscribe(sub: &Node, publisher: &Node, name: &str, publication: &str, with: &str) {
     sub.safe_psql(&format!(
         "CREATE SUBSCRIPTION {name} CONNECTION '{}' PUBLICATION {publication} {with}",
         publisher.conninfo("postgres")
@@ -64,7 +61,7 @@ fn subscribe(sub: &PgNode, publisher: &Node, name: &str, publication: &str, with
 
 /// Waits until every table of PostgreSQL subscription `subname` is ready
 /// (`pg_subscription_rel.srsubstate = 'r'`).
-fn wait_subscription_ready(sub: &PgNode, subname: &str) {
+fn wait_subscription_ready(sub: &Node, subname: &str) {
     wait_for_result(
         sub,
         &format!(
@@ -84,15 +81,15 @@ fn wait_subscription_ready(sub: &PgNode, subname: &str) {
 }
 
 /// No ERROR/FATAL/PANIC in either log except the `allowed` ones.
-fn assert_clean_logs(nodes: &[&dyn SqlNode], allowed: &[&str]) {
+fn assert_clean_logs(nodes: &[&Node], allowed: &[&str]) {
     for n in nodes {
-        let errors = log_errors(&n.server_log(), allowed);
+        let errors = log_errors(&n.log(), allowed);
         assert!(
             errors.is_empty(),
             "errors in the log of {}:\n{}\n\nfull log:\n{}",
-            n.node_name(),
+            n.name,
             errors.join("\n"),
-            n.server_log()
+            n.log()
         );
     }
 }
@@ -248,7 +245,9 @@ fn pg17_initial_copy_with_concurrent_writer() {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let client = common::connect(&conninfo).await.expect("writer connect");
+                let client = tandem_testkit::connect(&conninfo)
+                    .await
+                    .expect("writer connect");
                 let mut i: i32 = 0;
                 while !stop.load(Ordering::SeqCst) {
                     i += 1;
@@ -269,13 +268,13 @@ fn pg17_initial_copy_with_concurrent_writer() {
             });
         })
     };
-    common::wait_for("the writer to start", LONG, || {
+    tandem_testkit::wait_for("the writer to start", LONG, || {
         (written.load(Ordering::SeqCst) >= 50).then_some(())
     });
     subscribe(&sub, &publisher, "s", "p", "");
     wait_subscription_ready(&sub, "s");
     let at_ready = written.load(Ordering::SeqCst);
-    common::wait_for("more writes after the sync", LONG, || {
+    tandem_testkit::wait_for("more writes after the sync", LONG, || {
         (written.load(Ordering::SeqCst) >= at_ready + 100).then_some(())
     });
     stop.store(true, Ordering::SeqCst);
@@ -324,8 +323,8 @@ fn snapshot_use_rules_match_pg17() {
     }
     let tandem = tandem_publisher("t021_snap");
     let pg = pg_subscriber("t021_snap_pg");
-    for n in [&tandem as &dyn SqlNode, &pg] {
-        n.run_sql("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2)");
+    for n in [&tandem, &pg] {
+        n.safe_psql("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2)");
     }
     let create = "CREATE_REPLICATION_SLOT snap LOGICAL pgoutput (SNAPSHOT 'use')";
     let cases: [&[&str]; 4] = [
@@ -371,8 +370,8 @@ fn snapshot_use_rules_match_pg17() {
 // ---- PostgreSQL 17 publishes, tandem subscribes ----
 
 /// A PostgreSQL 17 node with `wal_level = logical`, started.
-fn pg_publisher(name: &str) -> PgNode {
-    let mut node = PgNode::init(
+fn pg_publisher(name: &str) -> Node {
+    let mut node = Node::init_pg17(
         name,
         &[
             ("wal_level", "logical"),
@@ -418,7 +417,7 @@ fn tandem_subscribes_to_pg17_with_initial_copy() {
     sub.safe_psql(&format!("{kv}; {TYPES_TABLE}"));
     sub.safe_psql(&format!(
         "CREATE SUBSCRIPTION ts CONNECTION '{}' PUBLICATION pgp",
-        publ.conninfo()
+        publ.conninfo("postgres")
     ));
     wait_tandem_ready(&sub);
     assert_tables_equal(&publ, &sub, "kv", "k");
@@ -482,20 +481,22 @@ fn tandem_subscriber_killed_mid_stream_from_pg17_applies_each_transaction_once()
     sub.safe_psql(ddl);
     sub.safe_psql(&format!(
         "CREATE SUBSCRIPTION ts CONNECTION '{}' PUBLICATION pgp",
-        publ.conninfo()
+        publ.conninfo("postgres")
     ));
     wait_tandem_ready(&sub);
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
     let writer = {
-        let (stop, done, conn) = (stop.clone(), done.clone(), publ.conninfo());
+        let (stop, done, conn) = (stop.clone(), done.clone(), publ.conninfo("postgres"));
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let client = common::connect(&conn).await.expect("connect writer");
+                let client = tandem_testkit::connect(&conn)
+                    .await
+                    .expect("connect writer");
                 let mut i = 1u64;
                 while !stop.load(Ordering::Acquire) {
                     let sql = format!(

@@ -1,6 +1,6 @@
-//! Subscription apply (issue 5, items 4-5) between two tandem nodes: the
-//! second example of seed 001 verbatim (initial copy, then an insert shows up
-//! at the subscriber), every kind of change (insert, update also of the key,
+//! Subscription apply between two tandem nodes: a failover-enabled
+//! subscription to a FOR ALL TABLES publication (initial copy, then an insert
+//! shows up at the subscriber), every kind of change (insert, update also of the key,
 //! delete, truncate, DDL then data, many types, text and binary), two
 //! subscriptions on one publisher, exactly-once across a subscriber SIGKILLed
 //! mid-stream and a publisher restarted and SIGKILLed mid-stream (a checker
@@ -9,12 +9,10 @@
 //! skipped), disable_on_error, ALTER SUBSCRIPTION SKIP, DISABLE / ENABLE and
 //! DROP SUBSCRIPTION stopping the worker.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
-use common::{wait_for, Node, DEADLINE};
+use tandem_testkit::{wait_for, Node, DEADLINE};
 
 fn publisher(name: &str) -> Node {
     let mut n = Node::init(name);
@@ -67,11 +65,11 @@ fn wait_sync(sub: &Node) {
 }
 
 #[test]
-fn seed_001_second_example_and_every_kind_of_change() {
+fn initial_copy_then_every_kind_of_change() {
     let publ = publisher("t022_pub");
     let sub = subscriber("t022_sub");
-    // seed 001, verbatim except for the port; one row exists before the
-    // subscription (initial copy)
+    // a failover-enabled subscription to a FOR ALL TABLES publication; rows
+    // exist before the subscription (initial copy)
     publ.safe_psql("create table tab_rep(a int primary key, b int);");
     publ.safe_psql("insert into tab_rep values (100, 100), (101, 101)");
     publ.safe_psql("CREATE PUBLICATION mypub FOR ALL TABLES;");
@@ -221,7 +219,7 @@ fn write_transactions(
             .build()
             .expect("runtime");
         rt.block_on(async move {
-            let client = match common::connect(&publ_conn).await {
+            let client = match tandem_testkit::connect(&publ_conn).await {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("writer: cannot connect: {e}");
@@ -239,7 +237,7 @@ fn write_transactions(
                 );
                 if let Err(e) = client.batch_execute(&sql).await {
                     if !stop.load(Ordering::Acquire) {
-                        eprintln!("writer: transaction {i} failed: {}", common::message(&e));
+                        eprintln!("writer: transaction {i} failed: {}", tandem_testkit::message(&e));
                     }
                     break;
                 }

@@ -114,6 +114,11 @@ pub fn emit_with_context(
     }
 }
 
+/// Logs `msg` at LOG level (`elog(LOG, ...)`).
+pub fn log(msg: &str) {
+    emit(Level::Log, msg, None, None)
+}
+
 /// Logs a `PgError` at its own severity (ERROR, FATAL, WARNING, ...).
 pub fn emit_error(err: &PgError) {
     let level = match err.severity {
@@ -141,4 +146,27 @@ macro_rules! log_line {
     ($level:expr, $($arg:tt)*) => {
         $crate::elog::emit($level, &format!($($arg)*), None, None)
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_writes_a_log_line() {
+        let path =
+            std::env::temp_dir().join(format!("tandem-elog-test-{}.log", std::process::id()));
+        let file = File::create(&path).expect("create temp log file");
+        set_log_file(file);
+        log("checkpoint starting: time");
+        let text = std::fs::read_to_string(&path).expect("read temp log file");
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            text.ends_with(&format!(
+                "[{}] LOG:  checkpoint starting: time\n",
+                std::process::id()
+            )),
+            "{text}"
+        );
+    }
 }

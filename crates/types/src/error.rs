@@ -83,6 +83,8 @@ impl SqlState {
     pub const ARRAY_SUBSCRIPT_ERROR: SqlState = SqlState("2202E");
     pub const INDETERMINATE_DATATYPE: SqlState = SqlState("42P18");
     pub const INVALID_SCHEMA_NAME: SqlState = SqlState("3F000");
+    pub const INVALID_NAME: SqlState = SqlState("42602");
+    pub const NAME_TOO_LONG: SqlState = SqlState("42622");
 
     pub fn code(self) -> &'static str {
         self.0

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use tandem_types::fsutil::{fsync_dir, fsync_error};
 use tandem_types::{Lsn, PgError, SqlState, TimeLineId};
 
 use crate::timeline::Timelines;
@@ -122,21 +123,6 @@ pub fn list_segments(dir: &Path, segsize: u64) -> Result<Vec<SegmentFile>, PgErr
 
 pub(crate) fn segment_path(dir: &Path, tli: TimeLineId, segno: u64, segsize: u64) -> PathBuf {
     dir.join(segment_name(tli, segno, segsize))
-}
-
-/// fsyncs a directory so that entries created, linked or removed in it are durable.
-pub(crate) fn fsync_dir(dir: &Path) -> Result<(), PgError> {
-    let d = File::open(dir)
-        .map_err(|e| PgError::io(format_args!("open directory \"{}\"", dir.display()), &e))?;
-    d.sync_all().map_err(|e| fsync_error(dir, &e))
-}
-
-/// `could not fsync file "...": ...` as a PANIC: after a failed fsync the kernel may
-/// have dropped the dirty pages, so retrying could report success for lost data.
-pub(crate) fn fsync_error(path: &Path, e: &io::Error) -> PgError {
-    let mut err = PgError::io(format_args!("fsync file \"{}\"", path.display()), e);
-    err.severity = tandem_types::Severity::Panic;
-    err
 }
 
 /// Writes zeros to `[from, to)` of `file`.

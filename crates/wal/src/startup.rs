@@ -24,13 +24,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use tandem_types::fsutil::{fsync_dir, fsync_error};
 use tandem_types::{Lsn, PgError, SqlState};
 
 use crate::reader::{decode_at, Decoded};
 use crate::record::{EndOfWal, RECORD_ALIGN};
 use crate::segment::{
-    create_segment, fsync_dir, fsync_error, list_segments, segment_path, write_zeros,
-    SegmentSource, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE,
+    create_segment, list_segments, segment_path, write_zeros, SegmentSource, MAX_SEGMENT_SIZE,
+    MIN_SEGMENT_SIZE,
 };
 use crate::timeline::{read_history, Timelines};
 use crate::writer::Shared;

@@ -20,9 +20,10 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 
+use tandem_types::fsutil::{fsync_dir, fsync_error};
 use tandem_types::{Lsn, PgError, TimeLineId};
 
-use crate::segment::{fsync_dir, fsync_error, history_file_name};
+use crate::segment::history_file_name;
 
 /// The history of the current timeline.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -43,14 +43,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
+use tandem_types::fsutil::{fsync_dir, fsync_error};
 use tandem_types::{Lsn, PgError, SqlState, TimeLineId, Xid};
 
 use crate::record::{
     align_up, encode_record, payload_crc, EndOfWal, HEADER_SIZE, MAX_RECORD_SIZE, RECORD_ALIGN,
 };
 use crate::segment::{
-    create_segment, fsync_error, list_segments, open_segment_rw, removed_error, segment_path,
-    ReadError, SegmentSource,
+    create_segment, list_segments, open_segment_rw, removed_error, segment_path, ReadError,
+    SegmentSource,
 };
 use crate::timeline::Timelines;
 use crate::{kinds, Record, WalOptions, WalStats};
@@ -241,12 +242,11 @@ impl Shared {
                 }
             }
             if removed && self.opts.fsync {
-                crate::segment::fsync_dir(&self.opts.dir)?;
+                fsync_dir(&self.opts.dir)?;
             }
         }
         if self.opts.fsync {
-            file.sync_data()
-                .map_err(|e| crate::segment::fsync_error(&path, &e))?;
+            file.sync_data().map_err(|e| fsync_error(&path, &e))?;
         }
         *self.timelines.lock() = Arc::new(old.child(new, switch));
         self.tli.store(new.0, Ordering::Release);
@@ -646,7 +646,7 @@ impl Shared {
             }
         }
         if removed > 0 && self.opts.fsync {
-            crate::segment::fsync_dir(&self.opts.dir)?;
+            fsync_dir(&self.opts.dir)?;
         }
         Ok(removed)
     }

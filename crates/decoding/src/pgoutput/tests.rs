@@ -1057,3 +1057,28 @@ fn parses_postgres_bytes() {
         }
     );
 }
+
+#[test]
+fn truncated_messages_are_protocol_violations() {
+    let bytes = |h: &str| -> Vec<u8> {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    for (hex, streamed) in [
+        ("4200000000014b16b0000303d21d22effe000002e6", false),
+        ("5400000002030000400000004007", false),
+        (
+            "55000040004b00047400000001326e6e6e4e00047400000001336e6e6e",
+            false,
+        ),
+        ("49000002f6000040004e0001740000000131", true),
+    ] {
+        let whole = bytes(hex);
+        for cut in 0..whole.len() {
+            let e = crate::pgoutput_read::parse_message_in(&whole[..cut], streamed).unwrap_err();
+            assert_eq!(e.code, SqlState::PROTOCOL_VIOLATION, "{hex} cut at {cut}");
+        }
+    }
+}

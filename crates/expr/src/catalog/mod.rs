@@ -6,7 +6,11 @@
 //! column names and types (in PostgreSQL's order, so `SELECT *` matches), and a
 //! row builder. Adding a table is one small file plus one line in [`VIEWS`].
 //! Row builders that only need the catalog are pure functions of it (tested
-//! without a server).
+//! without a server). Views whose rows live in the server (`pg_stat_activity`,
+//! `pg_replication_slots`, `pg_stat_replication`, `pg_stat_wal_receiver`,
+//! `pg_stat_subscription`) get typed rows through `ServerHooks` and list their
+//! columns as [`Column`]s: name, type and the field each value comes from, in
+//! one table.
 //!
 //! OIDs: user objects carry the OIDs storage allocated. Objects tandem has no
 //! stored OID for get stable synthetic ones from [`pkey_index_oid`],
@@ -35,6 +39,8 @@ mod pg_roles;
 mod pg_sequences;
 mod pg_settings;
 mod pg_stat_activity;
+mod pg_stat_replication;
+mod pg_stat_wal_receiver;
 mod pg_subscription;
 mod pg_tables;
 mod pg_tablespace;
@@ -121,8 +127,8 @@ pub static VIEWS: &[&View] = &[
     &pg_replication_origin::PG_REPLICATION_ORIGIN,
     &pg_replication_origin::PG_REPLICATION_ORIGIN_STATUS,
     &pg_replication_slots::SLOTS,
-    &pg_replication_slots::STAT_REPLICATION,
-    &pg_replication_slots::STAT_WAL_RECEIVER,
+    &pg_stat_replication::STAT_REPLICATION,
+    &pg_stat_wal_receiver::STAT_WAL_RECEIVER,
     &pg_publication::PG_PUBLICATION,
     &pg_publication::PG_PUBLICATION_REL,
     &pg_publication::PG_PUBLICATION_NAMESPACE,
@@ -155,6 +161,26 @@ pub static VIEWS: &[&View] = &[
     &information_schema::COLUMNS,
     &information_schema::SCHEMATA,
 ];
+
+/// One column of a view whose rows are typed values `R` (the server-side
+/// views: `pg_stat_activity`, `pg_replication_slots`, ...): PostgreSQL's name
+/// and type, and the column's value in a row. A view lists these in column
+/// order, so its names, types and values cannot drift apart.
+pub struct Column<R> {
+    pub name: &'static str,
+    pub ty: DataType,
+    pub value: fn(&R) -> Value,
+}
+
+/// The `(name, type)` list of `columns` (a [`View`]'s `columns`).
+pub(crate) fn column_list<R>(columns: &[Column<R>]) -> Vec<(&'static str, DataType)> {
+    columns.iter().map(|c| (c.name, c.ty.clone())).collect()
+}
+
+/// The values of `row`, one per column of `columns`.
+pub(crate) fn row_values<R>(columns: &[Column<R>], row: &R) -> Vec<Value> {
+    columns.iter().map(|c| (c.value)(row)).collect()
+}
 
 /// A virtual system table/view as the query crate sees it.
 pub struct VirtualTable {
@@ -231,6 +257,34 @@ pub(crate) fn i2(v: i16) -> Value {
 
 pub(crate) fn i4(v: i32) -> Value {
     Value::Int4(v)
+}
+
+pub(crate) fn opt_i4(v: Option<i32>) -> Value {
+    v.map(Value::Int4).unwrap_or(Value::Null)
+}
+
+/// A `pg_lsn` column: NULL for `Lsn::INVALID` (InvalidXLogRecPtr).
+pub(crate) fn lsn(l: tandem_types::Lsn) -> Value {
+    if l.is_valid() {
+        Value::PgLsn(l)
+    } else {
+        Value::Null
+    }
+}
+
+/// A `pg_lsn` column: NULL for `None` and for `Lsn::INVALID`.
+pub(crate) fn opt_lsn(l: Option<tandem_types::Lsn>) -> Value {
+    l.map(lsn).unwrap_or(Value::Null)
+}
+
+/// A `timestamptz` column (microseconds since 2000-01-01 UTC).
+pub(crate) fn opt_ts(t: Option<i64>) -> Value {
+    t.map(Value::TimestampTz).unwrap_or(Value::Null)
+}
+
+/// An `xid` column.
+pub(crate) fn opt_xid(x: Option<tandem_types::Xid>) -> Value {
+    x.map(|x| Value::Xid(x.0)).unwrap_or(Value::Null)
 }
 
 /// Name of a role by OID (for `*owner` columns of the views).

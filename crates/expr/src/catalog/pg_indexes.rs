@@ -4,7 +4,7 @@ use tandem_storage::Catalog;
 use tandem_types::{DataType, PgResult, Value};
 
 use super::*;
-use crate::functions::quote_ident;
+use tandem_types::ident::quote_identifier;
 
 use DataType as T;
 
@@ -36,13 +36,13 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
                 .columns
                 .iter()
                 .filter_map(|&i| t.columns.get(i))
-                .map(|c| quote_ident(&c.name))
+                .map(|c| quote_identifier(&c.name))
                 .collect();
             let def = format!(
                 "CREATE UNIQUE INDEX {} ON {}.{} USING btree ({})",
-                quote_ident(&pk.name),
-                quote_ident(&t.schema),
-                quote_ident(&t.name),
+                quote_identifier(&pk.name),
+                quote_identifier(&t.schema),
+                quote_identifier(&t.name),
                 cols.join(", ")
             );
             Some(vec![

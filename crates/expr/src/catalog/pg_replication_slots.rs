@@ -1,14 +1,12 @@
-//! `pg_catalog.pg_replication_slots` (every PostgreSQL 17 column, in order) and
-//! `pg_catalog.pg_stat_replication`. Rows come from the server
-//! (`ServerHooks::replication_slots` / `stat_replication`), which owns the slot
-//! registry and the walsenders; this file fixes the columns and fills
-//! `usesysid` from the role name. PostgreSQL: `system_views.sql`,
-//! `slotfuncs.c` (`pg_get_replication_slots`), `walsender.c` (`pg_stat_get_wal_senders`),
-//! `walreceiver.c` (`pg_stat_get_wal_receiver`, for `pg_stat_wal_receiver`).
+//! `pg_catalog.pg_replication_slots`: every PostgreSQL 17 column, in order,
+//! each mapped from a field of the server's [`ReplicationSlotRow`]
+//! (`ServerHooks::replication_slots`; the server owns the slot registry).
+//! PostgreSQL: `system_views.sql`, `slotfuncs.c` (`pg_get_replication_slots`).
 
 use tandem_types::{DataType, PgResult, Value};
 
 use super::*;
+use crate::context::ReplicationSlotRow;
 
 use DataType as T;
 
@@ -17,118 +15,229 @@ pub static SLOTS: View = View {
     name: "pg_replication_slots",
     oid: 12_020,
     relkind: b'v',
-    columns: slot_columns,
-    rows: slot_rows,
+    columns,
+    rows,
 };
 
-pub static STAT_REPLICATION: View = View {
-    schema: "pg_catalog",
-    name: "pg_stat_replication",
-    oid: 12_021,
-    relkind: b'v',
-    columns: stat_columns,
-    rows: stat_rows,
-};
+type R = ReplicationSlotRow;
 
-pub static STAT_WAL_RECEIVER: View = View {
-    schema: "pg_catalog",
-    name: "pg_stat_wal_receiver",
-    oid: 12_022,
-    relkind: b'v',
-    columns: wal_receiver_columns,
-    rows: wal_receiver_rows,
-};
+/// The columns, in PostgreSQL 17's order, and where each value comes from.
+static COLUMNS: &[Column<R>] = &[
+    Column {
+        name: "slot_name",
+        ty: T::Name,
+        value: |r: &R| text(&r.slot_name),
+    },
+    Column {
+        name: "plugin",
+        ty: T::Name,
+        value: |r: &R| opt_text(r.plugin.as_deref()),
+    },
+    Column {
+        name: "slot_type",
+        ty: T::Text,
+        value: |r: &R| text(r.slot_type),
+    },
+    Column {
+        name: "datoid",
+        ty: T::Oid,
+        value: |r: &R| r.datoid.map(|o| oid(o.0)).unwrap_or(Value::Null),
+    },
+    Column {
+        name: "database",
+        ty: T::Name,
+        value: |r: &R| opt_text(r.database.as_deref()),
+    },
+    Column {
+        name: "temporary",
+        ty: T::Bool,
+        value: |r: &R| b(r.temporary),
+    },
+    Column {
+        name: "active",
+        ty: T::Bool,
+        value: |r: &R| b(r.active),
+    },
+    Column {
+        name: "active_pid",
+        ty: T::Int4,
+        value: |r: &R| opt_i4(r.active_pid),
+    },
+    Column {
+        name: "xmin",
+        ty: T::Xid,
+        value: |r: &R| opt_xid(r.xmin),
+    },
+    Column {
+        name: "catalog_xmin",
+        ty: T::Xid,
+        value: |r: &R| opt_xid(r.catalog_xmin),
+    },
+    Column {
+        name: "restart_lsn",
+        ty: T::PgLsn,
+        value: |r: &R| opt_lsn(r.restart_lsn),
+    },
+    Column {
+        name: "confirmed_flush_lsn",
+        ty: T::PgLsn,
+        value: |r: &R| opt_lsn(r.confirmed_flush_lsn),
+    },
+    Column {
+        name: "wal_status",
+        ty: T::Text,
+        value: |r: &R| opt_text(r.wal_status),
+    },
+    Column {
+        name: "safe_wal_size",
+        ty: T::Int8,
+        value: |r: &R| r.safe_wal_size.map(Value::Int8).unwrap_or(Value::Null),
+    },
+    Column {
+        name: "two_phase",
+        ty: T::Bool,
+        value: |r: &R| b(r.two_phase),
+    },
+    Column {
+        name: "inactive_since",
+        ty: T::TimestampTz,
+        value: |r: &R| opt_ts(r.inactive_since),
+    },
+    Column {
+        name: "conflicting",
+        ty: T::Bool,
+        value: |r: &R| r.conflicting.map(b).unwrap_or(Value::Null),
+    },
+    Column {
+        name: "invalidation_reason",
+        ty: T::Text,
+        value: |r: &R| opt_text(r.invalidation_reason),
+    },
+    Column {
+        name: "failover",
+        ty: T::Bool,
+        value: |r: &R| b(r.failover),
+    },
+    Column {
+        name: "synced",
+        ty: T::Bool,
+        value: |r: &R| b(r.synced),
+    },
+];
 
-/// PostgreSQL 17's `pg_stat_wal_receiver` columns.
-pub fn wal_receiver_columns() -> Vec<(&'static str, DataType)> {
-    vec![
-        ("pid", T::Int4),
-        ("status", T::Text),
-        ("receive_start_lsn", T::PgLsn),
-        ("receive_start_tli", T::Int4),
-        ("written_lsn", T::PgLsn),
-        ("flushed_lsn", T::PgLsn),
-        ("received_tli", T::Int4),
-        ("last_msg_send_time", T::TimestampTz),
-        ("last_msg_receipt_time", T::TimestampTz),
-        ("latest_end_lsn", T::PgLsn),
-        ("latest_end_time", T::TimestampTz),
-        ("slot_name", T::Text),
-        ("sender_host", T::Text),
-        ("sender_port", T::Int4),
-        ("conninfo", T::Text),
-    ]
+fn columns() -> Vec<(&'static str, DataType)> {
+    column_list(COLUMNS)
 }
 
-fn wal_receiver_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
-    Ok(ctx.hooks.stat_wal_receiver())
+fn rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    Ok(ctx
+        .hooks
+        .replication_slots()
+        .iter()
+        .map(|r| row_values(COLUMNS, r))
+        .collect())
 }
 
-pub fn slot_columns() -> Vec<(&'static str, DataType)> {
-    vec![
-        ("slot_name", T::Name),
-        ("plugin", T::Name),
-        ("slot_type", T::Text),
-        ("datoid", T::Oid),
-        ("database", T::Name),
-        ("temporary", T::Bool),
-        ("active", T::Bool),
-        ("active_pid", T::Int4),
-        ("xmin", T::Xid),
-        ("catalog_xmin", T::Xid),
-        ("restart_lsn", T::PgLsn),
-        ("confirmed_flush_lsn", T::PgLsn),
-        ("wal_status", T::Text),
-        ("safe_wal_size", T::Int8),
-        ("two_phase", T::Bool),
-        ("inactive_since", T::TimestampTz),
-        ("conflicting", T::Bool),
-        ("invalidation_reason", T::Text),
-        ("failover", T::Bool),
-        ("synced", T::Bool),
-    ]
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tandem_types::{Lsn, Oid, Xid};
 
-fn slot_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
-    Ok(ctx.hooks.replication_slots())
-}
+    /// PostgreSQL 17's `pg_replication_slots` (`system_views.sql`).
+    const PG17: &[&str] = &[
+        "slot_name",
+        "plugin",
+        "slot_type",
+        "datoid",
+        "database",
+        "temporary",
+        "active",
+        "active_pid",
+        "xmin",
+        "catalog_xmin",
+        "restart_lsn",
+        "confirmed_flush_lsn",
+        "wal_status",
+        "safe_wal_size",
+        "two_phase",
+        "inactive_since",
+        "conflicting",
+        "invalidation_reason",
+        "failover",
+        "synced",
+    ];
 
-pub fn stat_columns() -> Vec<(&'static str, DataType)> {
-    vec![
-        ("pid", T::Int4),
-        ("usesysid", T::Oid),
-        ("usename", T::Name),
-        ("application_name", T::Text),
-        ("client_addr", T::Text),
-        ("client_hostname", T::Text),
-        ("client_port", T::Int4),
-        ("backend_start", T::TimestampTz),
-        ("backend_xmin", T::Xid),
-        ("state", T::Text),
-        ("sent_lsn", T::PgLsn),
-        ("write_lsn", T::PgLsn),
-        ("flush_lsn", T::PgLsn),
-        ("replay_lsn", T::PgLsn),
-        ("write_lag", T::Interval),
-        ("flush_lag", T::Interval),
-        ("replay_lag", T::Interval),
-        ("sync_priority", T::Int4),
-        ("sync_state", T::Text),
-        ("reply_time", T::TimestampTz),
-    ]
-}
-
-fn stat_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
-    let cat = ctx.txn.catalog();
-    let mut rows = ctx.hooks.stat_replication();
-    for row in &mut rows {
-        if row.len() > 2 && row[1].is_null() {
-            if let Value::Text(user) = &row[2] {
-                if let Some(r) = cat.role_by_name(user) {
-                    row[1] = oid(r.oid.0);
-                }
-            }
-        }
+    fn col(name: &str) -> usize {
+        PG17.iter().position(|c| *c == name).unwrap_or(usize::MAX)
     }
-    Ok(rows)
+
+    #[test]
+    fn columns_are_postgresql_17s() {
+        let names: Vec<&str> = columns().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, PG17);
+    }
+
+    #[test]
+    fn fields_land_in_their_columns() {
+        let row = ReplicationSlotRow {
+            slot_name: "s1".into(),
+            plugin: Some("pgoutput".into()),
+            slot_type: "logical",
+            datoid: Some(Oid(5)),
+            database: Some("postgres".into()),
+            temporary: false,
+            active: true,
+            active_pid: Some(4242),
+            xmin: None,
+            catalog_xmin: Some(Xid(750)),
+            restart_lsn: Some(Lsn(0x0100_0028)),
+            confirmed_flush_lsn: Some(Lsn::INVALID),
+            wal_status: Some("reserved"),
+            safe_wal_size: None,
+            two_phase: true,
+            inactive_since: Some(123),
+            conflicting: Some(false),
+            invalidation_reason: None,
+            failover: true,
+            synced: false,
+        };
+        let v = row_values(COLUMNS, &row);
+        assert_eq!(v.len(), PG17.len());
+        assert_eq!(v[col("slot_name")], text("s1"));
+        assert_eq!(v[col("plugin")], text("pgoutput"));
+        assert_eq!(v[col("slot_type")], text("logical"));
+        assert_eq!(v[col("datoid")], Value::Oid(5));
+        assert_eq!(v[col("database")], text("postgres"));
+        assert_eq!(v[col("temporary")], Value::Bool(false));
+        assert_eq!(v[col("active")], Value::Bool(true));
+        assert_eq!(v[col("active_pid")], Value::Int4(4242));
+        assert_eq!(v[col("xmin")], Value::Null);
+        assert_eq!(v[col("catalog_xmin")], Value::Xid(750));
+        assert_eq!(v[col("restart_lsn")], Value::PgLsn(Lsn(0x0100_0028)));
+        assert_eq!(v[col("confirmed_flush_lsn")], Value::Null);
+        assert_eq!(v[col("wal_status")], text("reserved"));
+        assert_eq!(v[col("safe_wal_size")], Value::Null);
+        assert_eq!(v[col("two_phase")], Value::Bool(true));
+        assert_eq!(v[col("inactive_since")], Value::TimestampTz(123));
+        assert_eq!(v[col("conflicting")], Value::Bool(false));
+        assert_eq!(v[col("invalidation_reason")], Value::Null);
+        assert_eq!(v[col("failover")], Value::Bool(true));
+        assert_eq!(v[col("synced")], Value::Bool(false));
+    }
+
+    #[test]
+    fn a_physical_slot_has_null_logical_columns() {
+        let row = ReplicationSlotRow {
+            slot_name: "phys".into(),
+            slot_type: "physical",
+            synced: true,
+            ..Default::default()
+        };
+        let v = row_values(COLUMNS, &row);
+        for c in ["plugin", "datoid", "database", "conflicting", "restart_lsn"] {
+            assert_eq!(v[col(c)], Value::Null, "{c}");
+        }
+        assert_eq!(v[col("synced")], Value::Bool(true));
+        assert_eq!(v[col("failover")], Value::Bool(false));
+    }
 }

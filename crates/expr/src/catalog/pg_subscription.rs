@@ -72,22 +72,6 @@ fn rel_cols() -> Vec<(&'static str, DataType)> {
     ]
 }
 
-fn stat_cols() -> Vec<(&'static str, DataType)> {
-    vec![
-        ("subid", T::Oid),
-        ("subname", T::Name),
-        ("worker_type", T::Text),
-        ("pid", T::Int4),
-        ("leader_pid", T::Int4),
-        ("relid", T::Oid),
-        ("received_lsn", T::PgLsn),
-        ("last_msg_send_time", T::TimestampTz),
-        ("last_msg_receipt_time", T::TimestampTz),
-        ("latest_end_lsn", T::PgLsn),
-        ("latest_end_time", T::TimestampTz),
-    ]
-}
-
 pub fn build_subscription(cat: &Catalog) -> Vec<Vec<Value>> {
     cat.subscriptions
         .values()
@@ -132,6 +116,89 @@ pub fn build_subscription_rel(cat: &Catalog) -> Vec<Vec<Value>> {
         .collect()
 }
 
+/// A `pg_stat_subscription` row: a subscription and one of its running
+/// workers, or `None` (NULL worker columns) for a subscription without workers.
+struct SubscriptionStat {
+    subid: tandem_types::Oid,
+    subname: String,
+    worker: Option<crate::SubscriptionWorkerStat>,
+}
+
+type StatRow = SubscriptionStat;
+
+/// The value of a worker column (NULL without a worker).
+fn worker(r: &StatRow, f: impl Fn(&crate::SubscriptionWorkerStat) -> Value) -> Value {
+    r.worker.as_ref().map(f).unwrap_or(Value::Null)
+}
+
+fn stat_lsn(l: Option<tandem_types::Lsn>) -> Value {
+    l.map(Value::PgLsn).unwrap_or(Value::Null)
+}
+
+/// `pg_stat_subscription`'s columns, in PostgreSQL 17's order, and where each
+/// value comes from.
+static STAT_COLUMNS: &[Column<StatRow>] = &[
+    Column {
+        name: "subid",
+        ty: T::Oid,
+        value: |r: &StatRow| oid(r.subid.0),
+    },
+    Column {
+        name: "subname",
+        ty: T::Name,
+        value: |r: &StatRow| name(&r.subname),
+    },
+    Column {
+        name: "worker_type",
+        ty: T::Text,
+        value: |r: &StatRow| worker(r, |w| text(w.worker_type)),
+    },
+    Column {
+        name: "pid",
+        ty: T::Int4,
+        value: |r: &StatRow| worker(r, |w| i4(w.pid)),
+    },
+    Column {
+        name: "leader_pid",
+        ty: T::Int4,
+        value: |_: &StatRow| Value::Null,
+    },
+    Column {
+        name: "relid",
+        ty: T::Oid,
+        value: |r: &StatRow| worker(r, |w| w.relid.map(|o| oid(o.0)).unwrap_or(Value::Null)),
+    },
+    Column {
+        name: "received_lsn",
+        ty: T::PgLsn,
+        value: |r: &StatRow| worker(r, |w| stat_lsn(w.received_lsn)),
+    },
+    Column {
+        name: "last_msg_send_time",
+        ty: T::TimestampTz,
+        value: |r: &StatRow| worker(r, |w| opt_ts(w.last_msg_send_time)),
+    },
+    Column {
+        name: "last_msg_receipt_time",
+        ty: T::TimestampTz,
+        value: |r: &StatRow| worker(r, |w| opt_ts(w.last_msg_receipt_time)),
+    },
+    Column {
+        name: "latest_end_lsn",
+        ty: T::PgLsn,
+        value: |r: &StatRow| worker(r, |w| stat_lsn(w.latest_end_lsn)),
+    },
+    Column {
+        name: "latest_end_time",
+        ty: T::TimestampTz,
+        value: |r: &StatRow| worker(r, |w| opt_ts(w.latest_end_time)),
+    },
+];
+
+fn stat_cols() -> Vec<(&'static str, DataType)> {
+    column_list(STAT_COLUMNS)
+}
+
 /// One row per running worker of each subscription (`workers`), or one row
 /// with NULL worker columns for a subscription without workers (PostgreSQL's
 /// view left-joins the workers to `pg_subscription`).
@@ -141,30 +208,22 @@ pub fn build_stat_subscription(
 ) -> Vec<Vec<Value>> {
     let mut rows = Vec::new();
     for s in cat.subscriptions.values() {
-        let mut any = false;
-        for w in workers.iter().filter(|w| w.subid == s.oid) {
-            any = true;
-            let lsn = |l: Option<tandem_types::Lsn>| l.map(Value::PgLsn).unwrap_or(Value::Null);
-            let ts = |t: Option<i64>| t.map(Value::TimestampTz).unwrap_or(Value::Null);
-            rows.push(vec![
-                oid(s.oid.0),
-                name(&s.name),
-                text(w.worker_type),
-                Value::Int4(w.pid),
-                Value::Null,
-                w.relid.map(|r| oid(r.0)).unwrap_or(Value::Null),
-                lsn(w.received_lsn),
-                ts(w.last_msg_send_time),
-                ts(w.last_msg_receipt_time),
-                lsn(w.latest_end_lsn),
-                ts(w.latest_end_time),
-            ]);
-        }
-        if !any {
-            let mut row = vec![oid(s.oid.0), name(&s.name)];
-            row.resize(stat_cols().len(), Value::Null);
-            rows.push(row);
-        }
+        let mut mine = workers.iter().filter(|w| w.subid == s.oid).peekable();
+        let stats: Vec<StatRow> = if mine.peek().is_none() {
+            vec![SubscriptionStat {
+                subid: s.oid,
+                subname: s.name.clone(),
+                worker: None,
+            }]
+        } else {
+            mine.map(|w| SubscriptionStat {
+                subid: s.oid,
+                subname: s.name.clone(),
+                worker: Some(w.clone()),
+            })
+            .collect()
+        };
+        rows.extend(stats.iter().map(|r| row_values(STAT_COLUMNS, r)));
     }
     rows
 }
@@ -266,5 +325,84 @@ mod tests {
         assert_eq!(stat[0].len(), stat_cols().len());
         assert_eq!(stat[0][1], name("s1"));
         assert!(stat[0][2..].iter().all(|v| *v == Value::Null));
+    }
+
+    /// PostgreSQL 17's `pg_stat_subscription` (`system_views.sql`).
+    const STAT_PG17: &[&str] = &[
+        "subid",
+        "subname",
+        "worker_type",
+        "pid",
+        "leader_pid",
+        "relid",
+        "received_lsn",
+        "last_msg_send_time",
+        "last_msg_receipt_time",
+        "latest_end_lsn",
+        "latest_end_time",
+    ];
+
+    fn stat_col(name: &str) -> usize {
+        STAT_PG17
+            .iter()
+            .position(|c| *c == name)
+            .unwrap_or(usize::MAX)
+    }
+
+    #[test]
+    fn stat_columns_are_postgresql_17s() {
+        let names: Vec<&str> = stat_cols().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, STAT_PG17);
+    }
+
+    #[test]
+    fn stat_worker_fields_land_in_their_columns() {
+        let cat = with_subscription();
+        let apply = crate::SubscriptionWorkerStat {
+            subid: Oid(16600),
+            worker_type: "apply",
+            pid: 3131,
+            relid: None,
+            received_lsn: Some(Lsn(0x0200_0010)),
+            last_msg_send_time: Some(7),
+            last_msg_receipt_time: Some(8),
+            latest_end_lsn: Some(Lsn(0x0200_0000)),
+            latest_end_time: None,
+        };
+        let sync = crate::SubscriptionWorkerStat {
+            worker_type: "table synchronization",
+            relid: Some(Oid(16384)),
+            received_lsn: None,
+            last_msg_send_time: None,
+            last_msg_receipt_time: None,
+            latest_end_lsn: None,
+            ..apply.clone()
+        };
+        let other = crate::SubscriptionWorkerStat {
+            subid: Oid(1),
+            ..apply.clone()
+        };
+        let stat = build_stat_subscription(&cat, &[apply, other, sync]);
+        assert_eq!(stat.len(), 2);
+        let v = &stat[0];
+        assert_eq!(v.len(), STAT_PG17.len());
+        assert_eq!(v[stat_col("subid")], oid(16600));
+        assert_eq!(v[stat_col("subname")], name("s1"));
+        assert_eq!(v[stat_col("worker_type")], text("apply"));
+        assert_eq!(v[stat_col("pid")], Value::Int4(3131));
+        assert_eq!(v[stat_col("leader_pid")], Value::Null);
+        assert_eq!(v[stat_col("relid")], Value::Null);
+        assert_eq!(v[stat_col("received_lsn")], Value::PgLsn(Lsn(0x0200_0010)));
+        assert_eq!(v[stat_col("last_msg_send_time")], Value::TimestampTz(7));
+        assert_eq!(v[stat_col("last_msg_receipt_time")], Value::TimestampTz(8));
+        assert_eq!(
+            v[stat_col("latest_end_lsn")],
+            Value::PgLsn(Lsn(0x0200_0000))
+        );
+        assert_eq!(v[stat_col("latest_end_time")], Value::Null);
+        let v = &stat[1];
+        assert_eq!(v[stat_col("worker_type")], text("table synchronization"));
+        assert_eq!(v[stat_col("relid")], oid(16384));
+        assert_eq!(v[stat_col("received_lsn")], Value::Null);
     }
 }

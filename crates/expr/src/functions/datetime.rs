@@ -7,7 +7,7 @@
 //! Corresponds to PostgreSQL's `utils/adt/timestamp.c`, `date.c`, `formatting.c`.
 
 use rust_decimal::Decimal;
-use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
+use tandem_types::{DataType, PgError, PgResult, PgTimestamp, SqlState, Value};
 
 use super::{arg_f64, arg_i64, arg_text, r, t, Def, Ret};
 use crate::datetime::*;
@@ -41,7 +41,7 @@ pub(super) fn defs() -> Vec<Def> {
         )
         .stable(),
         Def::ctx("clock_timestamp", vec![], r(T::TimestampTz), |_, _, _| {
-            Ok(Value::TimestampTz(now_micros()))
+            Ok(Value::TimestampTz(PgTimestamp::now().as_micros()))
         }),
         Def::ctx("localtimestamp", vec![], r(T::Timestamp), |_, _, c| {
             Ok(Value::Timestamp(c.txn_start))
@@ -53,7 +53,7 @@ pub(super) fn defs() -> Vec<Def> {
         .stable(),
         Def::ctx("timeofday", vec![], r(T::Text), |_, _, _| {
             let mut s = String::new();
-            format_timestamp(now_micros(), true, &mut s);
+            format_timestamp(PgTimestamp::now().as_micros(), true, &mut s);
             Ok(Value::Text(s))
         }),
         Def::pure(

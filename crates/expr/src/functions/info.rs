@@ -14,10 +14,10 @@ use tandem_types::{DataType, Oid, PgResult, Value};
 use super::{arg_i64, arg_text, r, t, Arg, Def, FunctionSig};
 use crate::catalog;
 use crate::errors::type_name;
-use crate::functions::quote_ident;
 use crate::io_text::type_by_oid;
 use crate::reg::lookup_relation;
 use crate::ExecContext;
+use tandem_types::ident::quote_identifier;
 
 use DataType as T;
 
@@ -246,7 +246,7 @@ fn key_columns(t: &TableDef) -> Vec<String> {
             pk.columns
                 .iter()
                 .filter_map(|&i| t.columns.get(i))
-                .map(|c| quote_ident(&c.name))
+                .map(|c| quote_identifier(&c.name))
                 .collect()
         })
         .unwrap_or_default()
@@ -309,9 +309,9 @@ fn indexdef(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<V
         .unwrap_or_default();
     Ok(Value::Text(format!(
         "CREATE UNIQUE INDEX {} ON {}.{} USING btree ({})",
-        quote_ident(&name),
-        quote_ident(&t.schema),
-        quote_ident(&t.name),
+        quote_identifier(&name),
+        quote_identifier(&t.schema),
+        quote_identifier(&t.name),
         cols.join(", ")
     )))
 }

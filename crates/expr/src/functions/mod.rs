@@ -39,8 +39,10 @@ use crate::ExecContext;
 pub use info::format_type;
 pub use math::greatest_least;
 pub use sequence::{resolve_relation, session_ended};
-pub use string::{md5_hex, quote_ident, quote_literal};
+pub use string::md5_hex;
 pub use system::{query_canceled, size_pretty, VERSION};
+/// `quote_ident` and `quote_literal` as the SQL functions name them.
+pub use tandem_types::ident::{quote_identifier as quote_ident, quote_literal};
 pub use wal::{walfile_name, CATALOG_VERSION_NO, PG_CONTROL_VERSION};
 
 /// A resolved scalar function.

@@ -7,6 +7,7 @@
 
 use base64::Engine;
 use md5::{Digest, Md5};
+use tandem_types::ident::{quote_identifier, quote_literal};
 use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
 
 use super::{arg_i64, arg_text, r, t, Arg, Def};
@@ -125,7 +126,7 @@ pub(super) fn defs() -> Vec<Def> {
         )
         .lax(),
         Def::pure("quote_ident", vec![text()], r(T::Text), |a| {
-            Ok(Value::Text(quote_ident(&arg_text(a, 0))))
+            Ok(Value::Text(quote_identifier(&arg_text(a, 0))))
         }),
         Def::pure("quote_literal", vec![Arg::Any], r(T::Text), |a| {
             Ok(Value::Text(quote_literal(&arg_text(a, 0))))
@@ -398,114 +399,6 @@ fn concat_ws(a: &[Value]) -> PgResult<Value> {
     Ok(Value::Text(parts.join(&sep)))
 }
 
-/// Words PostgreSQL's `quote_ident` always quotes (reserved keywords).
-const RESERVED: &[&str] = &[
-    "all",
-    "analyse",
-    "analyze",
-    "and",
-    "any",
-    "array",
-    "as",
-    "asc",
-    "asymmetric",
-    "both",
-    "case",
-    "cast",
-    "check",
-    "collate",
-    "column",
-    "constraint",
-    "create",
-    "current_catalog",
-    "current_date",
-    "current_role",
-    "current_time",
-    "current_timestamp",
-    "current_user",
-    "default",
-    "deferrable",
-    "desc",
-    "distinct",
-    "do",
-    "else",
-    "end",
-    "except",
-    "false",
-    "fetch",
-    "for",
-    "foreign",
-    "from",
-    "grant",
-    "group",
-    "having",
-    "in",
-    "initially",
-    "intersect",
-    "into",
-    "lateral",
-    "leading",
-    "limit",
-    "localtime",
-    "localtimestamp",
-    "not",
-    "null",
-    "offset",
-    "on",
-    "only",
-    "or",
-    "order",
-    "placing",
-    "primary",
-    "references",
-    "returning",
-    "select",
-    "session_user",
-    "some",
-    "symmetric",
-    "system_user",
-    "table",
-    "then",
-    "to",
-    "trailing",
-    "true",
-    "union",
-    "unique",
-    "user",
-    "using",
-    "variadic",
-    "when",
-    "where",
-    "window",
-    "with",
-];
-
-/// `quote_ident`: double-quotes unless the name is a plain lower-case identifier.
-pub fn quote_ident(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$')
-        && !RESERVED.contains(&s);
-    if plain {
-        s.to_string()
-    } else {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    }
-}
-
-/// `quote_literal`: `'it''s'`, or `E'a\\b'` when backslashes are present.
-pub fn quote_literal(s: &str) -> String {
-    let body = s.replace('\'', "''");
-    if s.contains('\\') {
-        format!("E'{}'", body.replace('\\', "\\\\"))
-    } else {
-        format!("'{body}'")
-    }
-}
-
 /// `format(fmt, args...)` with `%s`, `%I`, `%L`, `%%` and `%n$` positions.
 fn format(a: &[Value]) -> PgResult<Value> {
     if a[0].is_null() {
@@ -570,7 +463,7 @@ fn format(a: &[Value]) -> PgResult<Value> {
                         "null values cannot be formatted as an SQL identifier",
                     ));
                 }
-                quote_ident(&to_text(v))
+                quote_identifier(&to_text(v))
             }
             'L' => {
                 if v.is_null() {
@@ -791,6 +684,22 @@ mod tests {
     }
 
     #[test]
+    fn quote_ident_quotes_every_keyword_that_is_not_unreserved() {
+        // PostgreSQL quotes column-name and type/function-name keywords too,
+        // not only reserved ones: SELECT quote_ident('left') gives "left".
+        assert_eq!(f("quote_ident", vec![tx("left")]), "\"left\"");
+        assert_eq!(f("quote_ident", vec![tx("join")]), "\"join\"");
+        assert_eq!(f("quote_ident", vec![tx("between")]), "\"between\"");
+        assert_eq!(f("quote_ident", vec![tx("int")]), "\"int\"");
+        assert_eq!(f("quote_ident", vec![tx("abort")]), "abort");
+        assert_eq!(f("quote_ident", vec![tx("a$b")]), "\"a$b\"");
+        assert_eq!(
+            f("format", vec![tx("SELECT %I"), tx("right")]),
+            "SELECT \"right\""
+        );
+    }
+
+    #[test]
     fn concat_quote_format() {
         assert_eq!(
             f(
@@ -810,6 +719,10 @@ mod tests {
         assert_eq!(f("quote_ident", vec![tx("Foo bar")]), "\"Foo bar\"");
         assert_eq!(f("quote_ident", vec![tx("select")]), "\"select\"");
         assert_eq!(f("quote_ident", vec![tx("a\"b")]), "\"a\"\"b\"");
+        // every keyword that is not unreserved is quoted, not only reserved ones
+        assert_eq!(f("quote_ident", vec![tx("left")]), "\"left\"");
+        assert_eq!(f("quote_ident", vec![tx("between")]), "\"between\"");
+        assert_eq!(f("quote_ident", vec![tx("abort")]), "abort");
         assert_eq!(f("quote_literal", vec![tx("it's")]), "'it''s'");
         assert_eq!(f("quote_literal", vec![tx("a\\b")]), "E'a\\\\b'");
         assert_eq!(f("quote_literal", vec![Value::Int4(42)]), "'42'");

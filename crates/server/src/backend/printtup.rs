@@ -14,9 +14,10 @@
 
 use std::sync::Arc;
 
-use tandem_protocol::buf::{begin_message, finish_message, put_i16, put_i32};
+use tandem_protocol::buf::{begin_message, finish_message};
 use tandem_protocol::{BackendMessage, FieldDesc};
 use tandem_sql::{FieldDescription, QuerySink};
+use tandem_types::bytes_io::{put_i32_sized, BufMut};
 use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
 
 use crate::backend::pqcomm::{Conn, ReadError};
@@ -45,10 +46,10 @@ pub(crate) fn encode_data_row(conn: &mut Conn, row: &[Value], types: &[DataType]
     let mut scratch = std::mem::take(&mut conn.scratch);
     let out = conn.out();
     let at = begin_message(out, b'D');
-    put_i16(out, row.len() as i16);
+    out.put_i16(row.len() as i16);
     for (i, value) in row.iter().enumerate() {
         if value.is_null() {
-            put_i32(out, -1);
+            out.put_i32(-1);
             continue;
         }
         let format = match formats.len() {
@@ -56,18 +57,16 @@ pub(crate) fn encode_data_row(conn: &mut Conn, row: &[Value], types: &[DataType]
             1 => formats[0],
             _ => formats.get(i).copied().unwrap_or(0),
         };
-        let len_at = out.len();
-        put_i32(out, 0);
-        if format == 1 {
-            let ty = types.get(i).cloned().unwrap_or(DataType::Text);
-            tandem_expr::binary_out(value, &ty, out);
-        } else {
-            scratch.clear();
-            tandem_expr::text_out(value, &mut scratch);
-            out.extend_from_slice(scratch.as_bytes());
-        }
-        let len = (out.len() - len_at - 4) as i32;
-        out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+        put_i32_sized(out, |out| {
+            if format == 1 {
+                let ty = types.get(i).cloned().unwrap_or(DataType::Text);
+                tandem_expr::binary_out(value, &ty, out);
+            } else {
+                scratch.clear();
+                tandem_expr::text_out(value, &mut scratch);
+                out.extend_from_slice(scratch.as_bytes());
+            }
+        });
     }
     finish_message(out, at);
     conn.scratch = scratch;

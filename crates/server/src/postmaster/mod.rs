@@ -47,8 +47,8 @@ use parking_lot::RwLock;
 use tandem_config::Config;
 use tandem_sql::Engine;
 use tandem_storage::{Database, OpenOptions};
-use tandem_types::elog::{self, Level};
-use tandem_types::{PgError, PgResult, SqlState};
+use tandem_types::elog::{self, log, Level};
+use tandem_types::{PgError, PgResult, PgTimestamp, SqlState};
 
 use self::bgworker::BgWorkers;
 use self::listen::Listeners;
@@ -60,10 +60,6 @@ use crate::procarray::Registry;
 use crate::shared::{Requests, Shared, ShutdownMode};
 use crate::sqlfuncs::{Hooks, ReplHooks};
 use crate::walsender::walsndctl::WalSenders;
-
-fn log(msg: &str) {
-    elog::emit(Level::Log, msg, None, None);
-}
 
 /// Logs a startup failure as FATAL and returns it.
 fn fatal_startup(err: PgError) -> PgError {
@@ -190,7 +186,7 @@ impl Postmaster {
         let hooks = Arc::new(Hooks {
             registry: registry.clone(),
             reload: requests.reload.clone(),
-            start_time: pg_now_micros(),
+            start_time: PgTimestamp::now().as_micros(),
             repl: Some(ReplHooks {
                 slots: slots.clone(),
                 walsenders: walsenders.clone(),
@@ -548,14 +544,4 @@ pub(crate) fn run(datadir: &Path, overrides: Vec<(String, String)>) -> PgResult<
         signal_hook::low_level::unregister(id);
     }
     result
-}
-
-/// Now as PostgreSQL timestamps count: microseconds since 2000-01-01 00:00 UTC.
-fn pg_now_micros() -> i64 {
-    const PG_EPOCH_UNIX_SECS: i64 = 946_684_800;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0);
-    now - PG_EPOCH_UNIX_SECS * 1_000_000
 }

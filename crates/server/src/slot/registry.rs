@@ -11,11 +11,12 @@
 use std::sync::Arc;
 
 use tandem_config::Config;
+use tandem_expr::ReplicationSlotRow;
 use tandem_replication::retention::{self, RetentionSettings};
 use tandem_replication::slot::{Invalidation, Persistency, SlotData, SlotRegistry};
 use tandem_storage::Database;
 use tandem_types::elog::{self, Level};
-use tandem_types::{Lsn, PgError, PgResult, SqlState, Value};
+use tandem_types::{Lsn, PgError, PgResult, SqlState};
 
 use crate::procarray::{now_pg_micros, Registry};
 
@@ -158,14 +159,12 @@ pub(crate) fn drop_slot(
     slots.drop_slot(name, pid, wait)
 }
 
-fn opt_lsn(l: Option<Lsn>) -> Value {
-    l.filter(|l| l.is_valid())
-        .map(Value::PgLsn)
-        .unwrap_or(Value::Null)
-}
-
-/// Rows of `pg_replication_slots` (PostgreSQL 17 columns, in order).
-pub(crate) fn rows(slots: &SlotRegistry, db: &Database, config: &Config) -> Vec<Vec<Value>> {
+/// The slots as `pg_replication_slots` shows them.
+pub(crate) fn rows(
+    slots: &SlotRegistry,
+    db: &Database,
+    config: &Config,
+) -> Vec<ReplicationSlotRow> {
     let wal = db.wal();
     let s = retention_settings(config, wal.segment_size());
     let curr = wal.write_lsn();
@@ -180,7 +179,7 @@ pub(crate) fn rows(slots: &SlotRegistry, db: &Database, config: &Config) -> Vec<
         .list()
         .into_iter()
         .map(|info| {
-            let d = &info.data;
+            let d = info.data;
             let status = retention::wal_status(
                 d.restart_lsn,
                 d.invalidated == Some(Invalidation::WalRemoved),
@@ -190,58 +189,35 @@ pub(crate) fn rows(slots: &SlotRegistry, db: &Database, config: &Config) -> Vec<
                 info.active_pid.is_some(),
                 &s,
             );
-            let safe = retention::safe_wal_size(d.restart_lsn, status, curr, &s);
-            let database = d.database.map(|oid| {
-                catalog
-                    .databases
-                    .get(&oid)
-                    .map(|db| Value::Text(db.name.clone()))
-                    .unwrap_or(Value::Null)
-            });
-            vec![
-                Value::Text(d.name.clone()),
-                d.plugin.clone().map(Value::Text).unwrap_or(Value::Null),
-                Value::Text(
-                    if d.is_logical() {
-                        "logical"
-                    } else {
-                        "physical"
-                    }
-                    .into(),
-                ),
-                d.database.map(|o| Value::Oid(o.0)).unwrap_or(Value::Null),
-                database.unwrap_or(Value::Null),
-                Value::Bool(d.persistency == Persistency::Temporary),
-                Value::Bool(info.active_pid.is_some()),
-                info.active_pid.map(Value::Int4).unwrap_or(Value::Null),
-                d.xmin.map(|x| Value::Xid(x.0)).unwrap_or(Value::Null),
-                d.catalog_xmin
-                    .map(|x| Value::Xid(x.0))
-                    .unwrap_or(Value::Null),
-                opt_lsn(d.restart_lsn),
-                opt_lsn(d.confirmed_flush),
-                status
-                    .map(|w| Value::Text(w.as_str().into()))
-                    .unwrap_or(Value::Null),
-                safe.map(Value::Int8).unwrap_or(Value::Null),
-                Value::Bool(d.two_phase),
-                info.inactive_since
-                    .map(Value::TimestampTz)
-                    .unwrap_or(Value::Null),
-                if d.is_logical() {
-                    Value::Bool(matches!(
-                        d.invalidated,
-                        Some(Invalidation::RowsRemoved | Invalidation::WalLevelInsufficient)
-                    ))
-                } else {
-                    Value::Null
-                },
-                d.invalidated
-                    .map(|i| Value::Text(i.as_str().into()))
-                    .unwrap_or(Value::Null),
-                Value::Bool(d.failover),
-                Value::Bool(d.synced),
-            ]
+            let safe_wal_size = retention::safe_wal_size(d.restart_lsn, status, curr, &s);
+            let logical = d.is_logical();
+            ReplicationSlotRow {
+                slot_type: if logical { "logical" } else { "physical" },
+                datoid: d.database,
+                database: d
+                    .database
+                    .and_then(|oid| catalog.databases.get(&oid).map(|db| db.name.clone())),
+                temporary: d.persistency == Persistency::Temporary,
+                active: info.active_pid.is_some(),
+                active_pid: info.active_pid,
+                xmin: d.xmin,
+                catalog_xmin: d.catalog_xmin,
+                restart_lsn: d.restart_lsn,
+                confirmed_flush_lsn: d.confirmed_flush,
+                wal_status: status.map(|w| w.as_str()),
+                safe_wal_size,
+                two_phase: d.two_phase,
+                inactive_since: info.inactive_since,
+                conflicting: logical.then_some(matches!(
+                    d.invalidated,
+                    Some(Invalidation::RowsRemoved | Invalidation::WalLevelInsufficient)
+                )),
+                invalidation_reason: d.invalidated.map(|i| i.as_str()),
+                failover: d.failover,
+                synced: d.synced,
+                slot_name: d.name,
+                plugin: d.plugin,
+            }
         })
         .collect()
 }

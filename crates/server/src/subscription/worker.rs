@@ -264,9 +264,6 @@ impl tandem_expr::context::ServerHooks for NoHooks {
     fn signal_backend(&self, _pid: i32, _terminate: bool) -> bool {
         false
     }
-    fn activity(&self) -> Vec<Vec<tandem_types::Value>> {
-        Vec::new()
-    }
 }
 
 impl Defaults {

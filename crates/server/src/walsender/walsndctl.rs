@@ -23,10 +23,11 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 use tandem_config::Config;
+use tandem_expr::WalSenderRow;
 use tandem_replication::physical::{Lags, WalSndState};
 use tandem_replication::syncrep::{self, StandbyInfo, SyncDecision, SyncRepWaiters};
 use tandem_types::elog::{self, Level};
-use tandem_types::{Lsn, PgError, PgResult, SqlState, Value, Xid};
+use tandem_types::{Lsn, PgError, PgResult, SqlState, Xid};
 use tandem_wal::Wal;
 
 use crate::procarray::BackendEntry;
@@ -108,18 +109,6 @@ impl Drop for WalSndGuard {
             .retain(|w| !Arc::ptr_eq(w, &self.walsnd));
         self.senders.sync_recompute();
     }
-}
-
-fn lsn_value(l: Lsn) -> Value {
-    if l.is_valid() {
-        Value::PgLsn(l)
-    } else {
-        Value::Null
-    }
-}
-
-fn lag_value(us: Option<i64>) -> Value {
-    us.map(|u| Value::Interval(0, 0, u)).unwrap_or(Value::Null)
 }
 
 impl WalSenders {
@@ -235,8 +224,9 @@ impl WalSenders {
         })
     }
 
-    /// Rows of `pg_stat_replication` (usesysid left NULL for the view to fill).
-    pub fn rows(&self) -> Vec<Vec<Value>> {
+    /// The walsenders as `pg_stat_replication` shows them, in pid order
+    /// (`usesysid` left for the view to fill from the role name).
+    pub fn rows(&self) -> Vec<WalSenderRow> {
         let mut list = self.list.lock().clone();
         list.sort_by_key(|w| w.entry.pid);
         let d = self.decision(&list);
@@ -245,37 +235,28 @@ impl WalSenders {
             .map(|(i, w)| {
                 let a = w.entry.activity.lock().clone();
                 let p = w.progress.lock().clone();
-                vec![
-                    Value::Int4(w.entry.pid),
-                    Value::Null,
-                    Value::Text(a.user),
-                    Value::Text(a.application_name),
-                    w.entry
-                        .client_addr
-                        .clone()
-                        .map(Value::Text)
-                        .unwrap_or(Value::Null),
-                    Value::Null,
-                    match (&w.entry.client_addr, w.client_port) {
-                        (Some(_), Some(port)) => Value::Int4(port as i32),
-                        _ => Value::Int4(-1),
-                    },
-                    Value::TimestampTz(w.entry.backend_start),
-                    p.backend_xmin
-                        .map(|x| Value::Xid(x.0))
-                        .unwrap_or(Value::Null),
-                    Value::Text(p.state.as_str().to_string()),
-                    lsn_value(p.sent),
-                    lsn_value(p.write),
-                    lsn_value(p.flush),
-                    lsn_value(p.apply),
-                    lag_value(p.lags.write),
-                    lag_value(p.lags.flush),
-                    lag_value(p.lags.apply),
-                    Value::Int4(d.priorities.get(i).copied().unwrap_or(0)),
-                    Value::Text(d.states.get(i).copied().unwrap_or("async").into()),
-                    p.reply_time.map(Value::TimestampTz).unwrap_or(Value::Null),
-                ]
+                WalSenderRow {
+                    pid: w.entry.pid,
+                    usesysid: None,
+                    usename: a.user,
+                    application_name: a.application_name,
+                    client_addr: w.entry.client_addr.clone(),
+                    client_hostname: None,
+                    client_port: w.client_port,
+                    backend_start: w.entry.backend_start,
+                    backend_xmin: p.backend_xmin,
+                    state: p.state.as_str(),
+                    sent_lsn: p.sent,
+                    write_lsn: p.write,
+                    flush_lsn: p.flush,
+                    replay_lsn: p.apply,
+                    write_lag: p.lags.write,
+                    flush_lag: p.lags.flush,
+                    replay_lag: p.lags.apply,
+                    sync_priority: d.priorities.get(i).copied().unwrap_or(0),
+                    sync_state: d.states.get(i).copied().unwrap_or("async"),
+                    reply_time: p.reply_time,
+                }
             })
             .collect()
     }

@@ -19,6 +19,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use tandem_expr::{
     ExecContext, SubscriptionRemoteAction, SubscriptionRemoteRequest, SubscriptionRemoteResult,
 };
+use tandem_replication::origin::origin_name;
+use tandem_replication::slot::validate_name as validate_slot_name;
 use tandem_storage::{SubscriptionDef, SubscriptionRelState};
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState};
 
@@ -192,35 +194,6 @@ fn string_value(o: &PubOption) -> PgResult<String> {
     o.value
         .clone()
         .ok_or_else(|| syntax(format!("{} requires a parameter", o.name)))
-}
-
-/// `ReplicationSlotValidateName`.
-pub(crate) fn validate_slot_name(name: &str) -> PgResult<()> {
-    if name.is_empty() {
-        return Err(PgError::new(
-            SqlState("42602"),
-            format!("replication slot name \"{name}\" is too short"),
-        ));
-    }
-    if name.len() >= 64 {
-        return Err(PgError::new(
-            SqlState("42622"),
-            format!("replication slot name \"{name}\" is too long"),
-        ));
-    }
-    if !name
-        .bytes()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
-    {
-        return Err(PgError::new(
-            SqlState("42602"),
-            format!("replication slot name \"{name}\" contains invalid character"),
-        )
-        .with_hint(
-            "Replication slot names may only contain lower case letters, numbers, and the underscore character.",
-        ));
-    }
-    Ok(())
 }
 
 /// PostgreSQL's `parse_subscription_options`, including the connect /
@@ -711,12 +684,6 @@ fn create(
     // PostgreSQL; committed (or rolled back) with the subscription.
     ctx.txn.create_origin(&origin_name(sub.oid))?;
     ctx.txn.put_subscription(sub)
-}
-
-/// The name of a subscription's replication origin (PostgreSQL's
-/// `ReplicationOriginNameForLogicalRep` for the apply worker).
-pub(crate) fn origin_name(sub: Oid) -> String {
-    format!("pg_{}", sub.0)
 }
 
 fn alter(

@@ -26,9 +26,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Value, Xid};
+use tandem_types::{Lsn, Oid, PgError, PgResult, PgTimestamp, SqlState, Value, Xid};
 
 use crate::catalog::{apply_op, CatalogOp, DatabaseDef};
 use crate::display::values_text;
@@ -90,14 +89,6 @@ pub struct Transaction {
     /// Sequences this transaction registered in `Database::pending_sequences`.
     pending_sequences: Vec<Oid>,
     finished: bool,
-}
-
-/// Microseconds since 2000-01-01 UTC (PostgreSQL's TimestampTz epoch).
-pub fn now_pg_micros() -> i64 {
-    let unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    unix.as_micros() as i64 - 946_684_800_000_000
 }
 
 fn read_only_error(what: &str) -> PgError {
@@ -976,7 +967,7 @@ impl Transaction {
         }
         records.push(record::commit_record(
             &CommitRecord {
-                commit_time: now_pg_micros(),
+                commit_time: PgTimestamp::now().as_micros(),
                 origin: self.origin,
             },
             xid,

@@ -1,46 +1,13 @@
--- Seed 001: a failover logical slot consumed with test_decoding, statements
--- as the seed shows them (the CREATE TABLE transaction decodes as an empty
+-- A failover logical slot consumed with test_decoding, as a failover-slot
+-- setup uses it (the CREATE TABLE transaction decodes as an empty
 -- BEGIN/COMMIT pair because skip-empty-xacts is off by default).
 SELECT 'init' FROM pg_create_logical_replication_slot('logical_slot', 'test_decoding', false, false, true);
-?column?
----
-init
-(1 row)
-
 select slot_name, failover from pg_replication_slots where slot_name = 'logical_slot';
-slot_name | failover
----
-logical_slot | t
-(1 row)
-
 create table bdt(a int);
 insert into bdt values (1);
 SELECT * FROM pg_logical_slot_get_changes('logical_slot', NULL, NULL, 'include-xids', '0');
-lsn | xid | data
----
-0/LSN | XID1 | BEGIN
-0/LSN | XID1 | COMMIT
-0/LSN | XID2 | BEGIN
-0/LSN | XID2 | table public.bdt: INSERT: a[integer]:1
-0/LSN | XID2 | COMMIT
-(5 rows)
-
 -- consumed: nothing more to decode
 SELECT * FROM pg_logical_slot_get_changes('logical_slot', NULL, NULL, 'include-xids', '0');
-lsn | xid | data
----
-(0 rows)
-
 select slot_name, slot_type, failover, synced, catalog_xmin is not null as has_catalog_xmin, xmin is null as no_xmin, restart_lsn <= confirmed_flush_lsn as ordered from pg_replication_slots where slot_name = 'logical_slot';
-slot_name | slot_type | failover | synced | has_catalog_xmin | no_xmin | ordered
----
-logical_slot | logical | t | f | t | t | t
-(1 row)
-
 SELECT pg_drop_replication_slot('logical_slot');
-pg_drop_replication_slot
----
-
-(1 row)
-
 drop table bdt;

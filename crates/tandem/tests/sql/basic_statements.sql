@@ -1,5 +1,5 @@
--- The non-replication statements of the seed documents, verbatim where they
--- appear there, as psql sends them. Expected output recorded from PostgreSQL 17.
+-- What a failover-slot setup runs outside replication (tables, DML, SHOW,
+-- ALTER SYSTEM and reload, a rollback). Expected output from PostgreSQL 17.
 create table bdt(a int);
 insert into bdt values (1);
 create table tab_rep(a int primary key, b int);

@@ -1,0 +1,665 @@
+//! Failover slot synchronization: what one sync cycle on a standby does, as one
+//! pure function of the primary's failover slots, the standby's own slots and
+//! its WAL position (PostgreSQL's `replication/logical/slotsync.c`:
+//! `synchronize_slots`, `drop_local_obsolete_slots`, `synchronize_one_slot`,
+//! `update_local_synced_slot`, `update_and_persist_local_synced_slot`).
+//!
+//! A logical slot created with `failover = true` on the primary should survive
+//! a failover: after promotion, its subscriber must find a slot on the new
+//! primary that holds every change it has not confirmed. So a standby copies
+//! those slots, either in the slot sync worker (`sync_replication_slots = on`,
+//! a cycle every 200 ms to 30 s, [`next_nap_ms`]) or once per call of
+//! `pg_sync_replication_slots()`. A cycle reads the primary's failover slots
+//! ([`FETCH_FAILOVER_SLOTS_QUERY`], [`RemoteSlot::from_row`]), lists the local
+//! ones, calls [`plan_cycle`] and carries out the returned [`Action`]s in
+//! order. A copied slot is marked `synced`: it cannot be used, altered or
+//! dropped while the server is a standby, and it follows the primary's slot:
+//!
+//! - it is created **temporary**, with WAL reserved from the remote
+//!   `restart_lsn` (or from the oldest WAL the standby still has, when that is
+//!   later) and catalog rows from the remote `catalog_xmin` (or the oldest the
+//!   standby still keeps, when that is later);
+//! - positions and configuration are copied forward each cycle; a position
+//!   never moves backward, and `confirmed_flush` is never set beyond the WAL
+//!   this standby has flushed, so after promotion the slot never claims
+//!   changes the new primary does not have;
+//! - it becomes **persistent** ("sync-ready") once the remote slot no longer
+//!   needs older WAL or catalog rows than the local one holds and the standby
+//!   has flushed WAL up to the remote `confirmed_flush`;
+//! - an invalidation on the primary is copied (the slot then stays as it is);
+//! - a slot that left the primary's list (dropped, `failover = false`) is
+//!   dropped here; one invalidated here while valid on the primary is dropped
+//!   and created afresh in the same cycle.
+//!
+//! **Why tandem needs no snapshot wait.** PostgreSQL may only copy a remote
+//! position when logical decoding could start there: at a WAL position with
+//! transactions in progress, the decoder must first see them all finish
+//! before it has a consistent snapshot. So PostgreSQL advances a new synced
+//! slot by fast-forward decoding and keeps it temporary ("could not build a
+//! consistent snapshot") until a consistent point is reached. tandem writes
+//! each transaction's WAL contiguously at commit, so every transaction
+//! boundary is a consistent decoding point and no such wait exists: a synced
+//! slot is sync-ready as soon as the standby holds the WAL from its
+//! `restart_lsn` and has flushed up to its `confirmed_flush`.
+//!
+//! **Ordering rule.** A slot counts as sync-ready only once its persistent
+//! state is on disk: [`Action::Persist`] writes (and fsyncs) the state file,
+//! and only then is `newly created replication slot "x" is sync-ready now`
+//! logged. Updates of a persistent synced slot go through
+//! [`SlotRegistry::update`](crate::slot::SlotRegistry::update), which writes
+//! the file before the in-memory horizons move.
+//!
+//! Where tandem differs from PostgreSQL 17 on purpose: a user slot that holds
+//! a remote slot's name, a database missing locally and a local slot ahead of
+//! the remote one are reported for that slot ([`SkipReason`]) while the other
+//! slots are still synchronized (PostgreSQL aborts the cycle with an ERROR);
+//! positions move forward field by field (PostgreSQL copies the three
+//! together). Transaction ids compare as the rest of tandem compares them
+//! (plainly, without wraparound).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use tandem_types::elog::Level;
+use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Xid};
+
+use crate::slot::{Invalidation, Persistency, SlotData};
+
+/// The primary's failover slots, as PostgreSQL 17's sync sends it (nine
+/// columns, read by [`RemoteSlot::from_row`]).
+pub const FETCH_FAILOVER_SLOTS_QUERY: &str = "SELECT slot_name, plugin, confirmed_flush_lsn, \
+     restart_lsn, catalog_xmin, two_phase, failover, database, invalidation_reason \
+     FROM pg_catalog.pg_replication_slots WHERE failover and NOT temporary";
+
+/// The worker's shortest and longest nap between cycles.
+pub const NAP_MIN_MS: u64 = 200;
+pub const NAP_MAX_MS: u64 = 30_000;
+
+/// The worker's next nap: back to the minimum after a cycle that changed a
+/// slot, otherwise twice the previous one up to the maximum
+/// (`wait_for_slot_activity`).
+pub fn next_nap_ms(previous_ms: u64, some_slot_updated: bool) -> u64 {
+    if some_slot_updated {
+        NAP_MIN_MS
+    } else {
+        previous_ms.saturating_mul(2).clamp(NAP_MIN_MS, NAP_MAX_MS)
+    }
+}
+
+/// An `invalidation_reason` as `pg_replication_slots` shows it.
+pub fn invalidation_from_name(reason: &str) -> Option<Invalidation> {
+    [
+        Invalidation::WalRemoved,
+        Invalidation::RowsRemoved,
+        Invalidation::WalLevelInsufficient,
+    ]
+    .into_iter()
+    .find(|c| c.as_str() == reason)
+}
+
+/// One row of [`FETCH_FAILOVER_SLOTS_QUERY`]. Invalid LSNs and xids (NULL or
+/// zero) are `None`; a NULL `invalidation_reason` is `None` (valid).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteSlot {
+    pub name: String,
+    pub plugin: String,
+    pub confirmed_flush: Option<Lsn>,
+    pub restart_lsn: Option<Lsn>,
+    pub catalog_xmin: Option<Xid>,
+    pub two_phase: bool,
+    pub failover: bool,
+    /// The database's name; the standby maps it to its own OID.
+    pub database: String,
+    pub invalidated: Option<Invalidation>,
+}
+
+impl RemoteSlot {
+    /// Parses one text-format row, columns in the query's order.
+    pub fn from_row(row: &[Option<&str>]) -> PgResult<RemoteSlot> {
+        if row.len() != 9 {
+            return Err(PgError::internal(format!(
+                "failover slot info from the primary server has {} columns instead of 9",
+                row.len()
+            )));
+        }
+        let name = row[0].unwrap_or_default().to_string();
+        let bad = |column: &str, value: &str| {
+            PgError::internal(format!(
+                "invalid {column} \"{value}\" of replication slot \"{name}\" from the primary server"
+            ))
+        };
+        let text = |i: usize, column: &str| row[i].ok_or_else(|| bad(column, "NULL"));
+        let lsn = |i: usize, column: &str| -> PgResult<Option<Lsn>> {
+            row[i].map_or(Ok(None), |v| {
+                let l = v.parse::<Lsn>().map_err(|_| bad(column, v))?;
+                Ok(l.is_valid().then_some(l))
+            })
+        };
+        let boolean = |i: usize, column: &str| match text(i, column)? {
+            "t" | "true" => Ok(true),
+            "f" | "false" => Ok(false),
+            v => Err(bad(column, v)),
+        };
+        let catalog_xmin = match row[4] {
+            None => None,
+            Some(v) => Some(Xid(v.parse().map_err(|_| bad("catalog_xmin", v))?)),
+        };
+        let invalidated = match row[8] {
+            None => None,
+            Some(v) => {
+                Some(invalidation_from_name(v).ok_or_else(|| bad("invalidation_reason", v))?)
+            }
+        };
+        Ok(RemoteSlot {
+            name: text(0, "slot_name")?.to_string(),
+            plugin: text(1, "plugin")?.to_string(),
+            confirmed_flush: lsn(2, "confirmed_flush_lsn")?,
+            restart_lsn: lsn(3, "restart_lsn")?,
+            catalog_xmin: catalog_xmin.filter(|x| x.is_valid()),
+            two_phase: boolean(5, "two_phase")?,
+            failover: boolean(6, "failover")?,
+            database: text(7, "database")?.to_string(),
+            invalidated,
+        })
+    }
+
+    /// A valid slot without positions yet is still being created on the
+    /// primary (it is ephemeral there): it is left for a later cycle.
+    fn being_created(&self) -> bool {
+        self.invalidated.is_none()
+            && (self.restart_lsn.is_none_or(|l| !l.is_valid())
+                || self.confirmed_flush.is_none_or(|l| !l.is_valid())
+                || self.catalog_xmin.is_none_or(|x| !x.is_valid()))
+    }
+}
+
+/// Who runs the cycle: the slot sync worker or `pg_sync_replication_slots()`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    Worker,
+    Function,
+}
+
+/// What the standby knows of itself at the start of a cycle.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StandbyState {
+    /// WAL received and flushed (or replayed) here (`GetStandbyFlushRecPtr`).
+    pub flush: Lsn,
+    /// The oldest WAL position still on disk here: a new slot cannot reserve
+    /// WAL from before it.
+    pub oldest_available: Lsn,
+    /// The oldest transaction whose catalog rows this standby still keeps
+    /// (`GetOldestSafeDecodingTransactionId`); `None` when it keeps them all.
+    pub oldest_safe_xmin: Option<Xid>,
+    /// Local database OIDs by name, to place the remote slots.
+    pub databases: BTreeMap<String, Oid>,
+}
+
+/// Why a local synced slot is dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// Not in the primary's list: dropped there, `failover` turned off, or
+    /// temporary.
+    NotOnPrimary,
+    /// Invalidated here while valid on the primary; created afresh.
+    InvalidatedLocally,
+}
+
+/// Why a remote slot is not (fully) synchronized in this cycle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SkipReason {
+    /// Valid but without positions: still being created on the primary.
+    RemoteBeingCreated,
+    /// The slot's database does not exist on this standby.
+    DatabaseMissing { database: String },
+    /// The remote `confirmed_flush` is beyond what this standby has flushed.
+    StandbyBehind {
+        remote_confirmed_flush: Lsn,
+        standby_flush: Lsn,
+    },
+    /// A slot of the same name that is not synced exists here; it is left alone.
+    NameTakenByUserSlot,
+    /// The remote slot is invalidated and none exists here: never created.
+    RemoteInvalidatedNoLocal,
+    /// The local slot is invalidated (as is the remote one): nothing to do.
+    LocalInvalidated,
+    /// A persistent local slot confirmed more than the remote slot has.
+    LocalAhead {
+        local_confirmed_flush: Lsn,
+        remote_confirmed_flush: Lsn,
+    },
+    /// The remote slot needs older WAL or catalog rows than the local slot
+    /// holds; its positions are not copied. A temporary slot stays temporary.
+    RemoteBehind {
+        remote_restart_lsn: Lsn,
+        remote_catalog_xmin: Xid,
+        local_restart_lsn: Lsn,
+        local_catalog_xmin: Xid,
+        temporary: bool,
+    },
+}
+
+/// Fields of a synced slot to set; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SlotChange {
+    pub restart_lsn: Option<Lsn>,
+    pub confirmed_flush: Option<Lsn>,
+    pub catalog_xmin: Option<Xid>,
+    pub database: Option<Oid>,
+    pub plugin: Option<String>,
+    pub two_phase: Option<bool>,
+    pub failover: Option<bool>,
+}
+
+impl SlotChange {
+    pub fn is_empty(&self) -> bool {
+        *self == SlotChange::default()
+    }
+
+    /// Whether WAL or catalog retention changes (PostgreSQL then recomputes
+    /// the global xmin and the minimum required LSN).
+    pub fn moves_horizons(&self) -> bool {
+        self.restart_lsn.is_some() || self.catalog_xmin.is_some()
+    }
+
+    pub fn apply(&self, d: &mut SlotData) {
+        d.restart_lsn = self.restart_lsn.or(d.restart_lsn);
+        d.confirmed_flush = self.confirmed_flush.or(d.confirmed_flush);
+        d.catalog_xmin = self.catalog_xmin.or(d.catalog_xmin);
+        d.database = self.database.or(d.database);
+        d.plugin = self.plugin.clone().or(d.plugin.take());
+        d.two_phase = self.two_phase.unwrap_or(d.two_phase);
+        d.failover = self.failover.unwrap_or(d.failover);
+    }
+}
+
+/// One step of a cycle, for one slot. Carry them out in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Drop a local synced slot.
+    Drop {
+        name: String,
+        database: Oid,
+        reason: DropReason,
+    },
+    /// Create this slot (temporary, synced), owned by the syncing process.
+    Create { slot: SlotData },
+    /// Change a local synced slot's positions or configuration.
+    Update { name: String, change: SlotChange },
+    /// Make a temporary synced slot persistent: it is sync-ready.
+    Persist { name: String },
+    /// Mark a local synced slot invalidated with the primary's cause.
+    CopyInvalidation { name: String, cause: Invalidation },
+    /// Leave this slot (or part of its sync) for a later cycle.
+    Skip { name: String, reason: SkipReason },
+}
+
+/// A log entry or error, with PostgreSQL's texts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    pub level: Level,
+    pub code: SqlState,
+    pub message: String,
+    pub detail: Option<String>,
+}
+
+impl Report {
+    /// The report as an ERROR for a client.
+    pub fn to_error(&self) -> PgError {
+        let e = PgError::new(self.code, self.message.clone());
+        match &self.detail {
+            Some(d) => e.with_detail(d.clone()),
+            None => e,
+        }
+    }
+}
+
+impl Action {
+    pub fn slot_name(&self) -> &str {
+        match self {
+            Action::Create { slot } => &slot.name,
+            Action::Drop { name, .. }
+            | Action::Update { name, .. }
+            | Action::Persist { name }
+            | Action::CopyInvalidation { name, .. }
+            | Action::Skip { name, .. } => name,
+        }
+    }
+
+    /// Whether the action changes a slot, which resets the worker's nap
+    /// (drops do not, as in PostgreSQL).
+    pub fn updates_slot(&self) -> bool {
+        matches!(
+            self,
+            Action::Create { .. }
+                | Action::Update { .. }
+                | Action::Persist { .. }
+                | Action::CopyInvalidation { .. }
+        )
+    }
+
+    /// What PostgreSQL logs (or raises) for this action; `None` when it says
+    /// nothing. Only the SQL function turns "standby behind" into an ERROR.
+    pub fn report(&self, caller: Caller) -> Option<Report> {
+        use SkipReason as R;
+        let (level, code, message, detail) = match self {
+            Action::Create { .. } | Action::Update { .. } | Action::CopyInvalidation { .. } => {
+                return None
+            }
+            Action::Drop { name, database, .. } => (
+                Level::Log,
+                SqlState::SUCCESSFUL_COMPLETION,
+                format!("dropped replication slot \"{name}\" of database with OID {database}"),
+                None,
+            ),
+            Action::Persist { name } => (
+                Level::Log,
+                SqlState::SUCCESSFUL_COMPLETION,
+                format!("newly created replication slot \"{name}\" is sync-ready now"),
+                None,
+            ),
+            Action::Skip { name, reason } => match reason {
+                R::RemoteBeingCreated | R::RemoteInvalidatedNoLocal | R::LocalInvalidated => {
+                    return None
+                }
+                R::DatabaseMissing { database } => (
+                    Level::Error,
+                    SqlState::UNDEFINED_DATABASE,
+                    format!("database \"{database}\" does not exist"),
+                    None,
+                ),
+                R::StandbyBehind {
+                    remote_confirmed_flush: remote,
+                    standby_flush: flush,
+                } => (
+                    if caller == Caller::Worker {
+                        Level::Log
+                    } else {
+                        Level::Error
+                    },
+                    if caller == Caller::Worker {
+                        SqlState::SUCCESSFUL_COMPLETION
+                    } else {
+                        SqlState::INTERNAL_ERROR
+                    },
+                    format!(
+                        "skipping slot synchronization because the received slot sync LSN \
+                         {remote} for slot \"{name}\" is ahead of the standby position {flush}"
+                    ),
+                    None,
+                ),
+                R::NameTakenByUserSlot => (
+                    Level::Error,
+                    SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    format!(
+                        "exiting from slot synchronization because same name slot \"{name}\" \
+                         already exists on the standby"
+                    ),
+                    None,
+                ),
+                R::LocalAhead {
+                    local_confirmed_flush: local,
+                    remote_confirmed_flush: remote,
+                } => (
+                    Level::Error,
+                    SqlState::INTERNAL_ERROR,
+                    format!("cannot synchronize local slot \"{name}\""),
+                    Some(format!(
+                        "Local slot's start streaming location LSN({local}) is ahead of remote \
+                         slot's LSN({remote})."
+                    )),
+                ),
+                R::RemoteBehind {
+                    remote_restart_lsn,
+                    remote_catalog_xmin,
+                    local_restart_lsn,
+                    local_catalog_xmin,
+                    temporary,
+                } => (
+                    if *temporary { Level::Log } else { Level::Debug },
+                    SqlState::SUCCESSFUL_COMPLETION,
+                    format!("could not synchronize replication slot \"{name}\""),
+                    Some(format!(
+                        "Synchronization could lead to data loss, because the remote slot needs \
+                         WAL at LSN {remote_restart_lsn} and catalog xmin {remote_catalog_xmin}, \
+                         but the standby has LSN {local_restart_lsn} and catalog xmin \
+                         {local_catalog_xmin}."
+                    )),
+                ),
+            },
+        };
+        Some(Report {
+            level,
+            code,
+            message,
+            detail,
+        })
+    }
+}
+
+/// Whether any action of a cycle changed a slot (the worker's nap resets).
+pub fn any_slot_updated(actions: &[Action]) -> bool {
+    actions.iter().any(Action::updates_slot)
+}
+
+/// The decisions of one sync cycle (`synchronize_slots`): first the drops of
+/// obsolete local synced slots, then, per remote slot in the primary's order,
+/// what to do with it. `local` is every slot of this standby.
+pub fn plan_cycle(
+    remote: &[RemoteSlot],
+    local: &[SlotData],
+    standby: &StandbyState,
+) -> Vec<Action> {
+    let mut out = Vec::new();
+    let mut listed = Vec::with_capacity(remote.len());
+    for r in remote {
+        if r.being_created() {
+            out.push(skip(&r.name, SkipReason::RemoteBeingCreated));
+        } else {
+            listed.push(r);
+        }
+    }
+    // drop_local_obsolete_slots
+    let mut dropped = BTreeSet::new();
+    for l in local.iter().filter(|l| l.synced) {
+        let reason = match listed.iter().find(|r| r.name == l.name) {
+            None => Some(DropReason::NotOnPrimary),
+            Some(r) if r.invalidated.is_none() && l.invalidated.is_some() => {
+                Some(DropReason::InvalidatedLocally)
+            }
+            Some(_) => None,
+        };
+        if let Some(reason) = reason {
+            dropped.insert(l.name.as_str());
+            out.push(Action::Drop {
+                name: l.name.clone(),
+                database: l.database.unwrap_or_default(),
+                reason,
+            });
+        }
+    }
+    let by_name: BTreeMap<&str, &SlotData> = local
+        .iter()
+        .filter(|l| !dropped.contains(l.name.as_str()))
+        .map(|l| (l.name.as_str(), l))
+        .collect();
+    for r in listed {
+        let existing = by_name.get(r.name.as_str()).copied();
+        synchronize_one_slot(r, existing, standby, &mut out);
+    }
+    out
+}
+
+fn skip(name: &str, reason: SkipReason) -> Action {
+    Action::Skip {
+        name: name.to_string(),
+        reason,
+    }
+}
+
+fn synchronize_one_slot(
+    remote: &RemoteSlot,
+    local: Option<&SlotData>,
+    standby: &StandbyState,
+    out: &mut Vec<Action>,
+) {
+    let name = remote.name.as_str();
+    let Some(&database) = standby.databases.get(&remote.database) else {
+        let database = remote.database.clone();
+        return out.push(skip(name, SkipReason::DatabaseMissing { database }));
+    };
+    let remote_cf = remote.confirmed_flush.unwrap_or_default();
+    if remote_cf > standby.flush {
+        return out.push(skip(
+            name,
+            SkipReason::StandbyBehind {
+                remote_confirmed_flush: remote_cf,
+                standby_flush: standby.flush,
+            },
+        ));
+    }
+    let Some(local) = local else {
+        return create_slot(remote, database, standby, out);
+    };
+    if !local.synced {
+        return out.push(skip(name, SkipReason::NameTakenByUserSlot));
+    }
+    if local.invalidated.is_some() {
+        return out.push(skip(name, SkipReason::LocalInvalidated));
+    }
+    if let Some(cause) = remote.invalidated {
+        return out.push(Action::CopyInvalidation {
+            name: name.to_string(),
+            cause,
+        });
+    }
+    // a temporary slot (not yet sync-ready) can hold no WAL older than is here
+    let temporary = local.persistency != Persistency::Persistent;
+    let local_cf = local.confirmed_flush.unwrap_or_default();
+    if !temporary && remote_cf < local_cf {
+        return out.push(skip(
+            name,
+            SkipReason::LocalAhead {
+                local_confirmed_flush: local_cf,
+                remote_confirmed_flush: remote_cf,
+            },
+        ));
+    }
+    let floor = if temporary {
+        standby.oldest_available
+    } else {
+        Lsn::INVALID
+    };
+    let (change, behind) = plan_update(remote, database, local, floor);
+    let mut after = local.clone();
+    change.apply(&mut after);
+    if !change.is_empty() {
+        out.push(Action::Update {
+            name: name.to_string(),
+            change,
+        });
+    }
+    if temporary {
+        persist_if_ready(&after, behind, standby, out);
+    } else {
+        out.extend(behind.map(|reason| skip(name, reason)));
+    }
+}
+
+/// No local slot: create it temporary, reserving WAL and catalog rows no
+/// older than the standby still has, then copy what the remote slot allows.
+fn create_slot(remote: &RemoteSlot, database: Oid, standby: &StandbyState, out: &mut Vec<Action>) {
+    if remote.invalidated.is_some() {
+        return out.push(skip(&remote.name, SkipReason::RemoteInvalidatedNoLocal));
+    }
+    let restart = remote.restart_lsn.unwrap_or_default();
+    let xmin = remote.catalog_xmin.unwrap_or_default();
+    let mut slot = SlotData {
+        database: Some(database),
+        plugin: Some(remote.plugin.clone()),
+        restart_lsn: Some(restart.max(standby.oldest_available)),
+        catalog_xmin: Some(xmin.max(standby.oldest_safe_xmin.unwrap_or_default())),
+        two_phase: remote.two_phase,
+        failover: remote.failover,
+        synced: true,
+        ..SlotData::physical(&remote.name, Persistency::Temporary)
+    };
+    let (change, behind) = plan_update(remote, database, &slot, standby.oldest_available);
+    change.apply(&mut slot);
+    let after = slot.clone();
+    out.push(Action::Create { slot });
+    persist_if_ready(&after, behind, standby, out);
+}
+
+/// `update_and_persist_local_synced_slot`'s verdict for a temporary slot
+/// whose update is already planned: sync-ready unless the remote slot is
+/// behind, as soon as its WAL is here and flushed up to `confirmed_flush`.
+fn persist_if_ready(
+    after: &SlotData,
+    behind: Option<SkipReason>,
+    standby: &StandbyState,
+    out: &mut Vec<Action>,
+) {
+    if let Some(reason) = behind {
+        return out.push(skip(&after.name, reason));
+    }
+    let cf = after.confirmed_flush.unwrap_or_default();
+    if cf.is_valid() && cf > standby.flush {
+        // only with a local position beyond the remote one, which the primary
+        // never gives; the slot stays temporary
+        return out.push(skip(
+            &after.name,
+            SkipReason::StandbyBehind {
+                remote_confirmed_flush: cf,
+                standby_flush: standby.flush,
+            },
+        ));
+    }
+    out.push(Action::Persist {
+        name: after.name.clone(),
+    });
+}
+
+/// `update_local_synced_slot` for a valid local slot and a valid remote slot:
+/// the change to make and, when the remote slot needs older WAL or catalog
+/// rows than the local one holds (`wal_floor` raises what a temporary slot
+/// can hold to the oldest WAL still here), the reason its positions are not
+/// copied. Positions only move forward, field by field; the configuration is
+/// copied even when the positions are not (as PostgreSQL 17 does).
+fn plan_update(
+    remote: &RemoteSlot,
+    database: Oid,
+    local: &SlotData,
+    wal_floor: Lsn,
+) -> (SlotChange, Option<SkipReason>) {
+    let r_restart = remote.restart_lsn.unwrap_or_default();
+    let r_cf = remote.confirmed_flush.unwrap_or_default();
+    let r_xmin = remote.catalog_xmin.unwrap_or_default();
+    let l_restart = local.restart_lsn.unwrap_or_default();
+    let l_cf = local.confirmed_flush.unwrap_or_default();
+    let l_xmin = local.catalog_xmin.unwrap_or_default();
+    let held_restart = l_restart.max(wal_floor);
+    let mut change = SlotChange::default();
+    let behind = if r_restart < held_restart || r_xmin < l_xmin {
+        Some(SkipReason::RemoteBehind {
+            remote_restart_lsn: r_restart,
+            remote_catalog_xmin: r_xmin,
+            local_restart_lsn: held_restart,
+            local_catalog_xmin: l_xmin,
+            temporary: local.persistency != Persistency::Persistent,
+        })
+    } else {
+        change.restart_lsn = (r_restart > l_restart).then_some(r_restart);
+        change.confirmed_flush = (r_cf > l_cf).then_some(r_cf);
+        change.catalog_xmin = (r_xmin > l_xmin).then_some(r_xmin);
+        None
+    };
+    change.database = (local.database != Some(database)).then_some(database);
+    change.plugin =
+        (local.plugin.as_deref() != Some(remote.plugin.as_str())).then(|| remote.plugin.clone());
+    change.two_phase = (local.two_phase != remote.two_phase).then_some(remote.two_phase);
+    change.failover = (local.failover != remote.failover).then_some(remote.failover);
+    (change, behind)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,121 @@
+//! Functions over several nodes: the primary + standby pair of physical
+//! replication tests, waiting for a query result, comparing a table across
+//! two nodes (tandem or PostgreSQL, in any combination), and reading errors
+//! out of server logs.
+
+use std::time::{Duration, Instant};
+
+use crate::{Node, DEADLINE};
+
+impl Node {
+    /// A started tandem primary for physical replication: 1 MiB WAL
+    /// segments (`--wal-segsize 1`), `wal_sender_timeout = 60s`,
+    /// `wal_receiver_status_interval = 1s`.
+    pub fn streaming_primary(name: &str) -> Node {
+        let mut p = Node::init_with(name, &["--wal-segsize", "1"]);
+        p.append_conf("wal_sender_timeout = 60s\nwal_receiver_status_interval = 1s");
+        p.start();
+        p
+    }
+
+    /// A standby of `primary` streaming from physical slot `slot`:
+    /// `basebackup -R -C -S slot -c fast`, then
+    /// `wal_retrieve_retry_interval = 200ms`. Not started.
+    pub fn standby(name: &str, primary: &Node, slot: &str) -> Node {
+        let s = Node::basebackup(name, primary, &["-R", "-C", "-S", slot, "-c", "fast"]);
+        s.append_conf("wal_retrieve_retry_interval = 200ms");
+        s
+    }
+}
+
+/// Polls `sql` on `node` (psql, see [`Node::psql`]) until it succeeds and
+/// its output, trimmed, is `expected`; a failing psql (server starting,
+/// in recovery, restarting) is polled again. Panics after `deadline` with
+/// the last answer and the node's log.
+pub fn wait_for_result(node: &Node, sql: &str, expected: &str, deadline: Duration) {
+    let end = Instant::now() + deadline;
+    loop {
+        let out = node.psql(sql);
+        let got = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if out.status.success() && got == expected {
+            return;
+        }
+        if Instant::now() > end {
+            let last = if out.status.success() {
+                format!("{got:?}")
+            } else {
+                format!("error {:?}", String::from_utf8_lossy(&out.stderr).trim())
+            };
+            panic!(
+                "timed out after {deadline:?} waiting for {sql:?} on {} to return {expected:?} \
+                 (last: {last}); log:\n{}",
+                node.name,
+                node.log()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// [`wait_for_result`] with the default [`DEADLINE`].
+pub fn wait_value(node: &Node, sql: &str, expected: &str) {
+    wait_for_result(node, sql, expected, DEADLINE)
+}
+
+/// `SELECT * FROM <table> ORDER BY <key>` as psql text on `node`.
+pub fn table_contents(node: &Node, table: &str, key: &str) -> String {
+    node.safe_psql(&format!("SELECT * FROM {table} ORDER BY {key}"))
+}
+
+/// Panics unless `table` has the same rows (psql's text of every column,
+/// ordered by `key`) on both nodes, naming the first difference.
+pub fn assert_tables_equal(a: &Node, b: &Node, table: &str, key: &str) {
+    let ta = table_contents(a, table, key);
+    let tb = table_contents(b, table, key);
+    if ta == tb {
+        return;
+    }
+    let (la, lb): (Vec<&str>, Vec<&str>) = (ta.lines().collect(), tb.lines().collect());
+    let first = la
+        .iter()
+        .zip(lb.iter())
+        .position(|(x, y)| x != y)
+        .unwrap_or(la.len().min(lb.len()));
+    panic!(
+        "table {table} differs between {} ({} rows) and {} ({} rows); first difference at row {first}: {:?} vs {:?}",
+        a.name,
+        la.len(),
+        b.name,
+        lb.len(),
+        la.get(first),
+        lb.get(first)
+    );
+}
+
+/// Polls until `table` is equal on both nodes; panics after `deadline` with
+/// the difference and both logs.
+pub fn wait_tables_equal(a: &Node, b: &Node, table: &str, key: &str, deadline: Duration) {
+    let end = Instant::now() + deadline;
+    loop {
+        if table_contents(a, table, key) == table_contents(b, table, key) {
+            return;
+        }
+        if Instant::now() > end {
+            eprintln!("log of {}:\n{}", a.name, a.log());
+            eprintln!("log of {}:\n{}", b.name, b.log());
+            assert_tables_equal(a, b, table, key);
+            panic!("timed out waiting for {table} to match");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `ERROR`/`FATAL`/`PANIC` lines of a server log, minus those matching one
+/// of `allowed` (substrings).
+pub fn log_errors(log: &str, allowed: &[&str]) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains("ERROR:") || l.contains("FATAL:") || l.contains("PANIC:"))
+        .filter(|l| !allowed.iter().any(|a| l.contains(a)))
+        .map(str::to_string)
+        .collect()
+}
