@@ -14,6 +14,9 @@
 //! `server::walsender`. `origin.rs` names the replication origins of
 //! subscriptions (worker.c). `slotsync.rs` decides what one failover slot
 //! synchronization cycle on a standby does (logical/slotsync.c).
+//! `standby_slots.rs` is `synchronized_standby_slots` on a primary: the
+//! physical slots whose standbys must have flushed WAL before failover slots'
+//! consumers receive it (slot.c).
 
 pub mod command;
 pub mod origin;
@@ -21,4 +24,5 @@ pub mod physical;
 pub mod retention;
 pub mod slot;
 pub mod slotsync;
+pub mod standby_slots;
 pub mod syncrep;
