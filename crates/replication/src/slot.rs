@@ -811,6 +811,33 @@ mod tests {
     }
 
     #[test]
+    fn slot_changes_wake_waiters() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = std::sync::Arc::new(SlotRegistry::open(dir.path(), 4, 0).unwrap());
+        let seen = reg.change_count();
+        // nothing changed: the wait times out with the same count
+        let t = std::time::Duration::from_millis(10);
+        assert_eq!(reg.wait_for_change(seen, t), seen);
+        reg.create(SlotData::physical("p", Persistency::Temporary), 7)
+            .unwrap();
+        let created = reg.change_count();
+        assert!(created != seen);
+        let r2 = reg.clone();
+        let waiter = std::thread::spawn(move || {
+            r2.wait_for_change(created, std::time::Duration::from_secs(30))
+        });
+        reg.update_lazily("p", LAZY_SAVE_INTERVAL, |d| {
+            d.restart_lsn = Some(Lsn(0x100))
+        })
+        .unwrap();
+        assert!(waiter.join().unwrap() != created);
+        // an update that moves nothing is no change
+        let now = reg.change_count();
+        reg.update_lazily("p", LAZY_SAVE_INTERVAL, |_| {}).unwrap();
+        assert_eq!(reg.change_count(), now);
+    }
+
+    #[test]
     fn physical_advance_moves_restart_lsn_forward_only() {
         let mut s = SlotData::physical("p", Persistency::Persistent);
         // a slot that reserved nothing starts at the first valid position
