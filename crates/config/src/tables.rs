@@ -530,6 +530,11 @@ static GUCS: &[GucDef] = &[
     i("post_auth_delay", Backend, DEVEL, "0", 0, INT_MAX / 1_000_000, "Sets the amount of time to wait after authentication on connection startup.").unit(Unit::S),
 ];
 
+/// Settings known under an earlier name, as `(old, new)`: SET, SHOW,
+/// `postgresql.conf` and ALTER SYSTEM accept either (PostgreSQL's
+/// `map_old_guc_names`). `standby_slot_names` was renamed before 17.0.
+pub const OLD_NAMES: &[(&str, &str)] = &[("standby_slot_names", "synchronized_standby_slots")];
+
 /// The built registry: definitions plus lookup structures.
 pub struct Registry {
     pub defs: &'static [GucDef],
@@ -540,12 +545,18 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Finds a setting by name, case-insensitively.
+    /// Finds a setting by name, case-insensitively; an old name
+    /// ([`OLD_NAMES`]) finds the setting it was renamed to.
     pub fn find(&self, name: &str) -> Option<usize> {
         if let Some(&i) = self.by_name.get(name) {
             return Some(i);
         }
-        self.by_lower.get(&name.to_ascii_lowercase()).copied()
+        let lower = name.to_ascii_lowercase();
+        if let Some(&i) = self.by_lower.get(&lower) {
+            return Some(i);
+        }
+        let (_, new) = OLD_NAMES.iter().find(|(old, _)| *old == lower)?;
+        self.by_lower.get(*new).copied()
     }
 
     pub fn def(&self, idx: usize) -> &'static GucDef {
@@ -619,6 +630,13 @@ mod tests {
         let i = reg.find("datestyle").map(|i| reg.def(i).name);
         assert_eq!(i, Some("DateStyle"));
         assert!(reg.find("no_such_thing").is_none());
+    }
+
+    #[test]
+    fn old_names_find_the_renamed_setting() {
+        let reg = registry();
+        let old = reg.find("Standby_Slot_Names").map(|i| reg.def(i).name);
+        assert_eq!(old, Some("synchronized_standby_slots"));
         assert!(is_custom_name("myext.opt"));
         assert!(!is_custom_name("plain"));
         assert!(!is_custom_name("a..b"));

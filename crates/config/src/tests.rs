@@ -670,3 +670,61 @@ fn typed_getters_convert_from_the_base_unit() {
     assert_eq!(c.get_bytes("max_slot_wal_keep_size"), None);
     assert_eq!(c.get_list("listen_addresses"), ["a", "b", "c"]);
 }
+
+#[test]
+fn standby_slot_names_is_an_old_name_of_synchronized_standby_slots() {
+    // PostgreSQL 17 renamed it before release; both spellings are accepted.
+    let dir = datadir("standby_slot_names = 'SB1_slot, \"sb2_slot\"'\n");
+    let c = load(dir.path());
+    assert_eq!(
+        c.get_str("synchronized_standby_slots"),
+        "SB1_slot, \"sb2_slot\""
+    );
+    assert_eq!(
+        c.show("standby_slot_names").as_deref(),
+        Some("SB1_slot, \"sb2_slot\"")
+    );
+    let s = session(&c);
+    assert_eq!(
+        s.show("standby_slot_names").ok().as_deref(),
+        Some("SB1_slot, \"sb2_slot\"")
+    );
+    c.alter_system("standby_slot_names", Some("sb3_slot"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let auto = std::fs::read_to_string(dir.path().join("postgresql.auto.conf"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        auto.ends_with("synchronized_standby_slots = 'sb3_slot'\n"),
+        "{auto}"
+    );
+    c.reload().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.get_str("synchronized_standby_slots"), "sb3_slot");
+}
+
+#[test]
+fn synchronized_standby_slots_values_are_checked() {
+    let dir = datadir("");
+    let c = load(dir.path());
+    for name in ["synchronized_standby_slots", "standby_slot_names"] {
+        let e = c
+            .alter_system(name, Some("a,,b"))
+            .err()
+            .unwrap_or_else(|| panic!("accepted"));
+        assert_eq!(e.code, SqlState::INVALID_PARAMETER_VALUE);
+        assert_eq!(
+            e.message,
+            "invalid value for parameter \"synchronized_standby_slots\": \"a,,b\""
+        );
+        assert_eq!(e.detail.as_deref(), Some("List syntax is invalid."));
+        let e = c
+            .alter_system(name, Some("\"Bad\""))
+            .err()
+            .unwrap_or_else(|| panic!("accepted"));
+        assert_eq!(
+            e.detail.as_deref(),
+            Some("replication slot name \"Bad\" contains invalid character")
+        );
+    }
+    c.alter_system("synchronized_standby_slots", Some(""))
+        .unwrap_or_else(|e| panic!("{e}"));
+}

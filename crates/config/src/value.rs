@@ -267,6 +267,9 @@ fn check_string(def: &GucDef, text: &str) -> PgResult<String> {
         "client_encoding" => check_client_encoding(text),
         "DateStyle" => check_datestyle(text),
         "TimeZone" | "log_timezone" => check_timezone(def.name, text),
+        "synchronized_standby_slots" => {
+            tandem_replication::standby_slots::parse(text).map(|_| text.to_string())
+        }
         _ => Ok(text.to_string()),
     }
 }

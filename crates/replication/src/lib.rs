@@ -15,8 +15,11 @@
 //! its primary, timeline following, when it replies and times out:
 //! walreceiver.c), `apply_feedback.rs` (the positions a subscription's apply
 //! worker reports, flushed only once durable: worker.c), `origin.rs` (the
-//! replication origins of subscriptions) and `slotsync.rs` (what one failover
-//! slot synchronization cycle on a standby does: logical/slotsync.c). The socket
+//! replication origins of subscriptions), `slotsync.rs` (what one failover
+//! slot synchronization cycle on a standby does: logical/slotsync.c) and
+//! `standby_slots.rs` (`synchronized_standby_slots` on a primary: the physical
+//! slots whose standbys must have flushed WAL before failover slots' consumers
+//! receive it: slot.c). The socket
 //! loops that use them are `server::walsender`, `server::walreceiver` and
 //! `server::subscription`.
 
@@ -27,5 +30,6 @@ pub mod physical;
 pub mod retention;
 pub mod slot;
 pub mod slotsync;
+pub mod standby_slots;
 pub mod syncrep;
 pub mod walreceiver;

@@ -269,6 +269,11 @@ pub struct SlotRegistry {
     slots: Mutex<BTreeMap<String, Entry>>,
     /// signalled whenever a slot is released or dropped (DROP_REPLICATION_SLOT WAIT)
     released: Condvar,
+    /// Counts changes to any slot (created, acquired, released, moved,
+    /// dropped); `changed` is signalled with each, for waits on other
+    /// slots' positions ([`SlotRegistry::wait_for_change`]).
+    changes: Mutex<u64>,
+    changed: Condvar,
 }
 
 /// PostgreSQL's `ReplicationSlotValidateName`: a slot name is 1 to
@@ -352,7 +357,31 @@ impl SlotRegistry {
             max_slots,
             slots: Mutex::new(slots),
             released: Condvar::new(),
+            changes: Mutex::new(0),
+            changed: Condvar::new(),
         })
+    }
+
+    /// How many changes slots have seen so far (for [`SlotRegistry::wait_for_change`]).
+    pub fn change_count(&self) -> u64 {
+        *self.changes.lock()
+    }
+
+    /// Waits until a slot changed after `seen` (a [`SlotRegistry::change_count`])
+    /// or `timeout` passed; returns the current count. The wait of logical
+    /// decoding for the standbys of `synchronized_standby_slots`.
+    pub fn wait_for_change(&self, seen: u64, timeout: std::time::Duration) -> u64 {
+        let mut n = self.changes.lock();
+        if *n == seen {
+            self.changed.wait_for(&mut n, timeout);
+        }
+        *n
+    }
+
+    fn note_change(&self) {
+        let mut n = self.changes.lock();
+        *n = n.wrapping_add(1);
+        self.changed.notify_all();
     }
 
     /// Creates a slot owned (active) by `pid`. Errors as PostgreSQL:
@@ -378,6 +407,7 @@ impl SlotRegistry {
             self.write_state(&data)?;
         }
         slots.insert(data.name.clone(), Entry::new(data, Some(pid), None));
+        self.note_change();
         Ok(())
     }
 
@@ -397,7 +427,9 @@ impl SlotRegistry {
                 _ => {
                     entry.active_pid = Some(pid);
                     entry.inactive_since = None;
-                    return Ok(entry.data.clone());
+                    let data = entry.data.clone();
+                    self.note_change();
+                    return Ok(data);
                 }
             }
         }
@@ -430,6 +462,7 @@ impl SlotRegistry {
             }
         }
         self.released.notify_all();
+        self.note_change();
     }
 
     /// Turns an ephemeral slot into a persistent one (end of creation).
@@ -469,6 +502,7 @@ impl SlotRegistry {
         }
         slots.remove(name);
         self.released.notify_all();
+        self.note_change();
         Ok(())
     }
 
@@ -484,6 +518,7 @@ impl SlotRegistry {
             }
         }
         self.released.notify_all();
+        self.note_change();
     }
 
     /// Changes a slot's positions/fields through `change`, persisting first when the
@@ -508,6 +543,7 @@ impl SlotRegistry {
             entry.last_write = Some(Instant::now());
         }
         entry.data = data.clone();
+        self.note_change();
         Ok(data)
     }
 
@@ -535,7 +571,11 @@ impl SlotRegistry {
                 "confirmed_flush_lsn of replication slot \"{name}\" cannot move backward"
             )));
         }
-        if entry.data == before || entry.data.persistency != Persistency::Persistent {
+        if entry.data == before {
+            return Ok(());
+        }
+        self.note_change();
+        if entry.data.persistency != Persistency::Persistent {
             return Ok(());
         }
         entry.dirty = true;
@@ -768,6 +808,33 @@ mod tests {
             failover: true,
             ..SlotData::physical(name, Persistency::Persistent)
         }
+    }
+
+    #[test]
+    fn slot_changes_wake_waiters() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = std::sync::Arc::new(SlotRegistry::open(dir.path(), 4, 0).unwrap());
+        let seen = reg.change_count();
+        // nothing changed: the wait times out with the same count
+        let t = std::time::Duration::from_millis(10);
+        assert_eq!(reg.wait_for_change(seen, t), seen);
+        reg.create(SlotData::physical("p", Persistency::Temporary), 7)
+            .unwrap();
+        let created = reg.change_count();
+        assert!(created != seen);
+        let r2 = reg.clone();
+        let waiter = std::thread::spawn(move || {
+            r2.wait_for_change(created, std::time::Duration::from_secs(30))
+        });
+        reg.update_lazily("p", LAZY_SAVE_INTERVAL, |d| {
+            d.restart_lsn = Some(Lsn(0x100))
+        })
+        .unwrap();
+        assert!(waiter.join().unwrap() != created);
+        // an update that moves nothing is no change
+        let now = reg.change_count();
+        reg.update_lazily("p", LAZY_SAVE_INTERVAL, |_| {}).unwrap();
+        assert_eq!(reg.change_count(), now);
     }
 
     #[test]

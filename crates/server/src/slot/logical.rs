@@ -16,7 +16,7 @@
 //! `CheckLogicalDecodingRequirements`) and `slotfuncs.c`.
 
 use std::sync::Arc;
-use tandem_types::PgTimestamp;
+use std::time::Duration;
 
 use tandem_config::Config;
 use tandem_decoding::{Decoded, OutputRow};
@@ -24,8 +24,10 @@ use tandem_replication::slot::{
     advance_logical, advance_physical, catalog_xmin_after, Invalidation, Persistency, RestartPoint,
     SlotData, SlotRegistry,
 };
+use tandem_replication::standby_slots::{self, Problem};
 use tandem_storage::Database;
-use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Xid};
+use tandem_types::elog;
+use tandem_types::{Lsn, Oid, PgError, PgResult, PgTimestamp, Severity, SqlState, Xid};
 
 /// `CheckLogicalDecodingRequirements`: slots enabled and `wal_level = logical`.
 pub(crate) fn check_requirements(config: &Config) -> PgResult<()> {
@@ -302,6 +304,10 @@ pub(crate) fn get_changes(
             ));
         }
         let end_of_wal = end_of_wal(db);
+        if data.failover {
+            let target = req.upto_lsn.map_or(end_of_wal, |u| u.min(end_of_wal));
+            wait_for_standby_confirmation(slots, db, config, target, &|| Ok(()))?;
+        }
         let mut rows = Vec::new();
         let mut last: Option<ItemEnd> = None;
         loop {
@@ -336,6 +342,49 @@ pub(crate) fn get_changes(
     })();
     slots.release(req.name, pid, PgTimestamp::now().as_micros());
     result
+}
+
+/// How long a SQL-side wait for the standbys of `synchronized_standby_slots`
+/// sleeps at most before it looks again (PostgreSQL: 1 s).
+const STANDBY_WAIT: Duration = Duration::from_secs(1);
+
+/// Waits until every standby of `synchronized_standby_slots` has flushed
+/// `target` (PostgreSQL's `WaitForStandbyConfirmation`, run by the SQL
+/// decoding functions and `pg_replication_slot_advance` on a failover slot
+/// before they decode). The setting is re-read on every round, so a reload
+/// that shortens or clears the list releases the wait; a slot change (a
+/// standby's reply moving its slot) wakes it, else it looks again after 1 s.
+/// A problem is logged as WARNING when it appears. `interrupted` is asked
+/// every round: an error from it (query cancel) ends the wait. Returns at
+/// once on a standby.
+pub(crate) fn wait_for_standby_confirmation(
+    slots: &SlotRegistry,
+    db: &Database,
+    config: &Config,
+    target: Lsn,
+    interrupted: &dyn Fn() -> PgResult<()>,
+) -> PgResult<()> {
+    let mut reported: Option<Problem> = None;
+    loop {
+        interrupted()?;
+        if db.in_recovery() {
+            return Ok(());
+        }
+        let seen = slots.change_count();
+        let list =
+            standby_slots::parse(&config.get_str(standby_slots::SETTING)).unwrap_or_default();
+        match standby_slots::caught_up(&list, &slots.list(), target) {
+            Ok(true) => return Ok(()),
+            Ok(false) => reported = None,
+            Err(p) => {
+                if reported.as_ref() != Some(&p) {
+                    elog::emit_error(&p.report(Severity::Warning));
+                    reported = Some(p);
+                }
+            }
+        }
+        slots.wait_for_change(seen, STANDBY_WAIT);
+    }
 }
 
 /// Moves an acquired slot's `confirmed_flush_lsn` and `restart_lsn` to

@@ -22,9 +22,10 @@ use tandem_protocol::replication::{self as wire, StandbyMessage};
 use tandem_protocol::BackendMessage;
 use tandem_replication::command::{OptionValue, Options};
 use tandem_replication::slot::{advance_logical, catalog_xmin_after, RestartPoint};
+use tandem_replication::standby_slots::{self, Problem};
 use tandem_sql::{QuerySink, SnapshotRefusal};
 use tandem_types::elog::{self, Level};
-use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Xid};
+use tandem_types::{Lsn, Oid, PgError, PgResult, Severity, SqlState, Xid};
 
 use crate::backend::pqcomm::Conn;
 use crate::backend::printtup::SocketSink;
@@ -314,6 +315,8 @@ impl WalSender<'_> {
             session,
             boundaries: VecDeque::new(),
             more: false,
+            failover: data.failover,
+            problem: None,
         };
         copyboth::run_copy_both(self, conn, reader, &mut source)
     }
@@ -337,6 +340,36 @@ struct LogicalSource<'a> {
     sent: Lsn,
     /// The last round stopped at its item limit, not at the end of WAL.
     more: bool,
+    /// The slot is a failover slot: changes wait for the standbys of
+    /// `synchronized_standby_slots`.
+    failover: bool,
+    /// The problem last reported about those standbys (each is logged once,
+    /// when it appears).
+    problem: Option<Problem>,
+}
+
+impl LogicalSource<'_> {
+    /// How far changes may be sent with WAL flushed up to `end`: a failover
+    /// slot's consumer gets only what every standby of
+    /// `synchronized_standby_slots` has flushed (PostgreSQL's
+    /// `WalSndWaitForWal` waiting in `StandbySlotsHaveCaughtup`). Problems
+    /// holding it back are logged as WARNING when they appear. Standby
+    /// replies wake the walsender ([`super::walsndctl::WalSenders::wakeup_all`]).
+    fn send_limit(&mut self, end: Lsn) -> Lsn {
+        if !self.failover || self.shared.db.in_recovery() {
+            return end;
+        }
+        let list = standby_slots::parse(&self.shared.config.get_str(standby_slots::SETTING))
+            .unwrap_or_default();
+        let (limit, problem) = standby_slots::send_limit(&list, &self.shared.slots.list(), end);
+        if problem != self.problem {
+            if let Some(p) = &problem {
+                elog::emit_error(&p.report(Severity::Warning));
+            }
+            self.problem = problem;
+        }
+        limit.unwrap_or(Lsn::INVALID)
+    }
 }
 
 /// Takes the consistent points at or before `flush` off the front of
@@ -371,7 +404,7 @@ impl StreamSource for LogicalSource<'_> {
     /// batches; each output row goes out as one XLogData message.
     fn send(&mut self, conn: &mut Conn) -> PgResult<Option<Round>> {
         self.more = false;
-        let limit = logical::end_of_wal(&self.shared.db);
+        let limit = self.send_limit(logical::end_of_wal(&self.shared.db));
         for _ in 0..64 {
             let out = conn.out();
             let stepped = self.session.step(limit, &mut |row| {

@@ -33,6 +33,7 @@ use tandem_protocol::replication::{self as wire, StandbyMessage};
 use tandem_protocol::BackendMessage;
 use tandem_replication::physical::{next_chunk, LagTracker, MAX_SEND_SIZE};
 use tandem_replication::slot::advance_physical;
+use tandem_replication::standby_slots;
 use tandem_sql::QuerySink;
 use tandem_types::{DataType, Lsn, PgError, PgResult, SqlState, TimeLineId, Value, Xid};
 use tandem_wal::{Timelines, Wal};
@@ -201,7 +202,17 @@ impl StreamSource for PhysicalSource<'_> {
                 }
                 self.shared.walsenders.sync_recompute();
                 if let Some(name) = &self.slot {
+                    let before = self.shared.slots.change_count();
                     advance_slot(&self.shared.slots, name, |d| advance_physical(d, flush))?;
+                    // Logical walsenders of failover slots may be waiting for
+                    // this standby (synchronized_standby_slots).
+                    if self.shared.slots.change_count() != before
+                        && !self.shared.db.in_recovery()
+                        && standby_slots::parse(&self.shared.config.get_str(standby_slots::SETTING))
+                            .is_ok_and(|list| list.contains(name))
+                    {
+                        self.shared.walsenders.wakeup_all();
+                    }
                 }
             }
             StandbyMessage::HotStandbyFeedback {

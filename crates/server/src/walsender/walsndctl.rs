@@ -146,7 +146,10 @@ impl WalSenders {
 
     /// (Re)reads `synchronous_standby_names` (startup, reload). An invalid value
     /// is logged and the previous one kept, as a failed GUC check would.
+    /// Every walsender is woken too: logical walsenders re-read
+    /// `synchronized_standby_slots` (a shorter list may release them).
     pub fn configure_syncrep(&self, config: &Config) {
+        self.wakeup_all();
         let value = config.get_str("synchronous_standby_names");
         match syncrep::parse_standby_names(&value) {
             Ok(cfg) => {
@@ -156,6 +159,17 @@ impl WalSenders {
                 }
             }
             Err(e) => elog::emit(Level::Log, &e.message, e.detail.as_deref(), None),
+        }
+    }
+
+    /// Wakes every walsender: a physical slot listed in
+    /// `synchronized_standby_slots` moved, or the setting changed, so logical
+    /// walsenders of failover slots may send more (PostgreSQL broadcasts
+    /// `wal_confirm_rcv_cv`).
+    pub fn wakeup_all(&self) {
+        let list = self.list.lock().clone();
+        for w in list {
+            w.wakeup();
         }
     }
 

@@ -1,0 +1,289 @@
+//! `synchronized_standby_slots` on a primary (scenarios 15 to 17 of
+//! PostgreSQL's `040_standby_failover_slots_sync.pl`, plus the old name):
+//!
+//! - a logical walsender streaming a failover slot sends a transaction only
+//!   after the standby of a listed physical slot has flushed it, while a
+//!   non-failover slot's consumer gets it at once;
+//! - `pg_logical_slot_get_changes` on a failover slot waits too, and a
+//!   reload clearing the setting releases it;
+//! - a listed slot no standby streams from is reported with PostgreSQL's
+//!   WARNING, and removing it from the list releases the wait;
+//! - `standby_slot_names` is accepted as the setting's old name.
+//!
+//! The failover consumer is `pg_recvlogical` (PostgreSQL 17's when
+//! installed, else the system's).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use tandem_testkit::{pg17_program, wait_for, Node, DEADLINE};
+
+fn pg_recvlogical() -> Option<PathBuf> {
+    if let Some(p) = pg17_program("pg_recvlogical") {
+        return Some(p);
+    }
+    let p = PathBuf::from("/usr/bin/pg_recvlogical");
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("pg_recvlogical is required in CI");
+    }
+    eprintln!("skipping: no pg_recvlogical found");
+    None
+}
+
+/// Kills a child process on drop (a failing test must not leave it running).
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A primary with `wal_level = logical`, table `t`, and a started standby
+/// streaming through physical slot `sb1_slot`.
+fn primary_and_standby(name: &str) -> (Node, Node) {
+    let mut primary = Node::init_with(&format!("{name}-primary"), &["--wal-segsize", "1"]);
+    primary.append_conf(
+        "wal_level = logical\nmax_wal_senders = 10\nmax_replication_slots = 10\n\
+         wal_sender_timeout = 60s\nwal_receiver_status_interval = 1s",
+    );
+    primary.start();
+    primary.safe_psql("CREATE TABLE t (a int PRIMARY KEY)");
+    let mut standby = Node::standby(&format!("{name}-standby"), &primary, "sb1_slot");
+    standby.start();
+    wait_for("the standby to stream from sb1_slot", DEADLINE, || {
+        (primary.safe_psql("SELECT active FROM pg_replication_slots WHERE slot_name = 'sb1_slot'")
+            == "t")
+            .then_some(())
+    });
+    (primary, standby)
+}
+
+fn set_standby_slots(primary: &Node, value: &str) {
+    primary.safe_psql(&format!(
+        "ALTER SYSTEM SET synchronized_standby_slots = '{value}'"
+    ));
+    primary.safe_psql("SELECT pg_reload_conf()");
+    wait_for("the reload", DEADLINE, || {
+        (primary.safe_psql("SHOW synchronized_standby_slots") == value).then_some(())
+    });
+}
+
+/// Streams `slot` with pg_recvlogical into `out`.
+fn stream(primary: &Node, bin: &Path, slot: &str, out: &Path) -> ChildGuard {
+    let child = Command::new(bin)
+        .arg("-d")
+        .arg(format!(
+            "host=127.0.0.1 port={} user=postgres dbname=postgres",
+            primary.port
+        ))
+        .args(["--slot", slot, "--start", "--no-loop", "-F", "0", "-s", "1"])
+        .args(["-o", "include-xids=0", "-f"])
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn pg_recvlogical: {e}"));
+    let guard = ChildGuard(child);
+    wait_for(
+        &format!("pg_recvlogical to attach to {slot}"),
+        DEADLINE,
+        || {
+            (primary.safe_psql(&format!(
+                "SELECT active FROM pg_replication_slots WHERE slot_name = '{slot}'"
+            )) == "t")
+                .then_some(())
+        },
+    );
+    guard
+}
+
+fn has_row(out: &Path, a: i32) -> bool {
+    std::fs::read_to_string(out)
+        .unwrap_or_default()
+        .contains(&format!("table public.t: INSERT: a[integer]:{a}\n"))
+}
+
+fn wait_row(out: &Path, a: i32, who: &str) {
+    wait_for(&format!("row {a} at {who}"), DEADLINE, || {
+        has_row(out, a).then_some(())
+    });
+}
+
+fn inactive_warning(slot: &str) -> String {
+    format!(
+        "WARNING:  replication slot \"{slot}\" specified in parameter \"synchronized_standby_slots\" does not have active_pid"
+    )
+}
+
+/// Waits for `line` to appear in the primary's log after byte `from`.
+fn wait_log(primary: &Node, from: usize, line: &str) {
+    wait_for(&format!("log line {line:?}"), DEADLINE, || {
+        let log = primary.log();
+        log.get(from..)
+            .is_some_and(|l| l.contains(line))
+            .then_some(())
+    });
+}
+
+#[test]
+fn scenario_15_failover_slot_waits_for_synchronized_standby_slots() {
+    let Some(bin) = pg_recvlogical() else {
+        return;
+    };
+    let (primary, mut standby) = primary_and_standby("t041-s15");
+    primary.safe_psql(
+        "SELECT pg_create_logical_replication_slot('fo_slot', 'test_decoding', false, false, true)",
+    );
+    primary.safe_psql("SELECT pg_create_logical_replication_slot('plain_slot', 'test_decoding')");
+    set_standby_slots(&primary, "sb1_slot");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (fo_out, plain_out) = (dir.path().join("fo.txt"), dir.path().join("plain.txt"));
+    let _fo = stream(&primary, &bin, "fo_slot", &fo_out);
+    let _plain = stream(&primary, &bin, "plain_slot", &plain_out);
+
+    // With the standby streaming, both consumers get the row.
+    primary.safe_psql("INSERT INTO t VALUES (1)");
+    wait_row(&fo_out, 1, "the failover consumer");
+    wait_row(&plain_out, 1, "the plain consumer");
+
+    // Standby stopped: the plain consumer gets row 2, the failover one not.
+    let from = primary.log().len();
+    standby.stop();
+    wait_for("sb1_slot to become inactive", DEADLINE, || {
+        (primary.safe_psql("SELECT active FROM pg_replication_slots WHERE slot_name = 'sb1_slot'")
+            == "f")
+            .then_some(())
+    });
+    primary.safe_psql("INSERT INTO t VALUES (2)");
+    wait_row(&plain_out, 2, "the plain consumer");
+    wait_log(&primary, from, &inactive_warning("sb1_slot"));
+    // The WARNING is logged when the failover walsender held row 2 back.
+    assert!(
+        !has_row(&fo_out, 2),
+        "the failover consumer got row 2 before the standby flushed it"
+    );
+
+    // Standby back: it flushes row 2, then the failover consumer gets it.
+    standby.start();
+    wait_row(&fo_out, 2, "the failover consumer");
+    let flushed = primary.safe_psql(
+        "SELECT restart_lsn >= (SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'plain_slot') \
+         FROM pg_replication_slots WHERE slot_name = 'sb1_slot'",
+    );
+    assert_eq!(flushed, "t", "the standby flushed what the consumers got");
+}
+
+#[test]
+fn scenario_16_sql_decoding_waits() {
+    let (primary, mut standby) = primary_and_standby("t041-s16");
+    set_standby_slots(&primary, "sb1_slot");
+    primary.safe_psql(
+        "SELECT pg_create_logical_replication_slot('test_slot', 'test_decoding', false, false, true)",
+    );
+    let from = primary.log().len();
+    standby.stop();
+    primary.safe_psql("INSERT INTO t VALUES (1)");
+    let port = primary.port;
+    let call = std::thread::spawn(move || {
+        Command::new("psql")
+            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres"])
+            .arg("-p")
+            .arg(port.to_string())
+            .arg("-c")
+            .arg("SELECT data FROM pg_logical_slot_get_changes('test_slot', NULL, NULL)")
+            .output()
+    });
+    wait_log(&primary, from, &inactive_warning("sb1_slot"));
+    assert!(
+        !call.is_finished(),
+        "get_changes returned while the standby was down"
+    );
+    set_standby_slots(&primary, "");
+    wait_for("get_changes to return", DEADLINE, || {
+        call.is_finished().then_some(())
+    });
+    let out = call
+        .join()
+        .unwrap_or_else(|_| panic!("psql thread panicked"))
+        .unwrap_or_else(|e| panic!("psql: {e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("table public.t: INSERT: a[integer]:1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn scenario_17_inactive_physical_slot_warning() {
+    let Some(bin) = pg_recvlogical() else {
+        return;
+    };
+    let (primary, _standby) = primary_and_standby("t041-s17");
+    primary.safe_psql("SELECT pg_create_physical_replication_slot('inactive_slot', true)");
+    primary.safe_psql(
+        "SELECT pg_create_logical_replication_slot('fo_slot', 'test_decoding', false, false, true)",
+    );
+    primary.safe_psql("SELECT pg_create_logical_replication_slot('plain_slot', 'test_decoding')");
+    set_standby_slots(&primary, "sb1_slot, inactive_slot");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (fo_out, plain_out) = (dir.path().join("fo.txt"), dir.path().join("plain.txt"));
+    let _fo = stream(&primary, &bin, "fo_slot", &fo_out);
+    let _plain = stream(&primary, &bin, "plain_slot", &plain_out);
+
+    let from = primary.log().len();
+    primary.safe_psql("INSERT INTO t VALUES (1)");
+    wait_row(&plain_out, 1, "the plain consumer");
+    wait_log(&primary, from, &inactive_warning("inactive_slot"));
+    let log = primary.log();
+    assert!(log.contains(
+        "DETAIL:  Logical replication is waiting on the standby associated with replication slot \"inactive_slot\"."
+    ));
+    assert!(log.contains(
+        "HINT:  Start the standby associated with the replication slot \"inactive_slot\", or amend parameter \"synchronized_standby_slots\"."
+    ));
+    assert!(!has_row(&fo_out, 1), "the failover consumer got row 1");
+
+    // Without the inactive slot only the streaming standby counts.
+    set_standby_slots(&primary, "sb1_slot");
+    wait_row(&fo_out, 1, "the failover consumer");
+}
+
+#[test]
+fn standby_slot_names_is_the_old_name() {
+    let mut node = Node::init("t041-alias");
+    node.append_conf("wal_level = logical\nstandby_slot_names = 'Sb1_Slot'");
+    node.start();
+    assert_eq!(
+        node.safe_psql("SHOW synchronized_standby_slots"),
+        "Sb1_Slot"
+    );
+    assert_eq!(node.safe_psql("SHOW standby_slot_names"), "Sb1_Slot");
+    let bad = node.psql("ALTER SYSTEM SET standby_slot_names = 'a,,b'");
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success());
+    assert!(
+        err.contains("invalid value for parameter \"synchronized_standby_slots\": \"a,,b\""),
+        "{err}"
+    );
+    assert!(err.contains("List syntax is invalid."), "{err}");
+    node.safe_psql("ALTER SYSTEM SET standby_slot_names = 'other_slot'");
+    node.safe_psql("SELECT pg_reload_conf()");
+    wait_for("the reload", DEADLINE, || {
+        (node.safe_psql("SHOW standby_slot_names") == "other_slot").then_some(())
+    });
+    assert_eq!(
+        node.safe_psql("SELECT setting FROM pg_settings WHERE name = 'synchronized_standby_slots'"),
+        "other_slot"
+    );
+}
