@@ -54,6 +54,20 @@ fn no_slots() -> tandem_types::PgError {
     tandem_types::PgError::unsupported("replication slots")
 }
 
+impl Hooks {
+    /// What a long wait inside a SQL function checks: the session's query
+    /// cancel (57014) and terminate (57P01) requests.
+    fn interrupt_check(&self, pid: i32) -> impl Fn() -> tandem_types::PgResult<()> + '_ {
+        move || match self.registry.get(pid) {
+            Some(e) if e.terminating() => Err(crate::backend::startup::admin_shutdown_error()),
+            Some(e) if e.cancel.lock().load(Ordering::SeqCst) => {
+                Err(tandem_expr::functions::query_canceled())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 impl ServerHooks for Hooks {
     fn in_recovery(&self) -> bool {
         self.repl.as_ref().is_some_and(|r| r.db.in_recovery())
@@ -164,6 +178,7 @@ impl ServerHooks for Hooks {
                 binary: req.binary,
                 database: Some(tandem_types::Oid(req.database)),
                 allowed_plugins: &req.allowed_plugins,
+                interrupted: &self.interrupt_check(pid),
             },
         )?;
         Ok(rows
@@ -183,7 +198,19 @@ impl ServerHooks for Hooks {
         upto: tandem_types::Lsn,
     ) -> tandem_types::PgResult<tandem_types::Lsn> {
         let r = self.repl.as_ref().ok_or_else(no_slots)?;
-        crate::slot::logical::advance(&r.slots, &r.db, pid, name, upto)
+        let moved = crate::slot::logical::advance(
+            &r.slots,
+            &r.db,
+            &r.config,
+            pid,
+            name,
+            upto,
+            &self.interrupt_check(pid),
+        )?;
+        // A physical slot listed in synchronized_standby_slots may release
+        // logical walsenders waiting for it.
+        r.walsenders.wakeup_all();
+        Ok(moved)
     }
 
     fn copy_slot(

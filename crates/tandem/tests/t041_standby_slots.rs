@@ -287,3 +287,58 @@ fn standby_slot_names_is_the_old_name() {
         "other_slot"
     );
 }
+
+/// `pg_replication_slot_advance` on a failover slot waits for the listed
+/// standbys too, and a query cancel ends the wait with PostgreSQL's error,
+/// leaving the slot where it was.
+#[test]
+fn advance_waits_and_a_cancel_ends_the_wait() {
+    let (primary, mut standby) = primary_and_standby("t041-advance");
+    set_standby_slots(&primary, "sb1_slot");
+    primary.safe_psql(
+        "SELECT pg_create_logical_replication_slot('test_slot', 'test_decoding', false, false, true)",
+    );
+    let before = primary.safe_psql(
+        "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'test_slot'",
+    );
+    let from = primary.log().len();
+    standby.stop();
+    primary.safe_psql("INSERT INTO t VALUES (1)");
+    let port = primary.port;
+    let call = std::thread::spawn(move || {
+        Command::new("psql")
+            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres"])
+            .arg("-p")
+            .arg(port.to_string())
+            .arg("-c")
+            .arg("SELECT pg_replication_slot_advance('test_slot', pg_current_wal_lsn())")
+            .output()
+    });
+    wait_log(&primary, from, &inactive_warning("sb1_slot"));
+    assert!(
+        !call.is_finished(),
+        "advance returned while the standby was down"
+    );
+    primary.safe_psql(
+        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity \
+         WHERE query LIKE 'SELECT pg_replication_slot_advance%'",
+    );
+    wait_for("the canceled advance to return", DEADLINE, || {
+        call.is_finished().then_some(())
+    });
+    let out = call
+        .join()
+        .unwrap_or_else(|_| panic!("psql thread panicked"))
+        .unwrap_or_else(|e| panic!("psql: {e}"));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ERROR:  canceling statement due to user request"),
+        "{stderr}"
+    );
+    let after = primary.safe_psql(
+        "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'test_slot'",
+    );
+    assert_eq!(before, after, "a canceled advance moved the slot");
+}

@@ -272,6 +272,9 @@ pub(crate) struct GetChanges<'a> {
     pub binary: bool,
     pub database: Option<Oid>,
     pub allowed_plugins: &'a str,
+    /// Checked while waiting for `synchronized_standby_slots`: query cancel
+    /// and terminate end the wait with their error.
+    pub interrupted: &'a dyn Fn() -> PgResult<()>,
 }
 
 /// `pg_logical_slot_get_changes_guts`: decodes from the slot's position to the
@@ -306,7 +309,7 @@ pub(crate) fn get_changes(
         let end_of_wal = end_of_wal(db);
         if data.failover {
             let target = req.upto_lsn.map_or(end_of_wal, |u| u.min(end_of_wal));
-            wait_for_standby_confirmation(slots, db, config, target, &|| Ok(()))?;
+            wait_for_standby_confirmation(slots, db, config, target, req.interrupted)?;
         }
         let mut rows = Vec::new();
         let mut last: Option<ItemEnd> = None;
@@ -417,9 +420,11 @@ pub(crate) fn confirm(
 pub(crate) fn advance(
     slots: &SlotRegistry,
     db: &Arc<Database>,
+    config: &Config,
     pid: i32,
     name: &str,
     upto: Lsn,
+    interrupted: &dyn Fn() -> PgResult<()>,
 ) -> PgResult<Lsn> {
     if !upto.is_valid() {
         return Err(PgError::new(
@@ -458,6 +463,11 @@ pub(crate) fn advance(
                 }
             })?;
             return Ok(target);
+        }
+        // A failover slot is not moved past what the standbys listed in
+        // synchronized_standby_slots have flushed (PostgreSQL waits the same way).
+        if data.failover {
+            wait_for_standby_confirmation(slots, db, config, target, interrupted)?;
         }
         // Advancing runs no plugin code, so no plugin check either.
         let mut session = Session::start(
