@@ -293,7 +293,7 @@ fn scenario_14_worker_syncs_confirmed_flush_lsn() {
 
 #[test]
 fn scenario_19_promoted_standby_decodes_only_unconsumed_changes() {
-    let (mut p, mut s) = pair("t040-s19");
+    let (mut p, s) = pair("t040-s19");
     s.append_conf("sync_replication_slots = on");
     s.safe_psql("SELECT pg_reload_conf()");
     p.safe_psql("CREATE TABLE tab_int (a int PRIMARY KEY)");
