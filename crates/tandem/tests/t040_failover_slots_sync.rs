@@ -373,3 +373,52 @@ fn scenario_19_promoted_standby_decodes_only_unconsumed_changes() {
         "0"
     );
 }
+
+#[test]
+fn scenario_10_no_cascading_sync() {
+    // tandem takes no base backup from a standby, so the cascading node is a
+    // second standby of the same primary whose primary_conninfo names the
+    // first standby: the function then talks to a server in recovery
+    let (p, s1) = pair("t040-s10");
+    let mut c = Node::standby("t040-s10-cascading", &p, "cascading_sb_slot");
+    c.append_conf("hot_standby_feedback = on\nwal_level = logical");
+    c.start();
+    set_primary_conninfo(&c, &s1.conninfo("postgres"));
+    c.safe_psql("SELECT pg_reload_conf()");
+    wait_value(
+        &c,
+        &format!(
+            "SELECT position('port={}' in current_setting('primary_conninfo')) > 0",
+            s1.port
+        ),
+        "t",
+    );
+    let err = psql_error(&c, "SELECT pg_sync_replication_slots()");
+    assert!(
+        err.contains("ERROR:  cannot synchronize replication slots from a standby server"),
+        "{err}"
+    );
+}
+
+/// A user slot on the standby with a failover slot's name is left alone and
+/// reported; the other slots are still synchronized (tandem reports per slot
+/// where PostgreSQL aborts the cycle).
+#[test]
+fn user_slot_with_the_same_name_is_reported() {
+    let (_p, s) = pair("t040-clash");
+    s.safe_psql("SELECT pg_create_logical_replication_slot('lsub1_slot', 'test_decoding')");
+    let err = psql_error(&s, "SELECT pg_sync_replication_slots()");
+    assert!(
+        err.contains(
+            "ERROR:  exiting from slot synchronization because same name slot \"lsub1_slot\" already exists on the standby"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        s.safe_psql(
+            "SELECT slot_name, synced, temporary FROM pg_replication_slots \
+             WHERE slot_type = 'logical' ORDER BY slot_name"
+        ),
+        "lsub1_slot|f|f\nlsub2_slot|t|f"
+    );
+}
