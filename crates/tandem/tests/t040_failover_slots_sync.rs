@@ -6,7 +6,7 @@
 //! slot, and after promotion give exactly the changes the old primary's
 //! consumer had not confirmed.
 
-use tandem_testkit::{wait_for, wait_value, Node, DEADLINE};
+use tandem_testkit::{log_errors, wait_for, wait_value, Node, DEADLINE};
 
 /// A started primary for logical decoding and physical streaming.
 fn primary(name: &str) -> Node {
@@ -263,6 +263,11 @@ fn scenario_13_worker_reacts_to_guc_changes() {
     );
     // the function may run again
     s.safe_psql("SELECT pg_sync_replication_slots()");
+    let errors = log_errors(
+        &s.log(),
+        &["cannot synchronize replication slots concurrently"],
+    );
+    assert!(errors.is_empty(), "{errors:#?}");
 }
 
 #[test]
@@ -304,6 +309,9 @@ fn scenario_14_worker_syncs_confirmed_flush_lsn() {
         "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'slotsync worker'",
         "1",
     );
+    // the worker's cycles raised no error
+    let errors = log_errors(&s.log(), &[]);
+    assert!(errors.is_empty(), "{errors:#?}");
 }
 
 #[test]

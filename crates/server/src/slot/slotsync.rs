@@ -22,6 +22,14 @@
 //! `hot_standby_feedback` change. At promotion the startup thread calls
 //! [`SlotSync::shutdown_for_promotion`] before ending recovery.
 //!
+//! The connection to the primary is made by `ReplClient` with
+//! `replication=false`; that client names a database in the startup packet
+//! only for `replication=database`, so the primary opens the session in the
+//! database named like the user. What the cycle reads
+//! (`pg_replication_slots`, `pg_is_in_recovery()`) is the same in every
+//! database; `dbname` in `primary_conninfo` is still required, as in
+//! PostgreSQL.
+//!
 //! Corresponds to PostgreSQL's `replication/logical/slotsync.c`
 //! (`ReplSlotSyncWorkerMain`, `SyncReplicationSlots`, `ValidateSlotSyncParams`,
 //! `validate_remote_info`, `synchronize_slots`, `ShutDownSlotSync`) and the
