@@ -416,7 +416,7 @@ impl Postmaster {
         self.shared.shutdown.store(mode as u8, Ordering::SeqCst);
         // apply workers are background workers: they end with any shutdown
         self.launcher.shutdown();
-        self.slotsync.shutdown();
+        self.slotsync.shutdown(false);
         match mode {
             ShutdownMode::Smart => log("received smart shutdown request"),
             ShutdownMode::Fast => {
@@ -442,6 +442,7 @@ impl Postmaster {
         if checkpoint {
             // Sessions are gone; wait briefly for threads still leaving.
             self.shared.registry.wait_empty(Duration::from_secs(5));
+            self.slotsync.shutdown(true);
             if let Some(w) = self.workers.take() {
                 w.stop();
             }

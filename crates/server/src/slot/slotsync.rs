@@ -304,13 +304,17 @@ impl SlotSync {
         }
     }
 
-    /// Server shutdown: the worker leaves at its next check; waits for it.
-    pub(crate) fn shutdown(&self) {
+    /// Server shutdown: the worker leaves at its next check; `wait` waits
+    /// for its thread (not after an immediate shutdown).
+    pub(crate) fn shutdown(&self, wait: bool) {
         {
             let mut st = self.state.lock();
             st.shutdown = true;
             st.wake_seq += 1;
             self.changed.notify_all();
+        }
+        if !wait {
+            return;
         }
         let h = self.worker.lock().take();
         if let Some(h) = h {
