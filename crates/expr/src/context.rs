@@ -95,6 +95,12 @@ pub trait ServerHooks: Send + Sync {
         let _ = (pid, req);
         Err(PgError::unsupported("replication slots"))
     }
+    /// `pg_sync_replication_slots()` from session `pid`: one failover slot
+    /// sync cycle on a standby.
+    fn sync_replication_slots(&self, pid: i32) -> PgResult<()> {
+        let _ = pid;
+        Err(PgError::unsupported("replication slot synchronization"))
+    }
     /// The slots for `pg_replication_slots`.
     fn replication_slots(&self) -> Vec<ReplicationSlotRow> {
         Vec::new()
@@ -154,6 +160,8 @@ pub struct BackendActivityRow {
     /// `active`, `idle`, `idle in transaction`, ...
     pub state: String,
     pub query: String,
+    /// `client backend` when empty.
+    pub backend_type: String,
 }
 
 /// One slot of `pg_replication_slots` (PostgreSQL's

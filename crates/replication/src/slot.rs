@@ -521,6 +521,28 @@ impl SlotRegistry {
         self.note_change();
     }
 
+    /// Drops the temporary synced slots owned by `pid`, leaving its other
+    /// slots alone (`ReplicationSlotCleanup(synced_only = true)`: the end of
+    /// `pg_sync_replication_slots()`, and slot sync stopping).
+    pub fn cleanup_synced(&self, pid: i32) {
+        let mut slots = self.slots.lock();
+        slots.retain(|_, e| {
+            !(e.active_pid == Some(pid)
+                && e.data.synced
+                && e.data.persistency != Persistency::Persistent)
+        });
+        self.released.notify_all();
+    }
+
+    /// Sets `inactive_since` of every synced slot to `now` (slot sync
+    /// stopping at promotion).
+    pub fn mark_synced_inactive(&self, now: i64) {
+        let mut slots = self.slots.lock();
+        for e in slots.values_mut().filter(|e| e.data.synced) {
+            e.inactive_since = Some(now);
+        }
+    }
+
     /// Changes a slot's positions/fields through `change`, persisting first when the
     /// slot is persistent. Positions moving backward are a broken invariant and are
     /// refused with an internal error.
@@ -1031,6 +1053,32 @@ mod tests {
         reg.drop_slot("a", 2, false).unwrap();
         assert!(reg.get("a").is_none());
         assert!(!dir.path().join("a").exists());
+    }
+
+    #[test]
+    fn synced_cleanup_drops_only_temporary_synced_slots_of_the_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = SlotRegistry::open(dir.path(), 10, 0).unwrap();
+        let synced = |name: &str, persistency| SlotData {
+            synced: true,
+            persistency,
+            ..logical(name)
+        };
+        reg.create(synced("tmp_synced", Persistency::Temporary), 1)
+            .unwrap();
+        reg.create(synced("other_owner", Persistency::Temporary), 2)
+            .unwrap();
+        reg.create(synced("ready", Persistency::Persistent), 1)
+            .unwrap();
+        reg.create(SlotData::physical("user_tmp", Persistency::Temporary), 1)
+            .unwrap();
+        reg.cleanup_synced(1);
+        let names: Vec<String> = reg.list().into_iter().map(|i| i.data.name).collect();
+        assert_eq!(names, ["other_owner", "ready", "user_tmp"]);
+        reg.mark_synced_inactive(42);
+        assert_eq!(reg.get("ready").unwrap().inactive_since, Some(42));
+        assert_eq!(reg.get("other_owner").unwrap().inactive_since, Some(42));
+        assert_eq!(reg.get("user_tmp").unwrap().inactive_since, None);
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub(crate) struct Activity {
     pub application_name: String,
     pub state: String,
     pub query: String,
+    /// `pg_stat_activity.backend_type`; empty for a client backend.
+    pub backend_type: String,
 }
 
 pub(crate) struct BackendEntry {
@@ -217,6 +219,7 @@ impl Registry {
                     backend_start: b.backend_start,
                     state: a.state,
                     query: a.query,
+                    backend_type: a.backend_type,
                 }
             })
             .collect()

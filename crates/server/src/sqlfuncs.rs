@@ -1,6 +1,7 @@
 //! The server side of the SQL functions and views that need more than one
 //! session can see: `pg_stat_activity`, `pg_cancel_backend`/`pg_terminate_backend`,
-//! `pg_reload_conf`, the replication slot functions and `pg_replication_slots`,
+//! `pg_reload_conf`, the replication slot functions (with
+//! `pg_sync_replication_slots`) and `pg_replication_slots`,
 //! `pg_stat_replication`, `pg_stat_wal_receiver`, subscription workers and the
 //! publisher-side calls of CREATE/ALTER/DROP SUBSCRIPTION. The sql and expr crates
 //! reach all of it through the [`ServerHooks`] trait; [`Hooks`] implements it by
@@ -48,6 +49,8 @@ pub(crate) struct ReplHooks {
     pub walrcv: crate::walreceiver::WalRcvShared,
     /// Subscription apply workers.
     pub launcher: Arc<crate::subscription::Launcher>,
+    /// Failover slot synchronization (`pg_sync_replication_slots()`).
+    pub slotsync: Arc<crate::slot::slotsync::SlotSync>,
 }
 
 fn no_slots() -> tandem_types::PgError {
@@ -220,6 +223,11 @@ impl ServerHooks for Hooks {
     ) -> tandem_types::PgResult<tandem_types::Lsn> {
         let r = self.repl.as_ref().ok_or_else(no_slots)?;
         crate::slot::logical::copy(&r.slots, &r.config, pid, req)
+    }
+
+    fn sync_replication_slots(&self, pid: i32) -> tandem_types::PgResult<()> {
+        let r = self.repl.as_ref().ok_or_else(no_slots)?;
+        r.slotsync.sync_function(pid)
     }
 
     fn replication_slots(&self) -> Vec<tandem_expr::ReplicationSlotRow> {

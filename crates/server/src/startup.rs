@@ -49,6 +49,7 @@ impl Standby {
         datadir: PathBuf,
         configured_read_only: String,
         info: WalRcvShared,
+        slotsync: Arc<crate::slot::slotsync::SlotSync>,
     ) -> Standby {
         let stop = Arc::new(AtomicBool::new(false));
         let receiver_stop = Arc::new(AtomicBool::new(false));
@@ -68,6 +69,7 @@ impl Standby {
                         if let Some(h) = receiver2.lock().take() {
                             let _ = h.join();
                         }
+                        slotsync.shutdown_for_promotion();
                         if let Some(r) = replay.take() {
                             promote(&db2, &config2, r, &datadir, &configured_read_only);
                         }

@@ -1,7 +1,8 @@
 //! `pg_catalog.pg_stat_activity`: one row per session, from the server's
 //! [`BackendActivityRow`]s (`ServerHooks::activity()`). The view adds the
 //! database (the one tandem serves), `usesysid` from the role name, and the
-//! columns tandem does not track (NULL; `backend_type` is `client backend`).
+//! columns tandem does not track (NULL; `backend_type` is `client backend`
+//! unless the server names another, e.g. `slotsync worker`).
 //! PostgreSQL: `system_views.sql`, `pgstatfuncs.c` (`pg_stat_get_activity`).
 
 use tandem_types::{DataType, PgResult, Value};
@@ -147,7 +148,13 @@ static COLUMNS: &[Column<R>] = &[
     Column {
         name: "backend_type",
         ty: T::Text,
-        value: |_: &R| text("client backend"),
+        value: |s: &R| {
+            text(if s.row.backend_type.is_empty() {
+                "client backend"
+            } else {
+                &s.row.backend_type
+            })
+        },
     },
 ];
 
@@ -234,9 +241,11 @@ mod tests {
                     backend_start: 42,
                     state: "active".into(),
                     query: "select 1".into(),
+                    backend_type: String::new(),
                 },
                 BackendActivityRow {
                     pid: 1002,
+                    backend_type: "slotsync worker".into(),
                     ..Default::default()
                 },
             ],
@@ -258,6 +267,7 @@ mod tests {
         assert_eq!(v[col("state")], text("active"));
         assert_eq!(v[col("query")], text("select 1"));
         assert_eq!(v[col("backend_type")], text("client backend"));
+        assert_eq!(rows[1][col("backend_type")], text("slotsync worker"));
         // not yet authenticated, over a Unix-domain socket
         let v = &rows[1];
         assert_eq!(v[col("usesysid")], Value::Null);

@@ -1,7 +1,7 @@
 //! Replication slot functions: `pg_create_physical_replication_slot(slot_name
 //! name, immediately_reserve boolean DEFAULT false, temporary boolean DEFAULT
 //! false)` returning `(slot_name name, lsn pg_lsn)`, and
-//! `pg_drop_replication_slot(name)`. The slot registry is the server's; these
+//! `pg_drop_replication_slot(name)`, `pg_sync_replication_slots()`. The slot registry is the server's; these
 //! check permissions and reach it through `ServerHooks`.
 //! Corresponds to PostgreSQL's `replication/slotfuncs.c`.
 
@@ -125,6 +125,16 @@ fn logical_defs() -> Vec<Def> {
             emit_message,
         ));
     }
+    defs.push(Def::ctx(
+        "pg_sync_replication_slots",
+        vec![],
+        r(T::Void),
+        |_, _, c| {
+            check_slot_permissions(c)?;
+            c.hooks.sync_replication_slots(c.session.pid)?;
+            Ok(Value::Null)
+        },
+    ));
     defs.push(Def::ctx(
         "pg_log_standby_snapshot",
         vec![],

@@ -116,6 +116,8 @@ pub(crate) struct Postmaster {
     workers: Option<BgWorkers>,
     /// Subscription apply workers (stopped first at shutdown).
     launcher: Arc<crate::subscription::Launcher>,
+    /// Failover slot synchronization (the slot sync worker of a standby).
+    slotsync: Arc<crate::slot::slotsync::SlotSync>,
     /// Standby mode: the startup (replay) and walreceiver threads.
     standby: Option<crate::startup::Standby>,
     requests: Arc<Requests>,
@@ -183,6 +185,12 @@ impl Postmaster {
         walsenders.configure_syncrep(&config);
         let walrcv: crate::walreceiver::WalRcvShared = Default::default();
         let launcher = crate::subscription::Launcher::new();
+        let slotsync = crate::slot::slotsync::SlotSync::new(
+            db.clone(),
+            config.clone(),
+            slots.clone(),
+            registry.clone(),
+        );
         let hooks = Arc::new(Hooks {
             registry: registry.clone(),
             reload: requests.reload.clone(),
@@ -194,6 +202,7 @@ impl Postmaster {
                 config: config.clone(),
                 walrcv: walrcv.clone(),
                 launcher: launcher.clone(),
+                slotsync: slotsync.clone(),
             }),
         });
         let engine = Arc::new(Engine {
@@ -223,9 +232,11 @@ impl Postmaster {
                 datadir.to_path_buf(),
                 configured_read_only,
                 walrcv.clone(),
+                slotsync.clone(),
             )
         });
         launcher.start(db.clone(), config.clone(), shared.registry.clone());
+        slotsync.maybe_start();
         let workers = Some(BgWorkers::start(db, config));
         // Log before announcing readiness in postmaster.pid: whoever waits on the
         // pid file (pg_ctl-style tools, tests) then finds the line in the log.
@@ -241,6 +252,7 @@ impl Postmaster {
             pidfile,
             workers,
             launcher,
+            slotsync,
             standby,
             requests,
             port,
@@ -257,6 +269,7 @@ impl Postmaster {
         }
         apply_log_level(&shared.config);
         shared.walsenders.configure_syncrep(&shared.config);
+        self.slotsync.wake();
         match load_hba(&shared.hba_path) {
             Ok(lines) => *shared.hba.write() = Arc::new(lines),
             Err(e) => {
@@ -381,6 +394,9 @@ impl Postmaster {
                     self.shared.db.request_promote();
                 }
             }
+            if mode.is_none() {
+                self.slotsync.maybe_start();
+            }
             let wanted = self.requested();
             if wanted > mode {
                 if let Some(w) = wanted {
@@ -400,6 +416,7 @@ impl Postmaster {
         self.shared.shutdown.store(mode as u8, Ordering::SeqCst);
         // apply workers are background workers: they end with any shutdown
         self.launcher.shutdown();
+        self.slotsync.shutdown(false);
         match mode {
             ShutdownMode::Smart => log("received smart shutdown request"),
             ShutdownMode::Fast => {
@@ -425,6 +442,7 @@ impl Postmaster {
         if checkpoint {
             // Sessions are gone; wait briefly for threads still leaving.
             self.shared.registry.wait_empty(Duration::from_secs(5));
+            self.slotsync.shutdown(true);
             if let Some(w) = self.workers.take() {
                 w.stop();
             }

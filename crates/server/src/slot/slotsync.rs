@@ -1,0 +1,733 @@
+//! Failover slot synchronization on a standby: the slot sync worker thread
+//! and `pg_sync_replication_slots()`, around the pure planner
+//! `tandem_replication::slotsync::plan_cycle`.
+//!
+//! One sync cycle connects to the primary with `primary_conninfo` as an
+//! ordinary (non-replication) client, clears the remote `search_path`, checks
+//! the primary (`validate_remote_info`: not itself a standby, the physical
+//! slot `primary_slot_name` exists), fetches the primary's failover slots,
+//! describes this standby (flushed WAL, oldest WAL on disk, databases by
+//! name), asks the planner what to do and carries the actions out through the
+//! [`SlotRegistry`], in the planner's order: a slot is made persistent (state
+//! file written and fsynced) before `... is sync-ready now` is logged.
+//!
+//! Only one sync runs at a time ([`SlotSync`] holds PostgreSQL's
+//! `SlotSyncCtx`: `syncing`, `stopSignaled`, the worker and its last start).
+//! The worker runs while the server is a hot standby and
+//! `sync_replication_slots` is on: the postmaster calls
+//! [`SlotSync::maybe_start`] on every tick (at most one start per 10 s, the
+//! parameters checked at LOG first), wakes it on reload
+//! ([`SlotSync::wake`]), and the worker leaves when the setting is turned off
+//! or restarts when `primary_conninfo`, `primary_slot_name` or
+//! `hot_standby_feedback` change. At promotion the startup thread calls
+//! [`SlotSync::shutdown_for_promotion`] before ending recovery.
+//!
+//! The connection to the primary is made by `ReplClient` with
+//! `replication=false`; that client names a database in the startup packet
+//! only for `replication=database`, so the primary opens the session in the
+//! database named like the user. What the cycle reads
+//! (`pg_replication_slots`, `pg_is_in_recovery()`) is the same in every
+//! database; `dbname` in `primary_conninfo` is still required, as in
+//! PostgreSQL.
+//!
+//! Corresponds to PostgreSQL's `replication/logical/slotsync.c`
+//! (`ReplSlotSyncWorkerMain`, `SyncReplicationSlots`, `ValidateSlotSyncParams`,
+//! `validate_remote_info`, `synchronize_slots`, `ShutDownSlotSync`) and the
+//! `pg_sync_replication_slots` part of `slotfuncs.c`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use tandem_config::Config;
+use tandem_replication::slot::{SlotData, SlotRegistry};
+use tandem_replication::slotsync::{
+    any_slot_updated, next_nap_ms, plan_cycle, Action, Caller, RemoteSlot, StandbyState,
+    FETCH_FAILOVER_SLOTS_QUERY, NAP_MIN_MS,
+};
+use tandem_storage::Database;
+use tandem_types::elog::{self, Level};
+use tandem_types::{Lsn, PgError, PgResult, SqlState};
+
+use crate::procarray::{now_pg_micros, Registry};
+use crate::replclient::{parse_conninfo, quote_literal, with_application_name, ReplClient};
+
+/// The worker is started at most once per this interval
+/// (`SLOTSYNC_RESTART_INTERVAL_SEC`).
+const RESTART_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The worker's backend type and default application name.
+pub(crate) const WORKER_BACKEND_TYPE: &str = "slotsync worker";
+
+/// Shared sync state (PostgreSQL's `SlotSyncCtxStruct`).
+#[derive(Default)]
+struct State {
+    /// A cycle (worker or function) is running.
+    syncing: bool,
+    /// Promotion asked slot sync to stop for good.
+    stop_signaled: bool,
+    /// The server is shutting down.
+    shutdown: bool,
+    worker_running: bool,
+    /// When the worker was last started; `None` lets it start at once.
+    last_start: Option<Instant>,
+    /// Bumped to wake a napping worker (reload, stop).
+    wake_seq: u64,
+}
+
+/// Slot synchronization of one server.
+pub(crate) struct SlotSync {
+    db: Arc<Database>,
+    config: Arc<Config>,
+    slots: Arc<SlotRegistry>,
+    registry: Arc<Registry>,
+    state: Mutex<State>,
+    changed: Condvar,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// The settings whose change restarts the worker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Params {
+    conninfo: String,
+    slot_name: String,
+    feedback: bool,
+}
+
+impl Params {
+    fn now(config: &Config) -> Params {
+        Params {
+            conninfo: config.get_str("primary_conninfo"),
+            slot_name: config.get_str("primary_slot_name"),
+            feedback: config.get_bool("hot_standby_feedback"),
+        }
+    }
+}
+
+/// Why the worker left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WorkerEnd {
+    Disabled,
+    Restart,
+    Promotion,
+    Shutdown,
+    Error,
+}
+
+fn invalid(message: String) -> PgError {
+    PgError::new(SqlState::INVALID_PARAMETER_VALUE, message)
+}
+
+/// `ValidateSlotSyncParams`: the settings slot sync needs, checked in
+/// PostgreSQL's order (22023 each).
+pub(crate) fn check_params(
+    wal_level: &str,
+    primary_slot_name: &str,
+    hot_standby_feedback: bool,
+    primary_conninfo: &str,
+) -> PgResult<()> {
+    if wal_level != "logical" {
+        return Err(invalid(
+            "replication slot synchronization requires \"wal_level\" >= \"logical\"".into(),
+        ));
+    }
+    if primary_slot_name.is_empty() {
+        return Err(invalid(
+            "replication slot synchronization requires \"primary_slot_name\" to be set".into(),
+        ));
+    }
+    if !hot_standby_feedback {
+        return Err(invalid(
+            "replication slot synchronization requires \"hot_standby_feedback\" to be enabled"
+                .into(),
+        ));
+    }
+    if primary_conninfo.is_empty() {
+        return Err(invalid(
+            "replication slot synchronization requires \"primary_conninfo\" to be set".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `CheckAndGetDbnameFromConninfo`: the `dbname` of `primary_conninfo`.
+pub(crate) fn dbname_of(conninfo: &str) -> PgResult<String> {
+    let missing = || {
+        invalid(
+            "replication slot synchronization requires \"dbname\" to be specified in \"primary_conninfo\""
+                .into(),
+        )
+    };
+    let opts = parse_conninfo(conninfo).map_err(|e| {
+        PgError::new(
+            SqlState::SYNTAX_ERROR,
+            format!("invalid connection string syntax: {}", e.message),
+        )
+    })?;
+    match opts.get("dbname") {
+        Some(d) if !d.is_empty() => Ok(d.clone()),
+        _ => Err(missing()),
+    }
+}
+
+/// The remote validation query (`validate_remote_info`).
+pub(crate) fn remote_info_query(primary_slot_name: &str) -> String {
+    format!(
+        "SELECT pg_is_in_recovery(), count(*) = 1 FROM pg_catalog.pg_replication_slots \
+         WHERE slot_type='physical' AND slot_name={}",
+        quote_literal(primary_slot_name)
+    )
+}
+
+/// Judges the answer to [`remote_info_query`].
+pub(crate) fn check_remote_info(
+    primary_slot_name: &str,
+    answer: PgResult<Vec<Vec<Option<String>>>>,
+) -> PgResult<()> {
+    let rows = answer.map_err(|e| {
+        PgError::internal(format!(
+            "could not fetch primary_slot_name \"{primary_slot_name}\" info from the primary server: {}",
+            e.message
+        ))
+        .with_hint("Check if primary_slot_name is configured correctly.")
+    })?;
+    let Some(row) = rows.first() else {
+        return Err(PgError::internal(
+            "failed to fetch tuple for the primary server slot specified by primary_slot_name",
+        ));
+    };
+    let flag = |i: usize| row.get(i).and_then(|v| v.as_deref()) == Some("t");
+    if flag(0) {
+        return Err(PgError::new(
+            SqlState::FEATURE_NOT_SUPPORTED,
+            "cannot synchronize replication slots from a standby server",
+        ));
+    }
+    if !flag(1) {
+        return Err(invalid(format!(
+            "replication slot \"{primary_slot_name}\" specified by \"primary_slot_name\" does not exist on primary server"
+        )));
+    }
+    Ok(())
+}
+
+/// A connection failure's text without Rust's `(os error N)` suffix.
+fn connect_text(e: &PgError) -> String {
+    let m = e.message.as_str();
+    match m.rfind(" (os error ") {
+        Some(i) if m.ends_with(')') => m[..i].to_string(),
+        _ => m.to_string(),
+    }
+}
+
+fn log(message: &str) {
+    elog::emit(Level::Log, message, None, None);
+}
+
+impl SlotSync {
+    pub(crate) fn new(
+        db: Arc<Database>,
+        config: Arc<Config>,
+        slots: Arc<SlotRegistry>,
+        registry: Arc<Registry>,
+    ) -> Arc<SlotSync> {
+        Arc::new(SlotSync {
+            db,
+            config,
+            slots,
+            registry,
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+            worker: Mutex::new(None),
+        })
+    }
+
+    fn params_ok(&self) -> PgResult<()> {
+        let p = Params::now(&self.config);
+        check_params(
+            &self.config.get_str("wal_level"),
+            &p.slot_name,
+            p.feedback,
+            &p.conninfo,
+        )
+    }
+
+    /// Wakes a napping worker so that it looks at the settings again (reload).
+    pub(crate) fn wake(&self) {
+        let mut st = self.state.lock();
+        st.wake_seq += 1;
+        self.changed.notify_all();
+    }
+
+    /// `MaybeStartSlotSyncWorker`: starts the worker when none runs, the
+    /// server is a hot standby not shutting down, `sync_replication_slots` is
+    /// on, the last start is 10 s ago (or a parameter change asked for a
+    /// restart) and the settings are valid (a bad one is logged).
+    pub(crate) fn maybe_start(self: &Arc<Self>) {
+        if !self.db.in_recovery() || !self.config.get_bool("sync_replication_slots") {
+            return;
+        }
+        {
+            let mut st = self.state.lock();
+            if st.worker_running || st.stop_signaled || st.shutdown {
+                return;
+            }
+            if st
+                .last_start
+                .is_some_and(|t| t.elapsed() < RESTART_INTERVAL)
+            {
+                return;
+            }
+            st.last_start = Some(Instant::now());
+        }
+        if let Err(e) = self.params_ok() {
+            log(&e.message);
+            return;
+        }
+        self.state.lock().worker_running = true;
+        let me = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("slotsync worker".into())
+            .spawn(move || me.worker_main());
+        match spawned {
+            Ok(h) => {
+                if let Some(old) = self.worker.lock().replace(h) {
+                    let _ = old.join();
+                }
+            }
+            Err(e) => {
+                self.state.lock().worker_running = false;
+                log(&format!("could not fork slot sync worker process: {e}"));
+            }
+        }
+    }
+
+    /// Server shutdown: the worker leaves at its next check; `wait` waits
+    /// for its thread (not after an immediate shutdown).
+    pub(crate) fn shutdown(&self, wait: bool) {
+        {
+            let mut st = self.state.lock();
+            st.shutdown = true;
+            st.wake_seq += 1;
+            self.changed.notify_all();
+        }
+        if !wait {
+            return;
+        }
+        let h = self.worker.lock().take();
+        if let Some(h) = h {
+            let _ = h.join();
+        }
+    }
+
+    /// `ShutDownSlotSync`, run by the startup thread before ending recovery:
+    /// stops slot sync for good, waits until no sync runs (the worker drops
+    /// its temporary synced slots as it leaves), then stamps `inactive_since`
+    /// of every synced slot.
+    pub(crate) fn shutdown_for_promotion(&self) {
+        {
+            let mut st = self.state.lock();
+            st.stop_signaled = true;
+            st.wake_seq += 1;
+            self.changed.notify_all();
+            while st.syncing || st.worker_running {
+                self.changed.wait_for(&mut st, Duration::from_millis(10));
+            }
+        }
+        let h = self.worker.lock().take();
+        if let Some(h) = h {
+            let _ = h.join();
+        }
+        self.slots.mark_synced_inactive(now_pg_micros());
+    }
+
+    /// `check_and_set_sync_info`: claims the right to sync.
+    fn begin_sync(&self) -> PgResult<()> {
+        let mut st = self.state.lock();
+        if st.stop_signaled {
+            return Err(PgError::new(
+                SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                "cannot synchronize replication slots when standby promotion is ongoing",
+            ));
+        }
+        if st.syncing {
+            return Err(PgError::new(
+                SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                "cannot synchronize replication slots concurrently",
+            ));
+        }
+        st.syncing = true;
+        Ok(())
+    }
+
+    fn end_sync(&self) {
+        let mut st = self.state.lock();
+        st.syncing = false;
+        self.changed.notify_all();
+    }
+
+    /// `pg_sync_replication_slots()` for session `pid`: the checks, one cycle,
+    /// then the session's synced slots that did not become sync-ready are
+    /// dropped again.
+    pub(crate) fn sync_function(&self, pid: i32) -> PgResult<()> {
+        if !self.db.in_recovery() {
+            return Err(PgError::new(
+                SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                "replication slots can only be synchronized to a standby server",
+            ));
+        }
+        self.params_ok()?;
+        let params = Params::now(&self.config);
+        dbname_of(&params.conninfo)?;
+        let mut client = self.connect(&params, "slotsync")?;
+        let result = match self.begin_sync() {
+            Ok(()) => {
+                let r = self
+                    .validate_remote(&mut client, &params)
+                    .and_then(|()| self.cycle(&mut client, pid, Caller::Function));
+                self.slots.cleanup_synced(pid);
+                self.end_sync();
+                r.map(|_| ())
+            }
+            Err(e) => Err(e),
+        };
+        client.close();
+        result
+    }
+
+    /// Connects to the primary as an ordinary client and clears its
+    /// `search_path`, so that only `pg_catalog` objects are found.
+    fn connect(&self, params: &Params, app: &str) -> PgResult<ReplClient> {
+        let cluster = self.config.get_str("cluster_name");
+        let app = if cluster.is_empty() {
+            app.to_string()
+        } else {
+            format!("{cluster}_{app}")
+        };
+        let conninfo = with_application_name(&params.conninfo, &app);
+        let mut client = ReplClient::connect_mode(&conninfo, "false").map_err(|e| {
+            PgError::new(
+                SqlState::CONNECTION_FAILURE,
+                format!(
+                    "could not connect to the primary server: {}",
+                    connect_text(&e)
+                ),
+            )
+        })?;
+        if let Err(e) = client.query("SELECT pg_catalog.set_config('search_path', '', false);") {
+            client.close();
+            return Err(PgError::new(
+                SqlState::PROTOCOL_VIOLATION,
+                format!("could not clear search path: {}", e.message),
+            ));
+        }
+        Ok(client)
+    }
+
+    fn validate_remote(&self, client: &mut ReplClient, params: &Params) -> PgResult<()> {
+        let answer = client.query(&remote_info_query(&params.slot_name));
+        check_remote_info(&params.slot_name, answer)
+    }
+
+    /// What the planner needs to know about this standby.
+    fn standby_state(&self) -> StandbyState {
+        let wal = self.db.wal();
+        let oldest_available = wal
+            .segments()
+            .ok()
+            .and_then(|s| s.iter().map(|f| f.start_lsn).min())
+            .unwrap_or(Lsn::INVALID);
+        let databases: BTreeMap<String, tandem_types::Oid> = self
+            .db
+            .catalog()
+            .databases
+            .values()
+            .map(|d| (d.name.clone(), d.oid))
+            .collect();
+        StandbyState {
+            flush: wal.flush_lsn().max(self.db.replay_lsn()),
+            oldest_available,
+            oldest_safe_xmin: None,
+            databases,
+        }
+    }
+
+    /// `synchronize_slots`: one cycle; true if a slot changed.
+    fn cycle(&self, client: &mut ReplClient, pid: i32, caller: Caller) -> PgResult<bool> {
+        let rows = client.query(FETCH_FAILOVER_SLOTS_QUERY).map_err(|e| {
+            PgError::internal(format!(
+                "could not fetch failover logical slots info from the primary server: {}",
+                e.message
+            ))
+        })?;
+        let mut remote = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let cols: Vec<Option<&str>> = row.iter().map(|c| c.as_deref()).collect();
+            remote.push(RemoteSlot::from_row(&cols)?);
+        }
+        let local: Vec<SlotData> = self.slots.list().into_iter().map(|i| i.data).collect();
+        let actions = plan_cycle(&remote, &local, &self.standby_state());
+        let mut first_error = None;
+        for action in &actions {
+            self.apply(action, pid)?;
+            let Some(report) = action.report(caller) else {
+                continue;
+            };
+            if report.level == Level::Error {
+                let e = report.to_error();
+                match caller {
+                    Caller::Worker => elog::emit_error(&e),
+                    Caller::Function => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            } else {
+                elog::emit(
+                    report.level,
+                    &report.message,
+                    report.detail.as_deref(),
+                    None,
+                );
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(any_slot_updated(&actions)),
+        }
+    }
+
+    /// Carries out one planned action, owned by `pid`.
+    fn apply(&self, action: &Action, pid: i32) -> PgResult<()> {
+        let slots = &self.slots;
+        match action {
+            Action::Drop { name, .. } => slots.drop_slot(name, pid, false),
+            Action::Create { slot } => slots.create(slot.clone(), pid),
+            Action::Update { name, change } => {
+                slots.acquire(name, pid, false)?;
+                let r = slots.update(name, |d| change.apply(d));
+                slots.release(name, pid, now_pg_micros());
+                r.map(|_| ())
+            }
+            Action::CopyInvalidation { name, cause } => {
+                slots.acquire(name, pid, false)?;
+                let r = slots.update(name, |d| d.invalidated = Some(*cause));
+                slots.release(name, pid, now_pg_micros());
+                r.map(|_| ())
+            }
+            Action::Persist { name } => {
+                // on disk first; only then is the slot reported sync-ready
+                slots.persist(name)?;
+                slots.release(name, pid, now_pg_micros());
+                Ok(())
+            }
+            Action::Skip { .. } => Ok(()),
+        }
+    }
+
+    /// The worker thread: registered as a backend, it syncs until told to
+    /// stop, then drops its temporary synced slots.
+    fn worker_main(self: Arc<Self>) {
+        let reg = self.registry.register(None, None);
+        {
+            let mut a = reg.entry.activity.lock();
+            a.application_name = WORKER_BACKEND_TYPE.into();
+            a.backend_type = WORKER_BACKEND_TYPE.into();
+            a.state = String::new();
+        }
+        let pid = reg.entry.pid;
+        let params = Params::now(&self.config);
+        let claimed = self.begin_sync();
+        let end = match &claimed {
+            Ok(()) => {
+                log("slot sync worker started");
+                let end = self.worker_loop(pid, &params, &reg.entry);
+                self.slots.cleanup_synced(pid);
+                self.slots.cleanup_session(pid);
+                end
+            }
+            Err(e) => {
+                elog::emit_error(e);
+                WorkerEnd::Error
+            }
+        };
+        let mut st = self.state.lock();
+        if claimed.is_ok() {
+            st.syncing = false;
+        }
+        if end == WorkerEnd::Restart {
+            st.last_start = None;
+        }
+        st.worker_running = false;
+        self.changed.notify_all();
+        drop(st);
+        drop(reg);
+    }
+
+    fn worker_loop(
+        &self,
+        pid: i32,
+        params: &Params,
+        entry: &crate::procarray::BackendEntry,
+    ) -> WorkerEnd {
+        let run = || -> PgResult<WorkerEnd> {
+            dbname_of(&params.conninfo)?;
+            let mut client = self.connect(params, WORKER_BACKEND_TYPE)?;
+            let r = (|| {
+                self.validate_remote(&mut client, params)?;
+                let mut nap = NAP_MIN_MS;
+                loop {
+                    if let Some(end) = self.interrupts(params, entry) {
+                        return Ok(end);
+                    }
+                    let updated = self.cycle(&mut client, pid, Caller::Worker)?;
+                    nap = next_nap_ms(nap, updated);
+                    self.nap(Duration::from_millis(nap));
+                }
+            })();
+            client.close();
+            r
+        };
+        match run() {
+            Ok(end) => end,
+            Err(e) => {
+                elog::emit_error(&e);
+                WorkerEnd::Error
+            }
+        }
+    }
+
+    /// `ProcessSlotSyncInterrupts`: promotion, shutdown and setting changes.
+    fn interrupts(
+        &self,
+        params: &Params,
+        entry: &crate::procarray::BackendEntry,
+    ) -> Option<WorkerEnd> {
+        let (stop, shutdown) = {
+            let st = self.state.lock();
+            (st.stop_signaled, st.shutdown)
+        };
+        if stop {
+            log("replication slot synchronization worker is shutting down because promotion is triggered");
+            return Some(WorkerEnd::Promotion);
+        }
+        if shutdown || entry.terminating() {
+            return Some(WorkerEnd::Shutdown);
+        }
+        if !self.config.get_bool("sync_replication_slots") {
+            log("replication slot synchronization worker will shut down because \"sync_replication_slots\" is disabled");
+            return Some(WorkerEnd::Disabled);
+        }
+        if Params::now(&self.config) != *params {
+            log("replication slot synchronization worker will restart because of a parameter change");
+            return Some(WorkerEnd::Restart);
+        }
+        None
+    }
+
+    /// Sleeps up to `d`, woken early by [`SlotSync::wake`] or a stop.
+    fn nap(&self, d: Duration) {
+        let deadline = Instant::now() + d;
+        let mut st = self.state.lock();
+        let seq = st.wake_seq;
+        while st.wake_seq == seq && !st.stop_signaled && !st.shutdown {
+            if self.changed.wait_until(&mut st, deadline).timed_out() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_checked_in_postgresql_order() {
+        let msg = |r: PgResult<()>| r.map_err(|e| (e.code, e.message)).err();
+        let code = SqlState::INVALID_PARAMETER_VALUE;
+        assert_eq!(
+            msg(check_params("replica", "", false, "")),
+            Some((
+                code,
+                "replication slot synchronization requires \"wal_level\" >= \"logical\"".into()
+            ))
+        );
+        assert_eq!(
+            msg(check_params("logical", "", false, "")),
+            Some((
+                code,
+                "replication slot synchronization requires \"primary_slot_name\" to be set".into()
+            ))
+        );
+        assert_eq!(
+            msg(check_params("logical", "sb1", false, "")),
+            Some((
+                code,
+                "replication slot synchronization requires \"hot_standby_feedback\" to be enabled"
+                    .into()
+            ))
+        );
+        assert_eq!(
+            msg(check_params("logical", "sb1", true, "")),
+            Some((
+                code,
+                "replication slot synchronization requires \"primary_conninfo\" to be set".into()
+            ))
+        );
+        assert_eq!(msg(check_params("logical", "sb1", true, "host=x")), None);
+    }
+
+    #[test]
+    fn dbname_is_required_in_conninfo() {
+        assert_eq!(
+            dbname_of("host=127.0.0.1 port=5 user=u dbname=postgres").ok(),
+            Some("postgres".to_string())
+        );
+        let e = dbname_of("host=127.0.0.1 port=5").unwrap_err();
+        assert_eq!(e.code, SqlState::INVALID_PARAMETER_VALUE);
+        assert_eq!(
+            e.message,
+            "replication slot synchronization requires \"dbname\" to be specified in \"primary_conninfo\""
+        );
+    }
+
+    #[test]
+    fn remote_info_outcomes() {
+        assert_eq!(
+            remote_info_query("sb'1"),
+            "SELECT pg_is_in_recovery(), count(*) = 1 FROM pg_catalog.pg_replication_slots \
+             WHERE slot_type='physical' AND slot_name='sb''1'"
+        );
+        let row = |a: &str, b: &str| Ok(vec![vec![Some(a.to_string()), Some(b.to_string())]]);
+        assert!(check_remote_info("sb1", row("f", "t")).is_ok());
+        let e = check_remote_info("sb1", row("t", "t")).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                SqlState::FEATURE_NOT_SUPPORTED,
+                "cannot synchronize replication slots from a standby server"
+            )
+        );
+        let e = check_remote_info("sb1", row("f", "f")).unwrap_err();
+        assert_eq!(
+            e.message,
+            "replication slot \"sb1\" specified by \"primary_slot_name\" does not exist on primary server"
+        );
+        let e = check_remote_info("sb1", Ok(vec![])).unwrap_err();
+        assert_eq!(
+            e.message,
+            "failed to fetch tuple for the primary server slot specified by primary_slot_name"
+        );
+        let e = check_remote_info("sb1", Err(PgError::internal("boom"))).unwrap_err();
+        assert_eq!(
+            e.message,
+            "could not fetch primary_slot_name \"sb1\" info from the primary server: boom"
+        );
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("Check if primary_slot_name is configured correctly.")
+        );
+    }
+}
