@@ -141,8 +141,9 @@ impl ReplClient {
         Self::connect_mode(conninfo, "true")
     }
 
-    /// Connects with `replication=<mode>`: `true` (physical) or `database`
-    /// (logical; the startup packet then names `dbname`, default the user).
+    /// Connects with `replication=<mode>`: `true` (physical), `database`
+    /// (logical) or `false` (an ordinary session). All but a physical
+    /// connection name `dbname` (default the user) in the startup packet.
     pub fn connect_mode(conninfo: &str, mode: &str) -> PgResult<ReplClient> {
         let opts = ConnInfo::parse(conninfo)?;
         let targets = opts.targets()?;
@@ -179,7 +180,7 @@ impl ReplClient {
             ("replication", mode),
             ("application_name", appname.as_str()),
         ];
-        if mode == "database" {
+        if mode != "true" {
             startup.push(("database", dbname.as_str()));
         }
         encode_startup(&startup, &mut buf);

@@ -227,6 +227,19 @@ mod tests {
         }
     }
 
+    /// A slot sync state for the threads (its worker never starts: the
+    /// defaults have `sync_replication_slots = off`).
+    fn no_slotsync(db: &Arc<Database>, dir: &Path) -> Arc<crate::slot::slotsync::SlotSync> {
+        let slots = tandem_replication::slot::SlotRegistry::open(&dir.join("pg_replslot"), 10, 0)
+            .unwrap();
+        crate::slot::slotsync::SlotSync::new(
+            db.clone(),
+            Config::defaults(),
+            Arc::new(slots),
+            crate::procarray::Registry::new(),
+        )
+    }
+
     #[test]
     fn the_startup_thread_replays_wal_once_it_is_flushed() {
         let (pdir, sdir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -239,6 +252,7 @@ mod tests {
             sdir.path().to_path_buf(),
             "off".into(),
             WalRcvShared::default(),
+            no_slotsync(&standby, sdir.path()),
         );
         let before = standby.wal().insert_lsn();
         assert_eq!(standby.replay_lsn(), before);
@@ -269,6 +283,7 @@ mod tests {
             sdir.path().to_path_buf(),
             "off".into(),
             WalRcvShared::default(),
+            no_slotsync(&standby, sdir.path()),
         );
         assert!(threads.receiver.lock().is_some());
         assert!(standby.request_promote());

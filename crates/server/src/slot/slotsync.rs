@@ -48,11 +48,12 @@ use tandem_replication::slotsync::{
     FETCH_FAILOVER_SLOTS_QUERY, NAP_MIN_MS,
 };
 use tandem_storage::Database;
-use tandem_types::elog::{self, Level};
+use tandem_types::elog::{self, log, Level};
 use tandem_types::{Lsn, PgError, PgResult, SqlState};
 
-use crate::procarray::{now_pg_micros, Registry};
-use crate::replclient::{parse_conninfo, quote_literal, with_application_name, ReplClient};
+use crate::procarray::Registry;
+use tandem_client::{parse_conninfo, quote_literal, with_application_name, ReplClient};
+use tandem_types::PgTimestamp;
 
 /// The worker is started at most once per this interval
 /// (`SLOTSYNC_RESTART_INTERVAL_SEC`).
@@ -167,7 +168,7 @@ pub(crate) fn dbname_of(conninfo: &str) -> PgResult<String> {
         )
     })?;
     match opts.get("dbname") {
-        Some(d) if !d.is_empty() => Ok(d.clone()),
+        Some(d) if !d.is_empty() => Ok(d.to_string()),
         _ => Err(missing()),
     }
 }
@@ -220,10 +221,6 @@ fn connect_text(e: &PgError) -> String {
         Some(i) if m.ends_with(')') => m[..i].to_string(),
         _ => m.to_string(),
     }
-}
-
-fn log(message: &str) {
-    elog::emit(Level::Log, message, None, None);
 }
 
 impl SlotSync {
@@ -340,7 +337,7 @@ impl SlotSync {
         if let Some(h) = h {
             let _ = h.join();
         }
-        self.slots.mark_synced_inactive(now_pg_micros());
+        self.slots.mark_synced_inactive(PgTimestamp::now().as_micros());
     }
 
     /// `check_and_set_sync_info`: claims the right to sync.
@@ -507,19 +504,19 @@ impl SlotSync {
             Action::Update { name, change } => {
                 slots.acquire(name, pid, false)?;
                 let r = slots.update(name, |d| change.apply(d));
-                slots.release(name, pid, now_pg_micros());
+                slots.release(name, pid, PgTimestamp::now().as_micros());
                 r.map(|_| ())
             }
             Action::CopyInvalidation { name, cause } => {
                 slots.acquire(name, pid, false)?;
                 let r = slots.update(name, |d| d.invalidated = Some(*cause));
-                slots.release(name, pid, now_pg_micros());
+                slots.release(name, pid, PgTimestamp::now().as_micros());
                 r.map(|_| ())
             }
             Action::Persist { name } => {
                 // on disk first; only then is the slot reported sync-ready
                 slots.persist(name)?;
-                slots.release(name, pid, now_pg_micros());
+                slots.release(name, pid, PgTimestamp::now().as_micros());
                 Ok(())
             }
             Action::Skip { .. } => Ok(()),
