@@ -230,8 +230,8 @@ mod tests {
     /// A slot sync state for the threads (its worker never starts: the
     /// defaults have `sync_replication_slots = off`).
     fn no_slotsync(db: &Arc<Database>, dir: &Path) -> Arc<crate::slot::slotsync::SlotSync> {
-        let slots = tandem_replication::slot::SlotRegistry::open(&dir.join("pg_replslot"), 10, 0)
-            .unwrap();
+        let slots =
+            tandem_replication::slot::SlotRegistry::open(&dir.join("pg_replslot"), 10, 0).unwrap();
         crate::slot::slotsync::SlotSync::new(
             db.clone(),
             Config::defaults(),

@@ -23,12 +23,9 @@
 //! [`SlotSync::shutdown_for_promotion`] before ending recovery.
 //!
 //! The connection to the primary is made by `ReplClient` with
-//! `replication=false`; that client names a database in the startup packet
-//! only for `replication=database`, so the primary opens the session in the
-//! database named like the user. What the cycle reads
-//! (`pg_replication_slots`, `pg_is_in_recovery()`) is the same in every
-//! database; `dbname` in `primary_conninfo` is still required, as in
-//! PostgreSQL.
+//! `replication=false`, in the database `dbname` of `primary_conninfo`
+//! (required, as in PostgreSQL). What the cycle reads (`pg_replication_slots`,
+//! `pg_is_in_recovery()`) is the same in every database.
 //!
 //! Corresponds to PostgreSQL's `replication/logical/slotsync.c`
 //! (`ReplSlotSyncWorkerMain`, `SyncReplicationSlots`, `ValidateSlotSyncParams`,
@@ -51,9 +48,10 @@ use tandem_storage::Database;
 use tandem_types::elog::{self, log, Level};
 use tandem_types::{Lsn, PgError, PgResult, SqlState};
 
-use crate::procarray::Registry;
 use tandem_client::{parse_conninfo, quote_literal, with_application_name, ReplClient};
 use tandem_types::PgTimestamp;
+
+use crate::procarray::Registry;
 
 /// The worker is started at most once per this interval
 /// (`SLOTSYNC_RESTART_INTERVAL_SEC`).
@@ -337,7 +335,8 @@ impl SlotSync {
         if let Some(h) = h {
             let _ = h.join();
         }
-        self.slots.mark_synced_inactive(PgTimestamp::now().as_micros());
+        self.slots
+            .mark_synced_inactive(PgTimestamp::now().as_micros());
     }
 
     /// `check_and_set_sync_info`: claims the right to sync.
