@@ -27,6 +27,8 @@ use tandem_replication::slot::{
 use tandem_storage::Database;
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Xid};
 
+use super::synced::SlotOp;
+
 /// `CheckLogicalDecodingRequirements`: slots enabled and `wal_level = logical`.
 pub(crate) fn check_requirements(config: &Config) -> PgResult<()> {
     super::registry::check_requirements(config)?;
@@ -94,13 +96,13 @@ pub(crate) fn create(
     tandem_replication::slot::validate_name(req.name)?;
     if req.failover && req.temporary {
         return Err(PgError::new(
-            SqlState::INVALID_PARAMETER_VALUE,
+            SqlState::FEATURE_NOT_SUPPORTED,
             "cannot enable failover for a temporary replication slot",
         ));
     }
     if req.failover && db.in_recovery() {
         return Err(PgError::new(
-            SqlState::INVALID_PARAMETER_VALUE,
+            SqlState::FEATURE_NOT_SUPPORTED,
             "cannot enable failover for a replication slot created on the standby",
         ));
     }
@@ -131,8 +133,15 @@ pub(crate) fn create(
 }
 
 /// `cannot use physical replication slot for logical decoding` and the other
-/// checks of `CreateDecodingContext` on an acquired slot.
-pub(crate) fn check_usable(data: &SlotData, database: Option<Oid>) -> PgResult<()> {
+/// checks of `CreateDecodingContext` on an acquired slot, in PostgreSQL 17's
+/// order: kind, database, a synced slot on a standby ([`super::synced`];
+/// `allow_synced` for slot synchronization itself), invalidation.
+pub(crate) fn check_usable(
+    data: &SlotData,
+    database: Option<Oid>,
+    in_recovery: bool,
+    allow_synced: bool,
+) -> PgResult<()> {
     if !data.is_logical() {
         return Err(PgError::new(
             SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -150,6 +159,7 @@ pub(crate) fn check_usable(data: &SlotData, database: Option<Oid>) -> PgResult<(
             ));
         }
     }
+    super::synced::refuse(SlotOp::Decode, data, in_recovery, allow_synced)?;
     if let Some(inv) = data.invalidated {
         let detail = match inv {
             Invalidation::WalRemoved => {
@@ -285,7 +295,7 @@ pub(crate) fn get_changes(
     check_requirements(config)?;
     let data = slots.acquire(req.name, pid, false)?;
     let result = (|| {
-        check_usable(&data, req.database)?;
+        check_usable(&data, req.database, db.in_recovery(), false)?;
         let mut session =
             Session::start(db, &data, &req.options, Lsn::INVALID, req.allowed_plugins)?;
         if !req.binary && !session.textual() {
@@ -364,13 +374,27 @@ pub(crate) fn confirm(
 /// `pg_replication_slot_advance(slot_name, upto_lsn)`: moves a slot forward
 /// (logical: by decoding without output up to the last consistent point at or
 /// before `upto`; physical: straight to `upto`). Returns the slot's new end
-/// position.
+/// position. A synced slot on a standby is refused as decoding from it is
+/// ([`advance_with`] for slot synchronization).
 pub(crate) fn advance(
     slots: &SlotRegistry,
     db: &Arc<Database>,
     pid: i32,
     name: &str,
     upto: Lsn,
+) -> PgResult<Lsn> {
+    advance_with(slots, db, pid, name, upto, false)
+}
+
+/// [`advance`]; `allow_synced` lets slot synchronization move the synced
+/// slots it maintains on a standby.
+pub(crate) fn advance_with(
+    slots: &SlotRegistry,
+    db: &Arc<Database>,
+    pid: i32,
+    name: &str,
+    upto: Lsn,
+    allow_synced: bool,
 ) -> PgResult<Lsn> {
     if !upto.is_valid() {
         return Err(PgError::new(
@@ -410,6 +434,8 @@ pub(crate) fn advance(
             })?;
             return Ok(target);
         }
+        // PostgreSQL's decoding context (fast-forward: any database).
+        super::synced::refuse(SlotOp::Decode, &data, db.in_recovery(), allow_synced)?;
         // Advancing runs no plugin code, so no plugin check either.
         let mut session = Session::start(
             db,

@@ -4,9 +4,11 @@
 //!
 //! Read `registry.rs` first (the slots at startup, WAL retention and
 //! invalidation, physical slots, `pg_replication_slots`), then `logical.rs`
-//! (logical slots: creation, decoding for the SQL functions, advance, copy).
+//! (logical slots: creation, decoding for the SQL functions, advance, copy),
+//! then `synced.rs` (what a synced slot refuses on a standby).
 
 pub(crate) mod logical;
 mod registry;
+pub(crate) mod synced;
 
 pub(crate) use registry::{create_physical, drop_slot, install_retention, open, rows};
