@@ -435,6 +435,34 @@ impl SlotRegistry {
         }
     }
 
+    /// [`SlotRegistry::acquire`] waiting for another user to release the slot
+    /// (PostgreSQL's `ReplicationSlotAcquire(name, nowait = false)`), in
+    /// steps of `tick`: between steps `interrupted` is asked whether to stop
+    /// waiting (a cancelled or terminating session), and its error is returned.
+    pub fn acquire_waiting(
+        &self,
+        name: &str,
+        pid: i32,
+        tick: std::time::Duration,
+        mut interrupted: impl FnMut() -> PgResult<()>,
+    ) -> PgResult<SlotData> {
+        let mut slots = self.slots.lock();
+        loop {
+            let entry = slots.get_mut(name).ok_or_else(|| not_found(name))?;
+            match entry.active_pid {
+                Some(other) if other != pid => {
+                    interrupted()?;
+                    self.released.wait_for(&mut slots, tick);
+                }
+                _ => {
+                    entry.active_pid = Some(pid);
+                    entry.inactive_since = None;
+                    return Ok(entry.data.clone());
+                }
+            }
+        }
+    }
+
     /// Ends `pid`'s use. Ephemeral slots are dropped; temporary slots stay owned by
     /// the session (as PostgreSQL keeps their `active_pid`); persistent ones become
     /// inactive.
@@ -1164,4 +1192,46 @@ mod tests {
             Some("Replication slot names may only contain lower case letters, numbers, and the underscore character.")
         );
     }
+
+    #[test]
+    fn acquire_waiting_waits_for_release_and_stops_when_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = std::sync::Arc::new(SlotRegistry::open(dir.path(), 10, 0).unwrap());
+        reg.create(logical("s"), 1).unwrap();
+        let tick = std::time::Duration::from_millis(5);
+        // interrupted while another user holds it: the interruption's error
+        let mut asked = 0;
+        let e = reg
+            .acquire_waiting("s", 2, tick, || {
+                asked += 1;
+                if asked < 3 {
+                    Ok(())
+                } else {
+                    Err(PgError::new(SqlState::QUERY_CANCELED, "canceled"))
+                }
+            })
+            .unwrap_err();
+        assert_eq!((e.code, asked), (SqlState::QUERY_CANCELED, 3));
+        assert_eq!(reg.get("s").unwrap().active_pid, Some(1));
+        // released by its user meanwhile: acquired
+        let other = reg.clone();
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            other.release("s", 1, 9);
+        });
+        let d = reg.acquire_waiting("s", 2, tick, || Ok(())).unwrap();
+        releaser.join().unwrap();
+        assert_eq!(d.name, "s");
+        let info = reg.get("s").unwrap();
+        assert_eq!((info.active_pid, info.inactive_since), (Some(2), None));
+        // a free slot is acquired at once; a missing one is an error
+        reg.release("s", 2, 10);
+        reg.acquire_waiting("s", 3, tick, || panic!("no wait"))
+            .unwrap();
+        let e = reg
+            .acquire_waiting("nosuch", 3, tick, || Ok(()))
+            .unwrap_err();
+        assert_eq!(e.message, "replication slot \"nosuch\" does not exist");
+    }
 }
+

@@ -132,7 +132,7 @@ impl ServerHooks for Hooks {
 
     fn drop_replication_slot(&self, pid: i32, name: &str) -> tandem_types::PgResult<()> {
         let r = self.repl.as_ref().ok_or_else(no_slots)?;
-        crate::slot::drop_slot(&r.slots, &r.config, pid, name, false)
+        crate::slot::drop_slot(&r.slots, &r.db, &r.config, pid, name, false)
     }
 
     fn create_logical_slot(

@@ -7,8 +7,8 @@
 //! row builder. Adding a table is one small file plus one line in [`VIEWS`].
 //! Row builders that only need the catalog are pure functions of it (tested
 //! without a server). Views whose rows live in the server (`pg_stat_activity`,
-//! `pg_replication_slots`, `pg_stat_replication`, `pg_stat_wal_receiver`,
-//! `pg_stat_subscription`) get typed rows through `ServerHooks` and list their
+//! `pg_replication_slots`, `pg_stat_replication_slots`, `pg_stat_replication`,
+//! `pg_stat_wal_receiver`, `pg_stat_subscription`) get typed rows through `ServerHooks` and list their
 //! columns as [`Column`]s: name, type and the field each value comes from, in
 //! one table.
 //!
@@ -40,6 +40,7 @@ mod pg_sequences;
 mod pg_settings;
 mod pg_stat_activity;
 mod pg_stat_replication;
+mod pg_stat_replication_slots;
 mod pg_stat_wal_receiver;
 mod pg_subscription;
 mod pg_tables;
@@ -128,6 +129,7 @@ pub static VIEWS: &[&View] = &[
     &pg_replication_origin::PG_REPLICATION_ORIGIN_STATUS,
     &pg_replication_slots::SLOTS,
     &pg_stat_replication::STAT_REPLICATION,
+    &pg_stat_replication_slots::STAT_REPLICATION_SLOTS,
     &pg_stat_wal_receiver::STAT_WAL_RECEIVER,
     &pg_publication::PG_PUBLICATION,
     &pg_publication::PG_PUBLICATION_REL,

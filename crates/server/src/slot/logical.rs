@@ -29,6 +29,8 @@ use tandem_storage::Database;
 use tandem_types::elog;
 use tandem_types::{Lsn, Oid, PgError, PgResult, PgTimestamp, Severity, SqlState, Xid};
 
+use super::synced::SlotOp;
+
 /// `CheckLogicalDecodingRequirements`: slots enabled and `wal_level = logical`.
 pub(crate) fn check_requirements(config: &Config) -> PgResult<()> {
     super::registry::check_requirements(config)?;
@@ -96,13 +98,13 @@ pub(crate) fn create(
     tandem_replication::slot::validate_name(req.name)?;
     if req.failover && req.temporary {
         return Err(PgError::new(
-            SqlState::INVALID_PARAMETER_VALUE,
+            SqlState::FEATURE_NOT_SUPPORTED,
             "cannot enable failover for a temporary replication slot",
         ));
     }
     if req.failover && db.in_recovery() {
         return Err(PgError::new(
-            SqlState::INVALID_PARAMETER_VALUE,
+            SqlState::FEATURE_NOT_SUPPORTED,
             "cannot enable failover for a replication slot created on the standby",
         ));
     }
@@ -133,8 +135,15 @@ pub(crate) fn create(
 }
 
 /// `cannot use physical replication slot for logical decoding` and the other
-/// checks of `CreateDecodingContext` on an acquired slot.
-pub(crate) fn check_usable(data: &SlotData, database: Option<Oid>) -> PgResult<()> {
+/// checks of `CreateDecodingContext` on an acquired slot, in PostgreSQL 17's
+/// order: kind, database, a synced slot on a standby ([`super::synced`];
+/// `allow_synced` for slot synchronization itself), invalidation.
+pub(crate) fn check_usable(
+    data: &SlotData,
+    database: Option<Oid>,
+    in_recovery: bool,
+    allow_synced: bool,
+) -> PgResult<()> {
     if !data.is_logical() {
         return Err(PgError::new(
             SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -152,6 +161,7 @@ pub(crate) fn check_usable(data: &SlotData, database: Option<Oid>) -> PgResult<(
             ));
         }
     }
+    super::synced::refuse(SlotOp::Decode, data, in_recovery, allow_synced)?;
     if let Some(inv) = data.invalidated {
         let detail = match inv {
             Invalidation::WalRemoved => {
@@ -290,7 +300,7 @@ pub(crate) fn get_changes(
     check_requirements(config)?;
     let data = slots.acquire(req.name, pid, false)?;
     let result = (|| {
-        check_usable(&data, req.database)?;
+        check_usable(&data, req.database, db.in_recovery(), false)?;
         let mut session =
             Session::start(db, &data, &req.options, Lsn::INVALID, req.allowed_plugins)?;
         if !req.binary && !session.textual() {
@@ -416,7 +426,10 @@ pub(crate) fn confirm(
 /// `pg_replication_slot_advance(slot_name, upto_lsn)`: moves a slot forward
 /// (logical: by decoding without output up to the last consistent point at or
 /// before `upto`; physical: straight to `upto`). Returns the slot's new end
-/// position.
+/// position. A synced slot on a standby is refused as decoding from it is
+/// (slot synchronization moves synced slots through the registry, not here);
+/// a wait for `synchronized_standby_slots` ends when `interrupted` returns an
+/// error (query cancel, terminate).
 pub(crate) fn advance(
     slots: &SlotRegistry,
     db: &Arc<Database>,
@@ -464,6 +477,8 @@ pub(crate) fn advance(
             })?;
             return Ok(target);
         }
+        // PostgreSQL's decoding context (fast-forward: any database).
+        super::synced::refuse(SlotOp::Decode, &data, db.in_recovery(), false)?;
         // A failover slot is not moved past what the standbys listed in
         // synchronized_standby_slots have flushed (PostgreSQL waits the same way).
         if data.failover {

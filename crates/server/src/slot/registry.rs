@@ -18,6 +18,7 @@ use tandem_storage::Database;
 use tandem_types::elog::{self, Level};
 use tandem_types::{Lsn, PgError, PgResult, SqlState};
 
+use super::synced::SlotOp;
 use crate::procarray::Registry;
 use tandem_types::PgTimestamp;
 
@@ -153,16 +154,26 @@ pub(crate) fn create_physical(
     Ok(restart)
 }
 
-/// Drops a slot (`wait`: wait for its user to release it).
+/// Drops a slot (`wait`: wait for its user to release it), as PostgreSQL's
+/// `ReplicationSlotDrop`: the slot is acquired first (`replication slot "s"
+/// is active for PID n` without `wait`), then a synced slot on a standby is
+/// refused ([`super::synced`]). Slot synchronization drops its slots through
+/// [`SlotRegistry::drop_slot`] directly.
 pub(crate) fn drop_slot(
     slots: &SlotRegistry,
+    db: &Database,
     config: &Config,
     pid: i32,
     name: &str,
     wait: bool,
 ) -> PgResult<()> {
     check_requirements(config)?;
-    slots.drop_slot(name, pid, wait)
+    let data = slots.acquire(name, pid, wait)?;
+    if let Err(e) = super::synced::refuse(SlotOp::Drop, &data, db.in_recovery(), false) {
+        slots.release(name, pid, PgTimestamp::now().as_micros());
+        return Err(e);
+    }
+    slots.drop_slot(name, pid, false)
 }
 
 /// The slots as `pg_replication_slots` shows them.

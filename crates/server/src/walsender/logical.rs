@@ -27,11 +27,16 @@ use tandem_sql::{QuerySink, SnapshotRefusal};
 use tandem_types::elog::{self, Level};
 use tandem_types::{Lsn, Oid, PgError, PgResult, Severity, SqlState, Xid};
 
+use std::sync::atomic::Ordering;
+
 use crate::backend::pqcomm::Conn;
 use crate::backend::printtup::SocketSink;
+use crate::backend::startup::admin_shutdown_error;
 use crate::backend::startup::Replication;
+use crate::procarray::BackendEntry;
 use crate::shared::Shared;
 use crate::slot::logical::{self, NewLogicalSlot};
+use crate::slot::synced::SlotOp;
 use crate::walsender::copyboth::{self, Round, StreamSource};
 use crate::walsender::sender::{advance_slot, send_created_slot, SlotUse, WalSender};
 use crate::walsender::walsndctl::WalSnd;
@@ -39,6 +44,24 @@ use tandem_types::PgTimestamp;
 
 fn conflicting() -> PgError {
     PgError::new(SqlState::SYNTAX_ERROR, "conflicting or redundant options")
+}
+
+/// How often a command waiting for a slot checks for cancel and terminate.
+const SLOT_WAIT_TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Whether a command waiting on behalf of `entry` must stop: terminated
+/// (`57P01`, FATAL) or cancelled (`57014`).
+fn interrupted(entry: &BackendEntry) -> PgResult<()> {
+    if entry.terminating() {
+        return Err(admin_shutdown_error());
+    }
+    if entry.cancel.lock().swap(false, Ordering::SeqCst) {
+        return Err(PgError::new(
+            SqlState::QUERY_CANCELED,
+            "canceling statement due to user request",
+        ));
+    }
+    Ok(())
 }
 
 /// Plugin options of START_REPLICATION as `(name, value)` text pairs.
@@ -216,8 +239,13 @@ impl WalSender<'_> {
             }
         }
         let shared = self.shared;
-        let pid = self.entry.pid;
-        let data = shared.slots.acquire(&name, pid, false)?;
+        let entry = self.entry;
+        let pid = entry.pid;
+        // PostgreSQL acquires the slot waiting for its user to release it: a
+        // walsender still exiting after `ALTER SUBSCRIPTION ... DISABLE`.
+        let data = shared
+            .slots
+            .acquire_waiting(&name, pid, SLOT_WAIT_TICK, || interrupted(entry))?;
         let _use = SlotUse {
             slots: &shared.slots,
             name: name.clone(),
@@ -229,18 +257,19 @@ impl WalSender<'_> {
                 "cannot use ALTER_REPLICATION_SLOT with a physical replication slot",
             ));
         }
-        if shared.db.in_recovery() {
+        let in_recovery = shared.db.in_recovery();
+        crate::slot::synced::refuse(SlotOp::Alter, &data, in_recovery, false)?;
+        if in_recovery && failover == Some(true) {
             return Err(PgError::new(
                 SqlState::FEATURE_NOT_SUPPORTED,
-                "cannot alter replication slot \"".to_string() + &name + "\"",
-            )
-            .with_detail("This replication slot is being synchronized from the primary server."));
+                "cannot enable failover for a replication slot on the standby",
+            ));
         }
         if failover == Some(true)
             && data.persistency == tandem_replication::slot::Persistency::Temporary
         {
             return Err(PgError::new(
-                SqlState::INVALID_PARAMETER_VALUE,
+                SqlState::FEATURE_NOT_SUPPORTED,
                 "cannot enable failover for a temporary replication slot",
             ));
         }
@@ -279,7 +308,7 @@ impl WalSender<'_> {
             name: name.clone(),
             pid,
         };
-        logical::check_usable(&data, Some(database))?;
+        logical::check_usable(&data, Some(database), shared.db.in_recovery(), false)?;
         let session = logical::Session::start(
             &shared.db,
             &data,

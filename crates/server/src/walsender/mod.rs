@@ -428,7 +428,14 @@ impl WalSender<'_> {
     /// `DROP_REPLICATION_SLOT s [WAIT]`.
     fn drop_slot(&self, sink: &mut SocketSink<'_>, name: &str, wait: bool) -> PgResult<()> {
         let shared = self.shared;
-        crate::slot::drop_slot(&shared.slots, &shared.config, self.entry.pid, name, wait)?;
+        crate::slot::drop_slot(
+            &shared.slots,
+            &shared.db,
+            &shared.config,
+            self.entry.pid,
+            name,
+            wait,
+        )?;
         sink.command_complete("DROP_REPLICATION_SLOT")
     }
 

@@ -1,0 +1,171 @@
+//! `pg_catalog.pg_stat_replication_slots`: one row per logical slot (those
+//! `pg_replication_slots` shows with a database), PostgreSQL 17's columns in
+//! order. tandem does not count decoding statistics yet: every counter is 0
+//! and `stats_reset` is NULL, which is what PostgreSQL shows for a slot that
+//! has decoded nothing since it was created.
+//! PostgreSQL: `system_views.sql`, `pgstat_replslot.c`,
+//! `pgstatfuncs.c` (`pg_stat_get_replication_slot`).
+
+use tandem_types::{DataType, PgResult, Value};
+
+use super::*;
+
+use DataType as T;
+
+pub static STAT_REPLICATION_SLOTS: View = View {
+    schema: "pg_catalog",
+    name: "pg_stat_replication_slots",
+    oid: 12_023,
+    relkind: b'v',
+    columns,
+    rows,
+};
+
+/// One slot's statistics (PostgreSQL's `PgStat_StatReplSlotEntry`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct SlotStats {
+    slot_name: String,
+    spill_txns: i64,
+    spill_count: i64,
+    spill_bytes: i64,
+    stream_txns: i64,
+    stream_count: i64,
+    stream_bytes: i64,
+    total_txns: i64,
+    total_bytes: i64,
+    /// microseconds since 2000-01-01 UTC
+    stats_reset: Option<i64>,
+}
+
+type R = SlotStats;
+
+/// The columns, in PostgreSQL 17's order, and where each value comes from.
+static COLUMNS: &[Column<R>] = &[
+    Column {
+        name: "slot_name",
+        ty: T::Text,
+        value: |r: &R| text(&r.slot_name),
+    },
+    Column {
+        name: "spill_txns",
+        ty: T::Int8,
+        value: |r: &R| Value::Int8(r.spill_txns),
+    },
+    Column {
+        name: "spill_count",
+        ty: T::Int8,
+        value: |r: &R| Value::Int8(r.spill_count),
+    },
+    Column {
+        name: "spill_bytes",
+        ty: T::Int8,
+        value: |r: &R| Value::Int8(r.spill_bytes),
+    },
+    Column {
+        name: "stream_txns",
+        ty: T::Int8,
+        value: |r: &R| Value::Int8(r.stream_txns),
+    },
+    Column {
+        name: "stream_count",
+        ty: T::Int8,
+        value: |r: &R| Value::Int8(r.stream_count),
+    },
+    Column {
+        name: "stream_bytes",
+        ty: T::Int8,
+        value: |r: &R| Value::Int8(r.stream_bytes),
+    },
+    Column {
+        name: "total_txns",
+        ty: T::Int8,
+        value: |r: &R| Value::Int8(r.total_txns),
+    },
+    Column {
+        name: "total_bytes",
+        ty: T::Int8,
+        value: |r: &R| Value::Int8(r.total_bytes),
+    },
+    Column {
+        name: "stats_reset",
+        ty: T::TimestampTz,
+        value: |r: &R| opt_ts(r.stats_reset),
+    },
+];
+
+fn columns() -> Vec<(&'static str, DataType)> {
+    column_list(COLUMNS)
+}
+
+/// The statistics rows of the logical slots among `slots`, in their order.
+fn stats_of(slots: &[crate::context::ReplicationSlotRow]) -> Vec<SlotStats> {
+    slots
+        .iter()
+        .filter(|s| s.datoid.is_some())
+        .map(|s| SlotStats {
+            slot_name: s.slot_name.clone(),
+            ..SlotStats::default()
+        })
+        .collect()
+}
+
+fn rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    Ok(stats_of(&ctx.hooks.replication_slots())
+        .iter()
+        .map(|r| row_values(COLUMNS, r))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::ReplicationSlotRow;
+    use tandem_types::Oid;
+
+    #[test]
+    fn columns_are_postgresql_17s() {
+        let cols = columns();
+        let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            [
+                "slot_name",
+                "spill_txns",
+                "spill_count",
+                "spill_bytes",
+                "stream_txns",
+                "stream_count",
+                "stream_bytes",
+                "total_txns",
+                "total_bytes",
+                "stats_reset",
+            ]
+        );
+        assert_eq!(cols[0].1, T::Text);
+        assert!(cols[1..9].iter().all(|(_, t)| *t == T::Int8));
+        assert_eq!(cols[9].1, T::TimestampTz);
+    }
+
+    #[test]
+    fn one_zero_row_per_logical_slot() {
+        let slots = [
+            ReplicationSlotRow {
+                slot_name: "a_logical".into(),
+                slot_type: "logical",
+                datoid: Some(Oid(5)),
+                ..Default::default()
+            },
+            ReplicationSlotRow {
+                slot_name: "b_physical".into(),
+                slot_type: "physical",
+                ..Default::default()
+            },
+        ];
+        let stats = stats_of(&slots);
+        assert_eq!(stats.len(), 1);
+        let v = row_values(COLUMNS, &stats[0]);
+        assert_eq!(v[0], text("a_logical"));
+        assert!(v[1..9].iter().all(|x| *x == Value::Int8(0)));
+        assert_eq!(v[9], Value::Null);
+    }
+}
