@@ -1234,4 +1234,3 @@ mod tests {
         assert_eq!(e.message, "replication slot \"nosuch\" does not exist");
     }
 }
-

@@ -157,6 +157,81 @@ fn scenario_06_remote_drop_propagates() {
     );
 }
 
+/// psql over a `replication=database` connection; (success, stderr).
+fn repl_psql(node: &Node, command: &str) -> (bool, String) {
+    let out = std::process::Command::new("psql")
+        .args(["-X", "-A", "-t"])
+        .arg(format!(
+            "{} replication=database",
+            node.conninfo("postgres")
+        ))
+        .args(["-c", command])
+        .output()
+        .unwrap_or_else(|e| panic!("psql: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn scenario_08_synced_slots_cannot_be_decoded_altered_or_dropped_on_a_standby() {
+    let (p, s) = pair("t040-s08");
+    s.safe_psql("SELECT pg_sync_replication_slots()");
+    assert_eq!(
+        s.safe_psql(
+            "SELECT synced AND NOT temporary FROM pg_replication_slots \
+             WHERE slot_name = 'lsub2_slot'"
+        ),
+        "t"
+    );
+    let detail = "DETAIL:  This replication slot is being synchronized from the primary server.";
+    let e = psql_error(
+        &s,
+        "SELECT * FROM pg_logical_slot_get_changes('lsub2_slot', NULL, NULL)",
+    );
+    assert!(
+        e.contains("ERROR:  cannot use replication slot \"lsub2_slot\" for logical decoding")
+            && e.contains(detail)
+            && e.contains("HINT:  Specify another replication slot."),
+        "{e}"
+    );
+    let e = psql_error(
+        &s,
+        "SELECT pg_replication_slot_advance('lsub2_slot', pg_last_wal_replay_lsn())",
+    );
+    assert!(
+        e.contains("ERROR:  cannot use replication slot \"lsub2_slot\" for logical decoding"),
+        "{e}"
+    );
+    let (ok, e) = repl_psql(&s, "ALTER_REPLICATION_SLOT lsub2_slot (FAILOVER false)");
+    assert!(!ok);
+    assert!(
+        e.contains("ERROR:  cannot alter replication slot \"lsub2_slot\"") && e.contains(detail),
+        "{e}"
+    );
+    let e = psql_error(&s, "SELECT pg_drop_replication_slot('lsub2_slot')");
+    assert!(
+        e.contains("ERROR:  cannot drop replication slot \"lsub2_slot\"") && e.contains(detail),
+        "{e}"
+    );
+    // after promotion the same slot is an ordinary one
+    assert_eq!(s.safe_psql("SELECT pg_promote()"), "t");
+    wait_value(&s, "SELECT pg_is_in_recovery()", "f");
+    s.safe_psql("SELECT count(*) FROM pg_logical_slot_get_changes('lsub2_slot', NULL, NULL)");
+    s.safe_psql("SELECT pg_replication_slot_advance('lsub2_slot', pg_current_wal_lsn())");
+    let (ok, e) = repl_psql(&s, "ALTER_REPLICATION_SLOT lsub2_slot (FAILOVER false)");
+    assert!(ok, "{e}");
+    assert_eq!(
+        s.safe_psql(
+            "SELECT synced, failover FROM pg_replication_slots WHERE slot_name = 'lsub2_slot'"
+        ),
+        "t|f"
+    );
+    s.safe_psql("SELECT pg_drop_replication_slot('lsub2_slot')");
+    drop(p);
+}
+
 #[test]
 fn scenario_09_dbname_is_required() {
     let (p, s) = pair("t040-s09");
