@@ -505,3 +505,74 @@ fn user_slot_with_the_same_name_is_reported() {
         "lsub1_slot|f|f\nlsub2_slot|t|f"
     );
 }
+
+/// A subscriber node for the subscription scenarios.
+fn subscriber(name: &str) -> Node {
+    let mut sub = Node::init(name);
+    sub.start();
+    sub
+}
+
+fn primary_slot_failover(p: &Node, slot: &str) -> String {
+    p.safe_psql(&format!(
+        "SELECT failover FROM pg_replication_slots WHERE slot_name = '{slot}'"
+    ))
+}
+
+#[test]
+fn scenarios_01_to_03_subscription_failover_option() {
+    let p = primary("t040-s01-primary");
+    p.safe_psql("CREATE PUBLICATION regress_mypub FOR ALL TABLES");
+    let sub = subscriber("t040-s01-sub");
+    // 1. CREATE SUBSCRIPTION with failover sets the slot's failover flag
+    sub.safe_psql(&format!(
+        "CREATE SUBSCRIPTION regress_mysub1 CONNECTION '{}' PUBLICATION regress_mypub \
+         WITH (slot_name = lsub1_slot, copy_data = false, failover = true, enabled = false)",
+        p.conninfo("postgres")
+    ));
+    assert_eq!(primary_slot_failover(&p, "lsub1_slot"), "t");
+    // 2. ALTER SUBSCRIPTION toggles the slot
+    sub.safe_psql("ALTER SUBSCRIPTION regress_mysub1 SET (failover = false)");
+    assert_eq!(primary_slot_failover(&p, "lsub1_slot"), "f");
+    sub.safe_psql("ALTER SUBSCRIPTION regress_mysub1 SET (failover = true)");
+    assert_eq!(primary_slot_failover(&p, "lsub1_slot"), "t");
+    // 3. the option cannot change on an enabled subscription
+    sub.safe_psql("ALTER SUBSCRIPTION regress_mysub1 ENABLE");
+    let e = psql_error(
+        &sub,
+        "ALTER SUBSCRIPTION regress_mysub1 SET (failover = false)",
+    );
+    assert!(
+        e.contains("ERROR:  cannot set failover for enabled subscription"),
+        "{e}"
+    );
+    assert_eq!(primary_slot_failover(&p, "lsub1_slot"), "t");
+}
+
+#[test]
+fn scenario_11_synced_slot_after_running_transactions_and_advance() {
+    let (p, s) = pair("t040-s11");
+    p.safe_psql(
+        "SELECT pg_create_logical_replication_slot('snap_test_slot', 'test_decoding', false, false, true)",
+    );
+    wait_for_replay(&p, &s);
+    s.safe_psql("SELECT pg_sync_replication_slots()");
+    for _ in 0..2 {
+        p.safe_psql("BEGIN; SELECT txid_current(); SELECT pg_log_standby_snapshot(); COMMIT;");
+    }
+    p.safe_psql("SELECT pg_replication_slot_advance('snap_test_slot', pg_current_wal_lsn())");
+    wait_for_replay(&p, &s);
+    p.safe_psql("SELECT pg_logical_emit_message(false, 'test', 'test')");
+    let cf = p.safe_psql(
+        "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'snap_test_slot'",
+    );
+    s.safe_psql("SELECT pg_sync_replication_slots()");
+    wait_value(
+        &s,
+        &format!(
+            "SELECT '{cf}' = confirmed_flush_lsn FROM pg_replication_slots \
+             WHERE slot_name = 'snap_test_slot' AND synced AND NOT temporary"
+        ),
+        "t",
+    );
+}

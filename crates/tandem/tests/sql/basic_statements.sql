@@ -8,7 +8,7 @@ select * from tab_rep;
 select * from bdt;
 show hot_standby_feedback;
 show primary_slot_name;
-show standby_slot_names;
+show synchronized_standby_slots;
 alter system set primary_conninfo = 'user=repliuser host=localhost port=55449 dbname=postgres';
 alter system set sync_replication_slots = true;
 select pg_reload_conf();
