@@ -1,0 +1,395 @@
+//! A subscription resumed on a promoted standby through a synchronized
+//! failover slot (PostgreSQL 17's failover slots, seen from the user's side):
+//!
+//! - under a steady write load the primary is killed (SIGKILL) at a moment
+//!   chosen by a seed, the standby (slot sync worker on, its physical slot
+//!   named in the primary's `synchronized_standby_slots`) is promoted with
+//!   `pg_promote()`, the subscriber is re-pointed with `ALTER SUBSCRIPTION
+//!   ... CONNECTION`, and then every transaction the promoted standby holds
+//!   is at the subscriber exactly once, in commit order, with nothing the
+//!   standby does not hold;
+//! - the statements of published walk-throughs of the feature (a
+//!   `test_decoding` failover slot synced and consumed, a subscription with
+//!   `failover = true` resumed after promotion, the failover-readiness
+//!   queries) run through psql as printed, with the printed outcomes.
+//!
+//! The load test runs `TANDEM_FAILOVER_RUNS` seeds (default 2) starting at
+//! `TANDEM_FAILOVER_SEED` (default 43), e.g.
+//! `TANDEM_FAILOVER_SEED=1 TANDEM_FAILOVER_RUNS=20 cargo test --release -p
+//! tandem --test t043_failover_resume failover_under_load`; each run prints
+//! its seed, so a failing one is replayed with `TANDEM_FAILOVER_RUNS=1`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tandem_testkit::{wait_for, wait_value, Node, DEADLINE};
+
+/// A started primary for logical decoding and physical streaming.
+fn primary(name: &str) -> Node {
+    let mut p = Node::init_with(name, &["--wal-segsize", "1"]);
+    p.append_conf(
+        "wal_sender_timeout = 60s\nwal_receiver_status_interval = 1s\nwal_level = logical\n\
+         max_wal_senders = 10\nmax_replication_slots = 10",
+    );
+    p.start();
+    p
+}
+
+/// A started standby of `p` streaming from physical slot `slot`, with the
+/// slot sync worker on (`primary_conninfo` from the base backup names
+/// `dbname=postgres`).
+fn syncing_standby(name: &str, p: &Node, slot: &str) -> Node {
+    let mut s = Node::standby(name, p, slot);
+    s.append_conf("hot_standby_feedback = on\nwal_level = logical\nsync_replication_slots = on");
+    s.start();
+    s
+}
+
+/// A started subscriber with quick apply worker retries.
+fn subscriber(name: &str) -> Node {
+    let mut n = Node::init(name);
+    n.append_conf("wal_retrieve_retry_interval = '100ms'");
+    n.start();
+    n
+}
+
+/// Sets `synchronized_standby_slots` on `p` and waits for the reload.
+fn set_standby_slots(p: &Node, setting: &str, value: &str) {
+    p.safe_psql(&format!("ALTER SYSTEM SET {setting} = '{value}'"));
+    p.safe_psql("SELECT pg_reload_conf()");
+    wait_value(p, &format!("SHOW {setting}"), value);
+}
+
+/// Waits until every table of every subscription on `sub` is ready.
+fn wait_tables_ready(sub: &Node) {
+    wait_value(
+        sub,
+        "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'",
+        "0",
+    );
+}
+
+/// Waits until `slot` is on the standby, synced and persistent.
+fn wait_synced(s: &Node, slot: &str) {
+    wait_value(
+        s,
+        &format!(
+            "SELECT synced AND NOT temporary FROM pg_replication_slots WHERE slot_name = '{slot}'"
+        ),
+        "t",
+    );
+}
+
+/// splitmix64: the seed's stream of choices.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{name}={v:?} is not a number: {e}")),
+        Err(_) => default,
+    }
+}
+
+/// Transaction `i` of the load: one row into the keyless `log` (a repeat
+/// would show as a second row), a new `kv` row, an update of the previous
+/// one, every other time a delete of an older one, and a step of `acc` that
+/// does not commute (a transaction applied out of order or twice changes
+/// it).
+fn transaction_sql(i: u32, src: &str) -> String {
+    let mut sql = format!(
+        "BEGIN; INSERT INTO log VALUES ({i}, '{src}'); INSERT INTO kv VALUES ({i}, {i} * 7); \
+         UPDATE kv SET v = v * 3 + {i} WHERE k = {i} - 1; "
+    );
+    if i % 2 == 0 {
+        sql.push_str(&format!("DELETE FROM kv WHERE k = {i} - 4; "));
+    }
+    sql.push_str(&format!(
+        "UPDATE acc SET v = (v * 31 + {i}) % 1000003; COMMIT"
+    ));
+    sql
+}
+
+/// What `kv` and `acc` hold after transactions 1..=n, as psql prints them.
+fn model(n: u32) -> (String, String) {
+    let mut kv: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut acc: i64 = 1;
+    for i in 1..=i64::from(n) {
+        kv.insert(i, i * 7);
+        if let Some(v) = kv.get_mut(&(i - 1)) {
+            *v = *v * 3 + i;
+        }
+        if i % 2 == 0 {
+            kv.remove(&(i - 4));
+        }
+        acc = (acc * 31 + i) % 1_000_003;
+    }
+    let kv = kv
+        .iter()
+        .map(|(k, v)| format!("{k}|{v}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    (kv, acc.to_string())
+}
+
+/// The outcome of the writer: transactions 1..=acked were acknowledged; the
+/// one in flight when the connection broke (if any) has an unknown outcome.
+struct Written {
+    acked: u32,
+    unknown: Option<u32>,
+}
+
+/// A writer with its own connection to `conninfo`, running transactions
+/// 1, 2, ... until its connection fails; `done` follows the acknowledged
+/// ones.
+fn writer(conninfo: String, done: Arc<AtomicU32>) -> std::thread::JoinHandle<Written> {
+    std::thread::spawn(move || {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => panic!("writer: runtime: {e}"),
+        };
+        rt.block_on(async move {
+            let client = match tandem_testkit::connect(&conninfo).await {
+                Ok(c) => c,
+                Err(e) => panic!("writer: cannot connect: {e}"),
+            };
+            let mut i = 1;
+            loop {
+                if let Err(e) = client.batch_execute(&transaction_sql(i, "p")).await {
+                    eprintln!(
+                        "writer: transaction {i} has an unknown outcome: {}",
+                        tandem_testkit::message(&e)
+                    );
+                    return Written {
+                        acked: i - 1,
+                        unknown: Some(i),
+                    };
+                }
+                done.store(i, Ordering::Release);
+                i += 1;
+            }
+        })
+    })
+}
+
+/// `SELECT seq FROM log` in the order given, as numbers.
+fn seqs(node: &Node, order: &str) -> Vec<u32> {
+    let text = node.safe_psql(&format!("SELECT seq FROM log ORDER BY {order}"));
+    text.lines()
+        .map(|l| {
+            l.parse()
+                .unwrap_or_else(|e| panic!("seq {l:?} on {}: {e}", node.name))
+        })
+        .collect()
+}
+
+fn one_failover_run(seed: u64) {
+    let started = Instant::now();
+    let mut rng = Rng(seed);
+    let kill_after = 30 + (rng.next() % 170) as u32;
+    let disable_around = rng.next() % 2 == 1;
+    let after_promotion = 1 + (rng.next() % 5) as u32;
+    eprintln!(
+        "failover run: TANDEM_FAILOVER_SEED={seed} (kill after {kill_after} acknowledged commits, \
+         re-point {}, {after_promotion} transactions after promotion)",
+        if disable_around {
+            "between DISABLE and ENABLE"
+        } else {
+            "with ALTER SUBSCRIPTION ... CONNECTION alone"
+        }
+    );
+    let tag = format!("t043-{seed}");
+    let mut p = primary(&format!("{tag}-p"));
+    let ddl = "CREATE TABLE log (seq int, src text); \
+               CREATE TABLE kv (k int PRIMARY KEY, v bigint); \
+               CREATE TABLE acc (id int PRIMARY KEY, v bigint)";
+    p.safe_psql(ddl);
+    p.safe_psql(
+        "ALTER TABLE log REPLICA IDENTITY FULL; INSERT INTO acc VALUES (1, 1); \
+         CREATE PUBLICATION pub FOR ALL TABLES",
+    );
+    let s = syncing_standby(&format!("{tag}-s"), &p, "sb1_slot");
+    // after the base backup, so that the promoted standby does not inherit it
+    set_standby_slots(&p, "synchronized_standby_slots", "sb1_slot");
+    let sub = subscriber(&format!("{tag}-sub"));
+    // the subscriber numbers the rows of `log` in the order it applies them
+    sub.safe_psql(
+        "CREATE TABLE log (seq int, src text, applied bigserial); \
+         CREATE TABLE kv (k int PRIMARY KEY, v bigint); \
+         CREATE TABLE acc (id int PRIMARY KEY, v bigint)",
+    );
+    sub.safe_psql(&format!(
+        "CREATE SUBSCRIPTION s CONNECTION '{}' PUBLICATION pub WITH (failover = true)",
+        p.conninfo("postgres")
+    ));
+    wait_tables_ready(&sub);
+    // failover-ready before the load starts
+    wait_synced(&s, "s");
+
+    let done = Arc::new(AtomicU32::new(0));
+    let w = writer(p.conninfo("postgres"), done.clone());
+    wait_for(
+        &format!("{kill_after} acknowledged commits, half of them applied"),
+        DEADLINE,
+        || {
+            assert!(
+                !w.is_finished(),
+                "the writer stopped before the kill (see its output)"
+            );
+            let applied: u32 = sub
+                .safe_psql("SELECT count(*) FROM log")
+                .parse()
+                .unwrap_or(0);
+            (done.load(Ordering::Acquire) >= kill_after && applied >= kill_after / 2).then_some(())
+        },
+    );
+    p.kill9();
+    let written = match w.join() {
+        Ok(wr) => wr,
+        Err(_) => panic!("the writer panicked"),
+    };
+    eprintln!(
+        "primary killed after {} acknowledged commits (unknown outcome: {:?})",
+        written.acked, written.unknown
+    );
+
+    // the standby replays all it received, then is promoted
+    wait_value(
+        &s,
+        "SELECT pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn()",
+        "t",
+    );
+    // what the subscriber got from the old primary; it cannot get more now
+    let sub_before = seqs(&sub, "applied");
+    assert_eq!(s.safe_psql("SELECT pg_promote()"), "t");
+    wait_value(&s, "SELECT pg_is_in_recovery()", "f");
+    assert_eq!(
+        s.safe_psql(
+            "SELECT failover, synced, temporary FROM pg_replication_slots WHERE slot_name = 's'"
+        ),
+        "t|t|f",
+        "the subscription's slot on the promoted standby"
+    );
+
+    // the surviving timeline: 1..=m from the old primary
+    let on_s = seqs(&s, "seq");
+    let m = on_s.len() as u32;
+    assert_eq!(
+        on_s,
+        (1..=m).collect::<Vec<_>>(),
+        "the promoted standby holds a prefix of the writer's transactions, each once"
+    );
+    let limit = written.unknown.unwrap_or(written.acked);
+    assert!(
+        m <= limit,
+        "the standby holds transaction {m}, never attempted (acknowledged {}, unknown {:?})",
+        written.acked,
+        written.unknown
+    );
+    eprintln!(
+        "the promoted standby holds {m} transactions ({} acknowledged ones lost with the old \
+         primary); the subscriber had applied {} of them",
+        written.acked.saturating_sub(m),
+        sub_before.len()
+    );
+    // synchronized_standby_slots: the subscriber never got ahead of the standby
+    let ahead: Vec<u32> = sub_before.iter().copied().filter(|&i| i > m).collect();
+    assert!(
+        ahead.is_empty(),
+        "the subscriber applied transactions the standby never flushed: {ahead:?}"
+    );
+
+    // re-point the subscription at the promoted standby
+    let conn = s.conninfo("postgres");
+    if disable_around {
+        sub.safe_psql("ALTER SUBSCRIPTION s DISABLE");
+        sub.safe_psql(&format!("ALTER SUBSCRIPTION s CONNECTION '{conn}'"));
+        sub.safe_psql("ALTER SUBSCRIPTION s ENABLE");
+    } else {
+        sub.safe_psql(&format!("ALTER SUBSCRIPTION s CONNECTION '{conn}'"));
+    }
+    let last = m + after_promotion;
+    for i in m + 1..=last {
+        s.safe_psql(&transaction_sql(i, "s"));
+    }
+    wait_for(
+        &format!("transaction {last} (written on the promoted standby) at the subscriber"),
+        DEADLINE,
+        || {
+            (sub.safe_psql(&format!("SELECT count(*) FROM log WHERE seq = {last}")) != "0")
+                .then_some(())
+        },
+    );
+
+    // exactly once, in commit order, nothing the standby does not hold
+    let applied = seqs(&sub, "applied");
+    let mut sorted = applied.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(
+        sorted.len(),
+        applied.len(),
+        "a transaction was applied twice: {applied:?}"
+    );
+    assert_eq!(
+        applied,
+        (1..=last).collect::<Vec<_>>(),
+        "the subscriber applied exactly the standby's transactions, in commit order"
+    );
+    assert_eq!(
+        sub.safe_psql("SELECT count(*), count(DISTINCT seq) FROM log"),
+        s.safe_psql("SELECT count(*), count(DISTINCT seq) FROM log"),
+    );
+    assert_eq!(
+        sub.safe_psql("SELECT seq, src FROM log ORDER BY seq"),
+        s.safe_psql("SELECT seq, src FROM log ORDER BY seq")
+    );
+    let (kv, acc) = model(last);
+    assert_eq!(
+        s.safe_psql("SELECT k, v FROM kv ORDER BY k"),
+        kv,
+        "kv on the standby"
+    );
+    assert_eq!(
+        sub.safe_psql("SELECT k, v FROM kv ORDER BY k"),
+        kv,
+        "kv on the subscriber"
+    );
+    assert_eq!(s.safe_psql("SELECT v FROM acc"), acc, "acc on the standby");
+    assert_eq!(
+        sub.safe_psql("SELECT v FROM acc"),
+        acc,
+        "acc on the subscriber"
+    );
+    eprintln!(
+        "seed {seed}: {m} transactions before and {after_promotion} after the failover, \
+         all applied once and in order ({:.1?})",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn failover_under_load_loses_nothing_and_repeats_nothing() {
+    let seed = env_u64("TANDEM_FAILOVER_SEED", 43);
+    let runs = env_u64("TANDEM_FAILOVER_RUNS", 2);
+    for run in 0..runs {
+        one_failover_run(seed + run);
+    }
+}
