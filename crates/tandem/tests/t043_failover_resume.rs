@@ -115,7 +115,7 @@ fn transaction_sql(i: u32, src: &str) -> String {
         "BEGIN; INSERT INTO log VALUES ({i}, '{src}'); INSERT INTO kv VALUES ({i}, {i} * 7); \
          UPDATE kv SET v = v * 3 + {i} WHERE k = {i} - 1; "
     );
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         sql.push_str(&format!("DELETE FROM kv WHERE k = {i} - 4; "));
     }
     sql.push_str(&format!(
@@ -392,4 +392,289 @@ fn failover_under_load_loses_nothing_and_repeats_nothing() {
     for run in 0..runs {
         one_failover_run(seed + run);
     }
+}
+
+/// psql's stdout and stderr for `sql` on `node`, which must succeed.
+fn psql_out(node: &Node, sql: &str) -> (String, String) {
+    let out = node.psql(sql);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "psql failed on {}: {stderr}\n{sql}\nlog:\n{}",
+        node.name,
+        node.log()
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).trim_end().to_string(),
+        stderr,
+    )
+}
+
+/// A primary with the replication role `repliuser` and a started standby
+/// streaming through physical slot `master_slot`, `hot_standby_feedback =
+/// on`: the setup the walk-through starts from.
+fn walkthrough_pair(tag: &str) -> (Node, Node) {
+    let p = primary(&format!("{tag}-primary"));
+    p.safe_psql("CREATE ROLE repliuser REPLICATION LOGIN");
+    let mut s = Node::standby(&format!("{tag}-standby"), &p, "master_slot");
+    s.append_conf("hot_standby_feedback = on\nwal_level = logical");
+    s.start();
+    (p, s)
+}
+
+/// The walk-through's standby configuration, statement by statement as
+/// printed (the primary's port aside).
+fn configure_standby_as_printed(p: &Node, s: &Node) {
+    let conninfo = format!(
+        "alter system set primary_conninfo = 'user=repliuser host=localhost port={} dbname=postgres';",
+        p.port
+    );
+    assert_eq!(psql_out(s, &conninfo).0, "ALTER SYSTEM");
+    assert_eq!(psql_out(s, "select pg_reload_conf();").0, "t");
+    assert_eq!(
+        psql_out(s, "alter system set sync_replication_slots = true;").0,
+        "ALTER SYSTEM"
+    );
+    assert_eq!(psql_out(s, "select pg_reload_conf();").0, "t");
+    assert_eq!(psql_out(s, "show hot_standby_feedback;").0, "on");
+    assert_eq!(psql_out(s, "show primary_slot_name;").0, "master_slot");
+    // the walreceiver reconnects as repliuser
+    wait_value(
+        p,
+        "SELECT usename FROM pg_stat_replication WHERE application_name <> ''",
+        "repliuser",
+    );
+}
+
+/// The walk-through's slot query, split into fields per row.
+fn slot_rows(node: &Node, sql: &str) -> Vec<Vec<String>> {
+    psql_out(node, sql)
+        .0
+        .lines()
+        .map(|l| l.split('|').map(str::to_string).collect())
+        .collect()
+}
+
+/// A logical slot created with `failover` on the primary is synced to the
+/// standby by the worker once the standby names a database in
+/// `primary_conninfo` and enables `sync_replication_slots`; consuming it on
+/// the primary moves the standby's copy to the same catalog_xmin,
+/// restart_lsn and confirmed_flush_lsn.
+#[test]
+fn test_decoding_failover_slot_follows_the_primary_as_printed() {
+    let (p, s) = walkthrough_pair("t043-decoding");
+    assert_eq!(
+        psql_out(
+            &p,
+            "SELECT 'init' FROM pg_create_logical_replication_slot('logical_slot', 'test_decoding', false, false, true);"
+        )
+        .0,
+        "init"
+    );
+    assert_eq!(
+        psql_out(
+            &p,
+            "select slot_name, failover from pg_replication_slots where slot_name = 'logical_slot';"
+        )
+        .0,
+        "logical_slot|t"
+    );
+    configure_standby_as_printed(&p, &s);
+    wait_for("the sync-ready line in the standby's log", DEADLINE, || {
+        s.log()
+            .contains("slot \"logical_slot\" is sync-ready now")
+            .then_some(())
+    });
+    let all = "select slot_name, slot_type, catalog_xmin, restart_lsn, confirmed_flush_lsn, failover, synced from pg_replication_slots ;";
+    let rows = slot_rows(&s, all);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0][0..2], ["logical_slot", "logical"], "{rows:?}");
+    assert_eq!(rows[0][5..7], ["t", "t"], "{rows:?}");
+    assert!(rows[0][2].parse::<u32>().is_ok(), "catalog_xmin: {rows:?}");
+
+    assert_eq!(psql_out(&p, "create table bdt(a int);").0, "CREATE TABLE");
+    assert_eq!(psql_out(&p, "insert into bdt values (1);").0, "INSERT 0 1");
+    let changes = slot_rows(
+        &p,
+        " SELECT * FROM pg_logical_slot_get_changes('logical_slot', NULL, NULL, 'include-xids', '0');",
+    );
+    let data: Vec<&str> = changes.iter().map(|r| r[2].as_str()).collect();
+    assert_eq!(
+        data,
+        [
+            "BEGIN",
+            "COMMIT",
+            "BEGIN",
+            "table public.bdt: INSERT: a[integer]:1",
+            "COMMIT"
+        ],
+        "{changes:?}"
+    );
+    // the xid column pairs each BEGIN with its COMMIT, the insert's after the DDL's
+    assert_eq!(changes[0][1], changes[1][1], "{changes:?}");
+    assert_eq!(changes[2][1], changes[4][1], "{changes:?}");
+    let xid = |r: &Vec<String>| r[1].parse::<u64>().unwrap_or(0);
+    assert!(xid(&changes[2]) > xid(&changes[0]), "{changes:?}");
+
+    let one = "select slot_name, slot_type, catalog_xmin, restart_lsn, confirmed_flush_lsn, failover, synced from pg_replication_slots where slot_name = 'logical_slot';";
+    let on_p = slot_rows(&p, one);
+    assert_eq!(on_p.len(), 1, "{on_p:?}");
+    assert_eq!(on_p[0][5..7], ["t", "f"], "{on_p:?}");
+    wait_for(
+        "the standby's copy at the primary's catalog_xmin, restart_lsn and confirmed_flush_lsn",
+        DEADLINE,
+        || {
+            let on_s = slot_rows(&s, all);
+            (on_s.len() == 1 && on_s[0][0..5] == on_p[0][0..5] && on_s[0][5..7] == ["t", "t"])
+                .then_some(())
+        },
+    );
+}
+
+/// A subscription created `WITH (failover = true)` gets a failover slot on
+/// the primary that the standby's worker keeps in step; after `pg_promote()`
+/// on the standby and `ALTER SUBSCRIPTION ... CONNECTION` to it, a row
+/// inserted on the promoted standby reaches the subscriber, after the rows
+/// it had.
+#[test]
+fn subscription_resumes_on_the_promoted_standby_as_printed() {
+    let (p, s) = walkthrough_pair("t043-sub");
+    set_standby_slots(&p, "standby_slot_names", "master_slot");
+    configure_standby_as_printed(&p, &s);
+    let sub = subscriber("t043-sub-subscriber");
+    assert_eq!(
+        psql_out(&p, "create table tab_rep(a int primary key, b int);").0,
+        "CREATE TABLE"
+    );
+    assert_eq!(
+        psql_out(&p, "CREATE PUBLICATION mypub FOR ALL TABLES;").0,
+        "CREATE PUBLICATION"
+    );
+    assert_eq!(
+        psql_out(&sub, "create table tab_rep(a int primary key, b int);").0,
+        "CREATE TABLE"
+    );
+    let (out, err) = psql_out(
+        &sub,
+        &format!(
+            "CREATE SUBSCRIPTION mysub CONNECTION 'host=localhost port={} dbname=postgres' PUBLICATION mypub WITH (failover = true);",
+            p.port
+        ),
+    );
+    assert_eq!(out, "CREATE SUBSCRIPTION");
+    assert!(
+        err.contains("NOTICE:  created replication slot \"mysub\" on publisher"),
+        "{err}"
+    );
+    let q = "select slot_name, slot_type, catalog_xmin, restart_lsn, confirmed_flush_lsn, failover, synced from pg_replication_slots where slot_name = 'mysub';";
+    let on_p = slot_rows(&p, q);
+    assert_eq!(on_p.len(), 1, "{on_p:?}");
+    assert_eq!(on_p[0][0..2], ["mysub", "logical"], "{on_p:?}");
+    assert_eq!(on_p[0][5..7], ["t", "f"], "{on_p:?}");
+    wait_for("mysub synced to the standby", DEADLINE, || {
+        let on_s = slot_rows(&s, q);
+        (on_s.len() == 1 && on_s[0][5..7] == ["t", "t"]).then_some(())
+    });
+    wait_tables_ready(&sub);
+
+    assert_eq!(
+        psql_out(&p, "insert into tab_rep values (1,2);").0,
+        "INSERT 0 1"
+    );
+    wait_value(&sub, "select * from tab_rep;", "1|2");
+    // the standby's copy reaches the primary's slot (which the subscriber moves on)
+    wait_for(
+        "the standby's mysub equal to the primary's",
+        DEADLINE,
+        || {
+            let on_p = slot_rows(&p, q);
+            let on_s = slot_rows(&s, q);
+            (on_p.len() == 1
+                && on_s.len() == 1
+                && on_s[0][0..6] == on_p[0][0..6]
+                && on_p[0][6] == "f"
+                && on_s[0][6] == "t")
+                .then_some(())
+        },
+    );
+    assert_eq!(psql_out(&p, "show standby_slot_names;").0, "master_slot");
+
+    assert_eq!(psql_out(&s, "select pg_promote();").0, "t");
+    wait_value(&s, "SELECT pg_is_in_recovery()", "f");
+    assert_eq!(
+        psql_out(
+            &sub,
+            &format!(
+                "ALTER SUBSCRIPTION mysub CONNECTION 'host=localhost port={} dbname=postgres';",
+                s.port
+            )
+        )
+        .0,
+        "ALTER SUBSCRIPTION"
+    );
+    assert_eq!(
+        psql_out(&s, "insert into tab_rep values (2,2);").0,
+        "INSERT 0 1"
+    );
+    wait_value(&sub, "select * from tab_rep;", "1|2\n2|2");
+}
+
+/// The failover-readiness checks of the walk-through, run as printed: the
+/// subscriber lists its failover slots (and the table sync slots still to
+/// sync, none once every table is ready), and the standby answers `t` in
+/// `failover_ready` for each of them.
+#[test]
+fn readiness_queries_answer_t_for_every_failover_slot() {
+    let p = primary("t043-ready-primary");
+    let s = syncing_standby("t043-ready-standby", &p, "standby_1");
+    set_standby_slots(&p, "synchronized_standby_slots", "standby_1");
+    let sub = subscriber("t043-ready-subscriber");
+    p.safe_psql("CREATE TABLE t (a int PRIMARY KEY); CREATE PUBLICATION pub FOR ALL TABLES");
+    sub.safe_psql("CREATE TABLE t (a int PRIMARY KEY)");
+    for name in ["sub1", "sub2", "sub3"] {
+        sub.safe_psql(&format!(
+            "CREATE SUBSCRIPTION {name} CONNECTION '{}' PUBLICATION pub WITH (failover = true)",
+            p.conninfo("postgres")
+        ));
+    }
+    // one more without failover: not listed
+    sub.safe_psql(&format!(
+        "CREATE SUBSCRIPTION nofailover CONNECTION '{}' PUBLICATION pub",
+        p.conninfo("postgres")
+    ));
+    wait_tables_ready(&sub);
+
+    let slots = psql_out(
+        &sub,
+        "SELECT array_agg(quote_literal(s.subslotname)) AS slots FROM pg_subscription s WHERE s.subfailover AND s.subslotname IS NOT NULL;",
+    )
+    .0;
+    let mut listed: Vec<&str> = slots
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .split(',')
+        .collect();
+    listed.sort_unstable();
+    assert_eq!(listed, ["'sub1'", "'sub2'", "'sub3'"], "{slots}");
+    let sync_slots = psql_out(
+        &sub,
+        "SELECT array_agg(quote_literal(slot_name)) AS slots FROM ( SELECT CONCAT('pg_', srsubid, '_sync_', srrelid, '_', ctl.system_identifier) AS slot_name FROM pg_control_system() ctl, pg_subscription_rel r, pg_subscription s WHERE r.srsubstate = 'f' AND s.oid = r.srsubid AND s.subfailover );",
+    )
+    .0;
+    assert_eq!(sync_slots, "", "no table is between copy and ready");
+
+    let check = format!(
+        "SELECT slot_name, (synced AND NOT temporary AND NOT conflicting) AS failover_ready FROM pg_replication_slots WHERE slot_name IN ({});",
+        listed.join(",")
+    );
+    wait_for("failover_ready = t for sub1, sub2, sub3", DEADLINE, || {
+        let mut rows: Vec<String> = psql_out(&s, &check).0.lines().map(str::to_string).collect();
+        rows.sort_unstable();
+        (rows == ["sub1|t", "sub2|t", "sub3|t"]).then_some(())
+    });
+    // the subscription without failover has no slot on the standby
+    assert_eq!(
+        s.safe_psql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'nofailover'"),
+        "0"
+    );
 }
