@@ -678,3 +678,138 @@ fn readiness_queries_answer_t_for_every_failover_slot() {
         "0"
     );
 }
+
+/// psql on database `db` of `node` as `user`: stdout, or a panic with
+/// stderr and the log.
+fn psql_db(node: &Node, db: &str, user: &str, sql: &str) -> String {
+    let out = node
+        .bin_command("psql")
+        .env("PGDATABASE", db)
+        .env("PGUSER", user)
+        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .unwrap_or_else(|e| panic!("run psql: {e}"));
+    assert!(
+        out.status.success(),
+        "psql on {} (database {db}, user {user}) failed: {}\n{sql}\nlog:\n{}",
+        node.name,
+        String::from_utf8_lossy(&out.stderr),
+        node.log()
+    );
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+/// PostgreSQL's scenario 12, as far as tandem's SQL reaches: the session of
+/// `primary_conninfo` puts `public` before `pg_catalog` on its search_path
+/// (`options`, where PostgreSQL's test uses `ALTER DATABASE ... SET`:
+/// tandem has no CREATE DATABASE, SCHEMA, FUNCTION or OPERATOR), and there
+/// a table `public.pg_replication_slots` with no rows shadows the catalog
+/// view; the connection's user is a non-superuser REPLICATION role and its
+/// database (`template1`) is neither the user's name nor the slots'
+/// database. `pg_sync_replication_slots()` and the worker still see the
+/// primary's failover slots as they are.
+#[test]
+fn sync_ignores_shadowing_objects_on_the_primarys_search_path() {
+    let p = primary("t043-hijack-primary");
+    let mut s = Node::standby("t043-hijack-standby", &p, "sb1_slot");
+    s.append_conf("hot_standby_feedback = on\nwal_level = logical");
+    s.start();
+    p.safe_psql(
+        "SELECT pg_create_logical_replication_slot('lsub1_slot', 'pgoutput', false, false, true)",
+    );
+    p.safe_psql(
+        "SELECT pg_create_logical_replication_slot('lsub2_slot', 'test_decoding', false, false, true)",
+    );
+    p.safe_psql("CREATE ROLE repl_role REPLICATION LOGIN");
+    psql_db(
+        &p,
+        "template1",
+        "postgres",
+        "CREATE TABLE public.pg_replication_slots (slot_name name, failover bool)",
+    );
+    let lsn = p.safe_psql("SELECT pg_current_wal_lsn()");
+    wait_value(
+        &s,
+        &format!("SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn"),
+        "t",
+    );
+    s.stop();
+    // the shadowing table is what an unqualified query gets in that session
+    let shadowed = p
+        .bin_command("psql")
+        .env("PGDATABASE", "template1")
+        .env("PGUSER", "repl_role")
+        .env("PGOPTIONS", "-c search_path=public,pg_catalog")
+        .args([
+            "-X",
+            "-A",
+            "-t",
+            "-c",
+            "SELECT count(*) FROM pg_replication_slots",
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("run psql: {e}"));
+    assert_eq!(
+        String::from_utf8_lossy(&shadowed.stdout).trim(),
+        "0",
+        "{}",
+        String::from_utf8_lossy(&shadowed.stderr)
+    );
+    let auto = s.datadir.join("postgresql.auto.conf");
+    let text = std::fs::read_to_string(&auto).unwrap_or_else(|e| panic!("read {auto:?}: {e}"));
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with("primary_conninfo"))
+        .map(str::to_string)
+        .collect();
+    lines.push(format!(
+        "primary_conninfo = 'host=127.0.0.1 port={} dbname=template1 user=repl_role \
+         options=''-c search_path=public,pg_catalog'''",
+        p.port
+    ));
+    std::fs::write(&auto, lines.join("\n") + "\n")
+        .unwrap_or_else(|e| panic!("write {auto:?}: {e}"));
+    s.start();
+    psql_db(
+        &s,
+        "template1",
+        "postgres",
+        "SELECT pg_sync_replication_slots();",
+    );
+    let q = "SELECT slot_name, plugin, confirmed_flush_lsn, restart_lsn, catalog_xmin \
+             FROM pg_catalog.pg_replication_slots WHERE slot_type = 'logical' ORDER BY slot_name";
+    assert_eq!(
+        s.safe_psql(
+            "SELECT count(*) FROM pg_catalog.pg_replication_slots \
+             WHERE slot_name IN ('lsub1_slot', 'lsub2_slot') AND synced AND NOT temporary"
+        ),
+        "2",
+        "log:\n{}",
+        s.log()
+    );
+    assert_eq!(s.safe_psql(q), p.safe_psql(q));
+
+    // the worker, through the same connection, syncs a later slot and drops
+    // a removed one
+    s.append_conf("sync_replication_slots = on");
+    s.safe_psql("SELECT pg_reload_conf()");
+    p.safe_psql(
+        "SELECT pg_create_logical_replication_slot('lsub3_slot', 'test_decoding', false, false, true)",
+    );
+    p.safe_psql("SELECT pg_drop_replication_slot('lsub2_slot')");
+    wait_value(
+        &s,
+        "SELECT string_agg(slot_name, ',' ORDER BY slot_name) FROM pg_catalog.pg_replication_slots \
+         WHERE synced AND NOT temporary",
+        "lsub1_slot,lsub3_slot",
+    );
+    // the worker's session on the primary is repl_role's
+    wait_value(
+        &p,
+        "SELECT count(*) FROM pg_catalog.pg_stat_activity \
+         WHERE usename = 'repl_role' AND application_name = 'slotsync worker'",
+        "1",
+    );
+    let errors = tandem_testkit::log_errors(&s.log(), &[]);
+    assert!(errors.is_empty(), "{errors:#?}");
+}
