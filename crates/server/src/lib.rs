@@ -46,6 +46,8 @@ mod slot;
 mod sqlfuncs;
 mod startup;
 mod subscription;
+#[cfg(test)]
+mod test_support;
 mod walreceiver;
 mod walsender;
 

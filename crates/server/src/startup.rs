@@ -155,69 +155,11 @@ mod tests {
     use std::path::Path;
     use std::time::Instant;
 
-    use tandem_storage::{BootstrapOptions, OpenOptions};
-    use tandem_types::{Lsn, TimeLineId};
-    use tandem_wal::{Wal, WalOptions};
+    use tandem_types::TimeLineId;
 
     use super::*;
 
-    /// Copies WAL `[from, primary's end)` into `wal` and flushes it.
-    fn ship(primary: &Database, wal: &Wal, from: Lsn) -> Lsn {
-        let pw = primary.wal();
-        pw.flush(pw.insert_lsn()).unwrap();
-        let mut pos = from;
-        loop {
-            let bytes = pw.read_raw(pos, 64 * 1024).unwrap();
-            if bytes.is_empty() {
-                break;
-            }
-            pos = wal.append_raw(pos, &bytes).unwrap();
-        }
-        wal.flush(pos).unwrap();
-        pos
-    }
-
-    /// A primary, and a standby data directory made from its checkpoint (what
-    /// a base backup holds), with `standby.signal`.
-    fn primary_and_standby(
-        pdir: &Path,
-        sdir: &Path,
-    ) -> (Arc<Database>, Arc<Database>, StandbyReplay) {
-        Database::bootstrap(
-            pdir,
-            BootstrapOptions {
-                superuser: "postgres".into(),
-                password_verifier: None,
-                wal_segment_size: 1 << 20,
-            },
-        )
-        .unwrap();
-        let primary = Database::open(pdir, OpenOptions { fsync: false }).unwrap();
-        primary.checkpoint("immediate force wait").unwrap();
-        for sub in ["base", "global"] {
-            std::fs::create_dir_all(sdir.join(sub)).unwrap();
-        }
-        for f in ["base/checkpoint", "global/control"] {
-            std::fs::copy(pdir.join(f), sdir.join(f)).unwrap();
-        }
-        let redo = primary.control().redo_lsn;
-        {
-            let wal = Wal::create(
-                WalOptions {
-                    dir: sdir.join("pg_wal"),
-                    timeline: primary.wal().timeline(),
-                    segment_size: primary.wal().segment_size(),
-                    fsync: false,
-                },
-                redo,
-            )
-            .unwrap();
-            ship(&primary, &wal, redo);
-        }
-        std::fs::write(sdir.join("standby.signal"), b"").unwrap();
-        let (standby, replay) = Database::open_standby(sdir, OpenOptions { fsync: false }).unwrap();
-        (primary, standby, replay)
-    }
+    use crate::test_support::{primary_and_standby, ship};
 
     fn wait_until(what: &str, cond: impl Fn() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(20);

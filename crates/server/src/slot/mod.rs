@@ -12,5 +12,7 @@ pub(crate) mod logical;
 mod registry;
 pub(crate) mod slotsync;
 pub(crate) mod synced;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use registry::{create_physical, drop_slot, install_retention, open, rows};
