@@ -16,27 +16,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use tandem_testkit::{message, pg17_program, sqlstate, wait_for, Node, DEADLINE};
-
-fn pg_recvlogical() -> Option<PathBuf> {
-    if let Some(p) = pg17_program("pg_recvlogical") {
-        return Some(p);
-    }
-    for c in [
-        "/usr/bin/pg_recvlogical",
-        "/usr/lib/postgresql/15/bin/pg_recvlogical",
-    ] {
-        let p = PathBuf::from(c);
-        if p.exists() {
-            return Some(p);
-        }
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("pg_recvlogical is required in CI");
-    }
-    eprintln!("skipping: no pg_recvlogical found");
-    None
-}
+use tandem_testkit::{message, pg_recvlogical, sqlstate, wait_for, Node, DEADLINE};
 
 fn logical_node(name: &str) -> Node {
     let mut node = Node::init(name);

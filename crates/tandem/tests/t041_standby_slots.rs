@@ -13,25 +13,10 @@
 //! The failover consumer is `pg_recvlogical` (PostgreSQL 17's when
 //! installed, else the system's).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use tandem_testkit::{pg17_program, wait_for, Node, DEADLINE};
-
-fn pg_recvlogical() -> Option<PathBuf> {
-    if let Some(p) = pg17_program("pg_recvlogical") {
-        return Some(p);
-    }
-    let p = PathBuf::from("/usr/bin/pg_recvlogical");
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("pg_recvlogical is required in CI");
-    }
-    eprintln!("skipping: no pg_recvlogical found");
-    None
-}
+use tandem_testkit::{pg_recvlogical, wait_for, Node, DEADLINE};
 
 /// Kills a child process on drop (a failing test must not leave it running).
 struct ChildGuard(Child);

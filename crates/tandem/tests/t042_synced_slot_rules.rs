@@ -17,11 +17,10 @@
 //! What a synced slot refuses on a standby is tested in the server
 //! (`slot::synced`); an end-to-end test comes with slot synchronization.
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use tandem_testkit::{pg17_program, require_pg17, wait_for, Node, DEADLINE};
+use tandem_testkit::{pg_recvlogical, require_pg17, wait_for, Node, DEADLINE};
 
 fn publisher(name: &str) -> Node {
     let mut n = Node::init(name);
@@ -108,21 +107,6 @@ impl Drop for ChildGuard {
             let _ = c.wait();
         }
     }
-}
-
-fn pg_recvlogical() -> Option<PathBuf> {
-    if let Some(p) = pg17_program("pg_recvlogical") {
-        return Some(p);
-    }
-    let p = PathBuf::from("/usr/bin/pg_recvlogical");
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("pg_recvlogical is required in CI");
-    }
-    eprintln!("skipping: no pg_recvlogical found");
-    None
 }
 
 fn slot_column(node: &Node, slot: &str, column: &str) -> String {

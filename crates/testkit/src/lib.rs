@@ -103,8 +103,8 @@ pub use cluster::{
 };
 pub use node::{tandem_bin, Kind, Node};
 pub use pg17::{
-    pg17_bin, pg17_bin_dir, pg17_program, require_pg17, require_pg17_program, PG17_BIN_DEFAULT,
-    PG_USER,
+    pg17_bin, pg17_bin_dir, pg17_program, pg_recvlogical, require_pg17, require_pg17_program,
+    PG17_BIN_DEFAULT, PG_USER,
 };
 
 /// Default deadline for waits in tests.

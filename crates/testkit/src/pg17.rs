@@ -47,6 +47,29 @@ pub fn pg17_program(name: &str) -> Option<PathBuf> {
     Some(pg17_bin_dir().join(name)).filter(|p| p.is_file())
 }
 
+/// `pg_recvlogical`: PostgreSQL 17's when installed, else the system's (15
+/// works for logical streaming). Without one: panics in CI (`CI` set),
+/// otherwise prints a skip line and returns `None`.
+pub fn pg_recvlogical() -> Option<PathBuf> {
+    if let Some(p) = pg17_program("pg_recvlogical") {
+        return Some(p);
+    }
+    for c in [
+        "/usr/bin/pg_recvlogical",
+        "/usr/lib/postgresql/15/bin/pg_recvlogical",
+    ] {
+        let p = PathBuf::from(c);
+        if p.exists() {
+            return Some(p);
+        }
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("pg_recvlogical is required in CI");
+    }
+    eprintln!("skipping: no pg_recvlogical found");
+    None
+}
+
 /// Whether PostgreSQL 17 tests can run. Without PostgreSQL 17: panics in CI
 /// (`CI` set), otherwise prints a SKIP line naming `test` and returns false.
 pub fn require_pg17(test: &str) -> bool {
