@@ -64,6 +64,12 @@ impl Sock {
             Sock::Unix(s) => s.shutdown(std::net::Shutdown::Both),
         };
     }
+    fn try_clone(&self) -> std::io::Result<Sock> {
+        Ok(match self {
+            Sock::Tcp(s) => Sock::Tcp(s.try_clone()?),
+            Sock::Unix(s) => Sock::Unix(s.try_clone()?),
+        })
+    }
 }
 
 impl Read for Sock {
@@ -87,6 +93,18 @@ impl Write for Sock {
             Sock::Tcp(s) => s.flush(),
             Sock::Unix(s) => s.flush(),
         }
+    }
+}
+
+/// A handle that breaks a [`ReplClient`]'s connection from another thread: a
+/// read or write blocked on it then fails at once (how a worker waiting on a
+/// hung server is stopped).
+pub struct Interrupter(Sock);
+
+impl Interrupter {
+    /// Shuts the connection down in both directions.
+    pub fn interrupt(&self) {
+        self.0.shutdown();
     }
 }
 
@@ -136,6 +154,12 @@ fn open_socket(target: &Target) -> PgResult<Sock> {
 }
 
 impl ReplClient {
+    /// A handle that can break this connection from another thread (`None` if
+    /// the socket cannot be duplicated).
+    pub fn interrupter(&self) -> Option<Interrupter> {
+        self.sock.try_clone().ok().map(Interrupter)
+    }
+
     /// Connects and authenticates with `replication=true`.
     pub fn connect(conninfo: &str) -> PgResult<ReplClient> {
         Self::connect_mode(conninfo, "true")
@@ -341,5 +365,38 @@ impl ReplClient {
         FrontendMessage::Terminate.encode(&mut b);
         let _ = self.sock.write_all(&b);
         self.sock.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Duration;
+
+    use super::{Interrupter, Sock};
+
+    /// A read blocked on a silent server ends when another thread interrupts
+    /// the connection: it sees end-of-file, not its read timeout.
+    #[test]
+    fn interrupt_ends_a_blocked_read() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stream = TcpStream::connect(addr).unwrap();
+        let _server_side = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let sock = Sock::Tcp(stream);
+        let interrupter = Interrupter(sock.try_clone().unwrap());
+        let reader = std::thread::spawn(move || {
+            let Sock::Tcp(mut s) = sock else {
+                unreachable!("a TCP socket")
+            };
+            let mut buf = [0u8; 16];
+            s.read(&mut buf).map_err(|e| e.kind())
+        });
+        interrupter.interrupt();
+        assert_eq!(reader.join().unwrap(), Ok(0));
     }
 }

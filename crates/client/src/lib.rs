@@ -26,7 +26,7 @@ pub mod basebackup;
 pub mod connection;
 pub mod conninfo;
 
-pub use connection::{quote_literal, quote_repl_ident, ReplClient, TextRows};
+pub use connection::{quote_literal, quote_repl_ident, Interrupter, ReplClient, TextRows};
 pub use conninfo::{
     check_conninfo, parse_conninfo, quote_conninfo_value, with_application_name, ConnInfo,
     ConnInfoError, Target,

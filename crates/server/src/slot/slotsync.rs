@@ -48,7 +48,9 @@ use tandem_storage::Database;
 use tandem_types::elog::{self, log, Level};
 use tandem_types::{Lsn, PgError, PgResult, SqlState};
 
-use tandem_client::{parse_conninfo, quote_literal, with_application_name, ReplClient};
+use tandem_client::{
+    parse_conninfo, quote_literal, with_application_name, Interrupter, ReplClient,
+};
 use tandem_types::PgTimestamp;
 
 use crate::procarray::Registry;
@@ -85,6 +87,9 @@ pub(crate) struct SlotSync {
     state: Mutex<State>,
     changed: Condvar,
     worker: Mutex<Option<JoinHandle<()>>>,
+    /// Breaks the current connection to the primary, so that promotion never
+    /// waits for a read from a primary that no longer answers.
+    connection: Mutex<Option<Interrupter>>,
 }
 
 /// The settings whose change restarts the worker.
@@ -236,6 +241,7 @@ impl SlotSync {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
             worker: Mutex::new(None),
+            connection: Mutex::new(None),
         })
     }
 
@@ -327,6 +333,9 @@ impl SlotSync {
             st.stop_signaled = true;
             st.wake_seq += 1;
             self.changed.notify_all();
+            if let Some(c) = self.connection.lock().take() {
+                c.interrupt();
+            }
             while st.syncing || st.worker_running {
                 self.changed.wait_for(&mut st, Duration::from_millis(10));
             }
@@ -390,6 +399,7 @@ impl SlotSync {
             Err(e) => Err(e),
         };
         client.close();
+        self.connection.lock().take();
         result
     }
 
@@ -412,6 +422,7 @@ impl SlotSync {
                 ),
             )
         })?;
+        *self.connection.lock() = client.interrupter();
         if let Err(e) = client.query("SELECT pg_catalog.set_config('search_path', '', false);") {
             client.close();
             return Err(PgError::new(
@@ -583,6 +594,7 @@ impl SlotSync {
                 }
             })();
             client.close();
+            self.connection.lock().take();
             r
         };
         match run() {
