@@ -32,7 +32,7 @@ use std::sync::Arc;
 use tandem_protocol::replication::{self as wire, StandbyMessage};
 use tandem_protocol::BackendMessage;
 use tandem_replication::physical::{next_chunk, LagTracker, MAX_SEND_SIZE};
-use tandem_replication::slot::advance_physical;
+use tandem_replication::slot::{advance_physical, LAZY_SAVE_INTERVAL};
 use tandem_replication::standby_slots;
 use tandem_sql::QuerySink;
 use tandem_types::{DataType, Lsn, PgError, PgResult, SqlState, TimeLineId, Value, Xid};
@@ -222,10 +222,16 @@ impl StreamSource for PhysicalSource<'_> {
                 let catalog_xmin = (catalog_xmin != 0).then_some(Xid(catalog_xmin));
                 match &self.slot {
                     Some(name) => {
-                        self.shared.slots.update(name, |d| {
-                            d.xmin = xmin;
-                            d.catalog_xmin = catalog_xmin;
-                        })?;
+                        // Like PostgreSQL's PhysicalReplicationSlotNewXmin: the
+                        // new horizon takes effect at once and reaches disk
+                        // lazily (it is a hint to the primary, re-sent by the
+                        // standby after a crash), not with three fsyncs per reply.
+                        self.shared
+                            .slots
+                            .update_lazily(name, LAZY_SAVE_INTERVAL, |d| {
+                                d.xmin = xmin;
+                                d.catalog_xmin = catalog_xmin;
+                            })?;
                         self.walsnd.progress.lock().backend_xmin = None;
                     }
                     None => {
