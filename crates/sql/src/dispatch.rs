@@ -77,17 +77,6 @@ pub(crate) fn plan_fields(columns: &[OutputColumn], formats: &[i16]) -> Vec<Fiel
         .collect()
 }
 
-/// A text column not from a table (SHOW output).
-pub(crate) fn text_field(name: &str) -> FieldDescription {
-    FieldDescription {
-        name: name.to_string(),
-        table_oid: 0,
-        column_id: 0,
-        data_type: DataType::Text,
-        format: 0,
-    }
-}
-
 /// Does a plan send RowDescription? SELECT always, DML only with RETURNING.
 pub(crate) fn plan_returns_rows(plan: &Plan) -> bool {
     plan.kind == CommandKind::Select || !plan.columns.is_empty()

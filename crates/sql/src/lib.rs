@@ -75,6 +75,25 @@ pub struct FieldDescription {
     pub format: i16,
 }
 
+impl FieldDescription {
+    /// A result column not taken from a table (SHOW output, replication
+    /// command results), sent in text format.
+    pub fn computed(name: &str, data_type: DataType) -> FieldDescription {
+        FieldDescription {
+            name: name.to_string(),
+            table_oid: 0,
+            column_id: 0,
+            data_type,
+            format: 0,
+        }
+    }
+
+    /// [`FieldDescription::computed`] of type text.
+    pub fn text(name: &str) -> FieldDescription {
+        FieldDescription::computed(name, DataType::Text)
+    }
+}
+
 /// Where a session's answers go. The server crate implements it over the socket;
 /// tests implement it in memory.
 pub trait QuerySink {

@@ -17,11 +17,12 @@ use sqlparser::ast::{
 };
 use tandem_types::{PgError, PgResult, SqlState, Value};
 
-use crate::dispatch::{isolation_from_ast, text_field, Output};
+use crate::dispatch::{isolation_from_ast, Output};
 use crate::front_parser::{ParsedStmt, StmtKind};
 use crate::session::Session;
 use crate::transaction::{isolation_name, parse_isolation, BlockState};
 use crate::types::{ident, parse_type_name};
+use crate::FieldDescription;
 use crate::QuerySink;
 
 /// Applies `ISOLATION LEVEL ...` / `READ ONLY|WRITE` to the current transaction.
@@ -254,12 +255,12 @@ pub(crate) fn show_fields(s: &Session, variable: &[Ident]) -> Vec<crate::FieldDe
     let name = show_name(variable);
     if name == "all" {
         return vec![
-            text_field("name"),
-            text_field("setting"),
-            text_field("description"),
+            FieldDescription::text("name"),
+            FieldDescription::text("setting"),
+            FieldDescription::text("description"),
         ];
     }
-    vec![text_field(&canonical_name(s, &name))]
+    vec![FieldDescription::text(&canonical_name(s, &name))]
 }
 
 /// `SHOW name` / `SHOW ALL`.

@@ -115,6 +115,22 @@ fn wait_log(primary: &Node, from: usize, line: &str) {
     });
 }
 
+/// Runs `sql` with psql on another thread (it is expected to block).
+fn psql_in_background(port: u16, sql: &str) -> std::thread::JoinHandle<std::process::Output> {
+    let sql = sql.to_string();
+    std::thread::spawn(move || {
+        Command::new("psql")
+            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres"])
+            .arg("-p")
+            .arg(port.to_string())
+            .arg("-c")
+            .arg(&sql)
+            .output()
+            .unwrap_or_else(|e| panic!("psql: {e}"))
+    })
+}
+
 #[test]
 fn scenario_15_failover_slot_waits_for_synchronized_standby_slots() {
     let Some(bin) = pg_recvlogical() else {
@@ -174,16 +190,10 @@ fn scenario_16_sql_decoding_waits() {
     standby.stop();
     primary.safe_psql("INSERT INTO t VALUES (1)");
     let port = primary.port;
-    let call = std::thread::spawn(move || {
-        Command::new("psql")
-            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres"])
-            .arg("-p")
-            .arg(port.to_string())
-            .arg("-c")
-            .arg("SELECT data FROM pg_logical_slot_get_changes('test_slot', NULL, NULL)")
-            .output()
-    });
+    let call = psql_in_background(
+        port,
+        "SELECT data FROM pg_logical_slot_get_changes('test_slot', NULL, NULL)",
+    );
     wait_log(&primary, from, &inactive_warning("sb1_slot"));
     assert!(
         !call.is_finished(),
@@ -195,8 +205,7 @@ fn scenario_16_sql_decoding_waits() {
     });
     let out = call
         .join()
-        .unwrap_or_else(|_| panic!("psql thread panicked"))
-        .unwrap_or_else(|e| panic!("psql: {e}"));
+        .unwrap_or_else(|_| panic!("psql thread panicked"));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -290,16 +299,10 @@ fn advance_waits_and_a_cancel_ends_the_wait() {
     standby.stop();
     primary.safe_psql("INSERT INTO t VALUES (1)");
     let port = primary.port;
-    let call = std::thread::spawn(move || {
-        Command::new("psql")
-            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres"])
-            .arg("-p")
-            .arg(port.to_string())
-            .arg("-c")
-            .arg("SELECT pg_replication_slot_advance('test_slot', pg_current_wal_lsn())")
-            .output()
-    });
+    let call = psql_in_background(
+        port,
+        "SELECT pg_replication_slot_advance('test_slot', pg_current_wal_lsn())",
+    );
     wait_log(&primary, from, &inactive_warning("sb1_slot"));
     assert!(
         !call.is_finished(),
@@ -314,8 +317,7 @@ fn advance_waits_and_a_cancel_ends_the_wait() {
     });
     let out = call
         .join()
-        .unwrap_or_else(|_| panic!("psql thread panicked"))
-        .unwrap_or_else(|e| panic!("psql: {e}"));
+        .unwrap_or_else(|_| panic!("psql thread panicked"));
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -48,20 +48,10 @@ pub(crate) fn io_error(what: &str, path: &Path, e: &std::io::Error) -> PgError {
     )
 }
 
-fn field(name: &str, data_type: DataType) -> FieldDescription {
-    FieldDescription {
-        name: name.to_string(),
-        table_oid: 0,
-        column_id: 0,
-        data_type,
-        format: 0,
-    }
-}
-
 fn lsn_row(sink: &mut SocketSink<'_>, lsn: Lsn, tli: TimeLineId) -> PgResult<()> {
     sink.row_description(&[
-        field("recptr", DataType::Text),
-        field("tli", DataType::Int8),
+        FieldDescription::computed("recptr", DataType::Text),
+        FieldDescription::computed("tli", DataType::Int8),
     ])?;
     sink.data_row(
         &[Value::Text(lsn.to_string()), Value::Int8(tli.0 as i64)],

@@ -46,7 +46,7 @@ use std::sync::Arc;
 use tandem_protocol::{BackendMessage, FrontendMessage};
 use tandem_replication::command::{self, Options, ReplCommand, SlotKind};
 use tandem_replication::physical::WalSndState;
-use tandem_sql::{QuerySink, Session};
+use tandem_sql::{FieldDescription, QuerySink, Session};
 use tandem_types::elog::{self, Level};
 use tandem_types::{DataType, Lsn, PgError, PgResult, SqlState, TimeLineId, Value};
 
@@ -55,7 +55,7 @@ use crate::backend::printtup::{drain_copy_in, SocketSink};
 use crate::backend::startup::{admin_shutdown_error, fail, Replication, StartupInfo};
 use crate::procarray::BackendEntry;
 use crate::shared::Shared;
-use crate::walsender::sender::{send_created_slot, text_field, typed_field, WalSender};
+use crate::walsender::sender::{send_created_slot, WalSender};
 use crate::walsender::walsndctl::WalSndGuard;
 
 pub(crate) mod basebackup;
@@ -316,10 +316,10 @@ impl WalSender<'_> {
         let db = &self.shared.db;
         let wal = db.wal();
         sink.row_description(&[
-            text_field("systemid"),
-            typed_field("timeline", DataType::Int4),
-            text_field("xlogpos"),
-            text_field("dbname"),
+            FieldDescription::text("systemid"),
+            FieldDescription::computed("timeline", DataType::Int4),
+            FieldDescription::text("xlogpos"),
+            FieldDescription::text("dbname"),
         ])?;
         let dbname = match self.startup.replication {
             Replication::Logical => Value::Text(self.startup.database.clone()),
@@ -352,7 +352,7 @@ impl WalSender<'_> {
                 format!("unrecognized configuration parameter \"{name}\""),
             )
         })?;
-        sink.row_description(&[text_field(name)])?;
+        sink.row_description(&[FieldDescription::text(name)])?;
         sink.data_row(&[Value::Text(value)], &[DataType::Text], &[])?;
         sink.command_complete("SHOW")
     }
@@ -372,8 +372,8 @@ impl WalSender<'_> {
             )
         })?;
         sink.row_description(&[
-            text_field("filename"),
-            typed_field("content", DataType::Bytea),
+            FieldDescription::text("filename"),
+            FieldDescription::computed("content", DataType::Bytea),
         ])?;
         // content goes out as the file's raw bytes, as PostgreSQL sends it
         sink.conn.send(&BackendMessage::DataRow(vec![
@@ -451,9 +451,9 @@ impl WalSender<'_> {
             ));
         }
         sink.row_description(&[
-            text_field("slot_type"),
-            text_field("restart_lsn"),
-            typed_field("restart_tli", DataType::Int8),
+            FieldDescription::text("slot_type"),
+            FieldDescription::text("restart_lsn"),
+            FieldDescription::computed("restart_tli", DataType::Int8),
         ])?;
         let mut row = vec![Value::Null, Value::Null, Value::Null];
         if let Some(i) = info {

@@ -34,7 +34,7 @@ use tandem_protocol::BackendMessage;
 use tandem_replication::physical::{next_chunk, LagTracker, MAX_SEND_SIZE};
 use tandem_replication::slot::{advance_physical, LAZY_SAVE_INTERVAL};
 use tandem_replication::standby_slots;
-use tandem_sql::QuerySink;
+use tandem_sql::{FieldDescription, QuerySink};
 use tandem_types::{DataType, Lsn, PgError, PgResult, SqlState, TimeLineId, Value, Xid};
 use tandem_wal::{Timelines, Wal};
 
@@ -42,7 +42,7 @@ use crate::backend::pqcomm::Conn;
 use crate::backend::printtup::SocketSink;
 use crate::shared::Shared;
 use crate::walsender::copyboth::{self, Round, StreamSource};
-use crate::walsender::sender::{advance_slot, text_field, typed_field, SlotUse, WalSender};
+use crate::walsender::sender::{advance_slot, SlotUse, WalSender};
 use crate::walsender::walsndctl::WalSnd;
 use tandem_types::PgTimestamp;
 
@@ -360,8 +360,8 @@ fn reached_end_of_timeline(historic: Option<Historic>, sent: Lsn) -> bool {
 /// next_tli_startpos text` (the caller completes with `START_STREAMING`).
 fn send_next_timeline(sink: &mut SocketSink<'_>, h: &Historic) -> PgResult<()> {
     sink.row_description(&[
-        typed_field("next_tli", DataType::Int8),
-        text_field("next_tli_startpos"),
+        FieldDescription::computed("next_tli", DataType::Int8),
+        FieldDescription::text("next_tli_startpos"),
     ])?;
     sink.data_row(
         &[

@@ -54,10 +54,10 @@ pub(super) fn send_created_slot(
     plugin: Option<String>,
 ) -> PgResult<()> {
     sink.row_description(&[
-        text_field("slot_name"),
-        text_field("consistent_point"),
-        text_field("snapshot_name"),
-        text_field("output_plugin"),
+        FieldDescription::text("slot_name"),
+        FieldDescription::text("consistent_point"),
+        FieldDescription::text("snapshot_name"),
+        FieldDescription::text("output_plugin"),
     ])?;
     let text = |v: Option<String>| v.map(Value::Text).unwrap_or(Value::Null);
     sink.data_row(
@@ -71,24 +71,6 @@ pub(super) fn send_created_slot(
         &[],
     )?;
     sink.command_complete("CREATE_REPLICATION_SLOT")
-}
-
-pub(super) fn text_field(name: &str) -> FieldDescription {
-    FieldDescription {
-        name: name.to_string(),
-        table_oid: 0,
-        column_id: 0,
-        data_type: DataType::Text,
-        format: 0,
-    }
-}
-
-/// A result column of type `data_type`.
-pub(super) fn typed_field(name: &str, data_type: DataType) -> FieldDescription {
-    FieldDescription {
-        data_type,
-        ..text_field(name)
-    }
 }
 
 /// Releases an acquired slot when a command ends, however it ends.

@@ -10,11 +10,10 @@
 //! `fetch_table_list` (`commands/subscriptioncmds.c`) and the tablesync
 //! worker's `fetch_remote_table_info` (`replication/logical/tablesync.c`).
 
-use tandem_sql::QuerySink;
+use tandem_sql::{FieldDescription, QuerySink};
 use tandem_types::{DataType, Oid, PgResult, Value};
 
 use crate::backend::printtup::SocketSink;
-use crate::walsender::sender::text_field;
 
 /// A result set computed by the walsender itself: column names and text rows.
 pub(super) struct CannedResult {
@@ -25,7 +24,11 @@ pub(super) struct CannedResult {
 impl CannedResult {
     /// Sends the result set (all columns text).
     pub(super) fn send(&self, sink: &mut SocketSink<'_>) -> PgResult<()> {
-        let fields: Vec<_> = self.columns.iter().map(|c| text_field(c)).collect();
+        let fields: Vec<_> = self
+            .columns
+            .iter()
+            .map(|c| FieldDescription::text(c))
+            .collect();
         let types = vec![DataType::Text; fields.len()];
         sink.row_description(&fields)?;
         for row in &self.rows {
