@@ -20,7 +20,7 @@
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use tandem_testkit::{pg_recvlogical, require_pg17, wait_for, Node, DEADLINE};
+use tandem_testkit::{pg_recvlogical, require_pg17, wait_for, wait_value, Node, DEADLINE};
 
 fn publisher(name: &str) -> Node {
     let mut n = Node::init(name);
@@ -234,6 +234,13 @@ fn alter_replication_slot_waits_for_the_slot() {
     let mut holder = hold();
     assert_eq!(slot_column(&publ, "held", "inactive_since IS NULL"), "t");
     let mut waiting = alter();
+    wait_value(
+        &publ,
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE state = 'active' AND query LIKE 'ALTER_REPLICATION_SLOT%'",
+        "1",
+    );
+    // and keeps waiting while the slot is held
     let until = Instant::now() + Duration::from_millis(500);
     while Instant::now() < until {
         assert!(waiting.running(), "ALTER_REPLICATION_SLOT did not wait");
@@ -253,7 +260,13 @@ fn alter_replication_slot_waits_for_the_slot() {
     // cancelled while waiting
     let mut holder = hold();
     let mut waiting = alter();
-    std::thread::sleep(Duration::from_millis(300));
+    // the command has reached the walsender and is waiting for the slot
+    wait_value(
+        &publ,
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE state = 'active' AND query LIKE 'ALTER_REPLICATION_SLOT%'",
+        "1",
+    );
     assert!(waiting.running(), "ALTER_REPLICATION_SLOT did not wait");
     waiting.signal("INT");
     let out = waiting.finish("ALTER_REPLICATION_SLOT is cancelled");
