@@ -17,7 +17,7 @@ use tandem_types::error::Severity;
 use tandem_types::ident::NAMEDATALEN;
 use tandem_types::{Lsn, PgError, PgResult, SqlState};
 
-use crate::slot::{validate_name, SlotInfo};
+use crate::slot::{validate_name, SlotInfo, SlotRegistry};
 
 /// The setting's name, as errors and reports spell it.
 pub const SETTING: &str = "synchronized_standby_slots";
@@ -232,6 +232,12 @@ pub fn oldest_flush(list: &[String], slots: &[SlotInfo]) -> Option<Lsn> {
 /// oldest position they all flushed (at most `end`), and the problem to
 /// report if one holds replication back. `None` as the position: nothing is
 /// known to be safe.
+/// The listed slots as they are now (missing ones left out), without
+/// copying every slot of the server.
+pub fn listed_slots(list: &[String], registry: &SlotRegistry) -> Vec<SlotInfo> {
+    list.iter().filter_map(|name| registry.get(name)).collect()
+}
+
 pub fn send_limit(list: &[String], slots: &[SlotInfo], end: Lsn) -> (Option<Lsn>, Option<Problem>) {
     match caught_up(list, slots, end) {
         Ok(true) => (Some(end), None),

@@ -386,7 +386,7 @@ pub(crate) fn wait_for_standby_confirmation(
         let seen = slots.change_count();
         let list =
             standby_slots::parse(&config.get_str(standby_slots::SETTING)).unwrap_or_default();
-        match standby_slots::caught_up(&list, &slots.list(), target) {
+        match standby_slots::caught_up(&list, &standby_slots::listed_slots(&list, slots), target) {
             Ok(true) => return Ok(()),
             Ok(false) => reported = None,
             Err(p) => {

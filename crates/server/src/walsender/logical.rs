@@ -388,9 +388,13 @@ impl LogicalSource<'_> {
         if !self.failover || self.shared.db.in_recovery() {
             return end;
         }
-        let list = standby_slots::parse(&self.shared.config.get_str(standby_slots::SETTING))
-            .unwrap_or_default();
-        let (limit, problem) = standby_slots::send_limit(&list, &self.shared.slots.list(), end);
+        let setting = self.shared.config.get_str(standby_slots::SETTING);
+        if setting.is_empty() && self.problem.is_none() {
+            return end;
+        }
+        let list = standby_slots::parse(&setting).unwrap_or_default();
+        let listed = standby_slots::listed_slots(&list, &self.shared.slots);
+        let (limit, problem) = standby_slots::send_limit(&list, &listed, end);
         if problem != self.problem {
             if let Some(p) = &problem {
                 elog::emit_error(&p.report(Severity::Warning));
