@@ -232,10 +232,12 @@ fn scenario_17_inactive_physical_slot_warning() {
     set_standby_slots(&primary, "sb1_slot, inactive_slot");
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (fo_out, plain_out) = (dir.path().join("fo.txt"), dir.path().join("plain.txt"));
+    // The WARNING is logged once, when the failover walsender first meets the
+    // problem, which may be as soon as it starts streaming: look from here.
+    let from = primary.log().len();
     let _fo = stream(&primary, &bin, "fo_slot", &fo_out);
     let _plain = stream(&primary, &bin, "plain_slot", &plain_out);
 
-    let from = primary.log().len();
     primary.safe_psql("INSERT INTO t VALUES (1)");
     wait_row(&plain_out, 1, "the plain consumer");
     wait_log(&primary, from, &inactive_warning("inactive_slot"));
