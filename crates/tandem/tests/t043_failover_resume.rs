@@ -11,7 +11,9 @@
 //! - the statements of published walk-throughs of the feature (a
 //!   `test_decoding` failover slot synced and consumed, a subscription with
 //!   `failover = true` resumed after promotion, the failover-readiness
-//!   queries) run through psql as printed, with the printed outcomes.
+//!   queries, manual then automatic synchronization with the subscriber
+//!   reaching the promoted standby through a moved address) run through
+//!   psql as printed, with the printed outcomes.
 //!
 //! The load test runs `TANDEM_FAILOVER_RUNS` seeds (default 2) starting at
 //! `TANDEM_FAILOVER_SEED` (default 43), e.g.
@@ -812,4 +814,141 @@ fn sync_ignores_shadowing_objects_on_the_primarys_search_path() {
     );
     let errors = tandem_testkit::log_errors(&s.log(), &[]);
     assert!(errors.is_empty(), "{errors:#?}");
+}
+
+/// The manual and automatic synchronization walk-through, statement by
+/// statement as printed: a `test_decoding` failover slot created on the
+/// primary, `pg_sync_replication_slots()` on the standby, the slot seen in
+/// `SELECT * FROM pg_replication_slots`, then `sync_replication_slots = on`
+/// by `ALTER SYSTEM` and a reload, with the primary's `standby_slot_names`
+/// naming the standby's physical slot. The subscriber `my_subscription`
+/// (publication `my_publication`, `failover = true`) connects through a
+/// virtual address; the primary is shut down, the standby promoted with
+/// `tandem promote -D` (the walk-through's `pg_ctl -D data promote`), the
+/// address moved to it, and replication goes on with the same slot: every
+/// row once, nothing re-sent, no `ALTER SUBSCRIPTION`.
+#[test]
+fn manual_then_automatic_sync_and_a_moved_address_as_printed() {
+    let mut p = primary("t043-vip-primary");
+    let mut s = Node::standby("t043-vip-standby", &p, "standby_1");
+    s.append_conf("hot_standby_feedback = on\nwal_level = logical");
+    s.start();
+    set_standby_slots(&p, "standby_slot_names", "standby_1");
+    let vip = tandem_testkit::proxy::Proxy::start(p.port);
+
+    // manual synchronization
+    let created = psql_out(
+        &p,
+        "SELECT pg_create_logical_replication_slot('test_slot2', 'test_decoding', false, false, true)",
+    )
+    .0;
+    assert!(created.starts_with("(test_slot2,"), "{created}");
+    wait_for(
+        "the standby to replay the slot's creation",
+        DEADLINE,
+        || {
+            let lsn = p.safe_psql("SELECT pg_current_wal_lsn()");
+            (s.safe_psql(&format!(
+                "SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn"
+            )) == "t")
+                .then_some(())
+        },
+    );
+    assert_eq!(psql_out(&s, "SELECT pg_sync_replication_slots()").0, "");
+    let all = psql_out(&s, "SELECT * FROM pg_replication_slots").0;
+    let row: Vec<&str> = all
+        .lines()
+        .find(|l| l.starts_with("test_slot2|"))
+        .unwrap_or_else(|| panic!("test_slot2 not on the standby:\n{all}"))
+        .split('|')
+        .collect();
+    // slot_name, plugin, slot_type, datoid, database, temporary, active, ...
+    assert_eq!(row[1..3], ["test_decoding", "logical"], "{all}");
+    assert_eq!(row[4], "postgres", "{all}");
+    let header = psql_out(
+        &s,
+        "SELECT failover, synced, temporary FROM pg_replication_slots WHERE slot_name = 'test_slot2'",
+    )
+    .0;
+    assert_eq!(header, "t|t|f");
+
+    // automatic synchronization
+    assert_eq!(
+        psql_out(&s, "ALTER SYSTEM SET sync_replication_slots = on").0,
+        "ALTER SYSTEM"
+    );
+    assert_eq!(psql_out(&s, "SELECT pg_reload_conf()").0, "t");
+    wait_for("the slot sync worker", DEADLINE, || {
+        s.log().contains("slot sync worker started").then_some(())
+    });
+
+    // a subscriber through the virtual address
+    let sub = subscriber("t043-vip-subscriber");
+    p.safe_psql("CREATE TABLE items (id int PRIMARY KEY, note text)");
+    sub.safe_psql("CREATE TABLE items (id int PRIMARY KEY, note text)");
+    p.safe_psql("CREATE PUBLICATION my_publication FOR TABLE items");
+    sub.safe_psql(&format!(
+        "CREATE SUBSCRIPTION my_subscription CONNECTION 'host=127.0.0.1 port={} dbname=postgres' \
+         PUBLICATION my_publication WITH (failover = true)",
+        vip.port
+    ));
+    wait_tables_ready(&sub);
+    p.safe_psql("INSERT INTO items SELECT g, 'before' FROM generate_series(1, 50) g");
+    wait_value(&sub, "SELECT count(*) FROM items", "50");
+    // the standby's copies follow the primary's slots
+    p.safe_psql("SELECT count(*) FROM pg_logical_slot_get_changes('test_slot2', NULL, NULL)");
+    let q = "SELECT slot_name, confirmed_flush_lsn FROM pg_replication_slots \
+             WHERE slot_name IN ('test_slot2', 'my_subscription') ORDER BY 1";
+    wait_for(
+        "the standby's synced slots at the primary's positions",
+        DEADLINE,
+        || {
+            let on_p = p.safe_psql(q);
+            (s.safe_psql(q) == on_p && on_p.lines().count() == 2).then_some(())
+        },
+    );
+
+    // the primary goes away; the standby is promoted as printed
+    p.stop();
+    let out = std::process::Command::new(tandem_testkit::tandem_bin())
+        .arg("promote")
+        .arg("-D")
+        .arg(&s.datadir)
+        .output()
+        .unwrap_or_else(|e| panic!("run tandem promote: {e}"));
+    assert!(
+        out.status.success(),
+        "tandem promote: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_value(&s, "SELECT pg_is_in_recovery()", "f");
+    assert_eq!(
+        s.safe_psql(
+            "SELECT slot_name, failover, synced, temporary FROM pg_replication_slots \
+             WHERE slot_type = 'logical' ORDER BY 1"
+        ),
+        "my_subscription|t|t|f\ntest_slot2|t|t|f"
+    );
+    assert_eq!(
+        s.safe_psql("SELECT pubname FROM pg_publication"),
+        "my_publication"
+    );
+
+    // the address moves; the subscriber reconnects by itself
+    vip.retarget(s.port);
+    s.safe_psql("INSERT INTO items SELECT g, 'after' FROM generate_series(51, 80) g");
+    wait_value(&sub, "SELECT count(*) FROM items", "80");
+    assert_eq!(
+        sub.safe_psql(
+            "SELECT note, count(*), min(id), max(id) FROM items GROUP BY note ORDER BY 1"
+        ),
+        "after|30|51|80\nbefore|50|1|50"
+    );
+    // the promoted node's slot serves the same subscriber: its walsender is
+    // my_subscription's, and it confirmed the new rows
+    wait_value(
+        &s,
+        "SELECT active FROM pg_replication_slots WHERE slot_name = 'my_subscription'",
+        "t",
+    );
 }

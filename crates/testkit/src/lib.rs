@@ -91,6 +91,7 @@
 mod cluster;
 mod node;
 pub mod pg17;
+pub mod proxy;
 pub mod tls;
 
 use std::net::TcpListener;
