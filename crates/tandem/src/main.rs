@@ -6,6 +6,7 @@
 //! | `server -D DIR` | `postgres -D DIR` (foreground) |
 //! | `basebackup -d CONNINFO -D DIR` | `pg_basebackup` |
 //! | `start` / `stop` / `restart` / `status` / `reload` | `pg_ctl` |
+//! | `demo` | (none: failover logical replication shown end to end on loopback) |
 //!
 //! Each subcommand lives in its own module; `ctl.rs` (the pg_ctl part) is the one
 //! to read first. Exit codes follow pg_ctl: 0 success, 1 failure, 3 for `status`
@@ -13,6 +14,7 @@
 
 mod basebackup;
 mod ctl;
+mod demo;
 mod initdb;
 
 use std::path::PathBuf;
@@ -66,6 +68,10 @@ enum Command {
         #[arg(short = 'D', long = "pgdata")]
         datadir: PathBuf,
     },
+    /// Show failover logical replication on loopback: primary, synchronous
+    /// standby and subscriber, a write load, a killed primary, promotion,
+    /// and a check that nothing was lost or applied twice.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +90,7 @@ fn main() -> ExitCode {
         Command::Reload { datadir } => ctl::reload(&datadir),
         Command::Promote(args) => ctl::promote(&args),
         Command::Basebackup(args) => basebackup::run(args),
+        Command::Demo(args) => return demo::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
