@@ -231,11 +231,14 @@ fn report(o: &Outcome, seed: u64) -> String {
     let v = &o.verdict;
     let secs = |d: Duration| format!("{:.3} s", d.as_secs_f64());
     let in_flight = match (o.in_flight, o.in_flight_survived) {
-        (Some(i), true) => format!(", transaction {i} in flight at the kill reached the standby"),
-        (Some(i), false) => {
-            format!(", transaction {i} in flight at the kill never reached the standby")
-        }
-        (None, _) => String::new(),
+        (Some(i), true) => format!(", {i} in flight at the kill (it reached the standby)"),
+        (Some(_), false) | (None, _) => String::new(),
+    };
+    let in_flight_lost = match (o.in_flight, o.in_flight_survived) {
+        (Some(i), false) => format!(
+            "; {i}, in flight at the kill, never reached the standby and was never acknowledged"
+        ),
+        _ => String::new(),
     };
     let list = |name: &str, items: &[u32]| {
         if items.is_empty() {
@@ -253,14 +256,14 @@ fn report(o: &Outcome, seed: u64) -> String {
     let mut s = String::from("\ntandem demo: report\n");
     let _ = writeln!(
         s,
-        "  {:<14}{} committed on the surviving timeline ({} acknowledged before the kill{in_flight}; {} written on the promoted standby)",
+        "  {:<14}{} on the surviving timeline: {} acknowledged before the kill{in_flight}, \
+         {} on the promoted standby{in_flight_lost}",
         "transactions:", v.committed, o.acked_before_kill, o.after
     );
     let _ = writeln!(
         s,
-        "  {:<14}{} before the kill; the standby is synchronous (synchronous_standby_names), \
-         so a COMMIT returned only once the standby had flushed it, and lost 0 covers every \
-         acknowledged commit",
+        "  {:<14}{} before the kill, each on the standby before its COMMIT returned \
+         (synchronous_standby_names): lost counts every acknowledged commit",
         "acknowledged:", o.acked_before_kill
     );
     let _ = writeln!(
