@@ -212,8 +212,10 @@ pub fn spawn(
             };
             // transactions per second over the last second or so
             let dt = now.duration_since(last_rate.0).as_secs_f64();
-            if dt >= 0.9 {
+            if dt >= 0.2 {
                 s.tps = f64::from(acked.saturating_sub(last_rate.1)) / dt;
+            }
+            if dt >= 1.0 {
                 last_rate = (now, acked);
             }
             s.acked = acked;

@@ -153,24 +153,24 @@ impl View {
             );
             return;
         };
-        let phase = style(format!("{:<10}", s.phase)).bold().yellow();
+        let phase = style(format!("{:<8}", s.phase)).bold().yellow();
         let lines = [
             format!(
-                "{phase} {:>6.1}s   {} tx acknowledged, {} tx/s   {} rows at the subscriber",
+                "{phase} {:>5.1}s  {} tx acknowledged, {} tx/s, {} rows at the subscriber",
                 s.started.elapsed().as_secs_f64(),
                 style(s.acked).bold(),
                 style(format!("{:.0}", s.tps)).bold(),
                 style(rows).bold(),
             ),
             format!(
-                "lag        standby {:>9} {:>7}     subscriber {:>9} {:>7}",
+                "lag   standby {:>9} {:>7}    subscriber {:>9} {:>7}",
                 bytes(s.standby_lag_bytes),
                 millis(s.standby_lag_ms),
                 bytes(s.sub_lag_bytes),
                 millis(s.sub_lag_ms),
             ),
             style(format!(
-                "slot {SLOT:<20} {:<20} {:<20} {:<7} {:<9}",
+                "slot {SLOT:<15} {:<19} {:<12} {:<6} {:<9}",
                 "confirmed_flush_lsn", "restart_lsn", "synced", "temporary"
             ))
             .underlined()
@@ -178,7 +178,7 @@ impl View {
             {
                 let c = &slots[0];
                 let line = format!(
-                    "  {primary_label:<23} {:<20} {:<20} {:<7} {:<9}",
+                    "  {primary_label:<18} {:<19} {:<12} {:<6} {:<9}",
                     c[0], c[1], c[2], c[3]
                 );
                 if s.primary_up {
@@ -190,7 +190,7 @@ impl View {
             {
                 let c = &slots[1];
                 let line = format!(
-                    "  {standby_label:<23} {:<20} {:<20} {:<7} {:<9}",
+                    "  {standby_label:<18} {:<19} {:<12} {:<6} {:<9}",
                     c[0], c[1], c[2], c[3]
                 );
                 if s.standby_promoted {
