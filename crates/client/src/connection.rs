@@ -325,7 +325,8 @@ impl Plan {
     }
 
     /// One TCP address of a target: socket, SSL negotiation, startup, and
-    /// the retry `allow`/`prefer` make after a rejected startup.
+    /// the one retry `allow` makes after a rejected plain startup and
+    /// `prefer` after a failed handshake or a rejected TLS startup.
     fn attempt_tcp(
         &self,
         addr: SocketAddr,
@@ -345,21 +346,28 @@ impl Plan {
             .map_err(|e| connect_failure(&e, false))?;
             let _ = tcp.set_nodelay(true);
             let sock = if use_tls {
-                self.negotiate(tcp, host, deadline)?
+                match self.negotiate(tcp, host, deadline) {
+                    Ok(s) => s,
+                    // a failed handshake: prefer goes on in plain text
+                    Err(_) if !retried && mode.retry_after_rejection(true).is_some() => {
+                        use_tls = false;
+                        retried = true;
+                        continue;
+                    }
+                    Err(f) => return Err(f),
+                }
             } else {
                 Sock::Tcp(tcp)
             };
             let was_tls = matches!(sock, Sock::Tls(_));
             match self.startup(sock, deadline, want) {
-                Err(Failure::Server(e)) if !retried => {
-                    match mode.retry_after_rejection(was_tls) {
-                        Some(next) => {
-                            use_tls = next;
-                            retried = true;
-                        }
-                        None => return Err(Failure::Server(e)),
+                Err(Failure::Server(e)) if !retried => match mode.retry_after_rejection(was_tls) {
+                    Some(next) => {
+                        use_tls = next;
+                        retried = true;
                     }
-                }
+                    None => return Err(Failure::Server(e)),
+                },
                 other => return other,
             }
         }
@@ -373,7 +381,6 @@ impl Plan {
         host: &str,
         deadline: Option<Instant>,
     ) -> Result<Sock, Failure> {
-        let config = self.tls.client_config()?;
         set_deadline(&tcp, deadline);
         let mut b = Vec::new();
         encode_special(&StartupPacket::SslRequest, &mut b);
@@ -381,12 +388,16 @@ impl Plan {
         let mut answer = [0u8; 1];
         tcp.read_exact(&mut answer).map_err(|e| startup_io(&e))?;
         match answer[0] {
-            b'S' => Ok(Sock::Tls(Box::new(tls::handshake(
-                tcp,
-                config,
-                host,
-                self.tls.mode,
-            )?))),
+            b'S' => {
+                // the certificates are read only now, as libpq does
+                let config = self.tls.client_config()?;
+                Ok(Sock::Tls(Box::new(tls::handshake(
+                    tcp,
+                    config,
+                    host,
+                    self.tls.mode,
+                )?)))
+            }
             b'N' => {
                 self.tls.mode.on_refused()?;
                 Ok(Sock::Tcp(tcp))
@@ -418,11 +429,8 @@ impl Plan {
                 let _ = c.sock.set_read_timeout(Some(READ_TIMEOUT));
             }
         }
-        let startup: Vec<(&str, &str)> = self
-            .startup
-            .iter()
-            .map(|(k, v)| (*k, v.as_str()))
-            .collect();
+        let startup: Vec<(&str, &str)> =
+            self.startup.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut buf = Vec::new();
         encode_startup(&startup, &mut buf);
         c.startup_write(&buf)?;
@@ -475,9 +483,7 @@ impl Plan {
                         .map_err(|e| Failure::Other(e.message))?;
                 }
                 BackendMessage::AuthenticationMd5Password { .. } => {
-                    return Err(Failure::Other(
-                        "md5 authentication is not supported".into(),
-                    ));
+                    return Err(Failure::Other("md5 authentication is not supported".into()));
                 }
                 BackendMessage::ParameterStatus { name, value } => {
                     c.params.insert(name, value);

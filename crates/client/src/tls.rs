@@ -189,11 +189,11 @@ impl TlsOptions {
             .dangerous()
             .with_custom_certificate_verifier(verifier);
         let mut config = match self.load_client_cert()? {
-            Some((certs, key, key_path)) => builder
-                .with_client_auth_cert(certs, key)
-                .map_err(|e| {
+            Some((certs, key, key_path)) => {
+                builder.with_client_auth_cert(certs, key).map_err(|e| {
                     format!("certificate does not match private key file \"{key_path}\": {e}")
-                })?,
+                })?
+            }
             None => builder.with_no_client_auth(),
         };
         config.enable_sni = self.sni;
@@ -212,19 +212,18 @@ impl TlsOptions {
             }
             None => return Ok(None),
         };
-        let path = if path == "system" {
-            match system_bundle() {
-                Some(p) => p,
-                None => {
-                    return Err(
+        let path =
+            if path == "system" {
+                match system_bundle() {
+                    Some(p) => p,
+                    None => return Err(
                         "could not load system root certificate paths: no certificate bundle found"
                             .into(),
-                    )
+                    ),
                 }
-            }
-        } else {
-            path
-        };
+            } else {
+                path
+            };
         if std::fs::metadata(&path).is_err() {
             if self.mode.verifies_chain_always() {
                 return Err(format!(
@@ -385,13 +384,10 @@ impl ServerCertVerifier for ChainOnly {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         // webpki checks the name only once the chain is good
-        match self.0.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -819,10 +815,9 @@ mod tests {
     }
 
     fn cert(sans: &[&str], cn: &str) -> Vec<u8> {
-        let mut p = rcgen::CertificateParams::new(
-            sans.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        )
-        .unwrap();
+        let mut p =
+            rcgen::CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
         let mut dn = rcgen::DistinguishedName::new();
         dn.push(rcgen::DnType::OrganizationName, "tandem");
         dn.push(rcgen::DnType::CommonName, cn);
@@ -858,7 +853,10 @@ mod tests {
         assert_eq!(check_host_name(&c, "db.example"), Ok(()));
         assert_eq!(
             check_host_name(&c, "localhost"),
-            Err("server certificate for \"db.example\" does not match host name \"localhost\"".into())
+            Err(
+                "server certificate for \"db.example\" does not match host name \"localhost\""
+                    .into()
+            )
         );
         let c = cert(&["::1"], "x");
         assert_eq!(check_host_name(&c, "::1"), Ok(()));
