@@ -217,15 +217,6 @@ pub(crate) fn check_remote_info(
     Ok(())
 }
 
-/// A connection failure's text without Rust's `(os error N)` suffix.
-fn connect_text(e: &PgError) -> String {
-    let m = e.message.as_str();
-    match m.rfind(" (os error ") {
-        Some(i) if m.ends_with(')') => m[..i].to_string(),
-        _ => m.to_string(),
-    }
-}
-
 impl SlotSync {
     pub(crate) fn new(
         db: Arc<Database>,
@@ -416,10 +407,7 @@ impl SlotSync {
         let mut client = ReplClient::connect_mode(&conninfo, "false").map_err(|e| {
             PgError::new(
                 SqlState::CONNECTION_FAILURE,
-                format!(
-                    "could not connect to the primary server: {}",
-                    connect_text(&e)
-                ),
+                format!("could not connect to the primary server: {}", e.message),
             )
         })?;
         *self.connection.lock() = client.interrupter();
