@@ -162,6 +162,17 @@ pub struct BackendActivityRow {
     pub query: String,
     /// `client backend` when empty.
     pub backend_type: String,
+    /// What the connection negotiated, if it is encrypted (`pg_stat_ssl`).
+    pub ssl: Option<SslStatus>,
+}
+
+/// The encryption of one TLS connection, as `pg_stat_ssl` shows it (OpenSSL's
+/// names: `TLSv1.3`, `TLS_AES_256_GCM_SHA384`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SslStatus {
+    pub version: String,
+    pub cipher: String,
+    pub bits: i32,
 }
 
 /// One slot of `pg_replication_slots` (PostgreSQL's

@@ -40,6 +40,8 @@ pub(crate) struct Activity {
     pub query: String,
     /// `pg_stat_activity.backend_type`; empty for a client backend.
     pub backend_type: String,
+    /// The connection's encryption (`pg_stat_ssl`), set once TLS is up.
+    pub ssl: Option<tandem_expr::SslStatus>,
 }
 
 pub(crate) struct BackendEntry {
@@ -220,6 +222,7 @@ impl Registry {
                     state: a.state,
                     query: a.query,
                     backend_type: a.backend_type,
+                    ssl: a.ssl,
                 }
             })
             .collect()

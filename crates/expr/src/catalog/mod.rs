@@ -41,6 +41,7 @@ mod pg_settings;
 mod pg_stat_activity;
 mod pg_stat_replication;
 mod pg_stat_replication_slots;
+mod pg_stat_ssl;
 mod pg_stat_wal_receiver;
 mod pg_subscription;
 mod pg_tables;
@@ -125,6 +126,7 @@ pub static VIEWS: &[&View] = &[
     &pg_roles::PG_USER,
     &pg_settings::VIEW,
     &pg_stat_activity::VIEW,
+    &pg_stat_ssl::VIEW,
     &pg_replication_origin::PG_REPLICATION_ORIGIN,
     &pg_replication_origin::PG_REPLICATION_ORIGIN_STATUS,
     &pg_replication_slots::SLOTS,

@@ -242,6 +242,7 @@ mod tests {
                     state: "active".into(),
                     query: "select 1".into(),
                     backend_type: String::new(),
+                    ssl: None,
                 },
                 BackendActivityRow {
                     pid: 1002,

@@ -7,6 +7,10 @@
 //! before ReadyForQuery, on Flush, before blocking on COPY input, and whenever the
 //! buffer passes [`AUTO_FLUSH`]), as PostgreSQL's `pq_flush`.
 //!
+//! A streaming walsender reads its client's replies on a second thread while
+//! it writes: [`Conn::stream_reader`] gives that thread its own reader (a
+//! second handle on a plain socket, or a [`TlsReader`] sharing the TLS session).
+//!
 //! Corresponds to PostgreSQL's `src/backend/libpq/pqcomm.c` and `be-secure.c`.
 
 use std::io::{self, BufReader, Read, Write};
@@ -14,10 +18,12 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
-use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use rustls::{ServerConfig, ServerConnection};
 use tandem_protocol::frontend::{self, FrontendMessage};
 use tandem_protocol::BackendMessage;
 use tandem_types::{PgError, SqlState};
+
+use crate::backend::tls::{TlsReader, TlsStream};
 
 /// Output past this size is sent without waiting for a flush point.
 const AUTO_FLUSH: usize = 64 * 1024;
@@ -25,7 +31,7 @@ const AUTO_FLUSH: usize = 64 * 1024;
 pub(crate) enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
-    Tls(Box<StreamOwned<ServerConnection, TcpStream>>),
+    Tls(Box<TlsStream>),
 }
 
 impl Read for Stream {
@@ -64,19 +70,38 @@ pub(crate) enum SocketHandle {
 }
 
 impl SocketHandle {
-    /// Reads from the socket (a walsender's reader thread; plain sockets only).
-    pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            SocketHandle::Tcp(s) => s.read(buf),
-            SocketHandle::Unix(s) => s.read(buf),
-        }
-    }
-
     pub(crate) fn wake_reader(&self) {
         let _ = match self {
             SocketHandle::Tcp(s) => s.shutdown(Shutdown::Read),
             SocketHandle::Unix(s) => s.shutdown(Shutdown::Read),
         };
+    }
+}
+
+/// A second reader of a connection, for a thread that reads the client while
+/// the connection's owner writes (a streaming walsender's reader thread).
+pub(crate) enum StreamReader {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+    Tls(TlsReader),
+}
+
+impl StreamReader {
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            StreamReader::Tcp(s) => s.read(buf),
+            StreamReader::Unix(s) => s.read(buf),
+            StreamReader::Tls(r) => r.read(buf),
+        }
+    }
+
+    /// Sets the socket's read timeout (shared with the owner's handle).
+    pub(crate) fn set_read_timeout(&self, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        match self {
+            StreamReader::Tcp(s) => s.set_read_timeout(timeout),
+            StreamReader::Unix(s) => s.set_read_timeout(timeout),
+            StreamReader::Tls(r) => r.set_read_timeout(timeout),
+        }
     }
 }
 
@@ -155,18 +180,19 @@ impl Conn {
         match self.reader.get_ref() {
             Stream::Tcp(s) => s.try_clone().ok().map(SocketHandle::Tcp),
             Stream::Unix(s) => s.try_clone().ok().map(SocketHandle::Unix),
-            Stream::Tls(s) => s.sock.try_clone().ok().map(SocketHandle::Tcp),
+            Stream::Tls(s) => s.socket().try_clone().ok().map(SocketHandle::Tcp),
         }
     }
 
-    /// A second handle for reading this connection from another thread while
-    /// this one writes (a streaming walsender). `None` for TLS, whose state
-    /// cannot be shared.
-    pub fn plain_read_clone(&self) -> Option<SocketHandle> {
-        match self.reader.get_ref() {
-            Stream::Tls(_) => None,
-            _ => self.socket_handle(),
-        }
+    /// A reader for another thread while this one writes (a streaming
+    /// walsender). Input this connection buffered is not in it: take that
+    /// first ([`Conn::take_buffered`]).
+    pub fn stream_reader(&self) -> io::Result<StreamReader> {
+        Ok(match self.reader.get_ref() {
+            Stream::Tcp(s) => StreamReader::Tcp(s.try_clone()?),
+            Stream::Unix(s) => StreamReader::Unix(s.try_clone()?),
+            Stream::Tls(s) => StreamReader::Tls(s.reader()?),
+        })
     }
 
     /// Takes the input read from the socket but not consumed yet.
@@ -318,37 +344,35 @@ impl Conn {
         while tls.is_handshaking() {
             tls.complete_io(&mut tcp)?;
         }
-        let mut conn = Conn::new(Stream::Tls(Box::new(StreamOwned::new(tls, tcp))), peer);
+        let mut conn = Conn::new(Stream::Tls(Box::new(TlsStream::new(tls, tcp))), peer);
         conn.ssl = true;
         Ok(conn)
     }
 
-    /// TLS protocol and cipher names for `connection authorized` log lines.
-    pub fn tls_description(&self) -> Option<String> {
+    /// What was negotiated, for a TLS connection.
+    pub fn tls_info(&self) -> Option<tandem_expr::SslStatus> {
         match self.reader.get_ref() {
-            Stream::Tls(s) => {
-                let proto = s
-                    .conn
-                    .protocol_version()
-                    .map(|v| format!("{v:?}"))
-                    .unwrap_or_default();
-                let suite = s
-                    .conn
-                    .negotiated_cipher_suite()
-                    .map(|c| format!("{:?}", c.suite()))
-                    .unwrap_or_default();
-                Some(format!("SSL enabled (protocol={proto}, cipher={suite})"))
-            }
+            Stream::Tls(s) => Some(s.negotiated()),
             _ => None,
         }
+    }
+
+    /// TLS protocol and cipher names for `connection authorized` log lines
+    /// (PostgreSQL: `SSL enabled (protocol=TLSv1.3, cipher=..., bits=256)`).
+    pub fn tls_description(&self) -> Option<String> {
+        self.tls_info().map(|i| {
+            format!(
+                "SSL enabled (protocol={}, cipher={}, bits={})",
+                i.version, i.cipher, i.bits
+            )
+        })
     }
 
     /// Sends a TLS close_notify if this is a TLS connection.
     pub fn close(&mut self) {
         let _ = self.flush();
         if let Stream::Tls(s) = self.reader.get_mut() {
-            s.conn.send_close_notify();
-            let _ = s.conn.complete_io(&mut s.sock);
+            s.close();
         }
     }
 }

@@ -334,11 +334,14 @@ pub(crate) fn authenticate(
         fail(conn, &e, None);
         return None;
     }
+    // physical and logical (replication=database) walsenders alike; the
+    // wording is PostgreSQL 16's and later (postinit.c)
     if startup.replication != Replication::No && !(role.superuser || role.replication) {
         let e = PgError::fatal(
             SqlState::INSUFFICIENT_PRIVILEGE,
-            "must be superuser or replication role to start walsender",
-        );
+            "permission denied to start WAL sender",
+        )
+        .with_detail("Only roles with the REPLICATION attribute may start a WAL sender process.");
         fail(conn, &e, None);
         return None;
     }

@@ -1,17 +1,39 @@
 //! TLS for `ssl = on`: loading `ssl_cert_file` / `ssl_key_file` (PEM, relative to
-//! the data directory) into a rustls server configuration. Loaded at startup (a
-//! missing file is FATAL, as PostgreSQL) and again on SIGHUP (a failure then keeps
-//! the old configuration and is logged).
+//! the data directory) into a rustls server configuration, and the encrypted
+//! byte stream of one connection.
+//!
+//! The configuration is loaded at startup (a missing file is FATAL, as
+//! PostgreSQL) and again on SIGHUP (a failure then keeps the old configuration
+//! and is logged).
+//!
+//! One connection's rustls state sits behind a mutex ([`TlsStream`]) so that a
+//! second thread can read the connection while its owner writes (a streaming
+//! walsender's reader thread, [`TlsReader`]):
+//!
+//! ```text
+//!  socket ──read (no lock)──> raw bytes ──lock: read_tls, process──> plaintext ──> reader
+//!  writer ──lock: encrypt into a buffer──> unlock ──write (no lock)──> socket
+//! ```
+//!
+//! The lock is held only to feed received bytes, take plaintext or encrypt;
+//! never across a blocking socket read or write. Only the owner writes to the
+//! socket, so records go out in the order they were encrypted (TLS output that
+//! processing received records produced, such as a key update, goes out with
+//! the owner's next write or flush).
 //!
 //! Corresponds to PostgreSQL's `src/backend/libpq/be-secure-openssl.c`
-//! (`be_tls_init`).
+//! (`be_tls_init`, `be_tls_read`, `be_tls_write`).
 
-use std::io::BufReader;
+use std::io::{self, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
+use parking_lot::Mutex;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::ServerConfig;
+use rustls::{ServerConfig, ServerConnection};
+use tandem_expr::SslStatus;
 use tandem_types::{PgError, PgResult, SqlState};
 
 /// `F0000 config_file_error`, FATAL at startup.
@@ -80,6 +102,253 @@ pub(crate) fn load(datadir: &Path, cert_file: &str, key_file: &str) -> PgResult<
             ))
         })?;
     Ok(Arc::new(config))
+}
+
+/// Bytes read from the socket at a time.
+const RAW_READ: usize = 16 * 1024;
+
+/// The state the owner and a reader share: the TLS session and the bytes read
+/// from the socket it has not taken yet (it takes no more while its plaintext
+/// buffer is full).
+struct TlsState {
+    tls: ServerConnection,
+    raw: Vec<u8>,
+}
+
+impl TlsState {
+    /// Hands received bytes to the session until it takes no more. `Ok(())`
+    /// also when some are left for later.
+    fn feed(&mut self) -> io::Result<()> {
+        while !self.raw.is_empty() {
+            match self.tls.read_tls(&mut &self.raw[..]) {
+                // close_notify seen: nothing after it is read
+                Ok(0) => self.raw.clear(),
+                Ok(n) => {
+                    self.raw.drain(..n);
+                    self.process()?;
+                }
+                // from a byte slice, the only error is a full buffer
+                Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+
+    fn process(&mut self) -> io::Result<()> {
+        self.tls
+            .process_new_packets()
+            .map(|_| ())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// Decrypted bytes into `buf`: `Some` when there were any (or the stream
+    /// ended), `None` when more must be read from the socket.
+    fn take_plaintext(&mut self, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        loop {
+            match self.tls.reader().read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                r => return Some(r),
+            }
+            if self.raw.is_empty() {
+                return None;
+            }
+            let before = self.raw.len();
+            if let Err(e) = self.feed() {
+                return Some(Err(e));
+            }
+            if self.raw.len() == before {
+                return None;
+            }
+        }
+    }
+
+    /// Socket bytes `bytes` (empty: the peer closed the socket) received.
+    fn received(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.is_empty() {
+            if self.raw.is_empty() {
+                // marks the end of the stream: the reader reports
+                // UnexpectedEof, or end of file after close_notify
+                let _ = self.tls.read_tls(&mut &bytes[..]);
+                return self.process();
+            }
+            return Ok(());
+        }
+        self.raw.extend_from_slice(bytes);
+        self.feed()
+    }
+
+    /// Moves the TLS output the session has ready to `out`.
+    fn drain_output(&mut self, out: &mut Vec<u8>) {
+        while self.tls.wants_write() {
+            // writing into a Vec cannot fail
+            if self.tls.write_tls(out).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// Reads plaintext into `buf`: what the session has decrypted already, else
+/// socket bytes read without holding the lock, then decrypted under it.
+fn read_plain(
+    state: &Mutex<TlsState>,
+    sock: &TcpStream,
+    raw_buf: &mut [u8],
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    if buf.is_empty() {
+        return Ok(0);
+    }
+    loop {
+        if let Some(r) = state.lock().take_plaintext(buf) {
+            return r;
+        }
+        let n = (&*sock).read(raw_buf)?;
+        state.lock().received(&raw_buf[..n])?;
+    }
+}
+
+/// One TLS connection after its handshake: the owner's end (reads and writes;
+/// a [`TlsReader`] made from it can read in its place while it writes).
+pub(crate) struct TlsStream {
+    state: Arc<Mutex<TlsState>>,
+    sock: TcpStream,
+    raw_buf: Vec<u8>,
+    /// Encrypted output waiting for the socket (kept to reuse its memory).
+    out: Vec<u8>,
+}
+
+impl TlsStream {
+    /// Wraps a session whose handshake completed over `sock`.
+    pub(crate) fn new(mut tls: ServerConnection, sock: TcpStream) -> TlsStream {
+        // each write is encrypted and moved out at once
+        tls.set_buffer_limit(None);
+        TlsStream {
+            state: Arc::new(Mutex::new(TlsState {
+                tls,
+                raw: Vec::new(),
+            })),
+            sock,
+            raw_buf: vec![0; RAW_READ],
+            out: Vec::new(),
+        }
+    }
+
+    pub(crate) fn socket(&self) -> &TcpStream {
+        &self.sock
+    }
+
+    /// A reader for another thread, sharing this session.
+    pub(crate) fn reader(&self) -> io::Result<TlsReader> {
+        Ok(TlsReader {
+            state: Arc::clone(&self.state),
+            sock: self.sock.try_clone()?,
+            raw_buf: vec![0; RAW_READ],
+        })
+    }
+
+    /// What was negotiated: the protocol version (`TLSv1.3`) and cipher suite
+    /// name, as OpenSSL names them for `pg_stat_ssl`.
+    pub(crate) fn negotiated(&self) -> SslStatus {
+        let st = self.state.lock();
+        let version = match st.tls.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
+            Some(v) => format!("{v:?}"),
+            None => String::new(),
+        };
+        let (cipher, bits) = match st.tls.negotiated_cipher_suite() {
+            Some(cs) => openssl_cipher_name(cs.suite()),
+            None => (String::new(), 0),
+        };
+        SslStatus {
+            version,
+            cipher,
+            bits,
+        }
+    }
+
+    /// Sends a close_notify alert.
+    pub(crate) fn close(&mut self) {
+        {
+            let mut st = self.state.lock();
+            st.tls.send_close_notify();
+            st.drain_output(&mut self.out);
+        }
+        let _ = self.send_out();
+    }
+
+    fn send_out(&mut self) -> io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let r = (&self.sock).write_all(&self.out);
+        self.out.clear();
+        r
+    }
+}
+
+impl Read for TlsStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        read_plain(&self.state, &self.sock, &mut self.raw_buf, buf)
+    }
+}
+
+impl Write for TlsStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = {
+            let mut st = self.state.lock();
+            let n = st.tls.writer().write(buf)?;
+            st.drain_output(&mut self.out);
+            n
+        };
+        self.send_out()?;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.state.lock().drain_output(&mut self.out);
+        self.send_out()
+    }
+}
+
+/// A second reader of a [`TlsStream`]'s connection, for another thread: it
+/// reads the socket through its own handle and takes plaintext from the shared
+/// session. What it leaves undecrypted or unread stays in the session for the
+/// owner.
+pub(crate) struct TlsReader {
+    state: Arc<Mutex<TlsState>>,
+    sock: TcpStream,
+    raw_buf: Vec<u8>,
+}
+
+impl TlsReader {
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        read_plain(&self.state, &self.sock, &mut self.raw_buf, buf)
+    }
+
+    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_read_timeout(timeout)
+    }
+}
+
+/// OpenSSL's name of a cipher suite and its key bits (PostgreSQL reports
+/// OpenSSL's names).
+fn openssl_cipher_name(suite: rustls::CipherSuite) -> (String, i32) {
+    use rustls::CipherSuite as C;
+    let (name, bits) = match suite {
+        C::TLS13_AES_256_GCM_SHA384 => ("TLS_AES_256_GCM_SHA384", 256),
+        C::TLS13_AES_128_GCM_SHA256 => ("TLS_AES_128_GCM_SHA256", 128),
+        C::TLS13_CHACHA20_POLY1305_SHA256 => ("TLS_CHACHA20_POLY1305_SHA256", 256),
+        C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 => ("ECDHE-ECDSA-AES256-GCM-SHA384", 256),
+        C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 => ("ECDHE-ECDSA-AES128-GCM-SHA256", 128),
+        C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 => ("ECDHE-ECDSA-CHACHA20-POLY1305", 256),
+        C::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 => ("ECDHE-RSA-AES256-GCM-SHA384", 256),
+        C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => ("ECDHE-RSA-AES128-GCM-SHA256", 128),
+        C::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 => ("ECDHE-RSA-CHACHA20-POLY1305", 256),
+        other => return (format!("{other:?}"), 0),
+    };
+    (name.to_string(), bits)
 }
 
 #[cfg(test)]

@@ -65,6 +65,7 @@ fn run_backend(shared: &Arc<Shared>, conn: Conn, reg: &Registration) {
         return;
     };
     let started = Instant::now();
+    reg.entry.activity.lock().ssl = conn.tls_info();
     // A walsender takes one of max_wal_senders slots before authenticating (as
     // PostgreSQL's InitProcess), held until the connection ends.
     let walsnd = if startup.replication == Replication::No {

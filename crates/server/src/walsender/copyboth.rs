@@ -35,8 +35,10 @@
 //! ```
 //!
 //! The timing decisions are pure functions in `tandem_replication::physical`
-//! ([`Timers`]). TLS connections cannot be read from a second thread; their
-//! START_REPLICATION gets 0A000 ([`reader_handle`]).
+//! ([`Timers`]). The reader thread reads through a [`StreamReader`]: a second
+//! handle on a plain socket, or, over TLS, a reader sharing the connection's
+//! TLS session with the loop, which encrypts and writes while the reader
+//! decrypts (`backend/tls.rs`). The loop is the same for both.
 //!
 //! Corresponds to PostgreSQL's `walsender.c`: `WalSndLoop` ([`stream`]),
 //! `ProcessRepliesIfAny` ([`drain_client`] and the reader thread),
@@ -55,7 +57,7 @@ use tandem_replication::physical::{Timers, WalSndState};
 use tandem_types::elog::{self, Level};
 use tandem_types::{Lsn, PgError, PgResult, SqlState};
 
-use crate::backend::pqcomm::{Conn, SocketHandle};
+use crate::backend::pqcomm::{Conn, StreamReader};
 use crate::backend::printtup::SocketSink;
 use crate::backend::startup::admin_shutdown_error;
 use crate::walsender::sender::WalSender;
@@ -116,11 +118,10 @@ pub(super) enum StreamEnd {
     Exit,
 }
 
-/// The second handle on the socket the reader thread reads from; TLS
-/// connections have none (`0A000`).
-pub(super) fn reader_handle(conn: &Conn) -> PgResult<SocketHandle> {
-    conn.plain_read_clone()
-        .ok_or_else(|| PgError::unsupported("START_REPLICATION over an SSL connection"))
+/// The reader the reader thread reads the client with (plain or TLS).
+pub(super) fn reader_handle(conn: &Conn) -> PgResult<StreamReader> {
+    conn.stream_reader()
+        .map_err(|e| PgError::internal(format!("could not duplicate the client socket: {e}")))
 }
 
 /// Enters CopyBoth mode and streams `source` until both sides ended the copy
@@ -129,7 +130,7 @@ pub(super) fn reader_handle(conn: &Conn) -> PgResult<SocketHandle> {
 pub(super) fn run_copy_both(
     ws: &mut WalSender<'_>,
     conn: &mut Conn,
-    reader: SocketHandle,
+    reader: StreamReader,
     source: &mut impl StreamSource,
 ) -> PgResult<()> {
     ws.walsnd.progress.lock().state = WalSndState::Catchup;
@@ -374,7 +375,7 @@ const READER_WAKEUP: Duration = Duration::from_millis(200);
 /// at CopyDone, Terminate, end of file, or when `stop` is set. Message types
 /// other than CopyData, CopyDone and Terminate are handed on at once, as
 /// PostgreSQL rejects them before reading their length.
-fn read_standby(sock: SocketHandle, pre: Vec<u8>, walsnd: &WalSnd, stop: &AtomicBool) {
+fn read_standby(sock: StreamReader, pre: Vec<u8>, walsnd: &WalSnd, stop: &AtomicBool) {
     let mut input = match Input::new(sock, pre, stop) {
         Ok(i) => i,
         Err(e) => {
@@ -430,22 +431,15 @@ fn read_standby(sock: SocketHandle, pre: Vec<u8>, walsnd: &WalSnd, stop: &Atomic
 /// socket itself (shared with the connection's own handle), so it is removed
 /// when the reader ends, before the walsender reads its next command.
 struct Input<'a> {
-    sock: SocketHandle,
+    sock: StreamReader,
     pre: Vec<u8>,
     pos: usize,
     stop: &'a AtomicBool,
 }
 
-fn set_read_timeout(sock: &SocketHandle, timeout: Option<Duration>) -> std::io::Result<()> {
-    match sock {
-        SocketHandle::Tcp(s) => s.set_read_timeout(timeout),
-        SocketHandle::Unix(s) => s.set_read_timeout(timeout),
-    }
-}
-
 impl<'a> Input<'a> {
-    fn new(sock: SocketHandle, pre: Vec<u8>, stop: &'a AtomicBool) -> std::io::Result<Input<'a>> {
-        set_read_timeout(&sock, Some(READER_WAKEUP))?;
+    fn new(sock: StreamReader, pre: Vec<u8>, stop: &'a AtomicBool) -> std::io::Result<Input<'a>> {
+        sock.set_read_timeout(Some(READER_WAKEUP))?;
         Ok(Input {
             sock,
             pre,
@@ -482,6 +476,6 @@ impl<'a> Input<'a> {
 
 impl Drop for Input<'_> {
     fn drop(&mut self) {
-        let _ = set_read_timeout(&self.sock, None);
+        let _ = self.sock.set_read_timeout(None);
     }
 }
