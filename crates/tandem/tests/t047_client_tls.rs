@@ -14,8 +14,7 @@
 //!   `connect_timeout`.
 //! - Against a tandem server with `ssl = on`: `tandem basebackup` over
 //!   `verify-full` (a wrong CA refused) and CREATE SUBSCRIPTION's slot; a
-//!   tandem standby streaming over `verify-full` (ignored until the
-//!   walsender serves START_REPLICATION over TLS).
+//!   tandem standby streaming over `verify-full`, TLS on both ends.
 //!
 //! Certificates are made at run time (`tandem_testkit::tls::TestPki`).
 
@@ -340,7 +339,6 @@ fn tandem_server_over_tls() {
 }
 
 #[test]
-#[ignore = "needs the walsender to serve replication connections over TLS"]
 fn standby_streams_over_verify_full() {
     let certs = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let pki = pki(certs.path());
@@ -365,5 +363,11 @@ fn standby_streams_over_verify_full() {
         &standby,
         "select status from pg_stat_wal_receiver",
         "streaming",
+    );
+    // the primary's walsender for this standby runs over TLS
+    wait_value(
+        &primary,
+        "select s.ssl from pg_stat_ssl s join pg_stat_replication r using (pid)",
+        "t",
     );
 }
