@@ -314,20 +314,42 @@ struct Point<'a> {
 
 /// Writes `pg_logical/catalog_history` (the versions from the decoding floor
 /// up to `redo`) and prunes the in-memory history below what is still read.
-fn keep_catalog_history(db: &Database, redo: Lsn, snapshot: Lsn) -> PgResult<()> {
-    let floor = db.catalog_floor.read().as_ref().and_then(|f| f());
-    let keep = match floor {
+/// `wal_floor` (a standby: the oldest WAL it keeps) lowers the decoding floor:
+/// a standby keeps the catalog history its WAL covers, as PostgreSQL's standby
+/// has the catalog rows its primary keeps, so that a slot synchronized later
+/// can decode from any WAL still there. The first version kept carries the LSN
+/// the history is exact from, read back at startup.
+fn keep_catalog_history(
+    db: &Database,
+    redo: Lsn,
+    snapshot: Lsn,
+    wal_floor: Option<Lsn>,
+) -> PgResult<()> {
+    let slots = db.catalog_floor.read().as_ref().and_then(|f| f());
+    let floor = [slots, wal_floor].into_iter().flatten().min();
+    let mut keep = match floor {
         Some(f) if f < redo => db.catalog.read().versions_between(f, redo),
+        _ if wal_floor.is_some() => db.catalog.read().versions_between(redo, redo),
         _ => Vec::new(),
     };
+    // The version startup began with carries no install LSN: the file names
+    // the position it is known exact from instead.
+    if let Some(first) = keep.first_mut().filter(|(l, _)| !l.is_valid()) {
+        first.0 = Lsn(db.catalog_exact_from.load(Ordering::Acquire));
+    }
     crate::catalog_file::write(&db.datadir, &keep, db.fsync)?;
     let horizon = [Some(snapshot), floor, db.snapshots.oldest()]
         .into_iter()
         .flatten()
         .min()
         .unwrap_or(snapshot);
-    db.catalog.write().prune_before(horizon);
-    db.catalog_exact_from.fetch_max(horizon.0, Ordering::AcqRel);
+    let mut history = db.catalog.write();
+    history.prune_before(horizon);
+    // The oldest version kept is exact from its install LSN (INVALID: the
+    // version startup began with, exact from where it already was).
+    if let Some(first) = history.change_lsns().first().filter(|l| l.is_valid()) {
+        db.catalog_exact_from.fetch_max(first.0, Ordering::AcqRel);
+    }
     Ok(())
 }
 
@@ -357,16 +379,22 @@ fn write_image(db: &Database, p: &Point) -> PgResult<(ImageHeader, u64, Instant)
     Ok((header, rows, write_done))
 }
 
-/// Step 6: removes the segments wholly before `min(redo, retention floor)`
-/// (`redo`: for a restartpoint, the start of the record ending at its redo)
-/// (the floor hook also invalidates slots past `max_slot_wal_keep_size`).
-/// The WAL never removes the segment of its insert position (on a standby,
-/// the one the walreceiver writes).
-fn remove_old_wal(db: &Database, redo: Lsn) -> PgResult<usize> {
+/// Step 6, the decision: the start of the oldest segment to keep,
+/// `min(upto, retention floor)` rounded down to its segment (`upto`: the redo
+/// LSN; for a restartpoint the start of the record ending at its redo). The
+/// floor hook also invalidates slots past `max_slot_wal_keep_size`.
+fn wal_keep_point(db: &Database, upto: Lsn) -> Lsn {
     let floor = db.retention_floor.read().as_ref().and_then(|f| f());
-    let keep = floor.map_or(redo, |f| f.min(redo));
+    let keep = floor.map_or(upto, |f| f.min(upto));
     let seg = db.wal.segment_size().max(1);
-    db.wal.remove_segments_before(Lsn(keep.0 - keep.0 % seg))
+    Lsn(keep.0 - keep.0 % seg)
+}
+
+/// Step 6: removes the segments wholly before `keep` (from
+/// [`wal_keep_point`]). The WAL never removes the segment of its insert
+/// position (on a standby, the one the walreceiver writes).
+fn remove_old_wal(db: &Database, keep: Lsn) -> PgResult<usize> {
+    db.wal.remove_segments_before(keep)
 }
 
 /// Runs one checkpoint (see the module comment for the order of steps).
@@ -407,7 +435,7 @@ pub fn run(db: &Database, reason: &str) -> PgResult<CheckpointStats> {
         db.wal.flush(redo)?;
         // 2b. Catalog history logical slots still need (before the image, so
         // any image startup finds is covered), and pruning of the rest.
-        keep_catalog_history(db, redo, snapshot)?;
+        keep_catalog_history(db, redo, snapshot, None)?;
         // 3. The image.
         write_image(
             db,
@@ -457,7 +485,7 @@ pub fn run(db: &Database, reason: &str) -> PgResult<CheckpointStats> {
     }
 
     // 6. WAL no longer needed.
-    let removed = remove_old_wal(db, redo)?;
+    let removed = remove_old_wal(db, wal_keep_point(db, redo))?;
 
     // 7. Garbage.
     db.heap.sweep(db.snapshots.horizon(db));
@@ -548,11 +576,20 @@ pub fn restartpoint(db: &Database, reason: &str) -> PgResult<CheckpointStats> {
         None,
     );
     let started = Instant::now();
+    // The control file's checkpoint LSN names the record ending at `redo`
+    // (the next start opens the WAL from it, see `recovery.rs`), or is `redo`
+    // when that is unknown; WAL is kept from there or the slots' floor.
+    let checkpoint_lsn = if last_record.is_valid() && last_record < redo {
+        last_record
+    } else {
+        redo
+    };
+    let keep = wal_keep_point(db, checkpoint_lsn);
 
-    // 2-3. Catalog history, then the image (replay only reads flushed WAL:
-    // nothing to flush).
+    // 2-3. Catalog history (as far back as the WAL kept), then the image
+    // (replay only reads flushed WAL: nothing to flush).
     let result = (|| {
-        keep_catalog_history(db, redo, snapshot)?;
+        keep_catalog_history(db, redo, snapshot, Some(keep))?;
         write_image(
             db,
             &Point {
@@ -569,14 +606,7 @@ pub fn restartpoint(db: &Database, reason: &str) -> PgResult<CheckpointStats> {
     let (header, rows, write_done) = result?;
     let sync_done = Instant::now();
 
-    // 4. No WAL record. 5. The control file: the next start replays from
-    // here; its checkpoint LSN names the record ending at `redo` (the WAL is
-    // opened from it, see `recovery.rs`), or is `redo` when that is unknown.
-    let checkpoint_lsn = if last_record.is_valid() && last_record < redo {
-        last_record
-    } else {
-        redo
-    };
+    // 4. No WAL record. 5. The control file: the next start replays from here.
     {
         let mut c = db.control.lock();
         let mut next = c.clone();
@@ -592,7 +622,7 @@ pub fn restartpoint(db: &Database, reason: &str) -> PgResult<CheckpointStats> {
     }
 
     // 6. WAL no longer needed (the record ending at `redo` stays); 7. garbage.
-    let removed = remove_old_wal(db, checkpoint_lsn)?;
+    let removed = remove_old_wal(db, keep)?;
     db.heap.sweep(db.snapshots.horizon(db));
 
     let total = started.elapsed();
