@@ -6,7 +6,10 @@
 //! checkpoint also writes `pg_logical/catalog_history`: the catalog versions in
 //! force from the decoding floor (the oldest logical slot's `restart_lsn`, given
 //! by the hook the server installs) up to the redo point. Startup puts them back
-//! in front of the image's catalog. Without logical slots the file is removed.
+//! in front of the image's catalog. Without logical slots the file is removed
+//! on a primary; a standby's restartpoint keeps the version in force at its
+//! redo point, whose LSN tells the next start from where the catalog history
+//! is exact (`Database::catalog_exact_from`).
 //!
 //! The file is written before the checkpoint image, so whichever image startup
 //! finds, the file covers at least up to its redo point.

@@ -26,7 +26,21 @@
 //! ```
 //! A `"TNDMCKP1"` image (before replication origins) has no origins section
 //! and is read as "no origin progress".
-//! PostgreSQL counterpart: `checkpointer.c`, `xlog.c` (CreateCheckPoint).
+//!
+//! Restartpoints ([`restartpoint`]) are a standby's checkpoints: the same image,
+//! catalog history, control file, WAL removal and pruning, but no WAL record (a
+//! standby's WAL stays the primary's byte for byte) and no flush (replay only
+//! reads flushed WAL). Their redo LSN is the last replayed transaction boundary
+//! (`Database::restart_boundary`, moved by the replay thread under the commit
+//! mutex): the end of a record after which no transaction waits for its
+//! COMMIT. Every commit before it is in the heap, none after it is, so the
+//! image taken at that moment is the state as of that LSN, and the next start
+//! of the standby replays from there instead of from the base backup's image.
+//! WAL goes up to `min(redo, retention floor)`, the floor computed on the
+//! standby from its own slots (synced logical slots, physical slots of
+//! cascaded standbys) and `wal_keep_size` from the replay position.
+//! PostgreSQL counterpart: `checkpointer.c`, `xlog.c` (CreateCheckPoint,
+//! CreateRestartPoint).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -286,6 +300,103 @@ fn write_table(db: &Database, w: &mut ImageWriter, oid: Oid, snapshot: Lsn) -> P
     w.end_table()
 }
 
+/// The consistent point of a checkpoint or restartpoint, taken under the
+/// commit mutex.
+struct Point<'a> {
+    redo: Lsn,
+    timeline: TimeLineId,
+    /// Rows visible at this LSN are the image's.
+    snapshot: Lsn,
+    catalog: &'a Catalog,
+    sequences: &'a [(Oid, i64, bool)],
+    origins: &'a [(u16, OriginProgress)],
+}
+
+/// Writes `pg_logical/catalog_history` (the versions from the decoding floor
+/// up to `redo`) and prunes the in-memory history below what is still read.
+/// `wal_floor` (a standby: the oldest WAL it keeps) lowers the decoding floor:
+/// a standby keeps the catalog history its WAL covers, as PostgreSQL's standby
+/// has the catalog rows its primary keeps, so that a slot synchronized later
+/// can decode from any WAL still there. The first version kept carries the LSN
+/// the history is exact from, read back at startup.
+fn keep_catalog_history(
+    db: &Database,
+    redo: Lsn,
+    snapshot: Lsn,
+    wal_floor: Option<Lsn>,
+) -> PgResult<()> {
+    let slots = db.catalog_floor.read().as_ref().and_then(|f| f());
+    let floor = [slots, wal_floor].into_iter().flatten().min();
+    let mut keep = match floor {
+        Some(f) if f < redo => db.catalog.read().versions_between(f, redo),
+        _ if wal_floor.is_some() => db.catalog.read().versions_between(redo, redo),
+        _ => Vec::new(),
+    };
+    // The version startup began with carries no install LSN: the file names
+    // the position it is known exact from instead.
+    if let Some(first) = keep.first_mut().filter(|(l, _)| !l.is_valid()) {
+        first.0 = Lsn(db.catalog_exact_from.load(Ordering::Acquire));
+    }
+    crate::catalog_file::write(&db.datadir, &keep, db.fsync)?;
+    let horizon = [Some(snapshot), floor, db.snapshots.oldest()]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(snapshot);
+    let mut history = db.catalog.write();
+    history.prune_before(horizon);
+    // The oldest version kept is exact from its install LSN (INVALID: the
+    // version startup began with, exact from where it already was).
+    if let Some(first) = history.change_lsns().first().filter(|l| l.is_valid()) {
+        db.catalog_exact_from.fetch_max(first.0, Ordering::AcqRel);
+    }
+    Ok(())
+}
+
+/// Step 3: the image of `p`, durable under `base/checkpoint`.
+fn write_image(db: &Database, p: &Point) -> PgResult<(ImageHeader, u64, Instant)> {
+    let header = ImageHeader {
+        redo: p.redo,
+        timeline: p.timeline,
+        next_xid: Xid(db.next_xid.load(Ordering::Relaxed)),
+        next_oid: Oid(db.next_oid.load(Ordering::Relaxed)),
+        next_rowid: db.next_rowid.load(Ordering::Relaxed),
+        time: unix_now(),
+    };
+    let mut w = ImageWriter::create(
+        &db.datadir,
+        &header,
+        p.catalog,
+        p.sequences,
+        p.origins,
+        p.catalog.tables.len(),
+    )?;
+    for oid in p.catalog.tables.keys() {
+        write_table(db, &mut w, *oid, p.snapshot)?;
+    }
+    let write_done = Instant::now();
+    let rows = w.finish(db.fsync)?;
+    Ok((header, rows, write_done))
+}
+
+/// Step 6, the decision: the start of the oldest segment to keep,
+/// `min(upto, retention floor)` rounded down to its segment (`upto`: the redo
+/// LSN; for a restartpoint the start of the record ending at its redo). The
+/// floor hook also invalidates slots past `max_slot_wal_keep_size`.
+fn wal_keep_point(db: &Database, upto: Lsn) -> Lsn {
+    let floor = db.retention_floor.read().as_ref().and_then(|f| f());
+    let keep = floor.map_or(upto, |f| f.min(upto));
+    let seg = db.wal.segment_size().max(1);
+    Lsn(keep.0 - keep.0 % seg)
+}
+
+/// Step 6: removes the segments wholly before `keep` (from
+/// [`wal_keep_point`]). The WAL never removes the segment of its insert
+/// position (on a standby, the one the walreceiver writes).
+fn remove_old_wal(db: &Database, keep: Lsn) -> PgResult<usize> {
+    db.wal.remove_segments_before(keep)
+}
+
 /// Runs one checkpoint (see the module comment for the order of steps).
 pub fn run(db: &Database, reason: &str) -> PgResult<CheckpointStats> {
     let _only_one = db.checkpoint_lock.lock();
@@ -324,41 +435,19 @@ pub fn run(db: &Database, reason: &str) -> PgResult<CheckpointStats> {
         db.wal.flush(redo)?;
         // 2b. Catalog history logical slots still need (before the image, so
         // any image startup finds is covered), and pruning of the rest.
-        let floor = db.catalog_floor.read().as_ref().and_then(|f| f());
-        let keep = match floor {
-            Some(f) if f < redo => db.catalog.read().versions_between(f, redo),
-            _ => Vec::new(),
-        };
-        crate::catalog_file::write(&db.datadir, &keep, db.fsync)?;
-        let horizon = [Some(snapshot), floor, db.snapshots.oldest()]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(snapshot);
-        db.catalog.write().prune_before(horizon);
+        keep_catalog_history(db, redo, snapshot, None)?;
         // 3. The image.
-        let header = ImageHeader {
-            redo,
-            timeline: db.wal.timeline(),
-            next_xid: Xid(db.next_xid.load(Ordering::Relaxed)),
-            next_oid: Oid(db.next_oid.load(Ordering::Relaxed)),
-            next_rowid: db.next_rowid.load(Ordering::Relaxed),
-            time: unix_now(),
-        };
-        let mut w = ImageWriter::create(
-            &db.datadir,
-            &header,
-            &catalog,
-            &sequences,
-            &origins,
-            catalog.tables.len(),
-        )?;
-        for oid in catalog.tables.keys() {
-            write_table(db, &mut w, *oid, snapshot)?;
-        }
-        let write_done = Instant::now();
-        let rows = w.finish(db.fsync)?;
-        Ok::<_, PgError>((header, rows, write_done))
+        write_image(
+            db,
+            &Point {
+                redo,
+                timeline: db.wal.timeline(),
+                snapshot,
+                catalog: &catalog,
+                sequences: &sequences,
+                origins: &origins,
+            },
+        )
     })();
     db.snapshots.release(snap_id);
     let (header, rows, write_done) = result?;
@@ -396,10 +485,7 @@ pub fn run(db: &Database, reason: &str) -> PgResult<CheckpointStats> {
     }
 
     // 6. WAL no longer needed.
-    let floor = db.retention_floor.read().as_ref().and_then(|f| f());
-    let keep = floor.map_or(redo, |f| f.min(redo));
-    let seg = db.wal.segment_size().max(1);
-    let removed = db.wal.remove_segments_before(Lsn(keep.0 - keep.0 % seg))?;
+    let removed = remove_old_wal(db, wal_keep_point(db, redo))?;
 
     // 7. Garbage.
     db.heap.sweep(db.snapshots.horizon(db));
@@ -416,6 +502,153 @@ pub fn run(db: &Database, reason: &str) -> PgResult<CheckpointStats> {
             total.as_secs_f64(),
         ),
         None,
+        None,
+    );
+    Ok(CheckpointStats {
+        redo_lsn: redo,
+        rows_written: rows,
+        segments_removed: removed,
+        duration_ms: total.as_millis() as u64,
+    })
+}
+
+/// A standby's restartpoint (see the module comment): `reason` as for
+/// [`run`] ("time", "wal", "immediate force wait", "shutdown"). Skipped when
+/// no transaction boundary was replayed since the last one (a shutdown then
+/// only records "shut down in recovery").
+pub fn restartpoint(db: &Database, reason: &str) -> PgResult<CheckpointStats> {
+    let _only_one = db.checkpoint_lock.lock();
+    let shutdown = reason == "shutdown";
+    let prev = db.control.lock().clone();
+    let end_state = if shutdown {
+        DbState::ShutDownInRecovery
+    } else {
+        DbState::InArchiveRecovery
+    };
+
+    // 1. The consistent point: the last replayed transaction boundary.
+    let (redo, last_record, timeline, snapshot, snap_id, catalog, sequences, origins) = {
+        let _commit = db.commit_lock.lock();
+        let redo = Lsn(db.restart_boundary.load(Ordering::Acquire));
+        let last_record = Lsn(db.restart_boundary_record.load(Ordering::Acquire));
+        let snapshot = db.applied_lsn();
+        (
+            redo,
+            last_record,
+            db.control.lock().timeline,
+            snapshot,
+            db.snapshots.register(snapshot),
+            db.catalog(),
+            db.sequences.logged_states(),
+            db.origin_progress_all(),
+        )
+    };
+    if !redo.is_valid() || redo <= prev.redo_lsn {
+        db.snapshots.release(snap_id);
+        emit(
+            Level::Debug,
+            &format!(
+                "skipping restartpoint, already performed at {}",
+                prev.redo_lsn
+            ),
+            None,
+            None,
+        );
+        if shutdown {
+            let mut c = db.control.lock();
+            c.state = end_state;
+            write_control(&db.datadir, &c, db.fsync)?;
+        }
+        return Ok(CheckpointStats {
+            redo_lsn: prev.redo_lsn,
+            ..CheckpointStats::default()
+        });
+    }
+    let shown = if shutdown {
+        "shutdown immediate"
+    } else {
+        reason
+    };
+    emit(
+        Level::Log,
+        &format!("restartpoint starting: {shown}"),
+        None,
+        None,
+    );
+    let started = Instant::now();
+    // The control file's checkpoint LSN names the record ending at `redo`
+    // (the next start opens the WAL from it, see `recovery.rs`), or is `redo`
+    // when that is unknown; WAL is kept from there or the slots' floor.
+    let checkpoint_lsn = if last_record.is_valid() && last_record < redo {
+        last_record
+    } else {
+        redo
+    };
+    let keep = wal_keep_point(db, checkpoint_lsn);
+
+    // 2-3. Catalog history (as far back as the WAL kept), then the image
+    // (replay only reads flushed WAL: nothing to flush).
+    let result = (|| {
+        keep_catalog_history(db, redo, snapshot, Some(keep))?;
+        write_image(
+            db,
+            &Point {
+                redo,
+                timeline,
+                snapshot,
+                catalog: &catalog,
+                sequences: &sequences,
+                origins: &origins,
+            },
+        )
+    })();
+    db.snapshots.release(snap_id);
+    let (header, rows, write_done) = result?;
+    let sync_done = Instant::now();
+
+    // 4. No WAL record. 5. The control file: the next start replays from here.
+    {
+        let mut c = db.control.lock();
+        let mut next = c.clone();
+        next.checkpoint_lsn = checkpoint_lsn;
+        next.redo_lsn = redo;
+        next.checkpoint_time = header.time;
+        next.next_xid = header.next_xid;
+        next.next_oid = header.next_oid;
+        next.next_rowid = header.next_rowid;
+        next.state = end_state;
+        write_control(&db.datadir, &next, db.fsync)?;
+        *c = next;
+    }
+
+    // 6. WAL no longer needed (the record ending at `redo` stays); 7. garbage.
+    let removed = remove_old_wal(db, keep)?;
+    db.heap.sweep(db.snapshots.horizon(db));
+
+    let total = started.elapsed();
+    let distance_kb = redo.0.saturating_sub(prev.redo_lsn.0) / 1024;
+    emit(
+        Level::Log,
+        &format!(
+            "restartpoint complete: wrote {rows} rows; 0 WAL file(s) added, {removed} removed, 0 recycled; \
+             write={:.3} s, sync={:.3} s, total={:.3} s; distance={distance_kb} kB; lsn={checkpoint_lsn}, redo lsn={redo}",
+            write_done.duration_since(started).as_secs_f64(),
+            sync_done.duration_since(write_done).as_secs_f64(),
+            total.as_secs_f64(),
+        ),
+        None,
+        None,
+    );
+    let detail = db.last_replay_commit_time().map(|t| {
+        format!(
+            "Last completed transaction was at log time {}.",
+            crate::display::value_text(&tandem_types::Value::TimestampTz(t))
+        )
+    });
+    emit(
+        Level::Log,
+        &format!("recovery restart point at {redo}"),
+        detail.as_deref(),
         None,
     );
     Ok(CheckpointStats {

@@ -95,6 +95,17 @@ pub struct Database {
     pub(crate) in_recovery: std::sync::atomic::AtomicBool,
     /// End of the last WAL record replayed (standby).
     pub(crate) replay_lsn: AtomicU64,
+    /// A standby's last replayed transaction boundary: the end of the last
+    /// record after which no transaction's changes wait for their COMMIT; a
+    /// restartpoint's redo LSN (`checkpoint.rs`). Moved under the commit mutex.
+    pub(crate) restart_boundary: AtomicU64,
+    /// Start of the record ending at `restart_boundary` (INVALID: unknown), kept
+    /// by a restartpoint so that the next start knows the record before its redo.
+    pub(crate) restart_boundary_record: AtomicU64,
+    /// The oldest LSN from which the catalog history is exact (decoding from an
+    /// older position could see a wrong table definition); raised when
+    /// checkpoints and restartpoints prune the history.
+    pub(crate) catalog_exact_from: AtomicU64,
     /// Commit time of the last COMMIT a standby replayed (µs since 2000-01-01;
     /// `i64::MIN`: none yet).
     pub(crate) replay_commit_time: std::sync::atomic::AtomicI64,
@@ -129,6 +140,9 @@ impl Database {
                 Vec::new()
             }
         };
+        // The history is exact from the first kept version's LSN, or (with
+        // none kept) from the image's redo point.
+        let catalog_exact_from = older_catalogs.first().map_or(applied, |(l, _)| *l);
         Database {
             id: NEXT_DB_ID.fetch_add(1, Ordering::Relaxed),
             datadir,
@@ -157,6 +171,9 @@ impl Database {
             deadlock_timeout_ms: AtomicU64::new(1000),
             in_recovery: std::sync::atomic::AtomicBool::new(false),
             replay_lsn: AtomicU64::new(0),
+            restart_boundary: AtomicU64::new(applied.0),
+            restart_boundary_record: AtomicU64::new(0),
+            catalog_exact_from: AtomicU64::new(catalog_exact_from.0),
             replay_commit_time: std::sync::atomic::AtomicI64::new(i64::MIN),
             promote_requested: std::sync::atomic::AtomicBool::new(false),
             origin_progress: Mutex::new(origins),

@@ -359,31 +359,31 @@ impl Database {
     }
 
     /// Writes a checkpoint (consistent heap snapshot at a redo LSN, control file
-    /// update, WAL segment removal). `reason` is logged: "time", "wal",
-    /// "immediate force wait", "shutdown".
+    /// update, WAL segment removal), on a standby a restartpoint. `reason` is
+    /// logged: "time", "wal", "immediate force wait", "shutdown".
     pub fn checkpoint(&self, reason: &str) -> PgResult<CheckpointStats> {
         if self.in_recovery() {
-            // A standby's WAL is the primary's, byte for byte: it writes no
-            // checkpoint records (restartpoints are not implemented yet). The
-            // shutdown checkpoint only records "shut down in recovery".
-            if reason == "shutdown" {
-                return self.shutdown();
-            }
-            return Ok(CheckpointStats::default());
+            // A standby's WAL is the primary's, byte for byte: it writes a
+            // restartpoint (image and control file, no WAL record).
+            return checkpoint::restartpoint(self, reason);
         }
         checkpoint::run(self, reason)
     }
 
-    /// Shutdown checkpoint; the control file then says "shut down". Later commits
-    /// are not expected (the server stops sessions first).
+    /// Shutdown checkpoint; the control file then says "shut down" (on a
+    /// standby: a shutdown restartpoint, then "shut down in recovery"). Later
+    /// commits are not expected (the server stops sessions first).
     pub fn shutdown(&self) -> PgResult<CheckpointStats> {
-        if self.in_recovery() {
-            let mut c = self.control.lock();
-            c.state = DbState::ShutDownInRecovery;
-            control::write_control(&self.datadir, &c, self.fsync)?;
-            return Ok(CheckpointStats::default());
-        }
-        checkpoint::run(self, "shutdown")
+        self.checkpoint("shutdown")
+    }
+
+    /// The oldest LSN from which the catalog history is exact: logical
+    /// decoding (a slot created by slot synchronization on a standby) cannot
+    /// start before it.
+    pub fn catalog_exact_from(&self) -> Lsn {
+        Lsn(self
+            .catalog_exact_from
+            .load(std::sync::atomic::Ordering::Acquire))
     }
 
     /// Bytes of WAL written since the last checkpoint's redo LSN (for max_wal_size).

@@ -10,7 +10,9 @@
 //! messages) are skipped. A COMMIT carrying a replication origin moves that
 //! origin's progress (`origin.rs`), so standbys and restarts keep it. Id counters (xid, OID, row id) are
 //! raised past every value seen. After crash recovery an end-of-recovery checkpoint
-//! is written; the control file says "in production" while the node runs.
+//! is written; the control file says "in production" while the node runs. A
+//! standby ([`open_standby`]) starts from its last restartpoint's image when it
+//! has one.
 //! PostgreSQL counterparts: `initdb.c`, `xlogrecovery.c`, `xlog.c` (StartupXLOG).
 
 use std::collections::HashMap;
@@ -304,7 +306,18 @@ impl StandbyReplay {
                         .store(c.commit_time, std::sync::atomic::Ordering::Release);
                 }
             }
-            self.redo.apply(db, &rec)?;
+            // Under the commit mutex, so that a restartpoint sees the heap,
+            // sequences and origins exactly as of the boundary it reads.
+            {
+                let _commit = db.commit_lock.lock();
+                self.redo.apply(db, &rec)?;
+                if self.redo.pending.is_empty() {
+                    db.restart_boundary
+                        .store(rec.end_lsn.0, std::sync::atomic::Ordering::Release);
+                    db.restart_boundary_record
+                        .store(rec.lsn.0, std::sync::atomic::Ordering::Release);
+                }
+            }
             if db.wal.timeline() != self.timeline {
                 self.follow_timeline(db, rec.lsn)?;
             }
@@ -344,8 +357,10 @@ impl StandbyReplay {
 }
 
 /// Opens a data directory in standby mode (`standby.signal`): loads the image,
-/// replays the WAL present, and stays in recovery: read-only, no checkpoints, no
-/// WAL appends except received bytes (`Wal::append_raw`). The returned
+/// replays the WAL present, and stays in recovery: read-only, restartpoints
+/// instead of checkpoints, no WAL appends except received bytes
+/// (`Wal::append_raw`). Replay moves `Database::restart_boundary`, the redo
+/// LSN of the next restartpoint (`checkpoint.rs`). The returned
 /// [`StandbyReplay`] applies WAL as it becomes durable.
 pub fn open_standby(datadir: &Path, opts: OpenOptions) -> PgResult<(Arc<Database>, StandbyReplay)> {
     let control = read_control(datadir)?;
@@ -445,6 +460,18 @@ fn assemble_from_image(
     image: crate::checkpoint::Image,
 ) -> PgResult<Arc<Database>> {
     let redo = image.header.redo;
+    // A restartpoint has no record of its own at its redo LSN; its control
+    // file names the record ending there (`checkpoint_lsn` before `redo_lsn`),
+    // and the WAL is opened from that record so that it knows the last record
+    // (the back-link of the next one, the switch point of a promotion).
+    let from = if control.redo_lsn == redo
+        && control.checkpoint_lsn.is_valid()
+        && control.checkpoint_lsn < redo
+    {
+        control.checkpoint_lsn
+    } else {
+        redo
+    };
     let wal = Wal::open(
         WalOptions {
             dir: datadir.join("pg_wal"),
@@ -452,7 +479,7 @@ fn assemble_from_image(
             segment_size: control.wal_segment_size,
             fsync: opts.fsync,
         },
-        redo,
+        from,
     )?;
     let heap = Heap::default();
     for (oid, t) in image.tables {

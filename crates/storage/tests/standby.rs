@@ -98,3 +98,96 @@ fn standby_replays_shipped_wal_and_stays_read_only() {
         Database::open_standby(sdir.path(), OpenOptions { fsync: false }).unwrap();
     assert_eq!(snapshot_rows(&standby, t).len(), 4);
 }
+
+#[test]
+fn restartpoint_is_taken_at_a_replayed_boundary_and_restarts_from_it() {
+    let (pdir, primary) = fresh();
+    let t = create_table(&primary, "t", true);
+    insert_rows(&primary, t, &[(1, 1)]);
+    primary.checkpoint("immediate force wait").unwrap();
+    let sdir = tempfile::tempdir().unwrap();
+    for sub in ["base", "global"] {
+        std::fs::create_dir_all(sdir.path().join(sub)).unwrap();
+    }
+    for f in ["base/checkpoint", "global/control"] {
+        std::fs::copy(pdir.path().join(f), sdir.path().join(f)).unwrap();
+    }
+    let redo = primary.control().redo_lsn;
+    let seg = primary.wal().segment_size();
+    {
+        let wal = Wal::create(
+            WalOptions {
+                dir: sdir.path().join("pg_wal"),
+                timeline: primary.wal().timeline(),
+                segment_size: seg,
+                fsync: false,
+            },
+            redo,
+        )
+        .unwrap();
+        ship(&primary, &wal, redo);
+    }
+    let (standby, mut replay) =
+        Database::open_standby(sdir.path(), OpenOptions { fsync: false }).unwrap();
+    let first_segment = standby.wal().segments().unwrap()[0].segno;
+    // rows over a few segments
+    for i in 2..5 {
+        insert_rows(&primary, t, &[(i, i)]);
+        primary.wal().switch_segment().unwrap();
+    }
+    insert_rows(&primary, t, &[(5, 5)]);
+    let end = ship(&primary, standby.wal(), standby.wal().insert_lsn());
+    replay.replay_available(&standby).unwrap();
+    assert_eq!(replay.replayed(), end);
+
+    // the last record replayed ends a transaction: the restartpoint's redo
+    let stats = standby.checkpoint("immediate force wait").unwrap();
+    assert_eq!(stats.redo_lsn, end);
+    assert!(stats.segments_removed > 0);
+    // no WAL of its own
+    assert_eq!(standby.wal().insert_lsn(), end);
+    let c = standby.control_file();
+    assert_eq!(c.redo_lsn, end);
+    assert_eq!(c.state, DbState::InArchiveRecovery);
+    assert!(standby.wal().segments().unwrap()[0].segno > first_segment);
+    assert_eq!(standby.wal().segments().unwrap()[0].segno, end.0 / seg);
+    // a second one without new WAL is skipped
+    let again = standby.checkpoint("time").unwrap();
+    assert_eq!((again.redo_lsn, again.rows_written), (end, 0));
+
+    // a transaction shipped only in part: the boundary stays before it
+    insert_rows(&primary, t, &[(6, 6)]);
+    let full_end = primary.wal().insert_lsn();
+    let bytes = primary.wal().read_raw(end, 64 * 1024).unwrap();
+    let cut = end.0 + bytes.len() as u64 - 16;
+    let part = standby
+        .wal()
+        .append_raw(end, &bytes[..bytes.len() - 16])
+        .unwrap();
+    assert_eq!(part.0, cut);
+    standby.wal().flush(part).unwrap();
+    replay.replay_available(&standby).unwrap();
+    assert_eq!(standby.checkpoint("time").unwrap().redo_lsn, end);
+
+    // the rest arrives; a crash (no shutdown) and a restart replay from the
+    // restartpoint to every committed row
+    ship(&primary, standby.wal(), part);
+    replay.replay_available(&standby).unwrap();
+    assert_eq!(replay.replayed(), full_end);
+    drop(replay);
+    drop(standby);
+    let (standby, replay) =
+        Database::open_standby(sdir.path(), OpenOptions { fsync: false }).unwrap();
+    assert_eq!(replay.replayed(), full_end);
+    assert_eq!(snapshot_rows(&standby, t).len(), 6);
+    // a shutdown restartpoint, then "shut down in recovery"
+    let stats = standby.shutdown().unwrap();
+    assert_eq!(stats.redo_lsn, full_end);
+    assert_eq!(standby.control_file().state, DbState::ShutDownInRecovery);
+    drop(replay);
+    drop(standby);
+    let (standby, replay) =
+        Database::open_standby(sdir.path(), OpenOptions { fsync: false }).unwrap();
+    assert_eq!(replay.replayed(), full_end);
+    assert_eq!(snapshot_rows(&standby, t).len(), 6);
+}

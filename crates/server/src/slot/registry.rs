@@ -45,7 +45,9 @@ pub(crate) fn retention_settings(config: &Config, segment_size: u64) -> Retentio
 
 /// Installs the checkpoint's retention floor: invalidates slots that hold more
 /// WAL than `max_slot_wal_keep_size` allows (terminating a walsender using one),
-/// then keeps what the remaining slots and `wal_keep_size` need.
+/// then keeps what the remaining slots and `wal_keep_size` need. The same rule
+/// serves a standby's restartpoints, over its own slots (synced logical slots,
+/// physical slots of cascaded standbys).
 pub(crate) fn install_retention(
     db: &Arc<Database>,
     slots: Arc<SlotRegistry>,
@@ -62,9 +64,15 @@ pub(crate) fn install_retention(
             .min()
     }));
     let wal = db.wal().clone();
+    let node = Arc::downgrade(db);
     db.set_retention_floor(Box::new(move || {
         let s = retention_settings(&config, wal.segment_size());
-        let curr = wal.insert_lsn();
+        // A standby measures from what it replayed (PostgreSQL's restartpoint
+        // keeps segments from the replay position), a primary from its inserts.
+        let curr = match node.upgrade() {
+            Some(db) if db.in_recovery() => db.replay_lsn(),
+            _ => wal.insert_lsn(),
+        };
         let holding: Vec<(String, Lsn)> = slots
             .list()
             .into_iter()

@@ -429,11 +429,14 @@ impl SlotSync {
     /// What the planner needs to know about this standby.
     fn standby_state(&self) -> StandbyState {
         let wal = self.db.wal();
+        // Restartpoints remove WAL and prune the catalog history: a slot
+        // cannot reserve from before either.
         let oldest_available = wal
             .segments()
             .ok()
             .and_then(|s| s.iter().map(|f| f.start_lsn).min())
-            .unwrap_or(Lsn::INVALID);
+            .unwrap_or(Lsn::INVALID)
+            .max(self.db.catalog_exact_from());
         let databases: BTreeMap<String, tandem_types::Oid> = self
             .db
             .catalog()
