@@ -136,17 +136,24 @@ fn promote(
     datadir: &Path,
     configured_read_only: &str,
 ) {
+    // The configured default is restored before storage leaves recovery, so a
+    // transaction that starts once `pg_promote()` has seen the end of
+    // recovery is read-write (while in recovery, storage refuses writes
+    // whatever the session's default says).
+    let _ = config.set_runtime("default_transaction_read_only", configured_read_only);
     match tandem_storage::recovery::promote(db, replay) {
         Ok(_) => {
-            let _ = config.set_runtime("default_transaction_read_only", configured_read_only);
             let _ = config.set_runtime("in_hot_standby", "off");
             let _ = std::fs::remove_file(datadir.join("standby.signal"));
             log("database system is ready to accept connections");
         }
-        Err(e) => elog::emit_error(&PgError {
-            severity: tandem_types::error::Severity::Log,
-            ..e
-        }),
+        Err(e) => {
+            let _ = config.set_runtime("default_transaction_read_only", "on");
+            elog::emit_error(&PgError {
+                severity: tandem_types::error::Severity::Log,
+                ..e
+            })
+        }
     }
 }
 
