@@ -41,6 +41,16 @@ struct Running {
     /// Set by the thread as it ends: whether to restart at once (a parameter
     /// change) rather than after the retry interval.
     restart_now: Arc<AtomicBool>,
+    /// Set by the thread just before it wakes the launcher on its way out:
+    /// the launcher reaps it then, even if the thread has not quite finished
+    /// (it would otherwise sleep until the next wakeup).
+    ended: Arc<AtomicBool>,
+}
+
+impl Running {
+    fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire) || self.thread.is_finished()
+    }
 }
 
 #[derive(Default)]
@@ -215,7 +225,7 @@ impl Launcher {
         let ended: Vec<Oid> = st
             .running
             .iter()
-            .filter(|(_, r)| r.thread.is_finished())
+            .filter(|(_, r)| r.has_ended())
             .map(|(id, _)| *id)
             .collect();
         let retry = Duration::from_millis(
@@ -278,8 +288,14 @@ impl Launcher {
         let stop = Arc::new(AtomicBool::new(false));
         let stat = Arc::new(Mutex::new(WorkerStat::default()));
         let restart_now = Arc::new(AtomicBool::new(false));
-        let (env2, stop2, stat2, restart2) =
-            (env.clone(), stop.clone(), stat.clone(), restart_now.clone());
+        let ended = Arc::new(AtomicBool::new(false));
+        let (env2, stop2, stat2, restart2, ended2) = (
+            env.clone(),
+            stop.clone(),
+            stat.clone(),
+            restart_now.clone(),
+            ended.clone(),
+        );
         let launcher = self.clone();
         let thread = std::thread::Builder::new()
             .name(format!("apply {}", subid.0))
@@ -313,6 +329,7 @@ impl Launcher {
                 drop(reg);
                 // let the launcher reap and restart promptly
                 let _ = &launcher;
+                ended2.store(true, Ordering::Release);
                 env2.db.notify_waiters();
             })
             .ok()?;
@@ -321,6 +338,7 @@ impl Launcher {
             stat,
             thread,
             restart_now,
+            ended,
         })
     }
 }
