@@ -3,12 +3,13 @@
 # and crates/testkit/examples/failover_bench.rs (release) and runs it. For each
 # system the test kit starts, on 127.0.0.1, a primary, a standby with the slot
 # sync worker (sync_replication_slots = on) and a subscriber with a failover
-# subscription, then measures (client-side monotonic clock, 1 ms polls over
-# open connections):
+# subscription, then measures (client-side monotonic clock, polls over open
+# connections: 1 ms apart, back to back for c):
 #   a1  pg_create_logical_replication_slot(..., failover => true) -> synced on the standby
 #   a2  CREATE SUBSCRIPTION ... (failover = true) -> synced / sync-ready on the standby
 #   b   INSERT commit -> sub1 confirmed_flush_lsn on the primary -> on the standby
 #   c   INSERT commit -> row at the subscriber, with and without synchronized_standby_slots
+#       (polled back to back with a prepared query: sub-millisecond resolution)
 #   d   stop primary -> pg_promote -> ALTER SUBSCRIPTION ... CONNECTION -> new row at subscriber
 # and prints a markdown table (medians, max, ratio tandem / PostgreSQL 17), then
 # every trial. Progress goes to stderr.

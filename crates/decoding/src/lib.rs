@@ -23,6 +23,7 @@ use tandem_wal::Wal;
 pub mod pgoutput;
 pub mod pgoutput_read;
 pub mod reader;
+pub mod stats;
 pub mod test_decoding;
 
 pub use reader::Decoder;

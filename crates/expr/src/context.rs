@@ -105,6 +105,18 @@ pub trait ServerHooks: Send + Sync {
     fn replication_slots(&self) -> Vec<ReplicationSlotRow> {
         Vec::new()
     }
+    /// The decoding statistics of logical slot `slot`
+    /// (`pg_stat_replication_slots`; zeros when the server keeps none).
+    fn replication_slot_stats(&self, slot: &str) -> ReplicationSlotStats {
+        let _ = slot;
+        ReplicationSlotStats::default()
+    }
+    /// `pg_stat_reset_replication_slot(slot)`: resets the statistics of one
+    /// slot, or of every slot when `slot` is `None`.
+    fn reset_replication_slot_stats(&self, slot: Option<&str>) -> PgResult<()> {
+        let _ = slot;
+        Err(PgError::unsupported("replication slots"))
+    }
     /// The walreceiver for `pg_stat_wal_receiver` (none when no walreceiver
     /// runs: the view is empty).
     fn stat_wal_receiver(&self) -> Option<WalReceiverRow> {
@@ -205,6 +217,16 @@ pub struct ReplicationSlotRow {
     pub invalidation_reason: Option<&'static str>,
     pub failover: bool,
     pub synced: bool,
+}
+
+/// The decoding statistics of one logical slot (`pg_stat_replication_slots`;
+/// the spill and stream counters are always 0 in tandem).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplicationSlotStats {
+    pub total_txns: i64,
+    pub total_bytes: i64,
+    /// Microseconds since 2000-01-01 UTC; `None` until the first reset.
+    pub stats_reset: Option<i64>,
 }
 
 /// One walsender of `pg_stat_replication` (its backend's activity joined with

@@ -34,8 +34,8 @@ pub use cast::{base_type, can_assign_cast, value_type};
 pub use catalog::VirtualTable;
 pub use context::{
     BackendActivityRow, ChangeRow, ChangesRequest, CopySlotRequest, ExecContext,
-    LogicalSlotRequest, ReplicationSlotRow, SessionInfo, SessionState, SslStatus,
-    SubscriptionRemoteAction, SubscriptionRemoteRequest, SubscriptionRemoteResult,
+    LogicalSlotRequest, ReplicationSlotRow, ReplicationSlotStats, SessionInfo, SessionState,
+    SslStatus, SubscriptionRemoteAction, SubscriptionRemoteRequest, SubscriptionRemoteResult,
     SubscriptionWorkerStat, WalReceiverRow, WalSenderRow,
 };
 pub use functions::{function_columns, session_ended, FunctionSig};

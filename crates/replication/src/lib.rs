@@ -29,6 +29,7 @@ pub mod origin;
 pub mod physical;
 pub mod retention;
 pub mod slot;
+pub mod slot_stats;
 pub mod slotsync;
 pub mod standby_slots;
 pub mod syncrep;

@@ -190,8 +190,16 @@ impl Registry {
     }
 
     pub fn terminate_all(&self) {
-        for b in self.backends.lock().values() {
-            b.request_terminate();
+        self.terminate_where(|_| true);
+    }
+
+    /// Terminates the backends whose pid `pick` chooses.
+    pub fn terminate_where(&self, pick: impl Fn(i32) -> bool) {
+        let entries: Vec<Arc<BackendEntry>> = self.backends.lock().values().cloned().collect();
+        for b in entries {
+            if pick(b.pid) {
+                b.request_terminate();
+            }
         }
     }
 

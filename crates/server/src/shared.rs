@@ -47,6 +47,8 @@ pub(crate) struct Shared {
     pub engine: Arc<Engine>,
     pub registry: Arc<Registry>,
     pub slots: Arc<SlotRegistry>,
+    /// Decoding statistics of the logical slots (`pg_stat_replication_slots`).
+    pub slot_stats: Arc<tandem_replication::slot_stats::SlotStats>,
     pub walsenders: Arc<WalSenders>,
     pub hba: RwLock<Arc<Vec<HbaLine>>>,
     pub hba_path: PathBuf,

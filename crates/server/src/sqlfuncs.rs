@@ -51,6 +51,8 @@ pub(crate) struct ReplHooks {
     pub launcher: Arc<crate::subscription::Launcher>,
     /// Failover slot synchronization (`pg_sync_replication_slots()`).
     pub slotsync: Arc<crate::slot::slotsync::SlotSync>,
+    /// Decoding statistics of the logical slots (`pg_stat_replication_slots`).
+    pub slot_stats: Arc<tandem_replication::slot_stats::SlotStats>,
 }
 
 fn no_slots() -> tandem_types::PgError {
@@ -156,6 +158,7 @@ impl ServerHooks for Hooks {
                 allowed_plugins: &req.allowed_plugins,
             },
         )?;
+        r.slot_stats.create(&req.name);
         r.slots
             .release(&req.name, pid, PgTimestamp::now().as_micros());
         Ok(lsn)
@@ -182,6 +185,7 @@ impl ServerHooks for Hooks {
                 database: Some(tandem_types::Oid(req.database)),
                 allowed_plugins: &req.allowed_plugins,
                 interrupted: &self.interrupt_check(pid),
+                stats: Some(&r.slot_stats),
             },
         )?;
         Ok(rows
@@ -222,7 +226,9 @@ impl ServerHooks for Hooks {
         req: &tandem_expr::CopySlotRequest,
     ) -> tandem_types::PgResult<tandem_types::Lsn> {
         let r = self.repl.as_ref().ok_or_else(no_slots)?;
-        crate::slot::logical::copy(&r.slots, &r.config, pid, req)
+        let lsn = crate::slot::logical::copy(&r.slots, &r.config, pid, req)?;
+        r.slot_stats.create(&req.dst);
+        Ok(lsn)
     }
 
     fn sync_replication_slots(&self, pid: i32) -> tandem_types::PgResult<()> {
@@ -235,6 +241,44 @@ impl ServerHooks for Hooks {
             Some(r) => crate::slot::rows(&r.slots, &r.db, &r.config),
             None => Vec::new(),
         }
+    }
+
+    fn replication_slot_stats(&self, slot: &str) -> tandem_expr::ReplicationSlotStats {
+        let Some(r) = &self.repl else {
+            return Default::default();
+        };
+        let c = r.slot_stats.get(slot);
+        tandem_expr::ReplicationSlotStats {
+            total_txns: c.total_txns,
+            total_bytes: c.total_bytes,
+            stats_reset: c.stats_reset,
+        }
+    }
+
+    /// `pg_stat_reset_replication_slot`: an unknown slot is PostgreSQL's
+    /// 42704; a physical slot has no statistics (nothing to do).
+    fn reset_replication_slot_stats(&self, slot: Option<&str>) -> tandem_types::PgResult<()> {
+        let r = self.repl.as_ref().ok_or_else(no_slots)?;
+        let now = PgTimestamp::now().as_micros();
+        match slot {
+            Some(name) => {
+                let info = r.slots.get(name).ok_or_else(|| {
+                    tandem_types::PgError::new(
+                        tandem_types::SqlState::UNDEFINED_OBJECT,
+                        format!("replication slot \"{name}\" does not exist"),
+                    )
+                })?;
+                if info.data.is_logical() {
+                    r.slot_stats.reset(Some(name), &[], now);
+                }
+            }
+            None => r.slot_stats.reset(
+                None,
+                &crate::slot::logical::logical_slot_names(&r.slots),
+                now,
+            ),
+        }
+        Ok(())
     }
 
     fn stat_wal_receiver(&self) -> Option<tandem_expr::WalReceiverRow> {

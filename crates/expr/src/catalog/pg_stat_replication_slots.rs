@@ -1,8 +1,9 @@
 //! `pg_catalog.pg_stat_replication_slots`: one row per logical slot (those
 //! `pg_replication_slots` shows with a database), PostgreSQL 17's columns in
-//! order. tandem does not count decoding statistics yet: every counter is 0
-//! and `stats_reset` is NULL, which is what PostgreSQL shows for a slot that
-//! has decoded nothing since it was created.
+//! order. `total_txns`, `total_bytes` and `stats_reset` come from the
+//! server's counters (`ServerHooks::replication_slot_stats`; how they are
+//! counted: `tandem_decoding::stats`); tandem never spills or streams
+//! transactions, so the `spill_*` and `stream_*` columns are always 0.
 //! PostgreSQL: `system_views.sql`, `pgstat_replslot.c`,
 //! `pgstatfuncs.c` (`pg_stat_get_replication_slot`).
 
@@ -97,23 +98,36 @@ fn columns() -> Vec<(&'static str, DataType)> {
     column_list(COLUMNS)
 }
 
-/// The statistics rows of the logical slots among `slots`, in their order.
-fn stats_of(slots: &[crate::context::ReplicationSlotRow]) -> Vec<SlotStats> {
+/// The statistics rows of the logical slots among `slots`, in their order,
+/// with the counters `counters` gives for each.
+fn stats_of(
+    slots: &[crate::context::ReplicationSlotRow],
+    counters: impl Fn(&str) -> crate::context::ReplicationSlotStats,
+) -> Vec<SlotStats> {
     slots
         .iter()
         .filter(|s| s.datoid.is_some())
-        .map(|s| SlotStats {
-            slot_name: s.slot_name.clone(),
-            ..SlotStats::default()
+        .map(|s| {
+            let c = counters(&s.slot_name);
+            SlotStats {
+                slot_name: s.slot_name.clone(),
+                total_txns: c.total_txns,
+                total_bytes: c.total_bytes,
+                stats_reset: c.stats_reset,
+                ..SlotStats::default()
+            }
         })
         .collect()
 }
 
 fn rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
-    Ok(stats_of(&ctx.hooks.replication_slots())
-        .iter()
-        .map(|r| row_values(COLUMNS, r))
-        .collect())
+    let hooks = ctx.hooks;
+    Ok(stats_of(&hooks.replication_slots(), |name| {
+        hooks.replication_slot_stats(name)
+    })
+    .iter()
+    .map(|r| row_values(COLUMNS, r))
+    .collect())
 }
 
 #[cfg(test)]
@@ -161,11 +175,21 @@ mod tests {
                 ..Default::default()
             },
         ];
-        let stats = stats_of(&slots);
+        let stats = stats_of(&slots, |_| Default::default());
         assert_eq!(stats.len(), 1);
         let v = row_values(COLUMNS, &stats[0]);
         assert_eq!(v[0], text("a_logical"));
         assert!(v[1..9].iter().all(|x| *x == Value::Int8(0)));
         assert_eq!(v[9], Value::Null);
+        let counted = stats_of(&slots, |name| crate::context::ReplicationSlotStats {
+            total_txns: name.len() as i64,
+            total_bytes: 100,
+            stats_reset: Some(5),
+        });
+        let v = row_values(COLUMNS, &counted[0]);
+        assert!(v[1..7].iter().all(|x| *x == Value::Int8(0)));
+        assert_eq!(v[7], Value::Int8(9));
+        assert_eq!(v[8], Value::Int8(100));
+        assert_ne!(v[9], Value::Null);
     }
 }

@@ -1,7 +1,8 @@
 //! Replication slot functions: `pg_create_physical_replication_slot(slot_name
 //! name, immediately_reserve boolean DEFAULT false, temporary boolean DEFAULT
 //! false)` returning `(slot_name name, lsn pg_lsn)`, and
-//! `pg_drop_replication_slot(name)`, `pg_sync_replication_slots()`. The slot registry is the server's; these
+//! `pg_drop_replication_slot(name)`, `pg_sync_replication_slots()`,
+//! `pg_stat_reset_replication_slot(text)`. The slot registry is the server's; these
 //! check permissions and reach it through `ServerHooks`.
 //! Corresponds to PostgreSQL's `replication/slotfuncs.c`.
 
@@ -135,6 +136,22 @@ fn logical_defs() -> Vec<Def> {
             Ok(Value::Null)
         },
     ));
+    // `pg_stat_reset_replication_slot(text)`: NULL resets every slot
+    // (`pgstatfuncs.c`); EXECUTE is revoked from PUBLIC in PostgreSQL.
+    defs.push(
+        Def::ctx(
+            "pg_stat_reset_replication_slot",
+            vec![t(T::Text)],
+            r(T::Void),
+            |a, _, c| {
+                super::system::require_superuser(c, "pg_stat_reset_replication_slot")?;
+                let name = (!a[0].is_null()).then(|| arg_text(a, 0));
+                c.hooks.reset_replication_slot_stats(name.as_deref())?;
+                Ok(Value::Null)
+            },
+        )
+        .lax(),
+    );
     defs.push(Def::ctx(
         "pg_log_standby_snapshot",
         vec![],

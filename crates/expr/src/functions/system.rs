@@ -202,7 +202,7 @@ pub(super) fn composite_columns(_name: &str) -> Option<Vec<(&'static str, DataTy
     None
 }
 
-fn require_superuser(c: &ExecContext<'_>, func: &str) -> PgResult<()> {
+pub(super) fn require_superuser(c: &ExecContext<'_>, func: &str) -> PgResult<()> {
     if c.session.superuser {
         return Ok(());
     }

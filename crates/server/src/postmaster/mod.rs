@@ -18,15 +18,21 @@
 //! |---|---|
 //! | SIGHUP  | `Config::reload`, pg_hba.conf and TLS files re-read (kept if broken) |
 //! | SIGTERM | smart: new connections get 57P03, wait until every session ended |
-//! | SIGINT  | fast: every session ends with FATAL 57P01, then as smart |
-//! | SIGQUIT | immediate: sessions are cut, no checkpoint, exit at once |
+//! | SIGINT  | fast: every session but streaming walsenders ends with FATAL 57P01, then as smart |
+//! | SIGQUIT | immediate: sessions and walsenders are cut, no checkpoint, exit at once |
 //! | SIGUSR1 | a `promote` file in the data directory: removed, promotion requested |
 //!
-//! Shutdown order (smart and fast): no session left -> status "stopping" ->
-//! background threads stopped -> shutdown checkpoint -> lock files removed ->
-//! `database system is shut down`. The checkpoint comes after the sessions so it
-//! covers every commit; the background threads stop first so no other checkpoint
-//! runs concurrently.
+//! Shutdown order (smart and fast): no session left (walsenders are not
+//! sessions) -> status "stopping" -> background threads stopped -> walsenders
+//! stopping: logical ones send what is left, failover slots' only once the
+//! standbys of `synchronized_standby_slots` have it, and end once their
+//! client confirmed it; physical ones show `stopping` -> shutdown checkpoint
+//! -> physical walsenders send it and end once their standby confirmed it ->
+//! lock files removed -> `database system is shut down`. The checkpoint comes
+//! after the sessions so it covers every commit; the background threads stop
+//! first so no other checkpoint runs concurrently; a standby has the whole
+//! WAL of a cleanly shut down primary (`walsender/walsndctl.rs`).
+//! PostgreSQL: `PM_STOP_BACKENDS` .. `PM_SHUTDOWN_2`.
 //!
 //! Corresponds to PostgreSQL's `src/backend/postmaster/postmaster.c`.
 
@@ -45,6 +51,7 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 use tandem_config::Config;
+use tandem_replication::slot_stats::SlotStats;
 use tandem_sql::Engine;
 use tandem_storage::{Database, OpenOptions};
 use tandem_types::elog::{self, log, Level};
@@ -180,6 +187,12 @@ impl Postmaster {
         // SHOW wal_segment_size reports the data directory's segment size.
         let _ = config.set_runtime("wal_segment_size", &db.wal().segment_size().to_string());
         let slots = crate::slot::open(datadir, &config).map_err(fatal_startup)?;
+        // statistics a clean shutdown saved (none after a crash)
+        let (slot_stats, stats_problem) = SlotStats::load(datadir);
+        if let Some(problem) = stats_problem {
+            elog::emit(Level::Log, &problem, None, None);
+        }
+        let slot_stats = Arc::new(slot_stats);
         crate::slot::install_retention(&db, slots.clone(), config.clone(), registry.clone());
         let walsenders = WalSenders::start(db.wal().clone());
         walsenders.configure_syncrep(&config);
@@ -203,6 +216,7 @@ impl Postmaster {
                 walrcv: walrcv.clone(),
                 launcher: launcher.clone(),
                 slotsync: slotsync.clone(),
+                slot_stats: slot_stats.clone(),
             }),
         });
         let engine = Arc::new(Engine {
@@ -218,6 +232,7 @@ impl Postmaster {
             engine,
             registry,
             slots,
+            slot_stats,
             walsenders,
             hba: RwLock::new(Arc::new(hba_lines)),
             hba_path,
@@ -406,7 +421,7 @@ impl Postmaster {
             }
             match mode {
                 Some(ShutdownMode::Immediate) => return self.finish(false),
-                Some(_) if self.shared.registry.len() == 0 => return self.finish(true),
+                Some(_) if self.sessions_left() == 0 => return self.finish(true),
                 _ => {}
             }
         }
@@ -423,7 +438,11 @@ impl Postmaster {
                 log("received fast shutdown request");
                 log("aborting any active transactions");
                 self.shared.walsenders.syncrep.shutdown();
-                self.shared.registry.terminate_all();
+                // walsenders stream on until the sessions are gone
+                let walsenders = &self.shared.walsenders;
+                self.shared
+                    .registry
+                    .terminate_where(|pid| !walsenders.contains(pid));
             }
             ShutdownMode::Immediate => {
                 log("received immediate shutdown request");
@@ -433,28 +452,75 @@ impl Postmaster {
         }
     }
 
+    /// Sessions still running, walsenders not counted (they end after them).
+    fn sessions_left(&self) -> usize {
+        let walsenders = self.shared.walsenders.count();
+        self.shared.registry.len().saturating_sub(walsenders)
+    }
+
+    /// Serves the listening sockets (new connections are refused) until
+    /// `done` holds; `false` if an immediate shutdown was requested first.
+    fn wait_while_stopping(&self, done: impl Fn() -> bool, tick: impl Fn()) -> bool {
+        loop {
+            if done() {
+                return true;
+            }
+            if self.requested() == Some(ShutdownMode::Immediate) {
+                log("received immediate shutdown request");
+                self.shared.walsenders.terminate_all();
+                return false;
+            }
+            tick();
+            self.accept_ready(100);
+        }
+    }
+
     fn finish(mut self, checkpoint: bool) -> PgResult<()> {
         self.pidfile.set_line(8, pidfile::STATUS_STOPPING);
         if let Some(s) = self.standby.take() {
             s.stop();
         }
         let mut result = Ok(());
+        let mut checkpoint = checkpoint;
         if checkpoint {
-            // Sessions are gone; wait briefly for threads still leaving.
-            self.shared.registry.wait_empty(Duration::from_secs(5));
             self.slotsync.shutdown(true);
             if let Some(w) = self.workers.take() {
                 w.stop();
             }
+            // Logical walsenders finish and end; physical ones wait in
+            // `stopping` (WalSndInitStopping, WalSndWaitStopping).
+            let walsenders = self.shared.walsenders.clone();
+            walsenders.init_stopping();
+            checkpoint = self
+                .wait_while_stopping(|| walsenders.all_stopping(), || walsenders.init_stopping());
+        }
+        if checkpoint {
             log("shutting down");
             if let Err(e) = self.shared.db.checkpoint("shutdown") {
                 elog::emit_error(&e);
                 result = Err(e);
             }
+            // Physical walsenders send the checkpoint record, wait for their
+            // standby's confirmation and end.
+            let walsenders = self.shared.walsenders.clone();
+            walsenders.done();
+            self.wait_while_stopping(|| walsenders.count() == 0, || {});
+        } else {
+            self.shared.walsenders.terminate_all();
         }
+        // Threads still leaving (a terminated walsender writes its last message).
+        self.shared.registry.wait_empty(Duration::from_secs(5));
         self.shared.walsenders.stop();
         if let Err(e) = self.shared.slots.save_dirty() {
             elog::emit_error(&e);
+        }
+        if checkpoint {
+            // statistics survive a clean shutdown only (PostgreSQL's
+            // pgstat_before_server_shutdown)
+            let names = crate::slot::logical::logical_slot_names(&self.shared.slots);
+            if let Err(e) = self.shared.slot_stats.save(&self.shared.datadir, &names) {
+                elog::emit_error(&e);
+            }
         }
         log("database system is shut down");
         // Listeners (socket files, socket locks) and then postmaster.pid go away on drop.

@@ -24,6 +24,7 @@ use tandem_replication::slot::{
     advance_logical, advance_physical, catalog_xmin_after, Invalidation, Persistency, RestartPoint,
     SlotData, SlotRegistry,
 };
+use tandem_replication::slot_stats::SlotStats;
 use tandem_replication::standby_slots::{self, Problem};
 use tandem_storage::Database;
 use tandem_types::elog;
@@ -134,6 +135,16 @@ pub(crate) fn create(
     Ok(start)
 }
 
+/// The names of the logical slots (those with statistics).
+pub(crate) fn logical_slot_names(slots: &SlotRegistry) -> Vec<String> {
+    slots
+        .list()
+        .into_iter()
+        .filter(|s| s.data.is_logical())
+        .map(|s| s.data.name)
+        .collect()
+}
+
 /// `cannot use physical replication slot for logical decoding` and the other
 /// checks of `CreateDecodingContext` on an acquired slot, in PostgreSQL 17's
 /// order: kind, database, a synced slot on a standby ([`super::synced`];
@@ -190,6 +201,9 @@ pub(crate) struct Session {
     plugin: Box<dyn tandem_decoding::OutputPlugin>,
     /// Transactions whose COMMIT starts before this were already confirmed.
     skip_before: Lsn,
+    /// Transactions and bytes handed to the plugin since the last
+    /// [`Session::report_stats`] (`pg_stat_replication_slots`).
+    decoded: (i64, i64),
 }
 
 impl Session {
@@ -218,7 +232,16 @@ impl Session {
             decoder,
             plugin,
             skip_before: confirmed.max(start_at),
+            decoded: (0, 0),
         })
+    }
+
+    /// Adds what was decoded since the last call to `slot`'s statistics
+    /// (PostgreSQL's `UpdateDecodingStats`). Fast-forwarding (advancing a
+    /// slot) does not call it: PostgreSQL does not count that either.
+    pub(crate) fn report_stats(&mut self, stats: &SlotStats, slot: &str) {
+        let (txns, bytes) = std::mem::take(&mut self.decoded);
+        stats.add(slot, txns, bytes);
     }
 
     pub(crate) fn textual(&self) -> bool {
@@ -242,6 +265,11 @@ impl Session {
             Decoded::Txn(txn) => {
                 let xid = txn.info.xid;
                 if txn.info.commit_lsn >= self.skip_before {
+                    if tandem_decoding::stats::counts_as_transaction(txn) {
+                        let bytes = tandem_decoding::stats::transaction_bytes(txn);
+                        self.decoded.0 += 1;
+                        self.decoded.1 = self.decoded.1.saturating_add(bytes as i64);
+                    }
                     self.plugin.transaction(txn, self.decoder.catalog(), out)?;
                 }
                 Ok(Some(ItemEnd {
@@ -285,6 +313,8 @@ pub(crate) struct GetChanges<'a> {
     /// Checked while waiting for `synchronized_standby_slots`: query cancel
     /// and terminate end the wait with their error.
     pub interrupted: &'a dyn Fn() -> PgResult<()>,
+    /// Where what is decoded is counted (`pg_stat_replication_slots`).
+    pub stats: Option<&'a SlotStats>,
 }
 
 /// `pg_logical_slot_get_changes_guts`: decodes from the slot's position to the
@@ -346,6 +376,9 @@ pub(crate) fn get_changes(
                 Some(e) => last = Some(e),
                 None => break,
             }
+        }
+        if let Some(stats) = req.stats {
+            session.report_stats(stats, req.name);
         }
         if !req.peek {
             let reached = session.position();

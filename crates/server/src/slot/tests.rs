@@ -55,6 +55,7 @@ fn changes(name: &str, peek: bool, binary: bool) -> GetChanges<'_> {
         database: Some(Oid(5)),
         allowed_plugins: "test_decoding",
         interrupted: &|| Ok(()),
+        stats: None,
     }
 }
 

@@ -4,11 +4,15 @@
 //! The launcher thread keeps one worker thread per enabled subscription with
 //! a slot, on a primary (none run during recovery; they start after a
 //! promotion). It wakes when a commit changes the catalog (CREATE / ALTER
-//! SUBSCRIPTION ... ENABLE start a worker at once) or a worker ends, and at
-//! least every second. A worker that failed is restarted after
-//! `wal_retrieve_retry_interval` (PostgreSQL's launcher throttles the same
-//! way); one that ended because its subscription changed is restarted at
-//! once. At most `max_logical_replication_workers` run (PostgreSQL's
+//! SUBSCRIPTION ... ENABLE start a worker at once) or a worker ends, and
+//! otherwise sleeps until the earliest worker restart is due
+//! ([`next_wakeup`]; at most [`MAX_NAP`], every second during recovery so a
+//! promotion is noticed). A worker that failed is restarted after
+//! `wal_retrieve_retry_interval`, however short (PostgreSQL's launcher
+//! throttles the same way); one that ended because its subscription changed
+//! is restarted at once, and a change of a subscription's CONNECTION drops
+//! its retry hold-back, so `ALTER SUBSCRIPTION ... CONNECTION` re-points a
+//! failing worker at once. At most `max_logical_replication_workers` run (PostgreSQL's
 //! WARNING `out of logical replication worker slots` otherwise; 0 runs none).
 //! Each worker is registered like a backend (a pid in `pg_stat_activity`) and
 //! reports its position in `pg_stat_subscription`.
@@ -37,6 +41,16 @@ struct Running {
     /// Set by the thread as it ends: whether to restart at once (a parameter
     /// change) rather than after the retry interval.
     restart_now: Arc<AtomicBool>,
+    /// Set by the thread just before it wakes the launcher on its way out:
+    /// the launcher reaps it then, even if the thread has not quite finished
+    /// (it would otherwise sleep until the next wakeup).
+    ended: Arc<AtomicBool>,
+}
+
+impl Running {
+    fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire) || self.thread.is_finished()
+    }
 }
 
 #[derive(Default)]
@@ -44,6 +58,23 @@ struct State {
     running: HashMap<Oid, Running>,
     /// When each subscription's worker may start again.
     not_before: HashMap<Oid, Instant>,
+    /// Each subscription's connection string as last seen: a new one ends
+    /// its hold-back.
+    conninfo: HashMap<Oid, String>,
+}
+
+/// The longest the launcher sleeps with nothing due (PostgreSQL's
+/// `DEFAULT_NAPTIME_PER_CYCLE`, 180 s).
+const MAX_NAP: Duration = Duration::from_secs(180);
+
+/// How long the launcher may sleep at `now`: until the earliest of
+/// `not_before` (at once if one is past), at most `cap`.
+fn next_wakeup(not_before: &HashMap<Oid, Instant>, now: Instant, cap: Duration) -> Duration {
+    not_before
+        .values()
+        .map(|t| t.saturating_duration_since(now))
+        .min()
+        .map_or(cap, |d| d.min(cap))
 }
 
 /// The launcher; shared with the SQL hooks.
@@ -166,16 +197,25 @@ impl Launcher {
         let mut seen_version = env.db.catalog_version();
         let mut seen_catalog = None;
         while !self.stop.load(Ordering::Acquire) {
-            if !env.db.in_recovery() {
+            let recovery = env.db.in_recovery();
+            if !recovery {
                 let cat = env.db.catalog();
                 let changed = !seen_catalog.as_ref().is_some_and(|c| Arc::ptr_eq(c, &cat));
                 seen_catalog = Some(cat.clone());
                 self.reconcile(env, &cat, changed);
             }
-            // wake on the next catalog change (or a worker's exit), else after 1 s
-            seen_version = env
-                .db
-                .wait_for_catalog_change(seen_version, Duration::from_secs(1));
+            // wake on the next catalog change (or a worker's exit), else when
+            // the next restart is due
+            let cap = if recovery {
+                Duration::from_secs(1)
+            } else {
+                MAX_NAP
+            };
+            let nap = next_wakeup(&self.state.lock().not_before, Instant::now(), cap);
+            if nap.is_zero() {
+                continue;
+            }
+            seen_version = env.db.wait_for_catalog_change(seen_version, nap);
         }
     }
 
@@ -185,7 +225,7 @@ impl Launcher {
         let ended: Vec<Oid> = st
             .running
             .iter()
-            .filter(|(_, r)| r.thread.is_finished())
+            .filter(|(_, r)| r.has_ended())
             .map(|(id, _)| *id)
             .collect();
         let retry = Duration::from_millis(
@@ -202,6 +242,18 @@ impl Launcher {
                     st.not_before.insert(id, Instant::now() + retry);
                 }
             }
+        }
+        if changed {
+            // a new connection string: no waiting for the retry interval
+            let st = &mut *st;
+            for sub in cat.subscriptions.values() {
+                let before = st.conninfo.insert(sub.oid, sub.conninfo.clone());
+                if before.is_some_and(|c| c != sub.conninfo) {
+                    st.not_before.remove(&sub.oid);
+                }
+            }
+            st.conninfo
+                .retain(|id, _| cat.subscriptions.contains_key(id));
         }
         if !changed && st.not_before.is_empty() && st.running.len() >= cat.subscriptions.len() {
             return;
@@ -236,8 +288,14 @@ impl Launcher {
         let stop = Arc::new(AtomicBool::new(false));
         let stat = Arc::new(Mutex::new(WorkerStat::default()));
         let restart_now = Arc::new(AtomicBool::new(false));
-        let (env2, stop2, stat2, restart2) =
-            (env.clone(), stop.clone(), stat.clone(), restart_now.clone());
+        let ended = Arc::new(AtomicBool::new(false));
+        let (env2, stop2, stat2, restart2, ended2) = (
+            env.clone(),
+            stop.clone(),
+            stat.clone(),
+            restart_now.clone(),
+            ended.clone(),
+        );
         let launcher = self.clone();
         let thread = std::thread::Builder::new()
             .name(format!("apply {}", subid.0))
@@ -271,6 +329,7 @@ impl Launcher {
                 drop(reg);
                 // let the launcher reap and restart promptly
                 let _ = &launcher;
+                ended2.store(true, Ordering::Release);
                 env2.db.notify_waiters();
             })
             .ok()?;
@@ -279,6 +338,7 @@ impl Launcher {
             stat,
             thread,
             restart_now,
+            ended,
         })
     }
 }
@@ -335,5 +395,33 @@ fn disable_on_error(db: &Arc<Database>, subid: Oid) {
             None,
         ),
         Err(e) => elog::emit_error(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sleeps_until_the_earliest_restart() {
+        let now = Instant::now();
+        let cap = Duration::from_secs(180);
+        assert_eq!(next_wakeup(&HashMap::new(), now, cap), cap);
+        let due: HashMap<Oid, Instant> = [
+            (Oid(1), now + Duration::from_millis(300)),
+            (Oid(2), now + Duration::from_millis(20)),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(next_wakeup(&due, now, cap), Duration::from_millis(20));
+        assert_eq!(
+            next_wakeup(&due, now, Duration::from_millis(5)),
+            Duration::from_millis(5)
+        );
+        // a restart already due: no sleep
+        assert_eq!(
+            next_wakeup(&due, now + Duration::from_secs(1), cap),
+            Duration::ZERO
+        );
     }
 }

@@ -27,6 +27,8 @@
 //!    │    source.send (a bounded batch)                -> 'w' XLogData
 //!    │      caught up -> state = streaming; end of a historic timeline -> CopyDone
 //!    │      idle logical source -> keepalive with how far it read
+//!    │    shutting down, all sent: client confirmed -> COPY 0, Exit;
+//!    │      else keepalive asking for a reply (WalSndDone)
 //!    │    half the timeout in silence -> keepalive asking for a reply
 //!    │    flush the socket
 //!    │    source.has_more? ──yes──> next round at once
@@ -99,6 +101,12 @@ pub(super) trait StreamSource {
     /// the source has read (a logical client confirms past WAL that produced
     /// no output).
     fn announces_progress(&self) -> bool {
+        false
+    }
+
+    /// The server is shutting down and everything this source will send has
+    /// been sent: the stream ends once the client confirmed it.
+    fn sent_all_for_shutdown(&self) -> bool {
         false
     }
 
@@ -237,6 +245,20 @@ fn stream(
             if source.announces_progress() && round.caught_up && sent > announced {
                 wire::put_keepalive(conn.out(), sent, now, false);
                 announced = sent;
+                timers.pinged();
+            }
+        }
+        // 3b. Shutting down with everything sent (`WalSndDone`): end with
+        // `COPY 0` once the client confirmed it, asking it for a reply.
+        if !copy.done_sending && source.sent_all_for_shutdown() {
+            if walsnd.replicated() >= source.sent() {
+                conn.send(&BackendMessage::CommandComplete("COPY 0".into()));
+                let _ = conn.flush();
+                return Ok(StreamEnd::Exit);
+            }
+            if !timers.waiting_for_ping {
+                wire::put_keepalive(conn.out(), source.sent(), now, true);
+                announced = source.sent();
                 timers.pinged();
             }
         }

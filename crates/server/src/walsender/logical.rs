@@ -39,7 +39,7 @@ use crate::slot::logical::{self, NewLogicalSlot};
 use crate::slot::synced::SlotOp;
 use crate::walsender::copyboth::{self, Round, StreamSource};
 use crate::walsender::sender::{advance_slot, send_created_slot, SlotUse, WalSender};
-use crate::walsender::walsndctl::WalSnd;
+use crate::walsender::walsndctl::{StopPhase, WalSnd};
 use tandem_types::PgTimestamp;
 
 fn conflicting() -> PgError {
@@ -196,6 +196,7 @@ impl WalSender<'_> {
                 allowed_plugins: &allowed_plugins(&shared.config),
             },
         )?;
+        shared.slot_stats.create(&name);
         shared
             .slots
             .release(&name, pid, PgTimestamp::now().as_micros());
@@ -346,6 +347,8 @@ impl WalSender<'_> {
             more: false,
             failover: data.failover,
             problem: None,
+            stopping: false,
+            at_end: false,
         };
         copyboth::run_copy_both(self, conn, reader, &mut source)
     }
@@ -375,6 +378,11 @@ struct LogicalSource<'a> {
     /// The problem last reported about those standbys (each is logged once,
     /// when it appears).
     problem: Option<Problem>,
+    /// The last round ran with the server shutting down.
+    stopping: bool,
+    /// The last round decoded everything flushed (not held back by the
+    /// standbys of `synchronized_standby_slots`).
+    at_end: bool,
 }
 
 impl LogicalSource<'_> {
@@ -382,26 +390,34 @@ impl LogicalSource<'_> {
     /// slot's consumer gets only what every standby of
     /// `synchronized_standby_slots` has flushed (PostgreSQL's
     /// `WalSndWaitForWal` waiting in `StandbySlotsHaveCaughtup`). Problems
-    /// holding it back are logged as WARNING when they appear. Standby
-    /// replies wake the walsender ([`super::walsndctl::WalSenders::wakeup_all`]).
-    fn send_limit(&mut self, end: Lsn) -> Lsn {
+    /// holding it back are logged as WARNING when they appear; while the
+    /// server shuts down a problem is an ERROR that ends the walsender
+    /// instead of holding the shutdown up (PostgreSQL's
+    /// `NeedToWaitForStandbys` when `got_STOPPING`). Standby replies wake the
+    /// walsender ([`super::walsndctl::WalSenders::wakeup_all`]).
+    fn send_limit(&mut self, end: Lsn) -> PgResult<Lsn> {
         if !self.failover || self.shared.db.in_recovery() {
-            return end;
+            return Ok(end);
         }
         let setting = self.shared.config.get_str(standby_slots::SETTING);
         if setting.is_empty() && self.problem.is_none() {
-            return end;
+            return Ok(end);
         }
         let list = standby_slots::parse(&setting).unwrap_or_default();
         let listed = standby_slots::listed_slots(&list, &self.shared.slots);
         let (limit, problem) = standby_slots::send_limit(&list, &listed, end);
+        if self.stopping {
+            if let Some(p) = &problem {
+                return Err(p.report(Severity::Error));
+            }
+        }
         if problem != self.problem {
             if let Some(p) = &problem {
                 elog::emit_error(&p.report(Severity::Warning));
             }
             self.problem = problem;
         }
-        limit.unwrap_or(Lsn::INVALID)
+        Ok(limit.unwrap_or(Lsn::INVALID))
     }
 }
 
@@ -437,7 +453,10 @@ impl StreamSource for LogicalSource<'_> {
     /// batches; each output row goes out as one XLogData message.
     fn send(&mut self, conn: &mut Conn) -> PgResult<Option<Round>> {
         self.more = false;
-        let limit = self.send_limit(logical::end_of_wal(&self.shared.db));
+        self.stopping = self.walsnd.stop_phase() >= StopPhase::Stopping;
+        let end = logical::end_of_wal(&self.shared.db);
+        let limit = self.send_limit(end)?;
+        self.at_end = false;
         for _ in 0..64 {
             let out = conn.out();
             let stepped = self.session.step(limit, &mut |row| {
@@ -462,11 +481,14 @@ impl StreamSource for LogicalSource<'_> {
             };
             self.sent = end.end;
             self.boundaries.push_back((end.end, end.xid));
+            self.session
+                .report_stats(&self.shared.slot_stats, &self.slot);
             if conn.maybe_flush().is_err() {
                 return Ok(None);
             }
             self.more = true;
         }
+        self.at_end = !self.more && limit >= end;
         Ok(Some(Round {
             caught_up: !self.more,
             end_of_copy: false,
@@ -515,6 +537,14 @@ impl StreamSource for LogicalSource<'_> {
 
     fn announces_progress(&self) -> bool {
         true
+    }
+
+    /// At shutdown a logical walsender ends once it decoded everything
+    /// flushed and its client confirmed it (`XLogSendLogical` raising
+    /// `got_SIGUSR2` when caught up and `got_STOPPING`); it does not wait for
+    /// the shutdown checkpoint.
+    fn sent_all_for_shutdown(&self) -> bool {
+        self.stopping && self.at_end
     }
 
     fn max_sleep_us(&self) -> i64 {

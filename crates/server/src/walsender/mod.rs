@@ -56,7 +56,7 @@ use crate::backend::startup::{admin_shutdown_error, fail, Replication, StartupIn
 use crate::procarray::BackendEntry;
 use crate::shared::Shared;
 use crate::walsender::sender::{send_created_slot, WalSender};
-use crate::walsender::walsndctl::WalSndGuard;
+use crate::walsender::walsndctl::{StopPhase, WalSndGuard};
 
 pub(crate) mod basebackup;
 mod copyboth;
@@ -194,12 +194,19 @@ pub(crate) fn run(
                 fail(conn, &e, None);
                 return;
             }
+            // An error ending a walsender at shutdown (a standby of
+            // `synchronized_standby_slots` gone) goes to the log as well.
+            if ws.walsnd.stop_phase() >= StopPhase::Stopping {
+                elog::emit_error(&e);
+            }
             conn.send_error(&e);
             if let Some(s) = ws.session.as_mut() {
                 s.on_error();
             }
         }
-        if ws.exit {
+        // A walsender that left streaming while the server shuts down ends
+        // (PostgreSQL's `WalSndErrorCleanup` exiting when `got_STOPPING`).
+        if ws.exit || ws.walsnd.stop_phase() >= StopPhase::Stopping {
             ws.end();
             conn.close();
             return;

@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use tandem_protocol::replication::{self as wire, StandbyMessage};
 use tandem_protocol::BackendMessage;
-use tandem_replication::physical::{next_chunk, LagTracker, MAX_SEND_SIZE};
+use tandem_replication::physical::{next_chunk, LagTracker, WalSndState, MAX_SEND_SIZE};
 use tandem_replication::slot::{advance_physical, LAZY_SAVE_INTERVAL};
 use tandem_replication::standby_slots;
 use tandem_sql::{FieldDescription, QuerySink};
@@ -43,7 +43,7 @@ use crate::backend::printtup::SocketSink;
 use crate::shared::Shared;
 use crate::walsender::copyboth::{self, Round, StreamSource};
 use crate::walsender::sender::{advance_slot, SlotUse, WalSender};
-use crate::walsender::walsndctl::WalSnd;
+use crate::walsender::walsndctl::{StopPhase, WalSnd};
 use tandem_types::PgTimestamp;
 
 impl WalSender<'_> {
@@ -100,6 +100,7 @@ impl WalSender<'_> {
             historic,
             lag: LagTracker::default(),
             sent: start,
+            all_sent: false,
         };
         copyboth::run_copy_both(self, conn, reader, &mut source)
     }
@@ -119,6 +120,8 @@ struct PhysicalSource<'a> {
     historic: Option<Historic>,
     lag: LagTracker,
     sent: Lsn,
+    /// The last round ran after the shutdown checkpoint and sent all WAL.
+    all_sent: bool,
 }
 
 impl StreamSource for PhysicalSource<'_> {
@@ -141,6 +144,12 @@ impl StreamSource for PhysicalSource<'_> {
         // a cascading walsender whose node changed timeline streams on only
         // up to the old timeline's end
         check_timeline_switch(&self.wal.timelines(), self.start_tli, &mut self.historic);
+        // At shutdown the walsender shows `stopping` and streams on up to the
+        // shutdown checkpoint (`XLogSendPhysical` when `got_STOPPING`).
+        let phase = self.walsnd.stop_phase();
+        if phase >= StopPhase::Stopping {
+            self.walsnd.progress.lock().state = WalSndState::Stopping;
+        }
         let flush = send_limit(self.wal.flush_lsn(), self.historic);
         let mut budget = 16 * MAX_SEND_SIZE;
         while let Some((from, to)) = next_chunk(self.sent, flush, MAX_SEND_SIZE) {
@@ -166,6 +175,7 @@ impl StreamSource for PhysicalSource<'_> {
                 break;
             }
         }
+        self.all_sent = phase == StopPhase::Done && self.sent >= flush;
         Ok(Some(Round {
             caught_up: self.sent >= flush,
             // the end of a historic timeline ends the copy (XLogSendPhysical)
@@ -246,6 +256,11 @@ impl StreamSource for PhysicalSource<'_> {
             }
         }
         Ok(())
+    }
+
+    /// After the shutdown checkpoint: everything up to it was sent.
+    fn sent_all_for_shutdown(&self) -> bool {
+        self.all_sent
     }
 
     fn max_sleep_us(&self) -> i64 {

@@ -13,11 +13,23 @@
 //! goes, or `synchronous_standby_names` is reloaded) it recomputes the sync
 //! standbys and safe LSNs with [`syncrep::decide`] and releases waiting commits.
 //!
+//! Shutdown ([`StopPhase`]): once the regular sessions are gone the postmaster
+//! moves every walsender to *stopping* ([`WalSenders::init_stopping`]): one
+//! that is not streaming ends at once; a logical one sends what is left to
+//! decode (a failover slot's only once the standbys of
+//! `synchronized_standby_slots` have flushed it), waits for its client to
+//! confirm it and ends; a physical one keeps streaming and shows `stopping`.
+//! When they are all `stopping` the shutdown checkpoint is written, then
+//! *done* ([`WalSenders::done`]) lets the physical walsenders send it, wait
+//! for the standby's confirmation and end. Every wait ends at the latest with
+//! `wal_sender_timeout` of silence from the client.
+//!
 //! Corresponds to PostgreSQL's `WalSndCtl` shared memory (`walsender_private.h`),
-//! `WalSndWakeup`, and `pg_stat_get_wal_senders`.
+//! `WalSndWakeup`, `WalSndInitStopping`, `WalSndWaitStopping`, and
+//! `pg_stat_get_wal_senders`.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,9 +82,52 @@ pub(crate) struct WalSnd {
     pub progress: Mutex<Progress>,
     pub inbox: Mutex<Inbox>,
     pub wake: Condvar,
+    /// The server's [`StopPhase`], shared by every walsender.
+    phase: Arc<AtomicU8>,
+}
+
+/// Where the server's shutdown stands for its walsenders (PostgreSQL's
+/// `got_STOPPING` and `got_SIGUSR2`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub(crate) enum StopPhase {
+    /// No shutdown: stream as usual.
+    Running = 0,
+    /// The regular sessions are gone: logical walsenders send what is left
+    /// and end, physical ones keep streaming up to the shutdown checkpoint.
+    Stopping = 1,
+    /// The shutdown checkpoint is written: physical walsenders send it and end.
+    Done = 2,
+}
+
+impl StopPhase {
+    fn from_u8(v: u8) -> StopPhase {
+        match v {
+            0 => StopPhase::Running,
+            1 => StopPhase::Stopping,
+            _ => StopPhase::Done,
+        }
+    }
 }
 
 impl WalSnd {
+    /// The server's shutdown phase.
+    pub fn stop_phase(&self) -> StopPhase {
+        StopPhase::from_u8(self.phase.load(Ordering::SeqCst))
+    }
+
+    /// How far the client has confirmed: its flush position, or its write
+    /// position when it reports no flush (`pg_receivewal` without `--synchronous`),
+    /// as PostgreSQL's `WalSndDone` decides.
+    pub fn replicated(&self) -> Lsn {
+        let p = self.progress.lock();
+        if p.flush.is_valid() {
+            p.flush
+        } else {
+            p.write
+        }
+    }
+
     /// Wakes the walsender (new WAL, a message, a request).
     pub fn wakeup(&self) {
         let mut i = self.inbox.lock();
@@ -91,6 +146,8 @@ impl WalSnd {
 pub(crate) struct WalSenders {
     list: Mutex<Vec<Arc<WalSnd>>>,
     stop: AtomicBool,
+    /// [`StopPhase`] of the server's shutdown.
+    phase: Arc<AtomicU8>,
     /// Where commits wait for synchronous standbys.
     pub syncrep: Arc<SyncRepWaiters>,
 }
@@ -117,6 +174,7 @@ impl WalSenders {
         let senders = Arc::new(WalSenders {
             list: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
+            phase: Arc::new(AtomicU8::new(StopPhase::Running as u8)),
             syncrep: Arc::new(SyncRepWaiters::new()),
         });
         let s2 = senders.clone();
@@ -142,6 +200,58 @@ impl WalSenders {
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
         self.syncrep.shutdown();
+    }
+
+    /// Whether backend `pid` is a walsender (it took a walsender slot).
+    pub fn contains(&self, pid: i32) -> bool {
+        self.list.lock().iter().any(|w| w.entry.pid == pid)
+    }
+
+    /// How many walsenders there are.
+    pub fn count(&self) -> usize {
+        self.list.lock().len()
+    }
+
+    /// Moves the walsenders to [`StopPhase::Stopping`] (PostgreSQL's
+    /// `WalSndInitStopping`): one that is not streaming is terminated as a
+    /// regular session would be; the others are woken to finish. Called again
+    /// while waiting, it terminates a walsender that left streaming since.
+    pub fn init_stopping(&self) {
+        self.phase
+            .fetch_max(StopPhase::Stopping as u8, Ordering::SeqCst);
+        let list = self.list.lock().clone();
+        for w in list {
+            if w.progress.lock().state == WalSndState::Startup {
+                w.entry.request_terminate();
+            }
+            w.wakeup();
+        }
+    }
+
+    /// Whether every walsender left is a physical one in state `stopping`
+    /// (PostgreSQL's `WalSndWaitStopping`): the logical ones have ended, so
+    /// the shutdown checkpoint may be written.
+    pub fn all_stopping(&self) -> bool {
+        self.list
+            .lock()
+            .iter()
+            .all(|w| w.progress.lock().state == WalSndState::Stopping)
+    }
+
+    /// [`StopPhase::Done`]: the shutdown checkpoint is written; physical
+    /// walsenders send what is left, wait for their standby and end.
+    pub fn done(&self) {
+        self.phase.store(StopPhase::Done as u8, Ordering::SeqCst);
+        self.wakeup_all();
+    }
+
+    /// Terminates every walsender at once (immediate shutdown).
+    pub fn terminate_all(&self) {
+        let list = self.list.lock().clone();
+        for w in list {
+            w.entry.request_terminate();
+            w.wakeup();
+        }
     }
 
     /// (Re)reads `synchronous_standby_names` (startup, reload). An invalid value
@@ -230,6 +340,7 @@ impl WalSenders {
             }),
             inbox: Mutex::new(Inbox::default()),
             wake: Condvar::new(),
+            phase: self.phase.clone(),
         });
         list.push(walsnd.clone());
         Ok(WalSndGuard {
