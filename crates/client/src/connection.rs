@@ -117,6 +117,8 @@ pub struct ReplClient {
     inbuf: Vec<u8>,
     /// `ParameterStatus` values the server reported.
     pub params: HashMap<String, String>,
+    /// The server asked for a password (libpq's `PQconnectionUsedPassword`).
+    pub used_password: bool,
 }
 
 fn io_err(what: &str, e: &std::io::Error) -> PgError {
@@ -193,6 +195,7 @@ impl ReplClient {
             sock,
             inbuf: Vec::new(),
             params: HashMap::new(),
+            used_password: false,
         };
         let _ = c.sock.set_read_timeout(Some(Duration::from_secs(30)));
         let mut buf = Vec::new();
@@ -214,6 +217,7 @@ impl ReplClient {
             match c.read_message()? {
                 BackendMessage::AuthenticationOk => {}
                 BackendMessage::AuthenticationCleartextPassword => {
+                    c.used_password = true;
                     let pw = password
                         .as_deref()
                         .ok_or_else(|| conn_error("fe_sendauth: no password supplied"))?;
@@ -225,6 +229,7 @@ impl ReplClient {
                     if !mechanisms.iter().any(|m| m == "SCRAM-SHA-256") {
                         return Err(conn_error("no supported SASL mechanism"));
                     }
+                    c.used_password = true;
                     let pw = password
                         .as_deref()
                         .ok_or_else(|| conn_error("fe_sendauth: no password supplied"))?;
