@@ -149,6 +149,8 @@ pub struct ReplClient {
     inbuf: Vec<u8>,
     /// `ParameterStatus` values the server reported.
     pub params: HashMap<String, String>,
+    /// The server asked for a password (libpq's `PQconnectionUsedPassword`).
+    pub used_password: bool,
 }
 
 fn io_err(what: &str, e: &std::io::Error) -> PgError {
@@ -422,6 +424,7 @@ impl Plan {
             sock,
             inbuf: Vec::new(),
             params: HashMap::new(),
+            used_password: false,
         };
         match deadline {
             Some(_) => c.set_deadline(deadline),
@@ -449,6 +452,7 @@ impl Plan {
             match msg {
                 BackendMessage::AuthenticationOk => {}
                 BackendMessage::AuthenticationCleartextPassword => {
+                    c.used_password = true;
                     let mut b = Vec::new();
                     encode_password(password()?, &mut b);
                     c.startup_write(&b)?;
@@ -457,6 +461,7 @@ impl Plan {
                     if !mechanisms.iter().any(|m| m == "SCRAM-SHA-256") {
                         return Err(Failure::Other("no supported SASL mechanism".into()));
                     }
+                    c.used_password = true;
                     let client = ScramClient::new("", password()?);
                     let mut b = Vec::new();
                     encode_sasl_initial("SCRAM-SHA-256", &client.client_first(), &mut b);

@@ -328,6 +328,9 @@ pub struct SubscriptionRemoteRequest {
     /// The subscription's name (the connection's default `application_name`).
     pub subscription: String,
     pub action: SubscriptionRemoteAction,
+    /// The connection must authenticate with a password (a non-superuser's
+    /// subscription with `password_required`).
+    pub must_use_password: bool,
 }
 
 /// What a remote action returned.

@@ -27,7 +27,7 @@ use sqlparser::ast::{
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
-use tandem_storage::{LockResult, TableDef};
+use tandem_storage::{acl, LockResult, TableDef};
 use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
 
 use crate::bind::scope::Level;
@@ -198,6 +198,10 @@ pub fn bind_insert(b: &mut Binder, ins: &ast::Insert) -> PgResult<(InsertPlan, V
         return Err(PgError::unsupported("INSERT into a table function"));
     };
     let def = target_table(b, &object_parts(name)?)?;
+    b.require(def.oid, acl::INSERT);
+    if ins.returning.is_some() {
+        b.require(def.oid, acl::SELECT);
+    }
     let mut targets: Vec<usize> = if ins.columns.is_empty() {
         (0..def.columns.len())
             .filter(|i| !def.columns[*i].dropped)
@@ -355,6 +359,10 @@ pub fn bind_update(b: &mut Binder, u: &ast::Update) -> PgResult<(UpdatePlan, Vec
         return Err(PgError::unsupported("this form of UPDATE"));
     }
     let (def, alias) = single_table(b, &u.table.relation)?;
+    b.require(def.oid, acl::UPDATE);
+    if u.returning.is_some() {
+        b.require(def.oid, acl::SELECT);
+    }
     table_level(b, &def, alias.as_deref());
     let conj = bind_where(b, &u.selection)?;
     let mut sets = Vec::new();
@@ -414,6 +422,10 @@ pub fn bind_delete(b: &mut Binder, d: &ast::Delete) -> PgResult<(DeletePlan, Vec
         return Err(PgError::unsupported("DELETE with joins"));
     }
     let (def, alias) = single_table(b, &twj.relation)?;
+    b.require(def.oid, acl::DELETE);
+    if d.returning.is_some() {
+        b.require(def.oid, acl::SELECT);
+    }
     table_level(b, &def, alias.as_deref());
     let conj = bind_where(b, &d.selection)?;
     let (returning, cols) = bind_returning(b, &d.returning)?;

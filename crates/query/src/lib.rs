@@ -13,6 +13,7 @@
 //!     -> Plan (immutable; reused by prepared statements)
 //!   execute(plan, ctx, emit)
 //!     exec::run               push-style nodes; rows handed to `emit`
+//!     check_permissions       the privileges the binder recorded (Binder::perms)
 //!     dml::exec_*             lock_row / EvalPlanQual / insert / update / delete
 //! ```
 //!
@@ -75,6 +76,8 @@ pub struct Plan {
     /// Empty for INSERT/UPDATE/DELETE without RETURNING.
     pub columns: Vec<OutputColumn>,
     body: Body,
+    /// Privileges checked at each execution, per table.
+    perms: Vec<(Oid, tandem_storage::acl::AclMode)>,
 }
 
 impl Plan {
@@ -151,6 +154,7 @@ pub fn plan(
         kind,
         columns: output_columns(cols),
         body,
+        perms: b.perms.into_iter().collect(),
     })
 }
 
@@ -162,6 +166,7 @@ pub fn execute(
     emit: &mut dyn FnMut(Vec<Value>) -> PgResult<()>,
 ) -> PgResult<u64> {
     exec::check_cancel(ctx)?;
+    check_permissions(plan, ctx)?;
     let mut ex = exec::Exec::new(ctx);
     match &plan.body {
         Body::Query(node) => {
@@ -177,6 +182,21 @@ pub fn execute(
         Body::Update(p) => dml::exec_update(&mut ex, p, emit),
         Body::Delete(p) => dml::exec_delete(&mut ex, p, emit),
     }
+}
+
+/// Refuses the plan unless the session's role holds what it needs on every
+/// table it names (PostgreSQL's `ExecCheckPermissions`, at executor start, so
+/// a prepared statement is checked at each execution).
+fn check_permissions(plan: &Plan, ctx: &ExecContext<'_>) -> PgResult<()> {
+    if plan.perms.is_empty() {
+        return Ok(());
+    }
+    let cat = ctx.txn.catalog();
+    let role = Oid(ctx.session.user_oid);
+    for &(table, mask) in &plan.perms {
+        cat.check_table_privileges(table, role, mask)?;
+    }
+    Ok(())
 }
 
 /// A scalar expression bound without any table (see [`bind_standalone_expr`]).

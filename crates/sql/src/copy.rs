@@ -89,14 +89,20 @@ struct Target {
     defaults: Vec<(usize, String)>,
 }
 
-fn resolve_target(ctx: &ExecContext<'_>, name: &str, columns: &[String]) -> PgResult<Target> {
+/// The COPY table, checked for `mask` (INSERT for FROM, SELECT for TO).
+fn resolve_target(
+    ctx: &ExecContext<'_>,
+    name: &str,
+    columns: &[String],
+    mask: tandem_storage::acl::AclMode,
+) -> PgResult<Target> {
     let rel = front_relation_name(name)?;
-    let table = ctx
-        .txn
-        .catalog()
+    let cat = ctx.txn.catalog();
+    let table = cat
         .table_by_name("public", &rel)
         .map(|t| (**t).clone())
         .ok_or_else(|| super::ddl::undefined_relation(name))?;
+    cat.check_table_privileges(table.oid, tandem_types::Oid(ctx.session.user_oid), mask)?;
     let input: Vec<usize> = if columns.is_empty() {
         (0..table.columns.len())
             .filter(|&i| !table.columns[i].dropped)
@@ -462,7 +468,9 @@ fn copy_from(s: &mut Session, c: &CopyStmt, out: &mut Output<'_, '_>) -> PgResul
         return Err(PgError::syntax("syntax error at or near \"FROM\""));
     };
     let fmt = Format::new(c)?;
-    let target = s.with_ctx(&[], |ctx| resolve_target(ctx, name, columns))?;
+    let target = s.with_ctx(&[], |ctx| {
+        resolve_target(ctx, name, columns, tandem_storage::acl::INSERT)
+    })?;
     out.sink.copy_in_response(target.input.len())?;
     let mut reader = CopyReader {
         fmt: &fmt,
@@ -545,7 +553,9 @@ fn copy_to(s: &mut Session, c: &CopyStmt, out: &mut Output<'_, '_>) -> PgResult<
     let stmt = match &c.source {
         CopySource::Query(q) => (**q).clone(),
         CopySource::Table { name, columns } => {
-            let target = s.with_ctx(&[], |ctx| resolve_target(ctx, name, columns))?;
+            let target = s.with_ctx(&[], |ctx| {
+                resolve_target(ctx, name, columns, tandem_storage::acl::INSERT)
+            })?;
             let cols: Vec<String> = target
                 .input
                 .iter()

@@ -107,6 +107,7 @@ fn execute_front(s: &mut Session, stmt: &FrontStmt, out: &mut Output<'_, '_>) ->
         FrontStmt::CreateSequence(seq) => ddl::sequence::create(s, seq),
         FrontStmt::Publication(p) => ddl::publication::execute(s, p),
         FrontStmt::Subscription(sub) => ddl::subscription::execute(s, sub),
+        FrontStmt::Grant(g) => ddl::grant::execute(s, g),
         FrontStmt::Unsupported(what) => Err(PgError::unsupported(what)),
     }
 }
@@ -284,6 +285,6 @@ mod tests {
             construct_name("CREATE OR REPLACE VIEW v AS select 1"),
             "CREATE VIEW"
         );
-        assert_eq!(construct_name("grant select on t to bob"), "GRANT");
+        assert_eq!(construct_name("listen chan"), "LISTEN");
     }
 }

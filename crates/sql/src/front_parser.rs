@@ -10,7 +10,8 @@
 //! Hand-parsed ([`FrontStmt`]): `ALTER SYSTEM`, `CHECKPOINT`, `VACUUM`, `ANALYZE`,
 //! `COPY`, `CREATE SEQUENCE` (sqlparser wants a fixed option order),
 //! `CREATE/ALTER/DROP PUBLICATION` (in [`publication`]), and
-//! `CREATE/ALTER/DROP SUBSCRIPTION` (in [`subscription`]). `CREATE USER` is rewritten in place to
+//! `CREATE/ALTER/DROP SUBSCRIPTION` (in [`subscription`]), `GRANT` / `REVOKE`
+//! (in [`grant`]). `CREATE USER` is rewritten in place to
 //! `CREATE ROLE` (same length, so error positions stay right) and flagged.
 //!
 //! Errors carry PostgreSQL's text and a 1-based character position into the whole
@@ -23,8 +24,11 @@ use tandem_types::{PgError, PgResult, SqlState};
 
 pub(crate) use crate::scan::{lex, split_statements, Piece, Tok, Token};
 
+mod grant;
 mod publication;
 mod subscription;
+
+pub(crate) use grant::{GrantObjects, GrantStmt, RoleSpec};
 
 pub(crate) use publication::{AlterPubAction, PubObject, PubOption, PubTarget, PublicationStmt};
 pub(crate) use subscription::{AlterSubAction, SubscriptionStmt};
@@ -68,6 +72,8 @@ pub(crate) enum FrontStmt {
     CreateSequence(SequenceStmt),
     Publication(PublicationStmt),
     Subscription(SubscriptionStmt),
+    /// `GRANT` / `REVOKE`, privileges or role membership.
+    Grant(GrantStmt),
     /// Recognised but not implemented yet; the string names the construct.
     Unsupported(String),
 }
@@ -153,6 +159,7 @@ fn parse_piece(whole: &str, piece: &Piece<'_>) -> PgResult<ParsedStmt> {
             | ("checkpoint" | "vacuum" | "analyze" | "analyse" | "copy", _)
             | ("create", "sequence")
             | ("create" | "alter" | "drop", "publication" | "subscription")
+            | ("grant" | "revoke", _)
     );
     if front {
         let mut p = FrontParser {
@@ -479,6 +486,10 @@ impl<'a> FrontParser<'a> {
                     first.to_uppercase(),
                     what.to_uppercase()
                 )))
+            }
+            "grant" | "revoke" => {
+                self.pos += 1;
+                self.grant_statement(first == "grant").map(FrontStmt::Grant)
             }
             "checkpoint" => {
                 self.pos += 1;

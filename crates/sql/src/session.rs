@@ -463,7 +463,9 @@ fn log_class(stmt: &ParsedStmt) -> u8 {
     use sqlparser::ast::Statement as S;
     match &stmt.kind {
         StmtKind::Front(FrontStmt::Copy(c)) if c.from => 1,
-        StmtKind::Front(FrontStmt::AlterSystem { .. } | FrontStmt::CreateSequence(_)) => 2,
+        StmtKind::Front(
+            FrontStmt::AlterSystem { .. } | FrontStmt::CreateSequence(_) | FrontStmt::Grant(_),
+        ) => 2,
         StmtKind::Front(_) => 0,
         StmtKind::Sql { stmt, .. } => match &**stmt {
             S::Insert(_) | S::Update(_) | S::Delete(_) | S::Truncate(_) => 1,

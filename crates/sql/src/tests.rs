@@ -2,6 +2,7 @@
 //! directory per test, the real storage, planner, expression and config crates.
 //! Each test names the PostgreSQL behaviour it pins.
 
+mod privileges;
 mod publication;
 pub(crate) mod sink;
 

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use tandem_types::{Lsn, Oid, Value};
 
+use crate::acl::{add_predefined_roles, AclItem, AuthMember};
 use crate::{
     Catalog, PrimaryKey, PublicationDef, RoleDef, SequenceDef, SubscriptionDef,
     SubscriptionRelState, TableDef,
@@ -88,6 +89,16 @@ pub enum CatalogOp {
     },
     /// Drop a replication origin (its progress goes with it).
     DropOrigin(u16),
+    /// Set an object's ACL (`pg_class.relacl`, `pg_database.datacl`; `None`:
+    /// back to the default ACL). OIDs are unique across object kinds.
+    SetAcl {
+        object: Oid,
+        acl: Option<Vec<AclItem>>,
+    },
+    /// Insert or update one `pg_auth_members` row.
+    PutAuthMember(AuthMember),
+    /// Remove one `pg_auth_members` row.
+    DropAuthMember(Oid),
 }
 
 /// The catalog initdb creates.
@@ -109,6 +120,7 @@ pub fn bootstrap_catalog(superuser: &str, password: Option<String>) -> Catalog {
             password,
         },
     );
+    add_predefined_roles(&mut cat);
     for (oid, name, is_template, allow) in [
         (TEMPLATE1_DB_OID, "template1", true, true),
         (TEMPLATE0_DB_OID, "template0", true, false),
@@ -151,6 +163,7 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
         CatalogOp::DropTable(oid) => {
             cat.tables.remove(oid);
             cat.missing_values.remove(oid);
+            cat.acls.remove(oid);
             // A dropped table leaves every publication (its pg_publication_rel
             // rows go with it, as in PostgreSQL).
             for p in cat.publications.values_mut() {
@@ -177,6 +190,9 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
         }
         CatalogOp::DropRole(oid) => {
             cat.roles.remove(oid);
+            // Its memberships, both ways, go with it (as DROP ROLE does).
+            cat.auth_members
+                .retain(|_, m| m.role != *oid && m.member != *oid);
         }
         CatalogOp::PutSequence(s) => {
             cat.sequences.insert(s.oid, Arc::new(s.clone()));
@@ -189,6 +205,7 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
         }
         CatalogOp::DropDatabase(oid) => {
             cat.databases.remove(oid);
+            cat.acls.remove(oid);
         }
         CatalogOp::PutPublication(p) => {
             cat.publications.insert(p.oid, p.clone());
@@ -221,6 +238,20 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
         CatalogOp::DropOrigin(id) => {
             cat.origins.remove(id);
         }
+        CatalogOp::SetAcl { object, acl } => match acl {
+            Some(acl) => {
+                cat.acls.insert(*object, acl.clone());
+            }
+            None => {
+                cat.acls.remove(object);
+            }
+        },
+        CatalogOp::PutAuthMember(m) => {
+            cat.auth_members.insert(m.oid, m.clone());
+        }
+        CatalogOp::DropAuthMember(oid) => {
+            cat.auth_members.remove(oid);
+        }
     }
 }
 
@@ -235,7 +266,10 @@ pub fn op_oid(op: &CatalogOp) -> Oid {
         | CatalogOp::DropSequence(o)
         | CatalogOp::DropDatabase(o)
         | CatalogOp::DropPublication(o)
-        | CatalogOp::DropSubscription(o) => *o,
+        | CatalogOp::DropSubscription(o)
+        | CatalogOp::DropAuthMember(o) => *o,
+        CatalogOp::SetAcl { object, .. } => *object,
+        CatalogOp::PutAuthMember(m) => m.oid,
         CatalogOp::PutSubscriptionRel { subscription, .. }
         | CatalogOp::DropSubscriptionRel { subscription, .. } => *subscription,
         CatalogOp::PutSubscription(s) => s.oid,

@@ -707,7 +707,10 @@ mod tests {
         assert_eq!(img.header, header);
         assert_eq!(img.sequences, vec![(Oid(16385), 33, true)]);
         assert_eq!(img.origins, origins);
-        assert_eq!(img.catalog.roles.len(), 1);
+        assert_eq!(
+            img.catalog.roles.len(),
+            1 + crate::acl::PREDEFINED_ROLES.len()
+        );
         assert_eq!(img.tables.len(), 2);
         assert_eq!(
             img.tables[0]
@@ -756,7 +759,10 @@ mod tests {
         let img = load_image(dir.path()).unwrap();
         assert_eq!(img.header, header);
         assert!(img.origins.is_empty());
-        assert_eq!(img.catalog.roles.len(), 1);
+        assert_eq!(
+            img.catalog.roles.len(),
+            1 + crate::acl::PREDEFINED_ROLES.len()
+        );
         assert!(img.tables.is_empty());
     }
 }

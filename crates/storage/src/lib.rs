@@ -22,6 +22,7 @@
 //!
 //! `docs/storage.md` has the on-disk formats and the visibility rule.
 
+pub mod acl;
 pub mod catalog;
 pub mod catalog_file;
 pub mod checkpoint;
@@ -228,6 +229,10 @@ pub struct Catalog {
     pub subscriptions: std::collections::BTreeMap<Oid, SubscriptionDef>,
     /// `pg_replication_origin`: roident -> roname.
     pub origins: std::collections::BTreeMap<u16, String>,
+    /// `pg_class.relacl` of tables that have one (absent: the default ACL).
+    pub acls: std::collections::BTreeMap<Oid, Vec<acl::AclItem>>,
+    /// `pg_auth_members`, by oid.
+    pub auth_members: std::collections::BTreeMap<Oid, acl::AuthMember>,
 }
 
 impl Catalog {

@@ -15,7 +15,8 @@
 //! MESSAGE   transactional | prefix | content             (pg_logical_emit_message)
 //! CATALOG   op tag | op body (whole TableDef / RoleDef / SequenceDef / DatabaseDef /
 //!           PublicationDef / SubscriptionDef, a pg_subscription_rel row, an oid,
-//!           or a replication origin: id u16 [+ name])
+//!           a replication origin: id u16 [+ name], a table's ACL: oid | present |
+//!           n | (grantee, grantor, mode u64)*, or a pg_auth_members row)
 //! COMMIT    commit time (us since 2000-01-01 UTC) | origin? (id, remote lsn, remote time)
 //! SEQUENCE  sequence oid | last_value | is_called         (non-transactional, xid 0)
 //! CHECKPOINT redo | timeline | next xid | next oid | shutdown
@@ -33,6 +34,7 @@ use std::sync::Arc;
 use tandem_types::{Lsn, Oid, PgResult, TimeLineId, Value, Xid};
 use tandem_wal::{Record, RecordKind};
 
+use crate::acl::{AclItem, AuthMember};
 use crate::catalog::{CatalogOp, DatabaseDef};
 use crate::codec::{corrupt, Reader, Writer};
 use crate::{
@@ -737,7 +739,65 @@ fn catalog_op(w: &mut Writer, op: &CatalogOp) {
             w.u8(17);
             w.u16(*id);
         }
+        CatalogOp::SetAcl { object, acl } => {
+            w.u8(18);
+            w.oid(*object);
+            w.bool(acl.is_some());
+            if let Some(acl) = acl {
+                acl_items(w, acl);
+            }
+        }
+        CatalogOp::PutAuthMember(m) => {
+            w.u8(19);
+            auth_member(w, m);
+        }
+        CatalogOp::DropAuthMember(o) => {
+            w.u8(20);
+            w.oid(*o);
+        }
     }
+}
+
+fn acl_items(w: &mut Writer, acl: &[AclItem]) {
+    w.u32(acl.len() as u32);
+    for item in acl {
+        w.oid(item.grantee);
+        w.oid(item.grantor);
+        w.u64(item.mode);
+    }
+}
+
+fn read_acl_items(r: &mut Reader<'_>) -> PgResult<Vec<AclItem>> {
+    let mut acl = Vec::new();
+    for _ in 0..r.u32()? {
+        acl.push(AclItem {
+            grantee: r.oid()?,
+            grantor: r.oid()?,
+            mode: r.u64()?,
+        });
+    }
+    Ok(acl)
+}
+
+fn auth_member(w: &mut Writer, m: &AuthMember) {
+    for o in [m.oid, m.role, m.member, m.grantor] {
+        w.oid(o);
+    }
+    for b in [m.admin, m.inherit, m.set] {
+        w.bool(b);
+    }
+}
+
+fn read_auth_member(r: &mut Reader<'_>) -> PgResult<AuthMember> {
+    Ok(AuthMember {
+        oid: r.oid()?,
+        role: r.oid()?,
+        member: r.oid()?,
+        grantor: r.oid()?,
+        admin: r.bool()?,
+        inherit: r.bool()?,
+        set: r.bool()?,
+    })
 }
 
 fn read_catalog_op(r: &mut Reader<'_>) -> PgResult<CatalogOp> {
@@ -774,6 +834,17 @@ fn read_catalog_op(r: &mut Reader<'_>) -> PgResult<CatalogOp> {
             name: r.string()?,
         },
         17 => CatalogOp::DropOrigin(r.u16()?),
+        18 => {
+            let object = r.oid()?;
+            let acl = if r.bool()? {
+                Some(read_acl_items(r)?)
+            } else {
+                None
+            };
+            CatalogOp::SetAcl { object, acl }
+        }
+        19 => CatalogOp::PutAuthMember(read_auth_member(r)?),
+        20 => CatalogOp::DropAuthMember(r.oid()?),
         _ => return Err(corrupt("WAL record")),
     })
 }
@@ -813,6 +884,15 @@ pub fn catalog(w: &mut Writer, cat: &Catalog) {
     for (id, name) in &cat.origins {
         w.u16(*id);
         w.str(name);
+    }
+    w.u32(cat.acls.len() as u32);
+    for (table, acl) in &cat.acls {
+        w.oid(*table);
+        acl_items(w, acl);
+    }
+    w.u32(cat.auth_members.len() as u32);
+    for m in cat.auth_members.values() {
+        auth_member(w, m);
     }
 }
 
@@ -857,6 +937,20 @@ pub fn read_catalog(r: &mut Reader<'_>) -> PgResult<Catalog> {
         for _ in 0..r.u32()? {
             let id = r.u16()?;
             cat.origins.insert(id, r.string()?);
+        }
+    }
+    // Table ACLs and role memberships came after origins; an image that ends
+    // before them predates the predefined roles too, which are added here.
+    if r.is_empty() {
+        crate::acl::add_predefined_roles(&mut cat);
+    } else {
+        for _ in 0..r.u32()? {
+            let table = r.oid()?;
+            cat.acls.insert(table, read_acl_items(r)?);
+        }
+        for _ in 0..r.u32()? {
+            let m = read_auth_member(r)?;
+            cat.auth_members.insert(m.oid, m);
         }
     }
     Ok(cat)
@@ -973,11 +1067,69 @@ mod tests {
         // An image from before subscriptions (ends after publications) still reads.
         let mut sw = Writer::new();
         subscription_def(&mut sw, &crate::catalog::test_subscription(16410));
-        // (the empty origins section, 4 bytes, comes after the subscriptions)
-        let old = &w.buf[..w.buf.len() - 4 - 4 - sw.buf.len()];
+        // (the empty origins section, 4 bytes, and the ACL sections come
+        // after the subscriptions)
+        let old = &w.buf[..w.buf.len() - acl_tail(&cat) - 4 - 4 - sw.buf.len()];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.subscriptions.is_empty());
         assert_eq!(back.publications, cat.publications);
+    }
+
+    #[test]
+    fn acls_and_memberships_round_trip() {
+        let mut cat = bootstrap_catalog("alice", None);
+        let acl = vec![AclItem {
+            grantee: Oid(16390),
+            grantor: Oid(10),
+            mode: crate::acl::SELECT | crate::acl::grant_option_for(crate::acl::SELECT),
+        }];
+        let member = AuthMember {
+            oid: Oid(16400),
+            role: crate::acl::PG_CREATE_SUBSCRIPTION,
+            member: Oid(16390),
+            grantor: Oid(10),
+            admin: true,
+            inherit: false,
+            set: true,
+        };
+        for op in [
+            CatalogOp::SetAcl {
+                object: Oid(16384),
+                acl: Some(acl.clone()),
+            },
+            CatalogOp::SetAcl {
+                object: Oid(16384),
+                acl: None,
+            },
+            CatalogOp::PutAuthMember(member.clone()),
+            CatalogOp::DropAuthMember(Oid(16400)),
+        ] {
+            round_trip(Change::Catalog(op));
+        }
+        cat.acls.insert(Oid(16384), acl);
+        cat.auth_members.insert(member.oid, member);
+        let mut w = Writer::new();
+        catalog(&mut w, &cat);
+        let back = read_catalog(&mut Reader::new(&w.buf, "catalog")).unwrap();
+        assert_eq!(back.acls, cat.acls);
+        assert_eq!(back.auth_members, cat.auth_members);
+        // An image from before ACLs (ends after the origins) reads with the
+        // predefined roles and their memberships added.
+        let bare = Catalog {
+            roles: bootstrap_catalog("alice", None)
+                .roles
+                .into_iter()
+                .filter(|(o, _)| o.0 == 10)
+                .collect(),
+            ..Catalog::default()
+        };
+        let mut w = Writer::new();
+        catalog(&mut w, &bare);
+        let old = &w.buf[..w.buf.len() - 8];
+        let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
+        assert!(back.role_by_name("pg_create_subscription").is_some());
+        assert_eq!(back.auth_members.len(), 3);
+        assert!(back.acls.is_empty());
     }
 
     fn publication() -> PublicationDef {
@@ -1057,7 +1209,7 @@ mod tests {
         assert_eq!(back.publications, cat.publications);
         assert_eq!(back.tables, cat.tables);
         // An image from before publications (no trailing section) still reads.
-        let old = &w.buf[..w.buf.len() - 4 - 4 - 4 - publication_bytes()];
+        let old = &w.buf[..w.buf.len() - acl_tail(&cat) - 4 - 4 - 4 - publication_bytes()];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.publications.is_empty());
         assert_eq!(back.missing_values, cat.missing_values);
@@ -1092,10 +1244,25 @@ mod tests {
         ow.str("a");
         ow.u16(3);
         ow.str("");
-        let old = &w.buf[..w.buf.len() - ow.buf.len()];
+        let old = &w.buf[..w.buf.len() - acl_tail(&cat) - ow.buf.len()];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.origins.is_empty());
         assert_eq!(back.roles, cat.roles);
+    }
+
+    /// Bytes of the table ACL and membership sections of `cat`'s image.
+    fn acl_tail(cat: &Catalog) -> usize {
+        let mut w = Writer::new();
+        w.u32(cat.acls.len() as u32);
+        for (table, acl) in &cat.acls {
+            w.oid(*table);
+            acl_items(&mut w, acl);
+        }
+        w.u32(cat.auth_members.len() as u32);
+        for m in cat.auth_members.values() {
+            auth_member(&mut w, m);
+        }
+        w.buf.len()
     }
 
     fn publication_bytes() -> usize {

@@ -22,6 +22,7 @@ mod information_schema;
 mod pg_am;
 mod pg_attrdef;
 mod pg_attribute;
+mod pg_auth_members;
 mod pg_class;
 mod pg_collation;
 mod pg_constraint;
@@ -85,6 +86,19 @@ pub fn attrdef_oid(table: u32, attnum: i16) -> u32 {
         .wrapping_add(attnum as u32)
 }
 
+/// An object's stored ACL as `aclitem[]` text (`{bob=r/alice,...}` elements),
+/// or NULL when it has the default one (PostgreSQL's `relacl` / `datacl`).
+pub fn acl_value(cat: &tandem_storage::Catalog, object: tandem_types::Oid) -> Value {
+    match cat.acls.get(&object) {
+        Some(acl) => Value::Array(
+            acl.iter()
+                .map(|i| Value::Text(tandem_storage::acl::aclitem_text(cat, i)))
+                .collect(),
+        ),
+        None => Value::Null,
+    }
+}
+
 /// OID of a schema name.
 pub fn namespace_oid(schema: &str) -> Option<u32> {
     Some(match schema {
@@ -124,6 +138,7 @@ pub static VIEWS: &[&View] = &[
     &pg_roles::PG_ROLES,
     &pg_roles::PG_AUTHID,
     &pg_roles::PG_USER,
+    &pg_auth_members::VIEW,
     &pg_settings::VIEW,
     &pg_stat_activity::VIEW,
     &pg_stat_ssl::VIEW,

@@ -65,6 +65,7 @@ struct Rel<'a> {
     kind: u8,
     natts: usize,
     replident: u8,
+    acl: Value,
 }
 
 fn row(r: Rel<'_>) -> Vec<Value> {
@@ -100,7 +101,7 @@ fn row(r: Rel<'_>) -> Vec<Value> {
         oid(0),
         Value::Xid(if r.kind == b'r' { 3 } else { 0 }),
         Value::Xid(if r.kind == b'r' { 1 } else { 0 }),
-        Value::Null,
+        r.acl,
         Value::Null,
         Value::Null,
     ]
@@ -125,6 +126,7 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
             kind: b'r',
             natts: t.columns.len(),
             replident,
+            acl: acl_value(cat, t.oid),
         }));
         if let Some(pk) = &t.primary_key {
             out.push(row(Rel {
@@ -137,6 +139,7 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
                 kind: b'i',
                 natts: pk.columns.len(),
                 replident: b'n',
+                acl: Value::Null,
             }));
         }
     }
@@ -156,6 +159,7 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
             kind: b'S',
             natts: 3,
             replident: b'n',
+            acl: Value::Null,
         }));
     }
     for v in VIEWS {
@@ -169,6 +173,7 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
             kind: v.relkind,
             natts: (v.columns)().len(),
             replident: b'n',
+            acl: Value::Null,
         }));
     }
     out

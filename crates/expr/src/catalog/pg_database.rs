@@ -39,7 +39,7 @@ fn columns() -> Vec<(&'static str, DataType)> {
     ]
 }
 
-fn db_row(o: u32, n: &str, template: bool, allow: bool) -> Vec<Value> {
+fn db_row(o: u32, n: &str, template: bool, allow: bool, acl: Value) -> Vec<Value> {
     vec![
         oid(o),
         name(n),
@@ -58,20 +58,27 @@ fn db_row(o: u32, n: &str, template: bool, allow: bool) -> Vec<Value> {
         Value::Null,
         Value::Null,
         Value::Null,
-        Value::Null,
+        acl,
     ]
 }
 
-pub fn build(session_db: &str) -> Vec<Vec<Value>> {
-    let mut out = vec![db_row(DATABASE_OID, "postgres", false, true)];
+pub fn build(session_db: &str, cat: &tandem_storage::Catalog) -> Vec<Vec<Value>> {
+    let acl = |o: u32| acl_value(cat, tandem_types::Oid(o));
+    let mut out = vec![db_row(
+        DATABASE_OID,
+        "postgres",
+        false,
+        true,
+        acl(DATABASE_OID),
+    )];
     if session_db != "postgres" && session_db != "template1" && session_db != "template0" {
-        out.push(db_row(16_383, session_db, false, true));
+        out.push(db_row(16_383, session_db, false, true, Value::Null));
     }
-    out.push(db_row(1, "template1", true, true));
-    out.push(db_row(4, "template0", true, false));
+    out.push(db_row(1, "template1", true, true, acl(1)));
+    out.push(db_row(4, "template0", true, false, acl(4)));
     out
 }
 
 fn rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
-    Ok(build(&ctx.session.database))
+    Ok(build(&ctx.session.database, &ctx.txn.catalog()))
 }

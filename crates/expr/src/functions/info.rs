@@ -4,8 +4,9 @@
 //! `pg_get_indexdef`, `pg_get_replica_identity_index`, `obj_description`, `has_*_privilege`,
 //! `pg_encoding_to_char`, `to_regclass`.
 //!
-//! Privileges are not enforced yet, so the `has_*_privilege` family answers
-//! true. Corresponds to PostgreSQL's `utils/adt/format_type.c`, `ruleutils.c`,
+//! Sequences, functions, tablespaces and columns have no ACLs yet, so their
+//! `has_*_privilege` functions answer true (tables, schemas, databases and
+//! roles are answered in `privileges.rs`). Corresponds to PostgreSQL's `utils/adt/format_type.c`, `ruleutils.c`,
 //! `acl.c`, `misc.c`.
 
 use tandem_storage::{Catalog, TableDef};
@@ -180,14 +181,10 @@ pub(super) fn defs() -> Vec<Def> {
         }));
     }
     for name in [
-        "has_table_privilege",
-        "has_schema_privilege",
-        "has_database_privilege",
         "has_sequence_privilege",
         "has_function_privilege",
         "has_tablespace_privilege",
         "has_any_column_privilege",
-        "pg_has_role",
     ] {
         d.push(Def::pure(
             name,
@@ -352,7 +349,7 @@ mod tests {
         assert_eq!(
             crate::to_text(
                 &call_pure(
-                    "has_table_privilege",
+                    "has_sequence_privilege",
                     vec![Value::Text("t".into()), Value::Text("select".into())]
                 )
                 .unwrap()

@@ -11,7 +11,7 @@
 //! Each concept lives in its own file and contributes a `defs()` list:
 //! `string`, `math`, `datetime`, `array`, `system` (session, settings, signals),
 //! `wal` (LSNs and control data), `sequence`, `info` (catalog helpers that psql
-//! and drivers call). Aggregates and set-returning functions belong to the query
+//! and drivers call), `privileges` (`has_*_privilege`, `pg_has_role`). Aggregates and set-returning functions belong to the query
 //! crate; composite-returning functions (`pg_control_system()`) return a
 //! `Value::Record` and describe their columns through [`function_columns`].
 //! Corresponds to PostgreSQL's `parser/parse_func.c` and `utils/fmgr`.
@@ -21,6 +21,7 @@ mod datetime;
 mod info;
 mod math;
 mod origin;
+mod privileges;
 mod replication;
 mod sequence;
 mod string;
@@ -179,6 +180,7 @@ fn registry() -> &'static Registry {
         defs.extend(origin::defs());
         defs.extend(sequence::defs());
         defs.extend(info::defs());
+        defs.extend(privileges::defs());
         let mut by_name: HashMap<&'static str, Vec<usize>> = HashMap::new();
         for (i, d) in defs.iter().enumerate() {
             by_name.entry(d.name).or_default().push(i);

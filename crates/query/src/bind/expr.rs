@@ -301,6 +301,7 @@ impl Binder<'_> {
         match e {
             E::Identifier(id) => {
                 let r = super::scope::resolve(&mut self.levels, None, &ident_name(id))?;
+                self.require(r.table_oid, tandem_storage::acl::SELECT);
                 Ok((r.expr, r.ty))
             }
             E::CompoundIdentifier(ids) => {
@@ -311,6 +312,7 @@ impl Binder<'_> {
                     _ => return Err(PgError::unsupported(format!("column reference {e}"))),
                 };
                 let r = super::scope::resolve(&mut self.levels, Some(q), n)?;
+                self.require(r.table_oid, tandem_storage::acl::SELECT);
                 Ok((r.expr, r.ty))
             }
             E::Value(v) => self.bind_value(&v.value),

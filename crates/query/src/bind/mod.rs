@@ -40,6 +40,10 @@ pub struct Binder<'p> {
     pub ctes: Vec<CteDef>,
     /// Correlation of the FROM item bound last (see `select.rs` item_level).
     pub last_subquery_correlated: Option<bool>,
+    /// Privileges the statement needs, per table (PostgreSQL's
+    /// `RTEPermissionInfo.requiredPerms`): SELECT for every table read (a
+    /// FROM item, or a DML target whose columns are read), and the DML verb.
+    pub perms: std::collections::BTreeMap<Oid, tandem_storage::acl::AclMode>,
 }
 
 /// An output column of a bound query.
@@ -60,6 +64,15 @@ impl<'p> Binder<'p> {
             next_subplan: 0,
             ctes: Vec::new(),
             last_subquery_correlated: None,
+            perms: Default::default(),
+        }
+    }
+
+    /// Records that the statement needs `mask` on `table` (ignored for
+    /// anything but a user table: views and system catalogs are readable).
+    pub fn require(&mut self, table: Oid, mask: tandem_storage::acl::AclMode) {
+        if self.catalog.tables.contains_key(&table) {
+            *self.perms.entry(table).or_default() |= mask;
         }
     }
 

@@ -843,6 +843,7 @@ impl Binder<'_> {
                         (n, c.data_type.clone(), def.oid, (i + 1) as i16)
                     })
                     .collect();
+                self.require(def.oid, tandem_storage::acl::SELECT);
                 return self.leaf(&alias_name, cols, alias, LeafSrc::Table(def));
             }
         }

@@ -12,6 +12,10 @@
 //! tuple carries. A row that is not found is a conflict that is logged and
 //! skipped (as PostgreSQL does); a duplicate key is an error.
 //!
+//! Privileges ([`check_privileges`]): each change is checked against the
+//! subscription owner's or the table owner's privileges, as PostgreSQL 16+
+//! does; a refusal is an apply error like any other.
+//!
 //! PostgreSQL counterparts: `replication/logical/relation.c` (the map) and the
 //! `apply_handle_*` functions of `replication/logical/worker.c`.
 
@@ -22,6 +26,44 @@ use tandem_decoding::pgoutput_read::{OldKind, RelationColumn, TupleColumn};
 use tandem_storage::{Catalog, LockResult, RowKey, TableDef, Transaction};
 use tandem_types::elog::{self, Level};
 use tandem_types::{DataType, Lsn, Oid, PgError, PgResult, SqlState, Value, Xid};
+
+/// Checks that a change needing `mask` on `table` may be applied for `sub`
+/// (PostgreSQL 16+'s rule): with `run_as_owner` as the subscription owner;
+/// otherwise as the table owner, which the subscription owner must be able
+/// to SET ROLE to (`SwitchToUntrustedUser`; staying the subscription owner
+/// when the table owner can SET ROLE back to it). The acting role then needs
+/// `mask` on the table (`TargetPrivilegesCheck`).
+pub(crate) fn check_privileges(
+    cat: &Catalog,
+    sub: &tandem_storage::SubscriptionDef,
+    table: &TableDef,
+    mask: tandem_storage::acl::AclMode,
+) -> PgResult<()> {
+    let owner = sub.owner;
+    let acting = if sub.run_as_owner {
+        owner
+    } else if !cat.member_can_set_role(owner, table.owner) {
+        let name = |o: Oid| {
+            cat.roles
+                .get(&o)
+                .map(|r| r.name.clone())
+                .unwrap_or_else(|| o.0.to_string())
+        };
+        return Err(PgError::new(
+            SqlState::INSUFFICIENT_PRIVILEGE,
+            format!(
+                "role \"{}\" cannot SET ROLE to \"{}\"",
+                name(owner),
+                name(table.owner)
+            ),
+        ));
+    } else if cat.member_can_set_role(table.owner, owner) {
+        owner
+    } else {
+        table.owner
+    };
+    cat.check_table_privileges(table.oid, acting, mask)
+}
 
 /// A remote relation as its last Relation message described it.
 #[derive(Clone, Debug)]

@@ -63,6 +63,10 @@ pub(super) fn start_streaming(
                 format!("could not connect to the publisher: {}", e.message),
             )
         })?;
+    super::worker_internal::check_password_used(
+        super::worker_internal::must_use_password(&ctx.db, sub),
+        client.used_password,
+    )?;
     let cmd = start_command(slot, start, &sub.origin, &sub.publications, sub.binary);
     // The slot may still be held by the walsender of this worker's previous
     // run (a restart after a parameter change): retry that briefly.

@@ -25,9 +25,20 @@ fn connect(req: &SubscriptionRemoteRequest) -> Result<ReplClient, PgError> {
     )
 }
 
+/// [`connect`], then the password rule of a non-superuser's subscription.
+fn connect_checked(req: &SubscriptionRemoteRequest) -> PgResult<Result<ReplClient, PgError>> {
+    match connect(req) {
+        Ok(c) => {
+            super::worker_internal::check_password_used(req.must_use_password, c.used_password)?;
+            Ok(Ok(c))
+        }
+        Err(e) => Ok(Err(e)),
+    }
+}
+
 /// Runs one remote action for a subscription command.
 pub(crate) fn run(req: &SubscriptionRemoteRequest) -> PgResult<SubscriptionRemoteResult> {
-    let client = match connect(req) {
+    let client = match connect_checked(req)? {
         Ok(c) => c,
         Err(e) => {
             return Err(match &req.action {
@@ -192,6 +203,7 @@ mod tests {
             action: SubscriptionRemoteAction::PublishedTables {
                 publications: vec!["p".into()],
             },
+            must_use_password: false,
         };
         let e = run(&req).unwrap_err();
         assert_eq!(e.code, SqlState::CONNECTION_FAILURE);

@@ -102,6 +102,10 @@ fn copy_table(
     table: &Arc<TableDef>,
     data_error: &std::sync::atomic::AtomicBool,
 ) -> PgResult<()> {
+    // The copy writes as the apply would: refused without INSERT.
+    let cat = db.catalog();
+    let current = cat.subscriptions.get(&sub.oid).unwrap_or(sub);
+    super::changes::check_privileges(&cat, current, table, tandem_storage::acl::INSERT)?;
     set_state(
         db,
         sub.oid,
@@ -120,6 +124,10 @@ fn copy_table(
                 format!("could not connect to the publisher: {}", e.message),
             )
         })?;
+    super::worker_internal::check_password_used(
+        super::worker_internal::must_use_password(db, sub),
+        client.used_password,
+    )?;
     let qualified = format!(
         "{}.{}",
         quote_identifier(&table.schema),

@@ -61,6 +61,7 @@ use super::libpqwalreceiver::start_streaming;
 use super::worker_internal::{ensure_origin, RunEnd, WorkerCtx};
 use tandem_client::ReplClient;
 use tandem_replication::origin::origin_name;
+use tandem_storage::acl;
 use tandem_types::PgTimestamp;
 
 /// The parts of a subscription whose change restarts the worker.
@@ -488,6 +489,15 @@ impl Apply<'_> {
         if !self.applies_to(local.table.oid) {
             return Ok(());
         }
+        let mask = match kind {
+            "INSERT" => acl::INSERT,
+            "UPDATE" => acl::UPDATE,
+            _ => acl::DELETE,
+        };
+        let sub = cat.subscriptions.get(&self.sub.oid).unwrap_or(&self.sub);
+        if let Err(e) = changes::check_privileges(&cat, sub, &local.table, mask) {
+            return Err(e.with_context(context(&self.xact, &self.origin)));
+        }
         let mut txn = match self.txn.take() {
             Some(t) => t,
             None => self.db().begin(IsolationLevel::ReadCommitted, false),
@@ -525,6 +535,15 @@ impl Apply<'_> {
             })?;
             let oid = local.table.oid;
             if self.applies_to(oid) && !tables.contains(&oid) {
+                let sub = cat.subscriptions.get(&self.sub.oid).unwrap_or(&self.sub);
+                changes::check_privileges(&cat, sub, &local.table, acl::TRUNCATE).map_err(|e| {
+                    e.with_context(changes::error_context(
+                        &self.origin,
+                        "TRUNCATE",
+                        None,
+                        &self.xact,
+                    ))
+                })?;
                 tables.push(oid);
             }
         }

@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use tandem_client::with_application_name;
 use tandem_config::Config;
 use tandem_storage::{Database, IsolationLevel, SubscriptionDef};
-use tandem_types::{Lsn, Oid, PgResult};
+use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState};
 
 /// What a worker reports for `pg_stat_subscription`.
 #[derive(Clone, Debug, Default)]
@@ -74,4 +74,22 @@ pub(crate) fn ensure_origin(db: &Arc<Database>, name: &str) -> PgResult<u16> {
 /// The subscription's connection string with `application_name` as default.
 pub(crate) fn conninfo_for(sub: &SubscriptionDef, application_name: &str) -> String {
     with_application_name(&sub.conninfo, application_name)
+}
+
+/// Whether a subscription's connections must authenticate with the password
+/// of its connection string: `password_required` and an owner who is not a
+/// superuser (PostgreSQL's `must_use_password`).
+pub(crate) fn must_use_password(db: &Database, sub: &SubscriptionDef) -> bool {
+    sub.password_required && !db.catalog().is_superuser(sub.owner)
+}
+
+/// Refuses a connection made without a password when one is required
+/// (`libpqrcv_connect`'s `PQconnectionUsedPassword` check).
+pub(crate) fn check_password_used(must_use_password: bool, used_password: bool) -> PgResult<()> {
+    if !must_use_password || used_password {
+        return Ok(());
+    }
+    Err(PgError::new(SqlState("2F003"), "password is required")
+        .with_detail("Non-superuser cannot connect if the server does not request a password.")
+        .with_hint("Target server's authentication method must be changed, or set password_required=false in the subscription parameters."))
 }

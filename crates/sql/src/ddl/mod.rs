@@ -1,9 +1,10 @@
-//! DDL: tables, roles, sequences, publications and subscriptions (PostgreSQL's
+//! DDL: tables, roles, privileges, sequences, publications and subscriptions (PostgreSQL's
 //! `commands/tablecmds.c`, `commands/user.c`, `commands/sequence.c`,
 //! `commands/publicationcmds.c`). Catalog changes go through the
 //! session's storage transaction, so DDL inside a transaction block is
 //! transactional and invisible to others until COMMIT.
 
+pub(crate) mod grant;
 pub(crate) mod publication;
 pub(crate) mod role;
 pub(crate) mod sequence;

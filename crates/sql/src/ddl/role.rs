@@ -8,8 +8,10 @@ use sqlparser::ast::{
     Value as AstValue,
 };
 use tandem_expr::ExecContext;
+use tandem_storage::acl::AuthMember;
+use tandem_storage::catalog::BOOTSTRAP_SUPERUSER_OID;
 use tandem_storage::RoleDef;
-use tandem_types::{PgError, PgResult, SqlState};
+use tandem_types::{Oid, PgError, PgResult, SqlState};
 
 use super::skipping;
 use crate::session::Session;
@@ -143,6 +145,20 @@ pub(crate) fn create(s: &mut Session, cr: &CreateRole, create_user: bool) -> PgR
                 connection_limit: limit,
                 password: password.clone(),
             })?;
+            // A non-superuser creator gets ADMIN OPTION on the new role
+            // (PostgreSQL 16+, with createrole_self_grant empty).
+            if !superuser {
+                let grant_oid = ctx.txn.allocate_oid();
+                ctx.txn.put_auth_member(AuthMember {
+                    oid: grant_oid,
+                    role: oid,
+                    member: Oid(ctx.session.user_oid),
+                    grantor: BOOTSTRAP_SUPERUSER_OID,
+                    admin: true,
+                    inherit: false,
+                    set: false,
+                })?;
+            }
         }
         Ok(())
     })?;
@@ -273,17 +289,32 @@ pub(crate) fn drop(s: &mut Session, names: &[ObjectName], if_exists: bool) -> Pg
                     "permission denied to drop role",
                 ));
             }
-            let owns = ctx
-                .txn
-                .catalog()
+            let cat = ctx.txn.catalog();
+            let mut depends: Vec<String> = cat
                 .tables
                 .values()
-                .any(|t| t.owner == role.oid);
-            if owns {
+                .filter(|t| t.owner == role.oid)
+                .map(|t| format!("owner of table {}", t.name))
+                .collect();
+            for (oid, acl) in &cat.acls {
+                if !acl
+                    .iter()
+                    .any(|i| i.grantee == role.oid || i.grantor == role.oid)
+                {
+                    continue;
+                }
+                if let Some(t) = cat.tables.get(oid) {
+                    depends.push(format!("privileges for table {}", t.name));
+                } else if let Some(d) = cat.databases.get(oid) {
+                    depends.push(format!("privileges for database {}", d.name));
+                }
+            }
+            if !depends.is_empty() {
                 return Err(PgError::new(
                     SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
                     format!("role \"{name}\" cannot be dropped because some objects depend on it"),
-                ));
+                )
+                .with_detail(depends.join("\n")));
             }
             ctx.txn.drop_role(role.oid)?;
         }

@@ -365,6 +365,23 @@ fn acting(ctx: &ExecContext<'_>) -> (Oid, bool) {
     )
 }
 
+/// A non-superuser's subscription must carry its password in the
+/// connection string (`libpqrcv_check_conninfo` with `must_use_password`).
+fn check_password_given(conninfo: &str, must_use_password: bool) -> PgResult<()> {
+    if !must_use_password {
+        return Ok(());
+    }
+    let given = tandem_client::ConnInfo::parse(conninfo)
+        .ok()
+        .and_then(|c| c.get("password").map(|p| !p.is_empty()))
+        .unwrap_or(false);
+    if given {
+        return Ok(());
+    }
+    Err(PgError::new(SqlState("2F003"), "password is required")
+        .with_detail("Non-superusers must provide a password in the connection string."))
+}
+
 fn check_owner(ctx: &ExecContext<'_>, sub: &SubscriptionDef) -> PgResult<()> {
     let (me, superuser) = acting(ctx);
     if superuser || sub.owner == me {
@@ -388,6 +405,7 @@ fn remote(
         conninfo: sub.conninfo.clone(),
         subscription: sub.name.clone(),
         action,
+        must_use_password: sub.password_required && !ctx.txn.catalog().is_superuser(sub.owner),
     })
 }
 
@@ -486,18 +504,29 @@ fn create(
         ));
     }
     let (me, superuser) = acting(ctx);
-    if !superuser {
+    let cat = ctx.txn.catalog();
+    if !superuser && !cat.has_privs_of_role(me, tandem_storage::acl::PG_CREATE_SUBSCRIPTION) {
         return Err(
             denied("permission denied to create subscription").with_detail(
                 "Only roles with privileges of the \"pg_create_subscription\" role may create subscriptions.",
             ),
         );
     }
+    // A subscription is a database object: CREATE on the database too.
+    let database = cat
+        .database_by_name(&ctx.session.database)
+        .map(|d| d.oid)
+        .unwrap_or(Oid(tandem_expr::catalog::DATABASE_OID));
+    if !superuser && cat.database_aclmask(database, me, tandem_storage::acl::CREATE) == 0 {
+        return Err(denied(format!(
+            "permission denied for database {}",
+            ctx.session.database
+        )));
+    }
     let password_required = opts.password_required.unwrap_or(true);
     if !password_required && !superuser {
         return Err(password_superuser_only());
     }
-    let cat = ctx.txn.catalog();
     if cat.subscription_by_name(name).is_some() {
         return Err(duplicate_subscription(name));
     }
@@ -506,6 +535,7 @@ fn create(
         None => Some(name.to_string()),
     };
     check_conninfo(conninfo)?;
+    check_password_given(conninfo, password_required && !superuser)?;
     let mut seen = BTreeSet::new();
     for p in publications {
         if !seen.insert(p) {
@@ -518,10 +548,6 @@ fn create(
     let two_phase = opts.two_phase.unwrap_or(false);
     let copy_data = opts.copy_data.unwrap_or(true);
     let failover = opts.failover.unwrap_or(false);
-    let database = cat
-        .database_by_name(&ctx.session.database)
-        .map(|d| d.oid)
-        .unwrap_or(Oid(tandem_expr::catalog::DATABASE_OID));
     let mut sub = SubscriptionDef {
         oid: Oid(0),
         database,
@@ -598,6 +624,7 @@ fn alter(
     match action {
         AlterSubAction::Connection(conninfo) => {
             check_conninfo(conninfo)?;
+            check_password_given(conninfo, sub.password_required && !superuser)?;
             sub.conninfo = conninfo.clone();
         }
         AlterSubAction::Enable => {
@@ -773,7 +800,7 @@ fn alter(
                 return Ok(());
             }
             let new_is_super = cat.roles.get(&new_owner).is_some_and(|r| r.superuser);
-            if !superuser && new_owner != me {
+            if !superuser && !cat.member_can_set_role(me, new_owner) {
                 let rname = role.clone().unwrap_or_default();
                 return Err(denied(format!("must be able to SET ROLE \"{rname}\"")));
             }

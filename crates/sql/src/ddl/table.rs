@@ -8,7 +8,7 @@
 
 use sqlparser::ast::{
     AlterColumnOperation, AlterTable, AlterTableOperation, ColumnDef as AstColumnDef, ColumnOption,
-    CreateTable, CreateTableOptions, ObjectName, ReplicaIdentity as AstReplicaIdentity,
+    CreateTable, CreateTableOptions, ObjectName, Owner, ReplicaIdentity as AstReplicaIdentity,
     TableConstraint, Truncate, TruncateIdentityOption,
 };
 use tandem_expr::ExecContext;
@@ -305,9 +305,52 @@ fn find_column(def: &TableDef, col: &str) -> Option<usize> {
     def.columns.iter().position(|c| !c.dropped && c.name == col)
 }
 
+/// Refuses with `must be owner of table t` unless the acting role owns the
+/// table (or is a superuser).
+fn check_owner(ctx: &ExecContext<'_>, def: &TableDef) -> PgResult<()> {
+    let cat = ctx.txn.catalog();
+    if cat.owns_table(def.oid, Oid(ctx.session.user_oid)) {
+        return Ok(());
+    }
+    Err(tandem_storage::acl::must_be_owner_of_table(&def.name))
+}
+
+/// `ALTER TABLE t OWNER TO r` (`ATExecChangeOwner`): a non-superuser must own
+/// the table and be able to SET ROLE to the new owner; the ACL follows.
+fn change_owner(ctx: &mut ExecContext<'_>, mut def: TableDef, owner: &Owner) -> PgResult<()> {
+    let cat = ctx.txn.catalog();
+    let me = Oid(ctx.session.user_oid);
+    let new_owner = match owner {
+        Owner::Ident(i) => super::grant::role_oid(&cat, &ident(i))?,
+        Owner::CurrentRole | Owner::CurrentUser | Owner::SessionUser => me,
+    };
+    if def.owner == new_owner {
+        return Ok(());
+    }
+    if !cat.is_superuser(me) && !cat.member_can_set_role(me, new_owner) {
+        let name = cat
+            .roles
+            .get(&new_owner)
+            .map(|r| r.name.clone())
+            .unwrap_or_default();
+        return Err(PgError::new(
+            SqlState::INSUFFICIENT_PRIVILEGE,
+            format!("must be able to SET ROLE \"{name}\""),
+        ));
+    }
+    if let Some(acl) = cat.acls.get(&def.oid) {
+        let acl = tandem_storage::acl::acl_new_owner(acl, def.owner, new_owner);
+        ctx.txn.set_acl(def.oid, Some(acl))?;
+    }
+    def.owner = new_owner;
+    ctx.txn.put_table(def, None)
+}
+
 fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -> PgResult<()> {
     let mut def = lookup(ctx, table)?;
+    check_owner(ctx, &def)?;
     match op {
+        AlterTableOperation::OwnerTo { new_owner } => change_owner(ctx, def, new_owner),
         AlterTableOperation::AddColumn {
             if_not_exists,
             column_def,
@@ -561,7 +604,10 @@ pub(crate) fn drop(s: &mut Session, names: &[ObjectName], if_exists: bool) -> Pg
         let mut oids = Vec::new();
         for name in &names {
             match ctx.txn.catalog().table_by_name("public", name) {
-                Some(t) => oids.push(t.oid),
+                Some(t) => {
+                    check_owner(ctx, t)?;
+                    oids.push(t.oid)
+                }
                 None if if_exists => ctx.notices.push(skipping(
                     SqlState::SUCCESSFUL_COMPLETION,
                     format!("table \"{name}\" does not exist, skipping"),
@@ -602,6 +648,10 @@ pub(crate) fn truncate(s: &mut Session, t: &Truncate) -> PgResult<String> {
                     .ok_or_else(|| undefined_relation(n))
             })
             .collect::<PgResult<Vec<_>>>()?;
+        let me = Oid(ctx.session.user_oid);
+        for &oid in &oids {
+            cat.check_table_privileges(oid, me, tandem_storage::acl::TRUNCATE)?;
+        }
         // Both flags are logged for decoding (test_decoding prints them).
         ctx.txn.truncate_with(&oids, restart, cascade)?;
         if restart {

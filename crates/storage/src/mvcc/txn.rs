@@ -804,6 +804,17 @@ impl Transaction {
     pub fn drop_role(&mut self, role: Oid) -> PgResult<()> {
         self.ddl(CatalogOp::DropRole(role))
     }
+    /// Sets an object's ACL (`None`: the default ACL).
+    pub fn set_acl(&mut self, object: Oid, acl: Option<Vec<crate::acl::AclItem>>) -> PgResult<()> {
+        self.ddl(CatalogOp::SetAcl { object, acl })
+    }
+    /// Inserts or updates one `pg_auth_members` row.
+    pub fn put_auth_member(&mut self, m: crate::acl::AuthMember) -> PgResult<()> {
+        self.ddl(CatalogOp::PutAuthMember(m))
+    }
+    pub fn drop_auth_member(&mut self, oid: Oid) -> PgResult<()> {
+        self.ddl(CatalogOp::DropAuthMember(oid))
+    }
     pub fn put_sequence(&mut self, seq: SequenceDef) -> PgResult<()> {
         let (oid, def) = (seq.oid, Arc::new(seq.clone()));
         self.ddl(CatalogOp::PutSequence(seq))?;
