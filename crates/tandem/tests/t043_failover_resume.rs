@@ -727,7 +727,8 @@ fn sync_ignores_shadowing_objects_on_the_primarys_search_path() {
         &p,
         "template1",
         "postgres",
-        "CREATE TABLE public.pg_replication_slots (slot_name name, failover bool)",
+        "CREATE TABLE public.pg_replication_slots (slot_name name, failover bool); \
+         GRANT SELECT ON public.pg_replication_slots TO repl_role",
     );
     let lsn = p.safe_psql("SELECT pg_current_wal_lsn()");
     wait_value(
