@@ -2,7 +2,9 @@
 //! `pg_replication_slots` shows with a database), PostgreSQL 17's columns in
 //! order. tandem does not count decoding statistics yet: every counter is 0
 //! and `stats_reset` is NULL, which is what PostgreSQL shows for a slot that
-//! has decoded nothing since it was created.
+//! has decoded nothing since it was created. After them, PostgreSQL 19's
+//! `slotsync_skip_count` and `slotsync_last_skip` (failover slot sync cycles
+//! on a standby that skipped the slot, and the last one's time).
 //! PostgreSQL: `system_views.sql`, `pgstat_replslot.c`,
 //! `pgstatfuncs.c` (`pg_stat_get_replication_slot`).
 
@@ -35,6 +37,9 @@ struct SlotStats {
     total_bytes: i64,
     /// microseconds since 2000-01-01 UTC
     stats_reset: Option<i64>,
+    /// PostgreSQL 19: failover slot sync cycles that skipped the slot.
+    slotsync_skip_count: i64,
+    slotsync_last_skip: Option<i64>,
 }
 
 type R = SlotStats;
@@ -91,6 +96,18 @@ static COLUMNS: &[Column<R>] = &[
         ty: T::TimestampTz,
         value: |r: &R| opt_ts(r.stats_reset),
     },
+    // PostgreSQL 19's sync skip counters (there before `stats_reset`; here
+    // after PostgreSQL 17's columns, which keep their positions)
+    Column {
+        name: "slotsync_skip_count",
+        ty: T::Int8,
+        value: |r: &R| Value::Int8(r.slotsync_skip_count),
+    },
+    Column {
+        name: "slotsync_last_skip",
+        ty: T::TimestampTz,
+        value: |r: &R| opt_ts(r.slotsync_last_skip),
+    },
 ];
 
 fn columns() -> Vec<(&'static str, DataType)> {
@@ -104,6 +121,8 @@ fn stats_of(slots: &[crate::context::ReplicationSlotRow]) -> Vec<SlotStats> {
         .filter(|s| s.datoid.is_some())
         .map(|s| SlotStats {
             slot_name: s.slot_name.clone(),
+            slotsync_skip_count: s.slotsync_skip_count,
+            slotsync_last_skip: s.slotsync_last_skip,
             ..SlotStats::default()
         })
         .collect()
@@ -139,11 +158,15 @@ mod tests {
                 "total_txns",
                 "total_bytes",
                 "stats_reset",
+                "slotsync_skip_count",
+                "slotsync_last_skip",
             ]
         );
         assert_eq!(cols[0].1, T::Text);
         assert!(cols[1..9].iter().all(|(_, t)| *t == T::Int8));
         assert_eq!(cols[9].1, T::TimestampTz);
+        assert_eq!(cols[10].1, T::Int8);
+        assert_eq!(cols[11].1, T::TimestampTz);
     }
 
     #[test]
@@ -153,6 +176,8 @@ mod tests {
                 slot_name: "a_logical".into(),
                 slot_type: "logical",
                 datoid: Some(Oid(5)),
+                slotsync_skip_count: 4,
+                slotsync_last_skip: Some(77),
                 ..Default::default()
             },
             ReplicationSlotRow {
@@ -167,5 +192,7 @@ mod tests {
         assert_eq!(v[0], text("a_logical"));
         assert!(v[1..9].iter().all(|x| *x == Value::Int8(0)));
         assert_eq!(v[9], Value::Null);
+        assert_eq!(v[10], Value::Int8(4));
+        assert_eq!(v[11], Value::TimestampTz(77));
     }
 }
