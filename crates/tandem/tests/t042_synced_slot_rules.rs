@@ -346,10 +346,11 @@ fn slot_views_show_postgresql_17s_columns() {
         "{}",
         stderr(&out)
     );
-    // one statistics row per logical slot, nothing counted yet
+    // one statistics row per logical slot, nothing counted yet (PostgreSQL
+    // 17's columns, then the two sync skip columns of PostgreSQL 19)
     assert_eq!(
         node.safe_psql("SELECT * FROM pg_stat_replication_slots ORDER BY slot_name"),
-        "fo|0|0|0|0|0|0|0|0|\nplain|0|0|0|0|0|0|0|0|"
+        "fo|0|0|0|0|0|0|0|0||0|\nplain|0|0|0|0|0|0|0|0||0|"
     );
     // the slots still decode and drop on a primary
     node.safe_psql("SELECT count(*) FROM pg_logical_slot_get_changes('plain', NULL, NULL)");

@@ -83,7 +83,7 @@ fn wait_reason(s: &Node, slot: &str, reason: Option<&str>) -> String {
                 return Some(readiness(s, slot));
             }
             polls += 1;
-            if polls % 10 == 0 {
+            if polls.is_multiple_of(10) {
                 wake_sync(s);
             }
             None
@@ -159,11 +159,11 @@ fn a_streaming_standby_through_its_states() {
         ),
         "t"
     );
-    // the primary: that standby could take the slot over; none of its views
-    // readiness rows (it is not a standby)
+    // the primary: that standby could take the slot over; the primary has no
+    // readiness rows (it is not a standby), the standby no takeover rows
     wait_value(
         &p,
-        &format!("SELECT count(*) FROM pg_failover_slot_standbys WHERE could_take_over"),
+        "SELECT count(*) FROM pg_failover_slot_standbys WHERE could_take_over",
         "1",
     );
     assert_eq!(standbys(&p), "lsub1_slot|sb1_slot|t|");
