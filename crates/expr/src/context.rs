@@ -148,6 +148,16 @@ pub trait ServerHooks: Send + Sync {
     fn stat_replication(&self) -> Vec<WalSenderRow> {
         Vec::new()
     }
+    /// `pg_failover_readiness`: on a standby, one row per failover slot of
+    /// the primary as of the last sync cycle; none on a primary.
+    fn failover_readiness(&self) -> Vec<FailoverReadinessRow> {
+        Vec::new()
+    }
+    /// `pg_failover_slot_standbys`: on a primary, one row per (failover
+    /// slot, standby's physical slot); none on a standby.
+    fn failover_slot_standbys(&self) -> Vec<FailoverSlotStandbyRow> {
+        Vec::new()
+    }
 }
 
 // ---- rows of the server-side system views ----
@@ -217,6 +227,40 @@ pub struct ReplicationSlotRow {
     pub invalidation_reason: Option<&'static str>,
     pub failover: bool,
     pub synced: bool,
+    /// Why the last sync cycle skipped this synced slot (PostgreSQL 19's
+    /// `slotsync_skip_reason`); `None` when it was synchronized.
+    pub slotsync_skip_reason: Option<&'static str>,
+    /// Sync cycles that skipped the slot (`pg_stat_replication_slots`).
+    pub slotsync_skip_count: i64,
+    /// When a cycle last skipped it.
+    pub slotsync_last_skip: Option<i64>,
+}
+
+/// One failover slot of the primary in `pg_failover_readiness` (a standby).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FailoverReadinessRow {
+    pub slot_name: String,
+    pub ready: bool,
+    /// `None` when ready.
+    pub reason: Option<String>,
+    /// The primary's `confirmed_flush` minus the synced copy's.
+    pub lag_bytes: Option<i64>,
+    /// The last sync cycle that looked at the slot.
+    pub last_sync: Option<i64>,
+}
+
+/// One (failover slot, standby) pair of `pg_failover_slot_standbys` (a
+/// primary).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FailoverSlotStandbyRow {
+    pub slot_name: String,
+    /// The standby's physical slot.
+    pub standby_slot: String,
+    pub standby_flush_lsn: Option<Lsn>,
+    pub slot_confirmed_flush_lsn: Option<Lsn>,
+    pub could_take_over: bool,
+    /// `None` when it could.
+    pub reason: Option<String>,
 }
 
 /// The decoding statistics of one logical slot (`pg_stat_replication_slots`;

@@ -34,9 +34,10 @@ pub use cast::{base_type, can_assign_cast, value_type};
 pub use catalog::VirtualTable;
 pub use context::{
     BackendActivityRow, ChangeRow, ChangesRequest, CopySlotRequest, ExecContext,
-    LogicalSlotRequest, ReplicationSlotRow, ReplicationSlotStats, SessionInfo, SessionState,
-    SslStatus, SubscriptionRemoteAction, SubscriptionRemoteRequest, SubscriptionRemoteResult,
-    SubscriptionWorkerStat, WalReceiverRow, WalSenderRow,
+    FailoverReadinessRow, FailoverSlotStandbyRow, LogicalSlotRequest, ReplicationSlotRow,
+    ReplicationSlotStats, SessionInfo, SessionState, SslStatus, SubscriptionRemoteAction,
+    SubscriptionRemoteRequest, SubscriptionRemoteResult, SubscriptionWorkerStat, WalReceiverRow,
+    WalSenderRow,
 };
 pub use functions::{function_columns, session_ended, FunctionSig};
 pub use io_text::{to_text, validate_utf8};

@@ -19,7 +19,8 @@
 //! slot synchronization cycle on a standby does: logical/slotsync.c) and
 //! `standby_slots.rs` (`synchronized_standby_slots` on a primary: the physical
 //! slots whose standbys must have flushed WAL before failover slots' consumers
-//! receive it: slot.c). The socket
+//! receive it: slot.c), `readiness.rs` (whether a failover slot is ready for
+//! failover, and why not). The socket
 //! loops that use them are `server::walsender`, `server::walreceiver` and
 //! `server::subscription`.
 
@@ -27,6 +28,7 @@ pub mod apply_feedback;
 pub mod command;
 pub mod origin;
 pub mod physical;
+pub mod readiness;
 pub mod retention;
 pub mod slot;
 pub mod slot_stats;

@@ -208,6 +208,20 @@ pub struct SlotInfo {
     pub retained_restart_lsn: Option<Lsn>,
 }
 
+/// The skip bookkeeping of a synced slot on a standby, kept in memory only
+/// (PostgreSQL 19's `slotsync_skip_reason` in `pg_replication_slots`,
+/// `slotsync_skip_count` and `slotsync_last_skip` in
+/// `pg_stat_replication_slots`): the reason the last sync cycle skipped the
+/// slot (`None` when it synchronized it), how many cycles skipped it since
+/// the slot was created here or the server started, and when the last did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncSkip {
+    pub reason: Option<&'static str>,
+    pub count: i64,
+    /// microseconds since 2000-01-01 UTC
+    pub last: Option<i64>,
+}
+
 /// How often a streaming client's confirmations are written to a slot's
 /// state file at most ([`SlotRegistry::update_lazily`]).
 pub const LAZY_SAVE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
@@ -222,6 +236,8 @@ struct Entry {
     /// ([`SlotRegistry::update_lazily`]).
     dirty: bool,
     last_write: Option<Instant>,
+    /// What slot synchronization last said about this (synced) slot.
+    sync_skip: SyncSkip,
 }
 
 impl Entry {
@@ -233,6 +249,7 @@ impl Entry {
             inactive_since,
             dirty: false,
             last_write: None,
+            sync_skip: SyncSkip::default(),
         }
     }
 
@@ -652,6 +669,27 @@ impl SlotRegistry {
         Ok(())
     }
 
+    /// Records what a sync cycle at `now` said about the synced slot `name`
+    /// (`reason` `None`: synchronized). Slots that are not synced, or gone,
+    /// are left alone.
+    pub fn record_sync_skip(&self, name: &str, reason: Option<&'static str>, now: i64) {
+        let mut slots = self.slots.lock();
+        let Some(entry) = slots.get_mut(name).filter(|e| e.data.synced) else {
+            return;
+        };
+        entry.sync_skip.reason = reason;
+        if reason.is_some() {
+            entry.sync_skip.count = entry.sync_skip.count.saturating_add(1);
+            entry.sync_skip.last = Some(now);
+        }
+    }
+
+    /// The skip bookkeeping of slot `name` (all empty for an unknown slot).
+    pub fn sync_skip(&self, name: &str) -> SyncSkip {
+        let slots = self.slots.lock();
+        slots.get(name).map(|e| e.sync_skip).unwrap_or_default()
+    }
+
     pub fn get(&self, name: &str) -> Option<SlotInfo> {
         let slots = self.slots.lock();
         slots.get(name).map(Entry::info)
@@ -858,6 +896,44 @@ mod tests {
             failover: true,
             ..SlotData::physical(name, Persistency::Persistent)
         }
+    }
+
+    #[test]
+    fn sync_skips_are_counted_on_synced_slots_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = SlotRegistry::open(dir.path(), 4, 0).unwrap();
+        let synced = SlotData {
+            synced: true,
+            ..logical("copy")
+        };
+        reg.create(synced, 7).unwrap();
+        reg.create(logical("mine"), 7).unwrap();
+        assert_eq!(reg.sync_skip("copy"), SyncSkip::default());
+        reg.record_sync_skip("copy", Some("wal_not_flushed"), 100);
+        reg.record_sync_skip("copy", Some("wal_not_flushed"), 200);
+        assert_eq!(
+            reg.sync_skip("copy"),
+            SyncSkip {
+                reason: Some("wal_not_flushed"),
+                count: 2,
+                last: Some(200)
+            }
+        );
+        // a cycle that synchronizes it clears the reason, keeps the history
+        reg.record_sync_skip("copy", None, 300);
+        assert_eq!(
+            reg.sync_skip("copy"),
+            SyncSkip {
+                reason: None,
+                count: 2,
+                last: Some(200)
+            }
+        );
+        // a user slot, or none at all, is left alone
+        reg.record_sync_skip("mine", Some("name_taken_by_user_slot"), 400);
+        reg.record_sync_skip("gone", Some("wal_not_flushed"), 400);
+        assert_eq!(reg.sync_skip("mine"), SyncSkip::default());
+        assert_eq!(reg.sync_skip("gone"), SyncSkip::default());
     }
 
     #[test]

@@ -238,6 +238,50 @@ pub enum SkipReason {
     },
 }
 
+impl SkipReason {
+    /// The reason as `pg_replication_slots.slotsync_skip_reason` shows it.
+    /// PostgreSQL 19's names where it has one: `wal_or_rows_removed` (the
+    /// remote slot needs older WAL or catalog rows than the local one holds),
+    /// `wal_not_flushed` (the remote `confirmed_flush` is beyond this
+    /// standby's flush), `slot_invalidated`; PostgreSQL's fourth,
+    /// `no_consistent_snapshot`, never happens here (every transaction
+    /// boundary is a consistent point). tandem's own for what PostgreSQL
+    /// aborts the cycle on or does not report: `name_taken_by_user_slot`,
+    /// `database_missing`, `local_ahead`, `remote_being_created`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SkipReason::RemoteBeingCreated => "remote_being_created",
+            SkipReason::DatabaseMissing { .. } => "database_missing",
+            SkipReason::StandbyBehind { .. } => "wal_not_flushed",
+            SkipReason::NameTakenByUserSlot => "name_taken_by_user_slot",
+            SkipReason::RemoteInvalidatedNoLocal | SkipReason::LocalInvalidated => {
+                "slot_invalidated"
+            }
+            SkipReason::LocalAhead { .. } => "local_ahead",
+            SkipReason::RemoteBehind { .. } => "wal_or_rows_removed",
+        }
+    }
+}
+
+/// What a cycle decided for each remote slot, in the primary's order: the
+/// reason its sync was skipped (the last one planned for it), `None` when it
+/// was synchronized.
+pub fn skip_outcomes<'a>(
+    remote: &'a [RemoteSlot],
+    actions: &'a [Action],
+) -> Vec<(&'a RemoteSlot, Option<&'a SkipReason>)> {
+    remote
+        .iter()
+        .map(|r| {
+            let skip = actions.iter().rev().find_map(|a| match a {
+                Action::Skip { name, reason } if *name == r.name => Some(reason),
+                _ => None,
+            });
+            (r, skip)
+        })
+        .collect()
+}
+
 /// Fields of a synced slot to set; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SlotChange {

@@ -2,6 +2,7 @@
 //! session can see: `pg_stat_activity`, `pg_cancel_backend`/`pg_terminate_backend`,
 //! `pg_reload_conf`, the replication slot functions (with
 //! `pg_sync_replication_slots`) and `pg_replication_slots`,
+//! `pg_failover_readiness`, `pg_failover_slot_standbys`,
 //! `pg_stat_replication`, `pg_stat_wal_receiver`, subscription workers and the
 //! publisher-side calls of CREATE/ALTER/DROP SUBSCRIPTION. The sql and expr crates
 //! reach all of it through the [`ServerHooks`] trait; [`Hooks`] implements it by
@@ -291,6 +292,41 @@ impl ServerHooks for Hooks {
             Some(r) => r.walsenders.rows(),
             None => Vec::new(),
         }
+    }
+
+    fn failover_readiness(&self) -> Vec<tandem_expr::FailoverReadinessRow> {
+        let Some(r) = &self.repl else {
+            return Vec::new();
+        };
+        let streaming =
+            crate::walreceiver::stat_row(&r.walrcv, &r.db).is_some_and(|w| w.status == "streaming");
+        r.slotsync.readiness_rows(streaming)
+    }
+
+    /// `pg_failover_slot_standbys` on a primary: the primary's failover
+    /// slots against the standbys `readiness::counted_standbys` counts.
+    fn failover_slot_standbys(&self) -> Vec<tandem_expr::FailoverSlotStandbyRow> {
+        let Some(r) = &self.repl else {
+            return Vec::new();
+        };
+        if r.db.in_recovery() {
+            return Vec::new();
+        }
+        let setting = r.config.get_str(tandem_replication::standby_slots::SETTING);
+        let listed = tandem_replication::standby_slots::parse(&setting).unwrap_or_default();
+        let walsenders: std::collections::BTreeSet<i32> =
+            r.walsenders.rows().iter().map(|w| w.pid).collect();
+        tandem_replication::readiness::takeovers(&r.slots.list(), &listed, &walsenders)
+            .into_iter()
+            .map(|t| tandem_expr::FailoverSlotStandbyRow {
+                could_take_over: t.reason.is_none(),
+                slot_name: t.slot_name,
+                standby_slot: t.standby_slot,
+                standby_flush_lsn: t.standby_flush,
+                slot_confirmed_flush_lsn: t.slot_confirmed_flush,
+                reason: t.reason,
+            })
+            .collect()
     }
 
     /// CREATE / ALTER / DROP SUBSCRIPTION's actions on the publisher.

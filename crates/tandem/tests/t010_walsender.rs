@@ -421,7 +421,8 @@ async fn slot_functions_view_and_crash_survival() {
     assert_eq!(sqlstate(&e).as_deref(), Some("42704"));
     assert_eq!(message(&e), "replication slot \"nope\" does not exist");
 
-    // every PostgreSQL 17 column, in order
+    // every PostgreSQL 17 column, in order, then PostgreSQL 19's
+    // slotsync_skip_reason
     let cols = c
         .prepare("SELECT * FROM pg_replication_slots")
         .await
@@ -452,7 +453,8 @@ async fn slot_functions_view_and_crash_survival() {
             "conflicting",
             "invalidation_reason",
             "failover",
-            "synced"
+            "synced",
+            "slotsync_skip_reason"
         ]
     );
     let rows = c

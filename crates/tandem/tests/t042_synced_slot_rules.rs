@@ -308,12 +308,22 @@ fn header(node: &Node, view: &str) -> String {
 
 const SLOTS_HEADER: &str = "slot_name|plugin|slot_type|datoid|database|temporary|active|active_pid|xmin|catalog_xmin|restart_lsn|confirmed_flush_lsn|wal_status|safe_wal_size|two_phase|inactive_since|conflicting|invalidation_reason|failover|synced";
 const STATS_HEADER: &str = "slot_name|spill_txns|spill_count|spill_bytes|stream_txns|stream_count|stream_bytes|total_txns|total_bytes|stats_reset";
+/// What tandem shows after PostgreSQL 17's columns: PostgreSQL 19's
+/// `slotsync_skip_reason`, and its sync skip counters.
+const SLOTS_ADDED: &str = "|slotsync_skip_reason";
+const STATS_ADDED: &str = "|slotsync_skip_count|slotsync_last_skip";
 
 #[test]
 fn slot_views_show_postgresql_17s_columns() {
     let node = publisher("t042-views");
-    assert_eq!(header(&node, "pg_replication_slots"), SLOTS_HEADER);
-    assert_eq!(header(&node, "pg_stat_replication_slots"), STATS_HEADER);
+    assert_eq!(
+        header(&node, "pg_replication_slots"),
+        format!("{SLOTS_HEADER}{SLOTS_ADDED}")
+    );
+    assert_eq!(
+        header(&node, "pg_stat_replication_slots"),
+        format!("{STATS_HEADER}{STATS_ADDED}")
+    );
     node.safe_psql(
         "SELECT pg_create_logical_replication_slot('fo', 'pgoutput', false, false, true); \
          SELECT pg_create_logical_replication_slot('plain', 'test_decoding'); \
@@ -346,10 +356,11 @@ fn slot_views_show_postgresql_17s_columns() {
         "{}",
         stderr(&out)
     );
-    // one statistics row per logical slot, nothing counted yet
+    // one statistics row per logical slot, nothing counted yet (PostgreSQL
+    // 17's columns, then the two sync skip columns of PostgreSQL 19)
     assert_eq!(
         node.safe_psql("SELECT * FROM pg_stat_replication_slots ORDER BY slot_name"),
-        "fo|0|0|0|0|0|0|0|0|\nplain|0|0|0|0|0|0|0|0|"
+        "fo|0|0|0|0|0|0|0|0||0|\nplain|0|0|0|0|0|0|0|0||0|"
     );
     // the slots still decode and drop on a primary
     node.safe_psql("SELECT count(*) FROM pg_logical_slot_get_changes('plain', NULL, NULL)");
@@ -359,7 +370,7 @@ fn slot_views_show_postgresql_17s_columns() {
         "plain"
     );
 
-    // the same headers as a real PostgreSQL 17
+    // PostgreSQL 17's columns are a real PostgreSQL 17's
     if !require_pg17("slot_views_show_postgresql_17s_columns") {
         return;
     }

@@ -8,7 +8,8 @@
 //! Row builders that only need the catalog are pure functions of it (tested
 //! without a server). Views whose rows live in the server (`pg_stat_activity`,
 //! `pg_replication_slots`, `pg_stat_replication_slots`, `pg_stat_replication`,
-//! `pg_stat_wal_receiver`, `pg_stat_subscription`) get typed rows through `ServerHooks` and list their
+//! `pg_stat_wal_receiver`, `pg_stat_subscription`, tandem's
+//! `pg_failover_readiness` and `pg_failover_slot_standbys`) get typed rows through `ServerHooks` and list their
 //! columns as [`Column`]s: name, type and the field each value comes from, in
 //! one table.
 //!
@@ -29,6 +30,7 @@ mod pg_constraint;
 mod pg_database;
 mod pg_empty;
 mod pg_extension;
+mod pg_failover_readiness;
 mod pg_index;
 mod pg_indexes;
 mod pg_namespace;
@@ -148,6 +150,8 @@ pub static VIEWS: &[&View] = &[
     &pg_stat_replication::STAT_REPLICATION,
     &pg_stat_replication_slots::STAT_REPLICATION_SLOTS,
     &pg_stat_wal_receiver::STAT_WAL_RECEIVER,
+    &pg_failover_readiness::FAILOVER_READINESS,
+    &pg_failover_readiness::FAILOVER_SLOT_STANDBYS,
     &pg_publication::PG_PUBLICATION,
     &pg_publication::PG_PUBLICATION_REL,
     &pg_publication::PG_PUBLICATION_NAMESPACE,

@@ -1,5 +1,7 @@
 //! `pg_catalog.pg_replication_slots`: every PostgreSQL 17 column, in order,
-//! each mapped from a field of the server's [`ReplicationSlotRow`]
+//! then PostgreSQL 19's `slotsync_skip_reason` (why the last failover slot
+//! sync cycle skipped a synced slot; NULL when it synchronized it), each
+//! mapped from a field of the server's [`ReplicationSlotRow`]
 //! (`ServerHooks::replication_slots`; the server owns the slot registry).
 //! PostgreSQL: `system_views.sql`, `slotfuncs.c` (`pg_get_replication_slots`).
 
@@ -21,7 +23,8 @@ pub static SLOTS: View = View {
 
 type R = ReplicationSlotRow;
 
-/// The columns, in PostgreSQL 17's order, and where each value comes from.
+/// The columns, in PostgreSQL 17's order plus PostgreSQL 19's last one, and
+/// where each value comes from.
 static COLUMNS: &[Column<R>] = &[
     Column {
         name: "slot_name",
@@ -123,6 +126,12 @@ static COLUMNS: &[Column<R>] = &[
         ty: T::Bool,
         value: |r: &R| b(r.synced),
     },
+    // PostgreSQL 19
+    Column {
+        name: "slotsync_skip_reason",
+        ty: T::Text,
+        value: |r: &R| opt_text(r.slotsync_skip_reason),
+    },
 ];
 
 fn columns() -> Vec<(&'static str, DataType)> {
@@ -167,14 +176,22 @@ mod tests {
         "synced",
     ];
 
+    /// What PostgreSQL 19 adds after them.
+    const PG19_ADDED: &[&str] = &["slotsync_skip_reason"];
+
+    fn all() -> Vec<&'static str> {
+        PG17.iter().chain(PG19_ADDED).copied().collect()
+    }
+
     fn col(name: &str) -> usize {
-        PG17.iter().position(|c| *c == name).unwrap_or(usize::MAX)
+        all().iter().position(|c| *c == name).unwrap_or(usize::MAX)
     }
 
     #[test]
-    fn columns_are_postgresql_17s() {
+    fn columns_are_postgresql_17s_then_19s() {
         let names: Vec<&str> = columns().into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names, PG17);
+        assert_eq!(names[..PG17.len()], *PG17);
+        assert_eq!(names, all());
     }
 
     #[test]
@@ -200,9 +217,12 @@ mod tests {
             invalidation_reason: None,
             failover: true,
             synced: false,
+            slotsync_skip_reason: Some("wal_not_flushed"),
+            slotsync_skip_count: 3,
+            slotsync_last_skip: Some(9),
         };
         let v = row_values(COLUMNS, &row);
-        assert_eq!(v.len(), PG17.len());
+        assert_eq!(v.len(), all().len());
         assert_eq!(v[col("slot_name")], text("s1"));
         assert_eq!(v[col("plugin")], text("pgoutput"));
         assert_eq!(v[col("slot_type")], text("logical"));
@@ -223,6 +243,7 @@ mod tests {
         assert_eq!(v[col("invalidation_reason")], Value::Null);
         assert_eq!(v[col("failover")], Value::Bool(true));
         assert_eq!(v[col("synced")], Value::Bool(false));
+        assert_eq!(v[col("slotsync_skip_reason")], text("wal_not_flushed"));
     }
 
     #[test]
@@ -234,7 +255,14 @@ mod tests {
             ..Default::default()
         };
         let v = row_values(COLUMNS, &row);
-        for c in ["plugin", "datoid", "database", "conflicting", "restart_lsn"] {
+        for c in [
+            "plugin",
+            "datoid",
+            "database",
+            "conflicting",
+            "restart_lsn",
+            "slotsync_skip_reason",
+        ] {
             assert_eq!(v[col(c)], Value::Null, "{c}");
         }
         assert_eq!(v[col("synced")], Value::Bool(true));

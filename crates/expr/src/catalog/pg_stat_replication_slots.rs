@@ -4,6 +4,9 @@
 //! server's counters (`ServerHooks::replication_slot_stats`; how they are
 //! counted: `tandem_decoding::stats`); tandem never spills or streams
 //! transactions, so the `spill_*` and `stream_*` columns are always 0.
+//! After them, PostgreSQL 19's `slotsync_skip_count` and
+//! `slotsync_last_skip` (failover slot sync cycles on a standby that skipped
+//! the slot, and the last one's time).
 //! PostgreSQL: `system_views.sql`, `pgstat_replslot.c`,
 //! `pgstatfuncs.c` (`pg_stat_get_replication_slot`).
 
@@ -36,6 +39,9 @@ struct SlotStats {
     total_bytes: i64,
     /// microseconds since 2000-01-01 UTC
     stats_reset: Option<i64>,
+    /// PostgreSQL 19: failover slot sync cycles that skipped the slot.
+    slotsync_skip_count: i64,
+    slotsync_last_skip: Option<i64>,
 }
 
 type R = SlotStats;
@@ -92,6 +98,18 @@ static COLUMNS: &[Column<R>] = &[
         ty: T::TimestampTz,
         value: |r: &R| opt_ts(r.stats_reset),
     },
+    // PostgreSQL 19's sync skip counters (there before `stats_reset`; here
+    // after PostgreSQL 17's columns, which keep their positions)
+    Column {
+        name: "slotsync_skip_count",
+        ty: T::Int8,
+        value: |r: &R| Value::Int8(r.slotsync_skip_count),
+    },
+    Column {
+        name: "slotsync_last_skip",
+        ty: T::TimestampTz,
+        value: |r: &R| opt_ts(r.slotsync_last_skip),
+    },
 ];
 
 fn columns() -> Vec<(&'static str, DataType)> {
@@ -114,6 +132,8 @@ fn stats_of(
                 total_txns: c.total_txns,
                 total_bytes: c.total_bytes,
                 stats_reset: c.stats_reset,
+                slotsync_skip_count: s.slotsync_skip_count,
+                slotsync_last_skip: s.slotsync_last_skip,
                 ..SlotStats::default()
             }
         })
@@ -153,11 +173,15 @@ mod tests {
                 "total_txns",
                 "total_bytes",
                 "stats_reset",
+                "slotsync_skip_count",
+                "slotsync_last_skip",
             ]
         );
         assert_eq!(cols[0].1, T::Text);
         assert!(cols[1..9].iter().all(|(_, t)| *t == T::Int8));
         assert_eq!(cols[9].1, T::TimestampTz);
+        assert_eq!(cols[10].1, T::Int8);
+        assert_eq!(cols[11].1, T::TimestampTz);
     }
 
     #[test]
@@ -167,6 +191,8 @@ mod tests {
                 slot_name: "a_logical".into(),
                 slot_type: "logical",
                 datoid: Some(Oid(5)),
+                slotsync_skip_count: 4,
+                slotsync_last_skip: Some(77),
                 ..Default::default()
             },
             ReplicationSlotRow {
@@ -191,5 +217,7 @@ mod tests {
         assert_eq!(v[7], Value::Int8(9));
         assert_eq!(v[8], Value::Int8(100));
         assert_ne!(v[9], Value::Null);
+        assert_eq!(v[10], Value::Int8(4));
+        assert_eq!(v[11], Value::TimestampTz(77));
     }
 }

@@ -806,3 +806,66 @@ fn the_worker_naps_longer_while_nothing_changes() {
     assert_eq!(next_nap_ms(NAP_MAX_MS, false), NAP_MAX_MS);
     assert_eq!(next_nap_ms(NAP_MAX_MS, true), NAP_MIN_MS);
 }
+
+/// The names `pg_replication_slots.slotsync_skip_reason` shows, and which
+/// skip a cycle reports for each remote slot.
+#[test]
+fn skip_reason_names_and_outcomes() {
+    let lsn = Lsn(0x10);
+    let cases = [
+        (SkipReason::RemoteBeingCreated, "remote_being_created"),
+        (
+            SkipReason::DatabaseMissing {
+                database: "gone".into(),
+            },
+            "database_missing",
+        ),
+        (
+            SkipReason::StandbyBehind {
+                remote_confirmed_flush: lsn,
+                standby_flush: lsn,
+            },
+            "wal_not_flushed",
+        ),
+        (SkipReason::NameTakenByUserSlot, "name_taken_by_user_slot"),
+        (SkipReason::RemoteInvalidatedNoLocal, "slot_invalidated"),
+        (SkipReason::LocalInvalidated, "slot_invalidated"),
+        (
+            SkipReason::LocalAhead {
+                local_confirmed_flush: lsn,
+                remote_confirmed_flush: lsn,
+            },
+            "local_ahead",
+        ),
+        (
+            SkipReason::RemoteBehind {
+                remote_restart_lsn: lsn,
+                remote_catalog_xmin: Xid(3),
+                local_restart_lsn: lsn,
+                local_catalog_xmin: Xid(3),
+                temporary: true,
+            },
+            "wal_or_rows_removed",
+        ),
+    ];
+    for (reason, name) in cases {
+        assert_eq!(reason.name(), name, "{reason:?}");
+    }
+    // a remote slot beyond the standby's flush is skipped; the other synced
+    let mut ahead = remote("ahead");
+    ahead.confirmed_flush = Some(Lsn(0xA000));
+    let remotes = [ahead, remote("fine")];
+    let local = [
+        synced("ahead", Persistency::Persistent),
+        synced("fine", Persistency::Persistent),
+    ];
+    let actions = plan_cycle(&remotes, &local, &standby());
+    let outcomes: Vec<(&str, Option<&str>)> = skip_outcomes(&remotes, &actions)
+        .into_iter()
+        .map(|(r, s)| (r.name.as_str(), s.map(SkipReason::name)))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [("ahead", Some("wal_not_flushed")), ("fine", None)]
+    );
+}

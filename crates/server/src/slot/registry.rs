@@ -216,6 +216,7 @@ pub(crate) fn rows(
             );
             let safe_wal_size = retention::safe_wal_size(d.restart_lsn, status, curr, &s);
             let logical = d.is_logical();
+            let skip = slots.sync_skip(&d.name);
             ReplicationSlotRow {
                 slot_type: if logical { "logical" } else { "physical" },
                 datoid: d.database,
@@ -240,6 +241,9 @@ pub(crate) fn rows(
                 invalidation_reason: d.invalidated.map(|i| i.as_str()),
                 failover: d.failover,
                 synced: d.synced,
+                slotsync_skip_reason: skip.reason,
+                slotsync_skip_count: skip.count,
+                slotsync_last_skip: skip.last,
                 slot_name: d.name,
                 plugin: d.plugin,
             }

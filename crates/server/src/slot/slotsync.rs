@@ -11,6 +11,12 @@
 //! [`SlotRegistry`], in the planner's order: a slot is made persistent (state
 //! file written and fsynced) before `... is sync-ready now` is logged.
 //!
+//! Each cycle also reads the primary's `synchronized_standby_slots` and keeps
+//! what it saw (the remote slots, the reason each was skipped, whether this
+//! standby is listed) for `pg_failover_readiness` ([`SlotSync::readiness_rows`]),
+//! and records each synced slot's skip reason and count in the registry
+//! (`slotsync_skip_reason`, `slotsync_skip_count`, `slotsync_last_skip`).
+//!
 //! Only one sync runs at a time ([`SlotSync`] holds PostgreSQL's
 //! `SlotSyncCtx`: `syncing`, `stopSignaled`, the worker and its last start).
 //! The worker runs while the server is a hot standby and
@@ -39,10 +45,11 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 use tandem_config::Config;
+use tandem_replication::readiness::{assess, listed_in, StandbyStatus};
 use tandem_replication::slot::{SlotData, SlotRegistry};
 use tandem_replication::slotsync::{
-    any_slot_updated, next_nap_ms, plan_cycle, Action, Caller, RemoteSlot, StandbyState,
-    FETCH_FAILOVER_SLOTS_QUERY, NAP_MIN_MS,
+    any_slot_updated, next_nap_ms, plan_cycle, skip_outcomes, Action, Caller, RemoteSlot,
+    SkipReason, StandbyState, FETCH_FAILOVER_SLOTS_QUERY, NAP_MIN_MS,
 };
 use tandem_storage::Database;
 use tandem_types::elog::{self, log, Level};
@@ -78,6 +85,23 @@ struct State {
     wake_seq: u64,
 }
 
+/// The primary's `synchronized_standby_slots`, read in each cycle: does it
+/// name this standby's `primary_slot_name` (`pg_failover_readiness`)?
+pub(crate) const STANDBY_SLOTS_QUERY: &str =
+    "SELECT pg_catalog.current_setting('synchronized_standby_slots')";
+
+/// What the last sync cycle (worker or function) saw and decided, kept in
+/// memory for `pg_failover_readiness`.
+#[derive(Clone, Debug)]
+struct LastCycle {
+    /// microseconds since 2000-01-01 UTC
+    at: i64,
+    /// The primary's failover slots, each with the reason the cycle skipped it.
+    slots: Vec<(RemoteSlot, Option<SkipReason>)>,
+    /// The primary's `synchronized_standby_slots` names `primary_slot_name`.
+    listed: bool,
+}
+
 /// Slot synchronization of one server.
 pub(crate) struct SlotSync {
     db: Arc<Database>,
@@ -90,6 +114,7 @@ pub(crate) struct SlotSync {
     /// Breaks the current connection to the primary, so that promotion never
     /// waits for a read from a primary that no longer answers.
     connection: Mutex<Option<Interrupter>>,
+    last_cycle: Mutex<Option<LastCycle>>,
 }
 
 /// The settings whose change restarts the worker.
@@ -233,6 +258,7 @@ impl SlotSync {
             changed: Condvar::new(),
             worker: Mutex::new(None),
             connection: Mutex::new(None),
+            last_cycle: Mutex::new(None),
         })
     }
 
@@ -465,8 +491,19 @@ impl SlotSync {
             let cols: Vec<Option<&str>> = row.iter().map(|c| c.as_deref()).collect();
             remote.push(RemoteSlot::from_row(&cols)?);
         }
+        let listed = self.fetch_listed(client);
         let local: Vec<SlotData> = self.slots.list().into_iter().map(|i| i.data).collect();
         let actions = plan_cycle(&remote, &local, &self.standby_state());
+        let now = PgTimestamp::now().as_micros();
+        let outcomes = skip_outcomes(&remote, &actions);
+        *self.last_cycle.lock() = Some(LastCycle {
+            at: now,
+            slots: outcomes
+                .iter()
+                .map(|(r, skip)| ((*r).clone(), skip.cloned()))
+                .collect(),
+            listed,
+        });
         let mut first_error = None;
         for action in &actions {
             self.apply(action, pid)?;
@@ -490,10 +527,63 @@ impl SlotSync {
                 );
             }
         }
+        // slots created in this cycle get their reason too
+        for (r, skip) in &outcomes {
+            self.slots
+                .record_sync_skip(&r.name, skip.map(SkipReason::name), now);
+        }
         match first_error {
             Some(e) => Err(e),
             None => Ok(any_slot_updated(&actions)),
         }
+    }
+
+    /// Whether the primary's `synchronized_standby_slots` names this
+    /// standby's `primary_slot_name`; false when it cannot be read.
+    fn fetch_listed(&self, client: &mut ReplClient) -> bool {
+        let slot = self.config.get_str("primary_slot_name");
+        client.query(STANDBY_SLOTS_QUERY).is_ok_and(|rows| {
+            rows.first()
+                .and_then(|r| r.first())
+                .and_then(|v| v.as_deref())
+                .is_some_and(|v| listed_in(v, &slot))
+        })
+    }
+
+    /// `pg_failover_readiness`: each failover slot of the primary as of the
+    /// last cycle, judged against the local slots now; `streaming` says
+    /// whether the walreceiver streams. Empty on a primary or before any
+    /// cycle.
+    pub(crate) fn readiness_rows(&self, streaming: bool) -> Vec<tandem_expr::FailoverReadinessRow> {
+        if !self.db.in_recovery() {
+            return Vec::new();
+        }
+        let Some(last) = self.last_cycle.lock().clone() else {
+            return Vec::new();
+        };
+        let status = StandbyStatus {
+            streaming,
+            sync_running: self.state.lock().worker_running,
+            listed: last.listed,
+        };
+        let local = self.slots.list();
+        last.slots
+            .iter()
+            .map(|(remote, skip)| {
+                let copy = local
+                    .iter()
+                    .find(|l| l.data.name == remote.name)
+                    .map(|l| &l.data);
+                let verdict = assess(remote, skip.as_ref(), copy, &status);
+                tandem_expr::FailoverReadinessRow {
+                    slot_name: remote.name.clone(),
+                    ready: verdict.ready(),
+                    reason: verdict.reason,
+                    lag_bytes: verdict.lag_bytes,
+                    last_sync: Some(last.at),
+                }
+            })
+            .collect()
     }
 
     /// Carries out one planned action, owned by `pid`.

@@ -1,0 +1,362 @@
+//! Readiness decisions, one case per reason: the last cycle's view of a remote
+//! slot, its skip, the local copy and the standby in; ready or the reason out.
+
+use super::*;
+use crate::slot::Invalidation;
+use tandem_types::{Oid, Xid};
+
+const HEALTHY: StandbyStatus = StandbyStatus {
+    streaming: true,
+    sync_running: true,
+    listed: true,
+};
+
+fn remote(cf: u64) -> RemoteSlot {
+    RemoteSlot {
+        name: "s".to_string(),
+        plugin: "pgoutput".to_string(),
+        confirmed_flush: Some(Lsn(cf)),
+        restart_lsn: Some(Lsn(0x4000)),
+        catalog_xmin: Some(Xid(750)),
+        two_phase: false,
+        failover: true,
+        database: "postgres".to_string(),
+        invalidated: None,
+    }
+}
+
+fn copy(cf: u64, persistency: Persistency) -> SlotData {
+    SlotData {
+        database: Some(Oid(5)),
+        plugin: Some("pgoutput".to_string()),
+        restart_lsn: Some(Lsn(0x4000)),
+        confirmed_flush: Some(Lsn(cf)),
+        catalog_xmin: Some(Xid(750)),
+        failover: true,
+        synced: true,
+        ..SlotData::physical("s", persistency)
+    }
+}
+
+fn reason(r: &Readiness) -> Option<&str> {
+    r.reason.as_deref()
+}
+
+#[test]
+fn a_persistent_caught_up_copy_on_a_healthy_standby_is_ready() {
+    let r = assess(
+        &remote(0x5000),
+        None,
+        Some(&copy(0x5000, Persistency::Persistent)),
+        &HEALTHY,
+    );
+    assert!(r.ready());
+    assert_eq!(r.lag_bytes, Some(0));
+}
+
+#[test]
+fn without_a_local_copy() {
+    let r = assess(&remote(0x5000), None, None, &HEALTHY);
+    assert_eq!(reason(&r), Some("not synced yet"));
+    assert_eq!(r.lag_bytes, None);
+    // a transient skip (the standby has not flushed the slot's position yet)
+    let behind = SkipReason::StandbyBehind {
+        remote_confirmed_flush: Lsn(0x5000),
+        standby_flush: Lsn(0x4000),
+    };
+    let r = assess(&remote(0x5000), Some(&behind), None, &HEALTHY);
+    assert_eq!(reason(&r), Some("not synced yet"));
+    // skips a later cycle does not cure by itself are named
+    let missing = SkipReason::DatabaseMissing {
+        database: "gone".into(),
+    };
+    let r = assess(&remote(0x5000), Some(&missing), None, &HEALTHY);
+    assert_eq!(reason(&r), Some("database_missing"));
+    let user = SlotData {
+        synced: false,
+        ..copy(0x5000, Persistency::Persistent)
+    };
+    let taken = SkipReason::NameTakenByUserSlot;
+    let r = assess(&remote(0x5000), Some(&taken), Some(&user), &HEALTHY);
+    assert_eq!(reason(&r), Some("name_taken_by_user_slot"));
+    // a user slot created after the last cycle
+    let r = assess(&remote(0x5000), None, Some(&user), &HEALTHY);
+    assert_eq!(reason(&r), Some("name_taken_by_user_slot"));
+    // invalidated on the primary before it was ever copied
+    let mut gone = remote(0x5000);
+    gone.invalidated = Some(Invalidation::RowsRemoved);
+    let r = assess(
+        &gone,
+        Some(&SkipReason::RemoteInvalidatedNoLocal),
+        None,
+        &HEALTHY,
+    );
+    assert_eq!(reason(&r), Some("invalidated: rows_removed"));
+}
+
+/// PostgreSQL 17's documented check (`synced AND NOT temporary AND NOT
+/// conflicting`) passes a copy invalidated by `wal_removed`; this does not.
+#[test]
+fn an_invalidated_copy_is_never_ready() {
+    for cause in [
+        Invalidation::WalRemoved,
+        Invalidation::RowsRemoved,
+        Invalidation::WalLevelInsufficient,
+    ] {
+        let mut c = copy(0x5000, Persistency::Persistent);
+        c.invalidated = Some(cause);
+        let r = assess(
+            &remote(0x5000),
+            Some(&SkipReason::LocalInvalidated),
+            Some(&c),
+            &HEALTHY,
+        );
+        assert_eq!(r.reason, Some(format!("invalidated: {}", cause.as_str())));
+    }
+}
+
+#[test]
+fn a_temporary_copy_is_not_sync_ready() {
+    let held = SkipReason::RemoteBehind {
+        remote_restart_lsn: Lsn(0x1000),
+        remote_catalog_xmin: Xid(700),
+        local_restart_lsn: Lsn(0x4000),
+        local_catalog_xmin: Xid(750),
+        temporary: true,
+    };
+    let r = assess(
+        &remote(0x5000),
+        Some(&held),
+        Some(&copy(0x4800, Persistency::Temporary)),
+        &HEALTHY,
+    );
+    assert_eq!(reason(&r), Some("temporary (not sync-ready)"));
+    assert_eq!(r.lag_bytes, Some(0x800));
+}
+
+#[test]
+fn a_lagging_copy_says_by_how_much_and_why() {
+    let skip = SkipReason::StandbyBehind {
+        remote_confirmed_flush: Lsn(0x5000),
+        standby_flush: Lsn(0x4800),
+    };
+    let local = copy(0x4800, Persistency::Persistent);
+    let r = assess(&remote(0x5000), Some(&skip), Some(&local), &HEALTHY);
+    assert_eq!(
+        reason(&r),
+        Some("behind the primary by 2048 bytes (wal_not_flushed)")
+    );
+    assert_eq!(r.lag_bytes, Some(2048));
+    let r = assess(&remote(0x5000), None, Some(&local), &HEALTHY);
+    assert_eq!(reason(&r), Some("behind the primary by 2048 bytes"));
+    // behind comes before the standby's own problems
+    let down = StandbyStatus {
+        streaming: false,
+        ..HEALTHY
+    };
+    let r = assess(&remote(0x5000), Some(&skip), Some(&local), &down);
+    assert_eq!(
+        reason(&r),
+        Some("behind the primary by 2048 bytes (wal_not_flushed)")
+    );
+}
+
+#[test]
+fn other_skips_of_a_caught_up_copy_are_named() {
+    let ahead = SkipReason::LocalAhead {
+        local_confirmed_flush: Lsn(0x5800),
+        remote_confirmed_flush: Lsn(0x5000),
+    };
+    let r = assess(
+        &remote(0x5000),
+        Some(&ahead),
+        Some(&copy(0x5800, Persistency::Persistent)),
+        &HEALTHY,
+    );
+    assert_eq!(reason(&r), Some("local_ahead"));
+    assert_eq!(r.lag_bytes, Some(-0x800));
+    let removed = SkipReason::RemoteBehind {
+        remote_restart_lsn: Lsn(0x1000),
+        remote_catalog_xmin: Xid(700),
+        local_restart_lsn: Lsn(0x4000),
+        local_catalog_xmin: Xid(750),
+        temporary: false,
+    };
+    let r = assess(
+        &remote(0x5000),
+        Some(&removed),
+        Some(&copy(0x5000, Persistency::Persistent)),
+        &HEALTHY,
+    );
+    assert_eq!(reason(&r), Some("wal_or_rows_removed"));
+}
+
+#[test]
+fn the_standbys_own_problems_in_order() {
+    let local = copy(0x5000, Persistency::Persistent);
+    let cases = [
+        (
+            StandbyStatus {
+                streaming: false,
+                sync_running: false,
+                listed: false,
+            },
+            "standby not streaming",
+        ),
+        (
+            StandbyStatus {
+                sync_running: false,
+                listed: false,
+                ..HEALTHY
+            },
+            "slot sync not running",
+        ),
+        (
+            StandbyStatus {
+                listed: false,
+                ..HEALTHY
+            },
+            "this standby is not in the primary's synchronized_standby_slots",
+        ),
+    ];
+    for (standby, want) in cases {
+        let r = assess(&remote(0x5000), None, Some(&local), &standby);
+        assert_eq!(reason(&r), Some(want), "{standby:?}");
+        assert_eq!(r.lag_bytes, Some(0));
+    }
+}
+
+#[test]
+fn listed_in_parses_the_setting() {
+    assert!(listed_in("sb1_slot", "sb1_slot"));
+    assert!(listed_in("other, \"sb1_slot\"", "sb1_slot"));
+    assert!(listed_in("OTHER,SB1_SLOT", "sb1_slot"));
+    assert!(!listed_in("", "sb1_slot"));
+    assert!(!listed_in("sb2_slot", "sb1_slot"));
+    assert!(!listed_in("sb1_slot", ""));
+    assert!(!listed_in("bad name!", "sb1_slot"));
+}
+
+fn physical(name: &str, restart: Option<u64>, active: Option<i32>) -> SlotInfo {
+    let mut data = SlotData::physical(name, Persistency::Persistent);
+    data.restart_lsn = restart.map(Lsn);
+    SlotInfo {
+        data,
+        active_pid: active,
+        inactive_since: None,
+        retained_restart_lsn: None,
+    }
+}
+
+fn failover(name: &str, cf: u64) -> SlotInfo {
+    SlotInfo {
+        data: SlotData {
+            name: name.to_string(),
+            synced: false,
+            ..copy(cf, Persistency::Persistent)
+        },
+        active_pid: None,
+        inactive_since: None,
+        retained_restart_lsn: None,
+    }
+}
+
+#[test]
+fn counted_standbys_are_streaming_or_listed() {
+    let walsenders: BTreeSet<i32> = [10, 11].into();
+    let slots = [
+        physical("streaming", Some(0x5000), Some(10)),
+        physical("listed_gone", Some(0x5000), None),
+        physical("unlisted_gone", Some(0x5000), None),
+        // held by a session, not a walsender
+        physical("held", Some(0x5000), Some(99)),
+        SlotInfo {
+            data: SlotData::physical("temp", Persistency::Temporary),
+            active_pid: Some(11),
+            inactive_since: None,
+            retained_restart_lsn: None,
+        },
+        failover("lsub", 0x5000),
+    ];
+    let listed = vec!["listed_gone".to_string()];
+    let counted: Vec<(&str, bool)> = counted_standbys(&slots, &listed, &walsenders)
+        .into_iter()
+        .map(|(s, c)| (s.data.name.as_str(), c))
+        .collect();
+    assert_eq!(counted, [("streaming", true), ("listed_gone", false)]);
+}
+
+#[test]
+fn takeover_reasons_in_order() {
+    let slot = failover("lsub", 0x5000).data;
+    let sb = physical("sb", Some(0x5000), Some(10)).data;
+    let t = takeover(&slot, &sb, true, true);
+    assert_eq!(t.reason, None);
+    assert_eq!(
+        (t.standby_flush, t.slot_confirmed_flush),
+        (Some(Lsn(0x5000)), Some(Lsn(0x5000)))
+    );
+    let behind = physical("sb", Some(0x4000), Some(10)).data;
+    assert_eq!(
+        takeover(&slot, &behind, true, true).reason.as_deref(),
+        Some("standby behind the slot by 4096 bytes")
+    );
+    let nothing = physical("sb", None, Some(10)).data;
+    assert_eq!(
+        takeover(&slot, &nothing, true, true).reason.as_deref(),
+        Some("standby has not reported a flush position")
+    );
+    assert_eq!(
+        takeover(&slot, &behind, true, false).reason.as_deref(),
+        Some("not in synchronized_standby_slots")
+    );
+    assert_eq!(
+        takeover(&slot, &sb, false, true).reason.as_deref(),
+        Some("standby not connected")
+    );
+    let mut lost = sb.clone();
+    lost.invalidated = Some(Invalidation::WalRemoved);
+    assert_eq!(
+        takeover(&slot, &lost, false, false).reason.as_deref(),
+        Some("standby slot invalidated: wal_removed")
+    );
+    let mut dead = slot.clone();
+    dead.invalidated = Some(Invalidation::RowsRemoved);
+    assert_eq!(
+        takeover(&dead, &lost, false, false).reason.as_deref(),
+        Some("slot invalidated: rows_removed")
+    );
+}
+
+#[test]
+fn takeovers_pair_failover_slots_with_counted_standbys() {
+    let walsenders: BTreeSet<i32> = [10].into();
+    let mut not_failover = failover("plain", 0x5000);
+    not_failover.data.failover = false;
+    let slots = [
+        failover("a", 0x5000),
+        failover("b", 0x6000),
+        not_failover,
+        physical("sb1", Some(0x5800), Some(10)),
+        physical("sb2", Some(0x5800), None),
+    ];
+    let listed = vec!["sb1".to_string(), "sb2".to_string()];
+    let rows: Vec<(String, String, Option<String>)> = takeovers(&slots, &listed, &walsenders)
+        .into_iter()
+        .map(|t| (t.slot_name, t.standby_slot, t.reason))
+        .collect();
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        rows,
+        [
+            (s("a"), s("sb1"), None),
+            (s("a"), s("sb2"), Some(s("standby not connected"))),
+            (
+                s("b"),
+                s("sb1"),
+                Some(s("standby behind the slot by 2048 bytes"))
+            ),
+            (s("b"), s("sb2"), Some(s("standby not connected"))),
+        ]
+    );
+}
