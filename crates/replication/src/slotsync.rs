@@ -70,6 +70,12 @@ pub const FETCH_FAILOVER_SLOTS_QUERY: &str = "SELECT slot_name, plugin, confirme
      restart_lsn, catalog_xmin, two_phase, failover, database, invalidation_reason \
      FROM pg_catalog.pg_replication_slots WHERE failover and NOT temporary";
 
+/// The primary's persistent physical slots, for [`plan_physical`] (two
+/// columns, read by [`RemotePhysicalSlot::from_row`]). Every server that
+/// answers [`FETCH_FAILOVER_SLOTS_QUERY`] answers this one.
+pub const FETCH_PHYSICAL_SLOTS_QUERY: &str = "SELECT slot_name, restart_lsn \
+     FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical' AND NOT temporary";
+
 /// The worker's shortest and longest nap between cycles.
 pub const NAP_MIN_MS: u64 = 200;
 pub const NAP_MAX_MS: u64 = 30_000;
@@ -172,6 +178,39 @@ impl RemoteSlot {
     }
 }
 
+/// One row of [`FETCH_PHYSICAL_SLOTS_QUERY`]; a NULL (or zero) `restart_lsn`
+/// (a slot that reserves no WAL, or an invalidated one) is `None`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemotePhysicalSlot {
+    pub name: String,
+    pub restart_lsn: Option<Lsn>,
+}
+
+impl RemotePhysicalSlot {
+    /// Parses one text-format row, columns in the query's order.
+    pub fn from_row(row: &[Option<&str>]) -> PgResult<RemotePhysicalSlot> {
+        if row.len() != 2 {
+            return Err(PgError::internal(format!(
+                "physical slot info from the primary server has {} columns instead of 2",
+                row.len()
+            )));
+        }
+        let name = row[0].unwrap_or_default().to_string();
+        let restart_lsn = match row[1] {
+            None => None,
+            Some(v) => {
+                let l = v.parse::<Lsn>().map_err(|_| {
+                    PgError::internal(format!(
+                        "invalid restart_lsn \"{v}\" of replication slot \"{name}\" from the primary server"
+                    ))
+                })?;
+                l.is_valid().then_some(l)
+            }
+        };
+        Ok(RemotePhysicalSlot { name, restart_lsn })
+    }
+}
+
 /// Who runs the cycle: the slot sync worker or `pg_sync_replication_slots()`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Caller {
@@ -192,6 +231,8 @@ pub struct StandbyState {
     pub oldest_safe_xmin: Option<Xid>,
     /// Local database OIDs by name, to place the remote slots.
     pub databases: BTreeMap<String, Oid>,
+    /// The local slots in use, by name, with the process using them.
+    pub active: BTreeMap<String, i32>,
 }
 
 /// Why a local synced slot is dropped.
@@ -202,6 +243,11 @@ pub enum DropReason {
     NotOnPrimary,
     /// Invalidated here while valid on the primary; created afresh.
     InvalidatedLocally,
+    /// A logical slot of this standby with `failover = true` and
+    /// `synced = false`: a standby cannot create one, so it is left over from
+    /// the server's time as a primary (a switchover). It is replaced by a
+    /// synced copy of the remote slot of the same name.
+    LeftoverOfPrimary,
 }
 
 /// Why a remote slot is not (fully) synchronized in this cycle.
@@ -218,6 +264,14 @@ pub enum SkipReason {
     },
     /// A slot of the same name that is not synced exists here; it is left alone.
     NameTakenByUserSlot,
+    /// A slot left over from this server's time as a primary
+    /// ([`DropReason::LeftoverOfPrimary`]) is in use by process `pid`: it is
+    /// replaced once released.
+    LeftoverInUse { pid: i32 },
+    /// A physical slot of this standby's own has the name of one of the
+    /// primary's physical slots: it is left alone (it holds WAL for the same
+    /// standby), without a report.
+    NameTakenByLocalPhysicalSlot,
     /// The remote slot is invalidated and none exists here: never created.
     RemoteInvalidatedNoLocal,
     /// The local slot is invalidated (as is the remote one): nothing to do.
@@ -345,6 +399,29 @@ impl Action {
             Action::Create { .. } | Action::Update { .. } | Action::CopyInvalidation { .. } => {
                 return None
             }
+            Action::Drop {
+                name,
+                reason: DropReason::LeftoverOfPrimary,
+                ..
+            } => (
+                Level::Log,
+                SqlState::SUCCESSFUL_COMPLETION,
+                format!(
+                    "replacing replication slot \"{name}\" by a synced copy of the primary \
+                     server's slot"
+                ),
+                Some(
+                    "The local slot has failover enabled and is not synced: it is left over \
+                     from the time this server was a primary."
+                        .to_string(),
+                ),
+            ),
+            Action::Drop { name, database, .. } if database.0 == 0 => (
+                Level::Log,
+                SqlState::SUCCESSFUL_COMPLETION,
+                format!("dropped synced physical replication slot \"{name}\""),
+                None,
+            ),
             Action::Drop { name, database, .. } => (
                 Level::Log,
                 SqlState::SUCCESSFUL_COMPLETION,
@@ -358,9 +435,21 @@ impl Action {
                 None,
             ),
             Action::Skip { name, reason } => match reason {
-                R::RemoteBeingCreated | R::RemoteInvalidatedNoLocal | R::LocalInvalidated => {
-                    return None
-                }
+                R::RemoteBeingCreated
+                | R::RemoteInvalidatedNoLocal
+                | R::LocalInvalidated
+                | R::NameTakenByLocalPhysicalSlot => return None,
+                R::LeftoverInUse { pid } => (
+                    Level::Error,
+                    SqlState::OBJECT_IN_USE,
+                    format!("replication slot \"{name}\" is active for PID {pid}"),
+                    Some(
+                        "The slot has failover enabled and is not synced: it is left over from \
+                         the time this server was a primary, and is replaced by a synced copy \
+                         once it is released."
+                            .to_string(),
+                    ),
+                ),
                 R::DatabaseMissing { database } => (
                     Level::Error,
                     SqlState::UNDEFINED_DATABASE,
@@ -489,6 +578,96 @@ pub fn plan_cycle(
     out
 }
 
+/// The physical half of a sync cycle (a tandem extension: PostgreSQL 17
+/// copies no physical slot). The standby keeps a synced copy of each of the
+/// primary's persistent physical slots except `primary_slot_name` (the one
+/// it streams through itself), so that after its promotion the sibling
+/// standbys stream from it through their own slots, with the WAL they need
+/// retained. A copy:
+///
+/// - is created persistent and synced, with `restart_lsn` the remote one but
+///   never ahead of this standby's flushed WAL nor older than the oldest WAL
+///   still here (`None` when the remote slot reserves none);
+/// - moves forward only, to the remote `restart_lsn` capped at the flush;
+/// - is dropped when the slot is gone from the primary (or is this standby's
+///   own `primary_slot_name`), and dropped and created afresh when it was
+///   invalidated here while the remote one reserves WAL;
+/// - never replaces a slot of this standby's own: a physical one of the same
+///   name is left alone ([`SkipReason::NameTakenByLocalPhysicalSlot`]), a
+///   logical one that is not synced is reported
+///   ([`SkipReason::NameTakenByUserSlot`]); a synced logical one is the
+///   logical half's to drop, and the copy is made in a later cycle.
+///
+/// Actions come in [`plan_cycle`]'s order: drops first, then per remote slot.
+pub fn plan_physical(
+    remote: &[RemotePhysicalSlot],
+    local: &[SlotData],
+    primary_slot_name: &str,
+    standby: &StandbyState,
+) -> Vec<Action> {
+    let mut out = Vec::new();
+    let listed: Vec<&RemotePhysicalSlot> = remote
+        .iter()
+        .filter(|r| r.name != primary_slot_name)
+        .collect();
+    let cap = |l: Lsn| l.min(standby.flush).max(standby.oldest_available);
+    let mut dropped = BTreeSet::new();
+    for l in local.iter().filter(|l| l.synced && !l.is_logical()) {
+        let reason = match listed.iter().find(|r| r.name == l.name) {
+            None => Some(DropReason::NotOnPrimary),
+            Some(r) if l.invalidated.is_some() && r.restart_lsn.is_some() => {
+                Some(DropReason::InvalidatedLocally)
+            }
+            Some(_) => None,
+        };
+        if let Some(reason) = reason {
+            dropped.insert(l.name.as_str());
+            out.push(Action::Drop {
+                name: l.name.clone(),
+                database: Oid(0),
+                reason,
+            });
+        }
+    }
+    for r in listed {
+        let existing = local
+            .iter()
+            .find(|l| l.name == r.name && !dropped.contains(l.name.as_str()));
+        match existing {
+            None => out.push(Action::Create {
+                slot: SlotData {
+                    restart_lsn: r.restart_lsn.map(cap),
+                    synced: true,
+                    ..SlotData::physical(&r.name, Persistency::Persistent)
+                },
+            }),
+            Some(l) if !l.synced && l.is_logical() => {
+                out.push(skip(&r.name, SkipReason::NameTakenByUserSlot))
+            }
+            Some(l) if !l.synced => {
+                out.push(skip(&r.name, SkipReason::NameTakenByLocalPhysicalSlot))
+            }
+            Some(l) if l.is_logical() => {}
+            Some(l) if l.invalidated.is_some() => {
+                out.push(skip(&r.name, SkipReason::LocalInvalidated))
+            }
+            Some(l) => {
+                let target = r.restart_lsn.map(cap);
+                if target > l.restart_lsn {
+                    out.push(Action::Update {
+                        name: r.name.clone(),
+                        change: SlotChange {
+                            restart_lsn: target,
+                            ..SlotChange::default()
+                        },
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
 fn skip(name: &str, reason: SkipReason) -> Action {
     Action::Skip {
         name: name.to_string(),
@@ -521,7 +700,18 @@ fn synchronize_one_slot(
         return create_slot(remote, database, standby, out);
     };
     if !local.synced {
-        return out.push(skip(name, SkipReason::NameTakenByUserSlot));
+        if !is_leftover_of_primary(local) {
+            return out.push(skip(name, SkipReason::NameTakenByUserSlot));
+        }
+        if let Some(&pid) = standby.active.get(name) {
+            return out.push(skip(name, SkipReason::LeftoverInUse { pid }));
+        }
+        out.push(Action::Drop {
+            name: name.to_string(),
+            database: local.database.unwrap_or_default(),
+            reason: DropReason::LeftoverOfPrimary,
+        });
+        return create_slot(remote, database, standby, out);
     }
     if local.invalidated.is_some() {
         return out.push(skip(name, SkipReason::LocalInvalidated));
@@ -563,6 +753,15 @@ fn synchronize_one_slot(
     } else {
         out.extend(behind.map(|reason| skip(name, reason)));
     }
+}
+
+/// Whether a local slot is a failover slot left over from the server's time
+/// as a primary: logical, `failover = true`, not synced. A standby refuses to
+/// create such a slot (`cannot enable failover for a replication slot created
+/// on the standby`) or to turn failover on (`cannot enable failover for a
+/// replication slot on the standby`), so nothing else can have made it.
+pub fn is_leftover_of_primary(local: &SlotData) -> bool {
+    local.is_logical() && local.failover && !local.synced
 }
 
 /// No local slot: create it temporary, reserving WAL and catalog rows no
