@@ -547,9 +547,9 @@ pub fn plan_cycle(
             listed.push(r);
         }
     }
-    // drop_local_obsolete_slots
+    // drop_local_obsolete_slots (synced physical slots are plan_physical's)
     let mut dropped = BTreeSet::new();
-    for l in local.iter().filter(|l| l.synced) {
+    for l in local.iter().filter(|l| l.synced && l.is_logical()) {
         let reason = match listed.iter().find(|r| r.name == l.name) {
             None => Some(DropReason::NotOnPrimary),
             Some(r) if r.invalidated.is_none() && l.invalidated.is_some() => {
@@ -699,7 +699,7 @@ fn synchronize_one_slot(
     let Some(local) = local else {
         return create_slot(remote, database, standby, out);
     };
-    if !local.synced {
+    if !local.synced || !local.is_logical() {
         if !is_leftover_of_primary(local) {
             return out.push(skip(name, SkipReason::NameTakenByUserSlot));
         }
