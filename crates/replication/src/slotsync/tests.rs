@@ -1143,7 +1143,10 @@ fn physical_rows_from_the_primary_are_parsed() {
 
 #[test]
 fn the_logical_half_leaves_physical_copies_alone() {
-    let local = [physical_copy("sb_b", 0x3000), physical_copy("clash", 0x3000)];
+    let local = [
+        physical_copy("sb_b", 0x3000),
+        physical_copy("clash", 0x3000),
+    ];
     assert_eq!(
         plan_cycle(&[remote("clash")], &local, &standby()),
         vec![skip("clash", SkipReason::NameTakenByUserSlot)]
