@@ -49,6 +49,14 @@
 //! [`SlotRegistry::update`](crate::slot::SlotRegistry::update), which writes
 //! the file before the in-memory horizons move.
 //!
+//! Beyond PostgreSQL 17 (`docs/failover-slots.md`): the upstream may be a
+//! standby (its persistent synced slots are listed as failover slots, so a
+//! cascading standby copies them with the same rules); a logical slot with
+//! `failover = true` and `synced = false` on a standby can only be left over
+//! from the node's time as a primary, and is replaced by a synced copy
+//! ([`DropReason::LeftoverOfPrimary`], never while in use); and
+//! [`plan_physical`] keeps synced copies of the upstream's physical slots.
+//!
 //! Where tandem differs from PostgreSQL 17 on purpose: a user slot that holds
 //! a remote slot's name, a database missing locally and a local slot ahead of
 //! the remote one are reported for that slot ([`SkipReason`]) while the other

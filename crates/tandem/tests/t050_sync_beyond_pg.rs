@@ -436,8 +436,11 @@ fn switchover_and_back_keeps_slot_sync() {
         let errors = log_errors(
             &node.log(),
             &[
-                // the walreceiver while its upstream is down or switching
+                // the walreceiver and the slot sync worker while their
+                // upstream is down or switching
                 "could not connect to the primary server",
+                "could not fetch failover logical slots info from the primary server",
+                "could not fetch physical slots info from the primary server",
                 "terminating walreceiver",
                 "replication terminated by primary server",
                 "the database system is shutting down",
