@@ -49,6 +49,14 @@
 //! [`SlotRegistry::update`](crate::slot::SlotRegistry::update), which writes
 //! the file before the in-memory horizons move.
 //!
+//! Beyond PostgreSQL 17 (`docs/failover-slots.md`): the upstream may be a
+//! standby (its persistent synced slots are listed as failover slots, so a
+//! cascading standby copies them with the same rules); a logical slot with
+//! `failover = true` and `synced = false` on a standby can only be left over
+//! from the node's time as a primary, and is replaced by a synced copy
+//! ([`DropReason::LeftoverOfPrimary`], never while in use); and
+//! [`plan_physical`] keeps synced copies of the upstream's physical slots.
+//!
 //! Where tandem differs from PostgreSQL 17 on purpose: a user slot that holds
 //! a remote slot's name, a database missing locally and a local slot ahead of
 //! the remote one are reported for that slot ([`SkipReason`]) while the other
@@ -69,6 +77,12 @@ use crate::slot::{Invalidation, Persistency, SlotData};
 pub const FETCH_FAILOVER_SLOTS_QUERY: &str = "SELECT slot_name, plugin, confirmed_flush_lsn, \
      restart_lsn, catalog_xmin, two_phase, failover, database, invalidation_reason \
      FROM pg_catalog.pg_replication_slots WHERE failover and NOT temporary";
+
+/// The primary's persistent physical slots, for [`plan_physical`] (two
+/// columns, read by [`RemotePhysicalSlot::from_row`]). Every server that
+/// answers [`FETCH_FAILOVER_SLOTS_QUERY`] answers this one.
+pub const FETCH_PHYSICAL_SLOTS_QUERY: &str = "SELECT slot_name, restart_lsn \
+     FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical' AND NOT temporary";
 
 /// The worker's shortest and longest nap between cycles.
 pub const NAP_MIN_MS: u64 = 200;
@@ -172,6 +186,39 @@ impl RemoteSlot {
     }
 }
 
+/// One row of [`FETCH_PHYSICAL_SLOTS_QUERY`]; a NULL (or zero) `restart_lsn`
+/// (a slot that reserves no WAL, or an invalidated one) is `None`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemotePhysicalSlot {
+    pub name: String,
+    pub restart_lsn: Option<Lsn>,
+}
+
+impl RemotePhysicalSlot {
+    /// Parses one text-format row, columns in the query's order.
+    pub fn from_row(row: &[Option<&str>]) -> PgResult<RemotePhysicalSlot> {
+        if row.len() != 2 {
+            return Err(PgError::internal(format!(
+                "physical slot info from the primary server has {} columns instead of 2",
+                row.len()
+            )));
+        }
+        let name = row[0].unwrap_or_default().to_string();
+        let restart_lsn = match row[1] {
+            None => None,
+            Some(v) => {
+                let l = v.parse::<Lsn>().map_err(|_| {
+                    PgError::internal(format!(
+                        "invalid restart_lsn \"{v}\" of replication slot \"{name}\" from the primary server"
+                    ))
+                })?;
+                l.is_valid().then_some(l)
+            }
+        };
+        Ok(RemotePhysicalSlot { name, restart_lsn })
+    }
+}
+
 /// Who runs the cycle: the slot sync worker or `pg_sync_replication_slots()`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Caller {
@@ -192,6 +239,8 @@ pub struct StandbyState {
     pub oldest_safe_xmin: Option<Xid>,
     /// Local database OIDs by name, to place the remote slots.
     pub databases: BTreeMap<String, Oid>,
+    /// The local slots in use, by name, with the process using them.
+    pub active: BTreeMap<String, i32>,
 }
 
 /// Why a local synced slot is dropped.
@@ -202,6 +251,11 @@ pub enum DropReason {
     NotOnPrimary,
     /// Invalidated here while valid on the primary; created afresh.
     InvalidatedLocally,
+    /// A logical slot of this standby with `failover = true` and
+    /// `synced = false`: a standby cannot create one, so it is left over from
+    /// the server's time as a primary (a switchover). It is replaced by a
+    /// synced copy of the remote slot of the same name.
+    LeftoverOfPrimary,
 }
 
 /// Why a remote slot is not (fully) synchronized in this cycle.
@@ -218,6 +272,14 @@ pub enum SkipReason {
     },
     /// A slot of the same name that is not synced exists here; it is left alone.
     NameTakenByUserSlot,
+    /// A slot left over from this server's time as a primary
+    /// ([`DropReason::LeftoverOfPrimary`]) is in use by process `pid`: it is
+    /// replaced once released.
+    LeftoverInUse { pid: i32 },
+    /// A physical slot of this standby's own has the name of one of the
+    /// primary's physical slots: it is left alone (it holds WAL for the same
+    /// standby), without a report.
+    NameTakenByLocalPhysicalSlot,
     /// The remote slot is invalidated and none exists here: never created.
     RemoteInvalidatedNoLocal,
     /// The local slot is invalidated (as is the remote one): nothing to do.
@@ -247,13 +309,18 @@ impl SkipReason {
     /// `no_consistent_snapshot`, never happens here (every transaction
     /// boundary is a consistent point). tandem's own for what PostgreSQL
     /// aborts the cycle on or does not report: `name_taken_by_user_slot`,
-    /// `database_missing`, `local_ahead`, `remote_being_created`.
+    /// `database_missing`, `local_ahead`, `remote_being_created`,
+    /// `leftover_in_use` (a failover slot left from this server's time as a
+    /// primary is in use, so it cannot be replaced yet),
+    /// `name_taken_by_local_physical_slot` (physical slot copies only).
     pub fn name(&self) -> &'static str {
         match self {
             SkipReason::RemoteBeingCreated => "remote_being_created",
             SkipReason::DatabaseMissing { .. } => "database_missing",
             SkipReason::StandbyBehind { .. } => "wal_not_flushed",
             SkipReason::NameTakenByUserSlot => "name_taken_by_user_slot",
+            SkipReason::NameTakenByLocalPhysicalSlot => "name_taken_by_local_physical_slot",
+            SkipReason::LeftoverInUse { .. } => "leftover_in_use",
             SkipReason::RemoteInvalidatedNoLocal | SkipReason::LocalInvalidated => {
                 "slot_invalidated"
             }
@@ -389,6 +456,29 @@ impl Action {
             Action::Create { .. } | Action::Update { .. } | Action::CopyInvalidation { .. } => {
                 return None
             }
+            Action::Drop {
+                name,
+                reason: DropReason::LeftoverOfPrimary,
+                ..
+            } => (
+                Level::Log,
+                SqlState::SUCCESSFUL_COMPLETION,
+                format!(
+                    "replacing replication slot \"{name}\" by a synced copy of the primary \
+                     server's slot"
+                ),
+                Some(
+                    "The local slot has failover enabled and is not synced: it is left over \
+                     from the time this server was a primary."
+                        .to_string(),
+                ),
+            ),
+            Action::Drop { name, database, .. } if database.0 == 0 => (
+                Level::Log,
+                SqlState::SUCCESSFUL_COMPLETION,
+                format!("dropped synced physical replication slot \"{name}\""),
+                None,
+            ),
             Action::Drop { name, database, .. } => (
                 Level::Log,
                 SqlState::SUCCESSFUL_COMPLETION,
@@ -402,9 +492,21 @@ impl Action {
                 None,
             ),
             Action::Skip { name, reason } => match reason {
-                R::RemoteBeingCreated | R::RemoteInvalidatedNoLocal | R::LocalInvalidated => {
-                    return None
-                }
+                R::RemoteBeingCreated
+                | R::RemoteInvalidatedNoLocal
+                | R::LocalInvalidated
+                | R::NameTakenByLocalPhysicalSlot => return None,
+                R::LeftoverInUse { pid } => (
+                    Level::Error,
+                    SqlState::OBJECT_IN_USE,
+                    format!("replication slot \"{name}\" is active for PID {pid}"),
+                    Some(
+                        "The slot has failover enabled and is not synced: it is left over from \
+                         the time this server was a primary, and is replaced by a synced copy \
+                         once it is released."
+                            .to_string(),
+                    ),
+                ),
                 R::DatabaseMissing { database } => (
                     Level::Error,
                     SqlState::UNDEFINED_DATABASE,
@@ -502,9 +604,9 @@ pub fn plan_cycle(
             listed.push(r);
         }
     }
-    // drop_local_obsolete_slots
+    // drop_local_obsolete_slots (synced physical slots are plan_physical's)
     let mut dropped = BTreeSet::new();
-    for l in local.iter().filter(|l| l.synced) {
+    for l in local.iter().filter(|l| l.synced && l.is_logical()) {
         let reason = match listed.iter().find(|r| r.name == l.name) {
             None => Some(DropReason::NotOnPrimary),
             Some(r) if r.invalidated.is_none() && l.invalidated.is_some() => {
@@ -529,6 +631,96 @@ pub fn plan_cycle(
     for r in listed {
         let existing = by_name.get(r.name.as_str()).copied();
         synchronize_one_slot(r, existing, standby, &mut out);
+    }
+    out
+}
+
+/// The physical half of a sync cycle (a tandem extension: PostgreSQL 17
+/// copies no physical slot). The standby keeps a synced copy of each of the
+/// primary's persistent physical slots except `primary_slot_name` (the one
+/// it streams through itself), so that after its promotion the sibling
+/// standbys stream from it through their own slots, with the WAL they need
+/// retained. A copy:
+///
+/// - is created persistent and synced, with `restart_lsn` the remote one but
+///   never ahead of this standby's flushed WAL nor older than the oldest WAL
+///   still here (`None` when the remote slot reserves none);
+/// - moves forward only, to the remote `restart_lsn` capped at the flush;
+/// - is dropped when the slot is gone from the primary (or is this standby's
+///   own `primary_slot_name`), and dropped and created afresh when it was
+///   invalidated here while the remote one reserves WAL;
+/// - never replaces a slot of this standby's own: a physical one of the same
+///   name is left alone ([`SkipReason::NameTakenByLocalPhysicalSlot`]), a
+///   logical one that is not synced is reported
+///   ([`SkipReason::NameTakenByUserSlot`]); a synced logical one is the
+///   logical half's to drop, and the copy is made in a later cycle.
+///
+/// Actions come in [`plan_cycle`]'s order: drops first, then per remote slot.
+pub fn plan_physical(
+    remote: &[RemotePhysicalSlot],
+    local: &[SlotData],
+    primary_slot_name: &str,
+    standby: &StandbyState,
+) -> Vec<Action> {
+    let mut out = Vec::new();
+    let listed: Vec<&RemotePhysicalSlot> = remote
+        .iter()
+        .filter(|r| r.name != primary_slot_name)
+        .collect();
+    let cap = |l: Lsn| l.min(standby.flush).max(standby.oldest_available);
+    let mut dropped = BTreeSet::new();
+    for l in local.iter().filter(|l| l.synced && !l.is_logical()) {
+        let reason = match listed.iter().find(|r| r.name == l.name) {
+            None => Some(DropReason::NotOnPrimary),
+            Some(r) if l.invalidated.is_some() && r.restart_lsn.is_some() => {
+                Some(DropReason::InvalidatedLocally)
+            }
+            Some(_) => None,
+        };
+        if let Some(reason) = reason {
+            dropped.insert(l.name.as_str());
+            out.push(Action::Drop {
+                name: l.name.clone(),
+                database: Oid(0),
+                reason,
+            });
+        }
+    }
+    for r in listed {
+        let existing = local
+            .iter()
+            .find(|l| l.name == r.name && !dropped.contains(l.name.as_str()));
+        match existing {
+            None => out.push(Action::Create {
+                slot: SlotData {
+                    restart_lsn: r.restart_lsn.map(cap),
+                    synced: true,
+                    ..SlotData::physical(&r.name, Persistency::Persistent)
+                },
+            }),
+            Some(l) if !l.synced && l.is_logical() => {
+                out.push(skip(&r.name, SkipReason::NameTakenByUserSlot))
+            }
+            Some(l) if !l.synced => {
+                out.push(skip(&r.name, SkipReason::NameTakenByLocalPhysicalSlot))
+            }
+            Some(l) if l.is_logical() => {}
+            Some(l) if l.invalidated.is_some() => {
+                out.push(skip(&r.name, SkipReason::LocalInvalidated))
+            }
+            Some(l) => {
+                let target = r.restart_lsn.map(cap);
+                if target > l.restart_lsn {
+                    out.push(Action::Update {
+                        name: r.name.clone(),
+                        change: SlotChange {
+                            restart_lsn: target,
+                            ..SlotChange::default()
+                        },
+                    });
+                }
+            }
+        }
     }
     out
 }
@@ -564,8 +756,19 @@ fn synchronize_one_slot(
     let Some(local) = local else {
         return create_slot(remote, database, standby, out);
     };
-    if !local.synced {
-        return out.push(skip(name, SkipReason::NameTakenByUserSlot));
+    if !local.synced || !local.is_logical() {
+        if !is_leftover_of_primary(local) {
+            return out.push(skip(name, SkipReason::NameTakenByUserSlot));
+        }
+        if let Some(&pid) = standby.active.get(name) {
+            return out.push(skip(name, SkipReason::LeftoverInUse { pid }));
+        }
+        out.push(Action::Drop {
+            name: name.to_string(),
+            database: local.database.unwrap_or_default(),
+            reason: DropReason::LeftoverOfPrimary,
+        });
+        return create_slot(remote, database, standby, out);
     }
     if local.invalidated.is_some() {
         return out.push(skip(name, SkipReason::LocalInvalidated));
@@ -607,6 +810,15 @@ fn synchronize_one_slot(
     } else {
         out.extend(behind.map(|reason| skip(name, reason)));
     }
+}
+
+/// Whether a local slot is a failover slot left over from the server's time
+/// as a primary: logical, `failover = true`, not synced. A standby refuses to
+/// create such a slot (`cannot enable failover for a replication slot created
+/// on the standby`) or to turn failover on (`cannot enable failover for a
+/// replication slot on the standby`), so nothing else can have made it.
+pub fn is_leftover_of_primary(local: &SlotData) -> bool {
+    local.is_logical() && local.failover && !local.synced
 }
 
 /// No local slot: create it temporary, reserving WAL and catalog rows no

@@ -457,28 +457,85 @@ fn scenario_19_promoted_standby_decodes_only_unconsumed_changes() {
     );
 }
 
+/// Scenario 10 inverted: PostgreSQL 17 refuses to sync from a standby
+/// (`cannot synchronize replication slots from a standby server`); tandem
+/// syncs a cascading standby from its upstream standby's synced slots.
 #[test]
-fn scenario_10_no_cascading_sync() {
+fn scenario_10_cascade_syncs_from_its_upstream_standby() {
     // tandem takes no base backup from a standby, so the cascading node is a
-    // second standby of the same primary whose primary_conninfo names the
-    // first standby: the function then talks to a server in recovery
+    // second standby of the same primary, re-pointed at the first standby
+    // with a physical slot made there
     let (p, s1) = pair("t040-s10");
+    s1.safe_psql("SELECT pg_create_physical_replication_slot('cascade_slot', true)");
     let mut c = Node::standby("t040-s10-cascading", &p, "cascading_sb_slot");
     c.append_conf("hot_standby_feedback = on\nwal_level = logical");
     c.start();
     set_primary_conninfo(&c, &s1.conninfo("postgres"));
+    c.safe_psql("ALTER SYSTEM SET primary_slot_name = 'cascade_slot'");
     c.safe_psql("SELECT pg_reload_conf()");
     wait_value(
-        &c,
-        &format!(
-            "SELECT position('port={}' in current_setting('primary_conninfo')) > 0",
-            s1.port
-        ),
+        &s1,
+        "SELECT active FROM pg_replication_slots WHERE slot_name = 'cascade_slot'",
         "t",
     );
+    // nothing to sync yet: the upstream has no synced slot
+    c.safe_psql("SELECT pg_sync_replication_slots()");
+    assert_eq!(
+        c.safe_psql("SELECT count(*) FROM pg_replication_slots WHERE slot_type = 'logical'"),
+        "0"
+    );
+    s1.safe_psql("SELECT pg_sync_replication_slots()");
+    assert_eq!(
+        s1.safe_psql(
+            "SELECT slot_name, failover, temporary FROM pg_replication_slots \
+             WHERE slot_type = 'logical' ORDER BY slot_name"
+        ),
+        "lsub1_slot|t|f\nlsub2_slot|t|f"
+    );
+    c.safe_psql("SELECT pg_sync_replication_slots()");
+    let q = "SELECT slot_name, plugin, synced, temporary, restart_lsn, confirmed_flush_lsn \
+             FROM pg_replication_slots WHERE slot_type = 'logical' ORDER BY slot_name";
+    assert_eq!(c.safe_psql(q), s1.safe_psql(q));
+    assert_eq!(
+        c.safe_psql(
+            "SELECT count(*) FROM pg_replication_slots WHERE synced AND NOT temporary \
+             AND slot_type = 'logical'"
+        ),
+        "2"
+    );
+    // the primary's consumer moves on; the cascade follows through its upstream
+    p.safe_psql("CREATE TABLE tab_int (a int)");
+    p.safe_psql("INSERT INTO tab_int VALUES (1)");
+    p.safe_psql("SELECT count(*) FROM pg_logical_slot_get_changes('lsub2_slot', NULL, NULL)");
+    let cf = p.safe_psql(
+        "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'lsub2_slot'",
+    );
+    wait_for_replay(&p, &c);
+    s1.safe_psql("SELECT pg_sync_replication_slots()");
+    c.safe_psql("SELECT pg_sync_replication_slots()");
+    assert_eq!(
+        c.safe_psql(
+            "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'lsub2_slot'"
+        ),
+        cf
+    );
+    // never ahead of what the cascade flushed
+    assert_eq!(
+        c.safe_psql(
+            "SELECT bool_and(confirmed_flush_lsn <= pg_last_wal_receive_lsn()) \
+             FROM pg_replication_slots WHERE synced AND slot_type = 'logical'"
+        ),
+        "t"
+    );
+    // primary_slot_name is still checked on the upstream standby
+    c.safe_psql("ALTER SYSTEM SET primary_slot_name = 'no_such_slot'");
+    c.safe_psql("SELECT pg_reload_conf()");
+    wait_value(&c, "SHOW primary_slot_name", "no_such_slot");
     let err = psql_error(&c, "SELECT pg_sync_replication_slots()");
     assert!(
-        err.contains("ERROR:  cannot synchronize replication slots from a standby server"),
+        err.contains(
+            "ERROR:  replication slot \"no_such_slot\" specified by \"primary_slot_name\" does not exist on primary server"
+        ),
         "{err}"
     );
 }

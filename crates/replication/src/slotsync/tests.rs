@@ -11,6 +11,7 @@ fn standby() -> StandbyState {
         oldest_available: Lsn(0x1000),
         oldest_safe_xmin: Some(Xid(700)),
         databases: [("postgres".to_string(), DB), ("other".to_string(), Oid(6))].into(),
+        active: BTreeMap::new(),
     }
 }
 
@@ -42,9 +43,20 @@ fn synced(name: &str, persistency: Persistency) -> SlotData {
     }
 }
 
+/// A logical slot of the standby's own (`failover = false`).
 fn user(name: &str) -> SlotData {
     SlotData {
         synced: false,
+        failover: false,
+        ..synced(name, Persistency::Persistent)
+    }
+}
+
+/// A failover slot left over from the node's time as a primary.
+fn leftover(name: &str) -> SlotData {
+    SlotData {
+        synced: false,
+        confirmed_flush: Some(Lsn(0x6000)),
         ..synced(name, Persistency::Persistent)
     }
 }
@@ -660,6 +672,7 @@ fn generated_cycles_keep_the_invariants() {
                     [Persistency::Temporary, Persistency::Persistent][g.below(2) as usize];
                 local.push(SlotData {
                     synced: kind != 1,
+                    failover: kind != 1 || g.below(2) == 0,
                     restart_lsn: g.lsn(),
                     confirmed_flush: g.lsn(),
                     catalog_xmin: g.xid(),
@@ -669,15 +682,46 @@ fn generated_cycles_keep_the_invariants() {
                 });
             }
         }
+        let st = StandbyState {
+            active: local
+                .iter()
+                .filter(|_| g.below(3) == 0)
+                .map(|l| (l.name.clone(), 77))
+                .collect(),
+            ..st
+        };
         let actions = plan_cycle(&remote_slots, &local, &st);
         let mut model = local.clone();
-        for a in &actions {
+        for (i, a) in actions.iter().enumerate() {
             let before = model.iter().find(|l| l.name == a.slot_name()).cloned();
-            if before.as_ref().is_some_and(|b| !b.synced) {
+            if let Some(b) = before.as_ref().filter(|b| !b.synced) {
+                // only a leftover failover slot not in use is replaced, by a
+                // synced copy created right after
+                let replaced = matches!(
+                    a,
+                    Action::Drop {
+                        reason: DropReason::LeftoverOfPrimary,
+                        ..
+                    }
+                );
                 assert!(
-                    matches!(a, Action::Skip { .. }),
+                    matches!(a, Action::Skip { .. }) || replaced,
                     "a user slot was touched: {a:?}"
                 );
+                if replaced {
+                    assert!(b.failover && !st.active.contains_key(&b.name), "{b:?}");
+                    assert!(
+                        matches!(actions.get(i + 1), Some(Action::Create { slot }) if slot.name == b.name)
+                            || matches!(
+                                actions.get(i + 1),
+                                Some(Action::Skip {
+                                    reason: SkipReason::RemoteInvalidatedNoLocal,
+                                    ..
+                                })
+                            ),
+                        "{actions:?}"
+                    );
+                }
             }
             match a {
                 Action::Create { slot } => {
@@ -703,6 +747,10 @@ fn generated_cycles_keep_the_invariants() {
                     assert!(r.restart_lsn >= b.restart_lsn && r.catalog_xmin >= b.catalog_xmin);
                     assert!(b.confirmed_flush.is_some_and(|cf| cf <= flush));
                 }
+                Action::Drop {
+                    reason: DropReason::LeftoverOfPrimary,
+                    ..
+                } => {}
                 Action::Drop { .. } | Action::CopyInvalidation { .. } => {
                     assert!(before.is_some_and(|b| b.synced));
                 }
@@ -729,6 +777,7 @@ fn generated_cycles_keep_the_invariants() {
     }
     for kind in [
         "Drop",
+        "LeftoverInUse",
         "Create",
         "Update",
         "Persist",
@@ -867,5 +916,302 @@ fn skip_reason_names_and_outcomes() {
     assert_eq!(
         outcomes,
         [("ahead", Some("wal_not_flushed")), ("fine", None)]
+    );
+}
+
+#[test]
+fn a_failover_slot_left_over_from_the_primary_is_replaced_by_a_synced_copy() {
+    let actions = plan_cycle(
+        &[remote("lsub1_slot")],
+        &[leftover("lsub1_slot")],
+        &standby(),
+    );
+    let dropped = Action::Drop {
+        name: "lsub1_slot".to_string(),
+        database: DB,
+        reason: DropReason::LeftoverOfPrimary,
+    };
+    assert_eq!(
+        actions,
+        vec![
+            dropped.clone(),
+            Action::Create {
+                slot: synced("lsub1_slot", Persistency::Temporary)
+            },
+            persist("lsub1_slot"),
+        ]
+    );
+    assert_eq!(
+        report(&dropped, Caller::Worker),
+        (
+            Level::Log,
+            "00000",
+            "replacing replication slot \"lsub1_slot\" by a synced copy of the primary server's slot"
+                .to_string(),
+            Some(
+                "The local slot has failover enabled and is not synced: it is left over from \
+                 the time this server was a primary."
+                    .to_string()
+            )
+        )
+    );
+    // the copy follows the remote slot, even where the leftover was ahead
+    let mut model = vec![leftover("lsub1_slot")];
+    apply(&actions, &mut model);
+    assert_eq!(model, vec![synced("lsub1_slot", Persistency::Persistent)]);
+}
+
+#[test]
+fn a_leftover_in_use_or_not_yet_syncable_is_kept() {
+    // in use: reported, replaced once released
+    let st = StandbyState {
+        active: [("lsub1_slot".to_string(), 4242)].into(),
+        ..standby()
+    };
+    let actions = plan_cycle(&[remote("lsub1_slot")], &[leftover("lsub1_slot")], &st);
+    let a = skip("lsub1_slot", SkipReason::LeftoverInUse { pid: 4242 });
+    assert_eq!(actions, vec![a.clone()]);
+    let e = a.report(Caller::Worker).unwrap().to_error();
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        (
+            SqlState::OBJECT_IN_USE,
+            "replication slot \"lsub1_slot\" is active for PID 4242"
+        )
+    );
+    // the standby has not flushed up to the remote slot yet: nothing dropped
+    let ahead = RemoteSlot {
+        confirmed_flush: Some(Lsn(0xA000)),
+        ..remote("lsub1_slot")
+    };
+    let actions = plan_cycle(&[ahead], &[leftover("lsub1_slot")], &standby());
+    assert!(
+        matches!(
+            actions.as_slice(),
+            [Action::Skip {
+                reason: SkipReason::StandbyBehind { .. },
+                ..
+            }]
+        ),
+        "{actions:?}"
+    );
+    // a database missing here: nothing dropped either
+    let nodb = RemoteSlot {
+        database: "gone".to_string(),
+        ..remote("lsub1_slot")
+    };
+    let actions = plan_cycle(&[nodb], &[leftover("lsub1_slot")], &standby());
+    assert!(
+        matches!(
+            actions.as_slice(),
+            [Action::Skip {
+                reason: SkipReason::DatabaseMissing { .. },
+                ..
+            }]
+        ),
+        "{actions:?}"
+    );
+    // a leftover the primary no longer lists is not a synced slot: kept
+    assert_eq!(plan_cycle(&[], &[leftover("old")], &standby()), vec![]);
+    assert!(is_leftover_of_primary(&leftover("x")));
+    assert!(!is_leftover_of_primary(&user("x")));
+    assert!(!is_leftover_of_primary(&synced(
+        "x",
+        Persistency::Persistent
+    )));
+}
+
+#[test]
+fn one_bad_slot_never_stops_the_leftover_replacement_of_another() {
+    let actions = plan_cycle(
+        &[remote("taken"), remote("old")],
+        &[user("taken"), leftover("old")],
+        &standby(),
+    );
+    assert_eq!(actions[0], skip("taken", SkipReason::NameTakenByUserSlot));
+    assert!(matches!(
+        &actions[1],
+        Action::Drop {
+            reason: DropReason::LeftoverOfPrimary,
+            ..
+        }
+    ));
+    assert!(matches!(&actions[2], Action::Create { slot } if slot.name == "old"));
+}
+
+fn physical_remote(name: &str, restart: u64) -> RemotePhysicalSlot {
+    RemotePhysicalSlot {
+        name: name.to_string(),
+        restart_lsn: Some(Lsn(restart)),
+    }
+}
+
+fn physical_copy(name: &str, restart: u64) -> SlotData {
+    SlotData {
+        restart_lsn: Some(Lsn(restart)),
+        synced: true,
+        ..SlotData::physical(name, Persistency::Persistent)
+    }
+}
+
+#[test]
+fn physical_slots_are_copied_except_the_standbys_own() {
+    let remote_slots = [
+        physical_remote("sb1_slot", 0x8000),
+        physical_remote("sb_b", 0x3000),
+        // ahead of what this standby flushed: capped
+        physical_remote("sb_c", 0xB000),
+        // older than the WAL still here: holds what is here
+        physical_remote("sb_d", 0x800),
+        RemotePhysicalSlot {
+            name: "unreserved".to_string(),
+            restart_lsn: None,
+        },
+    ];
+    let actions = plan_physical(&remote_slots, &[], "sb1_slot", &standby());
+    let create = |name: &str, restart: Option<u64>| Action::Create {
+        slot: SlotData {
+            restart_lsn: restart.map(Lsn),
+            ..physical_copy(name, 0)
+        },
+    };
+    assert_eq!(
+        actions,
+        vec![
+            create("sb_b", Some(0x3000)),
+            create("sb_c", Some(0x9000)),
+            create("sb_d", Some(0x1000)),
+            create("unreserved", None),
+        ]
+    );
+    assert!(actions.iter().all(|a| a.report(Caller::Worker).is_none()));
+    assert!(any_slot_updated(&actions));
+    // a second cycle over the result changes nothing
+    let mut model = Vec::new();
+    apply(&actions, &mut model);
+    assert_eq!(
+        plan_physical(&remote_slots, &model, "sb1_slot", &standby()),
+        vec![]
+    );
+}
+
+#[test]
+fn a_physical_copy_moves_forward_only_and_never_past_the_flush() {
+    let local = [physical_copy("sb_b", 0x3000)];
+    let at = |restart: u64| {
+        plan_physical(
+            &[physical_remote("sb_b", restart)],
+            &local,
+            "own",
+            &standby(),
+        )
+    };
+    let moved = |to: u64| {
+        vec![update(
+            "sb_b",
+            SlotChange {
+                restart_lsn: Some(Lsn(to)),
+                ..SlotChange::default()
+            },
+        )]
+    };
+    assert_eq!(at(0x5000), moved(0x5000));
+    assert_eq!(at(0xC000), moved(0x9000));
+    assert_eq!(at(0x2000), vec![]);
+    assert_eq!(at(0x3000), vec![]);
+    let unreserved = RemotePhysicalSlot {
+        name: "sb_b".to_string(),
+        restart_lsn: None,
+    };
+    assert_eq!(
+        plan_physical(&[unreserved], &local, "own", &standby()),
+        vec![]
+    );
+}
+
+#[test]
+fn physical_copies_are_dropped_when_gone_and_local_slots_are_left_alone() {
+    let local = [
+        physical_copy("gone", 0x3000),
+        // this standby now streams through it: not a copy any more
+        physical_copy("own", 0x3000),
+        SlotData {
+            restart_lsn: Some(Lsn(0x2000)),
+            ..SlotData::physical("cascade", Persistency::Persistent)
+        },
+        user("logical_mine"),
+        SlotData {
+            invalidated: Some(Invalidation::WalRemoved),
+            restart_lsn: None,
+            ..physical_copy("lost", 0)
+        },
+    ];
+    let remote_slots = [
+        physical_remote("own", 0x4000),
+        physical_remote("cascade", 0x4000),
+        physical_remote("logical_mine", 0x4000),
+        physical_remote("lost", 0x4000),
+    ];
+    let actions = plan_physical(&remote_slots, &local, "own", &standby());
+    let drop = |name: &str, reason| Action::Drop {
+        name: name.to_string(),
+        database: Oid(0),
+        reason,
+    };
+    assert_eq!(
+        actions,
+        vec![
+            drop("gone", DropReason::NotOnPrimary),
+            drop("own", DropReason::NotOnPrimary),
+            drop("lost", DropReason::InvalidatedLocally),
+            skip("cascade", SkipReason::NameTakenByLocalPhysicalSlot),
+            skip("logical_mine", SkipReason::NameTakenByUserSlot),
+            Action::Create {
+                slot: physical_copy("lost", 0x4000)
+            },
+        ]
+    );
+    assert_eq!(
+        report(&actions[0], Caller::Worker),
+        (
+            Level::Log,
+            "00000",
+            "dropped synced physical replication slot \"gone\"".to_string(),
+            None
+        )
+    );
+    assert!(actions[3].report(Caller::Worker).is_none());
+}
+
+#[test]
+fn physical_rows_from_the_primary_are_parsed() {
+    assert_eq!(
+        RemotePhysicalSlot::from_row(&[Some("sb_b"), Some("0/3000")]).unwrap(),
+        physical_remote("sb_b", 0x3000)
+    );
+    assert_eq!(
+        RemotePhysicalSlot::from_row(&[Some("sb_b"), None])
+            .unwrap()
+            .restart_lsn,
+        None
+    );
+    assert!(RemotePhysicalSlot::from_row(&[Some("sb_b"), Some("x")]).is_err());
+    assert!(RemotePhysicalSlot::from_row(&[Some("sb_b")]).is_err());
+    assert_eq!(
+        FETCH_PHYSICAL_SLOTS_QUERY,
+        "SELECT slot_name, restart_lsn FROM pg_catalog.pg_replication_slots \
+         WHERE slot_type = 'physical' AND NOT temporary"
+    );
+}
+
+#[test]
+fn the_logical_half_leaves_physical_copies_alone() {
+    let local = [
+        physical_copy("sb_b", 0x3000),
+        physical_copy("clash", 0x3000),
+    ];
+    assert_eq!(
+        plan_cycle(&[remote("clash")], &local, &standby()),
+        vec![skip("clash", SkipReason::NameTakenByUserSlot)]
     );
 }

@@ -503,6 +503,7 @@ pub(crate) fn advance(
             ));
         }
         if !data.is_logical() {
+            super::synced::refuse(SlotOp::Advance, &data, db.in_recovery(), false)?;
             slots.update(name, |d| {
                 if let Some(adv) = advance_physical(d, target) {
                     adv.apply(d);

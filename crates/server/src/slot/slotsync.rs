@@ -4,12 +4,22 @@
 //!
 //! One sync cycle connects to the primary with `primary_conninfo` as an
 //! ordinary (non-replication) client, clears the remote `search_path`, checks
-//! the primary (`validate_remote_info`: not itself a standby, the physical
-//! slot `primary_slot_name` exists), fetches the primary's failover slots,
+//! the upstream (`validate_remote_info`: the physical slot `primary_slot_name`
+//! exists there), fetches its failover slots and its physical slots,
 //! describes this standby (flushed WAL, oldest WAL on disk, databases by
-//! name), asks the planner what to do and carries the actions out through the
+//! name, slots in use), asks the planner what to do (`plan_cycle`, then
+//! `plan_physical`) and carries the actions out through the
 //! [`SlotRegistry`], in the planner's order: a slot is made persistent (state
-//! file written and fsynced) before `... is sync-ready now` is logged.
+//! file written and fsynced) before `... is sync-ready now` is logged. An
+//! action that fails is reported and ends that slot's part of the cycle
+//! only; the other slots are still synchronized.
+//!
+//! Beyond PostgreSQL 17 (see `docs/failover-slots.md`): the upstream may be a
+//! standby itself (a cascading standby syncs the synced slots of its
+//! upstream; PostgreSQL refuses with `cannot synchronize replication slots
+//! from a standby server`), failover slots left over from this node's time as
+//! a primary are replaced by synced copies, and physical slots are copied
+//! too.
 //!
 //! Each cycle also reads the primary's `synchronized_standby_slots` and keeps
 //! what it saw (the remote slots, the reason each was skipped, whether this
@@ -38,7 +48,7 @@
 //! `validate_remote_info`, `synchronize_slots`, `ShutDownSlotSync`) and the
 //! `pg_sync_replication_slots` part of `slotfuncs.c`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -46,10 +56,11 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 use tandem_config::Config;
 use tandem_replication::readiness::{assess, listed_in, StandbyStatus};
-use tandem_replication::slot::{SlotData, SlotRegistry};
+use tandem_replication::slot::{Persistency, SlotData, SlotInfo, SlotRegistry};
 use tandem_replication::slotsync::{
-    any_slot_updated, next_nap_ms, plan_cycle, skip_outcomes, Action, Caller, RemoteSlot,
-    SkipReason, StandbyState, FETCH_FAILOVER_SLOTS_QUERY, NAP_MIN_MS,
+    any_slot_updated, next_nap_ms, plan_cycle, plan_physical, skip_outcomes, Action, Caller,
+    RemotePhysicalSlot, RemoteSlot, SkipReason, StandbyState, FETCH_FAILOVER_SLOTS_QUERY,
+    FETCH_PHYSICAL_SLOTS_QUERY, NAP_MIN_MS,
 };
 use tandem_storage::Database;
 use tandem_types::elog::{self, log, Level};
@@ -210,7 +221,10 @@ pub(crate) fn remote_info_query(primary_slot_name: &str) -> String {
     )
 }
 
-/// Judges the answer to [`remote_info_query`].
+/// Judges the answer to [`remote_info_query`]. An upstream in recovery is
+/// accepted (a cascading standby syncs from its upstream standby, whose
+/// persistent synced slots it lists as failover slots); PostgreSQL 17
+/// refuses it.
 pub(crate) fn check_remote_info(
     primary_slot_name: &str,
     answer: PgResult<Vec<Vec<Option<String>>>>,
@@ -228,12 +242,6 @@ pub(crate) fn check_remote_info(
         ));
     };
     let flag = |i: usize| row.get(i).and_then(|v| v.as_deref()) == Some("t");
-    if flag(0) {
-        return Err(PgError::new(
-            SqlState::FEATURE_NOT_SUPPORTED,
-            "cannot synchronize replication slots from a standby server",
-        ));
-    }
     if !flag(1) {
         return Err(invalid(format!(
             "replication slot \"{primary_slot_name}\" specified by \"primary_slot_name\" does not exist on primary server"
@@ -408,7 +416,7 @@ impl SlotSync {
             Ok(()) => {
                 let r = self
                     .validate_remote(&mut client, &params)
-                    .and_then(|()| self.cycle(&mut client, pid, Caller::Function));
+                    .and_then(|()| self.cycle(&mut client, &params, pid, Caller::Function));
                 self.slots.cleanup_synced(pid);
                 self.end_sync();
                 r.map(|_| ())
@@ -452,8 +460,9 @@ impl SlotSync {
         check_remote_info(&params.slot_name, answer)
     }
 
-    /// What the planner needs to know about this standby.
-    fn standby_state(&self) -> StandbyState {
+    /// What the planner needs to know about this standby; `local` is the
+    /// slot list of this cycle.
+    fn standby_state(&self, local: &[SlotInfo]) -> StandbyState {
         let wal = self.db.wal();
         // Restartpoints remove WAL and prune the catalog history: a slot
         // cannot reserve from before either.
@@ -475,11 +484,22 @@ impl SlotSync {
             oldest_available,
             oldest_safe_xmin: None,
             databases,
+            active: local
+                .iter()
+                .filter_map(|i| i.active_pid.map(|pid| (i.data.name.clone(), pid)))
+                .collect(),
         }
     }
 
-    /// `synchronize_slots`: one cycle; true if a slot changed.
-    fn cycle(&self, client: &mut ReplClient, pid: i32, caller: Caller) -> PgResult<bool> {
+    /// `synchronize_slots`: one cycle (the failover slots, then the physical
+    /// slots); true if a slot changed.
+    fn cycle(
+        &self,
+        client: &mut ReplClient,
+        params: &Params,
+        pid: i32,
+        caller: Caller,
+    ) -> PgResult<bool> {
         let rows = client.query(FETCH_FAILOVER_SLOTS_QUERY).map_err(|e| {
             PgError::internal(format!(
                 "could not fetch failover logical slots info from the primary server: {}",
@@ -491,9 +511,22 @@ impl SlotSync {
             let cols: Vec<Option<&str>> = row.iter().map(|c| c.as_deref()).collect();
             remote.push(RemoteSlot::from_row(&cols)?);
         }
+        let rows = client.query(FETCH_PHYSICAL_SLOTS_QUERY).map_err(|e| {
+            PgError::internal(format!(
+                "could not fetch physical slots info from the primary server: {}",
+                e.message
+            ))
+        })?;
+        let mut remote_physical = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let cols: Vec<Option<&str>> = row.iter().map(|c| c.as_deref()).collect();
+            remote_physical.push(RemotePhysicalSlot::from_row(&cols)?);
+        }
         let listed = self.fetch_listed(client);
-        let local: Vec<SlotData> = self.slots.list().into_iter().map(|i| i.data).collect();
-        let actions = plan_cycle(&remote, &local, &self.standby_state());
+        let local_slots = self.slots.list();
+        let standby = self.standby_state(&local_slots);
+        let local: Vec<SlotData> = local_slots.into_iter().map(|i| i.data).collect();
+        let actions = plan_cycle(&remote, &local, &standby);
         let now = PgTimestamp::now().as_micros();
         let outcomes = skip_outcomes(&remote, &actions);
         *self.last_cycle.lock() = Some(LastCycle {
@@ -504,20 +537,30 @@ impl SlotSync {
                 .collect(),
             listed,
         });
+        let physical = plan_physical(&remote_physical, &local, &params.slot_name, &standby);
         let mut first_error = None;
-        for action in &actions {
-            self.apply(action, pid)?;
+        let mut report_error = |e: PgError| match caller {
+            Caller::Worker => elog::emit_error(&e),
+            Caller::Function => {
+                first_error.get_or_insert(e);
+            }
+        };
+        // one slot's failure ends that slot's part of the cycle only
+        let mut failed = BTreeSet::new();
+        for action in actions.iter().chain(&physical) {
+            if failed.contains(action.slot_name()) {
+                continue;
+            }
+            if let Err(e) = self.apply(action, pid) {
+                failed.insert(action.slot_name().to_string());
+                report_error(e);
+                continue;
+            }
             let Some(report) = action.report(caller) else {
                 continue;
             };
             if report.level == Level::Error {
-                let e = report.to_error();
-                match caller {
-                    Caller::Worker => elog::emit_error(&e),
-                    Caller::Function => {
-                        first_error.get_or_insert(e);
-                    }
-                }
+                report_error(report.to_error());
             } else {
                 elog::emit(
                     report.level,
@@ -534,7 +577,7 @@ impl SlotSync {
         }
         match first_error {
             Some(e) => Err(e),
-            None => Ok(any_slot_updated(&actions)),
+            None => Ok(any_slot_updated(&actions) || any_slot_updated(&physical)),
         }
     }
 
@@ -591,7 +634,14 @@ impl SlotSync {
         let slots = &self.slots;
         match action {
             Action::Drop { name, .. } => slots.drop_slot(name, pid, false),
-            Action::Create { slot } => slots.create(slot.clone(), pid),
+            Action::Create { slot } => {
+                slots.create(slot.clone(), pid)?;
+                // a physical copy is persistent from the start: released now
+                if slot.persistency == Persistency::Persistent {
+                    slots.release(&slot.name, pid, PgTimestamp::now().as_micros());
+                }
+                Ok(())
+            }
             Action::Update { name, change } => {
                 slots.acquire(name, pid, false)?;
                 let r = slots.update(name, |d| change.apply(d));
@@ -669,7 +719,7 @@ impl SlotSync {
                     if let Some(end) = self.interrupts(params, entry) {
                         return Ok(end);
                     }
-                    let updated = self.cycle(&mut client, pid, Caller::Worker)?;
+                    let updated = self.cycle(&mut client, params, pid, Caller::Worker)?;
                     nap = next_nap_ms(nap, updated);
                     self.nap(Duration::from_millis(nap));
                 }
@@ -791,13 +841,12 @@ mod tests {
         );
         let row = |a: &str, b: &str| Ok(vec![vec![Some(a.to_string()), Some(b.to_string())]]);
         assert!(check_remote_info("sb1", row("f", "t")).is_ok());
-        let e = check_remote_info("sb1", row("t", "t")).unwrap_err();
+        // an upstream standby is accepted (cascading sync)
+        assert!(check_remote_info("sb1", row("t", "t")).is_ok());
+        let e = check_remote_info("sb1", row("t", "f")).unwrap_err();
         assert_eq!(
-            (e.code, e.message.as_str()),
-            (
-                SqlState::FEATURE_NOT_SUPPORTED,
-                "cannot synchronize replication slots from a standby server"
-            )
+            e.message,
+            "replication slot \"sb1\" specified by \"primary_slot_name\" does not exist on primary server"
         );
         let e = check_remote_info("sb1", row("f", "f")).unwrap_err();
         assert_eq!(

@@ -4,8 +4,12 @@
 //! decode from it (`pg_logical_slot_{get,peek}_[binary_]changes`,
 //! `pg_replication_slot_advance`, `START_REPLICATION ... LOGICAL`), drop it
 //! (`pg_drop_replication_slot`, `DROP_REPLICATION_SLOT`) or alter it
-//! (`ALTER_REPLICATION_SLOT`). After promotion (`in_recovery` false) the
-//! slot is an ordinary slot again, though `synced` stays true.
+//! (`ALTER_REPLICATION_SLOT`). A synced physical slot (a tandem extension:
+//! a copy of one of the primary's physical slots) is refused the same way
+//! for streaming (`START_REPLICATION SLOT ... PHYSICAL`, from a cascading
+//! standby) and for `pg_replication_slot_advance`. After promotion
+//! (`in_recovery` false) the slot is an ordinary slot again, though `synced`
+//! stays true.
 //!
 //! Every path goes through [`refuse`]; slot synchronization itself passes
 //! `allow_synced = true` (PostgreSQL's `IsSyncingReplicationSlots()`).
@@ -25,6 +29,10 @@ pub(crate) enum SlotOp {
     Decode,
     Drop,
     Alter,
+    /// Physical streaming through the slot.
+    Stream,
+    /// `pg_replication_slot_advance` of a physical slot.
+    Advance,
 }
 
 const DETAIL: &str = "This replication slot is being synchronized from the primary server.";
@@ -58,6 +66,11 @@ pub(crate) fn refuse(
         .with_hint("Specify another replication slot."),
         SlotOp::Drop => err(format!("cannot drop replication slot \"{name}\"")),
         SlotOp::Alter => err(format!("cannot alter replication slot \"{name}\"")),
+        SlotOp::Stream => err(format!(
+            "cannot use replication slot \"{name}\" for physical replication"
+        ))
+        .with_hint("Specify another replication slot."),
+        SlotOp::Advance => err(format!("cannot advance replication slot \"{name}\"")),
     })
 }
 
@@ -79,7 +92,13 @@ mod tests {
 
     #[test]
     fn a_synced_slot_is_refused_on_a_standby_only() {
-        for op in [SlotOp::Decode, SlotOp::Drop, SlotOp::Alter] {
+        for op in [
+            SlotOp::Decode,
+            SlotOp::Drop,
+            SlotOp::Alter,
+            SlotOp::Stream,
+            SlotOp::Advance,
+        ] {
             assert!(refuse(op, &slot(true), true, false).is_err(), "{op:?}");
             // promoted: usable again, though still marked synced
             assert!(refuse(op, &slot(true), false, false).is_ok(), "{op:?}");
@@ -110,5 +129,13 @@ mod tests {
         assert_eq!(e.message, "cannot alter replication slot \"lsub1_slot\"");
         assert_eq!(e.detail.as_deref(), Some(DETAIL));
         assert_eq!(e.hint, None);
+        let e = refuse(SlotOp::Stream, &slot(true), true, false).unwrap_err();
+        assert_eq!(
+            e.message,
+            "cannot use replication slot \"lsub1_slot\" for physical replication"
+        );
+        let e = refuse(SlotOp::Advance, &slot(true), true, false).unwrap_err();
+        assert_eq!(e.message, "cannot advance replication slot \"lsub1_slot\"");
+        assert_eq!(e.detail.as_deref(), Some(DETAIL));
     }
 }

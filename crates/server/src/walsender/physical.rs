@@ -72,6 +72,12 @@ impl WalSender<'_> {
                         "cannot use a logical replication slot for physical replication",
                     ));
                 }
+                crate::slot::synced::refuse(
+                    crate::slot::synced::SlotOp::Stream,
+                    &data,
+                    shared.db.in_recovery(),
+                    false,
+                )?;
                 Some(usage)
             }
             None => None,
