@@ -129,7 +129,8 @@ fn ready_then_not_ready_for_each_reason() {
         "CREATE TABLE t (a int PRIMARY KEY); CREATE TABLE filler (a int); \
          CREATE PUBLICATION pub FOR TABLE t",
     );
-    sub.safe_psql("CREATE TABLE t (a int PRIMARY KEY)");
+    // keyless: every subscription applies the same rows
+    sub.safe_psql("CREATE TABLE t (a int)");
     create_subscription(&sub, &p, "sub1", true);
     create_subscription(&sub, &p, "sub2", true);
     create_subscription(&sub, &p, "nofailover", false);
@@ -145,6 +146,14 @@ fn ready_then_not_ready_for_each_reason() {
         "2",
     );
 
+    // a transaction applied: the subscriptions' origins have a position
+    p.safe_psql("INSERT INTO t VALUES (1)");
+    wait_value(
+        &sub,
+        "SELECT count(*) FROM pg_replication_origin_status WHERE remote_lsn IS NOT NULL",
+        "3",
+    );
+
     // ready: both failover slots, not the other subscription's
     let (code, text, doc) = run(&s, Some(&sub));
     assert_eq!(code, 0, "{text}");
@@ -155,6 +164,13 @@ fn ready_then_not_ready_for_each_reason() {
         assert_eq!(json_slot(&doc, slot)["ready"], true, "{doc}");
         assert_eq!(json_slot(&doc, slot)["kind"], "subscription", "{doc}");
         assert!(json_slot(&doc, slot)["reason"].is_null(), "{doc}");
+        // the subscriber's position and how far the standby's copy is behind it
+        assert!(json_slot(&doc, slot)["subscriber_lsn"].is_string(), "{doc}");
+        assert!(
+            json_slot(&doc, slot)["confirmed_flush_lsn"].is_string(),
+            "{doc}"
+        );
+        assert!(json_slot(&doc, slot)["lag_bytes"].is_u64(), "{doc}");
     }
     assert_eq!(slot_names(&doc), ["sub1", "sub2"], "{doc}");
     assert!(
