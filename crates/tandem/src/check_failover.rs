@@ -623,4 +623,44 @@ mod tests {
             Some("not on the standby (slot sync not enabled)")
         );
     }
+
+    #[test]
+    fn the_views_verdict_counts_and_its_reason_is_shown() {
+        let wanted = Wanted {
+            subscriber: "sub:5432".into(),
+            subscription: "s".into(),
+            slot: "s".into(),
+            kind: "subscription",
+            subscriber_lsn: Some("0/200".into()),
+        };
+        let mut slots = BTreeMap::new();
+        slots.insert(
+            "s".to_string(),
+            StandbySlot {
+                synced: true,
+                failover: true,
+                confirmed_flush_lsn: Some("0/100".into()),
+                ..Default::default()
+            },
+        );
+        // no view: the own checks pass; the lag is the subscriber's lead
+        let r = judge(wanted.clone(), &slots, &BTreeMap::new(), "on");
+        assert!(r.ready);
+        assert_eq!(r.lag_bytes, Some(0x100));
+        // the view says not ready: its reason and lag are reported
+        let mut view = BTreeMap::new();
+        view.insert(
+            "s".to_string(),
+            ViewRow {
+                ready: false,
+                reason: Some("lagging".into()),
+                lag_bytes: Some(7),
+                last_sync: None,
+            },
+        );
+        let r = judge(wanted, &slots, &view, "on");
+        assert!(!r.ready);
+        assert_eq!(r.reason.as_deref(), Some("lagging"));
+        assert_eq!(r.lag_bytes, Some(7));
+    }
 }
