@@ -7,12 +7,15 @@
 //! | `basebackup -d CONNINFO -D DIR` | `pg_basebackup` |
 //! | `start` / `stop` / `restart` / `status` / `reload` | `pg_ctl` |
 //! | `demo` | (none: failover logical replication shown end to end on loopback) |
+//! | `check-failover --standby CONNINFO [--subscriber CONNINFO ...]` | (none: the failover-readiness queries of PostgreSQL's documentation, run for you) |
 //!
 //! Each subcommand lives in its own module; `ctl.rs` (the pg_ctl part) is the one
 //! to read first. Exit codes follow pg_ctl: 0 success, 1 failure, 3 for `status`
-//! when no server runs.
+//! when no server runs; `check-failover` exits 1 when something is not ready
+//! and 2 when a server cannot be reached.
 
 mod basebackup;
+mod check_failover;
 mod ctl;
 mod demo;
 mod initdb;
@@ -72,6 +75,9 @@ enum Command {
     /// standby and subscriber, a write load, a killed primary, promotion,
     /// and a check that nothing was lost or applied twice.
     Demo(demo::DemoArgs),
+    /// Check that a standby is ready to take over its primary's failover
+    /// logical replication slots (exit 0 ready, 1 not ready, 2 error).
+    CheckFailover(check_failover::CheckFailoverArgs),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +97,7 @@ fn main() -> ExitCode {
         Command::Promote(args) => ctl::promote(&args),
         Command::Basebackup(args) => basebackup::run(args),
         Command::Demo(args) => return demo::run(args),
+        Command::CheckFailover(args) => return check_failover::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -32,7 +32,7 @@ mod check;
 mod load;
 mod monitor;
 mod node;
-mod sql;
+pub(crate) mod sql;
 mod view;
 
 use std::fmt::Write as _;

@@ -1,11 +1,13 @@
 //! The demo's SQL connections: ordinary sessions (`replication=false`) over
 //! `tandem-client`'s blocking client, simple queries with rows as text. The
-//! demo needs no extended protocol, so it brings no other driver.
+//! demo needs no extended protocol, so it brings no other driver;
+//! `tandem check-failover` uses the same sessions.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use tandem_client::{ReplClient, TextRows};
+use tandem_types::PgResult;
 
 /// The connection string the demo uses for a node on 127.0.0.1.
 pub fn conninfo(port: u16) -> String {
@@ -22,8 +24,14 @@ impl Sql {
     /// a reply that takes longer than `timeout` fails the query.
     pub fn connect(port: u16, timeout: Duration) -> anyhow::Result<Sql> {
         let info = format!("{} application_name=tandem_demo", conninfo(port));
-        let client = ReplClient::connect_mode(&info, "false")
-            .with_context(|| format!("could not connect to 127.0.0.1:{port}"))?;
+        Sql::open(&info, timeout).with_context(|| format!("could not connect to 127.0.0.1:{port}"))
+    }
+
+    /// Connects with the connection string `info` (an ordinary session);
+    /// a reply that takes longer than `timeout` fails the query. The error
+    /// is the client's, worded as libpq's.
+    pub fn open(info: &str, timeout: Duration) -> PgResult<Sql> {
+        let client = ReplClient::connect_mode(info, "false")?;
         client.set_read_timeout(Some(timeout));
         Ok(Sql { client })
     }
