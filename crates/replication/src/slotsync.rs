@@ -49,6 +49,11 @@
 //! [`SlotRegistry::update`](crate::slot::SlotRegistry::update), which writes
 //! the file before the in-memory horizons move.
 //!
+//! A primary also pushes its failover slots' state in its WAL (SLOT_STATE
+//! records); a standby whose worker runs applies each replayed record at once
+//! through [`plan_pushed`], the same per-slot rules for only the slots the
+//! record lists.
+//!
 //! Where tandem differs from PostgreSQL 17 on purpose: a user slot that holds
 //! a remote slot's name, a database missing locally and a local slot ahead of
 //! the remote one are reported for that slot ([`SkipReason`]) while the other
@@ -63,6 +68,9 @@ use tandem_types::elog::Level;
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Xid};
 
 use crate::slot::{Invalidation, Persistency, SlotData};
+
+mod pushed;
+pub use pushed::plan_pushed;
 
 /// The primary's failover slots, as PostgreSQL 17's sync sends it (nine
 /// columns, read by [`RemoteSlot::from_row`]).

@@ -11,6 +11,18 @@
 //! [`SlotRegistry`], in the planner's order: a slot is made persistent (state
 //! file written and fsynced) before `... is sync-ready now` is logged.
 //!
+//! The worker also applies the failover slot state the primary pushes in its
+//! WAL: the replay thread hands each SLOT_STATE record it replays to
+//! [`SlotSync::push`] (no file I/O on the replay thread), which keeps it for
+//! the worker only while the worker runs (`sync_replication_slots = on` with
+//! valid settings; otherwise the records are ignored and
+//! `pg_sync_replication_slots()` behaves as in PostgreSQL). The worker
+//! applies pushed state between its connection cycles, through the planner's
+//! partial mode (`plan_pushed`), as its own actions, so slots follow the
+//! primary as fast as the WAL arrives while the connection cycle (new slots
+//! that existed before, drops, validation) keeps its long naps. The
+//! primary's half is `push.rs`.
+//!
 //! Only one sync runs at a time ([`SlotSync`] holds PostgreSQL's
 //! `SlotSyncCtx`: `syncing`, `stopSignaled`, the worker and its last start).
 //! The worker runs while the server is a hot standby and
@@ -41,9 +53,10 @@ use parking_lot::{Condvar, Mutex};
 use tandem_config::Config;
 use tandem_replication::slot::{SlotData, SlotRegistry};
 use tandem_replication::slotsync::{
-    any_slot_updated, next_nap_ms, plan_cycle, Action, Caller, RemoteSlot, StandbyState,
-    FETCH_FAILOVER_SLOTS_QUERY, NAP_MIN_MS,
+    any_slot_updated, invalidation_from_name, next_nap_ms, plan_cycle, plan_pushed, Action, Caller,
+    RemoteSlot, StandbyState, FETCH_FAILOVER_SLOTS_QUERY, NAP_MIN_MS,
 };
+use tandem_storage::record::{SlotStateEntry, SlotStateRecord};
 use tandem_storage::Database;
 use tandem_types::elog::{self, log, Level};
 use tandem_types::{Lsn, PgError, PgResult, SqlState};
@@ -76,6 +89,27 @@ struct State {
     last_start: Option<Instant>,
     /// Bumped to wake a napping worker (reload, stop).
     wake_seq: u64,
+    /// Slot state pushed in the WAL and not yet applied by the worker, by
+    /// slot name (later records replace earlier ones); `None`: the slot is
+    /// gone from the primary's failover slots.
+    pushed: BTreeMap<String, Option<RemoteSlot>>,
+}
+
+/// A slot of a SLOT_STATE record as the planner reads a remote slot (zero
+/// positions and xids are invalid, an empty invalidation is none).
+fn remote_of(e: SlotStateEntry) -> RemoteSlot {
+    let lsn = |l: Lsn| l.is_valid().then_some(l);
+    RemoteSlot {
+        confirmed_flush: lsn(e.confirmed_flush),
+        restart_lsn: lsn(e.restart_lsn),
+        catalog_xmin: e.catalog_xmin.is_valid().then_some(e.catalog_xmin),
+        invalidated: invalidation_from_name(&e.invalidation),
+        name: e.name,
+        plugin: e.plugin,
+        two_phase: e.two_phase,
+        failover: e.failover,
+        database: e.database,
+    }
 }
 
 /// Slot synchronization of one server.
@@ -244,6 +278,22 @@ impl SlotSync {
             p.feedback,
             &p.conninfo,
         )
+    }
+
+    /// A SLOT_STATE record replayed here (the replay thread's sink): kept for
+    /// the worker if it runs, ignored otherwise. Never waits for I/O.
+    pub(crate) fn push(&self, rec: SlotStateRecord) {
+        let mut st = self.state.lock();
+        if !st.worker_running || st.stop_signaled || st.shutdown {
+            return;
+        }
+        for name in rec.dropped {
+            st.pushed.insert(name, None);
+        }
+        for e in rec.slots {
+            st.pushed.insert(e.name.clone(), Some(remote_of(e)));
+        }
+        self.changed.notify_all();
     }
 
     /// Wakes a napping worker so that it looks at the settings again (reload).
@@ -467,8 +517,14 @@ impl SlotSync {
         }
         let local: Vec<SlotData> = self.slots.list().into_iter().map(|i| i.data).collect();
         let actions = plan_cycle(&remote, &local, &self.standby_state());
+        self.carry_out(&actions, pid, caller)
+    }
+
+    /// Carries out a plan's actions in order and logs (worker) or returns
+    /// (function) their reports; true if a slot changed.
+    fn carry_out(&self, actions: &[Action], pid: i32, caller: Caller) -> PgResult<bool> {
         let mut first_error = None;
-        for action in &actions {
+        for action in actions {
             self.apply(action, pid)?;
             let Some(report) = action.report(caller) else {
                 continue;
@@ -492,7 +548,7 @@ impl SlotSync {
         }
         match first_error {
             Some(e) => Err(e),
-            None => Ok(any_slot_updated(&actions)),
+            None => Ok(any_slot_updated(actions)),
         }
     }
 
@@ -558,6 +614,7 @@ impl SlotSync {
             st.last_start = None;
         }
         st.worker_running = false;
+        st.pushed.clear();
         self.changed.notify_all();
         drop(st);
         drop(reg);
@@ -581,7 +638,7 @@ impl SlotSync {
                     }
                     let updated = self.cycle(&mut client, pid, Caller::Worker)?;
                     nap = next_nap_ms(nap, updated);
-                    self.nap(Duration::from_millis(nap));
+                    self.nap_applying_pushed(Duration::from_millis(nap), pid)?;
                 }
             })();
             client.close();
@@ -625,16 +682,40 @@ impl SlotSync {
         None
     }
 
-    /// Sleeps up to `d`, woken early by [`SlotSync::wake`] or a stop.
-    fn nap(&self, d: Duration) {
+    /// Sleeps up to `d`, woken early by [`SlotSync::wake`] or a stop, and
+    /// applies pushed slot state as it arrives meanwhile.
+    fn nap_applying_pushed(&self, d: Duration, pid: i32) -> PgResult<()> {
         let deadline = Instant::now() + d;
         let mut st = self.state.lock();
         let seq = st.wake_seq;
         while st.wake_seq == seq && !st.stop_signaled && !st.shutdown {
+            if !st.pushed.is_empty() {
+                let batch = std::mem::take(&mut st.pushed);
+                drop(st);
+                self.apply_pushed(batch, pid)?;
+                st = self.state.lock();
+                continue;
+            }
             if self.changed.wait_until(&mut st, deadline).timed_out() {
-                return;
+                break;
             }
         }
+        Ok(())
+    }
+
+    /// Applies pushed slot state (the planner's partial mode).
+    fn apply_pushed(&self, batch: BTreeMap<String, Option<RemoteSlot>>, pid: i32) -> PgResult<()> {
+        let mut remote = Vec::new();
+        let mut dropped = Vec::new();
+        for (name, slot) in batch {
+            match slot {
+                Some(r) => remote.push(r),
+                None => dropped.push(name),
+            }
+        }
+        let local: Vec<SlotData> = self.slots.list().into_iter().map(|i| i.data).collect();
+        let actions = plan_pushed(&remote, &dropped, &local, &self.standby_state());
+        self.carry_out(&actions, pid, Caller::Worker).map(|_| ())
     }
 }
 
