@@ -119,7 +119,10 @@ fn any_one_of_two_keeps_flowing_while_all_of_holds_back() {
             "WARNING:  replication slot \"s2\" specified in parameter \"synchronized_standby_slots\" does not have active_pid",
         )).then_some(())
     });
-    assert!(!has_row(&fo_out, 2), "the failover consumer got row 2 past the stopped standby");
+    assert!(
+        !has_row(&fo_out, 2),
+        "the failover consumer got row 2 past the stopped standby"
+    );
 
     // back to the quorum: row 2 goes out
     set_standby_slots(&primary, "FIRST 1 (s2, s1)");
