@@ -7,7 +7,7 @@
 //! tandem appends a transaction's records contiguously at commit, so the decoder
 //! only buffers the records read since the last complete item: records of one
 //! transaction until its COMMIT, or a single stand-alone record (a
-//! non-transactional MESSAGE, or a record decoding skips: SEQUENCE, CHECKPOINT,
+//! non-transactional MESSAGE, or a record decoding skips: SEQUENCE, CHECKPOINT, SLOT_STATE,
 //! the WAL's own SWITCH/NOOP, other crates' kinds).
 //!
 //! Old row images follow what PostgreSQL logs: storage always logs the key with

@@ -157,7 +157,7 @@ fn lsn_diff(a: Lsn, b: Lsn) -> i64 {
 pub fn listed_in(synchronized_standby_slots: &str, primary_slot_name: &str) -> bool {
     !primary_slot_name.is_empty()
         && standby_slots::parse(synchronized_standby_slots)
-            .is_ok_and(|list| list.iter().any(|n| n == primary_slot_name))
+            .is_ok_and(|list| list.contains(primary_slot_name))
 }
 
 // ---- the primary's side ----

@@ -57,6 +57,11 @@
 //! ([`DropReason::LeftoverOfPrimary`], never while in use); and
 //! [`plan_physical`] keeps synced copies of the upstream's physical slots.
 //!
+//! A primary also pushes its failover slots' state in its WAL (SLOT_STATE
+//! records); a standby whose worker runs applies each replayed record at once
+//! through [`plan_pushed`], the same per-slot rules for only the slots the
+//! record lists.
+//!
 //! Where tandem differs from PostgreSQL 17 on purpose: a user slot that holds
 //! a remote slot's name, a database missing locally and a local slot ahead of
 //! the remote one are reported for that slot ([`SkipReason`]) while the other
@@ -71,6 +76,9 @@ use tandem_types::elog::Level;
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Xid};
 
 use crate::slot::{Invalidation, Persistency, SlotData};
+
+mod pushed;
+pub use pushed::plan_pushed;
 
 /// The primary's failover slots, as PostgreSQL 17's sync sends it (nine
 /// columns, read by [`RemoteSlot::from_row`]).

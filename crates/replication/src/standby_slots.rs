@@ -10,6 +10,15 @@
 //! crate: the logical walsender's streaming loop and the SQL decoding
 //! functions.
 //!
+//! Besides PostgreSQL's plain list (every listed slot must have flushed), the
+//! setting takes the quorum forms of `synchronous_standby_names`, parsed by
+//! the same grammar (`syncrep.rs`): `ANY n (a, b, c)` (any n listed slots
+//! have flushed) and `FIRST n (a, b, c)` or `n (a, b, c)` (the n
+//! highest-priority slots, earliest listed first, among those whose standby
+//! is streaming, have flushed: PostgreSQL's priority rule for synchronous
+//! standbys, applied to slots). A missing, logical, invalidated or inactive
+//! slot is reported only while it keeps the quorum from being reached.
+//!
 //! Corresponds to PostgreSQL's `slot.c`: `check_synchronized_standby_slots`
 //! (the check hook) and `StandbySlotsHaveCaughtup`.
 
@@ -18,6 +27,37 @@ use tandem_types::ident::NAMEDATALEN;
 use tandem_types::{Lsn, PgError, PgResult, SqlState};
 
 use crate::slot::{validate_name, SlotInfo, SlotRegistry};
+use crate::syncrep::{parse_standby_list, SyncMethod};
+
+/// Which of the listed slots must have flushed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Quorum {
+    /// The plain list: every slot (PostgreSQL's meaning).
+    #[default]
+    All,
+    /// `ANY n (...)`: any n slots.
+    Any(usize),
+    /// `FIRST n (...)`, `n (...)`: the n earliest listed slots whose
+    /// standby streams.
+    First(usize),
+}
+
+/// A parsed `synchronized_standby_slots`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StandbySlots {
+    pub quorum: Quorum,
+    pub names: Vec<String>,
+}
+
+impl StandbySlots {
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
 
 /// The setting's name, as errors and reports spell it.
 pub const SETTING: &str = "synchronized_standby_slots";
@@ -34,22 +74,42 @@ fn invalid_value(value: &str) -> PgError {
 
 /// Parses the setting: a comma-separated identifier list (double quotes keep
 /// a name as written, other names are folded to lower case; white space
-/// around names is ignored), each a valid slot name. Existence and slot type
-/// are not checked here. Errors: `22023 invalid value for parameter
-/// "synchronized_standby_slots": "..."` with detail `List syntax is
-/// invalid.`, or with the slot-name error as detail.
-pub fn parse(value: &str) -> PgResult<Vec<String>> {
-    let Some(names) = split_identifiers(value) else {
-        return Err(invalid_value(value).with_detail("List syntax is invalid."));
+/// around names is ignored), or a quorum form of the
+/// `synchronous_standby_names` grammar (names as written there), each name a
+/// valid slot name. Existence and slot type are not checked here. Errors:
+/// `22023 invalid value for parameter "synchronized_standby_slots": "..."`
+/// with detail `List syntax is invalid.` (plain list) or the grammar's
+/// syntax error (quorum form), or with the slot-name error as detail.
+pub fn parse(value: &str) -> PgResult<StandbySlots> {
+    let parsed = if value.contains('(') {
+        let Some(cfg) = parse_standby_list(SETTING, value)? else {
+            return Ok(StandbySlots::default());
+        };
+        StandbySlots {
+            quorum: match cfg.method {
+                SyncMethod::Quorum => Quorum::Any(cfg.num_sync),
+                SyncMethod::Priority => Quorum::First(cfg.num_sync),
+            },
+            names: cfg.names,
+        }
+    } else {
+        let Some(names) = split_identifiers(value) else {
+            return Err(invalid_value(value).with_detail("List syntax is invalid."));
+        };
+        StandbySlots {
+            quorum: Quorum::All,
+            names,
+        }
     };
-    for name in &names {
+    let names = &parsed.names;
+    for name in names {
         if let Err(e) = validate_name(name) {
             let mut err = invalid_value(value).with_detail(e.message);
             err.code = e.code;
             return Err(err);
         }
     }
-    Ok(names)
+    Ok(parsed)
 }
 
 /// An identifier list separated by commas (PostgreSQL's
@@ -180,65 +240,144 @@ impl Problem {
     }
 }
 
-/// Whether every slot in `list` has flushed `lsn` (PostgreSQL's
-/// `StandbySlotsHaveCaughtup`, without its cache): walks the list in order
-/// and stops at the first slot that is behind (`Ok(false)`) or has a
-/// [`Problem`]. An empty list is always caught up. `slots` is a snapshot of
-/// the registry; a physical slot's `restart_lsn` is its standby's flush
-/// position.
-pub fn caught_up(list: &[String], slots: &[SlotInfo], lsn: Lsn) -> Result<bool, Problem> {
-    for name in list {
-        let Some(slot) = slots.iter().find(|s| &s.data.name == name) else {
-            return Err(Problem::Missing(name.clone()));
-        };
-        if slot.data.is_logical() {
-            return Err(Problem::Logical(name.clone()));
-        }
-        if slot.data.invalidated.is_some() {
-            return Err(Problem::Invalidated(name.clone()));
-        }
-        let behind = slot
-            .data
-            .restart_lsn
-            .is_none_or(|r| !r.is_valid() || r < lsn);
-        if behind {
-            if slot.active_pid.is_none() {
-                return Err(Problem::Inactive(name.clone()));
-            }
-            return Ok(false);
-        }
+/// A listed slot's problem, if it has one, and whether its standby has
+/// flushed `lsn` (a physical slot's `restart_lsn` is its standby's flush
+/// position).
+fn judge(name: &str, slots: &[SlotInfo], lsn: Lsn) -> Result<bool, Problem> {
+    let Some(slot) = slots.iter().find(|s| s.data.name == name) else {
+        return Err(Problem::Missing(name.to_string()));
+    };
+    if slot.data.is_logical() {
+        return Err(Problem::Logical(name.to_string()));
     }
-    Ok(true)
+    if slot.data.invalidated.is_some() {
+        return Err(Problem::Invalidated(name.to_string()));
+    }
+    let flushed = slot
+        .data
+        .restart_lsn
+        .is_some_and(|r| r.is_valid() && r >= lsn);
+    if !flushed && slot.active_pid.is_none() {
+        return Err(Problem::Inactive(name.to_string()));
+    }
+    Ok(flushed)
 }
 
-/// The oldest position all slots in `list` have flushed: the minimum of
-/// their `restart_lsn`s, `None` if one is missing, logical, invalidated or
-/// has none (nothing is known to be safe), or the list is empty.
-pub fn oldest_flush(list: &[String], slots: &[SlotInfo]) -> Option<Lsn> {
-    let mut oldest: Option<Lsn> = None;
-    for name in list {
-        let slot = slots.iter().find(|s| &s.data.name == name)?;
-        if slot.data.is_logical() || slot.data.invalidated.is_some() {
-            return None;
+/// The listed slots that count for a `FIRST n` quorum, in priority order:
+/// valid physical slots whose standby streams.
+fn by_priority<'a>(list: &'a StandbySlots, slots: &'a [SlotInfo]) -> Vec<&'a SlotInfo> {
+    list.names
+        .iter()
+        .filter_map(|n| slots.iter().find(|s| &s.data.name == n))
+        .filter(|s| !s.data.is_logical() && s.data.invalidated.is_none())
+        .filter(|s| s.active_pid.is_some())
+        .collect()
+}
+
+/// Whether the slots of `list` have flushed `lsn` as its quorum asks
+/// (PostgreSQL's `StandbySlotsHaveCaughtup`, without its cache). The plain
+/// list walks the slots in order and stops at the first that is behind
+/// (`Ok(false)`) or has a [`Problem`]; a quorum that is not reached reports
+/// the first listed slot with a problem, if any. An empty list is always
+/// caught up. `slots` is a snapshot of the registry.
+pub fn caught_up(list: &StandbySlots, slots: &[SlotInfo], lsn: Lsn) -> Result<bool, Problem> {
+    let reached = match list.quorum {
+        Quorum::All => {
+            for name in &list.names {
+                if !judge(name, slots, lsn)? {
+                    return Ok(false);
+                }
+            }
+            return Ok(true);
         }
-        let r = slot.data.restart_lsn.filter(|r| r.is_valid())?;
-        oldest = Some(oldest.map_or(r, |o| o.min(r)));
+        Quorum::Any(n) => {
+            list.names
+                .iter()
+                .filter(|name| judge(name, slots, lsn) == Ok(true))
+                .count()
+                >= n
+        }
+        Quorum::First(n) => {
+            let chosen = by_priority(list, slots);
+            chosen.len() >= n
+                && chosen[..n]
+                    .iter()
+                    .all(|s| s.data.restart_lsn.is_some_and(|r| r.is_valid() && r >= lsn))
+        }
+    };
+    if reached || list.names.is_empty() {
+        return Ok(true);
     }
-    oldest
+    match list
+        .names
+        .iter()
+        .find_map(|name| judge(name, slots, lsn).err())
+    {
+        Some(p) => Err(p),
+        None => Ok(false),
+    }
+}
+
+/// The newest position the slots of `list` have flushed as its quorum asks:
+/// for the plain list the oldest `restart_lsn` of them all, `None` if one is
+/// missing, logical, invalidated or has none (nothing is known to be safe),
+/// or the list is empty; for `ANY n` the n-th newest among the valid
+/// physical slots; for `FIRST n` the oldest of the n chosen slots.
+pub fn oldest_flush(list: &StandbySlots, slots: &[SlotInfo]) -> Option<Lsn> {
+    let flushed = |s: &SlotInfo| s.data.restart_lsn.filter(|r| r.is_valid());
+    match list.quorum {
+        Quorum::All => {
+            let mut oldest: Option<Lsn> = None;
+            for name in &list.names {
+                let slot = slots.iter().find(|s| &s.data.name == name)?;
+                if slot.data.is_logical() || slot.data.invalidated.is_some() {
+                    return None;
+                }
+                let r = flushed(slot)?;
+                oldest = Some(oldest.map_or(r, |o| o.min(r)));
+            }
+            oldest
+        }
+        Quorum::Any(n) => {
+            let mut positions: Vec<Lsn> = list
+                .names
+                .iter()
+                .filter_map(|name| slots.iter().find(|s| &s.data.name == name))
+                .filter(|s| !s.data.is_logical() && s.data.invalidated.is_none())
+                .filter_map(flushed)
+                .collect();
+            positions.sort_unstable_by(|a, b| b.cmp(a));
+            n.checked_sub(1).and_then(|i| positions.get(i).copied())
+        }
+        Quorum::First(n) => {
+            let chosen = by_priority(list, slots);
+            if n == 0 || chosen.len() < n {
+                return None;
+            }
+            chosen[..n].iter().map(|s| flushed(s)).min().flatten()
+        }
+    }
+}
+
+/// The listed slots as they are now (missing ones left out), without
+/// copying every slot of the server.
+pub fn listed_slots(list: &StandbySlots, registry: &SlotRegistry) -> Vec<SlotInfo> {
+    list.names
+        .iter()
+        .filter_map(|name| registry.get(name))
+        .collect()
 }
 
 /// How far a failover slot's consumer may be sent changes when WAL is flushed
-/// up to `end`: `end` when every listed standby has flushed it, otherwise the
-/// oldest position they all flushed (at most `end`), and the problem to
-/// report if one holds replication back. `None` as the position: nothing is
-/// known to be safe.
-/// The listed slots as they are now (missing ones left out), without
-/// copying every slot of the server.
-pub fn listed_slots(list: &[String], registry: &SlotRegistry) -> Vec<SlotInfo> {
-    list.iter().filter_map(|name| registry.get(name)).collect()
-}
-
-pub fn send_limit(list: &[String], slots: &[SlotInfo], end: Lsn) -> (Option<Lsn>, Option<Problem>) {
+/// up to `end`: `end` when the listed standbys have flushed it as the quorum
+/// asks, otherwise the newest position they flushed so ([`oldest_flush`], at
+/// most `end`), and the problem to report if one holds replication back.
+/// `None` as the position: nothing is known to be safe.
+pub fn send_limit(
+    list: &StandbySlots,
+    slots: &[SlotInfo],
+    end: Lsn,
+) -> (Option<Lsn>, Option<Problem>) {
     match caught_up(list, slots, end) {
         Ok(true) => (Some(end), None),
         Ok(false) => (oldest_flush(list, slots).map(|o| o.min(end)), None),
@@ -267,14 +406,21 @@ mod tests {
         v.iter().map(|s| s.to_string()).collect()
     }
 
+    fn all(v: &[&str]) -> StandbySlots {
+        StandbySlots {
+            quorum: Quorum::All,
+            names: names(v),
+        }
+    }
+
     #[test]
     fn parses_identifier_lists() {
-        assert_eq!(parse("").unwrap(), Vec::<String>::new());
-        assert_eq!(parse("  ").unwrap(), Vec::<String>::new());
-        assert_eq!(parse("sb1_slot").unwrap(), names(&["sb1_slot"]));
+        assert_eq!(parse("").unwrap(), StandbySlots::default());
+        assert_eq!(parse("  ").unwrap(), StandbySlots::default());
+        assert_eq!(parse("sb1_slot").unwrap(), all(&["sb1_slot"]));
         assert_eq!(
             parse(" SB1_slot , \"sb2_slot\",x").unwrap(),
-            names(&["sb1_slot", "sb2_slot", "x"])
+            all(&["sb1_slot", "sb2_slot", "x"])
         );
     }
 
@@ -308,8 +454,12 @@ mod tests {
 
     #[test]
     fn empty_list_is_caught_up() {
-        assert_eq!(caught_up(&[], &[], Lsn(0x1000)), Ok(true));
-        assert_eq!(send_limit(&[], &[], Lsn(0x1000)), (Some(Lsn(0x1000)), None));
+        let empty = StandbySlots::default();
+        assert_eq!(caught_up(&empty, &[], Lsn(0x1000)), Ok(true));
+        assert_eq!(
+            send_limit(&empty, &[], Lsn(0x1000)),
+            (Some(Lsn(0x1000)), None)
+        );
     }
 
     #[test]
@@ -318,17 +468,14 @@ mod tests {
             physical("a", Some(0x2000), true),
             physical("b", Some(0x1000), false),
         ];
-        assert_eq!(
-            caught_up(&names(&["a", "b"]), &slots, Lsn(0x1000)),
-            Ok(true)
-        );
-        assert_eq!(oldest_flush(&names(&["a", "b"]), &slots), Some(Lsn(0x1000)));
+        assert_eq!(caught_up(&all(&["a", "b"]), &slots, Lsn(0x1000)), Ok(true));
+        assert_eq!(oldest_flush(&all(&["a", "b"]), &slots), Some(Lsn(0x1000)));
     }
 
     #[test]
     fn a_missing_slot_is_a_problem() {
         let slots = [physical("a", Some(0x2000), true)];
-        let p = caught_up(&names(&["a", "nope"]), &slots, Lsn(0x1000)).unwrap_err();
+        let p = caught_up(&all(&["a", "nope"]), &slots, Lsn(0x1000)).unwrap_err();
         assert_eq!(p, Problem::Missing("nope".into()));
         let e = p.report(Severity::Warning);
         assert_eq!(e.severity, Severity::Warning);
@@ -342,7 +489,7 @@ mod tests {
     fn a_logical_slot_is_a_problem() {
         let mut l = physical("l", Some(0x2000), true);
         l.data.database = Some(Oid(5));
-        let p = caught_up(&names(&["l"]), &[l], Lsn(0x1000)).unwrap_err();
+        let p = caught_up(&all(&["l"]), &[l], Lsn(0x1000)).unwrap_err();
         assert_eq!(p, Problem::Logical("l".into()));
         let e = p.report(Severity::Error);
         assert_eq!(e.severity, Severity::Error);
@@ -359,7 +506,7 @@ mod tests {
     fn an_invalidated_slot_is_a_problem() {
         let mut s = physical("s", Some(0x2000), true);
         s.data.invalidated = Some(Invalidation::WalRemoved);
-        let p = caught_up(&names(&["s"]), &[s], Lsn(0x1000)).unwrap_err();
+        let p = caught_up(&all(&["s"]), &[s], Lsn(0x1000)).unwrap_err();
         assert_eq!(p, Problem::Invalidated("s".into()));
         let e = p.report(Severity::Warning);
         assert_eq!(e.code, SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE);
@@ -372,7 +519,7 @@ mod tests {
     fn an_inactive_slot_behind_is_a_problem() {
         for restart in [None, Some(0x800)] {
             let s = physical("sb1_slot", restart, false);
-            let p = caught_up(&names(&["sb1_slot"]), &[s], Lsn(0x1000)).unwrap_err();
+            let p = caught_up(&all(&["sb1_slot"]), &[s], Lsn(0x1000)).unwrap_err();
             assert_eq!(p, Problem::Inactive("sb1_slot".into()));
             let e = p.report(Severity::Warning);
             assert_eq!(e.code, SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE);
@@ -386,12 +533,9 @@ mod tests {
     fn an_active_slot_behind_is_a_silent_wait_and_stops_the_walk() {
         let slots = [physical("a", Some(0x800), true)];
         // "b" is missing, but the walk stops at the lagging "a" first
+        assert_eq!(caught_up(&all(&["a", "b"]), &slots, Lsn(0x1000)), Ok(false));
         assert_eq!(
-            caught_up(&names(&["a", "b"]), &slots, Lsn(0x1000)),
-            Ok(false)
-        );
-        assert_eq!(
-            send_limit(&names(&["a"]), &slots, Lsn(0x1000)),
+            send_limit(&all(&["a"]), &slots, Lsn(0x1000)),
             (Some(Lsn(0x800)), None)
         );
     }
@@ -400,11 +544,11 @@ mod tests {
     fn the_walk_stops_at_the_first_problem() {
         let slots = [physical("a", Some(0x800), false)];
         assert_eq!(
-            caught_up(&names(&["nope", "a"]), &slots, Lsn(0x1000)),
+            caught_up(&all(&["nope", "a"]), &slots, Lsn(0x1000)),
             Err(Problem::Missing("nope".into()))
         );
         assert_eq!(
-            caught_up(&names(&["a", "nope"]), &slots, Lsn(0x1000)),
+            caught_up(&all(&["a", "nope"]), &slots, Lsn(0x1000)),
             Err(Problem::Inactive("a".into()))
         );
     }
@@ -416,11 +560,113 @@ mod tests {
             physical("b", Some(0x900), true),
         ];
         assert_eq!(
-            send_limit(&names(&["a", "b"]), &slots, Lsn(0x1000)),
+            send_limit(&all(&["a", "b"]), &slots, Lsn(0x1000)),
             (Some(Lsn(0x800)), Some(Problem::Inactive("a".into())))
         );
         assert_eq!(
-            send_limit(&names(&["a", "gone"]), &slots, Lsn(0x1000)),
+            send_limit(&all(&["a", "gone"]), &slots, Lsn(0x1000)),
+            (None, Some(Problem::Inactive("a".into())))
+        );
+    }
+
+    fn quorum(q: Quorum, v: &[&str]) -> StandbySlots {
+        StandbySlots {
+            quorum: q,
+            names: names(v),
+        }
+    }
+
+    #[test]
+    fn parses_the_quorum_forms_with_the_synchronous_standby_names_grammar() {
+        assert_eq!(
+            parse("ANY 1 (s1, s2)").unwrap(),
+            quorum(Quorum::Any(1), &["s1", "s2"])
+        );
+        assert_eq!(
+            parse("first 2 (a, \"b\", c)").unwrap(),
+            quorum(Quorum::First(2), &["a", "b", "c"])
+        );
+        assert_eq!(
+            parse("2 (a, b)").unwrap(),
+            quorum(Quorum::First(2), &["a", "b"])
+        );
+        let e = parse("ANY 1 (a,").unwrap_err();
+        assert_eq!(
+            e.message,
+            "invalid value for parameter \"synchronized_standby_slots\": \"ANY 1 (a,\""
+        );
+        assert_eq!(e.detail.as_deref(), Some("syntax error at end of input"));
+        let e = parse("ANY 0 (a)").unwrap_err();
+        assert_eq!(
+            e.message,
+            "number of synchronous standbys (0) must be greater than zero"
+        );
+        let e = parse("ANY 1 (a, \"B-c\")").unwrap_err();
+        assert_eq!(e.code, SqlState::INVALID_NAME);
+        assert!(parse("ANY 1 (s1, s2)").unwrap().contains("s2"));
+    }
+
+    #[test]
+    fn any_n_needs_n_slots_and_ignores_the_others_problems() {
+        let slots = [
+            physical("s1", Some(0x2000), true),
+            physical("s2", Some(0x800), false),
+        ];
+        let any1 = quorum(Quorum::Any(1), &["s1", "s2", "gone"]);
+        assert_eq!(caught_up(&any1, &slots, Lsn(0x1000)), Ok(true));
+        assert_eq!(
+            send_limit(&any1, &slots, Lsn(0x1000)),
+            (Some(Lsn(0x1000)), None)
+        );
+        // the plain list is held back by s2, reported
+        let every = all(&["s1", "s2"]);
+        assert_eq!(
+            caught_up(&every, &slots, Lsn(0x1000)),
+            Err(Problem::Inactive("s2".into()))
+        );
+        // two of them: not reached; the first problem is reported and the
+        // limit is the second newest flush
+        let any2 = quorum(Quorum::Any(2), &["s1", "s2", "gone"]);
+        assert_eq!(
+            send_limit(&any2, &slots, Lsn(0x1000)),
+            (Some(Lsn(0x800)), Some(Problem::Inactive("s2".into())))
+        );
+        // an active standby behind is a silent wait
+        let slots = [
+            physical("s1", Some(0x900), true),
+            physical("s2", Some(0x800), true),
+        ];
+        assert_eq!(
+            send_limit(&quorum(Quorum::Any(1), &["s1", "s2"]), &slots, Lsn(0x1000)),
+            (Some(Lsn(0x900)), None)
+        );
+    }
+
+    #[test]
+    fn first_n_waits_for_the_highest_priority_streaming_slots() {
+        let slots = [
+            physical("a", Some(0x800), true),
+            physical("b", Some(0x2000), true),
+            physical("c", Some(0x3000), false),
+        ];
+        let first1 = quorum(Quorum::First(1), &["a", "b", "c"]);
+        // "a" streams and comes first: it decides, though "b" is ahead
+        assert_eq!(caught_up(&first1, &slots, Lsn(0x1000)), Ok(false));
+        assert_eq!(
+            send_limit(&first1, &slots, Lsn(0x1000)),
+            (Some(Lsn(0x800)), None)
+        );
+        // once "a" stops streaming, "b" takes its place
+        let slots = [
+            physical("a", Some(0x800), false),
+            physical("b", Some(0x2000), true),
+            physical("c", Some(0x3000), false),
+        ];
+        assert_eq!(caught_up(&first1, &slots, Lsn(0x1000)), Ok(true));
+        // two streaming slots are needed for FIRST 2: only "b" streams
+        let first2 = quorum(Quorum::First(2), &["a", "b", "c"]);
+        assert_eq!(
+            send_limit(&first2, &slots, Lsn(0x1000)),
             (None, Some(Problem::Inactive("a".into())))
         );
     }

@@ -42,10 +42,10 @@ pub enum WaitMode {
     Apply = 2,
 }
 
-fn invalid(value: &str, detail: String) -> PgError {
+fn invalid(setting: &str, value: &str, detail: String) -> PgError {
     PgError::new(
         SqlState::INVALID_PARAMETER_VALUE,
-        format!("invalid value for parameter \"synchronous_standby_names\": \"{value}\""),
+        format!("invalid value for parameter \"{setting}\": \"{value}\""),
     )
     .with_detail(detail)
 }
@@ -131,12 +131,19 @@ fn scan(s: &str) -> Result<Vec<Tok>, String> {
 /// Parses `synchronous_standby_names`; `Ok(None)` for an empty value (no
 /// synchronous replication).
 pub fn parse_standby_names(value: &str) -> PgResult<Option<SyncRepConfig>> {
+    parse_standby_list("synchronous_standby_names", value)
+}
+
+/// The `synchronous_standby_names` grammar for the setting `setting` (also
+/// the quorum forms of `synchronized_standby_slots`); errors name `setting`.
+pub fn parse_standby_list(setting: &str, value: &str) -> PgResult<Option<SyncRepConfig>> {
     if value.trim().is_empty() {
         return Ok(None);
     }
-    let toks = scan(value).map_err(|d| invalid(value, d))?;
+    let toks = scan(value).map_err(|d| invalid(setting, value, d))?;
     let syntax = |t: Option<&Tok>| {
         invalid(
+            setting,
             value,
             match t {
                 None => "syntax error at end of input".to_string(),

@@ -58,6 +58,9 @@ impl Standby {
         let (db2, stop2) = (db.clone(), stop.clone());
         let (config2, receiver_stop2, receiver2) =
             (config.clone(), receiver_stop.clone(), receiver.clone());
+        let mut replay = replay;
+        let pushed_to = slotsync.clone();
+        replay.set_slot_state_sink(Box::new(move |rec, _| pushed_to.push(rec)));
         let mut replay = Some(replay);
         if let Ok(h) = std::thread::Builder::new()
             .name("startup".into())

@@ -20,7 +20,13 @@
 //! COMMIT    commit time (us since 2000-01-01 UTC) | origin? (id, remote lsn, remote time)
 //! SEQUENCE  sequence oid | last_value | is_called         (non-transactional, xid 0)
 //! CHECKPOINT redo | timeline | next xid | next oid | shutdown
+//! SLOT_STATE n | n × (name | plugin | database name | restart_lsn | confirmed_flush
+//!           | catalog_xmin | two_phase | failover | invalidation name or "")
+//!           | m | m × dropped name                     (non-transactional, xid 0)
 //! ```
+//! SLOT_STATE carries a primary's failover slots as they are after a change
+//! (`docs/failover-slots.md`, "Pushed slot state"); redo and decoding skip it, a
+//! standby's replay hands it to slot synchronization ([`SlotStateRecord`]).
 //! A transactional MESSAGE is one of its transaction's records (between its
 //! changes, in order); a non-transactional one is appended at once, with the xid of
 //! the emitting transaction if it had one, else 0. Redo ignores messages.
@@ -54,6 +60,7 @@ pub mod kinds {
     pub const SEQUENCE: RecordKind = 22;
     pub const CHECKPOINT: RecordKind = 23;
     pub const MESSAGE: RecordKind = 24;
+    pub const SLOT_STATE: RecordKind = 25;
 }
 
 /// The old row image logged with an UPDATE or DELETE.
@@ -135,6 +142,32 @@ pub struct CheckpointRecord {
     pub shutdown: bool,
 }
 
+/// One failover slot of a primary as a SLOT_STATE record carries it (the
+/// columns slot synchronization reads from `pg_replication_slots`). Invalid
+/// positions and xids are zero; `invalidation` is `pg_replication_slots`'
+/// `invalidation_reason`, empty for a valid slot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SlotStateEntry {
+    pub name: String,
+    pub plugin: String,
+    pub database: String,
+    pub restart_lsn: Lsn,
+    pub confirmed_flush: Lsn,
+    pub catalog_xmin: Xid,
+    pub two_phase: bool,
+    pub failover: bool,
+    pub invalidation: String,
+}
+
+/// The failover slots of a primary that changed since the last SLOT_STATE
+/// record (their whole state), and those that stopped being failover slots
+/// (dropped, or `failover` turned off).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SlotStateRecord {
+    pub slots: Vec<SlotStateEntry>,
+    pub dropped: Vec<String>,
+}
+
 /// A decoded storage record.
 #[derive(Clone, Debug, PartialEq)]
 pub enum StorageRecord {
@@ -143,6 +176,7 @@ pub enum StorageRecord {
     Sequence(SequenceRecord),
     Checkpoint(CheckpointRecord),
     Message(MessageRecord),
+    SlotState(SlotStateRecord),
 }
 
 fn old_tuple(w: &mut Writer, old: &OldTuple) {
@@ -282,6 +316,82 @@ pub fn checkpoint_record(c: &CheckpointRecord) -> Record {
     }
 }
 
+/// A SLOT_STATE record (non-transactional).
+pub fn slot_state_record(s: &SlotStateRecord) -> Record {
+    let mut w = Writer::new();
+    w.u32(s.slots.len() as u32);
+    for e in &s.slots {
+        w.str(&e.name);
+        w.str(&e.plugin);
+        w.str(&e.database);
+        w.lsn(e.restart_lsn);
+        w.lsn(e.confirmed_flush);
+        w.xid(e.catalog_xmin);
+        w.bool(e.two_phase);
+        w.bool(e.failover);
+        w.str(&e.invalidation);
+    }
+    w.u32(s.dropped.len() as u32);
+    for name in &s.dropped {
+        w.str(name);
+    }
+    Record {
+        kind: kinds::SLOT_STATE,
+        xid: Xid::INVALID,
+        payload: w.buf,
+    }
+}
+
+fn read_slot_state(r: &mut Reader<'_>) -> PgResult<SlotStateRecord> {
+    let mut s = SlotStateRecord::default();
+    for _ in 0..r.u32()? {
+        s.slots.push(SlotStateEntry {
+            name: r.string()?,
+            plugin: r.string()?,
+            database: r.string()?,
+            restart_lsn: r.lsn()?,
+            confirmed_flush: r.lsn()?,
+            catalog_xmin: r.xid()?,
+            two_phase: r.bool()?,
+            failover: r.bool()?,
+            invalidation: r.string()?,
+        });
+    }
+    for _ in 0..r.u32()? {
+        s.dropped.push(r.string()?);
+    }
+    Ok(s)
+}
+
+impl crate::Database {
+    /// Appends a SLOT_STATE record and flushes it, under the commit mutex so
+    /// that no transaction's WAL lands between the look at the end of WAL and
+    /// the record: `build` gets the end of WAL before the record (the end of
+    /// the last record written) and returns the record to write, or `None`
+    /// to write nothing. Returns the record's (start, end). On a standby:
+    /// `XX000 cannot make new WAL entries during recovery`.
+    pub fn append_slot_state(
+        &self,
+        build: impl FnOnce(Lsn) -> Option<SlotStateRecord>,
+    ) -> PgResult<Option<(Lsn, Lsn)>> {
+        if self.in_recovery() {
+            return Err(tandem_types::PgError::internal(
+                "cannot make new WAL entries during recovery",
+            ));
+        }
+        let (start, end) = {
+            let _commit = self.commit_lock.lock();
+            let Some(rec) = build(self.wal.insert_lsn()) else {
+                return Ok(None);
+            };
+            let (starts, end) = self.wal.append(&[slot_state_record(&rec)])?;
+            (starts.first().copied().unwrap_or(end), end)
+        };
+        self.wal.flush(end)?;
+        Ok(Some((start, end)))
+    }
+}
+
 /// Decodes a record payload; `Ok(None)` for kinds storage does not own.
 pub fn decode(kind: RecordKind, payload: &[u8]) -> PgResult<Option<StorageRecord>> {
     let mut r = Reader::new(payload, "WAL record");
@@ -345,6 +455,7 @@ pub fn decode(kind: RecordKind, payload: &[u8]) -> PgResult<Option<StorageRecord
             prefix: r.string()?,
             content: r.bytes()?.to_vec(),
         }),
+        kinds::SLOT_STATE => StorageRecord::SlotState(read_slot_state(&mut r)?),
         _ => return Ok(None),
     };
     Ok(Some(rec))
@@ -1182,6 +1293,26 @@ mod tests {
         assert_eq!(
             decode(rec.kind, &rec.payload).unwrap(),
             Some(StorageRecord::Message(m))
+        );
+        let st = SlotStateRecord {
+            slots: vec![SlotStateEntry {
+                name: "s".into(),
+                plugin: "pgoutput".into(),
+                database: "postgres".into(),
+                restart_lsn: Lsn(0x1000),
+                confirmed_flush: Lsn(0x1100),
+                catalog_xmin: Xid(740),
+                two_phase: false,
+                failover: true,
+                invalidation: String::new(),
+            }],
+            dropped: vec!["gone".into()],
+        };
+        let rec = slot_state_record(&st);
+        assert_eq!((rec.kind, rec.xid), (kinds::SLOT_STATE, Xid::INVALID));
+        assert_eq!(
+            decode(rec.kind, &rec.payload).unwrap(),
+            Some(StorageRecord::SlotState(st))
         );
         assert_eq!(decode(200, &[]).unwrap(), None);
         assert!(decode(kinds::INSERT, &[1, 2]).is_err());

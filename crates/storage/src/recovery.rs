@@ -7,7 +7,8 @@
 //! COMMIT record's end LSN), so the recovered heap and catalog equal the committed
 //! ones. Changes without a COMMIT (the torn tail of a crash) are dropped. SEQUENCE
 //! records apply at once (non-transactional); MESSAGE records (logical decoding
-//! messages) are skipped. A COMMIT carrying a replication origin moves that
+//! messages) are skipped, and so are SLOT_STATE records, which a standby's
+//! replay hands to slot synchronization instead ([`StandbyReplay::set_slot_state_sink`]). A COMMIT carrying a replication origin moves that
 //! origin's progress (`origin.rs`), so standbys and restarts keep it. Id counters (xid, OID, row id) are
 //! raised past every value seen. After crash recovery an end-of-recovery checkpoint
 //! is written; the control file says "in production" while the node runs. A
@@ -192,7 +193,7 @@ impl Redo {
                 replay_commit(db, &changes, rec.end_lsn, c.origin);
             }
             StorageRecord::Sequence(s) => db.sequences.redo(&s),
-            StorageRecord::Checkpoint(_) => return Ok(false),
+            StorageRecord::Checkpoint(_) | StorageRecord::SlotState(_) => return Ok(false),
             // Logical decoding messages change nothing; only keep the xid counter
             // past the emitting transaction's xid.
             StorageRecord::Message(_) => {
@@ -280,9 +281,15 @@ fn replay_commit(
     db.apply_committed(changes, end, new_catalog, origin);
 }
 
+/// Receives each SLOT_STATE record a standby replays, with the record's end
+/// LSN, once `Database::replay_lsn` has reached that end. Runs on the replay
+/// thread: it must only hand the record over, never wait.
+pub type SlotStateSink = Box<dyn Fn(record::SlotStateRecord, Lsn) + Send>;
+
 /// A standby's replay state (PostgreSQL's startup process in standby mode): the
 /// redo buffer and the reader position over the node's own, growing WAL.
 pub struct StandbyReplay {
+    slot_state_sink: Option<SlotStateSink>,
     redo: Redo,
     reader: tandem_wal::WalReader,
     replayed: Lsn,
@@ -325,9 +332,24 @@ impl StandbyReplay {
             self.last_record = rec.lsn;
             db.replay_lsn
                 .store(rec.end_lsn.0, std::sync::atomic::Ordering::Release);
+            if rec.kind == record::kinds::SLOT_STATE {
+                if let Some(sink) = &self.slot_state_sink {
+                    if let Some(StorageRecord::SlotState(s)) =
+                        record::decode(rec.kind, &rec.payload)?
+                    {
+                        sink(s, rec.end_lsn);
+                    }
+                }
+            }
             n += 1;
         }
         Ok(n)
+    }
+
+    /// Where replayed SLOT_STATE records go (slot synchronization); without
+    /// a sink they are skipped.
+    pub fn set_slot_state_sink(&mut self, sink: SlotStateSink) {
+        self.slot_state_sink = Some(sink);
     }
 
     /// The WAL moved to a new timeline (the walreceiver follows a promoted
@@ -373,6 +395,7 @@ pub fn open_standby(datadir: &Path, opts: OpenOptions) -> PgResult<(Arc<Database
     db.replay_lsn
         .store(redo.0, std::sync::atomic::Ordering::Release);
     let mut replay = StandbyReplay {
+        slot_state_sink: None,
         redo: Redo::new(),
         reader: db.wal.reader(redo),
         replayed: redo,

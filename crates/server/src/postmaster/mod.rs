@@ -125,6 +125,8 @@ pub(crate) struct Postmaster {
     launcher: Arc<crate::subscription::Launcher>,
     /// Failover slot synchronization (the slot sync worker of a standby).
     slotsync: Arc<crate::slot::slotsync::SlotSync>,
+    /// Writes the failover slots' state into the WAL (as a primary).
+    pusher: Arc<crate::slot::push::SlotStatePusher>,
     /// Standby mode: the startup (replay) and walreceiver threads.
     standby: Option<crate::startup::Standby>,
     requests: Arc<Requests>,
@@ -252,6 +254,7 @@ impl Postmaster {
         });
         launcher.start(db.clone(), config.clone(), shared.registry.clone());
         slotsync.maybe_start();
+        let pusher = crate::slot::push::SlotStatePusher::start(db.clone(), shared.slots.clone());
         let workers = Some(BgWorkers::start(db, config));
         // Log before announcing readiness in postmaster.pid: whoever waits on the
         // pid file (pg_ctl-style tools, tests) then finds the line in the log.
@@ -268,6 +271,7 @@ impl Postmaster {
             workers,
             launcher,
             slotsync,
+            pusher,
             standby,
             requests,
             port,
@@ -494,6 +498,8 @@ impl Postmaster {
             checkpoint = self
                 .wait_while_stopping(|| walsenders.all_stopping(), || walsenders.init_stopping());
         }
+        // the last failover slot state, before the shutdown checkpoint
+        self.pusher.stop();
         if checkpoint {
             log("shutting down");
             if let Err(e) = self.shared.db.checkpoint("shutdown") {

@@ -5,10 +5,12 @@
 //! Read `registry.rs` first (the slots at startup, WAL retention and
 //! invalidation, physical slots, `pg_replication_slots`), then `logical.rs`
 //! (logical slots: creation, decoding for the SQL functions, advance, copy),
-//! then `slotsync.rs` (failover slots copied from the primary on a standby)
-//! and `synced.rs` (what a synced slot refuses on a standby).
+//! then `slotsync.rs` (failover slots copied from the primary on a standby),
+//! `push.rs` (a primary writing its failover slots' state into the WAL for
+//! the standbys) and `synced.rs` (what a synced slot refuses on a standby).
 
 pub(crate) mod logical;
+pub(crate) mod push;
 mod registry;
 pub(crate) mod slotsync;
 pub(crate) mod synced;

@@ -27,6 +27,18 @@
 //! and records each synced slot's skip reason and count in the registry
 //! (`slotsync_skip_reason`, `slotsync_skip_count`, `slotsync_last_skip`).
 //!
+//! The worker also applies the failover slot state the primary pushes in its
+//! WAL: the replay thread hands each SLOT_STATE record it replays to
+//! [`SlotSync::push`] (no file I/O on the replay thread), which keeps it for
+//! the worker only while the worker runs (`sync_replication_slots = on` with
+//! valid settings; otherwise the records are ignored and
+//! `pg_sync_replication_slots()` behaves as in PostgreSQL). The worker
+//! applies pushed state between its connection cycles, through the planner's
+//! partial mode (`plan_pushed`), as its own actions, so slots follow the
+//! primary as fast as the WAL arrives while the connection cycle (new slots
+//! that existed before, drops, validation) keeps its long naps. The
+//! primary's half is `push.rs`.
+//!
 //! Only one sync runs at a time ([`SlotSync`] holds PostgreSQL's
 //! `SlotSyncCtx`: `syncing`, `stopSignaled`, the worker and its last start).
 //! The worker runs while the server is a hot standby and
@@ -58,10 +70,11 @@ use tandem_config::Config;
 use tandem_replication::readiness::{assess, listed_in, StandbyStatus};
 use tandem_replication::slot::{Persistency, SlotData, SlotInfo, SlotRegistry};
 use tandem_replication::slotsync::{
-    any_slot_updated, next_nap_ms, plan_cycle, plan_physical, skip_outcomes, Action, Caller,
-    RemotePhysicalSlot, RemoteSlot, SkipReason, StandbyState, FETCH_FAILOVER_SLOTS_QUERY,
-    FETCH_PHYSICAL_SLOTS_QUERY, NAP_MIN_MS,
+    any_slot_updated, invalidation_from_name, next_nap_ms, plan_cycle, plan_physical, plan_pushed,
+    skip_outcomes, Action, Caller, RemotePhysicalSlot, RemoteSlot, SkipReason, StandbyState,
+    FETCH_FAILOVER_SLOTS_QUERY, FETCH_PHYSICAL_SLOTS_QUERY, NAP_MIN_MS,
 };
+use tandem_storage::record::{SlotStateEntry, SlotStateRecord};
 use tandem_storage::Database;
 use tandem_types::elog::{self, log, Level};
 use tandem_types::{Lsn, PgError, PgResult, SqlState};
@@ -94,6 +107,27 @@ struct State {
     last_start: Option<Instant>,
     /// Bumped to wake a napping worker (reload, stop).
     wake_seq: u64,
+    /// Slot state pushed in the WAL and not yet applied by the worker, by
+    /// slot name (later records replace earlier ones); `None`: the slot is
+    /// gone from the primary's failover slots.
+    pushed: BTreeMap<String, Option<RemoteSlot>>,
+}
+
+/// A slot of a SLOT_STATE record as the planner reads a remote slot (zero
+/// positions and xids are invalid, an empty invalidation is none).
+fn remote_of(e: SlotStateEntry) -> RemoteSlot {
+    let lsn = |l: Lsn| l.is_valid().then_some(l);
+    RemoteSlot {
+        confirmed_flush: lsn(e.confirmed_flush),
+        restart_lsn: lsn(e.restart_lsn),
+        catalog_xmin: e.catalog_xmin.is_valid().then_some(e.catalog_xmin),
+        invalidated: invalidation_from_name(&e.invalidation),
+        name: e.name,
+        plugin: e.plugin,
+        two_phase: e.two_phase,
+        failover: e.failover,
+        database: e.database,
+    }
 }
 
 /// The primary's `synchronized_standby_slots`, read in each cycle: does it
@@ -278,6 +312,22 @@ impl SlotSync {
             p.feedback,
             &p.conninfo,
         )
+    }
+
+    /// A SLOT_STATE record replayed here (the replay thread's sink): kept for
+    /// the worker if it runs, ignored otherwise. Never waits for I/O.
+    pub(crate) fn push(&self, rec: SlotStateRecord) {
+        let mut st = self.state.lock();
+        if !st.worker_running || st.stop_signaled || st.shutdown {
+            return;
+        }
+        for name in rec.dropped {
+            st.pushed.insert(name, None);
+        }
+        for e in rec.slots {
+            st.pushed.insert(e.name.clone(), Some(remote_of(e)));
+        }
+        self.changed.notify_all();
     }
 
     /// Wakes a napping worker so that it looks at the settings again (reload).
@@ -526,18 +576,36 @@ impl SlotSync {
         let local_slots = self.slots.list();
         let standby = self.standby_state(&local_slots);
         let local: Vec<SlotData> = local_slots.into_iter().map(|i| i.data).collect();
-        let actions = plan_cycle(&remote, &local, &standby);
+        let mut actions = plan_cycle(&remote, &local, &standby);
         let now = PgTimestamp::now().as_micros();
-        let outcomes = skip_outcomes(&remote, &actions);
+        let outcomes: Vec<(RemoteSlot, Option<SkipReason>)> = skip_outcomes(&remote, &actions)
+            .into_iter()
+            .map(|(r, skip)| (r.clone(), skip.cloned()))
+            .collect();
+        actions.extend(plan_physical(
+            &remote_physical,
+            &local,
+            &params.slot_name,
+            &standby,
+        ));
+        let changed = self.carry_out(&actions, pid, caller);
+        // slots created in this cycle get their reason too
+        for (r, skip) in &outcomes {
+            self.slots
+                .record_sync_skip(&r.name, skip.as_ref().map(SkipReason::name), now);
+        }
         *self.last_cycle.lock() = Some(LastCycle {
             at: now,
-            slots: outcomes
-                .iter()
-                .map(|(r, skip)| ((*r).clone(), skip.cloned()))
-                .collect(),
+            slots: outcomes,
             listed,
         });
-        let physical = plan_physical(&remote_physical, &local, &params.slot_name, &standby);
+        changed
+    }
+
+    /// Carries out a plan's actions in order and logs (worker) or returns
+    /// (function) their reports; true if a slot changed. One slot's failure
+    /// ends that slot's part of the plan only.
+    fn carry_out(&self, actions: &[Action], pid: i32, caller: Caller) -> PgResult<bool> {
         let mut first_error = None;
         let mut report_error = |e: PgError| match caller {
             Caller::Worker => elog::emit_error(&e),
@@ -545,9 +613,8 @@ impl SlotSync {
                 first_error.get_or_insert(e);
             }
         };
-        // one slot's failure ends that slot's part of the cycle only
         let mut failed = BTreeSet::new();
-        for action in actions.iter().chain(&physical) {
+        for action in actions {
             if failed.contains(action.slot_name()) {
                 continue;
             }
@@ -570,14 +637,9 @@ impl SlotSync {
                 );
             }
         }
-        // slots created in this cycle get their reason too
-        for (r, skip) in &outcomes {
-            self.slots
-                .record_sync_skip(&r.name, skip.map(SkipReason::name), now);
-        }
         match first_error {
             Some(e) => Err(e),
-            None => Ok(any_slot_updated(&actions) || any_slot_updated(&physical)),
+            None => Ok(any_slot_updated(actions)),
         }
     }
 
@@ -698,6 +760,7 @@ impl SlotSync {
             st.last_start = None;
         }
         st.worker_running = false;
+        st.pushed.clear();
         self.changed.notify_all();
         drop(st);
         drop(reg);
@@ -721,7 +784,7 @@ impl SlotSync {
                     }
                     let updated = self.cycle(&mut client, params, pid, Caller::Worker)?;
                     nap = next_nap_ms(nap, updated);
-                    self.nap(Duration::from_millis(nap));
+                    self.nap_applying_pushed(Duration::from_millis(nap), pid)?;
                 }
             })();
             client.close();
@@ -765,16 +828,42 @@ impl SlotSync {
         None
     }
 
-    /// Sleeps up to `d`, woken early by [`SlotSync::wake`] or a stop.
-    fn nap(&self, d: Duration) {
+    /// Sleeps up to `d`, woken early by [`SlotSync::wake`] or a stop, and
+    /// applies pushed slot state as it arrives meanwhile.
+    fn nap_applying_pushed(&self, d: Duration, pid: i32) -> PgResult<()> {
         let deadline = Instant::now() + d;
         let mut st = self.state.lock();
         let seq = st.wake_seq;
         while st.wake_seq == seq && !st.stop_signaled && !st.shutdown {
+            if !st.pushed.is_empty() {
+                let batch = std::mem::take(&mut st.pushed);
+                drop(st);
+                self.apply_pushed(batch, pid)?;
+                st = self.state.lock();
+                continue;
+            }
             if self.changed.wait_until(&mut st, deadline).timed_out() {
-                return;
+                break;
             }
         }
+        Ok(())
+    }
+
+    /// Applies pushed slot state (the planner's partial mode).
+    fn apply_pushed(&self, batch: BTreeMap<String, Option<RemoteSlot>>, pid: i32) -> PgResult<()> {
+        let mut remote = Vec::new();
+        let mut dropped = Vec::new();
+        for (name, slot) in batch {
+            match slot {
+                Some(r) => remote.push(r),
+                None => dropped.push(name),
+            }
+        }
+        let local_slots = self.slots.list();
+        let standby = self.standby_state(&local_slots);
+        let local: Vec<SlotData> = local_slots.into_iter().map(|i| i.data).collect();
+        let actions = plan_pushed(&remote, &dropped, &local, &standby);
+        self.carry_out(&actions, pid, Caller::Worker).map(|_| ())
     }
 }
 

@@ -1,0 +1,215 @@
+//! The primary's half of pushed slot synchronization: a background thread
+//! that writes the state of the failover slots into the WAL (SLOT_STATE
+//! records, `tandem_storage::record`) whenever it changes, so that standbys
+//! replaying the WAL learn it without polling (their half is
+//! `slotsync.rs`, [`super::slotsync::SlotSync::push`]). PostgreSQL has no
+//! counterpart: its standbys poll the primary (`slotsync.c`).
+//!
+//! Rules:
+//!
+//! - **What is written.** The persistent logical slots with `failover = true`,
+//!   each with the columns slot synchronization reads (positions, plugin,
+//!   database name, `two_phase`, `failover`, invalidation), and the names of
+//!   slots that stopped being such (dropped, `failover` turned off). Only
+//!   slots whose written state would differ from the last one written are in a
+//!   record; nothing changed, no record (an idle primary writes nothing).
+//! - **Coalescing.** The thread wakes on every slot change
+//!   ([`SlotRegistry::wait_for_change`]) and writes at most one record per
+//!   [`INTERVAL`], covering every slot changed since, so many moving slots
+//!   cost a bounded number of records.
+//! - **No feedback loop.** A consumer confirms up to the end of the WAL it was
+//!   sent (keepalives), so a record would move the end of WAL, the
+//!   confirmation, the slot, and call for another record. Positions written
+//!   are capped at the end of the last WAL record that is not a SLOT_STATE
+//!   record: no decodable change lies between, so nothing is lost, and a
+//!   confirmation of a SLOT_STATE record changes nothing written.
+//! - **Durability.** Each record is flushed at once (the walsenders stream
+//!   only flushed WAL). The thread ends before the shutdown checkpoint,
+//!   writing what changed last, so the checkpoint stays the last record.
+//!
+//! While the server is a standby the thread writes nothing; after promotion
+//! it starts writing.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use tandem_replication::slot::{Persistency, SlotRegistry};
+use tandem_storage::record::{SlotStateEntry, SlotStateRecord};
+use tandem_storage::Database;
+use tandem_types::elog;
+use tandem_types::Lsn;
+
+/// The shortest time between two SLOT_STATE records.
+pub(crate) const INTERVAL: Duration = Duration::from_millis(2);
+
+/// How long the thread sleeps without slot changes before it looks at the
+/// stop flag and the server's recovery state again.
+const IDLE_CHECK: Duration = Duration::from_millis(100);
+
+/// The running slot state writer.
+pub(crate) struct SlotStatePusher {
+    stop: Mutex<bool>,
+    stopped: Condvar,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    slots: Arc<SlotRegistry>,
+}
+
+/// What was written last: the state of each slot, and where the last record
+/// ended with the cap it used (a record right after it repeats that cap).
+#[derive(Default)]
+struct Written {
+    slots: BTreeMap<String, SlotStateEntry>,
+    last_end: Lsn,
+    last_cap: Lsn,
+}
+
+impl SlotStatePusher {
+    /// Starts the thread for this server.
+    pub(crate) fn start(db: Arc<Database>, slots: Arc<SlotRegistry>) -> Arc<SlotStatePusher> {
+        let me = Arc::new(SlotStatePusher {
+            stop: Mutex::new(false),
+            stopped: Condvar::new(),
+            thread: Mutex::new(None),
+            slots,
+        });
+        let run = me.clone();
+        match std::thread::Builder::new()
+            .name("slot state pusher".into())
+            .spawn(move || run.main(&db))
+        {
+            Ok(h) => *me.thread.lock() = Some(h),
+            Err(e) => elog::log(&format!("could not start slot state pusher: {e}")),
+        }
+        me
+    }
+
+    /// Stops the thread after it wrote what changed last, and waits for it.
+    pub(crate) fn stop(&self) {
+        *self.stop.lock() = true;
+        self.stopped.notify_all();
+        let h = self.thread.lock().take();
+        if let Some(h) = h {
+            let _ = h.join();
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        *self.stop.lock()
+    }
+
+    fn main(&self, db: &Database) {
+        let mut written = Written::default();
+        let mut seen = self.slots.change_count();
+        let mut last_write: Option<Instant> = None;
+        loop {
+            if self.stopping() {
+                // the last changes, before the shutdown checkpoint
+                if !db.in_recovery() {
+                    self.write(db, &mut written);
+                }
+                return;
+            }
+            let now = self.slots.wait_for_change(seen, IDLE_CHECK);
+            if now == seen || db.in_recovery() {
+                seen = now;
+                continue;
+            }
+            if let Some(t) = last_write {
+                let since = t.elapsed();
+                if since < INTERVAL {
+                    let mut stop = self.stop.lock();
+                    if !*stop {
+                        self.stopped.wait_for(&mut stop, INTERVAL - since);
+                    }
+                }
+            }
+            // changes that arrived during the pause are covered by this write
+            seen = self.slots.change_count();
+            if self.write(db, &mut written) {
+                last_write = Some(Instant::now());
+            }
+        }
+    }
+
+    /// Writes one record with every slot whose capped state changed; true if
+    /// a record was written.
+    fn write(&self, db: &Database, written: &mut Written) -> bool {
+        let mut pending = None;
+        let result = db.append_slot_state(|end_of_wal| {
+            let cap = if end_of_wal == written.last_end {
+                written.last_cap
+            } else {
+                end_of_wal
+            };
+            let now = current(db, &self.slots, cap);
+            let rec = SlotStateRecord {
+                slots: now
+                    .values()
+                    .filter(|e| written.slots.get(&e.name) != Some(*e))
+                    .cloned()
+                    .collect(),
+                dropped: written
+                    .slots
+                    .keys()
+                    .filter(|n| !now.contains_key(*n))
+                    .cloned()
+                    .collect(),
+            };
+            if rec.slots.is_empty() && rec.dropped.is_empty() {
+                return None;
+            }
+            pending = Some((now, cap));
+            Some(rec)
+        });
+        match (result, pending) {
+            (Ok(Some((_, end))), Some((now, cap))) => {
+                written.slots = now;
+                written.last_end = end;
+                written.last_cap = cap;
+                true
+            }
+            (Ok(_), _) => false,
+            (Err(e), _) => {
+                elog::emit_error(&e);
+                false
+            }
+        }
+    }
+}
+
+/// The failover slots as a record would carry them, positions capped at `cap`.
+fn current(db: &Database, slots: &SlotRegistry, cap: Lsn) -> BTreeMap<String, SlotStateEntry> {
+    let capped = |l: Option<Lsn>| l.map_or(Lsn::INVALID, |l| l.min(cap));
+    let catalog = db.catalog();
+    slots
+        .list()
+        .into_iter()
+        .map(|i| i.data)
+        .filter(|d| d.failover && d.is_logical() && d.persistency == Persistency::Persistent)
+        .map(|d| {
+            let database = d
+                .database
+                .and_then(|oid| catalog.databases.get(&oid))
+                .map(|db| db.name.clone())
+                .unwrap_or_default();
+            let e = SlotStateEntry {
+                name: d.name.clone(),
+                plugin: d.plugin.unwrap_or_default(),
+                database,
+                restart_lsn: capped(d.restart_lsn),
+                confirmed_flush: capped(d.confirmed_flush),
+                catalog_xmin: d.catalog_xmin.unwrap_or_default(),
+                two_phase: d.two_phase,
+                failover: d.failover,
+                invalidation: d
+                    .invalidated
+                    .map(|i| i.as_str().to_string())
+                    .unwrap_or_default(),
+            };
+            (d.name, e)
+        })
+        .collect()
+}

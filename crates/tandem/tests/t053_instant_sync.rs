@@ -1,0 +1,276 @@
+//! Failover slot state pushed in the WAL (`docs/failover-slots.md`, "Pushed
+//! slot state"): a primary writes its failover slots' state as SLOT_STATE
+//! records, and a standby whose slot sync worker runs applies each one as it
+//! replays it, without waiting for the worker's next connection cycle.
+//!
+//! "Without a connection cycle" is checked on the primary, which logs every
+//! statement: each connection cycle of the worker reads the primary's
+//! failover slots once. A step counts only if no such statement was logged
+//! between before the change on the primary and the standby showing its
+//! outcome; a cycle that happens to fall in between makes the step be tried
+//! again with a fresh slot.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use tandem_testkit::{pg_recvlogical, wait_for, wait_value, Node, DEADLINE};
+
+/// Kills a child process on drop (a failing test must not leave it running).
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn primary(name: &str) -> Node {
+    let mut p = Node::init_with(name, &["--wal-segsize", "1"]);
+    p.append_conf(
+        "wal_sender_timeout = 60s\nwal_receiver_status_interval = 1s\nwal_level = logical\n\
+         max_wal_senders = 10\nmax_replication_slots = 20\nlog_statement = all",
+    );
+    p.start();
+    p.safe_psql("CREATE TABLE t (a int PRIMARY KEY)");
+    p
+}
+
+/// A started standby of `p` on physical slot `sb1_slot`, with the slot sync
+/// worker on or off.
+fn standby(name: &str, p: &Node, sync: bool) -> Node {
+    let mut s = Node::standby(name, p, "sb1_slot");
+    s.append_conf(&format!(
+        "hot_standby_feedback = on\nwal_level = logical\nsync_replication_slots = {}",
+        if sync { "on" } else { "off" }
+    ));
+    s.start();
+    s
+}
+
+/// How many connection cycles the standby's slot sync worker has run: the
+/// primary logs every statement (`log_statement = all`), and each cycle
+/// reads the primary's failover slots once.
+fn worker_cycles(p: &Node) -> usize {
+    p.log()
+        .lines()
+        .filter(|l| l.contains("statement: SELECT slot_name, plugin, confirmed_flush_lsn"))
+        .count()
+}
+
+fn wait_worker_connected(p: &Node, s: &Node) {
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while worker_cycles(p) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no cycle of the slot sync worker; standby log:\n{}",
+            s.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Runs `change` on the primary and waits for `done` on the standby, until
+/// one try saw no connection cycle of the worker in between; `change` gets
+/// the try's number.
+fn without_cycle(p: &Node, what: &str, mut change: impl FnMut(u32), mut done: impl FnMut(u32)) {
+    for attempt in 0..8 {
+        let before = worker_cycles(p);
+        change(attempt);
+        done(attempt);
+        if worker_cycles(p) == before {
+            return;
+        }
+    }
+    panic!("{what}: every try waited for a connection cycle of the slot sync worker");
+}
+
+fn slot_field(node: &Node, slot: &str, field: &str) -> String {
+    node.safe_psql(&format!(
+        "SELECT {field} FROM pg_replication_slots WHERE slot_name = '{slot}'"
+    ))
+}
+
+fn create_failover_slot(p: &Node, name: &str) {
+    p.safe_psql(&format!(
+        "SELECT pg_create_logical_replication_slot('{name}', 'test_decoding', false, false, true)"
+    ));
+}
+
+/// Streams `slot` with pg_recvlogical (status every second) into `out`.
+fn stream(p: &Node, bin: &Path, slot: &str, out: &Path) -> ChildGuard {
+    let child = Command::new(bin)
+        .arg("-d")
+        .arg(format!(
+            "host=127.0.0.1 port={} user=postgres dbname=postgres",
+            p.port
+        ))
+        .args(["--slot", slot, "--start", "--no-loop", "-F", "0", "-s", "1"])
+        .arg("-f")
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn pg_recvlogical: {e}"));
+    let guard = ChildGuard(child);
+    wait_for("pg_recvlogical to attach", DEADLINE, || {
+        (slot_field(p, slot, "active") == "t").then_some(())
+    });
+    guard
+}
+
+#[test]
+fn a_new_slot_is_sync_ready_without_a_connection_cycle() {
+    let p = primary("t053-new-primary");
+    let s = standby("t053-new-standby", &p, true);
+    wait_worker_connected(&p, &s);
+    without_cycle(
+        &p,
+        "a new slot",
+        |i| create_failover_slot(&p, &format!("new_{i}")),
+        |i| {
+            wait_value(
+                &s,
+                &format!(
+                    "SELECT synced AND NOT temporary FROM pg_replication_slots \
+                     WHERE slot_name = 'new_{i}'"
+                ),
+                "t",
+            )
+        },
+    );
+    assert!(
+        s.log().contains("is sync-ready now"),
+        "no sync-ready line in the standby's log"
+    );
+    // the copy was made from the WAL: its position is one the standby had
+    // replayed, never ahead of it
+    let ahead = s.safe_psql(
+        "SELECT count(*) FROM pg_replication_slots \
+         WHERE synced AND confirmed_flush_lsn > pg_last_wal_replay_lsn()",
+    );
+    assert_eq!(ahead, "0");
+}
+
+#[test]
+fn confirmations_move_the_copy_and_an_idle_primary_writes_nothing() {
+    let Some(bin) = pg_recvlogical() else {
+        eprintln!("skipped: no pg_recvlogical");
+        return;
+    };
+    let p = primary("t053-flow-primary");
+    let s = standby("t053-flow-standby", &p, true);
+    wait_worker_connected(&p, &s);
+    create_failover_slot(&p, "sub");
+    wait_value(
+        &s,
+        "SELECT synced AND NOT temporary FROM pg_replication_slots WHERE slot_name = 'sub'",
+        "t",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("sub.out");
+    let _consumer = stream(&p, &bin, "sub", &out);
+    without_cycle(
+        &p,
+        "a confirmation",
+        |i| {
+            p.safe_psql(&format!("INSERT INTO t VALUES ({i})"));
+        },
+        |_| {
+            let commit = p.safe_psql("SELECT pg_current_wal_lsn()");
+            wait_value(
+                &p,
+                &format!(
+                    "SELECT confirmed_flush_lsn >= '{commit}' FROM pg_replication_slots \
+                     WHERE slot_name = 'sub'"
+                ),
+                "t",
+            );
+            wait_value(
+                &s,
+                &format!(
+                    "SELECT confirmed_flush_lsn >= '{commit}' FROM pg_replication_slots \
+                     WHERE slot_name = 'sub'"
+                ),
+                "t",
+            );
+        },
+    );
+    // Idle: the consumer keeps confirming (a status update every second)
+    // and the primary writes no WAL for it.
+    let reply = || {
+        p.safe_psql(
+            "SELECT reply_time FROM pg_stat_replication WHERE application_name = 'pg_recvlogical'",
+        )
+    };
+    let mut seen = reply();
+    let lsn = p.safe_psql("SELECT pg_current_wal_lsn()");
+    for _ in 0..4 {
+        seen = wait_for("a status update of the consumer", DEADLINE, || {
+            let now = reply();
+            (now != seen).then_some(now)
+        });
+    }
+    assert_eq!(
+        p.safe_psql("SELECT pg_current_wal_lsn()"),
+        lsn,
+        "the idle primary wrote WAL"
+    );
+}
+
+#[test]
+fn a_drop_on_the_primary_drops_the_copy() {
+    let p = primary("t053-drop-primary");
+    let s = standby("t053-drop-standby", &p, true);
+    wait_worker_connected(&p, &s);
+    without_cycle(
+        &p,
+        "a drop",
+        |i| {
+            let name = format!("gone_{i}");
+            create_failover_slot(&p, &name);
+            wait_value(
+                &s,
+                &format!("SELECT synced FROM pg_replication_slots WHERE slot_name = '{name}'"),
+                "t",
+            );
+            p.safe_psql(&format!("SELECT pg_drop_replication_slot('{name}')"));
+        },
+        |i| {
+            wait_value(
+                &s,
+                &format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'gone_{i}'"),
+                "0",
+            )
+        },
+    );
+}
+
+#[test]
+fn records_are_ignored_without_the_worker() {
+    let p = primary("t053-off-primary");
+    let s = standby("t053-off-standby", &p, false);
+    let before = p.safe_psql("SELECT pg_current_wal_lsn()");
+    create_failover_slot(&p, "quiet");
+    // the slot's creation writes no WAL of its own: what follows is its
+    // SLOT_STATE record
+    let lsn = wait_for("the SLOT_STATE record", DEADLINE, || {
+        let now = p.safe_psql("SELECT pg_current_wal_lsn()");
+        (now != before).then_some(now)
+    });
+    wait_value(
+        &s,
+        &format!("SELECT pg_last_wal_replay_lsn() >= '{lsn}'"),
+        "t",
+    );
+    assert_eq!(
+        s.safe_psql("SELECT count(*) FROM pg_replication_slots WHERE synced"),
+        "0"
+    );
+    // pg_sync_replication_slots() keeps its meaning
+    s.safe_psql("SELECT pg_sync_replication_slots()");
+    assert_eq!(
+        s.safe_psql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'quiet' AND synced AND NOT temporary"),
+        "1"
+    );
+}
