@@ -151,6 +151,34 @@ pub trait OutputPlugin: Send {
     ) -> PgResult<()>;
 }
 
+/// The "plugin" of fast-forward decoding (`pg_replication_slot_advance`):
+/// it emits nothing and takes no options. PostgreSQL does not load the
+/// slot's output plugin in fast-forward mode, so a `pgoutput` slot advances
+/// without `proto_version` or `publication_names`.
+pub struct FastForward;
+
+impl OutputPlugin for FastForward {
+    fn textual(&self) -> bool {
+        true
+    }
+    fn transaction(
+        &mut self,
+        _txn: &DecodedTxn,
+        _catalog: &Catalog,
+        _out: &mut dyn FnMut(OutputRow) -> PgResult<()>,
+    ) -> PgResult<()> {
+        Ok(())
+    }
+    fn message(
+        &mut self,
+        _msg: &DecodedMessage,
+        _catalog: &Catalog,
+        _out: &mut dyn FnMut(OutputRow) -> PgResult<()>,
+    ) -> PgResult<()> {
+        Ok(())
+    }
+}
+
 /// Names of the plugins tandem has.
 pub const PLUGINS: &[&str] = &["test_decoding", "pgoutput"];
 

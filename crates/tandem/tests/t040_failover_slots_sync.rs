@@ -484,6 +484,15 @@ fn scenario_10_cascade_syncs_from_its_upstream_standby() {
         c.safe_psql("SELECT count(*) FROM pg_replication_slots WHERE slot_type = 'logical'"),
         "0"
     );
+    // the cascade's base backup starts after the slots' creation: it can
+    // hold them once they have moved past its oldest WAL
+    // (advancing a pgoutput slot needs no plugin options: fast-forward
+    // decoding runs no plugin, as in PostgreSQL)
+    p.safe_psql(
+        "SELECT count(*) FROM (SELECT pg_replication_slot_advance(slot_name, pg_current_wal_lsn()) \
+         FROM pg_replication_slots WHERE slot_type = 'logical') a",
+    );
+    wait_for_replay(&p, &c);
     s1.safe_psql("SELECT pg_sync_replication_slots()");
     assert_eq!(
         s1.safe_psql(

@@ -225,15 +225,35 @@ impl Session {
                 data.name
             ))
         })?;
+        Ok(Session::with_plugin(db, data, plugin, start_at))
+    }
+
+    /// Fast-forward decoding (`pg_replication_slot_advance`): the slot's
+    /// output plugin is not started, as in PostgreSQL.
+    pub(crate) fn fast_forward(db: &Arc<Database>, data: &SlotData) -> Session {
+        Session::with_plugin(
+            db,
+            data,
+            Box::new(tandem_decoding::FastForward),
+            Lsn::INVALID,
+        )
+    }
+
+    fn with_plugin(
+        db: &Arc<Database>,
+        data: &SlotData,
+        plugin: Box<dyn tandem_decoding::OutputPlugin>,
+        start_at: Lsn,
+    ) -> Session {
         let restart = data.restart_lsn.unwrap_or(Lsn::INVALID);
         let confirmed = data.confirmed_flush.unwrap_or(restart);
         let decoder = tandem_decoding::decoder(db.wal().clone(), db.catalog_at(restart), restart);
-        Ok(Session {
+        Session {
             decoder,
             plugin,
             skip_before: confirmed.max(start_at),
             decoded: (0, 0),
-        })
+        }
     }
 
     /// Adds what was decoded since the last call to `slot`'s statistics
@@ -519,13 +539,7 @@ pub(crate) fn advance(
             wait_for_standby_confirmation(slots, db, config, target, interrupted)?;
         }
         // Advancing runs no plugin code, so no plugin check either.
-        let mut session = Session::start(
-            db,
-            &data,
-            &[],
-            Lsn::INVALID,
-            data.plugin.as_deref().unwrap_or(""),
-        )?;
+        let mut session = Session::fast_forward(db, &data);
         let mut last_xid = None;
         while session.position() < target {
             match session.step(target, &mut |_| Ok(()))? {
