@@ -10,6 +10,9 @@
 #   - TPS with the standby synchronous (synchronous_standby_names = 's1',
 #     synchronous_commit = on).
 #   bench/replication.sh [SECONDS]
+# RATE=N limits the asynchronous run to N transactions per second (pgbench -R),
+# so both systems produce the same WAL volume while the lags are sampled
+# (unlimited, the faster primary also loads its standby more).
 # PostgreSQL 17 comes from $PG17_BIN (default /opt/pgref/17/bin), run as user
 # $PGREF_USER (default pgref); set PG17_BIN= (empty) to measure tandem only.
 # The standby of each is made by its own basebackup tool with -R -C -S s1.
@@ -18,6 +21,7 @@ cd "$(dirname "$0")/.."
 SECS=${1:-15}
 CLIENTS=${CLIENTS:-8}
 SAMPLE_MS=${SAMPLE_MS:-10}
+RATE=${RATE:-}
 PG17_BIN=${PG17_BIN-/opt/pgref/17/bin}
 PGREF_USER=${PGREF_USER:-pgref}
 if [ -z "${TANDEM_BIN:-}" ]; then cargo build --release -q; fi
@@ -53,7 +57,7 @@ measure() {
     "\\watch $watch") &
   local sampler=$!
   local async
-  async=$(PGPORT=$port pgbench -n -N -c "$CLIENTS" -j 2 -T "$SECS" 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+  async=$(PGPORT=$port pgbench -n -N -c "$CLIENTS" -j 2 -T "$SECS" ${RATE:+-R "$RATE"} 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
   kill $sampler 2>/dev/null || true; wait $sampler 2>/dev/null || true
   local lags
   lags=$(python3 - "$WORK/lag-$name.txt" <<'PY'
@@ -75,7 +79,7 @@ PY
   local sync
   sync=$(PGPORT=$port pgbench -n -N -c "$CLIENTS" -j 2 -T "$SECS" 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
   echo "$name, pgbench -N -c $CLIENTS, ${SECS}s, scale 1, fsync on:"
-  echo "  async standby: tps $async"
+  echo "  async standby${RATE:+ (pgbench -R $RATE)}: tps $async"
   echo "    $lags"
   echo "  sync standby (synchronous_commit = on): tps $sync"
 }

@@ -228,6 +228,14 @@ mod tests {
         let end = ship(&primary, standby.wal(), before);
         assert!(end > before);
         wait_until("replay", || standby.replay_lsn() == end);
+        // the replay pass set the walreceiver's latch (it reports the new
+        // apply position without waiting for more WAL)
+        let (sock, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let woken = threads.latch.wait_or_socket(
+            std::os::fd::AsRawFd::as_raw_fd(&sock),
+            Duration::from_secs(20),
+        );
+        assert!(woken.latch);
         threads.stop();
         // stopping is not promoting: still a standby
         assert!(standby.in_recovery());
