@@ -2,11 +2,17 @@
 # Replication benchmark, tandem beside PostgreSQL 17: for each, a primary and one
 # streaming standby on 127.0.0.1 under `pgbench -N -c 8` (scale 1, fsync on);
 # prints
-#   - TPS with the standby asynchronous, and replay_lag p50/p99 sampled from
-#     pg_stat_replication every 100 ms during that run;
+#   - TPS with the standby asynchronous, and write_lag / flush_lag / replay_lag
+#     p50/p99 sampled from pg_stat_replication every $SAMPLE_MS ms (default 10)
+#     during that run, by one psql session running the query under \watch (so
+#     client start-up does not limit the sampling rate); a lag that is NULL
+#     (the standby has caught up) counts as 0;
 #   - TPS with the standby synchronous (synchronous_standby_names = 's1',
 #     synchronous_commit = on).
 #   bench/replication.sh [SECONDS]
+# RATE=N limits the asynchronous run to N transactions per second (pgbench -R),
+# so both systems produce the same WAL volume while the lags are sampled
+# (unlimited, the faster primary also loads its standby more).
 # PostgreSQL 17 comes from $PG17_BIN (default /opt/pgref/17/bin), run as user
 # $PGREF_USER (default pgref); set PG17_BIN= (empty) to measure tandem only.
 # The standby of each is made by its own basebackup tool with -R -C -S s1.
@@ -14,6 +20,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-15}
 CLIENTS=${CLIENTS:-8}
+SAMPLE_MS=${SAMPLE_MS:-10}
+RATE=${RATE:-}
 PG17_BIN=${PG17_BIN-/opt/pgref/17/bin}
 PGREF_USER=${PGREF_USER:-pgref}
 if [ -z "${TANDEM_BIN:-}" ]; then cargo build --release -q; fi
@@ -41,23 +49,26 @@ measure() {
     [ "$(PGPORT=$port psql -XAtc "select count(*) from pg_stat_replication where state = 'streaming'")" = 1 ] && break
     sleep 0.1
   done
-  sample_lag() { # writes replay_lag in ms, one per line, until killed
-    while true; do
-      PGPORT=$port psql -XAtc "select coalesce(extract(epoch from replay_lag) * 1000, 0) from pg_stat_replication" 2>/dev/null || true
-      sleep 0.1
-    done
-  }
-  sample_lag > "$WORK/lag-$name.txt" &
+  # one psql session samples the lags (write flush replay, in ms) until killed
+  local watch
+  watch=$(awk -v ms="$SAMPLE_MS" 'BEGIN { printf "%.3f", ms / 1000 }')
+  PGPORT=$port psql -XAtq -F ' ' > "$WORK/lag-$name.txt" 2>/dev/null < <(printf '%s\n' \
+    "select coalesce(extract(epoch from write_lag) * 1000, 0), coalesce(extract(epoch from flush_lag) * 1000, 0), coalesce(extract(epoch from replay_lag) * 1000, 0) from pg_stat_replication" \
+    "\\watch $watch") &
   local sampler=$!
   local async
-  async=$(PGPORT=$port pgbench -n -N -c "$CLIENTS" -j 2 -T "$SECS" 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+  async=$(PGPORT=$port pgbench -n -N -c "$CLIENTS" -j 2 -T "$SECS" ${RATE:+-R "$RATE"} 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
   kill $sampler 2>/dev/null || true; wait $sampler 2>/dev/null || true
-  local p50 p99 n
-  read -r p50 p99 n < <(python3 - "$WORK/lag-$name.txt" <<'PY'
+  local lags
+  lags=$(python3 - "$WORK/lag-$name.txt" <<'PY'
 import sys
-v = sorted(float(x) for x in open(sys.argv[1]) if x.strip())
-q = lambda p: v[min(len(v) - 1, int(p * len(v)))] if v else float("nan")
-print(f"{q(0.5):.2f} {q(0.99):.2f} {len(v)}")
+rows = [l.split() for l in open(sys.argv[1]) if len(l.split()) == 3]
+out = []
+for i, name in enumerate(["write_lag", "flush_lag", "replay_lag"]):
+    v = sorted(float(r[i]) for r in rows)
+    q = lambda p: v[min(len(v) - 1, int(p * len(v)))] if v else float("nan")
+    out.append(f"{name} p50 {q(0.5):.2f} ms, p99 {q(0.99):.2f} ms")
+print("; ".join(out) + f" ({len(rows)} samples)")
 PY
 )
   PGPORT=$port psql -Xqc "alter system set synchronous_standby_names = 's1'" -c "select pg_reload_conf()" >/dev/null
@@ -68,7 +79,8 @@ PY
   local sync
   sync=$(PGPORT=$port pgbench -n -N -c "$CLIENTS" -j 2 -T "$SECS" 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
   echo "$name, pgbench -N -c $CLIENTS, ${SECS}s, scale 1, fsync on:"
-  echo "  async standby: tps $async, replay_lag p50 ${p50} ms, p99 ${p99} ms ($n samples)"
+  echo "  async standby${RATE:+ (pgbench -R $RATE)}: tps $async"
+  echo "    $lags"
   echo "  sync standby (synchronous_commit = on): tps $sync"
 }
 

@@ -29,6 +29,7 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::unix::io::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
@@ -766,6 +767,33 @@ impl ReplClient {
         let len = u32::from_be_bytes([self.inbuf[1], self.inbuf[2], self.inbuf[3], self.inbuf[4]]);
         // one type byte plus `len` (which counts itself)
         self.inbuf.len() > len as usize
+    }
+
+    /// The socket's file descriptor, for waiting on it together with other
+    /// events (`poll`). Check [`ReplClient::input_buffered`] first: input
+    /// already read from the socket does not make it readable again.
+    pub fn socket_fd(&self) -> RawFd {
+        match &self.sock {
+            Sock::Tcp(s) => s.as_raw_fd(),
+            Sock::Unix(s) => s.as_raw_fd(),
+            Sock::Tls(s) => s.sock.as_raw_fd(),
+        }
+    }
+
+    /// Whether input is waiting above the socket: a whole message in this
+    /// client's buffer, or TLS records already received and not yet read
+    /// (the next `try_read_message` then does not wait for the socket).
+    pub fn input_buffered(&mut self) -> bool {
+        if self.has_buffered_message() {
+            return true;
+        }
+        match &mut self.sock {
+            Sock::Tls(s) => s
+                .conn
+                .process_new_packets()
+                .is_ok_and(|io| io.plaintext_bytes_to_read() > 0),
+            Sock::Tcp(_) | Sock::Unix(_) => false,
+        }
     }
 
     /// Next message, failing if the read timeout passes.

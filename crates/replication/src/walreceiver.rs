@@ -14,7 +14,8 @@
 //!   follow(target, timeline, end)  -> Switch: move the local WAL on; Stay
 //!   START_REPLICATION ... TIMELINE t
 //!   loop
-//!     read what arrived (batch_full -> stop reading and flush)
+//!     sleep until input, replay progress or Timers::sleep_us
+//!     read what is readable (batch_full -> stop reading and flush)
 //!     Timers::reply_due?           -> send 'r' (and 'h'), Timers::replied
 //!     Timers::timed_out?           -> "terminating walreceiver due to timeout"
 //!   end of the timeline            -> stream_next_timeline? again : reconnect later
@@ -223,6 +224,25 @@ impl Timers {
         self.reported_apply = applied;
     }
 
+    /// How long the walreceiver may sleep at `now` before a timer is due (a
+    /// status update, or the timeout of a silent primary), in microseconds;
+    /// `i64::MAX` when neither is set. The loop also wakes for input from the
+    /// primary and for the startup thread's replay progress
+    /// (`WalRcvComputeNextWakeup`).
+    pub fn sleep_us(&self, now: i64) -> i64 {
+        let mut until = i64::MAX;
+        if self.status_interval_us > 0 {
+            until = until.min(self.last_reply.saturating_add(self.status_interval_us));
+        }
+        if self.timeout_us > 0 {
+            until = until.min(self.last_recv.saturating_add(self.timeout_us));
+        }
+        if until == i64::MAX {
+            return i64::MAX;
+        }
+        until.saturating_sub(now).max(0)
+    }
+
     /// Whether the primary has been silent for `wal_receiver_timeout`.
     pub fn timed_out(&self, now: i64) -> bool {
         self.timeout_us > 0 && now >= self.last_recv.saturating_add(self.timeout_us)
@@ -422,6 +442,27 @@ mod tests {
         // interval 0: no periodic replies
         t.set_intervals(0, 60_000);
         assert!(!t.reply_due(i64::MAX / 2, false, false, Lsn(200)));
+    }
+
+    #[test]
+    fn the_sleep_ends_at_the_next_status_update_or_timeout() {
+        let mut t = Timers::new(0, Lsn(100));
+        t.set_intervals(10_000, 60_000);
+        assert_eq!(t.sleep_us(0), 10_000_000);
+        assert_eq!(t.sleep_us(4_000_000), 6_000_000);
+        // overdue: no sleep
+        assert_eq!(t.sleep_us(12_000_000), 0);
+        t.replied(55_000_000, Lsn(100));
+        // the timeout (60 s after the primary was last heard) comes first
+        assert_eq!(t.sleep_us(55_000_000), 5_000_000);
+        t.heard_from_primary(55_000_000);
+        assert_eq!(t.sleep_us(55_000_000), 10_000_000);
+        // no status updates: only the timeout
+        t.set_intervals(0, 60_000);
+        assert_eq!(t.sleep_us(55_000_000), 60_000_000);
+        // neither
+        t.set_intervals(0, 0);
+        assert_eq!(t.sleep_us(55_000_000), i64::MAX);
     }
 
     #[test]

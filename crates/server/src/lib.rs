@@ -39,6 +39,7 @@
 //! leaves that the rest uses; `postmaster` sits on top and starts everything.
 
 mod backend;
+mod latch;
 mod postmaster;
 mod procarray;
 mod shared;

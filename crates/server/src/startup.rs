@@ -3,7 +3,11 @@
 //! A standby runs two threads, started here from `standby.signal` at server
 //! start: the startup (replay) thread, which applies WAL records as they become
 //! durable (`StandbyReplay::replay_available`, waking on the WAL's flush
-//! condition), and the walreceiver ([`crate::walreceiver`]), which fetches them.
+//! condition once the flush position passes what its last read saw), and the
+//! walreceiver ([`crate::walreceiver`]), which fetches them. After replaying,
+//! the startup thread sets the walreceiver's latch, so the new apply position
+//! reaches the primary at once (PostgreSQL wakes its walreceiver this way for
+//! `remote_apply` commits, `WalRcvForceReply`).
 //!
 //! Promotion (`pg_promote()`, `tandem promote`, a `promote` file with SIGUSR1)
 //! is carried out by the startup thread, in this order: stop the walreceiver and
@@ -28,6 +32,7 @@ use tandem_storage::Database;
 use tandem_types::elog::{self, log};
 use tandem_types::PgError;
 
+use crate::latch::Latch;
 use crate::walreceiver::WalRcvShared;
 
 /// The running standby threads.
@@ -37,6 +42,8 @@ pub(crate) struct Standby {
     /// The walreceiver thread (stopped by its own flag: at promotion or shutdown).
     receiver: Arc<Mutex<Option<JoinHandle<()>>>>,
     receiver_stop: Arc<AtomicBool>,
+    /// The walreceiver's latch: set after replay progress and to stop it.
+    latch: Arc<Latch>,
 }
 
 impl Standby {
@@ -54,8 +61,9 @@ impl Standby {
         let stop = Arc::new(AtomicBool::new(false));
         let receiver_stop = Arc::new(AtomicBool::new(false));
         let receiver: Arc<Mutex<Option<JoinHandle<()>>>> = Arc::new(Mutex::new(None));
+        let latch = Arc::new(Latch::new());
         let mut threads = Vec::new();
-        let (db2, stop2) = (db.clone(), stop.clone());
+        let (db2, stop2, latch2) = (db.clone(), stop.clone(), latch.clone());
         let (config2, receiver_stop2, receiver2) =
             (config.clone(), receiver_stop.clone(), receiver.clone());
         let mut replay = replay;
@@ -69,6 +77,7 @@ impl Standby {
                     if db2.promote_requested() {
                         log("received promote request");
                         receiver_stop2.store(true, Ordering::Release);
+                        latch2.set();
                         if let Some(h) = receiver2.lock().take() {
                             let _ = h.join();
                         }
@@ -81,15 +90,22 @@ impl Standby {
                     let Some(replay) = replay.as_mut() else {
                         return;
                     };
-                    if let Err(e) = replay.replay_available(&db2) {
-                        elog::emit_error(&PgError {
-                            severity: tandem_types::error::Severity::Log,
-                            ..e
-                        });
-                        std::thread::sleep(Duration::from_secs(1));
+                    match replay.replay_available(&db2) {
+                        // the walreceiver reports the new apply position
+                        Ok(n) if n > 0 => latch2.set(),
+                        Ok(_) => {}
+                        Err(e) => {
+                            elog::emit_error(&PgError {
+                                severity: tandem_types::error::Severity::Log,
+                                ..e
+                            });
+                            std::thread::sleep(Duration::from_secs(1));
+                        }
                     }
+                    // (not past `replayed()`: a record partly flushed would
+                    // wake this at once, again and again)
                     db2.wal()
-                        .wait_for_flush(replay.replayed(), Duration::from_millis(100));
+                        .wait_for_flush(replay.flush_seen(), Duration::from_millis(100));
                 }
             })
         {
@@ -99,8 +115,9 @@ impl Standby {
             .name("walreceiver".into())
             .spawn({
                 let receiver_stop = receiver_stop.clone();
+                let latch = latch.clone();
                 move || {
-                    crate::walreceiver::run(&db, &config, &receiver_stop, &info);
+                    crate::walreceiver::run(&db, &config, &receiver_stop, &latch, &info);
                     info.lock().status = None;
                 }
             })
@@ -112,12 +129,14 @@ impl Standby {
             threads,
             receiver,
             receiver_stop,
+            latch,
         }
     }
 
     pub fn stop(self) {
         self.stop.store(true, Ordering::Release);
         self.receiver_stop.store(true, Ordering::Release);
+        self.latch.set();
         // the startup thread first: a promotion in progress finishes
         for t in self.threads {
             let _ = t.join();
@@ -212,6 +231,14 @@ mod tests {
         let end = ship(&primary, standby.wal(), before);
         assert!(end > before);
         wait_until("replay", || standby.replay_lsn() == end);
+        // the replay pass set the walreceiver's latch (it reports the new
+        // apply position without waiting for more WAL)
+        let (sock, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let woken = threads.latch.wait_or_socket(
+            std::os::fd::AsRawFd::as_raw_fd(&sock),
+            Duration::from_secs(20),
+        );
+        assert!(woken.latch);
         threads.stop();
         // stopping is not promoting: still a standby
         assert!(standby.in_recovery());

@@ -8,12 +8,15 @@
 //!   IDENTIFY_SYSTEM (same system identifier; the primary's timeline not behind
 //!   ours), runs
 //!   `START_REPLICATION [SLOT primary_slot_name] PHYSICAL <local WAL end> TIMELINE n`,
-//!   stores each XLogData byte-identically with `Wal::append_raw`, flushes, and
-//!   answers with a standby status update `r` (write / flush / apply) after each
-//!   flush, when replay has advanced past the last reported apply position
-//!   (checked every 100 ms read timeout; this releases `remote_apply` commits),
-//!   when asked by a keepalive and every `wal_receiver_status_interval`;
-//!   with `hot_standby_feedback` it also sends `h`. A broken connection, an error
+//!   stores each XLogData byte-identically with `Wal::append_raw`, flushes once
+//!   per batch of what was readable, and answers with a standby status update
+//!   `r` (write / flush / apply) right after each flush, when replay has
+//!   advanced past the last reported apply position (the startup thread sets
+//!   the walreceiver's [`Latch`] after replaying, so the reply goes out at once:
+//!   `replay_lag` and `remote_apply` commits do not wait for more WAL), when
+//!   asked by a keepalive and every `wal_receiver_status_interval`;
+//!   with `hot_standby_feedback` it also sends `h`. Between batches it sleeps
+//!   in `poll` on the socket and the latch, never on a read timeout. A broken connection, an error
 //!   or `wal_receiver_timeout` of silence ends the attempt; the next comes after
 //!   `wal_retrieve_retry_interval`.
 //! - Timeline following (a primary on a newer timeline, e.g. a promoted
@@ -26,7 +29,8 @@
 //!   streaming restarts on it over the same connection. A local WAL past the
 //!   switch point cannot follow (PostgreSQL's "forked off" error, retried).
 //!
-//! The thread stops when its stop flag is set (promotion or server shutdown).
+//! The thread stops when its stop flag is set (promotion or server shutdown;
+//! the latch is set with it, so a streaming walreceiver stops at once).
 //!
 //! This file is the socket shell: what is checked, followed and sent when is
 //! decided in `tandem_replication::walreceiver`. A connection is
@@ -50,6 +54,8 @@ use tandem_storage::Database;
 use tandem_types::elog::{self, log, Level};
 use tandem_types::{Lsn, PgError, PgResult, PgTimestamp, TimeLineId};
 use tandem_wal::{Timelines, Wal};
+
+use crate::latch::{socket_readable, Latch};
 
 /// What `pg_stat_wal_receiver` shows (PostgreSQL's `WalRcvData`), shared
 /// between the walreceiver thread and the SQL hooks.
@@ -112,12 +118,13 @@ pub(crate) fn run(
     db: &Arc<Database>,
     config: &Arc<Config>,
     stop: &AtomicBool,
+    latch: &Latch,
     info: &WalRcvShared,
 ) {
     while !stop.load(Ordering::Acquire) {
         let conninfo = config.get_str("primary_conninfo");
         if !conninfo.is_empty() {
-            let attempt = stream_once(db, config, stop, &conninfo, info);
+            let attempt = stream_once(db, config, stop, latch, &conninfo, info);
             info.lock().status = None;
             match attempt {
                 // primary_conninfo / primary_slot_name changed: reconnect at once
@@ -333,6 +340,7 @@ fn stream_once(
     db: &Arc<Database>,
     config: &Arc<Config>,
     stop: &AtomicBool,
+    latch: &Latch,
     conninfo_setting: &str,
     info: &WalRcvShared,
 ) -> PgResult<Attempt> {
@@ -378,7 +386,7 @@ fn stream_once(
             }
             first = false;
             *info.lock() = streaming_info(&conninfo, &slot, start, tli);
-            match stream_copy(db, config, stop, &mut client, &changed, info)? {
+            match stream_copy(db, config, stop, latch, &mut client, &changed, info)? {
                 Streamed::Stopped => {
                     let _ = client.send_copy_done();
                     client.close();
@@ -446,11 +454,23 @@ fn note_message(info: &WalRcvShared, wal_end: Lsn, send_time: i64) {
     }
 }
 
+/// The longest the COPY loop sleeps without a timer due: it looks at the
+/// settings (a reload that changes `primary_conninfo`) at least this often.
+const SETTINGS_CHECK: Duration = Duration::from_millis(100);
+
 /// The COPY phase of one START_REPLICATION: stores XLogData, flushes, replies.
+///
+/// Each turn sleeps until the primary sent something, the latch is set (the
+/// startup thread replayed more, or a stop request) or a timer is due; then
+/// reads everything already readable (up to [`walrcv::MAX_UNFLUSHED`]), flushes
+/// it once, and replies at once: after a flush, when asked, when replay moved
+/// past the last reported apply position, or when the status interval passed
+/// (`XLogWalRcvProcessMsg`, `XLogWalRcvFlush`, `XLogWalRcvSendReply`).
 fn stream_copy(
     db: &Arc<Database>,
     config: &Arc<Config>,
     stop: &AtomicBool,
+    latch: &Latch,
     client: &mut ReplClient,
     settings_changed: &dyn Fn() -> bool,
     info: &WalRcvShared,
@@ -459,6 +479,7 @@ fn stream_copy(
     let epoch = Instant::now();
     let now = || i64::try_from(epoch.elapsed().as_micros()).unwrap_or(i64::MAX);
     let mut timers = Timers::new(now(), db.replay_lsn());
+    let socket = client.socket_fd();
     loop {
         if stop.load(Ordering::Acquire) {
             return Ok(Streamed::Stopped);
@@ -474,17 +495,20 @@ fn stream_copy(
             config.get_ms("wal_receiver_timeout").unwrap_or(60_000),
         );
         let hsf = config.get_bool("hot_standby_feedback");
+        if !client.input_buffered() {
+            let sleep = Duration::from_micros(timers.sleep_us(now()).max(0) as u64);
+            let woken = latch.wait_or_socket(socket, sleep.min(SETTINGS_CHECK));
+            if woken.latch {
+                // before replay_lsn is read below, so no progress is missed
+                latch.reset();
+            }
+        }
         let mut received = false;
         let mut requested = false;
-        // Wait (up to the read timeout) for the first message, then take only what
-        // has already arrived, and flush and reply at once: a primary waiting for
-        // this standby (synchronous replication) must not wait for a read timeout.
-        let mut first = true;
-        loop {
-            if !first && !client.has_buffered_message() {
-                break;
-            }
-            first = false;
+        // Take everything readable now, without waiting, then flush and reply
+        // at once: a primary waiting for this standby (synchronous
+        // replication) must not wait for more.
+        while client.input_buffered() || socket_readable(socket) {
             let Some(msg) = client.try_read_message()? else {
                 break;
             };
@@ -526,6 +550,7 @@ fn stream_copy(
             }
         }
         if received {
+            // (wakes the startup thread: it waits on the WAL's flush condition)
             wal.flush(wal.insert_lsn())?;
         }
         let applied = db.replay_lsn();

@@ -372,6 +372,13 @@ impl StandbyReplay {
         self.replayed
     }
 
+    /// The WAL flush position the last [`StandbyReplay::replay_available`]
+    /// read up to: more can be replayed only once the flush position passes
+    /// it (the caller waits with `Wal::wait_for_flush(flush_seen, ..)`).
+    pub fn flush_seen(&self) -> Lsn {
+        self.reader.flush_seen()
+    }
+
     /// Commit time of the last replayed COMMIT (µs since 2000-01-01).
     pub fn last_commit_time(&self) -> Option<i64> {
         self.last_commit_time

@@ -13,7 +13,8 @@
 //!    a short lock, assigning consecutive LSNs (`writer`); no I/O.
 //! 2. `flush(end)` makes them durable by group commit: one leader pwrites every
 //!    pending byte to the segment files ([`segment`]), fdatasyncs once, publishes
-//!    `flush_lsn` and wakes every waiter (also [`Wal::wait_for_flush`] callers).
+//!    `flush_lsn` and wakes every waiter (also [`Wal::wait_for_flush`] callers),
+//!    then calls the flush listener ([`Wal::set_flush_listener`]: walsenders).
 //! 3. Readers ([`WalReader`], [`Wal::read_raw`]) see bytes up to `flush_lsn` only.
 //! 4. After a crash, `open(redo)` scans to the end of valid WAL (`startup`) and
 //!    wipes what lies behind it before appends continue there.
@@ -49,6 +50,7 @@ pub use segment::{
     SegmentFile, DEFAULT_SEGMENT_SIZE,
 };
 pub use timeline::{parse_history, Timelines};
+pub use writer::FlushListener;
 
 /// What a record is. Values 0..=15 are reserved for the WAL itself; storage uses
 /// 16.. for heap and catalog records, replication later uses its own range.
@@ -158,8 +160,17 @@ impl Wal {
         self.shared.flush(upto)
     }
 
+    /// Registers `f` (replacing any earlier one; `None` removes it): whoever
+    /// flushes calls it with the new flush position right after publishing it
+    /// and waking [`Wal::wait_for_flush`] callers, holding no WAL lock. It runs
+    /// on the committing (or receiving) thread, so it must be brief: wake
+    /// someone, do no I/O.
+    pub fn set_flush_listener(&self, f: Option<FlushListener>) {
+        self.shared.set_flush_listener(f)
+    }
+
     /// Waits until `flush_lsn() > after` or `timeout` passes; returns the flush LSN.
-    /// (Walsenders and the walwriter use this instead of polling.)
+    /// (A standby's startup thread waits for received WAL with it.)
     pub fn wait_for_flush(&self, after: Lsn, timeout: Duration) -> Lsn {
         self.shared.wait_for_flush(after, timeout)
     }

@@ -122,6 +122,8 @@ pub struct WalReader {
     pos: Lsn,
     /// Start of the last record returned (checked against the next one's prev).
     prev: Option<Lsn>,
+    /// The flush LSN the last `next_record` read up to.
+    seen: Lsn,
 }
 
 impl WalReader {
@@ -137,6 +139,7 @@ impl WalReader {
             src,
             pos: from,
             prev: None,
+            seen: Lsn::INVALID,
         }
     }
 
@@ -145,8 +148,17 @@ impl WalReader {
         self.pos
     }
 
+    /// The flush LSN as of the last [`WalReader::next_record`]: once that
+    /// returned `Ok(None)`, nothing more can be read until the flush LSN passes
+    /// it (wait with `Wal::wait_for_flush(reader.flush_seen(), ..)`; the
+    /// reader's position may lie before it, inside a record not wholly flushed).
+    pub fn flush_seen(&self) -> Lsn {
+        self.seen
+    }
+
     pub fn next_record(&mut self) -> Result<Option<ReadRecord>, PgError> {
         let limit = self.shared.flush_lsn.load(Ordering::Acquire);
+        self.seen = Lsn(limit);
         if self.pos.0 >= limit {
             return Ok(None);
         }

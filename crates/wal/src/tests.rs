@@ -557,6 +557,65 @@ fn reader_follows_a_writer_and_wait_for_flush_wakes_without_polling() {
 }
 
 #[test]
+fn a_record_partly_flushed_is_waited_for_past_the_flush_position_the_reader_saw() {
+    let dir = tempfile::tempdir().unwrap();
+    let po = opts(&dir.path().join("primary"), 4096, false);
+    let so = opts(&dir.path().join("standby"), 4096, false);
+    let primary = Wal::create(po, Lsn(4096)).unwrap();
+    let standby = Wal::create(so, Lsn(4096)).unwrap();
+    let (_, end) = primary.append(&[rec(50, 1, &payload(1, 500))]).unwrap();
+    primary.flush(end).unwrap();
+    // the standby has flushed only the first half of the record
+    let bytes = primary.read_raw(Lsn(4096), 1 << 20).unwrap();
+    let half = bytes.len() / 2;
+    standby.append_raw(Lsn(4096), &bytes[..half]).unwrap();
+    standby.flush(standby.insert_lsn()).unwrap();
+    let mut r = standby.reader(Lsn(4096));
+    assert_eq!(r.next_record().unwrap(), None);
+    assert_eq!(r.position(), Lsn(4096));
+    let seen = r.flush_seen();
+    assert_eq!(seen, standby.flush_lsn());
+    // waiting past the reader's position would return at once, again and
+    // again; past what it saw, the wait lasts until more is flushed
+    let started = Instant::now();
+    assert_eq!(
+        standby.wait_for_flush(seen, Duration::from_millis(30)),
+        seen
+    );
+    assert!(started.elapsed() >= Duration::from_millis(30));
+    standby
+        .append_raw(Lsn(4096).advance(half as u64), &bytes[half..])
+        .unwrap();
+    standby.flush(standby.insert_lsn()).unwrap();
+    assert!(standby.wait_for_flush(seen, Duration::from_secs(10)) > seen);
+    assert_eq!(r.next_record().unwrap().map(|rec| rec.xid), Some(Xid(1)));
+}
+
+#[test]
+fn the_flush_listener_hears_each_new_flush_position_from_the_flushing_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = Wal::create(opts(dir.path(), 4096, false), Lsn(4096)).unwrap();
+    let heard = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let h2 = heard.clone();
+    let me = thread::current().id();
+    wal.set_flush_listener(Some(Arc::new(move |lsn| {
+        assert_eq!(thread::current().id(), me);
+        h2.lock().push(lsn);
+    })));
+    let (_, a) = wal.append(&[rec(50, 1, b"one")]).unwrap();
+    wal.flush(a).unwrap();
+    // nothing new: no call
+    wal.flush(a).unwrap();
+    let (_, b) = wal.append(&[rec(50, 2, b"two")]).unwrap();
+    wal.flush(b).unwrap();
+    assert_eq!(*heard.lock(), vec![a, b]);
+    wal.set_flush_listener(None);
+    let (_, c) = wal.append(&[rec(50, 3, b"three")]).unwrap();
+    wal.flush(c).unwrap();
+    assert_eq!(*heard.lock(), vec![a, b]);
+}
+
+#[test]
 fn refuses_oversized_and_switch_records_and_bad_options() {
     let dir = tempfile::tempdir().unwrap();
     let o = opts(dir.path(), 4096, false);

@@ -30,6 +30,11 @@
 //!   caller must PANIC (PostgreSQL PANICs on `XLogWrite`/`issue_xlog_fsync` errors).
 //! - Appenders that let the pending buffer grow past [`WRITE_BEHIND_BYTES`] write
 //!   it out (without fsync) after releasing the insert lock, bounding memory.
+//! - After publishing a new flush position the leader wakes the condvar's
+//!   waiters, then calls the flush listener, if one is registered, itself
+//!   (outside every lock): the walsenders are woken by the thread that
+//!   flushed, with no thread in between (PostgreSQL's `WalSndWakeup` after
+//!   `XLogFlush`).
 //!
 //! PostgreSQL counterpart: `XLogInsertRecord`, `XLogWrite`, `XLogFlush`,
 //! `RequestXLogSwitch` in `src/backend/access/transam/xlog.c`.
@@ -42,7 +47,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, RwLock};
 use tandem_types::fsutil::{fsync_dir, fsync_error};
 use tandem_types::{Lsn, PgError, SqlState, TimeLineId, Xid};
 
@@ -110,7 +115,12 @@ pub(crate) struct Shared {
     pub(crate) opened_end: Option<EndOfWal>,
     stats: Counters,
     prealloc: Prealloc,
+    /// Called by the flush leader with each new flush position.
+    flush_listener: RwLock<Option<FlushListener>>,
 }
+
+/// What [`crate::Wal::set_flush_listener`] registers.
+pub type FlushListener = Arc<dyn Fn(Lsn) + Send + Sync>;
 
 /// The background creation of the next segment.
 #[derive(Default)]
@@ -166,6 +176,7 @@ impl Shared {
             opened_end,
             stats: Counters::default(),
             prealloc: Prealloc::default(),
+            flush_listener: RwLock::new(None),
             opts,
         }
     }
@@ -435,11 +446,13 @@ impl Shared {
         let result = self.write_pending(self.opts.fsync);
         let mut st = self.sync.lock();
         st.in_progress = false;
+        let mut advanced = None;
         let out = match result {
             Ok(lsn) => {
                 if lsn > st.flush_lsn {
                     st.flush_lsn = lsn;
                     self.flush_lsn.store(lsn.0, Ordering::Release);
+                    advanced = Some(lsn);
                 }
                 Ok(())
             }
@@ -451,10 +464,20 @@ impl Shared {
         };
         drop(st);
         self.flushed.notify_all();
+        if let Some(lsn) = advanced {
+            let listener = self.flush_listener.read().clone();
+            if let Some(f) = listener {
+                f(lsn);
+            }
+        }
         if out.is_ok() {
             self.maybe_preallocate();
         }
         out
+    }
+
+    pub(crate) fn set_flush_listener(&self, f: Option<FlushListener>) {
+        *self.flush_listener.write() = f;
     }
 
     /// Once the write position is past the middle of its segment, creates the next

@@ -6,7 +6,7 @@
 //! Config::load -> log_min_messages -> postmaster.pid (status "starting")
 //! -> TLS files (ssl = on) -> pg_hba.conf -> listening sockets
 //! -> Database::open (crash recovery) -> pg_replslot (slots), WAL retention
-//! floor, walsender wakeup thread -> walwriter, checkpointer
+//! floor, walsender registry (woken on WAL flush) -> walwriter, checkpointer
 //! -> postmaster.pid "ready" -> "database system is ready to accept connections"
 //! ```
 //!

@@ -5,8 +5,10 @@
 //! generation counter bumped whenever WAL is flushed or a message arrives, so a
 //! streaming walsender sleeps on one condition variable and wakes for either.
 //!
-//! The flush side of the wakeup is one thread per server (`walsender-wakeup`)
-//! that waits on [`tandem_wal::Wal::wait_for_flush`] and bumps every walsender.
+//! The flush side of the wakeup is the WAL's flush listener
+//! ([`tandem_wal::Wal::set_flush_listener`]): whichever thread flushed WAL
+//! (a committing backend, the walwriter, a standby's walreceiver) bumps every
+//! walsender itself, as PostgreSQL's `WalSndWakeup` is called after a flush.
 //!
 //! Synchronous replication: the registry owns the node's
 //! [`SyncRepWaiters`]; after each standby reply (and when a walsender comes or
@@ -31,7 +33,6 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 use tandem_config::Config;
@@ -169,7 +170,7 @@ impl Drop for WalSndGuard {
 }
 
 impl WalSenders {
-    /// The registry plus its wakeup thread following `wal`'s flush position.
+    /// The registry; every flush of `wal` wakes its walsenders.
     pub fn start(wal: Arc<Wal>) -> Arc<WalSenders> {
         let senders = Arc::new(WalSenders {
             list: Mutex::new(Vec::new()),
@@ -177,26 +178,18 @@ impl WalSenders {
             phase: Arc::new(AtomicU8::new(StopPhase::Running as u8)),
             syncrep: Arc::new(SyncRepWaiters::new()),
         });
-        let s2 = senders.clone();
-        let _ = std::thread::Builder::new()
-            .name("walsender-wakeup".into())
-            .spawn(move || {
-                let mut last = wal.flush_lsn();
-                while !s2.stop.load(Ordering::SeqCst) {
-                    let now = wal.wait_for_flush(last, Duration::from_secs(1));
-                    if now > last {
-                        last = now;
-                        let list = s2.list.lock().clone();
-                        for w in list {
-                            w.wakeup();
-                        }
-                    }
+        let weak = Arc::downgrade(&senders);
+        wal.set_flush_listener(Some(Arc::new(move |_| {
+            if let Some(s) = weak.upgrade() {
+                if !s.stop.load(Ordering::Acquire) {
+                    s.wakeup_all();
                 }
-            });
+            }
+        })));
         senders
     }
 
-    /// Stops the wakeup thread (server shutdown).
+    /// Stops the flush wakeups (server shutdown).
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
         self.syncrep.shutdown();
