@@ -139,17 +139,32 @@ fn initial_copy_then_every_kind_of_change() {
     publ.safe_psql("truncate tab_rep; insert into tab_rep values (7, 7, 'after')");
     wait_converged(&publ, &sub, "tab_rep", "a");
 
-    // origin progress is visible and matches the slot's position
-    wait_for("origin progress", DEADLINE, || {
-        let remote = sub.safe_psql(
-            "select remote_lsn from pg_replication_origin_status where external_id = \
-             (select 'pg_' || oid from pg_subscription where subname = 'mysub')",
-        );
-        let confirmed = publ.safe_psql(
-            "select confirmed_flush_lsn from pg_replication_slots where slot_name = 'mysub'",
-        );
-        (!remote.is_empty() && remote == confirmed).then_some(())
-    });
+    // origin progress is visible and the slot has confirmed it: the slot may
+    // be further on (keepalives confirm WAL past the last commit, such as the
+    // failover slot's own state records), never behind
+    let remote = sub.safe_psql(
+        "select remote_lsn from pg_replication_origin_status where external_id = \
+         (select 'pg_' || oid from pg_subscription where subname = 'mysub')",
+    );
+    assert!(!remote.is_empty(), "no origin progress");
+    wait_for(
+        "the slot to confirm the origin's progress",
+        DEADLINE,
+        || {
+            (publ.safe_psql(&format!(
+                "select confirmed_flush_lsn >= '{remote}'::pg_lsn from pg_replication_slots \
+             where slot_name = 'mysub'"
+            )) == "t")
+                .then_some(())
+        },
+    );
+    let last_commit = publ.safe_psql("select pg_current_wal_lsn()");
+    assert!(
+        sub.safe_psql(&format!(
+            "select '{remote}'::pg_lsn <= '{last_commit}'::pg_lsn"
+        )) == "t",
+        "origin {remote} beyond the publisher's WAL {last_commit}"
+    );
     let stat = sub.safe_psql("select worker_type, pid is not null from pg_stat_subscription");
     assert_eq!(stat, "apply|t");
 }
