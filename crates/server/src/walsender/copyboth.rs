@@ -165,6 +165,13 @@ pub(super) fn run_copy_both(
             Err(e) => Err(PgError::internal(format!("could not start reader: {e}"))),
         };
         stop.store(true, Ordering::SeqCst);
+        // The connection ends: wake the reader now rather than at its next
+        // timeout, so an exiting walsender (a shutdown) does not wait for it.
+        if matches!(r, Ok(StreamEnd::Exit)) {
+            if let Some(h) = conn.socket_handle() {
+                h.wake_reader();
+            }
+        }
         r
     });
     match outcome {
