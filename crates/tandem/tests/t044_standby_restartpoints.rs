@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use tandem_testkit::{wait_for, wait_value, Node, DEADLINE};
+use tandem_testkit::{wait_for, wait_for_replay, wait_value, Node, DEADLINE};
 
 /// WAL segment size of these nodes (`--wal-segsize 1`).
 const SEG: u64 = 1024 * 1024;
@@ -30,16 +30,6 @@ fn standby(name: &str, p: &Node) -> Node {
     let s = Node::standby(name, p, "sb1_slot");
     s.append_conf("hot_standby_feedback = on\nwal_level = logical");
     s
-}
-
-/// Waits until `s` has replayed everything `p` has written so far.
-fn wait_for_replay(p: &Node, s: &Node) {
-    let lsn = p.safe_psql("SELECT pg_current_wal_lsn()");
-    wait_value(
-        s,
-        &format!("SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn"),
-        "t",
-    );
 }
 
 /// Waits until the node's log holds `wanted` after byte `from`; returns the

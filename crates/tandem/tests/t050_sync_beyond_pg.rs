@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use tandem_testkit::{log_errors, wait_for, wait_value, Node, DEADLINE};
+use tandem_testkit::{log_errors, wait_for, wait_for_replay, wait_value, Node, DEADLINE};
 
 /// WAL segment size of these nodes (`--wal-segsize 1`).
 const SEG: u64 = 1024 * 1024;
@@ -112,16 +112,6 @@ fn wait_slot_follows(copy: &Node, source: &Node, slot: &str) {
             ));
             (!want.is_empty() && got == want).then_some(())
         },
-    );
-}
-
-/// Waits until `s` has replayed everything `p` has written so far.
-fn wait_for_replay(p: &Node, s: &Node) {
-    let lsn = p.safe_psql("SELECT pg_current_wal_lsn()");
-    wait_value(
-        s,
-        &format!("SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn"),
-        "t",
     );
 }
 

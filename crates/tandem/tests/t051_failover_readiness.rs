@@ -11,7 +11,7 @@
 //! in `pg_replication_slots.slotsync_skip_reason` and count in
 //! `pg_stat_replication_slots`.
 
-use tandem_testkit::{wait_for, wait_value, Node, DEADLINE};
+use tandem_testkit::{wait_for, wait_for_replay, wait_value, Node, DEADLINE};
 
 /// A started primary for logical decoding and physical streaming.
 fn primary(name: &str) -> Node {
@@ -30,16 +30,6 @@ fn standby(name: &str, p: &Node) -> Node {
     let s = Node::standby(name, p, "sb1_slot");
     s.append_conf("hot_standby_feedback = on\nwal_level = logical");
     s
-}
-
-/// Waits until `s` has replayed everything `p` has written so far.
-fn wait_for_replay(p: &Node, s: &Node) {
-    let lsn = p.safe_psql("SELECT pg_current_wal_lsn()");
-    wait_value(
-        s,
-        &format!("SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn"),
-        "t",
-    );
 }
 
 /// Sets a reloadable setting in `postgresql.conf` (the last line wins) and

@@ -62,6 +62,17 @@ pub fn wait_value(node: &Node, sql: &str, expected: &str) {
     wait_for_result(node, sql, expected, DEADLINE)
 }
 
+/// Waits until standby `s` has replayed everything primary `p` has written
+/// so far (`pg_current_wal_lsn()` on `p`, `pg_last_wal_replay_lsn()` on `s`).
+pub fn wait_for_replay(p: &Node, s: &Node) {
+    let lsn = p.safe_psql("SELECT pg_current_wal_lsn()");
+    wait_value(
+        s,
+        &format!("SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn"),
+        "t",
+    );
+}
+
 /// `SELECT * FROM <table> ORDER BY <key>` as psql text on `node`.
 pub fn table_contents(node: &Node, table: &str, key: &str) -> String {
     node.safe_psql(&format!("SELECT * FROM {table} ORDER BY {key}"))

@@ -101,7 +101,8 @@ use std::time::{Duration, Instant};
 use tokio_postgres::{Client, NoTls};
 
 pub use cluster::{
-    assert_tables_equal, log_errors, table_contents, wait_for_result, wait_tables_equal, wait_value,
+    assert_tables_equal, log_errors, table_contents, wait_for_replay, wait_for_result,
+    wait_tables_equal, wait_value,
 };
 pub use node::{tandem_bin, Kind, Node};
 pub use pg17::{
