@@ -711,7 +711,7 @@ fn psql_db(node: &Node, db: &str, user: &str, sql: &str) -> String {
 /// database. `pg_sync_replication_slots()` and the worker still see the
 /// primary's failover slots as they are.
 #[test]
-fn sync_ignores_shadowing_objects_on_the_primarys_search_path() {
+fn scenario_12_sync_ignores_shadowing_objects_on_the_primarys_search_path() {
     let p = primary("t043-hijack-primary");
     let mut s = Node::standby("t043-hijack-standby", &p, "sb1_slot");
     s.append_conf("hot_standby_feedback = on\nwal_level = logical");
