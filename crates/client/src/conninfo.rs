@@ -164,6 +164,23 @@ impl ConnInfo {
             .join(" ")
     }
 
+    /// The settings as a keyword/value string that names `target` alone
+    /// (its host, hostaddr and port replace the lists): one server of a
+    /// multi-host string, to connect to that server only.
+    pub fn for_target(&self, target: &Target) -> String {
+        let mut opts = self.options.clone();
+        opts.remove("hostaddr");
+        opts.insert("host".into(), target.host.clone());
+        if let Some(a) = &target.hostaddr {
+            opts.insert("hostaddr".into(), a.clone());
+        }
+        opts.insert("port".into(), target.port.to_string());
+        opts.iter()
+            .map(|(k, v)| format!("{k}={}", quote_conninfo_value(v)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     /// The servers to try, in order (libpq's `connectOptions2`): `host` and
     /// `hostaddr` are comma-separated lists of the same length (either may be
     /// missing); `port` is one port for every host or one per host. An empty
@@ -756,6 +773,23 @@ mod tests {
         assert_eq!(ts.len(), 2);
         assert_eq!(ts[1].hostaddr.as_deref(), Some("10.0.0.2"));
         assert!(!ts[1].is_socket_dir());
+    }
+
+    #[test]
+    fn one_target_of_many() {
+        let c = ConnInfo::parse("host=a,b port=5,6 dbname='x y' target_session_attrs=read-write")
+            .unwrap();
+        let t = c.targets().unwrap();
+        let one = ConnInfo::parse(&c.for_target(&t[1])).unwrap();
+        assert_eq!(one.get("host"), Some("b"));
+        assert_eq!(one.get("port"), Some("6"));
+        assert_eq!(one.get("dbname"), Some("x y"));
+        assert_eq!(one.targets().unwrap().len(), 1);
+        let c = ConnInfo::parse("hostaddr=127.0.0.1,127.0.0.2 port=7").unwrap();
+        let t = c.targets().unwrap();
+        let one = ConnInfo::parse(&c.for_target(&t[1])).unwrap();
+        assert_eq!(one.get("hostaddr"), Some("127.0.0.2"));
+        assert_eq!(one.targets().unwrap(), vec![t[1].clone()]);
     }
 
     #[test]

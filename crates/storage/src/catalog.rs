@@ -82,6 +82,11 @@ pub enum CatalogOp {
         subscription: Oid,
         relid: Oid,
     },
+    /// Record the publisher a multi-host subscription streams from.
+    PutSubscriptionFollowed {
+        subscription: Oid,
+        followed: crate::FollowedPublisher,
+    },
     /// Create a replication origin (`pg_replication_origin` row).
     PutOrigin {
         id: u16,
@@ -218,6 +223,16 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
         }
         CatalogOp::DropSubscription(oid) => {
             cat.subscriptions.remove(oid);
+            cat.subscription_followed.remove(oid);
+        }
+        CatalogOp::PutSubscriptionFollowed {
+            subscription,
+            followed,
+        } => {
+            if cat.subscriptions.contains_key(subscription) {
+                cat.subscription_followed
+                    .insert(*subscription, followed.clone());
+            }
         }
         CatalogOp::PutSubscriptionRel { subscription, rel } => {
             if let Some(sub) = cat.subscriptions.get_mut(subscription) {
@@ -271,7 +286,8 @@ pub fn op_oid(op: &CatalogOp) -> Oid {
         CatalogOp::SetAcl { object, .. } => *object,
         CatalogOp::PutAuthMember(m) => m.oid,
         CatalogOp::PutSubscriptionRel { subscription, .. }
-        | CatalogOp::DropSubscriptionRel { subscription, .. } => *subscription,
+        | CatalogOp::DropSubscriptionRel { subscription, .. }
+        | CatalogOp::PutSubscriptionFollowed { subscription, .. } => *subscription,
         CatalogOp::PutSubscription(s) => s.oid,
         CatalogOp::AddPrimaryKey { table, .. } => *table,
         CatalogOp::PutRole(r) => r.oid,

@@ -167,6 +167,19 @@ impl PublicationDef {
     }
 }
 
+/// The publisher a subscription with a multi-host connection last streamed
+/// from: its system identifier and timeline, for the connection string they
+/// were learnt with (a new CONNECTION makes them void). The apply worker
+/// resumes only from a node whose history contains that timeline up to what
+/// it applied (`docs/failover-slots.md`, "Subscriptions that follow the
+/// primary").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FollowedPublisher {
+    pub conninfo: String,
+    pub system_identifier: String,
+    pub timeline: u32,
+}
+
 /// One `pg_subscription_rel` row: a table a subscription replicates and how
 /// far its initial synchronization got.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -233,6 +246,9 @@ pub struct Catalog {
     pub acls: std::collections::BTreeMap<Oid, Vec<acl::AclItem>>,
     /// `pg_auth_members`, by oid.
     pub auth_members: std::collections::BTreeMap<Oid, acl::AuthMember>,
+    /// The publisher each multi-host subscription last streamed from, by
+    /// subscription oid (no PostgreSQL counterpart).
+    pub subscription_followed: std::collections::BTreeMap<Oid, FollowedPublisher>,
 }
 
 impl Catalog {

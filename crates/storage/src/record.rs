@@ -16,7 +16,8 @@
 //! CATALOG   op tag | op body (whole TableDef / RoleDef / SequenceDef / DatabaseDef /
 //!           PublicationDef / SubscriptionDef, a pg_subscription_rel row, an oid,
 //!           a replication origin: id u16 [+ name], a table's ACL: oid | present |
-//!           n | (grantee, grantor, mode u64)*, or a pg_auth_members row)
+//!           n | (grantee, grantor, mode u64)*, a pg_auth_members row, or a
+//!           subscription's followed publisher: oid | conninfo | sysid | timeline)
 //! COMMIT    commit time (us since 2000-01-01 UTC) | origin? (id, remote lsn, remote time)
 //! SEQUENCE  sequence oid | last_value | is_called         (non-transactional, xid 0)
 //! CHECKPOINT redo | timeline | next xid | next oid | shutdown
@@ -866,7 +867,29 @@ fn catalog_op(w: &mut Writer, op: &CatalogOp) {
             w.u8(20);
             w.oid(*o);
         }
+        CatalogOp::PutSubscriptionFollowed {
+            subscription,
+            followed,
+        } => {
+            w.u8(21);
+            w.oid(*subscription);
+            followed_publisher(w, followed);
+        }
     }
+}
+
+fn followed_publisher(w: &mut Writer, f: &crate::FollowedPublisher) {
+    w.str(&f.conninfo);
+    w.str(&f.system_identifier);
+    w.u32(f.timeline);
+}
+
+fn read_followed_publisher(r: &mut Reader<'_>) -> PgResult<crate::FollowedPublisher> {
+    Ok(crate::FollowedPublisher {
+        conninfo: r.string()?,
+        system_identifier: r.string()?,
+        timeline: r.u32()?,
+    })
 }
 
 fn acl_items(w: &mut Writer, acl: &[AclItem]) {
@@ -956,6 +979,10 @@ fn read_catalog_op(r: &mut Reader<'_>) -> PgResult<CatalogOp> {
         }
         19 => CatalogOp::PutAuthMember(read_auth_member(r)?),
         20 => CatalogOp::DropAuthMember(r.oid()?),
+        21 => CatalogOp::PutSubscriptionFollowed {
+            subscription: r.oid()?,
+            followed: read_followed_publisher(r)?,
+        },
         _ => return Err(corrupt("WAL record")),
     })
 }
@@ -1004,6 +1031,11 @@ pub fn catalog(w: &mut Writer, cat: &Catalog) {
     w.u32(cat.auth_members.len() as u32);
     for m in cat.auth_members.values() {
         auth_member(w, m);
+    }
+    w.u32(cat.subscription_followed.len() as u32);
+    for (oid, f) in &cat.subscription_followed {
+        w.oid(*oid);
+        followed_publisher(w, f);
     }
 }
 
@@ -1062,6 +1094,14 @@ pub fn read_catalog(r: &mut Reader<'_>) -> PgResult<Catalog> {
         for _ in 0..r.u32()? {
             let m = read_auth_member(r)?;
             cat.auth_members.insert(m.oid, m);
+        }
+    }
+    // The followed publishers of multi-host subscriptions came last.
+    if !r.is_empty() {
+        for _ in 0..r.u32()? {
+            let oid = r.oid()?;
+            let f = read_followed_publisher(r)?;
+            cat.subscription_followed.insert(oid, f);
         }
     }
     Ok(cat)
@@ -1236,7 +1276,7 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        let old = &w.buf[..w.buf.len() - 8];
+        let old = &w.buf[..w.buf.len() - 12];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.role_by_name("pg_create_subscription").is_some());
         assert_eq!(back.auth_members.len(), 3);
@@ -1347,6 +1387,41 @@ mod tests {
     }
 
     #[test]
+    fn followed_publisher_round_trips_in_ops_and_images() {
+        let followed = crate::FollowedPublisher {
+            conninfo: "host=a,b port=1,2".into(),
+            system_identifier: "7412345678901234567".into(),
+            timeline: 3,
+        };
+        round_trip(Change::Catalog(CatalogOp::PutSubscriptionFollowed {
+            subscription: Oid(16410),
+            followed: followed.clone(),
+        }));
+        let mut cat = bootstrap_catalog("alice", None);
+        let sub = crate::catalog::test_subscription(16410);
+        cat.subscriptions.insert(sub.oid, sub);
+        cat.subscription_followed.insert(Oid(16410), followed);
+        let mut w = Writer::new();
+        catalog(&mut w, &cat);
+        let back = read_catalog(&mut Reader::new(&w.buf, "catalog")).unwrap();
+        assert_eq!(back.subscription_followed, cat.subscription_followed);
+        // an image from before the section reads with none
+        let old = &w.buf[..image_len_without_followed(&cat)];
+        let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
+        assert!(back.subscription_followed.is_empty());
+    }
+
+    fn image_len_without_followed(cat: &Catalog) -> usize {
+        let bare = Catalog {
+            subscription_followed: Default::default(),
+            ..cat.clone()
+        };
+        let mut w = Writer::new();
+        catalog(&mut w, &bare);
+        w.buf.len() - 4
+    }
+
+    #[test]
     fn origins_round_trip_in_ops_and_images() {
         for op in [
             CatalogOp::PutOrigin {
@@ -1393,7 +1468,8 @@ mod tests {
         for m in cat.auth_members.values() {
             auth_member(&mut w, m);
         }
-        w.buf.len()
+        // and the (empty) followed publishers
+        w.buf.len() + 4
     }
 
     fn publication_bytes() -> usize {

@@ -56,17 +56,40 @@ pub(super) fn start_streaming(
     slot: &str,
     start: Lsn,
 ) -> PgResult<ReplClient> {
-    let mut client =
-        ReplClient::connect_mode(&conninfo_for(sub, &sub.name), "database").map_err(|e| {
-            PgError::new(
-                SqlState::CONNECTION_FAILURE,
-                format!("could not connect to the publisher: {}", e.message),
-            )
-        })?;
+    let client = connect(ctx, sub, &conninfo_for(sub, &sub.name))?;
+    start_on(ctx, client, sub, slot, start)
+}
+
+/// A `replication=database` connection with `conninfo` (the subscription's,
+/// or one of its hosts), with the password rule of a non-superuser's
+/// subscription checked.
+pub(super) fn connect(
+    ctx: &WorkerCtx,
+    sub: &SubscriptionDef,
+    conninfo: &str,
+) -> PgResult<ReplClient> {
+    let client = ReplClient::connect_mode(conninfo, "database").map_err(|e| {
+        PgError::new(
+            SqlState::CONNECTION_FAILURE,
+            format!("could not connect to the publisher: {}", e.message),
+        )
+    })?;
     super::worker_internal::check_password_used(
         super::worker_internal::must_use_password(&ctx.db, sub),
         client.used_password,
     )?;
+    Ok(client)
+}
+
+/// START_REPLICATION on a connected client; the returned client is in COPY
+/// mode.
+pub(super) fn start_on(
+    ctx: &WorkerCtx,
+    mut client: ReplClient,
+    sub: &SubscriptionDef,
+    slot: &str,
+    start: Lsn,
+) -> PgResult<ReplClient> {
     let cmd = start_command(slot, start, &sub.origin, &sub.publications, sub.binary);
     // The slot may still be held by the walsender of this worker's previous
     // run (a restart after a parameter change): retry that briefly.

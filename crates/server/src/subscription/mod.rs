@@ -7,13 +7,15 @@
 //! Read in this order: `launcher.rs` (when workers run), `worker.rs` (one
 //! subscription's apply loop and the exactly-once argument; the positions it
 //! reports are `tandem_replication::apply_feedback`; `libpqwalreceiver.rs`
-//! connects and starts streaming), `changes.rs` (rows onto
+//! connects and starts streaming; `follow.rs` picks the host of a
+//! multi-host connection), `changes.rs` (rows onto
 //! local tables, with `defaults.rs` for missing columns), `tablesync.rs`
 //! (initial copy), `worker_internal.rs` (what they share), `remote.rs` (the
 //! publisher-side calls of CREATE/ALTER/DROP SUBSCRIPTION).
 
 mod changes;
 mod defaults;
+mod follow;
 mod launcher;
 mod libpqwalreceiver;
 pub(crate) mod remote;

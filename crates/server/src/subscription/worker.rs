@@ -57,7 +57,7 @@ use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState};
 
 use super::changes::{self, Outcome, RelationMap, RemoteRel, RemoteXact};
 use super::defaults::Defaults;
-use super::libpqwalreceiver::start_streaming;
+use super::libpqwalreceiver::{start_on, start_streaming};
 use super::worker_internal::{ensure_origin, RunEnd, WorkerCtx};
 use tandem_client::ReplClient;
 use tandem_replication::origin::origin_name;
@@ -101,19 +101,65 @@ pub(crate) fn run(ctx: &WorkerCtx) -> PgResult<RunEnd> {
         Some(s) if s.enabled => s,
         _ => return Ok(RunEnd::Stopped),
     };
-    let start = db
-        .origin_progress(origin_id)
-        .map(|p| p.remote_lsn)
-        .unwrap_or(Lsn::INVALID);
-    let mut client = start_streaming(ctx, &sub, &slot, start)?;
+    // A multi-host connection follows the primary: a broken stream is not
+    // the end of the run, the hosts are probed again (`follow.rs`).
+    let multi = super::follow::targets(&sub).is_some();
+    let mut skipped = std::collections::HashMap::new();
+    loop {
+        let start = db
+            .origin_progress(origin_id)
+            .map(|p| p.remote_lsn)
+            .unwrap_or(Lsn::INVALID);
+        let client = if multi {
+            let changed = || {
+                !db.catalog()
+                    .subscriptions
+                    .get(&ctx.subid)
+                    .is_some_and(|now| now.enabled && run_parameters(now) == run_parameters(&sub))
+            };
+            let found =
+                super::follow::find_publisher(ctx, &sub, &slot, start, &mut skipped, &changed)?;
+            match found {
+                Some(c) => start_on(ctx, c, &sub, &slot, start),
+                None if ctx.should_stop() => return Ok(RunEnd::Stopped),
+                None => return Ok(RunEnd::Restart),
+            }
+        } else {
+            start_streaming(ctx, &sub, &slot, start)
+        };
+        let end = client.and_then(|c| stream_from(ctx, &sub, &origin, origin_id, start, c));
+        match end {
+            Err(e) if multi && !ctx.data_error.load(Ordering::Acquire) => {
+                // the publisher went away: log as PostgreSQL's worker would
+                // and look for the primary again
+                tandem_types::elog::emit_error(&PgError {
+                    severity: tandem_types::error::Severity::Error,
+                    ..e
+                });
+            }
+            end => return end,
+        }
+    }
+}
+
+/// Applies what one streaming connection sends, from `start`.
+fn stream_from(
+    ctx: &WorkerCtx,
+    sub: &SubscriptionDef,
+    origin: &str,
+    origin_id: u16,
+    start: Lsn,
+    mut client: ReplClient,
+) -> PgResult<RunEnd> {
+    let db = &ctx.db;
     {
         let mut st = ctx.stat.lock();
         st.received_lsn = Some(start);
     }
     let mut apply = Apply {
         ctx,
-        sub,
-        origin,
+        sub: sub.clone(),
+        origin: origin.to_string(),
         origin_id,
         relmap: RelationMap::default(),
         txn: None,

@@ -857,6 +857,18 @@ impl Transaction {
     ) -> PgResult<()> {
         self.ddl(CatalogOp::PutSubscriptionRel { subscription, rel })
     }
+    /// Records the publisher a multi-host subscription streams from; it
+    /// commits or rolls back with this transaction.
+    pub fn set_subscription_followed(
+        &mut self,
+        subscription: Oid,
+        followed: crate::FollowedPublisher,
+    ) -> PgResult<()> {
+        self.ddl(CatalogOp::PutSubscriptionFollowed {
+            subscription,
+            followed,
+        })
+    }
     /// Removes one `pg_subscription_rel` row.
     pub fn drop_subscription_rel(&mut self, subscription: Oid, relid: Oid) -> PgResult<()> {
         self.ddl(CatalogOp::DropSubscriptionRel {

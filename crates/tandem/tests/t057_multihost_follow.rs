@@ -1,0 +1,171 @@
+//! Subscriptions and standbys that follow the primary through a multi-host
+//! connection string (`docs/failover-slots.md`, "Subscriptions that follow
+//! the primary"):
+//!
+//! - an unplanned failover (the primary killed, its syncing standby
+//!   promoted): a subscription whose CONNECTION names both nodes with
+//!   `target_session_attrs=read-write` resumes on the promoted node by
+//!   itself, with every row once and in order, and no ALTER SUBSCRIPTION;
+//! - a second standby whose `primary_conninfo` names both nodes follows the
+//!   promoted node to its timeline;
+//! - the old primary back as a primary on the old timeline (split brain,
+//!   with writes of its own) is never chosen, even listed first and after a
+//!   restart of the subscriber: the subscriber's log says why it skipped it.
+
+use tandem_testkit::{wait_for, wait_value, Node, DEADLINE};
+
+fn primary(name: &str) -> Node {
+    let mut p = Node::init_with(name, &["--wal-segsize", "1"]);
+    p.append_conf(
+        "wal_sender_timeout = 60s\nwal_receiver_status_interval = 1s\nwal_level = logical\n\
+         max_wal_senders = 10\nmax_replication_slots = 10",
+    );
+    p.start();
+    p
+}
+
+/// The rows of `log` on `node` in the order given, as one line.
+fn rows(node: &Node, order: &str) -> String {
+    node.safe_psql(&format!(
+        "SELECT coalesce(string_agg(seq::text, ',' ORDER BY {order}), '') FROM log"
+    ))
+}
+
+fn seq_list(from: u32, to: u32) -> String {
+    (from..=to)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn insert(node: &Node, from: u32, to: u32) {
+    for i in from..=to {
+        node.safe_psql(&format!("INSERT INTO log VALUES ({i})"));
+    }
+}
+
+#[test]
+fn subscriber_and_standby_follow_the_primary_and_skip_a_stale_one() {
+    let mut p = primary("t057-p");
+    p.safe_psql("CREATE TABLE log (seq int)");
+    p.safe_psql("ALTER TABLE log REPLICA IDENTITY FULL; CREATE PUBLICATION pub FOR ALL TABLES");
+
+    // S: the standby that will be promoted (slot sync on)
+    let mut s = Node::standby("t057-s", &p, "sb1_slot");
+    s.append_conf("hot_standby_feedback = on\nwal_level = logical\nsync_replication_slots = on");
+    s.start();
+    p.safe_psql("ALTER SYSTEM SET synchronized_standby_slots = 'sb1_slot'");
+    p.safe_psql("SELECT pg_reload_conf()");
+    wait_value(&p, "SHOW synchronized_standby_slots", "sb1_slot");
+
+    // S2: a standby that names both nodes
+    let mut s2 = Node::standby("t057-s2", &p, "sb2_slot");
+    s2.start();
+    let both = format!(
+        "host=127.0.0.1,127.0.0.1 port={},{} user=postgres dbname=postgres target_session_attrs=read-write",
+        p.port, s.port
+    );
+    s2.safe_psql(&format!("ALTER SYSTEM SET primary_conninfo = '{both}'"));
+    s2.safe_psql("SELECT pg_reload_conf()");
+
+    // the subscriber names both nodes, the primary first
+    let mut sub = Node::init("t057-sub");
+    sub.append_conf("wal_retrieve_retry_interval = '100ms'");
+    sub.start();
+    sub.safe_psql("CREATE TABLE log (seq int, applied bigserial)");
+    sub.safe_psql(&format!(
+        "CREATE SUBSCRIPTION s CONNECTION '{both}' PUBLICATION pub WITH (failover = true)"
+    ));
+    wait_value(
+        &sub,
+        "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'",
+        "0",
+    );
+
+    insert(&p, 1, 10);
+    wait_value(&sub, "SELECT count(*) FROM log", "10");
+    wait_value(&s2, "SELECT count(*) FROM log", "10");
+    wait_value(
+        &s,
+        "SELECT synced AND NOT temporary FROM pg_replication_slots WHERE slot_name = 's'",
+        "t",
+    );
+    // S holds a copy of S2's physical slot, for S2 to stream through later
+    wait_value(
+        &s,
+        "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'sb2_slot'",
+        "1",
+    );
+    wait_value(
+        &s,
+        "SELECT pg_last_wal_replay_lsn() >= (SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 's')",
+        "t",
+    );
+
+    // unplanned failover: no ALTER SUBSCRIPTION below
+    p.kill9();
+    assert_eq!(s.safe_psql("SELECT pg_promote()"), "t");
+    wait_value(&s, "SELECT pg_is_in_recovery()", "f");
+    insert(&s, 11, 20);
+    wait_value(&sub, "SELECT count(*) FROM log", "20");
+    assert_eq!(
+        rows(&sub, "applied"),
+        seq_list(1, 20),
+        "every row once, in commit order"
+    );
+    let log = sub.log();
+    assert!(
+        log.contains(&format!(
+            "streams from host \"127.0.0.1\" port {} on timeline 2",
+            s.port
+        )),
+        "the subscriber says where it resumed; log:\n{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "skips host \"127.0.0.1\" port {}: could not connect to the publisher",
+            p.port
+        )),
+        "the dead primary is skipped with its reason; log:\n{log}"
+    );
+
+    // S2 follows the promoted node to timeline 2
+    wait_value(&s2, "SELECT count(*) FROM log", "20");
+    assert_eq!(rows(&s2, "seq"), seq_list(1, 20));
+
+    // split brain: the old primary comes back as a primary on timeline 1
+    // and writes rows of its own
+    p.start();
+    wait_value(&p, "SELECT pg_is_in_recovery()", "f");
+    insert(&p, 1001, 1005);
+    // the subscriber restarts: it must come back to S, not to P (listed
+    // first, a primary, holding the slot)
+    sub.restart();
+    insert(&s, 21, 25);
+    wait_value(&sub, "SELECT count(*) FROM log", "25");
+    assert_eq!(rows(&sub, "applied"), seq_list(1, 25));
+    wait_for("the log line saying why P was skipped", DEADLINE, || {
+        sub.log()
+            .contains(&format!(
+                "skips host \"127.0.0.1\" port {}: its timeline 1 is behind timeline 2 this subscription streamed from",
+                p.port
+            ))
+            .then_some(())
+    });
+    // and again when its walsender on S is terminated (no restart)
+    s.safe_psql(
+        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 's'",
+    );
+    insert(&s, 26, 30);
+    wait_value(&sub, "SELECT count(*) FROM log", "30");
+    assert_eq!(rows(&sub, "applied"), seq_list(1, 30));
+    assert_eq!(
+        sub.safe_psql("SELECT count(*) FROM log WHERE seq > 1000"),
+        "0",
+        "nothing from the stale node"
+    );
+    sub.stop();
+    s2.stop();
+    s.stop();
+    p.stop();
+}
