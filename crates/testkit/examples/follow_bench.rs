@@ -79,13 +79,17 @@ async fn trial(i: usize) -> Res<[f64; 5]> {
     wait_for("row 1 at the subscriber", SETUP, || {
         (sub.safe_psql("SELECT count(*) FROM t") == "1").then_some(())
     });
-    wait_for("the slot sync-ready and caught up on the standby", SETUP, || {
-        (s.safe_psql(
-            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 's' AND synced \
+    wait_for(
+        "the slot sync-ready and caught up on the standby",
+        SETUP,
+        || {
+            (s.safe_psql(
+                "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 's' AND synced \
              AND NOT temporary AND pg_last_wal_replay_lsn() >= confirmed_flush_lsn",
-        ) == "1")
-            .then_some(())
-    });
+            ) == "1")
+                .then_some(())
+        },
+    );
     let sc = s.connect().await;
     let subc = sub.connect().await;
     let t0 = Instant::now();
@@ -95,7 +99,13 @@ async fn trial(i: usize) -> Res<[f64; 5]> {
     let t2 = Instant::now();
     sc.simple_query("INSERT INTO t VALUES (2)").await?;
     let t3 = Instant::now();
-    let t4 = poll(&subc, "SELECT count(*) FROM t WHERE id = 2", "1", Duration::from_secs(60)).await?;
+    let t4 = poll(
+        &subc,
+        "SELECT count(*) FROM t WHERE id = 2",
+        "1",
+        Duration::from_secs(60),
+    )
+    .await?;
     drop((sc, subc));
     sub.stop();
     s.stop();
@@ -156,7 +166,11 @@ fn main() {
     for (k, l) in labels.iter().enumerate() {
         let col: Vec<f64> = all.iter().map(|r| r[k]).collect();
         let shown: Vec<String> = col.iter().map(|v| format!("{v:.1}")).collect();
-        println!("| {l} | {:.1} | {} |", median(col.clone()), shown.join(", "));
+        println!(
+            "| {l} | {:.1} | {} |",
+            median(col.clone()),
+            shown.join(", ")
+        );
     }
     println!("\nFailure detection: 0 (the kernel closes the killed primary's sockets; on a network \
               without that, add wal_receiver_timeout or the TCP keepalive settings of the CONNECTION).");
