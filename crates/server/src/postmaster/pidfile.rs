@@ -142,6 +142,17 @@ impl LockFile {
     }
 }
 
+impl LockFile {
+    /// Leaves the file in place for a restart of this same process (which
+    /// finds its own PID in it, never a live rival, and takes it over).
+    pub fn keep(self) {
+        if let Some(s) = held().as_mut() {
+            s.remove(&self.path);
+        }
+        std::mem::forget(self);
+    }
+}
+
 impl Drop for LockFile {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.path);
