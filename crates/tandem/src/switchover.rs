@@ -229,7 +229,7 @@ fn switchover(args: &SwitchoverArgs) -> Result<(), Failure> {
                 ),
             );
         }
-        Some("physical:false") => step(
+        Some("physical:f" | "physical:false") => step(
             None,
             &format!(
                 "the former primary will stream through the existing slot \"{}\" on the standby",
@@ -366,41 +366,6 @@ fn preconditions(args: &SwitchoverArgs, plabel: &str, slabel: &str) -> Result<Pl
     s.close();
     p.close();
 
-    let report = check_failover::check(&args.standby, &args.subscribers, &failover_slots)?;
-    let sync_off = report
-        .warnings
-        .iter()
-        .find(|w| w.contains("sync_replication_slots"));
-    if !report.ready() || sync_off.is_some() {
-        let mut reasons: Vec<String> = report
-            .problems
-            .iter()
-            .map(|p| format!("standby: {p}"))
-            .collect();
-        reasons.extend(sync_off.cloned());
-        reasons.extend(report.slots.iter().filter(|s| !s.ready).map(|s| {
-            format!(
-                "failover slot \"{}\" not ready on the standby: {}",
-                s.slot(),
-                s.reason.clone().unwrap_or_default()
-            )
-        }));
-        return refuse(format!(
-            "{slabel} is not ready to take over:\n  {}",
-            reasons.join("\n  ")
-        ));
-    }
-    step(
-        None,
-        &format!(
-            "checked: {slabel} streams from {plabel} (timeline {}), slot sync on, \
-             {} failover slot{} ready",
-            ptli.unwrap_or_default(),
-            report.slots.len(),
-            if report.slots.len() == 1 { "" } else { "s" }
-        ),
-    );
-
     let paddrs = addrs(&args.primary);
     let saddrs = addrs(&args.standby);
     let mut subscribers = Vec::new();
@@ -467,6 +432,41 @@ fn preconditions(args: &SwitchoverArgs, plabel: &str, slabel: &str) -> Result<Pl
             multi_host,
         });
     }
+    let report = check_failover::check(&args.standby, &args.subscribers, &failover_slots)?;
+    let sync_off = report
+        .warnings
+        .iter()
+        .find(|w| w.contains("sync_replication_slots"));
+    if !report.ready() || sync_off.is_some() {
+        let mut reasons: Vec<String> = report
+            .problems
+            .iter()
+            .map(|p| format!("standby: {p}"))
+            .collect();
+        reasons.extend(sync_off.cloned());
+        reasons.extend(report.slots.iter().filter(|s| !s.ready).map(|s| {
+            format!(
+                "failover slot \"{}\" not ready on the standby: {}",
+                s.slot(),
+                s.reason.clone().unwrap_or_default()
+            )
+        }));
+        return refuse(format!(
+            "{slabel} is not ready to take over:\n  {}",
+            reasons.join("\n  ")
+        ));
+    }
+    step(
+        None,
+        &format!(
+            "checked: {slabel} streams from {plabel} (timeline {}), slot sync on, \
+             {} failover slot{} ready",
+            ptli.unwrap_or_default(),
+            report.slots.len(),
+            if report.slots.len() == 1 { "" } else { "s" }
+        ),
+    );
+
     Ok(Plan {
         primary: plabel.to_string(),
         standby: slabel.to_string(),
@@ -581,11 +581,15 @@ fn finish(
             plan.primary
         ),
     );
-    // the standby has all of it, and the failover slots at their final positions
+    // the standby has all of it, and the failover slots at their final
+    // positions: those the former primary still holds as its own (its slot
+    // sync may already have replaced them by copies of the standby's; the
+    // standby got their final state in the last SLOT_STATE record before
+    // the checkpoint it replayed)
     let finals: BTreeMap<String, String> = p
         .query(
             "SELECT slot_name, confirmed_flush_lsn FROM pg_catalog.pg_replication_slots \
-             WHERE slot_type = 'logical' AND failover AND NOT temporary",
+             WHERE slot_type = 'logical' AND failover AND NOT synced",
         )
         .map_err(|e| Failure::Failed(Stage::Demoting, e))?
         .iter()
@@ -604,7 +608,7 @@ fn finish(
             Ok((v.as_deref() == Some("t")).then_some(()))
         },
     )?;
-    wait(
+    let have = wait(
         Stage::Demoting,
         "the standby's failover slots to reach the former primary's final positions",
         deadline,
@@ -617,11 +621,20 @@ fn finish(
                 .iter()
                 .filter_map(|r| Some((col(r, 0)?, col(r, 1)?)))
                 .collect();
+            if let Some(missing) = plan.failover_slots.iter().find(|n| !have.contains_key(*n)) {
+                return Err(format!("slot \"{missing}\" is not synced on the standby"));
+            }
             let behind = finals.iter().find(|(name, lsn)| {
                 let got = have.get(*name).and_then(|v| parse_lsn(v));
-                got.is_none() || got < parse_lsn(lsn)
+                got < parse_lsn(lsn)
             });
-            Ok(behind.is_none().then_some(()))
+            match behind {
+                None => Ok(Some(have)),
+                Some((name, lsn)) => Err(format!(
+                    "slot \"{name}\" at {} on the standby, {lsn} on the former primary",
+                    have.get(name).map_or("(missing)", String::as_str)
+                )),
+            }
         },
     )?;
     step(
@@ -629,16 +642,16 @@ fn finish(
         &format!(
             "standby {} replayed it; {} failover slot{} synced at the final position{}",
             plan.standby,
-            finals.len(),
-            if finals.len() == 1 { "" } else { "s" },
-            if finals.is_empty() {
+            plan.failover_slots.len(),
+            if plan.failover_slots.len() == 1 { "" } else { "s" },
+            if plan.failover_slots.is_empty() {
                 String::new()
             } else {
                 format!(
                     " ({})",
-                    finals
+                    plan.failover_slots
                         .iter()
-                        .map(|(n, l)| format!("{n} {l}"))
+                        .map(|n| format!("{n} {}", have.get(n).map_or("?", String::as_str)))
                         .collect::<Vec<_>>()
                         .join(", ")
                 )
@@ -723,8 +736,9 @@ fn finish(
             deadline,
             || {
                 let n = s.value(&format!(
-                    "SELECT count(*) FROM pg_catalog.pg_replication_slots \
-                     WHERE slot_name IN ({list}) AND active"
+                    "SELECT count(*) FROM pg_catalog.pg_replication_slots r \
+                     JOIN pg_catalog.pg_stat_replication w ON w.pid = r.active_pid \
+                     WHERE r.slot_name IN ({list}) AND w.state = 'streaming'"
                 ))?;
                 Ok((n.as_deref() == Some(want.as_str())).then_some(()))
             },

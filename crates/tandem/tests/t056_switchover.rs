@@ -372,6 +372,8 @@ fn assert_refused(out: &Output, reason: &str) {
 fn refusals_change_nothing() {
     let p = primary("t056-r-p");
     let s = syncing_standby("t056-r-s", &p, "sb_s");
+    p.safe_psql("ALTER SYSTEM SET synchronized_standby_slots = 'sb_s'");
+    p.safe_psql("SELECT pg_reload_conf()");
     let sub = subscriber("t056-r-sub");
     subscribe(&p, &s, &sub);
     let other = primary("t056-r-other");
