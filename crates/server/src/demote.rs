@@ -150,6 +150,9 @@ pub(crate) fn reexec() -> PgError {
         .exec();
     PgError::fatal(
         SqlState::INTERNAL_ERROR,
-        format!("could not execute server process \"{}\": {err}", exe.display()),
+        format!(
+            "could not execute server process \"{}\": {err}",
+            exe.display()
+        ),
     )
 }

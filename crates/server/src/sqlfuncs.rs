@@ -345,7 +345,11 @@ impl ServerHooks for Hooks {
     }
 
     /// `tandem_demote(primary_conninfo, primary_slot_name)` (`demote.rs`).
-    fn demote(&self, primary_conninfo: &str, primary_slot_name: &str) -> tandem_types::PgResult<()> {
+    fn demote(
+        &self,
+        primary_conninfo: &str,
+        primary_slot_name: &str,
+    ) -> tandem_types::PgResult<()> {
         let (Some(t), Some(r)) = (&self.demote, &self.repl) else {
             return Err(tandem_types::PgError::unsupported("tandem_demote"));
         };

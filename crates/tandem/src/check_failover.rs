@@ -173,7 +173,11 @@ pub(crate) fn open_as(conninfo: &str, app: &str) -> Result<Sql, Fatal> {
 }
 
 /// Runs `sql` on `server`; an error names the server.
-pub(crate) fn rows(sql: &mut Sql, server: &str, text: &str) -> Result<Vec<Vec<Option<String>>>, Fatal> {
+pub(crate) fn rows(
+    sql: &mut Sql,
+    server: &str,
+    text: &str,
+) -> Result<Vec<Vec<Option<String>>>, Fatal> {
     sql.exec(text)
         .map_err(|e| Fatal(format!("query failed on {server}: {e:#}")))
 }

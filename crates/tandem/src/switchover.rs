@@ -161,9 +161,7 @@ fn step(t0: Option<Instant>, text: &str) {
 
 /// The first value of the first row.
 fn value(sql: &mut Sql, server: &str, text: &str) -> Result<Option<String>, Fatal> {
-    Ok(rows(sql, server, text)?
-        .first()
-        .and_then(|r| col(r, 0)))
+    Ok(rows(sql, server, text)?.first().and_then(|r| col(r, 0)))
 }
 
 /// The socket addresses a connection string names (every host).
@@ -291,9 +289,7 @@ fn preconditions(args: &SwitchoverArgs, plabel: &str, slabel: &str) -> Result<Pl
     )?;
     let row = r.first().cloned().unwrap_or_default();
     if is_true(&col(&row, 0)) {
-        return refuse(format!(
-            "{plabel} is in recovery: it is not a primary"
-        ));
+        return refuse(format!("{plabel} is in recovery: it is not a primary"));
     }
     let (psys, ptli, pport) = (col(&row, 1), col(&row, 2), col(&row, 3));
     let had_standby_slots = col(&row, 4).is_some_and(|v| !v.trim().is_empty());
@@ -643,7 +639,11 @@ fn finish(
             "standby {} replayed it; {} failover slot{} synced at the final position{}",
             plan.standby,
             plan.failover_slots.len(),
-            if plan.failover_slots.len() == 1 { "" } else { "s" },
+            if plan.failover_slots.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
             if plan.failover_slots.is_empty() {
                 String::new()
             } else {
@@ -765,8 +765,10 @@ fn finish(
                 quote_literal(&plan.slot)
             ))?;
             let status = p.value("SELECT status FROM pg_catalog.pg_stat_wal_receiver")?;
-            Ok((active.as_deref() == Some("t") && status.as_deref() == Some("streaming"))
-                .then_some(()))
+            Ok(
+                (active.as_deref() == Some("t") && status.as_deref() == Some("streaming"))
+                    .then_some(()),
+            )
         },
     )?;
     step(
@@ -801,7 +803,11 @@ fn finish(
             &format!(
                 "former primary: {} failover slot{} replaced by synced copies",
                 plan.failover_slots.len(),
-                if plan.failover_slots.len() == 1 { "" } else { "s" }
+                if plan.failover_slots.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
             ),
         );
     }
