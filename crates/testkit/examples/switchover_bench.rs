@@ -162,11 +162,17 @@ fn pg17_standby(name: &str, primary: &Node) -> Res<Node> {
         cmd.uid(uid).gid(gid);
     }
     sh_ok(&mut cmd, "pg_basebackup")?;
-    node.append_conf(&format!(
-        "port = {}\n{STANDBY_CONF}\nprimary_conninfo = '{}'",
-        node.port,
+    node.append_conf(&format!("port = {}\n{STANDBY_CONF}", node.port));
+    // slot sync needs a dbname in primary_conninfo; the auto file (which
+    // pg_basebackup -R wrote) wins over postgresql.conf
+    let auto = node.datadir.join("postgresql.auto.conf");
+    let mut text = std::fs::read_to_string(&auto)?;
+    let _ = writeln!(
+        text,
+        "primary_conninfo = '{}'",
         primary.conninfo("postgres")
-    ));
+    );
+    std::fs::write(&auto, text)?;
     Ok(node)
 }
 
@@ -368,14 +374,18 @@ async fn trial(kind: Kind, topo: &mut Topology, o: &Opts) -> Res<Trial> {
     };
     stop.store(true, Ordering::Relaxed);
     let _ = task.await;
-    let l = commits.lock().map_err(|_| "commit log poisoned")?;
-    let last_old = l.iter().filter(|c| c.1 == 0).map(|c| c.2).max();
-    let first_on_new = l.iter().filter(|c| c.1 == 1).map(|c| c.2).min();
+    let (last_old, first_on_new, last) = {
+        let l = commits.lock().map_err(|_| "commit log poisoned")?;
+        (
+            l.iter().filter(|c| c.1 == 0).map(|c| c.2).max(),
+            l.iter().filter(|c| c.1 == 1).map(|c| c.2).min(),
+            l.iter().map(|c| c.0).max().unwrap_or(0),
+        )
+    };
     let (Some(a), Some(b)) = (last_old, first_on_new) else {
         return Err("commit log without both nodes".into());
     };
     // exactly once at the subscriber
-    let last = l.iter().map(|c| c.0).max().unwrap_or(0);
     let want = format!("{last},{last}");
     let deadline = Instant::now() + SETUP_TIMEOUT;
     loop {
@@ -451,7 +461,8 @@ fn real_main() -> Res<()> {
         out,
         "| measure | system | median ms | max ms | trials |\n|---|---|---:|---:|---:|"
     );
-    let measures: [(&str, fn(&Trial) -> f64); 2] = [
+    type Measure = (&'static str, fn(&Trial) -> f64);
+    let measures: [Measure; 2] = [
         ("writes refused", |t| t.refused_ms),
         ("switchover start -> subscriber applies a new row", |t| {
             t.applying_ms

@@ -149,7 +149,8 @@ impl LockFile {
         if let Some(s) = held().as_mut() {
             s.remove(&self.path);
         }
-        std::mem::forget(self);
+        // not removed: the restart takes the file over
+        let _ = std::mem::ManuallyDrop::new(self);
     }
 }
 
