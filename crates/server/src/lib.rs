@@ -14,6 +14,7 @@
 //! | `procarray.rs` | live backends: virtual pids, cancel keys, terminate, `pg_stat_activity` | `storage/ipc/procarray.c`, `backend_status.c` |
 //! | `sqlfuncs.rs` | the server side of SQL functions and views (`ServerHooks`) | `slotfuncs.c`, `walreceiverfuncs.c`, `pgstatfuncs.c` |
 //! | `shared.rs` | what every thread shares | shared memory (`storage/ipc/ipci.c`) |
+//! | `demote.rs` | `tandem_demote()`: a primary restarts in place as a standby | (none: PostgreSQL has no demote) |
 //!
 //! Where the server is a client of another server (the walreceiver, apply
 //! workers and table copies, the publisher side of subscription commands) it
@@ -39,6 +40,7 @@
 //! leaves that the rest uses; `postmaster` sits on top and starts everything.
 
 mod backend;
+mod demote;
 mod latch;
 mod postmaster;
 mod procarray;

@@ -37,6 +37,8 @@ pub(crate) struct Requests {
     pub immediate: Arc<AtomicBool>,
     /// SIGUSR1: a `promote` signal file may be waiting in the data directory.
     pub promote: Arc<AtomicBool>,
+    /// `tandem_demote()`: restart as a standby after the fast shutdown.
+    pub demote: Arc<AtomicBool>,
 }
 
 /// What every connection thread shares.

@@ -3,8 +3,9 @@
 //! `pg_reload_conf`, the replication slot functions (with
 //! `pg_sync_replication_slots`) and `pg_replication_slots`,
 //! `pg_failover_readiness`, `pg_failover_slot_standbys`,
-//! `pg_stat_replication`, `pg_stat_wal_receiver`, subscription workers and the
-//! publisher-side calls of CREATE/ALTER/DROP SUBSCRIPTION. The sql and expr crates
+//! `pg_stat_replication`, `pg_stat_wal_receiver`, subscription workers, the
+//! publisher-side calls of CREATE/ALTER/DROP SUBSCRIPTION and `tandem_demote`
+//! (`demote.rs`). The sql and expr crates
 //! reach all of it through the [`ServerHooks`] trait; [`Hooks`] implements it by
 //! delegating to the module that owns each concept.
 //!
@@ -38,6 +39,8 @@ pub(crate) struct Hooks {
     pub start_time: i64,
     /// Slots and walsenders (`None` only in unit tests).
     pub repl: Option<ReplHooks>,
+    /// What `tandem_demote()` raises (`None` only in unit tests).
+    pub demote: Option<crate::demote::Trigger>,
 }
 
 /// What the replication functions and views reach through the hooks.
@@ -340,6 +343,24 @@ impl ServerHooks for Hooks {
     fn postmaster_start_time(&self) -> i64 {
         self.start_time
     }
+
+    /// `tandem_demote(primary_conninfo, primary_slot_name)` (`demote.rs`).
+    fn demote(
+        &self,
+        primary_conninfo: &str,
+        primary_slot_name: &str,
+    ) -> tandem_types::PgResult<()> {
+        let (Some(t), Some(r)) = (&self.demote, &self.repl) else {
+            return Err(tandem_types::PgError::unsupported("tandem_demote"));
+        };
+        crate::demote::request(
+            t,
+            &r.config,
+            r.db.in_recovery(),
+            primary_conninfo,
+            primary_slot_name,
+        )
+    }
 }
 
 #[cfg(test)]
@@ -362,6 +383,7 @@ mod tests {
             reload: Arc::new(AtomicBool::new(false)),
             start_time: 0,
             repl: None,
+            demote: None,
         };
         let rows = hooks.activity();
         assert_eq!(rows.len(), 1);

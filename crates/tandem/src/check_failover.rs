@@ -24,6 +24,8 @@
 //! queried (command-line errors also exit 2, from clap).
 //!
 //! It owns no state; SQL goes through the demo's sessions (`demo::sql`).
+//! `tandem switchover` runs the same check ([`check`]) as a precondition,
+//! and shares the session helpers below.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -94,10 +96,10 @@ struct Wanted {
 
 /// The outcome for one slot.
 #[derive(Debug)]
-struct SlotReport {
+pub(crate) struct SlotReport {
     wanted: Wanted,
-    ready: bool,
-    reason: Option<String>,
+    pub ready: bool,
+    pub reason: Option<String>,
     confirmed_flush_lsn: Option<String>,
     lag_bytes: Option<u64>,
     last_sync: Option<String>,
@@ -105,24 +107,31 @@ struct SlotReport {
 
 /// The whole outcome.
 #[derive(Debug)]
-struct Report {
+pub(crate) struct Report {
     standby: StandbyState,
-    problems: Vec<String>,
-    warnings: Vec<String>,
-    slots: Vec<SlotReport>,
+    pub problems: Vec<String>,
+    pub warnings: Vec<String>,
+    pub slots: Vec<SlotReport>,
+}
+
+impl SlotReport {
+    /// The slot's name.
+    pub fn slot(&self) -> &str {
+        &self.wanted.slot
+    }
 }
 
 impl Report {
-    fn ready(&self) -> bool {
+    pub fn ready(&self) -> bool {
         self.problems.is_empty() && self.slots.iter().all(|s| s.ready)
     }
 }
 
 /// A failure to reach or query a server: exit status 2.
-struct Fatal(String);
+pub(crate) struct Fatal(pub String);
 
 pub fn run(args: CheckFailoverArgs) -> ExitCode {
-    match check(&args) {
+    match check(&args.standby, &args.subscribers, &[]) {
         Ok(report) => {
             if args.json {
                 println!("{}", render_json(&report));
@@ -143,7 +152,7 @@ pub fn run(args: CheckFailoverArgs) -> ExitCode {
 }
 
 /// `host:port` of the first server `conninfo` names (never its password).
-fn server_label(conninfo: &str) -> String {
+pub(crate) fn server_label(conninfo: &str) -> String {
     ConnInfo::parse(conninfo)
         .ok()
         .and_then(|c| c.targets().ok())
@@ -153,27 +162,44 @@ fn server_label(conninfo: &str) -> String {
 }
 
 fn open(conninfo: &str) -> Result<Sql, Fatal> {
-    let info = tandem_client::with_application_name(conninfo, "tandem_check_failover");
+    open_as(conninfo, "tandem_check_failover")
+}
+
+/// A session on `conninfo` with application name `app` (unless the
+/// connection string sets one).
+pub(crate) fn open_as(conninfo: &str, app: &str) -> Result<Sql, Fatal> {
+    let info = tandem_client::with_application_name(conninfo, app);
     Sql::open(&info, QUERY_TIMEOUT).map_err(|e| Fatal(e.message))
 }
 
 /// Runs `sql` on `server`; an error names the server.
-fn rows(sql: &mut Sql, server: &str, text: &str) -> Result<Vec<Vec<Option<String>>>, Fatal> {
+pub(crate) fn rows(
+    sql: &mut Sql,
+    server: &str,
+    text: &str,
+) -> Result<Vec<Vec<Option<String>>>, Fatal> {
     sql.exec(text)
         .map_err(|e| Fatal(format!("query failed on {server}: {e:#}")))
 }
 
-fn is_true(v: &Option<String>) -> bool {
+pub(crate) fn is_true(v: &Option<String>) -> bool {
     v.as_deref() == Some("t")
 }
 
-fn col(row: &[Option<String>], i: usize) -> Option<String> {
+pub(crate) fn col(row: &[Option<String>], i: usize) -> Option<String> {
     row.get(i).cloned().flatten()
 }
 
-fn check(args: &CheckFailoverArgs) -> Result<Report, Fatal> {
-    let server = server_label(&args.standby);
-    let mut sb = open(&args.standby)?;
+/// The readiness of `standby` for the failover slots of `subscribers`
+/// (every failover slot it has when there is none) and for the slots named
+/// in `also`.
+pub(crate) fn check(
+    standby: &str,
+    subscribers: &[String],
+    also: &[String],
+) -> Result<Report, Fatal> {
+    let server = server_label(standby);
+    let mut sb = open(standby)?;
     let state_rows = rows(
         &mut sb,
         &server,
@@ -236,7 +262,7 @@ fn check(args: &CheckFailoverArgs) -> Result<Report, Fatal> {
     sb.close();
 
     let mut wanted = Vec::new();
-    if args.subscribers.is_empty() {
+    if subscribers.is_empty() {
         for (name, s) in &standby_slots {
             if s.failover {
                 wanted.push(Wanted {
@@ -249,8 +275,19 @@ fn check(args: &CheckFailoverArgs) -> Result<Report, Fatal> {
             }
         }
     }
-    for conninfo in &args.subscribers {
+    for conninfo in subscribers {
         wanted.extend(subscriber_slots(conninfo)?);
+    }
+    for name in also {
+        if !wanted.iter().any(|w| &w.slot == name) {
+            wanted.push(Wanted {
+                subscriber: String::new(),
+                subscription: String::new(),
+                slot: name.clone(),
+                kind: "slot",
+                subscriber_lsn: None,
+            });
+        }
     }
 
     let (problems, warnings) = standby_findings(&standby);
@@ -406,7 +443,7 @@ fn judge(
 }
 
 /// `X/Y` (hexadecimal halves) as a 64-bit position.
-fn parse_lsn(s: &str) -> Option<u64> {
+pub(crate) fn parse_lsn(s: &str) -> Option<u64> {
     let (hi, lo) = s.split_once('/')?;
     Some((u64::from_str_radix(hi, 16).ok()? << 32) | u64::from_str_radix(lo, 16).ok()?)
 }
@@ -437,7 +474,7 @@ fn verdict(r: &Report) -> String {
 }
 
 /// The table for people: one row per slot, then warnings and the verdict.
-fn render_table(r: &Report) -> String {
+pub(crate) fn render_table(r: &Report) -> String {
     let header = ["subscriber", "subscription", "slot", "ready", "reason"];
     let body: Vec<[String; 5]> = r
         .slots

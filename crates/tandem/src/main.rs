@@ -8,17 +8,20 @@
 //! | `start` / `stop` / `restart` / `status` / `reload` | `pg_ctl` |
 //! | `demo` | (none: failover logical replication shown end to end on loopback) |
 //! | `check-failover --standby CONNINFO [--subscriber CONNINFO ...]` | (none: the failover-readiness queries of PostgreSQL's documentation, run for you) |
+//! | `switchover --primary CONNINFO --standby CONNINFO [--subscriber CONNINFO ...]` | (none: PostgreSQL's manual switchover, with zero loss, as one command) |
 //!
 //! Each subcommand lives in its own module; `ctl.rs` (the pg_ctl part) is the one
 //! to read first. Exit codes follow pg_ctl: 0 success, 1 failure, 3 for `status`
 //! when no server runs; `check-failover` exits 1 when something is not ready
-//! and 2 when a server cannot be reached.
+//! and 2 when a server cannot be reached; `switchover` exits 1 when it
+//! refuses (nothing changed) and 2 when it fails after the demote started.
 
 mod basebackup;
 mod check_failover;
 mod ctl;
 mod demo;
 mod initdb;
+mod switchover;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,6 +81,10 @@ enum Command {
     /// Check that a standby is ready to take over its primary's failover
     /// logical replication slots (exit 0 ready, 1 not ready, 2 error).
     CheckFailover(check_failover::CheckFailoverArgs),
+    /// Planned switchover with zero loss: the primary becomes a standby of
+    /// its standby, which is promoted; failover subscriptions follow
+    /// (exit 0 done, 1 refused with nothing changed, 2 failed midway).
+    Switchover(switchover::SwitchoverArgs),
 }
 
 fn main() -> ExitCode {
@@ -98,6 +105,7 @@ fn main() -> ExitCode {
         Command::Basebackup(args) => basebackup::run(args),
         Command::Demo(args) => return demo::run(args),
         Command::CheckFailover(args) => return check_failover::run(args),
+        Command::Switchover(args) => return switchover::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -113,6 +113,22 @@ pub(super) fn defs() -> Vec<Def> {
             require_superuser(c, "pg_reload_conf")?;
             Ok(Value::Bool(c.hooks.reload_conf()))
         }),
+        // tandem's own: a primary becomes a standby of another server in
+        // place (the server's `demote.rs`)
+        Def::ctx(
+            "tandem_demote",
+            vec![t(T::Text), t(T::Text)],
+            r(T::Bool),
+            |a, _, c| {
+                require_superuser(c, "tandem_demote")?;
+                let (Some(Value::Text(conninfo)), Some(Value::Text(slot))) = (a.first(), a.get(1))
+                else {
+                    return Ok(Value::Null);
+                };
+                c.hooks.demote(conninfo, slot)?;
+                Ok(Value::Bool(true))
+            },
+        ),
         Def::ctx(
             "pg_cancel_backend",
             vec![t(T::Int4)],

@@ -21,6 +21,7 @@
 //! | SIGINT  | fast: every session but streaming walsenders ends with FATAL 57P01, then as smart |
 //! | SIGQUIT | immediate: sessions and walsenders are cut, no checkpoint, exit at once |
 //! | SIGUSR1 | a `promote` file in the data directory: removed, promotion requested |
+//! | `tandem_demote()` | fast, then the server starts again as a standby (`demote.rs`) |
 //!
 //! Shutdown order (smart and fast): no session left (walsenders are not
 //! sessions) -> status "stopping" -> background threads stopped -> walsenders
@@ -113,6 +114,16 @@ fn apply_log_level(config: &Config) {
     {
         elog::set_min_level(level);
     }
+}
+
+/// How [`Postmaster::serve`] ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// Shut down: the process may exit.
+    Stopped,
+    /// Shut down cleanly for `tandem_demote()`: start again, as a standby
+    /// (`postmaster.pid` was kept for the restart, `demote.rs`).
+    Demoted,
 }
 
 /// A started server: sockets bound, database open, ready for connections.
@@ -210,6 +221,13 @@ impl Postmaster {
             registry: registry.clone(),
             reload: requests.reload.clone(),
             start_time: PgTimestamp::now().as_micros(),
+            demote: Some(crate::demote::Trigger {
+                demote: requests.demote.clone(),
+                fast: requests.fast.clone(),
+                smart: requests.smart.clone(),
+                immediate: requests.immediate.clone(),
+                datadir: datadir.to_path_buf(),
+            }),
             repl: Some(ReplHooks {
                 slots: slots.clone(),
                 walsenders: walsenders.clone(),
@@ -399,7 +417,7 @@ impl Postmaster {
     }
 
     /// Serves until a shutdown request has been carried out.
-    pub fn serve(self) -> PgResult<()> {
+    pub fn serve(self) -> PgResult<Exit> {
         let mut mode: Option<ShutdownMode> = None;
         loop {
             self.accept_ready(100);
@@ -479,7 +497,7 @@ impl Postmaster {
         }
     }
 
-    fn finish(mut self, checkpoint: bool) -> PgResult<()> {
+    fn finish(mut self, checkpoint: bool) -> PgResult<Exit> {
         self.pidfile.set_line(8, pidfile::STATUS_STOPPING);
         if let Some(s) = self.standby.take() {
             s.stop();
@@ -529,8 +547,17 @@ impl Postmaster {
             }
         }
         log("database system is shut down");
+        result?;
+        if checkpoint && self.requests.demote.load(Ordering::SeqCst) {
+            // the restart takes postmaster.pid over (same PID): no moment
+            // without it (`demote.rs`)
+            self.pidfile.set_line(8, pidfile::STATUS_STARTING);
+            let Postmaster { pidfile, .. } = self;
+            pidfile.keep();
+            return Ok(Exit::Demoted);
+        }
         // Listeners (socket files, socket locks) and then postmaster.pid go away on drop.
-        Ok::<(), PgError>(()).and(result)
+        Ok(Exit::Stopped)
     }
 }
 
@@ -549,9 +576,20 @@ impl ServerHandle {
         let requests = Arc::new(Requests::default());
         let pm = Postmaster::start(datadir, &overrides, requests.clone())?;
         let port = pm.port;
+        let (datadir, flags) = (datadir.to_path_buf(), requests.clone());
         let thread = std::thread::Builder::new()
             .name("postmaster".into())
-            .spawn(move || pm.serve())
+            .spawn(move || {
+                let mut pm = pm;
+                // a demoted server starts again on this thread
+                while pm.serve()? == Exit::Demoted {
+                    for f in [&flags.demote, &flags.fast, &flags.smart] {
+                        f.store(false, Ordering::SeqCst);
+                    }
+                    pm = Postmaster::start(&datadir, &overrides, flags.clone())?;
+                }
+                Ok(())
+            })
             .map_err(|e| {
                 PgError::fatal(
                     SqlState::INTERNAL_ERROR,
@@ -633,5 +671,9 @@ pub(crate) fn run(datadir: &Path, overrides: Vec<(String, String)>) -> PgResult<
     for id in ids {
         signal_hook::low_level::unregister(id);
     }
-    result
+    match result? {
+        Exit::Stopped => Ok(()),
+        // the same command line again, as a standby (`demote.rs`)
+        Exit::Demoted => Err(fatal_startup(crate::demote::reexec())),
+    }
 }

@@ -142,6 +142,18 @@ impl LockFile {
     }
 }
 
+impl LockFile {
+    /// Leaves the file in place for a restart of this same process (which
+    /// finds its own PID in it, never a live rival, and takes it over).
+    pub fn keep(self) {
+        if let Some(s) = held().as_mut() {
+            s.remove(&self.path);
+        }
+        // not removed: the restart takes the file over
+        let _ = std::mem::ManuallyDrop::new(self);
+    }
+}
+
 impl Drop for LockFile {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.path);

@@ -22,7 +22,9 @@
 //!   confirmation, the slot, and call for another record. Positions written
 //!   are capped at the end of the last WAL record that is not a SLOT_STATE
 //!   record: no decodable change lies between, so nothing is lost, and a
-//!   confirmation of a SLOT_STATE record changes nothing written.
+//!   confirmation of a SLOT_STATE record changes nothing written. The last
+//!   record, at shutdown, is not capped: the standbys get the exact final
+//!   positions (a planned switchover compares them, `docs/switchover.md`).
 //! - **Durability.** Each record is flushed at once (the walsenders stream
 //!   only flushed WAL). The thread ends before the shutdown checkpoint,
 //!   writing what changed last, so the checkpoint stays the last record.
@@ -108,7 +110,7 @@ impl SlotStatePusher {
             if self.stopping() {
                 // the last changes, before the shutdown checkpoint
                 if !db.in_recovery() {
-                    self.write(db, &mut written);
+                    self.write(db, &mut written, true);
                 }
                 return;
             }
@@ -128,18 +130,23 @@ impl SlotStatePusher {
             }
             // changes that arrived during the pause are covered by this write
             seen = self.slots.change_count();
-            if self.write(db, &mut written) {
+            if self.write(db, &mut written, false) {
                 last_write = Some(Instant::now());
             }
         }
     }
 
     /// Writes one record with every slot whose capped state changed; true if
-    /// a record was written.
-    fn write(&self, db: &Database, written: &mut Written) -> bool {
+    /// a record was written. The `last` record (at shutdown, before the
+    /// checkpoint) is capped at the end of WAL only: no record can follow
+    /// that a confirmation would pass, so the standbys get the slots'
+    /// final positions exactly.
+    fn write(&self, db: &Database, written: &mut Written, last: bool) -> bool {
         let mut pending = None;
         let result = db.append_slot_state(|end_of_wal| {
-            let cap = if end_of_wal == written.last_end {
+            let cap = if last {
+                end_of_wal
+            } else if end_of_wal == written.last_end {
                 written.last_cap
             } else {
                 end_of_wal
