@@ -1022,6 +1022,56 @@ fn a_leftover_in_use_or_not_yet_syncable_is_kept() {
 }
 
 #[test]
+fn pushed_state_replaces_a_leftover_as_a_cycle_does() {
+    // one rule for both planners: the partial (pushed) plan of a leftover is
+    // the connection cycle's plan of it, action for action
+    let local = [leftover("lsub1_slot"), synced("other", Persistency::Persistent)];
+    let cycle = plan_cycle(
+        &[remote("lsub1_slot"), remote("other")],
+        &local,
+        &standby(),
+    );
+    let pushed = plan_pushed(&[remote("lsub1_slot")], &[], &local, &standby());
+    assert_eq!(pushed, cycle);
+    assert!(matches!(
+        &pushed[..],
+        [
+            Action::Drop {
+                reason: DropReason::LeftoverOfPrimary,
+                ..
+            },
+            Action::Create { .. },
+            Action::Persist { .. }
+        ]
+    ));
+    let mut model = local.to_vec();
+    apply(&pushed, &mut model);
+    assert!(model.contains(&synced("lsub1_slot", Persistency::Persistent)));
+    // in use: reported, kept; the same when the standby lacks the WAL
+    let busy = StandbyState {
+        active: [("lsub1_slot".to_string(), 4242)].into(),
+        ..standby()
+    };
+    assert_eq!(
+        plan_pushed(&[remote("lsub1_slot")], &[], &local, &busy),
+        vec![skip("lsub1_slot", SkipReason::LeftoverInUse { pid: 4242 })]
+    );
+    let ahead = RemoteSlot {
+        confirmed_flush: Some(Lsn(0xA000)),
+        ..remote("lsub1_slot")
+    };
+    assert!(matches!(
+        plan_pushed(&[ahead], &[], &local, &standby()).as_slice(),
+        [Action::Skip {
+            reason: SkipReason::StandbyBehind { .. },
+            ..
+        }]
+    ));
+    // a drop pushed for the name leaves the leftover alone: it is no synced slot
+    assert!(plan_pushed(&[], &["lsub1_slot".to_string()], &local, &standby()).is_empty());
+}
+
+#[test]
 fn one_bad_slot_never_stops_the_leftover_replacement_of_another() {
     let actions = plan_cycle(
         &[remote("taken"), remote("old")],
