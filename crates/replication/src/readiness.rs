@@ -26,19 +26,42 @@
 //!    parentheses when the last cycle skipped it (`wal_not_flushed`, ...);
 //! 5. the last cycle skipped the slot for another reason: that reason
 //!    (`local_ahead`, `wal_or_rows_removed`);
-//! 6. this standby: `standby not streaming` (no walreceiver streaming),
+//! 6. this standby: `not among the standbys that confirmed ...` (listed in
+//!    a quorum form of `synchronized_standby_slots`, but the quorum was met
+//!    without it and a consumer may have received WAL it lacks; below),
+//!    `standby not streaming` (no walreceiver streaming),
 //!    `slot sync not running` (no slot sync worker: a copy made by
 //!    `pg_sync_replication_slots()` is not kept up to date),
 //!    `this standby is not in the primary's synchronized_standby_slots`
 //!    (the primary may send a consumer changes this standby has not flushed,
 //!    so the copy can fall behind at any time).
+//!
+//! # Who confirmed: the rule behind both views
+//!
+//! A standby can take a failover slot over, losing nothing, iff it has
+//! flushed every byte of WAL a consumer of the slot may have received, and
+//! has the synced copy at the slot's position. A consumer may have received
+//! more than the slot's `confirmed_flush_lsn` (sent, not yet confirmed), but
+//! never more than `synchronized_standby_slots` let through: the position the
+//! listed standbys have flushed as its quorum asks
+//! ([`standby_slots::oldest_flush`]: the oldest of them all for the plain
+//! list, the n-th newest for `ANY n`, the oldest of the n chosen for
+//! `FIRST n`). So a listed standby is among those that confirmed iff its
+//! flushed position is at least that one. With the plain list (PostgreSQL's
+//! all-of meaning) every listed standby is by definition, and listing is
+//! enough. With a quorum, a listed standby that lags or was stopped while the
+//! others made the quorum is not, and must not be promoted: a subscriber may
+//! already have changes it lacks. This is a snapshot (as of now on the
+//! primary, as of the last sync cycle on a standby): under `ANY 1 (s1, s2)`
+//! the slower of two streaming standbys is briefly not ready after each
+//! commit, which is the truth about that setting.
 
 use std::collections::BTreeSet;
 
 use tandem_types::Lsn;
 
 use crate::slot::{Persistency, SlotData, SlotInfo};
-use crate::slotsync::{RemoteSlot, SkipReason};
+use crate::slotsync::{RemotePhysicalSlot, RemoteSlot, SkipReason};
 use crate::standby_slots;
 
 /// What the standby knows of itself when the view is read.
@@ -51,6 +74,13 @@ pub struct StandbyStatus {
     /// The primary's `synchronized_standby_slots` (as of the last cycle)
     /// names this standby's `primary_slot_name`.
     pub listed: bool,
+    /// WAL flushed here now.
+    pub flush: Lsn,
+    /// The most a consumer of the primary's failover slots may have received
+    /// as of the last cycle: what the standbys of `synchronized_standby_slots`
+    /// had flushed as its quorum asks ([`consumers_may_have`]); `None` when
+    /// nothing is let through or it is unknown.
+    pub consumers_may_have: Option<Lsn>,
 }
 
 /// The verdict for one failover slot of the primary.
@@ -69,18 +99,71 @@ impl Readiness {
     }
 }
 
-/// The reason text of this standby's problem, `None` when it streams, syncs
-/// and is listed.
-fn standby_problem(standby: &StandbyStatus) -> Option<&'static str> {
+/// The reason text of this standby's problem, `None` when it streams, syncs,
+/// is listed and is among the standbys that confirmed. Lacking WAL a
+/// consumer may have received comes first: it rules the standby out even
+/// once it streams again.
+fn standby_problem(standby: &StandbyStatus) -> Option<String> {
+    if standby.listed {
+        if let Some(p) = not_among_confirmed(standby.flush, standby.consumers_may_have) {
+            return Some(p);
+        }
+    }
     if !standby.streaming {
-        Some("standby not streaming")
+        Some("standby not streaming".to_string())
     } else if !standby.sync_running {
-        Some("slot sync not running")
+        Some("slot sync not running".to_string())
     } else if !standby.listed {
-        Some("this standby is not in the primary's synchronized_standby_slots")
+        Some("this standby is not in the primary's synchronized_standby_slots".to_string())
     } else {
         None
     }
+}
+
+/// The reason a listed standby that flushed `flush` is not among the
+/// standbys that confirmed what consumers may have received (`may_have`,
+/// [`consumers_may_have`]), `None` when it is.
+fn not_among_confirmed(flush: Lsn, may_have: Option<Lsn>) -> Option<String> {
+    let may_have = may_have.filter(|m| m.is_valid() && *m > flush)?;
+    Some(format!(
+        "not among the standbys that confirmed what consumers may have received \
+         (synchronized_standby_slots is met without it; {} bytes behind)",
+        lsn_diff(may_have, flush)
+    ))
+}
+
+/// The most a consumer of a failover slot may have received: the position
+/// the slots of `synchronized_standby_slots` (`list`) have flushed as its
+/// quorum asks, which the logical walsenders and the SQL decoding functions
+/// never send past ([`standby_slots::oldest_flush`]). `slots` are the
+/// physical slots as the primary has them now (on a standby: as the last
+/// cycle read them).
+pub fn consumers_may_have(list: &standby_slots::StandbySlots, slots: &[SlotInfo]) -> Option<Lsn> {
+    standby_slots::oldest_flush(list, slots)
+}
+
+/// The same from a sync cycle's reading of its upstream: the value of
+/// `synchronized_standby_slots` and the upstream's physical slots (a value
+/// that does not parse lets nothing through).
+pub fn consumers_may_have_remote(
+    synchronized_standby_slots: &str,
+    physical: &[RemotePhysicalSlot],
+) -> Option<Lsn> {
+    let list = standby_slots::parse(synchronized_standby_slots).ok()?;
+    let slots: Vec<SlotInfo> = physical
+        .iter()
+        .map(|r| {
+            let mut data = SlotData::physical(&r.name, Persistency::Persistent);
+            data.restart_lsn = r.restart_lsn;
+            SlotInfo {
+                data,
+                active_pid: r.active_pid,
+                inactive_since: None,
+                retained_restart_lsn: None,
+            }
+        })
+        .collect();
+    consumers_may_have(&list, &slots)
 }
 
 /// Whether one failover slot of the primary is ready for failover here.
@@ -135,7 +218,7 @@ pub fn assess(
         return not_ready(s.name().to_string(), lag_bytes);
     }
     match standby_problem(standby) {
-        Some(p) => not_ready(p.to_string(), lag_bytes),
+        Some(p) => not_ready(p, lag_bytes),
         None => Readiness {
             reason: None,
             lag_bytes,
@@ -197,23 +280,36 @@ pub fn counted_standbys<'a>(
 }
 
 /// Whether the standby streaming from `standby` could take over the failover
-/// slot `slot`: it is connected, listed in `synchronized_standby_slots`, and
-/// has flushed up to the slot's `confirmed_flush`. The first reason it could
+/// slot `slot`: it is listed in `synchronized_standby_slots`, has flushed up
+/// to the slot's `confirmed_flush` and up to what the slot's consumers may
+/// have received (`may_have`, [`consumers_may_have`]: with the plain list
+/// every listed standby has), and is connected. The first reason it could
 /// not, in this order: an invalidated failover slot, an invalidated physical
-/// slot, no connection, not listed, behind.
-pub fn takeover(slot: &SlotData, standby: &SlotData, connected: bool, listed: bool) -> Takeover {
+/// slot, not listed, not among the standbys that confirmed, not connected,
+/// no flush position reported, behind the slot. A standby that lacks WAL a
+/// consumer may have is reported so whether or not it is connected: that is
+/// what rules it out even once it is back.
+pub fn takeover(
+    slot: &SlotData,
+    standby: &SlotData,
+    connected: bool,
+    listed: bool,
+    may_have: Option<Lsn>,
+) -> Takeover {
     let cf = slot.confirmed_flush.filter(|l| l.is_valid());
     let flush = standby.restart_lsn.filter(|l| l.is_valid());
     let reason = if let Some(cause) = slot.invalidated {
         Some(format!("slot invalidated: {}", cause.as_str()))
     } else if let Some(cause) = standby.invalidated {
         Some(format!("standby slot invalidated: {}", cause.as_str()))
-    } else if !connected {
-        Some("standby not connected".to_string())
     } else if !listed {
         Some("not in synchronized_standby_slots".to_string())
     } else {
         match (flush, cf) {
+            (Some(f), _) if not_among_confirmed(f, may_have).is_some() => {
+                not_among_confirmed(f, may_have)
+            }
+            _ if !connected => Some("standby not connected".to_string()),
             (None, _) => Some("standby has not reported a flush position".to_string()),
             (Some(f), Some(c)) if f < c => Some(format!(
                 "standby behind the slot by {} bytes",
@@ -233,20 +329,28 @@ pub fn takeover(slot: &SlotData, standby: &SlotData, connected: bool, listed: bo
 
 /// Every row of `pg_failover_slot_standbys` for a primary's slots: each
 /// persistent failover logical slot with each counted standby
-/// ([`counted_standbys`]), in slot name order.
+/// ([`counted_standbys`]), in slot name order; `list` is the primary's
+/// `synchronized_standby_slots`.
 pub fn takeovers(
     slots: &[SlotInfo],
-    listed: &[String],
+    list: &standby_slots::StandbySlots,
     walsender_pids: &BTreeSet<i32>,
 ) -> Vec<Takeover> {
-    let standbys = counted_standbys(slots, listed, walsender_pids);
+    let standbys = counted_standbys(slots, &list.names, walsender_pids);
+    let may_have = consumers_may_have(list, slots);
     slots
         .iter()
         .map(|s| &s.data)
         .filter(|d| d.is_logical() && d.failover && d.persistency == Persistency::Persistent)
         .flat_map(|d| {
             standbys.iter().map(move |(sb, connected)| {
-                takeover(d, &sb.data, *connected, listed.contains(&sb.data.name))
+                takeover(
+                    d,
+                    &sb.data,
+                    *connected,
+                    list.contains(&sb.data.name),
+                    may_have,
+                )
             })
         })
         .collect()

@@ -86,10 +86,13 @@ pub const FETCH_FAILOVER_SLOTS_QUERY: &str = "SELECT slot_name, plugin, confirme
      restart_lsn, catalog_xmin, two_phase, failover, database, invalidation_reason \
      FROM pg_catalog.pg_replication_slots WHERE failover and NOT temporary";
 
-/// The primary's persistent physical slots, for [`plan_physical`] (two
-/// columns, read by [`RemotePhysicalSlot::from_row`]). Every server that
-/// answers [`FETCH_FAILOVER_SLOTS_QUERY`] answers this one.
-pub const FETCH_PHYSICAL_SLOTS_QUERY: &str = "SELECT slot_name, restart_lsn \
+/// The primary's persistent physical slots, for [`plan_physical`] and for
+/// the readiness view (which of the standbys of `synchronized_standby_slots`
+/// confirmed what: `restart_lsn` is a standby's flushed position,
+/// `active_pid` says whether it streams); three columns, read by
+/// [`RemotePhysicalSlot::from_row`]. Every server that answers
+/// [`FETCH_FAILOVER_SLOTS_QUERY`] answers this one.
+pub const FETCH_PHYSICAL_SLOTS_QUERY: &str = "SELECT slot_name, restart_lsn, active_pid \
      FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical' AND NOT temporary";
 
 /// The worker's shortest and longest nap between cycles.
@@ -200,30 +203,41 @@ impl RemoteSlot {
 pub struct RemotePhysicalSlot {
     pub name: String,
     pub restart_lsn: Option<Lsn>,
+    /// The process streaming from it on the upstream, if any.
+    pub active_pid: Option<i32>,
 }
 
 impl RemotePhysicalSlot {
     /// Parses one text-format row, columns in the query's order.
     pub fn from_row(row: &[Option<&str>]) -> PgResult<RemotePhysicalSlot> {
-        if row.len() != 2 {
+        if row.len() != 3 {
             return Err(PgError::internal(format!(
-                "physical slot info from the primary server has {} columns instead of 2",
+                "physical slot info from the primary server has {} columns instead of 3",
                 row.len()
             )));
         }
         let name = row[0].unwrap_or_default().to_string();
+        let bad = |column: &str, v: &str| {
+            PgError::internal(format!(
+                "invalid {column} \"{v}\" of replication slot \"{name}\" from the primary server"
+            ))
+        };
         let restart_lsn = match row[1] {
             None => None,
             Some(v) => {
-                let l = v.parse::<Lsn>().map_err(|_| {
-                    PgError::internal(format!(
-                        "invalid restart_lsn \"{v}\" of replication slot \"{name}\" from the primary server"
-                    ))
-                })?;
+                let l = v.parse::<Lsn>().map_err(|_| bad("restart_lsn", v))?;
                 l.is_valid().then_some(l)
             }
         };
-        Ok(RemotePhysicalSlot { name, restart_lsn })
+        let active_pid = match row[2] {
+            None => None,
+            Some(v) => Some(v.parse::<i32>().map_err(|_| bad("active_pid", v))?),
+        };
+        Ok(RemotePhysicalSlot {
+            name,
+            restart_lsn,
+            active_pid,
+        })
     }
 }
 

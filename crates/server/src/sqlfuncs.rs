@@ -319,7 +319,7 @@ impl ServerHooks for Hooks {
         let listed = tandem_replication::standby_slots::parse(&setting).unwrap_or_default();
         let walsenders: std::collections::BTreeSet<i32> =
             r.walsenders.rows().iter().map(|w| w.pid).collect();
-        tandem_replication::readiness::takeovers(&r.slots.list(), &listed.names, &walsenders)
+        tandem_replication::readiness::takeovers(&r.slots.list(), &listed, &walsenders)
             .into_iter()
             .map(|t| tandem_expr::FailoverSlotStandbyRow {
                 could_take_over: t.reason.is_none(),

@@ -9,6 +9,10 @@
 //! between before the change on the primary and the standby showing its
 //! outcome; a cycle that happens to fall in between makes the step be tried
 //! again with a fresh slot.
+//!
+//! A cascading standby replays the same records (relayed by its upstream
+//! standby) and applies them the same way: checked against the connection
+//! cycles its own worker runs against the upstream standby, which logs them.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -272,5 +276,87 @@ fn records_are_ignored_without_the_worker() {
     assert_eq!(
         s.safe_psql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'quiet' AND synced AND NOT temporary"),
         "1"
+    );
+}
+
+#[test]
+fn a_cascading_standby_applies_pushed_state_without_a_connection_cycle() {
+    let p = primary("t053-cas-primary");
+    // the upstream standby logs every statement too (its configuration is
+    // the primary's): the cascade's connection cycles show there
+    let s1 = standby("t053-cas-s1", &p, true);
+    s1.safe_psql("SELECT pg_create_physical_replication_slot('cascade_slot', true)");
+    // the cascade starts as a standby of the primary (tandem makes no base
+    // backup from a standby), then is re-pointed at s1 with the worker on
+    let mut c = Node::standby("t053-cas-c", &p, "c_slot");
+    c.append_conf("hot_standby_feedback = on\nwal_level = logical");
+    c.start();
+    c.safe_psql(&format!(
+        "ALTER SYSTEM SET primary_conninfo = '{}'",
+        s1.conninfo("postgres")
+    ));
+    c.safe_psql("ALTER SYSTEM SET primary_slot_name = 'cascade_slot'");
+    c.safe_psql("ALTER SYSTEM SET sync_replication_slots = on");
+    c.safe_psql("SELECT pg_reload_conf()");
+    wait_value(
+        &s1,
+        "SELECT active FROM pg_replication_slots WHERE slot_name = 'cascade_slot'",
+        "t",
+    );
+    wait_value(
+        &p,
+        "SELECT active FROM pg_replication_slots WHERE slot_name = 'c_slot'",
+        "f",
+    );
+    p.safe_psql("SELECT pg_drop_replication_slot('c_slot')");
+    wait_worker_connected(&s1, &c);
+    create_failover_slot(&p, "sub");
+    let ready = "SELECT synced AND NOT temporary FROM pg_replication_slots WHERE slot_name = 'sub'";
+    wait_value(&s1, ready, "t");
+    wait_value(&c, ready, "t");
+
+    // The copy on the cascade is never ahead of what the cascade flushed:
+    // checked on every poll while the slot moves.
+    let never_ahead = || {
+        assert_eq!(
+            c.safe_psql(
+                "SELECT count(*) FROM pg_replication_slots WHERE synced AND \
+                 confirmed_flush_lsn > coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())"
+            ),
+            "0",
+            "a synced copy on the cascade is ahead of its flushed WAL"
+        );
+    };
+    // the slot advances on the primary; the cascade shows it with no
+    // connection cycle of its worker (against s1) in between
+    let mut value = 0;
+    without_cycle(
+        &s1,
+        "an advance seen by the cascade",
+        |_| {
+            value += 1;
+            p.safe_psql(&format!("INSERT INTO t VALUES ({value})"));
+            p.safe_psql("SELECT pg_replication_slot_advance('sub', pg_current_wal_lsn())");
+        },
+        |_| {
+            let target = slot_field(&p, "sub", "confirmed_flush_lsn");
+            wait_for("the advance on the cascade", DEADLINE, || {
+                never_ahead();
+                (c.safe_psql(&format!(
+                    "SELECT confirmed_flush_lsn >= '{target}' FROM pg_replication_slots \
+                     WHERE slot_name = 'sub'"
+                )) == "t")
+                    .then_some(())
+            });
+        },
+    );
+    never_ahead();
+    // the same record reached the middle standby too
+    assert_eq!(
+        s1.safe_psql(&format!(
+            "SELECT confirmed_flush_lsn >= '{}' FROM pg_replication_slots WHERE slot_name = 'sub'",
+            slot_field(&p, "sub", "confirmed_flush_lsn")
+        )),
+        "t"
     );
 }

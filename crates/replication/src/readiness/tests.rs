@@ -9,6 +9,8 @@ const HEALTHY: StandbyStatus = StandbyStatus {
     streaming: true,
     sync_running: true,
     listed: true,
+    flush: Lsn(0x9000),
+    consumers_may_have: Some(Lsn(0x9000)),
 };
 
 fn remote(cf: u64) -> RemoteSlot {
@@ -200,6 +202,7 @@ fn the_standbys_own_problems_in_order() {
                 streaming: false,
                 sync_running: false,
                 listed: false,
+                ..HEALTHY
             },
             "standby not streaming",
         ),
@@ -218,11 +221,49 @@ fn the_standbys_own_problems_in_order() {
             },
             "this standby is not in the primary's synchronized_standby_slots",
         ),
+        (
+            // lacking WAL a consumer may have comes first
+            StandbyStatus {
+                streaming: false,
+                consumers_may_have: Some(Lsn(0x9800)),
+                ..HEALTHY
+            },
+            "not among the standbys that confirmed what consumers may have received \
+             (synchronized_standby_slots is met without it; 2048 bytes behind)",
+        ),
     ];
     for (standby, want) in cases {
         let r = assess(&remote(0x5000), None, Some(&local), &standby);
         assert_eq!(reason(&r), Some(want), "{standby:?}");
         assert_eq!(r.lag_bytes, Some(0));
+    }
+    // not listed: what the others confirmed says nothing about this standby
+    let r = assess(
+        &remote(0x5000),
+        None,
+        Some(&local),
+        &StandbyStatus {
+            listed: false,
+            consumers_may_have: Some(Lsn(0x9800)),
+            ..HEALTHY
+        },
+    );
+    assert_eq!(
+        reason(&r),
+        Some("this standby is not in the primary's synchronized_standby_slots")
+    );
+    // caught up with what the quorum confirmed, or ahead of it: ready
+    for may_have in [Some(Lsn(0x9000)), Some(Lsn(0x8000)), None] {
+        let r = assess(
+            &remote(0x5000),
+            None,
+            Some(&local),
+            &StandbyStatus {
+                consumers_may_have: may_have,
+                ..HEALTHY
+            },
+        );
+        assert!(r.ready(), "{may_have:?}");
     }
 }
 
@@ -290,7 +331,7 @@ fn counted_standbys_are_streaming_or_listed() {
 fn takeover_reasons_in_order() {
     let slot = failover("lsub", 0x5000).data;
     let sb = physical("sb", Some(0x5000), Some(10)).data;
-    let t = takeover(&slot, &sb, true, true);
+    let t = takeover(&slot, &sb, true, true, Some(Lsn(0x5000)));
     assert_eq!(t.reason, None);
     assert_eq!(
         (t.standby_flush, t.slot_confirmed_flush),
@@ -298,32 +339,36 @@ fn takeover_reasons_in_order() {
     );
     let behind = physical("sb", Some(0x4000), Some(10)).data;
     assert_eq!(
-        takeover(&slot, &behind, true, true).reason.as_deref(),
+        takeover(&slot, &behind, true, true, None).reason.as_deref(),
         Some("standby behind the slot by 4096 bytes")
     );
     let nothing = physical("sb", None, Some(10)).data;
     assert_eq!(
-        takeover(&slot, &nothing, true, true).reason.as_deref(),
+        takeover(&slot, &nothing, true, true, None)
+            .reason
+            .as_deref(),
         Some("standby has not reported a flush position")
     );
     assert_eq!(
-        takeover(&slot, &behind, true, false).reason.as_deref(),
+        takeover(&slot, &behind, true, false, None)
+            .reason
+            .as_deref(),
         Some("not in synchronized_standby_slots")
     );
     assert_eq!(
-        takeover(&slot, &sb, false, true).reason.as_deref(),
+        takeover(&slot, &sb, false, true, None).reason.as_deref(),
         Some("standby not connected")
     );
     let mut lost = sb.clone();
     lost.invalidated = Some(Invalidation::WalRemoved);
     assert_eq!(
-        takeover(&slot, &lost, false, false).reason.as_deref(),
+        takeover(&slot, &lost, false, false, None).reason.as_deref(),
         Some("standby slot invalidated: wal_removed")
     );
     let mut dead = slot.clone();
     dead.invalidated = Some(Invalidation::RowsRemoved);
     assert_eq!(
-        takeover(&dead, &lost, false, false).reason.as_deref(),
+        takeover(&dead, &lost, false, false, None).reason.as_deref(),
         Some("slot invalidated: rows_removed")
     );
 }
@@ -340,7 +385,7 @@ fn takeovers_pair_failover_slots_with_counted_standbys() {
         physical("sb1", Some(0x5800), Some(10)),
         physical("sb2", Some(0x5800), None),
     ];
-    let listed = vec!["sb1".to_string(), "sb2".to_string()];
+    let listed = standby_slots::parse("sb1, sb2").unwrap();
     let rows: Vec<(String, String, Option<String>)> = takeovers(&slots, &listed, &walsenders)
         .into_iter()
         .map(|t| (t.slot_name, t.standby_slot, t.reason))
@@ -359,4 +404,113 @@ fn takeovers_pair_failover_slots_with_counted_standbys() {
             (s("b"), s("sb2"), Some(s("standby not connected"))),
         ]
     );
+}
+
+#[test]
+fn the_consumers_may_have_what_the_quorum_flushed() {
+    let slots = [
+        physical("s1", Some(0x5000), Some(10)),
+        physical("s2", Some(0x3000), None),
+    ];
+    let list = |v: &str| standby_slots::parse(v).unwrap();
+    // the plain list: the oldest of them all, so every listed standby has it
+    assert_eq!(
+        consumers_may_have(&list("s1, s2"), &slots),
+        Some(Lsn(0x3000))
+    );
+    // ANY 1: the newest; FIRST 1: the first streaming one
+    assert_eq!(
+        consumers_may_have(&list("ANY 1 (s1, s2)"), &slots),
+        Some(Lsn(0x5000))
+    );
+    assert_eq!(
+        consumers_may_have(&list("FIRST 1 (s2, s1)"), &slots),
+        Some(Lsn(0x5000))
+    );
+    assert_eq!(consumers_may_have(&list(""), &slots), None);
+    // the same from a cycle's reading of the upstream
+    let remote = |name: &str, restart: u64, pid: Option<i32>| RemotePhysicalSlot {
+        name: name.to_string(),
+        restart_lsn: Some(Lsn(restart)),
+        active_pid: pid,
+    };
+    let upstream = [remote("s1", 0x5000, Some(10)), remote("s2", 0x3000, None)];
+    assert_eq!(
+        consumers_may_have_remote("ANY 1 (s1, s2)", &upstream),
+        Some(Lsn(0x5000))
+    );
+    assert_eq!(
+        consumers_may_have_remote("FIRST 1 (s2, s1)", &upstream),
+        Some(Lsn(0x5000))
+    );
+    assert_eq!(
+        consumers_may_have_remote("s1, s2", &upstream),
+        Some(Lsn(0x3000))
+    );
+    assert_eq!(consumers_may_have_remote("bad name!", &upstream), None);
+}
+
+#[test]
+fn a_listed_standby_the_quorum_was_met_without_cannot_take_over() {
+    let walsenders: BTreeSet<i32> = [10, 11].into();
+    let slots = [
+        failover("lsub", 0x5000),
+        physical("s1", Some(0x5000), Some(10)),
+        // stopped after flushing 0x3000; the consumer went on with s1 alone
+        physical("s2", Some(0x3000), None),
+    ];
+    let rows = |setting: &str| -> Vec<(String, Option<String>)> {
+        takeovers(&slots, &standby_slots::parse(setting).unwrap(), &walsenders)
+            .into_iter()
+            .map(|t| (t.standby_slot, t.reason))
+            .collect()
+    };
+    let behind = "not among the standbys that confirmed what consumers may have received \
+                  (synchronized_standby_slots is met without it; 8192 bytes behind)";
+    for setting in ["ANY 1 (s1, s2)", "FIRST 1 (s2, s1)"] {
+        assert_eq!(
+            rows(setting),
+            [
+                ("s1".to_string(), None),
+                ("s2".to_string(), Some(behind.to_string()))
+            ],
+            "{setting}"
+        );
+    }
+    // the plain list keeps PostgreSQL's all-of meaning: the consumer waits
+    // for s2, so s2 is only reported as not connected
+    assert_eq!(
+        rows("s1, s2")[1],
+        ("s2".to_string(), Some("standby not connected".to_string()))
+    );
+    // back and caught up: among those that confirmed again
+    let slots = [
+        failover("lsub", 0x5000),
+        physical("s1", Some(0x5000), Some(10)),
+        physical("s2", Some(0x5000), Some(11)),
+    ];
+    let back: Vec<Option<String>> = takeovers(
+        &slots,
+        &standby_slots::parse("ANY 1 (s1, s2)").unwrap(),
+        &walsenders,
+    )
+    .into_iter()
+    .map(|t| t.reason)
+    .collect();
+    assert_eq!(back, [None, None]);
+    // a standby the FIRST quorum does not wait for but that is ahead is fine
+    let slots = [
+        failover("lsub", 0x4000),
+        physical("s1", Some(0x4000), Some(10)),
+        physical("s2", Some(0x6000), Some(11)),
+    ];
+    let ahead: Vec<Option<String>> = takeovers(
+        &slots,
+        &standby_slots::parse("FIRST 1 (s1, s2)").unwrap(),
+        &walsenders,
+    )
+    .into_iter()
+    .map(|t| t.reason)
+    .collect();
+    assert_eq!(ahead, [None, None]);
 }

@@ -1022,6 +1022,55 @@ fn a_leftover_in_use_or_not_yet_syncable_is_kept() {
 }
 
 #[test]
+fn pushed_state_replaces_a_leftover_as_a_cycle_does() {
+    // one rule for both planners: the partial (pushed) plan of a leftover is
+    // the connection cycle's plan of it, action for action
+    let local = [
+        leftover("lsub1_slot"),
+        synced("other", Persistency::Persistent),
+    ];
+    let cycle = plan_cycle(&[remote("lsub1_slot"), remote("other")], &local, &standby());
+    let pushed = plan_pushed(&[remote("lsub1_slot")], &[], &local, &standby());
+    assert_eq!(pushed, cycle);
+    assert!(matches!(
+        &pushed[..],
+        [
+            Action::Drop {
+                reason: DropReason::LeftoverOfPrimary,
+                ..
+            },
+            Action::Create { .. },
+            Action::Persist { .. }
+        ]
+    ));
+    let mut model = local.to_vec();
+    apply(&pushed, &mut model);
+    assert!(model.contains(&synced("lsub1_slot", Persistency::Persistent)));
+    // in use: reported, kept; the same when the standby lacks the WAL
+    let busy = StandbyState {
+        active: [("lsub1_slot".to_string(), 4242)].into(),
+        ..standby()
+    };
+    assert_eq!(
+        plan_pushed(&[remote("lsub1_slot")], &[], &local, &busy),
+        vec![skip("lsub1_slot", SkipReason::LeftoverInUse { pid: 4242 })]
+    );
+    let ahead = RemoteSlot {
+        confirmed_flush: Some(Lsn(0xA000)),
+        ..remote("lsub1_slot")
+    };
+    assert!(matches!(
+        plan_pushed(&[ahead], &[], &local, &standby()).as_slice(),
+        [Action::Skip {
+            reason: SkipReason::StandbyBehind { .. },
+            ..
+        }]
+    ));
+    // a drop pushed for the name leaves the leftover alone: it is no synced slot
+    assert!(plan_pushed(&[], &["lsub1_slot".to_string()], &local, &standby()).is_empty());
+}
+
+#[test]
 fn one_bad_slot_never_stops_the_leftover_replacement_of_another() {
     let actions = plan_cycle(
         &[remote("taken"), remote("old")],
@@ -1043,6 +1092,7 @@ fn physical_remote(name: &str, restart: u64) -> RemotePhysicalSlot {
     RemotePhysicalSlot {
         name: name.to_string(),
         restart_lsn: Some(Lsn(restart)),
+        active_pid: None,
     }
 }
 
@@ -1066,6 +1116,7 @@ fn physical_slots_are_copied_except_the_standbys_own() {
         RemotePhysicalSlot {
             name: "unreserved".to_string(),
             restart_lsn: None,
+            active_pid: None,
         },
     ];
     let actions = plan_physical(&remote_slots, &[], "sb1_slot", &standby());
@@ -1122,6 +1173,7 @@ fn a_physical_copy_moves_forward_only_and_never_past_the_flush() {
     let unreserved = RemotePhysicalSlot {
         name: "sb_b".to_string(),
         restart_lsn: None,
+        active_pid: None,
     };
     assert_eq!(
         plan_physical(&[unreserved], &local, "own", &standby()),
@@ -1186,20 +1238,23 @@ fn physical_copies_are_dropped_when_gone_and_local_slots_are_left_alone() {
 #[test]
 fn physical_rows_from_the_primary_are_parsed() {
     assert_eq!(
-        RemotePhysicalSlot::from_row(&[Some("sb_b"), Some("0/3000")]).unwrap(),
+        RemotePhysicalSlot::from_row(&[Some("sb_b"), Some("0/3000"), None]).unwrap(),
         physical_remote("sb_b", 0x3000)
     );
     assert_eq!(
-        RemotePhysicalSlot::from_row(&[Some("sb_b"), None])
-            .unwrap()
-            .restart_lsn,
-        None
+        RemotePhysicalSlot::from_row(&[Some("sb_b"), None, Some("4242")]).unwrap(),
+        RemotePhysicalSlot {
+            name: "sb_b".to_string(),
+            restart_lsn: None,
+            active_pid: Some(4242),
+        }
     );
-    assert!(RemotePhysicalSlot::from_row(&[Some("sb_b"), Some("x")]).is_err());
-    assert!(RemotePhysicalSlot::from_row(&[Some("sb_b")]).is_err());
+    assert!(RemotePhysicalSlot::from_row(&[Some("sb_b"), Some("x"), None]).is_err());
+    assert!(RemotePhysicalSlot::from_row(&[Some("sb_b"), None, Some("x")]).is_err());
+    assert!(RemotePhysicalSlot::from_row(&[Some("sb_b"), None]).is_err());
     assert_eq!(
         FETCH_PHYSICAL_SLOTS_QUERY,
-        "SELECT slot_name, restart_lsn FROM pg_catalog.pg_replication_slots \
+        "SELECT slot_name, restart_lsn, active_pid FROM pg_catalog.pg_replication_slots \
          WHERE slot_type = 'physical' AND NOT temporary"
     );
 }

@@ -67,7 +67,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 use tandem_config::Config;
-use tandem_replication::readiness::{assess, listed_in, StandbyStatus};
+use tandem_replication::readiness::{assess, consumers_may_have_remote, listed_in, StandbyStatus};
 use tandem_replication::slot::{Persistency, SlotData, SlotInfo, SlotRegistry};
 use tandem_replication::slotsync::{
     any_slot_updated, invalidation_from_name, next_nap_ms, plan_cycle, plan_physical, plan_pushed,
@@ -131,7 +131,8 @@ fn remote_of(e: SlotStateEntry) -> RemoteSlot {
 }
 
 /// The primary's `synchronized_standby_slots`, read in each cycle: does it
-/// name this standby's `primary_slot_name` (`pg_failover_readiness`)?
+/// name this standby's `primary_slot_name`, and what have its standbys
+/// flushed as its quorum asks (`pg_failover_readiness`)?
 pub(crate) const STANDBY_SLOTS_QUERY: &str =
     "SELECT pg_catalog.current_setting('synchronized_standby_slots')";
 
@@ -145,6 +146,9 @@ struct LastCycle {
     slots: Vec<(RemoteSlot, Option<SkipReason>)>,
     /// The primary's `synchronized_standby_slots` names `primary_slot_name`.
     listed: bool,
+    /// The most a consumer of the primary's failover slots may have received
+    /// (`readiness::consumers_may_have_remote`).
+    consumers_may_have: Option<Lsn>,
 }
 
 /// Slot synchronization of one server.
@@ -510,6 +514,11 @@ impl SlotSync {
         check_remote_info(&params.slot_name, answer)
     }
 
+    /// WAL received and flushed (or replayed) here (`GetStandbyFlushRecPtr`).
+    fn flushed(&self) -> Lsn {
+        self.db.wal().flush_lsn().max(self.db.replay_lsn())
+    }
+
     /// What the planner needs to know about this standby; `local` is the
     /// slot list of this cycle.
     fn standby_state(&self, local: &[SlotInfo]) -> StandbyState {
@@ -530,7 +539,7 @@ impl SlotSync {
             .map(|d| (d.name.clone(), d.oid))
             .collect();
         StandbyState {
-            flush: wal.flush_lsn().max(self.db.replay_lsn()),
+            flush: self.flushed(),
             oldest_available,
             oldest_safe_xmin: None,
             databases,
@@ -572,7 +581,7 @@ impl SlotSync {
             let cols: Vec<Option<&str>> = row.iter().map(|c| c.as_deref()).collect();
             remote_physical.push(RemotePhysicalSlot::from_row(&cols)?);
         }
-        let listed = self.fetch_listed(client);
+        let (listed, consumers_may_have) = self.fetch_listed(client, &remote_physical);
         let local_slots = self.slots.list();
         let standby = self.standby_state(&local_slots);
         let local: Vec<SlotData> = local_slots.into_iter().map(|i| i.data).collect();
@@ -598,6 +607,7 @@ impl SlotSync {
             at: now,
             slots: outcomes,
             listed,
+            consumers_may_have,
         });
         changed
     }
@@ -644,15 +654,26 @@ impl SlotSync {
     }
 
     /// Whether the primary's `synchronized_standby_slots` names this
-    /// standby's `primary_slot_name`; false when it cannot be read.
-    fn fetch_listed(&self, client: &mut ReplClient) -> bool {
+    /// standby's `primary_slot_name` (false when it cannot be read), and the
+    /// most its failover slots' consumers may have received, judged from
+    /// the upstream's physical slots `physical`.
+    fn fetch_listed(
+        &self,
+        client: &mut ReplClient,
+        physical: &[RemotePhysicalSlot],
+    ) -> (bool, Option<Lsn>) {
         let slot = self.config.get_str("primary_slot_name");
-        client.query(STANDBY_SLOTS_QUERY).is_ok_and(|rows| {
-            rows.first()
-                .and_then(|r| r.first())
-                .and_then(|v| v.as_deref())
-                .is_some_and(|v| listed_in(v, &slot))
-        })
+        let value = client
+            .query(STANDBY_SLOTS_QUERY)
+            .ok()
+            .and_then(|rows| rows.first().and_then(|r| r.first()).and_then(|v| v.clone()));
+        match value {
+            Some(v) => (
+                listed_in(&v, &slot),
+                consumers_may_have_remote(&v, physical),
+            ),
+            None => (false, None),
+        }
     }
 
     /// `pg_failover_readiness`: each failover slot of the primary as of the
@@ -670,6 +691,8 @@ impl SlotSync {
             streaming,
             sync_running: self.state.lock().worker_running,
             listed: last.listed,
+            flush: self.flushed(),
+            consumers_may_have: last.consumers_may_have,
         };
         let local = self.slots.list();
         last.slots
