@@ -23,8 +23,11 @@
 //! A planned switchover runs by hand (fast stop, `pg_promote()`, rejoin), or
 //! through the command given with `--switchover-command` (run by `sh -c`
 //! with `FAULTS_OLD_PRIMARY_PORT`, `FAULTS_NEW_PRIMARY_PORT` and
-//! `FAULTS_OLD_PRIMARY_DATADIR` set); the runner then checks that the new
-//! primary is writable and the old one streams from it.
+//! `FAULTS_OLD_PRIMARY_DATADIR` set); the runner then waits until the new
+//! primary is writable and re-points the subscriptions.
+
+// node indices name nodes, links and proxies at once
+#![allow(clippy::needless_range_loop)]
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -323,7 +326,7 @@ impl Cluster {
         }
         self.nodes[old].start();
         self.ev.add(format!("{} rejoins as a standby", NAMES[old]));
-        if self.wait(&format!("{} to stream", NAMES[old]), 15, || {
+        if self.wait(&format!("{} to stream", NAMES[old]), 8, || {
             self.streams_from_primary(old)
         }) {
             return;
