@@ -130,6 +130,32 @@ async fn standby_replays_rows_and_ddl_and_is_read_only() {
     assert_eq!(sqlstate(&e).as_deref(), Some("25006"));
     drop(c);
 
+    // a replication connection to the standby is read-only too, so libpq's
+    // target_session_attrs=read-write refuses it and takes the primary
+    let repl = |node: &Node, hosts: &str, ports: String| {
+        std::process::Command::new("psql")
+            .args(["-X", "-A", "-t", "-c", "IDENTIFY_SYSTEM"])
+            .arg(format!(
+                "host={hosts} port={ports} user=postgres dbname=postgres \
+                 replication=true target_session_attrs=read-write"
+            ))
+            .output()
+            .unwrap_or_else(|e| panic!("run psql against {}: {e}", node.name))
+    };
+    let out = repl(&s, "127.0.0.1", s.port.to_string());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("session is read-only"), "{err}");
+    let out = repl(&s, "127.0.0.1,127.0.0.1", format!("{},{}", s.port, p.port));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let system_id = p.safe_psql("SELECT system_identifier FROM pg_control_system()");
+    let ident = String::from_utf8_lossy(&out.stdout);
+    assert!(ident.starts_with(&format!("{system_id}|1|")), "{ident}");
+
     // the standby restarts and catches up from its slot with what it missed
     s.stop();
     p.safe_psql("INSERT INTO after_backup VALUES ('while-down', 10)");

@@ -76,6 +76,10 @@ pub(crate) fn reported_parameters(shared: &Shared) -> Vec<(String, String)> {
         "integer_datetimes",
         "TimeZone",
         "standard_conforming_strings",
+        "IntervalStyle",
+        "default_transaction_read_only",
+        "in_hot_standby",
+        "scram_iterations",
     ]
     .iter()
     .filter_map(|n| shared.config.show(n).map(|v| (n.to_string(), v)))
@@ -353,7 +357,24 @@ impl WalSender<'_> {
 
     /// `SHOW name`.
     fn show(&self, sink: &mut SocketSink<'_>, name: &str) -> PgResult<()> {
-        let value = self.shared.config.show(name).ok_or_else(|| {
+        // PostgreSQL answers inside a transaction, which is read-only on a
+        // standby or with default_transaction_read_only = on (the setting a
+        // standby runs with): libpq's target_session_attrs=read-write asks
+        // this of a replication connection.
+        let value = if name.eq_ignore_ascii_case("transaction_read_only") {
+            let on = |n: &str| self.shared.config.show(n).is_some_and(|v| v == "on");
+            Some(
+                if on("default_transaction_read_only") || on("in_hot_standby") {
+                    "on"
+                } else {
+                    "off"
+                }
+                .to_string(),
+            )
+        } else {
+            self.shared.config.show(name)
+        };
+        let value = value.ok_or_else(|| {
             PgError::new(
                 SqlState::UNDEFINED_OBJECT,
                 format!("unrecognized configuration parameter \"{name}\""),
