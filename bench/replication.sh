@@ -26,7 +26,8 @@
 # (unlimited, the faster primary also loads its standby more).
 # PostgreSQL 17 comes from $PG17_BIN (default /opt/pgref/17/bin), run as user
 # $PGREF_USER (default pgref); set PG17_BIN= (empty) to measure tandem only.
-# The standby of each is made by its own basebackup tool with -R -C -S s1.
+# The standby of each is made by its own basebackup tool with -c fast -R -C -S s1
+# (a spread checkpoint would hold the base backup for minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-15}
@@ -174,7 +175,7 @@ run_tandem() {
   STARTED+=("tandem $d/primary")
   "$T" start -D "$d/primary" -l "$d/primary.log" >/dev/null
   PGPORT=$p pgbench -i -s 1 -q >/dev/null 2>&1
-  "$T" basebackup -d "$(conninfo "$p" "$mode")" -D "$d/standby" -R -C -S s1 >/dev/null
+  "$T" basebackup -d "$(conninfo "$p" "$mode")" -D "$d/standby" -c fast -R -C -S s1 >/dev/null
   printf "port = %s\nprimary_conninfo = '%s application_name=s1'\n" "$s" "$(conninfo "$p" "$mode")" >> "$d/standby/postgresql.auto.conf"
   # the standby has the primary's postgresql.conf (ssl = on) but not its key
   if [ "$mode" = tls ]; then install_cert "$d/standby"; fi
@@ -195,7 +196,7 @@ run_pg() {
   STARTED+=("pg $d/primary")
   as_pg "$PG17_BIN/pg_ctl" start -D "$d/primary" -l "$d/primary.log" -w >/dev/null
   PGPORT=$p pgbench -i -s 1 -q >/dev/null 2>&1
-  as_pg "$PG17_BIN/pg_basebackup" -d "$(conninfo "$p" "$mode")" -D "$d/standby" -R -C -S s1 >/dev/null
+  as_pg "$PG17_BIN/pg_basebackup" -d "$(conninfo "$p" "$mode")" -D "$d/standby" -c fast -R -C -S s1 >/dev/null
   printf "port = %s\nprimary_conninfo = '%s application_name=s1'\n" "$s" "$(conninfo "$p" "$mode")" >> "$d/standby/postgresql.auto.conf"
   STARTED+=("pg $d/standby")
   as_pg "$PG17_BIN/pg_ctl" start -D "$d/standby" -l "$d/standby.log" -w >/dev/null
