@@ -25,7 +25,7 @@
 //! `fe-secure-common.c` (`pq_verify_peer_name_matches_certificate*`,
 //! `wildcard_certificate_match`) and the sslmode checks of `fe-connect.c`.
 
-use std::io::BufReader;
+use std::io::{self, BufReader, Read, Write};
 use std::net::{IpAddr, TcpStream};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -45,7 +45,120 @@ use rustls::{
 use crate::conninfo::ConnInfo;
 
 /// A TLS session over TCP, as the connection reads and writes it.
-pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
+pub type TlsStream = StreamOwned<ClientConnection, BufSock>;
+
+/// Bytes read from the socket at a time under TLS (as much as one plain read
+/// of the connection takes).
+const SOCKET_READ: usize = 64 * 1024;
+
+/// The TCP socket under a TLS session, read [`SOCKET_READ`] bytes at a time.
+/// rustls takes at most 4 kB per `read_tls`: straight from the socket, a
+/// stream of small records (a walsender's batch) would arrive in 4 kB reads,
+/// and a reader that ends its batch when no whole message is left (the apply
+/// worker, the walreceiver) would end it every 4 kB. Writes go straight to
+/// the socket.
+pub struct BufSock {
+    sock: TcpStream,
+    buf: Box<[u8]>,
+    pos: usize,
+    len: usize,
+}
+
+impl BufSock {
+    fn new(sock: TcpStream) -> BufSock {
+        BufSock {
+            sock,
+            buf: vec![0; SOCKET_READ].into_boxed_slice(),
+            pos: 0,
+            len: 0,
+        }
+    }
+
+    /// Bytes read from the socket that the session has not taken yet.
+    fn buffered(&self) -> usize {
+        self.len - self.pos
+    }
+}
+
+impl std::ops::Deref for BufSock {
+    type Target = TcpStream;
+
+    fn deref(&self) -> &TcpStream {
+        &self.sock
+    }
+}
+
+impl Read for BufSock {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.len {
+            self.len = self.sock.read(&mut self.buf)?;
+            self.pos = 0;
+        }
+        let n = out.len().min(self.len - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl Write for BufSock {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.sock.write(b)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.sock.write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.sock.flush()
+    }
+}
+
+/// Hands the session some of the bytes already read from the socket and
+/// decrypts the records they complete. `Ok(false)` when it takes none (no
+/// bytes are left, or its plaintext buffer is full).
+fn decrypt_buffered(s: &mut TlsStream) -> io::Result<bool> {
+    if s.sock.buffered() == 0 || s.conn.read_tls(&mut s.sock).is_err() {
+        return Ok(false);
+    }
+    s.conn
+        .process_new_packets()
+        .map(|_| true)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Reads plaintext into `buf` as a read of a plain socket would: waits until
+/// some arrives, then adds what that socket read brought along, as far as it
+/// fits.
+pub fn read_available(s: &mut TlsStream, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = s.read(buf)?;
+    while n > 0 && n < buf.len() && decrypt_buffered(s)? {
+        match s.conn.reader().read(&mut buf[n..]) {
+            // close_notify: the next read reports the end
+            Ok(0) => break,
+            Ok(m) => n += m,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Whether plaintext can be read without waiting for the socket: decrypted
+/// already, or in whole records read from the socket.
+pub fn plaintext_ready(s: &mut TlsStream) -> bool {
+    loop {
+        match s.conn.process_new_packets() {
+            Ok(io) if io.plaintext_bytes_to_read() > 0 => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+        if s.sock.buffered() == 0 || s.conn.read_tls(&mut s.sock).is_err() {
+            return false;
+        }
+    }
+}
 
 /// libpq's `sslmode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -499,7 +612,7 @@ pub fn handshake(
         .ok_or_else(|| "could not establish SSL connection: no server name".to_string())?;
     let conn = ClientConnection::new(config, name)
         .map_err(|e| format!("could not establish SSL connection: {e}"))?;
-    let mut stream = StreamOwned::new(conn, tcp);
+    let mut stream = StreamOwned::new(conn, BufSock::new(tcp));
     while stream.conn.is_handshaking() {
         stream
             .conn
