@@ -849,6 +849,78 @@ mod der {
 mod tests {
     use super::*;
 
+    /// Many small records sent at once arrive in one read, as over plain TCP
+    /// (rustls alone would hand over what 4 kB of the socket held).
+    #[test]
+    fn one_read_takes_all_records_the_socket_holds() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+            )
+            .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (sent_tx, sent_rx) = std::sync::mpsc::channel();
+        let server = std::thread::spawn(move || {
+            let (tcp, _) = listener.accept().unwrap();
+            let conn = rustls::ServerConnection::new(Arc::new(server_config)).unwrap();
+            let mut s = StreamOwned::new(conn, tcp);
+            while s.conn.is_handshaking() {
+                s.conn.complete_io(&mut s.sock).unwrap();
+            }
+            // 200 records of 100 bytes, written to the socket in one go
+            for i in 0..200u8 {
+                s.conn.writer().write_all(&[i; 100]).unwrap();
+            }
+            let mut out = Vec::new();
+            while s.conn.wants_write() {
+                s.conn.write_tls(&mut out).unwrap();
+            }
+            s.sock.write_all(&out).unwrap();
+            sent_tx.send(out.len()).unwrap();
+            // keep the socket open until the client is done
+            let mut rest = [0u8; 1];
+            let _ = s.sock.read(&mut rest);
+        });
+        let tcp = TcpStream::connect(addr).unwrap();
+        let config = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth();
+        let mut stream = handshake(tcp, Arc::new(config), "localhost", SslMode::Require).unwrap();
+        // wait until loopback holds every byte sent, then read once
+        let sent = sent_rx.recv().unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while stream.sock.peek(&mut buf).unwrap() < sent {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the records never arrived"
+            );
+            std::thread::yield_now();
+        }
+        let got = read_available(&mut stream, &mut buf).unwrap();
+        assert_eq!(got, 20_000);
+        assert!(buf[..got]
+            .chunks(100)
+            .enumerate()
+            .all(|(i, c)| c.iter().all(|&b| b as usize == i)));
+        stream.sock.shutdown(std::net::Shutdown::Both).unwrap();
+        server.join().unwrap();
+    }
+
     #[test]
     fn sslmode_decision_table() {
         use SslMode::*;
