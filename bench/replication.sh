@@ -1,21 +1,33 @@
 #!/usr/bin/env bash
-# Replication benchmark, tandem beside PostgreSQL 17: for each, a primary and one
-# streaming standby on 127.0.0.1 under `pgbench -N -c 8` (scale 1, fsync on);
-# prints
+# Replication benchmark, tandem beside PostgreSQL 17, each over plain TCP and
+# over TLS: for each system and transport, a fresh primary and one streaming
+# standby on 127.0.0.1 under `pgbench -N -c 8` (scale 1, fsync on); prints
 #   - TPS with the standby asynchronous, and write_lag / flush_lag / replay_lag
 #     p50/p99 sampled from pg_stat_replication every $SAMPLE_MS ms (default 10)
 #     during that run, by one psql session running the query under \watch (so
 #     client start-up does not limit the sampling rate); a lag that is NULL
 #     (the standby has caught up) counts as 0;
 #   - TPS with the standby synchronous (synchronous_standby_names = 's1',
-#     synchronous_commit = on).
+#     synchronous_commit = on);
+#   then a table of the four runs side by side with each system's TLS cost
+#   (TLS / plain: TPS ratio, lag difference).
 #   bench/replication.sh [SECONDS]
+# TLS: the certificates are made at run time with openssl (a CA and a server
+# certificate for 127.0.0.1 and localhost, ECDSA P-256); both systems run with
+# ssl = on and their standby connects (base backup and streaming) with
+# sslmode=verify-full and the CA as sslrootcert. The run prints the walsender's
+# pg_stat_ssl row to show the stream is encrypted. Only the replication
+# connection is encrypted: pgbench and psql connect with
+# PGSSLMODE=$CLIENT_SSLMODE (default disable), so the TPS difference is the
+# standby's.
+# TLS=0 measures plain TCP only, TLS=1 TLS only (default: both).
 # RATE=N limits the asynchronous run to N transactions per second (pgbench -R),
 # so both systems produce the same WAL volume while the lags are sampled
 # (unlimited, the faster primary also loads its standby more).
 # PostgreSQL 17 comes from $PG17_BIN (default /opt/pgref/17/bin), run as user
 # $PGREF_USER (default pgref); set PG17_BIN= (empty) to measure tandem only.
-# The standby of each is made by its own basebackup tool with -R -C -S s1.
+# The standby of each is made by its own basebackup tool with -c fast -R -C -S s1
+# (a spread checkpoint would hold the base backup for minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-15}
@@ -24,35 +36,98 @@ SAMPLE_MS=${SAMPLE_MS:-10}
 RATE=${RATE:-}
 PG17_BIN=${PG17_BIN-/opt/pgref/17/bin}
 PGREF_USER=${PGREF_USER:-pgref}
-if [ -z "${TANDEM_BIN:-}" ]; then cargo build --release -q; fi
+case "${TLS:-both}" in
+  0 | off) MODES="plain" ;;
+  1 | on) MODES="tls" ;;
+  *) MODES="plain tls" ;;
+esac
+if [ -z "${TANDEM_BIN:-}" ]; then cargo build --release -q -p tandem --bin tandem; fi
 T=${TANDEM_BIN:-$PWD/target/release/tandem}
 WORK=$(mktemp -d /tmp/tandem-replbench.XXXXXX)
 chmod 755 "$WORK"
-P=$((22000 + RANDOM % 8000)); S=$((P + 1))
-cleanup() {
-  "$T" stop -D "$WORK/standby" -m immediate >/dev/null 2>&1 || true
-  "$T" stop -D "$WORK/primary" -m immediate >/dev/null 2>&1 || true
-  if [ -n "$PG17_BIN" ] && [ -d "$WORK/pg" ]; then
-    runuser -u "$PGREF_USER" -- "$PG17_BIN/pg_ctl" stop -D "$WORK/pg/standby" -m immediate >/dev/null 2>&1 || true
-    runuser -u "$PGREF_USER" -- "$PG17_BIN/pg_ctl" stop -D "$WORK/pg/primary" -m immediate >/dev/null 2>&1 || true
+P=$((22000 + RANDOM % 8000))
+as_pg() { runuser -u "$PGREF_USER" -- "$@"; }
+# data directories started, "tandem DIR" or "pg DIR", stopped in reverse order
+STARTED=()
+stop_dir() { # kind dir [mode]
+  if [ "$1" = tandem ]; then
+    "$T" stop -D "$2" ${3:+-m "$3"} >/dev/null 2>&1 || true
+  else
+    as_pg "$PG17_BIN/pg_ctl" stop -D "$2" ${3:+-m "$3"} >/dev/null 2>&1 || true
   fi
-  rm -rf "$WORK"
+}
+cleanup() {
+  local i
+  for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
+    # shellcheck disable=SC2086
+    stop_dir ${STARTED[i]} immediate
+  done
+  [ -n "${KEEP:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap cleanup EXIT
 export PGHOST=127.0.0.1 PGUSER=postgres PGDATABASE=postgres
+export PGSSLMODE=${CLIENT_SSLMODE:-disable}
 
-# Measures the running primary on port $1 (standby application_name s1) and
-# prints the result lines under the heading $2.
+# The test PKI: root.crt signs server.crt (127.0.0.1, localhost).
+PKI=$WORK/pki
+if [[ " $MODES " == *" tls "* ]]; then
+  mkdir -p "$PKI"
+  (
+    cd "$PKI"
+    openssl ecparam -name prime256v1 -genkey -noout -out root.key
+    openssl req -x509 -new -key root.key -sha256 -days 2 -subj "/CN=bench root CA" \
+      -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign" -out root.crt
+    openssl ecparam -name prime256v1 -genkey -noout -out server.key
+    openssl req -new -key server.key -subj "/CN=127.0.0.1" -out server.csr
+    printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=CA:FALSE" \
+      "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" > server.ext
+    openssl x509 -req -in server.csr -CA root.crt -CAkey root.key -CAcreateserial \
+      -days 2 -sha256 -extfile server.ext -out server.crt
+  ) 2>/dev/null
+  chmod 755 "$PKI"
+  chmod 644 "$PKI/root.crt"
+fi
+
+# Copies the test server certificate and key into data directory $1 (owned by
+# $2 if given: PostgreSQL insists the key belongs to the server's user);
+# enable_ssl also turns TLS on there.
+install_cert() {
+  cp "$PKI/server.crt" "$PKI/server.key" "$1/"
+  chmod 600 "$1/server.key"
+  if [ -n "${2:-}" ]; then chown "$2" "$1/server.crt" "$1/server.key"; fi
+}
+enable_ssl() {
+  install_cert "$@"
+  printf "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n" >> "$1/postgresql.conf"
+}
+
+# The standby's connection string to the primary on port $1 for mode $2.
+conninfo() {
+  local c="host=127.0.0.1 port=$1 user=postgres dbname=postgres"
+  if [ "$2" = tls ]; then
+    echo "$c sslmode=verify-full sslrootcert=$PKI/root.crt"
+  else
+    echo "$c sslmode=disable"
+  fi
+}
+
+declare -A R
+# Measures the running primary on port $1 (standby application_name s1),
+# prints the result lines under the heading $2 and keeps the numbers in R
+# under the label $3.
 measure() {
-  local port=$1 name=$2
+  local port=$1 name=$2 label=$3
   for _ in $(seq 100); do
     [ "$(PGPORT=$port psql -XAtc "select count(*) from pg_stat_replication where state = 'streaming'")" = 1 ] && break
     sleep 0.1
   done
+  local ssl
+  ssl=$(PGPORT=$port psql -XAt -F ' ' -c "select case when s.ssl then 'ssl = on, ' || s.version || ', ' || s.cipher else 'ssl = off' end from pg_stat_replication r join pg_stat_ssl s using (pid)")
   # one psql session samples the lags (write flush replay, in ms) until killed
   local watch
   watch=$(awk -v ms="$SAMPLE_MS" 'BEGIN { printf "%.3f", ms / 1000 }')
-  PGPORT=$port psql -XAtq -F ' ' > "$WORK/lag-$name.txt" 2>/dev/null < <(printf '%s\n' \
+  PGPORT=$port psql -XAtq -F ' ' > "$WORK/lag-${label//\//-}.txt" 2>/dev/null < <(printf '%s\n' \
     "select coalesce(extract(epoch from write_lag) * 1000, 0), coalesce(extract(epoch from flush_lag) * 1000, 0), coalesce(extract(epoch from replay_lag) * 1000, 0) from pg_stat_replication" \
     "\\watch $watch") &
   local sampler=$!
@@ -60,7 +135,7 @@ measure() {
   async=$(PGPORT=$port pgbench -n -N -c "$CLIENTS" -j 2 -T "$SECS" ${RATE:+-R "$RATE"} 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
   kill $sampler 2>/dev/null || true; wait $sampler 2>/dev/null || true
   local lags
-  lags=$(python3 - "$WORK/lag-$name.txt" <<'PY'
+  lags=$(python3 - "$WORK/lag-${label//\//-}.txt" <<'PY'
 import sys
 rows = [l.split() for l in open(sys.argv[1]) if len(l.split()) == 3]
 out = []
@@ -79,35 +154,105 @@ PY
   local sync
   sync=$(PGPORT=$port pgbench -n -N -c "$CLIENTS" -j 2 -T "$SECS" 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
   echo "$name, pgbench -N -c $CLIENTS, ${SECS}s, scale 1, fsync on:"
+  echo "  replication connection: $ssl"
   echo "  async standby${RATE:+ (pgbench -R $RATE)}: tps $async"
   echo "    $lags"
   echo "  sync standby (synchronous_commit = on): tps $sync"
+  R[$label/async]=$(printf '%.0f' "${async:-0}")
+  R[$label/sync]=$(printf '%.0f' "${sync:-0}")
+  R[$label/replay50]=$(sed -n 's/.*replay_lag p50 \([0-9.na]*\) ms.*/\1/p' <<< "$lags")
+  R[$label/replay99]=$(sed -n 's/.*replay_lag p50 [0-9.na]* ms, p99 \([0-9.na]*\) ms.*/\1/p' <<< "$lags")
+  R[$label/flush50]=$(sed -n 's/.*flush_lag p50 \([0-9.na]*\) ms.*/\1/p' <<< "$lags")
 }
 
-# tandem
-"$T" initdb -D "$WORK/primary" --port "$P" >/dev/null 2>&1
-printf "listen_addresses = '127.0.0.1'\nunix_socket_directories = ''\n" >> "$WORK/primary/postgresql.conf"
-"$T" start -D "$WORK/primary" -l "$WORK/primary.log" >/dev/null
-PGPORT=$P pgbench -i -s 1 -q >/dev/null 2>&1
-"$T" basebackup -d "host=127.0.0.1 port=$P user=postgres dbname=postgres" -D "$WORK/standby" -R -C -S s1 >/dev/null
-printf "port = %s\nprimary_conninfo = 'host=127.0.0.1 port=%s user=postgres dbname=postgres application_name=s1'\n" "$S" "$P" >> "$WORK/standby/postgresql.auto.conf"
-"$T" start -D "$WORK/standby" -l "$WORK/standby.log" >/dev/null
-TANDEM_OUT=$(measure "$P" tandem)
-"$T" stop -D "$WORK/standby" >/dev/null 2>&1 || true
-"$T" stop -D "$WORK/primary" >/dev/null 2>&1 || true
-echo "$TANDEM_OUT"
+# One tandem primary + standby pair over transport $1, ports $2 and $2 + 1.
+run_tandem() {
+  local mode=$1 p=$2 s=$(($2 + 1)) d=$WORK/tandem-$1
+  mkdir -p "$d"
+  "$T" initdb -D "$d/primary" --port "$p" >/dev/null 2>&1
+  printf "listen_addresses = '127.0.0.1'\nunix_socket_directories = ''\n" >> "$d/primary/postgresql.conf"
+  if [ "$mode" = tls ]; then enable_ssl "$d/primary"; fi
+  STARTED+=("tandem $d/primary")
+  "$T" start -D "$d/primary" -l "$d/primary.log" >/dev/null
+  PGPORT=$p pgbench -i -s 1 -q >/dev/null 2>&1
+  "$T" basebackup -d "$(conninfo "$p" "$mode")" -D "$d/standby" -c fast -R -C -S s1 >/dev/null
+  printf "port = %s\nprimary_conninfo = '%s application_name=s1'\n" "$s" "$(conninfo "$p" "$mode")" >> "$d/standby/postgresql.auto.conf"
+  # the standby has the primary's postgresql.conf (ssl = on) but not its key
+  if [ "$mode" = tls ]; then install_cert "$d/standby"; fi
+  STARTED+=("tandem $d/standby")
+  "$T" start -D "$d/standby" -l "$d/standby.log" >/dev/null
+  measure "$p" "tandem, $mode" "tandem/$mode"
+  stop_dir tandem "$d/standby"
+  stop_dir tandem "$d/primary"
+}
 
-# PostgreSQL 17, same setup
+# The same with PostgreSQL 17.
+run_pg() {
+  local mode=$1 p=$2 s=$(($2 + 1)) d=$WORK/pg-$1
+  mkdir -p "$d" && chown "$PGREF_USER" "$d"
+  as_pg "$PG17_BIN/initdb" -D "$d/primary" -U postgres -A trust >/dev/null
+  printf "port = %s\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n" "$p" >> "$d/primary/postgresql.conf"
+  if [ "$mode" = tls ]; then enable_ssl "$d/primary" "$PGREF_USER"; fi
+  STARTED+=("pg $d/primary")
+  as_pg "$PG17_BIN/pg_ctl" start -D "$d/primary" -l "$d/primary.log" -w >/dev/null
+  PGPORT=$p pgbench -i -s 1 -q >/dev/null 2>&1
+  as_pg "$PG17_BIN/pg_basebackup" -d "$(conninfo "$p" "$mode")" -D "$d/standby" -c fast -R -C -S s1 >/dev/null
+  printf "port = %s\nprimary_conninfo = '%s application_name=s1'\n" "$s" "$(conninfo "$p" "$mode")" >> "$d/standby/postgresql.auto.conf"
+  STARTED+=("pg $d/standby")
+  as_pg "$PG17_BIN/pg_ctl" start -D "$d/standby" -l "$d/standby.log" -w >/dev/null
+  measure "$p" "PostgreSQL $PGVER, $mode" "pg/$mode"
+  stop_dir pg "$d/standby"
+  stop_dir pg "$d/primary"
+}
+
+SYSTEMS="tandem"
 if [ -n "$PG17_BIN" ] && [ -x "$PG17_BIN/postgres" ]; then
-  PP=$((P + 2)); PS=$((P + 3))
-  as_pg() { runuser -u "$PGREF_USER" -- "$@"; }
-  mkdir -p "$WORK/pg" && chown "$PGREF_USER" "$WORK/pg"
-  as_pg "$PG17_BIN/initdb" -D "$WORK/pg/primary" -U postgres -A trust >/dev/null
-  printf "port = %s\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n" "$PP" >> "$WORK/pg/primary/postgresql.conf"
-  as_pg "$PG17_BIN/pg_ctl" start -D "$WORK/pg/primary" -l "$WORK/pg/primary.log" -w >/dev/null
-  PGPORT=$PP pgbench -i -s 1 -q >/dev/null 2>&1
-  as_pg "$PG17_BIN/pg_basebackup" -h 127.0.0.1 -p "$PP" -U postgres -D "$WORK/pg/standby" -R -C -S s1 >/dev/null
-  printf "port = %s\nprimary_conninfo = 'host=127.0.0.1 port=%s user=postgres dbname=postgres application_name=s1'\n" "$PS" "$PP" >> "$WORK/pg/standby/postgresql.auto.conf"
-  as_pg "$PG17_BIN/pg_ctl" start -D "$WORK/pg/standby" -l "$WORK/pg/standby.log" -w >/dev/null
-  measure "$PP" "PostgreSQL 17"
+  SYSTEMS="tandem pg"
+  PGVER=$("$PG17_BIN/postgres" --version | awk '{print $3}')
 fi
+port=$P
+for sys in $SYSTEMS; do
+  for mode in $MODES; do
+    "run_$sys" "$mode" "$port"
+    port=$((port + 2))
+  done
+done
+
+# The summary: every run side by side; with both transports, each system's
+# TLS cost (TPS: TLS / plain; lag: TLS - plain).
+echo
+echo "primary + streaming standby on 127.0.0.1, pgbench -N -c $CLIENTS, ${SECS}s per run, scale 1, fsync on"
+COLS=()
+for sys in $SYSTEMS; do
+  name=$([ "$sys" = tandem ] && echo tandem || echo "PG $PGVER")
+  for mode in $MODES; do COLS+=("$sys/$mode|$name $([ "$mode" = tls ] && echo TLS || echo plain)"); done
+  [ "$MODES" = "plain tls" ] && COLS+=("$sys/cost|$name TLS cost")
+done
+printf '%-34s' ""
+for c in "${COLS[@]}"; do printf ' %17s' "${c#*|}"; done
+echo
+row() { # title key kind (ratio: TLS / plain; diff: TLS - plain)
+  printf '%-34s' "$1"
+  local c k v
+  for c in "${COLS[@]}"; do
+    k=${c%%|*}
+    if [ "${k#*/}" = cost ]; then
+      v=$(python3 -c "import sys
+a, b, kind = sys.argv[1:]
+try:
+    a, b = float(a), float(b)
+    print(f'x{b / a:.2f}' if kind == 'ratio' else f'{b - a:+.2f}')
+except (ValueError, ZeroDivisionError):
+    print('-')" "${R[${k%/*}/plain/$2]:-}" "${R[${k%/*}/tls/$2]:-}" "$3")
+    else
+      v=${R[$k/$2]:-}
+    fi
+    printf ' %17s' "$v"
+  done
+  echo
+}
+row "async standby tps" async ratio
+row "  flush_lag p50 (ms)" flush50 diff
+row "  replay_lag p50 (ms)" replay50 diff
+row "  replay_lag p99 (ms)" replay99 diff
+row "sync standby tps" sync ratio

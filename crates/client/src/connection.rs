@@ -107,7 +107,7 @@ impl Read for Sock {
         match self {
             Sock::Tcp(s) => s.read(buf),
             Sock::Unix(s) => s.read(buf),
-            Sock::Tls(s) => s.read(buf),
+            Sock::Tls(s) => tls::read_available(s, buf),
         }
     }
 }
@@ -788,10 +788,7 @@ impl ReplClient {
             return true;
         }
         match &mut self.sock {
-            Sock::Tls(s) => s
-                .conn
-                .process_new_packets()
-                .is_ok_and(|io| io.plaintext_bytes_to_read() > 0),
+            Sock::Tls(s) => tls::plaintext_ready(s),
             Sock::Tcp(_) | Sock::Unix(_) => false,
         }
     }

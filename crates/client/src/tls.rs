@@ -25,7 +25,7 @@
 //! `fe-secure-common.c` (`pq_verify_peer_name_matches_certificate*`,
 //! `wildcard_certificate_match`) and the sslmode checks of `fe-connect.c`.
 
-use std::io::BufReader;
+use std::io::{self, BufReader, Read, Write};
 use std::net::{IpAddr, TcpStream};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -45,7 +45,120 @@ use rustls::{
 use crate::conninfo::ConnInfo;
 
 /// A TLS session over TCP, as the connection reads and writes it.
-pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
+pub type TlsStream = StreamOwned<ClientConnection, BufSock>;
+
+/// Bytes read from the socket at a time under TLS (as much as one plain read
+/// of the connection takes).
+const SOCKET_READ: usize = 64 * 1024;
+
+/// The TCP socket under a TLS session, read [`SOCKET_READ`] bytes at a time.
+/// rustls takes at most 4 kB per `read_tls`: straight from the socket, a
+/// stream of small records (a walsender's batch) would arrive in 4 kB reads,
+/// and a reader that ends its batch when no whole message is left (the apply
+/// worker, the walreceiver) would end it every 4 kB. Writes go straight to
+/// the socket.
+pub struct BufSock {
+    sock: TcpStream,
+    buf: Box<[u8]>,
+    pos: usize,
+    len: usize,
+}
+
+impl BufSock {
+    fn new(sock: TcpStream) -> BufSock {
+        BufSock {
+            sock,
+            buf: vec![0; SOCKET_READ].into_boxed_slice(),
+            pos: 0,
+            len: 0,
+        }
+    }
+
+    /// Bytes read from the socket that the session has not taken yet.
+    fn buffered(&self) -> usize {
+        self.len - self.pos
+    }
+}
+
+impl std::ops::Deref for BufSock {
+    type Target = TcpStream;
+
+    fn deref(&self) -> &TcpStream {
+        &self.sock
+    }
+}
+
+impl Read for BufSock {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.len {
+            self.len = self.sock.read(&mut self.buf)?;
+            self.pos = 0;
+        }
+        let n = out.len().min(self.len - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl Write for BufSock {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.sock.write(b)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.sock.write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.sock.flush()
+    }
+}
+
+/// Hands the session some of the bytes already read from the socket and
+/// decrypts the records they complete. `Ok(false)` when it takes none (no
+/// bytes are left, or its plaintext buffer is full).
+fn decrypt_buffered(s: &mut TlsStream) -> io::Result<bool> {
+    if s.sock.buffered() == 0 || s.conn.read_tls(&mut s.sock).is_err() {
+        return Ok(false);
+    }
+    s.conn
+        .process_new_packets()
+        .map(|_| true)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Reads plaintext into `buf` as a read of a plain socket would: waits until
+/// some arrives, then adds what that socket read brought along, as far as it
+/// fits.
+pub fn read_available(s: &mut TlsStream, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = s.read(buf)?;
+    while n > 0 && n < buf.len() && decrypt_buffered(s)? {
+        match s.conn.reader().read(&mut buf[n..]) {
+            // close_notify: the next read reports the end
+            Ok(0) => break,
+            Ok(m) => n += m,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Whether plaintext can be read without waiting for the socket: decrypted
+/// already, or in whole records read from the socket.
+pub fn plaintext_ready(s: &mut TlsStream) -> bool {
+    loop {
+        match s.conn.process_new_packets() {
+            Ok(io) if io.plaintext_bytes_to_read() > 0 => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+        if s.sock.buffered() == 0 || s.conn.read_tls(&mut s.sock).is_err() {
+            return false;
+        }
+    }
+}
 
 /// libpq's `sslmode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -499,7 +612,7 @@ pub fn handshake(
         .ok_or_else(|| "could not establish SSL connection: no server name".to_string())?;
     let conn = ClientConnection::new(config, name)
         .map_err(|e| format!("could not establish SSL connection: {e}"))?;
-    let mut stream = StreamOwned::new(conn, tcp);
+    let mut stream = StreamOwned::new(conn, BufSock::new(tcp));
     while stream.conn.is_handshaking() {
         stream
             .conn
@@ -735,6 +848,78 @@ mod der {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Many small records sent at once arrive in one read, as over plain TCP
+    /// (rustls alone would hand over what 4 kB of the socket held).
+    #[test]
+    fn one_read_takes_all_records_the_socket_holds() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+            )
+            .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (sent_tx, sent_rx) = std::sync::mpsc::channel();
+        let server = std::thread::spawn(move || {
+            let (tcp, _) = listener.accept().unwrap();
+            let conn = rustls::ServerConnection::new(Arc::new(server_config)).unwrap();
+            let mut s = StreamOwned::new(conn, tcp);
+            while s.conn.is_handshaking() {
+                s.conn.complete_io(&mut s.sock).unwrap();
+            }
+            // 200 records of 100 bytes, written to the socket in one go
+            for i in 0..200u8 {
+                s.conn.writer().write_all(&[i; 100]).unwrap();
+            }
+            let mut out = Vec::new();
+            while s.conn.wants_write() {
+                s.conn.write_tls(&mut out).unwrap();
+            }
+            s.sock.write_all(&out).unwrap();
+            sent_tx.send(out.len()).unwrap();
+            // keep the socket open until the client is done
+            let mut rest = [0u8; 1];
+            let _ = s.sock.read(&mut rest);
+        });
+        let tcp = TcpStream::connect(addr).unwrap();
+        let config = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth();
+        let mut stream = handshake(tcp, Arc::new(config), "localhost", SslMode::Require).unwrap();
+        // wait until loopback holds every byte sent, then read once
+        let sent = sent_rx.recv().unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while stream.sock.peek(&mut buf).unwrap() < sent {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the records never arrived"
+            );
+            std::thread::yield_now();
+        }
+        let got = read_available(&mut stream, &mut buf).unwrap();
+        assert_eq!(got, 20_000);
+        assert!(buf[..got]
+            .chunks(100)
+            .enumerate()
+            .all(|(i, c)| c.iter().all(|&b| b as usize == i)));
+        stream.sock.shutdown(std::net::Shutdown::Both).unwrap();
+        server.join().unwrap();
+    }
 
     #[test]
     fn sslmode_decision_table() {
