@@ -10,6 +10,7 @@
 //! `N/M kB (P%), 1/1 tablespace`.
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -91,7 +92,15 @@ fn write_file_durably(path: &Path, bytes: &[u8]) -> PgResult<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| io_error("create directory", parent, &e))?;
     }
-    let mut f = std::fs::File::create(path).map_err(|e| io_error("create file", path, &e))?;
+    // data directory files are private to the server's user (0600), as
+    // PostgreSQL's; the TLS key file must be
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| io_error("create file", path, &e))?;
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
         .map_err(|e| io_error("write file", path, &e))
@@ -228,6 +237,13 @@ impl<'a> Writer<'a> {
 
     fn start_file(&mut self, name: String, size: u64) -> PgResult<()> {
         self.finish_file()?;
+        // a file name from the server stays inside the new data directory
+        if !Path::new(&name)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(cerr(format!("invalid file name \"{name}\" in base backup")));
+        }
         let data = Vec::with_capacity(size.min(MAX_RESERVE) as usize);
         self.target = Target::File { name, data };
         Ok(())

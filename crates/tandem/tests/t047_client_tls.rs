@@ -354,9 +354,17 @@ fn standby_streams_over_verify_full() {
     primary.start();
     primary.safe_psql("create table s (a int); insert into s values (1)");
     let mut standby = Node::standby("t047_standby", &primary, "sb");
-    // the standby's postgresql.conf came with ssl = on: it needs the files too
-    pki.install_server(&standby.datadir)
-        .unwrap_or_else(|e| panic!("install certificates: {e}"));
+    // the standby's postgresql.conf came with ssl = on, and the base backup
+    // brought the certificate and key with it (the key private to its owner)
+    for f in ["server.crt", "server.key"] {
+        let read =
+            |n: &Node| std::fs::read(n.datadir.join(f)).unwrap_or_else(|e| panic!("read {f}: {e}"));
+        assert_eq!(read(&standby), read(&primary), "{f}");
+    }
+    let key_mode = std::fs::metadata(standby.datadir.join("server.key"))
+        .unwrap_or_else(|e| panic!("stat server.key: {e}"))
+        .mode();
+    assert_eq!(key_mode & 0o777, 0o600);
     standby.append_conf(&format!(
         "primary_conninfo = 'host=localhost port={} user=postgres sslmode=verify-full sslrootcert={}'",
         primary.port,

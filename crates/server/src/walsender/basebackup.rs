@@ -18,7 +18,8 @@
 //!
 //! Files sent: `base/checkpoint` (the image of the backup's own checkpoint),
 //! `postgresql.conf`, `pg_hba.conf`, `postgresql.auto.conf`, `pg_ident.conf`
-//! when present, and `global/control` last. WAL runs from the image's redo LSN to
+//! when present, the TLS certificate and key files kept in the data directory,
+//! and `global/control` last. WAL runs from the image's redo LSN to
 //! the flush LSN after the image was read. The client writes `global/control`
 //! only after everything else is durable, so an interrupted backup leaves a
 //! directory without a control file, which refuses to start.
@@ -40,6 +41,36 @@ const CONFIG_FILES: &[&str] = &[
     "postgresql.auto.conf",
     "pg_ident.conf",
 ];
+
+/// The TLS files named by the `ssl_*_file` settings that live in the data
+/// directory (relative names, as the defaults `server.crt` and `server.key`):
+/// PostgreSQL's base backup copies the whole directory, so a standby made from
+/// it starts with the primary's certificate; files elsewhere are not copied,
+/// as PostgreSQL's are not.
+fn tls_files(shared: &Shared) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for setting in [
+        "ssl_cert_file",
+        "ssl_key_file",
+        "ssl_ca_file",
+        "ssl_crl_file",
+    ] {
+        let name = shared.config.get_str(setting);
+        let path = Path::new(&name);
+        let inside = !name.is_empty()
+            && path
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if inside
+            && !names.contains(&name)
+            && !CONFIG_FILES.contains(&name.as_str())
+            && shared.datadir.join(path).is_file()
+        {
+            names.push(name);
+        }
+    }
+    names
+}
 
 pub(crate) fn io_error(what: &str, path: &Path, e: &std::io::Error) -> PgError {
     PgError::new(
@@ -110,6 +141,11 @@ pub(crate) fn send(shared: &Shared, sink: &mut SocketSink<'_>, options: &Options
         if let Ok(bytes) = std::fs::read(&p) {
             files.push(((*name).to_string(), bytes));
         }
+    }
+    for name in tls_files(shared) {
+        let p = datadir.join(&name);
+        let bytes = std::fs::read(&p).map_err(|e| io_error("read file", &p, &e))?;
+        files.push((name, bytes));
     }
     files.push(("global/control".into(), control));
     let wal = db.wal();
