@@ -54,14 +54,13 @@
 
 use std::error::Error as StdError;
 use std::fmt::Write as _;
-use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tandem_testkit::{pg17_bin, pg17_bin_dir, wait_for, Kind, Node, PG_USER};
-use tokio_postgres::{Client, SimpleQueryMessage};
+use tandem_testkit::bench::{self, median};
+use tandem_testkit::{pg17_bin, pg17_bin_dir, wait_for, Kind, Node};
+use tokio_postgres::Client;
 
 type Error = Box<dyn StdError + Send + Sync>;
 type Res<T> = Result<T, Error>;
@@ -227,16 +226,6 @@ fn sorted(v: &[f64]) -> Vec<f64> {
     s
 }
 
-fn median(v: &[f64]) -> Option<f64> {
-    let s = sorted(v);
-    let n = s.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(s[n / 2]),
-        _ => Some((s[n / 2 - 1] + s[n / 2]) / 2.0),
-    }
-}
-
 /// p99 (nearest rank) from 100 values on, the maximum below that.
 fn high(v: &[f64]) -> Option<f64> {
     let s = sorted(v);
@@ -248,32 +237,6 @@ fn high(v: &[f64]) -> Option<f64> {
         return Some(s[rank.clamp(1, s.len()) - 1]);
     }
     s.last().copied()
-}
-
-/// First column of the first row of `sql` (simple query protocol), "" when
-/// there is no row, "NULL" for a null.
-async fn val(c: &Client, sql: &str) -> Res<String> {
-    for m in c.simple_query(sql).await? {
-        if let SimpleQueryMessage::Row(r) = m {
-            return Ok(r.get(0).unwrap_or("NULL").to_string());
-        }
-    }
-    Ok(String::new())
-}
-
-/// Runs `sql` until it returns `want` (then: the time it did) or `timeout`
-/// passes (then: `None`), pausing [`POLL`] between queries.
-async fn poll(c: &Client, sql: &str, want: &str, timeout: Duration) -> Res<Option<Instant>> {
-    let end = Instant::now() + timeout;
-    loop {
-        if val(c, sql).await? == want {
-            return Ok(Some(Instant::now()));
-        }
-        if Instant::now() > end {
-            return Ok(None);
-        }
-        tokio::time::sleep(POLL).await;
-    }
 }
 
 /// Runs the prepared `stmt` (one bigint column, one `int4` parameter `id`)
@@ -319,72 +282,6 @@ const PRIMARY_CONF: &str =
 const STANDBY_CONF: &str =
     "hot_standby_feedback = on\nwal_level = logical\nsync_replication_slots = on\n\
      max_replication_slots = 32\nwal_retrieve_retry_interval = 200ms";
-
-fn sh_ok(cmd: &mut Command, what: &str) -> Res<()> {
-    let out = cmd.output().map_err(|e| format!("run {what}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{what} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    Ok(())
-}
-
-/// The uid and gid PostgreSQL's programs run as (the kit's [`PG_USER`] when
-/// we are root; it exists once a PostgreSQL node was initialised).
-fn pg_ids() -> Res<Option<(u32, u32)>> {
-    // SAFETY: geteuid(2) has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Ok(None);
-    }
-    let id = |flag: &str| -> Res<u32> {
-        let out = Command::new("id").arg(flag).arg(PG_USER).output()?;
-        Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
-    };
-    Ok(Some((id("-u")?, id("-g")?)))
-}
-
-/// A PostgreSQL 17 standby of `primary`: a node initialised by the kit (for
-/// its directory, port and cleanup) whose data directory is then replaced
-/// by `pg_basebackup -R -C -S sb1_slot -c fast -X stream`. Not started.
-fn pg17_standby(name: &str, primary: &Node) -> Res<Node> {
-    let node = Node::init_pg17(name, &[]);
-    for entry in std::fs::read_dir(&node.datadir)? {
-        let p = entry?.path();
-        if p.is_dir() {
-            std::fs::remove_dir_all(&p)?;
-        } else {
-            std::fs::remove_file(&p)?;
-        }
-    }
-    let mut cmd = Command::new(pg17_bin_dir().join("pg_basebackup"));
-    cmd.arg("-d")
-        .arg(primary.conninfo("postgres"))
-        .arg("-D")
-        .arg(&node.datadir)
-        .args(["-R", "-C", "-S", PHYS_SLOT, "-c", "fast", "-X", "stream"])
-        .current_dir(node.datadir.parent().unwrap_or(Path::new("/tmp")));
-    if let Some((uid, gid)) = pg_ids()? {
-        use std::os::unix::process::CommandExt;
-        cmd.uid(uid).gid(gid);
-    }
-    sh_ok(&mut cmd, "pg_basebackup")?;
-    // its own port; then settings (later lines win over the primary's copy)
-    node.append_conf(&format!("port = {}\n{STANDBY_CONF}", node.port));
-    // slot sync needs a dbname in primary_conninfo; say it explicitly
-    let auto = node.datadir.join("postgresql.auto.conf");
-    let mut text = std::fs::read_to_string(&auto)?;
-    let _ = writeln!(
-        text,
-        "primary_conninfo = '{}'",
-        primary.conninfo("postgres")
-    );
-    std::fs::write(&auto, text)?;
-    Ok(node)
-}
 
 fn build(kind: Kind, o: &Opts, start: Instant) -> Res<Topology> {
     let tag = match kind {
@@ -931,4 +828,22 @@ fn real_main() -> Res<()> {
     print!("{}", report(&results, &o));
     eprintln!("total wall time {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// First value of `sql` over `c` (see `tandem_testkit::bench::first_value`).
+async fn val(c: &Client, sql: &str) -> Res<String> {
+    Ok(bench::first_value(c, sql).await?)
+}
+
+/// Polls `sql` on `c` until it returns `want`, every [`POLL`].
+async fn poll(c: &Client, sql: &str, want: &str, timeout: Duration) -> Res<Option<Instant>> {
+    Ok(bench::poll_value(c, sql, want, timeout, POLL).await?)
+}
+
+/// A PostgreSQL 17 standby of `primary` through [`PHYS_SLOT`], with
+/// [`STANDBY_CONF`]. Not started.
+fn pg17_standby(name: &str, primary: &Node) -> Res<Node> {
+    let node = Node::standby_pg17(name, primary, PHYS_SLOT);
+    node.append_conf(STANDBY_CONF);
+    Ok(node)
 }

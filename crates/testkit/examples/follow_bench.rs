@@ -21,34 +21,12 @@
 use std::error::Error as StdError;
 use std::time::{Duration, Instant};
 
-use tandem_testkit::{wait_for, Node};
-use tokio_postgres::{Client, SimpleQueryMessage};
+use tandem_testkit::{bench, wait_for, Node};
+use tokio_postgres::Client;
 
 type Res<T> = Result<T, Box<dyn StdError + Send + Sync>>;
 
 const SETUP: Duration = Duration::from_secs(120);
-
-async fn val(c: &Client, sql: &str) -> Res<String> {
-    for m in c.simple_query(sql).await? {
-        if let SimpleQueryMessage::Row(r) = m {
-            return Ok(r.get(0).unwrap_or("NULL").to_string());
-        }
-    }
-    Ok(String::new())
-}
-
-async fn poll(c: &Client, sql: &str, want: &str, timeout: Duration) -> Res<Instant> {
-    let end = Instant::now() + timeout;
-    loop {
-        if val(c, sql).await? == want {
-            return Ok(Instant::now());
-        }
-        if Instant::now() > end {
-            return Err(format!("timed out waiting for {sql} = {want}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-}
 
 fn ms(a: Instant, b: Instant) -> f64 {
     (b - a).as_secs_f64() * 1000.0
@@ -112,19 +90,6 @@ async fn trial(i: usize) -> Res<[f64; 5]> {
     Ok([ms(t0, t1), ms(t1, t2), ms(t2, t3), ms(t3, t4), ms(t0, t4)])
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 fn main() {
     let trials: usize = std::env::args()
         .nth(1)
@@ -174,4 +139,20 @@ fn main() {
     }
     println!("\nFailure detection: 0 (the kernel closes the killed primary's sockets; on a network \
               without that, add wal_receiver_timeout or the TCP keepalive settings of the CONNECTION).");
+}
+
+/// First value of `sql` over `c` (see `tandem_testkit::bench::first_value`).
+async fn val(c: &Client, sql: &str) -> Res<String> {
+    Ok(bench::first_value(c, sql).await?)
+}
+
+/// Polls `sql` on `c` every millisecond until it returns `want`.
+async fn poll(c: &Client, sql: &str, want: &str, timeout: Duration) -> Res<Instant> {
+    bench::poll_value(c, sql, want, timeout, Duration::from_millis(1))
+        .await?
+        .ok_or_else(|| format!("timed out waiting for {sql} = {want}").into())
+}
+
+fn median(v: Vec<f64>) -> f64 {
+    bench::median(&v).unwrap_or(f64::NAN)
 }

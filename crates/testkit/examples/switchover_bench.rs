@@ -29,14 +29,13 @@
 
 use std::error::Error as StdError;
 use std::fmt::Write as _;
-use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tandem_testkit::{pg17_bin, pg17_bin_dir, tandem_bin, wait_for, Kind, Node, PG_USER};
-use tokio_postgres::{Client, SimpleQueryMessage};
+use tandem_testkit::{bench, pg17_bin, pg17_bin_dir, tandem_bin, wait_for, Kind, Node};
+use tokio_postgres::Client;
 
 type Error = Box<dyn StdError + Send + Sync>;
 type Res<T> = Result<T, Error>;
@@ -101,79 +100,6 @@ fn name(k: Kind) -> &'static str {
         Kind::Tandem => "tandem",
         Kind::Postgres17 => "PostgreSQL 17",
     }
-}
-
-async fn val(c: &Client, sql: &str) -> Res<String> {
-    for m in c.simple_query(sql).await? {
-        if let SimpleQueryMessage::Row(r) = m {
-            return Ok(r.get(0).unwrap_or("NULL").to_string());
-        }
-    }
-    Ok(String::new())
-}
-
-fn sh_ok(cmd: &mut Command, what: &str) -> Res<()> {
-    let out = cmd.output().map_err(|e| format!("run {what}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{what} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    Ok(())
-}
-
-/// The uid and gid PostgreSQL's programs run as when we are root.
-fn pg_ids() -> Res<Option<(u32, u32)>> {
-    // SAFETY: geteuid(2) has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Ok(None);
-    }
-    let id = |flag: &str| -> Res<u32> {
-        let out = Command::new("id").arg(flag).arg(PG_USER).output()?;
-        Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
-    };
-    Ok(Some((id("-u")?, id("-g")?)))
-}
-
-/// A PostgreSQL 17 standby of `primary` (`pg_basebackup -R -C -S sb1_slot`
-/// into a node the kit initialised, for its directory, port and cleanup).
-fn pg17_standby(name: &str, primary: &Node) -> Res<Node> {
-    let node = Node::init_pg17(name, &[]);
-    for entry in std::fs::read_dir(&node.datadir)? {
-        let p = entry?.path();
-        if p.is_dir() {
-            std::fs::remove_dir_all(&p)?;
-        } else {
-            std::fs::remove_file(&p)?;
-        }
-    }
-    let mut cmd = Command::new(pg17_bin_dir().join("pg_basebackup"));
-    cmd.arg("-d")
-        .arg(primary.conninfo("postgres"))
-        .arg("-D")
-        .arg(&node.datadir)
-        .args(["-R", "-C", "-S", PHYS_SLOT, "-c", "fast", "-X", "stream"])
-        .current_dir(node.datadir.parent().unwrap_or(Path::new("/tmp")));
-    if let Some((uid, gid)) = pg_ids()? {
-        use std::os::unix::process::CommandExt;
-        cmd.uid(uid).gid(gid);
-    }
-    sh_ok(&mut cmd, "pg_basebackup")?;
-    node.append_conf(&format!("port = {}\n{STANDBY_CONF}", node.port));
-    // slot sync needs a dbname in primary_conninfo; the auto file (which
-    // pg_basebackup -R wrote) wins over postgresql.conf
-    let auto = node.datadir.join("postgresql.auto.conf");
-    let mut text = std::fs::read_to_string(&auto)?;
-    let _ = writeln!(
-        text,
-        "primary_conninfo = '{}'",
-        primary.conninfo("postgres")
-    );
-    std::fs::write(&auto, text)?;
-    Ok(node)
 }
 
 struct Topology {
@@ -408,16 +334,6 @@ async fn trial(kind: Kind, topo: &mut Topology, o: &Opts) -> Res<Trial> {
     })
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    match s.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => s[n / 2],
-        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
-    }
-}
-
 fn main() {
     if let Err(e) = real_main() {
         eprintln!("switchover_bench: {e}");
@@ -507,4 +423,21 @@ fn real_main() -> Res<()> {
     }
     print!("{out}");
     Ok(())
+}
+
+/// First value of `sql` over `c` (see `tandem_testkit::bench::first_value`).
+async fn val(c: &Client, sql: &str) -> Res<String> {
+    Ok(bench::first_value(c, sql).await?)
+}
+
+fn median(v: &[f64]) -> f64 {
+    bench::median(v).unwrap_or(f64::NAN)
+}
+
+/// A PostgreSQL 17 standby of `primary` through [`PHYS_SLOT`], with
+/// [`STANDBY_CONF`]. Not started.
+fn pg17_standby(name: &str, primary: &Node) -> Res<Node> {
+    let node = Node::standby_pg17(name, primary, PHYS_SLOT);
+    node.append_conf(STANDBY_CONF);
+    Ok(node)
 }

@@ -1,5 +1,5 @@
 //! Functions over several nodes: the primary + standby pair of physical
-//! replication tests, waiting for a query result, comparing a table across
+//! replication tests (tandem's, and PostgreSQL 17's for benchmarks), waiting for a query result, comparing a table across
 //! two nodes (tandem or PostgreSQL, in any combination), and reading errors
 //! out of server logs.
 
@@ -25,6 +25,55 @@ impl Node {
         let s = Node::basebackup(name, primary, &["-R", "-C", "-S", slot, "-c", "fast"]);
         s.append_conf("wal_retrieve_retry_interval = 200ms");
         s
+    }
+
+    /// A PostgreSQL 17 standby of the PostgreSQL 17 `primary` streaming
+    /// from physical slot `slot`: a node initialised by the kit (for its
+    /// directory, port and cleanup) whose data directory is replaced by
+    /// `pg_basebackup -R -C -S slot -c fast -X stream`; its own port is
+    /// appended, and `primary_conninfo` names `dbname=postgres` (slot
+    /// synchronization needs one). Not started.
+    pub fn standby_pg17(name: &str, primary: &Node, slot: &str) -> Node {
+        let node = Node::init_pg17(name, &[]);
+        let entries = std::fs::read_dir(&node.datadir)
+            .unwrap_or_else(|e| panic!("read {}: {e}", node.datadir.display()));
+        for entry in entries {
+            let p = entry
+                .unwrap_or_else(|e| panic!("read {}: {e}", node.datadir.display()))
+                .path();
+            let removed = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            removed.unwrap_or_else(|e| panic!("remove {}: {e}", p.display()));
+        }
+        let out = node
+            .server_program("pg_basebackup")
+            .arg("-d")
+            .arg(primary.conninfo("postgres"))
+            .arg("-D")
+            .arg(&node.datadir)
+            .args(["-R", "-C", "-S", slot, "-c", "fast", "-X", "stream"])
+            .output()
+            .unwrap_or_else(|e| panic!("run pg_basebackup: {e}"));
+        assert!(
+            out.status.success(),
+            "pg_basebackup of {name} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        node.append_conf(&format!("port = {}", node.port));
+        // the auto file (which pg_basebackup -R wrote) wins over postgresql.conf
+        let auto = node.datadir.join("postgresql.auto.conf");
+        let mut text = std::fs::read_to_string(&auto)
+            .unwrap_or_else(|e| panic!("read {}: {e}", auto.display()));
+        text.push_str(&format!(
+            "primary_conninfo = '{}'\n",
+            primary.conninfo("postgres")
+        ));
+        std::fs::write(&auto, text).unwrap_or_else(|e| panic!("write {}: {e}", auto.display()));
+        node
     }
 }
 

@@ -88,6 +88,7 @@
 //! wait_value(&standby, "SELECT count(*) FROM t", "2");
 //! ```
 
+pub mod bench;
 mod cluster;
 mod node;
 pub mod pg17;

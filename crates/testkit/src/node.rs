@@ -234,7 +234,7 @@ impl Node {
     }
 
     /// A PostgreSQL server program (run as [`crate::PG_USER`] when we are root).
-    fn server_program(&self, program: &str) -> Command {
+    pub(crate) fn server_program(&self, program: &str) -> Command {
         let mut c = server_command(&self.bin, program);
         // a directory the server user can enter whatever our own is
         c.current_dir(self._tmp.path());
