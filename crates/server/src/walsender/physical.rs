@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use tandem_protocol::replication::{self as wire, StandbyMessage};
 use tandem_protocol::BackendMessage;
-use tandem_replication::physical::{next_chunk, LagTracker, WalSndState, MAX_SEND_SIZE};
+use tandem_replication::physical::{next_chunk, LagTracker, MAX_SEND_SIZE};
 use tandem_replication::slot::{advance_physical, LAZY_SAVE_INTERVAL};
 use tandem_replication::standby_slots;
 use tandem_sql::{FieldDescription, QuerySink};
@@ -154,7 +154,7 @@ impl StreamSource for PhysicalSource<'_> {
         // shutdown checkpoint (`XLogSendPhysical` when `got_STOPPING`).
         let phase = self.walsnd.stop_phase();
         if phase >= StopPhase::Stopping {
-            self.walsnd.progress.lock().state = WalSndState::Stopping;
+            self.walsnd.enter_stopping();
         }
         let flush = send_limit(self.wal.flush_lsn(), self.historic);
         let mut budget = 16 * MAX_SEND_SIZE;
