@@ -42,7 +42,7 @@ use crate::backend::pqcomm::Conn;
 use crate::backend::printtup::SocketSink;
 use crate::shared::Shared;
 use crate::walsender::copyboth::{self, Round, StreamSource};
-use crate::walsender::sender::{advance_slot, SlotUse, WalSender};
+use crate::walsender::sender::{move_slot, SlotUse, WalSender};
 use crate::walsender::walsndctl::{StopPhase, WalSnd};
 use tandem_types::PgTimestamp;
 
@@ -218,16 +218,20 @@ impl StreamSource for PhysicalSource<'_> {
                 }
                 self.shared.walsenders.sync_recompute();
                 if let Some(name) = &self.slot {
-                    let before = self.shared.slots.change_count();
-                    advance_slot(&self.shared.slots, name, |d| advance_physical(d, flush))?;
+                    let moved =
+                        move_slot(&self.shared.slots, name, |d| advance_physical(d, flush))?;
                     // Logical walsenders of failover slots may be waiting for
-                    // this standby (synchronized_standby_slots).
-                    if self.shared.slots.change_count() != before
+                    // this standby (synchronized_standby_slots): woken before
+                    // the slot's lazy write, which may wait for the disk.
+                    if moved
                         && !self.shared.db.in_recovery()
                         && standby_slots::parse(&self.shared.config.get_str(standby_slots::SETTING))
                             .is_ok_and(|list| list.contains(name))
                     {
                         self.shared.walsenders.wakeup_all();
+                    }
+                    if moved {
+                        self.shared.slots.save_lazily(name, LAZY_SAVE_INTERVAL)?;
                     }
                 }
             }
