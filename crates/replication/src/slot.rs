@@ -291,6 +291,10 @@ pub struct SlotRegistry {
     /// slots' positions ([`SlotRegistry::wait_for_change`]).
     changes: Mutex<u64>,
     changed: Condvar,
+    /// Serializes writes of state files. Taken inside `slots` by the writes
+    /// made under it, and alone by [`SlotRegistry::update_lazily`], which
+    /// writes without holding `slots` (never the other order).
+    io: Mutex<()>,
 }
 
 /// PostgreSQL's `ReplicationSlotValidateName`: a slot name is 1 to
@@ -376,6 +380,7 @@ impl SlotRegistry {
             released: Condvar::new(),
             changes: Mutex::new(0),
             changed: Condvar::new(),
+            io: Mutex::new(()),
         })
     }
 
@@ -628,6 +633,16 @@ impl SlotRegistry {
         interval: std::time::Duration,
         change: impl FnOnce(&mut SlotData),
     ) -> PgResult<()> {
+        if self.move_lazily(name, change)? {
+            self.save_lazily(name, interval)?;
+        }
+        Ok(())
+    }
+
+    /// The in-memory half of [`SlotRegistry::update_lazily`]: applies
+    /// `change` and marks the slot dirty; `true` when the slot moved (a
+    /// persistent one then wants [`SlotRegistry::save_lazily`]).
+    pub fn move_lazily(&self, name: &str, change: impl FnOnce(&mut SlotData)) -> PgResult<bool> {
         let mut slots = self.slots.lock();
         let entry = slots.get_mut(name).ok_or_else(|| not_found(name))?;
         let before = entry.data.clone();
@@ -639,15 +654,44 @@ impl SlotRegistry {
             )));
         }
         if entry.data == before {
-            return Ok(());
+            return Ok(false);
         }
         self.note_change();
-        if entry.data.persistency != Persistency::Persistent {
+        if entry.data.persistency == Persistency::Persistent {
+            entry.dirty = true;
+        }
+        Ok(true)
+    }
+
+    /// The disk half of [`SlotRegistry::update_lazily`]: writes the slot's
+    /// state if it has unsaved moves and the last write is `interval` ago.
+    /// The write (three fsyncs) happens outside the registry lock, so
+    /// readers of any slot (a failover slot's walsender checking the standbys
+    /// of `synchronized_standby_slots`, the views) do not wait for the disk.
+    /// The caller holds the slot acquired, so it is not dropped meanwhile; a
+    /// write made under the lock in between may be newer or older, and what
+    /// is recorded as saved is never ahead of the disk.
+    pub fn save_lazily(&self, name: &str, interval: std::time::Duration) -> PgResult<()> {
+        let mut slots = self.slots.lock();
+        let Some(entry) = slots.get_mut(name) else {
+            return Ok(());
+        };
+        if !entry.dirty || entry.last_write.is_some_and(|t| t.elapsed() < interval) {
             return Ok(());
         }
-        entry.dirty = true;
-        if entry.last_write.is_none_or(|t| t.elapsed() >= interval) {
-            self.save(entry)?;
+        entry.last_write = Some(Instant::now());
+        let data = entry.data.clone();
+        drop(slots);
+        {
+            let _io = self.io.lock();
+            self.write_unlocked(&data)?;
+        }
+        let mut slots = self.slots.lock();
+        if let Some(entry) = slots.get_mut(name) {
+            // (restart_lsn only moves forward: a newer write on disk is
+            // further on, so this is at or behind what the disk holds)
+            entry.saved_restart_lsn = data.restart_lsn;
+            entry.dirty = entry.data != data;
         }
         Ok(())
     }
@@ -714,6 +758,12 @@ impl SlotRegistry {
     }
 
     fn write_state(&self, data: &SlotData) -> PgResult<()> {
+        let _io = self.io.lock();
+        self.write_unlocked(data)
+    }
+
+    /// [`SlotRegistry::write_state`] with the `io` lock held by the caller.
+    fn write_unlocked(&self, data: &SlotData) -> PgResult<()> {
         let dir = self.dir.join(&data.name);
         fs::create_dir_all(&dir)
             .map_err(|e| PgError::io(format!("create directory \"{}\"", dir.display()), &e))?;

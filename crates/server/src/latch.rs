@@ -69,6 +69,12 @@ impl Latch {
         }
     }
 
+    /// The eventfd to `poll` for the latch with other descriptors (readable
+    /// while set); `None` for an inert latch.
+    pub fn raw_fd(&self) -> Option<RawFd> {
+        self.fd.as_ref().map(|f| f.as_raw_fd())
+    }
+
     /// Sleeps until the latch is set, `socket` is readable (or closed), or
     /// `timeout` passes. The latch stays set: the caller resets it.
     pub fn wait_or_socket(&self, socket: RawFd, timeout: Duration) -> Woken {

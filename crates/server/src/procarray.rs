@@ -96,6 +96,9 @@ pub(crate) struct Registry {
     backends: Mutex<HashMap<i32, Arc<BackendEntry>>>,
     /// Signalled whenever a backend leaves (shutdown waits on it).
     left: Condvar,
+    /// Set whenever a backend leaves: the postmaster polls it with its
+    /// listening sockets while it waits for sessions to end at shutdown.
+    left_latch: crate::latch::Latch,
 }
 
 /// Removes the backend from the registry when its thread ends, however it ends.
@@ -109,6 +112,7 @@ impl Drop for Registration {
         let mut map = self.registry.backends.lock();
         map.remove(&self.entry.pid);
         self.registry.left.notify_all();
+        self.registry.left_latch.set();
     }
 }
 
@@ -119,6 +123,7 @@ impl Registry {
             next_pid: AtomicI32::new(base + 1),
             backends: Mutex::new(HashMap::new()),
             left: Condvar::new(),
+            left_latch: crate::latch::Latch::new(),
         })
     }
 
@@ -204,6 +209,11 @@ impl Registry {
     }
 
     /// Waits up to `timeout` for every backend to leave; true if none is left.
+    /// Set whenever a backend leaves (the postmaster resets it).
+    pub(crate) fn left_latch(&self) -> &crate::latch::Latch {
+        &self.left_latch
+    }
+
     pub fn wait_empty(&self, timeout: Duration) -> bool {
         let mut map = self.backends.lock();
         if map.is_empty() {

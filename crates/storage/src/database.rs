@@ -68,6 +68,9 @@ pub struct Database {
     pub(crate) wal: Arc<Wal>,
     pub(crate) commit_lock: Mutex<()>,
     pub(crate) applied_lsn: AtomicU64,
+    /// Commits up to here are visible before they are durable (asynchronous
+    /// commits that asked for it: [`Database::show_before_flush`]).
+    pub(crate) shown_before_flush: AtomicU64,
     /// Signalled whenever `applied_lsn` advances (waiters: remote_apply, standbys).
     applied_cv: (Mutex<()>, Condvar),
     /// Catalog changes committed (or wake-ups requested) so far, signalled on
@@ -150,6 +153,7 @@ impl Database {
             wal,
             commit_lock: Mutex::new(()),
             applied_lsn: AtomicU64::new(applied.0),
+            shown_before_flush: AtomicU64::new(0),
             applied_cv: (Mutex::new(()), Condvar::new()),
             catalog_cv: (Mutex::new(0), Condvar::new()),
             heap,

@@ -72,6 +72,34 @@ fn a_commit_is_invisible_to_others_until_flushed_but_visible_to_its_session() {
 }
 
 #[test]
+fn a_commit_shown_before_flush_is_visible_to_others_at_once() {
+    let (_dir, db) = fresh();
+    let t = create_table(&db, "t", true);
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.insert(t, row(1, 1)).unwrap();
+    let end = txn.commit().unwrap().unwrap();
+    assert!(db.wal().flush_lsn() < end);
+    let other = |db: &std::sync::Arc<tandem_storage::Database>| {
+        let db2 = db.clone();
+        std::thread::spawn(move || snapshot_rows(&db2, t))
+            .join()
+            .unwrap()
+    };
+    assert!(other(&db).is_empty());
+    // an asynchronous commit (the apply worker's): visible before its flush
+    db.show_before_flush(end);
+    assert!(db.wal().flush_lsn() < end);
+    assert_eq!(other(&db), vec![row(1, 1)]);
+    // a later commit not shown stays invisible to others until flushed
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.insert(t, row(2, 2)).unwrap();
+    let end2 = txn.commit().unwrap().unwrap();
+    assert_eq!(other(&db), vec![row(1, 1)]);
+    db.wal().flush(end2).unwrap();
+    assert_eq!(other(&db), vec![row(1, 1), row(2, 2)]);
+}
+
+#[test]
 fn scan_merges_own_writes_in_key_order() {
     let (_dir, db) = fresh();
     let t = create_table(&db, "t", true);

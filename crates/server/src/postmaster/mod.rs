@@ -11,8 +11,12 @@
 //! ```
 //!
 //! The loop polls the listening sockets (100 ms ticks) and spawns one thread per
-//! connection ([`backend_startup::serve`]). Between ticks it acts on flags that
-//! the signal handlers (or [`ServerHandle`], or `pg_reload_conf()`) raise:
+//! connection ([`backend_startup::serve`]). The poll also wakes when a backend
+//! leaves or a walsender enters `stopping` (latches of the backend registry and
+//! of the walsender registry), so the shutdown's waits for sessions and
+//! walsenders move on at once rather than at the next tick. Between ticks it
+//! acts on flags that the signal handlers (or [`ServerHandle`], or
+//! `pg_reload_conf()`) raise:
 //!
 //! | request | what happens |
 //! |---|---|
@@ -341,13 +345,21 @@ impl Postmaster {
         }
     }
 
+    /// Accepts the connections waiting on the listening sockets, after
+    /// sleeping up to `timeout_ms` for one, or for a backend to leave or a
+    /// walsender to enter `stopping` (the shutdown waits check at once).
     fn accept_ready(&self, timeout_ms: i32) {
+        let latches = [
+            self.shared.registry.left_latch(),
+            self.shared.walsenders.shutdown_latch(),
+        ];
         let mut fds: Vec<libc::pollfd> = self
             .listeners
             .tcp
             .iter()
             .map(|l| l.as_raw_fd())
             .chain(self.listeners.unix.iter().map(|(l, _)| l.as_raw_fd()))
+            .chain(latches.iter().filter_map(|l| l.raw_fd()))
             .map(|fd| libc::pollfd {
                 fd,
                 events: libc::POLLIN,
@@ -356,11 +368,17 @@ impl Postmaster {
             .collect();
         // SAFETY: `fds` is a valid, exclusively borrowed array of pollfd for the call.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        // reset before the caller looks at what changed: a later set is
+        // seen by the next poll
+        for l in latches {
+            l.reset();
+        }
         if n <= 0 {
             return;
         }
         let ntcp = self.listeners.tcp.len();
-        for (i, fd) in fds.iter().enumerate() {
+        let nlisten = ntcp + self.listeners.unix.len();
+        for (i, fd) in fds.iter().enumerate().take(nlisten) {
             if fd.revents == 0 {
                 continue;
             }

@@ -14,11 +14,11 @@
 //! X" become durable together, and the next run starts streaming at X.
 //!
 //! Durability and feedback: each applied transaction commits locally without
-//! waiting; at the end of every batch of received messages one WAL flush makes
-//! the batch's commits durable (a group flush: tandem shows a commit to other
-//! sessions only once it is durable, so this is also what makes applied rows
-//! visible promptly). With `synchronous_commit` other than `off` each commit is
-//! flushed at once. Standby status updates report as `flush` only remote
+//! waiting and, as PostgreSQL's asynchronous commit, is visible to other
+//! sessions at once (`Database::show_before_flush`); at the end of every batch
+//! of received messages one WAL flush makes the batch's commits durable (a
+//! group flush). With `synchronous_commit` other than `off` each commit is
+//! flushed at once (and visible once flushed). Standby status updates report as `flush` only remote
 //! positions whose local COMMIT is on disk (`tandem_replication::apply_feedback`);
 //! the publisher moves the slot's `confirmed_flush_lsn` only on `flush`, so it
 //! never passes a transaction that a crash here could lose. After half of
@@ -663,6 +663,11 @@ impl Apply<'_> {
         if let Some(end) = local_end {
             if self.sub.synchronous_commit != "off" {
                 self.db().wal().flush(end)?;
+            } else {
+                // PostgreSQL's apply worker commits asynchronously: the rows
+                // are visible at once, the flush follows at the end of the
+                // batch, and feedback reports `end` as flushed only then
+                self.db().show_before_flush(end);
             }
         }
         self.feedback.applied(end_lsn, local_end);

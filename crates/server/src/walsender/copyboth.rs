@@ -13,7 +13,8 @@
 //!
 //! ```text
 //!  client socket ──> reader thread (read_standby) ──> WalSnd inbox ──┐
-//!                    frames d / c / X messages         + generation   │
+//!                    frames d / c / X messages,        + generation   │
+//!                    stamped with the time read                       │
 //!                                                                     │
 //!  run_copy_both: CopyBothResponse, state = catchup                   │
 //!  stream, one round:                                                 │
@@ -330,8 +331,11 @@ fn drain_client(
                 elog::emit(Level::Log, &e.message, None, None);
                 return Ok(Some(StreamEnd::Exit));
             }
-            Event::Message(b'd', payload) => {
-                timers.heard_from_standby(now);
+            Event::Message(b'd', payload, read_at) => {
+                // (as of the reading: the lags do not include the hand-over
+                // from the reader thread)
+                let read = read_at.min(now);
+                timers.heard_from_standby(read);
                 match wire::decode_standby_message(&payload) {
                     Ok(msg) => {
                         let reply = matches!(
@@ -341,7 +345,7 @@ fn drain_client(
                                 ..
                             }
                         );
-                        source.on_standby_message(msg, now)?;
+                        source.on_standby_message(msg, read)?;
                         if reply {
                             wire::put_keepalive(conn.out(), source.sent(), now, false);
                         }
@@ -353,7 +357,7 @@ fn drain_client(
                     }
                 }
             }
-            Event::Message(b'c', _) => {
+            Event::Message(b'c', ..) => {
                 timers.heard_from_standby(now);
                 if !copy.done_sending {
                     conn.send(&BackendMessage::CopyDone);
@@ -361,8 +365,8 @@ fn drain_client(
                 }
                 copy.done_receiving = true;
             }
-            Event::Message(b'X', _) => return Ok(Some(StreamEnd::Exit)),
-            Event::Message(tag, _) => {
+            Event::Message(b'X', ..) => return Ok(Some(StreamEnd::Exit)),
+            Event::Message(tag, ..) => {
                 return Err(PgError::fatal(
                     SqlState::PROTOCOL_VIOLATION,
                     format!("invalid standby message type \"{}\"", tag as char),
@@ -424,7 +428,11 @@ fn read_standby(sock: StreamReader, pre: Vec<u8>, walsnd: &WalSnd, stop: &Atomic
         }
         let tag = header[0];
         if !matches!(tag, b'd' | b'c' | b'X') {
-            walsnd.push(Event::Message(tag, Vec::new()));
+            walsnd.push(Event::Message(
+                tag,
+                Vec::new(),
+                PgTimestamp::now().as_micros(),
+            ));
             return;
         }
         let len = match decode_header(header) {
@@ -448,7 +456,7 @@ fn read_standby(sock: StreamReader, pre: Vec<u8>, walsnd: &WalSnd, stop: &Atomic
             }
             return;
         }
-        walsnd.push(Event::Message(tag, body));
+        walsnd.push(Event::Message(tag, body, PgTimestamp::now().as_micros()));
         if tag == b'c' || tag == b'X' {
             return;
         }

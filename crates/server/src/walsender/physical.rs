@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use tandem_protocol::replication::{self as wire, StandbyMessage};
 use tandem_protocol::BackendMessage;
-use tandem_replication::physical::{next_chunk, LagTracker, WalSndState, MAX_SEND_SIZE};
+use tandem_replication::physical::{next_chunk, LagTracker, MAX_SEND_SIZE};
 use tandem_replication::slot::{advance_physical, LAZY_SAVE_INTERVAL};
 use tandem_replication::standby_slots;
 use tandem_sql::{FieldDescription, QuerySink};
@@ -42,7 +42,7 @@ use crate::backend::pqcomm::Conn;
 use crate::backend::printtup::SocketSink;
 use crate::shared::Shared;
 use crate::walsender::copyboth::{self, Round, StreamSource};
-use crate::walsender::sender::{advance_slot, SlotUse, WalSender};
+use crate::walsender::sender::{move_slot, SlotUse, WalSender};
 use crate::walsender::walsndctl::{StopPhase, WalSnd};
 use tandem_types::PgTimestamp;
 
@@ -154,7 +154,7 @@ impl StreamSource for PhysicalSource<'_> {
         // shutdown checkpoint (`XLogSendPhysical` when `got_STOPPING`).
         let phase = self.walsnd.stop_phase();
         if phase >= StopPhase::Stopping {
-            self.walsnd.progress.lock().state = WalSndState::Stopping;
+            self.walsnd.enter_stopping();
         }
         let flush = send_limit(self.wal.flush_lsn(), self.historic);
         let mut budget = 16 * MAX_SEND_SIZE;
@@ -218,16 +218,20 @@ impl StreamSource for PhysicalSource<'_> {
                 }
                 self.shared.walsenders.sync_recompute();
                 if let Some(name) = &self.slot {
-                    let before = self.shared.slots.change_count();
-                    advance_slot(&self.shared.slots, name, |d| advance_physical(d, flush))?;
+                    let moved =
+                        move_slot(&self.shared.slots, name, |d| advance_physical(d, flush))?;
                     // Logical walsenders of failover slots may be waiting for
-                    // this standby (synchronized_standby_slots).
-                    if self.shared.slots.change_count() != before
+                    // this standby (synchronized_standby_slots): woken before
+                    // the slot's lazy write, which may wait for the disk.
+                    if moved
                         && !self.shared.db.in_recovery()
                         && standby_slots::parse(&self.shared.config.get_str(standby_slots::SETTING))
                             .is_ok_and(|list| list.contains(name))
                     {
                         self.shared.walsenders.wakeup_all();
+                    }
+                    if moved {
+                        self.shared.slots.save_lazily(name, LAZY_SAVE_INTERVAL)?;
                     }
                 }
             }

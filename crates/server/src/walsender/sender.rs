@@ -97,13 +97,27 @@ pub(super) fn advance_slot(
     name: &str,
     rule: impl Fn(&SlotData) -> Option<SlotAdvance>,
 ) -> PgResult<()> {
+    if move_slot(slots, name, rule)? {
+        slots.save_lazily(name, LAZY_SAVE_INTERVAL)?;
+    }
+    Ok(())
+}
+
+/// The in-memory half of [`advance_slot`] (`true`: the slot moved); the
+/// caller writes it with `SlotRegistry::save_lazily` once it has woken who
+/// waits for the move.
+pub(super) fn move_slot(
+    slots: &SlotRegistry,
+    name: &str,
+    rule: impl Fn(&SlotData) -> Option<SlotAdvance>,
+) -> PgResult<bool> {
     let Some(info) = slots.get(name) else {
-        return Ok(());
+        return Ok(false);
     };
     if rule(&info.data).is_none() {
-        return Ok(());
+        return Ok(false);
     }
-    slots.update_lazily(name, LAZY_SAVE_INTERVAL, |d| {
+    slots.move_lazily(name, |d| {
         if let Some(adv) = rule(d) {
             adv.apply(d);
         }

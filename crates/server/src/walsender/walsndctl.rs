@@ -24,7 +24,10 @@
 //! When they are all `stopping` the shutdown checkpoint is written, then
 //! *done* ([`WalSenders::done`]) lets the physical walsenders send it, wait
 //! for the standby's confirmation and end. Every wait ends at the latest with
-//! `wal_sender_timeout` of silence from the client.
+//! `wal_sender_timeout` of silence from the client. The postmaster sleeps on
+//! [`WalSenders::shutdown_latch`] between its checks: a walsender entering
+//! `stopping` or leaving sets it (PostgreSQL's walsenders signal the
+//! postmaster likewise).
 //!
 //! Corresponds to PostgreSQL's `WalSndCtl` shared memory (`walsender_private.h`),
 //! `WalSndWakeup`, `WalSndInitStopping`, `WalSndWaitStopping`, and
@@ -43,13 +46,16 @@ use tandem_types::elog::{self, Level};
 use tandem_types::{Lsn, PgError, PgResult, SqlState, Xid};
 use tandem_wal::Wal;
 
+use crate::latch::Latch;
 use crate::procarray::BackendEntry;
 
 /// What the socket reader hands the streaming loop.
 #[derive(Debug)]
 pub(crate) enum Event {
-    /// A framed message (tag, body).
-    Message(u8, Vec<u8>),
+    /// A framed message (tag, body, when it was read: microseconds since
+    /// 2000-01-01 UTC). A standby's lags are computed as of its reading, as
+    /// PostgreSQL's walsender takes the time right after reading the reply.
+    Message(u8, Vec<u8>, i64),
     /// The client closed the connection (or the socket failed).
     Eof,
     /// A framing error; the connection is unusable.
@@ -85,6 +91,8 @@ pub(crate) struct WalSnd {
     pub wake: Condvar,
     /// The server's [`StopPhase`], shared by every walsender.
     phase: Arc<AtomicU8>,
+    /// [`WalSenders::shutdown_latch`], shared by every walsender.
+    shutdown_latch: Arc<Latch>,
 }
 
 /// Where the server's shutdown stands for its walsenders (PostgreSQL's
@@ -115,6 +123,17 @@ impl WalSnd {
     /// The server's shutdown phase.
     pub fn stop_phase(&self) -> StopPhase {
         StopPhase::from_u8(self.phase.load(Ordering::SeqCst))
+    }
+
+    /// Shows `stopping` (a physical walsender at shutdown); the first time,
+    /// wakes the postmaster waiting for every walsender to be stopping.
+    pub fn enter_stopping(&self) {
+        let mut p = self.progress.lock();
+        if p.state != WalSndState::Stopping {
+            p.state = WalSndState::Stopping;
+            drop(p);
+            self.shutdown_latch.set();
+        }
     }
 
     /// How far the client has confirmed: its flush position, or its write
@@ -149,6 +168,9 @@ pub(crate) struct WalSenders {
     stop: AtomicBool,
     /// [`StopPhase`] of the server's shutdown.
     phase: Arc<AtomicU8>,
+    /// Set when a walsender enters `stopping` or leaves: the postmaster polls
+    /// it while it waits for them at shutdown.
+    shutdown_latch: Arc<Latch>,
     /// Where commits wait for synchronous standbys.
     pub syncrep: Arc<SyncRepWaiters>,
 }
@@ -166,6 +188,7 @@ impl Drop for WalSndGuard {
             .lock()
             .retain(|w| !Arc::ptr_eq(w, &self.walsnd));
         self.senders.sync_recompute();
+        self.senders.shutdown_latch.set();
     }
 }
 
@@ -176,6 +199,7 @@ impl WalSenders {
             list: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             phase: Arc::new(AtomicU8::new(StopPhase::Running as u8)),
+            shutdown_latch: Arc::new(Latch::new()),
             syncrep: Arc::new(SyncRepWaiters::new()),
         });
         let weak = Arc::downgrade(&senders);
@@ -198,6 +222,12 @@ impl WalSenders {
     /// Whether backend `pid` is a walsender (it took a walsender slot).
     pub fn contains(&self, pid: i32) -> bool {
         self.list.lock().iter().any(|w| w.entry.pid == pid)
+    }
+
+    /// Set when a walsender enters `stopping` or leaves (the postmaster
+    /// resets it).
+    pub fn shutdown_latch(&self) -> &Latch {
+        &self.shutdown_latch
     }
 
     /// How many walsenders there are.
@@ -334,6 +364,7 @@ impl WalSenders {
             inbox: Mutex::new(Inbox::default()),
             wake: Condvar::new(),
             phase: self.phase.clone(),
+            shutdown_latch: self.shutdown_latch.clone(),
         });
         list.push(walsnd.clone());
         Ok(WalSndGuard {

@@ -8,7 +8,7 @@
 //! sees exactly the commits that ended at or before `S`.
 //!
 //! ```text
-//!  snapshot = min(applied_lsn, max(wal.flush_lsn(), own_last_commit))
+//!  snapshot = min(applied_lsn, max(wal.flush_lsn(), own_last_commit, shown_before_flush))
 //! ```
 //! - `applied_lsn` bounds it: nothing beyond is in the heap yet.
 //! - `flush_lsn` keeps other sessions' commits invisible until they are durable
@@ -16,6 +16,12 @@
 //!   nobody reads data that a crash could take back.
 //! - `own_last_commit` (per session thread) lets a `synchronous_commit = off`
 //!   session read its own writes before the walwriter flushes them.
+//! - `shown_before_flush` makes asynchronous commits visible to everyone at
+//!   once, before their flush, as PostgreSQL shows a `synchronous_commit = off`
+//!   commit at once ([`Database::show_before_flush`]; the subscription apply
+//!   worker uses it). A snapshot is one LSN, so every commit before such a
+//!   commit in the WAL is shown with it, durable or not: a crash can take
+//!   back what a reader saw, as with any asynchronous commit.
 //!
 //! The [`SnapshotRegistry`] records every live snapshot; the oldest is the GC
 //! horizon (no version deleted after it may be pruned). Taking a snapshot and
@@ -38,6 +44,15 @@ use crate::Database;
 thread_local! {
     /// (database instance id, end LSN of this thread's last commit there)
     static OWN_COMMIT: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+impl Database {
+    /// Shows every commit up to `end` (the end of a COMMIT record this thread
+    /// appended) to new snapshots now, before it is durable: an asynchronous
+    /// commit (PostgreSQL's `synchronous_commit = off`), flushed later.
+    pub fn show_before_flush(&self, end: Lsn) {
+        self.shown_before_flush.fetch_max(end.0, Ordering::AcqRel);
+    }
 }
 
 /// Remembers the calling session thread's last commit in `db`.
@@ -71,7 +86,8 @@ pub struct SnapshotRegistry {
 fn visible_point(db: &Database) -> Lsn {
     let applied = Lsn(db.applied_lsn.load(Ordering::Acquire));
     let flush = db.wal.flush_lsn();
-    applied.min(flush.max(own_commit(db)))
+    let shown = Lsn(db.shown_before_flush.load(Ordering::Acquire));
+    applied.min(flush.max(own_commit(db)).max(shown))
 }
 
 impl SnapshotRegistry {
