@@ -53,7 +53,7 @@ for t in "${targets[@]}"; do
     exit 1
   fi
   # The last status line: executions, coverage (cov: edges, ft: features), exec/s.
-  grep -E '^#[0-9]+ +(DONE|pulse|NEW|REDUCE)' "$log" | tail -n 1 || true
+  grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE)' "$log" | tail -n 1 || true
   grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" || true
   rm -f "$log"
 done

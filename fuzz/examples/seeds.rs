@@ -29,7 +29,7 @@ use tandem_storage::record::{
 use tandem_storage::{
     CatalogOp, ColumnDef, CommitOrigin, OldTuple, PrimaryKey, ReplicaIdentity, RowKey, TableDef,
 };
-use tandem_types::{DataType, Lsn, Oid, Value, Xid};
+use tandem_types::{DataType, Lsn, Oid, TimeLineId, Value, Xid};
 use tandem_wal::record::{encode_record, payload_crc};
 
 type Res = Result<(), Box<dyn std::error::Error>>;
@@ -261,7 +261,7 @@ fn wal(dir: &Path) -> Res {
                 old_key: key.clone(),
                 key: RowKey(vec![0x80, 0, 0, 2]),
                 row: row.clone(),
-                old: OldTuple::Key(row.clone()),
+                old: OldTuple::Key(row.to_vec()),
             },
             xid,
         ),
@@ -269,7 +269,7 @@ fn wal(dir: &Path) -> Res {
             &Change::Delete {
                 table: Oid(16384),
                 key,
-                old: OldTuple::Full(row),
+                old: OldTuple::Full(row.to_vec()),
             },
             xid,
         ),
@@ -322,7 +322,7 @@ fn wal(dir: &Path) -> Res {
         ),
         checkpoint_record(&CheckpointRecord {
             redo: Lsn(0x100_0028),
-            timeline: 1,
+            timeline: TimeLineId(1),
             next_xid: Xid(741),
             next_oid: Oid(16500),
             shutdown: true,
@@ -388,7 +388,6 @@ fn pgoutput(dir: &Path) -> Res {
     write_relation(&mut b, &t);
     msgs.push(("relation", false, b));
     for binary in [false, true] {
-        let tag = if binary { "-binary" } else { "" };
         let mut b = Vec::new();
         write_insert(&mut b, &t, &row, binary);
         msgs.push((if binary { "insert-binary" } else { "insert" }, false, b));
@@ -398,7 +397,6 @@ fn pgoutput(dir: &Path) -> Res {
         let mut b = Vec::new();
         write_delete(&mut b, &t, &OldRow::Full(row.clone()), binary);
         msgs.push((if binary { "delete-binary" } else { "delete" }, false, b));
-        let _ = tag;
     }
     let mut b = Vec::new();
     write_truncate(&mut b, &[Oid(16384), Oid(16391)], true, false);
