@@ -159,9 +159,9 @@ fn frontend(dir: &Path) -> Res {
     seeds.push(("scram".into(), with_mode(3, &scram)));
     // Replication CopyData payloads.
     let status = encode_standby_message(&StandbyMessage::Status {
-        write: Lsn(0x1_6B37_48),
-        flush: Lsn(0x1_6B37_48),
-        apply: Lsn(0x1_6B30_00),
+        write: Lsn(0x016B_3748),
+        flush: Lsn(0x016B_3748),
+        apply: Lsn(0x016B_3000),
         send_time: 774_000_000_000_000,
         reply_requested: true,
     });
