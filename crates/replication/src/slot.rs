@@ -856,7 +856,11 @@ fn get_str(r: &mut ByteReader) -> Option<Option<String>> {
     Some(Some(String::from_utf8(s.to_vec()).ok()?))
 }
 
-fn decode_state(bytes: &[u8], path: &Path) -> PgResult<SlotData> {
+/// Decodes the contents of a slot's `state` file (read at startup by
+/// [`SlotRegistry::open`]); `path` only names the file in errors. Any damage
+/// (truncation, wrong magic or version, checksum mismatch, a malformed body) is
+/// `XX001 replication slot file "..." ...`; no input makes it panic.
+pub fn decode_state(bytes: &[u8], path: &Path) -> PgResult<SlotData> {
     let corrupt = |what: &str| {
         PgError::new(
             SqlState::DATA_CORRUPTED,
