@@ -45,6 +45,7 @@ fn short_fault_runs_keep_every_promise() {
             clients: 3,
             keys: 8,
             switchover_command: None,
+            keep: None,
         };
         let progress: Arc<dyn Fn(&str) + Send + Sync> =
             Arc::new(move |what: &str| eprintln!("seed {seed}: {what}"));
