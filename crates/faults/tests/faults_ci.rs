@@ -6,6 +6,8 @@
 //! connection to a hot standby passed for read-write. Needs the `tandem` executable in the same target directory
 //! (`cargo test --release --workspace` builds it); without it the test
 //! says so and passes, except in CI (`CI` set) where it fails.
+//! `FAULTS_KEEP=DIR` keeps a failing run's data directories
+//! (`tandem-faults --keep`).
 
 use std::sync::Arc;
 
@@ -47,7 +49,7 @@ fn short_fault_runs_keep_every_promise() {
             clients: 3,
             keys: 8,
             switchover_command: None,
-            keep: None,
+            keep: std::env::var_os("FAULTS_KEEP").map(Into::into),
         };
         let progress: Arc<dyn Fn(&str) + Send + Sync> =
             Arc::new(move |what: &str| eprintln!("seed {seed}: {what}"));
