@@ -45,6 +45,10 @@ struct Args {
     /// FAULTS_OLD_PRIMARY_DATADIR set).
     #[arg(long)]
     switchover_command: Option<String>,
+    /// Copy the data directories (server logs included) of every node of a
+    /// failing run to DIR/seed-<seed>/<node> before they are removed.
+    #[arg(long, value_name = "DIR")]
+    keep: Option<std::path::PathBuf>,
     /// Print every event of every run.
     #[arg(long, short)]
     verbose: bool,
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
             clients: args.clients,
             keys: args.keys,
             switchover_command: args.switchover_command.clone(),
+            keep: args.keep.clone(),
         };
         let (run_no, runs, verbose) = (i + 1, args.runs, args.verbose);
         let progress: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(move |what: &str| {
@@ -150,6 +155,9 @@ fn main() -> ExitCode {
                     println!("  {line}");
                 }
             }
+        }
+        if let Some(dir) = &out.kept {
+            println!("  data directories kept in {}", dir.display());
         }
         let _ = std::io::stdout().flush();
     }

@@ -56,6 +56,9 @@ pub struct Config {
     pub clients: u32,
     pub keys: u32,
     pub switchover_command: Option<String>,
+    /// Where to copy the data directories (server logs included) of every
+    /// node of a run that fails or cannot finish its final wait.
+    pub keep: Option<std::path::PathBuf>,
 }
 
 /// What a run found.
@@ -69,6 +72,8 @@ pub struct Outcome {
     /// the panic message.
     pub error: Option<String>,
     pub secs: f64,
+    /// Where the nodes' data directories were copied (`Config::keep`).
+    pub kept: Option<std::path::PathBuf>,
 }
 
 const NAMES: [&str; 3] = ["n0", "n1", "n2"];
@@ -732,7 +737,7 @@ fn setup(cfg: &Config, ev: Events) -> Cluster {
 
 /// Waits until the subscribers and standbys have everything the primary
 /// has (same `log` count, standbys replayed its WAL end).
-fn converge(c: &Cluster) {
+fn converge(c: &Cluster) -> bool {
     let secs = if c.short { 30 } else { 45 };
     let p = &c.nodes[c.primary];
     c.wait("the subscribers and standbys to catch up", secs, || {
@@ -753,7 +758,39 @@ fn converge(c: &Cluster) {
                 .as_deref()
                     == Some("t")
             })
-    });
+    })
+}
+
+impl Cluster {
+    /// Copies every node's data directory (its `server.log` included) to
+    /// `dir/seed-<seed>/<name>`; returns that directory.
+    fn keep(&self, dir: &std::path::Path, seed: u64) -> std::path::PathBuf {
+        let to = dir.join(format!("seed-{seed}"));
+        let _ = std::fs::remove_dir_all(&to);
+        if let Err(e) = std::fs::create_dir_all(&to) {
+            self.ev.add(format!("could not make {}: {e}", to.display()));
+            return to;
+        }
+        let all = self
+            .nodes
+            .iter()
+            .zip(NAMES)
+            .map(|(n, name)| (n, name.to_string()))
+            .chain(self.subs.iter().zip(SUBS).map(|(n, s)| (n, s.to_string())));
+        for (node, name) in all {
+            let ok = Command::new("cp")
+                .arg("-a")
+                .arg(&node.datadir)
+                .arg(to.join(&name))
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                self.ev
+                    .add(format!("could not copy the data directory of {name}"));
+            }
+        }
+        to
+    }
 }
 
 /// One run of `cfg.seed`; `progress` gets each event as it happens.
@@ -773,6 +810,7 @@ pub fn run(cfg: &Config, progress: Arc<dyn Fn(&str) + Send + Sync>) -> Outcome {
     let mut history = History::default();
     let ev2 = ev.clone();
     let cfg2 = cfg.clone();
+    let mut kept_cluster: Option<Cluster> = None;
     let body = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut c = setup(&cfg2, ev2.clone());
         let stop = Arc::new(AtomicBool::new(false));
@@ -798,7 +836,7 @@ pub fn run(cfg: &Config, progress: Arc<dyn Fn(&str) + Send + Sync>) -> Outcome {
         }
         let txns = load.finish();
         ev2.add("workload stopped");
-        converge(&c);
+        let converged = converge(&c);
         stop.store(true, Ordering::SeqCst);
         history.samples = samples.join().unwrap_or_default();
         history.txns = txns;
@@ -811,6 +849,10 @@ pub fn run(cfg: &Config, progress: Arc<dyn Fn(&str) + Send + Sync>) -> Outcome {
         for (k, s) in c.subs.iter().enumerate() {
             history.others.push(read_state(s, SUBS[k], true));
         }
+        if !converged {
+            ev2.add("not converged");
+        }
+        kept_cluster = Some(c);
     }));
     history.events = ev.take();
     let error = body.err().map(|e| {
@@ -824,6 +866,13 @@ pub fn run(cfg: &Config, progress: Arc<dyn Fn(&str) + Send + Sync>) -> Outcome {
     } else {
         Report::default()
     };
+    let mut kept = None;
+    if let (Some(dir), Some(c)) = (&cfg.keep, &kept_cluster) {
+        if !report.ok() {
+            kept = Some(c.keep(dir, cfg.seed));
+        }
+    }
+    drop(kept_cluster);
     Outcome {
         seed: cfg.seed,
         faults,
@@ -832,5 +881,6 @@ pub fn run(cfg: &Config, progress: Arc<dyn Fn(&str) + Send + Sync>) -> Outcome {
         history,
         error,
         secs: started.elapsed().as_secs_f64(),
+        kept,
     }
 }
