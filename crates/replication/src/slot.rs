@@ -17,6 +17,12 @@
 //!   (advancing `restart_lsn`, `xmin`, `catalog_xmin`) is written to disk before the
 //!   in-memory horizon that retention reads ([`SlotRegistry::horizons`]) moves, so a
 //!   crash can never leave a slot needing data that was already removed.
+//!   A move may be shown first and written after, outside the registry lock
+//!   ([`SlotRegistry::update_lazily`]: streaming clients' confirmations,
+//!   slot synchronization on a standby); retention then keeps using the
+//!   position in the state file until the write is done
+//!   ([`SlotInfo::retained_restart_lsn`], one rule for both). Invalidations
+//!   and drops are on disk before they return.
 //! - Positions never move backward ([`SlotRegistry::update`] rejects it). How a
 //!   consumer's report moves them is one pure rule per slot kind,
 //!   [`advance_physical`] and [`advance_logical`], which every caller applies.
@@ -29,6 +35,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
@@ -230,29 +237,56 @@ struct Entry {
     data: SlotData,
     active_pid: Option<i32>,
     inactive_since: Option<i64>,
-    /// `restart_lsn` in the slot's state file (persistent slots).
+    /// `restart_lsn` in the slot's state file (persistent slots): never
+    /// ahead of what the file holds.
     saved_restart_lsn: Option<Lsn>,
-    /// Positions moved since the state file was written
-    /// ([`SlotRegistry::update_lazily`]).
-    dirty: bool,
+    /// The version of `data`: a registry-wide count, taken anew at each change.
+    version: u64,
+    /// The version `saved_restart_lsn` was written with.
+    saved_version: u64,
     last_write: Option<Instant>,
     /// What slot synchronization last said about this (synced) slot.
     sync_skip: SyncSkip,
 }
 
 impl Entry {
-    fn new(data: SlotData, active_pid: Option<i32>, inactive_since: Option<i64>) -> Entry {
+    fn new(
+        data: SlotData,
+        version: u64,
+        active_pid: Option<i32>,
+        inactive_since: Option<i64>,
+    ) -> Entry {
         Entry {
             saved_restart_lsn: data.restart_lsn,
             data,
+            version,
+            saved_version: version,
             active_pid,
             inactive_since,
-            dirty: false,
             last_write: None,
             sync_skip: SyncSkip::default(),
         }
     }
 
+    /// A persistent slot whose state file is older than its state in memory
+    /// ([`SlotRegistry::move_lazily`]).
+    fn dirty(&self) -> bool {
+        self.data.persistency == Persistency::Persistent && self.saved_version < self.version
+    }
+
+    /// Records that the state file holds version `version` of the slot,
+    /// with `restart_lsn`; an older write landing late changes nothing.
+    fn saved(&mut self, version: u64, restart_lsn: Option<Lsn>) {
+        if version >= self.saved_version {
+            self.saved_version = version;
+            self.saved_restart_lsn = restart_lsn;
+            self.last_write = Some(Instant::now());
+        }
+    }
+
+    /// The retention rule: WAL and catalog history are kept from the older
+    /// of the slot's `restart_lsn` and the one in its state file, so that a
+    /// crash, which brings back the file's, never finds them gone.
     fn retained_restart_lsn(&self) -> Option<Lsn> {
         if self.data.persistency == Persistency::Persistent {
             min_opt(self.data.restart_lsn, self.saved_restart_lsn)
@@ -291,10 +325,15 @@ pub struct SlotRegistry {
     /// slots' positions ([`SlotRegistry::wait_for_change`]).
     changes: Mutex<u64>,
     changed: Condvar,
-    /// Serializes writes of state files. Taken inside `slots` by the writes
-    /// made under it, and alone by [`SlotRegistry::update_lazily`], which
-    /// writes without holding `slots` (never the other order).
-    io: Mutex<()>,
+    /// Where each slot's state file has come to: the version written last,
+    /// for every slot that has a state file (none: never written, or
+    /// dropped). Serializes writes and removals of state files. Taken inside
+    /// `slots` by the writes made under it, and alone by
+    /// [`SlotRegistry::save_lazily`], which writes without holding `slots`
+    /// (never the other order).
+    io: Mutex<BTreeMap<String, u64>>,
+    /// The source of [`Entry::version`].
+    versions: AtomicU64,
 }
 
 /// PostgreSQL's `ReplicationSlotValidateName`: a slot name is 1 to
@@ -349,6 +388,7 @@ impl SlotRegistry {
         fs::create_dir_all(dir)
             .map_err(|e| PgError::io(format!("create directory \"{}\"", dir.display()), &e))?;
         let mut slots = BTreeMap::new();
+        let mut on_disk = BTreeMap::new();
         let entries = fs::read_dir(dir)
             .map_err(|e| PgError::io(format!("open directory \"{}\"", dir.display()), &e))?;
         for entry in entries {
@@ -371,8 +411,14 @@ impl SlotRegistry {
                 let _ = fs::remove_dir_all(&path);
                 continue;
             }
-            slots.insert(data.name.clone(), Entry::new(data, None, Some(now)));
+            let version = on_disk.len() as u64 + 1;
+            on_disk.insert(data.name.clone(), version);
+            slots.insert(
+                data.name.clone(),
+                Entry::new(data, version, None, Some(now)),
+            );
         }
+        let versions = AtomicU64::new(on_disk.len() as u64 + 1);
         Ok(SlotRegistry {
             dir: dir.to_path_buf(),
             max_slots,
@@ -380,8 +426,13 @@ impl SlotRegistry {
             released: Condvar::new(),
             changes: Mutex::new(0),
             changed: Condvar::new(),
-            io: Mutex::new(()),
+            io: Mutex::new(on_disk),
+            versions,
         })
+    }
+
+    fn next_version(&self) -> u64 {
+        self.versions.fetch_add(1, Ordering::Relaxed)
     }
 
     /// How many changes slots have seen so far (for [`SlotRegistry::wait_for_change`]).
@@ -425,10 +476,14 @@ impl SlotRegistry {
             )
             .with_hint("Free one or increase \"max_replication_slots\"."));
         }
+        let version = self.next_version();
         if data.persistency == Persistency::Persistent {
-            self.write_state(&data)?;
+            self.write_state(&data, version)?;
         }
-        slots.insert(data.name.clone(), Entry::new(data, Some(pid), None));
+        slots.insert(
+            data.name.clone(),
+            Entry::new(data, version, Some(pid), None),
+        );
         self.note_change();
         Ok(())
     }
@@ -496,7 +551,7 @@ impl SlotRegistry {
         if entry.active_pid != Some(pid) {
             return;
         }
-        if entry.dirty {
+        if entry.dirty() {
             if let Err(e) = self.save(entry) {
                 tandem_types::elog::emit_error(&e);
             }
@@ -521,8 +576,11 @@ impl SlotRegistry {
         let entry = slots.get_mut(name).ok_or_else(|| not_found(name))?;
         let mut data = entry.data.clone();
         data.persistency = Persistency::Persistent;
-        self.write_state(&data)?;
+        let version = self.next_version();
+        self.write_state(&data, version)?;
         entry.data = data;
+        entry.version = version;
+        entry.saved(version, entry.data.restart_lsn);
         Ok(())
     }
 
@@ -542,13 +600,18 @@ impl SlotRegistry {
             }
         }
         let dir = self.dir.join(name);
-        if dir.exists() {
-            // rename first so a crash mid-removal never leaves a half-deleted slot
-            let doomed = self.dir.join(format!("{name}.tmp"));
-            fs::rename(&dir, &doomed)
-                .map_err(|e| PgError::io(format!("rename file \"{}\"", dir.display()), &e))?;
-            fsync_dir(&self.dir)?;
-            let _ = fs::remove_dir_all(&doomed);
+        {
+            // a lazy write of the slot still under way finds it gone
+            let mut io = self.io.lock();
+            if dir.exists() {
+                // rename first so a crash mid-removal never leaves a half-deleted slot
+                let doomed = self.dir.join(format!("{name}.tmp"));
+                fs::rename(&dir, &doomed)
+                    .map_err(|e| PgError::io(format!("rename file \"{}\"", dir.display()), &e))?;
+                fsync_dir(&self.dir)?;
+                let _ = fs::remove_dir_all(&doomed);
+            }
+            io.remove(name);
         }
         slots.remove(name);
         self.released.notify_all();
@@ -608,25 +671,36 @@ impl SlotRegistry {
                 "confirmed_flush_lsn of replication slot \"{name}\" cannot move backward"
             )));
         }
-        if data.persistency == Persistency::Persistent && (data != entry.data || entry.dirty) {
-            self.write_state(&data)?;
-            entry.saved_restart_lsn = data.restart_lsn;
-            entry.dirty = false;
-            entry.last_write = Some(Instant::now());
+        let version = if data != entry.data {
+            self.next_version()
+        } else {
+            entry.version
+        };
+        if data.persistency == Persistency::Persistent && (data != entry.data || entry.dirty()) {
+            self.write_state(&data, version)?;
+            entry.saved(version, data.restart_lsn);
         }
         entry.data = data.clone();
+        entry.version = version;
         self.note_change();
         Ok(data)
     }
 
-    /// [`SlotRegistry::update`] for the positions a streaming client confirms:
-    /// the state file is written at most once per `interval` (PostgreSQL
-    /// writes a logical slot's confirmed position only at checkpoints); moves
-    /// in between stay in memory until the next write, the slot's release, or
-    /// [`SlotRegistry::save_dirty`]. After a crash the slot resumes from the
-    /// saved, older position, so a client may receive some changes again
-    /// (PostgreSQL's behaviour too); the WAL it needs is kept, because
-    /// retention looks at [`SlotInfo::retained_restart_lsn`].
+    /// [`SlotRegistry::update`] with the state file written after the move
+    /// is visible, outside the registry lock, and at most once per
+    /// `interval`. A streaming client's confirmations use
+    /// [`LAZY_SAVE_INTERVAL`] (PostgreSQL writes a logical slot's confirmed
+    /// position only at checkpoints); slot synchronization on a standby uses
+    /// zero, writing every change right after showing it (as PostgreSQL's
+    /// slot sync updates the slot in shared memory, then saves it). Moves
+    /// not yet written stay in memory until the next write, the slot's
+    /// release, or [`SlotRegistry::save_dirty`]. After a crash the slot
+    /// resumes from the saved, older position, so a client may receive some
+    /// changes again (PostgreSQL's behaviour too) and a synced copy is moved
+    /// again by the next sync; the WAL and catalog history they need are
+    /// kept, because retention looks at [`SlotInfo::retained_restart_lsn`].
+    /// An invalidation or a drop is never made this way: [`SlotRegistry::update`]
+    /// and [`SlotRegistry::drop_slot`] are on disk before they return.
     pub fn update_lazily(
         &self,
         name: &str,
@@ -656,10 +730,8 @@ impl SlotRegistry {
         if entry.data == before {
             return Ok(false);
         }
+        entry.version = self.next_version();
         self.note_change();
-        if entry.data.persistency == Persistency::Persistent {
-            entry.dirty = true;
-        }
         Ok(true)
     }
 
@@ -668,48 +740,64 @@ impl SlotRegistry {
     /// The write (three fsyncs) happens outside the registry lock, so
     /// readers of any slot (a failover slot's walsender checking the standbys
     /// of `synchronized_standby_slots`, the views) do not wait for the disk.
-    /// The caller holds the slot acquired, so it is not dropped meanwhile; a
-    /// write made under the lock in between may be newer or older, and what
+    /// A write made meanwhile under the lock (an invalidation) is newer and
+    /// is not overwritten; a slot dropped meanwhile is not written back; what
     /// is recorded as saved is never ahead of the disk.
     pub fn save_lazily(&self, name: &str, interval: std::time::Duration) -> PgResult<()> {
-        let mut slots = self.slots.lock();
-        let Some(entry) = slots.get_mut(name) else {
+        let Some((data, version)) = self.lazy_snapshot(name, interval) else {
             return Ok(());
         };
-        if !entry.dirty || entry.last_write.is_some_and(|t| t.elapsed() < interval) {
-            return Ok(());
-        }
-        entry.last_write = Some(Instant::now());
-        let data = entry.data.clone();
-        drop(slots);
-        {
-            let _io = self.io.lock();
-            self.write_unlocked(&data)?;
-        }
-        let mut slots = self.slots.lock();
-        if let Some(entry) = slots.get_mut(name) {
-            // (restart_lsn only moves forward: a newer write on disk is
-            // further on, so this is at or behind what the disk holds)
-            entry.saved_restart_lsn = data.restart_lsn;
-            entry.dirty = entry.data != data;
+        if self.write_if_newer(&data, version)? {
+            self.note_saved(name, version, data.restart_lsn);
         }
         Ok(())
+    }
+
+    /// The state [`SlotRegistry::save_lazily`] writes, with its version:
+    /// `None` when the file is up to date or was written less than
+    /// `interval` ago.
+    fn lazy_snapshot(&self, name: &str, interval: std::time::Duration) -> Option<(SlotData, u64)> {
+        let mut slots = self.slots.lock();
+        let entry = slots.get_mut(name)?;
+        if !entry.dirty() || entry.last_write.is_some_and(|t| t.elapsed() < interval) {
+            return None;
+        }
+        entry.last_write = Some(Instant::now());
+        Some((entry.data.clone(), entry.version))
+    }
+
+    /// Writes version `version` of a slot's state unless the file holds that
+    /// version or a newer one, or the slot was dropped; true if written.
+    /// Called without the registry lock.
+    fn write_if_newer(&self, data: &SlotData, version: u64) -> PgResult<bool> {
+        let mut io = self.io.lock();
+        if io.get(&data.name).is_none_or(|&on_disk| on_disk >= version) {
+            return Ok(false);
+        }
+        self.write_unlocked(data)?;
+        io.insert(data.name.clone(), version);
+        Ok(true)
+    }
+
+    fn note_saved(&self, name: &str, version: u64, restart_lsn: Option<Lsn>) {
+        let mut slots = self.slots.lock();
+        if let Some(entry) = slots.get_mut(name) {
+            entry.saved(version, restart_lsn);
+        }
     }
 
     /// Writes every slot with unsaved moves (shutdown).
     pub fn save_dirty(&self) -> PgResult<()> {
         let mut slots = self.slots.lock();
-        for entry in slots.values_mut().filter(|e| e.dirty) {
+        for entry in slots.values_mut().filter(|e| e.dirty()) {
             self.save(entry)?;
         }
         Ok(())
     }
 
     fn save(&self, entry: &mut Entry) -> PgResult<()> {
-        self.write_state(&entry.data)?;
-        entry.saved_restart_lsn = entry.data.restart_lsn;
-        entry.dirty = false;
-        entry.last_write = Some(Instant::now());
+        self.write_state(&entry.data, entry.version)?;
+        entry.saved(entry.version, entry.data.restart_lsn);
         Ok(())
     }
 
@@ -757,9 +845,12 @@ impl SlotRegistry {
         h
     }
 
-    fn write_state(&self, data: &SlotData) -> PgResult<()> {
-        let _io = self.io.lock();
-        self.write_unlocked(data)
+    /// Writes version `version` of a slot's state (under the registry lock).
+    fn write_state(&self, data: &SlotData, version: u64) -> PgResult<()> {
+        let mut io = self.io.lock();
+        self.write_unlocked(data)?;
+        io.insert(data.name.clone(), version);
+        Ok(())
     }
 
     /// [`SlotRegistry::write_state`] with the `io` lock held by the caller.
@@ -1157,6 +1248,136 @@ mod tests {
         assert!(reg
             .update_lazily("s", long, |d| d.confirmed_flush = Some(Lsn(0x10)))
             .is_err());
+    }
+
+    /// The file's `restart_lsn` after a crash now.
+    fn on_disk(dir: &Path, name: &str) -> Option<SlotData> {
+        let reg = SlotRegistry::open(dir, 10, 0).unwrap();
+        reg.get(name).map(|i| i.data)
+    }
+
+    #[test]
+    fn a_synced_move_is_shown_before_its_write_and_retention_follows_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = SlotRegistry::open(dir.path(), 10, 0).unwrap();
+        let copy = SlotData {
+            synced: true,
+            ..logical("copy") // restart 0x1000
+        };
+        reg.create(copy, 1).unwrap();
+        reg.release("copy", 1, 0);
+        // the move is in memory, the file not written yet
+        reg.acquire("copy", 1, false).unwrap();
+        assert!(reg
+            .move_lazily("copy", |d| {
+                d.restart_lsn = Some(Lsn(0x4000));
+                d.confirmed_flush = Some(Lsn(0x4000));
+            })
+            .unwrap());
+        let info = reg.get("copy").unwrap();
+        assert_eq!(info.data.restart_lsn, Some(Lsn(0x4000)));
+        assert_eq!(info.retained_restart_lsn, Some(Lsn(0x1000)));
+        assert_eq!(reg.horizons().restart_lsn, Some(Lsn(0x1000)));
+        let file = on_disk(dir.path(), "copy").unwrap();
+        assert_eq!(file.restart_lsn, Some(Lsn(0x1000)));
+        // written at once (interval zero): retention moves with the file
+        reg.save_lazily("copy", std::time::Duration::ZERO).unwrap();
+        assert_eq!(
+            reg.get("copy").unwrap().retained_restart_lsn,
+            Some(Lsn(0x4000))
+        );
+        assert_eq!(
+            on_disk(dir.path(), "copy").unwrap().restart_lsn,
+            Some(Lsn(0x4000))
+        );
+        // update_lazily with interval zero: both halves, file written
+        reg.update_lazily("copy", std::time::Duration::ZERO, |d| {
+            d.restart_lsn = Some(Lsn(0x5000))
+        })
+        .unwrap();
+        assert_eq!(
+            on_disk(dir.path(), "copy").unwrap().restart_lsn,
+            Some(Lsn(0x5000))
+        );
+        assert_eq!(reg.horizons().restart_lsn, Some(Lsn(0x5000)));
+    }
+
+    #[test]
+    fn a_late_lazy_write_never_overwrites_an_invalidation_nor_revives_a_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = SlotRegistry::open(dir.path(), 10, 0).unwrap();
+        reg.create(logical("s"), 1).unwrap();
+        reg.move_lazily("s", |d| d.restart_lsn = Some(Lsn(0x2000)))
+            .unwrap();
+        // the lazy write took its copy, then (before it reached the disk)
+        // retention invalidated the slot, on disk before returning
+        let (stale, version) = reg.lazy_snapshot("s", std::time::Duration::ZERO).unwrap();
+        reg.update("s", |d| {
+            d.invalidated = Some(Invalidation::WalRemoved);
+            d.restart_lsn = None;
+        })
+        .unwrap();
+        assert!(!reg.write_if_newer(&stale, version).unwrap());
+        let file = on_disk(dir.path(), "s").unwrap();
+        assert_eq!(
+            (file.invalidated, file.restart_lsn),
+            (Some(Invalidation::WalRemoved), None)
+        );
+        // a drop in the same window: the slot stays gone
+        reg.create(logical("t"), 1).unwrap();
+        reg.move_lazily("t", |d| d.restart_lsn = Some(Lsn(0x2000)))
+            .unwrap();
+        let (stale, version) = reg.lazy_snapshot("t", std::time::Duration::ZERO).unwrap();
+        reg.drop_slot("t", 1, false).unwrap();
+        assert!(!reg.write_if_newer(&stale, version).unwrap());
+        assert!(!dir.path().join("t").exists());
+        assert!(on_disk(dir.path(), "t").is_none());
+        // a slot created again under the name is not overwritten by the old copy
+        reg.create(logical("t"), 1).unwrap();
+        assert!(!reg.write_if_newer(&stale, version).unwrap());
+        assert_eq!(
+            on_disk(dir.path(), "t").unwrap().restart_lsn,
+            Some(Lsn(0x1000))
+        );
+    }
+
+    #[test]
+    fn the_saved_position_is_never_ahead_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = SlotRegistry::open(dir.path(), 10, 0).unwrap();
+        reg.create(logical("s"), 1).unwrap(); // restart 0x1000 on disk
+                                              // an older lazy copy (0x2000) lands after a newer write (0x3000)
+        reg.move_lazily("s", |d| d.restart_lsn = Some(Lsn(0x2000)))
+            .unwrap();
+        let (older, older_version) = reg.lazy_snapshot("s", std::time::Duration::ZERO).unwrap();
+        reg.move_lazily("s", |d| d.restart_lsn = Some(Lsn(0x3000)))
+            .unwrap();
+        let (newer, newer_version) = reg.lazy_snapshot("s", std::time::Duration::ZERO).unwrap();
+        // the newer one first
+        assert!(reg.write_if_newer(&newer, newer_version).unwrap());
+        reg.note_saved("s", newer_version, newer.restart_lsn);
+        assert!(!reg.write_if_newer(&older, older_version).unwrap());
+        // a late note of the older write moves nothing
+        reg.note_saved("s", older_version, older.restart_lsn);
+        let file = on_disk(dir.path(), "s").unwrap().restart_lsn;
+        let retained = reg.get("s").unwrap().retained_restart_lsn;
+        assert_eq!((file, retained), (Some(Lsn(0x3000)), Some(Lsn(0x3000))));
+        // a move not yet written: retention stays at the file
+        reg.move_lazily("s", |d| d.restart_lsn = Some(Lsn(0x4000)))
+            .unwrap();
+        let retained = reg.get("s").unwrap().retained_restart_lsn;
+        let file = on_disk(dir.path(), "s").unwrap().restart_lsn;
+        assert!(retained <= file, "{retained:?} ahead of {file:?}");
+        // release writes it
+        reg.release("s", 1, 0);
+        assert_eq!(
+            on_disk(dir.path(), "s").unwrap().restart_lsn,
+            Some(Lsn(0x4000))
+        );
+        assert_eq!(
+            reg.get("s").unwrap().retained_restart_lsn,
+            Some(Lsn(0x4000))
+        );
     }
 
     #[test]

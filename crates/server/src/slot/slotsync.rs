@@ -10,7 +10,11 @@
 //! name, slots in use), asks the planner what to do (`plan_cycle`, then
 //! `plan_physical`) and carries the actions out through the
 //! [`SlotRegistry`], in the planner's order: a slot is made persistent (state
-//! file written and fsynced) before `... is sync-ready now` is logged. An
+//! file written and fsynced) before `... is sync-ready now` is logged; a
+//! synced slot's move is shown first and written right after, outside the
+//! registry lock (`SlotRegistry::update_lazily`, retention holding what the
+//! state file still needs meanwhile); an invalidation or a drop is on disk
+//! before it is reported. An
 //! action that fails is reported and ends that slot's part of the cycle
 //! only; the other slots are still synchronized.
 //!
@@ -728,10 +732,12 @@ impl SlotSync {
                 Ok(())
             }
             Action::Update { name, change } => {
+                // shown first, written right after outside the registry
+                // lock: retention keeps what the state file needs meanwhile
                 slots.acquire(name, pid, false)?;
-                let r = slots.update(name, |d| change.apply(d));
+                let r = slots.update_lazily(name, Duration::ZERO, |d| change.apply(d));
                 slots.release(name, pid, PgTimestamp::now().as_micros());
-                r.map(|_| ())
+                r
             }
             Action::CopyInvalidation { name, cause } => {
                 slots.acquire(name, pid, false)?;
