@@ -167,7 +167,11 @@ fn subscriber_and_standby_follow_the_primary_and_skip_a_stale_one() {
             .then_some(())
     });
     wait_value(&s2, "SELECT count(*) FROM log", "25");
-    assert_eq!(rows(&s2, "seq"), seq_list(1, 25), "nothing from the stale node");
+    assert_eq!(
+        rows(&s2, "seq"),
+        seq_list(1, 25),
+        "nothing from the stale node"
+    );
     wait_value(
         &s2,
         "SELECT status, sender_port FROM pg_stat_wal_receiver",
