@@ -14,7 +14,8 @@
 //!    ALTER SYSTEM does (`Config::alter_system`), then `standby.signal`
 //!    (fsynced): from here on, any restart of the data directory is a
 //!    standby's, even after a crash;
-//! 3. raises the demote and fast shutdown flags and returns `true`.
+//! 3. raises the demote and fast shutdown flags, sets the postmaster's latch
+//!    (its poll wakes and starts the shutdown at once) and returns `true`.
 //!
 //! The postmaster then performs an ordinary fast shutdown (sessions end,
 //! logical walsenders send what is left -- failover slots' only what the
@@ -57,6 +58,9 @@ pub(crate) struct Trigger {
     /// What SIGTERM and SIGQUIT raise (a shutdown already under way).
     pub smart: Arc<AtomicBool>,
     pub immediate: Arc<AtomicBool>,
+    /// The postmaster's latch: set after the flags, so it starts the
+    /// shutdown at once.
+    pub wake: Arc<crate::latch::Latch>,
     /// Where `standby.signal` goes.
     pub datadir: PathBuf,
 }
@@ -110,6 +114,7 @@ pub(crate) fn request(
     ));
     trigger.demote.store(true, Ordering::SeqCst);
     trigger.fast.store(true, Ordering::SeqCst);
+    trigger.wake.set();
     Ok(())
 }
 

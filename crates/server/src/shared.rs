@@ -39,6 +39,9 @@ pub(crate) struct Requests {
     pub promote: Arc<AtomicBool>,
     /// `tandem_demote()`: restart as a standby after the fast shutdown.
     pub demote: Arc<AtomicBool>,
+    /// Set after raising a flag from a thread (not a signal handler): the
+    /// postmaster's poll wakes and acts on it at once, not at its next tick.
+    pub wake: Arc<crate::latch::Latch>,
 }
 
 /// What every connection thread shares.

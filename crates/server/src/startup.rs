@@ -10,7 +10,10 @@
 //! `remote_apply` commits, `WalRcvForceReply`).
 //!
 //! Promotion (`pg_promote()`, `tandem promote`, a `promote` file with SIGUSR1)
-//! is carried out by the startup thread, in this order: stop the walreceiver and
+//! is carried out by the startup thread, which the request wakes from its
+//! wait for WAL at once (`Database::request_promote` ends the WAL's flush
+//! waits; PostgreSQL's `pg_promote` signals the startup process), in this
+//! order: stop the walreceiver and
 //! wait for it (nothing more arrives), replay everything received, then storage
 //! switches to a new timeline and leaves recovery (`recovery::promote`), the
 //! configured `default_transaction_read_only` is restored and `standby.signal`

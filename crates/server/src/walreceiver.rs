@@ -31,6 +31,17 @@
 //!   the next timeline (`Wal::follow_timeline`: `new target timeline is N`) and
 //!   streaming restarts on it over the same connection. A local WAL past the
 //!   switch point cannot follow (PostgreSQL's "forked off" error, retried).
+//!   When the primary itself moves to a newer timeline while we stream (it
+//!   was promoted), the end of the old timeline announces one we have no
+//!   history for: its history files are fetched then and streaming goes on
+//!   on the new timeline over the same connection, without waiting for
+//!   `wal_retrieve_retry_interval` (PostgreSQL's walreceiver fetches them at
+//!   the end of streaming and restarts on the new timeline).
+//! - A multi-host `primary_conninfo` (`host=a,b`): the hosts are tried in
+//!   order and one that fails the checks above (a timeline behind ours, a
+//!   history without our timeline or that left it before the end of our WAL:
+//!   a stale old primary back on its old timeline) is skipped with a LOG line
+//!   naming host and reason, as is one that refuses the connection.
 //!
 //! The thread stops when its stop flag is set (promotion or server shutdown;
 //! the latch is set with it, so a streaming walreceiver stops at once).
@@ -46,7 +57,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
-use tandem_client::{parse_conninfo, with_application_name, ReplClient};
+use tandem_client::{parse_conninfo, with_application_name, ConnInfo, ReplClient};
 use tandem_config::Config;
 use tandem_protocol::replication::{
     decode_primary_message, encode_standby_message, PrimaryMessage, StandbyMessage,
@@ -234,9 +245,9 @@ fn fetch_history_files(
     Ok(())
 }
 
-/// Checks the primary (IDENTIFY_SYSTEM), fetches the history files it has and
-/// we lack, and returns the primary's timeline history, which must contain our
-/// timeline.
+/// Checks the primary (IDENTIFY_SYSTEM) and returns its timeline history,
+/// which must contain our timeline and the local WAL's end; the history files
+/// it has and we lack are stored only once it passed.
 fn identify_primary(client: &mut ReplClient, db: &Database, wal: &Wal) -> PgResult<Timelines> {
     let primary = identify_system(client)?;
     let ours = Identity {
@@ -244,10 +255,102 @@ fn identify_primary(client: &mut ReplClient, db: &Database, wal: &Wal) -> PgResu
         timeline: wal.timeline(),
     };
     walrcv::check_primary(&ours, &primary)?;
-    fetch_history_files(client, wal, ours.timeline, primary.timeline)?;
-    let target = wal.read_history(primary.timeline)?;
+    let target = peek_history(client, wal, primary.timeline)?;
     walrcv::check_history(&target, ours.timeline)?;
+    // a local WAL past our timeline's switch point there: "forked off"
+    walrcv::follow(&target, ours.timeline, wal.insert_lsn())?;
+    fetch_history_files(client, wal, ours.timeline, primary.timeline)?;
     Ok(target)
+}
+
+/// The primary's timeline history (`tli` and its ancestors): the local
+/// history file if there is one, else its TIMELINE_HISTORY, not stored yet.
+fn peek_history(client: &mut ReplClient, wal: &Wal, tli: TimeLineId) -> PgResult<Timelines> {
+    if tli.0 == 1 || wal.has_history_file(tli) {
+        return wal.read_history(tli);
+    }
+    let rows = client.query(&format!("TIMELINE_HISTORY {}", tli.0))?;
+    let content = rows
+        .first()
+        .and_then(|r| r.get(1).cloned().flatten())
+        .ok_or_else(|| walrcv::error("invalid response from primary server"))?;
+    Ok(Timelines {
+        current: tli,
+        ancestors: tandem_wal::parse_history(&content)?,
+    })
+}
+
+/// Connects to `primary_conninfo` and checks the primary
+/// ([`identify_primary`]). With several hosts, each is tried in the order
+/// listed, and one that fails the check (a timeline behind ours, a history
+/// without our timeline or our WAL's end: an old primary back on its old
+/// timeline) is skipped with a LOG line, as one that refuses the connection;
+/// the first that passes is used. Returns the connection string of the host
+/// used.
+fn connect_primary(
+    db: &Database,
+    wal: &Wal,
+    conninfo: &str,
+) -> PgResult<(ReplClient, Timelines, String)> {
+    let connect = |conninfo: &str| -> PgResult<(ReplClient, Timelines)> {
+        let mut client = ReplClient::connect(conninfo).map_err(|e| PgError {
+            message: format!("could not connect to the primary server: {}", e.message),
+            ..e
+        })?;
+        match identify_primary(&mut client, db, wal) {
+            Ok(target) => Ok((client, target)),
+            Err(e) => {
+                client.close();
+                Err(e)
+            }
+        }
+    };
+    let hosts = ConnInfo::parse(conninfo)
+        .ok()
+        .and_then(|info| Some((info.targets().ok()?, info)))
+        .filter(|(targets, _)| targets.len() > 1);
+    let Some((targets, info)) = hosts else {
+        return connect(conninfo).map(|(c, t)| (c, t, conninfo.to_string()));
+    };
+    let mut last = None;
+    for t in &targets {
+        let one = info.for_target(t);
+        match connect(&one) {
+            Ok((client, target)) => return Ok((client, target, one)),
+            Err(e) => {
+                log(&format!(
+                    "walreceiver skips {}: {}",
+                    crate::subscription::follow::shown(t),
+                    e.message.replace('\n', " ")
+                ));
+                last = Some(e);
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| walrcv::error("no host in primary_conninfo")))
+}
+
+/// At the end of a timeline the primary announced `next`: when it is newer
+/// than the history known so far (the primary was promoted while we streamed
+/// from it), fetches and stores the missing history files and returns the
+/// new history, so streaming goes on on the next timeline over the same
+/// connection (PostgreSQL's walreceiver fetches the history files at the end
+/// of streaming and waits for the startup process to pick the new timeline).
+fn learn_next_timeline(
+    client: &mut ReplClient,
+    wal: &Wal,
+    target: Timelines,
+    next: Option<TimeLineId>,
+) -> PgResult<Timelines> {
+    match next {
+        Some(n) if n > target.current => {
+            let newer = peek_history(client, wal, n)?;
+            walrcv::check_history(&newer, wal.timeline())?;
+            fetch_history_files(client, wal, wal.timeline(), n)?;
+            Ok(newer)
+        }
+        _ => Ok(target),
+    }
 }
 
 /// Moves the local WAL onto the next timeline(s) of `target` for every switch
@@ -355,13 +458,9 @@ fn stream_once(
         &name
     };
     let conninfo = with_application_name(conninfo_setting, name);
-    let mut client = ReplClient::connect(&conninfo).map_err(|e| PgError {
-        message: format!("could not connect to the primary server: {}", e.message),
-        ..e
-    })?;
     let slot = config.get_str("primary_slot_name");
     let wal = db.wal().clone();
-    let target = identify_primary(&mut client, db, &wal)?;
+    let (mut client, mut target, conninfo) = connect_primary(db, &wal, &conninfo)?;
     let settings_now = || {
         (
             config.get_str("primary_conninfo"),
@@ -422,6 +521,7 @@ fn stream_once(
         // the primary moved on to a newer timeline: switch and stream it, once
         // all of the old timeline arrived; otherwise start over
         let next = read_end_of_streaming(&mut client, stop)?.map(|(t, _)| t);
+        target = learn_next_timeline(&mut client, &wal, target, next)?;
         if !walrcv::stream_next_timeline(&target, tli, next, wal.insert_lsn()) {
             client.close();
             return Ok(Attempt::Done);

@@ -246,6 +246,8 @@ impl Database {
             return false;
         }
         self.promote_requested.store(true, Ordering::Release);
+        // the startup thread waits for WAL: it looks at the request at once
+        self.wal().wake_flush_waiters();
         true
     }
 

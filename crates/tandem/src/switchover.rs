@@ -252,11 +252,16 @@ fn switchover(args: &SwitchoverArgs) -> Result<(), Failure> {
         quote_literal(&plan.slot)
     );
     if let Err(e) = p.exec(&call) {
-        // the session ended by the shutdown it started is a success
+        // the session ended by the shutdown it started is a success (the
+        // shutdown starts at once and may end it before the result is sent;
+        // the next step checks that the server comes back as a standby)
+        let text = format!("{e:#}");
         let terminated = e
             .downcast_ref::<tandem_types::PgError>()
-            .is_some_and(|pe| pe.code.0 == "57P01" || pe.code.0 == "08006");
-        if !terminated && !format!("{e:#}").contains("terminating connection") {
+            .is_some_and(|pe| pe.code.0 == "57P01" || pe.code.0 == "08006")
+            || text.contains("terminating connection")
+            || text.contains("server closed the connection unexpectedly");
+        if !terminated {
             if plan.slot_created {
                 let _ = sb.exec(&format!(
                     "SELECT pg_catalog.pg_drop_replication_slot({})",

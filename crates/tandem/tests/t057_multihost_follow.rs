@@ -10,7 +10,10 @@
 //!   promoted node to its timeline;
 //! - the old primary back as a primary on the old timeline (split brain,
 //!   with writes of its own) is never chosen, even listed first and after a
-//!   restart of the subscriber: the subscriber's log says why it skipped it.
+//!   restart of the subscriber: the subscriber's log says why it skipped it;
+//!   likewise the second standby, restarted with the old primary first in
+//!   its `primary_conninfo`, skips it (its timeline is behind) and goes on
+//!   following the promoted node.
 
 use tandem_testkit::{wait_for, wait_value, Node, DEADLINE};
 
@@ -152,6 +155,38 @@ fn subscriber_and_standby_follow_the_primary_and_skip_a_stale_one() {
             ))
             .then_some(())
     });
+    // S2 restarts with P (a primary, but on timeline 1) listed first: its
+    // walreceiver skips P and streams from S again
+    s2.restart();
+    wait_for("S2's log line saying why P was skipped", DEADLINE, || {
+        s2.log()
+            .contains(&format!(
+                "walreceiver skips host \"127.0.0.1\" port {}: highest timeline 1 of the primary is behind recovery timeline 2",
+                p.port
+            ))
+            .then_some(())
+    });
+    wait_value(&s2, "SELECT count(*) FROM log", "25");
+    assert_eq!(
+        rows(&s2, "seq"),
+        seq_list(1, 25),
+        "nothing from the stale node"
+    );
+    wait_value(
+        &s2,
+        "SELECT status, sender_port FROM pg_stat_wal_receiver",
+        &format!("streaming|{}", s.port),
+    );
+    // and after its walsender on S is terminated (no restart)
+    s.safe_psql(
+        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'sb2_slot'",
+    );
+    wait_value(
+        &s2,
+        "SELECT status, sender_port FROM pg_stat_wal_receiver",
+        &format!("streaming|{}", s.port),
+    );
+
     // and again when its walsender on S is terminated (no restart)
     s.safe_psql(
         "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 's'",
@@ -159,6 +194,8 @@ fn subscriber_and_standby_follow_the_primary_and_skip_a_stale_one() {
     insert(&s, 26, 30);
     wait_value(&sub, "SELECT count(*) FROM log", "30");
     assert_eq!(rows(&sub, "applied"), seq_list(1, 30));
+    wait_value(&s2, "SELECT count(*) FROM log", "30");
+    assert_eq!(rows(&s2, "seq"), seq_list(1, 30));
     assert_eq!(
         sub.safe_psql("SELECT count(*) FROM log WHERE seq > 1000"),
         "0",

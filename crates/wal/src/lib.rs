@@ -175,6 +175,12 @@ impl Wal {
         self.shared.wait_for_flush(after, timeout)
     }
 
+    /// Ends the [`Wal::wait_for_flush`] calls in progress at once, as if their
+    /// timeout passed (a promotion request wakes the startup thread).
+    pub fn wake_flush_waiters(&self) {
+        self.shared.wake_flush_waiters()
+    }
+
     /// End of the last appended record (`pg_current_wal_insert_lsn`). After a
     /// segment switch: the next segment's start.
     pub fn insert_lsn(&self) -> Lsn {

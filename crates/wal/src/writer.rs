@@ -89,6 +89,8 @@ struct SyncState {
     flush_lsn: Lsn,
     in_progress: bool,
     failed: Option<PgError>,
+    /// Bumped by [`Shared::wake_flush_waiters`]: waits return early.
+    wakeups: u64,
 }
 
 /// What the io lock protects: open segment files.
@@ -167,6 +169,7 @@ impl Shared {
                 flush_lsn: end,
                 in_progress: false,
                 failed: None,
+                wakeups: 0,
             }),
             flushed: Condvar::new(),
             insert_lsn: AtomicU64::new(end.0),
@@ -616,12 +619,20 @@ impl Shared {
     pub(crate) fn wait_for_flush(&self, after: Lsn, timeout: Duration) -> Lsn {
         let deadline = Instant::now() + timeout;
         let mut st = self.sync.lock();
-        while st.flush_lsn <= after && st.failed.is_none() {
+        let wakeups = st.wakeups;
+        while st.flush_lsn <= after && st.failed.is_none() && st.wakeups == wakeups {
             if self.flushed.wait_until(&mut st, deadline).timed_out() {
                 break;
             }
         }
         st.flush_lsn
+    }
+
+    /// Ends every [`Shared::wait_for_flush`] in progress as if it timed out.
+    pub(crate) fn wake_flush_waiters(&self) {
+        let mut st = self.sync.lock();
+        st.wakeups = st.wakeups.wrapping_add(1);
+        self.flushed.notify_all();
     }
 
     /// Durable bytes `[from, from + max)`, cut at the flush LSN.

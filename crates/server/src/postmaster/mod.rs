@@ -14,7 +14,9 @@
 //! connection ([`backend_startup::serve`]). The poll also wakes when a backend
 //! leaves or a walsender enters `stopping` (latches of the backend registry and
 //! of the walsender registry), so the shutdown's waits for sessions and
-//! walsenders move on at once rather than at the next tick. Between ticks it
+//! walsenders move on at once rather than at the next tick, and when a request
+//! is raised from inside the server or by [`ServerHandle`] (`tandem_demote()`,
+//! `pg_reload_conf()`, a shutdown: the `wake` latch of [`Requests`]). Between ticks it
 //! acts on flags that the signal handlers (or [`ServerHandle`], or
 //! `pg_reload_conf()`) raise:
 //!
@@ -230,6 +232,7 @@ impl Postmaster {
                 fast: requests.fast.clone(),
                 smart: requests.smart.clone(),
                 immediate: requests.immediate.clone(),
+                wake: requests.wake.clone(),
                 datadir: datadir.to_path_buf(),
             }),
             repl: Some(ReplHooks {
@@ -352,6 +355,7 @@ impl Postmaster {
         let latches = [
             self.shared.registry.left_latch(),
             self.shared.walsenders.shutdown_latch(),
+            &*self.requests.wake,
         ];
         let mut fds: Vec<libc::pollfd> = self
             .listeners
@@ -628,6 +632,7 @@ impl ServerHandle {
     /// What SIGHUP does.
     pub fn reload(&self) {
         self.requests.reload.store(true, Ordering::SeqCst);
+        self.requests.wake.set();
     }
 
     /// What SIGTERM / SIGINT / SIGQUIT do; waits for the server to stop.
@@ -643,6 +648,7 @@ impl ServerHandle {
             ShutdownMode::Immediate => &self.requests.immediate,
         };
         flag.store(true, Ordering::SeqCst);
+        self.requests.wake.set();
     }
 
     fn join(&mut self) -> PgResult<()> {

@@ -147,8 +147,8 @@ pub(super) fn choose(passed: &[(usize, TimeLineId)]) -> Option<usize> {
     passed.iter().find(|(_, t)| *t == best).map(|(i, _)| *i)
 }
 
-/// A host as the log lines show it.
-fn shown(t: &Target) -> String {
+/// A host as the log lines show it (also the walreceiver's).
+pub(crate) fn shown(t: &Target) -> String {
     format!("host \"{}\" port {}", t.host, t.port)
 }
 

@@ -15,7 +15,7 @@
 
 mod changes;
 mod defaults;
-mod follow;
+pub(crate) mod follow;
 mod launcher;
 mod libpqwalreceiver;
 pub(crate) mod remote;
