@@ -537,6 +537,20 @@ impl Postmaster {
             walsenders.init_stopping();
             checkpoint = self
                 .wait_while_stopping(|| walsenders.all_stopping(), || walsenders.init_stopping());
+            // a logical walsender leaves the list before it lets its slot go
+            // (its last confirmation may still move the slot): the final
+            // slot state is taken once no logical slot is in use
+            let slots = self.shared.slots.clone();
+            checkpoint = checkpoint
+                && self.wait_while_stopping(
+                    || {
+                        !slots
+                            .list()
+                            .iter()
+                            .any(|s| s.data.database.is_some() && s.active_pid.is_some())
+                    },
+                    || {},
+                );
         }
         // the last failover slot state, before the shutdown checkpoint
         self.pusher.stop();
