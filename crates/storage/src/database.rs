@@ -76,6 +76,8 @@ pub struct Database {
     /// Catalog changes committed (or wake-ups requested) so far, signalled on
     /// each (waiters: the subscription launcher).
     catalog_cv: (Mutex<u64>, Condvar),
+    /// Signalled when recovery ends (waiters: `pg_promote(true)`).
+    recovery_end_cv: (Mutex<()>, Condvar),
     pub(crate) heap: Heap,
     pub(crate) catalog: RwLock<CatalogHistory>,
     pub(crate) locks: LockManager,
@@ -156,6 +158,7 @@ impl Database {
             shown_before_flush: AtomicU64::new(0),
             applied_cv: (Mutex::new(()), Condvar::new()),
             catalog_cv: (Mutex::new(0), Condvar::new()),
+            recovery_end_cv: (Mutex::new(()), Condvar::new()),
             heap,
             catalog: RwLock::new(CatalogHistory::with_older(
                 older_catalogs,
@@ -248,6 +251,31 @@ impl Database {
         self.promote_requested.store(true, Ordering::Release);
         // the startup thread waits for WAL: it looks at the request at once
         self.wal().wake_flush_waiters();
+        true
+    }
+
+    /// Ends recovery: the node is a primary from now on; wakes
+    /// [`Database::wait_recovery_end`].
+    pub(crate) fn leave_recovery(&self) {
+        let _g = self.recovery_end_cv.0.lock();
+        self.in_recovery.store(false, Ordering::Release);
+        self.recovery_end_cv.1.notify_all();
+    }
+
+    /// Waits until recovery has ended or `timeout` passed; true if it ended.
+    pub fn wait_recovery_end(&self, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut g = self.recovery_end_cv.0.lock();
+        while self.in_recovery() {
+            if self
+                .recovery_end_cv
+                .1
+                .wait_until(&mut g, deadline)
+                .timed_out()
+            {
+                return !self.in_recovery();
+            }
+        }
         true
     }
 

@@ -472,8 +472,7 @@ pub fn promote(db: &Database, mut replay: StandbyReplay) -> PgResult<TimeLineId>
         write_control(&db.datadir, &c, db.fsync)?;
     }
     emit(Level::Log, "archive recovery complete", None, None);
-    db.in_recovery
-        .store(false, std::sync::atomic::Ordering::Release);
+    db.leave_recovery();
     db.promote_requested
         .store(false, std::sync::atomic::Ordering::Release);
     checkpoint::run(db, "end-of-recovery immediate wait")?;
