@@ -657,6 +657,25 @@ pub fn plan_cycle(
     out
 }
 
+/// A cascading standby's cycle reads its upstream standby's synced copies,
+/// and both standbys replay the same pushed slot state: this one may have
+/// applied a record its upstream has not applied yet. A local slot ahead of
+/// the upstream's copy is then no anomaly; its report is dropped and the slot
+/// left as it is (as for a pushed record older than the local slot). Call it
+/// on [`plan_cycle`]'s actions when the upstream said it is in recovery
+/// before its slots were read.
+pub fn forgive_upstream_replay_lag(actions: &mut Vec<Action>) {
+    actions.retain(|a| {
+        !matches!(
+            a,
+            Action::Skip {
+                reason: SkipReason::LocalAhead { .. },
+                ..
+            }
+        )
+    });
+}
+
 /// The physical half of a sync cycle (a tandem extension: PostgreSQL 17
 /// copies no physical slot). The standby keeps a synced copy of each of the
 /// primary's persistent physical slots except `primary_slot_name` (the one

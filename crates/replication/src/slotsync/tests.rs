@@ -516,6 +516,39 @@ fn a_persistent_slot_confirmed_beyond_the_remote_one_is_reported() {
 }
 
 #[test]
+fn an_upstream_standby_behind_the_local_copy_is_forgiven() {
+    let ahead = SlotData {
+        confirmed_flush: Some(Lsn(0x6000)),
+        ..synced("ahead", Persistency::Persistent)
+    };
+    let behind = RemoteSlot {
+        confirmed_flush: Some(Lsn(0x7000)),
+        ..remote("moves")
+    };
+    let mut actions = plan_cycle(
+        &[remote("ahead"), behind],
+        &[ahead.clone(), synced("moves", Persistency::Persistent)],
+        &standby(),
+    );
+    assert!(actions.iter().any(|a| matches!(
+        a,
+        Action::Skip {
+            reason: SkipReason::LocalAhead { .. },
+            ..
+        }
+    )));
+    forgive_upstream_replay_lag(&mut actions);
+    // the slot ahead is left alone without a report; the other still moves
+    assert!(
+        actions.iter().all(|a| a.slot_name() == "moves"),
+        "{actions:?}"
+    );
+    assert!(actions
+        .iter()
+        .any(|a| matches!(a, Action::Update { name, .. } if name == "moves")));
+}
+
+#[test]
 fn a_slot_of_a_database_missing_here_is_reported() {
     let r = RemoteSlot {
         database: "gone".to_string(),

@@ -34,9 +34,11 @@
 //! The worker also applies the failover slot state the primary pushes in its
 //! WAL: the replay thread hands each SLOT_STATE record it replays to
 //! [`SlotSync::push`] (no file I/O on the replay thread), which keeps it for
-//! the worker only while the worker runs (`sync_replication_slots = on` with
+//! the worker once a worker has started (`sync_replication_slots = on` with
 //! valid settings; otherwise the records are ignored and
-//! `pg_sync_replication_slots()` behaves as in PostgreSQL). The worker
+//! `pg_sync_replication_slots()` behaves as in PostgreSQL), also while the
+//! worker is away after an error: the next worker applies what was kept, and
+//! promotion applies what is left before the server leaves recovery. The worker
 //! applies pushed state between its connection cycles, through the planner's
 //! partial mode (`plan_pushed`), as its own actions, so slots follow the
 //! primary as fast as the WAL arrives while the connection cycle (new slots
@@ -74,9 +76,9 @@ use tandem_config::Config;
 use tandem_replication::readiness::{assess, consumers_may_have_remote, listed_in, StandbyStatus};
 use tandem_replication::slot::{Persistency, SlotData, SlotInfo, SlotRegistry};
 use tandem_replication::slotsync::{
-    any_slot_updated, invalidation_from_name, next_nap_ms, plan_cycle, plan_physical, plan_pushed,
-    skip_outcomes, Action, Caller, RemotePhysicalSlot, RemoteSlot, SkipReason, StandbyState,
-    FETCH_FAILOVER_SLOTS_QUERY, FETCH_PHYSICAL_SLOTS_QUERY, NAP_MIN_MS,
+    any_slot_updated, forgive_upstream_replay_lag, invalidation_from_name, next_nap_ms, plan_cycle,
+    plan_physical, plan_pushed, skip_outcomes, Action, Caller, RemotePhysicalSlot, RemoteSlot,
+    SkipReason, StandbyState, FETCH_FAILOVER_SLOTS_QUERY, FETCH_PHYSICAL_SLOTS_QUERY, NAP_MIN_MS,
 };
 use tandem_storage::record::{SlotStateEntry, SlotStateRecord};
 use tandem_storage::Database;
@@ -115,6 +117,13 @@ struct State {
     /// slot name (later records replace earlier ones); `None`: the slot is
     /// gone from the primary's failover slots.
     pushed: BTreeMap<String, Option<RemoteSlot>>,
+    /// Pushed state is kept: set when the worker starts with valid
+    /// settings, cleared when it leaves because sync was turned off or the
+    /// server stops. A worker that left on an error (its upstream went away)
+    /// or for a restart keeps it set, so that what is replayed meanwhile (the
+    /// old primary's final slot state above all) is applied by the next
+    /// worker, or at promotion.
+    accepting: bool,
 }
 
 /// A slot of a SLOT_STATE record as the planner reads a remote slot (zero
@@ -133,6 +142,10 @@ fn remote_of(e: SlotStateEntry) -> RemoteSlot {
         database: e.database,
     }
 }
+
+/// Whether the upstream is a standby itself (a cascade's upstream), read in
+/// each cycle before its slots.
+pub(crate) const IN_RECOVERY_QUERY: &str = "SELECT pg_catalog.pg_is_in_recovery()";
 
 /// The primary's `synchronized_standby_slots`, read in each cycle: does it
 /// name this standby's `primary_slot_name`, and what have its standbys
@@ -324,9 +337,13 @@ impl SlotSync {
 
     /// A SLOT_STATE record replayed here (the replay thread's sink): kept for
     /// the worker if it runs, ignored otherwise. Never waits for I/O.
+    ///
+    /// Once promotion has stopped the worker, the startup thread replays the
+    /// last WAL itself: a record it replays then is applied at once, on that
+    /// thread, before the server leaves recovery.
     pub(crate) fn push(&self, rec: SlotStateRecord) {
         let mut st = self.state.lock();
-        if !st.worker_running || st.stop_signaled || st.shutdown {
+        if !st.accepting || st.shutdown {
             return;
         }
         for name in rec.dropped {
@@ -335,7 +352,28 @@ impl SlotSync {
         for e in rec.slots {
             st.pushed.insert(e.name.clone(), Some(remote_of(e)));
         }
+        if st.stop_signaled && !st.worker_running {
+            let batch = std::mem::take(&mut st.pushed);
+            drop(st);
+            self.apply_pushed_at_promotion(batch);
+            return;
+        }
         self.changed.notify_all();
+    }
+
+    /// Applies pushed state no worker will apply any more (promotion), as a
+    /// backend of its own whose temporary synced slots are dropped after.
+    fn apply_pushed_at_promotion(&self, batch: BTreeMap<String, Option<RemoteSlot>>) {
+        if batch.is_empty() || !self.config.get_bool("sync_replication_slots") {
+            return;
+        }
+        let reg = self.registry.register(None, None);
+        let pid = reg.entry.pid;
+        if let Err(e) = self.apply_pushed(batch, pid) {
+            elog::emit_error(&e);
+        }
+        self.slots.cleanup_synced(pid);
+        self.slots.cleanup_session(pid);
     }
 
     /// Wakes a napping worker so that it looks at the settings again (reload).
@@ -368,9 +406,16 @@ impl SlotSync {
         }
         if let Err(e) = self.params_ok() {
             log(&e.message);
+            let mut st = self.state.lock();
+            st.accepting = false;
+            st.pushed.clear();
             return;
         }
-        self.state.lock().worker_running = true;
+        {
+            let mut st = self.state.lock();
+            st.worker_running = true;
+            st.accepting = true;
+        }
         let me = self.clone();
         let spawned = std::thread::Builder::new()
             .name("slotsync worker".into())
@@ -427,6 +472,10 @@ impl SlotSync {
         if let Some(h) = h {
             let _ = h.join();
         }
+        // what was replayed while no worker ran (the old primary's final
+        // slot state, when its shutdown ended the worker's connection)
+        let batch = std::mem::take(&mut self.state.lock().pushed);
+        self.apply_pushed_at_promotion(batch);
         self.slots
             .mark_synced_inactive(PgTimestamp::now().as_micros());
     }
@@ -563,12 +612,23 @@ impl SlotSync {
         pid: i32,
         caller: Caller,
     ) -> PgResult<bool> {
-        let rows = client.query(FETCH_FAILOVER_SLOTS_QUERY).map_err(|e| {
+        let fetch_failed = |e: PgError| {
             PgError::internal(format!(
                 "could not fetch failover logical slots info from the primary server: {}",
                 e.message
             ))
-        })?;
+        };
+        // asked before the slots are read: an upstream promoted in between
+        // is then judged as a standby, never the other way round
+        let upstream_in_recovery = client
+            .query(IN_RECOVERY_QUERY)
+            .map_err(fetch_failed)?
+            .first()
+            .and_then(|r| r.first())
+            .is_some_and(|v| v.as_deref() == Some("t"));
+        let rows = client
+            .query(FETCH_FAILOVER_SLOTS_QUERY)
+            .map_err(fetch_failed)?;
         let mut remote = Vec::with_capacity(rows.len());
         for row in &rows {
             let cols: Vec<Option<&str>> = row.iter().map(|c| c.as_deref()).collect();
@@ -590,6 +650,9 @@ impl SlotSync {
         let standby = self.standby_state(&local_slots);
         let local: Vec<SlotData> = local_slots.into_iter().map(|i| i.data).collect();
         let mut actions = plan_cycle(&remote, &local, &standby);
+        if upstream_in_recovery {
+            forgive_upstream_replay_lag(&mut actions);
+        }
         let now = PgTimestamp::now().as_micros();
         let outcomes: Vec<(RemoteSlot, Option<SkipReason>)> = skip_outcomes(&remote, &actions)
             .into_iter()
@@ -789,7 +852,10 @@ impl SlotSync {
             st.last_start = None;
         }
         st.worker_running = false;
-        st.pushed.clear();
+        if matches!(end, WorkerEnd::Disabled | WorkerEnd::Shutdown) {
+            st.accepting = false;
+            st.pushed.clear();
+        }
         self.changed.notify_all();
         drop(st);
         drop(reg);
