@@ -34,10 +34,11 @@ pub struct SessionInfo {
 pub trait ServerHooks: Send + Sync {
     /// `pg_reload_conf()`: signal the server to reload; true if sent.
     fn reload_conf(&self) -> bool;
-    /// `tandem_demote(primary_conninfo, primary_slot_name)`: the primary
-    /// restarts as a standby of that server after a fast shutdown.
-    fn demote(&self, primary_conninfo: &str, primary_slot_name: &str) -> PgResult<()> {
-        let _ = (primary_conninfo, primary_slot_name);
+    /// `tandem_demote(primary_conninfo, primary_slot_name)` called by
+    /// session `pid`: the primary restarts as a standby of that server after
+    /// a fast shutdown; the calling session ends once its reply is sent.
+    fn demote(&self, pid: i32, primary_conninfo: &str, primary_slot_name: &str) -> PgResult<()> {
+        let _ = (pid, primary_conninfo, primary_slot_name);
         Err(PgError::unsupported("tandem_demote"))
     }
     /// `pg_cancel_backend(pid)` / `pg_terminate_backend(pid)`.

@@ -16,6 +16,9 @@
 //!    standby's, even after a crash;
 //! 3. raises the demote and fast shutdown flags, sets the postmaster's latch
 //!    (its poll wakes and starts the shutdown at once) and returns `true`.
+//!    The calling session was marked first to end right after its reply
+//!    (`BackendEntry::end_after_reply`): the shutdown does not interrupt it,
+//!    so the caller gets its `true`, then ReadyForQuery, then `FATAL 57P01`.
 //!
 //! The postmaster then performs an ordinary fast shutdown (sessions end,
 //! logical walsenders send what is left -- failover slots' only what the

@@ -53,6 +53,11 @@ pub(crate) struct BackendEntry {
     /// The session's cancel flag once it exists; until then a private one.
     pub cancel: Mutex<Arc<AtomicBool>>,
     pub terminate: AtomicBool,
+    /// The session ends (FATAL 57P01) right after its current reply, and a
+    /// fast shutdown lets that reply finish: set by `tandem_demote()` for
+    /// its caller, whose result would otherwise be cut by the shutdown it
+    /// starts.
+    pub end_after_reply: AtomicBool,
     /// Counted against max_connections (walsenders are not).
     pub counted: AtomicBool,
     pub socket: Option<SocketHandle>,
@@ -66,6 +71,10 @@ impl BackendEntry {
 
     pub fn request_terminate(&self) {
         self.terminate.store(true, Ordering::SeqCst);
+        if self.ends_after_reply() {
+            // not interrupted: it leaves on its own once it has replied
+            return;
+        }
         self.cancel();
         if let Some(s) = &self.socket {
             s.wake_reader();
@@ -74,6 +83,14 @@ impl BackendEntry {
 
     pub fn terminating(&self) -> bool {
         self.terminate.load(Ordering::SeqCst)
+    }
+
+    pub fn set_end_after_reply(&self, on: bool) {
+        self.end_after_reply.store(on, Ordering::SeqCst);
+    }
+
+    pub fn ends_after_reply(&self) -> bool {
+        self.end_after_reply.load(Ordering::SeqCst)
     }
 
     pub fn set_state(&self, state: &str, query: Option<&str>) {
@@ -140,6 +157,7 @@ impl Registry {
             backend_start: PgTimestamp::now().as_micros(),
             cancel: Mutex::new(Arc::new(AtomicBool::new(false))),
             terminate: AtomicBool::new(false),
+            end_after_reply: AtomicBool::new(false),
             counted: AtomicBool::new(false),
             socket,
             activity: Mutex::new(Activity {

@@ -344,22 +344,33 @@ impl ServerHooks for Hooks {
         self.start_time
     }
 
-    /// `tandem_demote(primary_conninfo, primary_slot_name)` (`demote.rs`).
+    /// `tandem_demote(primary_conninfo, primary_slot_name)` (`demote.rs`):
+    /// the calling session is marked to end once its reply is sent before
+    /// the shutdown can begin, so the shutdown does not cut that reply.
     fn demote(
         &self,
+        pid: i32,
         primary_conninfo: &str,
         primary_slot_name: &str,
     ) -> tandem_types::PgResult<()> {
         let (Some(t), Some(r)) = (&self.demote, &self.repl) else {
             return Err(tandem_types::PgError::unsupported("tandem_demote"));
         };
-        crate::demote::request(
+        let caller = self.registry.get(pid);
+        if let Some(e) = &caller {
+            e.set_end_after_reply(true);
+        }
+        let result = crate::demote::request(
             t,
             &r.config,
             r.db.in_recovery(),
             primary_conninfo,
             primary_slot_name,
-        )
+        );
+        if let (Err(_), Some(e)) = (&result, &caller) {
+            e.set_end_after_reply(false);
+        }
+        result
     }
 }
 

@@ -252,9 +252,9 @@ fn switchover(args: &SwitchoverArgs) -> Result<(), Failure> {
         quote_literal(&plan.slot)
     );
     if let Err(e) = p.exec(&call) {
-        // the session ended by the shutdown it started is a success (the
-        // shutdown starts at once and may end it before the result is sent;
-        // the next step checks that the server comes back as a standby)
+        // the server answers before the shutdown ends this session; a
+        // connection lost instead (the network) is taken as a success too:
+        // the next step checks that the server comes back as a standby
         let text = format!("{e:#}");
         let terminated = e
             .downcast_ref::<tandem_types::PgError>()

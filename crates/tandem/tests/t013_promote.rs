@@ -140,3 +140,34 @@ fn tandem_promote_ends_recovery_on_timeline_2() {
         "tandem: cannot promote server; server is not in standby mode"
     );
 }
+
+/// `tandem_demote()` answers its caller before the fast shutdown it starts
+/// ends the session (FATAL 57P01 after ReadyForQuery, as for any session
+/// terminated while idle), and the server comes back as a standby of the
+/// server it was given; promoting that one makes the former primary follow.
+#[test]
+fn tandem_demote_replies_then_restarts_as_a_standby() {
+    let p = Node::streaming_primary("t013-demote-primary");
+    p.safe_psql("CREATE TABLE t (id int PRIMARY KEY)");
+    let mut s = Node::standby("t013-demote-standby", &p, "s1");
+    s.start();
+    s.safe_psql("SELECT pg_create_physical_replication_slot('back', true)");
+    p.safe_psql("INSERT INTO t SELECT generate_series(1, 10)");
+    wait_value(&s, "SELECT count(*) FROM t", "10");
+    // safe_psql fails on a cut reply (psql exits 2 without the row)
+    let reply = p.safe_psql(&format!(
+        "SELECT tandem_demote('{}', 'back')",
+        s.conninfo("postgres")
+    ));
+    assert_eq!(reply, "t");
+    wait_value(&p, "SELECT pg_is_in_recovery()", "t");
+    wait_value(
+        &s,
+        "SELECT active FROM pg_replication_slots WHERE slot_name = 'back'",
+        "t",
+    );
+    s.safe_psql("SELECT pg_promote()");
+    s.safe_psql("INSERT INTO t SELECT generate_series(11, 20)");
+    wait_value(&p, "SELECT count(*) FROM t", "20");
+    assert_eq!(p.safe_psql("SELECT pg_is_in_recovery()"), "t");
+}

@@ -125,7 +125,7 @@ pub(super) fn defs() -> Vec<Def> {
                 else {
                     return Ok(Value::Null);
                 };
-                c.hooks.demote(conninfo, slot)?;
+                c.hooks.demote(c.session.pid, conninfo, slot)?;
                 Ok(Value::Bool(true))
             },
         ),

@@ -15,7 +15,11 @@
 //! ErrorResponse and calls `on_error()` (harmless twice). A FATAL error (or a
 //! panic in a lower layer, reported as FATAL XX000) ends the connection. A
 //! terminate request (pg_terminate_backend, fast shutdown) ends it with
-//! `FATAL 57P01 terminating connection due to administrator command`.//!
+//! `FATAL 57P01 terminating connection due to administrator command`; a
+//! session marked to end after its reply (the caller of `tandem_demote()`)
+//! ends so right after its next ReadyForQuery instead, and is not
+//! interrupted meanwhile.
+//!
 //! Corresponds to PostgreSQL's `tcop/postgres.c` (`PostgresMain`, `exec_*_message`).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -53,7 +57,8 @@ impl QueryLoop<'_> {
     pub(crate) fn run(mut self) {
         let mut send_ready = true;
         loop {
-            if self.entry.terminating() {
+            // a session that ends after its reply sends ReadyForQuery first
+            if self.entry.terminating() && !self.entry.ends_after_reply() {
                 self.session.terminate();
                 fail(self.conn, &admin_shutdown_error(), None);
                 return;
@@ -72,6 +77,12 @@ impl QueryLoop<'_> {
                     return;
                 }
                 send_ready = false;
+                // (tandem_demote()'s caller, once its reply is complete)
+                if self.entry.ends_after_reply() {
+                    self.session.terminate();
+                    fail(self.conn, &admin_shutdown_error(), None);
+                    return;
+                }
             }
             let (tag, msg) = match self.conn.read_message() {
                 Ok(Some(m)) => m,
