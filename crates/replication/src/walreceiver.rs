@@ -61,12 +61,14 @@ pub fn check_primary(ours: &Identity, primary: &Identity) -> PgResult<()> {
 }
 
 /// The timelines whose history files the standby needs before it can follow
-/// the primary from `ours` to `primary`: every timeline after ours up to the
-/// primary's (timeline 1 has no history file). The caller skips those it has.
+/// the primary from `ours` to `primary`: ours and every later one up to the
+/// primary's (timeline 1 has no history file), as PostgreSQL's walreceiver
+/// fetches them. Ours is included: a standby made on a timeline without its
+/// history file would otherwise never get it, and a timeline it creates by
+/// promotion would list no ancestor before ours. The caller skips those it
+/// has.
 pub fn history_to_fetch(ours: TimeLineId, primary: TimeLineId) -> impl Iterator<Item = TimeLineId> {
-    (ours.0.saturating_add(1)..=primary.0)
-        .filter(|t| *t != 1)
-        .map(TimeLineId)
+    (ours.0..=primary.0).filter(|t| *t > 1).map(TimeLineId)
 }
 
 /// Whether our timeline `ours` is in the primary's history `target` (the
@@ -320,7 +322,7 @@ mod tests {
     }
 
     #[test]
-    fn history_files_after_ours_up_to_the_primarys() {
+    fn history_files_from_ours_up_to_the_primarys() {
         let list = |a: u32, b: u32| {
             history_to_fetch(TimeLineId(a), TimeLineId(b))
                 .map(|t| t.0)
@@ -328,6 +330,8 @@ mod tests {
         };
         assert_eq!(list(1, 1), Vec::<u32>::new());
         assert_eq!(list(1, 3), vec![2, 3]);
+        assert_eq!(list(3, 3), vec![3]);
+        assert_eq!(list(2, 4), vec![2, 3, 4]);
         assert_eq!(list(0, 2), vec![2]); // timeline 1 has no history file
         assert_eq!(list(3, 2), Vec::<u32>::new());
     }

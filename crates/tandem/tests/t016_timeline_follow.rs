@@ -208,3 +208,56 @@ fn second_standby_follows_the_promoted_node_to_timeline_2() {
     s2.stop();
     s1.stop();
 }
+
+/// Every node knows all ancestors of its timeline, however it was made: a
+/// base backup of a promoted node carries its history files, a standby that
+/// lacks the history file of its own timeline fetches it when it connects,
+/// and a node that is promoted in turn writes a history file listing every
+/// earlier timeline. (A truncated one made the standbys that followed it
+/// look for the oldest WAL under the wrong timeline after a restart.)
+#[test]
+fn a_node_made_on_timeline_2_writes_a_complete_history_for_timeline_3() {
+    let mut p = Node::streaming_primary("t016-chain-primary");
+    p.safe_psql("CREATE TABLE t (id int PRIMARY KEY, v text)");
+    let mut s1 = Node::standby("t016-chain-s1", &p, "s1");
+    s1.start();
+    p.safe_psql("INSERT INTO t SELECT g, 'a' FROM generate_series(1, 100) g");
+    wait_value(&s1, "SELECT count(*) FROM t", "100");
+    p.stop();
+    assert_eq!(s1.safe_psql("SELECT pg_promote()"), "t");
+    let tl2 = std::fs::read_to_string(s1.datadir.join("pg_wal/00000002.history"))
+        .expect("history of timeline 2");
+
+    // a backup of the promoted node carries the history file
+    let b = Node::standby("t016-chain-b", &s1, "b");
+    let copied = std::fs::read_to_string(b.datadir.join("pg_wal/00000002.history"))
+        .expect("history file in the backup");
+    assert_eq!(copied, tl2);
+    drop(b);
+
+    // a standby without it fetches it on connecting
+    let mut c = Node::standby("t016-chain-c", &s1, "c");
+    std::fs::remove_file(c.datadir.join("pg_wal/00000002.history")).expect("remove history");
+    c.start();
+    s1.safe_psql("INSERT INTO t SELECT g, 'b' FROM generate_series(101, 200) g");
+    wait_value(&c, "SELECT count(*) FROM t", "200");
+    let fetched = std::fs::read_to_string(c.datadir.join("pg_wal/00000002.history"))
+        .expect("history file fetched by the walreceiver");
+    assert_eq!(fetched, tl2);
+
+    // promoted in turn, it lists both earlier timelines
+    s1.stop();
+    assert_eq!(c.safe_psql("SELECT pg_promote()"), "t");
+    let tl3 = std::fs::read_to_string(c.datadir.join("pg_wal/00000003.history"))
+        .expect("history of timeline 3");
+    let parents: Vec<&str> = tl3
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or_default())
+        .collect();
+    assert_eq!(parents, ["1", "2"], "{tl3}");
+    assert!(tl3.starts_with(&tl2), "{tl3}");
+    c.safe_psql("INSERT INTO t SELECT g, 'c' FROM generate_series(201, 300) g");
+    c.kill9();
+    c.start();
+    assert_eq!(c.safe_psql("SELECT count(*) FROM t"), "300");
+}

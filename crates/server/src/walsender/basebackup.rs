@@ -19,7 +19,7 @@
 //! Files sent: `base/checkpoint` (the image of the backup's own checkpoint),
 //! `postgresql.conf`, `pg_hba.conf`, `postgresql.auto.conf`, `pg_ident.conf`
 //! when present, the TLS certificate and key files kept in the data directory,
-//! and `global/control` last. WAL runs from the image's redo LSN to
+//! the timeline history files (`pg_wal/*.history`), and `global/control` last. WAL runs from the image's redo LSN to
 //! the flush LSN after the image was read. The client writes `global/control`
 //! only after everything else is durable, so an interrupted backup leaves a
 //! directory without a control file, which refuses to start.
@@ -147,8 +147,20 @@ pub(crate) fn send(shared: &Shared, sink: &mut SocketSink<'_>, options: &Options
         let bytes = std::fs::read(&p).map_err(|e| io_error("read file", &p, &e))?;
         files.push((name, bytes));
     }
-    files.push(("global/control".into(), control));
+    // the timeline history files (PostgreSQL's base backup sends them too):
+    // a node made from this backup knows every ancestor of its timeline, and
+    // a timeline it creates by promotion lists them all
     let wal = db.wal();
+    for tli in 2..=wal.timeline().0 {
+        let name = format!("pg_wal/{}", tandem_wal::history_file_name(TimeLineId(tli)));
+        let p = datadir.join(&name);
+        match std::fs::read(&p) {
+            Ok(bytes) => files.push((name, bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_error("read file", &p, &e)),
+        }
+    }
+    files.push(("global/control".into(), control));
     wal.flush(wal.insert_lsn())?;
     let end = wal.flush_lsn();
     let tli = wal.timeline();
