@@ -319,3 +319,18 @@ pub fn subscribe_tab(publisher: &Node, sub: &Node, publisher_ddl: &str) {
     publisher.safe_psql("CREATE PUBLICATION pub FOR TABLE tab");
     subscribe_failover(sub, "mysub", publisher, "pub");
 }
+
+/// Whether `out`, written by [`recvlogical`] with test_decoding's
+/// `include-xids=0`, holds the insert of `a` into table `t (a int)`.
+pub fn has_decoded_row(out: &Path, a: i32) -> bool {
+    std::fs::read_to_string(out)
+        .unwrap_or_default()
+        .contains(&format!("table public.t: INSERT: a[integer]:{a}\n"))
+}
+
+/// Waits until [`has_decoded_row`] holds; `who` names the consumer.
+pub fn wait_decoded_row(out: &Path, a: i32, who: &str) {
+    wait_for(&format!("row {a} at {who}"), DEADLINE, || {
+        has_decoded_row(out, a).then_some(())
+    });
+}
