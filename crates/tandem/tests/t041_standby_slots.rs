@@ -15,7 +15,9 @@
 
 use std::process::Command;
 
-use tandem_testkit::failover::{has_decoded_row, recvlogical, set_standby_slots, wait_decoded_row};
+use tandem_testkit::failover::{
+    has_decoded_row, recvlogical_rows, set_standby_slots, wait_decoded_row,
+};
 use tandem_testkit::{pg_recvlogical, wait_for, Node, DEADLINE};
 
 /// A primary with `wal_level = logical`, table `t`, and a started standby
@@ -78,20 +80,8 @@ fn scenario_15_failover_slot_waits_for_synchronized_standby_slots() {
     set_standby_slots(&primary, "sb1_slot");
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (fo_out, plain_out) = (dir.path().join("fo.txt"), dir.path().join("plain.txt"));
-    let _fo = recvlogical(
-        &bin,
-        &primary,
-        "fo_slot",
-        &["-o", "include-xids=0"],
-        &fo_out,
-    );
-    let _plain = recvlogical(
-        &bin,
-        &primary,
-        "plain_slot",
-        &["-o", "include-xids=0"],
-        &plain_out,
-    );
+    let _fo = recvlogical_rows(&bin, &primary, "fo_slot", &fo_out);
+    let _plain = recvlogical_rows(&bin, &primary, "plain_slot", &plain_out);
 
     // With the standby streaming, both consumers get the row.
     primary.safe_psql("INSERT INTO t VALUES (1)");
@@ -181,20 +171,8 @@ fn scenario_17_inactive_physical_slot_warning() {
     // The WARNING is logged once, when the failover walsender first meets the
     // problem, which may be as soon as it starts streaming: look from here.
     let from = primary.log().len();
-    let _fo = recvlogical(
-        &bin,
-        &primary,
-        "fo_slot",
-        &["-o", "include-xids=0"],
-        &fo_out,
-    );
-    let _plain = recvlogical(
-        &bin,
-        &primary,
-        "plain_slot",
-        &["-o", "include-xids=0"],
-        &plain_out,
-    );
+    let _fo = recvlogical_rows(&bin, &primary, "fo_slot", &fo_out);
+    let _plain = recvlogical_rows(&bin, &primary, "plain_slot", &plain_out);
 
     primary.safe_psql("INSERT INTO t VALUES (1)");
     wait_decoded_row(&plain_out, 1, "the plain consumer");

@@ -8,7 +8,7 @@
 //! and on its own `pg_failover_readiness`, until it has caught up.
 
 use tandem_testkit::failover::{
-    has_decoded_row, recvlogical, refuse_replication, set_standby_slots, slot_field,
+    has_decoded_row, recvlogical_rows, refuse_replication, set_standby_slots, slot_field,
     wait_decoded_row,
 };
 use tandem_testkit::{pg_recvlogical, wait_for, wait_value, Node, DEADLINE};
@@ -40,20 +40,8 @@ fn any_one_of_two_keeps_flowing_while_all_of_holds_back() {
     });
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (fo_out, plain_out) = (dir.path().join("fo.txt"), dir.path().join("plain.txt"));
-    let _fo = recvlogical(
-        &bin,
-        &primary,
-        "fo_slot",
-        &["-o", "include-xids=0"],
-        &fo_out,
-    );
-    let _plain = recvlogical(
-        &bin,
-        &primary,
-        "plain_slot",
-        &["-o", "include-xids=0"],
-        &plain_out,
-    );
+    let _fo = recvlogical_rows(&bin, &primary, "fo_slot", &fo_out);
+    let _plain = recvlogical_rows(&bin, &primary, "plain_slot", &plain_out);
 
     // ANY 1: s1 alone is a quorum
     primary.safe_psql("INSERT INTO t VALUES (1)");

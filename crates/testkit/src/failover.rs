@@ -320,8 +320,13 @@ pub fn subscribe_tab(publisher: &Node, sub: &Node, publisher_ddl: &str) {
     subscribe_failover(sub, "mysub", publisher, "pub");
 }
 
-/// Whether `out`, written by [`recvlogical`] with test_decoding's
-/// `include-xids=0`, holds the insert of `a` into table `t (a int)`.
+/// [`recvlogical`] with test_decoding's `include-xids=0`: the output that
+/// [`has_decoded_row`] reads.
+pub fn recvlogical_rows(bin: &Path, node: &Node, slot: &str, out: &Path) -> ChildGuard {
+    recvlogical(bin, node, slot, &["-o", "include-xids=0"], out)
+}
+
+/// Whether `out`, written by [`recvlogical_rows`], holds the insert of `a` into table `t (a int)`.
 pub fn has_decoded_row(out: &Path, a: i32) -> bool {
     std::fs::read_to_string(out)
         .unwrap_or_default()
