@@ -14,7 +14,8 @@
 use std::path::Path;
 
 use tandem_testkit::failover::{
-    insert_seq, lsn, repoint_subscription, subscribe_tab, wait_rows, wait_slot_follows,
+    cascading_standby, insert_seq, lsn, repoint_subscription, subscribe_tab, wait_rows,
+    wait_slot_follows,
 };
 use tandem_testkit::{log_errors, wait_for, wait_for_replay, wait_value, Node, DEADLINE};
 
@@ -57,29 +58,7 @@ fn make_standby_of(node: &Node, upstream: &Node, slot: &str) {
 fn cascade_syncs_from_its_upstream_through_both_promotions() {
     let mut p = Node::logical_primary("t050-cas-primary");
     let mut s1 = Node::syncing_standby("t050-cas-s1", &p, "sb1_slot");
-    s1.safe_psql("SELECT pg_create_physical_replication_slot('cascade_slot', true)");
-    // the cascade starts as a standby of the primary (tandem makes no base
-    // backup from a standby), then is re-pointed at S1
-    let mut c = Node::failover_standby("t050-cas-c", &p, "c_slot", false);
-    c.start();
-    c.safe_psql(&format!(
-        "ALTER SYSTEM SET primary_conninfo = '{}'",
-        s1.conninfo("postgres")
-    ));
-    c.safe_psql("ALTER SYSTEM SET primary_slot_name = 'cascade_slot'");
-    c.safe_psql("ALTER SYSTEM SET sync_replication_slots = on");
-    c.safe_psql("SELECT pg_reload_conf()");
-    wait_value(
-        &s1,
-        "SELECT active FROM pg_replication_slots WHERE slot_name = 'cascade_slot'",
-        "t",
-    );
-    wait_value(
-        &p,
-        "SELECT active FROM pg_replication_slots WHERE slot_name = 'c_slot'",
-        "f",
-    );
-    p.safe_psql("SELECT pg_drop_replication_slot('c_slot')");
+    let c = cascading_standby("t050-cas-c", &p, &s1);
 
     let sub = Node::subscriber("t050-cas-sub");
     subscribe_tab(&p, &sub, "CREATE TABLE tab (a int)");

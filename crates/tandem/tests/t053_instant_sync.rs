@@ -14,7 +14,7 @@
 //! standby) and applies them the same way: checked against the connection
 //! cycles its own worker runs against the upstream standby, which logs them.
 
-use tandem_testkit::failover::{recvlogical, slot_field};
+use tandem_testkit::failover::{cascading_standby, recvlogical, slot_field};
 use tandem_testkit::{pg_recvlogical, wait_for, wait_value, Node, DEADLINE};
 
 /// A started primary that logs every statement, with table `t`.
@@ -288,29 +288,7 @@ fn a_cascading_standby_applies_pushed_state_without_a_connection_cycle() {
     // the upstream standby logs every statement too (its configuration is
     // the primary's): the cascade's connection cycles show there
     let s1 = Node::syncing_standby("t053-cas-s1", &p, "sb1_slot");
-    s1.safe_psql("SELECT pg_create_physical_replication_slot('cascade_slot', true)");
-    // the cascade starts as a standby of the primary (tandem makes no base
-    // backup from a standby), then is re-pointed at s1 with the worker on
-    let mut c = Node::failover_standby("t053-cas-c", &p, "c_slot", false);
-    c.start();
-    c.safe_psql(&format!(
-        "ALTER SYSTEM SET primary_conninfo = '{}'",
-        s1.conninfo("postgres")
-    ));
-    c.safe_psql("ALTER SYSTEM SET primary_slot_name = 'cascade_slot'");
-    c.safe_psql("ALTER SYSTEM SET sync_replication_slots = on");
-    c.safe_psql("SELECT pg_reload_conf()");
-    wait_value(
-        &s1,
-        "SELECT active FROM pg_replication_slots WHERE slot_name = 'cascade_slot'",
-        "t",
-    );
-    wait_value(
-        &p,
-        "SELECT active FROM pg_replication_slots WHERE slot_name = 'c_slot'",
-        "f",
-    );
-    p.safe_psql("SELECT pg_drop_replication_slot('c_slot')");
+    let c = cascading_standby("t053-cas-c", &p, &s1);
     wait_worker_connected(&s1, &c);
     create_failover_slot(&p, "sub");
     let ready = "SELECT synced AND NOT temporary FROM pg_replication_slots WHERE slot_name = 'sub'";

@@ -82,6 +82,38 @@ impl Node {
     }
 }
 
+/// A started cascading standby `name` of standby `upstream` (whose
+/// primary is `primary`), streaming through physical slot `cascade_slot`
+/// made on `upstream`, with the slot sync worker on. tandem makes no base
+/// backup from a standby, so it starts as a [`Node::failover_standby`] of
+/// `primary` through slot `c_slot`, is re-pointed at `upstream` with
+/// `ALTER SYSTEM`, and `c_slot` is dropped once it no longer streams from
+/// there.
+pub fn cascading_standby(name: &str, primary: &Node, upstream: &Node) -> Node {
+    upstream.safe_psql("SELECT pg_create_physical_replication_slot('cascade_slot', true)");
+    let mut c = Node::failover_standby(name, primary, "c_slot", false);
+    c.start();
+    c.safe_psql(&format!(
+        "ALTER SYSTEM SET primary_conninfo = '{}'",
+        upstream.conninfo("postgres")
+    ));
+    c.safe_psql("ALTER SYSTEM SET primary_slot_name = 'cascade_slot'");
+    c.safe_psql("ALTER SYSTEM SET sync_replication_slots = on");
+    c.safe_psql("SELECT pg_reload_conf()");
+    wait_value(
+        upstream,
+        "SELECT active FROM pg_replication_slots WHERE slot_name = 'cascade_slot'",
+        "t",
+    );
+    wait_value(
+        primary,
+        "SELECT active FROM pg_replication_slots WHERE slot_name = 'c_slot'",
+        "f",
+    );
+    primary.safe_psql("SELECT pg_drop_replication_slot('c_slot')");
+    c
+}
+
 /// `ALTER SYSTEM SET setting = 'value'`, a reload, and a wait until `SHOW`
 /// gives the new value.
 pub fn set_and_reload(node: &Node, setting: &str, value: &str) {
