@@ -32,82 +32,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-15}
 CLIENTS=${CLIENTS:-8}
-PG17_BIN=${PG17_BIN-/opt/pgref/17/bin}
-PGREF_USER=${PGREF_USER:-pgref}
-case "${TLS:-both}" in
-  0 | off) MODES="plain" ;;
-  1 | on) MODES="tls" ;;
-  *) MODES="plain tls" ;;
-esac
+. bench/lib.sh
+bench_modes
 if [ -z "${TANDEM_BIN:-}" ]; then
   cargo build --release -q -p tandem --bins --example apply_probe
 fi
-T=${TANDEM_BIN:-$PWD/target/release/tandem}
 PROBE=${PROBE_BIN:-$PWD/target/release/examples/apply_probe}
-WORK=$(mktemp -d /tmp/tandem-applybench.XXXXXX)
-chmod 755 "$WORK"
+bench_workdir applybench
 P=$((22000 + RANDOM % 8000))
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u "$PGREF_USER" -- "$@"; else "$@"; fi; }
-# data directories started, "tandem DIR" or "pg DIR", stopped in reverse order
-STARTED=()
-stop_dir() { # kind dir [mode]
-  if [ "$1" = tandem ]; then
-    "$T" stop -D "$2" ${3:+-m "$3"} >/dev/null 2>&1 || true
-  else
-    as_pg "$PG17_BIN/pg_ctl" stop -D "$2" ${3:+-m "$3"} >/dev/null 2>&1 || true
-  fi
-}
-cleanup() {
-  local i
-  for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
-    # shellcheck disable=SC2086
-    stop_dir ${STARTED[i]} immediate
-  done
-  if [ -n "${KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
 export PGHOST=127.0.0.1 PGUSER=postgres PGDATABASE=postgres PGSSLMODE=disable
 now() { date +%s.%N; }
 q() { PGPORT=$1 psql -XAtq -v ON_ERROR_STOP=1 -c "$2"; }
 conninfo() { echo "host=127.0.0.1 port=$1 user=postgres dbname=postgres sslmode=disable"; }
 # The subscription's connection string to the publisher on port $1, mode $2.
-sub_conninfo() {
-  if [ "$2" = tls ]; then
-    echo "host=127.0.0.1 port=$1 user=postgres dbname=postgres sslmode=verify-full sslrootcert=$PKI/root.crt"
-  else
-    conninfo "$1"
-  fi
-}
-
-# The test PKI: root.crt signs server.crt (127.0.0.1, localhost).
-PKI=$WORK/pki
-if [[ " $MODES " == *" tls "* ]]; then
-  mkdir -p "$PKI"
-  (
-    cd "$PKI"
-    openssl ecparam -name prime256v1 -genkey -noout -out root.key
-    openssl req -x509 -new -key root.key -sha256 -days 2 -subj "/CN=bench root CA" \
-      -addext "basicConstraints=critical,CA:TRUE" \
-      -addext "keyUsage=critical,keyCertSign,cRLSign" -out root.crt
-    openssl ecparam -name prime256v1 -genkey -noout -out server.key
-    openssl req -new -key server.key -subj "/CN=127.0.0.1" -out server.csr
-    printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=CA:FALSE" \
-      "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" > server.ext
-    openssl x509 -req -in server.csr -CA root.crt -CAkey root.key -CAcreateserial \
-      -days 2 -sha256 -extfile server.ext -out server.crt
-  ) 2>/dev/null
-  chmod 755 "$PKI"
-  chmod 644 "$PKI/root.crt"
-fi
-
-# Turns TLS on in data directory $1 with the test server certificate ($2 owns
-# the files if given: PostgreSQL insists the key belongs to the server's user).
-enable_ssl() {
-  cp "$PKI/server.crt" "$PKI/server.key" "$1/"
-  chmod 600 "$1/server.key"
-  if [ -n "${2:-}" ]; then chown "$2" "$1/server.crt" "$1/server.key"; fi
-  printf "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n" >> "$1/postgresql.conf"
-}
+sub_conninfo() { echo "host=127.0.0.1 port=$1 user=postgres dbname=postgres $(ssl_options "$2")"; }
+make_pki
 
 # The load: one row per transaction; each client numbers its rows with its own
 # counter (pgbench variables live as long as the client), so keys never clash.
@@ -182,16 +121,10 @@ measure() {
 run_tandem() {
   local mode=$1 p=$2 s=$(($2 + 1)) d=$WORK/tandem-$1 n
   mkdir -p "$d"
-  for n in pub sub; do
-    "$T" initdb -D "$d/$n" --port "$([ $n = pub ] && echo "$p" || echo "$s")" >/dev/null 2>&1
-    printf "listen_addresses = '127.0.0.1'\nunix_socket_directories = ''\n" >> "$d/$n/postgresql.conf"
-  done
+  for n in pub sub; do init_dir tandem "$d/$n" "$([ $n = pub ] && echo "$p" || echo "$s")"; done
   echo "wal_level = logical" >> "$d/pub/postgresql.conf"
   if [ "$mode" = tls ]; then enable_ssl "$d/pub"; fi
-  for n in pub sub; do
-    STARTED+=("tandem $d/$n")
-    "$T" start -D "$d/$n" -l "$d/$n.log" >/dev/null
-  done
+  for n in pub sub; do start_dir tandem "$d/$n"; done
   echo "== tandem, $mode (publisher $p, subscriber $s)"
   measure "$p" "$s" "tandem/$mode" "$mode"
   stop_dir tandem "$d/sub"
@@ -203,32 +136,19 @@ run_pg() {
   local mode=$1 p=$2 s=$(($2 + 1)) d=$WORK/pg-$1 n
   mkdir -p "$d"
   if [ "$(id -u)" = 0 ]; then chown "$PGREF_USER" "$d"; fi
-  for n in pub sub; do
-    as_pg "$PG17_BIN/initdb" -D "$d/$n" -U postgres -A trust >/dev/null
-    printf "port = %s\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n" \
-      "$([ $n = pub ] && echo "$p" || echo "$s")" >> "$d/$n/postgresql.conf"
-  done
+  for n in pub sub; do init_dir pg "$d/$n" "$([ $n = pub ] && echo "$p" || echo "$s")"; done
   echo "wal_level = logical" >> "$d/pub/postgresql.conf"
   if [ "$mode" = tls ]; then
     enable_ssl "$d/pub" "$([ "$(id -u)" = 0 ] && echo "$PGREF_USER")"
   fi
-  for n in pub sub; do
-    STARTED+=("pg $d/$n")
-    as_pg "$PG17_BIN/pg_ctl" start -D "$d/$n" -l "$d/$n.log" -w >/dev/null
-  done
+  for n in pub sub; do start_dir pg "$d/$n"; done
   echo "== PostgreSQL $PGVER, $mode (publisher $p, subscriber $s)"
   measure "$p" "$s" "pg/$mode" "$mode"
   stop_dir pg "$d/sub"
   stop_dir pg "$d/pub"
 }
 
-SYSTEMS="tandem"
-if [ -n "$PG17_BIN" ] && [ -x "$PG17_BIN/postgres" ]; then
-  SYSTEMS="tandem pg"
-  PGVER=$("$PG17_BIN/postgres" --version | awk '{print $3}')
-else
-  echo "== PostgreSQL 17 not found at '${PG17_BIN:-}' (set PG17_BIN=DIR, or scripts/install-pg17.sh): measuring tandem only"
-fi
+bench_systems say
 port=$P
 for sys in $SYSTEMS; do
   for mode in $MODES; do
@@ -240,37 +160,8 @@ done
 echo
 echo "subscription apply, publisher -> subscriber on 127.0.0.1, fsync on: pgbench -c $CLIENTS, ${SECS}s,"
 echo "one single-row INSERT per transaction; probe: one marker row committed every 50 ms."
-COLS=()
-for sys in $SYSTEMS; do
-  name=$([ "$sys" = tandem ] && echo tandem || echo "PG $PGVER")
-  for mode in $MODES; do COLS+=("$sys/$mode|$name $([ "$mode" = tls ] && echo TLS || echo plain)"); done
-  [ "$MODES" = "plain tls" ] && COLS+=("$sys/cost|$name TLS cost")
-done
-printf '%-50s' ""
-for c in "${COLS[@]}"; do printf ' %17s' "${c#*|}"; done
-echo
-row() { # title key [kind: ratio (TLS / plain) or diff (TLS - plain)]
-  printf '%-50s' "$1"
-  local c k v
-  for c in "${COLS[@]}"; do
-    k=${c%%|*}
-    if [ "${k#*/}" = cost ] && [ -z "${3:-}" ]; then
-      v=
-    elif [ "${k#*/}" = cost ]; then
-      v=$(python3 -c "import sys
-a, b, kind = sys.argv[1:]
-try:
-    a, b = float(a), float(b)
-    print(f'x{b / a:.2f}' if kind == 'ratio' else f'{b - a:+.2f}')
-except (ValueError, ZeroDivisionError):
-    print('-')" "${R[${k%/*}/plain/$2]:-}" "${R[${k%/*}/tls/$2]:-}" "${3:-}")
-    else
-      v=${R[$k/$2]:-}
-    fi
-    printf ' %17s' "$v"
-  done
-  echo
-}
+summary_header 50
+row() { summary_row 50 "$@"; }
 row "subscription connection TLS" ssl
 row "publisher inserts (rows/s, pgbench tps)" tps ratio
 row "rows inserted" rows

@@ -15,27 +15,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${1:-200000}
 SECS=${SECS:-10}
-PG17_BIN=${PG17_BIN-/opt/pgref/17/bin}
-PGREF_USER=${PGREF_USER:-pgref}
-WORK=$(mktemp -d /tmp/tandem-decbench.XXXXXX)
-chmod 755 "$WORK"
+. bench/lib.sh
+bench_workdir decbench
 TPORT=$((20000 + RANDOM % 10000)); PPORT=$((TPORT + 1))
 PGBENCH=pgbench; [ -x "$PG17_BIN/pgbench" ] && PGBENCH="$PG17_BIN/pgbench"
 RECVLOGICAL=pg_recvlogical; [ -x "$PG17_BIN/pg_recvlogical" ] && RECVLOGICAL="$PG17_BIN/pg_recvlogical"
 PSQL=psql
 
 if [ -z "${TANDEM_BIN:-}" ]; then cargo build --release -q; fi
-T=${TANDEM_BIN:-$PWD/target/release/tandem}
 
-run_pg() {
-  if [ "$(id -u)" = 0 ]; then su "$PGREF_USER" -s /bin/bash -c "$(printf '%q ' "$@")"; else "$@"; fi
-}
-cleanup() {
-  "$T" stop -D "$WORK/tandem" -m immediate >/dev/null 2>&1 || true
-  if [ -x "$PG17_BIN/pg_ctl" ]; then run_pg "$PG17_BIN/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1 || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 now() { date +%s.%N; }
 q() { PGHOST=127.0.0.1 PGPORT=$1 PGUSER=postgres "$PSQL" -X -A -t -q -v ON_ERROR_STOP=1 -d postgres -c "$2"; }
@@ -80,15 +68,13 @@ bench_one() { # label port
 }
 
 echo "== tandem (port $TPORT)"
-"$T" initdb -D "$WORK/tandem" --port "$TPORT" >/dev/null 2>&1
+init_dir tandem "$WORK/tandem" "$TPORT"
 cat >> "$WORK/tandem/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
-unix_socket_directories = ''
 wal_level = logical
 CONF
-"$T" start -D "$WORK/tandem" -l "$WORK/tandem.log" >/dev/null
+start_dir tandem "$WORK/tandem"
 bench_one tandem "$TPORT"
-"$T" stop -D "$WORK/tandem" >/dev/null
+stop_dir tandem "$WORK/tandem"
 
 have_pg=0
 if [ -x "$PG17_BIN/postgres" ]; then
@@ -96,9 +82,9 @@ if [ -x "$PG17_BIN/postgres" ]; then
   echo "== PostgreSQL $("$PG17_BIN/postgres" --version | awk '{print $3}') (port $PPORT)"
   mkdir -p "$WORK/pg"; chmod 700 "$WORK/pg"
   [ "$(id -u)" = 0 ] && chown "$PGREF_USER" "$WORK/pg" "$WORK"
-  run_pg "$PG17_BIN/initdb" -D "$WORK/pg" -U postgres -A trust >/dev/null
-  run_pg "$PG17_BIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w \
-    -o "-p $PPORT -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c wal_level=logical" start >/dev/null
+  init_dir pg "$WORK/pg" "$PPORT"
+  printf "%s\n" 'wal_level=logical' >> "$WORK/pg/postgresql.conf"
+  start_dir pg "$WORK/pg"
   bench_one postgres "$PPORT"
 fi
 

@@ -15,27 +15,15 @@ SECS=${1:-30}
 SCALE=${SCALE:-1}
 CLIENTS=${CLIENTS:-8}
 THREADS=${THREADS:-2}
-PG17_BIN=${PG17_BIN-/opt/pgref/17/bin}
-PGREF_USER=${PGREF_USER:-pgref}
-WORK=$(mktemp -d /tmp/tandem-bench.XXXXXX)
-chmod 755 "$WORK"
+. bench/lib.sh
+bench_workdir bench
 TPORT=$((20000 + RANDOM % 10000)); PPORT=$((TPORT + 1))
 PGBENCH=${PGBENCH:-pgbench}
 [ -x "$PG17_BIN/pgbench" ] && PGBENCH="$PG17_BIN/pgbench"
 
 if [ -z "${TANDEM_BIN:-}" ]; then cargo build --release -q; fi
-T=${TANDEM_BIN:-$PWD/target/release/tandem}
 
-cleanup() {
-  "$T" stop -D "$WORK/tandem" -m immediate >/dev/null 2>&1 || true
-  if [ -x "$PG17_BIN/pg_ctl" ]; then run_pg "$PG17_BIN/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1 || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 
-run_pg() {
-  if [ "$(id -u)" = 0 ]; then su "$PGREF_USER" -s /bin/bash -c "$(printf '%q ' "$@")"; else "$@"; fi
-}
 
 workloads=("tpcb:" "simple-update:-N" "select-only:-S")
 declare -A RESULT
@@ -59,27 +47,25 @@ bench_one() { # name port label
 }
 
 echo "== tandem (port $TPORT)"
-"$T" initdb -D "$WORK/tandem" --port "$TPORT" >/dev/null 2>&1
+init_dir tandem "$WORK/tandem" "$TPORT"
 cat >> "$WORK/tandem/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
-unix_socket_directories = ''
 fsync = on
 synchronous_commit = on
 max_connections = 100
 CONF
-"$T" start -D "$WORK/tandem" -l "$WORK/tandem.log" >/dev/null
+start_dir tandem "$WORK/tandem"
 bench_one tandem "$TPORT"
-"$T" stop -D "$WORK/tandem" >/dev/null
+stop_dir tandem "$WORK/tandem"
 
 if [ -x "$PG17_BIN/postgres" ]; then
   echo "== PostgreSQL $("$PG17_BIN/postgres" --version | awk '{print $3}') (port $PPORT)"
   mkdir -p "$WORK/pg"; chmod 700 "$WORK/pg"
   [ "$(id -u)" = 0 ] && chown "$PGREF_USER" "$WORK/pg" "$WORK"
-  run_pg "$PG17_BIN/initdb" -D "$WORK/pg" -U postgres -A trust >/dev/null
-  run_pg "$PG17_BIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w \
-    -o "-p $PPORT -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c fsync=on -c synchronous_commit=on" start >/dev/null
+  init_dir pg "$WORK/pg" "$PPORT"
+  printf "%s\n" 'fsync=on' 'synchronous_commit=on' >> "$WORK/pg/postgresql.conf"
+  start_dir pg "$WORK/pg"
   bench_one postgres "$PPORT"
-  run_pg "$PG17_BIN/pg_ctl" -D "$WORK/pg" -m fast stop >/dev/null
+  stop_dir pg "$WORK/pg" fast
   HAVE_PG=1
 else
   echo "(no PostgreSQL server at '$PG17_BIN': run scripts/install-pg17.sh or set PG17_BIN)"

@@ -34,83 +34,17 @@ SECS=${1:-15}
 CLIENTS=${CLIENTS:-8}
 SAMPLE_MS=${SAMPLE_MS:-10}
 RATE=${RATE:-}
-PG17_BIN=${PG17_BIN-/opt/pgref/17/bin}
-PGREF_USER=${PGREF_USER:-pgref}
-case "${TLS:-both}" in
-  0 | off) MODES="plain" ;;
-  1 | on) MODES="tls" ;;
-  *) MODES="plain tls" ;;
-esac
+. bench/lib.sh
+bench_modes
 if [ -z "${TANDEM_BIN:-}" ]; then cargo build --release -q -p tandem --bin tandem; fi
-T=${TANDEM_BIN:-$PWD/target/release/tandem}
-WORK=$(mktemp -d /tmp/tandem-replbench.XXXXXX)
-chmod 755 "$WORK"
+bench_workdir replbench
 P=$((22000 + RANDOM % 8000))
-as_pg() { runuser -u "$PGREF_USER" -- "$@"; }
-# data directories started, "tandem DIR" or "pg DIR", stopped in reverse order
-STARTED=()
-stop_dir() { # kind dir [mode]
-  if [ "$1" = tandem ]; then
-    "$T" stop -D "$2" ${3:+-m "$3"} >/dev/null 2>&1 || true
-  else
-    as_pg "$PG17_BIN/pg_ctl" stop -D "$2" ${3:+-m "$3"} >/dev/null 2>&1 || true
-  fi
-}
-cleanup() {
-  local i
-  for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
-    # shellcheck disable=SC2086
-    stop_dir ${STARTED[i]} immediate
-  done
-  [ -n "${KEEP:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
-}
-trap cleanup EXIT
 export PGHOST=127.0.0.1 PGUSER=postgres PGDATABASE=postgres
 export PGSSLMODE=${CLIENT_SSLMODE:-disable}
-
-# The test PKI: root.crt signs server.crt (127.0.0.1, localhost).
-PKI=$WORK/pki
-if [[ " $MODES " == *" tls "* ]]; then
-  mkdir -p "$PKI"
-  (
-    cd "$PKI"
-    openssl ecparam -name prime256v1 -genkey -noout -out root.key
-    openssl req -x509 -new -key root.key -sha256 -days 2 -subj "/CN=bench root CA" \
-      -addext "basicConstraints=critical,CA:TRUE" \
-      -addext "keyUsage=critical,keyCertSign,cRLSign" -out root.crt
-    openssl ecparam -name prime256v1 -genkey -noout -out server.key
-    openssl req -new -key server.key -subj "/CN=127.0.0.1" -out server.csr
-    printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=CA:FALSE" \
-      "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" > server.ext
-    openssl x509 -req -in server.csr -CA root.crt -CAkey root.key -CAcreateserial \
-      -days 2 -sha256 -extfile server.ext -out server.crt
-  ) 2>/dev/null
-  chmod 755 "$PKI"
-  chmod 644 "$PKI/root.crt"
-fi
-
-# Copies the test server certificate and key into data directory $1 (owned by
-# $2 if given: PostgreSQL insists the key belongs to the server's user);
-# enable_ssl also turns TLS on there.
-install_cert() {
-  cp "$PKI/server.crt" "$PKI/server.key" "$1/"
-  chmod 600 "$1/server.key"
-  if [ -n "${2:-}" ]; then chown "$2" "$1/server.crt" "$1/server.key"; fi
-}
-enable_ssl() {
-  install_cert "$@"
-  printf "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n" >> "$1/postgresql.conf"
-}
+make_pki
 
 # The standby's connection string to the primary on port $1 for mode $2.
-conninfo() {
-  local c="host=127.0.0.1 port=$1 user=postgres dbname=postgres"
-  if [ "$2" = tls ]; then
-    echo "$c sslmode=verify-full sslrootcert=$PKI/root.crt"
-  else
-    echo "$c sslmode=disable"
-  fi
-}
+conninfo() { echo "host=127.0.0.1 port=$1 user=postgres dbname=postgres $(ssl_options "$2")"; }
 
 declare -A R
 # Measures the running primary on port $1 (standby application_name s1),
@@ -169,18 +103,15 @@ PY
 run_tandem() {
   local mode=$1 p=$2 s=$(($2 + 1)) d=$WORK/tandem-$1
   mkdir -p "$d"
-  "$T" initdb -D "$d/primary" --port "$p" >/dev/null 2>&1
-  printf "listen_addresses = '127.0.0.1'\nunix_socket_directories = ''\n" >> "$d/primary/postgresql.conf"
+  init_dir tandem "$d/primary" "$p"
   if [ "$mode" = tls ]; then enable_ssl "$d/primary"; fi
-  STARTED+=("tandem $d/primary")
-  "$T" start -D "$d/primary" -l "$d/primary.log" >/dev/null
+  start_dir tandem "$d/primary"
   PGPORT=$p pgbench -i -s 1 -q >/dev/null 2>&1
   "$T" basebackup -d "$(conninfo "$p" "$mode")" -D "$d/standby" -c fast -R -C -S s1 >/dev/null
   printf "port = %s\nprimary_conninfo = '%s application_name=s1'\n" "$s" "$(conninfo "$p" "$mode")" >> "$d/standby/postgresql.auto.conf"
   # the standby has the primary's postgresql.conf (ssl = on) but not its key
   if [ "$mode" = tls ]; then install_cert "$d/standby"; fi
-  STARTED+=("tandem $d/standby")
-  "$T" start -D "$d/standby" -l "$d/standby.log" >/dev/null
+  start_dir tandem "$d/standby"
   measure "$p" "tandem, $mode" "tandem/$mode"
   stop_dir tandem "$d/standby"
   stop_dir tandem "$d/primary"
@@ -190,26 +121,19 @@ run_tandem() {
 run_pg() {
   local mode=$1 p=$2 s=$(($2 + 1)) d=$WORK/pg-$1
   mkdir -p "$d" && chown "$PGREF_USER" "$d"
-  as_pg "$PG17_BIN/initdb" -D "$d/primary" -U postgres -A trust >/dev/null
-  printf "port = %s\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n" "$p" >> "$d/primary/postgresql.conf"
+  init_dir pg "$d/primary" "$p"
   if [ "$mode" = tls ]; then enable_ssl "$d/primary" "$PGREF_USER"; fi
-  STARTED+=("pg $d/primary")
-  as_pg "$PG17_BIN/pg_ctl" start -D "$d/primary" -l "$d/primary.log" -w >/dev/null
+  start_dir pg "$d/primary"
   PGPORT=$p pgbench -i -s 1 -q >/dev/null 2>&1
   as_pg "$PG17_BIN/pg_basebackup" -d "$(conninfo "$p" "$mode")" -D "$d/standby" -c fast -R -C -S s1 >/dev/null
   printf "port = %s\nprimary_conninfo = '%s application_name=s1'\n" "$s" "$(conninfo "$p" "$mode")" >> "$d/standby/postgresql.auto.conf"
-  STARTED+=("pg $d/standby")
-  as_pg "$PG17_BIN/pg_ctl" start -D "$d/standby" -l "$d/standby.log" -w >/dev/null
+  start_dir pg "$d/standby"
   measure "$p" "PostgreSQL $PGVER, $mode" "pg/$mode"
   stop_dir pg "$d/standby"
   stop_dir pg "$d/primary"
 }
 
-SYSTEMS="tandem"
-if [ -n "$PG17_BIN" ] && [ -x "$PG17_BIN/postgres" ]; then
-  SYSTEMS="tandem pg"
-  PGVER=$("$PG17_BIN/postgres" --version | awk '{print $3}')
-fi
+bench_systems
 port=$P
 for sys in $SYSTEMS; do
   for mode in $MODES; do
@@ -222,35 +146,8 @@ done
 # TLS cost (TPS: TLS / plain; lag: TLS - plain).
 echo
 echo "primary + streaming standby on 127.0.0.1, pgbench -N -c $CLIENTS, ${SECS}s per run, scale 1, fsync on"
-COLS=()
-for sys in $SYSTEMS; do
-  name=$([ "$sys" = tandem ] && echo tandem || echo "PG $PGVER")
-  for mode in $MODES; do COLS+=("$sys/$mode|$name $([ "$mode" = tls ] && echo TLS || echo plain)"); done
-  [ "$MODES" = "plain tls" ] && COLS+=("$sys/cost|$name TLS cost")
-done
-printf '%-34s' ""
-for c in "${COLS[@]}"; do printf ' %17s' "${c#*|}"; done
-echo
-row() { # title key kind (ratio: TLS / plain; diff: TLS - plain)
-  printf '%-34s' "$1"
-  local c k v
-  for c in "${COLS[@]}"; do
-    k=${c%%|*}
-    if [ "${k#*/}" = cost ]; then
-      v=$(python3 -c "import sys
-a, b, kind = sys.argv[1:]
-try:
-    a, b = float(a), float(b)
-    print(f'x{b / a:.2f}' if kind == 'ratio' else f'{b - a:+.2f}')
-except (ValueError, ZeroDivisionError):
-    print('-')" "${R[${k%/*}/plain/$2]:-}" "${R[${k%/*}/tls/$2]:-}" "$3")
-    else
-      v=${R[$k/$2]:-}
-    fi
-    printf ' %17s' "$v"
-  done
-  echo
-}
+summary_header 34
+row() { summary_row 34 "$@"; }
 row "async standby tps" async ratio
 row "  flush_lag p50 (ms)" flush50 diff
 row "  replay_lag p50 (ms)" replay50 diff

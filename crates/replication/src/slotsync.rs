@@ -146,43 +146,23 @@ impl RemoteSlot {
                 row.len()
             )));
         }
-        let name = row[0].unwrap_or_default().to_string();
-        let bad = |column: &str, value: &str| {
-            PgError::internal(format!(
-                "invalid {column} \"{value}\" of replication slot \"{name}\" from the primary server"
-            ))
-        };
-        let text = |i: usize, column: &str| row[i].ok_or_else(|| bad(column, "NULL"));
-        let lsn = |i: usize, column: &str| -> PgResult<Option<Lsn>> {
-            row[i].map_or(Ok(None), |v| {
-                let l = v.parse::<Lsn>().map_err(|_| bad(column, v))?;
-                Ok(l.is_valid().then_some(l))
-            })
-        };
-        let boolean = |i: usize, column: &str| match text(i, column)? {
-            "t" | "true" => Ok(true),
-            "f" | "false" => Ok(false),
-            v => Err(bad(column, v)),
-        };
-        let catalog_xmin = match row[4] {
-            None => None,
-            Some(v) => Some(Xid(v.parse().map_err(|_| bad("catalog_xmin", v))?)),
-        };
+        let r = SlotRow::new(row);
+        let catalog_xmin = r.parsed(4, "catalog_xmin")?.map(Xid);
         let invalidated = match row[8] {
             None => None,
             Some(v) => {
-                Some(invalidation_from_name(v).ok_or_else(|| bad("invalidation_reason", v))?)
+                Some(invalidation_from_name(v).ok_or_else(|| r.bad("invalidation_reason", v))?)
             }
         };
         Ok(RemoteSlot {
-            name: text(0, "slot_name")?.to_string(),
-            plugin: text(1, "plugin")?.to_string(),
-            confirmed_flush: lsn(2, "confirmed_flush_lsn")?,
-            restart_lsn: lsn(3, "restart_lsn")?,
+            name: r.text(0, "slot_name")?.to_string(),
+            plugin: r.text(1, "plugin")?.to_string(),
+            confirmed_flush: r.lsn(2, "confirmed_flush_lsn")?,
+            restart_lsn: r.lsn(3, "restart_lsn")?,
             catalog_xmin: catalog_xmin.filter(|x| x.is_valid()),
-            two_phase: boolean(5, "two_phase")?,
-            failover: boolean(6, "failover")?,
-            database: text(7, "database")?.to_string(),
+            two_phase: r.boolean(5, "two_phase")?,
+            failover: r.boolean(6, "failover")?,
+            database: r.text(7, "database")?.to_string(),
             invalidated,
         })
     }
@@ -216,28 +196,71 @@ impl RemotePhysicalSlot {
                 row.len()
             )));
         }
-        let name = row[0].unwrap_or_default().to_string();
-        let bad = |column: &str, v: &str| {
-            PgError::internal(format!(
-                "invalid {column} \"{v}\" of replication slot \"{name}\" from the primary server"
-            ))
-        };
-        let restart_lsn = match row[1] {
-            None => None,
-            Some(v) => {
-                let l = v.parse::<Lsn>().map_err(|_| bad("restart_lsn", v))?;
-                l.is_valid().then_some(l)
-            }
-        };
-        let active_pid = match row[2] {
-            None => None,
-            Some(v) => Some(v.parse::<i32>().map_err(|_| bad("active_pid", v))?),
-        };
+        let r = SlotRow::new(row);
+        let restart_lsn = r.lsn(1, "restart_lsn")?;
+        let active_pid = r.parsed(2, "active_pid")?;
         Ok(RemotePhysicalSlot {
-            name,
+            name: r.name,
             restart_lsn,
             active_pid,
         })
+    }
+}
+
+/// One text-format row of a slot query read column by column: every value
+/// that does not parse is reported as "invalid COLUMN "VALUE" of replication
+/// slot "NAME" from the primary server", NAME from the first column.
+struct SlotRow<'a> {
+    row: &'a [Option<&'a str>],
+    name: String,
+}
+
+impl<'a> SlotRow<'a> {
+    fn new(row: &'a [Option<&'a str>]) -> SlotRow<'a> {
+        let name = row
+            .first()
+            .copied()
+            .flatten()
+            .unwrap_or_default()
+            .to_string();
+        SlotRow { row, name }
+    }
+
+    fn value(&self, i: usize) -> Option<&'a str> {
+        self.row.get(i).copied().flatten()
+    }
+
+    fn bad(&self, column: &str, value: &str) -> PgError {
+        PgError::internal(format!(
+            "invalid {column} \"{value}\" of replication slot \"{}\" from the primary server",
+            self.name
+        ))
+    }
+
+    /// A column that must not be NULL.
+    fn text(&self, i: usize, column: &str) -> PgResult<&'a str> {
+        self.value(i).ok_or_else(|| self.bad(column, "NULL"))
+    }
+
+    /// A nullable column parsed as `T`.
+    fn parsed<T: std::str::FromStr>(&self, i: usize, column: &str) -> PgResult<Option<T>> {
+        self.value(i)
+            .map(|v| v.parse::<T>().map_err(|_| self.bad(column, v)))
+            .transpose()
+    }
+
+    /// A nullable LSN; NULL and the invalid LSN are `None`.
+    fn lsn(&self, i: usize, column: &str) -> PgResult<Option<Lsn>> {
+        Ok(self.parsed::<Lsn>(i, column)?.filter(|l| l.is_valid()))
+    }
+
+    /// A boolean column (`t`/`true`, `f`/`false`); NULL is an error.
+    fn boolean(&self, i: usize, column: &str) -> PgResult<bool> {
+        match self.text(i, column)? {
+            "t" | "true" => Ok(true),
+            "f" | "false" => Ok(false),
+            v => Err(self.bad(column, v)),
+        }
     }
 }
 

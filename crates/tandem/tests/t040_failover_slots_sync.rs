@@ -6,26 +6,8 @@
 //! slot, and after promotion give exactly the changes the old primary's
 //! consumer had not confirmed.
 
+use tandem_testkit::failover::slot_field;
 use tandem_testkit::{log_errors, wait_for, wait_for_replay, wait_value, Node, DEADLINE};
-
-/// A started primary for logical decoding and physical streaming.
-fn primary(name: &str) -> Node {
-    let mut p = Node::init_with(name, &["--wal-segsize", "1"]);
-    p.append_conf(
-        "wal_sender_timeout = 60s\nwal_receiver_status_interval = 1s\nwal_level = logical\n\
-         max_wal_senders = 10\nmax_replication_slots = 10",
-    );
-    p.start();
-    p
-}
-
-/// A standby of `p` streaming from physical slot `sb1_slot`, set up for slot
-/// sync (its `primary_conninfo` names `dbname=postgres`). Not started.
-fn standby(name: &str, p: &Node) -> Node {
-    let s = Node::standby(name, p, "sb1_slot");
-    s.append_conf("hot_standby_feedback = on\nwal_level = logical");
-    s
-}
 
 /// psql's stderr for `sql`, which must fail.
 fn psql_error(node: &Node, sql: &str) -> String {
@@ -68,8 +50,8 @@ fn wait_for_log_in_order(node: &Node, from: usize, wanted: &[&str]) -> usize {
 /// Primary with two failover slots (different plugins) and a started
 /// standby that has replayed their creation.
 fn pair(prefix: &str) -> (Node, Node) {
-    let p = primary(&format!("{prefix}-primary"));
-    let mut s = standby(&format!("{prefix}-standby"), &p);
+    let p = Node::logical_primary(&format!("{prefix}-primary"));
+    let mut s = Node::failover_standby(&format!("{prefix}-standby"), &p, "sb1_slot", false);
     p.safe_psql(
         "SELECT pg_create_logical_replication_slot('lsub1_slot', 'pgoutput', false, false, true)",
     );
@@ -83,7 +65,7 @@ fn pair(prefix: &str) -> (Node, Node) {
 
 #[test]
 fn scenario_04_function_rejected_on_primary() {
-    let p = primary("t040-s04");
+    let p = Node::logical_primary("t040-s04");
     let err = psql_error(&p, "SELECT pg_sync_replication_slots()");
     assert!(
         err.contains("ERROR:  replication slots can only be synchronized to a standby server"),
@@ -206,8 +188,7 @@ fn scenario_08_synced_slots_cannot_be_decoded_altered_or_dropped_on_a_standby() 
         "{e}"
     );
     // after promotion the same slot is an ordinary one
-    assert_eq!(s.safe_psql("SELECT pg_promote()"), "t");
-    wait_value(&s, "SELECT pg_is_in_recovery()", "f");
+    s.promote();
     s.safe_psql("SELECT count(*) FROM pg_logical_slot_get_changes('lsub2_slot', NULL, NULL)");
     s.safe_psql("SELECT pg_replication_slot_advance('lsub2_slot', pg_current_wal_lsn())");
     let (ok, e) = repl_psql(&s, "ALTER_REPLICATION_SLOT lsub2_slot (FAILOVER false)");
@@ -411,8 +392,7 @@ fn scenario_19_promoted_standby_decodes_only_unconsumed_changes() {
     // promoted while the primary still runs (as PostgreSQL's test does), so
     // the worker is connected and syncing when promotion stops it
     let before = s.log().len();
-    assert_eq!(s.safe_psql("SELECT pg_promote()"), "t");
-    wait_value(&s, "SELECT pg_is_in_recovery()", "f");
+    s.promote();
     wait_for_log_in_order(
         &s,
         before,
@@ -457,8 +437,7 @@ fn scenario_10_cascade_syncs_from_its_upstream_standby() {
     // with a physical slot made there
     let (p, s1) = pair("t040-s10");
     s1.safe_psql("SELECT pg_create_physical_replication_slot('cascade_slot', true)");
-    let mut c = Node::standby("t040-s10-cascading", &p, "cascading_sb_slot");
-    c.append_conf("hot_standby_feedback = on\nwal_level = logical");
+    let mut c = Node::failover_standby("t040-s10-cascading", &p, "cascading_sb_slot", false);
     c.start();
     set_primary_conninfo(&c, &s1.conninfo("postgres"));
     c.safe_psql("ALTER SYSTEM SET primary_slot_name = 'cascade_slot'");
@@ -569,15 +548,9 @@ fn subscriber(name: &str) -> Node {
     sub
 }
 
-fn primary_slot_failover(p: &Node, slot: &str) -> String {
-    p.safe_psql(&format!(
-        "SELECT failover FROM pg_replication_slots WHERE slot_name = '{slot}'"
-    ))
-}
-
 #[test]
 fn scenarios_01_to_03_subscription_failover_option() {
-    let p = primary("t040-s01-primary");
+    let p = Node::logical_primary("t040-s01-primary");
     p.safe_psql("CREATE PUBLICATION regress_mypub FOR ALL TABLES");
     let sub = subscriber("t040-s01-sub");
     // 1. CREATE SUBSCRIPTION with failover sets the slot's failover flag
@@ -586,12 +559,12 @@ fn scenarios_01_to_03_subscription_failover_option() {
          WITH (slot_name = lsub1_slot, copy_data = false, failover = true, enabled = false)",
         p.conninfo("postgres")
     ));
-    assert_eq!(primary_slot_failover(&p, "lsub1_slot"), "t");
+    assert_eq!(slot_field(&p, "lsub1_slot", "failover"), "t");
     // 2. ALTER SUBSCRIPTION toggles the slot
     sub.safe_psql("ALTER SUBSCRIPTION regress_mysub1 SET (failover = false)");
-    assert_eq!(primary_slot_failover(&p, "lsub1_slot"), "f");
+    assert_eq!(slot_field(&p, "lsub1_slot", "failover"), "f");
     sub.safe_psql("ALTER SUBSCRIPTION regress_mysub1 SET (failover = true)");
-    assert_eq!(primary_slot_failover(&p, "lsub1_slot"), "t");
+    assert_eq!(slot_field(&p, "lsub1_slot", "failover"), "t");
     // 3. the option cannot change on an enabled subscription
     sub.safe_psql("ALTER SUBSCRIPTION regress_mysub1 ENABLE");
     let e = psql_error(
@@ -602,7 +575,7 @@ fn scenarios_01_to_03_subscription_failover_option() {
         e.contains("ERROR:  cannot set failover for enabled subscription"),
         "{e}"
     );
-    assert_eq!(primary_slot_failover(&p, "lsub1_slot"), "t");
+    assert_eq!(slot_field(&p, "lsub1_slot", "failover"), "t");
 }
 
 #[test]

@@ -13,30 +13,17 @@
 //! The failover consumer is `pg_recvlogical` (PostgreSQL 17's when
 //! installed, else the system's).
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
+use tandem_testkit::failover::{
+    has_decoded_row, recvlogical_rows, set_standby_slots, wait_decoded_row,
+};
 use tandem_testkit::{pg_recvlogical, wait_for, Node, DEADLINE};
-
-/// Kills a child process on drop (a failing test must not leave it running).
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A primary with `wal_level = logical`, table `t`, and a started standby
 /// streaming through physical slot `sb1_slot`.
 fn primary_and_standby(name: &str) -> (Node, Node) {
-    let mut primary = Node::init_with(&format!("{name}-primary"), &["--wal-segsize", "1"]);
-    primary.append_conf(
-        "wal_level = logical\nmax_wal_senders = 10\nmax_replication_slots = 10\n\
-         wal_sender_timeout = 60s\nwal_receiver_status_interval = 1s",
-    );
-    primary.start();
+    let primary = Node::logical_primary(&format!("{name}-primary"));
     primary.safe_psql("CREATE TABLE t (a int PRIMARY KEY)");
     let mut standby = Node::standby(&format!("{name}-standby"), &primary, "sb1_slot");
     standby.start();
@@ -46,57 +33,6 @@ fn primary_and_standby(name: &str) -> (Node, Node) {
             .then_some(())
     });
     (primary, standby)
-}
-
-fn set_standby_slots(primary: &Node, value: &str) {
-    primary.safe_psql(&format!(
-        "ALTER SYSTEM SET synchronized_standby_slots = '{value}'"
-    ));
-    primary.safe_psql("SELECT pg_reload_conf()");
-    wait_for("the reload", DEADLINE, || {
-        (primary.safe_psql("SHOW synchronized_standby_slots") == value).then_some(())
-    });
-}
-
-/// Streams `slot` with pg_recvlogical into `out`.
-fn stream(primary: &Node, bin: &Path, slot: &str, out: &Path) -> ChildGuard {
-    let child = Command::new(bin)
-        .arg("-d")
-        .arg(format!(
-            "host=127.0.0.1 port={} user=postgres dbname=postgres",
-            primary.port
-        ))
-        .args(["--slot", slot, "--start", "--no-loop", "-F", "0", "-s", "1"])
-        .args(["-o", "include-xids=0", "-f"])
-        .arg(out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn pg_recvlogical: {e}"));
-    let guard = ChildGuard(child);
-    wait_for(
-        &format!("pg_recvlogical to attach to {slot}"),
-        DEADLINE,
-        || {
-            (primary.safe_psql(&format!(
-                "SELECT active FROM pg_replication_slots WHERE slot_name = '{slot}'"
-            )) == "t")
-                .then_some(())
-        },
-    );
-    guard
-}
-
-fn has_row(out: &Path, a: i32) -> bool {
-    std::fs::read_to_string(out)
-        .unwrap_or_default()
-        .contains(&format!("table public.t: INSERT: a[integer]:{a}\n"))
-}
-
-fn wait_row(out: &Path, a: i32, who: &str) {
-    wait_for(&format!("row {a} at {who}"), DEADLINE, || {
-        has_row(out, a).then_some(())
-    });
 }
 
 fn inactive_warning(slot: &str) -> String {
@@ -144,13 +80,13 @@ fn scenario_15_failover_slot_waits_for_synchronized_standby_slots() {
     set_standby_slots(&primary, "sb1_slot");
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (fo_out, plain_out) = (dir.path().join("fo.txt"), dir.path().join("plain.txt"));
-    let _fo = stream(&primary, &bin, "fo_slot", &fo_out);
-    let _plain = stream(&primary, &bin, "plain_slot", &plain_out);
+    let _fo = recvlogical_rows(&bin, &primary, "fo_slot", &fo_out);
+    let _plain = recvlogical_rows(&bin, &primary, "plain_slot", &plain_out);
 
     // With the standby streaming, both consumers get the row.
     primary.safe_psql("INSERT INTO t VALUES (1)");
-    wait_row(&fo_out, 1, "the failover consumer");
-    wait_row(&plain_out, 1, "the plain consumer");
+    wait_decoded_row(&fo_out, 1, "the failover consumer");
+    wait_decoded_row(&plain_out, 1, "the plain consumer");
 
     // Standby stopped: the plain consumer gets row 2, the failover one not.
     let from = primary.log().len();
@@ -161,17 +97,17 @@ fn scenario_15_failover_slot_waits_for_synchronized_standby_slots() {
             .then_some(())
     });
     primary.safe_psql("INSERT INTO t VALUES (2)");
-    wait_row(&plain_out, 2, "the plain consumer");
+    wait_decoded_row(&plain_out, 2, "the plain consumer");
     wait_log(&primary, from, &inactive_warning("sb1_slot"));
     // The WARNING is logged when the failover walsender held row 2 back.
     assert!(
-        !has_row(&fo_out, 2),
+        !has_decoded_row(&fo_out, 2),
         "the failover consumer got row 2 before the standby flushed it"
     );
 
     // Standby back: it flushes row 2, then the failover consumer gets it.
     standby.start();
-    wait_row(&fo_out, 2, "the failover consumer");
+    wait_decoded_row(&fo_out, 2, "the failover consumer");
     let flushed = primary.safe_psql(
         "SELECT restart_lsn >= (SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'plain_slot') \
          FROM pg_replication_slots WHERE slot_name = 'sb1_slot'",
@@ -235,11 +171,11 @@ fn scenario_17_inactive_physical_slot_warning() {
     // The WARNING is logged once, when the failover walsender first meets the
     // problem, which may be as soon as it starts streaming: look from here.
     let from = primary.log().len();
-    let _fo = stream(&primary, &bin, "fo_slot", &fo_out);
-    let _plain = stream(&primary, &bin, "plain_slot", &plain_out);
+    let _fo = recvlogical_rows(&bin, &primary, "fo_slot", &fo_out);
+    let _plain = recvlogical_rows(&bin, &primary, "plain_slot", &plain_out);
 
     primary.safe_psql("INSERT INTO t VALUES (1)");
-    wait_row(&plain_out, 1, "the plain consumer");
+    wait_decoded_row(&plain_out, 1, "the plain consumer");
     wait_log(&primary, from, &inactive_warning("inactive_slot"));
     let log = primary.log();
     assert!(log.contains(
@@ -248,11 +184,14 @@ fn scenario_17_inactive_physical_slot_warning() {
     assert!(log.contains(
         "HINT:  Start the standby associated with the replication slot \"inactive_slot\", or amend parameter \"synchronized_standby_slots\"."
     ));
-    assert!(!has_row(&fo_out, 1), "the failover consumer got row 1");
+    assert!(
+        !has_decoded_row(&fo_out, 1),
+        "the failover consumer got row 1"
+    );
 
     // Without the inactive slot only the streaming standby counts.
     set_standby_slots(&primary, "sb1_slot");
-    wait_row(&fo_out, 1, "the failover consumer");
+    wait_decoded_row(&fo_out, 1, "the failover consumer");
 }
 
 #[test]

@@ -29,13 +29,6 @@ fn publisher(name: &str) -> Node {
     n
 }
 
-fn subscriber(name: &str) -> Node {
-    let mut n = Node::init(name);
-    n.append_conf("wal_retrieve_retry_interval = '100ms'");
-    n.start();
-    n
-}
-
 /// psql (`-X -A -v ON_ERROR_STOP=1`) on `node` with one `-c` per statement:
 /// each runs as its own query, back to back in one session.
 fn psql_commands(node: &Node, conninfo_extra: &str, tuples_only: bool, cmds: &[&str]) -> Command {
@@ -120,7 +113,7 @@ fn slot_column(node: &Node, slot: &str, column: &str) -> String {
 #[test]
 fn disable_then_alter_failover_back_to_back() {
     let publ = publisher("t042-bb-pub");
-    let sub = subscriber("t042-bb-sub");
+    let sub = Node::subscriber("t042-bb-sub");
     publ.safe_psql("CREATE TABLE t (id int PRIMARY KEY); CREATE PUBLICATION mypub FOR ALL TABLES");
     sub.safe_psql("CREATE TABLE t (id int PRIMARY KEY)");
     sub.safe_psql(&format!(

@@ -26,63 +26,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use tandem_testkit::failover::{set_and_reload, wait_synced, wait_tables_ready};
 use tandem_testkit::{wait_for, wait_value, Node, DEADLINE};
-
-/// A started primary for logical decoding and physical streaming.
-fn primary(name: &str) -> Node {
-    let mut p = Node::init_with(name, &["--wal-segsize", "1"]);
-    p.append_conf(
-        "wal_sender_timeout = 60s\nwal_receiver_status_interval = 1s\nwal_level = logical\n\
-         max_wal_senders = 10\nmax_replication_slots = 10",
-    );
-    p.start();
-    p
-}
-
-/// A started standby of `p` streaming from physical slot `slot`, with the
-/// slot sync worker on (`primary_conninfo` from the base backup names
-/// `dbname=postgres`).
-fn syncing_standby(name: &str, p: &Node, slot: &str) -> Node {
-    let mut s = Node::standby(name, p, slot);
-    s.append_conf("hot_standby_feedback = on\nwal_level = logical\nsync_replication_slots = on");
-    s.start();
-    s
-}
-
-/// A started subscriber with quick apply worker retries.
-fn subscriber(name: &str) -> Node {
-    let mut n = Node::init(name);
-    n.append_conf("wal_retrieve_retry_interval = '100ms'");
-    n.start();
-    n
-}
-
-/// Sets `synchronized_standby_slots` on `p` and waits for the reload.
-fn set_standby_slots(p: &Node, setting: &str, value: &str) {
-    p.safe_psql(&format!("ALTER SYSTEM SET {setting} = '{value}'"));
-    p.safe_psql("SELECT pg_reload_conf()");
-    wait_value(p, &format!("SHOW {setting}"), value);
-}
-
-/// Waits until every table of every subscription on `sub` is ready.
-fn wait_tables_ready(sub: &Node) {
-    wait_value(
-        sub,
-        "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'",
-        "0",
-    );
-}
-
-/// Waits until `slot` is on the standby, synced and persistent.
-fn wait_synced(s: &Node, slot: &str) {
-    wait_value(
-        s,
-        &format!(
-            "SELECT synced AND NOT temporary FROM pg_replication_slots WHERE slot_name = '{slot}'"
-        ),
-        "t",
-    );
-}
 
 /// splitmix64: the seed's stream of choices.
 struct Rng(u64);
@@ -218,7 +163,7 @@ fn one_failover_run(seed: u64) {
         }
     );
     let tag = format!("t043-{seed}");
-    let mut p = primary(&format!("{tag}-p"));
+    let mut p = Node::logical_primary(&format!("{tag}-p"));
     let ddl = "CREATE TABLE log (seq int, src text); \
                CREATE TABLE kv (k int PRIMARY KEY, v bigint); \
                CREATE TABLE acc (id int PRIMARY KEY, v bigint)";
@@ -227,10 +172,10 @@ fn one_failover_run(seed: u64) {
         "ALTER TABLE log REPLICA IDENTITY FULL; INSERT INTO acc VALUES (1, 1); \
          CREATE PUBLICATION pub FOR ALL TABLES",
     );
-    let s = syncing_standby(&format!("{tag}-s"), &p, "sb1_slot");
+    let s = Node::syncing_standby(&format!("{tag}-s"), &p, "sb1_slot");
     // after the base backup, so that the promoted standby does not inherit it
-    set_standby_slots(&p, "synchronized_standby_slots", "sb1_slot");
-    let sub = subscriber(&format!("{tag}-sub"));
+    set_and_reload(&p, "synchronized_standby_slots", "sb1_slot");
+    let sub = Node::subscriber(&format!("{tag}-sub"));
     // the subscriber numbers the rows of `log` in the order it applies them
     sub.safe_psql(
         "CREATE TABLE log (seq int, src text, applied bigserial); \
@@ -280,8 +225,7 @@ fn one_failover_run(seed: u64) {
     );
     // what the subscriber got from the old primary; it cannot get more now
     let sub_before = seqs(&sub, "applied");
-    assert_eq!(s.safe_psql("SELECT pg_promote()"), "t");
-    wait_value(&s, "SELECT pg_is_in_recovery()", "f");
+    s.promote();
     assert_eq!(
         s.safe_psql(
             "SELECT failover, synced, temporary FROM pg_replication_slots WHERE slot_name = 's'"
@@ -416,10 +360,9 @@ fn psql_out(node: &Node, sql: &str) -> (String, String) {
 /// streaming through physical slot `master_slot`, `hot_standby_feedback =
 /// on`: the setup the walk-through starts from.
 fn walkthrough_pair(tag: &str) -> (Node, Node) {
-    let p = primary(&format!("{tag}-primary"));
+    let p = Node::logical_primary(&format!("{tag}-primary"));
     p.safe_psql("CREATE ROLE repliuser REPLICATION LOGIN");
-    let mut s = Node::standby(&format!("{tag}-standby"), &p, "master_slot");
-    s.append_conf("hot_standby_feedback = on\nwal_level = logical");
+    let mut s = Node::failover_standby(&format!("{tag}-standby"), &p, "master_slot", false);
     s.start();
     (p, s)
 }
@@ -541,9 +484,9 @@ fn test_decoding_failover_slot_follows_the_primary_as_printed() {
 #[test]
 fn subscription_resumes_on_the_promoted_standby_as_printed() {
     let (p, s) = walkthrough_pair("t043-sub");
-    set_standby_slots(&p, "standby_slot_names", "master_slot");
+    set_and_reload(&p, "standby_slot_names", "master_slot");
     configure_standby_as_printed(&p, &s);
-    let sub = subscriber("t043-sub-subscriber");
+    let sub = Node::subscriber("t043-sub-subscriber");
     assert_eq!(
         psql_out(&p, "create table tab_rep(a int primary key, b int);").0,
         "CREATE TABLE"
@@ -627,10 +570,10 @@ fn subscription_resumes_on_the_promoted_standby_as_printed() {
 /// `failover_ready` for each of them.
 #[test]
 fn readiness_queries_answer_t_for_every_failover_slot() {
-    let p = primary("t043-ready-primary");
-    let s = syncing_standby("t043-ready-standby", &p, "standby_1");
-    set_standby_slots(&p, "synchronized_standby_slots", "standby_1");
-    let sub = subscriber("t043-ready-subscriber");
+    let p = Node::logical_primary("t043-ready-primary");
+    let s = Node::syncing_standby("t043-ready-standby", &p, "standby_1");
+    set_and_reload(&p, "synchronized_standby_slots", "standby_1");
+    let sub = Node::subscriber("t043-ready-subscriber");
     p.safe_psql("CREATE TABLE t (a int PRIMARY KEY); CREATE PUBLICATION pub FOR ALL TABLES");
     sub.safe_psql("CREATE TABLE t (a int PRIMARY KEY)");
     for name in ["sub1", "sub2", "sub3"] {
@@ -712,9 +655,8 @@ fn psql_db(node: &Node, db: &str, user: &str, sql: &str) -> String {
 /// primary's failover slots as they are.
 #[test]
 fn scenario_12_sync_ignores_shadowing_objects_on_the_primarys_search_path() {
-    let p = primary("t043-hijack-primary");
-    let mut s = Node::standby("t043-hijack-standby", &p, "sb1_slot");
-    s.append_conf("hot_standby_feedback = on\nwal_level = logical");
+    let p = Node::logical_primary("t043-hijack-primary");
+    let mut s = Node::failover_standby("t043-hijack-standby", &p, "sb1_slot", false);
     s.start();
     p.safe_psql(
         "SELECT pg_create_logical_replication_slot('lsub1_slot', 'pgoutput', false, false, true)",
@@ -830,11 +772,10 @@ fn scenario_12_sync_ignores_shadowing_objects_on_the_primarys_search_path() {
 /// row once, nothing re-sent, no `ALTER SUBSCRIPTION`.
 #[test]
 fn manual_then_automatic_sync_and_a_moved_address_as_printed() {
-    let mut p = primary("t043-vip-primary");
-    let mut s = Node::standby("t043-vip-standby", &p, "standby_1");
-    s.append_conf("hot_standby_feedback = on\nwal_level = logical");
+    let mut p = Node::logical_primary("t043-vip-primary");
+    let mut s = Node::failover_standby("t043-vip-standby", &p, "standby_1", false);
     s.start();
-    set_standby_slots(&p, "standby_slot_names", "standby_1");
+    set_and_reload(&p, "standby_slot_names", "standby_1");
     let vip = tandem_testkit::proxy::Proxy::start(p.port);
 
     // manual synchronization
@@ -884,7 +825,7 @@ fn manual_then_automatic_sync_and_a_moved_address_as_printed() {
     });
 
     // a subscriber through the virtual address
-    let sub = subscriber("t043-vip-subscriber");
+    let sub = Node::subscriber("t043-vip-subscriber");
     p.safe_psql("CREATE TABLE items (id int PRIMARY KEY, note text)");
     sub.safe_psql("CREATE TABLE items (id int PRIMARY KEY, note text)");
     p.safe_psql("CREATE PUBLICATION my_publication FOR TABLE items");

@@ -8,29 +8,11 @@
 
 use std::path::Path;
 
+use tandem_testkit::failover::{fill_wal, lsn};
 use tandem_testkit::{wait_for, wait_for_replay, wait_value, Node, DEADLINE};
 
 /// WAL segment size of these nodes (`--wal-segsize 1`).
 const SEG: u64 = 1024 * 1024;
-
-/// A started primary for logical decoding and physical streaming.
-fn primary(name: &str) -> Node {
-    let mut p = Node::init_with(name, &["--wal-segsize", "1"]);
-    p.append_conf(
-        "wal_sender_timeout = 60s\nwal_receiver_status_interval = 1s\nwal_level = logical\n\
-         max_wal_senders = 10\nmax_replication_slots = 10",
-    );
-    p.start();
-    p
-}
-
-/// A standby of `p` streaming from physical slot `sb1_slot`, set up for slot
-/// sync. Not started.
-fn standby(name: &str, p: &Node) -> Node {
-    let s = Node::standby(name, p, "sb1_slot");
-    s.append_conf("hot_standby_feedback = on\nwal_level = logical");
-    s
-}
 
 /// Waits until the node's log holds `wanted` after byte `from`; returns the
 /// text that follows it up to the end of its line.
@@ -46,17 +28,6 @@ fn wait_for_log_line(node: &Node, from: usize, wanted: &str) -> String {
             Some(line.trim().to_string())
         },
     )
-}
-
-/// Parses `X/Y` as an LSN.
-fn lsn(text: &str) -> u64 {
-    let (hi, lo) = text
-        .trim()
-        .split_once('/')
-        .unwrap_or_else(|| panic!("not an LSN: {text:?}"));
-    let hi = u64::from_str_radix(hi, 16).unwrap_or_else(|e| panic!("{text}: {e}"));
-    let lo = u64::from_str_radix(lo, 16).unwrap_or_else(|e| panic!("{text}: {e}"));
-    (hi << 32) | lo
 }
 
 /// The name of the timeline 1 segment file holding `lsn`.
@@ -81,24 +52,6 @@ fn segments(datadir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-/// Writes a few segments of WAL on the primary (rows into `filler`, which
-/// no assertion on decoded changes looks at, and segment switches).
-fn fill_wal(p: &Node, segments: usize) {
-    p.safe_psql("CREATE TABLE IF NOT EXISTS filler (a int PRIMARY KEY, b text)");
-    for _ in 0..segments {
-        let n: i64 = p
-            .safe_psql("SELECT count(*) FROM filler")
-            .parse()
-            .unwrap_or(0);
-        p.safe_psql(&format!(
-            "INSERT INTO filler SELECT g, repeat('x', 100) FROM generate_series({}, {}) AS g",
-            n + 1,
-            n + 500
-        ));
-        p.safe_psql("SELECT pg_switch_wal()");
-    }
 }
 
 /// `CHECKPOINT` on a standby, then its log's `recovery restart point at`.
@@ -196,8 +149,8 @@ fn restartpoints_on_checkpoint_and_shutdown_and_restart_from_them() {
 
 #[test]
 fn scenario_07_locally_invalidated_slot_is_recreated() {
-    let p = primary("t044-s07-primary");
-    let mut s = standby("t044-s07-standby", &p);
+    let p = Node::logical_primary("t044-s07-primary");
+    let mut s = Node::failover_standby("t044-s07-standby", &p, "sb1_slot", false);
     s.append_conf("log_min_messages = debug2");
     p.safe_psql(
         "SELECT pg_create_logical_replication_slot('lsub1_slot', 'pgoutput', false, false, true)",
@@ -272,8 +225,8 @@ fn scenario_07_locally_invalidated_slot_is_recreated() {
 
 #[test]
 fn scenario_21_sync_skips_a_slot_whose_wal_is_gone_here() {
-    let p = primary("t044-s21-primary");
-    let mut s = standby("t044-s21-standby", &p);
+    let p = Node::logical_primary("t044-s21-primary");
+    let mut s = Node::failover_standby("t044-s21-standby", &p, "sb1_slot", false);
     s.start();
     p.safe_psql(
         "SELECT pg_create_logical_replication_slot('lsub1_slot', 'test_decoding', false, false, true)",
@@ -339,8 +292,8 @@ fn scenario_21_sync_skips_a_slot_whose_wal_is_gone_here() {
 
 #[test]
 fn synced_slot_keeps_its_wal_across_restartpoints_sigkill_and_promotion() {
-    let p = primary("t044-keep-primary");
-    let mut s = standby("t044-keep-standby", &p);
+    let p = Node::logical_primary("t044-keep-primary");
+    let mut s = Node::failover_standby("t044-keep-standby", &p, "sb1_slot", false);
     p.safe_psql(
         "SELECT pg_create_logical_replication_slot('lsub2_slot', 'test_decoding', false, false, true)",
     );
@@ -399,8 +352,7 @@ fn synced_slot_keeps_its_wal_across_restartpoints_sigkill_and_promotion() {
     wait_for_replay(&p, &s);
     assert_eq!(segments(&s.datadir)[0], segment_name(restart));
 
-    assert_eq!(s.safe_psql("SELECT pg_promote()"), "t");
-    wait_value(&s, "SELECT pg_is_in_recovery()", "f");
+    s.promote();
     let rest = s.safe_psql(
         "SELECT data FROM pg_logical_slot_get_changes('lsub2_slot', NULL, NULL, \
          'include-xids', '0') WHERE data LIKE 'table public.tab_int%'",

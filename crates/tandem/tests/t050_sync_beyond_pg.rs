@@ -13,124 +13,14 @@
 
 use std::path::Path;
 
+use tandem_testkit::failover::{
+    cascading_standby, insert_seq, lsn, repoint_subscription, subscribe_tab, wait_rows,
+    wait_slot_follows,
+};
 use tandem_testkit::{log_errors, wait_for, wait_for_replay, wait_value, Node, DEADLINE};
 
 /// WAL segment size of these nodes (`--wal-segsize 1`).
 const SEG: u64 = 1024 * 1024;
-
-/// A started primary for logical decoding and physical streaming.
-fn primary(name: &str) -> Node {
-    let mut p = Node::init_with(name, &["--wal-segsize", "1"]);
-    p.append_conf(
-        "wal_sender_timeout = 60s\nwal_receiver_status_interval = 1s\nwal_level = logical\n\
-         max_wal_senders = 10\nmax_replication_slots = 10",
-    );
-    p.start();
-    p
-}
-
-/// A started standby of `p` streaming through physical slot `slot`, with
-/// the slot sync worker on when `sync` is.
-fn standby(name: &str, p: &Node, slot: &str, sync: bool) -> Node {
-    let mut s = Node::standby(name, p, slot);
-    s.append_conf("hot_standby_feedback = on\nwal_level = logical");
-    if sync {
-        s.append_conf("sync_replication_slots = on");
-    }
-    s.start();
-    s
-}
-
-/// A started subscriber with quick apply worker retries, with table `tab`.
-fn subscriber(name: &str) -> Node {
-    let mut n = Node::init(name);
-    n.append_conf("wal_retrieve_retry_interval = '100ms'");
-    n.start();
-    n.safe_psql("CREATE TABLE tab (a int)");
-    n
-}
-
-/// A publication of `tab` on `p` and a failover subscription `mysub` on
-/// `sub`, its table ready.
-fn subscribe(p: &Node, sub: &Node) {
-    p.safe_psql("CREATE TABLE tab (a int)");
-    p.safe_psql("CREATE PUBLICATION pub FOR TABLE tab");
-    sub.safe_psql(&format!(
-        "CREATE SUBSCRIPTION mysub CONNECTION '{}' PUBLICATION pub WITH (failover = true)",
-        p.conninfo("postgres")
-    ));
-    wait_value(
-        sub,
-        "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'",
-        "0",
-    );
-}
-
-/// Points the subscription at `node`.
-fn repoint_subscription(sub: &Node, node: &Node) {
-    sub.safe_psql(&format!(
-        "ALTER SUBSCRIPTION mysub CONNECTION '{}'",
-        node.conninfo("postgres")
-    ));
-}
-
-/// Inserts `from..=to` into `tab` on `node`, one transaction each.
-fn insert(node: &Node, from: u32, to: u32) {
-    for i in from..=to {
-        node.safe_psql(&format!("INSERT INTO tab VALUES ({i})"));
-    }
-}
-
-/// Waits until the subscriber holds exactly `1..=n`, each once.
-fn wait_rows(sub: &Node, n: u32) {
-    let want = (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
-    wait_value(
-        sub,
-        "SELECT coalesce(string_agg(a::text, ',' ORDER BY a), '') FROM tab",
-        &want,
-    );
-}
-
-/// `slot`'s confirmed_flush_lsn on `node` ("" when there is no such slot).
-fn confirmed(node: &Node, slot: &str) -> String {
-    node.safe_psql(&format!(
-        "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '{slot}'"
-    ))
-}
-
-/// Waits until `copy` has `slot` synced and persistent, at `source`'s
-/// confirmed_flush_lsn.
-fn wait_slot_follows(copy: &Node, source: &Node, slot: &str) {
-    wait_for(
-        &format!("{slot} on {} equal to {}'s", copy.name, source.name),
-        DEADLINE,
-        || {
-            let want = confirmed(source, slot);
-            let got = copy.safe_psql(&format!(
-                "SELECT confirmed_flush_lsn FROM pg_replication_slots \
-                 WHERE slot_name = '{slot}' AND synced AND NOT temporary"
-            ));
-            (!want.is_empty() && got == want).then_some(())
-        },
-    );
-}
-
-/// Promotes `s` and waits until it accepts writes.
-fn promote(s: &Node) {
-    assert_eq!(s.safe_psql("SELECT pg_promote()"), "t");
-    wait_value(s, "SELECT pg_is_in_recovery()", "f");
-}
-
-/// Parses `X/Y` as an LSN.
-fn lsn(text: &str) -> u64 {
-    let (hi, lo) = text
-        .trim()
-        .split_once('/')
-        .unwrap_or_else(|| panic!("not an LSN: {text:?}"));
-    let hi = u64::from_str_radix(hi, 16).unwrap_or_else(|e| panic!("{text}: {e}"));
-    let lo = u64::from_str_radix(lo, 16).unwrap_or_else(|e| panic!("{text}: {e}"));
-    (hi << 32) | lo
-}
 
 /// The WAL segment numbers in `datadir/pg_wal` (any timeline), sorted.
 fn segnos(datadir: &Path) -> Vec<u64> {
@@ -166,35 +56,14 @@ fn make_standby_of(node: &Node, upstream: &Node, slot: &str) {
 /// C keeps syncing from it; C is promoted and the subscriber resumes on it.
 #[test]
 fn cascade_syncs_from_its_upstream_through_both_promotions() {
-    let mut p = primary("t050-cas-primary");
-    let mut s1 = standby("t050-cas-s1", &p, "sb1_slot", true);
-    s1.safe_psql("SELECT pg_create_physical_replication_slot('cascade_slot', true)");
-    // the cascade starts as a standby of the primary (tandem makes no base
-    // backup from a standby), then is re-pointed at S1
-    let c = standby("t050-cas-c", &p, "c_slot", false);
-    c.safe_psql(&format!(
-        "ALTER SYSTEM SET primary_conninfo = '{}'",
-        s1.conninfo("postgres")
-    ));
-    c.safe_psql("ALTER SYSTEM SET primary_slot_name = 'cascade_slot'");
-    c.safe_psql("ALTER SYSTEM SET sync_replication_slots = on");
-    c.safe_psql("SELECT pg_reload_conf()");
-    wait_value(
-        &s1,
-        "SELECT active FROM pg_replication_slots WHERE slot_name = 'cascade_slot'",
-        "t",
-    );
-    wait_value(
-        &p,
-        "SELECT active FROM pg_replication_slots WHERE slot_name = 'c_slot'",
-        "f",
-    );
-    p.safe_psql("SELECT pg_drop_replication_slot('c_slot')");
+    let mut p = Node::logical_primary("t050-cas-primary");
+    let mut s1 = Node::syncing_standby("t050-cas-s1", &p, "sb1_slot");
+    let c = cascading_standby("t050-cas-c", &p, &s1);
 
-    let sub = subscriber("t050-cas-sub");
-    subscribe(&p, &sub);
-    insert(&p, 1, 3);
-    wait_rows(&sub, 3);
+    let sub = Node::subscriber("t050-cas-sub");
+    subscribe_tab(&p, &sub, "CREATE TABLE tab (a int)");
+    insert_seq(&p, "tab", 1, 3);
+    wait_rows(&sub, "tab", "a", 3);
     wait_slot_follows(&s1, &p, "mysub");
     wait_slot_follows(&c, &s1, "mysub");
     assert_eq!(
@@ -212,10 +81,10 @@ fn cascade_syncs_from_its_upstream_through_both_promotions() {
 
     // the upstream is promoted: the cascade follows it and keeps syncing
     p.stop();
-    promote(&s1);
-    repoint_subscription(&sub, &s1);
-    insert(&s1, 4, 5);
-    wait_rows(&sub, 5);
+    s1.promote();
+    repoint_subscription(&sub, "mysub", &s1);
+    insert_seq(&s1, "tab", 4, 5);
+    wait_rows(&sub, "tab", "a", 5);
     wait_value(&c, "SELECT count(*) FROM tab", "5");
     wait_slot_follows(&c, &s1, "mysub");
 
@@ -226,7 +95,7 @@ fn cascade_syncs_from_its_upstream_through_both_promotions() {
 
     // the cascade is promoted: the subscriber resumes on its synced slot
     s1.stop();
-    promote(&c);
+    c.promote();
     assert_eq!(
         c.safe_psql(
             "SELECT synced, temporary, failover FROM pg_replication_slots \
@@ -234,9 +103,9 @@ fn cascade_syncs_from_its_upstream_through_both_promotions() {
         ),
         "t|f|t"
     );
-    repoint_subscription(&sub, &c);
-    insert(&c, 6, 7);
-    wait_rows(&sub, 7);
+    repoint_subscription(&sub, "mysub", &c);
+    insert_seq(&c, "tab", 6, 7);
+    wait_rows(&sub, "tab", "a", 7);
     wait_value(
         &c,
         "SELECT active FROM pg_replication_slots WHERE slot_name = 'mysub'",
@@ -249,10 +118,11 @@ fn cascade_syncs_from_its_upstream_through_both_promotions() {
 /// B needs; B is re-pointed at A and streams through `sb_b` there.
 #[test]
 fn sibling_streams_from_the_promoted_standby_through_its_copied_slot() {
-    let mut p = primary("t050-phys-primary");
+    let mut p = Node::logical_primary("t050-phys-primary");
     p.safe_psql("CREATE TABLE t (a int, b text)");
-    let a = standby("t050-phys-a", &p, "sb_a", true);
-    let b = standby("t050-phys-b", &p, "sb_b", false);
+    let a = Node::syncing_standby("t050-phys-a", &p, "sb_a");
+    let mut b = Node::failover_standby("t050-phys-b", &p, "sb_b", false);
+    b.start();
     wait_value(
         &a,
         "SELECT slot_type, synced, temporary FROM pg_replication_slots \
@@ -306,7 +176,7 @@ fn sibling_streams_from_the_promoted_standby_through_its_copied_slot() {
     assert_eq!(oldest, lsn(&held) / SEG, "{:?}", segnos(&a.datadir));
 
     p.stop();
-    promote(&a);
+    a.promote();
     assert_eq!(
         a.safe_psql(
             "SELECT synced, restart_lsn = '{held}' FROM pg_replication_slots \
@@ -349,22 +219,22 @@ fn sibling_streams_from_the_promoted_standby_through_its_copied_slot() {
 /// every row exactly once.
 #[test]
 fn switchover_and_back_keeps_slot_sync() {
-    let mut p = primary("t050-sw-p");
-    let mut s = standby("t050-sw-s", &p, "sb_s", true);
-    let sub = subscriber("t050-sw-sub");
-    subscribe(&p, &sub);
-    insert(&p, 1, 3);
-    wait_rows(&sub, 3);
+    let mut p = Node::logical_primary("t050-sw-p");
+    let mut s = Node::syncing_standby("t050-sw-s", &p, "sb_s");
+    let sub = Node::subscriber("t050-sw-sub");
+    subscribe_tab(&p, &sub, "CREATE TABLE tab (a int)");
+    insert_seq(&p, "tab", 1, 3);
+    wait_rows(&sub, "tab", "a", 3);
     wait_slot_follows(&s, &p, "mysub");
 
     // switchover: a fast shutdown of P hands its shutdown checkpoint to S
     // before P exits, so S holds all of P's WAL; then S is promoted
     wait_for_replay(&p, &s);
     p.stop();
-    promote(&s);
-    repoint_subscription(&sub, &s);
-    insert(&s, 4, 5);
-    wait_rows(&sub, 5);
+    s.promote();
+    repoint_subscription(&sub, "mysub", &s);
+    insert_seq(&s, "tab", 4, 5);
+    wait_rows(&sub, "tab", "a", 5);
     // the former primary rejoins as a standby of S, with its old mysub
     // (failover = t, synced = f) still there
     s.safe_psql("SELECT pg_create_physical_replication_slot('sb_p', true)");
@@ -396,22 +266,22 @@ fn switchover_and_back_keeps_slot_sync() {
         err.contains("cannot enable failover for a replication slot created on the standby"),
         "{err}"
     );
-    insert(&s, 6, 7);
-    wait_rows(&sub, 7);
+    insert_seq(&s, "tab", 6, 7);
+    wait_rows(&sub, "tab", "a", 7);
     wait_slot_follows(&p, &s, "mysub");
 
     // and back: S stops, P is promoted, S rejoins through its old slot sb_s
     wait_for_replay(&s, &p);
     s.stop();
-    promote(&p);
-    repoint_subscription(&sub, &p);
-    insert(&p, 8, 9);
-    wait_rows(&sub, 9);
+    p.promote();
+    repoint_subscription(&sub, "mysub", &p);
+    insert_seq(&p, "tab", 8, 9);
+    wait_rows(&sub, "tab", "a", 9);
     std::fs::write(s.datadir.join("standby.signal"), "").expect("write standby.signal");
     s.start();
     wait_slot_follows(&s, &p, "mysub");
-    insert(&p, 10, 11);
-    wait_rows(&sub, 11);
+    insert_seq(&p, "tab", 10, 11);
+    wait_rows(&sub, "tab", "a", 11);
     wait_slot_follows(&s, &p, "mysub");
     assert_eq!(
         s.safe_psql(

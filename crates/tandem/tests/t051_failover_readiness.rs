@@ -11,26 +11,8 @@
 //! in `pg_replication_slots.slotsync_skip_reason` and count in
 //! `pg_stat_replication_slots`.
 
+use tandem_testkit::failover::{fill_wal, refuse_replication};
 use tandem_testkit::{wait_for, wait_for_replay, wait_value, Node, DEADLINE};
-
-/// A started primary for logical decoding and physical streaming.
-fn primary(name: &str) -> Node {
-    let mut p = Node::init_with(name, &["--wal-segsize", "1"]);
-    p.append_conf(
-        "wal_sender_timeout = 60s\nwal_receiver_status_interval = 1s\nwal_level = logical\n\
-         max_wal_senders = 10\nmax_replication_slots = 10",
-    );
-    p.start();
-    p
-}
-
-/// A standby of `p` streaming from physical slot `sb1_slot`, set up for slot
-/// sync (its `primary_conninfo` names `dbname=postgres`). Not started.
-fn standby(name: &str, p: &Node) -> Node {
-    let s = Node::standby(name, p, "sb1_slot");
-    s.append_conf("hot_standby_feedback = on\nwal_level = logical");
-    s
-}
 
 /// Sets a reloadable setting in `postgresql.conf` (the last line wins) and
 /// reloads; on a standby the reload also wakes the slot sync worker, so a
@@ -81,29 +63,6 @@ fn wait_reason(s: &Node, slot: &str, reason: Option<&str>) -> String {
     )
 }
 
-/// Refuses (or again allows) the primary's physical replication
-/// connections, and ends the current ones: the standby stops streaming while
-/// its slot sync (an ordinary connection) goes on.
-fn refuse_replication(p: &Node, refuse: bool) {
-    let path = p.datadir.join("pg_hba.conf");
-    let hba = std::fs::read_to_string(&path).expect("read pg_hba.conf");
-    let reject = "host replication all 127.0.0.1/32 reject\n";
-    let hba = hba.replace(reject, "");
-    let hba = if refuse {
-        format!("{reject}{hba}")
-    } else {
-        hba
-    };
-    std::fs::write(&path, hba).expect("write pg_hba.conf");
-    p.safe_psql("SELECT pg_reload_conf()");
-    if refuse {
-        wait_for("the standby's walsender to end", DEADLINE, || {
-            let n = p.safe_psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_replication");
-            (n == "0").then_some(())
-        });
-    }
-}
-
 /// PostgreSQL 17's documented readiness check.
 fn pg17_check(s: &Node, slot: &str) -> String {
     s.safe_psql(&format!(
@@ -122,8 +81,8 @@ fn standbys(p: &Node) -> String {
 
 #[test]
 fn a_streaming_standby_through_its_states() {
-    let p = primary("t051-states-primary");
-    let mut s = standby("t051-states-standby", &p);
+    let p = Node::logical_primary("t051-states-primary");
+    let mut s = Node::failover_standby("t051-states-standby", &p, "sb1_slot", false);
     set(&p, "synchronized_standby_slots", "sb1_slot");
     p.safe_psql(
         "SELECT pg_create_logical_replication_slot('lsub1_slot', 'test_decoding', false, false, true)",
@@ -187,7 +146,7 @@ fn a_streaming_standby_through_its_states() {
 
     // the standby stops streaming (the primary refuses its replication
     // connection); slot sync, an ordinary connection, goes on
-    refuse_replication(&p, true);
+    refuse_replication(&p, true, true);
     wait_value(
         &s,
         "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'",
@@ -242,7 +201,7 @@ fn a_streaming_standby_through_its_states() {
     );
 
     // streaming again and listed again: both ready, the skip history kept
-    refuse_replication(&p, false);
+    refuse_replication(&p, false, true);
     set(&p, "synchronized_standby_slots", "sb1_slot");
     wait_for_replay(&p, &s);
     assert_eq!(wait_reason(&s, "lsub1_slot", None), "lsub1_slot|t||0");
@@ -274,31 +233,14 @@ fn a_streaming_standby_through_its_states() {
     );
 }
 
-/// Writes a few segments of WAL on the primary.
-fn fill_wal(p: &Node, segments: usize) {
-    p.safe_psql("CREATE TABLE IF NOT EXISTS filler (a int PRIMARY KEY, b text)");
-    for _ in 0..segments {
-        let n: i64 = p
-            .safe_psql("SELECT count(*) FROM filler")
-            .parse()
-            .unwrap_or(0);
-        p.safe_psql(&format!(
-            "INSERT INTO filler SELECT g, repeat('x', 100) FROM generate_series({}, {}) AS g",
-            n + 1,
-            n + 500
-        ));
-        p.safe_psql("SELECT pg_switch_wal()");
-    }
-}
-
 /// A slot whose WAL the standby removed before it could be synced: the
 /// function's copy goes with its call (not synced yet), the worker's stays
 /// temporary.
 #[test]
 fn wal_gone_here_before_the_first_sync() {
-    let p = primary("t051-temp-primary");
+    let p = Node::logical_primary("t051-temp-primary");
     set(&p, "synchronized_standby_slots", "sb1_slot");
-    let mut s = standby("t051-temp-standby", &p);
+    let mut s = Node::failover_standby("t051-temp-standby", &p, "sb1_slot", false);
     s.start();
     p.safe_psql(
         "SELECT pg_create_logical_replication_slot('lsub1_slot', 'test_decoding', false, false, true)",
@@ -348,9 +290,9 @@ fn wal_gone_here_before_the_first_sync() {
 /// PostgreSQL 17's documented check still calls ready.
 #[test]
 fn function_sync_user_slot_and_invalidated_copy() {
-    let p = primary("t051-fn-primary");
+    let p = Node::logical_primary("t051-fn-primary");
     set(&p, "synchronized_standby_slots", "sb1_slot");
-    let mut s = standby("t051-fn-standby", &p);
+    let mut s = Node::failover_standby("t051-fn-standby", &p, "sb1_slot", false);
     for slot in ["lsub1_slot", "lsub2_slot"] {
         p.safe_psql(&format!(
             "SELECT pg_create_logical_replication_slot('{slot}', 'test_decoding', false, false, true)"

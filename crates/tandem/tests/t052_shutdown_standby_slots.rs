@@ -12,18 +12,14 @@
 
 use std::time::{Duration, Instant};
 
+use tandem_testkit::failover::{set_standby_slots, subscribe_failover};
 use tandem_testkit::{wait_for, wait_value, Node, DEADLINE};
 
 /// A primary, its standby on `sb1_slot` (listed in
 /// `synchronized_standby_slots`) and a subscriber whose subscription has a
 /// failover slot, table `t` replicated to it.
 fn setup(name: &str) -> (Node, Node, Node) {
-    let mut p = Node::init_with(&format!("{name}-p"), &["--wal-segsize", "1"]);
-    p.append_conf(
-        "wal_level = logical\nmax_wal_senders = 10\nmax_replication_slots = 10\n\
-         wal_sender_timeout = 60s\nwal_receiver_status_interval = 1s",
-    );
-    p.start();
+    let p = Node::logical_primary(&format!("{name}-p"));
     p.safe_psql("CREATE TABLE t (a int PRIMARY KEY); CREATE PUBLICATION pub FOR ALL TABLES");
     let mut s = Node::standby(&format!("{name}-s"), &p, "sb1_slot");
     s.start();
@@ -32,22 +28,10 @@ fn setup(name: &str) -> (Node, Node, Node) {
         "SELECT active FROM pg_replication_slots WHERE slot_name = 'sb1_slot'",
         "t",
     );
-    p.safe_psql("ALTER SYSTEM SET synchronized_standby_slots = 'sb1_slot'");
-    p.safe_psql("SELECT pg_reload_conf()");
-    wait_value(&p, "SHOW synchronized_standby_slots", "sb1_slot");
-    let mut sub = Node::init(&format!("{name}-sub"));
-    sub.append_conf("wal_retrieve_retry_interval = '100ms'");
-    sub.start();
+    set_standby_slots(&p, "sb1_slot");
+    let sub = Node::subscriber(&format!("{name}-sub"));
     sub.safe_psql("CREATE TABLE t (a int PRIMARY KEY)");
-    sub.safe_psql(&format!(
-        "CREATE SUBSCRIPTION sub CONNECTION '{}' PUBLICATION pub WITH (failover = true)",
-        p.conninfo("postgres")
-    ));
-    wait_value(
-        &sub,
-        "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'",
-        "0",
-    );
+    subscribe_failover(&sub, "sub", &p, "pub");
     assert_eq!(
         p.safe_psql("SELECT failover FROM pg_replication_slots WHERE slot_name = 'sub'"),
         "t"

@@ -14,42 +14,14 @@
 //! standby) and applies them the same way: checked against the connection
 //! cycles its own worker runs against the upstream standby, which logs them.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
+use tandem_testkit::failover::{cascading_standby, recvlogical, slot_field};
 use tandem_testkit::{pg_recvlogical, wait_for, wait_value, Node, DEADLINE};
 
-/// Kills a child process on drop (a failing test must not leave it running).
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
+/// A started primary that logs every statement, with table `t`.
 fn primary(name: &str) -> Node {
-    let mut p = Node::init_with(name, &["--wal-segsize", "1"]);
-    p.append_conf(
-        "wal_sender_timeout = 60s\nwal_receiver_status_interval = 1s\nwal_level = logical\n\
-         max_wal_senders = 10\nmax_replication_slots = 20\nlog_statement = all",
-    );
-    p.start();
+    let p = Node::logical_primary_with(name, "max_replication_slots = 20\nlog_statement = all");
     p.safe_psql("CREATE TABLE t (a int PRIMARY KEY)");
     p
-}
-
-/// A started standby of `p` on physical slot `sb1_slot`, with the slot sync
-/// worker on or off.
-fn standby(name: &str, p: &Node, sync: bool) -> Node {
-    let mut s = Node::standby(name, p, "sb1_slot");
-    s.append_conf(&format!(
-        "hot_standby_feedback = on\nwal_level = logical\nsync_replication_slots = {}",
-        if sync { "on" } else { "off" }
-    ));
-    s.start();
-    s
 }
 
 /// How many connection cycles the standby's slot sync worker has run: the
@@ -89,44 +61,16 @@ fn without_cycle(p: &Node, what: &str, mut change: impl FnMut(u32), mut done: im
     panic!("{what}: every try waited for a connection cycle of the slot sync worker");
 }
 
-fn slot_field(node: &Node, slot: &str, field: &str) -> String {
-    node.safe_psql(&format!(
-        "SELECT {field} FROM pg_replication_slots WHERE slot_name = '{slot}'"
-    ))
-}
-
 fn create_failover_slot(p: &Node, name: &str) {
     p.safe_psql(&format!(
         "SELECT pg_create_logical_replication_slot('{name}', 'test_decoding', false, false, true)"
     ));
 }
 
-/// Streams `slot` with pg_recvlogical (status every second) into `out`.
-fn stream(p: &Node, bin: &Path, slot: &str, out: &Path) -> ChildGuard {
-    let child = Command::new(bin)
-        .arg("-d")
-        .arg(format!(
-            "host=127.0.0.1 port={} user=postgres dbname=postgres",
-            p.port
-        ))
-        .args(["--slot", slot, "--start", "--no-loop", "-F", "0", "-s", "1"])
-        .arg("-f")
-        .arg(out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn pg_recvlogical: {e}"));
-    let guard = ChildGuard(child);
-    wait_for("pg_recvlogical to attach", DEADLINE, || {
-        (slot_field(p, slot, "active") == "t").then_some(())
-    });
-    guard
-}
-
 #[test]
 fn a_new_slot_is_sync_ready_without_a_connection_cycle() {
     let p = primary("t053-new-primary");
-    let s = standby("t053-new-standby", &p, true);
+    let s = Node::syncing_standby("t053-new-standby", &p, "sb1_slot");
     wait_worker_connected(&p, &s);
     without_cycle(
         &p,
@@ -163,7 +107,7 @@ fn confirmations_move_the_copy_and_an_idle_primary_writes_nothing() {
         return;
     };
     let p = primary("t053-flow-primary");
-    let s = standby("t053-flow-standby", &p, true);
+    let s = Node::syncing_standby("t053-flow-standby", &p, "sb1_slot");
     wait_worker_connected(&p, &s);
     create_failover_slot(&p, "sub");
     wait_value(
@@ -173,7 +117,7 @@ fn confirmations_move_the_copy_and_an_idle_primary_writes_nothing() {
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("sub.out");
-    let _consumer = stream(&p, &bin, "sub", &out);
+    let _consumer = recvlogical(&bin, &p, "sub", &[], &out);
     without_cycle(
         &p,
         "a confirmation",
@@ -225,7 +169,7 @@ fn confirmations_move_the_copy_and_an_idle_primary_writes_nothing() {
 #[test]
 fn a_drop_on_the_primary_drops_the_copy() {
     let p = primary("t053-drop-primary");
-    let s = standby("t053-drop-standby", &p, true);
+    let s = Node::syncing_standby("t053-drop-standby", &p, "sb1_slot");
     wait_worker_connected(&p, &s);
     without_cycle(
         &p,
@@ -253,7 +197,8 @@ fn a_drop_on_the_primary_drops_the_copy() {
 #[test]
 fn records_are_ignored_without_the_worker() {
     let p = primary("t053-off-primary");
-    let s = standby("t053-off-standby", &p, false);
+    let mut s = Node::failover_standby("t053-off-standby", &p, "sb1_slot", false);
+    s.start();
     let before = p.safe_psql("SELECT pg_current_wal_lsn()");
     create_failover_slot(&p, "quiet");
     // the slot's creation writes no WAL of its own: what follows is its
@@ -285,7 +230,7 @@ fn records_are_ignored_without_the_worker() {
 #[test]
 fn state_replayed_while_the_worker_is_away_is_applied_at_promotion() {
     let p = primary("t053-away-primary");
-    let mut s = standby("t053-away-standby", &p, true);
+    let mut s = Node::syncing_standby("t053-away-standby", &p, "sb1_slot");
     wait_worker_connected(&p, &s);
     create_failover_slot(&p, "kept");
     let ready =
@@ -342,31 +287,8 @@ fn a_cascading_standby_applies_pushed_state_without_a_connection_cycle() {
     let p = primary("t053-cas-primary");
     // the upstream standby logs every statement too (its configuration is
     // the primary's): the cascade's connection cycles show there
-    let s1 = standby("t053-cas-s1", &p, true);
-    s1.safe_psql("SELECT pg_create_physical_replication_slot('cascade_slot', true)");
-    // the cascade starts as a standby of the primary (tandem makes no base
-    // backup from a standby), then is re-pointed at s1 with the worker on
-    let mut c = Node::standby("t053-cas-c", &p, "c_slot");
-    c.append_conf("hot_standby_feedback = on\nwal_level = logical");
-    c.start();
-    c.safe_psql(&format!(
-        "ALTER SYSTEM SET primary_conninfo = '{}'",
-        s1.conninfo("postgres")
-    ));
-    c.safe_psql("ALTER SYSTEM SET primary_slot_name = 'cascade_slot'");
-    c.safe_psql("ALTER SYSTEM SET sync_replication_slots = on");
-    c.safe_psql("SELECT pg_reload_conf()");
-    wait_value(
-        &s1,
-        "SELECT active FROM pg_replication_slots WHERE slot_name = 'cascade_slot'",
-        "t",
-    );
-    wait_value(
-        &p,
-        "SELECT active FROM pg_replication_slots WHERE slot_name = 'c_slot'",
-        "f",
-    );
-    p.safe_psql("SELECT pg_drop_replication_slot('c_slot')");
+    let s1 = Node::syncing_standby("t053-cas-s1", &p, "sb1_slot");
+    let c = cascading_standby("t053-cas-c", &p, &s1);
     wait_worker_connected(&s1, &c);
     create_failover_slot(&p, "sub");
     let ready = "SELECT synced AND NOT temporary FROM pg_replication_slots WHERE slot_name = 'sub'";

@@ -19,26 +19,13 @@
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use tandem_testkit::failover::wait_tables_ready;
 use tandem_testkit::{free_port, require_pg17, tandem_bin, wait_value, Node};
 
 /// A started primary for logical decoding and physical streaming; slots may
 /// hold at most 3 MB of WAL.
 fn primary(name: &str) -> Node {
-    let mut p = Node::init_with(name, &["--wal-segsize", "1"]);
-    p.append_conf(
-        "wal_sender_timeout = 60s\nwal_receiver_status_interval = 1s\nwal_level = logical\n\
-         max_wal_senders = 10\nmax_replication_slots = 10\nmax_slot_wal_keep_size = '3MB'",
-    );
-    p.start();
-    p
-}
-
-/// A started standby of `p` with the slot sync worker on.
-fn syncing_standby(name: &str, p: &Node, slot: &str) -> Node {
-    let mut s = Node::standby(name, p, slot);
-    s.append_conf("hot_standby_feedback = on\nwal_level = logical\nsync_replication_slots = on");
-    s.start();
-    s
+    Node::logical_primary_with(name, "max_slot_wal_keep_size = '3MB'")
 }
 
 fn check_failover(args: &[&str]) -> Output {
@@ -118,13 +105,11 @@ fn create_subscription(sub: &Node, p: &Node, name: &str, failover: bool) {
 #[test]
 fn ready_then_not_ready_for_each_reason() {
     let p = primary("t055-primary");
-    let s = syncing_standby("t055-standby", &p, "sb1_slot");
+    let s = Node::syncing_standby("t055-standby", &p, "sb1_slot");
     p.safe_psql("ALTER SYSTEM SET synchronized_standby_slots = 'sb1_slot'");
     p.safe_psql("SELECT pg_reload_conf()");
     wait_value(&p, "SHOW synchronized_standby_slots", "sb1_slot");
-    let mut sub = Node::init("t055-subscriber");
-    sub.append_conf("wal_retrieve_retry_interval = '100ms'");
-    sub.start();
+    let mut sub = Node::subscriber("t055-subscriber");
     p.safe_psql(
         "CREATE TABLE t (a int PRIMARY KEY); CREATE TABLE filler (a int); \
          CREATE PUBLICATION pub FOR TABLE t",
@@ -134,11 +119,7 @@ fn ready_then_not_ready_for_each_reason() {
     create_subscription(&sub, &p, "sub1", true);
     create_subscription(&sub, &p, "sub2", true);
     create_subscription(&sub, &p, "nofailover", false);
-    wait_value(
-        &sub,
-        "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'",
-        "0",
-    );
+    wait_tables_ready(&sub);
     wait_value(
         &s,
         "SELECT count(*) FROM pg_replication_slots \

@@ -20,56 +20,19 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tandem_client::ReplClient;
+use tandem_testkit::failover::{confirmed, subscribe_tab, wait_slot_reaches, wait_synced};
 use tandem_testkit::{free_port, log_errors, tandem_bin, wait_for, wait_value, Node, DEADLINE};
 
 /// A started primary for logical decoding and physical streaming.
 fn primary(name: &str) -> Node {
-    let mut p = Node::init_with(name, &["--wal-segsize", "1"]);
-    p.append_conf(
-        "wal_sender_timeout = 60s\nwal_receiver_status_interval = 1s\nwal_level = logical\n\
-         max_wal_senders = 10\nmax_replication_slots = 10\nwal_retrieve_retry_interval = 200ms",
-    );
-    p.start();
-    p
-}
-
-/// A started standby of `p` through `slot`, with the slot sync worker on.
-fn syncing_standby(name: &str, p: &Node, slot: &str) -> Node {
-    let mut s = Node::standby(name, p, slot);
-    s.append_conf("hot_standby_feedback = on\nwal_level = logical\nsync_replication_slots = on");
-    s.start();
-    s
-}
-
-/// A started subscriber with quick apply worker retries and a keyless
-/// table `tab` (a row applied twice would show).
-fn subscriber(name: &str) -> Node {
-    let mut n = Node::init(name);
-    n.append_conf("wal_retrieve_retry_interval = '100ms'");
-    n.start();
-    n.safe_psql("CREATE TABLE tab (a int)");
-    n
+    Node::logical_primary_with(name, "wal_retrieve_retry_interval = 200ms")
 }
 
 /// Table `tab` (keyed) published on `p`, and the failover subscription
 /// `mysub` on `sub`, its table ready and its slot synced on `s`.
 fn subscribe(p: &Node, s: &Node, sub: &Node) {
-    p.safe_psql("CREATE TABLE tab (a int PRIMARY KEY)");
-    p.safe_psql("CREATE PUBLICATION pub FOR TABLE tab");
-    sub.safe_psql(&format!(
-        "CREATE SUBSCRIPTION mysub CONNECTION '{}' PUBLICATION pub WITH (failover = true)",
-        p.conninfo("postgres")
-    ));
-    wait_value(
-        sub,
-        "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'",
-        "0",
-    );
-    wait_value(
-        s,
-        "SELECT synced AND NOT temporary FROM pg_replication_slots WHERE slot_name = 'mysub'",
-        "t",
-    );
+    subscribe_tab(p, sub, "CREATE TABLE tab (a int PRIMARY KEY)");
+    wait_synced(s, "mysub");
 }
 
 fn switchover(primary: &Node, standby: &Node, subscribers: &[&Node]) -> Output {
@@ -182,29 +145,6 @@ impl Drop for Writer {
     }
 }
 
-/// `slot`'s confirmed_flush_lsn on `node` ("" when there is no such slot).
-fn confirmed(node: &Node, slot: &str) -> String {
-    node.safe_psql(&format!(
-        "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '{slot}'"
-    ))
-}
-
-/// Waits until `copy` has `slot` synced and persistent, at or past the
-/// confirmed_flush_lsn `source` shows now (the writer keeps moving it, so
-/// the two are rarely equal at one instant).
-fn wait_slot_follows(copy: &Node, source: &Node, slot: &str) {
-    let want = confirmed(source, slot);
-    assert!(!want.is_empty(), "no slot {slot} on {}", source.name);
-    wait_value(
-        copy,
-        &format!(
-            "SELECT confirmed_flush_lsn >= '{want}' FROM pg_replication_slots \
-             WHERE slot_name = '{slot}' AND synced AND NOT temporary"
-        ),
-        "t",
-    );
-}
-
 /// Waits until the subscriber holds exactly the rows `1..=n`, each once.
 fn wait_exactly_once(sub: &Node, n: u32) {
     wait_value(
@@ -249,10 +189,10 @@ fn assert_done(out: &Output) {
 #[test]
 fn switchover_under_load_and_back() {
     let p = primary("t056-p");
-    let s = syncing_standby("t056-s", &p, "sb_s");
+    let s = Node::syncing_standby("t056-s", &p, "sb_s");
     p.safe_psql("ALTER SYSTEM SET synchronized_standby_slots = 'sb_s'");
     p.safe_psql("SELECT pg_reload_conf()");
-    let sub = subscriber("t056-sub");
+    let sub = Node::subscriber("t056-sub");
     subscribe(&p, &s, &sub);
 
     let writer = Writer::start([p.conninfo("postgres"), s.conninfo("postgres")]);
@@ -284,7 +224,7 @@ fn switchover_under_load_and_back() {
     wait_for("mysub to move on the new primary", DEADLINE, || {
         (confirmed(&s, "mysub") != before).then_some(())
     });
-    wait_slot_follows(&p, &s, "mysub");
+    wait_slot_reaches(&p, &s, "mysub");
     assert_eq!(
         p.safe_psql(
             "SELECT failover, synced, temporary FROM pg_replication_slots \
@@ -307,7 +247,7 @@ fn switchover_under_load_and_back() {
     wait_for("mysub to move on the primary", DEADLINE, || {
         (confirmed(&p, "mysub") != before).then_some(())
     });
-    wait_slot_follows(&s, &p, "mysub");
+    wait_slot_reaches(&s, &p, "mysub");
 
     // exactly once: every committed row, none twice
     let last = writer.finish();
@@ -378,10 +318,10 @@ fn assert_refused(out: &Output, reason: &str) {
 #[test]
 fn refusals_change_nothing() {
     let p = primary("t056-r-p");
-    let s = syncing_standby("t056-r-s", &p, "sb_s");
+    let s = Node::syncing_standby("t056-r-s", &p, "sb_s");
     p.safe_psql("ALTER SYSTEM SET synchronized_standby_slots = 'sb_s'");
     p.safe_psql("SELECT pg_reload_conf()");
-    let sub = subscriber("t056-r-sub");
+    let sub = Node::subscriber("t056-r-sub");
     subscribe(&p, &s, &sub);
     let other = primary("t056-r-other");
 

@@ -15,17 +15,8 @@
 //!   its `primary_conninfo`, skips it (its timeline is behind) and goes on
 //!   following the promoted node.
 
+use tandem_testkit::failover::{insert_seq, seq_list, set_standby_slots, wait_tables_ready};
 use tandem_testkit::{wait_for, wait_value, Node, DEADLINE};
-
-fn primary(name: &str) -> Node {
-    let mut p = Node::init_with(name, &["--wal-segsize", "1"]);
-    p.append_conf(
-        "wal_sender_timeout = 60s\nwal_receiver_status_interval = 1s\nwal_level = logical\n\
-         max_wal_senders = 10\nmax_replication_slots = 10",
-    );
-    p.start();
-    p
-}
 
 /// The rows of `log` on `node` in the order given, as one line.
 fn rows(node: &Node, order: &str) -> String {
@@ -34,32 +25,15 @@ fn rows(node: &Node, order: &str) -> String {
     ))
 }
 
-fn seq_list(from: u32, to: u32) -> String {
-    (from..=to)
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn insert(node: &Node, from: u32, to: u32) {
-    for i in from..=to {
-        node.safe_psql(&format!("INSERT INTO log VALUES ({i})"));
-    }
-}
-
 #[test]
 fn subscriber_and_standby_follow_the_primary_and_skip_a_stale_one() {
-    let mut p = primary("t057-p");
+    let mut p = Node::logical_primary("t057-p");
     p.safe_psql("CREATE TABLE log (seq int)");
     p.safe_psql("ALTER TABLE log REPLICA IDENTITY FULL; CREATE PUBLICATION pub FOR ALL TABLES");
 
     // S: the standby that will be promoted (slot sync on)
-    let mut s = Node::standby("t057-s", &p, "sb1_slot");
-    s.append_conf("hot_standby_feedback = on\nwal_level = logical\nsync_replication_slots = on");
-    s.start();
-    p.safe_psql("ALTER SYSTEM SET synchronized_standby_slots = 'sb1_slot'");
-    p.safe_psql("SELECT pg_reload_conf()");
-    wait_value(&p, "SHOW synchronized_standby_slots", "sb1_slot");
+    let mut s = Node::syncing_standby("t057-s", &p, "sb1_slot");
+    set_standby_slots(&p, "sb1_slot");
 
     // S2: a standby that names both nodes
     let mut s2 = Node::standby("t057-s2", &p, "sb2_slot");
@@ -72,20 +46,14 @@ fn subscriber_and_standby_follow_the_primary_and_skip_a_stale_one() {
     s2.safe_psql("SELECT pg_reload_conf()");
 
     // the subscriber names both nodes, the primary first
-    let mut sub = Node::init("t057-sub");
-    sub.append_conf("wal_retrieve_retry_interval = '100ms'");
-    sub.start();
+    let mut sub = Node::subscriber("t057-sub");
     sub.safe_psql("CREATE TABLE log (seq int, applied bigserial)");
     sub.safe_psql(&format!(
         "CREATE SUBSCRIPTION s CONNECTION '{both}' PUBLICATION pub WITH (failover = true)"
     ));
-    wait_value(
-        &sub,
-        "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'",
-        "0",
-    );
+    wait_tables_ready(&sub);
 
-    insert(&p, 1, 10);
+    insert_seq(&p, "log", 1, 10);
     wait_value(&sub, "SELECT count(*) FROM log", "10");
     wait_value(&s2, "SELECT count(*) FROM log", "10");
     wait_value(
@@ -107,9 +75,8 @@ fn subscriber_and_standby_follow_the_primary_and_skip_a_stale_one() {
 
     // unplanned failover: no ALTER SUBSCRIPTION below
     p.kill9();
-    assert_eq!(s.safe_psql("SELECT pg_promote()"), "t");
-    wait_value(&s, "SELECT pg_is_in_recovery()", "f");
-    insert(&s, 11, 20);
+    s.promote();
+    insert_seq(&s, "log", 11, 20);
     wait_value(&sub, "SELECT count(*) FROM log", "20");
     assert_eq!(
         rows(&sub, "applied"),
@@ -140,11 +107,11 @@ fn subscriber_and_standby_follow_the_primary_and_skip_a_stale_one() {
     // and writes rows of its own
     p.start();
     wait_value(&p, "SELECT pg_is_in_recovery()", "f");
-    insert(&p, 1001, 1005);
+    insert_seq(&p, "log", 1001, 1005);
     // the subscriber restarts: it must come back to S, not to P (listed
     // first, a primary, holding the slot)
     sub.restart();
-    insert(&s, 21, 25);
+    insert_seq(&s, "log", 21, 25);
     wait_value(&sub, "SELECT count(*) FROM log", "25");
     assert_eq!(rows(&sub, "applied"), seq_list(1, 25));
     wait_for("the log line saying why P was skipped", DEADLINE, || {
@@ -191,7 +158,7 @@ fn subscriber_and_standby_follow_the_primary_and_skip_a_stale_one() {
     s.safe_psql(
         "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 's'",
     );
-    insert(&s, 26, 30);
+    insert_seq(&s, "log", 26, 30);
     wait_value(&sub, "SELECT count(*) FROM log", "30");
     assert_eq!(rows(&sub, "applied"), seq_list(1, 30));
     wait_value(&s2, "SELECT count(*) FROM log", "30");

@@ -58,7 +58,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tandem_testkit::bench::{self, median};
+use tandem_testkit::bench::{self, median, Topology, PHYS_SLOT};
 use tandem_testkit::{pg17_bin, pg17_bin_dir, wait_for, Kind, Node};
 use tokio_postgres::Client;
 
@@ -71,8 +71,6 @@ const POLL: Duration = Duration::from_millis(1);
 const TRIAL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Setup waits (initial sync, sync-ready `sub1`).
 const SETUP_TIMEOUT: Duration = Duration::from_secs(120);
-/// Physical slot the standby streams from.
-const PHYS_SLOT: &str = "sb1_slot";
 
 struct Opts {
     trials: usize,
@@ -265,86 +263,33 @@ async fn busy_poll(
     }
 }
 
-/// A primary, its standby with the slot sync worker on, and a subscriber
-/// with subscription `sub1` (failover) to the primary's publication `pub`.
-struct Topology {
-    kind: Kind,
-    primary: Node,
-    standby: Node,
-    subscriber: Node,
-}
-
-/// Lines for a primary's `postgresql.conf`.
-const PRIMARY_CONF: &str =
-    "wal_level = logical\nmax_wal_senders = 10\nmax_replication_slots = 32\n\
-     wal_sender_timeout = 60s";
-/// Lines for a standby's `postgresql.conf` (beside what basebackup -R wrote).
-const STANDBY_CONF: &str =
-    "hot_standby_feedback = on\nwal_level = logical\nsync_replication_slots = on\n\
-     max_replication_slots = 32\nwal_retrieve_retry_interval = 200ms";
-
 fn build(kind: Kind, o: &Opts, start: Instant) -> Res<Topology> {
     let tag = match kind {
-        Kind::Tandem => "tandem",
-        Kind::Postgres17 => "pg17",
+        Kind::Tandem => "fb-tandem",
+        Kind::Postgres17 => "fb-pg17",
     };
     log(start, kind, "building primary, standby, subscriber");
-    let (primary, mut standby, mut subscriber) = match kind {
-        Kind::Tandem => {
-            let mut p = Node::init_with(&format!("fb-{tag}-primary"), &["--wal-segsize", "1"]);
-            p.append_conf(PRIMARY_CONF);
-            p.start();
-            let s = Node::basebackup(
-                &format!("fb-{tag}-standby"),
-                &p,
-                &["-R", "-C", "-S", PHYS_SLOT, "-c", "fast"],
-            );
-            s.append_conf(STANDBY_CONF);
-            (p, s, Node::init(&format!("fb-{tag}-subscriber")))
-        }
-        Kind::Postgres17 => {
-            let mut p = Node::init_pg17(&format!("fb-{tag}-primary"), &[]);
-            p.append_conf(PRIMARY_CONF);
-            p.start();
-            let s = pg17_standby(&format!("fb-{tag}-standby"), &p)?;
-            (p, s, Node::init_pg17(&format!("fb-{tag}-subscriber"), &[]))
-        }
-    };
-    subscriber.append_conf(&format!(
-        "wal_retrieve_retry_interval = '{}ms'",
-        o.d_retry_ms
-    ));
-    standby.start();
-    subscriber.start();
-    primary.append_conf(&format!("synchronized_standby_slots = '{PHYS_SLOT}'"));
-    primary.safe_psql("SELECT pg_reload_conf()");
-    primary.safe_psql(
+    let topo = Topology::build(
+        kind,
+        tag,
+        "",
+        o.d_retry_ms,
         "CREATE TABLE t (id int PRIMARY KEY, v text);
          CREATE TABLE load (id bigint PRIMARY KEY, ts timestamptz);
          CREATE TABLE ta (id int PRIMARY KEY);
          CREATE PUBLICATION pub FOR TABLE t, load;
          CREATE PUBLICATION pub_a FOR TABLE ta",
-    );
-    subscriber.safe_psql(
         "CREATE TABLE t (id int PRIMARY KEY, v text);
          CREATE TABLE load (id bigint PRIMARY KEY, ts timestamptz);
          CREATE TABLE ta (id int PRIMARY KEY)",
     );
-    subscriber.safe_psql(&format!(
-        "CREATE SUBSCRIPTION sub1 CONNECTION '{}' PUBLICATION pub WITH (failover = true)",
-        primary.conninfo("postgres")
-    ));
+    let subscriber = &topo.subscriber;
     wait_for("initial sync of sub1", SETUP_TIMEOUT, || {
         (subscriber.safe_psql("SELECT count(*) FROM pg_subscription_rel WHERE srsubstate = 'r'")
             == "2")
             .then_some(())
     });
-    Ok(Topology {
-        kind,
-        primary,
-        standby,
-        subscriber,
-    })
+    Ok(topo)
 }
 
 /// Commits one row into `load` every 100 ms on its own connection until
@@ -838,12 +783,4 @@ async fn val(c: &Client, sql: &str) -> Res<String> {
 /// Polls `sql` on `c` until it returns `want`, every [`POLL`].
 async fn poll(c: &Client, sql: &str, want: &str, timeout: Duration) -> Res<Option<Instant>> {
     Ok(bench::poll_value(c, sql, want, timeout, POLL).await?)
-}
-
-/// A PostgreSQL 17 standby of `primary` through [`PHYS_SLOT`], with
-/// [`STANDBY_CONF`]. Not started.
-fn pg17_standby(name: &str, primary: &Node) -> Res<Node> {
-    let node = Node::standby_pg17(name, primary, PHYS_SLOT);
-    node.append_conf(STANDBY_CONF);
-    Ok(node)
 }

@@ -35,13 +35,9 @@ fn ms(a: Instant, b: Instant) -> f64 {
 /// One trial: (kill, promote, insert, row, total) in ms.
 async fn trial(i: usize) -> Res<[f64; 5]> {
     let mut p = Node::init_with(&format!("follow-{i}-p"), &["--wal-segsize", "1"]);
-    p.append_conf(
-        "wal_level = logical\nmax_wal_senders = 10\nmax_replication_slots = 32\nwal_sender_timeout = 60s",
-    );
+    p.append_conf(bench::PRIMARY_CONF);
     p.start();
-    let mut s = Node::standby(&format!("follow-{i}-s"), &p, "sb1_slot");
-    s.append_conf("hot_standby_feedback = on\nwal_level = logical\nsync_replication_slots = on");
-    s.start();
+    let mut s = Node::syncing_standby(&format!("follow-{i}-s"), &p, bench::PHYS_SLOT);
     p.append_conf("synchronized_standby_slots = 'sb1_slot'");
     p.safe_psql("SELECT pg_reload_conf()");
     p.safe_psql("CREATE TABLE t (id int PRIMARY KEY); CREATE PUBLICATION pub FOR TABLE t");

@@ -34,21 +34,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tandem_testkit::{bench, pg17_bin, pg17_bin_dir, tandem_bin, wait_for, Kind, Node};
+use tandem_testkit::bench::{self, Topology};
+use tandem_testkit::{pg17_bin, pg17_bin_dir, tandem_bin, wait_for, Kind};
 use tokio_postgres::Client;
 
 type Error = Box<dyn StdError + Send + Sync>;
 type Res<T> = Result<T, Error>;
 
 const SETUP_TIMEOUT: Duration = Duration::from_secs(120);
-const PHYS_SLOT: &str = "sb1_slot";
-const PRIMARY_CONF: &str =
-    "wal_level = logical\nmax_wal_senders = 10\nmax_replication_slots = 32\n\
-     wal_sender_timeout = 60s\nwal_retrieve_retry_interval = 200ms";
-const STANDBY_CONF: &str =
-    "hot_standby_feedback = on\nwal_level = logical\nsync_replication_slots = on\n\
-     max_replication_slots = 32\nwal_retrieve_retry_interval = 200ms";
-
 struct Opts {
     trials: usize,
     systems: Vec<Kind>,
@@ -102,12 +95,6 @@ fn name(k: Kind) -> &'static str {
     }
 }
 
-struct Topology {
-    primary: Node,
-    standby: Node,
-    subscriber: Node,
-}
-
 fn build(kind: Kind, trial: usize) -> Res<Topology> {
     let tag = format!(
         "sw-{}-{trial}",
@@ -117,41 +104,16 @@ fn build(kind: Kind, trial: usize) -> Res<Topology> {
             "pg17"
         }
     );
-    let (primary, mut standby, mut subscriber) = match kind {
-        Kind::Tandem => {
-            let mut p = Node::init_with(&format!("{tag}-primary"), &["--wal-segsize", "1"]);
-            p.append_conf(PRIMARY_CONF);
-            p.start();
-            let s = Node::basebackup(
-                &format!("{tag}-standby"),
-                &p,
-                &["-R", "-C", "-S", PHYS_SLOT, "-c", "fast"],
-            );
-            s.append_conf(STANDBY_CONF);
-            (p, s, Node::init(&format!("{tag}-subscriber")))
-        }
-        Kind::Postgres17 => {
-            let mut p = Node::init_pg17(&format!("{tag}-primary"), &[]);
-            p.append_conf(PRIMARY_CONF);
-            p.start();
-            let s = pg17_standby(&format!("{tag}-standby"), &p)?;
-            (p, s, Node::init_pg17(&format!("{tag}-subscriber"), &[]))
-        }
-    };
-    subscriber.append_conf("wal_retrieve_retry_interval = '200ms'");
-    standby.start();
-    subscriber.start();
-    primary.append_conf(&format!("synchronized_standby_slots = '{PHYS_SLOT}'"));
-    primary.safe_psql("SELECT pg_reload_conf()");
-    primary.safe_psql(
+    let topo = Topology::build(
+        kind,
+        &tag,
+        "wal_retrieve_retry_interval = 200ms",
+        200,
         "CREATE TABLE load (id bigint PRIMARY KEY, ts timestamptz); \
          CREATE PUBLICATION pub FOR TABLE load",
+        "CREATE TABLE load (id bigint PRIMARY KEY, ts timestamptz)",
     );
-    subscriber.safe_psql("CREATE TABLE load (id bigint PRIMARY KEY, ts timestamptz)");
-    subscriber.safe_psql(&format!(
-        "CREATE SUBSCRIPTION sub1 CONNECTION '{}' PUBLICATION pub WITH (failover = true)",
-        primary.conninfo("postgres")
-    ));
+    let (subscriber, standby) = (&topo.subscriber, &topo.standby);
     wait_for(
         "sub1 ready and synced on the standby",
         SETUP_TIMEOUT,
@@ -166,11 +128,7 @@ fn build(kind: Kind, trial: usize) -> Res<Topology> {
             (ready && synced).then_some(())
         },
     );
-    Ok(Topology {
-        primary,
-        standby,
-        subscriber,
-    })
+    Ok(topo)
 }
 
 /// Each commit: (row id, node index 0 = old primary / 1 = standby, when).
@@ -432,12 +390,4 @@ async fn val(c: &Client, sql: &str) -> Res<String> {
 
 fn median(v: &[f64]) -> f64 {
     bench::median(v).unwrap_or(f64::NAN)
-}
-
-/// A PostgreSQL 17 standby of `primary` through [`PHYS_SLOT`], with
-/// [`STANDBY_CONF`]. Not started.
-fn pg17_standby(name: &str, primary: &Node) -> Res<Node> {
-    let node = Node::standby_pg17(name, primary, PHYS_SLOT);
-    node.append_conf(STANDBY_CONF);
-    Ok(node)
 }

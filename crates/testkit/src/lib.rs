@@ -75,6 +75,13 @@
 //!   PostgreSQL nodes; [`require_program`] skips (or fails in CI) when a
 //!   client is missing.
 //!
+//! # Failover
+//!
+//! [`failover`] holds the nodes of failover tests: [`Node::logical_primary`],
+//! [`Node::failover_standby`] / [`Node::syncing_standby`] (slot sync off or
+//! on), [`Node::subscriber`], [`Node::promote`], and the waits on rows, on
+//! a synced slot following its source and on subscription tables.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -90,6 +97,7 @@
 
 pub mod bench;
 mod cluster;
+pub mod failover;
 mod node;
 pub mod pg17;
 pub mod proxy;
