@@ -219,6 +219,17 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
             cat.publications.remove(oid);
         }
         CatalogOp::PutSubscription(sub) => {
+            // A new connection string forgets the publisher followed: what
+            // the subscription applies from now on may come from another
+            // timeline (a single host, say), and a record kept for a later
+            // return to the old string would judge hosts by a stale one.
+            if cat
+                .subscriptions
+                .get(&sub.oid)
+                .is_some_and(|old| old.conninfo != sub.conninfo)
+            {
+                cat.subscription_followed.remove(&sub.oid);
+            }
             cat.subscriptions.insert(sub.oid, sub.clone());
         }
         CatalogOp::DropSubscription(oid) => {
@@ -636,5 +647,34 @@ mod tests {
         h.prune_before(Lsn(200));
         assert_eq!(h.change_lsns(), vec![Lsn(100)]);
         assert_eq!(h.at(Lsn(50)).tables.len(), 1);
+    }
+
+    #[test]
+    fn a_new_connection_string_forgets_the_publisher_followed() {
+        let mut cat = Catalog::default();
+        let mut sub = test_subscription(16500);
+        sub.conninfo = "host=a,b port=1,2".into();
+        apply_op(&mut cat, &CatalogOp::PutSubscription(sub.clone()));
+        let followed = crate::FollowedPublisher {
+            conninfo: sub.conninfo.clone(),
+            system_identifier: "7".into(),
+            timeline: 2,
+        };
+        let put_followed = CatalogOp::PutSubscriptionFollowed {
+            subscription: sub.oid,
+            followed,
+        };
+        apply_op(&mut cat, &put_followed);
+        // another option changes: the record stays
+        sub.binary = true;
+        apply_op(&mut cat, &CatalogOp::PutSubscription(sub.clone()));
+        assert!(cat.subscription_followed.contains_key(&sub.oid));
+        // the connection string changes, then comes back: the record is gone
+        let multi = sub.conninfo.clone();
+        sub.conninfo = "host=b port=2".into();
+        apply_op(&mut cat, &CatalogOp::PutSubscription(sub.clone()));
+        sub.conninfo = multi;
+        apply_op(&mut cat, &CatalogOp::PutSubscription(sub.clone()));
+        assert!(!cat.subscription_followed.contains_key(&sub.oid));
     }
 }
