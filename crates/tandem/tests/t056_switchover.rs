@@ -279,6 +279,8 @@ fn switchover_under_load_and_back() {
                 "logical decoding on standby",
                 "cannot use replication slot",
                 "server closed the connection unexpectedly",
+                // the same, when the closing server still had unread input
+                "Connection reset by peer",
                 // the apply worker on the former primary, before it is
                 // re-pointed, while that one replaces its leftover slot
                 "replication slot \"mysub\" does not exist",
