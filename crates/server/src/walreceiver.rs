@@ -8,17 +8,15 @@
 //!   IDENTIFY_SYSTEM (same system identifier; the primary's timeline not behind
 //!   ours), runs
 //!   `START_REPLICATION [SLOT primary_slot_name] PHYSICAL <local WAL end> TIMELINE n`,
-//!   stores each XLogData byte-identically with `Wal::append_raw`, and after
-//!   each batch of what was readable writes it to the segment files
-//!   (`Wal::write`) and reports the write position, then fdatasyncs it
-//!   (`Wal::flush`) and reports the flush position, all on this thread as
-//!   PostgreSQL's walreceiver does (no other thread to wake between the
-//!   bytes' arrival and either report). It answers with a standby status
-//!   update `r` (write / flush / apply) when the write or flush position
-//!   moved, when replay has advanced past the last reported apply position
-//!   (the startup thread sets the walreceiver's [`Latch`] after replaying, so
-//!   the reply goes out at once: `replay_lag` and `remote_apply` commits
-//!   wait for no more WAL), when asked by a keepalive and every
+//!   stores each XLogData byte-identically with `Wal::append_raw`, has each
+//!   batch of what was readable flushed by its flusher thread (the walreceiver
+//!   reads and replies on meanwhile: an fdatasync never holds back a report),
+//!   and answers with a standby status update `r` (write / flush / apply) when
+//!   a flush completed, when replay has advanced past the last reported apply
+//!   position (the flusher and the startup thread set the walreceiver's
+//!   [`Latch`] after flushing / replaying, so the reply goes out at once:
+//!   `replay_lag` and `remote_apply` commits wait neither for more WAL nor for
+//!   the next flush), when asked by a keepalive and every
 //!   `wal_receiver_status_interval`;
 //!   with `hot_standby_feedback` it also sends `h`. Between batches it sleeps
 //!   in `poll` on the socket and the latch, never on a read timeout. A broken connection, an error
@@ -563,19 +561,91 @@ fn note_message(info: &WalRcvShared, wal_end: Lsn, send_time: i64) {
 /// settings (a reload that changes `primary_conninfo`) at least this often.
 const SETTINGS_CHECK: Duration = Duration::from_millis(100);
 
-/// The COPY phase of one START_REPLICATION: stores XLogData, writes and
-/// flushes it, replies.
+/// The walreceiver's WAL flusher: a thread of the COPY phase that makes the
+/// received WAL durable while the walreceiver goes on reading, so a status
+/// update never waits for an fdatasync (a slow disk delays only the flush
+/// position, not the report of replay progress made meanwhile). The
+/// walreceiver asks for a flush up to a position; the flusher flushes (one
+/// fdatasync covers every request made during the previous one) and sets the
+/// walreceiver's latch, which then reports the new flush position.
+struct Flusher {
+    state: Mutex<FlushState>,
+    wake: parking_lot::Condvar,
+}
+
+#[derive(Default)]
+struct FlushState {
+    /// The walreceiver asked for a flush up to here.
+    requested: Lsn,
+    /// The COPY phase ended: the flusher returns.
+    stop: bool,
+    /// A flush failed (the WAL is poisoned): the walreceiver reports it.
+    failed: Option<PgError>,
+}
+
+impl Flusher {
+    fn new() -> Flusher {
+        Flusher {
+            state: Mutex::new(FlushState::default()),
+            wake: parking_lot::Condvar::new(),
+        }
+    }
+
+    /// Asks for WAL up to `upto` to be flushed (at once, or right after the
+    /// flush in progress).
+    fn request(&self, upto: Lsn) {
+        let mut st = self.state.lock();
+        if upto > st.requested {
+            st.requested = upto;
+            self.wake.notify_one();
+        }
+    }
+
+    /// The error of a failed flush, if one failed.
+    fn failed(&self) -> Option<PgError> {
+        self.state.lock().failed.clone()
+    }
+
+    fn stop(&self) {
+        self.state.lock().stop = true;
+        self.wake.notify_one();
+    }
+
+    /// The flusher thread's body: flushes what is requested until stopped,
+    /// setting `latch` after each flush (and after a failure).
+    fn run(&self, wal: &Wal, latch: &Latch) {
+        loop {
+            let upto = {
+                let mut st = self.state.lock();
+                while !st.stop && st.requested <= wal.flush_lsn() {
+                    self.wake.wait(&mut st);
+                }
+                if st.stop {
+                    return;
+                }
+                st.requested
+            };
+            if let Err(e) = wal.flush(upto) {
+                self.state.lock().failed = Some(e);
+                latch.set();
+                return;
+            }
+            latch.set();
+        }
+    }
+}
+
+/// The COPY phase of one START_REPLICATION: stores XLogData, has it flushed,
+/// replies.
 ///
 /// Each turn sleeps until the primary sent something, the latch is set (the
-/// startup thread replayed more, or a stop request) or a timer is due; then
-/// reads everything already readable (up to [`walrcv::MAX_UNFLUSHED`]),
-/// writes it to the segment files and replies with the new write position,
-/// fdatasyncs it and replies with the new flush position; it also replies
-/// when the apply position moved past what was last reported, when asked, or
-/// when the status interval passed (`XLogWalRcvProcessMsg`,
-/// `XLogWalRcvWrite`, `XLogWalRcvSendReply`, `XLogWalRcvFlush`). All of it on
-/// this thread, as PostgreSQL's walreceiver: a batch reaches the primary as
-/// written and as flushed with no other thread to wake in between.
+/// flusher made more WAL durable, the startup thread replayed more, or a stop
+/// request) or a timer is due; then reads everything already readable (up to
+/// [`walrcv::MAX_UNFLUSHED`]) and hands it to the [`Flusher`], and replies at
+/// once when the flush or apply position moved past what was last reported,
+/// when asked, or when the status interval passed (`XLogWalRcvProcessMsg`,
+/// `XLogWalRcvFlush`, `XLogWalRcvSendReply`; PostgreSQL flushes on the
+/// walreceiver itself, so its replies wait for each fdatasync).
 fn stream_copy(
     db: &Arc<Database>,
     config: &Arc<Config>,
@@ -586,50 +656,36 @@ fn stream_copy(
     info: &WalRcvShared,
 ) -> PgResult<Streamed> {
     let wal = db.wal().clone();
-    let r = receive(db, config, stop, latch, client, settings_changed, info);
-    // everything received is durable when the walreceiver ends (a
-    // promotion replays what was received)
-    let flushed = wal.flush(wal.insert_lsn());
-    r.and_then(|streamed| flushed.map(|()| streamed))
-}
-
-/// What the primary was last told, and whether it asked for a reply.
-struct Reported {
-    write: Lsn,
-    flush: Lsn,
-    /// A keepalive asked for a reply not sent yet.
-    requested: bool,
-}
-
-/// Sends a status update (and `h` with `hot_standby_feedback`) if one is
-/// due: the write or flush position moved past what was reported, replay
-/// passed the reported apply position, the primary asked, or the status
-/// interval passed.
-fn reply_if_due(
-    db: &Database,
-    client: &mut ReplClient,
-    timers: &mut Timers,
-    reported: &mut Reported,
-    now: i64,
-    hsf: bool,
-) -> PgResult<()> {
-    let wal = db.wal();
-    let (written, flushed, applied) = (wal.write_lsn(), wal.flush_lsn(), db.replay_lsn());
-    let moved = written > reported.write || flushed > reported.flush;
-    if timers.reply_due(now, moved, reported.requested, applied) {
-        client.send_copy_data(&status(db, false))?;
-        if hsf {
-            client.send_copy_data(&feedback(db))?;
+    let flusher = Flusher::new();
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("walrcv flush".into())
+            .spawn_scoped(scope, || flusher.run(&wal, latch));
+        if let Err(e) = spawned {
+            return Err(PgError::internal(format!(
+                "could not start the WAL flusher: {e}"
+            )));
         }
-        timers.replied(now, applied);
-        reported.write = written;
-        reported.flush = flushed;
-        reported.requested = false;
-    }
-    Ok(())
+        let r = receive(
+            db,
+            config,
+            stop,
+            latch,
+            client,
+            settings_changed,
+            info,
+            &flusher,
+        );
+        flusher.stop();
+        // everything received is durable when the walreceiver ends (a
+        // promotion replays what was received)
+        let flushed = wal.flush(wal.insert_lsn());
+        r.and_then(|streamed| flushed.map(|()| streamed))
+    })
 }
 
-/// The loop of [`stream_copy`].
+/// The loop of [`stream_copy`], with its flusher running.
+#[allow(clippy::too_many_arguments)]
 fn receive(
     db: &Arc<Database>,
     config: &Arc<Config>,
@@ -638,16 +694,13 @@ fn receive(
     client: &mut ReplClient,
     settings_changed: &dyn Fn() -> bool,
     info: &WalRcvShared,
+    flusher: &Flusher,
 ) -> PgResult<Streamed> {
     let wal = db.wal().clone();
     let epoch = Instant::now();
     let now = || i64::try_from(epoch.elapsed().as_micros()).unwrap_or(i64::MAX);
     let mut timers = Timers::new(now(), db.replay_lsn());
-    let mut reported = Reported {
-        write: wal.write_lsn(),
-        flush: wal.flush_lsn(),
-        requested: false,
-    };
+    let mut reported_flush = wal.flush_lsn();
     let socket = client.socket_fd();
     loop {
         if stop.load(Ordering::Acquire) {
@@ -655,6 +708,9 @@ fn receive(
         }
         if settings_changed() {
             return Ok(Streamed::Reconnect);
+        }
+        if let Some(e) = flusher.failed() {
+            return Err(e);
         }
         // (units: a bare number is seconds / milliseconds, as in PostgreSQL)
         timers.set_intervals(
@@ -668,14 +724,15 @@ fn receive(
             let sleep = Duration::from_micros(timers.sleep_us(now()).max(0) as u64);
             let woken = latch.wait_or_socket(socket, sleep.min(SETTINGS_CHECK));
             if woken.latch {
-                // before the replay position is read below, so no progress
-                // is missed
+                // before the flush and replay positions are read below, so
+                // no progress is missed
                 latch.reset();
             }
         }
         let mut received = false;
-        // Take everything readable now, without waiting, then write, flush
-        // and reply at once: a primary waiting for this standby (synchronous
+        let mut requested = false;
+        // Take everything readable now, without waiting, then flush and reply
+        // at once: a primary waiting for this standby (synchronous
         // replication) must not wait for more.
         while client.input_buffered() || socket_readable(socket) {
             let Some(msg) = client.try_read_message()? else {
@@ -702,7 +759,7 @@ fn receive(
                         reply_requested,
                     } => {
                         note_message(info, wal_end, send_time);
-                        reported.requested |= reply_requested
+                        requested |= reply_requested
                     }
                 },
                 BackendMessage::CopyDone => {
@@ -714,20 +771,30 @@ fn receive(
                 BackendMessage::ErrorResponse(e) => return Err(e.to_pg_error()),
                 _ => {}
             }
-            // a full batch: write and flush it before reading on
             if received && walrcv::batch_full(wal.insert_lsn(), wal.flush_lsn()) {
                 break;
             }
         }
         if received {
-            // the write position first (`remote_write` commits, write_lag),
-            // then the flush position once fdatasync returned; the flush
-            // wakes the startup thread (it waits on the WAL's flush condition)
-            wal.write(wal.insert_lsn())?;
-            reply_if_due(db, client, &mut timers, &mut reported, now(), hsf)?;
-            wal.flush(wal.insert_lsn())?;
+            if walrcv::batch_full(wal.insert_lsn(), wal.flush_lsn()) {
+                // a full batch: wait for it to be durable before reading on
+                wal.flush(wal.insert_lsn())?;
+            } else {
+                // (the flush wakes the startup thread: it waits on the WAL's
+                // flush condition)
+                flusher.request(wal.insert_lsn());
+            }
         }
-        reply_if_due(db, client, &mut timers, &mut reported, now(), hsf)?;
+        let flushed = wal.flush_lsn();
+        let applied = db.replay_lsn();
+        if timers.reply_due(now(), flushed > reported_flush, requested, applied) {
+            client.send_copy_data(&status(db, false))?;
+            if hsf {
+                client.send_copy_data(&feedback(db))?;
+            }
+            timers.replied(now(), applied);
+            reported_flush = flushed;
+        }
         if timers.timed_out(now()) {
             return Err(PgError::new(
                 tandem_types::SqlState("08006"),

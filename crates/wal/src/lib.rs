@@ -160,17 +160,6 @@ impl Wal {
         self.shared.flush(upto)
     }
 
-    /// Writes every appended byte up to `upto` (cut to the insert position) to
-    /// the segment files without fsync (PostgreSQL's `XLogWrite` without the
-    /// flush; the bytes survive a crash of the server, not of the machine) and
-    /// returns the write position ([`Wal::write_lsn`]). Everything written is
-    /// fdatasynced by the next [`Wal::flush`]. A failure is fatal as for
-    /// [`Wal::flush`]. A standby's walreceiver reports this position to its
-    /// primary before it flushes, as PostgreSQL's walreceiver does.
-    pub fn write(&self, upto: Lsn) -> Result<Lsn, PgError> {
-        self.shared.write(upto)
-    }
-
     /// Registers `f` (replacing any earlier one; `None` removes it): whoever
     /// flushes calls it with the new flush position right after publishing it
     /// and waking [`Wal::wait_for_flush`] callers, holding no WAL lock. It runs

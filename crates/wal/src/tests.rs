@@ -510,35 +510,6 @@ fn raw_copy_makes_a_byte_identical_standby() {
 }
 
 #[test]
-fn write_reaches_the_file_without_fsync_and_the_next_flush_syncs_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let o = opts(dir.path(), 1024 * 1024, true);
-    let wal = Wal::create(o.clone(), Lsn(1024)).unwrap();
-    let (_, end) = wal.append(&[rec(50, 1, &payload(1, 500))]).unwrap();
-    let syncs = wal.stats().wal_sync;
-    // nothing pending below 1024: no write
-    assert_eq!(wal.write(Lsn(1024)).unwrap(), Lsn(1024));
-    assert_eq!(
-        wal.write(Lsn(u64::MAX)).unwrap(),
-        end,
-        "cut to the insert position"
-    );
-    assert_eq!(wal.write_lsn(), end);
-    assert_eq!(wal.flush_lsn(), Lsn(1024), "written is not flushed");
-    assert_eq!(wal.stats().wal_sync, syncs, "no fdatasync for a write");
-    assert!(wal.read_raw(Lsn(1024), 100).unwrap().is_empty());
-    // the bytes are in the segment file already
-    let (path, offset) = file_at(&o, Lsn(1024));
-    let on_disk = std::fs::read(&path).unwrap();
-    assert_ne!(on_disk[offset as usize..offset as usize + 24], [0u8; 24]);
-    // the flush has nothing left to write but still syncs the written segment
-    wal.flush(end).unwrap();
-    assert_eq!(wal.flush_lsn(), end);
-    assert_eq!(wal.stats().wal_sync, syncs + 1);
-    assert_eq!(read_all(&wal, Lsn(1024)).len(), 1);
-}
-
-#[test]
 fn reader_follows_a_writer_and_wait_for_flush_wakes_without_polling() {
     let dir = tempfile::tempdir().unwrap();
     let o = opts(dir.path(), 4096, false);

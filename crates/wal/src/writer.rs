@@ -30,9 +30,6 @@
 //!   caller must PANIC (PostgreSQL PANICs on `XLogWrite`/`issue_xlog_fsync` errors).
 //! - Appenders that let the pending buffer grow past [`WRITE_BEHIND_BYTES`] write
 //!   it out (without fsync) after releasing the insert lock, bounding memory.
-//!   `write(upto)` does the same on request (a standby's walreceiver reports
-//!   its write position before it fsyncs); the dirtied segments stay dirty,
-//!   so the next flush fdatasyncs them.
 //! - After publishing a new flush position the leader wakes the condvar's
 //!   waiters, then calls the flush listener, if one is registered, itself
 //!   (outside every lock): the walsenders are woken by the thread that
@@ -526,20 +523,7 @@ impl Shared {
         }
     }
 
-    /// Writes every pending byte to the segment files without fsync, if the
-    /// write position is below `upto` (cut to the insert position); returns
-    /// the write position. A failure poisons the WAL as a failed flush does.
-    pub(crate) fn write(&self, upto: Lsn) -> Result<Lsn, PgError> {
-        self.check_poisoned()?;
-        let upto = upto.min(Lsn(self.insert_lsn.load(Ordering::Acquire)));
-        if self.write_lsn.load(Ordering::Acquire) < upto.0 {
-            self.write_behind()?;
-        }
-        Ok(Lsn(self.write_lsn.load(Ordering::Acquire)))
-    }
-
-    /// Writes pending bytes without fsync (the buffer grew large, or
-    /// [`Shared::write`]).
+    /// Writes pending bytes without fsync (the buffer grew large).
     fn write_behind(&self) -> Result<(), PgError> {
         if let Err(e) = self.write_pending(false) {
             let mut st = self.sync.lock();
