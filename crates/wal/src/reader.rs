@@ -25,7 +25,7 @@ use std::sync::Arc;
 use tandem_types::{Lsn, PgError, SqlState};
 
 use crate::record::{
-    align_up, check_header, payload_crc, record_crc, EndOfWal, Invalid, RecordHeader, HEADER_SIZE,
+    check_header, payload_crc, record_crc, EndOfWal, Invalid, RecordHeader, HEADER_SIZE,
     RECORD_ALIGN,
 };
 use crate::segment::{removed_error, ReadError, SegmentSource};
@@ -62,6 +62,17 @@ pub(crate) fn decode_at<E>(
     if let Err(reason) = check_header(&header) {
         return end(reason);
     }
+    // A record, with its padding (a SWITCH: up to the next segment boundary),
+    // ends inside the LSN space; a length running past it is garbage.
+    let rec_end = pos.0.checked_add(u64::from(header.tot_len));
+    let align = if header.kind == kinds::SWITCH {
+        segsize
+    } else {
+        RECORD_ALIGN
+    };
+    let Some(end_lsn) = rec_end.and_then(|e| checked_align_up(e, align)) else {
+        return end(Invalid::BadLength(header.tot_len));
+    };
     // Read the payload in pieces so that a garbage length in a torn tail costs no
     // more memory than the bytes that really exist.
     let len = header.tot_len as usize - HEADER_SIZE;
@@ -85,12 +96,6 @@ pub(crate) fn decode_at<E>(
             });
         }
     }
-    let rec_end = pos.0 + u64::from(header.tot_len);
-    let end_lsn = if header.kind == kinds::SWITCH {
-        align_up(rec_end, segsize)
-    } else {
-        align_up(rec_end, RECORD_ALIGN)
-    };
     Ok(Decoded::Record(ReadRecord {
         lsn: pos,
         end_lsn: Lsn(end_lsn),
@@ -98,6 +103,12 @@ pub(crate) fn decode_at<E>(
         xid: header.xid,
         payload,
     }))
+}
+
+/// `x` rounded up to a multiple of `align` (a power of two), if that fits.
+fn checked_align_up(x: u64, align: u64) -> Option<u64> {
+    debug_assert!(align.is_power_of_two());
+    Some(x.checked_add(align - 1)? & !(align - 1))
 }
 
 /// Decodes and checks the record at `pos` of a stream held in memory: `bytes` are
@@ -247,7 +258,7 @@ mod tests {
     use tandem_types::Xid;
 
     use super::*;
-    use crate::record::encode_record;
+    use crate::record::{align_up, encode_record};
 
     /// Three records from `start`: two of kind 20, then a SWITCH, the bytes
     /// zero up to the next boundary of `segsize`, then one more.
@@ -314,5 +325,37 @@ mod tests {
         bytes[HEADER_SIZE] ^= 1;
         let r = decode_slice(&bytes, Lsn(0x4000), at[0], None, 0x1000);
         assert_eq!(r.err().map(|e| e.reason), Some(Invalid::BadCrc));
+    }
+
+    /// Found by the `wal_decode` fuzz target: a header that checks out at an
+    /// LSN so close to the end of the LSN space that the record cannot end
+    /// inside it overflowed the position arithmetic. (The input's first 9 + 24
+    /// bytes: the start LSN, the segment size byte, the header.)
+    #[test]
+    fn a_record_running_past_the_end_of_the_lsn_space_is_the_end_of_wal() {
+        let input: [u8; 33] = [
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x40, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x0c, 0x25, 0x00, 0x00, 0x00, 0x2d, 0x20, 0xee, 0x30, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00,
+        ];
+        let start = Lsn(u64::MAX);
+        let r = decode_slice(&input[9..], start, start, None, 1);
+        assert_eq!(r.err().map(|e| e.reason), Some(Invalid::BadLength(0x40)));
+        // a well-formed record whose padding, or whose SWITCH boundary, would
+        // end past the LSN space
+        for (kind, at, segsize) in [
+            (20, u64::MAX - 0x1c, 8),
+            (kinds::SWITCH, u64::MAX - 0xff, 0x1000),
+        ] {
+            let mut bytes = Vec::new();
+            encode_record(&mut bytes, Lsn(0), kind, Xid(1), b"", payload_crc(b""));
+            bytes.truncate(HEADER_SIZE);
+            let r = decode_slice(&bytes, Lsn(at), Lsn(at), None, segsize);
+            assert_eq!(
+                r.err().map(|e| e.reason),
+                Some(Invalid::BadLength(24)),
+                "kind {kind}"
+            );
+        }
     }
 }
