@@ -115,7 +115,8 @@ fn checked_align_up(x: u64, align: u64) -> Option<u64> {
 /// the stream's bytes from `start` on (a record reaching past them is
 /// `Invalid::Truncated`). The rules are the file reader's, which is the same
 /// function over segment files: `expected_prev` as there, and a SWITCH record
-/// ends at the next boundary of `segsize` (a power of two). Pure.
+/// ends at the next boundary of `segsize` (a power of two, at least
+/// [`RECORD_ALIGN`], as every segment size is). Pure.
 pub fn decode_slice(
     bytes: &[u8],
     start: Lsn,
