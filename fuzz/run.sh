@@ -17,7 +17,7 @@ cd "$(dirname "$0")"
 
 secs=${1:-20}
 shift || true
-all=(frontend_message repl_command wal_record pgoutput slot_state conninfo)
+all=(frontend_message repl_command wal_record wal_decode pgoutput slot_state conninfo)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all[@]}"); fi
 
 triple=$(rustc -vV | sed -n 's/^host: //p')

@@ -31,6 +31,7 @@ use tandem_storage::{
 };
 use tandem_types::{DataType, Lsn, Oid, TimeLineId, Value, Xid};
 use tandem_wal::record::{encode_record, payload_crc};
+use tandem_wal::{kinds, Record};
 
 type Res = Result<(), Box<dyn std::error::Error>>;
 
@@ -43,6 +44,7 @@ fn main() -> Res {
     frontend(&root.join("frontend_message"))?;
     repl_command(&root.join("repl_command"))?;
     wal(&root.join("wal_record"))?;
+    wal_decode(&root.join("wal_decode"))?;
     pgoutput(&root.join("pgoutput"))?;
     slot_state(&root.join("slot_state"))?;
     conninfo(&root.join("conninfo"))?;
@@ -242,11 +244,12 @@ fn table() -> TableDef {
     }
 }
 
-fn wal(dir: &Path) -> Res {
+/// One record of every storage kind, as tandem writes them.
+fn wal_records() -> Vec<Record> {
     let row: Arc<[Value]> = vec![Value::Int4(1), Value::Text("one".into()), Value::Null].into();
     let key = RowKey(vec![0x80, 0, 0, 1]);
     let xid = Xid(740);
-    let records = vec![
+    vec![
         change_record(
             &Change::Insert {
                 table: Oid(16384),
@@ -341,7 +344,11 @@ fn wal(dir: &Path) -> Res {
             }],
             dropped: vec!["old".into()],
         }),
-    ];
+    ]
+}
+
+fn wal(dir: &Path) -> Res {
+    let records = wal_records();
     let mut seeds = Vec::new();
     let mut stream = Vec::new();
     let mut prev = Lsn(0);
@@ -363,6 +370,47 @@ fn wal(dir: &Path) -> Res {
     seeds.push(("stream".into(), with_mode(1, &stream)));
     let history = "1\t0/3000158\tno recovery target specified\n\n2\t0/5000000\tbefore 2000-01-01 00:00:00+00\n";
     seeds.push(("history".into(), with_mode(2, history.as_bytes())));
+    write_all(dir, seeds)
+}
+
+/// Streams for `wal_decode`: the LSN they start at (8 bytes little endian),
+/// the segment size byte (`1 << (3 + b % 37)`), then records written by
+/// `encode_record`, each linked to the one before; one stream crosses a
+/// segment boundary after a SWITCH record, as `pg_switch_wal()` leaves it.
+fn wal_decode(dir: &Path) -> Res {
+    let records = wal_records();
+    let mut seeds = Vec::new();
+    // (name, start LSN, segment size exponent, records, switch at the end)
+    let shapes: [(&str, u64, u8, &[Record], bool); 4] = [
+        ("all-kinds", 0x100_0028, 24, &records, false),
+        ("one-commit", 0x2_0000_0000, 24, &records[6..7], false),
+        ("switch", 0x100_0000 - 0x200, 24, &records[..3], true),
+        ("small-segments", 0x4000, 12, &records[8..10], true),
+    ];
+    for (name, start, shift, recs, switch) in shapes {
+        let segsize = 1u64 << shift;
+        let mut stream = Vec::new();
+        let mut prev = Lsn(0);
+        let mut put = |stream: &mut Vec<u8>, kind: u8, xid: Xid, payload: &[u8]| {
+            let at = Lsn(start + stream.len() as u64);
+            encode_record(stream, prev, kind, xid, payload, payload_crc(payload));
+            prev = at;
+        };
+        for r in recs {
+            put(&mut stream, r.kind, r.xid, &r.payload);
+        }
+        if switch {
+            put(&mut stream, kinds::SWITCH, Xid(0), &[]);
+            let end = start + stream.len() as u64;
+            let boundary = end.div_ceil(segsize) * segsize;
+            stream.resize((boundary - start) as usize, 0);
+            put(&mut stream, kinds::NOOP, Xid(0), &[]);
+        }
+        let mut input = start.to_le_bytes().to_vec();
+        input.push(shift - 3);
+        input.extend_from_slice(&stream);
+        seeds.push((name.to_string(), input));
+    }
     write_all(dir, seeds)
 }
 

@@ -43,7 +43,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use reader::WalReader;
+pub use reader::{decode_slice, WalReader};
 pub use record::{EndOfWal, Invalid, HEADER_SIZE, MAX_RECORD_SIZE, RECORD_ALIGN};
 pub use segment::{
     history_file_name, list_segments, parse_segment_name, segment_file_name, segment_name,

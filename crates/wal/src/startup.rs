@@ -27,7 +27,7 @@ use std::sync::Arc;
 use tandem_types::fsutil::{fsync_dir, fsync_error};
 use tandem_types::{Lsn, PgError, SqlState};
 
-use crate::reader::{decode_at, Decoded};
+use crate::reader::{decode_at, read_exact, Decoded};
 use crate::record::{EndOfWal, RECORD_ALIGN};
 use crate::segment::{
     create_segment, list_segments, segment_path, write_zeros, SegmentSource, MAX_SEGMENT_SIZE,
@@ -128,7 +128,8 @@ pub(crate) fn scan(
     let mut pos = from;
     let mut prev = None;
     loop {
-        match decode_at(&mut src, pos, prev, opts.segment_size)? {
+        let read = &mut |at, out: &mut [u8]| read_exact(&mut src, at, out);
+        match decode_at(read, pos, prev, opts.segment_size)? {
             Decoded::Record(record) => {
                 prev = Some(record.lsn);
                 pos = record.end_lsn;
