@@ -14,8 +14,9 @@ use std::sync::Arc;
 use tandem_faults::check::history_for;
 use tandem_faults::run::{run, Config};
 
-/// Seeds run in CI. Keep seeds of known failures out (docs/faults.md).
-const SEEDS: [u64; 2] = [1, 3];
+/// Seeds run in CI, each with its topology (cascade or not). Keep seeds of
+/// known failures out (docs/faults.md).
+const SEEDS: [(u64, bool); 2] = [(1, false), (3, true)];
 
 fn tandem_present() -> bool {
     if std::env::var_os("TANDEM_BIN").is_some() {
@@ -40,7 +41,7 @@ fn short_fault_runs_keep_every_promise() {
         eprintln!("SKIP: no tandem executable beside the test (cargo build -p tandem)");
         return;
     }
-    for seed in SEEDS {
+    for (seed, cascade) in SEEDS {
         let cfg = Config {
             seed,
             faults: Some(3),
@@ -49,6 +50,8 @@ fn short_fault_runs_keep_every_promise() {
             clients: 3,
             keys: 8,
             switchover_command: None,
+            only: None,
+            cascade: Some(cascade),
             keep: std::env::var_os("FAULTS_KEEP").map(Into::into),
         };
         let progress: Arc<dyn Fn(&str) + Send + Sync> =
