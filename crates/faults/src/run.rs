@@ -350,27 +350,43 @@ impl Cluster {
         self.create_slots();
     }
 
-    /// The physical slot of standby `i` on `on`, made if missing.
-    fn ensure_slot(&self, on: usize, i: usize) {
+    /// The physical slot of standby `i` on `on`, made if missing; false if
+    /// `on` did not answer (a node that is down: its slot is made when it
+    /// is back, `rejoin`, `rebuild`).
+    fn ensure_slot(&self, on: usize, i: usize) -> bool {
         let p = &self.nodes[on];
         let slot = format!("slot_{}", NAMES[i]);
-        let have = p.safe_psql(&format!(
-            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'"
-        ));
-        if have == "0" {
-            p.safe_psql(&format!(
-                "SELECT pg_create_physical_replication_slot('{slot}', true)"
-            ));
-            self.ev
-                .add(format!("physical slot {slot} made on {}", NAMES[on]));
+        let have = Cluster::psql_ok(
+            p,
+            &format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'"),
+        );
+        match have.as_deref() {
+            Some("0") => {
+                let made = Cluster::psql_ok(
+                    p,
+                    &format!("SELECT pg_create_physical_replication_slot('{slot}', true)"),
+                )
+                .is_some();
+                self.ev.add(format!(
+                    "physical slot {slot} {} on {}",
+                    if made { "made" } else { "could not be made" },
+                    NAMES[on]
+                ));
+                made
+            }
+            Some(_) => true,
+            None => false,
         }
     }
 
-    /// The physical slots, on the primary, of the standbys that stream from
-    /// it, and the cascade's on `n1`.
+    /// The physical slots of the two other nodes on their upstream: the
+    /// primary, or for the cascade `n1` (if it answers).
     fn create_slots(&self) {
         for o in Cluster::others(self.primary) {
-            self.ensure_slot(self.upstream(o), o);
+            let up = self.upstream(o);
+            if !self.ensure_slot(up, o) && up == self.primary {
+                panic!("could not make slot_{} on the primary {}", NAMES[o], NAMES[up]);
+            }
         }
     }
 
@@ -431,6 +447,7 @@ impl Cluster {
             rebuilt = true;
         }
         if old == 1 && self.cascading() {
+            self.ensure_slot(1, 2);
             if self.wait("n2 to stream from n1 again", 10, || self.streams(2)) {
                 return;
             }
