@@ -385,7 +385,10 @@ impl Cluster {
         for o in Cluster::others(self.primary) {
             let up = self.upstream(o);
             if !self.ensure_slot(up, o) && up == self.primary {
-                panic!("could not make slot_{} on the primary {}", NAMES[o], NAMES[up]);
+                panic!(
+                    "could not make slot_{} on the primary {}",
+                    NAMES[o], NAMES[up]
+                );
             }
         }
     }

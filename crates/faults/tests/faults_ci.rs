@@ -3,8 +3,11 @@
 //! violation. Seed 1 (a failover with the subscription moved to the new
 //! primary alone, the old primary rejoining, then a broken link from the
 //! other standby) is the run that never converged while a replication
-//! connection to a hot standby passed for read-write. Needs the `tandem` executable in the same target directory
-//! (`cargo test --release --workspace` builds it); without it the test
+//! connection to a hot standby passed for read-write. Seed 3 runs in the
+//! cascade topology (`n2` streams from `n1`): three failovers, the first
+//! of which promotes the cascade `n2`, whose synced slot then serves the
+//! subscriber. Needs the `tandem` executable in the same target
+//! directory (`cargo test --release --workspace` builds it); without it the test
 //! says so and passes, except in CI (`CI` set) where it fails.
 //! `FAULTS_KEEP=DIR` keeps a failing run's data directories
 //! (`tandem-faults --keep`).
