@@ -8,7 +8,7 @@
 //! The server's loop (`server::walreceiver`) is:
 //! ```text
 //! connect, IDENTIFY_SYSTEM         -> check_primary(ours, primary)
-//! fetch history_to_fetch(..)       -> TIMELINE_HISTORY n, stored
+//! fetch history_to_fetch(..)       -> TIMELINE_HISTORY n, stored (ours too)
 //! read the primary's history       -> check_history(target, our timeline)
 //! loop
 //!   follow(target, timeline, end)  -> Switch: move the local WAL on; Stay
@@ -60,13 +60,16 @@ pub fn check_primary(ours: &Identity, primary: &Identity) -> PgResult<()> {
     Ok(())
 }
 
-/// The timelines whose history files the standby needs before it can follow
-/// the primary from `ours` to `primary`: every timeline after ours up to the
-/// primary's (timeline 1 has no history file). The caller skips those it has.
+/// The timelines whose history files the standby fetches from the primary:
+/// ours and every one after it up to the primary's (timeline 1 has no history
+/// file), as `WalRcvFetchTimeLineHistoryFiles(startpointTLI, primaryTLI)`.
+/// Ours is included: a standby made by a base backup of a node on timeline
+/// N > 1 has no `N.history`, and once promoted it would write a history of
+/// its new timeline naming N alone, without N's ancestors (a subscriber that
+/// streamed from an ancestor then finds the new primary's timeline "not a
+/// child" of its own). The caller skips those it has.
 pub fn history_to_fetch(ours: TimeLineId, primary: TimeLineId) -> impl Iterator<Item = TimeLineId> {
-    (ours.0.saturating_add(1)..=primary.0)
-        .filter(|t| *t != 1)
-        .map(TimeLineId)
+    (ours.0..=primary.0).filter(|t| *t > 1).map(TimeLineId)
 }
 
 /// Whether our timeline `ours` is in the primary's history `target` (the
@@ -320,7 +323,7 @@ mod tests {
     }
 
     #[test]
-    fn history_files_after_ours_up_to_the_primarys() {
+    fn history_files_from_ours_up_to_the_primarys() {
         let list = |a: u32, b: u32| {
             history_to_fetch(TimeLineId(a), TimeLineId(b))
                 .map(|t| t.0)
@@ -330,6 +333,11 @@ mod tests {
         assert_eq!(list(1, 3), vec![2, 3]);
         assert_eq!(list(0, 2), vec![2]); // timeline 1 has no history file
         assert_eq!(list(3, 2), Vec::<u32>::new());
+        // our own timeline's too: a base backup of a node on timeline 3
+        // holds no 00000003.history, which a promotion copies into the new
+        // timeline's history
+        assert_eq!(list(3, 3), vec![3]);
+        assert_eq!(list(2, 4), vec![2, 3, 4]);
     }
 
     #[test]
