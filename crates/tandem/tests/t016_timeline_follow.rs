@@ -6,6 +6,11 @@
 //! after a restart and a crash. The promoted node's walsender answers historic
 //! START_REPLICATION requests as PostgreSQL does (next-timeline result set,
 //! errors for a start past the fork or an unknown timeline).
+//!
+//! A standby made by a base backup of a node already on timeline 2 (the backup
+//! holds no history file) fetches `00000002.history` from it, its own
+//! timeline's, as PostgreSQL's walreceiver does; promoted in turn, it writes a
+//! history of timeline 3 that names timeline 1 as well.
 
 use std::process::{Command, Output};
 
@@ -207,4 +212,46 @@ fn second_standby_follows_the_promoted_node_to_timeline_2() {
     );
     s2.stop();
     s1.stop();
+}
+
+#[test]
+fn a_standby_of_a_promoted_node_keeps_every_ancestor_when_promoted() {
+    let mut p = Node::streaming_primary("t016-a-primary");
+    p.safe_psql("CREATE TABLE t (id int PRIMARY KEY, v text)");
+    let mut s1 = Node::basebackup(
+        "t016-a-standby1",
+        &p,
+        &["-R", "-C", "-S", "s1", "-c", "fast"],
+    );
+    s1.start();
+    wait_value(&s1, "SELECT count(*) FROM t", "0");
+    p.kill9();
+    assert_eq!(s1.safe_psql("SELECT pg_promote()"), "t");
+    assert_eq!(identify_timeline(&s1), "2");
+    // a base backup of the node on timeline 2: no history file in it
+    let mut s2 = Node::basebackup(
+        "t016-a-standby2",
+        &s1,
+        &["-R", "-C", "-S", "s2", "-c", "fast"],
+    );
+    assert!(!s2.datadir.join("pg_wal/00000002.history").exists());
+    s2.start();
+    s1.safe_psql("INSERT INTO t VALUES (1, 'a')");
+    wait_value(&s2, "SELECT count(*) FROM t", "1");
+    let h2 = s2.datadir.join("pg_wal/00000002.history");
+    tandem_testkit::wait_for(
+        "00000002.history on standby 2",
+        std::time::Duration::from_secs(10),
+        || h2.exists().then_some(()),
+    );
+    s1.kill9();
+    assert_eq!(s2.safe_psql("SELECT pg_promote()"), "t");
+    assert_eq!(identify_timeline(&s2), "3");
+    let history = std::fs::read_to_string(s2.datadir.join("pg_wal/00000003.history"))
+        .expect("history file of timeline 3");
+    let parents: Vec<&str> = history
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .collect();
+    assert_eq!(parents, vec!["1", "2"], "{history}");
 }
