@@ -353,15 +353,32 @@ impl Cluster {
     /// The physical slot of standby `i` on `on`, made if missing; false if
     /// `on` did not answer (a node that is down: its slot is made when it
     /// is back, `rejoin`, `rebuild`).
+    ///
+    /// On a standby (the cascade's slot on `n1`) a slot of that name may be
+    /// a synced copy of the primary's (tandem copies the primary's physical
+    /// slots), which cannot be streamed through: the primary's is dropped
+    /// (`create_slots`), and the copy goes with the standby's next sync
+    /// cycle; it is waited for before the slot is made.
     fn ensure_slot(&self, on: usize, i: usize) -> bool {
         let p = &self.nodes[on];
         let slot = format!("slot_{}", NAMES[i]);
-        let have = Cluster::psql_ok(
-            p,
-            &format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'"),
+        let query = format!(
+            "SELECT count(*) FILTER (WHERE synced), count(*) FROM pg_replication_slots \
+             WHERE slot_name = '{slot}'"
         );
+        let mut have = Cluster::psql_ok(p, &query);
+        if have.as_deref() == Some("1|1") {
+            self.ev.add(format!(
+                "{slot} on {} is a synced copy of the primary's: waiting for it to go",
+                NAMES[on]
+            ));
+            self.wait(&format!("the synced copy of {slot} to go"), 15, || {
+                Cluster::psql_ok(p, &query).as_deref() != Some("1|1")
+            });
+            have = Cluster::psql_ok(p, &query);
+        }
         match have.as_deref() {
-            Some("0") => {
+            Some("0|0") => {
                 let made = Cluster::psql_ok(
                     p,
                     &format!("SELECT pg_create_physical_replication_slot('{slot}', true)"),
@@ -381,7 +398,22 @@ impl Cluster {
 
     /// The physical slots of the two other nodes on their upstream: the
     /// primary, or for the cascade `n1` (if it answers).
+    ///
+    /// In the cascade, `n0` holds no slot for `n2` (which never streams
+    /// from it): one it has (a synced copy kept from its time as a
+    /// standby) is dropped, or `n1` would copy it and the cascade could not
+    /// stream through its own.
     fn create_slots(&self) {
+        if self.cascade && self.primary == 0 {
+            let dropped = Cluster::psql_ok(
+                &self.nodes[0],
+                "SELECT slot_name, pg_drop_replication_slot(slot_name) FROM pg_replication_slots \
+                 WHERE slot_name = 'slot_n2' AND active_pid IS NULL",
+            );
+            if dropped.is_some_and(|d| d.starts_with("slot_n2")) {
+                self.ev.add("stale slot_n2 dropped on n0");
+            }
+        }
         for o in Cluster::others(self.primary) {
             let up = self.upstream(o);
             if !self.ensure_slot(up, o) && up == self.primary {
