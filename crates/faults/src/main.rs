@@ -1,7 +1,9 @@
 //! `tandem-faults --seed N --runs M`: runs M seeded fault runs (seeds N,
 //! N+1, ...), one line per run and a summary line last; exit status 1 if
 //! any run found a violation or could not finish. A failing run prints its
-//! seed and, per violation, the shortest history that shows it.
+//! seed and, per violation, the shortest history that shows it; then the
+//! seed is run again with fewer faults (`shrink`) and the smallest failing
+//! schedule is printed with the command that replays it (`--faults-only`).
 //! `docs/faults.md` describes the faults and the checker's rules.
 
 use std::io::{IsTerminal, Write};
@@ -11,7 +13,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 use tandem_faults::check::{history_for, Kind};
-use tandem_faults::run::{run, Config};
+use tandem_faults::run::{run, Config, Outcome};
+use tandem_faults::schedule::{schedule, Params};
+use tandem_faults::shrink::shrink;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -49,6 +53,20 @@ struct Args {
     /// failing run to DIR/seed-<seed>/<node> before they are removed.
     #[arg(long, value_name = "DIR")]
     keep: Option<std::path::PathBuf>,
+    /// The topology, whatever the seed draws: flat (both standbys stream
+    /// from the primary) or cascade (n2 streams from n1).
+    #[arg(long, value_parser = ["flat", "cascade"])]
+    topology: Option<String>,
+    /// Apply only these faults of the seed's schedule (0-based, as listed
+    /// by a failing run): replays a shrunk schedule. Needs --runs 1.
+    #[arg(long, value_name = "I,J,...", value_delimiter = ',')]
+    faults_only: Option<Vec<usize>>,
+    /// Do not re-run a failing seed with fewer faults.
+    #[arg(long)]
+    no_shrink: bool,
+    /// Most re-runs spent shrinking one failing run.
+    #[arg(long, default_value_t = 8)]
+    shrink_runs: usize,
     /// Print every event of every run.
     #[arg(long, short)]
     verbose: bool,
@@ -65,6 +83,16 @@ fn main() -> ExitCode {
     if args.keys == 0 || args.clients == 0 {
         eprintln!("tandem-faults: --keys and --clients must be at least 1");
         return ExitCode::from(2);
+    }
+    if let Some(only) = &args.faults_only {
+        let n = schedule(seed, &params(&args)).len();
+        if args.runs != 1 || only.iter().any(|i| *i >= n) {
+            eprintln!(
+                "tandem-faults: --faults-only needs --runs 1 and positions below {n} \
+                 (the length of seed {seed}'s schedule)"
+            );
+            return ExitCode::from(2);
+        }
     }
     let tty = std::io::stderr().is_terminal();
     let mut totals = [0u64; Kind::ALL.len()];
@@ -84,6 +112,8 @@ fn main() -> ExitCode {
             clients: args.clients,
             keys: args.keys,
             switchover_command: args.switchover_command.clone(),
+            only: args.faults_only.clone(),
+            cascade: args.topology.as_deref().map(|t| t == "cascade"),
             keep: args.keep.clone(),
         };
         let (run_no, runs, verbose) = (i + 1, args.runs, args.verbose);
@@ -107,26 +137,7 @@ fn main() -> ExitCode {
         for (k, kind) in Kind::ALL.iter().enumerate() {
             totals[k] += out.report.count(*kind);
         }
-        let counts: Vec<String> = Kind::ALL
-            .iter()
-            .map(|k| format!("{}={}", k.name(), out.report.count(*k)))
-            .collect();
-        let verdict = match (&out.error, out.report.ok()) {
-            (Some(_), _) => "ERROR",
-            (None, true) => "ok",
-            (None, false) => "FAIL",
-        };
-        println!(
-            "run {run_no}/{} seed={s} {verdict} {:.1}s faults={} skipped={} acked={} unknown={} failed={} {}",
-            args.runs,
-            out.secs,
-            out.faults,
-            out.skipped,
-            out.report.acked,
-            out.report.unknown,
-            out.report.failed,
-            counts.join(" ")
-        );
+        println!("run {run_no}/{} seed={s} {}", args.runs, result(&out));
         if let Some(e) = &out.error {
             errors += 1;
             failed_runs += 1;
@@ -140,9 +151,8 @@ fn main() -> ExitCode {
         } else if !out.report.ok() {
             failed_runs += 1;
             println!(
-                "  seed {s} failed; replay: tandem-faults --seed {s} --runs 1{}{}",
-                if args.short { " --short" } else { "" },
-                if args.pg17 { " --pg17" } else { "" }
+                "  seed {s} failed; replay: {}",
+                replay(&args, s, args.faults_only.as_deref())
             );
             // the first violation of each kind, with its history
             let mut shown = Vec::new();
@@ -160,6 +170,9 @@ fn main() -> ExitCode {
             println!("  data directories kept in {}", dir.display());
         }
         let _ = std::io::stdout().flush();
+        if out.error.is_none() && !out.report.ok() && !args.no_shrink && args.shrink_runs > 0 {
+            shrink_run(&args, &cfg, &out);
+        }
     }
     let counts: Vec<String> = Kind::ALL
         .iter()
@@ -176,4 +189,143 @@ fn main() -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The schedule's parameters as the arguments give them.
+fn params(args: &Args) -> Params {
+    Params {
+        faults: args.faults,
+        subscribers: if args.pg17 { 2 } else { 1 },
+        short: args.short,
+    }
+}
+
+/// What a run's result line says after its seed.
+fn result(out: &Outcome) -> String {
+    let counts: Vec<String> = Kind::ALL
+        .iter()
+        .map(|k| format!("{}={}", k.name(), out.report.count(*k)))
+        .collect();
+    let verdict = match (&out.error, out.report.ok()) {
+        (Some(_), _) => "ERROR",
+        (None, true) => "ok",
+        (None, false) => "FAIL",
+    };
+    format!(
+        "{verdict} {:.1}s topo={} faults={} skipped={} acked={} unknown={} failed={} {}",
+        out.secs,
+        if out.cascade { "cascade" } else { "flat" },
+        out.faults,
+        out.skipped,
+        out.report.acked,
+        out.report.unknown,
+        out.report.failed,
+        counts.join(" ")
+    )
+}
+
+/// The command that replays seed `s` (with `only`, those faults alone).
+fn replay(args: &Args, s: u64, only: Option<&[usize]>) -> String {
+    let mut cmd = format!("tandem-faults --seed {s} --runs 1");
+    if let Some(n) = args.faults {
+        cmd += &format!(" --faults {n}");
+    }
+    if args.short {
+        cmd += " --short";
+    }
+    if args.pg17 {
+        cmd += " --pg17";
+    }
+    if args.clients != 3 {
+        cmd += &format!(" --clients {}", args.clients);
+    }
+    if args.keys != 8 {
+        cmd += &format!(" --keys {}", args.keys);
+    }
+    if let Some(t) = &args.topology {
+        cmd += &format!(" --topology {t}");
+    }
+    if let Some(only) = only {
+        let list: Vec<String> = only.iter().map(|i| i.to_string()).collect();
+        cmd += &format!(" --faults-only {}", list.join(","));
+    }
+    cmd
+}
+
+/// Runs the failing run's seed again with fewer faults (`shrink`): prints
+/// each re-run and the smallest schedule that failed with the same kind of
+/// violation, or that the failure did not come back.
+fn shrink_run(args: &Args, cfg: &Config, out: &Outcome) {
+    let s = cfg.seed;
+    // positions in the seed's schedule of the faults the failing run had
+    let base: Vec<usize> = match &cfg.only {
+        Some(only) => only.clone(),
+        None => (0..out.schedule.len()).collect(),
+    };
+    let kinds: Vec<Kind> = Kind::ALL
+        .iter()
+        .copied()
+        .filter(|k| out.report.count(*k) > 0)
+        .collect();
+    println!(
+        "  shrinking seed {s}: at most {} re-runs with fewer of its {} faults",
+        args.shrink_runs,
+        base.len()
+    );
+    let _ = std::io::stdout().flush();
+    let pick = |kept: &[usize]| -> Vec<usize> { kept.iter().map(|k| base[*k]).collect() };
+    let shown = |faults: &[usize]| -> String {
+        let list: Vec<String> = faults.iter().map(|i| i.to_string()).collect();
+        format!("[{}]", list.join(","))
+    };
+    let mut n = 0;
+    let r = shrink(base.len(), args.shrink_runs, |kept| {
+        n += 1;
+        let faults = pick(kept);
+        let again = Config {
+            only: Some(faults.clone()),
+            keep: None,
+            ..cfg.clone()
+        };
+        let o = run(&again, Arc::new(|_: &str| {}));
+        let failed = o.error.is_none() && kinds.iter().any(|k| o.report.count(*k) > 0);
+        println!(
+            "  re-run {n}: faults {} {}{}",
+            shown(&faults),
+            result(&o),
+            match (&o.error, failed) {
+                (Some(e), _) => format!(" ({})", e.lines().next().unwrap_or("")),
+                (None, true) => " (fails again)".to_string(),
+                (None, false) => String::new(),
+            }
+        );
+        let _ = std::io::stdout().flush();
+        failed
+    });
+    let faults = pick(&r.faults);
+    if !r.reproduced {
+        println!(
+            "  seed {s} did not fail again in {} re-runs (an intermittent failure?); \
+             its schedule stays whole: {}",
+            r.reruns,
+            replay(args, s, cfg.only.as_deref())
+        );
+        return;
+    }
+    let names: Vec<String> = faults
+        .iter()
+        .filter_map(|i| out.schedule.get(*i).map(|st| format!("#{i} {}", st.fault)))
+        .collect();
+    println!(
+        "  smallest failing schedule of seed {s} ({} of {} faults, {} re-runs): {}",
+        faults.len(),
+        base.len(),
+        r.reruns,
+        if names.is_empty() {
+            "no fault at all".to_string()
+        } else {
+            names.join("; ")
+        }
+    );
+    println!("  replay: {}", replay(args, s, Some(&faults)));
 }

@@ -20,6 +20,15 @@
 //! `tandem_testkit::proxy::Proxy`, which is how a link is broken, stalled or
 //! slowed, and how a rebuilt node (new port) is reached at the old address.
 //!
+//! Cascade (drawn from the seed, `schedule::topology`): `n2` streams from
+//! `n1` whenever neither is the primary. `n2`'s `primary_conninfo` names
+//! `n1` alone (no `target_session_attrs`: `n1` is a standby), its physical
+//! slot `slot_n2` is on `n1`, and `n0` (the only node `n2` never streams
+//! from) lists `slot_n1` alone in `synchronized_standby_slots` and `n1` in
+//! `synchronous_standby_names`. `n2` waits while `n1` is down, follows `n1`'s
+//! promotion, and a failover or switchover may promote `n2` instead of `n1`
+//! once it replayed what `n1` has.
+//!
 //! A planned switchover runs by hand (fast stop, `pg_promote()`, rejoin), or
 //! through the command given with `--switchover-command` (run by `sh -c`
 //! with `FAULTS_OLD_PRIMARY_PORT`, `FAULTS_NEW_PRIMARY_PORT` and
@@ -40,7 +49,7 @@ use tandem_testkit::{wait_for_result, Kind as NodeKind, Node};
 use tokio_postgres::{NoTls, SimpleQueryMessage};
 
 use crate::check::{self, parse_lsn, Event, History, NodeState, Report, Row, SlotSample};
-use crate::schedule::{schedule, Fault, LinkFault, Params, Repoint, Role, Step};
+use crate::schedule::{schedule, topology, Fault, LinkFault, Params, Repoint, Role, Step};
 use crate::workload::{Workload, PUBLISHER_DDL, SUBSCRIBER_DDL};
 
 /// What a run is asked to do.
@@ -56,6 +65,11 @@ pub struct Config {
     pub clients: u32,
     pub keys: u32,
     pub switchover_command: Option<String>,
+    /// `Some`: cascade or not, whatever the seed draws.
+    pub cascade: Option<bool>,
+    /// Apply only these faults of the schedule (indices into it, in order);
+    /// `None`: all. The topology stays the seed's.
+    pub only: Option<Vec<usize>>,
     /// Where to copy the data directories (server logs included) of every
     /// node of a run that fails or cannot finish its final wait.
     pub keep: Option<std::path::PathBuf>,
@@ -64,6 +78,10 @@ pub struct Config {
 /// What a run found.
 pub struct Outcome {
     pub seed: u64,
+    /// The seed's whole schedule (before `Config::only`).
+    pub schedule: Vec<Step>,
+    /// `n2` cascaded from `n1`.
+    pub cascade: bool,
     pub faults: u64,
     pub skipped: u64,
     pub report: Report,
@@ -133,6 +151,8 @@ struct Cluster {
     ports: Arc<Mutex<[u16; 3]>>,
     ev: Events,
     short: bool,
+    /// `n2` streams from `n1` when neither is the primary.
+    cascade: bool,
 }
 
 fn hosts(n: usize) -> String {
@@ -160,6 +180,21 @@ impl Cluster {
         )
     }
 
+    /// The node `i` streams from while it is a standby: `n1` for the
+    /// cascade `n2`, else the primary.
+    fn upstream(&self, i: usize) -> usize {
+        if self.cascade && i == 2 && self.primary != 2 {
+            1
+        } else {
+            self.primary
+        }
+    }
+
+    /// `n2` streams from the standby `n1` now.
+    fn cascading(&self) -> bool {
+        self.cascade && self.primary == 0
+    }
+
     fn others(i: usize) -> [usize; 2] {
         match i {
             0 => [1, 2],
@@ -171,20 +206,32 @@ impl Cluster {
     /// The lines every node has, whatever its role.
     fn node_conf(&self, i: usize) -> String {
         let [a, b] = Cluster::others(i);
+        // the cascade names its upstream standby alone, which is not
+        // read-write
+        let upstream = if self.cascade && i == 2 {
+            let port = self.link(2, 1).port;
+            format!("host=127.0.0.1 port={port} user=postgres dbname=postgres connect_timeout=2")
+        } else {
+            self.conninfo(i, &[a, b])
+        };
         format!(
             "wal_level = logical\nmax_wal_senders = 20\nmax_replication_slots = 20\n\
              wal_sender_timeout = 5s\nwal_receiver_timeout = 5s\n\
              wal_receiver_status_interval = 1s\nwal_retrieve_retry_interval = 100ms\n\
              hot_standby_feedback = on\nsync_replication_slots = on\n\
              primary_conninfo = '{} application_name={}'\nprimary_slot_name = 'slot_{}'",
-            self.conninfo(i, &[a, b]),
-            NAMES[i],
-            NAMES[i]
+            upstream, NAMES[i], NAMES[i]
         )
     }
 
-    fn sync_conf(i: usize) -> String {
+    fn sync_conf(&self, i: usize) -> String {
         let [a, b] = Cluster::others(i);
+        if self.cascade && i == 0 {
+            // n2 never streams from n0: n1 is n0's only standby
+            return "synchronous_standby_names = 'n1'\n\
+                    synchronized_standby_slots = 'slot_n1'"
+                .to_string();
+        }
         format!(
             "synchronous_standby_names = 'ANY 1 ({}, {})'\n\
              synchronized_standby_slots = 'slot_{}, slot_{}'",
@@ -254,9 +301,12 @@ impl Cluster {
             .all(|s| Cluster::psql_ok(&self.nodes[*s], &sql).as_deref() == Some(&want))
     }
 
-    /// The standby that received the most WAL; waits until it has replayed
-    /// what it received.
-    fn most_advanced(&self) -> usize {
+    /// The standby to promote, once it has replayed what the standbys
+    /// received: the one that received the most WAL, or the cascade `n2`
+    /// when `cascade` is asked for and `n2` streams from `n1` (`n1` still
+    /// relays to it what it has; if `n2` does not get it in time, the most
+    /// advanced standby is taken instead).
+    fn candidate(&self, cascade: bool) -> usize {
         let lsn = |i: usize| -> u64 {
             Cluster::psql_ok(
                 &self.nodes[i],
@@ -265,14 +315,23 @@ impl Cluster {
             .and_then(|t| parse_lsn(&t))
             .unwrap_or(0)
         };
+        let replayed = |i: usize, target: u64| {
+            Cluster::psql_ok(&self.nodes[i], "SELECT pg_last_wal_replay_lsn()")
+                .and_then(|t| parse_lsn(&t))
+                .is_some_and(|r| r >= target)
+        };
         let s = self.standbys();
         let (a, b) = (lsn(s[0]), lsn(s[1]));
         let best = if b > a { s[1] } else { s[0] };
         let target = a.max(b);
+        if cascade && self.cascading() {
+            self.ev.add("the cascade n2 is the candidate");
+            if self.wait("n2 to replay what n1 received", 15, || replayed(2, target)) {
+                return 2;
+            }
+        }
         self.wait("the candidate to replay what it received", 15, || {
-            Cluster::psql_ok(&self.nodes[best], "SELECT pg_last_wal_replay_lsn()")
-                .and_then(|t| parse_lsn(&t))
-                .is_some_and(|r| r >= target)
+            replayed(best, target)
         });
         best
     }
@@ -291,25 +350,85 @@ impl Cluster {
         self.create_slots();
     }
 
-    /// The physical slots of the two other nodes on the primary.
-    fn create_slots(&self) {
-        let p = &self.nodes[self.primary];
-        for o in Cluster::others(self.primary) {
-            let slot = format!("slot_{}", NAMES[o]);
-            let have = p.safe_psql(&format!(
-                "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'"
+    /// The physical slot of standby `i` on `on`, made if missing; false if
+    /// `on` did not answer (a node that is down: its slot is made when it
+    /// is back, `rejoin`, `rebuild`).
+    ///
+    /// On a standby (the cascade's slot on `n1`) a slot of that name may be
+    /// a synced copy of the primary's (tandem copies the primary's physical
+    /// slots), which cannot be streamed through: the primary's is dropped
+    /// (`create_slots`), and the copy goes with the standby's next sync
+    /// cycle; it is waited for before the slot is made.
+    fn ensure_slot(&self, on: usize, i: usize) -> bool {
+        let p = &self.nodes[on];
+        let slot = format!("slot_{}", NAMES[i]);
+        let query = format!(
+            "SELECT count(*) FILTER (WHERE synced), count(*) FROM pg_replication_slots \
+             WHERE slot_name = '{slot}'"
+        );
+        let mut have = Cluster::psql_ok(p, &query);
+        if have.as_deref() == Some("1|1") {
+            self.ev.add(format!(
+                "{slot} on {} is a synced copy of the primary's: waiting for it to go",
+                NAMES[on]
             ));
-            if have == "0" {
-                p.safe_psql(&format!(
-                    "SELECT pg_create_physical_replication_slot('{slot}', true)"
+            self.wait(&format!("the synced copy of {slot} to go"), 15, || {
+                Cluster::psql_ok(p, &query).as_deref() != Some("1|1")
+            });
+            have = Cluster::psql_ok(p, &query);
+        }
+        match have.as_deref() {
+            Some("0|0") => {
+                let made = Cluster::psql_ok(
+                    p,
+                    &format!("SELECT pg_create_physical_replication_slot('{slot}', true)"),
+                )
+                .is_some();
+                self.ev.add(format!(
+                    "physical slot {slot} {} on {}",
+                    if made { "made" } else { "could not be made" },
+                    NAMES[on]
                 ));
+                made
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    /// The physical slots of the two other nodes on their upstream: the
+    /// primary, or for the cascade `n1` (if it answers).
+    ///
+    /// In the cascade, `n0` holds no slot for `n2` (which never streams
+    /// from it): one it has (a synced copy kept from its time as a
+    /// standby) is dropped, or `n1` would copy it and the cascade could not
+    /// stream through its own.
+    fn create_slots(&self) {
+        if self.cascade && self.primary == 0 {
+            let dropped = Cluster::psql_ok(
+                &self.nodes[0],
+                "SELECT slot_name, pg_drop_replication_slot(slot_name) FROM pg_replication_slots \
+                 WHERE slot_name = 'slot_n2' AND active_pid IS NULL",
+            );
+            if dropped.is_some_and(|d| d.starts_with("slot_n2")) {
+                self.ev.add("stale slot_n2 dropped on n0");
+            }
+        }
+        for o in Cluster::others(self.primary) {
+            let up = self.upstream(o);
+            if !self.ensure_slot(up, o) && up == self.primary {
+                panic!(
+                    "could not make slot_{} on the primary {}",
+                    NAMES[o], NAMES[up]
+                );
             }
         }
     }
 
-    fn streams_from_primary(&self, i: usize) -> bool {
+    /// Standby `i` streams from its upstream.
+    fn streams(&self, i: usize) -> bool {
         Cluster::psql_ok(
-            &self.nodes[self.primary],
+            &self.nodes[self.upstream(i)],
             &format!(
                 "SELECT count(*) FROM pg_stat_replication WHERE application_name = '{}' \
                  AND state = 'streaming'",
@@ -320,53 +439,87 @@ impl Cluster {
             == Some("1")
     }
 
-    /// The stopped former primary `old` comes back as a standby of the
-    /// primary: standby.signal and a start; if it cannot follow (its WAL
+    /// The stopped former primary `old` comes back as a standby of its
+    /// upstream: standby.signal and a start; if it cannot follow (its WAL
     /// went past the switch point: there is no rewind), it is made afresh
-    /// with a base backup.
+    /// with a base backup. When `old` is `n1` and `n2` cascades from it,
+    /// `n2` must stream again too (a rebuilt `n1` may no longer hold the WAL
+    /// `n2` needs: then `n2` is rebuilt as well).
     fn rejoin(&mut self, old: usize, planned: bool) {
         let signal = self.nodes[old].datadir.join("standby.signal");
         if let Err(e) = std::fs::write(&signal, "") {
             panic!("write {}: {e}", signal.display());
         }
+        self.ensure_slot(self.upstream(old), old);
         self.nodes[old].start();
-        self.ev.add(format!("{} rejoins as a standby", NAMES[old]));
-        if self.wait(&format!("{} to stream", NAMES[old]), 8, || {
-            self.streams_from_primary(old)
-        }) {
-            return;
-        }
-        let forked = self.nodes[old].log().contains("forked off")
-            || self.nodes[old].log().contains("is not a child");
         self.ev.add(format!(
-            "{} does not follow ({}); {}rebuilt with a base backup",
+            "{} rejoins as a standby of {}",
             NAMES[old],
-            if forked {
-                "forked off the new timeline"
-            } else {
-                "no stream"
-            },
-            if planned {
-                "after a planned switchover! "
-            } else {
-                ""
-            }
+            NAMES[self.upstream(old)]
         ));
-        self.nodes[old].kill9();
-        let fresh = Node::basebackup(NAMES[old], &self.nodes[self.primary], &["-c", "fast"]);
-        let conf = self.node_conf(old);
-        fresh.append_conf(&conf);
-        fresh.append_conf(&Cluster::sync_conf(old));
+        let mut rebuilt = false;
+        if !self.wait(&format!("{} to stream", NAMES[old]), 8, || {
+            self.streams(old)
+        }) {
+            let log = self.nodes[old].log();
+            let forked = log.contains("forked off") || log.contains("is not a child");
+            self.rebuild(
+                old,
+                &format!(
+                    "{}{}",
+                    if forked {
+                        "forked off the new timeline"
+                    } else {
+                        "no stream"
+                    },
+                    if planned {
+                        " after a planned switchover!"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+            rebuilt = true;
+        }
+        if old == 1 && self.cascading() {
+            self.ensure_slot(1, 2);
+            if self.wait("n2 to stream from n1 again", 10, || self.streams(2)) {
+                return;
+            }
+            let why = if rebuilt {
+                "its upstream n1 was rebuilt"
+            } else {
+                "no stream from n1"
+            };
+            self.rebuild(2, why);
+        }
+    }
+
+    /// Makes standby `i` afresh: a base backup of the primary, its slot on
+    /// its upstream, the same proxies (retargeted to its new port).
+    fn rebuild(&mut self, i: usize, why: &str) {
+        self.ev.add(format!(
+            "{} does not follow ({why}); rebuilt with a base backup",
+            NAMES[i]
+        ));
+        self.nodes[i].kill9();
+        self.ensure_slot(self.upstream(i), i);
+        let fresh = Node::basebackup(NAMES[i], &self.nodes[self.primary], &["-c", "fast"]);
+        fresh.append_conf(&self.node_conf(i));
+        fresh.append_conf(&self.sync_conf(i));
         let signal = fresh.datadir.join("standby.signal");
         if let Err(e) = std::fs::write(&signal, "") {
             panic!("write {}: {e}", signal.display());
         }
-        self.nodes[old] = fresh;
-        self.retarget(old);
-        self.nodes[old].start();
-        self.wait(&format!("rebuilt {} to stream", NAMES[old]), 30, || {
-            self.streams_from_primary(old)
+        self.nodes[i] = fresh;
+        self.retarget(i);
+        self.nodes[i].start();
+        self.wait(&format!("rebuilt {} to stream", NAMES[i]), 30, || {
+            self.streams(i)
         });
+        if i == 1 && self.cascading() {
+            self.ensure_slot(1, 2);
+        }
     }
 
     fn repoint(&mut self, how: Repoint) {
@@ -404,7 +557,9 @@ impl Cluster {
     }
 
     /// Applies, holds and heals one fault; false if it was skipped.
-    fn apply(&mut self, step: &Step, switchover_command: Option<&str>) -> bool {
+    /// `to_cascade`: a failover or switchover promotes the cascade `n2`
+    /// if it streams from `n1` then.
+    fn apply(&mut self, step: &Step, to_cascade: bool, switchover_command: Option<&str>) -> bool {
         match step.fault {
             Fault::Kill(role) => {
                 match self.resolve(role) {
@@ -426,24 +581,21 @@ impl Cluster {
                 true
             }
             Fault::Link { from, fault } => {
-                let (f, name) = match self.resolve(from) {
-                    Target::Node(i) => (i, NAMES[i].to_string()),
-                    Target::Sub(k) => (sub_from(k), SUBS[k].to_string()),
+                let (f, name, to) = match self.resolve(from) {
+                    Target::Node(i) => (i, NAMES[i].to_string(), self.upstream(i)),
+                    Target::Sub(k) => (sub_from(k), SUBS[k].to_string(), self.primary),
                 };
-                let proxy = self.link(f, self.primary);
+                let proxy = self.link(f, to);
                 match fault {
                     LinkFault::Break => proxy.break_connections(),
                     LinkFault::Stall => proxy.stall(),
                     LinkFault::Slow(ms) => proxy.slow(Duration::from_millis(u64::from(ms))),
                 }
-                self.ev.add(format!(
-                    "link {name} -> {} ({from}): {fault:?}",
-                    NAMES[self.primary]
-                ));
-                self.hold(step.hold_ms);
-                self.link(f, self.primary).pass();
                 self.ev
-                    .add(format!("link {name} -> {} healed", NAMES[self.primary]));
+                    .add(format!("link {name} -> {} ({from}): {fault:?}", NAMES[to]));
+                self.hold(step.hold_ms);
+                self.link(f, to).pass();
+                self.ev.add(format!("link {name} -> {} healed", NAMES[to]));
                 true
             }
             Fault::Failover(how) => {
@@ -457,7 +609,7 @@ impl Cluster {
                 self.nodes[old].kill9();
                 self.ev
                     .add(format!("kill -9 primary {} (failover)", NAMES[old]));
-                let new = self.most_advanced();
+                let new = self.candidate(to_cascade);
                 self.promote(new);
                 self.repoint(how);
                 self.hold(step.hold_ms);
@@ -472,8 +624,8 @@ impl Cluster {
                     return false;
                 }
                 let old = self.primary;
-                let new = self.most_advanced();
                 if let Some(cmd) = switchover_command {
+                    let new = self.candidate(to_cascade);
                     self.ev.add(format!(
                         "switchover {} -> {} by command",
                         NAMES[old], NAMES[new]
@@ -502,6 +654,7 @@ impl Cluster {
                 self.nodes[old].stop();
                 self.ev
                     .add(format!("fast stop of primary {} (switchover)", NAMES[old]));
+                let new = self.candidate(to_cascade);
                 self.promote(new);
                 self.repoint(how);
                 self.hold(step.hold_ms.min(500));
@@ -641,7 +794,7 @@ fn read_state(node: &Node, name: &str, ordered: bool) -> NodeState {
 
 /// The topology, ready: primary, two synchronous standbys holding the
 /// subscriptions' slots, the subscribers with their tables copied.
-fn setup(cfg: &Config, ev: Events) -> Cluster {
+fn setup(cfg: &Config, ev: Events, cascade: bool) -> Cluster {
     let mut links = HashMap::new();
     let nsubs = if cfg.pg17 { 2 } else { 1 };
     let froms: Vec<usize> = (0..3)
@@ -664,6 +817,7 @@ fn setup(cfg: &Config, ev: Events) -> Cluster {
         ports: Arc::new(Mutex::new([0; 3])),
         ev,
         short: cfg.short,
+        cascade,
     };
     let mut n0 = Node::init_with(NAMES[0], &["--wal-segsize", "1"]);
     n0.append_conf(&c.node_conf(0));
@@ -677,9 +831,17 @@ fn setup(cfg: &Config, ev: Events) -> Cluster {
     c.retarget(0);
     for i in 1..3 {
         let slot = format!("slot_{}", NAMES[i]);
-        let s = Node::basebackup(NAMES[i], &c.nodes[0], &["-C", "-S", &slot, "-c", "fast"]);
+        let s = if c.cascade && i == 2 {
+            // its slot on n1 first: it keeps n1's WAL from before the
+            // backup's start
+            c.wait("n1 to stream", 30, || c.streams(1));
+            c.ensure_slot(1, 2);
+            Node::basebackup(NAMES[i], &c.nodes[0], &["-c", "fast"])
+        } else {
+            Node::basebackup(NAMES[i], &c.nodes[0], &["-C", "-S", &slot, "-c", "fast"])
+        };
         s.append_conf(&c.node_conf(i));
-        s.append_conf(&Cluster::sync_conf(i));
+        s.append_conf(&c.sync_conf(i));
         let signal = s.datadir.join("standby.signal");
         if let Err(e) = std::fs::write(&signal, "") {
             panic!("write {}: {e}", signal.display());
@@ -688,16 +850,22 @@ fn setup(cfg: &Config, ev: Events) -> Cluster {
         c.retarget(i);
         c.nodes[i].start();
     }
-    c.nodes[0].append_conf(&Cluster::sync_conf(0));
+    c.nodes[0].append_conf(&c.sync_conf(0));
     c.nodes[0].safe_psql("SELECT pg_reload_conf()");
-    c.wait("both standbys synchronous", 30, || {
-        Cluster::psql_ok(
-            &c.nodes[0],
-            "SELECT count(*) FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum')",
-        )
-        .as_deref()
-            == Some("2")
-    });
+    let direct = if c.cascade { "1" } else { "2" };
+    c.wait(
+        "the standbys synchronous (and the cascade streaming)",
+        30,
+        || {
+            Cluster::psql_ok(
+                &c.nodes[0],
+                "SELECT count(*) FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum')",
+            )
+            .as_deref()
+                == Some(direct)
+                && (!c.cascade || c.streams(2))
+        },
+    );
     for k in 0..nsubs {
         let sub = if k == 0 {
             let mut s = Node::init("sub");
@@ -731,7 +899,11 @@ fn setup(cfg: &Config, ev: Events) -> Cluster {
         60,
         || c.slots_ready(),
     );
-    c.ev.add("topology ready");
+    c.ev.add(if c.cascade {
+        "topology ready (cascade: n2 streams from n1)"
+    } else {
+        "topology ready (flat: n1 and n2 stream from n0)"
+    });
     c
 }
 
@@ -797,7 +969,7 @@ impl Cluster {
 pub fn run(cfg: &Config, progress: Arc<dyn Fn(&str) + Send + Sync>) -> Outcome {
     let started = Instant::now();
     let ev = Events::new(started, progress);
-    let steps = schedule(
+    let all = schedule(
         cfg.seed,
         &Params {
             faults: cfg.faults,
@@ -805,6 +977,16 @@ pub fn run(cfg: &Config, progress: Arc<dyn Fn(&str) + Send + Sync>) -> Outcome {
             short: cfg.short,
         },
     );
+    let topo = topology(cfg.seed, all.len());
+    let cascade = cfg.cascade.unwrap_or(topo.cascade);
+    // (index in the seed's schedule, step)
+    let steps: Vec<(usize, Step)> = match &cfg.only {
+        None => all.iter().copied().enumerate().collect(),
+        Some(only) => only
+            .iter()
+            .filter_map(|i| all.get(*i).map(|s| (*i, *s)))
+            .collect(),
+    };
     let mut faults = 0;
     let mut skipped = 0;
     let mut history = History::default();
@@ -812,22 +994,23 @@ pub fn run(cfg: &Config, progress: Arc<dyn Fn(&str) + Send + Sync>) -> Outcome {
     let cfg2 = cfg.clone();
     let mut kept_cluster: Option<Cluster> = None;
     let body = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut c = setup(&cfg2, ev2.clone());
+        let mut c = setup(&cfg2, ev2.clone(), cascade);
         let stop = Arc::new(AtomicBool::new(false));
         let _stop = StopOnDrop(stop.clone());
         let samples = sampler(c.ports.clone(), ev2.clone(), stop.clone());
         let conn = c.conninfo(CLIENTS, &[0, 1, 2]);
         let load = Workload::start(cfg2.clients, cfg2.keys, cfg2.seed, conn, started);
         c.hold(if cfg2.short { 500 } else { 1000 });
-        for (n, step) in steps.iter().enumerate() {
+        for (n, (index, step)) in steps.iter().enumerate() {
             ev2.add(format!(
-                "fault {}/{}: {} (acked so far {})",
+                "fault {}/{} (#{index} of the schedule): {} (acked so far {})",
                 n + 1,
                 steps.len(),
                 step.fault,
                 load.acked.load(Ordering::Relaxed)
             ));
-            if c.apply(step, cfg2.switchover_command.as_deref()) {
+            let to_cascade = topo.promote_cascade.get(*index).copied().unwrap_or(false);
+            if c.apply(step, to_cascade, cfg2.switchover_command.as_deref()) {
                 faults += 1;
             } else {
                 skipped += 1;
@@ -839,6 +1022,14 @@ pub fn run(cfg: &Config, progress: Arc<dyn Fn(&str) + Send + Sync>) -> Outcome {
         let converged = converge(&c);
         stop.store(true, Ordering::SeqCst);
         history.samples = samples.join().unwrap_or_default();
+        let per_node: Vec<String> = NAMES
+            .iter()
+            .map(|n| {
+                let k = history.samples.iter().filter(|s| s.node == *n).count();
+                format!("{n}={k}")
+            })
+            .collect();
+        ev2.add(format!("synced slot samples: {}", per_node.join(" ")));
         history.txns = txns;
         history.primary = read_state(&c.nodes[c.primary], NAMES[c.primary], false);
         for s in c.standbys() {
@@ -875,6 +1066,8 @@ pub fn run(cfg: &Config, progress: Arc<dyn Fn(&str) + Send + Sync>) -> Outcome {
     drop(kept_cluster);
     Outcome {
         seed: cfg.seed,
+        schedule: all,
+        cascade,
         faults,
         skipped,
         report,

@@ -4,6 +4,11 @@
 //! node name, a subscriber), not nodes, so a schedule means the same thing
 //! whichever node is primary when it is reached. Faults are applied one at a
 //! time: applied, held, healed, then a pause of normal operation.
+//!
+//! The topology of a run (flat, or with `n2` cascading from `n1`) and the
+//! per-fault choice of promoting the cascade come from a second stream of
+//! the same seed ([`topology`]), so adding them left every seed's faults as
+//! they were.
 
 use std::fmt;
 
@@ -79,7 +84,7 @@ impl fmt::Display for Fault {
                     LinkFault::Stall => "stall".to_string(),
                     LinkFault::Slow(ms) => format!("slow ({ms} ms/chunk)"),
                 };
-                write!(f, "{what} link {from} -> primary")
+                write!(f, "{what} link {from} -> upstream")
             }
             Fault::Failover(r) => write!(f, "failover ({r:?})"),
             Fault::Switchover(r) => write!(f, "switchover ({r:?})"),
@@ -106,6 +111,30 @@ pub struct Params {
     pub subscribers: usize,
     /// Shorter holds and gaps (CI).
     pub short: bool,
+}
+
+/// How the standbys are connected in a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Topology {
+    /// `n2` streams from `n1` (its own physical slot there) instead of from
+    /// the primary, whenever neither of them is the primary.
+    pub cascade: bool,
+    /// Per fault of the schedule: a failover or switchover while `n2`
+    /// cascades promotes `n2` (after it replayed what `n1` has) instead of
+    /// the most advanced standby.
+    pub promote_cascade: Vec<bool>,
+}
+
+/// The topology of `seed`'s run with `faults` faults (the schedule's
+/// length), from the seed's second ChaCha8 stream.
+pub fn topology(seed: u64, faults: usize) -> Topology {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(1);
+    let cascade = rng.gen_bool(0.5);
+    Topology {
+        cascade,
+        promote_cascade: (0..faults).map(|_| rng.gen_bool(0.5)).collect(),
+    }
 }
 
 /// The schedule for `seed`.
@@ -165,6 +194,28 @@ mod tests {
     fn the_same_seed_gives_the_same_schedule() {
         assert_eq!(schedule(7, &P), schedule(7, &P));
         assert_ne!(schedule(7, &P), schedule(8, &P));
+    }
+
+    #[test]
+    fn both_topologies_are_drawn_and_the_schedule_is_unchanged_by_them() {
+        let t: Vec<bool> = (0..40).map(|s| topology(s, 4).cascade).collect();
+        assert!(t.contains(&true) && t.contains(&false));
+        assert_eq!(topology(9, 5), topology(9, 5));
+        assert_eq!(topology(9, 5).promote_cascade.len(), 5);
+        // seed 1's schedule as it was before topologies were drawn
+        let one = schedule(
+            1,
+            &Params {
+                faults: Some(3),
+                subscribers: 1,
+                short: true,
+            },
+        );
+        assert_eq!(one.len(), 3);
+        assert!(matches!(
+            one[1].fault,
+            Fault::Failover(Repoint::AlterSingle)
+        ));
     }
 
     #[test]

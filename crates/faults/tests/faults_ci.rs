@@ -3,8 +3,11 @@
 //! violation. Seed 1 (a failover with the subscription moved to the new
 //! primary alone, the old primary rejoining, then a broken link from the
 //! other standby) is the run that never converged while a replication
-//! connection to a hot standby passed for read-write. Needs the `tandem` executable in the same target directory
-//! (`cargo test --release --workspace` builds it); without it the test
+//! connection to a hot standby passed for read-write. Seed 3 runs in the
+//! cascade topology (`n2` streams from `n1`): three failovers, the first
+//! of which promotes the cascade `n2`, whose synced slot then serves the
+//! subscriber. Needs the `tandem` executable in the same target
+//! directory (`cargo test --release --workspace` builds it); without it the test
 //! says so and passes, except in CI (`CI` set) where it fails.
 //! `FAULTS_KEEP=DIR` keeps a failing run's data directories
 //! (`tandem-faults --keep`).
@@ -14,8 +17,9 @@ use std::sync::Arc;
 use tandem_faults::check::history_for;
 use tandem_faults::run::{run, Config};
 
-/// Seeds run in CI. Keep seeds of known failures out (docs/faults.md).
-const SEEDS: [u64; 2] = [1, 3];
+/// Seeds run in CI, each with its topology (cascade or not). Keep seeds of
+/// known failures out (docs/faults.md).
+const SEEDS: [(u64, bool); 2] = [(1, false), (3, true)];
 
 fn tandem_present() -> bool {
     if std::env::var_os("TANDEM_BIN").is_some() {
@@ -40,7 +44,7 @@ fn short_fault_runs_keep_every_promise() {
         eprintln!("SKIP: no tandem executable beside the test (cargo build -p tandem)");
         return;
     }
-    for seed in SEEDS {
+    for (seed, cascade) in SEEDS {
         let cfg = Config {
             seed,
             faults: Some(3),
@@ -49,6 +53,8 @@ fn short_fault_runs_keep_every_promise() {
             clients: 3,
             keys: 8,
             switchover_command: None,
+            only: None,
+            cascade: Some(cascade),
             keep: std::env::var_os("FAULTS_KEEP").map(Into::into),
         };
         let progress: Arc<dyn Fn(&str) + Send + Sync> =

@@ -8,7 +8,7 @@
 //! The server's loop (`server::walreceiver`) is:
 //! ```text
 //! connect, IDENTIFY_SYSTEM         -> check_primary(ours, primary)
-//! fetch history_to_fetch(..)       -> TIMELINE_HISTORY n, stored
+//! fetch history_to_fetch(..)       -> TIMELINE_HISTORY n, stored (ours too)
 //! read the primary's history       -> check_history(target, our timeline)
 //! loop
 //!   follow(target, timeline, end)  -> Switch: move the local WAL on; Stay

@@ -6,6 +6,11 @@
 //! after a restart and a crash. The promoted node's walsender answers historic
 //! START_REPLICATION requests as PostgreSQL does (next-timeline result set,
 //! errors for a start past the fork or an unknown timeline).
+//!
+//! A standby made by a base backup of a node already on timeline 2 (the backup
+//! holds no history file) fetches `00000002.history` from it, its own
+//! timeline's, as PostgreSQL's walreceiver does; promoted in turn, it writes a
+//! history of timeline 3 that names timeline 1 as well.
 
 use std::process::{Command, Output};
 
