@@ -1,6 +1,7 @@
 //! A short fault run with fixed seeds (`docs/faults.md`): two runs of
-//! three faults each, shortened holds; every run must finish with no
-//! violation. Seed 1 (a failover with the subscription moved to the new
+//! three faults each, shortened holds, then the seeds of bugs that long
+//! runs found, replayed with their own schedules; every run must finish
+//! with no violation. Seed 1 (a failover with the subscription moved to the new
 //! primary alone, the old primary rejoining, then a broken link from the
 //! other standby) is the run that never converged while a replication
 //! connection to a hot standby passed for read-write. Seed 3 runs in the
@@ -17,9 +18,58 @@ use std::sync::Arc;
 use tandem_faults::check::history_for;
 use tandem_faults::run::{run, Config};
 
-/// Seeds run in CI, each with its topology (cascade or not). Keep seeds of
-/// known failures out (docs/faults.md).
-const SEEDS: [(u64, bool); 2] = [(1, false), (3, true)];
+/// One run of the CI test.
+struct Case {
+    seed: u64,
+    /// `Some(3)` with shortened holds; `None`: the seed's own count and
+    /// default timing (a long run's seed replayed as it failed).
+    short_faults: Option<usize>,
+    cascade: bool,
+    /// Only these faults of the schedule (the shrunk failing schedule).
+    only: Option<&'static [usize]>,
+}
+
+/// Seeds run in CI, each with its topology (cascade or not): the two short
+/// runs, then the seeds of the bugs long runs found, kept as regressions.
+/// Keep seeds of known failures out (docs/faults.md).
+const CASES: [Case; 5] = [
+    Case {
+        seed: 1,
+        short_faults: Some(3),
+        cascade: false,
+        only: None,
+    },
+    Case {
+        seed: 3,
+        short_faults: Some(3),
+        cascade: true,
+        only: None,
+    },
+    // a node rebuilt on timeline 3, then promoted, wrote a timeline-4
+    // history without timelines 1 and 2; a standby that followed it found
+    // no WAL after a crash restart
+    Case {
+        seed: 1026,
+        short_faults: None,
+        cascade: false,
+        only: None,
+    },
+    // a subscription moved to one host on a newer timeline and back to its
+    // multi-host CONNECTION judged every host by the publisher it had
+    // followed before (shrunk to three faults; also seeds 1077, 1124)
+    Case {
+        seed: 500,
+        short_faults: None,
+        cascade: false,
+        only: Some(&[0, 1, 3]),
+    },
+    Case {
+        seed: 1124,
+        short_faults: None,
+        cascade: false,
+        only: None,
+    },
+];
 
 fn tandem_present() -> bool {
     if std::env::var_os("TANDEM_BIN").is_some() {
@@ -44,17 +94,18 @@ fn short_fault_runs_keep_every_promise() {
         eprintln!("SKIP: no tandem executable beside the test (cargo build -p tandem)");
         return;
     }
-    for (seed, cascade) in SEEDS {
+    for case in CASES {
+        let seed = case.seed;
         let cfg = Config {
             seed,
-            faults: Some(3),
-            short: true,
+            faults: case.short_faults,
+            short: case.short_faults.is_some(),
             pg17: false,
             clients: 3,
             keys: 8,
             switchover_command: None,
-            only: None,
-            cascade: Some(cascade),
+            only: case.only.map(<[usize]>::to_vec),
+            cascade: Some(case.cascade),
             keep: std::env::var_os("FAULTS_KEEP").map(Into::into),
         };
         let progress: Arc<dyn Fn(&str) + Send + Sync> =
