@@ -168,12 +168,7 @@ pub(crate) fn run(
 
 fn status(db: &Database, reply_requested: bool) -> Vec<u8> {
     let wal = db.wal();
-    status_at(
-        wal.write_lsn(),
-        wal.flush_lsn(),
-        db.replay_lsn(),
-        reply_requested,
-    )
+    status_at(wal.write_lsn(), wal.flush_lsn(), db.replay_lsn(), reply_requested)
 }
 
 /// A standby status update reporting the positions given.
@@ -607,16 +602,13 @@ impl Flusher {
     }
 
     /// Asks for WAL up to `upto` to be flushed (at once, or right after the
-    /// flush in progress). Returns whether the flusher was idle: everything
-    /// asked before was flushed.
-    fn request(&self, upto: Lsn, wal: &Wal) -> bool {
+    /// flush in progress).
+    fn request(&self, upto: Lsn) {
         let mut st = self.state.lock();
-        let idle = st.requested <= wal.flush_lsn();
         if upto > st.requested {
             st.requested = upto;
             self.wake.notify_one();
         }
-        idle
     }
 
     /// The error of a failed flush, if one failed.
@@ -797,26 +789,20 @@ fn receive(
                 break;
             }
         }
-        let mut report_write = false;
         if received {
-            // written here (XLogWalRcvWrite); the flusher is asked before the
-            // reply, so its fdatasync starts while the reply goes out (its
-            // flush wakes the startup thread, which waits on the WAL's flush
-            // condition)
+            // written here, reported at once below (XLogWalRcvWrite, then
+            // XLogWalRcvSendReply); the flusher is asked first, so its
+            // fdatasync starts while the reply goes out (its flush wakes the
+            // startup thread, which waits on the WAL's flush condition)
             let written = wal.write()?;
-            // Reported at once (XLogWalRcvSendReply) when no fdatasync was in
-            // progress; during one, the write position goes out with the
-            // flush reply that ends it: a reply then would carry a flush and
-            // apply position held back by that fdatasync, which the primary
-            // reads as a lag since the last flushed WAL was sent.
-            report_write = flusher.request(written, &wal);
+            flusher.request(written);
         }
         // One reply per turn carries every position that moved: the write just
         // made, a flush the flusher completed, replay progress.
         let written = wal.write_lsn();
         let flushed = wal.flush_lsn();
         let applied = db.replay_lsn();
-        let moved = (report_write && written > reported_write) || flushed > reported_flush;
+        let moved = written > reported_write || flushed > reported_flush;
         if timers.reply_due(now(), moved, requested, applied) {
             client.send_copy_data(&status_at(written, flushed, applied, false))?;
             if hsf {

@@ -507,11 +507,7 @@ fn writes_go_on_while_a_flusher_syncs_and_flushes_cover_closed_segments() {
     );
     // every segment written was synced at least once
     let segments = (end.0 - 1) / 1024 - 1 + 1;
-    assert!(
-        standby.stats().wal_sync >= segments,
-        "{:?}",
-        standby.stats()
-    );
+    assert!(standby.stats().wal_sync >= segments, "{:?}", standby.stats());
 }
 
 #[test]
