@@ -15,7 +15,7 @@
 //!   START_REPLICATION ... TIMELINE t
 //!   loop
 //!     sleep until input, replay progress or Timers::sleep_us
-//!     read what is readable (batch_full -> stop reading), write it
+//!     read what is readable (batch_full -> stop reading and flush)
 //!     Timers::reply_due?           -> send 'r' (and 'h'), Timers::replied
 //!     Timers::timed_out?           -> "terminating walreceiver due to timeout"
 //!   end of the timeline            -> stream_next_timeline? again : reconnect later
@@ -136,14 +136,14 @@ pub fn stream_next_timeline(
     end >= switch
 }
 
-/// Received WAL not yet written after which the walreceiver stops reading and
-/// writes it (and replies) even though more messages are waiting.
+/// Unflushed received WAL after which the walreceiver stops reading and flushes
+/// (and replies) even though more messages are waiting.
 pub const MAX_UNFLUSHED: u64 = 1 << 20;
 
-/// Whether a batch of WAL (received up to `received`, written up to
-/// `written`) is large enough to write before reading on.
-pub fn batch_full(received: Lsn, written: Lsn) -> bool {
-    received.0.saturating_sub(written.0) > MAX_UNFLUSHED
+/// Whether a batch of received WAL (written up to `written`, flushed up to
+/// `flushed`) is large enough to flush before reading on.
+pub fn batch_full(written: Lsn, flushed: Lsn) -> bool {
+    written.0.saturating_sub(flushed.0) > MAX_UNFLUSHED
 }
 
 /// The walreceiver's schedule: when it sends a standby status update, when it

@@ -8,14 +8,11 @@
 //!   IDENTIFY_SYSTEM (same system identifier; the primary's timeline not behind
 //!   ours), runs
 //!   `START_REPLICATION [SLOT primary_slot_name] PHYSICAL <local WAL end> TIMELINE n`,
-//!   stores each XLogData byte-identically with `Wal::append_raw`, writes
-//!   each batch of what was readable (`Wal::write`, no fsync) and has it
-//!   flushed by its flusher thread (the walreceiver reads, writes and replies
-//!   on meanwhile: an fdatasync never holds back a write or a report; the WAL
-//!   crate syncs outside the lock that writes take), and answers with a
-//!   standby status update `r` (write / flush / apply) when it wrote a batch
-//!   (PostgreSQL's reply after `XLogWalRcvWrite`), when a flush completed,
-//!   when replay has advanced past the last reported apply
+//!   stores each XLogData byte-identically with `Wal::append_raw`, has each
+//!   batch of what was readable flushed by its flusher thread (the walreceiver
+//!   reads and replies on meanwhile: an fdatasync never holds back a report),
+//!   and answers with a standby status update `r` (write / flush / apply) when
+//!   a flush completed, when replay has advanced past the last reported apply
 //!   position (the flusher and the startup thread set the walreceiver's
 //!   [`Latch`] after flushing / replaying, so the reply goes out at once:
 //!   `replay_lag` and `remote_apply` commits wait neither for more WAL nor for
@@ -168,15 +165,10 @@ pub(crate) fn run(
 
 fn status(db: &Database, reply_requested: bool) -> Vec<u8> {
     let wal = db.wal();
-    status_at(wal.write_lsn(), wal.flush_lsn(), db.replay_lsn(), reply_requested)
-}
-
-/// A standby status update reporting the positions given.
-fn status_at(write: Lsn, flush: Lsn, apply: Lsn, reply_requested: bool) -> Vec<u8> {
     encode_standby_message(&StandbyMessage::Status {
-        write,
-        flush,
-        apply,
+        write: wal.write_lsn(),
+        flush: wal.flush_lsn(),
+        apply: db.replay_lsn(),
         send_time: PgTimestamp::now().as_micros(),
         reply_requested,
     })
@@ -570,14 +562,12 @@ fn note_message(info: &WalRcvShared, wal_end: Lsn, send_time: i64) {
 const SETTINGS_CHECK: Duration = Duration::from_millis(100);
 
 /// The walreceiver's WAL flusher: a thread of the COPY phase that makes the
-/// received WAL durable while the walreceiver goes on reading and writing, so
-/// neither a write nor a status update waits for an fdatasync (a slow disk
-/// delays only the flush position, not the report of what was written or
-/// replayed meanwhile). The walreceiver writes a batch and asks for a flush
-/// up to its end; the flusher fdatasyncs (one covers every request made
-/// during the previous one; the walreceiver has normally written everything,
-/// the flush writes what it has not) and sets the walreceiver's latch, which
-/// then reports the new flush position.
+/// received WAL durable while the walreceiver goes on reading, so a status
+/// update never waits for an fdatasync (a slow disk delays only the flush
+/// position, not the report of replay progress made meanwhile). The
+/// walreceiver asks for a flush up to a position; the flusher flushes (one
+/// fdatasync covers every request made during the previous one) and sets the
+/// walreceiver's latch, which then reports the new flush position.
 struct Flusher {
     state: Mutex<FlushState>,
     wake: parking_lot::Condvar,
@@ -651,13 +641,11 @@ impl Flusher {
 /// Each turn sleeps until the primary sent something, the latch is set (the
 /// flusher made more WAL durable, the startup thread replayed more, or a stop
 /// request) or a timer is due; then reads everything already readable (up to
-/// [`walrcv::MAX_UNFLUSHED`] at a time), writes it and hands it to the
-/// [`Flusher`], and replies at once when the write, flush or apply position
-/// moved past what was last reported, when asked, or when the status
-/// interval passed: one reply per turn carries all three
-/// (`XLogWalRcvProcessMsg`, `XLogWalRcvWrite`, `XLogWalRcvSendReply`;
-/// PostgreSQL flushes on the walreceiver itself, so its flush replies, and
-/// the apply positions they carry, wait for each fdatasync).
+/// [`walrcv::MAX_UNFLUSHED`]) and hands it to the [`Flusher`], and replies at
+/// once when the flush or apply position moved past what was last reported,
+/// when asked, or when the status interval passed (`XLogWalRcvProcessMsg`,
+/// `XLogWalRcvFlush`, `XLogWalRcvSendReply`; PostgreSQL flushes on the
+/// walreceiver itself, so its replies wait for each fdatasync).
 fn stream_copy(
     db: &Arc<Database>,
     config: &Arc<Config>,
@@ -712,7 +700,6 @@ fn receive(
     let epoch = Instant::now();
     let now = || i64::try_from(epoch.elapsed().as_micros()).unwrap_or(i64::MAX);
     let mut timers = Timers::new(now(), db.replay_lsn());
-    let mut reported_write = wal.write_lsn();
     let mut reported_flush = wal.flush_lsn();
     let socket = client.socket_fd();
     loop {
@@ -784,32 +771,28 @@ fn receive(
                 BackendMessage::ErrorResponse(e) => return Err(e.to_pg_error()),
                 _ => {}
             }
-            // (a batch is written, and reported, at most this much at a time)
-            if received && walrcv::batch_full(wal.insert_lsn(), wal.write_lsn()) {
+            if received && walrcv::batch_full(wal.insert_lsn(), wal.flush_lsn()) {
                 break;
             }
         }
         if received {
-            // written here, reported at once below (XLogWalRcvWrite, then
-            // XLogWalRcvSendReply); the flusher is asked first, so its
-            // fdatasync starts while the reply goes out (its flush wakes the
-            // startup thread, which waits on the WAL's flush condition)
-            let written = wal.write()?;
-            flusher.request(written);
+            if walrcv::batch_full(wal.insert_lsn(), wal.flush_lsn()) {
+                // a full batch: wait for it to be durable before reading on
+                wal.flush(wal.insert_lsn())?;
+            } else {
+                // (the flush wakes the startup thread: it waits on the WAL's
+                // flush condition)
+                flusher.request(wal.insert_lsn());
+            }
         }
-        // One reply per turn carries every position that moved: the write just
-        // made, a flush the flusher completed, replay progress.
-        let written = wal.write_lsn();
         let flushed = wal.flush_lsn();
         let applied = db.replay_lsn();
-        let moved = written > reported_write || flushed > reported_flush;
-        if timers.reply_due(now(), moved, requested, applied) {
-            client.send_copy_data(&status_at(written, flushed, applied, false))?;
+        if timers.reply_due(now(), flushed > reported_flush, requested, applied) {
+            client.send_copy_data(&status(db, false))?;
             if hsf {
                 client.send_copy_data(&feedback(db))?;
             }
             timers.replied(now(), applied);
-            reported_write = written;
             reported_flush = flushed;
         }
         if timers.timed_out(now()) {
