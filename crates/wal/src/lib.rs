@@ -163,8 +163,10 @@ impl Wal {
     /// Writes everything appended to the segment files without fsync and
     /// returns the write position ([`Wal::write_lsn`]). It never waits for an
     /// fdatasync in progress (a flush syncs outside the lock that writes take),
-    /// so a standby's walreceiver reports what it wrote while its flusher
-    /// thread makes it durable with [`Wal::flush`].
+    /// so one thread can write and report the write position while another
+    /// makes it durable with [`Wal::flush`] (PostgreSQL's walreceiver order,
+    /// `XLogWalRcvWrite` before `XLogWalRcvFlush`; tandem's walreceiver does
+    /// not use it: `docs/replication.md`, "Standby write and flush, measured").
     pub fn write(&self) -> Result<Lsn, PgError> {
         self.shared.write()
     }

@@ -15,9 +15,7 @@
 //!    whole take-write sequence, so chunks reach the files in LSN order and
 //!    `write_lsn` only moves forward. The flush leader takes the handles of the
 //!    dirty segments under it and fdatasyncs them after releasing it, so a
-//!    write never waits for a sync (a standby's walreceiver writes and reports
-//!    while its flusher syncs, as PostgreSQL's walreceiver writes before it
-//!    flushes).
+//!    write (`write()`, a write-behind) never waits for a sync.
 //! 3. `insert` (insert position, prev-link, pending bytes): held only to encode
 //!    records into the pending buffer or to take it. No I/O under it.
 //!
@@ -597,8 +595,7 @@ impl Shared {
     }
 
     /// Writes every pending byte to the segment files without fsync and
-    /// returns the write position (a standby's walreceiver reports it before
-    /// the flush). Never waits for an fdatasync in progress.
+    /// returns the write position. Never waits for an fdatasync in progress.
     pub(crate) fn write(&self) -> Result<Lsn, PgError> {
         self.check_poisoned()?;
         self.write_behind()?;
