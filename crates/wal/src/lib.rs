@@ -160,6 +160,17 @@ impl Wal {
         self.shared.flush(upto)
     }
 
+    /// Writes everything appended to the segment files without fsync and
+    /// returns the write position ([`Wal::write_lsn`]). It never waits for an
+    /// fdatasync in progress (a flush syncs outside the lock that writes take),
+    /// so one thread can write and report the write position while another
+    /// makes it durable with [`Wal::flush`] (PostgreSQL's walreceiver order,
+    /// `XLogWalRcvWrite` before `XLogWalRcvFlush`; tandem's walreceiver does
+    /// not use it: `docs/replication.md`, "Standby write and flush, measured").
+    pub fn write(&self) -> Result<Lsn, PgError> {
+        self.shared.write()
+    }
+
     /// Registers `f` (replacing any earlier one; `None` removes it): whoever
     /// flushes calls it with the new flush position right after publishing it
     /// and waking [`Wal::wait_for_flush`] callers, holding no WAL lock. It runs

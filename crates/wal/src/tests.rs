@@ -448,6 +448,72 @@ fn removal_deletes_whole_old_segments_only() {
     assert_eq!(wal.flush_lsn(), end);
 }
 
+/// A standby's walreceiver writes received WAL (reported as written, not yet
+/// flushed) while its flusher thread flushes: every write lands, the flush
+/// position never passes the write position, and a flush covers the
+/// segments written (and closed) since the previous one.
+#[test]
+fn writes_go_on_while_a_flusher_syncs_and_flushes_cover_closed_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let po = opts(&dir.path().join("primary"), 1024, false);
+    let so = opts(&dir.path().join("standby"), 1024, true);
+    let primary = Wal::create(po, Lsn(1024)).unwrap();
+    let standby = Wal::create(so, Lsn(1024)).unwrap();
+    for i in 0..40u32 {
+        let (_, end) = primary
+            .append(&[rec(50, i + 1, &payload(u64::from(i), 150 + i as usize * 7))])
+            .unwrap();
+        primary.flush(end).unwrap();
+    }
+    let end = primary.flush_lsn();
+    assert!(end.0 > 4 * 1024, "the stream spans several segments");
+
+    // one piece, written but not flushed
+    let first = primary.read_raw(Lsn(1024), 100).unwrap();
+    standby.append_raw(Lsn(1024), &first).unwrap();
+    assert_eq!(standby.write_lsn(), Lsn(1024));
+    assert_eq!(standby.write().unwrap(), Lsn(1124));
+    assert_eq!(standby.write_lsn(), Lsn(1124));
+    assert_eq!(standby.flush_lsn(), Lsn(1024), "a write does not flush");
+
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    thread::scope(|s| {
+        let flusher = s.spawn(|| {
+            let mut flushes = 0;
+            while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                let w = standby.write_lsn();
+                standby.flush(w).unwrap();
+                assert!(standby.flush_lsn() >= w);
+                assert!(standby.flush_lsn() <= standby.write_lsn());
+                flushes += 1;
+            }
+            flushes
+        });
+        let mut pos = Lsn(1124);
+        while pos < end {
+            let bytes = primary.read_raw(pos, 211).unwrap();
+            standby.append_raw(pos, &bytes).unwrap();
+            pos = pos.advance(bytes.len() as u64);
+            assert_eq!(standby.write().unwrap(), pos);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Release);
+        assert!(flusher.join().unwrap() > 0);
+    });
+    standby.flush(end).unwrap();
+    assert_eq!(standby.flush_lsn(), end);
+    assert_eq!(
+        standby.read_raw(Lsn(1024), 1 << 20).unwrap(),
+        primary.read_raw(Lsn(1024), 1 << 20).unwrap()
+    );
+    // every segment written (1 to the one of the last byte) was synced
+    let segments = (end.0 - 1) / 1024;
+    assert!(
+        standby.stats().wal_sync >= segments,
+        "{:?}",
+        standby.stats()
+    );
+}
+
 #[test]
 fn raw_copy_makes_a_byte_identical_standby() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,15 +3,19 @@
 //!
 //! ```text
 //!   append()  --insert lock-->  pending chunks [write_lsn .. insert_lsn)   (memory)
-//!   flush()   --leader only-->  pwrite to segments, fdatasync  -> flush_lsn, notify_all
+//!   write()   --any thread-->   pwrite to segments                -> write_lsn
+//!   flush()   --leader only-->  pwrite, then (io lock released) fdatasync
+//!                                                                 -> flush_lsn, notify_all
 //! ```
 //!
 //! Three locks, always taken in this order, never the other way round:
 //! 1. `sync` (flush state + condvar): who is the flush leader, the flush LSN, a
 //!    recorded failure. Held only to read/update those fields, never across I/O.
 //! 2. `io` (open segment files, which are dirty): held by whoever writes, for the
-//!    whole take-write-sync sequence, so chunks reach the files in LSN order and
-//!    `write_lsn` only moves forward.
+//!    whole take-write sequence, so chunks reach the files in LSN order and
+//!    `write_lsn` only moves forward. The flush leader takes the handles of the
+//!    dirty segments under it and fdatasyncs them after releasing it, so a
+//!    write (`write()`, a write-behind) never waits for a sync.
 //! 3. `insert` (insert position, prev-link, pending bytes): held only to encode
 //!    records into the pending buffer or to take it. No I/O under it.
 //!
@@ -95,7 +99,8 @@ struct SyncState {
 
 /// What the io lock protects: open segment files.
 struct Io {
-    files: BTreeMap<u64, File>,
+    /// Shared so that a flush leader syncs a file after releasing the lock.
+    files: BTreeMap<u64, Arc<File>>,
     dirty: BTreeSet<u64>,
 }
 
@@ -264,7 +269,7 @@ impl Shared {
         }
         *self.timelines.lock() = Arc::new(old.child(new, switch));
         self.tli.store(new.0, Ordering::Release);
-        io.files.insert(segno, file);
+        io.files.insert(segno, Arc::new(file));
         ins.insert_lsn = switch;
         match prev {
             Some(last_record) => {
@@ -539,38 +544,62 @@ impl Shared {
     /// Takes every pending byte, writes it to the segment files and, if `sync`,
     /// fdatasyncs every segment written since the last sync. Returns the position
     /// up to which everything is written (and synced, if `sync`).
+    ///
+    /// The writes happen under the `io` lock; the fdatasyncs do not: the dirty
+    /// segments' handles are taken (and the dirty set emptied) under the lock
+    /// together with the write, then synced after releasing it, so a writer
+    /// (the walreceiver's [`Shared::write`], a write-behind) never waits for a
+    /// sync. Only the flush leader syncs (one at a time, `SyncState::in_progress`),
+    /// so a position is published only after every segment dirtied below it was
+    /// synced by this leader or an earlier one, segments closed meanwhile
+    /// included (their handles stay open until synced).
     fn write_pending(&self, sync: bool) -> Result<Lsn, PgError> {
-        let mut io = self.io.lock();
-        let (chunks, upto) = {
-            let mut ins = self.insert.lock();
-            ins.pending_bytes = 0;
-            (std::mem::take(&mut ins.pending), ins.insert_lsn)
-        };
-        for chunk in &chunks {
-            self.write_chunk(&mut io, chunk.start, &chunk.bytes)?;
-        }
-        if !chunks.is_empty() {
-            self.stats.writes.fetch_add(1, Ordering::Relaxed);
-        }
-        self.write_lsn.fetch_max(upto.0, Ordering::AcqRel);
-        if sync {
-            let started = Instant::now();
-            let dirty = std::mem::take(&mut io.dirty);
-            for segno in &dirty {
-                if let Some(f) = io.files.get(segno) {
-                    f.sync_data()
-                        .map_err(|e| fsync_error(&self.path(*segno), &e))?;
-                    self.stats.syncs.fetch_add(1, Ordering::Relaxed);
-                }
+        let (upto, to_sync) = {
+            let mut io = self.io.lock();
+            let (chunks, upto) = {
+                let mut ins = self.insert.lock();
+                ins.pending_bytes = 0;
+                (std::mem::take(&mut ins.pending), ins.insert_lsn)
+            };
+            for chunk in &chunks {
+                self.write_chunk(&mut io, chunk.start, &chunk.bytes)?;
             }
-            let micros = started.elapsed().as_micros() as u64;
-            self.stats.sync_micros.fetch_add(micros, Ordering::Relaxed);
-            // Keep only the newest file open; older ones are complete and synced.
+            if !chunks.is_empty() {
+                self.stats.writes.fetch_add(1, Ordering::Relaxed);
+            }
+            self.write_lsn.fetch_max(upto.0, Ordering::AcqRel);
+            if !sync {
+                return Ok(upto);
+            }
+            let dirty = std::mem::take(&mut io.dirty);
+            let to_sync: Vec<(u64, Arc<File>)> = dirty
+                .iter()
+                .filter_map(|segno| io.files.get(segno).map(|f| (*segno, Arc::clone(f))))
+                .collect();
+            // Keep only the newest file open; older ones are complete, and
+            // those still dirty are synced below through `to_sync`.
             while io.files.len() > 1 {
                 io.files.pop_first();
             }
+            (upto, to_sync)
+        };
+        let started = Instant::now();
+        for (segno, f) in &to_sync {
+            f.sync_data()
+                .map_err(|e| fsync_error(&self.path(*segno), &e))?;
+            self.stats.syncs.fetch_add(1, Ordering::Relaxed);
         }
+        let micros = started.elapsed().as_micros() as u64;
+        self.stats.sync_micros.fetch_add(micros, Ordering::Relaxed);
         Ok(upto)
+    }
+
+    /// Writes every pending byte to the segment files without fsync and
+    /// returns the write position. Never waits for an fdatasync in progress.
+    pub(crate) fn write(&self) -> Result<Lsn, PgError> {
+        self.check_poisoned()?;
+        self.write_behind()?;
+        Ok(Lsn(self.write_lsn.load(Ordering::Acquire)))
     }
 
     fn path(&self, segno: u64) -> std::path::PathBuf {
@@ -595,7 +624,7 @@ impl Shared {
                 Entry::Vacant(e) => {
                     let dir = &self.opts.dir;
                     create_segment(dir, self.timeline(), segno, segsize, self.opts.fsync)?;
-                    e.insert(open_segment_rw(&self.path(segno))?)
+                    e.insert(Arc::new(open_segment_rw(&self.path(segno))?))
                 }
             };
             file.write_all_at(&bytes[done..done + n], offset)
