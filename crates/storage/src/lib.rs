@@ -303,6 +303,15 @@ pub struct OpenOptions {
     pub fsync: bool,
 }
 
+/// What the replication slots on disk need kept during crash recovery
+/// ([`Database::open_keeping`]): the oldest `restart_lsn` of the valid
+/// slots (WAL) and of the valid logical slots (catalog history).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlotFloors {
+    pub wal: Option<Lsn>,
+    pub catalog: Option<Lsn>,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct CheckpointStats {
     pub redo_lsn: Lsn,
@@ -336,7 +345,21 @@ impl Database {
     /// `database system was not properly shut down; automatic recovery in progress`,
     /// `redo starts at X/X`, `redo done at X/X` as PostgreSQL does.
     pub fn open(datadir: &Path, opts: OpenOptions) -> PgResult<Arc<Database>> {
-        recovery::open(datadir, opts)
+        recovery::open(datadir, opts, SlotFloors::default())
+    }
+
+    /// [`Database::open`] for a data directory with replication slots: the
+    /// end-of-recovery checkpoint of crash recovery keeps the WAL and the
+    /// catalog history from `floors` (the slots' positions in their state
+    /// files), as PostgreSQL restores its slots before recovery. Without
+    /// them that checkpoint, which runs before the slots are opened, could
+    /// remove WAL a slot still needs.
+    pub fn open_keeping(
+        datadir: &Path,
+        opts: OpenOptions,
+        floors: SlotFloors,
+    ) -> PgResult<Arc<Database>> {
+        recovery::open(datadir, opts, floors)
     }
 
     /// Opens a standby's data directory (`standby.signal`): see

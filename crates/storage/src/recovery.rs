@@ -37,6 +37,7 @@ use crate::keycode::rowid_of;
 use crate::mvcc::txn::FIRST_XID;
 use crate::record::{self, Change, CheckpointRecord, StorageRecord};
 use crate::sequence::Sequences;
+use crate::SlotFloors;
 use crate::{BootstrapOptions, Database, OpenOptions};
 
 const DEFAULT_SEGMENT_SIZE: u64 = 16 * 1024 * 1024;
@@ -118,7 +119,7 @@ fn pg_time_text(unix_secs: i64) -> String {
 }
 
 /// Startup: load the image, replay WAL, mark the cluster in production.
-pub fn open(datadir: &Path, opts: OpenOptions) -> PgResult<Arc<Database>> {
+pub fn open(datadir: &Path, opts: OpenOptions, floors: SlotFloors) -> PgResult<Arc<Database>> {
     let control = read_control(datadir)?;
     let image = load_image(datadir)?;
     let redo = image.header.redo;
@@ -153,6 +154,13 @@ pub fn open(datadir: &Path, opts: OpenOptions) -> PgResult<Arc<Database>> {
         );
     }
     let db = assemble_from_image(datadir, &opts, &control, image)?;
+    // until the server installs its hooks over the live slots
+    if let Some(wal) = floors.wal {
+        db.set_retention_floor(Box::new(move || Some(wal)));
+    }
+    if let Some(catalog) = floors.catalog {
+        db.set_catalog_floor(Box::new(move || Some(catalog)));
+    }
     let replayed = replay(&db, redo, crash)?;
     if crash && replayed > 0 {
         checkpoint::run(&db, "end-of-recovery immediate wait")?;

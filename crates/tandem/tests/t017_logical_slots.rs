@@ -644,3 +644,35 @@ fn sigkill_while_pg_recvlogical_streams() {
             .collect::<Vec<_>>()
     );
 }
+
+/// Crash recovery keeps what the slots on disk need: a slot left behind
+/// several WAL segments (no checkpoint since) still decodes every change
+/// after SIGKILL, although the end-of-recovery checkpoint moves the redo
+/// point past those segments. (That checkpoint runs before the server opens
+/// its slots; it used to remove their WAL.)
+#[test]
+fn crash_recovery_keeps_the_wal_a_slot_needs() {
+    let mut node = Node::init_with("t017-keep", &["--wal-segsize", "1"]);
+    node.append_conf(
+        "wal_level = logical\nmax_wal_senders = 10\nmax_replication_slots = 10\n\
+         checkpoint_timeout = 1h\nmax_wal_size = 1GB",
+    );
+    node.start();
+    node.safe_psql("CREATE TABLE t (id int PRIMARY KEY, v text)");
+    node.safe_psql("SELECT pg_create_logical_replication_slot('behind', 'test_decoding')");
+    node.safe_psql("CHECKPOINT");
+    let before = node.safe_psql("SELECT restart_lsn FROM pg_replication_slots");
+    // several 1 MB segments of changes the slot has not consumed
+    node.safe_psql("INSERT INTO t SELECT g, repeat('x', 400) FROM generate_series(1, 12000) g");
+    node.kill9();
+    node.start();
+    assert_eq!(
+        node.safe_psql("SELECT restart_lsn FROM pg_replication_slots"),
+        before
+    );
+    let decoded = node.safe_psql(
+        "SELECT count(*) FROM pg_logical_slot_get_changes('behind', NULL, NULL) \
+         WHERE data LIKE 'table public.t: INSERT:%'",
+    );
+    assert_eq!(decoded, "12000");
+}

@@ -189,6 +189,9 @@ impl Postmaster {
         let fsync = config.get_bool("fsync");
         let standby_mode = datadir.join("standby.signal").exists();
         let configured_read_only = config.get_str("default_transaction_read_only");
+        // the slots first: crash recovery's end-of-recovery checkpoint keeps
+        // what they need (PostgreSQL restores its slots before recovery)
+        let slots = crate::slot::open(datadir, &config).map_err(fatal_startup)?;
         let (db, replay) = if standby_mode {
             let (db, replay) =
                 Database::open_standby(datadir, OpenOptions { fsync }).map_err(fatal_startup)?;
@@ -198,14 +201,18 @@ impl Postmaster {
             (db, Some(replay))
         } else {
             (
-                Database::open(datadir, OpenOptions { fsync }).map_err(fatal_startup)?,
+                Database::open_keeping(
+                    datadir,
+                    OpenOptions { fsync },
+                    crate::slot::floors_on_disk(&slots),
+                )
+                .map_err(fatal_startup)?,
                 None,
             )
         };
         let registry = Registry::new();
         // SHOW wal_segment_size reports the data directory's segment size.
         let _ = config.set_runtime("wal_segment_size", &db.wal().segment_size().to_string());
-        let slots = crate::slot::open(datadir, &config).map_err(fatal_startup)?;
         // statistics a clean shutdown saved (none after a crash)
         let (slot_stats, stats_problem) = SlotStats::load(datadir);
         if let Some(problem) = stats_problem {

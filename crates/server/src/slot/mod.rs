@@ -17,4 +17,6 @@ pub(crate) mod synced;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use registry::{create_physical, drop_slot, install_retention, open, rows};
+pub(crate) use registry::{
+    create_physical, drop_slot, floors_on_disk, install_retention, open, rows,
+};

@@ -33,6 +33,25 @@ pub(crate) fn open(datadir: &std::path::Path, config: &Config) -> PgResult<Arc<S
     .map(Arc::new)
 }
 
+/// What the slots just opened from disk need kept while the database
+/// recovers from a crash, before [`install_retention`] runs: the oldest
+/// `restart_lsn` of the valid slots, and of the valid logical slots.
+pub(crate) fn floors_on_disk(slots: &SlotRegistry) -> tandem_storage::SlotFloors {
+    let valid: Vec<_> = slots
+        .list()
+        .into_iter()
+        .filter(|i| i.data.invalidated.is_none())
+        .collect();
+    tandem_storage::SlotFloors {
+        wal: valid.iter().filter_map(|i| i.retained_restart_lsn).min(),
+        catalog: valid
+            .iter()
+            .filter(|i| i.data.is_logical())
+            .filter_map(|i| i.retained_restart_lsn)
+            .min(),
+    }
+}
+
 /// The retention settings as they are now (they change on reload).
 pub(crate) fn retention_settings(config: &Config, segment_size: u64) -> RetentionSettings {
     RetentionSettings {
