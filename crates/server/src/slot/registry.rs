@@ -37,19 +37,21 @@ pub(crate) fn open(datadir: &std::path::Path, config: &Config) -> PgResult<Arc<S
 /// recovers from a crash, before [`install_retention`] runs: the oldest
 /// `restart_lsn` of the valid slots, and of the valid logical slots.
 pub(crate) fn floors_on_disk(slots: &SlotRegistry) -> tandem_storage::SlotFloors {
-    let valid: Vec<_> = slots
+    tandem_storage::SlotFloors {
+        wal: slots.horizons().restart_lsn,
+        catalog: catalog_floor(slots),
+    }
+}
+
+/// The oldest `restart_lsn` (as retention counts it) of the valid logical
+/// slots: the catalog history older than it may go.
+fn catalog_floor(slots: &SlotRegistry) -> Option<Lsn> {
+    slots
         .list()
         .into_iter()
-        .filter(|i| i.data.invalidated.is_none())
-        .collect();
-    tandem_storage::SlotFloors {
-        wal: valid.iter().filter_map(|i| i.retained_restart_lsn).min(),
-        catalog: valid
-            .iter()
-            .filter(|i| i.data.is_logical())
-            .filter_map(|i| i.retained_restart_lsn)
-            .min(),
-    }
+        .filter(|i| i.data.is_logical() && i.data.invalidated.is_none())
+        .filter_map(|i| i.retained_restart_lsn)
+        .min()
 }
 
 /// The retention settings as they are now (they change on reload).
@@ -74,14 +76,7 @@ pub(crate) fn install_retention(
     registry: Arc<Registry>,
 ) {
     let logical_slots = slots.clone();
-    db.set_catalog_floor(Box::new(move || {
-        logical_slots
-            .list()
-            .into_iter()
-            .filter(|i| i.data.is_logical() && i.data.invalidated.is_none())
-            .filter_map(|i| i.retained_restart_lsn)
-            .min()
-    }));
+    db.set_catalog_floor(Box::new(move || catalog_floor(&logical_slots)));
     let wal = db.wal().clone();
     let node = Arc::downgrade(db);
     db.set_retention_floor(Box::new(move || {
