@@ -322,9 +322,13 @@ pub struct SlotRegistry {
     released: Condvar,
     /// Counts changes to any slot (created, acquired, released, moved,
     /// dropped); `changed` is signalled with each, for waits on other
-    /// slots' positions ([`SlotRegistry::wait_for_change`]).
-    changes: Mutex<u64>,
+    /// slots' positions ([`SlotRegistry::wait_for_change`]), and
+    /// `failover_changed` with those of logical failover slots only, so the
+    /// primary's slot state writer sleeps through a standby's physical slot
+    /// moving at every reply ([`SlotRegistry::wait_for_failover_change`]).
+    changes: Mutex<ChangeCounts>,
     changed: Condvar,
+    failover_changed: Condvar,
     /// Where each slot's state file has come to: the version written last,
     /// for every slot that has a state file (none: never written, or
     /// dropped). Serializes writes and removals of state files. Taken inside
@@ -334,6 +338,19 @@ pub struct SlotRegistry {
     io: Mutex<BTreeMap<String, u64>>,
     /// The source of [`Entry::version`].
     versions: AtomicU64,
+}
+
+/// How many slot changes a registry has seen: of any slot, and of logical
+/// failover slots (counted in both).
+#[derive(Clone, Copy, Debug, Default)]
+struct ChangeCounts {
+    any: u64,
+    failover: u64,
+}
+
+/// Whether changes of the slot `data` count as failover slot changes.
+fn failover_logical(data: &SlotData) -> bool {
+    data.failover && data.is_logical()
 }
 
 /// PostgreSQL's `ReplicationSlotValidateName`: a slot name is 1 to
@@ -424,8 +441,9 @@ impl SlotRegistry {
             max_slots,
             slots: Mutex::new(slots),
             released: Condvar::new(),
-            changes: Mutex::new(0),
+            changes: Mutex::new(ChangeCounts::default()),
             changed: Condvar::new(),
+            failover_changed: Condvar::new(),
             io: Mutex::new(on_disk),
             versions,
         })
@@ -437,7 +455,7 @@ impl SlotRegistry {
 
     /// How many changes slots have seen so far (for [`SlotRegistry::wait_for_change`]).
     pub fn change_count(&self) -> u64 {
-        *self.changes.lock()
+        self.changes.lock().any
     }
 
     /// Waits until a slot changed after `seen` (a [`SlotRegistry::change_count`])
@@ -445,16 +463,39 @@ impl SlotRegistry {
     /// decoding for the standbys of `synchronized_standby_slots`.
     pub fn wait_for_change(&self, seen: u64, timeout: std::time::Duration) -> u64 {
         let mut n = self.changes.lock();
-        if *n == seen {
+        if n.any == seen {
             self.changed.wait_for(&mut n, timeout);
         }
-        *n
+        n.any
     }
 
-    fn note_change(&self) {
+    /// How many changes logical failover slots have seen so far (for
+    /// [`SlotRegistry::wait_for_failover_change`]).
+    pub fn failover_change_count(&self) -> u64 {
+        self.changes.lock().failover
+    }
+
+    /// Waits until a logical failover slot changed (created, acquired,
+    /// released, moved, dropped, or its `failover` turned on or off) after
+    /// `seen` (a [`SlotRegistry::failover_change_count`]) or `timeout`
+    /// passed; returns the current count. Other slots' changes do not wake it.
+    pub fn wait_for_failover_change(&self, seen: u64, timeout: std::time::Duration) -> u64 {
         let mut n = self.changes.lock();
-        *n = n.wrapping_add(1);
+        if n.failover == seen {
+            self.failover_changed.wait_for(&mut n, timeout);
+        }
+        n.failover
+    }
+
+    /// Counts a change; `failover` when a logical failover slot changed.
+    fn note_change(&self, failover: bool) {
+        let mut n = self.changes.lock();
+        n.any = n.any.wrapping_add(1);
         self.changed.notify_all();
+        if failover {
+            n.failover = n.failover.wrapping_add(1);
+            self.failover_changed.notify_all();
+        }
     }
 
     /// Creates a slot owned (active) by `pid`. Errors as PostgreSQL:
@@ -480,11 +521,12 @@ impl SlotRegistry {
         if data.persistency == Persistency::Persistent {
             self.write_state(&data, version)?;
         }
+        let failover = failover_logical(&data);
         slots.insert(
             data.name.clone(),
             Entry::new(data, version, Some(pid), None),
         );
-        self.note_change();
+        self.note_change(failover);
         Ok(())
     }
 
@@ -505,7 +547,7 @@ impl SlotRegistry {
                     entry.active_pid = Some(pid);
                     entry.inactive_since = None;
                     let data = entry.data.clone();
-                    self.note_change();
+                    self.note_change(failover_logical(&data));
                     return Ok(data);
                 }
             }
@@ -556,6 +598,7 @@ impl SlotRegistry {
                 tandem_types::elog::emit_error(&e);
             }
         }
+        let failover = failover_logical(&entry.data);
         match entry.data.persistency {
             Persistency::Ephemeral => {
                 slots.remove(name);
@@ -567,7 +610,7 @@ impl SlotRegistry {
             }
         }
         self.released.notify_all();
-        self.note_change();
+        self.note_change(failover);
     }
 
     /// Turns an ephemeral slot into a persistent one (end of creation).
@@ -578,9 +621,11 @@ impl SlotRegistry {
         data.persistency = Persistency::Persistent;
         let version = self.next_version();
         self.write_state(&data, version)?;
+        let failover = failover_logical(&data);
         entry.data = data;
         entry.version = version;
         entry.saved(version, entry.data.restart_lsn);
+        self.note_change(failover);
         Ok(())
     }
 
@@ -613,25 +658,31 @@ impl SlotRegistry {
             }
             io.remove(name);
         }
-        slots.remove(name);
+        let failover = slots
+            .remove(name)
+            .is_some_and(|e| failover_logical(&e.data));
         self.released.notify_all();
-        self.note_change();
+        self.note_change(failover);
         Ok(())
     }
 
     /// Drops every temporary slot owned by `pid` (session end or error).
     pub fn cleanup_session(&self, pid: i32) {
         let mut slots = self.slots.lock();
+        let mut failover = false;
         slots.retain(|_, e| {
-            !(e.active_pid == Some(pid) && e.data.persistency != Persistency::Persistent)
+            let gone = e.active_pid == Some(pid) && e.data.persistency != Persistency::Persistent;
+            failover |= gone && failover_logical(&e.data);
+            !gone
         });
         for e in slots.values_mut() {
             if e.active_pid == Some(pid) {
                 e.active_pid = None;
+                failover |= failover_logical(&e.data);
             }
         }
         self.released.notify_all();
-        self.note_change();
+        self.note_change(failover);
     }
 
     /// Drops the temporary synced slots owned by `pid`, leaving its other
@@ -676,13 +727,14 @@ impl SlotRegistry {
         } else {
             entry.version
         };
+        let failover = failover_logical(&entry.data) || failover_logical(&data);
         if data.persistency == Persistency::Persistent && (data != entry.data || entry.dirty()) {
             self.write_state(&data, version)?;
             entry.saved(version, data.restart_lsn);
         }
         entry.data = data.clone();
         entry.version = version;
-        self.note_change();
+        self.note_change(failover);
         Ok(data)
     }
 
@@ -731,7 +783,7 @@ impl SlotRegistry {
             return Ok(false);
         }
         entry.version = self.next_version();
-        self.note_change();
+        self.note_change(failover_logical(&before) || failover_logical(&entry.data));
         Ok(true)
     }
 
@@ -1106,6 +1158,47 @@ mod tests {
         let now = reg.change_count();
         reg.update_lazily("p", LAZY_SAVE_INTERVAL, |_| {}).unwrap();
         assert_eq!(reg.change_count(), now);
+    }
+
+    #[test]
+    fn only_failover_slots_wake_failover_waiters() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = std::sync::Arc::new(SlotRegistry::open(dir.path(), 4, 0).unwrap());
+        reg.create(SlotData::physical("p", Persistency::Persistent), 7)
+            .unwrap();
+        let plain = SlotData {
+            failover: false,
+            ..logical("plain")
+        };
+        reg.create(plain, 7).unwrap();
+        let seen = reg.failover_change_count();
+        let any = reg.change_count();
+        // a physical slot and a logical slot without failover move: no wake
+        reg.update_lazily("p", LAZY_SAVE_INTERVAL, |d| {
+            d.restart_lsn = Some(Lsn(0x100))
+        })
+        .unwrap();
+        reg.update("plain", |d| d.confirmed_flush = Some(Lsn(0x1200)))
+            .unwrap();
+        reg.release("p", 7, 1);
+        assert!(reg.change_count() != any);
+        let t = std::time::Duration::from_millis(10);
+        assert_eq!(reg.wait_for_failover_change(seen, t), seen);
+        // turning failover on is a failover change, and so are its moves
+        let r2 = reg.clone();
+        let waiter = std::thread::spawn(move || {
+            r2.wait_for_failover_change(seen, std::time::Duration::from_secs(30))
+        });
+        reg.update("plain", |d| d.failover = true).unwrap();
+        let on = waiter.join().unwrap();
+        assert!(on != seen);
+        reg.update("plain", |d| d.confirmed_flush = Some(Lsn(0x1300)))
+            .unwrap();
+        let moved = reg.failover_change_count();
+        assert!(moved != on);
+        // and so is its drop
+        reg.drop_slot("plain", 7, false).unwrap();
+        assert!(reg.failover_change_count() != moved);
     }
 
     #[test]

@@ -13,8 +13,9 @@
 //!   slots that stopped being such (dropped, `failover` turned off). Only
 //!   slots whose written state would differ from the last one written are in a
 //!   record; nothing changed, no record (an idle primary writes nothing).
-//! - **Coalescing.** The thread wakes on every slot change
-//!   ([`SlotRegistry::wait_for_change`]) and writes at most one record per
+//! - **Coalescing.** The thread wakes on every change of a logical failover
+//!   slot ([`SlotRegistry::wait_for_failover_change`]; a standby's physical
+//!   slot moving at each of its replies does not wake it) and writes at most one record per
 //!   [`INTERVAL`], covering every slot changed since, so many moving slots
 //!   cost a bounded number of records.
 //! - **No feedback loop.** A consumer confirms up to the end of the WAL it was
@@ -104,7 +105,7 @@ impl SlotStatePusher {
 
     fn main(&self, db: &Database) {
         let mut written = Written::default();
-        let mut seen = self.slots.change_count();
+        let mut seen = self.slots.failover_change_count();
         let mut last_write: Option<Instant> = None;
         loop {
             if self.stopping() {
@@ -114,7 +115,7 @@ impl SlotStatePusher {
                 }
                 return;
             }
-            let now = self.slots.wait_for_change(seen, IDLE_CHECK);
+            let now = self.slots.wait_for_failover_change(seen, IDLE_CHECK);
             if now == seen || db.in_recovery() {
                 seen = now;
                 continue;
@@ -129,7 +130,7 @@ impl SlotStatePusher {
                 }
             }
             // changes that arrived during the pause are covered by this write
-            seen = self.slots.change_count();
+            seen = self.slots.failover_change_count();
             if self.write(db, &mut written, false) {
                 last_write = Some(Instant::now());
             }
