@@ -20,7 +20,8 @@
 //! recovery when the time is up is reported as not started in time, and
 //! keeps starting. `stop` is done when the pid file is gone or names a
 //! process that no longer exists; `promote` when `standby.signal` is gone.
-//! Messages, and which of them go to stderr, are pg_ctl's, with `tandem` as
+//! A Ctrl-C during a waited start is passed on to the server being started,
+//! as pg_ctl does. Messages, and which of them go to stderr, are pg_ctl's, with `tandem` as
 //! the program name; every failure exits 1 (`status`: 3 when no server runs).
 
 use std::fs;
@@ -298,6 +299,7 @@ fn do_start(args: &StartArgs, restarting: bool) -> anyhow::Result<()> {
         print_msg("server starting\n");
         return Ok(());
     }
+    forward_sigint_to(child.id() as i32);
     print_msg("waiting for server to start...");
     match wait_for_start(&mut child, dir, start_time, args.wait.seconds()) {
         StartWait::Ready => {
@@ -313,6 +315,26 @@ fn do_start(args: &StartArgs, restarting: bool) -> anyhow::Result<()> {
             print_msg(" stopped waiting\n");
             bail!("could not start server\nExamine the log output.")
         }
+    }
+}
+
+/// pg_ctl's `trap_sigint_during_startup`: a Ctrl-C while the start is waited
+/// for also stops the server being started (it runs in a session of its
+/// own, out of the terminal's reach), then ends this process as SIGINT does.
+/// Left in place until exit.
+fn forward_sigint_to(pid: i32) {
+    let action = move || {
+        // SAFETY: kill(2) is async-signal-safe.
+        unsafe {
+            libc::kill(pid, libc::SIGINT);
+        }
+        let _ = signal_hook::low_level::emulate_default_handler(libc::SIGINT);
+    };
+    // SAFETY: the action only calls async-signal-safe functions (kill(2) and
+    // signal-hook's default-handler emulation) and allocates nothing.
+    if let Err(e) = unsafe { signal_hook::low_level::register(libc::SIGINT, action) } {
+        // only the forwarding is lost: Ctrl-C still ends the wait
+        eprintln!("tandem: could not install SIGINT handler: {e}");
     }
 }
 

@@ -356,3 +356,47 @@ fn standby_start_waits_until_it_accepts_connections() {
         pid_file(&s.datadir).is_none().then_some(())
     });
 }
+
+/// Ctrl-C while a start is waited for stops the server being started too
+/// (pg_ctl passes SIGINT on: the server is in a session of its own), and
+/// ends the CLI as SIGINT does.
+#[test]
+fn interrupted_start_stops_the_server() {
+    use std::os::unix::process::ExitStatusExt;
+    let node = Node::init("t058-sigint");
+    let _server = Launched(node.datadir.clone());
+    let hba = hba_as_pipe(&node);
+    let mut cli = Command::new(tandem_bin())
+        .args(["start", "-D", d(&node), "-l", &log(&node)])
+        .env_remove("PGCTLTIMEOUT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run tandem start: {e}"));
+    let mut stdout = cli.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    // the first dot: the CLI is in its wait
+    let want = b"waiting for server to start....";
+    let mut seen = vec![0u8; want.len()];
+    stdout
+        .read_exact(&mut seen)
+        .unwrap_or_else(|e| panic!("read tandem start's output: {e}"));
+    assert_eq!(&seen[..], &want[..]);
+    let pid = wait_for("postmaster.pid of the start", DEADLINE, || {
+        pid_file(&node.datadir).map(|(pid, _)| pid)
+    });
+    // SAFETY: kill(2) on our own child, not yet reaped.
+    unsafe {
+        libc::kill(cli.id() as libc::pid_t, libc::SIGINT);
+    }
+    let status = cli
+        .wait()
+        .unwrap_or_else(|e| panic!("wait for tandem start: {e}"));
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status}");
+    // the server got the fast shutdown request: it ends once it can act on it
+    feed(&node, &hba);
+    wait_for("the interrupted server to stop", DEADLINE, || {
+        (!alive(pid) && pid_file(&node.datadir).is_none()).then_some(())
+    });
+    let l = node.log();
+    assert!(l.contains("received fast shutdown request"), "{l}");
+}
