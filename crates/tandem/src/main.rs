@@ -5,7 +5,7 @@
 //! | `initdb -D DIR` | `initdb` |
 //! | `server -D DIR` | `postgres -D DIR` (foreground) |
 //! | `basebackup -d CONNINFO -D DIR` | `pg_basebackup` |
-//! | `start` / `stop` / `restart` / `status` / `reload` | `pg_ctl` |
+//! | `start` / `stop` / `restart` / `status` / `reload` / `promote` | `pg_ctl` |
 //! | `demo` | (none: failover logical replication shown end to end on loopback) |
 //! | `check-failover --standby CONNINFO [--subscriber CONNINFO ...]` | (none: the failover-readiness queries of PostgreSQL's documentation, run for you) |
 //! | `switchover --primary CONNINFO --standby CONNINFO [--subscriber CONNINFO ...]` | (none: PostgreSQL's manual switchover, with zero loss, as one command) |
@@ -54,7 +54,8 @@ enum Command {
         #[arg(short = 'c', value_name = "NAME=VALUE")]
         settings: Vec<String>,
     },
-    /// Start the server in the background and wait until it accepts connections.
+    /// Start the server in the background and wait (unless -W) until it
+    /// accepts connections.
     Start(ctl::StartArgs),
     /// Stop a running server.
     Stop(ctl::StopArgs),
@@ -96,12 +97,12 @@ fn main() -> ExitCode {
             port,
             settings,
         } => run_server(datadir, port, settings),
-        Command::Start(args) => ctl::start(&args),
-        Command::Stop(args) => ctl::stop(&args),
-        Command::Restart(args) => ctl::restart(&args),
+        Command::Start(args) => return ctl::report(ctl::start(&args)),
+        Command::Stop(args) => return ctl::report(ctl::stop(&args)),
+        Command::Restart(args) => return ctl::report(ctl::restart(&args)),
         Command::Status { datadir } => return ctl::status(&datadir),
-        Command::Reload { datadir } => ctl::reload(&datadir),
-        Command::Promote(args) => ctl::promote(&args),
+        Command::Reload { datadir } => return ctl::report(ctl::reload(&datadir)),
+        Command::Promote(args) => return ctl::report(ctl::promote(&args)),
         Command::Basebackup(args) => basebackup::run(args),
         Command::Demo(args) => return demo::run(args),
         Command::CheckFailover(args) => return check_failover::run(args),
