@@ -35,7 +35,7 @@ for e in $ENGINES; do
   rm -rf "${WORK:?}/$e"
 done
 echo
-echo "Crash: load, checkpoint, $CRASH_TXNS more transactions with a checkpoint after the first 10000, SIGKILL, reopen."
+echo "Crash: load, checkpoint, 10000 commits, checkpoint, $CRASH_TXNS more commits, SIGKILL, reopen."
 echo
 echo "| engine | load lsn | checkpoint lsn | killed after lsn | reopened applied_lsn | applied - checkpoint | reopen s | state |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"

@@ -414,7 +414,9 @@ impl Engine for BTreeEngine {
     }
     fn get(&self, key: &[u8]) -> Res<Option<Vec<u8>>> {
         if key == META_KEY {
-            return Ok(Some(self.applied.load(Ordering::SeqCst).to_le_bytes().to_vec()));
+            return Ok(Some(
+                self.applied.load(Ordering::SeqCst).to_le_bytes().to_vec(),
+            ));
         }
         let map = self.map.read().map_err(|_| "poisoned")?;
         Ok(map.get(key).map(|vs| encode_chain(vs)))
@@ -510,7 +512,9 @@ struct FjallEngine {
 
 impl FjallEngine {
     fn open(dir: &Path) -> Res<FjallEngine> {
-        let db = fjall::Database::builder(dir).cache_size(CACHE_BYTES).open()?;
+        let db = fjall::Database::builder(dir)
+            .cache_size(CACHE_BYTES)
+            .open()?;
         let ks = db.keyspace("heap", fjall::KeyspaceCreateOptions::default)?;
         Ok(FjallEngine { db, ks })
     }
@@ -634,7 +638,7 @@ fn load(e: &dyn Engine, p: &Params) -> Res<u64> {
             }
         }
         e.apply(lsn, &changes, lsn - 1)?;
-        if lsn % 50 == 0 {
+        if lsn.is_multiple_of(50) {
             eprint!(".");
         }
     }
@@ -750,8 +754,7 @@ fn run(engine: &str, dir: &Path, rows: u64, txns: u64) -> Res<()> {
     let c1 = Instant::now();
     thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::Relaxed);
-    let (wl, next_lsn) = writer.join().map_err(|_| "writer panicked")??;
-    lsn = next_lsn;
+    let (wl, _) = writer.join().map_err(|_| "writer panicked")??;
     let during: Vec<u64> = wl
         .iter()
         .filter(|(s, d)| *s <= c1 && *s + Duration::from_nanos(*d) >= c0)
@@ -782,8 +785,6 @@ fn run(engine: &str, dir: &Path, rows: u64, txns: u64) -> Res<()> {
     // reopen after a clean close, page cache of the files dropped: cold gets
     let applied = e.applied_lsn()?;
     drop(e);
-    let e = None::<Arc<dyn Engine>>;
-    drop(e);
     drop_cache(dir);
     let t = Instant::now();
     let e = open_engine(engine, dir)?;
@@ -793,7 +794,6 @@ fn run(engine: &str, dir: &Path, rows: u64, txns: u64) -> Res<()> {
     }
     let (cp50, cp99, _) = lat(random_gets(e.as_ref(), &p, 99, 2_000)?);
     e.close()?;
-    let _ = lsn;
 
     println!(
         "| {engine} | {load_s:.1} | {load_mbs:.0} | {size_mb:.0} | {tps1:.0} | {b1p50:.0} / {b1p99:.0} | {tps2:.0} | {b2p50:.0} / {b2p99:.0} | {rps:.0} | {ckpt_s:.2} | {ndur} / {dp99:.0} / {dmax:.0} | {:.2} | {wp50:.1} / {wp99:.1} | {reopen_s:.2} | {cp50:.0} / {cp99:.0} | {rss_load} / {rss_tpcb} / {rss_end} / {hwm} |",
@@ -822,7 +822,7 @@ fn crash_child(engine: &str, dir: &Path, rows: u64) -> Res<()> {
             e.checkpoint()?;
             writeln!(out, "checkpoint {lsn}")?;
         }
-        if lsn % 1000 == 0 {
+        if lsn.is_multiple_of(1000) {
             writeln!(out, "lsn {lsn}")?;
             out.flush()?;
         }
@@ -917,7 +917,11 @@ fn crash(engine: &str, dir: &Path, rows: u64, txns: u64) -> Res<()> {
     let verify_s = verify.elapsed().as_secs_f64();
     e.close()?;
     let after_ckpt = applied as i64 - ckpt as i64;
-    let verdict = if bad == 0 { "exact prefix" } else { "NOT a prefix" };
+    let verdict = if bad == 0 {
+        "exact prefix"
+    } else {
+        "NOT a prefix"
+    };
     println!(
         "| {engine} | {} | {ckpt} | {last_seen} | {applied} | {after_ckpt} | {reopen_s:.2} | {verdict} ({verify_s:.1} s check) |",
         first - 1
@@ -933,8 +937,18 @@ fn main() {
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
     let num = |i: usize, d: u64| args.get(i).and_then(|v| v.parse().ok()).unwrap_or(d);
     let res = match arg(1).as_str() {
-        "run" => run(&arg(2), Path::new(&arg(3)), num(4, 3_000_000), num(5, 50_000)),
-        "crash" => crash(&arg(2), Path::new(&arg(3)), num(4, 3_000_000), num(5, 20_000)),
+        "run" => run(
+            &arg(2),
+            Path::new(&arg(3)),
+            num(4, 3_000_000),
+            num(5, 50_000),
+        ),
+        "crash" => crash(
+            &arg(2),
+            Path::new(&arg(3)),
+            num(4, 3_000_000),
+            num(5, 20_000),
+        ),
         "crash-child" => crash_child(&arg(2), Path::new(&arg(3)), num(4, 3_000_000)),
         _ => Err("usage: engines-bench run|crash ENGINE DIR [ROWS] [TXNS]".into()),
     };
