@@ -133,6 +133,20 @@ fn assert_waited(stdout: &str, what: &str, end: &str) {
     );
 }
 
+/// `tandem start` of `node` running in the background (default timeout),
+/// its stdout piped to the test.
+fn spawn_start(node: &Node, stderr: Stdio) -> (std::process::Child, std::process::ChildStdout) {
+    let mut cli = Command::new(tandem_bin())
+        .args(["start", "-D", d(node), "-l", &log(node)])
+        .env_remove("PGCTLTIMEOUT")
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("run tandem start: {e}"));
+    let stdout = cli.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    (cli, stdout)
+}
+
 /// A start held up before it is ready is waited for, a dot a second, and
 /// reported as started once it is.
 #[test]
@@ -140,14 +154,7 @@ fn start_waits_with_dots_until_ready() {
     let node = Node::init("t058-dots");
     let _server = Launched(node.datadir.clone());
     let hba = hba_as_pipe(&node);
-    let mut cli = Command::new(tandem_bin())
-        .args(["start", "-D", d(&node), "-l", &log(&node)])
-        .env_remove("PGCTLTIMEOUT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("run tandem start: {e}"));
-    let mut stdout = cli.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let (mut cli, mut stdout) = spawn_start(&node, Stdio::piped());
     // three dots of the message, the one printed at once, and one after a
     // second of waiting
     let mut seen = Vec::new();
@@ -366,14 +373,7 @@ fn interrupted_start_stops_the_server() {
     let node = Node::init("t058-sigint");
     let _server = Launched(node.datadir.clone());
     let hba = hba_as_pipe(&node);
-    let mut cli = Command::new(tandem_bin())
-        .args(["start", "-D", d(&node), "-l", &log(&node)])
-        .env_remove("PGCTLTIMEOUT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("run tandem start: {e}"));
-    let mut stdout = cli.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let (mut cli, mut stdout) = spawn_start(&node, Stdio::null());
     // the first dot: the CLI is in its wait
     let want = b"waiting for server to start....";
     let mut seen = vec![0u8; want.len()];
