@@ -16,6 +16,8 @@
 //! out `Arc`ed rows in batches, so a slow client never blocks commits.
 //! Garbage: a version deleted at or before the oldest live snapshot (the horizon) is
 //! pruned when its key is written again, and by a sweep at checkpoint.
+//! The chain rules ([`visible_version`], [`write_chain`]) are generic over the row
+//! representation so the on-disk table store (`store/`) applies the same ones.
 //! PostgreSQL counterparts: `heapam.c`, `heapam_visibility.c`, `pruneheap.c`.
 
 use std::collections::{BTreeMap, HashMap};
@@ -32,20 +34,103 @@ use crate::{Catalog, RowKey};
 
 pub type Row = Arc<[Value]>;
 
-#[derive(Clone, Debug)]
-pub struct Version {
-    pub row: Row,
+/// One version of a row. `R` is the row: `Row` in memory, its encoded bytes in the
+/// on-disk store (`store/`); the chain rules below do not look at it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Version<R = Row> {
+    pub row: R,
     pub created: Lsn,
     /// `Lsn::INVALID` while live.
     pub deleted: Lsn,
 }
 
-impl Version {
-    fn live(&self) -> bool {
+impl<R> Version<R> {
+    pub fn live(&self) -> bool {
         !self.deleted.is_valid()
     }
-    fn visible_at(&self, snapshot: Lsn) -> bool {
+    /// The visibility rule: created at or before `snapshot`, not deleted at or before it.
+    pub fn visible_at(&self, snapshot: Lsn) -> bool {
         self.created <= snapshot && (self.live() || self.deleted > snapshot)
+    }
+}
+
+/// The version of `chain` (oldest first) that `snapshot` sees, if any.
+pub fn visible_version<R>(chain: &[Version<R>], snapshot: Lsn) -> Option<&Version<R>> {
+    let v = chain.iter().rev().find(|v| v.created <= snapshot)?;
+    v.visible_at(snapshot).then_some(v)
+}
+
+/// What ending a chain's live version did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// There was no live version.
+    Nothing,
+    /// The live version now carries the deleting commit: one more dead version.
+    Ended,
+    /// The live version was created by the same commit, so nobody ever saw it: it
+    /// was removed from the chain.
+    Discarded,
+}
+
+/// Removes the versions deleted at or before `horizon` (no snapshot can see them);
+/// returns how many.
+pub fn prune_chain<R>(chain: &mut Vec<Version<R>>, horizon: Lsn) -> usize {
+    let before = chain.len();
+    chain.retain(|v| v.live() || v.deleted > horizon);
+    before - chain.len()
+}
+
+/// Ends the live version (always the last one) at `commit`.
+pub fn end_live<R>(chain: &mut Vec<Version<R>>, commit: Lsn) -> Ended {
+    let Some(last) = chain.last_mut().filter(|v| v.live()) else {
+        return Ended::Nothing;
+    };
+    if last.created == commit {
+        chain.pop();
+        Ended::Discarded
+    } else {
+        last.deleted = commit;
+        Ended::Ended
+    }
+}
+
+/// One committed write to a key.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ChainWrite<R> {
+    /// A new version (insert, or the new image of an update).
+    Put(R),
+    /// The key's row is deleted.
+    Delete,
+}
+
+/// The chain rule of a committed write at `commit`, with `horizon` the oldest
+/// snapshot anyone can still take: a put prunes, ends the live version and appends
+/// the new one; a delete ends the live version and prunes. Returns the versions
+/// pruned and what happened to the live one. An empty chain afterwards means the
+/// key is gone.
+pub fn write_chain<R>(
+    chain: &mut Vec<Version<R>>,
+    write: ChainWrite<R>,
+    commit: Lsn,
+    horizon: Lsn,
+) -> (usize, Ended) {
+    match write {
+        ChainWrite::Put(row) => {
+            let pruned = prune_chain(chain, horizon);
+            // A live version here would be a uniqueness bug upstream; end it rather
+            // than keep two live versions of one key.
+            let ended = end_live(chain, commit);
+            chain.push(Version {
+                row,
+                created: commit,
+                deleted: Lsn::INVALID,
+            });
+            (pruned, ended)
+        }
+        ChainWrite::Delete => {
+            let ended = end_live(chain, commit);
+            (prune_chain(chain, horizon), ended)
+        }
     }
 }
 
@@ -70,9 +155,7 @@ impl TableHeap {
         if self.hidden_at(snapshot) {
             return None;
         }
-        let chain = self.rows.get(key)?;
-        let v = chain.iter().rev().find(|v| v.created <= snapshot)?;
-        v.visible_at(snapshot).then(|| v.row.clone())
+        visible_version(self.rows.get(key)?, snapshot).map(|v| v.row.clone())
     }
 
     /// The latest committed version of `key` if it is live (whatever any snapshot says).
@@ -99,10 +182,8 @@ impl TableHeap {
             if out.len() >= limit {
                 return true;
             }
-            if let Some(v) = chain.iter().rev().find(|v| v.created <= snapshot) {
-                if v.visible_at(snapshot) {
-                    out.push((key.clone(), v.row.clone()));
-                }
+            if let Some(v) = visible_version(chain, snapshot) {
+                out.push((key.clone(), v.row.clone()));
             }
         }
         false
@@ -117,46 +198,43 @@ impl TableHeap {
         self.dead
     }
 
-    fn prune_key(&mut self, key: &RowKey, horizon: Lsn) {
-        if let Some(chain) = self.rows.get_mut(key) {
-            let before = chain.len();
-            chain.retain(|v| v.live() || v.deleted > horizon);
-            self.dead -= before - chain.len();
-            if chain.is_empty() {
-                self.rows.remove(key);
-            }
+    /// Adjusts the dead-version count after a chain write.
+    fn count(&mut self, pruned: usize, ended: Ended) {
+        if ended == Ended::Ended {
+            self.dead += 1;
         }
+        self.dead -= pruned;
     }
 
+    /// A new version of `key` by the chain rule ([`write_chain`]).
     fn insert(&mut self, key: RowKey, row: Row, commit: Lsn, horizon: Lsn) {
-        self.prune_key(&key, horizon);
-        // A live version here would be a uniqueness bug upstream; end it rather
-        // than keep two live versions of one key.
-        self.delete(&key, commit);
-        self.rows.entry(key).or_default().push(Version {
-            row,
-            created: commit,
-            deleted: Lsn::INVALID,
-        });
+        let chain = self.rows.entry(key).or_default();
+        let (pruned, ended) = write_chain(chain, ChainWrite::Put(row), commit, horizon);
+        self.count(pruned, ended);
     }
 
+    /// A committed delete of `key` by the chain rule ([`write_chain`]).
+    fn delete_and_prune(&mut self, key: &RowKey, commit: Lsn, horizon: Lsn) {
+        let Some(chain) = self.rows.get_mut(key) else {
+            return;
+        };
+        let (pruned, ended) = write_chain(chain, ChainWrite::Delete, commit, horizon);
+        if chain.is_empty() {
+            self.rows.remove(key);
+        }
+        self.count(pruned, ended);
+    }
+
+    /// Ends the live version of `key` at `commit`, without pruning.
     fn delete(&mut self, key: &RowKey, commit: Lsn) {
         let Some(chain) = self.rows.get_mut(key) else {
             return;
         };
-        let Some(last) = chain.last_mut().filter(|v| v.live()) else {
-            return;
-        };
-        if last.created == commit {
-            // Created and deleted by the same transaction: nobody ever sees it.
-            chain.pop();
-            if chain.is_empty() {
-                self.rows.remove(key);
-            }
-        } else {
-            last.deleted = commit;
-            self.dead += 1;
+        let ended = end_live(chain, commit);
+        if chain.is_empty() {
+            self.rows.remove(key);
         }
+        self.count(0, ended);
     }
 
     fn truncate(&mut self, commit: Lsn) {
@@ -281,8 +359,7 @@ impl Heap {
             Change::Delete { table, key, .. } => {
                 if let Some(t) = self.table(*table) {
                     let mut t = t.write();
-                    t.delete(key, commit);
-                    t.prune_key(key, horizon);
+                    t.delete_and_prune(key, commit, horizon);
                 }
             }
             Change::Truncate { tables, .. } => {

@@ -19,6 +19,7 @@
 //! - `catalog.rs`: catalog operations, bootstrap catalog, history
 //! - `record.rs` + `codec.rs`: WAL payloads; `sequence.rs`: nextval/setval
 //! - `checkpoint.rs`, `control.rs`, `recovery.rs`: durability and startup
+//! - `store/`: the on-disk table store (fjall); not used by the server yet
 //!
 //! `docs/storage.md` has the on-disk formats and the visibility rule.
 
@@ -39,6 +40,7 @@ pub mod origin;
 pub mod record;
 pub mod recovery;
 pub mod sequence;
+pub mod store;
 
 use std::path::Path;
 use std::sync::Arc;
