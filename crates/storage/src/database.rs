@@ -9,7 +9,7 @@
 //!    encode records (outside any lock)
 //!    ┌ commit mutex ───────────────────────────────────────────────┐
 //!    │ wal.append(changes.., COMMIT)  -> end LSN                   │
-//!    │ heap.apply_change(each change, stamp = end)                 │
+//!    │ heap.apply_changes(changes, stamp = end)                    │
 //!    │ install catalog version (DDL)                                │
 //!    │ applied_lsn = end                                           │
 //!    └─────────────────────────────────────────────────────────────┘
@@ -373,8 +373,8 @@ impl Database {
         let cat = new_catalog
             .clone()
             .unwrap_or_else(|| self.catalog.read().latest().clone());
+        self.heap.apply_changes(changes, end, &cat, horizon);
         for change in changes {
-            self.heap.apply_change(change, end, &cat, horizon);
             if let Change::Catalog(op) = change {
                 match op {
                     CatalogOp::PutSequence(def) if self.sequences.state(def.oid).is_none() => {

@@ -18,7 +18,7 @@
 //! pruned when its key is written again, and by a sweep at checkpoint.
 //! PostgreSQL counterparts: `heapam.c`, `heapam_visibility.c`, `pruneheap.c`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{btree_map, BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -129,15 +129,64 @@ impl TableHeap {
     }
 
     fn insert(&mut self, key: RowKey, row: Row, commit: Lsn, horizon: Lsn) {
-        self.prune_key(&key, horizon);
-        // A live version here would be a uniqueness bug upstream; end it rather
-        // than keep two live versions of one key.
-        self.delete(&key, commit);
-        self.rows.entry(key).or_default().push(Version {
+        let version = Version {
             row,
             created: commit,
             deleted: Lsn::INVALID,
+        };
+        // One probe: prune the chain, end a live version (a live version here
+        // would be a uniqueness bug upstream; end it rather than keep two live
+        // versions of one key), then push.
+        let chain = match self.rows.entry(key) {
+            btree_map::Entry::Vacant(e) => {
+                e.insert(vec![version]);
+                return;
+            }
+            btree_map::Entry::Occupied(e) => e.into_mut(),
+        };
+        let before = chain.len();
+        chain.retain(|v| v.live() || v.deleted > horizon);
+        self.dead -= before - chain.len();
+        if let Some(last) = chain.last_mut().filter(|v| v.live()) {
+            if last.created == commit {
+                // Created and deleted by the same transaction: nobody ever sees it.
+                chain.pop();
+            } else {
+                last.deleted = commit;
+                self.dead += 1;
+            }
+        }
+        chain.push(version);
+    }
+
+    /// Inserts a run of rows committed at `commit` (the `Change::Insert`s of one
+    /// transaction into this table, in order). Into an empty table (created or
+    /// first filled by this commit: a bulk load) the map is built in one pass
+    /// instead of key by key; a key inserted twice keeps its last row, as the
+    /// key-by-key path does.
+    fn insert_run(&mut self, run: &[Change], commit: Lsn, horizon: Lsn) {
+        let rows = run.iter().filter_map(|c| match c {
+            Change::Insert { key, row, .. } => Some((key, row)),
+            _ => None,
         });
+        if self.rows.is_empty() && run.len() > 1 {
+            // from_iter sorts stably (linear on sorted input), keeps the last
+            // of equal keys, and builds the tree bottom-up.
+            self.rows = rows
+                .map(|(key, row)| {
+                    let version = Version {
+                        row: row.clone(),
+                        created: commit,
+                        deleted: Lsn::INVALID,
+                    };
+                    (key.clone(), vec![version])
+                })
+                .collect();
+            return;
+        }
+        for (key, row) in rows {
+            self.insert(key.clone(), row.clone(), commit, horizon);
+        }
     }
 
     fn delete(&mut self, key: &RowKey, commit: Lsn) {
@@ -173,31 +222,40 @@ impl TableHeap {
 
     /// Re-keys the table by primary key columns (ALTER TABLE ADD PRIMARY KEY): keeps
     /// the latest live version of each row. Rows too short for the key are padded
-    /// with the table's missing values first.
+    /// with the table's missing values first. The new map is built in one pass
+    /// from the sorted keys (a key met twice keeps its last row).
     fn rekey(&mut self, table: Oid, pk: &[usize], cat: &Catalog) {
         let old = std::mem::take(&mut self.rows);
         self.dead = 0;
-        for (_, chain) in old {
-            let Some(v) = chain.into_iter().last().filter(|v| v.live()) else {
+        let ncols = cat.tables.get(&table).map_or(0, |t| t.columns.len());
+        let mut keyed: Vec<(RowKey, Vec<Version>)> = Vec::with_capacity(old.len());
+        let mut key_vals = Vec::with_capacity(pk.len());
+        for (_, mut chain) in old {
+            let Some(v) = chain.pop().filter(|v| v.live()) else {
                 continue;
             };
-            let row: Row = match cat.pad_row(table, &v.row) {
+            let row: Row = match (v.row.len() < ncols)
+                .then(|| cat.pad_row(table, &v.row))
+                .flatten()
+            {
                 Some(padded) => padded.into(),
-                None => v.row.clone(),
+                None => v.row,
             };
-            let key_vals: Vec<Value> = pk
-                .iter()
-                .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
-                .collect();
-            self.rows.insert(
-                encode_key(&key_vals),
-                vec![Version {
-                    row,
-                    created: v.created,
-                    deleted: Lsn::INVALID,
-                }],
+            key_vals.clear();
+            key_vals.extend(
+                pk.iter()
+                    .map(|&c| row.get(c).cloned().unwrap_or(Value::Null)),
             );
+            // The chain's allocation is re-used for the one version kept.
+            chain.clear();
+            chain.push(Version {
+                row,
+                created: v.created,
+                deleted: Lsn::INVALID,
+            });
+            keyed.push((encode_key(&key_vals), chain));
         }
+        self.rows = keyed.into_iter().collect();
     }
 
     /// Removes every version invisible to all snapshots at or after `horizon`.
@@ -249,6 +307,28 @@ impl Heap {
         let mut v: Vec<Oid> = self.tables.read().keys().copied().collect();
         v.sort();
         v
+    }
+
+    /// Applies a committed transaction's changes, in order, with commit stamp
+    /// `commit` (see [`Heap::apply_change`]). A run of inserts into one table
+    /// takes the table's lock once, and fills an empty table in one pass.
+    pub fn apply_changes(&self, changes: &[Change], commit: Lsn, cat: &Catalog, horizon: Lsn) {
+        let mut i = 0;
+        while i < changes.len() {
+            let Change::Insert { table, .. } = &changes[i] else {
+                self.apply_change(&changes[i], commit, cat, horizon);
+                i += 1;
+                continue;
+            };
+            let len = changes[i..]
+                .iter()
+                .take_while(|c| matches!(c, Change::Insert { table: t, .. } if t == table))
+                .count();
+            self.table_or_create(*table)
+                .write()
+                .insert_run(&changes[i..i + len], commit, horizon);
+            i += len;
+        }
     }
 
     /// Applies one committed change with commit stamp `commit`. `cat` is the catalog

@@ -205,7 +205,15 @@ fn read_old_tuple(r: &mut Reader<'_>) -> PgResult<OldTuple> {
 
 /// Encodes a change as a WAL record of transaction `xid`.
 pub fn change_record(change: &Change, xid: Xid) -> Record {
-    let mut w = Writer::new();
+    change_record_in(change, xid, &mut Writer::new())
+}
+
+/// [`change_record`] encoding into `scratch` first (cleared; kept for the next
+/// record), so a large write set grows one buffer instead of every payload:
+/// each payload is allocated once, at its exact size.
+pub fn change_record_in(change: &Change, xid: Xid, scratch: &mut Writer) -> Record {
+    scratch.buf.clear();
+    let w = scratch;
     let kind = match change {
         Change::Insert { table, key, row } => {
             w.oid(*table);
@@ -224,13 +232,13 @@ pub fn change_record(change: &Change, xid: Xid) -> Record {
             w.bytes(&old_key.0);
             w.bytes(&key.0);
             w.values(row);
-            old_tuple(&mut w, old);
+            old_tuple(w, old);
             kinds::UPDATE
         }
         Change::Delete { table, key, old } => {
             w.oid(*table);
             w.bytes(&key.0);
-            old_tuple(&mut w, old);
+            old_tuple(w, old);
             kinds::DELETE
         }
         Change::Truncate {
@@ -247,14 +255,14 @@ pub fn change_record(change: &Change, xid: Xid) -> Record {
             kinds::TRUNCATE
         }
         Change::Catalog(op) => {
-            catalog_op(&mut w, op);
+            catalog_op(w, op);
             kinds::CATALOG
         }
     };
     Record {
         kind,
         xid,
-        payload: w.buf,
+        payload: w.buf.as_slice().to_vec(),
     }
 }
 

@@ -30,6 +30,7 @@ use std::sync::Arc;
 use tandem_types::{Lsn, Oid, PgError, PgResult, PgTimestamp, SqlState, Value, Xid};
 
 use crate::catalog::{apply_op, CatalogOp, DatabaseDef};
+use crate::codec::Writer;
 use crate::display::values_text;
 use crate::heap::Row;
 use crate::keycode::{encode_key, rowid_key};
@@ -341,6 +342,15 @@ impl Transaction {
         &self,
         table: Oid,
         visit: &mut dyn FnMut(&RowKey, &[Value]) -> PgResult<bool>,
+    ) -> PgResult<()> {
+        self.scan_rows(table, &mut |key, row| visit(key, row))
+    }
+
+    /// [`Transaction::scan`] handing out the shared rows themselves.
+    fn scan_rows(
+        &self,
+        table: Oid,
+        visit: &mut dyn FnMut(&RowKey, &Row) -> PgResult<bool>,
     ) -> PgResult<()> {
         let overlay = self.overlay.get(&table);
         let heap = if self.shadowed(table) {
@@ -744,12 +754,20 @@ impl Transaction {
     }
 
     /// ALTER TABLE ADD PRIMARY KEY: validates the visible rows, then re-keys.
+    /// The rows are keyed, sorted and checked for duplicates side by side (as
+    /// PostgreSQL's index build sorts), and the new contents built in one pass.
     pub fn add_primary_key(&mut self, table: Oid, pk: PrimaryKey) -> PgResult<()> {
         let def = self.table_def(table)?;
-        let mut rows: BTreeMap<RowKey, Option<Row>> = BTreeMap::new();
+        let mut keyed: Vec<(RowKey, Row)> = Vec::new();
+        let mut vals = Vec::with_capacity(pk.columns.len());
         let mut failure = None;
-        self.scan(table, &mut |_, row| {
-            let vals = key_values(&pk, row);
+        self.scan_rows(table, &mut |_, row| {
+            vals.clear();
+            vals.extend(
+                pk.columns
+                    .iter()
+                    .map(|&c| row.get(c).cloned().unwrap_or(Value::Null)),
+            );
             if let Some(i) = vals.iter().position(|v| v.is_null()) {
                 let col = def
                     .columns
@@ -764,31 +782,29 @@ impl Transaction {
                 ));
                 return Ok(false);
             }
-            let key = encode_key(&vals);
-            if rows.contains_key(&key) {
-                failure = Some(
-                    PgError::new(
-                        SqlState::UNIQUE_VIOLATION,
-                        format!("could not create unique index \"{}\"", pk.name),
-                    )
-                    .with_detail(format!(
-                        "Key ({})=({}) is duplicated.",
-                        key_columns(&def, &pk),
-                        values_text(&vals)
-                    )),
-                );
-                return Ok(false);
-            }
-            rows.insert(key, Some(row.to_vec().into()));
+            keyed.push((encode_key(&vals), row.clone()));
             Ok(true)
         })?;
         if let Some(e) = failure {
             return Err(e);
         }
+        // Stable and linear when the rows already come in key order.
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Some(pair) = keyed.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(PgError::new(
+                SqlState::UNIQUE_VIOLATION,
+                format!("could not create unique index \"{}\"", pk.name),
+            )
+            .with_detail(format!(
+                "Key ({})=({}) is duplicated.",
+                key_columns(&def, &pk),
+                values_text(&key_values(&pk, &pair[0].1))
+            )));
+        }
         self.ddl(CatalogOp::AddPrimaryKey { table, pk })?;
         let o = self.overlay_mut(table);
         o.shadow = true;
-        o.rows = rows;
+        o.rows = keyed.into_iter().map(|(k, r)| (k, Some(r))).collect();
         Ok(())
     }
 
@@ -979,11 +995,12 @@ impl Transaction {
         };
         let mut records = Vec::with_capacity(self.ops.len() + self.messages.len() + 1);
         let mut messages = self.messages.iter().peekable();
+        let mut scratch = Writer::new();
         for (i, c) in self.ops.iter().enumerate() {
             while let Some((_, m)) = messages.next_if(|(at, _)| *at <= i) {
                 records.push(record::message_record(m, xid));
             }
-            records.push(record::change_record(c, xid));
+            records.push(record::change_record_in(c, xid, &mut scratch));
         }
         for (_, m) in messages {
             records.push(record::message_record(m, xid));
