@@ -126,7 +126,8 @@ pub fn fit_length(s: &str, ty: &DataType, explicit: bool) -> PgResult<String> {
         return Ok(s[..cut].to_string());
     }
     if pad && count < limit {
-        let mut out = s.to_string();
+        let mut out = String::with_capacity(s.len() + (limit - count));
+        out.push_str(s);
         out.extend(std::iter::repeat_n(' ', limit - count));
         return Ok(out);
     }

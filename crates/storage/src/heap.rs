@@ -159,33 +159,29 @@ impl TableHeap {
         chain.push(version);
     }
 
-    /// Inserts a run of rows committed at `commit` (the `Change::Insert`s of one
-    /// transaction into this table, in order). Into an empty table (created or
-    /// first filled by this commit: a bulk load) the map is built in one pass
-    /// instead of key by key; a key inserted twice keeps its last row, as the
-    /// key-by-key path does.
-    fn insert_run(&mut self, run: &[Change], commit: Lsn, horizon: Lsn) {
-        let rows = run.iter().filter_map(|c| match c {
-            Change::Insert { key, row, .. } => Some((key, row)),
-            _ => None,
-        });
+    /// Inserts a run of rows committed at `commit` (one transaction's inserts
+    /// into this table, in order). Into an empty table (created or first filled
+    /// by this commit: a bulk load) the map is built in one pass instead of key
+    /// by key; a key inserted twice keeps its last row, as key by key.
+    fn insert_run(&mut self, run: Vec<(RowKey, Row)>, commit: Lsn, horizon: Lsn) {
         if self.rows.is_empty() && run.len() > 1 {
             // from_iter sorts stably (linear on sorted input), keeps the last
             // of equal keys, and builds the tree bottom-up.
-            self.rows = rows
+            self.rows = run
+                .into_iter()
                 .map(|(key, row)| {
                     let version = Version {
-                        row: row.clone(),
+                        row,
                         created: commit,
                         deleted: Lsn::INVALID,
                     };
-                    (key.clone(), vec![version])
+                    (key, vec![version])
                 })
                 .collect();
             return;
         }
-        for (key, row) in rows {
-            self.insert(key.clone(), row.clone(), commit, horizon);
+        for (key, row) in run {
+            self.insert(key, row, commit, horizon);
         }
     }
 
@@ -310,24 +306,25 @@ impl Heap {
     }
 
     /// Applies a committed transaction's changes, in order, with commit stamp
-    /// `commit` (see [`Heap::apply_change`]). A run of inserts into one table
-    /// takes the table's lock once, and fills an empty table in one pass.
-    pub fn apply_changes(&self, changes: &[Change], commit: Lsn, cat: &Catalog, horizon: Lsn) {
-        let mut i = 0;
-        while i < changes.len() {
-            let Change::Insert { table, .. } = &changes[i] else {
-                self.apply_change(&changes[i], commit, cat, horizon);
-                i += 1;
+    /// `commit` (see [`Heap::apply_change`]); their keys and rows move into the
+    /// heap. A run of inserts into one table takes the table's lock once, and
+    /// fills an empty table in one pass.
+    pub fn apply_changes(&self, changes: Vec<Change>, commit: Lsn, cat: &Catalog, horizon: Lsn) {
+        let mut changes = changes.into_iter().peekable();
+        while let Some(change) = changes.next() {
+            let Change::Insert { table, key, row } = change else {
+                self.apply_change(&change, commit, cat, horizon);
                 continue;
             };
-            let len = changes[i..]
-                .iter()
-                .take_while(|c| matches!(c, Change::Insert { table: t, .. } if t == table))
-                .count();
-            self.table_or_create(*table)
+            let mut run = vec![(key, row)];
+            while let Some(Change::Insert { key, row, .. }) =
+                changes.next_if(|c| matches!(c, Change::Insert { table: t, .. } if *t == table))
+            {
+                run.push((key, row));
+            }
+            self.table_or_create(table)
                 .write()
-                .insert_run(&changes[i..i + len], commit, horizon);
-            i += len;
+                .insert_run(run, commit, horizon);
         }
     }
 

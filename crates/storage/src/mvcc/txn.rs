@@ -1012,9 +1012,13 @@ impl Transaction {
             },
             xid,
         ));
-        let result =
-            self.db
-                .commit_changes(&self.ops, &records, self.ddl_catalog.clone(), self.origin);
+        // What this transaction read is no longer needed: free it before the
+        // heap grows by the same rows.
+        self.overlay = HashMap::new();
+        let ops = std::mem::take(&mut self.ops);
+        let result = self
+            .db
+            .commit_changes(ops, records, self.ddl_catalog.clone(), self.origin);
         self.finish();
         let end = result?;
         crate::mvcc::note_own_commit(&self.db, end);
