@@ -22,7 +22,7 @@
 //! `heapam.c` (heap_update/heap_lock_tuple), `nodeModifyTable.c` (EPQ),
 //! `replication/logical/message.c`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -35,6 +35,7 @@ use crate::display::values_text;
 use crate::heap::Row;
 use crate::keycode::{encode_key, rowid_key};
 use crate::locks::{LockTag, WaitOptions};
+use crate::mvcc::overlay::OverlayRows;
 use crate::record::{self, Change, CommitOrigin, CommitRecord, MessageRecord, OldTuple};
 use crate::{
     Catalog, Database, IsolationLevel, LockResult, PrimaryKey, PublicationDef, ReplicaIdentity,
@@ -52,7 +53,7 @@ pub const FIRST_XID: u32 = 740;
 struct TableOverlay {
     /// Ignore the heap (created, truncated or re-keyed by this transaction).
     shadow: bool,
-    rows: BTreeMap<RowKey, Option<Row>>,
+    rows: OverlayRows,
 }
 
 /// A point to roll back to inside a transaction (SAVEPOINT). Rolling back undoes
@@ -373,7 +374,7 @@ impl Transaction {
                 (true, Some((k, _))) => Bound::Included(k.clone()),
                 _ => Bound::Unbounded,
             };
-            let mut mine = overlay.map(|o| o.rows.range((lower.clone(), upper)).peekable());
+            let mut mine = overlay.map(|o| o.rows.range(lower.clone(), upper).peekable());
             let mut theirs = batch.iter().peekable();
             loop {
                 let take_mine = match (mine.as_mut().and_then(|m| m.peek()), theirs.peek()) {
@@ -804,7 +805,7 @@ impl Transaction {
         self.ddl(CatalogOp::AddPrimaryKey { table, pk })?;
         let o = self.overlay_mut(table);
         o.shadow = true;
-        o.rows = keyed.into_iter().map(|(k, r)| (k, Some(r))).collect();
+        o.rows = OverlayRows::from_sorted(keyed.into_iter().map(|(k, r)| (k, Some(r))).collect());
         Ok(())
     }
 
