@@ -26,7 +26,7 @@ use parking_lot::RwLock;
 use tandem_types::{Lsn, Oid, Value};
 
 use crate::catalog::CatalogOp;
-use crate::keycode::encode_key;
+use crate::keycode::encode_key_into;
 use crate::record::Change;
 use crate::{Catalog, RowKey};
 
@@ -106,6 +106,38 @@ impl TableHeap {
             }
         }
         false
+    }
+
+    /// Copies the rows (not their keys) visible at `snapshot` among the next
+    /// `limit` keys after `from` into `out`; returns the last key looked at
+    /// when there are more (a bulk read: ADD PRIMARY KEY).
+    pub fn visible_rows(
+        &self,
+        from: Bound<&RowKey>,
+        snapshot: Lsn,
+        limit: usize,
+        out: &mut Vec<Row>,
+    ) -> Option<RowKey> {
+        if self.hidden_at(snapshot) {
+            return None;
+        }
+        let mut last: Option<&RowKey> = None;
+        for (n, (key, chain)) in self
+            .rows
+            .range::<RowKey, _>((from, Bound::Unbounded))
+            .enumerate()
+        {
+            if n == limit {
+                return last.cloned();
+            }
+            if let Some(v) = chain.iter().rev().find(|v| v.created <= snapshot) {
+                if v.visible_at(snapshot) {
+                    out.push(v.row.clone());
+                }
+            }
+            last = Some(key);
+        }
+        None
     }
 
     /// Number of keys (live or not) in the map.
@@ -226,7 +258,7 @@ impl TableHeap {
         let ncols = cat.tables.get(&table).map_or(0, |t| t.columns.len());
         let mut keyed: Vec<(RowKey, Vec<Version>)> = Vec::with_capacity(old.len());
         let mut key_vals = Vec::with_capacity(pk.len());
-        for (_, mut chain) in old {
+        for (RowKey(mut key), mut chain) in old {
             let Some(v) = chain.pop().filter(|v| v.live()) else {
                 continue;
             };
@@ -242,14 +274,16 @@ impl TableHeap {
                 pk.iter()
                     .map(|&c| row.get(c).cloned().unwrap_or(Value::Null)),
             );
-            // The chain's allocation is re-used for the one version kept.
+            // The old key's and the chain's allocations are re-used.
+            key.clear();
+            encode_key_into(&key_vals, &mut key);
             chain.clear();
             chain.push(Version {
                 row,
                 created: v.created,
                 deleted: Lsn::INVALID,
             });
-            keyed.push((encode_key(&key_vals), chain));
+            keyed.push((RowKey(key), chain));
         }
         self.rows = keyed.into_iter().collect();
     }
@@ -558,5 +592,48 @@ mod tests {
             .visible_batch(Bound::Excluded(&last), Lsn(100), 100, &mut out));
         assert_eq!(out.len(), 10);
         assert!(out.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn row_batches_resume_after_the_last_key_looked_at() {
+        let heap = Heap::default();
+        let cat = Catalog::default();
+        let inserts = (0..10u8)
+            .map(|b| Change::Insert {
+                table: T,
+                key: k(b),
+                row: row(b as i32),
+            })
+            .collect();
+        heap.apply_changes(inserts, Lsn(100), &cat, Lsn(0));
+        // Keys 2 and 3 deleted at 200: invisible from there on.
+        for b in [2u8, 3] {
+            heap.apply_change(
+                &Change::Delete {
+                    table: T,
+                    key: k(b),
+                    old: OldTuple::None,
+                },
+                Lsn(200),
+                &cat,
+                Lsn(0),
+            );
+        }
+        let t = heap.table(T).unwrap();
+        let t = t.read();
+        let mut out = Vec::new();
+        let mut from = None;
+        let mut batches = 0;
+        loop {
+            batches += 1;
+            let lower = from.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
+            from = t.visible_rows(lower, Lsn(200), 4, &mut out);
+            if from.is_none() {
+                break;
+            }
+        }
+        assert_eq!(batches, 3, "4 + 4 + 2 keys looked at");
+        let want: Vec<Row> = [0, 1, 4, 5, 6, 7, 8, 9].map(row).to_vec();
+        assert_eq!(out, want);
     }
 }

@@ -762,7 +762,7 @@ impl Transaction {
         let mut keyed: Vec<(RowKey, Row)> = Vec::new();
         let mut vals = Vec::with_capacity(pk.columns.len());
         let mut failure = None;
-        self.scan_rows(table, &mut |_, row| {
+        let mut visit = |row: &Row| -> PgResult<bool> {
             vals.clear();
             vals.extend(
                 pk.columns
@@ -785,7 +785,32 @@ impl Transaction {
             }
             keyed.push((encode_key(&vals), row.clone()));
             Ok(true)
-        })?;
+        };
+        match self.db.heap.table(table) {
+            // Nothing of this transaction's own to merge: the rows straight
+            // from the heap, without copying their old keys.
+            Some(heap) if !self.overlay.contains_key(&table) => {
+                let mut from: Option<RowKey> = None;
+                let mut batch = Vec::with_capacity(SCAN_BATCH);
+                'scan: loop {
+                    self.check_cancel()?;
+                    batch.clear();
+                    let lower = from.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
+                    from = heap
+                        .read()
+                        .visible_rows(lower, self.snapshot, SCAN_BATCH, &mut batch);
+                    for row in &batch {
+                        if !visit(&self.pad(table, row))? {
+                            break 'scan;
+                        }
+                    }
+                    if from.is_none() {
+                        break;
+                    }
+                }
+            }
+            _ => self.scan_rows(table, &mut |_, row| visit(row))?,
+        }
         if let Some(e) = failure {
             return Err(e);
         }
