@@ -378,7 +378,7 @@ impl Database {
             .unwrap_or_else(|| self.catalog.read().latest().clone());
         for change in &changes {
             if let Change::Catalog(op) = change {
-                match op {
+                match op.as_ref() {
                     CatalogOp::PutSequence(def) if self.sequences.state(def.oid).is_none() => {
                         self.sequences.reset(def)
                     }
@@ -411,7 +411,10 @@ impl Database {
         origin: Option<CommitOrigin>,
     ) {
         let dropped = changes.iter().filter_map(|c| match c {
-            Change::Catalog(CatalogOp::DropOrigin(id)) => Some(*id),
+            Change::Catalog(op) => match op.as_ref() {
+                CatalogOp::DropOrigin(id) => Some(*id),
+                _ => None,
+            },
             _ => None,
         });
         let dropped: Vec<u16> = dropped.collect();

@@ -403,7 +403,7 @@ impl Heap {
                     }
                 }
             }
-            Change::Catalog(op) => match op {
+            Change::Catalog(op) => match op.as_ref() {
                 CatalogOp::PutTable { def, .. } => {
                     self.table_or_create(def.oid);
                 }

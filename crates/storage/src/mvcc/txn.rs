@@ -737,7 +737,7 @@ impl Transaction {
         if let Some(cat) = self.ddl_catalog.as_mut() {
             apply_op(Arc::make_mut(cat), &op);
         }
-        self.ops.push(Change::Catalog(op));
+        self.ops.push(Change::Catalog(Box::new(op)));
         Ok(())
     }
 
@@ -1019,6 +1019,9 @@ impl Transaction {
             self.finish();
             return Ok(None);
         };
+        // What this transaction read is no longer needed: freed before its
+        // records and the heap grow by the same rows.
+        self.overlay = HashMap::new();
         let mut records = Vec::with_capacity(self.ops.len() + self.messages.len() + 1);
         let mut messages = self.messages.iter().peekable();
         let mut scratch = Writer::new();
@@ -1038,9 +1041,6 @@ impl Transaction {
             },
             xid,
         ));
-        // What this transaction read is no longer needed: free it before the
-        // heap grows by the same rows.
-        self.overlay = HashMap::new();
         let ops = std::mem::take(&mut self.ops);
         let result = self
             .db
