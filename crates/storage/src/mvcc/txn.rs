@@ -496,7 +496,7 @@ impl Transaction {
     }
 
     /// Inserts a row (all columns, dropped ones as NULL); enforces the primary key.
-    pub fn insert(&mut self, table: Oid, row: Vec<Value>) -> PgResult<RowKey> {
+    pub fn insert(&mut self, table: Oid, row: Vec<Value>) -> PgResult<()> {
         if self.read_only {
             return Err(read_only_error("INSERT"));
         }
@@ -514,12 +514,8 @@ impl Transaction {
         self.overlay_mut(table)
             .rows
             .insert(key.clone(), Some(row.clone()));
-        self.ops.push(Change::Insert {
-            table,
-            key: key.clone(),
-            row,
-        });
-        Ok(key)
+        self.ops.push(Change::Insert { table, key, row });
+        Ok(())
     }
 
     /// Locks a row seen by this statement before UPDATE/DELETE.
