@@ -126,8 +126,15 @@ pub fn fit_length(s: &str, ty: &DataType, explicit: bool) -> PgResult<String> {
         return Ok(s[..cut].to_string());
     }
     if pad && count < limit {
-        let mut out = s.to_string();
-        out.extend(std::iter::repeat_n(' ', limit - count));
+        const SPACES: &str = "                                "; // 32
+        let mut out = String::with_capacity(s.len() + (limit - count));
+        out.push_str(s);
+        let mut n = limit - count;
+        while n > 0 {
+            let m = n.min(SPACES.len());
+            out.push_str(&SPACES[..m]);
+            n -= m;
+        }
         return Ok(out);
     }
     Ok(s.to_string())

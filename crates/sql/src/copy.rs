@@ -144,15 +144,11 @@ fn resolve_target(
     })
 }
 
-/// Text of one field converted to the column's type (assignment semantics).
+/// Text of one field converted to the column's type: its input function, which
+/// applies the typmod too (`varchar(n)`, `char(n)` lengths, `numeric(p,s)`), as
+/// PostgreSQL's COPY calls the input function with the column's typmod.
 fn field_value(text: &str, ty: &DataType) -> PgResult<Value> {
-    let v = tandem_expr::text_in(text, ty)?;
-    match ty {
-        DataType::Varchar(Some(_)) | DataType::Bpchar(Some(_)) | DataType::Numeric(Some(_)) => {
-            tandem_expr::assign_cast(v, ty)
-        }
-        _ => Ok(v),
-    }
+    tandem_expr::text_in(text, ty)
 }
 
 /// Failing row text for the NOT NULL detail: `(1, null)`.
@@ -457,7 +453,9 @@ impl<'f> CopyReader<'f> {
                 ));
             }
         }
-        self.buf = buf[pos..].to_vec();
+        let mut buf = buf;
+        buf.drain(..pos);
+        self.buf = buf;
         Ok(())
     }
 }

@@ -9,7 +9,7 @@
 //!    encode records (outside any lock)
 //!    ┌ commit mutex ───────────────────────────────────────────────┐
 //!    │ wal.append(changes.., COMMIT)  -> end LSN                   │
-//!    │ heap.apply_change(each change, stamp = end)                 │
+//!    │ heap.apply_changes(changes, stamp = end)                    │
 //!    │ install catalog version (DDL)                                │
 //!    │ applied_lsn = end                                           │
 //!    └─────────────────────────────────────────────────────────────┘
@@ -345,16 +345,19 @@ impl Database {
 
     /// Appends a commit's records and applies its changes, in LSN order.
     /// `origin` is the COMMIT record's replication origin (progress moves with
-    /// the commit, under the same mutex).
+    /// the commit, under the same mutex). The records are freed once appended
+    /// and the changes move into the heap, so a bulk load does not hold every
+    /// row's bytes in both forms at once.
     pub(crate) fn commit_changes(
         &self,
-        changes: &[Change],
-        records: &[Record],
+        changes: Vec<Change>,
+        records: Vec<Record>,
         new_catalog: Option<Arc<Catalog>>,
         origin: Option<CommitOrigin>,
     ) -> PgResult<Lsn> {
         let _commit = self.commit_lock.lock();
-        let (_, end) = self.wal.append(records)?;
+        let (_, end) = self.wal.append(&records)?;
+        drop(records);
         self.apply_committed(changes, end, new_catalog, origin);
         Ok(end)
     }
@@ -364,7 +367,7 @@ impl Database {
     /// origin, if any, before it becomes visible.
     pub(crate) fn apply_committed(
         &self,
-        changes: &[Change],
+        changes: Vec<Change>,
         end: Lsn,
         new_catalog: Option<Arc<Catalog>>,
         origin: Option<CommitOrigin>,
@@ -373,10 +376,9 @@ impl Database {
         let cat = new_catalog
             .clone()
             .unwrap_or_else(|| self.catalog.read().latest().clone());
-        for change in changes {
-            self.heap.apply_change(change, end, &cat, horizon);
+        for change in &changes {
             if let Change::Catalog(op) = change {
-                match op {
+                match op.as_ref() {
                     CatalogOp::PutSequence(def) if self.sequences.state(def.oid).is_none() => {
                         self.sequences.reset(def)
                     }
@@ -385,7 +387,8 @@ impl Database {
                 }
             }
         }
-        self.apply_origin_progress(changes, end, &cat, origin);
+        self.apply_origin_progress(&changes, end, &cat, origin);
+        self.heap.apply_changes(changes, end, &cat, horizon);
         let catalog_changed = new_catalog.is_some();
         if let Some(c) = new_catalog {
             self.catalog.write().install(end, c);
@@ -408,7 +411,10 @@ impl Database {
         origin: Option<CommitOrigin>,
     ) {
         let dropped = changes.iter().filter_map(|c| match c {
-            Change::Catalog(CatalogOp::DropOrigin(id)) => Some(*id),
+            Change::Catalog(op) => match op.as_ref() {
+                CatalogOp::DropOrigin(id) => Some(*id),
+                _ => None,
+            },
             _ => None,
         });
         let dropped: Vec<u16> = dropped.collect();

@@ -20,7 +20,7 @@
 //! representation so the on-disk table store (`store/`) applies the same ones.
 //! PostgreSQL counterparts: `heapam.c`, `heapam_visibility.c`, `pruneheap.c`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{btree_map, BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -28,7 +28,7 @@ use parking_lot::RwLock;
 use tandem_types::{Lsn, Oid, Value};
 
 use crate::catalog::CatalogOp;
-use crate::keycode::encode_key;
+use crate::keycode::encode_key_into;
 use crate::record::Change;
 use crate::{Catalog, RowKey};
 
@@ -189,6 +189,36 @@ impl TableHeap {
         false
     }
 
+    /// Copies the rows (not their keys) visible at `snapshot` among the next
+    /// `limit` keys after `from` into `out`; returns the last key looked at
+    /// when there are more (a bulk read: ADD PRIMARY KEY).
+    pub fn visible_rows(
+        &self,
+        from: Bound<&RowKey>,
+        snapshot: Lsn,
+        limit: usize,
+        out: &mut Vec<Row>,
+    ) -> Option<RowKey> {
+        if self.hidden_at(snapshot) {
+            return None;
+        }
+        let mut last: Option<&RowKey> = None;
+        for (n, (key, chain)) in self
+            .rows
+            .range::<RowKey, _>((from, Bound::Unbounded))
+            .enumerate()
+        {
+            if n == limit {
+                return last.cloned();
+            }
+            if let Some(v) = visible_version(chain, snapshot) {
+                out.push(v.row.clone());
+            }
+            last = Some(key);
+        }
+        None
+    }
+
     /// Number of keys (live or not) in the map.
     pub fn key_count(&self) -> usize {
         self.rows.len()
@@ -208,9 +238,48 @@ impl TableHeap {
 
     /// A new version of `key` by the chain rule ([`write_chain`]).
     fn insert(&mut self, key: RowKey, row: Row, commit: Lsn, horizon: Lsn) {
-        let chain = self.rows.entry(key).or_default();
-        let (pruned, ended) = write_chain(chain, ChainWrite::Put(row), commit, horizon);
+        // One probe: a new key gets its one-version chain at once, an
+        // existing chain takes the new version by the chain rule.
+        let (pruned, ended) = match self.rows.entry(key) {
+            btree_map::Entry::Vacant(e) => {
+                e.insert(vec![Version {
+                    row,
+                    created: commit,
+                    deleted: Lsn::INVALID,
+                }]);
+                return;
+            }
+            btree_map::Entry::Occupied(e) => {
+                write_chain(e.into_mut(), ChainWrite::Put(row), commit, horizon)
+            }
+        };
         self.count(pruned, ended);
+    }
+
+    /// Inserts a run of rows committed at `commit` (one transaction's inserts
+    /// into this table, in order). Into an empty table (created or first filled
+    /// by this commit: a bulk load) the map is built in one pass instead of key
+    /// by key; a key inserted twice keeps its last row, as key by key.
+    fn insert_run(&mut self, run: Vec<(RowKey, Row)>, commit: Lsn, horizon: Lsn) {
+        if self.rows.is_empty() && run.len() > 1 {
+            // from_iter sorts stably (linear on sorted input), keeps the last
+            // of equal keys, and builds the tree bottom-up.
+            self.rows = run
+                .into_iter()
+                .map(|(key, row)| {
+                    let version = Version {
+                        row,
+                        created: commit,
+                        deleted: Lsn::INVALID,
+                    };
+                    (key, vec![version])
+                })
+                .collect();
+            return;
+        }
+        for (key, row) in run {
+            self.insert(key, row, commit, horizon);
+        }
     }
 
     /// A committed delete of `key` by the chain rule ([`write_chain`]).
@@ -251,31 +320,42 @@ impl TableHeap {
 
     /// Re-keys the table by primary key columns (ALTER TABLE ADD PRIMARY KEY): keeps
     /// the latest live version of each row. Rows too short for the key are padded
-    /// with the table's missing values first.
+    /// with the table's missing values first. The new map is built in one pass
+    /// from the sorted keys (a key met twice keeps its last row).
     fn rekey(&mut self, table: Oid, pk: &[usize], cat: &Catalog) {
         let old = std::mem::take(&mut self.rows);
         self.dead = 0;
-        for (_, chain) in old {
-            let Some(v) = chain.into_iter().last().filter(|v| v.live()) else {
+        let ncols = cat.tables.get(&table).map_or(0, |t| t.columns.len());
+        let mut keyed: Vec<(RowKey, Vec<Version>)> = Vec::with_capacity(old.len());
+        let mut key_vals = Vec::with_capacity(pk.len());
+        for (RowKey(mut key), mut chain) in old {
+            let Some(v) = chain.pop().filter(|v| v.live()) else {
                 continue;
             };
-            let row: Row = match cat.pad_row(table, &v.row) {
+            let row: Row = match (v.row.len() < ncols)
+                .then(|| cat.pad_row(table, &v.row))
+                .flatten()
+            {
                 Some(padded) => padded.into(),
-                None => v.row.clone(),
+                None => v.row,
             };
-            let key_vals: Vec<Value> = pk
-                .iter()
-                .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
-                .collect();
-            self.rows.insert(
-                encode_key(&key_vals),
-                vec![Version {
-                    row,
-                    created: v.created,
-                    deleted: Lsn::INVALID,
-                }],
+            key_vals.clear();
+            key_vals.extend(
+                pk.iter()
+                    .map(|&c| row.get(c).cloned().unwrap_or(Value::Null)),
             );
+            // The old key's and the chain's allocations are re-used.
+            key.clear();
+            encode_key_into(&key_vals, &mut key);
+            chain.clear();
+            chain.push(Version {
+                row,
+                created: v.created,
+                deleted: Lsn::INVALID,
+            });
+            keyed.push((RowKey(key), chain));
         }
+        self.rows = keyed.into_iter().collect();
     }
 
     /// Removes every version invisible to all snapshots at or after `horizon`.
@@ -329,6 +409,29 @@ impl Heap {
         v
     }
 
+    /// Applies a committed transaction's changes, in order, with commit stamp
+    /// `commit` (see [`Heap::apply_change`]); their keys and rows move into the
+    /// heap. A run of inserts into one table takes the table's lock once, and
+    /// fills an empty table in one pass.
+    pub fn apply_changes(&self, changes: Vec<Change>, commit: Lsn, cat: &Catalog, horizon: Lsn) {
+        let mut changes = changes.into_iter().peekable();
+        while let Some(change) = changes.next() {
+            let Change::Insert { table, key, row } = change else {
+                self.apply_change(&change, commit, cat, horizon);
+                continue;
+            };
+            let mut run = vec![(key, row)];
+            while let Some(Change::Insert { key, row, .. }) =
+                changes.next_if(|c| matches!(c, Change::Insert { table: t, .. } if *t == table))
+            {
+                run.push((key, row));
+            }
+            self.table_or_create(table)
+                .write()
+                .insert_run(run, commit, horizon);
+        }
+    }
+
     /// Applies one committed change with commit stamp `commit`. `cat` is the catalog
     /// as the committing transaction left it; `horizon` the oldest live snapshot.
     /// Called only under the commit mutex (or single-threaded recovery).
@@ -369,7 +472,7 @@ impl Heap {
                     }
                 }
             }
-            Change::Catalog(op) => match op {
+            Change::Catalog(op) => match op.as_ref() {
                 CatalogOp::PutTable { def, .. } => {
                     self.table_or_create(def.oid);
                 }
@@ -558,5 +661,48 @@ mod tests {
             .visible_batch(Bound::Excluded(&last), Lsn(100), 100, &mut out));
         assert_eq!(out.len(), 10);
         assert!(out.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn row_batches_resume_after_the_last_key_looked_at() {
+        let heap = Heap::default();
+        let cat = Catalog::default();
+        let inserts = (0..10u8)
+            .map(|b| Change::Insert {
+                table: T,
+                key: k(b),
+                row: row(b as i32),
+            })
+            .collect();
+        heap.apply_changes(inserts, Lsn(100), &cat, Lsn(0));
+        // Keys 2 and 3 deleted at 200: invisible from there on.
+        for b in [2u8, 3] {
+            heap.apply_change(
+                &Change::Delete {
+                    table: T,
+                    key: k(b),
+                    old: OldTuple::None,
+                },
+                Lsn(200),
+                &cat,
+                Lsn(0),
+            );
+        }
+        let t = heap.table(T).unwrap();
+        let t = t.read();
+        let mut out = Vec::new();
+        let mut from = None;
+        let mut batches = 0;
+        loop {
+            batches += 1;
+            let lower = from.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
+            from = t.visible_rows(lower, Lsn(200), 4, &mut out);
+            if from.is_none() {
+                break;
+            }
+        }
+        assert_eq!(batches, 3, "4 + 4 + 2 keys looked at");
+        let want: Vec<Row> = [0, 1, 4, 5, 6, 7, 8, 9].map(row).to_vec();
+        assert_eq!(out, want);
     }
 }

@@ -26,10 +26,15 @@ use crate::RowKey;
 /// Encodes key column values in order.
 pub fn encode_key(values: &[Value]) -> RowKey {
     let mut out = Vec::with_capacity(values.len() * 9);
-    for v in values {
-        encode_value(v, &mut out);
-    }
+    encode_key_into(values, &mut out);
     RowKey(out)
+}
+
+/// [`encode_key`] appended to `out` (re-using a buffer).
+pub fn encode_key_into(values: &[Value], out: &mut Vec<u8>) {
+    for v in values {
+        encode_value(v, out);
+    }
 }
 
 /// The key of a row of a table without a primary key.

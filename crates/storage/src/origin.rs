@@ -121,7 +121,7 @@ impl Database {
             },
             xid,
         );
-        let end = self.commit_changes(&[], &[rec], None, Some(origin))?;
+        let end = self.commit_changes(Vec::new(), vec![rec], None, Some(origin))?;
         crate::mvcc::note_own_commit(self, end);
         Ok(end)
     }

@@ -101,7 +101,8 @@ pub enum Change {
         /// `TRUNCATE ... CASCADE`
         cascade: bool,
     },
-    Catalog(CatalogOp),
+    /// Boxed: DDL is rare, and a bulk load holds millions of changes.
+    Catalog(Box<CatalogOp>),
 }
 
 /// Replication origin of a commit (a subscription's apply worker sets it).
@@ -205,7 +206,15 @@ fn read_old_tuple(r: &mut Reader<'_>) -> PgResult<OldTuple> {
 
 /// Encodes a change as a WAL record of transaction `xid`.
 pub fn change_record(change: &Change, xid: Xid) -> Record {
-    let mut w = Writer::new();
+    change_record_in(change, xid, &mut Writer::new())
+}
+
+/// [`change_record`] encoding into `scratch` first (cleared; kept for the next
+/// record), so a large write set grows one buffer instead of every payload:
+/// each payload is allocated once, at its exact size.
+pub fn change_record_in(change: &Change, xid: Xid, scratch: &mut Writer) -> Record {
+    scratch.buf.clear();
+    let w = scratch;
     let kind = match change {
         Change::Insert { table, key, row } => {
             w.oid(*table);
@@ -224,13 +233,13 @@ pub fn change_record(change: &Change, xid: Xid) -> Record {
             w.bytes(&old_key.0);
             w.bytes(&key.0);
             w.values(row);
-            old_tuple(&mut w, old);
+            old_tuple(w, old);
             kinds::UPDATE
         }
         Change::Delete { table, key, old } => {
             w.oid(*table);
             w.bytes(&key.0);
-            old_tuple(&mut w, old);
+            old_tuple(w, old);
             kinds::DELETE
         }
         Change::Truncate {
@@ -247,14 +256,14 @@ pub fn change_record(change: &Change, xid: Xid) -> Record {
             kinds::TRUNCATE
         }
         Change::Catalog(op) => {
-            catalog_op(&mut w, op);
+            catalog_op(w, op);
             kinds::CATALOG
         }
     };
     Record {
         kind,
         xid,
-        payload: w.buf,
+        payload: w.buf.as_slice().to_vec(),
     }
 }
 
@@ -426,7 +435,9 @@ pub fn decode(kind: RecordKind, payload: &[u8]) -> PgResult<Option<StorageRecord
                 cascade: r.bool()?,
             })
         }
-        kinds::CATALOG => StorageRecord::Change(Change::Catalog(read_catalog_op(&mut r)?)),
+        kinds::CATALOG => {
+            StorageRecord::Change(Change::Catalog(Box::new(read_catalog_op(&mut r)?)))
+        }
         kinds::COMMIT => StorageRecord::Commit(CommitRecord {
             commit_time: r.i64()?,
             origin: if r.bool()? {
@@ -1110,6 +1121,10 @@ pub fn read_catalog(r: &mut Reader<'_>) -> PgResult<Catalog> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn catalog_change(op: CatalogOp) -> Change {
+        Change::Catalog(Box::new(op))
+    }
     use crate::catalog::bootstrap_catalog;
     use tandem_types::DataType;
 
@@ -1168,29 +1183,29 @@ mod tests {
             restart_seqs: true,
             cascade: false,
         });
-        round_trip(Change::Catalog(CatalogOp::PutTable {
+        round_trip(catalog_change(CatalogOp::PutTable {
             def: def(),
             fill: Some(Value::Int4(3)),
         }));
-        round_trip(Change::Catalog(CatalogOp::AddPrimaryKey {
+        round_trip(catalog_change(CatalogOp::AddPrimaryKey {
             table: Oid(5),
             pk: PrimaryKey {
                 name: "x_pkey".into(),
                 columns: vec![1, 0],
             },
         }));
-        round_trip(Change::Catalog(CatalogOp::PutPublication(publication())));
-        round_trip(Change::Catalog(CatalogOp::DropPublication(Oid(16400))));
+        round_trip(catalog_change(CatalogOp::PutPublication(publication())));
+        round_trip(catalog_change(CatalogOp::DropPublication(Oid(16400))));
         let sub = crate::catalog::test_subscription(16410);
-        round_trip(Change::Catalog(CatalogOp::PutSubscription(sub.clone())));
+        round_trip(catalog_change(CatalogOp::PutSubscription(sub.clone())));
         let bare = SubscriptionDef {
             slot_name: None,
             relations: Default::default(),
             ..sub
         };
-        round_trip(Change::Catalog(CatalogOp::PutSubscription(bare)));
-        round_trip(Change::Catalog(CatalogOp::DropSubscription(Oid(16410))));
-        round_trip(Change::Catalog(CatalogOp::PutSubscriptionRel {
+        round_trip(catalog_change(CatalogOp::PutSubscription(bare)));
+        round_trip(catalog_change(CatalogOp::DropSubscription(Oid(16410))));
+        round_trip(catalog_change(CatalogOp::PutSubscriptionRel {
             subscription: Oid(16410),
             rel: SubscriptionRelState {
                 relid: Oid(16384),
@@ -1198,7 +1213,7 @@ mod tests {
                 lsn: Some(Lsn(0x2000)),
             },
         }));
-        round_trip(Change::Catalog(CatalogOp::DropSubscriptionRel {
+        round_trip(catalog_change(CatalogOp::DropSubscriptionRel {
             subscription: Oid(16410),
             relid: Oid(16384),
         }));
@@ -1255,7 +1270,7 @@ mod tests {
             CatalogOp::PutAuthMember(member.clone()),
             CatalogOp::DropAuthMember(Oid(16400)),
         ] {
-            round_trip(Change::Catalog(op));
+            round_trip(catalog_change(op));
         }
         cat.acls.insert(Oid(16384), acl);
         cat.auth_members.insert(member.oid, member);
@@ -1393,7 +1408,7 @@ mod tests {
             system_identifier: "7412345678901234567".into(),
             timeline: 3,
         };
-        round_trip(Change::Catalog(CatalogOp::PutSubscriptionFollowed {
+        round_trip(catalog_change(CatalogOp::PutSubscriptionFollowed {
             subscription: Oid(16410),
             followed: followed.clone(),
         }));
@@ -1430,10 +1445,10 @@ mod tests {
             },
             CatalogOp::DropOrigin(7),
         ] {
-            let rec = change_record(&Change::Catalog(op.clone()), Xid(741));
+            let rec = change_record(&catalog_change(op.clone()), Xid(741));
             assert_eq!(
                 decode(rec.kind, &rec.payload).unwrap(),
-                Some(StorageRecord::Change(Change::Catalog(op)))
+                Some(StorageRecord::Change(catalog_change(op)))
             );
         }
         let mut cat = bootstrap_catalog("alice", None);

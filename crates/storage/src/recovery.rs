@@ -198,7 +198,7 @@ impl Redo {
             StorageRecord::Commit(c) => {
                 db.bump_ids(Some(rec.xid), None, None);
                 let changes = self.pending.remove(&rec.xid).unwrap_or_default();
-                replay_commit(db, &changes, rec.end_lsn, c.origin);
+                replay_commit(db, changes, rec.end_lsn, c.origin);
             }
             StorageRecord::Sequence(s) => db.sequences.redo(&s),
             StorageRecord::Checkpoint(_) | StorageRecord::SlotState(_) => return Ok(false),
@@ -259,12 +259,12 @@ fn replay(db: &Database, redo: Lsn, crash: bool) -> PgResult<u64> {
 
 fn replay_commit(
     db: &Database,
-    changes: &[Change],
+    changes: Vec<Change>,
     end: Lsn,
     origin: Option<record::CommitOrigin>,
 ) {
     let mut new_catalog = None;
-    for c in changes {
+    for c in &changes {
         if let Change::Catalog(op) = c {
             let cat = new_catalog.get_or_insert_with(|| (*db.catalog()).clone());
             apply_op(cat, op);
@@ -274,7 +274,7 @@ fn replay_commit(
     let new_catalog = new_catalog.map(Arc::new);
     {
         let cat = new_catalog.clone().unwrap_or_else(|| db.catalog());
-        for c in changes {
+        for c in &changes {
             if let Change::Insert { table, key, .. } = c {
                 let keyless = cat
                     .tables

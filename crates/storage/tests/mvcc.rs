@@ -346,3 +346,57 @@ fn wait_for_applied_wakes_on_commit() {
         db.applied_lsn()
     );
 }
+
+/// A bulk load into a table created by the same transaction: rows written in
+/// key order, then out of order, updated, deleted and duplicated, read back by
+/// the transaction, by others after commit, and after a crash.
+#[test]
+fn bulk_load_into_a_new_table_reads_back_in_and_after_its_transaction() {
+    use tandem_storage::{PrimaryKey, ReplicaIdentity, TableDef};
+    use tandem_types::{DataType, Oid};
+    let (dir, db) = fresh();
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    let t = txn.allocate_oid();
+    let mut id = col("id", DataType::Int4);
+    id.not_null = true;
+    txn.put_table(
+        TableDef {
+            oid: t,
+            schema: "public".into(),
+            name: "bulk".into(),
+            columns: vec![id, col("v", DataType::Int4)],
+            primary_key: Some(PrimaryKey {
+                name: "bulk_pkey".into(),
+                columns: vec![0],
+            }),
+            replica_identity: ReplicaIdentity::Default,
+            owner: Oid(10),
+        },
+        None,
+    )
+    .unwrap();
+    txn.start_statement();
+    let mut want: std::collections::BTreeMap<i32, i32> = std::collections::BTreeMap::new();
+    for i in 1..=1000 {
+        txn.insert(t, row(i, i)).unwrap();
+        want.insert(i, i);
+    }
+    txn.insert(t, row(0, 0)).unwrap();
+    want.insert(0, 0);
+    let err = txn.insert(t, row(500, 1)).unwrap_err();
+    assert_eq!(err.code, SqlState::UNIQUE_VIOLATION);
+    assert!(increment(&mut txn, t, 700, 5).unwrap());
+    *want.entry(700).or_default() += 5;
+    let (key, _) = txn.get_by_pk(t, &[Value::Int4(300)]).unwrap().unwrap();
+    txn.delete(t, &key).unwrap();
+    want.remove(&300);
+    txn.insert(t, row(1500, 1500)).unwrap();
+    want.insert(1500, 1500);
+    let want: Vec<Vec<Value>> = want.into_iter().map(|(i, v)| row(i, v)).collect();
+    assert_eq!(rows_of(&txn, t), want, "inside the transaction");
+    commit(&db, txn);
+    assert_eq!(snapshot_rows(&db, t), want, "after commit");
+    drop(db);
+    let db = open(dir.path());
+    assert_eq!(snapshot_rows(&db, t), want, "after redo");
+}

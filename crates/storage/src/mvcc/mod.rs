@@ -1,5 +1,5 @@
 //! Multi-version concurrency control: snapshots, the visibility rule, and
-//! transactions ([`txn`]).
+//! transactions ([`txn`], their per-table write sets in `overlay`).
 //!
 //! A snapshot is one LSN. Commits append their WAL (changes, then the COMMIT
 //! record, contiguously) and apply their changes to the heap under one commit
@@ -30,6 +30,7 @@
 //! PostgreSQL counterparts: `snapmgr.c`, `procarray.c` (GetSnapshotData, the xmin
 //! horizon).
 
+mod overlay;
 pub mod txn;
 
 use std::cell::Cell;

@@ -22,7 +22,7 @@
 //! `heapam.c` (heap_update/heap_lock_tuple), `nodeModifyTable.c` (EPQ),
 //! `replication/logical/message.c`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -30,10 +30,12 @@ use std::sync::Arc;
 use tandem_types::{Lsn, Oid, PgError, PgResult, PgTimestamp, SqlState, Value, Xid};
 
 use crate::catalog::{apply_op, CatalogOp, DatabaseDef};
+use crate::codec::Writer;
 use crate::display::values_text;
 use crate::heap::Row;
 use crate::keycode::{encode_key, rowid_key};
 use crate::locks::{LockTag, WaitOptions};
+use crate::mvcc::overlay::OverlayRows;
 use crate::record::{self, Change, CommitOrigin, CommitRecord, MessageRecord, OldTuple};
 use crate::{
     Catalog, Database, IsolationLevel, LockResult, PrimaryKey, PublicationDef, ReplicaIdentity,
@@ -51,7 +53,7 @@ pub const FIRST_XID: u32 = 740;
 struct TableOverlay {
     /// Ignore the heap (created, truncated or re-keyed by this transaction).
     shadow: bool,
-    rows: BTreeMap<RowKey, Option<Row>>,
+    rows: OverlayRows,
 }
 
 /// A point to roll back to inside a transaction (SAVEPOINT). Rolling back undoes
@@ -342,6 +344,15 @@ impl Transaction {
         table: Oid,
         visit: &mut dyn FnMut(&RowKey, &[Value]) -> PgResult<bool>,
     ) -> PgResult<()> {
+        self.scan_rows(table, &mut |key, row| visit(key, row))
+    }
+
+    /// [`Transaction::scan`] handing out the shared rows themselves.
+    fn scan_rows(
+        &self,
+        table: Oid,
+        visit: &mut dyn FnMut(&RowKey, &Row) -> PgResult<bool>,
+    ) -> PgResult<()> {
         let overlay = self.overlay.get(&table);
         let heap = if self.shadowed(table) {
             None
@@ -363,7 +374,7 @@ impl Transaction {
                 (true, Some((k, _))) => Bound::Included(k.clone()),
                 _ => Bound::Unbounded,
             };
-            let mut mine = overlay.map(|o| o.rows.range((lower.clone(), upper)).peekable());
+            let mut mine = overlay.map(|o| o.rows.range(lower.clone(), upper).peekable());
             let mut theirs = batch.iter().peekable();
             loop {
                 let take_mine = match (mine.as_mut().and_then(|m| m.peek()), theirs.peek()) {
@@ -485,7 +496,7 @@ impl Transaction {
     }
 
     /// Inserts a row (all columns, dropped ones as NULL); enforces the primary key.
-    pub fn insert(&mut self, table: Oid, row: Vec<Value>) -> PgResult<RowKey> {
+    pub fn insert(&mut self, table: Oid, row: Vec<Value>) -> PgResult<()> {
         if self.read_only {
             return Err(read_only_error("INSERT"));
         }
@@ -503,12 +514,8 @@ impl Transaction {
         self.overlay_mut(table)
             .rows
             .insert(key.clone(), Some(row.clone()));
-        self.ops.push(Change::Insert {
-            table,
-            key: key.clone(),
-            row,
-        });
-        Ok(key)
+        self.ops.push(Change::Insert { table, key, row });
+        Ok(())
     }
 
     /// Locks a row seen by this statement before UPDATE/DELETE.
@@ -726,7 +733,7 @@ impl Transaction {
         if let Some(cat) = self.ddl_catalog.as_mut() {
             apply_op(Arc::make_mut(cat), &op);
         }
-        self.ops.push(Change::Catalog(op));
+        self.ops.push(Change::Catalog(Box::new(op)));
         Ok(())
     }
 
@@ -744,12 +751,20 @@ impl Transaction {
     }
 
     /// ALTER TABLE ADD PRIMARY KEY: validates the visible rows, then re-keys.
+    /// The rows are keyed, sorted and checked for duplicates side by side (as
+    /// PostgreSQL's index build sorts), and the new contents built in one pass.
     pub fn add_primary_key(&mut self, table: Oid, pk: PrimaryKey) -> PgResult<()> {
         let def = self.table_def(table)?;
-        let mut rows: BTreeMap<RowKey, Option<Row>> = BTreeMap::new();
+        let mut keyed: Vec<(RowKey, Row)> = Vec::new();
+        let mut vals = Vec::with_capacity(pk.columns.len());
         let mut failure = None;
-        self.scan(table, &mut |_, row| {
-            let vals = key_values(&pk, row);
+        let mut visit = |row: &Row| -> PgResult<bool> {
+            vals.clear();
+            vals.extend(
+                pk.columns
+                    .iter()
+                    .map(|&c| row.get(c).cloned().unwrap_or(Value::Null)),
+            );
             if let Some(i) = vals.iter().position(|v| v.is_null()) {
                 let col = def
                     .columns
@@ -764,31 +779,54 @@ impl Transaction {
                 ));
                 return Ok(false);
             }
-            let key = encode_key(&vals);
-            if rows.contains_key(&key) {
-                failure = Some(
-                    PgError::new(
-                        SqlState::UNIQUE_VIOLATION,
-                        format!("could not create unique index \"{}\"", pk.name),
-                    )
-                    .with_detail(format!(
-                        "Key ({})=({}) is duplicated.",
-                        key_columns(&def, &pk),
-                        values_text(&vals)
-                    )),
-                );
-                return Ok(false);
-            }
-            rows.insert(key, Some(row.to_vec().into()));
+            keyed.push((encode_key(&vals), row.clone()));
             Ok(true)
-        })?;
+        };
+        match self.db.heap.table(table) {
+            // Nothing of this transaction's own to merge: the rows straight
+            // from the heap, without copying their old keys.
+            Some(heap) if !self.overlay.contains_key(&table) => {
+                let mut from: Option<RowKey> = None;
+                let mut batch = Vec::with_capacity(SCAN_BATCH);
+                'scan: loop {
+                    self.check_cancel()?;
+                    batch.clear();
+                    let lower = from.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
+                    from = heap
+                        .read()
+                        .visible_rows(lower, self.snapshot, SCAN_BATCH, &mut batch);
+                    for row in &batch {
+                        if !visit(&self.pad(table, row))? {
+                            break 'scan;
+                        }
+                    }
+                    if from.is_none() {
+                        break;
+                    }
+                }
+            }
+            _ => self.scan_rows(table, &mut |_, row| visit(row))?,
+        }
         if let Some(e) = failure {
             return Err(e);
+        }
+        // Stable and linear when the rows already come in key order.
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Some(pair) = keyed.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(PgError::new(
+                SqlState::UNIQUE_VIOLATION,
+                format!("could not create unique index \"{}\"", pk.name),
+            )
+            .with_detail(format!(
+                "Key ({})=({}) is duplicated.",
+                key_columns(&def, &pk),
+                values_text(&key_values(&pk, &pair[0].1))
+            )));
         }
         self.ddl(CatalogOp::AddPrimaryKey { table, pk })?;
         let o = self.overlay_mut(table);
         o.shadow = true;
-        o.rows = rows;
+        o.rows = OverlayRows::from_sorted(keyed.into_iter().map(|(k, r)| (k, Some(r))).collect());
         Ok(())
     }
 
@@ -977,13 +1015,17 @@ impl Transaction {
             self.finish();
             return Ok(None);
         };
+        // What this transaction read is no longer needed: freed before its
+        // records and the heap grow by the same rows.
+        self.overlay = HashMap::new();
         let mut records = Vec::with_capacity(self.ops.len() + self.messages.len() + 1);
         let mut messages = self.messages.iter().peekable();
+        let mut scratch = Writer::new();
         for (i, c) in self.ops.iter().enumerate() {
             while let Some((_, m)) = messages.next_if(|(at, _)| *at <= i) {
                 records.push(record::message_record(m, xid));
             }
-            records.push(record::change_record(c, xid));
+            records.push(record::change_record_in(c, xid, &mut scratch));
         }
         for (_, m) in messages {
             records.push(record::message_record(m, xid));
@@ -995,9 +1037,10 @@ impl Transaction {
             },
             xid,
         ));
-        let result =
-            self.db
-                .commit_changes(&self.ops, &records, self.ddl_catalog.clone(), self.origin);
+        let ops = std::mem::take(&mut self.ops);
+        let result = self
+            .db
+            .commit_changes(ops, records, self.ddl_catalog.clone(), self.origin);
         self.finish();
         let end = result?;
         crate::mvcc::note_own_commit(&self.db, end);
