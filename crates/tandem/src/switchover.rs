@@ -32,7 +32,11 @@
 //!    re-pointed (`ALTER SUBSCRIPTION ... CONNECTION`), and their slots
 //!    must become active on the new primary.
 //! 6. The former primary streams from the new primary, and its leftover
-//!    failover slots are replaced by synced copies.
+//!    failover slots are replaced by synced copies; with
+//!    `synchronized_standby_slots` moved in step 5, it is asked to reload
+//!    (its slot sync worker then reads the new setting at once) and must
+//!    report every failover slot ready in `pg_failover_readiness`, so a
+//!    switchover back can start right away.
 //!
 //! Exit status: 0 done, 1 refused (nothing changed), 2 failed after the
 //! demote started (the message says what state each node is in and what
@@ -815,6 +819,31 @@ fn finish(
                 }
             ),
         );
+        if plan.had_standby_slots {
+            // The former primary's slot sync worker reads the new primary's
+            // synchronized_standby_slots in its connection cycles, which nap
+            // up to 30 s when nothing moves: a reload wakes it for a cycle
+            // now, so pg_failover_readiness there (and a switchover back)
+            // sees the new setting.
+            p.query("SELECT pg_catalog.pg_reload_conf()")
+                .map_err(|e| Failure::Failed(Stage::Repointed, e))?;
+            wait(
+                Stage::Repointed,
+                "the former primary's failover slots to be ready to take over",
+                deadline,
+                || {
+                    let n = p.value(&format!(
+                        "SELECT count(*) FROM pg_catalog.pg_failover_readiness \
+                         WHERE slot_name IN ({names}) AND ready"
+                    ))?;
+                    Ok((n.as_deref() == Some(want.as_str())).then_some(()))
+                },
+            )?;
+            step(
+                Some(t0),
+                "former primary: failover-ready (pg_failover_readiness)",
+            );
+        }
     }
     Ok(match applying_ms {
         Some(a) => format!(

@@ -171,6 +171,7 @@ fn assert_done(out: &Output) {
         "subscriptions streaming from the new primary",
         "streams from the new primary through slot",
         "former primary: 1 failover slot replaced by synced copies",
+        "former primary: failover-ready (pg_failover_readiness)",
         "switchover complete: writes refused for ",
     ];
     let mut from = 0;
