@@ -795,17 +795,21 @@ fn finish(
             .collect::<Vec<_>>()
             .join(", ");
         let want = plan.failover_slots.len().to_string();
-        wait(
-            Stage::Repointed,
-            "the former primary's failover slots to be replaced by synced copies",
-            deadline,
-            || {
+        // waits until every failover slot is a row of `view` meeting `cond`
+        // on the former primary
+        let all_slots = |p: &mut Session, what: &str, view: &str, cond: &str| {
+            wait(Stage::Repointed, what, deadline, || {
                 let n = p.value(&format!(
-                    "SELECT count(*) FROM pg_catalog.pg_replication_slots \
-                     WHERE slot_name IN ({names}) AND synced AND NOT temporary"
+                    "SELECT count(*) FROM pg_catalog.{view} WHERE slot_name IN ({names}) AND {cond}"
                 ))?;
                 Ok((n.as_deref() == Some(want.as_str())).then_some(()))
-            },
+            })
+        };
+        all_slots(
+            &mut p,
+            "the former primary's failover slots to be replaced by synced copies",
+            "pg_replication_slots",
+            "synced AND NOT temporary",
         )?;
         step(
             Some(t0),
@@ -827,17 +831,11 @@ fn finish(
             // sees the new setting.
             p.query("SELECT pg_catalog.pg_reload_conf()")
                 .map_err(|e| Failure::Failed(Stage::Repointed, e))?;
-            wait(
-                Stage::Repointed,
+            all_slots(
+                &mut p,
                 "the former primary's failover slots to be ready to take over",
-                deadline,
-                || {
-                    let n = p.value(&format!(
-                        "SELECT count(*) FROM pg_catalog.pg_failover_readiness \
-                         WHERE slot_name IN ({names}) AND ready"
-                    ))?;
-                    Ok((n.as_deref() == Some(want.as_str())).then_some(()))
-                },
+                "pg_failover_readiness",
+                "ready",
             )?;
             step(
                 Some(t0),
