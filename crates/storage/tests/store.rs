@@ -13,6 +13,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
 use tandem_storage::heap::Row;
 use tandem_storage::keycode::encode_key;
 use tandem_storage::store::{StoreBatch, StoreOptions, TableStore};
@@ -178,13 +180,8 @@ const PERSIST_AT: u64 = 40;
 /// Batch `n` (from 1) of the crash workload, a pure function of `n`: two
 /// commits of puts and deletes over `KEYS` keys, `applied_lsn` = 100 n.
 fn crash_batch(n: u64) -> StoreBatch {
-    let mut rng = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = || {
-        rng ^= rng >> 12;
-        rng ^= rng << 25;
-        rng ^= rng >> 27;
-        rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    };
+    let mut rng = StdRng::seed_from_u64(n);
+    let mut next = || rng.next_u64();
     let mut batch = StoreBatch::new(Lsn(n * 100), Lsn((n * 100).saturating_sub(300)));
     for commit in [n * 100 - 50, n * 100] {
         for _ in 0..40 {

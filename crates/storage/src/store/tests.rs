@@ -3,6 +3,7 @@
 
 use std::ops::Bound;
 
+use rand::{RngCore, SeedableRng};
 use tandem_types::{Lsn, Oid, SqlState, Value};
 
 use super::*;
@@ -229,19 +230,6 @@ fn open_failures_are_postgres_style_errors() {
     assert_eq!(e.code, SqlState::IO_ERROR);
 }
 
-/// xorshift64*: a deterministic workload without a dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
 /// The store and the in-memory heap, fed the same committed changes, show every
 /// snapshot at or after the last horizon the same rows.
 #[test]
@@ -250,18 +238,18 @@ fn the_store_agrees_with_the_heap() {
     let store = open(&dir);
     let heap = Heap::default();
     let cat = Catalog::default();
-    let mut rng = Rng(0x5EED);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5EED);
     let mut horizon = Lsn(0);
     let mut commit = 0u64;
     for batch_no in 0..60u64 {
         let mut batch = StoreBatch::new(Lsn(0), horizon);
-        for _ in 0..1 + rng.next() % 4 {
+        for _ in 0..1 + rng.next_u64() % 4 {
             commit += 10;
             let c = Lsn(commit);
-            for _ in 0..1 + rng.next() % 6 {
-                let key = k((rng.next() % 24) as u8);
-                let r = row((rng.next() % 1000) as i32);
-                let change = match rng.next() % 3 {
+            for _ in 0..1 + rng.next_u64() % 6 {
+                let key = k((rng.next_u64() % 24) as u8);
+                let r = row((rng.next_u64() % 1000) as i32);
+                let change = match rng.next_u64() % 3 {
                     0 => {
                         batch.put(T, key.clone(), r.clone(), c);
                         Change::Insert {
@@ -271,7 +259,7 @@ fn the_store_agrees_with_the_heap() {
                         }
                     }
                     1 => {
-                        let new_key = k((rng.next() % 24) as u8);
+                        let new_key = k((rng.next_u64() % 24) as u8);
                         if new_key != key {
                             batch.delete(T, key.clone(), c);
                         }
