@@ -66,7 +66,7 @@ impl Harness {
             },
         )
         .expect("bootstrap");
-        let db = Database::open(dir.path(), OpenOptions { fsync: false }).expect("open");
+        let db = Database::open(dir.path(), OpenOptions::new(false)).expect("open");
         let mut h = Harness::attach(db);
         h._dir = Some(dir);
         h

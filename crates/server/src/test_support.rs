@@ -40,7 +40,7 @@ pub(crate) fn primary_and_standby(
         },
     )
     .unwrap();
-    let primary = Database::open(pdir, OpenOptions { fsync: false }).unwrap();
+    let primary = Database::open(pdir, OpenOptions::new(false)).unwrap();
     primary.checkpoint("immediate force wait").unwrap();
     for sub in ["base", "global"] {
         std::fs::create_dir_all(sdir.join(sub)).unwrap();
@@ -63,6 +63,6 @@ pub(crate) fn primary_and_standby(
         ship(&primary, &wal, redo);
     }
     std::fs::write(sdir.join("standby.signal"), b"").unwrap();
-    let (standby, replay) = Database::open_standby(sdir, OpenOptions { fsync: false }).unwrap();
+    let (standby, replay) = Database::open_standby(sdir, OpenOptions::new(false)).unwrap();
     (primary, standby, replay)
 }

@@ -44,7 +44,7 @@ fn fixture() -> Fixture {
         },
     )
     .expect("bootstrap");
-    let db = Database::open(dir.path(), OpenOptions { fsync: false }).expect("open");
+    let db = Database::open(dir.path(), OpenOptions::new(false)).expect("open");
     Fixture {
         _dir: dir,
         engine: Arc::new(Engine {

@@ -1,31 +1,42 @@
-//! Checkpoints: a consistent image of the heap as of a redo LSN, written to
-//! `base/checkpoint`, after which WAL before the redo LSN is no longer needed.
+//! Checkpoints: the table store (`base/store`) made durable up to a redo LSN,
+//! and an image of the rest of the state as of that LSN (catalog, sequences,
+//! replication origins) written to `base/checkpoint`, after which WAL before
+//! the redo LSN is no longer needed.
 //!
 //! Order of a checkpoint (each step durable before the next):
 //! 1. Under the commit mutex, briefly: `redo = wal.insert_lsn()`, snapshot
 //!    `S = applied_lsn` (registered so pruning keeps what `S` sees), the catalog,
 //!    the sequences' logged states, the replication origins' progress. Every commit ending at or before `redo` is in
 //!    `S`; every later one will be replayed from WAL.
-//! 2. `wal.flush(redo)`: the image never holds a commit the WAL could lose.
-//! 3. Write rows visible at `S` to `base/checkpoint.tmp`, fsync, rename to
+//! 2. `wal.flush(redo)`: nothing durable ever holds a commit the WAL could lose.
+//! 3. Wait until the applier (`applier.rs`) has handed every commit up to `S`
+//!    to the table store, `TableStore::persist` (its journal fsynced); then the
+//!    image without rows to `base/checkpoint.tmp`, fsync, rename to
 //!    `base/checkpoint`, fsync `base/`.
 //! 4. Append a CHECKPOINT record (its start is the checkpoint LSN), flush it.
 //! 5. Write `global/control` (redo, checkpoint LSN, state, next ids).
 //! 6. Remove WAL segments wholly before `min(redo, retention floor)`.
-//! 7. Prune dead row versions (sweep) below the snapshot horizon.
+//! 7. Prune dead row versions (sweep) below the snapshot horizon (and `S`); a
+//!    dropped table the sweep forgets loses its keys in the store
+//!    (`TableStore::drop_table`).
 //!
 //! A crash between 3 and 5 leaves a newer image than the control file names;
 //! recovery uses the image's own redo LSN (its WAL is still there: segments go only
 //! after step 5). File layout (little-endian, CRC32C of everything before it at the
 //! end):
 //! ```text
-//! "TNDMCKP2" | redo u64 | timeline u32 | next_xid u32 | next_oid u32 | next_rowid u64 | time i64
+//! "TNDMCKP3" | redo u64 | timeline u32 | next_xid u32 | next_oid u32 | next_rowid u64 | time i64
 //! catalog (len u32 + bytes) | nseq u32 + (oid u32, last_value i64, is_called u8)*
 //! norigins u32 + (roident u16, remote_lsn u64, local_lsn u64)*
 //! ntables u32 + (oid u32, (1u8, key bytes, row values)*, 0u8)* | crc32c u32
 //! ```
-//! A `"TNDMCKP1"` image (before replication origins) has no origins section
-//! and is read as "no origin progress".
+//! A version 3 image has no rows (`ntables` = 0): they are in the table store.
+//! A `"TNDMCKP2"` image carries the rows visible at its redo LSN: written by
+//! checkpoints before the table store, and generated in memory, never on
+//! disk, for a base backup ([`run_for_backup`]); startup puts its rows into
+//! the store when the store is behind its redo LSN (`recovery.rs`). A
+//! `"TNDMCKP1"` image (before replication origins) is a version 2 image
+//! without the origins section, read as "no origin progress".
 //!
 //! Restartpoints ([`restartpoint`]) are a standby's checkpoints: the same image,
 //! catalog history, control file, WAL removal and pruning, but no WAL record (a
@@ -60,9 +71,21 @@ use crate::origin::OriginProgress;
 use crate::record::{self, CheckpointRecord};
 use crate::{Catalog, CheckpointStats, Database, RowKey};
 
-const MAGIC: &[u8; 8] = b"TNDMCKP2";
+/// Images without rows (the rows are in the table store).
+const MAGIC: &[u8; 8] = b"TNDMCKP3";
+/// Images carrying the rows visible at their redo LSN.
+const MAGIC_V2: &[u8; 8] = b"TNDMCKP2";
 /// Images written before replication origins: no origins section.
 const MAGIC_V1: &[u8; 8] = b"TNDMCKP1";
+
+/// Whether an image carries rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageFormat {
+    /// Version 3: the rows are in the table store.
+    NoRows,
+    /// Version 2: the rows visible at the redo LSN follow the origins.
+    WithRows,
+}
 
 pub fn checkpoint_path(datadir: &Path) -> PathBuf {
     datadir.join("base").join("checkpoint")
@@ -87,6 +110,9 @@ pub struct Image {
     pub sequences: Vec<(Oid, i64, bool)>,
     /// Replication origin progress as of the redo LSN, by roident.
     pub origins: Vec<(u16, OriginProgress)>,
+    /// True for a version 1 or 2 image: `tables` are the rows as of the redo
+    /// LSN (the table store is then filled from them if it is behind).
+    pub has_rows: bool,
     pub tables: Vec<(Oid, TableHeap)>,
 }
 
@@ -94,9 +120,17 @@ fn io_err(what: &str, path: &Path, e: &std::io::Error) -> PgError {
     PgError::io(format_args!("{what} file \"{}\"", path.display()), e)
 }
 
-/// Streams an image to `checkpoint.tmp`; `finish` makes it `checkpoint`.
+/// Where an image goes: `checkpoint.tmp` (renamed to `checkpoint` by
+/// `finish`), or memory (a base backup's image).
+enum Output {
+    File(BufWriter<File>),
+    Memory(Vec<u8>),
+}
+
+/// Streams an image to `checkpoint.tmp` (`finish` makes it `checkpoint`) or
+/// to memory (`finish_in_memory`).
 pub struct ImageWriter {
-    out: BufWriter<File>,
+    out: Output,
     crc: u32,
     tmp: PathBuf,
     target: PathBuf,
@@ -105,8 +139,10 @@ pub struct ImageWriter {
 }
 
 impl ImageWriter {
+    /// An image file; `ntables` tables follow (0 for [`ImageFormat::NoRows`]).
     pub fn create(
         datadir: &Path,
+        format: ImageFormat,
         header: &ImageHeader,
         catalog: &Catalog,
         sequences: &[(Oid, i64, bool)],
@@ -117,15 +153,58 @@ impl ImageWriter {
         let tmp = target.with_extension("tmp");
         let file = File::create(&tmp).map_err(|e| io_err("create", &tmp, &e))?;
         let mut w = ImageWriter {
-            out: BufWriter::new(file),
+            out: Output::File(BufWriter::new(file)),
             crc: 0,
             tmp,
             target,
             rows: 0,
             buf: Writer::new(),
         };
-        let b = &mut w.buf;
-        b.buf.extend_from_slice(MAGIC);
+        w.start(format, header, catalog, sequences, origins, ntables)?;
+        Ok(w)
+    }
+
+    /// A version 2 image (with rows) built in memory.
+    pub fn in_memory(
+        header: &ImageHeader,
+        catalog: &Catalog,
+        sequences: &[(Oid, i64, bool)],
+        origins: &[(u16, OriginProgress)],
+        ntables: usize,
+    ) -> PgResult<ImageWriter> {
+        let mut w = ImageWriter {
+            out: Output::Memory(Vec::new()),
+            crc: 0,
+            tmp: PathBuf::new(),
+            target: PathBuf::new(),
+            rows: 0,
+            buf: Writer::new(),
+        };
+        w.start(
+            ImageFormat::WithRows,
+            header,
+            catalog,
+            sequences,
+            origins,
+            ntables,
+        )?;
+        Ok(w)
+    }
+
+    fn start(
+        &mut self,
+        format: ImageFormat,
+        header: &ImageHeader,
+        catalog: &Catalog,
+        sequences: &[(Oid, i64, bool)],
+        origins: &[(u16, OriginProgress)],
+        ntables: usize,
+    ) -> PgResult<()> {
+        let b = &mut self.buf;
+        b.buf.extend_from_slice(match format {
+            ImageFormat::NoRows => MAGIC,
+            ImageFormat::WithRows => MAGIC_V2,
+        });
         b.lsn(header.redo);
         b.u32(header.timeline.0);
         b.xid(header.next_xid);
@@ -148,15 +227,17 @@ impl ImageWriter {
             b.lsn(p.local_lsn);
         }
         b.u32(ntables as u32);
-        w.flush_buf()?;
-        Ok(w)
+        self.flush_buf()
     }
 
     fn flush_buf(&mut self) -> PgResult<()> {
         self.crc = crc32c::crc32c_append(self.crc, &self.buf.buf);
-        self.out
-            .write_all(&self.buf.buf)
-            .map_err(|e| io_err("write", &self.tmp, &e))?;
+        match &mut self.out {
+            Output::File(f) => f
+                .write_all(&self.buf.buf)
+                .map_err(|e| io_err("write", &self.tmp, &e))?,
+            Output::Memory(v) => v.extend_from_slice(&self.buf.buf),
+        }
         self.buf.buf.clear();
         Ok(())
     }
@@ -182,14 +263,28 @@ impl ImageWriter {
         self.flush_buf()
     }
 
+    /// The in-memory image with its CRC.
+    pub fn finish_in_memory(mut self) -> PgResult<Vec<u8>> {
+        self.flush_buf()?;
+        match self.out {
+            Output::Memory(mut v) => {
+                v.extend_from_slice(&self.crc.to_le_bytes());
+                Ok(v)
+            }
+            Output::File(_) => Err(PgError::internal("checkpoint image is not in memory")),
+        }
+    }
+
     /// Writes the CRC, fsyncs, renames over `base/checkpoint`, fsyncs `base/`.
     pub fn finish(mut self, fsync: bool) -> PgResult<u64> {
+        self.flush_buf()?;
         let crc = self.crc;
-        self.out
-            .write_all(&crc.to_le_bytes())
+        let Output::File(mut out) = self.out else {
+            return Err(PgError::internal("checkpoint image is not a file"));
+        };
+        out.write_all(&crc.to_le_bytes())
             .map_err(|e| io_err("write", &self.tmp, &e))?;
-        let file = self
-            .out
+        let file = out
             .into_inner()
             .map_err(|e| io_err("write", &self.tmp, e.error()))?;
         if fsync {
@@ -213,10 +308,12 @@ fn corrupt_image() -> PgError {
 pub fn load_image(datadir: &Path) -> PgResult<Image> {
     let path = checkpoint_path(datadir);
     let bytes = std::fs::read(&path).map_err(|e| io_err("read", &path, &e))?;
-    if bytes.len() < 12 || (&bytes[..8] != MAGIC && &bytes[..8] != MAGIC_V1) {
+    let magic = bytes.get(..8).unwrap_or_default();
+    if bytes.len() < 12 || ![&MAGIC[..], MAGIC_V2, MAGIC_V1].contains(&magic) {
         return Err(corrupt_image());
     }
-    let has_origins = &bytes[..8] == MAGIC;
+    let has_origins = magic != MAGIC_V1;
+    let has_rows = magic != MAGIC;
     let (body, crc) = bytes.split_at(bytes.len() - 4);
     if crc32c::crc32c(body) != u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]) {
         return Err(corrupt_image());
@@ -268,6 +365,7 @@ pub fn load_image(datadir: &Path) -> PgResult<Image> {
         catalog,
         sequences,
         origins,
+        has_rows,
         tables,
     })
 }
@@ -353,19 +451,45 @@ fn keep_catalog_history(
     Ok(())
 }
 
-/// Step 3: the image of `p`, durable under `base/checkpoint`.
-fn write_image(db: &Database, p: &Point) -> PgResult<(ImageHeader, u64, Instant)> {
-    let header = ImageHeader {
+fn image_header(db: &Database, p: &Point) -> ImageHeader {
+    ImageHeader {
         redo: p.redo,
         timeline: p.timeline,
         next_xid: Xid(db.next_xid.load(Ordering::Relaxed)),
         next_oid: Oid(db.next_oid.load(Ordering::Relaxed)),
         next_rowid: db.next_rowid.load(Ordering::Relaxed),
         time: unix_now(),
-    };
-    let mut w = ImageWriter::create(
+    }
+}
+
+/// Step 3: the table store durable up to `p.snapshot`, then the image of `p`
+/// (no rows) durable under `base/checkpoint`. Returns the header, the rows
+/// the applier wrote since the last checkpoint, and when the writing ended
+/// (the rest is syncing).
+fn write_image(db: &Database, p: &Point) -> PgResult<(ImageHeader, u64, Instant)> {
+    db.applier.wait_written(p.snapshot)?;
+    let rows = db.applier.take_rows_written();
+    let write_done = Instant::now();
+    db.applier.store()?.persist()?;
+    let header = image_header(db, p);
+    ImageWriter::create(
         &db.datadir,
+        ImageFormat::NoRows,
         &header,
+        p.catalog,
+        p.sequences,
+        p.origins,
+        0,
+    )?
+    .finish(db.fsync)?;
+    Ok((header, rows, write_done))
+}
+
+/// The version 2 image of `p` (with the rows visible at `p.snapshot`, read
+/// from the heap) in memory, with `header`: what a base backup sends.
+fn row_image(db: &Database, p: &Point, header: &ImageHeader) -> PgResult<Vec<u8>> {
+    let mut w = ImageWriter::in_memory(
+        header,
         p.catalog,
         p.sequences,
         p.origins,
@@ -374,9 +498,25 @@ fn write_image(db: &Database, p: &Point) -> PgResult<(ImageHeader, u64, Instant)
     for oid in p.catalog.tables.keys() {
         write_table(db, &mut w, *oid, p.snapshot)?;
     }
-    let write_done = Instant::now();
-    let rows = w.finish(db.fsync)?;
-    Ok((header, rows, write_done))
+    w.finish_in_memory()
+}
+
+/// Step 7: prunes versions no snapshot at or after `horizon` sees and
+/// forgets dropped tables none reads, removing their keys from the table
+/// store (`horizon` is at most the checkpoint's snapshot, which the applier
+/// has passed: every write to such a table is already in the store).
+fn sweep(db: &Database, horizon: Lsn) -> PgResult<()> {
+    let before = db.heap.table_oids();
+    db.heap.sweep(horizon);
+    let after = db.heap.table_oids();
+    let gone: Vec<Oid> = before.into_iter().filter(|o| !after.contains(o)).collect();
+    if !gone.is_empty() {
+        let store = db.applier.store()?;
+        for oid in gone {
+            store.drop_table(oid)?;
+        }
+    }
+    Ok(())
 }
 
 /// Step 6, the decision: the start of the oldest segment to keep,
@@ -399,6 +539,24 @@ fn remove_old_wal(db: &Database, keep: Lsn) -> PgResult<usize> {
 
 /// Runs one checkpoint (see the module comment for the order of steps).
 pub fn run(db: &Database, reason: &str) -> PgResult<CheckpointStats> {
+    run_inner(db, reason, false).map(|(stats, _)| stats)
+}
+
+/// A checkpoint for a base backup: also returns a version 2 image (with
+/// rows) of the checkpoint's state, generated in memory from the heap at
+/// its snapshot, the image a backup sends (the receiver fills its table
+/// store from it).
+pub fn run_for_backup(db: &Database, reason: &str) -> PgResult<(CheckpointStats, Vec<u8>)> {
+    let (stats, image) = run_inner(db, reason, true)?;
+    let image = image.ok_or_else(|| PgError::internal("no base backup image"))?;
+    Ok((stats, image))
+}
+
+fn run_inner(
+    db: &Database,
+    reason: &str,
+    backup: bool,
+) -> PgResult<(CheckpointStats, Option<Vec<u8>>)> {
     let _only_one = db.checkpoint_lock.lock();
     let shutdown = reason == "shutdown";
     let shown = if shutdown {
@@ -430,27 +588,31 @@ pub fn run(db: &Database, reason: &str) -> PgResult<CheckpointStats> {
             db.origin_progress_all(),
         )
     };
-    let result = (|| {
+    let result = (|| -> PgResult<_> {
         // 2. The image must not get ahead of durable WAL.
         db.wal.flush(redo)?;
         // 2b. Catalog history logical slots still need (before the image, so
         // any image startup finds is covered), and pruning of the rest.
         keep_catalog_history(db, redo, snapshot, None)?;
-        // 3. The image.
-        write_image(
-            db,
-            &Point {
-                redo,
-                timeline: db.wal.timeline(),
-                snapshot,
-                catalog: &catalog,
-                sequences: &sequences,
-                origins: &origins,
-            },
-        )
+        // 3. The table store, then the image.
+        let point = Point {
+            redo,
+            timeline: db.wal.timeline(),
+            snapshot,
+            catalog: &catalog,
+            sequences: &sequences,
+            origins: &origins,
+        };
+        let (header, rows, write_done) = write_image(db, &point)?;
+        let backup_image = if backup {
+            Some(row_image(db, &point, &header)?)
+        } else {
+            None
+        };
+        Ok((header, rows, write_done, backup_image))
     })();
     db.snapshots.release(snap_id);
-    let (header, rows, write_done) = result?;
+    let (header, rows, write_done, backup_image) = result?;
     let sync_done = Instant::now();
 
     // 4. The CHECKPOINT record.
@@ -488,7 +650,7 @@ pub fn run(db: &Database, reason: &str) -> PgResult<CheckpointStats> {
     let removed = remove_old_wal(db, wal_keep_point(db, redo))?;
 
     // 7. Garbage.
-    db.heap.sweep(db.snapshots.horizon(db));
+    sweep(db, db.snapshots.horizon(db).min(snapshot))?;
 
     let total = started.elapsed();
     let distance_kb = redo.0.saturating_sub(prev_redo.0) / 1024;
@@ -504,12 +666,15 @@ pub fn run(db: &Database, reason: &str) -> PgResult<CheckpointStats> {
         None,
         None,
     );
-    Ok(CheckpointStats {
-        redo_lsn: redo,
-        rows_written: rows,
-        segments_removed: removed,
-        duration_ms: total.as_millis() as u64,
-    })
+    Ok((
+        CheckpointStats {
+            redo_lsn: redo,
+            rows_written: rows,
+            segments_removed: removed,
+            duration_ms: total.as_millis() as u64,
+        },
+        backup_image,
+    ))
 }
 
 /// A standby's restartpoint (see the module comment): `reason` as for
@@ -623,7 +788,7 @@ pub fn restartpoint(db: &Database, reason: &str) -> PgResult<CheckpointStats> {
 
     // 6. WAL no longer needed (the record ending at `redo` stays); 7. garbage.
     let removed = remove_old_wal(db, keep)?;
-    db.heap.sweep(db.snapshots.horizon(db));
+    sweep(db, db.snapshots.horizon(db).min(snapshot))?;
 
     let total = started.elapsed();
     let distance_kb = redo.0.saturating_sub(prev.redo_lsn.0) / 1024;
@@ -687,6 +852,7 @@ mod tests {
         )];
         let mut w = ImageWriter::create(
             dir.path(),
+            ImageFormat::WithRows,
             &header,
             &cat,
             &[(Oid(16385), 33, true)],
@@ -740,10 +906,18 @@ mod tests {
             time: 1_700_000_000,
         };
         let cat = bootstrap_catalog("postgres", None);
-        ImageWriter::create(dir.path(), &header, &cat, &[], &[], 0)
-            .unwrap()
-            .finish(false)
-            .unwrap();
+        ImageWriter::create(
+            dir.path(),
+            ImageFormat::WithRows,
+            &header,
+            &cat,
+            &[],
+            &[],
+            0,
+        )
+        .unwrap()
+        .finish(false)
+        .unwrap();
         // A version 1 image is this one without the origins count (the four
         // bytes before ntables and the CRC), under the old magic.
         let path = checkpoint_path(dir.path());
@@ -764,5 +938,40 @@ mod tests {
             1 + crate::acl::PREDEFINED_ROLES.len()
         );
         assert!(img.tables.is_empty());
+        assert!(img.has_rows);
+    }
+
+    #[test]
+    fn version_3_image_has_no_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("base")).unwrap();
+        let header = ImageHeader {
+            redo: Lsn(0x1000000),
+            timeline: TimeLineId(1),
+            next_xid: Xid(740),
+            next_oid: Oid(16384),
+            next_rowid: 1,
+            time: 1_700_000_000,
+        };
+        let cat = bootstrap_catalog("postgres", None);
+        ImageWriter::create(dir.path(), ImageFormat::NoRows, &header, &cat, &[], &[], 0)
+            .unwrap()
+            .finish(false)
+            .unwrap();
+        let bytes = std::fs::read(checkpoint_path(dir.path())).unwrap();
+        assert_eq!(&bytes[..8], b"TNDMCKP3");
+        let img = load_image(dir.path()).unwrap();
+        assert_eq!(img.header, header);
+        assert!(!img.has_rows);
+        assert!(img.tables.is_empty());
+        // the in-memory image of a base backup is a version 2 image
+        let mem = ImageWriter::in_memory(&header, &cat, &[], &[], 0)
+            .unwrap()
+            .finish_in_memory()
+            .unwrap();
+        std::fs::write(checkpoint_path(dir.path()), &mem).unwrap();
+        let img = load_image(dir.path()).unwrap();
+        assert!(img.has_rows);
+        assert_eq!(img.header, header);
     }
 }

@@ -32,6 +32,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Xid};
 use tandem_wal::{Record, Wal};
 
+use crate::applier::Applier;
 use crate::catalog::{CatalogHistory, CatalogOp};
 use crate::control::ControlFile;
 use crate::heap::Heap;
@@ -40,6 +41,7 @@ use crate::mvcc::SnapshotRegistry;
 use crate::origin::ProgressMap;
 use crate::record::{self, Change, CommitOrigin};
 use crate::sequence::Sequences;
+use crate::store::TableStore;
 use crate::{Catalog, SequenceDef};
 
 /// A function giving the oldest LSN some other component (slots, wal_keep_size)
@@ -55,6 +57,8 @@ pub(crate) struct Loaded {
     pub applied: Lsn,
     /// Replication origin progress as of the image's redo LSN.
     pub origins: ProgressMap,
+    /// `base/store`, opened (its rows are already in `heap`).
+    pub store: TableStore,
 }
 
 static NEXT_DB_ID: AtomicU64 = AtomicU64::new(1);
@@ -119,6 +123,15 @@ pub struct Database {
     /// Replication origin progress (`origin.rs`); changed only under the
     /// commit mutex (or by the single redo thread).
     pub(crate) origin_progress: Mutex<ProgressMap>,
+    /// The table store and the thread writing flushed commits into it
+    /// (`applier.rs`).
+    pub(crate) applier: Applier,
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        self.applier.close();
+    }
 }
 
 impl Database {
@@ -128,14 +141,16 @@ impl Database {
         wal: Arc<Wal>,
         control: ControlFile,
         state: Loaded,
-    ) -> Database {
+    ) -> PgResult<Database> {
         let Loaded {
             catalog,
             heap,
             sequences,
             applied,
             origins,
+            store,
         } = state;
+        let applier = Applier::start(store, wal.clone())?;
         // Catalog versions older than the image that logical slots still need
         // (see `catalog_file`); an unreadable file only costs decoding history.
         let older_catalogs: Vec<(Lsn, Arc<Catalog>)> = match crate::catalog_file::load(&datadir) {
@@ -148,7 +163,7 @@ impl Database {
         // The history is exact from the first kept version's LSN, or (with
         // none kept) from the image's redo point.
         let catalog_exact_from = older_catalogs.first().map_or(applied, |(l, _)| *l);
-        Database {
+        Ok(Database {
             id: NEXT_DB_ID.fetch_add(1, Ordering::Relaxed),
             datadir,
             fsync,
@@ -184,7 +199,8 @@ impl Database {
             replay_commit_time: std::sync::atomic::AtomicI64::new(i64::MIN),
             promote_requested: std::sync::atomic::AtomicBool::new(false),
             origin_progress: Mutex::new(origins),
-        }
+            applier,
+        })
     }
 
     pub(crate) fn allocate_xid(&self) -> Xid {
@@ -323,6 +339,17 @@ impl Database {
         Xid(self.next_xid.load(Ordering::Relaxed))
     }
 
+    /// The table store (`base/store`) while the database is open.
+    pub fn table_store(&self) -> PgResult<Arc<TableStore>> {
+        self.applier.store()
+    }
+
+    /// Waits until every commit ending at or before `upto` was handed to the
+    /// table store (durable only at the next checkpoint).
+    pub fn wait_for_store(&self, upto: Lsn) -> PgResult<()> {
+        self.applier.wait_written(upto)
+    }
+
     /// Heap statistics of a table: (keys in the map, dead versions not yet pruned),
     /// for `pg_stat_user_tables.n_dead_tup` and tests.
     pub fn table_stats(&self, table: Oid) -> Option<(usize, usize)> {
@@ -372,10 +399,27 @@ impl Database {
         new_catalog: Option<Arc<Catalog>>,
         origin: Option<CommitOrigin>,
     ) {
+        self.apply_committed_rows(changes, end, new_catalog, origin, true)
+    }
+
+    /// [`Database::apply_committed`]; `rows` false for a replayed commit the
+    /// table store already holds (its rows are in the heap as loaded from the
+    /// store): only its catalog, sequence and origin effects apply.
+    pub(crate) fn apply_committed_rows(
+        &self,
+        mut changes: Vec<Change>,
+        end: Lsn,
+        new_catalog: Option<Arc<Catalog>>,
+        origin: Option<CommitOrigin>,
+        rows: bool,
+    ) {
         let horizon = self.snapshots.horizon(self);
         let cat = new_catalog
             .clone()
             .unwrap_or_else(|| self.catalog.read().latest().clone());
+        if rows {
+            self.applier.push(end, &changes, horizon, &cat);
+        }
         for change in &changes {
             if let Change::Catalog(op) = change {
                 match op.as_ref() {
@@ -388,6 +432,13 @@ impl Database {
             }
         }
         self.apply_origin_progress(&changes, end, &cat, origin);
+        if !rows {
+            // the store holds its rows; the heap was filled from the store
+            changes.retain(|c| {
+                matches!(c, Change::Catalog(op)
+                    if !matches!(op.as_ref(), CatalogOp::AddPrimaryKey { .. }))
+            });
+        }
         self.heap.apply_changes(changes, end, &cat, horizon);
         let catalog_changed = new_catalog.is_some();
         if let Some(c) = new_catalog {

@@ -19,11 +19,13 @@
 //! - `catalog.rs`: catalog operations, bootstrap catalog, history
 //! - `record.rs` + `codec.rs`: WAL payloads; `sequence.rs`: nextval/setval
 //! - `checkpoint.rs`, `control.rs`, `recovery.rs`: durability and startup
-//! - `store/`: the on-disk table store (fjall); not used by the server yet
+//! - `store/`: the on-disk table store (fjall), `base/store`; `applier.rs`: the
+//!   thread that writes flushed commits into it
 //!
 //! `docs/storage.md` has the on-disk formats and the visibility rule.
 
 pub mod acl;
+mod applier;
 pub mod catalog;
 pub mod catalog_file;
 pub mod checkpoint;
@@ -303,6 +305,33 @@ pub struct BootstrapOptions {
 pub struct OpenOptions {
     /// the `fsync` setting
     pub fsync: bool,
+    /// The table store's block cache (`shared_buffers`).
+    pub store_cache_bytes: u64,
+    /// The table store's memtable size (cache / 8, at least 8 MB).
+    pub store_memtable_bytes: u64,
+}
+
+impl OpenOptions {
+    /// Options for a given `shared_buffers` size in bytes: the table store's
+    /// cache is `shared_buffers`, its memtable an eighth of it, at least 8 MB.
+    pub fn with_shared_buffers(fsync: bool, shared_buffers: u64) -> OpenOptions {
+        OpenOptions {
+            fsync,
+            store_cache_bytes: shared_buffers,
+            store_memtable_bytes: (shared_buffers / 8).max(8 << 20),
+        }
+    }
+
+    /// PostgreSQL's default `shared_buffers` (128MB).
+    pub fn new(fsync: bool) -> OpenOptions {
+        OpenOptions::with_shared_buffers(fsync, 128 << 20)
+    }
+}
+
+impl Default for OpenOptions {
+    fn default() -> OpenOptions {
+        OpenOptions::new(true)
+    }
 }
 
 /// What the replication slots on disk need kept during crash recovery
@@ -407,13 +436,28 @@ impl Database {
     /// Writes a checkpoint (consistent heap snapshot at a redo LSN, control file
     /// update, WAL segment removal), on a standby a restartpoint. `reason` is
     /// logged: "time", "wal", "immediate force wait", "shutdown".
+    /// A shutdown checkpoint then stops the table store's applier and closes
+    /// the store (a later open in this process may open it again).
     pub fn checkpoint(&self, reason: &str) -> PgResult<CheckpointStats> {
-        if self.in_recovery() {
+        let stats = if self.in_recovery() {
             // A standby's WAL is the primary's, byte for byte: it writes a
             // restartpoint (image and control file, no WAL record).
-            return checkpoint::restartpoint(self, reason);
+            checkpoint::restartpoint(self, reason)?
+        } else {
+            checkpoint::run(self, reason)?
+        };
+        if reason == "shutdown" {
+            self.applier.close();
         }
-        checkpoint::run(self, reason)
+        Ok(stats)
+    }
+
+    /// The checkpoint of a base backup ([`Database::checkpoint`] on a
+    /// primary), with the image the backup sends: a version 2 image carrying
+    /// the rows visible at the checkpoint's redo LSN, generated in memory
+    /// (`checkpoint.rs`).
+    pub fn checkpoint_for_backup(&self, reason: &str) -> PgResult<(CheckpointStats, Vec<u8>)> {
+        checkpoint::run_for_backup(self, reason)
     }
 
     /// Shutdown checkpoint; the control file then says "shut down" (on a

@@ -140,7 +140,7 @@ mod tests {
     };
 
     fn open(dir: &Path) -> Arc<Database> {
-        Database::open(dir, OpenOptions { fsync: false }).unwrap()
+        Database::open(dir, OpenOptions::new(false)).unwrap()
     }
 
     fn fresh() -> (tempfile::TempDir, Arc<Database>) {

@@ -14,6 +14,15 @@
 //! is written; the control file says "in production" while the node runs. A
 //! standby ([`open_standby`]) starts from its last restartpoint's image when it
 //! has one.
+//!
+//! Rows live in the table store (`base/store`, `store/`), which the applier
+//! (`applier.rs`) fills with flushed commits. At startup the store is opened;
+//! if the image still carries rows (a version 1 or 2 image: a data directory
+//! written before the store, or a base backup) and the store is behind the
+//! image's redo LSN, the image's rows are put into the store first. The heap
+//! is then filled from the store (its rows as of its `applied_lsn`), and
+//! replay skips the row changes of commits at or before that LSN (they are in
+//! the store) while applying their catalog, sequence, id and origin effects.
 //! PostgreSQL counterparts: `initdb.c`, `xlogrecovery.c`, `xlog.c` (StartupXLOG).
 
 use std::collections::HashMap;
@@ -25,8 +34,8 @@ use tandem_types::elog::{emit, Level};
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, TimeLineId, Value, Xid};
 use tandem_wal::{ReadRecord, Wal, WalOptions};
 
-use crate::catalog::{apply_op, bootstrap_catalog, op_oid, FIRST_NORMAL_OID};
-use crate::checkpoint::{self, load_image, unix_now, ImageHeader, ImageWriter};
+use crate::catalog::{apply_op, bootstrap_catalog, op_oid, CatalogOp, FIRST_NORMAL_OID};
+use crate::checkpoint::{self, load_image, unix_now, ImageFormat, ImageHeader, ImageWriter};
 use crate::control::{
     control_path, new_system_identifier, read_control, write_control, ControlFile, DbState,
 };
@@ -37,10 +46,19 @@ use crate::keycode::rowid_of;
 use crate::mvcc::txn::FIRST_XID;
 use crate::record::{self, Change, CheckpointRecord, StorageRecord};
 use crate::sequence::Sequences;
+use crate::store::{StoreBatch, StoreOptions, TableStore};
 use crate::SlotFloors;
 use crate::{BootstrapOptions, Database, OpenOptions};
 
 const DEFAULT_SEGMENT_SIZE: u64 = 16 * 1024 * 1024;
+
+/// Rows per batch when an image's rows are put into the table store.
+const INGEST_BATCH: usize = 10_000;
+
+/// The table store of a data directory.
+pub fn store_path(datadir: &Path) -> std::path::PathBuf {
+    datadir.join("base").join("store")
+}
 
 fn mkdir(path: &Path) -> PgResult<()> {
     std::fs::create_dir_all(path)
@@ -86,7 +104,16 @@ pub fn bootstrap(datadir: &Path, opts: BootstrapOptions) -> PgResult<()> {
         next_rowid: 1,
         time: unix_now(),
     };
-    ImageWriter::create(datadir, &header, &catalog, &[], &[], 0)?.finish(true)?;
+    // the table store, empty
+    drop(TableStore::open(
+        &store_path(datadir),
+        StoreOptions {
+            cache_bytes: 8 << 20,
+            memtable_bytes: 8 << 20,
+        },
+    )?);
+    ImageWriter::create(datadir, ImageFormat::NoRows, &header, &catalog, &[], &[], 0)?
+        .finish(true)?;
     let rec = CheckpointRecord {
         redo,
         timeline,
@@ -162,6 +189,7 @@ pub fn open(datadir: &Path, opts: OpenOptions, floors: SlotFloors) -> PgResult<A
         db.set_catalog_floor(Box::new(move || Some(catalog)));
     }
     let replayed = replay(&db, redo, crash)?;
+    forget_dropped_tables(&db);
     if crash && replayed > 0 {
         checkpoint::run(&db, "end-of-recovery immediate wait")?;
     } else {
@@ -286,7 +314,123 @@ fn replay_commit(
             }
         }
     }
-    db.apply_committed(changes, end, new_catalog, origin);
+    // rows of a commit the table store already holds are in the heap (loaded
+    // from the store): only the rest of the commit applies
+    let rows = end > db.applier.store().map_or(Lsn::INVALID, |s| s.applied_lsn());
+    db.apply_committed_rows(changes, end, new_catalog, origin, rows);
+}
+
+/// Tables whose rows came from the table store but which the catalog no
+/// longer has (dropped before a crash, their keys not yet removed): marked
+/// dropped, so that the next checkpoint's sweep removes them from the heap
+/// and the store.
+fn forget_dropped_tables(db: &Database) {
+    let cat = db.catalog();
+    for oid in db.heap.table_oids() {
+        if !cat.tables.contains_key(&oid) {
+            db.heap.apply_change(
+                &Change::Catalog(Box::new(CatalogOp::DropTable(oid))),
+                Lsn(1),
+                &cat,
+                Lsn::INVALID,
+            );
+        }
+    }
+}
+
+/// Puts an image's rows (visible at its redo LSN) into the table store, which
+/// is behind that LSN: whatever it held is removed first, the rows go in
+/// batches, and the last batch moves its `applied_lsn` to `redo`, so that a
+/// crash in between makes the next start do it again.
+fn ingest_image_rows(
+    store: &TableStore,
+    tables: Vec<(Oid, crate::heap::TableHeap)>,
+    redo: Lsn,
+) -> PgResult<()> {
+    let mut stale: Vec<Oid> = Vec::new();
+    {
+        let snap = store.snapshot()?;
+        for e in snap.entries() {
+            let e = e?;
+            if stale.last() != Some(&e.table) {
+                stale.push(e.table);
+            }
+        }
+    }
+    for oid in stale {
+        store.drop_table(oid)?;
+    }
+    let keep = store.applied_lsn();
+    let mut rows = Vec::new();
+    for (oid, t) in &tables {
+        let mut from: Option<crate::RowKey> = None;
+        loop {
+            rows.clear();
+            let lower = from
+                .as_ref()
+                .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+            let more = t.visible_batch(lower, Lsn::INVALID, INGEST_BATCH, &mut rows);
+            let mut batch = StoreBatch::new(keep, Lsn::INVALID);
+            from = rows.last().map(|(k, _)| k.clone());
+            for (k, row) in rows.drain(..) {
+                batch.put(*oid, k, row, Lsn::INVALID);
+            }
+            store.apply(&batch)?;
+            if !more || from.is_none() {
+                break;
+            }
+        }
+    }
+    store.apply(&StoreBatch::new(redo, Lsn::INVALID))?;
+    store.persist()
+}
+
+/// Opens the table store; fills it from the image's rows when the image has
+/// rows and the store is behind the image's redo LSN (a data directory from
+/// before the store, a base backup); returns it with the heap of its rows.
+fn open_store(
+    datadir: &Path,
+    opts: &OpenOptions,
+    image: &mut crate::checkpoint::Image,
+) -> PgResult<(TableStore, Heap)> {
+    let store = TableStore::open(
+        &store_path(datadir),
+        StoreOptions {
+            cache_bytes: opts.store_cache_bytes,
+            memtable_bytes: opts.store_memtable_bytes,
+        },
+    )?;
+    let tables = std::mem::take(&mut image.tables);
+    if image.has_rows && store.applied_lsn() < image.header.redo {
+        ingest_image_rows(&store, tables, image.header.redo)?;
+    }
+    let heap = Heap::default();
+    {
+        let snap = store.snapshot()?;
+        let at = snap.applied_lsn();
+        let mut current: Option<(Oid, crate::heap::TableHeap)> = None;
+        for e in snap.entries() {
+            let e = e?;
+            let Some(row) = e.visible(at)? else {
+                continue;
+            };
+            match &mut current {
+                Some((oid, t)) if *oid == e.table => t.load(e.key, row),
+                _ => {
+                    if let Some((oid, t)) = current.take() {
+                        heap.install(oid, t);
+                    }
+                    let mut t = crate::heap::TableHeap::default();
+                    t.load(e.key, row);
+                    current = Some((e.table, t));
+                }
+            }
+        }
+        if let Some((oid, t)) = current {
+            heap.install(oid, t);
+        }
+    }
+    Ok((store, heap))
 }
 
 /// Receives each SLOT_STATE record a standby replays, with the record's end
@@ -420,6 +564,7 @@ pub fn open_standby(datadir: &Path, opts: OpenOptions) -> PgResult<(Arc<Database
     };
     emit(Level::Log, &format!("redo starts at {redo}"), None, None);
     replay.replay_available(&db)?;
+    forget_dropped_tables(&db);
     {
         let mut c = db.control.lock();
         c.state = DbState::InArchiveRecovery;
@@ -494,7 +639,7 @@ fn assemble_from_image(
     datadir: &Path,
     opts: &OpenOptions,
     control: &ControlFile,
-    image: crate::checkpoint::Image,
+    mut image: crate::checkpoint::Image,
 ) -> PgResult<Arc<Database>> {
     let redo = image.header.redo;
     // A restartpoint has no record of its own at its redo LSN; its control
@@ -518,10 +663,7 @@ fn assemble_from_image(
         },
         from,
     )?;
-    let heap = Heap::default();
-    for (oid, t) in image.tables {
-        heap.install(oid, t);
-    }
+    let (store, heap) = open_store(datadir, opts, &mut image)?;
     let sequences = Sequences::default();
     for (seq, last_value, is_called) in &image.sequences {
         sequences.redo(&record::SequenceRecord {
@@ -545,7 +687,8 @@ fn assemble_from_image(
             sequences,
             applied: redo,
             origins: image.origins.into_iter().collect(),
+            store,
         },
-    ));
+    )?);
     Ok(db)
 }

@@ -10,6 +10,23 @@ use tandem_storage::{Database, DbState, IsolationLevel, OpenOptions};
 use tandem_types::{Lsn, SqlState};
 use tandem_wal::{Wal, WalOptions};
 
+/// A standby's directory as BASE_BACKUP makes it: the backup checkpoint's
+/// image (with rows: the standby's table store is filled from it at its first
+/// start) and the control file; the WAL is shipped by the caller.
+fn backup_dir(pdir: &std::path::Path, image: &[u8]) -> tempfile::TempDir {
+    let sdir = tempfile::tempdir().unwrap();
+    for sub in ["base", "global"] {
+        std::fs::create_dir_all(sdir.path().join(sub)).unwrap();
+    }
+    std::fs::write(sdir.path().join("base/checkpoint"), image).unwrap();
+    std::fs::copy(
+        pdir.join("global/control"),
+        sdir.path().join("global/control"),
+    )
+    .unwrap();
+    sdir
+}
+
 fn ship(primary: &Database, standby_wal: &Wal, from: Lsn) -> Lsn {
     let pw = primary.wal();
     pw.flush(pw.insert_lsn()).unwrap();
@@ -30,17 +47,13 @@ fn standby_replays_shipped_wal_and_stays_read_only() {
     let (pdir, primary) = fresh();
     let t = create_table(&primary, "t", true);
     insert_rows(&primary, t, &[(1, 1), (2, 2)]);
-    primary.checkpoint("immediate force wait").unwrap();
+    let (_, image) = primary
+        .checkpoint_for_backup("immediate force wait")
+        .unwrap();
     insert_rows(&primary, t, &[(3, 3)]);
 
     // the "backup": image, control file, WAL from the image's redo
-    let sdir = tempfile::tempdir().unwrap();
-    for sub in ["base", "global"] {
-        std::fs::create_dir_all(sdir.path().join(sub)).unwrap();
-    }
-    for f in ["base/checkpoint", "global/control"] {
-        std::fs::copy(pdir.path().join(f), sdir.path().join(f)).unwrap();
-    }
+    let sdir = backup_dir(pdir.path(), &image);
     let redo = primary.control().redo_lsn;
     {
         let wal = Wal::create(
@@ -57,7 +70,7 @@ fn standby_replays_shipped_wal_and_stays_read_only() {
     }
 
     let (standby, mut replay) =
-        Database::open_standby(sdir.path(), OpenOptions { fsync: false }).unwrap();
+        Database::open_standby(sdir.path(), OpenOptions::new(false)).unwrap();
     assert!(standby.in_recovery());
     assert!(!primary.in_recovery());
     assert_eq!(standby.control_file().state, DbState::InArchiveRecovery);
@@ -94,8 +107,7 @@ fn standby_replays_shipped_wal_and_stays_read_only() {
     assert_eq!(standby.control_file().state, DbState::ShutDownInRecovery);
     drop(replay);
     drop(standby);
-    let (standby, _replay) =
-        Database::open_standby(sdir.path(), OpenOptions { fsync: false }).unwrap();
+    let (standby, _replay) = Database::open_standby(sdir.path(), OpenOptions::new(false)).unwrap();
     assert_eq!(snapshot_rows(&standby, t).len(), 4);
 }
 
@@ -104,14 +116,10 @@ fn restartpoint_is_taken_at_a_replayed_boundary_and_restarts_from_it() {
     let (pdir, primary) = fresh();
     let t = create_table(&primary, "t", true);
     insert_rows(&primary, t, &[(1, 1)]);
-    primary.checkpoint("immediate force wait").unwrap();
-    let sdir = tempfile::tempdir().unwrap();
-    for sub in ["base", "global"] {
-        std::fs::create_dir_all(sdir.path().join(sub)).unwrap();
-    }
-    for f in ["base/checkpoint", "global/control"] {
-        std::fs::copy(pdir.path().join(f), sdir.path().join(f)).unwrap();
-    }
+    let (_, image) = primary
+        .checkpoint_for_backup("immediate force wait")
+        .unwrap();
+    let sdir = backup_dir(pdir.path(), &image);
     let redo = primary.control().redo_lsn;
     let seg = primary.wal().segment_size();
     {
@@ -128,7 +136,7 @@ fn restartpoint_is_taken_at_a_replayed_boundary_and_restarts_from_it() {
         ship(&primary, &wal, redo);
     }
     let (standby, mut replay) =
-        Database::open_standby(sdir.path(), OpenOptions { fsync: false }).unwrap();
+        Database::open_standby(sdir.path(), OpenOptions::new(false)).unwrap();
     let first_segment = standby.wal().segments().unwrap()[0].segno;
     // rows over a few segments
     for i in 2..5 {
@@ -176,8 +184,7 @@ fn restartpoint_is_taken_at_a_replayed_boundary_and_restarts_from_it() {
     assert_eq!(replay.replayed(), full_end);
     drop(replay);
     drop(standby);
-    let (standby, replay) =
-        Database::open_standby(sdir.path(), OpenOptions { fsync: false }).unwrap();
+    let (standby, replay) = Database::open_standby(sdir.path(), OpenOptions::new(false)).unwrap();
     assert_eq!(replay.replayed(), full_end);
     assert_eq!(snapshot_rows(&standby, t).len(), 6);
     // a shutdown restartpoint, then "shut down in recovery"
@@ -186,8 +193,7 @@ fn restartpoint_is_taken_at_a_replayed_boundary_and_restarts_from_it() {
     assert_eq!(standby.control_file().state, DbState::ShutDownInRecovery);
     drop(replay);
     drop(standby);
-    let (standby, replay) =
-        Database::open_standby(sdir.path(), OpenOptions { fsync: false }).unwrap();
+    let (standby, replay) = Database::open_standby(sdir.path(), OpenOptions::new(false)).unwrap();
     assert_eq!(replay.replayed(), full_end);
     assert_eq!(snapshot_rows(&standby, t).len(), 6);
 }

@@ -24,7 +24,7 @@ fn fresh() -> (tempfile::TempDir, Arc<Database>) {
         },
     )
     .unwrap();
-    let db = Database::open(dir.path(), OpenOptions { fsync: false }).unwrap();
+    let db = Database::open(dir.path(), OpenOptions::new(false)).unwrap();
     (dir, db)
 }
 
@@ -457,7 +457,7 @@ fn recovery_skips_messages_and_decoding_works_after_restart() {
     )
     .unwrap();
     let (start, catalog, msg_xid) = {
-        let db = Database::open(dir.path(), OpenOptions { fsync: false }).unwrap();
+        let db = Database::open(dir.path(), OpenOptions::new(false)).unwrap();
         let start = db.wal().insert_lsn();
         let catalog = db.catalog();
         let mut t = begin(&db);
@@ -473,7 +473,7 @@ fn recovery_skips_messages_and_decoding_works_after_restart() {
         commit(&db, t);
         (start, catalog, xid)
     };
-    let db = Database::open(dir.path(), OpenOptions { fsync: false }).unwrap();
+    let db = Database::open(dir.path(), OpenOptions::new(false)).unwrap();
     assert!(db.control().next_xid.0 > msg_xid.0);
     assert_eq!(db.catalog().tables.len(), 1);
     let mut dec = Decoder::new(db.wal().clone(), catalog, start);

@@ -187,6 +187,9 @@ impl Postmaster {
         let listeners =
             listen::open(datadir, &listen, &socket_dirs, port).map_err(fatal_startup)?;
         let fsync = config.get_bool("fsync");
+        // shared_buffers (in 8kB blocks) sizes the table store's cache
+        let shared_buffers = (config.get_int("shared_buffers").max(16) as u64) * 8192;
+        let open_options = || OpenOptions::with_shared_buffers(fsync, shared_buffers);
         let standby_mode = datadir.join("standby.signal").exists();
         let configured_read_only = config.get_str("default_transaction_read_only");
         // the slots first: crash recovery's end-of-recovery checkpoint keeps
@@ -194,7 +197,7 @@ impl Postmaster {
         let slots = crate::slot::open(datadir, &config).map_err(fatal_startup)?;
         let (db, replay) = if standby_mode {
             let (db, replay) =
-                Database::open_standby(datadir, OpenOptions { fsync }).map_err(fatal_startup)?;
+                Database::open_standby(datadir, open_options()).map_err(fatal_startup)?;
             // hot standby: every transaction is read-only
             let _ = config.set_runtime("default_transaction_read_only", "on");
             let _ = config.set_runtime("in_hot_standby", "on");
@@ -203,7 +206,7 @@ impl Postmaster {
             (
                 Database::open_keeping(
                     datadir,
-                    OpenOptions { fsync },
+                    open_options(),
                     crate::slot::floors_on_disk(&slots),
                 )
                 .map_err(fatal_startup)?,

@@ -16,7 +16,10 @@
 //!
 //! (integers big-endian), CopyDone, and a second result set with the end position.
 //!
-//! Files sent: `base/checkpoint` (the image of the backup's own checkpoint),
+//! Files sent: `base/checkpoint` (the image of the backup's own checkpoint,
+//! with the rows visible at its redo LSN: generated in memory from the heap,
+//! since the image on disk has none; the node made from the backup puts them
+//! into its table store at its first start),
 //! `postgresql.conf`, `pg_hba.conf`, `postgresql.auto.conf`, `pg_ident.conf`
 //! when present, the TLS certificate and key files kept in the data directory,
 //! the timeline history files (`pg_wal/*.history`), and `global/control` last. WAL runs from the image's redo LSN to
@@ -28,7 +31,6 @@ use std::path::Path;
 
 use tandem_replication::command::Options;
 use tandem_sql::{FieldDescription, QuerySink};
-use tandem_storage::checkpoint::checkpoint_path;
 use tandem_types::{DataType, Lsn, PgError, PgResult, SqlState, TimeLineId, Value};
 
 use crate::backend::printtup::SocketSink;
@@ -118,15 +120,15 @@ pub(crate) fn send(shared: &Shared, sink: &mut SocketSink<'_>, options: &Options
             "base backups from a standby are not supported",
         ));
     }
-    db.checkpoint(if fast {
+    // the backup's image carries the rows (the data directory's own image
+    // has none: they are in its table store)
+    let (_, image) = db.checkpoint_for_backup(if fast {
         "immediate force wait"
     } else {
         "force wait"
     })?;
     let datadir = &shared.datadir;
-    let image_path = checkpoint_path(datadir);
-    let image = std::fs::read(&image_path).map_err(|e| io_error("read file", &image_path, &e))?;
-    // the image header: "TNDMCKP1" | redo u64 (little endian) | ...
+    // the image header: "TNDMCKP2" | redo u64 (little endian) | ...
     let start = image
         .get(8..16)
         .and_then(|b| <[u8; 8]>::try_from(b).ok())

@@ -414,6 +414,13 @@ pub struct SnapshotEntry {
     pub chain: Vec<u8>,
 }
 
+impl SnapshotEntry {
+    /// The row this entry's chain shows `snapshot`, if any.
+    pub fn visible(&self, snapshot: Lsn) -> PgResult<Option<Row>> {
+        visible_row(Some(&self.chain), snapshot)
+    }
+}
+
 impl StoreSnapshot {
     /// The store's `applied_lsn` in this view: WAL from here on completes it.
     pub fn applied_lsn(&self) -> Lsn {

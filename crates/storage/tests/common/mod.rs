@@ -24,7 +24,7 @@ pub fn bootstrap(dir: &Path) {
 }
 
 pub fn open(dir: &Path) -> Arc<Database> {
-    Database::open(dir, OpenOptions { fsync: false }).unwrap()
+    Database::open(dir, OpenOptions::new(false)).unwrap()
 }
 
 pub fn fresh() -> (tempfile::TempDir, Arc<Database>) {

@@ -1,0 +1,435 @@
+//! The applier: the one thread per [`Database`](crate::Database) that writes
+//! committed changes into the table store (`store/`) once the WAL has flushed
+//! them (`docs/storage.md` §9 "The commit path", §11 Steps 1-2).
+//!
+//! ```text
+//!  commit mutex: apply_committed ──push(end, changes)──► queue (bounded)
+//!                                                          │
+//!  applier thread: wait until wal.flush_lsn() >= first end ┘
+//!                  take every queued commit ending at or before the flush LSN
+//!                  translate them into one StoreBatch (applied_lsn = last end)
+//!                  TableStore::apply
+//! ```
+//! It owns the store handle (so that closing the store is stopping this
+//! thread and dropping the handle), the queue and its bound, and the
+//! translation of [`Change`]s into store writes:
+//! - INSERT → put; UPDATE → delete of the old key if the key changed, put of
+//!   the new one; DELETE → delete;
+//! - TRUNCATE → a delete of every live key of the table, read from the store
+//!   itself and from the writes of the batch so far;
+//! - ADD PRIMARY KEY → the live rows re-keyed as `heap.rs`'s `rekey` does
+//!   (padded to the table's width, keyed by the primary key columns), the old
+//!   keys deleted;
+//! - DROP TABLE → nothing: the checkpoint's sweep drops the table's keys once
+//!   no snapshot can read them.
+//!
+//! The store never holds a commit the WAL could lose: a commit is handed to
+//! it only after `Wal::flush_lsn` passed its end (waited for with
+//! `Wal::wait_for_flush`, a notification). Commits that already are in the
+//! store (`end <= TableStore::applied_lsn`, replayed after a crash) are
+//! skipped. Backpressure: a committer waits while the queue holds more than
+//! [`QUEUE_BOUND`] bytes of changes (estimated); the applier then flushes the
+//! WAL itself instead of waiting for a committer or the walwriter to do it,
+//! as PostgreSQL's backends write WAL themselves when its buffers are full.
+//! A failed store write stops the applier; checkpoints then fail with that
+//! error (the WAL still holds everything, recovery replays it).
+//! PostgreSQL has no counterpart thread: its backends write heap pages into
+//! shared buffers and the checkpointer writes them out (`bufmgr.c`).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+use tandem_types::{Lsn, Oid, PgError, PgResult, Value};
+use tandem_wal::Wal;
+
+use crate::catalog::CatalogOp;
+use crate::heap::{ChainWrite, Row};
+use crate::keycode::encode_key;
+use crate::record::Change;
+use crate::store::{StoreBatch, TableStore};
+use crate::{Catalog, RowKey};
+
+/// Estimated bytes of queued changes above which committers wait.
+pub const QUEUE_BOUND: usize = 64 << 20;
+/// Writes after which a group of commits is closed (a single larger commit
+/// is still one batch: a batch is atomic).
+const GROUP_WRITES: usize = 100_000;
+/// Rows read from the store per call when a table's live keys are needed.
+const READ_BATCH: usize = 4096;
+
+/// One committed transaction waiting for the store.
+struct Item {
+    end: Lsn,
+    horizon: Lsn,
+    changes: Vec<Change>,
+    /// The catalog as the transaction left it (padding rows re-keyed by ADD
+    /// PRIMARY KEY).
+    catalog: Arc<Catalog>,
+    bytes: usize,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Item>,
+    queued_bytes: usize,
+    /// End of the first commit of the group being written, if any.
+    in_flight: Option<Lsn>,
+    stop: bool,
+    exited: bool,
+    failed: Option<PgError>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled on every state change (new item, group written, space freed,
+    /// stop, failure).
+    cv: Condvar,
+    wal: Arc<Wal>,
+    /// Store writes handed to the store since the last checkpoint took them.
+    rows_written: AtomicU64,
+}
+
+/// The applier thread and the store it writes (see the module header).
+pub(crate) struct Applier {
+    shared: Arc<Shared>,
+    store: Mutex<Option<Arc<TableStore>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Whether a change writes to the store.
+fn writes_store(c: &Change) -> bool {
+    match c {
+        Change::Insert { .. }
+        | Change::Update { .. }
+        | Change::Delete { .. }
+        | Change::Truncate { .. } => true,
+        Change::Catalog(op) => matches!(op.as_ref(), CatalogOp::AddPrimaryKey { .. }),
+    }
+}
+
+fn estimate(changes: &[Change]) -> usize {
+    changes
+        .iter()
+        .map(|c| match c {
+            Change::Insert { key, row, .. } => 64 + key.0.len() + 16 * row.len(),
+            Change::Update {
+                old_key, key, row, ..
+            } => 64 + old_key.0.len() + key.0.len() + 16 * row.len(),
+            Change::Delete { key, .. } => 64 + key.0.len(),
+            _ => 64,
+        })
+        .sum()
+}
+
+fn closed() -> PgError {
+    PgError::internal("the table store is closed")
+}
+
+impl Applier {
+    /// Starts the thread writing into `store` commits the WAL has flushed.
+    pub(crate) fn start(store: TableStore, wal: Arc<Wal>) -> PgResult<Applier> {
+        let store = Arc::new(store);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            cv: Condvar::new(),
+            wal,
+            rows_written: AtomicU64::new(0),
+        });
+        let (s, st) = (shared.clone(), store.clone());
+        let thread = std::thread::Builder::new()
+            .name("applier".into())
+            .spawn(move || run(&s, &st))
+            .map_err(|e| PgError::io("start the table store applier", &e))?;
+        Ok(Applier {
+            shared,
+            store: Mutex::new(Some(store)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// The store, while it is open.
+    pub(crate) fn store(&self) -> PgResult<Arc<TableStore>> {
+        self.store.lock().clone().ok_or_else(closed)
+    }
+
+    /// Queues a commit (called in commit order, under the commit mutex or by
+    /// the single redo thread); waits while the queue is over its bound.
+    /// Commits that write nothing to the store are not queued.
+    pub(crate) fn push(&self, end: Lsn, changes: &[Change], horizon: Lsn, catalog: &Arc<Catalog>) {
+        if !changes.iter().any(writes_store) {
+            return;
+        }
+        let bytes = estimate(changes);
+        let mut st = self.shared.state.lock();
+        while st.queued_bytes >= QUEUE_BOUND && !st.stop && st.failed.is_none() && !st.exited {
+            // the applier may be waiting for a flush: it flushes itself now
+            drop(st);
+            self.shared.wal.wake_flush_waiters();
+            st = self.shared.state.lock();
+            if st.queued_bytes < QUEUE_BOUND {
+                break;
+            }
+            self.shared.cv.wait(&mut st);
+        }
+        if st.stop || st.failed.is_some() || st.exited {
+            // Recovery replays it from the WAL: the store's applied LSN stays
+            // before it.
+            return;
+        }
+        st.queue.push_back(Item {
+            end,
+            horizon,
+            changes: changes.to_vec(),
+            catalog: catalog.clone(),
+            bytes,
+        });
+        st.queued_bytes += bytes;
+        self.shared.cv.notify_all();
+    }
+
+    /// Waits until every queued commit ending at or before `upto` is in the
+    /// store (not yet durable: [`TableStore::persist`]). Fails if the applier
+    /// failed or stopped before that.
+    pub(crate) fn wait_written(&self, upto: Lsn) -> PgResult<()> {
+        let mut st = self.shared.state.lock();
+        loop {
+            let pending = st.queue.front().is_some_and(|i| i.end <= upto)
+                || st.in_flight.is_some_and(|f| f <= upto);
+            if !pending {
+                return Ok(());
+            }
+            if let Some(e) = &st.failed {
+                return Err(e.clone());
+            }
+            if st.exited {
+                return Err(closed());
+            }
+            // The commits wait for a flush nobody may do (synchronous_commit
+            // off and no walwriter): do it.
+            let flushed = self.shared.wal.flush_lsn();
+            if flushed < upto {
+                drop(st);
+                self.shared.wal.flush(upto)?;
+                st = self.shared.state.lock();
+                continue;
+            }
+            self.shared.cv.wait(&mut st);
+        }
+    }
+
+    /// Store writes made since the last call (a checkpoint's "wrote N rows").
+    pub(crate) fn take_rows_written(&self) -> u64 {
+        self.shared.rows_written.swap(0, Ordering::AcqRel)
+    }
+
+    /// Stops the thread (commits not yet flushed stay out of the store, as a
+    /// crash would leave them) and closes the store. Idempotent.
+    pub(crate) fn close(&self) {
+        {
+            let mut st = self.shared.state.lock();
+            st.stop = true;
+            self.shared.cv.notify_all();
+        }
+        self.shared.wal.wake_flush_waiters();
+        if let Some(t) = self.thread.lock().take() {
+            // wake it again in case it was between its checks and the wait
+            while !t.is_finished() {
+                self.shared.wal.wake_flush_waiters();
+                {
+                    let _st = self.shared.state.lock();
+                    self.shared.cv.notify_all();
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let _ = t.join();
+        }
+        self.store.lock().take();
+    }
+}
+
+/// The thread's loop (see the module header).
+fn run(shared: &Shared, store: &TableStore) {
+    loop {
+        let mut st = shared.state.lock();
+        while st.queue.is_empty() && !st.stop {
+            shared.cv.wait(&mut st);
+        }
+        let (Some(first), Some(last)) = (
+            st.queue.front().map(|i| i.end),
+            st.queue.back().map(|i| i.end),
+        ) else {
+            break; // stopping with nothing queued
+        };
+        let full = st.queued_bytes >= QUEUE_BOUND;
+        let stop = st.stop;
+        drop(st);
+        let mut flushed = shared.wal.flush_lsn();
+        if flushed < first {
+            if stop {
+                break;
+            }
+            if full {
+                if let Err(e) = shared.wal.flush(last) {
+                    fail(shared, e);
+                    break;
+                }
+            } else {
+                flushed = shared
+                    .wal
+                    .wait_for_flush(Lsn(first.0 - 1), Duration::from_secs(1));
+            }
+            if flushed < first {
+                continue;
+            }
+        }
+        let mut group = Vec::new();
+        {
+            let mut st = shared.state.lock();
+            let mut writes = 0usize;
+            while let Some(front) = st.queue.front() {
+                if front.end > flushed || (writes >= GROUP_WRITES && !group.is_empty()) {
+                    break;
+                }
+                writes += front.changes.len();
+                let Some(item) = st.queue.pop_front() else {
+                    break;
+                };
+                st.queued_bytes -= item.bytes;
+                group.push(item);
+            }
+            st.in_flight = group.first().map(|i| i.end);
+            shared.cv.notify_all();
+        }
+        let result = write_group(store, &group);
+        let mut st = shared.state.lock();
+        st.in_flight = None;
+        match result {
+            Ok(n) => {
+                shared.rows_written.fetch_add(n, Ordering::AcqRel);
+                shared.cv.notify_all();
+            }
+            Err(e) => {
+                drop(st);
+                fail(shared, e);
+                break;
+            }
+        }
+    }
+    let mut st = shared.state.lock();
+    st.exited = true;
+    shared.cv.notify_all();
+}
+
+fn fail(shared: &Shared, e: PgError) {
+    tandem_types::elog::emit_error(&e);
+    let mut st = shared.state.lock();
+    st.failed = Some(e);
+    st.in_flight = None;
+    shared.cv.notify_all();
+}
+
+/// Writes one group of flushed commits as one batch; returns the writes made.
+fn write_group(store: &TableStore, group: &[Item]) -> PgResult<u64> {
+    let done = store.applied_lsn();
+    let todo: Vec<&Item> = group.iter().filter(|i| i.end > done).collect();
+    let (Some(first), Some(last)) = (todo.first(), todo.last()) else {
+        return Ok(0);
+    };
+    let mut batch = StoreBatch::new(last.end, first.horizon);
+    for item in &todo {
+        translate(store, &mut batch, item)?;
+    }
+    store.apply(&batch)?;
+    Ok(batch.writes.len() as u64)
+}
+
+/// Appends the store writes of one commit to `batch`.
+fn translate(store: &TableStore, batch: &mut StoreBatch, item: &Item) -> PgResult<()> {
+    let end = item.end;
+    for change in &item.changes {
+        match change {
+            Change::Insert { table, key, row } => batch.put(*table, key.clone(), row.clone(), end),
+            Change::Update {
+                table,
+                old_key,
+                key,
+                row,
+                ..
+            } => {
+                if old_key != key {
+                    batch.delete(*table, old_key.clone(), end);
+                }
+                batch.put(*table, key.clone(), row.clone(), end);
+            }
+            Change::Delete { table, key, .. } => batch.delete(*table, key.clone(), end),
+            Change::Truncate { tables, .. } => {
+                for oid in tables {
+                    for key in live_rows(store, batch, *oid)?.into_keys() {
+                        batch.delete(*oid, key, end);
+                    }
+                }
+            }
+            Change::Catalog(op) if matches!(op.as_ref(), CatalogOp::AddPrimaryKey { .. }) => {
+                let CatalogOp::AddPrimaryKey { table, pk } = op.as_ref() else {
+                    continue;
+                };
+                let rows = live_rows(store, batch, *table)?;
+                for key in rows.keys() {
+                    batch.delete(*table, key.clone(), end);
+                }
+                for row in rows.into_values() {
+                    let row: Row = match item.catalog.pad_row(*table, &row) {
+                        Some(padded) => padded.into(),
+                        None => row,
+                    };
+                    let key_vals: Vec<Value> = pk
+                        .columns
+                        .iter()
+                        .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
+                        .collect();
+                    batch.put(*table, encode_key(&key_vals), row, end);
+                }
+            }
+            Change::Catalog(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// The live rows of `table` as the store and the writes of `batch` so far
+/// leave them.
+fn live_rows(
+    store: &TableStore,
+    batch: &StoreBatch,
+    table: Oid,
+) -> PgResult<BTreeMap<RowKey, Row>> {
+    let mut rows = BTreeMap::new();
+    let mut out = Vec::new();
+    let mut from: Option<RowKey> = None;
+    loop {
+        out.clear();
+        let lower = from.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
+        let more = store.visible_batch(table, lower, Lsn(u64::MAX), READ_BATCH, &mut out)?;
+        from = out.last().map(|(k, _)| k.clone());
+        rows.extend(out.drain(..));
+        if !more || from.is_none() {
+            break;
+        }
+    }
+    for w in batch.writes.iter().filter(|w| w.table == table) {
+        match &w.write {
+            ChainWrite::Put(row) => {
+                rows.insert(w.key.clone(), row.clone());
+            }
+            ChainWrite::Delete => {
+                rows.remove(&w.key);
+            }
+        }
+    }
+    Ok(rows)
+}
