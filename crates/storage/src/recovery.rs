@@ -664,6 +664,13 @@ fn assemble_from_image(
         from,
     )?;
     let (store, heap) = open_store(datadir, opts, &mut image)?;
+    // every table of the catalog has a heap, empty ones too (as the image
+    // used to give them)
+    for oid in image.catalog.tables.keys() {
+        if heap.table(*oid).is_none() {
+            heap.install(*oid, crate::heap::TableHeap::default());
+        }
+    }
     let sequences = Sequences::default();
     for (seq, last_value, is_called) in &image.sequences {
         sequences.redo(&record::SequenceRecord {

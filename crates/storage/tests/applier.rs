@@ -1,0 +1,479 @@
+//! The table store written by the applier (`applier.rs`) through `Database`:
+//! the store equals the heap once the WAL is flushed, it never holds a commit
+//! past the flush LSN, checkpoints write no rows and a crash after one loses
+//! nothing, an old image with rows opens into the store, dropped tables leave
+//! the store, and a process SIGKILLed while committing and checkpointing
+//! comes back with every acknowledged commit and exactly a prefix of its
+//! commits.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::ops::Bound;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use tandem_storage::checkpoint::{checkpoint_path, load_image};
+use tandem_storage::store::{StoreOptions, TableStore};
+use tandem_storage::{Database, IsolationLevel, PrimaryKey, RowKey};
+use tandem_types::{Lsn, Oid, Value};
+
+/// Rows of `table` in the store visible at `snapshot`, in key order.
+fn store_rows(db: &Database, table: Oid, snapshot: Lsn) -> Vec<(RowKey, Vec<Value>)> {
+    let store = db.table_store().unwrap();
+    let mut out = Vec::new();
+    let mut from: Option<RowKey> = None;
+    loop {
+        let mut batch = Vec::new();
+        let lower = from.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
+        let more = store
+            .visible_batch(table, lower, snapshot, 100, &mut batch)
+            .unwrap();
+        from = batch.last().map(|(k, _)| k.clone());
+        out.extend(batch.into_iter().map(|(k, r)| (k, r.to_vec())));
+        if !more || from.is_none() {
+            return out;
+        }
+    }
+}
+
+/// Rows of `table` a new snapshot reads (the heap), with their keys.
+fn heap_rows(db: &Arc<Database>, table: Oid) -> Vec<(RowKey, Vec<Value>)> {
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, true);
+    txn.start_statement();
+    let mut out = Vec::new();
+    txn.scan(table, &mut |k, r| {
+        out.push((k.clone(), r.to_vec()));
+        Ok(true)
+    })
+    .unwrap();
+    out
+}
+
+/// Flushes, waits for the applier, and compares store and heap for `tables`.
+fn assert_store_equals_heap(db: &Arc<Database>, tables: &[Oid]) {
+    db.wal().flush(db.wal().insert_lsn()).unwrap();
+    let applied = db.applied_lsn();
+    db.wait_for_store(applied).unwrap();
+    let store = db.table_store().unwrap();
+    assert!(store.applied_lsn() <= applied);
+    for t in tables {
+        assert_eq!(
+            store_rows(db, *t, applied),
+            heap_rows(db, *t),
+            "table {t} at {applied}"
+        );
+    }
+}
+
+fn delete_id(db: &Arc<Database>, table: Oid, id: i32) {
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.start_statement();
+    if let Some((k, _)) = txn.get_by_pk(table, &[Value::Int4(id)]).unwrap() {
+        txn.lock_row(table, &k).unwrap();
+        txn.delete(table, &k).unwrap();
+    }
+    commit(db, txn);
+}
+
+#[test]
+fn the_store_equals_the_heap_once_flushed() {
+    let (_dir, db) = fresh();
+    let t = create_table(&db, "t", true);
+    let k = create_table(&db, "k", false);
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    for round in 0..200 {
+        let id = (next() % 50) as i32;
+        match next() % 5 {
+            0 | 1 => {
+                let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+                txn.start_statement();
+                if txn.get_by_pk(t, &[Value::Int4(id)]).unwrap().is_none() {
+                    txn.insert(t, row(id, round)).unwrap();
+                }
+                txn.insert(k, row(id, round)).unwrap();
+                commit(&db, txn);
+            }
+            2 => {
+                let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+                increment(&mut txn, t, id, 1).unwrap();
+                commit(&db, txn);
+            }
+            3 => delete_id(&db, t, id),
+            _ => {
+                // a key change: the row moves to another key
+                let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+                txn.start_statement();
+                let new_id = id + 1000;
+                if let Some((key, r)) = txn.get_by_pk(t, &[Value::Int4(id)]).unwrap() {
+                    if txn.get_by_pk(t, &[Value::Int4(new_id)]).unwrap().is_none() {
+                        txn.lock_row(t, &key).unwrap();
+                        txn.update(t, &key, row(new_id, int(&r[1]))).unwrap();
+                    }
+                }
+                commit(&db, txn);
+            }
+        }
+        if round % 40 == 0 {
+            assert_store_equals_heap(&db, &[t, k]);
+        }
+    }
+    assert_store_equals_heap(&db, &[t, k]);
+    assert!(!store_rows(&db, t, db.applied_lsn()).is_empty());
+
+    // TRUNCATE with inserts after it in the same transaction
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.truncate(&[k]).unwrap();
+    txn.insert(k, row(7, 7)).unwrap();
+    commit(&db, txn);
+    assert_store_equals_heap(&db, &[t, k]);
+    assert_eq!(store_rows(&db, k, db.applied_lsn()).len(), 1);
+
+    // ADD PRIMARY KEY re-keys the rows of a keyless table
+    insert_rows(&db, k, &[(1, 1), (2, 2), (3, 3)]);
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.add_primary_key(
+        k,
+        PrimaryKey {
+            name: "k_pkey".into(),
+            columns: vec![0],
+        },
+    )
+    .unwrap();
+    commit(&db, txn);
+    assert_store_equals_heap(&db, &[t, k]);
+    let ids: Vec<i32> = store_rows(&db, k, db.applied_lsn())
+        .iter()
+        .map(|(_, r)| int(&r[0]))
+        .collect();
+    assert_eq!(ids, vec![1, 2, 3, 7]);
+}
+
+#[test]
+fn the_store_never_holds_a_commit_past_the_flush_lsn() {
+    let (dir, db) = fresh();
+    let t = create_table(&db, "t", true);
+    insert_rows(&db, t, &[(1, 1)]);
+    let flushed_end = db.applied_lsn();
+    // synchronous_commit = off: committed, applied to the heap, not flushed
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.insert(t, row(2, 2)).unwrap();
+    let unflushed_end = txn.commit().unwrap().unwrap();
+    assert!(db.wal().flush_lsn() < unflushed_end);
+    db.wait_for_store(flushed_end).unwrap();
+    let store = db.table_store().unwrap();
+    assert_eq!(store.applied_lsn(), flushed_end);
+    let at_end = Lsn(u64::MAX);
+    assert_eq!(store_rows(&db, t, at_end).len(), 1);
+    drop(store);
+    // a crash: the unflushed commit is lost from the WAL and never reached
+    // the store
+    drop(db);
+    let store = TableStore::open(
+        &dir.path().join("base/store"),
+        StoreOptions {
+            cache_bytes: 8 << 20,
+            memtable_bytes: 8 << 20,
+        },
+    )
+    .unwrap();
+    assert_eq!(store.applied_lsn(), flushed_end);
+    let key = tandem_storage::keycode::encode_key(&[Value::Int4(2)]);
+    assert_eq!(store.get(t, &key, at_end).unwrap(), None);
+    drop(store);
+    let db = open(dir.path());
+    assert_eq!(snapshot_rows(&db, t), vec![row(1, 1)]);
+
+    // once flushed, the same kind of commit reaches the store
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.insert(t, row(3, 3)).unwrap();
+    let end = txn.commit().unwrap().unwrap();
+    db.wal().flush(end).unwrap();
+    db.wait_for_store(end).unwrap();
+    assert_eq!(db.table_store().unwrap().applied_lsn(), end);
+    assert_store_equals_heap(&db, &[t]);
+}
+
+#[test]
+fn a_checkpoint_writes_no_rows_and_a_crash_after_it_loses_nothing() {
+    let (dir, db) = fresh();
+    let t = create_table(&db, "t", true);
+    let rows: Vec<(i32, i32)> = (1..=2000).map(|i| (i, i)).collect();
+    insert_rows(&db, t, &rows);
+    let empty_image = std::fs::metadata(checkpoint_path(dir.path()))
+        .unwrap()
+        .len();
+    let stats = db.checkpoint("immediate force wait").unwrap();
+    assert_eq!(stats.rows_written, 2000, "rows the applier wrote");
+    let image = load_image(dir.path()).unwrap();
+    assert!(!image.has_rows);
+    assert!(image.tables.is_empty());
+    // the image holds the catalog, not 2000 rows
+    let size = std::fs::metadata(checkpoint_path(dir.path()))
+        .unwrap()
+        .len();
+    assert!(size < empty_image + 1024, "{size} vs {empty_image}");
+    // after the checkpoint: updates, deletes, inserts, a truncated table
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    for id in [5, 6, 7] {
+        increment(&mut txn, t, id, 100).unwrap();
+    }
+    commit(&db, txn);
+    delete_id(&db, t, 9);
+    insert_rows(&db, t, &[(3000, 1)]);
+    let u = create_table(&db, "u", false);
+    insert_rows(&db, u, &[(1, 1), (2, 2)]);
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.truncate(&[u]).unwrap();
+    txn.insert(u, row(3, 3)).unwrap();
+    commit(&db, txn);
+    let want_t = snapshot_rows(&db, t);
+    let want_u = snapshot_rows(&db, u);
+    assert_eq!(want_t.len(), 2000);
+    drop(db); // crash
+
+    let db = open(dir.path());
+    assert_eq!(snapshot_rows(&db, t), want_t);
+    assert_eq!(snapshot_rows(&db, u), want_u);
+    assert_store_equals_heap(&db, &[t, u]);
+    // a second checkpoint after recovery, a crash, and the same again
+    db.checkpoint("time").unwrap();
+    drop(db);
+    let db = open(dir.path());
+    assert_eq!(snapshot_rows(&db, t), want_t);
+    assert_eq!(snapshot_rows(&db, u), want_u);
+}
+
+#[test]
+fn an_image_with_rows_opens_into_the_store() {
+    let (dir, db) = fresh();
+    let t = create_table(&db, "t", true);
+    let k = create_table(&db, "k", false);
+    insert_rows(&db, t, &(1..=500).map(|i| (i, i)).collect::<Vec<_>>());
+    insert_rows(&db, k, &[(1, 1), (1, 1), (2, 2)]);
+    // a version 2 image, as data directories from before the table store
+    // have it (and as a base backup ships it)
+    let (stats, image) = db.checkpoint_for_backup("immediate force wait").unwrap();
+    assert_eq!(&image[..8], b"TNDMCKP2");
+    let want_t = snapshot_rows(&db, t);
+    let want_k = snapshot_rows(&db, k);
+    db.shutdown().unwrap();
+    drop(db);
+    std::fs::remove_dir_all(dir.path().join("base/store")).unwrap();
+    std::fs::write(checkpoint_path(dir.path()), &image).unwrap();
+    assert!(load_image(dir.path()).unwrap().has_rows);
+
+    let db = open(dir.path());
+    let store = db.table_store().unwrap();
+    assert_eq!(store.applied_lsn(), stats.redo_lsn);
+    drop(store);
+    assert_eq!(snapshot_rows(&db, t), want_t);
+    assert_eq!(snapshot_rows(&db, k), want_k);
+    assert_eq!(store_rows(&db, t, db.applied_lsn()).len(), 500);
+    assert_eq!(store_rows(&db, k, db.applied_lsn()).len(), 3);
+    assert_store_equals_heap(&db, &[t, k]);
+    // more commits, a crash: the store is ahead of the (still version 2)
+    // image, which is not ingested again
+    insert_rows(&db, t, &[(501, 501)]);
+    delete_id(&db, t, 1);
+    let want_t = snapshot_rows(&db, t);
+    drop(db);
+    let db = open(dir.path());
+    assert_eq!(snapshot_rows(&db, t), want_t);
+    assert_eq!(snapshot_rows(&db, k), want_k);
+    // the next checkpoint writes a version 3 image
+    db.checkpoint("time").unwrap();
+    assert!(!load_image(dir.path()).unwrap().has_rows);
+    drop(db);
+    let db = open(dir.path());
+    assert_eq!(snapshot_rows(&db, t), want_t);
+    assert_store_equals_heap(&db, &[t, k]);
+}
+
+#[test]
+fn a_dropped_table_leaves_the_store_at_a_checkpoint_or_after_a_crash() {
+    let (dir, db) = fresh();
+    let t = create_table(&db, "t", true);
+    let u = create_table(&db, "u", true);
+    insert_rows(&db, t, &[(1, 1), (2, 2)]);
+    insert_rows(&db, u, &[(1, 1), (2, 2)]);
+    db.checkpoint("immediate force wait").unwrap();
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.drop_table(t).unwrap();
+    commit(&db, txn);
+    db.wait_for_store(db.applied_lsn()).unwrap();
+    let at_end = Lsn(u64::MAX);
+    // not yet: the checkpoint's sweep removes the keys
+    assert_eq!(store_rows(&db, t, at_end).len(), 2);
+    db.checkpoint("immediate force wait").unwrap();
+    assert!(store_rows(&db, t, at_end).is_empty());
+    assert_eq!(store_rows(&db, u, at_end).len(), 2);
+
+    // dropped, then a crash before any checkpoint
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.drop_table(u).unwrap();
+    commit(&db, txn);
+    drop(db);
+    let db = open(dir.path());
+    assert!(!db.catalog().tables.contains_key(&u));
+    // the end-of-recovery checkpoint swept it
+    assert!(store_rows(&db, u, at_end).is_empty());
+}
+
+// ---- a process killed while committing and checkpointing ----
+
+const KILL_ENV: &str = "TANDEM_APPLIER_KILL_DIR";
+
+/// The rows after commits 1..=n of [`killed_writer`]: commit i inserts
+/// (i, 0), adds 1 to row i / 2, and every 7th deletes row i - 5.
+fn model(n: u64) -> BTreeMap<i32, i32> {
+    let mut m = BTreeMap::new();
+    for i in 1..=n as i32 {
+        m.insert(i, 0);
+        if let Some(v) = m.get_mut(&(i / 2)) {
+            *v += 1;
+        }
+        if i % 7 == 0 {
+            m.remove(&(i - 5));
+        }
+    }
+    m
+}
+
+/// The child the kill test SIGKILLs: commits forever (each flushed, then
+/// reported), checkpointing every 150 commits.
+#[test]
+fn killed_writer() {
+    let Ok(dir) = std::env::var(KILL_ENV) else {
+        return;
+    };
+    let db = open(std::path::Path::new(&dir));
+    let t = db
+        .catalog()
+        .table_by_name("public", "t")
+        .map(|d| d.oid)
+        .unwrap();
+    let mut out = std::io::stdout();
+    for i in 1.. {
+        let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+        txn.start_statement();
+        txn.insert(t, row(i, 0)).unwrap();
+        increment(&mut txn, t, i / 2, 1).unwrap();
+        if i % 7 == 0 {
+            txn.start_statement();
+            if let Some((k, _)) = txn.get_by_pk(t, &[Value::Int4(i - 5)]).unwrap() {
+                txn.lock_row(t, &k).unwrap();
+                txn.delete(t, &k).unwrap();
+            }
+        }
+        commit(&db, txn);
+        writeln!(out, "acked {i}").unwrap();
+        out.flush().unwrap();
+        if i % 150 == 0 {
+            db.checkpoint("time").unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_killed_process_keeps_its_acknowledged_commits_and_a_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        bootstrap(dir.path());
+        let db = open(dir.path());
+        create_table(&db, "t", true);
+        db.shutdown().unwrap();
+    }
+    let exe = std::env::current_exe().unwrap();
+    for kill_at in [40u64, 410, 777] {
+        let mut child = Command::new(&exe)
+            .args([
+                "--exact",
+                "killed_writer",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(KILL_ENV, dir.path())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut acked = 0u64;
+        // kept open until the child is killed (a closed pipe would end it
+        // with an error instead of SIGKILL)
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
+            let Ok(line) = line else { break };
+            if let Some(v) = line.strip_prefix("acked ") {
+                acked = v.parse().unwrap();
+                if acked >= kill_at || Instant::now() > deadline {
+                    break;
+                }
+            }
+        }
+        child.kill().unwrap(); // SIGKILL
+        let status = child.wait().unwrap();
+        drop(lines);
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9),
+            "the writer ended by itself: {status}"
+        );
+        assert!(acked >= kill_at, "the writer stopped at {acked}");
+
+        // what the killed process left: the store (fjall replays its journal)
+        // against the last checkpoint's redo
+        let (store_at, redo) = {
+            let store = TableStore::open(
+                &dir.path().join("base/store"),
+                StoreOptions {
+                    cache_bytes: 8 << 20,
+                    memtable_bytes: 8 << 20,
+                },
+            )
+            .unwrap();
+            let redo = tandem_storage::read_control(dir.path()).unwrap().redo_lsn;
+            (store.applied_lsn(), redo)
+        };
+        let db = open(dir.path());
+        let t = db
+            .catalog()
+            .table_by_name("public", "t")
+            .map(|d| d.oid)
+            .unwrap();
+        let got: BTreeMap<i32, i32> = snapshot_rows(&db, t)
+            .iter()
+            .map(|r| (int(&r[0]), int(&r[1])))
+            .collect();
+        let n = got.keys().max().copied().unwrap_or(0) as u64;
+        // the child runs on while the parent reads its reports: it may have
+        // acknowledged more than the parent saw, never less
+        assert!(n >= acked, "recovered {n} commits, {acked} acknowledged");
+        assert_eq!(got, model(n), "state after {n} commits");
+        println!(
+            "killed after {acked} acknowledged commits: recovered {n}, \
+             store left at {store_at}, last checkpoint's redo {redo}"
+        );
+        assert_store_equals_heap(&db, &[t]);
+        // the next round continues from here: make the next ids line up
+        db.shutdown().unwrap();
+        drop(db);
+        // only a prefix the model can continue: restart numbering by
+        // removing the rows, so the next child starts from an empty table
+        let db = open(dir.path());
+        let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+        txn.truncate(&[t]).unwrap();
+        commit(&db, txn);
+        db.shutdown().unwrap();
+    }
+}
