@@ -1,6 +1,7 @@
 //! [`Database`]: one node's storage, shared by every session as `Arc<Database>`.
 //!
-//! It owns the WAL handle, the heap, the catalog history, the row lock manager,
+//! It owns the WAL handle, the heap, the table store's applier (`applier.rs`),
+//! the catalog history, the row lock manager,
 //! the snapshot registry, the sequence counters, the id counters (xid, OID, hidden
 //! row id) and the control file. The commit path lives here:
 //!
@@ -9,6 +10,7 @@
 //!    encode records (outside any lock)
 //!    ┌ commit mutex ───────────────────────────────────────────────┐
 //!    │ wal.append(changes.., COMMIT)  -> end LSN                   │
+//!    │ applier.push(end, changes)  (to base/store once flushed)    │
 //!    │ heap.apply_changes(changes, stamp = end)                    │
 //!    │ install catalog version (DDL)                                │
 //!    │ applied_lsn = end                                           │
