@@ -34,7 +34,7 @@ measure() { # label kind bin
   local label=$1 kind=$2 dir="$WORK/$1" port=$((PORT++)) t0 out
   T=$3
   if [ "$kind" = pg ] && [ "$(id -u)" = 0 ]; then
-    mkdir -p "$dir" && chown "$PGREF_USER" "$dir"
+    mkdir -p "$dir" && chown "$PGREF_USER" "$dir" "$WORK"
   fi
   init_dir "$kind" "$dir" "$port"
   printf "fsync = on\nsynchronous_commit = on\nmax_connections = 100\n" >>"$dir/postgresql.conf"
