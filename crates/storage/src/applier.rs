@@ -15,13 +15,12 @@
 //! translation of [`Change`]s into store writes:
 //! - INSERT → put; UPDATE → delete of the old key if the key changed, put of
 //!   the new one; DELETE → delete;
-//! - TRUNCATE → a delete of every live key of the table, read from the store
-//!   itself and from the writes of the batch so far;
-//! - ADD PRIMARY KEY → the live rows re-keyed as `heap.rs`'s `rekey` does
-//!   (padded to the table's width, keyed by the primary key columns), the old
-//!   keys deleted;
-//! - DROP TABLE → nothing: the checkpoint's sweep drops the table's keys once
-//!   no snapshot can read them.
+//! - TRUNCATE → a new, empty storage range for the table
+//!   ([`StoreBatch::new_storage`]; the old range is retired whole);
+//! - ADD PRIMARY KEY → the live rows (read from the store and the writes of
+//!   the batch so far) re-keyed as `heap.rs`'s `rekey` does (padded to the
+//!   table's width, keyed by the primary key columns) into a new range;
+//! - DROP TABLE → the table's range retired ([`StoreBatch::drop_storage`]).
 //!
 //! The store never holds a commit the WAL could lose: a commit is handed to
 //! it only after `Wal::flush_lsn` passed its end (waited for with
@@ -51,7 +50,7 @@ use crate::catalog::CatalogOp;
 use crate::heap::{ChainWrite, Row};
 use crate::keycode::encode_key;
 use crate::record::Change;
-use crate::store::{StoreBatch, TableStore};
+use crate::store::{StoreBatch, StoreWrite, TableStore, WriteKind};
 use crate::{Catalog, RowKey};
 
 /// Estimated bytes of queued changes above which committers wait.
@@ -108,7 +107,10 @@ fn writes_store(c: &Change) -> bool {
         | Change::Update { .. }
         | Change::Delete { .. }
         | Change::Truncate { .. } => true,
-        Change::Catalog(op) => matches!(op.as_ref(), CatalogOp::AddPrimaryKey { .. }),
+        Change::Catalog(op) => matches!(
+            op.as_ref(),
+            CatalogOp::AddPrimaryKey { .. } | CatalogOp::DropTable(_)
+        ),
     }
 }
 
@@ -369,33 +371,29 @@ fn translate(store: &TableStore, batch: &mut StoreBatch, item: &Item) -> PgResul
             Change::Delete { table, key, .. } => batch.delete(*table, key.clone(), end),
             Change::Truncate { tables, .. } => {
                 for oid in tables {
-                    for key in live_rows(store, batch, *oid)?.into_keys() {
-                        batch.delete(*oid, key, end);
+                    batch.new_storage(*oid, end);
+                }
+            }
+            Change::Catalog(op) => match op.as_ref() {
+                CatalogOp::AddPrimaryKey { table, pk } => {
+                    let rows = live_rows(store, batch, *table)?;
+                    batch.new_storage(*table, end);
+                    for row in rows.into_values() {
+                        let row: Row = match item.catalog.pad_row(*table, &row) {
+                            Some(padded) => padded.into(),
+                            None => row,
+                        };
+                        let key_vals: Vec<Value> = pk
+                            .columns
+                            .iter()
+                            .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
+                            .collect();
+                        batch.put(*table, encode_key(&key_vals), row, end);
                     }
                 }
-            }
-            Change::Catalog(op) if matches!(op.as_ref(), CatalogOp::AddPrimaryKey { .. }) => {
-                let CatalogOp::AddPrimaryKey { table, pk } = op.as_ref() else {
-                    continue;
-                };
-                let rows = live_rows(store, batch, *table)?;
-                for key in rows.keys() {
-                    batch.delete(*table, key.clone(), end);
-                }
-                for row in rows.into_values() {
-                    let row: Row = match item.catalog.pad_row(*table, &row) {
-                        Some(padded) => padded.into(),
-                        None => row,
-                    };
-                    let key_vals: Vec<Value> = pk
-                        .columns
-                        .iter()
-                        .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
-                        .collect();
-                    batch.put(*table, encode_key(&key_vals), row, end);
-                }
-            }
-            Change::Catalog(_) => {}
+                CatalogOp::DropTable(oid) => batch.drop_storage(*oid, end),
+                _ => {}
+            },
         }
     }
     Ok(())
@@ -408,26 +406,36 @@ fn live_rows(
     batch: &StoreBatch,
     table: Oid,
 ) -> PgResult<BTreeMap<RowKey, Row>> {
+    let writes: Vec<&StoreWrite> = batch.writes.iter().filter(|w| w.table == table).collect();
+    // After a new or dropped range earlier in the batch the store's rows are
+    // not the table's any more: only the writes after it count.
+    let restart = writes
+        .iter()
+        .rposition(|w| !matches!(w.kind, WriteKind::Row(..)));
     let mut rows = BTreeMap::new();
-    let mut out = Vec::new();
-    let mut from: Option<RowKey> = None;
-    loop {
-        out.clear();
-        let lower = from.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
-        let more = store.visible_batch(table, lower, Lsn(u64::MAX), READ_BATCH, &mut out)?;
-        from = out.last().map(|(k, _)| k.clone());
-        rows.extend(out.drain(..));
-        if !more || from.is_none() {
-            break;
+    if restart.is_none() {
+        let mut out = Vec::new();
+        let mut from: Option<RowKey> = None;
+        loop {
+            out.clear();
+            let lower = from.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
+            let more = store.visible_batch(table, lower, Lsn(u64::MAX), READ_BATCH, &mut out)?;
+            from = out.last().map(|(k, _)| k.clone());
+            rows.extend(out.drain(..));
+            if !more || from.is_none() {
+                break;
+            }
         }
     }
-    for w in batch.writes.iter().filter(|w| w.table == table) {
-        match &w.write {
-            ChainWrite::Put(row) => {
-                rows.insert(w.key.clone(), row.clone());
-            }
-            ChainWrite::Delete => {
-                rows.remove(&w.key);
+    for w in &writes[restart.map_or(0, |i| i + 1)..] {
+        if let WriteKind::Row(key, write) = &w.kind {
+            match write {
+                ChainWrite::Put(row) => {
+                    rows.insert(key.clone(), row.clone());
+                }
+                ChainWrite::Delete => {
+                    rows.remove(key);
+                }
             }
         }
     }

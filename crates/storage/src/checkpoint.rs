@@ -16,9 +16,9 @@
 //! 4. Append a CHECKPOINT record (its start is the checkpoint LSN), flush it.
 //! 5. Write `global/control` (redo, checkpoint LSN, state, next ids).
 //! 6. Remove WAL segments wholly before `min(redo, retention floor)`.
-//! 7. Prune dead row versions (sweep) below the snapshot horizon (and `S`); a
-//!    dropped table the sweep forgets loses its keys in the store
-//!    (`TableStore::drop_table`).
+//! 7. Prune dead row versions (sweep) below the snapshot horizon (and `S`).
+//!    (A dropped or truncated table's range in the store was retired by the
+//!    applier with the commit; compaction removes its keys.)
 //!
 //! A crash between 3 and 5 leaves a newer image than the control file names;
 //! recovery uses the image's own redo LSN (its WAL is still there: segments go only
@@ -502,21 +502,9 @@ fn row_image(db: &Database, p: &Point, header: &ImageHeader) -> PgResult<Vec<u8>
 }
 
 /// Step 7: prunes versions no snapshot at or after `horizon` sees and
-/// forgets dropped tables none reads, removing their keys from the table
-/// store (`horizon` is at most the checkpoint's snapshot, which the applier
-/// has passed: every write to such a table is already in the store).
-fn sweep(db: &Database, horizon: Lsn) -> PgResult<()> {
-    let before = db.heap.table_oids();
+/// forgets dropped tables none reads.
+fn sweep(db: &Database, horizon: Lsn) {
     db.heap.sweep(horizon);
-    let after = db.heap.table_oids();
-    let gone: Vec<Oid> = before.into_iter().filter(|o| !after.contains(o)).collect();
-    if !gone.is_empty() {
-        let store = db.applier.store()?;
-        for oid in gone {
-            store.drop_table(oid)?;
-        }
-    }
-    Ok(())
 }
 
 /// Step 6, the decision: the start of the oldest segment to keep,
@@ -650,7 +638,7 @@ fn run_inner(
     let removed = remove_old_wal(db, wal_keep_point(db, redo))?;
 
     // 7. Garbage.
-    sweep(db, db.snapshots.horizon(db).min(snapshot))?;
+    sweep(db, db.snapshots.horizon(db).min(snapshot));
 
     let total = started.elapsed();
     let distance_kb = redo.0.saturating_sub(prev_redo.0) / 1024;
@@ -788,7 +776,7 @@ pub fn restartpoint(db: &Database, reason: &str) -> PgResult<CheckpointStats> {
 
     // 6. WAL no longer needed (the record ending at `redo` stays); 7. garbage.
     let removed = remove_old_wal(db, keep)?;
-    sweep(db, db.snapshots.horizon(db).min(snapshot))?;
+    sweep(db, db.snapshots.horizon(db).min(snapshot));
 
     let total = started.elapsed();
     let distance_kb = redo.0.saturating_sub(prev.redo_lsn.0) / 1024;

@@ -34,7 +34,7 @@ use tandem_types::elog::{emit, Level};
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, TimeLineId, Value, Xid};
 use tandem_wal::{ReadRecord, Wal, WalOptions};
 
-use crate::catalog::{apply_op, bootstrap_catalog, op_oid, CatalogOp, FIRST_NORMAL_OID};
+use crate::catalog::{apply_op, bootstrap_catalog, op_oid, FIRST_NORMAL_OID};
 use crate::checkpoint::{self, load_image, unix_now, ImageFormat, ImageHeader, ImageWriter};
 use crate::control::{
     control_path, new_system_identifier, read_control, write_control, ControlFile, DbState,
@@ -189,7 +189,6 @@ pub fn open(datadir: &Path, opts: OpenOptions, floors: SlotFloors) -> PgResult<A
         db.set_catalog_floor(Box::new(move || Some(catalog)));
     }
     let replayed = replay(&db, redo, crash)?;
-    forget_dropped_tables(&db);
     if crash && replayed > 0 {
         checkpoint::run(&db, "end-of-recovery immediate wait")?;
     } else {
@@ -320,24 +319,6 @@ fn replay_commit(
     db.apply_committed_rows(changes, end, new_catalog, origin, rows);
 }
 
-/// Tables whose rows came from the table store but which the catalog no
-/// longer has (dropped before a crash, their keys not yet removed): marked
-/// dropped, so that the next checkpoint's sweep removes them from the heap
-/// and the store.
-fn forget_dropped_tables(db: &Database) {
-    let cat = db.catalog();
-    for oid in db.heap.table_oids() {
-        if !cat.tables.contains_key(&oid) {
-            db.heap.apply_change(
-                &Change::Catalog(Box::new(CatalogOp::DropTable(oid))),
-                Lsn(1),
-                &cat,
-                Lsn::INVALID,
-            );
-        }
-    }
-}
-
 /// Puts an image's rows (visible at its redo LSN) into the table store, which
 /// is behind that LSN: whatever it held is removed first, the rows go in
 /// batches, and the last batch moves its `applied_lsn` to `redo`, so that a
@@ -347,20 +328,12 @@ fn ingest_image_rows(
     tables: Vec<(Oid, crate::heap::TableHeap)>,
     redo: Lsn,
 ) -> PgResult<()> {
-    let mut stale: Vec<Oid> = Vec::new();
-    {
-        let snap = store.snapshot()?;
-        for e in snap.entries() {
-            let e = e?;
-            if stale.last() != Some(&e.table) {
-                stale.push(e.table);
-            }
-        }
-    }
-    for oid in stale {
-        store.drop_table(oid)?;
-    }
     let keep = store.applied_lsn();
+    let mut clear = StoreBatch::new(keep, Lsn::INVALID);
+    for oid in store.tables() {
+        clear.drop_storage(oid, Lsn::INVALID);
+    }
+    store.apply(&clear)?;
     let mut rows = Vec::new();
     for (oid, t) in &tables {
         let mut from: Option<crate::RowKey> = None;
@@ -564,7 +537,6 @@ pub fn open_standby(datadir: &Path, opts: OpenOptions) -> PgResult<(Arc<Database
     };
     emit(Level::Log, &format!("redo starts at {redo}"), None, None);
     replay.replay_available(&db)?;
-    forget_dropped_tables(&db);
     {
         let mut c = db.control.lock();
         c.state = DbState::InArchiveRecovery;

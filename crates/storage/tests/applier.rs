@@ -1,8 +1,8 @@
 //! The table store written by the applier (`applier.rs`) through `Database`:
 //! the store equals the heap once the WAL is flushed, it never holds a commit
 //! past the flush LSN, checkpoints write no rows and a crash after one loses
-//! nothing, an old image with rows opens into the store, dropped tables leave
-//! the store, and a process SIGKILLed while committing and checkpointing
+//! nothing, an old image with rows opens into the store, truncated and
+//! dropped tables retire their ranges, and a process SIGKILLed while committing and checkpointing
 //! comes back with every acknowledged commit and exactly a prefix of its
 //! commits.
 
@@ -300,33 +300,47 @@ fn an_image_with_rows_opens_into_the_store() {
 }
 
 #[test]
-fn a_dropped_table_leaves_the_store_at_a_checkpoint_or_after_a_crash() {
+fn truncated_and_dropped_tables_retire_their_ranges_with_the_commit() {
     let (dir, db) = fresh();
     let t = create_table(&db, "t", true);
     let u = create_table(&db, "u", true);
     insert_rows(&db, t, &[(1, 1), (2, 2)]);
     insert_rows(&db, u, &[(1, 1), (2, 2)]);
     db.checkpoint("immediate force wait").unwrap();
-    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
-    txn.drop_table(t).unwrap();
-    commit(&db, txn);
-    db.wait_for_store(db.applied_lsn()).unwrap();
-    let at_end = Lsn(u64::MAX);
-    // not yet: the checkpoint's sweep removes the keys
-    assert_eq!(store_rows(&db, t, at_end).len(), 2);
-    db.checkpoint("immediate force wait").unwrap();
-    assert!(store_rows(&db, t, at_end).is_empty());
-    assert_eq!(store_rows(&db, u, at_end).len(), 2);
+    let store = db.table_store().unwrap();
+    assert!(store.retired_ranges().is_empty());
 
-    // dropped, then a crash before any checkpoint
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.truncate(&[t]).unwrap();
+    txn.insert(t, row(3, 3)).unwrap();
+    commit(&db, txn);
+    let truncated_at = db.applied_lsn();
     let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
     txn.drop_table(u).unwrap();
     commit(&db, txn);
+    let dropped_at = db.applied_lsn();
+    assert_store_equals_heap(&db, &[t]);
+    // no checkpoint needed: the store left both with their commits
+    let at_end = Lsn(u64::MAX);
+    assert_eq!(store_rows(&db, t, at_end).len(), 1);
+    assert!(store_rows(&db, u, at_end).is_empty());
+    assert_eq!(store.tables(), [t]);
+    assert_eq!(store.retired_ranges(), [(t, truncated_at), (u, dropped_at)]);
+    drop(store);
+
+    // a crash: the store comes back without u, t holds only its new row
     drop(db);
     let db = open(dir.path());
     assert!(!db.catalog().tables.contains_key(&u));
-    // the end-of-recovery checkpoint swept it
+    let store = db.table_store().unwrap();
+    assert_eq!(store.tables(), [t]);
     assert!(store_rows(&db, u, at_end).is_empty());
+    assert_store_equals_heap(&db, &[t]);
+    // nothing reads the retired ranges after a restart: compaction empties
+    // them and the next checkpoint forgets them
+    store.compact().unwrap();
+    db.checkpoint("immediate force wait").unwrap();
+    assert!(store.retired_ranges().is_empty());
 }
 
 // ---- a process killed while committing and checkpointing ----

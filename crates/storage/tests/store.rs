@@ -17,7 +17,7 @@ use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 use tandem_storage::heap::Row;
 use tandem_storage::keycode::encode_key;
-use tandem_storage::store::{StoreBatch, StoreOptions, TableStore};
+use tandem_storage::store::{StoreBatch, StoreOptions, TableStore, WriteKind};
 use tandem_storage::RowKey;
 use tandem_types::{Lsn, Oid, Value};
 
@@ -178,11 +178,15 @@ const KEYS: u64 = 5_000;
 const PERSIST_AT: u64 = 40;
 
 /// Batch `n` (from 1) of the crash workload, a pure function of `n`: two
-/// commits of puts and deletes over `KEYS` keys, `applied_lsn` = 100 n.
+/// commits of puts and deletes over `KEYS` keys, `applied_lsn` = 100 n; every
+/// 25th batch truncates the table first (a new range, the old one retired).
 fn crash_batch(n: u64) -> StoreBatch {
     let mut rng = StdRng::seed_from_u64(n);
     let mut next = || rng.next_u64();
     let mut batch = StoreBatch::new(Lsn(n * 100), Lsn((n * 100).saturating_sub(300)));
+    if n.is_multiple_of(25) {
+        batch.new_storage(T, Lsn(n * 100 - 50));
+    }
     for commit in [n * 100 - 50, n * 100] {
         for _ in 0..40 {
             let id = (next() % KEYS) as i64;
@@ -201,13 +205,14 @@ fn crash_model(n: u64) -> BTreeMap<RowKey, Row> {
     let mut m = BTreeMap::new();
     for b in 1..=n {
         for w in crash_batch(b).writes {
-            match w.write {
-                tandem_storage::heap::ChainWrite::Put(r) => {
-                    m.insert(w.key, r);
+            match w.kind {
+                WriteKind::Row(key, tandem_storage::heap::ChainWrite::Put(r)) => {
+                    m.insert(key, r);
                 }
-                tandem_storage::heap::ChainWrite::Delete => {
-                    m.remove(&w.key);
+                WriteKind::Row(key, tandem_storage::heap::ChainWrite::Delete) => {
+                    m.remove(&key);
                 }
+                WriteKind::NewStorage | WriteKind::DropStorage => m.clear(),
             }
         }
     }

@@ -1,17 +1,26 @@
-//! The table store's byte layouts: the key of a row and the encoded version chain
-//! stored under it.
+//! The table store's byte layouts: the key of a row, the encoded version chain
+//! stored under it, and the metadata keys.
 //!
 //! ```text
-//! key   = table oid (u32 big-endian) ++ RowKey bytes
+//! key   = storage id (u32 big-endian) ++ RowKey bytes
 //! value = n u32 ++ n * (created u64, deleted u64, row: u32 length ++ row values)
+//!
+//! 0u32 ++ "applied_lsn"         -> u64            where WAL replay resumes
+//! 0u32 ++ "next_storage"        -> u32            the next storage id to hand out
+//! 0u32 ++ "table/"   ++ oid BE  -> storage id u32 a table's current range
+//! 0u32 ++ "retired/" ++ sid BE  -> oid u32, lsn u64  a range TRUNCATE, re-keying
+//!                                                     or DROP left at that LSN
 //! ```
-//! Oid 0 is never a table: keys under it hold the store's metadata. The oid is
-//! big-endian so that one table is one contiguous key range, in `RowKey` order.
-//! Integers in the value are little-endian (`codec.rs`), the row is the WAL's row
-//! encoding (`Writer::values`). The chain rules themselves are `heap.rs`'s; this
-//! file only turns chains into bytes and back.
+//! A table's rows live under a storage id, as a PostgreSQL table's under its
+//! relfilenode: TRUNCATE and ADD PRIMARY KEY give the table a new, empty range
+//! and retire the old one whole instead of rewriting its keys. Storage id 0 is
+//! never a range: keys under it hold the store's metadata. The id is big-endian
+//! so that one range is one contiguous key range, in `RowKey` order. Integers in
+//! the value are little-endian (`codec.rs`), the row is the WAL's row encoding
+//! (`Writer::values`). The chain rules themselves are `heap.rs`'s; this file
+//! only turns chains into bytes and back.
 
-use tandem_types::{Oid, PgResult};
+use tandem_types::{Lsn, Oid, PgResult};
 
 use crate::codec::{corrupt, Reader, Writer};
 use crate::heap::{Row, Version};
@@ -22,29 +31,81 @@ pub(super) const WHAT: &str = "table store";
 
 /// The metadata key holding the LSN up to which commits were applied.
 pub(super) const APPLIED_LSN_KEY: &[u8] = b"\0\0\0\0applied_lsn";
+/// The metadata key holding the next storage id to hand out.
+pub(super) const NEXT_STORAGE_KEY: &[u8] = b"\0\0\0\0next_storage";
+/// Prefix of the keys mapping a table oid to its current storage id.
+pub(super) const TABLE_PREFIX: &[u8] = b"\0\0\0\0table/";
+/// Prefix of the keys naming a retired storage id.
+pub(super) const RETIRED_PREFIX: &[u8] = b"\0\0\0\0retired/";
+/// The first storage id handed out.
+pub(super) const FIRST_STORAGE: u32 = 1;
 
-/// The store key of `key` in table `oid`.
-pub(super) fn row_key(oid: Oid, key: &RowKey) -> Vec<u8> {
+/// The metadata key of `prefix` ++ a big-endian u32.
+pub(super) fn meta_key(prefix: &[u8], id: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + 4);
+    k.extend_from_slice(prefix);
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// The u32 after `prefix` in a metadata key.
+pub(super) fn meta_id(prefix: &[u8], key: &[u8]) -> PgResult<u32> {
+    let rest = key.strip_prefix(prefix).ok_or_else(|| corrupt(WHAT))?;
+    let b: [u8; 4] = rest.try_into().map_err(|_| corrupt(WHAT))?;
+    Ok(u32::from_be_bytes(b))
+}
+
+/// A little-endian u32 value.
+pub(super) fn u32_value(bytes: &[u8]) -> PgResult<u32> {
+    let b: [u8; 4] = bytes.try_into().map_err(|_| corrupt(WHAT))?;
+    Ok(u32::from_le_bytes(b))
+}
+
+/// The value of a retired range: the table it belonged to and the LSN of the
+/// commit that retired it.
+pub(super) fn encode_retired(oid: Oid, at: Lsn) -> Vec<u8> {
+    let mut v = Vec::with_capacity(12);
+    v.extend_from_slice(&oid.0.to_le_bytes());
+    v.extend_from_slice(&at.0.to_le_bytes());
+    v
+}
+
+pub(super) fn decode_retired(bytes: &[u8]) -> PgResult<(Oid, Lsn)> {
+    let (oid, lsn) = bytes
+        .split_first_chunk::<4>()
+        .ok_or_else(|| corrupt(WHAT))?;
+    let lsn: [u8; 8] = lsn.try_into().map_err(|_| corrupt(WHAT))?;
+    Ok((Oid(u32::from_le_bytes(*oid)), Lsn(u64::from_le_bytes(lsn))))
+}
+
+/// The store key of `key` in storage range `sid`.
+pub(super) fn row_key(sid: u32, key: &RowKey) -> Vec<u8> {
     let mut k = Vec::with_capacity(4 + key.0.len());
-    k.extend_from_slice(&oid.0.to_be_bytes());
+    k.extend_from_slice(&sid.to_be_bytes());
     k.extend_from_slice(&key.0);
     k
 }
 
-/// The first store key of table `oid`.
-pub(super) fn table_start(oid: Oid) -> Vec<u8> {
-    oid.0.to_be_bytes().to_vec()
+/// The first store key of range `sid`.
+pub(super) fn range_start(sid: u32) -> Vec<u8> {
+    sid.to_be_bytes().to_vec()
 }
 
-/// The first store key after table `oid`, `None` for the last possible oid.
-pub(super) fn table_end(oid: Oid) -> Option<Vec<u8>> {
-    oid.0.checked_add(1).map(|o| o.to_be_bytes().to_vec())
+/// The first store key after range `sid`, `None` for the last possible id.
+pub(super) fn range_end(sid: u32) -> Option<Vec<u8>> {
+    sid.checked_add(1).map(|o| o.to_be_bytes().to_vec())
 }
 
-/// Splits a store key into its table oid and row key.
-pub(super) fn split_key(key: &[u8]) -> PgResult<(Oid, RowKey)> {
-    let (oid, rest) = key.split_first_chunk::<4>().ok_or_else(|| corrupt(WHAT))?;
-    Ok((Oid(u32::from_be_bytes(*oid)), RowKey(rest.to_vec())))
+/// Splits a store key into its storage id and row key.
+pub(super) fn split_key(key: &[u8]) -> PgResult<(u32, RowKey)> {
+    let (sid, rest) = key.split_first_chunk::<4>().ok_or_else(|| corrupt(WHAT))?;
+    Ok((u32::from_be_bytes(*sid), RowKey(rest.to_vec())))
+}
+
+/// The storage id a store key belongs to (0 for metadata), if it has one.
+pub(super) fn key_range(key: &[u8]) -> Option<u32> {
+    key.split_first_chunk::<4>()
+        .map(|(sid, _)| u32::from_be_bytes(*sid))
 }
 
 /// A row in the WAL's row encoding.
@@ -110,7 +171,7 @@ pub(super) fn decode_chain(bytes: &[u8]) -> PgResult<Vec<Version<&[u8]>>> {
 mod tests {
     use super::*;
     use crate::heap::{visible_version, write_chain, ChainWrite, Ended};
-    use tandem_types::{Lsn, Value};
+    use tandem_types::Value;
 
     fn enc(v: i32) -> Vec<u8> {
         encode_row(&[Value::Int4(v), Value::Text("x".into())])
@@ -136,16 +197,34 @@ mod tests {
     }
 
     #[test]
-    fn keys_order_by_table_then_row_key() {
-        let a = row_key(Oid(16384), &RowKey(vec![0xFF, 0xFF]));
-        let b = row_key(Oid(16385), &RowKey(vec![0x00]));
+    fn keys_order_by_range_then_row_key_and_metadata_comes_first() {
+        let a = row_key(7, &RowKey(vec![0xFF, 0xFF]));
+        let b = row_key(8, &RowKey(vec![0x00]));
         assert!(a < b);
-        assert!(table_start(Oid(16385)) <= b);
-        assert!(Some(b.clone()) < table_end(Oid(16385)));
-        assert_eq!(table_end(Oid(u32::MAX)), None);
-        assert_eq!(split_key(&b).unwrap(), (Oid(16385), RowKey(vec![0x00])));
+        assert!(range_start(8) <= b);
+        assert!(Some(b.clone()) < range_end(8));
+        assert_eq!(range_end(u32::MAX), None);
+        assert_eq!(split_key(&b).unwrap(), (8, RowKey(vec![0x00])));
+        assert_eq!(key_range(&b), Some(8));
         assert!(split_key(&[0, 1]).is_err());
-        assert!(APPLIED_LSN_KEY < table_start(Oid(1)).as_slice());
+        let first = range_start(FIRST_STORAGE);
+        for meta in [
+            APPLIED_LSN_KEY.to_vec(),
+            NEXT_STORAGE_KEY.to_vec(),
+            meta_key(TABLE_PREFIX, u32::MAX),
+            meta_key(RETIRED_PREFIX, u32::MAX),
+        ] {
+            assert!(meta < first);
+            assert_eq!(key_range(&meta), Some(0));
+        }
+        assert_eq!(
+            meta_id(TABLE_PREFIX, &meta_key(TABLE_PREFIX, 16384)).unwrap(),
+            16384
+        );
+        assert!(meta_id(TABLE_PREFIX, &meta_key(RETIRED_PREFIX, 1)).is_err());
+        let r = encode_retired(Oid(16384), Lsn(0x1234));
+        assert_eq!(decode_retired(&r).unwrap(), (Oid(16384), Lsn(0x1234)));
+        assert!(decode_retired(&r[..11]).is_err());
     }
 
     #[test]

@@ -3,18 +3,27 @@
 //! store"; the engine choice is §9 there).
 //!
 //! ```text
-//! keyspace "heap":  oid u32 BE ++ RowKey  ->  chain (created, deleted, row)*
-//!                   0u32 ++ "applied_lsn" ->  u64 LE
+//! keyspace "heap":  storage id u32 BE ++ RowKey  ->  chain (created, deleted, row)*
+//!                   0u32 ++ metadata name        ->  applied LSN, storage ids
 //! ```
-//! It owns the fjall database under its directory: opening it (fjall replays its
-//! journal), applying batches of committed writes, reads at a snapshot LSN, making
-//! it durable, dropping a table's keys, and consistent snapshots of the whole store.
+//! (`chain.rs` has the layouts.) It owns the fjall database under its
+//! directory: opening it (fjall replays its journal), applying batches of
+//! committed writes, reads at a snapshot LSN, making it durable, the storage
+//! id of each table, and consistent snapshots of the whole store.
 //!
 //! Rules kept here, each in one place:
 //! - a batch ([`StoreBatch`]) is one atomic fjall batch: every key it writes and
 //!   the new `applied_lsn`; after a crash the store holds exactly the batches up
 //!   to its `applied_lsn` (fjall writes its journal in order and recovers a
 //!   prefix of it);
+//! - a table's rows live in the range of its current storage id; TRUNCATE,
+//!   re-keying (ADD PRIMARY KEY) and DROP TABLE are batch writes
+//!   ([`StoreBatch::new_storage`], [`StoreBatch::drop_storage`]) that move the
+//!   table to a new, empty range or none, and retire the old range whole, as
+//!   PostgreSQL gives a truncated table a new relfilenode. A retired range
+//!   becomes dead once the batch horizon passes the LSN that retired it (no
+//!   snapshot can read it); a compaction filter then removes its keys as fjall
+//!   compacts them, so no statement pays for the table's size;
 //! - a key's new chain comes from `heap.rs`'s chain rule ([`write_chain`]) and a
 //!   read sees what `heap.rs`'s visibility rule ([`visible_version`]) says, so
 //!   the store and the in-memory heap cannot disagree on MVCC;
@@ -29,13 +38,15 @@
 
 mod chain;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
+use fjall::compaction::filter::{CompactionFilter, Context, Factory, ItemAccessor, Verdict};
 use fjall::{Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState};
 
 use crate::codec::corrupt;
@@ -43,12 +54,10 @@ use crate::heap::{visible_version, write_chain, ChainWrite, Row};
 use crate::RowKey;
 
 use chain::{
-    decode_chain, decode_row, encode_chain, encode_row, row_key, split_key, table_end, table_start,
-    APPLIED_LSN_KEY, WHAT,
+    decode_chain, decode_retired, decode_row, encode_chain, encode_retired, encode_row, key_range,
+    meta_id, meta_key, range_end, range_start, row_key, split_key, u32_value, APPLIED_LSN_KEY,
+    FIRST_STORAGE, NEXT_STORAGE_KEY, RETIRED_PREFIX, TABLE_PREFIX, WHAT,
 };
-
-/// Keys removed per fjall batch when a table is dropped.
-const DROP_BATCH: usize = 10_000;
 
 /// Memory the store may use, fixed at open.
 #[derive(Clone, Copy, Debug)]
@@ -69,14 +78,26 @@ impl Default for StoreOptions {
     }
 }
 
-/// One committed write to one row.
+/// What one write of a batch does.
+#[derive(Clone, Debug)]
+pub enum WriteKind {
+    /// A new version of the row (insert, or the new image of an update), or its
+    /// end (delete, or an update that moved it to another key).
+    Row(RowKey, ChainWrite<Row>),
+    /// TRUNCATE or re-keying: the table's later writes go to a new, empty
+    /// range; the old one is retired as of the write's commit.
+    NewStorage,
+    /// DROP TABLE: the table's range is retired as of the write's commit.
+    DropStorage,
+}
+
+/// One committed write to one table.
 #[derive(Clone, Debug)]
 pub struct StoreWrite {
     pub table: Oid,
-    pub key: RowKey,
     /// End LSN of the COMMIT record: the version's stamp.
     pub commit: Lsn,
-    pub write: ChainWrite<Row>,
+    pub kind: WriteKind,
 }
 
 /// Writes applied atomically, together with the store's new `applied_lsn`.
@@ -85,7 +106,8 @@ pub struct StoreBatch {
     /// The store's `applied_lsn` once the batch is in: where WAL replay resumes.
     pub applied_lsn: Lsn,
     /// The oldest snapshot that can still read the store: versions deleted at or
-    /// before it are pruned from the chains the batch writes.
+    /// before it are pruned from the chains the batch writes, and ranges retired
+    /// at or before it are dead.
     pub horizon: Lsn,
     /// In commit order (a key may be written by several commits of the batch).
     pub writes: Vec<StoreWrite>,
@@ -102,22 +124,82 @@ impl StoreBatch {
 
     /// A new version of `key` (insert, or the new image of an update).
     pub fn put(&mut self, table: Oid, key: RowKey, row: Row, commit: Lsn) {
-        self.writes.push(StoreWrite {
-            table,
-            key,
-            commit,
-            write: ChainWrite::Put(row),
-        });
+        self.push(table, commit, WriteKind::Row(key, ChainWrite::Put(row)));
     }
 
     /// The row of `key` is deleted (or moved to another key by an update).
     pub fn delete(&mut self, table: Oid, key: RowKey, commit: Lsn) {
+        self.push(table, commit, WriteKind::Row(key, ChainWrite::Delete));
+    }
+
+    /// The table starts over in a new, empty range (TRUNCATE, re-keying).
+    pub fn new_storage(&mut self, table: Oid, commit: Lsn) {
+        self.push(table, commit, WriteKind::NewStorage);
+    }
+
+    /// The table is gone (DROP TABLE).
+    pub fn drop_storage(&mut self, table: Oid, commit: Lsn) {
+        self.push(table, commit, WriteKind::DropStorage);
+    }
+
+    fn push(&mut self, table: Oid, commit: Lsn, kind: WriteKind) {
         self.writes.push(StoreWrite {
             table,
-            key,
             commit,
-            write: ChainWrite::Delete,
+            kind,
         });
+    }
+}
+
+/// Which range each table's rows are in (mirrors the metadata keys).
+#[derive(Clone, Debug, Default)]
+struct Ranges {
+    /// The current storage id of every table the store holds.
+    tables: HashMap<Oid, u32>,
+    next: u32,
+    /// Retired ranges not yet known to be empty: the table and the commit
+    /// that retired them.
+    retired: HashMap<u32, (Oid, Lsn)>,
+}
+
+/// The ranges no snapshot can read, shared with the compaction filter.
+type DeadRanges = Arc<std::sync::RwLock<HashSet<u32>>>;
+
+fn dead_contains(dead: &DeadRanges, sid: u32) -> bool {
+    dead.read()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(&sid)
+}
+
+/// Makes the compaction filter that drops the keys of dead ranges.
+struct DeadRangeFilterFactory(DeadRanges);
+
+impl Factory for DeadRangeFilterFactory {
+    fn name(&self) -> &str {
+        "tandem dead storage ranges"
+    }
+
+    fn make_filter(&self, _ctx: &Context) -> Box<dyn CompactionFilter> {
+        let dead = self.0.read().unwrap_or_else(|e| e.into_inner()).clone();
+        Box::new(DeadRangeFilter(dead))
+    }
+}
+
+/// Drops keys of ranges that were dead when the compaction started. Nothing
+/// reads a dead range and its id is never handed out again, so its keys go
+/// without tombstones.
+struct DeadRangeFilter(HashSet<u32>);
+
+impl CompactionFilter for DeadRangeFilter {
+    fn filter_item(
+        &mut self,
+        item: ItemAccessor<'_>,
+        _ctx: &Context,
+    ) -> Result<Verdict, fjall::LsmError> {
+        Ok(match key_range(item.key()) {
+            Some(sid) if sid != 0 && self.0.contains(&sid) => Verdict::Destroy,
+            _ => Verdict::Keep,
+        })
     }
 }
 
@@ -128,6 +210,9 @@ pub struct TableStore {
     heap: Keyspace,
     /// Mirrors the `applied_lsn` key as of the last batch.
     applied: AtomicU64,
+    /// Mirrors the storage metadata keys as of the last batch.
+    ranges: RwLock<Ranges>,
+    dead: DeadRanges,
     /// Serializes writers: a chain is read, changed and written back.
     writer: Mutex<()>,
 }
@@ -178,18 +263,84 @@ fn visible_row(chain: Option<&[u8]>, snapshot: Lsn) -> PgResult<Option<Row>> {
         .transpose()
 }
 
-/// The key range of table `oid`, starting at `from` within it.
-fn table_range(oid: Oid, from: Bound<&RowKey>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+/// The key range of storage range `sid`, starting at `from` within it.
+fn key_bounds(sid: u32, from: Bound<&RowKey>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
     let lo = match from {
-        Bound::Unbounded => Bound::Included(table_start(oid)),
-        Bound::Included(k) => Bound::Included(row_key(oid, k)),
-        Bound::Excluded(k) => Bound::Excluded(row_key(oid, k)),
+        Bound::Unbounded => Bound::Included(range_start(sid)),
+        Bound::Included(k) => Bound::Included(row_key(sid, k)),
+        Bound::Excluded(k) => Bound::Excluded(row_key(sid, k)),
     };
-    let hi = match table_end(oid) {
+    let hi = match range_end(sid) {
         Some(end) => Bound::Excluded(end),
         None => Bound::Unbounded,
     };
     (lo, hi)
+}
+
+/// Reads the storage metadata keys.
+fn read_ranges(heap: &Keyspace, dir: &Path) -> PgResult<Ranges> {
+    let err = |e| store_error("read", dir, e);
+    let mut r = Ranges {
+        next: FIRST_STORAGE,
+        ..Ranges::default()
+    };
+    if let Some(v) = heap.get(NEXT_STORAGE_KEY).map_err(err)? {
+        r.next = u32_value(&v)?;
+    }
+    for item in heap.prefix(TABLE_PREFIX) {
+        let (k, v) = item.into_inner().map_err(err)?;
+        r.tables
+            .insert(Oid(meta_id(TABLE_PREFIX, &k)?), u32_value(&v)?);
+    }
+    for item in heap.prefix(RETIRED_PREFIX) {
+        let (k, v) = item.into_inner().map_err(err)?;
+        r.retired
+            .insert(meta_id(RETIRED_PREFIX, &k)?, decode_retired(&v)?);
+    }
+    if r.tables
+        .values()
+        .chain(r.retired.keys())
+        .any(|&s| s == 0 || s >= r.next)
+    {
+        return Err(corrupt(WHAT));
+    }
+    Ok(r)
+}
+
+/// The storage changes of one batch, on top of the store's [`Ranges`].
+struct RangeChanges<'a> {
+    base: &'a Ranges,
+    /// New current range of a table (`None`: dropped).
+    tables: HashMap<Oid, Option<u32>>,
+    retired: Vec<(u32, Oid, Lsn)>,
+    next: u32,
+}
+
+impl RangeChanges<'_> {
+    fn current(&self, table: Oid) -> Option<u32> {
+        match self.tables.get(&table) {
+            Some(s) => *s,
+            None => self.base.tables.get(&table).copied(),
+        }
+    }
+
+    /// A new range for `table`, retiring the one it had as of `at`.
+    fn renew(&mut self, table: Oid, at: Lsn) -> PgResult<u32> {
+        self.retire(table, at);
+        let sid = self.next;
+        self.next = sid
+            .checked_add(1)
+            .ok_or_else(|| PgError::internal("table store storage ids are exhausted"))?;
+        self.tables.insert(table, Some(sid));
+        Ok(sid)
+    }
+
+    fn retire(&mut self, table: Oid, at: Lsn) {
+        if let Some(old) = self.current(table) {
+            self.retired.push((old, table, at));
+        }
+        self.tables.insert(table, None);
+    }
 }
 
 impl TableStore {
@@ -197,8 +348,11 @@ impl TableStore {
     /// not persisted before a crash comes back as a prefix of its batches.
     pub fn open(dir: &Path, opts: StoreOptions) -> PgResult<TableStore> {
         let err = |e| store_error("open", dir, e);
+        let dead: DeadRanges = Arc::default();
+        let factory: Arc<dyn Factory> = Arc::new(DeadRangeFilterFactory(dead.clone()));
         let db = fjall::Database::builder(dir)
             .cache_size(opts.cache_bytes)
+            .with_compaction_filter_factories(Arc::new(move |_| Some(factory.clone())))
             .open()
             .map_err(err)?;
         let memtable = opts.memtable_bytes;
@@ -216,13 +370,20 @@ impl TableStore {
             Some(v) => lsn_value(&v)?,
             None => Lsn::INVALID,
         };
-        Ok(TableStore {
+        let ranges = read_ranges(&heap, dir)?;
+        let store = TableStore {
             dir: dir.to_path_buf(),
             db,
             heap,
             applied: AtomicU64::new(applied.0),
+            ranges: RwLock::new(ranges),
+            dead,
             writer: Mutex::new(()),
-        })
+        };
+        // ranges retired before the crash are dead once nothing reads them:
+        // after a restart no snapshot predates the store's applied LSN
+        store.mark_dead(applied);
+        Ok(store)
     }
 
     pub fn dir(&self) -> &Path {
@@ -234,8 +395,34 @@ impl TableStore {
         Lsn(self.applied.load(Ordering::Acquire))
     }
 
-    /// Applies `batch` atomically: every write by the chain rule, and the new
-    /// `applied_lsn`. Not durable until [`TableStore::persist`].
+    /// The tables the store holds a range for, in oid order.
+    pub fn tables(&self) -> Vec<Oid> {
+        let mut t: Vec<Oid> = self.ranges.read().tables.keys().copied().collect();
+        t.sort_unstable();
+        t
+    }
+
+    /// Adds the retired ranges no snapshot at or after `horizon` can read to
+    /// the dead set the compaction filter drops.
+    fn mark_dead(&self, horizon: Lsn) {
+        let ranges = self.ranges.read();
+        let newly: Vec<u32> = ranges
+            .retired
+            .iter()
+            .filter(|(sid, (_, at))| *at <= horizon && !dead_contains(&self.dead, **sid))
+            .map(|(sid, _)| *sid)
+            .collect();
+        if !newly.is_empty() {
+            self.dead
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(newly);
+        }
+    }
+
+    /// Applies `batch` atomically: every write by the chain rule, the storage
+    /// changes, and the new `applied_lsn`. Not durable until
+    /// [`TableStore::persist`].
     pub fn apply(&self, batch: &StoreBatch) -> PgResult<()> {
         let _writer = self.writer.lock();
         let current = self.applied_lsn();
@@ -246,6 +433,15 @@ impl TableStore {
             )));
         }
         let read_err = |e| store_error("read", &self.dir, e);
+        let base = self.ranges.read().clone();
+        let mut changes = RangeChanges {
+            base: &base,
+            tables: HashMap::new(),
+            retired: Vec::new(),
+            next: base.next,
+        };
+        // Ranges created by this batch: nothing of them is in the store yet.
+        let mut fresh: HashSet<u32> = HashSet::new();
         // Chains written by this batch so far (empty = key removed), and whether
         // the key existed in the store before the batch.
         let mut pending: HashMap<Vec<u8>, (bool, Vec<u8>)> = HashMap::new();
@@ -253,16 +449,36 @@ impl TableStore {
             if w.table == Oid(0) {
                 return Err(PgError::internal("table store write to table oid 0"));
             }
-            let key = row_key(w.table, &w.key);
+            let (key, write) = match &w.kind {
+                WriteKind::Row(key, write) => (key, write),
+                WriteKind::NewStorage => {
+                    fresh.insert(changes.renew(w.table, w.commit)?);
+                    continue;
+                }
+                WriteKind::DropStorage => {
+                    changes.retire(w.table, w.commit);
+                    continue;
+                }
+            };
+            let sid = match changes.current(w.table) {
+                Some(sid) => sid,
+                None => {
+                    let sid = changes.renew(w.table, w.commit)?;
+                    fresh.insert(sid);
+                    sid
+                }
+            };
+            let key = row_key(sid, key);
             let (existed, old) = match pending.remove(&key) {
                 Some(p) => p,
+                None if fresh.contains(&sid) => (false, Vec::new()),
                 None => match self.heap.get(&key).map_err(read_err)? {
                     Some(v) => (true, v.to_vec()),
                     None => (false, Vec::new()),
                 },
             };
             let new_row;
-            let write = match &w.write {
+            let write = match write {
                 ChainWrite::Put(row) => {
                     new_row = encode_row(row);
                     ChainWrite::Put(new_row.as_slice())
@@ -286,6 +502,29 @@ impl TableStore {
                 b.remove(&self.heap, key);
             }
         }
+        let RangeChanges {
+            tables,
+            retired,
+            next,
+            ..
+        } = changes;
+        for (table, sid) in &tables {
+            let k = meta_key(TABLE_PREFIX, table.0);
+            match sid {
+                Some(sid) => b.insert(&self.heap, k, sid.to_le_bytes().as_slice()),
+                None => b.remove(&self.heap, k),
+            }
+        }
+        for (sid, table, at) in &retired {
+            b.insert(
+                &self.heap,
+                meta_key(RETIRED_PREFIX, *sid),
+                encode_retired(*table, *at),
+            );
+        }
+        if next != base.next {
+            b.insert(&self.heap, NEXT_STORAGE_KEY, next.to_le_bytes().as_slice());
+        }
         b.insert(
             &self.heap,
             APPLIED_LSN_KEY,
@@ -293,22 +532,46 @@ impl TableStore {
         );
         b.commit()
             .map_err(|e| store_error("write to", &self.dir, e))?;
+        if !tables.is_empty() || !retired.is_empty() {
+            let mut r = self.ranges.write();
+            for (table, sid) in tables {
+                match sid {
+                    Some(sid) => r.tables.insert(table, sid),
+                    None => r.tables.remove(&table),
+                };
+            }
+            for (sid, table, at) in retired {
+                r.retired.insert(sid, (table, at));
+            }
+            r.next = next;
+        }
         self.applied.store(batch.applied_lsn.0, Ordering::Release);
+        self.mark_dead(batch.horizon);
         Ok(())
     }
 
-    /// The version of `key` in table `oid` visible at `snapshot`.
+    /// The current range of table `oid`, if the store holds it.
+    fn range_of(&self, oid: Oid) -> Option<u32> {
+        self.ranges.read().tables.get(&oid).copied()
+    }
+
+    /// The version of `key` in table `oid` visible at `snapshot`, read from the
+    /// table's current range.
     pub fn get(&self, oid: Oid, key: &RowKey, snapshot: Lsn) -> PgResult<Option<Row>> {
+        let Some(sid) = self.range_of(oid) else {
+            return Ok(None);
+        };
         let chain = self
             .heap
-            .get(row_key(oid, key))
+            .get(row_key(sid, key))
             .map_err(|e| store_error("read", &self.dir, e))?;
         visible_row(chain.as_deref(), snapshot)
     }
 
     /// Copies up to `limit` rows of table `oid` visible at `snapshot`, with keys
     /// after `from`, into `out` in key order (`out.len()` counts toward `limit`, as
-    /// in `TableHeap::visible_batch`); returns true when there may be more.
+    /// in `TableHeap::visible_batch`); returns true when there may be more. Reads
+    /// the table's current range.
     pub fn visible_batch(
         &self,
         oid: Oid,
@@ -317,8 +580,11 @@ impl TableStore {
         limit: usize,
         out: &mut Vec<(RowKey, Row)>,
     ) -> PgResult<bool> {
+        let Some(sid) = self.range_of(oid) else {
+            return Ok(false);
+        };
         let err = |e| store_error("read", &self.dir, e);
-        for item in self.heap.range(table_range(oid, from)) {
+        for item in self.heap.range(key_bounds(sid, from)) {
             if out.len() >= limit {
                 return Ok(true);
             }
@@ -331,45 +597,72 @@ impl TableStore {
         Ok(false)
     }
 
-    /// Makes every batch applied so far durable (fsync of fjall's journal).
+    /// Makes every batch applied so far durable (fsync of fjall's journal), and
+    /// forgets dead ranges compaction has emptied.
     pub fn persist(&self) -> PgResult<()> {
         self.db
             .persist(PersistMode::SyncAll)
-            .map_err(|e| store_error("fsync", &self.dir, e))
+            .map_err(|e| store_error("fsync", &self.dir, e))?;
+        self.forget_empty_dead_ranges()
     }
 
-    /// Removes every key of table `oid`. Only for a table no snapshot can read any
-    /// more (its DROP committed before the horizon); not atomic as a whole and not
-    /// tied to `applied_lsn`, so after a crash it is simply done again.
-    pub fn drop_table(&self, oid: Oid) -> PgResult<()> {
-        if oid == Oid(0) {
-            return Err(PgError::internal("table store drop of table oid 0"));
-        }
+    /// Removes the metadata of dead ranges that hold no key any more.
+    fn forget_empty_dead_ranges(&self) -> PgResult<()> {
         let _writer = self.writer.lock();
-        let read_err = |e| store_error("read", &self.dir, e);
-        loop {
-            let mut keys = Vec::with_capacity(DROP_BATCH);
-            for item in self.heap.range(table_range(oid, Bound::Unbounded)) {
-                keys.push(item.key().map_err(read_err)?);
-                if keys.len() >= DROP_BATCH {
-                    break;
+        let err = |e| store_error("read", &self.dir, e);
+        let dead: Vec<u32> = self
+            .dead
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .copied()
+            .collect();
+        let mut empty = Vec::new();
+        for sid in dead {
+            match self.heap.range(key_bounds(sid, Bound::Unbounded)).next() {
+                Some(item) => {
+                    item.key().map_err(err)?;
                 }
+                None => empty.push(sid),
             }
-            if keys.is_empty() {
-                return Ok(());
-            }
-            let mut b = self.db.batch();
-            for k in keys {
-                b.remove(&self.heap, k);
-            }
-            b.commit()
-                .map_err(|e| store_error("write to", &self.dir, e))?;
         }
+        if empty.is_empty() {
+            return Ok(());
+        }
+        let mut b = self.db.batch();
+        for sid in &empty {
+            b.remove(&self.heap, meta_key(RETIRED_PREFIX, *sid));
+        }
+        b.commit()
+            .map_err(|e| store_error("write to", &self.dir, e))?;
+        let mut r = self.ranges.write();
+        let mut d = self.dead.write().unwrap_or_else(|e| e.into_inner());
+        for sid in empty {
+            r.retired.remove(&sid);
+            d.remove(&sid);
+        }
+        Ok(())
+    }
+
+    /// The ranges retired and not yet emptied, with their table and the LSN
+    /// that retired them (tests and monitoring).
+    pub fn retired_ranges(&self) -> Vec<(Oid, Lsn)> {
+        let mut v: Vec<(Oid, Lsn)> = self.ranges.read().retired.values().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Compacts the whole store now, which drops the keys of dead ranges
+    /// (tests; fjall compacts on its own schedule otherwise).
+    pub fn compact(&self) -> PgResult<()> {
+        let err = |e| store_error("compact", &self.dir, e);
+        self.heap.rotate_memtable_and_wait().map_err(err)?;
+        self.heap.major_compact().map_err(err)
     }
 
     /// A consistent view of the whole store as of now, with its `applied_lsn`.
     pub fn snapshot(&self) -> PgResult<StoreSnapshot> {
-        // The writer lock keeps a batch from landing between the two reads below;
+        // The writer lock keeps a batch from landing between the reads below;
         // the fjall snapshot alone is already consistent.
         let _writer = self.writer.lock();
         let snap = self.db.snapshot();
@@ -380,8 +673,17 @@ impl TableStore {
             Some(v) => lsn_value(&v)?,
             None => Lsn::INVALID,
         };
+        let mut tables: Vec<(Oid, u32)> = self
+            .ranges
+            .read()
+            .tables
+            .iter()
+            .map(|(o, s)| (*o, *s))
+            .collect();
+        tables.sort_unstable();
         Ok(StoreSnapshot {
             applied_lsn,
+            tables,
             snap,
             heap: self.heap.clone(),
             dir: self.dir.clone(),
@@ -400,6 +702,8 @@ impl TableStore {
 /// the versions it can see against compaction while it lives.
 pub struct StoreSnapshot {
     applied_lsn: Lsn,
+    /// Every table's current range as of the view, in oid order.
+    tables: Vec<(Oid, u32)>,
     snap: fjall::Snapshot,
     heap: Keyspace,
     dir: PathBuf,
@@ -427,27 +731,34 @@ impl StoreSnapshot {
         self.applied_lsn
     }
 
-    /// Every table key of the view in key order (metadata keys are left out).
+    /// Every row key of the view's tables, in table oid then key order
+    /// (metadata and retired ranges are left out).
     pub fn entries(&self) -> impl Iterator<Item = PgResult<SnapshotEntry>> + '_ {
-        let first_table = table_start(Oid(1));
-        self.snap.range(&self.heap, first_table..).map(move |item| {
-            let (k, v) = item
-                .into_inner()
-                .map_err(|e| store_error("read", &self.dir, e))?;
-            let (table, key) = split_key(&k)?;
-            Ok(SnapshotEntry {
-                table,
-                key,
-                chain: v.to_vec(),
-            })
+        self.tables.iter().flat_map(move |&(table, sid)| {
+            self.snap
+                .range(&self.heap, key_bounds(sid, Bound::Unbounded))
+                .map(move |item| {
+                    let (k, v) = item
+                        .into_inner()
+                        .map_err(|e| store_error("read", &self.dir, e))?;
+                    let (_, key) = split_key(&k)?;
+                    Ok(SnapshotEntry {
+                        table,
+                        key,
+                        chain: v.to_vec(),
+                    })
+                })
         })
     }
 
     /// The version of `key` in table `oid` visible at `snapshot`, as of this view.
     pub fn get(&self, oid: Oid, key: &RowKey, snapshot: Lsn) -> PgResult<Option<Row>> {
+        let Ok(i) = self.tables.binary_search_by_key(&oid, |&(o, _)| o) else {
+            return Ok(None);
+        };
         let chain = self
             .snap
-            .get(&self.heap, row_key(oid, key))
+            .get(&self.heap, row_key(self.tables[i].1, key))
             .map_err(|e| store_error("read", &self.dir, e))?;
         visible_row(chain.as_deref(), snapshot)
     }

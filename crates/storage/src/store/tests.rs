@@ -147,27 +147,63 @@ fn batches_resume_after_the_last_key_and_stay_in_their_table() {
 }
 
 #[test]
-fn drop_table_removes_only_its_keys() {
+fn truncate_and_drop_retire_ranges_that_compaction_empties() {
     let dir = tempfile::tempdir().unwrap();
+    let u = Oid(T.0 + 1);
+    let n = 20_000u32;
     {
         let store = open(&dir);
-        // More keys than one removal batch.
-        let n = super::DROP_BATCH as u32 + 17;
         let mut b = StoreBatch::new(Lsn(100), Lsn(0));
         for i in 0..n {
             b.put(T, RowKey(i.to_be_bytes().to_vec()), row(1), Lsn(100));
         }
-        b.put(Oid(T.0 + 1), k(1), row(2), Lsn(100));
+        b.put(u, k(1), row(2), Lsn(100));
         store.apply(&b).unwrap();
         assert_eq!(all(&store, T, Lsn(100)).len(), n as usize);
-        store.drop_table(T).unwrap();
-        assert!(all(&store, T, Lsn(100)).is_empty());
         store.persist().unwrap();
+
+        // TRUNCATE with an insert before it (lost) and one after it (kept)
+        let mut b = StoreBatch::new(Lsn(200), Lsn(150));
+        b.put(T, k(8), row(8), Lsn(200));
+        b.new_storage(T, Lsn(200));
+        b.put(T, k(9), row(9), Lsn(200));
+        store.apply(&b).unwrap();
+        assert_eq!(all(&store, T, Lsn(200)), [(k(9), row(9))]);
+        assert_eq!(all(&store, u, Lsn(200)), [(k(1), row(2))]);
+        assert_eq!(store.retired_ranges(), [(T, Lsn(200))]);
+        // still readable by a snapshot before 200: not dead, compaction keeps it
+        store.compact().unwrap();
+        store.persist().unwrap();
+        assert_eq!(store.retired_ranges(), [(T, Lsn(200))]);
+
+        // DROP TABLE u; the horizon passes the truncate
+        let mut b = StoreBatch::new(Lsn(300), Lsn(250));
+        b.drop_storage(u, Lsn(300));
+        store.apply(&b).unwrap();
+        assert!(all(&store, u, Lsn(300)).is_empty());
+        assert_eq!(store.tables(), [T]);
+        store.compact().unwrap();
+        store.persist().unwrap();
+        // T's old range is empty: its keys are gone, not just hidden
+        assert_eq!(store.retired_ranges(), [(u, Lsn(300))]);
     }
+    // after a restart no snapshot predates the applied LSN: u's range is dead
     let store = open(&dir);
-    assert!(all(&store, T, Lsn(100)).is_empty());
-    assert_eq!(all(&store, Oid(T.0 + 1), Lsn(100)), [(k(1), row(2))]);
-    assert_eq!(store.applied_lsn(), Lsn(100));
+    assert_eq!(store.applied_lsn(), Lsn(300));
+    assert_eq!(store.tables(), [T]);
+    assert_eq!(all(&store, T, Lsn(300)), [(k(9), row(9))]);
+    assert!(all(&store, u, Lsn(300)).is_empty());
+    store.compact().unwrap();
+    store.persist().unwrap();
+    assert!(store.retired_ranges().is_empty());
+    // the ids handed out before the restart are not handed out again
+    let mut b = StoreBatch::new(Lsn(400), Lsn(400));
+    b.new_storage(T, Lsn(400));
+    b.put(T, k(3), row(3), Lsn(400));
+    b.put(u, k(4), row(4), Lsn(400));
+    store.apply(&b).unwrap();
+    assert_eq!(all(&store, T, Lsn(400)), [(k(3), row(3))]);
+    assert_eq!(all(&store, u, Lsn(400)), [(k(4), row(4))]);
 }
 
 #[test]
@@ -184,7 +220,9 @@ fn a_snapshot_does_not_see_later_batches() {
     b.delete(T, k(2), Lsn(200));
     b.put(T, k(3), row(3), Lsn(200));
     store.apply(&b).unwrap();
-    store.drop_table(Oid(T.0 + 5)).unwrap();
+    let mut b = StoreBatch::new(Lsn(300), Lsn(300));
+    b.new_storage(T, Lsn(300));
+    store.apply(&b).unwrap();
     assert_eq!(snap.applied_lsn(), Lsn(100));
     let entries: Vec<SnapshotEntry> = snap.entries().map(|e| e.unwrap()).collect();
     assert_eq!(
@@ -195,11 +233,11 @@ fn a_snapshot_does_not_see_later_batches() {
         [(T, k(1)), (T, k(2))]
     );
     assert_eq!(snap.get(T, &k(1), Lsn(u64::MAX)).unwrap(), Some(row(1)));
-    assert_eq!(store.get(T, &k(1), Lsn(u64::MAX)).unwrap(), Some(row(10)));
+    assert_eq!(store.get(T, &k(1), Lsn(u64::MAX)).unwrap(), None);
     // The entries carry the stored chain bytes.
     let chain = super::chain::decode_chain(&entries[0].chain).unwrap();
     assert_eq!(chain.len(), 1);
-    assert_eq!(store.snapshot().unwrap().applied_lsn(), Lsn(200));
+    assert_eq!(store.snapshot().unwrap().applied_lsn(), Lsn(300));
 }
 
 #[test]
