@@ -307,7 +307,7 @@ fn run(shared: &Shared, store: &TableStore) {
             st.in_flight = group.first().map(|i| i.end);
             shared.cv.notify_all();
         }
-        let result = write_group(store, &group);
+        let result = write_group(store, group);
         let mut st = shared.state.lock();
         st.in_flight = None;
         match result {
@@ -336,14 +336,14 @@ fn fail(shared: &Shared, e: PgError) {
 }
 
 /// Writes one group of flushed commits as one batch; returns the writes made.
-fn write_group(store: &TableStore, group: &[Item]) -> PgResult<u64> {
+fn write_group(store: &TableStore, group: Vec<Item>) -> PgResult<u64> {
     let done = store.applied_lsn();
-    let todo: Vec<&Item> = group.iter().filter(|i| i.end > done).collect();
+    let todo: Vec<Item> = group.into_iter().filter(|i| i.end > done).collect();
     let (Some(first), Some(last)) = (todo.first(), todo.last()) else {
         return Ok(0);
     };
     let mut batch = StoreBatch::new(last.end, first.horizon);
-    for item in &todo {
+    for item in todo {
         translate(store, &mut batch, item)?;
     }
     store.apply(&batch)?;
@@ -351,11 +351,12 @@ fn write_group(store: &TableStore, group: &[Item]) -> PgResult<u64> {
 }
 
 /// Appends the store writes of one commit to `batch`.
-fn translate(store: &TableStore, batch: &mut StoreBatch, item: &Item) -> PgResult<()> {
+fn translate(store: &TableStore, batch: &mut StoreBatch, item: Item) -> PgResult<()> {
     let end = item.end;
-    for change in &item.changes {
+    batch.writes.reserve(item.changes.len());
+    for change in item.changes {
         match change {
-            Change::Insert { table, key, row } => batch.put(*table, key.clone(), row.clone(), end),
+            Change::Insert { table, key, row } => batch.put(table, key, row, end),
             Change::Update {
                 table,
                 old_key,
@@ -364,21 +365,21 @@ fn translate(store: &TableStore, batch: &mut StoreBatch, item: &Item) -> PgResul
                 ..
             } => {
                 if old_key != key {
-                    batch.delete(*table, old_key.clone(), end);
+                    batch.delete(table, old_key, end);
                 }
-                batch.put(*table, key.clone(), row.clone(), end);
+                batch.put(table, key, row, end);
             }
-            Change::Delete { table, key, .. } => batch.delete(*table, key.clone(), end),
+            Change::Delete { table, key, .. } => batch.delete(table, key, end),
             Change::Truncate { tables, .. } => {
                 for oid in tables {
-                    batch.new_storage(*oid, end);
+                    batch.new_storage(oid, end);
                 }
             }
             Change::Catalog(op) => match op.as_ref() {
                 CatalogOp::AddPrimaryKey { table, pk } => {
                     let rows = live_rows(store, batch, *table)?;
                     batch.new_storage(*table, end);
-                    for row in rows.into_values() {
+                    for (_, row) in rows {
                         let row: Row = match item.catalog.pad_row(*table, &row) {
                             Some(padded) => padded.into(),
                             None => row,
@@ -400,34 +401,33 @@ fn translate(store: &TableStore, batch: &mut StoreBatch, item: &Item) -> PgResul
 }
 
 /// The live rows of `table` as the store and the writes of `batch` so far
-/// leave them.
-fn live_rows(
-    store: &TableStore,
-    batch: &StoreBatch,
-    table: Oid,
-) -> PgResult<BTreeMap<RowKey, Row>> {
+/// leave them, in key order.
+fn live_rows(store: &TableStore, batch: &StoreBatch, table: Oid) -> PgResult<Vec<(RowKey, Row)>> {
     let writes: Vec<&StoreWrite> = batch.writes.iter().filter(|w| w.table == table).collect();
     // After a new or dropped range earlier in the batch the store's rows are
     // not the table's any more: only the writes after it count.
     let restart = writes
         .iter()
         .rposition(|w| !matches!(w.kind, WriteKind::Row(..)));
-    let mut rows = BTreeMap::new();
+    let mut stored = Vec::new();
     if restart.is_none() {
-        let mut out = Vec::new();
         let mut from: Option<RowKey> = None;
         loop {
-            out.clear();
             let lower = from.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
-            let more = store.visible_batch(table, lower, Lsn(u64::MAX), READ_BATCH, &mut out)?;
-            from = out.last().map(|(k, _)| k.clone());
-            rows.extend(out.drain(..));
+            let more =
+                store.visible_batch(table, lower, Lsn(u64::MAX), stored.len() + READ_BATCH, &mut stored)?;
+            from = stored.last().map(|(k, _)| k.clone());
             if !more || from.is_none() {
                 break;
             }
         }
     }
-    for w in &writes[restart.map_or(0, |i| i + 1)..] {
+    let writes = &writes[restart.map_or(0, |i| i + 1)..];
+    if writes.is_empty() {
+        return Ok(stored);
+    }
+    let mut rows: BTreeMap<RowKey, Row> = stored.into_iter().collect();
+    for w in writes {
         if let WriteKind::Row(key, write) = &w.kind {
             match write {
                 ChainWrite::Put(row) => {
@@ -439,5 +439,5 @@ fn live_rows(
             }
         }
     }
-    Ok(rows)
+    Ok(rows.into_iter().collect())
 }

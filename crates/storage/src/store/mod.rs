@@ -162,6 +162,10 @@ struct Ranges {
     retired: HashMap<u32, (Oid, Lsn)>,
 }
 
+/// Keys of one new range in one batch from which the batch writes the range
+/// by ingestion (table files) instead of through the journal and memtable.
+const INGEST_MIN: usize = 50_000;
+
 /// The ranges no snapshot can read, shared with the compaction filter.
 type DeadRanges = Arc<std::sync::RwLock<HashSet<u32>>>;
 
@@ -440,11 +444,13 @@ impl TableStore {
             retired: Vec::new(),
             next: base.next,
         };
-        // Ranges created by this batch: nothing of them is in the store yet.
-        let mut fresh: HashSet<u32> = HashSet::new();
+        // Ranges created by this batch (and their table): nothing of them is
+        // in the store yet.
+        let mut fresh: HashMap<u32, Oid> = HashMap::new();
         // Chains written by this batch so far (empty = key removed), and whether
         // the key existed in the store before the batch.
-        let mut pending: HashMap<Vec<u8>, (bool, Vec<u8>)> = HashMap::new();
+        let mut pending: HashMap<Vec<u8>, (bool, Vec<u8>)> =
+            HashMap::with_capacity(batch.writes.len());
         for w in &batch.writes {
             if w.table == Oid(0) {
                 return Err(PgError::internal("table store write to table oid 0"));
@@ -452,7 +458,7 @@ impl TableStore {
             let (key, write) = match &w.kind {
                 WriteKind::Row(key, write) => (key, write),
                 WriteKind::NewStorage => {
-                    fresh.insert(changes.renew(w.table, w.commit)?);
+                    fresh.insert(changes.renew(w.table, w.commit)?, w.table);
                     continue;
                 }
                 WriteKind::DropStorage => {
@@ -464,19 +470,11 @@ impl TableStore {
                 Some(sid) => sid,
                 None => {
                     let sid = changes.renew(w.table, w.commit)?;
-                    fresh.insert(sid);
+                    fresh.insert(sid, w.table);
                     sid
                 }
             };
             let key = row_key(sid, key);
-            let (existed, old) = match pending.remove(&key) {
-                Some(p) => p,
-                None if fresh.contains(&sid) => (false, Vec::new()),
-                None => match self.heap.get(&key).map_err(read_err)? {
-                    Some(v) => (true, v.to_vec()),
-                    None => (false, Vec::new()),
-                },
-            };
             let new_row;
             let write = match write {
                 ChainWrite::Put(row) => {
@@ -485,29 +483,53 @@ impl TableStore {
                 }
                 ChainWrite::Delete => ChainWrite::Delete,
             };
-            let mut chain = decode_chain(&old)?;
-            write_chain(&mut chain, write, w.commit, batch.horizon);
-            let new = if chain.is_empty() {
-                Vec::new()
+            let rewrite = |old: &[u8]| -> PgResult<Vec<u8>> {
+                let mut chain = decode_chain(old)?;
+                write_chain(&mut chain, write, w.commit, batch.horizon);
+                Ok(if chain.is_empty() {
+                    Vec::new()
+                } else {
+                    encode_chain(&chain)
+                })
+            };
+            if let Some((_, chain)) = pending.get_mut(&key) {
+                *chain = rewrite(chain)?;
+                continue;
+            }
+            let (existed, new) = if fresh.contains_key(&sid) {
+                (false, rewrite(&[])?)
             } else {
-                encode_chain(&chain)
+                match self.heap.get(&key).map_err(read_err)? {
+                    Some(v) => (true, rewrite(&v)?),
+                    None => (false, rewrite(&[])?),
+                }
             };
             pending.insert(key, (existed, new));
         }
-        let mut b = self.db.batch();
-        for (key, (existed, chain)) in pending {
-            if !chain.is_empty() {
-                b.insert(&self.heap, key, chain);
-            } else if existed {
-                b.remove(&self.heap, key);
-            }
-        }
+        // in key order: a memtable takes sorted keys faster, ingestion only them
+        let mut entries: Vec<(Vec<u8>, (bool, Vec<u8>))> = pending.into_iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let RangeChanges {
             tables,
             retired,
             next,
             ..
         } = changes;
+        let ingested = self.ingest_fresh(&mut entries, &fresh, next)?;
+        let mut b = self.db.batch();
+        for (key, (existed, chain)) in entries {
+            if !chain.is_empty() {
+                b.insert(&self.heap, key, chain);
+            } else if existed {
+                b.remove(&self.heap, key);
+            }
+        }
+        for sid in &ingested {
+            // reserved by ingest_fresh; mapped (or retired) by this batch
+            if !retired.iter().any(|(r, _, _)| r == sid) {
+                b.remove(&self.heap, meta_key(RETIRED_PREFIX, *sid));
+            }
+        }
         for (table, sid) in &tables {
             let k = meta_key(TABLE_PREFIX, table.0);
             match sid {
@@ -548,6 +570,65 @@ impl TableStore {
         self.applied.store(batch.applied_lsn.0, Ordering::Release);
         self.mark_dead(batch.horizon);
         Ok(())
+    }
+
+    /// Writes the new ranges of a batch that hold at least [`INGEST_MIN`]
+    /// keys straight into table files (fjall's ingestion: no journal, no
+    /// memtable), taking their keys out of `entries` (sorted); returns those
+    /// ranges. The ranges are reserved durably first, marked retired at LSN 0
+    /// with `next_storage` past them: if the process dies before the batch
+    /// that maps them commits, the next open finds them dead (compaction
+    /// drops the keys) and never hands their ids out again.
+    fn ingest_fresh(
+        &self,
+        entries: &mut Vec<(Vec<u8>, (bool, Vec<u8>))>,
+        fresh: &HashMap<u32, Oid>,
+        next: u32,
+    ) -> PgResult<Vec<u32>> {
+        let mut counts: HashMap<u32, usize> = HashMap::new();
+        for (key, _) in entries.iter() {
+            if let Some(sid) = key_range(key).filter(|s| fresh.contains_key(s)) {
+                *counts.entry(sid).or_default() += 1;
+            }
+        }
+        let mut bulk: Vec<u32> = counts
+            .into_iter()
+            .filter(|&(_, n)| n >= INGEST_MIN)
+            .map(|(sid, _)| sid)
+            .collect();
+        if bulk.is_empty() {
+            return Ok(bulk);
+        }
+        bulk.sort_unstable();
+        let err = |e| store_error("write to", &self.dir, e);
+        let mut reserve = self.db.batch();
+        for sid in &bulk {
+            let table = fresh.get(sid).copied().unwrap_or(Oid(0));
+            reserve.insert(
+                &self.heap,
+                meta_key(RETIRED_PREFIX, *sid),
+                encode_retired(table, Lsn::INVALID),
+            );
+        }
+        reserve.insert(&self.heap, NEXT_STORAGE_KEY, next.to_le_bytes().as_slice());
+        reserve.commit().map_err(err)?;
+        self.db
+            .persist(PersistMode::SyncAll)
+            .map_err(|e| store_error("fsync", &self.dir, e))?;
+        let mut ingestion = self.heap.start_ingestion().map_err(err)?;
+        let mut rest = Vec::with_capacity(entries.len());
+        // sorted and unique: the order ingestion requires
+        for (key, (existed, chain)) in entries.drain(..) {
+            let in_bulk = key_range(&key).is_some_and(|s| bulk.binary_search(&s).is_ok());
+            if !in_bulk {
+                rest.push((key, (existed, chain)));
+            } else if !chain.is_empty() {
+                ingestion.write(key, chain).map_err(err)?;
+            }
+        }
+        ingestion.finish().map_err(err)?;
+        *entries = rest;
+        Ok(bulk)
     }
 
     /// The current range of table `oid`, if the store holds it.

@@ -353,3 +353,86 @@ fn the_store_agrees_with_the_heap() {
     assert!(shapes.len() > 5 && !shapes.iter().all(|s| s.is_empty()));
     assert!(horizon > Lsn(0));
 }
+
+#[test]
+fn a_large_new_range_is_ingested_and_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = super::INGEST_MIN as u32 + 10;
+    {
+        let store = open(&dir);
+        let mut b = StoreBatch::new(Lsn(100), Lsn(0));
+        b.put(T, k(0), row(0), Lsn(100));
+        store.apply(&b).unwrap();
+        // TRUNCATE + COPY in one commit, and a small write to another table
+        let mut b = StoreBatch::new(Lsn(200), Lsn(100));
+        b.new_storage(T, Lsn(200));
+        for i in (0..n).rev() {
+            b.put(T, RowKey(i.to_be_bytes().to_vec()), row(i as i32), Lsn(200));
+        }
+        b.delete(T, RowKey(5u32.to_be_bytes().to_vec()), Lsn(200));
+        b.put(Oid(T.0 + 1), k(1), row(1), Lsn(200));
+        store.apply(&b).unwrap();
+        let rows = all(&store, T, Lsn(200));
+        assert_eq!(rows.len(), n as usize - 1);
+        assert_eq!(rows[0], (RowKey(0u32.to_be_bytes().to_vec()), row(0)));
+        assert_eq!(store.get(T, &k(0), Lsn(200)).unwrap(), None);
+        assert!(store.retired_ranges().iter().all(|(_, at)| *at == Lsn(200)));
+        // later commits update ingested keys through the journal
+        let mut b = StoreBatch::new(Lsn(300), Lsn(200));
+        b.put(T, RowKey(7u32.to_be_bytes().to_vec()), row(-7), Lsn(300));
+        store.apply(&b).unwrap();
+        store.persist().unwrap();
+    }
+    let store = open(&dir);
+    let rows = all(&store, T, Lsn(300));
+    assert_eq!(rows.len(), n as usize - 1);
+    assert_eq!(
+        store
+            .get(T, &RowKey(7u32.to_be_bytes().to_vec()), Lsn(300))
+            .unwrap(),
+        Some(row(-7))
+    );
+    assert_eq!(all(&store, Oid(T.0 + 1), Lsn(300)), [(k(1), row(1))]);
+}
+
+#[test]
+fn a_range_ingested_before_a_crash_but_never_mapped_is_dead() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(&dir);
+        // what apply does before the batch that maps the range commits
+        let sid = store.ranges.read().next;
+        let mut entries: Vec<(Vec<u8>, (bool, Vec<u8>))> = (0..super::INGEST_MIN as u32)
+            .map(|i| {
+                let chain = super::chain::encode_chain(&[crate::heap::Version {
+                    row: super::chain::encode_row(&row(1)).as_slice(),
+                    created: Lsn(100),
+                    deleted: Lsn::INVALID,
+                }]);
+                (
+                    super::chain::row_key(sid, &RowKey(i.to_be_bytes().to_vec())),
+                    (false, chain),
+                )
+            })
+            .collect();
+        let fresh = HashMap::from([(sid, T)]);
+        assert_eq!(
+            store.ingest_fresh(&mut entries, &fresh, sid + 1).unwrap(),
+            [sid]
+        );
+        assert!(entries.is_empty());
+        // the process dies here
+    }
+    let store = open(&dir);
+    assert!(store.tables().is_empty());
+    assert!(all(&store, T, Lsn(100)).is_empty());
+    assert_eq!(store.retired_ranges(), [(T, Lsn::INVALID)]);
+    // its id is not handed out again, and compaction drops its keys
+    let mut b = StoreBatch::new(Lsn(200), Lsn(200));
+    b.put(T, k(1), row(2), Lsn(200));
+    store.apply(&b).unwrap();
+    assert_eq!(all(&store, T, Lsn(200)), [(k(1), row(2))]);
+    store.compact().unwrap();
+    store.persist().unwrap();
+    assert!(store.retired_ranges().is_empty());
+}
