@@ -3,7 +3,7 @@
 //! them (`docs/storage.md` §9 "The commit path", §11 Steps 1-2).
 //!
 //! ```text
-//!  commit mutex: apply_committed ──push(end, changes)──► queue (bounded)
+//!  commit mutex: apply_committed ──enqueue(end, changes)──► queue (bounded)
 //!                                                          │
 //!  applier thread: wait until wal.flush_lsn() >= first end ┘
 //!                  take every queued commit ending at or before the flush LSN
@@ -12,7 +12,8 @@
 //! ```
 //! It owns the store handle (so that closing the store is stopping this
 //! thread and dropping the handle), the queue and its bound, and the
-//! translation of [`Change`]s into store writes:
+//! translation of [`Change`]s into store writes, and telling the recent heap
+//! (`heap.rs`) which of its versions the store now holds:
 //! - INSERT → put; UPDATE → delete of the old key if the key changed, put of
 //!   the new one; DELETE → delete;
 //! - TRUNCATE → a new, empty storage range for the table
@@ -47,7 +48,7 @@ use tandem_types::{Lsn, Oid, PgError, PgResult, Value};
 use tandem_wal::Wal;
 
 use crate::catalog::CatalogOp;
-use crate::heap::{ChainWrite, Row};
+use crate::heap::{ChainWrite, Heap, Row};
 use crate::keycode::encode_key;
 use crate::record::Change;
 use crate::store::{StoreBatch, StoreWrite, TableStore, WriteKind};
@@ -60,6 +61,9 @@ pub const QUEUE_BOUND: usize = 64 << 20;
 const GROUP_WRITES: usize = 100_000;
 /// Rows read from the store per call when a table's live keys are needed.
 const READ_BATCH: usize = 4096;
+
+/// A commit ready to be queued ([`Applier::prepare`], [`Applier::enqueue`]).
+pub(crate) struct Queued(Item);
 
 /// One committed transaction waiting for the store.
 struct Item {
@@ -96,6 +100,8 @@ struct Shared {
 /// The applier thread and the store it writes (see the module header).
 pub(crate) struct Applier {
     shared: Arc<Shared>,
+    /// Reads through to the store while it is open.
+    heap: Arc<Heap>,
     store: Mutex<Option<Arc<TableStore>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -133,22 +139,25 @@ fn closed() -> PgError {
 }
 
 impl Applier {
-    /// Starts the thread writing into `store` commits the WAL has flushed.
-    pub(crate) fn start(store: TableStore, wal: Arc<Wal>) -> PgResult<Applier> {
+    /// Starts the thread writing into `store` commits the WAL has flushed,
+    /// and makes `heap` read through to the store and forget what it wrote.
+    pub(crate) fn start(store: TableStore, wal: Arc<Wal>, heap: Arc<Heap>) -> PgResult<Applier> {
         let store = Arc::new(store);
+        heap.set_store(Some(store.clone()));
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             cv: Condvar::new(),
             wal,
             rows_written: AtomicU64::new(0),
         });
-        let (s, st) = (shared.clone(), store.clone());
+        let (s, st, h) = (shared.clone(), store.clone(), heap.clone());
         let thread = std::thread::Builder::new()
             .name("applier".into())
-            .spawn(move || run(&s, &st))
+            .spawn(move || run(&s, &st, &h))
             .map_err(|e| PgError::io("start the table store applier", &e))?;
         Ok(Applier {
             shared,
+            heap,
             store: Mutex::new(Some(store)),
             thread: Mutex::new(Some(thread)),
         })
@@ -159,14 +168,34 @@ impl Applier {
         self.store.lock().clone().ok_or_else(closed)
     }
 
-    /// Queues a commit (called in commit order, under the commit mutex or by
-    /// the single redo thread); waits while the queue is over its bound.
-    /// Commits that write nothing to the store are not queued.
-    pub(crate) fn push(&self, end: Lsn, changes: &[Change], horizon: Lsn, catalog: &Arc<Catalog>) {
+    /// The queue entry of a commit, `None` when it writes nothing to the
+    /// store (copies its changes: the heap takes the originals).
+    pub(crate) fn prepare(
+        &self,
+        end: Lsn,
+        changes: &[Change],
+        horizon: Lsn,
+        catalog: &Arc<Catalog>,
+    ) -> Option<Queued> {
         if !changes.iter().any(writes_store) {
-            return;
+            return None;
         }
-        let bytes = estimate(changes);
+        Some(Queued(Item {
+            end,
+            horizon,
+            bytes: estimate(changes),
+            changes: changes.to_vec(),
+            catalog: catalog.clone(),
+        }))
+    }
+
+    /// Queues a prepared commit (called in commit order, under the commit
+    /// mutex or by the single redo thread); waits while the queue is over its
+    /// bound.
+    pub(crate) fn enqueue(&self, queued: Option<Queued>) {
+        let Some(Queued(item)) = queued else {
+            return;
+        };
         let mut st = self.shared.state.lock();
         while st.queued_bytes >= QUEUE_BOUND && !st.stop && st.failed.is_none() && !st.exited {
             // the applier may be waiting for a flush: it flushes itself now
@@ -183,14 +212,8 @@ impl Applier {
             // before it.
             return;
         }
-        st.queue.push_back(Item {
-            end,
-            horizon,
-            changes: changes.to_vec(),
-            catalog: catalog.clone(),
-            bytes,
-        });
-        st.queued_bytes += bytes;
+        st.queued_bytes += item.bytes;
+        st.queue.push_back(item);
         self.shared.cv.notify_all();
     }
 
@@ -250,12 +273,13 @@ impl Applier {
             }
             let _ = t.join();
         }
+        self.heap.set_store(None);
         self.store.lock().take();
     }
 }
 
 /// The thread's loop (see the module header).
-fn run(shared: &Shared, store: &TableStore) {
+fn run(shared: &Shared, store: &TableStore, heap: &Heap) {
     loop {
         let mut st = shared.state.lock();
         while st.queue.is_empty() && !st.stop {
@@ -307,7 +331,7 @@ fn run(shared: &Shared, store: &TableStore) {
             st.in_flight = group.first().map(|i| i.end);
             shared.cv.notify_all();
         }
-        let result = write_group(store, group);
+        let result = write_group(store, heap, group);
         let mut st = shared.state.lock();
         st.in_flight = None;
         match result {
@@ -336,7 +360,7 @@ fn fail(shared: &Shared, e: PgError) {
 }
 
 /// Writes one group of flushed commits as one batch; returns the writes made.
-fn write_group(store: &TableStore, group: Vec<Item>) -> PgResult<u64> {
+fn write_group(store: &TableStore, heap: &Heap, group: Vec<Item>) -> PgResult<u64> {
     let done = store.applied_lsn();
     let todo: Vec<Item> = group.into_iter().filter(|i| i.end > done).collect();
     let (Some(first), Some(last)) = (todo.first(), todo.last()) else {
@@ -347,7 +371,26 @@ fn write_group(store: &TableStore, group: Vec<Item>) -> PgResult<u64> {
         translate(store, &mut batch, item)?;
     }
     store.apply(&batch)?;
+    forget_written(heap, &batch);
     Ok(batch.writes.len() as u64)
+}
+
+/// Makes the recent heap forget the versions `batch` put into the store, one
+/// run of writes to a table at a time.
+fn forget_written(heap: &Heap, batch: &StoreBatch) {
+    let key = |w: &'_ StoreWrite| match &w.kind {
+        WriteKind::Row(key, _) => Some(key.clone()),
+        _ => None,
+    };
+    let mut writes = batch.writes.iter().peekable();
+    while let Some(first) = writes.next() {
+        let table = first.table;
+        let mut keys: Vec<RowKey> = key(first).into_iter().collect();
+        while let Some(w) = writes.next_if(|w| w.table == table) {
+            keys.extend(key(w));
+        }
+        heap.forget_written(table, keys.iter(), batch.applied_lsn);
+    }
 }
 
 /// Appends the store writes of one commit to `batch`.
@@ -414,8 +457,13 @@ fn live_rows(store: &TableStore, batch: &StoreBatch, table: Oid) -> PgResult<Vec
         let mut from: Option<RowKey> = None;
         loop {
             let lower = from.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
-            let more =
-                store.visible_batch(table, lower, Lsn(u64::MAX), stored.len() + READ_BATCH, &mut stored)?;
+            let more = store.visible_batch(
+                table,
+                lower,
+                Lsn(u64::MAX),
+                stored.len() + READ_BATCH,
+                &mut stored,
+            )?;
             from = stored.last().map(|(k, _)| k.clone());
             if !more || from.is_none() {
                 break;

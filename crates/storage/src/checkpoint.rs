@@ -380,19 +380,18 @@ pub fn unix_now() -> i64 {
 /// Rows of `table` visible at `snapshot`, streamed in batches.
 fn write_table(db: &Database, w: &mut ImageWriter, oid: Oid, snapshot: Lsn) -> PgResult<()> {
     w.begin_table(oid)?;
-    if let Some(t) = db.heap.table(oid) {
-        let mut lower: Option<RowKey> = None;
-        loop {
-            let mut batch = Vec::new();
-            let from = lower.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
-            let more = t.read().visible_batch(from, snapshot, 1024, &mut batch);
-            for (k, row) in &batch {
-                w.row(k, row)?;
-            }
-            match batch.pop() {
-                Some((k, _)) if more => lower = Some(k),
-                _ => break,
-            }
+    let mut lower: Option<RowKey> = None;
+    loop {
+        let mut batch = Vec::new();
+        let from = lower.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
+        lower = db
+            .heap
+            .visible_batch(oid, from, snapshot, 1024, &mut batch)?;
+        for (k, row) in &batch {
+            w.row(k, row)?;
+        }
+        if lower.is_none() {
+            break;
         }
     }
     w.end_table()
@@ -501,10 +500,11 @@ fn row_image(db: &Database, p: &Point, header: &ImageHeader) -> PgResult<Vec<u8>
     w.finish_in_memory()
 }
 
-/// Step 7: prunes versions no snapshot at or after `horizon` sees and
-/// forgets dropped tables none reads.
-fn sweep(db: &Database, horizon: Lsn) {
-    db.heap.sweep(horizon);
+/// Step 7: forgets the recent heaps of tables with nothing recent left (the
+/// table store prunes versions no snapshot at or after `horizon` sees as it
+/// writes their keys).
+fn sweep(db: &Database, _horizon: Lsn) {
+    db.heap.sweep();
 }
 
 /// Step 6, the decision: the start of the oldest segment to keep,
@@ -867,11 +867,8 @@ mod tests {
         );
         assert_eq!(img.tables.len(), 2);
         assert_eq!(
-            img.tables[0]
-                .1
-                .get(&RowKey(vec![2]), Lsn(0))
-                .map(|r| r.to_vec()),
-            Some(vec![Value::Int4(2), Value::Null])
+            img.tables[0].1.seen(&RowKey(vec![2]), Lsn(0)),
+            crate::heap::Seen::Row(vec![Value::Int4(2), Value::Null].into())
         );
         let path = checkpoint_path(dir.path());
         let mut bytes = std::fs::read(&path).unwrap();

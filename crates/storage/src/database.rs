@@ -59,11 +59,34 @@ pub(crate) struct Loaded {
     pub applied: Lsn,
     /// Replication origin progress as of the image's redo LSN.
     pub origins: ProgressMap,
-    /// `base/store`, opened (its rows are already in `heap`).
+    /// `base/store`, opened (`heap` is empty: reads fall through to it).
     pub store: TableStore,
 }
 
 static NEXT_DB_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The tables a change gives new storage (TRUNCATE, ADD PRIMARY KEY) or drops.
+fn replaced_tables(change: &Change) -> Vec<Oid> {
+    match change {
+        Change::Truncate { tables, .. } => tables.clone(),
+        Change::Catalog(op) => match op.as_ref() {
+            CatalogOp::AddPrimaryKey { table, .. } => vec![*table],
+            CatalogOp::DropTable(oid) => vec![*oid],
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// A commit that must be in the table store before it is visible could not
+/// be written there: the server stops, as PostgreSQL PANICs when it cannot
+/// write its data files' changes; the WAL holds the commit and recovery
+/// replays it.
+fn table_store_failed(mut e: PgError) -> ! {
+    e.severity = tandem_types::Severity::Panic;
+    tandem_types::elog::emit_error(&e);
+    std::process::abort()
+}
 
 /// One node's database. Share as `Arc<Database>`.
 pub struct Database {
@@ -84,7 +107,7 @@ pub struct Database {
     catalog_cv: (Mutex<u64>, Condvar),
     /// Signalled when recovery ends (waiters: `pg_promote(true)`).
     recovery_end_cv: (Mutex<()>, Condvar),
-    pub(crate) heap: Heap,
+    pub(crate) heap: Arc<Heap>,
     pub(crate) catalog: RwLock<CatalogHistory>,
     pub(crate) locks: LockManager,
     pub(crate) snapshots: SnapshotRegistry,
@@ -152,7 +175,8 @@ impl Database {
             origins,
             store,
         } = state;
-        let applier = Applier::start(store, wal.clone())?;
+        let heap = Arc::new(heap);
+        let applier = Applier::start(store, wal.clone(), heap.clone())?;
         // Catalog versions older than the image that logical slots still need
         // (see `catalog_file`); an unreadable file only costs decoding history.
         let older_catalogs: Vec<(Lsn, Arc<Catalog>)> = match crate::catalog_file::load(&datadir) {
@@ -352,12 +376,12 @@ impl Database {
         self.applier.wait_written(upto)
     }
 
-    /// Heap statistics of a table: (keys in the map, dead versions not yet pruned),
-    /// for `pg_stat_user_tables.n_dead_tup` and tests.
-    pub fn table_stats(&self, table: Oid) -> Option<(usize, usize)> {
+    /// The recent heap of a table: (keys, versions) of commits the table
+    /// store does not hold yet (tests, monitoring).
+    pub fn recent_stats(&self, table: Oid) -> Option<(usize, usize)> {
         let t = self.heap.table(table)?;
         let t = t.read();
-        Some((t.key_count(), t.dead_versions()))
+        Some((t.key_count(), t.versions()))
     }
 
     /// Number of row/DDL locks held right now (monitoring, tests).
@@ -405,11 +429,19 @@ impl Database {
     }
 
     /// [`Database::apply_committed`]; `rows` false for a replayed commit the
-    /// table store already holds (its rows are in the heap as loaded from the
-    /// store): only its catalog, sequence and origin effects apply.
+    /// table store already holds: only its catalog, sequence and origin
+    /// effects apply.
+    ///
+    /// The commit's row changes go to the recent heap and then to the
+    /// applier's queue (in that order, so that the applier never writes a
+    /// commit before the heap has it and can forget it there). A commit that
+    /// replaces a table's storage (TRUNCATE, ADD PRIMARY KEY) or drops a table
+    /// is written into the table store before it becomes visible instead, and
+    /// those tables' recent versions (all older) are forgotten: the store then
+    /// answers for them at every snapshot, as PostgreSQL's new relfilenode does.
     pub(crate) fn apply_committed_rows(
         &self,
-        mut changes: Vec<Change>,
+        changes: Vec<Change>,
         end: Lsn,
         new_catalog: Option<Arc<Catalog>>,
         origin: Option<CommitOrigin>,
@@ -419,9 +451,16 @@ impl Database {
         let cat = new_catalog
             .clone()
             .unwrap_or_else(|| self.catalog.read().latest().clone());
-        if rows {
-            self.applier.push(end, &changes, horizon, &cat);
-        }
+        let replaced: Vec<Oid> = if rows {
+            changes.iter().flat_map(replaced_tables).collect()
+        } else {
+            Vec::new()
+        };
+        let queued = if rows {
+            self.applier.prepare(end, &changes, horizon, &cat)
+        } else {
+            None
+        };
         for change in &changes {
             if let Change::Catalog(op) = change {
                 match op.as_ref() {
@@ -434,14 +473,18 @@ impl Database {
             }
         }
         self.apply_origin_progress(&changes, end, &cat, origin);
-        if !rows {
-            // the store holds its rows; the heap was filled from the store
-            changes.retain(|c| {
-                matches!(c, Change::Catalog(op)
-                    if !matches!(op.as_ref(), CatalogOp::AddPrimaryKey { .. }))
-            });
+        if !replaced.is_empty() {
+            self.applier.enqueue(queued);
+            if let Err(e) = self.applier.wait_written(end) {
+                table_store_failed(e);
+            }
+            for table in replaced {
+                self.heap.forget_table(table);
+            }
+        } else if rows {
+            self.heap.apply_changes(changes, end);
+            self.applier.enqueue(queued);
         }
-        self.heap.apply_changes(changes, end, &cat, horizon);
         let catalog_changed = new_catalog.is_some();
         if let Some(c) = new_catalog {
             self.catalog.write().install(end, c);

@@ -25,12 +25,11 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use tandem_types::{Lsn, Oid, Value};
+use tandem_types::{Lsn, Oid, PgError, PgResult, Value};
 
-use crate::catalog::CatalogOp;
-use crate::keycode::encode_key_into;
 use crate::record::Change;
-use crate::{Catalog, RowKey};
+use crate::store::TableStore;
+use crate::RowKey;
 
 pub type Row = Arc<[Value]>;
 
@@ -134,133 +133,115 @@ pub fn write_chain<R>(
     }
 }
 
-/// One table's rows.
+/// A version in the recent heap: `None` is a tombstone, the key has no row
+/// from `created` on (the delete of a row whose live version is in the store).
+pub type RecentVersion = Version<Option<Row>>;
+
+/// What the recent heap knows about a key at a snapshot.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Seen {
+    Row(Row),
+    Absent,
+    /// No version of the key committed at or before the snapshot is here: the
+    /// table store decides.
+    Unknown,
+}
+
+/// What a recent chain says at `snapshot`: its newest version committed at or
+/// before it decides, if there is one.
+fn decide(chain: &[RecentVersion], snapshot: Lsn) -> Seen {
+    match chain.iter().rev().find(|v| v.created <= snapshot) {
+        None => Seen::Unknown,
+        Some(v) if v.visible_at(snapshot) => v.row.clone().map_or(Seen::Absent, Seen::Row),
+        Some(_) => Seen::Absent,
+    }
+}
+
+/// One table's recent versions: those of commits the table store does not
+/// hold yet (see the module header).
 #[derive(Default)]
 pub struct TableHeap {
-    rows: BTreeMap<RowKey, Vec<Version>>,
-    /// Versions deleted but not yet pruned.
-    dead: usize,
-    /// Set when DROP TABLE committed; older snapshots still read the rows until a
-    /// sweep removes the table.
-    dropped_at: Option<Lsn>,
+    rows: BTreeMap<RowKey, Vec<RecentVersion>>,
 }
 
 impl TableHeap {
-    fn hidden_at(&self, snapshot: Lsn) -> bool {
-        self.dropped_at.is_some_and(|d| d <= snapshot)
+    /// What this heap says about `key` at `snapshot`.
+    pub fn seen(&self, key: &RowKey, snapshot: Lsn) -> Seen {
+        self.rows
+            .get(key)
+            .map_or(Seen::Unknown, |c| decide(c, snapshot))
     }
 
-    /// The version of `key` visible at `snapshot`.
-    pub fn get(&self, key: &RowKey, snapshot: Lsn) -> Option<Row> {
-        if self.hidden_at(snapshot) {
-            return None;
-        }
-        visible_version(self.rows.get(key)?, snapshot).map(|v| v.row.clone())
+    /// The latest committed version of `key` as this heap has it: `Row` with
+    /// its commit if live, `Absent` if deleted, `Unknown` if not here.
+    fn latest(&self, key: &RowKey) -> Option<Option<(Lsn, Row)>> {
+        let last = self.rows.get(key)?.last()?;
+        Some(match (&last.row, last.live()) {
+            (Some(row), true) => Some((last.created, row.clone())),
+            _ => None,
+        })
     }
 
-    /// The latest committed version of `key` if it is live (whatever any snapshot says).
-    pub fn latest(&self, key: &RowKey) -> Option<&Version> {
-        if self.dropped_at.is_some() {
-            return None;
-        }
-        self.rows.get(key)?.last().filter(|v| v.live())
-    }
-
-    /// Copies up to `limit` rows visible at `snapshot` with keys after `from` into
-    /// `out`; returns true when there may be more.
-    pub fn visible_batch(
+    /// The keys after `from` (up to `limit` of them) with what they show
+    /// `snapshot`, `Unknown` ones left out; returns true when there may be more.
+    fn seen_batch(
         &self,
         from: Bound<&RowKey>,
         snapshot: Lsn,
         limit: usize,
-        out: &mut Vec<(RowKey, Row)>,
+        out: &mut Vec<(RowKey, Seen)>,
     ) -> bool {
-        if self.hidden_at(snapshot) {
-            return false;
-        }
-        for (key, chain) in self.rows.range::<RowKey, _>((from, Bound::Unbounded)) {
-            if out.len() >= limit {
-                return true;
-            }
-            if let Some(v) = visible_version(chain, snapshot) {
-                out.push((key.clone(), v.row.clone()));
-            }
-        }
-        false
-    }
-
-    /// Copies the rows (not their keys) visible at `snapshot` among the next
-    /// `limit` keys after `from` into `out`; returns the last key looked at
-    /// when there are more (a bulk read: ADD PRIMARY KEY).
-    pub fn visible_rows(
-        &self,
-        from: Bound<&RowKey>,
-        snapshot: Lsn,
-        limit: usize,
-        out: &mut Vec<Row>,
-    ) -> Option<RowKey> {
-        if self.hidden_at(snapshot) {
-            return None;
-        }
-        let mut last: Option<&RowKey> = None;
         for (n, (key, chain)) in self
             .rows
             .range::<RowKey, _>((from, Bound::Unbounded))
             .enumerate()
         {
-            if n == limit {
-                return last.cloned();
+            if n >= limit {
+                return true;
             }
-            if let Some(v) = visible_version(chain, snapshot) {
-                out.push(v.row.clone());
+            match decide(chain, snapshot) {
+                Seen::Unknown => {}
+                seen => out.push((key.clone(), seen)),
             }
-            last = Some(key);
         }
-        None
+        false
     }
 
-    /// Number of keys (live or not) in the map.
+    /// Number of keys with recent versions.
     pub fn key_count(&self) -> usize {
         self.rows.len()
     }
 
-    pub fn dead_versions(&self) -> usize {
-        self.dead
+    /// Number of recent versions.
+    pub fn versions(&self) -> usize {
+        self.rows.values().map(Vec::len).sum()
     }
 
-    /// Adjusts the dead-version count after a chain write.
-    fn count(&mut self, pruned: usize, ended: Ended) {
-        if ended == Ended::Ended {
-            self.dead += 1;
-        }
-        self.dead -= pruned;
-    }
-
-    /// A new version of `key` by the chain rule ([`write_chain`]).
-    fn insert(&mut self, key: RowKey, row: Row, commit: Lsn, horizon: Lsn) {
-        // One probe: a new key gets its one-version chain at once, an
-        // existing chain takes the new version by the chain rule.
-        let (pruned, ended) = match self.rows.entry(key) {
+    /// A new version of `key` committed at `commit` (insert, or the new image
+    /// of an update): the live version here, if any, ends (or goes, when the
+    /// same commit made it).
+    fn put(&mut self, key: RowKey, row: Row, commit: Lsn) {
+        let version = Version {
+            row: Some(row),
+            created: commit,
+            deleted: Lsn::INVALID,
+        };
+        match self.rows.entry(key) {
             btree_map::Entry::Vacant(e) => {
-                e.insert(vec![Version {
-                    row,
-                    created: commit,
-                    deleted: Lsn::INVALID,
-                }]);
-                return;
+                e.insert(vec![version]);
             }
             btree_map::Entry::Occupied(e) => {
-                write_chain(e.into_mut(), ChainWrite::Put(row), commit, horizon)
+                let chain = e.into_mut();
+                end_live(chain, commit);
+                chain.push(version);
             }
-        };
-        self.count(pruned, ended);
+        }
     }
 
     /// Inserts a run of rows committed at `commit` (one transaction's inserts
-    /// into this table, in order). Into an empty table (created or first filled
-    /// by this commit: a bulk load) the map is built in one pass instead of key
-    /// by key; a key inserted twice keeps its last row, as key by key.
-    fn insert_run(&mut self, run: Vec<(RowKey, Row)>, commit: Lsn, horizon: Lsn) {
+    /// into this table, in order). Into an empty heap the map is built in one
+    /// pass instead of key by key; a key inserted twice keeps its last row.
+    fn put_run(&mut self, run: Vec<(RowKey, Row)>, commit: Lsn) {
         if self.rows.is_empty() && run.len() > 1 {
             // from_iter sorts stably (linear on sorted input), keeps the last
             // of equal keys, and builds the tree bottom-up.
@@ -268,7 +249,7 @@ impl TableHeap {
                 .into_iter()
                 .map(|(key, row)| {
                     let version = Version {
-                        row,
+                        row: Some(row),
                         created: commit,
                         deleted: Lsn::INVALID,
                     };
@@ -278,120 +259,122 @@ impl TableHeap {
             return;
         }
         for (key, row) in run {
-            self.insert(key, row, commit, horizon);
+            self.put(key, row, commit);
         }
     }
 
-    /// A committed delete of `key` by the chain rule ([`write_chain`]).
-    fn delete_and_prune(&mut self, key: &RowKey, commit: Lsn, horizon: Lsn) {
-        let Some(chain) = self.rows.get_mut(key) else {
-            return;
-        };
-        let (pruned, ended) = write_chain(chain, ChainWrite::Delete, commit, horizon);
-        if chain.is_empty() {
-            self.rows.remove(key);
-        }
-        self.count(pruned, ended);
-    }
-
-    /// Ends the live version of `key` at `commit`, without pruning.
+    /// The row of `key` is deleted at `commit`: its live version here ends; a
+    /// row that lives only in the store gets a tombstone.
     fn delete(&mut self, key: &RowKey, commit: Lsn) {
+        let tombstone = Version {
+            row: None,
+            created: commit,
+            deleted: Lsn::INVALID,
+        };
+        let Some(chain) = self.rows.get_mut(key) else {
+            self.rows.insert(key.clone(), vec![tombstone]);
+            return;
+        };
+        if end_live(chain, commit) == Ended::Discarded && chain.is_empty() {
+            // made and deleted by this commit over a row the store may have
+            chain.push(tombstone);
+        }
+    }
+
+    /// Forgets the versions of `key` the table store holds (commits up to
+    /// `applied`): the oldest ones, as long as both their creation and their
+    /// end are at or before `applied`.
+    fn forget_through(&mut self, key: &RowKey, applied: Lsn) {
         let Some(chain) = self.rows.get_mut(key) else {
             return;
         };
-        let ended = end_live(chain, commit);
-        if chain.is_empty() {
-            self.rows.remove(key);
-        }
-        self.count(0, ended);
-    }
-
-    fn truncate(&mut self, commit: Lsn) {
-        let keys: Vec<RowKey> = self
-            .rows
+        let held = chain
             .iter()
-            .filter(|(_, c)| c.last().is_some_and(|v| v.live()))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in keys {
-            self.delete(&k, commit);
+            .take_while(|v| v.created <= applied && (v.live() || v.deleted <= applied))
+            .count();
+        if held == chain.len() {
+            self.rows.remove(key);
+        } else if held > 0 {
+            chain.drain(..held);
         }
     }
 
-    /// Re-keys the table by primary key columns (ALTER TABLE ADD PRIMARY KEY): keeps
-    /// the latest live version of each row. Rows too short for the key are padded
-    /// with the table's missing values first. The new map is built in one pass
-    /// from the sorted keys (a key met twice keeps its last row).
-    fn rekey(&mut self, table: Oid, pk: &[usize], cat: &Catalog) {
-        let old = std::mem::take(&mut self.rows);
-        self.dead = 0;
-        let ncols = cat.tables.get(&table).map_or(0, |t| t.columns.len());
-        let mut keyed: Vec<(RowKey, Vec<Version>)> = Vec::with_capacity(old.len());
-        let mut key_vals = Vec::with_capacity(pk.len());
-        for (RowKey(mut key), mut chain) in old {
-            let Some(v) = chain.pop().filter(|v| v.live()) else {
-                continue;
-            };
-            let row: Row = match (v.row.len() < ncols)
-                .then(|| cat.pad_row(table, &v.row))
-                .flatten()
-            {
-                Some(padded) => padded.into(),
-                None => v.row,
-            };
-            key_vals.clear();
-            key_vals.extend(
-                pk.iter()
-                    .map(|&c| row.get(c).cloned().unwrap_or(Value::Null)),
-            );
-            // The old key's and the chain's allocations are re-used.
-            key.clear();
-            encode_key_into(&key_vals, &mut key);
-            chain.clear();
-            chain.push(Version {
-                row,
-                created: v.created,
-                deleted: Lsn::INVALID,
-            });
-            keyed.push((RowKey(key), chain));
-        }
-        self.rows = keyed.into_iter().collect();
-    }
-
-    /// Removes every version invisible to all snapshots at or after `horizon`.
-    pub fn sweep(&mut self, horizon: Lsn) {
-        if self.dead == 0 {
-            return;
-        }
-        let mut dead = 0;
-        self.rows.retain(|_, chain| {
-            chain.retain(|v| v.live() || v.deleted > horizon);
-            dead += chain.iter().filter(|v| !v.live()).count();
-            !chain.is_empty()
-        });
-        self.dead = dead;
-    }
-
-    /// Loads one row from a checkpoint (frozen).
+    /// Loads one row of an old checkpoint image (frozen), for its ingestion
+    /// into the table store.
     pub fn load(&mut self, key: RowKey, row: Row) {
         self.rows.insert(
             key,
             vec![Version {
-                row,
+                row: Some(row),
                 created: Lsn::INVALID,
                 deleted: Lsn::INVALID,
             }],
         );
     }
+
+    /// Copies up to `limit` rows visible at `snapshot` with keys after `from`
+    /// into `out`, from this heap alone; returns true when there may be more
+    /// (an old checkpoint image's rows: every version is here).
+    pub fn visible_batch(
+        &self,
+        from: Bound<&RowKey>,
+        snapshot: Lsn,
+        limit: usize,
+        out: &mut Vec<(RowKey, Row)>,
+    ) -> bool {
+        for (key, chain) in self.rows.range::<RowKey, _>((from, Bound::Unbounded)) {
+            if out.len() >= limit {
+                return true;
+            }
+            if let Seen::Row(row) = decide(chain, snapshot) {
+                out.push((key.clone(), row));
+            }
+        }
+        false
+    }
 }
 
-/// All tables' heaps.
-#[derive(Default)]
+/// What lies below the recent heap.
+enum Below {
+    /// Nothing: the heap holds every version (unit tests).
+    Nothing,
+    Store(Arc<TableStore>),
+    /// The store was closed (shutdown, demotion): reads fail.
+    Closed,
+}
+
+/// All tables' recent heaps, and the table store below them.
 pub struct Heap {
     tables: RwLock<HashMap<Oid, Arc<RwLock<TableHeap>>>>,
+    below: RwLock<Below>,
 }
 
+impl Default for Heap {
+    fn default() -> Heap {
+        Heap {
+            tables: RwLock::default(),
+            below: RwLock::new(Below::Nothing),
+        }
+    }
+}
+
+/// Rows read from the recent heap per merge step of a scan.
+const RECENT_BATCH: usize = 1024;
+
 impl Heap {
+    /// Reads fall through to `store` (`None`: the store closed).
+    pub fn set_store(&self, store: Option<Arc<TableStore>>) {
+        *self.below.write() = store.map_or(Below::Closed, Below::Store);
+    }
+
+    fn store(&self) -> PgResult<Option<Arc<TableStore>>> {
+        match &*self.below.read() {
+            Below::Nothing => Ok(None),
+            Below::Store(s) => Ok(Some(s.clone())),
+            Below::Closed => Err(PgError::internal("the table store is closed")),
+        }
+    }
+
     pub fn table(&self, oid: Oid) -> Option<Arc<RwLock<TableHeap>>> {
         self.tables.read().get(&oid).cloned()
     }
@@ -409,15 +392,129 @@ impl Heap {
         v
     }
 
-    /// Applies a committed transaction's changes, in order, with commit stamp
-    /// `commit` (see [`Heap::apply_change`]); their keys and rows move into the
-    /// heap. A run of inserts into one table takes the table's lock once, and
-    /// fills an empty table in one pass.
-    pub fn apply_changes(&self, changes: Vec<Change>, commit: Lsn, cat: &Catalog, horizon: Lsn) {
+    /// The row of `key` in `table` visible at `snapshot`: the recent heap's
+    /// if it knows, else the table store's. The recent heap is read first: a
+    /// version leaves it only after the store has it, so it is found in one
+    /// or both, never in neither.
+    pub fn get(&self, table: Oid, key: &RowKey, snapshot: Lsn) -> PgResult<Option<Row>> {
+        let seen = match self.table(table) {
+            Some(t) => t.read().seen(key, snapshot),
+            None => Seen::Unknown,
+        };
+        match seen {
+            Seen::Row(row) => Ok(Some(row)),
+            Seen::Absent => Ok(None),
+            Seen::Unknown => match self.store()? {
+                Some(s) => s.get(table, key, snapshot),
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// The latest committed version of `key` if it is live (whatever any
+    /// snapshot sees), with the commit that created it.
+    pub fn latest(&self, table: Oid, key: &RowKey) -> PgResult<Option<(Lsn, Row)>> {
+        if let Some(latest) = self.table(table).and_then(|t| t.read().latest(key)) {
+            return Ok(latest);
+        }
+        match self.store()? {
+            Some(s) => s.latest(table, key),
+            None => Ok(None),
+        }
+    }
+
+    /// Copies rows of `table` visible at `snapshot` with keys after `from`
+    /// into `out`, in key order, merging the recent heap over the store (about
+    /// `limit` keys looked at per call); returns the key to resume after when
+    /// there may be more (it need not be the last row copied).
+    pub fn visible_batch(
+        &self,
+        table: Oid,
+        from: Bound<&RowKey>,
+        snapshot: Lsn,
+        limit: usize,
+        out: &mut Vec<(RowKey, Row)>,
+    ) -> PgResult<Option<RowKey>> {
+        let limit = limit.max(1);
+        // the recent heap first (see `get`)
+        let mut recent = Vec::new();
+        let recent_more = match self.table(table) {
+            Some(t) => t
+                .read()
+                .seen_batch(from, snapshot, RECENT_BATCH.max(limit), &mut recent),
+            None => false,
+        };
+        let mut stored = Vec::new();
+        let store_more = match self.store()? {
+            Some(s) => s.visible_batch(table, from, snapshot, limit, &mut stored)?,
+            None => false,
+        };
+        // Merge up to the first key either side may have more after.
+        let recent_upper = recent_more
+            .then(|| recent.last().map(|(k, _)| k.clone()))
+            .flatten();
+        let store_upper = store_more
+            .then(|| stored.last().map(|(k, _)| k.clone()))
+            .flatten();
+        let upper = match (recent_upper, store_upper) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let below = |k: &RowKey| upper.as_ref().is_none_or(|u| k <= u);
+        let mut recent = recent.into_iter().filter(|(k, _)| below(k)).peekable();
+        let mut stored = stored.into_iter().filter(|(k, _)| below(k)).peekable();
+        loop {
+            let take_recent = match (recent.peek(), stored.peek()) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some((a, _)), Some((b, _))) => a <= b,
+            };
+            if take_recent {
+                let Some((key, seen)) = recent.next() else {
+                    break;
+                };
+                if stored.peek().is_some_and(|(k, _)| *k == key) {
+                    stored.next();
+                }
+                if let Seen::Row(row) = seen {
+                    out.push((key, row));
+                }
+            } else if let Some(pair) = stored.next() {
+                out.push(pair);
+            }
+        }
+        Ok(upper)
+    }
+
+    /// Copies the rows (not their keys) of `table` visible at `snapshot` among
+    /// the keys after `from` into `out`; returns the last key looked at when
+    /// there are more (a bulk read: ADD PRIMARY KEY).
+    pub fn visible_rows(
+        &self,
+        table: Oid,
+        from: Bound<&RowKey>,
+        snapshot: Lsn,
+        limit: usize,
+        out: &mut Vec<Row>,
+    ) -> PgResult<Option<RowKey>> {
+        let mut batch = Vec::with_capacity(limit);
+        let resume = self.visible_batch(table, from, snapshot, limit, &mut batch)?;
+        out.extend(batch.into_iter().map(|(_, row)| row));
+        Ok(resume)
+    }
+
+    /// Applies a committed transaction's row changes, in order, with commit
+    /// stamp `commit`; their keys and rows move into the recent heap. A run of
+    /// inserts into one table takes the table's lock once. Changes that
+    /// replace a table's storage (TRUNCATE, ADD PRIMARY KEY, DROP TABLE) are
+    /// not for this path: the table store takes them before they are visible
+    /// (`Database::apply_committed`), and [`Heap::forget_table`] follows.
+    pub fn apply_changes(&self, changes: Vec<Change>, commit: Lsn) {
         let mut changes = changes.into_iter().peekable();
         while let Some(change) = changes.next() {
             let Change::Insert { table, key, row } = change else {
-                self.apply_change(&change, commit, cat, horizon);
+                self.apply_change(change, commit);
                 continue;
             };
             let mut run = vec![(key, row)];
@@ -426,24 +523,16 @@ impl Heap {
             {
                 run.push((key, row));
             }
-            self.table_or_create(table)
-                .write()
-                .insert_run(run, commit, horizon);
+            self.table_or_create(table).write().put_run(run, commit);
         }
     }
 
-    /// Applies one committed change with commit stamp `commit`. `cat` is the catalog
-    /// as the committing transaction left it; `horizon` the oldest live snapshot.
-    /// Called only under the commit mutex (or single-threaded recovery).
-    pub fn apply_change(&self, change: &Change, commit: Lsn, cat: &Catalog, horizon: Lsn) {
+    /// One row change (see [`Heap::apply_changes`]). Called only under the
+    /// commit mutex (or by the single redo thread).
+    fn apply_change(&self, change: Change, commit: Lsn) {
         match change {
             Change::Insert { table, key, row } => {
-                self.table_or_create(*table).write().insert(
-                    key.clone(),
-                    row.clone(),
-                    commit,
-                    horizon,
-                );
+                self.table_or_create(table).write().put(key, row, commit);
             }
             Change::Update {
                 table,
@@ -452,71 +541,50 @@ impl Heap {
                 row,
                 ..
             } => {
-                let t = self.table_or_create(*table);
+                let t = self.table_or_create(table);
                 let mut t = t.write();
                 if old_key != key {
-                    t.delete(old_key, commit);
+                    t.delete(&old_key, commit);
                 }
-                t.insert(key.clone(), row.clone(), commit, horizon);
+                t.put(key, row, commit);
             }
             Change::Delete { table, key, .. } => {
-                if let Some(t) = self.table(*table) {
-                    let mut t = t.write();
-                    t.delete_and_prune(key, commit, horizon);
-                }
+                self.table_or_create(table).write().delete(&key, commit);
             }
-            Change::Truncate { tables, .. } => {
-                for oid in tables {
-                    if let Some(t) = self.table(*oid) {
-                        t.write().truncate(commit);
-                    }
-                }
-            }
-            Change::Catalog(op) => match op.as_ref() {
-                CatalogOp::PutTable { def, .. } => {
-                    self.table_or_create(def.oid);
-                }
-                CatalogOp::DropTable(oid) => {
-                    if let Some(t) = self.table(*oid) {
-                        t.write().dropped_at = Some(commit);
-                    }
-                }
-                CatalogOp::AddPrimaryKey { table, pk } => {
-                    self.table_or_create(*table)
-                        .write()
-                        .rekey(*table, &pk.columns, cat);
-                }
-                _ => {}
-            },
+            Change::Truncate { .. } | Change::Catalog(_) => {}
         }
     }
 
-    /// Prunes dead versions and forgets dropped tables no snapshot can read.
-    pub fn sweep(&self, horizon: Lsn) {
-        let mut gone = Vec::new();
-        for oid in self.table_oids() {
-            if let Some(t) = self.table(oid) {
-                let mut t = t.write();
-                if t.dropped_at.is_some_and(|d| d <= horizon) {
-                    gone.push(oid);
-                } else {
-                    t.sweep(horizon);
-                }
-            }
-        }
-        if !gone.is_empty() {
-            let mut tables = self.tables.write();
-            for oid in gone {
-                tables.remove(&oid);
+    /// Forgets every recent version of `table` (the table store holds them all:
+    /// its storage was just replaced, or it was dropped).
+    pub fn forget_table(&self, table: Oid) {
+        self.tables.write().remove(&table);
+    }
+
+    /// Forgets the recent versions of `keys` of `table` the table store holds
+    /// (commits up to `applied`); called by the applier once it wrote them.
+    pub fn forget_written<'a>(
+        &self,
+        table: Oid,
+        keys: impl Iterator<Item = &'a RowKey>,
+        applied: Lsn,
+    ) {
+        let Some(t) = self.table(table) else {
+            return;
+        };
+        // in chunks, so that readers of the table never wait long
+        let mut keys = keys.peekable();
+        while keys.peek().is_some() {
+            let mut t = t.write();
+            for key in keys.by_ref().take(RECENT_BATCH) {
+                t.forget_through(key, applied);
             }
         }
     }
 
-    /// Installs a table loaded from a checkpoint.
-    pub fn install(&self, oid: Oid, table: TableHeap) {
-        self.tables
-            .write()
-            .insert(oid, Arc::new(RwLock::new(table)));
+    /// Forgets the heaps of tables with no recent versions left.
+    pub fn sweep(&self) {
+        self.tables.write().retain(|_, t| t.read().key_count() > 0);
     }
 }
 
@@ -533,176 +601,123 @@ mod tests {
     }
     const T: Oid = Oid(16384);
 
+    fn update(key: RowKey, v: i32) -> Change {
+        Change::Update {
+            table: T,
+            old_key: key.clone(),
+            key,
+            row: row(v),
+            old: OldTuple::None,
+        }
+    }
+
+    fn delete(key: RowKey) -> Change {
+        Change::Delete {
+            table: T,
+            key,
+            old: OldTuple::None,
+        }
+    }
+
+    fn insert(key: RowKey, v: i32) -> Change {
+        Change::Insert {
+            table: T,
+            key,
+            row: row(v),
+        }
+    }
+
+    fn seen(heap: &Heap, key: &RowKey, at: u64) -> Seen {
+        heap.table(T).unwrap().read().seen(key, Lsn(at))
+    }
+
     #[test]
     fn versions_are_visible_between_their_commit_stamps() {
         let heap = Heap::default();
-        let cat = Catalog::default();
-        heap.apply_change(
-            &Change::Insert {
-                table: T,
-                key: k(1),
-                row: row(1),
-            },
-            Lsn(100),
-            &cat,
-            Lsn(0),
-        );
-        heap.apply_change(
-            &Change::Update {
-                table: T,
-                old_key: k(1),
-                key: k(1),
-                row: row(2),
-                old: OldTuple::None,
-            },
-            Lsn(200),
-            &cat,
-            Lsn(0),
-        );
-        heap.apply_change(
-            &Change::Delete {
-                table: T,
-                key: k(1),
-                old: OldTuple::None,
-            },
-            Lsn(300),
-            &cat,
-            Lsn(0),
-        );
-        let t = heap.table(T).unwrap();
-        let t = t.read();
-        assert_eq!(t.get(&k(1), Lsn(99)), None);
-        assert_eq!(t.get(&k(1), Lsn(100)), Some(row(1)));
-        assert_eq!(t.get(&k(1), Lsn(199)), Some(row(1)));
-        assert_eq!(t.get(&k(1), Lsn(200)), Some(row(2)));
-        assert_eq!(t.get(&k(1), Lsn(300)), None);
-        assert!(t.latest(&k(1)).is_none());
-        assert_eq!(t.dead_versions(), 2);
+        heap.apply_changes(vec![insert(k(1), 1)], Lsn(100));
+        heap.apply_changes(vec![update(k(1), 2)], Lsn(200));
+        heap.apply_changes(vec![delete(k(1))], Lsn(300));
+        assert_eq!(seen(&heap, &k(1), 99), Seen::Unknown);
+        assert_eq!(seen(&heap, &k(1), 100), Seen::Row(row(1)));
+        assert_eq!(seen(&heap, &k(1), 250), Seen::Row(row(2)));
+        assert_eq!(seen(&heap, &k(1), 300), Seen::Absent);
+        assert_eq!(heap.latest(T, &k(1)).unwrap(), None);
     }
 
     #[test]
-    fn pruning_keeps_what_the_horizon_can_see() {
+    fn a_delete_of_a_row_only_the_store_has_leaves_a_tombstone() {
         let heap = Heap::default();
-        let cat = Catalog::default();
-        for (i, lsn) in [100u64, 200, 300, 400].iter().enumerate() {
-            heap.apply_change(
-                &Change::Update {
-                    table: T,
-                    old_key: k(1),
-                    key: k(1),
-                    row: row(i as i32),
-                    old: OldTuple::None,
-                },
-                Lsn(*lsn),
-                &cat,
-                Lsn(250),
-            );
-        }
-        let t = heap.table(T).unwrap();
-        // v0 (deleted at 200) is gone; v1 (deleted at 300 > horizon 250) stays.
-        assert_eq!(t.read().get(&k(1), Lsn(150)), None);
-        assert_eq!(t.read().get(&k(1), Lsn(250)), Some(row(1)));
-        heap.sweep(Lsn(1000));
-        assert_eq!(t.read().dead_versions(), 0);
-        assert_eq!(t.read().get(&k(1), Lsn(1000)), Some(row(3)));
+        heap.apply_changes(vec![delete(k(1))], Lsn(100));
+        assert_eq!(seen(&heap, &k(1), 99), Seen::Unknown);
+        assert_eq!(seen(&heap, &k(1), 100), Seen::Absent);
+        // an update and a delete in one commit over a stored row
+        heap.apply_changes(vec![update(k(2), 5), delete(k(2))], Lsn(200));
+        assert_eq!(seen(&heap, &k(2), 199), Seen::Unknown);
+        assert_eq!(seen(&heap, &k(2), 200), Seen::Absent);
+        // an update over a stored row, then its delete by a later commit
+        heap.apply_changes(vec![update(k(3), 5)], Lsn(300));
+        heap.apply_changes(vec![delete(k(3))], Lsn(400));
+        assert_eq!(seen(&heap, &k(3), 299), Seen::Unknown);
+        assert_eq!(seen(&heap, &k(3), 300), Seen::Row(row(5)));
+        assert_eq!(seen(&heap, &k(3), 400), Seen::Absent);
     }
 
     #[test]
-    fn same_transaction_insert_then_delete_leaves_nothing() {
+    fn versions_go_once_the_store_holds_their_creation_and_end() {
         let heap = Heap::default();
-        let cat = Catalog::default();
-        heap.apply_change(
-            &Change::Insert {
-                table: T,
-                key: k(1),
-                row: row(1),
-            },
-            Lsn(100),
-            &cat,
-            Lsn(0),
-        );
-        heap.apply_change(
-            &Change::Delete {
-                table: T,
-                key: k(1),
-                old: OldTuple::None,
-            },
-            Lsn(100),
-            &cat,
-            Lsn(0),
-        );
-        assert_eq!(heap.table(T).unwrap().read().key_count(), 0);
+        heap.apply_changes(vec![insert(k(1), 1)], Lsn(100));
+        heap.apply_changes(vec![update(k(1), 2)], Lsn(200));
+        heap.apply_changes(vec![delete(k(2))], Lsn(200));
+        let t = heap.table(T).unwrap();
+        // the store has commit 100 only: version 1 ends at 200, it stays
+        heap.forget_written(T, [k(1), k(2)].iter(), Lsn(150));
+        assert_eq!(t.read().versions(), 3);
+        // the store has 200: everything goes
+        heap.forget_written(T, [k(1), k(2)].iter(), Lsn(200));
+        assert_eq!(t.read().key_count(), 0);
+        assert_eq!(seen(&heap, &k(1), 250), Seen::Unknown);
+        heap.sweep();
+        assert!(heap.table(T).is_none());
+    }
+
+    #[test]
+    fn a_live_version_goes_and_later_ones_stay() {
+        let heap = Heap::default();
+        heap.apply_changes(vec![insert(k(1), 1)], Lsn(100));
+        heap.apply_changes(vec![update(k(1), 2)], Lsn(200));
+        heap.forget_written(T, [k(1)].iter(), Lsn(200));
+        assert!(heap.table(T).unwrap().read().latest(&k(1)).is_none());
+        heap.apply_changes(vec![update(k(1), 3)], Lsn(300));
+        heap.apply_changes(vec![update(k(1), 4)], Lsn(400));
+        heap.forget_written(T, [k(1)].iter(), Lsn(300));
+        // version 3 ends at 400, which the store does not have
+        assert_eq!(heap.table(T).unwrap().read().versions(), 2);
+        assert_eq!(heap.latest(T, &k(1)).unwrap(), Some((Lsn(400), row(4))));
     }
 
     #[test]
     fn batches_resume_after_the_last_key() {
         let heap = Heap::default();
-        let cat = Catalog::default();
-        for b in 0..10u8 {
-            heap.apply_change(
-                &Change::Insert {
-                    table: T,
-                    key: k(b),
-                    row: row(b as i32),
-                },
-                Lsn(100),
-                &cat,
-                Lsn(0),
-            );
-        }
-        let t = heap.table(T).unwrap();
+        let run: Vec<Change> = (0..10).map(|i| insert(k(i), i as i32)).collect();
+        heap.apply_changes(run, Lsn(100));
+        heap.apply_changes(vec![delete(k(3))], Lsn(200));
         let mut out = Vec::new();
-        assert!(t
-            .read()
-            .visible_batch(Bound::Unbounded, Lsn(100), 4, &mut out));
-        let last = out[3].0.clone();
-        assert!(!t
-            .read()
-            .visible_batch(Bound::Excluded(&last), Lsn(100), 100, &mut out));
-        assert_eq!(out.len(), 10);
-        assert!(out.windows(2).all(|w| w[0].0 < w[1].0));
-    }
-
-    #[test]
-    fn row_batches_resume_after_the_last_key_looked_at() {
-        let heap = Heap::default();
-        let cat = Catalog::default();
-        let inserts = (0..10u8)
-            .map(|b| Change::Insert {
-                table: T,
-                key: k(b),
-                row: row(b as i32),
-            })
-            .collect();
-        heap.apply_changes(inserts, Lsn(100), &cat, Lsn(0));
-        // Keys 2 and 3 deleted at 200: invisible from there on.
-        for b in [2u8, 3] {
-            heap.apply_change(
-                &Change::Delete {
-                    table: T,
-                    key: k(b),
-                    old: OldTuple::None,
-                },
-                Lsn(200),
-                &cat,
-                Lsn(0),
-            );
-        }
-        let t = heap.table(T).unwrap();
-        let t = t.read();
-        let mut out = Vec::new();
-        let mut from = None;
-        let mut batches = 0;
+        let mut from: Option<RowKey> = None;
         loop {
-            batches += 1;
             let lower = from.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
-            from = t.visible_rows(lower, Lsn(200), 4, &mut out);
+            from = heap.visible_batch(T, lower, Lsn(200), 4, &mut out).unwrap();
             if from.is_none() {
                 break;
             }
         }
-        assert_eq!(batches, 3, "4 + 4 + 2 keys looked at");
-        let want: Vec<Row> = [0, 1, 4, 5, 6, 7, 8, 9].map(row).to_vec();
-        assert_eq!(out, want);
+        let keys: Vec<u8> = out.iter().map(|(k, _)| k.0[0]).collect();
+        assert_eq!(keys, [0, 1, 2, 4, 5, 6, 7, 8, 9]);
+        let mut rows = Vec::new();
+        assert_eq!(
+            heap.visible_rows(T, Bound::Unbounded, Lsn(150), 100, &mut rows)
+                .unwrap(),
+            None
+        );
+        assert_eq!(rows.len(), 10);
     }
 }

@@ -313,8 +313,8 @@ fn replay_commit(
             }
         }
     }
-    // rows of a commit the table store already holds are in the heap (loaded
-    // from the store): only the rest of the commit applies
+    // the rows of a commit the table store already holds are read from it:
+    // only the rest of the commit applies
     let rows = end > db.applier.store().map_or(Lsn::INVALID, |s| s.applied_lsn());
     db.apply_committed_rows(changes, end, new_catalog, origin, rows);
 }
@@ -360,7 +360,8 @@ fn ingest_image_rows(
 
 /// Opens the table store; fills it from the image's rows when the image has
 /// rows and the store is behind the image's redo LSN (a data directory from
-/// before the store, a base backup); returns it with the heap of its rows.
+/// before the store, a base backup); returns it with an empty heap (reads of
+/// rows fall through to the store).
 fn open_store(
     datadir: &Path,
     opts: &OpenOptions,
@@ -377,32 +378,8 @@ fn open_store(
     if image.has_rows && store.applied_lsn() < image.header.redo {
         ingest_image_rows(&store, tables, image.header.redo)?;
     }
+    // the rows stay in the store: the heap only takes commits after it
     let heap = Heap::default();
-    {
-        let snap = store.snapshot()?;
-        let at = snap.applied_lsn();
-        let mut current: Option<(Oid, crate::heap::TableHeap)> = None;
-        for e in snap.entries() {
-            let e = e?;
-            let Some(row) = e.visible(at)? else {
-                continue;
-            };
-            match &mut current {
-                Some((oid, t)) if *oid == e.table => t.load(e.key, row),
-                _ => {
-                    if let Some((oid, t)) = current.take() {
-                        heap.install(oid, t);
-                    }
-                    let mut t = crate::heap::TableHeap::default();
-                    t.load(e.key, row);
-                    current = Some((e.table, t));
-                }
-            }
-        }
-        if let Some((oid, t)) = current {
-            heap.install(oid, t);
-        }
-    }
     Ok((store, heap))
 }
 
@@ -636,13 +613,6 @@ fn assemble_from_image(
         from,
     )?;
     let (store, heap) = open_store(datadir, opts, &mut image)?;
-    // every table of the catalog has a heap, empty ones too (as the image
-    // used to give them)
-    for oid in image.catalog.tables.keys() {
-        if heap.table(*oid).is_none() {
-            heap.install(*oid, crate::heap::TableHeap::default());
-        }
-    }
     let sequences = Sequences::default();
     for (seq, last_value, is_called) in &image.sequences {
         sequences.redo(&record::SequenceRecord {

@@ -322,18 +322,16 @@ impl Transaction {
     }
 
     /// The row at `key` as this transaction sees it (unpadded).
-    fn visible(&self, table: Oid, key: &RowKey) -> Option<Row> {
+    fn visible(&self, table: Oid, key: &RowKey) -> PgResult<Option<Row>> {
         if let Some(o) = self.overlay.get(&table) {
             if let Some(entry) = o.rows.get(key) {
-                return entry.clone();
+                return Ok(entry.clone());
             }
             if o.shadow {
-                return None;
+                return Ok(None);
             }
         }
-        let t = self.db.heap.table(table)?;
-        let row = t.read().get(key, self.snapshot);
-        row
+        self.db.heap.get(table, key, self.snapshot)
     }
 
     // ---- reads ----
@@ -354,25 +352,25 @@ impl Transaction {
         visit: &mut dyn FnMut(&RowKey, &Row) -> PgResult<bool>,
     ) -> PgResult<()> {
         let overlay = self.overlay.get(&table);
-        let heap = if self.shadowed(table) {
-            None
-        } else {
-            self.db.heap.table(table)
-        };
+        let shadowed = self.shadowed(table);
         let mut lower: Bound<RowKey> = Bound::Unbounded;
         loop {
             self.check_cancel()?;
             let mut batch = Vec::new();
-            let more = match &heap {
-                Some(t) => {
-                    t.read()
-                        .visible_batch(lower.as_ref(), self.snapshot, SCAN_BATCH, &mut batch)
-                }
-                None => false,
+            let resume = if shadowed {
+                None
+            } else {
+                self.db.heap.visible_batch(
+                    table,
+                    lower.as_ref(),
+                    self.snapshot,
+                    SCAN_BATCH,
+                    &mut batch,
+                )?
             };
-            let upper = match (more, batch.last()) {
-                (true, Some((k, _))) => Bound::Included(k.clone()),
-                _ => Bound::Unbounded,
+            let upper = match &resume {
+                Some(k) => Bound::Included(k.clone()),
+                None => Bound::Unbounded,
             };
             let mut mine = overlay.map(|o| o.rows.range(lower.clone(), upper).peekable());
             let mut theirs = batch.iter().peekable();
@@ -403,9 +401,9 @@ impl Transaction {
                     return Ok(());
                 }
             }
-            match (more, batch.last()) {
-                (true, Some((k, _))) => lower = Bound::Excluded(k.clone()),
-                _ => return Ok(()),
+            match resume {
+                Some(k) => lower = Bound::Excluded(k),
+                None => return Ok(()),
             }
         }
     }
@@ -413,16 +411,17 @@ impl Transaction {
     /// Point lookup by primary key values (in key-column order).
     pub fn get_by_pk(&self, table: Oid, pk: &[Value]) -> PgResult<Option<(RowKey, Vec<Value>)>> {
         let key = encode_key(pk);
-        Ok(self.visible(table, &key).map(|r| {
+        Ok(self.visible(table, &key)?.map(|r| {
             let r = self.pad(table, &r);
             (key, r.to_vec())
         }))
     }
 
     /// Point lookup by RowKey.
-    pub fn get(&self, table: Oid, key: &RowKey) -> Option<Vec<Value>> {
-        self.visible(table, key)
-            .map(|r| self.pad(table, &r).to_vec())
+    pub fn get(&self, table: Oid, key: &RowKey) -> PgResult<Option<Vec<Value>>> {
+        Ok(self
+            .visible(table, key)?
+            .map(|r| self.pad(table, &r).to_vec()))
     }
 
     pub fn encode_key(&self, table: Oid, pk: &[Value]) -> PgResult<RowKey> {
@@ -483,10 +482,8 @@ impl Transaction {
             LockTag::Row(def.oid, key.clone()),
             &self.wait_options(),
         )?;
-        if let Some(t) = self.db.heap.table(def.oid) {
-            if t.read().latest(key).is_some() {
-                return Err(duplicate_key(def, pk, row));
-            }
+        if self.db.heap.latest(def.oid, key)?.is_some() {
+            return Err(duplicate_key(def, pk, row));
         }
         Ok(())
     }
@@ -532,11 +529,7 @@ impl Transaction {
         self.db
             .locks
             .acquire(xid, LockTag::Row(table, key.clone()), &self.wait_options())?;
-        let latest = self
-            .db
-            .heap
-            .table(table)
-            .and_then(|t| t.read().latest(key).map(|v| (v.created, v.row.clone())));
+        let latest = self.db.heap.latest(table, key)?;
         let rr = self.isolation != IsolationLevel::ReadCommitted;
         match latest {
             None if rr => Err(concurrent("delete")),
@@ -564,8 +557,7 @@ impl Transaction {
         self.db
             .locks
             .acquire(xid, LockTag::Row(table, key.clone()), &self.wait_options())?;
-        let t = self.db.heap.table(table).ok_or_else(|| no_table(table))?;
-        let row = t.read().latest(key).map(|v| v.row.clone());
+        let row = self.db.heap.latest(table, key)?.map(|(_, row)| row);
         row.ok_or_else(|| concurrent("delete"))
     }
 
@@ -782,19 +774,23 @@ impl Transaction {
             keyed.push((encode_key(&vals), row.clone()));
             Ok(true)
         };
-        match self.db.heap.table(table) {
+        match self.overlay.contains_key(&table) {
             // Nothing of this transaction's own to merge: the rows straight
             // from the heap, without copying their old keys.
-            Some(heap) if !self.overlay.contains_key(&table) => {
+            false => {
                 let mut from: Option<RowKey> = None;
                 let mut batch = Vec::with_capacity(SCAN_BATCH);
                 'scan: loop {
                     self.check_cancel()?;
                     batch.clear();
                     let lower = from.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
-                    from = heap
-                        .read()
-                        .visible_rows(lower, self.snapshot, SCAN_BATCH, &mut batch);
+                    from = self.db.heap.visible_rows(
+                        table,
+                        lower,
+                        self.snapshot,
+                        SCAN_BATCH,
+                        &mut batch,
+                    )?;
                     for row in &batch {
                         if !visit(&self.pad(table, row))? {
                             break 'scan;
@@ -805,7 +801,7 @@ impl Transaction {
                     }
                 }
             }
-            _ => self.scan_rows(table, &mut |_, row| visit(row))?,
+            true => self.scan_rows(table, &mut |_, row| visit(row))?,
         }
         if let Some(e) = failure {
             return Err(e);

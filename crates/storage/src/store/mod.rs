@@ -162,6 +162,22 @@ struct Ranges {
     retired: HashMap<u32, (Oid, Lsn)>,
 }
 
+impl Ranges {
+    /// The range a snapshot at `snapshot` reads table `oid` from: the retired
+    /// range with the earliest retirement after `snapshot` (the one current
+    /// then), else the current one. A range retired at LSN 0 (reserved by an
+    /// ingestion that never became current) is never chosen.
+    fn at(&self, oid: Oid, snapshot: Lsn) -> Option<u32> {
+        let older = self
+            .retired
+            .iter()
+            .filter(|(_, (t, at))| *t == oid && *at > snapshot)
+            .min_by_key(|(_, (_, at))| *at)
+            .map(|(sid, _)| *sid);
+        older.or_else(|| self.tables.get(&oid).copied())
+    }
+}
+
 /// Keys of one new range in one batch from which the batch writes the range
 /// by ingestion (table files) instead of through the journal and memtable.
 const INGEST_MIN: usize = 50_000;
@@ -631,15 +647,19 @@ impl TableStore {
         Ok(bulk)
     }
 
-    /// The current range of table `oid`, if the store holds it.
-    fn range_of(&self, oid: Oid) -> Option<u32> {
-        self.ranges.read().tables.get(&oid).copied()
+    /// The range table `oid` is read from at `snapshot` (see [`Ranges::at`]).
+    fn range_at(&self, oid: Oid, snapshot: Lsn) -> Option<u32> {
+        let r = self.ranges.read();
+        if r.retired.is_empty() {
+            return r.tables.get(&oid).copied();
+        }
+        r.at(oid, snapshot)
     }
 
     /// The version of `key` in table `oid` visible at `snapshot`, read from the
-    /// table's current range.
+    /// range the table had then.
     pub fn get(&self, oid: Oid, key: &RowKey, snapshot: Lsn) -> PgResult<Option<Row>> {
-        let Some(sid) = self.range_of(oid) else {
+        let Some(sid) = self.range_at(oid, snapshot) else {
             return Ok(None);
         };
         let chain = self
@@ -649,10 +669,42 @@ impl TableStore {
         visible_row(chain.as_deref(), snapshot)
     }
 
+    /// The latest version of `key` in table `oid` if it is live (whatever any
+    /// snapshot sees), with the commit that created it.
+    pub fn latest(&self, oid: Oid, key: &RowKey) -> PgResult<Option<(Lsn, Row)>> {
+        let Some(sid) = self.range_at(oid, Lsn(u64::MAX)) else {
+            return Ok(None);
+        };
+        let Some(bytes) = self
+            .heap
+            .get(row_key(sid, key))
+            .map_err(|e| store_error("read", &self.dir, e))?
+        else {
+            return Ok(None);
+        };
+        let chain = decode_chain(&bytes)?;
+        match chain.last() {
+            Some(v) if v.live() => Ok(Some((v.created, decode_row(v.row)?))),
+            _ => Ok(None),
+        }
+    }
+
+    /// The number of versions `key` of table `oid` keeps (monitoring, tests).
+    pub fn versions(&self, oid: Oid, key: &RowKey) -> PgResult<usize> {
+        let Some(sid) = self.range_at(oid, Lsn(u64::MAX)) else {
+            return Ok(0);
+        };
+        let chain = self
+            .heap
+            .get(row_key(sid, key))
+            .map_err(|e| store_error("read", &self.dir, e))?;
+        Ok(decode_chain(chain.as_deref().unwrap_or_default())?.len())
+    }
+
     /// Copies up to `limit` rows of table `oid` visible at `snapshot`, with keys
     /// after `from`, into `out` in key order (`out.len()` counts toward `limit`, as
     /// in `TableHeap::visible_batch`); returns true when there may be more. Reads
-    /// the table's current range.
+    /// the range the table had at `snapshot`.
     pub fn visible_batch(
         &self,
         oid: Oid,
@@ -661,7 +713,7 @@ impl TableStore {
         limit: usize,
         out: &mut Vec<(RowKey, Row)>,
     ) -> PgResult<bool> {
-        let Some(sid) = self.range_of(oid) else {
+        let Some(sid) = self.range_at(oid, snapshot) else {
             return Ok(false);
         };
         let err = |e| store_error("read", &self.dir, e);

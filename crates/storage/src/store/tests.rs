@@ -9,7 +9,7 @@ use tandem_types::{Lsn, Oid, SqlState, Value};
 use super::*;
 use crate::heap::{Heap, Row};
 use crate::record::{Change, OldTuple};
-use crate::{Catalog, RowKey};
+use crate::RowKey;
 
 const T: Oid = Oid(16384);
 
@@ -275,7 +275,6 @@ fn the_store_agrees_with_the_heap() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     let heap = Heap::default();
-    let cat = Catalog::default();
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x5EED);
     let mut horizon = Lsn(0);
     let mut commit = 0u64;
@@ -319,7 +318,7 @@ fn the_store_agrees_with_the_heap() {
                         }
                     }
                 };
-                heap.apply_change(&change, c, &cat, horizon);
+                heap.apply_changes(vec![change], c);
             }
         }
         batch.applied_lsn = Lsn(commit);
@@ -343,7 +342,7 @@ fn the_store_agrees_with_the_heap() {
         for b in 0..24 {
             assert_eq!(
                 store.get(T, &k(b), Lsn(snap)).unwrap(),
-                table.read().get(&k(b), Lsn(snap)),
+                heap.get(T, &k(b), Lsn(snap)).unwrap(),
                 "key {b} at {snap}"
             );
         }
