@@ -1,0 +1,239 @@
+//! Tables larger than memory: with a small `shared_buffers`, a table several
+//! times its size is written, read, updated and checkpointed, and survives
+//! SIGKILL, while the server's memory stays far below the table's size (rows
+//! live in the on-disk table store; startup loads none of them); SIGKILL in
+//! the middle of a COPY and of a checkpoint loses no acknowledged commit.
+
+use std::time::{Duration, Instant};
+
+use tandem_testkit::Node;
+
+/// Resident and peak memory of a process, in kB (`VmRSS`, `VmHWM`).
+fn memory_kb(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+const ROWS: i32 = 400_000;
+const PAD: usize = 200;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_several_times_shared_buffers_is_written_read_updated_and_checkpointed() {
+    let mut node = Node::init("beyond-memory");
+    node.append_conf("shared_buffers = '16MB'\n");
+    node.start();
+    let c = node.connect().await;
+    c.batch_execute("CREATE TABLE big (id int PRIMARY KEY, pad text, v int)")
+        .await
+        .unwrap();
+    let step = 25_000;
+    for lo in (1..=ROWS).step_by(step as usize) {
+        c.execute(
+            "INSERT INTO big SELECT g, repeat('x', 200) || g::text, 0 \
+             FROM generate_series($1::int, $2::int) g",
+            &[&lo, &(lo + step - 1)],
+        )
+        .await
+        .unwrap();
+    }
+    // about 90 MB of rows, more than five times shared_buffers
+    let data_bytes = ROWS as u64 * (PAD as u64 + 16);
+    c.batch_execute("CHECKPOINT").await.unwrap();
+    let store = node.datadir.join("base/store");
+    let on_disk: u64 = walk_size(&store);
+    assert!(
+        on_disk > 5 * 16 * 1024 * 1024,
+        "the table store holds the rows: {on_disk} bytes on disk"
+    );
+
+    // point reads and an update of a tenth of the rows
+    let get = c
+        .prepare("SELECT pad, v FROM big WHERE id = $1")
+        .await
+        .unwrap();
+    for id in (1..=ROWS).step_by(997) {
+        let row = c.query_one(&get, &[&id]).await.unwrap();
+        assert_eq!(row.get::<_, String>(0), format!("{}{id}", "x".repeat(PAD)));
+        assert_eq!(row.get::<_, i32>(1), 0);
+    }
+    let updated = c
+        .execute("UPDATE big SET v = v + 1 WHERE id % 10 = 0", &[])
+        .await
+        .unwrap();
+    assert_eq!(updated, (ROWS / 10) as u64);
+    c.batch_execute("CHECKPOINT").await.unwrap();
+    drop(c);
+
+    // SIGKILL, then the same table: startup reads no row into memory
+    node.kill9();
+    node.start();
+    let pid = node.pid().expect("server pid");
+    let (rss_start, _) = memory_kb(pid);
+    let c = node.connect().await;
+    let get = c
+        .prepare("SELECT pad, v FROM big WHERE id = $1")
+        .await
+        .unwrap();
+    for id in (1..=ROWS).step_by(991) {
+        let row = c.query_one(&get, &[&id]).await.unwrap();
+        assert_eq!(row.get::<_, String>(0), format!("{}{id}", "x".repeat(PAD)));
+        assert_eq!(row.get::<_, i32>(1), i32::from(id % 10 == 0));
+    }
+    c.execute("UPDATE big SET v = v + 1 WHERE id = 7", &[])
+        .await
+        .unwrap();
+    let (rss, hwm) = memory_kb(pid);
+    let bound_kb = data_bytes / 1024 / 2;
+    assert!(
+        hwm < bound_kb,
+        "after restart and {} point reads the server peaked at {hwm} kB \
+         (resident {rss} kB, {rss_start} kB at start), not below half the \
+         table's {} kB",
+        ROWS / 991,
+        data_bytes / 1024
+    );
+    let sums = c
+        .query_one("SELECT count(*), sum(v) FROM big", &[])
+        .await
+        .unwrap();
+    assert_eq!(sums.get::<_, i64>(0), ROWS as i64);
+    assert_eq!(sums.get::<_, i64>(1), (ROWS / 10 + 1) as i64);
+}
+
+/// Bytes of the files under `dir`.
+fn walk_size(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => walk_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_copy_and_checkpoint_loses_no_acknowledged_commit() {
+    use futures_util::SinkExt;
+
+    let mut node = Node::init("kill-copy");
+    node.append_conf("shared_buffers = '16MB'\n");
+    node.start();
+    let c = node.connect().await;
+    c.batch_execute(
+        "CREATE TABLE t (id int PRIMARY KEY, pad text); \
+         CREATE TABLE loaded (id int, pad text)",
+    )
+    .await
+    .unwrap();
+    c.execute(
+        "INSERT INTO t SELECT g, repeat('y', 100) FROM generate_series(1, 50000) g",
+        &[],
+    )
+    .await
+    .unwrap();
+
+    // a COPY killed while it streams: all or nothing of it, the rest intact
+    let copier = node.connect().await;
+    let copy = tokio::spawn(async move {
+        let sink = copier
+            .copy_in("COPY loaded FROM STDIN")
+            .await
+            .map_err(|e| e.to_string())?;
+        futures_util::pin_mut!(sink);
+        for chunk in 0..400 {
+            let mut data = String::new();
+            for i in 0..1000 {
+                data.push_str(&format!("{}\t{}\n", chunk * 1000 + i, "z".repeat(100)));
+            }
+            sink.send(bytes::Bytes::from(data))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        sink.finish().await.map_err(|e| e.to_string())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    node.kill9();
+    let copied = copy.await.unwrap();
+    node.start();
+    let c = node.connect().await;
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM loaded", &[])
+        .await
+        .unwrap()
+        .get(0);
+    match copied {
+        Ok(rows) => assert_eq!(n as u64, rows, "the acknowledged COPY is whole"),
+        Err(_) => assert!(n == 0 || n == 400_000, "a COPY is all or nothing: {n}"),
+    }
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 50_000);
+
+    // checkpoints killed at several points while commits are acknowledged
+    let mut acked: Vec<i32> = Vec::new();
+    let mut next = 100_000;
+    for round in 0..4u64 {
+        let writer = node.connect().await;
+        let checkpointer = node.connect().await;
+        let ckpt = tokio::spawn(async move {
+            loop {
+                if checkpointer.batch_execute("CHECKPOINT").await.is_err() {
+                    return;
+                }
+            }
+        });
+        let started = Instant::now();
+        let kill_after = Duration::from_millis(200 + 150 * round);
+        loop {
+            let id = next;
+            next += 1;
+            match writer
+                .execute(
+                    "INSERT INTO t SELECT g, repeat('w', 100) FROM generate_series($1::int, $1::int + 99) g",
+                    &[&id],
+                )
+                .await
+            {
+                Ok(_) => acked.push(id),
+                Err(e) => panic!("insert failed before the kill: {e}"),
+            }
+            next += 99;
+            if started.elapsed() >= kill_after {
+                break;
+            }
+        }
+        node.kill9();
+        let _ = ckpt.await;
+        node.start();
+        let c = node.connect().await;
+        let present: std::collections::HashSet<i32> = c
+            .query("SELECT id FROM t WHERE id >= 100000", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        for id in &acked {
+            assert!(
+                (*id..*id + 100).all(|i| present.contains(&i)),
+                "acknowledged rows {id}.. lost in round {round}"
+            );
+        }
+    }
+    assert!(acked.len() >= 4);
+}
