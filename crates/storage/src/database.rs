@@ -10,8 +10,10 @@
 //!    encode records (outside any lock)
 //!    ┌ commit mutex ───────────────────────────────────────────────┐
 //!    │ wal.append(changes.., COMMIT)  -> end LSN                   │
-//!    │ applier.push(end, changes)  (to base/store once flushed)    │
-//!    │ heap.apply_changes(changes, stamp = end)                    │
+//!    │ heap.apply_changes(changes, stamp = end)  (recent heap)     │
+//!    │ applier.enqueue(end, changes)  (to base/store once flushed) │
+//!    │   TRUNCATE / ADD PRIMARY KEY / DROP TABLE: written to the   │
+//!    │   store now, the table's recent versions forgotten          │
 //!    │ install catalog version (DDL)                                │
 //!    │ applied_lsn = end                                           │
 //!    └─────────────────────────────────────────────────────────────┘
