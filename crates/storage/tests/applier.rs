@@ -170,7 +170,7 @@ fn random_writer(
     history: &parking_lot::Mutex<Vec<(Lsn, BTreeMap<i32, i32>)>>,
 ) {
     use rand::{RngCore, SeedableRng};
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0xA991_1E5);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x0A99_11E5);
     let mut model: BTreeMap<i32, i32> = BTreeMap::new();
     for n in 0..commits {
         let mut txn = db.begin(IsolationLevel::ReadCommitted, false);

@@ -54,9 +54,10 @@ use crate::heap::{visible_version, write_chain, ChainWrite, Row};
 use crate::RowKey;
 
 use chain::{
-    decode_chain, decode_retired, decode_row, encode_chain, encode_retired, encode_row, key_range,
-    meta_id, meta_key, range_end, range_start, row_key, split_key, u32_value, APPLIED_LSN_KEY,
-    FIRST_STORAGE, NEXT_STORAGE_KEY, RETIRED_PREFIX, TABLE_PREFIX, WHAT,
+    decode_chain, decode_retired, decode_row, encode_chain, encode_first_version, encode_retired,
+    encode_row, key_range, meta_id, meta_key, range_end, range_start, row_key, split_key,
+    u32_value, APPLIED_LSN_KEY, FIRST_STORAGE, NEXT_STORAGE_KEY, RETIRED_PREFIX, TABLE_PREFIX,
+    WHAT,
 };
 
 /// Memory the store may use, fixed at open.
@@ -240,6 +241,58 @@ pub struct TableStore {
 /// How a fjall failure reads as a PostgreSQL error: an I/O failure is
 /// `58030 could not <what> table store "<dir>": <os error>`, anything else (bad
 /// checksums, undecodable blocks, an unrecoverable journal) is `XX001`.
+/// A key's new chain in a batch (empty: the key is removed), and whether the
+/// key was in the store before the batch.
+struct Pending {
+    existed: bool,
+    chain: Vec<u8>,
+}
+
+/// A write to a range the batch created.
+struct FreshWrite {
+    key: Vec<u8>,
+    commit: Lsn,
+    /// A put: the chain of its version alone; `None`: a delete.
+    first_version: Option<Vec<u8>>,
+}
+
+/// The chains of a batch's writes to fresh ranges, sorted by key, keys that
+/// end up without a version left out. A key written once (a bulk load: every
+/// key) keeps its one-version chain as it is; a key written several times
+/// gets the chain rule applied in commit order (the sort is stable). Keys
+/// that arrive in order (a row id counter, a re-keyed table read in key
+/// order) sort in linear time.
+fn fold_fresh(mut writes: Vec<FreshWrite>, horizon: Lsn) -> PgResult<Vec<(Vec<u8>, Vec<u8>)>> {
+    writes.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut out = Vec::with_capacity(writes.len());
+    let mut writes = writes.into_iter().peekable();
+    while let Some(first) = writes.next() {
+        let mut chain = first.first_version.unwrap_or_default();
+        while let Some(next) = writes.next_if(|n| n.key == first.key) {
+            let mut versions = decode_chain(&chain)?;
+            let put = next
+                .first_version
+                .as_deref()
+                .map(decode_chain)
+                .transpose()?;
+            let write = match put.as_ref().and_then(|p| p.first()) {
+                Some(v) => ChainWrite::Put(v.row),
+                None => ChainWrite::Delete,
+            };
+            write_chain(&mut versions, write, next.commit, horizon);
+            chain = if versions.is_empty() {
+                Vec::new()
+            } else {
+                encode_chain(&versions)
+            };
+        }
+        if !chain.is_empty() {
+            out.push((first.key, chain));
+        }
+    }
+    Ok(out)
+}
+
 fn store_error(what: &str, dir: &Path, e: fjall::Error) -> PgError {
     match e {
         fjall::Error::Io(io) | fjall::Error::Storage(fjall::LsmError::Io(io)) => PgError::io(
@@ -463,10 +516,11 @@ impl TableStore {
         // Ranges created by this batch (and their table): nothing of them is
         // in the store yet.
         let mut fresh: HashMap<u32, Oid> = HashMap::new();
-        // Chains written by this batch so far (empty = key removed), and whether
-        // the key existed in the store before the batch.
-        let mut pending: HashMap<Vec<u8>, (bool, Vec<u8>)> =
-            HashMap::with_capacity(batch.writes.len());
+        // Chains of keys in ranges the store has, written by this batch so far.
+        let mut pending: HashMap<Vec<u8>, Pending> = HashMap::new();
+        // Writes to fresh ranges, in batch order: no chain to read or merge
+        // until a key turns out to be written twice (`fold_fresh`).
+        let mut fresh_writes: Vec<FreshWrite> = Vec::new();
         for w in &batch.writes {
             if w.table == Oid(0) {
                 return Err(PgError::internal("table store write to table oid 0"));
@@ -491,6 +545,17 @@ impl TableStore {
                 }
             };
             let key = row_key(sid, key);
+            if fresh.contains_key(&sid) {
+                fresh_writes.push(FreshWrite {
+                    key,
+                    commit: w.commit,
+                    first_version: match write {
+                        ChainWrite::Put(row) => Some(encode_first_version(row, w.commit)),
+                        ChainWrite::Delete => None,
+                    },
+                });
+                continue;
+            }
             let new_row;
             let write = match write {
                 ChainWrite::Put(row) => {
@@ -508,37 +573,43 @@ impl TableStore {
                     encode_chain(&chain)
                 })
             };
-            if let Some((_, chain)) = pending.get_mut(&key) {
-                *chain = rewrite(chain)?;
+            if let Some(p) = pending.get_mut(&key) {
+                p.chain = rewrite(&p.chain)?;
                 continue;
             }
-            let (existed, new) = if fresh.contains_key(&sid) {
-                (false, rewrite(&[])?)
-            } else {
-                match self.heap.get(&key).map_err(read_err)? {
-                    Some(v) => (true, rewrite(&v)?),
-                    None => (false, rewrite(&[])?),
-                }
+            let p = match self.heap.get(&key).map_err(read_err)? {
+                Some(v) => Pending {
+                    existed: true,
+                    chain: rewrite(&v)?,
+                },
+                None => Pending {
+                    existed: false,
+                    chain: rewrite(&[])?,
+                },
             };
-            pending.insert(key, (existed, new));
+            pending.insert(key, p);
         }
         // in key order: a memtable takes sorted keys faster, ingestion only them
-        let mut entries: Vec<(Vec<u8>, (bool, Vec<u8>))> = pending.into_iter().collect();
+        let mut entries: Vec<(Vec<u8>, Pending)> = pending.into_iter().collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut fresh_entries = fold_fresh(fresh_writes, batch.horizon)?;
         let RangeChanges {
             tables,
             retired,
             next,
             ..
         } = changes;
-        let ingested = self.ingest_fresh(&mut entries, &fresh, next)?;
+        let ingested = self.ingest_fresh(&mut fresh_entries, &fresh, next)?;
         let mut b = self.db.batch();
-        for (key, (existed, chain)) in entries {
-            if !chain.is_empty() {
-                b.insert(&self.heap, key, chain);
-            } else if existed {
+        for (key, p) in entries {
+            if !p.chain.is_empty() {
+                b.insert(&self.heap, key, p.chain);
+            } else if p.existed {
                 b.remove(&self.heap, key);
             }
+        }
+        for (key, chain) in fresh_entries {
+            b.insert(&self.heap, key, chain);
         }
         for sid in &ingested {
             // reserved by ingest_fresh; mapped (or retired) by this batch
@@ -590,14 +661,15 @@ impl TableStore {
 
     /// Writes the new ranges of a batch that hold at least [`INGEST_MIN`]
     /// keys straight into table files (fjall's ingestion: no journal, no
-    /// memtable), taking their keys out of `entries` (sorted); returns those
+    /// memtable), taking their keys out of `entries` (the batch's keys in
+    /// fresh ranges, sorted, each with its chain); returns those
     /// ranges. The ranges are reserved durably first, marked retired at LSN 0
     /// with `next_storage` past them: if the process dies before the batch
     /// that maps them commits, the next open finds them dead (compaction
     /// drops the keys) and never hands their ids out again.
     fn ingest_fresh(
         &self,
-        entries: &mut Vec<(Vec<u8>, (bool, Vec<u8>))>,
+        entries: &mut Vec<(Vec<u8>, Vec<u8>)>,
         fresh: &HashMap<u32, Oid>,
         next: u32,
     ) -> PgResult<Vec<u32>> {
@@ -634,12 +706,12 @@ impl TableStore {
         let mut ingestion = self.heap.start_ingestion().map_err(err)?;
         let mut rest = Vec::with_capacity(entries.len());
         // sorted and unique: the order ingestion requires
-        for (key, (existed, chain)) in entries.drain(..) {
+        for (key, chain) in entries.drain(..) {
             let in_bulk = key_range(&key).is_some_and(|s| bulk.binary_search(&s).is_ok());
-            if !in_bulk {
-                rest.push((key, (existed, chain)));
-            } else if !chain.is_empty() {
+            if in_bulk {
                 ingestion.write(key, chain).map_err(err)?;
+            } else {
+                rest.push((key, chain));
             }
         }
         ingestion.finish().map_err(err)?;
