@@ -31,9 +31,11 @@
 //!   writing what changed last, so the checkpoint stays the last record.
 //! - **`synchronized_standby_slots`.** Every record also carries the
 //!   primary's `synchronized_standby_slots`, and a change of the setting
-//!   (a reload wakes the thread, [`SlotStatePusher::wake`]) is a change to
-//!   write: a standby's `pg_failover_readiness` follows it as soon as it
-//!   replays the record, not at its next sync cycle (`slotsync.rs`).
+//!   from the value last written (or, before any record, the value the
+//!   server started with) is a change to write; a reload wakes the thread
+//!   ([`SlotStatePusher::wake`]). A standby's `pg_failover_readiness`
+//!   follows it as soon as it replays the record, not at its next sync
+//!   cycle (`slotsync.rs`).
 //!
 //! While the server is a standby the thread writes nothing; at promotion it
 //! writes one record (every failover slot and the setting: cascading
@@ -127,7 +129,12 @@ impl SlotStatePusher {
     }
 
     fn main(&self, db: &Database) {
-        let mut written = Written::default();
+        // the setting the server started with is no change: a reload that
+        // leaves it as it was writes nothing
+        let mut written = Written {
+            standby_slots: Some(self.config.get_str(standby_slots::SETTING)),
+            ..Written::default()
+        };
         let mut seen = self.slots.failover_change_count();
         let mut last_write: Option<Instant> = None;
         let mut was_standby = db.in_recovery();
@@ -147,7 +154,9 @@ impl SlotStatePusher {
             }
             // promoted: the standbys below learn this primary's setting now
             let promoted = std::mem::take(&mut was_standby);
-            if now == seen && !promoted {
+            if promoted {
+                written.standby_slots = None;
+            } else if now == seen {
                 continue;
             }
             if let Some(t) = last_write {
