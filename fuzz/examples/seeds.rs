@@ -285,13 +285,16 @@ fn wal_records() -> Vec<Record> {
             xid,
         ),
         change_record(
-            &Change::Catalog(CatalogOp::PutTable {
+            &Change::Catalog(Box::new(CatalogOp::PutTable {
                 def: table(),
                 fill: Some(Value::Int4(0)),
-            }),
+            })),
             xid,
         ),
-        change_record(&Change::Catalog(CatalogOp::DropTable(Oid(16384))), xid),
+        change_record(
+            &Change::Catalog(Box::new(CatalogOp::DropTable(Oid(16384)))),
+            xid,
+        ),
         commit_record(
             &CommitRecord {
                 commit_time: 774_000_000_000_000,
@@ -343,6 +346,12 @@ fn wal_records() -> Vec<Record> {
                 invalidation: String::new(),
             }],
             dropped: vec!["old".into()],
+            standby_slots: None,
+        }),
+        slot_state_record(&SlotStateRecord {
+            slots: Vec::new(),
+            dropped: Vec::new(),
+            standby_slots: Some("ANY 1 (sb1_slot, sb2_slot)".into()),
         }),
     ]
 }

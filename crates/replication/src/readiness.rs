@@ -58,7 +58,7 @@
 
 use std::collections::BTreeSet;
 
-use tandem_types::Lsn;
+use tandem_types::{Lsn, TimeLineId};
 
 use crate::slot::{Persistency, SlotData, SlotInfo};
 use crate::slotsync::{RemotePhysicalSlot, RemoteSlot, SkipReason};
@@ -232,6 +232,63 @@ fn lsn_diff(a: Lsn, b: Lsn) -> i64 {
         i64::try_from(a.0 - b.0).unwrap_or(i64::MAX)
     } else {
         i64::try_from(b.0 - a.0).map_or(i64::MIN, |d| -d)
+    }
+}
+
+/// The primary's `synchronized_standby_slots` as a standby last replayed it
+/// from a SLOT_STATE record (the primary writes one when the setting
+/// changes, with every slot state it pushes, and at promotion).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushedSetting {
+    pub value: String,
+    /// Counts the records with a setting this standby replayed: compared
+    /// with [`AskedSetting::pushes_before`] it says which came later.
+    pub seq: u64,
+    /// The timeline the record was written on.
+    pub timeline: TimeLineId,
+}
+
+/// The upstream's `synchronized_standby_slots` as the last sync cycle read
+/// it (`current_setting`), with what that cycle knew of the pushed ones.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AskedSetting {
+    /// `None` when it could not be read.
+    pub value: Option<String>,
+    /// [`PushedSetting::seq`] of the last record replayed before the cycle
+    /// asked (0: none).
+    pub pushes_before: u64,
+    /// The cycle found its upstream in recovery (a cascade's upstream
+    /// standby) while this standby replayed this timeline.
+    pub upstream_standby_on: Option<TimeLineId>,
+}
+
+/// Which value of the upstream's `synchronized_standby_slots` a standby
+/// judges with: the one replayed from the WAL when it came after the last
+/// cycle asked (or that cycle could not read it), otherwise the cycle's.
+///
+/// Both describe the same setting: a record replayed before the cycle asked
+/// was written before the upstream answered, so the answer is at least as
+/// new; one replayed after is newer than the answer, up to the replication
+/// delay. So a change of the primary's setting shows here as soon as its
+/// record is replayed, with no cycle.
+///
+/// Except on a cascade: the records it replays were written by the primary
+/// above its upstream standby, whose setting names that standby's slot, not
+/// this one's. They are not used while the last cycle found the upstream in
+/// recovery, unless written on a later timeline than this standby replayed
+/// then: the upstream (or another node) was promoted since, and writes its
+/// own setting at promotion.
+pub fn upstream_standby_slots<'a>(
+    asked: &'a AskedSetting,
+    pushed: Option<&'a PushedSetting>,
+) -> Option<&'a str> {
+    let pushed = pushed.filter(|p| {
+        asked.upstream_standby_on.is_none_or(|tli| p.timeline > tli)
+            && (p.seq > asked.pushes_before || asked.value.is_none())
+    });
+    match pushed {
+        Some(p) => Some(&p.value),
+        None => asked.value.as_deref(),
     }
 }
 

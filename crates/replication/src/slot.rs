@@ -487,6 +487,15 @@ impl SlotRegistry {
         n.failover
     }
 
+    /// Wakes [`SlotRegistry::wait_for_failover_change`] with no slot changed:
+    /// something else the primary's slot state writer carries changed (its
+    /// `synchronized_standby_slots`, at a reload). Other waiters are not woken.
+    pub fn note_failover_setting_change(&self) {
+        let mut n = self.changes.lock();
+        n.failover = n.failover.wrapping_add(1);
+        self.failover_changed.notify_all();
+    }
+
     /// Counts a change; `failover` when a logical failover slot changed.
     fn note_change(&self, failover: bool) {
         let mut n = self.changes.lock();
@@ -1198,7 +1207,17 @@ mod tests {
         assert!(moved != on);
         // and so is its drop
         reg.drop_slot("plain", 7, false).unwrap();
-        assert!(reg.failover_change_count() != moved);
+        let dropped = reg.failover_change_count();
+        assert!(dropped != moved);
+        // a setting change wakes the failover waiters only
+        let any = reg.change_count();
+        let r2 = reg.clone();
+        let waiter = std::thread::spawn(move || {
+            r2.wait_for_failover_change(dropped, std::time::Duration::from_secs(30))
+        });
+        reg.note_failover_setting_change();
+        assert!(waiter.join().unwrap() != dropped);
+        assert_eq!(reg.change_count(), any);
     }
 
     #[test]

@@ -71,7 +71,7 @@ impl Standby {
             (config.clone(), receiver_stop.clone(), receiver.clone());
         let mut replay = replay;
         let pushed_to = slotsync.clone();
-        replay.set_slot_state_sink(Box::new(move |rec, _| pushed_to.push(rec)));
+        replay.set_slot_state_sink(Box::new(move |rec, end| pushed_to.push(rec, end)));
         let mut replay = Some(replay);
         if let Ok(h) = std::thread::Builder::new()
             .name("startup".into())

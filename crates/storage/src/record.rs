@@ -23,11 +23,15 @@
 //! CHECKPOINT redo | timeline | next xid | next oid | shutdown
 //! SLOT_STATE n | n × (name | plugin | database name | restart_lsn | confirmed_flush
 //!           | catalog_xmin | two_phase | failover | invalidation name or "")
-//!           | m | m × dropped name                     (non-transactional, xid 0)
+//!           | m | m × dropped name
+//!           [| present | synchronized_standby_slots]   (non-transactional, xid 0)
 //! ```
 //! SLOT_STATE carries a primary's failover slots as they are after a change
-//! (`docs/failover-slots.md`, "Pushed slot state"); redo and decoding skip it, a
-//! standby's replay hands it to slot synchronization ([`SlotStateRecord`]).
+//! (`docs/failover-slots.md`, "Pushed slot state"), and the primary's
+//! `synchronized_standby_slots` when it writes one (a record without the
+//! trailing field, as older servers wrote it, carries none); redo and decoding
+//! skip it, a standby's replay hands it to slot synchronization
+//! ([`SlotStateRecord`]).
 //! A transactional MESSAGE is one of its transaction's records (between its
 //! changes, in order); a non-transactional one is appended at once, with the xid of
 //! the emitting transaction if it had one, else 0. Redo ignores messages.
@@ -168,6 +172,10 @@ pub struct SlotStateEntry {
 pub struct SlotStateRecord {
     pub slots: Vec<SlotStateEntry>,
     pub dropped: Vec<String>,
+    /// The writer's `synchronized_standby_slots` when the record was written
+    /// (a standby's `pg_failover_readiness` judges with it); `None` in a
+    /// record that does not carry it.
+    pub standby_slots: Option<String>,
 }
 
 /// A decoded storage record.
@@ -345,6 +353,9 @@ pub fn slot_state_record(s: &SlotStateRecord) -> Record {
     for name in &s.dropped {
         w.str(name);
     }
+    if s.standby_slots.is_some() {
+        w.opt_str(s.standby_slots.as_deref());
+    }
     Record {
         kind: kinds::SLOT_STATE,
         xid: Xid::INVALID,
@@ -369,6 +380,9 @@ fn read_slot_state(r: &mut Reader<'_>) -> PgResult<SlotStateRecord> {
     }
     for _ in 0..r.u32()? {
         s.dropped.push(r.string()?);
+    }
+    if !r.is_empty() {
+        s.standby_slots = r.opt_string()?;
     }
     Ok(s)
 }
@@ -1362,12 +1376,38 @@ mod tests {
                 invalidation: String::new(),
             }],
             dropped: vec!["gone".into()],
+            standby_slots: None,
         };
         let rec = slot_state_record(&st);
         assert_eq!((rec.kind, rec.xid), (kinds::SLOT_STATE, Xid::INVALID));
         assert_eq!(
             decode(rec.kind, &rec.payload).unwrap(),
-            Some(StorageRecord::SlotState(st))
+            Some(StorageRecord::SlotState(st.clone()))
+        );
+        // the setting rides after the slots; without it the bytes are the
+        // layout older servers wrote, and such a record carries no setting
+        let without = rec.payload.clone();
+        for setting in ["ANY 1 (sb1_slot, sb2_slot)", ""] {
+            let with = SlotStateRecord {
+                standby_slots: Some(setting.into()),
+                ..st.clone()
+            };
+            let rec = slot_state_record(&with);
+            assert!(rec.payload.starts_with(&without) && rec.payload.len() > without.len());
+            assert_eq!(
+                decode(rec.kind, &rec.payload).unwrap(),
+                Some(StorageRecord::SlotState(with))
+            );
+        }
+        // a record with the setting only (the primary reloaded)
+        let only = SlotStateRecord {
+            standby_slots: Some("sb1_slot".into()),
+            ..SlotStateRecord::default()
+        };
+        let rec = slot_state_record(&only);
+        assert_eq!(
+            decode(rec.kind, &rec.payload).unwrap(),
+            Some(StorageRecord::SlotState(only))
         );
         assert_eq!(decode(200, &[]).unwrap(), None);
         assert!(decode(kinds::INSERT, &[1, 2]).is_err());

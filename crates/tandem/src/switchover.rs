@@ -34,7 +34,8 @@
 //! 6. The former primary streams from the new primary, and its leftover
 //!    failover slots are replaced by synced copies; with
 //!    `synchronized_standby_slots` moved in step 5, it is asked to reload
-//!    (its slot sync worker then reads the new setting at once) and must
+//!    (its slot sync worker then runs a cycle against the new primary at
+//!    once; the setting itself arrives with the WAL) and must
 //!    report every failover slot ready in `pg_failover_readiness`, so a
 //!    switchover back can start right away.
 //!
@@ -824,11 +825,13 @@ fn finish(
             ),
         );
         if plan.had_standby_slots {
-            // The former primary's slot sync worker reads the new primary's
-            // synchronized_standby_slots in its connection cycles, which nap
-            // up to 30 s when nothing moves: a reload wakes it for a cycle
-            // now, so pg_failover_readiness there (and a switchover back)
-            // sees the new setting.
+            // The new primary's synchronized_standby_slots reaches the
+            // former primary with its WAL (SLOT_STATE records), but the
+            // rest of pg_failover_readiness there is as of the last
+            // connection cycle, which ran while the new primary was still
+            // a standby, and cycles nap up to 30 s when nothing moves: a
+            // reload wakes the worker for a cycle now, so the view (and a
+            // switchover back) judges against the new primary.
             p.query("SELECT pg_catalog.pg_reload_conf()")
                 .map_err(|e| Failure::Failed(Stage::Repointed, e))?;
             all_slots(

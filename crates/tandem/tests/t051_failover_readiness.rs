@@ -7,11 +7,15 @@
 //! synced yet, a consumer ahead of the standby), a primary that does not list
 //! the standby in `synchronized_standby_slots`, WAL removed on the standby
 //! before a slot could be synced (temporary) or after (invalidated), a user
-//! slot holding the name, and slot sync turned off. The skip reasons also show
+//! slot holding the name, and slot sync turned off; a change of the primary's
+//! `synchronized_standby_slots` shows on the standby at once, without a sync
+//! cycle. The skip reasons also show
 //! in `pg_replication_slots.slotsync_skip_reason` and count in
 //! `pg_stat_replication_slots`.
 
-use tandem_testkit::failover::{fill_wal, refuse_replication};
+use std::time::{Duration, Instant};
+use tandem_testkit::failover::{cascading_standby, fill_wal, refuse_replication};
+
 use tandem_testkit::{wait_for, wait_for_replay, wait_value, Node, DEADLINE};
 
 /// Sets a reloadable setting in `postgresql.conf` (the last line wins) and
@@ -231,6 +235,144 @@ fn a_streaming_standby_through_its_states() {
         wait_reason(&s, "lsub1_slot", Some("slot sync not running")),
         "lsub1_slot|f|slot sync not running|0"
     );
+}
+
+/// `last_sync` of `slot` in the standby's `pg_failover_readiness`: the time
+/// of the worker's last connection cycle.
+fn last_sync(s: &Node, slot: &str) -> String {
+    s.safe_psql(&format!(
+        "SELECT last_sync FROM pg_failover_readiness WHERE slot_name = '{slot}'"
+    ))
+}
+
+/// Waits until the standby's slot sync worker naps long: it naps 200 ms after
+/// a cycle that changed something, doubling up to 30 s while nothing does, so
+/// once two cycles were at least 6 s apart the next one is at least 12.8 s
+/// away. Nothing may wake it meanwhile (no reload of the standby).
+fn wait_for_long_nap(s: &Node, slot: &str) {
+    let mut seen = last_sync(s, slot);
+    let mut since = Instant::now();
+    wait_for(
+        &format!("two sync cycles of {} 6 s apart", s.name),
+        DEADLINE,
+        || {
+            let now = last_sync(s, slot);
+            if now == seen {
+                return None;
+            }
+            let gap = since.elapsed();
+            seen = now;
+            since = Instant::now();
+            (gap >= Duration::from_secs(6)).then_some(())
+        },
+    );
+}
+
+/// The primary changes `synchronized_standby_slots` (ALTER SYSTEM and a
+/// reload) while the standby's slot sync worker naps: the standby's readiness
+/// follows at once, from the SLOT_STATE record carrying the setting, not at
+/// the worker's next cycle (`last_sync` does not move).
+#[test]
+fn a_change_of_the_primary_setting_shows_without_a_cycle() {
+    let p = Node::logical_primary("t051-listed-primary");
+    let mut s = Node::failover_standby("t051-listed-standby", &p, "sb1_slot", false);
+    let alter = |value: &str| alter_standby_slots(&p, value);
+    alter("sb1_slot");
+    p.safe_psql(
+        "SELECT pg_create_logical_replication_slot('lsub1_slot', 'test_decoding', false, false, true)",
+    );
+    s.append_conf("sync_replication_slots = on");
+    s.start();
+    wait_for_replay(&p, &s);
+    assert_eq!(wait_reason(&s, "lsub1_slot", None), "lsub1_slot|t||0");
+
+    wait_for_long_nap(&s, "lsub1_slot");
+    let cycle = last_sync(&s, "lsub1_slot");
+    let within = Duration::from_secs(5);
+    let reason_is = |cond: &str| {
+        s.psql(&format!(
+            "SELECT {cond} FROM pg_failover_readiness WHERE slot_name = 'lsub1_slot'"
+        ))
+        .stdout
+        .starts_with(b"t")
+    };
+    alter("");
+    wait_for("the standby to see it is no longer listed", within, || {
+        reason_is(
+            "NOT ready AND reason = 'this standby is not in the primary''s synchronized_standby_slots'",
+        )
+        .then_some(())
+    });
+    // listed again: ready again
+    alter("sb1_slot");
+    wait_for("the standby to see it is listed again", within, || {
+        reason_is("ready AND reason IS NULL").then_some(())
+    });
+    // both from the records: no connection cycle ran meanwhile
+    assert_eq!(last_sync(&s, "lsub1_slot"), cycle);
+}
+
+/// `ALTER SYSTEM SET synchronized_standby_slots` and a reload on `node`.
+fn alter_standby_slots(node: &Node, value: &str) {
+    node.safe_psql(&format!(
+        "ALTER SYSTEM SET synchronized_standby_slots = '{value}'"
+    ));
+    node.safe_psql("SELECT pg_reload_conf()");
+    wait_value(node, "SHOW synchronized_standby_slots", value);
+}
+
+/// Primary P -> standby S1 -> cascading standby C (through `cascade_slot`
+/// on S1). The records C replays carry P's setting, which would name
+/// `cascade_slot` here: C judges with its upstream's own setting instead.
+/// Once S1 is promoted, its records (new timeline) are S1's setting, and C
+/// follows a change of it with no sync cycle.
+#[test]
+fn a_cascade_judges_with_its_upstreams_setting() {
+    let mut p = Node::logical_primary("t051-cascade-primary");
+    alter_standby_slots(&p, "sb1_slot");
+    p.safe_psql(
+        "SELECT pg_create_logical_replication_slot('lsub1_slot', 'test_decoding', false, false, true)",
+    );
+    let s1 = Node::syncing_standby("t051-cascade-s1", &p, "sb1_slot");
+    let c = cascading_standby("t051-cascade-c", &p, &s1);
+    let not_listed = "this standby is not in the primary's synchronized_standby_slots";
+    // the slot moves past the WAL the standbys were made from, so both can
+    // copy it
+    p.safe_psql("CREATE TABLE t (a int PRIMARY KEY)");
+    p.safe_psql("INSERT INTO t VALUES (1)");
+    p.safe_psql("SELECT count(*) FROM pg_logical_slot_get_changes('lsub1_slot', NULL, NULL)");
+    // every other check passes on C: only the listing is missing (S1's
+    // synchronized_standby_slots is empty)
+    wait_reason(&c, "lsub1_slot", Some(not_listed));
+
+    wait_for_long_nap(&c, "lsub1_slot");
+    let cycle = last_sync(&c, "lsub1_slot");
+    // P's record names cascade_slot: not S1's setting, so not listed
+    alter_standby_slots(&p, "sb1_slot, cascade_slot");
+    wait_for_replay(&p, &c);
+    assert_eq!(
+        readiness(&c, "lsub1_slot"),
+        format!("lsub1_slot|f|{not_listed}|0")
+    );
+
+    // S1 promoted, then lists C: C follows from S1's record
+    p.stop();
+    s1.promote();
+    alter_standby_slots(&s1, "cascade_slot");
+    wait_for(
+        "the cascade to see it is listed by its promoted upstream",
+        Duration::from_secs(5),
+        || {
+            c.psql(
+                "SELECT ready AND reason IS NULL FROM pg_failover_readiness \
+                 WHERE slot_name = 'lsub1_slot'",
+            )
+            .stdout
+            .starts_with(b"t")
+            .then_some(())
+        },
+    );
+    assert_eq!(last_sync(&c, "lsub1_slot"), cycle);
 }
 
 /// A slot whose WAL the standby removed before it could be synced: the

@@ -351,10 +351,16 @@ fn refusals_change_nothing() {
     p.safe_psql(
         "SELECT pg_create_logical_replication_slot('clash', 'pgoutput', false, false, true)",
     );
+    // once the standby's sync has met the name (before, it is "not synced")
+    wait_value(
+        &s,
+        "SELECT reason FROM pg_failover_readiness WHERE slot_name = 'clash'",
+        "name_taken_by_user_slot",
+    );
     let out = switchover(&p, &s, &[&sub]);
     assert_refused(
         &out,
-        "failover slot \"clash\" not ready on the standby: not synced",
+        "failover slot \"clash\" not ready on the standby: name_taken_by_user_slot",
     );
     assert_unchanged(&p, &s, 3);
     p.safe_psql("SELECT pg_drop_replication_slot('clash')");

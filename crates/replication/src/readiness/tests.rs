@@ -514,3 +514,60 @@ fn a_listed_standby_the_quorum_was_met_without_cannot_take_over() {
     .collect();
     assert_eq!(ahead, [None, None]);
 }
+
+#[test]
+fn the_later_of_the_pushed_and_the_asked_setting_is_judged_with() {
+    let asked = |value: Option<&str>, pushes_before: u64| AskedSetting {
+        value: value.map(str::to_string),
+        pushes_before,
+        upstream_standby_on: None,
+    };
+    let pushed = |value: &str, seq: u64, tli: u32| PushedSetting {
+        value: value.to_string(),
+        seq,
+        timeline: TimeLineId(tli),
+    };
+    // no record seen: the cycle's answer, as before
+    let a = asked(Some("sb1_slot"), 0);
+    assert_eq!(upstream_standby_slots(&a, None), Some("sb1_slot"));
+    // a record replayed after the cycle asked: the primary changed it since
+    let p = pushed("", 1, 1);
+    assert_eq!(upstream_standby_slots(&a, Some(&p)), Some(""));
+    assert!(!listed_in(
+        upstream_standby_slots(&a, Some(&p)).unwrap_or_default(),
+        "sb1_slot"
+    ));
+    // a record replayed before the cycle asked: the answer is at least as new
+    let a = asked(Some("sb1_slot"), 1);
+    assert_eq!(upstream_standby_slots(&a, Some(&p)), Some("sb1_slot"));
+    // the cycle could not read it: the record, however old
+    let a = asked(None, 1);
+    assert_eq!(upstream_standby_slots(&a, Some(&p)), Some(""));
+    assert_eq!(upstream_standby_slots(&a, None), None);
+}
+
+#[test]
+fn a_cascade_ignores_the_setting_of_the_primary_above_its_upstream() {
+    let asked = AskedSetting {
+        value: Some("cascade_slot".to_string()),
+        pushes_before: 3,
+        upstream_standby_on: Some(TimeLineId(1)),
+    };
+    // written by the primary above the upstream standby, same timeline
+    let above = PushedSetting {
+        value: "upstream_slot".to_string(),
+        seq: 4,
+        timeline: TimeLineId(1),
+    };
+    assert_eq!(
+        upstream_standby_slots(&asked, Some(&above)),
+        Some("cascade_slot")
+    );
+    // written after a promotion: the promoted upstream's own setting
+    let promoted = PushedSetting {
+        value: "".to_string(),
+        seq: 5,
+        timeline: TimeLineId(2),
+    };
+    assert_eq!(upstream_standby_slots(&asked, Some(&promoted)), Some(""));
+}

@@ -22,7 +22,7 @@
 //!
 //! | request | what happens |
 //! |---|---|
-//! | SIGHUP  | `Config::reload`, pg_hba.conf and TLS files re-read (kept if broken) |
+//! | SIGHUP  | `Config::reload`, pg_hba.conf and TLS files re-read (kept if broken); slot sync worker and slot state writer woken |
 //! | SIGTERM | smart: new connections get 57P03, wait until every session ended |
 //! | SIGINT  | fast: every session but streaming walsenders ends with FATAL 57P01, then as smart |
 //! | SIGQUIT | immediate: sessions and walsenders are cut, no checkpoint, exit at once |
@@ -289,7 +289,11 @@ impl Postmaster {
         });
         launcher.start(db.clone(), config.clone(), shared.registry.clone());
         slotsync.maybe_start();
-        let pusher = crate::slot::push::SlotStatePusher::start(db.clone(), shared.slots.clone());
+        let pusher = crate::slot::push::SlotStatePusher::start(
+            db.clone(),
+            shared.slots.clone(),
+            config.clone(),
+        );
         let workers = Some(BgWorkers::start(db, config));
         // Log before announcing readiness in postmaster.pid: whoever waits on the
         // pid file (pg_ctl-style tools, tests) then finds the line in the log.
@@ -324,6 +328,7 @@ impl Postmaster {
         apply_log_level(&shared.config);
         shared.walsenders.configure_syncrep(&shared.config);
         self.slotsync.wake();
+        self.pusher.wake();
         match load_hba(&shared.hba_path) {
             Ok(lines) => *shared.hba.write() = Arc::new(lines),
             Err(e) => {

@@ -29,9 +29,18 @@
 //! - **Durability.** Each record is flushed at once (the walsenders stream
 //!   only flushed WAL). The thread ends before the shutdown checkpoint,
 //!   writing what changed last, so the checkpoint stays the last record.
+//! - **`synchronized_standby_slots`.** Every record also carries the
+//!   primary's `synchronized_standby_slots`, and a change of the setting
+//!   from the value last written (or, before any record, the value the
+//!   server started with) is a change to write; a reload wakes the thread
+//!   ([`SlotStatePusher::wake`]). A standby's `pg_failover_readiness`
+//!   follows it as soon as it replays the record, not at its next sync
+//!   cycle (`slotsync.rs`).
 //!
-//! While the server is a standby the thread writes nothing; after promotion
-//! it starts writing.
+//! While the server is a standby the thread writes nothing; at promotion it
+//! writes one record (every failover slot and the setting: cascading
+//! standbys and a former primary rejoining as a standby learn the new
+//! primary's setting from it), then goes on as on any primary.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -39,7 +48,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
+use tandem_config::Config;
 use tandem_replication::slot::{Persistency, SlotRegistry};
+use tandem_replication::standby_slots;
 use tandem_storage::record::{SlotStateEntry, SlotStateRecord};
 use tandem_storage::Database;
 use tandem_types::elog;
@@ -58,25 +69,33 @@ pub(crate) struct SlotStatePusher {
     stopped: Condvar,
     thread: Mutex<Option<JoinHandle<()>>>,
     slots: Arc<SlotRegistry>,
+    config: Arc<Config>,
 }
 
-/// What was written last: the state of each slot, and where the last record
-/// ended with the cap it used (a record right after it repeats that cap).
+/// What was written last: the state of each slot, the setting, and where the
+/// last record ended with the cap it used (a record right after it repeats
+/// that cap).
 #[derive(Default)]
 struct Written {
     slots: BTreeMap<String, SlotStateEntry>,
+    standby_slots: Option<String>,
     last_end: Lsn,
     last_cap: Lsn,
 }
 
 impl SlotStatePusher {
     /// Starts the thread for this server.
-    pub(crate) fn start(db: Arc<Database>, slots: Arc<SlotRegistry>) -> Arc<SlotStatePusher> {
+    pub(crate) fn start(
+        db: Arc<Database>,
+        slots: Arc<SlotRegistry>,
+        config: Arc<Config>,
+    ) -> Arc<SlotStatePusher> {
         let me = Arc::new(SlotStatePusher {
             stop: Mutex::new(false),
             stopped: Condvar::new(),
             thread: Mutex::new(None),
             slots,
+            config,
         });
         let run = me.clone();
         match std::thread::Builder::new()
@@ -99,14 +118,26 @@ impl SlotStatePusher {
         }
     }
 
+    /// The configuration was reloaded: `synchronized_standby_slots` may have
+    /// changed, and a record carries the new value at once.
+    pub(crate) fn wake(&self) {
+        self.slots.note_failover_setting_change();
+    }
+
     fn stopping(&self) -> bool {
         *self.stop.lock()
     }
 
     fn main(&self, db: &Database) {
-        let mut written = Written::default();
+        // the setting the server started with is no change: a reload that
+        // leaves it as it was writes nothing
+        let mut written = Written {
+            standby_slots: Some(self.config.get_str(standby_slots::SETTING)),
+            ..Written::default()
+        };
         let mut seen = self.slots.failover_change_count();
         let mut last_write: Option<Instant> = None;
+        let mut was_standby = db.in_recovery();
         loop {
             if self.stopping() {
                 // the last changes, before the shutdown checkpoint
@@ -116,8 +147,16 @@ impl SlotStatePusher {
                 return;
             }
             let now = self.slots.wait_for_failover_change(seen, IDLE_CHECK);
-            if now == seen || db.in_recovery() {
+            if db.in_recovery() {
+                was_standby = true;
                 seen = now;
+                continue;
+            }
+            // promoted: the standbys below learn this primary's setting now
+            let promoted = std::mem::take(&mut was_standby);
+            if promoted {
+                written.standby_slots = None;
+            } else if now == seen {
                 continue;
             }
             if let Some(t) = last_write {
@@ -143,6 +182,7 @@ impl SlotStatePusher {
     /// that a confirmation would pass, so the standbys get the slots'
     /// final positions exactly.
     fn write(&self, db: &Database, written: &mut Written, last: bool) -> bool {
+        let setting = self.config.get_str(standby_slots::SETTING);
         let mut pending = None;
         let result = db.append_slot_state(|end_of_wal| {
             let cap = if last {
@@ -165,8 +205,12 @@ impl SlotStatePusher {
                     .filter(|n| !now.contains_key(*n))
                     .cloned()
                     .collect(),
+                standby_slots: Some(setting.clone()),
             };
-            if rec.slots.is_empty() && rec.dropped.is_empty() {
+            if rec.slots.is_empty()
+                && rec.dropped.is_empty()
+                && written.standby_slots.as_ref() == Some(&setting)
+            {
                 return None;
             }
             pending = Some((now, cap));
@@ -175,6 +219,7 @@ impl SlotStatePusher {
         match (result, pending) {
             (Ok(Some((_, end))), Some((now, cap))) => {
                 written.slots = now;
+                written.standby_slots = Some(setting);
                 written.last_end = end;
                 written.last_cap = cap;
                 true

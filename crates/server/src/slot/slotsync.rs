@@ -26,10 +26,16 @@
 //! too.
 //!
 //! Each cycle also reads the primary's `synchronized_standby_slots` and keeps
-//! what it saw (the remote slots, the reason each was skipped, whether this
-//! standby is listed) for `pg_failover_readiness` ([`SlotSync::readiness_rows`]),
-//! and records each synced slot's skip reason and count in the registry
-//! (`slotsync_skip_reason`, `slotsync_skip_count`, `slotsync_last_skip`).
+//! what it saw (the remote slots, the reason each was skipped, the setting
+//! and the physical slots) for `pg_failover_readiness`
+//! ([`SlotSync::readiness_rows`]), and records each synced slot's skip
+//! reason and count in the registry (`slotsync_skip_reason`,
+//! `slotsync_skip_count`, `slotsync_last_skip`). The primary also writes its
+//! `synchronized_standby_slots` in its SLOT_STATE records (at each change of
+//! it); the last one replayed is kept here and, when it came after the last
+//! cycle asked, is what the view judges with
+//! (`readiness::upstream_standby_slots`): a change of the primary's setting
+//! shows as soon as it is replayed, whatever the worker's nap.
 //!
 //! The worker also applies the failover slot state the primary pushes in its
 //! WAL: the replay thread hands each SLOT_STATE record it replays to
@@ -73,7 +79,10 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 use tandem_config::Config;
-use tandem_replication::readiness::{assess, consumers_may_have_remote, listed_in, StandbyStatus};
+use tandem_replication::readiness::{
+    assess, consumers_may_have_remote, listed_in, upstream_standby_slots, AskedSetting,
+    PushedSetting, StandbyStatus,
+};
 use tandem_replication::slot::{Persistency, SlotData, SlotInfo, SlotRegistry};
 use tandem_replication::slotsync::{
     any_slot_updated, forgive_upstream_replay_lag, invalidation_from_name, next_nap_ms, plan_cycle,
@@ -124,6 +133,11 @@ struct State {
     /// old primary's final slot state above all) is applied by the next
     /// worker, or at promotion.
     accepting: bool,
+    /// The primary's `synchronized_standby_slots` from the last SLOT_STATE
+    /// record replayed that carried it, kept whether or not a worker runs.
+    pushed_setting: Option<PushedSetting>,
+    /// How many such records were replayed ([`PushedSetting::seq`]).
+    setting_seq: u64,
 }
 
 /// A slot of a SLOT_STATE record as the planner reads a remote slot (zero
@@ -161,11 +175,11 @@ struct LastCycle {
     at: i64,
     /// The primary's failover slots, each with the reason the cycle skipped it.
     slots: Vec<(RemoteSlot, Option<SkipReason>)>,
-    /// The primary's `synchronized_standby_slots` names `primary_slot_name`.
-    listed: bool,
-    /// The most a consumer of the primary's failover slots may have received
+    /// The primary's `synchronized_standby_slots` as the cycle read it.
+    setting: AskedSetting,
+    /// The primary's physical slots: what its standbys have flushed
     /// (`readiness::consumers_may_have_remote`).
-    consumers_may_have: Option<Lsn>,
+    physical: Vec<RemotePhysicalSlot>,
 }
 
 /// Slot synchronization of one server.
@@ -341,8 +355,21 @@ impl SlotSync {
     /// Once promotion has stopped the worker, the startup thread replays the
     /// last WAL itself: a record it replays then is applied at once, on that
     /// thread, before the server leaves recovery.
-    pub(crate) fn push(&self, rec: SlotStateRecord) {
+    ///
+    /// The primary's `synchronized_standby_slots`, when the record carries
+    /// it, is kept for `pg_failover_readiness` in any case; `end` is where
+    /// the record ends (its timeline tells a cascade's upstream apart).
+    pub(crate) fn push(&self, rec: SlotStateRecord, end: Lsn) {
+        let timeline = self.db.wal().timeline_of(Lsn(end.0.saturating_sub(1)));
         let mut st = self.state.lock();
+        if let Some(value) = rec.standby_slots {
+            st.setting_seq += 1;
+            st.pushed_setting = Some(PushedSetting {
+                value,
+                seq: st.setting_seq,
+                timeline,
+            });
+        }
         if !st.accepting || st.shutdown {
             return;
         }
@@ -645,7 +672,7 @@ impl SlotSync {
             let cols: Vec<Option<&str>> = row.iter().map(|c| c.as_deref()).collect();
             remote_physical.push(RemotePhysicalSlot::from_row(&cols)?);
         }
-        let (listed, consumers_may_have) = self.fetch_listed(client, &remote_physical);
+        let setting = self.fetch_setting(client, upstream_in_recovery);
         let local_slots = self.slots.list();
         let standby = self.standby_state(&local_slots);
         let local: Vec<SlotData> = local_slots.into_iter().map(|i| i.data).collect();
@@ -673,8 +700,8 @@ impl SlotSync {
         *self.last_cycle.lock() = Some(LastCycle {
             at: now,
             slots: outcomes,
-            listed,
-            consumers_may_have,
+            setting,
+            physical: remote_physical,
         });
         changed
     }
@@ -720,26 +747,23 @@ impl SlotSync {
         }
     }
 
-    /// Whether the primary's `synchronized_standby_slots` names this
-    /// standby's `primary_slot_name` (false when it cannot be read), and the
-    /// most its failover slots' consumers may have received, judged from
-    /// the upstream's physical slots `physical`.
-    fn fetch_listed(
-        &self,
-        client: &mut ReplClient,
-        physical: &[RemotePhysicalSlot],
-    ) -> (bool, Option<Lsn>) {
-        let slot = self.config.get_str("primary_slot_name");
+    /// The primary's `synchronized_standby_slots` (`None` when it cannot be
+    /// read), with the pushed values replayed before it was asked and, for
+    /// an upstream in recovery, the timeline this standby replays now.
+    fn fetch_setting(&self, client: &mut ReplClient, upstream_in_recovery: bool) -> AskedSetting {
+        let pushes_before = self.state.lock().setting_seq;
+        let upstream_standby_on = upstream_in_recovery.then(|| {
+            let replayed = self.db.replay_lsn();
+            self.db.wal().timeline_of(Lsn(replayed.0.saturating_sub(1)))
+        });
         let value = client
             .query(STANDBY_SLOTS_QUERY)
             .ok()
             .and_then(|rows| rows.first().and_then(|r| r.first()).and_then(|v| v.clone()));
-        match value {
-            Some(v) => (
-                listed_in(&v, &slot),
-                consumers_may_have_remote(&v, physical),
-            ),
-            None => (false, None),
+        AskedSetting {
+            value,
+            pushes_before,
+            upstream_standby_on,
         }
     }
 
@@ -754,12 +778,25 @@ impl SlotSync {
         let Some(last) = self.last_cycle.lock().clone() else {
             return Vec::new();
         };
+        let (sync_running, pushed) = {
+            let st = self.state.lock();
+            (st.worker_running, st.pushed_setting.clone())
+        };
+        let slot = self.config.get_str("primary_slot_name");
+        let (listed, consumers_may_have) =
+            match upstream_standby_slots(&last.setting, pushed.as_ref()) {
+                Some(v) => (
+                    listed_in(v, &slot),
+                    consumers_may_have_remote(v, &last.physical),
+                ),
+                None => (false, None),
+            };
         let status = StandbyStatus {
             streaming,
-            sync_running: self.state.lock().worker_running,
-            listed: last.listed,
+            sync_running,
+            listed,
             flush: self.flushed(),
-            consumers_may_have: last.consumers_may_have,
+            consumers_may_have,
         };
         let local = self.slots.list();
         last.slots
