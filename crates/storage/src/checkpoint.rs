@@ -818,6 +818,18 @@ mod tests {
     use crate::catalog::bootstrap_catalog;
     use tandem_types::Value;
 
+    /// The header the image tests write.
+    fn sample_header() -> ImageHeader {
+        ImageHeader {
+            redo: Lsn(0x1000000),
+            timeline: TimeLineId(1),
+            next_xid: Xid(740),
+            next_oid: Oid(16384),
+            next_rowid: 1,
+            time: 1_700_000_000,
+        }
+    }
+
     #[test]
     fn image_round_trips_and_rejects_corruption() {
         let dir = tempfile::tempdir().unwrap();
@@ -882,14 +894,7 @@ mod tests {
     fn version_1_image_reads_as_no_origins() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("base")).unwrap();
-        let header = ImageHeader {
-            redo: Lsn(0x1000000),
-            timeline: TimeLineId(1),
-            next_xid: Xid(740),
-            next_oid: Oid(16384),
-            next_rowid: 1,
-            time: 1_700_000_000,
-        };
+        let header = sample_header();
         let cat = bootstrap_catalog("postgres", None);
         ImageWriter::create(
             dir.path(),
@@ -930,14 +935,7 @@ mod tests {
     fn version_3_image_has_no_rows() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("base")).unwrap();
-        let header = ImageHeader {
-            redo: Lsn(0x1000000),
-            timeline: TimeLineId(1),
-            next_xid: Xid(740),
-            next_oid: Oid(16384),
-            next_rowid: 1,
-            time: 1_700_000_000,
-        };
+        let header = sample_header();
         let cat = bootstrap_catalog("postgres", None);
         ImageWriter::create(dir.path(), ImageFormat::NoRows, &header, &cat, &[], &[], 0)
             .unwrap()

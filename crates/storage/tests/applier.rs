@@ -22,6 +22,19 @@ use tandem_storage::{Database, IsolationLevel, PrimaryKey, RowKey};
 use tandem_types::{Lsn, Oid, Value};
 
 /// Rows of `table` in the store visible at `snapshot`, in key order.
+/// The table store of the data directory `dir`, opened on its own (as the
+/// next start would find it).
+fn open_store(dir: &std::path::Path) -> TableStore {
+    TableStore::open(
+        &dir.join("base/store"),
+        StoreOptions {
+            cache_bytes: 8 << 20,
+            memtable_bytes: 8 << 20,
+        },
+    )
+    .unwrap()
+}
+
 fn store_rows(db: &Database, table: Oid, snapshot: Lsn) -> Vec<(RowKey, Vec<Value>)> {
     let store = db.table_store().unwrap();
     let mut out = Vec::new();
@@ -328,14 +341,7 @@ fn the_store_never_holds_a_commit_past_the_flush_lsn() {
     // a crash: the unflushed commit is lost from the WAL and never reached
     // the store
     drop(db);
-    let store = TableStore::open(
-        &dir.path().join("base/store"),
-        StoreOptions {
-            cache_bytes: 8 << 20,
-            memtable_bytes: 8 << 20,
-        },
-    )
-    .unwrap();
+    let store = open_store(dir.path());
     assert_eq!(store.applied_lsn(), flushed_end);
     let key = tandem_storage::keycode::encode_key(&[Value::Int4(2)]);
     assert_eq!(store.get(t, &key, at_end).unwrap(), None);
@@ -598,14 +604,7 @@ fn a_killed_process_keeps_its_acknowledged_commits_and_a_prefix() {
         // what the killed process left: the store (fjall replays its journal)
         // against the last checkpoint's redo
         let (store_at, redo) = {
-            let store = TableStore::open(
-                &dir.path().join("base/store"),
-                StoreOptions {
-                    cache_bytes: 8 << 20,
-                    memtable_bytes: 8 << 20,
-                },
-            )
-            .unwrap();
+            let store = open_store(dir.path());
             let redo = tandem_storage::read_control(dir.path()).unwrap().redo_lsn;
             (store.applied_lsn(), redo)
         };

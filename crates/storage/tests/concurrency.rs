@@ -41,7 +41,10 @@ fn eight_threads_incrementing_one_row_never_lose_an_update() {
     assert_eq!(snapshot_rows(&db, t), vec![row(1, THREADS * EACH)]);
     assert_eq!(db.locks_held(), 0);
     // versions older than the flushed horizon go at the next update of the
-    // row (while the threads ran, a slow flush may have kept more of them)
+    // row (while the threads ran, a slow flush may have kept more of them),
+    // once the store has the others: a slow applier may otherwise write the
+    // update in one batch with older commits, under their older horizon
+    db.wait_for_store(db.applied_lsn()).unwrap();
     let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
     assert!(increment(&mut txn, t, 1, 1).unwrap());
     commit(&db, txn);
