@@ -6,8 +6,9 @@
 //! The stream's format (tandem's own: PostgreSQL sends tar archives) is
 //! defined by its writer, the server's `walsender/basebackup.rs`: a result
 //! set with the start position, a COPY whose CopyData payloads are the
-//! messages [`decode_payload`] reads (`t` total, `f` file, `w` WAL range, `d`
-//! data; integers big-endian), and a result set with the end position.
+//! messages [`decode_payload`] reads (`t` total, `f` file, `s` table store,
+//! `w` WAL range, `d` data; integers big-endian), and a result set with the
+//! end position.
 //!
 //! PostgreSQL counterpart: the protocol side of `bin/pg_basebackup`
 //! (`BaseBackup`, `ReceiveCopyData`), which reads tar archives instead.
@@ -36,6 +37,10 @@ pub enum BackupEvent<'a> {
     Total(u64),
     /// A file begins (a relative path, checked: no `..`, not absolute).
     File { name: String, size: u64 },
+    /// The table store's rows begin: `Data` events carry whole entries
+    /// (`table u32, key length u32, key, chain length u32, chain`, big-endian
+    /// lengths) of a view holding the commits up to `applied_lsn`.
+    Store { applied_lsn: Lsn },
     /// A WAL range begins.
     Wal { start: Lsn, end: Lsn },
     /// Bytes of the current file or WAL range.
@@ -74,6 +79,9 @@ pub fn decode_payload(payload: &[u8]) -> PgResult<BackupEvent<'_>> {
             let size = be_u64(&body[nul + 1..])?;
             BackupEvent::File { name, size }
         }
+        b's' => BackupEvent::Store {
+            applied_lsn: Lsn(be_u64(body)?),
+        },
         b'w' => {
             if body.len() != 16 {
                 return Err(malformed());
@@ -101,7 +109,9 @@ impl BackupDecoder {
     pub fn decode<'a>(&mut self, payload: &'a [u8]) -> PgResult<BackupEvent<'a>> {
         let event = decode_payload(payload)?;
         match event {
-            BackupEvent::File { .. } | BackupEvent::Wal { .. } => self.open = true,
+            BackupEvent::File { .. } | BackupEvent::Store { .. } | BackupEvent::Wal { .. } => {
+                self.open = true
+            }
             BackupEvent::Data(_) if !self.open => return Err(malformed()),
             _ => {}
         }
@@ -232,6 +242,14 @@ mod tests {
                 end: Lsn(0x200)
             }
         );
+        let mut st = vec![b's'];
+        st.extend_from_slice(&0x300u64.to_be_bytes());
+        assert_eq!(
+            decode_payload(&st).unwrap(),
+            BackupEvent::Store {
+                applied_lsn: Lsn(0x300)
+            }
+        );
         assert_eq!(decode_payload(b"dabc").unwrap(), BackupEvent::Data(b"abc"));
         assert_eq!(decode_payload(b"d").unwrap(), BackupEvent::Data(b""));
     }
@@ -243,6 +261,7 @@ mod tests {
         assert_eq!(msg(b""), m);
         assert_eq!(msg(b"x123"), m);
         assert_eq!(msg(b"t"), m);
+        assert_eq!(msg(b"s1234"), m);
         assert_eq!(msg(b"t1234567"), m);
         assert_eq!(msg(b"t123456789"), m);
         assert_eq!(msg(b"fname"), m);

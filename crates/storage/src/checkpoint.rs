@@ -32,9 +32,10 @@
 //! ```
 //! A version 3 image has no rows (`ntables` = 0): they are in the table store.
 //! A `"TNDMCKP2"` image carries the rows visible at its redo LSN: written by
-//! checkpoints before the table store, and generated in memory, never on
-//! disk, for a base backup ([`run_for_backup`]); startup puts its rows into
-//! the store when the store is behind its redo LSN (`recovery.rs`). A
+//! checkpoints before the table store, and sent by base backups of servers
+//! from then; startup puts its rows into the store when the store is behind
+//! its redo LSN (`recovery.rs`). A base backup now sends the version 3 image
+//! and a view of the table store ([`run_for_backup`]). A
 //! `"TNDMCKP1"` image (before replication origins) is a version 2 image
 //! without the origins section, read as "no origin progress".
 //!
@@ -55,7 +56,6 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -69,6 +69,7 @@ use crate::fileutil::durable_rename;
 use crate::heap::{Row, TableHeap};
 use crate::origin::OriginProgress;
 use crate::record::{self, CheckpointRecord};
+use crate::store::StoreSnapshot;
 use crate::{Catalog, CheckpointStats, Database, RowKey};
 
 /// Images without rows (the rows are in the table store).
@@ -377,26 +378,6 @@ pub fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-/// Rows of `table` visible at `snapshot`, streamed in batches.
-fn write_table(db: &Database, w: &mut ImageWriter, oid: Oid, snapshot: Lsn) -> PgResult<()> {
-    w.begin_table(oid)?;
-    let mut lower: Option<RowKey> = None;
-    loop {
-        let mut batch = Vec::new();
-        let from = lower.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
-        lower = db
-            .heap
-            .visible_batch(oid, from, snapshot, 1024, &mut batch)?;
-        for (k, row) in &batch {
-            w.row(k, row)?;
-        }
-        if lower.is_none() {
-            break;
-        }
-    }
-    w.end_table()
-}
-
 /// The consistent point of a checkpoint or restartpoint, taken under the
 /// commit mutex.
 struct Point<'a> {
@@ -484,20 +465,31 @@ fn write_image(db: &Database, p: &Point) -> PgResult<(ImageHeader, u64, Instant)
     Ok((header, rows, write_done))
 }
 
-/// The version 2 image of `p` (with the rows visible at `p.snapshot`, read
-/// from the heap) in memory, with `header`: what a base backup sends.
-fn row_image(db: &Database, p: &Point, header: &ImageHeader) -> PgResult<Vec<u8>> {
-    let mut w = ImageWriter::in_memory(
-        header,
-        p.catalog,
-        p.sequences,
-        p.origins,
-        p.catalog.tables.len(),
-    )?;
-    for oid in p.catalog.tables.keys() {
-        write_table(db, &mut w, *oid, p.snapshot)?;
-    }
-    w.finish_in_memory()
+/// What a base backup sends of its checkpoint: the image as written (version
+/// 3, no rows) and a view of the table store, which holds at least the
+/// checkpoint's commits (the rows; WAL replay from the redo LSN skips what
+/// the view already holds, as after a crash).
+pub struct BackupPoint {
+    pub redo: Lsn,
+    pub image: Vec<u8>,
+    pub store: StoreSnapshot,
+}
+
+/// The [`BackupPoint`] of the checkpoint whose image was just written
+/// (under the checkpoint lock: no other checkpoint replaces the file).
+fn backup_point(db: &Database, redo: Lsn) -> PgResult<BackupPoint> {
+    let path = checkpoint_path(&db.datadir);
+    let image = std::fs::read(&path).map_err(|e| {
+        PgError::new(
+            SqlState::IO_ERROR,
+            format!("could not read file \"{}\": {e}", path.display()),
+        )
+    })?;
+    Ok(BackupPoint {
+        redo,
+        image,
+        store: db.applier.store()?.snapshot()?,
+    })
 }
 
 /// Step 7: forgets the recent heaps of tables with nothing recent left (the
@@ -530,21 +522,19 @@ pub fn run(db: &Database, reason: &str) -> PgResult<CheckpointStats> {
     run_inner(db, reason, false).map(|(stats, _)| stats)
 }
 
-/// A checkpoint for a base backup: also returns a version 2 image (with
-/// rows) of the checkpoint's state, generated in memory from the heap at
-/// its snapshot, the image a backup sends (the receiver fills its table
-/// store from it).
-pub fn run_for_backup(db: &Database, reason: &str) -> PgResult<(CheckpointStats, Vec<u8>)> {
-    let (stats, image) = run_inner(db, reason, true)?;
-    let image = image.ok_or_else(|| PgError::internal("no base backup image"))?;
-    Ok((stats, image))
+/// A checkpoint for a base backup: also returns its image and a view of the
+/// table store taken after it ([`BackupPoint`]).
+pub fn run_for_backup(db: &Database, reason: &str) -> PgResult<(CheckpointStats, BackupPoint)> {
+    let (stats, point) = run_inner(db, reason, true)?;
+    let point = point.ok_or_else(|| PgError::internal("no base backup point"))?;
+    Ok((stats, point))
 }
 
 fn run_inner(
     db: &Database,
     reason: &str,
     backup: bool,
-) -> PgResult<(CheckpointStats, Option<Vec<u8>>)> {
+) -> PgResult<(CheckpointStats, Option<BackupPoint>)> {
     let _only_one = db.checkpoint_lock.lock();
     let shutdown = reason == "shutdown";
     let shown = if shutdown {
@@ -593,7 +583,7 @@ fn run_inner(
         };
         let (header, rows, write_done) = write_image(db, &point)?;
         let backup_image = if backup {
-            Some(row_image(db, &point, &header)?)
+            Some(backup_point(db, redo)?)
         } else {
             None
         };

@@ -453,10 +453,12 @@ impl Database {
     }
 
     /// The checkpoint of a base backup ([`Database::checkpoint`] on a
-    /// primary), with the image the backup sends: a version 2 image carrying
-    /// the rows visible at the checkpoint's redo LSN, generated in memory
-    /// (`checkpoint.rs`).
-    pub fn checkpoint_for_backup(&self, reason: &str) -> PgResult<(CheckpointStats, Vec<u8>)> {
+    /// primary), with what the backup sends of it: the image and a view of
+    /// the table store taken after it (`checkpoint.rs`).
+    pub fn checkpoint_for_backup(
+        &self,
+        reason: &str,
+    ) -> PgResult<(CheckpointStats, checkpoint::BackupPoint)> {
         checkpoint::run_for_backup(self, reason)
     }
 

@@ -417,11 +417,28 @@ fn an_image_with_rows_opens_into_the_store() {
     insert_rows(&db, t, &(1..=500).map(|i| (i, i)).collect::<Vec<_>>());
     insert_rows(&db, k, &[(1, 1), (1, 1), (2, 2)]);
     // a version 2 image, as data directories from before the table store
-    // have it (and as a base backup ships it)
-    let (stats, image) = db.checkpoint_for_backup("immediate force wait").unwrap();
-    assert_eq!(&image[..8], b"TNDMCKP2");
+    // have it (and as base backups of servers from then shipped it)
+    let stats = db.checkpoint("immediate force wait").unwrap();
     let want_t = snapshot_rows(&db, t);
     let want_k = snapshot_rows(&db, k);
+    let v3 = load_image(dir.path()).unwrap();
+    let mut w = tandem_storage::checkpoint::ImageWriter::in_memory(
+        &v3.header,
+        &v3.catalog,
+        &v3.sequences,
+        &v3.origins,
+        2,
+    )
+    .unwrap();
+    for oid in [t, k] {
+        w.begin_table(oid).unwrap();
+        for (key, row) in heap_rows(&db, oid) {
+            w.row(&key, &row).unwrap();
+        }
+        w.end_table().unwrap();
+    }
+    let image = w.finish_in_memory().unwrap();
+    assert_eq!(&image[..8], b"TNDMCKP2");
     db.shutdown().unwrap();
     drop(db);
     std::fs::remove_dir_all(dir.path().join("base/store")).unwrap();

@@ -13,12 +13,31 @@ use tandem_wal::{Wal, WalOptions};
 /// A standby's directory as BASE_BACKUP makes it: the backup checkpoint's
 /// image (with rows: the standby's table store is filled from it at its first
 /// start) and the control file; the WAL is shipped by the caller.
-fn backup_dir(pdir: &std::path::Path, image: &[u8]) -> tempfile::TempDir {
+fn backup_dir(
+    pdir: &std::path::Path,
+    point: &tandem_storage::checkpoint::BackupPoint,
+) -> tempfile::TempDir {
     let sdir = tempfile::tempdir().unwrap();
     for sub in ["base", "global"] {
         std::fs::create_dir_all(sdir.path().join(sub)).unwrap();
     }
-    std::fs::write(sdir.path().join("base/checkpoint"), image).unwrap();
+    std::fs::write(sdir.path().join("base/checkpoint"), &point.image).unwrap();
+    // the table store, as `tandem basebackup` rebuilds it from the stream
+    let store = tandem_storage::store::TableStore::open(
+        &tandem_storage::recovery::store_path(sdir.path()),
+        tandem_storage::store::StoreOptions {
+            cache_bytes: 1 << 20,
+            memtable_bytes: 1 << 20,
+        },
+    )
+    .unwrap();
+    let mut restore = store.restore().unwrap();
+    for e in point.store.entries() {
+        let e = e.unwrap();
+        restore.push(e.table, &e.key.0, &e.chain).unwrap();
+    }
+    restore.finish(point.store.applied_lsn()).unwrap();
+    drop(store);
     std::fs::copy(
         pdir.join("global/control"),
         sdir.path().join("global/control"),

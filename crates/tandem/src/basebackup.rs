@@ -2,7 +2,8 @@
 //! replication connection, optionally creates the slot (`-C`), runs BASE_BACKUP
 //! (the protocol and the stream decoder are `tandem_client::basebackup`'s) and
 //! writes what arrives into the new data directory: files fsynced as they
-//! complete, WAL through `Wal::create` + `Wal::append_raw` (so `pg_wal` is
+//! complete, the table store's rows into `base/store` by ingestion as they
+//! stream in (`TableStore::restore`; nothing gathered in memory), WAL through `Wal::create` + `Wal::append_raw` (so `pg_wal` is
 //! byte-identical to the primary's from the start LSN), and `global/control`
 //! last, so an interrupted backup leaves a directory that refuses to start.
 //! `-R` writes `standby.signal` and `primary_conninfo` / `primary_slot_name`
@@ -16,7 +17,8 @@ use std::sync::Arc;
 
 use clap::Args;
 use tandem_client::basebackup::{self, BackupEvent, BackupRequest};
-use tandem_types::{Lsn, PgError, PgResult, SqlState, TimeLineId};
+use tandem_storage::store::{StoreOptions, StoreRestore, TableStore};
+use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, TimeLineId};
 use tandem_wal::{Wal, WalOptions};
 
 #[derive(Args)]
@@ -142,7 +144,15 @@ fn receive(opts: &Options) -> PgResult<Lsn> {
         fast: opts.fast,
     };
     let mut stream = basebackup::start(&opts.conninfo, &request)?;
-    let mut writer = Writer::new(dir);
+    let store_dir = tandem_storage::recovery::store_path(dir);
+    let store = TableStore::open(
+        &store_dir,
+        StoreOptions {
+            cache_bytes: 8 << 20,
+            memtable_bytes: 8 << 20,
+        },
+    )?;
+    let mut writer = Writer::new(dir, &store);
     let (mut total, mut done) = (0u64, 0u64);
     while let Some(event) = stream.next_event()? {
         match event {
@@ -155,6 +165,7 @@ fn receive(opts: &Options) -> PgResult<Lsn> {
                 }
             }
             BackupEvent::File { name, size } => writer.start_file(name, size)?,
+            BackupEvent::Store { applied_lsn } => writer.start_store(applied_lsn)?,
             BackupEvent::Wal { start, .. } => writer.start_wal(start)?,
             BackupEvent::CopyDone => writer.copy_done()?,
         }
@@ -191,10 +202,43 @@ fn write_recovery_config(dir: &Path, conninfo: &str, slot: Option<&str>) -> PgRe
 }
 
 /// Where the current `d` bytes go.
-enum Target {
+enum Target<'a> {
     None,
-    File { name: String, data: Vec<u8> },
-    Wal { wal: Arc<Wal>, pos: Lsn },
+    File {
+        name: String,
+        data: Vec<u8>,
+    },
+    /// Table store entries; `partial` holds the start of an entry whose end
+    /// is in a later message.
+    Store {
+        restore: StoreRestore<'a>,
+        applied_lsn: Lsn,
+        partial: Vec<u8>,
+    },
+    Wal {
+        wal: Arc<Wal>,
+        pos: Lsn,
+    },
+}
+
+/// A table store entry as streamed: table, row key bytes, encoded chain.
+type StoreEntry<'a> = (Oid, &'a [u8], &'a [u8]);
+
+/// Reads one store entry (`table u32, key length u32, key, chain length u32,
+/// chain`, big-endian) from the front of `buf`: the entry and its length, or
+/// `None` when `buf` ends inside it.
+fn store_entry(buf: &[u8]) -> Option<(StoreEntry<'_>, usize)> {
+    let u32_at = |at: usize| -> Option<usize> {
+        let b: [u8; 4] = buf.get(at..at + 4)?.try_into().ok()?;
+        Some(u32::from_be_bytes(b) as usize)
+    };
+    let table = Oid(u32_at(0)? as u32);
+    let key_len = u32_at(4)?;
+    let key = buf.get(8..8 + key_len)?;
+    let chain_len = u32_at(8 + key_len)?;
+    let start = 12 + key_len;
+    let chain = buf.get(start..start + chain_len)?;
+    Some(((table, key, chain), start + chain_len))
 }
 
 /// Writes the archive's files and WAL into the directory. `global/control`
@@ -202,7 +246,9 @@ enum Target {
 /// timeline shape the WAL that follows it.
 struct Writer<'a> {
     dir: &'a Path,
-    target: Target,
+    /// The new data directory's table store (empty until the store arrives).
+    store: &'a TableStore,
+    target: Target<'a>,
     control: Option<Vec<u8>>,
     /// segment size and timeline, from the control file
     wal_shape: Option<(u64, TimeLineId)>,
@@ -212,19 +258,36 @@ struct Writer<'a> {
 const MAX_RESERVE: u64 = 64 << 20;
 
 impl<'a> Writer<'a> {
-    fn new(dir: &'a Path) -> Self {
+    fn new(dir: &'a Path, store: &'a TableStore) -> Self {
         Writer {
             dir,
+            store,
             target: Target::None,
             control: None,
             wal_shape: None,
         }
     }
 
-    /// Completes the current file (WAL ranges are completed by `copy_done`).
+    /// Completes the current file or table store (WAL ranges are completed
+    /// by `copy_done`).
     fn finish_file(&mut self) -> PgResult<()> {
-        let Target::File { name, data } = std::mem::replace(&mut self.target, Target::None) else {
-            return Ok(());
+        let (name, data) = match std::mem::replace(&mut self.target, Target::None) {
+            Target::File { name, data } => (name, data),
+            Target::Store {
+                restore,
+                applied_lsn,
+                partial,
+            } => {
+                if !partial.is_empty() {
+                    return Err(cerr("malformed base backup stream"));
+                }
+                restore.finish(applied_lsn)?;
+                return Ok(());
+            }
+            other => {
+                self.target = other;
+                return Ok(());
+            }
         };
         if name == "global/control" {
             let c = tandem_storage::control::decode(&data)?;
@@ -246,6 +309,16 @@ impl<'a> Writer<'a> {
         }
         let data = Vec::with_capacity(size.min(MAX_RESERVE) as usize);
         self.target = Target::File { name, data };
+        Ok(())
+    }
+
+    fn start_store(&mut self, applied_lsn: Lsn) -> PgResult<()> {
+        self.finish_file()?;
+        self.target = Target::Store {
+            restore: self.store.restore()?,
+            applied_lsn,
+            partial: Vec::new(),
+        };
         Ok(())
     }
 
@@ -271,6 +344,26 @@ impl<'a> Writer<'a> {
         match &mut self.target {
             Target::File { data, .. } => data.extend_from_slice(bytes),
             Target::Wal { wal, pos } => *pos = wal.append_raw(*pos, bytes)?,
+            Target::Store {
+                restore, partial, ..
+            } => {
+                // entries usually come whole in one message: parse them in
+                // place, keeping only a split entry's start
+                let joined;
+                let buf = if partial.is_empty() {
+                    bytes
+                } else {
+                    partial.extend_from_slice(bytes);
+                    joined = std::mem::take(partial);
+                    joined.as_slice()
+                };
+                let mut at = 0;
+                while let Some(((table, key, chain), len)) = store_entry(&buf[at..]) {
+                    restore.push(table, key, chain)?;
+                    at += len;
+                }
+                *partial = buf[at..].to_vec();
+            }
             Target::None => return Err(cerr("malformed base backup stream")),
         }
         Ok(())
@@ -319,11 +412,77 @@ mod tests {
         })
     }
 
+    fn test_store(dir: &Path) -> TableStore {
+        TableStore::open(
+            &tandem_storage::recovery::store_path(dir),
+            StoreOptions {
+                cache_bytes: 1 << 20,
+                memtable_bytes: 1 << 20,
+            },
+        )
+        .unwrap()
+    }
+
+    /// Table store entries split anywhere across messages are put together.
+    #[test]
+    fn store_entries_arrive_in_pieces() {
+        use tandem_storage::store::StoreBatch;
+        use tandem_types::Value;
+        let src_dir = tempfile::tempdir().unwrap();
+        let src = test_store(src_dir.path());
+        let mut b = StoreBatch::new(Lsn(0x500), Lsn(0));
+        let key = |i: i32| tandem_storage::keycode::encode_key(&[Value::Int4(i)]);
+        for i in 0..300 {
+            let row: tandem_storage::heap::Row =
+                vec![Value::Int4(i), Value::Text("x".repeat(i as usize))].into();
+            b.put(Oid(16384 + (i % 3) as u32), key(i), row, Lsn(0x400));
+        }
+        src.apply(&b).unwrap();
+        let snap = src.snapshot().unwrap();
+        let mut wire = Vec::new();
+        for e in snap.entries() {
+            let e = e.unwrap();
+            wire.extend_from_slice(&e.table.0.to_be_bytes());
+            wire.extend_from_slice(&(e.key.0.len() as u32).to_be_bytes());
+            wire.extend_from_slice(&e.key.0);
+            wire.extend_from_slice(&(e.chain.len() as u32).to_be_bytes());
+            wire.extend_from_slice(&e.chain);
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let store = test_store(tmp.path());
+        let mut w = Writer::new(tmp.path(), &store);
+        w.start_store(snap.applied_lsn()).unwrap();
+        for piece in wire.chunks(7) {
+            w.data(piece).unwrap();
+        }
+        w.copy_done().unwrap();
+        assert_eq!(store.applied_lsn(), Lsn(0x500));
+        for i in 0..300 {
+            let t = Oid(16384 + (i % 3) as u32);
+            assert_eq!(
+                store.get(t, &key(i), Lsn(0x500)).unwrap(),
+                src.get(t, &key(i), Lsn(0x500)).unwrap(),
+                "row {i}"
+            );
+        }
+        // a stream that ends inside an entry is refused
+        let tmp = tempfile::tempdir().unwrap();
+        let store = test_store(tmp.path());
+        let mut w = Writer::new(tmp.path(), &store);
+        w.start_store(Lsn(0x500)).unwrap();
+        w.data(&wire[..wire.len() - 1]).unwrap();
+        assert_eq!(
+            w.copy_done().unwrap_err().message,
+            "malformed base backup stream"
+        );
+    }
+
     #[test]
     fn files_are_written_and_the_control_file_last() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
-        let mut w = Writer::new(dir);
+        let store = test_store(dir);
+        let mut w = Writer::new(dir, &store);
         assert_eq!(
             w.data(b"x").unwrap_err().message,
             "malformed base backup stream"
@@ -348,12 +507,13 @@ mod tests {
     #[test]
     fn wal_needs_the_control_file_first() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut w = Writer::new(tmp.path());
+        let store = test_store(tmp.path());
+        let mut w = Writer::new(tmp.path(), &store);
         assert_eq!(
             w.start_wal(Lsn(0x100)).unwrap_err().message,
             "base backup sent WAL before the control file"
         );
-        let w = Writer::new(tmp.path());
+        let w = Writer::new(tmp.path(), &store);
         assert_eq!(
             w.write_control().unwrap_err().message,
             "base backup did not include global/control"

@@ -1,7 +1,8 @@
 //! Tables larger than memory: with a small `shared_buffers`, a table several
-//! times its size is written, read, updated and checkpointed, and survives
-//! SIGKILL, while the server's memory stays far below the table's size (rows
-//! live in the on-disk table store; startup loads none of them); SIGKILL in
+//! times its size is written, read, updated, checkpointed, survives SIGKILL
+//! and is sent by a base backup, while the server's memory stays far below
+//! the table's size (rows live in the on-disk table store; startup loads none
+//! of them, a base backup streams them from a view of the store); SIGKILL in
 //! the middle of a COPY and of a checkpoint loses no acknowledged commit.
 
 use std::time::{Duration, Instant};
@@ -109,12 +110,32 @@ async fn a_table_several_times_shared_buffers_is_written_read_updated_and_checkp
         ROWS / 991,
         data_bytes / 1024
     );
-    let sums = c
-        .query_one("SELECT count(*), sum(v) FROM big", &[])
-        .await
-        .unwrap();
-    assert_eq!(sums.get::<_, i64>(0), ROWS as i64);
-    assert_eq!(sums.get::<_, i64>(1), (ROWS / 10 + 1) as i64);
+
+    // a base backup streams the table store from a view of it: the server
+    // stays within the bound while it sends the table, and the copy has it
+    let mut copy = Node::basebackup("beyond-memory-copy", &node, &["-c", "fast"]);
+    let (rss, hwm) = memory_kb(pid);
+    assert!(
+        hwm < bound_kb,
+        "sending a base backup, the server peaked at {hwm} kB (resident {rss} kB), \
+         above the bound of {bound_kb} kB"
+    );
+    let on_copy = walk_size(&copy.datadir.join("base/store"));
+    assert!(
+        on_copy > 5 * 16 * 1024 * 1024,
+        "the copy's table store holds the rows: {on_copy} bytes"
+    );
+    copy.start();
+    for n in [&node, &copy] {
+        let c = n.connect().await;
+        let sums = c
+            .query_one("SELECT count(*), sum(v) FROM big", &[])
+            .await
+            .unwrap();
+        assert_eq!(sums.get::<_, i64>(0), ROWS as i64);
+        assert_eq!(sums.get::<_, i64>(1), (ROWS / 10 + 1) as i64);
+    }
+    copy.stop();
 }
 
 /// Bytes of the files under `dir`.

@@ -11,19 +11,24 @@
 //! |---|---|---|
 //! | `t` | total u64 | bytes that follow in `d` messages (for progress) |
 //! | `f` | path cstring, size u64 | a file; its bytes follow in `d` messages |
+//! | `s` | applied LSN u64 | the table store's rows follow in `d` messages, as whole entries `table u32, key length u32, key, chain length u32, chain` (in table then key order) |
 //! | `w` | start u64, end u64 | WAL bytes `[start, end)` follow in `d` messages |
 //! | `d` | bytes | contents of the current file / WAL range |
 //!
 //! (integers big-endian), CopyDone, and a second result set with the end position.
 //!
-//! Files sent: `base/checkpoint` (the image of the backup's own checkpoint,
-//! with the rows visible at its redo LSN: generated in memory from the heap,
-//! since the image on disk has none; the node made from the backup puts them
-//! into its table store at its first start),
+//! Files sent: `base/checkpoint` (the image of the backup's own checkpoint:
+//! catalog, sequences, origins; no rows),
 //! `postgresql.conf`, `pg_hba.conf`, `postgresql.auto.conf`, `pg_ident.conf`
 //! when present, the TLS certificate and key files kept in the data directory,
-//! the timeline history files (`pg_wal/*.history`), and `global/control` last. WAL runs from the image's redo LSN to
-//! the flush LSN after the image was read. The client writes `global/control`
+//! the timeline history files (`pg_wal/*.history`), and `global/control` last.
+//! Then the table store, streamed from a consistent view of it taken after
+//! the checkpoint (it holds at least the checkpoint's commits; the rows are
+//! never gathered in memory). WAL runs from the image's redo LSN to the flush
+//! LSN after the view was taken, so it covers every commit the view holds;
+//! the node made from the backup replays it and skips what its store holds.
+//! The total announced by `t` counts the store by its size on disk, an
+//! estimate (PostgreSQL's is one too). The client writes `global/control`
 //! only after everything else is durable, so an interrupted backup leaves a
 //! directory without a control file, which refuses to start.
 
@@ -31,6 +36,7 @@ use std::path::Path;
 
 use tandem_replication::command::Options;
 use tandem_sql::{FieldDescription, QuerySink};
+use tandem_storage::store::StoreSnapshot;
 use tandem_types::{DataType, Lsn, PgError, PgResult, SqlState, TimeLineId, Value};
 
 use crate::backend::printtup::SocketSink;
@@ -94,6 +100,33 @@ fn lsn_row(sink: &mut SocketSink<'_>, lsn: Lsn, tli: TimeLineId) -> PgResult<()>
     sink.command_complete("SELECT")
 }
 
+/// The table store's rows: `s` with the view's `applied_lsn`, then `d`
+/// messages of whole entries (`table u32, key length u32, key, chain length
+/// u32, chain`), read from the view as they are sent.
+fn send_store(sink: &mut SocketSink<'_>, store: &StoreSnapshot) -> PgResult<()> {
+    let mut msg = vec![b's'];
+    msg.extend_from_slice(&store.applied_lsn().0.to_be_bytes());
+    sink.copy_out_data(&msg)?;
+    let mut m = Vec::with_capacity(CHUNK + 1024);
+    m.push(b'd');
+    for entry in store.entries() {
+        let e = entry?;
+        m.extend_from_slice(&e.table.0.to_be_bytes());
+        m.extend_from_slice(&(e.key.0.len() as u32).to_be_bytes());
+        m.extend_from_slice(&e.key.0);
+        m.extend_from_slice(&(e.chain.len() as u32).to_be_bytes());
+        m.extend_from_slice(&e.chain);
+        if m.len() >= CHUNK {
+            sink.copy_out_data(&m)?;
+            m.truncate(1);
+        }
+    }
+    if m.len() > 1 {
+        sink.copy_out_data(&m)?;
+    }
+    Ok(())
+}
+
 /// Walsender side of BASE_BACKUP.
 pub(crate) fn send(shared: &Shared, sink: &mut SocketSink<'_>, options: &Options) -> PgResult<()> {
     let mut fast = false;
@@ -120,24 +153,19 @@ pub(crate) fn send(shared: &Shared, sink: &mut SocketSink<'_>, options: &Options
             "base backups from a standby are not supported",
         ));
     }
-    // the backup's image carries the rows (the data directory's own image
-    // has none: they are in its table store)
-    let (_, image) = db.checkpoint_for_backup(if fast {
+    // the image (no rows) and a view of the table store taken after it
+    let (_, point) = db.checkpoint_for_backup(if fast {
         "immediate force wait"
     } else {
         "force wait"
     })?;
     let datadir = &shared.datadir;
-    // the image header: "TNDMCKP2" | redo u64 (little endian) | ...
-    let start = image
-        .get(8..16)
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map(|b| Lsn(u64::from_le_bytes(b)))
-        .ok_or_else(|| PgError::internal("checkpoint image too short"))?;
+    let start = point.redo;
+    let store_estimate = db.table_store().and_then(|s| s.disk_space()).unwrap_or(0);
     let control_path = datadir.join("global/control");
     let control =
         std::fs::read(&control_path).map_err(|e| io_error("read file", &control_path, &e))?;
-    let mut files: Vec<(String, Vec<u8>)> = vec![("base/checkpoint".into(), image)];
+    let mut files: Vec<(String, Vec<u8>)> = vec![("base/checkpoint".into(), point.image)];
     for name in CONFIG_FILES {
         let p = datadir.join(name);
         if let Ok(bytes) = std::fs::read(&p) {
@@ -168,7 +196,8 @@ pub(crate) fn send(shared: &Shared, sink: &mut SocketSink<'_>, options: &Options
     let tli = wal.timeline();
     lsn_row(sink, start, tli)?;
     sink.copy_out_response(0)?;
-    let total: u64 = files.iter().map(|(_, b)| b.len() as u64).sum::<u64>() + (end.0 - start.0);
+    let total: u64 =
+        files.iter().map(|(_, b)| b.len() as u64).sum::<u64>() + store_estimate + (end.0 - start.0);
     let mut msg = vec![b't'];
     msg.extend_from_slice(&total.to_be_bytes());
     sink.copy_out_data(&msg)?;
@@ -185,6 +214,7 @@ pub(crate) fn send(shared: &Shared, sink: &mut SocketSink<'_>, options: &Options
             sink.copy_out_data(&m)?;
         }
     }
+    send_store(sink, &point.store)?;
     let mut msg = vec![b'w'];
     msg.extend_from_slice(&start.0.to_be_bytes());
     msg.extend_from_slice(&end.0.to_be_bytes());

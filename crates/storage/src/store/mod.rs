@@ -903,6 +903,137 @@ impl TableStore {
     }
 }
 
+/// Fills an empty store with another store's rows as a [`StoreSnapshot`]
+/// listed them (`tandem basebackup`): entries in table then key order, each
+/// table given the next storage id, every key written by fjall's ingestion
+/// (straight into table files, nothing held in memory); [`finish`] maps the
+/// tables, sets `applied_lsn` and persists.
+///
+/// [`finish`]: StoreRestore::finish
+pub struct StoreRestore<'a> {
+    store: &'a TableStore,
+    /// fjall's ingestion (its type is not exported), started at the first
+    /// key: `Some((key, chain))` writes, `None` finishes.
+    ingestion: Option<IngestFn<'a>>,
+    /// The tables restored so far with their new storage ids, in order.
+    tables: Vec<(Oid, u32)>,
+    /// The last key written (storage id ++ row key): keys must rise.
+    last: Vec<u8>,
+    rows: u64,
+}
+
+type IngestFn<'a> = Box<dyn FnMut(Option<(&[u8], &[u8])>) -> fjall::Result<()> + 'a>;
+
+/// An ingestion into `heap` as an [`IngestFn`].
+fn ingest_fn(heap: &Keyspace) -> fjall::Result<IngestFn<'_>> {
+    let mut ingestion = Some(heap.start_ingestion()?);
+    Ok(Box::new(move |item| match (item, ingestion.as_mut()) {
+        (Some((key, chain)), Some(i)) => i.write(key, chain),
+        (None, _) => ingestion.take().map_or(Ok(()), |i| i.finish()),
+        (Some(_), None) => Err(fjall::Error::Poisoned),
+    }))
+}
+
+impl TableStore {
+    /// Starts a [`StoreRestore`]; the store must be empty (just created).
+    pub fn restore(&self) -> PgResult<StoreRestore<'_>> {
+        let empty = {
+            let r = self.ranges.read();
+            r.tables.is_empty() && r.retired.is_empty()
+        };
+        if !empty || self.applied_lsn() != Lsn::INVALID {
+            return Err(PgError::internal(format!(
+                "table store \"{}\" is not empty",
+                self.dir.display()
+            )));
+        }
+        Ok(StoreRestore {
+            store: self,
+            ingestion: None,
+            tables: Vec::new(),
+            last: Vec::new(),
+            rows: 0,
+        })
+    }
+}
+
+impl<'a> StoreRestore<'a> {
+    /// Writes one key of table `table` (`key`: the row key's bytes) with its
+    /// encoded version chain, as [`SnapshotEntry`] carries them.
+    pub fn push(&mut self, table: Oid, key: &[u8], chain: &[u8]) -> PgResult<()> {
+        let out_of_order = || corrupt("table store stream (keys out of order)");
+        if table == Oid(0) {
+            return Err(corrupt(WHAT));
+        }
+        decode_chain(chain)?;
+        let sid = match self.tables.last() {
+            Some(&(t, sid)) if t == table => sid,
+            last => {
+                if self.tables.iter().any(|&(t, _)| t == table) {
+                    return Err(out_of_order());
+                }
+                let sid = last.map_or(FIRST_STORAGE, |&(_, sid)| sid + 1);
+                self.tables.push((table, sid));
+                sid
+            }
+        };
+        let full = row_key(sid, &RowKey(key.to_vec()));
+        if full <= self.last {
+            return Err(out_of_order());
+        }
+        let err = |e| store_error("write to", &self.store.dir, e);
+        if self.ingestion.is_none() {
+            self.ingestion = Some(ingest_fn(&self.store.heap).map_err(err)?);
+        }
+        if let Some(write) = self.ingestion.as_mut() {
+            write(Some((full.as_slice(), chain))).map_err(err)?;
+        }
+        self.last = full;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Ends the restore: the rows are in table files, the tables mapped to
+    /// their ranges, `applied_lsn` set, all durable. Returns the rows written.
+    pub fn finish(self, applied_lsn: Lsn) -> PgResult<u64> {
+        let store = self.store;
+        let err = |e| store_error("write to", &store.dir, e);
+        if let Some(mut finish) = self.ingestion {
+            finish(None).map_err(err)?;
+        }
+        let next = self
+            .tables
+            .last()
+            .map_or(FIRST_STORAGE, |&(_, sid)| sid + 1);
+        let mut b = store.db.batch();
+        for &(table, sid) in &self.tables {
+            b.insert(
+                &store.heap,
+                meta_key(TABLE_PREFIX, table.0),
+                sid.to_le_bytes().as_slice(),
+            );
+        }
+        b.insert(&store.heap, NEXT_STORAGE_KEY, next.to_le_bytes().as_slice());
+        b.insert(
+            &store.heap,
+            APPLIED_LSN_KEY,
+            applied_lsn.0.to_le_bytes().as_slice(),
+        );
+        b.commit().map_err(err)?;
+        {
+            let mut r = store.ranges.write();
+            r.tables.extend(self.tables.iter().copied());
+            r.next = next;
+        }
+        store.applied.store(applied_lsn.0, Ordering::Release);
+        store
+            .db
+            .persist(PersistMode::SyncAll)
+            .map_err(|e| store_error("fsync", &store.dir, e))?;
+        Ok(self.rows)
+    }
+}
+
 /// A consistent, frozen view of the store (what a base backup streams). It pins
 /// the versions it can see against compaction while it lives.
 pub struct StoreSnapshot {
