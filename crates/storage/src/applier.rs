@@ -173,7 +173,7 @@ impl Applier {
     pub(crate) fn prepare(
         &self,
         end: Lsn,
-        changes: &[Change],
+        changes: Vec<Change>,
         horizon: Lsn,
         catalog: &Arc<Catalog>,
     ) -> Option<Queued> {
@@ -183,8 +183,8 @@ impl Applier {
         Some(Queued(Item {
             end,
             horizon,
-            bytes: estimate(changes),
-            changes: changes.to_vec(),
+            bytes: estimate(&changes),
+            changes,
             catalog: catalog.clone(),
         }))
     }

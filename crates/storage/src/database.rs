@@ -458,11 +458,6 @@ impl Database {
         } else {
             Vec::new()
         };
-        let queued = if rows {
-            self.applier.prepare(end, &changes, horizon, &cat)
-        } else {
-            None
-        };
         for change in &changes {
             if let Change::Catalog(op) = change {
                 match op.as_ref() {
@@ -476,6 +471,9 @@ impl Database {
         }
         self.apply_origin_progress(&changes, end, &cat, origin);
         if !replaced.is_empty() {
+            // the recent heap never sees this commit: the changes move to
+            // the applier as they are
+            let queued = self.applier.prepare(end, changes, horizon, &cat);
             self.applier.enqueue(queued);
             if let Err(e) = self.applier.wait_written(end) {
                 table_store_failed(e);
@@ -484,6 +482,7 @@ impl Database {
                 self.heap.forget_table(table);
             }
         } else if rows {
+            let queued = self.applier.prepare(end, changes.clone(), horizon, &cat);
             self.heap.apply_changes(changes, end);
             self.applier.enqueue(queued);
         }
