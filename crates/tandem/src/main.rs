@@ -28,13 +28,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc instead of glibc's malloc: the server allocates per row on its
-/// bulk paths (COPY, re-keying, the applier's batches), where glibc's free
-/// lists cost a third of the time, and glibc keeps a large transaction's
-/// freed memory resident (`docs/storage.md` §12).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "tandem",
