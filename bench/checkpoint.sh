@@ -53,15 +53,7 @@ measure() { # label kind bin
   "${env[@]}" "$PGBENCH" -N -n -c "$CLIENTS" -j 2 -T "$SECS" postgres >/dev/null 2>&1 &
   local bench=$!
   sleep "$((SECS / 2))"
-  if [ "$kind" = tandem ]; then
-    local pid i
-    pid=$(head -1 "$dir/postmaster.pid")
-    kill -9 "$pid"
-    # gone (a large process takes a moment to exit), at most 30 s
-    for ((i = 0; i < 300; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  else
-    stop_dir pg "$dir" immediate
-  fi
+  crash_dir "$kind" "$dir"
   wait "$bench" || true
   t0=$(now)
   start_dir "$kind" "$dir"

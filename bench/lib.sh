@@ -35,6 +35,19 @@ stop_dir() { # kind dir [mode]
     as_pg "$PG17_BIN/pg_ctl" stop -D "$2" ${3:+-m "$3"} >/dev/null 2>&1 || true
   fi
 }
+# Crashes data directory $2 of kind $1: SIGKILL of tandem's server, waiting
+# until the process is gone (a large process takes a moment to exit, at most
+# 30 s); PostgreSQL: an immediate stop, its crash.
+crash_dir() { # kind dir
+  if [ "$1" = tandem ]; then
+    local pid i
+    pid=$(head -1 "$2/postmaster.pid")
+    kill -9 "$pid"
+    for ((i = 0; i < 300; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  else
+    stop_dir pg "$2" immediate
+  fi
+}
 # Initialises data directory $2 of kind $1 (tandem or pg) for port $3,
 # listening on 127.0.0.1 only, without Unix-domain sockets.
 init_dir() { # kind dir port

@@ -28,17 +28,6 @@ PORT=$((20000 + RANDOM % 10000))
 now() { date +%s.%N; }
 since() { echo "$(now) - $1" | bc; }
 
-crash() { # kind dir
-  if [ "$1" = tandem ]; then
-    local pid i
-    pid=$(head -1 "$2/postmaster.pid")
-    kill -9 "$pid"
-    for ((i = 0; i < 300; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  else
-    stop_dir pg "$2" immediate
-  fi
-}
-
 measure() { # kind scale
   local kind=$1 scale=$2 dir="$WORK/$1-$2" port=$((PORT++)) t0 lsn0 mb load
   if [ "$kind" = pg ] && [ "$(id -u)" = 0 ]; then
@@ -57,7 +46,7 @@ measure() { # kind scale
       "${env[@]}" "$PGBENCH" -N -n -c "$CLIENTS" -j 2 -T "$load" postgres >/dev/null 2>&1
     fi
     mb=$("${sql[@]}" "SELECT round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0') / 1048576.0, 1)")
-    crash "$kind" "$dir"
+    crash_dir "$kind" "$dir"
     t0=$(now)
     start_dir "$kind" "$dir"
     printf '%-6s scale=%-3s load=%3ss wal_since_checkpoint=%7s MB restart_s=%s\n' \

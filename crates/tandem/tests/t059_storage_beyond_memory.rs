@@ -56,15 +56,7 @@ async fn a_table_several_times_shared_buffers_is_written_read_updated_and_checkp
     );
 
     // point reads and an update of a tenth of the rows
-    let get = c
-        .prepare("SELECT pad, v FROM big WHERE id = $1")
-        .await
-        .unwrap();
-    for id in (1..=ROWS).step_by(997) {
-        let row = c.query_one(&get, &[&id]).await.unwrap();
-        assert_eq!(row.get::<_, String>(0), format!("{}{id}", "x".repeat(PAD)));
-        assert_eq!(row.get::<_, i32>(1), 0);
-    }
+    point_reads(&c, 997, |_| 0).await;
     let updated = c
         .execute("UPDATE big SET v = v + 1 WHERE id % 10 = 0", &[])
         .await
@@ -79,15 +71,7 @@ async fn a_table_several_times_shared_buffers_is_written_read_updated_and_checkp
     let pid = node.pid().expect("server pid");
     let (rss_start, _) = memory_kb(pid);
     let c = node.connect().await;
-    let get = c
-        .prepare("SELECT pad, v FROM big WHERE id = $1")
-        .await
-        .unwrap();
-    for id in (1..=ROWS).step_by(991) {
-        let row = c.query_one(&get, &[&id]).await.unwrap();
-        assert_eq!(row.get::<_, String>(0), format!("{}{id}", "x".repeat(PAD)));
-        assert_eq!(row.get::<_, i32>(1), i32::from(id % 10 == 0));
-    }
+    point_reads(&c, 991, |id| i32::from(id % 10 == 0)).await;
     c.execute("UPDATE big SET v = v + 1 WHERE id = 7", &[])
         .await
         .unwrap();
@@ -138,6 +122,20 @@ async fn a_table_several_times_shared_buffers_is_written_read_updated_and_checkp
         assert_eq!(sums.get::<_, i64>(1), (ROWS / 10 + 1) as i64);
     }
     copy.stop();
+}
+
+/// Reads every `step`-th row of `big` by its key: the padding it was
+/// written with and the `v` that `expect_v` gives for its id.
+async fn point_reads(c: &tokio_postgres::Client, step: usize, expect_v: impl Fn(i32) -> i32) {
+    let get = c
+        .prepare("SELECT pad, v FROM big WHERE id = $1")
+        .await
+        .unwrap();
+    for id in (1..=ROWS).step_by(step) {
+        let row = c.query_one(&get, &[&id]).await.unwrap();
+        assert_eq!(row.get::<_, String>(0), format!("{}{id}", "x".repeat(PAD)));
+        assert_eq!(row.get::<_, i32>(1), expect_v(id), "v of row {id}");
+    }
 }
 
 /// Bytes of the files under `dir`.
