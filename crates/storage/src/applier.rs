@@ -18,9 +18,12 @@
 //!   the new one; DELETE → delete;
 //! - TRUNCATE → a new, empty storage range for the table
 //!   ([`StoreBatch::new_storage`]; the old range is retired whole);
-//! - ADD PRIMARY KEY → the live rows (read from the store and the writes of
-//!   the batch so far) re-keyed as `heap.rs`'s `rekey` does (padded to the
-//!   table's width, keyed by the primary key columns) into a new range;
+//! - ADD PRIMARY KEY → the live rows re-keyed (padded to the table's width,
+//!   keyed by the primary key columns) into a new range: streamed by the
+//!   store from the old range ([`WriteKind::Rekey`]; a commit that re-keys
+//!   ends its group, so nothing earlier in the batch writes the table), or,
+//!   when the same commit writes the table too, gathered here from the store
+//!   and the writes of the batch so far;
 //! - DROP TABLE → the table's range retired ([`StoreBatch::drop_storage`]).
 //!
 //! The store never holds a commit the WAL could lose: a commit is handed to
@@ -51,7 +54,7 @@ use crate::catalog::CatalogOp;
 use crate::heap::{ChainWrite, Heap, Row};
 use crate::keycode::encode_key;
 use crate::record::Change;
-use crate::store::{StoreBatch, StoreWrite, TableStore, WriteKind};
+use crate::store::{Rekey, StoreBatch, StoreWrite, TableStore, WriteKind};
 use crate::{Catalog, RowKey};
 
 /// Estimated bytes of queued changes above which committers wait.
@@ -318,7 +321,10 @@ fn run(shared: &Shared, store: &TableStore, heap: &Heap) {
             let mut st = shared.state.lock();
             let mut writes = 0usize;
             while let Some(front) = st.queue.front() {
-                if front.end > flushed || (writes >= GROUP_WRITES && !group.is_empty()) {
+                let rekeying = rekeys(front);
+                if front.end > flushed
+                    || (!group.is_empty() && (writes >= GROUP_WRITES || rekeying))
+                {
                     break;
                 }
                 writes += front.changes.len();
@@ -327,6 +333,9 @@ fn run(shared: &Shared, store: &TableStore, heap: &Heap) {
                 };
                 st.queued_bytes -= item.bytes;
                 group.push(item);
+                if rekeying {
+                    break;
+                }
             }
             st.in_flight = group.first().map(|i| i.end);
             shared.cv.notify_all();
@@ -393,11 +402,49 @@ fn forget_written(heap: &Heap, batch: &StoreBatch) {
     }
 }
 
+/// Whether `change` writes `table`'s rows or storage in the store.
+fn touches(change: &Change, table: Oid) -> bool {
+    match change {
+        Change::Insert { table: t, .. }
+        | Change::Update { table: t, .. }
+        | Change::Delete { table: t, .. } => *t == table,
+        Change::Truncate { tables, .. } => tables.contains(&table),
+        Change::Catalog(op) => match op.as_ref() {
+            CatalogOp::AddPrimaryKey { table: t, .. } | CatalogOp::DropTable(t) => *t == table,
+            _ => false,
+        },
+    }
+}
+
+/// Whether a commit re-keys a table (ADD PRIMARY KEY): it ends its group, and
+/// starts one, so that the store can stream the table's rows
+/// ([`WriteKind::Rekey`]).
+fn rekeys(item: &Item) -> bool {
+    item.changes.iter().any(|c| {
+        matches!(c, Change::Catalog(op) if matches!(op.as_ref(), CatalogOp::AddPrimaryKey { .. }))
+    })
+}
+
+/// A stored row of `table` as ADD PRIMARY KEY leaves it: padded to the
+/// table's width (`catalog` as the transaction left it), keyed by `columns`.
+fn rekey_row(catalog: &Catalog, table: Oid, columns: &[usize], row: Row) -> (RowKey, Row) {
+    let row: Row = match catalog.pad_row(table, &row) {
+        Some(padded) => padded.into(),
+        None => row,
+    };
+    let key_vals: Vec<Value> = columns
+        .iter()
+        .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
+        .collect();
+    (encode_key(&key_vals), row)
+}
+
 /// Appends the store writes of one commit to `batch`.
 fn translate(store: &TableStore, batch: &mut StoreBatch, item: Item) -> PgResult<()> {
     let end = item.end;
     batch.writes.reserve(item.changes.len());
-    for change in item.changes {
+    let mut changes = item.changes.into_iter();
+    while let Some(change) = changes.next() {
         match change {
             Change::Insert { table, key, row } => batch.put(table, key, row, end),
             Change::Update {
@@ -420,19 +467,29 @@ fn translate(store: &TableStore, batch: &mut StoreBatch, item: Item) -> PgResult
             }
             Change::Catalog(op) => match op.as_ref() {
                 CatalogOp::AddPrimaryKey { table, pk } => {
-                    let rows = live_rows(store, batch, *table)?;
-                    batch.new_storage(*table, end);
+                    let table = *table;
+                    // The store streams the rows when nothing else of the
+                    // batch writes the table (the usual ALTER TABLE on its
+                    // own); otherwise they are gathered here.
+                    let alone = !batch.writes.iter().any(|w| w.table == table)
+                        && !changes.as_slice().iter().any(|c| touches(c, table));
+                    if alone {
+                        let catalog = item.catalog.clone();
+                        let columns = pk.columns.clone();
+                        batch.rekey(
+                            table,
+                            end,
+                            Rekey(Arc::new(move |row| {
+                                rekey_row(&catalog, table, &columns, row)
+                            })),
+                        );
+                        continue;
+                    }
+                    let rows = live_rows(store, batch, table)?;
+                    batch.new_storage(table, end);
                     for (_, row) in rows {
-                        let row: Row = match item.catalog.pad_row(*table, &row) {
-                            Some(padded) => padded.into(),
-                            None => row,
-                        };
-                        let key_vals: Vec<Value> = pk
-                            .columns
-                            .iter()
-                            .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
-                            .collect();
-                        batch.put(*table, encode_key(&key_vals), row, end);
+                        let (key, row) = rekey_row(&item.catalog, table, &pk.columns, row);
+                        batch.put(table, key, row, end);
                     }
                 }
                 CatalogOp::DropTable(oid) => batch.drop_storage(*oid, end),

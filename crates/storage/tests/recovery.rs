@@ -212,6 +212,51 @@ fn add_primary_key_refuses_duplicates_and_nulls() {
     .unwrap();
 }
 
+#[test]
+fn add_primary_key_over_rows_out_of_key_order() {
+    let (dir, db) = fresh();
+    let pk = |t: &str| PrimaryKey {
+        name: format!("{t}_pkey"),
+        columns: vec![0],
+    };
+    // A duplicate that is not next to its twin in scan order.
+    let t = create_table(&db, "t", false);
+    insert_rows(&db, t, &[(5, 1), (3, 2), (9, 3), (3, 4), (1, 5)]);
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.start_statement();
+    let err = txn.add_primary_key(t, pk("t")).unwrap_err();
+    assert_eq!(err.code, SqlState::UNIQUE_VIOLATION);
+    assert_eq!(err.detail.as_deref(), Some("Key (id)=(3) is duplicated."));
+    drop(txn);
+
+    // The same transaction goes on using the re-keyed table: reads by the
+    // new key and in its order, writes checked against it.
+    let u = create_table(&db, "u", false);
+    insert_rows(&db, u, &[(5, 1), (3, 2), (9, 3), (1, 5)]);
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.start_statement();
+    txn.add_primary_key(u, pk("u")).unwrap();
+    let ids = |rows: Vec<Vec<Value>>| rows.iter().map(|r| int(&r[0])).collect::<Vec<_>>();
+    assert_eq!(ids(rows_of(&txn, u)), [1, 3, 5, 9]);
+    assert_eq!(
+        txn.get_by_pk(u, &[Value::Int4(9)]).unwrap().map(|(_, r)| r),
+        Some(row(9, 3))
+    );
+    txn.start_statement();
+    let err = txn.insert(u, row(3, 0)).unwrap_err();
+    assert_eq!(err.code, SqlState::UNIQUE_VIOLATION);
+    txn.insert(u, row(4, 6)).unwrap();
+    assert!(increment(&mut txn, u, 5, 10).unwrap());
+    assert_eq!(ids(rows_of(&txn, u)), [1, 3, 4, 5, 9]);
+    commit(&db, txn);
+    let want = vec![row(1, 5), row(3, 2), row(4, 6), row(5, 11), row(9, 3)];
+    assert_eq!(snapshot_rows(&db, u), want);
+    db.checkpoint("time").unwrap();
+    drop(db);
+    let db = open(dir.path());
+    assert_eq!(snapshot_rows(&db, u), want);
+}
+
 fn sequence(oid: Oid, max: i64) -> SequenceDef {
     SequenceDef {
         oid,

@@ -213,6 +213,7 @@ fn crash_model(n: u64) -> BTreeMap<RowKey, Row> {
                     m.remove(&key);
                 }
                 WriteKind::NewStorage | WriteKind::DropStorage => m.clear(),
+                WriteKind::Rekey(_) => unreachable!("crash batches do not re-key"),
             }
         }
     }

@@ -22,6 +22,7 @@
 //! `heapam.c` (heap_update/heap_lock_tuple), `nodeModifyTable.c` (EPQ),
 //! `replication/logical/message.c`.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,7 +34,7 @@ use crate::catalog::{apply_op, CatalogOp, DatabaseDef};
 use crate::codec::Writer;
 use crate::display::values_text;
 use crate::heap::Row;
-use crate::keycode::{encode_key, rowid_key};
+use crate::keycode::{encode_key, encode_key_into, rowid_key};
 use crate::locks::{LockTag, WaitOptions};
 use crate::mvcc::overlay::OverlayRows;
 use crate::record::{self, Change, CommitOrigin, CommitRecord, MessageRecord, OldTuple};
@@ -54,6 +55,33 @@ struct TableOverlay {
     /// Ignore the heap (created, truncated or re-keyed by this transaction).
     shadow: bool,
     rows: OverlayRows,
+    /// ADD PRIMARY KEY by this transaction, not yet applied to `shadow` and
+    /// `rows` (which are still the table's write set before it): the table
+    /// reads as its rows re-keyed by this key. Applied when the transaction
+    /// next writes the table ([`Transaction::settle`]); a transaction that
+    /// commits right after the ALTER never builds the re-keyed rows (the
+    /// table store re-keys the table at commit).
+    rekey: Option<PrimaryKey>,
+    /// The re-keyed overlay once a read needed it (kept for the next reads
+    /// and for [`Transaction::settle`]).
+    rekeyed: OnceCell<Box<TableOverlay>>,
+}
+
+impl TableOverlay {
+    /// The overlay reads merge: this one, or the re-keyed one if a re-key is
+    /// pending (built by the first read that needs it).
+    fn effective(&self, txn: &Transaction, table: Oid) -> PgResult<&TableOverlay> {
+        let Some(pk) = &self.rekey else {
+            return Ok(self);
+        };
+        if self.rekeyed.get().is_none() {
+            let _ = self.rekeyed.set(Box::new(txn.rekeyed(table, pk)?));
+        }
+        self.rekeyed
+            .get()
+            .map(|b| &**b)
+            .ok_or_else(|| PgError::internal("re-keyed rows missing"))
+    }
 }
 
 /// A point to roll back to inside a transaction (SAVEPOINT). Rolling back undoes
@@ -317,13 +345,13 @@ impl Transaction {
         }
     }
 
-    fn shadowed(&self, table: Oid) -> bool {
-        self.overlay.get(&table).is_some_and(|o| o.shadow)
-    }
-
     /// The row at `key` as this transaction sees it (unpadded).
     fn visible(&self, table: Oid, key: &RowKey) -> PgResult<Option<Row>> {
-        if let Some(o) = self.overlay.get(&table) {
+        let overlay = match self.overlay.get(&table) {
+            Some(o) => Some(o.effective(self, table)?),
+            None => None,
+        };
+        if let Some(o) = overlay {
             if let Some(entry) = o.rows.get(key) {
                 return Ok(entry.clone());
             }
@@ -351,8 +379,22 @@ impl Transaction {
         table: Oid,
         visit: &mut dyn FnMut(&RowKey, &Row) -> PgResult<bool>,
     ) -> PgResult<()> {
-        let overlay = self.overlay.get(&table);
-        let shadowed = self.shadowed(table);
+        let overlay = match self.overlay.get(&table) {
+            Some(o) => Some(o.effective(self, table)?),
+            None => None,
+        };
+        self.scan_merged(table, overlay, visit)
+    }
+
+    /// The heap's rows of `table` at the snapshot merged with `overlay` (a
+    /// pending re-key of it ignored), padded, in key order.
+    fn scan_merged(
+        &self,
+        table: Oid,
+        overlay: Option<&TableOverlay>,
+        visit: &mut dyn FnMut(&RowKey, &Row) -> PgResult<bool>,
+    ) -> PgResult<()> {
+        let shadowed = overlay.is_some_and(|o| o.shadow);
         let mut lower: Bound<RowKey> = Bound::Unbounded;
         loop {
             self.check_cancel()?;
@@ -497,6 +539,7 @@ impl Transaction {
         if self.read_only {
             return Err(read_only_error("INSERT"));
         }
+        self.settle(table)?;
         let def = self.table_def(table)?;
         let row = self.prepare_row(&def, row)?;
         self.assign_xid();
@@ -517,6 +560,7 @@ impl Transaction {
 
     /// Locks a row seen by this statement before UPDATE/DELETE.
     pub fn lock_row(&mut self, table: Oid, key: &RowKey) -> PgResult<LockResult> {
+        self.settle(table)?;
         if let Some(o) = self.overlay.get(&table) {
             match o.rows.get(key) {
                 Some(Some(_)) => return Ok(LockResult::Unchanged),
@@ -545,6 +589,7 @@ impl Transaction {
 
     /// The current row at a key this transaction has locked (or written).
     fn locked_row(&mut self, table: Oid, key: &RowKey) -> PgResult<Row> {
+        self.settle(table)?;
         if let Some(o) = self.overlay.get(&table) {
             match o.rows.get(key) {
                 Some(Some(r)) => return Ok(r.clone()),
@@ -658,6 +703,8 @@ impl Transaction {
             let o = self.overlay_mut(t);
             o.shadow = true;
             o.rows.clear();
+            o.rekey = None;
+            o.rekeyed = OnceCell::new();
         }
         self.ops.push(Change::Truncate {
             tables: tables.to_vec(),
@@ -743,86 +790,191 @@ impl Transaction {
     }
 
     /// ALTER TABLE ADD PRIMARY KEY: validates the visible rows, then re-keys.
-    /// The rows are keyed, sorted and checked for duplicates side by side (as
-    /// PostgreSQL's index build sorts), and the new contents built in one pass.
+    /// The rows are read once, keyed as they come: keys that rise in scan
+    /// order (a table filled in key order) are checked against their
+    /// predecessor and nothing is kept; otherwise the keys are gathered,
+    /// sorted and checked side by side (as PostgreSQL's index build sorts).
+    /// The re-keyed rows are built only if this transaction goes on to use
+    /// the table ([`TableOverlay::rekey`]).
     pub fn add_primary_key(&mut self, table: Oid, pk: PrimaryKey) -> PgResult<()> {
+        self.settle(table)?;
         let def = self.table_def(table)?;
-        let mut keyed: Vec<(RowKey, Row)> = Vec::new();
-        let mut vals = Vec::with_capacity(pk.columns.len());
-        let mut failure = None;
-        let mut visit = |row: &Row| -> PgResult<bool> {
-            vals.clear();
-            vals.extend(
-                pk.columns
-                    .iter()
-                    .map(|&c| row.get(c).cloned().unwrap_or(Value::Null)),
-            );
-            if let Some(i) = vals.iter().position(|v| v.is_null()) {
-                let col = def
-                    .columns
-                    .get(pk.columns[i])
-                    .map_or("?", |c| c.name.as_str());
-                failure = Some(PgError::new(
-                    SqlState::NOT_NULL_VIOLATION,
-                    format!(
-                        "column \"{col}\" of relation \"{}\" contains null values",
-                        def.name
-                    ),
-                ));
-                return Ok(false);
-            }
-            keyed.push((encode_key(&vals), row.clone()));
-            Ok(true)
-        };
-        match self.overlay.contains_key(&table) {
-            // Nothing of this transaction's own to merge: the rows straight
-            // from the heap, without copying their old keys.
-            false => {
-                let mut from: Option<RowKey> = None;
-                let mut batch = Vec::with_capacity(SCAN_BATCH);
-                'scan: loop {
-                    self.check_cancel()?;
-                    batch.clear();
-                    let lower = from.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
-                    from = self.db.heap.visible_rows(
-                        table,
-                        lower,
-                        self.snapshot,
-                        SCAN_BATCH,
-                        &mut batch,
-                    )?;
-                    for row in &batch {
-                        if !visit(&self.pad(table, row))? {
-                            break 'scan;
-                        }
-                    }
-                    if from.is_none() {
-                        break;
-                    }
+        self.check_new_key(&def, &pk)?;
+        self.ddl(CatalogOp::AddPrimaryKey {
+            table,
+            pk: pk.clone(),
+        })?;
+        self.overlay_mut(table).rekey = Some(pk);
+        Ok(())
+    }
+
+    /// Visits the rows of `table` as this transaction sees them before a
+    /// pending re-key (padded; in the order of their old keys).
+    fn scan_before_rekey(
+        &self,
+        table: Oid,
+        visit: &mut dyn FnMut(&Row) -> PgResult<bool>,
+    ) -> PgResult<()> {
+        if let Some(o) = self.overlay.get(&table) {
+            return self.scan_merged(table, Some(o), &mut |_, row| visit(row));
+        }
+        // Nothing of this transaction's own to merge: the rows straight from
+        // the heap, without copying their keys.
+        let mut from: Option<RowKey> = None;
+        let mut batch = Vec::with_capacity(SCAN_BATCH);
+        loop {
+            self.check_cancel()?;
+            batch.clear();
+            let lower = from.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
+            from =
+                self.db
+                    .heap
+                    .visible_rows(table, lower, self.snapshot, SCAN_BATCH, &mut batch)?;
+            for row in &batch {
+                if !visit(&self.pad(table, row))? {
+                    return Ok(());
                 }
             }
-            true => self.scan_rows(table, &mut |_, row| visit(row))?,
+            if from.is_none() {
+                return Ok(());
+            }
         }
+    }
+
+    /// The checks of ADD PRIMARY KEY on the rows this transaction sees: no
+    /// NULL in a key column, no key twice.
+    fn check_new_key(&self, def: &TableDef, pk: &PrimaryKey) -> PgResult<()> {
+        let null_error = |i: usize| {
+            let col = def
+                .columns
+                .get(pk.columns[i])
+                .map_or("?", |c| c.name.as_str());
+            PgError::new(
+                SqlState::NOT_NULL_VIOLATION,
+                format!(
+                    "column \"{col}\" of relation \"{}\" contains null values",
+                    def.name
+                ),
+            )
+        };
+        let duplicated = |row: &[Value]| {
+            PgError::new(
+                SqlState::UNIQUE_VIOLATION,
+                format!("could not create unique index \"{}\"", pk.name),
+            )
+            .with_detail(format!(
+                "Key ({})=({}) is duplicated.",
+                key_columns(def, pk),
+                values_text(&key_values(pk, row))
+            ))
+        };
+        let mut vals = Vec::with_capacity(pk.columns.len());
+        let mut key = Vec::new();
+        let mut prev = Vec::new();
+        let mut failure = None;
+        let mut rising = true;
+        // Pass 1: while the keys rise, each is checked against the previous.
+        self.scan_before_rekey(def.oid, &mut |row| {
+            vals.clear();
+            vals.extend(key_values(pk, row));
+            if let Some(i) = vals.iter().position(|v| v.is_null()) {
+                failure = Some(null_error(i));
+                return Ok(false);
+            }
+            key.clear();
+            encode_key_into(&vals, &mut key);
+            if !prev.is_empty() && key <= prev {
+                if key == prev {
+                    failure = Some(duplicated(row));
+                } else {
+                    rising = false;
+                }
+                return Ok(false);
+            }
+            std::mem::swap(&mut key, &mut prev);
+            Ok(true)
+        })?;
         if let Some(e) = failure {
             return Err(e);
         }
+        if rising {
+            return Ok(());
+        }
+        // Pass 2: the keys gathered and sorted.
+        let mut keys: Vec<RowKey> = Vec::new();
+        self.scan_before_rekey(def.oid, &mut |row| {
+            vals.clear();
+            vals.extend(key_values(pk, row));
+            if let Some(i) = vals.iter().position(|v| v.is_null()) {
+                failure = Some(null_error(i));
+                return Ok(false);
+            }
+            keys.push(encode_key(&vals));
+            Ok(true)
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        keys.sort_unstable();
+        let Some(dup) = keys.windows(2).find(|w| w[0] == w[1]).map(|w| w[0].clone()) else {
+            return Ok(());
+        };
+        drop(keys);
+        // Pass 3, on failure only: a row with the duplicated key, for the detail.
+        self.scan_before_rekey(def.oid, &mut |row| {
+            if encode_key(&key_values(pk, row)) == dup {
+                failure = Some(duplicated(row));
+                return Ok(false);
+            }
+            Ok(true)
+        })?;
+        Err(failure.unwrap_or_else(|| duplicated(&[])))
+    }
+
+    /// The rows of `table` re-keyed by `pk` (a pending ADD PRIMARY KEY) as
+    /// this transaction's overlay of it, read at the current snapshot.
+    fn rekeyed(&self, table: Oid, pk: &PrimaryKey) -> PgResult<TableOverlay> {
+        let mut keyed: Vec<(RowKey, Option<Row>)> = Vec::new();
+        self.scan_before_rekey(table, &mut |row| {
+            keyed.push((encode_key(&key_values(pk, row)), Some(row.clone())));
+            Ok(true)
+        })?;
         // Stable and linear when the rows already come in key order.
         keyed.sort_by(|a, b| a.0.cmp(&b.0));
         if let Some(pair) = keyed.windows(2).find(|w| w[0].0 == w[1].0) {
+            // Another transaction's commit since the check made a key twice.
+            let def = self.table_def(table)?;
             return Err(PgError::new(
                 SqlState::UNIQUE_VIOLATION,
                 format!("could not create unique index \"{}\"", pk.name),
             )
             .with_detail(format!(
                 "Key ({})=({}) is duplicated.",
-                key_columns(&def, &pk),
-                values_text(&key_values(&pk, &pair[0].1))
+                key_columns(&def, pk),
+                values_text(&key_values(pk, pair[0].1.as_deref().unwrap_or_default()))
             )));
         }
-        self.ddl(CatalogOp::AddPrimaryKey { table, pk })?;
-        let o = self.overlay_mut(table);
-        o.shadow = true;
-        o.rows = OverlayRows::from_sorted(keyed.into_iter().map(|(k, r)| (k, Some(r))).collect());
+        Ok(TableOverlay {
+            shadow: true,
+            rows: OverlayRows::from_sorted(keyed),
+            ..TableOverlay::default()
+        })
+    }
+
+    /// Applies a pending re-key of `table` to its overlay before this
+    /// transaction writes it.
+    fn settle(&mut self, table: Oid) -> PgResult<()> {
+        let Some(o) = self.overlay.get_mut(&table) else {
+            return Ok(());
+        };
+        let Some(pk) = o.rekey.clone() else {
+            return Ok(());
+        };
+        let settled = match o.rekeyed.take() {
+            Some(done) => *done,
+            None => self.rekeyed(table, &pk)?,
+        };
+        self.overlay.insert(table, settled);
         Ok(())
     }
 

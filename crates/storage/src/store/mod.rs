@@ -90,6 +90,34 @@ pub enum WriteKind {
     NewStorage,
     /// DROP TABLE: the table's range is retired as of the write's commit.
     DropStorage,
+    /// ADD PRIMARY KEY: the table's live rows, each passed through the
+    /// [`Rekey`] function, move to a new range; the old range is retired as
+    /// of the write's commit. The store streams the rows from the old range
+    /// into the new one ([`TableStore::apply`]); no other write of the batch
+    /// may touch the table.
+    Rekey(Rekey),
+}
+
+/// How ADD PRIMARY KEY turns a stored row into its new key and row (padded
+/// to the table's width, keyed by the new primary key columns).
+#[derive(Clone)]
+pub struct Rekey(pub Arc<dyn Fn(Row) -> (RowKey, Row) + Send + Sync>);
+
+impl std::fmt::Debug for Rekey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Rekey")
+    }
+}
+
+/// A [`WriteKind::Rekey`] of a batch, done after the batch's other writes
+/// are read.
+struct RekeyJob {
+    table: Oid,
+    /// The range the rows are read from (`None`: the table has none yet).
+    from: Option<u32>,
+    to: u32,
+    commit: Lsn,
+    rekey: Rekey,
 }
 
 /// One committed write to one table.
@@ -141,6 +169,12 @@ impl StoreBatch {
     /// The table is gone (DROP TABLE).
     pub fn drop_storage(&mut self, table: Oid, commit: Lsn) {
         self.push(table, commit, WriteKind::DropStorage);
+    }
+
+    /// The table's live rows move to a new range under new keys (ADD PRIMARY
+    /// KEY); no other write of the batch may touch the table.
+    pub fn rekey(&mut self, table: Oid, commit: Lsn, rekey: Rekey) {
+        self.push(table, commit, WriteKind::Rekey(rekey));
     }
 
     fn push(&mut self, table: Oid, commit: Lsn, kind: WriteKind) {
@@ -521,12 +555,38 @@ impl TableStore {
         // Writes to fresh ranges, in batch order: no chain to read or merge
         // until a key turns out to be written twice (`fold_fresh`).
         let mut fresh_writes: Vec<FreshWrite> = Vec::new();
+        // Tables the batch wrote so far, and the re-keyings to stream.
+        let mut touched: HashSet<Oid> = HashSet::new();
+        let mut rekeys: Vec<RekeyJob> = Vec::new();
         for w in &batch.writes {
             if w.table == Oid(0) {
                 return Err(PgError::internal("table store write to table oid 0"));
             }
+            if rekeys.iter().any(|j| j.table == w.table) {
+                return Err(PgError::internal(format!(
+                    "table store batch writes table {} after re-keying it",
+                    w.table
+                )));
+            }
+            let first_write = touched.insert(w.table);
             let (key, write) = match &w.kind {
                 WriteKind::Row(key, write) => (key, write),
+                WriteKind::Rekey(rekey) => {
+                    if !first_write {
+                        return Err(PgError::internal(format!(
+                            "table store batch re-keys table {} after writing it",
+                            w.table
+                        )));
+                    }
+                    rekeys.push(RekeyJob {
+                        table: w.table,
+                        from: changes.current(w.table),
+                        to: changes.renew(w.table, w.commit)?,
+                        commit: w.commit,
+                        rekey: rekey.clone(),
+                    });
+                    continue;
+                }
                 WriteKind::NewStorage => {
                     fresh.insert(changes.renew(w.table, w.commit)?, w.table);
                     continue;
@@ -599,8 +659,17 @@ impl TableStore {
             next,
             ..
         } = changes;
-        let ingested = self.ingest_fresh(&mut fresh_entries, &fresh, next)?;
+        let mut ingested = self.ingest_fresh(&mut fresh_entries, &fresh, next)?;
+        let mut rekeyed = Vec::new();
+        for job in &rekeys {
+            if self.rekey_range(job, next, &mut rekeyed)? {
+                ingested.push(job.to);
+            }
+        }
         let mut b = self.db.batch();
+        for (key, chain) in rekeyed {
+            b.insert(&self.heap, key, chain);
+        }
         for (key, p) in entries {
             if !p.chain.is_empty() {
                 b.insert(&self.heap, key, p.chain);
@@ -689,20 +758,11 @@ impl TableStore {
         }
         bulk.sort_unstable();
         let err = |e| store_error("write to", &self.dir, e);
-        let mut reserve = self.db.batch();
-        for sid in &bulk {
-            let table = fresh.get(sid).copied().unwrap_or(Oid(0));
-            reserve.insert(
-                &self.heap,
-                meta_key(RETIRED_PREFIX, *sid),
-                encode_retired(table, Lsn::INVALID),
-            );
-        }
-        reserve.insert(&self.heap, NEXT_STORAGE_KEY, next.to_le_bytes().as_slice());
-        reserve.commit().map_err(err)?;
-        self.db
-            .persist(PersistMode::SyncAll)
-            .map_err(|e| store_error("fsync", &self.dir, e))?;
+        let reserved: Vec<(u32, Oid)> = bulk
+            .iter()
+            .map(|sid| (*sid, fresh.get(sid).copied().unwrap_or(Oid(0))))
+            .collect();
+        self.reserve(&reserved, next)?;
         let mut ingestion = self.heap.start_ingestion().map_err(err)?;
         let mut rest = Vec::with_capacity(entries.len());
         // sorted and unique: the order ingestion requires
@@ -717,6 +777,98 @@ impl TableStore {
         ingestion.finish().map_err(err)?;
         *entries = rest;
         Ok(bulk)
+    }
+
+    /// Reserves new ranges durably before rows are ingested into them:
+    /// marked retired at LSN 0 (dead until the batch that maps them commits)
+    /// with `next_storage` past them, so that a crash in between leaves
+    /// them dead and their ids are never handed out again.
+    fn reserve(&self, ranges: &[(u32, Oid)], next: u32) -> PgResult<()> {
+        let mut reserve = self.db.batch();
+        for &(sid, table) in ranges {
+            reserve.insert(
+                &self.heap,
+                meta_key(RETIRED_PREFIX, sid),
+                encode_retired(table, Lsn::INVALID),
+            );
+        }
+        reserve.insert(&self.heap, NEXT_STORAGE_KEY, next.to_le_bytes().as_slice());
+        reserve
+            .commit()
+            .map_err(|e| store_error("write to", &self.dir, e))?;
+        self.db
+            .persist(PersistMode::SyncAll)
+            .map_err(|e| store_error("fsync", &self.dir, e))
+    }
+
+    /// Streams the live rows of a re-keyed table from its old range through
+    /// the [`Rekey`] function into its new one. Rows whose new keys come out
+    /// rising (a table filled in key order: no sort, nothing held) go into
+    /// table files by ingestion once [`INGEST_MIN`] of them are seen, the
+    /// new range reserved first ([`TableStore::reserve`]); the others (all
+    /// rows of a smaller table, rows out of order) are added to `batch_rows`
+    /// in key order, for the batch to insert. Returns whether it ingested.
+    fn rekey_range(
+        &self,
+        job: &RekeyJob,
+        next: u32,
+        batch_rows: &mut Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> PgResult<bool> {
+        let Some(from) = job.from else {
+            return Ok(false);
+        };
+        let read_err = |e| store_error("read", &self.dir, e);
+        let write_err = |e| store_error("write to", &self.dir, e);
+        // rising keys not yet ingested (until INGEST_MIN), and the others
+        let mut rising: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut rest: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut last: Vec<u8> = Vec::new();
+        let mut ingestion: Option<IngestFn<'_>> = None;
+        for item in self.heap.range(key_bounds(from, Bound::Unbounded)) {
+            let (_, chain) = item.into_inner().map_err(read_err)?;
+            let Some(row) = visible_row(Some(&chain), Lsn(u64::MAX))? else {
+                continue;
+            };
+            let (key, row) = (job.rekey.0)(row);
+            let key = row_key(job.to, &key);
+            let chain = encode_first_version(&row, job.commit);
+            if !last.is_empty() && key <= last {
+                rest.push((key, chain));
+                continue;
+            }
+            last.clone_from(&key);
+            match ingestion.as_mut() {
+                Some(write) => write(Some((&key, &chain))).map_err(write_err)?,
+                None => {
+                    rising.push((key, chain));
+                    if rising.len() >= INGEST_MIN {
+                        self.reserve(&[(job.to, job.table)], next)?;
+                        let mut write = ingest_fn(&self.heap).map_err(write_err)?;
+                        for (k, c) in rising.drain(..) {
+                            write(Some((&k, &c))).map_err(write_err)?;
+                        }
+                        ingestion = Some(write);
+                    }
+                }
+            }
+        }
+        let ingested = ingestion.is_some();
+        if let Some(mut finish) = ingestion {
+            finish(None).map_err(write_err)?;
+        }
+        // A key met twice (only if the table's rows broke the new key's
+        // uniqueness) keeps its last row.
+        rest.sort_by(|a, b| a.0.cmp(&b.0));
+        rest.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                std::mem::swap(later, earlier);
+            }
+            same
+        });
+        batch_rows.append(&mut rising);
+        batch_rows.append(&mut rest);
+        Ok(ingested)
     }
 
     /// The range table `oid` is read from at `snapshot` (see [`Ranges::at`]).
