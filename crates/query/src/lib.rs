@@ -170,6 +170,7 @@ pub fn execute(
     let mut ex = exec::Exec::new(ctx);
     match &plan.body {
         Body::Query(node) => {
+            ex.stream_scans = true;
             let mut n = 0u64;
             exec::run(&mut ex, node, None, &mut |_, row| {
                 emit(row.to_vec())?;

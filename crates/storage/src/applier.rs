@@ -76,6 +76,10 @@ struct Item {
     /// The catalog as the transaction left it (padding rows re-keyed by ADD
     /// PRIMARY KEY).
     catalog: Arc<Catalog>,
+    /// Bulk load ranges the commit adopts ([`StoreBatch::adopt`]): before
+    /// which change (its index; `changes.len()`: after the last), the table,
+    /// the range.
+    adopts: Vec<(usize, Oid, u32)>,
     bytes: usize,
 }
 
@@ -124,17 +128,7 @@ fn writes_store(c: &Change) -> bool {
 }
 
 fn estimate(changes: &[Change]) -> usize {
-    changes
-        .iter()
-        .map(|c| match c {
-            Change::Insert { key, row, .. } => 64 + key.0.len() + 16 * row.len(),
-            Change::Update {
-                old_key, key, row, ..
-            } => 64 + old_key.0.len() + key.0.len() + 16 * row.len(),
-            Change::Delete { key, .. } => 64 + key.0.len(),
-            _ => 64,
-        })
-        .sum()
+    changes.iter().map(Change::mem_size).sum()
 }
 
 fn closed() -> PgError {
@@ -179,8 +173,9 @@ impl Applier {
         changes: Vec<Change>,
         horizon: Lsn,
         catalog: &Arc<Catalog>,
+        adopts: Vec<(usize, Oid, u32)>,
     ) -> Option<Queued> {
-        if !changes.iter().any(writes_store) {
+        if adopts.is_empty() && !changes.iter().any(writes_store) {
             return None;
         }
         Some(Queued(Item {
@@ -189,6 +184,7 @@ impl Applier {
             bytes: estimate(&changes),
             changes,
             catalog: catalog.clone(),
+            adopts,
         }))
     }
 
@@ -443,8 +439,17 @@ fn rekey_row(catalog: &Catalog, table: Oid, columns: &[usize], row: Row) -> (Row
 fn translate(store: &TableStore, batch: &mut StoreBatch, item: Item) -> PgResult<()> {
     let end = item.end;
     batch.writes.reserve(item.changes.len());
+    let total = item.changes.len();
+    let mut adopts = item.adopts.iter().peekable();
     let mut changes = item.changes.into_iter();
-    while let Some(change) = changes.next() {
+    loop {
+        let at = total - changes.len();
+        while let Some(&(_, table, sid)) = adopts.next_if(|a| a.0 <= at) {
+            batch.adopt(table, end, sid);
+        }
+        let Some(change) = changes.next() else {
+            break;
+        };
         match change {
             Change::Insert { table, key, row } => batch.put(table, key, row, end),
             Change::Update {
@@ -510,7 +515,18 @@ fn live_rows(store: &TableStore, batch: &StoreBatch, table: Oid) -> PgResult<Vec
         .iter()
         .rposition(|w| !matches!(w.kind, WriteKind::Row(..)));
     let mut stored = Vec::new();
-    if restart.is_none() {
+    if let Some(WriteKind::Adopt(sid)) = restart.map(|i| &writes[i].kind) {
+        // a bulk load's range: its rows are the table's
+        let mut from: Option<RowKey> = None;
+        loop {
+            let lower = from.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
+            let more = store.range_batch(*sid, lower, stored.len() + READ_BATCH, &mut stored)?;
+            from = stored.last().map(|(k, _)| k.clone());
+            if !more || from.is_none() {
+                break;
+            }
+        }
+    } else if restart.is_none() {
         let mut from: Option<RowKey> = None;
         loop {
             let lower = from.as_ref().map_or(Bound::Unbounded, Bound::Excluded);

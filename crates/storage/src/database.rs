@@ -127,6 +127,7 @@ pub struct Database {
     /// works inside the creating transaction (CREATE TABLE ... serial; INSERT).
     pub(crate) pending_sequences: Mutex<HashMap<Oid, Arc<SequenceDef>>>,
     deadlock_timeout_ms: AtomicU64,
+    bulk_spill_bytes: std::sync::atomic::AtomicUsize,
     /// A standby replaying WAL (read-only, no checkpoints, no WAL appends).
     pub(crate) in_recovery: std::sync::atomic::AtomicBool,
     /// End of the last WAL record replayed (standby).
@@ -219,6 +220,9 @@ impl Database {
             catalog_floor: RwLock::new(None),
             pending_sequences: Mutex::new(HashMap::new()),
             deadlock_timeout_ms: AtomicU64::new(1000),
+            bulk_spill_bytes: std::sync::atomic::AtomicUsize::new(
+                crate::mvcc::txn::BULK_SPILL_BYTES,
+            ),
             in_recovery: std::sync::atomic::AtomicBool::new(false),
             replay_lsn: AtomicU64::new(0),
             restart_boundary: AtomicU64::new(applied.0),
@@ -264,6 +268,18 @@ impl Database {
     }
 
     /// The `deadlock_timeout` setting (default 1s).
+    /// Estimated bytes of a run of inserts into a table created or truncated
+    /// by its transaction above which the run moves to the table store
+    /// before the commit (default [`crate::mvcc::txn::BULK_SPILL_BYTES`]; tests set
+    /// it low).
+    pub fn set_bulk_spill_bytes(&self, bytes: usize) {
+        self.bulk_spill_bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    pub(crate) fn bulk_spill_bytes(&self) -> usize {
+        self.bulk_spill_bytes.load(Ordering::Relaxed)
+    }
+
     pub fn set_deadlock_timeout(&self, d: Duration) {
         self.deadlock_timeout_ms
             .store(d.as_millis().max(1) as u64, Ordering::Relaxed);
@@ -417,6 +433,25 @@ impl Database {
         Ok(end)
     }
 
+    /// [`Database::commit_changes`] for a transaction whose records come in
+    /// pieces (a bulk load's rows read back from the ranges it wrote before
+    /// committing): `next` fills each piece, appended under the commit mutex
+    /// as one run ([`Wal::append_stream`]); the commit makes `adopts` (before
+    /// which change, table, range) the tables' storage.
+    pub(crate) fn commit_streamed(
+        &self,
+        changes: Vec<Change>,
+        next: &mut dyn FnMut(&mut Vec<Record>) -> PgResult<bool>,
+        new_catalog: Option<Arc<Catalog>>,
+        origin: Option<CommitOrigin>,
+        adopts: Vec<(usize, Oid, u32)>,
+    ) -> PgResult<Lsn> {
+        let _commit = self.commit_lock.lock();
+        let end = self.wal.append_stream(next)?;
+        self.apply_committed_rows(changes, end, new_catalog, origin, true, adopts);
+        Ok(end)
+    }
+
     /// Applies a committed transaction's changes stamped `end` (commit path and
     /// recovery; the caller serializes), and the progress of its replication
     /// origin, if any, before it becomes visible.
@@ -427,12 +462,13 @@ impl Database {
         new_catalog: Option<Arc<Catalog>>,
         origin: Option<CommitOrigin>,
     ) {
-        self.apply_committed_rows(changes, end, new_catalog, origin, true)
+        self.apply_committed_rows(changes, end, new_catalog, origin, true, Vec::new())
     }
 
     /// [`Database::apply_committed`]; `rows` false for a replayed commit the
     /// table store already holds: only its catalog, sequence and origin
-    /// effects apply.
+    /// effects apply. `adopts`: the bulk load ranges the commit makes its
+    /// tables' storage ([`Database::commit_streamed`]).
     ///
     /// The commit's row changes go to the recent heap and then to the
     /// applier's queue (in that order, so that the applier never writes a
@@ -448,13 +484,19 @@ impl Database {
         new_catalog: Option<Arc<Catalog>>,
         origin: Option<CommitOrigin>,
         rows: bool,
+        adopts: Vec<(usize, Oid, u32)>,
     ) {
         let horizon = self.snapshots.horizon(self);
         let cat = new_catalog
             .clone()
             .unwrap_or_else(|| self.catalog.read().latest().clone());
         let replaced: Vec<Oid> = if rows {
-            changes.iter().flat_map(replaced_tables).collect()
+            let adopted = adopts.iter().map(|&(_, table, _)| table);
+            changes
+                .iter()
+                .flat_map(replaced_tables)
+                .chain(adopted)
+                .collect()
         } else {
             Vec::new()
         };
@@ -473,7 +515,7 @@ impl Database {
         if !replaced.is_empty() {
             // the recent heap never sees this commit: the changes move to
             // the applier as they are
-            let queued = self.applier.prepare(end, changes, horizon, &cat);
+            let queued = self.applier.prepare(end, changes, horizon, &cat, adopts);
             self.applier.enqueue(queued);
             if let Err(e) = self.applier.wait_written(end) {
                 table_store_failed(e);
@@ -482,7 +524,9 @@ impl Database {
                 self.heap.forget_table(table);
             }
         } else if rows {
-            let queued = self.applier.prepare(end, changes.clone(), horizon, &cat);
+            let queued = self
+                .applier
+                .prepare(end, changes.clone(), horizon, &cat, Vec::new());
             self.heap.apply_changes(changes, end);
             self.applier.enqueue(queued);
         }

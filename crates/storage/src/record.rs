@@ -109,6 +109,27 @@ pub enum Change {
     Catalog(Box<CatalogOp>),
 }
 
+impl Change {
+    /// The memory the change holds, roughly (its keys and rows included):
+    /// what write sets and queues of changes budget with.
+    pub fn mem_size(&self) -> usize {
+        let row = |r: &[Value]| 16 + r.iter().map(Value::mem_size).sum::<usize>();
+        let key = |k: &RowKey| 24 + k.0.len();
+        std::mem::size_of::<Change>()
+            + match self {
+                Change::Insert { key: k, row: r, .. } => key(k) + row(r),
+                Change::Update {
+                    old_key,
+                    key: k,
+                    row: r,
+                    ..
+                } => key(old_key) + key(k) + row(r),
+                Change::Delete { key: k, .. } => key(k),
+                _ => 0,
+            }
+    }
+}
+
 /// Replication origin of a commit (a subscription's apply worker sets it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CommitOrigin {

@@ -316,7 +316,7 @@ fn replay_commit(
     // the rows of a commit the table store already holds are read from it:
     // only the rest of the commit applies
     let rows = end > db.applier.store().map_or(Lsn::INVALID, |s| s.applied_lsn());
-    db.apply_committed_rows(changes, end, new_catalog, origin, rows);
+    db.apply_committed_rows(changes, end, new_catalog, origin, rows, Vec::new());
 }
 
 /// Puts an image's rows (visible at its redo LSN) into the table store, which

@@ -213,7 +213,9 @@ fn crash_model(n: u64) -> BTreeMap<RowKey, Row> {
                     m.remove(&key);
                 }
                 WriteKind::NewStorage | WriteKind::DropStorage => m.clear(),
-                WriteKind::Rekey(_) => unreachable!("crash batches do not re-key"),
+                WriteKind::Rekey(_) | WriteKind::Adopt(_) => {
+                    unreachable!("crash batches do not re-key or adopt")
+                }
             }
         }
     }

@@ -215,4 +215,16 @@ impl Value {
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
+
+    /// The memory the value holds, roughly: its own size and what it points
+    /// to (allocator overheads aside). For budgets, not accounting.
+    pub fn mem_size(&self) -> usize {
+        std::mem::size_of::<Value>()
+            + match self {
+                Value::Text(s) => s.capacity(),
+                Value::Bytea(b) => b.capacity(),
+                Value::Array(v) | Value::Record(v) => v.iter().map(Value::mem_size).sum(),
+                _ => 0,
+            }
+    }
 }

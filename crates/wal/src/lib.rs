@@ -151,6 +151,21 @@ impl Wal {
         self.shared.append(records)
     }
 
+    /// Appends the records `next` fills in, piece by piece, until it returns
+    /// `false`; returns the end of the last. No other record falls between
+    /// them, as with one [`Wal::append`], but only one piece is in memory at
+    /// a time (a large transaction's records read back from where they
+    /// waited for the commit). The pieces are appended as they come: if
+    /// `next` fails midway, the records before are in the WAL without the
+    /// rest (a transaction's records without its COMMIT, which replay and
+    /// decoding ignore).
+    pub fn append_stream(
+        &self,
+        next: &mut dyn FnMut(&mut Vec<Record>) -> Result<bool, PgError>,
+    ) -> Result<Lsn, PgError> {
+        self.shared.append_stream(next)
+    }
+
     /// Blocks until everything up to `upto` is written and fsynced (group commit:
     /// one fdatasync serves every waiter whose LSN it covers). An fsync failure is
     /// fatal for the server (PostgreSQL's PANIC): returns an error (severity PANIC)

@@ -1015,3 +1015,51 @@ fn a_standby_follows_a_promoted_node_across_the_timeline_switch() {
         Some((switch, TimeLineId(2)))
     );
 }
+
+#[test]
+fn a_streamed_append_stays_contiguous_while_others_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = opts(dir.path(), DEFAULT_SEGMENT_SIZE, true);
+    let wal = std::sync::Arc::new(Wal::create(o, START).unwrap());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let other = {
+        let (wal, stop) = (wal.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                wal.append(&[rec(16, 2, b"other")]).unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    // 200 pieces of 50 records (about 10 MB: past the write-behind size)
+    let mut piece_no = 0;
+    let end = wal
+        .append_stream(&mut |piece| {
+            for i in 0..50 {
+                piece.push(rec(16, 1, &[(piece_no * 50 + i) as u8; 1000]));
+            }
+            piece_no += 1;
+            std::thread::yield_now();
+            Ok(piece_no < 200)
+        })
+        .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let others = other.join().unwrap();
+    wal.flush(wal.insert_lsn()).unwrap();
+    let got = read_all(&wal, START);
+    let mine: Vec<usize> = got
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.xid == Xid(1))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(mine.len(), 10_000);
+    assert_eq!(mine[9_999] - mine[0], 9_999, "no record between the pieces");
+    assert_eq!(got[mine[9_999]].end_lsn, end);
+    for (n, &i) in mine.iter().enumerate() {
+        assert_eq!(got[i].payload[0], n as u8, "in order");
+    }
+    assert_eq!(got.len(), 10_000 + others);
+}

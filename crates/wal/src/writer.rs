@@ -8,7 +8,10 @@
 //!                                                                 -> flush_lsn, notify_all
 //! ```
 //!
-//! Three locks, always taken in this order, never the other way round:
+//! Four locks, always taken in this order, never the other way round:
+//! 0. `gate`: held by an appender around its records (and a segment switch),
+//!    so that the pieces of one `append_stream` stay contiguous; never taken
+//!    by writers or flushers.
 //! 1. `sync` (flush state + condvar): who is the flush leader, the flush LSN, a
 //!    recorded failure. Held only to read/update those fields, never across I/O.
 //! 2. `io` (open segment files, which are dirty): held by whoever writes, for the
@@ -112,6 +115,9 @@ pub(crate) struct Shared {
     /// The current timeline's history (replaced together with `tli`).
     timelines: Mutex<Arc<Timelines>>,
     insert: Mutex<InsertState>,
+    /// Taken around every record append, and held across the pieces of a
+    /// [`Shared::append_stream`]: no other record falls between them.
+    gate: Mutex<()>,
     io: Mutex<Io>,
     sync: Mutex<SyncState>,
     flushed: Condvar,
@@ -159,6 +165,7 @@ impl Shared {
         Shared {
             tli: std::sync::atomic::AtomicU32::new(opts.timeline.0),
             timelines: Mutex::new(Arc::new(timelines)),
+            gate: Mutex::new(()),
             insert: Mutex::new(InsertState {
                 insert_lsn: end,
                 prev_lsn: prev,
@@ -299,6 +306,32 @@ impl Shared {
     }
 
     pub(crate) fn append(&self, records: &[Record]) -> Result<(Vec<Lsn>, Lsn), PgError> {
+        let _gate = self.gate.lock();
+        self.append_gated(records)
+    }
+
+    /// Appends the records `next` hands out, piece by piece, as one run: no
+    /// other record falls between them (see [`crate::Wal::append_stream`]).
+    pub(crate) fn append_stream(
+        &self,
+        next: &mut dyn FnMut(&mut Vec<Record>) -> Result<bool, PgError>,
+    ) -> Result<Lsn, PgError> {
+        let _gate = self.gate.lock();
+        let mut piece = Vec::new();
+        let mut end = Lsn(self.insert_lsn.load(Ordering::Acquire));
+        loop {
+            piece.clear();
+            let more = next(&mut piece)?;
+            if !piece.is_empty() {
+                end = self.append_gated(&piece)?.1;
+            }
+            if !more {
+                return Ok(end);
+            }
+        }
+    }
+
+    fn append_gated(&self, records: &[Record]) -> Result<(Vec<Lsn>, Lsn), PgError> {
         self.check_poisoned()?;
         // Everything that does not depend on the position happens before the lock.
         let mut crcs = Vec::with_capacity(records.len());
@@ -359,6 +392,7 @@ impl Shared {
     /// of the switch record (or the boundary when nothing was switched).
     pub(crate) fn switch_segment(&self) -> Result<Lsn, PgError> {
         self.check_poisoned()?;
+        let _gate = self.gate.lock();
         let segsize = self.opts.segment_size;
         let (switch_end, boundary) = {
             let mut ins = self.insert.lock();

@@ -45,6 +45,10 @@ pub struct Exec<'e, 'c> {
     pub ctx: &'e mut ExecContext<'c>,
     /// Results of uncorrelated subqueries, by (subplan id, row limit).
     pub cache: HashMap<(usize, usize), Arc<Vec<Vec<Value>>>>,
+    /// Sequential scans hand their rows on a batch at a time instead of
+    /// reading the whole table first: only for a statement that writes no
+    /// rows (a scan taken up again would see the statement's own writes).
+    pub stream_scans: bool,
     ticks: u32,
 }
 
@@ -55,6 +59,7 @@ impl<'e, 'c> Exec<'e, 'c> {
         Exec {
             ctx,
             cache: HashMap::new(),
+            stream_scans: false,
             ticks: 0,
         }
     }

@@ -113,6 +113,9 @@ pub fn lookup_key(
     Ok(Some(vals))
 }
 
+/// Rows a streaming sequential scan reads per pass over the table.
+const SCAN_PASS: usize = 1024;
+
 pub fn seq_scan(
     ex: &mut Exec,
     table: Oid,
@@ -121,13 +124,64 @@ pub fn seq_scan(
     env: Option<&Env>,
     sink: &mut Sink,
 ) -> PgResult<bool> {
-    let rows = scan_rows(ex, table, filter, pure, env)?;
-    for (_, r) in rows {
-        if !sink(ex, &r)? {
-            return Ok(false);
+    if !ex.stream_scans {
+        let rows = scan_rows(ex, table, filter, pure, env)?;
+        for (_, r) in rows {
+            if !sink(ex, &r)? {
+                return Ok(false);
+            }
+        }
+        return Ok(true);
+    }
+    // A pass reads up to SCAN_PASS rows while the transaction is borrowed,
+    // then hands them on; the next pass starts after the last key read.
+    let mut after: Option<RowKey> = None;
+    let mut rows: Vec<Vec<Value>> = Vec::with_capacity(SCAN_PASS);
+    loop {
+        rows.clear();
+        let mut resume = None;
+        {
+            let ctx = &*ex.ctx;
+            let pcx = PureCx {
+                params: ctx.params,
+                txn_start: ctx.txn_start,
+                stmt_start: ctx.stmt_start,
+                user: &ctx.session.user,
+            };
+            let mut read = 0usize;
+            ctx.txn.scan_after(table, after.as_ref(), &mut |key, row| {
+                read += 1;
+                let keep = match (filter, pure) {
+                    (Some(f), true) => truthy(&eval(&mut Cx::Pure(&pcx), f, row, env)?),
+                    _ => true,
+                };
+                if keep {
+                    rows.push(row.to_vec());
+                }
+                if read == SCAN_PASS {
+                    resume = Some(key.clone());
+                    return Ok(false);
+                }
+                Ok(true)
+            })?;
+        }
+        check_cancel(ex.ctx)?;
+        for r in &rows {
+            if let (Some(f), false) = (filter, pure) {
+                ex.tick()?;
+                if !truthy(&eval_full(ex, f, r, env)?) {
+                    continue;
+                }
+            }
+            if !sink(ex, r)? {
+                return Ok(false);
+            }
+        }
+        match resume {
+            Some(k) => after = Some(k),
+            None => return Ok(true),
         }
     }
-    Ok(true)
 }
 
 /// The row (with key) a primary-key lookup finds, if it passes `filter`.

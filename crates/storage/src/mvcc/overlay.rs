@@ -42,6 +42,18 @@ impl OverlayRows {
         self.tail.first().is_some_and(|(first, _)| key >= first)
     }
 
+    /// Forgets every entry at or after `key` (a bulk load's run of inserts,
+    /// moved to the table store).
+    pub(crate) fn remove_from(&mut self, key: &RowKey) {
+        let keep = self.tail.partition_point(|(k, _)| k < key);
+        self.tail.truncate(keep);
+        if self.tail.is_empty() {
+            // every key of the map is below the tail's; with no tail, the
+            // map may hold keys at or after `key`
+            drop(self.map.split_off(key));
+        }
+    }
+
     pub(crate) fn get(&self, key: &RowKey) -> Option<&Option<Row>> {
         if self.in_tail(key) {
             let i = self.tail.binary_search_by(|(k, _)| k.cmp(key)).ok()?;

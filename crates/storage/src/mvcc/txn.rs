@@ -46,6 +46,16 @@ use crate::{
 /// Rows copied out of the heap per read-lock acquisition during a scan.
 const SCAN_BATCH: usize = 256;
 
+/// Estimated bytes of a run of inserts into a table this transaction
+/// created or truncated above which the run moves to the table store before
+/// the commit (see [`Transaction::spill`]); `Database::set_bulk_spill_bytes`
+/// changes it for tests.
+pub const BULK_SPILL_BYTES: usize = 8 << 20;
+
+/// Records handed to the WAL per piece when a commit reads its bulk loaded
+/// rows back.
+const COMMIT_PIECE: usize = 4096;
+
 /// The xid PostgreSQL's first user transaction gets in a fresh cluster is in the
 /// 700s; we start here so outputs look familiar.
 pub const FIRST_XID: u32 = 740;
@@ -65,6 +75,34 @@ struct TableOverlay {
     /// The re-keyed overlay once a read needed it (kept for the next reads
     /// and for [`Transaction::settle`]).
     rekeyed: OnceCell<Box<TableOverlay>>,
+    /// The table store range holding this transaction's rows of the table
+    /// that moved there before the commit (a bulk load: [`Spilled`]); with
+    /// `shadow`, reads look there under `rows` instead of in the heap.
+    bulk: Option<u32>,
+}
+
+/// The inserts at the end of `ops` into one table, counted as they come.
+struct InsertRun {
+    table: Oid,
+    /// `ops[start..end]`.
+    start: usize,
+    end: usize,
+    bytes: usize,
+}
+
+/// A run of inserts moved to the table store before the commit: the keys
+/// `first..=last` of range `sid`. At commit its INSERT records are read back
+/// from there into the WAL, in their place among the others, and the range
+/// becomes the table's.
+struct Spilled {
+    /// Logged before `ops[at]`.
+    at: usize,
+    /// `messages.len()` when it moved: logged after those messages.
+    seq: usize,
+    table: Oid,
+    sid: u32,
+    first: RowKey,
+    last: RowKey,
 }
 
 impl TableOverlay {
@@ -118,6 +156,13 @@ pub struct Transaction {
     origin: Option<CommitOrigin>,
     /// Sequences this transaction registered in `Database::pending_sequences`.
     pending_sequences: Vec<Oid>,
+    /// The run of inserts `ops` ends with, if any.
+    run: Option<InsertRun>,
+    /// Runs of inserts moved to the table store, in the order they moved.
+    spilled: Vec<Spilled>,
+    /// A savepoint was taken: runs stay in memory (a rollback to it must be
+    /// able to forget them).
+    savepoint_taken: std::cell::Cell<bool>,
     finished: bool,
 }
 
@@ -197,6 +242,9 @@ impl Transaction {
             pid: std::process::id() as i32,
             origin: None,
             pending_sequences: Vec::new(),
+            run: None,
+            spilled: Vec::new(),
+            savepoint_taken: std::cell::Cell::new(false),
             finished: false,
         }
     }
@@ -296,7 +344,7 @@ impl Transaction {
     /// Has this transaction written anything (rows, catalog or transactional
     /// messages)?
     pub fn has_writes(&self) -> bool {
-        !self.ops.is_empty() || !self.messages.is_empty()
+        !self.ops.is_empty() || !self.messages.is_empty() || !self.spilled.is_empty()
     }
 
     pub fn catalog(&self) -> Arc<Catalog> {
@@ -356,7 +404,7 @@ impl Transaction {
                 return Ok(entry.clone());
             }
             if o.shadow {
-                return Ok(None);
+                return self.bulk_row(o, key);
             }
         }
         self.db.heap.get(table, key, self.snapshot)
@@ -371,6 +419,22 @@ impl Transaction {
         visit: &mut dyn FnMut(&RowKey, &[Value]) -> PgResult<bool>,
     ) -> PgResult<()> {
         self.scan_rows(table, &mut |key, row| visit(key, row))
+    }
+
+    /// [`Transaction::scan`] of the rows with keys after `after` (all rows
+    /// when `None`): a scan taken up again where a visitor stopped it.
+    pub fn scan_after(
+        &self,
+        table: Oid,
+        after: Option<&RowKey>,
+        visit: &mut dyn FnMut(&RowKey, &[Value]) -> PgResult<bool>,
+    ) -> PgResult<()> {
+        let overlay = match self.overlay.get(&table) {
+            Some(o) => Some(o.effective(self, table)?),
+            None => None,
+        };
+        let lower = after.map_or(Bound::Unbounded, |k| Bound::Excluded(k.clone()));
+        self.scan_merged_from(table, overlay, lower, &mut |key, row| visit(key, row))
     }
 
     /// [`Transaction::scan`] handing out the shared rows themselves.
@@ -394,12 +458,29 @@ impl Transaction {
         overlay: Option<&TableOverlay>,
         visit: &mut dyn FnMut(&RowKey, &Row) -> PgResult<bool>,
     ) -> PgResult<()> {
+        self.scan_merged_from(table, overlay, Bound::Unbounded, visit)
+    }
+
+    /// [`Transaction::scan_merged`] from `lower` on.
+    fn scan_merged_from(
+        &self,
+        table: Oid,
+        overlay: Option<&TableOverlay>,
+        mut lower: Bound<RowKey>,
+        visit: &mut dyn FnMut(&RowKey, &Row) -> PgResult<bool>,
+    ) -> PgResult<()> {
         let shadowed = overlay.is_some_and(|o| o.shadow);
-        let mut lower: Bound<RowKey> = Bound::Unbounded;
         loop {
             self.check_cancel()?;
             let mut batch = Vec::new();
-            let resume = if shadowed {
+            let resume = if let Some(sid) = overlay.and_then(|o| o.bulk).filter(|_| shadowed) {
+                let store = self.db.table_store()?;
+                let more = store.range_batch(sid, lower.as_ref(), SCAN_BATCH, &mut batch)?;
+                match more {
+                    true => batch.last().map(|(k, _)| k.clone()),
+                    false => None,
+                }
+            } else if shadowed {
                 None
             } else {
                 self.db.heap.visible_batch(
@@ -554,8 +635,114 @@ impl Transaction {
         self.overlay_mut(table)
             .rows
             .insert(key.clone(), Some(row.clone()));
-        self.ops.push(Change::Insert { table, key, row });
+        let change = Change::Insert { table, key, row };
+        // the change, and the key and row pointer the overlay keeps
+        let bytes = change.mem_size() + 64;
+        self.ops.push(change);
+        self.count_insert(table, bytes)
+    }
+
+    /// Extends (or starts) the run of inserts `ops` ends with; moves it to
+    /// the table store once it is large and may move.
+    fn count_insert(&mut self, table: Oid, bytes: usize) -> PgResult<()> {
+        let at = self.ops.len() - 1;
+        match &mut self.run {
+            Some(run) if run.table == table && run.end == at => {
+                run.end = at + 1;
+                run.bytes += bytes;
+            }
+            _ => {
+                self.run = Some(InsertRun {
+                    table,
+                    start: at,
+                    end: at + 1,
+                    bytes,
+                })
+            }
+        }
+        let large = self
+            .run
+            .as_ref()
+            .is_some_and(|r| r.bytes >= self.db.bulk_spill_bytes());
+        if large && self.may_spill(table) {
+            self.spill()?;
+        }
         Ok(())
+    }
+
+    /// Whether the run of inserts into `table` may move to the table store:
+    /// nobody else can see the table's new contents (created or truncated
+    /// by this transaction, no re-key pending), its keys are row ids (they
+    /// rise, so the run comes after every key the range has), and no
+    /// savepoint could ask to forget it.
+    fn may_spill(&self, table: Oid) -> bool {
+        let shadow_only = self
+            .overlay
+            .get(&table)
+            .is_some_and(|o| o.shadow && o.rekey.is_none());
+        shadow_only
+            && !self.savepoint_taken.get()
+            && self
+                .cat()
+                .tables
+                .get(&table)
+                .is_some_and(|d| d.primary_key.is_none())
+    }
+
+    /// Moves the run of inserts `ops` ends with to the table store: its rows
+    /// go into the table's bulk range (reserved at the first move, written by
+    /// ingestion), its changes leave `ops` and its rows the overlay. Reads
+    /// find them in the range under the overlay; the commit reads them back
+    /// for the WAL and makes the range the table's (PostgreSQL writes a
+    /// bulk load into the new relfilenode of a table created or truncated
+    /// in the same transaction).
+    fn spill(&mut self) -> PgResult<()> {
+        let Some(run) = self.run.take() else {
+            return Ok(());
+        };
+        let store = self.db.table_store()?;
+        let rows: Vec<(RowKey, Row)> = self
+            .ops
+            .drain(run.start..)
+            .filter_map(|c| match c {
+                Change::Insert { key, row, .. } => Some((key, row)),
+                _ => None,
+            })
+            .collect();
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+            return Ok(());
+        };
+        let (first, last) = (first.0.clone(), last.0.clone());
+        let o = self.overlay_mut(run.table);
+        o.rows.remove_from(&first);
+        let sid = match o.bulk {
+            Some(sid) => sid,
+            None => {
+                let sid = store.reserve_range(run.table)?;
+                self.overlay_mut(run.table).bulk = Some(sid);
+                sid
+            }
+        };
+        // Registered before the write: a failure leaves the range to be
+        // abandoned with the transaction.
+        self.spilled.push(Spilled {
+            at: self.ops.len(),
+            seq: self.messages.len(),
+            table: run.table,
+            sid,
+            first,
+            last,
+        });
+        store.write_range(sid, &rows)
+    }
+
+    /// A row of the table's bulk range (rows this transaction moved to the
+    /// table store) that `o`, shadowing the table, does not have.
+    fn bulk_row(&self, o: &TableOverlay, key: &RowKey) -> PgResult<Option<Row>> {
+        match o.bulk {
+            Some(sid) => self.db.table_store()?.range_get(sid, key),
+            None => Ok(None),
+        }
     }
 
     /// Locks a row seen by this statement before UPDATE/DELETE.
@@ -565,7 +752,12 @@ impl Transaction {
             match o.rows.get(key) {
                 Some(Some(_)) => return Ok(LockResult::Unchanged),
                 Some(None) => return Ok(LockResult::Deleted),
-                None if o.shadow => return Ok(LockResult::Deleted),
+                None if o.shadow => {
+                    return Ok(match self.bulk_row(o, key)? {
+                        Some(_) => LockResult::Unchanged,
+                        None => LockResult::Deleted,
+                    })
+                }
                 None => {}
             }
         }
@@ -594,7 +786,9 @@ impl Transaction {
             match o.rows.get(key) {
                 Some(Some(r)) => return Ok(r.clone()),
                 Some(None) => return Err(concurrent("delete")),
-                None if o.shadow => return Err(concurrent("delete")),
+                None if o.shadow => {
+                    return self.bulk_row(o, key)?.ok_or_else(|| concurrent("delete"));
+                }
                 None => {}
             }
         }
@@ -705,6 +899,7 @@ impl Transaction {
             o.rows.clear();
             o.rekey = None;
             o.rekeyed = OnceCell::new();
+            o.bulk = None;
         }
         self.ops.push(Change::Truncate {
             tables: tables.to_vec(),
@@ -733,6 +928,7 @@ impl Transaction {
             ));
         }
         self.assign_xid();
+        self.run = None;
         self.messages.push((
             self.ops.len(),
             MessageRecord {
@@ -1129,6 +1325,7 @@ impl Transaction {
 
     /// `SAVEPOINT`: remembers the write set as it is now.
     pub fn savepoint(&self) -> Savepoint {
+        self.savepoint_taken.set(true);
         Savepoint {
             ops_len: self.ops.len(),
             messages_len: self.messages.len(),
@@ -1139,6 +1336,7 @@ impl Transaction {
 
     /// `ROLLBACK TO SAVEPOINT`: forgets the writes and DDL made since `sp`.
     pub fn rollback_to(&mut self, sp: &Savepoint) {
+        self.run = None;
         self.ops.truncate(sp.ops_len);
         self.messages.truncate(sp.messages_len);
         self.overlay = sp.overlay.clone();
@@ -1166,6 +1364,9 @@ impl Transaction {
         // What this transaction read is no longer needed: freed before its
         // records and the heap grow by the same rows.
         self.overlay = HashMap::new();
+        if !self.spilled.is_empty() {
+            return self.commit_spilled(xid);
+        }
         let mut records = Vec::with_capacity(self.ops.len() + self.messages.len() + 1);
         let mut messages = self.messages.iter().peekable();
         let mut scratch = Writer::new();
@@ -1195,6 +1396,122 @@ impl Transaction {
         Ok(Some(end))
     }
 
+    /// [`Transaction::commit`] of a transaction with runs of inserts in the
+    /// table store: the records of `ops` and the messages are encoded first,
+    /// as usual; under the commit mutex the WAL then takes them in their
+    /// order with the runs' INSERT records read back from the store, a piece
+    /// at a time, and the commit makes each bulk range its table's.
+    fn commit_spilled(&mut self, xid: Xid) -> PgResult<Option<Lsn>> {
+        let store = self.db.table_store()?;
+        let mut scratch = Writer::new();
+        // (at, seq, kind, index): runs before messages of the same seq,
+        // both before the op they precede
+        let mut order: Vec<(usize, usize, u8, usize)> = Vec::new();
+        order.extend(
+            self.spilled
+                .iter()
+                .enumerate()
+                .map(|(k, sp)| (sp.at, sp.seq, 0, k)),
+        );
+        order.extend(
+            self.messages
+                .iter()
+                .enumerate()
+                .map(|(j, (at, _))| (*at, j, 1, j)),
+        );
+        order.extend((0..self.ops.len()).map(|i| (i, usize::MAX, 2, i)));
+        order.sort_unstable();
+        let mut encoded: Vec<Option<tandem_wal::Record>> = Vec::with_capacity(order.len());
+        for &(_, _, kind, i) in &order {
+            encoded.push(match kind {
+                1 => Some(record::message_record(&self.messages[i].1, xid)),
+                2 => Some(record::change_record_in(&self.ops[i], xid, &mut scratch)),
+                _ => None,
+            });
+        }
+        let mut adopts: Vec<(usize, Oid, u32)> = Vec::new();
+        for sp in &self.spilled {
+            if !adopts.iter().any(|a| a.2 == sp.sid) {
+                adopts.push((sp.at, sp.table, sp.sid));
+            }
+        }
+        let commit = record::commit_record(
+            &CommitRecord {
+                commit_time: PgTimestamp::now().as_micros(),
+                origin: self.origin,
+            },
+            xid,
+        );
+        let spilled = &self.spilled;
+        let mut next = 0usize;
+        // the run being read back: (index, resume after this key)
+        let mut reading: Option<(usize, Option<RowKey>)> = None;
+        let mut commit = Some(commit);
+        let mut rows: Vec<(RowKey, Row)> = Vec::new();
+        let mut fill = |piece: &mut Vec<tandem_wal::Record>| -> PgResult<bool> {
+            while piece.len() < COMMIT_PIECE {
+                if let Some((k, from)) = reading.take() {
+                    let sp = &spilled[k];
+                    let lower = match &from {
+                        Some(key) => Bound::Excluded(key),
+                        None => Bound::Included(&sp.first),
+                    };
+                    rows.clear();
+                    let limit = COMMIT_PIECE - piece.len();
+                    let more = store.range_batch(sp.sid, lower, limit, &mut rows)?;
+                    let mut finished = !more;
+                    let mut last_key = None;
+                    for (key, row) in rows.drain(..) {
+                        if key > sp.last {
+                            finished = true;
+                            break;
+                        }
+                        let change = Change::Insert {
+                            table: sp.table,
+                            key,
+                            row,
+                        };
+                        piece.push(record::change_record_in(&change, xid, &mut scratch));
+                        if let Change::Insert { key, .. } = change {
+                            finished |= key == sp.last;
+                            last_key = Some(key);
+                        }
+                    }
+                    if !finished {
+                        reading = Some((k, last_key));
+                    }
+                    continue;
+                }
+                let Some(&(_, _, kind, k)) = order.get(next) else {
+                    piece.extend(commit.take());
+                    return Ok(false);
+                };
+                match kind {
+                    0 => reading = Some((k, None)),
+                    _ => piece.extend(encoded[next].take()),
+                }
+                next += 1;
+            }
+            Ok(true)
+        };
+        let ops = std::mem::take(&mut self.ops);
+        let result = self.db.commit_streamed(
+            ops,
+            &mut fill,
+            self.ddl_catalog.clone(),
+            self.origin,
+            adopts,
+        );
+        if result.is_ok() {
+            // adopted by the commit
+            self.spilled.clear();
+        }
+        self.finish();
+        let end = result?;
+        crate::mvcc::note_own_commit(&self.db, end);
+        Ok(Some(end))
+    }
+
     pub fn rollback(mut self) {
         self.finish();
     }
@@ -1204,6 +1521,18 @@ impl Transaction {
             return;
         }
         self.finished = true;
+        if !self.spilled.is_empty() {
+            // rolled back (or the commit failed): the bulk ranges stay dead
+            if let Ok(store) = self.db.table_store() {
+                let mut sids: Vec<(u32, Oid)> =
+                    self.spilled.iter().map(|sp| (sp.sid, sp.table)).collect();
+                sids.dedup();
+                for (sid, table) in sids {
+                    store.abandon_range(sid, table);
+                }
+            }
+            self.spilled.clear();
+        }
         if !self.pending_sequences.is_empty() {
             let mut pending = self.db.pending_sequences.lock();
             for oid in &self.pending_sequences {

@@ -96,6 +96,12 @@ pub enum WriteKind {
     /// into the new one ([`TableStore::apply`]); no other write of the batch
     /// may touch the table.
     Rekey(Rekey),
+    /// A bulk load's range becomes the table's: the rows its transaction
+    /// wrote there before committing ([`TableStore::reserve_range`],
+    /// [`TableStore::write_range`]); the old range is retired as of the
+    /// write's commit. Later writes of the batch to the table go on top of
+    /// those rows.
+    Adopt(u32),
 }
 
 /// How ADD PRIMARY KEY turns a stored row into its new key and row (padded
@@ -175,6 +181,12 @@ impl StoreBatch {
     /// KEY); no other write of the batch may touch the table.
     pub fn rekey(&mut self, table: Oid, commit: Lsn, rekey: Rekey) {
         self.push(table, commit, WriteKind::Rekey(rekey));
+    }
+
+    /// The reserved range `sid`, written before the commit, becomes the
+    /// table's (see [`WriteKind::Adopt`]).
+    pub fn adopt(&mut self, table: Oid, commit: Lsn, sid: u32) {
+        self.push(table, commit, WriteKind::Adopt(sid));
     }
 
     fn push(&mut self, table: Oid, commit: Lsn, kind: WriteKind) {
@@ -442,6 +454,13 @@ impl RangeChanges<'_> {
         Ok(sid)
     }
 
+    /// The reserved range `sid` becomes `table`'s, retiring the one it had as
+    /// of `at`.
+    fn adopt(&mut self, table: Oid, at: Lsn, sid: u32) {
+        self.retire(table, at);
+        self.tables.insert(table, Some(sid));
+    }
+
     fn retire(&mut self, table: Oid, at: Lsn) {
         if let Some(old) = self.current(table) {
             self.retired.push((old, table, at));
@@ -558,6 +577,7 @@ impl TableStore {
         // Tables the batch wrote so far, and the re-keyings to stream.
         let mut touched: HashSet<Oid> = HashSet::new();
         let mut rekeys: Vec<RekeyJob> = Vec::new();
+        let mut adopted: Vec<u32> = Vec::new();
         for w in &batch.writes {
             if w.table == Oid(0) {
                 return Err(PgError::internal("table store write to table oid 0"));
@@ -589,6 +609,11 @@ impl TableStore {
                 }
                 WriteKind::NewStorage => {
                     fresh.insert(changes.renew(w.table, w.commit)?, w.table);
+                    continue;
+                }
+                WriteKind::Adopt(sid) => {
+                    changes.adopt(w.table, w.commit, *sid);
+                    adopted.push(*sid);
                     continue;
                 }
                 WriteKind::DropStorage => {
@@ -660,6 +685,7 @@ impl TableStore {
             ..
         } = changes;
         let mut ingested = self.ingest_fresh(&mut fresh_entries, &fresh, next)?;
+        ingested.extend(adopted);
         let mut rekeyed = Vec::new();
         for job in &rekeys {
             if self.rekey_range(job, next, &mut rekeyed)? {
@@ -871,6 +897,73 @@ impl TableStore {
         Ok(ingested)
     }
 
+    /// A new range for the rows a transaction writes before it commits (a
+    /// bulk load into a table it created or truncated), reserved durably as
+    /// [`TableStore::reserve`] does: it stays dead unless a batch adopts it
+    /// ([`WriteKind::Adopt`]), so a crash or a rollback leaves nothing.
+    pub fn reserve_range(&self, table: Oid) -> PgResult<u32> {
+        let _writer = self.writer.lock();
+        let sid = self.ranges.read().next;
+        let next = sid
+            .checked_add(1)
+            .ok_or_else(|| PgError::internal("table store storage ids are exhausted"))?;
+        self.reserve(&[(sid, table)], next)?;
+        self.ranges.write().next = next;
+        Ok(sid)
+    }
+
+    /// Writes rows into the reserved range `sid` by ingestion (table files,
+    /// no journal). Keys must rise, after every key written to the range
+    /// before. Each row is one version created at LSN 0: until a batch adopts
+    /// the range only its transaction reads it, and from then on only
+    /// snapshots at or after the adopting commit, which see it whole.
+    pub fn write_range(&self, sid: u32, rows: &[(RowKey, Row)]) -> PgResult<()> {
+        let err = |e| store_error("write to", &self.dir, e);
+        let mut write = ingest_fn(&self.heap).map_err(err)?;
+        let mut last: Option<&RowKey> = None;
+        for (key, row) in rows {
+            if last.is_some_and(|l| key <= l) {
+                return Err(PgError::internal("bulk load keys out of order"));
+            }
+            last = Some(key);
+            let chain = encode_first_version(row, Lsn::INVALID);
+            write(Some((&row_key(sid, key), &chain))).map_err(err)?;
+        }
+        write(None).map_err(err)
+    }
+
+    /// The row under `key` in the reserved range `sid`.
+    pub fn range_get(&self, sid: u32, key: &RowKey) -> PgResult<Option<Row>> {
+        let v = self
+            .heap
+            .get(row_key(sid, key))
+            .map_err(|e| store_error("read", &self.dir, e))?;
+        visible_row(v.as_deref(), Lsn(u64::MAX))
+    }
+
+    /// Up to `limit` rows of the reserved range `sid` with keys after
+    /// `from`, as [`TableStore::visible_batch`] reads a table.
+    pub fn range_batch(
+        &self,
+        sid: u32,
+        from: Bound<&RowKey>,
+        limit: usize,
+        out: &mut Vec<(RowKey, Row)>,
+    ) -> PgResult<bool> {
+        self.batch_in(sid, from, Lsn(u64::MAX), limit, out)
+    }
+
+    /// Gives up the reserved range `sid` of `table` (its transaction rolled
+    /// back): dead at once, compaction drops its rows.
+    pub fn abandon_range(&self, sid: u32, table: Oid) {
+        let _writer = self.writer.lock();
+        self.ranges
+            .write()
+            .retired
+            .insert(sid, (table, Lsn::INVALID));
+        self.mark_dead(Lsn::INVALID);
+    }
+
     /// The range table `oid` is read from at `snapshot` (see [`Ranges::at`]).
     fn range_at(&self, oid: Oid, snapshot: Lsn) -> Option<u32> {
         let r = self.ranges.read();
@@ -940,6 +1033,18 @@ impl TableStore {
         let Some(sid) = self.range_at(oid, snapshot) else {
             return Ok(false);
         };
+        self.batch_in(sid, from, snapshot, limit, out)
+    }
+
+    /// [`TableStore::visible_batch`] in range `sid`.
+    fn batch_in(
+        &self,
+        sid: u32,
+        from: Bound<&RowKey>,
+        snapshot: Lsn,
+        limit: usize,
+        out: &mut Vec<(RowKey, Row)>,
+    ) -> PgResult<bool> {
         let err = |e| store_error("read", &self.dir, e);
         for item in self.heap.range(key_bounds(sid, from)) {
             if out.len() >= limit {
