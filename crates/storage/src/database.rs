@@ -267,11 +267,9 @@ impl Database {
         Duration::from_millis(self.deadlock_timeout_ms.load(Ordering::Relaxed))
     }
 
-    /// The `deadlock_timeout` setting (default 1s).
-    /// Estimated bytes of a run of inserts into a table created or truncated
-    /// by its transaction above which the run moves to the table store
-    /// before the commit (default [`crate::mvcc::txn::BULK_SPILL_BYTES`]; tests set
-    /// it low).
+    /// Memory of a run of inserts into a table created or truncated by its
+    /// transaction above which the run moves to the table store before the
+    /// commit (`OpenOptions::bulk_spill_bytes`; tests set it low).
     pub fn set_bulk_spill_bytes(&self, bytes: usize) {
         self.bulk_spill_bytes.store(bytes, Ordering::Relaxed);
     }
@@ -280,6 +278,7 @@ impl Database {
         self.bulk_spill_bytes.load(Ordering::Relaxed)
     }
 
+    /// The `deadlock_timeout` setting (default 1s).
     pub fn set_deadlock_timeout(&self, d: Duration) {
         self.deadlock_timeout_ms
             .store(d.as_millis().max(1) as u64, Ordering::Relaxed);

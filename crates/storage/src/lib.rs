@@ -309,6 +309,10 @@ pub struct OpenOptions {
     pub store_cache_bytes: u64,
     /// The table store's memtable size (cache / 8, at least 8 MB).
     pub store_memtable_bytes: u64,
+    /// Memory of a run of inserts into a table created or truncated by its
+    /// transaction above which the run moves to the table store (in
+    /// transactions and in replay; `docs/storage.md` §3).
+    pub bulk_spill_bytes: usize,
 }
 
 impl OpenOptions {
@@ -319,6 +323,7 @@ impl OpenOptions {
             fsync,
             store_cache_bytes: shared_buffers,
             store_memtable_bytes: (shared_buffers / 8).max(8 << 20),
+            bulk_spill_bytes: crate::mvcc::txn::BULK_SPILL_BYTES,
         }
     }
 

@@ -200,10 +200,128 @@ pub fn open(datadir: &Path, opts: OpenOptions, floors: SlotFloors) -> PgResult<A
 }
 
 /// Applies WAL records to a database in order: crash recovery here, and a
-/// standby's startup process later. Changes wait per xid for their COMMIT.
+/// standby's startup process later. Changes wait per xid for their COMMIT;
+/// a bulk load's inserts move to the table store as they come, as they did
+/// on the primary (`docs/storage.md` §3), so that replaying one transaction
+/// does not hold all its rows.
 #[derive(Default)]
 pub struct Redo {
-    pending: HashMap<Xid, Vec<Change>>,
+    pending: HashMap<Xid, PendingTxn>,
+    /// Where pending transactions' bulk ranges are (given up if the
+    /// transaction never commits).
+    store: Option<Arc<TableStore>>,
+}
+
+/// A transaction's changes read so far.
+#[derive(Default)]
+struct PendingTxn {
+    changes: Vec<Change>,
+    /// Tables the transaction created or truncated, keyed by row ids (its
+    /// inserts into them may move to the table store), with the bulk range
+    /// they moved to, once they have.
+    bulk: HashMap<Oid, Option<u32>>,
+    /// The inserts `changes` ends with: table, first index, memory.
+    run: Option<(Oid, usize, usize)>,
+    /// The bulk ranges the commit adopts (before which change, table, range).
+    adopts: Vec<(usize, Oid, u32)>,
+}
+
+impl PendingTxn {
+    /// Adds a change; moves the run of inserts it ends to the table store
+    /// once the run is large (the rows of a table the transaction created or
+    /// truncated, when the store does not have the transaction yet).
+    fn push(&mut self, db: &Database, c: Change, lsn: Lsn) -> PgResult<Option<Arc<TableStore>>> {
+        match &c {
+            Change::Truncate { tables, .. } => {
+                let cat = db.catalog();
+                for t in tables {
+                    if cat.tables.get(t).is_some_and(|d| d.primary_key.is_none()) {
+                        self.bulk.insert(*t, None);
+                    }
+                }
+            }
+            Change::Catalog(op) => match op.as_ref() {
+                crate::CatalogOp::PutTable { def, .. } => {
+                    let new = !db.catalog().tables.contains_key(&def.oid);
+                    if new && def.primary_key.is_none() {
+                        self.bulk.insert(def.oid, None);
+                    } else if def.primary_key.is_some() {
+                        self.bulk.remove(&def.oid);
+                    }
+                }
+                crate::CatalogOp::AddPrimaryKey { table, .. }
+                | crate::CatalogOp::DropTable(table) => {
+                    self.bulk.remove(table);
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        let inserted = match &c {
+            Change::Insert { table, .. } => Some(*table),
+            _ => None,
+        };
+        let bytes = c.mem_size();
+        self.changes.push(c);
+        let at = self.changes.len() - 1;
+        self.run = match (inserted, self.run) {
+            (Some(t), Some((rt, start, n))) if rt == t => Some((t, start, n + bytes)),
+            (Some(t), _) => Some((t, at, bytes)),
+            (None, _) => None,
+        };
+        let Some((table, start, n)) = self.run else {
+            return Ok(None);
+        };
+        if n < db.bulk_spill_bytes() || !self.bulk.contains_key(&table) {
+            return Ok(None);
+        }
+        let store = db.table_store()?;
+        if store.applied_lsn() > lsn {
+            // the store has this transaction already: its rows are not needed
+            return Ok(None);
+        }
+        self.run = None;
+        let rows: Vec<(crate::RowKey, crate::heap::Row)> = self
+            .changes
+            .drain(start..)
+            .filter_map(|c| match c {
+                Change::Insert { key, row, .. } => Some((key, row)),
+                _ => None,
+            })
+            .collect();
+        if let Some((last, _)) = rows.last() {
+            db.bump_ids(None, None, rowid_of(last));
+        }
+        let sid = match self.bulk.get(&table).copied().flatten() {
+            Some(sid) => sid,
+            None => {
+                let sid = store.reserve_range(table)?;
+                self.bulk.insert(table, Some(sid));
+                self.adopts.push((self.changes.len(), table, sid));
+                sid
+            }
+        };
+        store.write_range(sid, &rows)?;
+        Ok(Some(store))
+    }
+
+    /// Gives up the bulk ranges (the transaction did not commit, or the
+    /// store had it already).
+    fn abandon(&self, store: &TableStore) {
+        for &(_, table, sid) in &self.adopts {
+            store.abandon_range(sid, table);
+        }
+    }
+}
+
+impl Drop for Redo {
+    fn drop(&mut self) {
+        if let Some(store) = &self.store {
+            for p in self.pending.values() {
+                p.abandon(store);
+            }
+        }
+    }
 }
 
 impl Redo {
@@ -220,12 +338,15 @@ impl Redo {
         match decoded {
             StorageRecord::Change(c) => {
                 db.bump_ids(Some(rec.xid), None, None);
-                self.pending.entry(rec.xid).or_default().push(c);
+                let pending = self.pending.entry(rec.xid).or_default();
+                if let Some(store) = pending.push(db, c, rec.lsn)? {
+                    self.store = Some(store);
+                }
             }
             StorageRecord::Commit(c) => {
                 db.bump_ids(Some(rec.xid), None, None);
-                let changes = self.pending.remove(&rec.xid).unwrap_or_default();
-                replay_commit(db, changes, rec.end_lsn, c.origin);
+                let pending = self.pending.remove(&rec.xid).unwrap_or_default();
+                replay_commit(db, pending, rec.end_lsn, c.origin);
             }
             StorageRecord::Sequence(s) => db.sequences.redo(&s),
             StorageRecord::Checkpoint(_) | StorageRecord::SlotState(_) => return Ok(false),
@@ -286,10 +407,21 @@ fn replay(db: &Database, redo: Lsn, crash: bool) -> PgResult<u64> {
 
 fn replay_commit(
     db: &Database,
-    changes: Vec<Change>,
+    pending: PendingTxn,
     end: Lsn,
     origin: Option<record::CommitOrigin>,
 ) {
+    // the rows of a commit the table store already holds are read from it:
+    // only the rest of the commit applies
+    let store = db.applier.store().ok();
+    let rows = end > store.as_ref().map_or(Lsn::INVALID, |s| s.applied_lsn());
+    if let (false, Some(store)) = (rows, &store) {
+        pending.abandon(store);
+    }
+    let PendingTxn {
+        changes, adopts, ..
+    } = pending;
+    let adopts = if rows { adopts } else { Vec::new() };
     let mut new_catalog = None;
     for c in &changes {
         if let Change::Catalog(op) = c {
@@ -313,10 +445,7 @@ fn replay_commit(
             }
         }
     }
-    // the rows of a commit the table store already holds are read from it:
-    // only the rest of the commit applies
-    let rows = end > db.applier.store().map_or(Lsn::INVALID, |s| s.applied_lsn());
-    db.apply_committed_rows(changes, end, new_catalog, origin, rows, Vec::new());
+    db.apply_committed_rows(changes, end, new_catalog, origin, rows, adopts);
 }
 
 /// Puts an image's rows (visible at its redo LSN) into the table store, which
@@ -639,5 +768,6 @@ fn assemble_from_image(
             store,
         },
     )?);
+    db.set_bulk_spill_bytes(opts.bulk_spill_bytes);
     Ok(db)
 }

@@ -216,3 +216,67 @@ fn restartpoint_is_taken_at_a_replayed_boundary_and_restarts_from_it() {
     assert_eq!(replay.replayed(), full_end);
     assert_eq!(snapshot_rows(&standby, t).len(), 6);
 }
+
+#[test]
+fn a_standby_replays_a_bulk_load_through_the_table_store() {
+    let small = |mut o: OpenOptions| {
+        o.bulk_spill_bytes = 8 << 10;
+        o
+    };
+    let (pdir, primary) = fresh();
+    primary.set_bulk_spill_bytes(8 << 10);
+    let t = create_table(&primary, "t", false);
+    insert_rows(&primary, t, &[(-1, -1)]);
+    let (_, image) = primary
+        .checkpoint_for_backup("immediate force wait")
+        .unwrap();
+    let sdir = backup_dir(pdir.path(), &image);
+    let redo = primary.control().redo_lsn;
+    {
+        let wal = Wal::create(
+            WalOptions {
+                dir: sdir.path().join("pg_wal"),
+                timeline: primary.wal().timeline(),
+                segment_size: primary.wal().segment_size(),
+                fsync: false,
+            },
+            redo,
+        )
+        .unwrap();
+        ship(&primary, &wal, redo);
+    }
+    let (standby, mut replay) =
+        Database::open_standby(sdir.path(), small(OpenOptions::new(false))).unwrap();
+
+    // TRUNCATE and 1000 rows in one transaction
+    let before = standby.wal().insert_lsn();
+    let mut txn = primary.begin(IsolationLevel::ReadCommitted, false);
+    txn.start_statement();
+    txn.truncate(&[t]).unwrap();
+    for i in 0..1000 {
+        txn.insert(t, row(i, i)).unwrap();
+    }
+    commit(&primary, txn);
+    ship(&primary, standby.wal(), before);
+    replay.replay_available(&standby).unwrap();
+    let want: Vec<_> = (0..1000).map(|i| row(i, i)).collect();
+    assert_eq!(snapshot_rows(&standby, t), want);
+    // the rows that moved to the store during replay carry no commit stamp
+    // of their own (LSN 0: their range became the table's at the commit)
+    let store = standby.table_store().unwrap();
+    let mut first = Vec::new();
+    store
+        .visible_batch(t, std::ops::Bound::Unbounded, Lsn(u64::MAX), 1, &mut first)
+        .unwrap();
+    let (key, _) = &first[0];
+    assert_eq!(
+        store.latest(t, key).unwrap().map(|(at, _)| at),
+        Some(Lsn(0))
+    );
+    drop(store);
+
+    // promoted, new rows get new row ids
+    tandem_storage::recovery::promote(&standby, replay).unwrap();
+    insert_rows(&standby, t, &[(1000, 1000)]);
+    assert_eq!(snapshot_rows(&standby, t).len(), 1001);
+}

@@ -43,8 +43,14 @@ use crate::{
     RoleDef, RowKey, SequenceDef, SubscriptionDef, SubscriptionRelState, TableDef,
 };
 
-/// Rows copied out of the heap per read-lock acquisition during a scan.
-const SCAN_BATCH: usize = 256;
+/// Rows a scan copies out of the heap and the table store per step (the
+/// recent heap's lock is held only while its part is copied; each step
+/// opens a new store iterator).
+const SCAN_BATCH: usize = 1024;
+
+/// [`SCAN_BATCH`] of the reads that go over a whole table with no visitor
+/// calling back (ADD PRIMARY KEY's checks).
+const TABLE_READ_BATCH: usize = 4096;
 
 /// Estimated bytes of a run of inserts into a table this transaction
 /// created or truncated above which the run moves to the table store before
@@ -393,12 +399,18 @@ impl Transaction {
         }
     }
 
+    /// This transaction's overlay of `table` as reads merge it (a pending
+    /// re-key applied).
+    fn overlay_of(&self, table: Oid) -> PgResult<Option<&TableOverlay>> {
+        match self.overlay.get(&table) {
+            Some(o) => o.effective(self, table).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// The row at `key` as this transaction sees it (unpadded).
     fn visible(&self, table: Oid, key: &RowKey) -> PgResult<Option<Row>> {
-        let overlay = match self.overlay.get(&table) {
-            Some(o) => Some(o.effective(self, table)?),
-            None => None,
-        };
+        let overlay = self.overlay_of(table)?;
         if let Some(o) = overlay {
             if let Some(entry) = o.rows.get(key) {
                 return Ok(entry.clone());
@@ -429,10 +441,7 @@ impl Transaction {
         after: Option<&RowKey>,
         visit: &mut dyn FnMut(&RowKey, &[Value]) -> PgResult<bool>,
     ) -> PgResult<()> {
-        let overlay = match self.overlay.get(&table) {
-            Some(o) => Some(o.effective(self, table)?),
-            None => None,
-        };
+        let overlay = self.overlay_of(table)?;
         let lower = after.map_or(Bound::Unbounded, |k| Bound::Excluded(k.clone()));
         self.scan_merged_from(table, overlay, lower, &mut |key, row| visit(key, row))
     }
@@ -443,10 +452,7 @@ impl Transaction {
         table: Oid,
         visit: &mut dyn FnMut(&RowKey, &Row) -> PgResult<bool>,
     ) -> PgResult<()> {
-        let overlay = match self.overlay.get(&table) {
-            Some(o) => Some(o.effective(self, table)?),
-            None => None,
-        };
+        let overlay = self.overlay_of(table)?;
         self.scan_merged(table, overlay, visit)
     }
 
@@ -1017,15 +1023,18 @@ impl Transaction {
         // Nothing of this transaction's own to merge: the rows straight from
         // the heap, without copying their keys.
         let mut from: Option<RowKey> = None;
-        let mut batch = Vec::with_capacity(SCAN_BATCH);
+        let mut batch = Vec::with_capacity(TABLE_READ_BATCH);
         loop {
             self.check_cancel()?;
             batch.clear();
             let lower = from.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
-            from =
-                self.db
-                    .heap
-                    .visible_rows(table, lower, self.snapshot, SCAN_BATCH, &mut batch)?;
+            from = self.db.heap.visible_rows(
+                table,
+                lower,
+                self.snapshot,
+                TABLE_READ_BATCH,
+                &mut batch,
+            )?;
             for row in &batch {
                 if !visit(&self.pad(table, row))? {
                     return Ok(());
