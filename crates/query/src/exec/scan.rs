@@ -136,7 +136,7 @@ pub fn seq_scan(
     // A pass reads up to SCAN_PASS rows while the transaction is borrowed,
     // then hands them on; the next pass starts after the last key read.
     let mut after: Option<RowKey> = None;
-    let mut rows: Vec<Vec<Value>> = Vec::with_capacity(SCAN_PASS);
+    let mut rows: Vec<tandem_storage::heap::Row> = Vec::with_capacity(SCAN_PASS);
     loop {
         rows.clear();
         let mut resume = None;
@@ -156,7 +156,7 @@ pub fn seq_scan(
                     _ => true,
                 };
                 if keep {
-                    rows.push(row.to_vec());
+                    rows.push(row.clone());
                 }
                 if read == SCAN_PASS {
                     resume = Some(key.clone());

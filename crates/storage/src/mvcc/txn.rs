@@ -435,15 +435,16 @@ impl Transaction {
 
     /// [`Transaction::scan`] of the rows with keys after `after` (all rows
     /// when `None`): a scan taken up again where a visitor stopped it.
+    /// The visitor gets the shared rows themselves (keeping one is cheap).
     pub fn scan_after(
         &self,
         table: Oid,
         after: Option<&RowKey>,
-        visit: &mut dyn FnMut(&RowKey, &[Value]) -> PgResult<bool>,
+        visit: &mut dyn FnMut(&RowKey, &Row) -> PgResult<bool>,
     ) -> PgResult<()> {
         let overlay = self.overlay_of(table)?;
         let lower = after.map_or(Bound::Unbounded, |k| Bound::Excluded(k.clone()));
-        self.scan_merged_from(table, overlay, lower, &mut |key, row| visit(key, row))
+        self.scan_merged_from(table, overlay, lower, visit)
     }
 
     /// [`Transaction::scan`] handing out the shared rows themselves.

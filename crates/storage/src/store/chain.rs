@@ -184,6 +184,38 @@ pub(super) fn decode_chain(bytes: &[u8]) -> PgResult<Vec<Version<&[u8]>>> {
     Ok(out)
 }
 
+/// The encoded row of the version `snapshot` sees in an encoded chain
+/// ([`crate::heap::visible_version`]'s rule: the newest version created at
+/// or before it, if not ended by then), read in place with no allocation:
+/// what a scan does for every key. Refuses what [`decode_chain`] refuses.
+pub(super) fn visible_encoded(bytes: &[u8], snapshot: Lsn) -> PgResult<Option<&[u8]>> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let mut r = Reader::new(bytes, WHAT);
+    let n = r.u32()? as usize;
+    if n > bytes.len() / 20 {
+        return Err(corrupt(WHAT));
+    }
+    let mut newest: Option<Version<&[u8]>> = None;
+    for _ in 0..n {
+        let created = r.lsn()?;
+        let deleted = r.lsn()?;
+        let row = r.bytes()?;
+        if created <= snapshot {
+            newest = Some(Version {
+                row,
+                created,
+                deleted,
+            });
+        }
+    }
+    if !r.is_empty() {
+        return Err(corrupt(WHAT));
+    }
+    Ok(newest.filter(|v| v.visible_at(snapshot)).map(|v| v.row))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +234,24 @@ mod tests {
             Vec::new()
         } else {
             encode_chain(&chain)
+        }
+    }
+
+    #[test]
+    fn reading_in_place_sees_what_the_decoded_chain_shows() {
+        let mut chain = Vec::new();
+        for (i, commit) in [100u64, 200, 300].iter().enumerate() {
+            chain = apply(&chain, ChainWrite::Put(&enc(i as i32)), *commit, 0);
+        }
+        chain = apply(&chain, ChainWrite::Delete, 400, 0);
+        for snapshot in [0u64, 99, 100, 150, 200, 299, 300, 399, 400, 500] {
+            let decoded = decode_chain(&chain).unwrap();
+            let want = visible_version(&decoded, Lsn(snapshot)).map(|v| v.row);
+            assert_eq!(visible_encoded(&chain, Lsn(snapshot)).unwrap(), want);
+        }
+        assert_eq!(visible_encoded(&[], Lsn(1)).unwrap(), None);
+        for cut in 1..chain.len() {
+            assert!(visible_encoded(&chain[..cut], Lsn(1000)).is_err(), "{cut}");
         }
     }
 

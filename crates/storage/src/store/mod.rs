@@ -25,7 +25,7 @@
 //!   snapshot can read it); a compaction filter then removes its keys as fjall
 //!   compacts them, so no statement pays for the table's size;
 //! - a key's new chain comes from `heap.rs`'s chain rule ([`write_chain`]) and a
-//!   read sees what `heap.rs`'s visibility rule ([`visible_version`]) says, so
+//!   read sees what `heap.rs`'s visibility rule ([`crate::heap::visible_version`]) says, so
 //!   the store and the in-memory heap cannot disagree on MVCC;
 //! - nothing is durable until [`TableStore::persist`] (fsync of fjall's journal);
 //!   fjall may write earlier on its own schedule, which is why its writer must
@@ -50,14 +50,14 @@ use parking_lot::{Mutex, RwLock};
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState};
 
 use crate::codec::corrupt;
-use crate::heap::{visible_version, write_chain, ChainWrite, Row};
+use crate::heap::{write_chain, ChainWrite, Row};
 use crate::RowKey;
 
 use chain::{
     decode_chain, decode_retired, decode_row, encode_chain, encode_first_version, encode_retired,
     encode_row, key_range, meta_id, meta_key, range_end, range_start, row_key, split_key,
-    u32_value, APPLIED_LSN_KEY, FIRST_STORAGE, NEXT_STORAGE_KEY, RETIRED_PREFIX, TABLE_PREFIX,
-    WHAT,
+    u32_value, visible_encoded, APPLIED_LSN_KEY, FIRST_STORAGE, NEXT_STORAGE_KEY, RETIRED_PREFIX,
+    TABLE_PREFIX, WHAT,
 };
 
 /// Memory the store may use, fixed at open.
@@ -376,9 +376,8 @@ fn lsn_value(bytes: &[u8]) -> PgResult<Lsn> {
 
 /// The row an encoded chain shows `snapshot` (`None` for a missing key).
 fn visible_row(chain: Option<&[u8]>, snapshot: Lsn) -> PgResult<Option<Row>> {
-    let chain = decode_chain(chain.unwrap_or_default())?;
-    visible_version(&chain, snapshot)
-        .map(|v| decode_row(v.row))
+    visible_encoded(chain.unwrap_or_default(), snapshot)?
+        .map(decode_row)
         .transpose()
 }
 
