@@ -719,6 +719,8 @@ fn assemble_from_image(
     control: &ControlFile,
     mut image: crate::checkpoint::Image,
 ) -> PgResult<Arc<Database>> {
+    // temporary files of transactions a crash ended
+    crate::mvcc::spill::remove_temp_files(datadir)?;
     let redo = image.header.redo;
     // A restartpoint has no record of its own at its redo LSN; its control
     // file names the record ending there (`checkpoint_lsn` before `redo_lsn`),

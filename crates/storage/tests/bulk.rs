@@ -196,7 +196,18 @@ fn a_bulk_load_rolled_back_or_cut_by_a_crash_leaves_nothing() {
     drop(lines);
     assert!(loaded, "the child did not load");
 
+    let tmp = dir.path().join("base/pgsql_tmp");
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        1,
+        "the load's records"
+    );
     let db = open(dir.path());
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "removed at startup"
+    );
     assert_eq!(snapshot_rows(&db, t), vec![row(1, 1), row(2, 2)]);
     let store = db.table_store().unwrap();
     assert!(store.retired_ranges().contains(&(t, Lsn(0))));

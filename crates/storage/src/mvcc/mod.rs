@@ -1,5 +1,6 @@
 //! Multi-version concurrency control: snapshots, the visibility rule, and
-//! transactions ([`txn`], their per-table write sets in `overlay`).
+//! transactions ([`txn`], their per-table write sets in `overlay`, the records
+//! of bulk loads waiting for their commit in [`spill`]).
 //!
 //! A snapshot is one LSN. Commits append their WAL (changes, then the COMMIT
 //! record, contiguously) and apply their changes to the heap under one commit
@@ -31,6 +32,7 @@
 //! horizon).
 
 mod overlay;
+pub mod spill;
 pub mod txn;
 
 use std::cell::Cell;

@@ -37,6 +37,7 @@ use crate::heap::Row;
 use crate::keycode::{encode_key, encode_key_into, rowid_key};
 use crate::locks::{LockTag, WaitOptions};
 use crate::mvcc::overlay::OverlayRows;
+use crate::mvcc::spill::SpillFile;
 use crate::record::{self, Change, CommitOrigin, CommitRecord, MessageRecord, OldTuple};
 use crate::{
     Catalog, Database, IsolationLevel, LockResult, PrimaryKey, PublicationDef, ReplicaIdentity,
@@ -96,10 +97,10 @@ struct InsertRun {
     bytes: usize,
 }
 
-/// A run of inserts moved to the table store before the commit: the keys
-/// `first..=last` of range `sid`. At commit its INSERT records are read back
-/// from there into the WAL, in their place among the others, and the range
-/// becomes the table's.
+/// A run of inserts moved to the table store (range `sid`) before the
+/// commit; its `records` INSERT records wait in the transaction's spill file
+/// (after those of the runs before it). At commit they go into the WAL in
+/// their place among the others, and the range becomes the table's.
 struct Spilled {
     /// Logged before `ops[at]`.
     at: usize,
@@ -107,8 +108,7 @@ struct Spilled {
     seq: usize,
     table: Oid,
     sid: u32,
-    first: RowKey,
-    last: RowKey,
+    records: usize,
 }
 
 impl TableOverlay {
@@ -166,6 +166,8 @@ pub struct Transaction {
     run: Option<InsertRun>,
     /// Runs of inserts moved to the table store, in the order they moved.
     spilled: Vec<Spilled>,
+    /// Their records, in that order.
+    spill_file: Option<SpillFile>,
     /// A savepoint was taken: runs stay in memory (a rollback to it must be
     /// able to forget them).
     savepoint_taken: std::cell::Cell<bool>,
@@ -250,6 +252,7 @@ impl Transaction {
             pending_sequences: Vec::new(),
             run: None,
             spilled: Vec::new(),
+            spill_file: None,
             savepoint_taken: std::cell::Cell::new(false),
             finished: false,
         }
@@ -708,18 +711,25 @@ impl Transaction {
             return Ok(());
         };
         let store = self.db.table_store()?;
-        let rows: Vec<(RowKey, Row)> = self
-            .ops
-            .drain(run.start..)
-            .filter_map(|c| match c {
-                Change::Insert { key, row, .. } => Some((key, row)),
-                _ => None,
-            })
-            .collect();
-        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+        let xid = self.assign_xid();
+        if self.spill_file.is_none() {
+            self.spill_file = Some(SpillFile::create(&self.db.datadir)?);
+        }
+        let drained: Vec<Change> = self.ops.drain(run.start..).collect();
+        let mut rows: Vec<(RowKey, Row)> = Vec::with_capacity(drained.len());
+        if let Some(file) = self.spill_file.as_mut() {
+            let mut scratch = Writer::new();
+            for c in drained {
+                file.append(&record::change_record_in(&c, xid, &mut scratch))?;
+                if let Change::Insert { key, row, .. } = c {
+                    rows.push((key, row));
+                }
+            }
+        }
+        let Some((first, _)) = rows.first() else {
             return Ok(());
         };
-        let (first, last) = (first.0.clone(), last.0.clone());
+        let first = first.clone();
         let o = self.overlay_mut(run.table);
         o.rows.remove_from(&first);
         let sid = match o.bulk {
@@ -737,8 +747,7 @@ impl Transaction {
             seq: self.messages.len(),
             table: run.table,
             sid,
-            first,
-            last,
+            records: rows.len(),
         });
         store.write_range(sid, &rows)
     }
@@ -1412,7 +1421,6 @@ impl Transaction {
     /// order with the runs' INSERT records read back from the store, a piece
     /// at a time, and the commit makes each bulk range its table's.
     fn commit_spilled(&mut self, xid: Xid) -> PgResult<Option<Lsn>> {
-        let store = self.db.table_store()?;
         let mut scratch = Writer::new();
         // (at, seq, kind, index): runs before messages of the same seq,
         // both before the op they precede
@@ -1452,44 +1460,20 @@ impl Transaction {
             },
             xid,
         );
+        let mut reader = match self.spill_file.as_mut() {
+            Some(f) => f.reader()?,
+            None => return Err(PgError::internal("bulk load records missing")),
+        };
         let spilled = &self.spilled;
         let mut next = 0usize;
-        // the run being read back: (index, resume after this key)
-        let mut reading: Option<(usize, Option<RowKey>)> = None;
+        // records of the run being read back still to come
+        let mut left = 0usize;
         let mut commit = Some(commit);
-        let mut rows: Vec<(RowKey, Row)> = Vec::new();
         let mut fill = |piece: &mut Vec<tandem_wal::Record>| -> PgResult<bool> {
             while piece.len() < COMMIT_PIECE {
-                if let Some((k, from)) = reading.take() {
-                    let sp = &spilled[k];
-                    let lower = match &from {
-                        Some(key) => Bound::Excluded(key),
-                        None => Bound::Included(&sp.first),
-                    };
-                    rows.clear();
-                    let limit = COMMIT_PIECE - piece.len();
-                    let more = store.range_batch(sp.sid, lower, limit, &mut rows)?;
-                    let mut finished = !more;
-                    let mut last_key = None;
-                    for (key, row) in rows.drain(..) {
-                        if key > sp.last {
-                            finished = true;
-                            break;
-                        }
-                        let change = Change::Insert {
-                            table: sp.table,
-                            key,
-                            row,
-                        };
-                        piece.push(record::change_record_in(&change, xid, &mut scratch));
-                        if let Change::Insert { key, .. } = change {
-                            finished |= key == sp.last;
-                            last_key = Some(key);
-                        }
-                    }
-                    if !finished {
-                        reading = Some((k, last_key));
-                    }
+                if left > 0 {
+                    piece.push(reader.next()?);
+                    left -= 1;
                     continue;
                 }
                 let Some(&(_, _, kind, k)) = order.get(next) else {
@@ -1497,7 +1481,7 @@ impl Transaction {
                     return Ok(false);
                 };
                 match kind {
-                    0 => reading = Some((k, None)),
+                    0 => left = spilled[k].records,
                     _ => piece.extend(encoded[next].take()),
                 }
                 next += 1;
@@ -1543,6 +1527,7 @@ impl Transaction {
             }
             self.spilled.clear();
         }
+        self.spill_file = None;
         if !self.pending_sequences.is_empty() {
             let mut pending = self.db.pending_sequences.lock();
             for oid in &self.pending_sequences {

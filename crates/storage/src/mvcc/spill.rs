@@ -1,0 +1,165 @@
+//! A transaction's WAL records waiting for its commit in a temporary file,
+//! under `base/pgsql_tmp` as PostgreSQL keeps its temporary files: the INSERT
+//! records of the bulk-load runs that moved to the table store (`txn.rs`,
+//! `Transaction::spill`). Written as the runs move, read back once, in order,
+//! by the commit, removed with the transaction; startup empties the directory
+//! ([`remove_temp_files`]) of what a crash left.
+//!
+//! Layout, one record after another: kind u8, xid u32 LE, payload length
+//! u32 LE, payload.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tandem_types::{PgError, PgResult, Xid};
+use tandem_wal::Record;
+
+/// The temporary files' directory in a data directory.
+pub fn temp_dir(datadir: &Path) -> PathBuf {
+    datadir.join("base").join("pgsql_tmp")
+}
+
+/// Removes what a crash left in the temporary files' directory (at startup:
+/// no transaction is running).
+pub fn remove_temp_files(datadir: &Path) -> PgResult<()> {
+    let dir = temp_dir(datadir);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(PgError::io(
+                format_args!("open directory \"{}\"", dir.display()),
+                &e,
+            ))
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        std::fs::remove_file(&path)
+            .map_err(|e| PgError::io(format_args!("remove file \"{}\"", path.display()), &e))?;
+    }
+    Ok(())
+}
+
+static NEXT_FILE: AtomicU64 = AtomicU64::new(0);
+
+/// A transaction's temporary file of records.
+pub(crate) struct SpillFile {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+fn io_error(what: &str, path: &Path, e: &std::io::Error) -> PgError {
+    PgError::io(
+        format_args!("{what} temporary file \"{}\"", path.display()),
+        e,
+    )
+}
+
+impl SpillFile {
+    pub(crate) fn create(datadir: &Path) -> PgResult<SpillFile> {
+        let dir = temp_dir(datadir);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| PgError::io(format_args!("create directory \"{}\"", dir.display()), &e))?;
+        let n = NEXT_FILE.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!("pgsql_tmp{}.{n}", std::process::id()));
+        let file = File::create(&path).map_err(|e| io_error("create", &path, &e))?;
+        Ok(SpillFile {
+            path,
+            out: BufWriter::with_capacity(256 << 10, file),
+        })
+    }
+
+    pub(crate) fn append(&mut self, rec: &Record) -> PgResult<()> {
+        let len = u32::try_from(rec.payload.len())
+            .map_err(|_| PgError::internal("WAL record too large for a temporary file"))?;
+        let mut head = [0u8; 9];
+        head[0] = rec.kind;
+        head[1..5].copy_from_slice(&rec.xid.0.to_le_bytes());
+        head[5..9].copy_from_slice(&len.to_le_bytes());
+        self.out
+            .write_all(&head)
+            .and_then(|_| self.out.write_all(&rec.payload))
+            .map_err(|e| io_error("write to", &self.path, &e))
+    }
+
+    /// A reader from the start (what was appended so far).
+    pub(crate) fn reader(&mut self) -> PgResult<SpillReader> {
+        self.out
+            .flush()
+            .map_err(|e| io_error("write to", &self.path, &e))?;
+        let file = File::open(&self.path).map_err(|e| io_error("open", &self.path, &e))?;
+        Ok(SpillReader {
+            path: self.path.clone(),
+            input: BufReader::with_capacity(256 << 10, file),
+        })
+    }
+}
+
+impl Drop for SpillFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Reads a [`SpillFile`]'s records back in order.
+pub(crate) struct SpillReader {
+    path: PathBuf,
+    input: BufReader<File>,
+}
+
+impl SpillReader {
+    /// The next record.
+    pub(crate) fn next(&mut self) -> PgResult<Record> {
+        let err = |e: std::io::Error| io_error("read", &self.path, &e);
+        let mut head = [0u8; 9];
+        self.input.read_exact(&mut head).map_err(err)?;
+        let xid = u32::from_le_bytes([head[1], head[2], head[3], head[4]]);
+        let len = u32::from_le_bytes([head[5], head[6], head[7], head[8]]) as usize;
+        let mut payload = vec![0u8; len];
+        self.input.read_exact(&mut payload).map_err(err)?;
+        Ok(Record {
+            kind: head[0],
+            xid: Xid(xid),
+            payload,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_come_back_in_order_and_the_file_goes_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = SpillFile::create(dir.path()).unwrap();
+        let recs: Vec<Record> = (0..1000u32)
+            .map(|i| Record {
+                kind: 16 + (i % 3) as u8,
+                xid: Xid(740),
+                payload: vec![i as u8; (i % 300) as usize],
+            })
+            .collect();
+        for r in &recs {
+            f.append(r).unwrap();
+        }
+        let mut r = f.reader().unwrap();
+        for want in &recs {
+            assert_eq!(&r.next().unwrap(), want);
+        }
+        assert!(r.next().is_err(), "nothing after the last record");
+        let path = f.path.clone();
+        assert!(path.exists());
+        drop(r);
+        drop(f);
+        assert!(!path.exists());
+        // what a crash leaves is removed at startup
+        let path = temp_dir(dir.path()).join("pgsql_tmp1.0");
+        std::fs::write(&path, b"left by a crash").unwrap();
+        remove_temp_files(dir.path()).unwrap();
+        assert!(!path.exists());
+    }
+}
