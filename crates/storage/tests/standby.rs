@@ -46,6 +46,28 @@ fn backup_dir(
     sdir
 }
 
+/// [`backup_dir`] with the primary's WAL from the backup's redo shipped.
+fn backup_with_wal(
+    pdir: &std::path::Path,
+    primary: &Database,
+    point: &tandem_storage::checkpoint::BackupPoint,
+) -> tempfile::TempDir {
+    let sdir = backup_dir(pdir, point);
+    let redo = primary.control().redo_lsn;
+    let wal = Wal::create(
+        WalOptions {
+            dir: sdir.path().join("pg_wal"),
+            timeline: primary.wal().timeline(),
+            segment_size: primary.wal().segment_size(),
+            fsync: false,
+        },
+        redo,
+    )
+    .unwrap();
+    ship(primary, &wal, redo);
+    sdir
+}
+
 fn ship(primary: &Database, standby_wal: &Wal, from: Lsn) -> Lsn {
     let pw = primary.wal();
     pw.flush(pw.insert_lsn()).unwrap();
@@ -72,21 +94,7 @@ fn standby_replays_shipped_wal_and_stays_read_only() {
     insert_rows(&primary, t, &[(3, 3)]);
 
     // the "backup": image, control file, WAL from the image's redo
-    let sdir = backup_dir(pdir.path(), &image);
-    let redo = primary.control().redo_lsn;
-    {
-        let wal = Wal::create(
-            WalOptions {
-                dir: sdir.path().join("pg_wal"),
-                timeline: primary.wal().timeline(),
-                segment_size: primary.wal().segment_size(),
-                fsync: false,
-            },
-            redo,
-        )
-        .unwrap();
-        ship(&primary, &wal, redo);
-    }
+    let sdir = backup_with_wal(pdir.path(), &primary, &image);
 
     let (standby, mut replay) =
         Database::open_standby(sdir.path(), OpenOptions::new(false)).unwrap();
@@ -230,21 +238,7 @@ fn a_standby_replays_a_bulk_load_through_the_table_store() {
     let (_, image) = primary
         .checkpoint_for_backup("immediate force wait")
         .unwrap();
-    let sdir = backup_dir(pdir.path(), &image);
-    let redo = primary.control().redo_lsn;
-    {
-        let wal = Wal::create(
-            WalOptions {
-                dir: sdir.path().join("pg_wal"),
-                timeline: primary.wal().timeline(),
-                segment_size: primary.wal().segment_size(),
-                fsync: false,
-            },
-            redo,
-        )
-        .unwrap();
-        ship(&primary, &wal, redo);
-    }
+    let sdir = backup_with_wal(pdir.path(), &primary, &image);
     let (standby, mut replay) =
         Database::open_standby(sdir.path(), small(OpenOptions::new(false))).unwrap();
 

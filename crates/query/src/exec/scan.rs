@@ -19,6 +19,16 @@ use super::{check_cancel, Env, Exec, Sink};
 use crate::plan::{Expr, Node, SrfCall};
 use crate::table_functions::{self, TableFunc};
 
+/// What a pure filter evaluated inside a storage callback may read.
+fn pure_cx<'a>(ctx: &'a tandem_expr::ExecContext<'_>) -> PureCx<'a> {
+    PureCx {
+        params: ctx.params,
+        txn_start: ctx.txn_start,
+        stmt_start: ctx.stmt_start,
+        user: &ctx.session.user,
+    }
+}
+
 /// Rows of a stored table matching `filter`, with their keys.
 pub fn scan_rows(
     ex: &mut Exec,
@@ -30,12 +40,7 @@ pub fn scan_rows(
     let mut out = Vec::new();
     {
         let ctx = &*ex.ctx;
-        let pcx = PureCx {
-            params: ctx.params,
-            txn_start: ctx.txn_start,
-            stmt_start: ctx.stmt_start,
-            user: &ctx.session.user,
-        };
+        let pcx = pure_cx(ctx);
         let mut n: u32 = 0;
         ctx.txn.scan(table, &mut |key, row| {
             n = n.wrapping_add(1);
@@ -142,12 +147,7 @@ pub fn seq_scan(
         let mut resume = None;
         {
             let ctx = &*ex.ctx;
-            let pcx = PureCx {
-                params: ctx.params,
-                txn_start: ctx.txn_start,
-                stmt_start: ctx.stmt_start,
-                user: &ctx.session.user,
-            };
+            let pcx = pure_cx(ctx);
             let mut read = 0usize;
             ctx.txn.scan_after(table, after.as_ref(), &mut |key, row| {
                 read += 1;

@@ -1088,12 +1088,19 @@ impl Transaction {
         let mut prev = Vec::new();
         let mut failure = None;
         let mut rising = true;
-        // Pass 1: while the keys rise, each is checked against the previous.
-        self.scan_before_rekey(def.oid, &mut |row| {
+        // the key columns of `row` into `vals`; a NULL among them fails
+        let key_of = |row: &[Value], vals: &mut Vec<Value>| -> Result<(), PgError> {
             vals.clear();
             vals.extend(key_values(pk, row));
-            if let Some(i) = vals.iter().position(|v| v.is_null()) {
-                failure = Some(null_error(i));
+            match vals.iter().position(|v| v.is_null()) {
+                Some(i) => Err(null_error(i)),
+                None => Ok(()),
+            }
+        };
+        // Pass 1: while the keys rise, each is checked against the previous.
+        self.scan_before_rekey(def.oid, &mut |row| {
+            if let Err(e) = key_of(row, &mut vals) {
+                failure = Some(e);
                 return Ok(false);
             }
             key.clear();
@@ -1118,10 +1125,8 @@ impl Transaction {
         // Pass 2: the keys gathered and sorted.
         let mut keys: Vec<RowKey> = Vec::new();
         self.scan_before_rekey(def.oid, &mut |row| {
-            vals.clear();
-            vals.extend(key_values(pk, row));
-            if let Some(i) = vals.iter().position(|v| v.is_null()) {
-                failure = Some(null_error(i));
+            if let Err(e) = key_of(row, &mut vals) {
+                failure = Some(e);
                 return Ok(false);
             }
             keys.push(encode_key(&vals));
