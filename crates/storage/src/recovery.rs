@@ -233,9 +233,13 @@ impl PendingTxn {
     fn push(&mut self, db: &Database, c: Change, lsn: Lsn) -> PgResult<Option<Arc<TableStore>>> {
         match &c {
             Change::Truncate { tables, .. } => {
+                // later runs go to a new range (the truncate retires the
+                // one before, if any)
                 let cat = db.catalog();
                 for t in tables {
-                    if cat.tables.get(t).is_some_and(|d| d.primary_key.is_none()) {
+                    let keyless = self.bulk.contains_key(t)
+                        || cat.tables.get(t).is_some_and(|d| d.primary_key.is_none());
+                    if keyless {
                         self.bulk.insert(*t, None);
                     }
                 }

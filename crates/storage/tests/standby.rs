@@ -269,6 +269,42 @@ fn a_standby_replays_a_bulk_load_through_the_table_store() {
     );
     drop(store);
 
+    // a table created, loaded, truncated and loaded again in one
+    // transaction: only the second load is there
+    let before = standby.wal().insert_lsn();
+    let mut txn = primary.begin(IsolationLevel::ReadCommitted, false);
+    txn.start_statement();
+    let u = txn.allocate_oid();
+    txn.put_table(
+        tandem_storage::TableDef {
+            oid: u,
+            schema: "public".into(),
+            name: "u".into(),
+            columns: vec![
+                col("id", tandem_types::DataType::Int4),
+                col("v", tandem_types::DataType::Int4),
+            ],
+            primary_key: None,
+            replica_identity: tandem_storage::ReplicaIdentity::Default,
+            owner: tandem_types::Oid(10),
+        },
+        None,
+    )
+    .unwrap();
+    for i in 0..1000 {
+        txn.insert(u, row(i, i)).unwrap();
+    }
+    txn.truncate(&[u]).unwrap();
+    for i in 0..500 {
+        txn.insert(u, row(i, -i)).unwrap();
+    }
+    commit(&primary, txn);
+    ship(&primary, standby.wal(), before);
+    replay.replay_available(&standby).unwrap();
+    let want: Vec<_> = (0..500).map(|i| row(i, -i)).collect();
+    assert_eq!(snapshot_rows(&primary, u), want);
+    assert_eq!(snapshot_rows(&standby, u), want);
+
     // promoted, new rows get new row ids
     tandem_storage::recovery::promote(&standby, replay).unwrap();
     insert_rows(&standby, t, &[(1000, 1000)]);
