@@ -112,8 +112,9 @@ async fn a_table_several_times_shared_buffers_is_written_read_updated_and_checkp
     // table store as they come, a run of about 8 MB at a time, and the
     // commit reads them back for the WAL a piece at a time. Allowed on top
     // of the bound: 48 MB for the load in flight (the run, the WAL's write
-    // buffers, the pieces read back; measured about 50 MB). Held in memory
-    // until its commit, this load peaked at about 400 MB.
+    // buffers, the records read back; the server peaked at 78-101 MB in all,
+    // 35-40 MB above its peak before the load). Held in memory until its
+    // commit, this load peaked at about 400 MB.
     bulk_load(&node, ROWS).await;
     let (rss, hwm) = memory_kb(pid);
     eprintln!("after a bulk load of {ROWS} rows: {rss} kB resident, {hwm} kB peak");
