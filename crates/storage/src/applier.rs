@@ -481,12 +481,15 @@ fn translate(store: &TableStore, batch: &mut StoreBatch, item: Item) -> PgResult
                     if alone {
                         let catalog = item.catalog.clone();
                         let columns = pk.columns.clone();
+                        let width = catalog.tables.get(&table).map_or(0, |d| d.columns.len());
                         batch.rekey(
                             table,
                             end,
-                            Rekey(Arc::new(move |row| {
-                                rekey_row(&catalog, table, &columns, row)
-                            })),
+                            Rekey {
+                                columns: pk.columns.clone(),
+                                width,
+                                pad: Arc::new(move |row| rekey_row(&catalog, table, &columns, row)),
+                            },
                         );
                         continue;
                     }

@@ -124,6 +124,30 @@ pub(super) fn decode_row(bytes: &[u8]) -> PgResult<Row> {
     Ok(row.into())
 }
 
+/// The values of `columns` (in that order) of an encoded row of at least
+/// `width` values, decoding only the values up to the last of them; `None`
+/// for a shorter row (written before an ADD COLUMN: it needs padding).
+pub(super) fn key_columns(
+    bytes: &[u8],
+    columns: &[usize],
+    width: usize,
+) -> PgResult<Option<Vec<tandem_types::Value>>> {
+    let mut r = Reader::new(bytes, WHAT);
+    let n = r.u32()? as usize;
+    if n < width {
+        return Ok(None);
+    }
+    let upto = columns.iter().max().map_or(0, |&c| c + 1);
+    if upto > n {
+        return Err(corrupt(WHAT));
+    }
+    let mut leading = Vec::with_capacity(upto);
+    for _ in 0..upto {
+        leading.push(r.value()?);
+    }
+    Ok(Some(columns.iter().map(|&c| leading[c].clone()).collect()))
+}
+
 /// Encodes a chain (oldest version first); rows are already encoded.
 pub(super) fn encode_chain(chain: &[Version<&[u8]>]) -> Vec<u8> {
     let mut w = Writer {

@@ -50,14 +50,15 @@ use parking_lot::{Mutex, RwLock};
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState};
 
 use crate::codec::corrupt;
-use crate::heap::{write_chain, ChainWrite, Row};
+use crate::heap::{write_chain, ChainWrite, Row, Version};
+use crate::keycode::encode_key;
 use crate::RowKey;
 
 use chain::{
     decode_chain, decode_retired, decode_row, encode_chain, encode_first_version, encode_retired,
-    encode_row, key_range, meta_id, meta_key, range_end, range_start, row_key, split_key,
-    u32_value, visible_encoded, APPLIED_LSN_KEY, FIRST_STORAGE, NEXT_STORAGE_KEY, RETIRED_PREFIX,
-    TABLE_PREFIX, WHAT,
+    encode_row, key_columns, key_range, meta_id, meta_key, range_end, range_start, row_key,
+    split_key, u32_value, visible_encoded, APPLIED_LSN_KEY, FIRST_STORAGE, NEXT_STORAGE_KEY,
+    RETIRED_PREFIX, TABLE_PREFIX, WHAT,
 };
 
 /// Memory the store may use, fixed at open.
@@ -104,10 +105,17 @@ pub enum WriteKind {
     Adopt(u32),
 }
 
-/// How ADD PRIMARY KEY turns a stored row into its new key and row (padded
-/// to the table's width, keyed by the new primary key columns).
+/// How ADD PRIMARY KEY turns a stored row into its new key and row.
 #[derive(Clone)]
-pub struct Rekey(pub Arc<dyn Fn(Row) -> (RowKey, Row) + Send + Sync>);
+pub struct Rekey {
+    /// The new key's columns, in key order.
+    pub columns: Vec<usize>,
+    /// The table's width: a stored row that wide keeps its bytes, keyed by
+    /// its `columns` read in place.
+    pub width: usize,
+    /// A shorter row (written before an ADD COLUMN), padded and keyed.
+    pub pad: Arc<dyn Fn(Row) -> (RowKey, Row) + Send + Sync>,
+}
 
 impl std::fmt::Debug for Rekey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -851,12 +859,26 @@ impl TableStore {
         let mut ingestion: Option<IngestFn<'_>> = None;
         for item in self.heap.range(key_bounds(from, Bound::Unbounded)) {
             let (_, chain) = item.into_inner().map_err(read_err)?;
-            let Some(row) = visible_row(Some(&chain), Lsn(u64::MAX))? else {
+            let Some(bytes) = visible_encoded(&chain, Lsn(u64::MAX))? else {
                 continue;
             };
-            let (key, row) = (job.rekey.0)(row);
+            let rk = &job.rekey;
+            let (key, chain) = match key_columns(bytes, &rk.columns, rk.width)? {
+                // the row's bytes move as they are
+                Some(vals) => {
+                    let first = Version {
+                        row: bytes,
+                        created: job.commit,
+                        deleted: Lsn::INVALID,
+                    };
+                    (encode_key(&vals), encode_chain(&[first]))
+                }
+                None => {
+                    let (key, row) = (rk.pad)(decode_row(bytes)?);
+                    (key, encode_first_version(&row, job.commit))
+                }
+            };
             let key = row_key(job.to, &key);
-            let chain = encode_first_version(&row, job.commit);
             if !last.is_empty() && key <= last {
                 rest.push((key, chain));
                 continue;

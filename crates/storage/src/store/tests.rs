@@ -548,13 +548,16 @@ fn a_snapshot_restores_into_an_empty_store() {
 /// The re-keying of [`a_rekey_streams_the_live_rows_into_a_new_range`]: the
 /// row's first value, big-endian, as the new key.
 fn by_first_value() -> Rekey {
-    Rekey(Arc::new(|row: Row| {
-        let v = match row.first() {
-            Some(Value::Int4(v)) => *v,
-            _ => -1,
-        };
-        (RowKey((v as u32).to_be_bytes().to_vec()), row)
-    }))
+    Rekey {
+        columns: vec![0],
+        width: 2,
+        pad: Arc::new(|row: Row| (crate::keycode::encode_key(&row[..1]), row)),
+    }
+}
+
+/// The row a re-key by [`by_first_value`] puts under `v`'s key.
+fn rekeyed_key(v: u32) -> RowKey {
+    crate::keycode::encode_key(&[Value::Int4(v as i32)])
 }
 
 #[test]
@@ -587,6 +590,9 @@ fn a_rekey_streams_the_live_rows_into_a_new_range() {
         let mut b = StoreBatch::new(Lsn(160), Lsn(0));
         b.put(u, k(1), row(20), Lsn(160));
         b.put(u, k(2), row(10), Lsn(160));
+        // a row written before an ADD COLUMN: the re-key's padding path
+        let short: Row = vec![Value::Int4(30)].into();
+        b.put(u, k(3), short.clone(), Lsn(160));
         store.apply(&b).unwrap();
         let mut b = StoreBatch::new(Lsn(200), Lsn(0));
         b.rekey(T, Lsn(200), by_first_value());
@@ -596,8 +602,9 @@ fn a_rekey_streams_the_live_rows_into_a_new_range() {
         assert_eq!(
             rows,
             [
-                (RowKey(10u32.to_be_bytes().to_vec()), row(10)),
-                (RowKey(20u32.to_be_bytes().to_vec()), row(20))
+                (rekeyed_key(10), row(10)),
+                (rekeyed_key(20), row(20)),
+                (rekeyed_key(30), short)
             ]
         );
         // an old snapshot still reads the old range
@@ -617,9 +624,12 @@ fn a_rekey_streams_the_live_rows_into_a_new_range() {
     let got: Vec<u32> = rows
         .iter()
         .map(|(key, r)| {
-            let v = u32::from_be_bytes(key.0.as_slice().try_into().unwrap());
-            assert_eq!(r, &row(v as i32), "the row under its new key");
-            v
+            let Value::Int4(v) = r[0] else {
+                panic!("not an int4: {:?}", r[0])
+            };
+            assert_eq!(key, &rekeyed_key(v as u32), "the row under its new key");
+            assert_eq!(r, &row(v), "the row as it was");
+            v as u32
         })
         .collect();
     assert_eq!(got, want);
