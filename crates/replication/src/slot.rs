@@ -847,7 +847,8 @@ impl SlotRegistry {
         }
     }
 
-    /// Writes every slot with unsaved moves (shutdown).
+    /// Writes every slot with unsaved moves (checkpoints and restartpoints,
+    /// before retention is computed; shutdown).
     pub fn save_dirty(&self) -> PgResult<()> {
         let mut slots = self.slots.lock();
         for entry in slots.values_mut().filter(|e| e.dirty()) {

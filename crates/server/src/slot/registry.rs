@@ -80,6 +80,12 @@ pub(crate) fn install_retention(
     let wal = db.wal().clone();
     let node = Arc::downgrade(db);
     db.set_retention_floor(Box::new(move || {
+        // Slots with unsaved moves are written first, so that retention
+        // counts their new restart_lsn, not the one on disk (PostgreSQL's
+        // CheckPointReplicationSlots comes before the invalidation too).
+        if let Err(e) = slots.save_dirty() {
+            elog::emit_error(&e);
+        }
         let s = retention_settings(&config, wal.segment_size());
         // A standby measures from what it replayed (PostgreSQL's restartpoint
         // keeps segments from the replay position), a primary from its inserts.
