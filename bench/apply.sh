@@ -41,7 +41,6 @@ PROBE=${PROBE_BIN:-$PWD/target/release/examples/apply_probe}
 bench_workdir applybench
 P=$((22000 + RANDOM % 8000))
 export PGHOST=127.0.0.1 PGUSER=postgres PGDATABASE=postgres PGSSLMODE=disable
-now() { date +%s.%N; }
 q() { PGPORT=$1 psql -XAtq -v ON_ERROR_STOP=1 -c "$2"; }
 conninfo() { echo "host=127.0.0.1 port=$1 user=postgres dbname=postgres sslmode=disable"; }
 # The subscription's connection string to the publisher on port $1, mode $2.

@@ -27,15 +27,10 @@ PSQL="$PG17_BIN/psql"
 if [ -z "${TANDEM_BIN:-}" ]; then cargo build --release -q -p tandem; fi
 PORT=$((20000 + RANDOM % 10000))
 
-now() { date +%s.%N; }
-since() { echo "$(now) - $1" | bc; }
 
 measure() { # label kind bin
   local label=$1 kind=$2 dir="$WORK/$1" port=$((PORT++)) t0 out
   T=$3
-  if [ "$kind" = pg ] && [ "$(id -u)" = 0 ]; then
-    mkdir -p "$dir" && chown "$PGREF_USER" "$dir" "$WORK"
-  fi
   init_dir "$kind" "$dir" "$port"
   printf "fsync = on\nsynchronous_commit = on\nmax_connections = 100\n" >>"$dir/postgresql.conf"
   start_dir "$kind" "$dir"

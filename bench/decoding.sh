@@ -25,7 +25,6 @@ PSQL=psql
 if [ -z "${TANDEM_BIN:-}" ]; then cargo build --release -q; fi
 
 
-now() { date +%s.%N; }
 q() { PGHOST=127.0.0.1 PGPORT=$1 PGUSER=postgres "$PSQL" -X -A -t -q -v ON_ERROR_STOP=1 -d postgres -c "$2"; }
 declare -A R
 

@@ -48,9 +48,16 @@ crash_dir() { # kind dir
     stop_dir pg "$2" immediate
   fi
 }
+# Wall-clock seconds now, and since an earlier now().
+now() { date +%s.%N; }
+since() { echo "$(now) - $1" | bc; }
 # Initialises data directory $2 of kind $1 (tandem or pg) for port $3,
 # listening on 127.0.0.1 only, without Unix-domain sockets.
 init_dir() { # kind dir port
+  if [ "$1" = pg ] && [ "$(id -u)" = 0 ]; then
+    # PostgreSQL runs as $PGREF_USER: it owns the directory and its parent
+    mkdir -p "$2" && chown "$PGREF_USER" "$2" "$(dirname "$2")"
+  fi
   if [ "$1" = tandem ]; then
     "$T" initdb -D "$2" --port "$3" >/dev/null 2>&1
     printf "listen_addresses = '127.0.0.1'\nunix_socket_directories = ''\n" >> "$2/postgresql.conf"

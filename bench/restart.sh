@@ -25,14 +25,9 @@ PSQL="$PG17_BIN/psql"
 [ -x "$PSQL" ] || PSQL=psql
 if [ -z "${TANDEM_BIN:-}" ]; then cargo build --release -q -p tandem; fi
 PORT=$((20000 + RANDOM % 10000))
-now() { date +%s.%N; }
-since() { echo "$(now) - $1" | bc; }
 
 measure() { # kind scale
   local kind=$1 scale=$2 dir="$WORK/$1-$2" port=$((PORT++)) t0 lsn0 mb load
-  if [ "$kind" = pg ] && [ "$(id -u)" = 0 ]; then
-    mkdir -p "$dir" && chown "$PGREF_USER" "$dir" "$WORK"
-  fi
   init_dir "$kind" "$dir" "$port"
   printf "fsync = on\ncheckpoint_timeout = 1h\nmax_wal_size = 20GB\n" >>"$dir/postgresql.conf"
   start_dir "$kind" "$dir"
