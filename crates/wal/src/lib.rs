@@ -166,6 +166,14 @@ impl Wal {
         self.shared.append_stream(next)
     }
 
+    /// Has the segments that will hold the next `bytes` of WAL (at most 1 GiB)
+    /// created in the background, ahead of a large append such as a bulk
+    /// load's commit, so that the appending session does not zero-fill them.
+    /// A hint: segments it could not create are created when needed.
+    pub fn preallocate(&self, bytes: u64) {
+        self.shared.preallocate(bytes)
+    }
+
     /// Blocks until everything up to `upto` is written and fsynced (group commit:
     /// one fdatasync serves every waiter whose LSN it covers). An fsync failure is
     /// fatal for the server (PostgreSQL's PANIC): returns an error (severity PANIC)

@@ -842,6 +842,32 @@ fn next_segment_is_preallocated_in_the_background() {
 }
 
 #[test]
+fn preallocate_creates_the_segments_a_large_append_will_need() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = opts(dir.path(), 4096, true);
+    let wal = Wal::create(o.clone(), Lsn(4096)).unwrap();
+    wal.preallocate(4 * 4096 + 100); // segments 2 to 5
+    let seg = |n| o.dir.join(segment_name(TimeLineId(1), n, 4096));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !(2..=5).all(|n| seg(n).exists()) {
+        assert!(std::time::Instant::now() < deadline, "segments 2-5 not created");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(wal);
+    assert!(!seg(6).exists(), "created more than asked for");
+    for n in 2..=5 {
+        assert!(fs::read(seg(n)).unwrap().iter().all(|&b| b == 0));
+    }
+    // appends go through the preallocated segments and read back
+    let wal = Wal::open(o.clone(), Lsn(4096)).unwrap();
+    write_n(&wal, 120, 100);
+    assert_eq!(read_all(&wal, Lsn(4096)).len(), 120);
+    drop(wal);
+    let wal = Wal::open(o, Lsn(4096)).unwrap();
+    assert_eq!(read_all(&wal, Lsn(4096)).len(), 120);
+}
+
+#[test]
 fn switch_timeline_copies_prefix_and_continues_on_new_timeline() {
     let dir = tempfile::tempdir().unwrap();
     let seg = 1024;

@@ -135,13 +135,21 @@ pub(crate) struct Shared {
 /// What [`crate::Wal::set_flush_listener`] registers.
 pub type FlushListener = Arc<dyn Fn(Lsn) + Send + Sync>;
 
-/// The background creation of the next segment.
+/// The background creation of segments ahead of the writes.
 #[derive(Default)]
 struct Prealloc {
     /// Highest segment number known to exist.
     ready: Arc<AtomicU64>,
+    /// Highest segment number asked for ahead of need ([`Shared::preallocate`]).
+    wanted: Arc<AtomicU64>,
+    /// Set when the WAL closes: the thread stops after the segment in hand.
+    closing: Arc<AtomicBool>,
     handle: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
+
+/// How far ahead of the write position [`Shared::preallocate`] may create
+/// segments.
+const PREALLOCATE_MAX_BYTES: u64 = 1 << 30;
 
 #[derive(Default)]
 struct Counters {
@@ -523,40 +531,74 @@ impl Shared {
     }
 
     /// Once the write position is past the middle of its segment, creates the next
-    /// segment in a background thread (one at a time), so that no commit waits for
-    /// a 16 MiB zero-fill. Racing with the writer is harmless: creation never
-    /// replaces an existing file.
+    /// segment in a background thread (one thread at a time), so that no commit
+    /// waits for a 16 MiB zero-fill; and the segments [`Shared::preallocate`] asked
+    /// for. Racing with the writer is harmless: creation never replaces an
+    /// existing file.
     fn maybe_preallocate(&self) {
         let segsize = self.opts.segment_size;
         let written = self.write_lsn.load(Ordering::Acquire);
-        let next = written / segsize + 1;
-        if written % segsize < segsize / 2 || self.prealloc.ready.load(Ordering::Acquire) >= next {
+        let mut want = self.prealloc.wanted.load(Ordering::Acquire);
+        if written % segsize >= segsize / 2 {
+            want = want.max(written / segsize + 1);
+        }
+        if self.prealloc.ready.load(Ordering::Acquire) >= want {
             return;
         }
         let mut handle = self.prealloc.handle.lock();
         if handle.as_ref().is_some_and(|h| !h.is_finished()) {
+            // it reads `wanted` again before it stops
             return;
         }
         if let Some(h) = handle.take() {
             let _ = h.join();
         }
         let (dir, tli, fsync) = (self.opts.dir.clone(), self.timeline(), self.opts.fsync);
-        let ready = Arc::clone(&self.prealloc.ready);
+        let (ready, wanted) = (
+            Arc::clone(&self.prealloc.ready),
+            Arc::clone(&self.prealloc.wanted),
+        );
+        let closing = Arc::clone(&self.prealloc.closing);
+        let first = written / segsize + 1;
         let spawned = std::thread::Builder::new()
             .name("wal prealloc".into())
             .spawn(move || {
-                // An error here is not fatal: the writer creates the segment itself
-                // when it gets there, and reports failure then.
-                if create_segment(&dir, tli, next, segsize, fsync).is_ok() {
-                    ready.fetch_max(next, Ordering::AcqRel);
+                let mut segno = first.max(ready.load(Ordering::Acquire) + 1);
+                // the first one even if the WAL closes meanwhile; then until
+                // the wanted one, or the close
+                while segno <= want.max(wanted.load(Ordering::Acquire)) {
+                    // An error here is not fatal: the writer creates the segment
+                    // itself when it gets there, and reports failure then.
+                    if create_segment(&dir, tli, segno, segsize, fsync).is_err() {
+                        return;
+                    }
+                    ready.fetch_max(segno, Ordering::AcqRel);
+                    segno += 1;
+                    if closing.load(Ordering::Acquire) {
+                        return;
+                    }
                 }
             });
         *handle = spawned.ok();
     }
 
+    /// Asks for the segments that will hold the next `bytes` of WAL (at most
+    /// 1 GiB ahead) to be created in the background: a large transaction
+    /// about to be appended, so that its writer does not zero-fill them.
+    pub(crate) fn preallocate(&self, bytes: u64) {
+        let segsize = self.opts.segment_size;
+        let at = self.insert_lsn.load(Ordering::Acquire);
+        let last = at.saturating_add(bytes.min(PREALLOCATE_MAX_BYTES)) / segsize;
+        if last > at / segsize {
+            self.prealloc.wanted.fetch_max(last, Ordering::AcqRel);
+            self.maybe_preallocate();
+        }
+    }
+
     /// Waits for a background preallocation to finish (at drop, so that no file
     /// appears in the directory after the WAL is closed).
     pub(crate) fn join_preallocation(&self) {
+        self.prealloc.closing.store(true, Ordering::Release);
         if let Some(h) = self.prealloc.handle.lock().take() {
             let _ = h.join();
         }
@@ -572,6 +614,7 @@ impl Shared {
             self.flushed.notify_all();
             return Err(e);
         }
+        self.maybe_preallocate();
         Ok(())
     }
 

@@ -49,6 +49,8 @@ static NEXT_FILE: AtomicU64 = AtomicU64::new(0);
 pub(crate) struct SpillFile {
     path: PathBuf,
     out: BufWriter<File>,
+    /// Bytes appended so far.
+    len: u64,
 }
 
 fn io_error(what: &str, path: &Path, e: &std::io::Error) -> PgError {
@@ -69,6 +71,7 @@ impl SpillFile {
         Ok(SpillFile {
             path,
             out: BufWriter::with_capacity(256 << 10, file),
+            len: 0,
         })
     }
 
@@ -79,10 +82,16 @@ impl SpillFile {
         head[0] = rec.kind;
         head[1..5].copy_from_slice(&rec.xid.0.to_le_bytes());
         head[5..9].copy_from_slice(&len.to_le_bytes());
+        self.len += (head.len() + rec.payload.len()) as u64;
         self.out
             .write_all(&head)
             .and_then(|_| self.out.write_all(&rec.payload))
             .map_err(|e| io_error("write to", &self.path, &e))
+    }
+
+    /// Bytes appended so far (about the WAL the records will take).
+    pub(crate) fn len(&self) -> u64 {
+        self.len
     }
 
     /// A reader from the start (what was appended so far).

@@ -725,6 +725,9 @@ impl Transaction {
                     rows.push((key, row));
                 }
             }
+            // the commit will append all of it at once: its WAL segments are
+            // made ready while the load goes on
+            self.db.wal.preallocate(file.len());
         }
         let Some((first, _)) = rows.first() else {
             return Ok(());
