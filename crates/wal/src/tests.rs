@@ -850,7 +850,10 @@ fn preallocate_creates_the_segments_a_large_append_will_need() {
     let seg = |n| o.dir.join(segment_name(TimeLineId(1), n, 4096));
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !(2..=5).all(|n| seg(n).exists()) {
-        assert!(std::time::Instant::now() < deadline, "segments 2-5 not created");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "segments 2-5 not created"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     drop(wal);
