@@ -46,7 +46,7 @@ use crate::keycode::rowid_of;
 use crate::mvcc::txn::FIRST_XID;
 use crate::record::{self, Change, CheckpointRecord, StorageRecord};
 use crate::sequence::Sequences;
-use crate::store::{StoreBatch, StoreOptions, TableStore};
+use crate::store::{RangeLoad, StoreBatch, StoreOptions, TableStore};
 use crate::SlotFloors;
 use crate::{BootstrapOptions, Database, OpenOptions};
 
@@ -224,6 +224,8 @@ struct PendingTxn {
     run: Option<(Oid, usize, usize)>,
     /// The bulk ranges the commit adopts (before which change, table, range).
     adopts: Vec<(usize, Oid, u32)>,
+    /// Those still being written, by range.
+    loads: HashMap<u32, RangeLoad>,
 }
 
 impl PendingTxn {
@@ -305,13 +307,30 @@ impl PendingTxn {
                 sid
             }
         };
-        store.write_range(sid, &rows)?;
+        let load = match self.loads.entry(sid) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(store.load_range(sid)?),
+        };
+        load.send(&rows)?;
         Ok(Some(store))
+    }
+
+    /// Waits until every bulk range holds the rows sent to it.
+    fn loaded(&mut self) -> PgResult<()> {
+        let mut out = Ok(());
+        for (_, load) in self.loads.drain() {
+            let r = load.finish();
+            if out.is_ok() {
+                out = r;
+            }
+        }
+        out
     }
 
     /// Gives up the bulk ranges (the transaction did not commit, or the
     /// store had it already).
-    fn abandon(&self, store: &TableStore) {
+    fn abandon(&mut self, store: &TableStore) {
+        let _ = self.loaded();
         for &(_, table, sid) in &self.adopts {
             store.abandon_range(sid, table);
         }
@@ -321,7 +340,7 @@ impl PendingTxn {
 impl Drop for Redo {
     fn drop(&mut self) {
         if let Some(store) = &self.store {
-            for p in self.pending.values() {
+            for p in self.pending.values_mut() {
                 p.abandon(store);
             }
         }
@@ -350,7 +369,7 @@ impl Redo {
             StorageRecord::Commit(c) => {
                 db.bump_ids(Some(rec.xid), None, None);
                 let pending = self.pending.remove(&rec.xid).unwrap_or_default();
-                replay_commit(db, pending, rec.end_lsn, c.origin);
+                replay_commit(db, pending, rec.end_lsn, c.origin)?;
             }
             StorageRecord::Sequence(s) => db.sequences.redo(&s),
             StorageRecord::Checkpoint(_) | StorageRecord::SlotState(_) => return Ok(false),
@@ -411,20 +430,21 @@ fn replay(db: &Database, redo: Lsn, crash: bool) -> PgResult<u64> {
 
 fn replay_commit(
     db: &Database,
-    pending: PendingTxn,
+    mut pending: PendingTxn,
     end: Lsn,
     origin: Option<record::CommitOrigin>,
-) {
+) -> PgResult<()> {
     // the rows of a commit the table store already holds are read from it:
     // only the rest of the commit applies
     let store = db.applier.store().ok();
     let rows = end > store.as_ref().map_or(Lsn::INVALID, |s| s.applied_lsn());
-    if let (false, Some(store)) = (rows, &store) {
-        pending.abandon(store);
+    match (rows, &store) {
+        (false, Some(store)) => pending.abandon(store),
+        _ => pending.loaded()?,
     }
     let PendingTxn {
         changes, adopts, ..
-    } = pending;
+    } = std::mem::take(&mut pending);
     let adopts = if rows { adopts } else { Vec::new() };
     let mut new_catalog = None;
     for c in &changes {
@@ -450,6 +470,7 @@ fn replay_commit(
         }
     }
     db.apply_committed_rows(changes, end, new_catalog, origin, rows, adopts);
+    Ok(())
 }
 
 /// Puts an image's rows (visible at its redo LSN) into the table store, which

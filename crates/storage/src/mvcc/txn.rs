@@ -39,6 +39,7 @@ use crate::locks::{LockTag, WaitOptions};
 use crate::mvcc::overlay::OverlayRows;
 use crate::mvcc::spill::SpillFile;
 use crate::record::{self, Change, CommitOrigin, CommitRecord, MessageRecord, OldTuple};
+use crate::store::RangeLoad;
 use crate::{
     Catalog, Database, IsolationLevel, LockResult, PrimaryKey, PublicationDef, ReplicaIdentity,
     RoleDef, RowKey, SequenceDef, SubscriptionDef, SubscriptionRelState, TableDef,
@@ -168,6 +169,9 @@ pub struct Transaction {
     spilled: Vec<Spilled>,
     /// Their records, in that order.
     spill_file: Option<SpillFile>,
+    /// The bulk ranges still being written, by storage id: finished before
+    /// anything reads them (this transaction, or its commit).
+    loads: std::cell::RefCell<HashMap<u32, RangeLoad>>,
     /// A savepoint was taken: runs stay in memory (a rollback to it must be
     /// able to forget them).
     savepoint_taken: std::cell::Cell<bool>,
@@ -253,6 +257,7 @@ impl Transaction {
             run: None,
             spilled: Vec::new(),
             spill_file: None,
+            loads: std::cell::RefCell::new(HashMap::new()),
             savepoint_taken: std::cell::Cell::new(false),
             finished: false,
         }
@@ -484,6 +489,7 @@ impl Transaction {
             self.check_cancel()?;
             let mut batch = Vec::new();
             let resume = if let Some(sid) = overlay.and_then(|o| o.bulk).filter(|_| shadowed) {
+                self.range_loaded(sid)?;
                 let store = self.db.table_store()?;
                 let more = store.range_batch(sid, lower.as_ref(), SCAN_BATCH, &mut batch)?;
                 match more {
@@ -752,14 +758,41 @@ impl Transaction {
             sid,
             records: rows.len(),
         });
-        store.write_range(sid, &rows)
+        let mut loads = self.loads.borrow_mut();
+        let load = match loads.entry(sid) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(store.load_range(sid)?),
+        };
+        load.send(&rows)
+    }
+
+    /// Waits until the rows sent to bulk range `sid` are readable.
+    fn range_loaded(&self, sid: u32) -> PgResult<()> {
+        let load = self.loads.borrow_mut().remove(&sid);
+        load.map_or(Ok(()), RangeLoad::finish)
+    }
+
+    /// [`Transaction::range_loaded`] for every bulk range.
+    fn ranges_loaded(&self) -> PgResult<()> {
+        let loads: Vec<RangeLoad> = self.loads.borrow_mut().drain().map(|(_, l)| l).collect();
+        let mut out = Ok(());
+        for load in loads {
+            let r = load.finish();
+            if out.is_ok() {
+                out = r;
+            }
+        }
+        out
     }
 
     /// A row of the table's bulk range (rows this transaction moved to the
     /// table store) that `o`, shadowing the table, does not have.
     fn bulk_row(&self, o: &TableOverlay, key: &RowKey) -> PgResult<Option<Row>> {
         match o.bulk {
-            Some(sid) => self.db.table_store()?.range_get(sid, key),
+            Some(sid) => {
+                self.range_loaded(sid)?;
+                self.db.table_store()?.range_get(sid, key)
+            }
             None => Ok(None),
         }
     }
@@ -1429,6 +1462,10 @@ impl Transaction {
     /// order with the runs' INSERT records read back from the store, a piece
     /// at a time, and the commit makes each bulk range its table's.
     fn commit_spilled(&mut self, xid: Xid) -> PgResult<Option<Lsn>> {
+        if let Err(e) = self.ranges_loaded() {
+            self.finish();
+            return Err(e);
+        }
         let mut scratch = Writer::new();
         // (at, seq, kind, index): runs before messages of the same seq,
         // both before the op they precede
@@ -1523,6 +1560,8 @@ impl Transaction {
             return;
         }
         self.finished = true;
+        // every load done before its range is given up
+        let _ = self.ranges_loaded();
         if !self.spilled.is_empty() {
             // rolled back (or the commit failed): the bulk ranges stay dead
             if let Ok(store) = self.db.table_store() {

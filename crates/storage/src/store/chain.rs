@@ -81,9 +81,15 @@ pub(super) fn decode_retired(bytes: &[u8]) -> PgResult<(Oid, Lsn)> {
 /// The store key of `key` in storage range `sid`.
 pub(super) fn row_key(sid: u32, key: &RowKey) -> Vec<u8> {
     let mut k = Vec::with_capacity(4 + key.0.len());
-    k.extend_from_slice(&sid.to_be_bytes());
-    k.extend_from_slice(&key.0);
+    row_key_into(sid, key, &mut k);
     k
+}
+
+/// [`row_key`] into `out` (cleared first).
+pub(super) fn row_key_into(sid: u32, key: &RowKey, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(&sid.to_be_bytes());
+    out.extend_from_slice(&key.0);
 }
 
 /// The first store key of range `sid`.
@@ -168,6 +174,12 @@ pub(super) fn encode_first_version(row: &[tandem_types::Value], commit: Lsn) -> 
     let mut w = Writer {
         buf: Vec::with_capacity(32 + 16 * row.len()),
     };
+    encode_first_version_into(&mut w, row, commit);
+    w.buf
+}
+
+/// [`encode_first_version`] appended to `w`.
+pub(super) fn encode_first_version_into(w: &mut Writer, row: &[tandem_types::Value], commit: Lsn) {
     w.u32(1);
     w.lsn(commit);
     w.lsn(Lsn::INVALID);
@@ -176,7 +188,6 @@ pub(super) fn encode_first_version(row: &[tandem_types::Value], commit: Lsn) -> 
     w.values(row);
     let len = (w.buf.len() - at - 4) as u32;
     w.buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
-    w.buf
 }
 
 /// Decodes a chain; the rows stay encoded, borrowed from `bytes`. Empty input is

@@ -55,10 +55,10 @@ use crate::keycode::encode_key;
 use crate::RowKey;
 
 use chain::{
-    decode_chain, decode_retired, decode_row, encode_chain, encode_first_version, encode_retired,
-    encode_row, key_columns, key_range, meta_id, meta_key, range_end, range_start, row_key,
-    split_key, u32_value, visible_encoded, APPLIED_LSN_KEY, FIRST_STORAGE, NEXT_STORAGE_KEY,
-    RETIRED_PREFIX, TABLE_PREFIX, WHAT,
+    decode_chain, decode_retired, decode_row, encode_chain, encode_first_version,
+    encode_first_version_into, encode_retired, encode_row, key_columns, key_range, meta_id,
+    meta_key, range_end, range_start, row_key, row_key_into, split_key, u32_value, visible_encoded,
+    APPLIED_LSN_KEY, FIRST_STORAGE, NEXT_STORAGE_KEY, RETIRED_PREFIX, TABLE_PREFIX, WHAT,
 };
 
 /// Memory the store may use, fixed at open.
@@ -99,10 +99,81 @@ pub enum WriteKind {
     Rekey(Rekey),
     /// A bulk load's range becomes the table's: the rows its transaction
     /// wrote there before committing ([`TableStore::reserve_range`],
-    /// [`TableStore::write_range`]); the old range is retired as of the
+    /// [`TableStore::load_range`]); the old range is retired as of the
     /// write's commit. Later writes of the batch to the table go on top of
     /// those rows.
     Adopt(u32),
+}
+
+/// A reserved range being loaded by a thread of its own
+/// ([`TableStore::load_range`]). Dropped without [`RangeLoad::finish`], it
+/// still finishes (the rows of a range nobody adopts are dead anyway).
+pub struct RangeLoad {
+    sid: u32,
+    /// The last key sent.
+    last: Option<RowKey>,
+    /// Runs as store keys and chains, each a length-prefixed byte string
+    /// (encoded by the sender, so that the rows are freed where they were
+    /// allocated).
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    thread: Option<std::thread::JoinHandle<PgResult<()>>>,
+}
+
+impl RangeLoad {
+    /// Hands a run of rows, keys rising after every key sent before, to the
+    /// loading thread; waits while it still works on the previous run.
+    pub fn send(&mut self, rows: &[(RowKey, Row)]) -> PgResult<()> {
+        let mut w = crate::codec::Writer::new();
+        let mut key = Vec::new();
+        let mut last = self.last.as_ref();
+        for (k, row) in rows {
+            if last.is_some_and(|l| k <= l) {
+                return Err(PgError::internal("bulk load keys out of order"));
+            }
+            last = Some(k);
+            row_key_into(self.sid, k, &mut key);
+            w.bytes(&key);
+            // the chain, length first
+            let at = w.buf.len();
+            w.u32(0);
+            encode_first_version_into(&mut w, row, Lsn::INVALID);
+            let len = (w.buf.len() - at - 4) as u32;
+            w.buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
+        }
+        if let Some((k, _)) = rows.last() {
+            self.last = Some(k.clone());
+        }
+        let sent = match &self.tx {
+            Some(tx) => tx.send(w.buf).is_ok(),
+            None => false,
+        };
+        if sent {
+            return Ok(());
+        }
+        // the thread stopped: its error says why
+        self.join()?;
+        Err(PgError::internal("bulk load thread stopped"))
+    }
+
+    /// Waits until every row sent is in the range, readable.
+    pub fn finish(mut self) -> PgResult<()> {
+        self.join()
+    }
+
+    fn join(&mut self) -> PgResult<()> {
+        self.tx = None;
+        match self.thread.take().map(|t| t.join()) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(e),
+            Some(Err(_)) => Err(PgError::internal("bulk load thread panicked")),
+        }
+    }
+}
+
+impl Drop for RangeLoad {
+    fn drop(&mut self) {
+        let _ = self.join();
+    }
 }
 
 /// How ADD PRIMARY KEY turns a stored row into its new key and row.
@@ -941,24 +1012,43 @@ impl TableStore {
         Ok(sid)
     }
 
-    /// Writes rows into the reserved range `sid` by ingestion (table files,
-    /// no journal). Keys must rise, after every key written to the range
-    /// before. Each row is one version created at LSN 0: until a batch adopts
-    /// the range only its transaction reads it, and from then on only
-    /// snapshots at or after the adopting commit, which see it whole.
-    pub fn write_range(&self, sid: u32, rows: &[(RowKey, Row)]) -> PgResult<()> {
-        let err = |e| store_error("write to", &self.dir, e);
-        let mut write = ingest_fn(&self.heap).map_err(err)?;
-        let mut last: Option<&RowKey> = None;
-        for (key, row) in rows {
-            if last.is_some_and(|l| key <= l) {
-                return Err(PgError::internal("bulk load keys out of order"));
-            }
-            last = Some(key);
-            let chain = encode_first_version(row, Lsn::INVALID);
-            write(Some((&row_key(sid, key), &chain))).map_err(err)?;
-        }
-        write(None).map_err(err)
+    /// Starts writing rows into the reserved range `sid` by ingestion (table
+    /// files, no journal), on a thread of its own for all the runs sent to
+    /// it ([`RangeLoad::send`]): the session goes on building the next run
+    /// meanwhile, and the range becomes one sorted run of table files, which
+    /// the engine moves down its levels without rewriting them (an ingestion
+    /// per run made a run of files each, merged again by compaction). Keys
+    /// must rise. Each row is one version created at LSN 0: until a batch
+    /// adopts the range only its transaction reads it, and from then on only
+    /// snapshots at or after the adopting commit, which see it whole. The
+    /// rows are readable once [`RangeLoad::finish`] returned.
+    pub fn load_range(&self, sid: u32) -> PgResult<RangeLoad> {
+        let heap = self.heap.clone();
+        let dir = self.dir.clone();
+        // one run in the thread's hands, at most one waiting to be taken
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(0);
+        let thread = std::thread::Builder::new()
+            .name("bulk load".into())
+            .spawn(move || -> PgResult<()> {
+                let err = |e| store_error("write to", &dir, e);
+                let mut write = ingest_fn(&heap).map_err(err)?;
+                for run in rx {
+                    let mut r = crate::codec::Reader::new(&run, "bulk load run");
+                    while !r.is_empty() {
+                        let key = r.bytes()?;
+                        let chain = r.bytes()?;
+                        write(Some((key, chain))).map_err(err)?;
+                    }
+                }
+                write(None).map_err(err)
+            })
+            .map_err(|e| PgError::io("start a bulk load thread", &e))?;
+        Ok(RangeLoad {
+            sid,
+            last: None,
+            tx: Some(tx),
+            thread: Some(thread),
+        })
     }
 
     /// The row under `key` in the reserved range `sid`.
