@@ -398,20 +398,6 @@ fn forget_written(heap: &Heap, batch: &StoreBatch) {
     }
 }
 
-/// Whether `change` writes `table`'s rows or storage in the store.
-fn touches(change: &Change, table: Oid) -> bool {
-    match change {
-        Change::Insert { table: t, .. }
-        | Change::Update { table: t, .. }
-        | Change::Delete { table: t, .. } => *t == table,
-        Change::Truncate { tables, .. } => tables.contains(&table),
-        Change::Catalog(op) => match op.as_ref() {
-            CatalogOp::AddPrimaryKey { table: t, .. } | CatalogOp::DropTable(t) => *t == table,
-            _ => false,
-        },
-    }
-}
-
 /// Whether a commit re-keys a table (ADD PRIMARY KEY): it ends its group, and
 /// starts one, so that the store can stream the table's rows
 /// ([`WriteKind::Rekey`]).
@@ -473,11 +459,16 @@ fn translate(store: &TableStore, batch: &mut StoreBatch, item: Item) -> PgResult
             Change::Catalog(op) => match op.as_ref() {
                 CatalogOp::AddPrimaryKey { table, pk } => {
                     let table = *table;
+                    // re-keyed by its transaction into the range adopted
+                    // right after it
+                    if item.adopts.iter().any(|a| a.0 == at + 1 && a.1 == table) {
+                        continue;
+                    }
                     // The store streams the rows when nothing else of the
                     // batch writes the table (the usual ALTER TABLE on its
                     // own); otherwise they are gathered here.
                     let alone = !batch.writes.iter().any(|w| w.table == table)
-                        && !changes.as_slice().iter().any(|c| touches(c, table));
+                        && !changes.as_slice().iter().any(|c| c.touches(table));
                     if alone {
                         let catalog = item.catalog.clone();
                         let columns = pk.columns.clone();

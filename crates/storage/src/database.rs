@@ -28,7 +28,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -99,6 +99,12 @@ pub struct Database {
     pub(crate) wal: Arc<Wal>,
     pub(crate) commit_lock: Mutex<()>,
     pub(crate) applied_lsn: AtomicU64,
+    /// Tables whose ADD PRIMARY KEY builds the new range in its session
+    /// ([`Database::start_prekey`]), each with whether a commit wrote the
+    /// table since; `prekeying_count` is their number (the commit path looks
+    /// at the map only when it is not zero).
+    prekeying: Mutex<HashMap<Oid, bool>>,
+    prekeying_count: AtomicUsize,
     /// Commits up to here are visible before they are durable (asynchronous
     /// commits that asked for it: [`Database::show_before_flush`]).
     pub(crate) shown_before_flush: AtomicU64,
@@ -199,6 +205,8 @@ impl Database {
             wal,
             commit_lock: Mutex::new(()),
             applied_lsn: AtomicU64::new(applied.0),
+            prekeying: Mutex::new(HashMap::new()),
+            prekeying_count: AtomicUsize::new(0),
             shown_before_flush: AtomicU64::new(0),
             applied_cv: (Mutex::new(()), Condvar::new()),
             catalog_cv: (Mutex::new(0), Condvar::new()),
@@ -413,6 +421,52 @@ impl Database {
             .map(|s| (s.last_value, s.is_called, s.log_cnt))
     }
 
+    /// Starts watching `table` for an ADD PRIMARY KEY that reads its rows at
+    /// `snapshot` into a new range before committing: true if every commit
+    /// so far is in that snapshot (else the range could miss rows: false, and
+    /// nothing is watched). From now on a commit that writes the table marks
+    /// it ([`Database::end_prekey`] tells).
+    pub(crate) fn start_prekey(&self, table: Oid, snapshot: Lsn) -> bool {
+        let _commit = self.commit_lock.lock();
+        if self.applied_lsn() > snapshot {
+            return false;
+        }
+        let mut m = self.prekeying.lock();
+        if m.contains_key(&table) {
+            return false;
+        }
+        m.insert(table, false);
+        self.prekeying_count.fetch_add(1, Ordering::AcqRel);
+        true
+    }
+
+    /// Stops watching `table` ([`Database::start_prekey`]); true if a commit
+    /// wrote it meanwhile. The re-keying commit asks under the commit mutex,
+    /// before its own changes apply.
+    pub(crate) fn end_prekey(&self, table: Oid) -> bool {
+        let mut m = self.prekeying.lock();
+        match m.remove(&table) {
+            Some(written) => {
+                self.prekeying_count.fetch_sub(1, Ordering::AcqRel);
+                written
+            }
+            None => false,
+        }
+    }
+
+    /// Marks the watched tables `changes` write (commit mutex held).
+    fn mark_prekeyed(&self, changes: &[Change]) {
+        if self.prekeying_count.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut m = self.prekeying.lock();
+        for (table, written) in m.iter_mut() {
+            if !*written && changes.iter().any(|c| c.touches(*table)) {
+                *written = true;
+            }
+        }
+    }
+
     /// Appends a commit's records and applies its changes, in LSN order.
     /// `origin` is the COMMIT record's replication origin (progress moves with
     /// the commit, under the same mutex). The records are freed once appended
@@ -437,18 +491,31 @@ impl Database {
     /// committing): `next` fills each piece, appended under the commit mutex
     /// as one run ([`Wal::append_stream`]); the commit makes `adopts` (before
     /// which change, table, range) the tables' storage.
+    ///
+    /// `prekeyed`: the tables whose ADD PRIMARY KEY the transaction built in
+    /// a range of `adopts` ([`Database::start_prekey`]); a table another
+    /// commit wrote meanwhile is re-keyed by the store at this commit
+    /// instead, as usual, and its range is returned to be given up.
     pub(crate) fn commit_streamed(
         &self,
         changes: Vec<Change>,
         next: &mut dyn FnMut(&mut Vec<Record>) -> PgResult<bool>,
         new_catalog: Option<Arc<Catalog>>,
         origin: Option<CommitOrigin>,
-        adopts: Vec<(usize, Oid, u32)>,
-    ) -> PgResult<Lsn> {
+        mut adopts: Vec<(usize, Oid, u32)>,
+        prekeyed: &[(Oid, u32)],
+    ) -> PgResult<(Lsn, Vec<(Oid, u32)>)> {
         let _commit = self.commit_lock.lock();
+        let mut dropped = Vec::new();
+        for &(table, sid) in prekeyed {
+            if self.end_prekey(table) {
+                adopts.retain(|a| a.2 != sid);
+                dropped.push((table, sid));
+            }
+        }
         let end = self.wal.append_stream(next)?;
         self.apply_committed_rows(changes, end, new_catalog, origin, true, adopts);
-        Ok(end)
+        Ok((end, dropped))
     }
 
     /// Applies a committed transaction's changes stamped `end` (commit path and
@@ -485,6 +552,7 @@ impl Database {
         rows: bool,
         adopts: Vec<(usize, Oid, u32)>,
     ) {
+        self.mark_prekeyed(&changes);
         let horizon = self.snapshots.horizon(self);
         let cat = new_catalog
             .clone()

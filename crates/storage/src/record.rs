@@ -110,6 +110,20 @@ pub enum Change {
 }
 
 impl Change {
+    /// Whether the change writes `table`'s rows or storage.
+    pub fn touches(&self, table: Oid) -> bool {
+        match self {
+            Change::Insert { table: t, .. }
+            | Change::Update { table: t, .. }
+            | Change::Delete { table: t, .. } => *t == table,
+            Change::Truncate { tables, .. } => tables.contains(&table),
+            Change::Catalog(op) => match op.as_ref() {
+                CatalogOp::AddPrimaryKey { table: t, .. } | CatalogOp::DropTable(t) => *t == table,
+                _ => false,
+            },
+        }
+    }
+
     /// The memory the change holds, roughly (its keys and rows included):
     /// what write sets and queues of changes budget with.
     pub fn mem_size(&self) -> usize {

@@ -257,6 +257,104 @@ fn add_primary_key_over_rows_out_of_key_order() {
     assert_eq!(snapshot_rows(&db, u), want);
 }
 
+#[test]
+fn add_primary_key_over_rows_in_key_order() {
+    // Rows already in key order, all committed: the session writes them
+    // into the new range as it checks them, and the commit adopts it.
+    let (dir, db) = fresh();
+    let pk = |t: &str| PrimaryKey {
+        name: format!("{t}_pkey"),
+        columns: vec![0],
+    };
+    let ids = |rows: Vec<Vec<Value>>| rows.iter().map(|r| int(&r[0])).collect::<Vec<_>>();
+    let u = create_table(&db, "u", false);
+    insert_rows(&db, u, &[(1, 5), (3, 2)]);
+    insert_rows(&db, u, &[(5, 1), (9, 3), (11, 0)]);
+
+    // rolled back: the table is as it was, and keyless
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.start_statement();
+    txn.add_primary_key(u, pk("u")).unwrap();
+    drop(txn);
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.start_statement();
+    txn.insert(u, row(3, 7)).unwrap();
+    txn.rollback();
+    assert_eq!(ids(snapshot_rows(&db, u)), [1, 3, 5, 9, 11]);
+
+    // the same transaction reads, inserts, updates and deletes by the new key
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.start_statement();
+    txn.add_primary_key(u, pk("u")).unwrap();
+    assert_eq!(ids(rows_of(&txn, u)), [1, 3, 5, 9, 11]);
+    assert_eq!(
+        txn.get_by_pk(u, &[Value::Int4(9)]).unwrap().map(|(_, r)| r),
+        Some(row(9, 3))
+    );
+    txn.start_statement();
+    let err = txn.insert(u, row(3, 0)).unwrap_err();
+    assert_eq!(err.code, SqlState::UNIQUE_VIOLATION);
+    txn.insert(u, row(4, 6)).unwrap();
+    assert!(increment(&mut txn, u, 5, 10).unwrap());
+    txn.start_statement();
+    let (key, _) = txn.get_by_pk(u, &[Value::Int4(11)]).unwrap().unwrap();
+    txn.lock_row(u, &key).unwrap();
+    txn.delete(u, &key).unwrap();
+    assert_eq!(ids(rows_of(&txn, u)), [1, 3, 4, 5, 9]);
+    commit(&db, txn);
+    let want = vec![row(1, 5), row(3, 2), row(4, 6), row(5, 11), row(9, 3)];
+    assert_eq!(snapshot_rows(&db, u), want);
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.start_statement();
+    let err = txn.insert(u, row(9, 0)).unwrap_err();
+    assert_eq!(err.code, SqlState::UNIQUE_VIOLATION);
+    drop(txn);
+
+    // A duplicate and a NULL found on the way; nothing changes.
+    let t = create_table(&db, "t", false);
+    insert_rows(&db, t, &[(1, 1), (2, 2), (2, 3), (4, 4)]);
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.start_statement();
+    let err = txn.add_primary_key(t, pk("t")).unwrap_err();
+    assert_eq!(err.detail.as_deref(), Some("Key (id)=(2) is duplicated."));
+    drop(txn);
+    let n = create_table(&db, "n", false);
+    insert_rows(&db, n, &[(1, 1)]);
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.start_statement();
+    txn.insert(n, vec![Value::Null, Value::Int4(2)]).unwrap();
+    commit(&db, txn);
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.start_statement();
+    let err = txn.add_primary_key(n, pk("n")).unwrap_err();
+    assert_eq!(err.code, SqlState::NOT_NULL_VIOLATION);
+    drop(txn);
+    assert_eq!(snapshot_rows(&db, t).len(), 4);
+
+    // Another transaction commits a row between the build and the commit:
+    // this commit re-keys the table as a whole instead, the row is kept.
+    let w = create_table(&db, "w", false);
+    insert_rows(&db, w, &[(1, 1), (2, 2)]);
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.start_statement();
+    txn.add_primary_key(w, pk("w")).unwrap();
+    insert_rows(&db, w, &[(7, 7)]);
+    commit(&db, txn);
+    assert_eq!(snapshot_rows(&db, w), vec![row(1, 1), row(2, 2), row(7, 7)]);
+
+    db.checkpoint("time").unwrap();
+    drop(db);
+    let db = open(dir.path());
+    assert_eq!(snapshot_rows(&db, u), want);
+    assert_eq!(snapshot_rows(&db, w), vec![row(1, 1), row(2, 2), row(7, 7)]);
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.start_statement();
+    assert_eq!(
+        txn.get_by_pk(w, &[Value::Int4(7)]).unwrap().map(|(_, r)| r),
+        Some(row(7, 7))
+    );
+}
+
 fn sequence(oid: Oid, max: i64) -> SequenceDef {
     SequenceDef {
         oid,

@@ -64,6 +64,34 @@ pub const BULK_SPILL_BYTES: usize = 8 << 20;
 /// rows back.
 const COMMIT_PIECE: usize = 4096;
 
+/// ADD PRIMARY KEY's error for a NULL in key column `i` (of the key).
+fn new_key_null(def: &TableDef, pk: &PrimaryKey, i: usize) -> PgError {
+    let col = def
+        .columns
+        .get(pk.columns.get(i).copied().unwrap_or(usize::MAX))
+        .map_or("?", |c| c.name.as_str());
+    PgError::new(
+        SqlState::NOT_NULL_VIOLATION,
+        format!(
+            "column \"{col}\" of relation \"{}\" contains null values",
+            def.name
+        ),
+    )
+}
+
+/// ADD PRIMARY KEY's error for key values `vals` met twice.
+fn new_key_duplicated(def: &TableDef, pk: &PrimaryKey, vals: &[Value]) -> PgError {
+    PgError::new(
+        SqlState::UNIQUE_VIOLATION,
+        format!("could not create unique index \"{}\"", pk.name),
+    )
+    .with_detail(format!(
+        "Key ({})=({}) is duplicated.",
+        key_columns(def, pk),
+        values_text(vals)
+    ))
+}
+
 /// The xid PostgreSQL's first user transaction gets in a fresh cluster is in the
 /// 700s; we start here so outputs look familiar.
 pub const FIRST_XID: u32 = 740;
@@ -172,6 +200,9 @@ pub struct Transaction {
     /// The bulk ranges still being written, by storage id: finished before
     /// anything reads them (this transaction, or its commit).
     loads: std::cell::RefCell<HashMap<u32, RangeLoad>>,
+    /// Tables whose ADD PRIMARY KEY wrote their re-keyed rows into a range
+    /// of `spilled` ([`Transaction::prekey`]), with that range.
+    prekeyed: Vec<(Oid, u32)>,
     /// A savepoint was taken: runs stay in memory (a rollback to it must be
     /// able to forget them).
     savepoint_taken: std::cell::Cell<bool>,
@@ -258,6 +289,7 @@ impl Transaction {
             spilled: Vec::new(),
             spill_file: None,
             loads: std::cell::RefCell::new(HashMap::new()),
+            prekeyed: Vec::new(),
             savepoint_taken: std::cell::Cell::new(false),
             finished: false,
         }
@@ -611,7 +643,13 @@ impl Transaction {
             match o.rows.get(key) {
                 Some(Some(_)) => return Err(duplicate_key(def, pk, row)),
                 Some(None) => return Ok(()),
-                None if o.shadow => return Ok(()),
+                // a table re-keyed in a range of this transaction's
+                None if o.shadow => {
+                    return match self.bulk_row(o, key)? {
+                        Some(_) => Err(duplicate_key(def, pk, row)),
+                        None => Ok(()),
+                    }
+                }
                 None => {}
             }
         }
@@ -1044,9 +1082,37 @@ impl Transaction {
     /// sorted and checked side by side (as PostgreSQL's index build sorts).
     /// The re-keyed rows are built only if this transaction goes on to use
     /// the table ([`TableOverlay::rekey`]).
+    ///
+    /// When nothing of this transaction's own touches the table yet and no
+    /// savepoint could ask to forget it, that one read also writes the rows
+    /// under their new keys into a table store range of the transaction's
+    /// (while the keys rise), on the loading thread beside it; the commit
+    /// makes that range the table's (`Spilled`, as a bulk load's), so the
+    /// store does not read the table again. A commit of another transaction
+    /// that writes the table meanwhile makes this commit re-key as usual
+    /// ([`Database::start_prekey`]).
     pub fn add_primary_key(&mut self, table: Oid, pk: PrimaryKey) -> PgResult<()> {
         self.settle(table)?;
         let def = self.table_def(table)?;
+        self.take_ddl_lock()?;
+        if let Some(sid) = self.prekey(&def, &pk)? {
+            self.ddl(CatalogOp::AddPrimaryKey {
+                table,
+                pk: pk.clone(),
+            })?;
+            self.spilled.push(Spilled {
+                at: self.ops.len(),
+                seq: self.messages.len(),
+                table,
+                sid,
+                records: 0,
+            });
+            self.prekeyed.push((table, sid));
+            let o = self.overlay_mut(table);
+            o.shadow = true;
+            o.bulk = Some(sid);
+            return Ok(());
+        }
         self.check_new_key(&def, &pk)?;
         self.ddl(CatalogOp::AddPrimaryKey {
             table,
@@ -1054,6 +1120,96 @@ impl Transaction {
         })?;
         self.overlay_mut(table).rekey = Some(pk);
         Ok(())
+    }
+
+    /// ADD PRIMARY KEY's check that also writes the re-keyed rows into a new
+    /// range (see [`Transaction::add_primary_key`]), reading the table store
+    /// in place: the rows' bytes move as they are, only their key columns
+    /// are decoded. The range, or None (nothing checked, nothing kept) when
+    /// the table does not qualify, its keys do not rise in the table's order
+    /// or a row predates an ADD COLUMN. A failed check fails as it does
+    /// without.
+    fn prekey(&mut self, def: &TableDef, pk: &PrimaryKey) -> PgResult<Option<u32>> {
+        let table = def.oid;
+        let qualifies = !self.savepoint_taken.get()
+            && !self.overlay.contains_key(&table)
+            && self.prekeyed.iter().all(|p| p.0 != table);
+        if !qualifies {
+            return Ok(None);
+        }
+        let Ok(store) = self.db.table_store() else {
+            return Ok(None);
+        };
+        if !self.db.start_prekey(table, self.snapshot) {
+            return Ok(None);
+        }
+        let built = (|| {
+            // every commit this snapshot sees in the store
+            self.db.wait_for_store(self.snapshot)?;
+            let sid = store.reserve_range(table)?;
+            let mut load = match store.load_range(sid) {
+                Ok(l) => l,
+                Err(e) => {
+                    store.abandon_range(sid, table);
+                    return Err(e);
+                }
+            };
+            let mut key = Vec::new();
+            let mut prev = RowKey(Vec::new());
+            let mut failure = None;
+            // stopped by a row the usual way handles
+            let mut stopped = false;
+            let mut seen = 0u64;
+            let scanned = store.scan_key_columns(
+                table,
+                self.snapshot,
+                &pk.columns,
+                def.columns.len(),
+                &mut |vals, bytes| {
+                    seen += 1;
+                    if seen.is_multiple_of(TABLE_READ_BATCH as u64) {
+                        self.check_cancel()?;
+                    }
+                    // narrower than the table: the usual way
+                    let Some(vals) = vals else {
+                        stopped = true;
+                        return Ok(false);
+                    };
+                    if let Some(i) = vals.iter().position(|v| v.is_null()) {
+                        failure = Some(new_key_null(def, pk, i));
+                        return Ok(false);
+                    }
+                    key.clear();
+                    encode_key_into(&vals, &mut key);
+                    if !prev.0.is_empty() && key <= prev.0 {
+                        match key == prev.0 {
+                            true => failure = Some(new_key_duplicated(def, pk, &vals)),
+                            false => stopped = true,
+                        }
+                        return Ok(false);
+                    }
+                    std::mem::swap(&mut key, &mut prev.0);
+                    load.push_encoded(&prev, bytes)?;
+                    Ok(true)
+                },
+            );
+            let loaded = load.finish();
+            match (scanned, loaded, failure) {
+                (Ok(()), Ok(()), None) if !stopped => Ok(Some(sid)),
+                (Ok(()), Ok(()), None) => {
+                    store.abandon_range(sid, table);
+                    Ok(None)
+                }
+                (Err(e), _, _) | (_, Err(e), _) | (_, _, Some(e)) => {
+                    store.abandon_range(sid, table);
+                    Err(e)
+                }
+            }
+        })();
+        if !matches!(built, Ok(Some(_))) {
+            self.db.end_prekey(table);
+        }
+        built
     }
 
     /// Visits the rows of `table` as this transaction sees them before a
@@ -1095,30 +1251,8 @@ impl Transaction {
     /// The checks of ADD PRIMARY KEY on the rows this transaction sees: no
     /// NULL in a key column, no key twice.
     fn check_new_key(&self, def: &TableDef, pk: &PrimaryKey) -> PgResult<()> {
-        let null_error = |i: usize| {
-            let col = def
-                .columns
-                .get(pk.columns[i])
-                .map_or("?", |c| c.name.as_str());
-            PgError::new(
-                SqlState::NOT_NULL_VIOLATION,
-                format!(
-                    "column \"{col}\" of relation \"{}\" contains null values",
-                    def.name
-                ),
-            )
-        };
-        let duplicated = |row: &[Value]| {
-            PgError::new(
-                SqlState::UNIQUE_VIOLATION,
-                format!("could not create unique index \"{}\"", pk.name),
-            )
-            .with_detail(format!(
-                "Key ({})=({}) is duplicated.",
-                key_columns(def, pk),
-                values_text(&key_values(pk, row))
-            ))
-        };
+        let null_error = |i: usize| new_key_null(def, pk, i);
+        let duplicated = |row: &[Value]| new_key_duplicated(def, pk, &key_values(pk, row));
         let mut vals = Vec::with_capacity(pk.columns.len());
         let mut key = Vec::new();
         let mut prev = Vec::new();
@@ -1200,15 +1334,8 @@ impl Transaction {
         if let Some(pair) = keyed.windows(2).find(|w| w[0].0 == w[1].0) {
             // Another transaction's commit since the check made a key twice.
             let def = self.table_def(table)?;
-            return Err(PgError::new(
-                SqlState::UNIQUE_VIOLATION,
-                format!("could not create unique index \"{}\"", pk.name),
-            )
-            .with_detail(format!(
-                "Key ({})=({}) is duplicated.",
-                key_columns(&def, pk),
-                values_text(&key_values(pk, pair[0].1.as_deref().unwrap_or_default()))
-            )));
+            let row = pair[0].1.as_deref().unwrap_or_default();
+            return Err(new_key_duplicated(&def, pk, &key_values(pk, row)));
         }
         Ok(TableOverlay {
             shadow: true,
@@ -1505,10 +1632,8 @@ impl Transaction {
             },
             xid,
         );
-        let mut reader = match self.spill_file.as_mut() {
-            Some(f) => f.reader()?,
-            None => return Err(PgError::internal("bulk load records missing")),
-        };
+        // none when the ranges are only re-keyed tables'
+        let mut reader = self.spill_file.as_mut().map(|f| f.reader()).transpose()?;
         let spilled = &self.spilled;
         let mut next = 0usize;
         // records of the run being read back still to come
@@ -1517,6 +1642,9 @@ impl Transaction {
         let mut fill = |piece: &mut Vec<tandem_wal::Record>| -> PgResult<bool> {
             while piece.len() < COMMIT_PIECE {
                 if left > 0 {
+                    let Some(reader) = reader.as_mut() else {
+                        return Err(PgError::internal("bulk load records missing"));
+                    };
                     piece.push(reader.next()?);
                     left -= 1;
                     continue;
@@ -1534,19 +1662,25 @@ impl Transaction {
             Ok(true)
         };
         let ops = std::mem::take(&mut self.ops);
+        let prekeyed = std::mem::take(&mut self.prekeyed);
         let result = self.db.commit_streamed(
             ops,
             &mut fill,
             self.ddl_catalog.clone(),
             self.origin,
             adopts,
+            &prekeyed,
         );
-        if result.is_ok() {
-            // adopted by the commit
-            self.spilled.clear();
+        if let Ok((_, dropped)) = &result {
+            // adopted by the commit, but for the ranges of re-keys the
+            // store did at commit after all
+            self.spilled
+                .retain(|sp| dropped.iter().any(|d| d.1 == sp.sid));
+        } else {
+            self.prekeyed = prekeyed;
         }
         self.finish();
-        let end = result?;
+        let (end, _) = result?;
         crate::mvcc::note_own_commit(&self.db, end);
         Ok(Some(end))
     }
@@ -1560,6 +1694,9 @@ impl Transaction {
             return;
         }
         self.finished = true;
+        for (table, _) in std::mem::take(&mut self.prekeyed) {
+            self.db.end_prekey(table);
+        }
         // every load done before its range is given up
         let _ = self.ranges_loaded();
         if !self.spilled.is_empty() {

@@ -110,41 +110,80 @@ pub enum WriteKind {
 /// still finishes (the rows of a range nobody adopts are dead anyway).
 pub struct RangeLoad {
     sid: u32,
-    /// The last key sent.
-    last: Option<RowKey>,
-    /// Runs as store keys and chains, each a length-prefixed byte string
-    /// (encoded by the sender, so that the rows are freed where they were
-    /// allocated).
+    /// The store key of the last row taken, and room for the next one's.
+    last: Vec<u8>,
+    next: Vec<u8>,
+    /// Rows taken and not sent yet: store keys and chains, each a
+    /// length-prefixed byte string (encoded by the sender, so that rows are
+    /// freed where they were allocated).
+    run: crate::codec::Writer,
     tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
     thread: Option<std::thread::JoinHandle<PgResult<()>>>,
 }
 
+/// What [`TableStore::scan_key_columns`] calls with each row: its key
+/// columns (None for a row narrower than the table) and its bytes.
+pub type KeyColumnsVisit<'a> =
+    dyn FnMut(Option<Vec<tandem_types::Value>>, &[u8]) -> PgResult<bool> + 'a;
+
+/// How much [`RangeLoad::push_encoded`] gathers before it hands a run to
+/// the loading thread.
+const LOAD_RUN_BYTES: usize = 4 << 20;
+
 impl RangeLoad {
-    /// Hands a run of rows, keys rising after every key sent before, to the
+    /// Hands a run of rows, keys rising after every key taken before, to the
     /// loading thread; waits while it still works on the previous run.
     pub fn send(&mut self, rows: &[(RowKey, Row)]) -> PgResult<()> {
-        let mut w = crate::codec::Writer::new();
-        let mut key = Vec::new();
-        let mut last = self.last.as_ref();
         for (k, row) in rows {
-            if last.is_some_and(|l| k <= l) {
-                return Err(PgError::internal("bulk load keys out of order"));
-            }
-            last = Some(k);
-            row_key_into(self.sid, k, &mut key);
-            w.bytes(&key);
+            self.key(k)?;
             // the chain, length first
+            let w = &mut self.run;
             let at = w.buf.len();
             w.u32(0);
-            encode_first_version_into(&mut w, row, Lsn::INVALID);
+            encode_first_version_into(w, row, Lsn::INVALID);
             let len = (w.buf.len() - at - 4) as u32;
             w.buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
         }
-        if let Some((k, _)) = rows.last() {
-            self.last = Some(k.clone());
+        self.flush()
+    }
+
+    /// Takes one row under `key` (rising after every key taken before),
+    /// already encoded (`row`, a stored version's bytes, kept as they are);
+    /// hands the rows taken to the loading thread every few megabytes.
+    pub fn push_encoded(&mut self, key: &RowKey, row: &[u8]) -> PgResult<()> {
+        self.key(key)?;
+        let first = Version {
+            row,
+            created: Lsn::INVALID,
+            deleted: Lsn::INVALID,
+        };
+        self.run.bytes(&encode_chain(&[first]));
+        if self.run.buf.len() >= LOAD_RUN_BYTES {
+            self.flush()?;
         }
+        Ok(())
+    }
+
+    /// Appends `key`'s store key to the run, after checking that it rises.
+    fn key(&mut self, key: &RowKey) -> PgResult<()> {
+        row_key_into(self.sid, key, &mut self.next);
+        // an empty `last` is none: a store key is never empty
+        if !self.last.is_empty() && self.next <= self.last {
+            return Err(PgError::internal("bulk load keys out of order"));
+        }
+        self.run.bytes(&self.next);
+        std::mem::swap(&mut self.next, &mut self.last);
+        Ok(())
+    }
+
+    /// Hands the rows taken so far to the loading thread.
+    fn flush(&mut self) -> PgResult<()> {
+        if self.run.buf.is_empty() {
+            return Ok(());
+        }
+        let run = std::mem::take(&mut self.run.buf);
         let sent = match &self.tx {
-            Some(tx) => tx.send(w.buf).is_ok(),
+            Some(tx) => tx.send(run).is_ok(),
             None => false,
         };
         if sent {
@@ -155,9 +194,11 @@ impl RangeLoad {
         Err(PgError::internal("bulk load thread stopped"))
     }
 
-    /// Waits until every row sent is in the range, readable.
+    /// Waits until every row taken is in the range, readable.
     pub fn finish(mut self) -> PgResult<()> {
-        self.join()
+        let flushed = self.flush();
+        let joined = self.join();
+        flushed.and(joined)
     }
 
     fn join(&mut self) -> PgResult<()> {
@@ -1045,10 +1086,42 @@ impl TableStore {
             .map_err(|e| PgError::io("start a bulk load thread", &e))?;
         Ok(RangeLoad {
             sid,
-            last: None,
+            last: Vec::new(),
+            next: Vec::new(),
+            run: crate::codec::Writer::new(),
             tx: Some(tx),
             thread: Some(thread),
         })
+    }
+
+    /// The rows of table `oid` visible at `snapshot`, in key order, read in
+    /// place: `visit` gets each row's `columns`, in that order (None for a
+    /// row narrower than `width`, written before an ADD COLUMN), and its
+    /// encoded bytes, and returns false to stop. Only commits the store holds
+    /// are seen (up to [`TableStore::applied_lsn`]).
+    pub fn scan_key_columns(
+        &self,
+        oid: Oid,
+        snapshot: Lsn,
+        columns: &[usize],
+        width: usize,
+        visit: &mut KeyColumnsVisit<'_>,
+    ) -> PgResult<()> {
+        let Some(sid) = self.range_at(oid, snapshot) else {
+            return Ok(());
+        };
+        for item in self.heap.range(key_bounds(sid, Bound::Unbounded)) {
+            let (_, chain) = item
+                .into_inner()
+                .map_err(|e| store_error("read", &self.dir, e))?;
+            let Some(bytes) = visible_encoded(&chain, snapshot)? else {
+                continue;
+            };
+            if !visit(key_columns(bytes, columns, width)?, bytes)? {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// The row under `key` in the reserved range `sid`.
