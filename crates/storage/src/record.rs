@@ -256,12 +256,25 @@ pub fn change_record(change: &Change, xid: Xid) -> Record {
 /// record), so a large write set grows one buffer instead of every payload:
 /// each payload is allocated once, at its exact size.
 pub fn change_record_in(change: &Change, xid: Xid, scratch: &mut Writer) -> Record {
-    scratch.buf.clear();
-    let w = scratch;
+    let (kind, _) = change_payload(change, scratch);
+    Record {
+        kind,
+        xid,
+        payload: scratch.buf.as_slice().to_vec(),
+    }
+}
+
+/// A change's WAL record kind and payload, the payload into `w` (cleared
+/// first); for an INSERT also where the row's encoding starts in `w.buf`
+/// (the table store keeps rows in the same encoding), else its length.
+pub fn change_payload(change: &Change, w: &mut Writer) -> (RecordKind, usize) {
+    w.buf.clear();
+    let mut row_at = None;
     let kind = match change {
         Change::Insert { table, key, row } => {
             w.oid(*table);
             w.bytes(&key.0);
+            row_at = Some(w.buf.len());
             w.values(row);
             kinds::INSERT
         }
@@ -303,11 +316,7 @@ pub fn change_record_in(change: &Change, xid: Xid, scratch: &mut Writer) -> Reco
             kinds::CATALOG
         }
     };
-    Record {
-        kind,
-        xid,
-        payload: w.buf.as_slice().to_vec(),
-    }
+    (kind, row_at.unwrap_or(w.buf.len()))
 }
 
 pub fn commit_record(c: &CommitRecord, xid: Xid) -> Record {

@@ -75,17 +75,18 @@ impl SpillFile {
         })
     }
 
-    pub(crate) fn append(&mut self, rec: &Record) -> PgResult<()> {
-        let len = u32::try_from(rec.payload.len())
+    /// Appends a record, given by its parts.
+    pub(crate) fn append_parts(&mut self, kind: u8, xid: Xid, payload: &[u8]) -> PgResult<()> {
+        let len = u32::try_from(payload.len())
             .map_err(|_| PgError::internal("WAL record too large for a temporary file"))?;
         let mut head = [0u8; 9];
-        head[0] = rec.kind;
-        head[1..5].copy_from_slice(&rec.xid.0.to_le_bytes());
+        head[0] = kind;
+        head[1..5].copy_from_slice(&xid.0.to_le_bytes());
         head[5..9].copy_from_slice(&len.to_le_bytes());
-        self.len += (head.len() + rec.payload.len()) as u64;
+        self.len += (head.len() + payload.len()) as u64;
         self.out
             .write_all(&head)
-            .and_then(|_| self.out.write_all(&rec.payload))
+            .and_then(|_| self.out.write_all(payload))
             .map_err(|e| io_error("write to", &self.path, &e))
     }
 
@@ -153,7 +154,7 @@ mod tests {
             })
             .collect();
         for r in &recs {
-            f.append(r).unwrap();
+            f.append_parts(r.kind, r.xid, &r.payload).unwrap();
         }
         let mut r = f.reader().unwrap();
         for want in &recs {

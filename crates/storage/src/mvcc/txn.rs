@@ -754,29 +754,15 @@ impl Transaction {
         let Some(run) = self.run.take() else {
             return Ok(());
         };
+        let first = match self.ops.get(run.start) {
+            Some(Change::Insert { key, .. }) => key.clone(),
+            _ => return Ok(()),
+        };
         let store = self.db.table_store()?;
         let xid = self.assign_xid();
         if self.spill_file.is_none() {
             self.spill_file = Some(SpillFile::create(&self.db.datadir)?);
         }
-        let drained: Vec<Change> = self.ops.drain(run.start..).collect();
-        let mut rows: Vec<(RowKey, Row)> = Vec::with_capacity(drained.len());
-        if let Some(file) = self.spill_file.as_mut() {
-            let mut scratch = Writer::new();
-            for c in drained {
-                file.append(&record::change_record_in(&c, xid, &mut scratch))?;
-                if let Change::Insert { key, row, .. } = c {
-                    rows.push((key, row));
-                }
-            }
-            // the commit will append all of it at once: its WAL segments are
-            // made ready while the load goes on
-            self.db.wal.preallocate(file.len());
-        }
-        let Some((first, _)) = rows.first() else {
-            return Ok(());
-        };
-        let first = first.clone();
         let o = self.overlay_mut(run.table);
         o.rows.remove_from(&first);
         let sid = match o.bulk {
@@ -790,18 +776,34 @@ impl Transaction {
         // Registered before the write: a failure leaves the range to be
         // abandoned with the transaction.
         self.spilled.push(Spilled {
-            at: self.ops.len(),
+            at: run.start,
             seq: self.messages.len(),
             table: run.table,
             sid,
-            records: rows.len(),
+            records: self.ops.len() - run.start,
         });
         let mut loads = self.loads.borrow_mut();
         let load = match loads.entry(sid) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => e.insert(store.load_range(sid)?),
         };
-        load.send(&rows)
+        let Some(file) = self.spill_file.as_mut() else {
+            return Err(PgError::internal("bulk load temporary file missing"));
+        };
+        // each row encoded once: its INSERT record to the file, the same
+        // row bytes to the range
+        let mut scratch = Writer::new();
+        for c in self.ops.drain(run.start..) {
+            let (kind, row_at) = record::change_payload(&c, &mut scratch);
+            file.append_parts(kind, xid, &scratch.buf)?;
+            if let Change::Insert { key, .. } = &c {
+                load.push_encoded(key, &scratch.buf[row_at..])?;
+            }
+        }
+        // the commit will append all of it at once: its WAL segments are
+        // made ready while the load goes on
+        self.db.wal.preallocate(file.len());
+        Ok(())
     }
 
     /// Waits until the rows sent to bulk range `sid` are readable.
