@@ -64,6 +64,13 @@ pub const BULK_SPILL_BYTES: usize = 8 << 20;
 /// rows back.
 const COMMIT_PIECE: usize = 4096;
 
+/// This process's id, asked of the kernel once (each transaction names it;
+/// `getpid` is a system call).
+fn process_id() -> i32 {
+    static PID: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+    *PID.get_or_init(|| std::process::id() as i32)
+}
+
 /// ADD PRIMARY KEY's error for a NULL in key column `i` (of the key).
 fn new_key_null(def: &TableDef, pk: &PrimaryKey, i: usize) -> PgError {
     let col = def
@@ -282,7 +289,7 @@ impl Transaction {
             ops: Vec::new(),
             messages: Vec::new(),
             cancel: None,
-            pid: std::process::id() as i32,
+            pid: process_id(),
             origin: None,
             pending_sequences: Vec::new(),
             run: None,
