@@ -14,7 +14,8 @@
 //! A table's rows live under a storage id, as a PostgreSQL table's under its
 //! relfilenode: TRUNCATE and ADD PRIMARY KEY give the table a new, empty range
 //! and retire the old one whole instead of rewriting its keys. Storage id 0 is
-//! never a range: keys under it hold the store's metadata. The id is big-endian
+//! never a range: keys under it hold the store's metadata (in a keyspace of
+//! their own, `meta`, beside the rows' `heap`). The id is big-endian
 //! so that one range is one contiguous key range, in `RowKey` order. Integers in
 //! the value are little-endian (`codec.rs`), the row is the WAL's row encoding
 //! (`Writer::values`). The chain rules themselves are `heap.rs`'s; this file

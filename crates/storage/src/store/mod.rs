@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! keyspace "heap":  storage id u32 BE ++ RowKey  ->  chain (created, deleted, row)*
-//!                   0u32 ++ metadata name        ->  applied LSN, storage ids
+//! keyspace "meta":  0u32 ++ metadata name        ->  applied LSN, storage ids
 //! ```
 //! (`chain.rs` has the layouts.) It owns the fjall database under its
 //! directory: opening it (fjall replays its journal), applying batches of
@@ -395,6 +395,12 @@ pub struct TableStore {
     dir: PathBuf,
     db: fjall::Database,
     heap: Keyspace,
+    /// The metadata keys (`applied_lsn`, the storage ids), in a keyspace of
+    /// their own: in `heap` they sat below every range, so every memtable
+    /// flush spanned the whole key space and the engine merged a bulk
+    /// load's ingested files into the level below (rewriting the tables
+    /// there) instead of moving them.
+    meta: Keyspace,
     /// Mirrors the `applied_lsn` key as of the last batch.
     applied: AtomicU64,
     /// Mirrors the storage metadata keys as of the last batch.
@@ -402,6 +408,51 @@ pub struct TableStore {
     dead: DeadRanges,
     /// Serializes writers: a chain is read, changed and written back.
     writer: Mutex<()>,
+    /// The thread that deletes dead ranges' files ([`DeadRangeDropper`]).
+    dropper: Mutex<Option<DeadRangeDropper>>,
+}
+
+/// A thread that hands each range, once dead, to the engine's `drop_range`,
+/// which deletes the table files holding nothing else. A bulk load's range
+/// is files of its own that later writes rarely touch, so waiting for a
+/// compaction to filter their keys out (which still removes what files share
+/// with live ranges) would leave a dropped or truncated table's disk space
+/// taken for long.
+struct DeadRangeDropper {
+    tx: std::sync::mpsc::Sender<u32>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl DeadRangeDropper {
+    fn start(heap: &Keyspace) -> Option<DeadRangeDropper> {
+        use fjall::AbstractTree;
+        let heap = heap.clone();
+        let (tx, rx) = std::sync::mpsc::channel::<u32>();
+        let thread = std::thread::Builder::new()
+            .name("store cleanup".into())
+            .spawn(move || {
+                for sid in rx {
+                    let start = range_start(sid);
+                    // A failure leaves the files to compaction.
+                    let _ = match range_end(sid) {
+                        Some(end) => heap.tree.drop_range(start..end),
+                        None => heap.tree.drop_range(start..),
+                    };
+                }
+            })
+            .ok()?;
+        Some(DeadRangeDropper { tx, thread })
+    }
+}
+
+impl Drop for TableStore {
+    /// Stops the dead range thread before the engine closes.
+    fn drop(&mut self) {
+        if let Some(d) = self.dropper.get_mut().take() {
+            drop(d.tx);
+            let _ = d.thread.join();
+        }
+    }
 }
 
 /// How a fjall failure reads as a PostgreSQL error: an I/O failure is
@@ -515,22 +566,50 @@ fn key_bounds(sid: u32, from: Bound<&RowKey>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>
     (lo, hi)
 }
 
+/// The metadata keyspace's memtable: a few keys, one rewritten by every
+/// batch, flushed often.
+const META_MEMTABLE_BYTES: u64 = 1 << 20;
+
+/// Moves the metadata keys of a store written before they had a keyspace
+/// of their own out of `heap`, in one batch.
+fn move_legacy_metadata(
+    db: &fjall::Database,
+    heap: &Keyspace,
+    meta: &Keyspace,
+    dir: &Path,
+) -> PgResult<()> {
+    let err = |e| store_error("open", dir, e);
+    let mut b = db.batch();
+    let mut moved = false;
+    for item in heap.prefix(range_start(0)) {
+        let (k, v) = item.into_inner().map_err(err)?;
+        b.insert(meta, k.clone(), v);
+        b.remove(heap, k);
+        moved = true;
+    }
+    if moved {
+        b.commit().map_err(err)?;
+        db.persist(PersistMode::SyncAll).map_err(err)?;
+    }
+    Ok(())
+}
+
 /// Reads the storage metadata keys.
-fn read_ranges(heap: &Keyspace, dir: &Path) -> PgResult<Ranges> {
+fn read_ranges(meta: &Keyspace, dir: &Path) -> PgResult<Ranges> {
     let err = |e| store_error("read", dir, e);
     let mut r = Ranges {
         next: FIRST_STORAGE,
         ..Ranges::default()
     };
-    if let Some(v) = heap.get(NEXT_STORAGE_KEY).map_err(err)? {
+    if let Some(v) = meta.get(NEXT_STORAGE_KEY).map_err(err)? {
         r.next = u32_value(&v)?;
     }
-    for item in heap.prefix(TABLE_PREFIX) {
+    for item in meta.prefix(TABLE_PREFIX) {
         let (k, v) = item.into_inner().map_err(err)?;
         r.tables
             .insert(Oid(meta_id(TABLE_PREFIX, &k)?), u32_value(&v)?);
     }
-    for item in heap.prefix(RETIRED_PREFIX) {
+    for item in meta.prefix(RETIRED_PREFIX) {
         let (k, v) = item.into_inner().map_err(err)?;
         r.retired
             .insert(meta_id(RETIRED_PREFIX, &k)?, decode_retired(&v)?);
@@ -619,19 +698,28 @@ impl TableStore {
                 }
             })
             .map_err(err)?;
-        let applied = match heap.get(APPLIED_LSN_KEY).map_err(err)? {
+        let meta = db
+            .keyspace("meta", || {
+                KeyspaceCreateOptions::default().max_memtable_size(META_MEMTABLE_BYTES)
+            })
+            .map_err(err)?;
+        move_legacy_metadata(&db, &heap, &meta, dir)?;
+        let applied = match meta.get(APPLIED_LSN_KEY).map_err(err)? {
             Some(v) => lsn_value(&v)?,
             None => Lsn::INVALID,
         };
-        let ranges = read_ranges(&heap, dir)?;
+        let ranges = read_ranges(&meta, dir)?;
+        let dropper = Mutex::new(DeadRangeDropper::start(&heap));
         let store = TableStore {
             dir: dir.to_path_buf(),
             db,
             heap,
+            meta,
             applied: AtomicU64::new(applied.0),
             ranges: RwLock::new(ranges),
             dead,
             writer: Mutex::new(()),
+            dropper,
         };
         // ranges retired before the crash are dead once nothing reads them:
         // after a restart no snapshot predates the store's applied LSN
@@ -666,6 +754,11 @@ impl TableStore {
             .map(|(sid, _)| *sid)
             .collect();
         if !newly.is_empty() {
+            if let Some(d) = self.dropper.lock().as_ref() {
+                for &sid in &newly {
+                    let _ = d.tx.send(sid);
+                }
+            }
             self.dead
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
@@ -836,28 +929,28 @@ impl TableStore {
         for sid in &ingested {
             // reserved by ingest_fresh; mapped (or retired) by this batch
             if !retired.iter().any(|(r, _, _)| r == sid) {
-                b.remove(&self.heap, meta_key(RETIRED_PREFIX, *sid));
+                b.remove(&self.meta, meta_key(RETIRED_PREFIX, *sid));
             }
         }
         for (table, sid) in &tables {
             let k = meta_key(TABLE_PREFIX, table.0);
             match sid {
-                Some(sid) => b.insert(&self.heap, k, sid.to_le_bytes().as_slice()),
-                None => b.remove(&self.heap, k),
+                Some(sid) => b.insert(&self.meta, k, sid.to_le_bytes().as_slice()),
+                None => b.remove(&self.meta, k),
             }
         }
         for (sid, table, at) in &retired {
             b.insert(
-                &self.heap,
+                &self.meta,
                 meta_key(RETIRED_PREFIX, *sid),
                 encode_retired(*table, *at),
             );
         }
         if next != base.next {
-            b.insert(&self.heap, NEXT_STORAGE_KEY, next.to_le_bytes().as_slice());
+            b.insert(&self.meta, NEXT_STORAGE_KEY, next.to_le_bytes().as_slice());
         }
         b.insert(
-            &self.heap,
+            &self.meta,
             APPLIED_LSN_KEY,
             batch.applied_lsn.0.to_le_bytes().as_slice(),
         );
@@ -940,12 +1033,12 @@ impl TableStore {
         let mut reserve = self.db.batch();
         for &(sid, table) in ranges {
             reserve.insert(
-                &self.heap,
+                &self.meta,
                 meta_key(RETIRED_PREFIX, sid),
                 encode_retired(table, Lsn::INVALID),
             );
         }
-        reserve.insert(&self.heap, NEXT_STORAGE_KEY, next.to_le_bytes().as_slice());
+        reserve.insert(&self.meta, NEXT_STORAGE_KEY, next.to_le_bytes().as_slice());
         reserve
             .commit()
             .map_err(|e| store_error("write to", &self.dir, e))?;
@@ -1285,7 +1378,7 @@ impl TableStore {
         }
         let mut b = self.db.batch();
         for sid in &empty {
-            b.remove(&self.heap, meta_key(RETIRED_PREFIX, *sid));
+            b.remove(&self.meta, meta_key(RETIRED_PREFIX, *sid));
         }
         b.commit()
             .map_err(|e| store_error("write to", &self.dir, e))?;
@@ -1321,7 +1414,7 @@ impl TableStore {
         let _writer = self.writer.lock();
         let snap = self.db.snapshot();
         let applied_lsn = match snap
-            .get(&self.heap, APPLIED_LSN_KEY)
+            .get(&self.meta, APPLIED_LSN_KEY)
             .map_err(|e| store_error("read", &self.dir, e))?
         {
             Some(v) => lsn_value(&v)?,
@@ -1457,14 +1550,14 @@ impl<'a> StoreRestore<'a> {
         let mut b = store.db.batch();
         for &(table, sid) in &self.tables {
             b.insert(
-                &store.heap,
+                &store.meta,
                 meta_key(TABLE_PREFIX, table.0),
                 sid.to_le_bytes().as_slice(),
             );
         }
-        b.insert(&store.heap, NEXT_STORAGE_KEY, next.to_le_bytes().as_slice());
+        b.insert(&store.meta, NEXT_STORAGE_KEY, next.to_le_bytes().as_slice());
         b.insert(
-            &store.heap,
+            &store.meta,
             APPLIED_LSN_KEY,
             applied_lsn.0.to_le_bytes().as_slice(),
         );

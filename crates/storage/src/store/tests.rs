@@ -636,3 +636,78 @@ fn a_rekey_streams_the_live_rows_into_a_new_range() {
     // the rising rows went in by ingestion: the range was reserved and mapped
     assert!(store.retired_ranges().iter().all(|(_, at)| *at == Lsn(200)));
 }
+
+#[test]
+fn metadata_in_the_row_keyspace_moves_to_its_own_at_open() {
+    // a store as written before the metadata had a keyspace of its own
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(&dir);
+        let mut b = StoreBatch::new(Lsn(100), Lsn(0));
+        b.put(T, k(1), row(1), Lsn(100));
+        store.apply(&b).unwrap();
+        store.persist().unwrap();
+        let mut legacy = store.db.batch();
+        for item in store.meta.prefix(range_start(0)) {
+            let (key, v) = item.into_inner().unwrap();
+            legacy.insert(&store.heap, key.clone(), v);
+            legacy.remove(&store.meta, key);
+        }
+        legacy.commit().unwrap();
+        store.persist().unwrap();
+        assert_eq!(store.meta.prefix(range_start(0)).count(), 0);
+    }
+    let store = open(&dir);
+    assert_eq!(store.applied_lsn(), Lsn(100));
+    assert_eq!(all(&store, T, Lsn(100)), vec![(k(1), row(1))]);
+    assert_eq!(store.heap.prefix(range_start(0)).count(), 0);
+    // and it goes on as any store
+    let mut b = StoreBatch::new(Lsn(200), Lsn(0));
+    b.put(T, k(2), row(2), Lsn(200));
+    store.apply(&b).unwrap();
+    drop(store);
+    let store = open(&dir);
+    assert_eq!(store.applied_lsn(), Lsn(200));
+    assert_eq!(all(&store, T, Lsn(200)).len(), 2);
+}
+
+#[test]
+fn a_dead_bulk_range_gives_its_files_back_without_a_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let empty = store.disk_space().unwrap();
+    let sid = store.reserve_range(T).unwrap();
+    let mut load = store.load_range(sid).unwrap();
+    let wide: Row = vec![Value::Int4(1), Value::Text("x".repeat(400))].into();
+    let rows: Vec<(RowKey, Row)> = (0..20_000u32)
+        .map(|i| (RowKey(i.to_be_bytes().to_vec()), wide.clone()))
+        .collect();
+    load.send(&rows).unwrap();
+    load.finish().unwrap();
+    let mut b = StoreBatch::new(Lsn(100), Lsn(0));
+    b.adopt(T, Lsn(100), sid);
+    store.apply(&b).unwrap();
+    store.persist().unwrap();
+    assert_eq!(all(&store, T, Lsn(100)).len(), 20_000);
+    let loaded = store.disk_space().unwrap() - empty;
+    assert!(loaded > 1 << 20, "{loaded} bytes loaded");
+    // TRUNCATE, then a batch whose horizon passes it: the range is dead
+    let mut b = StoreBatch::new(Lsn(200), Lsn(100));
+    b.new_storage(T, Lsn(200));
+    store.apply(&b).unwrap();
+    let mut b = StoreBatch::new(Lsn(300), Lsn(300));
+    b.put(T, k(1), row(1), Lsn(300));
+    store.apply(&b).unwrap();
+    store.persist().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // (the engine's journal and the new row take a little)
+    while store.disk_space().unwrap().saturating_sub(empty) * 4 > loaded {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dead range's files are still there: {} of {loaded} bytes",
+            store.disk_space().unwrap().saturating_sub(empty)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(all(&store, T, Lsn(300)), [(k(1), row(1))]);
+}
