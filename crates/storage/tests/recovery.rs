@@ -212,6 +212,28 @@ fn add_primary_key_refuses_duplicates_and_nulls() {
     .unwrap();
 }
 
+/// The ids of `rows`, in their order.
+fn ids(rows: Vec<Vec<Value>>) -> Vec<i32> {
+    rows.iter().map(|r| int(&r[0])).collect()
+}
+
+/// A transaction that just added primary key (id) to `u`, whose rows are
+/// `ids` with (9, 3) among them, uses the table by its new key: reads in key
+/// order and by key, a duplicate insert refused, an insert of 4 and an
+/// update of 5.
+fn use_rekeyed(txn: &mut tandem_storage::Transaction, u: Oid, want: &[i32]) {
+    assert_eq!(ids(rows_of(txn, u)), want);
+    assert_eq!(
+        txn.get_by_pk(u, &[Value::Int4(9)]).unwrap().map(|(_, r)| r),
+        Some(row(9, 3))
+    );
+    txn.start_statement();
+    let err = txn.insert(u, row(3, 0)).unwrap_err();
+    assert_eq!(err.code, SqlState::UNIQUE_VIOLATION);
+    txn.insert(u, row(4, 6)).unwrap();
+    assert!(increment(txn, u, 5, 10).unwrap());
+}
+
 #[test]
 fn add_primary_key_over_rows_out_of_key_order() {
     let (dir, db) = fresh();
@@ -236,17 +258,7 @@ fn add_primary_key_over_rows_out_of_key_order() {
     let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
     txn.start_statement();
     txn.add_primary_key(u, pk("u")).unwrap();
-    let ids = |rows: Vec<Vec<Value>>| rows.iter().map(|r| int(&r[0])).collect::<Vec<_>>();
-    assert_eq!(ids(rows_of(&txn, u)), [1, 3, 5, 9]);
-    assert_eq!(
-        txn.get_by_pk(u, &[Value::Int4(9)]).unwrap().map(|(_, r)| r),
-        Some(row(9, 3))
-    );
-    txn.start_statement();
-    let err = txn.insert(u, row(3, 0)).unwrap_err();
-    assert_eq!(err.code, SqlState::UNIQUE_VIOLATION);
-    txn.insert(u, row(4, 6)).unwrap();
-    assert!(increment(&mut txn, u, 5, 10).unwrap());
+    use_rekeyed(&mut txn, u, &[1, 3, 5, 9]);
     assert_eq!(ids(rows_of(&txn, u)), [1, 3, 4, 5, 9]);
     commit(&db, txn);
     let want = vec![row(1, 5), row(3, 2), row(4, 6), row(5, 11), row(9, 3)];
@@ -266,7 +278,6 @@ fn add_primary_key_over_rows_in_key_order() {
         name: format!("{t}_pkey"),
         columns: vec![0],
     };
-    let ids = |rows: Vec<Vec<Value>>| rows.iter().map(|r| int(&r[0])).collect::<Vec<_>>();
     let u = create_table(&db, "u", false);
     insert_rows(&db, u, &[(1, 5), (3, 2)]);
     insert_rows(&db, u, &[(5, 1), (9, 3), (11, 0)]);
@@ -286,16 +297,7 @@ fn add_primary_key_over_rows_in_key_order() {
     let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
     txn.start_statement();
     txn.add_primary_key(u, pk("u")).unwrap();
-    assert_eq!(ids(rows_of(&txn, u)), [1, 3, 5, 9, 11]);
-    assert_eq!(
-        txn.get_by_pk(u, &[Value::Int4(9)]).unwrap().map(|(_, r)| r),
-        Some(row(9, 3))
-    );
-    txn.start_statement();
-    let err = txn.insert(u, row(3, 0)).unwrap_err();
-    assert_eq!(err.code, SqlState::UNIQUE_VIOLATION);
-    txn.insert(u, row(4, 6)).unwrap();
-    assert!(increment(&mut txn, u, 5, 10).unwrap());
+    use_rekeyed(&mut txn, u, &[1, 3, 5, 9, 11]);
     txn.start_statement();
     let (key, _) = txn.get_by_pk(u, &[Value::Int4(11)]).unwrap().unwrap();
     txn.lock_row(u, &key).unwrap();
