@@ -1189,10 +1189,10 @@ impl Transaction {
                         return Ok(false);
                     }
                     key.clear();
-                    encode_key_into(&vals, &mut key);
+                    encode_key_into(vals, &mut key);
                     if !prev.0.is_empty() && key <= prev.0 {
                         match key == prev.0 {
-                            true => failure = Some(new_key_duplicated(def, pk, &vals)),
+                            true => failure = Some(new_key_duplicated(def, pk, vals)),
                             false => stopped = true,
                         }
                         return Ok(false);

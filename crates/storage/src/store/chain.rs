@@ -139,20 +139,47 @@ pub(super) fn key_columns(
     columns: &[usize],
     width: usize,
 ) -> PgResult<Option<Vec<tandem_types::Value>>> {
+    let (mut leading, mut out) = (Vec::new(), Vec::new());
+    Ok(key_columns_into(bytes, columns, width, &mut leading, &mut out)?.then_some(out))
+}
+
+/// [`key_columns`] into `out` (false for a shorter row), decoding through
+/// `leading`: both buffers are reused from row to row.
+pub(super) fn key_columns_into(
+    bytes: &[u8],
+    columns: &[usize],
+    width: usize,
+    leading: &mut Vec<tandem_types::Value>,
+    out: &mut Vec<tandem_types::Value>,
+) -> PgResult<bool> {
     let mut r = Reader::new(bytes, WHAT);
     let n = r.u32()? as usize;
     if n < width {
-        return Ok(None);
+        return Ok(false);
     }
     let upto = columns.iter().max().map_or(0, |&c| c + 1);
     if upto > n {
         return Err(corrupt(WHAT));
     }
-    let mut leading = Vec::with_capacity(upto);
+    leading.clear();
     for _ in 0..upto {
         leading.push(r.value()?);
     }
-    Ok(Some(columns.iter().map(|&c| leading[c].clone()).collect()))
+    out.clear();
+    for &c in columns {
+        out.push(leading[c].clone());
+    }
+    Ok(true)
+}
+
+/// [`encode_first_version`] of a row already encoded, appended to `w`
+/// with its length first.
+pub(super) fn first_version_prefixed(w: &mut Writer, row: &[u8], commit: Lsn) {
+    w.u32((4 + 16 + 4 + row.len()) as u32);
+    w.u32(1);
+    w.lsn(commit);
+    w.lsn(Lsn::INVALID);
+    w.bytes(row);
 }
 
 /// Encodes a chain (oldest version first); rows are already encoded.
@@ -260,6 +287,27 @@ mod tests {
 
     fn enc(v: i32) -> Vec<u8> {
         encode_row(&[Value::Int4(v), Value::Text("x".into())])
+    }
+
+    #[test]
+    fn first_versions_encode_alike_from_values_and_from_bytes() {
+        let values = [Value::Int4(7), Value::Text("seven".into())];
+        let row = encode_row(&values);
+        let chain = encode_chain(&[Version {
+            row: row.as_slice(),
+            created: Lsn(40),
+            deleted: Lsn::INVALID,
+        }]);
+        assert_eq!(encode_first_version(&values, Lsn(40)), chain);
+        let mut w = Writer::new();
+        first_version_prefixed(&mut w, &row, Lsn(40));
+        let mut prefixed = Writer::new();
+        prefixed.bytes(&chain);
+        assert_eq!(w.buf, prefixed.buf);
+        let (mut leading, mut out) = (Vec::new(), Vec::new());
+        assert!(key_columns_into(&row, &[1, 0], 2, &mut leading, &mut out).unwrap());
+        assert_eq!(out, [Value::Text("seven".into()), Value::Int4(7)]);
+        assert!(!key_columns_into(&row, &[0], 3, &mut leading, &mut out).unwrap());
     }
 
     /// Applies `write` to the encoded chain `old` the way the store does.

@@ -56,9 +56,10 @@ use crate::RowKey;
 
 use chain::{
     decode_chain, decode_retired, decode_row, encode_chain, encode_first_version,
-    encode_first_version_into, encode_retired, encode_row, key_columns, key_range, meta_id,
-    meta_key, range_end, range_start, row_key, row_key_into, split_key, u32_value, visible_encoded,
-    APPLIED_LSN_KEY, FIRST_STORAGE, NEXT_STORAGE_KEY, RETIRED_PREFIX, TABLE_PREFIX, WHAT,
+    encode_first_version_into, encode_retired, encode_row, first_version_prefixed, key_columns,
+    key_columns_into, key_range, meta_id, meta_key, range_end, range_start, row_key, row_key_into,
+    split_key, u32_value, visible_encoded, APPLIED_LSN_KEY, FIRST_STORAGE, NEXT_STORAGE_KEY,
+    RETIRED_PREFIX, TABLE_PREFIX, WHAT,
 };
 
 /// Memory the store may use, fixed at open.
@@ -124,7 +125,7 @@ pub struct RangeLoad {
 /// What [`TableStore::scan_key_columns`] calls with each row: its key
 /// columns (None for a row narrower than the table) and its bytes.
 pub type KeyColumnsVisit<'a> =
-    dyn FnMut(Option<Vec<tandem_types::Value>>, &[u8]) -> PgResult<bool> + 'a;
+    dyn FnMut(Option<&[tandem_types::Value]>, &[u8]) -> PgResult<bool> + 'a;
 
 /// How much [`RangeLoad::push_encoded`] gathers before it hands a run to
 /// the loading thread.
@@ -152,12 +153,7 @@ impl RangeLoad {
     /// hands the rows taken to the loading thread every few megabytes.
     pub fn push_encoded(&mut self, key: &RowKey, row: &[u8]) -> PgResult<()> {
         self.key(key)?;
-        let first = Version {
-            row,
-            created: Lsn::INVALID,
-            deleted: Lsn::INVALID,
-        };
-        self.run.bytes(&encode_chain(&[first]));
+        first_version_prefixed(&mut self.run, row, Lsn::INVALID);
         if self.run.buf.len() >= LOAD_RUN_BYTES {
             self.flush()?;
         }
@@ -1203,6 +1199,7 @@ impl TableStore {
         let Some(sid) = self.range_at(oid, snapshot) else {
             return Ok(());
         };
+        let (mut leading, mut vals) = (Vec::new(), Vec::new());
         for item in self.heap.range(key_bounds(sid, Bound::Unbounded)) {
             let (_, chain) = item
                 .into_inner()
@@ -1210,7 +1207,8 @@ impl TableStore {
             let Some(bytes) = visible_encoded(&chain, snapshot)? else {
                 continue;
             };
-            if !visit(key_columns(bytes, columns, width)?, bytes)? {
+            let wide = key_columns_into(bytes, columns, width, &mut leading, &mut vals)?;
+            if !visit(wide.then_some(vals.as_slice()), bytes)? {
                 break;
             }
         }
