@@ -155,7 +155,9 @@ impl Wal {
     /// `false`; returns the end of the last. No other record falls between
     /// them, as with one [`Wal::append`], but only one piece is in memory at
     /// a time (a large transaction's records read back from where they
-    /// waited for the commit). The pieces are appended as they come: if
+    /// waited for the commit). `next` gets the previous piece back, so that
+    /// it can reuse its records' buffers, and leaves in it exactly the
+    /// records to append next. The pieces are appended as they come: if
     /// `next` fails midway, the records before are in the WAL without the
     /// rest (a transaction's records without its COMMIT, which replay and
     /// decoding ignore).

@@ -1066,6 +1066,7 @@ fn a_streamed_append_stays_contiguous_while_others_append() {
     let mut piece_no = 0;
     let end = wal
         .append_stream(&mut |piece| {
+            piece.clear();
             for i in 0..50 {
                 piece.push(rec(16, 1, &[(piece_no * 50 + i) as u8; 1000]));
             }

@@ -328,7 +328,6 @@ impl Shared {
         let mut piece = Vec::new();
         let mut end = Lsn(self.insert_lsn.load(Ordering::Acquire));
         loop {
-            piece.clear();
             let more = next(&mut piece)?;
             if !piece.is_empty() {
                 end = self.append_gated(&piece)?.1;

@@ -122,19 +122,29 @@ pub(crate) struct SpillReader {
 
 impl SpillReader {
     /// The next record.
+    #[cfg(test)]
     pub(crate) fn next(&mut self) -> PgResult<Record> {
+        let mut rec = Record {
+            kind: 0,
+            xid: Xid(0),
+            payload: Vec::new(),
+        };
+        self.next_into(&mut rec)?;
+        Ok(rec)
+    }
+
+    /// The next record, into `rec` (its payload's buffer reused).
+    pub(crate) fn next_into(&mut self, rec: &mut Record) -> PgResult<()> {
         let err = |e: std::io::Error| io_error("read", &self.path, &e);
         let mut head = [0u8; 9];
         self.input.read_exact(&mut head).map_err(err)?;
         let xid = u32::from_le_bytes([head[1], head[2], head[3], head[4]]);
         let len = u32::from_le_bytes([head[5], head[6], head[7], head[8]]) as usize;
-        let mut payload = vec![0u8; len];
-        self.input.read_exact(&mut payload).map_err(err)?;
-        Ok(Record {
-            kind: head[0],
-            xid: Xid(xid),
-            payload,
-        })
+        rec.kind = head[0];
+        rec.xid = Xid(xid);
+        rec.payload.clear();
+        rec.payload.resize(len, 0);
+        self.input.read_exact(&mut rec.payload).map_err(err)
     }
 }
 

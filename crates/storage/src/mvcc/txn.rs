@@ -1648,27 +1648,52 @@ impl Transaction {
         // records of the run being read back still to come
         let mut left = 0usize;
         let mut commit = Some(commit);
+        // the piece comes back from the WAL each time: the records read
+        // back reuse its records' buffers
         let mut fill = |piece: &mut Vec<tandem_wal::Record>| -> PgResult<bool> {
-            while piece.len() < COMMIT_PIECE {
+            let mut n = 0;
+            let more = loop {
+                if n == COMMIT_PIECE {
+                    break true;
+                }
                 if left > 0 {
                     let Some(reader) = reader.as_mut() else {
                         return Err(PgError::internal("bulk load records missing"));
                     };
-                    piece.push(reader.next()?);
+                    if n == piece.len() {
+                        piece.push(tandem_wal::Record {
+                            kind: 0,
+                            xid,
+                            payload: Vec::new(),
+                        });
+                    }
+                    reader.next_into(&mut piece[n])?;
+                    n += 1;
                     left -= 1;
                     continue;
                 }
-                let Some(&(_, _, kind, k)) = order.get(next) else {
-                    piece.extend(commit.take());
-                    return Ok(false);
+                let (rec, more) = match order.get(next) {
+                    None => (commit.take(), false),
+                    Some(&(_, _, 0, k)) => {
+                        left = spilled[k].records;
+                        (None, true)
+                    }
+                    Some(_) => (encoded[next].take(), true),
                 };
-                match kind {
-                    0 => left = spilled[k].records,
-                    _ => piece.extend(encoded[next].take()),
+                if let Some(rec) = rec {
+                    match piece.get_mut(n) {
+                        Some(slot) => *slot = rec,
+                        None => piece.push(rec),
+                    }
+                    n += 1;
+                }
+                if !more {
+                    break false;
                 }
                 next += 1;
-            }
-            Ok(true)
+            };
+            piece.truncate(n);
+            Ok(more)
         };
         let ops = std::mem::take(&mut self.ops);
         let prekeyed = std::mem::take(&mut self.prekeyed);
