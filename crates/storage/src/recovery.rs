@@ -307,24 +307,13 @@ impl PendingTxn {
                 sid
             }
         };
-        let load = match self.loads.entry(sid) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => e.insert(store.load_range(sid)?),
-        };
-        load.send(&rows)?;
+        RangeLoad::of(&mut self.loads, &store, sid)?.send(&rows)?;
         Ok(Some(store))
     }
 
     /// Waits until every bulk range holds the rows sent to it.
     fn loaded(&mut self) -> PgResult<()> {
-        let mut out = Ok(());
-        for (_, load) in self.loads.drain() {
-            let r = load.finish();
-            if out.is_ok() {
-                out = r;
-            }
-        }
-        out
+        RangeLoad::finish_all(self.loads.drain().map(|(_, l)| l))
     }
 
     /// Gives up the bulk ranges (the transaction did not commit, or the

@@ -790,10 +790,7 @@ impl Transaction {
             records: self.ops.len() - run.start,
         });
         let mut loads = self.loads.borrow_mut();
-        let load = match loads.entry(sid) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => e.insert(store.load_range(sid)?),
-        };
+        let load = RangeLoad::of(&mut loads, &store, sid)?;
         let Some(file) = self.spill_file.as_mut() else {
             return Err(PgError::internal("bulk load temporary file missing"));
         };
@@ -822,14 +819,7 @@ impl Transaction {
     /// [`Transaction::range_loaded`] for every bulk range.
     fn ranges_loaded(&self) -> PgResult<()> {
         let loads: Vec<RangeLoad> = self.loads.borrow_mut().drain().map(|(_, l)| l).collect();
-        let mut out = Ok(());
-        for load in loads {
-            let r = load.finish();
-            if out.is_ok() {
-                out = r;
-            }
-        }
-        out
+        RangeLoad::finish_all(loads)
     }
 
     /// A row of the table's bulk range (rows this transaction moved to the

@@ -132,19 +132,9 @@ pub(super) fn decode_row(bytes: &[u8]) -> PgResult<Row> {
 }
 
 /// The values of `columns` (in that order) of an encoded row of at least
-/// `width` values, decoding only the values up to the last of them; `None`
+/// `width` values, into `out`, decoding only the values up to the last of
+/// them (through `leading`; both buffers are reused from row to row); false
 /// for a shorter row (written before an ADD COLUMN: it needs padding).
-pub(super) fn key_columns(
-    bytes: &[u8],
-    columns: &[usize],
-    width: usize,
-) -> PgResult<Option<Vec<tandem_types::Value>>> {
-    let (mut leading, mut out) = (Vec::new(), Vec::new());
-    Ok(key_columns_into(bytes, columns, width, &mut leading, &mut out)?.then_some(out))
-}
-
-/// [`key_columns`] into `out` (false for a shorter row), decoding through
-/// `leading`: both buffers are reused from row to row.
 pub(super) fn key_columns_into(
     bytes: &[u8],
     columns: &[usize],
@@ -202,12 +192,6 @@ pub(super) fn encode_first_version(row: &[tandem_types::Value], commit: Lsn) -> 
     let mut w = Writer {
         buf: Vec::with_capacity(32 + 16 * row.len()),
     };
-    encode_first_version_into(&mut w, row, commit);
-    w.buf
-}
-
-/// [`encode_first_version`] appended to `w`.
-pub(super) fn encode_first_version_into(w: &mut Writer, row: &[tandem_types::Value], commit: Lsn) {
     w.u32(1);
     w.lsn(commit);
     w.lsn(Lsn::INVALID);
@@ -216,6 +200,7 @@ pub(super) fn encode_first_version_into(w: &mut Writer, row: &[tandem_types::Val
     w.values(row);
     let len = (w.buf.len() - at - 4) as u32;
     w.buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    w.buf
 }
 
 /// Decodes a chain; the rows stay encoded, borrowed from `bytes`. Empty input is

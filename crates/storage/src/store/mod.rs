@@ -55,11 +55,10 @@ use crate::keycode::encode_key;
 use crate::RowKey;
 
 use chain::{
-    decode_chain, decode_retired, decode_row, encode_chain, encode_first_version,
-    encode_first_version_into, encode_retired, encode_row, first_version_prefixed, key_columns,
-    key_columns_into, key_range, meta_id, meta_key, range_end, range_start, row_key, row_key_into,
-    split_key, u32_value, visible_encoded, APPLIED_LSN_KEY, FIRST_STORAGE, NEXT_STORAGE_KEY,
-    RETIRED_PREFIX, TABLE_PREFIX, WHAT,
+    decode_chain, decode_retired, decode_row, encode_chain, encode_first_version, encode_retired,
+    encode_row, first_version_prefixed, key_columns_into, key_range, meta_id, meta_key, range_end,
+    range_start, row_key, row_key_into, split_key, u32_value, visible_encoded, APPLIED_LSN_KEY,
+    FIRST_STORAGE, NEXT_STORAGE_KEY, RETIRED_PREFIX, TABLE_PREFIX, WHAT,
 };
 
 /// Memory the store may use, fixed at open.
@@ -135,17 +134,39 @@ impl RangeLoad {
     /// Hands a run of rows, keys rising after every key taken before, to the
     /// loading thread; waits while it still works on the previous run.
     pub fn send(&mut self, rows: &[(RowKey, Row)]) -> PgResult<()> {
+        let mut row_bytes = crate::codec::Writer::new();
         for (k, row) in rows {
-            self.key(k)?;
-            // the chain, length first
-            let w = &mut self.run;
-            let at = w.buf.len();
-            w.u32(0);
-            encode_first_version_into(w, row, Lsn::INVALID);
-            let len = (w.buf.len() - at - 4) as u32;
-            w.buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
+            row_bytes.buf.clear();
+            row_bytes.values(row);
+            self.push_encoded(k, &row_bytes.buf)?;
         }
         self.flush()
+    }
+
+    /// The load of range `sid` among `loads`, started (on `store`) if it is
+    /// not there yet.
+    pub fn of<'l>(
+        loads: &'l mut HashMap<u32, RangeLoad>,
+        store: &TableStore,
+        sid: u32,
+    ) -> PgResult<&'l mut RangeLoad> {
+        Ok(match loads.entry(sid) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(store.load_range(sid)?),
+        })
+    }
+
+    /// Finishes every load (all of them, even after one failed); the first
+    /// failure.
+    pub fn finish_all(loads: impl IntoIterator<Item = RangeLoad>) -> PgResult<()> {
+        let mut out = Ok(());
+        for load in loads {
+            let r = load.finish();
+            if out.is_ok() {
+                out = r;
+            }
+        }
+        out
     }
 
     /// Takes one row under `key` (rising after every key taken before),
@@ -1059,55 +1080,57 @@ impl TableStore {
         let Some(from) = job.from else {
             return Ok(false);
         };
-        let read_err = |e| store_error("read", &self.dir, e);
         let write_err = |e| store_error("write to", &self.dir, e);
         // rising keys not yet ingested (until INGEST_MIN), and the others
         let mut rising: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         let mut rest: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         let mut last: Vec<u8> = Vec::new();
         let mut ingestion: Option<IngestFn<'_>> = None;
-        for item in self.heap.range(key_bounds(from, Bound::Unbounded)) {
-            let (_, chain) = item.into_inner().map_err(read_err)?;
-            let Some(bytes) = visible_encoded(&chain, Lsn(u64::MAX))? else {
-                continue;
-            };
-            let rk = &job.rekey;
-            let (key, chain) = match key_columns(bytes, &rk.columns, rk.width)? {
-                // the row's bytes move as they are
-                Some(vals) => {
-                    let first = Version {
-                        row: bytes,
-                        created: job.commit,
-                        deleted: Lsn::INVALID,
-                    };
-                    (encode_key(&vals), encode_chain(&[first]))
+        let rk = &job.rekey;
+        self.scan_range_key_columns(
+            from,
+            Lsn(u64::MAX),
+            &rk.columns,
+            rk.width,
+            &mut |vals, bytes| {
+                let (key, chain) = match vals {
+                    // the row's bytes move as they are
+                    Some(vals) => {
+                        let first = Version {
+                            row: bytes,
+                            created: job.commit,
+                            deleted: Lsn::INVALID,
+                        };
+                        (encode_key(vals), encode_chain(&[first]))
+                    }
+                    None => {
+                        let (key, row) = (rk.pad)(decode_row(bytes)?);
+                        (key, encode_first_version(&row, job.commit))
+                    }
+                };
+                let key = row_key(job.to, &key);
+                if !last.is_empty() && key <= last {
+                    rest.push((key, chain));
+                    return Ok(true);
                 }
-                None => {
-                    let (key, row) = (rk.pad)(decode_row(bytes)?);
-                    (key, encode_first_version(&row, job.commit))
-                }
-            };
-            let key = row_key(job.to, &key);
-            if !last.is_empty() && key <= last {
-                rest.push((key, chain));
-                continue;
-            }
-            last.clone_from(&key);
-            match ingestion.as_mut() {
-                Some(write) => write(Some((&key, &chain))).map_err(write_err)?,
-                None => {
-                    rising.push((key, chain));
-                    if rising.len() >= INGEST_MIN {
-                        self.reserve(&[(job.to, job.table)], next)?;
-                        let mut write = ingest_fn(&self.heap).map_err(write_err)?;
-                        for (k, c) in rising.drain(..) {
-                            write(Some((&k, &c))).map_err(write_err)?;
+                last.clone_from(&key);
+                match ingestion.as_mut() {
+                    Some(write) => write(Some((&key, &chain))).map_err(write_err)?,
+                    None => {
+                        rising.push((key, chain));
+                        if rising.len() >= INGEST_MIN {
+                            self.reserve(&[(job.to, job.table)], next)?;
+                            let mut write = ingest_fn(&self.heap).map_err(write_err)?;
+                            for (k, c) in rising.drain(..) {
+                                write(Some((&k, &c))).map_err(write_err)?;
+                            }
+                            ingestion = Some(write);
                         }
-                        ingestion = Some(write);
                     }
                 }
-            }
-        }
+                Ok(true)
+            },
+        )?;
         let ingested = ingestion.is_some();
         if let Some(mut finish) = ingestion {
             finish(None).map_err(write_err)?;
@@ -1196,9 +1219,21 @@ impl TableStore {
         width: usize,
         visit: &mut KeyColumnsVisit<'_>,
     ) -> PgResult<()> {
-        let Some(sid) = self.range_at(oid, snapshot) else {
-            return Ok(());
-        };
+        match self.range_at(oid, snapshot) {
+            Some(sid) => self.scan_range_key_columns(sid, snapshot, columns, width, visit),
+            None => Ok(()),
+        }
+    }
+
+    /// [`TableStore::scan_key_columns`] of range `sid`.
+    fn scan_range_key_columns(
+        &self,
+        sid: u32,
+        snapshot: Lsn,
+        columns: &[usize],
+        width: usize,
+        visit: &mut KeyColumnsVisit<'_>,
+    ) -> PgResult<()> {
         let (mut leading, mut vals) = (Vec::new(), Vec::new());
         for item in self.heap.range(key_bounds(sid, Bound::Unbounded)) {
             let (_, chain) = item
