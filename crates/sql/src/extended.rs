@@ -51,7 +51,7 @@ impl Prepared {
         *self.plan.lock() = None;
     }
 
-    fn plannable(&self) -> Option<&Statement> {
+    pub(crate) fn plannable(&self) -> Option<&Statement> {
         match &self.stmt {
             Some(ParsedStmt {
                 kind: StmtKind::Sql { stmt, .. },
@@ -164,7 +164,7 @@ impl Session {
     }
 
     /// The statement's plan, re-planned if the catalog changed since.
-    fn plan_of(&mut self, p: &Prepared, ast: &Statement) -> PgResult<Arc<Plan>> {
+    pub(crate) fn plan_of(&mut self, p: &Prepared, ast: &Statement) -> PgResult<Arc<Plan>> {
         let catalog = self.with_ctx(&[], |ctx| Ok(ctx.txn.catalog()))?;
         if let Some(c) = p.plan.lock().as_ref() {
             if Arc::ptr_eq(&c.catalog, &catalog) {

@@ -12,6 +12,8 @@
 //!
 //! ```text
 //! simple_query(sql)
+//!   shapes::shape_of            a single SELECT/INSERT/UPDATE/DELETE seen before
+//!                               with other numbers: its plan runs with them
 //!   front_parser::parse_query   split on `;` (quotes, dollar quotes, comments
 //!                               respected), then per piece: hand parser for what
 //!                               sqlparser rejects (ALTER SYSTEM, CHECKPOINT, VACUUM,
@@ -46,6 +48,7 @@ mod extended;
 mod front_parser;
 mod scan;
 mod session;
+mod shapes;
 mod tags;
 mod transaction;
 mod types;

@@ -45,7 +45,7 @@ pub(crate) fn split_statements<'a>(sql: &'a str) -> Vec<Piece<'a>> {
 
 /// Advances past one lexical unit starting at `i` (a quoted string, comment, dollar
 /// quote, or a single byte), returning the next index.
-fn skip_token(b: &[u8], i: usize) -> usize {
+pub(crate) fn skip_token(b: &[u8], i: usize) -> usize {
     match b[i] {
         b'\'' => {
             let escapes = i > 0

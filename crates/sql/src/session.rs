@@ -23,6 +23,7 @@ use tandem_types::{Lsn, PgError, PgResult, PgTimestamp, Severity, SqlState, Valu
 use crate::dispatch::{self, Output, RowMode};
 use crate::extended::{Portal, Prepared};
 use crate::front_parser::{self, FrontStmt, ParsedStmt, StmtKind};
+use crate::shapes::Shapes;
 use crate::transaction::{parse_isolation, BlockState, Effect, Xact};
 use crate::{Engine, QuerySink};
 
@@ -46,6 +47,8 @@ pub struct Session {
     /// Running a simple-query message of more than one statement (VACUUM and
     /// friends refuse to run then).
     pub(crate) multi_statement: bool,
+    /// Plans of simple-query statements by shape ([`crate::shapes`]).
+    pub(crate) shapes: Shapes,
 }
 
 /// Why the open transaction cannot adopt a given snapshot
@@ -97,6 +100,7 @@ impl Session {
             statement_seq: 0,
             stmt_start: 0,
             multi_statement: false,
+            shapes: Shapes::default(),
         })
     }
 
@@ -135,6 +139,9 @@ impl Session {
     }
 
     fn simple_query_inner(&mut self, sql: &str, sink: &mut dyn QuerySink) -> PgResult<()> {
+        if let Some(done) = self.run_by_shape(sql, sink) {
+            return done;
+        }
         let stmts = front_parser::parse_query(sql)?;
         self.log_statement(sql, &stmts);
         if stmts.is_empty() {

@@ -4,6 +4,7 @@
 
 mod privileges;
 mod publication;
+mod shapes;
 pub(crate) mod sink;
 
 use std::sync::Arc;
