@@ -50,6 +50,17 @@ fn parse_int(text: &str, min: i128, max: i128, type_name: &str) -> PgResult<i128
         Some(b'+') => (false, &t[1..]),
         _ => (false, t),
     };
+    // Plain decimal digits (nearly every value a client sends): no copy.
+    if !body.is_empty() && body.len() <= 30 && body.bytes().all(|c| c.is_ascii_digit()) {
+        let v = body
+            .bytes()
+            .fold(0i128, |v, c| v * 10 + i128::from(c - b'0'));
+        let v = if neg { -v } else { v };
+        if v < min || v > max {
+            return Err(value_out_of_range(text, type_name));
+        }
+        return Ok(v);
+    }
     let lower = body.to_ascii_lowercase();
     let (radix, digits) = if let Some(r) = lower.strip_prefix("0x") {
         (16, r)

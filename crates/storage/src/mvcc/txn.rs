@@ -64,6 +64,10 @@ pub const BULK_SPILL_BYTES: usize = 8 << 20;
 /// rows back.
 const COMMIT_PIECE: usize = 4096;
 
+/// Rows streamed to the store between two calls for WAL segments
+/// ([`Wal::preallocate`](tandem_wal::Wal::preallocate)).
+const STREAM_PREALLOCATE_ROWS: usize = 16384;
+
 /// This process's id, asked of the kernel once (each transaction names it;
 /// `getpid` is a system call).
 fn process_id() -> i32 {
@@ -213,6 +217,8 @@ pub struct Transaction {
     /// A savepoint was taken: runs stay in memory (a rollback to it must be
     /// able to forget them).
     savepoint_taken: std::cell::Cell<bool>,
+    /// Where records moved to the store are encoded, one after the other.
+    spill_scratch: Writer,
     finished: bool,
 }
 
@@ -298,6 +304,7 @@ impl Transaction {
             loads: std::cell::RefCell::new(HashMap::new()),
             prekeyed: Vec::new(),
             savepoint_taken: std::cell::Cell::new(false),
+            spill_scratch: Writer::new(),
             finished: false,
         }
     }
@@ -693,6 +700,9 @@ impl Transaction {
             }
             None => rowid_key(self.db.allocate_rowid()),
         };
+        if self.streams_to_store(table) {
+            return self.stream_insert(table, key, row);
+        }
         self.overlay_mut(table)
             .rows
             .insert(key.clone(), Some(row.clone()));
@@ -796,9 +806,9 @@ impl Transaction {
         };
         // each row encoded once: its INSERT record to the file, the same
         // row bytes to the range
-        let mut scratch = Writer::new();
+        let scratch = &mut self.spill_scratch;
         for c in self.ops.drain(run.start..) {
-            let (kind, row_at) = record::change_payload(&c, &mut scratch);
+            let (kind, row_at) = record::change_payload(&c, scratch);
             file.append_parts(kind, xid, &scratch.buf)?;
             if let Change::Insert { key, .. } = &c {
                 load.push_encoded(key, &scratch.buf[row_at..])?;
@@ -807,6 +817,43 @@ impl Transaction {
         // the commit will append all of it at once: its WAL segments are
         // made ready while the load goes on
         self.db.wal.preallocate(file.len());
+        Ok(())
+    }
+
+    /// Whether an insert into `table` goes straight to the store: the last
+    /// run moved was this table's, nothing was done since (no change, no
+    /// message), its load is still open, and the table may still move.
+    fn streams_to_store(&self, table: Oid) -> bool {
+        self.spilled.last().is_some_and(|sp| {
+            sp.table == table
+                && sp.at == self.ops.len()
+                && sp.seq == self.messages.len()
+                && self.loads.borrow().contains_key(&sp.sid)
+        }) && self.may_spill(table)
+    }
+
+    /// An insert the last run moved takes at once ([`Transaction::spill`]
+    /// one row at a time, without the overlay and `ops` in between).
+    fn stream_insert(&mut self, table: Oid, key: RowKey, row: Row) -> PgResult<()> {
+        let xid = self.assign_xid();
+        let (Some(sp), Some(file)) = (self.spilled.last_mut(), self.spill_file.as_mut()) else {
+            return Err(PgError::internal("bulk load run missing"));
+        };
+        let change = Change::Insert { table, key, row };
+        let scratch = &mut self.spill_scratch;
+        let (kind, row_at) = record::change_payload(&change, scratch);
+        file.append_parts(kind, xid, &scratch.buf)?;
+        sp.records += 1;
+        let mut loads = self.loads.borrow_mut();
+        let Some(load) = loads.get_mut(&sp.sid) else {
+            return Err(PgError::internal("bulk load missing"));
+        };
+        if let Change::Insert { key, .. } = &change {
+            load.push_encoded(key, &scratch.buf[row_at..])?;
+        }
+        if sp.records % STREAM_PREALLOCATE_ROWS == 0 {
+            self.db.wal.preallocate(file.len());
+        }
         Ok(())
     }
 

@@ -118,6 +118,9 @@ pub struct RangeLoad {
     /// freed where they were allocated).
     run: crate::codec::Writer,
     tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    /// Runs the thread is done with, emptied, to be filled again (a fresh
+    /// buffer of a few megabytes costs its growth and first-touch faults).
+    used: std::sync::mpsc::Receiver<Vec<u8>>,
     thread: Option<std::thread::JoinHandle<PgResult<()>>>,
 }
 
@@ -129,6 +132,9 @@ pub type KeyColumnsVisit<'a> =
 /// How much [`RangeLoad::push_encoded`] gathers before it hands a run to
 /// the loading thread.
 const LOAD_RUN_BYTES: usize = 4 << 20;
+
+/// A run buffer's capacity: the run plus the row that crosses its end.
+const LOAD_RUN_CAPACITY: usize = LOAD_RUN_BYTES + (64 << 10);
 
 impl RangeLoad {
     /// Hands a run of rows, keys rising after every key taken before, to the
@@ -198,7 +204,11 @@ impl RangeLoad {
         if self.run.buf.is_empty() {
             return Ok(());
         }
-        let run = std::mem::take(&mut self.run.buf);
+        let fresh = self
+            .used
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(LOAD_RUN_CAPACITY));
+        let run = std::mem::replace(&mut self.run.buf, fresh);
         let sent = match &self.tx {
             Some(tx) => tx.send(run).is_ok(),
             None => false,
@@ -1180,18 +1190,22 @@ impl TableStore {
         let dir = self.dir.clone();
         // one run in the thread's hands, at most one waiting to be taken
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(0);
+        let (used_tx, used) = std::sync::mpsc::sync_channel::<Vec<u8>>(1);
         let thread = std::thread::Builder::new()
             .name("bulk load".into())
             .spawn(move || -> PgResult<()> {
                 let err = |e| store_error("write to", &dir, e);
                 let mut write = ingest_fn(&heap).map_err(err)?;
-                for run in rx {
+                for mut run in rx {
                     let mut r = crate::codec::Reader::new(&run, "bulk load run");
                     while !r.is_empty() {
                         let key = r.bytes()?;
                         let chain = r.bytes()?;
                         write(Some((key, chain))).map_err(err)?;
                     }
+                    run.clear();
+                    // full: the sender has one to fill already
+                    let _ = used_tx.try_send(run);
                 }
                 write(None).map_err(err)
             })
@@ -1200,8 +1214,11 @@ impl TableStore {
             sid,
             last: Vec::new(),
             next: Vec::new(),
-            run: crate::codec::Writer::new(),
+            run: crate::codec::Writer {
+                buf: Vec::with_capacity(LOAD_RUN_CAPACITY),
+            },
             tx: Some(tx),
+            used,
             thread: Some(thread),
         })
     }
