@@ -540,7 +540,7 @@ fn lock_target(
     key: tandem_storage::RowKey,
     row: Vec<Value>,
 ) -> PgResult<Option<(tandem_storage::RowKey, Vec<Value>)>> {
-    match ex.ctx.txn.lock_row(table.oid, &key)? {
+    match ex.ctx.txn.lock_row(table.oid, &key, Some(&row))? {
         LockResult::Unchanged => Ok(Some((key, row))),
         LockResult::Updated(newer_key, newer) => {
             if let Some(r) = recheck {

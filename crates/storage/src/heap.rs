@@ -423,6 +423,27 @@ impl Heap {
         }
     }
 
+    /// [`Heap::latest`] when a version of `key` may have been committed
+    /// after `snapshot`; `None` when none was, known without reading the
+    /// store: the recent heap has no version of it, and the store no commit
+    /// after `snapshot` (a version leaves the recent heap only after the
+    /// store's applied position covers it).
+    pub fn latest_since(
+        &self,
+        table: Oid,
+        key: &RowKey,
+        snapshot: Lsn,
+    ) -> PgResult<Option<Option<(Lsn, Row)>>> {
+        if let Some(latest) = self.table(table).and_then(|t| t.read().latest(key)) {
+            return Ok(Some(latest));
+        }
+        match self.store()? {
+            Some(s) if s.applied_lsn() <= snapshot => Ok(None),
+            Some(s) => s.latest(table, key).map(Some),
+            None => Ok(Some(None)),
+        }
+    }
+
     /// Copies rows of `table` visible at `snapshot` with keys after `from`
     /// into `out`, in key order, merging the recent heap over the store (about
     /// `limit` keys looked at per call); returns the key to resume after when

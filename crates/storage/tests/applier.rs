@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use tandem_storage::checkpoint::{checkpoint_path, load_image};
 use tandem_storage::store::{StoreOptions, TableStore};
-use tandem_storage::{Database, IsolationLevel, PrimaryKey, RowKey};
+use tandem_storage::{Database, IsolationLevel, LockResult, PrimaryKey, RowKey};
 use tandem_types::{Lsn, Oid, Value};
 
 /// Rows of `table` in the store visible at `snapshot`, in key order.
@@ -86,7 +86,7 @@ fn delete_id(db: &Arc<Database>, table: Oid, id: i32) {
     let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
     txn.start_statement();
     if let Some((k, _)) = txn.get_by_pk(table, &[Value::Int4(id)]).unwrap() {
-        txn.lock_row(table, &k).unwrap();
+        txn.lock_row(table, &k, None).unwrap();
         txn.delete(table, &k).unwrap();
     }
     commit(db, txn);
@@ -129,7 +129,7 @@ fn the_store_equals_the_heap_once_flushed() {
                 let new_id = id + 1000;
                 if let Some((key, r)) = txn.get_by_pk(t, &[Value::Int4(id)]).unwrap() {
                     if txn.get_by_pk(t, &[Value::Int4(new_id)]).unwrap().is_none() {
-                        txn.lock_row(t, &key).unwrap();
+                        txn.lock_row(t, &key, None).unwrap();
                         txn.update(t, &key, row(new_id, int(&r[1]))).unwrap();
                     }
                 }
@@ -201,21 +201,21 @@ fn random_writer(
                     model.insert(id, n as i32);
                 }
                 (Some((key, _)), 0) => {
-                    txn.lock_row(t, &key).unwrap();
+                    txn.lock_row(t, &key, None).unwrap();
                     txn.delete(t, &key).unwrap();
                     model.remove(&id);
                 }
                 (Some((key, _)), 1) => {
                     let to = id + 40;
                     if txn.get_by_pk(t, &[Value::Int4(to)]).unwrap().is_none() {
-                        txn.lock_row(t, &key).unwrap();
+                        txn.lock_row(t, &key, None).unwrap();
                         txn.update(t, &key, row(to, n as i32)).unwrap();
                         model.remove(&id);
                         model.insert(to, n as i32);
                     }
                 }
                 (Some((key, _)), _) => {
-                    txn.lock_row(t, &key).unwrap();
+                    txn.lock_row(t, &key, None).unwrap();
                     txn.update(t, &key, row(id, n as i32)).unwrap();
                     model.insert(id, n as i32);
                 }
@@ -558,7 +558,7 @@ fn killed_writer() {
         if i % 7 == 0 {
             txn.start_statement();
             if let Some((k, _)) = txn.get_by_pk(t, &[Value::Int4(i - 5)]).unwrap() {
-                txn.lock_row(t, &k).unwrap();
+                txn.lock_row(t, &k, None).unwrap();
                 txn.delete(t, &k).unwrap();
             }
         }
@@ -656,4 +656,64 @@ fn a_killed_process_keeps_its_acknowledged_commits_and_a_prefix() {
         commit(&db, txn);
         db.shutdown().unwrap();
     }
+}
+
+/// A lock taken for an UPDATE finds a row changed since its snapshot even
+/// once the newer version has left the recent heap for the store; a row not
+/// changed since is updated from the row the statement saw.
+#[test]
+fn a_lock_sees_changes_since_its_snapshot_that_reached_the_store() {
+    let (_dir, db) = fresh();
+    let t = create_table(&db, "t", true);
+    insert_rows(&db, t, &[(1, 10), (2, 20)]);
+    assert_store_equals_heap(&db, &[t]);
+    let mut a = db.begin(IsolationLevel::ReadCommitted, false);
+    a.start_statement();
+    let (k1, r1) = a.get_by_pk(t, &[Value::Int4(1)]).unwrap().unwrap();
+    let (k2, r2) = a.get_by_pk(t, &[Value::Int4(2)]).unwrap().unwrap();
+    let mut b = db.begin(IsolationLevel::ReadCommitted, false);
+    b.start_statement();
+    b.lock_row(t, &k1, Some(&r1)).unwrap();
+    b.update(t, &k1, row(1, 11)).unwrap();
+    commit(&db, b);
+    assert_store_equals_heap(&db, &[t]);
+    match a.lock_row(t, &k1, Some(&r1)).unwrap() {
+        LockResult::Updated(_, newer) => assert_eq!(newer, row(1, 11)),
+        other => panic!("row 1 changed since the snapshot, lock said {other:?}"),
+    }
+    assert!(matches!(
+        a.lock_row(t, &k2, Some(&r2)).unwrap(),
+        LockResult::Unchanged
+    ));
+    a.update(t, &k2, row(2, 21)).unwrap();
+    a.update(t, &k1, row(1, 12)).unwrap();
+    commit(&db, a);
+    let mut c = db.begin(IsolationLevel::ReadCommitted, false);
+    c.start_statement();
+    let rows: Vec<Vec<Value>> = [1, 2]
+        .iter()
+        .map(|&id| {
+            c.get_by_pk(t, &[Value::Int4(id)])
+                .unwrap()
+                .unwrap()
+                .1
+                .to_vec()
+        })
+        .collect();
+    assert_eq!(rows, [row(1, 12), row(2, 21)]);
+    // REPEATABLE READ refuses a row changed since its snapshot
+    let mut rr = db.begin(IsolationLevel::RepeatableRead, false);
+    rr.start_statement();
+    let (k1, r1) = rr.get_by_pk(t, &[Value::Int4(1)]).unwrap().unwrap();
+    let mut d = db.begin(IsolationLevel::ReadCommitted, false);
+    d.start_statement();
+    d.lock_row(t, &k1, None).unwrap();
+    d.update(t, &k1, row(1, 13)).unwrap();
+    commit(&db, d);
+    assert_store_equals_heap(&db, &[t]);
+    let e = rr.lock_row(t, &k1, Some(&r1)).unwrap_err();
+    assert_eq!(
+        e.message,
+        "could not serialize access due to concurrent update"
+    );
 }

@@ -65,7 +65,7 @@ fn bulk_transaction(db: &Arc<Database>, t: Oid, u: Oid) -> Lsn {
     assert_eq!(ids, (0..800).collect::<Vec<_>>());
     for key in keys_of(&txn, t, &[5, 450]) {
         assert_eq!(
-            txn.lock_row(t, &key).unwrap(),
+            txn.lock_row(t, &key, None).unwrap(),
             tandem_storage::LockResult::Unchanged
         );
         let mut r = txn.get(t, &key).unwrap().unwrap();
@@ -73,7 +73,7 @@ fn bulk_transaction(db: &Arc<Database>, t: Oid, u: Oid) -> Lsn {
         txn.update(t, &key, r).unwrap();
     }
     for key in keys_of(&txn, t, &[6, 451]) {
-        txn.lock_row(t, &key).unwrap();
+        txn.lock_row(t, &key, None).unwrap();
         txn.delete(t, &key).unwrap();
     }
     for i in 800..810 {

@@ -109,10 +109,10 @@ fn scan_merges_own_writes_in_key_order() {
     txn.insert(t, row(1, -1)).unwrap();
     txn.insert(t, row(5000, -1)).unwrap();
     let (k, _) = txn.get_by_pk(t, &[Value::Int4(4)]).unwrap().unwrap();
-    assert_eq!(txn.lock_row(t, &k).unwrap(), LockResult::Unchanged);
+    assert_eq!(txn.lock_row(t, &k, None).unwrap(), LockResult::Unchanged);
     txn.delete(t, &k).unwrap();
     let (k, _) = txn.get_by_pk(t, &[Value::Int4(600)]).unwrap().unwrap();
-    txn.lock_row(t, &k).unwrap();
+    txn.lock_row(t, &k, None).unwrap();
     txn.update(t, &k, row(600, 7)).unwrap();
     let rows = rows_of(&txn, t);
     let ids: Vec<i32> = rows.iter().map(|r| int(&r[0])).collect();
@@ -174,18 +174,18 @@ fn duplicate_keys_and_nulls_fail_like_postgres() {
     let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
     txn.start_statement();
     let (k3, _) = txn.get_by_pk(t, &[Value::Int4(3)]).unwrap().unwrap();
-    txn.lock_row(t, &k3).unwrap();
+    txn.lock_row(t, &k3, None).unwrap();
     let err = txn.update(t, &k3, row(1, 3)).unwrap_err();
     assert_eq!(err.detail.as_deref(), Some("Key (id)=(1) already exists."));
     drop(txn);
     let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
     txn.start_statement();
     let (k1, _) = txn.get_by_pk(t, &[Value::Int4(1)]).unwrap().unwrap();
-    txn.lock_row(t, &k1).unwrap();
+    txn.lock_row(t, &k1, None).unwrap();
     txn.delete(t, &k1).unwrap();
     txn.insert(t, row(1, 100)).unwrap();
     let (k3, _) = txn.get_by_pk(t, &[Value::Int4(3)]).unwrap().unwrap();
-    txn.lock_row(t, &k3).unwrap();
+    txn.lock_row(t, &k3, None).unwrap();
     let moved = txn.update(t, &k3, row(30, 3)).unwrap();
     assert_ne!(moved, k3);
     commit(&db, txn);
@@ -238,7 +238,7 @@ fn repeatable_read_fails_on_concurrent_update_and_read_committed_follows_it() {
     assert!(increment(&mut other, t, 1, 5).unwrap());
     commit(&db, other);
 
-    let err = rr.lock_row(t, &key).unwrap_err();
+    let err = rr.lock_row(t, &key, None).unwrap_err();
     assert_eq!(err.code, SqlState::T_R_SERIALIZATION_FAILURE);
     assert_eq!(
         err.message,
@@ -246,7 +246,7 @@ fn repeatable_read_fails_on_concurrent_update_and_read_committed_follows_it() {
     );
     drop(rr); // the error aborts it (and releases its row lock)
     assert_eq!(
-        rc.lock_row(t, &key).unwrap(),
+        rc.lock_row(t, &key, None).unwrap(),
         LockResult::Updated(key.clone(), row(1, 5))
     );
 
@@ -256,10 +256,10 @@ fn repeatable_read_fails_on_concurrent_update_and_read_committed_follows_it() {
     rc.start_statement();
     let mut del = db.begin(IsolationLevel::ReadCommitted, false);
     del.start_statement();
-    del.lock_row(t, &key).unwrap();
+    del.lock_row(t, &key, None).unwrap();
     del.delete(t, &key).unwrap();
     commit(&db, del);
-    assert_eq!(rc.lock_row(t, &key).unwrap(), LockResult::Deleted);
+    assert_eq!(rc.lock_row(t, &key, None).unwrap(), LockResult::Deleted);
 }
 
 #[test]

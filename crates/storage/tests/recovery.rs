@@ -60,7 +60,7 @@ fn checkpoint_then_more_commits_then_crash() {
     increment(&mut txn, t, 5, 1000).unwrap();
     txn.start_statement();
     let (k, _) = txn.get_by_pk(t, &[Value::Int4(7)]).unwrap().unwrap();
-    txn.lock_row(t, &k).unwrap();
+    txn.lock_row(t, &k, None).unwrap();
     txn.delete(t, &k).unwrap();
     txn.insert(t, row(101, 101)).unwrap();
     commit(&db, txn);
@@ -300,7 +300,7 @@ fn add_primary_key_over_rows_in_key_order() {
     use_rekeyed(&mut txn, u, &[1, 3, 5, 9, 11]);
     txn.start_statement();
     let (key, _) = txn.get_by_pk(u, &[Value::Int4(11)]).unwrap().unwrap();
-    txn.lock_row(u, &key).unwrap();
+    txn.lock_row(u, &key, None).unwrap();
     txn.delete(u, &key).unwrap();
     assert_eq!(ids(rows_of(&txn, u)), [1, 3, 4, 5, 9]);
     commit(&db, txn);

@@ -148,10 +148,10 @@ fn changes_decode_with_postgres_old_row_rules() {
     // REPLICA IDENTITY DEFAULT: old key only when the key changes.
     let mut t = begin(&db);
     let k1 = key_of(&t, oid, 1);
-    t.lock_row(oid, &k1).unwrap();
+    t.lock_row(oid, &k1, None).unwrap();
     t.update(oid, &k1, row(1, "x")).unwrap();
     let k2 = key_of(&t, oid, 2);
-    t.lock_row(oid, &k2).unwrap();
+    t.lock_row(oid, &k2, None).unwrap();
     t.update(oid, &k2, row(3, "b")).unwrap();
     let k3 = key_of(&t, oid, 3);
     t.delete(oid, &k3).unwrap();
@@ -160,14 +160,14 @@ fn changes_decode_with_postgres_old_row_rules() {
     set_identity(&db, &def, ReplicaIdentity::Full);
     let mut t = begin(&db);
     let k1 = key_of(&t, oid, 1);
-    t.lock_row(oid, &k1).unwrap();
+    t.lock_row(oid, &k1, None).unwrap();
     t.update(oid, &k1, row(1, "y")).unwrap();
     commit(&db, t);
 
     set_identity(&db, &def, ReplicaIdentity::Nothing);
     let mut t = begin(&db);
     let k1 = key_of(&t, oid, 1);
-    t.lock_row(oid, &k1).unwrap();
+    t.lock_row(oid, &k1, None).unwrap();
     t.update(oid, &k1, row(1, "z")).unwrap();
     t.delete(oid, &k1).unwrap();
     commit(&db, t);

@@ -370,7 +370,7 @@ pub fn lock_rows(
             .map(|c| row.get(*c).cloned().unwrap_or(Value::Null))
             .collect();
         let key = ex.ctx.txn.encode_key(table, &pk)?;
-        let latest = match ex.ctx.txn.lock_row(table, &key)? {
+        let latest = match ex.ctx.txn.lock_row(table, &key, None)? {
             LockResult::Unchanged => row,
             LockResult::Updated(_, newer) => newer,
             LockResult::Deleted => continue,

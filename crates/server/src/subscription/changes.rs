@@ -325,7 +325,7 @@ fn find_row(
     let Some((key, row)) = found else {
         return Ok(None);
     };
-    match txn.lock_row(table.oid, &key)? {
+    match txn.lock_row(table.oid, &key, Some(&row))? {
         LockResult::Unchanged => Ok(Some((key, row))),
         LockResult::Updated(k, r) => Ok(Some((k, r))),
         LockResult::Deleted => Ok(None),

@@ -219,6 +219,10 @@ pub struct Transaction {
     savepoint_taken: std::cell::Cell<bool>,
     /// Where records moved to the store are encoded, one after the other.
     spill_scratch: Writer,
+    /// The current row [`Transaction::lock_row`] found for the key it
+    /// locked, for the UPDATE or DELETE of that row that follows (no second
+    /// read: nobody else can change the row while the lock is held).
+    locked: Option<(Oid, RowKey, Row)>,
     finished: bool,
 }
 
@@ -305,6 +309,7 @@ impl Transaction {
             prekeyed: Vec::new(),
             savepoint_taken: std::cell::Cell::new(false),
             spill_scratch: Writer::new(),
+            locked: None,
             finished: false,
         }
     }
@@ -349,6 +354,7 @@ impl Transaction {
     /// Starts a statement: READ COMMITTED takes a fresh snapshot; REPEATABLE READ
     /// takes its one snapshot at its first statement, as PostgreSQL does.
     pub fn start_statement(&mut self) {
+        self.locked = None;
         if self.isolation == IsolationLevel::ReadCommitted || !self.snapshot_fixed {
             let (_, lsn) = self.db.snapshots.take(&self.db, Some(self.snapshot_id));
             self.snapshot = lsn;
@@ -680,6 +686,7 @@ impl Transaction {
     }
 
     fn overlay_mut(&mut self, table: Oid) -> &mut TableOverlay {
+        self.locked = None;
         self.overlay.entry(table).or_default()
     }
 
@@ -881,8 +888,16 @@ impl Transaction {
         }
     }
 
-    /// Locks a row seen by this statement before UPDATE/DELETE.
-    pub fn lock_row(&mut self, table: Oid, key: &RowKey) -> PgResult<LockResult> {
+    /// Locks a row seen by this statement before UPDATE/DELETE; `seen` is
+    /// the row as the statement saw it, when an UPDATE or DELETE of it
+    /// follows.
+    pub fn lock_row(
+        &mut self,
+        table: Oid,
+        key: &RowKey,
+        seen: Option<&[Value]>,
+    ) -> PgResult<LockResult> {
+        self.locked = None;
         self.settle(table)?;
         if let Some(o) = self.overlay.get(&table) {
             match o.rows.get(key) {
@@ -901,7 +916,15 @@ impl Transaction {
         self.db
             .locks
             .acquire(xid, LockTag::Row(table, key.clone()), &self.wait_options())?;
-        let latest = self.db.heap.latest(table, key)?;
+        let Some(latest) = self.db.heap.latest_since(table, key, self.snapshot)? else {
+            // nothing committed to the row since the snapshot: the row seen
+            // is the current one
+            self.locked = seen.map(|row| (table, key.clone(), Row::from(row)));
+            return Ok(LockResult::Unchanged);
+        };
+        self.locked = latest
+            .as_ref()
+            .map(|(_, row)| (table, key.clone(), row.clone()));
         let rr = self.isolation != IsolationLevel::ReadCommitted;
         match latest {
             None if rr => Err(concurrent("delete")),
@@ -918,6 +941,13 @@ impl Transaction {
     /// The current row at a key this transaction has locked (or written).
     fn locked_row(&mut self, table: Oid, key: &RowKey) -> PgResult<Row> {
         self.settle(table)?;
+        if let Some((t, k, row)) = self.locked.take() {
+            // found by lock_row, the overlay without the key then and
+            // unwritten since (`overlay_mut` forgets it)
+            if t == table && k == *key {
+                return Ok(row);
+            }
+        }
         if let Some(o) = self.overlay.get(&table) {
             match o.rows.get(key) {
                 Some(Some(r)) => return Ok(r.clone()),
@@ -1403,6 +1433,7 @@ impl Transaction {
             Some(done) => *done,
             None => self.rekeyed(table, &pk)?,
         };
+        self.locked = None;
         self.overlay.insert(table, settled);
         Ok(())
     }

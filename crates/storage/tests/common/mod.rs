@@ -123,7 +123,7 @@ pub fn increment(txn: &mut Transaction, table: Oid, id: i32, delta: i32) -> PgRe
     let Some((key, current)) = txn.get_by_pk(table, &[Value::Int4(id)])? else {
         return Ok(false);
     };
-    let current = match txn.lock_row(table, &key)? {
+    let current = match txn.lock_row(table, &key, None)? {
         tandem_storage::LockResult::Unchanged => current,
         tandem_storage::LockResult::Updated(_, latest) => latest,
         tandem_storage::LockResult::Deleted => return Ok(false),
