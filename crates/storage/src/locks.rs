@@ -15,11 +15,11 @@
 //! the lock manager's mutex is never held while taking another storage lock.
 //! PostgreSQL counterparts: `lmgr.c` (XactLockTableWait), `lock.c`, `deadlock.c`.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
+use rustc_hash::FxHashMap as HashMap;
 use tandem_types::{Oid, PgError, PgResult, SqlState, Xid};
 
 use crate::RowKey;
@@ -79,23 +79,33 @@ impl LockManager {
     /// Returns true if it had to wait.
     pub fn acquire(&self, xid: Xid, tag: LockTag, opts: &WaitOptions<'_>) -> PgResult<bool> {
         let mut st = self.state.lock();
-        st.pids.insert(xid, opts.pid);
         let mut waited = false;
         let mut next_check = Instant::now() + opts.deadlock_timeout;
         loop {
             match st.owners.get(&tag).copied() {
                 None => {
                     st.owners.insert(tag.clone(), xid);
-                    st.held.entry(xid).or_default().push(tag);
-                    st.waiting.remove(&xid);
+                    match st.held.get_mut(&xid) {
+                        Some(tags) => tags.push(tag),
+                        None => {
+                            st.held.insert(xid, vec![tag]);
+                            st.pids.insert(xid, opts.pid);
+                        }
+                    }
+                    if waited {
+                        st.waiting.remove(&xid);
+                    }
                     return Ok(waited);
                 }
                 Some(owner) if owner == xid => {
-                    st.waiting.remove(&xid);
+                    if waited {
+                        st.waiting.remove(&xid);
+                    }
                     return Ok(waited);
                 }
                 Some(owner) => {
                     waited = true;
+                    st.pids.insert(xid, opts.pid);
                     st.waiting.insert(xid, owner);
                     if opts.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                         st.waiting.remove(&xid);
@@ -136,8 +146,11 @@ impl LockManager {
             return;
         };
         for tag in tags {
-            if st.owners.get(&tag) == Some(&xid) {
-                st.owners.remove(&tag);
+            // a tag is in `held` only while `xid` owns it
+            if let Some(owner) = st.owners.remove(&tag) {
+                if owner != xid {
+                    st.owners.insert(tag, owner);
+                }
             }
         }
         if st.sleepers > 0 {

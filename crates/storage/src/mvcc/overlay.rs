@@ -55,6 +55,10 @@ impl OverlayRows {
     }
 
     pub(crate) fn get(&self, key: &RowKey) -> Option<&Option<Row>> {
+        // after every key (the next of rising keys): nothing to search
+        if self.tail.last().is_some_and(|(last, _)| key > last) {
+            return None;
+        }
         if self.in_tail(key) {
             let i = self.tail.binary_search_by(|(k, _)| k.cmp(key)).ok()?;
             return Some(&self.tail[i].1);
