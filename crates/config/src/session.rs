@@ -567,6 +567,17 @@ impl SessionConfig {
             other => panic!("{name} is not a real: {other:?}"),
         }
     }
+    /// An enum setting's current value, as its label (no allocation: read
+    /// at every transaction start).
+    pub fn get_enum(&self, name: &str) -> &'static str {
+        let i = index_of(name);
+        match (self.current_val(i), &registry().def(i).kind) {
+            (Val::Enum(e), crate::tables::Kind::Enum { values, .. }) => {
+                values.get(e as usize).copied().unwrap_or("")
+            }
+            (other, _) => panic!("{name} is not an enum: {other:?}"),
+        }
+    }
     /// Any setting as SHOW prints it.
     pub fn get_str(&self, name: &str) -> String {
         self.show_idx(index_of(name))

@@ -217,6 +217,19 @@ impl Session {
         }
     }
 
+    /// How many columns a prepared statement's rows have (0: NoData).
+    fn result_width(&mut self, p: &Prepared) -> PgResult<usize> {
+        if let Some(ast) = p.plannable() {
+            let plan = self.plan_of(p, ast)?;
+            return Ok(if plan_returns_rows(&plan) {
+                plan.columns.len()
+            } else {
+                0
+            });
+        }
+        Ok(self.result_fields(p)?.map_or(0, |f| f.len()))
+    }
+
     /// Runs `f`; on error marks the transaction failed (as the server will too).
     fn guarded<R>(&mut self, f: impl FnOnce(&mut Session) -> PgResult<R>) -> PgResult<R> {
         let r = f(self);
@@ -285,7 +298,7 @@ impl Session {
                     }
                 });
             }
-            let ncols = s.result_fields(&prepared)?.map(|f| f.len()).unwrap_or(0);
+            let ncols = s.result_width(&prepared)?;
             let formats = if result_formats.is_empty() {
                 Vec::new()
             } else {

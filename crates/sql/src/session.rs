@@ -256,17 +256,10 @@ impl Session {
 
     /// Transaction start: characteristics from the session defaults.
     fn start_transaction(&mut self) {
-        self.xact.isolation = self
-            .config
-            .show("default_transaction_isolation")
-            .ok()
-            .and_then(|s| parse_isolation(&s))
-            .unwrap_or(tandem_storage::IsolationLevel::ReadCommitted);
-        self.xact.read_only = self
-            .config
-            .show("default_transaction_read_only")
-            .map(|v| v == "on")
-            .unwrap_or(false);
+        self.xact.isolation =
+            parse_isolation(self.config.get_enum("default_transaction_isolation"))
+                .unwrap_or(tandem_storage::IsolationLevel::ReadCommitted);
+        self.xact.read_only = self.config.get_bool("default_transaction_read_only");
         self.xact.start_time = PgTimestamp::now().as_micros();
         self.config.begin_transaction();
         self.xact_open = true;

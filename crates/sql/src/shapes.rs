@@ -97,7 +97,7 @@ impl Session {
             Some(Known::Ordinary(Some(c))) => Err(Some(Arc::clone(c))),
             None => Err(None),
         };
-        if self.config.show("log_statement").is_ok_and(|v| v != "none") {
+        if self.config.get_enum("log_statement") != "none" {
             // The ordinary path logs by statement class.
             return None;
         }

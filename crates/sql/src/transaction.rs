@@ -228,6 +228,13 @@ pub(crate) fn isolation_name(level: IsolationLevel) -> &'static str {
 }
 
 pub(crate) fn parse_isolation(s: &str) -> Option<IsolationLevel> {
+    // the settings' own spelling first (every transaction start)
+    match s {
+        "read committed" => return Some(IsolationLevel::ReadCommitted),
+        "repeatable read" => return Some(IsolationLevel::RepeatableRead),
+        "serializable" => return Some(IsolationLevel::Serializable),
+        _ => {}
+    }
     match s.trim().to_ascii_lowercase().replace('_', " ").as_str() {
         "read committed" | "read uncommitted" => Some(IsolationLevel::ReadCommitted),
         "repeatable read" => Some(IsolationLevel::RepeatableRead),
