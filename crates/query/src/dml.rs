@@ -34,7 +34,7 @@ use crate::bind::scope::Level;
 use crate::bind::select::{and_all, scan_node, split_and};
 use crate::bind::{ident_name, object_parts, Binder, OutCol};
 use crate::exec::eval::{eval_full, truthy};
-use crate::exec::scan::target_rows;
+use crate::exec::scan::for_each_target;
 use crate::exec::{run, Exec};
 use crate::plan::{Expr, Node};
 
@@ -559,12 +559,21 @@ pub fn exec_update(
     p: &UpdatePlan,
     emit: &mut dyn FnMut(Vec<Value>) -> PgResult<()>,
 ) -> PgResult<u64> {
-    let targets = target_rows(ex, &p.scan)?;
+    // keys stay where they are (no key column set) and nothing evaluated
+    // reads tables: the targets can be taken a batch at a time
+    let key_set = p
+        .table
+        .primary_key
+        .as_ref()
+        .is_some_and(|pk| p.sets.iter().any(|(c, _)| pk.columns.contains(c)));
+    let stream = !key_set
+        && !p.sets.iter().any(|(_, e)| e.has_subquery())
+        && !returning_reads_tables(&p.returning);
     let mut count = 0u64;
-    for (key, row) in targets {
+    for_each_target(ex, &p.scan, stream, &mut |ex, key, row| {
         ex.tick()?;
         let Some((key, row)) = lock_target(ex, &p.table, &p.recheck, key, row)? else {
-            continue;
+            return Ok(None);
         };
         let mut new = row.clone();
         new.resize(p.table.columns.len(), Value::Null);
@@ -572,15 +581,23 @@ pub fn exec_update(
             new[*c] = eval_full(ex, e, &row, None)?;
         }
         finalize_row(&p.table, &mut new, &|i| p.sets.iter().any(|(c, _)| *c == i))?;
-        if p.returning.is_some() {
-            ex.ctx.txn.update(p.table.oid, &key, new.clone())?;
+        let written = if p.returning.is_some() {
+            let k = ex.ctx.txn.update(p.table.oid, &key, new.clone())?;
             emit_returning(ex, &p.returning, &new, emit)?;
+            k
         } else {
-            ex.ctx.txn.update(p.table.oid, &key, new)?;
-        }
+            ex.ctx.txn.update(p.table.oid, &key, new)?
+        };
         count += 1;
-    }
+        Ok(Some(written))
+    })?;
     Ok(count)
+}
+
+fn returning_reads_tables(returning: &Option<Vec<Expr>>) -> bool {
+    returning
+        .as_ref()
+        .is_some_and(|r| r.iter().any(Expr::has_subquery))
 }
 
 pub fn exec_delete(
@@ -588,16 +605,17 @@ pub fn exec_delete(
     p: &DeletePlan,
     emit: &mut dyn FnMut(Vec<Value>) -> PgResult<()>,
 ) -> PgResult<u64> {
-    let targets = target_rows(ex, &p.scan)?;
+    let stream = !returning_reads_tables(&p.returning);
     let mut count = 0u64;
-    for (key, row) in targets {
+    for_each_target(ex, &p.scan, stream, &mut |ex, key, row| {
         ex.tick()?;
         let Some((key, row)) = lock_target(ex, &p.table, &p.recheck, key, row)? else {
-            continue;
+            return Ok(None);
         };
         ex.ctx.txn.delete(p.table.oid, &key)?;
         emit_returning(ex, &p.returning, &row, emit)?;
         count += 1;
-    }
+        Ok(Some(key))
+    })?;
     Ok(count)
 }

@@ -442,6 +442,23 @@ impl Expr {
         pure
     }
 
+    /// True when evaluation reads rows of tables (a subquery).
+    pub fn has_subquery(&self) -> bool {
+        let mut found = false;
+        self.walk(&mut |e| {
+            if matches!(
+                e,
+                Expr::InSubquery { .. }
+                    | Expr::Exists { .. }
+                    | Expr::ScalarSub(_)
+                    | Expr::ArraySub(_)
+            ) {
+                found = true;
+            }
+        });
+        found
+    }
+
     /// Columns of the current row this expression reads.
     pub fn columns(&self, out: &mut Vec<usize>) {
         self.walk(&mut |e| {

@@ -561,3 +561,55 @@ fn session_is_send() {
     fn assert_send<T: Send>() {}
     assert_send::<Session>();
 }
+
+/// UPDATE and DELETE over more rows than one batch of their scan: every row
+/// once, none twice (an UPDATE that keeps keys goes batch by batch, one that
+/// moves keys collects its targets first).
+#[test]
+fn update_and_delete_across_scan_batches() {
+    let f = fixture();
+    let mut s = session(&f);
+    run(&mut s, "create table big (id int primary key, v int)");
+    run(&mut s, "create table nokey (id int, v int)");
+    for t in ["big", "nokey"] {
+        assert_eq!(
+            run(
+                &mut s,
+                &format!("insert into {t} select g, 0 from generate_series(1, 10000) g")
+            ),
+            ["C INSERT 0 10000"]
+        );
+        assert_eq!(
+            run(&mut s, &format!("update {t} set v = v + 1")),
+            ["C UPDATE 10000"]
+        );
+        assert_eq!(
+            run(&mut s, &format!("begin; update {t} set v = v + 1 where id > 5000; update {t} set v = v * 10; commit")),
+            ["C BEGIN", "C UPDATE 5000", "C UPDATE 10000", "C COMMIT"]
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                &format!("select sum(v), count(*), min(v), max(v) from {t}")
+            ),
+            ["T sum,count,min,max", "D 150000|10000|10|20", "C SELECT 1"]
+        );
+        assert_eq!(
+            run(&mut s, &format!("delete from {t} where id % 2 = 0")),
+            ["C DELETE 5000"]
+        );
+        assert_eq!(
+            run(&mut s, &format!("select count(*), sum(id) from {t}")),
+            ["T count,sum", "D 5000|25000000", "C SELECT 1"]
+        );
+    }
+    // keys moved forward: collected first, each row moved once
+    assert_eq!(
+        run(&mut s, "update big set id = id + 100000"),
+        ["C UPDATE 5000"]
+    );
+    assert_eq!(
+        run(&mut s, "select min(id), max(id), count(*) from big"),
+        ["T min,max,count", "D 100001|109999|5000", "C SELECT 1"]
+    );
+}

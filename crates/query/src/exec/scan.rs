@@ -37,15 +37,45 @@ pub fn scan_rows(
     pure: bool,
     env: Option<&Env>,
 ) -> PgResult<Vec<(RowKey, Vec<Value>)>> {
+    Ok(scan_rows_after(ex, table, filter, pure, env, None, usize::MAX)?.0)
+}
+
+/// Rows a DML statement targets: each row's key and values.
+pub type Targets = Vec<(RowKey, Vec<Value>)>;
+
+/// What [`for_each_target`] calls with each target: returns the key written.
+pub type TargetFn<'a> = dyn FnMut(&mut Exec, RowKey, Vec<Value>) -> PgResult<Option<RowKey>> + 'a;
+
+/// [`scan_rows`] of the rows after key `after`, stopping once `limit` rows
+/// were looked at; with the key to go on after when it stopped early.
+pub fn scan_rows_after(
+    ex: &mut Exec,
+    table: Oid,
+    filter: Option<&Expr>,
+    pure: bool,
+    env: Option<&Env>,
+    after: Option<&RowKey>,
+    limit: usize,
+) -> PgResult<(Targets, Option<RowKey>)> {
     let mut out = Vec::new();
+    // the `limit`-th key looked at, and whether a row came after it
+    let mut last = None;
+    let mut stopped = false;
     {
         let ctx = &*ex.ctx;
         let pcx = pure_cx(ctx);
-        let mut n: u32 = 0;
-        ctx.txn.scan(table, &mut |key, row| {
-            n = n.wrapping_add(1);
+        let mut n: usize = 0;
+        ctx.txn.scan_after(table, after, &mut |key, row| {
+            n += 1;
             if n.is_multiple_of(4096) {
                 check_cancel(ctx)?;
+            }
+            if n > limit {
+                stopped = true;
+                return Ok(false);
+            }
+            if n == limit {
+                last = Some(key.clone());
             }
             if let (Some(f), true) = (filter, pure) {
                 if !truthy(&eval(&mut Cx::Pure(&pcx), f, row, env)?) {
@@ -56,6 +86,7 @@ pub fn scan_rows(
             Ok(true)
         })?;
     }
+    let resume = if stopped { last } else { None };
     if let (Some(f), false) = (filter, pure) {
         let mut kept = Vec::with_capacity(out.len());
         for (k, r) in out {
@@ -64,9 +95,9 @@ pub fn scan_rows(
                 kept.push((k, r));
             }
         }
-        return Ok(kept);
+        return Ok((kept, resume));
     }
-    Ok(out)
+    Ok((out, resume))
 }
 
 /// Converts a key value to the key column's type, or None when no row can
@@ -221,6 +252,71 @@ pub fn pk_lookup(
 }
 
 /// Rows and keys of a DML target node (a `SeqScan` or `PkLookup`).
+/// Rows looked at per batch of a DML statement's sequential scan
+/// ([`for_each_target`]).
+const TARGET_BATCH: usize = 4096;
+
+/// Hands each target row of an UPDATE or DELETE to `f`, which returns the
+/// key it wrote. With `stream` (the statement writes only the keys it
+/// scanned, and nothing it evaluates reads tables), a sequential scan goes
+/// a batch at a time: what the statement wrote lies behind the scan, which
+/// merges the transaction's writes, so the rows after it are as the
+/// statement's snapshot has them. A key written ahead of the scan (a
+/// concurrent update moved the row there) is skipped when the scan reaches
+/// it. Otherwise every target is collected first, so that the statement
+/// never sees its own writes.
+pub fn for_each_target(
+    ex: &mut Exec,
+    node: &Node,
+    stream: bool,
+    f: &mut TargetFn<'_>,
+) -> PgResult<()> {
+    let Node::SeqScan {
+        table,
+        filter,
+        pure_filter: true,
+    } = node
+    else {
+        for (key, row) in target_rows(ex, node)? {
+            f(ex, key, row)?;
+        }
+        return Ok(());
+    };
+    if !stream {
+        for (key, row) in target_rows(ex, node)? {
+            f(ex, key, row)?;
+        }
+        return Ok(());
+    }
+    let mut after: Option<RowKey> = None;
+    let mut ahead: std::collections::HashSet<RowKey> = std::collections::HashSet::new();
+    loop {
+        let (rows, resume) = scan_rows_after(
+            ex,
+            *table,
+            filter.as_ref(),
+            true,
+            None,
+            after.as_ref(),
+            TARGET_BATCH,
+        )?;
+        for (key, row) in rows {
+            if ahead.remove(&key) {
+                continue;
+            }
+            if let Some(written) = f(ex, key.clone(), row)? {
+                if written > key {
+                    ahead.insert(written);
+                }
+            }
+        }
+        match resume {
+            Some(k) => after = Some(k),
+            None => return Ok(()),
+        }
+    }
+}
+
 pub fn target_rows(ex: &mut Exec, node: &Node) -> PgResult<Vec<(RowKey, Vec<Value>)>> {
     match node {
         Node::SeqScan {
