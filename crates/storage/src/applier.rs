@@ -377,7 +377,12 @@ fn write_group(store: &TableStore, heap: &Heap, group: Vec<Item>) -> PgResult<u6
     }
     store.apply(&batch)?;
     forget_written(heap, &batch);
-    Ok(batch.writes.len() as u64)
+    let writes = batch.writes.len() as u64;
+    drop(batch);
+    if writes >= crate::mem::TRIM_AFTER_WRITES {
+        crate::mem::give_back_freed();
+    }
+    Ok(writes)
 }
 
 /// Makes the recent heap forget the versions `batch` put into the store, one

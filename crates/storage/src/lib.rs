@@ -37,6 +37,7 @@ mod fileutil;
 pub mod heap;
 pub mod keycode;
 pub mod locks;
+mod mem;
 pub mod mvcc;
 pub mod origin;
 pub mod record;

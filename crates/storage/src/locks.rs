@@ -57,6 +57,9 @@ pub struct LockManager {
 
 const POLL: Duration = Duration::from_millis(100);
 
+/// Capacity of the lock table above which it shrinks once mostly empty.
+const SHRINK_ABOVE: usize = 1 << 16;
+
 /// `57014 canceling statement due to user request`
 pub fn canceled() -> PgError {
     PgError::new(
@@ -153,6 +156,10 @@ impl LockManager {
                 }
             }
         }
+        // a transaction of millions of row locks leaves a table that size
+        if st.owners.capacity() > SHRINK_ABOVE && st.owners.len() < st.owners.capacity() / 8 {
+            st.owners.shrink_to_fit();
+        }
         if st.sleepers > 0 {
             self.cond.notify_all();
         }
@@ -221,6 +228,25 @@ mod tests {
         lm.release_all(Xid(1));
         assert!(t.join().unwrap(), "the second locker waited");
         assert!(lm.holds(Xid(2), &row(1)));
+    }
+
+    #[test]
+    fn a_transaction_of_many_locks_leaves_a_small_table() {
+        let lm = LockManager::default();
+        lm.acquire(Xid(1), row(1), &opts(1)).unwrap();
+        for i in 0..200_000u32 {
+            let tag = LockTag::Row(Oid(2), RowKey(i.to_be_bytes().to_vec()));
+            lm.acquire(Xid(2), tag, &opts(2)).unwrap();
+        }
+        assert!(lm.state.lock().owners.capacity() >= 200_000);
+        lm.release_all(Xid(2));
+        let st = lm.state.lock();
+        assert_eq!(st.owners.len(), 1);
+        assert!(
+            st.owners.capacity() <= SHRINK_ABOVE,
+            "{}",
+            st.owners.capacity()
+        );
     }
 
     #[test]
