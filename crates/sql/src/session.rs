@@ -422,11 +422,7 @@ impl Session {
 
     /// `log_statement`: logs the whole message once if any statement qualifies.
     fn log_statement(&self, sql: &str, stmts: &[ParsedStmt]) {
-        let setting = self
-            .config
-            .show("log_statement")
-            .unwrap_or_else(|_| "none".into());
-        let threshold = match setting.as_str() {
+        let threshold = match self.config.get_enum("log_statement") {
             "all" => 0,
             "mod" => 1,
             "ddl" => 2,
@@ -438,11 +434,7 @@ impl Session {
     }
 
     pub(crate) fn log_extended(&self, what: &str, name: &str, sql: &str) {
-        let setting = self
-            .config
-            .show("log_statement")
-            .unwrap_or_else(|_| "none".into());
-        if setting == "all" {
+        if self.config.get_enum("log_statement") == "all" {
             let name = if name.is_empty() { "<unnamed>" } else { name };
             elog::emit(Level::Log, &format!("{what} {name}: {sql}"), None, None);
         }
