@@ -129,7 +129,12 @@ fn dollar_tag(b: &[u8], i: usize) -> Option<usize> {
     (j < b.len() && b[j] == b'$').then_some(j + 1)
 }
 
-fn is_ident_byte(c: u8) -> bool {
+/// Does a comment (`--` or `/*`) start at `i`?
+pub(crate) fn comment_at(b: &[u8], i: usize) -> bool {
+    (b[i] == b'-' && b.get(i + 1) == Some(&b'-')) || (b[i] == b'/' && b.get(i + 1) == Some(&b'*'))
+}
+
+pub(crate) fn is_ident_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
 }
 
@@ -140,9 +145,7 @@ pub(crate) fn is_blank(text: &str) -> bool {
     while i < b.len() {
         if b[i].is_ascii_whitespace() {
             i += 1;
-        } else if (b[i] == b'-' && b.get(i + 1) == Some(&b'-'))
-            || (b[i] == b'/' && b.get(i + 1) == Some(&b'*'))
-        {
+        } else if comment_at(b, i) {
             i = skip_token(b, i);
         } else {
             return false;
@@ -194,8 +197,7 @@ pub(crate) fn lex(text: &str) -> Result<Vec<Token>, (String, usize)> {
             i += 1;
             continue;
         }
-        if (c == b'-' && b.get(i + 1) == Some(&b'-')) || (c == b'/' && b.get(i + 1) == Some(&b'*'))
-        {
+        if comment_at(b, i) {
             i = skip_token(b, i);
             continue;
         }

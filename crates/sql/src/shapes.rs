@@ -36,6 +36,7 @@ use tandem_types::{DataType, PgResult, Value};
 use crate::dispatch::{run_plan, Output, RowMode};
 use crate::extended::Prepared;
 use crate::front_parser::{self, StmtKind};
+use crate::scan::{comment_at, is_ident_byte, skip_token};
 use crate::session::Session;
 use crate::QuerySink;
 
@@ -229,10 +230,6 @@ fn is_ident_start(c: u8) -> bool {
     c.is_ascii_alphabetic() || c == b'_' || c >= 0x80
 }
 
-fn is_ident_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
-}
-
 /// The shape of a single SELECT / INSERT / UPDATE / DELETE / WITH statement,
 /// or `None` when the text is anything else (see the module comment).
 pub(crate) fn shape_of(sql: &str) -> Option<Shape> {
@@ -253,10 +250,8 @@ pub(crate) fn shape_of(sql: &str) -> Option<Shape> {
             i += 1;
             continue;
         }
-        let comment = (c == b'-' && b.get(i + 1) == Some(&b'-'))
-            || (c == b'/' && b.get(i + 1) == Some(&b'*'));
-        if comment {
-            i = crate::scan::skip_token(b, i);
+        if comment_at(b, i) {
+            i = skip_token(b, i);
             continue;
         }
         if ended {
@@ -288,7 +283,7 @@ pub(crate) fn shape_of(sql: &str) -> Option<Shape> {
                 i += 1;
             }
             b'\'' | b'"' => {
-                i = crate::scan::skip_token(b, i);
+                i = skip_token(b, i);
                 prev = Prev::Other;
             }
             b'$' => {
@@ -297,7 +292,7 @@ pub(crate) fn shape_of(sql: &str) -> Option<Shape> {
                     // reports it.
                     return None;
                 }
-                i = crate::scan::skip_token(b, i);
+                i = skip_token(b, i);
                 prev = Prev::Other;
             }
             b'(' => {
@@ -375,9 +370,7 @@ pub(crate) fn shape_of(sql: &str) -> Option<Shape> {
                 while i < b.len() && is_op_byte(b[i]) {
                     // A comment starts inside an operator's run: the operator
                     // ends there (as in PostgreSQL's scanner).
-                    if (b[i] == b'-' && b.get(i + 1) == Some(&b'-'))
-                        || (b[i] == b'/' && b.get(i + 1) == Some(&b'*'))
-                    {
+                    if comment_at(b, i) {
                         break;
                     }
                     i += 1;
