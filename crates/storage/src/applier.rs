@@ -372,6 +372,8 @@ fn write_group(store: &TableStore, heap: &Heap, group: Vec<Item>) -> PgResult<u6
         return Ok(0);
     };
     let mut batch = StoreBatch::new(last.end, first.horizon);
+    // one large transaction's (a group of many small ones gives back little)
+    let largest = todo.iter().map(|i| i.changes.len()).max().unwrap_or(0);
     for item in todo {
         translate(store, &mut batch, item)?;
     }
@@ -379,7 +381,7 @@ fn write_group(store: &TableStore, heap: &Heap, group: Vec<Item>) -> PgResult<u6
     forget_written(heap, &batch);
     let writes = batch.writes.len() as u64;
     drop(batch);
-    if writes >= crate::mem::TRIM_AFTER_WRITES {
+    if largest as u64 >= crate::mem::TRIM_AFTER_WRITES {
         crate::mem::give_back_freed();
     }
     Ok(writes)

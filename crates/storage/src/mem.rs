@@ -2,12 +2,14 @@
 //! what a transaction of millions of rows freed (its write set, then its
 //! versions in the recent heap once the applier has stored them) in its
 //! arenas, so the server's resident size would stay at that transaction's
-//! peak; `malloc_trim` returns the free pages. Called by the applier after a
-//! large group (`applier.rs`), where the last of such a transaction's memory
-//! is freed.
+//! peak; `malloc_trim` returns the free pages. Called by the applier once it
+//! has stored such a transaction (`applier.rs`), where the last of its
+//! memory is freed.
 
-/// Store writes in one applier group after which freed memory is given back
-/// (a trim walks every arena: not after each small commit).
+/// Changes of one committed transaction after whose storing freed memory is
+/// given back (a trim walks every arena and holds each one's lock while it
+/// does: not for groups of small commits, where it lengthened the standby's
+/// replay tail).
 pub(crate) const TRIM_AFTER_WRITES: u64 = 100_000;
 
 /// Returns free heap pages of every malloc arena to the system.
