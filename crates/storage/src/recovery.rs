@@ -43,6 +43,7 @@ use crate::database::Loaded;
 use crate::display::value_text;
 use crate::heap::Heap;
 use crate::keycode::rowid_of;
+use crate::mvcc::spill::InsertRun;
 use crate::mvcc::txn::FIRST_XID;
 use crate::record::{self, Change, CheckpointRecord, StorageRecord};
 use crate::sequence::Sequences;
@@ -220,8 +221,8 @@ struct PendingTxn {
     /// inserts into them may move to the table store), with the bulk range
     /// they moved to, once they have.
     bulk: HashMap<Oid, Option<u32>>,
-    /// The inserts `changes` ends with: table, first index, memory.
-    run: Option<(Oid, usize, usize)>,
+    /// The inserts `changes` ends with.
+    run: Option<InsertRun>,
     /// The bulk ranges the commit adopts (before which change, table, range).
     adopts: Vec<(usize, Oid, u32)>,
     /// Those still being written, by range.
@@ -270,12 +271,14 @@ impl PendingTxn {
         let bytes = c.mem_size();
         self.changes.push(c);
         let at = self.changes.len() - 1;
-        self.run = match (inserted, self.run) {
-            (Some(t), Some((rt, start, n))) if rt == t => Some((t, start, n + bytes)),
-            (Some(t), _) => Some((t, at, bytes)),
-            (None, _) => None,
-        };
-        let Some((table, start, n)) = self.run else {
+        self.run = InsertRun::next(self.run, at, inserted, bytes);
+        let Some(InsertRun {
+            table,
+            start,
+            bytes: n,
+            ..
+        }) = self.run
+        else {
             return Ok(None);
         };
         if n < db.bulk_spill_bytes() || !self.bulk.contains_key(&table) {

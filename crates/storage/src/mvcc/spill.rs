@@ -13,8 +13,49 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tandem_types::{PgError, PgResult, Xid};
+use tandem_types::{Oid, PgError, PgResult, Xid};
 use tandem_wal::Record;
+
+/// The inserts into one table a list of changes ends with, counted as they
+/// come: a transaction's `ops` (`Transaction::count_insert`) and a replayed
+/// transaction's changes (`recovery.rs`) move such a run to the table store
+/// once it holds [`Database::bulk_spill_bytes`](crate::Database) of changes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct InsertRun {
+    pub table: Oid,
+    /// The run is changes `start..end`.
+    pub start: usize,
+    pub end: usize,
+    /// The memory its changes hold.
+    pub bytes: usize,
+}
+
+impl InsertRun {
+    /// `run` after change `at` of `bytes`, an insert into `table` (`None`:
+    /// any other change, which ends the run): extended when it follows the
+    /// run's last change into the same table, else a run of its own.
+    pub(crate) fn next(
+        run: Option<InsertRun>,
+        at: usize,
+        table: Option<Oid>,
+        bytes: usize,
+    ) -> Option<InsertRun> {
+        let table = table?;
+        Some(match run {
+            Some(r) if r.table == table && r.end == at => InsertRun {
+                end: at + 1,
+                bytes: r.bytes + bytes,
+                ..r
+            },
+            _ => InsertRun {
+                table,
+                start: at,
+                end: at + 1,
+                bytes,
+            },
+        })
+    }
+}
 
 /// The temporary files' directory in a data directory.
 pub fn temp_dir(datadir: &Path) -> PathBuf {

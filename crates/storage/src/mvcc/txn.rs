@@ -37,7 +37,7 @@ use crate::heap::Row;
 use crate::keycode::{encode_key, encode_key_into, rowid_key};
 use crate::locks::{LockTag, WaitOptions};
 use crate::mvcc::overlay::OverlayRows;
-use crate::mvcc::spill::SpillFile;
+use crate::mvcc::spill::{InsertRun, SpillFile};
 use crate::record::{self, Change, CommitOrigin, CommitRecord, MessageRecord, OldTuple};
 use crate::store::RangeLoad;
 use crate::{
@@ -126,15 +126,6 @@ struct TableOverlay {
     /// that moved there before the commit (a bulk load: [`Spilled`]); with
     /// `shadow`, reads look there under `rows` instead of in the heap.
     bulk: Option<u32>,
-}
-
-/// The inserts at the end of `ops` into one table, counted as they come.
-struct InsertRun {
-    table: Oid,
-    /// `ops[start..end]`.
-    start: usize,
-    end: usize,
-    bytes: usize,
 }
 
 /// A run of inserts moved to the table store (range `sid`) before the
@@ -724,20 +715,7 @@ impl Transaction {
     /// the table store once it is large and may move.
     fn count_insert(&mut self, table: Oid, bytes: usize) -> PgResult<()> {
         let at = self.ops.len() - 1;
-        match &mut self.run {
-            Some(run) if run.table == table && run.end == at => {
-                run.end = at + 1;
-                run.bytes += bytes;
-            }
-            _ => {
-                self.run = Some(InsertRun {
-                    table,
-                    start: at,
-                    end: at + 1,
-                    bytes,
-                })
-            }
-        }
+        self.run = InsertRun::next(self.run, at, Some(table), bytes);
         let large = self
             .run
             .as_ref()
