@@ -9,7 +9,7 @@
 //! statement's *shape*, the literals its values. The session keeps, per shape,
 //! a prepared statement made from the shape text with every `$n` typed
 //! `integer` (the type PostgreSQL gives such a literal), and runs it with the
-//! values, re-planned when the catalog changes as any prepared statement.
+//! values; DDL (a new catalog) makes it forget every shape.
 //!
 //! Which literals become parameters (anything else stays in the shape's text,
 //! so the shape only caches less, never means something else):
@@ -23,8 +23,8 @@
 //! Only single statements that start with SELECT, INSERT, UPDATE, DELETE or
 //! WITH and hold no `$n` of their own take this path. A shape whose text does
 //! not parse, is not a planned statement, or fails to plan, is remembered as
-//! such and its statements take the ordinary path, which reports errors with
-//! positions in the client's own text.
+//! such (until the catalog changes) and its statements take the ordinary path,
+//! which reports errors with positions in the client's own text.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -56,18 +56,33 @@ pub(crate) struct Shape {
 pub(crate) enum Known {
     /// Planned: run it with the shape's values.
     Plan(Arc<Prepared>),
-    /// Takes the ordinary path: the shape did not parse or is not planned
-    /// (`None`), or failed to plan against this catalog.
-    Ordinary(Option<Arc<Catalog>>),
+    /// Takes the ordinary path: the shape did not parse, is not planned or
+    /// failed to plan.
+    Ordinary,
 }
 
-/// The session's shapes.
+/// The session's shapes, all known against one catalog.
 #[derive(Default)]
 pub(crate) struct Shapes {
     known: HashMap<String, Known>,
+    catalog: Option<Arc<Catalog>>,
 }
 
 impl Shapes {
+    /// Forgets every shape when the catalog is not the one they were known
+    /// against (DDL happened): each is planned again at its next use, and
+    /// no old catalog stays alive for them.
+    fn follow(&mut self, catalog: &Arc<Catalog>) {
+        if !self
+            .catalog
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(c, catalog))
+        {
+            self.known.clear();
+            self.catalog = Some(Arc::clone(catalog));
+        }
+    }
+
     pub(crate) fn get(&self, key: &str) -> Option<&Known> {
         self.known.get(key)
     }
@@ -91,13 +106,6 @@ impl Session {
         sink: &mut dyn QuerySink,
     ) -> Option<PgResult<()>> {
         let shape = shape_of(sql)?;
-        // Err: not planned yet, or failed to plan against this catalog.
-        let known = match self.shapes.get(&shape.key) {
-            Some(Known::Ordinary(None)) => return None,
-            Some(Known::Plan(p)) => Ok(Arc::clone(p)),
-            Some(Known::Ordinary(Some(c))) => Err(Some(Arc::clone(c))),
-            None => Err(None),
-        };
         if self.config.get_enum("log_statement") != "none" {
             // The ordinary path logs by statement class.
             return None;
@@ -106,26 +114,21 @@ impl Session {
         if let Err(e) = self.enter_statement(false) {
             return Some(Err(e));
         }
+        let catalog = self.with_ctx(&[], |ctx| Ok(ctx.txn.catalog())).ok()?;
+        self.shapes.follow(&catalog);
         let notices = self.notices.len();
-        let prepared = match known {
-            Ok(p) => p,
-            Err(Some(failed))
-                if self
-                    .current_catalog()
-                    .is_some_and(|c| Arc::ptr_eq(&c, &failed)) =>
-            {
-                return None
-            }
-            Err(_) => self.plan_shape(&shape)?,
+        let prepared = match self.shapes.get(&shape.key) {
+            Some(Known::Plan(p)) => Arc::clone(p),
+            Some(Known::Ordinary) => return None,
+            None => self.plan_shape(&shape)?,
         };
         let plan = match prepared.plannable().map(|ast| self.plan_of(&prepared, ast)) {
             Some(Ok(plan)) => plan,
             _ => {
-                // Fails to plan against today's catalog: the ordinary path
-                // reports it, with positions in the client's text.
+                // the ordinary path reports it, with positions in the
+                // client's text
                 self.notices.truncate(notices);
-                let catalog = self.current_catalog();
-                self.shapes.insert(shape.key, Known::Ordinary(catalog));
+                self.shapes.insert(shape.key, Known::Ordinary);
                 return None;
             }
         };
@@ -142,15 +145,14 @@ impl Session {
         )
     }
 
-    /// Parses and plans a shape seen for the first time (or whose catalog
-    /// changed since it failed to plan); remembers the outcome.
+    /// Parses and plans a shape not known yet; remembers the outcome.
     fn plan_shape(&mut self, shape: &Shape) -> Option<Arc<Prepared>> {
         let stmt = match front_parser::parse_single(&shape.key) {
             Ok(Some(stmt)) if matches!(&stmt.kind, StmtKind::Sql { stmt, .. } if tandem_query::is_plannable(stmt)) => {
                 stmt
             }
             _ => {
-                self.shapes.insert(shape.key.clone(), Known::Ordinary(None));
+                self.shapes.insert(shape.key.clone(), Known::Ordinary);
                 return None;
             }
         };
@@ -165,16 +167,10 @@ impl Session {
             }
             Err(_) => {
                 self.notices.truncate(notices);
-                let catalog = self.current_catalog();
-                self.shapes
-                    .insert(shape.key.clone(), Known::Ordinary(catalog));
+                self.shapes.insert(shape.key.clone(), Known::Ordinary);
                 None
             }
         }
-    }
-
-    fn current_catalog(&mut self) -> Option<Arc<Catalog>> {
-        self.with_ctx(&[], |ctx| Ok(ctx.txn.catalog())).ok()
     }
 }
 
