@@ -166,6 +166,16 @@ impl Session {
     /// The statement's plan, re-planned if the catalog changed since.
     pub(crate) fn plan_of(&mut self, p: &Prepared, ast: &Statement) -> PgResult<Arc<Plan>> {
         let catalog = self.with_ctx(&[], |ctx| Ok(ctx.txn.catalog()))?;
+        self.plan_against(p, ast, catalog)
+    }
+
+    /// [`Session::plan_of`] with the transaction's catalog in hand.
+    pub(crate) fn plan_against(
+        &mut self,
+        p: &Prepared,
+        ast: &Statement,
+        catalog: Arc<Catalog>,
+    ) -> PgResult<Arc<Plan>> {
         if let Some(c) = p.plan.lock().as_ref() {
             if Arc::ptr_eq(&c.catalog, &catalog) {
                 return Ok(Arc::clone(&c.plan));

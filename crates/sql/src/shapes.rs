@@ -122,7 +122,10 @@ impl Session {
             Some(Known::Ordinary) => return None,
             None => self.plan_shape(&shape)?,
         };
-        let plan = match prepared.plannable().map(|ast| self.plan_of(&prepared, ast)) {
+        let planned = prepared
+            .plannable()
+            .map(|ast| self.plan_against(&prepared, ast, catalog));
+        let plan = match planned {
             Some(Ok(plan)) => plan,
             _ => {
                 // the ordinary path reports it, with positions in the

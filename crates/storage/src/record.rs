@@ -269,14 +269,9 @@ pub fn change_record_in(change: &Change, xid: Xid, scratch: &mut Writer) -> Reco
 /// (the table store keeps rows in the same encoding), else its length.
 pub fn change_payload(change: &Change, w: &mut Writer) -> (RecordKind, usize) {
     w.buf.clear();
-    let mut row_at = None;
     let kind = match change {
         Change::Insert { table, key, row } => {
-            w.oid(*table);
-            w.bytes(&key.0);
-            row_at = Some(w.buf.len());
-            w.values(row);
-            kinds::INSERT
+            return (kinds::INSERT, insert_payload(*table, key, row, w));
         }
         Change::Update {
             table,
@@ -316,7 +311,18 @@ pub fn change_payload(change: &Change, w: &mut Writer) -> (RecordKind, usize) {
             kinds::CATALOG
         }
     };
-    (kind, row_at.unwrap_or(w.buf.len()))
+    (kind, w.buf.len())
+}
+
+/// An INSERT record's payload into `w` (cleared first); returns where the
+/// row's encoding starts in `w.buf`.
+pub fn insert_payload(table: Oid, key: &RowKey, row: &[Value], w: &mut Writer) -> usize {
+    w.buf.clear();
+    w.oid(table);
+    w.bytes(&key.0);
+    let row_at = w.buf.len();
+    w.values(row);
+    row_at
 }
 
 pub fn commit_record(c: &CommitRecord, xid: Xid) -> Record {

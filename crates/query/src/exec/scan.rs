@@ -36,7 +36,7 @@ pub fn scan_rows(
     filter: Option<&Expr>,
     pure: bool,
     env: Option<&Env>,
-) -> PgResult<Vec<(RowKey, Vec<Value>)>> {
+) -> PgResult<Targets> {
     Ok(scan_rows_after(ex, table, filter, pure, env, None, usize::MAX)?.0)
 }
 
@@ -251,7 +251,6 @@ pub fn pk_lookup(
     }
 }
 
-/// Rows and keys of a DML target node (a `SeqScan` or `PkLookup`).
 /// Rows looked at per batch of a DML statement's sequential scan
 /// ([`for_each_target`]).
 const TARGET_BATCH: usize = 4096;
@@ -271,23 +270,20 @@ pub fn for_each_target(
     stream: bool,
     f: &mut TargetFn<'_>,
 ) -> PgResult<()> {
-    let Node::SeqScan {
-        table,
-        filter,
-        pure_filter: true,
-    } = node
+    let (
+        Node::SeqScan {
+            table,
+            filter,
+            pure_filter: true,
+        },
+        true,
+    ) = (node, stream)
     else {
         for (key, row) in target_rows(ex, node)? {
             f(ex, key, row)?;
         }
         return Ok(());
     };
-    if !stream {
-        for (key, row) in target_rows(ex, node)? {
-            f(ex, key, row)?;
-        }
-        return Ok(());
-    }
     let mut after: Option<RowKey> = None;
     let mut ahead: std::collections::HashSet<RowKey> = std::collections::HashSet::new();
     loop {
@@ -317,7 +313,8 @@ pub fn for_each_target(
     }
 }
 
-pub fn target_rows(ex: &mut Exec, node: &Node) -> PgResult<Vec<(RowKey, Vec<Value>)>> {
+/// Rows and keys of a DML target node (a `SeqScan` or `PkLookup`).
+pub fn target_rows(ex: &mut Exec, node: &Node) -> PgResult<Targets> {
     match node {
         Node::SeqScan {
             table,

@@ -824,18 +824,15 @@ impl Transaction {
         let (Some(sp), Some(file)) = (self.spilled.last_mut(), self.spill_file.as_mut()) else {
             return Err(PgError::internal("bulk load run missing"));
         };
-        let change = Change::Insert { table, key, row };
         let scratch = &mut self.spill_scratch;
-        let (kind, row_at) = record::change_payload(&change, scratch);
-        file.append_parts(kind, xid, &scratch.buf)?;
+        let row_at = record::insert_payload(table, &key, &row, scratch);
+        file.append_parts(record::kinds::INSERT, xid, &scratch.buf)?;
         sp.records += 1;
         let mut loads = self.loads.borrow_mut();
         let Some(load) = loads.get_mut(&sp.sid) else {
             return Err(PgError::internal("bulk load missing"));
         };
-        if let Change::Insert { key, .. } = &change {
-            load.push_encoded(key, &scratch.buf[row_at..])?;
-        }
+        load.push_encoded(&key, &scratch.buf[row_at..])?;
         if sp.records % STREAM_PREALLOCATE_ROWS == 0 {
             self.db.wal.preallocate(file.len());
         }
@@ -900,9 +897,11 @@ impl Transaction {
             self.locked = seen.map(|row| (table, key.clone(), Row::from(row)));
             return Ok(LockResult::Unchanged);
         };
-        self.locked = latest
-            .as_ref()
-            .map(|(_, row)| (table, key.clone(), row.clone()));
+        if seen.is_some() {
+            self.locked = latest
+                .as_ref()
+                .map(|(_, row)| (table, key.clone(), row.clone()));
+        }
         let rr = self.isolation != IsolationLevel::ReadCommitted;
         match latest {
             None if rr => Err(concurrent("delete")),
