@@ -255,6 +255,8 @@ impl Decoder {
                         let changed = old_key != key || key_changed(&rel, &k, &new);
                         changed.then(|| OldRow::Key(key_row(&rel, k)))
                     }
+                    // the key did not change (and WAL never holds this form)
+                    OldTuple::KeyOfNew { .. } => None,
                 };
                 Some(DecodedChange::Update {
                     rel,
@@ -268,6 +270,8 @@ impl Decoder {
                     OldTuple::None => None,
                     OldTuple::Full(r) => Some(OldRow::Full(self.padded(table, &r))),
                     OldTuple::Key(k) => Some(OldRow::Key(key_row(&rel, k))),
+                    // only an UPDATE's (and WAL never holds this form)
+                    OldTuple::KeyOfNew { .. } => None,
                 };
                 Some(DecodedChange::Delete { rel, old })
             }

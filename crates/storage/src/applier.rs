@@ -166,7 +166,7 @@ impl Applier {
     }
 
     /// The queue entry of a commit, `None` when it writes nothing to the
-    /// store (copies its changes: the heap takes the originals).
+    /// store.
     pub(crate) fn prepare(
         &self,
         end: Lsn,
@@ -364,25 +364,114 @@ fn fail(shared: &Shared, e: PgError) {
     shared.cv.notify_all();
 }
 
-/// Writes one group of flushed commits as one batch; returns the writes made.
+/// Writes one group of flushed commits; returns the writes made. The group
+/// is one batch, but for a commit of more than [`GROUP_WRITES`] row writes,
+/// which goes in parts of its own ([`write_in_parts`]).
 fn write_group(store: &TableStore, heap: &Heap, group: Vec<Item>) -> PgResult<u64> {
     let done = store.applied_lsn();
-    let todo: Vec<Item> = group.into_iter().filter(|i| i.end > done).collect();
-    let (Some(first), Some(last)) = (todo.first(), todo.last()) else {
-        return Ok(0);
-    };
-    let mut batch = StoreBatch::new(last.end, first.horizon);
+    let todo = group.into_iter().filter(|i| i.end > done);
     // one large transaction's (a group of many small ones gives back little)
-    let largest = todo.iter().map(|i| i.changes.len()).max().unwrap_or(0);
+    let mut largest = 0;
+    let mut writes = 0u64;
+    let mut batch: Option<StoreBatch> = None;
     for item in todo {
-        translate(store, &mut batch, item)?;
+        largest = largest.max(item.changes.len());
+        if item.changes.len() > GROUP_WRITES && in_parts(&item) {
+            if let Some(b) = batch.take() {
+                writes += apply_batch(store, heap, b)?;
+            }
+            writes += write_in_parts(store, heap, item)?;
+            continue;
+        }
+        let b = batch.get_or_insert_with(|| StoreBatch::new(item.end, item.horizon));
+        b.applied_lsn = item.end;
+        translate(store, b, item)?;
     }
-    store.apply(&batch)?;
-    forget_written(heap, &batch);
-    let writes = batch.writes.len() as u64;
-    drop(batch);
+    if let Some(b) = batch {
+        writes += apply_batch(store, heap, b)?;
+    }
     if largest as u64 >= crate::mem::TRIM_AFTER_WRITES {
         crate::mem::give_back_freed();
+    }
+    Ok(writes)
+}
+
+/// Writes `batch` into the store and makes the recent heap forget what it
+/// wrote; returns the writes made.
+fn apply_batch(store: &TableStore, heap: &Heap, batch: StoreBatch) -> PgResult<u64> {
+    store.apply(&batch)?;
+    forget_written(heap, &batch);
+    Ok(batch.writes.len() as u64)
+}
+
+/// Whether a commit may go into the store in several batches: it only writes
+/// rows (no storage range made, adopted, re-keyed or dropped), so that every
+/// part is an ordinary write of versions stamped with its end.
+fn in_parts(item: &Item) -> bool {
+    item.adopts.is_empty()
+        && item.changes.iter().all(|c| match c {
+            Change::Insert { .. } | Change::Update { .. } | Change::Delete { .. } => true,
+            Change::Truncate { .. } => false,
+            Change::Catalog(_) => !writes_store(c),
+        })
+}
+
+/// Writes one large commit in parts of [`GROUP_WRITES`] changes, so that
+/// the store's batch (the chains it rewrites, then the write batch) never
+/// holds the whole commit. Every part but the last leaves the store's
+/// applied LSN where it was: after a crash between parts recovery writes the
+/// whole commit again, which the chains take as they are (a put stamped
+/// with an LSN a version already has ends that version where it begins, and
+/// a delete finds nothing live to end: nobody sees either). The recent heap
+/// forgets the commit's versions only once the last part is in, since until
+/// then a reader trusting the applied LSN would not look in the store for
+/// them ([`Heap::latest_since`]).
+fn write_in_parts(store: &TableStore, heap: &Heap, item: Item) -> PgResult<u64> {
+    let before = store.applied_lsn();
+    let Item {
+        end,
+        horizon,
+        changes,
+        catalog,
+        ..
+    } = item;
+    let mut tables: Vec<Oid> = Vec::new();
+    for c in &changes {
+        if let Change::Insert { table, .. }
+        | Change::Update { table, .. }
+        | Change::Delete { table, .. } = c
+        {
+            if !tables.contains(table) {
+                tables.push(*table);
+            }
+        }
+    }
+    let mut changes = changes.into_iter();
+    let mut writes = 0u64;
+    loop {
+        let part: Vec<Change> = changes.by_ref().take(GROUP_WRITES).collect();
+        let last = changes.len() == 0;
+        let mut batch = StoreBatch::new(if last { end } else { before }, horizon);
+        translate(
+            store,
+            &mut batch,
+            Item {
+                end,
+                horizon,
+                changes: part,
+                catalog: catalog.clone(),
+                adopts: Vec::new(),
+                bytes: 0,
+            },
+        )?;
+        store.apply(&batch)?;
+        writes += batch.writes.len() as u64;
+        if last {
+            break;
+        }
+    }
+    for table in tables {
+        heap.forget_table_through(table, end);
     }
     Ok(writes)
 }

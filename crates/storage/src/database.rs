@@ -7,10 +7,11 @@
 //!
 //! ```text
 //!  Transaction::commit
-//!    encode records (outside any lock)
+//!    encode records (outside any lock; a large transaction's under
+//!    the mutex, a piece at a time as the WAL takes them)
 //!    ┌ commit mutex ───────────────────────────────────────────────┐
 //!    │ wal.append(changes.., COMMIT)  -> end LSN                   │
-//!    │ heap.apply_changes(changes, stamp = end)  (recent heap)     │
+//!    │ heap.apply_changes(&changes, stamp = end) (recent heap)     │
 //!    │ applier.enqueue(end, changes)  (to base/store once flushed) │
 //!    │   TRUNCATE / ADD PRIMARY KEY / DROP TABLE: written to the   │
 //!    │   store now, the table's recent versions forgotten          │
@@ -89,6 +90,11 @@ fn table_store_failed(mut e: PgError) -> ! {
     tandem_types::elog::emit_error(&e);
     std::process::abort()
 }
+
+/// Fills the next piece of a commit's records streamed into the WAL
+/// ([`Database::commit_streamed`]), given the commit's changes; false once
+/// the piece it filled is the last.
+pub(crate) type FillPiece<'a> = dyn FnMut(&[Change], &mut Vec<Record>) -> PgResult<bool> + 'a;
 
 /// One node's database. Share as `Arc<Database>`.
 pub struct Database {
@@ -488,8 +494,10 @@ impl Database {
 
     /// [`Database::commit_changes`] for a transaction whose records come in
     /// pieces (a bulk load's rows read back from the ranges it wrote before
-    /// committing): `next` fills each piece, appended under the commit mutex
-    /// as one run ([`Wal::append_stream`]); the commit makes `adopts` (before
+    /// committing, a large transaction's records encoded as they go): `next`
+    /// fills each piece, given `changes` to read from, appended under the
+    /// commit mutex as one run ([`Wal::append_stream`]); the commit makes
+    /// `adopts` (before
     /// which change, table, range) the tables' storage.
     ///
     /// `prekeyed`: the tables whose ADD PRIMARY KEY the transaction built in
@@ -499,7 +507,7 @@ impl Database {
     pub(crate) fn commit_streamed(
         &self,
         changes: Vec<Change>,
-        next: &mut dyn FnMut(&mut Vec<Record>) -> PgResult<bool>,
+        next: &mut FillPiece<'_>,
         new_catalog: Option<Arc<Catalog>>,
         origin: Option<CommitOrigin>,
         mut adopts: Vec<(usize, Oid, u32)>,
@@ -513,7 +521,7 @@ impl Database {
                 dropped.push((table, sid));
             }
         }
-        let end = self.wal.append_stream(next)?;
+        let end = self.wal.append_stream(&mut |piece| next(&changes, piece))?;
         self.apply_committed_rows(changes, end, new_catalog, origin, true, adopts);
         Ok((end, dropped))
     }
@@ -591,10 +599,14 @@ impl Database {
                 self.heap.forget_table(table);
             }
         } else if rows {
+            // the recent heap takes copies of the keys (rows are shared),
+            // the applier the changes themselves
+            self.heap.apply_changes(&changes, end);
+            let mut changes = changes;
+            changes.iter_mut().for_each(Change::drop_old_tuple);
             let queued = self
                 .applier
-                .prepare(end, changes.clone(), horizon, &cat, Vec::new());
-            self.heap.apply_changes(changes, end);
+                .prepare(end, changes, horizon, &cat, Vec::new());
             self.applier.enqueue(queued);
         }
         let catalog_changed = new_catalog.is_some();

@@ -526,34 +526,37 @@ impl Heap {
     }
 
     /// Applies a committed transaction's row changes, in order, with commit
-    /// stamp `commit`; their keys and rows move into the recent heap. A run of
+    /// stamp `commit`; the recent heap keeps copies of their keys and shares
+    /// their rows. A run of
     /// inserts into one table takes the table's lock once. Changes that
     /// replace a table's storage (TRUNCATE, ADD PRIMARY KEY, DROP TABLE) are
     /// not for this path: the table store takes them before they are visible
     /// (`Database::apply_committed`), and [`Heap::forget_table`] follows.
-    pub fn apply_changes(&self, changes: Vec<Change>, commit: Lsn) {
-        let mut changes = changes.into_iter().peekable();
+    pub fn apply_changes(&self, changes: &[Change], commit: Lsn) {
+        let mut changes = changes.iter().peekable();
         while let Some(change) = changes.next() {
             let Change::Insert { table, key, row } = change else {
                 self.apply_change(change, commit);
                 continue;
             };
-            let mut run = vec![(key, row)];
+            let mut run = vec![(key.clone(), row.clone())];
             while let Some(Change::Insert { key, row, .. }) =
-                changes.next_if(|c| matches!(c, Change::Insert { table: t, .. } if *t == table))
+                changes.next_if(|c| matches!(c, Change::Insert { table: t, .. } if t == table))
             {
-                run.push((key, row));
+                run.push((key.clone(), row.clone()));
             }
-            self.table_or_create(table).write().put_run(run, commit);
+            self.table_or_create(*table).write().put_run(run, commit);
         }
     }
 
     /// One row change (see [`Heap::apply_changes`]). Called only under the
     /// commit mutex (or by the single redo thread).
-    fn apply_change(&self, change: Change, commit: Lsn) {
+    fn apply_change(&self, change: &Change, commit: Lsn) {
         match change {
             Change::Insert { table, key, row } => {
-                self.table_or_create(table).write().put(key, row, commit);
+                self.table_or_create(*table)
+                    .write()
+                    .put(key.clone(), row.clone(), commit);
             }
             Change::Update {
                 table,
@@ -562,15 +565,15 @@ impl Heap {
                 row,
                 ..
             } => {
-                let t = self.table_or_create(table);
+                let t = self.table_or_create(*table);
                 let mut t = t.write();
                 if old_key != key {
-                    t.delete(&old_key, commit);
+                    t.delete(old_key, commit);
                 }
-                t.put(key, row, commit);
+                t.put(key.clone(), row.clone(), commit);
             }
             Change::Delete { table, key, .. } => {
-                self.table_or_create(table).write().delete(&key, commit);
+                self.table_or_create(*table).write().delete(key, commit);
             }
             Change::Truncate { .. } | Change::Catalog(_) => {}
         }
@@ -600,6 +603,32 @@ impl Heap {
             for key in keys.by_ref().take(RECENT_BATCH) {
                 t.forget_through(key, applied);
             }
+        }
+    }
+
+    /// [`Heap::forget_written`] for every key `table` has here (after a
+    /// commit too large to keep its keys for this: the applier's parts).
+    pub fn forget_table_through(&self, table: Oid, applied: Lsn) {
+        let Some(t) = self.table(table) else {
+            return;
+        };
+        let mut from: Option<RowKey> = None;
+        loop {
+            let mut t = t.write();
+            let lower = from.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
+            let mut keys: Vec<RowKey> = t
+                .rows
+                .range::<RowKey, _>((lower, Bound::Unbounded))
+                .take(RECENT_BATCH)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for key in &keys {
+                t.forget_through(key, applied);
+            }
+            if keys.len() < RECENT_BATCH {
+                return;
+            }
+            from = keys.pop();
         }
     }
 
@@ -655,9 +684,9 @@ mod tests {
     #[test]
     fn versions_are_visible_between_their_commit_stamps() {
         let heap = Heap::default();
-        heap.apply_changes(vec![insert(k(1), 1)], Lsn(100));
-        heap.apply_changes(vec![update(k(1), 2)], Lsn(200));
-        heap.apply_changes(vec![delete(k(1))], Lsn(300));
+        heap.apply_changes(&[insert(k(1), 1)], Lsn(100));
+        heap.apply_changes(&[update(k(1), 2)], Lsn(200));
+        heap.apply_changes(&[delete(k(1))], Lsn(300));
         assert_eq!(seen(&heap, &k(1), 99), Seen::Unknown);
         assert_eq!(seen(&heap, &k(1), 100), Seen::Row(row(1)));
         assert_eq!(seen(&heap, &k(1), 250), Seen::Row(row(2)));
@@ -668,16 +697,16 @@ mod tests {
     #[test]
     fn a_delete_of_a_row_only_the_store_has_leaves_a_tombstone() {
         let heap = Heap::default();
-        heap.apply_changes(vec![delete(k(1))], Lsn(100));
+        heap.apply_changes(&[delete(k(1))], Lsn(100));
         assert_eq!(seen(&heap, &k(1), 99), Seen::Unknown);
         assert_eq!(seen(&heap, &k(1), 100), Seen::Absent);
         // an update and a delete in one commit over a stored row
-        heap.apply_changes(vec![update(k(2), 5), delete(k(2))], Lsn(200));
+        heap.apply_changes(&[update(k(2), 5), delete(k(2))], Lsn(200));
         assert_eq!(seen(&heap, &k(2), 199), Seen::Unknown);
         assert_eq!(seen(&heap, &k(2), 200), Seen::Absent);
         // an update over a stored row, then its delete by a later commit
-        heap.apply_changes(vec![update(k(3), 5)], Lsn(300));
-        heap.apply_changes(vec![delete(k(3))], Lsn(400));
+        heap.apply_changes(&[update(k(3), 5)], Lsn(300));
+        heap.apply_changes(&[delete(k(3))], Lsn(400));
         assert_eq!(seen(&heap, &k(3), 299), Seen::Unknown);
         assert_eq!(seen(&heap, &k(3), 300), Seen::Row(row(5)));
         assert_eq!(seen(&heap, &k(3), 400), Seen::Absent);
@@ -686,9 +715,9 @@ mod tests {
     #[test]
     fn versions_go_once_the_store_holds_their_creation_and_end() {
         let heap = Heap::default();
-        heap.apply_changes(vec![insert(k(1), 1)], Lsn(100));
-        heap.apply_changes(vec![update(k(1), 2)], Lsn(200));
-        heap.apply_changes(vec![delete(k(2))], Lsn(200));
+        heap.apply_changes(&[insert(k(1), 1)], Lsn(100));
+        heap.apply_changes(&[update(k(1), 2)], Lsn(200));
+        heap.apply_changes(&[delete(k(2))], Lsn(200));
         let t = heap.table(T).unwrap();
         // the store has commit 100 only: version 1 ends at 200, it stays
         heap.forget_written(T, [k(1), k(2)].iter(), Lsn(150));
@@ -704,12 +733,12 @@ mod tests {
     #[test]
     fn a_live_version_goes_and_later_ones_stay() {
         let heap = Heap::default();
-        heap.apply_changes(vec![insert(k(1), 1)], Lsn(100));
-        heap.apply_changes(vec![update(k(1), 2)], Lsn(200));
+        heap.apply_changes(&[insert(k(1), 1)], Lsn(100));
+        heap.apply_changes(&[update(k(1), 2)], Lsn(200));
         heap.forget_written(T, [k(1)].iter(), Lsn(200));
         assert!(heap.table(T).unwrap().read().latest(&k(1)).is_none());
-        heap.apply_changes(vec![update(k(1), 3)], Lsn(300));
-        heap.apply_changes(vec![update(k(1), 4)], Lsn(400));
+        heap.apply_changes(&[update(k(1), 3)], Lsn(300));
+        heap.apply_changes(&[update(k(1), 4)], Lsn(400));
         heap.forget_written(T, [k(1)].iter(), Lsn(300));
         // version 3 ends at 400, which the store does not have
         assert_eq!(heap.table(T).unwrap().read().versions(), 2);
@@ -720,8 +749,8 @@ mod tests {
     fn batches_resume_after_the_last_key() {
         let heap = Heap::default();
         let run: Vec<Change> = (0..10).map(|i| insert(k(i), i as i32)).collect();
-        heap.apply_changes(run, Lsn(100));
-        heap.apply_changes(vec![delete(k(3))], Lsn(200));
+        heap.apply_changes(&run, Lsn(100));
+        heap.apply_changes(&[delete(k(3))], Lsn(200));
         let mut out = Vec::new();
         let mut from: Option<RowKey> = None;
         loop {

@@ -74,6 +74,15 @@ pub enum OldTuple {
     None,
     /// Row-shaped; only the primary key columns are set (REPLICA IDENTITY DEFAULT).
     Key(Vec<Value>),
+    /// [`OldTuple::Key`] of an UPDATE that kept the primary key: made, when
+    /// the record is encoded, of the new row's key columns (bit `i` of
+    /// `columns` set for column `i`) in a row of `width` columns, so that a
+    /// large UPDATE holds nothing per row for it. Never decoded: the record
+    /// reads back as `Key`.
+    KeyOfNew {
+        width: u32,
+        columns: u64,
+    },
     /// The whole old row (REPLICA IDENTITY FULL).
     Full(Vec<Value>),
 }
@@ -121,6 +130,14 @@ impl Change {
                 CatalogOp::AddPrimaryKey { table: t, .. } | CatalogOp::DropTable(t) => *t == table,
                 _ => false,
             },
+        }
+    }
+
+    /// Drops the old row image of an UPDATE or DELETE once it is logged
+    /// (the recent heap and the table store need none of it).
+    pub fn drop_old_tuple(&mut self) {
+        if let Change::Update { old, .. } | Change::Delete { old, .. } = self {
+            *old = OldTuple::None;
         }
     }
 
@@ -224,12 +241,23 @@ pub enum StorageRecord {
     SlotState(SlotStateRecord),
 }
 
-fn old_tuple(w: &mut Writer, old: &OldTuple) {
+/// Encodes `old`; `new` is the UPDATE's new row (empty for a DELETE).
+fn old_tuple(w: &mut Writer, old: &OldTuple, new: &[Value]) {
     match old {
         OldTuple::None => w.u8(0),
         OldTuple::Key(r) => {
             w.u8(1);
             w.values(r);
+        }
+        OldTuple::KeyOfNew { width, columns } => {
+            w.u8(1);
+            w.u32(*width);
+            for i in 0..*width as usize {
+                match new.get(i) {
+                    Some(v) if i < 64 && columns & (1 << i) != 0 => w.value(v),
+                    _ => w.value(&Value::Null),
+                }
+            }
         }
         OldTuple::Full(r) => {
             w.u8(2);
@@ -264,6 +292,18 @@ pub fn change_record_in(change: &Change, xid: Xid, scratch: &mut Writer) -> Reco
     }
 }
 
+/// [`change_record`] into `rec`, whose payload buffer it reuses (a large
+/// commit's records encoded a piece at a time).
+pub fn change_record_into(change: &Change, xid: Xid, rec: &mut Record) {
+    let mut w = Writer {
+        buf: std::mem::take(&mut rec.payload),
+    };
+    let (kind, _) = change_payload(change, &mut w);
+    rec.kind = kind;
+    rec.xid = xid;
+    rec.payload = w.buf;
+}
+
 /// A change's WAL record kind and payload, the payload into `w` (cleared
 /// first); for an INSERT also where the row's encoding starts in `w.buf`
 /// (the table store keeps rows in the same encoding), else its length.
@@ -284,13 +324,13 @@ pub fn change_payload(change: &Change, w: &mut Writer) -> (RecordKind, usize) {
             w.bytes(&old_key.0);
             w.bytes(&key.0);
             w.values(row);
-            old_tuple(w, old);
+            old_tuple(w, old, row);
             kinds::UPDATE
         }
         Change::Delete { table, key, old } => {
             w.oid(*table);
             w.bytes(&key.0);
-            old_tuple(w, old);
+            old_tuple(w, old, &[]);
             kinds::DELETE
         }
         Change::Truncate {
@@ -1220,6 +1260,35 @@ mod tests {
             decode(rec.kind, &rec.payload).unwrap(),
             Some(StorageRecord::Change(change))
         );
+    }
+
+    #[test]
+    fn key_of_new_row_is_logged_as_the_key() {
+        let row: Arc<[Value]> =
+            vec![Value::Int4(7), Value::Text("a".into()), Value::Int8(9)].into();
+        let update = |old| Change::Update {
+            table: Oid(16384),
+            old_key: RowKey(vec![1]),
+            key: RowKey(vec![1]),
+            row: row.clone(),
+            old,
+        };
+        let held = change_record(
+            &update(OldTuple::Key(vec![
+                Value::Int4(7),
+                Value::Null,
+                Value::Int8(9),
+            ])),
+            Xid(741),
+        );
+        let derived = change_record(
+            &update(OldTuple::KeyOfNew {
+                width: 3,
+                columns: 0b101,
+            }),
+            Xid(741),
+        );
+        assert_eq!(held.payload, derived.payload);
     }
 
     #[test]

@@ -943,11 +943,18 @@ impl Transaction {
         row.ok_or_else(|| concurrent("delete"))
     }
 
-    fn old_tuple(&self, def: &TableDef, old: &Row) -> OldTuple {
+    /// The old tuple an UPDATE or DELETE of `old` logs; `key_kept`: an
+    /// UPDATE whose new row has the same primary key (its key columns then
+    /// stand for the old ones: [`OldTuple::KeyOfNew`]).
+    fn old_tuple(&self, def: &TableDef, old: &Row, key_kept: bool) -> OldTuple {
         match def.replica_identity {
             ReplicaIdentity::Full => OldTuple::Full(self.pad(def.oid, old).to_vec()),
             ReplicaIdentity::Nothing => OldTuple::None,
             ReplicaIdentity::Default => match &def.primary_key {
+                Some(pk) if key_kept && pk.columns.iter().all(|&c| c < 64) => OldTuple::KeyOfNew {
+                    width: def.columns.len() as u32,
+                    columns: pk.columns.iter().fold(0, |m, &c| m | 1 << c),
+                },
                 Some(pk) => {
                     let mut r = vec![Value::Null; def.columns.len()];
                     for &c in &pk.columns {
@@ -980,7 +987,7 @@ impl Transaction {
             }
             None => key.clone(),
         };
-        let old = self.old_tuple(&def, &old_row);
+        let old = self.old_tuple(&def, &old_row, &new_key == key);
         let o = self.overlay_mut(table);
         if &new_key != key {
             o.rows.insert(key.clone(), None);
@@ -1003,7 +1010,7 @@ impl Transaction {
         }
         let def = self.table_def(table)?;
         let old_row = self.locked_row(table, key)?;
-        let old = self.old_tuple(&def, &old_row);
+        let old = self.old_tuple(&def, &old_row, false);
         self.overlay_mut(table).rows.insert(key.clone(), None);
         self.ops.push(Change::Delete {
             table,
@@ -1608,6 +1615,9 @@ impl Transaction {
         if !self.spilled.is_empty() {
             return self.commit_spilled(xid);
         }
+        if self.ops.len() + self.messages.len() >= COMMIT_PIECE {
+            return self.commit_in_pieces(xid);
+        }
         let mut records = Vec::with_capacity(self.ops.len() + self.messages.len() + 1);
         let mut messages = self.messages.iter().peekable();
         let mut scratch = Writer::new();
@@ -1633,6 +1643,67 @@ impl Transaction {
             .commit_changes(ops, records, self.ddl_catalog.clone(), self.origin);
         self.finish();
         let end = result?;
+        crate::mvcc::note_own_commit(&self.db, end);
+        Ok(Some(end))
+    }
+
+    /// [`Transaction::commit`] of a large transaction: its records are
+    /// encoded under the commit mutex a piece of [`COMMIT_PIECE`] at a time,
+    /// each appended before the next is made, so that they are never all in
+    /// memory (beside the changes) at once.
+    fn commit_in_pieces(&mut self, xid: Xid) -> PgResult<Option<Lsn>> {
+        let messages = std::mem::take(&mut self.messages);
+        let mut messages = messages.iter().peekable();
+        let mut commit = Some(record::commit_record(
+            &CommitRecord {
+                commit_time: PgTimestamp::now().as_micros(),
+                origin: self.origin,
+            },
+            xid,
+        ));
+        let mut next = 0usize;
+        let mut fill = |ops: &[Change], piece: &mut Vec<tandem_wal::Record>| -> PgResult<bool> {
+            let mut n = 0;
+            let more = loop {
+                if n == COMMIT_PIECE {
+                    break true;
+                }
+                if n == piece.len() {
+                    piece.push(tandem_wal::Record {
+                        kind: 0,
+                        xid,
+                        payload: Vec::new(),
+                    });
+                }
+                let slot = &mut piece[n];
+                n += 1;
+                if let Some((_, m)) = messages.next_if(|(at, _)| *at <= next) {
+                    *slot = record::message_record(m, xid);
+                } else if let Some(c) = ops.get(next) {
+                    record::change_record_into(c, xid, slot);
+                    next += 1;
+                } else {
+                    match commit.take() {
+                        Some(c) => *slot = c,
+                        None => n -= 1,
+                    }
+                    break false;
+                }
+            };
+            piece.truncate(n);
+            Ok(more)
+        };
+        let ops = std::mem::take(&mut self.ops);
+        let result = self.db.commit_streamed(
+            ops,
+            &mut fill,
+            self.ddl_catalog.clone(),
+            self.origin,
+            Vec::new(),
+            &[],
+        );
+        self.finish();
+        let (end, _) = result?;
         crate::mvcc::note_own_commit(&self.db, end);
         Ok(Some(end))
     }
@@ -1695,7 +1766,7 @@ impl Transaction {
         let mut commit = Some(commit);
         // the piece comes back from the WAL each time: the records read
         // back reuse its records' buffers
-        let mut fill = |piece: &mut Vec<tandem_wal::Record>| -> PgResult<bool> {
+        let mut fill = |_: &[Change], piece: &mut Vec<tandem_wal::Record>| -> PgResult<bool> {
             let mut n = 0;
             let more = loop {
                 if n == COMMIT_PIECE {

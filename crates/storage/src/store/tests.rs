@@ -368,7 +368,7 @@ fn the_store_agrees_with_the_heap() {
                         }
                     }
                 };
-                heap.apply_changes(vec![change], c);
+                heap.apply_changes(&[change], c);
             }
         }
         batch.applied_lsn = Lsn(commit);
@@ -710,4 +710,68 @@ fn a_dead_bulk_range_gives_its_files_back_without_a_compaction() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     assert_eq!(all(&store, T, Lsn(300)), [(k(1), row(1))]);
+}
+
+/// The applier writes a large commit in parts and, after a crash between
+/// them, recovery writes the whole commit again over the parts that are in:
+/// every snapshot must read what one write of the commit gives.
+#[test]
+fn a_commit_written_again_over_a_part_of_it_reads_as_written_once() {
+    let base = |b: &mut StoreBatch| {
+        for i in 1..=4 {
+            b.put(T, k(i), row(i32::from(i)), Lsn(100));
+        }
+    };
+    // updates k1, deletes k2, moves k3 to k5, inserts k6 and writes it again
+    let commit: Vec<(RowKey, Option<Row>)> = vec![
+        (k(1), Some(row(11))),
+        (k(2), None),
+        (k(3), None),
+        (k(5), Some(row(13))),
+        (k(6), Some(row(6))),
+        (k(6), Some(row(66))),
+    ];
+    let write = |b: &mut StoreBatch, writes: &[(RowKey, Option<Row>)]| {
+        for (key, r) in writes {
+            match r {
+                Some(r) => b.put(T, key.clone(), r.clone(), Lsn(200)),
+                None => b.delete(T, key.clone(), Lsn(200)),
+            }
+        }
+    };
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let stores: Vec<TableStore> = dirs.iter().map(open).collect();
+    for (n, store) in stores.iter().enumerate() {
+        let mut b = StoreBatch::new(Lsn(100), Lsn(0));
+        base(&mut b);
+        store.apply(&b).unwrap();
+        if n == 1 {
+            // the first part, the applied LSN left where it was
+            let mut b = StoreBatch::new(Lsn(100), Lsn(0));
+            write(&mut b, &commit[..5]);
+            store.apply(&b).unwrap();
+            assert_eq!(store.applied_lsn(), Lsn(100));
+        }
+        let mut b = StoreBatch::new(Lsn(200), Lsn(0));
+        write(&mut b, &commit);
+        store.apply(&b).unwrap();
+        // a later commit, pruning below its horizon
+        let mut b = StoreBatch::new(Lsn(300), Lsn(250));
+        b.put(T, k(1), row(21), Lsn(300));
+        store.apply(&b).unwrap();
+    }
+    for snap in [99, 100, 199, 200, 299, 300, u64::MAX] {
+        let once = all(&stores[0], T, Lsn(snap));
+        assert_eq!(all(&stores[1], T, Lsn(snap)), once, "at {snap}");
+        for i in 1..=6 {
+            assert_eq!(
+                stores[1].get(T, &k(i), Lsn(snap)).unwrap(),
+                stores[0].get(T, &k(i), Lsn(snap)).unwrap(),
+                "key {i} at {snap}"
+            );
+        }
+    }
+    let at = |snap| all(&stores[1], T, Lsn(snap));
+    assert_eq!(at(200).len(), 4);
+    assert_eq!(at(200)[3], (k(6), row(66)));
 }
