@@ -352,7 +352,7 @@ pub fn load_image(datadir: &Path) -> PgResult<Image> {
         let oid = r.oid()?;
         let mut heap = TableHeap::default();
         while r.u8()? == 1 {
-            let key = RowKey(r.bytes()?.to_vec());
+            let key = RowKey::new(r.bytes()?);
             let row: Row = r.values()?.into();
             heap.load(key, row);
         }
@@ -851,9 +851,12 @@ mod tests {
         )
         .unwrap();
         w.begin_table(Oid(16384)).unwrap();
-        w.row(&RowKey(vec![1]), &[Value::Int4(1), Value::Text("a".into())])
-            .unwrap();
-        w.row(&RowKey(vec![2]), &[Value::Int4(2), Value::Null])
+        w.row(
+            &RowKey::from(vec![1]),
+            &[Value::Int4(1), Value::Text("a".into())],
+        )
+        .unwrap();
+        w.row(&RowKey::from(vec![2]), &[Value::Int4(2), Value::Null])
             .unwrap();
         w.end_table().unwrap();
         w.begin_table(Oid(16386)).unwrap();
@@ -869,7 +872,7 @@ mod tests {
         );
         assert_eq!(img.tables.len(), 2);
         assert_eq!(
-            img.tables[0].1.seen(&RowKey(vec![2]), Lsn(0)),
+            img.tables[0].1.seen(&RowKey::from(vec![2]), Lsn(0)),
             crate::heap::Seen::Row(vec![Value::Int4(2), Value::Null].into())
         );
         let path = checkpoint_path(dir.path());

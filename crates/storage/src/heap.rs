@@ -647,7 +647,7 @@ mod tests {
         vec![Value::Int4(v)].into()
     }
     fn k(b: u8) -> RowKey {
-        RowKey(vec![b])
+        RowKey::from(vec![b])
     }
     const T: Oid = Oid(16384);
 

@@ -21,17 +21,17 @@
 use rust_decimal::Decimal;
 use tandem_types::Value;
 
-use crate::RowKey;
+use crate::{KeyBytes, RowKey};
 
 /// Encodes key column values in order.
 pub fn encode_key(values: &[Value]) -> RowKey {
-    let mut out = Vec::with_capacity(values.len() * 9);
+    let mut out = KeyBytes::new();
     encode_key_into(values, &mut out);
     RowKey(out)
 }
 
 /// [`encode_key`] appended to `out` (re-using a buffer).
-pub fn encode_key_into(values: &[Value], out: &mut Vec<u8>) {
+pub fn encode_key_into(values: &[Value], out: &mut KeyBytes) {
     for v in values {
         encode_value(v, out);
     }
@@ -39,7 +39,7 @@ pub fn encode_key_into(values: &[Value], out: &mut Vec<u8>) {
 
 /// The key of a row of a table without a primary key.
 pub fn rowid_key(rowid: u64) -> RowKey {
-    RowKey(rowid.to_be_bytes().to_vec())
+    RowKey::new(&rowid.to_be_bytes())
 }
 
 /// The row id of a hidden-row-id key, if it is one.
@@ -48,11 +48,11 @@ pub fn rowid_of(key: &RowKey) -> Option<u64> {
     Some(u64::from_be_bytes(bytes))
 }
 
-fn int(v: i64, out: &mut Vec<u8>) {
+fn int(v: i64, out: &mut KeyBytes) {
     out.extend_from_slice(&((v as u64) ^ (1 << 63)).to_be_bytes());
 }
 
-fn float(f: f64, out: &mut Vec<u8>) {
+fn float(f: f64, out: &mut KeyBytes) {
     // -0.0 equals 0.0; all NaNs are equal and greater than everything (as in PostgreSQL).
     let f = if f == 0.0 {
         0.0
@@ -70,7 +70,7 @@ fn float(f: f64, out: &mut Vec<u8>) {
     out.extend_from_slice(&enc.to_be_bytes());
 }
 
-fn escaped(bytes: &[u8], out: &mut Vec<u8>) {
+fn escaped(bytes: &[u8], out: &mut KeyBytes) {
     for &b in bytes {
         out.push(b);
         if b == 0 {
@@ -84,7 +84,7 @@ fn escaped(bytes: &[u8], out: &mut Vec<u8>) {
 /// exponent of the leading digit (i32, sign-flipped big-endian) and the significant
 /// digits as bytes 1..=10 followed by a 0 terminator; negative values invert every
 /// byte after the class so larger magnitudes sort first.
-fn numeric(d: &Decimal, out: &mut Vec<u8>) {
+fn numeric(d: &Decimal, out: &mut KeyBytes) {
     let d = d.normalize();
     if d.is_zero() {
         out.push(1);
@@ -107,7 +107,7 @@ fn numeric(d: &Decimal, out: &mut Vec<u8>) {
     }
 }
 
-fn encode_value(v: &Value, out: &mut Vec<u8>) {
+fn encode_value(v: &Value, out: &mut KeyBytes) {
     if v.is_null() {
         out.push(0x02);
         return;

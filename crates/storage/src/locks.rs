@@ -215,7 +215,7 @@ mod tests {
         }
     }
     fn row(b: u8) -> LockTag {
-        LockTag::Row(Oid(1), RowKey(vec![b]))
+        LockTag::Row(Oid(1), RowKey::from(vec![b]))
     }
 
     #[test]
@@ -235,7 +235,7 @@ mod tests {
         let lm = LockManager::default();
         lm.acquire(Xid(1), row(1), &opts(1)).unwrap();
         for i in 0..200_000u32 {
-            let tag = LockTag::Row(Oid(2), RowKey(i.to_be_bytes().to_vec()));
+            let tag = LockTag::Row(Oid(2), RowKey::new(&i.to_be_bytes()));
             lm.acquire(Xid(2), tag, &opts(2)).unwrap();
         }
         assert!(lm.state.lock().owners.capacity() >= 200_000);

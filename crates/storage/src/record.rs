@@ -512,19 +512,19 @@ pub fn decode(kind: RecordKind, payload: &[u8]) -> PgResult<Option<StorageRecord
     let rec = match kind {
         kinds::INSERT => StorageRecord::Change(Change::Insert {
             table: r.oid()?,
-            key: RowKey(r.bytes()?.to_vec()),
+            key: RowKey::new(r.bytes()?),
             row: r.values()?.into(),
         }),
         kinds::UPDATE => StorageRecord::Change(Change::Update {
             table: r.oid()?,
-            old_key: RowKey(r.bytes()?.to_vec()),
-            key: RowKey(r.bytes()?.to_vec()),
+            old_key: RowKey::new(r.bytes()?),
+            key: RowKey::new(r.bytes()?),
             row: r.values()?.into(),
             old: read_old_tuple(&mut r)?,
         }),
         kinds::DELETE => StorageRecord::Change(Change::Delete {
             table: r.oid()?,
-            key: RowKey(r.bytes()?.to_vec()),
+            key: RowKey::new(r.bytes()?),
             old: read_old_tuple(&mut r)?,
         }),
         kinds::TRUNCATE => {
@@ -1268,8 +1268,8 @@ mod tests {
             vec![Value::Int4(7), Value::Text("a".into()), Value::Int8(9)].into();
         let update = |old| Change::Update {
             table: Oid(16384),
-            old_key: RowKey(vec![1]),
-            key: RowKey(vec![1]),
+            old_key: RowKey::from(vec![1]),
+            key: RowKey::from(vec![1]),
             row: row.clone(),
             old,
         };
@@ -1296,19 +1296,19 @@ mod tests {
         let row: Arc<[Value]> = vec![Value::Int4(1), Value::Text("a".into())].into();
         round_trip(Change::Insert {
             table: Oid(16384),
-            key: RowKey(vec![1, 2]),
+            key: RowKey::from(vec![1, 2]),
             row: row.clone(),
         });
         round_trip(Change::Update {
             table: Oid(16384),
-            old_key: RowKey(vec![1]),
-            key: RowKey(vec![2]),
+            old_key: RowKey::from(vec![1]),
+            key: RowKey::from(vec![2]),
             row: row.clone(),
             old: OldTuple::Key(vec![Value::Int4(0), Value::Null]),
         });
         round_trip(Change::Delete {
             table: Oid(1),
-            key: RowKey(vec![]),
+            key: RowKey::from(vec![]),
             old: OldTuple::Full(row.to_vec()),
         });
         round_trip(Change::Truncate {

@@ -134,7 +134,7 @@ mod tests {
     use tandem_types::Value;
 
     fn k(b: u8) -> RowKey {
-        RowKey(vec![b])
+        RowKey::from(vec![b])
     }
     fn r(v: i32) -> Option<Row> {
         Some(vec![Value::Int4(v)].into())

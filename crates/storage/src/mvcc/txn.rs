@@ -41,8 +41,8 @@ use crate::mvcc::spill::{InsertRun, SpillFile};
 use crate::record::{self, Change, CommitOrigin, CommitRecord, MessageRecord, OldTuple};
 use crate::store::RangeLoad;
 use crate::{
-    Catalog, Database, IsolationLevel, LockResult, PrimaryKey, PublicationDef, ReplicaIdentity,
-    RoleDef, RowKey, SequenceDef, SubscriptionDef, SubscriptionRelState, TableDef,
+    Catalog, Database, IsolationLevel, KeyBytes, LockResult, PrimaryKey, PublicationDef,
+    ReplicaIdentity, RoleDef, RowKey, SequenceDef, SubscriptionDef, SubscriptionRelState, TableDef,
 };
 
 /// Rows a scan copies out of the heap and the table store per step (the
@@ -1214,8 +1214,8 @@ impl Transaction {
                     return Err(e);
                 }
             };
-            let mut key = Vec::new();
-            let mut prev = RowKey(Vec::new());
+            let mut key = KeyBytes::new();
+            let mut prev = RowKey(KeyBytes::new());
             let mut failure = None;
             // stopped by a row the usual way handles
             let mut stopped = false;
@@ -1314,8 +1314,8 @@ impl Transaction {
         let null_error = |i: usize| new_key_null(def, pk, i);
         let duplicated = |row: &[Value]| new_key_duplicated(def, pk, &key_values(pk, row));
         let mut vals = Vec::with_capacity(pk.columns.len());
-        let mut key = Vec::new();
-        let mut prev = Vec::new();
+        let mut key = KeyBytes::new();
+        let mut prev = KeyBytes::new();
         let mut failure = None;
         let mut rising = true;
         // the key columns of `row` into `vals`; a NULL among them fails

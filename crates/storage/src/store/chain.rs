@@ -106,7 +106,7 @@ pub(super) fn range_end(sid: u32) -> Option<Vec<u8>> {
 /// Splits a store key into its storage id and row key.
 pub(super) fn split_key(key: &[u8]) -> PgResult<(u32, RowKey)> {
     let (sid, rest) = key.split_first_chunk::<4>().ok_or_else(|| corrupt(WHAT))?;
-    Ok((u32::from_be_bytes(*sid), RowKey(rest.to_vec())))
+    Ok((u32::from_be_bytes(*sid), RowKey::new(rest)))
 }
 
 /// The storage id a store key belongs to (0 for metadata), if it has one.
@@ -348,13 +348,13 @@ mod tests {
 
     #[test]
     fn keys_order_by_range_then_row_key_and_metadata_comes_first() {
-        let a = row_key(7, &RowKey(vec![0xFF, 0xFF]));
-        let b = row_key(8, &RowKey(vec![0x00]));
+        let a = row_key(7, &RowKey::from(vec![0xFF, 0xFF]));
+        let b = row_key(8, &RowKey::from(vec![0x00]));
         assert!(a < b);
         assert!(range_start(8) <= b);
         assert!(Some(b.clone()) < range_end(8));
         assert_eq!(range_end(u32::MAX), None);
-        assert_eq!(split_key(&b).unwrap(), (8, RowKey(vec![0x00])));
+        assert_eq!(split_key(&b).unwrap(), (8, RowKey::from(vec![0x00])));
         assert_eq!(key_range(&b), Some(8));
         assert!(split_key(&[0, 1]).is_err());
         let first = range_start(FIRST_STORAGE);

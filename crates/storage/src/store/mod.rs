@@ -1569,7 +1569,7 @@ impl<'a> StoreRestore<'a> {
                 sid
             }
         };
-        let full = row_key(sid, &RowKey(key.to_vec()));
+        let full = row_key(sid, &RowKey::new(key));
         if full <= self.last {
             return Err(out_of_order());
         }

@@ -18,7 +18,7 @@ fn row(v: i32) -> Row {
 }
 
 fn k(b: u8) -> RowKey {
-    RowKey(vec![b])
+    RowKey::from(vec![b])
 }
 
 fn small() -> StoreOptions {
@@ -155,7 +155,7 @@ fn truncate_and_drop_retire_ranges_that_compaction_empties() {
         let store = open(&dir);
         let mut b = StoreBatch::new(Lsn(100), Lsn(0));
         for i in 0..n {
-            b.put(T, RowKey(i.to_be_bytes().to_vec()), row(1), Lsn(100));
+            b.put(T, RowKey::new(&i.to_be_bytes()), row(1), Lsn(100));
         }
         b.put(u, k(1), row(2), Lsn(100));
         store.apply(&b).unwrap();
@@ -416,19 +416,19 @@ fn a_large_new_range_is_ingested_and_survives_reopen() {
         let mut b = StoreBatch::new(Lsn(200), Lsn(100));
         b.new_storage(T, Lsn(200));
         for i in (0..n).rev() {
-            b.put(T, RowKey(i.to_be_bytes().to_vec()), row(i as i32), Lsn(200));
+            b.put(T, RowKey::new(&i.to_be_bytes()), row(i as i32), Lsn(200));
         }
-        b.delete(T, RowKey(5u32.to_be_bytes().to_vec()), Lsn(200));
+        b.delete(T, RowKey::new(&5u32.to_be_bytes()), Lsn(200));
         b.put(Oid(T.0 + 1), k(1), row(1), Lsn(200));
         store.apply(&b).unwrap();
         let rows = all(&store, T, Lsn(200));
         assert_eq!(rows.len(), n as usize - 1);
-        assert_eq!(rows[0], (RowKey(0u32.to_be_bytes().to_vec()), row(0)));
+        assert_eq!(rows[0], (RowKey::new(&0u32.to_be_bytes()), row(0)));
         assert_eq!(store.get(T, &k(0), Lsn(200)).unwrap(), None);
         assert!(store.retired_ranges().iter().all(|(_, at)| *at == Lsn(200)));
         // later commits update ingested keys through the journal
         let mut b = StoreBatch::new(Lsn(300), Lsn(200));
-        b.put(T, RowKey(7u32.to_be_bytes().to_vec()), row(-7), Lsn(300));
+        b.put(T, RowKey::new(&7u32.to_be_bytes()), row(-7), Lsn(300));
         store.apply(&b).unwrap();
         store.persist().unwrap();
     }
@@ -437,7 +437,7 @@ fn a_large_new_range_is_ingested_and_survives_reopen() {
     assert_eq!(rows.len(), n as usize - 1);
     assert_eq!(
         store
-            .get(T, &RowKey(7u32.to_be_bytes().to_vec()), Lsn(300))
+            .get(T, &RowKey::new(&7u32.to_be_bytes()), Lsn(300))
             .unwrap(),
         Some(row(-7))
     );
@@ -454,7 +454,7 @@ fn a_range_ingested_before_a_crash_but_never_mapped_is_dead() {
         let mut entries: Vec<(Vec<u8>, Vec<u8>)> = (0..super::INGEST_MIN as u32)
             .map(|i| {
                 (
-                    super::chain::row_key(sid, &RowKey(i.to_be_bytes().to_vec())),
+                    super::chain::row_key(sid, &RowKey::new(&i.to_be_bytes())),
                     super::chain::encode_first_version(&row(1), Lsn(100)),
                 )
             })
@@ -564,7 +564,7 @@ fn rekeyed_key(v: u32) -> RowKey {
 fn a_rekey_streams_the_live_rows_into_a_new_range() {
     let dir = tempfile::tempdir().unwrap();
     let n = super::INGEST_MIN as u32 + 100;
-    let old_key = |i: u32| RowKey(i.to_be_bytes().to_vec());
+    let old_key = |i: u32| RowKey::new(&i.to_be_bytes());
     // Old keys rise with the values, except a few rows whose values are low:
     // those come out of order and take the batch's path.
     let value = |i: u32| {
@@ -680,7 +680,7 @@ fn a_dead_bulk_range_gives_its_files_back_without_a_compaction() {
     let mut load = store.load_range(sid).unwrap();
     let wide: Row = vec![Value::Int4(1), Value::Text("x".repeat(400))].into();
     let rows: Vec<(RowKey, Row)> = (0..20_000u32)
-        .map(|i| (RowKey(i.to_be_bytes().to_vec()), wide.clone()))
+        .map(|i| (RowKey::new(&i.to_be_bytes()), wide.clone()))
         .collect();
     load.send(&rows).unwrap();
     load.finish().unwrap();
