@@ -233,7 +233,12 @@ impl PendingTxn {
     /// Adds a change; moves the run of inserts it ends to the table store
     /// once the run is large (the rows of a table the transaction created or
     /// truncated, when the store does not have the transaction yet).
-    fn push(&mut self, db: &Database, c: Change, lsn: Lsn) -> PgResult<Option<Arc<TableStore>>> {
+    fn push(
+        &mut self,
+        db: &Database,
+        mut c: Change,
+        lsn: Lsn,
+    ) -> PgResult<Option<Arc<TableStore>>> {
         match &c {
             Change::Truncate { tables, .. } => {
                 // later runs go to a new range (the truncate retires the
@@ -269,6 +274,8 @@ impl PendingTxn {
             _ => None,
         };
         let bytes = c.mem_size();
+        // replay needs no old row image: not held until the COMMIT
+        c.drop_old_tuple();
         self.changes.push(c);
         let at = self.changes.len() - 1;
         self.run = InsertRun::next(self.run, at, inserted, bytes);
