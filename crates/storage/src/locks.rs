@@ -4,7 +4,11 @@
 //! (`release_all` after its commit was applied to the heap, or at rollback). Row
 //! locks are taken by UPDATE/DELETE (`lock_row`) and by inserts of a primary key
 //! (so a second inserter of the same key waits for the first to finish, then
-//! re-checks). The single DDL lock serializes catalog changes.
+//! re-checks). The single DDL lock serializes catalog changes. Locks live in
+//! one hash table, but for a large transaction's row locks taken in rising
+//! key order in a table (COPY, an UPDATE over a scan in key order), which
+//! go to a sorted run of that transaction's keys: no hashing, no table
+//! growth, nothing allocated per key.
 //!
 //! Waiting: a blocked transaction records whom it waits for (the wait-for graph)
 //! and sleeps on one condition variable, woken when any lock is released and at
@@ -36,11 +40,82 @@ pub enum LockTag {
 struct LockState {
     owners: HashMap<LockTag, Xid>,
     held: HashMap<Xid, Vec<LockTag>>,
+    /// Row locks a transaction took in rising key order in one table once
+    /// it held [`RUN_AFTER`] locks (a bulk write: COPY, an UPDATE over a
+    /// scan in key order), kept as a sorted run instead of in `owners`:
+    /// appending is cheap and holds a key in place; a lookup searches each
+    /// run of the table (there are few: only large transactions have one).
+    runs: Vec<Run>,
     /// waiter -> holder it waits for
     waiting: HashMap<Xid, Xid>,
     /// backend pid of each transaction that holds or waits (for DETAIL lines)
     pids: HashMap<Xid, i32>,
     sleepers: usize,
+}
+
+/// The row locks of `xid` in `table` taken in rising key order (see
+/// [`LockState::runs`]).
+struct Run {
+    xid: Xid,
+    table: Oid,
+    keys: Vec<RowKey>,
+}
+
+impl LockState {
+    /// The transaction holding `tag`, if any.
+    fn owner(&self, tag: &LockTag) -> Option<Xid> {
+        if let (false, LockTag::Row(table, key)) = (self.runs.is_empty(), tag) {
+            let in_run = self
+                .runs
+                .iter()
+                .find(|r| r.table == *table && r.keys.binary_search(key).is_ok());
+            if let Some(r) = in_run {
+                return Some(r.xid);
+            }
+        }
+        self.owners.get(tag).copied()
+    }
+
+    /// Records that `xid` holds `tag` (free until now): in `xid`'s run of
+    /// the table when the key comes after the run's last, or starts that run
+    /// once `xid` holds [`RUN_AFTER`] locks; else in `owners`.
+    fn take(&mut self, xid: Xid, tag: LockTag, pid: i32) {
+        let held = match self.held.get_mut(&xid) {
+            Some(tags) => tags,
+            None => {
+                self.pids.insert(xid, pid);
+                self.held.entry(xid).or_default()
+            }
+        };
+        if let LockTag::Row(table, key) = &tag {
+            let run = self
+                .runs
+                .iter_mut()
+                .find(|r| r.xid == xid && r.table == *table);
+            match run {
+                Some(run) if run.keys.last().is_some_and(|last| last < key) => {
+                    run.keys.push(key.clone());
+                    return;
+                }
+                None if held.len() >= RUN_AFTER => {
+                    self.runs.push(Run {
+                        xid,
+                        table: *table,
+                        keys: vec![key.clone()],
+                    });
+                    return;
+                }
+                _ => {}
+            }
+        }
+        held.push(tag.clone());
+        self.owners.insert(tag, xid);
+    }
+
+    /// Locks held, runs included.
+    fn count(&self) -> usize {
+        self.owners.len() + self.runs.iter().map(|r| r.keys.len()).sum::<usize>()
+    }
 }
 
 /// How a wait behaves.
@@ -59,6 +134,10 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// Capacity of the lock table above which it shrinks once mostly empty.
 const SHRINK_ABOVE: usize = 1 << 16;
+
+/// Locks a transaction holds in the table before its further row locks in
+/// rising key order go to a run ([`LockState::runs`]).
+const RUN_AFTER: usize = 1024;
 
 /// `57014 canceling statement due to user request`
 pub fn canceled() -> PgError {
@@ -85,23 +164,9 @@ impl LockManager {
         let mut waited = false;
         let mut next_check = Instant::now() + opts.deadlock_timeout;
         loop {
-            // one probe: the tag (a row key in place) is cheap to copy
-            let held_by = match st.owners.entry(tag.clone()) {
-                std::collections::hash_map::Entry::Occupied(o) => Some(*o.get()),
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(xid);
-                    None
-                }
-            };
-            match held_by {
+            match st.owner(&tag) {
                 None => {
-                    match st.held.get_mut(&xid) {
-                        Some(tags) => tags.push(tag),
-                        None => {
-                            st.held.insert(xid, vec![tag]);
-                            st.pids.insert(xid, opts.pid);
-                        }
-                    }
+                    st.take(xid, tag, opts.pid);
                     if waited {
                         st.waiting.remove(&xid);
                     }
@@ -144,7 +209,7 @@ impl LockManager {
 
     /// Does `xid` hold `tag`?
     pub fn holds(&self, xid: Xid, tag: &LockTag) -> bool {
-        self.state.lock().owners.get(tag) == Some(&xid)
+        self.state.lock().owner(tag) == Some(xid)
     }
 
     /// Releases every lock of `xid` and wakes waiters.
@@ -155,6 +220,15 @@ impl LockManager {
         let Some(tags) = st.held.remove(&xid) else {
             return;
         };
+        let mut runs = Vec::new();
+        let mut i = 0;
+        while i < st.runs.len() {
+            if st.runs[i].xid == xid {
+                runs.push(st.runs.swap_remove(i));
+            } else {
+                i += 1;
+            }
+        }
         if tags.len() * 2 >= st.owners.len() {
             // most of the table is this transaction's (a bulk write): one
             // pass over it beats hashing every tag again
@@ -179,11 +253,12 @@ impl LockManager {
         drop(st);
         // freed outside the mutex
         drop(tags);
+        drop(runs);
     }
 
     /// Number of locks held (tests, monitoring).
     pub fn held_count(&self) -> usize {
-        self.state.lock().owners.len()
+        self.state.lock().count()
     }
 }
 
@@ -250,7 +325,8 @@ mod tests {
     fn a_transaction_of_many_locks_leaves_a_small_table() {
         let lm = LockManager::default();
         lm.acquire(Xid(1), row(1), &opts(1)).unwrap();
-        for i in 0..200_000u32 {
+        // falling keys: no run, every lock in the table
+        for i in (0..200_000u32).rev() {
             let tag = LockTag::Row(Oid(2), RowKey::new(&i.to_be_bytes()));
             lm.acquire(Xid(2), tag, &opts(2)).unwrap();
         }
@@ -269,6 +345,41 @@ mod tests {
             "{}",
             st.owners.capacity()
         );
+    }
+
+    #[test]
+    fn locks_taken_in_rising_key_order_go_to_a_run() {
+        let tag = |i: u32| LockTag::Row(Oid(2), RowKey::new(&i.to_be_bytes()));
+        let lm = Arc::new(LockManager::default());
+        for i in 0..5000u32 {
+            assert!(!lm.acquire(Xid(2), tag(i * 2), &opts(2)).unwrap());
+        }
+        {
+            let st = lm.state.lock();
+            assert_eq!(st.owners.len(), RUN_AFTER);
+            assert_eq!(st.runs.len(), 1);
+            assert_eq!(st.runs[0].keys.len(), 5000 - RUN_AFTER);
+        }
+        assert_eq!(lm.held_count(), 5000);
+        // held already (in the run), and a key behind the run's last: the table
+        assert!(!lm.acquire(Xid(2), tag(9000), &opts(2)).unwrap());
+        assert!(!lm.acquire(Xid(2), tag(9001), &opts(2)).unwrap());
+        assert_eq!(lm.held_count(), 5001);
+        assert!(lm.holds(Xid(2), &tag(9998)));
+        assert!(!lm.holds(Xid(2), &tag(9999)));
+        // another transaction waits for a key of the run until the release
+        let lm2 = lm.clone();
+        let t = std::thread::spawn(move || lm2.acquire(Xid(3), tag(9000), &opts(3)).unwrap());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while lm.state.lock().sleepers == 0 {
+            assert!(Instant::now() < deadline, "the second locker never waited");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        lm.release_all(Xid(2));
+        assert!(t.join().unwrap(), "the second locker waited");
+        assert!(lm.holds(Xid(3), &tag(9000)));
+        assert!(lm.state.lock().runs.is_empty());
+        assert_eq!(lm.held_count(), 1);
     }
 
     #[test]
