@@ -116,6 +116,7 @@ pub(super) fn key_range(key: &[u8]) -> Option<u32> {
 }
 
 /// A row in the WAL's row encoding.
+#[cfg(test)]
 pub(super) fn encode_row(row: &[tandem_types::Value]) -> Vec<u8> {
     let mut w = Writer::new();
     w.values(row);

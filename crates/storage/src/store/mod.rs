@@ -39,6 +39,8 @@
 mod chain;
 
 use std::collections::{HashMap, HashSet};
+
+use rustc_hash::FxHashMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,9 +58,9 @@ use crate::RowKey;
 
 use chain::{
     decode_chain, decode_retired, decode_row, encode_chain, encode_first_version, encode_retired,
-    encode_row, first_version_prefixed, key_columns_into, key_range, meta_id, meta_key, range_end,
-    range_start, row_key, row_key_into, split_key, u32_value, visible_encoded, APPLIED_LSN_KEY,
-    FIRST_STORAGE, NEXT_STORAGE_KEY, RETIRED_PREFIX, TABLE_PREFIX, WHAT,
+    first_version_prefixed, key_columns_into, key_range, meta_id, meta_key, range_end, range_start,
+    row_key, row_key_into, split_key, u32_value, visible_encoded, APPLIED_LSN_KEY, FIRST_STORAGE,
+    NEXT_STORAGE_KEY, RETIRED_PREFIX, TABLE_PREFIX, WHAT,
 };
 
 /// Memory the store may use, fixed at open.
@@ -817,7 +819,10 @@ impl TableStore {
         // in the store yet.
         let mut fresh: HashMap<u32, Oid> = HashMap::new();
         // Chains of keys in ranges the store has, written by this batch so far.
-        let mut pending: HashMap<Vec<u8>, Pending> = HashMap::new();
+        let mut pending: FxHashMap<Vec<u8>, Pending> =
+            FxHashMap::with_capacity_and_hasher(batch.writes.len(), Default::default());
+        // the new row of a put, encoded (reused from write to write)
+        let mut new_row = crate::codec::Writer::new();
         // Writes to fresh ranges, in batch order: no chain to read or merge
         // until a key turns out to be written twice (`fold_fresh`).
         let mut fresh_writes: Vec<FreshWrite> = Vec::new();
@@ -888,11 +893,11 @@ impl TableStore {
                 });
                 continue;
             }
-            let new_row;
             let write = match write {
                 ChainWrite::Put(row) => {
-                    new_row = encode_row(row);
-                    ChainWrite::Put(new_row.as_slice())
+                    new_row.buf.clear();
+                    new_row.values(row);
+                    ChainWrite::Put(new_row.buf.as_slice())
                 }
                 ChainWrite::Delete => ChainWrite::Delete,
             };
