@@ -330,16 +330,23 @@ impl<'a> Reader<'a> {
     }
 
     pub fn values(&mut self) -> PgResult<Vec<Value>> {
+        let mut out = Vec::new();
+        self.values_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// [`Reader::values`] appended to `out` (a buffer kept from row to row).
+    pub fn values_into(&mut self, out: &mut Vec<Value>) -> PgResult<()> {
         let n = self.u32()? as usize;
         // Each value takes at least one byte: refuse counts the input cannot hold.
         if n > self.r.remaining() {
             return Err(corrupt(self.what));
         }
-        let mut out = Vec::with_capacity(n);
+        out.reserve(n);
         for _ in 0..n {
             out.push(self.value()?);
         }
-        Ok(out)
+        Ok(())
     }
 
     pub fn opt_value(&mut self) -> PgResult<Option<Value>> {

@@ -528,6 +528,8 @@ impl Transaction {
         visit: &mut dyn FnMut(&RowKey, &Row) -> PgResult<bool>,
     ) -> PgResult<()> {
         let shadowed = overlay.is_some_and(|o| o.shadow);
+        // rows shorter than this (written before an ADD COLUMN) are padded
+        let width = self.cat().tables.get(&table).map_or(0, |d| d.columns.len());
         loop {
             self.check_cancel()?;
             let mut batch = Vec::new();
@@ -578,8 +580,14 @@ impl Transaction {
                     let Some((tk, r)) = theirs.next() else { break };
                     (tk, r)
                 };
-                let row = self.pad(table, row);
-                if !visit(key, &row)? {
+                let padded;
+                let row = if row.len() < width {
+                    padded = self.pad(table, row);
+                    &padded
+                } else {
+                    row
+                };
+                if !visit(key, row)? {
                     return Ok(());
                 }
             }

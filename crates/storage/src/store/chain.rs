@@ -123,13 +123,23 @@ pub(super) fn encode_row(row: &[tandem_types::Value]) -> Vec<u8> {
     w.buf
 }
 
+/// Decodes a row: its values go through a buffer the thread keeps, so the
+/// row's one allocation is the shared row itself (a scan decodes millions).
 pub(super) fn decode_row(bytes: &[u8]) -> PgResult<Row> {
-    let mut r = Reader::new(bytes, WHAT);
-    let row = r.values()?;
-    if !r.is_empty() {
-        return Err(corrupt(WHAT));
+    thread_local! {
+        static VALUES: std::cell::RefCell<Vec<tandem_types::Value>> =
+            const { std::cell::RefCell::new(Vec::new()) };
     }
-    Ok(row.into())
+    VALUES.with_borrow_mut(|values| {
+        values.clear();
+        let mut r = Reader::new(bytes, WHAT);
+        r.values_into(values)?;
+        if !r.is_empty() {
+            return Err(corrupt(WHAT));
+        }
+        // a draining iterator knows its length: one allocation, values moved
+        Ok(values.drain(..).collect())
+    })
 }
 
 /// The values of `columns` (in that order) of an encoded row of at least
