@@ -4,7 +4,8 @@
 //! the table's size (rows live in the on-disk table store; startup loads none
 //! of them, a base backup streams them from a view of the store), and gives
 //! back what a transaction of every row took once the store has it; SIGKILL
-//! in the middle of a COPY and of a checkpoint loses no acknowledged commit.
+//! in the middle of a COPY and of a checkpoint loses no acknowledged commit,
+//! nor while the store takes a large commit in parts.
 
 use std::time::{Duration, Instant};
 
@@ -352,4 +353,107 @@ async fn sigkill_during_copy_and_checkpoint_loses_no_acknowledged_commit() {
         }
     }
     assert!(acked.len() >= 4);
+}
+
+/// `count(*)`, `sum(v)` and `sum(id)` of `t`.
+async fn totals(c: &tokio_postgres::Client) -> (i64, i64, i64) {
+    let r = c
+        .query_one("SELECT count(*), sum(v), sum(id) FROM t", &[])
+        .await
+        .unwrap();
+    (r.get(0), r.get(1), r.get(2))
+}
+
+/// A commit of more than 100 000 row changes reaches the table store in
+/// parts; SIGKILL after it is acknowledged, at several points of the
+/// writing of the parts, must leave, after recovery writes it again, every
+/// row once with its last value, and the table must go on taking updates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_while_the_store_takes_a_large_commit_in_parts_loses_nothing() {
+    const N: i64 = 250_000;
+    const ADDED: i64 = 40_000;
+    let mut node = Node::init("kill-parts");
+    node.append_conf("shared_buffers = '16MB'\n");
+    node.start();
+    let c = node.connect().await;
+    c.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v int, pad text)")
+        .await
+        .unwrap();
+    for lo in (1..=N as i32).step_by(50_000) {
+        c.execute(
+            "INSERT INTO t SELECT g, 0, repeat('p', 50) FROM generate_series($1::int, $2::int) g",
+            &[&lo, &(lo + 49_999)],
+        )
+        .await
+        .unwrap();
+    }
+    c.batch_execute("CHECKPOINT").await.unwrap();
+    let mut want = (N, 0, N * (N + 1) / 2);
+    assert_eq!(totals(&c).await, want);
+    drop(c);
+
+    // each round one transaction: every row updated, a seventh of the first
+    // rows deleted (first round), rows added; killed at a later point of
+    // the store's writing each round
+    for (round, delay_ms) in [(0i64, 0u64), (1, 300), (2, 800)] {
+        let c = node.connect().await;
+        let first_new = 1_000_000 + round * ADDED + 1;
+        let delete = if round == 0 {
+            "DELETE FROM t WHERE id % 7 = 0;"
+        } else {
+            ""
+        };
+        c.batch_execute(&format!(
+            "BEGIN; UPDATE t SET v = v + 1; {delete} \
+             INSERT INTO t SELECT g, 5, 'n' FROM generate_series({first_new}, {}) g; \
+             COMMIT",
+            first_new + ADDED - 1
+        ))
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        node.kill9();
+        want.1 += want.0;
+        if round == 0 {
+            let deleted = N / 7;
+            // each deleted row had v = 1 after the update
+            want = (
+                want.0 - deleted,
+                want.1 - deleted,
+                want.2 - 7 * deleted * (deleted + 1) / 2,
+            );
+        }
+        want = (
+            want.0 + ADDED,
+            want.1 + 5 * ADDED,
+            want.2 + (first_new..first_new + ADDED).sum::<i64>(),
+        );
+        node.start();
+        let c = node.connect().await;
+        assert_eq!(totals(&c).await, want, "after recovery in round {round}");
+        let v: i32 = c
+            .query_one("SELECT v FROM t WHERE id = 8", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(v as i64, round + 1, "row 8 in round {round}");
+        assert!(c
+            .query_opt("SELECT v FROM t WHERE id = 14", &[])
+            .await
+            .unwrap()
+            .is_none());
+    }
+
+    // the chains written twice take further writes as any other
+    let c = node.connect().await;
+    let n = c
+        .execute("UPDATE t SET v = v + 10 WHERE id % 1000 = 1", &[])
+        .await
+        .unwrap();
+    c.batch_execute("CHECKPOINT").await.unwrap();
+    node.kill9();
+    node.start();
+    let c = node.connect().await;
+    want.1 += 10 * n as i64;
+    assert_eq!(totals(&c).await, want, "after a later update");
 }
