@@ -1638,13 +1638,7 @@ impl Transaction {
         for (_, m) in messages {
             records.push(record::message_record(m, xid));
         }
-        records.push(record::commit_record(
-            &CommitRecord {
-                commit_time: PgTimestamp::now().as_micros(),
-                origin: self.origin,
-            },
-            xid,
-        ));
+        records.push(self.commit_record(xid));
         let ops = std::mem::take(&mut self.ops);
         let result = self
             .db
@@ -1655,6 +1649,17 @@ impl Transaction {
         Ok(Some(end))
     }
 
+    /// This transaction's COMMIT record, stamped now.
+    fn commit_record(&self, xid: Xid) -> tandem_wal::Record {
+        record::commit_record(
+            &CommitRecord {
+                commit_time: PgTimestamp::now().as_micros(),
+                origin: self.origin,
+            },
+            xid,
+        )
+    }
+
     /// [`Transaction::commit`] of a large transaction: its records are
     /// encoded under the commit mutex a piece of [`COMMIT_PIECE`] at a time,
     /// each appended before the next is made, so that they are never all in
@@ -1662,13 +1667,7 @@ impl Transaction {
     fn commit_in_pieces(&mut self, xid: Xid) -> PgResult<Option<Lsn>> {
         let messages = std::mem::take(&mut self.messages);
         let mut messages = messages.iter().peekable();
-        let mut commit = Some(record::commit_record(
-            &CommitRecord {
-                commit_time: PgTimestamp::now().as_micros(),
-                origin: self.origin,
-            },
-            xid,
-        ));
+        let mut commit = Some(self.commit_record(xid));
         let mut next = 0usize;
         let mut fill = |ops: &[Change], piece: &mut Vec<tandem_wal::Record>| -> PgResult<bool> {
             let mut n = 0;
@@ -1758,13 +1757,7 @@ impl Transaction {
                 adopts.push((sp.at, sp.table, sp.sid));
             }
         }
-        let commit = record::commit_record(
-            &CommitRecord {
-                commit_time: PgTimestamp::now().as_micros(),
-                origin: self.origin,
-            },
-            xid,
-        );
+        let commit = self.commit_record(xid);
         // none when the ranges are only re-keyed tables'
         let mut reader = self.spill_file.as_mut().map(|f| f.reader()).transpose()?;
         let spilled = &self.spilled;
