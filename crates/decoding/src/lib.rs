@@ -94,8 +94,30 @@ pub struct DecodedTxn {
     pub info: TxnInfo,
     pub changes: Vec<(Lsn, DecodedChange)>,
     /// The transaction changed the catalog (DDL). Such changes produce no
-    /// output rows, but test_decoding still prints BEGIN/COMMIT for them.
+    /// output rows, but test_decoding still prints BEGIN/COMMIT for them. In
+    /// a part: whether the parts so far did (known for the whole transaction
+    /// in its last part).
     pub has_catalog_changes: bool,
+    /// Which part of its transaction this is: a large transaction is decoded
+    /// in parts, in order, each with some of its changes (`reader.rs`).
+    pub part: Part,
+}
+
+/// Where a [`DecodedTxn`] stands in its transaction. A plugin begins the
+/// transaction with its first part and ends it with its last; every part
+/// carries the whole transaction's [`TxnInfo`] (its COMMIT is read first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Part {
+    pub first: bool,
+    pub last: bool,
+}
+
+impl Part {
+    /// A transaction decoded in one piece.
+    pub const WHOLE: Part = Part {
+        first: true,
+        last: true,
+    };
 }
 
 /// A non-transactional `pg_logical_emit_message(false, ...)`.
@@ -133,7 +155,10 @@ pub trait OutputPlugin: Send {
     fn textual(&self) -> bool;
     /// Emits the rows of one committed transaction (nothing when filtered out,
     /// e.g. `only-local` and the transaction has an origin, or
-    /// `skip-empty-xacts` and nothing printable).
+    /// `skip-empty-xacts` and nothing printable), or of one part of it
+    /// ([`DecodedTxn::part`]: called for each part in order; what the plugin
+    /// must remember between parts, such as whether it began the transaction,
+    /// it keeps itself).
     /// `catalog` is the decoder's catalog after the transaction (publications,
     /// relation definitions for plugins that need more than `rel`).
     fn transaction(

@@ -71,6 +71,8 @@ pub struct PgOutput {
     /// makes every relation's schema be sent again (PostgreSQL's
     /// `rel_sync_cache_publication_cb`).
     seen_publications: Option<BTreeMap<Oid, PublicationDef>>,
+    /// Begin was sent for the transaction whose parts are being decoded.
+    begun: bool,
 }
 
 impl std::fmt::Debug for PgOutput {
@@ -380,6 +382,7 @@ impl PgOutput {
             origin_names: None,
             sent_relations: BTreeMap::new(),
             seen_publications: None,
+            begun: false,
         })
     }
 
@@ -583,7 +586,10 @@ impl OutputPlugin for PgOutput {
         self.note_publications(catalog);
         let xid = txn.info.xid;
         let skipped = self.origin_none && txn.info.origin.is_some();
-        let mut begun = false;
+        if txn.part.first {
+            self.begun = false;
+        }
+        let mut begun = self.begun;
         if !skipped {
             for (lsn, change) in &txn.changes {
                 let msgs = self.change_messages(txn, *lsn, change, catalog, &mut begun)?;
@@ -595,9 +601,10 @@ impl OutputPlugin for PgOutput {
                     })?;
                 }
             }
+            self.begun = begun;
             // An empty transaction (nothing published) sends neither Begin
             // nor Commit.
-            if begun {
+            if begun && txn.part.last {
                 let mut buf = Vec::new();
                 write_commit(
                     &mut buf,
@@ -614,7 +621,9 @@ impl OutputPlugin for PgOutput {
         }
         // The truncation's invalidation is replayed at commit as well: the
         // next change of a truncated table sends its schema again, whether or
-        // not this transaction was sent.
+        // not this transaction was sent. (A part's truncations take effect at
+        // once: a later part's change of the table sends its schema again,
+        // which a subscriber takes as it takes any Relation message.)
         for (_, change) in &txn.changes {
             if let DecodedChange::Truncate { rels, .. } = change {
                 for rel in rels {

@@ -34,10 +34,11 @@ const TUPLE_HEADER: u64 = 23;
 /// `MAXIMUM_ALIGNOF`.
 const MAXALIGN: u64 = 8;
 
-/// Whether decoding `txn` counts as a transaction: PostgreSQL replays (and
-/// counts) only transactions that queued a change, catalog changes included.
-pub fn counts_as_transaction(txn: &DecodedTxn) -> bool {
-    !txn.changes.is_empty() || txn.has_catalog_changes
+/// Whether decoding a transaction counts as a transaction: PostgreSQL replays
+/// (and counts) only transactions that queued a change (`had_changes`: in any
+/// of its parts), catalog changes included.
+pub fn counts_as_transaction(had_changes: bool, has_catalog_changes: bool) -> bool {
+    had_changes || has_catalog_changes
 }
 
 /// The bytes decoding `txn` adds to `total_bytes`.

@@ -20,6 +20,8 @@ pub struct TestDecoding {
     /// `force-binary`: the plugin declares binary output (only the
     /// `_binary_changes` functions accept it then).
     pub force_binary: bool,
+    /// BEGIN was printed for the transaction whose parts are being decoded.
+    begun: bool,
 }
 
 impl Default for TestDecoding {
@@ -30,6 +32,7 @@ impl Default for TestDecoding {
             skip_empty_xacts: false,
             only_local: false,
             force_binary: false,
+            begun: false,
         }
     }
 }
@@ -151,21 +154,23 @@ impl OutputPlugin for TestDecoding {
         }
         let xid = txn.info.xid;
         let mut row = |lsn, data: Vec<u8>| out(OutputRow { lsn, xid, data });
-        let mut begun = false;
-        if !self.skip_empty_xacts {
-            row(txn.info.first_lsn, self.begin_text(txn).into_bytes())?;
-            begun = true;
+        if txn.part.first {
+            self.begun = false;
+            if !self.skip_empty_xacts {
+                row(txn.info.first_lsn, self.begin_text(txn).into_bytes())?;
+                self.begun = true;
+            }
         }
         for (lsn, change) in &txn.changes {
-            if !begun {
+            if !self.begun {
                 // With skip-empty-xacts, BEGIN comes with the first change, at
                 // its position.
                 row(*lsn, self.begin_text(txn).into_bytes())?;
-                begun = true;
+                self.begun = true;
             }
             row(*lsn, change_text(change))?;
         }
-        if begun {
+        if txn.part.last && self.begun {
             row(txn.info.end_lsn, self.commit_text(txn).into_bytes())?;
         }
         Ok(())

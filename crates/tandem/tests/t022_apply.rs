@@ -496,3 +496,37 @@ fn conflicts_disable_on_error_skip_and_worker_lifecycle() {
         "0"
     );
 }
+
+/// A transaction larger than the walsender decodes whole (its records pass
+/// 4 MB) reaches the subscriber as one transaction, every change once, in
+/// order; the transactions around it too.
+#[test]
+fn a_large_transaction_decoded_in_parts_applies_whole() {
+    let publ = publisher("t022_big_pub");
+    let sub = subscriber("t022_big_sub");
+    for n in [&publ, &sub] {
+        n.safe_psql("create table big(a int primary key, b text, c int)");
+    }
+    publ.safe_psql("create publication bigpub for table big");
+    sub.safe_psql(&format!(
+        "create subscription bigsub connection 'host=localhost port={} dbname=postgres' \
+         publication bigpub",
+        publ.port
+    ));
+    wait_sync(&sub);
+    publ.safe_psql("insert into big values (0, 'before', 0)");
+    publ.safe_psql(
+        "begin; \
+         insert into big select g, repeat('x', 100) || g, g from generate_series(1, 60000) g; \
+         update big set b = 'changed', c = -c where a % 3 = 0; \
+         delete from big where a % 5 = 0; \
+         update big set a = a + 100000 where a % 7 = 0 and a % 5 <> 0; \
+         commit",
+    );
+    publ.safe_psql("insert into big values (-1, 'after', 0)");
+    wait_converged(&publ, &sub, "big", "a");
+    assert_eq!(
+        sub.safe_psql("select count(*), sum(c) from big"),
+        publ.safe_psql("select count(*), sum(c) from big")
+    );
+}

@@ -117,6 +117,7 @@ fn txn(
             origin: None,
         },
         has_catalog_changes: changes.is_empty(),
+        part: crate::Part::WHOLE,
         changes: changes.into_iter().map(|(l, c)| (lsn(l), c)).collect(),
     }
 }
@@ -1081,4 +1082,58 @@ fn truncated_messages_are_protocol_violations() {
             assert_eq!(e.code, SqlState::PROTOCOL_VIOLATION, "{hex} cut at {cut}");
         }
     }
+}
+
+/// `items` with each transaction cut into parts of one change each (a large
+/// transaction reaches the plugin so, `reader.rs`).
+fn one_change_parts(items: Vec<Item>) -> Vec<Item> {
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            Item::Txn(t, c) if t.changes.len() > 1 => {
+                let n = t.changes.len();
+                for (i, change) in t.changes.iter().enumerate() {
+                    let mut part = t.clone();
+                    part.changes = vec![change.clone()];
+                    part.part = crate::Part {
+                        first: i == 0,
+                        last: i == n - 1,
+                    };
+                    out.push(Item::Txn(part, c.clone()));
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[test]
+fn a_transaction_in_parts_sends_what_it_sends_whole() {
+    for list in [
+        &[
+            ("proto_version", "4"),
+            ("publication_names", "p"),
+            ("messages", "true"),
+        ][..],
+        &[("proto_version", "1"), ("publication_names", "pall")][..],
+    ] {
+        let whole = run(&mut plugin(list), &first_session()).unwrap();
+        let parted = run(&mut plugin(list), &one_change_parts(first_session())).unwrap();
+        assert_eq!(parted, whole, "{list:?}");
+    }
+    // Begin goes out once, before the first published change of any part;
+    // Commit once, with the last part.
+    let rows = run(
+        &mut plugin(&[("proto_version", "4"), ("publication_names", "p")]),
+        &one_change_parts(first_session()),
+    )
+    .unwrap();
+    let kinds: String = rows
+        .iter()
+        .filter(|r| r.contains("|744|"))
+        .map(|r| r.rsplit('|').next().unwrap_or("")[..2].to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(kinds, "42 49 55 55 44 43");
 }

@@ -11,6 +11,7 @@ use tandem_types::{DataType, Lsn, Oid, Value};
 
 use super::*;
 use crate::test_decoding::TestDecoding;
+use crate::Part;
 use crate::{DecodedChange, OutputPlugin};
 
 fn fresh() -> (tempfile::TempDir, Arc<Database>) {
@@ -549,5 +550,153 @@ fn origins_create_advance_drop_and_only_local() {
             "table public.t: INSERT: id[integer]:2 v[text]:'local'".to_string(),
             format!("COMMIT {local_xid}"),
         ]
+    );
+}
+
+/// Every part the decoder yields for the transaction it is in, with the
+/// position it reports after each.
+fn parts_of(dec: &mut Decoder, limit: Lsn) -> Vec<(DecodedTxn, Lsn)> {
+    let mut parts = Vec::new();
+    loop {
+        match dec.next(limit).unwrap() {
+            Some(Decoded::Txn(t)) => {
+                let last = t.part.last;
+                parts.push((t, dec.position()));
+                if last {
+                    return parts;
+                }
+            }
+            other => panic!("expected a part, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_large_transaction_comes_in_parts_that_print_as_the_whole() {
+    let (_dir, db) = fresh();
+    let mut t = begin(&db);
+    let def = create(&mut t, "big", true);
+    commit(&db, t);
+    let oid = def.oid;
+    let start = db.wal().insert_lsn();
+
+    // One transaction of 2 500 inserts, an ADD COLUMN and a message half way,
+    // then updates and deletes.
+    let mut t = begin(&db);
+    for i in 0..1200 {
+        t.insert(oid, row(i, &format!("row {i}"))).unwrap();
+    }
+    t.emit_message("half", b"way").unwrap();
+    let mut d = def.clone();
+    d.columns.push(col("z", DataType::Int4));
+    t.put_table(d, Some(Value::Int4(7))).unwrap();
+    for i in 1200..2500 {
+        t.insert(
+            oid,
+            vec![
+                Value::Int4(i),
+                Value::Text(format!("row {i}")),
+                Value::Int4(i),
+            ],
+        )
+        .unwrap();
+    }
+    for i in (0..2500).step_by(7) {
+        let k = key_of(&t, oid, i);
+        let new = vec![
+            Value::Int4(i),
+            Value::Text("changed".into()),
+            Value::Int4(-i),
+        ];
+        t.update(oid, &k, new).unwrap();
+    }
+    for i in (0..2500).step_by(11) {
+        let k = key_of(&t, oid, i);
+        t.delete(oid, &k).unwrap();
+    }
+    commit(&db, t);
+    // A transaction of DDL only, large enough to be decoded in parts too.
+    let mut t = begin(&db);
+    for i in 0..40 {
+        create(&mut t, &format!("ddl_only_{i}"), true);
+    }
+    commit(&db, t);
+    // A small one after them.
+    let mut t = begin(&db);
+    t.insert(
+        oid,
+        vec![Value::Int4(9999), Value::Text("last".into()), Value::Null],
+    )
+    .unwrap();
+    commit(&db, t);
+    let flush = db.wal().flush_lsn();
+
+    let mut whole_dec = Decoder::new(db.wal().clone(), db.catalog_at(start), start);
+    let whole = all(&mut whole_dec, &db);
+    assert_eq!(whole.len(), 3);
+    let big = txn(&whole[0]).clone();
+    assert_eq!(big.part, Part::WHOLE);
+
+    let in_parts =
+        || Decoder::new(db.wal().clone(), db.catalog_at(start), start).with_whole_limit(1024);
+    // Below the big transaction's COMMIT: nothing yet, however often asked,
+    // and the position stays at its start.
+    let mut dec = in_parts();
+    for limit in [big.changes[5].0, big.changes[2000].0, big.info.commit_lsn] {
+        assert_eq!(dec.next(limit).unwrap(), None);
+        assert_eq!(dec.position(), start);
+    }
+    // Then its parts, in order, the position moving only with the last.
+    let parts = parts_of(&mut dec, big.info.end_lsn);
+    assert!(parts.len() > 2, "{} parts", parts.len());
+    let mut changes = Vec::new();
+    for (i, (p, pos)) in parts.iter().enumerate() {
+        let last = i == parts.len() - 1;
+        assert_eq!(
+            p.part,
+            Part {
+                first: i == 0,
+                last
+            }
+        );
+        assert_eq!(p.info, big.info);
+        if !last {
+            assert_eq!(p.changes.len(), PART_CHANGES);
+            assert_eq!(*pos, start);
+        } else {
+            assert_eq!(*pos, big.info.end_lsn);
+            assert!(p.has_catalog_changes);
+        }
+        changes.extend(p.changes.iter().cloned());
+    }
+    assert_eq!(changes, big.changes);
+    // The plugin saw the catalog after the transaction in every part, as it
+    // does for a transaction decoded whole.
+    assert_eq!(dec.catalog().tables[&oid].columns.len(), 3);
+
+    // The rest follows: the DDL-only transaction as one part, then the small
+    // one whole.
+    let ddl = parts_of(&mut dec, flush);
+    assert_eq!(ddl.len(), 1);
+    assert_eq!(ddl[0].0, *txn(&whole[1]));
+    let Some(Decoded::Txn(small)) = dec.next(flush).unwrap() else {
+        panic!("expected the small transaction");
+    };
+    assert_eq!(small, *txn(&whole[2]));
+    assert_eq!(dec.next(flush).unwrap(), None);
+
+    // test_decoding prints the parts exactly as the whole, with and without
+    // skipping empty transactions.
+    let mut dec = in_parts();
+    let parted = all(&mut dec, &db);
+    assert!(parted.len() > 4);
+    for options in [&[][..], &[("skip-empty-xacts", None)][..]] {
+        let (a, b) = (printed(&whole, options), printed(&parted, options));
+        assert_eq!(a.len(), b.len());
+        assert!(a == b, "parts print differently with {options:?}");
+    }
+    let lines = printed(&parted, &[]);
+    assert!(
+        lines.contains(&"message: transactional: 1 prefix: half, sz: 3 content:way".to_string())
     );
 }

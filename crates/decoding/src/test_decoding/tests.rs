@@ -99,6 +99,7 @@ fn txn(xid: u32, first: &str, end: &str, changes: Vec<(&str, DecodedChange)>) ->
             origin: None,
         },
         has_catalog_changes: changes.is_empty(),
+        part: crate::Part::WHOLE,
         changes: changes.into_iter().map(|(l, c)| (lsn(l), c)).collect(),
     }
 }

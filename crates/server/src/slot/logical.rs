@@ -271,37 +271,53 @@ impl Session {
     /// Decodes the next item ending at or before `limit`, sending its output
     /// rows to `out`. `Ok(None)`: nothing complete before `limit` yet.
     /// `Ok(Some(end))`: an item was consumed (maybe skipped or filtered, then
-    /// nothing was output); `end` is the consistent point after it.
+    /// nothing was output); `end` is the consistent point after it. A large
+    /// transaction reaches the plugin in parts, each part's rows going to
+    /// `out` before the next part is decoded, so neither its changes nor its
+    /// rows are held whole here (`out` may send them on).
     pub(crate) fn step(
         &mut self,
         limit: Lsn,
         out: &mut dyn FnMut(OutputRow) -> PgResult<()>,
     ) -> PgResult<Option<ItemEnd>> {
-        let Some(item) = self.decoder.next(limit)? else {
-            return Ok(None);
-        };
-        let end = self.decoder.position();
-        match &item {
-            Decoded::Txn(txn) => {
-                let xid = txn.info.xid;
-                if txn.info.commit_lsn >= self.skip_before {
-                    if tandem_decoding::stats::counts_as_transaction(txn) {
+        let mut counted = false;
+        loop {
+            let Some(item) = self.decoder.next(limit)? else {
+                return Ok(None);
+            };
+            match &item {
+                Decoded::Txn(txn) => {
+                    if txn.info.commit_lsn >= self.skip_before {
+                        counted |= !txn.changes.is_empty();
                         let bytes = tandem_decoding::stats::transaction_bytes(txn);
-                        self.decoded.0 += 1;
                         self.decoded.1 = self.decoded.1.saturating_add(bytes as i64);
+                        if txn.part.last
+                            && tandem_decoding::stats::counts_as_transaction(
+                                counted,
+                                txn.has_catalog_changes,
+                            )
+                        {
+                            self.decoded.0 += 1;
+                        }
+                        self.plugin.transaction(txn, self.decoder.catalog(), out)?;
                     }
-                    self.plugin.transaction(txn, self.decoder.catalog(), out)?;
+                    if !txn.part.last {
+                        continue;
+                    }
+                    return Ok(Some(ItemEnd {
+                        end: self.decoder.position(),
+                        xid: Some(txn.info.xid),
+                    }));
                 }
-                Ok(Some(ItemEnd {
-                    end,
-                    xid: Some(xid),
-                }))
-            }
-            Decoded::Message(msg) => {
-                if msg.lsn >= self.skip_before {
-                    self.plugin.message(msg, self.decoder.catalog(), out)?;
+                Decoded::Message(msg) => {
+                    if msg.lsn >= self.skip_before {
+                        self.plugin.message(msg, self.decoder.catalog(), out)?;
+                    }
+                    return Ok(Some(ItemEnd {
+                        end: self.decoder.position(),
+                        xid: None,
+                    }));
                 }
-                Ok(Some(ItemEnd { end, xid: None }))
             }
         }
     }

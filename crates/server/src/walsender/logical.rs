@@ -458,17 +458,25 @@ impl StreamSource for LogicalSource<'_> {
         let limit = self.send_limit(end)?;
         self.at_end = false;
         for _ in 0..64 {
-            let out = conn.out();
+            // (a large transaction's rows go out as its parts are decoded)
+            let mut lost = false;
             let stepped = self.session.step(limit, &mut |row| {
                 wire::put_xlog_data(
-                    out,
+                    conn.out(),
                     row.lsn,
                     row.lsn,
                     PgTimestamp::now().as_micros(),
                     &row.data,
                 );
-                Ok(())
-            })?;
+                conn.maybe_flush().map_err(|e| {
+                    lost = true;
+                    PgError::new(SqlState::CONNECTION_FAILURE, e.to_string())
+                })
+            });
+            if lost {
+                return Ok(None);
+            }
+            let stepped = stepped?;
             let Some(end) = stepped else {
                 // Records without output (checkpoints, ...) still move the
                 // position: a consistent point like any item end.
