@@ -86,7 +86,7 @@ struct Parts {
 enum Complete {
     /// `pending[..=i]` is an item.
     Whole(usize),
-    /// A large transaction's COMMIT: its parts are ready ([`Decoder::parts`]).
+    /// A large transaction's COMMIT: its parts are ready (`Decoder::parts`).
     InParts,
 }
 
