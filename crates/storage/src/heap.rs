@@ -465,6 +465,18 @@ impl Heap {
                 .seen_batch(from, snapshot, RECENT_BATCH.max(limit), &mut recent),
             None => false,
         };
+        if recent.is_empty() && !recent_more {
+            // nothing recent in the range: the store's rows as they come
+            // (up to `limit` more: the store counts what `out` holds)
+            let start = out.len();
+            let more = match self.store()? {
+                Some(s) => s.visible_batch(table, from, snapshot, start + limit, out)?,
+                None => false,
+            };
+            return Ok(more
+                .then(|| out[start..].last().map(|(k, _)| k.clone()))
+                .flatten());
+        }
         let mut stored = Vec::new();
         let store_more = match self.store()? {
             Some(s) => s.visible_batch(table, from, snapshot, limit, &mut stored)?,

@@ -775,3 +775,54 @@ fn a_commit_written_again_over_a_part_of_it_reads_as_written_once() {
     assert_eq!(at(200).len(), 4);
     assert_eq!(at(200)[3], (k(6), row(66)));
 }
+
+/// A heap whose table has nothing recent reads the store's rows straight
+/// into the caller's batch: `limit` more rows per call however many the
+/// batch already holds, resuming after the key it returns, and a recent
+/// version of one key still goes over the stored one.
+#[test]
+fn a_heap_with_nothing_recent_reads_the_store_in_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(&dir));
+    let mut b = StoreBatch::new(Lsn(100), Lsn(0));
+    for i in 0..10u8 {
+        b.put(T, k(i), row(i.into()), Lsn(100));
+    }
+    store.apply(&b).unwrap();
+    let heap = Heap::default();
+    heap.set_store(Some(store.clone()));
+    let read_all = |heap: &Heap| {
+        let mut out = Vec::new();
+        let mut from: Option<RowKey> = None;
+        let mut calls = 0;
+        loop {
+            let lower = from.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
+            let before = out.len();
+            from = heap.visible_batch(T, lower, Lsn(100), 3, &mut out).unwrap();
+            calls += 1;
+            assert!(out.len() - before <= 3);
+            if from.is_none() {
+                return (out, calls);
+            }
+        }
+    };
+    let (out, calls) = read_all(&heap);
+    let keys: Vec<u8> = out.iter().map(|(k, _)| k.0[0]).collect();
+    assert_eq!(keys, (0..10).collect::<Vec<u8>>());
+    assert_eq!(out[7].1, row(7));
+    assert!(calls >= 4, "{calls} calls");
+    // a recent version over the stored one
+    heap.apply_changes(
+        &[Change::Update {
+            table: T,
+            old_key: k(4),
+            key: k(4),
+            row: row(44),
+            old: OldTuple::None,
+        }],
+        Lsn(100),
+    );
+    let (out, _) = read_all(&heap);
+    assert_eq!(out.len(), 10);
+    assert_eq!(out[4].1, row(44));
+}
