@@ -465,23 +465,22 @@ impl Heap {
                 .seen_batch(from, snapshot, RECENT_BATCH.max(limit), &mut recent),
             None => false,
         };
+        // the store's rows after `from`, `limit` more than `into` holds
+        let store = self.store()?;
+        let from_store = |into: &mut Vec<(RowKey, Row)>| match &store {
+            Some(s) => s.visible_batch(table, from, snapshot, into.len() + limit, into),
+            None => Ok(false),
+        };
         if recent.is_empty() && !recent_more {
             // nothing recent in the range: the store's rows as they come
-            // (up to `limit` more: the store counts what `out` holds)
             let start = out.len();
-            let more = match self.store()? {
-                Some(s) => s.visible_batch(table, from, snapshot, start + limit, out)?,
-                None => false,
-            };
+            let more = from_store(out)?;
             return Ok(more
                 .then(|| out[start..].last().map(|(k, _)| k.clone()))
                 .flatten());
         }
         let mut stored = Vec::new();
-        let store_more = match self.store()? {
-            Some(s) => s.visible_batch(table, from, snapshot, limit, &mut stored)?,
-            None => false,
-        };
+        let store_more = from_store(&mut stored)?;
         // Merge up to the first key either side may have more after.
         let recent_upper = recent_more
             .then(|| recent.last().map(|(k, _)| k.clone()))
