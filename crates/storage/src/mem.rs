@@ -4,7 +4,9 @@
 //! arenas, so the server's resident size would stay at that transaction's
 //! peak; `malloc_trim` returns the free pages. Called by the applier once it
 //! has stored such a transaction (`applier.rs`), where the last of its
-//! memory is freed.
+//! memory is freed. The `tandem` server allocates with jemalloc, which
+//! returns freed pages on its own (there the trim finds nothing to do); the
+//! trim serves programs that keep glibc's malloc (this crate's tests).
 
 /// Changes of one committed transaction after whose storing freed memory is
 /// given back (a trim walks every arena and holds each one's lock while it
