@@ -401,6 +401,21 @@ impl Database {
         self.applier.store()
     }
 
+    /// Lets the table store delete the files of ranges (tables dropped,
+    /// truncated or re-keyed) that no snapshot can read any more. Each
+    /// commit's batch does this with the horizon of its commit, which still
+    /// counts the retiring transaction's own snapshot: without a later
+    /// commit (a quiet server after a load or a DROP TABLE) the space would
+    /// wait. Cheap when nothing is retired; the checkpointer calls it every
+    /// second.
+    pub fn release_retired_ranges(&self) {
+        if let Ok(store) = self.table_store() {
+            if store.has_retired_alive() {
+                store.mark_dead(self.snapshots.horizon(self));
+            }
+        }
+    }
+
     /// Waits until every commit ending at or before `upto` was handed to the
     /// table store (durable only at the next checkpoint).
     pub fn wait_for_store(&self, upto: Lsn) -> PgResult<()> {

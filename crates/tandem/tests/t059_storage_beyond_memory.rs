@@ -457,3 +457,60 @@ async fn sigkill_while_the_store_takes_a_large_commit_in_parts_loses_nothing() {
     want.1 += 10 * n as i64;
     assert_eq!(totals(&c).await, want, "after a later update");
 }
+
+/// A dropped and a truncated table give their disk space back on a server
+/// that writes nothing afterwards: no later commit is needed to release
+/// their ranges, nor a later write for the engine to delete their table
+/// files. (The engine's journal, which holds the latest writes until their
+/// memtable is flushed, is reused by later writes and is not counted.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_table_gives_its_disk_space_back_on_a_quiet_server() {
+    let mut node = Node::init("space-back");
+    node.start();
+    let c = node.connect().await;
+    let store = node.datadir.join("base/store/keyspaces");
+    c.batch_execute("CHECKPOINT").await.unwrap();
+    let empty = walk_size(&store);
+    // rows that do not compress to nothing: four hashes of hex text each
+    for t in ["gone", "emptied"] {
+        c.batch_execute(&format!(
+            "CREATE TABLE {t} (id int PRIMARY KEY, pad text); \
+             INSERT INTO {t} SELECT g, md5(g::text) || md5((g + 1)::text) \
+             || md5((g + 2)::text) || md5((g + 3)::text) \
+             FROM generate_series(1, 150000) g"
+        ))
+        .await
+        .unwrap();
+    }
+    c.batch_execute("CHECKPOINT").await.unwrap();
+    let loaded = walk_size(&store);
+    let tables = loaded.saturating_sub(empty);
+    assert!(
+        tables > 20 * 1024 * 1024,
+        "the two tables take {tables} bytes on disk"
+    );
+    c.batch_execute("DROP TABLE gone; TRUNCATE emptied")
+        .await
+        .unwrap();
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM emptied", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+    drop(c);
+    // nothing is written from here on: the space must come back by itself
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut now = walk_size(&store);
+    while now > empty + tables / 5 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        now = walk_size(&store);
+    }
+    eprintln!("store: {empty} bytes empty, {loaded} loaded, {now} after DROP and TRUNCATE");
+    assert!(
+        now <= empty + tables / 5,
+        "a quiet server kept {now} bytes after DROP TABLE and TRUNCATE \
+         ({empty} before the tables, {loaded} with them)"
+    );
+    node.stop();
+}

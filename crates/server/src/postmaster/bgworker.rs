@@ -111,6 +111,7 @@ fn checkpointer(db: &Database, config: &Config, stop: &StopSignal) {
         if stop.sleep(Duration::from_millis(1000)) {
             return;
         }
+        db.release_retired_ranges();
         let timeout = Duration::from_millis(
             config
                 .get_ms("checkpoint_timeout")

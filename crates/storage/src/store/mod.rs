@@ -453,9 +453,9 @@ struct DeadRangeDropper {
 }
 
 impl DeadRangeDropper {
-    fn start(heap: &Keyspace) -> Option<DeadRangeDropper> {
+    fn start(heap: &Keyspace, meta: &Keyspace) -> Option<DeadRangeDropper> {
         use fjall::AbstractTree;
-        let heap = heap.clone();
+        let (heap, meta) = (heap.clone(), meta.clone());
         let (tx, rx) = std::sync::mpsc::channel::<u32>();
         let thread = std::thread::Builder::new()
             .name("store cleanup".into())
@@ -463,15 +463,35 @@ impl DeadRangeDropper {
                 for sid in rx {
                     let start = range_start(sid);
                     // A failure leaves the files to compaction.
-                    let _ = match range_end(sid) {
+                    let dropped = match range_end(sid) {
                         Some(end) => heap.tree.drop_range(start..end),
                         None => heap.tree.drop_range(start..),
                     };
+                    if dropped.is_ok() {
+                        let _ = release_dropped_files(&meta);
+                    }
                 }
             })
             .ok()?;
         Some(DeadRangeDropper { tx, thread })
     }
+}
+
+/// The metadata key written after a range's files were dropped (see
+/// [`release_dropped_files`]); it holds nothing.
+const RELEASE_KEY: &[u8] = b"\0\0\0\0release";
+
+/// Lets the engine delete the files a `drop_range` just took out of the
+/// tree. The engine keeps the tree's previous version (which still lists
+/// them) until its garbage-collection watermark passes the new version's
+/// sequence number, and it moves that watermark and collects old versions
+/// only when a memtable is rotated after a write: on a quiet server that
+/// would be never. So: one write to the metadata keyspace (a key removed),
+/// then a rotation of its memtable (a flush of a few bytes).
+fn release_dropped_files(meta: &Keyspace) -> fjall::Result<()> {
+    meta.remove(RELEASE_KEY)?;
+    meta.rotate_memtable()?;
+    Ok(())
 }
 
 impl Drop for TableStore {
@@ -738,7 +758,7 @@ impl TableStore {
             None => Lsn::INVALID,
         };
         let ranges = read_ranges(&meta, dir)?;
-        let dropper = Mutex::new(DeadRangeDropper::start(&heap));
+        let dropper = Mutex::new(DeadRangeDropper::start(&heap, &meta));
         let store = TableStore {
             dir: dir.to_path_buf(),
             db,
@@ -772,9 +792,19 @@ impl TableStore {
         t
     }
 
+    /// Whether a retired range is not yet dead (still readable by an old
+    /// snapshot, or waiting for a horizon to pass it).
+    pub(crate) fn has_retired_alive(&self) -> bool {
+        let ranges = self.ranges.read();
+        ranges
+            .retired
+            .keys()
+            .any(|sid| !dead_contains(&self.dead, *sid))
+    }
+
     /// Adds the retired ranges no snapshot at or after `horizon` can read to
     /// the dead set the compaction filter drops.
-    fn mark_dead(&self, horizon: Lsn) {
+    pub(crate) fn mark_dead(&self, horizon: Lsn) {
         let ranges = self.ranges.read();
         let newly: Vec<u32> = ranges
             .retired
