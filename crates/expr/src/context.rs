@@ -86,8 +86,13 @@ pub trait ServerHooks: Send + Sync {
         let _ = (pid, req);
         Err(PgError::unsupported("logical replication slots"))
     }
-    /// `pg_logical_slot_{get,peek}_[binary_]changes`: rows `(lsn, xid, data)`.
-    fn logical_slot_changes(&self, pid: i32, req: &ChangesRequest) -> PgResult<Vec<ChangeRow>> {
+    /// `pg_logical_slot_{get,peek}_[binary_]changes`: rows `(lsn, xid,
+    /// data)`, decoded as they are taken from the stream.
+    fn logical_slot_changes(
+        &self,
+        pid: i32,
+        req: &ChangesRequest,
+    ) -> PgResult<Box<dyn ChangeStream>> {
         let _ = (pid, req);
         Err(PgError::unsupported("logical decoding"))
     }
@@ -426,6 +431,14 @@ pub struct ChangesRequest {
     pub database: u32,
     /// The session's `output_plugin_libraries`.
     pub allowed_plugins: String,
+}
+
+/// The rows of a logical decoding function, decoded as they are taken: the
+/// slot stays acquired until the last one (which confirms it, unless
+/// peeking) or until the stream is dropped (nothing confirmed).
+pub trait ChangeStream {
+    /// The next row; `None` at the end.
+    fn next_row(&mut self) -> PgResult<Option<ChangeRow>>;
 }
 
 /// One output row of a logical decoding function.

@@ -33,7 +33,7 @@ pub mod reg;
 pub use cast::{base_type, can_assign_cast, value_type};
 pub use catalog::VirtualTable;
 pub use context::{
-    BackendActivityRow, ChangeRow, ChangesRequest, CopySlotRequest, ExecContext,
+    BackendActivityRow, ChangeRow, ChangeStream, ChangesRequest, CopySlotRequest, ExecContext,
     FailoverReadinessRow, FailoverSlotStandbyRow, LogicalSlotRequest, ReplicationSlotRow,
     ReplicationSlotStats, SessionInfo, SessionState, SslStatus, SubscriptionRemoteAction,
     SubscriptionRemoteRequest, SubscriptionRemoteResult, SubscriptionWorkerStat, WalReceiverRow,

@@ -172,9 +172,9 @@ impl ServerHooks for Hooks {
         &self,
         pid: i32,
         req: &tandem_expr::ChangesRequest,
-    ) -> tandem_types::PgResult<Vec<tandem_expr::ChangeRow>> {
+    ) -> tandem_types::PgResult<Box<dyn tandem_expr::ChangeStream>> {
         let r = self.repl.as_ref().ok_or_else(no_slots)?;
-        let rows = crate::slot::logical::get_changes(
+        let stream = crate::slot::logical::open_changes(
             &r.slots,
             &r.db,
             &r.config,
@@ -189,17 +189,10 @@ impl ServerHooks for Hooks {
                 database: Some(tandem_types::Oid(req.database)),
                 allowed_plugins: &req.allowed_plugins,
                 interrupted: &self.interrupt_check(pid),
-                stats: Some(&r.slot_stats),
+                stats: Some(r.slot_stats.clone()),
             },
         )?;
-        Ok(rows
-            .into_iter()
-            .map(|o| tandem_expr::ChangeRow {
-                lsn: o.lsn,
-                xid: o.xid.0,
-                data: o.data,
-            })
-            .collect())
+        Ok(Box::new(stream))
     }
 
     fn advance_slot(

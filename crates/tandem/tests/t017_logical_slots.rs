@@ -7,7 +7,11 @@
 //!   restart the slot's `confirmed_flush_lsn` is the last one confirmed
 //!   before the crash and re-reading yields every committed change after it;
 //! - the slot's columns and PostgreSQL's errors for misuse (slot active,
-//!   physical slot, `wal_level` too low, advancing backwards, unknown plugin).
+//!   physical slot, `wal_level` too low, advancing backwards, unknown plugin);
+//! - the SQL decoding functions in FROM hand a large transaction's rows on
+//!   as they are decoded (the server's memory does not grow with it), stop
+//!   for `upto_nchanges` only at a transaction's end, and consume everything
+//!   under a LIMIT, as PostgreSQL does.
 //!
 //! pg_recvlogical: PostgreSQL 17's (`PG17_BIN`, see `tandem_testkit::pg17`)
 //! when installed, else the system's (15 works against newer servers).
@@ -675,4 +679,130 @@ fn crash_recovery_keeps_the_wal_a_slot_needs() {
          WHERE data LIKE 'table public.t: INSERT:%'",
     );
     assert_eq!(decoded, "12000");
+}
+
+/// Resident memory of process `pid`, in kB.
+fn resident_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_decoding_hands_a_large_transaction_on_as_it_is_decoded() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    const ROWS: i64 = 200_000;
+    let node = logical_node("t017_sql_stream");
+    let c = node.connect().await;
+    // one transaction of about 90 MB of output rows, then a small one (each
+    // statement its own transaction)
+    for sql in [
+        "CREATE TABLE big (a int PRIMARY KEY, b text)".to_string(),
+        "SELECT 1 FROM pg_create_logical_replication_slot('big', 'test_decoding')".to_string(),
+        format!(
+            "INSERT INTO big SELECT g, repeat(md5(g::text), 12) \
+             FROM generate_series(1, {ROWS}) g"
+        ),
+        "INSERT INTO big VALUES (0, 'after')".to_string(),
+        "CHECKPOINT".to_string(),
+    ] {
+        c.batch_execute(&sql).await.unwrap();
+    }
+
+    // the server's resident memory while it decodes, sampled every 10 ms
+    let pid = node.pid().expect("server pid");
+    // first the memory the INSERT freed goes back to the system (decoding
+    // would otherwise reuse it unseen): wait until two readings agree
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let mut before = resident_kb(pid);
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let now = resident_kb(pid);
+        let settled = now.abs_diff(before) < 2048;
+        before = now;
+        if settled || std::time::Instant::now() > deadline {
+            break;
+        }
+    }
+    let (stop, peak) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(before)),
+    );
+    let sampler = {
+        let (stop, peak) = (stop.clone(), peak.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                peak.fetch_max(resident_kb(pid), Ordering::Relaxed);
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        })
+    };
+    let r = c
+        .query_one(
+            "SELECT count(*), count(*) FILTER (WHERE data LIKE 'table public.big: INSERT:%'), \
+             sum(length(data)) FROM pg_logical_slot_peek_changes('big', NULL, NULL)",
+            &[],
+        )
+        .await
+        .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+    let (rows, inserts, bytes): (i64, i64, i64) = (r.get(0), r.get(1), r.get(2));
+    assert_eq!((rows, inserts), (ROWS + 5, ROWS + 1));
+    let grown = peak.load(Ordering::Relaxed).saturating_sub(before);
+    eprintln!("decoding {bytes} bytes of rows: resident {before} kB before, grew {grown} kB");
+    assert!(
+        grown * 1024 < bytes as u64 / 4,
+        "the server grew by {grown} kB while decoding {bytes} bytes of rows"
+    );
+
+    // upto_nchanges stops only once a transaction is complete: all of the
+    // large one (its parts included), none of the next
+    let n: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_logical_slot_get_changes('big', NULL, 10)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, ROWS + 2);
+    let rest: Vec<String> = c
+        .query(
+            "SELECT data FROM pg_logical_slot_peek_changes('big', NULL, NULL)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(rest.len(), 3, "{rest:?}");
+    assert!(rest[1].contains("a[integer]:0 b[text]:'after'"), "{rest:?}");
+
+    // a LIMIT takes one row, and the call still consumes everything
+    let first: String = c
+        .query_one(
+            "SELECT data FROM pg_logical_slot_get_changes('big', NULL, NULL) LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(first.starts_with("BEGIN"), "{first}");
+    let left: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_logical_slot_peek_changes('big', NULL, NULL)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
 }

@@ -28,6 +28,8 @@ mod string;
 mod system;
 mod wal;
 
+pub use replication::ChangeRows;
+
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -389,6 +391,27 @@ pub fn call(sig: &FunctionSig, args: Vec<Value>, ctx: &mut ExecContext<'_>) -> P
         Imp::Typed(f) => f(&args, sig),
         Imp::Ctx(f) => f(&args, sig, ctx),
     }
+}
+
+/// Starts a set-returning function whose rows come one at a time (the
+/// logical decoding functions), with its arguments coerced as [`call`]
+/// does; `None` for any other function.
+pub fn call_rows(
+    sig: &FunctionSig,
+    args: Vec<Value>,
+    ctx: &mut ExecContext<'_>,
+) -> Option<PgResult<replication::ChangeRows>> {
+    if !replication::is_changes_function(&sig.name) {
+        return None;
+    }
+    Some(match prepare(sig, args) {
+        Ok((_, Some(args))) => replication::open_changes(&args, sig, ctx),
+        Ok((_, None)) => Err(PgError::internal(format!(
+            "{} is not a strict function",
+            sig.name
+        ))),
+        Err(e) => Err(e),
+    })
 }
 
 /// Looks the overload up and coerces the arguments; `None` when a strict

@@ -9,7 +9,7 @@
 use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
 
 use super::{arg_bool, arg_text, r, t, Arg, Def, FunctionSig};
-use crate::context::{ChangesRequest, CopySlotRequest, LogicalSlotRequest};
+use crate::context::{ChangeStream, ChangesRequest, CopySlotRequest, LogicalSlotRequest};
 use crate::ExecContext;
 
 use DataType as T;
@@ -63,12 +63,7 @@ fn logical_defs() -> Vec<Def> {
             create_logical,
         ));
     }
-    for name in [
-        "pg_logical_slot_get_changes",
-        "pg_logical_slot_peek_changes",
-        "pg_logical_slot_get_binary_changes",
-        "pg_logical_slot_peek_binary_changes",
-    ] {
+    for name in CHANGES_FUNCTIONS {
         defs.push(
             Def::ctx(
                 name,
@@ -265,10 +260,68 @@ fn create_logical(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgRe
     ]))
 }
 
+/// The logical decoding functions, whose rows can be taken one at a time
+/// ([`open_changes`]).
+const CHANGES_FUNCTIONS: [&str; 4] = [
+    "pg_logical_slot_get_changes",
+    "pg_logical_slot_peek_changes",
+    "pg_logical_slot_get_binary_changes",
+    "pg_logical_slot_peek_binary_changes",
+];
+
+/// Whether `name` is one of [`CHANGES_FUNCTIONS`].
+pub(super) fn is_changes_function(name: &str) -> bool {
+    CHANGES_FUNCTIONS.contains(&name)
+}
+
+/// The rows of a logical decoding function, `(lsn, xid, data)`, as they are
+/// decoded (a table function in FROM takes them one by one, so a large
+/// transaction is never held whole).
+pub struct ChangeRows {
+    stream: Box<dyn ChangeStream>,
+    binary: bool,
+}
+
+impl ChangeRows {
+    /// The next row's values; `None` at the end (the slot is then confirmed,
+    /// unless peeking).
+    pub fn next_values(&mut self) -> PgResult<Option<Vec<Value>>> {
+        let Some(row) = self.stream.next_row()? else {
+            return Ok(None);
+        };
+        let data = if self.binary {
+            Value::Bytea(row.data)
+        } else {
+            Value::Text(String::from_utf8(row.data).map_err(|_| {
+                PgError::new(
+                    SqlState::CHARACTER_NOT_IN_REPERTOIRE,
+                    "invalid byte sequence for encoding \"UTF8\"",
+                )
+            })?)
+        };
+        Ok(Some(vec![Value::PgLsn(row.lsn), Value::Xid(row.xid), data]))
+    }
+}
+
 /// `pg_logical_slot_{get,peek}_[binary_]changes(slot_name, upto_lsn,
-/// upto_nchanges, VARIADIC options)`: a set of `(lsn, xid, data)` records
-/// (returned as an array of records; table functions expand it).
+/// upto_nchanges, VARIADIC options)` as a set of `(lsn, xid, data)` records
+/// collected into an array (a call in a target list or expression; table
+/// functions take the rows one by one through [`open_changes`]).
 fn changes(a: &[Value], sig: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {
+    let mut rows = open_changes(a, sig, c)?;
+    let mut out = Vec::new();
+    while let Some(values) = rows.next_values()? {
+        out.push(Value::Record(values));
+    }
+    Ok(Value::Array(out))
+}
+
+/// Checks the arguments of a decoding function and starts decoding.
+pub(super) fn open_changes(
+    a: &[Value],
+    sig: &FunctionSig,
+    c: &mut ExecContext<'_>,
+) -> PgResult<ChangeRows> {
     check_slot_permissions(c)?;
     if a[0].is_null() {
         return Err(PgError::new(
@@ -319,26 +372,8 @@ fn changes(a: &[Value], sig: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<
         database: session_database(c),
         allowed_plugins: allowed_plugins(c),
     };
-    let rows = c.hooks.logical_slot_changes(c.session.pid, &req)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let data = if binary {
-            Value::Bytea(row.data)
-        } else {
-            Value::Text(String::from_utf8(row.data).map_err(|_| {
-                PgError::new(
-                    SqlState::CHARACTER_NOT_IN_REPERTOIRE,
-                    "invalid byte sequence for encoding \"UTF8\"",
-                )
-            })?)
-        };
-        out.push(Value::Record(vec![
-            Value::PgLsn(row.lsn),
-            Value::Xid(row.xid),
-            data,
-        ]));
-    }
-    Ok(Value::Array(out))
+    let stream = c.hooks.logical_slot_changes(c.session.pid, &req)?;
+    Ok(ChangeRows { stream, binary })
 }
 
 fn advance(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {

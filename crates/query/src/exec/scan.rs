@@ -353,6 +353,11 @@ pub fn table_function(
     for a in args {
         vals.push(eval_full(ex, a, &[], env)?);
     }
+    if let TableFunc::Composite(sig, _) = func {
+        if let Some(rows) = tandem_expr::functions::call_rows(sig, vals.clone(), ex.ctx) {
+            return stream_rows(ex, rows?, sink);
+        }
+    }
     let out = function_values(ex, func, vals)?;
     for v in out {
         let cont = match (func, v) {
@@ -380,6 +385,26 @@ pub fn table_function(
         }
     }
     Ok(true)
+}
+
+/// Hands the rows of a function that produces them one at a time (logical
+/// decoding) to `sink` as they come. A sink that stops early (LIMIT) does not
+/// stop the function: as PostgreSQL, which fills the whole result before the
+/// first row is read, decoding runs to its end, so the slot is confirmed up
+/// to the same point; the rest is dropped as it comes.
+fn stream_rows(
+    ex: &mut Exec,
+    mut rows: tandem_expr::functions::ChangeRows,
+    sink: &mut Sink,
+) -> PgResult<bool> {
+    let mut wanted = true;
+    while let Some(values) = rows.next_values()? {
+        check_cancel(ex.ctx)?;
+        if wanted {
+            wanted = sink(ex, &values)?;
+        }
+    }
+    Ok(wanted)
 }
 
 /// Runs a table function to completion and collects its values (checking for

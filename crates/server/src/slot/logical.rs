@@ -204,6 +204,17 @@ pub(crate) struct Session {
     /// Transactions and bytes handed to the plugin since the last
     /// [`Session::report_stats`] (`pg_stat_replication_slots`).
     decoded: (i64, i64),
+    /// Whether a part of the transaction being decoded had changes (it
+    /// counts as a transaction at its last part).
+    had_changes: bool,
+}
+
+/// What [`Session::step_part`] consumed.
+pub(crate) enum Stepped {
+    /// A part of a large transaction; more parts follow.
+    Part,
+    /// The end of an item.
+    Item(ItemEnd),
 }
 
 impl Session {
@@ -253,6 +264,7 @@ impl Session {
             plugin,
             skip_before: confirmed.max(start_at),
             decoded: (0, 0),
+            had_changes: false,
         }
     }
 
@@ -280,44 +292,59 @@ impl Session {
         limit: Lsn,
         out: &mut dyn FnMut(OutputRow) -> PgResult<()>,
     ) -> PgResult<Option<ItemEnd>> {
-        let mut counted = false;
         loop {
-            let Some(item) = self.decoder.next(limit)? else {
-                return Ok(None);
-            };
-            match &item {
-                Decoded::Txn(txn) => {
-                    if txn.info.commit_lsn >= self.skip_before {
-                        counted |= !txn.changes.is_empty();
-                        let bytes = tandem_decoding::stats::transaction_bytes(txn);
-                        self.decoded.1 = self.decoded.1.saturating_add(bytes as i64);
-                        if txn.part.last
-                            && tandem_decoding::stats::counts_as_transaction(
-                                counted,
-                                txn.has_catalog_changes,
-                            )
-                        {
-                            self.decoded.0 += 1;
-                        }
-                        self.plugin.transaction(txn, self.decoder.catalog(), out)?;
+            match self.step_part(limit, out)? {
+                None => return Ok(None),
+                Some(Stepped::Part) => continue,
+                Some(Stepped::Item(end)) => return Ok(Some(end)),
+            }
+        }
+    }
+
+    /// [`Session::step`] returning after each part of a large transaction
+    /// (`Stepped::Part`: more of the same transaction follows), for a caller
+    /// that hands the rows on between parts.
+    pub(crate) fn step_part(
+        &mut self,
+        limit: Lsn,
+        out: &mut dyn FnMut(OutputRow) -> PgResult<()>,
+    ) -> PgResult<Option<Stepped>> {
+        let Some(item) = self.decoder.next(limit)? else {
+            return Ok(None);
+        };
+        match &item {
+            Decoded::Txn(txn) => {
+                if txn.info.commit_lsn >= self.skip_before {
+                    self.had_changes |= !txn.changes.is_empty();
+                    let bytes = tandem_decoding::stats::transaction_bytes(txn);
+                    self.decoded.1 = self.decoded.1.saturating_add(bytes as i64);
+                    if txn.part.last
+                        && tandem_decoding::stats::counts_as_transaction(
+                            self.had_changes,
+                            txn.has_catalog_changes,
+                        )
+                    {
+                        self.decoded.0 += 1;
                     }
-                    if !txn.part.last {
-                        continue;
-                    }
-                    return Ok(Some(ItemEnd {
-                        end: self.decoder.position(),
-                        xid: Some(txn.info.xid),
-                    }));
+                    self.plugin.transaction(txn, self.decoder.catalog(), out)?;
                 }
-                Decoded::Message(msg) => {
-                    if msg.lsn >= self.skip_before {
-                        self.plugin.message(msg, self.decoder.catalog(), out)?;
-                    }
-                    return Ok(Some(ItemEnd {
-                        end: self.decoder.position(),
-                        xid: None,
-                    }));
+                if !txn.part.last {
+                    return Ok(Some(Stepped::Part));
                 }
+                self.had_changes = false;
+                Ok(Some(Stepped::Item(ItemEnd {
+                    end: self.decoder.position(),
+                    xid: Some(txn.info.xid),
+                })))
+            }
+            Decoded::Message(msg) => {
+                if msg.lsn >= self.skip_before {
+                    self.plugin.message(msg, self.decoder.catalog(), out)?;
+                }
+                Ok(Some(Stepped::Item(ItemEnd {
+                    end: self.decoder.position(),
+                    xid: None,
+                })))
             }
         }
     }
@@ -350,25 +377,46 @@ pub(crate) struct GetChanges<'a> {
     /// and terminate end the wait with their error.
     pub interrupted: &'a dyn Fn() -> PgResult<()>,
     /// Where what is decoded is counted (`pg_stat_replication_slots`).
-    pub stats: Option<&'a SlotStats>,
+    pub stats: Option<Arc<SlotStats>>,
 }
 
-/// `pg_logical_slot_get_changes_guts`: decodes from the slot's position to the
-/// end of WAL (or `upto_lsn` / `upto_nchanges`), returning the plugin's rows;
-/// unless peeking, confirms what was read.
+/// `pg_logical_slot_get_changes_guts`, collected: decodes from the slot's
+/// position to the end of WAL (or `upto_lsn` / `upto_nchanges`), returning
+/// the plugin's rows; unless peeking, confirms what was read.
+#[cfg(test)]
 pub(crate) fn get_changes(
-    slots: &SlotRegistry,
+    slots: &Arc<SlotRegistry>,
     db: &Arc<Database>,
     config: &Config,
     pid: i32,
     req: GetChanges<'_>,
 ) -> PgResult<Vec<OutputRow>> {
+    let mut stream = open_changes(slots, db, config, pid, req)?;
+    let mut rows = Vec::new();
+    while let Some(row) = stream.next_row()? {
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// Starts `pg_logical_slot_get_changes_guts` for session `pid`: acquires the
+/// slot, checks it, starts its plugin and, for a failover slot, waits for the
+/// standbys of `synchronized_standby_slots`; the rows then come from
+/// [`SqlDecoding::next_row`] as they are decoded, so a large transaction is
+/// never held whole (PostgreSQL fills a tuplestore that spills to disk).
+pub(crate) fn open_changes(
+    slots: &Arc<SlotRegistry>,
+    db: &Arc<Database>,
+    config: &Config,
+    pid: i32,
+    req: GetChanges<'_>,
+) -> PgResult<SqlDecoding> {
     check_requirements(config)?;
     let data = slots.acquire(req.name, pid, false)?;
-    let result = (|| {
+    let release = || slots.release(req.name, pid, PgTimestamp::now().as_micros());
+    let started = (|| {
         check_usable(&data, req.database, db.in_recovery(), false)?;
-        let mut session =
-            Session::start(db, &data, &req.options, Lsn::INVALID, req.allowed_plugins)?;
+        let session = Session::start(db, &data, &req.options, Lsn::INVALID, req.allowed_plugins)?;
         if !req.binary && !session.textual() {
             let func = format!(
                 "pg_logical_slot_{}_changes(name,pg_lsn,integer,text[])",
@@ -387,43 +435,146 @@ pub(crate) fn get_changes(
             let target = req.upto_lsn.map_or(end_of_wal, |u| u.min(end_of_wal));
             wait_for_standby_confirmation(slots, db, config, target, req.interrupted)?;
         }
-        let mut rows = Vec::new();
-        let mut last: Option<ItemEnd> = None;
+        Ok((session, end_of_wal))
+    })();
+    let (session, end_of_wal) = match started {
+        Ok(s) => s,
+        Err(e) => {
+            release();
+            return Err(e);
+        }
+    };
+    Ok(SqlDecoding {
+        slots: slots.clone(),
+        db: db.clone(),
+        name: req.name.to_string(),
+        pid,
+        session,
+        end_of_wal,
+        upto_lsn: req.upto_lsn,
+        upto_nchanges: req.upto_nchanges,
+        peek: req.peek,
+        stats: req.stats,
+        pending: std::collections::VecDeque::new(),
+        produced: 0,
+        last: None,
+        in_item: false,
+        done: false,
+        released: false,
+    })
+}
+
+/// A SQL decoding function's rows, decoded one step (a transaction, or a
+/// part of a large one) at a time while the slot stays acquired by the
+/// session. The last row taken confirms the slot (unless peeking) and
+/// releases it; dropped before that (an error, the statement ended), the
+/// slot is released with nothing confirmed.
+pub(crate) struct SqlDecoding {
+    slots: Arc<SlotRegistry>,
+    db: Arc<Database>,
+    name: String,
+    pid: i32,
+    session: Session,
+    end_of_wal: Lsn,
+    upto_lsn: Option<Lsn>,
+    upto_nchanges: Option<i64>,
+    peek: bool,
+    stats: Option<Arc<SlotStats>>,
+    /// Rows of the last step not taken yet.
+    pending: std::collections::VecDeque<OutputRow>,
+    /// Rows produced so far (`upto_nchanges` counts them).
+    produced: i64,
+    last: Option<ItemEnd>,
+    /// Inside a large transaction: more of its parts follow.
+    in_item: bool,
+    done: bool,
+    released: bool,
+}
+
+impl SqlDecoding {
+    /// The next row, `None` once decoding reached its end (the slot is then
+    /// confirmed and released).
+    pub(crate) fn next_row(&mut self) -> PgResult<Option<OutputRow>> {
         loop {
-            if let Some(upto) = req.upto_lsn {
-                if session.position() >= upto {
-                    break;
-                }
+            if let Some(row) = self.pending.pop_front() {
+                return Ok(Some(row));
             }
-            // PostgreSQL checks the limit after each record; a negative one
-            // stops before any transaction is complete.
-            if let Some(n) = req.upto_nchanges {
-                if n != 0 && rows.len() as i64 >= n {
-                    break;
-                }
+            if self.done {
+                return Ok(None);
             }
             // `upto_lsn` cuts between items: an item is read when it starts
-            // before `upto_lsn` (PostgreSQL stops once a record ends past it).
-            let stepped = session.step(end_of_wal, &mut |row| {
-                rows.push(row);
-                Ok(())
-            })?;
+            // before `upto_lsn` (PostgreSQL stops once a record ends past
+            // it). PostgreSQL checks `upto_nchanges` after each record; a
+            // negative one stops before any transaction is complete. Never
+            // between the parts of a transaction.
+            let stop = !self.in_item
+                && (self.upto_lsn.is_some_and(|u| self.session.position() >= u)
+                    || self
+                        .upto_nchanges
+                        .is_some_and(|n| n != 0 && self.produced >= n));
+            let stepped = if stop {
+                None
+            } else {
+                let (pending, produced) = (&mut self.pending, &mut self.produced);
+                self.session.step_part(self.end_of_wal, &mut |row| {
+                    pending.push_back(row);
+                    *produced += 1;
+                    Ok(())
+                })?
+            };
             match stepped {
-                Some(e) => last = Some(e),
-                None => break,
+                Some(Stepped::Part) => self.in_item = true,
+                Some(Stepped::Item(e)) => {
+                    self.in_item = false;
+                    self.last = Some(e);
+                }
+                None => self.finish()?,
             }
         }
-        if let Some(stats) = req.stats {
-            session.report_stats(stats, req.name);
+    }
+
+    /// Counts what was decoded, confirms the slot unless peeking, releases it.
+    fn finish(&mut self) -> PgResult<()> {
+        self.done = true;
+        if let Some(stats) = &self.stats {
+            self.session.report_stats(stats, &self.name);
         }
-        if !req.peek {
-            let reached = session.position();
-            confirm(slots, db, req.name, reached, last.and_then(|l| l.xid))?;
+        let confirmed = if self.peek {
+            Ok(())
+        } else {
+            let reached = self.session.position();
+            let xid = self.last.and_then(|l| l.xid);
+            confirm(&self.slots, &self.db, &self.name, reached, xid)
+        };
+        self.release();
+        confirmed
+    }
+
+    fn release(&mut self) {
+        if !self.released {
+            self.released = true;
+            self.slots
+                .release(&self.name, self.pid, PgTimestamp::now().as_micros());
         }
-        Ok(rows)
-    })();
-    slots.release(req.name, pid, PgTimestamp::now().as_micros());
-    result
+    }
+}
+
+impl tandem_expr::ChangeStream for SqlDecoding {
+    fn next_row(&mut self) -> PgResult<Option<tandem_expr::ChangeRow>> {
+        Ok(
+            SqlDecoding::next_row(self)?.map(|o| tandem_expr::ChangeRow {
+                lsn: o.lsn,
+                xid: o.xid.0,
+                data: o.data,
+            }),
+        )
+    }
+}
+
+impl Drop for SqlDecoding {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 /// How long a SQL-side wait for the standbys of `synchronized_standby_slots`

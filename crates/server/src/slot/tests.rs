@@ -74,7 +74,7 @@ fn decoding_advancing_and_dropping_follow_the_rule() {
     // a standby: refused, and the slot stays inactive
     let rdir = tempfile::tempdir().unwrap();
     let at = standby.replay_lsn();
-    let slots = synced_slot(rdir.path(), at, standby.next_xid());
+    let slots = Arc::new(synced_slot(rdir.path(), at, standby.next_xid()));
     for (peek, binary) in [(false, false), (true, false), (false, true), (true, true)] {
         let r = logical::get_changes(
             &slots,
@@ -96,7 +96,7 @@ fn decoding_advancing_and_dropping_follow_the_rule() {
     // a primary (what a promoted standby is): an ordinary slot
     let rdir = tempfile::tempdir().unwrap();
     let at = primary.wal().insert_lsn();
-    let slots = synced_slot(rdir.path(), at, primary.next_xid());
+    let slots = Arc::new(synced_slot(rdir.path(), at, primary.next_xid()));
     let rows = logical::get_changes(
         &slots,
         &primary,
