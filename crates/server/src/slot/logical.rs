@@ -380,25 +380,6 @@ pub(crate) struct GetChanges<'a> {
     pub stats: Option<Arc<SlotStats>>,
 }
 
-/// `pg_logical_slot_get_changes_guts`, collected: decodes from the slot's
-/// position to the end of WAL (or `upto_lsn` / `upto_nchanges`), returning
-/// the plugin's rows; unless peeking, confirms what was read.
-#[cfg(test)]
-pub(crate) fn get_changes(
-    slots: &Arc<SlotRegistry>,
-    db: &Arc<Database>,
-    config: &Config,
-    pid: i32,
-    req: GetChanges<'_>,
-) -> PgResult<Vec<OutputRow>> {
-    let mut stream = open_changes(slots, db, config, pid, req)?;
-    let mut rows = Vec::new();
-    while let Some(row) = stream.next_row()? {
-        rows.push(row);
-    }
-    Ok(rows)
-}
-
 /// Starts `pg_logical_slot_get_changes_guts` for session `pid`: acquires the
 /// slot, checks it, starts its plugin and, for a failover slot, waits for the
 /// standbys of `synchronized_standby_slots`; the rows then come from

@@ -44,6 +44,22 @@ fn config() -> Arc<Config> {
     config
 }
 
+/// The rows of a SQL decoding call, collected.
+fn get_changes(
+    slots: &Arc<SlotRegistry>,
+    db: &Arc<Database>,
+    config: &Config,
+    pid: i32,
+    req: GetChanges<'_>,
+) -> PgResult<Vec<tandem_decoding::OutputRow>> {
+    let mut stream = logical::open_changes(slots, db, config, pid, req)?;
+    let mut rows = Vec::new();
+    while let Some(row) = stream.next_row()? {
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
 fn changes(name: &str, peek: bool, binary: bool) -> GetChanges<'_> {
     GetChanges {
         name,
@@ -76,7 +92,7 @@ fn decoding_advancing_and_dropping_follow_the_rule() {
     let at = standby.replay_lsn();
     let slots = Arc::new(synced_slot(rdir.path(), at, standby.next_xid()));
     for (peek, binary) in [(false, false), (true, false), (false, true), (true, true)] {
-        let r = logical::get_changes(
+        let r = get_changes(
             &slots,
             &standby,
             &config,
@@ -97,7 +113,7 @@ fn decoding_advancing_and_dropping_follow_the_rule() {
     let rdir = tempfile::tempdir().unwrap();
     let at = primary.wal().insert_lsn();
     let slots = Arc::new(synced_slot(rdir.path(), at, primary.next_xid()));
-    let rows = logical::get_changes(
+    let rows = get_changes(
         &slots,
         &primary,
         &config,
@@ -106,7 +122,7 @@ fn decoding_advancing_and_dropping_follow_the_rule() {
     )
     .unwrap();
     assert!(rows.is_empty());
-    logical::get_changes(
+    get_changes(
         &slots,
         &primary,
         &config,
