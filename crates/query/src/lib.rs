@@ -179,7 +179,16 @@ pub fn execute(
             })?;
             Ok(n)
         }
-        Body::Insert(p) => dml::exec_insert(&mut ex, p, emit),
+        Body::Insert(p) => {
+            // rows read from other tables can be inserted as the scans hand
+            // them on: a scan of the target itself would see the
+            // statement's own rows (reading a table needs SELECT on it)
+            ex.stream_scans = !plan
+                .perms
+                .iter()
+                .any(|&(t, m)| t == p.table.oid && m & tandem_storage::acl::SELECT != 0);
+            dml::exec_insert(&mut ex, p, emit)
+        }
         Body::Update(p) => dml::exec_update(&mut ex, p, emit),
         Body::Delete(p) => dml::exec_delete(&mut ex, p, emit),
     }

@@ -256,3 +256,61 @@ async fn queries_joins_aggregates_subqueries() {
     assert_eq!(co, "a1b");
     node.stop();
 }
+
+/// INSERT ... SELECT reading its own target sees the table as it was when
+/// the statement started (no row inserted by the statement is read again),
+/// through a subquery too; from another table the rows stream in, all of
+/// them once, with more rows than a scan hands on at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insert_select_reads_the_table_as_the_statement_began() {
+    let mut node = Node::init("basics-insert-select");
+    node.start();
+    let c = node.connect().await;
+    c.batch_execute(
+        "CREATE TABLE src (a int PRIMARY KEY, b text);
+         INSERT INTO src SELECT g, 'r' || g FROM generate_series(1, 20000) g;
+         CREATE TABLE grow (a int);
+         INSERT INTO grow SELECT g FROM generate_series(1, 10000) g;",
+    )
+    .await
+    .unwrap();
+    let count = |sql: &'static str| {
+        let c = &c;
+        async move { c.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    // twice over itself: 10 000 -> 20 000 -> 40 000, not more
+    for want in [20_000i64, 40_000] {
+        let n = c
+            .execute("INSERT INTO grow SELECT a + 100000 FROM grow", &[])
+            .await
+            .unwrap();
+        assert_eq!(n as i64, want / 2);
+        assert_eq!(count("SELECT count(*) FROM grow").await, want);
+    }
+    let n = c
+        .execute(
+            "INSERT INTO grow SELECT s.a FROM src s WHERE s.a <= (SELECT count(*) FROM grow) / 10",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 4000);
+    // from another table: every row once
+    c.batch_execute("CREATE TABLE dst (a int, b text)")
+        .await
+        .unwrap();
+    let n = c
+        .execute("INSERT INTO dst SELECT a, b FROM src", &[])
+        .await
+        .unwrap();
+    assert_eq!(n, 20_000);
+    let r = c
+        .query_one("SELECT count(*), count(DISTINCT a), sum(a) FROM dst", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.get::<_, i64>(0), r.get::<_, i64>(1), r.get::<_, i64>(2)),
+        (20_000, 20_000, 20_000 * 20_001 / 2)
+    );
+    node.stop();
+}

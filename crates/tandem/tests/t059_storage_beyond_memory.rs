@@ -127,6 +127,37 @@ async fn a_table_several_times_shared_buffers_is_written_read_updated_and_checkp
          (resident {rss} kB), above the bound of {bound_kb} kB plus {load_kb} kB \
          for the load in flight"
     );
+
+    // INSERT ... SELECT from a table larger than the bound into a table the
+    // transaction created: the scan hands its rows on as it reads them and
+    // they move to the store as a bulk load's do (collected first, as they
+    // were, the statement held every row of `big` before inserting one)
+    let c = node.connect().await;
+    c.batch_execute(
+        "BEGIN; CREATE TABLE big_copy (id int, pad text, v int); \
+         INSERT INTO big_copy SELECT * FROM big; COMMIT",
+    )
+    .await
+    .unwrap();
+    let (rss, hwm) = memory_kb(pid);
+    eprintln!("after INSERT ... SELECT of {ROWS} rows: {rss} kB resident, {hwm} kB peak");
+    assert!(
+        hwm < bound_kb + load_kb,
+        "copying {ROWS} rows by INSERT ... SELECT, the server peaked at {hwm} kB \
+         (resident {rss} kB), above the bound of {bound_kb} kB plus {load_kb} kB"
+    );
+    let r = c
+        .query_one("SELECT count(*), sum(v), min(pad) FROM big_copy", &[])
+        .await
+        .unwrap();
+    let want = c
+        .query_one("SELECT count(*), sum(v), min(pad) FROM big", &[])
+        .await
+        .unwrap();
+    assert_eq!(r.get::<_, i64>(0), ROWS as i64);
+    assert_eq!(r.get::<_, i64>(1), want.get::<_, i64>(1));
+    assert_eq!(r.get::<_, String>(2), want.get::<_, String>(2));
+    drop(c);
     let on_copy = walk_size(&copy.datadir.join("base/store"));
     assert!(
         on_copy > 5 * 16 * 1024 * 1024,
