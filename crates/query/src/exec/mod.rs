@@ -47,7 +47,9 @@ pub struct Exec<'e, 'c> {
     pub cache: HashMap<(usize, usize), Arc<Vec<Vec<Value>>>>,
     /// Sequential scans hand their rows on a batch at a time instead of
     /// reading the whole table first: only for a statement that writes no
-    /// rows (a scan taken up again would see the statement's own writes).
+    /// rows, or an INSERT whose source does not read its target (a scan of
+    /// a table being written, taken up again, would see the statement's own
+    /// writes).
     pub stream_scans: bool,
     ticks: u32,
 }
