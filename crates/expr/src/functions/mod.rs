@@ -393,25 +393,27 @@ pub fn call(sig: &FunctionSig, args: Vec<Value>, ctx: &mut ExecContext<'_>) -> P
     }
 }
 
-/// Starts a set-returning function whose rows come one at a time (the
-/// logical decoding functions), with its arguments coerced as [`call`]
-/// does; `None` for any other function.
+/// Whether `sig` is a set-returning function whose rows come one at a time
+/// (the logical decoding functions): [`call_rows`] starts it.
+pub fn streams_rows(sig: &FunctionSig) -> bool {
+    replication::is_changes_function(&sig.name)
+}
+
+/// Starts a function for which [`streams_rows`] holds, with its arguments
+/// coerced as [`call`] does.
 pub fn call_rows(
     sig: &FunctionSig,
     args: Vec<Value>,
     ctx: &mut ExecContext<'_>,
-) -> Option<PgResult<replication::ChangeRows>> {
-    if !replication::is_changes_function(&sig.name) {
-        return None;
-    }
-    Some(match prepare(sig, args) {
-        Ok((_, Some(args))) => replication::open_changes(&args, sig, ctx),
-        Ok((_, None)) => Err(PgError::internal(format!(
-            "{} is not a strict function",
+) -> PgResult<replication::ChangeRows> {
+    match prepare(sig, args)? {
+        (_, Some(args)) => replication::open_changes(&args, sig, ctx),
+        // (these functions are not strict: prepare passes their NULLs on)
+        (_, None) => Err(PgError::internal(format!(
+            "{} was given a NULL it does not take",
             sig.name
         ))),
-        Err(e) => Err(e),
-    })
+    }
 }
 
 /// Looks the overload up and coerces the arguments; `None` when a strict

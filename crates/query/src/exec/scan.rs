@@ -354,8 +354,9 @@ pub fn table_function(
         vals.push(eval_full(ex, a, &[], env)?);
     }
     if let TableFunc::Composite(sig, _) = func {
-        if let Some(rows) = tandem_expr::functions::call_rows(sig, vals.clone(), ex.ctx) {
-            return stream_rows(ex, rows?, sink);
+        if tandem_expr::functions::streams_rows(sig) {
+            let rows = tandem_expr::functions::call_rows(sig, vals, ex.ctx)?;
+            return stream_rows(ex, rows, sink);
         }
     }
     let out = function_values(ex, func, vals)?;
