@@ -30,7 +30,7 @@ mod value;
 
 pub use auto_conf::{auto_conf_header, sample_postgresql_conf, AUTO_CONF_FILE};
 pub use global::{Config, GucId, Source, SyncCommit, CONFIG_FILE_ERROR};
-pub use session::{parse_startup_options, SessionConfig};
+pub use session::{parse_startup_options, ConfigSavepoint, SessionConfig};
 pub use tables::Context;
 pub use value::parse_bool;
 

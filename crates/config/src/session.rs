@@ -19,8 +19,10 @@
 //! setting inside it records the prior value. `SET` also records the value that
 //! survives commit, `SET LOCAL` does not. At commit a setting takes its surviving
 //! `SET` value if any, else the prior one (SET LOCAL lapses); at rollback the prior
-//! one. Savepoints are not modelled (a `ROLLBACK TO` keeps the SETs made after the
-//! savepoint).
+//! one. A savepoint ([`SessionConfig::savepoint`]) is a copy of the session's values and
+//! of that scope: `ROLLBACK TO` puts both back, so the SETs made after it are undone
+//! and a SET LOCAL made before it still lapses at the end (PostgreSQL's GUC nesting
+//! levels, flattened).
 //!
 //! `SET LOCAL` outside a transaction block has no effect here; PostgreSQL also
 //! warns, and that WARNING is the caller's to send (see
@@ -59,11 +61,19 @@ enum Key {
 /// A session-level value: the spelling of the name (custom settings) and the value.
 type Entry = Option<(String, SessVal)>;
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Saved {
     prior: Entry,
     /// `Some(v)`: a non-local SET/RESET happened; `v` survives commit.
     surviving: Option<Entry>,
+}
+
+/// The session's values as a SAVEPOINT found them ([`SessionConfig::savepoint`]).
+#[derive(Clone, Debug)]
+pub struct ConfigSavepoint {
+    vals: Vec<Option<SessVal>>,
+    custom: BTreeMap<String, (String, SessVal)>,
+    saved: HashMap<Key, Saved>,
 }
 
 /// A session's view: server-wide values plus its own `SET`s, with transactional
@@ -445,6 +455,23 @@ impl SessionConfig {
     /// Call at transaction start / end so SET LOCAL and rolled-back SETs revert.
     pub fn begin_transaction(&mut self) {
         self.in_xact = true;
+    }
+
+    /// `SAVEPOINT`: the values and the transaction's save scope as they are now.
+    pub fn savepoint(&self) -> ConfigSavepoint {
+        ConfigSavepoint {
+            vals: self.vals.clone(),
+            custom: self.custom.clone(),
+            saved: self.saved.clone(),
+        }
+    }
+
+    /// `ROLLBACK TO SAVEPOINT`: undoes the SETs made since `sp` (reported
+    /// settings may change: call [`SessionConfig::take_reports`] afterwards).
+    pub fn rollback_to(&mut self, sp: &ConfigSavepoint) {
+        self.vals.clone_from(&sp.vals);
+        self.custom.clone_from(&sp.custom);
+        self.saved.clone_from(&sp.saved);
     }
 
     /// Ends the save scope. Reported settings may change (a rolled-back

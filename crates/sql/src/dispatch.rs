@@ -151,16 +151,28 @@ fn execute_sql(
             Ok(tag.into())
         }
         Statement::Rollback {
-            savepoint: Some(_), ..
-        } => Err(PgError::unsupported("ROLLBACK TO SAVEPOINT")),
+            savepoint: Some(name),
+            ..
+        } => {
+            for (n, v) in s.rollback_to_savepoint(&crate::types::ident(name))? {
+                out.sink.parameter_status(&n, &v)?;
+            }
+            Ok("ROLLBACK".into())
+        }
         Statement::Rollback { .. } => {
             let (state, effect) = s.xact.state.rollback();
             s.xact.state = state;
             s.apply(effect)?;
             Ok("ROLLBACK".into())
         }
-        Statement::Savepoint { .. } => Err(PgError::unsupported("SAVEPOINT")),
-        Statement::ReleaseSavepoint { .. } => Err(PgError::unsupported("RELEASE SAVEPOINT")),
+        Statement::Savepoint { name } => {
+            s.savepoint(crate::types::ident(name))?;
+            Ok("SAVEPOINT".into())
+        }
+        Statement::ReleaseSavepoint { name } => {
+            s.release_savepoint(&crate::types::ident(name))?;
+            Ok("RELEASE".into())
+        }
         Statement::Set(set) => utility::set(s, set, out.sink),
         Statement::ShowVariable { variable } => utility::show(s, variable, out),
         Statement::Reset(r) => utility::reset(s, r, out.sink),

@@ -24,7 +24,10 @@ use crate::dispatch::{self, Output, RowMode};
 use crate::extended::{Portal, Prepared};
 use crate::front_parser::{self, FrontStmt, ParsedStmt, StmtKind};
 use crate::shapes::Shapes;
-use crate::transaction::{parse_isolation, BlockState, Effect, Xact};
+use crate::transaction::{
+    find_savepoint, parse_isolation, savepoint_outside_block, BlockState, Effect, NamedSavepoint,
+    Xact,
+};
 use crate::{Engine, QuerySink};
 
 /// One client session (a backend, in PostgreSQL's words).
@@ -168,7 +171,9 @@ impl Session {
     pub fn on_error(&mut self) {
         let (state, effect) = self.xact.state.error();
         self.xact.state = state;
-        if effect == Effect::Rollback {
+        // a failed block with a savepoint keeps its transaction for ROLLBACK TO
+        let keep = state == BlockState::Failed && !self.xact.savepoints.is_empty();
+        if effect == Effect::Rollback && !keep {
             self.rollback_storage();
         }
     }
@@ -192,12 +197,7 @@ impl Session {
             return Err(SnapshotRefusal::SnapshotTaken);
         }
         if self.xact.txn.is_none() {
-            let mut t = self
-                .engine
-                .db
-                .begin(self.xact.isolation, self.xact.read_only);
-            t.set_cancel_flag(self.cancel.clone());
-            self.xact.txn = Some(t);
+            self.xact.begun(&self.engine.db, &self.cancel);
             // This statement must not take the snapshot.
             self.xact.statement_seen = self.statement_seq;
         }
@@ -304,6 +304,51 @@ impl Session {
         Ok(())
     }
 
+    /// `SAVEPOINT name`: only in a transaction block (a failed one refuses
+    /// every statement but ROLLBACK before this is reached).
+    pub(crate) fn savepoint(&mut self, name: String) -> PgResult<()> {
+        if self.xact.state != BlockState::InBlock {
+            return Err(savepoint_outside_block("SAVEPOINT"));
+        }
+        let storage = self.xact.begun(&self.engine.db, &self.cancel).savepoint();
+        let config = self.config.savepoint();
+        self.xact.savepoints.push(NamedSavepoint {
+            name,
+            storage,
+            config,
+        });
+        Ok(())
+    }
+
+    /// `RELEASE [SAVEPOINT] name`: forgets it and every savepoint after it,
+    /// keeping what was done since.
+    pub(crate) fn release_savepoint(&mut self, name: &str) -> PgResult<()> {
+        if self.xact.state != BlockState::InBlock {
+            return Err(savepoint_outside_block("RELEASE SAVEPOINT"));
+        }
+        let at = find_savepoint(&self.xact.savepoints, name)?;
+        self.xact.savepoints.truncate(at);
+        Ok(())
+    }
+
+    /// `ROLLBACK TO [SAVEPOINT] name`: undoes the writes, DDL and settings
+    /// since it, forgets the savepoints after it (it stays), and reopens a
+    /// failed block. Returns the reported settings that changed.
+    pub(crate) fn rollback_to_savepoint(&mut self, name: &str) -> PgResult<Vec<(String, String)>> {
+        if !matches!(self.xact.state, BlockState::InBlock | BlockState::Failed) {
+            return Err(savepoint_outside_block("ROLLBACK TO SAVEPOINT"));
+        }
+        let at = find_savepoint(&self.xact.savepoints, name)?;
+        self.xact.savepoints.truncate(at + 1);
+        let sp = &self.xact.savepoints[at];
+        if let Some(txn) = self.xact.txn.as_mut() {
+            txn.rollback_to(&sp.storage);
+        }
+        self.config.rollback_to(&sp.config);
+        self.xact.state = BlockState::InBlock;
+        Ok(self.config.take_reports())
+    }
+
     pub(crate) fn rollback_storage(&mut self) {
         if let Some(t) = self.xact.txn.take() {
             t.rollback();
@@ -312,6 +357,7 @@ impl Session {
     }
 
     fn end_xact(&mut self, committed: bool) {
+        self.xact.savepoints.clear();
         if self.xact_open {
             self.config.end_transaction(committed);
             self.xact_open = false;

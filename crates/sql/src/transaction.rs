@@ -1,6 +1,5 @@
 //! Transaction blocks: the state machine of PostgreSQL's `xact.c` block states,
-//! reduced to what a session without savepoints needs, and the storage transaction
-//! it drives.
+//! the storage transaction it drives, and the block's savepoints.
 //!
 //! ```text
 //!            any statement                BEGIN
@@ -13,6 +12,13 @@
 //!    └──────────────────────────────────────────────┘
 //! ```
 //!
+//! Savepoints do not nest blocks: `SAVEPOINT` records the storage transaction's
+//! write set and the session's settings ([`NamedSavepoint`]), `ROLLBACK TO`
+//! puts both back and turns a failed block into an open one again, `RELEASE`
+//! forgets the savepoint and those after it. A block that fails while it has a
+//! savepoint keeps its storage transaction (and its row locks) for a `ROLLBACK
+//! TO`; without one it is rolled back at once.
+//!
 //! The decisions ([`BlockState`] transitions) are pure and return [`Effect`]s; the
 //! session applies them to the storage transaction. The storage transaction starts
 //! lazily, at the first statement that needs one, so `SET TRANSACTION ISOLATION
@@ -22,7 +28,8 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use tandem_storage::{Database, IsolationLevel, Transaction};
+use tandem_config::ConfigSavepoint;
+use tandem_storage::{Database, IsolationLevel, Savepoint, Transaction};
 use tandem_types::{PgError, PgResult, SqlState};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,6 +149,34 @@ impl BlockState {
     }
 }
 
+/// A savepoint of the open block, under its (folded) name.
+pub(crate) struct NamedSavepoint {
+    pub name: String,
+    pub storage: Savepoint,
+    pub config: ConfigSavepoint,
+}
+
+/// `SAVEPOINT` / `RELEASE` / `ROLLBACK TO` outside a transaction block.
+pub(crate) fn savepoint_outside_block(what: &str) -> PgError {
+    PgError::new(
+        SqlState::NO_ACTIVE_SQL_TRANSACTION,
+        format!("{what} can only be used in transaction blocks"),
+    )
+}
+
+/// The position of the newest savepoint called `name`.
+pub(crate) fn find_savepoint(savepoints: &[NamedSavepoint], name: &str) -> PgResult<usize> {
+    savepoints
+        .iter()
+        .rposition(|s| s.name == name)
+        .ok_or_else(|| {
+            PgError::new(
+                SqlState::INVALID_SAVEPOINT_SPECIFICATION,
+                format!("savepoint \"{name}\" does not exist"),
+            )
+        })
+}
+
 /// The session's transaction: block state, characteristics, the storage
 /// transaction once started.
 pub(crate) struct Xact {
@@ -153,6 +188,8 @@ pub(crate) struct Xact {
     pub start_time: i64,
     /// The statement counter value when `start_statement` last ran on `txn`.
     pub statement_seen: u64,
+    /// The block's savepoints, oldest first.
+    pub savepoints: Vec<NamedSavepoint>,
 }
 
 impl Xact {
@@ -164,7 +201,22 @@ impl Xact {
             read_only: false,
             start_time: 0,
             statement_seen: 0,
+            savepoints: Vec::new(),
         }
+    }
+
+    /// The storage transaction, begun now if needed, without starting a
+    /// statement (no snapshot is taken for REPEATABLE READ yet).
+    pub(crate) fn begun(
+        &mut self,
+        db: &Arc<Database>,
+        cancel: &Arc<AtomicBool>,
+    ) -> &mut Transaction {
+        self.txn.get_or_insert_with(|| {
+            let mut t = db.begin(self.isolation, self.read_only);
+            t.set_cancel_flag(cancel.clone());
+            t
+        })
     }
 
     /// The storage transaction, started now if needed; `start_statement` runs once
@@ -175,18 +227,11 @@ impl Xact {
         cancel: &Arc<AtomicBool>,
         statement_seq: u64,
     ) -> &mut Transaction {
-        let txn = match self.txn {
-            Some(ref mut t) => t,
-            None => {
-                let mut t = db.begin(self.isolation, self.read_only);
-                t.set_cancel_flag(cancel.clone());
-                self.statement_seen = 0;
-                self.txn.insert(t)
-            }
-        };
-        if self.statement_seen != statement_seq {
+        let start = self.txn.is_none() || self.statement_seen != statement_seq;
+        self.statement_seen = statement_seq;
+        let txn = self.begun(db, cancel);
+        if start {
             txn.start_statement();
-            self.statement_seen = statement_seq;
         }
         txn
     }

@@ -98,6 +98,7 @@
 pub mod bench;
 mod cluster;
 pub mod failover;
+pub mod golden;
 mod node;
 pub mod pg17;
 pub mod proxy;

@@ -72,6 +72,7 @@ impl SqlState {
     pub const DUPLICATE_PREPARED_STATEMENT: SqlState = SqlState("42P05");
     pub const DUPLICATE_CURSOR: SqlState = SqlState("42P03");
     pub const INVALID_TRANSACTION_STATE: SqlState = SqlState("25000");
+    pub const INVALID_SAVEPOINT_SPECIFICATION: SqlState = SqlState("3B001");
     pub const UNDEFINED_FILE: SqlState = SqlState("58P01");
     pub const IO_ERROR: SqlState = SqlState("58030");
     pub const DATA_CORRUPTED: SqlState = SqlState("XX001");

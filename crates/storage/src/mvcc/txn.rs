@@ -1593,6 +1593,7 @@ impl Transaction {
     /// `ROLLBACK TO SAVEPOINT`: forgets the writes and DDL made since `sp`.
     pub fn rollback_to(&mut self, sp: &Savepoint) {
         self.run = None;
+        self.locked = None;
         self.ops.truncate(sp.ops_len);
         self.messages.truncate(sp.messages_len);
         self.overlay = sp.overlay.clone();

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# record-decoding-golden.sh - re-record the expected outputs of the logical
-# decoding golden tests (crates/tandem/tests/decoding/NAME.out) from a real
-# PostgreSQL 17.
+# record-golden.sh - re-record the expected outputs of a golden test suite
+# (crates/tandem/tests/SUITE/NAME.out) from a real PostgreSQL 17. Suites:
+# `decoding` (logical decoding, t015) and `app_sql` (the SQL applications use, t060).
 #
 # Usage (as root, so the server can run as the unprivileged user):
-#   scripts/record-decoding-golden.sh            # every NAME.sql
-#   scripts/record-decoding-golden.sh 04_types   # only the named scripts
+#   scripts/record-golden.sh decoding            # every NAME.sql of the suite
+#   scripts/record-golden.sh decoding 04_types   # only the named scripts
 #
 # Environment: PG17_BIN (default /opt/pgref/17/bin), PSQL (default /usr/bin/psql,
 # the client the test uses too), PGREF_USER (default pgref).
@@ -14,11 +14,11 @@
 # logical, 127.0.0.1 only, no Unix socket, a free port, autovacuum off so no
 # stray transactions show up in the decoded output), runs each script with
 #   psql -X -a -q -v ON_ERROR_STOP=0 -h 127.0.0.1 -p PORT -U postgres -d postgres -f NAME.sql
-# from inside the decoding directory (so error lines read `psql:NAME.sql:LINE:`),
+# from inside the suite's directory (so error lines read `psql:NAME.sql:LINE:`),
 # stdout and stderr into one stream, and writes the masked result to NAME.out.
 #
-# Masking (the same rules are in crates/tandem/tests/t015_decoding_golden.rs,
-# which applies them to tandem's output and to the stored files):
+# Masking (the same rules are in crates/testkit/src/golden.rs, which applies
+# them to tandem's output and to the stored files):
 #   1. every LSN (hex/hex, upper-case digits) becomes 0/LSN;
 #   2. `(at <anything>)` (include-timestamp) becomes `(at TIMESTAMP)`;
 #   3. each line is trimmed; a line of only '-' and '+' (a psql table rule)
@@ -31,12 +31,17 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DIR=$ROOT/crates/tandem/tests/decoding
+SUITE=${1:-}
+case "$SUITE" in
+  decoding|app_sql) shift ;;
+  *) printf 'usage: record-golden.sh decoding|app_sql [NAME ...]\n' >&2; exit 2 ;;
+esac
+DIR=$ROOT/crates/tandem/tests/$SUITE
 PG17_BIN=${PG17_BIN:-/opt/pgref/17/bin}
 PSQL=${PSQL:-/usr/bin/psql}
 PGREF_USER=${PGREF_USER:-pgref}
 
-die() { printf 'record-decoding-golden: %s\n' "$*" >&2; exit 1; }
+die() { printf 'record-golden: %s\n' "$*" >&2; exit 1; }
 
 [ -x "$PG17_BIN/postgres" ] || die "no PostgreSQL in $PG17_BIN"
 [ -x "$PSQL" ] || die "no psql at $PSQL"
@@ -79,7 +84,7 @@ mask() {
     }'
 }
 
-TMP=$(mktemp -d /tmp/decoding-golden.XXXXXX)
+TMP=$(mktemp -d /tmp/golden.XXXXXX)
 chmod 755 "$TMP"
 [ "$(id -u)" = 0 ] && chown "$PGREF_USER" "$TMP"
 PGDATA=$TMP/data
