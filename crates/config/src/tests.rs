@@ -284,7 +284,7 @@ fn alter_system_rewrites_auto_conf() {
         e.map(|e| (e.message, e.hint)),
         Some((
             "invalid value for parameter \"wal_level\": \"maximal\"".to_string(),
-            Some("Available values: minimal, replica, logical.".to_string())
+            Some(Box::from("Available values: minimal, replica, logical."))
         ))
     );
     // A postmaster setting may be written; it applies at the next restart.

@@ -74,9 +74,10 @@ impl ErrorFields {
             code: SqlState(intern_sqlstate(self.code())),
             message: self.message().to_string(),
             detail: self.get(b'D').map(str::to_string),
-            hint: self.get(b'H').map(str::to_string),
+            hint: self.get(b'H').map(Box::from),
             position: self.get(b'P').and_then(|p| p.parse().ok()),
             context: self.get(b'W').map(Box::from),
+            locate: None,
         }
     }
 }

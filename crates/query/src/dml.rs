@@ -17,6 +17,12 @@
 //! which is PostgreSQL's READ COMMITTED EvalPlanQual: a concurrent committed
 //! update is not lost, the SET is applied to the latest version.
 //!
+//! `INSERT ... ON CONFLICT` arbitrates on the primary key (a table's only
+//! unique index): before each row, `Transaction::conflicting_row` locks the
+//! key (waiting out a concurrent writer of it) and returns the row there,
+//! which DO NOTHING skips and DO UPDATE updates with its SET and WHERE
+//! evaluated over that row followed by the proposed one (`excluded`).
+//!
 //! Corresponds to PostgreSQL's `parser/analyze.c` (transformInsertStmt,
 //! transformUpdateStmt, transformDeleteStmt) and `executor/nodeModifyTable.c`.
 
@@ -52,6 +58,20 @@ pub struct InsertPlan {
     pub source: Node,
     pub fill: Vec<Fill>,
     pub returning: Option<Vec<Expr>>,
+    pub on_conflict: Option<OnConflict>,
+}
+
+/// What `INSERT ... ON CONFLICT` does with a row whose primary key is taken
+/// (the primary key is a table's only unique index, so it is the arbiter).
+#[derive(Clone, Debug)]
+pub enum OnConflict {
+    Nothing,
+    /// `DO UPDATE SET ... [WHERE ...]`: the SET and WHERE expressions read
+    /// the existing row followed by the proposed one (`excluded`).
+    Update {
+        sets: Vec<(usize, Expr)>,
+        filter: Option<Expr>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -145,9 +165,13 @@ fn is_default_keyword(e: &ast::Expr) -> bool {
 
 /// Makes the top level show the target table's columns (WHERE, SET, RETURNING).
 fn table_level(b: &mut Binder, def: &TableDef, alias: Option<&str>) {
-    let level = b.level();
-    *level = Level::new();
-    let name = alias.unwrap_or(&def.name).to_string();
+    *b.level() = Level::new();
+    push_table_columns(b.level(), def, alias.unwrap_or(&def.name));
+}
+
+/// Adds a table's columns to a level under `name`, dropped ones hidden.
+fn push_table_columns(level: &mut Level, def: &TableDef, name: &str) {
+    let name = name.to_string();
     for (i, c) in def.columns.iter().enumerate() {
         level.columns.push(crate::bind::scope::ScopeColumn {
             table: Some(name.clone()),
@@ -182,9 +206,6 @@ fn bind_returning(
 }
 
 pub fn bind_insert(b: &mut Binder, ins: &ast::Insert) -> PgResult<(InsertPlan, Vec<OutCol>)> {
-    if ins.on.is_some() {
-        return Err(PgError::unsupported("ON CONFLICT"));
-    }
     if ins.or.is_some()
         || ins.ignore
         || ins.replace_into
@@ -314,15 +335,83 @@ pub fn bind_insert(b: &mut Binder, ins: &ast::Insert) -> PgResult<(InsertPlan, V
     let alias = ins.table_alias.as_ref().map(|a| ident_name(&a.alias));
     table_level(b, &def, alias.as_deref());
     let (returning, cols) = bind_returning(b, &ins.returning)?;
+    let on_conflict = match &ins.on {
+        None => None,
+        Some(ast::OnInsert::OnConflict(oc)) => Some(bind_on_conflict(b, &def, oc)?),
+        Some(_) => return Err(PgError::unsupported("ON DUPLICATE KEY UPDATE")),
+    };
     Ok((
         InsertPlan {
             table: def,
             source,
             fill,
             returning,
+            on_conflict,
         },
         cols,
     ))
+}
+
+fn no_matching_constraint() -> PgError {
+    PgError::new(
+        SqlState::INVALID_COLUMN_REFERENCE,
+        "there is no unique or exclusion constraint matching the ON CONFLICT specification",
+    )
+}
+
+/// Binds `ON CONFLICT [target] DO ...` after the target table's level (and
+/// RETURNING) were bound: the target must name the primary key, and DO
+/// UPDATE's expressions see the table's columns then `excluded`'s.
+fn bind_on_conflict(b: &mut Binder, def: &TableDef, oc: &ast::OnConflict) -> PgResult<OnConflict> {
+    match &oc.conflict_target {
+        None => {}
+        Some(ast::ConflictTarget::Columns(cols)) => {
+            let mut wanted = Vec::new();
+            for c in cols {
+                wanted.push(column_index(def, &ident_name(c))?);
+            }
+            wanted.sort_unstable();
+            wanted.dedup();
+            let mut pk = def
+                .primary_key
+                .as_ref()
+                .map(|pk| pk.columns.clone())
+                .ok_or_else(no_matching_constraint)?;
+            pk.sort_unstable();
+            if pk != wanted {
+                return Err(no_matching_constraint());
+            }
+            b.require(def.oid, acl::SELECT);
+        }
+        Some(ast::ConflictTarget::OnConstraint(name)) => {
+            let name = object_parts(name)?.pop().unwrap_or_default();
+            if def.primary_key.as_ref().is_none_or(|pk| pk.name != name) {
+                return Err(PgError::new(
+                    SqlState::UNDEFINED_OBJECT,
+                    format!(
+                        "constraint \"{name}\" for table \"{}\" does not exist",
+                        def.name
+                    ),
+                ));
+            }
+            b.require(def.oid, acl::SELECT);
+        }
+    }
+    let ast::OnConflictAction::DoUpdate(up) = &oc.action else {
+        return Ok(OnConflict::Nothing);
+    };
+    if oc.conflict_target.is_none() {
+        return Err(PgError::syntax(
+            "ON CONFLICT DO UPDATE requires inference specification or constraint name",
+        )
+        .with_hint("For example, ON CONFLICT (column_name).")
+        .with_locate(tandem_types::Locate::Words("on conflict")));
+    }
+    b.require(def.oid, acl::UPDATE);
+    push_table_columns(b.level(), def, "excluded");
+    let sets = bind_sets(b, def, &up.assignments)?;
+    let filter = and_all(bind_where(b, &up.selection)?);
+    Ok(OnConflict::Update { sets, filter })
 }
 
 fn bind_where(b: &mut Binder, selection: &Option<ast::Expr>) -> PgResult<Vec<Expr>> {
@@ -365,13 +454,35 @@ pub fn bind_update(b: &mut Binder, u: &ast::Update) -> PgResult<(UpdatePlan, Vec
     }
     table_level(b, &def, alias.as_deref());
     let conj = bind_where(b, &u.selection)?;
+    let sets = bind_sets(b, &def, &u.assignments)?;
+    let (returning, cols) = bind_returning(b, &u.returning)?;
+    let scan = scan_node(&def, conj.clone());
+    Ok((
+        UpdatePlan {
+            table: def,
+            scan,
+            recheck: and_all(conj),
+            sets,
+            returning,
+        },
+        cols,
+    ))
+}
+
+/// The `SET column = expression` list of an UPDATE (or of ON CONFLICT DO
+/// UPDATE), each expression cast to its column's type.
+fn bind_sets(
+    b: &mut Binder,
+    def: &TableDef,
+    assignments: &[ast::Assignment],
+) -> PgResult<Vec<(usize, Expr)>> {
     let mut sets = Vec::new();
-    for a in &u.assignments {
+    for a in assignments {
         let AssignmentTarget::ColumnName(n) = &a.target else {
             return Err(PgError::unsupported("multiple-column UPDATE assignments"));
         };
         let parts = object_parts(n)?;
-        let col = column_index(&def, parts.last().map(String::as_str).unwrap_or(""))?;
+        let col = column_index(def, parts.last().map(String::as_str).unwrap_or(""))?;
         if sets.iter().any(|(c, _)| *c == col) {
             return Err(PgError::syntax(format!(
                 "multiple assignments to same column \"{}\"",
@@ -379,7 +490,7 @@ pub fn bind_update(b: &mut Binder, u: &ast::Update) -> PgResult<(UpdatePlan, Vec
             )));
         }
         let e = if is_default_keyword(&a.value) {
-            default_expr(b, &def, col)?.unwrap_or(Expr::Const(Value::Null))
+            default_expr(b, def, col)?.unwrap_or(Expr::Const(Value::Null))
         } else {
             b.level().agg_forbidden = Some("UPDATE");
             let r = b.bind_expr(&a.value);
@@ -394,18 +505,7 @@ pub fn bind_update(b: &mut Binder, u: &ast::Update) -> PgResult<(UpdatePlan, Vec
         };
         sets.push((col, e));
     }
-    let (returning, cols) = bind_returning(b, &u.returning)?;
-    let scan = scan_node(&def, conj.clone());
-    Ok((
-        UpdatePlan {
-            table: def,
-            scan,
-            recheck: and_all(conj),
-            sets,
-            returning,
-        },
-        cols,
-    ))
+    Ok(sets)
 }
 
 pub fn bind_delete(b: &mut Binder, d: &ast::Delete) -> PgResult<(DeletePlan, Vec<OutCol>)> {
@@ -509,6 +609,8 @@ pub fn exec_insert(
 ) -> PgResult<u64> {
     let mut count = 0u64;
     let oid = p.table.oid;
+    // keys this command inserted or updated: DO UPDATE must not reach them
+    let mut touched: std::collections::HashSet<tandem_storage::RowKey> = Default::default();
     run(ex, &p.source, None, &mut |ex, src| {
         ex.tick()?;
         let mut row = Vec::with_capacity(p.fill.len());
@@ -520,6 +622,26 @@ pub fn exec_insert(
             });
         }
         finalize_row(&p.table, &mut row, &|_| true)?;
+        if let Some(action) = &p.on_conflict {
+            if let Some((key, existing)) = ex.ctx.txn.conflicting_row(oid, &row)? {
+                if let OnConflict::Update { sets, filter } = action {
+                    if let Some(new) =
+                        conflict_update(ex, p, sets, filter, &key, existing, row, &touched)?
+                    {
+                        touched.insert(ex.ctx.txn.update(oid, &key, new.clone())?);
+                        emit_returning(ex, &p.returning, &new, emit)?;
+                        count += 1;
+                    }
+                }
+                return Ok(true);
+            }
+            if matches!(action, OnConflict::Update { .. }) {
+                if let Some(pk) = &p.table.primary_key {
+                    let vals: Vec<Value> = pk.columns.iter().map(|&c| row[c].clone()).collect();
+                    touched.insert(ex.ctx.txn.encode_key(oid, &vals)?);
+                }
+            }
+        }
         if p.returning.is_some() {
             ex.ctx.txn.insert(oid, row.clone())?;
             emit_returning(ex, &p.returning, &row, emit)?;
@@ -530,6 +652,45 @@ pub fn exec_insert(
         Ok(true)
     })?;
     Ok(count)
+}
+
+/// ON CONFLICT DO UPDATE of the row `existing` at `key` with the proposed
+/// row `excluded`: the new row, or None when the WHERE rejects it.
+#[allow(clippy::too_many_arguments)]
+fn conflict_update(
+    ex: &mut Exec,
+    p: &InsertPlan,
+    sets: &[(usize, Expr)],
+    filter: &Option<Expr>,
+    key: &tandem_storage::RowKey,
+    existing: Vec<Value>,
+    excluded: Vec<Value>,
+    touched: &std::collections::HashSet<tandem_storage::RowKey>,
+) -> PgResult<Option<Vec<Value>>> {
+    if touched.contains(key) {
+        return Err(PgError::new(
+            SqlState::CARDINALITY_VIOLATION,
+            "ON CONFLICT DO UPDATE command cannot affect row a second time",
+        )
+        .with_hint(
+            "Ensure that no rows proposed for insertion within the same command have duplicate constrained values.",
+        ));
+    }
+    let width = p.table.columns.len();
+    let mut both = existing;
+    both.resize(width, Value::Null);
+    both.extend(excluded);
+    if let Some(f) = filter {
+        if !truthy(&eval_full(ex, f, &both, None)?) {
+            return Ok(None);
+        }
+    }
+    let mut new = both[..width].to_vec();
+    for (c, e) in sets {
+        new[*c] = eval_full(ex, e, &both, None)?;
+    }
+    finalize_row(&p.table, &mut new, &|i| sets.iter().any(|(c, _)| *c == i))?;
+    Ok(Some(new))
 }
 
 /// Locks a target row; returns the version to modify, or None to skip it.

@@ -527,8 +527,12 @@ fn insert_defaults_not_null_returning_and_delete() {
         e.message,
         "column \"nope\" of relation \"items\" does not exist"
     );
-    let e = h.err("insert into items values (1, 'a') on conflict do nothing");
-    assert_eq!(e.code.code(), "0A000");
+    let e = h.err("insert into items values (1, 'a') on conflict do update set id = 2");
+    assert_eq!(e.code.code(), "42601");
+    assert_eq!(
+        e.locate,
+        Some(Box::new(tandem_types::Locate::Words("on conflict")))
+    );
 }
 
 #[test]

@@ -140,10 +140,15 @@ impl Session {
         }) = &stmt
         {
             if tandem_query::is_plannable(ast) {
-                let (plan, catalog) = self.with_ctx(&[], |ctx| {
-                    let plan = tandem_query::plan(ast, &mut param_types, ctx)?;
-                    Ok((plan, ctx.txn.catalog()))
-                })?;
+                let (plan, catalog) = self
+                    .with_ctx(&[], |ctx| {
+                        let plan = tandem_query::plan(ast, &mut param_types, ctx)?;
+                        Ok((plan, ctx.txn.catalog()))
+                    })
+                    .map_err(|e| match &stmt {
+                        Some(s) => s.locate(e),
+                        None => e,
+                    })?;
                 cached = Some(CachedPlan {
                     plan: Arc::new(plan),
                     catalog,
@@ -197,14 +202,17 @@ impl Session {
         params: &[Value],
         out: &mut Output<'_, '_>,
     ) -> PgResult<String> {
-        if let Some(ast) = p.plannable() {
-            let plan = self.plan_of(p, ast)?;
-            return run_plan(self, &plan, params, out);
-        }
-        match &p.stmt {
-            Some(stmt) => dispatch::execute(self, stmt, out),
-            None => Ok(String::new()),
-        }
+        let result = match (p.plannable(), &p.stmt) {
+            (Some(ast), _) => self
+                .plan_of(p, ast)
+                .and_then(|plan| run_plan(self, &plan, params, out)),
+            (None, Some(stmt)) => dispatch::execute(self, stmt, out),
+            (None, None) => Ok(String::new()),
+        };
+        result.map_err(|e| match &p.stmt {
+            Some(s) => s.locate(e),
+            None => e,
+        })
     }
 
     /// Result columns of a prepared statement (`None`: NoData).

@@ -20,7 +20,7 @@
 use sqlparser::ast::Statement;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
-use tandem_types::{PgError, PgResult, SqlState};
+use tandem_types::{Locate, PgError, PgResult, SqlState};
 
 pub(crate) use crate::scan::{lex, split_statements, Piece, Tok, Token};
 
@@ -39,6 +39,41 @@ pub(crate) struct ParsedStmt {
     pub kind: StmtKind,
     /// The statement's own text (without the `;`).
     pub text: String,
+    /// Characters before `text` in the query string it came from; None when
+    /// `text` is not the client's (a statement re-printed from a tree).
+    pub base: Option<usize>,
+}
+
+impl ParsedStmt {
+    /// Resolves an error's [`Locate`] into its position in the query string
+    /// (a position already set wins; one that cannot be found is left out).
+    pub(crate) fn locate(&self, mut e: PgError) -> PgError {
+        let Some(loc) = e.locate.take() else {
+            return e;
+        };
+        let (Some(base), None) = (self.base, e.position) else {
+            return e;
+        };
+        let at = match *loc {
+            Locate::LineColumn(line, col) => {
+                Some(line_col_to_byte(&self.text, line as usize, col as usize))
+            }
+            Locate::Words(words) => find_words(&self.text, words),
+        };
+        if let Some(at) = at {
+            e.position = Some(char_pos(&self.text, at, base));
+        }
+        e
+    }
+}
+
+/// The byte where the unquoted words of `words` first follow each other.
+fn find_words(text: &str, words: &str) -> Option<usize> {
+    let toks = lex(text).ok()?;
+    let want: Vec<&str> = words.split(' ').collect();
+    toks.windows(want.len())
+        .find(|w| w.iter().zip(&want).all(|(t, x)| t.word() == Some(x)))
+        .map(|w| w[0].start)
 }
 
 #[derive(Clone, Debug)]
@@ -173,6 +208,7 @@ fn parse_piece(whole: &str, piece: &Piece<'_>) -> PgResult<ParsedStmt> {
         return Ok(ParsedStmt {
             kind: StmtKind::Front(stmt),
             text,
+            base: Some(base),
         });
     }
     let mut sql_text = piece.text.to_string();
@@ -189,6 +225,7 @@ fn parse_piece(whole: &str, piece: &Piece<'_>) -> PgResult<ParsedStmt> {
             create_user,
         },
         text,
+        base: Some(base),
     })
 }
 

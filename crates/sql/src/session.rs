@@ -156,7 +156,7 @@ impl Session {
             self.begin_statement();
             self.enter_statement(is_exit_statement(stmt))?;
             let mut out = Output::new(sink, RowMode::Simple);
-            let tag = dispatch::execute(self, stmt, &mut out)?;
+            let tag = dispatch::execute(self, stmt, &mut out).map_err(|e| stmt.locate(e))?;
             if i + 1 == count {
                 self.end_of_batch()?;
             }

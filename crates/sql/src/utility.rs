@@ -405,6 +405,7 @@ pub(crate) fn prepare(
             create_user: false,
         },
         text: statement.to_string(),
+        base: None,
     };
     let prepared = s.prepare_statement(Some(inner), types, text)?;
     s.prepared.insert(n, Arc::new(prepared));

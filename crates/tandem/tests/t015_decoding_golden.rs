@@ -21,4 +21,5 @@ tandem_testkit::golden_tests! {
     advance_and_copy => "10_advance_and_copy",
     slots_and_errors => "11_slots_and_errors",
     savepoints => "12_savepoints",
+    on_conflict => "13_on_conflict",
 }

@@ -10,4 +10,76 @@ const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/app_sql");
 tandem_testkit::golden_tests! {
     DIR;
     savepoints => "01_savepoints",
+    on_conflict => "02_on_conflict",
+}
+
+/// An upsert racing an uncommitted insert of the same key waits for it and
+/// then updates the row it committed (READ COMMITTED), or inserts when that
+/// insert rolled back; under REPEATABLE READ a row committed after the
+/// snapshot is a serialization failure, as in PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_conflict_waits_for_a_concurrent_insert_of_its_key() {
+    use tandem_testkit::{sqlstate, Node};
+    let mut node = Node::init("upsert-race");
+    node.start();
+    let a = node.connect().await;
+    let b = node.connect().await;
+    a.batch_execute("CREATE TABLE kv (k int PRIMARY KEY, v text)")
+        .await
+        .expect("create");
+
+    // DO UPDATE after the other insert commits
+    a.batch_execute("BEGIN").await.expect("begin");
+    a.batch_execute("INSERT INTO kv VALUES (1, 'a')")
+        .await
+        .expect("insert");
+    let upsert = tokio::spawn(async move {
+        let r = b
+            .query_one(
+                "INSERT INTO kv VALUES (1, 'b') ON CONFLICT (k) DO UPDATE SET v = kv.v || excluded.v RETURNING v",
+                &[],
+            )
+            .await
+            .map(|row| row.get::<_, String>(0));
+        (b, r)
+    });
+    a.batch_execute("COMMIT").await.expect("commit");
+    let (b, r) = upsert.await.expect("upsert task");
+    assert_eq!(r.expect("upsert after the insert committed"), "ab");
+
+    // DO NOTHING after the other insert rolls back: the row goes in
+    a.batch_execute("BEGIN").await.expect("begin");
+    a.batch_execute("INSERT INTO kv VALUES (2, 'a')")
+        .await
+        .expect("insert");
+    let insert = tokio::spawn(async move {
+        let r = b
+            .execute("INSERT INTO kv VALUES (2, 'b') ON CONFLICT DO NOTHING", &[])
+            .await;
+        (b, r)
+    });
+    a.batch_execute("ROLLBACK").await.expect("rollback");
+    let (b, r) = insert.await.expect("insert task");
+    assert_eq!(r.expect("insert after the rollback"), 1);
+    let v: String = a
+        .query_one("SELECT v FROM kv WHERE k = 2", &[])
+        .await
+        .expect("select")
+        .get(0);
+    assert_eq!(v, "b");
+
+    // REPEATABLE READ: a conflicting row newer than the snapshot
+    b.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM kv")
+        .await
+        .expect("snapshot");
+    a.batch_execute("INSERT INTO kv VALUES (3, 'a')")
+        .await
+        .expect("insert");
+    let e = b
+        .batch_execute("INSERT INTO kv VALUES (3, 'b') ON CONFLICT DO NOTHING")
+        .await
+        .expect_err("serialization failure");
+    assert_eq!(sqlstate(&e).as_deref(), Some("40001"));
+    b.batch_execute("ROLLBACK").await.expect("rollback");
+    node.stop();
 }

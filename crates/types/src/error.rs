@@ -120,6 +120,18 @@ impl Severity {
     }
 }
 
+/// Where in its statement an error points, said by code that has the syntax
+/// tree but not the text (the binder); the SQL layer turns it into
+/// [`PgError::position`] with the statement's text at hand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Locate {
+    /// A 1-based line and column, as the parser's spans give them.
+    LineColumn(u64, u64),
+    /// The first place where these words follow each other (lower case,
+    /// separated by single spaces; matched as whole tokens, any case).
+    Words(&'static str),
+}
+
 /// An error (or notice) as a PostgreSQL client sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PgError {
@@ -127,12 +139,15 @@ pub struct PgError {
     pub code: SqlState,
     pub message: String,
     pub detail: Option<String>,
-    pub hint: Option<String>,
+    /// Boxed like `context`, to keep `PgError` small.
+    pub hint: Option<Box<str>>,
     /// 1-based character position in the query text, if known.
     pub position: Option<u32>,
     /// Where it happened (`CONTEXT:` line, protocol field `W`). Boxed to keep
     /// `PgError` (the error type of every `PgResult`) small.
     pub context: Option<Box<str>>,
+    /// A position still to be resolved against the statement's text.
+    pub locate: Option<Box<Locate>>,
 }
 
 pub type PgResult<T> = Result<T, PgError>;
@@ -148,6 +163,7 @@ impl PgError {
             hint: None,
             position: None,
             context: None,
+            locate: None,
         }
     }
 
@@ -178,7 +194,7 @@ impl PgError {
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> PgError {
-        self.hint = Some(hint.into());
+        self.hint = Some(hint.into().into_boxed_str());
         self
     }
 
@@ -189,6 +205,13 @@ impl PgError {
 
     pub fn with_position(mut self, position: u32) -> PgError {
         self.position = Some(position);
+        self
+    }
+
+    /// Points the error into its statement before the text is at hand (see
+    /// [`Locate`]); a position already known wins.
+    pub fn with_locate(mut self, locate: Locate) -> PgError {
+        self.locate = Some(Box::new(locate));
         self
     }
 

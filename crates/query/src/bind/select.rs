@@ -720,6 +720,7 @@ impl Binder<'_> {
                 }
                 self.bind_relation(&parts, alias.as_ref())
                     .map(|t| (t, false))
+                    .map_err(|e| at_name(e, name))
             }
             TableFactor::Function {
                 lateral,
@@ -1641,5 +1642,18 @@ fn sort_key(expr: Expr, o: &ast::OrderByOptions) -> SortKey {
         expr,
         desc,
         nulls_first: o.nulls_first.unwrap_or(desc),
+    }
+}
+
+/// Points an error about a relation at its name in the statement (as
+/// PostgreSQL's `parser_errposition` does), unless it points elsewhere.
+fn at_name(e: PgError, name: &ast::ObjectName) -> PgError {
+    match name.0.first().and_then(|p| p.as_ident()) {
+        Some(id) if e.locate.is_none() && e.position.is_none() && id.span.start.line > 0 => e
+            .with_locate(tandem_types::Locate::LineColumn(
+                id.span.start.line,
+                id.span.start.column,
+            )),
+        _ => e,
     }
 }

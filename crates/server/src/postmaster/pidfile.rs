@@ -215,11 +215,14 @@ mod tests {
             .unwrap();
         assert_eq!(e.message, "lock file \"postmaster.pid\" already exists");
         assert_eq!(
-            e.hint.unwrap(),
-            format!(
-                "Is another postmaster (PID {}) running in data directory \"{}\"?",
-                std::process::id(),
-                dir.path().display()
+            e.hint.as_deref(),
+            Some(
+                format!(
+                    "Is another postmaster (PID {}) running in data directory \"{}\"?",
+                    std::process::id(),
+                    dir.path().display()
+                )
+                .as_str()
             )
         );
         first.set_line(8, STATUS_READY);

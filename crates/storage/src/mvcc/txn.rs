@@ -658,17 +658,23 @@ impl Transaction {
         key: &RowKey,
         row: &[Value],
     ) -> PgResult<()> {
+        match self.row_at_key(def, key)? {
+            Some(_) => Err(duplicate_key(def, pk, row)),
+            None => Ok(()),
+        }
+    }
+
+    /// The row a new row with primary key `key` would collide with: this
+    /// transaction's own, or (the key locked first, so no writer of it is
+    /// still running) the latest committed one with the LSN that created
+    /// it, whether or not the snapshot sees it.
+    fn row_at_key(&mut self, def: &TableDef, key: &RowKey) -> PgResult<Option<(Option<Lsn>, Row)>> {
         if let Some(o) = self.overlay.get(&def.oid) {
             match o.rows.get(key) {
-                Some(Some(_)) => return Err(duplicate_key(def, pk, row)),
-                Some(None) => return Ok(()),
+                Some(Some(r)) => return Ok(Some((None, r.clone()))),
+                Some(None) => return Ok(None),
                 // a table re-keyed in a range of this transaction's
-                None if o.shadow => {
-                    return match self.bulk_row(o, key)? {
-                        Some(_) => Err(duplicate_key(def, pk, row)),
-                        None => Ok(()),
-                    }
-                }
+                None if o.shadow => return Ok(self.bulk_row(o, key)?.map(|r| (None, r))),
                 None => {}
             }
         }
@@ -678,10 +684,41 @@ impl Transaction {
             LockTag::Row(def.oid, key.clone()),
             &self.wait_options(),
         )?;
-        if self.db.heap.latest(def.oid, key)?.is_some() {
-            return Err(duplicate_key(def, pk, row));
+        Ok(self
+            .db
+            .heap
+            .latest(def.oid, key)?
+            .map(|(created, row)| (Some(created), row)))
+    }
+
+    /// `INSERT ... ON CONFLICT`'s check (PostgreSQL's speculative insertion):
+    /// the row already at `row`'s primary key, with that key, or None when
+    /// inserting `row` would not conflict. The key stays locked, so an
+    /// UPDATE of the row found can follow. Under REPEATABLE READ a row
+    /// committed after the snapshot is a serialization failure.
+    pub fn conflicting_row(
+        &mut self,
+        table: Oid,
+        row: &[Value],
+    ) -> PgResult<Option<(RowKey, Vec<Value>)>> {
+        self.settle(table)?;
+        let def = self.table_def(table)?;
+        let Some(pk) = &def.primary_key else {
+            return Ok(None);
+        };
+        let key = encode_key(&key_values(pk, row));
+        match self.row_at_key(&def, &key)? {
+            None => Ok(None),
+            Some((Some(created), _))
+                if created > self.snapshot && self.isolation != IsolationLevel::ReadCommitted =>
+            {
+                Err(concurrent("update"))
+            }
+            Some((_, found)) => {
+                let found = self.pad(table, &found).to_vec();
+                Ok(Some((key, found)))
+            }
         }
-        Ok(())
     }
 
     fn overlay_mut(&mut self, table: Oid) -> &mut TableOverlay {

@@ -1,0 +1,32 @@
+-- INSERT ... ON CONFLICT on a primary key: DO NOTHING and DO UPDATE with
+-- EXCLUDED, a WHERE on the update, RETURNING, and the errors.
+create table kv(k int primary key, v text, n int default 0);
+insert into kv values (1, 'one'), (2, 'two');
+insert into kv values (1, 'uno') on conflict do nothing;
+insert into kv values (1, 'uno'), (3, 'three') on conflict (k) do nothing;
+select * from kv order by k;
+insert into kv values (2, 'dos') on conflict (k) do update set v = excluded.v, n = kv.n + 1;
+insert into kv as t values (2, 'deux') on conflict (k) do update set v = t.v || '/' || excluded.v, n = t.n + 1 returning *;
+insert into kv values (3, 'drei'), (4, 'four') on conflict on constraint kv_pkey do update set v = excluded.v returning k, v;
+insert into kv values (1, 'ignored') on conflict (k) do update set v = excluded.v where kv.n > 0;
+insert into kv values (2, 'kept') on conflict (k) do update set v = excluded.v where kv.n > 0 returning k, v, n;
+select * from kv order by k;
+insert into kv values (5, 'a'), (5, 'b') on conflict (k) do update set v = excluded.v;
+insert into kv values (5, 'a'), (5, 'b') on conflict (k) do nothing;
+select * from kv where k = 5;
+insert into kv values (6, 'x') on conflict (v) do nothing;
+insert into kv values (6, 'x') on conflict on constraint nope do nothing;
+insert into kv values (6, 'x') on conflict do update set v = 'y';
+insert into kv (k, v) select g, 'g' || g from generate_series(4, 7) g on conflict (k) do update set n = kv.n + 10;
+select * from kv order by k;
+begin;
+insert into kv values (8, 'eight');
+insert into kv values (8, 'huit') on conflict (k) do update set v = excluded.v;
+select * from kv where k = 8;
+rollback;
+create table nopk(a int);
+insert into nopk values (1) on conflict do nothing;
+insert into nopk values (1) on conflict (a) do nothing;
+select count(*) from nopk;
+drop table nopk;
+drop table kv;
