@@ -1,7 +1,7 @@
 //! The query engine: binds sqlparser ASTs against the catalog, plans, and executes
-//! SELECT (joins, subqueries, grouping, aggregates, DISTINCT, ORDER BY, LIMIT,
-//! table functions) and INSERT / UPDATE / DELETE (with RETURNING; INSERT with ON
-//! CONFLICT on the primary key).
+//! SELECT (joins, subqueries, grouping, aggregates, window functions, DISTINCT,
+//! ORDER BY, LIMIT, table functions) and INSERT / UPDATE / DELETE (with
+//! RETURNING; INSERT with ON CONFLICT on the primary key).
 //!
 //! Life of a statement:
 //!

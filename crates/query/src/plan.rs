@@ -115,6 +115,9 @@ pub enum Expr {
     /// Placeholder for set-returning function `n` of the target list while binding;
     /// replaced by a column of the `ProjectSet` node's output before execution.
     SrfRef(usize),
+    /// Placeholder for window function call `n` while binding; replaced by a
+    /// column of the `Window` node's output before execution.
+    WinRef(usize),
 }
 
 /// A set-returning function call in a target list (see [`Node::ProjectSet`]).
@@ -147,6 +150,55 @@ pub struct SortKey {
     pub expr: Expr,
     pub desc: bool,
     pub nulls_first: bool,
+}
+
+/// A window function call: `func(args) OVER (PARTITION BY partition ORDER
+/// BY order frame)` (see [`Node::Window`]).
+#[derive(Clone, Debug)]
+pub struct WindowCall {
+    pub func: WindowFunc,
+    pub args: Vec<Expr>,
+    /// `FILTER (WHERE ...)` of an aggregate used as a window function.
+    pub filter: Option<Expr>,
+    pub partition: Vec<Expr>,
+    pub order: Vec<SortKey>,
+    pub frame: Frame,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum WindowFunc {
+    RowNumber,
+    Rank,
+    DenseRank,
+    PercentRank,
+    CumeDist,
+    Ntile,
+    Lag,
+    Lead,
+    FirstValue,
+    LastValue,
+    NthValue,
+    /// An aggregate over the frame, with the type of its first argument.
+    Agg(AggKind, DataType),
+}
+
+/// A window frame: `ROWS` counts rows, `RANGE` (the default) makes a row's
+/// peers (equal ORDER BY values) part of `CURRENT ROW`.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    pub rows: bool,
+    pub start: FrameBound,
+    pub end: FrameBound,
+}
+
+#[derive(Clone, Debug)]
+pub enum FrameBound {
+    UnboundedPreceding,
+    /// `n PRECEDING` (ROWS only), `n` evaluated once per partition.
+    Preceding(Expr),
+    CurrentRow,
+    Following(Expr),
+    UnboundedFollowing,
 }
 
 #[derive(Clone, Debug)]
@@ -250,6 +302,13 @@ pub enum Node {
     ProjectSet {
         input: Box<Node>,
         srfs: Vec<SrfCall>,
+    },
+    /// Window functions (PostgreSQL's WindowAgg): reads every input row, then
+    /// emits each one followed by one value per call, in the order of the
+    /// last call's partitions and ORDER BY.
+    Window {
+        input: Box<Node>,
+        calls: Vec<WindowCall>,
     },
     /// `SELECT ... FOR UPDATE` over a single table: locks each row it returns.
     LockRows {
@@ -435,6 +494,7 @@ impl Expr {
                     | Expr::ToRegClass(_)
                     | Expr::AggRef(_)
                     | Expr::SrfRef(_)
+                    | Expr::WinRef(_)
             ) {
                 pure = false;
             }

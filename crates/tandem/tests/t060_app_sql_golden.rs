@@ -11,6 +11,7 @@ tandem_testkit::golden_tests! {
     DIR;
     savepoints => "01_savepoints",
     on_conflict => "02_on_conflict",
+    window_functions => "03_window_functions",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -1042,9 +1042,6 @@ impl Binder<'_> {
             ));
         }
         let name = parts.remove(0);
-        if f.over.is_some() {
-            return Err(PgError::unsupported("window functions"));
-        }
         if !f.within_group.is_empty() {
             return Err(PgError::unsupported("WITHIN GROUP"));
         }
@@ -1086,6 +1083,9 @@ impl Binder<'_> {
                 (list.args.clone(), distinct, order)
             }
         };
+        if let Some(over) = &f.over {
+            return self.bind_window(&name, f, &args, distinct, &order, over);
+        }
         let is_star = matches!(
             args.as_slice(),
             [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)]
@@ -1331,7 +1331,7 @@ impl Binder<'_> {
     }
 
     #[allow(clippy::type_complexity)]
-    fn bind_agg_parts(
+    pub(crate) fn bind_agg_parts(
         &mut self,
         kind: AggKind,
         name: &str,

@@ -13,6 +13,7 @@
 pub mod expr;
 pub mod scope;
 pub mod select;
+pub mod window;
 
 use std::sync::Arc;
 

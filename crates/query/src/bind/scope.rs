@@ -12,7 +12,7 @@
 
 use tandem_types::{DataType, Oid, PgError, PgResult, SqlState};
 
-use crate::plan::{AggCall, Expr, SrfCall};
+use crate::plan::{AggCall, Expr, SrfCall, WindowCall};
 
 /// A column visible in a FROM clause.
 #[derive(Clone, Debug)]
@@ -51,6 +51,12 @@ pub struct Level {
     /// The clause being bound when that is where SRFs are not allowed (`HAVING`,
     /// `RETURNING`) and `agg_forbidden` does not name it.
     pub srf_clause: Option<&'static str>,
+    /// Window function calls of this level's target list and ORDER BY.
+    pub windows: Vec<WindowCall>,
+    /// Set while binding a window call's arguments and window.
+    pub in_window: bool,
+    /// `WINDOW name AS (...)` definitions of this level's SELECT.
+    pub named_windows: Vec<(String, sqlparser::ast::WindowSpec)>,
 }
 
 impl Level {

@@ -1080,10 +1080,20 @@ impl Binder<'_> {
         {
             return Err(PgError::unsupported(format!("SELECT clause in {s}")));
         }
-        if !s.named_window.is_empty() {
-            return Err(PgError::unsupported("window functions"));
-        }
         self.reset_level();
+        for ast::NamedWindowDefinition(name, def) in &s.named_window {
+            let ast::NamedWindowExpr::WindowSpec(spec) = def else {
+                return Err(PgError::unsupported("a window defined as another window"));
+            };
+            let name = ident_name(name);
+            if self.level().named_windows.iter().any(|(n, _)| *n == name) {
+                return Err(PgError::new(
+                    SqlState("42P20"),
+                    format!("window \"{name}\" is already defined"),
+                ));
+            }
+            self.level().named_windows.push((name, spec.clone()));
+        }
         // FROM
         let mut tree: Option<FromTree> = None;
         for twj in &s.from {
@@ -1151,9 +1161,12 @@ impl Binder<'_> {
         // Width of the row the target list is evaluated on.
         let mut width = level.columns.len();
         let mut having = having;
+        // the group keys and their count, once grouped
+        let mut grouped: Option<(Vec<String>, usize)> = None;
         if !groups.is_empty() || !aggs.is_empty() || having.is_some() {
             let keys: Vec<String> = groups.iter().map(debug_key).collect();
             let ngroups = groups.len();
+            grouped = Some((keys.clone(), ngroups));
             width = ngroups + aggs.len();
             for call in srfs.iter_mut() {
                 let args = std::mem::take(&mut call.args);
@@ -1180,6 +1193,49 @@ impl Binder<'_> {
                 input: Box::new(node),
                 pred: h,
             };
+        }
+        let windows = std::mem::take(&mut self.level().windows);
+        if !windows.is_empty() {
+            let mut calls = Vec::with_capacity(windows.len());
+            for mut call in windows {
+                if let Some((keys, ngroups)) = &grouped {
+                    let mut rw = |e: Expr| self.group_rewrite(e, keys, *ngroups);
+                    call.args = call
+                        .args
+                        .into_iter()
+                        .map(&mut rw)
+                        .collect::<PgResult<_>>()?;
+                    call.filter = call.filter.map(&mut rw).transpose()?;
+                    call.partition = call
+                        .partition
+                        .into_iter()
+                        .map(&mut rw)
+                        .collect::<PgResult<_>>()?;
+                    for k in &mut call.order {
+                        k.expr = rw(std::mem::replace(&mut k.expr, Expr::Const(Value::Null)))?;
+                    }
+                }
+                calls.push(call);
+            }
+            let base = width;
+            width += calls.len();
+            node = Node::Window {
+                input: Box::new(node),
+                calls,
+            };
+            let to_columns = |e: Expr| {
+                e.rewrite(&mut |x| match x {
+                    Expr::WinRef(k) => Some(Expr::Column(base + k)),
+                    _ => None,
+                })
+            };
+            exprs = exprs.into_iter().map(to_columns).collect();
+            for call in srfs.iter_mut() {
+                call.args = std::mem::take(&mut call.args)
+                    .into_iter()
+                    .map(to_columns)
+                    .collect();
+            }
         }
         if !srfs.is_empty() {
             (node, exprs) = project_set(node, srfs, exprs, width);
@@ -1635,7 +1691,7 @@ fn join_trees(
     }
 }
 
-fn sort_key(expr: Expr, o: &ast::OrderByOptions) -> SortKey {
+pub(crate) fn sort_key(expr: Expr, o: &ast::OrderByOptions) -> SortKey {
     let desc = matches!(o.sort, Some(ast::OrderBySort::Desc));
     // PostgreSQL: NULLS LAST by default for ASC, NULLS FIRST for DESC.
     SortKey {

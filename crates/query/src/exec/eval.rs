@@ -310,6 +310,11 @@ pub fn eval(cx: &mut Cx, e: &Expr, row: &[Value], env: Option<&Env>) -> PgResult
                 "aggregate reference outside of an aggregate",
             ))
         }
+        Expr::WinRef(_) => {
+            return Err(PgError::internal(
+                "window function reference outside of a window",
+            ))
+        }
         Expr::SrfRef(_) => {
             return Err(PgError::internal(
                 "set-returning function reference outside of a ProjectSet",

@@ -14,6 +14,7 @@
 //! - `join.rs`: hash and nested-loop joins, LATERAL
 //! - `agg.rs`: grouping and aggregates
 //! - `sort.rs`: sort, distinct, limit, set operations
+//! - `window.rs`: window functions
 //! - `eval.rs`: expressions
 //!
 //! Corresponds to PostgreSQL's `executor/` (execProcnode.c and the node files).
@@ -24,6 +25,7 @@ pub mod hashkey;
 pub mod join;
 pub mod scan;
 pub mod sort;
+pub mod window;
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -167,6 +169,7 @@ pub fn run(ex: &mut Exec, node: &Node, env: Option<&Env>, sink: &mut Sink) -> Pg
             all,
         } => sort::set_op(ex, left, right, *op, *all, env, sink),
         Node::ProjectSet { input, srfs } => scan::project_set(ex, input, srfs, env, sink),
+        Node::Window { input, calls } => window::window(ex, input, calls, env, sink),
         Node::LockRows {
             input,
             table,
