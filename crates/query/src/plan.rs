@@ -310,6 +310,19 @@ pub enum Node {
         input: Box<Node>,
         calls: Vec<WindowCall>,
     },
+    /// `WITH RECURSIVE`'s UNION [ALL]: emits `base`'s rows, then runs `step`
+    /// with work table `id` holding the rows emitted last, until it emits
+    /// none (without ALL, rows already emitted are dropped).
+    RecursiveUnion {
+        id: usize,
+        base: Box<Node>,
+        step: Box<Node>,
+        all: bool,
+    },
+    /// The rows of work table `id` (see `RecursiveUnion`).
+    WorkTable {
+        id: usize,
+    },
     /// `SELECT ... FOR UPDATE` over a single table: locks each row it returns.
     LockRows {
         input: Box<Node>,

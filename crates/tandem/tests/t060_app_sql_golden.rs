@@ -12,6 +12,7 @@ tandem_testkit::golden_tests! {
     savepoints => "01_savepoints",
     on_conflict => "02_on_conflict",
     window_functions => "03_window_functions",
+    with_recursive => "04_with_recursive",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -11,6 +11,7 @@
 //! `optimizer/plan/planner.c` a small OLTP executor needs.
 
 pub mod expr;
+pub mod recursive;
 pub mod scope;
 pub mod select;
 pub mod window;
@@ -29,6 +30,26 @@ pub struct CteDef {
     pub name: String,
     pub query: ast::Query,
     pub columns: Vec<String>,
+    /// Defined by `WITH RECURSIVE`: it may refer to itself.
+    pub recursive: bool,
+    /// While its own query is being bound (`recursive.rs`).
+    pub state: CteState,
+}
+
+/// Where the binding of a `WITH RECURSIVE` CTE's own query stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CteState {
+    Idle,
+    /// Binding its non-recursive term (or its whole query): a reference to
+    /// itself now is an error.
+    Binding,
+    /// Binding its recursive term: a reference to itself reads work table
+    /// `id`, whose columns are these; `used` once one did.
+    Recursing {
+        id: usize,
+        columns: Vec<(String, DataType)>,
+        used: bool,
+    },
 }
 
 /// Binding state of one statement.
@@ -38,6 +59,8 @@ pub struct Binder<'p> {
     pub params: &'p mut Vec<DataType>,
     pub levels: Vec<Level>,
     pub next_subplan: usize,
+    /// Work tables of recursive CTEs bound so far (their ids).
+    pub next_worktable: usize,
     pub ctes: Vec<CteDef>,
     /// Correlation of the FROM item bound last (see `select.rs` item_level).
     pub last_subquery_correlated: Option<bool>,
@@ -63,6 +86,7 @@ impl<'p> Binder<'p> {
             params,
             levels: Vec::new(),
             next_subplan: 0,
+            next_worktable: 0,
             ctes: Vec::new(),
             last_subquery_correlated: None,
             perms: Default::default(),

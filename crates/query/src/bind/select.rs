@@ -314,12 +314,10 @@ impl Binder<'_> {
     pub fn bind_query(&mut self, q: &ast::Query) -> PgResult<(Node, Vec<OutCol>)> {
         let saved = self.ctes.len();
         if let Some(with) = &q.with {
-            if with.recursive {
-                self.ctes.truncate(saved);
-                return Err(PgError::unsupported("WITH RECURSIVE"));
-            }
             for cte in &with.cte_tables {
                 self.ctes.push(CteDef {
+                    recursive: with.recursive,
+                    state: super::CteState::Idle,
                     name: ident_name(&cte.alias.name),
                     query: (*cte.query).clone(),
                     columns: cte
@@ -621,7 +619,7 @@ impl Binder<'_> {
 
     /// Runs `f` for a FROM item: LATERAL items see the level's columns so far as
     /// an outer level; others see only the enclosing queries.
-    fn item_level<T>(
+    pub(super) fn item_level<T>(
         &mut self,
         lateral: bool,
         f: impl FnOnce(&mut Self) -> PgResult<T>,
@@ -680,7 +678,7 @@ impl Binder<'_> {
         Ok((start, width))
     }
 
-    fn leaf(
+    pub(super) fn leaf(
         &mut self,
         alias: &str,
         cols: Vec<(String, DataType, Oid, i16)>,
@@ -786,7 +784,7 @@ impl Binder<'_> {
     }
 
     /// A subquery in FROM: its own level; records correlation for `item_level`.
-    fn bind_from_subquery(&mut self, q: &ast::Query) -> PgResult<(Node, Vec<OutCol>)> {
+    pub(super) fn bind_from_subquery(&mut self, q: &ast::Query) -> PgResult<(Node, Vec<OutCol>)> {
         let (sub, cols) = self.bind_subquery(q)?;
         self.last_subquery_correlated = Some(sub.correlated);
         Ok((sub.node, cols))
@@ -807,6 +805,10 @@ impl Binder<'_> {
             .map(|a| ident_name(&a.name))
             .unwrap_or_else(|| name.clone());
         if schema.is_none() {
+            let nearest = self.ctes.iter().rposition(|c| c.name == name);
+            if let Some(pos) = nearest.filter(|p| self.ctes[*p].recursive) {
+                return self.bind_recursive_cte(pos, &alias_name, alias);
+            }
             if let Some(cte) = self.ctes.iter().rev().find(|c| c.name == name).cloned() {
                 let saved = self.ctes.len();
                 // A CTE sees only the CTEs defined before it.

@@ -13,7 +13,7 @@
 //!   functions (also in target lists: ProjectSet), row locks
 //! - `join.rs`: hash and nested-loop joins, LATERAL
 //! - `agg.rs`: grouping and aggregates
-//! - `sort.rs`: sort, distinct, limit, set operations
+//! - `sort.rs`: sort, distinct, limit, set operations, recursive unions
 //! - `window.rs`: window functions
 //! - `eval.rs`: expressions
 //!
@@ -53,6 +53,8 @@ pub struct Exec<'e, 'c> {
     /// a table being written, taken up again, would see the statement's own
     /// writes).
     pub stream_scans: bool,
+    /// The rows each running `RecursiveUnion` produced last, by work table id.
+    pub work_tables: HashMap<usize, Arc<Vec<Vec<Value>>>>,
     ticks: u32,
 }
 
@@ -64,6 +66,7 @@ impl<'e, 'c> Exec<'e, 'c> {
             ctx,
             cache: HashMap::new(),
             stream_scans: false,
+            work_tables: HashMap::new(),
             ticks: 0,
         }
     }
@@ -170,6 +173,21 @@ pub fn run(ex: &mut Exec, node: &Node, env: Option<&Env>, sink: &mut Sink) -> Pg
         } => sort::set_op(ex, left, right, *op, *all, env, sink),
         Node::ProjectSet { input, srfs } => scan::project_set(ex, input, srfs, env, sink),
         Node::Window { input, calls } => window::window(ex, input, calls, env, sink),
+        Node::RecursiveUnion {
+            id,
+            base,
+            step,
+            all,
+        } => sort::recursive_union(ex, *id, base, step, *all, env, sink),
+        Node::WorkTable { id } => {
+            let rows = ex.work_tables.get(id).cloned().unwrap_or_default();
+            for r in rows.iter() {
+                if !sink(ex, r)? {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        }
         Node::LockRows {
             input,
             table,

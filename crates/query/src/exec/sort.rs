@@ -246,3 +246,45 @@ pub fn set_op(
         }
     }
 }
+
+/// `WITH RECURSIVE`'s union: `base`'s rows, then `step`'s, run again over
+/// the rows of the round before (work table `id`) until a round adds none.
+/// Without `all`, rows seen before are dropped (which also ends a cycle).
+#[allow(clippy::too_many_arguments)]
+pub fn recursive_union(
+    ex: &mut Exec,
+    id: usize,
+    base: &Node,
+    step: &Node,
+    all: bool,
+    env: Option<&Env>,
+    sink: &mut Sink,
+) -> PgResult<bool> {
+    let mut seen: HashSet<HashKey> = HashSet::new();
+    let mut round: Vec<Vec<Value>> = Vec::new();
+    let mut emit = |ex: &mut Exec, row: &[Value], round: &mut Vec<Vec<Value>>| {
+        ex.tick()?;
+        if !all && !seen.insert(HashKey(row.to_vec())) {
+            return Ok(true);
+        }
+        round.push(row.to_vec());
+        sink(ex, row)
+    };
+    let mut go_on = run(ex, base, env, &mut |ex, row| emit(ex, row, &mut round))?;
+    while go_on && !round.is_empty() {
+        ex.work_tables
+            .insert(id, std::sync::Arc::new(std::mem::take(&mut round)));
+        let mut next = Vec::new();
+        let r = run(ex, step, env, &mut |ex, row| emit(ex, row, &mut next));
+        round = next;
+        match r {
+            Ok(more) => go_on = more,
+            Err(e) => {
+                ex.work_tables.remove(&id);
+                return Err(e);
+            }
+        }
+    }
+    ex.work_tables.remove(&id);
+    Ok(go_on)
+}
