@@ -78,10 +78,14 @@ pub enum OnConflict {
 pub struct UpdatePlan {
     pub table: Arc<TableDef>,
     pub scan: Node,
-    /// The WHERE clause, re-checked on a concurrently updated row.
+    /// The WHERE clause, re-checked on a concurrently updated row (with
+    /// `from`: its conjuncts on the target alone).
     pub recheck: Option<Expr>,
+    /// SET and RETURNING read the target row (padded to the table's width),
+    /// followed by the `from` row when there is one.
     pub sets: Vec<(usize, Expr)>,
     pub returning: Option<Vec<Expr>>,
+    pub from: Option<DmlFrom>,
 }
 
 #[derive(Clone, Debug)]
@@ -90,6 +94,18 @@ pub struct DeletePlan {
     pub scan: Node,
     pub recheck: Option<Expr>,
     pub returning: Option<Vec<Expr>>,
+    pub from: Option<DmlFrom>,
+}
+
+/// `UPDATE ... FROM` / `DELETE ... USING`: the other tables (read once per
+/// statement) and the WHERE conjuncts that involve them, evaluated over the
+/// target row followed by one of their rows. A target row is changed once,
+/// with the first of their rows that matches (PostgreSQL leaves which one
+/// unspecified), and not at all when none does.
+#[derive(Clone, Debug)]
+pub struct DmlFrom {
+    pub node: Node,
+    pub pred: Option<Expr>,
 }
 
 fn target_table(b: &Binder, parts: &[String]) -> PgResult<Arc<TableDef>> {
@@ -441,9 +457,6 @@ fn single_table(b: &Binder, rel: &TableFactor) -> PgResult<(Arc<TableDef>, Optio
 }
 
 pub fn bind_update(b: &mut Binder, u: &ast::Update) -> PgResult<(UpdatePlan, Vec<OutCol>)> {
-    if u.from.is_some() {
-        return Err(PgError::unsupported("UPDATE ... FROM"));
-    }
     if !u.table.joins.is_empty() || u.or.is_some() || !u.order_by.is_empty() || u.limit.is_some() {
         return Err(PgError::unsupported("this form of UPDATE"));
     }
@@ -453,20 +466,58 @@ pub fn bind_update(b: &mut Binder, u: &ast::Update) -> PgResult<(UpdatePlan, Vec
         b.require(def.oid, acl::SELECT);
     }
     table_level(b, &def, alias.as_deref());
-    let conj = bind_where(b, &u.selection)?;
+    let items = match &u.from {
+        None => &[][..],
+        Some(ast::UpdateTableFromKind::AfterSet(items)) => items.as_slice(),
+        Some(ast::UpdateTableFromKind::BeforeSet(_)) => {
+            return Err(PgError::unsupported("UPDATE FROM before SET"))
+        }
+    };
+    let (scan, recheck, from) = bind_dml_from(b, &def, items, &u.selection)?;
     let sets = bind_sets(b, &def, &u.assignments)?;
     let (returning, cols) = bind_returning(b, &u.returning)?;
-    let scan = scan_node(&def, conj.clone());
     Ok((
         UpdatePlan {
             table: def,
             scan,
-            recheck: and_all(conj),
+            recheck,
             sets,
             returning,
+            from,
         },
         cols,
     ))
+}
+
+/// The FROM (USING) items of an UPDATE (DELETE) after the target's columns
+/// in the level, and its WHERE: the target's scan (with the conjuncts on
+/// the target alone), those conjuncts for the recheck, and the other items
+/// with the conjuncts that read them.
+fn bind_dml_from(
+    b: &mut Binder,
+    def: &TableDef,
+    items: &[ast::TableWithJoins],
+    selection: &Option<ast::Expr>,
+) -> PgResult<(Node, Option<Expr>, Option<DmlFrom>)> {
+    let mut tree = None;
+    for twj in items {
+        tree = Some(b.bind_from_item(twj, tree.take())?);
+    }
+    let conj = bind_where(b, selection)?;
+    let Some(tree) = tree else {
+        return Ok((scan_node(def, conj.clone()), and_all(conj), None));
+    };
+    let width = def.columns.len();
+    let (mine, theirs): (Vec<Expr>, Vec<Expr>) = conj.into_iter().partition(|c| {
+        let mut cols = Vec::new();
+        c.columns(&mut cols);
+        !crate::bind::select::has_subplan(c) && cols.iter().all(|i| *i < width)
+    });
+    let from = DmlFrom {
+        node: crate::bind::select::build_from(tree),
+        pred: and_all(theirs),
+    };
+    Ok((scan_node(def, mine.clone()), and_all(mine), Some(from)))
 }
 
 /// The `SET column = expression` list of an UPDATE (or of ON CONFLICT DO
@@ -476,13 +527,31 @@ fn bind_sets(
     def: &TableDef,
     assignments: &[ast::Assignment],
 ) -> PgResult<Vec<(usize, Expr)>> {
-    let mut sets = Vec::new();
+    let mut pairs: Vec<(&ast::ObjectName, std::borrow::Cow<'_, ast::Expr>)> = Vec::new();
     for a in assignments {
-        let AssignmentTarget::ColumnName(n) = &a.target else {
-            return Err(PgError::unsupported("multiple-column UPDATE assignments"));
+        match &a.target {
+            AssignmentTarget::ColumnName(n) => {
+                pairs.push((n, std::borrow::Cow::Borrowed(&a.value)))
+            }
+            AssignmentTarget::Tuple(names) => {
+                for (n, v) in names
+                    .iter()
+                    .zip(multiple_column_source(names.len(), &a.value)?)
+                {
+                    pairs.push((n, std::borrow::Cow::Owned(v)));
+                }
+            }
+        }
+    }
+    let mut sets = Vec::new();
+    for (n, value) in pairs {
+        let a = ast::Assignment {
+            target: AssignmentTarget::ColumnName(n.clone()),
+            value: value.into_owned(),
         };
         let parts = object_parts(n)?;
-        let col = column_index(def, parts.last().map(String::as_str).unwrap_or(""))?;
+        let col = column_index(def, parts.last().map(String::as_str).unwrap_or(""))
+            .map_err(|e| at_ident(e, n))?;
         if sets.iter().any(|(c, _)| *c == col) {
             return Err(PgError::syntax(format!(
                 "multiple assignments to same column \"{}\"",
@@ -508,8 +577,80 @@ fn bind_sets(
     Ok(sets)
 }
 
+/// The `n` values of `SET (a, b, ...) = source`: a row constructor's items,
+/// or one scalar sub-SELECT per column of a sub-SELECT (each returning
+/// that column).
+fn multiple_column_source(n: usize, source: &ast::Expr) -> PgResult<Vec<ast::Expr>> {
+    let mismatch = || PgError::syntax("number of columns does not match number of values");
+    let values: Vec<ast::Expr> = match source {
+        ast::Expr::Tuple(items) => items.clone(),
+        ast::Expr::Function(f) if object_parts(&f.name)?.last().is_some_and(|x| x == "row") => {
+            let ast::FunctionArguments::List(list) = &f.args else {
+                return Err(mismatch());
+            };
+            let mut out = Vec::new();
+            for a in &list.args {
+                match a {
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => out.push(e.clone()),
+                    _ => return Err(PgError::unsupported(format!("ROW item {a}"))),
+                }
+            }
+            out
+        }
+        ast::Expr::Subquery(q) => {
+            let SetExpr::Select(sel) = q.body.as_ref() else {
+                return Err(PgError::unsupported(
+                    "a multiple-column UPDATE from this query",
+                ));
+            };
+            if sel.projection.iter().any(|i| {
+                !matches!(
+                    i,
+                    SelectItem::UnnamedExpr(_) | SelectItem::ExprWithAlias { .. }
+                )
+            }) {
+                return Err(PgError::unsupported(
+                    "a multiple-column UPDATE from this query",
+                ));
+            }
+            if sel.projection.len() != n {
+                return Err(mismatch());
+            }
+            (0..n)
+                .map(|i| {
+                    let mut one = (**q).clone();
+                    if let SetExpr::Select(s1) = one.body.as_mut() {
+                        s1.projection = vec![sel.projection[i].clone()];
+                    }
+                    ast::Expr::Subquery(Box::new(one))
+                })
+                .collect()
+        }
+        _ => {
+            return Err(PgError::syntax(
+                "source for a multiple-column UPDATE item must be a sub-SELECT or ROW() expression",
+            )
+            .with_locate(tandem_types::Locate::Words("set")))
+        }
+    };
+    if values.len() != n {
+        return Err(mismatch());
+    }
+    Ok(values)
+}
+
+/// Points an error at a column name in the statement.
+fn at_ident(e: PgError, n: &ast::ObjectName) -> PgError {
+    match n.0.last().and_then(|p| p.as_ident()) {
+        Some(id) if id.span.start.line > 0 && e.position.is_none() => e.with_locate(
+            tandem_types::Locate::LineColumn(id.span.start.line, id.span.start.column),
+        ),
+        _ => e,
+    }
+}
+
 pub fn bind_delete(b: &mut Binder, d: &ast::Delete) -> PgResult<(DeletePlan, Vec<OutCol>)> {
-    if !d.tables.is_empty() || d.using.is_some() || !d.order_by.is_empty() || d.limit.is_some() {
+    if !d.tables.is_empty() || !d.order_by.is_empty() || d.limit.is_some() {
         return Err(PgError::unsupported("this form of DELETE"));
     }
     let from = match &d.from {
@@ -527,15 +668,16 @@ pub fn bind_delete(b: &mut Binder, d: &ast::Delete) -> PgResult<(DeletePlan, Vec
         b.require(def.oid, acl::SELECT);
     }
     table_level(b, &def, alias.as_deref());
-    let conj = bind_where(b, &d.selection)?;
+    let using = d.using.as_deref().unwrap_or(&[]);
+    let (scan, recheck, from) = bind_dml_from(b, &def, using, &d.selection)?;
     let (returning, cols) = bind_returning(b, &d.returning)?;
-    let scan = scan_node(&def, conj.clone());
     Ok((
         DeletePlan {
             table: def,
             scan,
-            recheck: and_all(conj),
+            recheck,
             returning,
+            from,
         },
         cols,
     ))
@@ -730,29 +872,74 @@ pub fn exec_update(
     let stream = !key_set
         && !p.sets.iter().any(|(_, e)| e.has_subquery())
         && !returning_reads_tables(&p.returning);
+    let rows = from_rows(ex, &p.from)?;
+    let width = p.table.columns.len();
     let mut count = 0u64;
     for_each_target(ex, &p.scan, stream, &mut |ex, key, row| {
         ex.tick()?;
+        if p.from.is_some() && joined(ex, &p.from, &rows, &row, width)?.is_none() {
+            return Ok(None);
+        }
         let Some((key, row)) = lock_target(ex, &p.table, &p.recheck, key, row)? else {
             return Ok(None);
         };
-        let mut new = row.clone();
-        new.resize(p.table.columns.len(), Value::Null);
+        let Some(both) = joined(ex, &p.from, &rows, &row, width)? else {
+            return Ok(None);
+        };
+        let mut new = both[..width].to_vec();
         for (c, e) in &p.sets {
-            new[*c] = eval_full(ex, e, &row, None)?;
+            new[*c] = eval_full(ex, e, &both, None)?;
         }
         finalize_row(&p.table, &mut new, &|i| p.sets.iter().any(|(c, _)| *c == i))?;
-        let written = if p.returning.is_some() {
-            let k = ex.ctx.txn.update(p.table.oid, &key, new.clone())?;
-            emit_returning(ex, &p.returning, &new, emit)?;
-            k
-        } else {
-            ex.ctx.txn.update(p.table.oid, &key, new)?
-        };
+        let shown = p.returning.as_ref().map(|_| {
+            let mut r = new.clone();
+            r.extend_from_slice(&both[width..]);
+            r
+        });
+        let written = ex.ctx.txn.update(p.table.oid, &key, new)?;
+        if let Some(r) = shown {
+            emit_returning(ex, &p.returning, &r, emit)?;
+        }
         count += 1;
         Ok(Some(written))
     })?;
     Ok(count)
+}
+
+/// The rows of a DML statement's FROM (USING) items, read once.
+fn from_rows(ex: &mut Exec, from: &Option<DmlFrom>) -> PgResult<Option<Vec<Vec<Value>>>> {
+    match from {
+        Some(f) => Ok(Some(crate::exec::collect(ex, &f.node, None)?)),
+        None => Ok(None),
+    }
+}
+
+/// `row` padded to `width`, followed (with FROM items) by the first of
+/// their `rows` that the FROM conjuncts accept with it; None when none does.
+fn joined(
+    ex: &mut Exec,
+    from: &Option<DmlFrom>,
+    rows: &Option<Vec<Vec<Value>>>,
+    row: &[Value],
+    width: usize,
+) -> PgResult<Option<Vec<Value>>> {
+    let mut both = row.to_vec();
+    both.resize(width, Value::Null);
+    let (Some(from), Some(rows)) = (from, rows) else {
+        return Ok(Some(both));
+    };
+    for r in rows {
+        both.truncate(width);
+        both.extend_from_slice(r);
+        let ok = match &from.pred {
+            Some(pred) => truthy(&eval_full(ex, pred, &both, None)?),
+            None => true,
+        };
+        if ok {
+            return Ok(Some(both));
+        }
+    }
+    Ok(None)
 }
 
 fn returning_reads_tables(returning: &Option<Vec<Expr>>) -> bool {
@@ -767,14 +954,22 @@ pub fn exec_delete(
     emit: &mut dyn FnMut(Vec<Value>) -> PgResult<()>,
 ) -> PgResult<u64> {
     let stream = !returning_reads_tables(&p.returning);
+    let rows = from_rows(ex, &p.from)?;
+    let width = p.table.columns.len();
     let mut count = 0u64;
     for_each_target(ex, &p.scan, stream, &mut |ex, key, row| {
         ex.tick()?;
+        if p.from.is_some() && joined(ex, &p.from, &rows, &row, width)?.is_none() {
+            return Ok(None);
+        }
         let Some((key, row)) = lock_target(ex, &p.table, &p.recheck, key, row)? else {
             return Ok(None);
         };
+        let Some(both) = joined(ex, &p.from, &rows, &row, width)? else {
+            return Ok(None);
+        };
         ex.ctx.txn.delete(p.table.oid, &key)?;
-        emit_returning(ex, &p.returning, &row, emit)?;
+        emit_returning(ex, &p.returning, &both, emit)?;
         count += 1;
         Ok(Some(key))
     })?;

@@ -13,6 +13,7 @@ tandem_testkit::golden_tests! {
     on_conflict => "02_on_conflict",
     window_functions => "03_window_functions",
     with_recursive => "04_with_recursive",
+    update_from => "05_update_from",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -44,10 +44,12 @@ impl Binder<'_> {
     ) -> PgResult<FromTree> {
         let cte = self.ctes[pos].clone();
         match cte.state {
-            CteState::Binding => return Err(invalid_recursion(format!(
+            CteState::Binding => {
+                return Err(invalid_recursion(format!(
                 "recursive reference to query \"{}\" must not appear within its non-recursive term",
                 cte.name
-            ))),
+            )))
+            }
             CteState::Recursing { id, columns, .. } => {
                 if let CteState::Recursing { used, .. } = &mut self.ctes[pos].state {
                     *used = true;

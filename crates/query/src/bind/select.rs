@@ -994,7 +994,7 @@ impl Binder<'_> {
     }
 
     /// Binds `relation JOIN ... JOIN ...`, joined onto `left` if given.
-    fn bind_from_item(
+    pub(crate) fn bind_from_item(
         &mut self,
         twj: &TableWithJoins,
         left: Option<FromTree>,
