@@ -102,7 +102,11 @@ pub fn numeric_rank(ty: &DataType) -> Option<u8> {
 fn is_reg(ty: &DataType) -> bool {
     matches!(
         ty,
-        DataType::Oid | DataType::RegClass | DataType::RegType | DataType::RegProc
+        DataType::Oid
+            | DataType::RegClass
+            | DataType::RegType
+            | DataType::RegProc
+            | DataType::RegNamespace
     )
 }
 
@@ -178,7 +182,11 @@ fn int_to(v: i128, to: &DataType) -> PgResult<Value> {
         DataType::Float8 => Value::Float8(v as f64),
         DataType::Numeric(tm) => with_typmod(Decimal::from_i128_with_scale(v, 0), tm)?,
         DataType::Bool => Value::Bool(v != 0),
-        DataType::Oid | DataType::RegClass | DataType::RegType | DataType::RegProc => {
+        DataType::Oid
+        | DataType::RegClass
+        | DataType::RegType
+        | DataType::RegProc
+        | DataType::RegNamespace => {
             if v < i32::MIN as i128 || v > u32::MAX as i128 {
                 return Err(int_out_of_range(&DataType::Oid));
             }
@@ -286,9 +294,11 @@ fn convert(value: Value, to: &DataType, explicit: bool) -> PgResult<Value> {
             _ => Err(cannot_cast(&from, to)),
         },
         Value::Oid(o) => match to {
-            DataType::Oid | DataType::RegClass | DataType::RegType | DataType::RegProc => {
-                Ok(Value::Oid(o))
-            }
+            DataType::Oid
+            | DataType::RegClass
+            | DataType::RegType
+            | DataType::RegProc
+            | DataType::RegNamespace => Ok(Value::Oid(o)),
             DataType::Int4 => Ok(Value::Int4(o as i32)),
             DataType::Int8 => Ok(Value::Int8(o as i64)),
             _ => Err(cannot_cast(&from, to)),

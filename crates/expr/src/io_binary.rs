@@ -59,9 +59,11 @@ pub fn binary_in(bytes: &[u8], ty: &DataType) -> PgResult<Value> {
         DataType::Int8 => Value::Int8(i64::from_be_bytes(fixed(bytes)?)),
         DataType::Float4 => Value::Float4(f32::from_be_bytes(fixed(bytes)?)),
         DataType::Float8 => Value::Float8(f64::from_be_bytes(fixed(bytes)?)),
-        DataType::Oid | DataType::RegClass | DataType::RegType | DataType::RegProc => {
-            Value::Oid(u32::from_be_bytes(fixed(bytes)?))
-        }
+        DataType::Oid
+        | DataType::RegClass
+        | DataType::RegType
+        | DataType::RegProc
+        | DataType::RegNamespace => Value::Oid(u32::from_be_bytes(fixed(bytes)?)),
         DataType::Xid => Value::Xid(u32::from_be_bytes(fixed(bytes)?)),
         DataType::Date => Value::Date(i32::from_be_bytes(fixed(bytes)?)),
         DataType::Timestamp => Value::Timestamp(i64::from_be_bytes(fixed(bytes)?)),
@@ -228,7 +230,11 @@ fn matches_type(value: &Value, ty: &DataType) -> bool {
             | (Value::Interval(..), DataType::Interval)
             | (
                 Value::Oid(_),
-                DataType::Oid | DataType::RegClass | DataType::RegType | DataType::RegProc
+                DataType::Oid
+                    | DataType::RegClass
+                    | DataType::RegType
+                    | DataType::RegProc
+                    | DataType::RegNamespace
             )
             | (Value::Xid(_), DataType::Xid)
             | (Value::PgLsn(_), DataType::PgLsn)

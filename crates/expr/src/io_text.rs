@@ -462,6 +462,7 @@ pub fn type_by_name(name: &str) -> Option<DataType> {
         "regclass" => DataType::RegClass,
         "regtype" => DataType::RegType,
         "regproc" => DataType::RegProc,
+        "regnamespace" => DataType::RegNamespace,
         "unknown" => DataType::Unknown,
         "void" => DataType::Void,
         "record" => DataType::Record,
@@ -481,6 +482,7 @@ pub fn builtin_types() -> Vec<DataType> {
         Int2,
         Int4,
         RegProc,
+        RegNamespace,
         Text,
         Oid,
         Xid,
@@ -546,16 +548,32 @@ pub fn text_in(text: &str, ty: &DataType) -> PgResult<Value> {
         DataType::Int8 => {
             Value::Int8(parse_int(text, i64::MIN as i128, i64::MAX as i128, "bigint")? as i64)
         }
-        DataType::Oid | DataType::RegClass | DataType::RegType | DataType::RegProc => {
+        DataType::Oid
+        | DataType::RegClass
+        | DataType::RegType
+        | DataType::RegProc
+        | DataType::RegNamespace => {
             let name = match ty {
                 DataType::Oid => "oid",
                 DataType::RegClass => "regclass",
                 DataType::RegType => "regtype",
+                DataType::RegNamespace => "regnamespace",
                 _ => "regproc",
             };
             if !matches!(ty, DataType::Oid) && !text.trim().bytes().all(|b| b.is_ascii_digit()) {
                 if let (DataType::RegType, Some(t)) = (ty, type_by_name(text)) {
                     return Ok(Value::Oid(t.oid()));
+                }
+                if *ty == DataType::RegNamespace {
+                    let name = crate::reg::parse_qualified(text).1;
+                    return crate::catalog::namespace_oid(&name)
+                        .map(Value::Oid)
+                        .ok_or_else(|| {
+                            PgError::new(
+                                SqlState::UNDEFINED_SCHEMA,
+                                format!("schema \"{name}\" does not exist"),
+                            )
+                        });
                 }
                 // names of tables need the catalog: see `cast::cast_in_context`
                 return Err(PgError::new(

@@ -228,7 +228,12 @@ fn resolve_known(op: BinOp, l: &DataType, r: &DataType) -> Option<(DataType, Dat
                 };
                 return same(t, T::Bool);
             }
-            let reg = |t: &T| matches!(t, T::Oid | T::RegClass | T::RegType | T::RegProc);
+            let reg = |t: &T| {
+                matches!(
+                    t,
+                    T::Oid | T::RegClass | T::RegType | T::RegProc | T::RegNamespace
+                )
+            };
             if (reg(l) && (reg(r) || is_int(r))) || (is_int(l) && reg(r)) {
                 return same(T::Oid, T::Bool);
             }

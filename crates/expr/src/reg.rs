@@ -1,5 +1,5 @@
-//! The OID alias types `regclass`, `regtype`, `regproc`: names ⇄ OIDs through the
-//! catalog.
+//! The OID alias types `regclass`, `regtype`, `regproc`, `regnamespace`:
+//! names ⇄ OIDs through the catalog.
 //!
 //! A `Value` of these types is a `Value::Oid`. Turning a name into an OID (and
 //! back, for output) needs the catalog, so the context-free `cast`/`text_out`
@@ -147,7 +147,11 @@ pub fn cast_in_context(
             })
         }
         (Value::Oid(o), t)
-            if is_string_type(t) && matches!(from, DataType::RegClass | DataType::RegType) =>
+            if is_string_type(t)
+                && matches!(
+                    from,
+                    DataType::RegClass | DataType::RegType | DataType::RegNamespace
+                ) =>
         {
             let mut s = String::new();
             text_out_typed(&Value::Oid(*o), from, ctx, &mut s);
@@ -160,9 +164,14 @@ pub fn cast_in_context(
 /// Text output knowing the column type: `regclass`/`regtype` print names.
 pub fn text_out_typed(value: &Value, ty: &DataType, ctx: &ExecContext<'_>, out: &mut String) {
     match (value, ty) {
-        (Value::Oid(0), DataType::RegClass | DataType::RegType | DataType::RegProc) => {
-            out.push('-')
-        }
+        (
+            Value::Oid(0),
+            DataType::RegClass | DataType::RegType | DataType::RegProc | DataType::RegNamespace,
+        ) => out.push('-'),
+        (Value::Oid(o), DataType::RegNamespace) => match catalog::namespace_name(*o) {
+            Some(n) => out.push_str(&tandem_types::ident::quote_identifier(n)),
+            None => out.push_str(&o.to_string()),
+        },
         (Value::Oid(o), DataType::RegClass) => match regclass_name(*o, &ctx.txn.catalog()) {
             Some(n) => out.push_str(&n),
             None => out.push_str(&o.to_string()),

@@ -90,6 +90,7 @@ pub fn convert_type(dt: &ast::DataType) -> PgResult<DataType> {
                 "regclass" => DataType::RegClass,
                 "regtype" => DataType::RegType,
                 "regproc" => DataType::RegProc,
+                "regnamespace" => DataType::RegNamespace,
                 "timestamptz" => DataType::TimestampTz,
                 "timestamp" => DataType::Timestamp,
                 "varchar" => DataType::Varchar(len),
@@ -144,6 +145,7 @@ pub fn internal_name(ty: &DataType) -> String {
         DataType::RegClass => "regclass",
         DataType::RegType => "regtype",
         DataType::RegProc => "regproc",
+        DataType::RegNamespace => "regnamespace",
         DataType::Array(e) => return internal_name(e),
         DataType::Unknown => "unknown",
         DataType::Void => "void",
@@ -233,13 +235,18 @@ pub fn common_type(types: &[DataType]) -> PgResult<DataType> {
         }
         if matches!(
             out,
-            DataType::Oid | DataType::RegClass | DataType::RegType | DataType::RegProc
+            DataType::Oid
+                | DataType::RegClass
+                | DataType::RegType
+                | DataType::RegProc
+                | DataType::RegNamespace
         ) && matches!(
             t,
             DataType::Oid
                 | DataType::RegClass
                 | DataType::RegType
                 | DataType::RegProc
+                | DataType::RegNamespace
                 | DataType::Int4
                 | DataType::Int8
         ) {

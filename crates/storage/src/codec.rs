@@ -221,6 +221,7 @@ impl Writer {
             DataType::RegClass => self.u8(23),
             DataType::RegType => self.u8(24),
             DataType::RegProc => self.u8(25),
+            DataType::RegNamespace => self.u8(30),
             DataType::Array(e) => {
                 self.u8(26);
                 self.data_type(e);
@@ -391,6 +392,7 @@ impl<'a> Reader<'a> {
             23 => DataType::RegClass,
             24 => DataType::RegType,
             25 => DataType::RegProc,
+            30 => DataType::RegNamespace,
             26 => DataType::Array(Box::new(self.data_type()?)),
             27 => DataType::Unknown,
             28 => DataType::Void,

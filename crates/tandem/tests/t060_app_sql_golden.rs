@@ -14,6 +14,7 @@ tandem_testkit::golden_tests! {
     window_functions => "03_window_functions",
     with_recursive => "04_with_recursive",
     update_from => "05_update_from",
+    psql_describe => "06_psql_describe",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -25,6 +25,7 @@ impl SqlState {
     pub const UNDEFINED_COLUMN: SqlState = SqlState("42703");
     pub const UNDEFINED_FUNCTION: SqlState = SqlState("42883");
     pub const UNDEFINED_OBJECT: SqlState = SqlState("42704");
+    pub const UNDEFINED_SCHEMA: SqlState = SqlState("3F000");
     pub const UNDEFINED_PARAMETER: SqlState = SqlState("42P02");
     pub const DUPLICATE_TABLE: SqlState = SqlState("42P07");
     pub const DUPLICATE_OBJECT: SqlState = SqlState("42710");

@@ -48,6 +48,8 @@ pub enum DataType {
     RegClass,
     RegType,
     RegProc,
+    /// `regnamespace`: a schema OID printed as its name.
+    RegNamespace,
     /// One-dimensional arrays.
     Array(Box<DataType>),
     /// A literal whose type is still to be decided (`'abc'` before coercion).
@@ -70,6 +72,7 @@ impl DataType {
             DataType::Int2 => 21,
             DataType::Int4 => 23,
             DataType::RegProc => 24,
+            DataType::RegNamespace => 4089,
             DataType::Text => 25,
             DataType::Oid => 26,
             DataType::Xid => 28,
@@ -119,7 +122,9 @@ impl DataType {
             DataType::Bool | DataType::Char => 1,
             DataType::Int2 => 2,
             DataType::Int4 | DataType::Float4 | DataType::Oid | DataType::Xid | DataType::Date => 4,
-            DataType::RegClass | DataType::RegType | DataType::RegProc => 4,
+            DataType::RegClass | DataType::RegType | DataType::RegProc | DataType::RegNamespace => {
+                4
+            }
             DataType::Int8 | DataType::Float8 | DataType::Timestamp | DataType::TimestampTz => 8,
             DataType::PgLsn => 8,
             DataType::Name => 64,
@@ -169,6 +174,7 @@ impl DataType {
             DataType::RegClass => "regclass".into(),
             DataType::RegType => "regtype".into(),
             DataType::RegProc => "regproc".into(),
+            DataType::RegNamespace => "regnamespace".into(),
             DataType::Array(e) => format!("{}[]", e.display_name()),
             DataType::Unknown => "unknown".into(),
             DataType::Void => "void".into(),

@@ -112,6 +112,13 @@ pub fn namespace_oid(schema: &str) -> Option<u32> {
     })
 }
 
+/// The schema of OID `oid` (see [`namespace_oid`]).
+pub fn namespace_name(oid: u32) -> Option<&'static str> {
+    ["pg_catalog", "public", "information_schema", "pg_toast"]
+        .into_iter()
+        .find(|s| namespace_oid(s) == Some(oid))
+}
+
 pub type Columns = fn() -> Vec<(&'static str, DataType)>;
 pub type Rows = fn(&mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>>;
 

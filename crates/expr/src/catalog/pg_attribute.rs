@@ -94,7 +94,7 @@ fn row(a: Att<'_>) -> Vec<Value> {
         i2(ndims),
         b(byval),
         ch(align),
-        ch(if len == -1 { b'x' } else { b'p' }),
+        ch(a.ty.map_or(b'x', |t| super::pg_type::typstorage(t, len))),
         ch(0),
         b(a.not_null),
         b(a.has_default),

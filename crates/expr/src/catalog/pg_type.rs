@@ -85,6 +85,7 @@ pub fn type_internal_name(ty: &DataType) -> String {
         T::RegClass => "regclass".into(),
         T::RegType => "regtype".into(),
         T::RegProc => "regproc".into(),
+        T::RegNamespace => "regnamespace".into(),
         T::Array(e) => format!("_{}", type_internal_name(e)),
         T::Unknown => "unknown".into(),
         T::Void => "void".into(),
@@ -97,7 +98,7 @@ pub fn type_category(ty: &DataType) -> u8 {
     match ty {
         T::Bool => b'B',
         T::Int2 | T::Int4 | T::Int8 | T::Float4 | T::Float8 | T::Numeric(_) | T::Oid => b'N',
-        T::RegClass | T::RegType | T::RegProc => b'N',
+        T::RegClass | T::RegType | T::RegProc | T::RegNamespace => b'N',
         T::Text | T::Varchar(_) | T::Bpchar(_) | T::Name => b'S',
         T::Date | T::Timestamp | T::TimestampTz => b'D',
         T::Interval => b'T',
@@ -169,7 +170,7 @@ fn row(ty: &DataType) -> Vec<Value> {
         oid(0),
         oid(0),
         ch(align),
-        ch(if len == -1 { b'x' } else { b'p' }),
+        ch(typstorage(ty, len)),
         b(false),
         oid(0),
         i4(-1),
@@ -187,6 +188,16 @@ pub fn build() -> Vec<Vec<Value>> {
 
 fn rows(_: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
     Ok(build())
+}
+
+/// `typstorage`: `p` (plain) for fixed-length types, `m` (main) for numeric,
+/// `x` (extended) for the other variable-length ones.
+pub(crate) fn typstorage(ty: &T, len: i16) -> u8 {
+    match (ty, len) {
+        (T::Numeric(_), _) => b'm',
+        (_, -1) => b'x',
+        _ => b'p',
+    }
 }
 
 #[cfg(test)]

@@ -171,6 +171,26 @@ pub(super) fn defs() -> Vec<Def> {
             )
         }),
     ];
+    // what psql's \d asks of every table
+    d.push(
+        Def::ctx(
+            "pg_relation_is_publishable",
+            vec![oid()],
+            r(T::Bool),
+            |a, _, c| {
+                let o = arg_i64(a, 0)? as u32;
+                Ok(Value::Bool(c.txn.catalog().tables.contains_key(&Oid(o))))
+            },
+        )
+        .stable(),
+    );
+    d.push(Def::pure(
+        "pg_get_statisticsobjdef_columns",
+        vec![oid()],
+        r(T::Text),
+        // no extended statistics objects exist
+        |_| Ok(Value::Null),
+    ));
     for vis in [
         "pg_table_is_visible",
         "pg_type_is_visible",

@@ -360,7 +360,7 @@ fn coerce_arg(v: Value, ty: &DataType) -> PgResult<Value> {
         || (vt == DataType::Oid
             && matches!(
                 ty,
-                DataType::RegClass | DataType::RegType | DataType::RegProc
+                DataType::RegClass | DataType::RegType | DataType::RegProc | DataType::RegNamespace
             ))
         || (matches!(v, Value::Array(_))
             && matches!(ty, DataType::Array(_))
@@ -368,7 +368,12 @@ fn coerce_arg(v: Value, ty: &DataType) -> PgResult<Value> {
     if same {
         return Ok(v);
     }
-    if vt == DataType::Text && matches!(ty, DataType::RegClass | DataType::RegProc) {
+    if vt == DataType::Text
+        && matches!(
+            ty,
+            DataType::RegClass | DataType::RegProc | DataType::RegNamespace
+        )
+    {
         return Ok(v);
     }
     cast(v, ty)
