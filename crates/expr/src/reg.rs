@@ -161,25 +161,28 @@ pub fn cast_in_context(
     }
 }
 
+/// What OID `oid` of alias type `ty` prints as: the relation's, type's or
+/// schema's name, `-` for 0, the number when nothing has that OID.
+pub fn reg_name(oid: u32, ty: &DataType, cat: &Catalog) -> String {
+    let name = match ty {
+        _ if oid == 0 => Some("-".to_string()),
+        DataType::RegClass => regclass_name(oid, cat),
+        DataType::RegType => regtype_name(oid),
+        DataType::RegNamespace => {
+            catalog::namespace_name(oid).map(tandem_types::ident::quote_identifier)
+        }
+        _ => None,
+    };
+    name.unwrap_or_else(|| oid.to_string())
+}
+
 /// Text output knowing the column type: `regclass`/`regtype` print names.
 pub fn text_out_typed(value: &Value, ty: &DataType, ctx: &ExecContext<'_>, out: &mut String) {
     match (value, ty) {
-        (
-            Value::Oid(0),
-            DataType::RegClass | DataType::RegType | DataType::RegProc | DataType::RegNamespace,
-        ) => out.push('-'),
-        (Value::Oid(o), DataType::RegNamespace) => match catalog::namespace_name(*o) {
-            Some(n) => out.push_str(&tandem_types::ident::quote_identifier(n)),
-            None => out.push_str(&o.to_string()),
-        },
-        (Value::Oid(o), DataType::RegClass) => match regclass_name(*o, &ctx.txn.catalog()) {
-            Some(n) => out.push_str(&n),
-            None => out.push_str(&o.to_string()),
-        },
-        (Value::Oid(o), DataType::RegType) => match regtype_name(*o) {
-            Some(n) => out.push_str(&n),
-            None => out.push_str(&o.to_string()),
-        },
+        (Value::Oid(0), DataType::RegProc) => out.push('-'),
+        (Value::Oid(o), DataType::RegClass | DataType::RegType | DataType::RegNamespace) => {
+            out.push_str(&reg_name(*o, ty, &ctx.txn.catalog()))
+        }
         _ => text_out(value, out),
     }
 }

@@ -96,6 +96,12 @@ pub enum Expr {
     },
     /// text -> regclass at run time (needs the catalog).
     ToRegClass(Box<Expr>),
+    /// An OID alias value (`regclass`, `regtype`, `regnamespace`: `ty`) ->
+    /// the name it prints as (needs the catalog).
+    RegName {
+        e: Box<Expr>,
+        ty: DataType,
+    },
     Func {
         sig: FunctionSig,
         args: Vec<Expr>,
@@ -363,6 +369,7 @@ impl Expr {
             | Expr::IsBool { e, .. }
             | Expr::Cast { e, .. }
             | Expr::ToRegClass(e)
+            | Expr::RegName { e, .. }
             | Expr::InSubquery { e, .. } => f(e),
             Expr::InList { e, list, .. } => {
                 f(e);
@@ -450,6 +457,7 @@ impl Expr {
             },
             Expr::Cast { e, ty } => Expr::Cast { e: rw(e), ty },
             Expr::ToRegClass(e) => Expr::ToRegClass(rw(e)),
+            Expr::RegName { e, ty } => Expr::RegName { e: rw(e), ty },
             Expr::InSubquery { e, sub, negated } => Expr::InSubquery {
                 e: rw(e),
                 sub,
@@ -505,6 +513,7 @@ impl Expr {
                     | Expr::ScalarSub(_)
                     | Expr::ArraySub(_)
                     | Expr::ToRegClass(_)
+                    | Expr::RegName { .. }
                     | Expr::AggRef(_)
                     | Expr::SrfRef(_)
                     | Expr::WinRef(_)

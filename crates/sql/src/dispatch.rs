@@ -6,6 +6,8 @@
 //! protocol), streamed without one in the Bind's formats (extended Execute), or
 //! collected for a portal that is read in pages (Execute with `max_rows`).
 
+use std::sync::Arc;
+
 use sqlparser::ast::Statement;
 use tandem_query::{CommandKind, OutputColumn, Plan};
 use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
@@ -21,8 +23,8 @@ pub(crate) enum RowMode<'f> {
     Simple,
     /// DataRows in these formats (one per column, or empty for all text).
     Extended(&'f [i16]),
-    /// Kept for paging.
-    Collect(Vec<Vec<Value>>),
+    /// Kept for paging, to be sent in these formats.
+    Collect(Vec<Vec<Value>>, &'f [i16]),
 }
 
 pub(crate) struct Output<'a, 'f> {
@@ -30,6 +32,9 @@ pub(crate) struct Output<'a, 'f> {
     pub mode: RowMode<'f>,
     /// Column types of the rows being produced (set by `describe`).
     pub types: Vec<DataType>,
+    /// The catalog OID alias columns (`regclass`, ...) sent as text are
+    /// named from, with those columns' positions (set by `run_plan`).
+    names: Option<(Arc<tandem_storage::Catalog>, Vec<usize>)>,
 }
 
 impl<'a, 'f> Output<'a, 'f> {
@@ -38,6 +43,36 @@ impl<'a, 'f> Output<'a, 'f> {
             sink,
             mode,
             types: Vec::new(),
+            names: None,
+        }
+    }
+
+    /// Whether column `i` goes out in text format.
+    fn text_column(&self, i: usize) -> bool {
+        let formats = match &self.mode {
+            RowMode::Simple => return true,
+            RowMode::Extended(f) | RowMode::Collect(_, f) => f,
+        };
+        match formats.len() {
+            0 => true,
+            1 => formats[0] == 0,
+            _ => formats.get(i).is_none_or(|f| *f == 0),
+        }
+    }
+
+    /// Text output of OID alias columns prints names, as PostgreSQL's
+    /// `regclassout` and friends do; they need the catalog.
+    fn name_reg_columns(&mut self, catalog: Arc<tandem_storage::Catalog>) {
+        let cols: Vec<usize> = (0..self.types.len())
+            .filter(|&i| {
+                matches!(
+                    self.types[i],
+                    DataType::RegClass | DataType::RegType | DataType::RegNamespace
+                ) && self.text_column(i)
+            })
+            .collect();
+        if !cols.is_empty() {
+            self.names = Some((catalog, cols));
         }
     }
 
@@ -50,11 +85,18 @@ impl<'a, 'f> Output<'a, 'f> {
         }
     }
 
-    pub(crate) fn row(&mut self, row: Vec<Value>) -> PgResult<()> {
+    pub(crate) fn row(&mut self, mut row: Vec<Value>) -> PgResult<()> {
+        if let Some((catalog, cols)) = &self.names {
+            for &i in cols {
+                if let Some(Value::Oid(o)) = row.get(i) {
+                    row[i] = Value::Text(tandem_expr::reg::reg_name(*o, &self.types[i], catalog));
+                }
+            }
+        }
         match &mut self.mode {
             RowMode::Simple => self.sink.data_row(&row, &self.types, &[]),
             RowMode::Extended(formats) => self.sink.data_row(&row, &self.types, formats),
-            RowMode::Collect(rows) => {
+            RowMode::Collect(rows, _) => {
                 rows.push(row);
                 Ok(())
             }
@@ -221,6 +263,7 @@ pub(crate) fn run_plan(
         out.describe(&plan_fields(&plan.columns, &[]))?;
     }
     let rows = s.with_ctx(params, |ctx| {
+        out.name_reg_columns(ctx.txn.catalog());
         tandem_query::execute(plan, ctx, &mut |row| out.row(row))
     })?;
     Ok(plan_tag(plan.kind, rows))

@@ -426,10 +426,10 @@ impl Session {
                 self.portals.insert(name.to_string(), portal);
                 return Ok(ExecuteOutcome::Complete);
             }
-            let mut out = Output::new(sink, RowMode::Collect(Vec::new()));
+            let mut out = Output::new(sink, RowMode::Collect(Vec::new(), &portal.formats));
             let tag = self.run_prepared(&prepared, &portal.params, &mut out)?;
             let rows = match out.mode {
-                RowMode::Collect(rows) => rows,
+                RowMode::Collect(rows, _) => rows,
                 _ => Vec::new(),
             };
             portal.state = PortalState::Buffered {

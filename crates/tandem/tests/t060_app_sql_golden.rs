@@ -15,6 +15,7 @@ tandem_testkit::golden_tests! {
     with_recursive => "04_with_recursive",
     update_from => "05_update_from",
     psql_describe => "06_psql_describe",
+    oid_aliases => "07_oid_aliases",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -131,9 +131,17 @@ fn colname(e: &ast::Expr) -> Option<String> {
         E::Identifier(id) => Some(ident_name(id)),
         E::CompoundIdentifier(ids) => ids.last().map(ident_name),
         E::Function(f) => object_parts(&f.name).ok()?.pop(),
+        // the operand's name when it is a strong one (a column, a function),
+        // else the type's: `1::int8::text` is `text` (FigureColnameInternal)
         E::Cast {
             expr, data_type, ..
-        } => colname(expr).or_else(|| convert_type(data_type).ok().map(|t| internal_name(&t))),
+        } => match expr.as_ref() {
+            E::Cast { .. } | E::TypedString(_) | E::Value(_) | E::Interval(_) | E::Case { .. } => {
+                None
+            }
+            inner => colname(inner),
+        }
+        .or_else(|| convert_type(data_type).ok().map(|t| internal_name(&t))),
         E::TypedString(ts) => convert_type(&ts.data_type).ok().map(|t| internal_name(&t)),
         E::Interval(_) => Some("interval".into()),
         E::Case { .. } => Some("case".into()),
@@ -197,6 +205,24 @@ impl Binder<'_> {
     pub fn coerce(&mut self, e: Expr, from: &DataType, to: &DataType) -> PgResult<Expr> {
         if from == to || *to == DataType::Unknown {
             return Ok(e);
+        }
+        if matches!(
+            from,
+            DataType::RegClass | DataType::RegType | DataType::RegNamespace
+        ) && crate::sqltype::is_string(to)
+        {
+            // the name it prints as, which needs the catalog: at run time
+            let named = Expr::RegName {
+                e: Box::new(e),
+                ty: from.clone(),
+            };
+            return Ok(match to {
+                DataType::Text => named,
+                _ => Expr::Cast {
+                    e: Box::new(named),
+                    ty: to.clone(),
+                },
+            });
         }
         match e {
             Expr::Const(Value::Null) => Ok(Expr::Const(Value::Null)),
@@ -581,7 +607,18 @@ impl Binder<'_> {
                 }
                 let to = convert_type(data_type)?;
                 let (x, from) = self.bind_expr(expr)?;
-                Ok((self.coerce(x, &from, &to)?, to))
+                let x = self.coerce(x, &from, &to).map_err(|err| {
+                    // a literal that is not valid input: pointed at
+                    match expr.as_ref() {
+                        E::Value(v) if v.span.start.line > 0 && err.position.is_none() => err
+                            .with_locate(tandem_types::Locate::LineColumn(
+                                v.span.start.line,
+                                v.span.start.column,
+                            )),
+                        _ => err,
+                    }
+                })?;
+                Ok((x, to))
             }
             E::TypedString(ts) => {
                 let to = convert_type(&ts.data_type)?;

@@ -258,6 +258,13 @@ pub fn eval(cx: &mut Cx, e: &Expr, row: &[Value], env: Option<&Env>) -> PgResult
                 tandem_expr::cast(v, ty)?
             }
         }
+        Expr::RegName { e, ty } => match eval(cx, e, row, env)? {
+            Value::Oid(o) => {
+                let catalog = cx.full()?.ctx.txn.catalog();
+                Value::Text(tandem_expr::reg::reg_name(o, ty, &catalog))
+            }
+            other => other,
+        },
         Expr::ToRegClass(e) => {
             let v = eval(cx, e, row, env)?;
             let Value::Text(name) = v else {
