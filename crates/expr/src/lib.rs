@@ -77,6 +77,10 @@ pub enum BinOp {
     BitXor,
     ShiftLeft,
     ShiftRight,
+    /// `@>`, `<@`, `&&` on arrays: contains, is contained by, overlaps.
+    Contains,
+    ContainedBy,
+    Overlaps,
 }
 
 impl BinOp {

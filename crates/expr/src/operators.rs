@@ -58,7 +58,31 @@ pub fn op_symbol(op: BinOp) -> &'static str {
         BinOp::BitXor => "#",
         BinOp::ShiftLeft => "<<",
         BinOp::ShiftRight => ">>",
+        BinOp::Contains => "@>",
+        BinOp::ContainedBy => "<@",
+        BinOp::Overlaps => "&&",
     }
+}
+
+/// `@>`, `<@`, `&&` on arrays (PostgreSQL's `arraycontains` and friends):
+/// elements compared by equality, duplicates and order ignored; a NULL
+/// element never matches.
+fn array_containment(op: BinOp, l: &Value, r: &Value) -> PgResult<Value> {
+    let (Value::Array(a), Value::Array(b)) = (l, r) else {
+        return Err(PgError::internal(
+            "array operator on a value that is not an array",
+        ));
+    };
+    let has = |xs: &[Value], v: &Value| {
+        !v.is_null() && xs.iter().any(|x| !x.is_null() && compare(x, v).is_eq())
+    };
+    // every element of `inner` is in `outer`
+    let contains = |outer: &[Value], inner: &[Value]| inner.iter().all(|v| has(outer, v));
+    Ok(Value::Bool(match op {
+        BinOp::Contains => contains(a, b),
+        BinOp::ContainedBy => contains(b, a),
+        _ => a.iter().any(|v| has(b, v)),
+    }))
 }
 
 fn no_operator(op: BinOp, l: &DataType, r: &DataType) -> PgError {
@@ -252,6 +276,13 @@ fn resolve_known(op: BinOp, l: &DataType, r: &DataType) -> Option<(DataType, Dat
             }
             None
         }
+        BinOp::Contains | BinOp::ContainedBy | BinOp::Overlaps => match (l, r) {
+            // anyarray op anyarray: both sides of one element type
+            (T::Array(a), T::Array(b)) if base_type(a) == base_type(b) => {
+                Some((l.clone(), r.clone(), T::Bool))
+            }
+            _ => None,
+        },
         BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => arith(op, l, r),
         BinOp::Pow => {
             if !(num_l && num_r) {
@@ -437,6 +468,7 @@ pub fn binary_op(op: BinOp, l: Value, r: Value) -> PgResult<Value> {
     }
     match op {
         BinOp::Concat => concat(l, r),
+        BinOp::Contains | BinOp::ContainedBy | BinOp::Overlaps => array_containment(op, &l, &r),
         BinOp::Like | BinOp::NotLike | BinOp::ILike | BinOp::NotILike => {
             let negate = matches!(op, BinOp::NotLike | BinOp::NotILike);
             let m = match (&l, &r) {

@@ -212,6 +212,34 @@ pub fn regexp_replace(s: &str, pattern: &str, replacement: &str, flags: &str) ->
     Ok(out)
 }
 
+/// `regexp_split_to_array(s, pattern [, flags])`: the pieces between the
+/// matches. A zero-length match at the start or end of `s`, or right after
+/// another match, splits nothing (PostgreSQL's degenerate matches).
+pub fn regexp_split(s: &str, pattern: &str, flags: &str) -> PgResult<Vec<String>> {
+    if flags.contains('g') {
+        return Err(PgError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            "regexp_split_to_array() does not support the \"global\" option",
+        ));
+    }
+    let re = regex(pattern, flags.contains('i'))?;
+    let mut pieces = Vec::new();
+    let mut piece_start = 0;
+    let mut last_end = None;
+    for m in re.find_iter(s) {
+        if m.start() == m.end()
+            && (m.start() == 0 || m.start() == s.len() || last_end == Some(m.start()))
+        {
+            continue;
+        }
+        pieces.push(s[piece_start..m.start()].to_string());
+        piece_start = m.end();
+        last_end = Some(m.end());
+    }
+    pieces.push(s[piece_start..].to_string());
+    Ok(pieces)
+}
+
 /// `regexp_match(s, pattern)`: the capture groups (or the whole match) of the
 /// first match, `None` when there is none.
 pub fn regexp_match(s: &str, pattern: &str, flags: &str) -> PgResult<Option<Vec<Option<String>>>> {

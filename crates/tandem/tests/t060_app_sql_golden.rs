@@ -16,6 +16,7 @@ tandem_testkit::golden_tests! {
     update_from => "05_update_from",
     psql_describe => "06_psql_describe",
     oid_aliases => "07_oid_aliases",
+    functions => "08_functions",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -513,14 +513,9 @@ fn age(a: i64, b: i64) -> PgResult<Value> {
         us += USECS_PER_DAY;
         days -= 1;
     }
-    if days < 0 {
-        // borrow the length of the month before `hi`'s month
-        let (py, pm) = if hi.month == 1 {
-            (hi.year - 1, 12)
-        } else {
-            (hi.year, hi.month - 1)
-        };
-        days += days_in_month(py, pm) as i64;
+    while days < 0 {
+        // borrow the length of the earlier timestamp's month (timestamp_age)
+        days += days_in_month(lo.year, lo.month) as i64;
         months -= 1;
     }
     if months < 0 {

@@ -199,6 +199,18 @@ pub(super) fn defs() -> Vec<Def> {
             r(T::Array(Box::new(T::Text))),
             regexp_match,
         ),
+        Def::pure(
+            "regexp_split_to_array",
+            vec![text(), text()],
+            r(T::Array(Box::new(T::Text))),
+            regexp_split,
+        ),
+        Def::pure(
+            "regexp_split_to_array",
+            vec![text(), text(), text()],
+            r(T::Array(Box::new(T::Text))),
+            regexp_split,
+        ),
         Def::pure("regexp_like", vec![text(), text()], r(T::Bool), |a| {
             Ok(Value::Bool(pattern::regex_match(
                 &arg_text(a, 0),
@@ -583,6 +595,16 @@ fn chr(a: &[Value]) -> PgResult<Value> {
             )
         })?;
     Ok(Value::Text(c.to_string()))
+}
+
+fn regexp_split(a: &[Value]) -> PgResult<Value> {
+    let flags = if a.len() > 2 {
+        arg_text(a, 2)
+    } else {
+        String::new()
+    };
+    let pieces = pattern::regexp_split(&arg_text(a, 0), &arg_text(a, 1), &flags)?;
+    Ok(Value::Array(pieces.into_iter().map(Value::Text).collect()))
 }
 
 fn regexp_match(a: &[Value]) -> PgResult<Value> {

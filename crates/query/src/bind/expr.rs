@@ -63,6 +63,9 @@ pub fn map_binop(op: &BinaryOperator) -> Option<BinOp> {
         BinaryOperator::PGBitwiseXor | BinaryOperator::BitwiseXor => BinOp::BitXor,
         BinaryOperator::PGBitwiseShiftLeft => BinOp::ShiftLeft,
         BinaryOperator::PGBitwiseShiftRight => BinOp::ShiftRight,
+        BinaryOperator::AtArrow => BinOp::Contains,
+        BinaryOperator::ArrowAt => BinOp::ContainedBy,
+        BinaryOperator::PGOverlap => BinOp::Overlaps,
         BinaryOperator::PGCustomBinaryOperator(parts) => {
             return op_by_symbol(parts.last()?.as_str())
         }
@@ -88,6 +91,9 @@ fn op_by_symbol(sym: &str) -> Option<BinOp> {
         "||" => BinOp::Concat,
         "~" => BinOp::RegexMatch,
         "~*" => BinOp::RegexIMatch,
+        "@>" => BinOp::Contains,
+        "<@" => BinOp::ContainedBy,
+        "&&" => BinOp::Overlaps,
         "!~" => BinOp::RegexNotMatch,
         "!~*" => BinOp::RegexNotIMatch,
         "~~" => BinOp::Like,
