@@ -702,7 +702,7 @@ impl Binder<'_> {
             E::Extract { field, expr, .. } => {
                 let field = Expr::Const(Value::Text(field.to_string().to_lowercase()));
                 let (x, xt) = self.bind_expr(expr)?;
-                self.call_named("date_part", vec![(field, DataType::Text), (x, xt)])
+                self.call_named("extract", vec![(field, DataType::Text), (x, xt)])
             }
             E::Substring {
                 expr,

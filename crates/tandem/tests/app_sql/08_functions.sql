@@ -1,5 +1,5 @@
 -- Functions and operators applications use: regexp_split_to_array, age,
--- array containment and overlap.
+-- array containment and overlap, extract (numeric, as since PostgreSQL 14).
 select regexp_split_to_array('a,b,,c', ',');
 select regexp_split_to_array('hello world  again', '\s+');
 select regexp_split_to_array('abc', '');
@@ -17,3 +17,8 @@ insert into tagged values (1, '{red,blue}'), (2, '{green}'), (3, '{blue,green}')
 select id from tagged where tags @> '{blue}' order by id;
 select id from tagged where tags && array['green', 'pink'] order by id;
 drop table tagged;
+select extract(epoch from timestamp '2024-01-01 00:00:01.5'), extract(year from date '2024-05-06'), pg_typeof(extract(year from date '2024-05-06'));
+select extract(second from timestamp '2024-01-01 00:00:01.5'), extract(milliseconds from timestamp '2024-01-01 00:00:01.5'), extract(microseconds from timestamp '2024-01-01 00:00:01.5');
+select extract(epoch from date '2024-01-01'), extract(dow from date '2024-01-01'), extract(doy from timestamp '2024-03-01 10:00'), extract(month from interval '14 months');
+select extract(epoch from timestamptz '2024-01-01 00:00:00+00'), extract(hour from timestamptz '2024-01-01 05:00:00+00'), extract(epoch from interval '1.5 seconds');
+select extract(century from date '2024-01-01'), extract(quarter from date '2024-05-01'), extract(isodow from date '2024-01-07'), extract(julian from date '2024-01-01');
