@@ -303,12 +303,7 @@ pub fn bind_insert(b: &mut Binder, ins: &ast::Insert) -> PgResult<(InsertPlan, V
                         }
                         let (x, t) = b.bind_expr(e)?;
                         let want = crate::sqltype::base_type(&target_types[j]);
-                        let x = if t == DataType::Unknown {
-                            b.coerce(x, &t, &want)?
-                        } else {
-                            x
-                        };
-                        row.push(x);
+                        row.push(assignment_source(b, x, &t, &want)?);
                     }
                     rows.push(row);
                 }
@@ -520,6 +515,18 @@ fn bind_dml_from(
     Ok((scan_node(def, mine.clone()), and_all(mine), Some(from)))
 }
 
+/// A value assigned to a column of type `want`: an unknown literal takes
+/// that type now, and `character(n)` going into another type loses its
+/// padding; other values get their assignment cast when the row is stored.
+fn assignment_source(b: &mut Binder, x: Expr, t: &DataType, want: &DataType) -> PgResult<Expr> {
+    let unpad = matches!(t, DataType::Bpchar(_)) && !matches!(want, DataType::Bpchar(_));
+    if *t == DataType::Unknown || unpad {
+        b.coerce(x, t, want)
+    } else {
+        Ok(x)
+    }
+}
+
 /// The `SET column = expression` list of an UPDATE (or of ON CONFLICT DO
 /// UPDATE), each expression cast to its column's type.
 fn bind_sets(
@@ -566,11 +573,7 @@ fn bind_sets(
             b.level().agg_forbidden = None;
             let (x, t) = r?;
             let want = crate::sqltype::base_type(&def.columns[col].data_type);
-            if t == DataType::Unknown {
-                b.coerce(x, &t, &want)?
-            } else {
-                x
-            }
+            assignment_source(b, x, &t, &want)?
         };
         sets.push((col, e));
     }

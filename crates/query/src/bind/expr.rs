@@ -212,6 +212,20 @@ impl Binder<'_> {
         if from == to || *to == DataType::Unknown {
             return Ok(e);
         }
+        if matches!(from, DataType::Bpchar(_))
+            && matches!(to, DataType::Text | DataType::Varchar(_))
+        {
+            // character(n) -> text drops the padding (PostgreSQL's rtrim1),
+            // so comparisons, length() and || ignore trailing spaces
+            let (trimmed, _) = self.call_named("rtrim", vec![(e, DataType::Text)])?;
+            return Ok(match to {
+                DataType::Text => trimmed,
+                _ => Expr::Cast {
+                    e: Box::new(trimmed),
+                    ty: to.clone(),
+                },
+            });
+        }
         if matches!(
             from,
             DataType::RegClass | DataType::RegType | DataType::RegNamespace
@@ -877,6 +891,15 @@ impl Binder<'_> {
         } else {
             self.unify_unknown(l, lt, r, rt, text_op)?
         };
+        // character(n) compares and concatenates as text, its padding
+        // dropped (PostgreSQL's bpchareq and textcat after the bpchar cast)
+        let (l, lt, r, rt) = if op.is_comparison() || op == BinOp::Concat {
+            let l = self.unpad(l, lt)?;
+            let r = self.unpad(r, rt)?;
+            (l.0, l.1, r.0, r.1)
+        } else {
+            (l, lt, r, rt)
+        };
         let ty = tandem_expr::binary_op_type(op, &lt, &rt)?;
         Ok((
             Expr::Binary {
@@ -886,6 +909,14 @@ impl Binder<'_> {
             },
             ty,
         ))
+    }
+
+    /// A `character(n)` operand as text without its padding; others as they are.
+    fn unpad(&mut self, e: Expr, ty: DataType) -> PgResult<(Expr, DataType)> {
+        match ty {
+            DataType::Bpchar(_) => Ok((self.coerce(e, &ty, &DataType::Text)?, DataType::Text)),
+            _ => Ok((e, ty)),
+        }
     }
 
     fn bind_binary(
@@ -1062,6 +1093,15 @@ impl Binder<'_> {
         name: &str,
         args: Vec<(Expr, DataType)>,
     ) -> PgResult<(Expr, DataType)> {
+        let mut args = args;
+        if name == "octet_length" {
+            // counts character(n)'s padding (bpcharoctetlen): no unpadding
+            for a in &mut args {
+                if matches!(a.1, DataType::Bpchar(_)) {
+                    a.1 = DataType::Text;
+                }
+            }
+        }
         let types: Vec<DataType> = args.iter().map(|a| a.1.clone()).collect();
         let sig = tandem_expr::resolve_function(name, &types)?;
         let mut out = Vec::with_capacity(args.len());

@@ -1,5 +1,6 @@
 -- Functions and operators applications use: regexp_split_to_array, age,
--- array containment and overlap, extract (numeric, as since PostgreSQL 14).
+-- array containment and overlap, extract (numeric, as since PostgreSQL 14),
+-- character(n) compared, measured and concatenated without its padding.
 select regexp_split_to_array('a,b,,c', ',');
 select regexp_split_to_array('hello world  again', '\s+');
 select regexp_split_to_array('abc', '');
@@ -22,3 +23,12 @@ select extract(second from timestamp '2024-01-01 00:00:01.5'), extract(milliseco
 select extract(epoch from date '2024-01-01'), extract(dow from date '2024-01-01'), extract(doy from timestamp '2024-03-01 10:00'), extract(month from interval '14 months');
 select extract(epoch from timestamptz '2024-01-01 00:00:00+00'), extract(hour from timestamptz '2024-01-01 05:00:00+00'), extract(epoch from interval '1.5 seconds');
 select extract(century from date '2024-01-01'), extract(quarter from date '2024-05-01'), extract(isodow from date '2024-01-07'), extract(julian from date '2024-01-01');
+select 'ab'::char(4) || 'x', length('ab'::char(4)), 'ab '::char(4) = 'ab'::char(2), 'ab'::char(4)::text || '|';
+create table bp(c char(5) primary key, v varchar(10));
+insert into bp values ('ab', 'ab');
+select c, length(c), c = 'ab', c = 'ab   ', c || '|', v || '|', octet_length(c) from bp;
+select count(*) from bp where c = v;
+insert into bp values ('ab ', 'x');
+update bp set v = c;
+select '[' || v || ']' from bp;
+drop table bp;
