@@ -18,8 +18,8 @@ fn invalid_recursion(message: String) -> PgError {
     PgError::new(SqlState("42P19"), message)
 }
 
-/// A query made of `body` alone (a term of a set operation).
-fn query_of(body: &SetExpr) -> ast::Query {
+/// A query made of `body` alone (a term of a set operation, a SELECT).
+pub(super) fn query_of(body: &SetExpr) -> ast::Query {
     ast::Query {
         with: None,
         body: Box::new(body.clone()),

@@ -443,18 +443,7 @@ impl Binder<'_> {
     pub fn bind_set_expr(&mut self, body: &SetExpr) -> PgResult<(Node, Vec<OutCol>)> {
         match body {
             SetExpr::Select(s) => {
-                let q = ast::Query {
-                    with: None,
-                    body: Box::new(SetExpr::Select(s.clone())),
-                    order_by: None,
-                    limit_clause: None,
-                    fetch: None,
-                    locks: vec![],
-                    for_clause: None,
-                    settings: None,
-                    format_clause: None,
-                    pipe_operators: vec![],
-                };
+                let q = super::recursive::query_of(body);
                 self.bind_select(s, &q)
             }
             SetExpr::Query(q) => self.bind_query(q),
