@@ -82,6 +82,13 @@
 //! on), [`Node::subscriber`], [`Node::promote`], and the waits on rows, on
 //! a synced slot following its source and on subscription tables.
 //!
+//! # Golden SQL scripts
+//!
+//! [`golden`] runs a directory of `.sql` scripts through the real psql
+//! against fresh nodes and compares their masked output with outputs
+//! recorded from PostgreSQL 17 (`scripts/record-golden.sh`);
+//! [`golden_tests!`] declares one test per script.
+//!
 //! # Example
 //!
 //! ```no_run
