@@ -287,36 +287,24 @@ impl Binder<'_> {
 
     /// Resolves a relation name as `regclass` input does.
     pub fn regclass_lookup(&self, text: &str) -> PgResult<Value> {
-        let parts: Vec<String> = text
-            .split('.')
-            .map(|p| {
-                if p.starts_with('"') && p.ends_with('"') && p.len() >= 2 {
-                    p[1..p.len() - 1].to_string()
-                } else {
-                    p.to_lowercase()
-                }
+        let t = text.trim();
+        if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            // regclass input takes an OID as it is
+            return t
+                .parse::<u32>()
+                .map(Value::Oid)
+                .map_err(|_| tandem_expr::reg::undefined_relation(text));
+        }
+        tandem_expr::reg::lookup_relation(text, &self.catalog)
+            .map(|(oid, _)| Value::Oid(oid))
+            .ok_or_else(|| {
+                // named as parsed: `'"T1"'::regclass` reports relation "T1"
+                let shown = match tandem_expr::reg::parse_qualified(text) {
+                    (Some(schema), name) => format!("{schema}.{name}"),
+                    (None, name) => name,
+                };
+                tandem_expr::reg::undefined_relation(&shown)
             })
-            .collect();
-        let (schema, name) = match parts.as_slice() {
-            [n] => ("public".to_string(), n.clone()),
-            [s, n] => (s.clone(), n.clone()),
-            _ => {
-                return Err(PgError::new(
-                    SqlState::UNDEFINED_TABLE,
-                    format!("relation \"{text}\" does not exist"),
-                ))
-            }
-        };
-        if let Some(t) = self.catalog.table_by_name(&schema, &name) {
-            return Ok(Value::Oid(t.oid.0));
-        }
-        if let Some(s) = self.catalog.sequence_by_name(&schema, &name) {
-            return Ok(Value::Oid(s.oid.0));
-        }
-        Err(PgError::new(
-            SqlState::UNDEFINED_TABLE,
-            format!("relation \"{text}\" does not exist"),
-        ))
     }
 
     /// Binds a condition (`WHERE`, `ON`, `HAVING`, `CASE WHEN`): must be boolean.

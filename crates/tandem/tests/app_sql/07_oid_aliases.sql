@@ -11,4 +11,9 @@ select attname, atttypid::regtype from pg_attribute
 select relname, relnamespace::regnamespace from pg_class where relname = 'things_pkey';
 select 'nope'::regnamespace;
 select 1::int8::text, 1::text, (1 + 1)::text, 'a'::varchar::text;
+select 'pg_class'::regclass, 'pg_catalog.pg_class'::regclass::oid, '1259'::regclass,
+  'things_pkey'::regclass, '"things"'::regclass;
+select 'Nope'::regclass;
+select '"Nope"'::regclass;
+select 'public.nope'::regclass;
 drop table things;
