@@ -76,14 +76,7 @@ impl Binder<'_> {
         self.ctes.extend(hidden);
         self.ctes.truncate(saved);
         let (node, cols) = res?;
-        let mut cols: Vec<(String, DataType, Oid, i16)> = cols
-            .into_iter()
-            .map(|c| (c.name, c.ty, Oid(0), 0))
-            .collect();
-        for (c, n) in cols.iter_mut().zip(&cte.columns) {
-            c.0 = n.clone();
-        }
-        self.leaf(alias_name, cols, alias, LeafSrc::Node(Box::new(node)))
+        self.cte_leaf(alias_name, alias, &cte.columns, node, cols)
     }
 
     /// The query of `self.ctes[pos]`, as a recursive union when its

@@ -667,6 +667,26 @@ impl Binder<'_> {
         Ok((start, width))
     }
 
+    /// A CTE's rows as a FROM item: its query's output columns, renamed by
+    /// the CTE's column list (`WITH t(a, b) AS ...`).
+    pub(super) fn cte_leaf(
+        &mut self,
+        alias_name: &str,
+        alias: Option<&TableAlias>,
+        names: &[String],
+        node: Node,
+        cols: Vec<OutCol>,
+    ) -> PgResult<FromTree> {
+        let mut cols: Vec<(String, DataType, Oid, i16)> = cols
+            .into_iter()
+            .map(|c| (c.name, c.ty, Oid(0), 0))
+            .collect();
+        for (c, n) in cols.iter_mut().zip(names) {
+            c.0 = n.clone();
+        }
+        self.leaf(alias_name, cols, alias, LeafSrc::Node(Box::new(node)))
+    }
+
     pub(super) fn leaf(
         &mut self,
         alias: &str,
@@ -807,16 +827,7 @@ impl Binder<'_> {
                 self.ctes.extend(hidden);
                 self.ctes.truncate(saved);
                 let (node, cols) = res?;
-                let mut cols: Vec<(String, DataType, Oid, i16)> = cols
-                    .into_iter()
-                    .map(|c| (c.name, c.ty, Oid(0), 0))
-                    .collect();
-                for (i, n) in cte.columns.iter().enumerate() {
-                    if let Some(c) = cols.get_mut(i) {
-                        c.0 = n.clone();
-                    }
-                }
-                return self.leaf(&alias_name, cols, alias, LeafSrc::Node(Box::new(node)));
+                return self.cte_leaf(&alias_name, alias, &cte.columns, node, cols);
             }
         }
         let public = schema.as_deref().unwrap_or("public");
