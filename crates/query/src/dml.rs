@@ -552,10 +552,6 @@ fn bind_sets(
     }
     let mut sets = Vec::new();
     for (n, value) in pairs {
-        let a = ast::Assignment {
-            target: AssignmentTarget::ColumnName(n.clone()),
-            value: value.into_owned(),
-        };
         let parts = object_parts(n)?;
         let col = column_index(def, parts.last().map(String::as_str).unwrap_or(""))
             .map_err(|e| at_ident(e, n))?;
@@ -565,11 +561,11 @@ fn bind_sets(
                 def.columns[col].name
             )));
         }
-        let e = if is_default_keyword(&a.value) {
+        let e = if is_default_keyword(&value) {
             default_expr(b, def, col)?.unwrap_or(Expr::Const(Value::Null))
         } else {
             b.level().agg_forbidden = Some("UPDATE");
-            let r = b.bind_expr(&a.value);
+            let r = b.bind_expr(&value);
             b.level().agg_forbidden = None;
             let (x, t) = r?;
             let want = crate::sqltype::base_type(&def.columns[col].data_type);
@@ -880,13 +876,13 @@ pub fn exec_update(
     let mut count = 0u64;
     for_each_target(ex, &p.scan, stream, &mut |ex, key, row| {
         ex.tick()?;
-        if p.from.is_some() && joined(ex, &p.from, &rows, &row, width)?.is_none() {
+        if p.from.is_some() && joined(ex, &p.from, &rows, row.clone(), width)?.is_none() {
             return Ok(None);
         }
         let Some((key, row)) = lock_target(ex, &p.table, &p.recheck, key, row)? else {
             return Ok(None);
         };
-        let Some(both) = joined(ex, &p.from, &rows, &row, width)? else {
+        let Some(both) = joined(ex, &p.from, &rows, row, width)? else {
             return Ok(None);
         };
         let mut new = both[..width].to_vec();
@@ -919,14 +915,15 @@ fn from_rows(ex: &mut Exec, from: &Option<DmlFrom>) -> PgResult<Option<Vec<Vec<V
 
 /// `row` padded to `width`, followed (with FROM items) by the first of
 /// their `rows` that the FROM conjuncts accept with it; None when none does.
+/// Without FROM items, the row itself (no copy).
 fn joined(
     ex: &mut Exec,
     from: &Option<DmlFrom>,
     rows: &Option<Vec<Vec<Value>>>,
-    row: &[Value],
+    row: Vec<Value>,
     width: usize,
 ) -> PgResult<Option<Vec<Value>>> {
-    let mut both = row.to_vec();
+    let mut both = row;
     both.resize(width, Value::Null);
     let (Some(from), Some(rows)) = (from, rows) else {
         return Ok(Some(both));
@@ -962,13 +959,13 @@ pub fn exec_delete(
     let mut count = 0u64;
     for_each_target(ex, &p.scan, stream, &mut |ex, key, row| {
         ex.tick()?;
-        if p.from.is_some() && joined(ex, &p.from, &rows, &row, width)?.is_none() {
+        if p.from.is_some() && joined(ex, &p.from, &rows, row.clone(), width)?.is_none() {
             return Ok(None);
         }
         let Some((key, row)) = lock_target(ex, &p.table, &p.recheck, key, row)? else {
             return Ok(None);
         };
-        let Some(both) = joined(ex, &p.from, &rows, &row, width)? else {
+        let Some(both) = joined(ex, &p.from, &rows, row, width)? else {
             return Ok(None);
         };
         ex.ctx.txn.delete(p.table.oid, &key)?;

@@ -35,6 +35,13 @@ pub(super) fn defs() -> Vec<Def> {
         Def::pure("character_length", vec![text()], r(T::Int4), char_len),
         Def::pure("octet_length", vec![text()], r(T::Int4), byte_len),
         Def::pure("octet_length", vec![t(T::Bytea)], r(T::Int4), byte_len),
+        // counts character(n)'s padding (bpcharoctetlen), unlike length()
+        Def::pure(
+            "octet_length",
+            vec![t(T::Bpchar(None))],
+            r(T::Int4),
+            byte_len,
+        ),
         Def::pure("bit_length", vec![text()], r(T::Int4), |a| {
             Ok(Value::Int4(arg_text(a, 0).len() as i32 * 8))
         }),

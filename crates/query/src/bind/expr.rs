@@ -1081,15 +1081,6 @@ impl Binder<'_> {
         name: &str,
         args: Vec<(Expr, DataType)>,
     ) -> PgResult<(Expr, DataType)> {
-        let mut args = args;
-        if name == "octet_length" {
-            // counts character(n)'s padding (bpcharoctetlen): no unpadding
-            for a in &mut args {
-                if matches!(a.1, DataType::Bpchar(_)) {
-                    a.1 = DataType::Text;
-                }
-            }
-        }
         let types: Vec<DataType> = args.iter().map(|a| a.1.clone()).collect();
         let sig = tandem_expr::resolve_function(name, &types)?;
         let mut out = Vec::with_capacity(args.len());

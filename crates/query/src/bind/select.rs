@@ -1168,7 +1168,6 @@ impl Binder<'_> {
         if !groups.is_empty() || !aggs.is_empty() || having.is_some() {
             let keys: Vec<String> = groups.iter().map(debug_key).collect();
             let ngroups = groups.len();
-            grouped = Some((keys.clone(), ngroups));
             width = ngroups + aggs.len();
             for call in srfs.iter_mut() {
                 let args = std::mem::take(&mut call.args);
@@ -1189,6 +1188,7 @@ impl Binder<'_> {
             if let Some(h) = having.take() {
                 having = Some(self.group_rewrite(h, &keys, ngroups)?);
             }
+            grouped = Some((keys, ngroups));
         }
         if let Some(h) = having {
             node = Node::Filter {
