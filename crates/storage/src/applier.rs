@@ -137,7 +137,7 @@ fn writes_store(c: &Change) -> bool {
         | Change::Truncate { .. } => true,
         Change::Catalog(op) => matches!(
             op.as_ref(),
-            CatalogOp::AddPrimaryKey { .. } | CatalogOp::DropTable(_)
+            CatalogOp::AddPrimaryKey { .. } | CatalogOp::DropTable(_) | CatalogOp::DropIndex(_)
         ),
     }
 }
@@ -623,7 +623,9 @@ fn translate(store: &TableStore, batch: &mut StoreBatch, item: Item) -> PgResult
                         batch.put(table, key, row, end);
                     }
                 }
-                CatalogOp::DropTable(oid) => batch.drop_storage(*oid, end),
+                CatalogOp::DropTable(oid) | CatalogOp::DropIndex(oid) => {
+                    batch.drop_storage(*oid, end)
+                }
                 _ => {}
             },
         }

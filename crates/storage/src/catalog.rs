@@ -19,7 +19,7 @@ use tandem_types::{Lsn, Oid, Value};
 
 use crate::acl::{add_predefined_roles, AclItem, AuthMember};
 use crate::{
-    Catalog, PrimaryKey, PublicationDef, RoleDef, SequenceDef, SubscriptionDef,
+    Catalog, IndexDef, PrimaryKey, PublicationDef, RoleDef, SequenceDef, SubscriptionDef,
     SubscriptionRelState, TableDef,
 };
 
@@ -104,6 +104,11 @@ pub enum CatalogOp {
     PutAuthMember(AuthMember),
     /// Remove one `pg_auth_members` row.
     DropAuthMember(Oid),
+    /// Create a secondary index (its entries follow as the index
+    /// relation's rows).
+    PutIndex(IndexDef),
+    /// Drop a secondary index (its entries go with it).
+    DropIndex(Oid),
 }
 
 /// The catalog initdb creates.
@@ -167,6 +172,7 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
         }
         CatalogOp::DropTable(oid) => {
             cat.tables.remove(oid);
+            cat.indexes.retain(|_, i| i.table != *oid);
             cat.missing_values.remove(oid);
             cat.acls.remove(oid);
             // A dropped table leaves every publication (its pg_publication_rel
@@ -189,6 +195,12 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
                 def.primary_key = Some(pk.clone());
                 cat.tables.insert(*table, Arc::new(def));
             }
+        }
+        CatalogOp::PutIndex(i) => {
+            cat.indexes.insert(i.oid, Arc::new(i.clone()));
+        }
+        CatalogOp::DropIndex(oid) => {
+            cat.indexes.remove(oid);
         }
         CatalogOp::PutRole(r) => {
             cat.roles.insert(r.oid, r.clone());
@@ -293,7 +305,9 @@ pub fn op_oid(op: &CatalogOp) -> Oid {
         | CatalogOp::DropDatabase(o)
         | CatalogOp::DropPublication(o)
         | CatalogOp::DropSubscription(o)
-        | CatalogOp::DropAuthMember(o) => *o,
+        | CatalogOp::DropAuthMember(o)
+        | CatalogOp::DropIndex(o) => *o,
+        CatalogOp::PutIndex(i) => i.oid,
         CatalogOp::SetAcl { object, .. } => *object,
         CatalogOp::PutAuthMember(m) => m.oid,
         CatalogOp::PutSubscriptionRel { subscription, .. }

@@ -68,13 +68,27 @@ pub(crate) struct Loaded {
 
 static NEXT_DB_ID: AtomicU64 = AtomicU64::new(1);
 
+/// What a commit checks under the commit mutex about the tables it read
+/// whole or wrote ([`Database::check_index_writes`],
+/// [`Database::commit_streamed`]).
+#[derive(Default)]
+pub(crate) struct CommitChecks<'a> {
+    /// The catalog of the commit's first row write.
+    pub wrote_with: Option<&'a Arc<Catalog>>,
+    /// The tables its CREATE INDEX read.
+    pub watched: &'a [Oid],
+    /// The tables whose ADD PRIMARY KEY it built in a range of its own
+    /// ([`Database::start_prekey`]), with that range.
+    pub prekeyed: &'a [(Oid, u32)],
+}
+
 /// The tables a change gives new storage (TRUNCATE, ADD PRIMARY KEY) or drops.
 fn replaced_tables(change: &Change) -> Vec<Oid> {
     match change {
         Change::Truncate { tables, .. } => tables.clone(),
         Change::Catalog(op) => match op.as_ref() {
             CatalogOp::AddPrimaryKey { table, .. } => vec![*table],
-            CatalogOp::DropTable(oid) => vec![*oid],
+            CatalogOp::DropTable(oid) | CatalogOp::DropIndex(oid) => vec![*oid],
             _ => Vec::new(),
         },
         _ => Vec::new(),
@@ -488,6 +502,59 @@ impl Database {
         }
     }
 
+    /// Whether a commit may go in as far as secondary indexes go (commit
+    /// mutex held, before anything is appended): `40001` when it wrote a
+    /// table that has an index the catalog of its writes (`wrote_with`)
+    /// did not have (its rows would be missing from it), or when another
+    /// commit wrote a table a CREATE INDEX of it read (`watched`) since
+    /// that read. PostgreSQL's CREATE INDEX locks writers out instead.
+    pub(crate) fn check_index_writes(
+        &self,
+        changes: &[Change],
+        check: &CommitChecks<'_>,
+    ) -> PgResult<()> {
+        let mut failed = false;
+        for &table in check.watched {
+            failed |= self.end_prekey(table);
+        }
+        if !failed {
+            if let Some(wrote_with) = check.wrote_with {
+                let latest = self.catalog.read().latest().clone();
+                if !Arc::ptr_eq(&latest, wrote_with) && !latest.indexes.is_empty() {
+                    let mut tables: Vec<Oid> = changes
+                        .iter()
+                        .filter_map(|c| match c {
+                            Change::Insert { table, .. }
+                            | Change::Update { table, .. }
+                            | Change::Delete { table, .. } => Some(*table),
+                            _ => None,
+                        })
+                        .collect();
+                    tables.sort_unstable();
+                    tables.dedup();
+                    failed = tables.iter().any(|&t| {
+                        latest
+                            .indexes_of(t)
+                            .iter()
+                            .any(|i| !wrote_with.indexes.contains_key(&i.oid))
+                    });
+                }
+            }
+        }
+        match failed {
+            true => Err(PgError::new(
+                SqlState::T_R_SERIALIZATION_FAILURE,
+                "could not serialize access due to concurrent index creation",
+            )),
+            false => Ok(()),
+        }
+    }
+
+    /// Number of transactions waiting for a row or DDL lock now.
+    pub fn lock_waiters(&self) -> usize {
+        self.locks.waiter_count()
+    }
+
     /// Appends a commit's records and applies its changes, in LSN order.
     /// `origin` is the COMMIT record's replication origin (progress moves with
     /// the commit, under the same mutex). The records are freed once appended
@@ -499,8 +566,10 @@ impl Database {
         records: Vec<Record>,
         new_catalog: Option<Arc<Catalog>>,
         origin: Option<CommitOrigin>,
+        check: &CommitChecks<'_>,
     ) -> PgResult<Lsn> {
         let _commit = self.commit_lock.lock();
+        self.check_index_writes(&changes, check)?;
         let (_, end) = self.wal.append(&records)?;
         drop(records);
         self.apply_committed(changes, end, new_catalog, origin);
@@ -515,7 +584,7 @@ impl Database {
     /// `adopts` (before
     /// which change, table, range) the tables' storage.
     ///
-    /// `prekeyed`: the tables whose ADD PRIMARY KEY the transaction built in
+    /// `check.prekeyed`: the tables whose ADD PRIMARY KEY the transaction built in
     /// a range of `adopts` ([`Database::start_prekey`]); a table another
     /// commit wrote meanwhile is re-keyed by the store at this commit
     /// instead, as usual, and its range is returned to be given up.
@@ -526,11 +595,12 @@ impl Database {
         new_catalog: Option<Arc<Catalog>>,
         origin: Option<CommitOrigin>,
         mut adopts: Vec<(usize, Oid, u32)>,
-        prekeyed: &[(Oid, u32)],
+        check: &CommitChecks<'_>,
     ) -> PgResult<(Lsn, Vec<(Oid, u32)>)> {
         let _commit = self.commit_lock.lock();
+        self.check_index_writes(&changes, check)?;
         let mut dropped = Vec::new();
-        for &(table, sid) in prekeyed {
+        for &(table, sid) in check.prekeyed {
             if self.end_prekey(table) {
                 adopts.retain(|a| a.2 != sid);
                 dropped.push((table, sid));

@@ -460,9 +460,7 @@ impl Heap {
         // the recent heap first (see `get`)
         let mut recent = Vec::new();
         let recent_more = match self.table(table) {
-            Some(t) => t
-                .read()
-                .seen_batch(from, snapshot, RECENT_BATCH.max(limit), &mut recent),
+            Some(t) => t.read().seen_batch(from, snapshot, limit, &mut recent),
             None => false,
         };
         // the store's rows after `from`, `limit` more than `into` holds

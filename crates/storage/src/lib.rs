@@ -35,6 +35,7 @@ mod database;
 pub mod display;
 mod fileutil;
 pub mod heap;
+pub mod index;
 pub mod keycode;
 pub mod locks;
 mod mem;
@@ -54,6 +55,7 @@ use tandem_wal::Wal;
 pub use catalog::{CatalogOp, DatabaseDef};
 pub use control::{read_control, ControlFile, DbState};
 pub use database::{Database, RetentionFloor};
+pub use index::IndexScan;
 pub use mvcc::txn::{Savepoint, Transaction};
 pub use origin::OriginProgress;
 pub use record::{CommitOrigin, OldTuple};
@@ -129,6 +131,23 @@ pub struct TableDef {
     pub primary_key: Option<PrimaryKey>,
     pub replica_identity: ReplicaIdentity,
     pub owner: Oid,
+}
+
+/// A secondary index: `CREATE [UNIQUE] INDEX`, or the index of a UNIQUE
+/// constraint. Its entries are the rows of a hidden relation with the
+/// index's oid, written by the transaction that writes the table's rows
+/// (`index.rs`; `docs/storage.md` §15).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexDef {
+    pub oid: Oid,
+    pub name: String,
+    /// The indexed table.
+    pub table: Oid,
+    /// Column positions (0-based) in index order.
+    pub columns: Vec<usize>,
+    pub unique: bool,
+    /// The index of a UNIQUE constraint of the same name (`pg_constraint`).
+    pub constraint: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -272,6 +291,8 @@ pub struct Catalog {
     /// The publisher each multi-host subscription last streamed from, by
     /// subscription oid (no PostgreSQL counterpart).
     pub subscription_followed: std::collections::BTreeMap<Oid, FollowedPublisher>,
+    /// Secondary indexes, by oid (primary keys are [`TableDef::primary_key`]).
+    pub indexes: std::collections::BTreeMap<Oid, Arc<IndexDef>>,
 }
 
 impl Catalog {
@@ -295,6 +316,27 @@ impl Catalog {
     }
     pub fn subscription_by_name(&self, name: &str) -> Option<&SubscriptionDef> {
         self.subscriptions.values().find(|s| s.name == name)
+    }
+    /// The secondary indexes of `table`, in oid (creation) order.
+    pub fn indexes_of(&self, table: Oid) -> Vec<Arc<IndexDef>> {
+        if self.indexes.is_empty() {
+            return Vec::new();
+        }
+        self.indexes
+            .values()
+            .filter(|i| i.table == table)
+            .cloned()
+            .collect()
+    }
+    /// The secondary index named `name` on a table of `schema`.
+    pub fn index_by_name(&self, schema: &str, name: &str) -> Option<&Arc<IndexDef>> {
+        self.indexes.values().find(|i| {
+            i.name == name
+                && self
+                    .tables
+                    .get(&i.table)
+                    .is_some_and(|t| t.schema == schema)
+        })
     }
     pub fn sequence_by_name(&self, schema: &str, name: &str) -> Option<&Arc<SequenceDef>> {
         self.sequences

@@ -260,6 +260,11 @@ impl LockManager {
     pub fn held_count(&self) -> usize {
         self.state.lock().count()
     }
+
+    /// Number of transactions waiting for a lock now (tests, monitoring).
+    pub fn waiter_count(&self) -> usize {
+        self.state.lock().waiting.len()
+    }
 }
 
 /// If `me` is on a wait-for cycle, PostgreSQL's DETAIL lines for it.

@@ -121,7 +121,13 @@ impl Database {
             },
             xid,
         );
-        let end = self.commit_changes(Vec::new(), vec![rec], None, Some(origin))?;
+        let end = self.commit_changes(
+            Vec::new(),
+            vec![rec],
+            None,
+            Some(origin),
+            &crate::database::CommitChecks::default(),
+        )?;
         crate::mvcc::note_own_commit(self, end);
         Ok(end)
     }

@@ -127,7 +127,9 @@ impl Change {
             | Change::Delete { table: t, .. } => *t == table,
             Change::Truncate { tables, .. } => tables.contains(&table),
             Change::Catalog(op) => match op.as_ref() {
-                CatalogOp::AddPrimaryKey { table: t, .. } | CatalogOp::DropTable(t) => *t == table,
+                CatalogOp::AddPrimaryKey { table: t, .. }
+                | CatalogOp::DropTable(t)
+                | CatalogOp::DropIndex(t) => *t == table,
                 _ => false,
             },
         }
@@ -990,7 +992,46 @@ fn catalog_op(w: &mut Writer, op: &CatalogOp) {
             w.oid(*subscription);
             followed_publisher(w, followed);
         }
+        CatalogOp::PutIndex(i) => {
+            w.u8(22);
+            index_def(w, i);
+        }
+        CatalogOp::DropIndex(o) => {
+            w.u8(23);
+            w.oid(*o);
+        }
     }
+}
+
+fn index_def(w: &mut Writer, i: &crate::IndexDef) {
+    w.oid(i.oid);
+    w.str(&i.name);
+    w.oid(i.table);
+    w.u32(i.columns.len() as u32);
+    for c in &i.columns {
+        w.u32(*c as u32);
+    }
+    w.bool(i.unique);
+    w.bool(i.constraint);
+}
+
+fn read_index_def(r: &mut Reader<'_>) -> PgResult<crate::IndexDef> {
+    let oid = r.oid()?;
+    let name = r.string()?;
+    let table = r.oid()?;
+    let n = r.u32()? as usize;
+    let mut columns = Vec::with_capacity(n.min(64));
+    for _ in 0..n {
+        columns.push(r.u32()? as usize);
+    }
+    Ok(crate::IndexDef {
+        oid,
+        name,
+        table,
+        columns,
+        unique: r.bool()?,
+        constraint: r.bool()?,
+    })
 }
 
 fn followed_publisher(w: &mut Writer, f: &crate::FollowedPublisher) {
@@ -1098,6 +1139,8 @@ fn read_catalog_op(r: &mut Reader<'_>) -> PgResult<CatalogOp> {
             subscription: r.oid()?,
             followed: read_followed_publisher(r)?,
         },
+        22 => CatalogOp::PutIndex(read_index_def(r)?),
+        23 => CatalogOp::DropIndex(r.oid()?),
         _ => return Err(corrupt("WAL record")),
     })
 }
@@ -1151,6 +1194,10 @@ pub fn catalog(w: &mut Writer, cat: &Catalog) {
     for (oid, f) in &cat.subscription_followed {
         w.oid(*oid);
         followed_publisher(w, f);
+    }
+    w.u32(cat.indexes.len() as u32);
+    for i in cat.indexes.values() {
+        index_def(w, i);
     }
 }
 
@@ -1217,6 +1264,13 @@ pub fn read_catalog(r: &mut Reader<'_>) -> PgResult<Catalog> {
             let oid = r.oid()?;
             let f = read_followed_publisher(r)?;
             cat.subscription_followed.insert(oid, f);
+        }
+    }
+    // Secondary indexes came last.
+    if !r.is_empty() {
+        for _ in 0..r.u32()? {
+            let i = read_index_def(r)?;
+            cat.indexes.insert(i.oid, Arc::new(i));
         }
     }
     Ok(cat)
@@ -1424,7 +1478,7 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        let old = &w.buf[..w.buf.len() - 12];
+        let old = &w.buf[..w.buf.len() - 16];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.role_by_name("pg_create_subscription").is_some());
         assert_eq!(back.auth_members.len(), 3);
@@ -1592,7 +1646,38 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        w.buf.len() - 4
+        // the followed publishers' and the indexes' counts
+        w.buf.len() - 4 - 4
+    }
+
+    #[test]
+    fn indexes_round_trip_in_ops_and_images() {
+        let def = crate::IndexDef {
+            oid: Oid(16390),
+            name: "t_v_key".into(),
+            table: Oid(16384),
+            columns: vec![1, 0],
+            unique: true,
+            constraint: true,
+        };
+        round_trip(catalog_change(CatalogOp::PutIndex(def.clone())));
+        round_trip(catalog_change(CatalogOp::DropIndex(Oid(16390))));
+        let mut cat = bootstrap_catalog("alice", None);
+        cat.indexes.insert(def.oid, Arc::new(def));
+        let mut w = Writer::new();
+        catalog(&mut w, &cat);
+        let back = read_catalog(&mut Reader::new(&w.buf, "catalog")).unwrap();
+        assert_eq!(back.indexes, cat.indexes);
+        // an image from before the section reads with none
+        let bare = Catalog {
+            indexes: Default::default(),
+            ..cat.clone()
+        };
+        let mut w = Writer::new();
+        catalog(&mut w, &bare);
+        let old = &w.buf[..w.buf.len() - 4];
+        let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
+        assert!(back.indexes.is_empty());
     }
 
     #[test]
@@ -1642,8 +1727,8 @@ mod tests {
         for m in cat.auth_members.values() {
             auth_member(&mut w, m);
         }
-        // and the (empty) followed publishers
-        w.buf.len() + 4
+        // and the (empty) followed publishers and indexes
+        w.buf.len() + 4 + 4
     }
 
     fn publication_bytes() -> usize {

@@ -159,6 +159,8 @@ impl TableOverlay {
     }
 }
 
+mod index;
+
 /// A point to roll back to inside a transaction (SAVEPOINT). Rolling back undoes
 /// the writes and DDL made after it; row locks taken since stay held until the
 /// transaction ends, and `nextval` calls are never undone (as in PostgreSQL).
@@ -214,6 +216,13 @@ pub struct Transaction {
     /// locked, for the UPDATE or DELETE of that row that follows (no second
     /// read: nobody else can change the row while the lock is held).
     locked: Option<(Oid, RowKey, Row)>,
+    /// The catalog of this transaction's first row write: the secondary
+    /// indexes it maintains are that catalog's, which the commit checks
+    /// against the latest ([`Database::check_index_writes`]).
+    write_catalog: Option<Arc<Catalog>>,
+    /// Tables a CREATE INDEX of this transaction read, watched for commits
+    /// of others until this one commits ([`Database::start_prekey`]).
+    watched: Vec<Oid>,
     finished: bool,
 }
 
@@ -239,7 +248,13 @@ fn concurrent(what: &str) -> PgError {
 }
 
 fn key_columns(def: &TableDef, pk: &PrimaryKey) -> String {
-    pk.columns
+    column_names(def, &pk.columns)
+}
+
+/// The names of columns `columns` of `def`, comma-separated (as a DETAIL
+/// names a key).
+fn column_names(def: &TableDef, columns: &[usize]) -> String {
+    columns
         .iter()
         .map(|&c| def.columns.get(c).map_or("?", |col| col.name.as_str()))
         .collect::<Vec<_>>()
@@ -254,17 +269,18 @@ fn key_values(pk: &PrimaryKey, row: &[Value]) -> Vec<Value> {
 }
 
 fn duplicate_key(def: &TableDef, pk: &PrimaryKey, row: &[Value]) -> PgError {
+    duplicate_entry(&pk.name, &key_columns(def, pk), &key_values(pk, row))
+}
+
+/// `23505`: a row with these values of the columns named already exists.
+fn duplicate_entry(constraint: &str, columns: &str, values: &[Value]) -> PgError {
     PgError::new(
         SqlState::UNIQUE_VIOLATION,
-        format!(
-            "duplicate key value violates unique constraint \"{}\"",
-            pk.name
-        ),
+        format!("duplicate key value violates unique constraint \"{constraint}\""),
     )
     .with_detail(format!(
-        "Key ({})=({}) already exists.",
-        key_columns(def, pk),
-        values_text(&key_values(pk, row))
+        "Key ({columns})=({}) already exists.",
+        values_text(values)
     ))
 }
 
@@ -298,6 +314,8 @@ impl Transaction {
             spill_file: None,
             loads: std::cell::RefCell::new(HashMap::new()),
             prekeyed: Vec::new(),
+            write_catalog: None,
+            watched: Vec::new(),
             savepoint_taken: std::cell::Cell::new(false),
             spill_scratch: Writer::new(),
             locked: None,
@@ -495,7 +513,7 @@ impl Transaction {
     ) -> PgResult<()> {
         let overlay = self.overlay_of(table)?;
         let lower = after.map_or(Bound::Unbounded, |k| Bound::Excluded(k.clone()));
-        self.scan_merged_from(table, overlay, lower, visit)
+        self.scan_merged_from(table, overlay, lower, SCAN_BATCH, visit)
     }
 
     /// [`Transaction::scan`] handing out the shared rows themselves.
@@ -516,17 +534,21 @@ impl Transaction {
         overlay: Option<&TableOverlay>,
         visit: &mut dyn FnMut(&RowKey, &Row) -> PgResult<bool>,
     ) -> PgResult<()> {
-        self.scan_merged_from(table, overlay, Bound::Unbounded, visit)
+        self.scan_merged_from(table, overlay, Bound::Unbounded, SCAN_BATCH, visit)
     }
 
     /// [`Transaction::scan_merged`] from `lower` on.
+    /// The first step reads `first` rows; each step after reads eight times
+    /// more, up to [`SCAN_BATCH`].
     fn scan_merged_from(
         &self,
         table: Oid,
         overlay: Option<&TableOverlay>,
         mut lower: Bound<RowKey>,
+        first: usize,
         visit: &mut dyn FnMut(&RowKey, &Row) -> PgResult<bool>,
     ) -> PgResult<()> {
+        let mut step = first;
         let shadowed = overlay.is_some_and(|o| o.shadow);
         // rows shorter than this (written before an ADD COLUMN) are padded
         let width = self.cat().tables.get(&table).map_or(0, |d| d.columns.len());
@@ -536,7 +558,7 @@ impl Transaction {
             let resume = if let Some(sid) = overlay.and_then(|o| o.bulk).filter(|_| shadowed) {
                 self.range_loaded(sid)?;
                 let store = self.db.table_store()?;
-                let more = store.range_batch(sid, lower.as_ref(), SCAN_BATCH, &mut batch)?;
+                let more = store.range_batch(sid, lower.as_ref(), step, &mut batch)?;
                 match more {
                     true => batch.last().map(|(k, _)| k.clone()),
                     false => None,
@@ -548,7 +570,7 @@ impl Transaction {
                     table,
                     lower.as_ref(),
                     self.snapshot,
-                    SCAN_BATCH,
+                    step,
                     &mut batch,
                 )?
             };
@@ -591,6 +613,7 @@ impl Transaction {
                     return Ok(());
                 }
             }
+            step = (step * 8).min(SCAN_BATCH);
             match resume {
                 Some(k) => lower = Bound::Excluded(k),
                 None => return Ok(()),
@@ -658,7 +681,7 @@ impl Transaction {
         key: &RowKey,
         row: &[Value],
     ) -> PgResult<()> {
-        match self.row_at_key(def, key)? {
+        match self.row_at_key(def.oid, key)? {
             Some(_) => Err(duplicate_key(def, pk, row)),
             None => Ok(()),
         }
@@ -668,8 +691,8 @@ impl Transaction {
     /// transaction's own, or (the key locked first, so no writer of it is
     /// still running) the latest committed one with the LSN that created
     /// it, whether or not the snapshot sees it.
-    fn row_at_key(&mut self, def: &TableDef, key: &RowKey) -> PgResult<Option<(Option<Lsn>, Row)>> {
-        if let Some(o) = self.overlay.get(&def.oid) {
+    fn row_at_key(&mut self, rel: Oid, key: &RowKey) -> PgResult<Option<(Option<Lsn>, Row)>> {
+        if let Some(o) = self.overlay.get(&rel) {
             match o.rows.get(key) {
                 Some(Some(r)) => return Ok(Some((None, r.clone()))),
                 Some(None) => return Ok(None),
@@ -679,15 +702,13 @@ impl Transaction {
             }
         }
         let xid = self.assign_xid();
-        self.db.locks.acquire(
-            xid,
-            LockTag::Row(def.oid, key.clone()),
-            &self.wait_options(),
-        )?;
+        self.db
+            .locks
+            .acquire(xid, LockTag::Row(rel, key.clone()), &self.wait_options())?;
         Ok(self
             .db
             .heap
-            .latest(def.oid, key)?
+            .latest(rel, key)?
             .map(|(created, row)| (Some(created), row)))
     }
 
@@ -707,7 +728,7 @@ impl Transaction {
             return Ok(None);
         };
         let key = encode_key(&key_values(pk, row));
-        match self.row_at_key(&def, &key)? {
+        match self.row_at_key(def.oid, &key)? {
             None => Ok(None),
             Some((Some(created), _))
                 if created > self.snapshot && self.isolation != IsolationLevel::ReadCommitted =>
@@ -746,6 +767,10 @@ impl Transaction {
         if self.streams_to_store(table) {
             return self.stream_insert(table, key, row);
         }
+        let indexes = self.indexes_written(table);
+        if !indexes.is_empty() {
+            self.index_insert(&def, &indexes, &row, &key)?;
+        }
         self.overlay_mut(table)
             .rows
             .insert(key.clone(), Some(row.clone()));
@@ -753,7 +778,21 @@ impl Transaction {
         // the change, and the key and row pointer the overlay keeps
         let bytes = change.mem_size() + 64;
         self.ops.push(change);
+        if !indexes.is_empty() {
+            // the index entries end the run of inserts
+            self.run = None;
+            return Ok(());
+        }
         self.count_insert(table, bytes)
+    }
+
+    /// The secondary indexes a row write of `table` maintains; remembers
+    /// the catalog of the first row write ([`Transaction::write_catalog`]).
+    fn indexes_written(&mut self, table: Oid) -> Vec<Arc<crate::IndexDef>> {
+        if self.write_catalog.is_none() {
+            self.write_catalog = Some(self.catalog());
+        }
+        self.cat().indexes_of(table)
     }
 
     /// Extends (or starts) the run of inserts `ops` ends with; moves it to
@@ -788,6 +827,7 @@ impl Transaction {
                 .tables
                 .get(&table)
                 .is_some_and(|d| d.primary_key.is_none())
+            && self.cat().indexes_of(table).is_empty()
     }
 
     /// Moves the run of inserts `ops` ends with to the table store: its rows
@@ -1032,6 +1072,10 @@ impl Transaction {
             }
             None => key.clone(),
         };
+        let indexes = self.indexes_written(table);
+        if !indexes.is_empty() {
+            self.index_update(&def, &indexes, (&old_row, key), (&row, &new_key))?;
+        }
         let old = self.old_tuple(&def, &old_row, &new_key == key);
         let o = self.overlay_mut(table);
         if &new_key != key {
@@ -1055,6 +1099,10 @@ impl Transaction {
         }
         let def = self.table_def(table)?;
         let old_row = self.locked_row(table, key)?;
+        let indexes = self.indexes_written(table);
+        if !indexes.is_empty() {
+            self.index_delete(&indexes, &old_row, key)?;
+        }
         let old = self.old_tuple(&def, &old_row, false);
         self.overlay_mut(table).rows.insert(key.clone(), None);
         self.ops.push(Change::Delete {
@@ -1088,7 +1136,15 @@ impl Transaction {
             self.table_def(t)?;
         }
         self.assign_xid();
-        for &t in tables {
+        // their indexes are emptied with them (decoding lists only tables)
+        let mut tables = tables.to_vec();
+        let indexes: Vec<Oid> = tables
+            .iter()
+            .flat_map(|&t| self.cat().indexes_of(t))
+            .map(|i| i.oid)
+            .collect();
+        tables.extend(indexes);
+        for &t in &tables {
             let o = self.overlay_mut(t);
             o.shadow = true;
             o.rows.clear();
@@ -1097,7 +1153,7 @@ impl Transaction {
             o.bulk = None;
         }
         self.ops.push(Change::Truncate {
-            tables: tables.to_vec(),
+            tables,
             restart_seqs,
             cascade,
         });
@@ -1199,6 +1255,12 @@ impl Transaction {
     pub fn add_primary_key(&mut self, table: Oid, pk: PrimaryKey) -> PgResult<()> {
         self.settle(table)?;
         let def = self.table_def(table)?;
+        if !self.cat().indexes_of(table).is_empty() {
+            // its entries hold the row keys the primary key replaces
+            return Err(PgError::unsupported(
+                "ALTER TABLE ADD PRIMARY KEY on a table with secondary indexes",
+            ));
+        }
         self.take_ddl_lock()?;
         if let Some(sid) = self.prekey(&def, &pk)? {
             self.ddl(CatalogOp::AddPrimaryKey {
@@ -1468,6 +1530,9 @@ impl Transaction {
     }
 
     pub fn drop_table(&mut self, table: Oid) -> PgResult<()> {
+        for idx in self.cat().indexes_of(table) {
+            self.drop_index(idx.oid)?;
+        }
         self.ddl(CatalogOp::DropTable(table))?;
         self.overlay.remove(&table);
         Ok(())
@@ -1678,13 +1743,26 @@ impl Transaction {
         }
         records.push(self.commit_record(xid));
         let ops = std::mem::take(&mut self.ops);
-        let result = self
-            .db
-            .commit_changes(ops, records, self.ddl_catalog.clone(), self.origin);
+        let result = self.db.commit_changes(
+            ops,
+            records,
+            self.ddl_catalog.clone(),
+            self.origin,
+            &self.index_check(),
+        );
         self.finish();
         let end = result?;
         crate::mvcc::note_own_commit(&self.db, end);
         Ok(Some(end))
+    }
+
+    /// What the commit checks of this transaction's index writes.
+    fn index_check(&self) -> crate::database::CommitChecks<'_> {
+        crate::database::CommitChecks {
+            wrote_with: self.write_catalog.as_ref(),
+            watched: &self.watched,
+            prekeyed: &[],
+        }
     }
 
     /// This transaction's COMMIT record, stamped now.
@@ -1745,7 +1823,7 @@ impl Transaction {
             self.ddl_catalog.clone(),
             self.origin,
             Vec::new(),
-            &[],
+            &self.index_check(),
         );
         self.finish();
         let (end, _) = result?;
@@ -1858,7 +1936,10 @@ impl Transaction {
             self.ddl_catalog.clone(),
             self.origin,
             adopts,
-            &prekeyed,
+            &crate::database::CommitChecks {
+                prekeyed: &prekeyed,
+                ..self.index_check()
+            },
         );
         if let Ok((_, dropped)) = &result {
             // adopted by the commit, but for the ranges of re-keys the
@@ -1884,6 +1965,9 @@ impl Transaction {
         }
         self.finished = true;
         for (table, _) in std::mem::take(&mut self.prekeyed) {
+            self.db.end_prekey(table);
+        }
+        for table in std::mem::take(&mut self.watched) {
             self.db.end_prekey(table);
         }
         // every load done before its range is given up

@@ -1,0 +1,263 @@
+//! A transaction's secondary index work: the entries its row writes add and
+//! remove, CREATE INDEX's build, DROP INDEX, and index scans.
+//!
+//! Entries are rows of the index's hidden relation (`crate::index`), so they
+//! live in the transaction's overlay and `ops` like any row and commit with
+//! the table's changes. An entry that must be unique is locked before it is
+//! written or removed, so that a second writer of the same values waits for
+//! the first and then sees what it committed (as a primary key insert does).
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use tandem_types::{Oid, PgError, PgResult, SqlState, Value};
+
+use super::{column_names, duplicate_entry, read_only_error, Transaction};
+use crate::index::{
+    entry_key, entry_row, entry_rowkey, entry_values, is_unique_entry, IndexScan, KeyBounds,
+};
+use crate::locks::LockTag;
+use crate::record::{Change, OldTuple};
+use crate::{CatalogOp, IndexDef, RowKey, TableDef};
+
+/// Entries looked at per step of an index scan at first (a point lookup
+/// reads few); each further step reads eight times more, up to a scan's.
+const FIRST_BATCH: usize = 16;
+
+impl Transaction {
+    /// The secondary indexes of `table` as this transaction sees them.
+    pub fn indexes_of(&self, table: Oid) -> Vec<Arc<IndexDef>> {
+        self.cat().indexes_of(table)
+    }
+
+    /// Adds the entries of a new row at `key`; fails on a unique value
+    /// another row has (`23505`, naming the index).
+    pub(super) fn index_insert(
+        &mut self,
+        def: &TableDef,
+        indexes: &[Arc<IndexDef>],
+        row: &[Value],
+        key: &RowKey,
+    ) -> PgResult<()> {
+        for idx in indexes {
+            let values = entry_values(idx, row);
+            self.put_entry(def, idx, values, key)?;
+        }
+        Ok(())
+    }
+
+    /// Moves the entries of a row updated from `old` at `old_key` to `new`
+    /// at `new_key`; entries whose values and row key stay are untouched.
+    pub(super) fn index_update(
+        &mut self,
+        def: &TableDef,
+        indexes: &[Arc<IndexDef>],
+        (old, old_key): (&[Value], &RowKey),
+        (new, new_key): (&[Value], &RowKey),
+    ) -> PgResult<()> {
+        for idx in indexes {
+            let old_values = entry_values(idx, old);
+            let new_values = entry_values(idx, new);
+            if old_values == new_values && old_key == new_key {
+                continue;
+            }
+            let old_entry = entry_key(idx, &old_values, old_key);
+            let new_entry = entry_key(idx, &new_values, new_key);
+            if old_entry == new_entry {
+                // a unique entry whose row changed key: it points there now
+                self.write_entry(idx.oid, new_entry, new_key, true);
+                continue;
+            }
+            self.remove_entry(idx, &old_values, old_entry)?;
+            self.put_entry(def, idx, new_values, new_key)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the entries of a deleted row.
+    pub(super) fn index_delete(
+        &mut self,
+        indexes: &[Arc<IndexDef>],
+        old: &[Value],
+        old_key: &RowKey,
+    ) -> PgResult<()> {
+        for idx in indexes {
+            let values = entry_values(idx, old);
+            let entry = entry_key(idx, &values, old_key);
+            self.remove_entry(idx, &values, entry)?;
+        }
+        Ok(())
+    }
+
+    /// Adds the entry of `values` for the row at `rowkey`, checking that a
+    /// unique one is free.
+    fn put_entry(
+        &mut self,
+        def: &TableDef,
+        idx: &IndexDef,
+        values: Vec<Value>,
+        rowkey: &RowKey,
+    ) -> PgResult<()> {
+        let entry = entry_key(idx, &values, rowkey);
+        if is_unique_entry(idx, &values) && self.row_at_key(idx.oid, &entry)?.is_some() {
+            return Err(duplicate_entry(
+                &idx.name,
+                &column_names(def, &idx.columns),
+                &values,
+            ));
+        }
+        self.write_entry(idx.oid, entry, rowkey, false);
+        Ok(())
+    }
+
+    /// Logs and records an entry (`update`: it replaces one of the same key).
+    fn write_entry(&mut self, index: Oid, entry: RowKey, rowkey: &RowKey, update: bool) {
+        let row: crate::heap::Row = entry_row(rowkey).into();
+        self.overlay_mut(index)
+            .rows
+            .insert(entry.clone(), Some(row.clone()));
+        self.ops.push(match update {
+            true => Change::Update {
+                table: index,
+                old_key: entry.clone(),
+                key: entry,
+                row,
+                old: OldTuple::None,
+            },
+            false => Change::Insert {
+                table: index,
+                key: entry,
+                row,
+            },
+        });
+    }
+
+    /// Removes an entry; a unique one is locked first, so that a writer of
+    /// the same values waits for this transaction.
+    fn remove_entry(&mut self, idx: &IndexDef, values: &[Value], entry: RowKey) -> PgResult<()> {
+        let shadowed = self.overlay.get(&idx.oid).is_some_and(|o| o.shadow);
+        if is_unique_entry(idx, values) && !shadowed {
+            let xid = self.assign_xid();
+            self.db.locks.acquire(
+                xid,
+                LockTag::Row(idx.oid, entry.clone()),
+                &self.wait_options(),
+            )?;
+        }
+        self.overlay_mut(idx.oid).rows.insert(entry.clone(), None);
+        self.ops.push(Change::Delete {
+            table: idx.oid,
+            key: entry,
+            old: OldTuple::None,
+        });
+        Ok(())
+    }
+
+    /// `CREATE [UNIQUE] INDEX`: records the index and builds its entries
+    /// from the rows this transaction sees. Rows other transactions commit
+    /// to the table before this one commits are not in that read: such a
+    /// commit makes this one fail (`40001`), as one that wrote the table
+    /// without knowing the index fails at its own commit
+    /// ([`crate::Database::check_index_writes`]). PostgreSQL blocks those
+    /// writers with a table lock instead.
+    pub fn create_index(&mut self, def: IndexDef) -> PgResult<()> {
+        if self.read_only {
+            return Err(read_only_error("CREATE INDEX"));
+        }
+        let table = self.table_def(def.table)?;
+        self.settle(def.table)?;
+        // Every commit up to the snapshot is read; the ones after it are
+        // watched from now on (nobody else writes a table this transaction
+        // created).
+        let created_here = !self.db.catalog().tables.contains_key(&def.table);
+        if self.prekeyed.iter().any(|p| p.0 == def.table) {
+            return Err(PgError::unsupported(
+                "CREATE INDEX after ADD PRIMARY KEY of the table in one transaction",
+            ));
+        }
+        if !created_here && !self.watched.contains(&def.table) {
+            if !self.snapshot_fixed {
+                self.start_statement();
+            }
+            if !self.db.start_prekey(def.table, self.snapshot) {
+                return Err(super::concurrent("update"));
+            }
+            self.watched.push(def.table);
+        }
+        self.ddl(CatalogOp::PutIndex(def.clone()))?;
+        self.overlay_mut(def.oid).shadow = true;
+        let mut entries: Vec<(RowKey, Vec<Value>, RowKey)> = Vec::new();
+        self.scan(def.table, &mut |key, row| {
+            let values = entry_values(&def, row);
+            entries.push((entry_key(&def, &values, key), values, key.clone()));
+            Ok(true)
+        })?;
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if let Some(w) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(PgError::new(
+                SqlState::UNIQUE_VIOLATION,
+                format!("could not create unique index \"{}\"", def.name),
+            )
+            .with_detail(format!(
+                "Key ({})=({}) is duplicated.",
+                column_names(&table, &def.columns),
+                crate::display::values_text(&w[0].1)
+            )));
+        }
+        for (entry, _, rowkey) in entries {
+            self.write_entry(def.oid, entry, &rowkey, false);
+        }
+        Ok(())
+    }
+
+    /// `DROP INDEX` (also each index of a dropped table).
+    pub fn drop_index(&mut self, index: Oid) -> PgResult<()> {
+        self.ddl(CatalogOp::DropIndex(index))?;
+        self.overlay.remove(&index);
+        Ok(())
+    }
+
+    /// Visits the rows of `index`'s table that `scan` selects, in index
+    /// order, as this transaction sees them; the visitor returns `Ok(false)`
+    /// to stop.
+    pub fn index_scan(
+        &self,
+        index: Oid,
+        scan: &IndexScan,
+        visit: &mut dyn FnMut(&RowKey, &[Value]) -> PgResult<bool>,
+    ) -> PgResult<()> {
+        let Some(idx) = self.cat().indexes.get(&index).cloned() else {
+            return Err(super::no_table(index));
+        };
+        let bounds = KeyBounds::of(scan);
+        let overlay = self.overlay_of(index)?;
+        let mut failed = None;
+        self.scan_merged_from(
+            index,
+            overlay,
+            Bound::Included(bounds.start.clone()),
+            FIRST_BATCH,
+            &mut |entry, row| {
+                if bounds.past(entry) {
+                    return Ok(false);
+                }
+                if bounds.skips(entry) {
+                    return Ok(true);
+                }
+                let Some(rowkey) = entry_rowkey(row) else {
+                    failed = Some(PgError::internal(format!(
+                        "index \"{}\" has a malformed entry",
+                        idx.name
+                    )));
+                    return Ok(false);
+                };
+                match self.get(idx.table, &rowkey)? {
+                    Some(r) => visit(&rowkey, &r),
+                    // written by the same commit as the row: never apart
+                    None => Ok(true),
+                }
+            },
+        )?;
+        failed.map_or(Ok(()), Err)
+    }
+}
