@@ -65,12 +65,11 @@ pub fn lookup_relation(text: &str, cat: &Catalog) -> Option<(u32, RelKind)> {
         if let Some(q) = cat.sequence_by_name(s, &name) {
             return Some((q.oid.0, RelKind::Sequence));
         }
-        if let Some(t) = cat
-            .tables
-            .values()
-            .find(|t| t.schema == s && t.primary_key.as_ref().is_some_and(|pk| pk.name == name))
+        if let Some(i) = catalog::index_views(cat)
+            .iter()
+            .find(|i| i.table.schema == s && i.name == name)
         {
-            return Some((catalog::pkey_index_oid(t.oid.0), RelKind::Index));
+            return Some((i.oid, RelKind::Index));
         }
         if let Some(v) = catalog::view_by_name(s, &name) {
             return Some((v.oid, RelKind::View));
@@ -96,15 +95,8 @@ pub fn regclass_name(oid: u32, cat: &Catalog) -> Option<String> {
     if let Some(s) = cat.sequences.get(&tandem_types::Oid(oid)) {
         return Some(qualify(&s.schema, &s.name));
     }
-    if let Some(t) = cat
-        .tables
-        .values()
-        .find(|t| catalog::pkey_index_oid(t.oid.0) == oid)
-    {
-        return t
-            .primary_key
-            .as_ref()
-            .map(|pk| qualify(&t.schema, &pk.name));
+    if let Some(i) = catalog::index_views(cat).iter().find(|i| i.oid == oid) {
+        return Some(qualify(&i.table.schema, i.name));
     }
     catalog::view_by_oid(oid).map(|v| qualify(v.schema, v.name))
 }

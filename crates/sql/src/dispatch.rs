@@ -231,6 +231,7 @@ fn execute_sql(
             ..
         } => utility::execute(s, name, parameters, out),
         Statement::CreateTable(ct) => ddl::table::create(s, ct),
+        Statement::CreateIndex(ci) => ddl::index::create(s, ci),
         Statement::AlterTable(at) => ddl::table::alter(s, at),
         Statement::Truncate(t) => ddl::table::truncate(s, t),
         Statement::Drop {

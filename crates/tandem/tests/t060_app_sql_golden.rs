@@ -17,6 +17,7 @@ tandem_testkit::golden_tests! {
     psql_describe => "06_psql_describe",
     oid_aliases => "07_oid_aliases",
     functions => "08_functions",
+    indexes => "09_indexes",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -15,7 +15,8 @@
 //!
 //! OIDs: user objects carry the OIDs storage allocated. Objects tandem has no
 //! stored OID for get stable synthetic ones from [`pkey_index_oid`],
-//! [`pkey_constraint_oid`] and [`attrdef_oid`]. Namespaces are PostgreSQL's
+//! [`pkey_constraint_oid`], [`unique_constraint_oid`] and [`attrdef_oid`].
+//! [`index_views`] lists primary key and secondary indexes alike. Namespaces are PostgreSQL's
 //! (`pg_catalog` 11, `public` 2200). Corresponds to PostgreSQL's
 //! `catalog/pg_*.h` and `catalog/system_views.sql`, `information_schema.sql`.
 
@@ -79,6 +80,93 @@ pub fn pkey_index_oid(table: u32) -> u32 {
 /// Synthetic OID of a table's primary-key constraint (`pg_constraint`).
 pub fn pkey_constraint_oid(table: u32) -> u32 {
     0x6000_0000u32.wrapping_add(table)
+}
+
+/// Synthetic OID of the UNIQUE constraint a secondary index backs
+/// (`pg_constraint`).
+pub fn unique_constraint_oid(index: u32) -> u32 {
+    0x6800_0000u32.wrapping_add(index)
+}
+
+/// One index as the catalog shows it: a table's primary key index or a
+/// secondary index (`pg_class` relkind `i`, `pg_index`, `pg_indexes`, the
+/// constraint it backs in `pg_constraint`, `pg_get_indexdef`).
+pub struct IndexView<'a> {
+    pub oid: u32,
+    pub name: &'a str,
+    pub table: &'a tandem_storage::TableDef,
+    pub columns: &'a [usize],
+    pub unique: bool,
+    pub primary: bool,
+    /// The constraint it backs: its `pg_constraint` OID and `contype`.
+    pub constraint: Option<(u32, u8)>,
+}
+
+impl IndexView<'_> {
+    /// The indexed columns' names, quoted as SQL identifiers.
+    pub fn column_names(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .filter_map(|&i| self.table.columns.get(i))
+            .map(|c| tandem_types::ident::quote_identifier(&c.name))
+            .collect()
+    }
+
+    /// `pg_get_indexdef`: `CREATE [UNIQUE] INDEX i ON s.t USING btree (a, b)`.
+    pub fn definition(&self) -> String {
+        use tandem_types::ident::quote_identifier as q;
+        format!(
+            "CREATE {}INDEX {} ON {}.{} USING btree ({})",
+            if self.unique { "UNIQUE " } else { "" },
+            q(self.name),
+            q(&self.table.schema),
+            q(&self.table.name),
+            self.column_names().join(", ")
+        )
+    }
+
+    /// `pg_get_constraintdef` of the constraint it backs.
+    pub fn constraint_definition(&self) -> Option<String> {
+        let kind = match self.constraint?.1 {
+            b'p' => "PRIMARY KEY",
+            _ => "UNIQUE",
+        };
+        Some(format!("{kind} ({})", self.column_names().join(", ")))
+    }
+}
+
+/// Every index of the catalog: per table (in OID order) its primary key's,
+/// then its secondary indexes in OID order.
+pub fn index_views(cat: &tandem_storage::Catalog) -> Vec<IndexView<'_>> {
+    let mut out = Vec::new();
+    for t in cat.tables.values() {
+        if let Some(pk) = &t.primary_key {
+            out.push(IndexView {
+                oid: pkey_index_oid(t.oid.0),
+                name: &pk.name,
+                table: t,
+                columns: &pk.columns,
+                unique: true,
+                primary: true,
+                constraint: Some((pkey_constraint_oid(t.oid.0), b'p')),
+            });
+        }
+        if cat.indexes.is_empty() {
+            continue;
+        }
+        for i in cat.indexes.values().filter(|i| i.table == t.oid) {
+            out.push(IndexView {
+                oid: i.oid.0,
+                name: &i.name,
+                table: t,
+                columns: &i.columns,
+                unique: i.unique,
+                primary: false,
+                constraint: i.constraint.then(|| (unique_constraint_oid(i.oid.0), b'u')),
+            });
+        }
+    }
+    out
 }
 
 /// Synthetic OID of a column default (`pg_attrdef`).

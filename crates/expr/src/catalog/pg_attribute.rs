@@ -127,18 +127,18 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
                 has_default: c.default.is_some() && !c.dropped,
             }));
         }
-        if let Some(pk) = &t.primary_key {
-            for (k, &ci) in pk.columns.iter().enumerate() {
-                if let Some(c) = t.columns.get(ci) {
-                    out.push(row(Att {
-                        rel: pkey_index_oid(t.oid.0),
-                        name: &c.name,
-                        ty: Some(&c.data_type),
-                        num: k + 1,
-                        not_null: false,
-                        has_default: false,
-                    }));
-                }
+    }
+    for idx in index_views(cat) {
+        for (k, &ci) in idx.columns.iter().enumerate() {
+            if let Some(c) = idx.table.columns.get(ci) {
+                out.push(row(Att {
+                    rel: idx.oid,
+                    name: &c.name,
+                    ty: Some(&c.data_type),
+                    num: k + 1,
+                    not_null: false,
+                    has_default: false,
+                }));
             }
         }
     }

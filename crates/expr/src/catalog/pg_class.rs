@@ -122,26 +122,26 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
             namespace: ns,
             owner: t.owner.0,
             am: HEAP_AM,
-            has_index: t.primary_key.is_some(),
+            has_index: t.primary_key.is_some() || !cat.indexes_of(t.oid).is_empty(),
             kind: b'r',
             natts: t.columns.len(),
             replident,
             acl: acl_value(cat, t.oid),
         }));
-        if let Some(pk) = &t.primary_key {
-            out.push(row(Rel {
-                oid: pkey_index_oid(t.oid.0),
-                name: &pk.name,
-                namespace: ns,
-                owner: t.owner.0,
-                am: BTREE_AM,
-                has_index: false,
-                kind: b'i',
-                natts: pk.columns.len(),
-                replident: b'n',
-                acl: Value::Null,
-            }));
-        }
+    }
+    for idx in index_views(cat) {
+        out.push(row(Rel {
+            oid: idx.oid,
+            name: idx.name,
+            namespace: namespace_oid(&idx.table.schema).unwrap_or(PUBLIC_NAMESPACE),
+            owner: idx.table.owner.0,
+            am: BTREE_AM,
+            has_index: false,
+            kind: b'i',
+            natts: idx.columns.len(),
+            replident: b'n',
+            acl: Value::Null,
+        }));
     }
     for s in cat.sequences.values() {
         let owner = s

@@ -1,4 +1,5 @@
-//! `pg_catalog.pg_constraint`: primary keys (`contype = 'p'`).
+//! `pg_catalog.pg_constraint`: primary keys (`contype = 'p'`) and UNIQUE
+//! constraints (`u`).
 
 use tandem_storage::Catalog;
 use tandem_types::{DataType, PgResult, Value};
@@ -49,21 +50,22 @@ fn columns() -> Vec<(&'static str, DataType)> {
 }
 
 pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
-    cat.tables
-        .values()
-        .filter_map(|t| {
-            let pk = t.primary_key.as_ref()?;
+    index_views(cat)
+        .iter()
+        .filter_map(|i| {
+            let (con, contype) = i.constraint?;
+            let t = i.table;
             let mut row = vec![
-                oid(pkey_constraint_oid(t.oid.0)),
-                name(&pk.name),
+                oid(con),
+                name(i.name),
                 oid(namespace_oid(&t.schema).unwrap_or(PUBLIC_NAMESPACE)),
-                ch(b'p'),
+                ch(contype),
                 b(false),
                 b(false),
                 b(true),
                 oid(t.oid.0),
                 oid(0),
-                oid(pkey_index_oid(t.oid.0)),
+                oid(i.oid),
                 oid(0),
                 oid(0),
                 ch(b' '),
@@ -72,7 +74,7 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
                 b(true),
                 i2(0),
                 b(true),
-                Value::Array(pk.columns.iter().map(|c| i2(*c as i16 + 1)).collect()),
+                Value::Array(i.columns.iter().map(|c| i2(*c as i16 + 1)).collect()),
             ];
             row.extend(std::iter::repeat_n(Value::Null, 7));
             Some(row)

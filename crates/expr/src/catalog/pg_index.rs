@@ -1,4 +1,4 @@
-//! `pg_catalog.pg_index`: one unique, primary index per table with a primary key.
+//! `pg_catalog.pg_index`: primary key and secondary indexes.
 
 use tandem_storage::Catalog;
 use tandem_types::{DataType, PgResult, Value};
@@ -43,13 +43,13 @@ fn columns() -> Vec<(&'static str, DataType)> {
 }
 
 pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
-    cat.tables
-        .values()
-        .filter_map(|t| {
-            let pk = t.primary_key.as_ref()?;
-            let n = pk.columns.len() as i16;
-            let keys = pk.columns.iter().map(|c| i2(*c as i16 + 1)).collect();
-            let colls = pk
+    index_views(cat)
+        .iter()
+        .map(|i| {
+            let t = i.table;
+            let n = i.columns.len() as i16;
+            let keys = i.columns.iter().map(|c| i2(*c as i16 + 1)).collect();
+            let colls = i
                 .columns
                 .iter()
                 .map(|c| {
@@ -59,14 +59,14 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
                     oid(if text { DEFAULT_COLLATION } else { 0 })
                 })
                 .collect();
-            Some(vec![
-                oid(pkey_index_oid(t.oid.0)),
+            vec![
+                oid(i.oid),
                 oid(t.oid.0),
                 i2(n),
                 i2(n),
-                b(true),
+                b(i.unique),
                 b(false),
-                b(true),
+                b(i.primary),
                 b(false),
                 b(true),
                 b(false),
@@ -77,11 +77,11 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
                 b(false),
                 Value::Array(keys),
                 Value::Array(colls),
-                Value::Array(pk.columns.iter().map(|_| oid(1978)).collect()),
-                Value::Array(pk.columns.iter().map(|_| i2(0)).collect()),
+                Value::Array(i.columns.iter().map(|_| oid(1978)).collect()),
+                Value::Array(i.columns.iter().map(|_| i2(0)).collect()),
                 Value::Null,
                 Value::Null,
-            ])
+            ]
         })
         .collect()
 }

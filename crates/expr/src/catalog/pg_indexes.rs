@@ -1,10 +1,10 @@
-//! `pg_catalog.pg_indexes`: the primary-key indexes with their definitions.
+//! `pg_catalog.pg_indexes`: every index (primary keys' and secondary) with its
+//! definition.
 
 use tandem_storage::Catalog;
 use tandem_types::{DataType, PgResult, Value};
 
 use super::*;
-use tandem_types::ident::quote_identifier;
 
 use DataType as T;
 
@@ -28,30 +28,16 @@ fn columns() -> Vec<(&'static str, DataType)> {
 }
 
 pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
-    cat.tables
-        .values()
-        .filter_map(|t| {
-            let pk = t.primary_key.as_ref()?;
-            let cols: Vec<String> = pk
-                .columns
-                .iter()
-                .filter_map(|&i| t.columns.get(i))
-                .map(|c| quote_identifier(&c.name))
-                .collect();
-            let def = format!(
-                "CREATE UNIQUE INDEX {} ON {}.{} USING btree ({})",
-                quote_identifier(&pk.name),
-                quote_identifier(&t.schema),
-                quote_identifier(&t.name),
-                cols.join(", ")
-            );
-            Some(vec![
-                name(&t.schema),
-                name(&t.name),
-                name(&pk.name),
+    index_views(cat)
+        .iter()
+        .map(|i| {
+            vec![
+                name(&i.table.schema),
+                name(&i.table.name),
+                name(i.name),
                 Value::Null,
-                text(&def),
-            ])
+                text(&i.definition()),
+            ]
         })
         .collect()
 }

@@ -40,7 +40,7 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
                 name(&t.name),
                 name(&role_name(cat, t.owner.0)),
                 Value::Null,
-                b(t.primary_key.is_some()),
+                b(t.primary_key.is_some() || !cat.indexes_of(t.oid).is_empty()),
                 b(false),
                 b(false),
                 b(false),

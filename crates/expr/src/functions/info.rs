@@ -9,7 +9,6 @@
 //! roles are answered in `privileges.rs`). Corresponds to PostgreSQL's `utils/adt/format_type.c`, `ruleutils.c`,
 //! `acl.c`, `misc.c`.
 
-use tandem_storage::{Catalog, TableDef};
 use tandem_types::{DataType, Oid, PgResult, Value};
 
 use super::{arg_i64, arg_text, r, t, Arg, Def, FunctionSig};
@@ -18,7 +17,6 @@ use crate::errors::type_name;
 use crate::io_text::type_by_oid;
 use crate::reg::lookup_relation;
 use crate::ExecContext;
-use tandem_types::ident::quote_identifier;
 
 use DataType as T;
 
@@ -252,34 +250,14 @@ pub fn format_type(oid: u32, typmod: i32) -> String {
     with_mod.display_name()
 }
 
-fn table_with(cat: &Catalog, pred: impl Fn(&TableDef) -> bool) -> Option<&TableDef> {
-    cat.tables.values().map(|t| t.as_ref()).find(|t| pred(t))
-}
-
-fn key_columns(t: &TableDef) -> Vec<String> {
-    t.primary_key
-        .as_ref()
-        .map(|pk| {
-            pk.columns
-                .iter()
-                .filter_map(|&i| t.columns.get(i))
-                .map(|c| quote_identifier(&c.name))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn constraintdef(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {
     let o = arg_i64(a, 0)? as u32;
     let cat = c.txn.catalog();
-    Ok(
-        match table_with(&cat, |t| {
-            t.primary_key.is_some() && catalog::pkey_constraint_oid(t.oid.0) == o
-        }) {
-            Some(t) => Value::Text(format!("PRIMARY KEY ({})", key_columns(t).join(", "))),
-            None => Value::Null,
-        },
-    )
+    Ok(catalog::index_views(&cat)
+        .iter()
+        .find(|i| i.constraint.is_some_and(|(con, _)| con == o))
+        .and_then(|i| i.constraint_definition())
+        .map_or(Value::Null, Value::Text))
 }
 
 /// `pg_get_replica_identity_index(regclass)`: the primary key's index of a
@@ -307,30 +285,19 @@ fn indexdef(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<V
     let o = arg_i64(a, 0)? as u32;
     let column = if a.len() > 1 { arg_i64(a, 1)? } else { 0 };
     let cat = c.txn.catalog();
-    let Some(t) = table_with(&cat, |t| {
-        t.primary_key.is_some() && catalog::pkey_index_oid(t.oid.0) == o
-    }) else {
+    let views = catalog::index_views(&cat);
+    let Some(i) = views.iter().find(|i| i.oid == o) else {
         return Ok(Value::Null);
     };
-    let cols = key_columns(t);
     if column > 0 {
-        return Ok(cols
-            .get(column as usize - 1)
-            .map(|c| Value::Text(c.clone()))
-            .unwrap_or(Value::Text(String::new())));
+        return Ok(Value::Text(
+            i.column_names()
+                .get(column as usize - 1)
+                .cloned()
+                .unwrap_or_default(),
+        ));
     }
-    let name = t
-        .primary_key
-        .as_ref()
-        .map(|pk| pk.name.clone())
-        .unwrap_or_default();
-    Ok(Value::Text(format!(
-        "CREATE UNIQUE INDEX {} ON {}.{} USING btree ({})",
-        quote_identifier(&name),
-        quote_identifier(&t.schema),
-        quote_identifier(&t.name),
-        cols.join(", ")
-    )))
+    Ok(Value::Text(i.definition()))
 }
 
 #[cfg(test)]

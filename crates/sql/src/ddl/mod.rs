@@ -5,6 +5,7 @@
 //! transactional and invisible to others until COMMIT.
 
 pub(crate) mod grant;
+pub(crate) mod index;
 pub(crate) mod publication;
 pub(crate) mod role;
 pub(crate) mod sequence;
@@ -16,7 +17,7 @@ use tandem_types::{PgError, PgResult, SqlState};
 
 use crate::session::Session;
 
-/// `DROP TABLE|SEQUENCE|ROLE|USER ...`
+/// `DROP TABLE|INDEX|SEQUENCE|ROLE|USER ...`
 pub(crate) fn drop(
     s: &mut Session,
     object_type: &ObjectType,
@@ -28,6 +29,7 @@ pub(crate) fn drop(
     let _ = cascade;
     match object_type {
         ObjectType::Table => table::drop(s, names, if_exists),
+        ObjectType::Index => index::drop(s, names, if_exists),
         ObjectType::Sequence => sequence::drop(s, names, if_exists),
         ObjectType::Role | ObjectType::User => role::drop(s, names, if_exists),
         _ => Err(PgError::unsupported(crate::dispatch::construct_name(text))),

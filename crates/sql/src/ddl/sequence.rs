@@ -96,10 +96,16 @@ pub(crate) fn build_def(
     })
 }
 
-/// Is the name taken by any relation (table or sequence)?
+/// Is the name taken by any relation (table, sequence or index)?
 pub(crate) fn relation_exists(ctx: &ExecContext<'_>, name: &str) -> bool {
     let cat = ctx.txn.catalog();
-    cat.table_by_name("public", name).is_some() || cat.sequence_by_name("public", name).is_some()
+    cat.table_by_name("public", name).is_some()
+        || cat.sequence_by_name("public", name).is_some()
+        || cat.index_by_name("public", name).is_some()
+        || cat
+            .tables
+            .values()
+            .any(|t| t.primary_key.as_ref().is_some_and(|pk| pk.name == name))
 }
 
 pub(crate) fn create(s: &mut Session, stmt: &SequenceStmt) -> PgResult<String> {

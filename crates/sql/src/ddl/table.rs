@@ -3,8 +3,9 @@
 //!
 //! Column defaults are stored as SQL text and evaluated by whoever inserts.
 //! `serial` columns expand as in PostgreSQL: an owned sequence `t_col_seq`, NOT
-//! NULL, `DEFAULT nextval('t_col_seq'::regclass)`. UNIQUE, CHECK and REFERENCES
-//! are refused (0A000) rather than accepted unenforced.
+//! NULL, `DEFAULT nextval('t_col_seq'::regclass)`. UNIQUE constraints are
+//! indexes (`index.rs`); CHECK and REFERENCES are refused (0A000) rather
+//! than accepted unenforced.
 
 use sqlparser::ast::{
     AlterColumnOperation, AlterTable, AlterTableOperation, ColumnDef as AstColumnDef, ColumnOption,
@@ -26,6 +27,8 @@ struct NewColumn {
     def: ColumnDef,
     serial: Option<Serial>,
     primary_key: bool,
+    /// `UNIQUE` on the column, with its constraint name if given.
+    unique: Option<Option<String>>,
 }
 
 fn duplicate_column(name: &str) -> PgError {
@@ -63,6 +66,7 @@ fn column_from_ast(c: &AstColumnDef) -> PgResult<NewColumn> {
         },
         serial,
         primary_key: false,
+        unique: None,
     };
     for opt in &c.options {
         match &opt.option {
@@ -89,7 +93,12 @@ fn column_from_ast(c: &AstColumnDef) -> PgResult<NewColumn> {
                 col.primary_key = true;
                 col.def.not_null = true;
             }
-            ColumnOption::Unique(_) => return Err(PgError::unsupported("UNIQUE constraints")),
+            ColumnOption::Unique(u) => {
+                if u.characteristics.is_some() {
+                    return Err(PgError::unsupported("deferrable constraints"));
+                }
+                col.unique = Some(opt.name.as_ref().map(ident));
+            }
             ColumnOption::Check(_) => return Err(PgError::unsupported("CHECK constraints")),
             ColumnOption::ForeignKey(_) => {
                 return Err(PgError::unsupported("REFERENCES constraints"))
@@ -102,6 +111,22 @@ fn column_from_ast(c: &AstColumnDef) -> PgResult<NewColumn> {
         }
     }
     Ok(col)
+}
+
+/// The name and column names of a UNIQUE table constraint.
+fn unique_constraint(
+    u: &sqlparser::ast::UniqueConstraint,
+) -> PgResult<(Option<String>, Vec<String>)> {
+    if u.characteristics.is_some() {
+        return Err(PgError::unsupported("deferrable constraints"));
+    }
+    if !u.include.is_empty() {
+        return Err(PgError::unsupported("INCLUDE"));
+    }
+    Ok((
+        u.name.as_ref().map(ident),
+        super::index::index_column_names(&u.columns)?,
+    ))
 }
 
 /// Column names of a PRIMARY KEY constraint.
@@ -179,6 +204,12 @@ pub(crate) fn create(s: &mut Session, ct: &CreateTable) -> PgResult<String> {
         }
     }
     let mut pk: Option<(Option<String>, Vec<usize>)> = None;
+    // UNIQUE constraints in the order PostgreSQL makes their indexes:
+    // the columns', then the table's
+    let mut uniques: Vec<(Option<String>, Vec<String>)> = cols
+        .iter()
+        .filter_map(|c| Some((c.unique.clone()?, vec![c.def.name.clone()])))
+        .collect();
     for (i, c) in cols.iter().enumerate() {
         if c.primary_key {
             if pk.is_some() {
@@ -209,7 +240,7 @@ pub(crate) fn create(s: &mut Session, ct: &CreateTable) -> PgResult<String> {
                 }
                 pk = Some((p.name.as_ref().map(ident), positions));
             }
-            TableConstraint::Unique(_) => return Err(PgError::unsupported("UNIQUE constraints")),
+            TableConstraint::Unique(u) => uniques.push(unique_constraint(u)?),
             TableConstraint::Check(_) => return Err(PgError::unsupported("CHECK constraints")),
             TableConstraint::ForeignKey(_) => {
                 return Err(PgError::unsupported("FOREIGN KEY constraints"))
@@ -252,7 +283,11 @@ pub(crate) fn create(s: &mut Session, ct: &CreateTable) -> PgResult<String> {
             replica_identity: ReplicaIdentity::Default,
             owner: Oid(ctx.session.user_oid),
         };
-        ctx.txn.put_table(def, None)
+        ctx.txn.put_table(def.clone(), None)?;
+        for (name, columns) in &uniques {
+            super::index::add_unique(ctx, &def, name.clone(), columns)?;
+        }
+        Ok(())
     })?;
     Ok("CREATE TABLE".into())
 }
@@ -307,7 +342,7 @@ fn find_column(def: &TableDef, col: &str) -> Option<usize> {
 
 /// Refuses with `must be owner of table t` unless the acting role owns the
 /// table (or is a superuser).
-fn check_owner(ctx: &ExecContext<'_>, def: &TableDef) -> PgResult<()> {
+pub(crate) fn check_owner(ctx: &ExecContext<'_>, def: &TableDef) -> PgResult<()> {
     let cat = ctx.txn.catalog();
     if cat.owns_table(def.oid, Oid(ctx.session.user_oid)) {
         return Ok(());
@@ -428,6 +463,7 @@ fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -
                 {
                     return Err(PgError::unsupported("dropping a primary key column"));
                 }
+                super::index::drop_covering(ctx, def.oid, pos)?;
                 def.columns[pos].dropped = true;
                 def.columns[pos].not_null = false;
                 def.columns[pos].default = None;
@@ -469,11 +505,34 @@ fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -
                 }
                 Ok(())
             }
-            TableConstraint::Unique(_) => Err(PgError::unsupported("UNIQUE constraints")),
+            TableConstraint::Unique(u) => {
+                let (name, columns) = unique_constraint(u)?;
+                super::index::add_unique(ctx, &def, name, &columns)
+            }
             TableConstraint::Check(_) => Err(PgError::unsupported("CHECK constraints")),
             TableConstraint::ForeignKey(_) => Err(PgError::unsupported("FOREIGN KEY constraints")),
             _ => Err(PgError::unsupported("this table constraint")),
         },
+        AlterTableOperation::DropConstraint {
+            if_exists, name, ..
+        } => {
+            let name = ident(name);
+            if def.primary_key.as_ref().is_some_and(|pk| pk.name == name) {
+                return Err(PgError::unsupported("dropping a primary key"));
+            }
+            if super::index::drop_unique(ctx, &def, &name)? {
+                return Ok(());
+            }
+            let message = format!("constraint \"{name}\" of relation \"{table}\" does not exist");
+            if *if_exists {
+                ctx.notices.push(skipping(
+                    SqlState::SUCCESSFUL_COMPLETION,
+                    format!("{message}, skipping"),
+                ));
+                return Ok(());
+            }
+            Err(PgError::new(SqlState::UNDEFINED_OBJECT, message))
+        }
         AlterTableOperation::AlterColumn { column_name, op } => {
             let cname = ident(column_name);
             let pos = find_column(&def, &cname).ok_or_else(|| column_missing(&cname, table))?;
