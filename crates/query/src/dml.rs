@@ -500,7 +500,8 @@ fn bind_dml_from(
     }
     let conj = bind_where(b, selection)?;
     let Some(tree) = tree else {
-        return Ok((scan_node(def, conj.clone()), and_all(conj), None));
+        let indexes = b.catalog.indexes_of(def.oid);
+        return Ok((scan_node(def, &indexes, conj.clone()), and_all(conj), None));
     };
     let width = def.columns.len();
     let (mine, theirs): (Vec<Expr>, Vec<Expr>) = conj.into_iter().partition(|c| {
@@ -512,7 +513,12 @@ fn bind_dml_from(
         node: crate::bind::select::build_from(tree),
         pred: and_all(theirs),
     };
-    Ok((scan_node(def, mine.clone()), and_all(mine), Some(from)))
+    let indexes = b.catalog.indexes_of(def.oid);
+    Ok((
+        scan_node(def, &indexes, mine.clone()),
+        and_all(mine),
+        Some(from),
+    ))
 }
 
 /// A value assigned to a column of type `want`: an unknown literal takes

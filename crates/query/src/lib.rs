@@ -28,6 +28,8 @@ pub mod aggregates;
 pub mod bind;
 pub mod dml;
 pub mod exec;
+mod explain;
+mod index_path;
 pub mod plan;
 pub mod sqltype;
 pub mod table_functions;
@@ -89,6 +91,13 @@ impl Plan {
             Body::Update(p) => p.returning.is_some(),
             Body::Delete(p) => p.returning.is_some(),
         }
+    }
+}
+
+impl Plan {
+    /// `EXPLAIN`'s lines for this plan (`explain.rs`).
+    pub fn explain(&self, cat: &tandem_storage::Catalog) -> Vec<String> {
+        explain::explain(self, cat)
     }
 }
 

@@ -226,6 +226,15 @@ pub enum SetOpKind {
     Except,
 }
 
+/// The range an [`Node::IndexScan`] reads of the column after its prefix:
+/// each bound an expression free of the row and whether it is inclusive.
+#[derive(Clone, Debug)]
+pub struct IndexRange {
+    pub ty: DataType,
+    pub lower: Option<(Expr, bool)>,
+    pub upper: Option<(Expr, bool)>,
+}
+
 /// An executor node. Every node produces rows of a fixed width.
 #[derive(Clone, Debug)]
 pub enum Node {
@@ -244,6 +253,17 @@ pub enum Node {
     PkLookup {
         table: Oid,
         key: Vec<(Expr, DataType)>,
+        filter: Option<Expr>,
+    },
+    /// Rows found through a secondary index: equality on its leading
+    /// columns (`prefix`, with the columns' types), then optionally a range
+    /// on the next one; `filter` (every conjunct of the scan, the ones the
+    /// index answers included) is checked on each row.
+    IndexScan {
+        table: Oid,
+        index: Oid,
+        prefix: Vec<(Expr, DataType)>,
+        range: Option<IndexRange>,
         filter: Option<Expr>,
     },
     /// A virtual catalog table of `tandem_expr`.

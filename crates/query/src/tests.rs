@@ -798,3 +798,88 @@ fn aggregate_filter_clause() {
         assert_eq!((e.code.code(), e.message.as_str()), (code, msg), "{sql}");
     }
 }
+
+#[test]
+fn secondary_indexes_serve_equality_and_ranges() {
+    let mut h = Harness::new();
+    pgbench(&mut h);
+    h.commit();
+    let table = h
+        .txn()
+        .catalog()
+        .table_by_name("public", "pgbench_accounts")
+        .map(|t| t.oid);
+    let table = table.expect("table");
+    let txn = h.txn();
+    let oid = txn.allocate_oid();
+    txn.start_statement();
+    txn.create_index(tandem_storage::IndexDef {
+        oid,
+        name: "accounts_bid_abalance".into(),
+        table,
+        columns: vec![1, 2],
+        unique: false,
+        constraint: false,
+    })
+    .expect("create index");
+    h.commit();
+    let plan_of = |o: &Outcome| format!("{:?}", o.plan);
+    let o = h
+        .run(
+            "select count(*) from pgbench_accounts where bid = 1",
+            vec![],
+        )
+        .unwrap();
+    assert_eq!(o.rows, vec![r(&["1000"])]);
+    assert!(plan_of(&o).contains("IndexScan"), "{}", plan_of(&o));
+    let o = h
+        .run(
+            "update pgbench_accounts set abalance = aid where bid = $1 and aid <= 10",
+            vec![Value::Int4(1)],
+        )
+        .unwrap();
+    assert_eq!(o.count, 10);
+    assert!(plan_of(&o).contains("IndexScan"));
+    h.commit();
+    // equality on the first column, a range on the second, the other
+    // conjuncts checked on the rows found
+    let o = h
+        .run(
+            "select aid from pgbench_accounts where bid = 1 and abalance > 7 and abalance <= 9.5 and aid > 0 order by aid",
+            vec![],
+        )
+        .unwrap();
+    assert_eq!(o.rows, vec![r(&["8"]), r(&["9"])]);
+    assert!(plan_of(&o).contains("IndexScan"));
+    // a bound the column cannot hold exactly bounds nothing
+    let o = h
+        .run(
+            "select count(*) from pgbench_accounts where bid = 1 and abalance between 0.5 and 2.5",
+            vec![],
+        )
+        .unwrap();
+    assert_eq!(o.rows, vec![r(&["2"])]);
+    let o = h
+        .run(
+            "select count(*) from pgbench_accounts where bid = 1.5",
+            vec![],
+        )
+        .unwrap();
+    assert_eq!(o.rows, vec![r(&["0"])]);
+    let o = h
+        .run(
+            "select count(*) from pgbench_accounts where bid = null",
+            vec![],
+        )
+        .unwrap();
+    assert_eq!(o.rows, vec![r(&["0"])]);
+    // no usable conjunct: a sequential scan
+    let o = h
+        .run(
+            "select count(*) from pgbench_accounts where abalance = 3",
+            vec![],
+        )
+        .unwrap();
+    assert_eq!(o.rows, vec![r(&["1"])]);
+    assert!(!plan_of(&o).contains("IndexScan"));
+}

@@ -230,6 +230,12 @@ fn execute_sql(
             parameters,
             ..
         } => utility::execute(s, name, parameters, out),
+        Statement::Explain {
+            analyze,
+            statement,
+            options,
+            ..
+        } => utility::explain(s, *analyze, options.as_deref(), statement, out),
         Statement::CreateTable(ct) => ddl::table::create(s, ct),
         Statement::CreateIndex(ci) => ddl::index::create(s, ci),
         Statement::AlterTable(at) => ddl::table::alter(s, at),

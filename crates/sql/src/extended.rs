@@ -229,6 +229,7 @@ impl Session {
                 Statement::ShowVariable { variable } => {
                     Ok(Some(utility::show_fields(self, variable)))
                 }
+                Statement::Explain { .. } => Ok(Some(utility::explain_fields())),
                 _ => Ok(None),
             },
             _ => Ok(None),

@@ -613,3 +613,50 @@ fn update_and_delete_across_scan_batches() {
         ["T min,max,count", "D 100001|109999|5000", "C SELECT 1"]
     );
 }
+
+#[test]
+fn explain_tells_which_index_finds_the_rows() {
+    let f = fixture();
+    let mut s = session(&f);
+    run(
+        &mut s,
+        "create table t (id int primary key, a int, b text unique)",
+    );
+    run(&mut s, "create index t_a on t (a)");
+    let plan = |s: &mut Session, q: &str| -> Vec<String> {
+        run(s, q)
+            .into_iter()
+            .filter_map(|l| l.strip_prefix("D ").map(str::to_string))
+            .collect()
+    };
+    assert_eq!(
+        plan(&mut s, "explain select * from t where a = 1 and b > 'x'"),
+        vec!["Index Scan using t_a on t"]
+    );
+    assert_eq!(
+        plan(&mut s, "explain (costs off) select * from t where b = 'x'"),
+        vec!["Index Scan using t_b_key on t"]
+    );
+    assert_eq!(
+        plan(&mut s, "explain select * from t where id = 1"),
+        vec!["Index Scan using t_pkey on t"]
+    );
+    assert_eq!(
+        plan(&mut s, "explain delete from t where b like 'x%'"),
+        vec!["Delete on t", "  ->  Seq Scan on t"]
+    );
+    assert_eq!(
+        plan(
+            &mut s,
+            "explain select count(*) from t join t u on t.a = u.id where u.a < 3"
+        ),
+        vec![
+            "Aggregate",
+            "  ->  Hash Join",
+            "        ->  Seq Scan on t",
+            "        ->  Index Scan using t_a on t"
+        ]
+    );
+    let e = err(&mut s, "explain analyze select 1");
+    assert_eq!(e.message, "EXPLAIN ANALYZE is not supported");
+}

@@ -448,3 +448,47 @@ pub(crate) fn execute(
     }
     s.run_prepared(&prepared, &values, out)
 }
+
+/// `EXPLAIN`'s one column.
+pub(crate) fn explain_fields() -> Vec<crate::FieldDescription> {
+    vec![crate::FieldDescription::text("QUERY PLAN")]
+}
+
+/// `EXPLAIN [(COSTS OFF)] stmt`: the plan's lines
+/// (`tandem_query::Plan::explain`, which prints no costs), one row each.
+/// The statement is planned, not run; ANALYZE and the other options are
+/// refused.
+pub(crate) fn explain(
+    s: &mut Session,
+    analyze: bool,
+    options: Option<&[sqlparser::ast::UtilityOption]>,
+    stmt: &sqlparser::ast::Statement,
+    out: &mut crate::dispatch::Output<'_, '_>,
+) -> PgResult<String> {
+    let costs_off = |o: &sqlparser::ast::UtilityOption| {
+        o.name.value.eq_ignore_ascii_case("costs")
+            && o.arg.as_ref().is_some_and(|a| {
+                let a = a.to_string().to_lowercase();
+                a == "off" || a == "false" || a == "0"
+            })
+    };
+    if analyze {
+        return Err(PgError::unsupported("EXPLAIN ANALYZE"));
+    }
+    if let Some(o) = options.unwrap_or_default().iter().find(|o| !costs_off(o)) {
+        return Err(PgError::unsupported(format!("EXPLAIN option {}", o.name)));
+    }
+    if !tandem_query::is_plannable(stmt) {
+        return Err(PgError::unsupported("EXPLAIN of this statement"));
+    }
+    let lines = s.with_ctx(&[], |ctx| {
+        let mut types = Vec::new();
+        let plan = tandem_query::plan(stmt, &mut types, ctx)?;
+        Ok(plan.explain(&ctx.txn.catalog()))
+    })?;
+    out.describe(&explain_fields())?;
+    for l in lines {
+        out.row(vec![Value::Text(l)])?;
+    }
+    Ok("EXPLAIN".into())
+}

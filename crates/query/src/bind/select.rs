@@ -60,7 +60,8 @@ pub enum FromTree {
 }
 
 pub enum LeafSrc {
-    Table(Arc<TableDef>),
+    /// A stored table, with its secondary indexes.
+    Table(Arc<TableDef>, Vec<Arc<tandem_storage::IndexDef>>),
     Node(Box<Node>),
 }
 
@@ -113,7 +114,7 @@ pub fn has_subplan(e: &Expr) -> bool {
 }
 
 /// `col = value` with `value` free of this row's columns.
-fn eq_column_value(e: &Expr) -> Option<(usize, &Expr)> {
+pub(crate) fn eq_column_value(e: &Expr) -> Option<(usize, &Expr)> {
     if let Expr::Binary {
         op: tandem_expr::BinOp::Eq,
         l,
@@ -135,8 +136,14 @@ fn eq_column_value(e: &Expr) -> Option<(usize, &Expr)> {
 }
 
 /// Access path for a stored table with filters (table-local columns): a
-/// primary-key lookup when every key column is pinned, else a sequential scan.
-pub fn scan_node(def: &TableDef, filters: Vec<Expr>) -> Node {
+/// primary-key lookup when every key column is pinned, else a secondary
+/// index scan when a conjunct pins or bounds an index's first column, else
+/// a sequential scan.
+pub fn scan_node(
+    def: &TableDef,
+    indexes: &[Arc<tandem_storage::IndexDef>],
+    filters: Vec<Expr>,
+) -> Node {
     if let Some(pk) = &def.primary_key {
         let mut key: Vec<Option<Expr>> = vec![None; pk.columns.len()];
         let mut rest = Vec::new();
@@ -164,6 +171,9 @@ pub fn scan_node(def: &TableDef, filters: Vec<Expr>) -> Node {
             };
         }
     }
+    if let Some(node) = crate::index_path::index_scan(def, indexes, &filters) {
+        return node;
+    }
     let filter = and_all(filters);
     let pure_filter = filter.as_ref().map(Expr::is_pure).unwrap_or(true);
     Node::SeqScan {
@@ -177,10 +187,10 @@ pub fn scan_node(def: &TableDef, filters: Vec<Expr>) -> Node {
 pub fn build_from(tree: FromTree) -> Node {
     match tree {
         FromTree::Leaf {
-            src: LeafSrc::Table(def),
+            src: LeafSrc::Table(def, indexes),
             filters,
             ..
-        } => scan_node(&def, filters),
+        } => scan_node(&def, &indexes, filters),
         FromTree::Leaf {
             src: LeafSrc::Node(n),
             filters,
@@ -847,7 +857,8 @@ impl Binder<'_> {
                     })
                     .collect();
                 self.require(def.oid, tandem_storage::acl::SELECT);
-                return self.leaf(&alias_name, cols, alias, LeafSrc::Table(def));
+                let indexes = self.catalog.indexes_of(def.oid);
+                return self.leaf(&alias_name, cols, alias, LeafSrc::Table(def, indexes));
             }
         }
         if let Some(vt) = tandem_expr::virtual_table(schema.as_deref(), &name) {
@@ -1376,7 +1387,7 @@ impl Binder<'_> {
         }
         let lock_target = match &tree {
             FromTree::Leaf {
-                src: LeafSrc::Table(def),
+                src: LeafSrc::Table(def, _),
                 ..
             } if lock => def
                 .primary_key

@@ -114,6 +114,14 @@ pub fn run(ex: &mut Exec, node: &Node, env: Option<&Env>, sink: &mut Sink) -> Pg
         Node::PkLookup { table, key, filter } => {
             scan::pk_lookup(ex, *table, key, filter.as_ref(), env, sink)
         }
+        Node::IndexScan { .. } => {
+            for (_, row) in scan::index_rows(ex, node, env)? {
+                if !sink(ex, &row)? {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        }
         Node::Virtual { schema, name } => scan::virtual_scan(ex, schema, name, sink),
         Node::TableFunc { func, args } => scan::table_function(ex, func, args, env, sink),
         Node::Filter { input, pred } => run(ex, input, env, &mut |ex, row| {

@@ -9,6 +9,8 @@
 //! Corresponds to PostgreSQL's `nodeSeqscan.c`, `nodeIndexscan.c`,
 //! `nodeFunctionscan.c`, `nodeProjectSet.c`, `nodeLockRows.c`.
 
+use std::ops::Bound;
+
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use tandem_storage::{LockResult, RowKey};
@@ -313,7 +315,69 @@ pub fn for_each_target(
     }
 }
 
-/// Rows and keys of a DML target node (a `SeqScan` or `PkLookup`).
+/// The rows (with their keys) an [`Node::IndexScan`] finds that pass its
+/// filter. None when a bound can match no row (NULL, or an equality value
+/// the column cannot hold).
+pub fn index_rows(ex: &mut Exec, node: &Node, env: Option<&Env>) -> PgResult<Targets> {
+    let Node::IndexScan {
+        index,
+        prefix,
+        range,
+        filter,
+        ..
+    } = node
+    else {
+        return Err(PgError::internal("not an index scan"));
+    };
+    let Some(prefix) = lookup_key(ex, prefix, env)? else {
+        return Ok(Vec::new());
+    };
+    let range = match range {
+        None => None,
+        Some(r) => {
+            let mut bound = |b: &Option<(Expr, bool)>| -> PgResult<Option<Bound<Value>>> {
+                let Some((e, inclusive)) = b else {
+                    return Ok(Some(Bound::Unbounded));
+                };
+                let v = eval_full(ex, e, &[], env)?;
+                if v.is_null() {
+                    return Ok(None);
+                }
+                // a value the column cannot hold exactly (1.5 for an
+                // integer) bounds nothing: the filter decides
+                Ok(Some(match key_value(v, &r.ty).ok().flatten() {
+                    Some(v) if *inclusive => Bound::Included(v),
+                    Some(v) => Bound::Excluded(v),
+                    None => Bound::Unbounded,
+                }))
+            };
+            let (Some(lower), Some(upper)) = (bound(&r.lower)?, bound(&r.upper)?) else {
+                return Ok(Vec::new());
+            };
+            Some((lower, upper))
+        }
+    };
+    let scan = tandem_storage::IndexScan { prefix, range };
+    let mut found = Vec::new();
+    ex.ctx.txn.index_scan(*index, &scan, &mut |key, row| {
+        found.push((key.clone(), row.to_vec()));
+        Ok(true)
+    })?;
+    let mut out = Vec::with_capacity(found.len());
+    for (key, row) in found {
+        check_cancel(ex.ctx)?;
+        if let Some(f) = filter {
+            if !truthy(&eval_full(ex, f, &row, env)?) {
+                continue;
+            }
+        }
+        out.push((key, row));
+    }
+    Ok(out)
+}
+
+/// Rows and keys of a DML target node (a `SeqScan`, `PkLookup` or
+/// `IndexScan`).
 pub fn target_rows(ex: &mut Exec, node: &Node) -> PgResult<Targets> {
     match node {
         Node::SeqScan {
@@ -326,6 +390,7 @@ pub fn target_rows(ex: &mut Exec, node: &Node) -> PgResult<Targets> {
                 .into_iter()
                 .collect())
         }
+        Node::IndexScan { .. } => index_rows(ex, node, None),
         _ => Err(PgError::internal("DML target must be a table scan")),
     }
 }
