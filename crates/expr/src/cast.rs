@@ -121,7 +121,7 @@ pub fn can_implicit_cast(from: &DataType, to: &DataType) -> bool {
     match (from, to) {
         (f, t) if is_string_type(f) && is_string_type(t) => true,
         (DataType::Char, t) if is_string_type(t) => true,
-        (DataType::Json, DataType::Text) => false,
+        (DataType::Json | DataType::Jsonb, DataType::Text) => false,
         (DataType::Date, DataType::Timestamp | DataType::TimestampTz) => true,
         (DataType::Timestamp, DataType::TimestampTz) => true,
         (DataType::Int2 | DataType::Int4 | DataType::Int8, t) if is_reg(t) => true,
@@ -267,14 +267,14 @@ fn convert(value: Value, to: &DataType, explicit: bool) -> PgResult<Value> {
         return Ok(value);
     }
     // anything → a string type goes through its output function
-    if is_string_type(to) || matches!(to, DataType::Json) {
+    if is_string_type(to) || matches!(to, DataType::Json | DataType::Jsonb) {
         let s = match &value {
             Value::Text(s) => s.clone(),
             Value::Bool(b) => (if *b { "true" } else { "false" }).to_string(),
             Value::Char(c) if *c >= 0x80 => String::from_utf8_lossy(&[*c]).into_owned(),
             v => to_text(v),
         };
-        if matches!(to, DataType::Json) {
+        if matches!(to, DataType::Json | DataType::Jsonb) {
             return text_in(&s, to);
         }
         return Ok(Value::Text(fit_length(&s, to, explicit)?));

@@ -89,6 +89,16 @@ pub fn binary_in(bytes: &[u8], ty: &DataType) -> PgResult<Value> {
         DataType::Text | DataType::Unknown | DataType::Json => {
             Value::Text(validate_utf8(bytes)?.to_string())
         }
+        // version 1, then the text
+        DataType::Jsonb => match bytes.split_first() {
+            Some((1, text)) => Value::Text(crate::json::jsonb_in(validate_utf8(text)?)?),
+            _ => {
+                return Err(PgError::new(
+                    SqlState::INVALID_BINARY_REPRESENTATION,
+                    "unsupported jsonb version number",
+                ))
+            }
+        },
         DataType::Varchar(_) | DataType::Bpchar(_) | DataType::Name => {
             Value::Text(fit_length(validate_utf8(bytes)?, ty, false)?)
         }
@@ -183,6 +193,10 @@ pub fn binary_out(value: &Value, ty: &DataType, out: &mut Vec<u8>) {
             Ok(b) => out.extend_from_slice(&b),
             Err(_) => out.extend_from_slice(s.as_bytes()),
         },
+        (Value::Text(s), DataType::Jsonb) => {
+            out.put_u8(1);
+            out.extend_from_slice(s.as_bytes());
+        }
         (Value::Text(s), _) => out.extend_from_slice(s.as_bytes()),
         (Value::Bytea(b), _) => out.extend_from_slice(b),
         (Value::Date(d), _) => out.put_i32(*d),
@@ -220,6 +234,7 @@ fn matches_type(value: &Value, ty: &DataType) -> bool {
                     | DataType::Bpchar(_)
                     | DataType::Name
                     | DataType::Json
+                    | DataType::Jsonb
                     | DataType::Uuid
                     | DataType::Unknown
             )

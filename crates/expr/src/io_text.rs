@@ -278,153 +278,6 @@ fn parse_char(text: &str) -> u8 {
     b.first().copied().unwrap_or(0)
 }
 
-/// A minimal JSON syntax check (`json_in` rejects malformed documents).
-fn check_json(text: &str) -> PgResult<()> {
-    fn value(b: &[u8], i: &mut usize, depth: u32) -> bool {
-        skip_ws(b, i);
-        if depth > 1000 || *i >= b.len() {
-            return false;
-        }
-        match b[*i] {
-            b'{' => {
-                *i += 1;
-                skip_ws(b, i);
-                if b.get(*i) == Some(&b'}') {
-                    *i += 1;
-                    return true;
-                }
-                loop {
-                    skip_ws(b, i);
-                    if !string(b, i) {
-                        return false;
-                    }
-                    skip_ws(b, i);
-                    if b.get(*i) != Some(&b':') {
-                        return false;
-                    }
-                    *i += 1;
-                    if !value(b, i, depth + 1) {
-                        return false;
-                    }
-                    skip_ws(b, i);
-                    match b.get(*i) {
-                        Some(b',') => *i += 1,
-                        Some(b'}') => {
-                            *i += 1;
-                            return true;
-                        }
-                        _ => return false,
-                    }
-                }
-            }
-            b'[' => {
-                *i += 1;
-                skip_ws(b, i);
-                if b.get(*i) == Some(&b']') {
-                    *i += 1;
-                    return true;
-                }
-                loop {
-                    if !value(b, i, depth + 1) {
-                        return false;
-                    }
-                    skip_ws(b, i);
-                    match b.get(*i) {
-                        Some(b',') => *i += 1,
-                        Some(b']') => {
-                            *i += 1;
-                            return true;
-                        }
-                        _ => return false,
-                    }
-                }
-            }
-            b'"' => string(b, i),
-            b't' => lit(b, i, b"true"),
-            b'f' => lit(b, i, b"false"),
-            b'n' => lit(b, i, b"null"),
-            _ => number(b, i),
-        }
-    }
-    fn skip_ws(b: &[u8], i: &mut usize) {
-        while *i < b.len() && matches!(b[*i], b' ' | b'\t' | b'\n' | b'\r') {
-            *i += 1;
-        }
-    }
-    fn lit(b: &[u8], i: &mut usize, w: &[u8]) -> bool {
-        if b[*i..].starts_with(w) {
-            *i += w.len();
-            true
-        } else {
-            false
-        }
-    }
-    fn string(b: &[u8], i: &mut usize) -> bool {
-        if b.get(*i) != Some(&b'"') {
-            return false;
-        }
-        *i += 1;
-        while *i < b.len() {
-            match b[*i] {
-                b'"' => {
-                    *i += 1;
-                    return true;
-                }
-                b'\\' => *i += 2,
-                c if c < 0x20 => return false,
-                _ => *i += 1,
-            }
-        }
-        false
-    }
-    fn number(b: &[u8], i: &mut usize) -> bool {
-        let start = *i;
-        if b.get(*i) == Some(&b'-') {
-            *i += 1;
-        }
-        let digits_start = *i;
-        while *i < b.len()
-            && (b[*i].is_ascii_digit() || matches!(b[*i], b'.' | b'e' | b'E' | b'+' | b'-'))
-        {
-            *i += 1;
-        }
-        *i > digits_start
-            && std::str::from_utf8(&b[start..*i]).is_ok_and(|s| s.parse::<f64>().is_ok())
-    }
-    let b = text.as_bytes();
-    let mut i = 0;
-    let ok = value(b, &mut i, 0) && {
-        skip_ws(b, &mut i);
-        i == b.len()
-    };
-    if ok {
-        return Ok(());
-    }
-    let detail = if i >= b.len() {
-        "The input string ended unexpectedly.".to_string()
-    } else {
-        let rest = &text[i.min(text.len())..];
-        let len = rest
-            .find(|c: char| !c.is_alphanumeric())
-            .unwrap_or(rest.len())
-            .max(1);
-        let token: String = rest
-            .chars()
-            .take(if len == 1 {
-                1
-            } else {
-                rest[..len].chars().count()
-            })
-            .collect();
-        format!("Token \"{token}\" is invalid.")
-    };
-    Err(PgError::new(
-        SqlState::INVALID_TEXT_REPRESENTATION,
-        "invalid input syntax for type json",
-    )
-    .with_detail(detail))
-}
-
 /// Resolves a builtin type name (`int4`, `integer`, `character varying`) for
 /// `regtype` input and `format_type`-style lookups.
 pub fn type_by_name(name: &str) -> Option<DataType> {
@@ -458,6 +311,7 @@ pub fn type_by_name(name: &str) -> Option<DataType> {
         "pg_lsn" => DataType::PgLsn,
         "\"char\"" => DataType::Char,
         "json" => DataType::Json,
+        "jsonb" => DataType::Jsonb,
         "uuid" => DataType::Uuid,
         "regclass" => DataType::RegClass,
         "regtype" => DataType::RegType,
@@ -487,6 +341,7 @@ pub fn builtin_types() -> Vec<DataType> {
         Oid,
         Xid,
         Json,
+        Jsonb,
         Float4,
         Float8,
         Unknown,
@@ -522,6 +377,8 @@ pub fn builtin_types() -> Vec<DataType> {
         Date,
         TimestampTz,
         Numeric(None),
+        Json,
+        Jsonb,
     ];
     let mut all = scalars;
     all.extend(arrays.into_iter().map(|t| Array(Box::new(t))));
@@ -613,9 +470,10 @@ pub fn text_in(text: &str, ty: &DataType) -> PgResult<Value> {
             Value::Text(fit_length(text, ty, false)?)
         }
         DataType::Json => {
-            check_json(text)?;
+            crate::json::check(text)?;
             Value::Text(text.to_string())
         }
+        DataType::Jsonb => Value::Text(crate::json::jsonb_in(text)?),
         DataType::Uuid => Value::Text(format_uuid(&parse_uuid(text)?)),
         DataType::Bytea => Value::Bytea(parse_bytea(text)?),
         DataType::Char => Value::Char(parse_char(text)),

@@ -25,6 +25,7 @@ pub mod float;
 pub mod functions;
 pub mod io_binary;
 pub mod io_text;
+pub mod json;
 pub mod numeric;
 pub mod operators;
 pub mod pattern;
@@ -81,9 +82,41 @@ pub enum BinOp {
     Contains,
     ContainedBy,
     Overlaps,
+    /// `json`/`jsonb` operators (`json.rs`): `->`, `->>`, `#>`, `#>>`, `?`,
+    /// `?|`, `?&`, and `jsonb`'s `@>`, `<@`, `||`, `-` (chosen by the
+    /// binder from the operand types).
+    JsonGet,
+    JsonGetText,
+    JsonPath,
+    JsonPathText,
+    JsonExists,
+    JsonExistsAny,
+    JsonExistsAll,
+    JsonContains,
+    JsonContainedBy,
+    JsonConcat,
+    JsonDelete,
 }
 
 impl BinOp {
+    /// One of the `json`/`jsonb` operators.
+    pub fn is_json(self) -> bool {
+        matches!(
+            self,
+            BinOp::JsonGet
+                | BinOp::JsonGetText
+                | BinOp::JsonPath
+                | BinOp::JsonPathText
+                | BinOp::JsonExists
+                | BinOp::JsonExistsAny
+                | BinOp::JsonExistsAll
+                | BinOp::JsonContains
+                | BinOp::JsonContainedBy
+                | BinOp::JsonConcat
+                | BinOp::JsonDelete
+        )
+    }
+
     /// `=`, `<>`, `<`, `<=`, `>`, `>=`: the result is boolean.
     pub fn is_comparison(self) -> bool {
         matches!(

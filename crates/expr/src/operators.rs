@@ -61,6 +61,17 @@ pub fn op_symbol(op: BinOp) -> &'static str {
         BinOp::Contains => "@>",
         BinOp::ContainedBy => "<@",
         BinOp::Overlaps => "&&",
+        BinOp::JsonGet => "->",
+        BinOp::JsonGetText => "->>",
+        BinOp::JsonPath => "#>",
+        BinOp::JsonPathText => "#>>",
+        BinOp::JsonExists => "?",
+        BinOp::JsonExistsAny => "?|",
+        BinOp::JsonExistsAll => "?&",
+        BinOp::JsonContains => "@>",
+        BinOp::JsonContainedBy => "<@",
+        BinOp::JsonConcat => "||",
+        BinOp::JsonDelete => "-",
     }
 }
 
@@ -413,6 +424,9 @@ fn arith(op: BinOp, l: &DataType, r: &DataType) -> Option<(DataType, DataType, D
 
 /// Result type of `l op r`, or `42883 operator does not exist: integer + text`.
 pub fn binary_op_type(op: BinOp, l: &DataType, r: &DataType) -> PgResult<DataType> {
+    if op.is_json() {
+        return crate::json::op_type(op, l, r).ok_or_else(|| no_operator(op, l, r));
+    }
     resolve_binary(op, l, r).map(|(_, _, ret)| ret)
 }
 
@@ -449,6 +463,9 @@ fn coerce(v: Value, to: &DataType) -> PgResult<Value> {
 pub fn binary_op(op: BinOp, l: Value, r: Value) -> PgResult<Value> {
     if l.is_null() || r.is_null() {
         return Ok(Value::Null);
+    }
+    if op.is_json() {
+        return crate::json::binary_op(op, l, r);
     }
     let (lt, rt) = runtime_types(&l, &r);
     let (lc, rc, ret) = resolve_binary(op, &lt, &rt)?;

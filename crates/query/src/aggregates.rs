@@ -84,7 +84,7 @@ pub fn result_type(kind: AggKind, name: &str, args: &[DataType]) -> PgResult<Dat
             _ => return Err(no_function(name, args)),
         },
         AggKind::Min | AggKind::Max => match arg {
-            DataType::Bool | DataType::Json | DataType::Record => {
+            DataType::Bool | DataType::Json | DataType::Jsonb | DataType::Record => {
                 return Err(no_function(name, args))
             }
             DataType::Varchar(_) | DataType::Name => DataType::Text,

@@ -121,7 +121,8 @@ pub(crate) fn parse_type_name(name: &str) -> PgResult<(DataType, Option<Serial>)
         "xid" => DataType::Xid,
         "pg_lsn" => DataType::PgLsn,
         "uuid" => DataType::Uuid,
-        "json" | "jsonb" => DataType::Json,
+        "json" => DataType::Json,
+        "jsonb" => DataType::Jsonb,
         "regclass" => DataType::RegClass,
         "regtype" => DataType::RegType,
         _ => return Err(undefined_type(raw)),
@@ -160,7 +161,8 @@ pub(crate) fn type_from_oid(oid: u32) -> PgResult<DataType> {
         25 => DataType::Text,
         26 => DataType::Oid,
         28 => DataType::Xid,
-        114 | 3802 => DataType::Json,
+        114 => DataType::Json,
+        3802 => DataType::Jsonb,
         700 => DataType::Float4,
         701 => DataType::Float8,
         1042 => DataType::Bpchar(None),
@@ -264,7 +266,7 @@ mod tests {
         assert_eq!(t("DOUBLE PRECISION"), (DataType::Float8, None));
         assert_eq!(t("FLOAT"), (DataType::Float8, None));
         assert_eq!(t("FLOAT(10)"), (DataType::Float4, None));
-        assert_eq!(t("JSONB"), (DataType::Json, None));
+        assert_eq!(t("JSONB"), (DataType::Jsonb, None));
         assert_eq!(
             t("INT[]"),
             (DataType::Array(Box::new(DataType::Int4)), None)

@@ -18,6 +18,7 @@ tandem_testkit::golden_tests! {
     oid_aliases => "07_oid_aliases",
     functions => "08_functions",
     indexes => "09_indexes",
+    json => "10_json",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

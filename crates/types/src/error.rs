@@ -57,6 +57,7 @@ impl SqlState {
     pub const OBJECT_NOT_IN_PREREQUISITE_STATE: SqlState = SqlState("55000");
     pub const CANT_CHANGE_RUNTIME_PARAM: SqlState = SqlState("55P02");
     pub const PROGRAM_LIMIT_EXCEEDED: SqlState = SqlState("54000");
+    pub const STATEMENT_TOO_COMPLEX: SqlState = SqlState("54001");
     pub const CONFIGURATION_LIMIT_EXCEEDED: SqlState = SqlState("53400");
     pub const TOO_MANY_CONNECTIONS: SqlState = SqlState("53300");
     pub const QUERY_CANCELED: SqlState = SqlState("57014");

@@ -43,6 +43,8 @@ pub enum DataType {
     /// `"char"`, the one-byte internal type of catalogs (`relkind`, `srsubstate`).
     Char,
     Json,
+    /// `jsonb`: held as the text of its normal form.
+    Jsonb,
     Uuid,
     /// `regclass`, `regtype`, `regproc`: an OID printed as a name.
     RegClass,
@@ -77,6 +79,7 @@ impl DataType {
             DataType::Oid => 26,
             DataType::Xid => 28,
             DataType::Json => 114,
+            DataType::Jsonb => 3802,
             DataType::Float4 => 700,
             DataType::Float8 => 701,
             DataType::Unknown => 705,
@@ -111,6 +114,8 @@ impl DataType {
                 DataType::Date => 1182,
                 DataType::TimestampTz => 1185,
                 DataType::Numeric(_) => 1231,
+                DataType::Json => 199,
+                DataType::Jsonb => 3807,
                 _ => 1009,
             },
         }
@@ -170,6 +175,7 @@ impl DataType {
             DataType::PgLsn => "pg_lsn".into(),
             DataType::Char => "\"char\"".into(),
             DataType::Json => "json".into(),
+            DataType::Jsonb => "jsonb".into(),
             DataType::Uuid => "uuid".into(),
             DataType::RegClass => "regclass".into(),
             DataType::RegType => "regtype".into(),

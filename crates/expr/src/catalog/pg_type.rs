@@ -81,6 +81,7 @@ pub fn type_internal_name(ty: &DataType) -> String {
         T::PgLsn => "pg_lsn".into(),
         T::Char => "char".into(),
         T::Json => "json".into(),
+        T::Jsonb => "jsonb".into(),
         T::Uuid => "uuid".into(),
         T::RegClass => "regclass".into(),
         T::RegType => "regtype".into(),
@@ -106,7 +107,7 @@ pub fn type_category(ty: &DataType) -> u8 {
         T::Char => b'Z',
         T::Unknown => b'X',
         T::Void | T::Record => b'P',
-        T::Bytea | T::Json | T::Uuid | T::PgLsn | T::Xid => b'U',
+        T::Bytea | T::Json | T::Jsonb | T::Uuid | T::PgLsn | T::Xid => b'U',
     }
 }
 

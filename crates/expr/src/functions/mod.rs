@@ -19,6 +19,7 @@
 mod array;
 mod datetime;
 mod info;
+mod json;
 mod math;
 mod origin;
 mod privileges;
@@ -183,6 +184,7 @@ fn registry() -> &'static Registry {
         defs.extend(sequence::defs());
         defs.extend(info::defs());
         defs.extend(privileges::defs());
+        defs.extend(json::defs());
         let mut by_name: HashMap<&'static str, Vec<usize>> = HashMap::new();
         for (i, d) in defs.iter().enumerate() {
             by_name.entry(d.name).or_default().push(i);
@@ -356,7 +358,8 @@ fn coerce_arg(v: Value, ty: &DataType) -> PgResult<Value> {
         || (vt == DataType::Text
             && crate::cast::is_string_type(ty)
             && !matches!(ty, DataType::Bpchar(Some(_)) | DataType::Varchar(Some(_))))
-        || (vt == DataType::Text && matches!(ty, DataType::Json | DataType::Uuid))
+        || (vt == DataType::Text
+            && matches!(ty, DataType::Json | DataType::Jsonb | DataType::Uuid))
         || (vt == DataType::Oid
             && matches!(
                 ty,

@@ -66,6 +66,13 @@ pub fn map_binop(op: &BinaryOperator) -> Option<BinOp> {
         BinaryOperator::AtArrow => BinOp::Contains,
         BinaryOperator::ArrowAt => BinOp::ContainedBy,
         BinaryOperator::PGOverlap => BinOp::Overlaps,
+        BinaryOperator::Arrow => BinOp::JsonGet,
+        BinaryOperator::LongArrow => BinOp::JsonGetText,
+        BinaryOperator::HashArrow => BinOp::JsonPath,
+        BinaryOperator::HashLongArrow => BinOp::JsonPathText,
+        BinaryOperator::Question => BinOp::JsonExists,
+        BinaryOperator::QuestionAnd => BinOp::JsonExistsAll,
+        BinaryOperator::QuestionPipe => BinOp::JsonExistsAny,
         BinaryOperator::PGCustomBinaryOperator(parts) => {
             return op_by_symbol(parts.last()?.as_str())
         }
@@ -849,6 +856,26 @@ impl Binder<'_> {
         r: Expr,
         rt: DataType,
     ) -> PgResult<(Expr, DataType)> {
+        if let Some(jop) = tandem_expr::json::json_variant(op, &lt, &rt) {
+            // json operators decide their operands' types (an unknown
+            // literal on the right is a key, a path or a document)
+            let l_to = match lt {
+                DataType::Unknown => DataType::Jsonb,
+                ref t => t.clone(),
+            };
+            let r_to = tandem_expr::json::right_operand_type(jop, &rt);
+            let ty = tandem_expr::binary_op_type(jop, &l_to, &r_to)?;
+            let l = self.coerce(l, &lt, &l_to)?;
+            let r = self.coerce(r, &rt, &r_to)?;
+            return Ok((
+                Expr::Binary {
+                    op: jop,
+                    l: l.boxed(),
+                    r: r.boxed(),
+                },
+                ty,
+            ));
+        }
         let text_op = op.is_pattern();
         let concat_unknown =
             op == BinOp::Concat && (lt == DataType::Unknown || rt == DataType::Unknown);

@@ -1,0 +1,224 @@
+//! `json` and `jsonb` functions (PostgreSQL's `json.c`, `jsonb.c`,
+//! `jsonfuncs.c`): building documents from SQL values, and the scalar
+//! functions over them. The document model is `crate::json`.
+
+use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
+
+use super::{r, t, Arg, Def, FunctionSig};
+use crate::io_text::to_text;
+use crate::json::{parse, quote, Json};
+
+use DataType as T;
+
+pub(crate) fn defs() -> Vec<Def> {
+    let jb = || t(T::Jsonb);
+    let text_array = || t(T::Array(Box::new(T::Text)));
+    vec![
+        Def::typed("to_json", vec![Arg::Any], r(T::Json), |a, s| {
+            Ok(Value::Text(json_text_of(&a[0], arg_type(s, 0))?))
+        }),
+        Def::typed("to_jsonb", vec![Arg::Any], r(T::Jsonb), |a, s| {
+            Ok(Value::Text(
+                to_json(&a[0], arg_type(s, 0))?.normalize().jsonb_text(),
+            ))
+        }),
+        Def::typed(
+            "json_build_object",
+            vec![Arg::VarAny],
+            r(T::Json),
+            json_build_object,
+        )
+        .lax(),
+        Def::typed(
+            "jsonb_build_object",
+            vec![Arg::VarAny],
+            r(T::Jsonb),
+            |a, s| {
+                let members = pairs(a, s, "jsonb_build_object")?;
+                Ok(Value::Text(Json::Object(members).normalize().jsonb_text()))
+            },
+        )
+        .lax(),
+        Def::typed("json_build_array", vec![Arg::VarAny], r(T::Json), |a, s| {
+            let items = a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| json_text_of(v, arg_type(s, i)))
+                .collect::<PgResult<Vec<_>>>()?;
+            Ok(Value::Text(format!("[{}]", items.join(", "))))
+        })
+        .lax(),
+        Def::typed(
+            "jsonb_build_array",
+            vec![Arg::VarAny],
+            r(T::Jsonb),
+            |a, s| {
+                let items = a
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| to_json(v, arg_type(s, i)))
+                    .collect::<PgResult<Vec<_>>>()?;
+                Ok(Value::Text(Json::Array(items).normalize().jsonb_text()))
+            },
+        )
+        .lax(),
+        Def::pure("json_typeof", vec![t(T::Json)], r(T::Text), typeof_),
+        Def::pure("jsonb_typeof", vec![jb()], r(T::Text), typeof_),
+        Def::pure(
+            "json_array_length",
+            vec![t(T::Json)],
+            r(T::Int4),
+            array_length,
+        ),
+        Def::pure("jsonb_array_length", vec![jb()], r(T::Int4), array_length),
+        Def::pure("jsonb_strip_nulls", vec![jb()], r(T::Jsonb), |a| {
+            Ok(jsonb(doc(&a[0])?.strip_nulls()))
+        }),
+        Def::pure(
+            "jsonb_set",
+            vec![jb(), text_array(), jb()],
+            r(T::Jsonb),
+            |a| set(a, true),
+        ),
+        Def::pure(
+            "jsonb_set",
+            vec![jb(), text_array(), jb(), t(T::Bool)],
+            r(T::Jsonb),
+            |a| set(a, a[3] == Value::Bool(true)),
+        ),
+    ]
+}
+
+fn arg_type(s: &FunctionSig, i: usize) -> &DataType {
+    s.arg_types.get(i).unwrap_or(&DataType::Unknown)
+}
+
+fn doc(v: &Value) -> PgResult<Json> {
+    parse(&to_text(v))
+}
+
+fn jsonb(j: Json) -> Value {
+    Value::Text(j.jsonb_text())
+}
+
+fn typeof_(a: &[Value]) -> PgResult<Value> {
+    Ok(Value::Text(doc(&a[0])?.type_name().to_string()))
+}
+
+fn array_length(a: &[Value]) -> PgResult<Value> {
+    match doc(&a[0])? {
+        Json::Array(items) => Ok(Value::Int4(items.len() as i32)),
+        Json::Object(_) => Err(PgError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            "cannot get array length of a non-array",
+        )),
+        _ => Err(PgError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            "cannot get array length of a scalar",
+        )),
+    }
+}
+
+fn set(a: &[Value], create: bool) -> PgResult<Value> {
+    let mut target = doc(&a[0])?;
+    let path: Vec<String> = match &a[1] {
+        Value::Array(items) => items.iter().map(to_text).collect(),
+        other => vec![to_text(other)],
+    };
+    target.set(&path, doc(&a[2])?.normalize(), create)?;
+    Ok(jsonb(target))
+}
+
+/// A SQL value of type `ty` as a JSON document (PostgreSQL's
+/// `datum_to_json`): numbers and booleans as themselves, `json`/`jsonb` as
+/// the document, arrays element by element, timestamps in ISO 8601, the
+/// rest as strings of their text.
+pub fn to_json(v: &Value, ty: &DataType) -> PgResult<Json> {
+    Ok(match (v, ty) {
+        (Value::Null, _) => Json::Null,
+        (Value::Bool(b), _) => Json::Bool(*b),
+        (Value::Int2(_) | Value::Int4(_) | Value::Int8(_) | Value::Numeric(_), _) => {
+            Json::Number(to_text(v))
+        }
+        (Value::Float4(_) | Value::Float8(_), _) => {
+            let s = to_text(v);
+            match s.parse::<f64>() {
+                Ok(f) if f.is_finite() => Json::Number(s),
+                _ => Json::String(s),
+            }
+        }
+        (Value::Text(s), T::Json | T::Jsonb) => parse(s)?,
+        (Value::Array(items), _) => {
+            let elem = match ty {
+                T::Array(e) => (**e).clone(),
+                _ => T::Unknown,
+            };
+            Json::Array(
+                items
+                    .iter()
+                    .map(|i| to_json(i, &elem))
+                    .collect::<PgResult<_>>()?,
+            )
+        }
+        (Value::Timestamp(_) | Value::TimestampTz(_), _) => {
+            let mut s = to_text(v).replacen(' ', "T", 1);
+            // `+00` -> `+00:00`
+            let tail = s.rfind(['+', '-']).filter(|&i| i + 3 == s.len() && i > 10);
+            if tail.is_some() {
+                s.push_str(":00");
+            }
+            Json::String(s)
+        }
+        _ => Json::String(to_text(v)),
+    })
+}
+
+/// The text `json` functions put for a value: a `json`/`jsonb` value's own
+/// text, else [`to_json`]'s document.
+fn json_text_of(v: &Value, ty: &DataType) -> PgResult<String> {
+    match (v, ty) {
+        (Value::Text(s), T::Json | T::Jsonb) => Ok(s.clone()),
+        _ => Ok(to_json(v, ty)?.json_text()),
+    }
+}
+
+/// The key/value pairs of a `*_build_object` call.
+fn pairs(a: &[Value], s: &FunctionSig, func: &str) -> PgResult<Vec<(String, Json)>> {
+    if !a.len().is_multiple_of(2) {
+        return Err(PgError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            "argument list must have even number of elements",
+        )
+        .with_hint(format!(
+            "The arguments of {func}() must consist of alternating keys and values."
+        )));
+    }
+    let mut out = Vec::with_capacity(a.len() / 2);
+    for (i, kv) in a.chunks(2).enumerate() {
+        if kv[0].is_null() {
+            return Err(PgError::new(
+                SqlState::NULL_VALUE_NOT_ALLOWED,
+                "null value not allowed for object key",
+            ));
+        }
+        out.push((to_text(&kv[0]), to_json(&kv[1], arg_type(s, i * 2 + 1))?));
+    }
+    Ok(out)
+}
+
+/// `json_build_object`: keeps `json` values' own text, spaces its colons
+/// as PostgreSQL does (`{"a" : 1}`).
+fn json_build_object(a: &[Value], s: &FunctionSig) -> PgResult<Value> {
+    let _ = pairs(a, s, "json_build_object")?;
+    let mut out = String::from("{");
+    for (i, kv) in a.chunks(2).enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        quote(&to_text(&kv[0]), &mut out);
+        out.push_str(" : ");
+        out.push_str(&json_text_of(&kv[1], arg_type(s, i * 2 + 1))?);
+    }
+    out.push('}');
+    Ok(Value::Text(out))
+}

@@ -1,0 +1,30 @@
+-- json and jsonb: input and normal form, operators, building functions,
+-- a jsonb column in a table, errors.
+select '{"b": 1, "a": [1, 2.50, 1e2], "a": {"y": null, "x": "q\"é"}}'::jsonb;
+select '{"b":1,  "a":2}'::json;
+select '[1, "two", {"three": 3}]'::jsonb -> 2, '[1, "two"]'::jsonb ->> 1, '[1, 2, 3]'::jsonb -> -1;
+select '{"a": {"b": ["x", "y"]}}'::jsonb #> '{a,b,1}', '{"a": {"b": ["x", "y"]}}'::jsonb #>> '{a,b}';
+select '{"a": 1}'::jsonb ->> 'a', '{"a": null}'::jsonb ->> 'a' is null, '{"a": 1}'::jsonb -> 'z' is null;
+select '{"a": 1, "b": {"c": 2}}'::jsonb @> '{"b": {"c": 2}}', '{"a": 1}'::jsonb <@ '{"a": 1, "b": 2}', '[1, 2, 3]'::jsonb @> '[3, 1]', '[1, 2]'::jsonb @> '1';
+select '{"a": 1, "b": 2}'::jsonb ? 'a', '["a", "b"]'::jsonb ? 'b', '{"a": 1}'::jsonb ?| array['x', 'a'], '{"a": 1}'::jsonb ?& array['x', 'a'];
+select '{"a": 1}'::jsonb || '{"b": 2, "a": 3}', '[1]'::jsonb || '[2, 3]', '{"a": 1, "b": 2}'::jsonb - 'a', '[1, 2, 3]'::jsonb - 0, '{"a":1,"b":2,"c":3}'::jsonb - array['a','c'];
+select json_build_object('a', 1, 'b', 'two', 'c', null, 'd', true, 'e', '{"x":1}'::jsonb);
+select jsonb_build_object('b', 1.50, 'a', array[1, 2]), json_build_array(1, 'x', null), jsonb_build_array();
+select to_json('hi'::text), to_jsonb(42), to_jsonb(array['a', 'b']), to_json(true);
+select jsonb_typeof('{}'), jsonb_typeof('[]'), jsonb_typeof('1.5'), json_typeof('"s"'), jsonb_typeof('null');
+select jsonb_array_length('[1, [2, 3], 4]'), jsonb_strip_nulls('{"a": null, "b": {"c": null, "d": 1}}');
+select jsonb_set('{"a": [1, 2]}', '{a,0}', '"x"'), jsonb_set('{"a": 1}', '{b}', '2'), jsonb_set('{"a": 1}', '{b}', '2', false);
+create table docs(id int primary key, body jsonb, raw json);
+insert into docs values (1, '{"tags": ["x", "y"], "n": 1}', '{"k" : 1}'), (2, '{"tags": ["z"], "n": 2}', '[]'), (3, null, null);
+select id, body, raw from docs order by id;
+select id from docs where body @> '{"tags": ["x"]}';
+select id, body ->> 'n' as n, body -> 'tags' -> 0 as first from docs order by id;
+update docs set body = body || '{"seen": true}' where id = 2;
+select body from docs where id = 2;
+select '{"a": }'::jsonb;
+select '{"a": 1}'::jsonb -> 1, '[1]'::jsonb ->> 'a';
+select json_build_object('a');
+select json_build_object(null, 1);
+select jsonb_array_length('{}');
+select '"\u0000"'::jsonb;
+drop table docs;
