@@ -22,4 +22,5 @@ tandem_testkit::golden_tests! {
     slots_and_errors => "11_slots_and_errors",
     savepoints => "12_savepoints",
     on_conflict => "13_on_conflict",
+    json_and_indexes => "14_json_and_indexes",
 }
