@@ -94,9 +94,12 @@ fn assert_clean_logs(nodes: &[&Node], allowed: &[&str]) {
     }
 }
 
+/// A column of each type, a UNIQUE constraint and a secondary index (kept
+/// by the applying side as its own writes keep them).
 const TYPES_TABLE: &str = "CREATE TABLE ty (id int PRIMARY KEY, a smallint, b bigint, \
     c numeric(12,3), d bool, e float8, f real, g date, h timestamp, i timestamptz, j bytea, \
-    k varchar(20), l uuid, m jsonb, n int[], o interval, p char(3), q text)";
+    k varchar(20) UNIQUE, l uuid, m jsonb, n int[], o interval, p char(3), q text); \
+    CREATE INDEX ty_g_idx ON ty (g, id)";
 
 const TYPES_ROWS: &str = "INSERT INTO ty VALUES \
     (1, 1, 9000000000, 123.456, true, 1.5, 2.25, '2024-01-02', '2024-01-02 03:04:05', \
@@ -433,6 +436,12 @@ fn tandem_subscribes_to_pg17_with_initial_copy() {
     );
     wait_tables_equal(&publ, &sub, "kv", "k", LONG);
     wait_tables_equal(&publ, &sub, "ty", "id", LONG);
+    // the subscriber's UNIQUE index holds what the apply worker wrote
+    let by_k = "SELECT id, m FROM ty WHERE k = 'vc'";
+    assert_eq!(sub.safe_psql(by_k), publ.safe_psql(by_k));
+    assert!(sub
+        .safe_psql(&format!("EXPLAIN {by_k}"))
+        .contains("Index Scan using ty_k_key on ty"));
     // a large transaction (PostgreSQL does not stream it: tandem asks for no streaming)
     publ.safe_psql(
         "INSERT INTO kv SELECT g, repeat('x', 50) FROM generate_series(200001, 220000) g",
