@@ -462,6 +462,7 @@ static GUCS: &[GucDef] = &[
     // --- Client connection defaults
     s("search_path", User, STMT, "\"$user\", public", "Sets the schema search order for names that are not schema-qualified."),
     s("default_tablespace", User, STMT, "", "Sets the default tablespace to create tables and indexes in."),
+    e("default_table_access_method", User, STMT, "heap", &["heap"], "Sets the default table access method for new tables."),
     s("temp_tablespaces", User, STMT, "", "Sets the tablespace(s) to use for temporary tables and sort files."),
     b("check_function_bodies", User, STMT, "on", "Check routine bodies during CREATE FUNCTION and CREATE PROCEDURE."),
     e("default_transaction_isolation", User, STMT, "read committed", ISOLATION, "Sets the transaction isolation level of each new transaction."),

@@ -103,6 +103,8 @@ pub fn binary_in(bytes: &[u8], ty: &DataType) -> PgResult<Value> {
             Value::Text(fit_length(validate_utf8(bytes)?, ty, false)?)
         }
         DataType::Array(elem) => recv_array(bytes, elem)?,
+        DataType::Int2Vector => recv_array(bytes, &DataType::Int2)?,
+        DataType::OidVector => recv_array(bytes, &DataType::Oid)?,
         DataType::Void => Value::Null,
         DataType::Record => {
             return Err(PgError::new(

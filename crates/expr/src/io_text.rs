@@ -490,6 +490,17 @@ pub fn text_in(text: &str, ty: &DataType) -> PgResult<Value> {
                 .map_err(|_| invalid_syntax("pg_lsn", text))?,
         ),
         DataType::Array(elem) => crate::array::parse_array(text, elem)?,
+        DataType::Int2Vector | DataType::OidVector => {
+            let elem = match ty {
+                DataType::Int2Vector => DataType::Int2,
+                _ => DataType::Oid,
+            };
+            Value::Array(
+                text.split_ascii_whitespace()
+                    .map(|w| text_in(w, &elem))
+                    .collect::<PgResult<_>>()?,
+            )
+        }
         DataType::Void => Value::Null,
         DataType::Record => {
             return Err(PgError::new(

@@ -174,6 +174,7 @@ fn func_name(f: &TableFunc) -> String {
             "generate_series".to_string()
         }
         TableFunc::Unnest => "unnest".to_string(),
+        TableFunc::Subscripts(_) => "generate_subscripts".to_string(),
         TableFunc::Scalar(sig) | TableFunc::Composite(sig, _) => sig.name.clone(),
     }
 }

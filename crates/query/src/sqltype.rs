@@ -144,6 +144,8 @@ pub fn internal_name(ty: &DataType) -> String {
         DataType::Char => "char",
         DataType::Json => "json",
         DataType::Jsonb => "jsonb",
+        DataType::Int2Vector => "int2vector",
+        DataType::OidVector => "oidvector",
         DataType::Uuid => "uuid",
         DataType::RegClass => "regclass",
         DataType::RegType => "regtype",

@@ -18,6 +18,10 @@ pub enum TableFunc {
     /// Timestamps with an interval step.
     SeriesTimestamp(DataType),
     Unnest,
+    /// `generate_subscripts(array, dim)`: the subscripts of that dimension
+    /// (only dimension 1 has any), from the lower bound given (arrays
+    /// start at 1, `int2vector` and `oidvector` at 0).
+    Subscripts(i32),
     /// A scalar function yielding one row.
     Scalar(FunctionSig),
     /// A composite-returning function (`pg_control_system()`): one row of its
@@ -107,9 +111,26 @@ pub fn resolve(
                 _ => Err(no_function(name, args)),
             }
         }
+        "generate_subscripts" => match args {
+            [a, d] | [a, d, DataType::Bool]
+                if matches!(d, DataType::Int2 | DataType::Int4 | DataType::Unknown)
+                    && vector_elem(a).is_some() =>
+            {
+                let mut types = args.to_vec();
+                types[1] = DataType::Int4;
+                let lower = i32::from(!matches!(a, DataType::Array(_)));
+                Ok(Some((
+                    TableFunc::Subscripts(1 - lower),
+                    types,
+                    DataType::Int4,
+                )))
+            }
+            _ => Err(no_function(name, args)),
+        },
         "unnest" => match args {
-            [DataType::Array(elem)] => {
-                Ok(Some((TableFunc::Unnest, args.to_vec(), (**elem).clone())))
+            [a] if vector_elem(a).is_some() => {
+                let elem = vector_elem(a).unwrap_or(DataType::Unknown);
+                Ok(Some((TableFunc::Unnest, args.to_vec(), elem)))
             }
             [DataType::Unknown] => Err(PgError::new(
                 SqlState::INDETERMINATE_DATATYPE,
@@ -118,6 +139,16 @@ pub fn resolve(
             _ => Err(no_function(name, args)),
         },
         _ => Ok(None),
+    }
+}
+
+/// The element type of an array, `int2vector` or `oidvector`.
+fn vector_elem(t: &DataType) -> Option<DataType> {
+    match t {
+        DataType::Array(elem) => Some((**elem).clone()),
+        DataType::Int2Vector => Some(DataType::Int2),
+        DataType::OidVector => Some(DataType::Oid),
+        _ => None,
     }
 }
 
@@ -229,6 +260,22 @@ pub fn run(
                     break;
                 }
                 cur = tandem_expr::binary_op(tandem_expr::BinOp::Add, cur, step.clone())?;
+            }
+        }
+        TableFunc::Subscripts(lower) => {
+            let reverse = args.get(2) == Some(&Value::Bool(true));
+            let n = match (args.first(), args.get(1)) {
+                (Some(Value::Array(items)), Some(Value::Int4(1))) => items.len() as i32,
+                _ => 0,
+            };
+            let mut subs: Vec<i32> = (*lower..*lower + n).collect();
+            if reverse {
+                subs.reverse();
+            }
+            for s in subs {
+                if !emit(Value::Int4(s))? {
+                    break;
+                }
             }
         }
         TableFunc::Unnest => {

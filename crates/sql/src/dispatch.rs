@@ -35,6 +35,9 @@ pub(crate) struct Output<'a, 'f> {
     /// The catalog OID alias columns (`regclass`, ...) sent as text are
     /// named from, with those columns' positions (set by `run_plan`).
     names: Option<(Arc<tandem_storage::Catalog>, Vec<usize>)>,
+    /// The `int2vector`/`oidvector` columns sent as text: held as arrays,
+    /// they print as space-separated lists (set by `describe`).
+    vectors: Vec<usize>,
 }
 
 impl<'a, 'f> Output<'a, 'f> {
@@ -44,6 +47,7 @@ impl<'a, 'f> Output<'a, 'f> {
             mode,
             types: Vec::new(),
             names: None,
+            vectors: Vec::new(),
         }
     }
 
@@ -79,6 +83,12 @@ impl<'a, 'f> Output<'a, 'f> {
     /// The statement returns rows of these columns.
     pub(crate) fn describe(&mut self, fields: &[FieldDescription]) -> PgResult<()> {
         self.types = fields.iter().map(|f| f.data_type.clone()).collect();
+        self.vectors = (0..self.types.len())
+            .filter(|&i| {
+                matches!(self.types[i], DataType::Int2Vector | DataType::OidVector)
+                    && self.text_column(i)
+            })
+            .collect();
         match self.mode {
             RowMode::Simple => self.sink.row_description(fields),
             _ => Ok(()),
@@ -86,6 +96,12 @@ impl<'a, 'f> Output<'a, 'f> {
     }
 
     pub(crate) fn row(&mut self, mut row: Vec<Value>) -> PgResult<()> {
+        for &i in &self.vectors {
+            if let Some(Value::Array(items)) = row.get(i) {
+                let words: Vec<String> = items.iter().map(tandem_expr::to_text).collect();
+                row[i] = Value::Text(words.join(" "));
+            }
+        }
         if let Some((catalog, cols)) = &self.names {
             for &i in cols {
                 if let Some(Value::Oid(o)) = row.get(i) {

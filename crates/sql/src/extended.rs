@@ -313,7 +313,19 @@ impl Session {
                                 "invalid byte sequence for encoding \"UTF8\"",
                             )
                         })?;
-                        tandem_expr::text_in(text, ty)?
+                        if *ty == DataType::RegClass
+                            && !text.trim().bytes().all(|b| b.is_ascii_digit())
+                        {
+                            // a relation's name: looked up in the catalog
+                            s.with_ctx(&[], |ctx| {
+                                let cat = ctx.txn.catalog();
+                                tandem_expr::reg::lookup_relation(text, &cat)
+                                    .map(|(oid, _)| Value::Oid(oid))
+                                    .ok_or_else(|| tandem_expr::reg::undefined_relation(text))
+                            })?
+                        } else {
+                            tandem_expr::text_in(text, ty)?
+                        }
                     }
                 });
             }

@@ -19,6 +19,7 @@ tandem_testkit::golden_tests! {
     functions => "08_functions",
     indexes => "09_indexes",
     json => "10_json",
+    defaults => "11_defaults",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -88,6 +88,8 @@
 //! against fresh nodes and compares their masked output with outputs
 //! recorded from PostgreSQL 17 (`scripts/record-golden.sh`);
 //! [`golden_tests!`] declares one test per script.
+//! [`pyclients`] finds the Python with psycopg and SQLAlchemy that the
+//! client-program tests run against tandem and PostgreSQL 17 alike.
 //!
 //! # Example
 //!
@@ -109,6 +111,7 @@ pub mod golden;
 mod node;
 pub mod pg17;
 pub mod proxy;
+pub mod pyclients;
 pub mod tls;
 
 use std::net::TcpListener;

@@ -45,6 +45,10 @@ pub enum DataType {
     Json,
     /// `jsonb`: held as the text of its normal form.
     Jsonb,
+    /// `int2vector` and `oidvector` (`pg_index.indkey`, `indclass`): held
+    /// as arrays, printed as space-separated lists.
+    Int2Vector,
+    OidVector,
     Uuid,
     /// `regclass`, `regtype`, `regproc`: an OID printed as a name.
     RegClass,
@@ -80,6 +84,8 @@ impl DataType {
             DataType::Xid => 28,
             DataType::Json => 114,
             DataType::Jsonb => 3802,
+            DataType::Int2Vector => 22,
+            DataType::OidVector => 30,
             DataType::Float4 => 700,
             DataType::Float8 => 701,
             DataType::Unknown => 705,
@@ -176,6 +182,8 @@ impl DataType {
             DataType::Char => "\"char\"".into(),
             DataType::Json => "json".into(),
             DataType::Jsonb => "jsonb".into(),
+            DataType::Int2Vector => "int2vector".into(),
+            DataType::OidVector => "oidvector".into(),
             DataType::Uuid => "uuid".into(),
             DataType::RegClass => "regclass".into(),
             DataType::RegType => "regtype".into(),

@@ -275,6 +275,7 @@ pub static VIEWS: &[&View] = &[
     &pg_empty::PG_STATISTIC_EXT,
     &pg_empty::PG_FOREIGN_TABLE,
     &pg_empty::PG_DEPEND,
+    &pg_empty::PG_OPCLASS,
     &information_schema::TABLES,
     &information_schema::COLUMNS,
     &information_schema::SCHEMATA,

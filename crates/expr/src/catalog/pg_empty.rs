@@ -2,7 +2,7 @@
 //! columns so client queries joining them work, and return no rows
 //! (`pg_views`, `pg_inherits`, `pg_partitioned_table`, `pg_description`,
 //! `pg_shdescription`, `pg_range`, `pg_enum`, `pg_trigger`, `pg_rewrite`,
-//! `pg_policy`, `pg_statistic_ext`, `pg_foreign_table`, `pg_depend`).
+//! `pg_policy`, `pg_statistic_ext`, `pg_foreign_table`, `pg_depend`, `pg_opclass`).
 
 use tandem_types::{DataType, PgResult, Value};
 
@@ -273,5 +273,29 @@ fn depend_cols() -> Vec<(&'static str, T)> {
         ("refobjid", T::Oid),
         ("refobjsubid", T::Int4),
         ("deptype", T::Char),
+    ]
+}
+
+/// Operator classes: every index tandem builds uses its columns' default
+/// btree class, which clients treat as the absence of a row here.
+pub static PG_OPCLASS: View = View {
+    schema: "pg_catalog",
+    name: "pg_opclass",
+    oid: 2616,
+    relkind: b'r',
+    columns: opclass_cols,
+    rows: empty,
+};
+fn opclass_cols() -> Vec<(&'static str, T)> {
+    vec![
+        ("oid", T::Oid),
+        ("opcmethod", T::Oid),
+        ("opcname", T::Name),
+        ("opcnamespace", T::Oid),
+        ("opcowner", T::Oid),
+        ("opcfamily", T::Oid),
+        ("opcintype", T::Oid),
+        ("opcdefault", T::Bool),
+        ("opckeytype", T::Oid),
     ]
 }

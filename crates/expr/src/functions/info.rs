@@ -193,6 +193,7 @@ pub(super) fn defs() -> Vec<Def> {
         "pg_table_is_visible",
         "pg_type_is_visible",
         "pg_function_is_visible",
+        "pg_collation_is_visible",
     ] {
         d.push(Def::pure(vis, vec![oid()], r(T::Bool), |_| {
             Ok(Value::Bool(true))

@@ -1222,7 +1222,10 @@ impl Binder<'_> {
             }
             return Ok(r);
         }
-        if matches!(name.as_str(), "generate_series" | "unnest") {
+        if matches!(
+            name.as_str(),
+            "generate_series" | "generate_subscripts" | "unnest"
+        ) {
             let types: Vec<DataType> = bound.iter().map(|a| a.1.clone()).collect();
             if let Some((func, arg_types, ret)) = crate::table_functions::resolve(&name, &types)? {
                 return self.bind_srf(&name, func, bound, &arg_types, ret);

@@ -87,7 +87,7 @@ fn column_from_ast(c: &AstColumnDef) -> PgResult<NewColumn> {
                         col.def.name
                     )));
                 }
-                col.def.default = Some(e.to_string());
+                col.def.default = Some(stored_default(e, &col.def.data_type));
             }
             ColumnOption::PrimaryKey(_) => {
                 col.primary_key = true;
@@ -111,6 +111,55 @@ fn column_from_ast(c: &AstColumnDef) -> PgResult<NewColumn> {
         }
     }
     Ok(col)
+}
+
+/// A column default as PostgreSQL's `pg_get_expr` prints it back: a
+/// quoted literal (also one cast to a type) of a non-numeric type with its
+/// cast (`'anon'::text`), of a numeric or boolean type bare (`5`), a
+/// negative number quoted with its cast (`'-1'::integer`); other
+/// expressions as written.
+fn stored_default(e: &sqlparser::ast::Expr, ty: &tandem_types::DataType) -> String {
+    use sqlparser::ast::{Expr as E, UnaryOperator, Value as V};
+    use tandem_types::DataType as T;
+    if let E::Cast {
+        expr, data_type, ..
+    } = e
+    {
+        let literal =
+            matches!(expr.as_ref(), E::Value(v) if matches!(v.value, V::SingleQuotedString(_)));
+        if let (true, Ok((cast_to, None))) = (literal, parse_type_name(&data_type.to_string())) {
+            return stored_default(expr, &cast_to);
+        }
+    }
+    let numeric = matches!(
+        ty,
+        T::Int2 | T::Int4 | T::Int8 | T::Numeric(_) | T::Float4 | T::Float8
+    );
+    let cast_name = || match ty {
+        T::Bpchar(_) => "bpchar".to_string(),
+        T::Varchar(_) => "character varying".to_string(),
+        T::Numeric(_) => "numeric".to_string(),
+        t => t.display_name(),
+    };
+    let quoted = |s: &str| format!("'{}'::{}", s.replace('\'', "''"), cast_name());
+    match e {
+        E::Value(v) => match &v.value {
+            V::SingleQuotedString(s) if numeric || *ty == T::Bool => s.trim().to_string(),
+            V::SingleQuotedString(s) => quoted(s),
+            _ => e.to_string(),
+        },
+        E::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } if numeric => match expr.as_ref() {
+            E::Value(v) => match &v.value {
+                V::Number(n, _) => quoted(&format!("-{n}")),
+                _ => e.to_string(),
+            },
+            _ => e.to_string(),
+        },
+        _ => e.to_string(),
+    }
 }
 
 /// The name and column names of a UNIQUE table constraint.
@@ -562,7 +611,8 @@ fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -
                     def.columns[pos].not_null = false;
                 }
                 AlterColumnOperation::SetDefault { value } => {
-                    def.columns[pos].default = Some(value.to_string())
+                    def.columns[pos].default =
+                        Some(stored_default(value, &def.columns[pos].data_type))
                 }
                 AlterColumnOperation::DropDefault => def.columns[pos].default = None,
                 AlterColumnOperation::SetDataType { .. } => {

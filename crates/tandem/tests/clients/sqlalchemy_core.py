@@ -1,0 +1,79 @@
+"""SQLAlchemy 2 Core over psycopg 3, as an application uses them: create_all
+(a UNIQUE column, an index, server defaults, a JSONB column), inserts, a
+join, updates, deletes, a unique violation inside a savepoint, reflection of
+the tables back. Prints what it sees; the test compares the output against
+the same program run on PostgreSQL 17.
+
+Usage: python sqlalchemy_core.py postgresql+psycopg://user@host:port/db
+"""
+import sys
+
+from sqlalchemy import (Column, ForeignKey, Index, Integer, MetaData, String, Table, Text,
+                        create_engine, delete, func, insert, inspect, select, text, update)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import IntegrityError
+
+engine = create_engine(sys.argv[1])
+md = MetaData()
+teams = Table(
+    "teams", md,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(40), unique=True, nullable=False),
+)
+users = Table(
+    "users", md,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(100), unique=True, nullable=False),
+    Column("name", Text, server_default=text("'anon'")),
+    Column("team_id", Integer),
+    Column("prefs", JSONB, server_default=text("'{}'::jsonb")),
+    Index("users_team_ix", "team_id"),
+)
+
+md.drop_all(engine)
+md.create_all(engine)
+with engine.begin() as c:
+    c.execute(insert(teams), [{"id": 1, "name": "red"}, {"id": 2, "name": "blue"}])
+    c.execute(insert(users), [
+        {"id": 1, "email": "a@x", "team_id": 1, "prefs": {"theme": "dark", "n": [1, 2]}},
+        {"id": 2, "email": "b@x", "team_id": 2, "prefs": {"theme": "light"}},
+        {"id": 3, "email": "c@x", "team_id": 1, "prefs": {}},
+    ])
+    c.execute(update(users).where(users.c.id == 3).values(name="cid"))
+    try:
+        with c.begin_nested():
+            c.execute(insert(users).values(id=4, email="a@x"))
+    except IntegrityError as e:
+        print("unique violation:", str(e.orig).splitlines()[0])
+    rows = c.execute(
+        select(users.c.email, users.c.name, teams.c.name.label("team"), users.c.prefs)
+        .join(teams, teams.c.id == users.c.team_id)
+        .order_by(users.c.id)
+    ).all()
+    for r in rows:
+        print("row:", tuple(r))
+    print("dark:", c.execute(
+        select(users.c.email).where(users.c.prefs["theme"].astext == "dark")).scalars().all())
+    print("has n:", c.execute(
+        select(users.c.email).where(users.c.prefs.has_key("n"))).scalars().all())
+    print("per team:", c.execute(
+        select(users.c.team_id, func.count()).group_by(users.c.team_id)
+        .order_by(users.c.team_id)).all())
+    c.execute(delete(users).where(users.c.email == "b@x"))
+    print("left:", c.execute(select(func.count()).select_from(users)).scalar())
+
+insp = inspect(engine)
+print("tables:", sorted(insp.get_table_names()))
+for t in ("teams", "users"):
+    for col in insp.get_columns(t):
+        print(f"column {t}:", col["name"], col["type"], col["nullable"], col["default"])
+    print(f"pk {t}:", insp.get_pk_constraint(t)["constrained_columns"])
+    for u in insp.get_unique_constraints(t):
+        print(f"unique {t}:", u["name"], u["column_names"])
+    for i in sorted(insp.get_indexes(t), key=lambda i: i["name"]):
+        print(f"index {t}:", i["name"], i["column_names"], i["unique"])
+reflected = MetaData()
+back = Table("users", reflected, autoload_with=engine)
+print("reflected:", [c.name for c in back.columns])
+md.drop_all(engine)
+print("done")
