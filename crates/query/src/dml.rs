@@ -34,7 +34,7 @@ use sqlparser::ast::{
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 use tandem_storage::{acl, LockResult, TableDef};
-use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
+use tandem_types::{DataType, Oid, PgError, PgResult, SqlState, Value};
 
 use crate::bind::scope::Level;
 use crate::bind::select::{and_all, scan_node, split_and};
@@ -59,10 +59,19 @@ pub struct InsertPlan {
     pub fill: Vec<Fill>,
     pub returning: Option<Vec<Expr>>,
     pub on_conflict: Option<OnConflict>,
+    /// The unique keys whose conflicts ON CONFLICT handles.
+    pub arbiters: Vec<Arbiter>,
 }
 
-/// What `INSERT ... ON CONFLICT` does with a row whose primary key is taken
-/// (the primary key is a table's only unique index, so it is the arbiter).
+/// A unique key `INSERT ... ON CONFLICT` checks a row against (PostgreSQL's
+/// arbiter indexes): the primary key, or a unique secondary index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arbiter {
+    PrimaryKey,
+    Index(Oid),
+}
+
+/// What `INSERT ... ON CONFLICT` does with a row whose arbiter key is taken.
 #[derive(Clone, Debug)]
 pub enum OnConflict {
     Nothing,
@@ -346,9 +355,12 @@ pub fn bind_insert(b: &mut Binder, ins: &ast::Insert) -> PgResult<(InsertPlan, V
     let alias = ins.table_alias.as_ref().map(|a| ident_name(&a.alias));
     table_level(b, &def, alias.as_deref());
     let (returning, cols) = bind_returning(b, &ins.returning)?;
-    let on_conflict = match &ins.on {
-        None => None,
-        Some(ast::OnInsert::OnConflict(oc)) => Some(bind_on_conflict(b, &def, oc)?),
+    let (on_conflict, arbiters) = match &ins.on {
+        None => (None, Vec::new()),
+        Some(ast::OnInsert::OnConflict(oc)) => {
+            let (action, arbiters) = bind_on_conflict(b, &def, oc)?;
+            (Some(action), arbiters)
+        }
         Some(_) => return Err(PgError::unsupported("ON DUPLICATE KEY UPDATE")),
     };
     Ok((
@@ -358,6 +370,7 @@ pub fn bind_insert(b: &mut Binder, ins: &ast::Insert) -> PgResult<(InsertPlan, V
             fill,
             returning,
             on_conflict,
+            arbiters,
         },
         cols,
     ))
@@ -373,9 +386,25 @@ fn no_matching_constraint() -> PgError {
 /// Binds `ON CONFLICT [target] DO ...` after the target table's level (and
 /// RETURNING) were bound: the target must name the primary key, and DO
 /// UPDATE's expressions see the table's columns then `excluded`'s.
-fn bind_on_conflict(b: &mut Binder, def: &TableDef, oc: &ast::OnConflict) -> PgResult<OnConflict> {
-    match &oc.conflict_target {
-        None => {}
+fn bind_on_conflict(
+    b: &mut Binder,
+    def: &TableDef,
+    oc: &ast::OnConflict,
+) -> PgResult<(OnConflict, Vec<Arbiter>)> {
+    let indexes: Vec<_> = b
+        .catalog
+        .indexes_of(def.oid)
+        .into_iter()
+        .filter(|i| i.unique)
+        .collect();
+    let arbiters = match &oc.conflict_target {
+        // every unique key
+        None => def
+            .primary_key
+            .iter()
+            .map(|_| Arbiter::PrimaryKey)
+            .chain(indexes.iter().map(|i| Arbiter::Index(i.oid)))
+            .collect(),
         Some(ast::ConflictTarget::Columns(cols)) => {
             let mut wanted = Vec::new();
             for c in cols {
@@ -383,20 +412,35 @@ fn bind_on_conflict(b: &mut Binder, def: &TableDef, oc: &ast::OnConflict) -> PgR
             }
             wanted.sort_unstable();
             wanted.dedup();
-            let mut pk = def
+            let sorted = |c: &[usize]| {
+                let mut c = c.to_vec();
+                c.sort_unstable();
+                c
+            };
+            b.require(def.oid, acl::SELECT);
+            let pk = def
                 .primary_key
                 .as_ref()
-                .map(|pk| pk.columns.clone())
-                .ok_or_else(no_matching_constraint)?;
-            pk.sort_unstable();
-            if pk != wanted {
+                .filter(|pk| sorted(&pk.columns) == wanted)
+                .map(|_| Arbiter::PrimaryKey);
+            let by_index = indexes
+                .iter()
+                .filter(|i| sorted(&i.columns) == wanted)
+                .map(|i| Arbiter::Index(i.oid));
+            let found: Vec<Arbiter> = pk.into_iter().chain(by_index).collect();
+            if found.is_empty() {
                 return Err(no_matching_constraint());
             }
-            b.require(def.oid, acl::SELECT);
+            found
         }
         Some(ast::ConflictTarget::OnConstraint(name)) => {
             let name = object_parts(name)?.pop().unwrap_or_default();
-            if def.primary_key.as_ref().is_none_or(|pk| pk.name != name) {
+            b.require(def.oid, acl::SELECT);
+            if def.primary_key.as_ref().is_some_and(|pk| pk.name == name) {
+                vec![Arbiter::PrimaryKey]
+            } else if let Some(i) = indexes.iter().find(|i| i.constraint && i.name == name) {
+                vec![Arbiter::Index(i.oid)]
+            } else {
                 return Err(PgError::new(
                     SqlState::UNDEFINED_OBJECT,
                     format!(
@@ -405,11 +449,10 @@ fn bind_on_conflict(b: &mut Binder, def: &TableDef, oc: &ast::OnConflict) -> PgR
                     ),
                 ));
             }
-            b.require(def.oid, acl::SELECT);
         }
-    }
+    };
     let ast::OnConflictAction::DoUpdate(up) = &oc.action else {
-        return Ok(OnConflict::Nothing);
+        return Ok((OnConflict::Nothing, arbiters));
     };
     if oc.conflict_target.is_none() {
         return Err(PgError::syntax(
@@ -422,7 +465,7 @@ fn bind_on_conflict(b: &mut Binder, def: &TableDef, oc: &ast::OnConflict) -> PgR
     push_table_columns(b.level(), def, "excluded");
     let sets = bind_sets(b, def, &up.assignments)?;
     let filter = and_all(bind_where(b, &up.selection)?);
-    Ok(OnConflict::Update { sets, filter })
+    Ok((OnConflict::Update { sets, filter }, arbiters))
 }
 
 fn bind_where(b: &mut Binder, selection: &Option<ast::Expr>) -> PgResult<Vec<Expr>> {
@@ -770,7 +813,7 @@ pub fn exec_insert(
         }
         finalize_row(&p.table, &mut row, &|_| true)?;
         if let Some(action) = &p.on_conflict {
-            if let Some((key, existing)) = ex.ctx.txn.conflicting_row(oid, &row)? {
+            if let Some((key, existing)) = conflicting(ex, oid, &p.arbiters, &row)? {
                 if let OnConflict::Update { sets, filter } = action {
                     if let Some(new) =
                         conflict_update(ex, p, sets, filter, &key, existing, row, &touched)?
@@ -799,6 +842,25 @@ pub fn exec_insert(
         Ok(true)
     })?;
     Ok(count)
+}
+
+/// The row an arbiter key of `row` is taken by, locked, with its key.
+fn conflicting(
+    ex: &mut Exec,
+    table: Oid,
+    arbiters: &[Arbiter],
+    row: &[Value],
+) -> PgResult<Option<(tandem_storage::RowKey, Vec<Value>)>> {
+    for a in arbiters {
+        let found = match a {
+            Arbiter::PrimaryKey => ex.ctx.txn.conflicting_row(table, row)?,
+            Arbiter::Index(index) => ex.ctx.txn.conflicting_row_in(table, *index, row)?,
+        };
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
 }
 
 /// ON CONFLICT DO UPDATE of the row `existing` at `key` with the proposed

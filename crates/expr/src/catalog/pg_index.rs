@@ -77,13 +77,47 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
                 b(false),
                 Value::Array(keys),
                 Value::Array(colls),
-                Value::Array(i.columns.iter().map(|_| oid(1978)).collect()),
+                Value::Array(
+                    i.columns
+                        .iter()
+                        .map(|c| oid(t.columns.get(*c).map_or(0, |c| btree_opclass(&c.data_type))))
+                        .collect(),
+                ),
                 Value::Array(i.columns.iter().map(|_| i2(0)).collect()),
                 Value::Null,
                 Value::Null,
             ]
         })
         .collect()
+}
+
+/// The OID of the default btree operator class of a column type
+/// (`pg_opclass`; `int4_ops` is 1978, `text_ops` 3126).
+fn btree_opclass(ty: &DataType) -> u32 {
+    match ty {
+        T::Bool => 424,
+        T::Bytea => 421,
+        T::Char => 429,
+        T::Name => 1986,
+        T::Int8 => 3124,
+        T::Int2 => 1979,
+        T::Int4 => 1978,
+        T::Text | T::Varchar(_) => 3126,
+        T::Bpchar(_) => 426,
+        T::Oid => 1981,
+        T::Float4 => 1970,
+        T::Float8 => 3123,
+        T::Numeric(_) => 3125,
+        T::Date => 3122,
+        T::Timestamp => 3128,
+        T::TimestampTz => 3127,
+        T::Interval => 3135,
+        T::Uuid => 2968,
+        T::PgLsn => 3380,
+        T::Jsonb => 4033,
+        T::Array(_) => 397,
+        _ => 0,
+    }
 }
 
 fn rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {

@@ -685,18 +685,49 @@ impl Binder<'_> {
                 Ok((Expr::Array(out), DataType::Array(Box::new(common))))
             }
             E::CompoundFieldAccess { root, access_chain } => {
-                let (mut x, mut ty) = self.bind_expr(root)?;
-                for acc in access_chain {
+                // `t.col[1]`: the dotted names before the subscripts are
+                // one column reference
+                let mut names = match root.as_ref() {
+                    E::Identifier(i) => vec![i.clone()],
+                    E::CompoundIdentifier(ids) => ids.clone(),
+                    _ => Vec::new(),
+                };
+                let mut rest = access_chain.as_slice();
+                while let (false, Some(ast::AccessExpr::Dot(E::Identifier(i)))) =
+                    (names.is_empty(), rest.first())
+                {
+                    names.push(i.clone());
+                    rest = &rest[1..];
+                }
+                let (mut x, mut ty) = if rest.len() < access_chain.len() {
+                    self.bind_expr(&E::CompoundIdentifier(names))?
+                } else {
+                    self.bind_expr(root)?
+                };
+                for acc in rest {
                     match acc {
                         ast::AccessExpr::Subscript(Subscript::Index { index }) => {
-                            let DataType::Array(elem) = ty.clone() else {
-                                return Err(mismatch(format!(
-                                    "cannot subscript type {} because it does not support subscripting",
-                                    ty.display_name()
-                                )));
+                            // int2vector and oidvector subscripts start at 0
+                            let (elem, base0) = match ty.clone() {
+                                DataType::Array(elem) => (elem, false),
+                                DataType::Int2Vector => (Box::new(DataType::Int2), true),
+                                DataType::OidVector => (Box::new(DataType::Oid), true),
+                                _ => {
+                                    return Err(mismatch(format!(
+                                        "cannot subscript type {} because it does not support subscripting",
+                                        ty.display_name()
+                                    )))
+                                }
                             };
                             let (i, it) = self.bind_expr(index)?;
-                            let i = self.coerce(i, &it, &DataType::Int4)?;
+                            let mut i = self.coerce(i, &it, &DataType::Int4)?;
+                            if base0 {
+                                i = Expr::Binary {
+                                    op: BinOp::Add,
+                                    l: i.boxed(),
+                                    r: Expr::Const(Value::Int4(1)).boxed(),
+                                };
+                            }
                             x = Expr::Subscript {
                                 e: x.boxed(),
                                 index: i.boxed(),

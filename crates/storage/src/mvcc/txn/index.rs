@@ -153,6 +153,48 @@ impl Transaction {
         Ok(())
     }
 
+    /// `INSERT ... ON CONFLICT`'s check on unique index `index` of `table`:
+    /// the row that already has `row`'s values there, locked, with its key,
+    /// or None (values with a NULL never conflict). The entry stays locked,
+    /// so no one else can take the values before this transaction ends.
+    /// Under REPEATABLE READ a row committed after the snapshot is a
+    /// serialization failure, as for a primary key.
+    pub fn conflicting_row_in(
+        &mut self,
+        table: Oid,
+        index: Oid,
+        row: &[Value],
+    ) -> PgResult<Option<(RowKey, Vec<Value>)>> {
+        self.settle(table)?;
+        let Some(idx) = self.cat().indexes.get(&index).cloned() else {
+            return Err(super::no_table(index));
+        };
+        let values = entry_values(&idx, row);
+        if !is_unique_entry(&idx, &values) {
+            return Ok(None);
+        }
+        let entry = entry_key(&idx, &values, &RowKey::new(&[]));
+        let Some((_, found)) = self.row_at_key(idx.oid, &entry)? else {
+            return Ok(None);
+        };
+        let Some(rowkey) = entry_rowkey(&found) else {
+            return Err(PgError::internal(format!(
+                "index \"{}\" has a malformed entry",
+                idx.name
+            )));
+        };
+        match self.row_at_key(table, &rowkey)? {
+            None => Ok(None),
+            Some((Some(created), _))
+                if created > self.snapshot
+                    && self.isolation != crate::IsolationLevel::ReadCommitted =>
+            {
+                Err(super::concurrent("update"))
+            }
+            Some((_, existing)) => Ok(Some((rowkey, self.pad(table, &existing).to_vec()))),
+        }
+    }
+
     /// `CREATE [UNIQUE] INDEX`: records the index and builds its entries
     /// from the rows this transaction sees. Rows other transactions commit
     /// to the table before this one commits are not in that read: such a
