@@ -867,6 +867,59 @@ pub fn binary_op(op: BinOp, l: Value, r: Value) -> PgResult<Value> {
     })
 }
 
+/// A SQL value of type `ty` as a JSON document (PostgreSQL's
+/// `datum_to_json`): numbers and booleans as themselves, `json`/`jsonb` as
+/// the document, arrays element by element, timestamps in ISO 8601, the
+/// rest as strings of their text.
+pub fn to_json(v: &Value, ty: &DataType) -> PgResult<Json> {
+    Ok(match (v, ty) {
+        (Value::Null, _) => Json::Null,
+        (Value::Bool(b), _) => Json::Bool(*b),
+        (Value::Int2(_) | Value::Int4(_) | Value::Int8(_) | Value::Numeric(_), _) => {
+            Json::Number(crate::io_text::to_text(v))
+        }
+        (Value::Float4(_) | Value::Float8(_), _) => {
+            let s = crate::io_text::to_text(v);
+            match s.parse::<f64>() {
+                Ok(f) if f.is_finite() => Json::Number(s),
+                _ => Json::String(s),
+            }
+        }
+        (Value::Text(s), DataType::Json | DataType::Jsonb) => parse(s)?,
+        (Value::Array(items), _) => {
+            let elem = match ty {
+                DataType::Array(e) => (**e).clone(),
+                _ => DataType::Unknown,
+            };
+            Json::Array(
+                items
+                    .iter()
+                    .map(|i| to_json(i, &elem))
+                    .collect::<PgResult<_>>()?,
+            )
+        }
+        (Value::Timestamp(_) | Value::TimestampTz(_), _) => {
+            let mut s = crate::io_text::to_text(v).replacen(' ', "T", 1);
+            // `+00` -> `+00:00`
+            let tail = s.rfind(['+', '-']).filter(|&i| i + 3 == s.len() && i > 10);
+            if tail.is_some() {
+                s.push_str(":00");
+            }
+            Json::String(s)
+        }
+        _ => Json::String(crate::io_text::to_text(v)),
+    })
+}
+
+/// The text `json` functions put for a value: a `json`/`jsonb` value's own
+/// text, else [`to_json`]'s document.
+pub fn json_text_of(v: &Value, ty: &DataType) -> PgResult<String> {
+    match (v, ty) {
+        (Value::Text(s), DataType::Json | DataType::Jsonb) => Ok(s.clone()),
+        _ => Ok(to_json(v, ty)?.json_text()),
+    }
+}
+
 /// A `jsonb` value's text in normal form.
 pub fn jsonb_in(text: &str) -> PgResult<String> {
     Ok(parse(text)?.normalize().jsonb_text())

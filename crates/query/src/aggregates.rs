@@ -1,5 +1,5 @@
 //! Aggregate functions: `count`, `sum`, `avg`, `min`, `max`, `array_agg`,
-//! `string_agg`, `bool_and`/`bool_or`/`every`. Owns their result types (as
+//! `string_agg`, `bool_and`/`bool_or`/`every`, `json_agg`/`jsonb_agg`. Owns their result types (as
 //! PostgreSQL's `pg_aggregate` defines them: `sum(int4)` is `int8`, `sum(int8)` and
 //! `avg(int)` are `numeric`) and their transition state ([`Accumulator`]).
 //!
@@ -24,6 +24,9 @@ pub enum AggKind {
     StringAgg,
     BoolAnd,
     BoolOr,
+    /// `json_agg` / `jsonb_agg`
+    JsonAgg,
+    JsonbAgg,
 }
 
 /// Recognizes an aggregate function name (lower case, schema stripped).
@@ -38,6 +41,8 @@ pub fn lookup(name: &str) -> Option<AggKind> {
         "string_agg" => AggKind::StringAgg,
         "bool_and" | "every" => AggKind::BoolAnd,
         "bool_or" => AggKind::BoolOr,
+        "json_agg" => AggKind::JsonAgg,
+        "jsonb_agg" => AggKind::JsonbAgg,
         _ => return None,
     })
 }
@@ -92,6 +97,8 @@ pub fn result_type(kind: AggKind, name: &str, args: &[DataType]) -> PgResult<Dat
         },
         AggKind::ArrayAgg => DataType::Array(Box::new(crate::sqltype::base_type(&arg))),
         AggKind::StringAgg => DataType::Text,
+        AggKind::JsonAgg => DataType::Json,
+        AggKind::JsonbAgg => DataType::Jsonb,
         AggKind::BoolAnd | AggKind::BoolOr => {
             if arg != DataType::Bool {
                 return Err(no_function(name, args));
@@ -105,17 +112,46 @@ pub fn result_type(kind: AggKind, name: &str, args: &[DataType]) -> PgResult<Dat
 #[derive(Clone, Debug)]
 pub enum Accumulator {
     Count(i64),
-    SumInt { sum: i128, any: bool, wide: bool },
+    SumInt {
+        sum: i128,
+        any: bool,
+        wide: bool,
+    },
     SumNumeric(Option<Decimal>),
-    SumFloat { sum: f64, any: bool, single: bool },
+    SumFloat {
+        sum: f64,
+        any: bool,
+        single: bool,
+    },
     SumInterval(Option<(i64, i64, i64)>),
-    AvgNumeric { sum: Decimal, count: i64 },
-    AvgFloat { sum: f64, count: i64 },
-    AvgInterval { sum: (i64, i64, i64), count: i64 },
-    MinMax { best: Option<Value>, max: bool },
+    AvgNumeric {
+        sum: Decimal,
+        count: i64,
+    },
+    AvgFloat {
+        sum: f64,
+        count: i64,
+    },
+    AvgInterval {
+        sum: (i64, i64, i64),
+        count: i64,
+    },
+    MinMax {
+        best: Option<Value>,
+        max: bool,
+    },
     Array(Vec<Value>),
     StringAgg(Option<String>),
-    Bool { acc: Option<bool>, and: bool },
+    Bool {
+        acc: Option<bool>,
+        and: bool,
+    },
+    /// `json_agg` / `jsonb_agg`: the values (NULLs too) and their type.
+    Json {
+        items: Vec<Value>,
+        ty: DataType,
+        jsonb: bool,
+    },
 }
 
 impl Accumulator {
@@ -166,6 +202,11 @@ impl Accumulator {
                 max: true,
             },
             AggKind::ArrayAgg => Accumulator::Array(Vec::new()),
+            AggKind::JsonAgg | AggKind::JsonbAgg => Accumulator::Json {
+                items: Vec::new(),
+                ty: arg.clone(),
+                jsonb: kind == AggKind::JsonbAgg,
+            },
             AggKind::StringAgg => Accumulator::StringAgg(None),
             AggKind::BoolAnd => Accumulator::Bool {
                 acc: None,
@@ -187,7 +228,7 @@ impl Accumulator {
             }
             return Ok(());
         }
-        if let Accumulator::Array(items) = self {
+        if let Accumulator::Array(items) | Accumulator::Json { items, .. } = self {
             items.push(v.clone());
             return Ok(());
         }
@@ -275,7 +316,7 @@ impl Accumulator {
                     }
                 });
             }
-            Accumulator::Count(_) | Accumulator::Array(_) => {}
+            Accumulator::Count(_) | Accumulator::Array(_) | Accumulator::Json { .. } => {}
         }
         Ok(())
     }
@@ -325,6 +366,23 @@ impl Accumulator {
             }
             Accumulator::StringAgg(s) => s.map(Value::Text).unwrap_or(Value::Null),
             Accumulator::Bool { acc, .. } => acc.map(Value::Bool).unwrap_or(Value::Null),
+            Accumulator::Json { items, .. } if items.is_empty() => Value::Null,
+            Accumulator::Json { items, ty, jsonb } => {
+                if jsonb {
+                    let docs = items
+                        .iter()
+                        .map(|v| tandem_expr::json::to_json(v, &ty))
+                        .collect::<PgResult<Vec<_>>>()?;
+                    let doc = tandem_expr::json::Json::Array(docs).normalize();
+                    Value::Text(doc.jsonb_text())
+                } else {
+                    let texts = items
+                        .iter()
+                        .map(|v| tandem_expr::json::json_text_of(v, &ty))
+                        .collect::<PgResult<Vec<_>>>()?;
+                    Value::Text(format!("[{}]", texts.join(", ")))
+                }
+            }
         })
     }
 }

@@ -22,11 +22,31 @@ pub enum TableFunc {
     /// (only dimension 1 has any), from the lower bound given (arrays
     /// start at 1, `int2vector` and `oidvector` at 0).
     Subscripts(i32),
+    /// `jsonb_array_elements(_text)`, `jsonb_object_keys` and their `json`
+    /// twins (by name: `tandem_expr::functions::json::set_values`).
+    Json(&'static str),
     /// A scalar function yielding one row.
     Scalar(FunctionSig),
     /// A composite-returning function (`pg_control_system()`): one row of its
     /// record's fields (`width` columns, described by `tandem_expr::function_columns`).
     Composite(FunctionSig, usize),
+}
+
+/// Whether `name` is one of [`resolve`]'s set-returning functions (so a call
+/// in a target list is a ProjectSet).
+pub fn is_set_returning(name: &str) -> bool {
+    matches!(
+        name,
+        "generate_series"
+            | "generate_subscripts"
+            | "unnest"
+            | "jsonb_array_elements"
+            | "jsonb_array_elements_text"
+            | "jsonb_object_keys"
+            | "json_array_elements"
+            | "json_array_elements_text"
+            | "json_object_keys"
+    )
 }
 
 /// Binds a table function by name and argument types: the function, the types to
@@ -110,6 +130,37 @@ pub fn resolve(
                 }
                 _ => Err(no_function(name, args)),
             }
+        }
+        "jsonb_array_elements"
+        | "jsonb_array_elements_text"
+        | "jsonb_object_keys"
+        | "json_array_elements"
+        | "json_array_elements_text"
+        | "json_object_keys" => {
+            let json = name.starts_with("jsonb");
+            let arg = if json {
+                DataType::Jsonb
+            } else {
+                DataType::Json
+            };
+            let fits = matches!(args, [a] if *a == arg || *a == DataType::Unknown);
+            if !fits {
+                return Err(no_function(name, args));
+            }
+            let ret = if name.ends_with("_text") || name.ends_with("_keys") {
+                DataType::Text
+            } else {
+                arg.clone()
+            };
+            let name: &'static str = match name {
+                "jsonb_array_elements" => "jsonb_array_elements",
+                "jsonb_array_elements_text" => "jsonb_array_elements_text",
+                "jsonb_object_keys" => "jsonb_object_keys",
+                "json_array_elements" => "json_array_elements",
+                "json_array_elements_text" => "json_array_elements_text",
+                _ => "json_object_keys",
+            };
+            Ok(Some((TableFunc::Json(name), vec![arg], ret)))
         }
         "generate_subscripts" => match args {
             [a, d] | [a, d, DataType::Bool]
@@ -275,6 +326,15 @@ pub fn run(
             for s in subs {
                 if !emit(Value::Int4(s))? {
                     break;
+                }
+            }
+        }
+        TableFunc::Json(name) => {
+            if let Some(arg) = args.first().filter(|a| !a.is_null()) {
+                for v in tandem_expr::functions::json::set_values(name, arg)? {
+                    if !emit(v)? {
+                        break;
+                    }
                 }
             }
         }

@@ -20,6 +20,7 @@ tandem_testkit::golden_tests! {
     indexes => "09_indexes",
     json => "10_json",
     defaults => "11_defaults",
+    json_sets => "12_json_sets",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -6,7 +6,7 @@ use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
 
 use super::{r, t, Arg, Def, FunctionSig};
 use crate::io_text::to_text;
-use crate::json::{parse, quote, Json};
+use crate::json::{json_text_of, parse, quote, to_json, Json};
 
 use DataType as T;
 
@@ -74,6 +74,16 @@ pub(crate) fn defs() -> Vec<Def> {
         Def::pure("jsonb_strip_nulls", vec![jb()], r(T::Jsonb), |a| {
             Ok(jsonb(doc(&a[0])?.strip_nulls()))
         }),
+        Def::pure("jsonb_each", vec![jb()], r(T::Record), |a| each(a, false)),
+        Def::pure("jsonb_each_text", vec![jb()], r(T::Record), |a| {
+            each(a, true)
+        }),
+        Def::pure("json_each", vec![t(T::Json)], r(T::Record), |a| {
+            each(a, false)
+        }),
+        Def::pure("json_each_text", vec![t(T::Json)], r(T::Record), |a| {
+            each(a, true)
+        }),
         Def::pure(
             "jsonb_set",
             vec![jb(), text_array(), jb()],
@@ -87,6 +97,78 @@ pub(crate) fn defs() -> Vec<Def> {
             |a| set(a, a[3] == Value::Bool(true)),
         ),
     ]
+}
+
+/// `jsonb_each(_text)`'s columns (`functions::function_columns`).
+pub(super) fn composite_columns(name: &str) -> Option<Vec<(&'static str, DataType)>> {
+    match name {
+        "jsonb_each" => Some(vec![("key", T::Text), ("value", T::Jsonb)]),
+        "json_each" => Some(vec![("key", T::Text), ("value", T::Json)]),
+        "jsonb_each_text" | "json_each_text" => Some(vec![("key", T::Text), ("value", T::Text)]),
+        _ => None,
+    }
+}
+
+/// The members of an object as (key, value) records.
+fn each(a: &[Value], text: bool) -> PgResult<Value> {
+    let Json::Object(members) = doc(&a[0])? else {
+        return Err(PgError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            "cannot call jsonb_each on a non-object",
+        ));
+    };
+    Ok(Value::Array(
+        members
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match text {
+                    true => v.as_text(),
+                    false => jsonb(v),
+                };
+                Value::Record(vec![Value::Text(k), v])
+            })
+            .collect(),
+    ))
+}
+
+/// `jsonb_array_elements(_text)` and `jsonb_object_keys`: the values of a
+/// one-column set-returning call (the query crate's table functions).
+pub fn set_values(name: &str, arg: &Value) -> PgResult<Vec<Value>> {
+    let j = doc(arg)?;
+    let scalar = |what: &str| {
+        PgError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("cannot {what} a scalar"),
+        )
+    };
+    Ok(match name {
+        "jsonb_object_keys" | "json_object_keys" => match j {
+            Json::Object(m) => m.into_iter().map(|(k, _)| Value::Text(k)).collect(),
+            Json::Array(_) => {
+                return Err(PgError::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("cannot call {name} on an array"),
+                ))
+            }
+            _ => return Err(scalar(&format!("call {name} on"))),
+        },
+        _ => {
+            let text = name.ends_with("_text");
+            match j {
+                Json::Array(items) => items
+                    .into_iter()
+                    .map(|v| if text { v.as_text() } else { jsonb(v) })
+                    .collect(),
+                Json::Object(_) => {
+                    return Err(PgError::new(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        "cannot extract elements from an object",
+                    ))
+                }
+                _ => return Err(scalar("extract elements from")),
+            }
+        }
+    })
 }
 
 fn arg_type(s: &FunctionSig, i: usize) -> &DataType {
@@ -127,59 +209,6 @@ fn set(a: &[Value], create: bool) -> PgResult<Value> {
     };
     target.set(&path, doc(&a[2])?.normalize(), create)?;
     Ok(jsonb(target))
-}
-
-/// A SQL value of type `ty` as a JSON document (PostgreSQL's
-/// `datum_to_json`): numbers and booleans as themselves, `json`/`jsonb` as
-/// the document, arrays element by element, timestamps in ISO 8601, the
-/// rest as strings of their text.
-pub fn to_json(v: &Value, ty: &DataType) -> PgResult<Json> {
-    Ok(match (v, ty) {
-        (Value::Null, _) => Json::Null,
-        (Value::Bool(b), _) => Json::Bool(*b),
-        (Value::Int2(_) | Value::Int4(_) | Value::Int8(_) | Value::Numeric(_), _) => {
-            Json::Number(to_text(v))
-        }
-        (Value::Float4(_) | Value::Float8(_), _) => {
-            let s = to_text(v);
-            match s.parse::<f64>() {
-                Ok(f) if f.is_finite() => Json::Number(s),
-                _ => Json::String(s),
-            }
-        }
-        (Value::Text(s), T::Json | T::Jsonb) => parse(s)?,
-        (Value::Array(items), _) => {
-            let elem = match ty {
-                T::Array(e) => (**e).clone(),
-                _ => T::Unknown,
-            };
-            Json::Array(
-                items
-                    .iter()
-                    .map(|i| to_json(i, &elem))
-                    .collect::<PgResult<_>>()?,
-            )
-        }
-        (Value::Timestamp(_) | Value::TimestampTz(_), _) => {
-            let mut s = to_text(v).replacen(' ', "T", 1);
-            // `+00` -> `+00:00`
-            let tail = s.rfind(['+', '-']).filter(|&i| i + 3 == s.len() && i > 10);
-            if tail.is_some() {
-                s.push_str(":00");
-            }
-            Json::String(s)
-        }
-        _ => Json::String(to_text(v)),
-    })
-}
-
-/// The text `json` functions put for a value: a `json`/`jsonb` value's own
-/// text, else [`to_json`]'s document.
-fn json_text_of(v: &Value, ty: &DataType) -> PgResult<String> {
-    match (v, ty) {
-        (Value::Text(s), T::Json | T::Jsonb) => Ok(s.clone()),
-        _ => Ok(to_json(v, ty)?.json_text()),
-    }
 }
 
 /// The key/value pairs of a `*_build_object` call.

@@ -19,7 +19,7 @@
 mod array;
 mod datetime;
 mod info;
-mod json;
+pub mod json;
 mod math;
 mod origin;
 mod privileges;
@@ -478,6 +478,7 @@ pub fn function_columns(name: &str) -> Option<Vec<(String, DataType)>> {
     wal::composite_columns(name)
         .or_else(|| system::composite_columns(name))
         .or_else(|| replication::composite_columns(name))
+        .or_else(|| json::composite_columns(name))
         .map(|cols| cols.into_iter().map(|(n, t)| (n.to_string(), t)).collect())
 }
 

@@ -1253,10 +1253,7 @@ impl Binder<'_> {
             }
             return Ok(r);
         }
-        if matches!(
-            name.as_str(),
-            "generate_series" | "generate_subscripts" | "unnest"
-        ) {
+        if crate::table_functions::is_set_returning(&name) {
             let types: Vec<DataType> = bound.iter().map(|a| a.1.clone()).collect();
             if let Some((func, arg_types, ret)) = crate::table_functions::resolve(&name, &types)? {
                 return self.bind_srf(&name, func, bound, &arg_types, ret);

@@ -935,8 +935,12 @@ impl Binder<'_> {
             .unwrap_or_else(|| name.clone());
         // A scalar result column is named after the alias (PostgreSQL: `FROM
         // generate_series(1, 10) AS bid` has column `bid`), else the function.
+        // (functions with an OUT parameter name it: `value`)
         let col_name = match alias {
             Some(a) if a.columns.is_empty() => ident_name(&a.name),
+            _ if name.ends_with("array_elements") || name.ends_with("array_elements_text") => {
+                "value".to_string()
+            }
             _ => name.clone(),
         };
         let (func, arg_types, ret) = match table_functions::resolve(&name, &types)? {
