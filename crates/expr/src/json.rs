@@ -10,8 +10,6 @@
 //! both types report PostgreSQL's messages. The functions are in
 //! `functions/json.rs`.
 
-use std::fmt::Write;
-
 use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
 
 use crate::BinOp;
@@ -403,23 +401,7 @@ fn number_ok(t: &str) -> bool {
 
 /// A JSON string literal of `s` (PostgreSQL's `escape_json`).
 pub fn quote(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    tandem_types::ident::quote_json_string(s, out)
 }
 
 /// `numeric`'s text of a JSON number (`1e2` is `100`); the text itself

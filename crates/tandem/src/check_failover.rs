@@ -533,24 +533,10 @@ pub(crate) fn render_table(r: &Report) -> String {
     out
 }
 
-/// `s` as a JSON string literal: the one escaping rule of this module.
+/// `s` as a JSON string literal (the workspace's one escaping rule).
 fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    tandem_types::ident::quote_json_string(s, &mut out);
     out
 }
 

@@ -9,7 +9,7 @@
 //! - [`bytes_io`]: the bounds-checked [`ByteReader`] and the writer helpers every
 //!   wire message and on-disk format is read and written with.
 //! - [`elog`]: PostgreSQL-style log lines (`... [pid] LOG:  message`).
-//! - [`ident`]: identifier and literal quoting as PostgreSQL writes SQL back out
+//! - [`ident`]: identifier, literal and JSON string quoting as PostgreSQL writes them
 //!   (`quote_identifier`, with PostgreSQL 17's keyword categories).
 //! - [`PgTimestamp`]: now and other instants as PostgreSQL's `TimestampTz` counts
 //!   them (microseconds since 2000-01-01 UTC).
