@@ -519,8 +519,9 @@ impl Database {
         }
         if !failed {
             if let Some(wrote_with) = check.wrote_with {
-                let latest = self.catalog.read().latest().clone();
-                if !Arc::ptr_eq(&latest, wrote_with) && !latest.indexes.is_empty() {
+                let history = self.catalog.read();
+                let latest = history.latest();
+                if !Arc::ptr_eq(latest, wrote_with) && !latest.indexes.is_empty() {
                     let mut tables: Vec<Oid> = changes
                         .iter()
                         .filter_map(|c| match c {

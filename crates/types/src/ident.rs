@@ -276,6 +276,29 @@ pub fn truncate_identifier(ident: &mut String) -> Option<PgError> {
     Some(notice)
 }
 
+/// `s` as a JSON string literal appended to `out` (PostgreSQL's
+/// `escape_json`: `"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t` escaped, other
+/// control characters as `\u00XX`, everything else as it is).
+pub fn quote_json_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,27 +377,4 @@ mod tests {
         assert!(truncate_identifier(&mut multi).is_some());
         assert_eq!(multi, "c".repeat(62));
     }
-}
-
-/// `s` as a JSON string literal appended to `out` (PostgreSQL's
-/// `escape_json`: `"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t` escaped, other
-/// control characters as `\u00XX`, everything else as it is).
-pub fn quote_json_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
