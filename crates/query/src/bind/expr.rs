@@ -569,6 +569,12 @@ impl Binder<'_> {
                 }
                 let (l, lt) = self.bind_expr(left)?;
                 let (r, rt) = self.bind_expr(right)?;
+                // int2vector and oidvector are arrays of their elements here
+                let rt = match rt {
+                    DataType::Int2Vector => DataType::Array(Box::new(DataType::Int2)),
+                    DataType::OidVector => DataType::Array(Box::new(DataType::Oid)),
+                    other => other,
+                };
                 let (l, lt, r) = match &rt {
                     DataType::Array(elem) => {
                         let l = if lt == DataType::Unknown {

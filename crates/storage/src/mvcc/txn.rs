@@ -764,10 +764,10 @@ impl Transaction {
             }
             None => rowid_key(self.db.allocate_rowid()),
         };
+        let indexes = self.indexes_written(table);
         if self.streams_to_store(table) {
             return self.stream_insert(table, key, row);
         }
-        let indexes = self.indexes_written(table);
         if !indexes.is_empty() {
             self.index_insert(&def, &indexes, &row, &key)?;
         }

@@ -19,6 +19,7 @@ create index bad_col_idx on users (nope);
 select indexname, indexdef from pg_indexes where tablename = 'users' order by indexname;
 select c.relname, i.indisunique, i.indisprimary, i.indnatts from pg_index i join pg_class c on c.oid = i.indexrelid where i.indrelid = 'users'::regclass order by c.relname;
 select c.relname, i.indkey, i.indkey[0] as first, i.indclass from pg_index i join pg_class c on c.oid = i.indexrelid where i.indrelid = 'users'::regclass order by c.relname;
+select a.attname from pg_attribute a join pg_index i on a.attrelid = i.indrelid where i.indexrelid = 'users_name_team'::regclass and a.attnum = any(i.indkey) order by a.attnum;
 select conname, contype, conkey::text, pg_get_constraintdef(oid) from pg_constraint where conrelid = 'users'::regclass order by conname;
 select * from users where team = 2 order by id;
 select * from users where name = 'bob';
