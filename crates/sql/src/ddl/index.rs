@@ -13,7 +13,7 @@ use tandem_expr::ExecContext;
 use tandem_storage::{IndexDef, TableDef};
 use tandem_types::{Oid, PgError, PgResult, SqlState};
 
-use super::sequence::relation_exists;
+use super::sequence::{duplicate_relation, relation_exists, relation_taken};
 use super::{skipping, undefined_relation};
 use crate::session::Session;
 use crate::types::{ident, relation_name};
@@ -61,18 +61,8 @@ pub(crate) fn create(s: &mut Session, ci: &CreateIndex) -> PgResult<String> {
             )
         })?;
         if let Some(n) = &name {
-            if relation_exists(ctx, n) {
-                if if_not_exists {
-                    ctx.notices.push(skipping(
-                        SqlState::DUPLICATE_TABLE,
-                        format!("relation \"{n}\" already exists, skipping"),
-                    ));
-                    return Ok(());
-                }
-                return Err(PgError::new(
-                    SqlState::DUPLICATE_TABLE,
-                    format!("relation \"{n}\" already exists"),
-                ));
+            if relation_taken(ctx, n, if_not_exists)? {
+                return Ok(());
             }
         }
         let name = match name {
@@ -122,10 +112,7 @@ pub(crate) fn add_unique(
     let name = match name {
         Some(n) => {
             if relation_exists(ctx, &n) {
-                return Err(PgError::new(
-                    SqlState::DUPLICATE_TABLE,
-                    format!("relation \"{n}\" already exists"),
-                ));
+                return Err(duplicate_relation(&n));
             }
             n
         }

@@ -96,6 +96,35 @@ pub(crate) fn build_def(
     })
 }
 
+/// `42P07 relation "x" already exists`.
+pub(crate) fn duplicate_relation(name: &str) -> PgError {
+    PgError::new(
+        SqlState::DUPLICATE_TABLE,
+        format!("relation \"{name}\" already exists"),
+    )
+}
+
+/// Before creating relation `name`: false when it is free; true (and a
+/// `... already exists, skipping` notice) when it is taken and
+/// `if_not_exists`; else `42P07`.
+pub(crate) fn relation_taken(
+    ctx: &mut ExecContext<'_>,
+    name: &str,
+    if_not_exists: bool,
+) -> PgResult<bool> {
+    if !relation_exists(ctx, name) {
+        return Ok(false);
+    }
+    if !if_not_exists {
+        return Err(duplicate_relation(name));
+    }
+    ctx.notices.push(skipping(
+        SqlState::DUPLICATE_TABLE,
+        format!("relation \"{name}\" already exists, skipping"),
+    ));
+    Ok(true)
+}
+
 /// Is the name taken by any relation (table, sequence or index)?
 pub(crate) fn relation_exists(ctx: &ExecContext<'_>, name: &str) -> bool {
     let cat = ctx.txn.catalog();
@@ -116,18 +145,8 @@ pub(crate) fn create(s: &mut Session, stmt: &SequenceStmt) -> PgResult<String> {
         None => DataType::Int8,
     };
     s.with_ctx(&[], |ctx| {
-        if relation_exists(ctx, &name) {
-            if stmt.if_not_exists {
-                ctx.notices.push(skipping(
-                    SqlState::DUPLICATE_TABLE,
-                    format!("relation \"{name}\" already exists, skipping"),
-                ));
-                return Ok(());
-            }
-            return Err(PgError::new(
-                SqlState::DUPLICATE_TABLE,
-                format!("relation \"{name}\" already exists"),
-            ));
+        if relation_taken(ctx, &name, stmt.if_not_exists)? {
+            return Ok(());
         }
         let owned_by = match &stmt.owned_by {
             None => None,

@@ -16,7 +16,7 @@ use tandem_expr::ExecContext;
 use tandem_storage::{ColumnDef, PrimaryKey, ReplicaIdentity, TableDef};
 use tandem_types::{Oid, PgError, PgResult, SqlState, Value};
 
-use super::sequence::{build_def, relation_exists};
+use super::sequence::{build_def, duplicate_relation, relation_exists, relation_taken};
 use super::{skipping, undefined_relation};
 use crate::front_parser::SequenceStmt;
 use crate::session::Session;
@@ -304,18 +304,8 @@ pub(crate) fn create(s: &mut Session, ct: &CreateTable) -> PgResult<String> {
         .collect();
     let if_not_exists = ct.if_not_exists;
     s.with_ctx(&[], |ctx| {
-        if relation_exists(ctx, &name) {
-            if if_not_exists {
-                ctx.notices.push(skipping(
-                    SqlState::DUPLICATE_TABLE,
-                    format!("relation \"{name}\" already exists, skipping"),
-                ));
-                return Ok(());
-            }
-            return Err(PgError::new(
-                SqlState::DUPLICATE_TABLE,
-                format!("relation \"{name}\" already exists"),
-            ));
+        if relation_taken(ctx, &name, if_not_exists)? {
+            return Ok(());
         }
         let oid = ctx.txn.allocate_oid();
         let mut columns: Vec<ColumnDef> = cols.into_iter().map(|c| c.def).collect();
@@ -657,10 +647,7 @@ fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -
                 | sqlparser::ast::RenameTableNameKind::As(n) => relation_name(n)?,
             };
             if relation_exists(ctx, &new_name) {
-                return Err(PgError::new(
-                    SqlState::DUPLICATE_TABLE,
-                    format!("relation \"{new_name}\" already exists"),
-                ));
+                return Err(duplicate_relation(&new_name));
             }
             def.name = new_name;
             ctx.txn.put_table(def, None)
