@@ -82,6 +82,17 @@ async fn standby_replays_rows_and_ddl_and_is_read_only() {
         "changed\nstreamed"
     );
     assert_eq!(s.safe_psql("SELECT count(*) FROM before_backup"), "100");
+    // a secondary index built and kept on the primary is the standby's too:
+    // its entries replay with the rows (the old value's entry goes away)
+    p.safe_psql("CREATE UNIQUE INDEX before_v ON before_backup (v)");
+    p.safe_psql("UPDATE before_backup SET v = 'indexed' WHERE id = 3");
+    let by_v = |v: &str| format!("SELECT id FROM before_backup WHERE v = '{v}'");
+    wait_value(&s, &by_v("indexed"), "3");
+    assert!(s
+        .safe_psql(&format!("EXPLAIN {}", by_v("indexed")))
+        .contains("Index Scan using before_v on before_backup"));
+    assert_eq!(s.safe_psql(&by_v("x3")), "");
+    assert_eq!(s.safe_psql(&by_v("x4")), "4");
     wait_for("standby log line", DEADLINE, || {
         s.log()
             .contains("started streaming WAL from primary at")
