@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Secondary index upkeep side by side: tandem vs PostgreSQL 17 on the same
+# machine and settings (fsync on, synchronous_commit on). A table with a
+# primary key, a UNIQUE column and a plain index, ROWS rows (default
+# 100000), then pgbench custom scripts (prepared statements, CLIENTS
+# clients, SECONDS each):
+#   insert         INSERT of a new row: two index entries besides the row
+#   upsert         INSERT ... ON CONFLICT (email) DO UPDATE of an existing row
+#   move           UPDATE of the indexed column: its entry moves
+#   unique-lookup  SELECT by the UNIQUE column (an index scan)
+#   range          SELECT count(*) of ~100 rows by a range of the indexed column
+#
+#   bench/indexes.sh [SECONDS]
+#
+# PostgreSQL 17: $PG17_BIN (default /opt/pgref/17/bin; empty: tandem only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-10}
+ROWS=${ROWS:-100000}
+CLIENTS=${CLIENTS:-8}
+THREADS=${THREADS:-2}
+. bench/lib.sh
+bench_workdir indexes
+TPORT=$((20000 + RANDOM % 10000)); PPORT=$((TPORT + 1))
+PGBENCH=${PGBENCH:-pgbench}
+[ -x "$PG17_BIN/pgbench" ] && PGBENCH="$PG17_BIN/pgbench"
+if [ -z "${TANDEM_BIN:-}" ]; then cargo build --release -q; fi
+
+cat > "$WORK/insert.sql" <<SQL
+\set id random($((ROWS + 1)), 2000000000)
+INSERT INTO users VALUES (:id, 'u' || :id, :id % 1000) ON CONFLICT DO NOTHING;
+SQL
+cat > "$WORK/upsert.sql" <<SQL
+\set id random(1, $ROWS)
+INSERT INTO users VALUES (:id, 'u' || :id, 0) ON CONFLICT (email) DO UPDATE SET team = users.team + 1;
+SQL
+cat > "$WORK/move.sql" <<SQL
+\set id random(1, $ROWS)
+UPDATE users SET team = team + 1 WHERE id = :id;
+SQL
+cat > "$WORK/unique-lookup.sql" <<SQL
+\set id random(1, $ROWS)
+SELECT id FROM users WHERE email = 'u' || :id;
+SQL
+cat > "$WORK/range.sql" <<SQL
+\set t random(0, 900)
+SELECT count(*) FROM users WHERE team >= :t AND team < :t + 1;
+SQL
+chmod a+r "$WORK"/*.sql
+workloads=(insert upsert move unique-lookup range)
+declare -A TPS
+
+bench_one() { # label port
+  local label=$1 port=$2
+  local psql=(psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1)
+  "${psql[@]}" -c "CREATE TABLE users (id int PRIMARY KEY, email text UNIQUE, team int)" \
+    -c "INSERT INTO users SELECT g, 'u' || g, g % 1000 FROM generate_series(1, $ROWS) g" \
+    -c "CREATE INDEX users_team ON users (team)" >/dev/null
+  for w in "${workloads[@]}"; do
+    TPS["$label/$w"]=$(PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres "$PGBENCH" -n -M prepared \
+      -c "$CLIENTS" -j "$THREADS" -T "$SECS" -f "$WORK/$w.sql" postgres 2>&1 \
+      | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
+  done
+}
+
+echo "== tandem (port $TPORT)"
+init_dir tandem "$WORK/tandem" "$TPORT"
+printf "%s\n" 'fsync = on' 'synchronous_commit = on' >> "$WORK/tandem/postgresql.conf"
+start_dir tandem "$WORK/tandem"
+bench_one tandem "$TPORT"
+stop_dir tandem "$WORK/tandem"
+
+if [ -x "$PG17_BIN/postgres" ]; then
+  echo "== PostgreSQL $("$PG17_BIN/postgres" --version | awk '{print $3}') (port $PPORT)"
+  mkdir -p "$WORK/pg"; chmod 700 "$WORK/pg"
+  [ "$(id -u)" = 0 ] && chown "$PGREF_USER" "$WORK/pg" "$WORK"
+  init_dir pg "$WORK/pg" "$PPORT"
+  printf "%s\n" 'fsync=on' 'synchronous_commit=on' >> "$WORK/pg/postgresql.conf"
+  start_dir pg "$WORK/pg"
+  bench_one postgres "$PPORT"
+  stop_dir pg "$WORK/pg" fast
+fi
+
+echo
+printf "%-14s | %12s | %12s | %8s\n" workload "tandem tps" "pg tps" "ratio"
+for w in "${workloads[@]}"; do
+  t=${TPS[tandem/$w]:-n/a}; p=${TPS[postgres/$w]:-n/a}
+  r=n/a
+  if [[ $t =~ ^[0-9.]+$ && $p =~ ^[0-9.]+$ ]]; then r=$(echo "scale=2; $t / $p" | bc); fi
+  printf "%-14s | %12s | %12s | %8s\n" "$w" "$t" "$p" "$r"
+done
+echo "($ROWS rows, $CLIENTS clients, $THREADS threads, ${SECS}s each, prepared, fsync=on, synchronous_commit=on)"
