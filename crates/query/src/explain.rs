@@ -79,7 +79,15 @@ fn node(n: &Node, cat: &Catalog, depth: usize, out: &mut Vec<String>) {
         Node::IndexScan {
             table: t, index, ..
         } => {
-            let name = cat.indexes.get(index).map_or("?", |i| i.name.as_str());
+            let name = match cat.indexes.get(index) {
+                Some(i) => i.name.as_str(),
+                // the table's own primary key
+                None => cat
+                    .tables
+                    .get(index)
+                    .and_then(|d| d.primary_key.as_ref())
+                    .map_or("?", |pk| pk.name.as_str()),
+            };
             format!("Index Scan using {name} on {}", table(t))
         }
         Node::Virtual { name, .. } => format!("Seq Scan on {name}"),

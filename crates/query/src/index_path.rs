@@ -2,7 +2,8 @@
 //! `tandem_storage::index`.
 //!
 //! A conjunct `col = value` (value free of the row) pins a column, `col <
-//! value` and the like bound it. An index is usable when its first column is
+//! value` and the like bound it. The primary key counts as an index (the
+//! storage reads the table's own keys for it). An index is usable when its first column is
 //! pinned or bounded; it answers equality on its pinned leading columns and
 //! a range on the column after them. Among usable indexes the one that
 //! pins the most columns wins (a unique index pinned whole first), then one
@@ -89,14 +90,24 @@ fn conjuncts<'a>(filters: &'a [Expr], out: &mut Vec<&'a Expr>) {
 
 /// An index scan of `def` for `filters`, if an index serves them.
 pub fn index_scan(def: &TableDef, indexes: &[Arc<IndexDef>], filters: &[Expr]) -> Option<Node> {
-    if indexes.is_empty() || filters.is_empty() {
+    if (indexes.is_empty() && def.primary_key.is_none()) || filters.is_empty() {
         return None;
     }
     let mut parts = Vec::new();
     conjuncts(filters, &mut parts);
     let ty = |c: usize| def.columns.get(c).map(|c| &c.data_type);
     let mut best: Option<(u32, Node)> = None;
-    for idx in indexes {
+    // the primary key serves ranges and prefixes as an index would (the
+    // caller has taken a full pin of it as a point lookup)
+    let pk = def.primary_key.as_ref().map(|pk| IndexDef {
+        oid: def.oid,
+        name: pk.name.clone(),
+        table: def.oid,
+        columns: pk.columns.clone(),
+        unique: true,
+        constraint: true,
+    });
+    for idx in indexes.iter().map(|i| i.as_ref()).chain(pk.as_ref()) {
         let mut prefix = Vec::new();
         for &col in &idx.columns {
             let Some(t) = ty(col).filter(|t| indexable(t)) else {

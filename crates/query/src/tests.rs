@@ -883,3 +883,35 @@ fn secondary_indexes_serve_equality_and_ranges() {
     assert_eq!(o.rows, vec![r(&["1"])]);
     assert!(!plan_of(&o).contains("IndexScan"));
 }
+
+#[test]
+fn primary_key_ranges_read_the_key_range() {
+    let mut h = Harness::new();
+    pgbench(&mut h);
+    h.commit();
+    let count = |h: &mut Harness, q: &str| {
+        let o = h.run(q, vec![]).unwrap();
+        assert!(format!("{:?}", o.plan).contains("IndexScan"), "{q}");
+        o.rows
+    };
+    let q = "select count(*) from pgbench_accounts where aid between 10 and 20";
+    assert_eq!(count(&mut h, q), vec![r(&["11"])]);
+    let q = "select count(*) from pgbench_accounts where aid > 995";
+    assert_eq!(count(&mut h, q), vec![r(&["5"])]);
+    let q = "select count(*) from pgbench_accounts where 3 > aid";
+    assert_eq!(count(&mut h, q), vec![r(&["2"])]);
+    let q = "select aid from pgbench_accounts where aid > 10.5 and aid < 12.5";
+    assert_eq!(count(&mut h, q), vec![r(&["11"]), r(&["12"])]);
+    // rows this transaction wrote are in the range too
+    h.run("delete from pgbench_accounts where aid = 15", vec![])
+        .unwrap();
+    h.run(
+        "insert into pgbench_accounts(aid, bid, abalance, filler) values (1001, 1, 0, '')",
+        vec![],
+    )
+    .unwrap();
+    let q = "select count(*) from pgbench_accounts where aid >= 10 and aid <= 20";
+    assert_eq!(count(&mut h, q), vec![r(&["10"])]);
+    let q = "select count(*) from pgbench_accounts where aid > 999";
+    assert_eq!(count(&mut h, q), vec![r(&["2"])]);
+}

@@ -252,6 +252,33 @@ impl Transaction {
         Ok(())
     }
 
+    /// [`Transaction::index_scan`] of a table's primary key: its rows in
+    /// key order from the scan's start, up to its end.
+    fn primary_key_scan(
+        &self,
+        table: Oid,
+        scan: &IndexScan,
+        visit: &mut dyn FnMut(&RowKey, &[Value]) -> PgResult<bool>,
+    ) -> PgResult<()> {
+        let bounds = KeyBounds::of(scan);
+        let overlay = self.overlay_of(table)?;
+        self.scan_merged_from(
+            table,
+            overlay,
+            Bound::Included(bounds.start.clone()),
+            FIRST_BATCH,
+            &mut |key, row| {
+                if bounds.past(key) {
+                    return Ok(false);
+                }
+                if bounds.skips(key) {
+                    return Ok(true);
+                }
+                visit(key, row)
+            },
+        )
+    }
+
     /// `DROP INDEX` (also each index of a dropped table).
     pub fn drop_index(&mut self, index: Oid) -> PgResult<()> {
         self.ddl(CatalogOp::DropIndex(index))?;
@@ -261,7 +288,8 @@ impl Transaction {
 
     /// Visits the rows of `index`'s table that `scan` selects, in index
     /// order, as this transaction sees them; the visitor returns `Ok(false)`
-    /// to stop.
+    /// to stop. `index` may be a table's own oid: its primary key (whose
+    /// row keys are the key columns' encoding), read in place.
     pub fn index_scan(
         &self,
         index: Oid,
@@ -269,6 +297,14 @@ impl Transaction {
         visit: &mut dyn FnMut(&RowKey, &[Value]) -> PgResult<bool>,
     ) -> PgResult<()> {
         let Some(idx) = self.cat().indexes.get(&index).cloned() else {
+            if self
+                .cat()
+                .tables
+                .get(&index)
+                .is_some_and(|t| t.primary_key.is_some())
+            {
+                return self.primary_key_scan(index, scan, visit);
+            }
             return Err(super::no_table(index));
         };
         let bounds = KeyBounds::of(scan);
