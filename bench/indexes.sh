@@ -23,7 +23,7 @@ THREADS=${THREADS:-2}
 bench_workdir indexes
 TPORT=$((20000 + RANDOM % 10000)); PPORT=$((TPORT + 1))
 PGBENCH=${PGBENCH:-pgbench}
-[ -x "$PG17_BIN/pgbench" ] && PGBENCH="$PG17_BIN/pgbench"
+if [ -n "$PG17_BIN" ] && [ -x "$PG17_BIN/pgbench" ]; then PGBENCH="$PG17_BIN/pgbench"; fi
 if [ -z "${TANDEM_BIN:-}" ]; then cargo build --release -q; fi
 
 cat > "$WORK/insert.sql" <<SQL
@@ -63,23 +63,17 @@ bench_one() { # label port
   done
 }
 
-echo "== tandem (port $TPORT)"
-init_dir tandem "$WORK/tandem" "$TPORT"
-printf "%s\n" 'fsync = on' 'synchronous_commit = on' >> "$WORK/tandem/postgresql.conf"
-start_dir tandem "$WORK/tandem"
-bench_one tandem "$TPORT"
-stop_dir tandem "$WORK/tandem"
-
-if [ -x "$PG17_BIN/postgres" ]; then
-  echo "== PostgreSQL $("$PG17_BIN/postgres" --version | awk '{print $3}') (port $PPORT)"
-  mkdir -p "$WORK/pg"; chmod 700 "$WORK/pg"
-  [ "$(id -u)" = 0 ] && chown "$PGREF_USER" "$WORK/pg" "$WORK"
-  init_dir pg "$WORK/pg" "$PPORT"
-  printf "%s\n" 'fsync=on' 'synchronous_commit=on' >> "$WORK/pg/postgresql.conf"
-  start_dir pg "$WORK/pg"
-  bench_one postgres "$PPORT"
-  stop_dir pg "$WORK/pg" fast
-fi
+bench_systems say
+for sys in $SYSTEMS; do
+  port=$TPORT; label=tandem
+  if [ "$sys" = pg ]; then port=$PPORT; label=postgres; fi
+  echo "== $sys (port $port)"
+  init_dir "$sys" "$WORK/$sys" "$port"
+  printf "%s\n" 'fsync = on' 'synchronous_commit = on' >> "$WORK/$sys/postgresql.conf"
+  start_dir "$sys" "$WORK/$sys"
+  bench_one "$label" "$port"
+  stop_dir "$sys" "$WORK/$sys" fast
+done
 
 echo
 printf "%-14s | %12s | %12s | %8s\n" workload "tandem tps" "pg tps" "ratio"

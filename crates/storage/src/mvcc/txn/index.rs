@@ -252,18 +252,19 @@ impl Transaction {
         Ok(())
     }
 
-    /// [`Transaction::index_scan`] of a table's primary key: its rows in
-    /// key order from the scan's start, up to its end.
-    fn primary_key_scan(
+    /// The rows of relation `rel` (a table, its keys being its primary key's
+    /// encoding, or an index, its entries) whose keys `scan` selects, in
+    /// key order, merged with this transaction's writes.
+    fn key_range_scan(
         &self,
-        table: Oid,
+        rel: Oid,
         scan: &IndexScan,
         visit: &mut dyn FnMut(&RowKey, &[Value]) -> PgResult<bool>,
     ) -> PgResult<()> {
         let bounds = KeyBounds::of(scan);
-        let overlay = self.overlay_of(table)?;
+        let overlay = self.overlay_of(rel)?;
         self.scan_merged_from(
-            table,
+            rel,
             overlay,
             Bound::Included(bounds.start.clone()),
             FIRST_BATCH,
@@ -303,39 +304,25 @@ impl Transaction {
                 .get(&index)
                 .is_some_and(|t| t.primary_key.is_some())
             {
-                return self.primary_key_scan(index, scan, visit);
+                return self.key_range_scan(index, scan, visit);
             }
             return Err(super::no_table(index));
         };
-        let bounds = KeyBounds::of(scan);
-        let overlay = self.overlay_of(index)?;
         let mut failed = None;
-        self.scan_merged_from(
-            index,
-            overlay,
-            Bound::Included(bounds.start.clone()),
-            FIRST_BATCH,
-            &mut |entry, row| {
-                if bounds.past(entry) {
-                    return Ok(false);
-                }
-                if bounds.skips(entry) {
-                    return Ok(true);
-                }
-                let Some(rowkey) = entry_rowkey(row) else {
-                    failed = Some(PgError::internal(format!(
-                        "index \"{}\" has a malformed entry",
-                        idx.name
-                    )));
-                    return Ok(false);
-                };
-                match self.get(idx.table, &rowkey)? {
-                    Some(r) => visit(&rowkey, &r),
-                    // written by the same commit as the row: never apart
-                    None => Ok(true),
-                }
-            },
-        )?;
+        self.key_range_scan(index, scan, &mut |_, entry| {
+            let Some(rowkey) = entry_rowkey(entry) else {
+                failed = Some(PgError::internal(format!(
+                    "index \"{}\" has a malformed entry",
+                    idx.name
+                )));
+                return Ok(false);
+            };
+            match self.get(idx.table, &rowkey)? {
+                Some(r) => visit(&rowkey, &r),
+                // written by the same commit as the row: never apart
+                None => Ok(true),
+            }
+        })?;
         failed.map_or(Ok(()), Err)
     }
 }
