@@ -19,8 +19,8 @@ use tandem_types::{Lsn, Oid, Value};
 
 use crate::acl::{add_predefined_roles, AclItem, AuthMember};
 use crate::{
-    Catalog, IndexDef, PrimaryKey, PublicationDef, RoleDef, SequenceDef, SubscriptionDef,
-    SubscriptionRelState, TableDef,
+    Catalog, ConstraintDef, IndexDef, PrimaryKey, PublicationDef, RoleDef, SequenceDef,
+    SubscriptionDef, SubscriptionRelState, TableDef,
 };
 
 /// The first OID handed to user objects (PostgreSQL's `FirstNormalObjectId`).
@@ -109,6 +109,10 @@ pub enum CatalogOp {
     PutIndex(IndexDef),
     /// Drop a secondary index (its entries go with it).
     DropIndex(Oid),
+    /// Create a foreign key or CHECK constraint.
+    PutConstraint(ConstraintDef),
+    /// Drop a foreign key or CHECK constraint.
+    DropConstraint(Oid),
 }
 
 /// The catalog initdb creates.
@@ -173,6 +177,9 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
         CatalogOp::DropTable(oid) => {
             cat.tables.remove(oid);
             cat.indexes.retain(|_, i| i.table != *oid);
+            cat.constraints.retain(|_, c| {
+                c.table != *oid && c.foreign_key().is_none_or(|fk| fk.ref_table != *oid)
+            });
             cat.missing_values.remove(oid);
             cat.acls.remove(oid);
             // A dropped table leaves every publication (its pg_publication_rel
@@ -201,6 +208,12 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
         }
         CatalogOp::DropIndex(oid) => {
             cat.indexes.remove(oid);
+        }
+        CatalogOp::PutConstraint(c) => {
+            cat.constraints.insert(c.oid, Arc::new(c.clone()));
+        }
+        CatalogOp::DropConstraint(oid) => {
+            cat.constraints.remove(oid);
         }
         CatalogOp::PutRole(r) => {
             cat.roles.insert(r.oid, r.clone());
@@ -306,8 +319,10 @@ pub fn op_oid(op: &CatalogOp) -> Oid {
         | CatalogOp::DropPublication(o)
         | CatalogOp::DropSubscription(o)
         | CatalogOp::DropAuthMember(o)
-        | CatalogOp::DropIndex(o) => *o,
+        | CatalogOp::DropIndex(o)
+        | CatalogOp::DropConstraint(o) => *o,
         CatalogOp::PutIndex(i) => i.oid,
+        CatalogOp::PutConstraint(c) => c.oid,
         CatalogOp::SetAcl { object, .. } => *object,
         CatalogOp::PutAuthMember(m) => m.oid,
         CatalogOp::PutSubscriptionRel { subscription, .. }

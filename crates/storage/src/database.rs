@@ -502,10 +502,12 @@ impl Database {
         }
     }
 
-    /// Whether a commit may go in as far as secondary indexes go (commit
+    /// Whether a commit may go in as far as secondary indexes and foreign
+    /// keys go (commit
     /// mutex held, before anything is appended): `40001` when it wrote a
     /// table that has an index the catalog of its writes (`wrote_with`)
-    /// did not have (its rows would be missing from it), or when another
+    /// did not have (its rows would be missing from it) or a foreign key
+    /// from or to it that catalog did not have (unchecked), or when another
     /// commit wrote a table a CREATE INDEX of it read (`watched`) since
     /// that read. PostgreSQL's CREATE INDEX locks writers out instead.
     pub(crate) fn check_index_writes(
@@ -521,19 +523,23 @@ impl Database {
             if let Some(wrote_with) = check.wrote_with {
                 let history = self.catalog.read();
                 let latest = history.latest();
-                if !Arc::ptr_eq(latest, wrote_with) && !latest.indexes.is_empty() {
-                    let mut tables: Vec<Oid> = changes
-                        .iter()
-                        .filter_map(|c| match c {
-                            Change::Insert { table, .. }
-                            | Change::Update { table, .. }
-                            | Change::Delete { table, .. } => Some(*table),
-                            _ => None,
-                        })
-                        .collect();
-                    tables.sort_unstable();
-                    tables.dedup();
-                    failed = tables.iter().any(|&t| {
+                let changed = !Arc::ptr_eq(latest, wrote_with);
+                if changed && !latest.constraints.is_empty() {
+                    let new_constraint = |t: Oid| {
+                        let mut cs = latest.foreign_keys_of(t);
+                        cs.extend(latest.foreign_keys_to(t));
+                        cs.iter()
+                            .any(|c| !wrote_with.constraints.contains_key(&c.oid))
+                    };
+                    if written_tables(changes).into_iter().any(new_constraint) {
+                        return Err(PgError::new(
+                            SqlState::T_R_SERIALIZATION_FAILURE,
+                            "could not serialize access due to concurrent constraint creation",
+                        ));
+                    }
+                }
+                if changed && !latest.indexes.is_empty() {
+                    failed = written_tables(changes).iter().any(|&t| {
                         latest
                             .indexes_of(t)
                             .iter()
@@ -825,4 +831,20 @@ impl Database {
                 )
             })
     }
+}
+
+/// The tables whose rows `changes` write, each once.
+fn written_tables(changes: &[Change]) -> Vec<Oid> {
+    let mut tables: Vec<Oid> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Insert { table, .. }
+            | Change::Update { table, .. }
+            | Change::Delete { table, .. } => Some(*table),
+            _ => None,
+        })
+        .collect();
+    tables.sort_unstable();
+    tables.dedup();
+    tables
 }

@@ -56,6 +56,7 @@ pub use catalog::{CatalogOp, DatabaseDef};
 pub use control::{read_control, ControlFile, DbState};
 pub use database::{Database, RetentionFloor};
 pub use index::IndexScan;
+pub use locks::LockMode;
 pub use mvcc::txn::{Savepoint, Transaction};
 pub use origin::OriginProgress;
 pub use record::{CommitOrigin, OldTuple};
@@ -148,6 +149,89 @@ pub struct IndexDef {
     pub unique: bool,
     /// The index of a UNIQUE constraint of the same name (`pg_constraint`).
     pub constraint: bool,
+}
+
+/// A table constraint that is not an index: a FOREIGN KEY, checked by the
+/// transactions that write either of its tables (`mvcc/txn/fk.rs`), or a
+/// CHECK.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConstraintDef {
+    pub oid: Oid,
+    pub name: String,
+    /// The constrained (for a foreign key: the referencing) table.
+    pub table: Oid,
+    pub kind: ConstraintKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConstraintKind {
+    ForeignKey(ForeignKey),
+    /// `CHECK (expr)`, the expression as `pg_get_constraintdef` prints it
+    /// between the parentheses.
+    Check {
+        expr: String,
+    },
+}
+
+/// `FOREIGN KEY (columns) REFERENCES ref_table (ref_columns)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForeignKey {
+    /// Referencing column positions (0-based), in constraint order.
+    pub columns: Vec<usize>,
+    pub ref_table: Oid,
+    /// Referenced column positions, paired with `columns`.
+    pub ref_columns: Vec<usize>,
+    /// The unique key of `ref_table` the reference is checked against: its
+    /// primary key (`None`) or a unique index.
+    pub ref_index: Option<Oid>,
+    pub on_update: FkAction,
+    pub on_delete: FkAction,
+    /// MATCH FULL (else MATCH SIMPLE).
+    pub match_full: bool,
+}
+
+/// What deleting or updating a referenced key does to the rows that
+/// reference it (`pg_constraint.confupdtype` / `confdeltype`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FkAction {
+    NoAction,
+    Restrict,
+    Cascade,
+    SetNull,
+    SetDefault,
+}
+
+impl FkAction {
+    /// The `pg_constraint` letter.
+    pub fn code(self) -> u8 {
+        match self {
+            FkAction::NoAction => b'a',
+            FkAction::Restrict => b'r',
+            FkAction::Cascade => b'c',
+            FkAction::SetNull => b'n',
+            FkAction::SetDefault => b'd',
+        }
+    }
+
+    pub fn from_code(c: u8) -> Option<FkAction> {
+        Some(match c {
+            b'a' => FkAction::NoAction,
+            b'r' => FkAction::Restrict,
+            b'c' => FkAction::Cascade,
+            b'n' => FkAction::SetNull,
+            b'd' => FkAction::SetDefault,
+            _ => return None,
+        })
+    }
+}
+
+impl ConstraintDef {
+    pub fn foreign_key(&self) -> Option<&ForeignKey> {
+        match &self.kind {
+            ConstraintKind::ForeignKey(fk) => Some(fk),
+            ConstraintKind::Check { .. } => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -293,6 +377,8 @@ pub struct Catalog {
     pub subscription_followed: std::collections::BTreeMap<Oid, FollowedPublisher>,
     /// Secondary indexes, by oid (primary keys are [`TableDef::primary_key`]).
     pub indexes: std::collections::BTreeMap<Oid, Arc<IndexDef>>,
+    /// Foreign keys and CHECK constraints, by oid.
+    pub constraints: std::collections::BTreeMap<Oid, Arc<ConstraintDef>>,
 }
 
 impl Catalog {
@@ -325,6 +411,28 @@ impl Catalog {
         self.indexes
             .values()
             .filter(|i| i.table == table)
+            .cloned()
+            .collect()
+    }
+    /// The foreign keys of `table` (it references), in oid order.
+    pub fn foreign_keys_of(&self, table: Oid) -> Vec<Arc<ConstraintDef>> {
+        self.constraints_where(|c| c.table == table && c.foreign_key().is_some())
+    }
+    /// The foreign keys that reference `table`, in oid order.
+    pub fn foreign_keys_to(&self, table: Oid) -> Vec<Arc<ConstraintDef>> {
+        self.constraints_where(|c| c.foreign_key().is_some_and(|fk| fk.ref_table == table))
+    }
+    /// The constraints of `table`, in oid order.
+    pub fn constraints_of(&self, table: Oid) -> Vec<Arc<ConstraintDef>> {
+        self.constraints_where(|c| c.table == table)
+    }
+    fn constraints_where(&self, f: impl Fn(&ConstraintDef) -> bool) -> Vec<Arc<ConstraintDef>> {
+        if self.constraints.is_empty() {
+            return Vec::new();
+        }
+        self.constraints
+            .values()
+            .filter(|c| f(c))
             .cloned()
             .collect()
     }

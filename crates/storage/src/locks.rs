@@ -4,7 +4,11 @@
 //! (`release_all` after its commit was applied to the heap, or at rollback). Row
 //! locks are taken by UPDATE/DELETE (`lock_row`) and by inserts of a primary key
 //! (so a second inserter of the same key waits for the first to finish, then
-//! re-checks). The single DDL lock serializes catalog changes. Locks live in
+//! re-checks). The single DDL lock serializes catalog changes. A key-share
+//! lock ([`LockTag::KeyShare`]) guards a referenced key of a foreign key: the
+//! writers of referencing rows take it shared (many at once), a transaction
+//! that deletes the key or changes it takes it exclusive (PostgreSQL's FOR
+//! KEY SHARE against FOR UPDATE), so neither misses the other. Locks live in
 //! one hash table, but for a large transaction's row locks taken in rising
 //! key order in a table (COPY, an UPDATE over a scan in key order), which
 //! go to a sorted run of that transaction's keys: no hashing, no table
@@ -32,8 +36,20 @@ use crate::RowKey;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum LockTag {
     Row(Oid, RowKey),
+    /// A referenced key (of a table's primary key, or of a unique index:
+    /// then the index's oid and entry key), apart from the row's own lock
+    /// so that updates which keep the key do not conflict with it.
+    KeyShare(Oid, RowKey),
     /// The global DDL lock.
     Ddl,
+}
+
+/// How a lock is held: by one transaction, or by any number at once (a
+/// shared holder conflicts only with an exclusive one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockMode {
+    Exclusive,
+    Shared,
 }
 
 #[derive(Default)]
@@ -46,6 +62,10 @@ struct LockState {
     /// appending is cheap and holds a key in place; a lookup searches each
     /// run of the table (there are few: only large transactions have one).
     runs: Vec<Run>,
+    /// Shared holders of each tag held shared, and the tags each
+    /// transaction holds shared.
+    shared: HashMap<LockTag, Vec<Xid>>,
+    held_shared: HashMap<Xid, Vec<LockTag>>,
     /// waiter -> holder it waits for
     waiting: HashMap<Xid, Xid>,
     /// backend pid of each transaction that holds or waits (for DETAIL lines)
@@ -74,6 +94,33 @@ impl LockState {
             }
         }
         self.owners.get(tag).copied()
+    }
+
+    /// Another transaction whose hold on `tag` keeps `xid` from taking it
+    /// in `mode`.
+    fn conflict(&self, xid: Xid, tag: &LockTag, mode: LockMode) -> Option<Xid> {
+        if let Some(owner) = self.owner(tag).filter(|&o| o != xid) {
+            return Some(owner);
+        }
+        if mode == LockMode::Exclusive && !self.shared.is_empty() {
+            let holders = self.shared.get(tag)?;
+            return holders.iter().copied().find(|&h| h != xid);
+        }
+        None
+    }
+
+    /// Records that `xid` holds `tag` shared (unless it holds it already).
+    fn take_shared(&mut self, xid: Xid, tag: LockTag, pid: i32) {
+        if self.owner(&tag) == Some(xid) {
+            return;
+        }
+        let holders = self.shared.entry(tag.clone()).or_default();
+        if holders.contains(&xid) {
+            return;
+        }
+        holders.push(xid);
+        self.pids.entry(xid).or_insert(pid);
+        self.held_shared.entry(xid).or_default().push(tag);
     }
 
     /// Records that `xid` holds `tag` (free until now): in `xid`'s run of
@@ -112,9 +159,11 @@ impl LockState {
         self.owners.insert(tag, xid);
     }
 
-    /// Locks held, runs included.
+    /// Locks held, runs and shared holds included.
     fn count(&self) -> usize {
-        self.owners.len() + self.runs.iter().map(|r| r.keys.len()).sum::<usize>()
+        self.owners.len()
+            + self.runs.iter().map(|r| r.keys.len()).sum::<usize>()
+            + self.shared.values().map(Vec::len).sum::<usize>()
     }
 }
 
@@ -160,19 +209,31 @@ impl LockManager {
     /// Takes `tag` for `xid`, waiting while another transaction holds it.
     /// Returns true if it had to wait.
     pub fn acquire(&self, xid: Xid, tag: LockTag, opts: &WaitOptions<'_>) -> PgResult<bool> {
+        self.acquire_in(xid, tag, LockMode::Exclusive, opts)
+    }
+
+    /// Takes `tag` for `xid` in `mode`, waiting while another transaction
+    /// holds it in a conflicting mode. Returns true if it had to wait.
+    pub fn acquire_in(
+        &self,
+        xid: Xid,
+        tag: LockTag,
+        mode: LockMode,
+        opts: &WaitOptions<'_>,
+    ) -> PgResult<bool> {
         let mut st = self.state.lock();
         let mut waited = false;
         let mut next_check = Instant::now() + opts.deadlock_timeout;
         loop {
-            match st.owner(&tag) {
+            match st.conflict(xid, &tag, mode) {
                 None => {
-                    st.take(xid, tag, opts.pid);
-                    if waited {
-                        st.waiting.remove(&xid);
+                    match mode {
+                        LockMode::Exclusive if st.owner(&tag) != Some(xid) => {
+                            st.take(xid, tag, opts.pid)
+                        }
+                        LockMode::Exclusive => {}
+                        LockMode::Shared => st.take_shared(xid, tag, opts.pid),
                     }
-                    return Ok(waited);
-                }
-                Some(owner) if owner == xid => {
                     if waited {
                         st.waiting.remove(&xid);
                     }
@@ -217,6 +278,19 @@ impl LockManager {
         let mut st = self.state.lock();
         st.pids.remove(&xid);
         st.waiting.remove(&xid);
+        if let Some(tags) = st.held_shared.remove(&xid) {
+            for tag in tags {
+                if let Some(holders) = st.shared.get_mut(&tag) {
+                    holders.retain(|&h| h != xid);
+                    if holders.is_empty() {
+                        st.shared.remove(&tag);
+                    }
+                }
+            }
+            if st.sleepers > 0 {
+                self.cond.notify_all();
+            }
+        }
         let Some(tags) = st.held.remove(&xid) else {
             return;
         };
@@ -385,6 +459,50 @@ mod tests {
         assert!(lm.holds(Xid(3), &tag(9000)));
         assert!(lm.state.lock().runs.is_empty());
         assert_eq!(lm.held_count(), 1);
+    }
+
+    #[test]
+    fn shared_holders_exclude_an_exclusive_one_only() {
+        let key = || LockTag::KeyShare(Oid(1), RowKey::from(vec![7]));
+        let lm = Arc::new(LockManager::default());
+        for x in [1, 2] {
+            let waited = lm.acquire_in(Xid(x), key(), LockMode::Shared, &opts(x as i32));
+            assert!(!waited.unwrap(), "sharers do not wait for each other");
+        }
+        assert_eq!(lm.held_count(), 2);
+        // the row's own lock is another tag
+        assert!(!lm.acquire(Xid(3), row(7), &opts(3)).unwrap());
+        let lm2 = lm.clone();
+        let t = std::thread::spawn(move || {
+            lm2.acquire_in(Xid(3), key(), LockMode::Exclusive, &opts(3))
+                .unwrap()
+        });
+        lm.release_all(Xid(1));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while lm.state.lock().sleepers == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the exclusive locker never waited"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        lm.release_all(Xid(2));
+        assert!(t.join().unwrap(), "the exclusive locker waited for both");
+        assert!(lm.holds(Xid(3), &key()));
+        // and a new sharer waits for it
+        let lm2 = lm.clone();
+        let t = std::thread::spawn(move || {
+            lm2.acquire_in(Xid(4), key(), LockMode::Shared, &opts(4))
+                .unwrap()
+        });
+        while lm.state.lock().sleepers == 0 {
+            assert!(Instant::now() < deadline, "the sharer never waited");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        lm.release_all(Xid(3));
+        assert!(t.join().unwrap());
+        lm.release_all(Xid(4));
+        assert_eq!(lm.held_count(), 0);
     }
 
     #[test]

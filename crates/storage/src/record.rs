@@ -1000,7 +1000,79 @@ fn catalog_op(w: &mut Writer, op: &CatalogOp) {
             w.u8(23);
             w.oid(*o);
         }
+        CatalogOp::PutConstraint(c) => {
+            w.u8(24);
+            constraint_def(w, c);
+        }
+        CatalogOp::DropConstraint(o) => {
+            w.u8(25);
+            w.oid(*o);
+        }
     }
+}
+
+fn positions(w: &mut Writer, p: &[usize]) {
+    w.u32(p.len() as u32);
+    for &c in p {
+        w.u32(c as u32);
+    }
+}
+
+fn read_positions(r: &mut Reader<'_>) -> PgResult<Vec<usize>> {
+    let n = r.u32()? as usize;
+    let mut out = Vec::with_capacity(n.min(64));
+    for _ in 0..n {
+        out.push(r.u32()? as usize);
+    }
+    Ok(out)
+}
+
+fn constraint_def(w: &mut Writer, c: &crate::ConstraintDef) {
+    w.oid(c.oid);
+    w.str(&c.name);
+    w.oid(c.table);
+    match &c.kind {
+        crate::ConstraintKind::ForeignKey(fk) => {
+            w.u8(1);
+            positions(w, &fk.columns);
+            w.oid(fk.ref_table);
+            positions(w, &fk.ref_columns);
+            w.oid(fk.ref_index.unwrap_or(Oid(0)));
+            w.u8(fk.on_update.code());
+            w.u8(fk.on_delete.code());
+            w.bool(fk.match_full);
+        }
+        crate::ConstraintKind::Check { expr } => {
+            w.u8(2);
+            w.str(expr);
+        }
+    }
+}
+
+fn read_constraint_def(r: &mut Reader<'_>) -> PgResult<crate::ConstraintDef> {
+    let oid = r.oid()?;
+    let name = r.string()?;
+    let table = r.oid()?;
+    let action = |c: u8| crate::FkAction::from_code(c).ok_or_else(|| corrupt("constraint"));
+    let kind = match r.u8()? {
+        1 => crate::ConstraintKind::ForeignKey(crate::ForeignKey {
+            columns: read_positions(r)?,
+            ref_table: r.oid()?,
+            ref_columns: read_positions(r)?,
+            ref_index: Some(r.oid()?).filter(|o| o.0 != 0),
+            on_update: action(r.u8()?)?,
+            on_delete: action(r.u8()?)?,
+            match_full: r.bool()?,
+        }),
+        2 => crate::ConstraintKind::Check { expr: r.string()? },
+        _ => return Err(corrupt("constraint")),
+    };
+    Ok(crate::ConstraintDef {
+        oid,
+        name,
+        table,
+        kind,
+    })
 }
 
 fn index_def(w: &mut Writer, i: &crate::IndexDef) {
@@ -1141,6 +1213,8 @@ fn read_catalog_op(r: &mut Reader<'_>) -> PgResult<CatalogOp> {
         },
         22 => CatalogOp::PutIndex(read_index_def(r)?),
         23 => CatalogOp::DropIndex(r.oid()?),
+        24 => CatalogOp::PutConstraint(read_constraint_def(r)?),
+        25 => CatalogOp::DropConstraint(r.oid()?),
         _ => return Err(corrupt("WAL record")),
     })
 }
@@ -1198,6 +1272,10 @@ pub fn catalog(w: &mut Writer, cat: &Catalog) {
     w.u32(cat.indexes.len() as u32);
     for i in cat.indexes.values() {
         index_def(w, i);
+    }
+    w.u32(cat.constraints.len() as u32);
+    for c in cat.constraints.values() {
+        constraint_def(w, c);
     }
 }
 
@@ -1271,6 +1349,13 @@ pub fn read_catalog(r: &mut Reader<'_>) -> PgResult<Catalog> {
         for _ in 0..r.u32()? {
             let i = read_index_def(r)?;
             cat.indexes.insert(i.oid, Arc::new(i));
+        }
+    }
+    // Foreign keys and CHECK constraints came last.
+    if !r.is_empty() {
+        for _ in 0..r.u32()? {
+            let c = read_constraint_def(r)?;
+            cat.constraints.insert(c.oid, Arc::new(c));
         }
     }
     Ok(cat)
@@ -1478,7 +1563,7 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        let old = &w.buf[..w.buf.len() - 16];
+        let old = &w.buf[..w.buf.len() - 20];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.role_by_name("pg_create_subscription").is_some());
         assert_eq!(back.auth_members.len(), 3);
@@ -1646,8 +1731,8 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        // the followed publishers' and the indexes' counts
-        w.buf.len() - 4 - 4
+        // the followed publishers', the indexes' and the constraints' counts
+        w.buf.len() - 4 - 4 - 4
     }
 
     #[test]
@@ -1675,9 +1760,57 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        let old = &w.buf[..w.buf.len() - 4];
+        // (the indexes' and the constraints' counts)
+        let old = &w.buf[..w.buf.len() - 4 - 4];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.indexes.is_empty());
+    }
+
+    #[test]
+    fn constraints_round_trip_in_ops_and_images() {
+        let fk = crate::ConstraintDef {
+            oid: Oid(16395),
+            name: "c_p_fkey".into(),
+            table: Oid(16390),
+            kind: crate::ConstraintKind::ForeignKey(crate::ForeignKey {
+                columns: vec![2, 1],
+                ref_table: Oid(16384),
+                ref_columns: vec![0, 1],
+                ref_index: Some(Oid(16388)),
+                on_update: crate::FkAction::Cascade,
+                on_delete: crate::FkAction::SetNull,
+                match_full: true,
+            }),
+        };
+        let check = crate::ConstraintDef {
+            oid: Oid(16396),
+            name: "c_a_check".into(),
+            table: Oid(16390),
+            kind: crate::ConstraintKind::Check {
+                expr: "(a > 0)".into(),
+            },
+        };
+        for c in [&fk, &check] {
+            round_trip(catalog_change(CatalogOp::PutConstraint(c.clone())));
+        }
+        round_trip(catalog_change(CatalogOp::DropConstraint(Oid(16395))));
+        let mut cat = bootstrap_catalog("alice", None);
+        cat.constraints.insert(fk.oid, Arc::new(fk));
+        cat.constraints.insert(check.oid, Arc::new(check));
+        let mut w = Writer::new();
+        catalog(&mut w, &cat);
+        let back = read_catalog(&mut Reader::new(&w.buf, "catalog")).unwrap();
+        assert_eq!(back.constraints, cat.constraints);
+        // an image from before the section reads with none
+        let bare = Catalog {
+            constraints: Default::default(),
+            ..cat.clone()
+        };
+        let mut w = Writer::new();
+        catalog(&mut w, &bare);
+        let old = &w.buf[..w.buf.len() - 4];
+        let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
+        assert!(back.constraints.is_empty());
     }
 
     #[test]
@@ -1727,8 +1860,8 @@ mod tests {
         for m in cat.auth_members.values() {
             auth_member(&mut w, m);
         }
-        // and the (empty) followed publishers and indexes
-        w.buf.len() + 4 + 4
+        // and the (empty) followed publishers, indexes and constraints
+        w.buf.len() + 4 + 4 + 4
     }
 
     fn publication_bytes() -> usize {

@@ -47,6 +47,8 @@ impl SqlState {
     pub const NOT_NULL_VIOLATION: SqlState = SqlState("23502");
     pub const NULL_VALUE_NOT_ALLOWED: SqlState = SqlState("22004");
     pub const UNIQUE_VIOLATION: SqlState = SqlState("23505");
+    pub const FOREIGN_KEY_VIOLATION: SqlState = SqlState("23503");
+    pub const CHECK_VIOLATION: SqlState = SqlState("23514");
     pub const INVALID_TABLE_DEFINITION: SqlState = SqlState("42P16");
     pub const INVALID_COLUMN_REFERENCE: SqlState = SqlState("42P10");
     pub const GROUPING_ERROR: SqlState = SqlState("42803");

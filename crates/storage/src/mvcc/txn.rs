@@ -159,6 +159,7 @@ impl TableOverlay {
     }
 }
 
+mod fk;
 mod index;
 
 /// A point to roll back to inside a transaction (SAVEPOINT). Rolling back undoes
@@ -166,6 +167,7 @@ mod index;
 /// transaction ends, and `nextval` calls are never undone (as in PostgreSQL).
 pub struct Savepoint {
     ops_len: usize,
+    fk_len: usize,
     messages_len: usize,
     overlay: HashMap<Oid, TableOverlay>,
     ddl_catalog: Option<Arc<Catalog>>,
@@ -223,6 +225,11 @@ pub struct Transaction {
     /// Tables a CREATE INDEX of this transaction read, watched for commits
     /// of others until this one commits ([`Database::start_prekey`]).
     watched: Vec<Oid>,
+    /// Foreign key checks this statement's row writes queued, run when
+    /// it ends (`fk.rs`).
+    fk_pending: Vec<fk::FkCheck>,
+    /// Whether row writes check foreign keys (off for the apply worker).
+    fk_checks: bool,
     finished: bool,
 }
 
@@ -316,6 +323,8 @@ impl Transaction {
             prekeyed: Vec::new(),
             write_catalog: None,
             watched: Vec::new(),
+            fk_pending: Vec::new(),
+            fk_checks: true,
             savepoint_taken: std::cell::Cell::new(false),
             spill_scratch: Writer::new(),
             locked: None,
@@ -764,6 +773,7 @@ impl Transaction {
             }
             None => rowid_key(self.db.allocate_rowid()),
         };
+        self.fk_inserted(&def, &row);
         let indexes = self.indexes_written(table);
         if self.streams_to_store(table) {
             return self.stream_insert(table, key, row);
@@ -1072,6 +1082,7 @@ impl Transaction {
             }
             None => key.clone(),
         };
+        self.fk_updated(&def, &old_row, &row);
         let indexes = self.indexes_written(table);
         if !indexes.is_empty() {
             self.index_update(&def, &indexes, (&old_row, key), (&row, &new_key))?;
@@ -1099,6 +1110,7 @@ impl Transaction {
         }
         let def = self.table_def(table)?;
         let old_row = self.locked_row(table, key)?;
+        self.fk_deleted(&def, &old_row);
         let indexes = self.indexes_written(table);
         if !indexes.is_empty() {
             self.index_delete(&indexes, &old_row, key)?;
@@ -1686,6 +1698,7 @@ impl Transaction {
         self.savepoint_taken.set(true);
         Savepoint {
             ops_len: self.ops.len(),
+            fk_len: self.fk_pending.len(),
             messages_len: self.messages.len(),
             overlay: self.overlay.clone(),
             ddl_catalog: self.ddl_catalog.clone(),
@@ -1697,6 +1710,7 @@ impl Transaction {
         self.run = None;
         self.locked = None;
         self.ops.truncate(sp.ops_len);
+        self.fk_pending.truncate(sp.fk_len);
         self.messages.truncate(sp.messages_len);
         self.overlay = sp.overlay.clone();
         if self.ddl_catalog.is_some() {
@@ -1716,6 +1730,8 @@ impl Transaction {
     /// Returns the COMMIT record's end LSN (the caller waits for `Wal::flush`), or
     /// `None` when no xid was assigned.
     pub fn commit(mut self) -> PgResult<Option<Lsn>> {
+        // checks a caller did not run at its statement's end
+        self.finish_statement()?;
         let Some(xid) = self.xid else {
             self.finish();
             return Ok(None);

@@ -208,24 +208,12 @@ impl Transaction {
         }
         let table = self.table_def(def.table)?;
         self.settle(def.table)?;
-        // Every commit up to the snapshot is read; the ones after it are
-        // watched from now on (nobody else writes a table this transaction
-        // created).
-        let created_here = !self.db.catalog().tables.contains_key(&def.table);
         if self.prekeyed.iter().any(|p| p.0 == def.table) {
             return Err(PgError::unsupported(
                 "CREATE INDEX after ADD PRIMARY KEY of the table in one transaction",
             ));
         }
-        if !created_here && !self.watched.contains(&def.table) {
-            if !self.snapshot_fixed {
-                self.start_statement();
-            }
-            if !self.db.start_prekey(def.table, self.snapshot) {
-                return Err(super::concurrent("update"));
-            }
-            self.watched.push(def.table);
-        }
+        self.watch_table(def.table)?;
         self.ddl(CatalogOp::PutIndex(def.clone()))?;
         self.overlay_mut(def.oid).shadow = true;
         let mut entries: Vec<(RowKey, Vec<Value>, RowKey)> = Vec::new();
@@ -248,6 +236,24 @@ impl Transaction {
         }
         for (entry, _, rowkey) in entries {
             self.write_entry(def.oid, entry, &rowkey, false);
+        }
+        Ok(())
+    }
+
+    /// Watches `table` for commits of others from this transaction's
+    /// snapshot until it commits (a DDL step about to read the whole table:
+    /// every commit up to the snapshot is in that read, one after it fails
+    /// this transaction). A table this transaction created needs no watch.
+    pub(super) fn watch_table(&mut self, table: Oid) -> PgResult<()> {
+        let created_here = !self.db.catalog().tables.contains_key(&table);
+        if !created_here && !self.watched.contains(&table) {
+            if !self.snapshot_fixed {
+                self.start_statement();
+            }
+            if !self.db.start_prekey(table, self.snapshot) {
+                return Err(super::concurrent("update"));
+            }
+            self.watched.push(table);
         }
         Ok(())
     }
