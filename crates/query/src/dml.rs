@@ -841,6 +841,8 @@ pub fn exec_insert(
         count += 1;
         Ok(true)
     })?;
+    // foreign key checks and actions, at the end of the statement
+    ex.ctx.txn.finish_statement()?;
     Ok(count)
 }
 
@@ -970,6 +972,7 @@ pub fn exec_update(
         count += 1;
         Ok(Some(written))
     })?;
+    ex.ctx.txn.finish_statement()?;
     Ok(count)
 }
 
@@ -1041,5 +1044,6 @@ pub fn exec_delete(
         count += 1;
         Ok(Some(key))
     })?;
+    ex.ctx.txn.finish_statement()?;
     Ok(count)
 }

@@ -184,6 +184,7 @@ fn func_name(f: &TableFunc) -> String {
         TableFunc::Unnest => "unnest".to_string(),
         TableFunc::Subscripts(_) => "generate_subscripts".to_string(),
         TableFunc::Json(name) => name.to_string(),
+        TableFunc::PartitionAncestors => "pg_partition_ancestors".to_string(),
         TableFunc::Scalar(sig) | TableFunc::Composite(sig, _) => sig.name.clone(),
     }
 }

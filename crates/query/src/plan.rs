@@ -274,6 +274,8 @@ pub enum Node {
     TableFunc {
         func: TableFunc,
         args: Vec<Expr>,
+        /// WITH ORDINALITY: each row ends with its number (bigint, from 1).
+        ordinality: bool,
     },
     Filter {
         input: Box<Node>,

@@ -25,6 +25,10 @@ pub enum TableFunc {
     /// `jsonb_array_elements(_text)`, `jsonb_object_keys` and their `json`
     /// twins (by name: `tandem_expr::functions::json::set_values`).
     Json(&'static str),
+    /// `pg_partition_ancestors(regclass)`: a partition and its ancestors;
+    /// tandem has no partitioned tables, so no rows (as PostgreSQL gives
+    /// for a table that is no partition).
+    PartitionAncestors,
     /// A scalar function yielding one row.
     Scalar(FunctionSig),
     /// A composite-returning function (`pg_control_system()`): one row of its
@@ -46,6 +50,7 @@ pub fn is_set_returning(name: &str) -> bool {
             | "json_array_elements"
             | "json_array_elements_text"
             | "json_object_keys"
+            | "pg_partition_ancestors"
     )
 }
 
@@ -174,6 +179,16 @@ pub fn resolve(
                     TableFunc::Subscripts(1 - lower),
                     types,
                     DataType::Int4,
+                )))
+            }
+            _ => Err(no_function(name, args)),
+        },
+        "pg_partition_ancestors" => match args {
+            [DataType::RegClass | DataType::Oid | DataType::Unknown | DataType::Text] => {
+                Ok(Some((
+                    TableFunc::PartitionAncestors,
+                    vec![DataType::RegClass],
+                    DataType::RegClass,
                 )))
             }
             _ => Err(no_function(name, args)),
@@ -329,6 +344,7 @@ pub fn run(
                 }
             }
         }
+        TableFunc::PartitionAncestors => {}
         TableFunc::Json(name) => {
             if let Some(arg) = args.first().filter(|a| !a.is_null()) {
                 for v in tandem_expr::functions::json::set_values(name, arg)? {

@@ -487,6 +487,8 @@ fn copy_from(s: &mut Session, c: &CopyStmt, out: &mut Output<'_, '_>) -> PgResul
     if !reader.done && !reader.buf.is_empty() {
         s.with_ctx(&[], |ctx| reader.drain(ctx, &target, true))?;
     }
+    // foreign key checks of the rows copied in
+    s.with_ctx(&[], |ctx| ctx.txn.finish_statement())?;
     Ok(copy_tag(reader.rows))
 }
 

@@ -21,6 +21,7 @@ tandem_testkit::golden_tests! {
     json => "10_json",
     defaults => "11_defaults",
     json_sets => "12_json_sets",
+    foreign_keys => "13_foreign_keys",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

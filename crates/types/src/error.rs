@@ -29,6 +29,7 @@ impl SqlState {
     pub const UNDEFINED_PARAMETER: SqlState = SqlState("42P02");
     pub const DUPLICATE_TABLE: SqlState = SqlState("42P07");
     pub const DUPLICATE_OBJECT: SqlState = SqlState("42710");
+    pub const INVALID_FOREIGN_KEY: SqlState = SqlState("42830");
     pub const DUPLICATE_COLUMN: SqlState = SqlState("42701");
     pub const AMBIGUOUS_COLUMN: SqlState = SqlState("42702");
     pub const DATATYPE_MISMATCH: SqlState = SqlState("42804");

@@ -135,6 +135,58 @@ impl IndexView<'_> {
     }
 }
 
+/// `pg_get_constraintdef` of a foreign key or CHECK constraint:
+/// `FOREIGN KEY (a) REFERENCES p(id) [MATCH FULL] [ON UPDATE ..] [ON DELETE ..]`.
+pub fn constraint_definition(
+    cat: &tandem_storage::Catalog,
+    c: &tandem_storage::ConstraintDef,
+) -> String {
+    use tandem_storage::{ConstraintKind, FkAction};
+    use tandem_types::ident::quote_identifier as q;
+    let fk = match &c.kind {
+        ConstraintKind::ForeignKey(fk) => fk,
+        ConstraintKind::Check { expr } => return format!("CHECK ({expr})"),
+    };
+    let names = |t: Option<&std::sync::Arc<tandem_storage::TableDef>>, cols: &[usize]| {
+        cols.iter()
+            .map(|&i| {
+                t.and_then(|t| t.columns.get(i))
+                    .map_or_else(|| "?".to_string(), |c| q(&c.name))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let parent = cat.tables.get(&fk.ref_table);
+    let mut out = format!(
+        "FOREIGN KEY ({}) REFERENCES {}({})",
+        names(cat.tables.get(&c.table), &fk.columns),
+        parent.map_or_else(|| "?".to_string(), |p| q(&p.name)),
+        names(parent, &fk.ref_columns)
+    );
+    if fk.match_full {
+        out.push_str(" MATCH FULL");
+    }
+    let action = |a: FkAction| match a {
+        FkAction::NoAction => None,
+        FkAction::Restrict => Some("RESTRICT"),
+        FkAction::Cascade => Some("CASCADE"),
+        FkAction::SetNull => Some("SET NULL"),
+        FkAction::SetDefault => Some("SET DEFAULT"),
+    };
+    if let Some(a) = action(fk.on_update) {
+        out.push_str(&format!(" ON UPDATE {a}"));
+    }
+    if let Some(a) = action(fk.on_delete) {
+        out.push_str(&format!(" ON DELETE {a}"));
+    }
+    out
+}
+
+/// The oid of the index a foreign key is checked against (`conindid`).
+pub fn foreign_key_index(fk: &tandem_storage::ForeignKey) -> u32 {
+    fk.ref_index.map_or(pkey_index_oid(fk.ref_table.0), |i| i.0)
+}
+
 /// Every index of the catalog: per table (in OID order) its primary key's,
 /// then its secondary indexes in OID order.
 pub fn index_views(cat: &tandem_storage::Catalog) -> Vec<IndexView<'_>> {

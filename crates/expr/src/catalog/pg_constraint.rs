@@ -1,7 +1,7 @@
-//! `pg_catalog.pg_constraint`: primary keys (`contype = 'p'`) and UNIQUE
-//! constraints (`u`).
+//! `pg_catalog.pg_constraint`: primary keys (`contype = 'p'`), UNIQUE
+//! constraints (`u`), foreign keys (`f`) and CHECK constraints (`c`).
 
-use tandem_storage::Catalog;
+use tandem_storage::{Catalog, ConstraintKind};
 use tandem_types::{DataType, PgResult, Value};
 
 use super::*;
@@ -50,6 +50,69 @@ fn columns() -> Vec<(&'static str, DataType)> {
 }
 
 pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
+    let mut rows = index_rows(cat);
+    for c in cat.constraints.values() {
+        let Some(t) = cat.tables.get(&c.table) else {
+            continue;
+        };
+        let attnums =
+            |cols: &[usize]| Value::Array(cols.iter().map(|&c| i2(c as i16 + 1)).collect());
+        let mut row = vec![
+            oid(c.oid.0),
+            name(&c.name),
+            oid(namespace_oid(&t.schema).unwrap_or(PUBLIC_NAMESPACE)),
+        ];
+        match &c.kind {
+            ConstraintKind::ForeignKey(fk) => {
+                row.extend([
+                    ch(b'f'),
+                    b(false),
+                    b(false),
+                    b(true),
+                    oid(t.oid.0),
+                    oid(0),
+                    oid(foreign_key_index(fk)),
+                    oid(0),
+                    oid(fk.ref_table.0),
+                    ch(fk.on_update.code()),
+                    ch(fk.on_delete.code()),
+                    ch(if fk.match_full { b'f' } else { b's' }),
+                    b(true),
+                    i2(0),
+                    b(true),
+                    attnums(&fk.columns),
+                    attnums(&fk.ref_columns),
+                ]);
+                row.extend(std::iter::repeat_n(Value::Null, 6));
+            }
+            ConstraintKind::Check { .. } => {
+                row.extend([
+                    ch(b'c'),
+                    b(false),
+                    b(false),
+                    b(true),
+                    oid(t.oid.0),
+                    oid(0),
+                    oid(0),
+                    oid(0),
+                    oid(0),
+                    ch(b' '),
+                    ch(b' '),
+                    ch(b' '),
+                    b(true),
+                    i2(0),
+                    b(false),
+                ]);
+                row.extend(std::iter::repeat_n(Value::Null, 8));
+            }
+        }
+        rows.push(row);
+    }
+    rows
+}
+
+/// The rows of the primary key and UNIQUE constraints.
+fn index_rows(cat: &Catalog) -> Vec<Vec<Value>> {
     index_views(cat)
         .iter()
         .filter_map(|i| {

@@ -100,6 +100,25 @@ pub(super) fn defs() -> Vec<Def> {
         Def::pure("pg_get_partkeydef", vec![oid()], r(T::Text), |_| {
             Ok(Value::Null)
         }),
+        // no triggers (pg_trigger is empty: a foreign key's checks are no
+        // trigger rows in tandem)
+        Def::pure("pg_get_triggerdef", vec![oid()], r(T::Text), |_| {
+            Ok(Value::Null)
+        }),
+        Def::pure(
+            "pg_get_triggerdef",
+            vec![oid(), t(T::Bool)],
+            r(T::Text),
+            |_| Ok(Value::Null),
+        ),
+        // no partitioned tables: a table is no partition (NULL, as
+        // PostgreSQL answers for one)
+        Def::pure(
+            "pg_partition_root",
+            vec![t(T::RegClass)],
+            r(T::RegClass),
+            |_| Ok(Value::Null),
+        ),
         Def::pure("pg_tablespace_location", vec![oid()], r(T::Text), |_| {
             Ok(Value::Text(String::new()))
         }),
@@ -254,6 +273,9 @@ pub fn format_type(oid: u32, typmod: i32) -> String {
 fn constraintdef(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {
     let o = arg_i64(a, 0)? as u32;
     let cat = c.txn.catalog();
+    if let Some(con) = cat.constraints.get(&Oid(o)) {
+        return Ok(Value::Text(catalog::constraint_definition(&cat, con)));
+    }
     Ok(catalog::index_views(&cat)
         .iter()
         .find(|i| i.constraint.is_some_and(|(con, _)| con == o))

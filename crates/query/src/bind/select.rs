@@ -727,13 +727,20 @@ impl Binder<'_> {
                 with_ordinality,
                 ..
             } => {
-                if *with_ordinality {
-                    return Err(PgError::unsupported("WITH ORDINALITY"));
-                }
                 let parts = object_parts(name)?;
                 if let Some(args) = args {
                     let fargs: Vec<ast::FunctionArg> = args.args.clone();
-                    return self.bind_from_function(&parts, &fargs, alias.as_ref(), has_left);
+                    let alias = alias.as_ref();
+                    return self.bind_from_function(
+                        &parts,
+                        &fargs,
+                        alias,
+                        has_left,
+                        *with_ordinality,
+                    );
+                }
+                if *with_ordinality {
+                    return Err(PgError::syntax("syntax error at or near \"WITH\""));
                 }
                 self.bind_relation(&parts, alias.as_ref())
                     .map(|t| (t, false))
@@ -746,11 +753,9 @@ impl Binder<'_> {
                 with_ordinality,
                 alias,
             } => {
-                if *with_ordinality {
-                    return Err(PgError::unsupported("WITH ORDINALITY"));
-                }
                 let parts = object_parts(name)?;
-                self.bind_from_function(&parts, args, alias.as_ref(), has_left || *lateral)
+                let lateral = has_left || *lateral;
+                self.bind_from_function(&parts, args, alias.as_ref(), lateral, *with_ordinality)
             }
             TableFactor::UNNEST {
                 alias,
@@ -759,13 +764,14 @@ impl Binder<'_> {
                 with_ordinality,
                 ..
             } => {
-                if *with_offset || *with_ordinality || array_exprs.len() != 1 {
+                if *with_offset || array_exprs.len() != 1 {
                     return Err(PgError::unsupported("this form of UNNEST"));
                 }
                 let args = vec![ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(
                     array_exprs[0].clone(),
                 ))];
-                self.bind_from_function(&["unnest".to_string()], &args, alias.as_ref(), has_left)
+                let unnest = ["unnest".to_string()];
+                self.bind_from_function(&unnest, &args, alias.as_ref(), has_left, *with_ordinality)
             }
             TableFactor::Derived {
                 lateral,
@@ -893,6 +899,7 @@ impl Binder<'_> {
         args: &[ast::FunctionArg],
         alias: Option<&TableAlias>,
         lateral: bool,
+        ordinality: bool,
     ) -> PgResult<(FromTree, bool)> {
         let name = match parts {
             [n] => n.clone(),
@@ -979,8 +986,13 @@ impl Binder<'_> {
                     let node = Node::TableFunc {
                         func: TableFunc::Composite(sig, width),
                         args: args_out,
+                        ordinality,
                     };
-                    let cols = cols.into_iter().map(|(n, t)| (n, t, Oid(0), 0)).collect();
+                    let mut cols: Vec<_> =
+                        cols.into_iter().map(|(n, t)| (n, t, Oid(0), 0)).collect();
+                    if ordinality {
+                        cols.push(("ordinality".to_string(), DataType::Int8, Oid(0), 0));
+                    }
                     let tree =
                         self.leaf(&alias_name, cols, alias, LeafSrc::Node(Box::new(node)))?;
                     return Ok((tree, lateral));
@@ -998,13 +1010,13 @@ impl Binder<'_> {
         let node = Node::TableFunc {
             func,
             args: args_out,
+            ordinality,
         };
-        let tree = self.leaf(
-            &alias_name,
-            vec![(col_name, ret, Oid(0), 0)],
-            alias,
-            LeafSrc::Node(Box::new(node)),
-        )?;
+        let mut cols = vec![(col_name, ret, Oid(0), 0)];
+        if ordinality {
+            cols.push(("ordinality".to_string(), DataType::Int8, Oid(0), 0));
+        }
+        let tree = self.leaf(&alias_name, cols, alias, LeafSrc::Node(Box::new(node)))?;
         Ok((tree, lateral))
     }
 

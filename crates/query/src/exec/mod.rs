@@ -123,7 +123,21 @@ pub fn run(ex: &mut Exec, node: &Node, env: Option<&Env>, sink: &mut Sink) -> Pg
             Ok(true)
         }
         Node::Virtual { schema, name } => scan::virtual_scan(ex, schema, name, sink),
-        Node::TableFunc { func, args } => scan::table_function(ex, func, args, env, sink),
+        Node::TableFunc {
+            func,
+            args,
+            ordinality: false,
+        } => scan::table_function(ex, func, args, env, sink),
+        Node::TableFunc { func, args, .. } => {
+            let mut n = 0i64;
+            scan::table_function(ex, func, args, env, &mut |ex, row| {
+                n += 1;
+                let mut numbered = Vec::with_capacity(row.len() + 1);
+                numbered.extend_from_slice(row);
+                numbered.push(Value::Int8(n));
+                sink(ex, &numbered)
+            })
+        }
         Node::Filter { input, pred } => run(ex, input, env, &mut |ex, row| {
             if eval::truthy(&eval::eval_full(ex, pred, row, env)?) {
                 sink(ex, row)

@@ -27,6 +27,15 @@ use tandem_storage::{Catalog, LockResult, RowKey, TableDef, Transaction};
 use tandem_types::elog::{self, Level};
 use tandem_types::{DataType, Lsn, Oid, PgError, PgResult, SqlState, Value, Xid};
 
+/// A transaction that applies replicated rows: foreign keys unchecked, as
+/// PostgreSQL's apply and table sync workers run with
+/// `session_replication_role = replica` (the publisher checked them).
+pub(crate) fn begin_apply(db: &Arc<tandem_storage::Database>) -> Transaction {
+    let mut txn = db.begin(tandem_storage::IsolationLevel::ReadCommitted, false);
+    txn.set_foreign_key_checks(false);
+    txn
+}
+
 /// Checks that a change needing `mask` on `table` may be applied for `sub`
 /// (PostgreSQL 16+'s rule): with `run_as_owner` as the subscription owner;
 /// otherwise as the table owner, which the subscription owner must be able

@@ -205,7 +205,7 @@ fn copy_table(
         .collect::<Vec<_>>()
         .join(", ");
     client.send_query(&format!("COPY {qualified} ({column_list}) TO STDOUT"))?;
-    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    let mut txn = super::changes::begin_apply(db);
     let width = table.columns.len();
     let mut copied = 0u64;
     let mut err: Option<PgError> = None;

@@ -508,8 +508,7 @@ impl Apply<'_> {
 
     fn local_txn(&mut self) -> &mut Transaction {
         let db = self.ctx.db.clone();
-        self.txn
-            .get_or_insert_with(|| db.begin(IsolationLevel::ReadCommitted, false))
+        self.txn.get_or_insert_with(|| changes::begin_apply(&db))
     }
 
     /// One INSERT / UPDATE / DELETE.
@@ -546,7 +545,7 @@ impl Apply<'_> {
         }
         let mut txn = match self.txn.take() {
             Some(t) => t,
-            None => self.db().begin(IsolationLevel::ReadCommitted, false),
+            None => changes::begin_apply(self.db()),
         };
         let outcome = f(&mut txn, &local, &remote);
         self.txn = Some(txn);

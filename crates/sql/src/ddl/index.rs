@@ -130,7 +130,11 @@ pub(crate) fn drop_unique(ctx: &mut ExecContext<'_>, def: &TableDef, name: &str)
         .into_iter()
         .find(|i| i.constraint && i.name == name);
     match found {
-        Some(i) => ctx.txn.drop_index(i.oid).map(|_| true),
+        Some(i) => {
+            let what = format!("constraint {name} on table {}", def.name);
+            super::foreign_key::check_index_unused(ctx, i.oid, name, &what)?;
+            ctx.txn.drop_index(i.oid).map(|_| true)
+        }
         None => Ok(false),
     }
 }
@@ -163,6 +167,8 @@ pub(crate) fn drop(s: &mut Session, names: &[ObjectName], if_exists: bool) -> Pg
                         return Err(required_by_constraint(name, &table.name));
                     }
                     super::table::check_owner(ctx, table)?;
+                    let what = format!("index {name}");
+                    super::foreign_key::check_index_unused(ctx, i.oid, name, &what)?;
                     oids.push(i.oid);
                 }
                 None if relation_exists(ctx, name) => {
@@ -256,6 +262,17 @@ fn column_positions(
 /// PostgreSQL's `ChooseRelationName`: `table_col1_col2_label`, clipped to
 /// 63 bytes, with a number after the label until the name is free.
 fn choose_name(ctx: &ExecContext<'_>, table: &str, columns: &[String], label: &str) -> String {
+    choose_name_where(table, columns, label, |n| relation_exists(ctx, n))
+}
+
+/// [`choose_name`] among names `taken` tells are in use (constraint names
+/// for a constraint without an index: PostgreSQL's ChooseConstraintName).
+pub(crate) fn choose_name_where(
+    table: &str,
+    columns: &[String],
+    label: &str,
+    taken: impl Fn(&str) -> bool,
+) -> String {
     let cols = columns.join("_");
     let mut pass = 0;
     loop {
@@ -264,7 +281,7 @@ fn choose_name(ctx: &ExecContext<'_>, table: &str, columns: &[String], label: &s
             n => format!("{label}{n}"),
         };
         let name = object_name(table, &cols, &label);
-        if !relation_exists(ctx, &name) {
+        if !taken(&name) {
             return name;
         }
         pass += 1;

@@ -4,6 +4,7 @@
 //! session's storage transaction, so DDL inside a transaction block is
 //! transactional and invisible to others until COMMIT.
 
+pub(crate) mod foreign_key;
 pub(crate) mod grant;
 pub(crate) mod index;
 pub(crate) mod publication;
@@ -26,9 +27,8 @@ pub(crate) fn drop(
     cascade: bool,
     text: &str,
 ) -> PgResult<String> {
-    let _ = cascade;
     match object_type {
-        ObjectType::Table => table::drop(s, names, if_exists),
+        ObjectType::Table => table::drop(s, names, if_exists, cascade),
         ObjectType::Index => index::drop(s, names, if_exists),
         ObjectType::Sequence => sequence::drop(s, names, if_exists),
         ObjectType::Role | ObjectType::User => role::drop(s, names, if_exists),

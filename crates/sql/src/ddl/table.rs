@@ -16,6 +16,7 @@ use tandem_expr::ExecContext;
 use tandem_storage::{ColumnDef, PrimaryKey, ReplicaIdentity, TableDef};
 use tandem_types::{Oid, PgError, PgResult, SqlState, Value};
 
+use super::foreign_key::{self, NewForeignKey};
 use super::sequence::{build_def, duplicate_relation, relation_exists, relation_taken};
 use super::{skipping, undefined_relation};
 use crate::front_parser::SequenceStmt;
@@ -29,6 +30,8 @@ struct NewColumn {
     primary_key: bool,
     /// `UNIQUE` on the column, with its constraint name if given.
     unique: Option<Option<String>>,
+    /// `REFERENCES` on the column.
+    references: Vec<NewForeignKey>,
 }
 
 fn duplicate_column(name: &str) -> PgError {
@@ -67,6 +70,7 @@ fn column_from_ast(c: &AstColumnDef) -> PgResult<NewColumn> {
         serial,
         primary_key: false,
         unique: None,
+        references: Vec::new(),
     };
     for opt in &c.options {
         match &opt.option {
@@ -100,8 +104,10 @@ fn column_from_ast(c: &AstColumnDef) -> PgResult<NewColumn> {
                 col.unique = Some(opt.name.as_ref().map(ident));
             }
             ColumnOption::Check(_) => return Err(PgError::unsupported("CHECK constraints")),
-            ColumnOption::ForeignKey(_) => {
-                return Err(PgError::unsupported("REFERENCES constraints"))
+            ColumnOption::ForeignKey(fk) => {
+                let name = opt.name.as_ref().map(ident);
+                let fk = foreign_key::from_ast(fk, name, Some(&col.def.name))?;
+                col.references.push(fk);
             }
             ColumnOption::Generated { .. } | ColumnOption::Identity(_) => {
                 return Err(PgError::unsupported("identity and generated columns"))
@@ -253,6 +259,11 @@ pub(crate) fn create(s: &mut Session, ct: &CreateTable) -> PgResult<String> {
         }
     }
     let mut pk: Option<(Option<String>, Vec<usize>)> = None;
+    // the columns' REFERENCES, then the table's FOREIGN KEYs
+    let mut references: Vec<NewForeignKey> = cols
+        .iter_mut()
+        .flat_map(|c| std::mem::take(&mut c.references))
+        .collect();
     // UNIQUE constraints in the order PostgreSQL makes their indexes:
     // the columns', then the table's
     let mut uniques: Vec<(Option<String>, Vec<String>)> = cols
@@ -291,8 +302,8 @@ pub(crate) fn create(s: &mut Session, ct: &CreateTable) -> PgResult<String> {
             }
             TableConstraint::Unique(u) => uniques.push(unique_constraint(u)?),
             TableConstraint::Check(_) => return Err(PgError::unsupported("CHECK constraints")),
-            TableConstraint::ForeignKey(_) => {
-                return Err(PgError::unsupported("FOREIGN KEY constraints"))
+            TableConstraint::ForeignKey(fk) => {
+                references.push(foreign_key::from_ast(fk, None, None)?)
             }
             _ => return Err(PgError::unsupported("this table constraint")),
         }
@@ -325,6 +336,9 @@ pub(crate) fn create(s: &mut Session, ct: &CreateTable) -> PgResult<String> {
         ctx.txn.put_table(def.clone(), None)?;
         for (name, columns) in &uniques {
             super::index::add_unique(ctx, &def, name.clone(), columns)?;
+        }
+        for fk in &references {
+            foreign_key::add(ctx, &def, fk)?;
         }
         Ok(())
     })?;
@@ -477,7 +491,14 @@ fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -
                 ));
             }
             def.columns.push(col.def);
-            ctx.txn.put_table(def, fill)
+            ctx.txn.put_table(def, fill)?;
+            if !col.references.is_empty() {
+                let def = lookup(ctx, table)?;
+                for fk in &col.references {
+                    foreign_key::add(ctx, &def, fk)?;
+                }
+            }
+            Ok(())
         }
         AlterTableOperation::DropColumn {
             column_names,
@@ -502,6 +523,7 @@ fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -
                 {
                     return Err(PgError::unsupported("dropping a primary key column"));
                 }
+                foreign_key::drop_column(ctx, &def, pos)?;
                 super::index::drop_covering(ctx, def.oid, pos)?;
                 def.columns[pos].dropped = true;
                 def.columns[pos].not_null = false;
@@ -549,7 +571,10 @@ fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -
                 super::index::add_unique(ctx, &def, name, &columns)
             }
             TableConstraint::Check(_) => Err(PgError::unsupported("CHECK constraints")),
-            TableConstraint::ForeignKey(_) => Err(PgError::unsupported("FOREIGN KEY constraints")),
+            TableConstraint::ForeignKey(fk) => {
+                let fk = foreign_key::from_ast(fk, None, None)?;
+                foreign_key::add(ctx, &def, &fk)
+            }
             _ => Err(PgError::unsupported("this table constraint")),
         },
         AlterTableOperation::DropConstraint {
@@ -559,7 +584,9 @@ fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -
             if def.primary_key.as_ref().is_some_and(|pk| pk.name == name) {
                 return Err(PgError::unsupported("dropping a primary key"));
             }
-            if super::index::drop_unique(ctx, &def, &name)? {
+            if super::index::drop_unique(ctx, &def, &name)?
+                || foreign_key::drop_named(ctx, &def, &name)?
+            {
                 return Ok(());
             }
             let message = format!("constraint \"{name}\" of relation \"{table}\" does not exist");
@@ -690,7 +717,12 @@ fn drop_owned_sequences(
     Ok(())
 }
 
-pub(crate) fn drop(s: &mut Session, names: &[ObjectName], if_exists: bool) -> PgResult<String> {
+pub(crate) fn drop(
+    s: &mut Session,
+    names: &[ObjectName],
+    if_exists: bool,
+    cascade: bool,
+) -> PgResult<String> {
     s.check_writable("DROP TABLE")?;
     let names = names
         .iter()
@@ -716,6 +748,7 @@ pub(crate) fn drop(s: &mut Session, names: &[ObjectName], if_exists: bool) -> Pg
                 }
             }
         }
+        foreign_key::drop_tables(ctx, &oids, cascade)?;
         for oid in oids {
             drop_owned_sequences(ctx, oid, None)?;
             ctx.txn.drop_table(oid)?;
@@ -736,7 +769,7 @@ pub(crate) fn truncate(s: &mut Session, t: &Truncate) -> PgResult<String> {
     let cascade = matches!(t.cascade, Some(sqlparser::ast::CascadeOption::Cascade));
     s.with_ctx(&[], |ctx| {
         let cat = ctx.txn.catalog();
-        let oids = names
+        let mut oids = names
             .iter()
             .map(|n| {
                 cat.table_by_name("public", n)
@@ -744,6 +777,7 @@ pub(crate) fn truncate(s: &mut Session, t: &Truncate) -> PgResult<String> {
                     .ok_or_else(|| undefined_relation(n))
             })
             .collect::<PgResult<Vec<_>>>()?;
+        foreign_key::truncate_set(ctx, &mut oids, cascade)?;
         let me = Oid(ctx.session.user_oid);
         for &oid in &oids {
             cat.check_table_privileges(oid, me, tandem_storage::acl::TRUNCATE)?;
