@@ -1,5 +1,5 @@
 """SQLAlchemy 2 Core over psycopg 3, as an application uses them: create_all
-(a UNIQUE column, an index, server defaults, a JSONB column), inserts, a
+(a foreign key, a UNIQUE column, an index, server defaults, a JSONB column), inserts, a
 join, updates, deletes, a unique violation inside a savepoint, reflection of
 the tables back. Prints what it sees; the test compares the output against
 the same program run on PostgreSQL 17.
@@ -25,7 +25,7 @@ users = Table(
     Column("id", Integer, primary_key=True),
     Column("email", String(100), unique=True, nullable=False),
     Column("name", Text, server_default=text("'anon'")),
-    Column("team_id", Integer),
+    Column("team_id", Integer, ForeignKey("teams.id", ondelete="SET NULL")),
     Column("prefs", JSONB, server_default=text("'{}'::jsonb")),
     Index("users_team_ix", "team_id"),
 )
@@ -59,6 +59,14 @@ with engine.begin() as c:
     print("per team:", c.execute(
         select(users.c.team_id, func.count()).group_by(users.c.team_id)
         .order_by(users.c.team_id)).all())
+    try:
+        with c.begin_nested():
+            c.execute(insert(users).values(id=5, email="e@x", team_id=9))
+    except IntegrityError as e:
+        print("foreign key violation:", str(e.orig).splitlines()[0])
+    c.execute(delete(teams).where(teams.c.name == "blue"))
+    print("orphaned:", c.execute(
+        select(users.c.email, users.c.team_id).where(users.c.team_id.is_(None))).all())
     c.execute(delete(users).where(users.c.email == "b@x"))
     print("left:", c.execute(select(func.count()).select_from(users)).scalar())
 
@@ -68,6 +76,9 @@ for t in ("teams", "users"):
     for col in insp.get_columns(t):
         print(f"column {t}:", col["name"], col["type"], col["nullable"], col["default"])
     print(f"pk {t}:", insp.get_pk_constraint(t)["constrained_columns"])
+    for f in insp.get_foreign_keys(t):
+        print(f"fk {t}:", f["name"], f["constrained_columns"], f["referred_table"],
+              f["referred_columns"], f["options"])
     for u in insp.get_unique_constraints(t):
         print(f"unique {t}:", u["name"], u["column_names"])
     for i in sorted(insp.get_indexes(t), key=lambda i: i["name"]):
@@ -75,5 +86,6 @@ for t in ("teams", "users"):
 reflected = MetaData()
 back = Table("users", reflected, autoload_with=engine)
 print("reflected:", [c.name for c in back.columns])
+print("reflected fks:", sorted(fk.target_fullname for fk in back.foreign_keys))
 md.drop_all(engine)
 print("done")
