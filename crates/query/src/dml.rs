@@ -39,6 +39,7 @@ use tandem_types::{DataType, Oid, PgError, PgResult, SqlState, Value};
 use crate::bind::scope::Level;
 use crate::bind::select::{and_all, scan_node, split_and};
 use crate::bind::{ident_name, object_parts, Binder, OutCol};
+use crate::checks::RowChecks;
 use crate::exec::eval::{eval_full, truthy};
 use crate::exec::scan::for_each_target;
 use crate::exec::{run, Exec};
@@ -61,6 +62,8 @@ pub struct InsertPlan {
     pub on_conflict: Option<OnConflict>,
     /// The unique keys whose conflicts ON CONFLICT handles.
     pub arbiters: Vec<Arbiter>,
+    /// The table's CHECK constraints, checked on every row written.
+    pub checks: RowChecks,
 }
 
 /// A unique key `INSERT ... ON CONFLICT` checks a row against (PostgreSQL's
@@ -95,6 +98,7 @@ pub struct UpdatePlan {
     pub sets: Vec<(usize, Expr)>,
     pub returning: Option<Vec<Expr>>,
     pub from: Option<DmlFrom>,
+    pub checks: RowChecks,
 }
 
 #[derive(Clone, Debug)]
@@ -195,7 +199,7 @@ fn table_level(b: &mut Binder, def: &TableDef, alias: Option<&str>) {
 }
 
 /// Adds a table's columns to a level under `name`, dropped ones hidden.
-fn push_table_columns(level: &mut Level, def: &TableDef, name: &str) {
+pub(crate) fn push_table_columns(level: &mut Level, def: &TableDef, name: &str) {
     let name = name.to_string();
     for (i, c) in def.columns.iter().enumerate() {
         level.columns.push(crate::bind::scope::ScopeColumn {
@@ -363,6 +367,7 @@ pub fn bind_insert(b: &mut Binder, ins: &ast::Insert) -> PgResult<(InsertPlan, V
         }
         Some(_) => return Err(PgError::unsupported("ON DUPLICATE KEY UPDATE")),
     };
+    let checks = RowChecks::bind(b, &def)?;
     Ok((
         InsertPlan {
             table: def,
@@ -371,6 +376,7 @@ pub fn bind_insert(b: &mut Binder, ins: &ast::Insert) -> PgResult<(InsertPlan, V
             returning,
             on_conflict,
             arbiters,
+            checks,
         },
         cols,
     ))
@@ -514,6 +520,7 @@ pub fn bind_update(b: &mut Binder, u: &ast::Update) -> PgResult<(UpdatePlan, Vec
     let (scan, recheck, from) = bind_dml_from(b, &def, items, &u.selection)?;
     let sets = bind_sets(b, &def, &u.assignments)?;
     let (returning, cols) = bind_returning(b, &u.returning)?;
+    let checks = RowChecks::bind(b, &def)?;
     Ok((
         UpdatePlan {
             table: def,
@@ -522,6 +529,7 @@ pub fn bind_update(b: &mut Binder, u: &ast::Update) -> PgResult<(UpdatePlan, Vec
             sets,
             returning,
             from,
+            checks,
         },
         cols,
     ))
@@ -812,6 +820,7 @@ pub fn exec_insert(
             });
         }
         finalize_row(&p.table, &mut row, &|_| true)?;
+        p.checks.check(ex, &p.table, &row)?;
         if let Some(action) = &p.on_conflict {
             if let Some((key, existing)) = conflicting(ex, oid, &p.arbiters, &row)? {
                 if let OnConflict::Update { sets, filter } = action {
@@ -901,6 +910,7 @@ fn conflict_update(
         new[*c] = eval_full(ex, e, &both, None)?;
     }
     finalize_row(&p.table, &mut new, &|i| sets.iter().any(|(c, _)| *c == i))?;
+    p.checks.check(ex, &p.table, &new)?;
     Ok(Some(new))
 }
 
@@ -960,6 +970,7 @@ pub fn exec_update(
             new[*c] = eval_full(ex, e, &both, None)?;
         }
         finalize_row(&p.table, &mut new, &|i| p.sets.iter().any(|(c, _)| *c == i))?;
+        p.checks.check(ex, &p.table, &new)?;
         let shown = p.returning.as_ref().map(|_| {
             let mut r = new.clone();
             r.extend_from_slice(&both[width..]);

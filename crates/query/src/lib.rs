@@ -26,6 +26,7 @@
 
 pub mod aggregates;
 pub mod bind;
+pub mod checks;
 pub mod dml;
 pub mod exec;
 mod explain;

@@ -87,6 +87,8 @@ struct Target {
     input: Vec<usize>,
     /// Positions and DEFAULT texts of non-input columns that have defaults.
     defaults: Vec<(usize, String)>,
+    /// The table's CHECK constraints (COPY FROM).
+    checks: tandem_query::checks::RowChecks,
 }
 
 /// The COPY table, checked for `mask` (INSERT for FROM, SELECT for TO).
@@ -137,10 +139,12 @@ fn resolve_target(
         .filter(|(i, c)| !c.dropped && !input.contains(i))
         .filter_map(|(i, c)| c.default.clone().map(|d| (i, d)))
         .collect();
+    let checks = tandem_query::checks::RowChecks::for_table(ctx.txn.catalog(), &table)?;
     Ok(Target {
         table,
         input,
         defaults,
+        checks,
     })
 }
 
@@ -173,6 +177,7 @@ fn insert_row(
     ctx: &mut ExecContext<'_>,
     target: &Target,
     fields: &[Option<Cow<'_, str>>],
+    line: u64,
 ) -> PgResult<()> {
     let cols = &target.table.columns;
     if fields.len() > target.input.len() {
@@ -185,7 +190,12 @@ fn insert_row(
     let mut row = vec![Value::Null; cols.len()];
     for (f, &pos) in fields.iter().zip(&target.input) {
         if let Some(text) = f {
-            row[pos] = field_value(text, &cols[pos].data_type)?;
+            row[pos] = field_value(text, &cols[pos].data_type).map_err(|e| {
+                e.with_context(format!(
+                    "COPY {}, line {line}, column {}: \"{text}\"",
+                    target.table.name, cols[pos].name
+                ))
+            })?;
         }
     }
     for (pos, default) in &target.defaults {
@@ -203,6 +213,7 @@ fn insert_row(
             .with_detail(format!("Failing row contains {}.", failing_row(&row))));
         }
     }
+    target.checks.check_in(ctx, &target.table, &row)?;
     ctx.txn.insert(target.table.oid, row)?;
     Ok(())
 }
@@ -393,6 +404,8 @@ struct CopyReader<'f> {
     done: bool,
     header_pending: bool,
     rows: u64,
+    /// Lines read so far (the header's included), for CONTEXT lines.
+    line: u64,
 }
 
 impl<'f> CopyReader<'f> {
@@ -427,6 +440,7 @@ impl<'f> CopyReader<'f> {
                 self.done = true;
                 break;
             }
+            self.line += 1;
             if self.header_pending {
                 self.header_pending = false;
                 continue;
@@ -437,12 +451,21 @@ impl<'f> CopyReader<'f> {
                     "invalid byte sequence for encoding \"UTF8\"",
                 )
             })?;
-            if self.fmt.csv {
-                split_csv_record(line, self.fmt, &mut fields)?;
+            let at = |e: PgError| match e.context {
+                // PostgreSQL's CopyFromErrorCallback
+                None => e.with_context(format!(
+                    "COPY {}, line {}: \"{line}\"",
+                    target.table.name, self.line
+                )),
+                Some(_) => e,
+            };
+            let split = if self.fmt.csv {
+                split_csv_record(line, self.fmt, &mut fields)
             } else {
-                split_text_line(line, self.fmt, &mut fields)?;
-            }
-            insert_row(ctx, target, &fields)?;
+                split_text_line(line, self.fmt, &mut fields)
+            };
+            split.map_err(at)?;
+            insert_row(ctx, target, &fields, self.line).map_err(at)?;
             self.rows += 1;
             if self.rows.is_multiple_of(1024)
                 && ctx.cancel.load(std::sync::atomic::Ordering::Relaxed)
@@ -476,6 +499,7 @@ fn copy_from(s: &mut Session, c: &CopyStmt, out: &mut Output<'_, '_>) -> PgResul
         done: false,
         header_pending: fmt.header,
         rows: 0,
+        line: 0,
     };
     while let Some(data) = out.sink.copy_in_read()? {
         if reader.done {

@@ -506,8 +506,9 @@ impl Database {
     /// keys go (commit
     /// mutex held, before anything is appended): `40001` when it wrote a
     /// table that has an index the catalog of its writes (`wrote_with`)
-    /// did not have (its rows would be missing from it) or a foreign key
-    /// from or to it that catalog did not have (unchecked), or when another
+    /// did not have (its rows would be missing from it) or a constraint
+    /// on it (or a foreign key to it) that catalog did not have
+    /// (unchecked), or when another
     /// commit wrote a table a CREATE INDEX of it read (`watched`) since
     /// that read. PostgreSQL's CREATE INDEX locks writers out instead.
     pub(crate) fn check_index_writes(
@@ -526,7 +527,7 @@ impl Database {
                 let changed = !Arc::ptr_eq(latest, wrote_with);
                 if changed && !latest.constraints.is_empty() {
                     let new_constraint = |t: Oid| {
-                        let mut cs = latest.foreign_keys_of(t);
+                        let mut cs = latest.constraints_of(t);
                         cs.extend(latest.foreign_keys_to(t));
                         cs.iter()
                             .any(|c| !wrote_with.constraints.contains_key(&c.oid))

@@ -166,10 +166,13 @@ pub struct ConstraintDef {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConstraintKind {
     ForeignKey(ForeignKey),
-    /// `CHECK (expr)`, the expression as `pg_get_constraintdef` prints it
-    /// between the parentheses.
+    /// `CHECK (expr)`: the expression as `pg_get_constraintdef` prints it
+    /// between the parentheses, plainly (`expr`, which is also what is
+    /// evaluated) and pretty (`pretty`), and the columns it reads.
     Check {
         expr: String,
+        pretty: String,
+        columns: Vec<usize>,
     },
 }
 

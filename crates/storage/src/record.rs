@@ -1042,9 +1042,15 @@ fn constraint_def(w: &mut Writer, c: &crate::ConstraintDef) {
             w.u8(fk.on_delete.code());
             w.bool(fk.match_full);
         }
-        crate::ConstraintKind::Check { expr } => {
+        crate::ConstraintKind::Check {
+            expr,
+            pretty,
+            columns,
+        } => {
             w.u8(2);
             w.str(expr);
+            w.str(pretty);
+            positions(w, columns);
         }
     }
 }
@@ -1064,7 +1070,11 @@ fn read_constraint_def(r: &mut Reader<'_>) -> PgResult<crate::ConstraintDef> {
             on_delete: action(r.u8()?)?,
             match_full: r.bool()?,
         }),
-        2 => crate::ConstraintKind::Check { expr: r.string()? },
+        2 => crate::ConstraintKind::Check {
+            expr: r.string()?,
+            pretty: r.string()?,
+            columns: read_positions(r)?,
+        },
         _ => return Err(corrupt("constraint")),
     };
     Ok(crate::ConstraintDef {
@@ -1788,6 +1798,8 @@ mod tests {
             table: Oid(16390),
             kind: crate::ConstraintKind::Check {
                 expr: "(a > 0)".into(),
+                pretty: "a > 0".into(),
+                columns: vec![0],
             },
         };
         for c in [&fk, &check] {

@@ -22,6 +22,7 @@ tandem_testkit::golden_tests! {
     defaults => "11_defaults",
     json_sets => "12_json_sets",
     foreign_keys => "13_foreign_keys",
+    check_constraints => "14_check_constraints",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

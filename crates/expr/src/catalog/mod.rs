@@ -136,16 +136,20 @@ impl IndexView<'_> {
 }
 
 /// `pg_get_constraintdef` of a foreign key or CHECK constraint:
-/// `FOREIGN KEY (a) REFERENCES p(id) [MATCH FULL] [ON UPDATE ..] [ON DELETE ..]`.
+/// `FOREIGN KEY (a) REFERENCES p(id) [MATCH FULL] [ON UPDATE ..] [ON DELETE ..]`,
+/// `CHECK ((a > 0))` (`pretty`: `CHECK (a > 0)`).
 pub fn constraint_definition(
     cat: &tandem_storage::Catalog,
     c: &tandem_storage::ConstraintDef,
+    pretty: bool,
 ) -> String {
     use tandem_storage::{ConstraintKind, FkAction};
     use tandem_types::ident::quote_identifier as q;
     let fk = match &c.kind {
         ConstraintKind::ForeignKey(fk) => fk,
-        ConstraintKind::Check { expr } => return format!("CHECK ({expr})"),
+        ConstraintKind::Check {
+            expr, pretty: p, ..
+        } => return format!("CHECK ({})", if pretty { p } else { expr }),
     };
     let names = |t: Option<&std::sync::Arc<tandem_storage::TableDef>>, cols: &[usize]| {
         cols.iter()

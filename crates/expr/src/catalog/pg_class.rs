@@ -63,6 +63,8 @@ struct Rel<'a> {
     am: u32,
     has_index: bool,
     has_triggers: bool,
+    /// CHECK constraints (`relchecks`).
+    checks: i16,
     kind: u8,
     natts: usize,
     replident: u8,
@@ -90,7 +92,7 @@ fn row(r: Rel<'_>) -> Vec<Value> {
         ch(b'p'),
         ch(r.kind),
         i2(r.natts as i16),
-        i2(0),
+        i2(r.checks),
         b(false),
         b(r.has_triggers),
         b(false),
@@ -127,6 +129,11 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
             // a foreign key's checks are triggers in PostgreSQL
             has_triggers: !cat.foreign_keys_of(t.oid).is_empty()
                 || !cat.foreign_keys_to(t.oid).is_empty(),
+            checks: cat
+                .constraints_of(t.oid)
+                .iter()
+                .filter(|c| c.foreign_key().is_none())
+                .count() as i16,
             kind: b'r',
             natts: t.columns.len(),
             replident,
@@ -142,6 +149,7 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
             am: BTREE_AM,
             has_index: false,
             has_triggers: false,
+            checks: 0,
             kind: b'i',
             natts: idx.columns.len(),
             replident: b'n',
@@ -162,6 +170,7 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
             am: 0,
             has_index: false,
             has_triggers: false,
+            checks: 0,
             kind: b'S',
             natts: 3,
             replident: b'n',
@@ -177,6 +186,7 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
             am: if v.relkind == b'r' { HEAP_AM } else { 0 },
             has_index: false,
             has_triggers: false,
+            checks: 0,
             kind: v.relkind,
             natts: (v.columns)().len(),
             replident: b'n',

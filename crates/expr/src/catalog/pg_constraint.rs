@@ -85,7 +85,7 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
                 ]);
                 row.extend(std::iter::repeat_n(Value::Null, 6));
             }
-            ConstraintKind::Check { .. } => {
+            ConstraintKind::Check { columns, .. } => {
                 row.extend([
                     ch(b'c'),
                     b(false),
@@ -102,8 +102,9 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
                     b(true),
                     i2(0),
                     b(false),
+                    attnums(columns),
                 ]);
-                row.extend(std::iter::repeat_n(Value::Null, 8));
+                row.extend(std::iter::repeat_n(Value::Null, 7));
             }
         }
         rows.push(row);

@@ -274,7 +274,10 @@ fn constraintdef(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgRes
     let o = arg_i64(a, 0)? as u32;
     let cat = c.txn.catalog();
     if let Some(con) = cat.constraints.get(&Oid(o)) {
-        return Ok(Value::Text(catalog::constraint_definition(&cat, con)));
+        let pretty = a.get(1) == Some(&Value::Bool(true));
+        return Ok(Value::Text(catalog::constraint_definition(
+            &cat, con, pretty,
+        )));
     }
     Ok(catalog::index_views(&cat)
         .iter()

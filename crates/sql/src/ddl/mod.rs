@@ -4,6 +4,7 @@
 //! session's storage transaction, so DDL inside a transaction block is
 //! transactional and invisible to others until COMMIT.
 
+pub(crate) mod check;
 pub(crate) mod foreign_key;
 pub(crate) mod grant;
 pub(crate) mod index;

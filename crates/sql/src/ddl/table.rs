@@ -16,6 +16,7 @@ use tandem_expr::ExecContext;
 use tandem_storage::{ColumnDef, PrimaryKey, ReplicaIdentity, TableDef};
 use tandem_types::{Oid, PgError, PgResult, SqlState, Value};
 
+use super::check::{self, NewCheck};
 use super::foreign_key::{self, NewForeignKey};
 use super::sequence::{build_def, duplicate_relation, relation_exists, relation_taken};
 use super::{skipping, undefined_relation};
@@ -32,6 +33,8 @@ struct NewColumn {
     unique: Option<Option<String>>,
     /// `REFERENCES` on the column.
     references: Vec<NewForeignKey>,
+    /// `CHECK` on the column.
+    checks: Vec<NewCheck>,
 }
 
 fn duplicate_column(name: &str) -> PgError {
@@ -71,6 +74,7 @@ fn column_from_ast(c: &AstColumnDef) -> PgResult<NewColumn> {
         primary_key: false,
         unique: None,
         references: Vec::new(),
+        checks: Vec::new(),
     };
     for opt in &c.options {
         match &opt.option {
@@ -103,7 +107,9 @@ fn column_from_ast(c: &AstColumnDef) -> PgResult<NewColumn> {
                 }
                 col.unique = Some(opt.name.as_ref().map(ident));
             }
-            ColumnOption::Check(_) => return Err(PgError::unsupported("CHECK constraints")),
+            ColumnOption::Check(c) => col
+                .checks
+                .push(check::new_check(opt.name.as_ref().map(ident), &c.expr)),
             ColumnOption::ForeignKey(fk) => {
                 let name = opt.name.as_ref().map(ident);
                 let fk = foreign_key::from_ast(fk, name, Some(&col.def.name))?;
@@ -264,6 +270,11 @@ pub(crate) fn create(s: &mut Session, ct: &CreateTable) -> PgResult<String> {
         .iter_mut()
         .flat_map(|c| std::mem::take(&mut c.references))
         .collect();
+    // the columns' CHECKs, then the table's
+    let mut checks: Vec<NewCheck> = cols
+        .iter_mut()
+        .flat_map(|c| std::mem::take(&mut c.checks))
+        .collect();
     // UNIQUE constraints in the order PostgreSQL makes their indexes:
     // the columns', then the table's
     let mut uniques: Vec<(Option<String>, Vec<String>)> = cols
@@ -301,7 +312,9 @@ pub(crate) fn create(s: &mut Session, ct: &CreateTable) -> PgResult<String> {
                 pk = Some((p.name.as_ref().map(ident), positions));
             }
             TableConstraint::Unique(u) => uniques.push(unique_constraint(u)?),
-            TableConstraint::Check(_) => return Err(PgError::unsupported("CHECK constraints")),
+            TableConstraint::Check(c) => {
+                checks.push(check::new_check(c.name.as_ref().map(ident), &c.expr))
+            }
             TableConstraint::ForeignKey(fk) => {
                 references.push(foreign_key::from_ast(fk, None, None)?)
             }
@@ -336,6 +349,9 @@ pub(crate) fn create(s: &mut Session, ct: &CreateTable) -> PgResult<String> {
         ctx.txn.put_table(def.clone(), None)?;
         for (name, columns) in &uniques {
             super::index::add_unique(ctx, &def, name.clone(), columns)?;
+        }
+        for c in &checks {
+            check::add(ctx, &def, c, false)?;
         }
         for fk in &references {
             foreign_key::add(ctx, &def, fk)?;
@@ -492,8 +508,11 @@ fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -
             }
             def.columns.push(col.def);
             ctx.txn.put_table(def, fill)?;
-            if !col.references.is_empty() {
+            if !col.references.is_empty() || !col.checks.is_empty() {
                 let def = lookup(ctx, table)?;
+                for c in &col.checks {
+                    check::add(ctx, &def, c, true)?;
+                }
                 for fk in &col.references {
                     foreign_key::add(ctx, &def, fk)?;
                 }
@@ -524,6 +543,7 @@ fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -
                     return Err(PgError::unsupported("dropping a primary key column"));
                 }
                 foreign_key::drop_column(ctx, &def, pos)?;
+                check::drop_column(ctx, &def, pos)?;
                 super::index::drop_covering(ctx, def.oid, pos)?;
                 def.columns[pos].dropped = true;
                 def.columns[pos].not_null = false;
@@ -570,7 +590,10 @@ fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -
                 let (name, columns) = unique_constraint(u)?;
                 super::index::add_unique(ctx, &def, name, &columns)
             }
-            TableConstraint::Check(_) => Err(PgError::unsupported("CHECK constraints")),
+            TableConstraint::Check(c) => {
+                let c = check::new_check(c.name.as_ref().map(ident), &c.expr);
+                check::add(ctx, &def, &c, true)
+            }
             TableConstraint::ForeignKey(fk) => {
                 let fk = foreign_key::from_ast(fk, None, None)?;
                 foreign_key::add(ctx, &def, &fk)

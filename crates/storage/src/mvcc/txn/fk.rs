@@ -1,6 +1,8 @@
-//! A transaction's foreign key work: the checks its row writes queue, and
-//! running them (with the ON DELETE / ON UPDATE actions) when the statement
-//! ends.
+//! A transaction's constraint work: the foreign key checks its row writes
+//! queue, and running them (with the ON DELETE / ON UPDATE actions) when the
+//! statement ends; adding and dropping foreign keys and CHECK constraints
+//! (a CHECK is evaluated by the executor, which can run SQL:
+//! `tandem_query::checks`).
 //!
 //! Every row write that touches a foreign key queues a check (PostgreSQL's
 //! RI triggers, which fire after the statement):
@@ -278,6 +280,17 @@ impl Transaction {
             self.check_reference(&def, &values, false)?;
         }
         Ok(())
+    }
+
+    /// A CHECK constraint (CREATE TABLE, ALTER TABLE ADD CONSTRAINT): the
+    /// table is watched from this transaction's snapshot, as for ADD
+    /// FOREIGN KEY; the caller checks the rows it reads at that snapshot.
+    pub fn add_check(&mut self, def: ConstraintDef) -> PgResult<()> {
+        if self.read_only {
+            return Err(super::read_only_error("ALTER TABLE"));
+        }
+        self.watch_table(def.table)?;
+        self.ddl(crate::CatalogOp::PutConstraint(def))
     }
 
     /// `ALTER TABLE DROP CONSTRAINT` of a foreign key or CHECK (also each
