@@ -71,6 +71,9 @@ pub fn lookup_relation(text: &str, cat: &Catalog) -> Option<(u32, RelKind)> {
         {
             return Some((i.oid, RelKind::Index));
         }
+        if let Some(v) = cat.view_by_name(s, &name) {
+            return Some((v.oid.0, RelKind::View));
+        }
         if let Some(v) = catalog::view_by_name(s, &name) {
             return Some((v.oid, RelKind::View));
         }
@@ -97,6 +100,9 @@ pub fn regclass_name(oid: u32, cat: &Catalog) -> Option<String> {
     }
     if let Some(i) = catalog::index_views(cat).iter().find(|i| i.oid == oid) {
         return Some(qualify(&i.table.schema, i.name));
+    }
+    if let Some(v) = cat.views.get(&tandem_types::Oid(oid)) {
+        return Some(qualify(&v.schema, &v.name));
     }
     catalog::view_by_oid(oid).map(|v| qualify(v.schema, v.name))
 }

@@ -130,6 +130,16 @@ fn target_table(b: &Binder, parts: &[String]) -> PgResult<Arc<TableDef>> {
     if let Some(t) = b.catalog.table_by_name(schema, name) {
         return Ok(t.clone());
     }
+    if b.catalog.view_by_name(schema, name).is_some() {
+        // PostgreSQL makes simple views updatable; tandem's views are read
+        // only
+        return Err(PgError::new(
+            SqlState::FEATURE_NOT_SUPPORTED,
+            format!("cannot change view \"{name}\""),
+        )
+        .with_detail("Views are not updatable in tandem.")
+        .with_hint("Change the tables the view reads instead."));
+    }
     if tandem_expr::virtual_table(Some(schema), name).is_some()
         || tandem_expr::virtual_table(None, name).is_some()
     {
@@ -179,6 +189,13 @@ pub fn default_expr(b: &mut Binder, def: &TableDef, col: usize) -> PgResult<Opti
         &t,
         &crate::sqltype::base_type(&def.columns[col].data_type),
     )?))
+}
+
+pub fn parse_query(text: &str) -> PgResult<Box<ast::Query>> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_query())
+        .map_err(|e| PgError::syntax(e.to_string()))
 }
 
 pub fn parse_expr(text: &str) -> PgResult<ast::Expr> {

@@ -170,6 +170,27 @@ pub fn plan(
 
 /// Executes a plan, handing each output row to `emit`. Returns the row count for
 /// the command tag (rows returned for SELECT, rows affected otherwise).
+/// What a CREATE VIEW needs of its query: the output columns, and the
+/// tables and views it reads.
+pub fn describe_query(
+    q: &sqlparser::ast::Query,
+    ctx: &mut ExecContext<'_>,
+) -> PgResult<(Vec<OutputColumn>, Vec<Oid>)> {
+    let mut params = Vec::new();
+    let mut b = Binder::new(ctx.txn.catalog(), &mut params);
+    let (_, cols) = b.bind_query(q)?;
+    let mut deps: Vec<Oid> = b.perms.keys().copied().collect();
+    deps.extend(b.views_used.iter().copied());
+    drop(b);
+    if !params.is_empty() {
+        return Err(tandem_types::PgError::new(
+            tandem_types::SqlState("42P02"),
+            "there is no parameter $1",
+        ));
+    }
+    Ok((output_columns(cols), deps))
+}
+
 pub fn execute(
     plan: &Plan,
     ctx: &mut ExecContext<'_>,

@@ -254,6 +254,7 @@ fn execute_sql(
         } => utility::explain(s, *analyze, options.as_deref(), statement, out),
         Statement::CreateTable(ct) => ddl::table::create(s, ct),
         Statement::CreateIndex(ci) => ddl::index::create(s, ci),
+        Statement::CreateView(cv) => ddl::view::create(s, cv),
         Statement::AlterTable(at) => ddl::table::alter(s, at),
         Statement::Truncate(t) => ddl::table::truncate(s, t),
         Statement::Drop {

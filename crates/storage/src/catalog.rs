@@ -20,7 +20,7 @@ use tandem_types::{Lsn, Oid, Value};
 use crate::acl::{add_predefined_roles, AclItem, AuthMember};
 use crate::{
     Catalog, ConstraintDef, IndexDef, PrimaryKey, PublicationDef, RoleDef, SequenceDef,
-    SubscriptionDef, SubscriptionRelState, TableDef,
+    SubscriptionDef, SubscriptionRelState, TableDef, ViewDef,
 };
 
 /// The first OID handed to user objects (PostgreSQL's `FirstNormalObjectId`).
@@ -113,6 +113,10 @@ pub enum CatalogOp {
     PutConstraint(ConstraintDef),
     /// Drop a foreign key or CHECK constraint.
     DropConstraint(Oid),
+    /// Create or replace a view.
+    PutView(ViewDef),
+    /// Drop a view.
+    DropView(Oid),
 }
 
 /// The catalog initdb creates.
@@ -214,6 +218,13 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
         }
         CatalogOp::DropConstraint(oid) => {
             cat.constraints.remove(oid);
+        }
+        CatalogOp::PutView(v) => {
+            cat.views.insert(v.oid, Arc::new(v.clone()));
+        }
+        CatalogOp::DropView(oid) => {
+            cat.views.remove(oid);
+            cat.acls.remove(oid);
         }
         CatalogOp::PutRole(r) => {
             cat.roles.insert(r.oid, r.clone());
@@ -320,7 +331,9 @@ pub fn op_oid(op: &CatalogOp) -> Oid {
         | CatalogOp::DropSubscription(o)
         | CatalogOp::DropAuthMember(o)
         | CatalogOp::DropIndex(o)
-        | CatalogOp::DropConstraint(o) => *o,
+        | CatalogOp::DropConstraint(o)
+        | CatalogOp::DropView(o) => *o,
+        CatalogOp::PutView(v) => v.oid,
         CatalogOp::PutIndex(i) => i.oid,
         CatalogOp::PutConstraint(c) => c.oid,
         CatalogOp::SetAcl { object, .. } => *object,

@@ -151,6 +151,24 @@ pub struct IndexDef {
     pub constraint: bool,
 }
 
+/// A view: a stored SELECT read in place of a relation
+/// (`CREATE [OR REPLACE] VIEW`; the binder expands it, the query crate's
+/// `bind/select.rs`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewDef {
+    pub oid: Oid,
+    pub schema: String,
+    pub name: String,
+    /// The SELECT as written (re-bound on each use).
+    pub query: String,
+    /// Output columns (`pg_attribute`), in order.
+    pub columns: Vec<(String, DataType)>,
+    /// The tables and views it reads (`pg_depend`): none of them can be
+    /// dropped while it exists.
+    pub depends_on: Vec<Oid>,
+    pub owner: Oid,
+}
+
 /// A table constraint that is not an index: a FOREIGN KEY, checked by the
 /// transactions that write either of its tables (`mvcc/txn/fk.rs`), or a
 /// CHECK.
@@ -382,6 +400,8 @@ pub struct Catalog {
     pub indexes: std::collections::BTreeMap<Oid, Arc<IndexDef>>,
     /// Foreign keys and CHECK constraints, by oid.
     pub constraints: std::collections::BTreeMap<Oid, Arc<ConstraintDef>>,
+    /// Views, by oid.
+    pub views: std::collections::BTreeMap<Oid, Arc<ViewDef>>,
 }
 
 impl Catalog {
@@ -414,6 +434,20 @@ impl Catalog {
         self.indexes
             .values()
             .filter(|i| i.table == table)
+            .cloned()
+            .collect()
+    }
+    /// The view named `name` in `schema`.
+    pub fn view_by_name(&self, schema: &str, name: &str) -> Option<&Arc<ViewDef>> {
+        self.views
+            .values()
+            .find(|v| v.name == name && v.schema == schema)
+    }
+    /// The views that read relation `oid` directly, in oid order.
+    pub fn views_reading(&self, oid: Oid) -> Vec<Arc<ViewDef>> {
+        self.views
+            .values()
+            .filter(|v| v.depends_on.contains(&oid))
             .cloned()
             .collect()
     }

@@ -1008,7 +1008,58 @@ fn catalog_op(w: &mut Writer, op: &CatalogOp) {
             w.u8(25);
             w.oid(*o);
         }
+        CatalogOp::PutView(v) => {
+            w.u8(26);
+            view_def(w, v);
+        }
+        CatalogOp::DropView(o) => {
+            w.u8(27);
+            w.oid(*o);
+        }
     }
+}
+
+fn view_def(w: &mut Writer, v: &crate::ViewDef) {
+    w.oid(v.oid);
+    w.str(&v.schema);
+    w.str(&v.name);
+    w.str(&v.query);
+    w.u32(v.columns.len() as u32);
+    for (name, ty) in &v.columns {
+        w.str(name);
+        w.data_type(ty);
+    }
+    w.u32(v.depends_on.len() as u32);
+    for o in &v.depends_on {
+        w.oid(*o);
+    }
+    w.oid(v.owner);
+}
+
+fn read_view_def(r: &mut Reader<'_>) -> PgResult<crate::ViewDef> {
+    let oid = r.oid()?;
+    let schema = r.string()?;
+    let name = r.string()?;
+    let query = r.string()?;
+    let n = r.u32()? as usize;
+    let mut columns = Vec::with_capacity(n.min(1024));
+    for _ in 0..n {
+        columns.push((r.string()?, r.data_type()?));
+    }
+    let n = r.u32()? as usize;
+    let mut depends_on = Vec::with_capacity(n.min(1024));
+    for _ in 0..n {
+        depends_on.push(r.oid()?);
+    }
+    Ok(crate::ViewDef {
+        oid,
+        schema,
+        name,
+        query,
+        columns,
+        depends_on,
+        owner: r.oid()?,
+    })
 }
 
 fn positions(w: &mut Writer, p: &[usize]) {
@@ -1225,6 +1276,8 @@ fn read_catalog_op(r: &mut Reader<'_>) -> PgResult<CatalogOp> {
         23 => CatalogOp::DropIndex(r.oid()?),
         24 => CatalogOp::PutConstraint(read_constraint_def(r)?),
         25 => CatalogOp::DropConstraint(r.oid()?),
+        26 => CatalogOp::PutView(read_view_def(r)?),
+        27 => CatalogOp::DropView(r.oid()?),
         _ => return Err(corrupt("WAL record")),
     })
 }
@@ -1286,6 +1339,10 @@ pub fn catalog(w: &mut Writer, cat: &Catalog) {
     w.u32(cat.constraints.len() as u32);
     for c in cat.constraints.values() {
         constraint_def(w, c);
+    }
+    w.u32(cat.views.len() as u32);
+    for v in cat.views.values() {
+        view_def(w, v);
     }
 }
 
@@ -1366,6 +1423,13 @@ pub fn read_catalog(r: &mut Reader<'_>) -> PgResult<Catalog> {
         for _ in 0..r.u32()? {
             let c = read_constraint_def(r)?;
             cat.constraints.insert(c.oid, Arc::new(c));
+        }
+    }
+    // Views came last.
+    if !r.is_empty() {
+        for _ in 0..r.u32()? {
+            let v = read_view_def(r)?;
+            cat.views.insert(v.oid, Arc::new(v));
         }
     }
     Ok(cat)
@@ -1573,7 +1637,7 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        let old = &w.buf[..w.buf.len() - 20];
+        let old = &w.buf[..w.buf.len() - 24];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.role_by_name("pg_create_subscription").is_some());
         assert_eq!(back.auth_members.len(), 3);
@@ -1741,8 +1805,8 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        // the followed publishers', the indexes' and the constraints' counts
-        w.buf.len() - 4 - 4 - 4
+        // the followed publishers', indexes', constraints' and views' counts
+        w.buf.len() - 4 - 4 - 4 - 4
     }
 
     #[test]
@@ -1770,8 +1834,8 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        // (the indexes' and the constraints' counts)
-        let old = &w.buf[..w.buf.len() - 4 - 4];
+        // (the indexes', the constraints' and the views' counts)
+        let old = &w.buf[..w.buf.len() - 4 - 4 - 4];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.indexes.is_empty());
     }
@@ -1820,9 +1884,42 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        let old = &w.buf[..w.buf.len() - 4];
+        // (the constraints' and the views' counts)
+        let old = &w.buf[..w.buf.len() - 4 - 4];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.constraints.is_empty());
+    }
+
+    #[test]
+    fn views_round_trip_in_ops_and_images() {
+        let v = crate::ViewDef {
+            oid: Oid(16400),
+            schema: "public".into(),
+            name: "v".into(),
+            query: "SELECT a FROM t".into(),
+            columns: vec![("a".into(), DataType::Int4)],
+            depends_on: vec![Oid(16384)],
+            owner: Oid(10),
+        };
+        round_trip(catalog_change(CatalogOp::PutView(v.clone())));
+        round_trip(catalog_change(CatalogOp::DropView(Oid(16400))));
+        let mut cat = bootstrap_catalog("alice", None);
+        cat.views.insert(v.oid, Arc::new(v));
+        let mut w = Writer::new();
+        catalog(&mut w, &cat);
+        let back = read_catalog(&mut Reader::new(&w.buf, "catalog")).unwrap();
+        assert_eq!(back.views, cat.views);
+        let bare = Catalog {
+            views: Default::default(),
+            ..cat.clone()
+        };
+        let mut w = Writer::new();
+        catalog(&mut w, &bare);
+        let old = &w.buf[..w.buf.len() - 4];
+        assert!(read_catalog(&mut Reader::new(old, "catalog"))
+            .unwrap()
+            .views
+            .is_empty());
     }
 
     #[test]
@@ -1872,8 +1969,8 @@ mod tests {
         for m in cat.auth_members.values() {
             auth_member(&mut w, m);
         }
-        // and the (empty) followed publishers, indexes and constraints
-        w.buf.len() + 4 + 4 + 4
+        // and the (empty) followed publishers, indexes, constraints, views
+        w.buf.len() + 4 + 4 + 4 + 4
     }
 
     fn publication_bytes() -> usize {

@@ -23,6 +23,7 @@ tandem_testkit::golden_tests! {
     json_sets => "12_json_sets",
     foreign_keys => "13_foreign_keys",
     check_constraints => "14_check_constraints",
+    views => "15_views",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

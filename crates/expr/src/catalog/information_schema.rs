@@ -1,6 +1,6 @@
-//! `information_schema.tables`, `information_schema.columns` and
-//! `information_schema.schemata`, computed from the catalog like PostgreSQL's
-//! `information_schema.sql` views.
+//! `information_schema.tables`, `information_schema.columns`,
+//! `information_schema.schemata` and `information_schema.views`, computed
+//! from the catalog like PostgreSQL's `information_schema.sql` views.
 
 use tandem_storage::Catalog;
 use tandem_types::{DataType, PgResult, Value};
@@ -33,6 +33,50 @@ pub static SCHEMATA: View = View {
     columns: schemata_cols,
     rows: schemata_rows,
 };
+
+pub static VIEWS_VIEW: View = View {
+    schema: "information_schema",
+    name: "views",
+    oid: 13_203,
+    relkind: b'v',
+    columns: views_cols,
+    rows: views_rows,
+};
+
+fn views_cols() -> Vec<(&'static str, DataType)> {
+    vec![
+        ("table_catalog", T::Name),
+        ("table_schema", T::Name),
+        ("table_name", T::Name),
+        ("view_definition", T::Text),
+        ("check_option", T::Text),
+        ("is_updatable", T::Text),
+        ("is_insertable_into", T::Text),
+        ("is_trigger_updatable", T::Text),
+        ("is_trigger_deletable", T::Text),
+        ("is_trigger_insertable_into", T::Text),
+    ]
+}
+
+fn views_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    let cat = ctx.txn.catalog();
+    let db = &ctx.session.database;
+    Ok(cat
+        .views
+        .values()
+        .map(|v| {
+            let mut row = vec![
+                name(db),
+                name(&v.schema),
+                name(&v.name),
+                text(&v.query),
+                text("NONE"),
+            ];
+            row.extend(std::iter::repeat_n(text("NO"), 5));
+            row
+        })
+        .collect())
+}
 
 fn tables_cols() -> Vec<(&'static str, DataType)> {
     vec![
@@ -73,6 +117,9 @@ pub fn build_tables(cat: &Catalog, db: &str) -> Vec<Vec<Value>> {
         .values()
         .map(|t| row(&t.schema, &t.name, "BASE TABLE", true))
         .collect();
+    for v in cat.views.values() {
+        out.push(row(&v.schema, &v.name, "VIEW", false));
+    }
     for v in VIEWS {
         out.push(row(
             v.schema,

@@ -335,6 +335,7 @@ pub static VIEWS: &[&View] = &[
     &information_schema::TABLES,
     &information_schema::COLUMNS,
     &information_schema::SCHEMATA,
+    &information_schema::VIEWS_VIEW,
 ];
 
 /// One column of a view whose rows are typed values `R` (the server-side

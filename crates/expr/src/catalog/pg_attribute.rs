@@ -142,6 +142,18 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
             }
         }
     }
+    for v in cat.views.values() {
+        for (i, (n, ty)) in v.columns.iter().enumerate() {
+            out.push(row(Att {
+                rel: v.oid.0,
+                name: n,
+                ty: Some(ty),
+                num: i + 1,
+                not_null: false,
+                has_default: false,
+            }));
+        }
+    }
     let seq_cols = [
         ("last_value", T::Int8),
         ("log_cnt", T::Int8),

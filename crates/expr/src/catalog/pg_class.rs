@@ -156,6 +156,22 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
             acl: Value::Null,
         }));
     }
+    for v in cat.views.values() {
+        out.push(row(Rel {
+            oid: v.oid.0,
+            name: &v.name,
+            namespace: namespace_oid(&v.schema).unwrap_or(PUBLIC_NAMESPACE),
+            owner: v.owner.0,
+            am: 0,
+            has_index: false,
+            has_triggers: false,
+            checks: 0,
+            kind: b'v',
+            natts: v.columns.len(),
+            replident: b'n',
+            acl: acl_value(cat, v.oid),
+        }));
+    }
     for s in cat.sequences.values() {
         let owner = s
             .owned_by

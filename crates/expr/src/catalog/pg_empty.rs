@@ -1,6 +1,6 @@
 //! Catalogs that tandem has no objects for yet: they exist with PostgreSQL's
 //! columns so client queries joining them work, and return no rows
-//! (`pg_views`, `pg_inherits`, `pg_partitioned_table`, `pg_description`,
+//! (`pg_views` lists the user's views; `pg_inherits`, `pg_partitioned_table`, `pg_description`,
 //! `pg_shdescription`, `pg_range`, `pg_enum`, `pg_trigger`, `pg_rewrite`,
 //! `pg_policy`, `pg_statistic_ext`, `pg_foreign_table`, `pg_depend`, `pg_opclass`).
 
@@ -25,8 +25,24 @@ pub static PG_VIEWS: View = View {
     oid: 12_000,
     relkind: b'v',
     columns: views_cols,
-    rows: empty,
+    rows: views_rows,
 };
+/// The user's views (`CREATE VIEW`), their definitions as written.
+fn views_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    let cat = ctx.txn.catalog();
+    Ok(cat
+        .views
+        .values()
+        .map(|v| {
+            vec![
+                Value::Text(v.schema.clone()),
+                Value::Text(v.name.clone()),
+                Value::Text(super::role_name(&cat, v.owner.0)),
+                Value::Text(v.query.clone()),
+            ]
+        })
+        .collect())
+}
 fn views_cols() -> Vec<(&'static str, T)> {
     vec![
         ("schemaname", T::Name),

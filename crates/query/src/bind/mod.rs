@@ -68,6 +68,8 @@ pub struct Binder<'p> {
     /// `RTEPermissionInfo.requiredPerms`): SELECT for every table read (a
     /// FROM item, or a DML target whose columns are read), and the DML verb.
     pub perms: std::collections::BTreeMap<Oid, tandem_storage::acl::AclMode>,
+    /// Views the statement reads (a CREATE VIEW's dependencies).
+    pub views_used: Vec<Oid>,
 }
 
 /// An output column of a bound query.
@@ -90,6 +92,7 @@ impl<'p> Binder<'p> {
             ctes: Vec::new(),
             last_subquery_correlated: None,
             perms: Default::default(),
+            views_used: Vec::new(),
         }
     }
 

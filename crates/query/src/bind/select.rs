@@ -679,6 +679,37 @@ impl Binder<'_> {
 
     /// A CTE's rows as a FROM item: its query's output columns, renamed by
     /// the CTE's column list (`WITH t(a, b) AS ...`).
+    /// A view in FROM: its stored query bound in place, as a subquery
+    /// whose columns have the view's names (it sees none of the reading
+    /// query's CTEs).
+    fn bind_view(
+        &mut self,
+        view: &tandem_storage::ViewDef,
+        alias_name: &str,
+        alias: Option<&TableAlias>,
+    ) -> PgResult<FromTree> {
+        let query = crate::dml::parse_query(&view.query)?;
+        if !self.views_used.contains(&view.oid) {
+            self.views_used.push(view.oid);
+        }
+        let hidden = std::mem::take(&mut self.ctes);
+        let res = self.item_level(false, |b| b.bind_from_subquery(&query));
+        self.ctes = hidden;
+        let (mut node, mut cols) = res?;
+        let width = view.columns.len();
+        if cols.len() > width {
+            // the view's `*` was expanded when it was made: columns added
+            // to its tables since are not its own
+            cols.truncate(width);
+            node = Node::Project {
+                input: Box::new(node),
+                exprs: (0..width).map(Expr::Column).collect(),
+            };
+        }
+        let names: Vec<String> = view.columns.iter().map(|c| c.0.clone()).collect();
+        self.cte_leaf(alias_name, alias, &names, node, cols)
+    }
+
     pub(super) fn cte_leaf(
         &mut self,
         alias_name: &str,
@@ -865,6 +896,11 @@ impl Binder<'_> {
                 self.require(def.oid, tandem_storage::acl::SELECT);
                 let indexes = self.catalog.indexes_of(def.oid);
                 return self.leaf(&alias_name, cols, alias, LeafSrc::Table(def, indexes));
+            }
+        }
+        if public == "public" {
+            if let Some(view) = self.catalog.view_by_name("public", &name).cloned() {
+                return self.bind_view(&view, &alias_name, alias);
             }
         }
         if let Some(vt) = tandem_expr::virtual_table(schema.as_deref(), &name) {

@@ -9,7 +9,7 @@
 
 use sqlparser::ast::{ConstraintReferenceMatchKind, ForeignKeyConstraint, ReferentialAction};
 use tandem_expr::ExecContext;
-use tandem_storage::{ConstraintDef, ConstraintKind, FkAction, ForeignKey, TableDef};
+use tandem_storage::{Catalog, ConstraintDef, ConstraintKind, FkAction, ForeignKey, TableDef};
 use tandem_types::{DataType, Oid, PgError, PgResult, SqlState};
 
 use super::index::choose_name_where;
@@ -261,14 +261,17 @@ pub(crate) fn drop_named(ctx: &mut ExecContext<'_>, def: &TableDef, name: &str) 
 }
 
 /// `constraint x on table y` (a dependent object, as DETAIL lines name it).
-fn describe(ctx: &ExecContext<'_>, c: &ConstraintDef) -> String {
-    let cat = ctx.txn.catalog();
+pub(crate) fn describe_constraint(cat: &Catalog, c: &ConstraintDef) -> String {
     let table = cat.tables.get(&c.table).map_or("?", |t| t.name.as_str());
     format!("constraint {} on table {table}", c.name)
 }
 
+fn describe(ctx: &ExecContext<'_>, c: &ConstraintDef) -> String {
+    describe_constraint(&ctx.txn.catalog(), c)
+}
+
 /// `2BP01`: `what` has dependents (`lines`: one per dependent).
-fn has_dependents(what: &str, lines: &[String]) -> PgError {
+pub(crate) fn has_dependents(what: &str, lines: &[String]) -> PgError {
     PgError::new(
         SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
         format!("cannot drop {what} because other objects depend on it"),
@@ -343,48 +346,6 @@ pub(crate) fn drop_column(
     });
     for c in own {
         ctx.txn.drop_constraint(c.oid)?;
-    }
-    Ok(())
-}
-
-/// Before DROP TABLE of `tables`: the foreign keys of other tables that
-/// reference one of them. Without CASCADE they refuse the drop; with it
-/// they are dropped first (a NOTICE names them).
-pub(crate) fn drop_tables(
-    ctx: &mut ExecContext<'_>,
-    tables: &[Oid],
-    cascade: bool,
-) -> PgResult<()> {
-    let cat = ctx.txn.catalog();
-    for &t in tables {
-        let deps: Vec<_> = cat
-            .foreign_keys_to(t)
-            .into_iter()
-            .filter(|c| !tables.contains(&c.table))
-            .collect();
-        if deps.is_empty() {
-            continue;
-        }
-        let name = cat.tables.get(&t).map_or("?", |d| d.name.as_str());
-        if !cascade {
-            let lines: Vec<String> = deps
-                .iter()
-                .map(|c| format!("{} depends on table {name}", describe(ctx, c)))
-                .collect();
-            return Err(has_dependents(&format!("table {name}"), &lines));
-        }
-        let lines: Vec<String> = deps
-            .iter()
-            .map(|c| format!("drop cascades to {}", describe(ctx, c)))
-            .collect();
-        ctx.notices.push(match lines.len() {
-            1 => PgError::notice(lines[0].clone()),
-            n => PgError::notice(format!("drop cascades to {n} other objects"))
-                .with_detail(lines.join("\n")),
-        });
-        for c in deps {
-            ctx.txn.drop_constraint(c.oid)?;
-        }
     }
     Ok(())
 }

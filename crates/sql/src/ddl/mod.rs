@@ -13,6 +13,7 @@ pub(crate) mod role;
 pub(crate) mod sequence;
 pub(crate) mod subscription;
 pub(crate) mod table;
+pub(crate) mod view;
 
 use sqlparser::ast::{ObjectName, ObjectType};
 use tandem_types::{PgError, PgResult, SqlState};
@@ -31,6 +32,7 @@ pub(crate) fn drop(
     match object_type {
         ObjectType::Table => table::drop(s, names, if_exists, cascade),
         ObjectType::Index => index::drop(s, names, if_exists),
+        ObjectType::View => view::drop(s, names, if_exists, cascade),
         ObjectType::Sequence => sequence::drop(s, names, if_exists),
         ObjectType::Role | ObjectType::User => role::drop(s, names, if_exists),
         _ => Err(PgError::unsupported(crate::dispatch::construct_name(text))),

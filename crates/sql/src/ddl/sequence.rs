@@ -131,6 +131,7 @@ pub(crate) fn relation_exists(ctx: &ExecContext<'_>, name: &str) -> bool {
     cat.table_by_name("public", name).is_some()
         || cat.sequence_by_name("public", name).is_some()
         || cat.index_by_name("public", name).is_some()
+        || cat.view_by_name("public", name).is_some()
         || cat
             .tables
             .values()

@@ -363,11 +363,15 @@ pub(crate) fn create(s: &mut Session, ct: &CreateTable) -> PgResult<String> {
 
 /// The table definition by name, or 42P01.
 fn lookup(ctx: &ExecContext<'_>, name: &str) -> PgResult<TableDef> {
-    ctx.txn
-        .catalog()
-        .table_by_name("public", name)
-        .map(|t| (**t).clone())
-        .ok_or_else(|| undefined_relation(name))
+    let cat = ctx.txn.catalog();
+    match cat.table_by_name("public", name) {
+        Some(t) => Ok((**t).clone()),
+        None if cat.view_by_name("public", name).is_some() => Err(PgError::new(
+            SqlState::WRONG_OBJECT_TYPE,
+            format!("\"{name}\" is not a table"),
+        )),
+        None => Err(undefined_relation(name)),
+    }
 }
 
 fn has_rows(ctx: &ExecContext<'_>, table: Oid, col: Option<usize>) -> PgResult<bool> {
@@ -417,6 +421,22 @@ pub(crate) fn check_owner(ctx: &ExecContext<'_>, def: &TableDef) -> PgResult<()>
         return Ok(());
     }
     Err(tandem_storage::acl::must_be_owner_of_table(&def.name))
+}
+
+/// The session's user must have the privileges of `owner`, the owner of
+/// view `name` (`42501 must be owner of view x`).
+pub(crate) fn check_owner_of(ctx: &ExecContext<'_>, owner: Oid, name: &str) -> PgResult<()> {
+    if ctx
+        .txn
+        .catalog()
+        .has_privs_of_role(Oid(ctx.session.user_oid), owner)
+    {
+        return Ok(());
+    }
+    Err(PgError::new(
+        SqlState::INSUFFICIENT_PRIVILEGE,
+        format!("must be owner of view {name}"),
+    ))
 }
 
 /// `ALTER TABLE t OWNER TO r` (`ATExecChangeOwner`): a non-superuser must own
@@ -759,6 +779,9 @@ pub(crate) fn drop(
                     check_owner(ctx, t)?;
                     oids.push(t.oid)
                 }
+                None if ctx.txn.catalog().view_by_name("public", name).is_some() => {
+                    return Err(super::view::wrong_kind(name, "table", "VIEW"))
+                }
                 None if if_exists => ctx.notices.push(skipping(
                     SqlState::SUCCESSFUL_COMPLETION,
                     format!("table \"{name}\" does not exist, skipping"),
@@ -771,7 +794,7 @@ pub(crate) fn drop(
                 }
             }
         }
-        foreign_key::drop_tables(ctx, &oids, cascade)?;
+        super::view::drop_dependents(ctx, &oids, cascade)?;
         for oid in oids {
             drop_owned_sequences(ctx, oid, None)?;
             ctx.txn.drop_table(oid)?;

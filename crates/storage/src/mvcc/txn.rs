@@ -1574,6 +1574,13 @@ impl Transaction {
         self.pending_sequences.push(oid);
         Ok(())
     }
+    /// CREATE [OR REPLACE] VIEW.
+    pub fn put_view(&mut self, view: crate::ViewDef) -> PgResult<()> {
+        self.ddl(CatalogOp::PutView(view))
+    }
+    pub fn drop_view(&mut self, view: Oid) -> PgResult<()> {
+        self.ddl(CatalogOp::DropView(view))
+    }
     pub fn drop_sequence(&mut self, seq: Oid) -> PgResult<()> {
         self.ddl(CatalogOp::DropSequence(seq))
     }

@@ -1,0 +1,248 @@
+//! Views: CREATE [OR REPLACE] VIEW, DROP VIEW, and the dependencies that
+//! keep a relation a view reads (or a foreign key references) from being
+//! dropped (PostgreSQL's `commands/view.c` and the dependency errors of
+//! `catalog/dependency.c`).
+//!
+//! A view is its SELECT as written plus its output columns
+//! (`tandem_storage::ViewDef`); the binder reads it in place of a relation
+//! (`tandem_query`'s `bind/select.rs`).
+
+use sqlparser::ast::{CreateView, ObjectName};
+use tandem_expr::ExecContext;
+use tandem_storage::{Catalog, ViewDef};
+use tandem_types::{DataType, Oid, PgError, PgResult, SqlState};
+
+use super::foreign_key::{describe_constraint, has_dependents};
+use super::sequence::{duplicate_relation, relation_exists};
+use super::skipping;
+use crate::session::Session;
+use crate::types::{ident, relation_name};
+
+fn view_column_error(message: String) -> PgError {
+    PgError::new(SqlState::INVALID_TABLE_DEFINITION, message)
+}
+
+pub(crate) fn create(s: &mut Session, cv: &CreateView) -> PgResult<String> {
+    s.check_writable("CREATE VIEW")?;
+    if cv.materialized {
+        return Err(PgError::unsupported("CREATE MATERIALIZED VIEW"));
+    }
+    if cv.temporary {
+        return Err(PgError::unsupported("temporary views"));
+    }
+    let name = relation_name(&cv.name)?;
+    s.with_ctx(&[], |ctx| {
+        let (cols, deps) = tandem_query::describe_query(&cv.query, ctx)?;
+        if cv.columns.len() > cols.len() {
+            return Err(PgError::syntax(
+                "CREATE VIEW specifies more column names than columns",
+            ));
+        }
+        let mut columns: Vec<(String, DataType)> = cols
+            .into_iter()
+            .map(|c| {
+                // a constant of no type yet is text, as PostgreSQL makes it
+                let ty = match c.data_type {
+                    DataType::Unknown => DataType::Text,
+                    t => t,
+                };
+                (c.name, ty)
+            })
+            .collect();
+        for (c, n) in columns.iter_mut().zip(&cv.columns) {
+            c.0 = ident(&n.name);
+        }
+        for (i, c) in columns.iter().enumerate() {
+            if columns[..i].iter().any(|o| o.0 == c.0) {
+                return Err(PgError::new(
+                    SqlState::DUPLICATE_COLUMN,
+                    format!("column \"{}\" specified more than once", c.0),
+                ));
+            }
+        }
+        let cat = ctx.txn.catalog();
+        let oid = match cat.view_by_name("public", &name) {
+            Some(old) if cv.or_replace => {
+                super::table::check_owner_of(ctx, old.owner, &name)?;
+                replaceable(old, &columns)?;
+                old.oid
+            }
+            _ if relation_exists(ctx, &name) => return Err(duplicate_relation(&name)),
+            _ => ctx.txn.allocate_oid(),
+        };
+        let mut depends_on = deps;
+        depends_on.retain(|&d| d != oid);
+        depends_on.sort_unstable();
+        depends_on.dedup();
+        ctx.txn.put_view(ViewDef {
+            oid,
+            schema: "public".into(),
+            name: name.clone(),
+            query: cv.query.to_string(),
+            columns,
+            depends_on,
+            owner: Oid(ctx.session.user_oid),
+        })
+    })?;
+    Ok("CREATE VIEW".into())
+}
+
+/// CREATE OR REPLACE VIEW may add columns at the end, not drop, rename or
+/// retype the ones there.
+fn replaceable(old: &ViewDef, new: &[(String, DataType)]) -> PgResult<()> {
+    if new.len() < old.columns.len() {
+        return Err(view_column_error("cannot drop columns from view".into()));
+    }
+    for ((on, ot), (nn, nt)) in old.columns.iter().zip(new) {
+        if on != nn {
+            return Err(view_column_error(format!(
+                "cannot change name of view column \"{on}\" to \"{nn}\""
+            ))
+            .with_hint(
+                "Use ALTER VIEW ... RENAME COLUMN ... to change name of view column instead.",
+            ));
+        }
+        if ot != nt {
+            return Err(view_column_error(format!(
+                "cannot change data type of view column \"{on}\" from {} to {}",
+                ot.display_name(),
+                nt.display_name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `"x" is not a view` / `"x" is not a table`, with the DROP to use.
+pub(crate) fn wrong_kind(name: &str, wanted: &str, instead: &str) -> PgError {
+    PgError::new(
+        SqlState::WRONG_OBJECT_TYPE,
+        format!("\"{name}\" is not a {wanted}"),
+    )
+    .with_hint(format!(
+        "Use DROP {instead} to remove a {}.",
+        instead.to_lowercase()
+    ))
+}
+
+/// `DROP VIEW [IF EXISTS] a, b [CASCADE]`.
+pub(crate) fn drop(
+    s: &mut Session,
+    names: &[ObjectName],
+    if_exists: bool,
+    cascade: bool,
+) -> PgResult<String> {
+    s.check_writable("DROP VIEW")?;
+    let names = names
+        .iter()
+        .map(relation_name)
+        .collect::<PgResult<Vec<_>>>()?;
+    s.with_ctx(&[], |ctx| {
+        let cat = ctx.txn.catalog();
+        let mut oids = Vec::new();
+        for name in &names {
+            match cat.view_by_name("public", name) {
+                Some(v) => {
+                    super::table::check_owner_of(ctx, v.owner, name)?;
+                    oids.push(v.oid);
+                }
+                None if cat.table_by_name("public", name).is_some() => {
+                    return Err(wrong_kind(name, "view", "TABLE"))
+                }
+                None if if_exists => ctx.notices.push(skipping(
+                    SqlState::SUCCESSFUL_COMPLETION,
+                    format!("view \"{name}\" does not exist, skipping"),
+                )),
+                None => {
+                    return Err(PgError::new(
+                        SqlState::UNDEFINED_TABLE,
+                        format!("view \"{name}\" does not exist"),
+                    ))
+                }
+            }
+        }
+        drop_dependents(ctx, &oids, cascade)?;
+        for oid in oids {
+            ctx.txn.drop_view(oid)?;
+        }
+        Ok(())
+    })?;
+    Ok("DROP VIEW".into())
+}
+
+/// `table x` / `view x`, as dependency messages name a relation.
+fn relation_label(cat: &Catalog, oid: Oid) -> String {
+    match (cat.tables.get(&oid), cat.views.get(&oid)) {
+        (Some(t), _) => format!("table {}", t.name),
+        (_, Some(v)) => format!("view {}", v.name),
+        _ => format!("relation {oid}"),
+    }
+}
+
+/// The views that read `oid`, and the views that read those, depth
+/// first (each once), leaving out `skip`.
+fn dependent_views(cat: &Catalog, oid: Oid, skip: &[Oid], out: &mut Vec<(Oid, Oid)>) {
+    for v in cat.views_reading(oid) {
+        if skip.contains(&v.oid) || out.iter().any(|(d, _)| *d == v.oid) {
+            continue;
+        }
+        out.push((v.oid, oid));
+        dependent_views(cat, v.oid, skip, out);
+    }
+}
+
+/// Before DROP TABLE / DROP VIEW of `oids`: the objects that depend on
+/// them (foreign keys of other tables that reference them, views that read
+/// them). Without CASCADE they refuse the drop (`2BP01`, a DETAIL line
+/// each); with it they are dropped first, with a NOTICE naming them.
+pub(crate) fn drop_dependents(
+    ctx: &mut ExecContext<'_>,
+    oids: &[Oid],
+    cascade: bool,
+) -> PgResult<()> {
+    let cat = ctx.txn.catalog();
+    for &rel in oids {
+        let fks: Vec<_> = cat
+            .foreign_keys_to(rel)
+            .into_iter()
+            .filter(|c| !oids.contains(&c.table))
+            .collect();
+        let mut views = Vec::new();
+        dependent_views(&cat, rel, oids, &mut views);
+        if fks.is_empty() && views.is_empty() {
+            continue;
+        }
+        let label = relation_label(&cat, rel);
+        let mut objects: Vec<String> = fks.iter().map(|c| describe_constraint(&cat, c)).collect();
+        let mut lines: Vec<String> = objects
+            .iter()
+            .map(|o| format!("{o} depends on {label}"))
+            .collect();
+        for (v, on) in &views {
+            let view = relation_label(&cat, *v);
+            lines.push(format!("{view} depends on {}", relation_label(&cat, *on)));
+            objects.push(view);
+        }
+        if !cascade {
+            return Err(has_dependents(&label, &lines));
+        }
+        ctx.notices.push(match objects.as_slice() {
+            [one] => PgError::notice(format!("drop cascades to {one}")),
+            many => PgError::notice(format!("drop cascades to {} other objects", many.len()))
+                .with_detail(
+                    many.iter()
+                        .map(|o| format!("drop cascades to {o}"))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                ),
+        });
+        for c in fks {
+            ctx.txn.drop_constraint(c.oid)?;
+        }
+        // the views that read others first
+        for (v, _) in views.iter().rev() {
+            ctx.txn.drop_view(*v)?;
+        }
+    }
+    Ok(())
+}
