@@ -303,6 +303,12 @@ pub fn bind_insert(b: &mut Binder, ins: &ast::Insert) -> PgResult<(InsertPlan, V
         .iter()
         .map(|i| def.columns[*i].data_type.clone())
         .collect();
+    // GENERATED ALWAYS identity columns take DEFAULT only
+    let always: Vec<usize> = targets
+        .iter()
+        .copied()
+        .filter(|&c| b.catalog.identity(def.oid, c) == Some(true))
+        .collect();
     let mut query_width = None;
     let source = match &ins.source {
         None => Node::Values { rows: vec![vec![]] },
@@ -324,6 +330,9 @@ pub fn bind_insert(b: &mut Binder, ins: &ast::Insert) -> PgResult<(InsertPlan, V
                     }
                     let mut row = Vec::new();
                     for (j, e) in r.content.iter().enumerate() {
+                        if always.contains(&targets[j]) && !is_default_keyword(e) {
+                            return Err(identity_always_insert(&def, targets[j]));
+                        }
                         if is_default_keyword(e) {
                             row.push(
                                 default_expr(b, &def, targets[j])?
@@ -340,6 +349,9 @@ pub fn bind_insert(b: &mut Binder, ins: &ast::Insert) -> PgResult<(InsertPlan, V
                 Node::Values { rows }
             }
             _ => {
+                if let Some(&c) = always.first() {
+                    return Err(identity_always_insert(&def, c));
+                }
                 let (node, cols) = b.bind_query(q)?;
                 if cols.len() > targets.len() {
                     return Err(PgError::syntax(
@@ -397,6 +409,19 @@ pub fn bind_insert(b: &mut Binder, ins: &ast::Insert) -> PgResult<(InsertPlan, V
         },
         cols,
     ))
+}
+
+/// `428C9`: a value for a GENERATED ALWAYS identity column.
+fn identity_always_insert(def: &TableDef, column: usize) -> PgError {
+    let name = &def.columns[column].name;
+    PgError::new(
+        SqlState("428C9"),
+        format!("cannot insert a non-DEFAULT value into column \"{name}\""),
+    )
+    .with_detail(format!(
+        "Column \"{name}\" is an identity column defined as GENERATED ALWAYS."
+    ))
+    .with_hint("Use OVERRIDING SYSTEM VALUE to override.")
 }
 
 fn no_matching_constraint() -> PgError {
@@ -637,6 +662,15 @@ fn bind_sets(
         }
         let e = if is_default_keyword(&value) {
             default_expr(b, def, col)?.unwrap_or(Expr::Const(Value::Null))
+        } else if b.catalog.identity(def.oid, col) == Some(true) {
+            let name = &def.columns[col].name;
+            return Err(PgError::new(
+                SqlState("428C9"),
+                format!("column \"{name}\" can only be updated to DEFAULT"),
+            )
+            .with_detail(format!(
+                "Column \"{name}\" is an identity column defined as GENERATED ALWAYS."
+            )));
         } else {
             b.level().agg_forbidden = Some("UPDATE");
             let r = b.bind_expr(&value);

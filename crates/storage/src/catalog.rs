@@ -117,6 +117,13 @@ pub enum CatalogOp {
     PutView(ViewDef),
     /// Drop a view.
     DropView(Oid),
+    /// Make column `column` of `table` an identity column (`always`:
+    /// GENERATED ALWAYS), or (`None`) an ordinary one again.
+    SetIdentity {
+        table: Oid,
+        column: u32,
+        always: Option<bool>,
+    },
 }
 
 /// The catalog initdb creates.
@@ -185,6 +192,7 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
                 c.table != *oid && c.foreign_key().is_none_or(|fk| fk.ref_table != *oid)
             });
             cat.missing_values.remove(oid);
+            cat.identities.retain(|(t, _), _| t != oid);
             cat.acls.remove(oid);
             // A dropped table leaves every publication (its pg_publication_rel
             // rows go with it, as in PostgreSQL).
@@ -226,6 +234,18 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
             cat.views.remove(oid);
             cat.acls.remove(oid);
         }
+        CatalogOp::SetIdentity {
+            table,
+            column,
+            always,
+        } => match always {
+            Some(a) => {
+                cat.identities.insert((*table, *column), *a);
+            }
+            None => {
+                cat.identities.remove(&(*table, *column));
+            }
+        },
         CatalogOp::PutRole(r) => {
             cat.roles.insert(r.oid, r.clone());
         }
@@ -334,6 +354,7 @@ pub fn op_oid(op: &CatalogOp) -> Oid {
         | CatalogOp::DropConstraint(o)
         | CatalogOp::DropView(o) => *o,
         CatalogOp::PutView(v) => v.oid,
+        CatalogOp::SetIdentity { table, .. } => *table,
         CatalogOp::PutIndex(i) => i.oid,
         CatalogOp::PutConstraint(c) => c.oid,
         CatalogOp::SetAcl { object, .. } => *object,

@@ -402,6 +402,10 @@ pub struct Catalog {
     pub constraints: std::collections::BTreeMap<Oid, Arc<ConstraintDef>>,
     /// Views, by oid.
     pub views: std::collections::BTreeMap<Oid, Arc<ViewDef>>,
+    /// Identity columns (`GENERATED ALWAYS|BY DEFAULT AS IDENTITY`): (table,
+    /// column position) -> ALWAYS. Their DEFAULT is the owned sequence's
+    /// `nextval`, as a serial column's.
+    pub identities: std::collections::BTreeMap<(Oid, u32), bool>,
 }
 
 impl Catalog {
@@ -436,6 +440,14 @@ impl Catalog {
             .filter(|i| i.table == table)
             .cloned()
             .collect()
+    }
+    /// Whether column `column` of `table` is an identity column, and if so
+    /// whether GENERATED ALWAYS.
+    pub fn identity(&self, table: Oid, column: usize) -> Option<bool> {
+        if self.identities.is_empty() {
+            return None;
+        }
+        self.identities.get(&(table, column as u32)).copied()
     }
     /// The view named `name` in `schema`.
     pub fn view_by_name(&self, schema: &str, name: &str) -> Option<&Arc<ViewDef>> {

@@ -1016,6 +1016,20 @@ fn catalog_op(w: &mut Writer, op: &CatalogOp) {
             w.u8(27);
             w.oid(*o);
         }
+        CatalogOp::SetIdentity {
+            table,
+            column,
+            always,
+        } => {
+            w.u8(28);
+            w.oid(*table);
+            w.u32(*column);
+            w.u8(match always {
+                None => 0,
+                Some(false) => 1,
+                Some(true) => 2,
+            });
+        }
     }
 }
 
@@ -1278,6 +1292,16 @@ fn read_catalog_op(r: &mut Reader<'_>) -> PgResult<CatalogOp> {
         25 => CatalogOp::DropConstraint(r.oid()?),
         26 => CatalogOp::PutView(read_view_def(r)?),
         27 => CatalogOp::DropView(r.oid()?),
+        28 => CatalogOp::SetIdentity {
+            table: r.oid()?,
+            column: r.u32()?,
+            always: match r.u8()? {
+                0 => None,
+                1 => Some(false),
+                2 => Some(true),
+                _ => return Err(corrupt("WAL record")),
+            },
+        },
         _ => return Err(corrupt("WAL record")),
     })
 }
@@ -1343,6 +1367,12 @@ pub fn catalog(w: &mut Writer, cat: &Catalog) {
     w.u32(cat.views.len() as u32);
     for v in cat.views.values() {
         view_def(w, v);
+    }
+    w.u32(cat.identities.len() as u32);
+    for ((table, column), always) in &cat.identities {
+        w.oid(*table);
+        w.u32(*column);
+        w.bool(*always);
     }
 }
 
@@ -1430,6 +1460,13 @@ pub fn read_catalog(r: &mut Reader<'_>) -> PgResult<Catalog> {
         for _ in 0..r.u32()? {
             let v = read_view_def(r)?;
             cat.views.insert(v.oid, Arc::new(v));
+        }
+    }
+    // Identity columns came last.
+    if !r.is_empty() {
+        for _ in 0..r.u32()? {
+            let key = (r.oid()?, r.u32()?);
+            cat.identities.insert(key, r.bool()?);
         }
     }
     Ok(cat)
@@ -1637,7 +1674,7 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        let old = &w.buf[..w.buf.len() - 24];
+        let old = &w.buf[..w.buf.len() - 28];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.role_by_name("pg_create_subscription").is_some());
         assert_eq!(back.auth_members.len(), 3);
@@ -1805,8 +1842,8 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        // the followed publishers', indexes', constraints' and views' counts
-        w.buf.len() - 4 - 4 - 4 - 4
+        // the counts of the sections after them
+        w.buf.len() - 4 * 5
     }
 
     #[test]
@@ -1834,8 +1871,8 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        // (the indexes', the constraints' and the views' counts)
-        let old = &w.buf[..w.buf.len() - 4 - 4 - 4];
+        // (the counts of the indexes and the sections after them)
+        let old = &w.buf[..w.buf.len() - 4 * 4];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.indexes.is_empty());
     }
@@ -1884,8 +1921,8 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        // (the constraints' and the views' counts)
-        let old = &w.buf[..w.buf.len() - 4 - 4];
+        // (the counts of the constraints and the sections after them)
+        let old = &w.buf[..w.buf.len() - 4 * 3];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.constraints.is_empty());
     }
@@ -1915,11 +1952,39 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        let old = &w.buf[..w.buf.len() - 4];
+        // (the views' and the identity columns' counts)
+        let old = &w.buf[..w.buf.len() - 4 * 2];
         assert!(read_catalog(&mut Reader::new(old, "catalog"))
             .unwrap()
             .views
             .is_empty());
+    }
+
+    #[test]
+    fn identity_columns_round_trip_in_ops_and_images() {
+        for always in [None, Some(false), Some(true)] {
+            round_trip(catalog_change(CatalogOp::SetIdentity {
+                table: Oid(16384),
+                column: 2,
+                always,
+            }));
+        }
+        let mut cat = bootstrap_catalog("alice", None);
+        cat.identities.insert((Oid(16384), 0), true);
+        cat.identities.insert((Oid(16390), 1), false);
+        let mut w = Writer::new();
+        catalog(&mut w, &cat);
+        let back = read_catalog(&mut Reader::new(&w.buf, "catalog")).unwrap();
+        assert_eq!(back.identities, cat.identities);
+        let bare = Catalog {
+            identities: Default::default(),
+            ..cat.clone()
+        };
+        let mut w = Writer::new();
+        catalog(&mut w, &bare);
+        let old = &w.buf[..w.buf.len() - 4];
+        let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
+        assert!(back.identities.is_empty());
     }
 
     #[test]
@@ -1969,8 +2034,9 @@ mod tests {
         for m in cat.auth_members.values() {
             auth_member(&mut w, m);
         }
-        // and the (empty) followed publishers, indexes, constraints, views
-        w.buf.len() + 4 + 4 + 4 + 4
+        // and the (empty) followed publishers, indexes, constraints, views,
+        // identity columns
+        w.buf.len() + 4 * 5
     }
 
     fn publication_bytes() -> usize {

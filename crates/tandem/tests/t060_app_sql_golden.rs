@@ -24,6 +24,7 @@ tandem_testkit::golden_tests! {
     foreign_keys => "13_foreign_keys",
     check_constraints => "14_check_constraints",
     views => "15_views",
+    identity => "16_identity",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

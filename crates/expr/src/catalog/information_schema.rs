@@ -212,6 +212,8 @@ struct Col<'a> {
     ty: &'a DataType,
     nullable: bool,
     default: Option<&'a str>,
+    /// An identity column: GENERATED ALWAYS?
+    identity: Option<bool>,
 }
 
 fn column_row(db: &str, c: Col<'_>) -> Vec<Value> {
@@ -223,6 +225,7 @@ fn column_row(db: &str, c: Col<'_>) -> Vec<Value> {
         ty,
         nullable,
         default,
+        identity,
     } = c;
     let int = |v: Option<i64>| v.map(|x| i4(x as i32)).unwrap_or(Value::Null);
     let char_len = match ty {
@@ -295,9 +298,14 @@ fn column_row(db: &str, c: Col<'_>) -> Vec<Value> {
         Value::Null,
         name(&pos.to_string()),
         text("NO"),
-        text("NO"),
+        text(if identity.is_some() { "YES" } else { "NO" }),
+        match identity {
+            Some(true) => text("ALWAYS"),
+            Some(false) => text("BY DEFAULT"),
+            None => Value::Null,
+        },
     ];
-    row.extend(std::iter::repeat_n(Value::Null, 6));
+    row.extend(std::iter::repeat_n(Value::Null, 5));
     row.push(text("NEVER"));
     row.push(Value::Null);
     row.push(text(if schema == "public" { "YES" } else { "NO" }));
@@ -308,6 +316,7 @@ pub fn build_columns(cat: &Catalog, db: &str) -> Vec<Vec<Value>> {
     let mut out = Vec::new();
     for t in cat.tables.values() {
         for (i, c) in t.columns.iter().enumerate().filter(|(_, c)| !c.dropped) {
+            let identity = cat.identity(t.oid, i);
             out.push(column_row(
                 db,
                 Col {
@@ -317,7 +326,9 @@ pub fn build_columns(cat: &Catalog, db: &str) -> Vec<Vec<Value>> {
                     pos: i + 1,
                     ty: &c.data_type,
                     nullable: !c.not_null,
-                    default: c.default.as_deref(),
+                    // an identity column's sequence is no default here
+                    default: c.default.as_deref().filter(|_| identity.is_none()),
+                    identity,
                 },
             ));
         }
@@ -332,6 +343,7 @@ pub fn build_columns(cat: &Catalog, db: &str) -> Vec<Vec<Value>> {
                 ty,
                 nullable: true,
                 default: None,
+                identity: None,
             };
             out.push(column_row(db, col));
         }

@@ -28,7 +28,9 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
     let mut out = Vec::new();
     for t in cat.tables.values() {
         for (i, c) in t.columns.iter().enumerate() {
-            if let (Some(d), false) = (&c.default, c.dropped) {
+            // an identity column's sequence is no default (attidentity)
+            let identity = cat.identity(t.oid, i).is_some();
+            if let (Some(d), false, false) = (&c.default, c.dropped, identity) {
                 let num = i as i16 + 1;
                 out.push(vec![
                     oid(attrdef_oid(t.oid.0, num)),

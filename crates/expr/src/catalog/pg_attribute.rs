@@ -56,6 +56,8 @@ struct Att<'a> {
     num: usize,
     not_null: bool,
     has_default: bool,
+    /// `attidentity`: `a` (ALWAYS), `d` (BY DEFAULT) or 0.
+    identity: u8,
 }
 
 fn row(a: Att<'_>) -> Vec<Value> {
@@ -97,9 +99,9 @@ fn row(a: Att<'_>) -> Vec<Value> {
         ch(a.ty.map_or(b'x', |t| super::pg_type::typstorage(t, len))),
         ch(0),
         b(a.not_null),
-        b(a.has_default),
+        b(a.has_default && a.identity == 0),
         b(false),
-        ch(0),
+        ch(a.identity),
         ch(0),
         b(a.ty.is_none()),
         b(true),
@@ -125,6 +127,11 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
                 num: i + 1,
                 not_null: c.not_null && !c.dropped,
                 has_default: c.default.is_some() && !c.dropped,
+                identity: match cat.identity(t.oid, i) {
+                    Some(true) => b'a',
+                    Some(false) => b'd',
+                    None => 0,
+                },
             }));
         }
     }
@@ -138,6 +145,7 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
                     num: k + 1,
                     not_null: false,
                     has_default: false,
+                    identity: 0,
                 }));
             }
         }
@@ -151,6 +159,7 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
                 num: i + 1,
                 not_null: false,
                 has_default: false,
+                identity: 0,
             }));
         }
     }
@@ -168,6 +177,7 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
                 num: i + 1,
                 not_null: true,
                 has_default: false,
+                identity: 0,
             }));
         }
     }
@@ -180,6 +190,7 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
                 num: i + 1,
                 not_null: false,
                 has_default: false,
+                identity: 0,
             }));
         }
     }

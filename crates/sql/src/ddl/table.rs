@@ -9,12 +9,13 @@
 
 use sqlparser::ast::{
     AlterColumnOperation, AlterTable, AlterTableOperation, ColumnDef as AstColumnDef, ColumnOption,
-    CreateTable, CreateTableOptions, ObjectName, Owner, ReplicaIdentity as AstReplicaIdentity,
-    TableConstraint, Truncate, TruncateIdentityOption,
+    CreateTable, CreateTableOptions, GeneratedAs, ObjectName, Owner,
+    ReplicaIdentity as AstReplicaIdentity, SequenceOptions, TableConstraint, Truncate,
+    TruncateIdentityOption,
 };
 use tandem_expr::ExecContext;
 use tandem_storage::{ColumnDef, PrimaryKey, ReplicaIdentity, TableDef};
-use tandem_types::{Oid, PgError, PgResult, SqlState, Value};
+use tandem_types::{DataType, Oid, PgError, PgResult, SqlState, Value};
 
 use super::check::{self, NewCheck};
 use super::foreign_key::{self, NewForeignKey};
@@ -28,6 +29,9 @@ use crate::types::{ident, parse_type_name, relation_name, Serial};
 struct NewColumn {
     def: ColumnDef,
     serial: Option<Serial>,
+    /// `GENERATED ALWAYS|BY DEFAULT AS IDENTITY [(options)]`: ALWAYS, and
+    /// the options of its sequence.
+    identity: Option<(bool, SequenceStmt)>,
     primary_key: bool,
     /// `UNIQUE` on the column, with its constraint name if given.
     unique: Option<Option<String>>,
@@ -71,6 +75,7 @@ fn column_from_ast(c: &AstColumnDef) -> PgResult<NewColumn> {
             dropped: false,
         },
         serial,
+        identity: None,
         primary_key: false,
         unique: None,
         references: Vec::new(),
@@ -115,9 +120,36 @@ fn column_from_ast(c: &AstColumnDef) -> PgResult<NewColumn> {
                 let fk = foreign_key::from_ast(fk, name, Some(&col.def.name))?;
                 col.references.push(fk);
             }
-            ColumnOption::Generated { .. } | ColumnOption::Identity(_) => {
-                return Err(PgError::unsupported("identity and generated columns"))
+            ColumnOption::Generated {
+                generated_as,
+                sequence_options,
+                generation_expr: None,
+                ..
+            } => {
+                let always = match generated_as {
+                    GeneratedAs::Always => true,
+                    GeneratedAs::ByDefault => false,
+                    GeneratedAs::ExpStored => {
+                        return Err(PgError::unsupported("generated columns"))
+                    }
+                };
+                if !matches!(
+                    col.def.data_type,
+                    DataType::Int2 | DataType::Int4 | DataType::Int8
+                ) {
+                    return Err(PgError::new(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        "identity column type must be smallint, integer, or bigint",
+                    ));
+                }
+                let opts = identity_options(sequence_options.as_deref().unwrap_or(&[]))?;
+                col.identity = Some((always, opts));
+                col.def.not_null = true;
             }
+            ColumnOption::Generated { .. } => {
+                return Err(PgError::unsupported("generated columns"))
+            }
+            ColumnOption::Identity(_) => return Err(PgError::unsupported("this form of IDENTITY")),
             ColumnOption::Collation(_) => return Err(PgError::unsupported("COLLATE")),
             other => return Err(PgError::unsupported(format!("column option {other}"))),
         }
@@ -203,15 +235,38 @@ fn pk_columns(pk: &sqlparser::ast::PrimaryKeyConstraint) -> PgResult<Vec<String>
         .collect()
 }
 
-/// Creates serial sequences for `cols` of table `table` and sets their defaults.
+/// The sequence options of an identity column (`START WITH 100 ...`).
+fn identity_options(opts: &[SequenceOptions]) -> PgResult<SequenceStmt> {
+    let int = |e: &sqlparser::ast::Expr| -> PgResult<i64> {
+        let text = e.to_string().replace(' ', "");
+        text.parse::<i64>()
+            .map_err(|_| PgError::syntax(format!("syntax error at or near \"{text}\"")))
+    };
+    let mut out = SequenceStmt::default();
+    for o in opts {
+        match o {
+            SequenceOptions::IncrementBy(e, _) => out.increment = Some(int(e)?),
+            SequenceOptions::MinValue(e) => out.min_value = Some(e.as_ref().map(int).transpose()?),
+            SequenceOptions::MaxValue(e) => out.max_value = Some(e.as_ref().map(int).transpose()?),
+            SequenceOptions::StartWith(e, _) => out.start = Some(int(e)?),
+            SequenceOptions::Cache(e) => out.cache = Some(int(e)?),
+            SequenceOptions::Cycle(c) => out.cycle = Some(!*c),
+        }
+    }
+    Ok(out)
+}
+
+/// Creates the owned sequences of serial and identity columns (each with
+/// its options) of table `table` and sets their defaults.
 fn create_serial_sequences(
     ctx: &mut ExecContext<'_>,
     table: &str,
     table_oid: Oid,
     cols: &mut [ColumnDef],
-    serials: &[(usize, Serial)],
+    serials: &[(usize, SequenceStmt)],
 ) -> PgResult<()> {
-    for &(pos, kind) in serials {
+    for (pos, opts) in serials {
+        let pos = *pos;
         let col = &mut cols[pos];
         let mut seq_name = format!("{table}_{}_seq", col.name);
         let mut n = 0;
@@ -219,16 +274,12 @@ fn create_serial_sequences(
             n += 1;
             seq_name = format!("{table}_{}_seq{n}", col.name);
         }
-        let opts = SequenceStmt {
-            max_value: Some(Some(kind.max_value())),
-            ..Default::default()
-        };
         let oid = ctx.txn.allocate_oid();
         let def = build_def(
             oid,
             &seq_name,
             col.data_type.clone(),
-            &opts,
+            opts,
             Some((table_oid, pos)),
         )?;
         ctx.txn.put_sequence(def)?;
@@ -321,10 +372,24 @@ pub(crate) fn create(s: &mut Session, ct: &CreateTable) -> PgResult<String> {
             _ => return Err(PgError::unsupported("this table constraint")),
         }
     }
-    let serials: Vec<(usize, Serial)> = cols
+    let serials: Vec<(usize, SequenceStmt)> = cols
         .iter()
         .enumerate()
-        .filter_map(|(i, c)| c.serial.map(|k| (i, k)))
+        .filter_map(|(i, c)| {
+            let serial = c.serial.map(|k| SequenceStmt {
+                max_value: Some(Some(k.max_value())),
+                ..Default::default()
+            });
+            Some((
+                i,
+                serial.or_else(|| c.identity.as_ref().map(|(_, o)| o.clone()))?,
+            ))
+        })
+        .collect();
+    let identities: Vec<(usize, bool)> = cols
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| Some((i, c.identity.as_ref()?.0)))
         .collect();
     let if_not_exists = ct.if_not_exists;
     s.with_ctx(&[], |ctx| {
@@ -347,6 +412,9 @@ pub(crate) fn create(s: &mut Session, ct: &CreateTable) -> PgResult<String> {
             owner: Oid(ctx.session.user_oid),
         };
         ctx.txn.put_table(def.clone(), None)?;
+        for &(column, always) in &identities {
+            ctx.txn.set_identity(oid, column, Some(always))?;
+        }
         for (name, columns) in &uniques {
             super::index::add_unique(ctx, &def, name.clone(), columns)?;
         }
@@ -500,8 +568,8 @@ fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -
                     ),
                 ));
             }
-            if col.serial.is_some() {
-                return Err(PgError::unsupported("adding a serial column"));
+            if col.serial.is_some() || col.identity.is_some() {
+                return Err(PgError::unsupported("adding a serial or identity column"));
             }
             if col.primary_key {
                 return Err(PgError::unsupported("ADD COLUMN ... PRIMARY KEY"));
@@ -564,6 +632,9 @@ fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -
                 }
                 foreign_key::drop_column(ctx, &def, pos)?;
                 check::drop_column(ctx, &def, pos)?;
+                if ctx.txn.catalog().identity(def.oid, pos).is_some() {
+                    ctx.txn.set_identity(def.oid, pos, None)?;
+                }
                 super::index::drop_covering(ctx, def.oid, pos)?;
                 def.columns[pos].dropped = true;
                 def.columns[pos].not_null = false;

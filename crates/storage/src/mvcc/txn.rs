@@ -1574,6 +1574,21 @@ impl Transaction {
         self.pending_sequences.push(oid);
         Ok(())
     }
+    /// Marks a column an identity column (`always`), or an ordinary one
+    /// again (`None`).
+    pub fn set_identity(
+        &mut self,
+        table: Oid,
+        column: usize,
+        always: Option<bool>,
+    ) -> PgResult<()> {
+        self.ddl(CatalogOp::SetIdentity {
+            table,
+            column: column as u32,
+            always,
+        })
+    }
+
     /// CREATE [OR REPLACE] VIEW.
     pub fn put_view(&mut self, view: crate::ViewDef) -> PgResult<()> {
         self.ddl(CatalogOp::PutView(view))
