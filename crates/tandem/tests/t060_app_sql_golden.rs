@@ -25,6 +25,7 @@ tandem_testkit::golden_tests! {
     check_constraints => "14_check_constraints",
     views => "15_views",
     identity => "16_identity",
+    psql_lists => "17_psql_lists",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

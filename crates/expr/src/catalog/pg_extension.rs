@@ -4,6 +4,12 @@ use tandem_types::{DataType, PgResult, Value};
 
 use super::*;
 
+/// `pg_extension.oid` of `plpgsql`.
+pub const PLPGSQL_OID: u32 = 13_566;
+
+/// Its `pg_description` comment (what `\dx` shows).
+pub const PLPGSQL_DESCRIPTION: &str = "PL/pgSQL procedural language";
+
 pub static VIEW: View = View {
     schema: "pg_catalog",
     name: "pg_extension",
@@ -29,7 +35,7 @@ fn columns() -> Vec<(&'static str, DataType)> {
 
 fn rows(_: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
     Ok(vec![vec![
-        oid(13_566),
+        oid(PLPGSQL_OID),
         name("plpgsql"),
         oid(BOOTSTRAP_SUPERUSER),
         oid(PG_CATALOG_NAMESPACE),

@@ -111,6 +111,24 @@ pub(super) fn defs() -> Vec<Def> {
             r(T::Text),
             |_| Ok(Value::Null),
         ),
+        // every function is a built-in of pg_catalog (no CREATE FUNCTION),
+        // on the search path; pg_proc does not record their types, so the
+        // result and argument texts are unknown (NULL)
+        Def::pure("pg_function_is_visible", vec![oid()], r(T::Bool), |_| {
+            Ok(Value::Bool(true))
+        }),
+        Def::pure("pg_get_function_result", vec![oid()], r(T::Text), |_| {
+            Ok(Value::Null)
+        }),
+        Def::pure("pg_get_function_arguments", vec![oid()], r(T::Text), |_| {
+            Ok(Value::Null)
+        }),
+        Def::pure(
+            "pg_get_function_identity_arguments",
+            vec![oid()],
+            r(T::Text),
+            |_| Ok(Value::Null),
+        ),
         // no partitioned tables: a table is no partition (NULL, as
         // PostgreSQL answers for one)
         Def::pure(
@@ -125,11 +143,21 @@ pub(super) fn defs() -> Vec<Def> {
         Def::pure("obj_description", vec![oid()], r(T::Text), |_| {
             Ok(Value::Null)
         }),
+        // the only comment there is: the one initdb gives plpgsql
         Def::pure(
             "obj_description",
             vec![oid(), t(T::Name)],
             r(T::Text),
-            |_| Ok(Value::Null),
+            |a| {
+                use catalog::pg_extension::{PLPGSQL_DESCRIPTION, PLPGSQL_OID};
+                let ext = matches!(a.get(1), Some(Value::Text(c)) if c == "pg_extension");
+                Ok(match arg_i64(a, 0)? {
+                    o if ext && o == i64::from(PLPGSQL_OID) => {
+                        Value::Text(PLPGSQL_DESCRIPTION.into())
+                    }
+                    _ => Value::Null,
+                })
+            },
         ),
         Def::pure(
             "shobj_description",
