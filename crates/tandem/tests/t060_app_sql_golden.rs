@@ -26,6 +26,7 @@ tandem_testkit::golden_tests! {
     views => "15_views",
     identity => "16_identity",
     psql_lists => "17_psql_lists",
+    information_schema_constraints => "18_information_schema_constraints",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -1,6 +1,8 @@
 //! `information_schema.tables`, `information_schema.columns`,
-//! `information_schema.schemata` and `information_schema.views`, computed
-//! from the catalog like PostgreSQL's `information_schema.sql` views.
+//! `information_schema.schemata`, `information_schema.views` and the
+//! constraint views (`table_constraints`, `key_column_usage`,
+//! `referential_constraints`, `check_constraints`), computed from the
+//! catalog like PostgreSQL's `information_schema.sql` views.
 
 use tandem_storage::Catalog;
 use tandem_types::{DataType, PgResult, Value};
@@ -386,6 +388,304 @@ fn schemata_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
                 Value::Null,
                 Value::Null,
             ]
+        })
+        .collect())
+}
+
+// ---- constraints: table_constraints, key_column_usage,
+// ---- referential_constraints, check_constraints
+
+pub static TABLE_CONSTRAINTS: View = View {
+    schema: "information_schema",
+    name: "table_constraints",
+    oid: 13_204,
+    relkind: b'v',
+    columns: table_constraints_cols,
+    rows: table_constraints_rows,
+};
+pub static KEY_COLUMN_USAGE: View = View {
+    schema: "information_schema",
+    name: "key_column_usage",
+    oid: 13_205,
+    relkind: b'v',
+    columns: key_column_usage_cols,
+    rows: key_column_usage_rows,
+};
+pub static REFERENTIAL_CONSTRAINTS: View = View {
+    schema: "information_schema",
+    name: "referential_constraints",
+    oid: 13_206,
+    relkind: b'v',
+    columns: referential_constraints_cols,
+    rows: referential_constraints_rows,
+};
+pub static CHECK_CONSTRAINTS: View = View {
+    schema: "information_schema",
+    name: "check_constraints",
+    oid: 13_207,
+    relkind: b'v',
+    columns: check_constraints_cols,
+    rows: check_constraints_rows,
+};
+
+/// One constraint as these views list it.
+struct Con<'a> {
+    name: String,
+    table: &'a tandem_storage::TableDef,
+    kind: ConKind<'a>,
+}
+
+enum ConKind<'a> {
+    Primary(&'a [usize]),
+    Unique(&'a [usize]),
+    Foreign(&'a tandem_storage::ForeignKey),
+    /// A CHECK's expression (a NOT NULL column's is `c IS NOT NULL`).
+    Check(String),
+}
+
+/// Every constraint of every table: primary keys and UNIQUE (their
+/// indexes), foreign keys and CHECKs, and a NOT NULL column's CHECK named
+/// as PostgreSQL names it (`<namespace oid>_<table oid>_<attnum>_not_null`).
+fn constraints(cat: &Catalog) -> Vec<Con<'_>> {
+    let mut out = Vec::new();
+    for i in index_views(cat) {
+        let kind = match i.constraint {
+            Some((_, b'p')) => ConKind::Primary(i.columns),
+            Some(_) => ConKind::Unique(i.columns),
+            None => continue,
+        };
+        out.push(Con {
+            name: i.name.to_string(),
+            table: i.table,
+            kind,
+        });
+    }
+    for c in cat.constraints.values() {
+        let Some(table) = cat.tables.get(&c.table) else {
+            continue;
+        };
+        let kind = match &c.kind {
+            tandem_storage::ConstraintKind::ForeignKey(fk) => ConKind::Foreign(fk),
+            tandem_storage::ConstraintKind::Check { expr, .. } => ConKind::Check(expr.clone()),
+        };
+        out.push(Con {
+            name: c.name.clone(),
+            table,
+            kind,
+        });
+    }
+    for t in cat.tables.values() {
+        let ns = namespace_oid(&t.schema).unwrap_or(PUBLIC_NAMESPACE);
+        for (i, c) in t.columns.iter().enumerate() {
+            if c.not_null && !c.dropped {
+                out.push(Con {
+                    name: format!("{ns}_{}_{}_not_null", t.oid.0, i + 1),
+                    table: t,
+                    kind: ConKind::Check(format!(
+                        "{} IS NOT NULL",
+                        tandem_types::ident::quote_identifier(&c.name)
+                    )),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn table_constraints_cols() -> Vec<(&'static str, DataType)> {
+    vec![
+        ("constraint_catalog", T::Name),
+        ("constraint_schema", T::Name),
+        ("constraint_name", T::Name),
+        ("table_catalog", T::Name),
+        ("table_schema", T::Name),
+        ("table_name", T::Name),
+        ("constraint_type", T::Text),
+        ("is_deferrable", T::Text),
+        ("initially_deferred", T::Text),
+        ("enforced", T::Text),
+        ("nulls_distinct", T::Text),
+    ]
+}
+
+fn table_constraints_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    let cat = ctx.txn.catalog();
+    let db = &ctx.session.database;
+    Ok(constraints(&cat)
+        .iter()
+        .map(|c| {
+            let kind = match c.kind {
+                ConKind::Primary(_) => "PRIMARY KEY",
+                ConKind::Unique(_) => "UNIQUE",
+                ConKind::Foreign(_) => "FOREIGN KEY",
+                ConKind::Check(_) => "CHECK",
+            };
+            vec![
+                name(db),
+                name(&c.table.schema),
+                name(&c.name),
+                name(db),
+                name(&c.table.schema),
+                name(&c.table.name),
+                text(kind),
+                text("NO"),
+                text("NO"),
+                text("YES"),
+                match c.kind {
+                    ConKind::Unique(_) => text("YES"),
+                    _ => Value::Null,
+                },
+            ]
+        })
+        .collect())
+}
+
+fn key_column_usage_cols() -> Vec<(&'static str, DataType)> {
+    vec![
+        ("constraint_catalog", T::Name),
+        ("constraint_schema", T::Name),
+        ("constraint_name", T::Name),
+        ("table_catalog", T::Name),
+        ("table_schema", T::Name),
+        ("table_name", T::Name),
+        ("column_name", T::Name),
+        ("ordinal_position", T::Int4),
+        ("position_in_unique_constraint", T::Int4),
+    ]
+}
+
+/// The columns of the unique key a foreign key is checked against.
+fn referenced_key<'c>(
+    cat: &'c Catalog,
+    fk: &tandem_storage::ForeignKey,
+) -> Option<(String, &'c [usize])> {
+    match fk.ref_index {
+        None => {
+            let pk = cat.tables.get(&fk.ref_table)?.primary_key.as_ref()?;
+            Some((pk.name.clone(), &pk.columns))
+        }
+        Some(i) => {
+            let idx = cat.indexes.get(&i)?;
+            Some((idx.name.clone(), &idx.columns))
+        }
+    }
+}
+
+fn key_column_usage_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    let cat = ctx.txn.catalog();
+    let db = &ctx.session.database;
+    let mut out = Vec::new();
+    for c in constraints(&cat) {
+        let (columns, positions): (&[usize], Option<Vec<i64>>) = match &c.kind {
+            ConKind::Primary(cols) | ConKind::Unique(cols) => (cols, None),
+            ConKind::Foreign(fk) => {
+                let key = referenced_key(&cat, fk).map(|(_, k)| k).unwrap_or(&[]);
+                let pos = fk
+                    .ref_columns
+                    .iter()
+                    .map(|r| key.iter().position(|k| k == r).map_or(0, |p| p as i64 + 1))
+                    .collect();
+                (&fk.columns, Some(pos))
+            }
+            ConKind::Check(_) => continue,
+        };
+        for (i, &col) in columns.iter().enumerate() {
+            let Some(column) = c.table.columns.get(col) else {
+                continue;
+            };
+            out.push(vec![
+                name(db),
+                name(&c.table.schema),
+                name(&c.name),
+                name(db),
+                name(&c.table.schema),
+                name(&c.table.name),
+                name(&column.name),
+                i4(i as i32 + 1),
+                positions
+                    .as_ref()
+                    .and_then(|p| p.get(i))
+                    .map_or(Value::Null, |&p| i4(p as i32)),
+            ]);
+        }
+    }
+    Ok(out)
+}
+
+fn referential_constraints_cols() -> Vec<(&'static str, DataType)> {
+    vec![
+        ("constraint_catalog", T::Name),
+        ("constraint_schema", T::Name),
+        ("constraint_name", T::Name),
+        ("unique_constraint_catalog", T::Name),
+        ("unique_constraint_schema", T::Name),
+        ("unique_constraint_name", T::Name),
+        ("match_option", T::Text),
+        ("update_rule", T::Text),
+        ("delete_rule", T::Text),
+    ]
+}
+
+fn rule(a: tandem_storage::FkAction) -> &'static str {
+    use tandem_storage::FkAction as A;
+    match a {
+        A::NoAction => "NO ACTION",
+        A::Restrict => "RESTRICT",
+        A::Cascade => "CASCADE",
+        A::SetNull => "SET NULL",
+        A::SetDefault => "SET DEFAULT",
+    }
+}
+
+fn referential_constraints_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    let cat = ctx.txn.catalog();
+    let db = &ctx.session.database;
+    let mut out = Vec::new();
+    for c in constraints(&cat) {
+        let ConKind::Foreign(fk) = c.kind else {
+            continue;
+        };
+        let parent_schema = cat
+            .tables
+            .get(&fk.ref_table)
+            .map_or("public", |t| t.schema.as_str());
+        out.push(vec![
+            name(db),
+            name(&c.table.schema),
+            name(&c.name),
+            name(db),
+            name(parent_schema),
+            referenced_key(&cat, fk).map_or(Value::Null, |(n, _)| name(&n)),
+            text(if fk.match_full { "FULL" } else { "NONE" }),
+            text(rule(fk.on_update)),
+            text(rule(fk.on_delete)),
+        ]);
+    }
+    Ok(out)
+}
+
+fn check_constraints_cols() -> Vec<(&'static str, DataType)> {
+    vec![
+        ("constraint_catalog", T::Name),
+        ("constraint_schema", T::Name),
+        ("constraint_name", T::Name),
+        ("check_clause", T::Text),
+    ]
+}
+
+fn check_constraints_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    let cat = ctx.txn.catalog();
+    let db = &ctx.session.database;
+    Ok(constraints(&cat)
+        .into_iter()
+        .filter_map(|c| match c.kind {
+            ConKind::Check(clause) => Some(vec![
+                name(db),
+                name(&c.table.schema),
+                name(&c.name),
+                text(&clause),
+            ]),
+            _ => None,
         })
         .collect())
 }

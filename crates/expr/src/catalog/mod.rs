@@ -336,6 +336,10 @@ pub static VIEWS: &[&View] = &[
     &information_schema::COLUMNS,
     &information_schema::SCHEMATA,
     &information_schema::VIEWS_VIEW,
+    &information_schema::TABLE_CONSTRAINTS,
+    &information_schema::KEY_COLUMN_USAGE,
+    &information_schema::REFERENTIAL_CONSTRAINTS,
+    &information_schema::CHECK_CONSTRAINTS,
 ];
 
 /// One column of a view whose rows are typed values `R` (the server-side
