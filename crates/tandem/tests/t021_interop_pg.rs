@@ -412,9 +412,13 @@ fn tandem_subscribes_to_pg17_with_initial_copy() {
     }
     let publ = pg_publisher("t021_pgpub");
     let sub = tandem_subscriber("t021_tsub");
-    let kv = "CREATE TABLE kv (k int PRIMARY KEY, v text)";
+    // a table that references kv: the workers write with foreign keys
+    // unchecked (copied in either order, cascaded deletes arriving as rows)
+    let kv = "CREATE TABLE kv (k int PRIMARY KEY, v text); \
+              CREATE TABLE kids (id int PRIMARY KEY, k int REFERENCES kv ON DELETE CASCADE)";
     publ.safe_psql(&format!("{kv}; {TYPES_TABLE}"));
     publ.safe_psql("INSERT INTO kv SELECT g, 'pre ' || g FROM generate_series(1, 2000) g");
+    publ.safe_psql("INSERT INTO kids SELECT g, g % 50 + 1 FROM generate_series(1, 500) g");
     publ.safe_psql(TYPES_ROWS);
     publ.safe_psql("CREATE PUBLICATION pgp FOR ALL TABLES");
     sub.safe_psql(&format!("{kv}; {TYPES_TABLE}"));
@@ -424,6 +428,7 @@ fn tandem_subscribes_to_pg17_with_initial_copy() {
     ));
     wait_tandem_ready(&sub);
     assert_tables_equal(&publ, &sub, "kv", "k");
+    assert_tables_equal(&publ, &sub, "kids", "id");
     assert_tables_equal(&publ, &sub, "ty", "id");
 
     // every kind of change, also a key update and a truncate
@@ -436,6 +441,19 @@ fn tandem_subscribes_to_pg17_with_initial_copy() {
     );
     wait_tables_equal(&publ, &sub, "kv", "k", LONG);
     wait_tables_equal(&publ, &sub, "ty", "id", LONG);
+    // the cascade ran on the publisher; its deletes arrived as rows
+    wait_tables_equal(&publ, &sub, "kids", "id", LONG);
+    assert_eq!(
+        sub.safe_psql("SELECT count(*) FROM kids WHERE k % 5 = 0"),
+        "0"
+    );
+    // local writes on the subscriber are checked
+    let out = sub.psql("INSERT INTO kids VALUES (99999, 777777)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("violates foreign key constraint \"kids_k_fkey\""),
+        "{err}"
+    );
     // the subscriber's UNIQUE index holds what the apply worker wrote
     let by_k = "SELECT id, m FROM ty WHERE k = 'vc'";
     assert_eq!(sub.safe_psql(by_k), publ.safe_psql(by_k));
