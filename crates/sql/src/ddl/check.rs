@@ -19,8 +19,7 @@ use tandem_storage::{ConstraintDef, ConstraintKind, RowKey, TableDef};
 use tandem_types::ident::quote_identifier;
 use tandem_types::{DataType, Locate, PgError, PgResult, SqlState};
 
-use super::foreign_key::constraint_of_table;
-use super::index::choose_name_where;
+use super::foreign_key::constraint_name;
 use crate::types::ident;
 
 /// A CHECK as written, with its constraint name if given.
@@ -669,29 +668,12 @@ pub(crate) fn add(
     let mut columns = Vec::new();
     columns_of(&analyzed, def, &mut columns);
     columns.sort_unstable();
-    let name = match &nc.name {
-        Some(n) if constraint_of_table(ctx, def, n) => {
-            return Err(PgError::new(
-                SqlState::DUPLICATE_OBJECT,
-                format!(
-                    "constraint \"{n}\" for relation \"{}\" already exists",
-                    def.name
-                ),
-            ))
-        }
-        Some(n) => n.clone(),
-        None => {
-            // named after the one column it reads, if it reads one
-            let column: Vec<String> = match columns.as_slice() {
-                [c] => vec![def.columns[*c].name.clone()],
-                _ => Vec::new(),
-            };
-            let cat = ctx.txn.catalog();
-            choose_name_where(&def.name, &column, "check", |n| {
-                constraint_of_table(ctx, def, n) || cat.constraints.values().any(|c| c.name == n)
-            })
-        }
+    // named after the one column it reads, if it reads one
+    let column: Vec<String> = match columns.as_slice() {
+        [c] => vec![def.columns[*c].name.clone()],
+        _ => Vec::new(),
     };
+    let name = constraint_name(ctx, def, nc.name.as_deref(), &column, "check")?;
     if check_rows {
         let checks = RowChecks::single(ctx.txn.catalog(), def, &name, &expr)?;
         if !all_rows_pass(ctx, def, &checks)? {

@@ -129,7 +129,7 @@ fn type_name(t: &DataType) -> String {
 
 /// Is `name` the name of a constraint of any table (PostgreSQL's
 /// ConstraintNameExists, within the schema)?
-fn constraint_name_taken(ctx: &ExecContext<'_>, name: &str) -> bool {
+pub(crate) fn constraint_name_taken(ctx: &ExecContext<'_>, name: &str) -> bool {
     let cat = ctx.txn.catalog();
     cat.constraints.values().any(|c| c.name == name)
         || cat.indexes.values().any(|i| i.constraint && i.name == name)
@@ -137,6 +137,31 @@ fn constraint_name_taken(ctx: &ExecContext<'_>, name: &str) -> bool {
             .tables
             .values()
             .any(|t| t.primary_key.as_ref().is_some_and(|pk| pk.name == name))
+}
+
+/// The name of a new constraint of `def` without an index: `given`
+/// (`42710` when `def` has a constraint of that name already), or
+/// PostgreSQL's ChooseConstraintName of the table, `columns` and `label`.
+pub(crate) fn constraint_name(
+    ctx: &ExecContext<'_>,
+    def: &TableDef,
+    given: Option<&str>,
+    columns: &[String],
+    label: &str,
+) -> PgResult<String> {
+    match given {
+        Some(n) if constraint_of_table(ctx, def, n) => Err(PgError::new(
+            SqlState::DUPLICATE_OBJECT,
+            format!(
+                "constraint \"{n}\" for relation \"{}\" already exists",
+                def.name
+            ),
+        )),
+        Some(n) => Ok(n.to_string()),
+        None => Ok(choose_name_where(&def.name, columns, label, |n| {
+            constraint_name_taken(ctx, n)
+        })),
+    }
 }
 
 /// Is `name` a constraint of table `def`?
@@ -197,21 +222,7 @@ pub(crate) fn add(ctx: &mut ExecContext<'_>, def: &TableDef, nf: &NewForeignKey)
             }
         }
     };
-    let name = match &nf.name {
-        Some(n) if constraint_of_table(ctx, def, n) => {
-            return Err(PgError::new(
-                SqlState::DUPLICATE_OBJECT,
-                format!(
-                    "constraint \"{n}\" for relation \"{}\" already exists",
-                    def.name
-                ),
-            ))
-        }
-        Some(n) => n.clone(),
-        None => choose_name_where(&def.name, &nf.columns, "fkey", |n| {
-            constraint_name_taken(ctx, n)
-        }),
-    };
+    let name = constraint_name(ctx, def, nf.name.as_deref(), &nf.columns, "fkey")?;
     for (&c, &r) in columns.iter().zip(&ref_columns) {
         let (ct, rt) = (&def.columns[c].data_type, &parent.columns[r].data_type);
         if !comparable(ct, rt) {
