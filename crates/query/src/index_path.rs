@@ -23,7 +23,7 @@ use crate::plan::{Expr, IndexRange, Node};
 
 /// Whether the key bytes of values of `ty` order and compare them as SQL
 /// does (so that an index over them finds every row a predicate selects).
-fn indexable(ty: &DataType) -> bool {
+pub(crate) fn indexable(ty: &DataType) -> bool {
     matches!(
         ty,
         DataType::Int2

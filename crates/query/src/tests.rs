@@ -915,3 +915,44 @@ fn primary_key_ranges_read_the_key_range() {
     let q = "select count(*) from pgbench_accounts where aid > 999";
     assert_eq!(count(&mut h, q), vec![r(&["2"])]);
 }
+
+#[test]
+fn order_by_the_primary_key_needs_no_sort() {
+    let mut h = Harness::new();
+    pgbench(&mut h);
+    h.commit();
+    let run = |h: &mut Harness, q: &str| {
+        let o = h.run(q, vec![]).unwrap();
+        (format!("{:?}", o.plan), o.rows)
+    };
+    // rows written by this transaction (in the overlay) come in key order too
+    h.run("delete from pgbench_accounts where aid = 2", vec![])
+        .unwrap();
+    h.run(
+        "insert into pgbench_accounts(aid, bid, abalance, filler) values (0, 1, 0, '')",
+        vec![],
+    )
+    .unwrap();
+    let (plan, rows) = run(
+        &mut h,
+        "select aid from pgbench_accounts order by aid limit 3",
+    );
+    assert!(!plan.contains("Sort"), "{plan}");
+    assert_eq!(rows, vec![r(&["0"]), r(&["1"]), r(&["3"])]);
+    let q = "select aid from pgbench_accounts where abalance = 0 order by 1 limit 2 offset 1";
+    let (plan, rows) = run(&mut h, q);
+    assert!(!plan.contains("Sort"), "{plan}");
+    assert_eq!(rows, vec![r(&["1"]), r(&["3"])]);
+    // another order still sorts
+    let (plan, rows) = run(
+        &mut h,
+        "select aid from pgbench_accounts order by aid desc limit 1",
+    );
+    assert!(plan.contains("Sort"), "{plan}");
+    assert_eq!(rows, vec![r(&["1000"])]);
+    let (plan, _) = run(
+        &mut h,
+        "select aid from pgbench_accounts order by bid, aid limit 1",
+    );
+    assert!(plan.contains("Sort"), "{plan}");
+}

@@ -402,6 +402,43 @@ impl Binder<'_> {
         Ok((node, cols))
     }
 
+    /// Whether `node`, a projection of one table's sequential scan, yields
+    /// its rows in the order `keys` ask for already: they name leading
+    /// columns of the table's primary key, ascending (a scan visits rows
+    /// in key order), so ORDER BY needs no sort and a LIMIT stops the scan
+    /// early.
+    fn in_primary_key_order(&self, node: &Node, keys: &[SortKey]) -> bool {
+        let Node::Project { input, exprs } = node else {
+            return false;
+        };
+        let Node::SeqScan { table, .. } = input.as_ref() else {
+            return false;
+        };
+        let Some(pk) = self
+            .catalog
+            .tables
+            .get(table)
+            .and_then(|t| t.primary_key.as_ref().map(|pk| (t, pk)))
+        else {
+            return false;
+        };
+        let (def, pk) = pk;
+        keys.len() <= pk.columns.len()
+            && keys.iter().zip(&pk.columns).all(|(k, &c)| {
+                let projected = match &k.expr {
+                    Expr::Column(i) => exprs.get(*i),
+                    _ => None,
+                };
+                !k.desc
+                    && !k.nulls_first
+                    && matches!(projected, Some(Expr::Column(x)) if *x == c)
+                    && def
+                        .columns
+                        .get(c)
+                        .is_some_and(|col| crate::index_path::indexable(&col.data_type))
+            })
+    }
+
     fn bind_limit(&mut self, node: Node, q: &ast::Query) -> PgResult<Node> {
         let (mut limit, mut offset) = (None, None);
         match &q.limit_clause {
@@ -1349,7 +1386,7 @@ impl Binder<'_> {
                 }
             }
             _ => {
-                if !order_keys.is_empty() {
+                if !order_keys.is_empty() && !self.in_primary_key_order(&node, &order_keys) {
                     node = Node::Sort {
                         input: Box::new(node),
                         keys: order_keys,
