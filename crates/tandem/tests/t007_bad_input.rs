@@ -157,10 +157,14 @@ async fn huge_query_and_wrong_types() {
     assert_eq!(sqlstate(&e).as_deref(), Some("22003"));
     assert_eq!(message(&e), "integer out of range");
     let e = c
-        .batch_execute("CREATE TABLE t2 (a int REFERENCES t(a))")
+        .batch_execute("CREATE TABLE t2 (a date REFERENCES t(d))")
         .await
         .unwrap_err();
-    assert_eq!(sqlstate(&e).as_deref(), Some("0A000"));
+    assert_eq!(sqlstate(&e).as_deref(), Some("42830"));
+    assert_eq!(
+        message(&e),
+        "there is no unique constraint matching given keys for referenced table \"t\""
+    );
     let e = c.batch_execute("LISTEN foo").await.unwrap_err();
     assert_eq!(sqlstate(&e).as_deref(), Some("0A000"));
     let one: i32 = c.query_one("SELECT 1", &[]).await.unwrap().get(0);
