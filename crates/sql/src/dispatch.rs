@@ -255,6 +255,12 @@ fn execute_sql(
         Statement::CreateTable(ct) => ddl::table::create(s, ct),
         Statement::CreateIndex(ci) => ddl::index::create(s, ci),
         Statement::CreateView(cv) => ddl::view::create(s, cv),
+        Statement::Comment {
+            object_type,
+            object_name,
+            comment,
+            ..
+        } => ddl::comment::comment(s, object_type, object_name, comment),
         Statement::AlterTable(at) => ddl::table::alter(s, at),
         Statement::Truncate(t) => ddl::table::truncate(s, t),
         Statement::Drop {

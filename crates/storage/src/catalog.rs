@@ -124,6 +124,14 @@ pub enum CatalogOp {
         column: u32,
         always: Option<bool>,
     },
+    /// `COMMENT ON`: set (or with `None` remove) the comment of an object
+    /// (`class`: the catalog oid of its kind; `sub`: a column number or 0).
+    SetComment {
+        object: Oid,
+        class: u32,
+        sub: i32,
+        text: Option<String>,
+    },
 }
 
 /// The catalog initdb creates.
@@ -193,6 +201,7 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
             });
             cat.missing_values.remove(oid);
             cat.identities.retain(|(t, _), _| t != oid);
+            cat.comments.retain(|(o, _, _), _| o != oid);
             cat.acls.remove(oid);
             // A dropped table leaves every publication (its pg_publication_rel
             // rows go with it, as in PostgreSQL).
@@ -220,6 +229,7 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
         }
         CatalogOp::DropIndex(oid) => {
             cat.indexes.remove(oid);
+            cat.comments.retain(|(o, _, _), _| o != oid);
         }
         CatalogOp::PutConstraint(c) => {
             cat.constraints.insert(c.oid, Arc::new(c.clone()));
@@ -233,7 +243,21 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
         CatalogOp::DropView(oid) => {
             cat.views.remove(oid);
             cat.acls.remove(oid);
+            cat.comments.retain(|(o, _, _), _| o != oid);
         }
+        CatalogOp::SetComment {
+            object,
+            class,
+            sub,
+            text,
+        } => match text {
+            Some(t) => {
+                cat.comments.insert((*object, *class, *sub), t.clone());
+            }
+            None => {
+                cat.comments.remove(&(*object, *class, *sub));
+            }
+        },
         CatalogOp::SetIdentity {
             table,
             column,
@@ -260,6 +284,7 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
         }
         CatalogOp::DropSequence(oid) => {
             cat.sequences.remove(oid);
+            cat.comments.retain(|(o, _, _), _| o != oid);
         }
         CatalogOp::PutDatabase(d) => {
             cat.databases.insert(d.oid, d.clone());
@@ -355,6 +380,7 @@ pub fn op_oid(op: &CatalogOp) -> Oid {
         | CatalogOp::DropView(o) => *o,
         CatalogOp::PutView(v) => v.oid,
         CatalogOp::SetIdentity { table, .. } => *table,
+        CatalogOp::SetComment { object, .. } => *object,
         CatalogOp::PutIndex(i) => i.oid,
         CatalogOp::PutConstraint(c) => c.oid,
         CatalogOp::SetAcl { object, .. } => *object,

@@ -406,6 +406,9 @@ pub struct Catalog {
     /// column position) -> ALWAYS. Their DEFAULT is the owned sequence's
     /// `nextval`, as a serial column's.
     pub identities: std::collections::BTreeMap<(Oid, u32), bool>,
+    /// `COMMENT ON` texts (`pg_description`): (object oid, catalog oid of
+    /// its kind, column number or 0) -> comment.
+    pub comments: std::collections::BTreeMap<(Oid, u32, i32), String>,
 }
 
 impl Catalog {

@@ -1016,6 +1016,18 @@ fn catalog_op(w: &mut Writer, op: &CatalogOp) {
             w.u8(27);
             w.oid(*o);
         }
+        CatalogOp::SetComment {
+            object,
+            class,
+            sub,
+            text,
+        } => {
+            w.u8(29);
+            w.oid(*object);
+            w.u32(*class);
+            w.u32(*sub as u32);
+            w.opt_str(text.as_deref());
+        }
         CatalogOp::SetIdentity {
             table,
             column,
@@ -1292,6 +1304,12 @@ fn read_catalog_op(r: &mut Reader<'_>) -> PgResult<CatalogOp> {
         25 => CatalogOp::DropConstraint(r.oid()?),
         26 => CatalogOp::PutView(read_view_def(r)?),
         27 => CatalogOp::DropView(r.oid()?),
+        29 => CatalogOp::SetComment {
+            object: r.oid()?,
+            class: r.u32()?,
+            sub: r.u32()? as i32,
+            text: r.opt_string()?,
+        },
         28 => CatalogOp::SetIdentity {
             table: r.oid()?,
             column: r.u32()?,
@@ -1373,6 +1391,13 @@ pub fn catalog(w: &mut Writer, cat: &Catalog) {
         w.oid(*table);
         w.u32(*column);
         w.bool(*always);
+    }
+    w.u32(cat.comments.len() as u32);
+    for ((object, class, sub), text) in &cat.comments {
+        w.oid(*object);
+        w.u32(*class);
+        w.u32(*sub as u32);
+        w.str(text);
     }
 }
 
@@ -1467,6 +1492,13 @@ pub fn read_catalog(r: &mut Reader<'_>) -> PgResult<Catalog> {
         for _ in 0..r.u32()? {
             let key = (r.oid()?, r.u32()?);
             cat.identities.insert(key, r.bool()?);
+        }
+    }
+    // Comments came last.
+    if !r.is_empty() {
+        for _ in 0..r.u32()? {
+            let key = (r.oid()?, r.u32()?, r.u32()? as i32);
+            cat.comments.insert(key, r.string()?);
         }
     }
     Ok(cat)
@@ -1674,7 +1706,7 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        let old = &w.buf[..w.buf.len() - 28];
+        let old = &w.buf[..w.buf.len() - 32];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.role_by_name("pg_create_subscription").is_some());
         assert_eq!(back.auth_members.len(), 3);
@@ -1843,7 +1875,7 @@ mod tests {
         let mut w = Writer::new();
         catalog(&mut w, &bare);
         // the counts of the sections after them
-        w.buf.len() - 4 * 5
+        w.buf.len() - 4 * 6
     }
 
     #[test]
@@ -1872,7 +1904,7 @@ mod tests {
         let mut w = Writer::new();
         catalog(&mut w, &bare);
         // (the counts of the indexes and the sections after them)
-        let old = &w.buf[..w.buf.len() - 4 * 4];
+        let old = &w.buf[..w.buf.len() - 4 * 5];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.indexes.is_empty());
     }
@@ -1922,7 +1954,7 @@ mod tests {
         let mut w = Writer::new();
         catalog(&mut w, &bare);
         // (the counts of the constraints and the sections after them)
-        let old = &w.buf[..w.buf.len() - 4 * 3];
+        let old = &w.buf[..w.buf.len() - 4 * 4];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.constraints.is_empty());
     }
@@ -1952,8 +1984,8 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        // (the views' and the identity columns' counts)
-        let old = &w.buf[..w.buf.len() - 4 * 2];
+        // (the counts of the views and the sections after them)
+        let old = &w.buf[..w.buf.len() - 4 * 3];
         assert!(read_catalog(&mut Reader::new(old, "catalog"))
             .unwrap()
             .views
@@ -1982,9 +2014,39 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        let old = &w.buf[..w.buf.len() - 4];
+        // (the identity columns' and the comments' counts)
+        let old = &w.buf[..w.buf.len() - 4 * 2];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.identities.is_empty());
+    }
+
+    #[test]
+    fn comments_round_trip_in_ops_and_images() {
+        for text in [Some("it's the key".to_string()), None] {
+            round_trip(catalog_change(CatalogOp::SetComment {
+                object: Oid(16384),
+                class: 1259,
+                sub: 2,
+                text,
+            }));
+        }
+        let mut cat = bootstrap_catalog("alice", None);
+        cat.comments.insert((Oid(16384), 1259, 0), "people".into());
+        let mut w = Writer::new();
+        catalog(&mut w, &cat);
+        let back = read_catalog(&mut Reader::new(&w.buf, "catalog")).unwrap();
+        assert_eq!(back.comments, cat.comments);
+        let bare = Catalog {
+            comments: Default::default(),
+            ..cat.clone()
+        };
+        let mut w = Writer::new();
+        catalog(&mut w, &bare);
+        let old = &w.buf[..w.buf.len() - 4];
+        assert!(read_catalog(&mut Reader::new(old, "catalog"))
+            .unwrap()
+            .comments
+            .is_empty());
     }
 
     #[test]
@@ -2035,8 +2097,8 @@ mod tests {
             auth_member(&mut w, m);
         }
         // and the (empty) followed publishers, indexes, constraints, views,
-        // identity columns
-        w.buf.len() + 4 * 5
+        // identity columns, comments
+        w.buf.len() + 4 * 6
     }
 
     fn publication_bytes() -> usize {

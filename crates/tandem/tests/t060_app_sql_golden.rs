@@ -27,6 +27,7 @@ tandem_testkit::golden_tests! {
     identity => "16_identity",
     psql_lists => "17_psql_lists",
     information_schema_constraints => "18_information_schema_constraints",
+    comments => "19_comments",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -225,6 +225,44 @@ pub fn index_views(cat: &tandem_storage::Catalog) -> Vec<IndexView<'_>> {
     out
 }
 
+/// `pg_class`'s own oid (the `classoid` of a relation's comment).
+pub const PG_CLASS_OID: u32 = 1259;
+
+/// The oid of the system catalog named `name` (`'pg_class'`), if tandem
+/// shows one.
+pub fn catalog_oid(name: &str) -> Option<u32> {
+    view_by_name("pg_catalog", name).map(|v| v.oid)
+}
+
+/// Every comment (`pg_description` rows: object, its catalog, column number
+/// or 0, text): plpgsql's, then those of COMMENT ON whose object still
+/// exists.
+pub fn descriptions(cat: &tandem_storage::Catalog) -> Vec<(u32, u32, i32, String)> {
+    use tandem_types::Oid;
+    let mut out = vec![(
+        pg_extension::PLPGSQL_OID,
+        pg_extension::VIEW.oid,
+        0,
+        pg_extension::PLPGSQL_DESCRIPTION.to_string(),
+    )];
+    if cat.comments.is_empty() {
+        return out;
+    }
+    let indexes = index_views(cat);
+    let exists = |o: Oid| {
+        cat.tables.contains_key(&o)
+            || cat.views.contains_key(&o)
+            || cat.sequences.contains_key(&o)
+            || indexes.iter().any(|i| i.oid == o.0)
+    };
+    for ((object, class, sub), text) in &cat.comments {
+        if exists(*object) {
+            out.push((object.0, *class, *sub, text.clone()));
+        }
+    }
+    out
+}
+
 /// Synthetic OID of a column default (`pg_attrdef`).
 pub fn attrdef_oid(table: u32, attnum: i16) -> u32 {
     0x5000_0000u32

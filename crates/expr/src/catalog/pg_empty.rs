@@ -1,6 +1,6 @@
 //! Catalogs that tandem has no objects for yet: they exist with PostgreSQL's
 //! columns so client queries joining them work, and return no rows
-//! (`pg_views` lists the user's views, `pg_description` plpgsql's comment;
+//! (`pg_views` lists the user's views, `pg_description` the comments;
 //! `pg_inherits`, `pg_partitioned_table`,
 //! `pg_shdescription`, `pg_range`, `pg_enum`, `pg_trigger`, `pg_rewrite`,
 //! `pg_policy`, `pg_statistic_ext`, `pg_foreign_table`, `pg_depend`, `pg_opclass`).
@@ -99,15 +99,19 @@ pub static PG_DESCRIPTION: View = View {
     columns: descr_cols,
     rows: descr_rows,
 };
-/// The one comment there is: the one initdb gives plpgsql (no COMMENT ON).
-fn descr_rows(_: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
-    use super::pg_extension::{PLPGSQL_DESCRIPTION, PLPGSQL_OID};
-    Ok(vec![vec![
-        Value::Oid(PLPGSQL_OID),
-        Value::Oid(super::pg_extension::VIEW.oid),
-        Value::Int4(0),
-        Value::Text(PLPGSQL_DESCRIPTION.into()),
-    ]])
+/// plpgsql's comment and those of COMMENT ON (`super::descriptions`).
+fn descr_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    Ok(super::descriptions(&ctx.txn.catalog())
+        .into_iter()
+        .map(|(object, class, sub, text)| {
+            vec![
+                Value::Oid(object),
+                Value::Oid(class),
+                Value::Int4(sub),
+                Value::Text(text),
+            ]
+        })
+        .collect())
 }
 fn descr_cols() -> Vec<(&'static str, T)> {
     vec![

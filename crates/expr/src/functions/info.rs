@@ -140,37 +140,21 @@ pub(super) fn defs() -> Vec<Def> {
         Def::pure("pg_tablespace_location", vec![oid()], r(T::Text), |_| {
             Ok(Value::Text(String::new()))
         }),
-        Def::pure("obj_description", vec![oid()], r(T::Text), |_| {
-            Ok(Value::Null)
-        }),
-        // the only comment there is: the one initdb gives plpgsql
-        Def::pure(
+        Def::ctx("obj_description", vec![oid()], r(T::Text), description).stable(),
+        Def::ctx(
             "obj_description",
             vec![oid(), t(T::Name)],
             r(T::Text),
-            |a| {
-                use catalog::pg_extension::{PLPGSQL_DESCRIPTION, PLPGSQL_OID};
-                let ext = matches!(a.get(1), Some(Value::Text(c)) if c == "pg_extension");
-                Ok(match arg_i64(a, 0)? {
-                    o if ext && o == i64::from(PLPGSQL_OID) => {
-                        Value::Text(PLPGSQL_DESCRIPTION.into())
-                    }
-                    _ => Value::Null,
-                })
-            },
-        ),
-        Def::pure(
-            "shobj_description",
-            vec![oid(), t(T::Name)],
-            r(T::Text),
-            |_| Ok(Value::Null),
-        ),
-        Def::pure(
+            description,
+        )
+        .stable(),
+        Def::ctx(
             "col_description",
             vec![oid(), t(T::Int4)],
             r(T::Text),
-            |_| Ok(Value::Null),
-        ),
+            description,
+        )
+        .stable(),
         Def::pure("pg_encoding_to_char", vec![t(T::Int4)], r(T::Name), |a| {
             Ok(Value::Text(
                 match arg_i64(a, 0)? {
@@ -296,6 +280,25 @@ pub fn format_type(oid: u32, typmod: i32) -> String {
         _ => ty,
     };
     with_mod.display_name()
+}
+
+/// `obj_description(oid [, catalog])`, `col_description(table, column)`:
+/// the comment of an object (`pg_description`), or NULL.
+fn description(a: &[Value], sig: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {
+    if a.iter().any(Value::is_null) {
+        return Ok(Value::Null);
+    }
+    let object = arg_i64(a, 0)? as u32;
+    let (class, sub) = match (sig.name.as_str(), a.get(1)) {
+        ("col_description", _) => (Some(catalog::PG_CLASS_OID), arg_i64(a, 1)? as i32),
+        (_, Some(Value::Text(name))) => (catalog::catalog_oid(name), 0),
+        _ => (None, 0),
+    };
+    let cat = c.txn.catalog();
+    Ok(catalog::descriptions(&cat)
+        .into_iter()
+        .find(|(o, cl, s, _)| *o == object && class.is_none_or(|c| c == *cl) && *s == sub)
+        .map_or(Value::Null, |(.., text)| Value::Text(text)))
 }
 
 fn constraintdef(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {

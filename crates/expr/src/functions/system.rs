@@ -195,22 +195,40 @@ pub(super) fn defs() -> Vec<Def> {
         Def::pure("pg_database_size", vec![t(T::Oid)], r(T::Int8), |_| {
             Ok(Value::Int8(8 * 1024 * 1024))
         }),
-        Def::pure("pg_relation_size", vec![t(T::RegClass)], r(T::Int8), |_| {
-            Ok(Value::Int8(8192))
-        }),
-        Def::pure("pg_table_size", vec![t(T::RegClass)], r(T::Int8), |_| {
-            Ok(Value::Int8(8192))
-        }),
+        Def::ctx(
+            "pg_relation_size",
+            vec![t(T::RegClass)],
+            r(T::Int8),
+            relation_size,
+        ),
+        Def::ctx(
+            "pg_table_size",
+            vec![t(T::RegClass)],
+            r(T::Int8),
+            relation_size,
+        ),
         Def::pure("pg_indexes_size", vec![t(T::RegClass)], r(T::Int8), |_| {
             Ok(Value::Int8(0))
         }),
-        Def::pure(
+        Def::ctx(
             "pg_total_relation_size",
             vec![t(T::RegClass)],
             r(T::Int8),
-            |_| Ok(Value::Int8(8192)),
+            relation_size,
         ),
     ]
+}
+
+/// A relation's size as psql's `+` lists show it: one page for anything
+/// stored (the store's files are shared, not per relation), nothing for a
+/// view.
+fn relation_size(a: &[Value], _: &super::FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {
+    if a.first().is_none_or(Value::is_null) {
+        return Ok(Value::Null);
+    }
+    let oid = tandem_types::Oid(arg_i64(a, 0)? as u32);
+    let view = c.txn.catalog().views.contains_key(&oid);
+    Ok(Value::Int8(if view { 0 } else { 8192 }))
 }
 
 /// Composite-returning functions of this file (none yet).

@@ -5,6 +5,7 @@
 //! transactional and invisible to others until COMMIT.
 
 pub(crate) mod check;
+pub(crate) mod comment;
 pub(crate) mod foreign_key;
 pub(crate) mod grant;
 pub(crate) mod index;

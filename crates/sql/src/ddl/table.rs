@@ -635,6 +635,11 @@ fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -
                 if ctx.txn.catalog().identity(def.oid, pos).is_some() {
                     ctx.txn.set_identity(def.oid, pos, None)?;
                 }
+                let commented = (def.oid, super::comment::PG_CLASS, pos as i32 + 1);
+                if ctx.txn.catalog().comments.contains_key(&commented) {
+                    ctx.txn
+                        .set_comment(def.oid, commented.1, commented.2, None)?;
+                }
                 super::index::drop_covering(ctx, def.oid, pos)?;
                 def.columns[pos].dropped = true;
                 def.columns[pos].not_null = false;

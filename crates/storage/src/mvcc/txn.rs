@@ -1589,6 +1589,22 @@ impl Transaction {
         })
     }
 
+    /// `COMMENT ON`: sets (`None`: removes) an object's comment.
+    pub fn set_comment(
+        &mut self,
+        object: Oid,
+        class: u32,
+        sub: i32,
+        text: Option<String>,
+    ) -> PgResult<()> {
+        self.ddl(CatalogOp::SetComment {
+            object,
+            class,
+            sub,
+            text,
+        })
+    }
+
     /// CREATE [OR REPLACE] VIEW.
     pub fn put_view(&mut self, view: crate::ViewDef) -> PgResult<()> {
         self.ddl(CatalogOp::PutView(view))
