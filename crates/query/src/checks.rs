@@ -57,10 +57,6 @@ impl RowChecks {
         })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.checks.is_empty()
-    }
-
     /// Fails with `23514` unless every constraint holds for `row` (NULL,
     /// unknown, passes).
     pub fn check(&self, ex: &mut Exec, def: &TableDef, row: &[Value]) -> PgResult<()> {

@@ -30,7 +30,7 @@ mod pg_collation;
 mod pg_constraint;
 mod pg_database;
 mod pg_empty;
-pub mod pg_extension;
+mod pg_extension;
 mod pg_failover_readiness;
 mod pg_index;
 mod pg_indexes;
