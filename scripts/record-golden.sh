@@ -20,7 +20,9 @@
 # Masking (the same rules are in crates/testkit/src/golden.rs, which applies
 # them to tandem's output and to the stored files):
 #   1. every LSN (hex/hex, upper-case digits) becomes 0/LSN;
-#   2. `(at <anything>)` (include-timestamp) becomes `(at TIMESTAMP)`;
+#   2. `(at <anything>)` (include-timestamp) becomes `(at TIMESTAMP)`, and the
+#      PID of psql's `Asynchronous notification ... received from server
+#      process with PID N.` becomes PID;
 #   3. each line is trimmed; a line of only '-' and '+' (a psql table rule)
 #      becomes `---`; a line with '|' has each cell trimmed and is re-joined with
 #      ' | ' (so column widths, which depend on LSN and xid lengths, do not count);
@@ -70,6 +72,7 @@ mask() {
       chomp $l;
       $l =~ s/\b[0-9A-F]{1,8}\/[0-9A-F]{1,8}\b/0\/LSN/g;
       $l =~ s/\(at [^)]*\)/(at TIMESTAMP)/g;
+      $l =~ s/(received from server process with PID )[0-9]+/$1PID/g;
       $l =~ s/^\s+|\s+$//g;
       if ($l =~ /^[-+]+$/ && $l =~ /-/) {
         $l = "---";

@@ -489,4 +489,6 @@ pub struct ExecContext<'a> {
     pub cancel: &'a Arc<AtomicBool>,
     /// NOTICEs raised while running (sent before the command completes).
     pub notices: &'a mut Vec<tandem_types::PgError>,
+    /// The session's LISTEN / NOTIFY state (`pg_notify()`, `pg_listening_channels()`).
+    pub notify: &'a mut crate::notify::NotifyState,
 }

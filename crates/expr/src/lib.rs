@@ -26,6 +26,7 @@ pub mod functions;
 pub mod io_binary;
 pub mod io_text;
 pub mod json;
+pub mod notify;
 pub mod numeric;
 pub mod operators;
 pub mod pattern;

@@ -121,6 +121,12 @@ pub enum BackendMessage {
     },
     /// `b'I'`, `b'T'` or `b'E'`.
     ReadyForQuery(u8),
+    /// NotificationResponse: a NOTIFY on a channel this session listens to.
+    NotificationResponse {
+        pid: i32,
+        channel: String,
+        payload: String,
+    },
     RowDescription(Vec<FieldDesc>),
     DataRow(Vec<Option<Vec<u8>>>),
     CommandComplete(String),
@@ -256,6 +262,17 @@ impl BackendMessage {
                 finish_message(buf, at);
             }
             BackendMessage::ReadyForQuery(s) => simple(buf, b'Z', &[*s]),
+            BackendMessage::NotificationResponse {
+                pid,
+                channel,
+                payload,
+            } => {
+                let at = begin_message(buf, b'A');
+                buf.put_i32(*pid);
+                buf.put_cstr(channel);
+                buf.put_cstr(payload);
+                finish_message(buf, at);
+            }
             BackendMessage::RowDescription(fields) => encode_row_description(fields, buf),
             BackendMessage::DataRow(values) => {
                 let at = begin_message(buf, b'D');
@@ -374,6 +391,11 @@ impl BackendMessage {
                 secret: r.get_u32()?,
             },
             b'Z' => BackendMessage::ReadyForQuery(r.get_u8()?),
+            b'A' => BackendMessage::NotificationResponse {
+                pid: r.get_i32()?,
+                channel: r.get_cstr()?.to_string(),
+                payload: r.get_cstr()?.to_string(),
+            },
             b'T' => {
                 let n = r.get_i16()? as u16 as usize;
                 let mut fields = Vec::with_capacity(n.min(r.remaining() / 19));
@@ -541,6 +563,11 @@ mod tests {
                 secret: 0xdead_beef,
             },
             ReadyForQuery(b'I'),
+            NotificationResponse {
+                pid: 42,
+                channel: "jobs".into(),
+                payload: "done".into(),
+            },
             RowDescription(vec![FieldDesc {
                 name: "a".into(),
                 table_oid: 16384,

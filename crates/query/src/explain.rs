@@ -185,6 +185,7 @@ fn func_name(f: &TableFunc) -> String {
         TableFunc::Subscripts(_) => "generate_subscripts".to_string(),
         TableFunc::Json(name) => name.to_string(),
         TableFunc::PartitionAncestors => "pg_partition_ancestors".to_string(),
+        TableFunc::ListeningChannels => "pg_listening_channels".to_string(),
         TableFunc::Scalar(sig) | TableFunc::Composite(sig, _) => sig.name.clone(),
     }
 }

@@ -29,6 +29,8 @@ pub enum TableFunc {
     /// tandem has no partitioned tables, so no rows (as PostgreSQL gives
     /// for a table that is no partition).
     PartitionAncestors,
+    /// `pg_listening_channels()`: the channels this session listens on.
+    ListeningChannels,
     /// A scalar function yielding one row.
     Scalar(FunctionSig),
     /// A composite-returning function (`pg_control_system()`): one row of its
@@ -51,6 +53,7 @@ pub fn is_set_returning(name: &str) -> bool {
             | "json_array_elements_text"
             | "json_object_keys"
             | "pg_partition_ancestors"
+            | "pg_listening_channels"
     )
 }
 
@@ -191,6 +194,10 @@ pub fn resolve(
                     DataType::RegClass,
                 )))
             }
+            _ => Err(no_function(name, args)),
+        },
+        "pg_listening_channels" => match args {
+            [] => Ok(Some((TableFunc::ListeningChannels, vec![], DataType::Text))),
             _ => Err(no_function(name, args)),
         },
         "unnest" => match args {
@@ -345,6 +352,13 @@ pub fn run(
             }
         }
         TableFunc::PartitionAncestors => {}
+        TableFunc::ListeningChannels => {
+            for c in ctx.notify.listening().to_vec() {
+                if !emit(Value::Text(c))? {
+                    break;
+                }
+            }
+        }
         TableFunc::Json(name) => {
             if let Some(arg) = args.first().filter(|a| !a.is_null()) {
                 for v in tandem_expr::functions::json::set_values(name, arg)? {

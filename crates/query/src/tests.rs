@@ -155,6 +155,7 @@ impl Harness {
         let txn = self.txn.as_mut().expect("txn");
         txn.start_statement();
         let mut notices = Vec::new();
+        let mut notify = tandem_expr::notify::NotifyState::detached(0);
         let hooks = NoHooks;
         let mut ctx = ExecContext {
             db: &self.db,
@@ -167,6 +168,7 @@ impl Harness {
             stmt_start: 0,
             cancel: &self.cancel,
             notices: &mut notices,
+            notify: &mut notify,
         };
         let p = plan(&stmts[0], &mut ptypes, &mut ctx)?;
         let mut rows = Vec::new();

@@ -272,9 +272,9 @@ fn execute_sql(
         } => ddl::drop(s, object_type, *if_exists, names, *cascade, text),
         Statement::CreateRole(cr) => ddl::role::create(s, cr, create_user),
         Statement::AlterRole { name, operation } => ddl::role::alter(s, name, operation),
-        Statement::LISTEN { .. } => Err(PgError::unsupported("LISTEN")),
-        Statement::UNLISTEN { .. } => Err(PgError::unsupported("UNLISTEN")),
-        Statement::NOTIFY { .. } => Err(PgError::unsupported("NOTIFY")),
+        Statement::LISTEN { channel } => utility::listen(s, channel),
+        Statement::UNLISTEN { channel } => utility::unlisten(s, channel),
+        Statement::NOTIFY { channel, payload } => utility::notify(s, channel, payload.as_deref()),
         _ => Err(PgError::unsupported(construct_name(text))),
     }
 }

@@ -129,6 +129,8 @@ pub struct Engine {
     pub hooks: Arc<dyn ServerHooks>,
     /// Where commits wait for synchronous standbys (None: never wait).
     pub syncrep: Option<Arc<tandem_replication::syncrep::SyncRepWaiters>>,
+    /// LISTEN / NOTIFY routing between the sessions.
+    pub notify: Arc<tandem_expr::notify::NotifyHub>,
 }
 
 /// Outcome of an extended-protocol Execute.

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tandem_config::{SessionConfig, SyncCommit};
+use tandem_expr::notify::NotifyState;
 use tandem_expr::{ExecContext, SessionInfo};
 use tandem_replication::syncrep::{WaitMode, WaitOutcome};
 use tandem_types::elog::{self, Level};
@@ -52,6 +53,8 @@ pub struct Session {
     pub(crate) multi_statement: bool,
     /// Plans of simple-query statements by shape ([`crate::shapes`]).
     pub(crate) shapes: Shapes,
+    /// LISTEN / NOTIFY of this session and its transaction.
+    pub(crate) notify: NotifyState,
 }
 
 /// Why the open transaction cannot adopt a given snapshot
@@ -90,6 +93,7 @@ impl Session {
             ));
         }
         let config = SessionConfig::new(Arc::clone(&engine.config), startup)?;
+        let notify = NotifyState::new(Arc::clone(&engine.notify), info.pid);
         Ok(Session {
             engine,
             info,
@@ -104,6 +108,7 @@ impl Session {
             stmt_start: 0,
             multi_statement: false,
             shapes: Shapes::default(),
+            notify,
         })
     }
 
@@ -219,6 +224,26 @@ impl Session {
         }
     }
 
+    /// What wakes this session, idle, when a notification is queued for it.
+    pub fn set_notify_waker(&mut self, waker: tandem_expr::notify::Waker) {
+        self.notify.set_waker(waker);
+    }
+
+    /// Whether the session listens on a channel (and must watch for
+    /// notifications while idle).
+    pub fn is_listening(&self) -> bool {
+        self.notify.is_listening()
+    }
+
+    /// Notifications to send now: only outside a transaction block, as
+    /// PostgreSQL delivers them (before ReadyForQuery, or while idle).
+    pub fn take_notifications(&mut self) -> Vec<tandem_expr::notify::Notification> {
+        if self.xact.state != BlockState::Idle {
+            return Vec::new();
+        }
+        self.notify.take()
+    }
+
     /// ReadyForQuery status: `b'I'` idle, `b'T'` in transaction, `b'E'` failed.
     pub fn transaction_status(&self) -> u8 {
         self.xact.state.status_byte()
@@ -293,15 +318,23 @@ impl Session {
     }
 
     fn commit_storage(&mut self) -> PgResult<()> {
+        if let Err(e) = self.notify.check_queue() {
+            self.rollback_storage();
+            return Err(e);
+        }
         let result = match self.xact.txn.take() {
             Some(t) => t.commit(),
             None => Ok(None),
         };
         self.end_xact(result.is_ok());
-        if let Some(lsn) = result? {
-            self.wait_for_commit_durability(lsn)?;
-        }
-        Ok(())
+        let durable = match result? {
+            Some(lsn) => self.wait_for_commit_durability(lsn),
+            None => Ok(()),
+        };
+        // committed: LISTEN / UNLISTEN take effect, notifications go out
+        // (after the commit is durable, as PostgreSQL's AtCommit_Notify)
+        self.notify.at_commit();
+        durable
     }
 
     /// `SAVEPOINT name`: only in a transaction block (a failed one refuses
@@ -312,10 +345,12 @@ impl Session {
         }
         let storage = self.xact.begun(&self.engine.db, &self.cancel).savepoint();
         let config = self.config.savepoint();
+        let notify = self.notify.mark();
         self.xact.savepoints.push(NamedSavepoint {
             name,
             storage,
             config,
+            notify,
         });
         Ok(())
     }
@@ -345,6 +380,7 @@ impl Session {
             txn.rollback_to(&sp.storage);
         }
         self.config.rollback_to(&sp.config);
+        self.notify.rollback_to(&sp.notify);
         self.xact.state = BlockState::InBlock;
         Ok(self.config.take_reports())
     }
@@ -358,6 +394,9 @@ impl Session {
 
     fn end_xact(&mut self, committed: bool) {
         self.xact.savepoints.clear();
+        if !committed {
+            self.notify.at_abort();
+        }
         if self.xact_open {
             self.config.end_transaction(committed);
             self.xact_open = false;
@@ -450,6 +489,7 @@ impl Session {
             stmt_start: self.stmt_start,
             cancel: &self.cancel,
             notices: &mut self.notices,
+            notify: &mut self.notify,
         };
         f(&mut ctx)
     }

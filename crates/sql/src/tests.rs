@@ -53,6 +53,7 @@ fn fixture() -> Fixture {
             config: Config::defaults(),
             hooks: Arc::new(NoHooks),
             syncrep: None,
+            notify: Arc::new(tandem_expr::notify::NotifyHub::new()),
         }),
     }
 }

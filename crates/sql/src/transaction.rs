@@ -154,6 +154,8 @@ pub(crate) struct NamedSavepoint {
     pub name: String,
     pub storage: Savepoint,
     pub config: ConfigSavepoint,
+    /// LISTEN / NOTIFY of the transaction so far.
+    pub notify: tandem_expr::notify::NotifyMark,
 }
 
 /// `SAVEPOINT` / `RELEASE` / `ROLLBACK TO` outside a transaction block.

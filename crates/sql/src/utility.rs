@@ -352,6 +352,7 @@ pub(crate) fn discard(s: &mut Session, what: &DiscardObject) -> PgResult<String>
             s.prepared.clear();
             s.portals.clear();
             s.config.reset("all")?;
+            s.notify.unlisten(None);
             Ok("DISCARD ALL".into())
         }
         DiscardObject::PLANS => {
@@ -363,6 +364,41 @@ pub(crate) fn discard(s: &mut Session, what: &DiscardObject) -> PgResult<String>
         DiscardObject::SEQUENCES => Ok("DISCARD SEQUENCES".into()),
         DiscardObject::TEMP => Ok("DISCARD TEMP".into()),
     }
+}
+
+/// `LISTEN channel` (PostgreSQL's `Async_Listen`): takes effect at commit.
+pub(crate) fn listen(s: &mut Session, channel: &Ident) -> PgResult<String> {
+    prevent_during_recovery(s, "LISTEN")?;
+    s.notify.listen(&ident(channel));
+    Ok("LISTEN".into())
+}
+
+/// `UNLISTEN channel | *` (at commit; allowed on a standby).
+pub(crate) fn unlisten(s: &mut Session, channel: &Ident) -> PgResult<String> {
+    if channel.quote_style.is_none() && channel.value == "*" {
+        s.notify.unlisten(None);
+    } else {
+        s.notify.unlisten(Some(&ident(channel)));
+    }
+    Ok("UNLISTEN".into())
+}
+
+/// `NOTIFY channel [, 'payload']`: sent at commit.
+pub(crate) fn notify(s: &mut Session, channel: &Ident, payload: Option<&str>) -> PgResult<String> {
+    prevent_during_recovery(s, "NOTIFY")?;
+    s.notify.notify(&ident(channel), payload.unwrap_or(""))?;
+    Ok("NOTIFY".into())
+}
+
+/// PostgreSQL's `PreventCommandDuringRecovery`.
+fn prevent_during_recovery(s: &Session, command: &str) -> PgResult<()> {
+    if s.engine.db.in_recovery() {
+        return Err(PgError::new(
+            SqlState::READ_ONLY_SQL_TRANSACTION,
+            format!("cannot execute {command} during recovery"),
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn deallocate(s: &mut Session, name: &Ident) -> PgResult<String> {

@@ -294,3 +294,140 @@ fn tls_with_sslmode_require() {
     assert!(stdout.contains("42"));
     node.stop();
 }
+
+/// A client whose notifications arrive on a channel (tokio-postgres hands
+/// them out while it drives the connection).
+async fn listener(
+    node: &Node,
+) -> (
+    tokio_postgres::Client,
+    tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::Notification>,
+) {
+    let (client, mut conn) =
+        tokio_postgres::connect(&node.conninfo("postgres"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
+        while let Some(Ok(m)) = messages.next().await {
+            if let tokio_postgres::AsyncMessage::Notification(n) = m {
+                let _ = tx.send(n);
+            }
+        }
+    });
+    (client, rx)
+}
+
+/// The next notification, failing the test after a deadline.
+async fn next_notification(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::Notification>,
+) -> tokio_postgres::Notification {
+    tokio::time::timeout(std::time::Duration::from_secs(30), rx.recv())
+        .await
+        .expect("a notification within 30 s")
+        .expect("connection open")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_notify_between_sessions() {
+    let mut node = Node::init("notify");
+    node.start();
+    let (a, mut a_rx) = listener(&node).await;
+    let b = node.connect().await;
+    a.batch_execute("LISTEN jobs; LISTEN other").await.unwrap();
+    let b_pid: i32 = b
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+
+    // an idle listener hears a commit of another session without asking
+    b.batch_execute("NOTIFY jobs, 'one'").await.unwrap();
+    let n = next_notification(&mut a_rx).await;
+    assert_eq!(
+        (n.process_id(), n.channel(), n.payload()),
+        (b_pid, "jobs", "one")
+    );
+
+    // in commit order, each (channel, payload) once per transaction; an
+    // aborted transaction and a channel nobody listens on send nothing
+    b.batch_execute("BEGIN; NOTIFY jobs, 'x'; ROLLBACK")
+        .await
+        .unwrap();
+    b.batch_execute("NOTIFY nobody, 'y'").await.unwrap();
+    b.batch_execute(
+        "BEGIN; SELECT pg_notify('jobs', 'two'); NOTIFY jobs, 'two'; NOTIFY other; COMMIT",
+    )
+    .await
+    .unwrap();
+    let got = [
+        next_notification(&mut a_rx).await,
+        next_notification(&mut a_rx).await,
+    ];
+    let got: Vec<(&str, &str)> = got.iter().map(|n| (n.channel(), n.payload())).collect();
+    assert_eq!(got, [("jobs", "two"), ("other", "")]);
+
+    // a listener inside a transaction block hears nothing until it ends
+    a.batch_execute("BEGIN").await.unwrap();
+    b.batch_execute("NOTIFY jobs, 'held'").await.unwrap();
+    let usage: f64 = b
+        .query_one("SELECT pg_notification_queue_usage()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(usage > 0.0, "the held notification is queued: {usage}");
+    assert!(a_rx.try_recv().is_err(), "nothing delivered inside a block");
+    a.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(next_notification(&mut a_rx).await.payload(), "held");
+
+    // UNLISTEN, DISCARD ALL and a session's end stop the deliveries
+    a.batch_execute("UNLISTEN other").await.unwrap();
+    let channels: Vec<String> = a
+        .query("SELECT pg_listening_channels()", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(channels, ["jobs"]);
+    a.batch_execute("DISCARD ALL").await.unwrap();
+    b.batch_execute("NOTIFY jobs, 'after discard'")
+        .await
+        .unwrap();
+    a.batch_execute("LISTEN jobs").await.unwrap();
+    let a_pid: i32 = a
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    drop(a);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let n: i64 = b
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+                &[&a_pid],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if n == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "listener still connected"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    b.batch_execute("NOTIFY jobs, 'after exit'").await.unwrap();
+    let usage: f64 = b
+        .query_one("SELECT pg_notification_queue_usage()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(usage, 0.0, "an ended session's queue is gone");
+    assert!(a_rx.try_recv().is_err());
+    node.stop();
+}

@@ -28,6 +28,7 @@ tandem_testkit::golden_tests! {
     psql_lists => "17_psql_lists",
     information_schema_constraints => "18_information_schema_constraints",
     comments => "19_comments",
+    listen_notify => "20_listen_notify",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -4,7 +4,7 @@
 //! `scripts/record-golden.sh`.
 //!
 //! Both sides go through [`mask`] (the recorder applies the same rules): LSNs,
-//! xids and commit timestamps differ from server to server, and psql's column
+//! xids, commit timestamps and notifying PIDs differ from server to server, and psql's column
 //! widths follow their lengths, so those are normalised before comparing.
 //! [`golden_tests!`](crate::golden_tests) makes one test per script plus the
 //! checks that every script has a test and an output, and that the stored
@@ -81,6 +81,21 @@ fn mask_commit_times(line: &str) -> String {
     out
 }
 
+/// psql's `Asynchronous notification ... received from server process with
+/// PID 1234.`: the PID becomes `PID`.
+fn mask_notify_pid(line: &str) -> String {
+    const AT: &str = "received from server process with PID ";
+    let Some(pos) = line.find(AT) else {
+        return line.to_string();
+    };
+    let start = pos + AT.len();
+    let digits = line[start..].bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return line.to_string();
+    }
+    format!("{}PID{}", &line[..start], &line[start + digits..])
+}
+
 fn is_normal_xid(s: &str) -> bool {
     !s.is_empty() && !s.starts_with('0') && s.bytes().all(|c| c.is_ascii_digit())
 }
@@ -131,7 +146,8 @@ fn mask_begin_commit(line: &str, xids: &mut Xids) -> String {
 }
 
 /// The masking rules of scripts/record-golden.sh, applied line by line:
-/// LSNs become `0/LSN`; `(at ...)` becomes `(at TIMESTAMP)`; lines are trimmed, a
+/// LSNs become `0/LSN`; `(at ...)` becomes `(at TIMESTAMP)`; a notification's
+/// `... with PID 1234.` becomes `... with PID PID.`; lines are trimmed, a
 /// table rule (only '-' and '+') becomes `---`, a line with '|' gets its cells
 /// trimmed and re-joined with " | "; non-zero xids (the second cell of a row
 /// whose first cell is `0/LSN`, and the number after BEGIN/COMMIT) become XID1,
@@ -140,7 +156,7 @@ pub fn mask(text: &str) -> String {
     let mut xids = Xids(HashMap::new());
     let mut out = String::with_capacity(text.len());
     for raw in text.lines() {
-        let line = mask_commit_times(&mask_lsns(raw));
+        let line = mask_notify_pid(&mask_commit_times(&mask_lsns(raw)));
         let line = line.trim();
         let line = if !line.is_empty()
             && line.bytes().all(|c| c == b'-' || c == b'+')
@@ -358,14 +374,16 @@ mod tests {
                    0/C2B510 | 758 | COMMIT 758 (at 2024-03-16 08:00:24.144+00)\n \
                    0/C2B510 |   0 | message: transactional: 0\n\
                    psql:x.sql:3: ERROR:  cannot advance replication slot to 0/1, minimum is 1A/FF0028\n\
-                   SELECT 'a/b', 'x0/1', 'BEGIN 12x';\n";
+                   SELECT 'a/b', 'x0/1', 'BEGIN 12x';\n\
+                   Asynchronous notification \"c\" with payload \"p\" received from server process with PID 4242.\n";
         let want = "lsn | xid | data\n\
                     ---\n\
                     0/LSN | XID1 | BEGIN XID1\n\
                     0/LSN | XID2 | COMMIT XID2 (at TIMESTAMP)\n\
                     0/LSN | 0 | message: transactional: 0\n\
                     psql:x.sql:3: ERROR:  cannot advance replication slot to 0/LSN, minimum is 0/LSN\n\
-                    SELECT 'a/b', 'x0/1', 'BEGIN 12x';\n";
+                    SELECT 'a/b', 'x0/1', 'BEGIN 12x';\n\
+                    Asynchronous notification \"c\" with payload \"p\" received from server process with PID PID.\n";
         assert_eq!(mask(raw), want);
         // idempotent, so stored (already masked) files can be masked again
         assert_eq!(mask(want), want);

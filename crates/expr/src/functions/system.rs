@@ -109,6 +109,34 @@ pub(super) fn defs() -> Vec<Def> {
             set_config,
         )
         .lax(),
+        Def::ctx("pg_notify", vec![text(), text()], r(T::Void), |a, _, c| {
+            if c.hooks.in_recovery() {
+                return Err(PgError::new(
+                    SqlState::READ_ONLY_SQL_TRANSACTION,
+                    "cannot execute NOTIFY during recovery",
+                ));
+            }
+            // NULL channel: empty (refused); NULL payload: empty
+            let channel = if a[0].is_null() {
+                String::new()
+            } else {
+                arg_text(a, 0)
+            };
+            let payload = if a[1].is_null() {
+                String::new()
+            } else {
+                arg_text(a, 1)
+            };
+            c.notify.notify(&channel, &payload)?;
+            Ok(Value::Null)
+        })
+        .lax(),
+        Def::ctx(
+            "pg_notification_queue_usage",
+            vec![],
+            r(T::Float8),
+            |_, _, c| Ok(Value::Float8(c.notify.queue_usage())),
+        ),
         Def::ctx("pg_reload_conf", vec![], r(T::Bool), |_, _, c| {
             require_superuser(c, "pg_reload_conf")?;
             Ok(Value::Bool(c.hooks.reload_conf()))

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! loop
-//!   if send_ready: ReadyForQuery(session.transaction_status()); flush
+//!   if send_ready: notifications (when idle); ReadyForQuery(session.transaction_status()); flush
+//!   idle and listening: wait for input or the latch, sending notifications as they come
 //!   read message                          EOF -> terminate session, exit
 //!   ignore_till_sync and not Sync/Terminate -> skip
 //!   Q  simple_query -> (error: ErrorResponse, drain COPY data) ; send_ready
@@ -20,6 +21,11 @@
 //! ends so right after its next ReadyForQuery instead, and is not
 //! interrupted meanwhile.
 //!
+//! Notifications (LISTEN / NOTIFY) reach a session outside a transaction
+//! block only: before its ReadyForQuery, and while it waits for input, when
+//! a commit of another session sets its latch (PostgreSQL's
+//! `ProcessNotifyInterrupt` from `ProcessClientReadInterrupt`).
+//!
 //! Corresponds to PostgreSQL's `tcop/postgres.c` (`PostgresMain`, `exec_*_message`).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -35,6 +41,7 @@ use tandem_types::{PgError, PgResult, SqlState};
 use crate::backend::pqcomm::{Conn, ReadError};
 use crate::backend::printtup::{drain_copy_in, SocketSink};
 use crate::backend::startup::{admin_shutdown_error, fail, panic_text};
+use crate::latch::Latch;
 use crate::procarray::BackendEntry;
 
 pub(crate) struct QueryLoop<'a> {
@@ -55,6 +62,9 @@ enum Step {
 
 impl QueryLoop<'_> {
     pub(crate) fn run(mut self) {
+        let latch = Arc::new(Latch::new());
+        let waker = Arc::clone(&latch);
+        self.session.set_notify_waker(Arc::new(move || waker.set()));
         let mut send_ready = true;
         loop {
             // a session that ends after its reply sends ReadyForQuery first
@@ -64,6 +74,7 @@ impl QueryLoop<'_> {
                 return;
             }
             if send_ready {
+                self.send_notifications();
                 let status = self.session.transaction_status();
                 self.conn.send(&BackendMessage::ReadyForQuery(status));
                 let state = match status {
@@ -83,6 +94,10 @@ impl QueryLoop<'_> {
                     fail(self.conn, &admin_shutdown_error(), None);
                     return;
                 }
+            }
+            if self.session.is_listening() && !self.wait_for_input(&latch) {
+                self.session.terminate();
+                return;
             }
             let (tag, msg) = match self.conn.read_message() {
                 Ok(Some(m)) => m,
@@ -131,6 +146,38 @@ impl QueryLoop<'_> {
             if self.conn.broken {
                 self.session.terminate();
                 return;
+            }
+        }
+    }
+
+    /// Queues the session's pending notifications (none inside a block).
+    fn send_notifications(&mut self) {
+        for n in self.session.take_notifications() {
+            self.conn.send(&BackendMessage::NotificationResponse {
+                pid: n.pid,
+                channel: n.channel,
+                payload: n.payload,
+            });
+        }
+    }
+
+    /// A listening session waits for client input, sending each notification
+    /// as it is queued (outside a transaction block). `false`: the client
+    /// is gone.
+    fn wait_for_input(&mut self, latch: &Latch) -> bool {
+        const NAP: std::time::Duration = std::time::Duration::from_secs(3600);
+        loop {
+            latch.reset();
+            self.send_notifications();
+            if self.conn.flush().is_err() {
+                return false;
+            }
+            if self.conn.has_pending_input() || self.entry.terminating() {
+                return true;
+            }
+            let woken = latch.wait_or_socket(self.conn.raw_fd(), NAP);
+            if woken.socket {
+                return true;
             }
         }
     }

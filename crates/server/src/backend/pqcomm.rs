@@ -253,6 +253,26 @@ impl Conn {
         !self.reader.buffer().is_empty()
     }
 
+    /// Whether input is waiting that polling the socket would not show
+    /// (buffered here, or inside the TLS session).
+    pub fn has_pending_input(&self) -> bool {
+        self.has_buffered_input()
+            || match self.reader.get_ref() {
+                Stream::Tls(s) => s.has_pending_input(),
+                _ => false,
+            }
+    }
+
+    /// The socket's descriptor, to poll it together with a latch.
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self.reader.get_ref() {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+            Stream::Tls(s) => s.socket().as_raw_fd(),
+        }
+    }
+
     fn read_exact_or_eof(&mut self, buf: &mut [u8]) -> Result<bool, ReadError> {
         // Returns Ok(false) on a clean EOF before the first byte.
         let mut filled = 0;

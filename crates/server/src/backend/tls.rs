@@ -238,6 +238,19 @@ impl TlsStream {
         &self.sock
     }
 
+    /// Whether input is waiting that a socket poll would not show: received
+    /// bytes not yet decrypted, or plaintext not yet read.
+    pub(crate) fn has_pending_input(&self) -> bool {
+        let mut st = self.state.lock();
+        if !st.raw.is_empty() {
+            return true;
+        }
+        st.tls
+            .process_new_packets()
+            .map(|io| io.plaintext_bytes_to_read() > 0)
+            .unwrap_or(true)
+    }
+
     /// A reader for another thread, sharing this session.
     pub(crate) fn reader(&self) -> io::Result<TlsReader> {
         Ok(TlsReader {

@@ -261,6 +261,7 @@ impl Postmaster {
             config: config.clone(),
             hooks,
             syncrep: Some(walsenders.syncrep.clone()),
+            notify: Arc::new(tandem_expr::notify::NotifyHub::new()),
         });
         let shared = Arc::new(Shared {
             datadir: datadir.to_path_buf(),

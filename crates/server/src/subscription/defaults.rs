@@ -58,6 +58,7 @@ impl Defaults {
     ) -> PgResult<tandem_types::Value> {
         let now = PgTimestamp::now().as_micros();
         let mut notices = Vec::new();
+        let mut notify = tandem_expr::notify::NotifyState::detached(self.info.pid);
         let mut ctx = tandem_expr::ExecContext {
             db,
             txn,
@@ -69,6 +70,7 @@ impl Defaults {
             stmt_start: now,
             cancel: &self.cancel,
             notices: &mut notices,
+            notify: &mut notify,
         };
         tandem_query::eval_expr_text(expr, Some(ty), &mut ctx)
     }
