@@ -163,6 +163,7 @@ fn execute_front(s: &mut Session, stmt: &FrontStmt, out: &mut Output<'_, '_>) ->
         FrontStmt::Analyze { tables } => utility::analyze(s, tables),
         FrontStmt::Copy(c) => copy::copy(s, c, out),
         FrontStmt::CreateSequence(seq) => ddl::sequence::create(s, seq),
+        FrontStmt::AlterSequence(seq) => ddl::sequence::alter(s, seq),
         FrontStmt::Publication(p) => ddl::publication::execute(s, p),
         FrontStmt::Subscription(sub) => ddl::subscription::execute(s, sub),
         FrontStmt::Grant(g) => ddl::grant::execute(s, g),

@@ -105,6 +105,7 @@ pub(crate) enum FrontStmt {
     },
     Copy(CopyStmt),
     CreateSequence(SequenceStmt),
+    AlterSequence(SequenceStmt),
     Publication(PublicationStmt),
     Subscription(SubscriptionStmt),
     /// `GRANT` / `REVOKE`, privileges or role membership.
@@ -154,8 +155,12 @@ pub(crate) struct SequenceStmt {
     pub start: Option<i64>,
     pub cache: Option<i64>,
     pub cycle: Option<bool>,
-    /// `OWNED BY t.c`
-    pub owned_by: Option<(String, String)>,
+    /// `OWNED BY t.c` (`Some(None)`: `OWNED BY NONE`)
+    pub owned_by: Option<Option<(String, String)>>,
+    /// ALTER SEQUENCE: `IF EXISTS`, and `RESTART [[WITH] n]` (`Some(None)`:
+    /// back to the start value).
+    pub if_exists: bool,
+    pub restart: Option<Option<i64>>,
 }
 
 /// Parses a whole simple-query string. Empty result: EmptyQueryResponse.
@@ -192,7 +197,7 @@ fn parse_piece(whole: &str, piece: &Piece<'_>) -> PgResult<ParsedStmt> {
         (w(0), w(1)),
         ("alter", "system")
             | ("checkpoint" | "vacuum" | "analyze" | "analyse" | "copy", _)
-            | ("create", "sequence")
+            | ("create" | "alter", "sequence")
             | ("create" | "alter" | "drop", "publication" | "subscription")
             | ("grant" | "revoke", _)
     );
@@ -218,6 +223,9 @@ fn parse_piece(whole: &str, piece: &Piece<'_>) -> PgResult<ParsedStmt> {
             sql_text.replace_range(t.start..t.end, "ROLE");
         }
     }
+    if matches!(w(0), "create" | "alter") {
+        reorder_identity_options(&mut sql_text, &toks);
+    }
     let stmt = parse_with_sqlparser(&sql_text, piece.text, base, piece.terminated)?;
     Ok(ParsedStmt {
         kind: StmtKind::Sql {
@@ -227,6 +235,84 @@ fn parse_piece(whole: &str, piece: &Piece<'_>) -> PgResult<ParsedStmt> {
         text,
         base: Some(base),
     })
+}
+
+/// sqlparser takes the options of `GENERATED ... AS IDENTITY (...)` only in
+/// the order CREATE SEQUENCE's synopsis lists them (INCREMENT, MINVALUE,
+/// MAXVALUE, START, CACHE, CYCLE); PostgreSQL takes any order. Puts each
+/// list in that order, keeping the text's length so error positions hold.
+/// A list with an option it does not know is left as written.
+fn reorder_identity_options(text: &mut String, toks: &[Token]) {
+    fn rank(inner: &[Token], k: usize) -> Option<u8> {
+        match inner[k].word()? {
+            "increment" => Some(0),
+            "minvalue" => Some(1),
+            "maxvalue" => Some(2),
+            "start" => Some(3),
+            "cache" => Some(4),
+            "cycle" => Some(5),
+            "no" => match inner.get(k + 1)?.word()? {
+                "minvalue" => Some(1),
+                "maxvalue" => Some(2),
+                "cycle" => Some(5),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+    let mut i = 0;
+    while i + 1 < toks.len() {
+        if toks[i].word() != Some("identity") || toks[i + 1].tok != Tok::Punct('(') {
+            i += 1;
+            continue;
+        }
+        let open = i + 1;
+        let mut depth = 0;
+        let Some(close) = toks[open..].iter().position(|t| {
+            match t.tok {
+                Tok::Punct('(') => depth += 1,
+                Tok::Punct(')') => depth -= 1,
+                _ => {}
+            }
+            depth == 0
+        }) else {
+            return;
+        };
+        let close = open + close;
+        i = close;
+        let inner = &toks[open + 1..close];
+        // (rank, first token, last token) of each option
+        let mut groups: Vec<(u8, usize, usize)> = Vec::new();
+        for k in 0..inner.len() {
+            let after_no = k > 0 && inner[k - 1].word() == Some("no");
+            match rank(inner, k) {
+                Some(r) if !after_no => groups.push((r, k, k)),
+                _ => match groups.last_mut() {
+                    Some(g) => g.2 = k,
+                    None => return,
+                },
+            }
+        }
+        if groups.windows(2).all(|w| w[0].0 <= w[1].0) {
+            continue;
+        }
+        groups.sort_by_key(|g| g.0);
+        let (from, to) = (toks[open].end, toks[close].start);
+        let mut list = String::with_capacity(to - from);
+        for g in &groups {
+            if !list.is_empty() {
+                list.push(' ');
+            }
+            list.push_str(&text[inner[g.1].start..inner[g.2].end]);
+        }
+        if list.len() > to - from {
+            return;
+        }
+        while list.len() < to - from {
+            list.push(' ');
+        }
+        text.replace_range(from..to, &list);
+    }
 }
 
 /// Runs sqlparser on one statement's text; maps its errors to PostgreSQL's.
@@ -489,6 +575,9 @@ impl<'a> FrontParser<'a> {
                 }
                 if self.eat_word("subscription") {
                     return self.alter_subscription().map(FrontStmt::Subscription);
+                }
+                if self.eat_word("sequence") {
+                    return self.alter_sequence();
                 }
                 let what = self.ident()?;
                 Ok(FrontStmt::Unsupported(format!(
@@ -889,62 +978,105 @@ impl<'a> FrontParser<'a> {
         }
         s.name = self.qualified_name()?;
         while !self.at_end() {
-            let w = self.ident()?;
-            match w.as_str() {
-                "as" => {
-                    let mut ty = self.ident()?;
-                    if ty == "double" || ty == "character" {
-                        ty.push(' ');
-                        ty.push_str(&self.ident()?);
-                    }
-                    s.type_name = Some(ty);
-                }
-                "increment" => {
-                    self.eat_word("by");
-                    s.increment = Some(self.signed_int()?);
-                }
-                "minvalue" => s.min_value = Some(Some(self.signed_int()?)),
-                "maxvalue" => s.max_value = Some(Some(self.signed_int()?)),
-                "start" => {
-                    self.eat_word("with");
-                    s.start = Some(self.signed_int()?);
-                }
-                "cache" => s.cache = Some(self.signed_int()?),
-                "cycle" => s.cycle = Some(true),
-                "no" => {
-                    let what = self.ident()?;
-                    match what.as_str() {
-                        "minvalue" => s.min_value = Some(None),
-                        "maxvalue" => s.max_value = Some(None),
-                        "cycle" => s.cycle = Some(false),
-                        _ => {
-                            self.pos -= 1;
-                            return Err(self.error());
-                        }
-                    }
-                }
-                "owned" => {
-                    self.expect_word("by")?;
-                    if self.eat_word("none") {
-                        continue;
-                    }
-                    let full = self.qualified_name()?;
-                    match full.rsplit_once('.') {
-                        Some((t, c)) => s.owned_by = Some((t.to_string(), c.to_string())),
-                        None => {
-                            return Err(PgError::syntax(
-                                "invalid relation name in OWNED BY option",
-                            ));
-                        }
-                    }
-                }
-                _ => {
-                    self.pos -= 1;
-                    return Err(self.error());
-                }
-            }
+            self.sequence_option(&mut s, false)?;
         }
         Ok(s)
+    }
+
+    /// `ALTER SEQUENCE [IF EXISTS] name option ...`; the forms that rename,
+    /// move or re-own a sequence are not run.
+    fn alter_sequence(&mut self) -> PgResult<FrontStmt> {
+        let mut s = SequenceStmt::default();
+        if self.eat_word("if") {
+            self.expect_word("exists")?;
+            s.if_exists = true;
+        }
+        s.name = self.qualified_name()?;
+        match self.peek_word() {
+            Some("rename") => {
+                return Ok(FrontStmt::Unsupported("ALTER SEQUENCE ... RENAME".into()))
+            }
+            Some("owner") => {
+                return Ok(FrontStmt::Unsupported("ALTER SEQUENCE ... OWNER TO".into()))
+            }
+            Some("set") => return Ok(FrontStmt::Unsupported("ALTER SEQUENCE ... SET".into())),
+            _ => {}
+        }
+        // at least one option
+        if self.at_end() {
+            return Err(self.error());
+        }
+        while !self.at_end() {
+            self.sequence_option(&mut s, true)?;
+        }
+        Ok(FrontStmt::AlterSequence(s))
+    }
+
+    /// One option of CREATE SEQUENCE (any order, as PostgreSQL takes them);
+    /// `alter` also takes RESTART.
+    fn sequence_option(&mut self, s: &mut SequenceStmt, alter: bool) -> PgResult<()> {
+        let w = self.ident()?;
+        match w.as_str() {
+            "as" => {
+                let mut ty = self.ident()?;
+                if ty == "double" || ty == "character" {
+                    ty.push(' ');
+                    ty.push_str(&self.ident()?);
+                }
+                s.type_name = Some(ty);
+            }
+            "increment" => {
+                self.eat_word("by");
+                s.increment = Some(self.signed_int()?);
+            }
+            "minvalue" => s.min_value = Some(Some(self.signed_int()?)),
+            "maxvalue" => s.max_value = Some(Some(self.signed_int()?)),
+            "start" => {
+                self.eat_word("with");
+                s.start = Some(self.signed_int()?);
+            }
+            "restart" if alter => {
+                let with = self.eat_word("with");
+                s.restart = Some(if with || (!self.at_end() && self.peek_word().is_none()) {
+                    Some(self.signed_int()?)
+                } else {
+                    None
+                });
+            }
+            "cache" => s.cache = Some(self.signed_int()?),
+            "cycle" => s.cycle = Some(true),
+            "no" => {
+                let what = self.ident()?;
+                match what.as_str() {
+                    "minvalue" => s.min_value = Some(None),
+                    "maxvalue" => s.max_value = Some(None),
+                    "cycle" => s.cycle = Some(false),
+                    _ => {
+                        self.pos -= 1;
+                        return Err(self.error());
+                    }
+                }
+            }
+            "owned" => {
+                self.expect_word("by")?;
+                if self.eat_word("none") {
+                    s.owned_by = Some(None);
+                    return Ok(());
+                }
+                let full = self.qualified_name()?;
+                match full.rsplit_once('.') {
+                    Some((t, c)) => s.owned_by = Some(Some((t.to_string(), c.to_string()))),
+                    None => {
+                        return Err(PgError::syntax("invalid relation name in OWNED BY option"));
+                    }
+                }
+            }
+            _ => {
+                self.pos -= 1;
+                return Err(self.error());
+            }
+        }
+        Ok(())
     }
 }
 
@@ -1054,6 +1186,46 @@ mod tests {
         assert!(matches!(c.source, CopySource::Query(_)));
         assert_eq!(c.format, CopyFormat::Csv);
         assert!(parse_query("COPY t FROM '/etc/passwd'").is_err());
+    }
+
+    #[test]
+    fn identity_options_any_order() {
+        let mut text = "CREATE TABLE t (id int GENERATED ALWAYS AS IDENTITY (CACHE 2 START WITH 5  NO CYCLE INCREMENT BY -2), v int)".to_string();
+        let toks = lex(&text).expect("lexes");
+        let len = text.len();
+        reorder_identity_options(&mut text, &toks);
+        assert_eq!(
+            text,
+            "CREATE TABLE t (id int GENERATED ALWAYS AS IDENTITY (INCREMENT BY -2 START WITH 5 CACHE 2 NO CYCLE ), v int)"
+        );
+        assert_eq!(text.len(), len);
+        let parsed = parse_query(
+            "CREATE TABLE t (id int GENERATED BY DEFAULT AS IDENTITY (START 3 INCREMENT 2))",
+        );
+        assert!(parsed.is_ok(), "{parsed:?}");
+    }
+
+    #[test]
+    fn alter_sequence_forms() {
+        let FrontStmt::AlterSequence(s) =
+            front("ALTER SEQUENCE IF EXISTS s RESTART INCREMENT 2 NO MAXVALUE OWNED BY NONE")
+        else {
+            panic!()
+        };
+        assert!(s.if_exists);
+        assert_eq!(s.restart, Some(None));
+        assert_eq!(s.increment, Some(2));
+        assert_eq!(s.max_value, Some(None));
+        assert_eq!(s.owned_by, Some(None));
+        let FrontStmt::AlterSequence(s) = front("alter sequence s restart with 10") else {
+            panic!()
+        };
+        assert_eq!(s.restart, Some(Some(10)));
+        let FrontStmt::AlterSequence(s) = front("alter sequence s restart 7 cycle") else {
+            panic!()
+        };
+        assert_eq!((s.restart, s.cycle), (Some(Some(7)), Some(true)));
+        assert!(parse_query("ALTER SEQUENCE s").is_err());
     }
 
     #[test]

@@ -542,7 +542,10 @@ fn log_class(stmt: &ParsedStmt) -> u8 {
     match &stmt.kind {
         StmtKind::Front(FrontStmt::Copy(c)) if c.from => 1,
         StmtKind::Front(
-            FrontStmt::AlterSystem { .. } | FrontStmt::CreateSequence(_) | FrontStmt::Grant(_),
+            FrontStmt::AlterSystem { .. }
+            | FrontStmt::CreateSequence(_)
+            | FrontStmt::AlterSequence(_)
+            | FrontStmt::Grant(_),
         ) => 2,
         StmtKind::Front(_) => 0,
         StmtKind::Sql { stmt, .. } => match &**stmt {

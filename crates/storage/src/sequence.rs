@@ -28,6 +28,9 @@ pub struct SeqState {
     pub log_cnt: i64,
     /// what recovery would restore: the last logged (last_value, is_called)
     pub logged: (i64, bool),
+    /// the increment `log_cnt` was counted with: a sequence whose increment
+    /// changed since (ALTER SEQUENCE) logs again at its next nextval
+    pub logged_step: i64,
 }
 
 impl SeqState {
@@ -37,6 +40,7 @@ impl SeqState {
             is_called: false,
             log_cnt: 0,
             logged: (def.start, false),
+            logged_step: def.increment,
         }
     }
 
@@ -47,6 +51,7 @@ impl SeqState {
             is_called,
             log_cnt: 0,
             logged: (last_value, is_called),
+            logged_step: 0,
         }
     }
 }
@@ -91,7 +96,7 @@ fn compute(def: &SequenceDef, st: &SeqState) -> PgResult<(i64, Option<SequenceRe
     } else {
         st.last_value
     };
-    if st.log_cnt > 0 {
+    if st.log_cnt > 0 && st.logged_step == def.increment {
         return Ok((value, None));
     }
     let mut ahead = value;
@@ -155,6 +160,7 @@ impl Sequences {
                 };
                 st.log_cnt = steps.max(0);
                 st.logged = (rec.last_value, true);
+                st.logged_step = def.increment;
             }
             None => st.log_cnt -= 1,
         }

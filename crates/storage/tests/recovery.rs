@@ -413,6 +413,34 @@ fn sequences_survive_crash_and_shutdown() {
 }
 
 #[test]
+fn a_redefined_sequence_never_repeats_a_value_after_a_crash() {
+    let (dir, db) = fresh();
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    let s = txn.allocate_oid();
+    txn.put_sequence(sequence(s, i64::MAX)).unwrap();
+    commit(&db, txn);
+    assert_eq!(db.nextval(s).unwrap(), 1, "logs 32 steps of 1 ahead");
+    // ALTER SEQUENCE ... INCREMENT 100: what was logged ahead counted
+    // steps of 1, so the next nextval must log again
+    let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+    txn.put_sequence(SequenceDef {
+        increment: 100,
+        ..sequence(s, i64::MAX)
+    })
+    .unwrap();
+    commit(&db, txn);
+    assert_eq!(db.nextval(s).unwrap(), 101);
+    assert_eq!(db.nextval(s).unwrap(), 201);
+    let t = create_table(&db, "t", true);
+    insert_rows(&db, t, &[(1, 1)]);
+    drop(db);
+    let db = open(dir.path());
+    let next = db.nextval(s).unwrap();
+    assert!(next > 201, "no value handed out twice: {next}");
+    assert_eq!((next - 1) % 100, 0, "still steps of 100: {next}");
+}
+
+#[test]
 fn checkpoint_removes_old_wal_segments() {
     let (dir, db) = fresh();
     let t = create_table(&db, "t", true);

@@ -29,6 +29,7 @@ tandem_testkit::golden_tests! {
     information_schema_constraints => "18_information_schema_constraints",
     comments => "19_comments",
     listen_notify => "20_listen_notify",
+    alter_sequence => "21_alter_sequence",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

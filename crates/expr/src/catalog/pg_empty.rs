@@ -3,7 +3,8 @@
 //! (`pg_views` lists the user's views, `pg_description` the comments;
 //! `pg_inherits`, `pg_partitioned_table`,
 //! `pg_shdescription`, `pg_range`, `pg_enum`, `pg_trigger`, `pg_rewrite`,
-//! `pg_policy`, `pg_statistic_ext`, `pg_foreign_table`, `pg_depend`, `pg_opclass`).
+//! `pg_policy`, `pg_statistic_ext`, `pg_foreign_table`, `pg_opclass`;
+//! `pg_depend` has the rows of owned sequences only).
 
 use tandem_types::{DataType, PgResult, Value};
 
@@ -293,8 +294,39 @@ pub static PG_DEPEND: View = View {
     oid: 2608,
     relkind: b'r',
     columns: depend_cols,
-    rows: empty,
+    rows: depend_rows,
 };
+
+/// The dependencies clients look up: a sequence owned by a column (`a` for
+/// serial and OWNED BY, `i` for an identity column's), which psql and ORMs
+/// follow to find a column's sequence.
+fn depend_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    use super::{ch, i4, oid};
+    const PG_CLASS: u32 = 1259;
+    let cat = ctx.txn.catalog();
+    let mut rows: Vec<Vec<Value>> = cat
+        .sequences
+        .values()
+        .filter_map(|s| {
+            let (table, column) = s.owned_by?;
+            let identity = cat.identity(table, column).is_some();
+            Some(vec![
+                oid(PG_CLASS),
+                oid(s.oid.0),
+                i4(0),
+                oid(PG_CLASS),
+                oid(table.0),
+                i4(column as i32 + 1),
+                ch(if identity { b'i' } else { b'a' }),
+            ])
+        })
+        .collect();
+    rows.sort_by_key(|r| match r[1] {
+        Value::Oid(o) => o,
+        _ => 0,
+    });
+    Ok(rows)
+}
 fn depend_cols() -> Vec<(&'static str, T)> {
     vec![
         ("classid", T::Oid),

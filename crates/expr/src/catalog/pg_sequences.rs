@@ -103,5 +103,16 @@ fn seq_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
 }
 
 fn seqs_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
-    Ok(build_sequences(&ctx.txn.catalog()))
+    let cat = ctx.txn.catalog();
+    let mut rows = build_sequences(&cat);
+    // last_value: what nextval returned last (NULL before the first call or
+    // after a RESTART), as PostgreSQL's pg_sequence_last_value()
+    for (row, s) in rows.iter_mut().zip(cat.sequences.values()) {
+        if let Some((v, true, _)) = ctx.db.sequence_state(s.oid) {
+            if let Some(last) = row.last_mut() {
+                *last = Value::Int8(v);
+            }
+        }
+    }
+    Ok(rows)
 }

@@ -149,32 +149,148 @@ pub(crate) fn create(s: &mut Session, stmt: &SequenceStmt) -> PgResult<String> {
         if relation_taken(ctx, &name, stmt.if_not_exists)? {
             return Ok(());
         }
-        let owned_by = match &stmt.owned_by {
-            None => None,
-            Some((t, c)) => {
-                let tname = front_relation_name(t)?;
-                let cat = ctx.txn.catalog();
-                let table = cat
-                    .table_by_name("public", &tname)
-                    .ok_or_else(|| undefined_relation(t))?;
-                let pos = table
-                    .columns
-                    .iter()
-                    .position(|col| !col.dropped && col.name == *c)
-                    .ok_or_else(|| {
-                        PgError::new(
-                            SqlState::UNDEFINED_COLUMN,
-                            format!("column \"{c}\" of relation \"{tname}\" does not exist"),
-                        )
-                    })?;
-                Some((table.oid, pos))
-            }
-        };
+        let owned_by = resolve_owned_by(ctx, stmt.owned_by.as_ref().and_then(Option::as_ref))?;
         let oid = ctx.txn.allocate_oid();
         let def = build_def(oid, &name, data_type.clone(), stmt, owned_by)?;
         ctx.txn.put_sequence(def)
     })?;
     Ok("CREATE SEQUENCE".into())
+}
+
+/// `OWNED BY t.c`: the table and column position.
+fn resolve_owned_by(
+    ctx: &ExecContext<'_>,
+    owned_by: Option<&(String, String)>,
+) -> PgResult<Option<(Oid, usize)>> {
+    let Some((t, c)) = owned_by else {
+        return Ok(None);
+    };
+    let tname = front_relation_name(t)?;
+    let cat = ctx.txn.catalog();
+    let table = cat
+        .table_by_name("public", &tname)
+        .ok_or_else(|| undefined_relation(t))?;
+    let pos = table
+        .columns
+        .iter()
+        .position(|col| !col.dropped && col.name == *c)
+        .ok_or_else(|| {
+            PgError::new(
+                SqlState::UNDEFINED_COLUMN,
+                format!("column \"{c}\" of relation \"{tname}\" does not exist"),
+            )
+        })?;
+    Ok(Some((table.oid, pos)))
+}
+
+/// `ALTER SEQUENCE [IF EXISTS] name option ...` (PostgreSQL's
+/// `AlterSequence`): options not given keep their values (MINVALUE and
+/// MAXVALUE follow a new type when they were the old type's bounds);
+/// `RESTART` sets the counter at once (it is not rolled back, as a
+/// `setval()` is not), otherwise the counter stays and must fit the new
+/// bounds.
+pub(crate) fn alter(s: &mut Session, stmt: &SequenceStmt) -> PgResult<String> {
+    s.check_writable("ALTER SEQUENCE")?;
+    let name = front_relation_name(&stmt.name)?;
+    s.with_ctx(&[], |ctx| {
+        let cat = ctx.txn.catalog();
+        let Some(old) = cat.sequence_by_name("public", &name).cloned() else {
+            if let Some(kind) = relation_kind_plural(ctx, &name) {
+                return Err(PgError::new(
+                    SqlState::WRONG_OBJECT_TYPE,
+                    format!("cannot open relation \"{name}\""),
+                )
+                .with_detail(format!("This operation is not supported for {kind}.")));
+            }
+            if stmt.if_exists {
+                ctx.notices.push(skipping(
+                    SqlState::SUCCESSFUL_COMPLETION,
+                    format!("relation \"{name}\" does not exist, skipping"),
+                ));
+                return Ok(());
+            }
+            return Err(undefined_relation(&stmt.name));
+        };
+        let data_type = match &stmt.type_name {
+            Some(t) => parse_type_name(t)?.0,
+            None => old.data_type.clone(),
+        };
+        let bounds = |t: &DataType| match t {
+            DataType::Int2 => (i16::MIN as i64, i16::MAX as i64),
+            DataType::Int4 => (i32::MIN as i64, i32::MAX as i64),
+            _ => (i64::MIN, i64::MAX),
+        };
+        // a bound at the old type's limit follows the new type
+        let (old_lo, old_hi) = bounds(&old.data_type);
+        let retyped = data_type != old.data_type;
+        let keep_min = !(retyped && old.min_value == old_lo);
+        let keep_max = !(retyped && old.max_value == old_hi);
+        let merged = SequenceStmt {
+            increment: stmt.increment.or(Some(old.increment)),
+            min_value: stmt
+                .min_value
+                .or_else(|| keep_min.then_some(Some(old.min_value))),
+            max_value: stmt
+                .max_value
+                .or_else(|| keep_max.then_some(Some(old.max_value))),
+            start: stmt.start.or(Some(old.start)),
+            cache: stmt.cache.or(Some(old.cache)),
+            cycle: stmt.cycle.or(Some(old.cycle)),
+            ..SequenceStmt::default()
+        };
+        let owned_by = match &stmt.owned_by {
+            None => old.owned_by,
+            Some(o) => resolve_owned_by(ctx, o.as_ref())?,
+        };
+        let def = build_def(old.oid, &old.name, data_type, &merged, owned_by)?;
+        let restart = match stmt.restart {
+            Some(Some(v)) => Some(v),
+            Some(None) => Some(def.start),
+            None => None,
+        };
+        let value = match restart {
+            Some(v) => v,
+            None => ctx
+                .db
+                .sequence_state(old.oid)
+                .map(|(v, _, _)| v)
+                .unwrap_or(old.start),
+        };
+        if value < def.min_value {
+            return Err(invalid(format!(
+                "RESTART value ({value}) cannot be less than MINVALUE ({})",
+                def.min_value
+            )));
+        }
+        if value > def.max_value {
+            return Err(invalid(format!(
+                "RESTART value ({value}) cannot be greater than MAXVALUE ({})",
+                def.max_value
+            )));
+        }
+        let oid = def.oid;
+        ctx.txn.put_sequence(def)?;
+        if let Some(v) = restart {
+            ctx.txn.setval(oid, v, false)?;
+        }
+        Ok(())
+    })?;
+    Ok("ALTER SEQUENCE".into())
+}
+
+/// What kind of relation other than a sequence `name` is, in the plural
+/// PostgreSQL's "not supported for ..." DETAIL uses.
+fn relation_kind_plural(ctx: &ExecContext<'_>, name: &str) -> Option<&'static str> {
+    let cat = ctx.txn.catalog();
+    if cat.table_by_name("public", name).is_some() {
+        Some("tables")
+    } else if cat.view_by_name("public", name).is_some() {
+        Some("views")
+    } else if cat.index_by_name("public", name).is_some() {
+        Some("indexes")
+    } else {
+        None
+    }
 }
 
 pub(crate) fn drop(s: &mut Session, names: &[ObjectName], if_exists: bool) -> PgResult<String> {
