@@ -610,6 +610,15 @@ impl SessionConfig {
         self.show_idx(index_of(name))
     }
 
+    /// A string setting's current value, shared (no copy: read at every
+    /// statement start).
+    pub fn get_shared_str(&self, name: &str) -> Arc<str> {
+        match self.current_val(index_of(name)) {
+            Val::Str(s) => s,
+            other => panic!("{name} is not a string: {other:?}"),
+        }
+    }
+
     /// This session's `synchronous_commit` (user-settable, so read it here at commit).
     pub fn synchronous_commit(&self) -> SyncCommit {
         match self.current_val(index_of("synchronous_commit")) {

@@ -402,17 +402,35 @@ fn check_timezone(name: &str, text: &str) -> PgResult<String> {
     }
     let numeric =
         split_number(t, false).is_some_and(|(v, rest)| rest.is_empty() && v.abs() <= 15.0 * 60.0);
-    let named = t.contains('/')
-        && t.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'));
-    let posix = t.len() >= 3
-        && t.chars().take(3).all(|c| c.is_ascii_alphabetic())
-        && t.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | ':' | ','));
-    if numeric || named || posix {
-        Ok(t.to_string())
-    } else {
-        Err(invalid_value(name, text))
+    let offset = t.contains(':')
+        && t.trim_start_matches(['+', '-'])
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b':');
+    if numeric {
+        // hours east, shown as PostgreSQL's POSIX form: `-5` is `<-05>+05`
+        let secs = split_number(t, false).map_or(0, |(v, _)| (v * 3600.0).round() as i64);
+        if secs == 0 {
+            return Ok("UTC".into());
+        }
+        let hhmm = |s: i64| {
+            let (h, m) = (s.abs() / 3600, s.abs() / 60 % 60);
+            let sign = if s < 0 { '-' } else { '+' };
+            if m == 0 {
+                format!("{sign}{h:02}")
+            } else {
+                format!("{sign}{h:02}:{m:02}")
+            }
+        };
+        return Ok(format!("<{}>{}", hhmm(secs), hhmm(-secs)));
+    }
+    if offset {
+        return Ok(t.to_string());
+    }
+    // a zone of the IANA database (the one tandem carries), in its own
+    // spelling: `europe/paris` shows as `Europe/Paris`
+    match jiff::tz::TimeZone::get(t) {
+        Ok(tz) => Ok(tz.iana_name().unwrap_or(t).to_string()),
+        Err(_) => Err(invalid_value(name, text)),
     }
 }
 

@@ -324,19 +324,22 @@ fn convert(value: Value, to: &DataType, explicit: bool) -> PgResult<Value> {
                 Ok(if *to == DataType::Timestamp {
                     Value::Timestamp(ts)
                 } else {
-                    Value::TimestampTz(ts)
+                    // midnight in the session's zone
+                    Value::TimestampTz(local_to_tz(ts))
                 })
             }
             _ => Err(cannot_cast(&from, to)),
         },
-        Value::Timestamp(ts) | Value::TimestampTz(ts) => match to {
+        Value::Timestamp(ts) => match to {
             DataType::Timestamp => Ok(Value::Timestamp(ts)),
+            DataType::TimestampTz => Ok(Value::TimestampTz(local_to_tz(ts))),
+            DataType::Date => Ok(Value::Date(ts_date(ts))),
+            _ => Err(cannot_cast(&from, to)),
+        },
+        Value::TimestampTz(ts) => match to {
+            DataType::Timestamp => Ok(Value::Timestamp(tz_to_local(ts))),
             DataType::TimestampTz => Ok(Value::TimestampTz(ts)),
-            DataType::Date => Ok(Value::Date(match ts {
-                TS_INFINITY => DATE_INFINITY,
-                TS_NEG_INFINITY => DATE_NEG_INFINITY,
-                ts => ts.div_euclid(USECS_PER_DAY) as i32,
-            })),
+            DataType::Date => Ok(Value::Date(ts_date(tz_to_local(ts)))),
             _ => Err(cannot_cast(&from, to)),
         },
         Value::Array(items) => match to {
@@ -367,6 +370,31 @@ fn convert(value: Value, to: &DataType, explicit: bool) -> PgResult<Value> {
             }
         }
         Value::Null => Ok(Value::Null),
+    }
+}
+
+/// The date of a `timestamp` (infinities stay infinite).
+fn ts_date(ts: i64) -> i32 {
+    match ts {
+        TS_INFINITY => DATE_INFINITY,
+        TS_NEG_INFINITY => DATE_NEG_INFINITY,
+        ts => ts.div_euclid(USECS_PER_DAY) as i32,
+    }
+}
+
+/// A `timestamp` read in the session's zone (infinities stay infinite).
+pub fn local_to_tz(ts: i64) -> i64 {
+    match ts {
+        TS_INFINITY | TS_NEG_INFINITY => ts,
+        ts => crate::timezone::to_utc(ts),
+    }
+}
+
+/// A `timestamptz` as the session's zone shows it (infinities stay infinite).
+pub fn tz_to_local(ts: i64) -> i64 {
+    match ts {
+        TS_INFINITY | TS_NEG_INFINITY => ts,
+        ts => crate::timezone::to_local(ts),
     }
 }
 

@@ -3,8 +3,9 @@
 //! Representation is PostgreSQL's: a `date` is days since 2000-01-01, a `timestamp`
 //! is microseconds since 2000-01-01 00:00:00 (UTC for `timestamptz`), an interval is
 //! (months, days, microseconds). `infinity`/`-infinity` are the extreme integers,
-//! as PostgreSQL's `DATE_NOEND`/`DT_NOEND`. The server runs with `TimeZone = UTC`,
-//! so `timestamptz` prints with `+00` and input offsets are converted to UTC.
+//! as PostgreSQL's `DATE_NOEND`/`DT_NOEND`. A `timestamptz` prints in the
+//! session's time zone and text without an offset is read in it
+//! (`crate::timezone`).
 //!
 //! Years are astronomical inside (year 0 is 1 BC) and printed with ` BC` as
 //! PostgreSQL does. Corresponds to PostgreSQL's `utils/adt/date.c`,
@@ -148,7 +149,13 @@ pub fn format_timestamp(ts: i64, with_tz: bool, out: &mut String) {
         TS_INFINITY => out.push_str("infinity"),
         TS_NEG_INFINITY => out.push_str("-infinity"),
         _ => {
-            let tm = tm_from_ts(ts);
+            // a timestamptz prints in the session's zone, with its offset
+            let offset = if with_tz {
+                crate::timezone::session_offset(ts)
+            } else {
+                0
+            };
+            let tm = tm_from_ts(ts.saturating_add(offset as i64 * USECS_PER_SEC));
             push_year(out, tm.year);
             out.push_str(&format!(
                 "-{:02}-{:02} {:02}:{:02}:",
@@ -156,7 +163,7 @@ pub fn format_timestamp(ts: i64, with_tz: bool, out: &mut String) {
             ));
             push_seconds(out, tm.second, tm.usec);
             if with_tz {
-                out.push_str("+00");
+                crate::timezone::push_offset(out, offset);
             }
             push_bc(out, tm.year);
         }
@@ -260,6 +267,8 @@ struct Parsed {
     time: Option<(u32, u32, u32, u32)>,
     /// seconds east of UTC
     offset: Option<i64>,
+    /// a zone named in the text (`2024-01-01 12:00 Europe/Paris`)
+    zone: Option<crate::timezone::Zone>,
     special: Option<Special>,
 }
 
@@ -512,6 +521,12 @@ fn parse_datetime(text: &str, type_name: &str) -> PgResult<Parsed> {
                 p.offset = Some(off);
                 continue;
             }
+            if tok.contains('/') && p.zone.is_none() && p.offset.is_none() {
+                if let Some(z) = crate::timezone::Zone::parse(tok) {
+                    p.zone = Some(z);
+                    continue;
+                }
+            }
         }
         if let Some(m) = month_by_name(tok) {
             month_word = Some(m);
@@ -625,7 +640,13 @@ pub fn parse_timestamp(text: &str, with_tz: bool) -> PgResult<i64> {
         + s as i128 * USECS_PER_SEC as i128
         + us as i128;
     if with_tz {
-        ts -= p.offset.unwrap_or(0) as i128 * USECS_PER_SEC as i128;
+        // an explicit offset or zone, else the session's zone
+        match (p.offset, &p.zone) {
+            (Some(off), _) => ts -= off as i128 * USECS_PER_SEC as i128,
+            (None, Some(zone)) if ts_in_range(ts) => ts = zone.to_utc(ts as i64) as i128,
+            (None, None) if ts_in_range(ts) => ts = crate::timezone::to_utc(ts as i64) as i128,
+            _ => {}
+        }
     }
     if !ts_in_range(ts) {
         return Err(PgError::new(
@@ -826,6 +847,22 @@ pub fn ts_add_interval(ts: i64, months: i32, days: i32, usecs: i64) -> PgResult<
         return Err(overflow());
     }
     Ok(base as i64)
+}
+
+/// `timestamptz + interval`: months and days move the session's local
+/// date (so `+ '1 day'` keeps the wall-clock time across a DST change),
+/// microseconds the instant, as PostgreSQL's `timestamptz_pl_interval`.
+pub fn tstz_add_interval(ts: i64, months: i32, days: i32, usecs: i64) -> PgResult<i64> {
+    if ts == TS_INFINITY || ts == TS_NEG_INFINITY {
+        return Ok(ts);
+    }
+    let moved = if months != 0 || days != 0 {
+        let local = ts_add_interval(crate::timezone::to_local(ts), months, days, 0)?;
+        crate::timezone::to_utc(local)
+    } else {
+        ts
+    };
+    ts_add_interval(moved, 0, 0, usecs)
 }
 
 /// `timestamp - timestamp`: days and a time part below 24 hours (`justify_hours`).

@@ -31,6 +31,7 @@ pub mod numeric;
 pub mod operators;
 pub mod pattern;
 pub mod reg;
+pub mod timezone;
 
 pub use cast::{base_type, can_assign_cast, value_type};
 pub use catalog::VirtualTable;

@@ -22,7 +22,7 @@ use tandem_types::{DataType, Lsn, PgError, PgResult, SqlState, Value};
 
 use crate::cast::{base_type, can_implicit_cast, cast, is_string_type, numeric_rank, value_type};
 use crate::compare::compare;
-use crate::datetime::{interval_mul, ts_add_interval, ts_diff, USECS_PER_DAY};
+use crate::datetime::{interval_mul, ts_add_interval, ts_diff, tstz_add_interval, USECS_PER_DAY};
 use crate::errors::{
     division_by_zero, float_overflow, float_underflow, int_out_of_range, type_name,
 };
@@ -800,11 +800,11 @@ fn datetime_arith(op: BinOp, l: Value, r: Value) -> PgResult<Value> {
         }
         (BinOp::Add, V::TimestampTz(t), V::Interval(m, d, u))
         | (BinOp::Add, V::Interval(m, d, u), V::TimestampTz(t)) => {
-            Ok(V::TimestampTz(ts_add_interval(t, m, d, u)?))
+            Ok(V::TimestampTz(tstz_add_interval(t, m, d, u)?))
         }
         (BinOp::Sub, V::TimestampTz(t), V::Interval(m, d, u)) => {
             let (m, d, u) = neg(m, d, u);
-            Ok(V::TimestampTz(ts_add_interval(t, m, d, u)?))
+            Ok(V::TimestampTz(tstz_add_interval(t, m, d, u)?))
         }
         (BinOp::Sub, V::Timestamp(a), V::Timestamp(b))
         | (BinOp::Sub, V::TimestampTz(a), V::TimestampTz(b)) => {

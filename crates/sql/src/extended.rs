@@ -293,6 +293,7 @@ impl Session {
         self.guarded(|s| {
             let prepared = s.prepared.get(statement).cloned().ok_or_else(|| no_statement(statement))?;
             s.enter_statement(prepared.is_exit())?;
+            s.sync_time_zone();
             let needed = prepared.param_types.len();
             if params.len() != needed {
                 return Err(protocol(format!(

@@ -265,6 +265,13 @@ impl Session {
         self.cancel.store(false, Ordering::Relaxed);
         self.statement_seq += 1;
         self.stmt_start = PgTimestamp::now().as_micros();
+        self.sync_time_zone();
+    }
+
+    /// Installs this session's `TimeZone` for the thread's timestamptz text
+    /// in and out (each statement start, and Bind, which reads parameters).
+    pub(crate) fn sync_time_zone(&self) {
+        tandem_expr::timezone::set_session_zone(&self.config.get_shared_str("TimeZone"));
     }
 
     /// Applies the block-state rule for a statement about to run: 25P02 in a

@@ -30,6 +30,7 @@ tandem_testkit::golden_tests! {
     comments => "19_comments",
     listen_notify => "20_listen_notify",
     alter_sequence => "21_alter_sequence",
+    time_zones => "22_time_zones",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

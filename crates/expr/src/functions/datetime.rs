@@ -3,7 +3,9 @@
 //!
 //! `now()`, `current_timestamp` and `transaction_timestamp()` are the
 //! transaction's start (`ExecContext::txn_start`); `statement_timestamp()` the
-//! statement's; `clock_timestamp()` the wall clock. The session time zone is UTC.
+//! statement's; `clock_timestamp()` the wall clock. Fields, truncation and
+//! `to_char` of a `timestamptz` follow the session's time zone
+//! (`crate::timezone`); `timezone(zone, ts)` is `AT TIME ZONE`.
 //! Corresponds to PostgreSQL's `utils/adt/timestamp.c`, `date.c`, `formatting.c`.
 
 use rust_decimal::Decimal;
@@ -44,11 +46,13 @@ pub(super) fn defs() -> Vec<Def> {
             Ok(Value::TimestampTz(PgTimestamp::now().as_micros()))
         }),
         Def::ctx("localtimestamp", vec![], r(T::Timestamp), |_, _, c| {
-            Ok(Value::Timestamp(c.txn_start))
+            Ok(Value::Timestamp(crate::cast::tz_to_local(c.txn_start)))
         })
         .stable(),
         Def::ctx("current_date", vec![], r(T::Date), |_, _, c| {
-            Ok(Value::Date(c.txn_start.div_euclid(USECS_PER_DAY) as i32))
+            Ok(Value::Date(
+                crate::cast::tz_to_local(c.txn_start).div_euclid(USECS_PER_DAY) as i32,
+            ))
         })
         .stable(),
         Def::ctx("timeofday", vec![], r(T::Text), |_, _, _| {
@@ -93,6 +97,27 @@ pub(super) fn defs() -> Vec<Def> {
             r(T::Timestamp),
             make_timestamp,
         ),
+        // `ts AT TIME ZONE zone`
+        Def::pure(
+            "timezone",
+            vec![text(), t(T::TimestampTz)],
+            r(T::Timestamp),
+            |a| match a[1] {
+                Value::TimestampTz(t @ (TS_INFINITY | TS_NEG_INFINITY)) => Ok(Value::Timestamp(t)),
+                Value::TimestampTz(t) => Ok(Value::Timestamp(named_zone(a)?.to_local(t))),
+                _ => Ok(Value::Null),
+            },
+        ),
+        Def::pure(
+            "timezone",
+            vec![text(), t(T::Timestamp)],
+            r(T::TimestampTz),
+            |a| match a[1] {
+                Value::Timestamp(t @ (TS_INFINITY | TS_NEG_INFINITY)) => Ok(Value::TimestampTz(t)),
+                Value::Timestamp(t) => Ok(Value::TimestampTz(named_zone(a)?.to_utc(t))),
+                _ => Ok(Value::Null),
+            },
+        ),
         Def::pure(
             "to_timestamp",
             vec![t(T::Float8)],
@@ -109,11 +134,11 @@ pub(super) fn defs() -> Vec<Def> {
             "age",
             vec![t(T::TimestampTz), t(T::TimestampTz)],
             r(T::Interval),
-            |a| age(ts(&a[0]), ts(&a[1])),
+            |a| age(local_ts(&a[0]), local_ts(&a[1])),
         ),
         Def::ctx("age", vec![t(T::Timestamp)], r(T::Interval), |a, _, c| {
             age(
-                c.txn_start.div_euclid(USECS_PER_DAY) * USECS_PER_DAY,
+                crate::cast::tz_to_local(c.txn_start).div_euclid(USECS_PER_DAY) * USECS_PER_DAY,
                 ts(&a[0]),
             )
         })
@@ -259,7 +284,7 @@ fn date_trunc(a: &[Value]) -> PgResult<Value> {
         }
         return Ok(Value::Interval(m, d, u));
     }
-    let t = ts(&a[1]);
+    let t = local_ts(&a[1]);
     if t == TS_INFINITY || t == TS_NEG_INFINITY {
         return Ok(a[1].clone());
     }
@@ -306,10 +331,32 @@ fn date_trunc(a: &[Value]) -> PgResult<Value> {
     Ok(rewrap(&a[1], ts_from_tm(&tm)))
 }
 
+/// A truncated local time back as the input's type (a `timestamptz` read
+/// in the session's zone).
 fn rewrap(like: &Value, t: i64) -> Value {
     match like {
         Value::Timestamp(_) => Value::Timestamp(t),
-        _ => Value::TimestampTz(t),
+        _ => Value::TimestampTz(crate::cast::local_to_tz(t)),
+    }
+}
+
+/// The zone `AT TIME ZONE` names (first argument): `22023 time zone "x"
+/// not recognized` if none.
+fn named_zone(a: &[Value]) -> PgResult<crate::timezone::Zone> {
+    let name = arg_text(a, 0);
+    crate::timezone::Zone::parse(&name).ok_or_else(|| {
+        PgError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("time zone \"{name}\" not recognized"),
+        )
+    })
+}
+
+/// A value's local time: a `timestamptz` as the session's zone shows it.
+fn local_ts(v: &Value) -> i64 {
+    match v {
+        Value::TimestampTz(t) => crate::cast::tz_to_local(*t),
+        v => ts(v),
     }
 }
 
@@ -355,7 +402,9 @@ pub fn extract(unit_raw: &str, v: &Value) -> PgResult<Decimal> {
         });
     }
     let is_date = matches!(v, Value::Date(_));
-    let t = ts(v);
+    let utc = ts(v);
+    // fields of a timestamptz are those of the session's local time
+    let t = local_ts(v);
     if t == TS_INFINITY || t == TS_NEG_INFINITY {
         return Err(PgError::new(
             SqlState::FEATURE_NOT_SUPPORTED,
@@ -409,7 +458,7 @@ pub fn extract(unit_raw: &str, v: &Value) -> PgResult<Decimal> {
             }
         }
         "epoch" => {
-            let us = t as i128 + UNIX_EPOCH_DAYS as i128 * USECS_PER_DAY as i128;
+            let us = utc as i128 + UNIX_EPOCH_DAYS as i128 * USECS_PER_DAY as i128;
             if is_date {
                 Decimal::from_i128_with_scale(us / 1_000_000, 0)
             } else {
@@ -417,7 +466,12 @@ pub fn extract(unit_raw: &str, v: &Value) -> PgResult<Decimal> {
             }
         }
         "timezone" | "timezone_hour" | "timezone_minute" if matches!(v, Value::TimestampTz(_)) => {
-            dec(0)
+            let off = crate::timezone::session_offset(utc) as i64;
+            dec(match unit.as_str() {
+                "timezone" => off,
+                "timezone_hour" => off / 3600,
+                _ => off / 60 % 60,
+            })
         }
         _ => return Err(unit_error(unit_raw, v)),
     })
@@ -578,17 +632,28 @@ fn to_char_interval(m: i32, d: i32, u: i64, fmt: &str) -> String {
         second: (u / USECS_PER_SEC % 60) as u32,
         usec: (u % USECS_PER_SEC) as u32,
     };
-    format_tm(&tm, 0, fmt, false)
+    format_tm(&tm, 0, fmt, None)
 }
 
 fn to_char_ts(t: i64, fmt: &str, tz: bool) -> String {
     if t == TS_INFINITY || t == TS_NEG_INFINITY {
         return String::new();
     }
-    format_tm(&tm_from_ts(t), t.div_euclid(USECS_PER_DAY), fmt, tz)
+    if tz {
+        let local = crate::timezone::to_local(t);
+        return format_tm(
+            &tm_from_ts(local),
+            local.div_euclid(USECS_PER_DAY),
+            fmt,
+            Some(t),
+        );
+    }
+    format_tm(&tm_from_ts(t), t.div_euclid(USECS_PER_DAY), fmt, None)
 }
 
-fn format_tm(tm: &Tm, days: i64, fmt: &str, tz: bool) -> String {
+/// `tz`: the UTC instant of a `timestamptz` (its zone fields TZ and OF are
+/// the session zone's at that instant).
+fn format_tm(tm: &Tm, days: i64, fmt: &str, tz: Option<i64>) -> String {
     let mut out = String::new();
     let b = fmt.as_bytes();
     let mut i = 0;
@@ -715,20 +780,23 @@ fn format_tm(tm: &Tm, days: i64, fmt: &str, tz: bool) -> String {
         } else if starts(i, "IW") {
             (num(iso_week(days).1 as i64, 2, fm), 2)
         } else if exact(i, "TZ") || exact(i, "tz") {
+            let abbrev = tz
+                .map(|t| crate::timezone::session_zone().abbreviation(t))
+                .unwrap_or_default();
             (
-                if tz {
-                    if b[i] == b'T' {
-                        "UTC".into()
-                    } else {
-                        "utc".into()
-                    }
+                if b[i] == b'T' {
+                    abbrev.to_uppercase()
                 } else {
-                    String::new()
+                    abbrev.to_lowercase()
                 },
                 2,
             )
         } else if exact(i, "OF") {
-            (if tz { "+00".into() } else { String::new() }, 2)
+            let mut of = String::new();
+            if let Some(t) = tz {
+                crate::timezone::push_offset(&mut of, crate::timezone::session_offset(t));
+            }
+            (of, 2)
         } else if b[i] == b'"' {
             let end = fmt[i + 1..]
                 .find('"')
