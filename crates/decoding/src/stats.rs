@@ -101,6 +101,7 @@ fn value_end(off: u64, v: &Value) -> u64 {
         | Value::Float8(_)
         | Value::Timestamp(_)
         | Value::TimestampTz(_)
+        | Value::Time(_)
         | Value::PgLsn(_) => fixed(8, 8),
         Value::Interval(..) => fixed(16, 8),
         Value::Text(s) => varlena(off, s.len() as u64),

@@ -42,6 +42,7 @@ pub fn value_type(v: &Value) -> DataType {
         Value::Text(_) => DataType::Text,
         Value::Bytea(_) => DataType::Bytea,
         Value::Date(_) => DataType::Date,
+        Value::Time(_) => DataType::Time,
         Value::Timestamp(_) => DataType::Timestamp,
         Value::TimestampTz(_) => DataType::TimestampTz,
         Value::Interval(..) => DataType::Interval,
@@ -124,6 +125,7 @@ pub fn can_implicit_cast(from: &DataType, to: &DataType) -> bool {
         (DataType::Json | DataType::Jsonb, DataType::Text) => false,
         (DataType::Date, DataType::Timestamp | DataType::TimestampTz) => true,
         (DataType::Timestamp, DataType::TimestampTz) => true,
+        (DataType::Time, DataType::Interval) => true,
         (DataType::Int2 | DataType::Int4 | DataType::Int8, t) if is_reg(t) => true,
         (f, t) if is_reg(f) && is_reg(t) => true,
         (f, DataType::RegClass) if is_string_type(f) => true,
@@ -146,8 +148,8 @@ pub fn can_assign_cast(from: &DataType, to: &DataType) -> bool {
         (from, to),
         (
             DataType::TimestampTz | DataType::Timestamp,
-            DataType::Date | DataType::Timestamp
-        )
+            DataType::Date | DataType::Timestamp | DataType::Time
+        ) | (DataType::Interval, DataType::Time)
     ) || (is_reg(from) && matches!(to, DataType::Int4 | DataType::Int8))
         || matches!((from, to), (DataType::Array(a), DataType::Array(b)) if can_assign_cast(a, b))
 }
@@ -334,14 +336,25 @@ fn convert(value: Value, to: &DataType, explicit: bool) -> PgResult<Value> {
             DataType::Timestamp => Ok(Value::Timestamp(ts)),
             DataType::TimestampTz => Ok(Value::TimestampTz(local_to_tz(ts))),
             DataType::Date => Ok(Value::Date(ts_date(ts))),
+            DataType::Time => Ok(ts_time(ts)),
             _ => Err(cannot_cast(&from, to)),
         },
         Value::TimestampTz(ts) => match to {
             DataType::Timestamp => Ok(Value::Timestamp(tz_to_local(ts))),
             DataType::TimestampTz => Ok(Value::TimestampTz(ts)),
             DataType::Date => Ok(Value::Date(ts_date(tz_to_local(ts)))),
+            DataType::Time => Ok(ts_time(tz_to_local(ts))),
             _ => Err(cannot_cast(&from, to)),
         },
+        Value::Time(t) => match to {
+            DataType::Time => Ok(Value::Time(t)),
+            DataType::Interval => Ok(Value::Interval(0, 0, t)),
+            _ => Err(cannot_cast(&from, to)),
+        },
+        // PostgreSQL's interval_time: the time part, modulo a day
+        Value::Interval(_, _, us) if *to == DataType::Time => {
+            Ok(Value::Time(us.rem_euclid(USECS_PER_DAY)))
+        }
         Value::Array(items) => match to {
             DataType::Array(elem) => {
                 let items = items
@@ -370,6 +383,14 @@ fn convert(value: Value, to: &DataType, explicit: bool) -> PgResult<Value> {
             }
         }
         Value::Null => Ok(Value::Null),
+    }
+}
+
+/// The time of day of a `timestamp` (none for an infinite one).
+fn ts_time(ts: i64) -> Value {
+    match ts {
+        TS_INFINITY | TS_NEG_INFINITY => Value::Null,
+        ts => Value::Time(ts.rem_euclid(USECS_PER_DAY)),
     }
 }
 

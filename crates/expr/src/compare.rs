@@ -100,6 +100,7 @@ fn rank(v: &Value) -> u8 {
         Value::Bytea(_) => 3,
         Value::Date(_) | Value::Timestamp(_) | Value::TimestampTz(_) => 4,
         Value::Interval(..) => 5,
+        Value::Time(_) => 11,
         Value::PgLsn(_) => 6,
         Value::Char(_) => 7,
         Value::Array(_) => 8,
@@ -121,6 +122,7 @@ pub fn compare(a: &Value, b: &Value) -> Ordering {
             interval_key(*m1, *d1, *u1).cmp(&interval_key(*m2, *d2, *u2))
         }
         (Value::PgLsn(x), Value::PgLsn(y)) => x.cmp(y),
+        (Value::Time(x), Value::Time(y)) => x.cmp(y),
         (Value::Char(x), Value::Char(y)) => x.cmp(y),
         (Value::Array(x), Value::Array(y)) | (Value::Record(x), Value::Record(y)) => {
             for (p, q) in x.iter().zip(y.iter()) {

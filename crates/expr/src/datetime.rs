@@ -588,6 +588,41 @@ fn resolve_special(s: Special, now_ts: i64) -> i64 {
     }
 }
 
+/// `time_in`: a time of day (a date before it is ignored, as is an
+/// offset), `24:00:00` included; microseconds since midnight.
+pub fn parse_time_of_day(text: &str) -> PgResult<i64> {
+    const TYPE: &str = "time";
+    let p = parse_datetime(text, TYPE)?;
+    match p.special {
+        Some(Special::Now) => {
+            let local = crate::timezone::to_local(PgTimestamp::now().as_micros());
+            return Ok(local.rem_euclid(USECS_PER_DAY));
+        }
+        Some(_) => return Err(syntax(TYPE, text)),
+        None => {}
+    }
+    let (h, m, s, us) = p.time.ok_or_else(|| syntax(TYPE, text))?;
+    Ok(h as i64 * USECS_PER_HOUR
+        + m as i64 * USECS_PER_MINUTE
+        + s as i64 * USECS_PER_SEC
+        + us as i64)
+}
+
+/// `time_out`: `HH:MM:SS[.ffffff]`.
+pub fn format_time(us: i64, out: &mut String) {
+    let us = us.clamp(0, USECS_PER_DAY);
+    out.push_str(&format!(
+        "{:02}:{:02}:",
+        us / USECS_PER_HOUR,
+        us / USECS_PER_MINUTE % 60
+    ));
+    push_seconds(
+        out,
+        (us / USECS_PER_SEC % 60) as u32,
+        (us % USECS_PER_SEC) as u32,
+    );
+}
+
 /// `date_in`.
 pub fn parse_date(text: &str) -> PgResult<i32> {
     let p = parse_datetime(text, "date")?;

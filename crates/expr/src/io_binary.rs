@@ -66,6 +66,7 @@ pub fn binary_in(bytes: &[u8], ty: &DataType) -> PgResult<Value> {
         | DataType::RegNamespace => Value::Oid(u32::from_be_bytes(fixed(bytes)?)),
         DataType::Xid => Value::Xid(u32::from_be_bytes(fixed(bytes)?)),
         DataType::Date => Value::Date(i32::from_be_bytes(fixed(bytes)?)),
+        DataType::Time => Value::Time(i64::from_be_bytes(fixed(bytes)?)),
         DataType::Timestamp => Value::Timestamp(i64::from_be_bytes(fixed(bytes)?)),
         DataType::TimestampTz => Value::TimestampTz(i64::from_be_bytes(fixed(bytes)?)),
         DataType::Interval => {
@@ -202,7 +203,9 @@ pub fn binary_out(value: &Value, ty: &DataType, out: &mut Vec<u8>) {
         (Value::Text(s), _) => out.extend_from_slice(s.as_bytes()),
         (Value::Bytea(b), _) => out.extend_from_slice(b),
         (Value::Date(d), _) => out.put_i32(*d),
-        (Value::Timestamp(t), _) | (Value::TimestampTz(t), _) => out.put_i64(*t),
+        (Value::Timestamp(t), _) | (Value::TimestampTz(t), _) | (Value::Time(t), _) => {
+            out.put_i64(*t)
+        }
         (Value::Interval(m, d, u), _) => {
             out.put_i64(*u);
             out.put_i32(*d);

@@ -155,12 +155,10 @@ fn numeric_result(l: &DataType, r: &DataType) -> DataType {
 /// The unknown side of a date/time operator: what the literal must be.
 fn datetime_partner(op: BinOp, known: &DataType) -> DataType {
     match (op, known) {
-        (BinOp::Add | BinOp::Sub, DataType::Timestamp | DataType::TimestampTz)
-            if op == BinOp::Add =>
-        {
+        (BinOp::Add, DataType::Timestamp | DataType::TimestampTz | DataType::Time) => {
             DataType::Interval
         }
-        (BinOp::Sub, DataType::Timestamp | DataType::TimestampTz) => known.clone(),
+        (BinOp::Sub, DataType::Timestamp | DataType::TimestampTz | DataType::Time) => known.clone(),
         (BinOp::Add, DataType::Date) => DataType::Int4,
         (BinOp::Mul | BinOp::Div, DataType::Interval) => DataType::Float8,
         (BinOp::Add | BinOp::Sub, DataType::PgLsn) => DataType::PgLsn,
@@ -391,6 +389,11 @@ fn arith(op: BinOp, l: &DataType, r: &DataType) -> Option<(DataType, DataType, D
             Some((l.clone(), T::Interval, l.clone()))
         }
         (BinOp::Add, T::Interval, r) if ts(r) => Some((T::Interval, r.clone(), r.clone())),
+        (BinOp::Add | BinOp::Sub, T::Time, T::Interval) => Some((T::Time, T::Interval, T::Time)),
+        (BinOp::Add, T::Interval, T::Time) => Some((T::Interval, T::Time, T::Time)),
+        (BinOp::Sub, T::Time, T::Time) => Some((T::Time, T::Time, T::Interval)),
+        (BinOp::Add, T::Date, T::Time) => Some((T::Date, T::Time, T::Timestamp)),
+        (BinOp::Add, T::Time, T::Date) => Some((T::Time, T::Date, T::Timestamp)),
         (BinOp::Sub, l, r) if is_datetime(l) && is_datetime(r) => {
             let t = if *l == T::TimestampTz || *r == T::TimestampTz {
                 T::TimestampTz
@@ -805,6 +808,23 @@ fn datetime_arith(op: BinOp, l: Value, r: Value) -> PgResult<Value> {
         (BinOp::Sub, V::TimestampTz(t), V::Interval(m, d, u)) => {
             let (m, d, u) = neg(m, d, u);
             Ok(V::TimestampTz(tstz_add_interval(t, m, d, u)?))
+        }
+        // time +/- interval wraps around midnight (the interval's time part only)
+        (BinOp::Add, V::Time(t), V::Interval(_, _, u))
+        | (BinOp::Add, V::Interval(_, _, u), V::Time(t)) => Ok(V::Time(
+            (t + u.rem_euclid(USECS_PER_DAY)).rem_euclid(USECS_PER_DAY),
+        )),
+        (BinOp::Sub, V::Time(t), V::Interval(_, _, u)) => Ok(V::Time(
+            (t - u.rem_euclid(USECS_PER_DAY)).rem_euclid(USECS_PER_DAY),
+        )),
+        (BinOp::Sub, V::Time(a), V::Time(b)) => Ok(V::Interval(0, 0, a - b)),
+        (BinOp::Add, V::Date(d), V::Time(t)) | (BinOp::Add, V::Time(t), V::Date(d)) => {
+            Ok(V::Timestamp(crate::datetime::ts_add_interval(
+                d as i64 * USECS_PER_DAY,
+                0,
+                0,
+                t,
+            )?))
         }
         (BinOp::Sub, V::Timestamp(a), V::Timestamp(b))
         | (BinOp::Sub, V::TimestampTz(a), V::TimestampTz(b)) => {

@@ -53,6 +53,10 @@ pub fn convert_type(dt: &ast::DataType) -> PgResult<DataType> {
             TimezoneInfo::WithTimeZone | TimezoneInfo::Tz => DataType::TimestampTz,
             _ => DataType::Timestamp,
         },
+        A::Time(_, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) => {
+            return Err(PgError::unsupported("type time with time zone"))
+        }
+        A::Time(..) => DataType::Time,
         A::Interval { .. } => DataType::Interval,
         A::JSON => DataType::Json,
         A::JSONB => DataType::Jsonb,
@@ -104,6 +108,7 @@ pub fn convert_type(dt: &ast::DataType) -> PgResult<DataType> {
                 "record" => DataType::Record,
                 "void" => DataType::Void,
                 "date" => DataType::Date,
+                "time" => DataType::Time,
                 "interval" => DataType::Interval,
                 "bytea" => DataType::Bytea,
                 _ => {
@@ -135,6 +140,7 @@ pub fn internal_name(ty: &DataType) -> String {
         DataType::Name => "name",
         DataType::Bytea => "bytea",
         DataType::Date => "date",
+        DataType::Time => "time",
         DataType::Timestamp => "timestamp",
         DataType::TimestampTz => "timestamptz",
         DataType::Interval => "interval",

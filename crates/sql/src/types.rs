@@ -113,6 +113,7 @@ pub(crate) fn parse_type_name(name: &str) -> PgResult<(DataType, Option<Serial>)
         "boolean" | "bool" => DataType::Bool,
         "bytea" => DataType::Bytea,
         "date" => DataType::Date,
+        "time" | "time without time zone" => DataType::Time,
         "timestamp" | "timestamp without time zone" => DataType::Timestamp,
         "timestamptz" | "timestamp with time zone" => DataType::TimestampTz,
         "interval" => DataType::Interval,
@@ -183,12 +184,13 @@ pub(crate) fn type_from_oid(oid: u32) -> PgResult<DataType> {
         1016 => DataType::Array(Box::new(DataType::Int8)),
         1022 => DataType::Array(Box::new(DataType::Float8)),
         1015 => DataType::Array(Box::new(DataType::Varchar(None))),
-        _ => {
-            return Err(PgError::new(
+        // any other type tandem has (1083 time, 1183 time[], 1185 timestamptz[], ...)
+        _ => tandem_expr::io_text::type_by_oid(oid).ok_or_else(|| {
+            PgError::new(
                 SqlState::UNDEFINED_OBJECT,
                 format!("type with OID {oid} does not exist"),
-            ))
-        }
+            )
+        })?,
     })
 }
 

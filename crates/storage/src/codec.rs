@@ -150,6 +150,10 @@ impl Writer {
                 self.u8(19);
                 self.values(items);
             }
+            Value::Time(t) => {
+                self.u8(20);
+                self.i64(*t);
+            }
         }
     }
 
@@ -232,6 +236,7 @@ impl Writer {
             DataType::Unknown => self.u8(27),
             DataType::Void => self.u8(28),
             DataType::Record => self.u8(29),
+            DataType::Time => self.u8(34),
         }
     }
 }
@@ -329,6 +334,7 @@ impl<'a> Reader<'a> {
             17 => Value::Char(self.u8()?),
             18 => Value::Array(self.values()?),
             19 => Value::Record(self.values()?),
+            20 => Value::Time(self.i64()?),
             _ => return Err(corrupt(self.what)),
         })
     }
@@ -403,6 +409,7 @@ impl<'a> Reader<'a> {
             27 => DataType::Unknown,
             28 => DataType::Void,
             29 => DataType::Record,
+            34 => DataType::Time,
             _ => return Err(corrupt(self.what)),
         })
     }

@@ -67,6 +67,10 @@ pub fn value_text(v: &Value) -> String {
             s
         }
         Value::Date(d) => date_text(*d as i64),
+        Value::Time(t) => timestamp_text(*t)
+            .split_once(' ')
+            .map(|(_, time)| time.to_string())
+            .unwrap_or_default(),
         Value::Timestamp(t) => timestamp_text(*t),
         Value::TimestampTz(t) => format!("{}+00", timestamp_text(*t)),
         Value::Interval(m, d, us) => format!("{m} mons {d} days {us} us"),

@@ -122,7 +122,7 @@ fn encode_value(v: &Value, out: &mut KeyBytes) {
         Value::Oid(o) => int(*o as i64, out),
         Value::Xid(x) => int(*x as i64, out),
         Value::Date(d) => int(*d as i64, out),
-        Value::Timestamp(t) | Value::TimestampTz(t) => int(*t, out),
+        Value::Timestamp(t) | Value::TimestampTz(t) | Value::Time(t) => int(*t, out),
         Value::Float4(f) => float(*f as f64, out),
         Value::Float8(f) => float(*f, out),
         Value::Numeric(d) => numeric(d, out),

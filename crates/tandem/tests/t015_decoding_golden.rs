@@ -23,4 +23,5 @@ tandem_testkit::golden_tests! {
     savepoints => "12_savepoints",
     on_conflict => "13_on_conflict",
     json_and_indexes => "14_json_and_indexes",
+    time_and_time_zones => "15_time_and_time_zones",
 }

@@ -98,18 +98,18 @@ fn assert_clean_logs(nodes: &[&Node], allowed: &[&str]) {
 /// by the applying side as its own writes keep them).
 const TYPES_TABLE: &str = "CREATE TABLE ty (id int PRIMARY KEY, a smallint, b bigint, \
     c numeric(12,3), d bool, e float8, f real, g date, h timestamp, i timestamptz, j bytea, \
-    k varchar(20) UNIQUE, l uuid, m jsonb, n int[], o interval, p char(3), q text); \
+    k varchar(20) UNIQUE, l uuid, m jsonb, n int[], o interval, p char(3), q text, r time); \
     CREATE INDEX ty_g_idx ON ty (g, id)";
 
 const TYPES_ROWS: &str = "INSERT INTO ty VALUES \
     (1, 1, 9000000000, 123.456, true, 1.5, 2.25, '2024-01-02', '2024-01-02 03:04:05', \
      '2024-01-02 03:04:05+00', '\\xdeadbeef', 'vc', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', \
-     '{\"a\": 1, \"b\": [true, null]}', '{1,2,3}', '1 day 2 hours', 'ab', 'tab\there ''quoted'' \\ back'), \
+     '{\"a\": 1, \"b\": [true, null]}', '{1,2,3}', '1 day 2 hours', 'ab', 'tab\there ''quoted'' \\ back', '12:34:56.789'), \
     (2, -32768, -1, -0.001, false, -2.5e15, 3.5, '1999-12-31', '2000-01-01 00:00:00.000001', \
      '2030-06-15 12:00:00+02', '\\x', '', '00000000-0000-0000-0000-000000000000', '[]', '{}', \
-     '-3 mons', 'xyz', 'ünïcödé ✓'), \
+     '-3 mons', 'xyz', 'ünïcödé ✓', '24:00:00'), \
     (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
-     NULL, NULL, NULL)";
+     NULL, NULL, NULL, NULL)";
 
 #[test]
 fn pg17_subscribes_to_tandem_without_copy() {

@@ -31,6 +31,7 @@ tandem_testkit::golden_tests! {
     listen_notify => "20_listen_notify",
     alter_sequence => "21_alter_sequence",
     time_zones => "22_time_zones",
+    time => "23_time",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

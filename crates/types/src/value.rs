@@ -33,6 +33,8 @@ pub enum DataType {
     Name,
     Bytea,
     Date,
+    /// `time without time zone`: microseconds since midnight.
+    Time,
     Timestamp,
     TimestampTz,
     Interval,
@@ -92,6 +94,7 @@ impl DataType {
             DataType::Bpchar(_) => 1042,
             DataType::Varchar(_) => 1043,
             DataType::Date => 1082,
+            DataType::Time => 1083,
             DataType::Timestamp => 1114,
             DataType::TimestampTz => 1184,
             DataType::Interval => 1186,
@@ -118,6 +121,7 @@ impl DataType {
                 DataType::Oid => 1028,
                 DataType::Timestamp => 1115,
                 DataType::Date => 1182,
+                DataType::Time => 1183,
                 DataType::TimestampTz => 1185,
                 DataType::Numeric(_) => 1231,
                 DataType::Json => 199,
@@ -136,7 +140,11 @@ impl DataType {
             DataType::RegClass | DataType::RegType | DataType::RegProc | DataType::RegNamespace => {
                 4
             }
-            DataType::Int8 | DataType::Float8 | DataType::Timestamp | DataType::TimestampTz => 8,
+            DataType::Int8
+            | DataType::Float8
+            | DataType::Time
+            | DataType::Timestamp
+            | DataType::TimestampTz => 8,
             DataType::PgLsn => 8,
             DataType::Name => 64,
             DataType::Interval | DataType::Uuid => 16,
@@ -173,6 +181,7 @@ impl DataType {
             DataType::Name => "name".into(),
             DataType::Bytea => "bytea".into(),
             DataType::Date => "date".into(),
+            DataType::Time => "time without time zone".into(),
             DataType::Timestamp => "timestamp without time zone".into(),
             DataType::TimestampTz => "timestamp with time zone".into(),
             DataType::Interval => "interval".into(),
@@ -216,6 +225,8 @@ pub enum Value {
     Bytea(Vec<u8>),
     /// days since 2000-01-01
     Date(i32),
+    /// microseconds since midnight (`time`, 0..=24:00:00)
+    Time(i64),
     /// microseconds since 2000-01-01 00:00:00
     Timestamp(i64),
     /// microseconds since 2000-01-01 00:00:00 UTC

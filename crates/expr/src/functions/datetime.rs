@@ -49,6 +49,12 @@ pub(super) fn defs() -> Vec<Def> {
             Ok(Value::Timestamp(crate::cast::tz_to_local(c.txn_start)))
         })
         .stable(),
+        Def::ctx("localtime", vec![], r(T::Time), |_, _, c| {
+            Ok(Value::Time(
+                crate::cast::tz_to_local(c.txn_start).rem_euclid(USECS_PER_DAY),
+            ))
+        })
+        .stable(),
         Def::ctx("current_date", vec![], r(T::Date), |_, _, c| {
             Ok(Value::Date(
                 crate::cast::tz_to_local(c.txn_start).div_euclid(USECS_PER_DAY) as i32,
@@ -181,7 +187,7 @@ pub(super) fn defs() -> Vec<Def> {
             },
         ),
     ];
-    for ty in [T::Timestamp, T::TimestampTz, T::Date, T::Interval] {
+    for ty in [T::Timestamp, T::TimestampTz, T::Date, T::Interval, T::Time] {
         d.push(Def::typed(
             "date_part",
             vec![text(), t(ty.clone())],
@@ -230,6 +236,7 @@ fn type_label(v: &Value) -> &'static str {
         Value::Timestamp(_) => "timestamp without time zone",
         Value::Date(_) => "date",
         Value::Interval(..) => "interval",
+        Value::Time(_) => "time without time zone",
         _ => "timestamp with time zone",
     }
 }
@@ -397,6 +404,26 @@ pub fn extract(unit_raw: &str, v: &Value) -> PgResult<Decimal> {
                     + d as i128 * USECS_PER_DAY as i128
                     + u as i128;
                 usec_scaled(us, 6)
+            }
+            _ => return Err(unit_error(unit_raw, v)),
+        });
+    }
+    if let Value::Time(t) = *v {
+        let sec_us = (t % USECS_PER_MINUTE) as i128;
+        return Ok(match unit.as_str() {
+            "microseconds" => Decimal::from_i128_with_scale(sec_us, 0),
+            "milliseconds" => usec_scaled(sec_us * 1000, 3).round_dp(3),
+            "second" => usec_scaled(sec_us, 6),
+            "minute" => dec(t / USECS_PER_MINUTE % 60),
+            "hour" => dec(t / USECS_PER_HOUR),
+            "epoch" => usec_scaled(t as i128, 6),
+            "day" | "week" | "month" | "quarter" | "year" | "decade" | "century" | "millennium"
+            | "dow" | "isodow" | "doy" | "isoyear" | "julian" | "timezone" | "timezone_hour"
+            | "timezone_minute" => {
+                return Err(PgError::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("unit \"{unit_raw}\" not supported for type time without time zone"),
+                ))
             }
             _ => return Err(unit_error(unit_raw, v)),
         });

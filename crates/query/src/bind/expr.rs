@@ -1342,6 +1342,13 @@ impl Binder<'_> {
                 },
                 DataType::Date,
             ),
+            "localtime" => (
+                Expr::Cast {
+                    e: Expr::TxnTimestamp.boxed(),
+                    ty: DataType::Time,
+                },
+                DataType::Time,
+            ),
             "current_user" | "session_user" | "user" | "current_role" => {
                 (Expr::CurrentUser, DataType::Name)
             }
