@@ -42,7 +42,7 @@ pub use context::{
     SubscriptionRemoteRequest, SubscriptionRemoteResult, SubscriptionWorkerStat, WalReceiverRow,
     WalSenderRow,
 };
-pub use functions::{function_columns, session_ended, FunctionSig};
+pub use functions::{function_columns, session_ended, FunctionSig, ARRAY_SLICE_FUNCTION};
 pub use io_text::{to_text, validate_utf8};
 pub use operators::{resolve_binary, unary_op_type};
 pub use reg::{cast_in_context, text_out_typed};

@@ -32,6 +32,7 @@ tandem_testkit::golden_tests! {
     alter_sequence => "21_alter_sequence",
     time_zones => "22_time_zones",
     time => "23_time",
+    arrays => "24_arrays",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -18,6 +18,42 @@ pub(super) fn defs() -> Vec<Def> {
     let text = || t(T::Text);
     let text_arr = || r(T::Array(Box::new(T::Text)));
     vec![
+        // `a[lo:hi]` (the binder calls this with NULL for an omitted bound;
+        // the name cannot be written as a function call without quotes):
+        // the elements in range, renumbered from 1, as PostgreSQL's array_subscript
+        Def::pure(
+            SLICE,
+            vec![
+                Arg::AnyArray,
+                t(T::Int4),
+                t(T::Int4),
+                t(T::Bool),
+                t(T::Bool),
+            ],
+            Ret::Arg(0),
+            |a| {
+                if a[0].is_null() {
+                    return Ok(Value::Null);
+                }
+                let all = items(&a[0]);
+                // an omitted bound is the array's own; a NULL one makes NULL
+                let bound = |i: usize, omitted: i64| match (&a[i + 2], &a[i]) {
+                    (Value::Bool(true), _) => Some(omitted),
+                    (_, Value::Int4(v)) => Some(*v as i64),
+                    _ => None,
+                };
+                let (Some(lo), Some(hi)) = (bound(1, 1), bound(2, all.len() as i64)) else {
+                    return Ok(Value::Null);
+                };
+                let lo = lo.max(1);
+                let hi = hi.min(all.len() as i64);
+                if lo > hi {
+                    return Ok(Value::Array(Vec::new()));
+                }
+                Ok(Value::Array(all[(lo - 1) as usize..hi as usize].to_vec()))
+            },
+        )
+        .lax(),
         Def::pure(
             "array_length",
             vec![Arg::AnyArray, t(T::Int4)],
@@ -200,6 +236,10 @@ pub(super) fn defs() -> Vec<Def> {
         .lax(),
     ]
 }
+
+/// The function an array slice `a[lo:hi]` is bound to (args: array, lo,
+/// hi, lo omitted, hi omitted).
+pub const SLICE: &str = "[:]";
 
 fn items(v: &Value) -> &[Value] {
     match v {

@@ -17,6 +17,7 @@
 //! Corresponds to PostgreSQL's `parser/parse_func.c` and `utils/fmgr`.
 
 mod array;
+pub use array::SLICE as ARRAY_SLICE_FUNCTION;
 mod datetime;
 mod info;
 pub mod json;

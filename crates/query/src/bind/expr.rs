@@ -718,12 +718,7 @@ impl Binder<'_> {
                                 DataType::Array(elem) => (elem, false),
                                 DataType::Int2Vector => (Box::new(DataType::Int2), true),
                                 DataType::OidVector => (Box::new(DataType::Oid), true),
-                                _ => {
-                                    return Err(mismatch(format!(
-                                        "cannot subscript type {} because it does not support subscripting",
-                                        ty.display_name()
-                                    )))
-                                }
+                                _ => return Err(cannot_subscript(&ty)),
                             };
                             let (i, it) = self.bind_expr(index)?;
                             let mut i = self.coerce(i, &it, &DataType::Int4)?;
@@ -739,6 +734,28 @@ impl Binder<'_> {
                                 index: i.boxed(),
                             };
                             ty = *elem;
+                        }
+                        ast::AccessExpr::Subscript(Subscript::Slice {
+                            lower_bound,
+                            upper_bound,
+                            stride: None,
+                        }) => {
+                            if !matches!(ty, DataType::Array(_)) {
+                                return Err(cannot_subscript(&ty));
+                            }
+                            let mut args = vec![(x, ty.clone())];
+                            for b in [lower_bound, upper_bound] {
+                                let (v, vt) = match b {
+                                    Some(b) => self.bind_expr(b)?,
+                                    None => (Expr::Const(Value::Null), DataType::Int4),
+                                };
+                                args.push((self.coerce(v, &vt, &DataType::Int4)?, DataType::Int4));
+                            }
+                            for b in [lower_bound, upper_bound] {
+                                let omitted = Expr::Const(Value::Bool(b.is_none()));
+                                args.push((omitted, DataType::Bool));
+                            }
+                            (x, ty) = self.call_named(tandem_expr::ARRAY_SLICE_FUNCTION, args)?;
                         }
                         _ => return Err(PgError::unsupported(format!("expression {e}"))),
                     }
@@ -1524,4 +1541,12 @@ pub fn literal_string(v: &AstValue) -> Option<String> {
         AstValue::DollarQuotedString(d) => Some(d.value.clone()),
         _ => None,
     }
+}
+
+/// `42804 cannot subscript type T because it does not support subscripting`.
+fn cannot_subscript(ty: &DataType) -> PgError {
+    mismatch(format!(
+        "cannot subscript type {} because it does not support subscripting",
+        ty.display_name()
+    ))
 }
