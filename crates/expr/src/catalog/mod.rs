@@ -245,6 +245,11 @@ pub fn descriptions(cat: &tandem_storage::Catalog) -> Vec<(u32, u32, i32, String
         0,
         pg_extension::PLPGSQL_DESCRIPTION.to_string(),
     )];
+    out.extend(
+        pg_namespace::DESCRIPTIONS
+            .iter()
+            .map(|(o, d)| (*o, pg_namespace::VIEW.oid, 0, d.to_string())),
+    );
     if cat.comments.is_empty() {
         return out;
     }

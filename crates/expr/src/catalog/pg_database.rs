@@ -74,8 +74,19 @@ pub fn build(session_db: &str, cat: &tandem_storage::Catalog) -> Vec<Vec<Value>>
     if session_db != "postgres" && session_db != "template1" && session_db != "template0" {
         out.push(db_row(16_383, session_db, false, true, Value::Null));
     }
-    out.push(db_row(1, "template1", true, true, acl(1)));
-    out.push(db_row(4, "template0", true, false, acl(4)));
+    // initdb's grants on the templates: everyone CONNECT, the owner all
+    let template_acl = |o: u32| match acl(o) {
+        Value::Null => {
+            let owner = role_name(cat, BOOTSTRAP_SUPERUSER);
+            Value::Array(vec![
+                text(&format!("=c/{owner}")),
+                text(&format!("{owner}=CTc/{owner}")),
+            ])
+        }
+        set => set,
+    };
+    out.push(db_row(1, "template1", true, true, template_acl(1)));
+    out.push(db_row(4, "template0", true, false, template_acl(4)));
     out
 }
 

@@ -38,9 +38,27 @@ pub fn build() -> Vec<Vec<Value>> {
         ),
     ]
     .iter()
-    .map(|(o, n, owner)| vec![oid(*o), name(n), oid(*owner), Value::Null])
+    .map(|(o, n, owner)| {
+        // initdb's grants on public: its owner all, everyone USAGE
+        let acl = if *o == PUBLIC_NAMESPACE {
+            Value::Array(vec![
+                text("pg_database_owner=UC/pg_database_owner"),
+                text("=U/pg_database_owner"),
+            ])
+        } else {
+            Value::Null
+        };
+        vec![oid(*o), name(n), oid(*owner), acl]
+    })
     .collect()
 }
+
+/// initdb's comments on the schemas (`pg_description` rows).
+pub const DESCRIPTIONS: [(u32, &str); 3] = [
+    (PG_CATALOG_NAMESPACE, "system catalog schema"),
+    (PG_TOAST_NAMESPACE, "reserved schema for TOAST tables"),
+    (PUBLIC_NAMESPACE, "standard public schema"),
+];
 
 fn rows(_: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
     Ok(build())

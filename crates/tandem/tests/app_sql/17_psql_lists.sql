@@ -8,10 +8,13 @@ create role lists_reader nologin;
 \ds
 \dv
 \dn
+\dn+
 \du lists_reader
 \dx
 \df
 \dt+ lists_t
+select datname, datacl from pg_database order by 1;
+select obj_description(2200, 'pg_namespace');
 drop view lists_v;
 drop table lists_t;
 drop role lists_reader;
