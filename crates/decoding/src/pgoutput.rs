@@ -686,6 +686,7 @@ pub fn replica_identity_char(ri: &ReplicaIdentity) -> u8 {
         ReplicaIdentity::Default => b'd',
         ReplicaIdentity::Nothing => b'n',
         ReplicaIdentity::Full => b'f',
+        ReplicaIdentity::Index { .. } => b'i',
     }
 }
 
@@ -714,6 +715,7 @@ pub fn write_relation(buf: &mut Vec<u8>, rel: &TableDef) {
                 .primary_key
                 .as_ref()
                 .is_some_and(|pk| pk.columns.contains(&i)),
+            ReplicaIdentity::Index { columns, .. } => i < 64 && columns & (1 << i) != 0,
             ReplicaIdentity::Nothing => false,
         };
         buf.put_u8(if key { COLUMN_IS_KEY } else { 0 });

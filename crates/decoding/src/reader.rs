@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use tandem_storage::catalog::apply_op;
 use tandem_storage::record::{self, kinds, Change, StorageRecord};
-use tandem_storage::{Catalog, OldTuple, TableDef};
+use tandem_storage::{Catalog, OldTuple, ReplicaIdentity, TableDef};
 use tandem_types::{Lsn, Oid, PgError, PgResult, Value};
 use tandem_wal::{ReadRecord, Wal, WalReader};
 
@@ -482,7 +482,11 @@ impl Decoder {
                     OldTuple::None => None,
                     OldTuple::Full(r) => Some(OldRow::Full(self.padded(table, &r))),
                     OldTuple::Key(k) => {
-                        let changed = old_key != key || key_changed(&rel, &k, &new);
+                        // a new row key is a new primary key, which is the
+                        // identity only under DEFAULT
+                        let rekeyed = old_key != key
+                            && matches!(rel.replica_identity, ReplicaIdentity::Default);
+                        let changed = rekeyed || key_changed(&rel, &k, &new);
                         changed.then(|| OldRow::Key(key_row(&rel, k)))
                     }
                     // the key did not change (and WAL never holds this form)
@@ -547,10 +551,10 @@ fn key_row(rel: &TableDef, mut k: Vec<Value>) -> Vec<Value> {
 /// bytewise; comparing output text is the same test for tandem's values (it
 /// tells `1.0` from `1.00`, which value equality would not).
 fn key_changed(rel: &TableDef, old_key: &[Value], new: &[Value]) -> bool {
-    let Some(pk) = &rel.primary_key else {
+    let Some(columns) = rel.identity_key_columns() else {
         return false;
     };
-    pk.columns.iter().any(|&c| {
+    columns.iter().any(|&c| {
         let (a, b) = (old_key.get(c), new.get(c));
         match (a, b) {
             (Some(a), Some(b)) => {

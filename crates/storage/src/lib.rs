@@ -100,6 +100,25 @@ pub enum ReplicaIdentity {
     Nothing,
     /// `f`: whole old row
     Full,
+    /// `i`: old values of a unique index's columns (`REPLICA IDENTITY USING
+    /// INDEX`): the index and its columns (bit `c` for column position
+    /// `c`; identity columns are among the first 64).
+    Index { index: Oid, columns: u64 },
+}
+
+impl TableDef {
+    /// The columns whose old values identify a row to subscribers: the
+    /// primary key's (DEFAULT) or the identity index's; `None` for FULL,
+    /// NOTHING and a DEFAULT table without a primary key.
+    pub fn identity_key_columns(&self) -> Option<Vec<usize>> {
+        match self.replica_identity {
+            ReplicaIdentity::Default => self.primary_key.as_ref().map(|pk| pk.columns.clone()),
+            ReplicaIdentity::Index { columns, .. } => {
+                Some((0..64).filter(|c| columns & (1 << c) != 0).collect())
+            }
+            ReplicaIdentity::Full | ReplicaIdentity::Nothing => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

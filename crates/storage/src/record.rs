@@ -581,19 +581,29 @@ pub fn decode(kind: RecordKind, payload: &[u8]) -> PgResult<Option<StorageRecord
 
 // ---- catalog objects ----
 
-fn replica_identity(ri: ReplicaIdentity) -> u8 {
+/// `d`, `n`, `f`, or `i` then the index oid and its column bits.
+fn replica_identity(w: &mut Writer, ri: ReplicaIdentity) {
     match ri {
-        ReplicaIdentity::Default => b'd',
-        ReplicaIdentity::Nothing => b'n',
-        ReplicaIdentity::Full => b'f',
+        ReplicaIdentity::Default => w.u8(b'd'),
+        ReplicaIdentity::Nothing => w.u8(b'n'),
+        ReplicaIdentity::Full => w.u8(b'f'),
+        ReplicaIdentity::Index { index, columns } => {
+            w.u8(b'i');
+            w.oid(index);
+            w.u64(columns);
+        }
     }
 }
 
-fn read_replica_identity(b: u8) -> PgResult<ReplicaIdentity> {
-    Ok(match b {
+fn read_replica_identity(r: &mut Reader<'_>) -> PgResult<ReplicaIdentity> {
+    Ok(match r.u8()? {
         b'd' => ReplicaIdentity::Default,
         b'n' => ReplicaIdentity::Nothing,
         b'f' => ReplicaIdentity::Full,
+        b'i' => ReplicaIdentity::Index {
+            index: r.oid()?,
+            columns: r.u64()?,
+        },
         _ => return Err(corrupt("catalog")),
     })
 }
@@ -635,7 +645,7 @@ pub fn table_def(w: &mut Writer, t: &TableDef) {
         }
         None => w.u8(0),
     }
-    w.u8(replica_identity(t.replica_identity));
+    replica_identity(w, t.replica_identity);
     w.oid(t.owner);
 }
 
@@ -665,7 +675,7 @@ pub fn read_table_def(r: &mut Reader<'_>) -> PgResult<TableDef> {
         name,
         columns,
         primary_key,
-        replica_identity: read_replica_identity(r.u8()?)?,
+        replica_identity: read_replica_identity(r)?,
         owner: r.oid()?,
     })
 }
@@ -1601,6 +1611,16 @@ mod tests {
         round_trip(catalog_change(CatalogOp::PutTable {
             def: def(),
             fill: Some(Value::Int4(3)),
+        }));
+        round_trip(catalog_change(CatalogOp::PutTable {
+            def: TableDef {
+                replica_identity: ReplicaIdentity::Index {
+                    index: Oid(16390),
+                    columns: 0b101,
+                },
+                ..def()
+            },
+            fill: None,
         }));
         round_trip(catalog_change(CatalogOp::AddPrimaryKey {
             table: Oid(5),

@@ -573,3 +573,56 @@ fn tandem_subscriber_killed_mid_stream_from_pg17_applies_each_transaction_once()
     );
     assert_tables_equal(&publ, &sub, "acc", "k");
 }
+
+/// Tables whose replica identity is a unique index (one without a primary
+/// key, one with a primary key that is not the identity): updates and
+/// deletes reach the other side keyed by the index's columns, both ways.
+#[test]
+fn replica_identity_using_index_both_ways() {
+    if !pg17::require_pg17("replica_identity_using_index_both_ways") {
+        return;
+    }
+    let tables = "CREATE TABLE nopk (a int NOT NULL, b text NOT NULL, v text); \
+        CREATE UNIQUE INDEX nopk_ab ON nopk (a, b); \
+        ALTER TABLE nopk REPLICA IDENTITY USING INDEX nopk_ab; \
+        CREATE TABLE withpk (id int PRIMARY KEY, code text NOT NULL UNIQUE, v text); \
+        ALTER TABLE withpk REPLICA IDENTITY USING INDEX withpk_code_key";
+    let changes = "INSERT INTO nopk SELECT g, 'k' || g, 'v' FROM generate_series(1, 50) g; \
+        INSERT INTO withpk SELECT g, 'c' || g, 'v' FROM generate_series(1, 50) g; \
+        UPDATE nopk SET v = 'changed' WHERE a % 3 = 0; \
+        UPDATE nopk SET b = b || '!' WHERE a % 5 = 0; \
+        DELETE FROM nopk WHERE a % 7 = 0; \
+        UPDATE withpk SET code = code || '!' WHERE id % 4 = 0; \
+        UPDATE withpk SET v = 'changed' WHERE id % 6 = 0; \
+        DELETE FROM withpk WHERE id % 9 = 0";
+
+    // tandem publishes, PostgreSQL 17 applies
+    let publisher = tandem_publisher("t021_ri_pub");
+    let sub = pg_subscriber("t021_ri_sub");
+    publisher.safe_psql(tables);
+    sub.safe_psql(tables);
+    publisher.safe_psql("CREATE PUBLICATION p FOR ALL TABLES");
+    subscribe(&sub, &publisher, "s", "p", "WITH (copy_data = false)");
+    publisher.safe_psql(changes);
+    wait_tables_equal(&publisher, &sub, "nopk", "a, b", LONG);
+    wait_tables_equal(&publisher, &sub, "withpk", "id", LONG);
+    assert_eq!(sub.safe_psql("SELECT count(*) FROM nopk"), "43");
+    assert_clean_logs(&[&publisher, &sub], &[]);
+
+    // PostgreSQL 17 publishes, tandem applies
+    let publ = pg_publisher("t021_ri_pgpub");
+    let tsub = tandem_subscriber("t021_ri_tsub");
+    publ.safe_psql(tables);
+    tsub.safe_psql(tables);
+    publ.safe_psql("CREATE PUBLICATION pgp FOR ALL TABLES");
+    tsub.safe_psql(&format!(
+        "CREATE SUBSCRIPTION ts CONNECTION '{}' PUBLICATION pgp",
+        publ.conninfo("postgres")
+    ));
+    wait_tandem_ready(&tsub);
+    publ.safe_psql(changes);
+    wait_tables_equal(&publ, &tsub, "nopk", "a, b", LONG);
+    wait_tables_equal(&publ, &tsub, "withpk", "id", LONG);
+    assert_eq!(tsub.safe_psql("SELECT count(*) FROM withpk"), "45");
+    assert_clean_logs(&[&tsub], &[]);
+}

@@ -33,6 +33,7 @@ tandem_testkit::golden_tests! {
     time_zones => "22_time_zones",
     time => "23_time",
     arrays => "24_arrays",
+    replica_identity_index => "25_replica_identity_index",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

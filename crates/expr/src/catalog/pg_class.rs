@@ -118,6 +118,7 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
             ReplicaIdentity::Default => b'd',
             ReplicaIdentity::Nothing => b'n',
             ReplicaIdentity::Full => b'f',
+            ReplicaIdentity::Index { .. } => b'i',
         };
         out.push(row(Rel {
             oid: t.oid.0,

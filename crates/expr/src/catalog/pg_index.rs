@@ -74,7 +74,10 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
                 b(false),
                 b(true),
                 b(true),
-                b(false),
+                b(matches!(
+                    t.replica_identity,
+                    tandem_storage::ReplicaIdentity::Index { index, .. } if index.0 == i.oid
+                )),
                 Value::Array(keys),
                 Value::Array(colls),
                 Value::Array(

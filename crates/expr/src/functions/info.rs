@@ -317,9 +317,8 @@ fn constraintdef(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgRes
         .map_or(Value::Null, Value::Text))
 }
 
-/// `pg_get_replica_identity_index(regclass)`: the primary key's index of a
-/// table whose replica identity is DEFAULT (tandem has no other indexes, so
-/// `REPLICA IDENTITY USING INDEX` does not exist), else NULL.
+/// `pg_get_replica_identity_index(regclass)`: the index of `REPLICA
+/// IDENTITY USING INDEX`, or the primary key's under DEFAULT, else NULL.
 fn replica_identity_index(
     a: &[Value],
     _: &FunctionSig,
@@ -330,11 +329,13 @@ fn replica_identity_index(
     Ok(cat
         .tables
         .get(&Oid(o))
-        .filter(|t| {
-            t.primary_key.is_some()
-                && t.replica_identity == tandem_storage::ReplicaIdentity::Default
+        .and_then(|t| match t.replica_identity {
+            tandem_storage::ReplicaIdentity::Default if t.primary_key.is_some() => {
+                Some(Value::Oid(catalog::pkey_index_oid(t.oid.0)))
+            }
+            tandem_storage::ReplicaIdentity::Index { index, .. } => Some(Value::Oid(index.0)),
+            _ => None,
         })
-        .map(|t| Value::Oid(catalog::pkey_index_oid(t.oid.0)))
         .unwrap_or(Value::Null))
 }
 

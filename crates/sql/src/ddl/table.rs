@@ -509,6 +509,64 @@ pub(crate) fn check_owner_of(ctx: &ExecContext<'_>, owner: Oid, name: &str) -> P
 
 /// `ALTER TABLE t OWNER TO r` (`ATExecChangeOwner`): a non-superuser must own
 /// the table and be able to SET ROLE to the new owner; the ACL follows.
+/// `REPLICA IDENTITY USING INDEX name`: a unique index of the table over
+/// NOT NULL columns (its primary key's included), with PostgreSQL's errors.
+fn identity_index(ctx: &ExecContext<'_>, def: &TableDef, name: &str) -> PgResult<ReplicaIdentity> {
+    let cat = ctx.txn.catalog();
+    let (oid, columns, unique) = match (&def.primary_key, cat.index_by_name("public", name)) {
+        (Some(pk), _) if pk.name == name => (
+            Oid(tandem_expr::catalog::pkey_index_oid(def.oid.0)),
+            pk.columns.clone(),
+            true,
+        ),
+        (_, Some(idx)) if idx.table == def.oid => (idx.oid, idx.columns.clone(), idx.unique),
+        (_, found) => {
+            let other_pk = cat
+                .tables
+                .values()
+                .any(|t| t.primary_key.as_ref().is_some_and(|pk| pk.name == name));
+            if found.is_some() || other_pk {
+                return Err(PgError::new(
+                    SqlState::WRONG_OBJECT_TYPE,
+                    format!("\"{name}\" is not an index for table \"{}\"", def.name),
+                ));
+            }
+            return Err(PgError::new(
+                SqlState::UNDEFINED_OBJECT,
+                format!("index \"{name}\" for table \"{}\" does not exist", def.name),
+            ));
+        }
+    };
+    if !unique {
+        return Err(PgError::new(
+            SqlState::WRONG_OBJECT_TYPE,
+            format!("cannot use non-unique index \"{name}\" as replica identity"),
+        ));
+    }
+    if let Some(col) = columns
+        .iter()
+        .map(|&c| &def.columns[c])
+        .find(|c| !c.not_null)
+    {
+        return Err(PgError::new(
+            SqlState::WRONG_OBJECT_TYPE,
+            format!(
+                "index \"{name}\" cannot be used as replica identity because column \"{}\" is nullable",
+                col.name
+            ),
+        ));
+    }
+    if columns.iter().any(|&c| c >= 64) {
+        return Err(PgError::unsupported(
+            "REPLICA IDENTITY USING INDEX over a column past the 64th",
+        ));
+    }
+    Ok(ReplicaIdentity::Index {
+        index: oid,
+        columns: columns.iter().fold(0, |m, &c| m | 1 << c),
+    })
+}
+
 fn change_owner(ctx: &mut ExecContext<'_>, mut def: TableDef, owner: &Owner) -> PgResult<()> {
     let cat = ctx.txn.catalog();
     let me = Oid(ctx.session.user_oid);
@@ -765,9 +823,7 @@ fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -
                 AstReplicaIdentity::Default => ReplicaIdentity::Default,
                 AstReplicaIdentity::Full => ReplicaIdentity::Full,
                 AstReplicaIdentity::Nothing => ReplicaIdentity::Nothing,
-                AstReplicaIdentity::Index(_) => {
-                    return Err(PgError::unsupported("REPLICA IDENTITY USING INDEX"))
-                }
+                AstReplicaIdentity::Index(name) => identity_index(ctx, &def, &ident(name))?,
             };
             ctx.txn.put_table(def, None)
         }

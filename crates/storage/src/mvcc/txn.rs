@@ -1045,6 +1045,16 @@ impl Transaction {
         match def.replica_identity {
             ReplicaIdentity::Full => OldTuple::Full(self.pad(def.oid, old).to_vec()),
             ReplicaIdentity::Nothing => OldTuple::None,
+            // the index's columns, always (the decoder tells whether they changed)
+            ReplicaIdentity::Index { .. } => {
+                let mut r = vec![Value::Null; def.columns.len()];
+                for c in def.identity_key_columns().unwrap_or_default() {
+                    if let (Some(slot), Some(v)) = (r.get_mut(c), old.get(c)) {
+                        *slot = v.clone();
+                    }
+                }
+                OldTuple::Key(r)
+            }
             ReplicaIdentity::Default => match &def.primary_key {
                 Some(pk) if key_kept && pk.columns.iter().all(|&c| c < 64) => OldTuple::KeyOfNew {
                     width: def.columns.len() as u32,

@@ -287,9 +287,20 @@ impl Transaction {
     }
 
     /// `DROP INDEX` (also each index of a dropped table).
+    /// Drops an index; a table whose replica identity it was has none
+    /// left (REPLICA IDENTITY NOTHING, which is how PostgreSQL then behaves).
     pub fn drop_index(&mut self, index: Oid) -> PgResult<()> {
+        let table = self.cat().indexes.get(&index).map(|i| i.table);
         self.ddl(CatalogOp::DropIndex(index))?;
         self.overlay.remove(&index);
+        if let Some(def) = table.and_then(|t| self.table_def(t).ok()) {
+            if matches!(def.replica_identity, crate::ReplicaIdentity::Index { index: i, .. } if i == index)
+            {
+                let mut def = (*def).clone();
+                def.replica_identity = crate::ReplicaIdentity::Nothing;
+                self.put_table(def, None)?;
+            }
+        }
         Ok(())
     }
 
