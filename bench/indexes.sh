@@ -9,6 +9,8 @@
 #   move           UPDATE of the indexed column: its entry moves
 #   unique-lookup  SELECT by the UNIQUE column (an index scan)
 #   range          SELECT count(*) of ~100 rows by a range of the indexed column
+#   top            SELECT the 10 rows of the lowest team values at or above a
+#                  random one (ORDER BY team LIMIT 10: read in index order)
 #
 #   bench/indexes.sh [SECONDS]
 #
@@ -46,8 +48,12 @@ cat > "$WORK/range.sql" <<SQL
 \set t random(0, 900)
 SELECT count(*) FROM users WHERE team >= :t AND team < :t + 1;
 SQL
+cat > "$WORK/top.sql" <<SQL
+\set t random(0, 900)
+SELECT id, team FROM users WHERE team >= :t ORDER BY team LIMIT 10;
+SQL
 chmod a+r "$WORK"/*.sql
-workloads=(insert upsert move unique-lookup range)
+workloads=(insert upsert move unique-lookup range top)
 declare -A TPS
 
 bench_one() { # label port

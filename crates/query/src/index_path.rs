@@ -156,6 +156,7 @@ pub fn index_scan(def: &TableDef, indexes: &[Arc<IndexDef>], filters: &[Expr]) -
             prefix,
             range,
             filter: and_all(filters.to_vec()),
+            for_order: false,
         };
         best = Some((score, node));
     }

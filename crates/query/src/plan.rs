@@ -258,13 +258,16 @@ pub enum Node {
     /// Rows found through a secondary index: equality on its leading
     /// columns (`prefix`, with the columns' types), then optionally a range
     /// on the next one; `filter` (every conjunct of the scan, the ones the
-    /// index answers included) is checked on each row.
+    /// index answers included) is checked on each row. `for_order`: chosen
+    /// for its order (ORDER BY ... LIMIT): read in growing windows so that
+    /// the LIMIT stops it early.
     IndexScan {
         table: Oid,
         index: Oid,
         prefix: Vec<(Expr, DataType)>,
         range: Option<IndexRange>,
         filter: Option<Expr>,
+        for_order: bool,
     },
     /// A virtual catalog table of `tandem_expr`.
     Virtual {

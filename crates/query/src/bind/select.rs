@@ -439,6 +439,123 @@ impl Binder<'_> {
             })
     }
 
+    /// `node`, a projection of one table's sequential scan, reading the
+    /// table through a secondary index whose leading columns are `keys`
+    /// (ascending, NULLs last: the index's order), so ORDER BY needs no
+    /// sort; only when `limited` (without a LIMIT, reading every row
+    /// through the index costs more than sorting). `Err(node)`: no such
+    /// index, `node` unchanged.
+    fn in_index_order(&self, node: Node, keys: &[SortKey], limited: bool) -> Result<Node, Node> {
+        let Node::Project { input, exprs } = &node else {
+            return Err(node);
+        };
+        // an index scan the WHERE clause chose: its order, after the
+        // columns its prefix pins, may be the one asked for
+        if let Node::IndexScan {
+            table,
+            index,
+            prefix,
+            range,
+            filter,
+            for_order: false,
+        } = input.as_ref()
+        {
+            let columns = match self.catalog.indexes.get(index) {
+                Some(idx) => idx.columns.clone(),
+                None => match self
+                    .catalog
+                    .tables
+                    .get(index)
+                    .and_then(|t| t.primary_key.as_ref())
+                {
+                    Some(pk) => pk.columns.clone(),
+                    None => return Err(node),
+                },
+            };
+            let pinned = &columns[..prefix.len().min(columns.len())];
+            let mut wanted = Vec::new();
+            for k in keys {
+                match (&k.expr, k.desc || k.nulls_first) {
+                    (Expr::Column(i), false) => match exprs.get(*i) {
+                        Some(Expr::Column(c)) => wanted.push(*c),
+                        _ => return Err(node),
+                    },
+                    _ => return Err(node),
+                }
+            }
+            // pinned columns may appear anywhere in ORDER BY: they are constant
+            let rest: Vec<usize> = wanted.into_iter().filter(|c| !pinned.contains(c)).collect();
+            let def = self.catalog.tables.get(table);
+            let follows = columns[pinned.len()..]
+                .iter()
+                .zip(&rest)
+                .all(|(a, b)| a == b)
+                && rest.len() <= columns.len() - pinned.len()
+                && rest.iter().all(|&c| {
+                    def.and_then(|d| d.columns.get(c))
+                        .is_some_and(|col| crate::index_path::indexable(&col.data_type))
+                });
+            if !follows || !limited {
+                return Err(node);
+            }
+            let scan = Node::IndexScan {
+                table: *table,
+                index: *index,
+                prefix: prefix.clone(),
+                range: range.clone(),
+                filter: filter.clone(),
+                for_order: true,
+            };
+            return Ok(Node::Project {
+                input: Box::new(scan),
+                exprs: exprs.clone(),
+            });
+        }
+        let (true, Node::SeqScan { table, filter, .. }) = (limited, input.as_ref()) else {
+            return Err(node);
+        };
+        let Some(def) = self.catalog.tables.get(table) else {
+            return Err(node);
+        };
+        let wanted: Option<Vec<usize>> = keys
+            .iter()
+            .map(|k| match &k.expr {
+                Expr::Column(i) if !k.desc && !k.nulls_first => match exprs.get(*i) {
+                    Some(Expr::Column(c)) => Some(*c),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        let Some(wanted) = wanted else {
+            return Err(node);
+        };
+        let index = self.catalog.indexes_of(*table).into_iter().find(|idx| {
+            idx.columns.len() >= wanted.len()
+                && idx.columns.iter().zip(&wanted).all(|(a, b)| a == b)
+                && wanted.iter().all(|&c| {
+                    def.columns
+                        .get(c)
+                        .is_some_and(|col| crate::index_path::indexable(&col.data_type))
+                })
+        });
+        let Some(index) = index else {
+            return Err(node);
+        };
+        let scan = Node::IndexScan {
+            table: *table,
+            index: index.oid,
+            prefix: Vec::new(),
+            range: None,
+            filter: filter.clone(),
+            for_order: true,
+        };
+        Ok(Node::Project {
+            input: Box::new(scan),
+            exprs: exprs.clone(),
+        })
+    }
+
     fn bind_limit(&mut self, node: Node, q: &ast::Query) -> PgResult<Node> {
         let (mut limit, mut offset) = (None, None);
         match &q.limit_clause {
@@ -1387,9 +1504,18 @@ impl Binder<'_> {
             }
             _ => {
                 if !order_keys.is_empty() && !self.in_primary_key_order(&node, &order_keys) {
-                    node = Node::Sort {
-                        input: Box::new(node),
-                        keys: order_keys,
+                    // with a LIMIT, an index in that order beats reading
+                    // and sorting every row
+                    let limited = matches!(
+                        &q.limit_clause,
+                        Some(LimitClause::LimitOffset { limit: Some(_), .. })
+                    );
+                    node = match self.in_index_order(node, &order_keys, limited) {
+                        Ok(ordered) => ordered,
+                        Err(node) => Node::Sort {
+                            input: Box::new(node),
+                            keys: order_keys,
+                        },
                     };
                 }
             }

@@ -114,14 +114,7 @@ pub fn run(ex: &mut Exec, node: &Node, env: Option<&Env>, sink: &mut Sink) -> Pg
         Node::PkLookup { table, key, filter } => {
             scan::pk_lookup(ex, *table, key, filter.as_ref(), env, sink)
         }
-        Node::IndexScan { .. } => {
-            for (_, row) in scan::index_rows(ex, node, env)? {
-                if !sink(ex, &row)? {
-                    return Ok(false);
-                }
-            }
-            Ok(true)
-        }
+        Node::IndexScan { .. } => scan::index_scan(ex, node, env, sink),
         Node::Virtual { schema, name } => scan::virtual_scan(ex, schema, name, sink),
         Node::TableFunc {
             func,

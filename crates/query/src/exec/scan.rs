@@ -319,6 +319,55 @@ pub fn for_each_target(
 /// filter. None when a bound can match no row (NULL, or an equality value
 /// the column cannot hold).
 pub fn index_rows(ex: &mut Exec, node: &Node, env: Option<&Env>) -> PgResult<Targets> {
+    index_rows_window(ex, node, env, 0, usize::MAX).map(|(rows, _)| rows)
+}
+
+/// An [`Node::IndexScan`] into `sink`, in index order, read in windows that
+/// grow fourfold (16 rows, then 64, ...), so that a LIMIT that stops the
+/// sink early reads little of a large index. Each window reads the index
+/// again from its start and skips what earlier windows gave (the
+/// statement's snapshot keeps the order fixed); the growth keeps that
+/// re-reading below a third of the rows a whole read would visit.
+pub fn index_scan(
+    ex: &mut Exec,
+    node: &Node,
+    env: Option<&Env>,
+    sink: &mut Sink,
+) -> PgResult<bool> {
+    let for_order = matches!(
+        node,
+        Node::IndexScan {
+            for_order: true,
+            ..
+        }
+    );
+    // a scan for its rows, not their order, reads once
+    let (mut skip, mut window) = (0usize, if for_order { 16 } else { usize::MAX });
+    loop {
+        let (rows, visited) = index_rows_window(ex, node, env, skip, window)?;
+        for (_, row) in rows {
+            if !sink(ex, &row)? {
+                return Ok(false);
+            }
+        }
+        if visited < skip.saturating_add(window) {
+            return Ok(true);
+        }
+        skip += window;
+        window = window.saturating_mul(4);
+    }
+}
+
+/// [`index_rows`] of the index entries after the first `skip` (counted
+/// before the filter), at most `window` of them; also how many entries
+/// the scan visited (fewer than `skip + window`: the index has no more).
+fn index_rows_window(
+    ex: &mut Exec,
+    node: &Node,
+    env: Option<&Env>,
+    skip: usize,
+    window: usize,
+) -> PgResult<(Targets, usize)> {
     let Node::IndexScan {
         index,
         prefix,
@@ -330,7 +379,7 @@ pub fn index_rows(ex: &mut Exec, node: &Node, env: Option<&Env>) -> PgResult<Tar
         return Err(PgError::internal("not an index scan"));
     };
     let Some(prefix) = lookup_key(ex, prefix, env)? else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), 0));
     };
     let range = match range {
         None => None,
@@ -352,16 +401,21 @@ pub fn index_rows(ex: &mut Exec, node: &Node, env: Option<&Env>) -> PgResult<Tar
                 }))
             };
             let (Some(lower), Some(upper)) = (bound(&r.lower)?, bound(&r.upper)?) else {
-                return Ok(Vec::new());
+                return Ok((Vec::new(), 0));
             };
             Some((lower, upper))
         }
     };
     let scan = tandem_storage::IndexScan { prefix, range };
     let mut found = Vec::new();
+    let end = skip.saturating_add(window);
+    let mut visited = 0usize;
     ex.ctx.txn.index_scan(*index, &scan, &mut |key, row| {
-        found.push((key.clone(), row.to_vec()));
-        Ok(true)
+        visited += 1;
+        if visited > skip {
+            found.push((key.clone(), row.to_vec()));
+        }
+        Ok(visited < end)
     })?;
     let mut out = Vec::with_capacity(found.len());
     for (key, row) in found {
@@ -373,7 +427,7 @@ pub fn index_rows(ex: &mut Exec, node: &Node, env: Option<&Env>) -> PgResult<Tar
         }
         out.push((key, row));
     }
-    Ok(out)
+    Ok((out, visited))
 }
 
 /// Rows and keys of a DML target node (a `SeqScan`, `PkLookup` or
