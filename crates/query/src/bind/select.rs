@@ -443,11 +443,10 @@ impl Binder<'_> {
     /// table through a secondary index whose leading columns are `keys`
     /// (ascending, NULLs last: the index's order), so ORDER BY needs no
     /// sort; only when `limited` (without a LIMIT, reading every row
-    /// through the index costs more than sorting). `Err(node)`: no such
-    /// index, `node` unchanged.
-    fn in_index_order(&self, node: Node, keys: &[SortKey], limited: bool) -> Result<Node, Node> {
-        let Node::Project { input, exprs } = &node else {
-            return Err(node);
+    /// through the index costs more than sorting). `None`: no such index.
+    fn in_index_order(&self, node: &Node, keys: &[SortKey], limited: bool) -> Option<Node> {
+        let Node::Project { input, exprs } = node else {
+            return None;
         };
         // an index scan the WHERE clause chose: its order, after the
         // columns its prefix pins, may be the one asked for
@@ -469,7 +468,7 @@ impl Binder<'_> {
                     .and_then(|t| t.primary_key.as_ref())
                 {
                     Some(pk) => pk.columns.clone(),
-                    None => return Err(node),
+                    None => return None,
                 },
             };
             let pinned = &columns[..prefix.len().min(columns.len())];
@@ -478,9 +477,9 @@ impl Binder<'_> {
                 match (&k.expr, k.desc || k.nulls_first) {
                     (Expr::Column(i), false) => match exprs.get(*i) {
                         Some(Expr::Column(c)) => wanted.push(*c),
-                        _ => return Err(node),
+                        _ => return None,
                     },
-                    _ => return Err(node),
+                    _ => return None,
                 }
             }
             // pinned columns may appear anywhere in ORDER BY: they are constant
@@ -496,7 +495,7 @@ impl Binder<'_> {
                         .is_some_and(|col| crate::index_path::indexable(&col.data_type))
                 });
             if !follows || !limited {
-                return Err(node);
+                return None;
             }
             let scan = Node::IndexScan {
                 table: *table,
@@ -506,17 +505,15 @@ impl Binder<'_> {
                 filter: filter.clone(),
                 for_order: true,
             };
-            return Ok(Node::Project {
+            return Some(Node::Project {
                 input: Box::new(scan),
                 exprs: exprs.clone(),
             });
         }
         let (true, Node::SeqScan { table, filter, .. }) = (limited, input.as_ref()) else {
-            return Err(node);
+            return None;
         };
-        let Some(def) = self.catalog.tables.get(table) else {
-            return Err(node);
-        };
+        let def = self.catalog.tables.get(table)?;
         let wanted: Option<Vec<usize>> = keys
             .iter()
             .map(|k| match &k.expr {
@@ -527,9 +524,7 @@ impl Binder<'_> {
                 _ => None,
             })
             .collect();
-        let Some(wanted) = wanted else {
-            return Err(node);
-        };
+        let wanted = wanted?;
         let index = self.catalog.indexes_of(*table).into_iter().find(|idx| {
             idx.columns.len() >= wanted.len()
                 && idx.columns.iter().zip(&wanted).all(|(a, b)| a == b)
@@ -539,9 +534,7 @@ impl Binder<'_> {
                         .is_some_and(|col| crate::index_path::indexable(&col.data_type))
                 })
         });
-        let Some(index) = index else {
-            return Err(node);
-        };
+        let index = index?;
         let scan = Node::IndexScan {
             table: *table,
             index: index.oid,
@@ -550,7 +543,7 @@ impl Binder<'_> {
             filter: filter.clone(),
             for_order: true,
         };
-        Ok(Node::Project {
+        Some(Node::Project {
             input: Box::new(scan),
             exprs: exprs.clone(),
         })
@@ -1510,9 +1503,9 @@ impl Binder<'_> {
                         &q.limit_clause,
                         Some(LimitClause::LimitOffset { limit: Some(_), .. })
                     );
-                    node = match self.in_index_order(node, &order_keys, limited) {
-                        Ok(ordered) => ordered,
-                        Err(node) => Node::Sort {
+                    node = match self.in_index_order(&node, &order_keys, limited) {
+                        Some(ordered) => ordered,
+                        None => Node::Sort {
                             input: Box::new(node),
                             keys: order_keys,
                         },
