@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Python clients the client-program tests run (psycopg 3 and
-# SQLAlchemy 2, from PyPI) into a virtual environment whose interpreter is
+# Installs the Python clients the client-program tests run (psycopg 3,
+# SQLAlchemy 2 and asyncpg, from PyPI) into a virtual environment whose interpreter is
 # $TANDEM_PYTHON (default /opt/tandem-py/bin/python). The tests find it
 # through the same variable. Idempotent. As root on Debian it installs
 # python3-venv first when missing.
 set -euo pipefail
 PY=${TANDEM_PYTHON:-/opt/tandem-py/bin/python}
 VENV=$(dirname "$(dirname "$PY")")
-if "$PY" -c 'import psycopg, sqlalchemy' >/dev/null 2>&1; then
+if "$PY" -c 'import psycopg, sqlalchemy, asyncpg' >/dev/null 2>&1; then
   exit 0
 fi
 if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
@@ -16,6 +16,6 @@ if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >
     apt-get install -y -qq python3-venv >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; }
   fi
 fi
-python3 -m venv "$VENV"
-"$VENV/bin/pip" install -q 'psycopg[binary]==3.3.9' 'SQLAlchemy==2.1.9'
-"$PY" -c 'import psycopg, sqlalchemy; print("psycopg", psycopg.__version__, "SQLAlchemy", sqlalchemy.__version__)'
+[ -x "$PY" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install -q 'psycopg[binary]==3.3.9' 'SQLAlchemy==2.1.9' 'asyncpg==0.32.0'
+"$PY" -c 'import psycopg, sqlalchemy, asyncpg; print("psycopg", psycopg.__version__, "SQLAlchemy", sqlalchemy.__version__, "asyncpg", asyncpg.__version__)'

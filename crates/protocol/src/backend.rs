@@ -77,7 +77,18 @@ impl ErrorFields {
             hint: self.get(b'H').map(Box::from),
             position: self.get(b'P').and_then(|p| p.parse().ok()),
             context: self.get(b'W').map(Box::from),
-            locate: None,
+            extra: match (self.get(b's'), self.get(b't')) {
+                (Some(schema), Some(table)) => Some(Box::new(tandem_types::ErrorExtra {
+                    locate: None,
+                    objects: Some(tandem_types::ErrorObjects {
+                        schema: schema.to_string(),
+                        table: table.to_string(),
+                        column: self.get(b'c').map(str::to_string),
+                        constraint: self.get(b'n').map(str::to_string),
+                    }),
+                })),
+                _ => None,
+            },
         }
     }
 }
@@ -183,6 +194,16 @@ pub fn encode_error(err: &PgError, buf: &mut Vec<u8>) {
     }
     if let Some(w) = &err.context {
         field(buf, b'W', w);
+    }
+    if let Some(o) = err.objects() {
+        field(buf, b's', &o.schema);
+        field(buf, b't', &o.table);
+        if let Some(c) = &o.column {
+            field(buf, b'c', c);
+        }
+        if let Some(n) = &o.constraint {
+            field(buf, b'n', n);
+        }
     }
     buf.push(0);
     finish_message(buf, at);
@@ -540,6 +561,34 @@ mod tests {
         let (back, used) = parse_backend_message(&buf).unwrap().unwrap();
         assert_eq!(used, buf.len());
         assert_eq!(back, msg);
+    }
+
+    #[test]
+    fn constraint_errors_carry_their_objects() {
+        let err = PgError::new(
+            tandem_types::SqlState::UNIQUE_VIOLATION,
+            "duplicate key value violates unique constraint \"t_a_key\"",
+        )
+        .with_constraint("public", "t", "t_a_key");
+        let mut buf = Vec::new();
+        encode_error(&err, &mut buf);
+        let fields: Vec<(u8, String)> = match parse_backend_message(&buf) {
+            Ok(Some((BackendMessage::ErrorResponse(f), _))) => f.fields,
+            other => panic!("{other:?}"),
+        };
+        let get = |c: u8| {
+            fields
+                .iter()
+                .find(|(k, _)| *k == c)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(
+            (get(b's'), get(b't'), get(b'n')),
+            (Some("public"), Some("t"), Some("t_a_key"))
+        );
+        assert_eq!(get(b'c'), None);
+        let back = ErrorFields { fields }.to_pg_error();
+        assert_eq!(back.objects(), err.objects());
     }
 
     #[test]

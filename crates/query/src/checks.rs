@@ -133,4 +133,5 @@ pub fn violation(def: &TableDef, name: &str, row: &[Value]) -> PgError {
         "Failing row contains ({}).",
         tandem_storage::display::values_text(&live)
     ))
+    .with_constraint(&def.schema, &def.name, name)
 }

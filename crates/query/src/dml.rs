@@ -829,7 +829,8 @@ fn finalize_row(def: &TableDef, row: &mut [Value], cast: &dyn Fn(usize) -> bool)
                     col.name, def.name
                 ),
             )
-            .with_detail(format!("Failing row contains ({}).", shown.join(", "))));
+            .with_detail(format!("Failing row contains ({}).", shown.join(", ")))
+            .with_column(&def.schema, &def.name, &col.name));
         }
     }
     Ok(())

@@ -532,8 +532,8 @@ fn insert_defaults_not_null_returning_and_delete() {
     let e = h.err("insert into items values (1, 'a') on conflict do update set id = 2");
     assert_eq!(e.code.code(), "42601");
     assert_eq!(
-        e.locate,
-        Some(Box::new(tandem_types::Locate::Words("on conflict")))
+        e.locate(),
+        Some(&tandem_types::Locate::Words("on conflict"))
     );
 }
 

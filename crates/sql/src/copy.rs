@@ -210,7 +210,8 @@ fn insert_row(
                     c.name, target.table.name
                 ),
             )
-            .with_detail(format!("Failing row contains {}.", failing_row(&row))));
+            .with_detail(format!("Failing row contains {}.", failing_row(&row)))
+            .with_column(&target.table.schema, &target.table.name, &c.name));
         }
     }
     target.checks.check_in(ctx, &target.table, &row)?;

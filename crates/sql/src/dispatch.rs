@@ -274,6 +274,7 @@ fn execute_sql(
         Statement::CreateRole(cr) => ddl::role::create(s, cr, create_user),
         Statement::AlterRole { name, operation } => ddl::role::alter(s, name, operation),
         Statement::LISTEN { channel } => utility::listen(s, channel),
+        Statement::Close { cursor } => utility::close_cursor(cursor),
         Statement::UNLISTEN { channel } => utility::unlisten(s, channel),
         Statement::NOTIFY { channel, payload } => utility::notify(s, channel, payload.as_deref()),
         _ => Err(PgError::unsupported(construct_name(text))),

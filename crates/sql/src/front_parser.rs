@@ -48,13 +48,13 @@ impl ParsedStmt {
     /// Resolves an error's [`Locate`] into its position in the query string
     /// (a position already set wins; one that cannot be found is left out).
     pub(crate) fn locate(&self, mut e: PgError) -> PgError {
-        let Some(loc) = e.locate.take() else {
+        let Some(loc) = e.take_locate() else {
             return e;
         };
         let (Some(base), None) = (self.base, e.position) else {
             return e;
         };
-        let at = match *loc {
+        let at = match loc {
             Locate::LineColumn(line, col) => {
                 Some(line_col_to_byte(&self.text, line as usize, col as usize))
             }

@@ -366,6 +366,18 @@ pub(crate) fn discard(s: &mut Session, what: &DiscardObject) -> PgResult<String>
     }
 }
 
+/// `CLOSE name | ALL`: tandem has no SQL cursors (DECLARE is refused), so
+/// there is nothing to close; a named one does not exist (`34000`).
+pub(crate) fn close_cursor(cursor: &sqlparser::ast::CloseCursor) -> PgResult<String> {
+    match cursor {
+        sqlparser::ast::CloseCursor::All => Ok("CLOSE CURSOR ALL".into()),
+        sqlparser::ast::CloseCursor::Specific { name } => Err(PgError::new(
+            SqlState::INVALID_CURSOR_NAME,
+            format!("cursor \"{}\" does not exist", ident(name)),
+        )),
+    }
+}
+
 /// `LISTEN channel` (PostgreSQL's `Async_Listen`): takes effect at commit.
 pub(crate) fn listen(s: &mut Session, channel: &Ident) -> PgResult<String> {
     prevent_during_recovery(s, "LISTEN")?;

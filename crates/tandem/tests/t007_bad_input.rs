@@ -165,7 +165,10 @@ async fn huge_query_and_wrong_types() {
         message(&e),
         "there is no unique constraint matching given keys for referenced table \"t\""
     );
-    let e = c.batch_execute("LISTEN foo").await.unwrap_err();
+    let e = c
+        .batch_execute("CREATE TYPE mood AS ENUM ('sad')")
+        .await
+        .unwrap_err();
     assert_eq!(sqlstate(&e).as_deref(), Some("0A000"));
     let one: i32 = c.query_one("SELECT 1", &[]).await.unwrap().get(0);
     assert_eq!(one, 1);

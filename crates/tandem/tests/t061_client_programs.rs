@@ -1,7 +1,7 @@
 //! Application programs over real drivers: each program in `tests/clients`
 //! runs against a fresh tandem node and a fresh PostgreSQL 17 server, and
-//! must succeed on tandem and print the same on both (psycopg 3 and
-//! SQLAlchemy 2 from PyPI: `scripts/install-pyclients.sh`).
+//! must succeed on tandem and print the same on both (psycopg 3,
+//! SQLAlchemy 2 and asyncpg from PyPI: `scripts/install-pyclients.sh`).
 
 use tandem_testkit::{pg17, pyclients, Node};
 
@@ -44,4 +44,9 @@ fn same_on_both(test: &str, program: &str) {
 #[test]
 fn sqlalchemy_core_program() {
     same_on_both("t061_sqlalchemy", "sqlalchemy_core.py");
+}
+
+#[test]
+fn asyncpg_program() {
+    same_on_both("t061_asyncpg", "asyncpg_basics.py");
 }

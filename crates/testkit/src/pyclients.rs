@@ -1,4 +1,4 @@
-//! The Python client programs' interpreter (psycopg 3 and SQLAlchemy 2 in a
+//! The Python client programs' interpreter (psycopg 3, SQLAlchemy 2 and asyncpg in a
 //! virtual environment that `scripts/install-pyclients.sh` makes), and a
 //! runner that gives a program's output.
 
@@ -8,7 +8,7 @@ use std::process::Command;
 /// Where `scripts/install-pyclients.sh` puts the interpreter by default.
 pub const TANDEM_PYTHON_DEFAULT: &str = "/opt/tandem-py/bin/python";
 
-/// The interpreter with psycopg and SQLAlchemy (`TANDEM_PYTHON`, else the
+/// The interpreter with psycopg, SQLAlchemy and asyncpg (`TANDEM_PYTHON`, else the
 /// default), for a test that needs it. Without it: panics in CI (`CI`
 /// set), otherwise prints a skip line and returns `None`.
 pub fn require_python_clients(test: &str) -> Option<PathBuf> {
@@ -16,7 +16,7 @@ pub fn require_python_clients(test: &str) -> Option<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(TANDEM_PYTHON_DEFAULT));
     let ok = Command::new(&py)
-        .args(["-c", "import psycopg, sqlalchemy"])
+        .args(["-c", "import psycopg, sqlalchemy, asyncpg"])
         .output()
         .is_ok_and(|o| o.status.success());
     if ok {
@@ -24,7 +24,7 @@ pub fn require_python_clients(test: &str) -> Option<PathBuf> {
     }
     if std::env::var_os("CI").is_some() {
         panic!(
-            "{test}: psycopg and SQLAlchemy are required in CI ({}: run scripts/install-pyclients.sh)",
+            "{test}: psycopg, SQLAlchemy and asyncpg are required in CI ({}: run scripts/install-pyclients.sh)",
             py.display()
         );
     }

@@ -151,8 +151,29 @@ pub struct PgError {
     /// Where it happened (`CONTEXT:` line, protocol field `W`). Boxed to keep
     /// `PgError` (the error type of every `PgResult`) small.
     pub context: Option<Box<str>>,
+    /// What few errors carry, boxed together to keep `PgError` (the error
+    /// type of every `PgResult`) small.
+    pub extra: Option<Box<ErrorExtra>>,
+}
+
+/// The rarely set parts of a [`PgError`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ErrorExtra {
     /// A position still to be resolved against the statement's text.
-    pub locate: Option<Box<Locate>>,
+    pub locate: Option<Locate>,
+    /// The schema, table, column and constraint the error is about
+    /// (protocol fields `s`, `t`, `c`, `n`; drivers expose them, e.g. the
+    /// constraint of a unique violation).
+    pub objects: Option<ErrorObjects>,
+}
+
+/// What a constraint or column error names ([`PgError::objects`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ErrorObjects {
+    pub schema: String,
+    pub table: String,
+    pub column: Option<String>,
+    pub constraint: Option<String>,
 }
 
 pub type PgResult<T> = Result<T, PgError>;
@@ -168,7 +189,7 @@ impl PgError {
             hint: None,
             position: None,
             context: None,
-            locate: None,
+            extra: None,
         }
     }
 
@@ -213,10 +234,52 @@ impl PgError {
         self
     }
 
+    /// Names the constraint of `schema.table` the error is about (`23505`,
+    /// `23503`, `23514`).
+    pub fn with_constraint(mut self, schema: &str, table: &str, constraint: &str) -> PgError {
+        self.extra_mut().objects = Some(ErrorObjects {
+            schema: schema.to_string(),
+            table: table.to_string(),
+            column: None,
+            constraint: Some(constraint.to_string()),
+        });
+        self
+    }
+
+    /// Names the column of `schema.table` the error is about (`23502`).
+    pub fn with_column(mut self, schema: &str, table: &str, column: &str) -> PgError {
+        self.extra_mut().objects = Some(ErrorObjects {
+            schema: schema.to_string(),
+            table: table.to_string(),
+            column: Some(column.to_string()),
+            constraint: None,
+        });
+        self
+    }
+
+    fn extra_mut(&mut self) -> &mut ErrorExtra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// The objects the error names ([`PgError::with_constraint`]).
+    pub fn objects(&self) -> Option<&ErrorObjects> {
+        self.extra.as_ref().and_then(|x| x.objects.as_ref())
+    }
+
+    /// The position still to resolve ([`PgError::with_locate`]).
+    pub fn locate(&self) -> Option<&Locate> {
+        self.extra.as_ref().and_then(|x| x.locate.as_ref())
+    }
+
+    /// Takes the position still to resolve.
+    pub fn take_locate(&mut self) -> Option<Locate> {
+        self.extra.as_mut().and_then(|x| x.locate.take())
+    }
+
     /// Points the error into its statement before the text is at hand (see
     /// [`Locate`]); a position already known wins.
     pub fn with_locate(mut self, locate: Locate) -> PgError {
-        self.locate = Some(Box::new(locate));
+        self.extra_mut().locate = Some(locate);
         self
     }
 

@@ -27,7 +27,7 @@ pub mod timestamp;
 pub mod value;
 
 pub use bytes_io::{ByteReader, ReadError};
-pub use error::{Locate, PgError, PgResult, Severity, SqlState};
+pub use error::{ErrorExtra, ErrorObjects, Locate, PgError, PgResult, Severity, SqlState};
 pub use ids::{Lsn, Oid, TimeLineId, Xid};
 pub use timestamp::PgTimestamp;
 pub use value::{DataType, Value};

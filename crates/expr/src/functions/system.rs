@@ -131,6 +131,11 @@ pub(super) fn defs() -> Vec<Def> {
             Ok(Value::Null)
         })
         .lax(),
+        // tandem has no advisory locks, so a session holds none to release
+        // (drivers call it when they reset a pooled connection)
+        Def::pure("pg_advisory_unlock_all", vec![], r(T::Void), |_| {
+            Ok(Value::Null)
+        }),
         Def::ctx(
             "pg_notification_queue_usage",
             vec![],

@@ -1926,7 +1926,7 @@ pub(crate) fn sort_key(expr: Expr, o: &ast::OrderByOptions) -> SortKey {
 /// PostgreSQL's `parser_errposition` does), unless it points elsewhere.
 fn at_name(e: PgError, name: &ast::ObjectName) -> PgError {
     match name.0.first().and_then(|p| p.as_ident()) {
-        Some(id) if e.locate.is_none() && e.position.is_none() && id.span.start.line > 0 => e
+        Some(id) if e.locate().is_none() && e.position.is_none() && id.span.start.line > 0 => e
             .with_locate(tandem_types::Locate::LineColumn(
                 id.span.start.line,
                 id.span.start.column,

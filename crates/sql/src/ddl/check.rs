@@ -548,7 +548,7 @@ fn columns_of(d: &D, def: &TableDef, out: &mut Vec<usize>) {
 /// Points an error at `e` (unless it points somewhere already).
 fn at(err: PgError, e: &impl Spanned) -> PgError {
     let start = e.span().start;
-    match err.position.is_none() && err.locate.is_none() && start.line > 0 {
+    match err.position.is_none() && err.locate().is_none() && start.line > 0 {
         true => err.with_locate(Locate::LineColumn(start.line, start.column)),
         false => err,
     }

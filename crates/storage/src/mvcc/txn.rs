@@ -276,11 +276,12 @@ fn key_values(pk: &PrimaryKey, row: &[Value]) -> Vec<Value> {
 }
 
 fn duplicate_key(def: &TableDef, pk: &PrimaryKey, row: &[Value]) -> PgError {
-    duplicate_entry(&pk.name, &key_columns(def, pk), &key_values(pk, row))
+    duplicate_entry(def, &pk.name, &key_columns(def, pk), &key_values(pk, row))
 }
 
-/// `23505`: a row with these values of the columns named already exists.
-fn duplicate_entry(constraint: &str, columns: &str, values: &[Value]) -> PgError {
+/// `23505`: a row of `def` with these values of the columns named already
+/// exists.
+fn duplicate_entry(def: &TableDef, constraint: &str, columns: &str, values: &[Value]) -> PgError {
     PgError::new(
         SqlState::UNIQUE_VIOLATION,
         format!("duplicate key value violates unique constraint \"{constraint}\""),
@@ -289,6 +290,7 @@ fn duplicate_entry(constraint: &str, columns: &str, values: &[Value]) -> PgError
         "Key ({columns})=({}) already exists.",
         values_text(values)
     ))
+    .with_constraint(&def.schema, &def.name, constraint)
 }
 
 impl Transaction {
@@ -676,7 +678,8 @@ impl Transaction {
                     SqlState::NOT_NULL_VIOLATION,
                     format!("null value in column \"{}\" of relation \"{}\" violates not-null constraint", col.name, def.name),
                 )
-                .with_detail(format!("Failing row contains ({}).", values_text(live))));
+                .with_detail(format!("Failing row contains ({}).", values_text(live)))
+                .with_column(&def.schema, &def.name, &col.name));
             }
         }
         Ok(row.into())

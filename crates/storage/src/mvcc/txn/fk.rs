@@ -317,6 +317,7 @@ impl Transaction {
                     child.name, c.name
                 ),
             )
+            .with_constraint(&child.schema, &child.name, &c.name)
         };
         if nulls > 0 {
             return Err(violation()
@@ -377,7 +378,8 @@ impl Transaction {
                     column_names(&parent, &fk.ref_columns),
                     values_text(old),
                     child.name
-                )))
+                ))
+                .with_constraint(&parent.schema, &parent.name, &c.name))
             }
             FkAction::SetDefault => Err(PgError::unsupported("ON DELETE/UPDATE SET DEFAULT")),
             FkAction::Cascade | FkAction::SetNull => {

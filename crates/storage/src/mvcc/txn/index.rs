@@ -101,6 +101,7 @@ impl Transaction {
         let entry = entry_key(idx, &values, rowkey);
         if is_unique_entry(idx, &values) && self.row_at_key(idx.oid, &entry)?.is_some() {
             return Err(duplicate_entry(
+                def,
                 &idx.name,
                 &column_names(def, &idx.columns),
                 &values,
