@@ -251,7 +251,11 @@ fn bind_returning(
     Ok((Some(exprs), cols))
 }
 
-pub fn bind_insert(b: &mut Binder, ins: &ast::Insert) -> PgResult<(InsertPlan, Vec<OutCol>)> {
+pub fn bind_insert(
+    b: &mut Binder,
+    ins: &ast::Insert,
+    overriding: Option<crate::Overriding>,
+) -> PgResult<(InsertPlan, Vec<OutCol>)> {
     if ins.or.is_some()
         || ins.ignore
         || ins.replace_into
@@ -303,12 +307,22 @@ pub fn bind_insert(b: &mut Binder, ins: &ast::Insert) -> PgResult<(InsertPlan, V
         .iter()
         .map(|i| def.columns[*i].data_type.clone())
         .collect();
-    // GENERATED ALWAYS identity columns take DEFAULT only
+    // GENERATED ALWAYS identity columns take DEFAULT only, unless
+    // OVERRIDING SYSTEM VALUE; OVERRIDING USER VALUE ignores what any
+    // identity column is given
     let always: Vec<usize> = targets
         .iter()
         .copied()
-        .filter(|&c| b.catalog.identity(def.oid, c) == Some(true))
+        .filter(|&c| b.catalog.identity(def.oid, c) == Some(true) && overriding.is_none())
         .collect();
+    let ignored: Vec<usize> = match overriding {
+        Some(crate::Overriding::User) => targets
+            .iter()
+            .copied()
+            .filter(|&c| b.catalog.identity(def.oid, c).is_some())
+            .collect(),
+        _ => Vec::new(),
+    };
     let mut query_width = None;
     let source = match &ins.source {
         None => Node::Values { rows: vec![vec![]] },
@@ -333,7 +347,7 @@ pub fn bind_insert(b: &mut Binder, ins: &ast::Insert) -> PgResult<(InsertPlan, V
                         if always.contains(&targets[j]) && !is_default_keyword(e) {
                             return Err(identity_always_insert(&def, targets[j]));
                         }
-                        if is_default_keyword(e) {
+                        if is_default_keyword(e) || ignored.contains(&targets[j]) {
                             row.push(
                                 default_expr(b, &def, targets[j])?
                                     .unwrap_or(Expr::Const(Value::Null)),
@@ -351,6 +365,11 @@ pub fn bind_insert(b: &mut Binder, ins: &ast::Insert) -> PgResult<(InsertPlan, V
             _ => {
                 if let Some(&c) = always.first() {
                     return Err(identity_always_insert(&def, c));
+                }
+                if !ignored.is_empty() {
+                    return Err(PgError::unsupported(
+                        "OVERRIDING USER VALUE with a query source",
+                    ));
                 }
                 let (node, cols) = b.bind_query(q)?;
                 if cols.len() > targets.len() {

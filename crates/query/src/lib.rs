@@ -124,6 +124,15 @@ fn output_columns(cols: Vec<OutCol>) -> Vec<OutputColumn> {
         .collect()
 }
 
+/// `INSERT ... OVERRIDING SYSTEM VALUE` (values for GENERATED ALWAYS
+/// identity columns are taken) or `OVERRIDING USER VALUE` (values for
+/// identity columns are ignored: their sequences give them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overriding {
+    System,
+    User,
+}
+
 /// Binds and plans. `param_types` holds the types given by Parse (0-OID/unknown
 /// entries as `DataType::Unknown`); planning fills in inferred types for every
 /// `$n` referenced (and extends the vector), as PostgreSQL's parse analysis does.
@@ -132,6 +141,17 @@ pub fn plan(
     stmt: &Statement,
     param_types: &mut Vec<DataType>,
     ctx: &mut ExecContext<'_>,
+) -> PgResult<Plan> {
+    plan_with(stmt, param_types, ctx, None)
+}
+
+/// [`plan`] of an INSERT with an OVERRIDING clause (which the SQL parser
+/// does not carry in the statement).
+pub fn plan_with(
+    stmt: &Statement,
+    param_types: &mut Vec<DataType>,
+    ctx: &mut ExecContext<'_>,
+    overriding: Option<Overriding>,
 ) -> PgResult<Plan> {
     let catalog = ctx.txn.catalog();
     let mut b = Binder::new(catalog, param_types);
@@ -142,7 +162,7 @@ pub fn plan(
             (CommandKind::Select, Body::Query(node), cols)
         }
         Statement::Insert(i) => {
-            let (p, cols) = dml::bind_insert(&mut b, i)?;
+            let (p, cols) = dml::bind_insert(&mut b, i, overriding)?;
             (CommandKind::Insert, Body::Insert(p), cols)
         }
         Statement::Update(u) => {

@@ -151,7 +151,8 @@ pub(crate) fn execute(
         StmtKind::Sql {
             stmt: ast,
             create_user,
-        } => execute_sql(s, ast, *create_user, &stmt.text, out),
+            overriding,
+        } => execute_sql(s, ast, *create_user, *overriding, &stmt.text, out),
     }
 }
 
@@ -175,12 +176,15 @@ fn execute_sql(
     s: &mut Session,
     stmt: &Statement,
     create_user: bool,
+    overriding: Option<tandem_query::Overriding>,
     text: &str,
     out: &mut Output<'_, '_>,
 ) -> PgResult<String> {
     if tandem_query::is_plannable(stmt) {
         let mut types = Vec::new();
-        let plan = s.with_ctx(&[], |ctx| tandem_query::plan(stmt, &mut types, ctx))?;
+        let plan = s.with_ctx(&[], |ctx| {
+            tandem_query::plan_with(stmt, &mut types, ctx, overriding)
+        })?;
         if !types.is_empty() {
             return Err(PgError::new(
                 SqlState::UNDEFINED_PARAMETER,

@@ -135,14 +135,20 @@ impl Session {
     ) -> PgResult<Prepared> {
         let mut cached = None;
         if let Some(ParsedStmt {
-            kind: StmtKind::Sql { stmt: ast, .. },
+            kind:
+                StmtKind::Sql {
+                    stmt: ast,
+                    overriding,
+                    ..
+                },
             ..
         }) = &stmt
         {
             if tandem_query::is_plannable(ast) {
                 let (plan, catalog) = self
                     .with_ctx(&[], |ctx| {
-                        let plan = tandem_query::plan(ast, &mut param_types, ctx)?;
+                        let plan =
+                            tandem_query::plan_with(ast, &mut param_types, ctx, *overriding)?;
                         Ok((plan, ctx.txn.catalog()))
                     })
                     .map_err(|e| match &stmt {
@@ -187,7 +193,16 @@ impl Session {
             }
         }
         let mut types = p.param_types.clone();
-        let plan = Arc::new(self.with_ctx(&[], |ctx| tandem_query::plan(ast, &mut types, ctx))?);
+        let overriding = match &p.stmt {
+            Some(ParsedStmt {
+                kind: StmtKind::Sql { overriding, .. },
+                ..
+            }) => *overriding,
+            _ => None,
+        };
+        let plan = Arc::new(self.with_ctx(&[], |ctx| {
+            tandem_query::plan_with(ast, &mut types, ctx, overriding)
+        })?);
         *p.plan.lock() = Some(CachedPlan {
             plan: Arc::clone(&plan),
             catalog,

@@ -78,10 +78,13 @@ fn find_words(text: &str, words: &str) -> Option<usize> {
 
 #[derive(Clone, Debug)]
 pub(crate) enum StmtKind {
-    /// Parsed by sqlparser. `create_user` marks a rewritten `CREATE USER`.
+    /// Parsed by sqlparser. `create_user` marks a rewritten `CREATE USER`;
+    /// `overriding` is an INSERT's OVERRIDING clause (taken out of the text
+    /// sqlparser reads).
     Sql {
         stmt: Box<Statement>,
         create_user: bool,
+        overriding: Option<tandem_query::Overriding>,
     },
     Front(FrontStmt),
 }
@@ -226,15 +229,51 @@ fn parse_piece(whole: &str, piece: &Piece<'_>) -> PgResult<ParsedStmt> {
     if matches!(w(0), "create" | "alter") {
         reorder_identity_options(&mut sql_text, &toks);
     }
+    let overriding =
+        match w(0) {
+            "insert" => take_overriding(&mut sql_text, &toks).map_err(|at| {
+                let near = toks.get(at).map_or("", |t| &piece.text[t.start..t.end]);
+                PgError::syntax(format!("syntax error at or near \"{near}\"")).with_position(
+                    char_pos(piece.text, toks.get(at).map_or(0, |t| t.start), base),
+                )
+            })?,
+            _ => None,
+        };
     let stmt = parse_with_sqlparser(&sql_text, piece.text, base, piece.terminated)?;
     Ok(ParsedStmt {
         kind: StmtKind::Sql {
             stmt: Box::new(stmt),
             create_user,
+            overriding,
         },
         text,
         base: Some(base),
     })
+}
+
+/// An INSERT's `OVERRIDING SYSTEM VALUE` / `OVERRIDING USER VALUE`, which
+/// sqlparser does not parse: blanked out of the text (its length kept, so
+/// error positions hold) and returned. `Err(i)`: token `i` should have been
+/// `VALUE`.
+fn take_overriding(
+    text: &mut String,
+    toks: &[Token],
+) -> Result<Option<tandem_query::Overriding>, usize> {
+    let Some(i) = toks.windows(2).position(|w| {
+        w[0].word() == Some("overriding") && matches!(w[1].word(), Some("system" | "user"))
+    }) else {
+        return Ok(None);
+    };
+    if toks.get(i + 2).and_then(Token::word) != Some("value") {
+        return Err(i + 2);
+    }
+    let kind = match toks[i + 1].word() {
+        Some("system") => tandem_query::Overriding::System,
+        _ => tandem_query::Overriding::User,
+    };
+    let (from, to) = (toks[i].start, toks[i + 2].end);
+    text.replace_range(from..to, &" ".repeat(to - from));
+    Ok(Some(kind))
 }
 
 /// sqlparser takes the options of `GENERATED ... AS IDENTITY (...)` only in
@@ -1284,7 +1323,9 @@ mod tests {
             .expect("parses")
             .remove(0);
         match p.kind {
-            StmtKind::Sql { stmt, create_user } => {
+            StmtKind::Sql {
+                stmt, create_user, ..
+            } => {
                 assert!(create_user);
                 assert!(matches!(*stmt, Statement::CreateRole(_)));
             }

@@ -451,6 +451,7 @@ pub(crate) fn prepare(
         kind: StmtKind::Sql {
             stmt: Box::new(statement.clone()),
             create_user: false,
+            overriding: None,
         },
         text: statement.to_string(),
         base: None,

@@ -35,6 +35,7 @@ tandem_testkit::golden_tests! {
     arrays => "24_arrays",
     replica_identity_index => "25_replica_identity_index",
     order_by_index => "26_order_by_index",
+    overriding => "27_overriding",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and
