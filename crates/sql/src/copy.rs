@@ -112,16 +112,7 @@ fn resolve_target(
     } else {
         let mut v: Vec<usize> = Vec::new();
         for c in columns {
-            let pos = table
-                .columns
-                .iter()
-                .position(|col| !col.dropped && col.name == *c)
-                .ok_or_else(|| {
-                    PgError::new(
-                        SqlState::UNDEFINED_COLUMN,
-                        format!("column \"{c}\" of relation \"{rel}\" does not exist"),
-                    )
-                })?;
+            let pos = super::ddl::table::column_of(&table, c)?;
             if v.contains(&pos) {
                 return Err(PgError::new(
                     SqlState::DUPLICATE_COLUMN,

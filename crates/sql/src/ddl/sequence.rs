@@ -170,17 +170,7 @@ fn resolve_owned_by(
     let table = cat
         .table_by_name("public", &tname)
         .ok_or_else(|| undefined_relation(t))?;
-    let pos = table
-        .columns
-        .iter()
-        .position(|col| !col.dropped && col.name == *c)
-        .ok_or_else(|| {
-            PgError::new(
-                SqlState::UNDEFINED_COLUMN,
-                format!("column \"{c}\" of relation \"{tname}\" does not exist"),
-            )
-        })?;
-    Ok(Some((table.oid, pos)))
+    Ok(Some((table.oid, super::table::column_of(table, c)?)))
 }
 
 /// `ALTER SEQUENCE [IF EXISTS] name option ...` (PostgreSQL's

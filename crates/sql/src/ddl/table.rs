@@ -481,6 +481,17 @@ fn find_column(def: &TableDef, col: &str) -> Option<usize> {
     def.columns.iter().position(|c| !c.dropped && c.name == col)
 }
 
+/// The position of live column `col` of `def`, else `42703 column "c" of
+/// relation "t" does not exist`.
+pub(crate) fn column_of(def: &TableDef, col: &str) -> PgResult<usize> {
+    find_column(def, col).ok_or_else(|| {
+        PgError::new(
+            SqlState::UNDEFINED_COLUMN,
+            format!("column \"{col}\" of relation \"{}\" does not exist", def.name),
+        )
+    })
+}
+
 /// Refuses with `must be owner of table t` unless the acting role owns the
 /// table (or is a superuser).
 pub(crate) fn check_owner(ctx: &ExecContext<'_>, def: &TableDef) -> PgResult<()> {
