@@ -36,6 +36,7 @@ tandem_testkit::golden_tests! {
     replica_identity_index => "25_replica_identity_index",
     order_by_index => "26_order_by_index",
     overriding => "27_overriding",
+    check_rename => "28_check_rename",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -726,6 +726,74 @@ fn all_rows_pass(ctx: &mut ExecContext<'_>, def: &TableDef, checks: &RowChecks) 
     }
 }
 
+/// ALTER TABLE RENAME COLUMN: the CHECK constraints that read the column
+/// get their texts (which evaluation binds by name, and which
+/// `pg_get_constraintdef` prints) with its new name, as PostgreSQL prints
+/// them from the parse tree.
+pub(crate) fn rename_column(
+    ctx: &mut ExecContext<'_>,
+    def: &TableDef,
+    column: usize,
+    old: &str,
+    new: &str,
+) -> PgResult<()> {
+    let reading: Vec<_> = ctx
+        .txn
+        .catalog()
+        .constraints_of(def.oid)
+        .into_iter()
+        .filter(|c| matches!(&c.kind, ConstraintKind::Check { columns, .. } if columns.contains(&column)))
+        .collect();
+    for c in reading {
+        let ConstraintKind::Check {
+            expr,
+            pretty,
+            columns,
+        } = &c.kind
+        else {
+            continue;
+        };
+        let renamed = ConstraintDef {
+            kind: ConstraintKind::Check {
+                expr: rename_in_text(expr, old, new),
+                pretty: rename_in_text(pretty, old, new),
+                columns: columns.clone(),
+            },
+            ..(*c).clone()
+        };
+        ctx.txn.add_check(renamed)?;
+    }
+    Ok(())
+}
+
+/// `text` (a printed CHECK expression) with each reference to column `old`
+/// written as `new`: identifiers only, not strings, function names (a word
+/// before `(`) or type names (a word after `::`).
+fn rename_in_text(text: &str, old: &str, new: &str) -> String {
+    use crate::scan::{lex, Tok};
+    let Ok(toks) = lex(text) else {
+        return text.to_string();
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (i, t) in toks.iter().enumerate() {
+        let Tok::Word { text: word, .. } = &t.tok else {
+            continue;
+        };
+        let call = toks.get(i + 1).is_some_and(|n| n.tok == Tok::Punct('('));
+        let type_name =
+            i >= 2 && toks[i - 1].tok == Tok::Punct(':') && toks[i - 2].tok == Tok::Punct(':');
+        if word != old || call || type_name {
+            continue;
+        }
+        out.push_str(&text[copied..t.start]);
+        out.push_str(&quote_identifier(new));
+        copied = t.end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
 /// Before ALTER TABLE DROP COLUMN: the CHECK constraints that read the
 /// column go with it (as PostgreSQL drops them).
 pub(crate) fn drop_column(

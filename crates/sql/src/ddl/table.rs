@@ -487,7 +487,10 @@ pub(crate) fn column_of(def: &TableDef, col: &str) -> PgResult<usize> {
     find_column(def, col).ok_or_else(|| {
         PgError::new(
             SqlState::UNDEFINED_COLUMN,
-            format!("column \"{col}\" of relation \"{}\" does not exist", def.name),
+            format!(
+                "column \"{col}\" of relation \"{}\" does not exist",
+                def.name
+            ),
         )
     })
 }
@@ -851,6 +854,7 @@ fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -
                     format!("column \"{new}\" of relation \"{table}\" already exists"),
                 ));
             }
+            check::rename_column(ctx, &def, pos, &old, &new)?;
             def.columns[pos].name = new;
             ctx.txn.put_table(def, None)
         }
