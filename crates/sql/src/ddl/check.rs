@@ -737,14 +737,7 @@ pub(crate) fn rename_column(
     old: &str,
     new: &str,
 ) -> PgResult<()> {
-    let reading: Vec<_> = ctx
-        .txn
-        .catalog()
-        .constraints_of(def.oid)
-        .into_iter()
-        .filter(|c| matches!(&c.kind, ConstraintKind::Check { columns, .. } if columns.contains(&column)))
-        .collect();
-    for c in reading {
+    for c in checks_reading(ctx, def, column) {
         let ConstraintKind::Check {
             expr,
             pretty,
@@ -794,6 +787,20 @@ fn rename_in_text(text: &str, old: &str, new: &str) -> String {
     out
 }
 
+/// The CHECK constraints of `def` that read column `column`.
+fn checks_reading(
+    ctx: &ExecContext<'_>,
+    def: &TableDef,
+    column: usize,
+) -> Vec<std::sync::Arc<ConstraintDef>> {
+    ctx.txn
+        .catalog()
+        .constraints_of(def.oid)
+        .into_iter()
+        .filter(|c| matches!(&c.kind, ConstraintKind::Check { columns, .. } if columns.contains(&column)))
+        .collect()
+}
+
 /// Before ALTER TABLE DROP COLUMN: the CHECK constraints that read the
 /// column go with it (as PostgreSQL drops them).
 pub(crate) fn drop_column(
@@ -801,14 +808,7 @@ pub(crate) fn drop_column(
     def: &TableDef,
     column: usize,
 ) -> PgResult<()> {
-    let reading: Vec<_> = ctx
-        .txn
-        .catalog()
-        .constraints_of(def.oid)
-        .into_iter()
-        .filter(|c| matches!(&c.kind, ConstraintKind::Check { columns, .. } if columns.contains(&column)))
-        .collect();
-    for c in reading {
+    for c in checks_reading(ctx, def, column) {
         ctx.txn.drop_constraint(c.oid)?;
     }
     Ok(())
