@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tandem_storage::{Catalog, PublicationDef, ReplicaIdentity, TableDef};
 use tandem_types::bytes_io::{BufMut, PutBytes};
 use tandem_types::ident::truncate_identifier;
-use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Value, Xid};
+use tandem_types::{DataType, Lsn, Oid, PgError, PgResult, SqlState, Value, Xid};
 
 use crate::{DecodedChange, DecodedMessage, DecodedTxn, OldRow, OutputPlugin, OutputRow};
 
@@ -420,6 +420,14 @@ impl PgOutput {
         if self.sent_relations.get(&rel.oid) == Some(rel) {
             return;
         }
+        // a Type message before the relation for each column of a type
+        // that is not built in, as PostgreSQL's send_relation_and_attrs
+        for col in rel.columns.iter().filter(|c| !c.dropped) {
+            let mut buf = Vec::new();
+            if write_type(&mut buf, &col.data_type) {
+                msgs.push(buf);
+            }
+        }
         let mut buf = Vec::new();
         write_relation(&mut buf, rel);
         msgs.push(buf);
@@ -688,6 +696,31 @@ pub fn replica_identity_char(ri: &ReplicaIdentity) -> u8 {
         ReplicaIdentity::Full => b'f',
         ReplicaIdentity::Index { .. } => b'i',
     }
+}
+
+/// PostgreSQL's `FirstGenbkiObjectId`: types below it are built in, and
+/// pgoutput sends no Type message for them.
+const FIRST_GENBKI_OBJECT_ID: u32 = 10_000;
+
+/// Type: `Y`, oid, namespace, name, for a type that is not built in (an
+/// enum type or its array); false (nothing written) for a builtin one.
+pub fn write_type(buf: &mut Vec<u8>, ty: &DataType) -> bool {
+    if ty.oid() < FIRST_GENBKI_OBJECT_ID {
+        return false;
+    }
+    let name = match ty {
+        DataType::Enum(t) => t.name.clone(),
+        DataType::Array(e) => match &**e {
+            DataType::Enum(t) => format!("_{}", t.name),
+            _ => return false,
+        },
+        _ => return false,
+    };
+    buf.put_u8(b'Y');
+    buf.put_u32(ty.oid());
+    buf.put_cstr("public");
+    buf.put_cstr(&name);
+    true
 }
 
 /// Relation: `R`, oid, namespace, name, replica identity, then the live

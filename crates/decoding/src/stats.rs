@@ -94,9 +94,13 @@ fn value_end(off: u64, v: &Value) -> u64 {
         Value::Null => off,
         Value::Bool(_) | Value::Char(_) => fixed(1, 1),
         Value::Int2(_) => fixed(2, 2),
-        Value::Int4(_) | Value::Float4(_) | Value::Date(_) | Value::Oid(_) | Value::Xid(_) => {
-            fixed(4, 4)
-        }
+        // an enum label is stored as its pg_enum OID
+        Value::Int4(_)
+        | Value::Float4(_)
+        | Value::Date(_)
+        | Value::Oid(_)
+        | Value::Xid(_)
+        | Value::Enum(..) => fixed(4, 4),
         Value::Int8(_)
         | Value::Float8(_)
         | Value::Timestamp(_)

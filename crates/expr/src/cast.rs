@@ -62,6 +62,8 @@ pub fn value_type(v: &Value) -> DataType {
             DataType::Array(Box::new(elem))
         }
         Value::Record(_) => DataType::Record,
+        // a label does not carry its type; its text stands in
+        Value::Enum(..) => DataType::Text,
     }
 }
 
@@ -284,6 +286,11 @@ fn convert(value: Value, to: &DataType, explicit: bool) -> PgResult<Value> {
     let from = value_type(&value);
     match value {
         Value::Text(s) => text_in(&s, to),
+        // to the same enum type (a label of another type is refused by the binder)
+        Value::Enum(sort, label) => match to {
+            DataType::Enum(_) => Ok(Value::Enum(sort, label)),
+            _ => Err(cannot_cast(&from, to)),
+        },
         Value::Int2(v) => int_to(v as i128, to),
         Value::Int4(v) => int_to(v as i128, to),
         Value::Int8(v) => int_to(v as i128, to),

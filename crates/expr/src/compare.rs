@@ -101,6 +101,7 @@ fn rank(v: &Value) -> u8 {
         Value::Date(_) | Value::Timestamp(_) | Value::TimestampTz(_) => 4,
         Value::Interval(..) => 5,
         Value::Time(_) => 11,
+        Value::Enum(..) => 12,
         Value::PgLsn(_) => 6,
         Value::Char(_) => 7,
         Value::Array(_) => 8,
@@ -123,6 +124,7 @@ pub fn compare(a: &Value, b: &Value) -> Ordering {
         }
         (Value::PgLsn(x), Value::PgLsn(y)) => x.cmp(y),
         (Value::Time(x), Value::Time(y)) => x.cmp(y),
+        (Value::Enum(x, _), Value::Enum(y, _)) => x.total_cmp(y),
         (Value::Char(x), Value::Char(y)) => x.cmp(y),
         (Value::Array(x), Value::Array(y)) | (Value::Record(x), Value::Record(y)) => {
             for (p, q) in x.iter().zip(y.iter()) {

@@ -90,6 +90,8 @@ pub fn binary_in(bytes: &[u8], ty: &DataType) -> PgResult<Value> {
         DataType::Text | DataType::Unknown | DataType::Json => {
             Value::Text(validate_utf8(bytes)?.to_string())
         }
+        // an enum label travels as its name
+        DataType::Enum(_) => crate::io_text::text_in(validate_utf8(bytes)?, ty)?,
         // version 1, then the text
         DataType::Jsonb => match bytes.split_first() {
             Some((1, text)) => Value::Text(crate::json::jsonb_in(validate_utf8(text)?)?),
@@ -201,6 +203,7 @@ pub fn binary_out(value: &Value, ty: &DataType, out: &mut Vec<u8>) {
             out.extend_from_slice(s.as_bytes());
         }
         (Value::Text(s), _) => out.extend_from_slice(s.as_bytes()),
+        (Value::Enum(_, label), _) => out.extend_from_slice(label.as_bytes()),
         (Value::Bytea(b), _) => out.extend_from_slice(b),
         (Value::Date(d), _) => out.put_i32(*d),
         (Value::Timestamp(t), _) | (Value::TimestampTz(t), _) | (Value::Time(t), _) => {
@@ -244,6 +247,7 @@ fn matches_type(value: &Value, ty: &DataType) -> bool {
                     | DataType::Unknown
             )
             | (Value::Bytea(_), DataType::Bytea)
+            | (Value::Enum(..), DataType::Enum(_))
             | (Value::Date(_), DataType::Date)
             | (Value::Timestamp(_), DataType::Timestamp)
             | (Value::TimestampTz(_), DataType::TimestampTz)

@@ -393,6 +393,42 @@ pub fn type_by_oid(oid: u32) -> Option<DataType> {
     builtin_types().into_iter().find(|t| t.oid() == oid)
 }
 
+/// [`type_by_oid`], knowing also the enum types of `cat` and their arrays.
+pub fn type_by_oid_in(oid: u32, cat: &tandem_storage::Catalog) -> Option<DataType> {
+    type_by_oid(oid).or_else(|| {
+        cat.types.values().find_map(|t| {
+            if t.oid == oid {
+                Some(DataType::Enum(t.clone()))
+            } else if t.array_oid == oid {
+                Some(DataType::Array(Box::new(DataType::Enum(t.clone()))))
+            } else {
+                None
+            }
+        })
+    })
+}
+
+/// [`type_by_name`], knowing also the enum types of `cat` (`mood`,
+/// `public.mood`, `"Mood"`, `mood[]`, `_mood`).
+pub fn type_by_name_in(name: &str, cat: &tandem_storage::Catalog) -> Option<DataType> {
+    if let Some(t) = type_by_name(name) {
+        return Some(t);
+    }
+    let name = name.trim();
+    if let Some(elem) = name.strip_suffix("[]") {
+        return type_by_name_in(elem, cat).map(|t| DataType::Array(Box::new(t)));
+    }
+    let (schema, n) = crate::reg::parse_qualified(name);
+    if schema.is_some_and(|s| s != "public") {
+        return None;
+    }
+    if let Some(t) = cat.type_by_name(&n) {
+        return Some(DataType::Enum(t.clone()));
+    }
+    let t = cat.type_by_name(n.strip_prefix('_')?)?;
+    Some(DataType::Array(Box::new(DataType::Enum(t.clone()))))
+}
+
 /// PostgreSQL's text input function for `ty`.
 pub fn text_in(text: &str, ty: &DataType) -> PgResult<Value> {
     Ok(match ty {
@@ -506,6 +542,12 @@ pub fn text_in(text: &str, ty: &DataType) -> PgResult<Value> {
             )
         }
         DataType::Void => Value::Null,
+        DataType::Enum(t) => t.value(text).ok_or_else(|| {
+            PgError::new(
+                SqlState::INVALID_TEXT_REPRESENTATION,
+                format!("invalid input value for enum {}: \"{text}\"", t.name),
+            )
+        })?,
         DataType::Record => {
             return Err(PgError::new(
                 SqlState::FEATURE_NOT_SUPPORTED,
@@ -527,6 +569,7 @@ pub fn text_out(value: &Value, out: &mut String) {
         Value::Float8(v) => float::format_f64(*v, out),
         Value::Numeric(d) => numeric::format(d, out),
         Value::Text(s) => out.push_str(s),
+        Value::Enum(_, label) => out.push_str(label),
         Value::Bytea(b) => format_bytea(b, out),
         Value::Date(d) => datetime::format_date(*d, out),
         Value::Time(t) => datetime::format_time(*t, out),

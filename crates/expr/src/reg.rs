@@ -15,7 +15,7 @@ use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
 
 use crate::cast::{cast, is_string_type};
 use crate::catalog;
-use crate::io_text::{text_out, type_by_name, type_by_oid};
+use crate::io_text::{text_out, type_by_name_in, type_by_oid_in};
 use crate::ExecContext;
 
 /// Splits `a.b` / `"A".b` into (schema, name) with identifier case folding.
@@ -117,8 +117,8 @@ fn qualify(schema: &str, name: &str) -> String {
 }
 
 /// `format_type`-style name of a type OID for `regtype` output.
-pub fn regtype_name(oid: u32) -> Option<String> {
-    type_by_oid(oid).map(|t| t.display_name())
+pub fn regtype_name(oid: u32, cat: &Catalog) -> Option<String> {
+    type_by_oid_in(oid, cat).map(|t| t.display_name())
 }
 
 /// Casts with catalog access: names to `regclass`/`regtype`/`regproc` and OID
@@ -137,12 +137,15 @@ pub fn cast_in_context(
                 .ok_or_else(|| undefined_relation(s))
         }
         (Value::Text(s), DataType::RegType) if !s.trim().bytes().all(|b| b.is_ascii_digit()) => {
-            type_by_name(s).map(|t| Value::Oid(t.oid())).ok_or_else(|| {
-                PgError::new(
-                    SqlState::UNDEFINED_OBJECT,
-                    format!("type \"{s}\" does not exist"),
-                )
-            })
+            let cat = ctx.txn.catalog();
+            type_by_name_in(s, &cat)
+                .map(|t| Value::Oid(t.oid()))
+                .ok_or_else(|| {
+                    PgError::new(
+                        SqlState::UNDEFINED_OBJECT,
+                        format!("type \"{s}\" does not exist"),
+                    )
+                })
         }
         (Value::Oid(o), t)
             if is_string_type(t)
@@ -165,7 +168,7 @@ pub fn reg_name(oid: u32, ty: &DataType, cat: &Catalog) -> String {
     let name = match ty {
         _ if oid == 0 => Some("-".to_string()),
         DataType::RegClass => regclass_name(oid, cat),
-        DataType::RegType => regtype_name(oid),
+        DataType::RegType => regtype_name(oid, cat),
         DataType::RegNamespace => {
             catalog::namespace_name(oid).map(tandem_types::ident::quote_identifier)
         }
@@ -205,8 +208,12 @@ mod tests {
 
     #[test]
     fn regtype_names() {
-        assert_eq!(regtype_name(23).as_deref(), Some("integer"));
-        assert_eq!(regtype_name(1043).as_deref(), Some("character varying"));
-        assert_eq!(regtype_name(1007).as_deref(), Some("integer[]"));
+        let cat = Catalog::default();
+        assert_eq!(regtype_name(23, &cat).as_deref(), Some("integer"));
+        assert_eq!(
+            regtype_name(1043, &cat).as_deref(),
+            Some("character varying")
+        );
+        assert_eq!(regtype_name(1007, &cat).as_deref(), Some("integer[]"));
     }
 }

@@ -356,7 +356,10 @@ pub fn bind_insert(
                         }
                         let (x, t) = b.bind_expr(e)?;
                         let want = crate::sqltype::base_type(&target_types[j]);
-                        row.push(assignment_source(b, x, &t, &want)?);
+                        row.push(
+                            assignment_source(b, x, &t, &want)
+                                .map_err(|err| crate::bind::expr::at_literal(err, e))?,
+                        );
                     }
                     rows.push(row);
                 }

@@ -8,6 +8,7 @@
 use sqlparser::ast::{
     self, ArrayElemTypeDef, CharacterLength, ExactNumberInfo, ObjectNamePart, TimezoneInfo,
 };
+use tandem_storage::Catalog;
 use tandem_types::{DataType, PgError, PgResult, SqlState};
 
 fn char_len(l: &Option<CharacterLength>) -> Option<u32> {
@@ -27,9 +28,31 @@ fn numeric(info: &ExactNumberInfo) -> DataType {
     }
 }
 
-/// Converts a type name as parsed to tandem's type. Unknown names:
-/// `42704 type "x" does not exist`.
-pub fn convert_type(dt: &ast::DataType) -> PgResult<DataType> {
+/// Converts a type name as parsed to tandem's type: a builtin one, or an
+/// enum type of `cat`. Unknown names: `42704 type "x" does not exist`.
+pub fn convert_type(dt: &ast::DataType, cat: &Catalog) -> PgResult<DataType> {
+    convert(dt, Some(cat))
+}
+
+/// The output column name of a cast to `dt` (`SELECT 1::int` is `int4`): the
+/// internal name of a builtin type, the name of any other.
+pub fn cast_column_name(dt: &ast::DataType) -> Option<String> {
+    match convert(dt, None) {
+        Ok(t) => Some(internal_name(&t)),
+        Err(_) => match dt {
+            ast::DataType::Custom(name, _) => match name.0.last() {
+                Some(ObjectNamePart::Identifier(id)) if id.quote_style.is_some() => {
+                    Some(id.value.clone())
+                }
+                Some(ObjectNamePart::Identifier(id)) => Some(id.value.to_lowercase()),
+                _ => None,
+            },
+            _ => None,
+        },
+    }
+}
+
+fn convert(dt: &ast::DataType, cat: Option<&Catalog>) -> PgResult<DataType> {
     use ast::DataType as A;
     Ok(match dt {
         A::Character(l) | A::Char(l) => DataType::Bpchar(Some(char_len(l).unwrap_or(1))),
@@ -66,7 +89,7 @@ pub fn convert_type(dt: &ast::DataType) -> PgResult<DataType> {
         A::Array(elem) => match elem {
             ArrayElemTypeDef::SquareBracket(t, _)
             | ArrayElemTypeDef::AngleBracket(t)
-            | ArrayElemTypeDef::Parenthesis(t) => DataType::Array(Box::new(convert_type(t)?)),
+            | ArrayElemTypeDef::Parenthesis(t) => DataType::Array(Box::new(convert(t, cat)?)),
             _ => return Err(PgError::unsupported(format!("type {dt}"))),
         },
         A::Custom(name, mods) => {
@@ -111,16 +134,31 @@ pub fn convert_type(dt: &ast::DataType) -> PgResult<DataType> {
                 "time" => DataType::Time,
                 "interval" => DataType::Interval,
                 "bytea" => DataType::Bytea,
-                _ => {
-                    return Err(PgError::new(
-                        SqlState::UNDEFINED_OBJECT,
-                        format!("type \"{n}\" does not exist"),
-                    ));
-                }
+                _ => match cat
+                    .and_then(|c| c.type_by_name(&n))
+                    .filter(|_| in_user_schema(&name.0))
+                {
+                    Some(t) => DataType::Enum(t.clone()),
+                    None => {
+                        return Err(PgError::new(
+                            SqlState::UNDEFINED_OBJECT,
+                            format!("type \"{n}\" does not exist"),
+                        ));
+                    }
+                },
             }
         }
         other => return Err(PgError::unsupported(format!("type {other}"))),
     })
+}
+
+/// Whether a type name's schema, if it has one, is where user types live.
+fn in_user_schema(parts: &[ObjectNamePart]) -> bool {
+    match parts {
+        [_] => true,
+        [ObjectNamePart::Identifier(s), _] => s.value.eq_ignore_ascii_case("public"),
+        _ => false,
+    }
 }
 
 /// PostgreSQL's internal name of a type (`typname`), used as the output column
@@ -161,6 +199,7 @@ pub fn internal_name(ty: &DataType) -> String {
         DataType::Unknown => "unknown",
         DataType::Void => "void",
         DataType::Record => "record",
+        DataType::Enum(t) => return t.name.clone(),
     }
     .to_string()
 }

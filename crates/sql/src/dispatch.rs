@@ -260,6 +260,11 @@ fn execute_sql(
         Statement::CreateTable(ct) => ddl::table::create(s, ct),
         Statement::CreateIndex(ci) => ddl::index::create(s, ci),
         Statement::CreateView(cv) => ddl::view::create(s, cv),
+        Statement::CreateType {
+            name,
+            representation,
+        } => ddl::enum_type::create(s, name, representation.as_ref()),
+        Statement::AlterType(at) => ddl::enum_type::alter(s, at),
         Statement::Comment {
             object_type,
             object_name,

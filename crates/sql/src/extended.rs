@@ -289,7 +289,13 @@ impl Session {
             s.enter_statement(exit)?;
             let types = param_oids
                 .iter()
-                .map(|&o| type_from_oid(o))
+                .map(|&o| match type_from_oid(o) {
+                    // not built in: an enum type (or its array) of the catalog
+                    Err(e) => s.with_ctx(&[], |ctx| {
+                        tandem_expr::io_text::type_by_oid_in(o, &ctx.txn.catalog()).ok_or(e)
+                    }),
+                    found => found,
+                })
                 .collect::<PgResult<Vec<_>>>()?;
             let prepared = s.prepare_statement(stmt, types, sql)?;
             s.prepared.insert(name.to_string(), Arc::new(prepared));

@@ -58,6 +58,10 @@ impl ParsedStmt {
             Locate::LineColumn(line, col) => {
                 Some(line_col_to_byte(&self.text, line as usize, col as usize))
             }
+            Locate::OperatorBefore(line, col) => operator_before(
+                &self.text,
+                line_col_to_byte(&self.text, line as usize, col as usize),
+            ),
             Locate::Words(words) => find_words(&self.text, words),
         };
         if let Some(at) = at {
@@ -65,6 +69,22 @@ impl ParsedStmt {
         }
         e
     }
+}
+
+/// The byte where the operator written before byte `at` starts: the tokens
+/// before it, back over `(`, then over the characters of a multi-character
+/// operator (`||`, `<=`), which the lexer splits.
+fn operator_before(text: &str, at: usize) -> Option<usize> {
+    let toks = lex(text).ok()?;
+    let mut k = toks.iter().rposition(|t| t.start < at)?;
+    while k > 0 && toks[k].tok == Tok::Punct('(') {
+        k -= 1;
+    }
+    let op_char = |t: &Token| matches!(t.tok, Tok::Punct(c) if "+-*/<>=~!@#%^&|`?".contains(c));
+    while k > 0 && op_char(&toks[k]) && op_char(&toks[k - 1]) && toks[k - 1].end == toks[k].start {
+        k -= 1;
+    }
+    Some(toks[k].start)
 }
 
 /// The byte where the unquoted words of `words` first follow each other.

@@ -563,7 +563,9 @@ fn log_class(stmt: &ParsedStmt) -> u8 {
             | S::CreateRole(_)
             | S::AlterRole { .. }
             | S::CreateIndex(_)
-            | S::CreateView(_) => 2,
+            | S::CreateView(_)
+            | S::CreateType { .. }
+            | S::AlterType(_) => 2,
             _ => 0,
         },
     }

@@ -131,6 +131,33 @@ pub(crate) fn parse_type_name(name: &str) -> PgResult<(DataType, Option<Serial>)
     Ok((ty, None))
 }
 
+/// [`parse_type_name`], knowing also the enum types of `cat` (`mood`,
+/// `public.mood`, `"Mood"`, `mood[]`).
+pub(crate) fn parse_type_name_in(
+    name: &str,
+    cat: &tandem_storage::Catalog,
+) -> PgResult<(DataType, Option<Serial>)> {
+    let err = match parse_type_name(name) {
+        Err(e) if e.code == SqlState::UNDEFINED_OBJECT => e,
+        other => return other,
+    };
+    let raw = name.trim();
+    let (elem, array) = match raw.strip_suffix("[]") {
+        Some(e) => (e.trim_end(), true),
+        None => (raw, false),
+    };
+    let elem = elem.strip_prefix("public.").unwrap_or(elem);
+    let folded = match elem.strip_prefix('"').and_then(|e| e.strip_suffix('"')) {
+        Some(q) => q.replace("\"\"", "\""),
+        None => elem.to_lowercase(),
+    };
+    match cat.type_by_name(&folded) {
+        Some(t) if array => Ok((DataType::Array(Box::new(DataType::Enum(t.clone()))), None)),
+        Some(t) => Ok((DataType::Enum(t.clone()), None)),
+        None => Err(err),
+    }
+}
+
 fn length(n: Option<u32>, what: &str) -> PgResult<Option<u32>> {
     match n {
         Some(0) => Err(PgError::new(

@@ -21,7 +21,7 @@ use crate::dispatch::{isolation_from_ast, Output};
 use crate::front_parser::{ParsedStmt, StmtKind};
 use crate::session::Session;
 use crate::transaction::{isolation_name, parse_isolation, BlockState};
-use crate::types::{ident, parse_type_name};
+use crate::types::{ident, parse_type_name_in};
 use crate::FieldDescription;
 use crate::QuerySink;
 
@@ -443,9 +443,10 @@ pub(crate) fn prepare(
             format!("prepared statement \"{n}\" already exists"),
         ));
     }
+    let cat = s.with_ctx(&[], |ctx| Ok(ctx.txn.catalog()))?;
     let types = data_types
         .iter()
-        .map(|t| parse_type_name(&t.to_string()).map(|(t, _)| t))
+        .map(|t| parse_type_name_in(&t.to_string(), &cat).map(|(t, _)| t))
         .collect::<PgResult<Vec<_>>>()?;
     let inner = ParsedStmt {
         kind: StmtKind::Sql {

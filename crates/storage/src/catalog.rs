@@ -117,6 +117,11 @@ pub enum CatalogOp {
     PutView(ViewDef),
     /// Drop a view.
     DropView(Oid),
+    /// Create an enum type, or give it more labels (ALTER TYPE ... ADD
+    /// VALUE): the columns of its type see the new labels.
+    PutType(tandem_types::EnumType),
+    /// Drop an enum type.
+    DropType(Oid),
     /// Make column `column` of `table` an identity column (`always`:
     /// GENERATED ALWAYS), or (`None`) an ordinary one again.
     SetIdentity {
@@ -132,6 +137,26 @@ pub enum CatalogOp {
         sub: i32,
         text: Option<String>,
     },
+}
+
+/// Whether `ty` is (an array of) the enum type `oid`.
+pub fn uses_type(ty: &tandem_types::DataType, oid: u32) -> bool {
+    use tandem_types::DataType;
+    match ty {
+        DataType::Enum(t) => t.oid == oid,
+        DataType::Array(e) => uses_type(e, oid),
+        _ => false,
+    }
+}
+
+/// Points `ty`, if it is (an array of) enum type `t`, at `t`'s labels.
+fn refresh_type(ty: &mut tandem_types::DataType, t: &Arc<tandem_types::EnumType>) {
+    use tandem_types::DataType;
+    match ty {
+        DataType::Enum(old) if old.oid == t.oid => *old = t.clone(),
+        DataType::Array(e) => refresh_type(e, t),
+        _ => {}
+    }
 }
 
 /// The catalog initdb creates.
@@ -239,6 +264,22 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
         }
         CatalogOp::PutView(v) => {
             cat.views.insert(v.oid, Arc::new(v.clone()));
+        }
+        CatalogOp::PutType(t) => {
+            let t = Arc::new(t.clone());
+            for def in cat.tables.values_mut() {
+                if def.columns.iter().any(|c| uses_type(&c.data_type, t.oid)) {
+                    let mut new = (**def).clone();
+                    for c in &mut new.columns {
+                        refresh_type(&mut c.data_type, &t);
+                    }
+                    *def = Arc::new(new);
+                }
+            }
+            cat.types.insert(Oid(t.oid), t);
+        }
+        CatalogOp::DropType(oid) => {
+            cat.types.remove(oid);
         }
         CatalogOp::DropView(oid) => {
             cat.views.remove(oid);
@@ -377,7 +418,9 @@ pub fn op_oid(op: &CatalogOp) -> Oid {
         | CatalogOp::DropAuthMember(o)
         | CatalogOp::DropIndex(o)
         | CatalogOp::DropConstraint(o)
-        | CatalogOp::DropView(o) => *o,
+        | CatalogOp::DropView(o)
+        | CatalogOp::DropType(o) => *o,
+        CatalogOp::PutType(t) => Oid(t.oid),
         CatalogOp::PutView(v) => v.oid,
         CatalogOp::SetIdentity { table, .. } => *table,
         CatalogOp::SetComment { object, .. } => *object,

@@ -9,8 +9,12 @@
 //! `pq_sendint`/`pq_getmsgint` helpers for our own formats.)
 
 use rust_decimal::Decimal;
+use std::sync::Arc;
 use tandem_types::bytes_io::{BufMut, PutBytes};
-use tandem_types::{ByteReader, DataType, Lsn, Oid, PgError, PgResult, SqlState, Value, Xid};
+
+use tandem_types::{
+    ByteReader, DataType, EnumLabel, EnumType, Lsn, Oid, PgError, PgResult, SqlState, Value, Xid,
+};
 
 /// Appends encoded values to a byte vector.
 #[derive(Default)]
@@ -154,6 +158,11 @@ impl Writer {
                 self.u8(20);
                 self.i64(*t);
             }
+            Value::Enum(sort, label) => {
+                self.u8(21);
+                self.u32(sort.to_bits());
+                self.str(label);
+            }
         }
     }
 
@@ -172,6 +181,20 @@ impl Writer {
                 self.value(v);
             }
             None => self.u8(0),
+        }
+    }
+
+    /// An enum type's `pg_type` fields and labels.
+    pub fn enum_type(&mut self, t: &EnumType) {
+        self.u32(t.oid);
+        self.u32(t.array_oid);
+        self.str(&t.name);
+        self.u32(t.owner);
+        self.u32(t.labels.len() as u32);
+        for l in &t.labels {
+            self.u32(l.oid);
+            self.u32(l.sort_order.to_bits());
+            self.str(&l.name);
         }
     }
 
@@ -237,6 +260,10 @@ impl Writer {
             DataType::Void => self.u8(28),
             DataType::Record => self.u8(29),
             DataType::Time => self.u8(34),
+            DataType::Enum(t) => {
+                self.u8(35);
+                self.enum_type(t);
+            }
         }
     }
 }
@@ -335,6 +362,7 @@ impl<'a> Reader<'a> {
             18 => Value::Array(self.values()?),
             19 => Value::Record(self.values()?),
             20 => Value::Time(self.i64()?),
+            21 => Value::Enum(f32::from_bits(self.u32()?), self.string()?.into()),
             _ => return Err(corrupt(self.what)),
         })
     }
@@ -364,6 +392,32 @@ impl<'a> Reader<'a> {
             Some(self.value()?)
         } else {
             None
+        })
+    }
+
+    pub fn enum_type(&mut self) -> PgResult<EnumType> {
+        let oid = self.u32()?;
+        let array_oid = self.u32()?;
+        let name = self.string()?;
+        let owner = self.u32()?;
+        let n = self.u32()? as usize;
+        if n > self.r.remaining() {
+            return Err(corrupt(self.what));
+        }
+        let mut labels = Vec::with_capacity(n);
+        for _ in 0..n {
+            labels.push(EnumLabel {
+                oid: self.u32()?,
+                sort_order: f32::from_bits(self.u32()?),
+                name: self.string()?,
+            });
+        }
+        Ok(EnumType {
+            oid,
+            array_oid,
+            name,
+            owner,
+            labels,
         })
     }
 
@@ -410,6 +464,7 @@ impl<'a> Reader<'a> {
             28 => DataType::Void,
             29 => DataType::Record,
             34 => DataType::Time,
+            35 => DataType::Enum(Arc::new(self.enum_type()?)),
             _ => return Err(corrupt(self.what)),
         })
     }

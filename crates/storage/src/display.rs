@@ -59,6 +59,7 @@ pub fn value_text(v: &Value) -> String {
         Value::Float8(f) => f.to_string(),
         Value::Numeric(d) => d.to_string(),
         Value::Text(s) => s.clone(),
+        Value::Enum(_, l) => l.to_string(),
         Value::Bytea(b) => {
             let mut s = String::from("\\x");
             for byte in b {

@@ -12,6 +12,7 @@
 //! - floats: IEEE bits as f64, made order-preserving (negative: all bits inverted);
 //! - numeric: sign class byte, then decimal exponent and digits (inverted when negative);
 //! - text, bytea, json, uuid: bytes with `0x00` escaped as `0x00 0xFF`, ended by `0x00 0x01`;
+//! - enum labels: their sort order, as a float;
 //! - arrays and records: elements in order, ended by `0x00`.
 //!
 //! Tables without a primary key use a hidden 8-byte big-endian row id instead
@@ -125,6 +126,8 @@ fn encode_value(v: &Value, out: &mut KeyBytes) {
         Value::Timestamp(t) | Value::TimestampTz(t) | Value::Time(t) => int(*t, out),
         Value::Float4(f) => float(*f as f64, out),
         Value::Float8(f) => float(*f, out),
+        // An enum label sorts by its sort order (its name only prints).
+        Value::Enum(sort, _) => float(*sort as f64, out),
         Value::Numeric(d) => numeric(d, out),
         Value::Text(s) => escaped(s.as_bytes(), out),
         Value::Bytea(b) => escaped(b, out),

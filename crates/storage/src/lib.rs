@@ -428,9 +428,16 @@ pub struct Catalog {
     /// `COMMENT ON` texts (`pg_description`): (object oid, catalog oid of
     /// its kind, column number or 0) -> comment.
     pub comments: std::collections::BTreeMap<(Oid, u32, i32), String>,
+    /// Enum types (`pg_type` rows of `typtype = 'e'` and their `pg_enum`
+    /// rows), by oid.
+    pub types: std::collections::BTreeMap<Oid, Arc<tandem_types::EnumType>>,
 }
 
 impl Catalog {
+    /// The enum type named `name` (as stored: unquoted, case kept).
+    pub fn type_by_name(&self, name: &str) -> Option<&Arc<tandem_types::EnumType>> {
+        self.types.values().find(|t| t.name == name)
+    }
     pub fn table_by_name(&self, schema: &str, name: &str) -> Option<&Arc<TableDef>> {
         self.tables
             .values()

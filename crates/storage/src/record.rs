@@ -1026,6 +1026,14 @@ fn catalog_op(w: &mut Writer, op: &CatalogOp) {
             w.u8(27);
             w.oid(*o);
         }
+        CatalogOp::PutType(t) => {
+            w.u8(30);
+            w.enum_type(t);
+        }
+        CatalogOp::DropType(o) => {
+            w.u8(31);
+            w.oid(*o);
+        }
         CatalogOp::SetComment {
             object,
             class,
@@ -1314,6 +1322,8 @@ fn read_catalog_op(r: &mut Reader<'_>) -> PgResult<CatalogOp> {
         25 => CatalogOp::DropConstraint(r.oid()?),
         26 => CatalogOp::PutView(read_view_def(r)?),
         27 => CatalogOp::DropView(r.oid()?),
+        30 => CatalogOp::PutType(r.enum_type()?),
+        31 => CatalogOp::DropType(r.oid()?),
         29 => CatalogOp::SetComment {
             object: r.oid()?,
             class: r.u32()?,
@@ -1408,6 +1418,10 @@ pub fn catalog(w: &mut Writer, cat: &Catalog) {
         w.u32(*class);
         w.u32(*sub as u32);
         w.str(text);
+    }
+    w.u32(cat.types.len() as u32);
+    for t in cat.types.values() {
+        w.enum_type(t);
     }
 }
 
@@ -1509,6 +1523,13 @@ pub fn read_catalog(r: &mut Reader<'_>) -> PgResult<Catalog> {
         for _ in 0..r.u32()? {
             let key = (r.oid()?, r.u32()?, r.u32()? as i32);
             cat.comments.insert(key, r.string()?);
+        }
+    }
+    // Enum types came last.
+    if !r.is_empty() {
+        for _ in 0..r.u32()? {
+            let t = r.enum_type()?;
+            cat.types.insert(Oid(t.oid), Arc::new(t));
         }
     }
     Ok(cat)
@@ -1726,7 +1747,7 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        let old = &w.buf[..w.buf.len() - 32];
+        let old = &w.buf[..w.buf.len() - 36];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.role_by_name("pg_create_subscription").is_some());
         assert_eq!(back.auth_members.len(), 3);
@@ -1895,7 +1916,7 @@ mod tests {
         let mut w = Writer::new();
         catalog(&mut w, &bare);
         // the counts of the sections after them
-        w.buf.len() - 4 * 6
+        w.buf.len() - 4 * 7
     }
 
     #[test]
@@ -1924,7 +1945,7 @@ mod tests {
         let mut w = Writer::new();
         catalog(&mut w, &bare);
         // (the counts of the indexes and the sections after them)
-        let old = &w.buf[..w.buf.len() - 4 * 5];
+        let old = &w.buf[..w.buf.len() - 4 * 6];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.indexes.is_empty());
     }
@@ -1974,7 +1995,7 @@ mod tests {
         let mut w = Writer::new();
         catalog(&mut w, &bare);
         // (the counts of the constraints and the sections after them)
-        let old = &w.buf[..w.buf.len() - 4 * 4];
+        let old = &w.buf[..w.buf.len() - 4 * 5];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.constraints.is_empty());
     }
@@ -2005,7 +2026,7 @@ mod tests {
         let mut w = Writer::new();
         catalog(&mut w, &bare);
         // (the counts of the views and the sections after them)
-        let old = &w.buf[..w.buf.len() - 4 * 3];
+        let old = &w.buf[..w.buf.len() - 4 * 4];
         assert!(read_catalog(&mut Reader::new(old, "catalog"))
             .unwrap()
             .views
@@ -2035,7 +2056,7 @@ mod tests {
         let mut w = Writer::new();
         catalog(&mut w, &bare);
         // (the identity columns' and the comments' counts)
-        let old = &w.buf[..w.buf.len() - 4 * 2];
+        let old = &w.buf[..w.buf.len() - 4 * 3];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.identities.is_empty());
     }
@@ -2062,11 +2083,77 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        let old = &w.buf[..w.buf.len() - 4];
+        let old = &w.buf[..w.buf.len() - 4 * 2];
         assert!(read_catalog(&mut Reader::new(old, "catalog"))
             .unwrap()
             .comments
             .is_empty());
+    }
+
+    #[test]
+    fn enum_types_round_trip_in_ops_images_and_columns() {
+        let mood = tandem_types::EnumType {
+            oid: 16400,
+            array_oid: 16399,
+            name: "mood".into(),
+            owner: 10,
+            labels: vec![
+                tandem_types::EnumLabel {
+                    oid: 16402,
+                    sort_order: 1.0,
+                    name: "sad".into(),
+                },
+                tandem_types::EnumLabel {
+                    oid: 16403,
+                    sort_order: 1.5,
+                    name: "ok".into(),
+                },
+            ],
+        };
+        round_trip(catalog_change(CatalogOp::PutType(mood.clone())));
+        round_trip(catalog_change(CatalogOp::DropType(Oid(16400))));
+        let mut cat = bootstrap_catalog("alice", None);
+        let mut t = def();
+        t.columns[0].data_type = DataType::Array(Box::new(DataType::Enum(Arc::new(mood.clone()))));
+        round_trip(catalog_change(CatalogOp::PutTable {
+            def: t.clone(),
+            fill: None,
+        }));
+        cat.tables.insert(t.oid, Arc::new(t));
+        crate::catalog::apply_op(&mut cat, &CatalogOp::PutType(mood.clone()));
+        let mut w = Writer::new();
+        catalog(&mut w, &cat);
+        let back = read_catalog(&mut Reader::new(&w.buf, "catalog")).unwrap();
+        assert_eq!(back.types, cat.types);
+        assert_eq!(back.types[&Oid(16400)].labels, mood.labels);
+        // a label added later reaches the columns of the type
+        let mut more = mood.clone();
+        more.labels.push(tandem_types::EnumLabel {
+            oid: 16404,
+            sort_order: 2.0,
+            name: "happy".into(),
+        });
+        crate::catalog::apply_op(&mut cat, &CatalogOp::PutType(more));
+        let DataType::Array(e) = &cat.tables[&Oid(16384)].columns[0].data_type else {
+            panic!("array column expected");
+        };
+        let DataType::Enum(t) = &**e else {
+            panic!("enum element expected");
+        };
+        assert_eq!(t.labels.len(), 3);
+        // an image from before the section reads with none
+        let bare = Catalog {
+            types: Default::default(),
+            ..cat.clone()
+        };
+        let mut wb = Writer::new();
+        catalog(&mut wb, &bare);
+        assert!(
+            read_catalog(&mut Reader::new(&wb.buf[..wb.buf.len() - 4], "catalog"))
+                .unwrap()
+                .types
+                .is_empty()
+        );
     }
 
     #[test]
@@ -2117,8 +2204,8 @@ mod tests {
             auth_member(&mut w, m);
         }
         // and the (empty) followed publishers, indexes, constraints, views,
-        // identity columns, comments
-        w.buf.len() + 4 * 6
+        // identity columns, comments, enum types
+        w.buf.len() + 4 * 7
     }
 
     fn publication_bytes() -> usize {

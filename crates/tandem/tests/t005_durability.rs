@@ -132,6 +132,41 @@ async fn checkpoint_then_crash_then_recover() {
     node.stop();
 }
 
+/// An enum type, created before a checkpoint and given a label after it,
+/// comes back from a crash with its labels in order, and the rows and index
+/// entries written with both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enum_type_survives_checkpoint_and_crash() {
+    let mut node = Node::init("dur-enum");
+    node.start();
+    let c = node.connect().await;
+    c.batch_execute(
+        "CREATE TYPE mood AS ENUM ('sad', 'happy'); \
+         CREATE TABLE e (k int PRIMARY KEY, m mood); CREATE INDEX e_m ON e (m); \
+         INSERT INTO e VALUES (1, 'happy'), (2, 'sad'); CHECKPOINT; \
+         ALTER TYPE mood ADD VALUE 'ok' AFTER 'sad'; INSERT INTO e VALUES (3, 'ok')",
+    )
+    .await
+    .unwrap();
+    drop(c);
+    node.kill9();
+    node.start();
+    let c = node.connect().await;
+    let row = c
+        .query_one(
+            "SELECT enum_range(NULL::mood)::text, \
+             (SELECT string_agg(k::text, ',' ORDER BY m) FROM e), \
+             (SELECT k FROM e WHERE m = 'ok')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "{sad,ok,happy}");
+    assert_eq!(row.get::<_, String>(1), "2,3,1");
+    assert_eq!(row.get::<_, i32>(2), 3);
+    node.stop();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn torn_wal_tail_is_ignored() {
     let mut node = Node::init("dur-torn");

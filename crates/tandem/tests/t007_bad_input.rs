@@ -166,7 +166,7 @@ async fn huge_query_and_wrong_types() {
         "there is no unique constraint matching given keys for referenced table \"t\""
     );
     let e = c
-        .batch_execute("CREATE TYPE mood AS ENUM ('sad')")
+        .batch_execute("CREATE TYPE pair AS (a int, b int)")
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&e).as_deref(), Some("0A000"));

@@ -25,4 +25,5 @@ tandem_testkit::golden_tests! {
     json_and_indexes => "14_json_and_indexes",
     time_and_time_zones => "15_time_and_time_zones",
     replica_identity_index => "16_replica_identity_index",
+    enums => "17_enum",
 }

@@ -626,3 +626,59 @@ fn replica_identity_using_index_both_ways() {
     assert_eq!(tsub.safe_psql("SELECT count(*) FROM withpk"), "45");
     assert_clean_logs(&[&tsub], &[]);
 }
+
+/// Enum columns (and arrays of them), with a label added on both sides
+/// later: rows copied and streamed from tandem reach PostgreSQL 17 (which
+/// is sent the Type messages it expects) and back, labels and their order
+/// intact.
+#[test]
+fn enum_columns_both_ways() {
+    if !pg17::require_pg17("enum_columns_both_ways") {
+        return;
+    }
+    let schema = "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy'); \
+        CREATE TABLE e (id int PRIMARY KEY, m mood, ms mood[])";
+    let before = "INSERT INTO e SELECT g, (enum_range(NULL::mood))[1 + g % 3], \
+        ARRAY[(enum_range(NULL::mood))[1 + (g + 1) % 3]] FROM generate_series(1, 30) g";
+    let after = "INSERT INTO e VALUES (31, 'meh', '{meh,sad}'), (32, NULL, NULL); \
+        UPDATE e SET m = 'meh' WHERE id % 4 = 0; \
+        DELETE FROM e WHERE id % 5 = 0";
+    let add_label = "ALTER TYPE mood ADD VALUE 'meh' BEFORE 'ok'";
+    let order = "SELECT string_agg(id::text, ',' ORDER BY m, id) FROM e";
+
+    // tandem publishes (with the initial copy), PostgreSQL 17 applies
+    let publisher = tandem_publisher("t021_enum_pub");
+    let sub = pg_subscriber("t021_enum_sub");
+    publisher.safe_psql(schema);
+    sub.safe_psql(schema);
+    publisher.safe_psql(before);
+    publisher.safe_psql("CREATE PUBLICATION p FOR TABLE e");
+    subscribe(&sub, &publisher, "s", "p", "");
+    wait_subscription_ready(&sub, "s");
+    sub.safe_psql(add_label);
+    publisher.safe_psql(add_label);
+    publisher.safe_psql(after);
+    wait_tables_equal(&publisher, &sub, "e", "id", LONG);
+    assert_eq!(sub.safe_psql(order), publisher.safe_psql(order));
+    assert_eq!(sub.safe_psql("SELECT count(*) FROM e WHERE m = 'meh'"), "8");
+    assert_clean_logs(&[&publisher, &sub], &[]);
+
+    // PostgreSQL 17 publishes, tandem applies
+    let publ = pg_publisher("t021_enum_pgpub");
+    let tsub = tandem_subscriber("t021_enum_tsub");
+    publ.safe_psql(schema);
+    tsub.safe_psql(schema);
+    publ.safe_psql(before);
+    publ.safe_psql("CREATE PUBLICATION pgp FOR TABLE e");
+    tsub.safe_psql(&format!(
+        "CREATE SUBSCRIPTION ts CONNECTION '{}' PUBLICATION pgp",
+        publ.conninfo("postgres")
+    ));
+    wait_tandem_ready(&tsub);
+    tsub.safe_psql(add_label);
+    publ.safe_psql(add_label);
+    publ.safe_psql(after);
+    wait_tables_equal(&publ, &tsub, "e", "id", LONG);
+    assert_eq!(tsub.safe_psql(order), publ.safe_psql(order));
+    assert_clean_logs(&[&tsub], &[]);
+}

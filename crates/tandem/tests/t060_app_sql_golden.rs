@@ -37,6 +37,7 @@ tandem_testkit::golden_tests! {
     order_by_index => "26_order_by_index",
     overriding => "27_overriding",
     check_rename => "28_check_rename",
+    enums => "29_enum",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

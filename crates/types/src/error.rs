@@ -132,6 +132,9 @@ impl Severity {
 pub enum Locate {
     /// A 1-based line and column, as the parser's spans give them.
     LineColumn(u64, u64),
+    /// The operator before a line and column (its right operand's start):
+    /// the token before it, opening parentheses passed over.
+    OperatorBefore(u64, u64),
     /// The first place where these words follow each other (lower case,
     /// separated by single spaces; matched as whole tokens, any case).
     Words(&'static str),

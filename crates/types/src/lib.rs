@@ -14,11 +14,13 @@
 //! - [`PgTimestamp`]: now and other instants as PostgreSQL's `TimestampTz` counts
 //!   them (microseconds since 2000-01-01 UTC).
 //! - [`fsutil`]: directory fsync, and fsync failures as PANIC.
+//! - [`enum_type`]: the labels of a `CREATE TYPE ... AS ENUM` type.
 //!
 //! Read `ids.rs` first, then `error.rs`.
 
 pub mod bytes_io;
 pub mod elog;
+pub mod enum_type;
 pub mod error;
 pub mod fsutil;
 pub mod ident;
@@ -27,6 +29,7 @@ pub mod timestamp;
 pub mod value;
 
 pub use bytes_io::{ByteReader, ReadError};
+pub use enum_type::{EnumLabel, EnumType};
 pub use error::{ErrorExtra, ErrorObjects, Locate, PgError, PgResult, Severity, SqlState};
 pub use ids::{Lsn, Oid, TimeLineId, Xid};
 pub use timestamp::PgTimestamp;

@@ -8,9 +8,12 @@
 //! Text output follows PostgreSQL's output functions (`t`/`f` for booleans, `\x..`
 //! hex for bytea, shortest round-trip floats, ISO dates).
 
+use std::sync::Arc;
+
 use rust_decimal::Decimal;
 
 use crate::ids::Lsn;
+use crate::EnumType;
 
 /// A SQL type. Type modifiers that matter for semantics are kept
 /// (`varchar(n)`, `char(n)`, `numeric(p,s)`).
@@ -66,6 +69,8 @@ pub enum DataType {
     Void,
     /// A composite/record value (row constructors).
     Record,
+    /// A type made by `CREATE TYPE ... AS ENUM`.
+    Enum(Arc<EnumType>),
 }
 
 impl DataType {
@@ -105,7 +110,9 @@ impl DataType {
             DataType::Record => 2249,
             DataType::Void => 2278,
             DataType::PgLsn => 3220,
-            DataType::Array(elem) => match **elem {
+            DataType::Enum(t) => t.oid,
+            DataType::Array(elem) => match &**elem {
+                DataType::Enum(t) => t.array_oid,
                 DataType::Bool => 1000,
                 DataType::Bytea => 1001,
                 DataType::Char => 1002,
@@ -148,7 +155,7 @@ impl DataType {
             DataType::PgLsn => 8,
             DataType::Name => 64,
             DataType::Interval | DataType::Uuid => 16,
-            DataType::Void => 4,
+            DataType::Void | DataType::Enum(_) => 4,
             _ => -1,
         }
     }
@@ -202,6 +209,7 @@ impl DataType {
             DataType::Unknown => "unknown".into(),
             DataType::Void => "void".into(),
             DataType::Record => "record".into(),
+            DataType::Enum(t) => crate::ident::quote_identifier(&t.name),
         }
     }
 }
@@ -240,6 +248,9 @@ pub enum Value {
     Char(u8),
     Array(Vec<Value>),
     Record(Vec<Value>),
+    /// A label of an enum type: its sort order (what comparisons use) and
+    /// its name (what is printed). See [`crate::enum_type`].
+    Enum(f32, Arc<str>),
 }
 
 impl Value {
@@ -254,6 +265,7 @@ impl Value {
             + match self {
                 Value::Text(s) => s.capacity(),
                 Value::Bytea(b) => b.capacity(),
+                Value::Enum(_, l) => l.len(),
                 Value::Array(v) | Value::Record(v) => v.iter().map(Value::mem_size).sum(),
                 _ => 0,
             }

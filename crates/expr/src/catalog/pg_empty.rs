@@ -2,9 +2,10 @@
 //! columns so client queries joining them work, and return no rows
 //! (`pg_views` lists the user's views, `pg_description` the comments;
 //! `pg_inherits`, `pg_partitioned_table`,
-//! `pg_shdescription`, `pg_range`, `pg_enum`, `pg_trigger`, `pg_rewrite`,
+//! `pg_shdescription`, `pg_range`, `pg_trigger`, `pg_rewrite`,
 //! `pg_policy`, `pg_statistic_ext`, `pg_foreign_table`, `pg_opclass`;
-//! `pg_depend` has the rows of owned sequences only).
+//! `pg_depend` has the rows of owned sequences only, `pg_enum` the labels of
+//! enum types).
 
 use tandem_types::{DataType, PgResult, Value};
 
@@ -165,8 +166,27 @@ pub static PG_ENUM: View = View {
     oid: 3501,
     relkind: b'r',
     columns: enum_cols,
-    rows: empty,
+    rows: enum_rows,
 };
+/// The labels of the enum types users made.
+fn enum_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    Ok(ctx
+        .txn
+        .catalog()
+        .types
+        .values()
+        .flat_map(|t| {
+            t.labels.iter().map(|l| {
+                vec![
+                    Value::Oid(l.oid),
+                    Value::Oid(t.oid),
+                    Value::Float4(l.sort_order),
+                    Value::Text(l.name.clone()),
+                ]
+            })
+        })
+        .collect())
+}
 fn enum_cols() -> Vec<(&'static str, T)> {
     vec![
         ("oid", T::Oid),

@@ -1,10 +1,12 @@
 //! `pg_catalog.pg_type`: the built-in types tandem has, with PostgreSQL's OIDs,
-//! names, lengths, categories and array links.
+//! names, lengths, categories and array links, and the enum types users made
+//! (with their arrays).
 
 use tandem_types::{DataType, PgResult, Value};
 
 use super::{
     b, ch, i2, i4, name, oid, View, BOOTSTRAP_SUPERUSER, DEFAULT_COLLATION, PG_CATALOG_NAMESPACE,
+    PUBLIC_NAMESPACE,
 };
 use crate::io_text::builtin_types;
 use crate::ExecContext;
@@ -94,6 +96,7 @@ pub fn type_internal_name(ty: &DataType) -> String {
         T::Unknown => "unknown".into(),
         T::Void => "void".into(),
         T::Record => "record".into(),
+        T::Enum(t) => t.name.clone(),
     }
 }
 
@@ -110,6 +113,7 @@ pub fn type_category(ty: &DataType) -> u8 {
         T::Char => b'Z',
         T::Unknown => b'X',
         T::Void | T::Record => b'P',
+        T::Enum(_) => b'E',
         T::Bytea | T::Json | T::Jsonb | T::Uuid | T::PgLsn | T::Xid => b'U',
     }
 }
@@ -128,7 +132,20 @@ fn array_of(ty: &DataType) -> u32 {
 fn row(ty: &DataType) -> Vec<Value> {
     let len = ty.typlen();
     let byval = matches!(len, 1 | 2 | 4 | 8) && !matches!(ty, T::Name);
-    let pseudo = matches!(ty, T::Void | T::Record | T::Unknown);
+    let typtype = match ty {
+        T::Void | T::Record | T::Unknown => b'p',
+        T::Enum(_) => b'e',
+        _ => b'b',
+    };
+    // an enum type and its array are the user's, in public
+    let (namespace, owner) = match ty {
+        T::Enum(t) => (PUBLIC_NAMESPACE, t.owner),
+        T::Array(e) => match &**e {
+            T::Enum(t) => (PUBLIC_NAMESPACE, t.owner),
+            _ => (PG_CATALOG_NAMESPACE, BOOTSTRAP_SUPERUSER),
+        },
+        _ => (PG_CATALOG_NAMESPACE, BOOTSTRAP_SUPERUSER),
+    };
     let (elem, arr) = match ty {
         T::Array(e) => (e.oid(), 0),
         t => (0, array_of(t)),
@@ -139,6 +156,7 @@ fn row(ty: &DataType) -> Vec<Value> {
         4 => b'i',
         8 => b'd',
         _ if matches!(ty, T::Name | T::Uuid) => b'c',
+        _ if matches!(ty, T::Array(e) if matches!(**e, T::Enum(_))) => b'i',
         _ if matches!(ty, T::Interval | T::Array(_)) => b'd',
         _ => b'i',
     };
@@ -150,11 +168,11 @@ fn row(ty: &DataType) -> Vec<Value> {
     vec![
         oid(ty.oid()),
         name(&type_internal_name(ty)),
-        oid(PG_CATALOG_NAMESPACE),
-        oid(BOOTSTRAP_SUPERUSER),
+        oid(namespace),
+        oid(owner),
         i2(len),
         b(byval),
-        ch(if pseudo { b'p' } else { b'b' }),
+        ch(typtype),
         ch(type_category(ty)),
         b(matches!(
             ty,
@@ -190,8 +208,14 @@ pub fn build() -> Vec<Vec<Value>> {
     builtin_types().iter().map(row).collect()
 }
 
-fn rows(_: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
-    Ok(build())
+fn rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    let mut rows = build();
+    for t in ctx.txn.catalog().types.values() {
+        let ty = T::Enum(t.clone());
+        rows.push(row(&ty));
+        rows.push(row(&T::Array(Box::new(ty))));
+    }
+    Ok(rows)
 }
 
 /// `typstorage`: `p` (plain) for fixed-length types, `m` (main) for numeric,

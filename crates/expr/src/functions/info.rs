@@ -1,5 +1,5 @@
 //! System information functions that psql, drivers and ORMs call while
-//! describing a database: `pg_typeof`, `format_type`, `pg_get_userbyid`,
+//! describing a database: `pg_typeof`, `format_type`, `enum_range`, `pg_get_userbyid`,
 //! `pg_table_is_visible`, `pg_get_expr`, `pg_get_constraintdef`,
 //! `pg_get_indexdef`, `pg_get_replica_identity_index`, `obj_description`, `has_*_privilege`,
 //! `pg_encoding_to_char`, `to_regclass`.
@@ -9,12 +9,15 @@
 //! roles are answered in `privileges.rs`). Corresponds to PostgreSQL's `utils/adt/format_type.c`, `ruleutils.c`,
 //! `acl.c`, `misc.c`.
 
-use tandem_types::{DataType, Oid, PgResult, Value};
+use std::cmp::Ordering;
 
-use super::{arg_i64, arg_text, r, t, Arg, Def, FunctionSig};
+use tandem_types::{DataType, Oid, PgError, PgResult, SqlState, Value};
+
+use super::{arg_i64, arg_text, r, t, Arg, Def, FunctionSig, Ret};
 use crate::catalog;
+use crate::compare::compare;
 use crate::errors::type_name;
-use crate::io_text::type_by_oid;
+use crate::io_text::type_by_oid_in;
 use crate::reg::lookup_relation;
 use crate::ExecContext;
 
@@ -24,22 +27,64 @@ pub(super) fn defs() -> Vec<Def> {
     let oid = || t(T::Oid);
     let text = || t(T::Text);
     let mut d = vec![
+        // enum_first(anyenum), enum_last(anyenum), enum_range(anyenum
+        // [, anyenum]): the argument values only name the type (NULL::mood)
+        // but for the bounds of the two-argument enum_range
+        Def::typed("enum_first", vec![Arg::AnyEnum], Ret::Arg(0), |_, sig| {
+            let t = enum_of(sig)?;
+            t.values().next().ok_or_else(|| no_values(t))
+        })
+        .lax(),
+        Def::typed("enum_last", vec![Arg::AnyEnum], Ret::Arg(0), |_, sig| {
+            let t = enum_of(sig)?;
+            t.values().last().ok_or_else(|| no_values(t))
+        })
+        .lax(),
+        Def::typed(
+            "enum_range",
+            vec![Arg::AnyEnum],
+            Ret::ArrayOf(0),
+            |_, sig| Ok(Value::Array(enum_of(sig)?.values().collect())),
+        )
+        .lax(),
+        Def::typed(
+            "enum_range",
+            vec![Arg::AnyEnum, Arg::AnyEnum],
+            Ret::ArrayOf(0),
+            |a, sig| {
+                let within = |v: &Value| {
+                    [(&a[0], Ordering::Less), (&a[1], Ordering::Greater)]
+                        .iter()
+                        .all(|(bound, out)| bound.is_null() || compare(v, bound) != *out)
+                };
+                Ok(Value::Array(
+                    enum_of(sig)?.values().filter(within).collect(),
+                ))
+            },
+        )
+        .lax(),
         Def::typed("pg_typeof", vec![Arg::Any], r(T::RegType), |_, sig| {
             let ty = sig.arg_types.first().cloned().unwrap_or(T::Unknown);
             Ok(Value::Text(type_name(&ty)))
         })
         .lax(),
-        Def::pure("format_type", vec![oid(), t(T::Int4)], r(T::Text), |a| {
-            let Value::Oid(o) = a[0] else {
-                return Ok(Value::Null);
-            };
-            let typmod = if a[1].is_null() {
-                -1
-            } else {
-                arg_i64(a, 1)? as i32
-            };
-            Ok(Value::Text(format_type(o, typmod)))
-        })
+        Def::ctx(
+            "format_type",
+            vec![oid(), t(T::Int4)],
+            r(T::Text),
+            |a, _, c| {
+                let Value::Oid(o) = a[0] else {
+                    return Ok(Value::Null);
+                };
+                let typmod = if a[1].is_null() {
+                    -1
+                } else {
+                    arg_i64(a, 1)? as i32
+                };
+                Ok(Value::Text(format_type(o, typmod, &c.txn.catalog())))
+            },
+        )
+        .stable()
         .lax(),
         Def::ctx("pg_get_userbyid", vec![oid()], r(T::Name), |a, _, c| {
             let o = arg_i64(a, 0)? as u32;
@@ -187,11 +232,14 @@ pub(super) fn defs() -> Vec<Def> {
                 .unwrap_or(Value::Null))
         })
         .stable(),
-        Def::pure("to_regtype", vec![text()], r(T::RegType), |a| {
-            Ok(crate::io_text::type_by_name(&arg_text(a, 0))
-                .map(|t| Value::Oid(t.oid()))
-                .unwrap_or(Value::Null))
-        }),
+        Def::ctx("to_regtype", vec![text()], r(T::RegType), |a, _, c| {
+            Ok(
+                crate::io_text::type_by_name_in(&arg_text(a, 0), &c.txn.catalog())
+                    .map(|t| Value::Oid(t.oid()))
+                    .unwrap_or(Value::Null),
+            )
+        })
+        .stable(),
         Def::pure("to_regnamespace", vec![text()], r(T::Oid), |a| {
             Ok(
                 catalog::namespace_oid(&crate::reg::parse_qualified(&arg_text(a, 0)).1)
@@ -264,10 +312,28 @@ pub(super) fn defs() -> Vec<Def> {
     d
 }
 
+/// The enum type a function on `anyenum` was called with.
+fn enum_of(sig: &FunctionSig) -> PgResult<&tandem_types::EnumType> {
+    match sig.arg_types.first() {
+        Some(T::Enum(t)) => Ok(t),
+        _ => Err(PgError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            "could not determine actual enum type",
+        )),
+    }
+}
+
+fn no_values(t: &tandem_types::EnumType) -> PgError {
+    PgError::new(
+        SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("enum {} contains no values", t.name),
+    )
+}
+
 /// `format_type(type_oid, typmod)`: `integer`, `character varying(10)`,
 /// `numeric(10,2)`, `integer[]`; `???` for an unknown OID.
-pub fn format_type(oid: u32, typmod: i32) -> String {
-    let Some(ty) = type_by_oid(oid) else {
+pub fn format_type(oid: u32, typmod: i32, cat: &tandem_storage::Catalog) -> String {
+    let Some(ty) = type_by_oid_in(oid, cat) else {
         return "???".to_string();
     };
     let with_mod = match (&ty, typmod) {
@@ -365,18 +431,16 @@ mod tests {
 
     #[test]
     fn format_type_matches_postgres() {
-        assert_eq!(format_type(23, -1), "integer");
-        assert_eq!(format_type(1043, 14), "character varying(10)");
-        assert_eq!(format_type(1043, -1), "character varying");
-        assert_eq!(format_type(1042, 5), "character(1)");
-        assert_eq!(format_type(1700, (10 << 16) + 2 + 4), "numeric(10,2)");
-        assert_eq!(format_type(1114, -1), "timestamp without time zone");
-        assert_eq!(format_type(1007, -1), "integer[]");
-        assert_eq!(format_type(99999, -1), "???");
-        assert_eq!(
-            crate::to_text(&call_pure("format_type", vec![Value::Oid(25), Value::Null]).unwrap()),
-            "text"
-        );
+        let cat = tandem_storage::Catalog::default();
+        let f = |oid, typmod| format_type(oid, typmod, &cat);
+        assert_eq!(f(23, -1), "integer");
+        assert_eq!(f(1043, 14), "character varying(10)");
+        assert_eq!(f(1043, -1), "character varying");
+        assert_eq!(f(1042, 5), "character(1)");
+        assert_eq!(f(1700, (10 << 16) + 2 + 4), "numeric(10,2)");
+        assert_eq!(f(1114, -1), "timestamp without time zone");
+        assert_eq!(f(1007, -1), "integer[]");
+        assert_eq!(f(99999, -1), "???");
     }
 
     #[test]

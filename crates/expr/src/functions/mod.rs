@@ -75,6 +75,8 @@ pub(crate) enum Arg {
     AnyElement,
     /// `VARIADIC "any"`: zero or more further arguments of any type.
     VarAny,
+    /// `anyenum`: an enum type, the same for every such argument.
+    AnyEnum,
 }
 
 /// A declared result type.
@@ -83,6 +85,8 @@ pub(crate) enum Ret {
     T(DataType),
     /// the (resolved) type of argument n
     Arg(usize),
+    /// an array of the (resolved) type of argument n
+    ArrayOf(usize),
 }
 
 pub(crate) type Pure = fn(&[Value]) -> PgResult<Value>;
@@ -223,6 +227,11 @@ fn fit(param: &Arg, actual: &DataType, array_elem: Option<&DataType>) -> Option<
             DataType::Unknown => Some((false, false)),
             _ => None,
         },
+        Arg::AnyEnum => match actual {
+            DataType::Enum(_) => Some((true, false)),
+            DataType::Unknown => Some((false, false)),
+            _ => None,
+        },
         Arg::AnyElement => match array_elem {
             Some(e) if *actual != DataType::Unknown => {
                 if base_type(actual) == base_type(e) {
@@ -313,6 +322,7 @@ fn make_sig(id: usize, def: &Def, actual: &[DataType]) -> FunctionSig {
         .zip(actual)
         .find(|(p, a)| matches!(p, Arg::AnyArray) && matches!(a, DataType::Array(_)))
         .map(|(_, a)| a.clone());
+    let enum_arg = actual.iter().find(|a| matches!(a, DataType::Enum(_)));
     let arg_types: Vec<DataType> = actual
         .iter()
         .enumerate()
@@ -333,11 +343,15 @@ fn make_sig(id: usize, def: &Def, actual: &[DataType]) -> FunctionSig {
                 None if *a == DataType::Unknown => DataType::Text,
                 None => a.clone(),
             },
+            Arg::AnyEnum => enum_arg.unwrap_or(a).clone(),
         })
         .collect();
     let ret = match &def.ret {
         Ret::T(ty) => ty.clone(),
         Ret::Arg(n) => arg_types.get(*n).map(base_type).unwrap_or(DataType::Text),
+        Ret::ArrayOf(n) => DataType::Array(Box::new(
+            arg_types.get(*n).map(base_type).unwrap_or(DataType::Text),
+        )),
     };
     FunctionSig {
         name: def.name.to_string(),

@@ -47,8 +47,33 @@ pub(super) fn defs() -> Vec<Def> {
         }),
         Def::pure("substr", vec![text(), int()], r(T::Text), substr),
         Def::pure("substr", vec![text(), int(), int()], r(T::Text), substr),
+        Def::pure(
+            "substr",
+            vec![t(T::Bytea), int()],
+            r(T::Bytea),
+            substr_bytea,
+        ),
+        Def::pure(
+            "substr",
+            vec![t(T::Bytea), int(), int()],
+            r(T::Bytea),
+            substr_bytea,
+        ),
+        Def::pure("get_byte", vec![t(T::Bytea), int()], r(T::Int4), get_byte),
         Def::pure("substring", vec![text(), int()], r(T::Text), substr),
         Def::pure("substring", vec![text(), int(), int()], r(T::Text), substr),
+        Def::pure(
+            "substring",
+            vec![t(T::Bytea), int()],
+            r(T::Bytea),
+            substr_bytea,
+        ),
+        Def::pure(
+            "substring",
+            vec![t(T::Bytea), int(), int()],
+            r(T::Bytea),
+            substr_bytea,
+        ),
         Def::pure(
             "substring",
             vec![text(), text()],
@@ -264,7 +289,44 @@ fn initcap(s: &str) -> String {
 /// `substr(s, start [, count])`: characters `start .. start+count-1` (1-based),
 /// where positions before 1 simply cover nothing.
 fn substr(a: &[Value]) -> PgResult<Value> {
-    let s = arg_text(a, 0);
+    let (skip, take) = substr_range(a)?;
+    Ok(Value::Text(
+        arg_text(a, 0).chars().skip(skip).take(take).collect(),
+    ))
+}
+
+/// `substr(bytes, from [, count])`: as for text, counting bytes.
+fn substr_bytea(a: &[Value]) -> PgResult<Value> {
+    let (skip, take) = substr_range(a)?;
+    let Value::Bytea(b) = &a[0] else {
+        return Ok(Value::Null);
+    };
+    Ok(Value::Bytea(
+        b.iter().skip(skip).take(take).copied().collect(),
+    ))
+}
+
+/// `get_byte(bytes, n)`: byte `n` (from 0).
+fn get_byte(a: &[Value]) -> PgResult<Value> {
+    let Value::Bytea(b) = &a[0] else {
+        return Ok(Value::Null);
+    };
+    let n = arg_i64(a, 1)?;
+    usize::try_from(n)
+        .ok()
+        .and_then(|i| b.get(i))
+        .map(|&byte| Value::Int4(byte as i32))
+        .ok_or_else(|| {
+            PgError::new(
+                SqlState::ARRAY_SUBSCRIPT_ERROR,
+                format!("index {n} out of valid range, 0..{}", b.len() as i64 - 1),
+            )
+        })
+}
+
+/// The elements `substr(x, from [, count])` keeps: how many to skip, how
+/// many to take (positions from 1; before 1 shortens the count).
+fn substr_range(a: &[Value]) -> PgResult<(usize, usize)> {
     let start = arg_i64(a, 1)?;
     let end = if a.len() > 2 {
         let len = arg_i64(a, 2)?;
@@ -280,14 +342,12 @@ fn substr(a: &[Value]) -> PgResult<Value> {
     };
     let from = start.max(1);
     if end <= from {
-        return Ok(Value::Text(String::new()));
+        return Ok((0, 0));
     }
-    let taken: String = s
-        .chars()
-        .skip((from - 1) as usize)
-        .take(usize::try_from(end - from).unwrap_or(usize::MAX))
-        .collect();
-    Ok(Value::Text(taken))
+    Ok((
+        usize::try_from(from - 1).unwrap_or(usize::MAX),
+        usize::try_from(end - from).unwrap_or(usize::MAX),
+    ))
 }
 
 /// `substring(s from pattern)`: the first match, or its first group.

@@ -20,7 +20,8 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use sqlparser::ast::{
     self, BinaryOperator, CastKind, DuplicateTreatment, FunctionArg, FunctionArgExpr,
-    FunctionArgumentClause, FunctionArguments, Subscript, UnaryOperator, Value as AstValue,
+    FunctionArgumentClause, FunctionArguments, Spanned, Subscript, UnaryOperator,
+    Value as AstValue,
 };
 use tandem_expr::{BinOp, UnaryOp};
 use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
@@ -28,7 +29,7 @@ use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
 use super::{ident_name, object_parts, Binder, OutCol};
 use crate::aggregates::{self, AggKind};
 use crate::plan::{AggCall, Expr, SortKey, SrfCall, SubPlan};
-use crate::sqltype::{base_type, common_type, convert_type, internal_name};
+use crate::sqltype::{base_type, cast_column_name, common_type, convert_type};
 
 fn mismatch(msg: String) -> PgError {
     PgError::new(SqlState::DATATYPE_MISMATCH, msg)
@@ -154,8 +155,8 @@ fn colname(e: &ast::Expr) -> Option<String> {
             }
             inner => colname(inner),
         }
-        .or_else(|| convert_type(data_type).ok().map(|t| internal_name(&t))),
-        E::TypedString(ts) => convert_type(&ts.data_type).ok().map(|t| internal_name(&t)),
+        .or_else(|| cast_column_name(data_type)),
+        E::TypedString(ts) => cast_column_name(&ts.data_type),
         E::Interval(_) => Some("interval".into()),
         E::Case { .. } => Some("case".into()),
         E::Nested(inner) | E::Collate { expr: inner, .. } => colname(inner),
@@ -174,6 +175,9 @@ fn colname(e: &ast::Expr) -> Option<String> {
             _ => None,
         },
         E::Extract { .. } => Some("extract".into()),
+        E::Substring {
+            shorthand: true, ..
+        } => Some("substr".into()),
         E::Substring { .. } => Some("substring".into()),
         E::Trim { .. } => Some("btrim".into()),
         E::Position { .. } => Some("position".into()),
@@ -210,6 +214,17 @@ fn no_bool(what: &str, ty: &DataType) -> PgError {
         "argument of {what} must be type boolean, not type {}",
         ty.display_name()
     ))
+}
+
+/// An error converting literal `e` (not valid input for its type), pointed
+/// at the literal as PostgreSQL points at it; other errors as they are.
+pub fn at_literal(err: PgError, e: &ast::Expr) -> PgError {
+    match e {
+        ast::Expr::Value(v) if v.span.start.line > 0 && err.position.is_none() => err.with_locate(
+            tandem_types::Locate::LineColumn(v.span.start.line, v.span.start.column),
+        ),
+        _ => err,
+    }
 }
 
 impl Binder<'_> {
@@ -256,6 +271,12 @@ impl Binder<'_> {
             Expr::Const(Value::Text(s)) if *from == DataType::Unknown => {
                 if *to == DataType::RegClass {
                     return Ok(Expr::Const(self.regclass_lookup(&s)?));
+                }
+                if *to == DataType::RegType {
+                    // the user's types too (the builtin ones and errors below)
+                    if let Some(t) = tandem_expr::io_text::type_by_name_in(&s, &self.catalog) {
+                        return Ok(Expr::Const(Value::Oid(t.oid())));
+                    }
                 }
                 let base = base_type(to);
                 let mut v = tandem_expr::text_in(&s, &base)?;
@@ -626,23 +647,15 @@ impl Binder<'_> {
                 if matches!(kind, CastKind::TryCast | CastKind::SafeCast) {
                     return Err(PgError::unsupported("TRY_CAST"));
                 }
-                let to = convert_type(data_type)?;
+                let to = convert_type(data_type, &self.catalog)?;
                 let (x, from) = self.bind_expr(expr)?;
-                let x = self.coerce(x, &from, &to).map_err(|err| {
-                    // a literal that is not valid input: pointed at
-                    match expr.as_ref() {
-                        E::Value(v) if v.span.start.line > 0 && err.position.is_none() => err
-                            .with_locate(tandem_types::Locate::LineColumn(
-                                v.span.start.line,
-                                v.span.start.column,
-                            )),
-                        _ => err,
-                    }
-                })?;
+                let x = self
+                    .coerce(x, &from, &to)
+                    .map_err(|err| at_literal(err, expr))?;
                 Ok((x, to))
             }
             E::TypedString(ts) => {
-                let to = convert_type(&ts.data_type)?;
+                let to = convert_type(&ts.data_type, &self.catalog)?;
                 let s = literal_string(&ts.value.value)
                     .ok_or_else(|| PgError::unsupported(format!("literal {e}")))?;
                 Ok((
@@ -1019,7 +1032,15 @@ impl Binder<'_> {
                 })?;
                 let (l, lt) = self.bind_expr(left)?;
                 let (r, rt) = self.bind_expr(right)?;
-                self.make_binary(bop, l, lt, r, rt)
+                self.make_binary(bop, l, lt, r, rt).map_err(|e| {
+                    // no such operator: pointed at it, before its right operand
+                    let at = right.span().start;
+                    if e.code == SqlState::UNDEFINED_FUNCTION && at.line > 0 {
+                        e.with_locate(tandem_types::Locate::OperatorBefore(at.line, at.column))
+                    } else {
+                        e
+                    }
+                })
             }
         }
     }

@@ -1,4 +1,4 @@
-//! DDL: tables, roles, privileges, sequences, publications and subscriptions (PostgreSQL's
+//! DDL: tables, roles, privileges, sequences, enum types, publications and subscriptions (PostgreSQL's
 //! `commands/tablecmds.c`, `commands/user.c`, `commands/sequence.c`,
 //! `commands/publicationcmds.c`). Catalog changes go through the
 //! session's storage transaction, so DDL inside a transaction block is
@@ -6,6 +6,7 @@
 
 pub(crate) mod check;
 pub(crate) mod comment;
+pub(crate) mod enum_type;
 pub(crate) mod foreign_key;
 pub(crate) mod grant;
 pub(crate) mod index;
@@ -21,7 +22,7 @@ use tandem_types::{PgError, PgResult, SqlState};
 
 use crate::session::Session;
 
-/// `DROP TABLE|INDEX|SEQUENCE|ROLE|USER ...`
+/// `DROP TABLE|INDEX|VIEW|SEQUENCE|TYPE|ROLE|USER ...`
 pub(crate) fn drop(
     s: &mut Session,
     object_type: &ObjectType,
@@ -35,6 +36,7 @@ pub(crate) fn drop(
         ObjectType::Index => index::drop(s, names, if_exists),
         ObjectType::View => view::drop(s, names, if_exists, cascade),
         ObjectType::Sequence => sequence::drop(s, names, if_exists),
+        ObjectType::Type => enum_type::drop(s, names, if_exists, cascade),
         ObjectType::Role | ObjectType::User => role::drop(s, names, if_exists),
         _ => Err(PgError::unsupported(crate::dispatch::construct_name(text))),
     }

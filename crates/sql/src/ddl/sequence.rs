@@ -149,6 +149,7 @@ pub(crate) fn create(s: &mut Session, stmt: &SequenceStmt) -> PgResult<String> {
         if relation_taken(ctx, &name, stmt.if_not_exists)? {
             return Ok(());
         }
+        super::enum_type::check_row_type_free(ctx, &name)?;
         let owned_by = resolve_owned_by(ctx, stmt.owned_by.as_ref().and_then(Option::as_ref))?;
         let oid = ctx.txn.allocate_oid();
         let def = build_def(oid, &name, data_type.clone(), stmt, owned_by)?;

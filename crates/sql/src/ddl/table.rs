@@ -14,7 +14,7 @@ use sqlparser::ast::{
     TruncateIdentityOption,
 };
 use tandem_expr::ExecContext;
-use tandem_storage::{ColumnDef, PrimaryKey, ReplicaIdentity, TableDef};
+use tandem_storage::{Catalog, ColumnDef, PrimaryKey, ReplicaIdentity, TableDef};
 use tandem_types::{DataType, Oid, PgError, PgResult, SqlState, Value};
 
 use super::check::{self, NewCheck};
@@ -23,7 +23,7 @@ use super::sequence::{build_def, duplicate_relation, relation_exists, relation_t
 use super::{skipping, undefined_relation};
 use crate::front_parser::SequenceStmt;
 use crate::session::Session;
-use crate::types::{ident, parse_type_name, relation_name, Serial};
+use crate::types::{ident, parse_type_name, parse_type_name_in, relation_name, Serial};
 
 /// A column being defined, before the table has an oid.
 struct NewColumn {
@@ -63,9 +63,9 @@ fn multiple_pk(table: &str) -> PgError {
 }
 
 /// Translates a column definition (type and column constraints).
-fn column_from_ast(c: &AstColumnDef) -> PgResult<NewColumn> {
+fn column_from_ast(c: &AstColumnDef, cat: &Catalog) -> PgResult<NewColumn> {
     let name = ident(&c.name);
-    let (data_type, serial) = parse_type_name(&c.data_type.to_string())?;
+    let (data_type, serial) = parse_type_name_in(&c.data_type.to_string(), cat)?;
     let mut col = NewColumn {
         def: ColumnDef {
             name,
@@ -305,10 +305,11 @@ pub(crate) fn create(s: &mut Session, ct: &CreateTable) -> PgResult<String> {
         _ => return Err(PgError::unsupported("this form of CREATE TABLE")),
     }
     let name = relation_name(&ct.name)?;
+    let cat = s.with_ctx(&[], |ctx| Ok(ctx.txn.catalog()))?;
     let mut cols: Vec<NewColumn> = ct
         .columns
         .iter()
-        .map(column_from_ast)
+        .map(|c| column_from_ast(c, &cat))
         .collect::<PgResult<_>>()?;
     for (i, c) in cols.iter().enumerate() {
         if cols[..i].iter().any(|o| o.def.name == c.def.name) {
@@ -396,6 +397,7 @@ pub(crate) fn create(s: &mut Session, ct: &CreateTable) -> PgResult<String> {
         if relation_taken(ctx, &name, if_not_exists)? {
             return Ok(());
         }
+        super::enum_type::check_row_type_free(ctx, &name)?;
         let oid = ctx.txn.allocate_oid();
         let mut columns: Vec<ColumnDef> = cols.into_iter().map(|c| c.def).collect();
         create_serial_sequences(ctx, &name, oid, &mut columns, &serials)?;
@@ -620,7 +622,7 @@ fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -
             column_def,
             ..
         } => {
-            let col = column_from_ast(column_def)?;
+            let col = column_from_ast(column_def, &ctx.txn.catalog())?;
             if find_column(&def, &col.def.name).is_some() {
                 if *if_not_exists {
                     ctx.notices.push(skipping(

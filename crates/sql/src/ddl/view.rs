@@ -68,7 +68,10 @@ pub(crate) fn create(s: &mut Session, cv: &CreateView) -> PgResult<String> {
                 old.oid
             }
             _ if relation_exists(ctx, &name) => return Err(duplicate_relation(&name)),
-            _ => ctx.txn.allocate_oid(),
+            _ => {
+                super::enum_type::check_row_type_free(ctx, &name)?;
+                ctx.txn.allocate_oid()
+            }
         };
         let mut depends_on = deps;
         depends_on.retain(|&d| d != oid);

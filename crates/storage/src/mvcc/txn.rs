@@ -1625,6 +1625,13 @@ impl Transaction {
     pub fn drop_view(&mut self, view: Oid) -> PgResult<()> {
         self.ddl(CatalogOp::DropView(view))
     }
+    /// Creates an enum type, or replaces one with more labels.
+    pub fn put_type(&mut self, t: tandem_types::EnumType) -> PgResult<()> {
+        self.ddl(CatalogOp::PutType(t))
+    }
+    pub fn drop_type(&mut self, t: Oid) -> PgResult<()> {
+        self.ddl(CatalogOp::DropType(t))
+    }
     pub fn drop_sequence(&mut self, seq: Oid) -> PgResult<()> {
         self.ddl(CatalogOp::DropSequence(seq))
     }

@@ -1,5 +1,6 @@
 """SQLAlchemy 2 Core over psycopg 3, as an application uses them: create_all
-(a foreign key, a UNIQUE column, an index, server defaults, a JSONB column), inserts, a
+(a foreign key, a UNIQUE column, an index, server defaults, a JSONB column, an
+enum type), inserts, a
 join, updates, deletes, a unique violation inside a savepoint, reflection of
 the tables back. Prints what it sees; the test compares the output against
 the same program run on PostgreSQL 17.
@@ -8,7 +9,7 @@ Usage: python sqlalchemy_core.py postgresql+psycopg://user@host:port/db
 """
 import sys
 
-from sqlalchemy import (Column, ForeignKey, Index, Integer, MetaData, String, Table, Text,
+from sqlalchemy import (Column, Enum, ForeignKey, Index, Integer, MetaData, String, Table, Text,
                         create_engine, delete, func, insert, inspect, select, text, update)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +28,7 @@ users = Table(
     Column("name", Text, server_default=text("'anon'")),
     Column("team_id", Integer, ForeignKey("teams.id", ondelete="SET NULL")),
     Column("prefs", JSONB, server_default=text("'{}'::jsonb")),
+    Column("role", Enum("member", "admin", "owner", name="role_kind"), server_default="member"),
     Index("users_team_ix", "team_id"),
 )
 
@@ -40,6 +42,10 @@ with engine.begin() as c:
         {"id": 3, "email": "c@x", "team_id": 1, "prefs": {}},
     ])
     c.execute(update(users).where(users.c.id == 3).values(name="cid"))
+    c.execute(update(users).where(users.c.id == 2).values(role="owner"))
+    print("roles:", c.execute(
+        select(users.c.email, users.c.role).where(users.c.role > "member")
+        .order_by(users.c.role.desc())).all())
     try:
         with c.begin_nested():
             c.execute(insert(users).values(id=4, email="a@x"))
@@ -72,6 +78,7 @@ with engine.begin() as c:
 
 insp = inspect(engine)
 print("tables:", sorted(insp.get_table_names()))
+print("enums:", insp.get_enums())
 for t in ("teams", "users"):
     for col in insp.get_columns(t):
         print(f"column {t}:", col["name"], col["type"], col["nullable"], col["default"])
