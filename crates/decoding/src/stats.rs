@@ -111,6 +111,8 @@ fn value_end(off: u64, v: &Value) -> u64 {
         Value::Text(s) => varlena(off, s.len() as u64),
         Value::Bytea(b) => varlena(off, b.len() as u64),
         Value::Numeric(d) => varlena(off, 2 + 2 * numeric_digits(&d.to_string())),
+        // a header word and no digits
+        Value::NumericSpecial(_) => varlena(off, 2),
         Value::Array(items) | Value::Record(items) => {
             // header, dimensions, then the elements as a tuple body would hold them
             let body = items.iter().fold(0, value_end);

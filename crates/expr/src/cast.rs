@@ -18,7 +18,7 @@
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
-use tandem_types::{DataType, Lsn, PgResult, Value};
+use tandem_types::{DataType, Lsn, NumericSpecial, PgError, PgResult, SqlState, Value};
 
 use crate::datetime::{
     DATE_INFINITY, DATE_NEG_INFINITY, TS_INFINITY, TS_NEG_INFINITY, USECS_PER_DAY,
@@ -38,7 +38,7 @@ pub fn value_type(v: &Value) -> DataType {
         Value::Int8(_) => DataType::Int8,
         Value::Float4(_) => DataType::Float4,
         Value::Float8(_) => DataType::Float8,
-        Value::Numeric(_) => DataType::Numeric(None),
+        Value::Numeric(_) | Value::NumericSpecial(_) => DataType::Numeric(None),
         Value::Text(_) => DataType::Text,
         Value::Bytea(_) => DataType::Bytea,
         Value::Date(_) => DataType::Date,
@@ -203,10 +203,24 @@ fn int_to(v: i128, to: &DataType) -> PgResult<Value> {
 }
 
 fn with_typmod(d: Decimal, tm: &Option<(u32, u32)>) -> PgResult<Value> {
-    Ok(Value::Numeric(match tm {
-        Some((p, s)) => numeric::apply_typmod(d, *p, *s)?,
-        None => d,
-    }))
+    numeric::with_typmod(Value::Numeric(d), tm)
+}
+
+/// A special numeric (`NaN`, `Infinity`) to `to`.
+fn numeric_special_to(s: NumericSpecial, to: &DataType) -> PgResult<Value> {
+    match to {
+        DataType::Numeric(tm) => numeric::with_typmod(Value::NumericSpecial(s), tm),
+        DataType::Float4 => Ok(Value::Float4(s.to_f64() as f32)),
+        DataType::Float8 => Ok(Value::Float8(s.to_f64())),
+        DataType::Int2 | DataType::Int4 | DataType::Int8 => Err(PgError::new(
+            SqlState::FEATURE_NOT_SUPPORTED,
+            match s {
+                NumericSpecial::NaN => format!("cannot convert NaN to {}", to.display_name()),
+                _ => format!("cannot convert infinity to {}", to.display_name()),
+            },
+        )),
+        _ => Err(cannot_cast(&DataType::Numeric(None), to)),
+    }
 }
 
 fn numeric_to(d: Decimal, to: &DataType) -> PgResult<Value> {
@@ -248,10 +262,13 @@ fn float_to(f: f64, from: &DataType, to: &DataType) -> PgResult<Value> {
             Ok(Value::Float4(r))
         }
         DataType::Float8 => Ok(Value::Float8(f)),
-        DataType::Numeric(tm) => {
-            let digits = if *from == DataType::Float4 { 6 } else { 15 };
-            with_typmod(numeric::from_f64(f, digits)?, tm)
-        }
+        DataType::Numeric(tm) => match NumericSpecial::of_f64(f) {
+            Some(s) => numeric::with_typmod(Value::NumericSpecial(s), tm),
+            None => {
+                let digits = if *from == DataType::Float4 { 6 } else { 15 };
+                with_typmod(numeric::from_f64(f, digits)?, tm)
+            }
+        },
         _ => Err(cannot_cast(from, to)),
     }
 }
@@ -295,6 +312,7 @@ fn convert(value: Value, to: &DataType, explicit: bool) -> PgResult<Value> {
         Value::Int4(v) => int_to(v as i128, to),
         Value::Int8(v) => int_to(v as i128, to),
         Value::Numeric(d) => numeric_to(d, to),
+        Value::NumericSpecial(s) => numeric_special_to(s, to),
         Value::Float4(f) => float_to(f as f64, &from, to),
         Value::Float8(f) => float_to(f, &from, to),
         Value::Bool(b) => match to {

@@ -38,6 +38,16 @@ fn as_num(v: &Value) -> Option<Num> {
     })
 }
 
+/// A special numeric against a number: infinities outside every number,
+/// NaN above them (against a float, as that float: NaN equals NaN).
+fn special_vs(s: tandem_types::NumericSpecial, other: &Value) -> Ordering {
+    match as_num(other) {
+        Some(Num::Float(f)) => cmp_f64(s.to_f64(), f),
+        _ if s == tandem_types::NumericSpecial::NegInfinity => Ordering::Less,
+        _ => Ordering::Greater,
+    }
+}
+
 /// `float8_cmp_internal`: NaN above everything, `-0 = 0`.
 pub fn cmp_f64(a: f64, b: f64) -> Ordering {
     match (a.is_nan(), b.is_nan()) {
@@ -94,7 +104,8 @@ fn rank(v: &Value) -> u8 {
         | Value::Int8(_)
         | Value::Float4(_)
         | Value::Float8(_)
-        | Value::Numeric(_) => 1,
+        | Value::Numeric(_)
+        | Value::NumericSpecial(_) => 1,
         Value::Oid(_) | Value::Xid(_) => 1,
         Value::Text(_) => 2,
         Value::Bytea(_) => 3,
@@ -125,6 +136,11 @@ pub fn compare(a: &Value, b: &Value) -> Ordering {
         (Value::PgLsn(x), Value::PgLsn(y)) => x.cmp(y),
         (Value::Time(x), Value::Time(y)) => x.cmp(y),
         (Value::Enum(x, _), Value::Enum(y, _)) => x.total_cmp(y),
+        (Value::NumericSpecial(x), Value::NumericSpecial(y)) => x.cmp(y),
+        (Value::NumericSpecial(x), other) if as_num(other).is_some() => special_vs(*x, other),
+        (other, Value::NumericSpecial(y)) if as_num(other).is_some() => {
+            special_vs(*y, other).reverse()
+        }
         (Value::Char(x), Value::Char(y)) => x.cmp(y),
         (Value::Array(x), Value::Array(y)) | (Value::Record(x), Value::Record(y)) => {
             for (p, q) in x.iter().zip(y.iter()) {

@@ -80,13 +80,7 @@ pub fn binary_in(bytes: &[u8], ty: &DataType) -> PgResult<Value> {
         DataType::Uuid => Value::Text(format_uuid(&fixed(bytes)?)),
         DataType::Char => Value::Char(fixed::<1>(bytes)?[0]),
         DataType::Bytea => Value::Bytea(bytes.to_vec()),
-        DataType::Numeric(tm) => {
-            let d = numeric::recv(bytes)?;
-            Value::Numeric(match tm {
-                Some((p, s)) => numeric::apply_typmod(d, *p, *s)?,
-                None => d,
-            })
-        }
+        DataType::Numeric(tm) => numeric::with_typmod(numeric::recv_datum(bytes)?, tm)?,
         DataType::Text | DataType::Unknown | DataType::Json => {
             Value::Text(validate_utf8(bytes)?.to_string())
         }
@@ -194,6 +188,7 @@ pub fn binary_out(value: &Value, ty: &DataType, out: &mut Vec<u8>) {
         (Value::Float4(v), _) => out.put_f32(*v),
         (Value::Float8(v), _) => out.put_f64(*v),
         (Value::Numeric(d), _) => numeric::send(d, out),
+        (Value::NumericSpecial(_), _) => numeric::send_datum(value, out),
         (Value::Text(s), DataType::Uuid) => match crate::io_text::parse_uuid(s) {
             Ok(b) => out.extend_from_slice(&b),
             Err(_) => out.extend_from_slice(s.as_bytes()),
@@ -234,7 +229,10 @@ fn matches_type(value: &Value, ty: &DataType) -> bool {
             | (Value::Int8(_), DataType::Int8)
             | (Value::Float4(_), DataType::Float4)
             | (Value::Float8(_), DataType::Float8)
-            | (Value::Numeric(_), DataType::Numeric(_))
+            | (
+                Value::Numeric(_) | Value::NumericSpecial(_),
+                DataType::Numeric(_)
+            )
             | (
                 Value::Text(_),
                 DataType::Text

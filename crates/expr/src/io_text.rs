@@ -497,13 +497,7 @@ pub fn text_in(text: &str, ty: &DataType) -> PgResult<Value> {
         }
         DataType::Float4 => Value::Float4(float::parse_f32(text)?),
         DataType::Float8 => Value::Float8(float::parse_f64(text)?),
-        DataType::Numeric(tm) => {
-            let d = numeric::parse(text)?;
-            Value::Numeric(match tm {
-                Some((p, s)) => numeric::apply_typmod(d, *p, *s)?,
-                None => d,
-            })
-        }
+        DataType::Numeric(tm) => numeric::with_typmod(numeric::parse_datum(text)?, tm)?,
         DataType::Text | DataType::Unknown => Value::Text(text.to_string()),
         DataType::Varchar(_) | DataType::Bpchar(_) | DataType::Name => {
             Value::Text(fit_length(text, ty, false)?)
@@ -570,6 +564,7 @@ pub fn text_out(value: &Value, out: &mut String) {
         Value::Numeric(d) => numeric::format(d, out),
         Value::Text(s) => out.push_str(s),
         Value::Enum(_, label) => out.push_str(label),
+        Value::NumericSpecial(s) => out.push_str(s.text()),
         Value::Bytea(b) => format_bytea(b, out),
         Value::Date(d) => datetime::format_date(*d, out),
         Value::Time(t) => datetime::format_time(*t, out),

@@ -4,13 +4,15 @@
 //! A `Decimal` keeps its scale (`1.50` stays `1.50`), which is what PostgreSQL's
 //! display scale (`dscale`) is. Its limits are narrower than PostgreSQL's (28
 //! significant digits, 28 fractional digits); values past them fail with
-//! `22003 value overflows numeric format`, and NaN/Infinity are refused with
-//! `0A000`. Corresponds to PostgreSQL's `utils/adt/numeric.c`.
+//! `22003 value overflows numeric format`. `NaN`, `Infinity` and `-Infinity`
+//! are `Value::NumericSpecial`: the `*_datum` functions read, write and
+//! constrain either kind, and [`special_arith`] does arithmetic with them.
+//! Corresponds to PostgreSQL's `utils/adt/numeric.c`.
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use tandem_types::bytes_io::BufMut;
-use tandem_types::{ByteReader, PgError, PgResult, SqlState};
+use tandem_types::{ByteReader, NumericSpecial, PgError, PgResult, SqlState, Value};
 
 pub const MAX_SCALE: u32 = 28;
 
@@ -26,6 +28,99 @@ fn syntax(text: &str) -> PgError {
         SqlState::INVALID_TEXT_REPRESENTATION,
         format!("invalid input syntax for type numeric: \"{text}\""),
     )
+}
+
+/// The special value `text` spells (`NaN`, `Infinity`, `-inf`, any case).
+pub fn special(text: &str) -> Option<NumericSpecial> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "nan" => Some(NumericSpecial::NaN),
+        "infinity" | "+infinity" | "inf" | "+inf" => Some(NumericSpecial::Infinity),
+        "-infinity" | "-inf" => Some(NumericSpecial::NegInfinity),
+        _ => None,
+    }
+}
+
+/// `numeric_in` of any numeric: a special value or a number.
+pub fn parse_datum(text: &str) -> PgResult<Value> {
+    match special(text) {
+        Some(s) => Ok(Value::NumericSpecial(s)),
+        None => parse(text).map(Value::Numeric),
+    }
+}
+
+/// A numeric datum brought to `numeric(p,s)` (`None`: unconstrained): a
+/// number rounded and checked, NaN as it is, an infinity refused.
+pub fn with_typmod(v: Value, tm: &Option<(u32, u32)>) -> PgResult<Value> {
+    let Some((precision, scale)) = *tm else {
+        return Ok(v);
+    };
+    match v {
+        Value::Numeric(d) => apply_typmod(d, precision, scale).map(Value::Numeric),
+        Value::NumericSpecial(NumericSpecial::NaN) => Ok(v),
+        Value::NumericSpecial(_) => Err(PgError::new(
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+            "numeric field overflow",
+        )
+        .with_detail(format!(
+            "A field with precision {precision}, scale {scale} cannot hold an infinite value."
+        ))),
+        other => Ok(other),
+    }
+}
+
+/// `a op b` (`+ - * / %`) when either side is a special value (the other a
+/// number or special), as PostgreSQL's numeric operators answer.
+pub fn special_arith(op: char, a: &Value, b: &Value) -> PgResult<Value> {
+    use NumericSpecial::{Infinity, NaN, NegInfinity};
+    // the sign of a side: -1, 0, 1, or None for NaN
+    let sign = |v: &Value| match v {
+        Value::NumericSpecial(NaN) => None,
+        Value::NumericSpecial(Infinity) => Some(1),
+        Value::NumericSpecial(NegInfinity) => Some(-1),
+        Value::Numeric(d) if d.is_zero() => Some(0),
+        Value::Numeric(d) if d.is_sign_negative() => Some(-1),
+        _ => Some(1),
+    };
+    let inf = |s: i32| Value::NumericSpecial(if s < 0 { NegInfinity } else { Infinity });
+    let nan = Value::NumericSpecial(NaN);
+    let (Some(sa), Some(sb)) = (sign(a), sign(b)) else {
+        return Ok(nan);
+    };
+    let a_inf = matches!(a, Value::NumericSpecial(_));
+    let b_inf = matches!(b, Value::NumericSpecial(_));
+    Ok(match op {
+        '+' if a_inf && b_inf => {
+            if sa == sb {
+                inf(sa)
+            } else {
+                nan
+            }
+        }
+        '+' => inf(if a_inf { sa } else { sb }),
+        '-' if a_inf && b_inf => {
+            if sa != sb {
+                inf(sa)
+            } else {
+                nan
+            }
+        }
+        '-' => {
+            if a_inf {
+                inf(sa)
+            } else {
+                inf(-sb)
+            }
+        }
+        '*' if sa == 0 || sb == 0 => nan,
+        '*' => inf(sa * sb),
+        '/' | '%' if sb == 0 => return Err(crate::errors::division_by_zero()),
+        '/' if a_inf && b_inf => nan,
+        '/' if a_inf => inf(sa * sb),
+        '/' => Value::Numeric(Decimal::ZERO),
+        '%' if a_inf => nan,
+        '%' => a.clone(),
+        _ => nan,
+    })
 }
 
 /// Positive zero with the same scale (PostgreSQL has no negative zero numeric).
@@ -328,6 +423,38 @@ fn to_base10000(d: &Decimal) -> (Vec<i16>, i16) {
     (groups, weight)
 }
 
+/// `numeric_send` of any numeric: a special value is its sign word alone.
+pub fn send_datum(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::NumericSpecial(s) => {
+            out.put_i16(0);
+            out.put_i16(0);
+            out.put_u16(match s {
+                NumericSpecial::NaN => 0xC000,
+                NumericSpecial::Infinity => 0xD000,
+                NumericSpecial::NegInfinity => 0xF000,
+            });
+            out.put_u16(0);
+        }
+        Value::Numeric(d) => send(d, out),
+        _ => {}
+    }
+}
+
+/// `numeric_recv` of any numeric.
+pub fn recv_datum(bytes: &[u8]) -> PgResult<Value> {
+    let special = match bytes.get(4..6) {
+        Some([0xC0, 0]) => Some(NumericSpecial::NaN),
+        Some([0xD0, 0]) => Some(NumericSpecial::Infinity),
+        Some([0xF0, 0]) => Some(NumericSpecial::NegInfinity),
+        _ => None,
+    };
+    match special {
+        Some(s) if bytes.len() == 8 => Ok(Value::NumericSpecial(s)),
+        _ => recv(bytes).map(Value::Numeric),
+    }
+}
+
 /// `numeric_send`: ndigits, weight, sign, dscale (all int16), then base-10000 digits.
 pub fn send(d: &Decimal, out: &mut Vec<u8>) {
     let (groups, weight) = to_base10000(d);
@@ -404,6 +531,48 @@ pub fn recv(bytes: &[u8]) -> PgResult<Decimal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn special_values_read_write_and_compute_as_postgres() {
+        use NumericSpecial::{Infinity, NaN, NegInfinity};
+        let sp = Value::NumericSpecial;
+        let num = |i: i64| Value::Numeric(Decimal::from(i));
+        assert_eq!(parse_datum(" -inf ").unwrap(), sp(NegInfinity));
+        assert_eq!(parse_datum("NaN").unwrap(), sp(NaN));
+        assert_eq!(
+            parse_datum("1.5").unwrap(),
+            Value::Numeric(Decimal::new(15, 1))
+        );
+        // numeric_send's sign words, and back
+        for (v, word) in [
+            (NaN, [0xC0, 0]),
+            (Infinity, [0xD0, 0]),
+            (NegInfinity, [0xF0, 0]),
+        ] {
+            let mut out = Vec::new();
+            send_datum(&sp(v), &mut out);
+            assert_eq!(out, [0, 0, 0, 0, word[0], word[1], 0, 0]);
+            assert_eq!(recv_datum(&out).unwrap(), sp(v));
+        }
+        assert!(with_typmod(sp(NaN), &Some((5, 2))).is_ok());
+        assert_eq!(
+            with_typmod(sp(Infinity), &Some((5, 2))).unwrap_err().code,
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE
+        );
+        let arith = |op, a: &Value, b: &Value| special_arith(op, a, b).unwrap();
+        assert_eq!(arith('+', &sp(Infinity), &num(1)), sp(Infinity));
+        assert_eq!(arith('-', &sp(Infinity), &sp(Infinity)), sp(NaN));
+        assert_eq!(arith('-', &num(1), &sp(Infinity)), sp(NegInfinity));
+        assert_eq!(arith('*', &sp(Infinity), &num(0)), sp(NaN));
+        assert_eq!(arith('*', &sp(NegInfinity), &num(-2)), sp(Infinity));
+        assert_eq!(arith('/', &num(1), &sp(Infinity)), num(0));
+        assert_eq!(arith('/', &sp(NaN), &num(0)), sp(NaN));
+        assert_eq!(arith('%', &num(5), &sp(Infinity)), num(5));
+        assert_eq!(
+            special_arith('/', &sp(Infinity), &num(0)).unwrap_err().code,
+            SqlState::DIVISION_BY_ZERO
+        );
+    }
 
     fn s(d: Decimal) -> String {
         let mut o = String::new();

@@ -18,7 +18,7 @@
 //! `pg_lsn.c`, `varlena.c`).
 
 use rust_decimal::{Decimal, MathematicalOps};
-use tandem_types::{DataType, Lsn, PgError, PgResult, SqlState, Value};
+use tandem_types::{DataType, Lsn, NumericSpecial, PgError, PgResult, SqlState, Value};
 
 use crate::cast::{base_type, can_implicit_cast, cast, is_string_type, numeric_rank, value_type};
 use crate::compare::compare;
@@ -646,6 +646,18 @@ fn arithmetic(op: BinOp, l: Value, r: Value, ret: &DataType) -> PgResult<Value> 
     }
     match (l, r) {
         (Value::Numeric(a), Value::Numeric(b)) => numeric_arith(op, a, b).map(Value::Numeric),
+        (l @ (Value::Numeric(_) | Value::NumericSpecial(_)), r @ Value::NumericSpecial(_))
+        | (l @ Value::NumericSpecial(_), r @ Value::Numeric(_)) => {
+            let symbol = match op {
+                BinOp::Add => '+',
+                BinOp::Sub => '-',
+                BinOp::Mul => '*',
+                BinOp::Div => '/',
+                BinOp::Mod => '%',
+                _ => '^',
+            };
+            numeric::special_arith(symbol, &l, &r)
+        }
         (Value::Float4(a), Value::Float4(b)) if *ret == DataType::Float4 => {
             float_arith(op, a as f64, b as f64).map(|v| Value::Float4(v as f32))
         }
@@ -909,6 +921,7 @@ pub fn unary_op(op: UnaryOp, v: Value) -> PgResult<Value> {
             | Value::Float4(_)
             | Value::Float8(_)
             | Value::Numeric(_)
+            | Value::NumericSpecial(_)
             | Value::Interval(..)),
         ) => v,
         (UnaryOp::Neg, Value::Int2(x)) => Value::Int2(
@@ -926,6 +939,11 @@ pub fn unary_op(op: UnaryOp, v: Value) -> PgResult<Value> {
         (UnaryOp::Neg, Value::Float4(x)) => Value::Float4(-x),
         (UnaryOp::Neg, Value::Float8(x)) => Value::Float8(-x),
         (UnaryOp::Neg, Value::Numeric(x)) => Value::Numeric(numeric::normalize_zero(-x)),
+        (UnaryOp::Neg, Value::NumericSpecial(s)) => Value::NumericSpecial(match s {
+            NumericSpecial::Infinity => NumericSpecial::NegInfinity,
+            NumericSpecial::NegInfinity => NumericSpecial::Infinity,
+            NumericSpecial::NaN => NumericSpecial::NaN,
+        }),
         (UnaryOp::Neg, Value::Interval(m, d, u)) => Value::Interval(
             m.checked_neg().ok_or_else(interval_overflow)?,
             d.checked_neg().ok_or_else(interval_overflow)?,

@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
-use tandem_types::{DataType, PgError, PgResult, SqlState, Value};
+use tandem_types::{DataType, NumericSpecial, PgError, PgResult, SqlState, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AggKind {
@@ -117,7 +117,8 @@ pub enum Accumulator {
         any: bool,
         wide: bool,
     },
-    SumNumeric(Option<Decimal>),
+    /// The sum of the numbers, and of the NaNs and infinities apart.
+    SumNumeric(Option<Decimal>, Option<NumericSpecial>),
     SumFloat {
         sum: f64,
         any: bool,
@@ -127,6 +128,7 @@ pub enum Accumulator {
     AvgNumeric {
         sum: Decimal,
         count: i64,
+        special: Option<NumericSpecial>,
     },
     AvgFloat {
         sum: f64,
@@ -180,7 +182,7 @@ impl Accumulator {
                     single: false,
                 },
                 DataType::Interval => Accumulator::SumInterval(None),
-                _ => Accumulator::SumNumeric(None),
+                _ => Accumulator::SumNumeric(None, None),
             },
             AggKind::Avg => match arg {
                 DataType::Float4 | DataType::Float8 => Accumulator::AvgFloat { sum: 0.0, count: 0 },
@@ -191,6 +193,7 @@ impl Accumulator {
                 _ => Accumulator::AvgNumeric {
                     sum: Decimal::ZERO,
                     count: 0,
+                    special: None,
                 },
             },
             AggKind::Min => Accumulator::MinMax {
@@ -240,13 +243,18 @@ impl Accumulator {
                 *sum += int_of(v)? as i128;
                 *any = true;
             }
-            Accumulator::SumNumeric(s) => {
-                let d = decimal_of(v)?;
-                *s = Some(match s {
-                    Some(x) => x.checked_add(d).ok_or_else(numeric_overflow)?,
-                    None => d,
-                });
-            }
+            Accumulator::SumNumeric(s, special) => match v {
+                Value::NumericSpecial(x) => *special = Some(add_special(*special, *x)),
+                // past a NaN or an infinity, numbers change nothing
+                _ if special.is_some() => {}
+                _ => {
+                    let d = decimal_of(v)?;
+                    *s = Some(match s {
+                        Some(x) => x.checked_add(d).ok_or_else(numeric_overflow)?,
+                        None => d,
+                    });
+                }
+            },
             Accumulator::SumFloat { sum, any, .. } => {
                 *sum += float_of(v)?;
                 *any = true;
@@ -256,11 +264,21 @@ impl Accumulator {
                 let cur = s.unwrap_or((0, 0, 0));
                 *s = Some((cur.0 + m, cur.1 + d, cur.2 + us));
             }
-            Accumulator::AvgNumeric { sum, count } => {
-                *sum = sum
-                    .checked_add(decimal_of(v)?)
-                    .ok_or_else(numeric_overflow)?;
+            Accumulator::AvgNumeric {
+                sum,
+                count,
+                special,
+            } => {
                 *count += 1;
+                match v {
+                    Value::NumericSpecial(x) => *special = Some(add_special(*special, *x)),
+                    _ if special.is_some() => {}
+                    _ => {
+                        *sum = sum
+                            .checked_add(decimal_of(v)?)
+                            .ok_or_else(numeric_overflow)?
+                    }
+                }
             }
             Accumulator::AvgFloat { sum, count } => {
                 *sum += float_of(v)?;
@@ -334,7 +352,8 @@ impl Accumulator {
             Accumulator::SumInt {
                 sum, wide: true, ..
             } => Value::Numeric(Decimal::from_i128_with_scale(sum, 0)),
-            Accumulator::SumNumeric(s) => s.map(Value::Numeric).unwrap_or(Value::Null),
+            Accumulator::SumNumeric(_, Some(x)) => Value::NumericSpecial(x),
+            Accumulator::SumNumeric(s, None) => s.map(Value::Numeric).unwrap_or(Value::Null),
             Accumulator::SumFloat { any: false, .. } => Value::Null,
             Accumulator::SumFloat {
                 sum, single: true, ..
@@ -345,7 +364,10 @@ impl Accumulator {
                 None => Value::Null,
             },
             Accumulator::AvgNumeric { count: 0, .. } => Value::Null,
-            Accumulator::AvgNumeric { sum, count } => {
+            Accumulator::AvgNumeric {
+                special: Some(x), ..
+            } => Value::NumericSpecial(x),
+            Accumulator::AvgNumeric { sum, count, .. } => {
                 Value::Numeric(numeric_div(sum, Decimal::from(count))?)
             }
             Accumulator::AvgFloat { count: 0, .. } => Value::Null,
@@ -409,6 +431,16 @@ fn float_of(v: &Value) -> PgResult<f64> {
         Value::Float8(f) => *f,
         other => int_of(other)? as f64,
     })
+}
+
+/// A running sum of NaNs and infinities: NaN once a NaN or both infinities
+/// were added, else the infinity.
+fn add_special(sum: Option<NumericSpecial>, x: NumericSpecial) -> NumericSpecial {
+    match sum {
+        None => x,
+        Some(s) if s == x => s,
+        Some(_) => NumericSpecial::NaN,
+    }
 }
 
 fn decimal_of(v: &Value) -> PgResult<Decimal> {

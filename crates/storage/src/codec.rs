@@ -13,7 +13,8 @@ use std::sync::Arc;
 use tandem_types::bytes_io::{BufMut, PutBytes};
 
 use tandem_types::{
-    ByteReader, DataType, EnumLabel, EnumType, Lsn, Oid, PgError, PgResult, SqlState, Value, Xid,
+    ByteReader, DataType, EnumLabel, EnumType, Lsn, NumericSpecial, Oid, PgError, PgResult,
+    SqlState, Value, Xid,
 };
 
 /// Appends encoded values to a byte vector.
@@ -162,6 +163,14 @@ impl Writer {
                 self.u8(21);
                 self.u32(sort.to_bits());
                 self.str(label);
+            }
+            Value::NumericSpecial(s) => {
+                self.u8(22);
+                self.u8(match s {
+                    NumericSpecial::NegInfinity => 0,
+                    NumericSpecial::Infinity => 1,
+                    NumericSpecial::NaN => 2,
+                });
             }
         }
     }
@@ -363,6 +372,12 @@ impl<'a> Reader<'a> {
             19 => Value::Record(self.values()?),
             20 => Value::Time(self.i64()?),
             21 => Value::Enum(f32::from_bits(self.u32()?), self.string()?.into()),
+            22 => Value::NumericSpecial(match self.u8()? {
+                0 => NumericSpecial::NegInfinity,
+                1 => NumericSpecial::Infinity,
+                2 => NumericSpecial::NaN,
+                _ => return Err(corrupt(self.what)),
+            }),
             _ => return Err(corrupt(self.what)),
         })
     }

@@ -60,6 +60,7 @@ pub fn value_text(v: &Value) -> String {
         Value::Numeric(d) => d.to_string(),
         Value::Text(s) => s.clone(),
         Value::Enum(_, l) => l.to_string(),
+        Value::NumericSpecial(s) => s.text().into(),
         Value::Bytea(b) => {
             let mut s = String::from("\\x");
             for byte in b {

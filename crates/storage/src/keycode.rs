@@ -11,6 +11,7 @@
 //! - integers, oid, xid, date, timestamps: 8-byte big-endian with the sign bit flipped;
 //! - floats: IEEE bits as f64, made order-preserving (negative: all bits inverted);
 //! - numeric: sign class byte, then decimal exponent and digits (inverted when negative);
+//!   `-Infinity`, `Infinity` and `NaN` sort before, after and after that;
 //! - text, bytea, json, uuid: bytes with `0x00` escaped as `0x00 0xFF`, ended by `0x00 0x01`;
 //! - enum labels: their sort order, as a float;
 //! - arrays and records: elements in order, ended by `0x00`.
@@ -20,7 +21,7 @@
 //! `nbtcompare.c`; we compare bytes instead of calling type comparators.
 
 use rust_decimal::Decimal;
-use tandem_types::Value;
+use tandem_types::{NumericSpecial, Value};
 
 use crate::{KeyBytes, RowKey};
 
@@ -129,6 +130,13 @@ fn encode_value(v: &Value, out: &mut KeyBytes) {
         // An enum label sorts by its sort order (its name only prints).
         Value::Enum(sort, _) => float(*sort as f64, out),
         Value::Numeric(d) => numeric(d, out),
+        // below every negative body (which never starts with 0x00), above
+        // every positive one (which never starts with 0xFF), above those
+        Value::NumericSpecial(s) => out.extend_from_slice(match s {
+            NumericSpecial::NegInfinity => &[0, 0x00],
+            NumericSpecial::Infinity => &[2, 0xFF],
+            NumericSpecial::NaN => &[3],
+        }),
         Value::Text(s) => escaped(s.as_bytes(), out),
         Value::Bytea(b) => escaped(b, out),
         Value::Interval(m, d, us) => {
@@ -203,6 +211,22 @@ mod tests {
         ]);
         assert_eq!(key(n("1.0")), key(n("1.00")));
         assert_eq!(key(n("0.000")), key(n("0")));
+        // the special values around the numbers, also as a key's first column
+        let special = Value::NumericSpecial;
+        assert_sorted(vec![
+            special(NumericSpecial::NegInfinity),
+            n("-79228162514264337593543950335"),
+            n("-0.0000000000000000000000000001"),
+            n("0"),
+            n("0.0000000000000000000000000001"),
+            n("79228162514264337593543950335"),
+            special(NumericSpecial::Infinity),
+            special(NumericSpecial::NaN),
+            Value::Null,
+        ]);
+        let pair = |a: Value| encode_key(&[a, Value::Int4(i32::MAX)]);
+        assert!(pair(special(NumericSpecial::NegInfinity)) < pair(n("-1e27")));
+        assert!(pair(special(NumericSpecial::Infinity)) > pair(n("1e27")));
     }
 
     #[test]

@@ -38,6 +38,7 @@ tandem_testkit::golden_tests! {
     overriding => "27_overriding",
     check_rename => "28_check_rename",
     enums => "29_enum",
+    numeric_special => "30_numeric_special",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -33,4 +33,4 @@ pub use enum_type::{EnumLabel, EnumType};
 pub use error::{ErrorExtra, ErrorObjects, Locate, PgError, PgResult, Severity, SqlState};
 pub use ids::{Lsn, Oid, TimeLineId, Xid};
 pub use timestamp::PgTimestamp;
-pub use value::{DataType, Value};
+pub use value::{DataType, NumericSpecial, Value};

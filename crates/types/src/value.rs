@@ -251,6 +251,51 @@ pub enum Value {
     /// A label of an enum type: its sort order (what comparisons use) and
     /// its name (what is printed). See [`crate::enum_type`].
     Enum(f32, Arc<str>),
+    /// A `numeric` that is not a finite number (`Numeric` holds the finite ones).
+    NumericSpecial(NumericSpecial),
+}
+
+/// The `numeric` values that are not numbers, in their sort order: below
+/// every number, above every number, above that (PostgreSQL sorts NaN last
+/// and makes it equal to itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NumericSpecial {
+    NegInfinity,
+    Infinity,
+    NaN,
+}
+
+impl NumericSpecial {
+    /// Its text form (`numeric_out`).
+    pub fn text(self) -> &'static str {
+        match self {
+            NumericSpecial::NegInfinity => "-Infinity",
+            NumericSpecial::Infinity => "Infinity",
+            NumericSpecial::NaN => "NaN",
+        }
+    }
+
+    /// The same as a float.
+    pub fn to_f64(self) -> f64 {
+        match self {
+            NumericSpecial::NegInfinity => f64::NEG_INFINITY,
+            NumericSpecial::Infinity => f64::INFINITY,
+            NumericSpecial::NaN => f64::NAN,
+        }
+    }
+
+    /// The special value a float that is not finite stands for.
+    pub fn of_f64(f: f64) -> Option<NumericSpecial> {
+        if f.is_nan() {
+            Some(NumericSpecial::NaN)
+        } else if f == f64::INFINITY {
+            Some(NumericSpecial::Infinity)
+        } else if f == f64::NEG_INFINITY {
+            Some(NumericSpecial::NegInfinity)
+        } else {
+            None
+        }
+    }
 }
 
 impl Value {

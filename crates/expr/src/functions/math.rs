@@ -234,6 +234,44 @@ fn domain(v: f64) -> PgResult<Value> {
     Ok(Value::Float8(v))
 }
 
+/// A numeric function of this module called with `NaN` or an infinity
+/// (the functions here compute on finite `Decimal`s only): PostgreSQL's
+/// answer, or `None` when no argument is special.
+pub(super) fn special_numeric(name: &str, a: &[Value]) -> Option<PgResult<Value>> {
+    use tandem_types::NumericSpecial::{Infinity, NaN, NegInfinity};
+    let s = a.iter().find_map(|v| match v {
+        Value::NumericSpecial(s) => Some(*s),
+        _ => None,
+    })?;
+    let special = |s| Ok(Value::NumericSpecial(s));
+    let negative = |what: &str, code: &'static str| {
+        Err(PgError::new(
+            SqlState(code),
+            format!("cannot take {what} of a negative number"),
+        ))
+    };
+    Some(match (name, s) {
+        (_, NaN) => special(NaN),
+        ("abs", _) => special(Infinity),
+        ("ceil" | "ceiling" | "floor" | "round" | "trunc", _) => special(s),
+        ("sign", _) => Ok(Value::Numeric(Decimal::from(if s == NegInfinity {
+            -1
+        } else {
+            1
+        }))),
+        ("sqrt", Infinity) | ("exp", Infinity) => special(Infinity),
+        ("sqrt", _) => negative("square root", "2201F"),
+        ("exp", _) => Ok(Value::Numeric(Decimal::ZERO)),
+        ("ln" | "log" | "log10", Infinity) if a.len() == 1 => special(Infinity),
+        ("ln" | "log" | "log10", _) if a.len() == 1 => negative("logarithm", "2201E"),
+        ("mod", _) => numeric::special_arith('%', &a[0], &a[1]),
+        _ => Err(PgError::new(
+            SqlState::FEATURE_NOT_SUPPORTED,
+            format!("{name}() of an infinite numeric is not supported"),
+        )),
+    })
+}
+
 fn dec(a: &[Value], i: usize) -> Decimal {
     match a.get(i) {
         Some(Value::Numeric(d)) => *d,

@@ -409,6 +409,13 @@ pub fn call(sig: &FunctionSig, args: Vec<Value>, ctx: &mut ExecContext<'_>) -> P
     let Some(args) = args else {
         return Ok(Value::Null);
     };
+    if matches!(sig.ret, DataType::Numeric(_))
+        && args.iter().any(|a| matches!(a, Value::NumericSpecial(_)))
+    {
+        if let Some(r) = math::special_numeric(&sig.name, &args) {
+            return r;
+        }
+    }
     match def.imp {
         Imp::Pure(f) => f(&args),
         Imp::Typed(f) => f(&args, sig),

@@ -649,9 +649,17 @@ impl Binder<'_> {
                 }
                 let to = convert_type(data_type, &self.catalog)?;
                 let (x, from) = self.bind_expr(expr)?;
+                // input errors point at a literal; the type modifier applied
+                // after (numeric(5,2), ...) is not the literal's doing
+                let base = base_type(&to);
                 let x = self
-                    .coerce(x, &from, &to)
+                    .coerce(x, &from, &base)
                     .map_err(|err| at_literal(err, expr))?;
+                let x = if base == to {
+                    x
+                } else {
+                    self.coerce(x, &base, &to)?
+                };
                 Ok((x, to))
             }
             E::TypedString(ts) => {

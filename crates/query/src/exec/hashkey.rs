@@ -30,6 +30,8 @@ fn hash_value<H: Hasher>(v: &Value, h: &mut H) {
             }
             d.normalize().to_string().hash(h)
         }
+        // as the float it equals
+        Value::NumericSpecial(s) => hash_float(s.to_f64(), h),
         Value::Float4(f) => hash_float(*f as f64, h),
         Value::Float8(f) => hash_float(*f, h),
         Value::Text(s) => s.trim_end_matches(' ').hash(h),

@@ -125,7 +125,7 @@ pub fn key_value(v: Value, ty: &DataType) -> PgResult<Option<Value>> {
             .and_then(|i| i32::try_from(i).ok())
             .map(Value::Int4),
         (DataType::Int8, v) => as_i64(&v).map(Value::Int8),
-        (DataType::Numeric(None), Value::Numeric(d)) => Some(Value::Numeric(d)),
+        (DataType::Numeric(None), v @ (Value::Numeric(_) | Value::NumericSpecial(_))) => Some(v),
         (DataType::Numeric(None), v) => as_i64(&v).map(|i| Value::Numeric(Decimal::from(i))),
         (DataType::Text | DataType::Varchar(_) | DataType::Name, Value::Text(s)) => {
             Some(Value::Text(s))

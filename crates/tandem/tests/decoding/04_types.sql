@@ -34,6 +34,7 @@ INSERT INTO typ VALUES (3, -32768, -9223372036854775808, '', '', '', -0.000001, 
     '', '{}', '{}', '[]', '00000000-0000-0000-0000-000000000000');
 INSERT INTO typ (id, f8, n, t) VALUES (4, 0.1, 1000000000000000000000.5, 'multi word text');
 INSERT INTO typ (id, f8, f4, i2) VALUES (5, '1e300', -1.25, 32767);
+INSERT INTO typ (id, n, n2) VALUES (6, 'NaN', 'NaN'), (7, 'Infinity', -1), (8, '-Infinity', NULL);
 UPDATE typ SET t = 'new', ia = '{4,5}' WHERE id = 1;
 UPDATE typ SET b = NULL, ta = ARRAY['x', 'y'] WHERE id = 3;
 DELETE FROM typ WHERE id = 2;
