@@ -79,8 +79,9 @@ pub struct Plan {
     /// Empty for INSERT/UPDATE/DELETE without RETURNING.
     pub columns: Vec<OutputColumn>,
     body: Body,
-    /// Privileges checked at each execution, per table.
-    perms: Vec<(Oid, tandem_storage::acl::AclMode)>,
+    /// Privileges checked at each execution: per relation, the role that
+    /// must hold them (`None`: the session's) and the privileges.
+    perms: Vec<((Oid, Option<Oid>), tandem_storage::acl::AclMode)>,
 }
 
 impl Plan {
@@ -199,7 +200,12 @@ pub fn describe_query(
     let mut params = Vec::new();
     let mut b = Binder::new(ctx.txn.catalog(), &mut params);
     let (_, cols) = b.bind_query(q)?;
-    let mut deps: Vec<Oid> = b.perms.keys().copied().collect();
+    let mut deps: Vec<Oid> = b
+        .perms
+        .keys()
+        .map(|&(rel, _)| rel)
+        .filter(|rel| !b.views_used.contains(rel))
+        .collect();
     deps.extend(b.views_used.iter().copied());
     drop(b);
     if !params.is_empty() {
@@ -237,7 +243,7 @@ pub fn execute(
             ex.stream_scans = !plan
                 .perms
                 .iter()
-                .any(|&(t, m)| t == p.table.oid && m & tandem_storage::acl::SELECT != 0);
+                .any(|&((t, _), m)| t == p.table.oid && m & tandem_storage::acl::SELECT != 0);
             dml::exec_insert(&mut ex, p, emit)
         }
         Body::Update(p) => dml::exec_update(&mut ex, p, emit),
@@ -254,8 +260,8 @@ fn check_permissions(plan: &Plan, ctx: &ExecContext<'_>) -> PgResult<()> {
     }
     let cat = ctx.txn.catalog();
     let role = Oid(ctx.session.user_oid);
-    for &(table, mask) in &plan.perms {
-        cat.check_table_privileges(table, role, mask)?;
+    for &((table, as_role), mask) in &plan.perms {
+        cat.check_table_privileges(table, as_role.unwrap_or(role), mask)?;
     }
     Ok(())
 }

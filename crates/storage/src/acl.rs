@@ -402,10 +402,18 @@ impl Catalog {
         match self.acls.get(&table) {
             Some(acl) => acl.clone(),
             None => self
-                .tables
-                .get(&table)
-                .map(|t| default_relation_acl(t.owner))
+                .relation_owner(table)
+                .map(|(owner, ..)| default_relation_acl(owner))
                 .unwrap_or_default(),
+        }
+    }
+
+    /// The owner, name and kind word (`table`, `view`) of a table or view.
+    pub fn relation_owner(&self, rel: Oid) -> Option<(Oid, &str, &'static str)> {
+        match (self.tables.get(&rel), self.views.get(&rel)) {
+            (Some(t), _) => Some((t.owner, &t.name, "table")),
+            (_, Some(v)) => Some((v.owner, &v.name, "view")),
+            _ => None,
         }
     }
 
@@ -438,13 +446,13 @@ impl Catalog {
     /// pg_read_all_data, pg_write_all_data and pg_maintain add theirs. `all`:
     /// stop only once every bit is found, else at the first.
     pub fn table_aclmask(&self, table: Oid, role: Oid, mask: AclMode) -> AclMode {
-        let Some(def) = self.tables.get(&table) else {
+        let Some((owner, ..)) = self.relation_owner(table) else {
             return 0;
         };
         if self.is_superuser(role) {
             return mask;
         }
-        let mut result = aclmask(self, &self.table_acl(table), role, def.owner, mask);
+        let mut result = aclmask(self, &self.table_acl(table), role, owner, mask);
         if mask & SELECT != 0
             && result & SELECT == 0
             && self.has_privs_of_role(role, PG_READ_ALL_DATA)
@@ -473,12 +481,14 @@ impl Catalog {
         if self.table_privileges_ok(table, role, mask) {
             return Ok(());
         }
-        let name = self
-            .tables
-            .get(&table)
-            .map(|t| t.name.clone())
-            .unwrap_or_else(|| table.0.to_string());
-        Err(permission_denied_table(&name))
+        Err(match self.relation_owner(table) {
+            Some((_, name, "view")) => PgError::new(
+                SqlState::INSUFFICIENT_PRIVILEGE,
+                format!("permission denied for view {name}"),
+            ),
+            Some((_, name, _)) => permission_denied_table(name),
+            None => permission_denied_table(&table.0.to_string()),
+        })
     }
 
     /// Does `role` own the table (itself or through an inherited role)?

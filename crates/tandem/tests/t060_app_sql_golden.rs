@@ -39,6 +39,7 @@ tandem_testkit::golden_tests! {
     check_rename => "28_check_rename",
     enums => "29_enum",
     numeric_special => "30_numeric_special",
+    view_privileges => "31_view_privileges",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

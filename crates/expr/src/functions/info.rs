@@ -269,7 +269,6 @@ pub(super) fn defs() -> Vec<Def> {
         |_| Ok(Value::Null),
     ));
     for vis in [
-        "pg_table_is_visible",
         "pg_type_is_visible",
         "pg_function_is_visible",
         "pg_collation_is_visible",
@@ -278,6 +277,21 @@ pub(super) fn defs() -> Vec<Def> {
             Ok(Value::Bool(true))
         }));
     }
+    // the user's relations and pg_catalog's are on the search path;
+    // information_schema's views are not
+    d.push(Def::pure(
+        "pg_table_is_visible",
+        vec![oid()],
+        r(T::Bool),
+        |a| {
+            let rel = arg_i64(a, 0)? as u32;
+            Ok(Value::Bool(
+                !catalog::VIEWS
+                    .iter()
+                    .any(|v| v.oid == rel && v.schema == "information_schema"),
+            ))
+        },
+    ));
     for name in [
         "has_sequence_privilege",
         "has_function_privilege",

@@ -64,10 +64,15 @@ pub struct Binder<'p> {
     pub ctes: Vec<CteDef>,
     /// Correlation of the FROM item bound last (see `select.rs` item_level).
     pub last_subquery_correlated: Option<bool>,
-    /// Privileges the statement needs, per table (PostgreSQL's
-    /// `RTEPermissionInfo.requiredPerms`): SELECT for every table read (a
-    /// FROM item, or a DML target whose columns are read), and the DML verb.
-    pub perms: std::collections::BTreeMap<Oid, tandem_storage::acl::AclMode>,
+    /// Privileges the statement needs, per table or view and the role that
+    /// must hold them (PostgreSQL's `RTEPermissionInfo.requiredPerms` and
+    /// `checkAsUser`): SELECT for every relation read (a FROM item, or a DML
+    /// target whose columns are read), and the DML verb. The role is
+    /// `None` for the session's own, a view's owner for what the view reads.
+    pub perms: std::collections::BTreeMap<(Oid, Option<Oid>), tandem_storage::acl::AclMode>,
+    /// The role relations are read as while a view's query is bound (its
+    /// owner); `None` outside views.
+    pub check_as: Option<Oid>,
     /// Views the statement reads (a CREATE VIEW's dependencies).
     pub views_used: Vec<Oid>,
 }
@@ -92,15 +97,16 @@ impl<'p> Binder<'p> {
             ctes: Vec::new(),
             last_subquery_correlated: None,
             perms: Default::default(),
+            check_as: None,
             views_used: Vec::new(),
         }
     }
 
-    /// Records that the statement needs `mask` on `table` (ignored for
-    /// anything but a user table: views and system catalogs are readable).
+    /// Records that the statement needs `mask` on `table` (a user table or
+    /// view; system catalogs are readable), as the role reading it.
     pub fn require(&mut self, table: Oid, mask: tandem_storage::acl::AclMode) {
-        if self.catalog.tables.contains_key(&table) {
-            *self.perms.entry(table).or_default() |= mask;
+        if self.catalog.tables.contains_key(&table) || self.catalog.views.contains_key(&table) {
+            *self.perms.entry((table, self.check_as)).or_default() |= mask;
         }
     }
 

@@ -839,8 +839,12 @@ impl Binder<'_> {
         if !self.views_used.contains(&view.oid) {
             self.views_used.push(view.oid);
         }
+        // the view is read as the reader; what it reads, as its owner
+        self.require(view.oid, tandem_storage::acl::SELECT);
         let hidden = std::mem::take(&mut self.ctes);
+        let reader = self.check_as.replace(view.owner);
         let res = self.item_level(false, |b| b.bind_from_subquery(&query));
+        self.check_as = reader;
         self.ctes = hidden;
         let (mut node, mut cols) = res?;
         let width = view.columns.len();

@@ -93,6 +93,12 @@ fn targets(cat: &Catalog, objects: &GrantObjects) -> PgResult<Vec<Target>> {
         owner: t.owner,
         database: false,
     };
+    let view = |v: &tandem_storage::ViewDef| Target {
+        oid: v.oid,
+        name: v.name.clone(),
+        owner: v.owner,
+        database: false,
+    };
     match objects {
         GrantObjects::Tables(names) => names
             .iter()
@@ -101,6 +107,7 @@ fn targets(cat: &Catalog, objects: &GrantObjects) -> PgResult<Vec<Target>> {
                 let name = split_qualified(&parts)?;
                 cat.table_by_name("public", &name)
                     .map(|t| table(t))
+                    .or_else(|| cat.view_by_name("public", &name).map(|v| view(v)))
                     .ok_or_else(|| undefined_relation(&name))
             })
             .collect(),
@@ -114,6 +121,7 @@ fn targets(cat: &Catalog, objects: &GrantObjects) -> PgResult<Vec<Target>> {
                     ));
                 }
                 out.extend(cat.tables.values().map(|t| table(t)));
+                out.extend(cat.views.values().map(|v| view(v)));
             }
             Ok(out)
         }
