@@ -40,6 +40,7 @@ tandem_testkit::golden_tests! {
     enums => "29_enum",
     numeric_special => "30_numeric_special",
     view_privileges => "31_view_privileges",
+    psql_dx => "32_psql_dx",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

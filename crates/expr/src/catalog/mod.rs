@@ -56,6 +56,7 @@ use tandem_types::{DataType, PgResult, Value};
 
 use crate::ExecContext;
 
+pub use pg_extension::{PLPGSQL_MEMBERS, PLPGSQL_OID};
 pub use pg_publication::{publication_rel_oid, published_tables};
 pub use pg_type::{type_category, type_internal_name};
 

@@ -319,7 +319,8 @@ pub static PG_DEPEND: View = View {
 
 /// The dependencies clients look up: a sequence owned by a column (`a` for
 /// serial and OWNED BY, `i` for an identity column's), which psql and ORMs
-/// follow to find a column's sequence.
+/// follow to find a column's sequence, and plpgsql's members (`e`, for
+/// `\dx+`).
 fn depend_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
     use super::{ch, i4, oid};
     const PG_CLASS: u32 = 1259;
@@ -341,6 +342,18 @@ fn depend_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
             ])
         })
         .collect();
+    // plpgsql's members
+    for (class, object, _) in super::pg_extension::PLPGSQL_MEMBERS {
+        rows.push(vec![
+            oid(class),
+            oid(object),
+            i4(0),
+            oid(super::pg_extension::VIEW.oid),
+            oid(super::pg_extension::PLPGSQL_OID),
+            i4(0),
+            ch(b'e'),
+        ]);
+    }
     rows.sort_by_key(|r| match r[1] {
         Value::Oid(o) => o,
         _ => 0,

@@ -10,6 +10,21 @@ pub const PLPGSQL_OID: u32 = 13_566;
 /// Its `pg_description` comment (what `\dx` shows).
 pub const PLPGSQL_DESCRIPTION: &str = "PL/pgSQL procedural language";
 
+/// The objects that belong to `plpgsql` (its `pg_depend` rows of type
+/// `e`, what `\dx+` lists): catalog oid, object oid, description.
+pub const PLPGSQL_MEMBERS: [(u32, u32, &str); 4] = [
+    (PG_PROC, PLPGSQL_OID + 1, "function plpgsql_call_handler()"),
+    (
+        PG_PROC,
+        PLPGSQL_OID + 2,
+        "function plpgsql_inline_handler(internal)",
+    ),
+    (PG_PROC, PLPGSQL_OID + 3, "function plpgsql_validator(oid)"),
+    (PG_LANGUAGE, PLPGSQL_OID + 4, "language plpgsql"),
+];
+const PG_PROC: u32 = 1255;
+const PG_LANGUAGE: u32 = 2612;
+
 pub static VIEW: View = View {
     schema: "pg_catalog",
     name: "pg_extension",

@@ -63,6 +63,19 @@ pub(super) fn defs() -> Vec<Def> {
             },
         )
         .lax(),
+        Def::ctx(
+            "pg_describe_object",
+            vec![oid(), oid(), t(T::Int4)],
+            r(T::Text),
+            |a, _, c| {
+                let (class, object) = (arg_i64(a, 0)? as u32, arg_i64(a, 1)? as u32);
+                let sub = arg_i64(a, 2)? as i32;
+                Ok(describe_object(&c.txn.catalog(), class, object, sub)
+                    .map(Value::Text)
+                    .unwrap_or(Value::Null))
+            },
+        )
+        .stable(),
         Def::typed("pg_typeof", vec![Arg::Any], r(T::RegType), |_, sig| {
             let ty = sig.arg_types.first().cloned().unwrap_or(T::Unknown);
             Ok(Value::Text(type_name(&ty)))
@@ -324,6 +337,62 @@ pub(super) fn defs() -> Vec<Def> {
         |_| Ok(Value::Bool(true)),
     ));
     d
+}
+
+/// `pg_describe_object(classid, objid, objsubid)`: an object as PostgreSQL's
+/// `getObjectDescription` words it (`table t`, `column a of table t`,
+/// `type mood`, `schema public`, `function plpgsql_validator(oid)`); None for
+/// an object tandem does not have.
+fn describe_object(
+    cat: &tandem_storage::Catalog,
+    class: u32,
+    object: u32,
+    sub: i32,
+) -> Option<String> {
+    use catalog::{PLPGSQL_MEMBERS, PLPGSQL_OID};
+    if let Some((.., d)) = PLPGSQL_MEMBERS
+        .iter()
+        .find(|(c, o, _)| *c == class && *o == object)
+    {
+        return Some(d.to_string());
+    }
+    match class {
+        catalog::PG_CLASS_OID => {
+            let (kind, name, columns) = relation_kind(cat, object)?;
+            match usize::try_from(sub).ok().filter(|&s| s > 0) {
+                Some(s) => Some(format!("column {} of {kind} {name}", columns.get(s - 1)?)),
+                None => Some(format!("{kind} {name}")),
+            }
+        }
+        1247 => type_by_oid_in(object, cat).map(|t| format!("type {}", t.display_name())),
+        2615 => catalog::namespace_name(object).map(|n| format!("schema {n}")),
+        3079 if object == PLPGSQL_OID => Some("extension plpgsql".into()),
+        _ => None,
+    }
+}
+
+/// A relation's kind word, its name as regclass prints it, and its columns.
+fn relation_kind(
+    cat: &tandem_storage::Catalog,
+    rel: u32,
+) -> Option<(&'static str, String, Vec<String>)> {
+    let name = crate::reg::regclass_name(rel, cat)?;
+    let oid = Oid(rel);
+    let names = |cols: &[(String, DataType)]| cols.iter().map(|c| c.0.clone()).collect();
+    Some(if let Some(t) = cat.tables.get(&oid) {
+        let cols = t.columns.iter().map(|c| c.name.clone()).collect();
+        ("table", name, cols)
+    } else if cat.sequences.contains_key(&oid) {
+        ("sequence", name, Vec::new())
+    } else if let Some(v) = cat.views.get(&oid) {
+        ("view", name, names(&v.columns))
+    } else if let Some(v) = catalog::view_by_oid(rel) {
+        let kind = if v.relkind == b'v' { "view" } else { "table" };
+        let cols = (v.columns)().into_iter().map(|c| c.0.to_string()).collect();
+        (kind, name, cols)
+    } else {
+        ("index", name, Vec::new())
+    })
 }
 
 /// The enum type a function on `anyenum` was called with.
