@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use tandem_decoding::pgoutput_read::{OldKind, RelationColumn, TupleColumn};
+use tandem_query::checks::RowChecks;
 use tandem_storage::{Catalog, LockResult, RowKey, TableDef, Transaction};
 use tandem_types::elog::{self, Level};
 use tandem_types::{DataType, Lsn, Oid, PgError, PgResult, SqlState, Value, Xid};
@@ -103,6 +104,10 @@ pub(crate) struct LocalRel {
     /// Local columns the publisher does not send that have a DEFAULT:
     /// (position, expression text), filled on INSERT as PostgreSQL does.
     pub defaults: Vec<(usize, String)>,
+    /// The local table's CHECK constraints, bound once per catalog version
+    /// (None: it has none); every applied row must pass them, as
+    /// PostgreSQL's apply worker checks them (`ExecConstraints`).
+    pub checks: Option<Arc<RowChecks>>,
 }
 
 /// Where the current remote transaction stands (for error CONTEXT lines).
@@ -160,7 +165,7 @@ impl RelationMap {
     }
 }
 
-fn resolve(remote: &RemoteRel, catalog: &Catalog) -> PgResult<LocalRel> {
+fn resolve(remote: &RemoteRel, catalog: &Arc<Catalog>) -> PgResult<LocalRel> {
     let schema = if remote.namespace.is_empty() {
         "pg_catalog"
     } else {
@@ -208,10 +213,20 @@ fn resolve(remote: &RemoteRel, catalog: &Catalog) -> PgResult<LocalRel> {
         .filter(|(i, c)| !c.dropped && !map.contains(&Some(*i)))
         .filter_map(|(i, c)| c.default.clone().map(|d| (i, d)))
         .collect();
+    let has_checks = catalog
+        .constraints_of(table.oid)
+        .iter()
+        .any(|c| matches!(c.kind, tandem_storage::ConstraintKind::Check { .. }));
+    let checks = if has_checks {
+        Some(Arc::new(RowChecks::for_table(catalog.clone(), table)?))
+    } else {
+        None
+    };
     Ok(LocalRel {
         table: table.clone(),
         map,
         defaults,
+        checks,
     })
 }
 
@@ -260,9 +275,24 @@ pub(crate) enum Outcome {
     Missing,
 }
 
-/// Evaluates a column DEFAULT expression (text) in the apply transaction.
-pub(crate) type DefaultEval<'e> =
-    dyn FnMut(&mut Transaction, &str, &DataType) -> PgResult<Value> + 'e;
+/// What the apply worker evaluates in the apply transaction.
+pub(crate) trait RowEval {
+    /// A column DEFAULT (expression text) of type `ty`.
+    fn default_value(
+        &mut self,
+        txn: &mut Transaction,
+        expr: &str,
+        ty: &DataType,
+    ) -> PgResult<Value>;
+    /// `23514` unless `row` passes `checks` (the constraints of `def`).
+    fn check(
+        &mut self,
+        txn: &mut Transaction,
+        checks: &RowChecks,
+        def: &TableDef,
+        row: &[Value],
+    ) -> PgResult<()>;
+}
 
 /// Applies one INSERT.
 pub(crate) fn insert(
@@ -270,7 +300,7 @@ pub(crate) fn insert(
     rel: &LocalRel,
     remote: &RemoteRel,
     new: &[TupleColumn],
-    eval_default: &mut DefaultEval<'_>,
+    eval: &mut dyn RowEval,
 ) -> PgResult<Outcome> {
     let values = local_values(rel, remote, new, false)?;
     let mut row: Vec<Value> = values
@@ -279,7 +309,10 @@ pub(crate) fn insert(
         .collect();
     txn.start_statement();
     for (pos, expr) in &rel.defaults {
-        row[*pos] = eval_default(txn, expr, &rel.table.columns[*pos].data_type)?;
+        row[*pos] = eval.default_value(txn, expr, &rel.table.columns[*pos].data_type)?;
+    }
+    if let Some(checks) = &rel.checks {
+        eval.check(txn, checks, &rel.table, &row)?;
     }
     txn.insert(rel.table.oid, row)?;
     Ok(Outcome::Applied)
@@ -358,6 +391,7 @@ pub(crate) fn update(
     remote: &RemoteRel,
     old: Option<&(OldKind, Vec<TupleColumn>)>,
     new: &[TupleColumn],
+    eval: &mut dyn RowEval,
 ) -> PgResult<Outcome> {
     let new_values = local_values(rel, remote, new, false)?;
     let lookup = match old {
@@ -373,6 +407,9 @@ pub(crate) fn update(
         if let (Some(v), Some(slot)) = (v, row.get_mut(i)) {
             *slot = v;
         }
+    }
+    if let Some(checks) = &rel.checks {
+        eval.check(txn, checks, &rel.table, &row)?;
     }
     txn.update(rel.table.oid, &key, row)?;
     Ok(Outcome::Applied)

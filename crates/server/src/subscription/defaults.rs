@@ -1,7 +1,8 @@
-//! Evaluating subscriber-side column defaults in the apply worker: a remote
+//! Evaluating subscriber-side expressions in the apply worker: a remote
 //! INSERT that does not carry a column gets the local table's DEFAULT, computed
 //! as a superuser session would (PostgreSQL's apply worker fills missing
-//! columns with `slot_fill_defaults` in `replication/logical/worker.c`).
+//! columns with `slot_fill_defaults` in `replication/logical/worker.c`), and
+//! every applied row must pass the local table's CHECK constraints.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use tandem_types::PgTimestamp;
 
 use tandem_config::Config;
 use tandem_storage::{Database, Transaction};
-use tandem_types::PgResult;
+use tandem_types::{PgError, PgResult};
 
 /// What evaluating a column DEFAULT needs (a session's settings and
 /// identity: the apply worker runs as a superuser session would).
@@ -56,6 +57,30 @@ impl Defaults {
         expr: &str,
         ty: &tandem_types::DataType,
     ) -> PgResult<tandem_types::Value> {
+        self.with_ctx(db, txn, |ctx| {
+            tandem_query::eval_expr_text(expr, Some(ty), ctx)
+        })
+    }
+
+    /// `23514` unless `row` passes the CHECK constraints `checks` of `def`.
+    pub(super) fn check(
+        &mut self,
+        db: &Arc<Database>,
+        txn: &mut Transaction,
+        checks: &tandem_query::checks::RowChecks,
+        def: &tandem_storage::TableDef,
+        row: &[tandem_types::Value],
+    ) -> PgResult<()> {
+        self.with_ctx(db, txn, |ctx| checks.check_in(ctx, def, row))
+    }
+
+    /// Runs `f` with a superuser session's context over `txn`.
+    fn with_ctx<R>(
+        &mut self,
+        db: &Arc<Database>,
+        txn: &mut Transaction,
+        f: impl FnOnce(&mut tandem_expr::ExecContext<'_>) -> PgResult<R>,
+    ) -> PgResult<R> {
         let now = PgTimestamp::now().as_micros();
         let mut notices = Vec::new();
         let mut notify = tandem_expr::notify::NotifyState::detached(self.info.pid);
@@ -72,6 +97,60 @@ impl Defaults {
             notices: &mut notices,
             notify: &mut notify,
         };
-        tandem_query::eval_expr_text(expr, Some(ty), &mut ctx)
+        f(&mut ctx)
+    }
+}
+
+/// [`super::changes::RowEval`] over a [`Defaults`] context made when first needed.
+pub(super) struct LazyEval {
+    /// The context, once made (hand it on to the next change).
+    pub defaults: Option<Defaults>,
+    db: Arc<Database>,
+    config: Arc<Config>,
+}
+
+impl LazyEval {
+    pub(super) fn new(
+        defaults: Option<Defaults>,
+        db: &Arc<Database>,
+        config: &Arc<Config>,
+    ) -> LazyEval {
+        LazyEval {
+            defaults,
+            db: db.clone(),
+            config: config.clone(),
+        }
+    }
+
+    fn context(&mut self) -> PgResult<&mut Defaults> {
+        if self.defaults.is_none() {
+            self.defaults = Some(Defaults::new(&self.config)?);
+        }
+        self.defaults
+            .as_mut()
+            .ok_or_else(|| PgError::internal("no evaluation context"))
+    }
+}
+
+impl super::changes::RowEval for LazyEval {
+    fn default_value(
+        &mut self,
+        txn: &mut Transaction,
+        expr: &str,
+        ty: &tandem_types::DataType,
+    ) -> PgResult<tandem_types::Value> {
+        let db = self.db.clone();
+        self.context()?.eval(&db, txn, expr, ty)
+    }
+
+    fn check(
+        &mut self,
+        txn: &mut Transaction,
+        checks: &tandem_query::checks::RowChecks,
+        def: &tandem_storage::TableDef,
+        row: &[tandem_types::Value],
+    ) -> PgResult<()> {
+        let db = self.db.clone();
+        self.context()?.check(&db, txn, checks, def, row)
     }
 }

@@ -34,7 +34,10 @@ use tandem_storage::{
 use tandem_types::elog::log;
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Value};
 
+use super::changes::RowEval;
+use super::defaults::LazyEval;
 use super::worker_internal::{conninfo_for, RunEnd, WorkerCtx};
+use tandem_query::checks::RowChecks;
 use tandem_types::ident::quote_identifier;
 
 /// PostgreSQL's tablesync slot name (`ReplicationSlotNameForTablesync`): the
@@ -76,7 +79,8 @@ pub(crate) fn sync_pending(ctx: &WorkerCtx, sub: &SubscriptionDef) -> PgResult<R
             let mut st = ctx.stat.lock();
             st.syncing = Some(relid);
         }
-        let result = copy_table(&ctx.db, sub, &table, &ctx.data_error);
+        let mut eval = LazyEval::new(None, &ctx.db, &ctx.config);
+        let result = copy_table(&ctx.db, sub, &table, &ctx.data_error, &mut eval);
         ctx.stat.lock().syncing = None;
         result?;
         log(&format!(
@@ -101,6 +105,7 @@ fn copy_table(
     sub: &SubscriptionDef,
     table: &Arc<TableDef>,
     data_error: &std::sync::atomic::AtomicBool,
+    eval: &mut LazyEval,
 ) -> PgResult<()> {
     // The copy writes as the apply would: refused without INSERT.
     let cat = db.catalog();
@@ -205,8 +210,29 @@ fn copy_table(
         .collect::<Vec<_>>()
         .join(", ");
     client.send_query(&format!("COPY {qualified} ({column_list}) TO STDOUT"))?;
+    // what a copied row gets besides its fields: the DEFAULTs of the columns
+    // not copied, then a check of the CHECK constraints (as COPY FROM)
+    let copied_row = CopiedRow {
+        table,
+        targets: &targets,
+        defaults: table
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| !c.dropped && !targets.contains(i))
+            .filter_map(|(i, c)| Some((i, c.default.clone()?)))
+            .collect(),
+        checks: if cat
+            .constraints_of(table.oid)
+            .iter()
+            .any(|c| matches!(c.kind, tandem_storage::ConstraintKind::Check { .. }))
+        {
+            Some(RowChecks::for_table(cat.clone(), table)?)
+        } else {
+            None
+        },
+    };
     let mut txn = super::changes::begin_apply(db);
-    let width = table.columns.len();
     let mut copied = 0u64;
     let mut err: Option<PgError> = None;
     let mut partial = String::new();
@@ -220,7 +246,7 @@ fn copy_table(
                 while let Some(nl) = partial.find('\n') {
                     let line: String = partial.drain(..=nl).collect();
                     let line = &line[..line.len() - 1];
-                    if let Err(e) = insert_line(&mut txn, table, &targets, width, line) {
+                    if let Err(e) = copied_row.insert(&mut txn, line, eval) {
                         err = Some(e);
                         break;
                     }
@@ -257,28 +283,46 @@ fn copy_table(
     Ok(())
 }
 
-fn insert_line(
-    txn: &mut tandem_storage::Transaction,
-    table: &TableDef,
-    targets: &[usize],
-    width: usize,
-    line: &str,
-) -> PgResult<()> {
-    let fields = tandem_sql::split_copy_text_line(line)?;
-    if fields.len() != targets.len() {
-        return Err(PgError::new(
-            SqlState::BAD_COPY_FILE_FORMAT,
-            "extra data after last expected column",
-        ));
-    }
-    let mut row = vec![Value::Null; width];
-    for (f, &col) in fields.into_iter().zip(targets) {
-        if let Some(text) = f {
-            row[col] = tandem_expr::text_in(&text, &table.columns[col].data_type)?;
+/// How one line of the initial copy becomes a local row.
+struct CopiedRow<'t> {
+    table: &'t TableDef,
+    /// The local column of each copied field.
+    targets: &'t [usize],
+    /// Local columns not copied that have a DEFAULT.
+    defaults: Vec<(usize, String)>,
+    checks: Option<RowChecks>,
+}
+
+impl CopiedRow<'_> {
+    fn insert(
+        &self,
+        txn: &mut tandem_storage::Transaction,
+        line: &str,
+        eval: &mut LazyEval,
+    ) -> PgResult<()> {
+        let table = self.table;
+        let fields = tandem_sql::split_copy_text_line(line)?;
+        if fields.len() != self.targets.len() {
+            return Err(PgError::new(
+                SqlState::BAD_COPY_FILE_FORMAT,
+                "extra data after last expected column",
+            ));
         }
+        let mut row = vec![Value::Null; table.columns.len()];
+        for (f, &col) in fields.into_iter().zip(self.targets) {
+            if let Some(text) = f {
+                row[col] = tandem_expr::text_in(&text, &table.columns[col].data_type)?;
+            }
+        }
+        for (pos, expr) in &self.defaults {
+            row[*pos] = eval.default_value(txn, expr, &table.columns[*pos].data_type)?;
+        }
+        if let Some(checks) = &self.checks {
+            eval.check(txn, checks, table, &row)?;
+        }
+        txn.insert(table.oid, row)?;
+        Ok(())
     }
-    txn.insert(table.oid, row)?;
-    Ok(())
 }
 
 #[cfg(test)]

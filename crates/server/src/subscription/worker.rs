@@ -56,7 +56,7 @@ use tandem_types::elog::log;
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState};
 
 use super::changes::{self, Outcome, RelationMap, RemoteRel, RemoteXact};
-use super::defaults::Defaults;
+use super::defaults::{Defaults, LazyEval};
 use super::libpqwalreceiver::{start_on, start_streaming};
 use super::worker_internal::{ensure_origin, RunEnd, WorkerCtx};
 use tandem_client::ReplClient;
@@ -466,29 +466,23 @@ impl Apply<'_> {
                 Ok(())
             }
             LogicalMessage::Insert { relid, new, .. } => {
-                let mut defaults = self.defaults.take();
-                let (db, config) = (self.ctx.db.clone(), self.ctx.config.clone());
+                let mut eval = self.evaluator();
                 let r = self.change("INSERT", relid, |txn, local, remote| {
-                    let mut eval =
-                        |txn: &mut Transaction, expr: &str, ty: &tandem_types::DataType| {
-                            if defaults.is_none() {
-                                defaults = Some(Defaults::new(&config)?);
-                            }
-                            match defaults.as_mut() {
-                                Some(d) => d.eval(&db, txn, expr, ty),
-                                None => Err(PgError::internal("no default evaluation context")),
-                            }
-                        };
                     changes::insert(txn, local, remote, &new, &mut eval)
                 });
-                self.defaults = defaults;
+                self.defaults = eval.defaults;
                 r
             }
             LogicalMessage::Update {
                 relid, old, new, ..
-            } => self.change("UPDATE", relid, |txn, local, remote| {
-                changes::update(txn, local, remote, old.as_ref(), &new)
-            }),
+            } => {
+                let mut eval = self.evaluator();
+                let r = self.change("UPDATE", relid, |txn, local, remote| {
+                    changes::update(txn, local, remote, old.as_ref(), &new, &mut eval)
+                });
+                self.defaults = eval.defaults;
+                r
+            }
             LogicalMessage::Delete { relid, old, .. } => {
                 self.change("DELETE", relid, |txn, local, remote| {
                     changes::delete(txn, local, remote, &old)
@@ -512,6 +506,12 @@ impl Apply<'_> {
     }
 
     /// One INSERT / UPDATE / DELETE.
+    /// The evaluation context of this change's DEFAULTs and CHECKs (made on
+    /// first use, kept for the next change: hand `defaults` back).
+    fn evaluator(&mut self) -> LazyEval {
+        LazyEval::new(self.defaults.take(), &self.ctx.db, &self.ctx.config)
+    }
+
     fn change(
         &mut self,
         kind: &str,
