@@ -491,4 +491,6 @@ pub struct ExecContext<'a> {
     pub notices: &'a mut Vec<tandem_types::PgError>,
     /// The session's LISTEN / NOTIFY state (`pg_notify()`, `pg_listening_channels()`).
     pub notify: &'a mut crate::notify::NotifyState,
+    /// The session's advisory locks (`pg_advisory_lock()`, ...).
+    pub advisory: &'a crate::advisory::AdvisoryState,
 }

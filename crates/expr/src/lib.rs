@@ -14,6 +14,7 @@
 //!
 //! `context.rs` is the vocabulary shared with the query and sql crates.
 
+pub mod advisory;
 pub mod array;
 pub mod cast;
 pub mod catalog;

@@ -169,6 +169,7 @@ impl Harness {
             cancel: &self.cancel,
             notices: &mut notices,
             notify: &mut notify,
+            advisory: &tandem_expr::advisory::AdvisoryState::detached(0),
         };
         let p = plan(&stmts[0], &mut ptypes, &mut ctx)?;
         let mut rows = Vec::new();

@@ -131,6 +131,8 @@ pub struct Engine {
     pub syncrep: Option<Arc<tandem_replication::syncrep::SyncRepWaiters>>,
     /// LISTEN / NOTIFY routing between the sessions.
     pub notify: Arc<tandem_expr::notify::NotifyHub>,
+    /// The advisory locks sessions hold.
+    pub advisory: Arc<tandem_expr::advisory::AdvisoryLocks>,
 }
 
 /// Outcome of an extended-protocol Execute.

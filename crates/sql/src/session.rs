@@ -55,6 +55,8 @@ pub struct Session {
     pub(crate) shapes: Shapes,
     /// LISTEN / NOTIFY of this session and its transaction.
     pub(crate) notify: NotifyState,
+    /// The advisory locks this session holds (released when it ends).
+    pub(crate) advisory: tandem_expr::advisory::AdvisoryState,
 }
 
 /// Why the open transaction cannot adopt a given snapshot
@@ -94,6 +96,8 @@ impl Session {
         }
         let config = SessionConfig::new(Arc::clone(&engine.config), startup)?;
         let notify = NotifyState::new(Arc::clone(&engine.notify), info.pid);
+        let advisory =
+            tandem_expr::advisory::AdvisoryState::new(Arc::clone(&engine.advisory), info.pid);
         Ok(Session {
             engine,
             info,
@@ -109,6 +113,7 @@ impl Session {
             multi_statement: false,
             shapes: Shapes::default(),
             notify,
+            advisory,
         })
     }
 
@@ -341,6 +346,7 @@ impl Session {
         // committed: LISTEN / UNLISTEN take effect, notifications go out
         // (after the commit is durable, as PostgreSQL's AtCommit_Notify)
         self.notify.at_commit();
+        self.advisory.end_xact();
         durable
     }
 
@@ -403,6 +409,7 @@ impl Session {
         self.xact.savepoints.clear();
         if !committed {
             self.notify.at_abort();
+            self.advisory.end_xact();
         }
         if self.xact_open {
             self.config.end_transaction(committed);
@@ -497,6 +504,7 @@ impl Session {
             cancel: &self.cancel,
             notices: &mut self.notices,
             notify: &mut self.notify,
+            advisory: &self.advisory,
         };
         f(&mut ctx)
     }

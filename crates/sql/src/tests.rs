@@ -54,6 +54,7 @@ fn fixture() -> Fixture {
             hooks: Arc::new(NoHooks),
             syncrep: None,
             notify: Arc::new(tandem_expr::notify::NotifyHub::new()),
+            advisory: Arc::new(tandem_expr::advisory::AdvisoryLocks::new()),
         }),
     }
 }

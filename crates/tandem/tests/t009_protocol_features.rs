@@ -431,3 +431,86 @@ async fn listen_notify_between_sessions() {
     assert!(a_rx.try_recv().is_err());
     node.stop();
 }
+
+/// Advisory locks between sessions: an exclusive lock keeps another
+/// session out (try: false; lock: waits until released), shared locks
+/// share, a transaction-level lock goes at COMMIT, a session's locks go
+/// when it disconnects, and a waiter can be canceled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn advisory_locks_between_sessions() {
+    let mut node = Node::init("advisory");
+    node.start();
+    let a = node.connect().await;
+    let b = std::sync::Arc::new(node.connect().await);
+    async fn try_lock(c: &tokio_postgres::Client, sql: &str) -> bool {
+        c.query_one(sql, &[]).await.unwrap().get::<_, bool>(0)
+    }
+    a.batch_execute("SELECT pg_advisory_lock(42)")
+        .await
+        .unwrap();
+    assert!(!try_lock(&b, "SELECT pg_try_advisory_lock(42)").await);
+    assert!(!try_lock(&b, "SELECT pg_try_advisory_lock_shared(42)").await);
+    assert!(try_lock(&b, "SELECT pg_try_advisory_lock(0, 42)").await);
+
+    // b waits for a's lock, and has it once a lets go
+    let waiter = {
+        let b = std::sync::Arc::clone(&b);
+        tokio::spawn(async move { b.batch_execute("SELECT pg_advisory_lock(42)").await })
+    };
+    // (not done after a moment: it waits)
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!waiter.is_finished(), "b got a lock a holds");
+    a.batch_execute("SELECT pg_advisory_unlock(42)")
+        .await
+        .unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
+        .await
+        .expect("b still waits after the unlock")
+        .unwrap()
+        .unwrap();
+    assert!(!try_lock(&a, "SELECT pg_try_advisory_lock(42)").await);
+    b.batch_execute("SELECT pg_advisory_unlock_all()")
+        .await
+        .unwrap();
+
+    // shared with shared; a transaction-level lock lasts to COMMIT
+    assert!(try_lock(&a, "SELECT pg_try_advisory_lock_shared(7)").await);
+    assert!(try_lock(&b, "SELECT pg_try_advisory_lock_shared(7)").await);
+    a.batch_execute("BEGIN; SELECT pg_advisory_xact_lock(8)")
+        .await
+        .unwrap();
+    assert!(!try_lock(&b, "SELECT pg_try_advisory_xact_lock(8)").await);
+    a.batch_execute("COMMIT").await.unwrap();
+    assert!(try_lock(&b, "SELECT pg_try_advisory_xact_lock(8)").await);
+
+    // a waiter canceled; a session's locks go with it
+    a.batch_execute("SELECT pg_advisory_lock(9)").await.unwrap();
+    let cancel = b.cancel_token();
+    let waiter = {
+        let b = std::sync::Arc::clone(&b);
+        tokio::spawn(async move { b.batch_execute("SELECT pg_advisory_lock(9)").await })
+    };
+    // (the cancel must find the lock call running: a moment for it to start)
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    cancel.cancel_query(tokio_postgres::NoTls).await.unwrap();
+    let err = tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
+        .await
+        .expect("the canceled waiter still waits")
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::QUERY_CANCELED)
+    );
+    drop(a);
+    let mut got = false;
+    for _ in 0..200 {
+        if try_lock(&b, "SELECT pg_try_advisory_lock(9)").await {
+            got = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(got, "a's session lock outlived its session");
+    node.stop();
+}

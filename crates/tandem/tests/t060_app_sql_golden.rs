@@ -41,6 +41,7 @@ tandem_testkit::golden_tests! {
     numeric_special => "30_numeric_special",
     view_privileges => "31_view_privileges",
     psql_dx => "32_psql_dx",
+    advisory_locks => "33_advisory_locks",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

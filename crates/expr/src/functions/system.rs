@@ -1,7 +1,8 @@
 //! Session and server functions: `version()`, `current_user`, `current_schemas`,
 //! `pg_backend_pid()`, `txid_current()`, `current_setting`/`set_config`,
 //! `pg_reload_conf()`, `pg_cancel_backend`/`pg_terminate_backend`, `pg_sleep`,
-//! `pg_is_in_recovery()`, `pg_postmaster_start_time()`, size helpers.
+//! `pg_is_in_recovery()`, `pg_postmaster_start_time()`, size helpers, the
+//! advisory lock functions.
 //!
 //! Anything that acts on the server goes through `ExecContext::hooks`; settings
 //! go through the session's `SessionConfig`. Corresponds to PostgreSQL's
@@ -27,6 +28,61 @@ fn name_arr() -> DataType {
 }
 
 pub(super) fn defs() -> Vec<Def> {
+    let mut d = system_defs();
+    // the advisory lock functions, each on a bigint or on two ints
+    for (name, ret) in [
+        ("pg_advisory_lock", T::Void),
+        ("pg_advisory_lock_shared", T::Void),
+        ("pg_advisory_xact_lock", T::Void),
+        ("pg_advisory_xact_lock_shared", T::Void),
+        ("pg_try_advisory_lock", T::Bool),
+        ("pg_try_advisory_lock_shared", T::Bool),
+        ("pg_try_advisory_xact_lock", T::Bool),
+        ("pg_try_advisory_xact_lock_shared", T::Bool),
+        ("pg_advisory_unlock", T::Bool),
+        ("pg_advisory_unlock_shared", T::Bool),
+    ] {
+        d.push(Def::ctx(name, vec![t(T::Int8)], r(ret.clone()), advisory));
+        d.push(Def::ctx(
+            name,
+            vec![t(T::Int4), t(T::Int4)],
+            r(ret),
+            advisory,
+        ));
+    }
+    d
+}
+
+/// `pg_[try_]advisory_[xact_]lock[_shared]` and `pg_advisory_unlock[_shared]`
+/// (`crate::advisory`).
+fn advisory(a: &[Value], sig: &super::FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {
+    use crate::advisory::AdvisoryKey;
+    let key = if a.len() == 1 {
+        AdvisoryKey::Big(arg_i64(a, 0)?)
+    } else {
+        AdvisoryKey::Pair(arg_i64(a, 0)? as i32, arg_i64(a, 1)? as i32)
+    };
+    let name = sig.name.as_str();
+    let shared = name.ends_with("_shared");
+    let xact = name.contains("_xact_");
+    if name.starts_with("pg_advisory_unlock") {
+        let released = c.advisory.unlock(key, shared);
+        if !released {
+            let mode = if shared { "ShareLock" } else { "ExclusiveLock" };
+            c.notices.push(PgError::warning(format!(
+                "you don't own a lock of type {mode}"
+            )));
+        }
+        return Ok(Value::Bool(released));
+    }
+    if name.starts_with("pg_try_") {
+        return Ok(Value::Bool(c.advisory.try_lock(key, shared, xact)));
+    }
+    c.advisory.lock(key, shared, xact, c.cancel)?;
+    Ok(Value::Null)
+}
+
+fn system_defs() -> Vec<Def> {
     let text = || t(T::Text);
     vec![
         Def::pure("version", vec![], r(T::Text), |_| {
@@ -131,9 +187,8 @@ pub(super) fn defs() -> Vec<Def> {
             Ok(Value::Null)
         })
         .lax(),
-        // tandem has no advisory locks, so a session holds none to release
-        // (drivers call it when they reset a pooled connection)
-        Def::pure("pg_advisory_unlock_all", vec![], r(T::Void), |_| {
+        Def::ctx("pg_advisory_unlock_all", vec![], r(T::Void), |_, _, c| {
+            c.advisory.unlock_all();
             Ok(Value::Null)
         }),
         Def::ctx(

@@ -262,6 +262,7 @@ impl Postmaster {
             hooks,
             syncrep: Some(walsenders.syncrep.clone()),
             notify: Arc::new(tandem_expr::notify::NotifyHub::new()),
+            advisory: Arc::new(tandem_expr::advisory::AdvisoryLocks::new()),
         });
         let shared = Arc::new(Shared {
             datadir: datadir.to_path_buf(),

@@ -84,6 +84,7 @@ impl Defaults {
         let now = PgTimestamp::now().as_micros();
         let mut notices = Vec::new();
         let mut notify = tandem_expr::notify::NotifyState::detached(self.info.pid);
+        let advisory = tandem_expr::advisory::AdvisoryState::detached(self.info.pid);
         let mut ctx = tandem_expr::ExecContext {
             db,
             txn,
@@ -96,6 +97,7 @@ impl Defaults {
             cancel: &self.cancel,
             notices: &mut notices,
             notify: &mut notify,
+            advisory: &advisory,
         };
         f(&mut ctx)
     }
