@@ -283,7 +283,17 @@ fn execute_sql(
         Statement::CreateRole(cr) => ddl::role::create(s, cr, create_user),
         Statement::AlterRole { name, operation } => ddl::role::alter(s, name, operation),
         Statement::LISTEN { channel } => utility::listen(s, channel),
-        Statement::Close { cursor } => utility::close_cursor(cursor),
+        Statement::Close { cursor } => crate::cursor::close(s, cursor),
+        Statement::Declare { stmts } => match stmts.as_slice() {
+            [d] => crate::cursor::declare(s, d, &[], &[]),
+            _ => Err(PgError::unsupported(construct_name(text))),
+        },
+        Statement::Fetch {
+            name,
+            direction,
+            into: None,
+            ..
+        } => crate::cursor::fetch(s, name, direction, out),
         Statement::UNLISTEN { channel } => utility::unlisten(s, channel),
         Statement::NOTIFY { channel, payload } => utility::notify(s, channel, payload.as_deref()),
         _ => Err(PgError::unsupported(construct_name(text))),

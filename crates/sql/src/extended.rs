@@ -221,7 +221,10 @@ impl Session {
             (Some(ast), _) => self
                 .plan_of(p, ast)
                 .and_then(|plan| run_plan(self, &plan, params, out)),
-            (None, Some(stmt)) => dispatch::execute(self, stmt, out),
+            (None, Some(stmt)) => match declared_cursor(stmt) {
+                Some(d) => crate::cursor::declare(self, d, params, &p.param_types),
+                None => dispatch::execute(self, stmt, out),
+            },
             (None, None) => Ok(String::new()),
         };
         result.map_err(|e| match &p.stmt {
@@ -245,6 +248,7 @@ impl Session {
                     Ok(Some(utility::show_fields(self, variable)))
                 }
                 Statement::Explain { .. } => Ok(Some(utility::explain_fields())),
+                Statement::Fetch { name, .. } => crate::cursor::fields(self, name).map(Some),
                 _ => Ok(None),
             },
             _ => Ok(None),
@@ -406,7 +410,15 @@ impl Session {
         self.guarded(|s| {
             let (prepared, formats) = match s.portals.get(name) {
                 Some(p) => (Arc::clone(&p.prepared), p.formats.clone()),
-                None => return Err(no_portal(name)),
+                // a SQL cursor is a portal too (psycopg describes the one
+                // it DECLAREd before it FETCHes)
+                None => match s.cursors.get(name) {
+                    Some(_) => {
+                        let ident = sqlparser::ast::Ident::with_quote('"', name);
+                        return sink.row_description(&crate::cursor::fields(s, &ident)?);
+                    }
+                    None => return Err(no_portal(name)),
+                },
             };
             s.enter_statement(prepared.is_exit())?;
             match s.result_fields(&prepared)? {
@@ -527,6 +539,17 @@ impl Session {
     /// it failed). Errors from the commit are returned.
     pub fn sync(&mut self) -> PgResult<()> {
         self.guarded(|s| s.end_of_batch())
+    }
+}
+
+/// The cursor a prepared DECLARE makes (its query may take the Bind's values).
+fn declared_cursor(stmt: &ParsedStmt) -> Option<&sqlparser::ast::Declare> {
+    match &stmt.kind {
+        StmtKind::Sql { stmt, .. } => match &**stmt {
+            Statement::Declare { stmts } if stmts.len() == 1 => stmts.first(),
+            _ => None,
+        },
+        StmtKind::Front(_) => None,
     }
 }
 

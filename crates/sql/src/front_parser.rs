@@ -249,6 +249,18 @@ fn parse_piece(whole: &str, piece: &Piece<'_>) -> PgResult<ParsedStmt> {
     if matches!(w(0), "create" | "alter") {
         reorder_identity_options(&mut sql_text, &toks);
     }
+    // `FETCH [direction] name`: sqlparser wants the direction and the FROM
+    // (or IN) that PostgreSQL leaves optional
+    if w(0) == "fetch" && !toks.iter().any(|t| matches!(t.word(), Some("from" | "in"))) {
+        if let Some(name) = toks.last().filter(|_| toks.len() > 1) {
+            let missing = if toks.len() == 2 {
+                "NEXT FROM "
+            } else {
+                "FROM "
+            };
+            sql_text.insert_str(name.start, missing);
+        }
+    }
     let overriding =
         match w(0) {
             "insert" => take_overriding(&mut sql_text, &toks).map_err(|at| {

@@ -42,6 +42,7 @@
 //!   calls [`Session::sync`]; ReadyForQuery uses [`Session::transaction_status`].
 
 mod copy;
+mod cursor;
 mod ddl;
 mod dispatch;
 mod extended;

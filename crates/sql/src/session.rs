@@ -55,6 +55,8 @@ pub struct Session {
     pub(crate) shapes: Shapes,
     /// LISTEN / NOTIFY of this session and its transaction.
     pub(crate) notify: NotifyState,
+    /// Open SQL cursors, by name.
+    pub(crate) cursors: HashMap<String, crate::cursor::Cursor>,
     /// The advisory locks this session holds (released when it ends).
     pub(crate) advisory: tandem_expr::advisory::AdvisoryState,
 }
@@ -114,6 +116,7 @@ impl Session {
             shapes: Shapes::default(),
             notify,
             advisory,
+            cursors: HashMap::new(),
         })
     }
 
@@ -407,6 +410,7 @@ impl Session {
 
     fn end_xact(&mut self, committed: bool) {
         self.xact.savepoints.clear();
+        crate::cursor::end_transaction(self, committed);
         if !committed {
             self.notify.at_abort();
             self.advisory.end_xact();
@@ -466,13 +470,18 @@ impl Session {
     }
 
     /// PostgreSQL's `PreventInTransactionBlock`.
-    pub(crate) fn prevent_in_block(&self, what: &str) -> PgResult<()> {
-        let in_block = match self.xact.state {
+    /// Whether a statement runs in a transaction block (or in an implicit
+    /// one of several statements in one query).
+    pub(crate) fn in_block(&self) -> bool {
+        match self.xact.state {
             BlockState::InBlock | BlockState::Failed => true,
             BlockState::Implicit => self.multi_statement,
             BlockState::Idle => false,
-        };
-        if in_block {
+        }
+    }
+
+    pub(crate) fn prevent_in_block(&self, what: &str) -> PgResult<()> {
+        if self.in_block() {
             return Err(PgError::new(
                 SqlState::ACTIVE_SQL_TRANSACTION,
                 format!("{what} cannot run inside a transaction block"),

@@ -353,6 +353,7 @@ pub(crate) fn discard(s: &mut Session, what: &DiscardObject) -> PgResult<String>
             s.portals.clear();
             s.config.reset("all")?;
             s.notify.unlisten(None);
+            s.cursors.clear();
             Ok("DISCARD ALL".into())
         }
         DiscardObject::PLANS => {
@@ -363,18 +364,6 @@ pub(crate) fn discard(s: &mut Session, what: &DiscardObject) -> PgResult<String>
         }
         DiscardObject::SEQUENCES => Ok("DISCARD SEQUENCES".into()),
         DiscardObject::TEMP => Ok("DISCARD TEMP".into()),
-    }
-}
-
-/// `CLOSE name | ALL`: tandem has no SQL cursors (DECLARE is refused), so
-/// there is nothing to close; a named one does not exist (`34000`).
-pub(crate) fn close_cursor(cursor: &sqlparser::ast::CloseCursor) -> PgResult<String> {
-    match cursor {
-        sqlparser::ast::CloseCursor::All => Ok("CLOSE CURSOR ALL".into()),
-        sqlparser::ast::CloseCursor::Specific { name } => Err(PgError::new(
-            SqlState::INVALID_CURSOR_NAME,
-            format!("cursor \"{}\" does not exist", ident(name)),
-        )),
     }
 }
 

@@ -42,6 +42,7 @@ tandem_testkit::golden_tests! {
     view_privileges => "31_view_privileges",
     psql_dx => "32_psql_dx",
     advisory_locks => "33_advisory_locks",
+    cursors => "34_cursors",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -1,6 +1,6 @@
 """SQLAlchemy 2 Core over psycopg 3, as an application uses them: create_all
 (a foreign key, a UNIQUE column, an index, server defaults, a JSONB column, an
-enum type), inserts, a
+enum type), inserts, a server-side cursor, a
 join, updates, deletes, a unique violation inside a savepoint, reflection of
 the tables back. Prints what it sees; the test compares the output against
 the same program run on PostgreSQL 17.
@@ -58,6 +58,11 @@ with engine.begin() as c:
     ).all()
     for r in rows:
         print("row:", tuple(r))
+    # a server-side cursor (psycopg's named cursor: DECLARE, then FETCHes)
+    streamed = c.execute(
+        select(users.c.id, users.c.email).where(users.c.id >= 2).order_by(users.c.id.desc()),
+        execution_options={"stream_results": True, "max_row_buffer": 2})
+    print("streamed:", [tuple(r) for r in streamed])
     print("dark:", c.execute(
         select(users.c.email).where(users.c.prefs["theme"].astext == "dark")).scalars().all())
     print("has n:", c.execute(
