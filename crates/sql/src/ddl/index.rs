@@ -141,11 +141,7 @@ pub(crate) fn drop_unique(ctx: &mut ExecContext<'_>, def: &TableDef, name: &str)
 
 /// `DROP INDEX [IF EXISTS] a, b`.
 pub(crate) fn drop(s: &mut Session, names: &[ObjectName], if_exists: bool) -> PgResult<String> {
-    s.check_writable("DROP INDEX")?;
-    let names = names
-        .iter()
-        .map(relation_name)
-        .collect::<PgResult<Vec<_>>>()?;
+    let names = super::drop_names(s, "DROP INDEX", names)?;
     s.with_ctx(&[], |ctx| {
         let cat = ctx.txn.catalog();
         let mut oids = Vec::new();

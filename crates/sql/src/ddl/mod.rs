@@ -42,6 +42,13 @@ pub(crate) fn drop(
     }
 }
 
+/// The start of every `DROP kind a, b, ...` (`verb`: `DROP TABLE`, ...): a
+/// write, refused on a standby; the names, each `[public.]name`.
+pub(crate) fn drop_names(s: &Session, verb: &str, names: &[ObjectName]) -> PgResult<Vec<String>> {
+    s.check_writable(verb)?;
+    names.iter().map(crate::types::relation_name).collect()
+}
+
 /// `relation "x" does not exist` (42P01).
 pub(crate) fn undefined_relation(name: &str) -> PgError {
     PgError::new(

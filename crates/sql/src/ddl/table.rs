@@ -915,11 +915,7 @@ pub(crate) fn drop(
     if_exists: bool,
     cascade: bool,
 ) -> PgResult<String> {
-    s.check_writable("DROP TABLE")?;
-    let names = names
-        .iter()
-        .map(relation_name)
-        .collect::<PgResult<Vec<_>>>()?;
+    let names = super::drop_names(s, "DROP TABLE", names)?;
     s.with_ctx(&[], |ctx| {
         let mut oids = Vec::new();
         for name in &names {

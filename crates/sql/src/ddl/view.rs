@@ -135,11 +135,7 @@ pub(crate) fn drop(
     if_exists: bool,
     cascade: bool,
 ) -> PgResult<String> {
-    s.check_writable("DROP VIEW")?;
-    let names = names
-        .iter()
-        .map(relation_name)
-        .collect::<PgResult<Vec<_>>>()?;
+    let names = super::drop_names(s, "DROP VIEW", names)?;
     s.with_ctx(&[], |ctx| {
         let cat = ctx.txn.catalog();
         let mut oids = Vec::new();
