@@ -234,7 +234,8 @@ fn placement(t: &EnumType, position: Option<&AlterTypeAddValuePosition>) -> PgRe
     Ok((pos, sort_order))
 }
 
-/// `DROP TYPE [IF EXISTS] name, ...`: refused while a column has the type.
+/// `DROP TYPE [IF EXISTS] name, ... [CASCADE]`: refused while a column has
+/// the type, unless CASCADE drops those columns too.
 pub(crate) fn drop(
     s: &mut Session,
     names: &[ObjectName],
@@ -258,22 +259,33 @@ pub(crate) fn drop(
             };
             check_owner(ctx, t)?;
             let users = columns_of_type(&cat, t.oid);
-            if !users.is_empty() {
-                if cascade {
-                    return Err(PgError::unsupported(
-                        "DROP TYPE ... CASCADE of a type columns have",
-                    ));
-                }
+            if !users.is_empty() && !cascade {
+                let lines: Vec<String> = users
+                    .iter()
+                    .map(|(table, column, ty)| {
+                        format!("column {column} of table {table} depends on type {ty}")
+                    })
+                    .collect();
                 return Err(PgError::new(
                     SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
                     format!("cannot drop type {name} because other objects depend on it"),
                 )
-                .with_detail(users.join("\n"))
+                .with_detail(lines.join("\n"))
                 .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
             }
-            oids.push(Oid(t.oid));
+            oids.push((Oid(t.oid), users));
         }
-        for oid in oids {
+        for (oid, users) in oids {
+            if !users.is_empty() {
+                let objects: Vec<String> = users
+                    .iter()
+                    .map(|(table, column, _)| format!("column {column} of table {table}"))
+                    .collect();
+                ctx.notices.push(super::cascade_notice(&objects));
+                for (table, column, _) in &users {
+                    super::table::drop_column(ctx, table, column)?;
+                }
+            }
             ctx.txn.drop_type(oid)?;
         }
         Ok(())
@@ -281,19 +293,14 @@ pub(crate) fn drop(
     Ok("DROP TYPE".into())
 }
 
-/// `column c of table t depends on type mood[]`: the columns of type `oid`
-/// or its array, in table and column order.
-fn columns_of_type(cat: &Catalog, oid: u32) -> Vec<String> {
+/// The columns of type `oid` or its array, in table and column order:
+/// table, column, and the column's type as PostgreSQL names it.
+fn columns_of_type(cat: &Catalog, oid: u32) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for t in cat.tables.values() {
         for c in t.columns.iter().filter(|c| !c.dropped) {
             if tandem_storage::catalog::uses_type(&c.data_type, oid) {
-                out.push(format!(
-                    "column {} of table {} depends on type {}",
-                    c.name,
-                    t.name,
-                    c.data_type.display_name()
-                ));
+                out.push((t.name.clone(), c.name.clone(), c.data_type.display_name()));
             }
         }
     }

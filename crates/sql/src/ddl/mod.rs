@@ -49,6 +49,21 @@ pub(crate) fn drop_names(s: &Session, verb: &str, names: &[ObjectName]) -> PgRes
     names.iter().map(crate::types::relation_name).collect()
 }
 
+/// The NOTICE of a DROP ... CASCADE naming what goes with the object
+/// (`drop cascades to view v`, or a count and a DETAIL line each).
+pub(crate) fn cascade_notice(objects: &[String]) -> PgError {
+    match objects {
+        [one] => PgError::notice(format!("drop cascades to {one}")),
+        many => PgError::notice(format!("drop cascades to {} other objects", many.len()))
+            .with_detail(
+                many.iter()
+                    .map(|o| format!("drop cascades to {o}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+    }
+}
+
 /// `relation "x" does not exist` (42P01).
 pub(crate) fn undefined_relation(name: &str) -> PgError {
     PgError::new(

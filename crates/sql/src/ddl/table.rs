@@ -612,6 +612,17 @@ fn change_owner(ctx: &mut ExecContext<'_>, mut def: TableDef, owner: &Owner) -> 
     ctx.txn.put_table(def, None)
 }
 
+/// `ALTER TABLE table DROP COLUMN column` (DROP TYPE ... CASCADE).
+pub(crate) fn drop_column(ctx: &mut ExecContext<'_>, table: &str, column: &str) -> PgResult<()> {
+    let op = AlterTableOperation::DropColumn {
+        has_column_keyword: true,
+        column_names: vec![sqlparser::ast::Ident::with_quote('"', column)],
+        if_exists: false,
+        drop_behavior: None,
+    };
+    alter_one(ctx, table, &op)
+}
+
 fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -> PgResult<()> {
     let mut def = lookup(ctx, table)?;
     check_owner(ctx, &def)?;

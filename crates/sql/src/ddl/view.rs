@@ -225,16 +225,7 @@ pub(crate) fn drop_dependents(
         if !cascade {
             return Err(has_dependents(&label, &lines));
         }
-        ctx.notices.push(match objects.as_slice() {
-            [one] => PgError::notice(format!("drop cascades to {one}")),
-            many => PgError::notice(format!("drop cascades to {} other objects", many.len()))
-                .with_detail(
-                    many.iter()
-                        .map(|o| format!("drop cascades to {o}"))
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                ),
-        });
+        ctx.notices.push(super::cascade_notice(&objects));
         for c in fks {
             ctx.txn.drop_constraint(c.oid)?;
         }

@@ -1,5 +1,6 @@
 -- CREATE TYPE ... AS ENUM: labels ordered by declaration, casts, comparisons,
--- columns, indexes, arrays, catalog rows, ALTER TYPE ... ADD VALUE, DROP TYPE.
+-- columns, indexes, arrays, catalog rows, ALTER TYPE ... ADD VALUE, DROP TYPE
+-- (CASCADE drops the columns of the type).
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE TYPE mood AS ENUM ('x');
 CREATE TYPE empty_enum AS ENUM ();
@@ -44,3 +45,10 @@ DROP TABLE person;
 DROP TYPE mood;
 DROP TYPE mood;
 DROP TYPE IF EXISTS mood;
+CREATE TYPE mood2 AS ENUM ('a', 'b');
+CREATE TABLE m2 (id int PRIMARY KEY, m mood2 DEFAULT 'a', note text);
+INSERT INTO m2 VALUES (1, 'b', 'x');
+DROP TYPE mood2 CASCADE;
+\d m2
+SELECT * FROM m2;
+DROP TABLE m2;
