@@ -1,8 +1,9 @@
 """asyncpg basics, as an application uses them: a pool, DDL, executemany with
 typed parameters (binary protocol both ways), fetch/fetchrow/fetchval,
 prepared statements, a transaction rolled back, a unique violation caught as
-its exception class, LISTEN/NOTIFY between two connections, and the session
-time zone. Prints what it sees; the test compares the output against the
+its exception class, LISTEN/NOTIFY between two connections, the session
+time zone, and an enum type (asyncpg looks it up in pg_type to send and read
+its values in binary). Prints what it sees; the test compares the output against the
 same program run on PostgreSQL 17.
 
 Usage: python asyncpg_basics.py postgresql[+psycopg]://user@host:port/db
@@ -81,6 +82,16 @@ async def main():
     for _ in range(2):
         print("notification", await asyncio.wait_for(got.get(), 30))
     await listener.close()
+
+    async with pool.acquire() as c:
+        await c.execute("CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy'); "
+                        "CREATE TABLE moods (id int PRIMARY KEY, m mood, ms mood[])")
+        await c.executemany("INSERT INTO moods VALUES ($1, $2, $3)",
+                            [(1, "happy", ["sad", "ok"]), (2, "sad", None), (3, "ok", [])])
+        print("by mood", await c.fetch("SELECT * FROM moods ORDER BY m"))
+        print("range", await c.fetchval("SELECT enum_range(NULL::mood)"))
+        print("above sad", await c.fetchval("SELECT count(*) FROM moods WHERE m > $1", "sad"))
+        await c.execute("DROP TABLE moods; DROP TYPE mood")
 
     async with pool.acquire() as c:
         await c.execute("DROP TABLE items")
