@@ -1,4 +1,4 @@
-//! SQL cursors: DECLARE ... CURSOR FOR a query, FETCH forward, CLOSE
+//! SQL cursors: DECLARE ... CURSOR FOR a query, FETCH and MOVE forward, CLOSE
 //! (PostgreSQL's `commands/portalcmds.c`).
 //!
 //! A cursor runs its query at DECLARE, in the transaction's snapshot, and
@@ -138,6 +138,31 @@ pub(crate) fn fetch(
     direction: &FetchDirection,
     out: &mut Output<'_, '_>,
 ) -> PgResult<String> {
+    let (fields, rows) = advance(s, name, direction)?;
+    let n = rows.len();
+    out.describe(&fields)?;
+    for row in rows {
+        out.row(row)?;
+    }
+    Ok(format!("FETCH {n}"))
+}
+
+/// `MOVE [direction] [FROM | IN] name`: skips the rows FETCH would return.
+pub(crate) fn move_forward(
+    s: &mut Session,
+    name: &Ident,
+    direction: &FetchDirection,
+) -> PgResult<String> {
+    let (_, rows) = advance(s, name, direction)?;
+    Ok(format!("MOVE {}", rows.len()))
+}
+
+/// Takes the rows `direction` asks for off cursor `name`, with its columns.
+fn advance(
+    s: &mut Session,
+    name: &Ident,
+    direction: &FetchDirection,
+) -> PgResult<(Vec<FieldDescription>, Vec<Vec<Value>>)> {
     let wanted = count(direction)?;
     let name = ident(name);
     let cursor = s.cursors.get_mut(&name).ok_or_else(|| missing(&name))?;
@@ -146,13 +171,7 @@ pub(crate) fn fetch(
             .unwrap_or(usize::MAX)
             .min(cursor.rows.len())
     });
-    let fields = cursor.fields.clone();
-    let rows: Vec<Vec<Value>> = cursor.rows.drain(..n).collect();
-    out.describe(&fields)?;
-    for row in rows {
-        out.row(row)?;
-    }
-    Ok(format!("FETCH {n}"))
+    Ok((cursor.fields.clone(), cursor.rows.drain(..n).collect()))
 }
 
 /// `CLOSE name | ALL`.

@@ -168,6 +168,7 @@ fn execute_front(s: &mut Session, stmt: &FrontStmt, out: &mut Output<'_, '_>) ->
         FrontStmt::Publication(p) => ddl::publication::execute(s, p),
         FrontStmt::Subscription(sub) => ddl::subscription::execute(s, sub),
         FrontStmt::Grant(g) => ddl::grant::execute(s, g),
+        FrontStmt::Move { name, direction } => crate::cursor::move_forward(s, name, direction),
         FrontStmt::Unsupported(what) => Err(PgError::unsupported(what)),
     }
 }

@@ -133,6 +133,11 @@ pub(crate) enum FrontStmt {
     Subscription(SubscriptionStmt),
     /// `GRANT` / `REVOKE`, privileges or role membership.
     Grant(GrantStmt),
+    /// `MOVE [direction] [FROM | IN] cursor`: a FETCH that returns no rows.
+    Move {
+        name: sqlparser::ast::Ident,
+        direction: sqlparser::ast::FetchDirection,
+    },
     /// Recognised but not implemented yet; the string names the construct.
     Unsupported(String),
 }
@@ -250,8 +255,11 @@ fn parse_piece(whole: &str, piece: &Piece<'_>) -> PgResult<ParsedStmt> {
         reorder_identity_options(&mut sql_text, &toks);
     }
     // `FETCH [direction] name`: sqlparser wants the direction and the FROM
-    // (or IN) that PostgreSQL leaves optional
-    if w(0) == "fetch" && !toks.iter().any(|t| matches!(t.word(), Some("from" | "in"))) {
+    // (or IN) that PostgreSQL leaves optional; MOVE is read as a FETCH
+    let moving = w(0) == "move";
+    if matches!(w(0), "fetch" | "move")
+        && !toks.iter().any(|t| matches!(t.word(), Some("from" | "in")))
+    {
         if let Some(name) = toks.last().filter(|_| toks.len() > 1) {
             let missing = if toks.len() == 2 {
                 "NEXT FROM "
@@ -259,6 +267,19 @@ fn parse_piece(whole: &str, piece: &Piece<'_>) -> PgResult<ParsedStmt> {
                 "FROM "
             };
             sql_text.insert_str(name.start, missing);
+        }
+    }
+    if moving {
+        sql_text.replace_range(toks[0].start..toks[0].end, "FETCH");
+        if let Statement::Fetch {
+            name, direction, ..
+        } = parse_with_sqlparser(&sql_text, piece.text, base, piece.terminated)?
+        {
+            return Ok(ParsedStmt {
+                kind: StmtKind::Front(FrontStmt::Move { name, direction }),
+                text,
+                base: Some(base),
+            });
         }
     }
     let overriding =

@@ -1,12 +1,12 @@
 -- Cursors: DECLARE ... CURSOR FOR a query in a transaction block, FETCH
--- forward (NEXT, a count, FORWARD n, ALL), CLOSE; a cursor sees the rows as
+-- and MOVE forward (NEXT, a count, FORWARD n, ALL), CLOSE; a cursor sees the rows as
 -- of its DECLARE, ends with its transaction unless WITH HOLD.
 CREATE TABLE cur (id int PRIMARY KEY, v text);
-INSERT INTO cur SELECT g, 'v' || g FROM generate_series(1, 7) g;
+INSERT INTO cur SELECT g, 'v' || g FROM generate_series(1, 9) g;
 DECLARE c CURSOR FOR SELECT * FROM cur ORDER BY id;
 BEGIN;
 DECLARE c CURSOR FOR SELECT id, v FROM cur ORDER BY id;
-INSERT INTO cur VALUES (8, 'late');
+INSERT INTO cur VALUES (10, 'late');
 FETCH c;
 FETCH NEXT FROM c;
 FETCH 2 FROM c;
@@ -21,6 +21,8 @@ DECLARE c CURSOR FOR SELECT 2;
 ROLLBACK;
 BEGIN;
 DECLARE c2 NO SCROLL CURSOR FOR SELECT id * 10 AS x FROM cur WHERE id > 5 ORDER BY id;
+MOVE c2;
+MOVE FORWARD 1 IN c2;
 FETCH FORWARD ALL FROM c2;
 CLOSE c2;
 FETCH c2;
@@ -29,7 +31,11 @@ BEGIN;
 DECLARE h CURSOR WITH HOLD FOR SELECT v FROM cur ORDER BY id DESC;
 DECLARE w CURSOR FOR SELECT 1;
 COMMIT;
+MOVE 1 IN h;
+MOVE h;
 FETCH 2 FROM h;
+MOVE ALL IN h;
+FETCH h;
 FETCH w;
 CLOSE h;
 CLOSE h;
