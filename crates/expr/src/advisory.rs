@@ -49,16 +49,7 @@ impl AdvisoryLocks {
 
     /// Takes the lock if no other session holds it in a conflicting mode.
     fn try_take(&self, key: AdvisoryKey, hold: Hold) -> bool {
-        let mut held = self.held.lock();
-        let holders = held.entry(key).or_default();
-        let conflict = holders
-            .keys()
-            .any(|h| h.pid != hold.pid && (!hold.shared || !h.shared));
-        if conflict {
-            return false;
-        }
-        *holders.entry(hold).or_insert(0) += 1;
-        true
+        take(&mut self.held.lock(), key, hold)
     }
 
     /// Releases one count of `hold` on `key`; false when it is not held.
@@ -99,18 +90,19 @@ impl AdvisoryLocks {
             self.released.notify_all();
         }
     }
+}
 
-    /// The locks held now: key, session, shared, count (for `pg_locks`).
-    pub fn snapshot(&self) -> Vec<(AdvisoryKey, i32, bool)> {
-        let held = self.held.lock();
-        let mut out: Vec<(AdvisoryKey, i32, bool)> = held
-            .iter()
-            .flat_map(|(k, holders)| holders.keys().map(|h| (*k, h.pid, h.shared)))
-            .collect();
-        out.sort_by_key(|(k, pid, shared)| (format!("{k:?}"), *pid, *shared));
-        out.dedup();
-        out
+/// [`AdvisoryLocks::try_take`] with the table's mutex held.
+fn take(held: &mut HashMap<AdvisoryKey, HashMap<Hold, u32>>, key: AdvisoryKey, hold: Hold) -> bool {
+    let holders = held.entry(key).or_default();
+    let conflict = holders
+        .keys()
+        .any(|h| h.pid != hold.pid && (!hold.shared || !h.shared));
+    if conflict {
+        return false;
     }
+    *holders.entry(hold).or_insert(0) += 1;
+    true
 }
 
 /// A session's advisory locks: the node's table and its own process id.
@@ -153,8 +145,10 @@ impl AdvisoryState {
         cancel: &AtomicBool,
     ) -> PgResult<()> {
         let hold = self.hold(shared, xact);
+        // the check and the wait under one mutex: no release is missed
+        let mut held = self.locks.held.lock();
         loop {
-            if self.locks.try_take(key, hold) {
+            if take(&mut held, key, hold) {
                 return Ok(());
             }
             if cancel.load(Ordering::Acquire) {
@@ -163,7 +157,6 @@ impl AdvisoryState {
                     "canceling statement due to user request",
                 ));
             }
-            let mut held = self.locks.held.lock();
             self.locks
                 .released
                 .wait_for(&mut held, Duration::from_millis(100));

@@ -34,6 +34,11 @@ impl RowChecks {
         Ok(RowChecks { checks })
     }
 
+    /// Whether there is nothing to check (the table has no CHECK constraint).
+    pub fn is_empty(&self) -> bool {
+        self.checks.is_empty()
+    }
+
     /// [`RowChecks::bind`] with a binder of its own (COPY).
     pub fn for_table(cat: std::sync::Arc<Catalog>, def: &TableDef) -> PgResult<RowChecks> {
         let mut params = Vec::new();

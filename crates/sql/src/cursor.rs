@@ -122,13 +122,13 @@ fn count(direction: &FetchDirection) -> PgResult<Option<u64>> {
     }
 }
 
-/// The columns FETCH from `name` returns (extended-protocol Describe).
-pub(crate) fn fields(s: &Session, name: &Ident) -> PgResult<Vec<FieldDescription>> {
-    let name = ident(name);
+/// The columns FETCH from cursor `name` (as folded) returns
+/// (extended-protocol Describe of the FETCH, or of the cursor as a portal).
+pub(crate) fn fields(s: &Session, name: &str) -> PgResult<Vec<FieldDescription>> {
     s.cursors
-        .get(&name)
+        .get(name)
         .map(|c| c.fields.clone())
-        .ok_or_else(|| missing(&name))
+        .ok_or_else(|| missing(name))
 }
 
 /// `FETCH [direction] [FROM | IN] name`.

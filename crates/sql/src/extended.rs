@@ -248,7 +248,9 @@ impl Session {
                     Ok(Some(utility::show_fields(self, variable)))
                 }
                 Statement::Explain { .. } => Ok(Some(utility::explain_fields())),
-                Statement::Fetch { name, .. } => crate::cursor::fields(self, name).map(Some),
+                Statement::Fetch { name, .. } => {
+                    crate::cursor::fields(self, &crate::types::ident(name)).map(Some)
+                }
                 _ => Ok(None),
             },
             _ => Ok(None),
@@ -412,13 +414,10 @@ impl Session {
                 Some(p) => (Arc::clone(&p.prepared), p.formats.clone()),
                 // a SQL cursor is a portal too (psycopg describes the one
                 // it DECLAREd before it FETCHes)
-                None => match s.cursors.get(name) {
-                    Some(_) => {
-                        let ident = sqlparser::ast::Ident::with_quote('"', name);
-                        return sink.row_description(&crate::cursor::fields(s, &ident)?);
-                    }
-                    None => return Err(no_portal(name)),
-                },
+                None if s.cursors.contains_key(name) => {
+                    return sink.row_description(&crate::cursor::fields(s, name)?);
+                }
+                None => return Err(no_portal(name)),
             };
             s.enter_statement(prepared.is_exit())?;
             match s.result_fields(&prepared)? {

@@ -132,7 +132,7 @@ pub(crate) fn parse_type_name(name: &str) -> PgResult<(DataType, Option<Serial>)
 }
 
 /// [`parse_type_name`], knowing also the enum types of `cat` (`mood`,
-/// `public.mood`, `"Mood"`, `mood[]`).
+/// `public.mood`, `"Mood"`, `mood[]`, `_mood`).
 pub(crate) fn parse_type_name_in(
     name: &str,
     cat: &tandem_storage::Catalog,
@@ -141,20 +141,19 @@ pub(crate) fn parse_type_name_in(
         Err(e) if e.code == SqlState::UNDEFINED_OBJECT => e,
         other => return other,
     };
-    let raw = name.trim();
-    let (elem, array) = match raw.strip_suffix("[]") {
-        Some(e) => (e.trim_end(), true),
-        None => (raw, false),
-    };
-    let elem = elem.strip_prefix("public.").unwrap_or(elem);
-    let folded = match elem.strip_prefix('"').and_then(|e| e.strip_suffix('"')) {
-        Some(q) => q.replace("\"\"", "\""),
-        None => elem.to_lowercase(),
-    };
-    match cat.type_by_name(&folded) {
-        Some(t) if array => Ok((DataType::Array(Box::new(DataType::Enum(t.clone()))), None)),
-        Some(t) => Ok((DataType::Enum(t.clone()), None)),
-        None => Err(err),
+    // a user's type, found as regtype input finds it
+    match tandem_expr::io_text::type_by_name_in(name, cat) {
+        Some(t) if is_enum(&t) => Ok((t, None)),
+        _ => Err(err),
+    }
+}
+
+/// An enum type or an array of one.
+fn is_enum(t: &DataType) -> bool {
+    match t {
+        DataType::Enum(_) => true,
+        DataType::Array(e) => is_enum(e),
+        _ => false,
     }
 }
 

@@ -445,6 +445,25 @@ async fn advisory_locks_between_sessions() {
     async fn try_lock(c: &tokio_postgres::Client, sql: &str) -> bool {
         c.query_one(sql, &[]).await.unwrap().get::<_, bool>(0)
     }
+    // until `query` runs in another session (pg_stat_activity, seen from c)
+    async fn wait_running(c: &tokio_postgres::Client, query: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let n: i64 = c
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = $1",
+                    &[&query],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if n == 1 {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "{query} never ran");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
     a.batch_execute("SELECT pg_advisory_lock(42)")
         .await
         .unwrap();
@@ -457,8 +476,7 @@ async fn advisory_locks_between_sessions() {
         let b = std::sync::Arc::clone(&b);
         tokio::spawn(async move { b.batch_execute("SELECT pg_advisory_lock(42)").await })
     };
-    // (not done after a moment: it waits)
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    wait_running(&a, "SELECT pg_advisory_lock(42)").await;
     assert!(!waiter.is_finished(), "b got a lock a holds");
     a.batch_execute("SELECT pg_advisory_unlock(42)")
         .await
@@ -490,8 +508,8 @@ async fn advisory_locks_between_sessions() {
         let b = std::sync::Arc::clone(&b);
         tokio::spawn(async move { b.batch_execute("SELECT pg_advisory_lock(9)").await })
     };
-    // (the cancel must find the lock call running: a moment for it to start)
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // (the cancel must find the lock call running)
+    wait_running(&a, "SELECT pg_advisory_lock(9)").await;
     cancel.cancel_query(tokio_postgres::NoTls).await.unwrap();
     let err = tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
         .await
@@ -503,14 +521,14 @@ async fn advisory_locks_between_sessions() {
         Some(&tokio_postgres::error::SqlState::QUERY_CANCELED)
     );
     drop(a);
-    let mut got = false;
-    for _ in 0..200 {
-        if try_lock(&b, "SELECT pg_try_advisory_lock(9)").await {
-            got = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    // (the server sees the disconnect a moment later)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !try_lock(&b, "SELECT pg_try_advisory_lock(9)").await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a's session lock outlived its session"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    assert!(got, "a's session lock outlived its session");
     node.stop();
 }

@@ -520,12 +520,16 @@ pub(crate) fn arg_i64(args: &[Value], i: usize) -> PgResult<i64> {
         Some(Value::Int4(v)) => Ok(*v as i64),
         Some(Value::Int8(v)) => Ok(*v),
         Some(Value::Oid(v)) => Ok(*v as i64),
-        Some(v @ (Value::Numeric(_) | Value::Float8(_) | Value::Float4(_) | Value::Text(_))) => {
-            match cast(v.clone(), &DataType::Int8)? {
-                Value::Int8(x) => Ok(x),
-                _ => Err(PgError::internal("integer argument expected")),
-            }
-        }
+        Some(
+            v @ (Value::Numeric(_)
+            | Value::NumericSpecial(_)
+            | Value::Float8(_)
+            | Value::Float4(_)
+            | Value::Text(_)),
+        ) => match cast(v.clone(), &DataType::Int8)? {
+            Value::Int8(x) => Ok(x),
+            _ => Err(PgError::internal("integer argument expected")),
+        },
         _ => Err(PgError::internal("integer argument expected")),
     }
 }

@@ -19,7 +19,7 @@ use DataType as T;
 pub(super) fn defs() -> Vec<Def> {
     let text = || t(T::Text);
     let int = || t(T::Int4);
-    vec![
+    let mut d = vec![
         Def::pure("lower", vec![text()], r(T::Text), |a| {
             Ok(Value::Text(arg_text(a, 0).to_lowercase()))
         }),
@@ -45,35 +45,7 @@ pub(super) fn defs() -> Vec<Def> {
         Def::pure("bit_length", vec![text()], r(T::Int4), |a| {
             Ok(Value::Int4(arg_text(a, 0).len() as i32 * 8))
         }),
-        Def::pure("substr", vec![text(), int()], r(T::Text), substr),
-        Def::pure("substr", vec![text(), int(), int()], r(T::Text), substr),
-        Def::pure(
-            "substr",
-            vec![t(T::Bytea), int()],
-            r(T::Bytea),
-            substr_bytea,
-        ),
-        Def::pure(
-            "substr",
-            vec![t(T::Bytea), int(), int()],
-            r(T::Bytea),
-            substr_bytea,
-        ),
         Def::pure("get_byte", vec![t(T::Bytea), int()], r(T::Int4), get_byte),
-        Def::pure("substring", vec![text(), int()], r(T::Text), substr),
-        Def::pure("substring", vec![text(), int(), int()], r(T::Text), substr),
-        Def::pure(
-            "substring",
-            vec![t(T::Bytea), int()],
-            r(T::Bytea),
-            substr_bytea,
-        ),
-        Def::pure(
-            "substring",
-            vec![t(T::Bytea), int(), int()],
-            r(T::Bytea),
-            substr_bytea,
-        ),
         Def::pure(
             "substring",
             vec![text(), text()],
@@ -250,7 +222,27 @@ pub(super) fn defs() -> Vec<Def> {
                 false,
             )?))
         }),
-    ]
+    ];
+    // substr(x, from [, count]) and substring(x, from [, count]), on text
+    // and on bytea
+    for name in ["substr", "substring"] {
+        d.push(Def::pure(name, vec![text(), int()], r(T::Text), substr));
+        d.push(Def::pure(
+            name,
+            vec![text(), int(), int()],
+            r(T::Text),
+            substr,
+        ));
+        d.push(Def::pure(
+            name,
+            vec![t(T::Bytea), int()],
+            r(T::Bytea),
+            substr_bytea,
+        ));
+        let three = vec![t(T::Bytea), int(), int()];
+        d.push(Def::pure(name, three, r(T::Bytea), substr_bytea));
+    }
+    d
 }
 
 fn char_len(a: &[Value]) -> PgResult<Value> {

@@ -213,15 +213,8 @@ fn resolve(remote: &RemoteRel, catalog: &Arc<Catalog>) -> PgResult<LocalRel> {
         .filter(|(i, c)| !c.dropped && !map.contains(&Some(*i)))
         .filter_map(|(i, c)| c.default.clone().map(|d| (i, d)))
         .collect();
-    let has_checks = catalog
-        .constraints_of(table.oid)
-        .iter()
-        .any(|c| matches!(c.kind, tandem_storage::ConstraintKind::Check { .. }));
-    let checks = if has_checks {
-        Some(Arc::new(RowChecks::for_table(catalog.clone(), table)?))
-    } else {
-        None
-    };
+    let checks = RowChecks::for_table(catalog.clone(), table)?;
+    let checks = (!checks.is_empty()).then(|| Arc::new(checks));
     Ok(LocalRel {
         table: table.clone(),
         map,

@@ -124,13 +124,15 @@ impl LazyEval {
         }
     }
 
-    fn context(&mut self) -> PgResult<&mut Defaults> {
+    /// The context (made now if it was not yet) and the database.
+    fn context(&mut self) -> PgResult<(&mut Defaults, &Arc<Database>)> {
         if self.defaults.is_none() {
             self.defaults = Some(Defaults::new(&self.config)?);
         }
-        self.defaults
-            .as_mut()
-            .ok_or_else(|| PgError::internal("no evaluation context"))
+        match self.defaults.as_mut() {
+            Some(d) => Ok((d, &self.db)),
+            None => Err(PgError::internal("no evaluation context")),
+        }
     }
 }
 
@@ -141,8 +143,8 @@ impl super::changes::RowEval for LazyEval {
         expr: &str,
         ty: &tandem_types::DataType,
     ) -> PgResult<tandem_types::Value> {
-        let db = self.db.clone();
-        self.context()?.eval(&db, txn, expr, ty)
+        let (d, db) = self.context()?;
+        d.eval(db, txn, expr, ty)
     }
 
     fn check(
@@ -152,7 +154,7 @@ impl super::changes::RowEval for LazyEval {
         def: &tandem_storage::TableDef,
         row: &[tandem_types::Value],
     ) -> PgResult<()> {
-        let db = self.db.clone();
-        self.context()?.check(&db, txn, checks, def, row)
+        let (d, db) = self.context()?;
+        d.check(db, txn, checks, def, row)
     }
 }

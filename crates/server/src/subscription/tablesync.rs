@@ -222,15 +222,7 @@ fn copy_table(
             .filter(|(i, c)| !c.dropped && !targets.contains(i))
             .filter_map(|(i, c)| Some((i, c.default.clone()?)))
             .collect(),
-        checks: if cat
-            .constraints_of(table.oid)
-            .iter()
-            .any(|c| matches!(c.kind, tandem_storage::ConstraintKind::Check { .. }))
-        {
-            Some(RowChecks::for_table(cat.clone(), table)?)
-        } else {
-            None
-        },
+        checks: RowChecks::for_table(cat.clone(), table)?,
     };
     let mut txn = super::changes::begin_apply(db);
     let mut copied = 0u64;
@@ -290,7 +282,7 @@ struct CopiedRow<'t> {
     targets: &'t [usize],
     /// Local columns not copied that have a DEFAULT.
     defaults: Vec<(usize, String)>,
-    checks: Option<RowChecks>,
+    checks: RowChecks,
 }
 
 impl CopiedRow<'_> {
@@ -317,8 +309,8 @@ impl CopiedRow<'_> {
         for (pos, expr) in &self.defaults {
             row[*pos] = eval.default_value(txn, expr, &table.columns[*pos].data_type)?;
         }
-        if let Some(checks) = &self.checks {
-            eval.check(txn, checks, table, &row)?;
+        if !self.checks.is_empty() {
+            eval.check(txn, &self.checks, table, &row)?;
         }
         txn.insert(table.oid, row)?;
         Ok(())
