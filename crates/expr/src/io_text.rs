@@ -462,8 +462,10 @@ pub fn text_in(text: &str, ty: &DataType) -> PgResult<Value> {
                 }
                 if *ty == DataType::RegNamespace {
                     let name = crate::reg::parse_qualified(text).1;
-                    return crate::catalog::namespace_oid(&name)
-                        .map(Value::Oid)
+                    return tandem_storage::BUILTIN_SCHEMAS
+                        .iter()
+                        .find(|(n, _)| *n == name)
+                        .map(|(_, o)| Value::Oid(*o))
                         .ok_or_else(|| {
                             PgError::new(
                                 SqlState::UNDEFINED_SCHEMA,

@@ -52,11 +52,17 @@ pub enum RelKind {
 
 /// The relation called `text` (a table, sequence, primary-key index or
 /// system view) and its kind.
-pub fn lookup_relation(text: &str, cat: &Catalog) -> Option<(u32, RelKind)> {
+/// An unqualified name is looked up along `path` (the session's
+/// `search_path`, [`session_search_path`]), then in `pg_catalog`.
+pub fn lookup_relation(text: &str, cat: &Catalog, path: &[String]) -> Option<(u32, RelKind)> {
     let (schema, name) = parse_qualified(text);
     let schemas: Vec<&str> = match &schema {
         Some(s) => vec![s.as_str()],
-        None => vec!["public", "pg_catalog"],
+        None => path
+            .iter()
+            .map(String::as_str)
+            .chain(std::iter::once("pg_catalog"))
+            .collect(),
     };
     for s in schemas {
         if let Some(t) = cat.table_by_name(s, &name) {
@@ -81,6 +87,11 @@ pub fn lookup_relation(text: &str, cat: &Catalog) -> Option<(u32, RelKind)> {
     None
 }
 
+/// The schemas of the session's `search_path`, in order.
+pub fn session_search_path(ctx: &ExecContext<'_>) -> Vec<String> {
+    tandem_storage::parse_search_path(&ctx.config.get_str("search_path"), &ctx.session.user)
+}
+
 /// `42P01 relation "x" does not exist`.
 pub fn undefined_relation(name: &str) -> PgError {
     PgError::new(
@@ -89,27 +100,34 @@ pub fn undefined_relation(name: &str) -> PgError {
     )
 }
 
-/// The name `regclass` output prints for `oid` (unqualified when visible on
-/// the search path), or `None` if no relation has it.
-pub fn regclass_name(oid: u32, cat: &Catalog) -> Option<String> {
-    if let Some(t) = cat.tables.get(&tandem_types::Oid(oid)) {
-        return Some(qualify(&t.schema, &t.name));
-    }
-    if let Some(s) = cat.sequences.get(&tandem_types::Oid(oid)) {
-        return Some(qualify(&s.schema, &s.name));
-    }
-    if let Some(i) = catalog::index_views(cat).iter().find(|i| i.oid == oid) {
-        return Some(qualify(&i.table.schema, i.name));
-    }
-    if let Some(v) = cat.views.get(&tandem_types::Oid(oid)) {
-        return Some(qualify(&v.schema, &v.name));
-    }
-    catalog::view_by_oid(oid).map(|v| qualify(v.schema, v.name))
+/// The name `regclass` output prints for `oid`: unqualified when its name
+/// alone finds it along `path` (the session's `search_path`; without one,
+/// in `public` and `pg_catalog`), or `None` if no relation has it.
+pub fn regclass_name(oid: u32, cat: &Catalog, path: Option<&[String]>) -> Option<String> {
+    let (schema, name): (&str, &str) = if let Some(t) = cat.tables.get(&tandem_types::Oid(oid)) {
+        (&t.schema, &t.name)
+    } else if let Some(s) = cat.sequences.get(&tandem_types::Oid(oid)) {
+        (&s.schema, &s.name)
+    } else if let Some(v) = cat.views.get(&tandem_types::Oid(oid)) {
+        (&v.schema, &v.name)
+    } else if let Some(i) = catalog::index_views(cat).iter().find(|i| i.oid == oid) {
+        return Some(qualify(&i.table.schema, i.name, oid, cat, path));
+    } else {
+        return catalog::view_by_oid(oid).map(|v| qualify(v.schema, v.name, oid, cat, path));
+    };
+    Some(qualify(schema, name, oid, cat, path))
 }
 
-fn qualify(schema: &str, name: &str) -> String {
+fn qualify(schema: &str, name: &str, oid: u32, cat: &Catalog, path: Option<&[String]>) -> String {
     let q = tandem_types::ident::quote_identifier(name);
-    if schema == "public" || schema == "pg_catalog" {
+    let visible = match path {
+        Some(path) => {
+            schema == "pg_catalog"
+                || lookup_relation(&q, cat, path).is_some_and(|(found, _)| found == oid)
+        }
+        None => schema == "public" || schema == "pg_catalog",
+    };
+    if visible {
         q
     } else {
         format!("{}.{q}", tandem_types::ident::quote_identifier(schema))
@@ -132,7 +150,7 @@ pub fn cast_in_context(
     match (&value, to) {
         (Value::Text(s), DataType::RegClass) if !s.trim().bytes().all(|b| b.is_ascii_digit()) => {
             let cat = ctx.txn.catalog();
-            lookup_relation(s, &cat)
+            lookup_relation(s, &cat, &session_search_path(ctx))
                 .map(|(oid, _)| Value::Oid(oid))
                 .ok_or_else(|| undefined_relation(s))
         }
@@ -164,13 +182,13 @@ pub fn cast_in_context(
 
 /// What OID `oid` of alias type `ty` prints as: the relation's, type's or
 /// schema's name, `-` for 0, the number when nothing has that OID.
-pub fn reg_name(oid: u32, ty: &DataType, cat: &Catalog) -> String {
+pub fn reg_name(oid: u32, ty: &DataType, cat: &Catalog, path: Option<&[String]>) -> String {
     let name = match ty {
         _ if oid == 0 => Some("-".to_string()),
-        DataType::RegClass => regclass_name(oid, cat),
+        DataType::RegClass => regclass_name(oid, cat, path),
         DataType::RegType => regtype_name(oid, cat),
         DataType::RegNamespace => {
-            catalog::namespace_name(oid).map(tandem_types::ident::quote_identifier)
+            catalog::namespace_name(cat, oid).map(|n| tandem_types::ident::quote_identifier(&n))
         }
         _ => None,
     };
@@ -182,7 +200,8 @@ pub fn text_out_typed(value: &Value, ty: &DataType, ctx: &ExecContext<'_>, out: 
     match (value, ty) {
         (Value::Oid(0), DataType::RegProc) => out.push('-'),
         (Value::Oid(o), DataType::RegClass | DataType::RegType | DataType::RegNamespace) => {
-            out.push_str(&reg_name(*o, ty, &ctx.txn.catalog()))
+            let path = session_search_path(ctx);
+            out.push_str(&reg_name(*o, ty, &ctx.txn.catalog(), Some(&path)))
         }
         _ => text_out(value, out),
     }

@@ -122,11 +122,12 @@ pub struct DmlFrom {
 }
 
 fn target_table(b: &Binder, parts: &[String]) -> PgResult<Arc<TableDef>> {
-    let (schema, name) = match parts {
-        [n] => ("public", n.as_str()),
-        [s, n] => (s.as_str(), n.as_str()),
+    let (written, name) = match parts {
+        [n] => (None, n.as_str()),
+        [s, n] => (Some(s.as_str()), n.as_str()),
         _ => return Err(PgError::syntax("improper qualified name")),
     };
+    let schema = &b.relation_schema(written, name);
     if let Some(t) = b.catalog.table_by_name(schema, name) {
         return Ok(t.clone());
     }

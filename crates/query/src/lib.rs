@@ -154,8 +154,7 @@ pub fn plan_with(
     ctx: &mut ExecContext<'_>,
     overriding: Option<Overriding>,
 ) -> PgResult<Plan> {
-    let catalog = ctx.txn.catalog();
-    let mut b = Binder::new(catalog, param_types);
+    let mut b = Binder::for_session(ctx, param_types);
     b.levels.push(Level::new());
     let (kind, body, cols) = match stmt {
         Statement::Query(q) => {
@@ -198,7 +197,7 @@ pub fn describe_query(
     ctx: &mut ExecContext<'_>,
 ) -> PgResult<(Vec<OutputColumn>, Vec<Oid>)> {
     let mut params = Vec::new();
-    let mut b = Binder::new(ctx.txn.catalog(), &mut params);
+    let mut b = Binder::for_session(ctx, &mut params);
     let (_, cols) = b.bind_query(q)?;
     let mut deps: Vec<Oid> = b
         .perms
@@ -280,7 +279,7 @@ pub fn bind_standalone_expr(
     param_types: &mut Vec<DataType>,
     ctx: &mut ExecContext<'_>,
 ) -> PgResult<StandaloneExpr> {
-    let mut b = Binder::new(ctx.txn.catalog(), param_types);
+    let mut b = Binder::for_session(ctx, param_types);
     b.levels.push(Level::new());
     let (expr, data_type) = b.bind_resolved(expr)?;
     b.finish_params();
@@ -303,7 +302,7 @@ pub fn eval_expr_text(
 ) -> PgResult<Value> {
     let ast = dml::parse_expr(sql)?;
     let mut params = Vec::new();
-    let mut b = Binder::new(ctx.txn.catalog(), &mut params);
+    let mut b = Binder::for_session(ctx, &mut params);
     b.levels.push(Level::new());
     let (mut expr, t) = b.bind_expr(&ast)?;
     if let Some(ty) = ty {

@@ -100,9 +100,9 @@ fn resolve_target(
 ) -> PgResult<Target> {
     let rel = front_relation_name(name)?;
     let cat = ctx.txn.catalog();
-    let table = cat
-        .table_by_name("public", &rel)
-        .map(|t| (**t).clone())
+    let table = rel
+        .table(ctx)
+        .map(|t| (*t).clone())
         .ok_or_else(|| super::ddl::undefined_relation(name))?;
     cat.check_table_privileges(table.oid, tandem_types::Oid(ctx.session.user_oid), mask)?;
     let input: Vec<usize> = if columns.is_empty() {

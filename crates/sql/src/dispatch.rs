@@ -34,7 +34,8 @@ pub(crate) struct Output<'a, 'f> {
     pub types: Vec<DataType>,
     /// The catalog OID alias columns (`regclass`, ...) sent as text are
     /// named from, with those columns' positions (set by `run_plan`).
-    names: Option<(Arc<tandem_storage::Catalog>, Vec<usize>)>,
+    /// The catalog, the session's search_path and the columns to name.
+    names: Option<(Arc<tandem_storage::Catalog>, Vec<String>, Vec<usize>)>,
     /// The `int2vector`/`oidvector` columns sent as text: held as arrays,
     /// they print as space-separated lists (set by `describe`).
     vectors: Vec<usize>,
@@ -66,7 +67,7 @@ impl<'a, 'f> Output<'a, 'f> {
 
     /// Text output of OID alias columns prints names, as PostgreSQL's
     /// `regclassout` and friends do; they need the catalog.
-    fn name_reg_columns(&mut self, catalog: Arc<tandem_storage::Catalog>) {
+    fn name_reg_columns(&mut self, ctx: &tandem_expr::ExecContext<'_>) {
         let cols: Vec<usize> = (0..self.types.len())
             .filter(|&i| {
                 matches!(
@@ -76,7 +77,8 @@ impl<'a, 'f> Output<'a, 'f> {
             })
             .collect();
         if !cols.is_empty() {
-            self.names = Some((catalog, cols));
+            let path = tandem_expr::reg::session_search_path(ctx);
+            self.names = Some((ctx.txn.catalog(), path, cols));
         }
     }
 
@@ -102,10 +104,11 @@ impl<'a, 'f> Output<'a, 'f> {
                 row[i] = Value::Text(words.join(" "));
             }
         }
-        if let Some((catalog, cols)) = &self.names {
+        if let Some((catalog, path, cols)) = &self.names {
             for &i in cols {
                 if let Some(Value::Oid(o)) = row.get(i) {
-                    row[i] = Value::Text(tandem_expr::reg::reg_name(*o, &self.types[i], catalog));
+                    let name = tandem_expr::reg::reg_name(*o, &self.types[i], catalog, Some(path));
+                    row[i] = Value::Text(name);
                 }
             }
         }
@@ -261,6 +264,15 @@ fn execute_sql(
         Statement::CreateTable(ct) => ddl::table::create(s, ct),
         Statement::CreateIndex(ci) => ddl::index::create(s, ci),
         Statement::CreateView(cv) => ddl::view::create(s, cv),
+        Statement::CreateSchema {
+            schema_name,
+            if_not_exists,
+            or_replace: false,
+            with: None,
+            options: None,
+            default_collate_spec: None,
+            clone: None,
+        } => ddl::schema::create(s, schema_name, *if_not_exists),
         Statement::CreateType {
             name,
             representation,
@@ -315,7 +327,7 @@ pub(crate) fn run_plan(
         out.describe(&plan_fields(&plan.columns, &[]))?;
     }
     let rows = s.with_ctx(params, |ctx| {
-        out.name_reg_columns(ctx.txn.catalog());
+        out.name_reg_columns(ctx);
         tandem_query::execute(plan, ctx, &mut |row| out.row(row))
     })?;
     Ok(plan_tag(plan.kind, rows))

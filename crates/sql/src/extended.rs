@@ -347,7 +347,8 @@ impl Session {
                             // a relation's name: looked up in the catalog
                             s.with_ctx(&[], |ctx| {
                                 let cat = ctx.txn.catalog();
-                                tandem_expr::reg::lookup_relation(text, &cat)
+                                let path = tandem_expr::reg::session_search_path(ctx);
+                                tandem_expr::reg::lookup_relation(text, &cat, &path)
                                     .map(|(oid, _)| Value::Oid(oid))
                                     .ok_or_else(|| tandem_expr::reg::undefined_relation(text))
                             })?

@@ -4,6 +4,10 @@
 //! identifier folding (PostgreSQL's `parser/parse_type.c`, `scansup.c`).
 
 use sqlparser::ast::{Ident, ObjectName, ObjectNamePart};
+use std::sync::Arc;
+
+use tandem_expr::ExecContext;
+use tandem_storage::{IndexDef, SequenceDef, TableDef, ViewDef};
 use tandem_types::{DataType, PgError, PgResult, SqlState};
 
 /// Serial pseudo-types create an owned sequence.
@@ -228,8 +232,83 @@ pub(crate) fn ident(i: &Ident) -> String {
     }
 }
 
-/// `[schema.]name` of a relation; only `public` (and no schema) exist.
-pub(crate) fn relation_name(name: &ObjectName) -> PgResult<String> {
+/// A relation's (or type's) name as written: `[schema.]name`, folded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RelName {
+    pub schema: Option<String>,
+    pub name: String,
+    /// Where the name starts in the statement (line, column), when parsed
+    /// from it: errors about its schema point there.
+    pub at: Option<(u64, u64)>,
+}
+
+impl RelName {
+    /// The name as PostgreSQL's messages show it: `schema.name` when
+    /// written so.
+    pub(crate) fn shown(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("{s}.{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+    /// The schema to look the relation up in (the one written, else the
+    /// first on the session's `search_path` that has it).
+    pub(crate) fn lookup(&self, ctx: &ExecContext<'_>) -> String {
+        ctx.txn
+            .catalog()
+            .lookup_schema(&search_path(ctx), self.schema.as_deref(), &self.name)
+    }
+    /// The table of this name.
+    pub(crate) fn table(&self, ctx: &ExecContext<'_>) -> Option<Arc<TableDef>> {
+        let schema = self.lookup(ctx);
+        ctx.txn
+            .catalog()
+            .table_by_name(&schema, &self.name)
+            .cloned()
+    }
+    /// The view of this name.
+    pub(crate) fn view(&self, ctx: &ExecContext<'_>) -> Option<Arc<ViewDef>> {
+        let schema = self.lookup(ctx);
+        ctx.txn.catalog().view_by_name(&schema, &self.name).cloned()
+    }
+    /// The sequence of this name.
+    pub(crate) fn sequence(&self, ctx: &ExecContext<'_>) -> Option<Arc<SequenceDef>> {
+        let schema = self.lookup(ctx);
+        ctx.txn
+            .catalog()
+            .sequence_by_name(&schema, &self.name)
+            .cloned()
+    }
+    /// The secondary index of this name.
+    pub(crate) fn index(&self, ctx: &ExecContext<'_>) -> Option<Arc<IndexDef>> {
+        let schema = self.lookup(ctx);
+        ctx.txn
+            .catalog()
+            .index_by_name(&schema, &self.name)
+            .cloned()
+    }
+    /// The schema a new relation of this name goes in.
+    pub(crate) fn create_in(&self, ctx: &ExecContext<'_>) -> PgResult<String> {
+        let schema = ctx
+            .txn
+            .catalog()
+            .creation_schema(&search_path(ctx), self.schema.as_deref());
+        match self.at {
+            Some((line, column)) => {
+                schema.map_err(|e| e.with_locate(tandem_types::Locate::LineColumn(line, column)))
+            }
+            None => schema,
+        }
+    }
+}
+
+/// The session's `search_path`, `$user` read as its role.
+pub(crate) fn search_path(ctx: &ExecContext<'_>) -> Vec<String> {
+    tandem_storage::parse_search_path(&ctx.config.get_str("search_path"), &ctx.session.user)
+}
+
+/// `[[database.]schema.]name` of a relation.
+pub(crate) fn relation_name(name: &ObjectName) -> PgResult<RelName> {
     let parts: Vec<String> = name
         .0
         .iter()
@@ -240,19 +319,33 @@ pub(crate) fn relation_name(name: &ObjectName) -> PgResult<String> {
             ))),
         })
         .collect::<PgResult<_>>()?;
-    split_qualified(&parts)
+    let mut rel = split_qualified(&parts)?;
+    rel.at = name.0.first().and_then(|p| p.as_ident()).map(|i| {
+        let start = i.span.start;
+        (start.line, start.column)
+    });
+    Ok(rel)
 }
 
-/// Applies the schema rule to already-folded parts.
-pub(crate) fn split_qualified(parts: &[String]) -> PgResult<String> {
+/// Splits already-folded parts into schema and name; a database part must
+/// name this database.
+pub(crate) fn split_qualified(parts: &[String]) -> PgResult<RelName> {
     match parts {
-        [n] => Ok(n.clone()),
-        [s, n] if s == "public" => Ok(n.clone()),
-        [s, _] => Err(PgError::new(
-            SqlState::INVALID_SCHEMA_NAME,
-            format!("schema \"{s}\" does not exist"),
-        )),
-        [db, s, n] if s == "public" && (db == "postgres" || db == "template1") => Ok(n.clone()),
+        [n] => Ok(RelName {
+            schema: None,
+            name: n.clone(),
+            at: None,
+        }),
+        [s, n] => Ok(RelName {
+            schema: Some(s.clone()),
+            name: n.clone(),
+            at: None,
+        }),
+        [db, s, n] if db == "postgres" || db == "template1" => Ok(RelName {
+            schema: Some(s.clone()),
+            name: n.clone(),
+            at: None,
+        }),
         _ => Err(PgError::new(
             SqlState::FEATURE_NOT_SUPPORTED,
             format!(
@@ -264,7 +357,7 @@ pub(crate) fn split_qualified(parts: &[String]) -> PgResult<String> {
 }
 
 /// A front-parser name (`a`, `public.a`, already folded).
-pub(crate) fn front_relation_name(name: &str) -> PgResult<String> {
+pub(crate) fn front_relation_name(name: &str) -> PgResult<RelName> {
     let parts: Vec<String> = name.split('.').map(str::to_string).collect();
     split_qualified(&parts)
 }
@@ -306,11 +399,14 @@ mod tests {
 
     #[test]
     fn qualified_names() {
-        assert_eq!(front_relation_name("public.t").expect("ok"), "t");
+        let n = front_relation_name("public.t").expect("ok");
         assert_eq!(
-            front_relation_name("x.t").unwrap_err().message,
-            "schema \"x\" does not exist"
+            (n.schema.as_deref(), n.name.as_str()),
+            (Some("public"), "t")
         );
+        assert_eq!(n.shown(), "public.t");
+        assert_eq!(front_relation_name("t").expect("ok").schema, None);
+        assert!(front_relation_name("a.b.c.d").is_err());
         assert_eq!(quote_identifier("abc_1"), "abc_1");
         assert_eq!(quote_identifier("Abc"), "\"Abc\"");
     }

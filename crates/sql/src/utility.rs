@@ -320,17 +320,17 @@ fn check_tables_exist(s: &mut Session, tables: &[String]) -> PgResult<()> {
     if tables.is_empty() {
         return Ok(());
     }
-    let catalog = s.with_ctx(&[], |ctx| Ok(ctx.txn.catalog()))?;
-    for t in tables {
-        let name = crate::types::front_relation_name(t)?;
-        if catalog.table_by_name("public", &name).is_none() {
-            return Err(PgError::new(
-                SqlState::UNDEFINED_TABLE,
-                format!("relation \"{t}\" does not exist"),
-            ));
+    s.with_ctx(&[], |ctx| {
+        for t in tables {
+            if crate::types::front_relation_name(t)?.table(ctx).is_none() {
+                return Err(PgError::new(
+                    SqlState::UNDEFINED_TABLE,
+                    format!("relation \"{t}\" does not exist"),
+                ));
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// VACUUM: nothing to reclaim in tandem's heap, but PostgreSQL's checks apply.

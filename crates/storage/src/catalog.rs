@@ -122,6 +122,10 @@ pub enum CatalogOp {
     PutType(tandem_types::EnumType),
     /// Drop an enum type.
     DropType(Oid),
+    /// CREATE SCHEMA, or a schema's new owner.
+    PutSchema(crate::SchemaDef),
+    /// DROP SCHEMA.
+    DropSchema(Oid),
     /// Make column `column` of `table` an identity column (`always`:
     /// GENERATED ALWAYS), or (`None`) an ordinary one again.
     SetIdentity {
@@ -281,6 +285,13 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
         CatalogOp::DropType(oid) => {
             cat.types.remove(oid);
         }
+        CatalogOp::PutSchema(s) => {
+            cat.schemas.insert(s.oid, s.clone());
+        }
+        CatalogOp::DropSchema(oid) => {
+            cat.schemas.remove(oid);
+            cat.comments.retain(|(o, _, _), _| o != oid);
+        }
         CatalogOp::DropView(oid) => {
             cat.views.remove(oid);
             cat.acls.remove(oid);
@@ -419,8 +430,10 @@ pub fn op_oid(op: &CatalogOp) -> Oid {
         | CatalogOp::DropIndex(o)
         | CatalogOp::DropConstraint(o)
         | CatalogOp::DropView(o)
-        | CatalogOp::DropType(o) => *o,
+        | CatalogOp::DropType(o)
+        | CatalogOp::DropSchema(o) => *o,
         CatalogOp::PutType(t) => Oid(t.oid),
+        CatalogOp::PutSchema(s) => s.oid,
         CatalogOp::PutView(v) => v.oid,
         CatalogOp::SetIdentity { table, .. } => *table,
         CatalogOp::SetComment { object, .. } => *object,

@@ -141,10 +141,47 @@ pub struct PrimaryKey {
     pub columns: Vec<usize>,
 }
 
+/// A schema made by CREATE SCHEMA (`pg_namespace`). The schemas every
+/// database has (`pg_catalog`, `public`, `information_schema`, `pg_toast`)
+/// are not stored: [`BUILTIN_SCHEMAS`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaDef {
+    pub oid: Oid,
+    pub name: String,
+    pub owner: Oid,
+}
+
+/// `search_path`'s schemas, in order: the setting's names split at commas,
+/// unquoted names folded to lower case, `$user` read as the role `user`.
+/// Names of schemas that do not exist stay (lookups skip them).
+pub fn parse_search_path(setting: &str, user: &str) -> Vec<String> {
+    setting
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(
+            |s| match s.strip_prefix('"').and_then(|q| q.strip_suffix('"')) {
+                Some("$user") => user.to_string(),
+                Some(q) => q.replace("\"\"", "\""),
+                None if s == "$user" => user.to_string(),
+                None => s.to_lowercase(),
+            },
+        )
+        .collect()
+}
+
+/// The schemas of every database, with their OIDs (initdb's).
+pub const BUILTIN_SCHEMAS: [(&str, u32); 4] = [
+    ("pg_catalog", 11),
+    ("public", 2200),
+    ("information_schema", 13183),
+    ("pg_toast", 99),
+];
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct TableDef {
     pub oid: Oid,
-    /// Always `public` for now.
+    /// Its schema's name.
     pub schema: String,
     pub name: String,
     pub columns: Vec<ColumnDef>,
@@ -431,9 +468,87 @@ pub struct Catalog {
     /// Enum types (`pg_type` rows of `typtype = 'e'` and their `pg_enum`
     /// rows), by oid.
     pub types: std::collections::BTreeMap<Oid, Arc<tandem_types::EnumType>>,
+    /// Schemas made by CREATE SCHEMA, by oid ([`BUILTIN_SCHEMAS`] are not
+    /// here).
+    pub schemas: std::collections::BTreeMap<Oid, SchemaDef>,
 }
 
 impl Catalog {
+    /// The OID of schema `name`: a built-in one or one CREATE SCHEMA made.
+    pub fn schema_oid(&self, name: &str) -> Option<Oid> {
+        BUILTIN_SCHEMAS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, o)| Oid(*o))
+            .or_else(|| {
+                self.schemas
+                    .values()
+                    .find(|s| s.name == name)
+                    .map(|s| s.oid)
+            })
+    }
+    /// The name of the schema of OID `oid`.
+    pub fn schema_name(&self, oid: Oid) -> Option<&str> {
+        BUILTIN_SCHEMAS
+            .iter()
+            .find(|(_, o)| *o == oid.0)
+            .map(|(n, _)| *n)
+            .or_else(|| self.schemas.get(&oid).map(|s| s.name.as_str()))
+    }
+    /// The schema an unqualified `name` of a relation is found in: the
+    /// first schema of `path` (from [`parse_search_path`]) that holds a
+    /// relation of that name, `pg_catalog` searched first for its views.
+    /// `None` when no schema has it.
+    pub fn relation_schema<'p>(&self, path: &'p [String], name: &str) -> Option<&'p str> {
+        path.iter()
+            .map(String::as_str)
+            .find(|s| self.relation_exists(s, name))
+    }
+    /// The schema a relation (or type) named `[schema.]name` is looked up
+    /// in: the one named, else where [`Catalog::relation_schema`] finds
+    /// it, else the schema it would be created in (so that a lookup that
+    /// fails names the relation as written).
+    pub fn lookup_schema(&self, path: &[String], schema: Option<&str>, name: &str) -> String {
+        match schema {
+            Some(s) => s.to_string(),
+            None => self
+                .relation_schema(path, name)
+                .or_else(|| self.first_schema(path))
+                .unwrap_or("public")
+                .to_string(),
+        }
+    }
+    /// The first schema of `path` that exists (`current_schema()`).
+    pub fn first_schema<'p>(&self, path: &'p [String]) -> Option<&'p str> {
+        path.iter()
+            .map(String::as_str)
+            .find(|s| self.schema_oid(s).is_some())
+    }
+    /// The schema a new object named `[schema.]name` goes in: the one named
+    /// (which must exist), else the first existing schema of `path`.
+    pub fn creation_schema(&self, path: &[String], schema: Option<&str>) -> PgResult<String> {
+        match schema {
+            Some(s) if self.schema_oid(s).is_some() => Ok(s.to_string()),
+            Some(s) => Err(tandem_types::PgError::new(
+                tandem_types::SqlState::INVALID_SCHEMA_NAME,
+                format!("schema \"{s}\" does not exist"),
+            )),
+            None => self.first_schema(path).map(str::to_string).ok_or_else(|| {
+                tandem_types::PgError::new(
+                    tandem_types::SqlState::INVALID_SCHEMA_NAME,
+                    "no schema has been selected to create in",
+                )
+            }),
+        }
+    }
+    /// Whether schema `schema` holds a relation (table, view, sequence or
+    /// index) named `name`.
+    pub fn relation_exists(&self, schema: &str, name: &str) -> bool {
+        self.table_by_name(schema, name).is_some()
+            || self.view_by_name(schema, name).is_some()
+            || self.sequence_by_name(schema, name).is_some()
+            || self.index_by_name(schema, name).is_some()
+    }
     /// The enum type named `name` (as stored: unquoted, case kept).
     pub fn type_by_name(&self, name: &str) -> Option<&Arc<tandem_types::EnumType>> {
         self.types.values().find(|t| t.name == name)

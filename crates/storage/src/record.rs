@@ -1034,6 +1034,14 @@ fn catalog_op(w: &mut Writer, op: &CatalogOp) {
             w.u8(31);
             w.oid(*o);
         }
+        CatalogOp::PutSchema(s) => {
+            w.u8(32);
+            schema_def(w, s);
+        }
+        CatalogOp::DropSchema(o) => {
+            w.u8(33);
+            w.oid(*o);
+        }
         CatalogOp::SetComment {
             object,
             class,
@@ -1061,6 +1069,20 @@ fn catalog_op(w: &mut Writer, op: &CatalogOp) {
             });
         }
     }
+}
+
+fn schema_def(w: &mut Writer, s: &crate::SchemaDef) {
+    w.oid(s.oid);
+    w.str(&s.name);
+    w.oid(s.owner);
+}
+
+fn read_schema_def(r: &mut Reader<'_>) -> PgResult<crate::SchemaDef> {
+    Ok(crate::SchemaDef {
+        oid: r.oid()?,
+        name: r.string()?,
+        owner: r.oid()?,
+    })
 }
 
 fn view_def(w: &mut Writer, v: &crate::ViewDef) {
@@ -1324,6 +1346,8 @@ fn read_catalog_op(r: &mut Reader<'_>) -> PgResult<CatalogOp> {
         27 => CatalogOp::DropView(r.oid()?),
         30 => CatalogOp::PutType(r.enum_type()?),
         31 => CatalogOp::DropType(r.oid()?),
+        32 => CatalogOp::PutSchema(read_schema_def(r)?),
+        33 => CatalogOp::DropSchema(r.oid()?),
         29 => CatalogOp::SetComment {
             object: r.oid()?,
             class: r.u32()?,
@@ -1422,6 +1446,10 @@ pub fn catalog(w: &mut Writer, cat: &Catalog) {
     w.u32(cat.types.len() as u32);
     for t in cat.types.values() {
         w.enum_type(t);
+    }
+    w.u32(cat.schemas.len() as u32);
+    for s in cat.schemas.values() {
+        schema_def(w, s);
     }
 }
 
@@ -1530,6 +1558,13 @@ pub fn read_catalog(r: &mut Reader<'_>) -> PgResult<Catalog> {
         for _ in 0..r.u32()? {
             let t = r.enum_type()?;
             cat.types.insert(Oid(t.oid), Arc::new(t));
+        }
+    }
+    // Schemas came last.
+    if !r.is_empty() {
+        for _ in 0..r.u32()? {
+            let s = read_schema_def(r)?;
+            cat.schemas.insert(s.oid, s);
         }
     }
     Ok(cat)
@@ -1747,7 +1782,7 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        let old = &w.buf[..w.buf.len() - 36];
+        let old = &w.buf[..w.buf.len() - 40];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.role_by_name("pg_create_subscription").is_some());
         assert_eq!(back.auth_members.len(), 3);
@@ -1916,7 +1951,7 @@ mod tests {
         let mut w = Writer::new();
         catalog(&mut w, &bare);
         // the counts of the sections after them
-        w.buf.len() - 4 * 7
+        w.buf.len() - 4 * 8
     }
 
     #[test]
@@ -1945,7 +1980,7 @@ mod tests {
         let mut w = Writer::new();
         catalog(&mut w, &bare);
         // (the counts of the indexes and the sections after them)
-        let old = &w.buf[..w.buf.len() - 4 * 6];
+        let old = &w.buf[..w.buf.len() - 4 * 7];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.indexes.is_empty());
     }
@@ -1995,7 +2030,7 @@ mod tests {
         let mut w = Writer::new();
         catalog(&mut w, &bare);
         // (the counts of the constraints and the sections after them)
-        let old = &w.buf[..w.buf.len() - 4 * 5];
+        let old = &w.buf[..w.buf.len() - 4 * 6];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.constraints.is_empty());
     }
@@ -2026,7 +2061,7 @@ mod tests {
         let mut w = Writer::new();
         catalog(&mut w, &bare);
         // (the counts of the views and the sections after them)
-        let old = &w.buf[..w.buf.len() - 4 * 4];
+        let old = &w.buf[..w.buf.len() - 4 * 5];
         assert!(read_catalog(&mut Reader::new(old, "catalog"))
             .unwrap()
             .views
@@ -2056,7 +2091,7 @@ mod tests {
         let mut w = Writer::new();
         catalog(&mut w, &bare);
         // (the identity columns' and the comments' counts)
-        let old = &w.buf[..w.buf.len() - 4 * 3];
+        let old = &w.buf[..w.buf.len() - 4 * 4];
         let back = read_catalog(&mut Reader::new(old, "catalog")).unwrap();
         assert!(back.identities.is_empty());
     }
@@ -2083,7 +2118,7 @@ mod tests {
         };
         let mut w = Writer::new();
         catalog(&mut w, &bare);
-        let old = &w.buf[..w.buf.len() - 4 * 2];
+        let old = &w.buf[..w.buf.len() - 4 * 3];
         assert!(read_catalog(&mut Reader::new(old, "catalog"))
             .unwrap()
             .comments
@@ -2149,11 +2184,45 @@ mod tests {
         let mut wb = Writer::new();
         catalog(&mut wb, &bare);
         assert!(
-            read_catalog(&mut Reader::new(&wb.buf[..wb.buf.len() - 4], "catalog"))
+            read_catalog(&mut Reader::new(&wb.buf[..wb.buf.len() - 8], "catalog"))
                 .unwrap()
                 .types
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn schemas_round_trip_in_ops_and_images() {
+        let s = crate::SchemaDef {
+            oid: Oid(16420),
+            name: "app".into(),
+            owner: Oid(10),
+        };
+        round_trip(catalog_change(CatalogOp::PutSchema(s.clone())));
+        round_trip(catalog_change(CatalogOp::DropSchema(Oid(16420))));
+        let mut cat = bootstrap_catalog("alice", None);
+        crate::catalog::apply_op(&mut cat, &CatalogOp::PutSchema(s.clone()));
+        assert_eq!(cat.schema_oid("app"), Some(Oid(16420)));
+        assert_eq!(cat.schema_oid("public"), Some(Oid(2200)));
+        assert_eq!(cat.schema_name(Oid(16420)), Some("app"));
+        let mut w = Writer::new();
+        catalog(&mut w, &cat);
+        let back = read_catalog(&mut Reader::new(&w.buf, "catalog")).unwrap();
+        assert_eq!(back.schemas, cat.schemas);
+        // an image from before the section reads with none
+        let bare = Catalog {
+            schemas: Default::default(),
+            ..cat.clone()
+        };
+        let mut wb = Writer::new();
+        catalog(&mut wb, &bare);
+        let old = &wb.buf[..wb.buf.len() - 4];
+        assert!(read_catalog(&mut Reader::new(old, "catalog"))
+            .unwrap()
+            .schemas
+            .is_empty());
+        crate::catalog::apply_op(&mut cat, &CatalogOp::DropSchema(Oid(16420)));
+        assert_eq!(cat.schema_oid("app"), None);
     }
 
     #[test]
@@ -2204,8 +2273,8 @@ mod tests {
             auth_member(&mut w, m);
         }
         // and the (empty) followed publishers, indexes, constraints, views,
-        // identity columns, comments, enum types
-        w.buf.len() + 4 * 7
+        // identity columns, comments, enum types, schemas
+        w.buf.len() + 4 * 8
     }
 
     fn publication_bytes() -> usize {

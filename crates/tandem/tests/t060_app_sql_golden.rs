@@ -43,6 +43,7 @@ tandem_testkit::golden_tests! {
     psql_dx => "32_psql_dx",
     advisory_locks => "33_advisory_locks",
     cursors => "34_cursors",
+    schemas => "35_schemas",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

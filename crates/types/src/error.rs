@@ -89,6 +89,8 @@ impl SqlState {
     pub const ARRAY_SUBSCRIPT_ERROR: SqlState = SqlState("2202E");
     pub const INDETERMINATE_DATATYPE: SqlState = SqlState("42P18");
     pub const INVALID_SCHEMA_NAME: SqlState = SqlState("3F000");
+    pub const DUPLICATE_SCHEMA: SqlState = SqlState("42P06");
+    pub const RESERVED_NAME: SqlState = SqlState("42939");
     pub const INVALID_NAME: SqlState = SqlState("42602");
     pub const NAME_TOO_LONG: SqlState = SqlState("42622");
 

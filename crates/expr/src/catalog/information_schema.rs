@@ -372,17 +372,26 @@ fn schemata_cols() -> Vec<(&'static str, DataType)> {
 fn schemata_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
     let cat = ctx.txn.catalog();
     let owner = role_name(&cat, BOOTSTRAP_SUPERUSER);
+    let created = cat
+        .schemas
+        .values()
+        .map(|s| (s.name.clone(), role_name(&cat, s.owner.0)));
     Ok(["pg_catalog", "public", "information_schema", "pg_toast"]
         .iter()
         .map(|s| {
+            let o = if *s == "public" {
+                "pg_database_owner".to_string()
+            } else {
+                owner.clone()
+            };
+            (s.to_string(), o)
+        })
+        .chain(created)
+        .map(|(s, o)| {
             vec![
                 name(&ctx.session.database),
-                name(s),
-                name(if *s == "public" {
-                    "pg_database_owner"
-                } else {
-                    &owner
-                }),
+                name(&s),
+                name(&o),
                 Value::Null,
                 Value::Null,
                 Value::Null,
@@ -475,7 +484,7 @@ fn constraints(cat: &Catalog) -> Vec<Con<'_>> {
         });
     }
     for t in cat.tables.values() {
-        let ns = namespace_oid(&t.schema).unwrap_or(PUBLIC_NAMESPACE);
+        let ns = namespace_oid(cat, &t.schema).unwrap_or(PUBLIC_NAMESPACE);
         for (i, c) in t.columns.iter().enumerate() {
             if c.not_null && !c.dropped {
                 out.push(Con {

@@ -260,7 +260,10 @@ pub fn descriptions(cat: &tandem_storage::Catalog) -> Vec<(u32, u32, i32, String
             || cat.views.contains_key(&o)
             || cat.sequences.contains_key(&o)
             || indexes.iter().any(|i| i.oid == o.0)
+            || cat.schema_name(o).is_some()
     };
+    // COMMENT ON SCHEMA public replaces initdb's
+    out.retain(|(o, class, sub, _)| !cat.comments.contains_key(&(Oid(*o), *class, *sub)));
     for ((object, class, sub), text) in &cat.comments {
         if exists(*object) {
             out.push((object.0, *class, *sub, text.clone()));
@@ -289,22 +292,14 @@ pub fn acl_value(cat: &tandem_storage::Catalog, object: tandem_types::Oid) -> Va
     }
 }
 
-/// OID of a schema name.
-pub fn namespace_oid(schema: &str) -> Option<u32> {
-    Some(match schema {
-        "pg_catalog" => PG_CATALOG_NAMESPACE,
-        "public" => PUBLIC_NAMESPACE,
-        "information_schema" => INFORMATION_SCHEMA_NAMESPACE,
-        "pg_toast" => PG_TOAST_NAMESPACE,
-        _ => return None,
-    })
+/// OID of a schema name (a built-in schema or one CREATE SCHEMA made).
+pub fn namespace_oid(cat: &tandem_storage::Catalog, schema: &str) -> Option<u32> {
+    cat.schema_oid(schema).map(|o| o.0)
 }
 
 /// The schema of OID `oid` (see [`namespace_oid`]).
-pub fn namespace_name(oid: u32) -> Option<&'static str> {
-    ["pg_catalog", "public", "information_schema", "pg_toast"]
-        .into_iter()
-        .find(|s| namespace_oid(s) == Some(oid))
+pub fn namespace_name(cat: &tandem_storage::Catalog, oid: u32) -> Option<String> {
+    cat.schema_name(tandem_types::Oid(oid)).map(str::to_string)
 }
 
 pub type Columns = fn() -> Vec<(&'static str, DataType)>;

@@ -113,7 +113,7 @@ fn row(r: Rel<'_>) -> Vec<Value> {
 pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
     let mut out = Vec::new();
     for t in cat.tables.values() {
-        let ns = namespace_oid(&t.schema).unwrap_or(PUBLIC_NAMESPACE);
+        let ns = namespace_oid(cat, &t.schema).unwrap_or(PUBLIC_NAMESPACE);
         let replident = match t.replica_identity {
             ReplicaIdentity::Default => b'd',
             ReplicaIdentity::Nothing => b'n',
@@ -145,7 +145,7 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
         out.push(row(Rel {
             oid: idx.oid,
             name: idx.name,
-            namespace: namespace_oid(&idx.table.schema).unwrap_or(PUBLIC_NAMESPACE),
+            namespace: namespace_oid(cat, &idx.table.schema).unwrap_or(PUBLIC_NAMESPACE),
             owner: idx.table.owner.0,
             am: BTREE_AM,
             has_index: false,
@@ -161,7 +161,7 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
         out.push(row(Rel {
             oid: v.oid.0,
             name: &v.name,
-            namespace: namespace_oid(&v.schema).unwrap_or(PUBLIC_NAMESPACE),
+            namespace: namespace_oid(cat, &v.schema).unwrap_or(PUBLIC_NAMESPACE),
             owner: v.owner.0,
             am: 0,
             has_index: false,
@@ -182,7 +182,7 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
         out.push(row(Rel {
             oid: s.oid.0,
             name: &s.name,
-            namespace: namespace_oid(&s.schema).unwrap_or(PUBLIC_NAMESPACE),
+            namespace: namespace_oid(cat, &s.schema).unwrap_or(PUBLIC_NAMESPACE),
             owner,
             am: 0,
             has_index: false,
@@ -198,7 +198,7 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
         out.push(row(Rel {
             oid: v.oid,
             name: v.name,
-            namespace: namespace_oid(v.schema).unwrap_or(PG_CATALOG_NAMESPACE),
+            namespace: namespace_oid(cat, v.schema).unwrap_or(PG_CATALOG_NAMESPACE),
             owner: BOOTSTRAP_SUPERUSER,
             am: if v.relkind == b'r' { HEAP_AM } else { 0 },
             has_index: false,

@@ -60,7 +60,7 @@ pub fn build(cat: &Catalog) -> Vec<Vec<Value>> {
         let mut row = vec![
             oid(c.oid.0),
             name(&c.name),
-            oid(namespace_oid(&t.schema).unwrap_or(PUBLIC_NAMESPACE)),
+            oid(namespace_oid(cat, &t.schema).unwrap_or(PUBLIC_NAMESPACE)),
         ];
         match &c.kind {
             ConstraintKind::ForeignKey(fk) => {
@@ -122,7 +122,7 @@ fn index_rows(cat: &Catalog) -> Vec<Vec<Value>> {
             let mut row = vec![
                 oid(con),
                 name(i.name),
-                oid(namespace_oid(&t.schema).unwrap_or(PUBLIC_NAMESPACE)),
+                oid(namespace_oid(cat, &t.schema).unwrap_or(PUBLIC_NAMESPACE)),
                 ch(contype),
                 b(false),
                 b(false),

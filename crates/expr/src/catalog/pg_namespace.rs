@@ -1,5 +1,5 @@
 //! `pg_catalog.pg_namespace`: the schemas (`pg_catalog`, `public`,
-//! `information_schema`, `pg_toast`).
+//! `information_schema`, `pg_toast`, and those CREATE SCHEMA made).
 
 use tandem_types::{DataType, PgResult, Value};
 
@@ -26,8 +26,8 @@ fn columns() -> Vec<(&'static str, DataType)> {
 /// `pg_database_owner`, owner of `public` since PostgreSQL 15.
 const PG_DATABASE_OWNER: u32 = 6171;
 
-pub fn build() -> Vec<Vec<Value>> {
-    [
+pub fn build(cat: &tandem_storage::Catalog) -> Vec<Vec<Value>> {
+    let mut rows: Vec<Vec<Value>> = [
         (PG_CATALOG_NAMESPACE, "pg_catalog", BOOTSTRAP_SUPERUSER),
         (PG_TOAST_NAMESPACE, "pg_toast", BOOTSTRAP_SUPERUSER),
         (PUBLIC_NAMESPACE, "public", PG_DATABASE_OWNER),
@@ -50,7 +50,14 @@ pub fn build() -> Vec<Vec<Value>> {
         };
         vec![oid(*o), name(n), oid(*owner), acl]
     })
-    .collect()
+    .collect();
+    // the schemas CREATE SCHEMA made
+    rows.extend(
+        cat.schemas
+            .values()
+            .map(|s| vec![oid(s.oid.0), name(&s.name), oid(s.owner.0), Value::Null]),
+    );
+    rows
 }
 
 /// initdb's comments on the schemas (`pg_description` rows).
@@ -60,6 +67,6 @@ pub const DESCRIPTIONS: [(u32, &str); 3] = [
     (PUBLIC_NAMESPACE, "standard public schema"),
 ];
 
-fn rows(_: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
-    Ok(build())
+fn rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    Ok(build(&ctx.txn.catalog()))
 }

@@ -240,9 +240,11 @@ pub(super) fn defs() -> Vec<Def> {
         }),
         Def::ctx("to_regclass", vec![text()], r(T::RegClass), |a, _, c| {
             let cat = c.txn.catalog();
-            Ok(lookup_relation(&arg_text(a, 0), &cat)
-                .map(|(o, _)| Value::Oid(o))
-                .unwrap_or(Value::Null))
+            Ok(
+                lookup_relation(&arg_text(a, 0), &cat, &crate::reg::session_search_path(c))
+                    .map(|(o, _)| Value::Oid(o))
+                    .unwrap_or(Value::Null),
+            )
         })
         .stable(),
         Def::ctx("to_regtype", vec![text()], r(T::RegType), |a, _, c| {
@@ -253,13 +255,13 @@ pub(super) fn defs() -> Vec<Def> {
             )
         })
         .stable(),
-        Def::pure("to_regnamespace", vec![text()], r(T::Oid), |a| {
-            Ok(
-                catalog::namespace_oid(&crate::reg::parse_qualified(&arg_text(a, 0)).1)
-                    .map(Value::Oid)
-                    .unwrap_or(Value::Null),
-            )
-        }),
+        Def::ctx("to_regnamespace", vec![text()], r(T::Oid), |a, _, c| {
+            let name = crate::reg::parse_qualified(&arg_text(a, 0)).1;
+            Ok(catalog::namespace_oid(&c.txn.catalog(), &name)
+                .map(Value::Oid)
+                .unwrap_or(Value::Null))
+        })
+        .stable(),
     ];
     // what psql's \d asks of every table
     d.push(
@@ -365,7 +367,7 @@ fn describe_object(
             }
         }
         1247 => type_by_oid_in(object, cat).map(|t| format!("type {}", t.display_name())),
-        2615 => catalog::namespace_name(object).map(|n| format!("schema {n}")),
+        2615 => catalog::namespace_name(cat, object).map(|n| format!("schema {n}")),
         3079 if object == PLPGSQL_OID => Some("extension plpgsql".into()),
         _ => None,
     }
@@ -376,7 +378,7 @@ fn relation_kind(
     cat: &tandem_storage::Catalog,
     rel: u32,
 ) -> Option<(&'static str, String, Vec<String>)> {
-    let name = crate::reg::regclass_name(rel, cat)?;
+    let name = crate::reg::regclass_name(rel, cat, None)?;
     let oid = Oid(rel);
     let names = |cols: &[(String, DataType)]| cols.iter().map(|c| c.0.clone()).collect();
     Some(if let Some(t) = cat.tables.get(&oid) {

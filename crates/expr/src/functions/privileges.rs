@@ -123,12 +123,13 @@ fn table_privilege(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgR
     let (user, i) = user_and_rest(a, &cat, c)?;
     let mask = privilege_string(&arg_text(a, i + 1), TABLE_PRIVS, "grant")?;
     let (oid, kind) = match named(a, i)? {
-        Named::Name(n) => lookup_relation(&n, &cat).ok_or_else(|| {
-            PgError::new(
-                SqlState::UNDEFINED_TABLE,
-                format!("relation \"{n}\" does not exist"),
-            )
-        })?,
+        Named::Name(n) => lookup_relation(&n, &cat, &crate::reg::session_search_path(c))
+            .ok_or_else(|| {
+                PgError::new(
+                    SqlState::UNDEFINED_TABLE,
+                    format!("relation \"{n}\" does not exist"),
+                )
+            })?,
         Named::Oid(o) => {
             if cat.tables.contains_key(&Oid(o)) {
                 (o, RelKind::Table)
@@ -161,7 +162,7 @@ fn schema_privilege(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> Pg
     )?;
     let schema = match named(a, i)? {
         Named::Name(n) => {
-            if crate::catalog::namespace_oid(&n).is_none() {
+            if crate::catalog::namespace_oid(&cat, &n).is_none() {
                 return Err(PgError::new(
                     SqlState::INVALID_SCHEMA_NAME,
                     format!("schema \"{n}\" does not exist"),
@@ -169,11 +170,8 @@ fn schema_privilege(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> Pg
             }
             n
         }
-        Named::Oid(o) => match ["public", "pg_catalog", "information_schema", "pg_toast"]
-            .into_iter()
-            .find(|s| crate::catalog::namespace_oid(s) == Some(o))
-        {
-            Some(s) => s.to_string(),
+        Named::Oid(o) => match crate::catalog::namespace_name(&cat, o) {
+            Some(s) => s,
             None => return Ok(Value::Null),
         },
     };
@@ -185,11 +183,14 @@ fn schema_privilege(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> Pg
         .get(&tandem_storage::catalog::POSTGRES_DB_OID)
         .map(|d| d.owner)
         .unwrap_or(tandem_storage::catalog::BOOTSTRAP_SUPERUSER_OID);
+    // a schema CREATE SCHEMA made: its owner's alone (no schema ACLs yet)
+    let created = cat.schemas.values().find(|s| s.name == schema);
     let held = if cat.is_superuser(user)
         || (schema == "public" && cat.has_privs_of_role(user, db_owner))
+        || created.is_some_and(|s| cat.has_privs_of_role(user, s.owner))
     {
         mask
-    } else if schema == "pg_toast" {
+    } else if schema == "pg_toast" || created.is_some() {
         0
     } else {
         mask & acl::USAGE

@@ -70,8 +70,9 @@ pub(super) fn defs() -> Vec<Def> {
                 let cat = c.txn.catalog();
                 let table = super::arg_text(a, 0);
                 let column = crate::reg::parse_qualified(&super::arg_text(a, 1)).1;
-                let (oid, _) =
-                    lookup_relation(&table, &cat).ok_or_else(|| undefined_relation(&table))?;
+                let path = crate::reg::session_search_path(c);
+                let (oid, _) = lookup_relation(&table, &cat, &path)
+                    .ok_or_else(|| undefined_relation(&table))?;
                 let Some(def) = cat.tables.get(&Oid(oid)) else {
                     return Ok(Value::Null);
                 };
@@ -102,7 +103,7 @@ pub(super) fn defs() -> Vec<Def> {
 /// The sequence an argument names (an OID or a not-yet-resolved name), failing
 /// as PostgreSQL does for unknown relations and for relations that are not
 /// sequences.
-pub fn resolve_relation(arg: &Value, cat: &Catalog) -> PgResult<u32> {
+pub fn resolve_relation(arg: &Value, cat: &Catalog, path: &[String]) -> PgResult<u32> {
     let (oid, kind, label) = match arg {
         Value::Oid(o) => {
             let kind = if cat.sequences.contains_key(&Oid(*o)) {
@@ -113,13 +114,13 @@ pub fn resolve_relation(arg: &Value, cat: &Catalog) -> PgResult<u32> {
             (
                 *o,
                 kind,
-                crate::reg::regclass_name(*o, cat).unwrap_or_else(|| o.to_string()),
+                crate::reg::regclass_name(*o, cat, Some(path)).unwrap_or_else(|| o.to_string()),
             )
         }
         v => {
             let name = crate::to_text(v);
             let (oid, kind) =
-                lookup_relation(&name, cat).ok_or_else(|| undefined_relation(&name))?;
+                lookup_relation(&name, cat, path).ok_or_else(|| undefined_relation(&name))?;
             (oid, kind, crate::reg::parse_qualified(&name).1)
         }
     };
@@ -141,7 +142,7 @@ fn seq_name(oid: u32, cat: &Catalog) -> String {
 
 fn nextval(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {
     let cat = c.txn.catalog();
-    let oid = resolve_relation(&a[0], &cat)?;
+    let oid = resolve_relation(&a[0], &cat, &crate::reg::session_search_path(c))?;
     if c.txn.read_only() {
         return Err(PgError::new(
             SqlState::READ_ONLY_SQL_TRANSACTION,
@@ -158,7 +159,7 @@ fn nextval(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Va
 
 fn currval(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {
     let cat = c.txn.catalog();
-    let oid = resolve_relation(&a[0], &cat)?;
+    let oid = resolve_relation(&a[0], &cat, &crate::reg::session_search_path(c))?;
     with_state(c.session.pid, |s| s.currval.get(&oid).copied())
         .map(Value::Int8)
         .ok_or_else(|| {
@@ -174,7 +175,7 @@ fn currval(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Va
 
 fn setval(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {
     let cat = c.txn.catalog();
-    let oid = resolve_relation(&a[0], &cat)?;
+    let oid = resolve_relation(&a[0], &cat, &crate::reg::session_search_path(c))?;
     let value = arg_i64(a, 1)?;
     let is_called = if a.len() > 2 { arg_bool(a, 2) } else { true };
     let v = c.db.setval(Oid(oid), value, is_called)?;

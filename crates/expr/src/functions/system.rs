@@ -112,17 +112,29 @@ fn system_defs() -> Vec<Def> {
             Ok(Value::Text(c.session.user.clone()))
         })
         .stable(),
-        Def::pure("current_schema", vec![], r(T::Name), |_| {
-            Ok(Value::Text("public".into()))
-        }),
-        Def::pure("current_schemas", vec![t(T::Bool)], r(name_arr()), |a| {
-            let mut v = Vec::new();
-            if arg_bool(a, 0) {
-                v.push(Value::Text("pg_catalog".into()));
-            }
-            v.push(Value::Text("public".into()));
-            Ok(Value::Array(v))
-        }),
+        // the schemas of search_path that exist
+        Def::ctx("current_schema", vec![], r(T::Name), |_, _, c| {
+            Ok(existing_schemas(c)
+                .into_iter()
+                .next()
+                .map_or(Value::Null, Value::Text))
+        })
+        .stable(),
+        Def::ctx(
+            "current_schemas",
+            vec![t(T::Bool)],
+            r(name_arr()),
+            |a, _, c| {
+                let mut v = Vec::new();
+                let path = existing_schemas(c);
+                if arg_bool(a, 0) && !path.iter().any(|s| s == "pg_catalog") {
+                    v.push(Value::Text("pg_catalog".into()));
+                }
+                v.extend(path.into_iter().map(Value::Text));
+                Ok(Value::Array(v))
+            },
+        )
+        .stable(),
         Def::ctx("pg_backend_pid", vec![], r(T::Int4), |_, _, c| {
             Ok(Value::Int4(c.session.pid))
         })
@@ -420,6 +432,15 @@ pub fn size_pretty(bytes: i128) -> String {
     format!("{bytes} bytes")
 }
 
+/// The schemas of the session's `search_path` that exist, in order.
+fn existing_schemas(c: &ExecContext<'_>) -> Vec<String> {
+    let cat = c.txn.catalog();
+    crate::reg::session_search_path(c)
+        .into_iter()
+        .filter(|s| cat.schema_oid(s).is_some())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,12 +462,6 @@ mod tests {
         assert_eq!(
             crate::to_text(&crate::functions::call_pure("version", vec![]).unwrap()),
             "PostgreSQL 17.0 (tandem 0.1.0) on x86_64-pc-linux-gnu, compiled by rustc, 64-bit"
-        );
-        assert_eq!(
-            crate::to_text(
-                &crate::functions::call_pure("current_schemas", vec![Value::Bool(true)]).unwrap()
-            ),
-            "{pg_catalog,public}"
         );
     }
 }

@@ -272,6 +272,13 @@ impl Binder<'_> {
                 if *to == DataType::RegClass {
                     return Ok(Expr::Const(self.regclass_lookup(&s)?));
                 }
+                if *to == DataType::RegNamespace {
+                    // the schemas CREATE SCHEMA made too
+                    let name = tandem_expr::reg::parse_qualified(&s).1;
+                    if let Some(o) = self.catalog.schema_oid(&name) {
+                        return Ok(Expr::Const(Value::Oid(o.0)));
+                    }
+                }
                 if *to == DataType::RegType {
                     // the user's types too (the builtin ones and errors below)
                     if let Some(t) = tandem_expr::io_text::type_by_name_in(&s, &self.catalog) {
@@ -323,7 +330,7 @@ impl Binder<'_> {
                 .map(Value::Oid)
                 .map_err(|_| tandem_expr::reg::undefined_relation(text));
         }
-        tandem_expr::reg::lookup_relation(text, &self.catalog)
+        tandem_expr::reg::lookup_relation(text, &self.catalog, &self.search_path)
             .map(|(oid, _)| Value::Oid(oid))
             .ok_or_else(|| {
                 // named as parsed: `'"T1"'::regclass` reports relation "T1"
@@ -362,7 +369,14 @@ impl Binder<'_> {
         use ast::Expr as E;
         match e {
             E::Identifier(id) => {
-                let r = super::scope::resolve(&mut self.levels, None, &ident_name(id))?;
+                let name = ident_name(id);
+                let r = match super::scope::resolve(&mut self.levels, None, &name) {
+                    // CURRENT_SCHEMA is a keyword where no column has the name
+                    Err(e) if id.quote_style.is_none() && name == "current_schema" => {
+                        return self.keyword_function(&name)?.ok_or(e);
+                    }
+                    r => r?,
+                };
                 self.require(r.table_oid, tandem_storage::acl::SELECT);
                 Ok((r.expr, r.ty))
             }
@@ -1398,7 +1412,14 @@ impl Binder<'_> {
             "current_user" | "session_user" | "user" | "current_role" => {
                 (Expr::CurrentUser, DataType::Name)
             }
-            "current_schema" => (Expr::Const(Value::Text("public".into())), DataType::Name),
+            "current_schema" => (
+                Expr::Const(
+                    self.catalog
+                        .first_schema(&self.search_path)
+                        .map_or(Value::Null, |s| Value::Text(s.to_string())),
+                ),
+                DataType::Name,
+            ),
             _ => return Ok(None),
         }))
     }

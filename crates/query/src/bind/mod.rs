@@ -75,6 +75,10 @@ pub struct Binder<'p> {
     pub check_as: Option<Oid>,
     /// Views the statement reads (a CREATE VIEW's dependencies).
     pub views_used: Vec<Oid>,
+    /// Schemas an unqualified relation name is looked up in, in order (the
+    /// session's `search_path`; `pg_catalog`'s relations are found after
+    /// them).
+    pub search_path: Vec<String>,
 }
 
 /// An output column of a bound query.
@@ -99,7 +103,26 @@ impl<'p> Binder<'p> {
             perms: Default::default(),
             check_as: None,
             views_used: Vec::new(),
+            search_path: vec!["public".to_string()],
         }
+    }
+
+    /// A binder for a statement of the session of `ctx` (its `search_path`).
+    pub fn for_session(
+        ctx: &tandem_expr::ExecContext<'_>,
+        params: &'p mut Vec<DataType>,
+    ) -> Binder<'p> {
+        let mut b = Binder::new(ctx.txn.catalog(), params);
+        b.search_path = tandem_storage::parse_search_path(
+            &ctx.config.get_str("search_path"),
+            &ctx.session.user,
+        );
+        b
+    }
+
+    /// The schema a relation named `[schema.]name` is looked up in.
+    pub fn relation_schema(&self, schema: Option<&str>, name: &str) -> String {
+        self.catalog.lookup_schema(&self.search_path, schema, name)
     }
 
     /// Records that the statement needs `mask` on `table` (a user table or

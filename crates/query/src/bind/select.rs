@@ -843,7 +843,13 @@ impl Binder<'_> {
         self.require(view.oid, tandem_storage::acl::SELECT);
         let hidden = std::mem::take(&mut self.ctes);
         let reader = self.check_as.replace(view.owner);
+        // its names are read in its own schema, then public
+        let path = std::mem::replace(
+            &mut self.search_path,
+            vec![view.schema.clone(), "public".to_string()],
+        );
         let res = self.item_level(false, |b| b.bind_from_subquery(&query));
+        self.search_path = path;
         self.check_as = reader;
         self.ctes = hidden;
         let (mut node, mut cols) = res?;
@@ -1028,9 +1034,9 @@ impl Binder<'_> {
                 return self.cte_leaf(&alias_name, alias, &cte.columns, node, cols);
             }
         }
-        let public = schema.as_deref().unwrap_or("public");
-        if public == "public" {
-            if let Some(def) = self.catalog.table_by_name("public", &name).cloned() {
+        let in_schema = self.relation_schema(schema.as_deref(), &name);
+        {
+            if let Some(def) = self.catalog.table_by_name(&in_schema, &name).cloned() {
                 let cols = def
                     .columns
                     .iter()
@@ -1049,8 +1055,8 @@ impl Binder<'_> {
                 return self.leaf(&alias_name, cols, alias, LeafSrc::Table(def, indexes));
             }
         }
-        if public == "public" {
-            if let Some(view) = self.catalog.view_by_name("public", &name).cloned() {
+        {
+            if let Some(view) = self.catalog.view_by_name(&in_schema, &name).cloned() {
                 return self.bind_view(&view, &alias_name, alias);
             }
         }

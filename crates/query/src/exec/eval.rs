@@ -260,8 +260,10 @@ pub fn eval(cx: &mut Cx, e: &Expr, row: &[Value], env: Option<&Env>) -> PgResult
         }
         Expr::RegName { e, ty } => match eval(cx, e, row, env)? {
             Value::Oid(o) => {
-                let catalog = cx.full()?.ctx.txn.catalog();
-                Value::Text(tandem_expr::reg::reg_name(o, ty, &catalog))
+                let ctx = &cx.full()?.ctx;
+                let path = tandem_expr::reg::session_search_path(ctx);
+                let catalog = ctx.txn.catalog();
+                Value::Text(tandem_expr::reg::reg_name(o, ty, &catalog, Some(&path)))
             }
             other => other,
         },

@@ -10,13 +10,15 @@ use sqlparser::ast::{
     AlterType, AlterTypeAddValuePosition, AlterTypeOperation, Ident, ObjectName,
     UserDefinedTypeRepresentation,
 };
+use std::sync::Arc;
 use tandem_expr::ExecContext;
-use tandem_storage::Catalog;
+
+use tandem_storage::{Catalog, TableDef};
 use tandem_types::{EnumLabel, EnumType, Oid, PgError, PgResult, SqlState};
 
 use super::skipping;
 use crate::session::Session;
-use crate::types::{ident, relation_name};
+use crate::types::{ident, relation_name, RelName};
 
 /// PostgreSQL's `NAMEDATALEN - 1`: the longest label, in bytes.
 const MAX_LABEL_BYTES: usize = 63;
@@ -62,10 +64,22 @@ fn type_name_taken(cat: &Catalog, name: &str) -> bool {
         || cat.view_by_name("public", name).is_some()
 }
 
-/// Before creating table, view or sequence `name`: `42710` when a type has
-/// the name (PostgreSQL checks the name of the row type it would make).
-pub(crate) fn check_row_type_free(ctx: &ExecContext<'_>, name: &str) -> PgResult<()> {
-    if ctx.txn.catalog().type_by_name(name).is_none() {
+/// The name of an enum type as written: enum types live in `public`.
+pub(crate) fn enum_name(rel: RelName) -> PgResult<String> {
+    match rel.schema.as_deref() {
+        None | Some("public") => Ok(rel.name),
+        Some(_) => Err(PgError::unsupported(format!(
+            "enum type {} outside schema public",
+            rel.shown()
+        ))),
+    }
+}
+
+/// Before creating table, view or sequence `name` in `schema`: `42710` when
+/// a type has the name (PostgreSQL checks the name of the row type it would
+/// make).
+pub(crate) fn check_row_type_free(ctx: &ExecContext<'_>, schema: &str, name: &str) -> PgResult<()> {
+    if schema != "public" || ctx.txn.catalog().type_by_name(name).is_none() {
         return Ok(());
     }
     Err(duplicate_type(name).with_hint(
@@ -97,7 +111,7 @@ pub(crate) fn create(
         return Err(PgError::unsupported("CREATE TYPE other than AS ENUM"));
     };
     s.check_writable("CREATE TYPE")?;
-    let name = relation_name(name)?;
+    let name = enum_name(relation_name(name)?)?;
     let labels: Vec<String> = labels.iter().map(label_text).collect();
     for l in &labels {
         check_label(l)?;
@@ -142,7 +156,7 @@ pub(crate) fn create(
 /// and `ALTER TYPE name RENAME TO new`.
 pub(crate) fn alter(s: &mut Session, at: &AlterType) -> PgResult<String> {
     s.check_writable("ALTER TYPE")?;
-    let name = relation_name(&at.name)?;
+    let name = enum_name(relation_name(&at.name)?)?;
     s.with_ctx(&[], |ctx| {
         let cat = ctx.txn.catalog();
         let Some(old) = cat.type_by_name(&name) else {
@@ -242,7 +256,10 @@ pub(crate) fn drop(
     if_exists: bool,
     cascade: bool,
 ) -> PgResult<String> {
-    let names = super::drop_names(s, "DROP TYPE", names)?;
+    let names = super::drop_names(s, "DROP TYPE", names)?
+        .into_iter()
+        .map(enum_name)
+        .collect::<PgResult<Vec<_>>>()?;
     s.with_ctx(&[], |ctx| {
         let cat = ctx.txn.catalog();
         let mut oids = Vec::new();
@@ -263,7 +280,10 @@ pub(crate) fn drop(
                 let lines: Vec<String> = users
                     .iter()
                     .map(|(table, column, ty)| {
-                        format!("column {column} of table {table} depends on type {ty}")
+                        format!(
+                            "column {column} of table {} depends on type {ty}",
+                            table.name
+                        )
                     })
                     .collect();
                 return Err(PgError::new(
@@ -279,7 +299,7 @@ pub(crate) fn drop(
             if !users.is_empty() {
                 let objects: Vec<String> = users
                     .iter()
-                    .map(|(table, column, _)| format!("column {column} of table {table}"))
+                    .map(|(table, column, _)| format!("column {column} of table {}", table.name))
                     .collect();
                 ctx.notices.push(super::cascade_notice(&objects));
                 for (table, column, _) in &users {
@@ -295,12 +315,12 @@ pub(crate) fn drop(
 
 /// The columns of type `oid` or its array, in table and column order:
 /// table, column, and the column's type as PostgreSQL names it.
-fn columns_of_type(cat: &Catalog, oid: u32) -> Vec<(String, String, String)> {
+fn columns_of_type(cat: &Catalog, oid: u32) -> Vec<(Arc<TableDef>, String, String)> {
     let mut out = Vec::new();
     for t in cat.tables.values() {
         for c in t.columns.iter().filter(|c| !c.dropped) {
             if tandem_storage::catalog::uses_type(&c.data_type, oid) {
-                out.push((t.name.clone(), c.name.clone(), c.data_type.display_name()));
+                out.push((t.clone(), c.name.clone(), c.data_type.display_name()));
             }
         }
     }

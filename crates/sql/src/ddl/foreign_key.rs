@@ -20,7 +20,7 @@ use crate::types::{ident, relation_name};
 pub(crate) struct NewForeignKey {
     name: Option<String>,
     columns: Vec<String>,
-    ref_table: String,
+    ref_table: crate::types::RelName,
     ref_columns: Vec<String>,
     on_update: FkAction,
     on_delete: FkAction,
@@ -179,10 +179,10 @@ pub(crate) fn constraint_of_table(ctx: &ExecContext<'_>, def: &TableDef, name: &
 pub(crate) fn add(ctx: &mut ExecContext<'_>, def: &TableDef, nf: &NewForeignKey) -> PgResult<()> {
     let columns = positions(def, &nf.columns)?;
     let cat = ctx.txn.catalog();
-    let parent = cat
-        .table_by_name("public", &nf.ref_table)
-        .cloned()
-        .ok_or_else(|| undefined_relation(&nf.ref_table))?;
+    let parent = nf
+        .ref_table
+        .table(ctx)
+        .ok_or_else(|| undefined_relation(&nf.ref_table.shown()))?;
     let ref_columns = if nf.ref_columns.is_empty() {
         match &parent.primary_key {
             Some(pk) => pk.columns.clone(),

@@ -86,7 +86,7 @@ struct Target {
     database: bool,
 }
 
-fn targets(cat: &Catalog, objects: &GrantObjects) -> PgResult<Vec<Target>> {
+fn targets(cat: &Catalog, path: &[String], objects: &GrantObjects) -> PgResult<Vec<Target>> {
     let table = |t: &tandem_storage::TableDef| Target {
         oid: t.oid,
         name: t.name.clone(),
@@ -105,23 +105,34 @@ fn targets(cat: &Catalog, objects: &GrantObjects) -> PgResult<Vec<Target>> {
             .map(|n| {
                 let parts: Vec<String> = n.split('.').map(str::to_string).collect();
                 let name = split_qualified(&parts)?;
-                cat.table_by_name("public", &name)
+                let schema = cat.lookup_schema(path, name.schema.as_deref(), &name.name);
+                cat.table_by_name(&schema, &name.name)
                     .map(|t| table(t))
-                    .or_else(|| cat.view_by_name("public", &name).map(|v| view(v)))
-                    .ok_or_else(|| undefined_relation(&name))
+                    .or_else(|| cat.view_by_name(&schema, &name.name).map(|v| view(v)))
+                    .ok_or_else(|| undefined_relation(&name.shown()))
             })
             .collect(),
         GrantObjects::AllTablesInSchema(schemas) => {
             let mut out = Vec::new();
             for s in schemas {
-                if s != "public" {
+                if cat.schema_oid(s).is_none() {
                     return Err(PgError::new(
                         SqlState::INVALID_SCHEMA_NAME,
                         format!("schema \"{s}\" does not exist"),
                     ));
                 }
-                out.extend(cat.tables.values().map(|t| table(t)));
-                out.extend(cat.views.values().map(|v| view(v)));
+                out.extend(
+                    cat.tables
+                        .values()
+                        .filter(|t| t.schema == *s)
+                        .map(|t| table(t)),
+                );
+                out.extend(
+                    cat.views
+                        .values()
+                        .filter(|v| v.schema == *s)
+                        .map(|v| view(v)),
+                );
             }
             Ok(out)
         }
@@ -205,7 +216,7 @@ fn privileges(ctx: &mut ExecContext<'_>, g: &GrantStmt) -> PgResult<()> {
     } else {
         DropBehavior::Restrict
     };
-    for target in targets(&cat, objects)? {
+    for target in targets(&cat, &crate::types::search_path(ctx), objects)? {
         // Each step sees the previous ones (a table named twice).
         let cat = ctx.txn.catalog();
         let (all_rights, kind) = if target.database {

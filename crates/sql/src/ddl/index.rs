@@ -47,12 +47,10 @@ pub(crate) fn create(s: &mut Session, ci: &CreateIndex) -> PgResult<String> {
     let columns = index_column_names(&ci.columns)?;
     let (unique, if_not_exists) = (ci.unique, ci.if_not_exists);
     s.with_ctx(&[], |ctx| {
-        let def = ctx
-            .txn
-            .catalog()
-            .table_by_name("public", &table)
-            .map(|t| (**t).clone())
-            .ok_or_else(|| undefined_relation(&table))?;
+        let def = table
+            .table(ctx)
+            .map(|t| (*t).clone())
+            .ok_or_else(|| undefined_relation(&table.shown()))?;
         super::table::check_owner(ctx, &def)?;
         let positions = column_positions(&def, &columns, |c| {
             PgError::new(
@@ -61,13 +59,13 @@ pub(crate) fn create(s: &mut Session, ci: &CreateIndex) -> PgResult<String> {
             )
         })?;
         if let Some(n) = &name {
-            if relation_taken(ctx, n, if_not_exists)? {
+            if relation_taken(ctx, &def.schema, &n.name, if_not_exists)? {
                 return Ok(());
             }
         }
         let name = match name {
-            Some(n) => n,
-            None => choose_name(ctx, &def.name, &columns, "idx"),
+            Some(n) => n.name,
+            None => choose_name(ctx, &def, &columns, "idx"),
         };
         build(ctx, &def, name, positions, unique, false)
     })?;
@@ -111,12 +109,12 @@ pub(crate) fn add_unique(
     })?;
     let name = match name {
         Some(n) => {
-            if relation_exists(ctx, &n) {
+            if relation_exists(ctx, &def.schema, &n) {
                 return Err(duplicate_relation(&n));
             }
             n
         }
-        None => choose_name(ctx, &def.name, columns, "key"),
+        None => choose_name(ctx, def, columns, "key"),
     };
     build(ctx, def, name, positions, true, true)
 }
@@ -145,15 +143,19 @@ pub(crate) fn drop(s: &mut Session, names: &[ObjectName], if_exists: bool) -> Pg
     s.with_ctx(&[], |ctx| {
         let cat = ctx.txn.catalog();
         let mut oids = Vec::new();
-        for name in &names {
-            let pk_of = cat
-                .tables
-                .values()
-                .find(|t| t.primary_key.as_ref().is_some_and(|pk| &pk.name == name));
+        for rel in &names {
+            if super::schema_missing(ctx, rel, if_exists)? {
+                continue;
+            }
+            let schema = rel.lookup(ctx);
+            let (name, shown) = (&rel.name, &rel.name);
+            let pk_of = cat.tables.values().find(|t| {
+                t.schema == schema && t.primary_key.as_ref().is_some_and(|pk| &pk.name == name)
+            });
             if let Some(t) = pk_of {
                 return Err(required_by_constraint(name, &t.name));
             }
-            match cat.index_by_name("public", name) {
+            match cat.index_by_name(&schema, name) {
                 Some(i) => {
                     let table = cat
                         .tables
@@ -167,7 +169,7 @@ pub(crate) fn drop(s: &mut Session, names: &[ObjectName], if_exists: bool) -> Pg
                     super::foreign_key::check_index_unused(ctx, i.oid, name, &what)?;
                     oids.push(i.oid);
                 }
-                None if relation_exists(ctx, name) => {
+                None if relation_exists(ctx, &schema, name) => {
                     return Err(PgError::new(
                         SqlState::WRONG_OBJECT_TYPE,
                         format!("\"{name}\" is not an index"),
@@ -175,12 +177,12 @@ pub(crate) fn drop(s: &mut Session, names: &[ObjectName], if_exists: bool) -> Pg
                 }
                 None if if_exists => ctx.notices.push(skipping(
                     SqlState::SUCCESSFUL_COMPLETION,
-                    format!("index \"{name}\" does not exist, skipping"),
+                    format!("index \"{shown}\" does not exist, skipping"),
                 )),
                 None => {
                     return Err(PgError::new(
                         SqlState::UNDEFINED_OBJECT,
-                        format!("index \"{name}\" does not exist"),
+                        format!("index \"{shown}\" does not exist"),
                     ))
                 }
             }
@@ -257,8 +259,10 @@ fn column_positions(
 
 /// PostgreSQL's `ChooseRelationName`: `table_col1_col2_label`, clipped to
 /// 63 bytes, with a number after the label until the name is free.
-fn choose_name(ctx: &ExecContext<'_>, table: &str, columns: &[String], label: &str) -> String {
-    choose_name_where(table, columns, label, |n| relation_exists(ctx, n))
+fn choose_name(ctx: &ExecContext<'_>, table: &TableDef, columns: &[String], label: &str) -> String {
+    choose_name_where(&table.name, columns, label, |n| {
+        relation_exists(ctx, &table.schema, n)
+    })
 }
 
 /// [`choose_name`] among names `taken` tells are in use (constraint names

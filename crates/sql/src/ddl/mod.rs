@@ -1,4 +1,4 @@
-//! DDL: tables, roles, privileges, sequences, enum types, publications and subscriptions (PostgreSQL's
+//! DDL: schemas, tables, roles, privileges, sequences, enum types, publications and subscriptions (PostgreSQL's
 //! `commands/tablecmds.c`, `commands/user.c`, `commands/sequence.c`,
 //! `commands/publicationcmds.c`). Catalog changes go through the
 //! session's storage transaction, so DDL inside a transaction block is
@@ -12,17 +12,19 @@ pub(crate) mod grant;
 pub(crate) mod index;
 pub(crate) mod publication;
 pub(crate) mod role;
+pub(crate) mod schema;
 pub(crate) mod sequence;
 pub(crate) mod subscription;
 pub(crate) mod table;
 pub(crate) mod view;
 
 use sqlparser::ast::{ObjectName, ObjectType};
+use tandem_expr::ExecContext;
 use tandem_types::{PgError, PgResult, SqlState};
 
 use crate::session::Session;
 
-/// `DROP TABLE|INDEX|VIEW|SEQUENCE|TYPE|ROLE|USER ...`
+/// `DROP TABLE|INDEX|VIEW|SEQUENCE|TYPE|SCHEMA|ROLE|USER ...`
 pub(crate) fn drop(
     s: &mut Session,
     object_type: &ObjectType,
@@ -37,16 +39,46 @@ pub(crate) fn drop(
         ObjectType::View => view::drop(s, names, if_exists, cascade),
         ObjectType::Sequence => sequence::drop(s, names, if_exists),
         ObjectType::Type => enum_type::drop(s, names, if_exists, cascade),
+        ObjectType::Schema => schema::drop(s, names, if_exists, cascade),
         ObjectType::Role | ObjectType::User => role::drop(s, names, if_exists),
         _ => Err(PgError::unsupported(crate::dispatch::construct_name(text))),
     }
 }
 
 /// The start of every `DROP kind a, b, ...` (`verb`: `DROP TABLE`, ...): a
-/// write, refused on a standby; the names, each `[public.]name`.
-pub(crate) fn drop_names(s: &Session, verb: &str, names: &[ObjectName]) -> PgResult<Vec<String>> {
+/// write, refused on a standby; the names, each `[schema.]name`.
+pub(crate) fn drop_names(
+    s: &Session,
+    verb: &str,
+    names: &[ObjectName],
+) -> PgResult<Vec<crate::types::RelName>> {
     s.check_writable(verb)?;
     names.iter().map(crate::types::relation_name).collect()
+}
+
+/// Before dropping `name`: when it names a schema that does not exist,
+/// `true` (skip it) after PostgreSQL's NOTICE under IF EXISTS, else its
+/// error.
+pub(crate) fn schema_missing(
+    ctx: &mut ExecContext<'_>,
+    name: &crate::types::RelName,
+    if_exists: bool,
+) -> PgResult<bool> {
+    let Some(schema) = name.schema.as_deref() else {
+        return Ok(false);
+    };
+    if ctx.txn.catalog().schema_oid(schema).is_some() {
+        return Ok(false);
+    }
+    let message = format!("schema \"{schema}\" does not exist");
+    if if_exists {
+        ctx.notices.push(skipping(
+            SqlState::SUCCESSFUL_COMPLETION,
+            format!("{message}, skipping"),
+        ));
+        return Ok(true);
+    }
+    Err(PgError::new(SqlState::INVALID_SCHEMA_NAME, message))
 }
 
 /// The NOTICE of a DROP ... CASCADE naming what goes with the object
@@ -62,6 +94,41 @@ pub(crate) fn cascade_notice(objects: &[String]) -> PgError {
                     .join("\n"),
             ),
     }
+}
+
+/// The acting role's OID and whether it is a superuser.
+pub(crate) fn acting(ctx: &ExecContext<'_>) -> (tandem_types::Oid, bool) {
+    let cat = ctx.txn.catalog();
+    let me = cat.role_by_name(&ctx.session.user);
+    let oid = me
+        .map(|r| r.oid)
+        .unwrap_or(tandem_types::Oid(ctx.session.user_oid));
+    (
+        oid,
+        ctx.session.superuser || me.is_some_and(|r| r.superuser),
+    )
+}
+
+/// CREATE on the current database, which `role` needs to make a schema,
+/// publication or subscription: superusers, and roles the database's ACL
+/// grants it (its owner by default; PUBLIC has only CONNECT and TEMP).
+pub(crate) fn check_database_create(
+    ctx: &ExecContext<'_>,
+    role: tandem_types::Oid,
+) -> PgResult<()> {
+    let cat = ctx.txn.catalog();
+    let superuser = cat.roles.get(&role).is_some_and(|r| r.superuser);
+    let database = cat
+        .database_by_name(&ctx.session.database)
+        .map(|d| d.oid)
+        .unwrap_or(tandem_types::Oid(tandem_expr::catalog::DATABASE_OID));
+    if superuser || cat.database_aclmask(database, role, tandem_storage::acl::CREATE) != 0 {
+        return Ok(());
+    }
+    Err(PgError::new(
+        SqlState::INSUFFICIENT_PRIVILEGE,
+        format!("permission denied for database {}", ctx.session.database),
+    ))
 }
 
 /// `relation "x" does not exist` (42P01).

@@ -11,7 +11,7 @@ use tandem_expr::ExecContext;
 use tandem_storage::{Catalog, PublicationDef};
 use tandem_types::{Oid, PgError, PgResult, SqlState};
 
-use super::skipping;
+use super::{acting, check_database_create, skipping};
 use crate::front_parser::{AlterPubAction, PubObject, PubOption, PubTarget, PublicationStmt};
 use crate::session::Session;
 use crate::types::front_relation_name;
@@ -82,33 +82,8 @@ fn all_tables_membership(name: &str) -> PgError {
 
 // ---- privileges ----
 
-/// The acting role's OID and whether it is a superuser.
-fn acting(ctx: &ExecContext<'_>) -> (Oid, bool) {
-    let cat = ctx.txn.catalog();
-    let me = cat.role_by_name(&ctx.session.user);
-    let oid = me.map(|r| r.oid).unwrap_or(Oid(ctx.session.user_oid));
-    (
-        oid,
-        ctx.session.superuser || me.is_some_and(|r| r.superuser),
-    )
-}
-
 fn is_superuser_role(cat: &Catalog, role: Oid) -> bool {
     cat.roles.get(&role).is_some_and(|r| r.superuser)
-}
-
-/// CREATE on the current database: superusers and the database's owner
-/// (tandem has no database ACLs; PostgreSQL grants PUBLIC only CONNECT/TEMP).
-fn check_database_create(ctx: &ExecContext<'_>, role: Oid) -> PgResult<()> {
-    let cat = ctx.txn.catalog();
-    let db = cat.database_by_name(&ctx.session.database);
-    if is_superuser_role(&cat, role) || db.is_some_and(|d| d.owner == role) {
-        return Ok(());
-    }
-    Err(denied(format!(
-        "permission denied for database {}",
-        ctx.session.database
-    )))
 }
 
 fn check_owner(ctx: &ExecContext<'_>, p: &PublicationDef) -> PgResult<()> {
@@ -213,7 +188,6 @@ pub(crate) fn parse_publish(value: &str) -> PgResult<[bool; 4]> {
 /// Resolves the tables of a `TABLE ...` list (duplicates collapse), checking
 /// that each may be published and that the acting role owns it.
 fn resolve_tables(ctx: &ExecContext<'_>, objs: &[PubObject]) -> PgResult<Vec<(Oid, String)>> {
-    let cat = ctx.txn.catalog();
     let (me, superuser) = acting(ctx);
     let mut out: Vec<(Oid, String)> = Vec::new();
     for obj in objs {
@@ -221,17 +195,16 @@ fn resolve_tables(ctx: &ExecContext<'_>, objs: &[PubObject]) -> PgResult<Vec<(Oi
             PubObject::Table(n) => n,
             PubObject::Unsupported(what) => return Err(PgError::unsupported(what)),
         };
-        let name = front_relation_name(written)?;
-        let oid = match cat.table_by_name("public", &name) {
+        let rel = front_relation_name(written)?;
+        let name = rel.name.clone();
+        let oid = match rel.table(ctx) {
             Some(t) => {
                 if !superuser && t.owner != me {
                     return Err(denied(format!("must be owner of table {name}")));
                 }
                 t.oid
             }
-            None if cat.sequence_by_name("public", &name).is_some() => {
-                return Err(cannot_add(&name, "sequences"))
-            }
+            None if rel.sequence(ctx).is_some() => return Err(cannot_add(&name, "sequences")),
             None if !written.contains('.')
                 && tandem_expr::catalog::view_by_name("pg_catalog", &name).is_some() =>
             {

@@ -10,7 +10,7 @@ use tandem_types::{DataType, Oid, PgError, PgResult, SqlState};
 use super::{skipping, undefined_relation};
 use crate::front_parser::SequenceStmt;
 use crate::session::Session;
-use crate::types::{front_relation_name, parse_type_name, relation_name};
+use crate::types::{front_relation_name, parse_type_name, relation_name, RelName};
 
 fn invalid(msg: String) -> PgError {
     PgError::new(SqlState::INVALID_PARAMETER_VALUE, msg)
@@ -109,10 +109,11 @@ pub(crate) fn duplicate_relation(name: &str) -> PgError {
 /// `if_not_exists`; else `42P07`.
 pub(crate) fn relation_taken(
     ctx: &mut ExecContext<'_>,
+    schema: &str,
     name: &str,
     if_not_exists: bool,
 ) -> PgResult<bool> {
-    if !relation_exists(ctx, name) {
+    if !relation_exists(ctx, schema, name) {
         return Ok(false);
     }
     if !if_not_exists {
@@ -125,34 +126,35 @@ pub(crate) fn relation_taken(
     Ok(true)
 }
 
-/// Is the name taken by any relation (table, sequence or index)?
-pub(crate) fn relation_exists(ctx: &ExecContext<'_>, name: &str) -> bool {
+/// Is the name taken in `schema` by any relation (table, view, sequence or
+/// index, a primary key's included)?
+pub(crate) fn relation_exists(ctx: &ExecContext<'_>, schema: &str, name: &str) -> bool {
     let cat = ctx.txn.catalog();
-    cat.table_by_name("public", name).is_some()
-        || cat.sequence_by_name("public", name).is_some()
-        || cat.index_by_name("public", name).is_some()
-        || cat.view_by_name("public", name).is_some()
+    cat.relation_exists(schema, name)
         || cat
             .tables
             .values()
-            .any(|t| t.primary_key.as_ref().is_some_and(|pk| pk.name == name))
+            .any(|t| t.schema == schema && t.primary_key.as_ref().is_some_and(|pk| pk.name == name))
 }
 
 pub(crate) fn create(s: &mut Session, stmt: &SequenceStmt) -> PgResult<String> {
     s.check_writable("CREATE SEQUENCE")?;
-    let name = front_relation_name(&stmt.name)?;
+    let rel = front_relation_name(&stmt.name)?;
     let data_type = match &stmt.type_name {
         Some(t) => parse_type_name(t)?.0,
         None => DataType::Int8,
     };
     s.with_ctx(&[], |ctx| {
-        if relation_taken(ctx, &name, stmt.if_not_exists)? {
+        let schema = rel.create_in(ctx)?;
+        let name = &rel.name;
+        if relation_taken(ctx, &schema, name, stmt.if_not_exists)? {
             return Ok(());
         }
-        super::enum_type::check_row_type_free(ctx, &name)?;
+        super::enum_type::check_row_type_free(ctx, &schema, name)?;
         let owned_by = resolve_owned_by(ctx, stmt.owned_by.as_ref().and_then(Option::as_ref))?;
         let oid = ctx.txn.allocate_oid();
-        let def = build_def(oid, &name, data_type.clone(), stmt, owned_by)?;
+        let mut def = build_def(oid, name, data_type.clone(), stmt, owned_by)?;
+        def.schema = schema;
         ctx.txn.put_sequence(def)
     })?;
     Ok("CREATE SEQUENCE".into())
@@ -166,12 +168,10 @@ fn resolve_owned_by(
     let Some((t, c)) = owned_by else {
         return Ok(None);
     };
-    let tname = front_relation_name(t)?;
-    let cat = ctx.txn.catalog();
-    let table = cat
-        .table_by_name("public", &tname)
+    let table = front_relation_name(t)?
+        .table(ctx)
         .ok_or_else(|| undefined_relation(t))?;
-    Ok(Some((table.oid, super::table::column_of(table, c)?)))
+    Ok(Some((table.oid, super::table::column_of(&table, c)?)))
 }
 
 /// `ALTER SEQUENCE [IF EXISTS] name option ...` (PostgreSQL's
@@ -182,11 +182,11 @@ fn resolve_owned_by(
 /// bounds.
 pub(crate) fn alter(s: &mut Session, stmt: &SequenceStmt) -> PgResult<String> {
     s.check_writable("ALTER SEQUENCE")?;
-    let name = front_relation_name(&stmt.name)?;
+    let rel = front_relation_name(&stmt.name)?;
     s.with_ctx(&[], |ctx| {
-        let cat = ctx.txn.catalog();
-        let Some(old) = cat.sequence_by_name("public", &name).cloned() else {
-            if let Some(kind) = relation_kind_plural(ctx, &name) {
+        let Some(old) = rel.sequence(ctx) else {
+            let name = rel.shown();
+            if let Some(kind) = relation_kind_plural(ctx, &rel) {
                 return Err(PgError::new(
                     SqlState::WRONG_OBJECT_TYPE,
                     format!("cannot open relation \"{name}\""),
@@ -233,7 +233,8 @@ pub(crate) fn alter(s: &mut Session, stmt: &SequenceStmt) -> PgResult<String> {
             None => old.owned_by,
             Some(o) => resolve_owned_by(ctx, o.as_ref())?,
         };
-        let def = build_def(old.oid, &old.name, data_type, &merged, owned_by)?;
+        let mut def = build_def(old.oid, &old.name, data_type, &merged, owned_by)?;
+        def.schema = old.schema.clone();
         let restart = match stmt.restart {
             Some(Some(v)) => Some(v),
             Some(None) => Some(def.start),
@@ -271,13 +272,12 @@ pub(crate) fn alter(s: &mut Session, stmt: &SequenceStmt) -> PgResult<String> {
 
 /// What kind of relation other than a sequence `name` is, in the plural
 /// PostgreSQL's "not supported for ..." DETAIL uses.
-fn relation_kind_plural(ctx: &ExecContext<'_>, name: &str) -> Option<&'static str> {
-    let cat = ctx.txn.catalog();
-    if cat.table_by_name("public", name).is_some() {
+fn relation_kind_plural(ctx: &ExecContext<'_>, name: &RelName) -> Option<&'static str> {
+    if name.table(ctx).is_some() {
         Some("tables")
-    } else if cat.view_by_name("public", name).is_some() {
+    } else if name.view(ctx).is_some() {
         Some("views")
-    } else if cat.index_by_name("public", name).is_some() {
+    } else if name.index(ctx).is_some() {
         Some("indexes")
     } else {
         None
@@ -291,9 +291,12 @@ pub(crate) fn drop(s: &mut Session, names: &[ObjectName], if_exists: bool) -> Pg
         .map(relation_name)
         .collect::<PgResult<Vec<_>>>()?;
     s.with_ctx(&[], |ctx| {
-        for name in &names {
-            let cat = ctx.txn.catalog();
-            match cat.sequence_by_name("public", name) {
+        for rel in &names {
+            if super::schema_missing(ctx, rel, if_exists)? {
+                continue;
+            }
+            let name = &rel.name;
+            match rel.sequence(ctx) {
                 Some(seq) => {
                     let oid = seq.oid;
                     ctx.txn.drop_sequence(oid)?;

@@ -25,7 +25,7 @@ use tandem_replication::slot::validate_name as validate_slot_name;
 use tandem_storage::{SubscriptionDef, SubscriptionRelState};
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState};
 
-use super::skipping;
+use super::{acting, skipping};
 use crate::front_parser::{AlterSubAction, PubOption, SubscriptionStmt};
 use crate::session::Session;
 
@@ -354,17 +354,6 @@ fn check_create_rules(o: &mut SubOptions) -> PgResult<()> {
 
 // ---- privileges ----
 
-/// The acting role's OID and whether it is a superuser.
-fn acting(ctx: &ExecContext<'_>) -> (Oid, bool) {
-    let cat = ctx.txn.catalog();
-    let me = cat.role_by_name(&ctx.session.user);
-    let oid = me.map(|r| r.oid).unwrap_or(Oid(ctx.session.user_oid));
-    (
-        oid,
-        ctx.session.superuser || me.is_some_and(|r| r.superuser),
-    )
-}
-
 /// A non-superuser's subscription must carry its password in the
 /// connection string (`libpqrcv_check_conninfo` with `must_use_password`).
 fn check_password_given(conninfo: &str, must_use_password: bool) -> PgResult<()> {
@@ -517,11 +506,8 @@ fn create(
         .database_by_name(&ctx.session.database)
         .map(|d| d.oid)
         .unwrap_or(Oid(tandem_expr::catalog::DATABASE_OID));
-    if !superuser && cat.database_aclmask(database, me, tandem_storage::acl::CREATE) == 0 {
-        return Err(denied(format!(
-            "permission denied for database {}",
-            ctx.session.database
-        )));
+    if !superuser {
+        super::check_database_create(ctx, me)?;
     }
     let password_required = opts.password_required.unwrap_or(true);
     if !password_required && !superuser {

@@ -23,7 +23,8 @@ use super::sequence::{build_def, duplicate_relation, relation_exists, relation_t
 use super::{skipping, undefined_relation};
 use crate::front_parser::SequenceStmt;
 use crate::session::Session;
-use crate::types::{ident, parse_type_name, parse_type_name_in, relation_name, Serial};
+use crate::types::{ident, parse_type_name, parse_type_name_in, relation_name, RelName, Serial};
+use tandem_types::ident::quote_identifier;
 
 /// A column being defined, before the table has an oid.
 struct NewColumn {
@@ -260,6 +261,7 @@ fn identity_options(opts: &[SequenceOptions]) -> PgResult<SequenceStmt> {
 /// its options) of table `table` and sets their defaults.
 fn create_serial_sequences(
     ctx: &mut ExecContext<'_>,
+    schema: &str,
     table: &str,
     table_oid: Oid,
     cols: &mut [ColumnDef],
@@ -270,20 +272,31 @@ fn create_serial_sequences(
         let col = &mut cols[pos];
         let mut seq_name = format!("{table}_{}_seq", col.name);
         let mut n = 0;
-        while relation_exists(ctx, &seq_name) {
+        while relation_exists(ctx, schema, &seq_name) {
             n += 1;
             seq_name = format!("{table}_{}_seq{n}", col.name);
         }
         let oid = ctx.txn.allocate_oid();
-        let def = build_def(
+        let mut def = build_def(
             oid,
             &seq_name,
             col.data_type.clone(),
             opts,
             Some((table_oid, pos)),
         )?;
+        def.schema = schema.to_string();
         ctx.txn.put_sequence(def)?;
-        col.default = Some(format!("nextval('{seq_name}'::regclass)"));
+        // regclass's text of the sequence: qualified outside public
+        let seq = if schema == "public" {
+            quote_identifier(&seq_name)
+        } else {
+            format!(
+                "{}.{}",
+                quote_identifier(schema),
+                quote_identifier(&seq_name)
+            )
+        };
+        col.default = Some(format!("nextval('{}'::regclass)", seq.replace('\'', "''")));
     }
     Ok(())
 }
@@ -304,7 +317,8 @@ pub(crate) fn create(s: &mut Session, ct: &CreateTable) -> PgResult<String> {
         CreateTableOptions::None | CreateTableOptions::With(_) => {}
         _ => return Err(PgError::unsupported("this form of CREATE TABLE")),
     }
-    let name = relation_name(&ct.name)?;
+    let rel = relation_name(&ct.name)?;
+    let name = rel.name.clone();
     let cat = s.with_ctx(&[], |ctx| Ok(ctx.txn.catalog()))?;
     let mut cols: Vec<NewColumn> = ct
         .columns
@@ -394,16 +408,17 @@ pub(crate) fn create(s: &mut Session, ct: &CreateTable) -> PgResult<String> {
         .collect();
     let if_not_exists = ct.if_not_exists;
     s.with_ctx(&[], |ctx| {
-        if relation_taken(ctx, &name, if_not_exists)? {
+        let schema = rel.create_in(ctx)?;
+        if relation_taken(ctx, &schema, &name, if_not_exists)? {
             return Ok(());
         }
-        super::enum_type::check_row_type_free(ctx, &name)?;
+        super::enum_type::check_row_type_free(ctx, &schema, &name)?;
         let oid = ctx.txn.allocate_oid();
         let mut columns: Vec<ColumnDef> = cols.into_iter().map(|c| c.def).collect();
-        create_serial_sequences(ctx, &name, oid, &mut columns, &serials)?;
+        create_serial_sequences(ctx, &schema, &name, oid, &mut columns, &serials)?;
         let def = TableDef {
             oid,
-            schema: "public".into(),
+            schema,
             name: name.clone(),
             columns,
             primary_key: pk.map(|(n, columns)| PrimaryKey {
@@ -432,15 +447,14 @@ pub(crate) fn create(s: &mut Session, ct: &CreateTable) -> PgResult<String> {
 }
 
 /// The table definition by name, or 42P01.
-fn lookup(ctx: &ExecContext<'_>, name: &str) -> PgResult<TableDef> {
-    let cat = ctx.txn.catalog();
-    match cat.table_by_name("public", name) {
-        Some(t) => Ok((**t).clone()),
-        None if cat.view_by_name("public", name).is_some() => Err(PgError::new(
+fn lookup(ctx: &ExecContext<'_>, name: &RelName) -> PgResult<TableDef> {
+    match name.table(ctx) {
+        Some(t) => Ok((*t).clone()),
+        None if name.view(ctx).is_some() => Err(PgError::new(
             SqlState::WRONG_OBJECT_TYPE,
-            format!("\"{name}\" is not a table"),
+            format!("\"{}\" is not a table", name.name),
         )),
-        None => Err(undefined_relation(name)),
+        None => Err(undefined_relation(&name.shown())),
     }
 }
 
@@ -464,10 +478,10 @@ pub(crate) fn alter(s: &mut Session, at: &AlterTable) -> PgResult<String> {
     let name = relation_name(&at.name)?;
     let if_exists = at.if_exists;
     s.with_ctx(&[], |ctx| {
-        if if_exists && ctx.txn.catalog().table_by_name("public", &name).is_none() {
+        if if_exists && name.table(ctx).is_none() {
             ctx.notices.push(skipping(
                 SqlState::SUCCESSFUL_COMPLETION,
-                format!("relation \"{name}\" does not exist, skipping"),
+                format!("relation \"{}\" does not exist, skipping", name.shown()),
             ));
             return Ok(());
         }
@@ -613,18 +627,28 @@ fn change_owner(ctx: &mut ExecContext<'_>, mut def: TableDef, owner: &Owner) -> 
 }
 
 /// `ALTER TABLE table DROP COLUMN column` (DROP TYPE ... CASCADE).
-pub(crate) fn drop_column(ctx: &mut ExecContext<'_>, table: &str, column: &str) -> PgResult<()> {
+pub(crate) fn drop_column(
+    ctx: &mut ExecContext<'_>,
+    table: &TableDef,
+    column: &str,
+) -> PgResult<()> {
+    let table = RelName {
+        schema: Some(table.schema.clone()),
+        name: table.name.clone(),
+        at: None,
+    };
     let op = AlterTableOperation::DropColumn {
         has_column_keyword: true,
         column_names: vec![sqlparser::ast::Ident::with_quote('"', column)],
         if_exists: false,
         drop_behavior: None,
     };
-    alter_one(ctx, table, &op)
+    alter_one(ctx, &table, &op)
 }
 
-fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -> PgResult<()> {
-    let mut def = lookup(ctx, table)?;
+fn alter_one(ctx: &mut ExecContext<'_>, rel: &RelName, op: &AlterTableOperation) -> PgResult<()> {
+    let mut def = lookup(ctx, rel)?;
+    let table = rel.name.as_str();
     check_owner(ctx, &def)?;
     match op {
         AlterTableOperation::OwnerTo { new_owner } => change_owner(ctx, def, new_owner),
@@ -682,7 +706,7 @@ fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -
             def.columns.push(col.def);
             ctx.txn.put_table(def, fill)?;
             if !col.references.is_empty() || !col.checks.is_empty() {
-                let def = lookup(ctx, table)?;
+                let def = lookup(ctx, rel)?;
                 for c in &col.checks {
                     check::add(ctx, &def, c, true)?;
                 }
@@ -758,7 +782,7 @@ fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -
                     columns: positions.clone(),
                 };
                 ctx.txn.add_primary_key(def.oid, pk)?;
-                let mut def = lookup(ctx, table)?;
+                let mut def = lookup(ctx, rel)?;
                 if positions.iter().any(|&p| !def.columns[p].not_null) {
                     for p in positions {
                         def.columns[p].not_null = true;
@@ -874,9 +898,9 @@ fn alter_one(ctx: &mut ExecContext<'_>, table: &str, op: &AlterTableOperation) -
         AlterTableOperation::RenameTable { table_name } => {
             let new_name = match table_name {
                 sqlparser::ast::RenameTableNameKind::To(n)
-                | sqlparser::ast::RenameTableNameKind::As(n) => relation_name(n)?,
+                | sqlparser::ast::RenameTableNameKind::As(n) => relation_name(n)?.name,
             };
-            if relation_exists(ctx, &new_name) {
+            if relation_exists(ctx, &def.schema, &new_name) {
                 return Err(duplicate_relation(&new_name));
             }
             def.name = new_name;
@@ -898,7 +922,7 @@ fn op_name(op: &AlterTableOperation) -> String {
 }
 
 /// Drops sequences owned by the table (or by one of its columns).
-fn drop_owned_sequences(
+pub(crate) fn drop_owned_sequences(
     ctx: &mut ExecContext<'_>,
     table: Oid,
     column: Option<usize>,
@@ -929,14 +953,18 @@ pub(crate) fn drop(
     let names = super::drop_names(s, "DROP TABLE", names)?;
     s.with_ctx(&[], |ctx| {
         let mut oids = Vec::new();
-        for name in &names {
-            match ctx.txn.catalog().table_by_name("public", name) {
+        for rel in &names {
+            if super::schema_missing(ctx, rel, if_exists)? {
+                continue;
+            }
+            let name = &rel.name;
+            match rel.table(ctx) {
                 Some(t) => {
-                    check_owner(ctx, t)?;
+                    check_owner(ctx, &t)?;
                     oids.push(t.oid)
                 }
-                None if ctx.txn.catalog().view_by_name("public", name).is_some() => {
-                    return Err(super::view::wrong_kind(name, "table", "VIEW"))
+                None if rel.view(ctx).is_some() => {
+                    return Err(super::view::wrong_kind(&rel.name, "table", "VIEW"))
                 }
                 None if if_exists => ctx.notices.push(skipping(
                     SqlState::SUCCESSFUL_COMPLETION,
@@ -974,9 +1002,9 @@ pub(crate) fn truncate(s: &mut Session, t: &Truncate) -> PgResult<String> {
         let mut oids = names
             .iter()
             .map(|n| {
-                cat.table_by_name("public", n)
+                n.table(ctx)
                     .map(|t| t.oid)
-                    .ok_or_else(|| undefined_relation(n))
+                    .ok_or_else(|| undefined_relation(&n.shown()))
             })
             .collect::<PgResult<Vec<_>>>()?;
         foreign_key::truncate_set(ctx, &mut oids, cascade)?;

@@ -30,8 +30,10 @@ pub(crate) fn create(s: &mut Session, cv: &CreateView) -> PgResult<String> {
     if cv.temporary {
         return Err(PgError::unsupported("temporary views"));
     }
-    let name = relation_name(&cv.name)?;
+    let rel = relation_name(&cv.name)?;
     s.with_ctx(&[], |ctx| {
+        let schema = rel.create_in(ctx)?;
+        let name = rel.name.clone();
         let (cols, deps) = tandem_query::describe_query(&cv.query, ctx)?;
         if cv.columns.len() > cols.len() {
             return Err(PgError::syntax(
@@ -61,15 +63,15 @@ pub(crate) fn create(s: &mut Session, cv: &CreateView) -> PgResult<String> {
             }
         }
         let cat = ctx.txn.catalog();
-        let oid = match cat.view_by_name("public", &name) {
+        let oid = match cat.view_by_name(&schema, &name) {
             Some(old) if cv.or_replace => {
                 super::table::check_owner_of(ctx, old.owner, &name)?;
                 replaceable(old, &columns)?;
                 old.oid
             }
-            _ if relation_exists(ctx, &name) => return Err(duplicate_relation(&name)),
+            _ if relation_exists(ctx, &schema, &name) => return Err(duplicate_relation(&name)),
             _ => {
-                super::enum_type::check_row_type_free(ctx, &name)?;
+                super::enum_type::check_row_type_free(ctx, &schema, &name)?;
                 ctx.txn.allocate_oid()
             }
         };
@@ -79,7 +81,7 @@ pub(crate) fn create(s: &mut Session, cv: &CreateView) -> PgResult<String> {
         depends_on.dedup();
         ctx.txn.put_view(ViewDef {
             oid,
-            schema: "public".into(),
+            schema,
             name: name.clone(),
             query: cv.query.to_string(),
             columns,
@@ -137,16 +139,19 @@ pub(crate) fn drop(
 ) -> PgResult<String> {
     let names = super::drop_names(s, "DROP VIEW", names)?;
     s.with_ctx(&[], |ctx| {
-        let cat = ctx.txn.catalog();
         let mut oids = Vec::new();
-        for name in &names {
-            match cat.view_by_name("public", name) {
+        for rel in &names {
+            if super::schema_missing(ctx, rel, if_exists)? {
+                continue;
+            }
+            let name = &rel.name;
+            match rel.view(ctx) {
                 Some(v) => {
-                    super::table::check_owner_of(ctx, v.owner, name)?;
+                    super::table::check_owner_of(ctx, v.owner, &v.name)?;
                     oids.push(v.oid);
                 }
-                None if cat.table_by_name("public", name).is_some() => {
-                    return Err(wrong_kind(name, "view", "TABLE"))
+                None if rel.table(ctx).is_some() => {
+                    return Err(wrong_kind(&rel.name, "view", "TABLE"))
                 }
                 None if if_exists => ctx.notices.push(skipping(
                     SqlState::SUCCESSFUL_COMPLETION,

@@ -1632,6 +1632,13 @@ impl Transaction {
     pub fn drop_type(&mut self, t: Oid) -> PgResult<()> {
         self.ddl(CatalogOp::DropType(t))
     }
+    /// CREATE SCHEMA (or ALTER SCHEMA's new name or owner).
+    pub fn put_schema(&mut self, s: crate::SchemaDef) -> PgResult<()> {
+        self.ddl(CatalogOp::PutSchema(s))
+    }
+    pub fn drop_schema(&mut self, s: Oid) -> PgResult<()> {
+        self.ddl(CatalogOp::DropSchema(s))
+    }
     pub fn drop_sequence(&mut self, seq: Oid) -> PgResult<()> {
         self.ddl(CatalogOp::DropSequence(seq))
     }
