@@ -104,34 +104,60 @@ pub fn undefined_relation(name: &str) -> PgError {
 /// alone finds it along `path` (the session's `search_path`; without one,
 /// in `public` and `pg_catalog`), or `None` if no relation has it.
 pub fn regclass_name(oid: u32, cat: &Catalog, path: Option<&[String]>) -> Option<String> {
-    let (schema, name): (&str, &str) = if let Some(t) = cat.tables.get(&tandem_types::Oid(oid)) {
-        (&t.schema, &t.name)
-    } else if let Some(s) = cat.sequences.get(&tandem_types::Oid(oid)) {
-        (&s.schema, &s.name)
-    } else if let Some(v) = cat.views.get(&tandem_types::Oid(oid)) {
-        (&v.schema, &v.name)
-    } else if let Some(i) = catalog::index_views(cat).iter().find(|i| i.oid == oid) {
-        return Some(qualify(&i.table.schema, i.name, oid, cat, path));
+    let (schema, name) = relation_names(oid, cat)?;
+    let q = tandem_types::ident::quote_identifier(&name);
+    if relation_visible(oid, &schema, &q, cat, path) {
+        Some(q)
     } else {
-        return catalog::view_by_oid(oid).map(|v| qualify(v.schema, v.name, oid, cat, path));
-    };
-    Some(qualify(schema, name, oid, cat, path))
+        Some(format!(
+            "{}.{q}",
+            tandem_types::ident::quote_identifier(&schema)
+        ))
+    }
 }
 
-fn qualify(schema: &str, name: &str, oid: u32, cat: &Catalog, path: Option<&[String]>) -> String {
-    let q = tandem_types::ident::quote_identifier(name);
-    let visible = match path {
+/// The schema and name of relation `oid`.
+fn relation_names(oid: u32, cat: &Catalog) -> Option<(String, String)> {
+    let o = tandem_types::Oid(oid);
+    if let Some(t) = cat.tables.get(&o) {
+        Some((t.schema.clone(), t.name.clone()))
+    } else if let Some(s) = cat.sequences.get(&o) {
+        Some((s.schema.clone(), s.name.clone()))
+    } else if let Some(v) = cat.views.get(&o) {
+        Some((v.schema.clone(), v.name.clone()))
+    } else if let Some(i) = catalog::index_views(cat).iter().find(|i| i.oid == oid) {
+        Some((i.table.schema.clone(), i.name.to_string()))
+    } else {
+        catalog::view_by_oid(oid).map(|v| (v.schema.to_string(), v.name.to_string()))
+    }
+}
+
+/// Whether relation `oid` (in `schema`, its name quoted as `quoted`) is
+/// found by its name alone along `path` (PostgreSQL's
+/// `RelationIsVisible`); without a path, whether it is in `public` or
+/// `pg_catalog`.
+fn relation_visible(
+    oid: u32,
+    schema: &str,
+    quoted: &str,
+    cat: &Catalog,
+    path: Option<&[String]>,
+) -> bool {
+    match path {
         Some(path) => {
             schema == "pg_catalog"
-                || lookup_relation(&q, cat, path).is_some_and(|(found, _)| found == oid)
+                || lookup_relation(quoted, cat, path).is_some_and(|(found, _)| found == oid)
         }
         None => schema == "public" || schema == "pg_catalog",
-    };
-    if visible {
-        q
-    } else {
-        format!("{}.{q}", tandem_types::ident::quote_identifier(schema))
     }
+}
+
+/// `pg_table_is_visible(oid)` along `path`.
+pub fn table_is_visible(oid: u32, cat: &Catalog, path: &[String]) -> bool {
+    relation_names(oid, cat).is_some_and(|(schema, name)| {
+        let q = tandem_types::ident::quote_identifier(&name);
+        relation_visible(oid, &schema, &q, cat, Some(path))
+    })
 }
 
 /// `format_type`-style name of a type OID for `regtype` output.

@@ -578,8 +578,9 @@ fn copy_to(s: &mut Session, c: &CopyStmt, out: &mut Output<'_, '_>) -> PgResult<
                 .map(|&i| quote_identifier(&target.table.columns[i].name))
                 .collect();
             let sql = format!(
-                "SELECT {} FROM {}",
+                "SELECT {} FROM {}.{}",
                 cols.join(", "),
+                quote_identifier(&target.table.schema),
                 quote_identifier(&target.table.name)
             );
             let dialect = sqlparser::dialect::PostgreSqlDialect {};

@@ -292,21 +292,20 @@ pub(super) fn defs() -> Vec<Def> {
             Ok(Value::Bool(true))
         }));
     }
-    // the user's relations and pg_catalog's are on the search path;
-    // information_schema's views are not
-    d.push(Def::pure(
-        "pg_table_is_visible",
-        vec![oid()],
-        r(T::Bool),
-        |a| {
+    // visible: found by its name alone along search_path (pg_catalog's
+    // always; information_schema's views only when it is on the path)
+    d.push(
+        Def::ctx("pg_table_is_visible", vec![oid()], r(T::Bool), |a, _, c| {
             let rel = arg_i64(a, 0)? as u32;
-            Ok(Value::Bool(
-                !catalog::VIEWS
-                    .iter()
-                    .any(|v| v.oid == rel && v.schema == "information_schema"),
-            ))
-        },
-    ));
+            let path = crate::reg::session_search_path(c);
+            Ok(Value::Bool(crate::reg::table_is_visible(
+                rel,
+                &c.txn.catalog(),
+                &path,
+            )))
+        })
+        .stable(),
+    );
     for name in [
         "has_sequence_privilege",
         "has_function_privilege",

@@ -35,6 +35,12 @@ CREATE SEQUENCE counter;
 SELECT nextval('counter'), nextval('app.counter');
 SELECT 'extra'::regclass, 'app.extra'::regclass, 'public.items'::regclass;
 RESET search_path;
+\d items
+\dt
+SET search_path = app, public;
+\dt
+SELECT c.relname, pg_table_is_visible(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = 'items' ORDER BY n.nspname;
+RESET search_path;
 SELECT 'app.extra'::regclass;
 SELECT * FROM app.big_items;
 SELECT n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'app' ORDER BY 2;
