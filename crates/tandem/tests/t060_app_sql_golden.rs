@@ -44,6 +44,7 @@ tandem_testkit::golden_tests! {
     advisory_locks => "33_advisory_locks",
     cursors => "34_cursors",
     schemas => "35_schemas",
+    alter_column_type => "36_alter_column_type",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and
