@@ -54,6 +54,45 @@ fn fold_char(c: char, fold: bool) -> char {
     }
 }
 
+/// `like_escape(pattern, escape)`: the pattern rewritten for LIKE's own
+/// escape character, the backslash (how `LIKE p ESCAPE e` is evaluated, as
+/// in PostgreSQL): `e` followed by a character becomes a backslash and that
+/// character, a literal backslash is doubled; an empty `e` turns escaping
+/// off (every backslash doubled).
+pub fn like_escape(pattern: &str, escape: &str) -> PgResult<String> {
+    let mut esc = escape.chars();
+    let e = match (esc.next(), esc.next()) {
+        (e, None) => e,
+        _ => {
+            return Err(
+                PgError::new(SqlState::INVALID_ESCAPE_SEQUENCE, "invalid escape string")
+                    .with_hint("Escape string must be empty or one character."),
+            )
+        }
+    };
+    if e == Some('\\') {
+        return Ok(pattern.to_string());
+    }
+    let mut out = String::with_capacity(pattern.len() + 2);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if Some(c) == e {
+            out.push('\\');
+            if let Some(n) = chars.next() {
+                if n == '\\' {
+                    out.push('\\');
+                }
+                out.push(n);
+            }
+        } else if c == '\\' {
+            out.push_str("\\\\");
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
 /// `s LIKE pattern [ESCAPE escape]`; `case_insensitive` for ILIKE. An empty
 /// escape string (`ESCAPE ''`) disables escaping: pass `None`.
 pub fn like(

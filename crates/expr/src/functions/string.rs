@@ -129,6 +129,12 @@ pub(super) fn defs() -> Vec<Def> {
             concat_ws,
         )
         .lax(),
+        Def::pure("like_escape", vec![text(), text()], r(T::Text), |a| {
+            Ok(Value::Text(crate::pattern::like_escape(
+                &arg_text(a, 0),
+                &arg_text(a, 1),
+            )?))
+        }),
         Def::pure("quote_ident", vec![text()], r(T::Text), |a| {
             Ok(Value::Text(quote_identifier(&arg_text(a, 0))))
         }),

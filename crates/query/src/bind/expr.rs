@@ -556,9 +556,6 @@ impl Binder<'_> {
                 escape_char,
                 any: false,
             } => {
-                if escape_char.is_some() {
-                    return Err(PgError::unsupported("LIKE ... ESCAPE"));
-                }
                 let op = match (matches!(e, E::ILike { .. }), negated) {
                     (false, false) => BinOp::Like,
                     (false, true) => BinOp::NotLike,
@@ -566,7 +563,12 @@ impl Binder<'_> {
                     (true, true) => BinOp::NotILike,
                 };
                 let (l, lt) = self.bind_expr(expr)?;
-                let (r, rt) = self.bind_expr(pattern)?;
+                let (mut r, mut rt) = self.bind_expr(pattern)?;
+                if let Some(esc) = escape_char {
+                    // `p ESCAPE e` is `like_escape(p, e)` under LIKE's own escape
+                    let esc = self.bind_expr(esc)?;
+                    (r, rt) = self.call_named("like_escape", vec![(r, rt), esc])?;
+                }
                 self.make_binary(op, l, lt, r, rt)
             }
             E::AnyOp {

@@ -1,6 +1,7 @@
 -- Functions and operators applications use: regexp_split_to_array, age,
 -- array containment and overlap, extract (numeric, as since PostgreSQL 14),
--- character(n) compared, measured and concatenated without its padding.
+-- character(n) compared, measured and concatenated without its padding;
+-- LIKE ... ESCAPE and like_escape.
 select regexp_split_to_array('a,b,,c', ',');
 select regexp_split_to_array('hello world  again', '\s+');
 select regexp_split_to_array('abc', '');
@@ -32,3 +33,6 @@ insert into bp values ('ab ', 'x');
 update bp set v = c;
 select '[' || v || ']' from bp;
 drop table bp;
+SELECT 'pg_foo' LIKE 'pg/_%' ESCAPE '/', 'pgxfoo' LIKE 'pg/_%' ESCAPE '/', 'a\b' LIKE 'a\b' ESCAPE '#', 'a_b' LIKE 'a#_b' ESCAPE '#', 'a%' NOT LIKE 'a!%' ESCAPE '!', 'A_B' ILIKE 'a$_b' ESCAPE '$', 'a\b' LIKE 'a\\b' ESCAPE '', 'ab' LIKE 'a_' ESCAPE '';
+SELECT 'x' LIKE 'x' ESCAPE 'ab';
+SELECT like_escape('a#_b\c', '#'), 'x_1' LIKE ('x' || '#_%') ESCAPE '#';

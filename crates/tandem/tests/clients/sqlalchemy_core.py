@@ -1,6 +1,6 @@
 """SQLAlchemy 2 Core over psycopg 3, as an application uses them: create_all
 (a foreign key, a UNIQUE column, an index, server defaults, a JSONB column, an
-enum type), inserts, a server-side cursor, a
+enum type, a table in a schema of its own), inserts, a server-side cursor, a
 join, updates, deletes, a unique violation inside a savepoint, reflection of
 the tables back. Prints what it sees; the test compares the output against
 the same program run on PostgreSQL 17.
@@ -11,6 +11,7 @@ import sys
 
 from sqlalchemy import (Column, Enum, ForeignKey, Index, Integer, MetaData, String, Table, Text,
                         create_engine, delete, func, insert, inspect, select, text, update)
+from sqlalchemy.schema import CreateSchema, DropSchema
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 
@@ -32,7 +33,18 @@ users = Table(
     Index("users_team_ix", "team_id"),
 )
 
+events = Table(
+    "events", md,
+    Column("id", Integer, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("team_id", Integer, ForeignKey("teams.id", ondelete="CASCADE")),
+    schema="audit",
+)
+
 md.drop_all(engine)
+with engine.begin() as c:
+    c.execute(DropSchema("audit", if_exists=True))
+    c.execute(CreateSchema("audit"))
 md.create_all(engine)
 with engine.begin() as c:
     c.execute(insert(teams), [{"id": 1, "name": "red"}, {"id": 2, "name": "blue"}])
@@ -75,7 +87,12 @@ with engine.begin() as c:
             c.execute(insert(users).values(id=5, email="e@x", team_id=9))
     except IntegrityError as e:
         print("foreign key violation:", str(e.orig).splitlines()[0])
+    c.execute(insert(events), [{"kind": "join", "team_id": 1}, {"kind": "leave", "team_id": 2}])
+    print("events:", c.execute(
+        select(events.c.id, events.c.kind, teams.c.name)
+        .join(teams, teams.c.id == events.c.team_id).order_by(events.c.id)).all())
     c.execute(delete(teams).where(teams.c.name == "blue"))
+    print("events left:", c.execute(select(events.c.kind)).scalars().all())
     print("orphaned:", c.execute(
         select(users.c.email, users.c.team_id).where(users.c.team_id.is_(None))).all())
     c.execute(delete(users).where(users.c.email == "b@x"))
@@ -95,9 +112,18 @@ for t in ("teams", "users"):
         print(f"unique {t}:", u["name"], u["column_names"])
     for i in sorted(insp.get_indexes(t), key=lambda i: i["name"]):
         print(f"index {t}:", i["name"], i["column_names"], i["unique"])
+print("schemas:", insp.get_schema_names())
+print("audit tables:", insp.get_table_names(schema="audit"))
+for col in insp.get_columns("events", schema="audit"):
+    print("column audit.events:", col["name"], col["type"], col["nullable"], col["default"])
+for f in insp.get_foreign_keys("events", schema="audit"):
+    print("fk audit.events:", f["name"], f["constrained_columns"], f["referred_schema"],
+          f["referred_table"], f["referred_columns"], f["options"])
 reflected = MetaData()
 back = Table("users", reflected, autoload_with=engine)
 print("reflected:", [c.name for c in back.columns])
 print("reflected fks:", sorted(fk.target_fullname for fk in back.foreign_keys))
 md.drop_all(engine)
+with engine.begin() as c:
+    c.execute(DropSchema("audit"))
 print("done")
