@@ -127,7 +127,7 @@ fn target_table(b: &Binder, parts: &[String]) -> PgResult<Arc<TableDef>> {
         [s, n] => (Some(s.as_str()), n.as_str()),
         _ => return Err(PgError::syntax("improper qualified name")),
     };
-    let schema = &b.relation_schema(written, name);
+    let schema = &b.relation_schema(written, name)?;
     if let Some(t) = b.catalog.table_by_name(schema, name) {
         return Ok(t.clone());
     }

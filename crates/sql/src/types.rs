@@ -289,10 +289,14 @@ impl RelName {
     }
     /// The schema a new relation of this name goes in.
     pub(crate) fn create_in(&self, ctx: &ExecContext<'_>) -> PgResult<String> {
-        let schema = ctx
-            .txn
-            .catalog()
-            .creation_schema(&search_path(ctx), self.schema.as_deref());
+        let cat = ctx.txn.catalog();
+        let (role, _) = crate::ddl::acting(ctx);
+        let schema = cat
+            .creation_schema(&search_path(ctx), self.schema.as_deref())
+            .and_then(|s| {
+                cat.check_schema_privilege(&s, role, tandem_storage::acl::CREATE)?;
+                Ok(s)
+            });
         match self.at {
             Some((line, column)) => {
                 schema.map_err(|e| e.with_locate(tandem_types::Locate::LineColumn(line, column)))
@@ -302,9 +306,13 @@ impl RelName {
     }
 }
 
-/// The session's `search_path`, `$user` read as its role.
+/// The session's `search_path`, `$user` read as its role, without the
+/// schemas the role may not use.
 pub(crate) fn search_path(ctx: &ExecContext<'_>) -> Vec<String> {
-    tandem_storage::parse_search_path(&ctx.config.get_str("search_path"), &ctx.session.user)
+    let path =
+        tandem_storage::parse_search_path(&ctx.config.get_str("search_path"), &ctx.session.user);
+    let (role, _) = crate::ddl::acting(ctx);
+    ctx.txn.catalog().usable_path(&path, role)
 }
 
 /// `[[database.]schema.]name` of a relation.

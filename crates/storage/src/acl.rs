@@ -54,6 +54,8 @@ pub const ALL_RIGHTS_RELATION: AclMode =
 pub const ALL_RIGHTS_SEQUENCE: AclMode = USAGE | SELECT | UPDATE;
 /// Everything a database can be granted.
 pub const ALL_RIGHTS_DATABASE: AclMode = CREATE | CREATE_TEMP | CONNECT;
+/// Everything a schema can be granted (`ACL_ALL_RIGHTS_SCHEMA`).
+pub const ALL_RIGHTS_SCHEMA: AclMode = USAGE | CREATE;
 
 /// The grant options of `privs` (`ACL_GRANT_OPTION_FOR`).
 pub const fn grant_option_for(privs: AclMode) -> AclMode {
@@ -415,6 +417,95 @@ impl Catalog {
             (_, Some(v)) => Some((v.owner, &v.name, "view")),
             _ => None,
         }
+    }
+
+    /// A schema's owner: its creator's role for one CREATE SCHEMA made,
+    /// `pg_database_owner` for `public`, the bootstrap superuser for the
+    /// system schemas.
+    pub fn schema_owner(&self, schema: Oid) -> Option<Oid> {
+        if let Some(s) = self.schemas.get(&schema) {
+            return Some(s.owner);
+        }
+        match self.schema_name(schema)? {
+            "public" => Some(PG_DATABASE_OWNER),
+            _ => Some(crate::catalog::BOOTSTRAP_SUPERUSER_OID),
+        }
+    }
+
+    /// A schema's ACL as stored, or its default (`acldefault(OBJECT_SCHEMA)`:
+    /// the owner's alone; initdb's for `public`, `pg_catalog` and
+    /// `information_schema`: USAGE for PUBLIC too).
+    pub fn schema_acl(&self, schema: Oid) -> Vec<AclItem> {
+        if let Some(acl) = self.acls.get(&schema) {
+            return acl.clone();
+        }
+        let Some(owner) = self.schema_owner(schema) else {
+            return Vec::new();
+        };
+        let mut acl = vec![AclItem {
+            grantee: owner,
+            grantor: owner,
+            mode: ALL_RIGHTS_SCHEMA,
+        }];
+        if matches!(
+            self.schema_name(schema),
+            Some("public" | "pg_catalog" | "information_schema")
+        ) {
+            acl.push(AclItem {
+                grantee: PUBLIC,
+                grantor: owner,
+                mode: USAGE,
+            });
+        }
+        acl
+    }
+
+    /// `pg_namespace.nspacl`: the ACL as stored; else `public`'s initdb
+    /// ACL, NULL (`None`) for the others.
+    pub fn schema_acl_shown(&self, schema: Oid) -> Option<Vec<AclItem>> {
+        match self.acls.get(&schema) {
+            Some(acl) => Some(acl.clone()),
+            None if self.schema_name(schema) == Some("public") => Some(self.schema_acl(schema)),
+            None => None,
+        }
+    }
+
+    /// Which of `mask` `role` holds on a schema (`object_aclmask`).
+    pub fn schema_aclmask(&self, schema: Oid, role: Oid, mask: AclMode) -> AclMode {
+        let Some(owner) = self.schema_owner(schema) else {
+            return 0;
+        };
+        if self.is_superuser(role) {
+            return mask;
+        }
+        aclmask(self, &self.schema_acl(schema), role, owner, mask)
+    }
+
+    /// Refuses with `permission denied for schema s` unless `role` holds
+    /// `mask` on schema `name`. Only the schemas CREATE SCHEMA made are
+    /// checked (`public` keeps tandem's older rule: every role uses and
+    /// creates in it).
+    pub fn check_schema_privilege(&self, name: &str, role: Oid, mask: AclMode) -> PgResult<()> {
+        let Some(s) = self.schemas.values().find(|s| s.name == name) else {
+            return Ok(());
+        };
+        if self.schema_aclmask(s.oid, role, mask) == mask {
+            return Ok(());
+        }
+        Err(PgError::new(
+            SqlState::INSUFFICIENT_PRIVILEGE,
+            format!("permission denied for schema {name}"),
+        ))
+    }
+
+    /// The schemas of `path` whose objects `role` may use (USAGE): what an
+    /// unqualified name is looked up in (PostgreSQL leaves the others out
+    /// of the search path).
+    pub fn usable_path(&self, path: &[String], role: Oid) -> Vec<String> {
+        path.iter()
+            .filter(|s| self.check_schema_privilege(s, role, USAGE).is_ok())
+            .cloned()
+            .collect()
     }
 
     /// A database's ACL as stored, or its default.

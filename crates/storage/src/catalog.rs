@@ -290,6 +290,7 @@ pub fn apply_op(cat: &mut Catalog, op: &CatalogOp) {
         }
         CatalogOp::DropSchema(oid) => {
             cat.schemas.remove(oid);
+            cat.acls.remove(oid);
             cat.comments.retain(|(o, _, _), _| o != oid);
         }
         CatalogOp::DropView(oid) => {

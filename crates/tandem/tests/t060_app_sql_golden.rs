@@ -45,6 +45,7 @@ tandem_testkit::golden_tests! {
     cursors => "34_cursors",
     schemas => "35_schemas",
     alter_column_type => "36_alter_column_type",
+    schema_privileges => "37_schema_privileges",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

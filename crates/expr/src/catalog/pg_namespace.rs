@@ -38,26 +38,32 @@ pub fn build(cat: &tandem_storage::Catalog) -> Vec<Vec<Value>> {
         ),
     ]
     .iter()
-    .map(|(o, n, owner)| {
-        // initdb's grants on public: its owner all, everyone USAGE
-        let acl = if *o == PUBLIC_NAMESPACE {
-            Value::Array(vec![
-                text("pg_database_owner=UC/pg_database_owner"),
-                text("=U/pg_database_owner"),
-            ])
-        } else {
-            Value::Null
-        };
-        vec![oid(*o), name(n), oid(*owner), acl]
-    })
+    .map(|(o, n, owner)| vec![oid(*o), name(n), oid(*owner), acl(cat, *o)])
     .collect();
     // the schemas CREATE SCHEMA made
-    rows.extend(
-        cat.schemas
-            .values()
-            .map(|s| vec![oid(s.oid.0), name(&s.name), oid(s.owner.0), Value::Null]),
-    );
+    rows.extend(cat.schemas.values().map(|s| {
+        vec![
+            oid(s.oid.0),
+            name(&s.name),
+            oid(s.owner.0),
+            acl(cat, s.oid.0),
+        ]
+    }));
     rows
+}
+
+/// `nspacl`: the grants made (initdb's on `public`: its owner all, everyone
+/// USAGE), else NULL.
+fn acl(cat: &tandem_storage::Catalog, schema: u32) -> Value {
+    match cat.schema_acl_shown(tandem_types::Oid(schema)) {
+        Some(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| Value::Text(tandem_storage::acl::aclitem_text(cat, i)))
+                .collect(),
+        ),
+        None => Value::Null,
+    }
 }
 
 /// initdb's comments on the schemas (`pg_description` rows).

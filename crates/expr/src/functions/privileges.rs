@@ -160,40 +160,33 @@ fn schema_privilege(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> Pg
         &[("usage", acl::USAGE), ("create", acl::CREATE)],
         "grant",
     )?;
-    let schema = match named(a, i)? {
-        Named::Name(n) => {
-            if crate::catalog::namespace_oid(&cat, &n).is_none() {
+    let (schema, oid) = match named(a, i)? {
+        Named::Name(n) => match crate::catalog::namespace_oid(&cat, &n) {
+            Some(o) => (n, o),
+            None => {
                 return Err(PgError::new(
                     SqlState::INVALID_SCHEMA_NAME,
                     format!("schema \"{n}\" does not exist"),
-                ));
+                ))
             }
-            n
-        }
+        },
         Named::Oid(o) => match crate::catalog::namespace_name(&cat, o) {
-            Some(s) => s,
+            Some(s) => (s, o),
             None => return Ok(Value::Null),
         },
     };
     // PostgreSQL 15+: `public` belongs to pg_database_owner (USAGE for
-    // PUBLIC, CREATE for the database owner); the system schemas grant USAGE
-    // to PUBLIC.
+    // PUBLIC, CREATE for the database owner); the others answer by their
+    // ACL (the system schemas grant USAGE to PUBLIC)
     let db_owner = cat
         .databases
         .get(&tandem_storage::catalog::POSTGRES_DB_OID)
         .map(|d| d.owner)
         .unwrap_or(tandem_storage::catalog::BOOTSTRAP_SUPERUSER_OID);
-    // a schema CREATE SCHEMA made: its owner's alone (no schema ACLs yet)
-    let created = cat.schemas.values().find(|s| s.name == schema);
-    let held = if cat.is_superuser(user)
-        || (schema == "public" && cat.has_privs_of_role(user, db_owner))
-        || created.is_some_and(|s| cat.has_privs_of_role(user, s.owner))
-    {
+    let held = if schema == "public" && cat.has_privs_of_role(user, db_owner) {
         mask
-    } else if schema == "pg_toast" || created.is_some() {
-        0
     } else {
-        mask & acl::USAGE
+        cat.schema_aclmask(Oid(oid), user, mask)
     };
     Ok(Value::Bool(held != 0))
 }

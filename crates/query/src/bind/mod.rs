@@ -79,6 +79,8 @@ pub struct Binder<'p> {
     /// session's `search_path`; `pg_catalog`'s relations are found after
     /// them).
     pub search_path: Vec<String>,
+    /// The session's role (schemas are used as it, or as [`Binder::check_as`]).
+    pub role: Oid,
 }
 
 /// An output column of a bound query.
@@ -104,6 +106,7 @@ impl<'p> Binder<'p> {
             check_as: None,
             views_used: Vec::new(),
             search_path: vec!["public".to_string()],
+            role: tandem_storage::catalog::BOOTSTRAP_SUPERUSER_OID,
         }
     }
 
@@ -117,12 +120,26 @@ impl<'p> Binder<'p> {
             &ctx.config.get_str("search_path"),
             &ctx.session.user,
         );
+        b.role = Oid(ctx.session.user_oid);
         b
     }
 
-    /// The schema a relation named `[schema.]name` is looked up in.
-    pub fn relation_schema(&self, schema: Option<&str>, name: &str) -> String {
-        self.catalog.lookup_schema(&self.search_path, schema, name)
+    /// The schema a relation named `[schema.]name` is looked up in: the one
+    /// named, which the reading role must be allowed to use, else the first
+    /// of the search path it may use that has it.
+    pub fn relation_schema(&self, schema: Option<&str>, name: &str) -> PgResult<String> {
+        let role = self.check_as.unwrap_or(self.role);
+        if let Some(s) = schema {
+            self.catalog
+                .check_schema_privilege(s, role, tandem_storage::acl::USAGE)?;
+            return Ok(s.to_string());
+        }
+        if self.catalog.schemas.is_empty() {
+            // only the built-in schemas, which every role may use
+            return Ok(self.catalog.lookup_schema(&self.search_path, None, name));
+        }
+        let path = self.catalog.usable_path(&self.search_path, role);
+        Ok(self.catalog.lookup_schema(&path, None, name))
     }
 
     /// Records that the statement needs `mask` on `table` (a user table or

@@ -1034,7 +1034,7 @@ impl Binder<'_> {
                 return self.cte_leaf(&alias_name, alias, &cte.columns, node, cols);
             }
         }
-        let in_schema = self.relation_schema(schema.as_deref(), &name);
+        let in_schema = self.relation_schema(schema.as_deref(), &name)?;
         {
             if let Some(def) = self.catalog.table_by_name(&in_schema, &name).cloned() {
                 let cols = def

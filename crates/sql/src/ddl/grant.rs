@@ -83,7 +83,26 @@ struct Target {
     oid: Oid,
     name: String,
     owner: Oid,
-    database: bool,
+    kind: Kind,
+}
+
+/// The kinds of object privileges are granted on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Table,
+    Database,
+    Schema,
+}
+
+impl Kind {
+    /// Everything the kind can be granted, and its word in messages.
+    fn rights(self) -> (AclMode, &'static str) {
+        match self {
+            Kind::Table => (acl::ALL_RIGHTS_RELATION, "table"),
+            Kind::Database => (acl::ALL_RIGHTS_DATABASE, "database"),
+            Kind::Schema => (acl::ALL_RIGHTS_SCHEMA, "schema"),
+        }
+    }
 }
 
 fn targets(cat: &Catalog, path: &[String], objects: &GrantObjects) -> PgResult<Vec<Target>> {
@@ -91,13 +110,13 @@ fn targets(cat: &Catalog, path: &[String], objects: &GrantObjects) -> PgResult<V
         oid: t.oid,
         name: t.name.clone(),
         owner: t.owner,
-        database: false,
+        kind: Kind::Table,
     };
     let view = |v: &tandem_storage::ViewDef| Target {
         oid: v.oid,
         name: v.name.clone(),
         owner: v.owner,
-        database: false,
+        kind: Kind::Table,
     };
     match objects {
         GrantObjects::Tables(names) => names
@@ -144,7 +163,7 @@ fn targets(cat: &Catalog, path: &[String], objects: &GrantObjects) -> PgResult<V
                         oid: d.oid,
                         name: d.name.clone(),
                         owner: d.owner,
-                        database: true,
+                        kind: Kind::Database,
                     })
                     .ok_or_else(|| {
                         PgError::new(
@@ -152,6 +171,23 @@ fn targets(cat: &Catalog, path: &[String], objects: &GrantObjects) -> PgResult<V
                             format!("database \"{n}\" does not exist"),
                         )
                     })
+            })
+            .collect(),
+        GrantObjects::Schemas(names) => names
+            .iter()
+            .map(|n| {
+                let oid = cat.schema_oid(n).ok_or_else(|| {
+                    PgError::new(
+                        SqlState::INVALID_SCHEMA_NAME,
+                        format!("schema \"{n}\" does not exist"),
+                    )
+                })?;
+                Ok(Target {
+                    oid,
+                    name: n.clone(),
+                    owner: cat.schema_owner(oid).unwrap_or(oid),
+                    kind: Kind::Schema,
+                })
             })
             .collect(),
         GrantObjects::Unsupported(what) => Err(PgError::unsupported(what.clone())),
@@ -219,24 +255,20 @@ fn privileges(ctx: &mut ExecContext<'_>, g: &GrantStmt) -> PgResult<()> {
     for target in targets(&cat, &crate::types::search_path(ctx), objects)? {
         // Each step sees the previous ones (a table named twice).
         let cat = ctx.txn.catalog();
-        let (all_rights, kind) = if target.database {
-            (acl::ALL_RIGHTS_DATABASE, "database")
-        } else {
-            (acl::ALL_RIGHTS_RELATION, "table")
-        };
+        let (all_rights, kind) = target.kind.rights();
         let wanted = privilege_mask(privileges.as_ref(), all_rights, kind)?;
-        let mut acl = if target.database {
-            cat.database_acl(target.oid)
-        } else {
-            cat.table_acl(target.oid)
+        let mut acl = match target.kind {
+            Kind::Database => cat.database_acl(target.oid),
+            Kind::Schema => cat.schema_acl(target.oid),
+            Kind::Table => cat.table_acl(target.oid),
         };
         let (grantor, avail) = select_best_grantor(&cat, me, wanted, &acl, target.owner);
         if avail == 0 {
             let any = all_rights | grant_option_for(all_rights);
-            let held = if target.database {
-                cat.database_aclmask(target.oid, me, any)
-            } else {
-                cat.table_aclmask(target.oid, me, any)
+            let held = match target.kind {
+                Kind::Database => cat.database_aclmask(target.oid, me, any),
+                Kind::Schema => cat.schema_aclmask(target.oid, me, any),
+                Kind::Table => cat.table_aclmask(target.oid, me, any),
             };
             if held == 0 {
                 return Err(PgError::new(

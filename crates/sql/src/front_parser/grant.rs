@@ -28,6 +28,8 @@ pub(crate) enum GrantObjects {
     AllTablesInSchema(Vec<String>),
     /// `DATABASE d [, ...]`
     Databases(Vec<String>),
+    /// `SCHEMA s [, ...]`
+    Schemas(Vec<String>),
     /// An object kind tandem has no privileges for; names the construct.
     Unsupported(String),
 }
@@ -202,8 +204,12 @@ impl<'a> FrontParser<'a> {
                 self.pos += 1;
                 Ok(GrantObjects::Databases(self.grant_name_list()?))
             }
+            Some("schema") => {
+                self.pos += 1;
+                Ok(GrantObjects::Schemas(self.grant_name_list()?))
+            }
             Some(
-                kind @ ("sequence" | "schema" | "function" | "procedure" | "routine" | "language"
+                kind @ ("sequence" | "function" | "procedure" | "routine" | "language"
                 | "tablespace" | "domain" | "type" | "foreign" | "large" | "parameter"),
             ) => {
                 let what = format!("privileges on {}", kind.to_uppercase());
@@ -319,10 +325,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match grant("grant usage on schema public to bob") {
-            GrantStmt::Privileges { objects, .. } => assert_eq!(
-                objects,
-                GrantObjects::Unsupported("privileges on SCHEMA".into())
-            ),
+            GrantStmt::Privileges { objects, .. } => {
+                assert_eq!(objects, GrantObjects::Schemas(vec!["public".into()]))
+            }
             other => panic!("{other:?}"),
         }
         match grant("grant create on database postgres to current_user") {
