@@ -682,3 +682,62 @@ fn enum_columns_both_ways() {
     assert_eq!(tsub.safe_psql(order), publ.safe_psql(order));
     assert_clean_logs(&[&tsub], &[]);
 }
+
+/// A table outside `public` replicates both ways, initial copy and
+/// streaming, beside a `public` table of the same name with other columns
+/// (each side finds the one the Relation message names); a `varchar`
+/// widened on both sides mid-stream (ALTER COLUMN TYPE) carries the longer
+/// values after it.
+#[test]
+fn schema_qualified_tables_both_ways() {
+    if !pg17::require_pg17("schema_qualified_tables_both_ways") {
+        return;
+    }
+    let schema = "CREATE SCHEMA app; \
+        CREATE TABLE app.items (id int PRIMARY KEY, name varchar(10), qty int); \
+        CREATE TABLE items (id int PRIMARY KEY, other text)";
+    let before = "INSERT INTO app.items SELECT g, 'n' || g, g * 2 FROM generate_series(1, 40) g; \
+        INSERT INTO items VALUES (1, 'public row')";
+    let widen = "ALTER TABLE app.items ALTER COLUMN name TYPE varchar(40)";
+    let after = "INSERT INTO app.items VALUES (41, repeat('w', 30), 1); \
+        UPDATE app.items SET qty = qty + 1, name = name || '-longer-than-ten' WHERE id % 7 = 0; \
+        DELETE FROM app.items WHERE id % 9 = 0";
+    let summary = "SELECT count(*), sum(qty), max(length(name)) FROM app.items";
+
+    // tandem publishes, PostgreSQL 17 applies
+    let publisher = tandem_publisher("t021_schema_pub");
+    let sub = pg_subscriber("t021_schema_sub");
+    publisher.safe_psql(schema);
+    sub.safe_psql(schema);
+    publisher.safe_psql(before);
+    publisher.safe_psql("CREATE PUBLICATION p FOR TABLE app.items");
+    subscribe(&sub, &publisher, "s", "p", "");
+    wait_subscription_ready(&sub, "s");
+    sub.safe_psql(widen);
+    publisher.safe_psql(widen);
+    publisher.safe_psql(after);
+    wait_tables_equal(&publisher, &sub, "app.items", "id", LONG);
+    assert_eq!(sub.safe_psql(summary), publisher.safe_psql(summary));
+    assert_eq!(sub.safe_psql("SELECT count(*) FROM items"), "0");
+    assert_clean_logs(&[&publisher, &sub], &[]);
+
+    // PostgreSQL 17 publishes, tandem applies
+    let publ = pg_publisher("t021_schema_pgpub");
+    let tsub = tandem_subscriber("t021_schema_tsub");
+    publ.safe_psql(schema);
+    tsub.safe_psql(schema);
+    publ.safe_psql(before);
+    publ.safe_psql("CREATE PUBLICATION pgp FOR TABLE app.items");
+    tsub.safe_psql(&format!(
+        "CREATE SUBSCRIPTION ts CONNECTION '{}' PUBLICATION pgp",
+        publ.conninfo("postgres")
+    ));
+    wait_tandem_ready(&tsub);
+    tsub.safe_psql(widen);
+    publ.safe_psql(widen);
+    publ.safe_psql(after);
+    wait_tables_equal(&publ, &tsub, "app.items", "id", LONG);
+    assert_eq!(tsub.safe_psql(summary), publ.safe_psql(summary));
+    assert_eq!(tsub.safe_psql("SELECT count(*) FROM items"), "0");
+    assert_clean_logs(&[&tsub], &[]);
+}
