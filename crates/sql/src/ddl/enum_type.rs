@@ -286,12 +286,10 @@ pub(crate) fn drop(
                         )
                     })
                     .collect();
-                return Err(PgError::new(
-                    SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
-                    format!("cannot drop type {name} because other objects depend on it"),
-                )
-                .with_detail(lines.join("\n"))
-                .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+                return Err(super::foreign_key::has_dependents(
+                    &format!("type {name}"),
+                    &lines,
+                ));
             }
             oids.push((Oid(t.oid), users));
         }

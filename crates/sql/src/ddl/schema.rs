@@ -117,12 +117,10 @@ pub(crate) fn drop(
                     .iter()
                     .map(|m| format!("{} depends on schema {name}", m.described))
                     .collect();
-                return Err(PgError::new(
-                    SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
-                    format!("cannot drop schema {name} because other objects depend on it"),
-                )
-                .with_detail(lines.join("\n"))
-                .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+                return Err(super::foreign_key::has_dependents(
+                    &format!("schema {name}"),
+                    &lines,
+                ));
             }
             doomed.push((oid, members));
         }
@@ -161,37 +159,30 @@ enum Kind {
 /// column go with their table), in creation (oid) order.
 fn members(ctx: &ExecContext<'_>, name: &str) -> Vec<Member> {
     let cat = ctx.txn.catalog();
-    let described = |kind: &str, rel: &str| format!("{kind} {name}.{rel}");
-    let mut out: Vec<Member> = cat
-        .tables
-        .values()
-        .filter(|t| t.schema == name)
-        .map(|t| Member {
-            oid: t.oid,
-            kind: Kind::Table,
-            described: described("table", &t.name),
-        })
-        .chain(
-            cat.views
-                .values()
-                .filter(|v| v.schema == name)
-                .map(|v| Member {
-                    oid: v.oid,
-                    kind: Kind::View,
-                    described: described("view", &v.name),
-                }),
-        )
-        .chain(
-            cat.sequences
-                .values()
-                .filter(|q| q.schema == name && q.owned_by.is_none())
-                .map(|q| Member {
-                    oid: q.oid,
-                    kind: Kind::Sequence,
-                    described: described("sequence", &q.name),
-                }),
-        )
-        .collect();
+    let member = |oid: Oid, kind: Kind, word: &str, rel: &str| Member {
+        oid,
+        kind,
+        described: format!("{word} {name}.{rel}"),
+    };
+    let mut out: Vec<Member> = Vec::new();
+    out.extend(
+        cat.tables
+            .values()
+            .filter(|t| t.schema == name)
+            .map(|t| member(t.oid, Kind::Table, "table", &t.name)),
+    );
+    out.extend(
+        cat.views
+            .values()
+            .filter(|v| v.schema == name)
+            .map(|v| member(v.oid, Kind::View, "view", &v.name)),
+    );
+    out.extend(
+        cat.sequences
+            .values()
+            .filter(|q| q.schema == name && q.owned_by.is_none())
+            .map(|q| member(q.oid, Kind::Sequence, "sequence", &q.name)),
+    );
     out.sort_by_key(|m| m.oid);
     out
 }
