@@ -309,8 +309,7 @@ impl RelName {
 /// The session's `search_path`, `$user` read as its role, without the
 /// schemas the role may not use.
 pub(crate) fn search_path(ctx: &ExecContext<'_>) -> Vec<String> {
-    let path =
-        tandem_storage::parse_search_path(&ctx.config.get_str("search_path"), &ctx.session.user);
+    let path = tandem_expr::reg::session_search_path(ctx);
     let (role, _) = crate::ddl::acting(ctx);
     ctx.txn.catalog().usable_path(&path, role)
 }

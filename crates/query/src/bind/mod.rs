@@ -116,10 +116,7 @@ impl<'p> Binder<'p> {
         params: &'p mut Vec<DataType>,
     ) -> Binder<'p> {
         let mut b = Binder::new(ctx.txn.catalog(), params);
-        b.search_path = tandem_storage::parse_search_path(
-            &ctx.config.get_str("search_path"),
-            &ctx.session.user,
-        );
+        b.search_path = tandem_expr::reg::session_search_path(ctx);
         b.role = Oid(ctx.session.user_oid);
         b
     }
