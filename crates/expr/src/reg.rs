@@ -89,10 +89,7 @@ pub fn lookup_relation(text: &str, cat: &Catalog, path: &[String]) -> Option<(u3
 
 /// The schemas of the session's `search_path`, in order.
 pub fn session_search_path(ctx: &ExecContext<'_>) -> Vec<String> {
-    tandem_storage::parse_search_path(
-        &ctx.config.get_shared_str("search_path"),
-        &ctx.session.user,
-    )
+    tandem_storage::parse_search_path(&ctx.config.get_shared_str("search_path"), &ctx.session.user)
 }
 
 /// `42P01 relation "x" does not exist`.

@@ -46,6 +46,7 @@ tandem_testkit::golden_tests! {
     schemas => "35_schemas",
     alter_column_type => "36_alter_column_type",
     schema_privileges => "37_schema_privileges",
+    schema_describe => "38_schema_describe",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

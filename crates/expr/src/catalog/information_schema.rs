@@ -1,5 +1,6 @@
 //! `information_schema.tables`, `information_schema.columns`,
-//! `information_schema.schemata`, `information_schema.views` and the
+//! `information_schema.schemata`, `information_schema.views`,
+//! `information_schema.sequences` and the
 //! constraint views (`table_constraints`, `key_column_usage`,
 //! `referential_constraints`, `check_constraints`), computed from the
 //! catalog like PostgreSQL's `information_schema.sql` views.
@@ -35,6 +36,62 @@ pub static SCHEMATA: View = View {
     columns: schemata_cols,
     rows: schemata_rows,
 };
+
+pub static SEQUENCES: View = View {
+    schema: "information_schema",
+    name: "sequences",
+    oid: 13_208,
+    relkind: b'v',
+    columns: sequences_cols,
+    rows: sequences_rows,
+};
+
+fn sequences_cols() -> Vec<(&'static str, DataType)> {
+    vec![
+        ("sequence_catalog", T::Name),
+        ("sequence_schema", T::Name),
+        ("sequence_name", T::Name),
+        ("data_type", T::Text),
+        ("numeric_precision", T::Int4),
+        ("numeric_precision_radix", T::Int4),
+        ("numeric_scale", T::Int4),
+        ("start_value", T::Text),
+        ("minimum_value", T::Text),
+        ("maximum_value", T::Text),
+        ("increment", T::Text),
+        ("cycle_option", T::Text),
+    ]
+}
+
+fn sequences_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
+    let cat = ctx.txn.catalog();
+    let db = &ctx.session.database;
+    Ok(cat
+        .sequences
+        .values()
+        .map(|s| {
+            let bits = match s.data_type {
+                T::Int2 => 16,
+                T::Int4 => 32,
+                _ => 64,
+            };
+            vec![
+                name(db),
+                name(&s.schema),
+                name(&s.name),
+                text(&sql_data_type(&s.data_type)),
+                i4(bits),
+                i4(2),
+                i4(0),
+                text(&s.start.to_string()),
+                text(&s.min_value.to_string()),
+                text(&s.max_value.to_string()),
+                text(&s.increment.to_string()),
+                text(if s.cycle { "YES" } else { "NO" }),
+            ]
+        })
+        .collect())
+}
 
 pub static VIEWS_VIEW: View = View {
     schema: "information_schema",
@@ -216,6 +273,8 @@ struct Col<'a> {
     default: Option<&'a str>,
     /// An identity column: GENERATED ALWAYS?
     identity: Option<bool>,
+    /// A user table's column (`is_updatable`; tandem's views are read only).
+    updatable: bool,
 }
 
 fn column_row(db: &str, c: Col<'_>) -> Vec<Value> {
@@ -228,6 +287,7 @@ fn column_row(db: &str, c: Col<'_>) -> Vec<Value> {
         nullable,
         default,
         identity,
+        updatable,
     } = c;
     let int = |v: Option<i64>| v.map(|x| i4(x as i32)).unwrap_or(Value::Null);
     let char_len = match ty {
@@ -310,7 +370,7 @@ fn column_row(db: &str, c: Col<'_>) -> Vec<Value> {
     row.extend(std::iter::repeat_n(Value::Null, 5));
     row.push(text("NEVER"));
     row.push(Value::Null);
-    row.push(text(if schema == "public" { "YES" } else { "NO" }));
+    row.push(text(if updatable { "YES" } else { "NO" }));
     row
 }
 
@@ -331,8 +391,25 @@ pub fn build_columns(cat: &Catalog, db: &str) -> Vec<Vec<Value>> {
                     // an identity column's sequence is no default here
                     default: c.default.as_deref().filter(|_| identity.is_none()),
                     identity,
+                    updatable: true,
                 },
             ));
+        }
+    }
+    for v in cat.views.values() {
+        for (i, (n, ty)) in v.columns.iter().enumerate() {
+            let col = Col {
+                schema: &v.schema,
+                table: &v.name,
+                name: n,
+                pos: i + 1,
+                ty,
+                nullable: true,
+                default: None,
+                identity: None,
+                updatable: false,
+            };
+            out.push(column_row(db, col));
         }
     }
     for v in VIEWS {
@@ -346,6 +423,7 @@ pub fn build_columns(cat: &Catalog, db: &str) -> Vec<Vec<Value>> {
                 nullable: true,
                 default: None,
                 identity: None,
+                updatable: false,
             };
             out.push(column_row(db, col));
         }

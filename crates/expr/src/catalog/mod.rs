@@ -375,6 +375,7 @@ pub static VIEWS: &[&View] = &[
     &information_schema::COLUMNS,
     &information_schema::SCHEMATA,
     &information_schema::VIEWS_VIEW,
+    &information_schema::SEQUENCES,
     &information_schema::TABLE_CONSTRAINTS,
     &information_schema::KEY_COLUMN_USAGE,
     &information_schema::REFERENTIAL_CONSTRAINTS,
