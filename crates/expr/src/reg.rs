@@ -87,9 +87,27 @@ pub fn lookup_relation(text: &str, cat: &Catalog, path: &[String]) -> Option<(u3
     None
 }
 
-/// The schemas of the session's `search_path`, in order.
-pub fn session_search_path(ctx: &ExecContext<'_>) -> Vec<String> {
-    tandem_storage::parse_search_path(&ctx.config.get_shared_str("search_path"), &ctx.session.user)
+/// The schemas of the session's `search_path`, in order. Read for every
+/// statement bound, so the parsed list is kept per thread for as long as
+/// the setting (the same shared value) and the role stay.
+pub fn session_search_path(ctx: &ExecContext<'_>) -> std::sync::Arc<[String]> {
+    type Cached = (std::sync::Arc<str>, String, std::sync::Arc<[String]>);
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<Cached>> = const { std::cell::RefCell::new(None) };
+    }
+    let setting = ctx.config.get_shared_str("search_path");
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((s, user, path)) = last.as_ref() {
+            if std::sync::Arc::ptr_eq(s, &setting) && *user == ctx.session.user {
+                return path.clone();
+            }
+        }
+        let path: std::sync::Arc<[String]> =
+            tandem_storage::parse_search_path(&setting, &ctx.session.user).into();
+        *last = Some((setting, ctx.session.user.clone(), path.clone()));
+        path
+    })
 }
 
 /// `42P01 relation "x" does not exist`.

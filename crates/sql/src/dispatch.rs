@@ -35,7 +35,7 @@ pub(crate) struct Output<'a, 'f> {
     /// The catalog OID alias columns (`regclass`, ...) sent as text are
     /// named from, with those columns' positions (set by `run_plan`).
     /// The catalog, the session's search_path and the columns to name.
-    names: Option<(Arc<tandem_storage::Catalog>, Vec<String>, Vec<usize>)>,
+    names: Option<(Arc<tandem_storage::Catalog>, Arc<[String]>, Vec<usize>)>,
     /// The `int2vector`/`oidvector` columns sent as text: held as arrays,
     /// they print as space-separated lists (set by `describe`).
     vectors: Vec<usize>,

@@ -502,7 +502,7 @@ impl Catalog {
     pub fn relation_schema<'p>(&self, path: &'p [String], name: &str) -> Option<&'p str> {
         path.iter()
             .map(String::as_str)
-            .find(|s| self.relation_exists(s, name))
+            .find(|s| self.schema_oid(s).is_some() && self.relation_exists(s, name))
     }
     /// The schema a relation (or type) named `[schema.]name` is looked up
     /// in: the one named, else where [`Catalog::relation_schema`] finds

@@ -436,8 +436,9 @@ pub fn size_pretty(bytes: i128) -> String {
 fn existing_schemas(c: &ExecContext<'_>) -> Vec<String> {
     let cat = c.txn.catalog();
     crate::reg::session_search_path(c)
-        .into_iter()
+        .iter()
         .filter(|s| cat.schema_oid(s).is_some())
+        .cloned()
         .collect()
 }
 

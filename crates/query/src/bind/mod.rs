@@ -78,7 +78,7 @@ pub struct Binder<'p> {
     /// Schemas an unqualified relation name is looked up in, in order (the
     /// session's `search_path`; `pg_catalog`'s relations are found after
     /// them).
-    pub search_path: Vec<String>,
+    pub search_path: Arc<[String]>,
     /// The session's role (schemas are used as it, or as [`Binder::check_as`]).
     pub role: Oid,
 }
@@ -105,7 +105,7 @@ impl<'p> Binder<'p> {
             perms: Default::default(),
             check_as: None,
             views_used: Vec::new(),
-            search_path: vec!["public".to_string()],
+            search_path: Arc::from(vec!["public".to_string()]),
             role: tandem_storage::catalog::BOOTSTRAP_SUPERUSER_OID,
         }
     }

@@ -846,7 +846,7 @@ impl Binder<'_> {
         // its names are read in its own schema, then public
         let path = std::mem::replace(
             &mut self.search_path,
-            vec![view.schema.clone(), "public".to_string()],
+            Arc::from(vec![view.schema.clone(), "public".to_string()]),
         );
         let res = self.item_level(false, |b| b.bind_from_subquery(&query));
         self.search_path = path;
