@@ -27,15 +27,19 @@ pub(crate) enum RowMode<'f> {
     Collect(Vec<Vec<Value>>, &'f [i16]),
 }
 
+/// The catalog OID alias columns are named from, the session's
+/// `search_path` (a relation found by its name alone prints unqualified)
+/// and those columns' positions.
+type RegNames = (Arc<tandem_storage::Catalog>, Arc<[String]>, Vec<usize>);
+
 pub(crate) struct Output<'a, 'f> {
     pub sink: &'a mut dyn QuerySink,
     pub mode: RowMode<'f>,
     /// Column types of the rows being produced (set by `describe`).
     pub types: Vec<DataType>,
-    /// The catalog OID alias columns (`regclass`, ...) sent as text are
-    /// named from, with those columns' positions (set by `run_plan`).
-    /// The catalog, the session's search_path and the columns to name.
-    names: Option<(Arc<tandem_storage::Catalog>, Arc<[String]>, Vec<usize>)>,
+    /// How OID alias columns (`regclass`, ...) sent as text are named (set
+    /// by `run_plan`).
+    names: Option<RegNames>,
     /// The `int2vector`/`oidvector` columns sent as text: held as arrays,
     /// they print as space-separated lists (set by `describe`).
     vectors: Vec<usize>,
