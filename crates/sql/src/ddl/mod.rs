@@ -131,6 +131,24 @@ pub(crate) fn check_database_create(
     ))
 }
 
+/// May `me` act as `role` (a superuser, or a member with SET)? Else
+/// PostgreSQL's `must be able to SET ROLE "r"` (its `check_can_set_role`:
+/// making a role own an object).
+pub(crate) fn check_can_set_role(
+    cat: &tandem_storage::Catalog,
+    me: tandem_types::Oid,
+    role: tandem_types::Oid,
+) -> PgResult<()> {
+    if cat.is_superuser(me) || cat.member_can_set_role(me, role) {
+        return Ok(());
+    }
+    let name = cat.roles.get(&role).map(|r| r.name.as_str()).unwrap_or("");
+    Err(PgError::new(
+        SqlState::INSUFFICIENT_PRIVILEGE,
+        format!("must be able to SET ROLE \"{name}\""),
+    ))
+}
+
 /// `relation "x" does not exist` (42P01).
 pub(crate) fn undefined_relation(name: &str) -> PgError {
     PgError::new(

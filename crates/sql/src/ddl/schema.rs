@@ -23,12 +23,15 @@ pub(crate) fn create(s: &mut Session, name: &SchemaName, if_not_exists: bool) ->
     };
     s.with_ctx(&[], |ctx| {
         let (me, _) = super::acting(ctx);
-        super::check_database_create(ctx, me)?;
         let cat = ctx.txn.catalog();
         let owner = match &role {
             Some(r) => super::grant::role_oid(&cat, r)?,
             None => me,
         };
+        // as PostgreSQL's CreateSchemaCommand: CREATE on the database, then
+        // acting as the owner named
+        super::check_database_create(ctx, me)?;
+        super::check_can_set_role(&cat, me, owner)?;
         if cat.schema_oid(&schema).is_some() {
             let message = format!("schema \"{schema}\" already exists");
             if if_not_exists {

@@ -607,17 +607,7 @@ fn change_owner(ctx: &mut ExecContext<'_>, mut def: TableDef, owner: &Owner) -> 
     if def.owner == new_owner {
         return Ok(());
     }
-    if !cat.is_superuser(me) && !cat.member_can_set_role(me, new_owner) {
-        let name = cat
-            .roles
-            .get(&new_owner)
-            .map(|r| r.name.clone())
-            .unwrap_or_default();
-        return Err(PgError::new(
-            SqlState::INSUFFICIENT_PRIVILEGE,
-            format!("must be able to SET ROLE \"{name}\""),
-        ));
-    }
+    super::check_can_set_role(&cat, me, new_owner)?;
     if let Some(acl) = cat.acls.get(&def.oid) {
         let acl = tandem_storage::acl::acl_new_owner(acl, def.owner, new_owner);
         ctx.txn.set_acl(def.oid, Some(acl))?;

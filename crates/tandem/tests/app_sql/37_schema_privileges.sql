@@ -2,7 +2,8 @@
 -- has_schema_privilege false for others); GRANT / REVOKE USAGE, CREATE and
 -- ALL ON SCHEMA (WITH GRANT OPTION, to PUBLIC) show in nspacl and psql's
 -- \dn+; USAGE is needed to read a qualified name in the schema, which a
--- search_path without it skips; CREATE to make a table in it; errors.
+-- search_path without it skips; CREATE to make a table in it; errors
+-- (CREATE SCHEMA needs CREATE on the database and, for another owner, SET ROLE).
 CREATE ROLE reader LOGIN;
 CREATE SCHEMA sec;
 CREATE TABLE sec.t (a int);
@@ -13,6 +14,17 @@ SELECT has_schema_privilege('reader', 'sec', 'USAGE'), has_schema_privilege('rea
 \c - reader
 SELECT * FROM sec.t;
 CREATE TABLE sec.u (a int);
+CREATE SCHEMA mine;
+\c - postgres
+GRANT CREATE ON DATABASE postgres TO reader;
+\c - reader
+CREATE SCHEMA AUTHORIZATION postgres;
+CREATE SCHEMA mine;
+SELECT nspname, pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'mine';
+DROP SCHEMA mine;
+\c - postgres
+REVOKE CREATE ON DATABASE postgres FROM reader;
+\c - reader
 SET search_path = sec, public;
 SELECT * FROM t;
 RESET search_path;
