@@ -449,32 +449,18 @@ fn schemata_cols() -> Vec<(&'static str, DataType)> {
 
 fn schemata_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
     let cat = ctx.txn.catalog();
-    let owner = role_name(&cat, BOOTSTRAP_SUPERUSER);
-    let created = cat
-        .schemas
-        .values()
-        .map(|s| (s.name.clone(), role_name(&cat, s.owner.0)));
-    Ok(["pg_catalog", "public", "information_schema", "pg_toast"]
-        .iter()
-        .map(|s| {
-            let o = if *s == "public" {
-                "pg_database_owner".to_string()
-            } else {
-                owner.clone()
-            };
-            (s.to_string(), o)
-        })
+    let builtin = ["pg_catalog", "public", "information_schema", "pg_toast"]
+        .into_iter()
+        .filter_map(|s| cat.schema_oid(s));
+    let created = cat.schemas.keys().copied();
+    Ok(builtin
         .chain(created)
-        .map(|(s, o)| {
-            vec![
-                name(&ctx.session.database),
-                name(&s),
-                name(&o),
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::Null,
-            ]
+        .filter_map(|oid| {
+            let schema = cat.schema_name(oid)?;
+            let owner = role_name(&cat, cat.schema_owner(oid)?.0);
+            let mut row = vec![name(&ctx.session.database), name(schema), name(&owner)];
+            row.extend(std::iter::repeat_n(Value::Null, 4));
+            Some(row)
         })
         .collect())
 }

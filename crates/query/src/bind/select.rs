@@ -1035,30 +1035,26 @@ impl Binder<'_> {
             }
         }
         let in_schema = self.relation_schema(schema.as_deref(), &name)?;
-        {
-            if let Some(def) = self.catalog.table_by_name(&in_schema, &name).cloned() {
-                let cols = def
-                    .columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| {
-                        let n = if c.dropped {
-                            format!("\0dropped{i}")
-                        } else {
-                            c.name.clone()
-                        };
-                        (n, c.data_type.clone(), def.oid, (i + 1) as i16)
-                    })
-                    .collect();
-                self.require(def.oid, tandem_storage::acl::SELECT);
-                let indexes = self.catalog.indexes_of(def.oid);
-                return self.leaf(&alias_name, cols, alias, LeafSrc::Table(def, indexes));
-            }
+        if let Some(def) = self.catalog.table_by_name(&in_schema, &name).cloned() {
+            let cols = def
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let n = if c.dropped {
+                        format!("\0dropped{i}")
+                    } else {
+                        c.name.clone()
+                    };
+                    (n, c.data_type.clone(), def.oid, (i + 1) as i16)
+                })
+                .collect();
+            self.require(def.oid, tandem_storage::acl::SELECT);
+            let indexes = self.catalog.indexes_of(def.oid);
+            return self.leaf(&alias_name, cols, alias, LeafSrc::Table(def, indexes));
         }
-        {
-            if let Some(view) = self.catalog.view_by_name(&in_schema, &name).cloned() {
-                return self.bind_view(&view, &alias_name, alias);
-            }
+        if let Some(view) = self.catalog.view_by_name(&in_schema, &name).cloned() {
+            return self.bind_view(&view, &alias_name, alias);
         }
         if let Some(vt) = tandem_expr::virtual_table(schema.as_deref(), &name) {
             let cols = vt
