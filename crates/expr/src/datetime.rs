@@ -647,10 +647,11 @@ pub fn parse_date(text: &str) -> PgResult<i32> {
 
 /// `timestamp_in` / `timestamptz_in` (offsets are applied only `with_tz`).
 pub fn parse_timestamp(text: &str, with_tz: bool) -> PgResult<i64> {
+    // timestamp_in names its type "timestamp" in its errors
     let type_name = if with_tz {
         "timestamp with time zone"
     } else {
-        "timestamp without time zone"
+        "timestamp"
     };
     let p = parse_datetime(text, type_name)?;
     if let Some(s) = p.special {
