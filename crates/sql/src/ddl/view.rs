@@ -175,12 +175,16 @@ pub(crate) fn drop(
 }
 
 /// `table x` / `view x`, as dependency messages name a relation.
-fn relation_label(cat: &Catalog, oid: Oid) -> String {
-    match (cat.tables.get(&oid), cat.views.get(&oid)) {
-        (Some(t), _) => format!("table {}", t.name),
-        (_, Some(v)) => format!("view {}", v.name),
-        _ => format!("relation {oid}"),
-    }
+/// `table t` / `view v`, qualified when `path` does not find it by name.
+fn relation_label(cat: &Catalog, oid: Oid, path: &[String]) -> String {
+    let kind = match (cat.tables.get(&oid), cat.views.get(&oid)) {
+        (Some(_), _) => "table",
+        (_, Some(_)) => "view",
+        _ => return format!("relation {oid}"),
+    };
+    let name =
+        tandem_expr::reg::regclass_name(oid.0, cat, Some(path)).unwrap_or_else(|| oid.to_string());
+    format!("{kind} {name}")
 }
 
 /// The views that read `oid`, and the views that read those, depth
@@ -198,46 +202,60 @@ fn dependent_views(cat: &Catalog, oid: Oid, skip: &[Oid], out: &mut Vec<(Oid, Oi
 /// Before DROP TABLE / DROP VIEW of `oids`: the objects that depend on
 /// them (foreign keys of other tables that reference them, views that read
 /// them). Without CASCADE they refuse the drop (`2BP01`, a DETAIL line
-/// each); with it they are dropped first, with a NOTICE naming them.
+/// each); with it they are dropped first, with one NOTICE naming them all:
+/// an object that depends on two of them once, with the first; the last
+/// one's first, as PostgreSQL lists them.
 pub(crate) fn drop_dependents(
     ctx: &mut ExecContext<'_>,
     oids: &[Oid],
     cascade: bool,
 ) -> PgResult<()> {
     let cat = ctx.txn.catalog();
+    let path = tandem_expr::reg::session_search_path(ctx);
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    let mut all_fks = Vec::new();
+    let mut views = Vec::new();
     for &rel in oids {
         let fks: Vec<_> = cat
             .foreign_keys_to(rel)
             .into_iter()
             .filter(|c| !oids.contains(&c.table))
             .collect();
-        let mut views = Vec::new();
+        let seen = views.len();
         dependent_views(&cat, rel, oids, &mut views);
-        if fks.is_empty() && views.is_empty() {
+        let new_views = &views[seen..];
+        if fks.is_empty() && new_views.is_empty() {
             continue;
         }
-        let label = relation_label(&cat, rel);
+        let label = relation_label(&cat, rel, &path);
         let mut objects: Vec<String> = fks.iter().map(|c| describe_constraint(&cat, c)).collect();
         let mut lines: Vec<String> = objects
             .iter()
             .map(|o| format!("{o} depends on {label}"))
             .collect();
-        for (v, on) in &views {
-            let view = relation_label(&cat, *v);
-            lines.push(format!("{view} depends on {}", relation_label(&cat, *on)));
+        for (v, on) in new_views {
+            let view = relation_label(&cat, *v, &path);
+            let on = relation_label(&cat, *on, &path);
+            lines.push(format!("{view} depends on {on}"));
             objects.push(view);
         }
         if !cascade {
             return Err(has_dependents(&label, &lines));
         }
-        ctx.notices.push(super::cascade_notice(&objects));
-        for c in fks {
-            ctx.txn.drop_constraint(c.oid)?;
-        }
-        // the views that read others first
-        for (v, _) in views.iter().rev() {
-            ctx.txn.drop_view(*v)?;
-        }
+        all_fks.extend(fks);
+        groups.push(objects);
+    }
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let objects: Vec<String> = groups.into_iter().rev().flatten().collect();
+    ctx.notices.push(super::cascade_notice(&objects));
+    for c in all_fks {
+        ctx.txn.drop_constraint(c.oid)?;
+    }
+    // the views that read others first
+    for (v, _) in views.iter().rev() {
+        ctx.txn.drop_view(*v)?;
     }
     Ok(())
 }
