@@ -1338,7 +1338,7 @@ impl Binder<'_> {
         self.level().srf_allowed = false;
         let nvisible = items.len();
         // GROUP BY
-        let groups;
+        let mut groups;
         match &s.group_by {
             GroupByExpr::Expressions(exprs, mods) => {
                 if !mods.is_empty() {
@@ -1381,6 +1381,18 @@ impl Binder<'_> {
         let mut having = having;
         // the group keys and their count, once grouped
         let mut grouped: Option<(Vec<String>, usize)> = None;
+        if !groups.is_empty() {
+            let mut used: Vec<&Expr> = exprs.iter().chain(having.as_ref()).collect();
+            used.extend(srfs.iter().flat_map(|c| c.args.iter()));
+            let windows = std::mem::take(&mut self.level().windows);
+            for w in &windows {
+                used.extend(w.args.iter().chain(&w.partition).chain(w.filter.as_ref()));
+                used.extend(w.order.iter().map(|k| &k.expr));
+            }
+            let dependent = self.dependent_group_keys(&groups, &used);
+            self.level().windows = windows;
+            groups.extend(dependent);
+        }
         if !groups.is_empty() || !aggs.is_empty() || having.is_some() {
             let keys: Vec<String> = groups.iter().map(debug_key).collect();
             let ngroups = groups.len();
@@ -1398,11 +1410,17 @@ impl Binder<'_> {
             };
             let mut rewritten = Vec::new();
             for e in exprs {
-                rewritten.push(self.group_rewrite(e, &keys, ngroups)?);
+                rewritten.push(
+                    self.group_rewrite(e, &keys, ngroups)
+                        .map_err(|e| at_ungrouped(e, s))?,
+                );
             }
             exprs = rewritten;
             if let Some(h) = having.take() {
-                having = Some(self.group_rewrite(h, &keys, ngroups)?);
+                having = Some(
+                    self.group_rewrite(h, &keys, ngroups)
+                        .map_err(|e| at_ungrouped(e, s))?,
+                );
             }
             grouped = Some((keys, ngroups));
         }
@@ -1806,6 +1824,60 @@ impl Binder<'_> {
         Ok(items.len() - 1)
     }
 
+    /// PostgreSQL's functional dependency on a primary key: grouping by
+    /// every primary key column of a table groups by its other columns
+    /// too. The columns of such tables that `used` reads outside
+    /// aggregates, as more group keys (they split no group).
+    fn dependent_group_keys(&mut self, groups: &[Expr], used: &[&Expr]) -> Vec<Expr> {
+        let mut read: Vec<usize> = Vec::new();
+        for e in used {
+            e.walk(&mut |x| {
+                if let Expr::Column(i) = x {
+                    if !read.contains(i) {
+                        read.push(*i);
+                    }
+                }
+            });
+        }
+        let grouped: Vec<usize> = groups
+            .iter()
+            .filter_map(|g| match g {
+                Expr::Column(i) => Some(*i),
+                _ => None,
+            })
+            .collect();
+        let catalog = self.catalog.clone();
+        let level = self.level();
+        let mut out = Vec::new();
+        for i in read {
+            let Some(c) = level.columns.get(i) else {
+                continue;
+            };
+            if grouped.contains(&i) || c.attnum <= 0 {
+                continue;
+            }
+            let Some(pk) = catalog
+                .tables
+                .get(&c.table_oid)
+                .and_then(|t| t.primary_key.as_ref())
+            else {
+                continue;
+            };
+            let covered = pk.columns.iter().all(|&p| {
+                grouped.iter().any(|&g| {
+                    let gc = &level.columns[g];
+                    gc.table == c.table
+                        && gc.table_oid == c.table_oid
+                        && usize::try_from(gc.attnum).is_ok_and(|a| a == p + 1)
+                })
+            });
+            if covered {
+                out.push(Expr::Column(i));
+            }
+        }
+        out
+    }
+
     /// Rewrites an expression of a grouped query onto the Aggregate node's row.
     fn group_rewrite(&mut self, e: Expr, keys: &[String], ngroups: usize) -> PgResult<Expr> {
         let mut bad: Option<usize> = None;
@@ -1930,6 +2002,75 @@ pub(crate) fn sort_key(expr: Expr, o: &ast::OrderByOptions) -> SortKey {
 
 /// Points an error about a relation at its name in the statement (as
 /// PostgreSQL's `parser_errposition` does), unless it points elsewhere.
+/// Points a "must appear in the GROUP BY clause" error at the first
+/// reference to the column in the target list or HAVING.
+fn at_ungrouped(e: PgError, s: &ast::Select) -> PgError {
+    if e.code != SqlState::GROUPING_ERROR || e.locate().is_some() || e.position.is_some() {
+        return e;
+    }
+    let Some(column) = e.message.split('"').nth(1) else {
+        return e;
+    };
+    let (table, name) = match column.rsplit_once('.') {
+        Some((t, n)) => (Some(t), n),
+        None => (None, column),
+    };
+    let exprs = s
+        .projection
+        .iter()
+        .filter_map(|i| match i {
+            SelectItem::UnnamedExpr(x) | SelectItem::ExprWithAlias { expr: x, .. } => Some(x),
+            _ => None,
+        })
+        .chain(s.having.as_ref());
+    for x in exprs {
+        if let Some(span) = find_column(x, table, name) {
+            return e.with_locate(tandem_types::Locate::LineColumn(
+                span.start.line,
+                span.start.column,
+            ));
+        }
+    }
+    e
+}
+
+/// Where `x` first names column `name` (of `table`), for the common shapes
+/// of expressions.
+fn find_column(
+    x: &ast::Expr,
+    table: Option<&str>,
+    name: &str,
+) -> Option<sqlparser::tokenizer::Span> {
+    use ast::Expr as E;
+    match x {
+        E::Identifier(id) if ident_name(id) == name => Some(id.span),
+        E::CompoundIdentifier(ids) => match ids.as_slice() {
+            [.., t, c] if ident_name(c) == name && table.is_none_or(|q| ident_name(t) == q) => {
+                Some(t.span)
+            }
+            _ => None,
+        },
+        E::BinaryOp { left, right, .. } => {
+            find_column(left, table, name).or_else(|| find_column(right, table, name))
+        }
+        E::UnaryOp { expr, .. }
+        | E::Nested(expr)
+        | E::Cast { expr, .. }
+        | E::IsNull(expr)
+        | E::IsNotNull(expr) => find_column(expr, table, name),
+        E::Function(f) => match &f.args {
+            ast::FunctionArguments::List(list) => list.args.iter().find_map(|a| match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                    find_column(e, table, name)
+                }
+                _ => None,
+            }),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 fn at_name(e: PgError, name: &ast::ObjectName) -> PgError {
     match name.0.first().and_then(|p| p.as_ident()) {
         Some(id) if e.locate().is_none() && e.position.is_none() && id.span.start.line > 0 => e
