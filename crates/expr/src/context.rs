@@ -41,6 +41,18 @@ pub trait ServerHooks: Send + Sync {
         let _ = (pid, primary_conninfo, primary_slot_name);
         Err(PgError::unsupported("tandem_demote"))
     }
+    /// `pg_get_viewdef(view, pretty)`: the view's query as PostgreSQL
+    /// prints it (the query engine's deparser). Default: none (the query
+    /// as written is shown).
+    fn view_definition(
+        &self,
+        view: &tandem_storage::ViewDef,
+        ctx: &ExecContext<'_>,
+        pretty: bool,
+    ) -> Option<String> {
+        let _ = (view, ctx, pretty);
+        None
+    }
     /// `pg_cancel_backend(pid)` / `pg_terminate_backend(pid)`.
     fn signal_backend(&self, pid: i32, terminate: bool) -> bool;
     /// The sessions for `pg_stat_activity`, in pid order. Default: none.

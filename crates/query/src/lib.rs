@@ -19,7 +19,7 @@
 //!
 //! Modules: `plan.rs` (node and expression trees), `bind/` (binder), `exec/`
 //! (executor), `aggregates.rs`, `table_functions.rs`, `dml.rs`, `sqltype.rs`
-//! (type names).
+//! (type names), `deparse/` (a view's query printed back, `pg_get_viewdef`).
 //!
 //! Corresponds to PostgreSQL's `parser/`, `optimizer/` (a small part) and
 //! `executor/`.
@@ -27,6 +27,7 @@
 pub mod aggregates;
 pub mod bind;
 pub mod checks;
+pub mod deparse;
 pub mod dml;
 pub mod exec;
 mod explain;

@@ -78,6 +78,15 @@ impl Hooks {
 }
 
 impl ServerHooks for Hooks {
+    fn view_definition(
+        &self,
+        view: &tandem_storage::ViewDef,
+        ctx: &tandem_expr::ExecContext<'_>,
+        pretty: bool,
+    ) -> Option<String> {
+        Some(tandem_query::deparse::view_definition(view, ctx, pretty))
+    }
+
     fn in_recovery(&self) -> bool {
         self.repl.as_ref().is_some_and(|r| r.db.in_recovery())
     }

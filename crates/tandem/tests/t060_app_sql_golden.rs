@@ -47,6 +47,8 @@ tandem_testkit::golden_tests! {
     alter_column_type => "36_alter_column_type",
     schema_privileges => "37_schema_privileges",
     schema_describe => "38_schema_describe",
+    view_definitions => "39_view_definitions",
+    group_by_primary_key => "40_group_by_primary_key",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -128,7 +128,7 @@ fn views_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
                 name(db),
                 name(&v.schema),
                 name(&v.name),
-                text(&v.query),
+                text(&super::view_definition(ctx, v, false)),
                 text("NONE"),
             ];
             row.extend(std::iter::repeat_n(text("NO"), 5));

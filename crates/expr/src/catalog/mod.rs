@@ -507,6 +507,18 @@ pub(crate) fn opt_xid(x: Option<tandem_types::Xid>) -> Value {
     x.map(|x| Value::Xid(x.0)).unwrap_or(Value::Null)
 }
 
+/// `pg_get_viewdef(view, pretty)`: as the server's query engine prints the
+/// view's query, else the query as written.
+pub fn view_definition(
+    ctx: &ExecContext<'_>,
+    view: &tandem_storage::ViewDef,
+    pretty: bool,
+) -> String {
+    ctx.hooks
+        .view_definition(view, ctx, pretty)
+        .unwrap_or_else(|| view.query.clone())
+}
+
 /// Name of a role by OID (for `*owner` columns of the views).
 pub(crate) fn role_name(cat: &tandem_storage::Catalog, role: u32) -> String {
     cat.roles

@@ -30,7 +30,8 @@ pub static PG_VIEWS: View = View {
     columns: views_cols,
     rows: views_rows,
 };
-/// The user's views (`CREATE VIEW`), their definitions as written.
+/// The user's views (`CREATE VIEW`), their definitions as
+/// `pg_get_viewdef(oid)` prints them.
 fn views_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
     let cat = ctx.txn.catalog();
     Ok(cat
@@ -41,7 +42,7 @@ fn views_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
                 Value::Text(v.schema.clone()),
                 Value::Text(v.name.clone()),
                 Value::Text(super::role_name(&cat, v.owner.0)),
-                Value::Text(v.query.clone()),
+                Value::Text(super::view_definition(ctx, v, false)),
             ]
         })
         .collect())

@@ -146,15 +146,14 @@ pub(super) fn defs() -> Vec<Def> {
             indexdef,
         )
         .stable(),
-        Def::pure("pg_get_viewdef", vec![oid()], r(T::Text), |_| {
-            Ok(Value::Null)
-        }),
-        Def::pure(
+        Def::ctx("pg_get_viewdef", vec![oid()], r(T::Text), viewdef).stable(),
+        Def::ctx(
             "pg_get_viewdef",
             vec![oid(), t(T::Bool)],
             r(T::Text),
-            |_| Ok(Value::Null),
-        ),
+            viewdef,
+        )
+        .stable(),
         Def::pure("pg_get_partkeydef", vec![oid()], r(T::Text), |_| {
             Ok(Value::Null)
         }),
@@ -449,6 +448,20 @@ fn description(a: &[Value], sig: &FunctionSig, c: &mut ExecContext<'_>) -> PgRes
         .into_iter()
         .find(|(o, cl, s, _)| *o == object && class.is_none_or(|c| c == *cl) && *s == sub)
         .map_or(Value::Null, |(.., text)| Value::Text(text)))
+}
+
+/// `pg_get_viewdef(view [, pretty])`: NULL for what is no view.
+fn viewdef(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {
+    if a.iter().any(Value::is_null) {
+        return Ok(Value::Null);
+    }
+    let o = arg_i64(a, 0)? as u32;
+    let pretty = a.get(1) == Some(&Value::Bool(true));
+    let cat = c.txn.catalog();
+    Ok(match cat.views.get(&Oid(o)) {
+        Some(v) => Value::Text(catalog::view_definition(c, v, pretty)),
+        None => Value::Null,
+    })
 }
 
 fn constraintdef(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {

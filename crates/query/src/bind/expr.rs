@@ -366,6 +366,47 @@ impl Binder<'_> {
     }
 
     pub fn bind_expr(&mut self, e: &ast::Expr) -> PgResult<(Expr, DataType)> {
+        let bound = self.bind_expr_node(e)?;
+        if self.notes.is_some() {
+            self.note_expr(e, &bound);
+        }
+        Ok(bound)
+    }
+
+    /// Records what the deparser needs of `e`, bound as `bound`: its type,
+    /// the range-table alias and name of the column it names, the argument
+    /// types of the function it calls.
+    fn note_expr(&mut self, e: &ast::Expr, bound: &(Expr, DataType)) {
+        let column = match (&bound.0, e) {
+            (
+                Expr::Column(index) | Expr::Outer { index, .. },
+                ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_),
+            ) => {
+                let depth = match bound.0 {
+                    Expr::Outer { depth, .. } => depth,
+                    _ => 0,
+                };
+                let level = self.levels.len().checked_sub(1 + depth);
+                level
+                    .and_then(|l| self.levels[l].columns.get(*index))
+                    .map(|c| (c.table.clone(), c.name.clone(), depth))
+            }
+            _ => None,
+        };
+        let Some(notes) = self.notes.as_mut() else {
+            return;
+        };
+        let key = crate::deparse::expr_key(e);
+        notes.types.insert(key, bound.1.clone());
+        if let Some(c) = column {
+            notes.columns.insert(key, c);
+        }
+        if let (Expr::Func { sig, .. }, ast::Expr::Function(_)) = (&bound.0, e) {
+            notes.funcs.insert(key, sig.arg_types.clone());
+        }
+    }
+
+    fn bind_expr_node(&mut self, e: &ast::Expr) -> PgResult<(Expr, DataType)> {
         use ast::Expr as E;
         match e {
             E::Identifier(id) => {
@@ -1233,12 +1274,12 @@ impl Binder<'_> {
         if !f.within_group.is_empty() {
             return Err(PgError::unsupported("WITHIN GROUP"));
         }
-        let (args, distinct, order) = match &f.args {
+        let (args, distinct, order): (&[FunctionArg], bool, &[ast::OrderByExpr]) = match &f.args {
             FunctionArguments::None => {
                 if let Some(r) = self.keyword_function(&name)? {
                     return Ok(r);
                 }
-                (Vec::new(), false, Vec::new())
+                (&[], false, &[])
             }
             FunctionArguments::Subquery(q) if name == "array" => {
                 let (sub, cols) = self.bind_subquery(q)?;
@@ -1255,10 +1296,10 @@ impl Binder<'_> {
                 return Err(PgError::unsupported("function call with subquery argument"))
             }
             FunctionArguments::List(list) => {
-                let mut order = Vec::new();
+                let mut order: &[ast::OrderByExpr] = &[];
                 for c in &list.clauses {
                     match c {
-                        FunctionArgumentClause::OrderBy(o) => order = o.clone(),
+                        FunctionArgumentClause::OrderBy(o) => order = o,
                         other => {
                             return Err(PgError::unsupported(format!(
                                 "function argument clause {other}"
@@ -1268,16 +1309,13 @@ impl Binder<'_> {
                 }
                 let distinct =
                     matches!(list.duplicate_treatment, Some(DuplicateTreatment::Distinct));
-                (list.args.clone(), distinct, order)
+                (&list.args, distinct, order)
             }
         };
         if let Some(over) = &f.over {
-            return self.bind_window(&name, f, &args, distinct, &order, over);
+            return self.bind_window(&name, f, args, distinct, order, over);
         }
-        let is_star = matches!(
-            args.as_slice(),
-            [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)]
-        );
+        let is_star = matches!(args, [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)]);
         if let Some(kind) = aggregates::lookup(&name) {
             let kind = if is_star && kind == AggKind::Count {
                 AggKind::CountStar
@@ -1287,9 +1325,9 @@ impl Binder<'_> {
             return self.bind_aggregate(
                 kind,
                 &name,
-                if is_star { &[] } else { &args },
+                if is_star { &[] } else { args },
                 distinct,
-                &order,
+                order,
                 f.filter.as_deref(),
             );
         }
@@ -1309,7 +1347,7 @@ impl Binder<'_> {
             ));
         }
         let mut bound = Vec::with_capacity(args.len());
-        for a in &args {
+        for a in args {
             match a {
                 FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => bound.push(self.bind_expr(e)?),
                 _ => return Err(PgError::unsupported(format!("function argument {a}"))),

@@ -81,6 +81,10 @@ pub struct Binder<'p> {
     pub search_path: Arc<[String]>,
     /// The session's role (schemas are used as it, or as [`Binder::check_as`]).
     pub role: Oid,
+    /// What the deparser needs to know of the expressions bound (their
+    /// types, the relations their columns come from); kept only while a
+    /// view's definition is printed (`crate::deparse`).
+    pub notes: Option<Box<crate::deparse::Notes>>,
 }
 
 /// An output column of a bound query.
@@ -107,6 +111,7 @@ impl<'p> Binder<'p> {
             views_used: Vec::new(),
             search_path: Arc::from(vec!["public".to_string()]),
             role: tandem_storage::catalog::BOOTSTRAP_SUPERUSER_OID,
+            notes: None,
         }
     }
 

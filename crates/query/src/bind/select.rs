@@ -26,8 +26,8 @@ use std::sync::Arc;
 
 use sqlparser::ast::{
     self, Distinct, GroupByExpr, JoinConstraint, JoinOperator, LimitClause, OrderByKind,
-    SelectItem, SelectItemQualifiedWildcardKind, SetExpr, SetOperator, SetQuantifier, TableAlias,
-    TableFactor, TableWithJoins,
+    SelectItem, SelectItemQualifiedWildcardKind, SetExpr, SetOperator, SetQuantifier, Spanned,
+    TableAlias, TableFactor, TableWithJoins,
 };
 use tandem_storage::TableDef;
 use tandem_types::{DataType, Oid, PgError, PgResult, SqlState, Value};
@@ -842,6 +842,9 @@ impl Binder<'_> {
         // the view is read as the reader; what it reads, as its owner
         self.require(view.oid, tandem_storage::acl::SELECT);
         let hidden = std::mem::take(&mut self.ctes);
+        // the notes are of the statement's own text: positions in the
+        // view's would be taken for positions in it
+        let notes = self.notes.take();
         let reader = self.check_as.replace(view.owner);
         // its names are read in its own schema, then public
         let path = std::mem::replace(
@@ -851,6 +854,7 @@ impl Binder<'_> {
         let res = self.item_level(false, |b| b.bind_from_subquery(&query));
         self.search_path = path;
         self.check_as = reader;
+        self.notes = notes;
         self.ctes = hidden;
         let (mut node, mut cols) = res?;
         let width = view.columns.len();
@@ -1705,7 +1709,17 @@ impl Binder<'_> {
                         "SELECT * with no tables specified is not valid",
                     ));
                 }
-                for (i, c) in super::scope::wildcard(self.level(), qualifier.as_deref())? {
+                let expanded = super::scope::wildcard(self.level(), qualifier.as_deref())?;
+                if let Some(notes) = self.notes.as_mut() {
+                    notes.stars.insert(
+                        item.span(),
+                        expanded
+                            .iter()
+                            .map(|(_, c)| (c.table.clone(), c.name.clone()))
+                            .collect(),
+                    );
+                }
+                for (i, c) in expanded {
                     items.push((
                         Expr::Column(i),
                         OutCol {
