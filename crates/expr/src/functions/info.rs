@@ -146,7 +146,17 @@ pub(super) fn defs() -> Vec<Def> {
             indexdef,
         )
         .stable(),
+        // by name first: an untyped literal is taken as the name, as
+        // PostgreSQL prefers the string category
+        Def::ctx("pg_get_viewdef", vec![t(T::Text)], r(T::Text), viewdef).stable(),
         Def::ctx("pg_get_viewdef", vec![oid()], r(T::Text), viewdef).stable(),
+        Def::ctx(
+            "pg_get_viewdef",
+            vec![t(T::Text), t(T::Bool)],
+            r(T::Text),
+            viewdef,
+        )
+        .stable(),
         Def::ctx(
             "pg_get_viewdef",
             vec![oid(), t(T::Bool)],
@@ -450,12 +460,27 @@ fn description(a: &[Value], sig: &FunctionSig, c: &mut ExecContext<'_>) -> PgRes
         .map_or(Value::Null, |(.., text)| Value::Text(text)))
 }
 
-/// `pg_get_viewdef(view [, pretty])`: NULL for what is no view.
+/// `pg_get_viewdef(view [, pretty])`, the view by OID or by name: NULL for
+/// what is no view.
 fn viewdef(a: &[Value], _: &FunctionSig, c: &mut ExecContext<'_>) -> PgResult<Value> {
     if a.iter().any(Value::is_null) {
         return Ok(Value::Null);
     }
-    let o = arg_i64(a, 0)? as u32;
+    let o = match &a[0] {
+        Value::Text(name) => {
+            let path = crate::reg::session_search_path(c);
+            crate::reg::lookup_relation(name, &c.txn.catalog(), &path)
+                .map(|(oid, _)| oid)
+                .ok_or_else(|| {
+                    let shown = match crate::reg::parse_qualified(name) {
+                        (Some(schema), rel) => format!("{schema}.{rel}"),
+                        (None, rel) => rel,
+                    };
+                    crate::reg::undefined_relation(&shown)
+                })?
+        }
+        _ => arg_i64(a, 0)? as u32,
+    };
     let pretty = a.get(1) == Some(&Value::Bool(true));
     let cat = c.txn.catalog();
     Ok(match cat.views.get(&Oid(o)) {

@@ -40,5 +40,8 @@ RESET search_path;
 SELECT schemaname, viewname, definition FROM pg_views WHERE viewname IN ('vd_cheap', 'in_schema') ORDER BY 2;
 SELECT table_schema, table_name, view_definition FROM information_schema.views WHERE table_name IN ('vd_in', 'vd_union') ORDER BY 2;
 SELECT pg_get_viewdef('vd_items'::regclass) IS NULL AS not_a_view, pg_get_viewdef(NULL::oid) IS NULL AS null_arg;
+SELECT pg_get_viewdef('vd_cheap', true);
+SELECT pg_get_viewdef('vd.in_schema');
+SELECT pg_get_viewdef('nosuch');
 DROP TABLE vd_items, vd.orders CASCADE;
 DROP SCHEMA vd CASCADE;
