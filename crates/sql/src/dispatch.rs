@@ -289,6 +289,7 @@ fn execute_sql(
             ..
         } => ddl::comment::comment(s, object_type, object_name, comment),
         Statement::AlterTable(at) => ddl::table::alter(s, at),
+        Statement::AlterSchema(a) => ddl::schema::alter(s, a),
         Statement::Truncate(t) => ddl::table::truncate(s, t),
         Statement::Drop {
             object_type,

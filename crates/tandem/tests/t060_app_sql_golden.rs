@@ -49,6 +49,7 @@ tandem_testkit::golden_tests! {
     schema_describe => "38_schema_describe",
     view_definitions => "39_view_definitions",
     group_by_primary_key => "40_group_by_primary_key",
+    alter_schema => "41_alter_schema",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -1,11 +1,12 @@
-//! `CREATE SCHEMA [IF NOT EXISTS] name [AUTHORIZATION role]` and `DROP
+//! `CREATE SCHEMA [IF NOT EXISTS] name [AUTHORIZATION role]`, `ALTER SCHEMA
+//! name RENAME TO new | OWNER TO role` and `DROP
 //! SCHEMA [IF EXISTS] name, ... [CASCADE | RESTRICT]` (PostgreSQL's
 //! `commands/schemacmds.c`). A schema is a catalog entry
 //! ([`tandem_storage::SchemaDef`]); tables, views and sequences name theirs,
 //! and unqualified names are looked up along `search_path`
 //! (`crate::types::RelName`).
 
-use sqlparser::ast::{ObjectName, SchemaName};
+use sqlparser::ast::{AlterSchema, AlterSchemaOperation, ObjectName, Owner, SchemaName};
 use tandem_expr::ExecContext;
 use tandem_storage::SchemaDef;
 use tandem_types::{Oid, PgError, PgResult, SqlState};
@@ -43,13 +44,7 @@ pub(crate) fn create(s: &mut Session, name: &SchemaName, if_not_exists: bool) ->
             }
             return Err(PgError::new(SqlState::DUPLICATE_SCHEMA, message));
         }
-        if schema.starts_with("pg_") {
-            return Err(PgError::new(
-                SqlState::RESERVED_NAME,
-                format!("unacceptable schema name \"{schema}\""),
-            )
-            .with_detail("The prefix \"pg_\" is reserved for system schemas."));
-        }
+        check_reserved(&schema)?;
         let oid = ctx.txn.allocate_oid();
         ctx.txn.put_schema(SchemaDef {
             oid,
@@ -58,6 +53,167 @@ pub(crate) fn create(s: &mut Session, name: &SchemaName, if_not_exists: bool) ->
         })
     })?;
     Ok("CREATE SCHEMA".into())
+}
+
+/// `pg_` names are the system's (`IsReservedName`).
+fn check_reserved(schema: &str) -> PgResult<()> {
+    if schema.starts_with("pg_") {
+        return Err(PgError::new(
+            SqlState::RESERVED_NAME,
+            format!("unacceptable schema name \"{schema}\""),
+        )
+        .with_detail("The prefix \"pg_\" is reserved for system schemas."));
+    }
+    Ok(())
+}
+
+/// `ALTER SCHEMA name RENAME TO new` / `OWNER TO role`, checked in
+/// PostgreSQL's order (`RenameSchema`, `AlterSchemaOwner_internal`): the
+/// schema, the new name free, its owner acting, CREATE on the database,
+/// the new name not reserved; for a new owner, SET ROLE to it.
+pub(crate) fn alter(s: &mut Session, a: &AlterSchema) -> PgResult<String> {
+    s.check_writable("ALTER SCHEMA")?;
+    let name = schema_name(&a.name)?;
+    let [op] = a.operations.as_slice() else {
+        return Err(PgError::unsupported("ALTER SCHEMA with several actions"));
+    };
+    s.with_ctx(&[], |ctx| {
+        let cat = ctx.txn.catalog();
+        let Some(oid) = cat.schema_oid(&name) else {
+            return Err(PgError::new(
+                SqlState::INVALID_SCHEMA_NAME,
+                format!("schema \"{name}\" does not exist"),
+            ));
+        };
+        let Some(def) = cat.schemas.get(&oid).cloned() else {
+            return Err(PgError::unsupported(format!(
+                "ALTER SCHEMA of the built-in schema {name}"
+            )));
+        };
+        let (me, superuser) = super::acting(ctx);
+        let must_own = || {
+            if superuser || cat.has_privs_of_role(me, def.owner) {
+                Ok(())
+            } else {
+                Err(PgError::new(
+                    SqlState::INSUFFICIENT_PRIVILEGE,
+                    format!("must be owner of schema {name}"),
+                ))
+            }
+        };
+        match op {
+            AlterSchemaOperation::Rename { name: new } => {
+                let new = schema_name(new)?;
+                if cat.schema_oid(&new).is_some() {
+                    return Err(PgError::new(
+                        SqlState::DUPLICATE_SCHEMA,
+                        format!("schema \"{new}\" already exists"),
+                    ));
+                }
+                must_own()?;
+                super::check_database_create(ctx, me)?;
+                check_reserved(&new)?;
+                rename(ctx, def, new)
+            }
+            AlterSchemaOperation::OwnerTo { owner } => {
+                let new_owner = match owner {
+                    Owner::Ident(i) => super::grant::role_oid(&cat, &ident(i))?,
+                    Owner::CurrentRole | Owner::CurrentUser | Owner::SessionUser => me,
+                };
+                if new_owner == def.owner {
+                    return Ok(());
+                }
+                must_own()?;
+                super::check_can_set_role(&cat, me, new_owner)?;
+                super::check_database_create(ctx, me)?;
+                if let Some(acl) = cat.acls.get(&oid) {
+                    let acl = tandem_storage::acl::acl_new_owner(acl, def.owner, new_owner);
+                    ctx.txn.set_acl(oid, Some(acl))?;
+                }
+                ctx.txn.put_schema(SchemaDef {
+                    owner: new_owner,
+                    ..def
+                })
+            }
+            other => Err(PgError::unsupported(format!("ALTER SCHEMA ... {other}"))),
+        }
+    })?;
+    Ok("ALTER SCHEMA".into())
+}
+
+/// The schema and the tables, views and sequences in it take the new name.
+/// Relations name their schema, so each is written again; serial defaults
+/// naming a sequence of the schema follow. A view naming the schema in its
+/// query (kept as written) would no longer read: refused.
+fn rename(ctx: &mut ExecContext<'_>, def: SchemaDef, new: String) -> PgResult<()> {
+    let cat = ctx.txn.catalog();
+    let old = def.name.clone();
+    if let Some(v) = cat.views.values().find(|v| names_schema(&v.query, &old)) {
+        return Err(PgError::unsupported(format!(
+            "ALTER SCHEMA {old} RENAME while view {} names the schema in its query",
+            v.name
+        )));
+    }
+    let serial_old = format!("nextval('{}.", tandem_types::ident::quote_identifier(&old));
+    let serial_new = format!("nextval('{}.", tandem_types::ident::quote_identifier(&new));
+    for t in cat.tables.values() {
+        let names_seq = t.columns.iter().any(|c| {
+            c.default
+                .as_deref()
+                .is_some_and(|d| d.contains(&serial_old))
+        });
+        if t.schema != old && !names_seq {
+            continue;
+        }
+        let mut t = (**t).clone();
+        if t.schema == old {
+            t.schema = new.clone();
+        }
+        for c in &mut t.columns {
+            if let Some(d) = &mut c.default {
+                *d = d.replace(&serial_old, &serial_new);
+            }
+        }
+        ctx.txn.put_table(t, None)?;
+    }
+    for v in cat.views.values().filter(|v| v.schema == old) {
+        ctx.txn.put_view(tandem_storage::ViewDef {
+            schema: new.clone(),
+            ..(**v).clone()
+        })?;
+    }
+    for q in cat.sequences.values().filter(|q| q.schema == old) {
+        ctx.txn.put_sequence(tandem_storage::SequenceDef {
+            schema: new.clone(),
+            ..(**q).clone()
+        })?;
+    }
+    ctx.txn.put_schema(SchemaDef { name: new, ..def })
+}
+
+/// Whether a query's text names `schema` as a qualifier (`schema.` before
+/// a name).
+fn names_schema(query: &str, schema: &str) -> bool {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, query).tokenize() else {
+        return true;
+    };
+    let words: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    words.windows(2).any(|w| match (w[0], w[1]) {
+        (Token::Word(word), Token::Period) => {
+            let folded = if word.quote_style.is_some() {
+                word.value.clone()
+            } else {
+                word.value.to_lowercase()
+            };
+            folded == schema
+        }
+        _ => false,
+    })
 }
 
 /// A schema's name: one identifier.
