@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use tandem_types::{Lsn, Oid, Value};
+use tandem_types::{DataType, Lsn, Oid, Value};
 
 use crate::acl::{add_predefined_roles, AclItem, AuthMember};
 use crate::{
@@ -454,12 +454,74 @@ pub fn op_oid(op: &CatalogOp) -> Oid {
     }
 }
 
+/// Whether `v` was stored under another type than `ty` and reads as a
+/// `ty` by [`conform_value`] (cheap: no conversion made).
+fn is_stale(v: &Value, ty: &DataType) -> bool {
+    use DataType as T;
+    matches!(
+        (v, ty),
+        (
+            Value::Int2(_),
+            T::Int4 | T::Int8 | T::Numeric(_) | T::Float8 | T::Text | T::Varchar(None)
+        ) | (
+            Value::Int4(_),
+            T::Int8 | T::Numeric(_) | T::Float8 | T::Text | T::Varchar(None)
+        ) | (Value::Int8(_), T::Numeric(_) | T::Text | T::Varchar(None))
+            | (Value::Float4(_), T::Float8)
+    )
+}
+
+/// Whether a row of `def` holds a value stored under its column's earlier
+/// type (see [`conform_value`]).
+pub fn row_is_stale(def: &TableDef, row: &[Value]) -> bool {
+    row.iter()
+        .zip(&def.columns)
+        .any(|(v, c)| is_stale(v, &c.data_type))
+}
+
+/// A value stored under a column's earlier type read as its type now: the
+/// conversions ALTER COLUMN TYPE makes without rewriting the rows (each is
+/// exact and cannot fail; the table keeps the values it has, and a writer
+/// that built its rows for the earlier type commits them as they are).
+/// `None` when `v` is already a `ty`.
+pub fn conform_value(v: &Value, ty: &DataType) -> Option<Value> {
+    use DataType as T;
+    let int = match v {
+        Value::Int2(i) => Some(i64::from(*i)),
+        Value::Int4(i) => Some(i64::from(*i)),
+        Value::Int8(i) => Some(*i),
+        _ => None,
+    };
+    if !is_stale(v, ty) {
+        return None;
+    }
+    Some(match (v, int, ty) {
+        (_, Some(i), T::Int4) => Value::Int4(i32::try_from(i).ok()?),
+        (_, Some(i), T::Int8) => Value::Int8(i),
+        (_, Some(i), T::Numeric(m)) => {
+            let mut d = rust_decimal::Decimal::from(i);
+            if let Some((_, scale)) = m {
+                d.rescale(*scale);
+            }
+            Value::Numeric(d)
+        }
+        (_, Some(i), T::Float8) => Value::Float8(i as f64),
+        (_, Some(i), _) => Value::Text(i.to_string()),
+        (Value::Float4(f), _, _) => Value::Float8(f64::from(*f)),
+        _ => return None,
+    })
+}
+
 impl Catalog {
-    /// Pads a row written before columns were added: missing trailing columns read
-    /// as their ADD COLUMN fill value, or NULL.
+    /// A row as the table's definition reads it now, if that differs from
+    /// how it was stored: missing trailing columns (written before ADD
+    /// COLUMN) read as their fill value, or NULL; a value stored under a
+    /// column's earlier type (ALTER COLUMN TYPE converts on read, see
+    /// [`conform_value`]) as the column's type now.
     pub fn pad_row(&self, table: Oid, row: &[Value]) -> Option<Vec<Value>> {
-        let ncols = self.tables.get(&table)?.columns.len();
-        if row.len() >= ncols {
+        let def = self.tables.get(&table)?;
+        let ncols = def.columns.len();
+        if row.len() >= ncols && !row_is_stale(def, row) {
             return None;
         }
         let missing = self.missing_values.get(&table);
@@ -471,6 +533,11 @@ impl Catalog {
                     .cloned()
                     .unwrap_or(Value::Null),
             );
+        }
+        for (v, c) in out.iter_mut().zip(&def.columns) {
+            if let Some(now) = conform_value(v, &c.data_type) {
+                *v = now;
+            }
         }
         Some(out)
     }
@@ -773,6 +840,49 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn values_stored_under_an_earlier_column_type_read_as_the_new_one() {
+        let mut cat = Catalog::default();
+        let mut def = table(5);
+        let types = [
+            DataType::Int8,
+            DataType::Numeric(Some((12, 2))),
+            DataType::Float8,
+            DataType::Text,
+            DataType::Int4,
+        ];
+        for (c, t) in def.columns.iter_mut().zip(types) {
+            c.data_type = t;
+        }
+        apply_op(&mut cat, &CatalogOp::PutTable { def, fill: None });
+        let stored = [
+            Value::Int4(5),
+            Value::Int4(-3),
+            Value::Float4(0.1),
+            Value::Int8(42),
+            Value::Int2(7),
+        ];
+        assert_eq!(
+            cat.pad_row(Oid(16384), &stored),
+            Some(vec![
+                Value::Int8(5),
+                Value::Numeric(rust_decimal::Decimal::new(-300, 2)),
+                Value::Float8(f64::from(0.1f32)),
+                Value::Text("42".into()),
+                Value::Int4(7),
+            ])
+        );
+        // a row of the current types (or NULLs) is read as stored
+        let current = [
+            Value::Int8(5),
+            Value::Null,
+            Value::Float8(1.0),
+            Value::Text("x".into()),
+            Value::Int4(1),
+        ];
+        assert_eq!(cat.pad_row(Oid(16384), &current), None);
     }
 
     #[test]

@@ -218,6 +218,77 @@ async fn schemas_survive_checkpoint_and_crash() {
     node.stop();
 }
 
+/// ALTER COLUMN TYPE that converts values leaves the rows as they are and
+/// converts on read: rows stored before it (in the checkpoint image and in
+/// the WAL) and a row a transaction bound to the old types commits after it
+/// read as the new types after a crash, in binary results and by key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn converted_column_types_read_as_the_new_type_after_a_crash() {
+    let mut node = Node::init("dur-retype");
+    node.start();
+    let c = node.connect().await;
+    c.batch_execute(
+        "CREATE TABLE rt (id int PRIMARY KEY, n smallint, r real); \
+         INSERT INTO rt VALUES (1, 10, 0.5); CHECKPOINT; INSERT INTO rt VALUES (2, 20, 1.5)",
+    )
+    .await
+    .unwrap();
+    let w = node.connect().await;
+    w.batch_execute("BEGIN; INSERT INTO rt VALUES (3, 30, 2.5)")
+        .await
+        .unwrap();
+    let alter = tokio::spawn(async move {
+        c.batch_execute(
+            "ALTER TABLE rt ALTER COLUMN id TYPE bigint; \
+             ALTER TABLE rt ALTER COLUMN n TYPE numeric; \
+             ALTER TABLE rt ALTER COLUMN r TYPE double precision",
+        )
+        .await
+        .map(|_| c)
+    });
+    // the writer commits once the ALTER is in (were the ALTER to wait for
+    // it, after a deadline)
+    let deadline = std::time::Instant::now() + tandem_testkit::DEADLINE;
+    while !alter.is_finished() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    w.batch_execute("COMMIT").await.unwrap();
+    let c = alter.await.unwrap().unwrap();
+    c.batch_execute("INSERT INTO rt VALUES (5000000000, 40, 3.25)")
+        .await
+        .unwrap();
+    drop(c);
+    drop(w);
+    node.kill9();
+    node.start();
+    let c = node.connect().await;
+    let rows = c
+        .query("SELECT id, n::text, r FROM rt ORDER BY id", &[])
+        .await
+        .unwrap();
+    let got: Vec<(i64, String, f64)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let want = [
+        (1, "10", 0.5),
+        (2, "20", 1.5),
+        (3, "30", 2.5),
+        (5_000_000_000, "40", 3.25),
+    ];
+    let want: Vec<(i64, String, f64)> = want
+        .iter()
+        .map(|&(i, n, r)| (i, n.to_string(), r))
+        .collect();
+    assert_eq!(got, want);
+    let row = c
+        .query_one("SELECT id, n FROM rt WHERE id = $1", &[&3i64])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 3);
+    node.stop();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn torn_wal_tail_is_ignored() {
     let mut node = Node::init("dur-torn");

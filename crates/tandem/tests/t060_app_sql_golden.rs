@@ -50,6 +50,7 @@ tandem_testkit::golden_tests! {
     view_definitions => "39_view_definitions",
     group_by_primary_key => "40_group_by_primary_key",
     alter_schema => "41_alter_schema",
+    alter_column_convert => "42_alter_column_convert",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

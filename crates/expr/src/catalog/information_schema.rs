@@ -63,12 +63,18 @@ fn sequences_cols() -> Vec<(&'static str, DataType)> {
     ]
 }
 
+/// The sequences, an identity column's left out (as PostgreSQL's view
+/// leaves out those with an internal dependency).
 fn sequences_rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
     let cat = ctx.txn.catalog();
     let db = &ctx.session.database;
     Ok(cat
         .sequences
         .values()
+        .filter(|s| {
+            s.owned_by
+                .is_none_or(|(t, c)| !cat.identities.contains_key(&(t, c as u32)))
+        })
         .map(|s| {
             let bits = match s.data_type {
                 T::Int2 => 16,

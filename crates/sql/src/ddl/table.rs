@@ -869,12 +869,17 @@ fn alter_one(ctx: &mut ExecContext<'_>, rel: &RelName, op: &AlterTableOperation)
                     let using_column = using.as_ref().is_none_or(
                         |u| matches!(u, sqlparser::ast::Expr::Identifier(i) if ident(i) == cname),
                     );
-                    if !using_column || !keeps_values(old, &new) {
+                    let converts = converts_on_read(old, &new)
+                        && (!column_is_keyed(&cat, &def, pos) || keys_alike(old, &new));
+                    if !using_column || !(keeps_values(old, &new) || converts) {
                         return Err(PgError::unsupported(format!(
                             "ALTER COLUMN TYPE from {} to {} (a table rewrite)",
                             old.display_name(),
                             new.display_name()
                         )));
+                    }
+                    if cat.identities.contains_key(&(def.oid, pos as u32)) {
+                        retype_identity_sequence(ctx, &def, pos, &new)?;
                     }
                     def.columns[pos].data_type = new;
                 }
@@ -943,6 +948,98 @@ fn keeps_values(old: &DataType, new: &DataType) -> bool {
         (T::Numeric(Some((p1, s1))), T::Numeric(Some((p2, s2)))) => s1 == s2 && p2 >= p1,
         _ => false,
     }
+}
+
+/// Changes whose stored values read as the new type when read
+/// (`tandem_storage::catalog::conform_value`): exact widenings that cannot
+/// fail (a wider integer, `numeric` with room for every value, `double
+/// precision`, an integer as `text`). The rows stay as they are.
+fn converts_on_read(old: &DataType, new: &DataType) -> bool {
+    use DataType as T;
+    // digits of the largest value of each integer type
+    let digits = |t: &DataType| match t {
+        T::Int2 => Some(5),
+        T::Int4 => Some(10),
+        T::Int8 => Some(19),
+        _ => None,
+    };
+    match (old, new) {
+        (T::Int2, T::Int4 | T::Int8 | T::Float8) | (T::Int4, T::Int8 | T::Float8) => true,
+        (T::Float4, T::Float8) => true,
+        (T::Int2 | T::Int4 | T::Int8, T::Text | T::Varchar(None) | T::Numeric(None)) => true,
+        (T::Int2 | T::Int4 | T::Int8, T::Numeric(Some((p, s)))) => {
+            digits(old).is_some_and(|d| p.saturating_sub(*s) >= d)
+        }
+        _ => false,
+    }
+}
+
+/// Old and new values of a key column encode alike (integers of any
+/// width, `real` and `double precision`): a primary key, index or foreign
+/// key over the column keeps finding its rows.
+fn keys_alike(old: &DataType, new: &DataType) -> bool {
+    use DataType as T;
+    matches!(
+        (old, new),
+        (T::Int2 | T::Int4, T::Int4 | T::Int8) | (T::Float4, T::Float8)
+    )
+}
+
+/// Whether column `pos` is in the table's primary key, an index of it, or
+/// a foreign key from or to it.
+fn column_is_keyed(cat: &tandem_storage::Catalog, def: &TableDef, pos: usize) -> bool {
+    def.primary_key
+        .as_ref()
+        .is_some_and(|pk| pk.columns.contains(&pos))
+        || cat
+            .indexes_of(def.oid)
+            .iter()
+            .any(|i| i.columns.contains(&pos))
+        || cat.constraints.values().any(|c| {
+            c.foreign_key().is_some_and(|fk| {
+                (c.table == def.oid && fk.columns.contains(&pos))
+                    || (fk.ref_table == def.oid && fk.ref_columns.contains(&pos))
+            })
+        })
+}
+
+/// An identity column's sequence takes the column's new integer type (and
+/// that type's bounds where it had the old one's), as PostgreSQL's ALTER
+/// COLUMN TYPE does.
+fn retype_identity_sequence(
+    ctx: &mut ExecContext<'_>,
+    def: &TableDef,
+    pos: usize,
+    new: &DataType,
+) -> PgResult<()> {
+    let cat = ctx.txn.catalog();
+    let bounds = |t: &DataType| match t {
+        DataType::Int2 => Some((i64::from(i16::MIN), i64::from(i16::MAX))),
+        DataType::Int4 => Some((i64::from(i32::MIN), i64::from(i32::MAX))),
+        DataType::Int8 => Some((i64::MIN, i64::MAX)),
+        _ => None,
+    };
+    let Some(seq) = cat
+        .sequences
+        .values()
+        .find(|s| s.owned_by == Some((def.oid, pos)))
+    else {
+        return Ok(());
+    };
+    let (Some((old_min, old_max)), Some((new_min, new_max))) =
+        (bounds(&seq.data_type), bounds(new))
+    else {
+        return Ok(());
+    };
+    let mut seq = (**seq).clone();
+    seq.data_type = new.clone();
+    if seq.max_value == old_max {
+        seq.max_value = new_max;
+    }
+    if seq.min_value == old_min {
+        seq.min_value = new_min;
+    }
+    ctx.txn.put_sequence(seq)
 }
 
 /// ALTER COLUMN TYPE is refused while a view reads the column (its `*`

@@ -561,8 +561,10 @@ impl Transaction {
     ) -> PgResult<()> {
         let mut step = first;
         let shadowed = overlay.is_some_and(|o| o.shadow);
-        // rows shorter than this (written before an ADD COLUMN) are padded
-        let width = self.cat().tables.get(&table).map_or(0, |d| d.columns.len());
+        // rows shorter than the table (written before an ADD COLUMN) are
+        // padded, values stored under a column's earlier type converted
+        let def = self.cat().tables.get(&table).cloned();
+        let width = def.as_ref().map_or(0, |d| d.columns.len());
         loop {
             self.check_cancel()?;
             let mut batch = Vec::new();
@@ -614,7 +616,11 @@ impl Transaction {
                     (tk, r)
                 };
                 let padded;
-                let row = if row.len() < width {
+                let stale = || {
+                    def.as_ref()
+                        .is_some_and(|d| crate::catalog::row_is_stale(d, row))
+                };
+                let row = if row.len() < width || stale() {
                     padded = self.pad(table, row);
                     &padded
                 } else {
