@@ -65,7 +65,7 @@ pub enum CommandKind {
 }
 
 #[derive(Clone, Debug)]
-enum Body {
+pub(crate) enum Body {
     Query(plan::Node),
     Insert(dml::InsertPlan),
     Update(dml::UpdatePlan),
@@ -80,12 +80,22 @@ pub struct Plan {
     /// Empty for INSERT/UPDATE/DELETE without RETURNING.
     pub columns: Vec<OutputColumn>,
     body: Body,
+    /// The data-modifying statements of its WITH clause, each run once to
+    /// completion before the body, in order, their RETURNING rows kept as
+    /// the work table the body's references to the CTE read.
+    pre: Vec<(usize, Body)>,
     /// Privileges checked at each execution: per relation, the role that
     /// must hold them (`None`: the session's) and the privileges.
     perms: Vec<((Oid, Option<Oid>), tandem_storage::acl::AclMode)>,
 }
 
 impl Plan {
+    /// Whether the statement writes: DML, or a query with a
+    /// data-modifying WITH.
+    pub fn writes(&self) -> bool {
+        self.kind != CommandKind::Select || !self.pre.is_empty()
+    }
+
     /// Whether the statement returns rows (SELECT, or DML with RETURNING).
     pub fn returns_rows(&self) -> bool {
         match &self.body {
@@ -158,20 +168,53 @@ pub fn plan_with(
     let mut b = Binder::for_session(ctx, param_types);
     b.levels.push(Level::new());
     let (kind, body, cols) = match stmt {
+        // WITH ... INSERT / UPDATE / DELETE
+        Statement::Query(q) if bind::select::dml_body(&q.body).is_some() => {
+            let saved = b.ctes.len();
+            if let Some(with) = &q.with {
+                b.push_ctes(with)?;
+            }
+            let r = match bind::select::dml_body(&q.body) {
+                Some(inner) => bind_dml(&mut b, inner, overriding),
+                None => Err(tandem_types::PgError::internal("not a DML statement")),
+            };
+            b.ctes.truncate(saved);
+            r?
+        }
         Statement::Query(q) => {
             let (node, cols) = b.bind_query(q)?;
             (CommandKind::Select, Body::Query(node), cols)
         }
+        stmt => bind_dml(&mut b, stmt, overriding)?,
+    };
+    b.finish_params();
+    Ok(Plan {
+        kind,
+        columns: output_columns(cols),
+        body,
+        pre: std::mem::take(&mut b.dml_ctes),
+        perms: b.perms.into_iter().collect(),
+    })
+}
+
+/// Binds an INSERT, UPDATE or DELETE (a statement, or a data-modifying
+/// CTE's).
+pub(crate) fn bind_dml(
+    b: &mut Binder,
+    stmt: &Statement,
+    overriding: Option<Overriding>,
+) -> PgResult<(CommandKind, Body, Vec<OutCol>)> {
+    Ok(match stmt {
         Statement::Insert(i) => {
-            let (p, cols) = dml::bind_insert(&mut b, i, overriding)?;
+            let (p, cols) = dml::bind_insert(b, i, overriding)?;
             (CommandKind::Insert, Body::Insert(p), cols)
         }
         Statement::Update(u) => {
-            let (p, cols) = dml::bind_update(&mut b, u)?;
+            let (p, cols) = dml::bind_update(b, u)?;
             (CommandKind::Update, Body::Update(p), cols)
         }
         Statement::Delete(d) => {
-            let (p, cols) = dml::bind_delete(&mut b, d)?;
+            let (p, cols) = dml::bind_delete(b, d)?;
             (CommandKind::Delete, Body::Delete(p), cols)
         }
         other => {
@@ -179,14 +222,41 @@ pub fn plan_with(
                 "statement {other}"
             )))
         }
-    };
-    b.finish_params();
-    Ok(Plan {
-        kind,
-        columns: output_columns(cols),
-        body,
-        perms: b.perms.into_iter().collect(),
     })
+}
+
+/// Runs one statement body; `emit` gets its rows (a query's, or the
+/// RETURNING rows of DML).
+fn run_body(
+    plan: &Plan,
+    body: &Body,
+    ex: &mut exec::Exec,
+    emit: &mut dyn FnMut(Vec<Value>) -> PgResult<()>,
+) -> PgResult<u64> {
+    match body {
+        Body::Query(node) => {
+            ex.stream_scans = true;
+            let mut n = 0u64;
+            exec::run(ex, node, None, &mut |_, row| {
+                emit(row.to_vec())?;
+                n += 1;
+                Ok(true)
+            })?;
+            Ok(n)
+        }
+        Body::Insert(p) => {
+            // rows read from other tables can be inserted as the scans hand
+            // them on: a scan of the target itself would see the
+            // statement's own rows (reading a table needs SELECT on it)
+            ex.stream_scans = !plan
+                .perms
+                .iter()
+                .any(|&((t, _), m)| t == p.table.oid && m & tandem_storage::acl::SELECT != 0);
+            dml::exec_insert(ex, p, emit)
+        }
+        Body::Update(p) => dml::exec_update(ex, p, emit),
+        Body::Delete(p) => dml::exec_delete(ex, p, emit),
+    }
 }
 
 /// Executes a plan, handing each output row to `emit`. Returns the row count for
@@ -200,6 +270,12 @@ pub fn describe_query(
     let mut params = Vec::new();
     let mut b = Binder::for_session(ctx, &mut params);
     let (_, cols) = b.bind_query(q)?;
+    if !b.dml_ctes.is_empty() {
+        return Err(tandem_types::PgError::new(
+            tandem_types::SqlState::FEATURE_NOT_SUPPORTED,
+            "views must not contain data-modifying statements in WITH",
+        ));
+    }
     let mut deps: Vec<Oid> = b
         .perms
         .keys()
@@ -225,30 +301,15 @@ pub fn execute(
     exec::check_cancel(ctx)?;
     check_permissions(plan, ctx)?;
     let mut ex = exec::Exec::new(ctx);
-    match &plan.body {
-        Body::Query(node) => {
-            ex.stream_scans = true;
-            let mut n = 0u64;
-            exec::run(&mut ex, node, None, &mut |_, row| {
-                emit(row.to_vec())?;
-                n += 1;
-                Ok(true)
-            })?;
-            Ok(n)
-        }
-        Body::Insert(p) => {
-            // rows read from other tables can be inserted as the scans hand
-            // them on: a scan of the target itself would see the
-            // statement's own rows (reading a table needs SELECT on it)
-            ex.stream_scans = !plan
-                .perms
-                .iter()
-                .any(|&((t, _), m)| t == p.table.oid && m & tandem_storage::acl::SELECT != 0);
-            dml::exec_insert(&mut ex, p, emit)
-        }
-        Body::Update(p) => dml::exec_update(&mut ex, p, emit),
-        Body::Delete(p) => dml::exec_delete(&mut ex, p, emit),
+    for (id, body) in &plan.pre {
+        let mut rows = Vec::new();
+        run_body(plan, body, &mut ex, &mut |r| {
+            rows.push(r);
+            Ok(())
+        })?;
+        ex.work_tables.insert(*id, std::sync::Arc::new(rows));
     }
+    run_body(plan, &plan.body, &mut ex, emit)
 }
 
 /// Refuses the plan unless the session's role holds what it needs on every

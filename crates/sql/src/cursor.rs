@@ -72,6 +72,12 @@ pub(crate) fn declare(
     let stmt = sqlparser::ast::Statement::Query(query.clone());
     let mut types = param_types.to_vec();
     let plan = s.with_ctx(&[], |ctx| tandem_query::plan(&stmt, &mut types, ctx))?;
+    if plan.writes() {
+        return Err(PgError::new(
+            SqlState::FEATURE_NOT_SUPPORTED,
+            "DECLARE CURSOR must not contain data-modifying statements in WITH",
+        ));
+    }
     let params = params
         .iter()
         .zip(&types)

@@ -325,7 +325,7 @@ pub(crate) fn run_plan(
     params: &[Value],
     out: &mut Output<'_, '_>,
 ) -> PgResult<String> {
-    if plan.kind != CommandKind::Select {
+    if plan.writes() {
         s.check_writable(plan_command_name(plan.kind))?;
     }
     if plan_returns_rows(plan) {

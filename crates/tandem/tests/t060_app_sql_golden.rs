@@ -51,6 +51,7 @@ tandem_testkit::golden_tests! {
     group_by_primary_key => "40_group_by_primary_key",
     alter_schema => "41_alter_schema",
     alter_column_convert => "42_alter_column_convert",
+    data_modifying_cte => "43_data_modifying_cte",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -34,6 +34,9 @@ pub struct CteDef {
     pub recursive: bool,
     /// While its own query is being bound (`recursive.rs`).
     pub state: CteState,
+    /// A data-modifying CTE (`WITH x AS (DELETE ... RETURNING ...)`): the
+    /// work table its RETURNING rows are kept in, and their columns.
+    pub dml: Option<(usize, Vec<OutCol>)>,
 }
 
 /// Where the binding of a `WITH RECURSIVE` CTE's own query stands.
@@ -85,6 +88,9 @@ pub struct Binder<'p> {
     /// types, the relations their columns come from); kept only while a
     /// view's definition is printed (`crate::deparse`).
     pub notes: Option<Box<crate::deparse::Notes>>,
+    /// The data-modifying CTEs bound, with their work tables, in the order
+    /// they run (before the statement).
+    pub(crate) dml_ctes: Vec<(usize, crate::Body)>,
 }
 
 /// An output column of a bound query.
@@ -112,6 +118,7 @@ impl<'p> Binder<'p> {
             search_path: Arc::from(vec!["public".to_string()]),
             role: tandem_storage::catalog::BOOTSTRAP_SUPERUSER_OID,
             notes: None,
+            dml_ctes: Vec::new(),
         }
     }
 

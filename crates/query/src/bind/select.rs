@@ -315,6 +315,15 @@ fn ordinal(e: &ast::Expr) -> Option<i64> {
     None
 }
 
+/// The INSERT, UPDATE or DELETE a query body is (a data-modifying CTE, or
+/// the statement after `WITH ...`).
+pub fn dml_body(body: &SetExpr) -> Option<&ast::Statement> {
+    match body {
+        SetExpr::Insert(s) | SetExpr::Update(s) | SetExpr::Delete(s) => Some(s),
+        _ => None,
+    }
+}
+
 fn debug_key(e: &Expr) -> String {
     format!("{e:?}")
 }
@@ -324,24 +333,71 @@ impl Binder<'_> {
     pub fn bind_query(&mut self, q: &ast::Query) -> PgResult<(Node, Vec<OutCol>)> {
         let saved = self.ctes.len();
         if let Some(with) = &q.with {
-            for cte in &with.cte_tables {
-                self.ctes.push(CteDef {
-                    recursive: with.recursive,
-                    state: super::CteState::Idle,
-                    name: ident_name(&cte.alias.name),
-                    query: (*cte.query).clone(),
-                    columns: cte
-                        .alias
-                        .columns
-                        .iter()
-                        .map(|c| ident_name(&c.name))
-                        .collect(),
-                });
+            if let Err(e) = self.push_ctes(with) {
+                self.ctes.truncate(saved);
+                return Err(e);
             }
         }
         let res = self.bind_query_body(q);
         self.ctes.truncate(saved);
         res
+    }
+
+    /// Makes a WITH clause's CTEs visible (the caller truncates them
+    /// after). A data-modifying one is bound here, once: it runs before the
+    /// statement whether it is read or not (PostgreSQL's rule), only in
+    /// the statement's top-level WITH.
+    pub fn push_ctes(&mut self, with: &ast::With) -> PgResult<()> {
+        for cte in &with.cte_tables {
+            let name = ident_name(&cte.alias.name);
+            let columns: Vec<String> = cte
+                .alias
+                .columns
+                .iter()
+                .map(|c| ident_name(&c.name))
+                .collect();
+            let dml = match dml_body(&cte.query.body) {
+                Some(stmt) => {
+                    if self.levels.len() > 1 || self.check_as.is_some() {
+                        let at = cte.alias.name.span.start;
+                        return Err(PgError::new(
+                            SqlState::FEATURE_NOT_SUPPORTED,
+                            "WITH clause containing a data-modifying statement must be at the top level",
+                        )
+                        .with_locate(tandem_types::Locate::LineColumn(at.line, at.column)));
+                    }
+                    self.levels.push(super::scope::Level::new());
+                    let r = crate::bind_dml(self, stmt, None);
+                    self.levels.pop();
+                    let (_, body, cols) = r?;
+                    let id = self.next_worktable;
+                    self.next_worktable += 1;
+                    self.dml_ctes.push((id, body));
+                    Some((id, cols))
+                }
+                None => None,
+            };
+            self.ctes.push(CteDef {
+                recursive: with.recursive,
+                state: super::CteState::Idle,
+                name,
+                query: if dml.is_some() {
+                    ast::Query {
+                        body: Box::new(SetExpr::Values(ast::Values {
+                            explicit_row: false,
+                            value_keyword: false,
+                            rows: Vec::new(),
+                        })),
+                        ..(*cte.query).clone()
+                    }
+                } else {
+                    (*cte.query).clone()
+                },
+                columns,
+                dml,
+            });
+        }
+        Ok(())
     }
 
     fn bind_query_body(&mut self, q: &ast::Query) -> PgResult<(Node, Vec<OutCol>)> {
@@ -1027,6 +1083,21 @@ impl Binder<'_> {
                 return self.bind_recursive_cte(pos, &alias_name, alias);
             }
             if let Some(cte) = self.ctes.iter().rev().find(|c| c.name == name).cloned() {
+                if let Some((id, cols)) = cte.dml {
+                    if cols.is_empty() {
+                        return Err(PgError::new(
+                            SqlState::FEATURE_NOT_SUPPORTED,
+                            format!("WITH query \"{name}\" does not have a RETURNING clause"),
+                        ));
+                    }
+                    return self.cte_leaf(
+                        &alias_name,
+                        alias,
+                        &cte.columns,
+                        Node::WorkTable { id },
+                        cols,
+                    );
+                }
                 let saved = self.ctes.len();
                 // A CTE sees only the CTEs defined before it.
                 let pos = self.ctes.iter().rposition(|c| c.name == name).unwrap_or(0);
