@@ -481,6 +481,49 @@ impl Json {
         }
     }
 
+    /// `jsonb_pretty`: a member or element per line, four spaces a level.
+    pub fn pretty(&self) -> String {
+        let mut out = String::new();
+        self.write_pretty(&mut out, 0);
+        out
+    }
+
+    fn write_pretty(&self, out: &mut String, level: usize) {
+        let indent = |out: &mut String, level: usize| {
+            out.push('\n');
+            out.extend(std::iter::repeat_n(' ', 4 * level));
+        };
+        match self {
+            Json::Array(items) => {
+                out.push('[');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    indent(out, level + 1);
+                    v.write_pretty(out, level + 1);
+                }
+                indent(out, level);
+                out.push(']');
+            }
+            Json::Object(members) => {
+                out.push('{');
+                for (i, (k, v)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    indent(out, level + 1);
+                    quote(k, out);
+                    out.push_str(": ");
+                    v.write_pretty(out, level + 1);
+                }
+                indent(out, level);
+                out.push('}');
+            }
+            scalar => scalar.write(out, ": "),
+        }
+    }
+
     /// `jsonb_typeof`.
     pub fn type_name(&self) -> &'static str {
         match self {

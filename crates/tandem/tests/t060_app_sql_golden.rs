@@ -52,6 +52,7 @@ tandem_testkit::golden_tests! {
     alter_schema => "41_alter_schema",
     alter_column_convert => "42_alter_column_convert",
     data_modifying_cte => "43_data_modifying_cte",
+    more_functions => "44_more_functions",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -64,6 +64,9 @@ pub(crate) fn defs() -> Vec<Def> {
         .lax(),
         Def::pure("json_typeof", vec![t(T::Json)], r(T::Text), typeof_),
         Def::pure("jsonb_typeof", vec![jb()], r(T::Text), typeof_),
+        Def::pure("jsonb_pretty", vec![jb()], r(T::Text), |a| {
+            Ok(Value::Text(doc(&a[0])?.pretty()))
+        }),
         Def::pure(
             "json_array_length",
             vec![t(T::Json)],

@@ -149,12 +149,36 @@ pub(super) fn defs() -> Vec<Def> {
         })
         .lax(),
         Def::pure("format", vec![text(), Arg::VarAny], r(T::Text), format).lax(),
+        // how many of the arguments are (not) NULL
+        Def::pure(
+            "num_nonnulls",
+            vec![Arg::Any, Arg::VarAny],
+            r(T::Int4),
+            |a| Ok(Value::Int4(a.iter().filter(|v| !v.is_null()).count() as i32)),
+        )
+        .lax(),
+        Def::pure("num_nulls", vec![Arg::Any, Arg::VarAny], r(T::Int4), |a| {
+            Ok(Value::Int4(a.iter().filter(|v| v.is_null()).count() as i32))
+        })
+        .lax(),
         Def::pure("md5", vec![text()], r(T::Text), |a| {
             Ok(Value::Text(md5_hex(arg_text(a, 0).as_bytes())))
         }),
         Def::pure("md5", vec![t(T::Bytea)], r(T::Text), |a| match &a[0] {
             Value::Bytea(b) => Ok(Value::Text(md5_hex(b))),
             v => Ok(Value::Text(md5_hex(to_text(v).as_bytes()))),
+        }),
+        Def::pure("sha224", vec![t(T::Bytea)], r(T::Bytea), |a| {
+            Ok(digest::<sha2::Sha224>(a))
+        }),
+        Def::pure("sha256", vec![t(T::Bytea)], r(T::Bytea), |a| {
+            Ok(digest::<sha2::Sha256>(a))
+        }),
+        Def::pure("sha384", vec![t(T::Bytea)], r(T::Bytea), |a| {
+            Ok(digest::<sha2::Sha384>(a))
+        }),
+        Def::pure("sha512", vec![t(T::Bytea)], r(T::Bytea), |a| {
+            Ok(digest::<sha2::Sha512>(a))
         }),
         Def::pure("encode", vec![t(T::Bytea), text()], r(T::Text), encode),
         Def::pure("decode", vec![text(), text()], r(T::Bytea), decode),
@@ -576,6 +600,15 @@ fn format(a: &[Value]) -> PgResult<Value> {
         }
     }
     Ok(Value::Text(out))
+}
+
+/// `sha224(bytea)` ... `sha512(bytea)`: the digest as bytes.
+fn digest<D: sha2::Digest>(a: &[Value]) -> Value {
+    let bytes = match &a[0] {
+        Value::Bytea(b) => D::digest(b),
+        v => D::digest(to_text(v).as_bytes()),
+    };
+    Value::Bytea(bytes.to_vec())
 }
 
 pub fn md5_hex(b: &[u8]) -> String {

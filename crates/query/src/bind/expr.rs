@@ -1151,6 +1151,20 @@ impl Binder<'_> {
                     t,
                 ))
             }
+            // `|/ x` and `@ x`: sqrt(double precision) and abs()
+            UnaryOperator::PGSquareRoot | UnaryOperator::PGAbs => {
+                let (b, t) = self.bind_expr(x)?;
+                if *op == UnaryOperator::PGAbs {
+                    let t = if t == DataType::Unknown {
+                        DataType::Float8
+                    } else {
+                        t
+                    };
+                    return self.call_named("abs", vec![(b, t)]);
+                }
+                let b = self.coerce(b, &t, &DataType::Float8)?;
+                self.call_named("sqrt", vec![(b, DataType::Float8)])
+            }
             other => Err(PgError::unsupported(format!("operator {other}"))),
         }
     }
