@@ -439,18 +439,25 @@ impl Json {
     /// (`{"a": 1, "b": [1, 2]}`).
     pub fn jsonb_text(&self) -> String {
         let mut out = String::new();
-        self.write(&mut out, ": ");
+        self.write(&mut out, ": ", ", ");
         out
     }
 
     /// The text `json_build_object` makes (`{"a" : 1}`).
     pub fn json_text(&self) -> String {
         let mut out = String::new();
-        self.write(&mut out, " : ");
+        self.write(&mut out, " : ", ", ");
         out
     }
 
-    fn write(&self, out: &mut String, colon: &str) {
+    /// The text `row_to_json` and `array_to_json` make (`{"a":1,"b":[1,2]}`).
+    pub fn compact_text(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out, ":", ",");
+        out
+    }
+
+    fn write(&self, out: &mut String, colon: &str, sep: &str) {
         match self {
             Json::Null => out.push_str("null"),
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -460,9 +467,9 @@ impl Json {
                 out.push('[');
                 for (i, v) in items.iter().enumerate() {
                     if i > 0 {
-                        out.push_str(", ");
+                        out.push_str(sep);
                     }
-                    v.write(out, colon);
+                    v.write(out, colon, sep);
                 }
                 out.push(']');
             }
@@ -470,11 +477,11 @@ impl Json {
                 out.push('{');
                 for (i, (k, v)) in members.iter().enumerate() {
                     if i > 0 {
-                        out.push_str(", ");
+                        out.push_str(sep);
                     }
                     quote(k, out);
                     out.push_str(colon);
-                    v.write(out, colon);
+                    v.write(out, colon, sep);
                 }
                 out.push('}');
             }
@@ -520,7 +527,7 @@ impl Json {
                 indent(out, level);
                 out.push('}');
             }
-            scalar => scalar.write(out, ": "),
+            scalar => scalar.write(out, ": ", ", "),
         }
     }
 
@@ -940,7 +947,10 @@ pub fn to_json(v: &Value, ty: &DataType) -> PgResult<Json> {
 /// text, else [`to_json`]'s document.
 pub fn json_text_of(v: &Value, ty: &DataType) -> PgResult<String> {
     match (v, ty) {
-        (Value::Text(s), DataType::Json | DataType::Jsonb) => Ok(s.clone()),
+        // a row as row_to_json printed it (the binder's whole-row json)
+        (Value::Text(s), DataType::Json | DataType::Jsonb | DataType::Record) => Ok(s.clone()),
+        // arrays as array_to_json prints them: `[1,2]`
+        (Value::Array(_), _) => Ok(to_json(v, ty)?.compact_text()),
         _ => Ok(to_json(v, ty)?.json_text()),
     }
 }

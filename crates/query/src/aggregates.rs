@@ -402,7 +402,12 @@ impl Accumulator {
                         .iter()
                         .map(|v| tandem_expr::json::json_text_of(v, &ty))
                         .collect::<PgResult<Vec<_>>>()?;
-                    Value::Text(format!("[{}]", texts.join(", ")))
+                    // rows and arrays each start a line (json_agg_transfn)
+                    let sep = match ty {
+                        DataType::Record | DataType::Array(_) => ", \n ",
+                        _ => ", ",
+                    };
+                    Value::Text(format!("[{}]", texts.join(sep)))
                 }
             }
         })

@@ -53,6 +53,7 @@ tandem_testkit::golden_tests! {
     alter_column_convert => "42_alter_column_convert",
     data_modifying_cte => "43_data_modifying_cte",
     more_functions => "44_more_functions",
+    row_json => "45_row_json",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -64,6 +64,23 @@ pub(crate) fn defs() -> Vec<Def> {
         .lax(),
         Def::pure("json_typeof", vec![t(T::Json)], r(T::Text), typeof_),
         Def::pure("jsonb_typeof", vec![jb()], r(T::Text), typeof_),
+        // what the binder makes of row_to_json(t), to_json(t), json_agg(t)
+        // for a FROM item t: its columns' names and values, alternating
+        Def::typed(
+            "row_to_json_fields",
+            vec![Arg::VarAny],
+            r(T::Json),
+            row_to_json_fields,
+        )
+        .lax(),
+        // the same as json_agg(t) aggregates it: a row, not a json value
+        Def::typed(
+            "row_to_json_record",
+            vec![Arg::VarAny],
+            r(T::Record),
+            row_to_json_fields,
+        )
+        .lax(),
         Def::pure("jsonb_pretty", vec![jb()], r(T::Text), |a| {
             Ok(Value::Text(doc(&a[0])?.pretty()))
         }),
@@ -236,6 +253,25 @@ fn pairs(a: &[Value], s: &FunctionSig, func: &str) -> PgResult<Vec<(String, Json
         out.push((to_text(&kv[0]), to_json(&kv[1], arg_type(s, i * 2 + 1))?));
     }
     Ok(out)
+}
+
+/// A row as `row_to_json` prints it (PostgreSQL's composite_to_json):
+/// compact (`{"a":1,"b":[1,2]}`), `json` and `jsonb` values as their text.
+fn row_to_json_fields(a: &[Value], s: &FunctionSig) -> PgResult<Value> {
+    let mut out = String::from("{");
+    for (i, kv) in a.chunks(2).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        quote(&to_text(&kv[0]), &mut out);
+        out.push(':');
+        match (kv.get(1).unwrap_or(&Value::Null), arg_type(s, i * 2 + 1)) {
+            (Value::Text(t), T::Json | T::Jsonb) => out.push_str(t),
+            (v, ty) => out.push_str(&to_json(v, ty)?.compact_text()),
+        }
+    }
+    out.push('}');
+    Ok(Value::Text(out))
 }
 
 /// `json_build_object`: keeps `json` values' own text, spaces its colons

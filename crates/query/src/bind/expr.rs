@@ -1326,6 +1326,19 @@ impl Binder<'_> {
                 (&list.args, distinct, order)
             }
         };
+        // row_to_json(t), to_json(t), to_jsonb(t), json_agg(t),
+        // jsonb_agg(t) of a FROM item t: its columns as a json object
+        let row_arg;
+        let args = match self.whole_row_json(&name, args)? {
+            Some(row) if matches!(name.as_str(), "row_to_json" | "to_json" | "to_jsonb") => {
+                return self.bind_expr(&row);
+            }
+            Some(row) => {
+                row_arg = [FunctionArg::Unnamed(FunctionArgExpr::Expr(row))];
+                &row_arg[..]
+            }
+            None => args,
+        };
         if let Some(over) = &f.over {
             return self.bind_window(&name, f, args, distinct, order, over);
         }
@@ -1380,6 +1393,45 @@ impl Binder<'_> {
             }
         }
         self.call_named(&name, bound)
+    }
+
+    /// For a function taking a row as json and a lone argument naming a
+    /// FROM item (not a column), that item's columns as a json object
+    /// (`jsonb_build_object` for the jsonb functions, else as
+    /// `row_to_json` prints it), as an expression to bind instead.
+    fn whole_row_json(&mut self, name: &str, args: &[FunctionArg]) -> PgResult<Option<ast::Expr>> {
+        let jsonb = match name {
+            "row_to_json" | "to_json" | "json_agg" => false,
+            "to_jsonb" | "jsonb_agg" => true,
+            _ => return Ok(None),
+        };
+        let [FunctionArg::Unnamed(FunctionArgExpr::Expr(ast::Expr::Identifier(id)))] = args else {
+            return Ok(None);
+        };
+        let alias = ident_name(id);
+        if super::scope::resolve(&mut self.levels, None, &alias).is_ok()
+            || !self.level().tables.contains(&alias)
+        {
+            return Ok(None);
+        }
+        let columns = super::scope::wildcard(self.level(), Some(&alias))?;
+        let fields: Vec<String> = columns
+            .iter()
+            .map(|(_, c)| {
+                format!(
+                    "{}, {}.{}",
+                    tandem_types::ident::quote_literal(&c.name),
+                    tandem_types::ident::quote_identifier(&alias),
+                    tandem_types::ident::quote_identifier(&c.name)
+                )
+            })
+            .collect();
+        let func = match name {
+            _ if jsonb => "jsonb_build_object",
+            "json_agg" => "row_to_json_record",
+            _ => "row_to_json_fields",
+        };
+        crate::dml::parse_expr(&format!("{func}({})", fields.join(", "))).map(Some)
     }
 
     /// A set-returning function in a target list: recorded in the level (calls
