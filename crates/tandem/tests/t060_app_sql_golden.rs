@@ -54,6 +54,7 @@ tandem_testkit::golden_tests! {
     data_modifying_cte => "43_data_modifying_cte",
     more_functions => "44_more_functions",
     row_json => "45_row_json",
+    grouping_sets => "46_grouping_sets",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

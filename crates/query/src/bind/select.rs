@@ -1414,6 +1414,7 @@ impl Binder<'_> {
         let nvisible = items.len();
         // GROUP BY
         let mut groups;
+        let grouping_sets;
         match &s.group_by {
             GroupByExpr::Expressions(exprs, mods) => {
                 if !mods.is_empty() {
@@ -1422,7 +1423,7 @@ impl Binder<'_> {
                 self.level().agg_forbidden = Some("GROUP BY");
                 let r = self.bind_group_by(exprs, &items);
                 self.level().agg_forbidden = None;
-                groups = r?;
+                (groups, grouping_sets) = r?;
             }
             GroupByExpr::All(_) => return Err(PgError::unsupported("GROUP BY ALL")),
         }
@@ -1456,7 +1457,7 @@ impl Binder<'_> {
         let mut having = having;
         // the group keys and their count, once grouped
         let mut grouped: Option<(Vec<String>, usize)> = None;
-        if !groups.is_empty() {
+        if !groups.is_empty() && grouping_sets.is_none() {
             let mut used: Vec<&Expr> = exprs.iter().chain(having.as_ref()).collect();
             used.extend(srfs.iter().flat_map(|c| c.args.iter()));
             let windows = std::mem::take(&mut self.level().windows);
@@ -1478,10 +1479,56 @@ impl Binder<'_> {
                     call.args.push(self.group_rewrite(a, &keys, ngroups)?);
                 }
             }
-            node = Node::Aggregate {
-                input: Box::new(node),
-                groups,
-                aggs,
+            node = match &grouping_sets {
+                None => Node::Aggregate {
+                    input: Box::new(node),
+                    groups,
+                    aggs,
+                },
+                // one aggregation per grouping set, the keys it leaves out
+                // NULL, their rows appended
+                Some(sets) => {
+                    let mut out: Option<Node> = None;
+                    for set in sets {
+                        let branch = if set.is_empty() {
+                            // the grand total: one row even of no input
+                            let total = Node::Aggregate {
+                                input: Box::new(node.clone()),
+                                groups: Vec::new(),
+                                aggs: aggs.clone(),
+                            };
+                            Node::Project {
+                                input: Box::new(total),
+                                exprs: std::iter::repeat_n(Expr::Const(Value::Null), groups.len())
+                                    .chain((0..aggs.len()).map(Expr::Column))
+                                    .collect(),
+                            }
+                        } else {
+                            Node::Aggregate {
+                                input: Box::new(node.clone()),
+                                groups: groups
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(i, g)| match set.contains(&i) {
+                                        true => g.clone(),
+                                        false => Expr::Const(Value::Null),
+                                    })
+                                    .collect(),
+                                aggs: aggs.clone(),
+                            }
+                        };
+                        out = Some(match out {
+                            None => branch,
+                            Some(left) => Node::SetOp {
+                                left: Box::new(left),
+                                right: Box::new(branch),
+                                op: SetOpKind::Union,
+                                all: true,
+                            },
+                        });
+                    }
+                    out.ok_or_else(|| PgError::internal("no grouping set"))?
+                }
             };
             let mut rewritten = Vec::new();
             for e in exprs {
@@ -1809,7 +1856,87 @@ impl Binder<'_> {
         Ok(())
     }
 
+    /// GROUP BY: the group keys, and for ROLLUP / CUBE / GROUPING SETS the
+    /// grouping sets (each the positions of the keys it groups by; the
+    /// others read as NULL in its rows). Items combine as PostgreSQL
+    /// combines them: each set of one item with each of the next.
     fn bind_group_by(
+        &mut self,
+        exprs: &[ast::Expr],
+        items: &[(Expr, OutCol)],
+    ) -> PgResult<(Vec<Expr>, Option<Vec<Vec<usize>>>)> {
+        let mut keys: Vec<Expr> = Vec::new();
+        let key_of = |b: &mut Self, e: &ast::Expr, keys: &mut Vec<Expr>| -> PgResult<usize> {
+            let x = b.bind_group_items(std::slice::from_ref(e), items)?.pop();
+            let x = x.ok_or_else(|| PgError::internal("empty group key"))?;
+            let k = debug_key(&x);
+            Ok(match keys.iter().position(|g| debug_key(g) == k) {
+                Some(p) => p,
+                None => {
+                    keys.push(x);
+                    keys.len() - 1
+                }
+            })
+        };
+        let mut sets: Vec<Vec<usize>> = vec![Vec::new()];
+        let mut grouping = false;
+        for g in exprs {
+            let item_sets: Vec<Vec<usize>> = match g {
+                ast::Expr::Rollup(lists)
+                | ast::Expr::Cube(lists)
+                | ast::Expr::GroupingSets(lists) => {
+                    grouping = true;
+                    let mut elems = Vec::new();
+                    for list in lists {
+                        let mut set = Vec::new();
+                        for e in list {
+                            set.push(key_of(self, e, &mut keys)?);
+                        }
+                        elems.push(set);
+                    }
+                    match g {
+                        // (a, b), (a), ()
+                        ast::Expr::Rollup(_) => (0..=elems.len())
+                            .rev()
+                            .map(|n| elems[..n].concat())
+                            .collect(),
+                        // every subset, the largest first
+                        ast::Expr::Cube(_) => {
+                            let n = elems.len().min(12);
+                            let mut subsets: Vec<Vec<usize>> = (0..1u32 << n)
+                                .rev()
+                                .map(|mask| {
+                                    (0..n)
+                                        .filter(|i| mask & (1 << (n - 1 - i)) != 0)
+                                        .flat_map(|i| elems[i].clone())
+                                        .collect()
+                                })
+                                .collect();
+                            subsets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+                            subsets
+                        }
+                        _ => elems,
+                    }
+                }
+                e => vec![vec![key_of(self, e, &mut keys)?]],
+            };
+            sets = sets
+                .iter()
+                .flat_map(|s| {
+                    item_sets.iter().map(move |t| {
+                        let mut u = s.clone();
+                        u.extend(t.iter().filter(|k| !s.contains(k)));
+                        u
+                    })
+                })
+                .collect();
+        }
+        Ok((keys, grouping.then_some(sets)))
+    }
+
+    /// Plain GROUP BY items: an output column position, an expression, or
+    /// the name of an output column.
+    fn bind_group_items(
         &mut self,
         exprs: &[ast::Expr],
         items: &[(Expr, OutCol)],
