@@ -324,6 +324,9 @@ pub fn dml_body(body: &SetExpr) -> Option<&ast::Statement> {
     }
 }
 
+/// Grouping sets, each the positions of the group keys it groups by.
+type GroupingSets = Vec<Vec<usize>>;
+
 fn debug_key(e: &Expr) -> String {
     format!("{e:?}")
 }
@@ -1864,7 +1867,7 @@ impl Binder<'_> {
         &mut self,
         exprs: &[ast::Expr],
         items: &[(Expr, OutCol)],
-    ) -> PgResult<(Vec<Expr>, Option<Vec<Vec<usize>>>)> {
+    ) -> PgResult<(Vec<Expr>, Option<GroupingSets>)> {
         let mut keys: Vec<Expr> = Vec::new();
         let key_of = |b: &mut Self, e: &ast::Expr, keys: &mut Vec<Expr>| -> PgResult<usize> {
             let x = b.bind_group_items(std::slice::from_ref(e), items)?.pop();
