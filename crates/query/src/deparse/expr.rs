@@ -1457,15 +1457,25 @@ impl<'a> Deparser<'a> {
                 Some(p) => self.sort_node(p, lv)?,
                 None => self.sort_expr(&o.expr, lv)?,
             }
-            let desc = matches!(o.options.sort, Some(ast::OrderBySort::Desc));
-            if desc {
-                self.buf.push_str(" DESC");
-            }
-            match (desc, o.options.nulls_first) {
-                (false, Some(true)) => self.buf.push_str(" NULLS FIRST"),
-                (true, Some(false)) => self.buf.push_str(" NULLS LAST"),
-                _ => {}
-            }
+            self.sort_options(&o.options)?;
+        }
+        Ok(())
+    }
+
+    /// An ORDER BY item's direction and NULLS placement, where not the
+    /// default (ruleutils' get_rule_orderby).
+    pub(super) fn sort_options(&mut self, o: &ast::OrderByOptions) -> PgResult<()> {
+        if matches!(o.sort, Some(ast::OrderBySort::Using(_))) {
+            return Err(unsupported("ORDER BY USING"));
+        }
+        let desc = matches!(o.sort, Some(ast::OrderBySort::Desc));
+        if desc {
+            self.buf.push_str(" DESC");
+        }
+        match (desc, o.nulls_first) {
+            (false, Some(true)) => self.buf.push_str(" NULLS FIRST"),
+            (true, Some(false)) => self.buf.push_str(" NULLS LAST"),
+            _ => {}
         }
         Ok(())
     }

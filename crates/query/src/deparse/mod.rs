@@ -243,18 +243,7 @@ impl<'a> Deparser<'a> {
                         self.buf.push_str(&n.to_string());
                     }
                 }
-                let desc = matches!(o.options.sort, Some(ast::OrderBySort::Desc));
-                if matches!(o.options.sort, Some(ast::OrderBySort::Using(_))) {
-                    return Err(unsupported("ORDER BY USING"));
-                }
-                if desc {
-                    self.buf.push_str(" DESC");
-                }
-                match (desc, o.options.nulls_first) {
-                    (false, Some(true)) => self.buf.push_str(" NULLS FIRST"),
-                    (true, Some(false)) => self.buf.push_str(" NULLS LAST"),
-                    _ => {}
-                }
+                self.sort_options(&o.options)?;
             }
         }
         match &q.limit_clause {
