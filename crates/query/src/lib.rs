@@ -259,8 +259,6 @@ fn run_body(
     }
 }
 
-/// Executes a plan, handing each output row to `emit`. Returns the row count for
-/// the command tag (rows returned for SELECT, rows affected otherwise).
 /// What a CREATE VIEW needs of its query: the output columns, and the
 /// tables and views it reads.
 pub fn describe_query(
@@ -293,6 +291,9 @@ pub fn describe_query(
     Ok((output_columns(cols), deps))
 }
 
+/// Executes a plan, handing each output row to `emit`. Returns the row count for
+/// the command tag (rows returned for SELECT, rows affected otherwise): the
+/// data-modifying CTEs run first, their rows kept for the body.
 pub fn execute(
     plan: &Plan,
     ctx: &mut ExecContext<'_>,
