@@ -1342,6 +1342,30 @@ impl Binder<'_> {
         if let Some(over) = &f.over {
             return self.bind_window(&name, f, args, distinct, order, over);
         }
+        if name == "grouping" {
+            // GROUPING(a, ...): its arguments are group keys; the grouped
+            // query replaces the call with the bits of the row's set
+            let mut bound = Vec::new();
+            let mut types = Vec::new();
+            for a in args {
+                match a {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => {
+                        let (x, t) = self.bind_resolved(e)?;
+                        bound.push(x);
+                        types.push(t);
+                    }
+                    _ => return Err(PgError::unsupported(format!("function argument {a}"))),
+                }
+            }
+            let sig = tandem_expr::FunctionSig {
+                name,
+                arg_types: types,
+                ret: DataType::Int4,
+                volatile: false,
+                id: usize::MAX,
+            };
+            return Ok((Expr::Func { sig, args: bound }, DataType::Int4));
+        }
         let is_star = matches!(args, [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)]);
         if let Some(kind) = aggregates::lookup(&name) {
             let kind = if is_star && kind == AggKind::Count {

@@ -327,6 +327,93 @@ pub fn dml_body(body: &SetExpr) -> Option<&ast::Statement> {
 /// Grouping sets, each the positions of the group keys it groups by.
 type GroupingSets = Vec<Vec<usize>>;
 
+/// The number of the grouping set a branch being appended to `out` is.
+fn branch_id(out: &Option<Node>) -> i32 {
+    let mut n = 0;
+    let mut at = out.as_ref();
+    while let Some(node) = at {
+        n += 1;
+        at = match node {
+            Node::SetOp { left, .. } => Some(left.as_ref()),
+            _ => None,
+        };
+    }
+    n
+}
+
+/// GROUPING()'s arguments must be group keys (PostgreSQL's check, before
+/// the "must appear in the GROUP BY clause" one).
+fn check_grouping_args(e: &Expr, keys: &[String]) -> PgResult<()> {
+    let mut bad = false;
+    e.walk(&mut |x| {
+        if let Expr::Func { sig, args } = x {
+            if sig.name == "grouping" {
+                bad |= args.iter().any(|a| !keys.contains(&debug_key(a)));
+            }
+        }
+    });
+    if bad {
+        return Err(PgError::new(
+            SqlState::GROUPING_ERROR,
+            "arguments to GROUPING must be grouping expressions of the associated query level",
+        ));
+    }
+    Ok(())
+}
+
+/// GROUPING(a, b, ...) of a grouped query's row: a bit per argument, the
+/// first the highest, set where the row's grouping set leaves that key
+/// out. The arguments are group keys (rewritten to their columns, `nkeys`
+/// of them; the hidden grouping-set column after them).
+fn grouping_calls(e: Expr, nkeys: usize, sets: Option<&[Vec<usize>]>) -> PgResult<Expr> {
+    let mut bad = false;
+    let out = e.rewrite(&mut |x| {
+        let Expr::Func { sig, args } = x else {
+            return None;
+        };
+        if sig.name != "grouping" {
+            return None;
+        }
+        let mut keys = Vec::new();
+        for a in args {
+            match a {
+                Expr::Column(k) if *k < nkeys => keys.push(*k),
+                _ => bad = true,
+            }
+        }
+        let mask = |set: &[usize]| {
+            keys.iter()
+                .fold(0i32, |m, k| (m << 1) | i32::from(!set.contains(k)))
+        };
+        Some(match sets {
+            None => Expr::Const(Value::Int4(0)),
+            Some(sets) => Expr::Case {
+                operand: None,
+                whens: sets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, set)| {
+                        let is_set = Expr::Binary {
+                            op: tandem_expr::BinOp::Eq,
+                            l: Box::new(Expr::Column(nkeys)),
+                            r: Box::new(Expr::Const(Value::Int4(i as i32))),
+                        };
+                        (is_set, Expr::Const(Value::Int4(mask(set))))
+                    })
+                    .collect(),
+                otherwise: None,
+            },
+        })
+    });
+    if bad {
+        return Err(PgError::new(
+            SqlState::GROUPING_ERROR,
+            "arguments to GROUPING must be grouping expressions of the associated query level",
+        ));
+    }
+    Ok(out)
+}
+
 fn debug_key(e: &Expr) -> String {
     format!("{e:?}")
 }
@@ -1473,8 +1560,17 @@ impl Binder<'_> {
             groups.extend(dependent);
         }
         if !groups.is_empty() || !aggs.is_empty() || having.is_some() {
-            let keys: Vec<String> = groups.iter().map(debug_key).collect();
-            let ngroups = groups.len();
+            let mut keys: Vec<String> = groups.iter().map(debug_key).collect();
+            let nkeys = groups.len();
+            for e in exprs.iter().chain(having.as_ref()) {
+                check_grouping_args(e, &keys).map_err(|e| at_grouping_call(e, s))?;
+            }
+            if grouping_sets.is_some() {
+                // a last, hidden key: which grouping set a row is of (read
+                // by GROUPING())
+                keys.push("\0grouping set".into());
+            }
+            let ngroups = keys.len();
             width = ngroups + aggs.len();
             for call in srfs.iter_mut() {
                 let args = std::mem::take(&mut call.args);
@@ -1493,6 +1589,7 @@ impl Binder<'_> {
                 Some(sets) => {
                     let mut out: Option<Node> = None;
                     for set in sets {
+                        let set_id = Expr::Const(Value::Int4(branch_id(&out)));
                         let branch = if set.is_empty() {
                             // the grand total: one row even of no input
                             let total = Node::Aggregate {
@@ -1503,6 +1600,7 @@ impl Binder<'_> {
                             Node::Project {
                                 input: Box::new(total),
                                 exprs: std::iter::repeat_n(Expr::Const(Value::Null), groups.len())
+                                    .chain(std::iter::once(set_id))
                                     .chain((0..aggs.len()).map(Expr::Column))
                                     .collect(),
                             }
@@ -1516,6 +1614,7 @@ impl Binder<'_> {
                                         true => g.clone(),
                                         false => Expr::Const(Value::Null),
                                     })
+                                    .chain(std::iter::once(set_id))
                                     .collect(),
                                 aggs: aggs.clone(),
                             }
@@ -1547,7 +1646,19 @@ impl Binder<'_> {
                         .map_err(|e| at_ungrouped(e, s))?,
                 );
             }
+            let sets = grouping_sets.as_deref();
+            exprs = exprs
+                .into_iter()
+                .map(|e| grouping_calls(e, nkeys, sets))
+                .collect::<PgResult<_>>()?;
+            having = having.map(|h| grouping_calls(h, nkeys, sets)).transpose()?;
             grouped = Some((keys, ngroups));
+        } else {
+            // GROUPING() of a query that does not group
+            exprs = exprs
+                .into_iter()
+                .map(|e| grouping_calls(e, 0, None).map_err(|e| at_grouping_call(e, s)))
+                .collect::<PgResult<_>>()?;
         }
         if let Some(h) = having {
             node = Node::Filter {
@@ -2240,6 +2351,64 @@ fn at_ungrouped(e: PgError, s: &ast::Select) -> PgError {
         .chain(s.having.as_ref());
     for x in exprs {
         if let Some(span) = find_column(x, table, name) {
+            return e.with_locate(tandem_types::Locate::LineColumn(
+                span.start.line,
+                span.start.column,
+            ));
+        }
+    }
+    e
+}
+
+/// Points an error about GROUPING()'s arguments at the first argument of
+/// the first GROUPING() call of the target list or HAVING.
+fn at_grouping_call(e: PgError, s: &ast::Select) -> PgError {
+    fn find(x: &ast::Expr) -> Option<sqlparser::tokenizer::Span> {
+        use ast::Expr as E;
+        match x {
+            E::Function(f) => {
+                let ast::FunctionArguments::List(list) = &f.args else {
+                    return None;
+                };
+                let args = list.args.iter().filter_map(|a| match a {
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Some(e),
+                    _ => None,
+                });
+                let is_grouping = object_parts(&f.name)
+                    .ok()
+                    .and_then(|mut p| p.pop())
+                    .is_some_and(|n| n == "grouping");
+                if is_grouping {
+                    return list.args.first().map(|a| a.span());
+                }
+                args.clone().find_map(find)
+            }
+            E::BinaryOp { left, right, .. } => find(left).or_else(|| find(right)),
+            E::UnaryOp { expr, .. } | E::Nested(expr) | E::Cast { expr, .. } => find(expr),
+            E::Case {
+                conditions,
+                else_result,
+                ..
+            } => conditions
+                .iter()
+                .find_map(|c| find(&c.condition).or_else(|| find(&c.result)))
+                .or_else(|| else_result.as_deref().and_then(find)),
+            _ => None,
+        }
+    }
+    if e.locate().is_some() || e.position.is_some() {
+        return e;
+    }
+    let exprs = s
+        .projection
+        .iter()
+        .filter_map(|i| match i {
+            SelectItem::UnnamedExpr(x) | SelectItem::ExprWithAlias { expr: x, .. } => Some(x),
+            _ => None,
+        })
+        .chain(s.having.as_ref());
+    for x in exprs {
+        if let Some(span) = find(x) {
             return e.with_locate(tandem_types::Locate::LineColumn(
                 span.start.line,
                 span.start.column,
