@@ -2334,13 +2334,23 @@ fn at_ungrouped(e: PgError, s: &ast::Select) -> PgError {
     if e.code != SqlState::GROUPING_ERROR || e.locate().is_some() || e.position.is_some() {
         return e;
     }
-    let Some(column) = e.message.split('"').nth(1) else {
+    let Some(column) = e.message.split('"').nth(1).map(str::to_string) else {
         return e;
     };
     let (table, name) = match column.rsplit_once('.') {
         Some((t, n)) => (Some(t), n),
-        None => (None, column),
+        None => (None, column.as_str()),
     };
+    locate_in_select(e, s, |x| find_column(x, table, name))
+}
+
+/// Points `e` at the first place `find` finds in the target list or
+/// HAVING of `s`.
+fn locate_in_select(
+    e: PgError,
+    s: &ast::Select,
+    find: impl Fn(&ast::Expr) -> Option<sqlparser::tokenizer::Span>,
+) -> PgError {
     let exprs = s
         .projection
         .iter()
@@ -2350,7 +2360,7 @@ fn at_ungrouped(e: PgError, s: &ast::Select) -> PgError {
         })
         .chain(s.having.as_ref());
     for x in exprs {
-        if let Some(span) = find_column(x, table, name) {
+        if let Some(span) = find(x) {
             return e.with_locate(tandem_types::Locate::LineColumn(
                 span.start.line,
                 span.start.column,
@@ -2399,23 +2409,7 @@ fn at_grouping_call(e: PgError, s: &ast::Select) -> PgError {
     if e.locate().is_some() || e.position.is_some() {
         return e;
     }
-    let exprs = s
-        .projection
-        .iter()
-        .filter_map(|i| match i {
-            SelectItem::UnnamedExpr(x) | SelectItem::ExprWithAlias { expr: x, .. } => Some(x),
-            _ => None,
-        })
-        .chain(s.having.as_ref());
-    for x in exprs {
-        if let Some(span) = find(x) {
-            return e.with_locate(tandem_types::Locate::LineColumn(
-                span.start.line,
-                span.start.column,
-            ));
-        }
-    }
-    e
+    locate_in_select(e, s, find)
 }
 
 /// Where `x` first names column `name` (of `table`), for the common shapes
