@@ -471,18 +471,8 @@ impl Binder<'_> {
                 recursive: with.recursive,
                 state: super::CteState::Idle,
                 name,
-                query: if dml.is_some() {
-                    ast::Query {
-                        body: Box::new(SetExpr::Values(ast::Values {
-                            explicit_row: false,
-                            value_keyword: false,
-                            rows: Vec::new(),
-                        })),
-                        ..(*cte.query).clone()
-                    }
-                } else {
-                    (*cte.query).clone()
-                },
+                // a data-modifying CTE is read from its work table, not this
+                query: (*cte.query).clone(),
                 columns,
                 dml,
             });
@@ -1169,11 +1159,12 @@ impl Binder<'_> {
             .unwrap_or_else(|| name.clone());
         if schema.is_none() {
             let nearest = self.ctes.iter().rposition(|c| c.name == name);
-            if let Some(pos) = nearest.filter(|p| self.ctes[*p].recursive) {
+            let dml = nearest.and_then(|p| self.ctes[p].dml.clone());
+            if let Some(pos) = nearest.filter(|p| self.ctes[*p].recursive && dml.is_none()) {
                 return self.bind_recursive_cte(pos, &alias_name, alias);
             }
             if let Some(cte) = self.ctes.iter().rev().find(|c| c.name == name).cloned() {
-                if let Some((id, cols)) = cte.dml {
+                if let Some((id, cols)) = dml {
                     if cols.is_empty() {
                         return Err(PgError::new(
                             SqlState::FEATURE_NOT_SUPPORTED,

@@ -96,6 +96,36 @@ pub(crate) fn cascade_notice(objects: &[String]) -> PgError {
     }
 }
 
+/// A token of a view's stored query as the checks on what it names read
+/// it: the words of the text folded as identifiers are.
+pub(crate) enum QueryToken {
+    Word(String),
+    Star,
+    Period,
+    Other,
+}
+
+/// The tokens of a stored query (whitespace left out); `None` when the
+/// text does not tokenize (the checks then assume the worst).
+pub(crate) fn query_tokens(query: &str) -> Option<Vec<QueryToken>> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let tokens = Tokenizer::new(&dialect, query).tokenize().ok()?;
+    Some(
+        tokens
+            .into_iter()
+            .filter(|t| !matches!(t, Token::Whitespace(_)))
+            .map(|t| match t {
+                Token::Word(w) if w.quote_style.is_some() => QueryToken::Word(w.value),
+                Token::Word(w) => QueryToken::Word(w.value.to_lowercase()),
+                Token::Mul => QueryToken::Star,
+                Token::Period => QueryToken::Period,
+                _ => QueryToken::Other,
+            })
+            .collect(),
+    )
+}
+
 /// The acting role's OID and whether it is a superuser.
 pub(crate) fn acting(ctx: &ExecContext<'_>) -> (tandem_types::Oid, bool) {
     let cat = ctx.txn.catalog();

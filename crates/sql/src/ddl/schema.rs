@@ -194,25 +194,11 @@ fn rename(ctx: &mut ExecContext<'_>, def: SchemaDef, new: String) -> PgResult<()
 /// Whether a query's text names `schema` as a qualifier (`schema.` before
 /// a name).
 fn names_schema(query: &str, schema: &str) -> bool {
-    use sqlparser::tokenizer::{Token, Tokenizer};
-    let dialect = sqlparser::dialect::PostgreSqlDialect {};
-    let Ok(tokens) = Tokenizer::new(&dialect, query).tokenize() else {
-        return true;
-    };
-    let words: Vec<&Token> = tokens
-        .iter()
-        .filter(|t| !matches!(t, Token::Whitespace(_)))
-        .collect();
-    words.windows(2).any(|w| match (w[0], w[1]) {
-        (Token::Word(word), Token::Period) => {
-            let folded = if word.quote_style.is_some() {
-                word.value.clone()
-            } else {
-                word.value.to_lowercase()
-            };
-            folded == schema
-        }
-        _ => false,
+    use super::QueryToken as Q;
+    super::query_tokens(query).is_none_or(|tokens| {
+        tokens
+            .windows(2)
+            .any(|w| matches!((&w[0], &w[1]), (Q::Word(s), Q::Period) if s == schema))
     })
 }
 

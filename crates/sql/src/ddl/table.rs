@@ -1064,18 +1064,11 @@ fn check_no_view_uses(cat: &tandem_storage::Catalog, def: &TableDef, column: &st
 /// name, or a `*`): the words of its query, not a binding of it, so a
 /// column of the same name in another table it reads counts too.
 fn view_reads_column(query: &str, column: &str) -> bool {
-    use sqlparser::tokenizer::{Token, Tokenizer};
-    let dialect = sqlparser::dialect::PostgreSqlDialect {};
-    let Ok(tokens) = Tokenizer::new(&dialect, query).tokenize() else {
-        return true;
-    };
-    tokens.iter().any(|t| match t {
-        Token::Mul => true,
-        Token::Word(w) => match w.quote_style {
-            None => w.value.to_lowercase() == column,
-            Some(_) => w.value == column,
-        },
-        _ => false,
+    use super::QueryToken as Q;
+    super::query_tokens(query).is_none_or(|tokens| {
+        tokens
+            .iter()
+            .any(|t| matches!(t, Q::Star) || matches!(t, Q::Word(w) if w == column))
     })
 }
 

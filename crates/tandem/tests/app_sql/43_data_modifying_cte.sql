@@ -28,3 +28,8 @@ rollback;
 select * from dm_a order by id;
 select * from dm_b order by id;
 drop table dm_a, dm_b;
+create table rq (a int);
+insert into rq values (1),(2);
+with recursive d as (delete from rq where a = 1 returning *) select * from d;
+select * from rq;
+drop table rq;
