@@ -469,6 +469,11 @@ impl Decoder {
                 let new = self.padded(table, &row).into();
                 Some(DecodedChange::Insert { rel, new })
             }
+            // a table rewrite: nothing of it is decoded, as in PostgreSQL
+            Change::Update {
+                old: OldTuple::Rewrite,
+                ..
+            } => None,
             Change::Update {
                 table,
                 old_key,
@@ -489,8 +494,9 @@ impl Decoder {
                         let changed = rekeyed || key_changed(&rel, &k, &new);
                         changed.then(|| OldRow::Key(key_row(&rel, k)))
                     }
-                    // the key did not change (and WAL never holds this form)
-                    OldTuple::KeyOfNew { .. } => None,
+                    // the key did not change (and WAL never holds this
+                    // form); a rewrite is skipped above
+                    OldTuple::KeyOfNew { .. } | OldTuple::Rewrite => None,
                 };
                 Some(DecodedChange::Update {
                     rel,
@@ -504,8 +510,8 @@ impl Decoder {
                     OldTuple::None => None,
                     OldTuple::Full(r) => Some(OldRow::Full(self.padded(table, &r))),
                     OldTuple::Key(k) => Some(OldRow::Key(key_row(&rel, k))),
-                    // only an UPDATE's (and WAL never holds this form)
-                    OldTuple::KeyOfNew { .. } => None,
+                    // only an UPDATE's (and WAL never holds KeyOfNew)
+                    OldTuple::KeyOfNew { .. } | OldTuple::Rewrite => None,
                 };
                 Some(DecodedChange::Delete { rel, old })
             }

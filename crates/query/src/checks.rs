@@ -91,16 +91,20 @@ impl RowChecks {
 /// Binds constraint text `expr` over the row of `def` (its columns by name).
 pub fn bind_over_row(b: &mut Binder, def: &TableDef, expr: &str) -> PgResult<Expr> {
     let ast = crate::dml::parse_expr(expr)?;
-    Ok(bind_ast_over_row(b, def, &ast)?.0)
+    Ok(bind_ast_over_row(b, def, &ast, None)?.0)
 }
 
-fn bind_ast_over_row(
+/// Binds `ast` over the row of `def` (its columns by name); aggregates
+/// and window functions refused as in `agg_forbidden` when given.
+pub(crate) fn bind_ast_over_row(
     b: &mut Binder,
     def: &TableDef,
     ast: &sqlparser::ast::Expr,
+    agg_forbidden: Option<&'static str>,
 ) -> PgResult<(Expr, DataType)> {
     b.levels.push(Level::new());
     crate::dml::push_table_columns(b.level(), def, &def.name);
+    b.level().agg_forbidden = agg_forbidden;
     let bound = b.bind_expr(ast);
     b.levels.pop();
     bound
@@ -115,7 +119,7 @@ pub fn bind_type(
 ) -> PgResult<DataType> {
     let mut params = Vec::new();
     let mut b = Binder::new(cat, &mut params);
-    Ok(bind_ast_over_row(&mut b, def, ast)?.1)
+    Ok(bind_ast_over_row(&mut b, def, ast, None)?.1)
 }
 
 /// `23514 new row for relation "t" violates check constraint "c"`.

@@ -19,7 +19,8 @@
 //!
 //! Modules: `plan.rs` (node and expression trees), `bind/` (binder), `exec/`
 //! (executor), `aggregates.rs`, `table_functions.rs`, `dml.rs`, `sqltype.rs`
-//! (type names), `deparse/` (a view's query printed back, `pg_get_viewdef`).
+//! (type names), `deparse/` (a view's query printed back, `pg_get_viewdef`),
+//! `checks.rs` (CHECK constraints), `retype.rs` (ALTER COLUMN TYPE's conversion).
 //!
 //! Corresponds to PostgreSQL's `parser/`, `optimizer/` (a small part) and
 //! `executor/`.
@@ -33,6 +34,7 @@ pub mod exec;
 mod explain;
 mod index_path;
 pub mod plan;
+pub mod retype;
 pub mod sqltype;
 pub mod table_functions;
 

@@ -62,6 +62,15 @@ impl ParsedStmt {
                 &self.text,
                 line_col_to_byte(&self.text, line as usize, col as usize),
             ),
+            Locate::ParenBefore(line, col) => {
+                let at = line_col_to_byte(&self.text, line as usize, col as usize);
+                let toks = lex(&self.text).ok();
+                let before = toks.as_ref().and_then(|t| t.iter().rfind(|t| t.start < at));
+                match before {
+                    Some(t) if t.tok == Tok::Punct('(') => Some(t.start),
+                    _ => Some(at),
+                }
+            }
             Locate::Words(words) => find_words(&self.text, words),
         };
         if let Some(at) = at {

@@ -454,6 +454,52 @@ pub fn op_oid(op: &CatalogOp) -> Oid {
     }
 }
 
+/// Whether every value a column of type `old` holds reads as a value of
+/// type `new` with the rows left as they are: values [`keeps_values`]
+/// keeps, or exact conversions [`conform_value`] makes when a row is read
+/// (an integer to a wider integer, `numeric` with room for every value,
+/// `double precision` or `text`; `real` to `double precision`). ALTER
+/// COLUMN TYPE changes only the catalog for these, and a writer that built
+/// its rows for `old` may still commit them; any other change rewrites the
+/// rows, and such a writer fails at commit
+/// (`Database::check_index_writes`).
+pub fn reads_as(old: &DataType, new: &DataType) -> bool {
+    use DataType as T;
+    // digits of the largest value of each integer type
+    let digits = |t: &DataType| match t {
+        T::Int2 => Some(5),
+        T::Int4 => Some(10),
+        T::Int8 => Some(19),
+        _ => None,
+    };
+    keeps_values(old, new)
+        || match (old, new) {
+            (T::Int2, T::Int4 | T::Int8 | T::Float8) | (T::Int4, T::Int8 | T::Float8) => true,
+            (T::Float4, T::Float8) => true,
+            (T::Int2 | T::Int4 | T::Int8, T::Text | T::Varchar(None) | T::Numeric(None)) => true,
+            (T::Int2 | T::Int4 | T::Int8, T::Numeric(Some((p, s)))) => {
+                digits(old).is_some_and(|d| p.saturating_sub(*s) >= d)
+            }
+            _ => false,
+        }
+}
+
+/// Whether every value of type `old` is a value of type `new` as it is
+/// stored (PostgreSQL rewrites no table for these either): a longer or
+/// unbounded `varchar`, `text` and unbounded `varchar` either way,
+/// `numeric` with more digits before the point or unconstrained.
+pub fn keeps_values(old: &DataType, new: &DataType) -> bool {
+    use DataType as T;
+    match (old, new) {
+        _ if old == new => true,
+        (T::Varchar(_) | T::Text, T::Text | T::Varchar(None)) => true,
+        (T::Varchar(Some(a)), T::Varchar(Some(b))) => b >= a,
+        (T::Numeric(_), T::Numeric(None)) => true,
+        (T::Numeric(Some((p1, s1))), T::Numeric(Some((p2, s2)))) => s1 == s2 && p2 >= p1,
+        _ => false,
+    }
+}
+
 /// Whether `v` was stored under another type than `ty` and reads as a
 /// `ty` by [`conform_value`] (cheap: no conversion made).
 fn is_stale(v: &Value, ty: &DataType) -> bool {

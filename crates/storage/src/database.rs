@@ -75,6 +75,9 @@ static NEXT_DB_ID: AtomicU64 = AtomicU64::new(1);
 pub(crate) struct CommitChecks<'a> {
     /// The catalog of the commit's first row write.
     pub wrote_with: Option<&'a Arc<Catalog>>,
+    /// The committed catalog under that write (without the transaction's
+    /// own DDL): the column types its rows were built for.
+    pub wrote_on: Option<&'a Arc<Catalog>>,
     /// The tables its CREATE INDEX read.
     pub watched: &'a [Oid],
     /// The tables whose ADD PRIMARY KEY it built in a range of its own
@@ -508,7 +511,8 @@ impl Database {
     /// table that has an index the catalog of its writes (`wrote_with`)
     /// did not have (its rows would be missing from it) or a constraint
     /// on it (or a foreign key to it) that catalog did not have
-    /// (unchecked), or when another
+    /// (unchecked), or a column whose type a rewrite changed since its
+    /// rows were built (`wrote_on`), or when another
     /// commit wrote a table a CREATE INDEX of it read (`watched`) since
     /// that read. PostgreSQL's CREATE INDEX locks writers out instead.
     pub(crate) fn check_index_writes(
@@ -536,6 +540,24 @@ impl Database {
                         return Err(PgError::new(
                             SqlState::T_R_SERIALIZATION_FAILURE,
                             "could not serialize access due to concurrent constraint creation",
+                        ));
+                    }
+                }
+                if let Some(base) = check.wrote_on.filter(|b| !Arc::ptr_eq(latest, b)) {
+                    // a column type changed by a rewrite since the rows
+                    // were built: they hold values of the type before
+                    let retyped = |t: Oid| match (base.tables.get(&t), latest.tables.get(&t)) {
+                        (Some(then), Some(now)) => then
+                            .columns
+                            .iter()
+                            .zip(&now.columns)
+                            .any(|(a, b)| !crate::catalog::reads_as(&a.data_type, &b.data_type)),
+                        _ => false,
+                    };
+                    if written_tables(changes).into_iter().any(retyped) {
+                        return Err(PgError::new(
+                            SqlState::T_R_SERIALIZATION_FAILURE,
+                            "could not serialize access due to concurrent update",
                         ));
                     }
                 }

@@ -85,6 +85,11 @@ pub enum OldTuple {
     },
     /// The whole old row (REPLICA IDENTITY FULL).
     Full(Vec<Value>),
+    /// Not a change of the row's contents: the row converted to a column's
+    /// new type by ALTER COLUMN TYPE (a table rewrite). Replayed as an
+    /// UPDATE; logical decoding skips it, as PostgreSQL's decodes nothing of
+    /// a rewrite.
+    Rewrite,
 }
 
 /// One change of a transaction, in statement order.
@@ -265,6 +270,7 @@ fn old_tuple(w: &mut Writer, old: &OldTuple, new: &[Value]) {
             w.u8(2);
             w.values(r);
         }
+        OldTuple::Rewrite => w.u8(3),
     }
 }
 
@@ -273,6 +279,7 @@ fn read_old_tuple(r: &mut Reader<'_>) -> PgResult<OldTuple> {
         0 => OldTuple::None,
         1 => OldTuple::Key(r.values()?),
         2 => OldTuple::Full(r.values()?),
+        3 => OldTuple::Rewrite,
         _ => return Err(corrupt("WAL record")),
     })
 }
@@ -1653,6 +1660,13 @@ mod tests {
             key: RowKey::from(vec![2]),
             row: row.clone(),
             old: OldTuple::Key(vec![Value::Int4(0), Value::Null]),
+        });
+        round_trip(Change::Update {
+            table: Oid(16384),
+            old_key: RowKey::from(vec![1]),
+            key: RowKey::from(vec![1]),
+            row: row.clone(),
+            old: OldTuple::Rewrite,
         });
         round_trip(Change::Delete {
             table: Oid(1),

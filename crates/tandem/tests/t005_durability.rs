@@ -289,6 +289,85 @@ async fn converted_column_types_read_as_the_new_type_after_a_crash() {
     node.stop();
 }
 
+/// ALTER COLUMN TYPE that rewrites the rows (a USING expression, a
+/// narrower type): the converted rows, from the checkpoint image and the
+/// WAL, survive SIGKILL with their index; a writer that built its row for
+/// the old type and commits after the ALTER fails with 40001, and an ALTER
+/// whose snapshot misses a commit that wrote the table fails with 40001.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rewritten_column_types_survive_a_crash_and_refuse_stale_writers() {
+    use tandem_testkit::sqlstate;
+    let mut node = Node::init("dur-rewrite");
+    node.start();
+    let c = node.connect().await;
+    c.batch_execute(
+        "CREATE TABLE rw (id int PRIMARY KEY, t text, v varchar(10)); \
+         CREATE INDEX rw_t ON rw (t); \
+         INSERT INTO rw VALUES (1, '10', 'abc'); CHECKPOINT; \
+         INSERT INTO rw VALUES (2, '20', 'de'), (3, NULL, NULL)",
+    )
+    .await
+    .unwrap();
+    // a writer of the old types, still open when the ALTER commits
+    let w = node.connect().await;
+    w.batch_execute("BEGIN; INSERT INTO rw VALUES (4, 'forty', 'x')")
+        .await
+        .unwrap();
+    c.batch_execute(
+        "ALTER TABLE rw ALTER COLUMN t TYPE bigint USING t::bigint * 2; \
+         ALTER TABLE rw ALTER COLUMN v TYPE varchar(3)",
+    )
+    .await
+    .unwrap();
+    let e = w.batch_execute("COMMIT").await.expect_err("stale writer");
+    assert_eq!(sqlstate(&e).as_deref(), Some("40001"), "{e:?}");
+    // an ALTER whose snapshot is older than a commit that wrote the table
+    c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1")
+        .await
+        .unwrap();
+    w.batch_execute("INSERT INTO rw VALUES (5, 50, 'y')")
+        .await
+        .unwrap();
+    let e = c
+        .batch_execute("ALTER TABLE rw ALTER COLUMN t TYPE int")
+        .await
+        .expect_err("snapshot older than a write");
+    assert_eq!(sqlstate(&e).as_deref(), Some("40001"), "{e:?}");
+    c.batch_execute("ROLLBACK").await.unwrap();
+    drop(c);
+    drop(w);
+    node.kill9();
+    node.start();
+    let c = node.connect().await;
+    let rows = c
+        .query("SELECT id, t, v FROM rw ORDER BY id", &[])
+        .await
+        .unwrap();
+    let got: Vec<(i32, Option<i64>, Option<String>)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let want = vec![
+        (1, Some(20), Some("abc".to_string())),
+        (2, Some(40), Some("de".to_string())),
+        (3, None, None),
+        (5, Some(50), Some("y".to_string())),
+    ];
+    assert_eq!(got, want);
+    let by_index: i32 = c
+        .query_one("SELECT id FROM rw WHERE t = $1", &[&40i64])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(by_index, 2);
+    let e = c
+        .batch_execute("INSERT INTO rw VALUES (6, 1, 'long')")
+        .await
+        .expect_err("varchar(3)");
+    assert_eq!(sqlstate(&e).as_deref(), Some("22001"));
+    node.stop();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn torn_wal_tail_is_ignored() {
     let mut node = Node::init("dur-torn");

@@ -55,6 +55,7 @@ tandem_testkit::golden_tests! {
     more_functions => "44_more_functions",
     row_json => "45_row_json",
     grouping_sets => "46_grouping_sets",
+    alter_column_rewrite => "47_alter_column_rewrite",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -747,7 +747,16 @@ impl Binder<'_> {
                 else_result,
                 ..
             } => self.bind_case(operand.as_deref(), conditions, else_result.as_deref()),
-            E::Function(f) => self.bind_function(f),
+            // a call PostgreSQL cannot resolve or allow here is pointed at
+            E::Function(f) => self.bind_function(f).map_err(|e| {
+                let unresolved = e.code == SqlState::UNDEFINED_FUNCTION
+                    || (e.code == SqlState::GROUPING_ERROR
+                        && e.message.starts_with("aggregate function"));
+                match unresolved {
+                    true => super::window::at_function(e, f),
+                    false => e,
+                }
+            }),
             E::Array(arr) => {
                 let mut items = Vec::new();
                 let mut types = Vec::new();

@@ -17,7 +17,7 @@ use tandem_expr::ExecContext;
 use tandem_query::checks::RowChecks;
 use tandem_storage::{ConstraintDef, ConstraintKind, RowKey, TableDef};
 use tandem_types::ident::quote_identifier;
-use tandem_types::{DataType, Locate, PgError, PgResult, SqlState};
+use tandem_types::{DataType, Locate, Oid, PgError, PgResult, SqlState, Value};
 
 use super::foreign_key::constraint_name;
 use crate::types::ident;
@@ -546,16 +546,21 @@ fn columns_of(d: &D, def: &TableDef, out: &mut Vec<usize>) {
 }
 
 /// Points an error at `e` (unless it points somewhere already).
-fn at(err: PgError, e: &impl Spanned) -> PgError {
+pub(crate) fn at(err: PgError, e: &ast::Expr) -> PgError {
     let start = e.span().start;
+    let locate = match e {
+        // its span starts inside the parentheses
+        ast::Expr::Subquery(_) => Locate::ParenBefore(start.line, start.column),
+        _ => Locate::LineColumn(start.line, start.column),
+    };
     match err.position.is_none() && err.locate().is_none() && start.line > 0 {
-        true => err.with_locate(Locate::LineColumn(start.line, start.column)),
+        true => err.with_locate(locate),
         false => err,
     }
 }
 
 /// The first identifier of `e` that names no column of `def`.
-fn unknown_column<'e>(e: &'e ast::Expr, def: &TableDef) -> Option<&'e ast::Expr> {
+pub(crate) fn unknown_column<'e>(e: &'e ast::Expr, def: &TableDef) -> Option<&'e ast::Expr> {
     let mut found = None;
     walk(e, &mut |x| {
         if let ast::Expr::Identifier(id) = x {
@@ -569,7 +574,7 @@ fn unknown_column<'e>(e: &'e ast::Expr, def: &TableDef) -> Option<&'e ast::Expr>
 }
 
 /// The first subquery of `e`.
-fn first_subquery(e: &ast::Expr) -> Option<&ast::Expr> {
+pub(crate) fn first_subquery(e: &ast::Expr) -> Option<&ast::Expr> {
     let mut found = None;
     walk(e, &mut |x| {
         let sub = matches!(
@@ -699,30 +704,48 @@ pub(crate) fn add(
     })
 }
 
-/// Whether every row of `def` passes `checks`, read a batch at a time
-/// (each batch evaluated outside the scan: the executor needs the
-/// transaction).
+/// Whether every row of `def` passes `checks`.
 fn all_rows_pass(ctx: &mut ExecContext<'_>, def: &TableDef, checks: &RowChecks) -> PgResult<bool> {
+    let mut pass = true;
+    for_each_row(ctx, def.oid, &mut |ctx, _, row| {
+        match checks.check_in(ctx, def, row) {
+            Err(e) if e.code == SqlState::CHECK_VIOLATION => pass = false,
+            other => other?,
+        }
+        Ok(pass)
+    })?;
+    Ok(pass)
+}
+
+/// A visitor of a table's rows given the statement's context.
+pub(crate) type RowVisit<'v> =
+    dyn FnMut(&mut ExecContext<'_>, &RowKey, &[Value]) -> PgResult<bool> + 'v;
+
+/// Visits the rows of `table` as the transaction sees them, read a batch
+/// at a time so that `visit` has the transaction (the executor needs it);
+/// `visit` returns whether to go on.
+pub(crate) fn for_each_row(
+    ctx: &mut ExecContext<'_>,
+    table: Oid,
+    visit: &mut RowVisit<'_>,
+) -> PgResult<()> {
     const BATCH: usize = 4096;
     let mut after: Option<RowKey> = None;
     loop {
         let mut rows = Vec::new();
-        let mut last = None;
-        ctx.txn.scan_after(def.oid, after.as_ref(), &mut |k, row| {
-            rows.push(row.to_vec());
-            last = Some(k.clone());
+        ctx.txn.scan_after(table, after.as_ref(), &mut |k, row| {
+            rows.push((k.clone(), row.to_vec()));
             Ok(rows.len() < BATCH)
         })?;
-        for row in &rows {
-            match checks.check_in(ctx, def, row) {
-                Err(e) if e.code == SqlState::CHECK_VIOLATION => return Ok(false),
-                other => other?,
+        for (k, row) in &rows {
+            if !visit(ctx, k, row)? {
+                return Ok(());
             }
         }
         if rows.len() < BATCH {
-            return Ok(true);
+            return Ok(());
         }
-        after = last;
+        after = rows.pop().map(|r| r.0);
     }
 }
 

@@ -852,37 +852,7 @@ fn alter_one(ctx: &mut ExecContext<'_>, rel: &RelName, op: &AlterTableOperation)
                 AlterColumnOperation::DropDefault => def.columns[pos].default = None,
                 AlterColumnOperation::SetDataType {
                     data_type, using, ..
-                } => {
-                    let cat = ctx.txn.catalog();
-                    let (new, serial) = parse_type_name_in(&data_type.to_string(), &cat)?;
-                    if serial.is_some() {
-                        return Err(PgError::new(
-                            SqlState::UNDEFINED_OBJECT,
-                            format!(
-                                "type \"{}\" does not exist",
-                                data_type.to_string().to_lowercase()
-                            ),
-                        ));
-                    }
-                    check_no_view_uses(&cat, &def, &cname)?;
-                    let old = &def.columns[pos].data_type;
-                    let using_column = using.as_ref().is_none_or(
-                        |u| matches!(u, sqlparser::ast::Expr::Identifier(i) if ident(i) == cname),
-                    );
-                    let converts = converts_on_read(old, &new)
-                        && (!column_is_keyed(&cat, &def, pos) || keys_alike(old, &new));
-                    if !using_column || !(keeps_values(old, &new) || converts) {
-                        return Err(PgError::unsupported(format!(
-                            "ALTER COLUMN TYPE from {} to {} (a table rewrite)",
-                            old.display_name(),
-                            new.display_name()
-                        )));
-                    }
-                    if cat.identities.contains_key(&(def.oid, pos as u32)) {
-                        retype_identity_sequence(ctx, &def, pos, &new)?;
-                    }
-                    def.columns[pos].data_type = new;
-                }
+                } => return retype_column(ctx, def, pos, data_type, using.as_ref()),
                 AlterColumnOperation::AddGenerated { .. } => {
                     return Err(PgError::unsupported("identity columns"))
                 }
@@ -933,44 +903,137 @@ fn alter_one(ctx: &mut ExecContext<'_>, rel: &RelName, op: &AlterTableOperation)
     }
 }
 
-/// Whether every value of type `old` is a value of type `new` as it is
-/// stored, so that ALTER COLUMN TYPE changes the catalog alone (PostgreSQL
-/// rewrites no table for these either): a longer or unbounded `varchar`,
-/// `text` and unbounded `varchar` either way, `numeric` with more digits
-/// before the point or unconstrained.
-fn keeps_values(old: &DataType, new: &DataType) -> bool {
-    use DataType as T;
-    match (old, new) {
-        _ if old == new => true,
-        (T::Varchar(_) | T::Text, T::Text | T::Varchar(None)) => true,
-        (T::Varchar(Some(a)), T::Varchar(Some(b))) => b >= a,
-        (T::Numeric(_), T::Numeric(None)) => true,
-        (T::Numeric(Some((p1, s1))), T::Numeric(Some((p2, s2)))) => s1 == s2 && p2 >= p1,
-        _ => false,
+/// ALTER COLUMN TYPE: column `pos` of `def` becomes a `data_type`, its
+/// values converted by `using` (or as an assignment casts them). What
+/// reads as the new type with the rows as they are
+/// (`tandem_storage::catalog::reads_as`) changes the catalog alone; any
+/// other change reads every row (the table watched: a commit of another
+/// that writes it meanwhile fails this one with 40001), converts it, checks
+/// the table's CHECK constraints against it, and rewrites the rows whose
+/// value changed ([`tandem_storage::mvcc::Transaction::rewrite_row`]: an
+/// UPDATE that decoding skips, as PostgreSQL decodes nothing of a rewrite).
+fn retype_column(
+    ctx: &mut ExecContext<'_>,
+    mut def: TableDef,
+    pos: usize,
+    data_type: &sqlparser::ast::DataType,
+    using: Option<&sqlparser::ast::Expr>,
+) -> PgResult<()> {
+    use tandem_storage::catalog::{keeps_values, reads_as};
+    let cat = ctx.txn.catalog();
+    let (new, serial) = parse_type_name_in(&data_type.to_string(), &cat)?;
+    if serial.is_some() {
+        return Err(PgError::new(
+            SqlState::UNDEFINED_OBJECT,
+            format!(
+                "type \"{}\" does not exist",
+                data_type.to_string().to_lowercase()
+            ),
+        ));
     }
+    let cname = def.columns[pos].name.clone();
+    check_no_view_uses(&cat, &def, &cname)?;
+    let old = def.columns[pos].data_type.clone();
+    // `USING column` is the column as an assignment casts it
+    let using =
+        using.filter(|u| !matches!(u, sqlparser::ast::Expr::Identifier(i) if ident(i) == cname));
+    if let Some(sub) = using.and_then(check::first_subquery) {
+        return Err(check::at(
+            PgError::new(
+                SqlState::FEATURE_NOT_SUPPORTED,
+                "cannot use subquery in transform expression",
+            ),
+            sub,
+        ));
+    }
+    let conversion = tandem_query::retype::Conversion::bind(cat.clone(), &def, pos, using, &new)
+        .map_err(|e| match (e.code == SqlState::UNDEFINED_COLUMN, using) {
+            (true, Some(u)) => match check::unknown_column(u, &def) {
+                Some(id) => check::at(e, id),
+                None => e,
+            },
+            _ => e,
+        })?;
+    if let Some(d) = &def.columns[pos].default {
+        tandem_query::retype::check_default(cat.clone(), &def, pos, d, &new)?;
+    }
+    let keyed = column_is_keyed(&cat, &def, pos);
+    let catalog_only = using.is_none()
+        && reads_as(&old, &new)
+        && (!keyed || keeps_values(&old, &new) || keys_alike(&old, &new));
+    if !catalog_only && column_in_foreign_key(&cat, &def, pos) {
+        return Err(PgError::unsupported(format!(
+            "ALTER COLUMN TYPE from {} to {} of a foreign key column (a table rewrite)",
+            old.display_name(),
+            new.display_name()
+        )));
+    }
+    if cat.identities.contains_key(&(def.oid, pos as u32)) {
+        retype_identity_sequence(ctx, &def, pos, &new)?;
+    }
+    if catalog_only {
+        def.columns[pos].data_type = new;
+        return ctx.txn.put_table(def, None);
+    }
+    ctx.txn.watch_table(def.oid)?;
+    let mut retyped = def.clone();
+    retyped.columns[pos].data_type = new;
+    // the table's CHECK constraints, bound over the new types, must hold
+    // for every row (PostgreSQL checks them as it rewrites)
+    let checks = tandem_query::checks::RowChecks::for_table(cat, &retyped)?;
+    let violated = |e: PgError| {
+        let name = e.objects().and_then(|o| o.constraint.clone());
+        match (e.code == SqlState::CHECK_VIOLATION, name) {
+            (true, Some(name)) => PgError::new(
+                SqlState::CHECK_VIOLATION,
+                format!(
+                    "check constraint \"{name}\" of relation \"{}\" is violated by some row",
+                    def.name
+                ),
+            ),
+            _ => e,
+        }
+    };
+    // every row converted as it was read, under the old definition; the
+    // rows whose value changes kept to be written under the new one
+    let mut changed = Vec::new();
+    check::for_each_row(ctx, def.oid, &mut |ctx, key, row| {
+        let mut row = row.to_vec();
+        let v = conversion.convert(ctx, &row)?;
+        if v.is_null() && retyped.columns[pos].not_null {
+            return Err(PgError::new(
+                SqlState::NOT_NULL_VIOLATION,
+                format!(
+                    "column \"{}\" of relation \"{}\" contains null values",
+                    retyped.columns[pos].name, retyped.name
+                ),
+            )
+            .with_column(&retyped.schema, &retyped.name, &retyped.columns[pos].name));
+        }
+        let differs = row.get(pos).is_some_and(|old| !stored_alike(old, &v));
+        if let Some(slot) = row.get_mut(pos) {
+            *slot = v;
+        }
+        checks.check_in(ctx, &retyped, &row).map_err(violated)?;
+        if differs {
+            changed.push((key.clone(), row));
+        }
+        Ok(true)
+    })?;
+    let table = retyped.oid;
+    ctx.txn.put_table(retyped, None)?;
+    for (key, row) in changed {
+        ctx.txn.rewrite_row(table, &key, row)?;
+    }
+    Ok(())
 }
 
-/// Changes whose stored values read as the new type when read
-/// (`tandem_storage::catalog::conform_value`): exact widenings that cannot
-/// fail (a wider integer, `numeric` with room for every value, `double
-/// precision`, an integer as `text`). The rows stay as they are.
-fn converts_on_read(old: &DataType, new: &DataType) -> bool {
-    use DataType as T;
-    // digits of the largest value of each integer type
-    let digits = |t: &DataType| match t {
-        T::Int2 => Some(5),
-        T::Int4 => Some(10),
-        T::Int8 => Some(19),
-        _ => None,
-    };
-    match (old, new) {
-        (T::Int2, T::Int4 | T::Int8 | T::Float8) | (T::Int4, T::Int8 | T::Float8) => true,
-        (T::Float4, T::Float8) => true,
-        (T::Int2 | T::Int4 | T::Int8, T::Text | T::Varchar(None) | T::Numeric(None)) => true,
-        (T::Int2 | T::Int4 | T::Int8, T::Numeric(Some((p, s)))) => {
-            digits(old).is_some_and(|d| p.saturating_sub(*s) >= d)
-        }
-        _ => false,
+/// Whether two values are stored alike (`numeric` equal in value and
+/// scale: `1.5` and `1.50` print differently).
+fn stored_alike(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Numeric(x), Value::Numeric(y)) => x == y && x.scale() == y.scale(),
+        _ => a == b,
     }
 }
 
@@ -995,12 +1058,17 @@ fn column_is_keyed(cat: &tandem_storage::Catalog, def: &TableDef, pos: usize) ->
             .indexes_of(def.oid)
             .iter()
             .any(|i| i.columns.contains(&pos))
-        || cat.constraints.values().any(|c| {
-            c.foreign_key().is_some_and(|fk| {
-                (c.table == def.oid && fk.columns.contains(&pos))
-                    || (fk.ref_table == def.oid && fk.ref_columns.contains(&pos))
-            })
+        || column_in_foreign_key(cat, def, pos)
+}
+
+/// Whether column `pos` is in a foreign key from or to its table.
+fn column_in_foreign_key(cat: &tandem_storage::Catalog, def: &TableDef, pos: usize) -> bool {
+    cat.constraints.values().any(|c| {
+        c.foreign_key().is_some_and(|fk| {
+            (c.table == def.oid && fk.columns.contains(&pos))
+                || (fk.ref_table == def.oid && fk.ref_columns.contains(&pos))
         })
+    })
 }
 
 /// An identity column's sequence takes the column's new integer type (and

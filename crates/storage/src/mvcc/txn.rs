@@ -222,6 +222,10 @@ pub struct Transaction {
     /// indexes it maintains are that catalog's, which the commit checks
     /// against the latest ([`Database::check_index_writes`]).
     write_catalog: Option<Arc<Catalog>>,
+    /// The committed catalog under that first row write (this
+    /// transaction's own DDL not in it): the column types its rows were
+    /// built for, which the commit checks against the latest.
+    write_base: Option<Arc<Catalog>>,
     /// Tables a CREATE INDEX of this transaction read, watched for commits
     /// of others until this one commits ([`Database::start_prekey`]).
     watched: Vec<Oid>,
@@ -324,6 +328,7 @@ impl Transaction {
             loads: std::cell::RefCell::new(HashMap::new()),
             prekeyed: Vec::new(),
             write_catalog: None,
+            write_base: None,
             watched: Vec::new(),
             fk_pending: Vec::new(),
             fk_checks: true,
@@ -810,6 +815,7 @@ impl Transaction {
     fn indexes_written(&mut self, table: Oid) -> Vec<Arc<crate::IndexDef>> {
         if self.write_catalog.is_none() {
             self.write_catalog = Some(self.catalog());
+            self.write_base = Some(self.snapshot_catalog.clone());
         }
         self.cat().indexes_of(table)
     }
@@ -1120,6 +1126,41 @@ impl Transaction {
             old,
         });
         Ok(new_key)
+    }
+
+    /// ALTER COLUMN TYPE's rewrite of a row: `row` (the row at `key`
+    /// converted to the table's column types now) replaces it under the
+    /// same key, its index entries following, logged as an UPDATE that
+    /// decoding skips ([`OldTuple::Rewrite`]). The caller watches the table
+    /// ([`Transaction::watch_table`]) before reading the rows it converts.
+    pub fn rewrite_row(&mut self, table: Oid, key: &RowKey, row: Vec<Value>) -> PgResult<()> {
+        let def = self.table_def(table)?;
+        let row = self.prepare_row(&def, row)?;
+        if def
+            .primary_key
+            .as_ref()
+            .is_some_and(|pk| &encode_key(&key_values(pk, &row)) != key)
+        {
+            return Err(PgError::unsupported(
+                "ALTER COLUMN TYPE changing the values of a primary key column",
+            ));
+        }
+        let old_row = self.locked_row(table, key)?;
+        let indexes = self.indexes_written(table);
+        if !indexes.is_empty() {
+            self.index_update(&def, &indexes, (&old_row, key), (&row, key))?;
+        }
+        self.overlay_mut(table)
+            .rows
+            .insert(key.clone(), Some(row.clone()));
+        self.ops.push(Change::Update {
+            table,
+            old_key: key.clone(),
+            key: key.clone(),
+            row,
+            old: OldTuple::Rewrite,
+        });
+        Ok(())
     }
 
     /// Deletes a locked row.
@@ -1847,6 +1888,7 @@ impl Transaction {
     fn index_check(&self) -> crate::database::CommitChecks<'_> {
         crate::database::CommitChecks {
             wrote_with: self.write_catalog.as_ref(),
+            wrote_on: self.write_base.as_ref(),
             watched: &self.watched,
             prekeyed: &[],
         }

@@ -245,7 +245,7 @@ impl Transaction {
     /// snapshot until it commits (a DDL step about to read the whole table:
     /// every commit up to the snapshot is in that read, one after it fails
     /// this transaction). A table this transaction created needs no watch.
-    pub(super) fn watch_table(&mut self, table: Oid) -> PgResult<()> {
+    pub fn watch_table(&mut self, table: Oid) -> PgResult<()> {
         let created_here = !self.db.catalog().tables.contains_key(&table);
         if !created_here && !self.watched.contains(&table) {
             if !self.snapshot_fixed {
