@@ -282,11 +282,14 @@ pub fn bind_insert(
         let mut t = Vec::new();
         for c in &ins.columns {
             let n = object_parts(c)?.pop().unwrap_or_default();
-            let i = column_index(&def, &n)?;
+            let i = column_index(&def, &n).map_err(|e| at_ident(e, c))?;
             if t.contains(&i) {
-                return Err(PgError::new(
-                    SqlState::DUPLICATE_COLUMN,
-                    format!("column \"{n}\" specified more than once"),
+                return Err(at_ident(
+                    PgError::new(
+                        SqlState::DUPLICATE_COLUMN,
+                        format!("column \"{n}\" specified more than once"),
+                    ),
+                    c,
                 ));
             }
             t.push(i);
@@ -479,7 +482,24 @@ fn bind_on_conflict(
         Some(ast::ConflictTarget::Columns(cols)) => {
             let mut wanted = Vec::new();
             for c in cols {
-                wanted.push(column_index(def, &ident_name(c))?);
+                // bound as an expression over the target, as PostgreSQL does
+                let name = ident_name(c);
+                let i = column_index(def, &name).map_err(|_| {
+                    let e = PgError::new(
+                        SqlState::UNDEFINED_COLUMN,
+                        format!("column \"{name}\" does not exist"),
+                    );
+                    let e = crate::bind::scope::with_column_hint(e, &b.levels, None, &name);
+                    // PostgreSQL points at the target's parenthesis
+                    match c.span.start.line {
+                        0 => e,
+                        line => e.with_locate(tandem_types::Locate::ParenBefore(
+                            line,
+                            c.span.start.column,
+                        )),
+                    }
+                })?;
+                wanted.push(i);
             }
             wanted.sort_unstable();
             wanted.dedup();

@@ -56,6 +56,7 @@ tandem_testkit::golden_tests! {
     row_json => "45_row_json",
     grouping_sets => "46_grouping_sets",
     alter_column_rewrite => "47_alter_column_rewrite",
+    column_errors => "48_column_errors",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

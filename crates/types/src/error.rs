@@ -137,8 +137,8 @@ pub enum Locate {
     /// The operator before a line and column (its right operand's start):
     /// the token before it, opening parentheses passed over.
     OperatorBefore(u64, u64),
-    /// The `(` that opens a parenthesized subquery whose first token is at
-    /// a line and column (PostgreSQL points at a sublink's parenthesis).
+    /// The `(` just before a line and column, else that place (PostgreSQL
+    /// points at a sublink's parenthesis, and at an ON CONFLICT target's).
     ParenBefore(u64, u64),
     /// The first place where these words follow each other (lower case,
     /// separated by single spaces; matched as whole tokens, any case).

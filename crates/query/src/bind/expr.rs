@@ -216,6 +216,20 @@ fn no_bool(what: &str, ty: &DataType) -> PgError {
     ))
 }
 
+/// A column reference's error (no such column, no such table, ambiguous)
+/// pointed at the reference, as PostgreSQL points at it.
+fn at_column_ref(err: PgError, first: &ast::Ident) -> PgError {
+    let unresolved = matches!(
+        err.code,
+        SqlState::UNDEFINED_COLUMN | SqlState::UNDEFINED_TABLE | SqlState::AMBIGUOUS_COLUMN
+    );
+    let start = first.span.start;
+    match unresolved && start.line > 0 && err.position.is_none() && err.locate().is_none() {
+        true => err.with_locate(tandem_types::Locate::LineColumn(start.line, start.column)),
+        false => err,
+    }
+}
+
 /// An error converting literal `e` (not valid input for its type), pointed
 /// at the literal as PostgreSQL points at it; other errors as they are.
 pub fn at_literal(err: PgError, e: &ast::Expr) -> PgError {
@@ -416,7 +430,7 @@ impl Binder<'_> {
                     Err(e) if id.quote_style.is_none() && name == "current_schema" => {
                         return self.keyword_function(&name)?.ok_or(e);
                     }
-                    r => r?,
+                    r => r.map_err(|e| at_column_ref(e, id))?,
                 };
                 self.require(r.table_oid, tandem_storage::acl::SELECT);
                 Ok((r.expr, r.ty))
@@ -428,7 +442,8 @@ impl Binder<'_> {
                     [_, t, c] => (t.as_str(), c.as_str()),
                     _ => return Err(PgError::unsupported(format!("column reference {e}"))),
                 };
-                let r = super::scope::resolve(&mut self.levels, Some(q), n)?;
+                let r = super::scope::resolve(&mut self.levels, Some(q), n)
+                    .map_err(|e| at_column_ref(e, &ids[0]))?;
                 self.require(r.table_oid, tandem_storage::acl::SELECT);
                 Ok((r.expr, r.ty))
             }

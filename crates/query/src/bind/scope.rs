@@ -115,9 +115,14 @@ pub fn resolve(levels: &mut [Level], qualifier: Option<&str>, name: &str) -> PgR
         }
         if let Some(q) = qualifier {
             if level.tables.iter().any(|t| t == q) {
-                return Err(PgError::new(
-                    SqlState::UNDEFINED_COLUMN,
-                    format!("column {q}.{name} does not exist"),
+                return Err(with_column_hint(
+                    PgError::new(
+                        SqlState::UNDEFINED_COLUMN,
+                        format!("column {q}.{name} does not exist"),
+                    ),
+                    levels,
+                    qualifier,
+                    name,
                 ));
             }
         }
@@ -127,11 +132,94 @@ pub fn resolve(levels: &mut [Level], qualifier: Option<&str>, name: &str) -> PgR
             SqlState::UNDEFINED_TABLE,
             format!("missing FROM-clause entry for table \"{q}\""),
         ),
-        None => PgError::new(
-            SqlState::UNDEFINED_COLUMN,
-            format!("column \"{name}\" does not exist"),
+        None => with_column_hint(
+            PgError::new(
+                SqlState::UNDEFINED_COLUMN,
+                format!("column \"{name}\" does not exist"),
+            ),
+            levels,
+            None,
+            name,
         ),
     })
+}
+
+/// The most a column name may be off by for a hint to name it.
+const MAX_FUZZY_DISTANCE: usize = 3;
+
+/// A column-not-found error with PostgreSQL's hint: the visible column
+/// (of any level, a qualifier's table alias counting towards the distance)
+/// closest to `name` by edit distance, or the two equally close ones,
+/// provided fewer than half of the name's characters differ
+/// (`errorMissingColumn`'s search, `searchRangeTableForCol`).
+pub(crate) fn with_column_hint(
+    e: PgError,
+    levels: &[Level],
+    qualifier: Option<&str>,
+    name: &str,
+) -> PgError {
+    let mut best = MAX_FUZZY_DISTANCE + 1;
+    let mut first: Option<(&str, &str)> = None;
+    let mut second: Option<(&str, &str)> = None;
+    for level in levels.iter().rev() {
+        for c in &level.columns {
+            let Some(table) = c.table.as_deref() else {
+                continue;
+            };
+            if c.name.is_empty() || c.name.starts_with('\0') {
+                continue;
+            }
+            let penalty = qualifier.map_or(0, |q| levenshtein(q, table));
+            if penalty > best {
+                continue;
+            }
+            let d = levenshtein(&c.name, name);
+            if d > name.len() / 2 {
+                continue;
+            }
+            let d = d + penalty;
+            if d < best {
+                best = d;
+                first = Some((table, &c.name));
+                second = None;
+            } else if d == best {
+                if second.is_some() {
+                    // too many at this distance: a closer one may still do
+                    best = d - 1;
+                    first = None;
+                    second = None;
+                } else if first.is_some() {
+                    second = Some((table, &c.name));
+                }
+            }
+        }
+    }
+    match (first, second) {
+        (Some((t, c)), None) => e.with_hint(format!(
+            "Perhaps you meant to reference the column \"{t}.{c}\"."
+        )),
+        (Some((t1, c1)), Some((t2, c2))) => e.with_hint(format!(
+            "Perhaps you meant to reference the column \"{t1}.{c1}\" or the column \"{t2}.{c2}\"."
+        )),
+        _ => e,
+    }
+}
+
+/// Edit distance (insertions, deletions and substitutions cost one each)
+/// between two names, by character.
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let up = row[j + 1];
+            row[j + 1] = (diag + usize::from(ca != *cb)).min(up + 1).min(row[j] + 1);
+            diag = up;
+        }
+    }
+    row[b.len()]
 }
 
 /// Columns `*` (or `t.*`) expands to in the innermost level, as (index, column).

@@ -1,0 +1,46 @@
+-- Errors naming what a query cannot resolve, as PostgreSQL reports them:
+-- the position of the column reference or function call, and the hint
+-- naming the closest column (or the two equally close ones).
+create table ce_a (id int primary key, name text, amount int);
+create table ce_b (id int primary key, a_id int, label text, name text);
+select nam from ce_a;
+select ce_a.nam from ce_a;
+select a.nam from ce_a a;
+select x.name from ce_a a;
+select name from ce_a, ce_b;
+select nme from ce_a, ce_b;
+select labl from ce_a join ce_b on ce_b.a_id = ce_a.id;
+select ce_b.labl from ce_a join ce_b on ce_b.a_id = ce_a.id;
+select cb.label from ce_a join ce_b on ce_b.a_id = ce_a.id;
+select idd from ce_a join ce_b using (id);
+select * from ce_a where amont > 1;
+select * from ce_a order by amont;
+select amont, count(*) from ce_a group by amont;
+select (select labl from ce_b where ce_b.a_id = ce_a.id) from ce_a;
+select * from ce_a where exists (select 1 from ce_b where a_id = ce_a.idd);
+update ce_a set amount = amont + 1;
+update ce_a set amont = 1;
+delete from ce_a where nme = 'x';
+insert into ce_a (id, nme) values (1, 'x');
+insert into ce_a values (1, 'x', 1) returning amont;
+select zzzzzz from ce_a;
+select ab from ce_a;
+select t.x from (values (1, 2)) t(x1, x2);
+select x from (values (1, 2)) t(x1, x2);
+select count(nam) from ce_a;
+select sum(amount) filter (where nam = 'x') from ce_a;
+select row_number() over (order by amont) from ce_a;
+select lower(nam) from ce_a;
+with w as (select id, name from ce_a) select nme from w;
+insert into ce_a (id, nme) values (1, 'x');
+insert into ce_a (id, id) values (1, 1);
+insert into ce_a values (1, 'x', 1) on conflict (idd) do nothing;
+select length(1);
+select 1 from ce_a where sum(id) > 0;
+select nosuchfn(1);
+select 1 from ce_a where count(*) over () > 1;
+select d.nosuch from pg_database d;
+select d.datnam from pg_database d;
+select datnam from pg_database d;
+select x.datname from pg_database d;
+drop table ce_a, ce_b;
