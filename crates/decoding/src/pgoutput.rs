@@ -708,17 +708,17 @@ pub fn write_type(buf: &mut Vec<u8>, ty: &DataType) -> bool {
     if ty.oid() < FIRST_GENBKI_OBJECT_ID {
         return false;
     }
-    let name = match ty {
-        DataType::Enum(t) => t.name.clone(),
+    let (schema, name) = match ty {
+        DataType::Enum(t) => (&t.schema, t.name.clone()),
         DataType::Array(e) => match &**e {
-            DataType::Enum(t) => format!("_{}", t.name),
+            DataType::Enum(t) => (&t.schema, format!("_{}", t.name)),
             _ => return false,
         },
         _ => return false,
     };
     buf.put_u8(b'Y');
     buf.put_u32(ty.oid());
-    buf.put_cstr("public");
+    buf.put_cstr(schema);
     buf.put_cstr(&name);
     true
 }

@@ -409,23 +409,25 @@ pub fn type_by_oid_in(oid: u32, cat: &tandem_storage::Catalog) -> Option<DataTyp
 }
 
 /// [`type_by_name`], knowing also the enum types of `cat` (`mood`,
-/// `public.mood`, `"Mood"`, `mood[]`, `_mood`).
-pub fn type_by_name_in(name: &str, cat: &tandem_storage::Catalog) -> Option<DataType> {
+/// `s.mood`, `"Mood"`, `mood[]`, `_mood`), an unqualified name looked up
+/// along `path` (a `search_path`).
+pub fn type_by_name_in(
+    name: &str,
+    cat: &tandem_storage::Catalog,
+    path: &[String],
+) -> Option<DataType> {
     if let Some(t) = type_by_name(name) {
         return Some(t);
     }
     let name = name.trim();
     if let Some(elem) = name.strip_suffix("[]") {
-        return type_by_name_in(elem, cat).map(|t| DataType::Array(Box::new(t)));
+        return type_by_name_in(elem, cat, path).map(|t| DataType::Array(Box::new(t)));
     }
     let (schema, n) = crate::reg::parse_qualified(name);
-    if schema.is_some_and(|s| s != "public") {
-        return None;
-    }
-    if let Some(t) = cat.type_by_name(&n) {
+    if let Some(t) = cat.lookup_type(path, schema.as_deref(), &n) {
         return Some(DataType::Enum(t.clone()));
     }
-    let t = cat.type_by_name(n.strip_prefix('_')?)?;
+    let t = cat.lookup_type(path, schema.as_deref(), n.strip_prefix('_')?)?;
     Some(DataType::Array(Box::new(DataType::Enum(t.clone()))))
 }
 
@@ -541,7 +543,10 @@ pub fn text_in(text: &str, ty: &DataType) -> PgResult<Value> {
         DataType::Enum(t) => t.value(text).ok_or_else(|| {
             PgError::new(
                 SqlState::INVALID_TEXT_REPRESENTATION,
-                format!("invalid input value for enum {}: \"{text}\"", t.name),
+                format!(
+                    "invalid input value for enum {}: \"{text}\"",
+                    t.display_name()
+                ),
             )
         })?,
         DataType::Record => {

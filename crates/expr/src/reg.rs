@@ -179,8 +179,29 @@ pub fn table_is_visible(oid: u32, cat: &Catalog, path: &[String]) -> bool {
 }
 
 /// `format_type`-style name of a type OID for `regtype` output.
-pub fn regtype_name(oid: u32, cat: &Catalog) -> Option<String> {
-    type_by_oid_in(oid, cat).map(|t| t.display_name())
+pub fn regtype_name(oid: u32, cat: &Catalog, path: Option<&[String]>) -> Option<String> {
+    type_by_oid_in(oid, cat).map(|t| type_display(&t, cat, path))
+}
+
+/// A type's name as `format_type` prints it: an enum type (or an array of
+/// one) by its name alone where `path` (a `search_path`) finds it so,
+/// else schema-qualified (without a path: qualified outside `public`).
+pub fn type_display(ty: &DataType, cat: &Catalog, path: Option<&[String]>) -> String {
+    let visible = |t: &tandem_types::EnumType| {
+        path.is_some_and(|p| {
+            cat.lookup_type(p, None, &t.name)
+                .is_some_and(|f| f.oid == t.oid)
+        })
+    };
+    let quoted = tandem_types::ident::quote_identifier;
+    match ty {
+        DataType::Enum(t) if visible(t) => quoted(&t.name),
+        DataType::Array(e) => match &**e {
+            DataType::Enum(t) if visible(t) => format!("{}[]", quoted(&t.name)),
+            _ => ty.display_name(),
+        },
+        _ => ty.display_name(),
+    }
 }
 
 /// Casts with catalog access: names to `regclass`/`regtype`/`regproc` and OID
@@ -200,7 +221,7 @@ pub fn cast_in_context(
         }
         (Value::Text(s), DataType::RegType) if !s.trim().bytes().all(|b| b.is_ascii_digit()) => {
             let cat = ctx.txn.catalog();
-            type_by_name_in(s, &cat)
+            type_by_name_in(s, &cat, &session_search_path(ctx))
                 .map(|t| Value::Oid(t.oid()))
                 .ok_or_else(|| {
                     PgError::new(
@@ -230,7 +251,7 @@ pub fn reg_name(oid: u32, ty: &DataType, cat: &Catalog, path: Option<&[String]>)
     let name = match ty {
         _ if oid == 0 => Some("-".to_string()),
         DataType::RegClass => regclass_name(oid, cat, path),
-        DataType::RegType => regtype_name(oid, cat),
+        DataType::RegType => regtype_name(oid, cat, path),
         DataType::RegNamespace => {
             catalog::namespace_name(cat, oid).map(|n| tandem_types::ident::quote_identifier(&n))
         }
@@ -272,11 +293,11 @@ mod tests {
     #[test]
     fn regtype_names() {
         let cat = Catalog::default();
-        assert_eq!(regtype_name(23, &cat).as_deref(), Some("integer"));
+        assert_eq!(regtype_name(23, &cat, None).as_deref(), Some("integer"));
         assert_eq!(
-            regtype_name(1043, &cat).as_deref(),
+            regtype_name(1043, &cat, None).as_deref(),
             Some("character varying")
         );
-        assert_eq!(regtype_name(1007, &cat).as_deref(), Some("integer[]"));
+        assert_eq!(regtype_name(1007, &cat, None).as_deref(), Some("integer[]"));
     }
 }

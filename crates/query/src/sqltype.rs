@@ -29,9 +29,31 @@ fn numeric(info: &ExactNumberInfo) -> DataType {
 }
 
 /// Converts a type name as parsed to tandem's type: a builtin one, or an
-/// enum type of `cat`. Unknown names: `42704 type "x" does not exist`.
-pub fn convert_type(dt: &ast::DataType, cat: &Catalog) -> PgResult<DataType> {
-    convert(dt, Some(cat))
+/// enum type of `cat` (an unqualified name looked up along `path`, a
+/// `search_path`). Unknown names: `42704 type "x" does not exist`.
+pub fn convert_type(dt: &ast::DataType, cat: &Catalog, path: &[String]) -> PgResult<DataType> {
+    convert(dt, Some((cat, path))).map_err(|e| at_type_name(e, dt))
+}
+
+/// A type name's error (no such type, no such schema) pointed at the name,
+/// as PostgreSQL points at it.
+pub fn at_type_name(err: PgError, dt: &ast::DataType) -> PgError {
+    let unresolved = matches!(
+        err.code,
+        SqlState::UNDEFINED_OBJECT | SqlState::INVALID_SCHEMA_NAME
+    );
+    let first = match dt {
+        ast::DataType::Custom(name, _) => name.0.first().and_then(|p| p.as_ident()),
+        _ => None,
+    };
+    match first {
+        Some(id) if unresolved && id.span.start.line > 0 && err.position.is_none() => err
+            .with_locate(tandem_types::Locate::LineColumn(
+                id.span.start.line,
+                id.span.start.column,
+            )),
+        _ => err,
+    }
 }
 
 /// The output column name of a cast to `dt` (`SELECT 1::int` is `int4`): the
@@ -52,7 +74,7 @@ pub fn cast_column_name(dt: &ast::DataType) -> Option<String> {
     }
 }
 
-fn convert(dt: &ast::DataType, cat: Option<&Catalog>) -> PgResult<DataType> {
+fn convert(dt: &ast::DataType, cat: Option<(&Catalog, &[String])>) -> PgResult<DataType> {
     use ast::DataType as A;
     Ok(match dt {
         A::Character(l) | A::Char(l) => DataType::Bpchar(Some(char_len(l).unwrap_or(1))),
@@ -134,11 +156,20 @@ fn convert(dt: &ast::DataType, cat: Option<&Catalog>) -> PgResult<DataType> {
                 "time" => DataType::Time,
                 "interval" => DataType::Interval,
                 "bytea" => DataType::Bytea,
-                _ => match cat
-                    .and_then(|c| c.type_by_name(&n))
-                    .filter(|_| in_user_schema(&name.0))
-                {
-                    Some(t) => DataType::Enum(t.clone()),
+                _ => match cat.and_then(|(c, path)| {
+                    let schema = schema_of(&name.0);
+                    match &schema {
+                        Some(s) if c.schema_oid(s).is_none() => Some(Err(s.clone())),
+                        _ => c.lookup_type(path, schema.as_deref(), &n).map(Ok),
+                    }
+                }) {
+                    Some(Ok(t)) => DataType::Enum(t.clone()),
+                    Some(Err(schema)) => {
+                        return Err(PgError::new(
+                            SqlState::INVALID_SCHEMA_NAME,
+                            format!("schema \"{schema}\" does not exist"),
+                        ));
+                    }
                     None => {
                         return Err(PgError::new(
                             SqlState::UNDEFINED_OBJECT,
@@ -152,12 +183,12 @@ fn convert(dt: &ast::DataType, cat: Option<&Catalog>) -> PgResult<DataType> {
     })
 }
 
-/// Whether a type name's schema, if it has one, is where user types live.
-fn in_user_schema(parts: &[ObjectNamePart]) -> bool {
+/// The schema a type name names, if it names one.
+fn schema_of(parts: &[ObjectNamePart]) -> Option<String> {
     match parts {
-        [_] => true,
-        [ObjectNamePart::Identifier(s), _] => s.value.eq_ignore_ascii_case("public"),
-        _ => false,
+        [ObjectNamePart::Identifier(s), _] if s.quote_style.is_some() => Some(s.value.clone()),
+        [ObjectNamePart::Identifier(s), _] => Some(s.value.to_lowercase()),
+        _ => None,
     }
 }
 

@@ -136,17 +136,19 @@ pub(crate) fn parse_type_name(name: &str) -> PgResult<(DataType, Option<Serial>)
 }
 
 /// [`parse_type_name`], knowing also the enum types of `cat` (`mood`,
-/// `public.mood`, `"Mood"`, `mood[]`, `_mood`).
+/// `s.mood`, `"Mood"`, `mood[]`, `_mood`; unqualified along `path`, a
+/// `search_path`).
 pub(crate) fn parse_type_name_in(
     name: &str,
     cat: &tandem_storage::Catalog,
+    path: &[String],
 ) -> PgResult<(DataType, Option<Serial>)> {
     let err = match parse_type_name(name) {
         Err(e) if e.code == SqlState::UNDEFINED_OBJECT => e,
         other => return other,
     };
     // a user's type, found as regtype input finds it
-    match tandem_expr::io_text::type_by_name_in(name, cat) {
+    match tandem_expr::io_text::type_by_name_in(name, cat, path) {
         Some(t) if is_enum(&t) => Ok((t, None)),
         _ => Err(err),
     }
@@ -285,6 +287,13 @@ impl RelName {
         ctx.txn
             .catalog()
             .index_by_name(&schema, &self.name)
+            .cloned()
+    }
+    /// The enum type of this name.
+    pub(crate) fn enum_type(&self, ctx: &ExecContext<'_>) -> Option<Arc<tandem_types::EnumType>> {
+        ctx.txn
+            .catalog()
+            .lookup_type(&search_path(ctx), self.schema.as_deref(), &self.name)
             .cloned()
     }
     /// The schema a new relation of this name goes in.

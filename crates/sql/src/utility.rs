@@ -432,10 +432,15 @@ pub(crate) fn prepare(
             format!("prepared statement \"{n}\" already exists"),
         ));
     }
-    let cat = s.with_ctx(&[], |ctx| Ok(ctx.txn.catalog()))?;
+    let (cat, path) = s.with_ctx(&[], |ctx| {
+        Ok((
+            ctx.txn.catalog(),
+            tandem_expr::reg::session_search_path(ctx),
+        ))
+    })?;
     let types = data_types
         .iter()
-        .map(|t| parse_type_name_in(&t.to_string(), &cat).map(|(t, _)| t))
+        .map(|t| parse_type_name_in(&t.to_string(), &cat, &path).map(|(t, _)| t))
         .collect::<PgResult<Vec<_>>>()?;
     let inner = ParsedStmt {
         kind: StmtKind::Sql {

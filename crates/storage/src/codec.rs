@@ -197,7 +197,11 @@ impl Writer {
     pub fn enum_type(&mut self, t: &EnumType) {
         self.u32(t.oid);
         self.u32(t.array_oid);
-        self.str(&t.name);
+        // outside `public`, "schema NUL name" (no name holds a NUL)
+        match t.schema.as_str() {
+            "public" => self.str(&t.name),
+            s => self.str(&format!("{s}\0{}", t.name)),
+        }
         self.u32(t.owner);
         self.u32(t.labels.len() as u32);
         for l in &t.labels {
@@ -413,7 +417,11 @@ impl<'a> Reader<'a> {
     pub fn enum_type(&mut self) -> PgResult<EnumType> {
         let oid = self.u32()?;
         let array_oid = self.u32()?;
-        let name = self.string()?;
+        let written = self.string()?;
+        let (schema, name) = match written.split_once('\0') {
+            Some((s, n)) => (s.to_string(), n.to_string()),
+            None => ("public".to_string(), written),
+        };
         let owner = self.u32()?;
         let n = self.u32()? as usize;
         if n > self.r.remaining() {
@@ -430,6 +438,7 @@ impl<'a> Reader<'a> {
         Ok(EnumType {
             oid,
             array_oid,
+            schema,
             name,
             owner,
             labels,

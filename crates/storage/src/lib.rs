@@ -550,8 +550,25 @@ impl Catalog {
             || self.index_by_name(schema, name).is_some()
     }
     /// The enum type named `name` (as stored: unquoted, case kept).
-    pub fn type_by_name(&self, name: &str) -> Option<&Arc<tandem_types::EnumType>> {
-        self.types.values().find(|t| t.name == name)
+    /// The enum type `name` of schema `schema`.
+    pub fn type_in(&self, schema: &str, name: &str) -> Option<&Arc<tandem_types::EnumType>> {
+        self.types
+            .values()
+            .find(|t| t.name == name && t.schema == schema)
+    }
+
+    /// The enum type a name finds: in `schema` when qualified, else in the
+    /// first schema of `path` (a `search_path`) that has one.
+    pub fn lookup_type(
+        &self,
+        path: &[String],
+        schema: Option<&str>,
+        name: &str,
+    ) -> Option<&Arc<tandem_types::EnumType>> {
+        match schema {
+            Some(s) => self.type_in(s, name),
+            None => path.iter().find_map(|s| self.type_in(s, name)),
+        }
     }
     pub fn table_by_name(&self, schema: &str, name: &str) -> Option<&Arc<TableDef>> {
         self.tables

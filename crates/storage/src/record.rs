@@ -2144,6 +2144,7 @@ mod tests {
         let mood = tandem_types::EnumType {
             oid: 16400,
             array_oid: 16399,
+            schema: "public".into(),
             name: "mood".into(),
             owner: 10,
             labels: vec![
@@ -2161,6 +2162,23 @@ mod tests {
         };
         round_trip(catalog_change(CatalogOp::PutType(mood.clone())));
         round_trip(catalog_change(CatalogOp::DropType(Oid(16400))));
+        // a type outside public keeps its schema (types compare by OID)
+        for schema in ["public", "app"] {
+            let t = tandem_types::EnumType {
+                schema: schema.into(),
+                ..mood.clone()
+            };
+            let rec = change_record(&catalog_change(CatalogOp::PutType(t)), Xid(1));
+            let Some(StorageRecord::Change(Change::Catalog(op))) =
+                decode(rec.kind, &rec.payload).unwrap()
+            else {
+                panic!("not a catalog change");
+            };
+            let CatalogOp::PutType(back) = *op else {
+                panic!("not PutType");
+            };
+            assert_eq!((back.schema.as_str(), back.name.as_str()), (schema, "mood"));
+        }
         let mut cat = bootstrap_catalog("alice", None);
         let mut t = def();
         t.columns[0].data_type = DataType::Array(Box::new(DataType::Enum(Arc::new(mood.clone()))));

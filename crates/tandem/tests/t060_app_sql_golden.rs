@@ -57,6 +57,7 @@ tandem_testkit::golden_tests! {
     grouping_sets => "46_grouping_sets",
     alter_column_rewrite => "47_alter_column_rewrite",
     column_errors => "48_column_errors",
+    enum_schemas => "49_enum_schemas",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -28,6 +28,8 @@ pub struct EnumType {
     pub oid: u32,
     /// The OID of its array type (`_name`).
     pub array_oid: u32,
+    /// The schema it lives in (`public` unless CREATE TYPE named another).
+    pub schema: String,
     pub name: String,
     pub owner: u32,
     /// Ordered by `sort_order`.
@@ -49,6 +51,16 @@ impl Hash for EnumType {
 }
 
 impl EnumType {
+    /// The type's name as `format_type` prints it under the default
+    /// `search_path`: schema-qualified outside `public`, quoted as needed.
+    pub fn display_name(&self) -> String {
+        let name = crate::ident::quote_identifier(&self.name);
+        match self.schema.as_str() {
+            "public" => name,
+            s => format!("{}.{name}", crate::ident::quote_identifier(s)),
+        }
+    }
+
     pub fn label(&self, name: &str) -> Option<&EnumLabel> {
         self.labels.iter().find(|l| l.name == name)
     }

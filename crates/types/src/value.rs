@@ -209,7 +209,7 @@ impl DataType {
             DataType::Unknown => "unknown".into(),
             DataType::Void => "void".into(),
             DataType::Record => "record".into(),
-            DataType::Enum(t) => crate::ident::quote_identifier(&t.name),
+            DataType::Enum(t) => t.display_name(),
         }
     }
 }

@@ -22,6 +22,9 @@ pub static VIEW: View = View {
     rows,
 };
 
+/// `typnamespace`'s place in a row.
+const TYPNAMESPACE: usize = 2;
+
 fn columns() -> Vec<(&'static str, DataType)> {
     vec![
         ("oid", T::Oid),
@@ -137,7 +140,7 @@ fn row(ty: &DataType) -> Vec<Value> {
         T::Enum(_) => b'e',
         _ => b'b',
     };
-    // an enum type and its array are the user's, in public
+    // an enum type and its array are the user's (in its schema: `rows`)
     let (namespace, owner) = match ty {
         T::Enum(t) => (PUBLIC_NAMESPACE, t.owner),
         T::Array(e) => match &**e {
@@ -210,10 +213,16 @@ pub fn build() -> Vec<Vec<Value>> {
 
 fn rows(ctx: &mut ExecContext<'_>) -> PgResult<Vec<Vec<Value>>> {
     let mut rows = build();
-    for t in ctx.txn.catalog().types.values() {
+    let cat = ctx.txn.catalog();
+    for t in cat.types.values() {
+        // the enum type and its array, in the type's schema
+        let namespace = cat.schema_oid(&t.schema).map_or(PUBLIC_NAMESPACE, |o| o.0);
         let ty = T::Enum(t.clone());
-        rows.push(row(&ty));
-        rows.push(row(&T::Array(Box::new(ty))));
+        for ty in [ty.clone(), T::Array(Box::new(ty))] {
+            let mut r = row(&ty);
+            r[TYPNAMESPACE] = Value::Oid(namespace);
+            rows.push(r);
+        }
     }
     Ok(rows)
 }

@@ -94,7 +94,13 @@ pub(super) fn defs() -> Vec<Def> {
                 } else {
                     arg_i64(a, 1)? as i32
                 };
-                Ok(Value::Text(format_type(o, typmod, &c.txn.catalog())))
+                let path = crate::reg::session_search_path(c);
+                Ok(Value::Text(format_type(
+                    o,
+                    typmod,
+                    &c.txn.catalog(),
+                    Some(&path),
+                )))
             },
         )
         .stable()
@@ -257,11 +263,13 @@ pub(super) fn defs() -> Vec<Def> {
         })
         .stable(),
         Def::ctx("to_regtype", vec![text()], r(T::RegType), |a, _, c| {
-            Ok(
-                crate::io_text::type_by_name_in(&arg_text(a, 0), &c.txn.catalog())
-                    .map(|t| Value::Oid(t.oid()))
-                    .unwrap_or(Value::Null),
+            Ok(crate::io_text::type_by_name_in(
+                &arg_text(a, 0),
+                &c.txn.catalog(),
+                &crate::reg::session_search_path(c),
             )
+            .map(|t| Value::Oid(t.oid()))
+            .unwrap_or(Value::Null))
         })
         .stable(),
         Def::ctx("to_regnamespace", vec![text()], r(T::Oid), |a, _, c| {
@@ -292,11 +300,29 @@ pub(super) fn defs() -> Vec<Def> {
         // no extended statistics objects exist
         |_| Ok(Value::Null),
     ));
-    for vis in [
-        "pg_type_is_visible",
-        "pg_function_is_visible",
-        "pg_collation_is_visible",
-    ] {
+    // a user's enum type (or its array): found by its name alone along
+    // search_path; the built-in types always
+    d.push(
+        Def::ctx("pg_type_is_visible", vec![oid()], r(T::Bool), |a, _, c| {
+            let o = arg_i64(a, 0)? as u32;
+            let cat = c.txn.catalog();
+            let elem = |t: T| match t {
+                T::Array(e) => *e,
+                t => t,
+            };
+            let visible = match crate::io_text::type_by_oid_in(o, &cat).map(elem) {
+                Some(T::Enum(t)) => {
+                    let path = crate::reg::session_search_path(c);
+                    cat.lookup_type(&path, None, &t.name)
+                        .is_some_and(|f| f.oid == t.oid)
+                }
+                _ => true,
+            };
+            Ok(Value::Bool(visible))
+        })
+        .stable(),
+    );
+    for vis in ["pg_function_is_visible", "pg_collation_is_visible"] {
         d.push(Def::pure(vis, vec![oid()], r(T::Bool), |_| {
             Ok(Value::Bool(true))
         }));
@@ -425,7 +451,12 @@ fn no_values(t: &tandem_types::EnumType) -> PgError {
 
 /// `format_type(type_oid, typmod)`: `integer`, `character varying(10)`,
 /// `numeric(10,2)`, `integer[]`; `???` for an unknown OID.
-pub fn format_type(oid: u32, typmod: i32, cat: &tandem_storage::Catalog) -> String {
+pub fn format_type(
+    oid: u32,
+    typmod: i32,
+    cat: &tandem_storage::Catalog,
+    path: Option<&[String]>,
+) -> String {
     let Some(ty) = type_by_oid_in(oid, cat) else {
         return "???".to_string();
     };
@@ -438,7 +469,7 @@ pub fn format_type(oid: u32, typmod: i32, cat: &tandem_storage::Catalog) -> Stri
         }
         _ => ty,
     };
-    with_mod.display_name()
+    crate::reg::type_display(&with_mod, cat, path)
 }
 
 /// `obj_description(oid [, catalog])`, `col_description(table, column)`:
@@ -554,7 +585,7 @@ mod tests {
     #[test]
     fn format_type_matches_postgres() {
         let cat = tandem_storage::Catalog::default();
-        let f = |oid, typmod| format_type(oid, typmod, &cat);
+        let f = |oid, typmod| format_type(oid, typmod, &cat, None);
         assert_eq!(f(23, -1), "integer");
         assert_eq!(f(1043, 14), "character varying(10)");
         assert_eq!(f(1043, -1), "character varying");

@@ -295,7 +295,9 @@ impl Binder<'_> {
                 }
                 if *to == DataType::RegType {
                     // the user's types too (the builtin ones and errors below)
-                    if let Some(t) = tandem_expr::io_text::type_by_name_in(&s, &self.catalog) {
+                    if let Some(t) =
+                        tandem_expr::io_text::type_by_name_in(&s, &self.catalog, &self.search_path)
+                    {
                         return Ok(Expr::Const(Value::Oid(t.oid())));
                     }
                 }
@@ -719,7 +721,7 @@ impl Binder<'_> {
                 if matches!(kind, CastKind::TryCast | CastKind::SafeCast) {
                     return Err(PgError::unsupported("TRY_CAST"));
                 }
-                let to = convert_type(data_type, &self.catalog)?;
+                let to = convert_type(data_type, &self.catalog, &self.search_path)?;
                 let (x, from) = self.bind_expr(expr)?;
                 // input errors point at a literal; the type modifier applied
                 // after (numeric(5,2), ...) is not the literal's doing
@@ -735,7 +737,7 @@ impl Binder<'_> {
                 Ok((x, to))
             }
             E::TypedString(ts) => {
-                let to = convert_type(&ts.data_type, &self.catalog)?;
+                let to = convert_type(&ts.data_type, &self.catalog, &self.search_path)?;
                 let s = literal_string(&ts.value.value)
                     .ok_or_else(|| PgError::unsupported(format!("literal {e}")))?;
                 Ok((

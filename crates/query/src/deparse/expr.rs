@@ -383,7 +383,7 @@ impl<'a> Deparser<'a> {
             }
             E::Value(v) => return self.literal(&v.value, &ty, false),
             E::TypedString(ts) => {
-                let to = crate::sqltype::convert_type(&ts.data_type, self.catalog)?;
+                let to = crate::sqltype::convert_type(&ts.data_type, self.catalog, self.view_path)?;
                 let text = match &ts.value.value {
                     ast::Value::SingleQuotedString(s) => s.clone(),
                     _ => return Err(unsupported("typed literal")),
@@ -545,7 +545,7 @@ impl<'a> Deparser<'a> {
                 data_type,
                 format: None,
             } => {
-                let to = crate::sqltype::convert_type(data_type, self.catalog)?;
+                let to = crate::sqltype::convert_type(data_type, self.catalog, self.view_path)?;
                 let (x, from) = self.lower(expr)?;
                 let p = match x {
                     P::Const(text, DataType::Unknown) => {

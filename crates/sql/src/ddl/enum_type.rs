@@ -18,7 +18,7 @@ use tandem_types::{EnumLabel, EnumType, Oid, PgError, PgResult, SqlState};
 
 use super::skipping;
 use crate::session::Session;
-use crate::types::{ident, relation_name, RelName};
+use crate::types::{ident, relation_name};
 
 /// PostgreSQL's `NAMEDATALEN - 1`: the longest label, in bytes.
 const MAX_LABEL_BYTES: usize = 63;
@@ -57,29 +57,18 @@ fn check_label(label: &str) -> PgResult<()> {
 }
 
 /// Whether a type or a relation with a row type (in PostgreSQL every table
-/// and view has one, of its name) is named `name`.
-fn type_name_taken(cat: &Catalog, name: &str) -> bool {
-    cat.type_by_name(name).is_some()
-        || cat.table_by_name("public", name).is_some()
-        || cat.view_by_name("public", name).is_some()
-}
-
-/// The name of an enum type as written: enum types live in `public`.
-pub(crate) fn enum_name(rel: RelName) -> PgResult<String> {
-    match rel.schema.as_deref() {
-        None | Some("public") => Ok(rel.name),
-        Some(_) => Err(PgError::unsupported(format!(
-            "enum type {} outside schema public",
-            rel.shown()
-        ))),
-    }
+/// and view has one, of its name) is named `name` in `schema`.
+fn type_name_taken(cat: &Catalog, schema: &str, name: &str) -> bool {
+    cat.type_in(schema, name).is_some()
+        || cat.table_by_name(schema, name).is_some()
+        || cat.view_by_name(schema, name).is_some()
 }
 
 /// Before creating table, view or sequence `name` in `schema`: `42710` when
 /// a type has the name (PostgreSQL checks the name of the row type it would
 /// make).
 pub(crate) fn check_row_type_free(ctx: &ExecContext<'_>, schema: &str, name: &str) -> PgResult<()> {
-    if schema != "public" || ctx.txn.catalog().type_by_name(name).is_none() {
+    if ctx.txn.catalog().type_in(schema, name).is_none() {
         return Ok(());
     }
     Err(duplicate_type(name).with_hint(
@@ -111,14 +100,20 @@ pub(crate) fn create(
         return Err(PgError::unsupported("CREATE TYPE other than AS ENUM"));
     };
     s.check_writable("CREATE TYPE")?;
-    let name = enum_name(relation_name(name)?)?;
+    // PostgreSQL points at no place for a type's missing schema
+    let rel = crate::types::RelName {
+        at: None,
+        ..relation_name(name)?
+    };
+    let name = rel.name.clone();
     let labels: Vec<String> = labels.iter().map(label_text).collect();
     for l in &labels {
         check_label(l)?;
     }
     s.with_ctx(&[], |ctx| {
+        let schema = rel.create_in(ctx)?;
         let cat = ctx.txn.catalog();
-        if type_name_taken(&cat, &name) {
+        if type_name_taken(&cat, &schema, &name) {
             return Err(duplicate_type(&name));
         }
         // PostgreSQL gives the array type its OID first
@@ -127,6 +122,7 @@ pub(crate) fn create(
         let mut t = EnumType {
             oid,
             array_oid,
+            schema,
             name: name.clone(),
             owner: ctx.session.user_oid,
             labels: Vec::with_capacity(labels.len()),
@@ -156,14 +152,14 @@ pub(crate) fn create(
 /// and `ALTER TYPE name RENAME TO new`.
 pub(crate) fn alter(s: &mut Session, at: &AlterType) -> PgResult<String> {
     s.check_writable("ALTER TYPE")?;
-    let name = enum_name(relation_name(&at.name)?)?;
+    let rel = relation_name(&at.name)?;
     s.with_ctx(&[], |ctx| {
         let cat = ctx.txn.catalog();
-        let Some(old) = cat.type_by_name(&name) else {
-            return Err(undefined_type(&name));
+        let Some(old) = rel.enum_type(ctx) else {
+            return Err(undefined_type(&rel.shown()));
         };
-        check_owner(ctx, old)?;
-        let mut t = (**old).clone();
+        check_owner(ctx, &old)?;
+        let mut t = (*old).clone();
         match &at.operation {
             AlterTypeOperation::AddValue(add) => {
                 let label = label_text(&add.value);
@@ -192,10 +188,12 @@ pub(crate) fn alter(s: &mut Session, at: &AlterType) -> PgResult<String> {
             }
             AlterTypeOperation::Rename(r) => {
                 let new = ident(&r.new_name);
-                if type_name_taken(&cat, &new) {
+                if type_name_taken(&cat, &t.schema, &new) {
                     return Err(duplicate_type(&new));
                 }
+                let before = t.display_name();
                 t.name = new;
+                retype_defaults(ctx, &cat, &before, &t.display_name())?;
             }
             AlterTypeOperation::RenameValue(_) => {
                 return Err(PgError::unsupported("ALTER TYPE ... RENAME VALUE"));
@@ -204,6 +202,34 @@ pub(crate) fn alter(s: &mut Session, at: &AlterType) -> PgResult<String> {
         ctx.txn.put_type(t)
     })?;
     Ok("ALTER TYPE".into())
+}
+
+/// Column defaults cast to a renamed type (`'ok'::mood`, kept as text)
+/// name it by its new name, as PostgreSQL prints them from the tree.
+fn retype_defaults(ctx: &mut ExecContext<'_>, cat: &Catalog, old: &str, new: &str) -> PgResult<()> {
+    let cast = format!("::{old}");
+    let renamed = |d: &str| {
+        let at = d.rfind(&cast)?;
+        let rest = &d[at + cast.len()..];
+        matches!(rest, "" | "[]").then(|| format!("{}::{new}{rest}", &d[..at]))
+    };
+    for t in cat.tables.values() {
+        if !t
+            .columns
+            .iter()
+            .any(|c| c.default.as_deref().and_then(renamed).is_some())
+        {
+            continue;
+        }
+        let mut def = (**t).clone();
+        for c in &mut def.columns {
+            if let Some(d) = c.default.as_deref().and_then(renamed) {
+                c.default = Some(d);
+            }
+        }
+        ctx.txn.put_table(def, None)?;
+    }
+    Ok(())
 }
 
 /// Where a new label goes (its index in sort order) and its sort order: one
@@ -256,15 +282,16 @@ pub(crate) fn drop(
     if_exists: bool,
     cascade: bool,
 ) -> PgResult<String> {
-    let names = super::drop_names(s, "DROP TYPE", names)?
-        .into_iter()
-        .map(enum_name)
-        .collect::<PgResult<Vec<_>>>()?;
+    let names = super::drop_names(s, "DROP TYPE", names)?;
     s.with_ctx(&[], |ctx| {
         let cat = ctx.txn.catalog();
         let mut oids = Vec::new();
-        for name in &names {
-            let Some(t) = cat.type_by_name(name) else {
+        for rel in &names {
+            if super::schema_missing(ctx, rel, if_exists)? {
+                continue;
+            }
+            let name = rel.shown();
+            let Some(t) = rel.enum_type(ctx) else {
                 if if_exists {
                     ctx.notices.push(skipping(
                         SqlState::SUCCESSFUL_COMPLETION,
@@ -272,22 +299,17 @@ pub(crate) fn drop(
                     ));
                     continue;
                 }
-                return Err(undefined_type(name));
+                return Err(undefined_type(&name));
             };
-            check_owner(ctx, t)?;
-            let users = columns_of_type(&cat, t.oid);
+            check_owner(ctx, &t)?;
+            let users = columns_of_type(&cat, &crate::types::search_path(ctx), t.oid);
             if !users.is_empty() && !cascade {
                 let lines: Vec<String> = users
                     .iter()
-                    .map(|(table, column, ty)| {
-                        format!(
-                            "column {column} of table {} depends on type {ty}",
-                            table.name
-                        )
-                    })
+                    .map(|u| format!("{} depends on type {}", u.described, u.type_name))
                     .collect();
                 return Err(super::foreign_key::has_dependents(
-                    &format!("type {name}"),
+                    &format!("type {}", t.display_name()),
                     &lines,
                 ));
             }
@@ -295,13 +317,10 @@ pub(crate) fn drop(
         }
         for (oid, users) in oids {
             if !users.is_empty() {
-                let objects: Vec<String> = users
-                    .iter()
-                    .map(|(table, column, _)| format!("column {column} of table {}", table.name))
-                    .collect();
+                let objects: Vec<String> = users.iter().map(|u| u.described.clone()).collect();
                 ctx.notices.push(super::cascade_notice(&objects));
-                for (table, column, _) in &users {
-                    super::table::drop_column(ctx, table, column)?;
+                for u in &users {
+                    super::table::drop_column(ctx, &u.table, &u.column)?;
                 }
             }
             ctx.txn.drop_type(oid)?;
@@ -311,14 +330,38 @@ pub(crate) fn drop(
     Ok("DROP TYPE".into())
 }
 
-/// The columns of type `oid` or its array, in table and column order:
-/// table, column, and the column's type as PostgreSQL names it.
-fn columns_of_type(cat: &Catalog, oid: u32) -> Vec<(Arc<TableDef>, String, String)> {
+/// A column of an enum type or of an array of one.
+pub(crate) struct TypeUser {
+    pub table: Arc<TableDef>,
+    pub column: String,
+    /// `column m of table app.person` (the table qualified where the
+    /// `search_path` does not find it by its name alone).
+    pub described: String,
+    /// The column's type as PostgreSQL names it.
+    pub type_name: String,
+}
+
+/// The columns of type `oid` or its array: those of the array first (its
+/// OID is the lower), each in table and column order.
+pub(crate) fn columns_of_type(cat: &Catalog, path: &[String], oid: u32) -> Vec<TypeUser> {
     let mut out = Vec::new();
-    for t in cat.tables.values() {
-        for c in t.columns.iter().filter(|c| !c.dropped) {
-            if tandem_storage::catalog::uses_type(&c.data_type, oid) {
-                out.push((t.clone(), c.name.clone(), c.data_type.display_name()));
+    for direct in [false, true] {
+        for t in cat.tables.values() {
+            for c in t.columns.iter().filter(|c| !c.dropped) {
+                let hit = match &c.data_type {
+                    tandem_types::DataType::Enum(e) => direct && e.oid == oid,
+                    ty => !direct && tandem_storage::catalog::uses_type(ty, oid),
+                };
+                if hit {
+                    let table = tandem_expr::reg::regclass_name(t.oid.0, cat, Some(path))
+                        .unwrap_or_else(|| t.name.clone());
+                    out.push(TypeUser {
+                        table: t.clone(),
+                        column: c.name.clone(),
+                        described: format!("column {} of table {table}", c.name),
+                        type_name: c.data_type.display_name(),
+                    });
+                }
             }
         }
     }

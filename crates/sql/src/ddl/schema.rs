@@ -2,7 +2,7 @@
 //! name RENAME TO new | OWNER TO role` and `DROP
 //! SCHEMA [IF EXISTS] name, ... [CASCADE | RESTRICT]` (PostgreSQL's
 //! `commands/schemacmds.c`). A schema is a catalog entry
-//! ([`tandem_storage::SchemaDef`]); tables, views and sequences name theirs,
+//! ([`tandem_storage::SchemaDef`]); tables, views, sequences and enum types name theirs,
 //! and unqualified names are looked up along `search_path`
 //! (`crate::types::RelName`).
 
@@ -141,7 +141,8 @@ pub(crate) fn alter(s: &mut Session, a: &AlterSchema) -> PgResult<String> {
     Ok("ALTER SCHEMA".into())
 }
 
-/// The schema and the tables, views and sequences in it take the new name.
+/// The schema and the tables, views, sequences and types in it take the
+/// new name.
 /// Relations name their schema, so each is written again; serial defaults
 /// naming a sequence of the schema follow. A view naming the schema in its
 /// query (kept as written) would no longer read: refused.
@@ -154,15 +155,26 @@ fn rename(ctx: &mut ExecContext<'_>, def: SchemaDef, new: String) -> PgResult<()
             v.name
         )));
     }
-    let serial_old = format!("nextval('{}.", tandem_types::ident::quote_identifier(&old));
-    let serial_new = format!("nextval('{}.", tandem_types::ident::quote_identifier(&new));
+    let quoted = |s: &str| tandem_types::ident::quote_identifier(s);
+    // what defaults say of the schema: a serial's sequence, an enum
+    // type's constant (`'ok'::app.mood`)
+    let renames = [
+        (
+            format!("nextval('{}.", quoted(&old)),
+            format!("nextval('{}.", quoted(&new)),
+        ),
+        (
+            format!("::{}.", quoted(&old)),
+            format!("::{}.", quoted(&new)),
+        ),
+    ];
     for t in cat.tables.values() {
-        let names_seq = t.columns.iter().any(|c| {
+        let names_schema = t.columns.iter().any(|c| {
             c.default
                 .as_deref()
-                .is_some_and(|d| d.contains(&serial_old))
+                .is_some_and(|d| renames.iter().any(|(o, _)| d.contains(o)))
         });
-        if t.schema != old && !names_seq {
+        if t.schema != old && !names_schema {
             continue;
         }
         let mut t = (**t).clone();
@@ -171,10 +183,19 @@ fn rename(ctx: &mut ExecContext<'_>, def: SchemaDef, new: String) -> PgResult<()
         }
         for c in &mut t.columns {
             if let Some(d) = &mut c.default {
-                *d = d.replace(&serial_old, &serial_new);
+                for (o, n) in &renames {
+                    *d = d.replace(o, n);
+                }
             }
         }
         ctx.txn.put_table(t, None)?;
+    }
+    // an enum type's columns take its new schema with it
+    for ty in cat.types.values().filter(|t| t.schema == old) {
+        ctx.txn.put_type(tandem_types::EnumType {
+            schema: new.clone(),
+            ..(**ty).clone()
+        })?;
     }
     for v in cat.views.values().filter(|v| v.schema == old) {
         ctx.txn.put_view(tandem_storage::ViewDef {
@@ -260,7 +281,10 @@ pub(crate) fn drop(
             if !members.is_empty() && !cascade {
                 let lines: Vec<String> = members
                     .iter()
-                    .map(|m| format!("{} depends on schema {name}", m.described))
+                    .flat_map(|m| {
+                        std::iter::once(format!("{} depends on schema {name}", m.described))
+                            .chain(m.dependents.iter().cloned())
+                    })
                     .collect();
                 return Err(super::foreign_key::has_dependents(
                     &format!("schema {name}"),
@@ -291,6 +315,9 @@ struct Member {
     kind: Kind,
     /// `table app.t`
     described: String,
+    /// What depends on it outside the schema, as DROP lists it: the
+    /// columns of other schemas' tables of a type of the schema.
+    dependents: Vec<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -298,16 +325,18 @@ enum Kind {
     Table,
     View,
     Sequence,
+    Type,
 }
 
-/// The tables, views and sequences of schema `name` (sequences owned by a
-/// column go with their table), in creation (oid) order.
+/// The tables, views, sequences and enum types of schema `name` (sequences
+/// owned by a column go with their table), in creation (oid) order.
 fn members(ctx: &ExecContext<'_>, name: &str) -> Vec<Member> {
     let cat = ctx.txn.catalog();
     let member = |oid: Oid, kind: Kind, word: &str, rel: &str| Member {
         oid,
         kind,
         described: format!("{word} {name}.{rel}"),
+        dependents: Vec::new(),
     };
     let mut out: Vec<Member> = Vec::new();
     out.extend(
@@ -328,13 +357,25 @@ fn members(ctx: &ExecContext<'_>, name: &str) -> Vec<Member> {
             .filter(|q| q.schema == name && q.owned_by.is_none())
             .map(|q| member(q.oid, Kind::Sequence, "sequence", &q.name)),
     );
+    out.extend(cat.types.values().filter(|t| t.schema == name).map(|t| {
+        let path = crate::types::search_path(ctx);
+        let users = super::enum_type::columns_of_type(&cat, &path, t.oid);
+        Member {
+            dependents: users
+                .iter()
+                .filter(|u| u.table.schema != name)
+                .map(|u| format!("{} depends on type {}", u.described, u.type_name))
+                .collect(),
+            ..member(Oid(t.oid), Kind::Type, "type", &t.name)
+        }
+    }));
     out.sort_by_key(|m| m.oid);
     out
 }
 
 /// Drops a schema's members: views first (and the views of other schemas
 /// that read its tables, as DROP VIEW ... CASCADE would), then tables with
-/// their owned sequences, then sequences.
+/// their owned sequences, then sequences, then enum types.
 fn drop_members(ctx: &mut ExecContext<'_>, members: &[Member]) -> PgResult<()> {
     let of = |k: Kind| -> Vec<Oid> {
         members
@@ -344,6 +385,24 @@ fn drop_members(ctx: &mut ExecContext<'_>, members: &[Member]) -> PgResult<()> {
             .collect()
     };
     let (views, tables, sequences) = (of(Kind::View), of(Kind::Table), of(Kind::Sequence));
+    let types = of(Kind::Type);
+    // a type a table outside the schema still uses would leave it a column
+    // of no type
+    let cat = ctx.txn.catalog();
+    for &ty in &types {
+        let outside = cat.tables.values().find(|t| {
+            !tables.contains(&t.oid)
+                && t.columns
+                    .iter()
+                    .any(|c| !c.dropped && tandem_storage::catalog::uses_type(&c.data_type, ty.0))
+        });
+        if let Some(t) = outside {
+            return Err(PgError::unsupported(format!(
+                "DROP SCHEMA CASCADE of a type table {} of another schema uses",
+                t.name
+            )));
+        }
+    }
     let mut relations = views.clone();
     relations.extend(&tables);
     super::view::drop_dependents(ctx, &relations, true)?;
@@ -358,6 +417,9 @@ fn drop_members(ctx: &mut ExecContext<'_>, members: &[Member]) -> PgResult<()> {
     }
     for oid in sequences {
         ctx.txn.drop_sequence(oid)?;
+    }
+    for oid in types {
+        ctx.txn.drop_type(oid)?;
     }
     Ok(())
 }

@@ -64,9 +64,10 @@ fn multiple_pk(table: &str) -> PgError {
 }
 
 /// Translates a column definition (type and column constraints).
-fn column_from_ast(c: &AstColumnDef, cat: &Catalog) -> PgResult<NewColumn> {
+fn column_from_ast(c: &AstColumnDef, cat: &Catalog, path: &[String]) -> PgResult<NewColumn> {
     let name = ident(&c.name);
-    let (data_type, serial) = parse_type_name_in(&c.data_type.to_string(), cat)?;
+    let (data_type, serial) = parse_type_name_in(&c.data_type.to_string(), cat, path)
+        .map_err(|e| tandem_query::sqltype::at_type_name(e, &c.data_type))?;
     let mut col = NewColumn {
         def: ColumnDef {
             name,
@@ -319,11 +320,16 @@ pub(crate) fn create(s: &mut Session, ct: &CreateTable) -> PgResult<String> {
     }
     let rel = relation_name(&ct.name)?;
     let name = rel.name.clone();
-    let cat = s.with_ctx(&[], |ctx| Ok(ctx.txn.catalog()))?;
+    let (cat, path) = s.with_ctx(&[], |ctx| {
+        Ok((
+            ctx.txn.catalog(),
+            tandem_expr::reg::session_search_path(ctx),
+        ))
+    })?;
     let mut cols: Vec<NewColumn> = ct
         .columns
         .iter()
-        .map(|c| column_from_ast(c, &cat))
+        .map(|c| column_from_ast(c, &cat, &path))
         .collect::<PgResult<_>>()?;
     for (i, c) in cols.iter().enumerate() {
         if cols[..i].iter().any(|o| o.def.name == c.def.name) {
@@ -647,7 +653,11 @@ fn alter_one(ctx: &mut ExecContext<'_>, rel: &RelName, op: &AlterTableOperation)
             column_def,
             ..
         } => {
-            let col = column_from_ast(column_def, &ctx.txn.catalog())?;
+            let col = column_from_ast(
+                column_def,
+                &ctx.txn.catalog(),
+                &tandem_expr::reg::session_search_path(ctx),
+            )?;
             if find_column(&def, &col.def.name).is_some() {
                 if *if_not_exists {
                     ctx.notices.push(skipping(
@@ -921,7 +931,8 @@ fn retype_column(
 ) -> PgResult<()> {
     use tandem_storage::catalog::{keeps_values, reads_as};
     let cat = ctx.txn.catalog();
-    let (new, serial) = parse_type_name_in(&data_type.to_string(), &cat)?;
+    let path = tandem_expr::reg::session_search_path(ctx);
+    let (new, serial) = parse_type_name_in(&data_type.to_string(), &cat, &path)?;
     if serial.is_some() {
         return Err(PgError::new(
             SqlState::UNDEFINED_OBJECT,
