@@ -683,7 +683,8 @@ fn enum_columns_both_ways() {
     assert_clean_logs(&[&tsub], &[]);
 }
 
-/// A table outside `public` replicates both ways, initial copy and
+/// A table outside `public` (with a column of an enum type of its schema)
+/// replicates both ways, initial copy and
 /// streaming, beside a `public` table of the same name with other columns
 /// (each side finds the one the Relation message names); a `varchar`
 /// widened on both sides mid-stream (ALTER COLUMN TYPE) carries the longer
@@ -693,16 +694,19 @@ fn schema_qualified_tables_both_ways() {
     if !pg17::require_pg17("schema_qualified_tables_both_ways") {
         return;
     }
-    let schema = "CREATE SCHEMA app; \
-        CREATE TABLE app.items (id int PRIMARY KEY, name varchar(10), qty int); \
+    let schema = "CREATE SCHEMA app; CREATE TYPE app.kind AS ENUM ('a', 'b'); \
+        CREATE TABLE app.items (id int PRIMARY KEY, name varchar(10), qty int, k app.kind); \
         CREATE TABLE items (id int PRIMARY KEY, other text)";
-    let before = "INSERT INTO app.items SELECT g, 'n' || g, g * 2 FROM generate_series(1, 40) g; \
+    let before = "INSERT INTO app.items \
+        SELECT g, 'n' || g, g * 2, (enum_range(NULL::app.kind))[1 + g % 2] \
+        FROM generate_series(1, 40) g; \
         INSERT INTO items VALUES (1, 'public row')";
     let widen = "ALTER TABLE app.items ALTER COLUMN name TYPE varchar(40)";
     let after = "INSERT INTO app.items VALUES (41, repeat('w', 30), 1); \
         UPDATE app.items SET qty = qty + 1, name = name || '-longer-than-ten' WHERE id % 7 = 0; \
         DELETE FROM app.items WHERE id % 9 = 0";
-    let summary = "SELECT count(*), sum(qty), max(length(name)) FROM app.items";
+    let summary = "SELECT count(*), sum(qty), max(length(name)), \
+        string_agg(k::text, '' ORDER BY id) FROM app.items";
 
     // tandem publishes, PostgreSQL 17 applies
     let publisher = tandem_publisher("t021_schema_pub");

@@ -58,6 +58,7 @@ tandem_testkit::golden_tests! {
     alter_column_rewrite => "47_alter_column_rewrite",
     column_errors => "48_column_errors",
     enum_schemas => "49_enum_schemas",
+    psql_replication => "50_psql_replication",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and
