@@ -1005,9 +1005,9 @@ fn retype_column(
             _ => e,
         }
     };
-    // every row converted as it was read, under the old definition; the
-    // rows whose value changes kept to be written under the new one
-    let mut changed = Vec::new();
+    // every row converted as it is read, under the old definition, and
+    // written at once when its value changes (the scan goes on after it;
+    // the new definition goes in after the last row)
     check::for_each_row(ctx, def.oid, &mut |ctx, key, row| {
         let mut row = row.to_vec();
         let v = conversion.convert(ctx, &row)?;
@@ -1027,16 +1027,11 @@ fn retype_column(
         }
         checks.check_in(ctx, &retyped, &row).map_err(violated)?;
         if differs {
-            changed.push((key.clone(), row));
+            ctx.txn.rewrite_row(retyped.oid, key, row)?;
         }
         Ok(true)
     })?;
-    let table = retyped.oid;
-    ctx.txn.put_table(retyped, None)?;
-    for (key, row) in changed {
-        ctx.txn.rewrite_row(table, &key, row)?;
-    }
-    Ok(())
+    ctx.txn.put_table(retyped, None)
 }
 
 /// Whether two values are stored alike (`numeric` equal in value and

@@ -1129,9 +1129,10 @@ impl Transaction {
     }
 
     /// ALTER COLUMN TYPE's rewrite of a row: `row` (the row at `key`
-    /// converted to the table's column types now) replaces it under the
-    /// same key, its index entries following, logged as an UPDATE that
-    /// decoding skips ([`OldTuple::Rewrite`]). The caller watches the table
+    /// converted to the column types the ALTER gives the table, which it
+    /// puts in after its last row) replaces it under the same key, its
+    /// index entries following, logged as an UPDATE that decoding skips
+    /// ([`OldTuple::Rewrite`]). The caller watches the table
     /// ([`Transaction::watch_table`]) before reading the rows it converts.
     pub fn rewrite_row(&mut self, table: Oid, key: &RowKey, row: Vec<Value>) -> PgResult<()> {
         let def = self.table_def(table)?;
