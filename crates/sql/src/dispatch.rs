@@ -176,6 +176,9 @@ fn execute_front(s: &mut Session, stmt: &FrontStmt, out: &mut Output<'_, '_>) ->
         FrontStmt::Subscription(sub) => ddl::subscription::execute(s, sub),
         FrontStmt::Grant(g) => ddl::grant::execute(s, g),
         FrontStmt::Move { name, direction } => crate::cursor::move_forward(s, name, direction),
+        FrontStmt::CreateTableLike { text, base, likes } => {
+            ddl::table_like::create(s, text, *base, likes)
+        }
         FrontStmt::Unsupported(what) => Err(PgError::unsupported(what)),
     }
 }

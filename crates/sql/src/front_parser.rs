@@ -118,9 +118,31 @@ pub(crate) enum StmtKind {
     Front(FrontStmt),
 }
 
+/// A `LIKE source [INCLUDING | EXCLUDING option] ...` element of CREATE
+/// TABLE (which sqlparser does not read): where it stands in the
+/// statement's text (bytes) and what it says.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct LikeClause {
+    pub start: usize,
+    pub end: usize,
+    /// The source's name as written, and where it starts (bytes).
+    pub source: String,
+    pub source_at: usize,
+    /// Each option in order, `true` for INCLUDING (`all` stands for them all).
+    pub options: Vec<(bool, String)>,
+}
+
 /// Statements the hand-written parser owns.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum FrontStmt {
+    /// `CREATE TABLE name (... LIKE source ...)`: the statement's text (run
+    /// as CREATE TABLE once each LIKE is replaced by what it copies), the
+    /// characters before it in the query string, and its LIKE elements.
+    CreateTableLike {
+        text: String,
+        base: usize,
+        likes: Vec<LikeClause>,
+    },
     /// `ALTER SYSTEM SET name = value` (`Some`), `RESET name` / `SET name TO DEFAULT`
     /// (`None`); `RESET ALL` has name `all`.
     AlterSystem {
@@ -252,6 +274,20 @@ fn parse_piece(whole: &str, piece: &Piece<'_>) -> PgResult<ParsedStmt> {
             text,
             base: Some(base),
         });
+    }
+    if (w(0), w(1)) == ("create", "table") {
+        let likes = like_elements(&toks, piece.text, base)?;
+        if !likes.is_empty() {
+            return Ok(ParsedStmt {
+                kind: StmtKind::Front(FrontStmt::CreateTableLike {
+                    text: piece.text.to_string(),
+                    base,
+                    likes,
+                }),
+                text,
+                base: Some(base),
+            });
+        }
     }
     let mut sql_text = piece.text.to_string();
     let create_user = w(0) == "create" && w(1) == "user";
@@ -417,7 +453,107 @@ fn reorder_identity_options(text: &mut String, toks: &[Token]) {
 }
 
 /// Runs sqlparser on one statement's text; maps its errors to PostgreSQL's.
-fn parse_with_sqlparser(
+/// The options a LIKE element of CREATE TABLE takes.
+const LIKE_OPTIONS: [&str; 10] = [
+    "comments",
+    "compression",
+    "constraints",
+    "defaults",
+    "generated",
+    "identity",
+    "indexes",
+    "statistics",
+    "storage",
+    "all",
+];
+
+/// The LIKE elements of a CREATE TABLE's parenthesized list (none when it
+/// has none, or no list).
+fn like_elements(toks: &[Token], text: &str, base: usize) -> PgResult<Vec<LikeClause>> {
+    let Some(open) = toks.iter().position(|t| t.tok == Tok::Punct('(')) else {
+        return Ok(Vec::new());
+    };
+    let mut likes = Vec::new();
+    let mut depth = 0usize;
+    // the first token of each element at depth 1
+    let mut element_start = open + 1;
+    let mut i = open;
+    while i < toks.len() {
+        match toks[i].tok {
+            Tok::Punct('(') => depth += 1,
+            Tok::Punct(')') => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    break;
+                }
+            }
+            Tok::Punct(',') if depth == 1 => element_start = i + 1,
+            _ => {}
+        }
+        if depth == 1 && i == element_start && toks[i].word() == Some("like") {
+            let (like, next) = like_element(toks, text, base, i)?;
+            likes.push(like);
+            i = next;
+            continue;
+        }
+        i += 1;
+    }
+    Ok(likes)
+}
+
+/// The LIKE element starting at token `at`, and the token after it.
+fn like_element(
+    toks: &[Token],
+    text: &str,
+    base: usize,
+    at: usize,
+) -> PgResult<(LikeClause, usize)> {
+    let syntax = |k: usize| match toks.get(k) {
+        Some(t) => PgError::syntax(format!(
+            "syntax error at or near \"{}\"",
+            &text[t.start..t.end]
+        ))
+        .with_position(char_pos(text, t.start, base)),
+        None => PgError::syntax("syntax error at end of input")
+            .with_position(char_pos(text, text.len(), base) + 1),
+    };
+    let ends = |k: usize| {
+        toks.get(k)
+            .is_none_or(|t| matches!(t.tok, Tok::Punct(',') | Tok::Punct(')')))
+    };
+    let mut k = at + 1;
+    let name_start = k;
+    while !ends(k) && !matches!(toks[k].word(), Some("including" | "excluding")) {
+        k += 1;
+    }
+    if k == name_start {
+        return Err(syntax(k));
+    }
+    let source = text[toks[name_start].start..toks[k - 1].end].to_string();
+    let mut options = Vec::new();
+    while !ends(k) {
+        let including = match toks[k].word() {
+            Some("including") => true,
+            Some("excluding") => false,
+            _ => return Err(syntax(k)),
+        };
+        match toks.get(k + 1).and_then(|t| t.word()) {
+            Some(o) if LIKE_OPTIONS.contains(&o) => options.push((including, o.to_string())),
+            _ => return Err(syntax(k + 1)),
+        }
+        k += 2;
+    }
+    let like = LikeClause {
+        start: toks[at].start,
+        end: toks[k - 1].end,
+        source,
+        source_at: toks[name_start].start,
+        options,
+    };
+    Ok((like, k))
+}
+
+pub(crate) fn parse_with_sqlparser(
     sql: &str,
     original: &str,
     base: usize,
@@ -520,7 +656,7 @@ fn token_text_at(text: &str, at: usize) -> Option<&str> {
         .then(|| &text[at + t.start..at + t.end])
 }
 
-fn char_pos(text: &str, byte: usize, base: usize) -> u32 {
+pub(crate) fn char_pos(text: &str, byte: usize, base: usize) -> u32 {
     let byte = byte.min(text.len());
     (base + text[..byte].chars().count() + 1) as u32
 }

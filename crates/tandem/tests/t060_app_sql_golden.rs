@@ -59,6 +59,7 @@ tandem_testkit::golden_tests! {
     column_errors => "48_column_errors",
     enum_schemas => "49_enum_schemas",
     psql_replication => "50_psql_replication",
+    create_table_like => "51_create_table_like",
 }
 
 /// An upsert racing an uncommitted insert of the same key waits for it and

@@ -16,6 +16,7 @@ pub(crate) mod schema;
 pub(crate) mod sequence;
 pub(crate) mod subscription;
 pub(crate) mod table;
+pub(crate) mod table_like;
 pub(crate) mod view;
 
 use sqlparser::ast::{ObjectName, ObjectType};

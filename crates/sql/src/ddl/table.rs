@@ -204,8 +204,35 @@ fn stored_default(e: &sqlparser::ast::Expr, ty: &tandem_types::DataType) -> Stri
             },
             _ => e.to_string(),
         },
-        _ => e.to_string(),
+        _ => lower_cast_types(&e.to_string()),
     }
+}
+
+/// An expression's text with the type names of its `::` casts in lower
+/// case, as PostgreSQL prints them (sqlparser prints `'s'::REGCLASS`);
+/// string literals and quoted names stay as they are.
+fn lower_cast_types(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut quote: Option<char> = None;
+    let mut lower = false;
+    let mut prev = '\0';
+    for c in text.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if prev == ':' && c == ':' => lower = true,
+            None if lower && !(c.is_ascii_alphanumeric() || c == '_') => lower = false,
+            None => {}
+        }
+        out.push(if lower && quote.is_none() {
+            c.to_ascii_lowercase()
+        } else {
+            c
+        });
+        prev = c;
+    }
+    out
 }
 
 /// The name and column names of a UNIQUE table constraint.
@@ -1257,4 +1284,15 @@ pub(crate) fn truncate(s: &mut Session, t: &Truncate) -> PgResult<String> {
         Ok(())
     })?;
     Ok("TRUNCATE TABLE".into())
+}
+
+#[cfg(test)]
+mod lower_cast_types_tests {
+    #[test]
+    fn only_cast_type_names_are_lowered() {
+        assert_eq!(
+            super::lower_cast_types("nextval('S_Seq'::REGCLASS) || 'A::B'::TEXT || \"X\"::INT"),
+            "nextval('S_Seq'::regclass) || 'A::B'::text || \"X\"::int"
+        );
+    }
 }
