@@ -83,9 +83,12 @@ pub struct Plan {
     pub columns: Vec<OutputColumn>,
     body: Body,
     /// The data-modifying statements of its WITH clause, each run once to
-    /// completion before the body, in order, their RETURNING rows kept as
-    /// the work table the body's references to the CTE read.
+    /// completion, in order, their RETURNING rows kept as the work table
+    /// the references to the CTE read: those a query of the statement reads
+    /// (`pre_read`) before the body, the others after it, as PostgreSQL
+    /// runs an unread one when the statement's own work is done.
     pre: Vec<(usize, Body)>,
+    pre_read: Vec<usize>,
     /// Privileges checked at each execution: per relation, the role that
     /// must hold them (`None`: the session's) and the privileges.
     perms: Vec<((Oid, Option<Oid>), tandem_storage::acl::AclMode)>,
@@ -195,6 +198,7 @@ pub fn plan_with(
         columns: output_columns(cols),
         body,
         pre: std::mem::take(&mut b.dml_ctes),
+        pre_read: std::mem::take(&mut b.dml_ctes_read),
         perms: b.perms.into_iter().collect(),
     })
 }
@@ -303,16 +307,47 @@ pub fn execute(
 ) -> PgResult<u64> {
     exec::check_cancel(ctx)?;
     check_permissions(plan, ctx)?;
-    let mut ex = exec::Exec::new(ctx);
-    for (id, body) in &plan.pre {
-        let mut rows = Vec::new();
-        run_body(plan, body, &mut ex, &mut |r| {
-            rows.push(r);
-            Ok(())
-        })?;
-        ex.work_tables.insert(*id, std::sync::Arc::new(rows));
+    if plan.pre.is_empty() {
+        let mut ex = exec::Exec::new(ctx);
+        return run_body(plan, &plan.body, &mut ex, emit);
     }
-    run_body(plan, &plan.body, &mut ex, emit)
+    // the statement and its WITH queries read the tables those change as
+    // they were before (one snapshot, as PostgreSQL's)
+    let written: Vec<Oid> = plan
+        .pre
+        .iter()
+        .filter_map(|(_, body)| match body {
+            Body::Insert(p) => Some(p.table.oid),
+            Body::Update(p) => Some(p.table.oid),
+            Body::Delete(p) => Some(p.table.oid),
+            Body::Query(_) => None,
+        })
+        .collect();
+    ctx.txn.freeze_reads(&written);
+    let r = (|| {
+        let mut ex = exec::Exec::new(ctx);
+        let run_ctes = |ex: &mut exec::Exec, read: bool| -> PgResult<()> {
+            for (id, body) in plan
+                .pre
+                .iter()
+                .filter(|p| plan.pre_read.contains(&p.0) == read)
+            {
+                let mut rows = Vec::new();
+                run_body(plan, body, ex, &mut |r| {
+                    rows.push(r);
+                    Ok(())
+                })?;
+                ex.work_tables.insert(*id, std::sync::Arc::new(rows));
+            }
+            Ok(())
+        };
+        run_ctes(&mut ex, true)?;
+        let n = run_body(plan, &plan.body, &mut ex, emit)?;
+        run_ctes(&mut ex, false)?;
+        Ok(n)
+    })();
+    ctx.txn.thaw_reads();
+    r
 }
 
 /// Refuses the plan unless the session's role holds what it needs on every

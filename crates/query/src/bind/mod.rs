@@ -91,6 +91,9 @@ pub struct Binder<'p> {
     /// The data-modifying CTEs bound, with their work tables, in the order
     /// they run (before the statement).
     pub(crate) dml_ctes: Vec<(usize, crate::Body)>,
+    /// The work tables of data-modifying CTEs some query of the statement
+    /// reads.
+    pub(crate) dml_ctes_read: Vec<usize>,
 }
 
 /// An output column of a bound query.
@@ -119,6 +122,7 @@ impl<'p> Binder<'p> {
             role: tandem_storage::catalog::BOOTSTRAP_SUPERUSER_OID,
             notes: None,
             dml_ctes: Vec::new(),
+            dml_ctes_read: Vec::new(),
         }
     }
 

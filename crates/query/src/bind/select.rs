@@ -1165,6 +1165,7 @@ impl Binder<'_> {
             }
             if let Some(cte) = self.ctes.iter().rev().find(|c| c.name == name).cloned() {
                 if let Some((id, cols)) = dml {
+                    self.dml_ctes_read.push(id);
                     if cols.is_empty() {
                         return Err(PgError::new(
                             SqlState::FEATURE_NOT_SUPPORTED,

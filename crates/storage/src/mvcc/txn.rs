@@ -226,6 +226,10 @@ pub struct Transaction {
     /// transaction's own DDL not in it): the column types its rows were
     /// built for, which the commit checks against the latest.
     write_base: Option<Arc<Catalog>>,
+    /// Relations a statement with data-modifying WITH reads as they were
+    /// before its WITH queries ran ([`Transaction::freeze_reads`]), each
+    /// with this transaction's overlay of it then (None: none).
+    frozen: HashMap<Oid, Option<TableOverlay>>,
     /// Tables a CREATE INDEX of this transaction read, watched for commits
     /// of others until this one commits ([`Database::start_prekey`]).
     watched: Vec<Oid>,
@@ -329,6 +333,7 @@ impl Transaction {
             prekeyed: Vec::new(),
             write_catalog: None,
             write_base: None,
+            frozen: HashMap::new(),
             watched: Vec::new(),
             fk_pending: Vec::new(),
             fk_checks: true,
@@ -487,7 +492,11 @@ impl Transaction {
     /// This transaction's overlay of `table` as reads merge it (a pending
     /// re-key applied).
     fn overlay_of(&self, table: Oid) -> PgResult<Option<&TableOverlay>> {
-        match self.overlay.get(&table) {
+        let overlay = match self.frozen.get(&table) {
+            Some(then) => then.as_ref(),
+            None => self.overlay.get(&table),
+        };
+        match overlay {
             Some(o) => o.effective(self, table).map(Some),
             None => Ok(None),
         }
@@ -984,6 +993,21 @@ impl Transaction {
     ) -> PgResult<LockResult> {
         self.locked = None;
         self.settle(table)?;
+        if let Some(then) = self.frozen.get(&table) {
+            // read as it was before the statement's WITH queries: a row
+            // one of them changed is not the statement's to change again
+            // (PostgreSQL skips a row already modified by the same command)
+            let before = then.as_ref().and_then(|o| o.rows.get(key));
+            let now = self.overlay.get(&table).and_then(|o| o.rows.get(key));
+            let same = match (before, now) {
+                (None, None) | (Some(None), Some(None)) => true,
+                (Some(Some(a)), Some(Some(b))) => Arc::ptr_eq(a, b),
+                _ => false,
+            };
+            if !same {
+                return Ok(LockResult::Deleted);
+            }
+        }
         if let Some(o) = self.overlay.get(&table) {
             match o.rows.get(key) {
                 Some(Some(_)) => return Ok(LockResult::Unchanged),
@@ -1816,6 +1840,29 @@ impl Transaction {
             overlay: self.overlay.clone(),
             ddl_catalog: self.ddl_catalog.clone(),
         }
+    }
+
+    /// A statement with data-modifying WITH queries, before they run: until
+    /// [`Transaction::thaw_reads`], reads of `tables` and their indexes see
+    /// them as they are now, as PostgreSQL's statement and its WITH queries
+    /// all read one snapshot, and a row changed meanwhile cannot be locked
+    /// again (an UPDATE or DELETE of the statement skips it).
+    pub fn freeze_reads(&mut self, tables: &[Oid]) {
+        let mut rels = tables.to_vec();
+        for &t in tables {
+            rels.extend(self.cat().indexes_of(t).iter().map(|i| i.oid));
+        }
+        for r in rels {
+            if !self.frozen.contains_key(&r) {
+                let then = self.overlay.get(&r).cloned();
+                self.frozen.insert(r, then);
+            }
+        }
+    }
+
+    /// Ends [`Transaction::freeze_reads`].
+    pub fn thaw_reads(&mut self) {
+        self.frozen.clear();
     }
 
     /// `ROLLBACK TO SAVEPOINT`: forgets the writes and DDL made since `sp`.
