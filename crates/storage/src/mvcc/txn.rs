@@ -492,7 +492,11 @@ impl Transaction {
     /// This transaction's overlay of `table` as reads merge it (a pending
     /// re-key applied).
     fn overlay_of(&self, table: Oid) -> PgResult<Option<&TableOverlay>> {
-        let overlay = match self.frozen.get(&table) {
+        let frozen = match self.frozen.is_empty() {
+            true => None,
+            false => self.frozen.get(&table),
+        };
+        let overlay = match frozen {
             Some(then) => then.as_ref(),
             None => self.overlay.get(&table),
         };
@@ -993,7 +997,11 @@ impl Transaction {
     ) -> PgResult<LockResult> {
         self.locked = None;
         self.settle(table)?;
-        if let Some(then) = self.frozen.get(&table) {
+        let frozen = match self.frozen.is_empty() {
+            true => None,
+            false => self.frozen.get(&table),
+        };
+        if let Some(then) = frozen {
             // read as it was before the statement's WITH queries: a row
             // one of them changed is not the statement's to change again
             // (PostgreSQL skips a row already modified by the same command)
