@@ -491,13 +491,10 @@ fn bind_on_conflict(
                     );
                     let e = crate::bind::scope::with_column_hint(e, &b.levels, None, &name);
                     // PostgreSQL points at the target's parenthesis
-                    match c.span.start.line {
-                        0 => e,
-                        line => e.with_locate(tandem_types::Locate::ParenBefore(
-                            line,
-                            c.span.start.column,
-                        )),
-                    }
+                    e.pointed_at(tandem_types::Locate::ParenBefore(
+                        c.span.start.line,
+                        c.span.start.column,
+                    ))
                 })?;
                 wanted.push(i);
             }
@@ -792,10 +789,11 @@ fn multiple_column_source(n: usize, source: &ast::Expr) -> PgResult<Vec<ast::Exp
 /// Points an error at a column name in the statement.
 fn at_ident(e: PgError, n: &ast::ObjectName) -> PgError {
     match n.0.last().and_then(|p| p.as_ident()) {
-        Some(id) if id.span.start.line > 0 && e.position.is_none() => e.with_locate(
-            tandem_types::Locate::LineColumn(id.span.start.line, id.span.start.column),
-        ),
-        _ => e,
+        Some(id) => e.pointed_at(tandem_types::Locate::LineColumn(
+            id.span.start.line,
+            id.span.start.column,
+        )),
+        None => e,
     }
 }
 

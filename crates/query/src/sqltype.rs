@@ -47,11 +47,10 @@ pub fn at_type_name(err: PgError, dt: &ast::DataType) -> PgError {
         _ => None,
     };
     match first {
-        Some(id) if unresolved && id.span.start.line > 0 && err.position.is_none() => err
-            .with_locate(tandem_types::Locate::LineColumn(
-                id.span.start.line,
-                id.span.start.column,
-            )),
+        Some(id) if unresolved => err.pointed_at(tandem_types::Locate::LineColumn(
+            id.span.start.line,
+            id.span.start.column,
+        )),
         _ => err,
     }
 }

@@ -291,6 +291,22 @@ impl PgError {
         self
     }
 
+    /// Points the error at a place of its statement (from a parser span)
+    /// unless it points somewhere already, so that the innermost place an
+    /// error is raised at wins, or the place is unknown (line 0).
+    pub fn pointed_at(self, locate: Locate) -> PgError {
+        let line = match locate {
+            Locate::LineColumn(l, _) | Locate::OperatorBefore(l, _) | Locate::ParenBefore(l, _) => {
+                l
+            }
+            Locate::Words(_) => 1,
+        };
+        if line == 0 || self.position.is_some() || self.locate().is_some() {
+            return self;
+        }
+        self.with_locate(locate)
+    }
+
     /// `0A000`: something PostgreSQL supports and tandem does not (yet).
     pub fn unsupported(what: impl fmt::Display) -> PgError {
         PgError::new(

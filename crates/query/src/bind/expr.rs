@@ -224,8 +224,8 @@ fn at_column_ref(err: PgError, first: &ast::Ident) -> PgError {
         SqlState::UNDEFINED_COLUMN | SqlState::UNDEFINED_TABLE | SqlState::AMBIGUOUS_COLUMN
     );
     let start = first.span.start;
-    match unresolved && start.line > 0 && err.position.is_none() && err.locate().is_none() {
-        true => err.with_locate(tandem_types::Locate::LineColumn(start.line, start.column)),
+    match unresolved {
+        true => err.pointed_at(tandem_types::Locate::LineColumn(start.line, start.column)),
         false => err,
     }
 }
@@ -234,9 +234,10 @@ fn at_column_ref(err: PgError, first: &ast::Ident) -> PgError {
 /// at the literal as PostgreSQL points at it; other errors as they are.
 pub fn at_literal(err: PgError, e: &ast::Expr) -> PgError {
     match e {
-        ast::Expr::Value(v) if v.span.start.line > 0 && err.position.is_none() => err.with_locate(
-            tandem_types::Locate::LineColumn(v.span.start.line, v.span.start.column),
-        ),
+        ast::Expr::Value(v) => err.pointed_at(tandem_types::Locate::LineColumn(
+            v.span.start.line,
+            v.span.start.column,
+        )),
         _ => err,
     }
 }

@@ -24,10 +24,8 @@ fn windowing_error(message: impl Into<String>) -> PgError {
 /// Points an error at the function's name.
 pub(crate) fn at_function(e: PgError, f: &ast::Function) -> PgError {
     match f.name.0.first().and_then(|p| p.as_ident()) {
-        Some(id) if id.span.start.line > 0 && e.position.is_none() && e.locate().is_none() => {
-            e.with_locate(Locate::LineColumn(id.span.start.line, id.span.start.column))
-        }
-        _ => e,
+        Some(id) => e.pointed_at(Locate::LineColumn(id.span.start.line, id.span.start.column)),
+        None => e,
     }
 }
 

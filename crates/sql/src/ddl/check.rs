@@ -553,10 +553,7 @@ pub(crate) fn at(err: PgError, e: &ast::Expr) -> PgError {
         ast::Expr::Subquery(_) => Locate::ParenBefore(start.line, start.column),
         _ => Locate::LineColumn(start.line, start.column),
     };
-    match err.position.is_none() && err.locate().is_none() && start.line > 0 {
-        true => err.with_locate(locate),
-        false => err,
-    }
+    err.pointed_at(locate)
 }
 
 /// The first identifier of `e` that names no column of `def`.
