@@ -7,7 +7,9 @@
 //! Built on an eventfd: [`Latch::set`] adds to its counter (the fd becomes
 //! readable), [`Latch::reset`] reads it back to zero, and the waits `poll` the
 //! eventfd with the socket. A set before the wait is not lost: the fd stays
-//! readable until reset. The waiter resets the latch before it looks at what
+//! readable until reset. A flag beside the fd spares the system call of a set
+//! on a latch that is set already (a walsender's latch is set on every WAL
+//! flush), as PostgreSQL's `is_set`. The waiter resets the latch before it looks at what
 //! may have changed, as PostgreSQL's latch protocol has it. If the eventfd
 //! cannot be created the latch is inert: waits are plain socket waits.
 //!
@@ -15,10 +17,13 @@
 //! `WaitLatchOrSocket`).
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub(crate) struct Latch {
     fd: Option<OwnedFd>,
+    /// Set since the last reset (the fd is readable, or about to be).
+    is_set: AtomicBool,
 }
 
 /// What ended a wait (both may be true; neither: the timeout passed).
@@ -34,11 +39,19 @@ impl Latch {
         let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         // SAFETY: a non-negative fd was just created and is owned by no one else.
         let fd = (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) });
-        Latch { fd }
+        Latch {
+            fd,
+            is_set: AtomicBool::new(false),
+        }
     }
 
     /// Wakes the waiter (now, or at its next wait if it is not waiting).
     pub fn set(&self) {
+        // A set latch stays set until the waiter's reset, which comes before
+        // it looks at what changed: this change is seen then.
+        if self.is_set.swap(true, Ordering::SeqCst) {
+            return;
+        }
         if let Some(fd) = &self.fd {
             let one: u64 = 1;
             // SAFETY: writes the 8 bytes of `one`, which outlives the call. A
@@ -55,6 +68,10 @@ impl Latch {
 
     /// Clears the latch (the waiter, before it checks what changed).
     pub fn reset(&self) {
+        // Drained first, cleared after: a set between the two found the flag
+        // up and wrote nothing, but its change is seen by the check that
+        // follows this reset; a set after the clear writes again. (A set
+        // whose write lands after the drain leaves one spurious wakeup.)
         if let Some(fd) = &self.fd {
             let mut n: u64 = 0;
             // SAFETY: reads at most 8 bytes into `n`, which outlives the call;
@@ -67,6 +84,7 @@ impl Latch {
                 )
             };
         }
+        self.is_set.store(false, Ordering::SeqCst);
     }
 
     /// The eventfd to `poll` for the latch with other descriptors (readable
@@ -78,14 +96,12 @@ impl Latch {
     /// Sleeps until the latch is set, `socket` is readable (or closed), or
     /// `timeout` passes. The latch stays set: the caller resets it.
     pub fn wait_or_socket(&self, socket: RawFd, timeout: Duration) -> Woken {
-        let mut fds = vec![pollfd(socket)];
-        if let Some(fd) = &self.fd {
-            fds.push(pollfd(fd.as_raw_fd()));
-        }
+        // (poll skips a negative descriptor: an inert latch)
+        let mut fds = [pollfd(socket), pollfd(self.raw_fd().unwrap_or(-1))];
         poll(&mut fds, timeout_ms(timeout));
         Woken {
             socket: fds[0].revents != 0,
-            latch: fds.get(1).is_some_and(|f| f.revents != 0),
+            latch: fds[1].revents != 0,
         }
     }
 }

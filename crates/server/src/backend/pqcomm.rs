@@ -7,9 +7,8 @@
 //! before ReadyForQuery, on Flush, before blocking on COPY input, and whenever the
 //! buffer passes [`AUTO_FLUSH`]), as PostgreSQL's `pq_flush`.
 //!
-//! A streaming walsender reads its client's replies on a second thread while
-//! it writes: [`Conn::stream_reader`] gives that thread its own reader (a
-//! second handle on a plain socket, or a [`TlsReader`] sharing the TLS session).
+//! A streaming walsender reads its client's replies between its sends, without
+//! waiting for them: [`Conn::try_read`] reads only what has arrived.
 //!
 //! Corresponds to PostgreSQL's `src/backend/libpq/pqcomm.c` and `be-secure.c`.
 
@@ -23,7 +22,7 @@ use tandem_protocol::frontend::{self, FrontendMessage};
 use tandem_protocol::BackendMessage;
 use tandem_types::{PgError, SqlState};
 
-use crate::backend::tls::{TlsReader, TlsStream};
+use crate::backend::tls::TlsStream;
 
 /// Output past this size is sent without waiting for a flush point.
 const AUTO_FLUSH: usize = 64 * 1024;
@@ -75,33 +74,6 @@ impl SocketHandle {
             SocketHandle::Tcp(s) => s.shutdown(Shutdown::Read),
             SocketHandle::Unix(s) => s.shutdown(Shutdown::Read),
         };
-    }
-}
-
-/// A second reader of a connection, for a thread that reads the client while
-/// the connection's owner writes (a streaming walsender's reader thread).
-pub(crate) enum StreamReader {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-    Tls(TlsReader),
-}
-
-impl StreamReader {
-    pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            StreamReader::Tcp(s) => s.read(buf),
-            StreamReader::Unix(s) => s.read(buf),
-            StreamReader::Tls(r) => r.read(buf),
-        }
-    }
-
-    /// Sets the socket's read timeout (shared with the owner's handle).
-    pub(crate) fn set_read_timeout(&self, timeout: Option<std::time::Duration>) -> io::Result<()> {
-        match self {
-            StreamReader::Tcp(s) => s.set_read_timeout(timeout),
-            StreamReader::Unix(s) => s.set_read_timeout(timeout),
-            StreamReader::Tls(r) => r.set_read_timeout(timeout),
-        }
     }
 }
 
@@ -184,23 +156,26 @@ impl Conn {
         }
     }
 
-    /// A reader for another thread while this one writes (a streaming
-    /// walsender). Input this connection buffered is not in it: take that
-    /// first ([`Conn::take_buffered`]).
-    pub fn stream_reader(&self) -> io::Result<StreamReader> {
-        Ok(match self.reader.get_ref() {
-            Stream::Tcp(s) => StreamReader::Tcp(s.try_clone()?),
-            Stream::Unix(s) => StreamReader::Unix(s.try_clone()?),
-            Stream::Tls(s) => StreamReader::Tls(s.reader()?),
-        })
+    /// Reads what the client has sent, without waiting for more: from the
+    /// read buffer, or with one read of the socket when it has input.
+    /// `WouldBlock`: nothing has arrived. (Over TLS a record that arrived in
+    /// part waits for its rest up to the socket's read timeout,
+    /// [`Conn::set_read_timeout`]; then `WouldBlock` or `TimedOut`, the bytes
+    /// received kept in the session.)
+    pub fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.has_pending_input() && !crate::latch::socket_readable(self.raw_fd()) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        self.reader.read(buf)
     }
 
-    /// Takes the input read from the socket but not consumed yet.
-    pub fn take_buffered(&mut self) -> Vec<u8> {
-        use std::io::BufRead;
-        let b = self.reader.buffer().to_vec();
-        self.reader.consume(b.len());
-        b
+    /// Sets the socket's read timeout (`None`: reads wait as long as it takes).
+    pub fn set_read_timeout(&self, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        match self.reader.get_ref() {
+            Stream::Tcp(s) => s.set_read_timeout(timeout),
+            Stream::Unix(s) => s.set_read_timeout(timeout),
+            Stream::Tls(s) => s.socket().set_read_timeout(timeout),
+        }
     }
 
     /// Output buffer, for encoders that append directly.
@@ -255,9 +230,9 @@ impl Conn {
 
     /// Whether input is waiting that polling the socket would not show
     /// (buffered here, or inside the TLS session).
-    pub fn has_pending_input(&self) -> bool {
+    pub fn has_pending_input(&mut self) -> bool {
         self.has_buffered_input()
-            || match self.reader.get_ref() {
+            || match self.reader.get_mut() {
                 Stream::Tls(s) => s.has_pending_input(),
                 _ => false,
             }

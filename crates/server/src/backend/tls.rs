@@ -6,20 +6,10 @@
 //! PostgreSQL) and again on SIGHUP (a failure then keeps the old configuration
 //! and is logged).
 //!
-//! One connection's rustls state sits behind a mutex ([`TlsStream`]) so that a
-//! second thread can read the connection while its owner writes (a streaming
-//! walsender's reader thread, [`TlsReader`]):
-//!
-//! ```text
-//!  socket ──read (no lock)──> raw bytes ──lock: read_tls, process──> plaintext ──> reader
-//!  writer ──lock: encrypt into a buffer──> unlock ──write (no lock)──> socket
-//! ```
-//!
-//! The lock is held only to feed received bytes, take plaintext or encrypt;
-//! never across a blocking socket read or write. Only the owner writes to the
-//! socket, so records go out in the order they were encrypted (TLS output that
-//! processing received records produced, such as a key update, goes out with
-//! the owner's next write or flush).
+//! One connection ([`TlsStream`]) reads socket bytes into a buffer of its own
+//! and hands them to the rustls session as it takes them (it takes no more
+//! while its plaintext buffer is full); writes are encrypted into a buffer
+//! that goes to the socket at once.
 //!
 //! Corresponds to PostgreSQL's `src/backend/libpq/be-secure-openssl.c`
 //! (`be_tls_init`, `be_tls_read`, `be_tls_write`).
@@ -28,9 +18,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use parking_lot::Mutex;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ServerConfig, ServerConnection};
 use tandem_expr::SslStatus;
@@ -107,9 +95,8 @@ pub(crate) fn load(datadir: &Path, cert_file: &str, key_file: &str) -> PgResult<
 /// Bytes read from the socket at a time.
 const RAW_READ: usize = 16 * 1024;
 
-/// The state the owner and a reader share: the TLS session and the bytes read
-/// from the socket it has not taken yet (it takes no more while its plaintext
-/// buffer is full).
+/// The TLS session and the bytes read from the socket it has not taken yet
+/// (it takes no more while its plaintext buffer is full).
 struct TlsState {
     tls: ServerConnection,
     raw: Vec<u8>,
@@ -188,30 +175,9 @@ impl TlsState {
     }
 }
 
-/// Reads plaintext into `buf`: what the session has decrypted already, else
-/// socket bytes read without holding the lock, then decrypted under it.
-fn read_plain(
-    state: &Mutex<TlsState>,
-    sock: &TcpStream,
-    raw_buf: &mut [u8],
-    buf: &mut [u8],
-) -> io::Result<usize> {
-    if buf.is_empty() {
-        return Ok(0);
-    }
-    loop {
-        if let Some(r) = state.lock().take_plaintext(buf) {
-            return r;
-        }
-        let n = (&*sock).read(raw_buf)?;
-        state.lock().received(&raw_buf[..n])?;
-    }
-}
-
-/// One TLS connection after its handshake: the owner's end (reads and writes;
-/// a [`TlsReader`] made from it can read in its place while it writes).
+/// One TLS connection after its handshake.
 pub(crate) struct TlsStream {
-    state: Arc<Mutex<TlsState>>,
+    state: TlsState,
     sock: TcpStream,
     raw_buf: Vec<u8>,
     /// Encrypted output waiting for the socket (kept to reuse its memory).
@@ -224,10 +190,10 @@ impl TlsStream {
         // each write is encrypted and moved out at once
         tls.set_buffer_limit(None);
         TlsStream {
-            state: Arc::new(Mutex::new(TlsState {
+            state: TlsState {
                 tls,
                 raw: Vec::new(),
-            })),
+            },
             sock,
             raw_buf: vec![0; RAW_READ],
             out: Vec::new(),
@@ -240,8 +206,8 @@ impl TlsStream {
 
     /// Whether input is waiting that a socket poll would not show: received
     /// bytes not yet decrypted, or plaintext not yet read.
-    pub(crate) fn has_pending_input(&self) -> bool {
-        let mut st = self.state.lock();
+    pub(crate) fn has_pending_input(&mut self) -> bool {
+        let st = &mut self.state;
         if !st.raw.is_empty() {
             return true;
         }
@@ -251,19 +217,10 @@ impl TlsStream {
             .unwrap_or(true)
     }
 
-    /// A reader for another thread, sharing this session.
-    pub(crate) fn reader(&self) -> io::Result<TlsReader> {
-        Ok(TlsReader {
-            state: Arc::clone(&self.state),
-            sock: self.sock.try_clone()?,
-            raw_buf: vec![0; RAW_READ],
-        })
-    }
-
     /// What was negotiated: the protocol version (`TLSv1.3`) and cipher suite
     /// name, as OpenSSL names them for `pg_stat_ssl`.
     pub(crate) fn negotiated(&self) -> SslStatus {
-        let st = self.state.lock();
+        let st = &self.state;
         let version = match st.tls.protocol_version() {
             Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
             Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
@@ -283,11 +240,8 @@ impl TlsStream {
 
     /// Sends a close_notify alert.
     pub(crate) fn close(&mut self) {
-        {
-            let mut st = self.state.lock();
-            st.tls.send_close_notify();
-            st.drain_output(&mut self.out);
-        }
+        self.state.tls.send_close_notify();
+        self.state.drain_output(&mut self.out);
         let _ = self.send_out();
     }
 
@@ -302,46 +256,33 @@ impl TlsStream {
 }
 
 impl Read for TlsStream {
+    /// Plaintext into `buf`: what the session has decrypted already, else
+    /// socket bytes read and decrypted.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        read_plain(&self.state, &self.sock, &mut self.raw_buf, buf)
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if let Some(r) = self.state.take_plaintext(buf) {
+                return r;
+            }
+            let n = (&self.sock).read(&mut self.raw_buf)?;
+            self.state.received(&self.raw_buf[..n])?;
+        }
     }
 }
 
 impl Write for TlsStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = {
-            let mut st = self.state.lock();
-            let n = st.tls.writer().write(buf)?;
-            st.drain_output(&mut self.out);
-            n
-        };
+        let n = self.state.tls.writer().write(buf)?;
+        self.state.drain_output(&mut self.out);
         self.send_out()?;
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.state.lock().drain_output(&mut self.out);
+        self.state.drain_output(&mut self.out);
         self.send_out()
-    }
-}
-
-/// A second reader of a [`TlsStream`]'s connection, for another thread: it
-/// reads the socket through its own handle and takes plaintext from the shared
-/// session. What it leaves undecrypted or unread stays in the session for the
-/// owner.
-pub(crate) struct TlsReader {
-    state: Arc<Mutex<TlsState>>,
-    sock: TcpStream,
-    raw_buf: Vec<u8>,
-}
-
-impl TlsReader {
-    pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        read_plain(&self.state, &self.sock, &mut self.raw_buf, buf)
-    }
-
-    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.sock.set_read_timeout(timeout)
     }
 }
 

@@ -2,24 +2,22 @@
 //! what `START_REPLICATION` runs once it answered with CopyBothResponse, until
 //! both sides ended the copy or the connection must end.
 //!
-//! The loop owns everything the two kinds have in common: the reader thread,
-//! the inbox of client messages, keepalives, `wal_sender_timeout`, the
-//! catchup-to-streaming state change and the sleep. A [`StreamSource`]
-//! supplies the rest: what to send next (`physical.rs`: WAL bytes;
-//! `logical.rs`: decoded changes) and what a standby's reply does (slot,
-//! lags, `pg_stat_replication`). A rule on *what may be sent when* (for
-//! example holding logical changes back until named standbys have flushed
-//! them) belongs in [`stream`], just before `StreamSource::send`.
+//! The loop owns everything the two kinds have in common: reading the
+//! client's messages, keepalives, `wal_sender_timeout`, the catchup-to-
+//! streaming state change and the sleep. A [`StreamSource`] supplies the
+//! rest: what to send next (`physical.rs`: WAL bytes; `logical.rs`: decoded
+//! changes) and what a standby's reply does (slot, lags,
+//! `pg_stat_replication`). A rule on *what may be sent when* (for example
+//! holding logical changes back until named standbys have flushed them)
+//! belongs in [`stream`], just before `StreamSource::send`.
 //!
 //! ```text
-//!  client socket ──> reader thread (read_standby) ──> WalSnd inbox ──┐
-//!                    frames d / c / X messages,        + generation   │
-//!                    stamped with the time read                       │
-//!                                                                     │
-//!  run_copy_both: CopyBothResponse, state = catchup                   │
-//!  stream, one round:                                                 │
-//!    ┌──> terminating?                  -> ERROR (admin shutdown)     │
-//!    │    drain_client <─────────────────────────────────────────────┘
+//!  run_copy_both: CopyBothResponse, state = catchup
+//!  stream, one round:
+//!    ┌──> reset the latch
+//!    │    terminating?                     -> ERROR (admin shutdown)
+//!    │    drain_client: every message that has arrived (StandbyInput
+//!    │      frames them from the socket without waiting for more)
 //!    │      'd' standby message -> source.on_standby_message,
 //!    │                             keepalive if a reply was requested
 //!    │      'c' CopyDone        -> answer CopyDone; both done -> Completed
@@ -33,24 +31,26 @@
 //!    │    half the timeout in silence -> keepalive asking for a reply
 //!    │    flush the socket
 //!    │    source.has_more? ──yes──> next round at once
-//!    └─── sleep on the WalSnd condition variable until new WAL is
-//!         flushed, a message arrives, or a timer is due
+//!    └─── sleep on the walsender's latch and the client's socket: new WAL
+//!         flushed, a request, a message, or a timer due
 //! ```
 //!
+//! One thread reads and writes, as PostgreSQL's walsender process: a reply
+//! is read when it arrives if the walsender sleeps, and between two batches
+//! if it is sending, with no second thread to wake on a busy machine. The
+//! lags a reply gives are taken when it is read. Over TLS the reads and
+//! writes go through the one session the same way (`backend/tls.rs`).
+//!
 //! The timing decisions are pure functions in `tandem_replication::physical`
-//! ([`Timers`]). The reader thread reads through a [`StreamReader`]: a second
-//! handle on a plain socket, or, over TLS, a reader sharing the connection's
-//! TLS session with the loop, which encrypts and writes while the reader
-//! decrypts (`backend/tls.rs`). The loop is the same for both.
+//! ([`Timers`]).
 //!
 //! Corresponds to PostgreSQL's `walsender.c`: `WalSndLoop` ([`stream`]),
-//! `ProcessRepliesIfAny` ([`drain_client`] and the reader thread),
+//! `ProcessRepliesIfAny` ([`drain_client`], [`StandbyInput`]),
 //! `WalSndKeepaliveIfNecessary` and `WalSndCheckTimeOut` (the keepalive and
 //! timeout steps), `WalSndWaitForWal` (the sleep; a logical walsender on a
 //! standby wakes every 50 ms because replay does not signal it).
 
 use std::io::ErrorKind;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tandem_protocol::frontend::decode_header;
@@ -60,11 +60,10 @@ use tandem_replication::physical::{Timers, WalSndState};
 use tandem_types::elog::{self, Level};
 use tandem_types::{Lsn, PgError, PgResult, SqlState};
 
-use crate::backend::pqcomm::{Conn, StreamReader};
+use crate::backend::pqcomm::Conn;
 use crate::backend::printtup::SocketSink;
 use crate::backend::startup::admin_shutdown_error;
 use crate::walsender::sender::WalSender;
-use crate::walsender::walsndctl::{Event, WalSnd};
 use tandem_types::PgTimestamp;
 
 /// What one call of [`StreamSource::send`] did.
@@ -127,19 +126,12 @@ pub(super) enum StreamEnd {
     Exit,
 }
 
-/// The reader the reader thread reads the client with (plain or TLS).
-pub(super) fn reader_handle(conn: &Conn) -> PgResult<StreamReader> {
-    conn.stream_reader()
-        .map_err(|e| PgError::internal(format!("could not duplicate the client socket: {e}")))
-}
-
 /// Enters CopyBoth mode and streams `source` until both sides ended the copy
 /// (the source then completes the command) or the connection must end
 /// (`ws.exit`).
 pub(super) fn run_copy_both(
     ws: &mut WalSender<'_>,
     conn: &mut Conn,
-    reader: StreamReader,
     source: &mut impl StreamSource,
 ) -> PgResult<()> {
     ws.walsnd.progress.lock().state = WalSndState::Catchup;
@@ -153,28 +145,16 @@ pub(super) fn run_copy_both(
     }
     let first = source.begin()?;
     ws.walsnd.progress.lock().sent = first;
-    ws.walsnd.inbox.lock().events.clear();
-    let pre = conn.take_buffered();
-    let stop = AtomicBool::new(false);
-    let walsnd = ws.walsnd.clone();
-    let outcome = std::thread::scope(|scope| {
-        let spawned = std::thread::Builder::new()
-            .name("walsender-reader".into())
-            .spawn_scoped(scope, || read_standby(reader, pre, &walsnd, &stop));
-        let r = match spawned {
-            Ok(_) => stream(ws, conn, source),
-            Err(e) => Err(PgError::internal(format!("could not start reader: {e}"))),
-        };
-        stop.store(true, Ordering::SeqCst);
-        // The connection ends: wake the reader now rather than at its next
-        // timeout, so an exiting walsender (a shutdown) does not wait for it.
-        if matches!(r, Ok(StreamEnd::Exit)) {
-            if let Some(h) = conn.socket_handle() {
-                h.wake_reader();
-            }
+    let outcome = match StandbyInput::new(conn) {
+        Ok(mut input) => {
+            let r = stream(ws, conn, &mut input, source);
+            input.end(conn);
+            r
         }
-        r
-    });
+        Err(e) => Err(PgError::internal(format!(
+            "could not set a timeout on the replication socket: {e}"
+        ))),
+    };
     match outcome {
         Ok(StreamEnd::Completed) => source.finish(&mut SocketSink {
             conn,
@@ -198,6 +178,7 @@ pub(super) fn run_copy_both(
 fn stream(
     ws: &WalSender<'_>,
     conn: &mut Conn,
+    input: &mut StandbyInput,
     source: &mut impl StreamSource,
 ) -> PgResult<StreamEnd> {
     let walsnd = ws.walsnd;
@@ -212,12 +193,13 @@ fn stream(
     // source stands (pg_recvlogical --endpos may already be reached).
     let mut announced = Lsn::INVALID;
     loop {
-        let seen = walsnd.inbox.lock().generation;
+        // before anything is looked at: a wakeup from here on is not lost
+        walsnd.latch.reset();
         if ws.entry.terminating() {
             return Err(admin_shutdown_error());
         }
         // 1. What the client said.
-        if let Some(end) = drain_client(walsnd, conn, &mut timers, &mut copy, source)? {
+        if let Some(end) = drain_client(conn, input, &mut timers, &mut copy, source)? {
             return Ok(end);
         }
         let now = PgTimestamp::now().as_micros();
@@ -287,11 +269,17 @@ fn stream(
         let sleep_us = timers
             .sleep_time(PgTimestamp::now().as_micros(), source.max_sleep_us())
             .max(1);
-        let mut inbox = walsnd.inbox.lock();
-        if inbox.generation == seen && inbox.events.is_empty() {
+        if copy.done_receiving || !conn.has_pending_input() {
+            // (once the client ended its copy, what it sends next is its
+            // next command: only the latch and the timers wake the loop)
+            let socket = if copy.done_receiving {
+                -1
+            } else {
+                conn.raw_fd()
+            };
             walsnd
-                .wake
-                .wait_for(&mut inbox, Duration::from_micros(sleep_us as u64));
+                .latch
+                .wait_or_socket(socket, Duration::from_micros(sleep_us as u64));
         }
     }
 }
@@ -303,22 +291,37 @@ struct CopyState {
     done_receiving: bool,
 }
 
-/// Handles the client's messages queued by the reader thread: standby
-/// messages go to the source (with a keepalive when the standby asked for a
-/// reply), CopyDone is answered (once) with CopyDone.
+/// What the client sent, framed by [`StandbyInput`].
+#[derive(Debug)]
+enum ClientInput {
+    /// A whole message: its tag and body.
+    Message(u8, Vec<u8>),
+    /// The connection ended.
+    Eof,
+    /// A framing error; the connection is unusable.
+    Broken(PgError),
+}
+
+/// Handles every message the client has sent so far: standby messages go to
+/// the source (with a keepalive when the standby asked for a reply), CopyDone
+/// is answered (once) with CopyDone and ends the reading.
 /// `Some(end)`: streaming must stop (client gone, both copies done).
 fn drain_client(
-    walsnd: &WalSnd,
     conn: &mut Conn,
+    input: &mut StandbyInput,
     timers: &mut Timers,
     copy: &mut CopyState,
     source: &mut impl StreamSource,
 ) -> PgResult<Option<StreamEnd>> {
-    let events: Vec<Event> = walsnd.inbox.lock().events.drain(..).collect();
-    for ev in events {
+    while !copy.done_receiving {
+        let Some(ev) = input.next(conn) else {
+            break;
+        };
+        // (the lags a reply gives are taken as of now, as PostgreSQL's
+        // walsender takes the time right after reading it)
         let now = PgTimestamp::now().as_micros();
         match ev {
-            Event::Eof => {
+            ClientInput::Eof => {
                 elog::emit(
                     Level::Log,
                     "unexpected EOF on standby connection",
@@ -327,15 +330,12 @@ fn drain_client(
                 );
                 return Ok(Some(StreamEnd::Exit));
             }
-            Event::Broken(e) => {
+            ClientInput::Broken(e) => {
                 elog::emit(Level::Log, &e.message, None, None);
                 return Ok(Some(StreamEnd::Exit));
             }
-            Event::Message(b'd', payload, read_at) => {
-                // (as of the reading: the lags do not include the hand-over
-                // from the reader thread)
-                let read = read_at.min(now);
-                timers.heard_from_standby(read);
+            ClientInput::Message(b'd', payload) => {
+                timers.heard_from_standby(now);
                 match wire::decode_standby_message(&payload) {
                     Ok(msg) => {
                         let reply = matches!(
@@ -345,7 +345,7 @@ fn drain_client(
                                 ..
                             }
                         );
-                        source.on_standby_message(msg, read)?;
+                        source.on_standby_message(msg, now)?;
                         if reply {
                             wire::put_keepalive(conn.out(), source.sent(), now, false);
                         }
@@ -357,7 +357,7 @@ fn drain_client(
                     }
                 }
             }
-            Event::Message(b'c', ..) => {
+            ClientInput::Message(b'c', _) => {
                 timers.heard_from_standby(now);
                 if !copy.done_sending {
                     conn.send(&BackendMessage::CopyDone);
@@ -365,8 +365,8 @@ fn drain_client(
                 }
                 copy.done_receiving = true;
             }
-            Event::Message(b'X', ..) => return Ok(Some(StreamEnd::Exit)),
-            Event::Message(tag, ..) => {
+            ClientInput::Message(b'X', _) => return Ok(Some(StreamEnd::Exit)),
+            ClientInput::Message(tag, _) => {
                 return Err(PgError::fatal(
                     SqlState::PROTOCOL_VIOLATION,
                     format!("invalid standby message type \"{}\"", tag as char),
@@ -398,121 +398,187 @@ fn replication_timeout(timers: &Timers, now: i64) -> bool {
 /// Largest CopyData a standby may send during streaming (length word included).
 const MAX_STANDBY_MESSAGE: usize = 1 << 20;
 
-/// How long the reader thread blocks on the socket before it checks whether
-/// streaming ended.
-const READER_WAKEUP: Duration = Duration::from_millis(200);
+/// How long a read waits for the rest of a TLS record that arrived in part
+/// (the socket's read timeout while streaming); then the loop goes on and
+/// reads the rest later. A plain socket is read only when it has input, so
+/// its reads never wait.
+const PARTIAL_RECORD_WAIT: Duration = Duration::from_millis(10);
 
-/// The reader thread: frames the client's messages from `sock` (after `pre`,
-/// the bytes the connection had buffered) into the walsender's inbox, reading
-/// exactly one message at a time so nothing after CopyDone is consumed. Stops
-/// at CopyDone, Terminate, end of file, or when `stop` is set. Message types
-/// other than CopyData, CopyDone and Terminate are handed on at once, as
-/// PostgreSQL rejects them before reading their length.
-fn read_standby(sock: StreamReader, pre: Vec<u8>, walsnd: &WalSnd, stop: &AtomicBool) {
-    let mut input = match Input::new(sock, pre, stop) {
-        Ok(i) => i,
-        Err(e) => {
-            walsnd.push(Event::Broken(PgError::internal(format!(
-                "could not set a timeout on the replication socket: {e}"
-            ))));
-            return;
-        }
-    };
-    loop {
-        let mut header = [0u8; 5];
-        if let Err(end) = input.fill(&mut header) {
-            if let Some(ev) = end {
-                walsnd.push(ev);
-            }
-            return;
-        }
-        let tag = header[0];
-        if !matches!(tag, b'd' | b'c' | b'X') {
-            walsnd.push(Event::Message(
-                tag,
-                Vec::new(),
-                PgTimestamp::now().as_micros(),
-            ));
-            return;
-        }
-        let len = match decode_header(header) {
-            Ok((_, len)) if len + 4 <= MAX_STANDBY_MESSAGE => len,
-            Ok(_) => {
-                walsnd.push(Event::Broken(PgError::new(
-                    SqlState::PROTOCOL_VIOLATION,
-                    "invalid message length",
-                )));
-                return;
-            }
-            Err(e) => {
-                walsnd.push(Event::Broken(e));
-                return;
-            }
-        };
-        let mut body = vec![0u8; len];
-        if let Err(end) = input.fill(&mut body) {
-            if let Some(ev) = end {
-                walsnd.push(ev);
-            }
-            return;
-        }
-        walsnd.push(Event::Message(tag, body, PgTimestamp::now().as_micros()));
-        if tag == b'c' || tag == b'X' {
-            return;
-        }
-    }
+/// Frames the client's messages as they arrive, without waiting for the rest
+/// of one: the part of a message read so far is kept until the rest comes.
+/// Each read asks for no more than the current message needs, so what
+/// follows CopyDone (the client's next command) stays in the connection's
+/// buffer. Message types other than CopyData, CopyDone and Terminate are
+/// handed on at once, as PostgreSQL rejects them before reading their length.
+struct StandbyInput {
+    /// The message read so far: its 5-byte header, then its body.
+    partial: Vec<u8>,
+    /// How many bytes the message has in all (header included), once its
+    /// header is read.
+    whole: Option<usize>,
 }
 
-/// The reader thread's input: the bytes buffered before streaming, then the
-/// socket, read with a timeout so `stop` is noticed. The timeout is on the
-/// socket itself (shared with the connection's own handle), so it is removed
-/// when the reader ends, before the walsender reads its next command.
-struct Input<'a> {
-    sock: StreamReader,
-    pre: Vec<u8>,
-    pos: usize,
-    stop: &'a AtomicBool,
-}
-
-impl<'a> Input<'a> {
-    fn new(sock: StreamReader, pre: Vec<u8>, stop: &'a AtomicBool) -> std::io::Result<Input<'a>> {
-        sock.set_read_timeout(Some(READER_WAKEUP))?;
-        Ok(Input {
-            sock,
-            pre,
-            pos: 0,
-            stop,
+impl StandbyInput {
+    /// Starts reading; bounds a read's wait for the rest of a TLS record.
+    fn new(conn: &Conn) -> std::io::Result<StandbyInput> {
+        conn.set_read_timeout(Some(PARTIAL_RECORD_WAIT))?;
+        Ok(StandbyInput {
+            partial: Vec::with_capacity(64),
+            whole: None,
         })
     }
 
-    /// Fills `buf` completely. `Err(Some(event))`: the input ended first;
-    /// `Err(None)`: `stop` was set.
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), Option<Event>> {
-        let buffered = &self.pre[self.pos..];
-        let mut got = buffered.len().min(buf.len());
-        buf[..got].copy_from_slice(&buffered[..got]);
-        self.pos += got;
-        while got < buf.len() {
-            if self.stop.load(Ordering::SeqCst) {
-                return Err(None);
+    /// Streaming ended: reads wait as long as it takes again (the next
+    /// command).
+    fn end(&self, conn: &Conn) {
+        let _ = conn.set_read_timeout(None);
+    }
+
+    /// The next whole message or the end of the input; `None` when the rest
+    /// has not arrived yet.
+    fn next(&mut self, conn: &mut Conn) -> Option<ClientInput> {
+        loop {
+            let need = self.whole.unwrap_or(5);
+            if self.partial.len() == need {
+                if self.whole.is_some() {
+                    self.whole = None;
+                    let mut msg = std::mem::replace(&mut self.partial, Vec::with_capacity(64));
+                    let tag = msg[0];
+                    msg.drain(..5);
+                    return Some(ClientInput::Message(tag, msg));
+                }
+                let header = [
+                    self.partial[0],
+                    self.partial[1],
+                    self.partial[2],
+                    self.partial[3],
+                    self.partial[4],
+                ];
+                let tag = header[0];
+                if !matches!(tag, b'd' | b'c' | b'X') {
+                    return Some(ClientInput::Message(tag, Vec::new()));
+                }
+                match decode_header(header) {
+                    Ok((_, len)) if len + 4 <= MAX_STANDBY_MESSAGE => {
+                        self.whole = Some(5 + len);
+                        self.partial.reserve(len);
+                    }
+                    Ok(_) => {
+                        return Some(ClientInput::Broken(PgError::new(
+                            SqlState::PROTOCOL_VIOLATION,
+                            "invalid message length",
+                        )))
+                    }
+                    Err(e) => return Some(ClientInput::Broken(e)),
+                }
+                continue;
             }
-            match self.sock.read(&mut buf[got..]) {
-                Ok(0) => return Err(Some(Event::Eof)),
-                Ok(n) => got += n,
+            let have = self.partial.len();
+            self.partial.resize(need, 0);
+            let r = conn.try_read(&mut self.partial[have..]);
+            let got = match r {
+                Ok(0) => {
+                    self.partial.truncate(have);
+                    return Some(ClientInput::Eof);
+                }
+                Ok(n) => n,
                 Err(e)
                     if matches!(
                         e.kind(),
                         ErrorKind::Interrupted | ErrorKind::WouldBlock | ErrorKind::TimedOut
-                    ) => {}
-                Err(_) => return Err(Some(Event::Eof)),
+                    ) =>
+                {
+                    0
+                }
+                Err(_) => {
+                    self.partial.truncate(have);
+                    return Some(ClientInput::Eof);
+                }
+            };
+            self.partial.truncate(have + got);
+            if got == 0 {
+                return None;
             }
         }
-        Ok(())
     }
 }
 
-impl Drop for Input<'_> {
-    fn drop(&mut self) {
-        let _ = self.sock.set_read_timeout(None);
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::pqcomm::{Peer, Stream};
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+
+    fn conn_pair() -> (Conn, UnixStream) {
+        let (server, client) = UnixStream::pair().expect("socket pair");
+        let peer = Peer {
+            addr: None,
+            local: None,
+        };
+        (Conn::new(Stream::Unix(server), peer), client)
+    }
+
+    fn message(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut m = vec![tag];
+        m.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+        m.extend_from_slice(body);
+        m
+    }
+
+    #[test]
+    fn a_message_is_handed_on_once_whole_and_nothing_after_copydone_is_read() {
+        let (mut conn, mut client) = conn_pair();
+        let mut input = StandbyInput::new(&conn).expect("timeout");
+        assert!(input.next(&mut conn).is_none(), "nothing sent yet");
+        let reply = message(b'd', b"r0123456789");
+        client.write_all(&reply[..3]).expect("write");
+        assert!(input.next(&mut conn).is_none(), "half a header");
+        client.write_all(&reply[3..8]).expect("write");
+        assert!(input.next(&mut conn).is_none(), "half a body");
+        client.write_all(&reply[8..]).expect("write");
+        match input.next(&mut conn) {
+            Some(ClientInput::Message(b'd', body)) => assert_eq!(body, b"r0123456789"),
+            other => panic!("expected the reply, got {other:?}"),
+        }
+        // CopyDone and the next command in one write
+        let mut rest = message(b'c', b"");
+        rest.extend(message(b'Q', b"SELECT 1\0"));
+        client.write_all(&rest).expect("write");
+        assert!(matches!(
+            input.next(&mut conn),
+            Some(ClientInput::Message(b'c', _))
+        ));
+        input.end(&conn);
+        match conn.read_raw_message() {
+            Ok(Some((b'Q', body))) => assert_eq!(body, b"SELECT 1\0"),
+            other => panic!("expected the query after CopyDone, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_closed_socket_an_unknown_type_and_a_huge_length_end_the_input() {
+        let (mut conn, client) = conn_pair();
+        let mut input = StandbyInput::new(&conn).expect("timeout");
+        drop(client);
+        assert!(matches!(input.next(&mut conn), Some(ClientInput::Eof)));
+
+        let (mut conn, mut client) = conn_pair();
+        let mut input = StandbyInput::new(&conn).expect("timeout");
+        client.write_all(&message(b'Q', b"x\0")).expect("write");
+        assert!(matches!(
+            input.next(&mut conn),
+            Some(ClientInput::Message(b'Q', _))
+        ));
+
+        let (mut conn, mut client) = conn_pair();
+        let mut input = StandbyInput::new(&conn).expect("timeout");
+        let mut huge = vec![b'd'];
+        huge.extend_from_slice(&(MAX_STANDBY_MESSAGE as u32 + 1).to_be_bytes());
+        client.write_all(&huge).expect("write");
+        match input.next(&mut conn) {
+            Some(ClientInput::Broken(e)) => assert_eq!(e.message, "invalid message length"),
+            other => panic!("expected a framing error, got {other:?}"),
+        }
     }
 }

@@ -317,7 +317,6 @@ impl WalSender<'_> {
             start,
             &allowed_plugins(&shared.config),
         )?;
-        let reader = copyboth::reader_handle(conn)?;
         let confirmed = data.confirmed_flush.unwrap_or(Lsn::INVALID);
         if start.is_valid() && start < confirmed {
             elog::emit(
@@ -350,7 +349,7 @@ impl WalSender<'_> {
             stopping: false,
             at_end: false,
         };
-        copyboth::run_copy_both(self, conn, reader, &mut source)
+        copyboth::run_copy_both(self, conn, &mut source)
     }
 }
 

@@ -26,7 +26,7 @@
 //! | file | what it holds |
 //! |---|---|
 //! | `sender.rs` | the connection's state ([`WalSender`]) and helpers shared by the command files |
-//! | `copyboth.rs` | the CopyBoth streaming loop both kinds of START_REPLICATION run (reader thread, keepalives, `wal_sender_timeout`) |
+//! | `copyboth.rs` | the CopyBoth streaming loop both kinds of START_REPLICATION run (the client's replies, keepalives, `wal_sender_timeout`) |
 //! | `physical.rs` | START_REPLICATION PHYSICAL: WAL bytes, standby replies, historic timelines |
 //! | `logical.rs` | logical slots over the replication protocol and START_REPLICATION LOGICAL |
 //! | `subscriber_queries.rs` | canned answers to subscribers' catalog queries |

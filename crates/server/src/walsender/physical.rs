@@ -95,7 +95,6 @@ impl WalSender<'_> {
             conn.send(&BackendMessage::CommandComplete("START_STREAMING".into()));
             return Ok(());
         }
-        let reader = copyboth::reader_handle(conn)?;
         let mut source = PhysicalSource {
             shared,
             walsnd: self.walsnd,
@@ -108,7 +107,7 @@ impl WalSender<'_> {
             sent: start,
             all_sent: false,
         };
-        copyboth::run_copy_both(self, conn, reader, &mut source)
+        copyboth::run_copy_both(self, conn, &mut source)
     }
 }
 

@@ -1,14 +1,14 @@
 //! The walsender registry: one entry per replication connection, holding what
 //! `pg_stat_replication` shows (state, sent/write/flush/replay LSN, lags, reply
-//! time), the `max_wal_senders` limit, and each walsender's wakeup: an inbox of
-//! standby messages (filled by the walsender's socket reader thread) and a
-//! generation counter bumped whenever WAL is flushed or a message arrives, so a
-//! streaming walsender sleeps on one condition variable and wakes for either.
+//! time), the `max_wal_senders` limit, and each walsender's wakeup: a
+//! [`Latch`] set whenever WAL is flushed (or a request needs it), which a
+//! streaming walsender sleeps on together with its client's socket, so it
+//! wakes for either (PostgreSQL's `MyLatch` and `WalSndWait`).
 //!
 //! The flush side of the wakeup is the WAL's flush listener
 //! ([`tandem_wal::Wal::set_flush_listener`]): whichever thread flushed WAL
-//! (a committing backend, the walwriter, a standby's walreceiver) bumps every
-//! walsender itself, as PostgreSQL's `WalSndWakeup` is called after a flush.
+//! (a committing backend, the walwriter, a standby's walreceiver) sets every
+//! walsender's latch itself, as PostgreSQL's `WalSndWakeup` is called after a flush.
 //!
 //! Synchronous replication: the registry owns the node's
 //! [`SyncRepWaiters`]; after each standby reply (and when a walsender comes or
@@ -33,11 +33,10 @@
 //! `WalSndWakeup`, `WalSndInitStopping`, `WalSndWaitStopping`, and
 //! `pg_stat_get_wal_senders`.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use tandem_config::Config;
 use tandem_expr::WalSenderRow;
 use tandem_replication::physical::{Lags, WalSndState};
@@ -48,26 +47,6 @@ use tandem_wal::Wal;
 
 use crate::latch::Latch;
 use crate::procarray::BackendEntry;
-
-/// What the socket reader hands the streaming loop.
-#[derive(Debug)]
-pub(crate) enum Event {
-    /// A framed message (tag, body, when it was read: microseconds since
-    /// 2000-01-01 UTC). A standby's lags are computed as of its reading, as
-    /// PostgreSQL's walsender takes the time right after reading the reply.
-    Message(u8, Vec<u8>, i64),
-    /// The client closed the connection (or the socket failed).
-    Eof,
-    /// A framing error; the connection is unusable.
-    Broken(PgError),
-}
-
-#[derive(Default)]
-pub(crate) struct Inbox {
-    pub events: VecDeque<Event>,
-    /// Bumped on every wakeup (WAL flushed, message queued).
-    pub generation: u64,
-}
 
 /// Displayed replication state of one walsender.
 #[derive(Clone, Debug)]
@@ -87,8 +66,8 @@ pub(crate) struct WalSnd {
     pub entry: Arc<BackendEntry>,
     pub client_port: Option<u16>,
     pub progress: Mutex<Progress>,
-    pub inbox: Mutex<Inbox>,
-    pub wake: Condvar,
+    /// Set to wake the walsender (new WAL flushed, a request).
+    pub latch: Latch,
     /// The server's [`StopPhase`], shared by every walsender.
     phase: Arc<AtomicU8>,
     /// [`WalSenders::shutdown_latch`], shared by every walsender.
@@ -148,18 +127,9 @@ impl WalSnd {
         }
     }
 
-    /// Wakes the walsender (new WAL, a message, a request).
+    /// Wakes the walsender (new WAL, a request).
     pub fn wakeup(&self) {
-        let mut i = self.inbox.lock();
-        i.generation = i.generation.wrapping_add(1);
-        self.wake.notify_all();
-    }
-
-    pub fn push(&self, ev: Event) {
-        let mut i = self.inbox.lock();
-        i.events.push_back(ev);
-        i.generation = i.generation.wrapping_add(1);
-        self.wake.notify_all();
+        self.latch.set();
     }
 }
 
@@ -361,8 +331,7 @@ impl WalSenders {
                 reply_time: None,
                 backend_xmin: None,
             }),
-            inbox: Mutex::new(Inbox::default()),
-            wake: Condvar::new(),
+            latch: Latch::new(),
             phase: self.phase.clone(),
             shutdown_latch: self.shutdown_latch.clone(),
         });
