@@ -26,6 +26,12 @@
 //!   and the writes of the batch so far;
 //! - DROP TABLE → the table's range retired ([`StoreBatch::drop_storage`]).
 //!
+//! Each group's batch prunes with the horizon taken when the group is
+//! written ([`Horizon`]), not the older one its first commit had: by then the
+//! snapshots that could see a row's previous version have mostly ended, so
+//! an updated row's chain goes into the store without it (half the bytes of
+//! an update that would otherwise keep it until the next write or sweep).
+//!
 //! The store never holds a commit the WAL could lose: a commit is handed to
 //! it only after `Wal::flush_lsn` passed its end (waited for with
 //! `Wal::wait_for_flush`, a notification). Commits that already are in the
@@ -53,6 +59,7 @@ use tandem_wal::Wal;
 use crate::catalog::CatalogOp;
 use crate::heap::{ChainWrite, Heap, Row};
 use crate::keycode::encode_key;
+use crate::mvcc::SnapshotRegistry;
 use crate::record::Change;
 use crate::store::{Rekey, StoreBatch, StoreWrite, TableStore, WriteKind};
 use crate::{Catalog, RowKey};
@@ -109,6 +116,21 @@ struct State {
     waiters: usize,
 }
 
+/// Where the applier takes the GC horizon from: the database's snapshot
+/// registry, applied LSN and WAL (the database itself owns the applier).
+pub(crate) struct Horizon {
+    pub snapshots: Arc<SnapshotRegistry>,
+    pub applied: Arc<AtomicU64>,
+    pub wal: Arc<Wal>,
+}
+
+impl Horizon {
+    /// [`SnapshotRegistry::horizon`] now.
+    fn now(&self) -> Lsn {
+        self.snapshots.horizon_with(&self.applied, &self.wal)
+    }
+}
+
 struct Shared {
     state: Mutex<State>,
     /// Signalled on every state change (new item, group written, space freed,
@@ -117,6 +139,7 @@ struct Shared {
     wal: Arc<Wal>,
     /// Store writes handed to the store since the last checkpoint took them.
     rows_written: AtomicU64,
+    horizon: Horizon,
 }
 
 /// The applier thread and the store it writes (see the module header).
@@ -153,7 +176,12 @@ fn closed() -> PgError {
 impl Applier {
     /// Starts the thread writing into `store` commits the WAL has flushed,
     /// and makes `heap` read through to the store and forget what it wrote.
-    pub(crate) fn start(store: TableStore, wal: Arc<Wal>, heap: Arc<Heap>) -> PgResult<Applier> {
+    pub(crate) fn start(
+        store: TableStore,
+        wal: Arc<Wal>,
+        heap: Arc<Heap>,
+        horizon: Horizon,
+    ) -> PgResult<Applier> {
         let store = Arc::new(store);
         heap.set_store(Some(store.clone()));
         let shared = Arc::new(Shared {
@@ -161,6 +189,7 @@ impl Applier {
             cv: Condvar::new(),
             wal,
             rows_written: AtomicU64::new(0),
+            horizon,
         });
         let (s, st, h) = (shared.clone(), store.clone(), heap.clone());
         let thread = std::thread::Builder::new()
@@ -372,7 +401,7 @@ fn run(shared: &Shared, store: &TableStore, heap: &Heap) {
             st.in_flight = group.first().map(|i| i.end);
             shared.cv.notify_all();
         }
-        let result = write_group(store, heap, group);
+        let result = write_group(store, heap, group, shared.horizon.now());
         let mut st = shared.state.lock();
         st.in_flight = None;
         match result {
@@ -402,8 +431,9 @@ fn fail(shared: &Shared, e: PgError) {
 
 /// Writes one group of flushed commits; returns the writes made. The group
 /// is one batch, but for a commit of more than [`GROUP_WRITES`] row writes,
-/// which goes in parts of its own ([`write_in_parts`]).
-fn write_group(store: &TableStore, heap: &Heap, group: Vec<Item>) -> PgResult<u64> {
+/// which goes in parts of its own ([`write_in_parts`]). `horizon`: the GC
+/// horizon now (each commit's own, taken at its commit, is never above it).
+fn write_group(store: &TableStore, heap: &Heap, group: Vec<Item>, horizon: Lsn) -> PgResult<u64> {
     let done = store.applied_lsn();
     let todo = group.into_iter().filter(|i| i.end > done);
     // one large transaction's (a group of many small ones gives back little)
@@ -416,10 +446,10 @@ fn write_group(store: &TableStore, heap: &Heap, group: Vec<Item>) -> PgResult<u6
             if let Some(b) = batch.take() {
                 writes += apply_batch(store, heap, b)?;
             }
-            writes += write_in_parts(store, heap, item)?;
+            writes += write_in_parts(store, heap, item, horizon)?;
             continue;
         }
-        let b = batch.get_or_insert_with(|| StoreBatch::new(item.end, item.horizon));
+        let b = batch.get_or_insert_with(|| StoreBatch::new(item.end, item.horizon.max(horizon)));
         b.applied_lsn = item.end;
         translate(store, b, item)?;
     }
@@ -462,7 +492,7 @@ fn in_parts(item: &Item) -> bool {
 /// forgets the commit's versions only once the last part is in, since until
 /// then a reader trusting the applied LSN would not look in the store for
 /// them ([`Heap::latest_since`]).
-fn write_in_parts(store: &TableStore, heap: &Heap, item: Item) -> PgResult<u64> {
+fn write_in_parts(store: &TableStore, heap: &Heap, item: Item, now: Lsn) -> PgResult<u64> {
     let before = store.applied_lsn();
     let Item {
         end,
@@ -471,6 +501,7 @@ fn write_in_parts(store: &TableStore, heap: &Heap, item: Item) -> PgResult<u64> 
         catalog,
         ..
     } = item;
+    let horizon = horizon.max(now);
     let mut tables: Vec<Oid> = Vec::new();
     for c in &changes {
         if let Change::Insert { table, .. }

@@ -37,7 +37,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use tandem_types::{Lsn, Oid, PgError, PgResult, SqlState, Xid};
 use tandem_wal::{Record, Wal};
 
-use crate::applier::Applier;
+use crate::applier::{Applier, Horizon};
 use crate::catalog::{CatalogHistory, CatalogOp};
 use crate::control::ControlFile;
 use crate::heap::Heap;
@@ -121,7 +121,7 @@ pub struct Database {
     pub(crate) fsync: bool,
     pub(crate) wal: Arc<Wal>,
     pub(crate) commit_lock: Mutex<()>,
-    pub(crate) applied_lsn: AtomicU64,
+    pub(crate) applied_lsn: Arc<AtomicU64>,
     /// Tables whose ADD PRIMARY KEY builds the new range in its session
     /// ([`Database::start_prekey`]), each with whether a commit wrote the
     /// table since; `prekeying_count` is their number (the commit path looks
@@ -141,7 +141,7 @@ pub struct Database {
     pub(crate) heap: Arc<Heap>,
     pub(crate) catalog: RwLock<CatalogHistory>,
     pub(crate) locks: LockManager,
-    pub(crate) snapshots: SnapshotRegistry,
+    pub(crate) snapshots: Arc<SnapshotRegistry>,
     pub(crate) sequences: Sequences,
     pub(crate) next_xid: AtomicU32,
     pub(crate) next_oid: AtomicU32,
@@ -208,7 +208,14 @@ impl Database {
             store,
         } = state;
         let heap = Arc::new(heap);
-        let applier = Applier::start(store, wal.clone(), heap.clone())?;
+        let applied_lsn = Arc::new(AtomicU64::new(applied.0));
+        let snapshots = Arc::new(SnapshotRegistry::default());
+        let horizon = Horizon {
+            snapshots: snapshots.clone(),
+            applied: applied_lsn.clone(),
+            wal: wal.clone(),
+        };
+        let applier = Applier::start(store, wal.clone(), heap.clone(), horizon)?;
         // Catalog versions older than the image that logical slots still need
         // (see `catalog_file`); an unreadable file only costs decoding history.
         let older_catalogs: Vec<(Lsn, Arc<Catalog>)> = match crate::catalog_file::load(&datadir) {
@@ -227,7 +234,7 @@ impl Database {
             fsync,
             wal,
             commit_lock: Mutex::new(()),
-            applied_lsn: AtomicU64::new(applied.0),
+            applied_lsn,
             prekeying: Mutex::new(HashMap::new()),
             prekeying_count: AtomicUsize::new(0),
             shown_before_flush: AtomicU64::new(0),
@@ -240,7 +247,7 @@ impl Database {
                 Arc::new(catalog),
             )),
             locks: LockManager::default(),
-            snapshots: SnapshotRegistry::default(),
+            snapshots,
             sequences,
             next_xid: AtomicU32::new(control.next_xid.0),
             next_oid: AtomicU32::new(control.next_oid.0),

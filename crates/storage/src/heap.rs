@@ -103,10 +103,11 @@ pub enum ChainWrite<R> {
 }
 
 /// The chain rule of a committed write at `commit`, with `horizon` the oldest
-/// snapshot anyone can still take: a put prunes, ends the live version and appends
-/// the new one; a delete ends the live version and prunes. Returns the versions
-/// pruned and what happened to the live one. An empty chain afterwards means the
-/// key is gone.
+/// snapshot anyone can still take: a put ends the live version, prunes (the
+/// version it ended too, when no snapshot can see it any more) and appends
+/// the new one; a delete ends the live version and prunes. Returns the
+/// versions pruned and what happened to the live one. An empty chain
+/// afterwards means the key is gone.
 pub fn write_chain<R>(
     chain: &mut Vec<Version<R>>,
     write: ChainWrite<R>,
@@ -115,10 +116,10 @@ pub fn write_chain<R>(
 ) -> (usize, Ended) {
     match write {
         ChainWrite::Put(row) => {
-            let pruned = prune_chain(chain, horizon);
             // A live version here would be a uniqueness bug upstream; end it rather
             // than keep two live versions of one key.
             let ended = end_live(chain, commit);
+            let pruned = prune_chain(chain, horizon);
             chain.push(Version {
                 row,
                 created: commit,

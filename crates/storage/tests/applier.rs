@@ -717,3 +717,37 @@ fn a_lock_sees_changes_since_its_snapshot_that_reached_the_store() {
         "could not serialize access due to concurrent update"
     );
 }
+
+/// An updated row's previous version goes into the store only while a
+/// snapshot can still see it: the applier prunes with the horizon of when it
+/// writes, not of the commit (when the updater's own and others' snapshots
+/// were still open).
+#[test]
+fn the_store_keeps_a_previous_version_only_for_a_snapshot_that_sees_it() {
+    let (_dir, db) = fresh();
+    let t = create_table(&db, "t", true);
+    insert_rows(&db, t, &[(1, 10)]);
+    let bump = |delta: i32| {
+        let mut txn = db.begin(IsolationLevel::ReadCommitted, false);
+        assert!(increment(&mut txn, t, 1, delta).unwrap());
+        commit(&db, txn).unwrap()
+    };
+    let stored = |end: Lsn| {
+        db.wait_for_store(end).unwrap();
+        let key = heap_rows(&db, t)[0].0.clone();
+        db.table_store().unwrap().versions(t, &key).unwrap()
+    };
+    // a reader whose snapshot predates the update keeps the old version
+    let mut reader = db.begin(IsolationLevel::RepeatableRead, true);
+    reader.start_statement();
+    let before = db.applied_lsn();
+    let end = bump(1);
+    assert_eq!(stored(end), 2);
+    assert_eq!(store_rows(&db, t, before)[0].1, row(1, 10));
+    assert_eq!(rows_of(&reader, t), [row(1, 10)]);
+    drop(reader);
+    // with no such snapshot the store takes the new version alone
+    let end = bump(1);
+    assert_eq!(stored(end), 1);
+    assert_eq!(snapshot_rows(&db, t), [row(1, 12)]);
+}

@@ -37,10 +37,11 @@ pub mod txn;
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 use tandem_types::Lsn;
+use tandem_wal::Wal;
 
 use crate::Database;
 
@@ -128,8 +129,15 @@ impl SnapshotRegistry {
 
     /// The GC horizon: no live or future snapshot is older than this.
     pub fn horizon(&self, db: &Database) -> Lsn {
+        self.horizon_with(&db.applied_lsn, &db.wal)
+    }
+
+    /// [`SnapshotRegistry::horizon`] from the database's applied LSN and WAL
+    /// (for the applier, which has them but not the database). Taken later
+    /// it is never lower: a snapshot taken since is at least what it was.
+    pub(crate) fn horizon_with(&self, applied: &AtomicU64, wal: &Wal) -> Lsn {
         let reg = self.inner.lock();
-        let now = Lsn(db.applied_lsn.load(Ordering::Acquire)).min(db.wal.flush_lsn());
+        let now = Lsn(applied.load(Ordering::Acquire)).min(wal.flush_lsn());
         reg.active.values().copied().fold(now, Lsn::min)
     }
 

@@ -449,9 +449,12 @@ mod tests {
         // Horizon 200: the version deleted at 200 goes, the one deleted at 300 stays.
         let c = apply(&c, ChainWrite::Put(&r), 400, 200);
         assert_eq!(stamps(&c), [(200, 300), (300, 400), (400, 0)]);
-        // Horizon past everything: only the new live version is left.
-        let c = apply(&c, ChainWrite::Put(&r), 500, 1000);
-        assert_eq!(stamps(&c), [(400, 500), (500, 0)]);
+        // Horizon at the put: the version it ends goes too.
+        let c = apply(&c, ChainWrite::Put(&r), 500, 500);
+        assert_eq!(stamps(&c), [(500, 0)]);
+        // Horizon just before it: that version stays for the snapshot there.
+        let c = apply(&c, ChainWrite::Put(&r), 600, 599);
+        assert_eq!(stamps(&c), [(500, 600), (600, 0)]);
     }
 
     #[test]

@@ -276,8 +276,8 @@ fn keys_written_several_times_in_a_new_range_keep_their_history() {
     assert_eq!(all(&store, T, Lsn(225)), [(k(1), row(21)), (k(4), row(34))]);
     assert_eq!(store.versions(T, &k(1)).unwrap(), 2);
     assert_eq!(store.versions(T, &k(3)).unwrap(), 0);
-    // with a horizon past the ends: a delete prunes what it ended, a put
-    // prunes before it ends the live version (as on a key the store had)
+    // with a horizon past the ends: a delete prunes what it ended, and so
+    // does a put (as on a key the store had)
     let mut b = StoreBatch::new(Lsn(320), Lsn(315));
     b.new_storage(T, Lsn(300));
     b.put(T, k(1), row(41), Lsn(300));
@@ -286,7 +286,7 @@ fn keys_written_several_times_in_a_new_range_keep_their_history() {
     b.delete(T, k(2), Lsn(310));
     store.apply(&b).unwrap();
     assert_eq!(all(&store, T, Lsn(320)), [(k(1), row(51))]);
-    assert_eq!(store.versions(T, &k(1)).unwrap(), 2);
+    assert_eq!(store.versions(T, &k(1)).unwrap(), 1);
     assert_eq!(store.versions(T, &k(2)).unwrap(), 0);
 }
 
