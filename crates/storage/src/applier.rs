@@ -27,8 +27,7 @@
 //! - DROP TABLE → the table's range retired ([`StoreBatch::drop_storage`]).
 //!
 //! Each group's batch prunes with the horizon taken when the group is
-//! written ([`Horizon`]), not the older one its first commit had: by then the
-//! snapshots that could see a row's previous version have mostly ended, so
+//! written ([`Horizon`]), not at its commits: by then the snapshots that could see a row's previous version have mostly ended, so
 //! an updated row's chain goes into the store without it instead of keeping
 //! it until the key's next write or a checkpoint's sweep (a third fewer
 //! journal bytes per `pgbench -N` transaction: 260 against 386).
@@ -89,7 +88,6 @@ pub(crate) struct Queued(Item);
 /// One committed transaction waiting for the store.
 struct Item {
     end: Lsn,
-    horizon: Lsn,
     changes: Vec<Change>,
     /// The catalog as the transaction left it (padding rows re-keyed by ADD
     /// PRIMARY KEY).
@@ -216,7 +214,6 @@ impl Applier {
         &self,
         end: Lsn,
         changes: Vec<Change>,
-        horizon: Lsn,
         catalog: &Arc<Catalog>,
         adopts: Vec<(usize, Oid, u32)>,
     ) -> Option<Queued> {
@@ -225,7 +222,6 @@ impl Applier {
         }
         Some(Queued(Item {
             end,
-            horizon,
             bytes: estimate(&changes),
             changes,
             catalog: catalog.clone(),
@@ -433,7 +429,7 @@ fn fail(shared: &Shared, e: PgError) {
 /// Writes one group of flushed commits; returns the writes made. The group
 /// is one batch, but for a commit of more than [`GROUP_WRITES`] row writes,
 /// which goes in parts of its own ([`write_in_parts`]). `horizon`: the GC
-/// horizon now (each commit's own, taken at its commit, is never above it).
+/// horizon now, which the batches prune with.
 fn write_group(store: &TableStore, heap: &Heap, group: Vec<Item>, horizon: Lsn) -> PgResult<u64> {
     let done = store.applied_lsn();
     let todo = group.into_iter().filter(|i| i.end > done);
@@ -450,7 +446,7 @@ fn write_group(store: &TableStore, heap: &Heap, group: Vec<Item>, horizon: Lsn) 
             writes += write_in_parts(store, heap, item, horizon)?;
             continue;
         }
-        let b = batch.get_or_insert_with(|| StoreBatch::new(item.end, item.horizon.max(horizon)));
+        let b = batch.get_or_insert_with(|| StoreBatch::new(item.end, horizon));
         b.applied_lsn = item.end;
         translate(store, b, item)?;
     }
@@ -493,16 +489,14 @@ fn in_parts(item: &Item) -> bool {
 /// forgets the commit's versions only once the last part is in, since until
 /// then a reader trusting the applied LSN would not look in the store for
 /// them ([`Heap::latest_since`]).
-fn write_in_parts(store: &TableStore, heap: &Heap, item: Item, now: Lsn) -> PgResult<u64> {
+fn write_in_parts(store: &TableStore, heap: &Heap, item: Item, horizon: Lsn) -> PgResult<u64> {
     let before = store.applied_lsn();
     let Item {
         end,
-        horizon,
         changes,
         catalog,
         ..
     } = item;
-    let horizon = horizon.max(now);
     let mut tables: Vec<Oid> = Vec::new();
     for c in &changes {
         if let Change::Insert { table, .. }
@@ -525,7 +519,6 @@ fn write_in_parts(store: &TableStore, heap: &Heap, item: Item, now: Lsn) -> PgRe
             &mut batch,
             Item {
                 end,
-                horizon,
                 changes: part,
                 catalog: catalog.clone(),
                 adopts: Vec::new(),

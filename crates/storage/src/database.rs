@@ -683,7 +683,6 @@ impl Database {
         adopts: Vec<(usize, Oid, u32)>,
     ) {
         self.mark_prekeyed(&changes);
-        let horizon = self.snapshots.horizon(self);
         let cat = new_catalog
             .clone()
             .unwrap_or_else(|| self.catalog.read().latest().clone());
@@ -712,7 +711,7 @@ impl Database {
         if !replaced.is_empty() {
             // the recent heap never sees this commit: the changes move to
             // the applier as they are
-            let queued = self.applier.prepare(end, changes, horizon, &cat, adopts);
+            let queued = self.applier.prepare(end, changes, &cat, adopts);
             self.applier.enqueue(queued);
             if let Err(e) = self.applier.wait_written(end) {
                 table_store_failed(e);
@@ -726,9 +725,7 @@ impl Database {
             self.heap.apply_changes(&changes, end);
             let mut changes = changes;
             changes.iter_mut().for_each(Change::drop_old_tuple);
-            let queued = self
-                .applier
-                .prepare(end, changes, horizon, &cat, Vec::new());
+            let queued = self.applier.prepare(end, changes, &cat, Vec::new());
             self.applier.enqueue(queued);
         }
         let catalog_changed = new_catalog.is_some();
