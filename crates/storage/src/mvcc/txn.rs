@@ -492,11 +492,7 @@ impl Transaction {
     /// This transaction's overlay of `table` as reads merge it (a pending
     /// re-key applied).
     fn overlay_of(&self, table: Oid) -> PgResult<Option<&TableOverlay>> {
-        let frozen = match self.frozen.is_empty() {
-            true => None,
-            false => self.frozen.get(&table),
-        };
-        let overlay = match frozen {
+        let overlay = match self.frozen_overlay(table) {
             Some(then) => then.as_ref(),
             None => self.overlay.get(&table),
         };
@@ -997,11 +993,7 @@ impl Transaction {
     ) -> PgResult<LockResult> {
         self.locked = None;
         self.settle(table)?;
-        let frozen = match self.frozen.is_empty() {
-            true => None,
-            false => self.frozen.get(&table),
-        };
-        if let Some(then) = frozen {
+        if let Some(then) = self.frozen_overlay(table) {
             // read as it was before the statement's WITH queries: a row
             // one of them changed is not the statement's to change again
             // (PostgreSQL skips a row already modified by the same command)
@@ -1871,6 +1863,16 @@ impl Transaction {
     /// Ends [`Transaction::freeze_reads`].
     pub fn thaw_reads(&mut self) {
         self.frozen.clear();
+    }
+
+    /// This transaction's overlay of `table` as it was when a statement
+    /// froze its reads (`Some(None)`: it had none), or `None` when the
+    /// table's reads are not frozen.
+    fn frozen_overlay(&self, table: Oid) -> Option<&Option<TableOverlay>> {
+        if self.frozen.is_empty() {
+            return None;
+        }
+        self.frozen.get(&table)
     }
 
     /// `ROLLBACK TO SAVEPOINT`: forgets the writes and DDL made since `sp`.
